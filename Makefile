@@ -1,0 +1,38 @@
+# edgebox: `make run` boots the image in QEMU, `make test` proves it works.
+SHELL := /bin/bash
+GOPATH_BIN := $(shell go env GOPATH 2>/dev/null || echo $(HOME)/go)/bin
+export PATH := $(PATH):/usr/local/go/bin:$(GOPATH_BIN)
+OUT := $(CURDIR)/out
+GOTEST_FLAGS ?= -count=1 -timeout 30m
+
+.PHONY: all deps image run test lint unit bench fuzz keys clean
+
+all: image
+
+deps:
+	@scripts/deps.sh
+
+image: deps
+	go run ./cmd/mkimage build -out $(OUT)
+
+run: image
+	go run ./cmd/mkimage boot -out $(OUT)
+
+lint: deps
+	@fmt=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	go vet ./...
+	staticcheck ./...
+
+# The whole suite: unit, transcript and fuzz-seed tests, network-namespace
+# tests with real peers, and QEMU boots of the real disk image.
+test: lint image
+	EDGEBOX_IMAGE_DIR=$(OUT) go test $(GOTEST_FLAGS) ./...
+
+bench: image
+	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench . -benchmem -benchtime 2000x -timeout 20m ./...
+
+fuzz: deps
+	scripts/fuzz.sh $${FUZZTIME:-30s}
+
+clean:
+	rm -rf $(OUT)

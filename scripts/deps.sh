@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs what building and testing edgebox needs on Debian 12, as root.
+# Idempotent: installs only what is missing.
+set -eu
+
+PKGS="qemu-system-x86 qemu-utils syslinux syslinux-common mtools dosfstools fdisk
+e2fsprogs openvpn cpio sip-tester kamailio dnsmasq-base chromium iproute2 nftables
+openssl easy-rsa zstd kmod ppp xz-utils iputils-ping ca-certificates git"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing Debian packages:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
+go mod download
+if ! command -v staticcheck >/dev/null 2>&1; then
+	echo "deps: installing staticcheck"
+	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi
