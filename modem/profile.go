@@ -1,0 +1,4 @@
+package modem
+
+// Profile is one vendor's way of doing things.
+type Profile interface{ Name() string }
