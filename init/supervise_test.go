@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"edgebox/internal/sysapi"
+)
+
+// The test binary doubles as the supervised program: EDGEBOX_TEST_CHILD
+// selects what the child does.
+func TestMain(m *testing.M) {
+	switch mode := os.Getenv("EDGEBOX_TEST_CHILD"); mode {
+	case "":
+		os.Exit(m.Run())
+	default:
+		child(mode)
+	}
+}
+
+func child(mode string) {
+	name := os.Args[0]
+	if f := os.Getenv("EDGEBOX_TEST_RECORD"); f != "" {
+		fh, _ := os.OpenFile(f, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+		fmt.Fprintf(fh, "start %s\n", name)
+		fh.Close()
+	}
+	fmt.Printf("%s up pid %d\n", name, os.Getpid())
+	fmt.Fprintf(os.Stderr, "%s says hello on stderr\n", name)
+	switch mode {
+	case "crash":
+		os.Exit(3)
+	case "run":
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM, syscall.SIGHUP)
+		for s := range c {
+			if s == syscall.SIGHUP {
+				fmt.Println(name, "reloading")
+				continue
+			}
+			if f := os.Getenv("EDGEBOX_TEST_RECORD"); f != "" {
+				fh, _ := os.OpenFile(f, os.O_APPEND|os.O_WRONLY, 0o644)
+				fmt.Fprintf(fh, "stop %s\n", name)
+				fh.Close()
+			}
+			os.Exit(0)
+		}
+	case "ignore-term":
+		signal.Ignore(syscall.SIGTERM)
+		time.Sleep(time.Hour)
+	}
+}
+
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func testOptions(logs *logBuf) Options {
+	return Options{
+		BackoffBase: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond, StableAfter: 3 * time.Second,
+		CrashLoopCount: 4, FailedRetry: time.Hour, DepWait: 10 * time.Second, StopTimeout: 2 * time.Second,
+		LogLines: 50, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	}
+}
+
+func svc(name, mode, record string, deps ...string) Service {
+	self, _ := os.Executable()
+	return Service{Name: name, Path: self, Deps: deps,
+		Env: []string{"EDGEBOX_TEST_CHILD=" + mode, "EDGEBOX_TEST_RECORD=" + record}}
+}
+
+func startSupervisor(t *testing.T, services []Service, logs *logBuf) *Supervisor {
+	t.Helper()
+	s, err := NewSupervisor(services, testOptions(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go s.Run(ctx)
+	t.Cleanup(func() {
+		s.Shutdown()
+		cancel()
+		<-s.done
+	})
+	return s
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func state(s *Supervisor, name string) sysapi.Service {
+	for _, st := range s.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return sysapi.Service{}
+}
+
+func readLines(t *testing.T, path string) []string {
+	b, _ := os.ReadFile(path)
+	return strings.Fields(strings.ReplaceAll(string(b), "\n", " | "))
+}
+
+func TestStartOrderAndShutdownOrder(t *testing.T) {
+	rec := filepath.Join(t.TempDir(), "record")
+	logs := &logBuf{}
+	// Declared out of order on purpose: the table order must not matter.
+	s := startSupervisor(t, []Service{
+		svc("gateway", "run", rec, "netctl"),
+		svc("web", "run", rec, "netctl"),
+		svc("netctl", "run", rec),
+	}, logs)
+	waitFor(t, "all running", 5*time.Second, func() bool {
+		for _, st := range s.Status() {
+			if st.State != sysapi.StateRunning {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, "three starts recorded", 5*time.Second, func() bool {
+		return strings.Count(strings.Join(readLines(t, rec), " "), "start") == 3
+	})
+	s.Shutdown()
+	got := strings.Join(readLines(t, rec), " ")
+	// netctl starts first; stops last.
+	if !strings.HasPrefix(got, "start netctl") {
+		t.Fatalf("start order: %s", got)
+	}
+	if !strings.HasSuffix(got, "stop netctl |") {
+		t.Fatalf("stop order: %s", got)
+	}
+	for _, st := range s.Status() {
+		if st.State != sysapi.StateStopped || st.PID != 0 {
+			t.Errorf("%s after shutdown: %+v", st.Name, st)
+		}
+	}
+}
+
+func TestOutputKeptInRingBuffer(t *testing.T) {
+	logs := &logBuf{}
+	s := startSupervisor(t, []Service{svc("web", "run", "")}, logs)
+	waitFor(t, "both lines", 5*time.Second, func() bool {
+		l, _ := s.Logs("web", 0, 0)
+		return len(l) == 2
+	})
+	l, _ := s.Logs("web", 0, 0)
+	all := l[0].Text + "\n" + l[1].Text
+	if !strings.Contains(all, "web up pid") || !strings.Contains(all, "hello on stderr") {
+		t.Fatalf("lines %+v", l)
+	}
+	if later, _ := s.Logs("web", l[1].Seq, 0); len(later) != 0 {
+		t.Fatalf("lines after the last: %+v", later)
+	}
+	if err := s.Signal("web", syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reload line", 5*time.Second, func() bool {
+		l, _ := s.Logs("web", 2, 0)
+		return len(l) == 1 && strings.Contains(l[0].Text, "reloading")
+	})
+	if _, err := s.Logs("nope", 0, 0); err == nil {
+		t.Fatal("logs of unknown service")
+	}
+}
+
+func TestRingBufferKeepsNewest(t *testing.T) {
+	r := newLogRing(3)
+	for i := 1; i <= 5; i++ {
+		r.add(fmt.Sprint(i))
+	}
+	got := r.since(0, 0)
+	if len(got) != 3 || got[0].Text != "3" || got[2].Text != "5" || got[2].Seq != 5 {
+		t.Fatalf("%+v", got)
+	}
+	if got := r.since(0, 2); len(got) != 2 || got[0].Text != "4" {
+		t.Fatalf("limit: %+v", got)
+	}
+}
+
+func TestRestartWithBackoffThenCrashLoopFails(t *testing.T) {
+	logs := &logBuf{}
+	s := startSupervisor(t, []Service{svc("flaky", "crash", "")}, logs)
+	waitFor(t, "failed state", 10*time.Second, func() bool { return state(s, "flaky").State == sysapi.StateFailed })
+	st := state(s, "flaky")
+	if st.Restarts != 3 || st.LastExit != "exit status 3" {
+		t.Fatalf("status %+v", st)
+	}
+	// Failed means retried slowly (an hour here), not spun.
+	if d := time.Until(st.NextStart); d < 50*time.Minute {
+		t.Fatalf("next start in %v", d)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if again := state(s, "flaky"); again.Restarts != 3 {
+		t.Fatalf("restarted while failed: %+v", again)
+	}
+	// The backoff doubled between attempts: 50, 100, 200 ms.
+	text := logs.String()
+	for _, d := range []string{"in=50ms", "in=100ms", "in=200ms"} {
+		if !strings.Contains(text, d) {
+			t.Errorf("log lacks backoff %s:\n%s", d, text)
+		}
+	}
+	if !strings.Contains(text, "crash-looping") {
+		t.Errorf("no crash-loop message:\n%s", text)
+	}
+	// An explicit restart tries again at once.
+	if err := s.Restart("flaky"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "restart count", 5*time.Second, func() bool { return state(s, "flaky").Restarts >= 4 })
+}
+
+func TestKilledServiceRestarts(t *testing.T) {
+	logs := &logBuf{}
+	s := startSupervisor(t, []Service{svc("web", "run", "")}, logs)
+	waitFor(t, "running", 5*time.Second, func() bool { return state(s, "web").PID != 0 })
+	old := state(s, "web").PID
+	syscall.Kill(old, syscall.SIGKILL)
+	waitFor(t, "new pid", 5*time.Second, func() bool {
+		st := state(s, "web")
+		return st.PID != 0 && st.PID != old && st.State == sysapi.StateRunning
+	})
+	st := state(s, "web")
+	if st.Restarts != 1 || st.LastExit != "signal: killed" {
+		t.Fatalf("%+v", st)
+	}
+}
+
+func TestRestartViaAPIReplacesProcess(t *testing.T) {
+	logs := &logBuf{}
+	s := startSupervisor(t, []Service{svc("web", "run", "")}, logs)
+	waitFor(t, "running", 5*time.Second, func() bool { return state(s, "web").PID != 0 })
+	old := state(s, "web").PID
+	if err := s.Restart("web"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replaced", 5*time.Second, func() bool { p := state(s, "web").PID; return p != 0 && p != old })
+	if err := s.Restart("nope"); err == nil {
+		t.Fatal("restart of unknown service")
+	}
+}
+
+func TestShutdownKillsAfterTimeout(t *testing.T) {
+	logs := &logBuf{}
+	s := startSupervisor(t, []Service{svc("stubborn", "ignore-term", "")}, logs)
+	waitFor(t, "running", 5*time.Second, func() bool {
+		l, _ := s.Logs("stubborn", 0, 0)
+		return len(l) > 0 // up and has installed its SIGTERM ignore by now
+	})
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	s.Shutdown()
+	took := time.Since(start)
+	st := state(s, "stubborn")
+	if st.State != sysapi.StateStopped || st.LastExit != "signal: killed" {
+		t.Fatalf("%+v", st)
+	}
+	if took < 2*time.Second {
+		t.Fatalf("killed before the stop timeout (%v)", took)
+	}
+	if !strings.Contains(logs.String(), "ignored SIGTERM") {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+func TestMissingBinaryIsRetriedNotFatal(t *testing.T) {
+	logs := &logBuf{}
+	s := startSupervisor(t, []Service{{Name: "ghost", Path: "/nonexistent/ghost"}, svc("web", "run", "")}, logs)
+	waitFor(t, "ghost failed", 10*time.Second, func() bool { return state(s, "ghost").State == sysapi.StateFailed })
+	if st := state(s, "ghost"); !strings.Contains(st.LastExit, "no such file") {
+		t.Fatalf("%+v", st)
+	}
+	if state(s, "web").State != sysapi.StateRunning {
+		t.Fatal("a broken service took another down")
+	}
+}
+
+func TestTableErrors(t *testing.T) {
+	for _, tc := range []struct {
+		svcs []Service
+		want string
+	}{
+		{[]Service{{Name: "a", Deps: []string{"b"}}, {Name: "b", Deps: []string{"a"}}}, "cycle"},
+		{[]Service{{Name: "a", Deps: []string{"zz"}}}, "unknown service zz"},
+		{[]Service{{Name: "a"}, {Name: "a"}}, "twice"},
+		{[]Service{{Name: "a/b"}}, "not valid"},
+	} {
+		if _, err := NewSupervisor(tc.svcs, Options{}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v", tc.svcs, err)
+		}
+	}
+	order, err := dependencyOrder(boxServices())
+	if err != nil || order[0] != "netctl" {
+		t.Fatalf("box table order %v %v", order, err)
+	}
+}
