@@ -1,0 +1,191 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"edgebox/internal/localapi"
+)
+
+// SetupRequest sets the first admin password.
+type SetupRequest struct {
+	Username string `json:"username,omitempty"` // must be "admin" if given
+	Password string `json:"password"`
+}
+
+// LoginRequest logs the admin in and starts a browser session.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// SessionInfo answers a login: the CSRF token to send as X-CSRF-Token
+// with every state-changing request of this session.
+type SessionInfo struct {
+	User      string `json:"user"`
+	CSRFToken string `json:"csrf_token"`
+}
+
+// PasswordChange replaces the admin password.
+type PasswordChange struct {
+	Old string `json:"old_password"`
+	New string `json:"new_password"`
+}
+
+// TokenRequest creates an API token.
+type TokenRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
+// NewTokenResponse carries a token's secret, shown this one time.
+type NewTokenResponse struct {
+	Token string `json:"token"`
+	TokenInfo
+}
+
+// OK is the body of a successful action without other result.
+type OK struct {
+	OK bool `json:"ok"`
+}
+
+func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
+	var req SetupRequest
+	if err := localapi.ReadJSON(r, &req); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	if req.Username != "" && req.Username != AdminUser {
+		apiError(w, http.StatusBadRequest, errors.New("username: the account is called admin"))
+		return
+	}
+	if err := s.accounts.SetInitial(req.Password); err != nil {
+		switch {
+		case errors.Is(err, errAdminExists):
+			apiError(w, http.StatusConflict, err)
+		case errors.Is(err, errShortPasswd), errors.Is(err, errLongPasswd):
+			apiError(w, http.StatusBadRequest, err)
+		default:
+			apiError(w, http.StatusInternalServerError, err)
+		}
+		return
+	}
+	slog.Info("admin password set (first boot)", "from", clientAddr(r))
+	se := s.sessions.create()
+	setSessionCookie(w, r, se)
+	apiJSON(w, http.StatusCreated, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
+}
+
+// login checks a password with the rate limiter and starts a session.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, user, pass string) (*session, int, error) {
+	if !s.accounts.HasAdmin() {
+		return nil, http.StatusConflict, errNoAdmin
+	}
+	addr := clientAddr(r)
+	if !s.limiter.allow(addr) {
+		slog.Warn("login refused: locked out", "from", addr)
+		return nil, http.StatusTooManyRequests, errLockedOut
+	}
+	ok := s.accounts.Check(user, pass)
+	s.limiter.result(addr, ok)
+	if !ok {
+		slog.Warn("login failed", "from", addr)
+		return nil, http.StatusUnauthorized, errBadLogin
+	}
+	se := s.sessions.create()
+	setSessionCookie(w, r, se)
+	slog.Info("admin logged in", "from", addr)
+	return se, http.StatusOK, nil
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req LoginRequest
+	if err := localapi.ReadJSON(r, &req); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	se, status, err := s.login(w, r, req.Username, req.Password)
+	if err != nil {
+		apiError(w, status, err)
+		return
+	}
+	apiJSON(w, http.StatusOK, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if se := sessionOf(r); se != nil {
+		s.sessions.drop(se.id)
+	}
+	clearSessionCookie(w, r)
+	apiJSON(w, http.StatusOK, OK{true})
+}
+
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	se := sessionOf(r)
+	if se == nil {
+		apiJSON(w, http.StatusOK, SessionInfo{User: AdminUser})
+		return
+	}
+	apiJSON(w, http.StatusOK, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
+}
+
+func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
+	var req PasswordChange
+	if err := localapi.ReadJSON(r, &req); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	if !s.limiter.allow(clientAddr(r)) {
+		apiError(w, http.StatusTooManyRequests, errLockedOut)
+		return
+	}
+	err := s.accounts.ChangePassword(req.Old, req.New)
+	s.limiter.result(clientAddr(r), !errors.Is(err, errBadLogin))
+	switch {
+	case errors.Is(err, errBadLogin):
+		apiError(w, http.StatusForbidden, errors.New("old_password: wrong password"))
+		return
+	case errors.Is(err, errShortPasswd), errors.Is(err, errLongPasswd):
+		apiError(w, http.StatusBadRequest, err)
+		return
+	case err != nil:
+		apiError(w, http.StatusInternalServerError, err)
+		return
+	}
+	// Other browsers' sessions end; this one continues.
+	s.sessions.dropAll()
+	se := s.sessions.create()
+	setSessionCookie(w, r, se)
+	slog.Info("admin password changed", "from", clientAddr(r))
+	apiJSON(w, http.StatusOK, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
+}
+
+func (s *Server) handleNewToken(w http.ResponseWriter, r *http.Request) {
+	var req TokenRequest
+	if r.ContentLength != 0 {
+		if err := localapi.ReadJSON(r, &req); err != nil {
+			apiError(w, http.StatusBadRequest, err)
+			return
+		}
+	}
+	secret, info, err := s.accounts.NewToken(req.Name)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	slog.Info("API token created", "id", info.ID, "name", info.Name)
+	apiJSON(w, http.StatusCreated, NewTokenResponse{Token: secret, TokenInfo: info})
+}
+
+func (s *Server) handleTokens(w http.ResponseWriter, r *http.Request) {
+	apiJSON(w, http.StatusOK, s.accounts.Tokens())
+}
+
+func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request) {
+	if err := s.accounts.DeleteToken(r.PathValue("id")); err != nil {
+		apiError(w, http.StatusNotFound, err)
+		return
+	}
+	slog.Info("API token deleted", "id", r.PathValue("id"))
+	apiJSON(w, http.StatusOK, OK{true})
+}

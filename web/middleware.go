@@ -1,0 +1,202 @@
+package web
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"edgebox/internal/localapi"
+)
+
+type ctxKey int
+
+const sessionKey ctxKey = 1
+
+// authKind says how a request proved it is the admin.
+type authKind int
+
+const (
+	authNone authKind = iota
+	authSession
+	authToken
+	authBasic
+)
+
+func slogErrorLog() *log.Logger {
+	return slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug)
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func isSafeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// authenticate finds out whether r comes from the admin. It answers the
+// error itself when the request must be refused (wrong credentials,
+// lockout, missing CSRF token) and then returns ok=false.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (kind authKind, se *session, ok bool) {
+	addr := clientAddr(r)
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, cred, _ := strings.Cut(h, " ")
+		switch strings.ToLower(scheme) {
+		case "bearer":
+			if !s.limiter.allow(addr) {
+				apiError(w, http.StatusTooManyRequests, errLockedOut)
+				return authNone, nil, false
+			}
+			good := s.accounts.CheckToken(strings.TrimSpace(cred))
+			s.limiter.result(addr, good)
+			if !good {
+				apiError(w, http.StatusUnauthorized, errors.New("invalid API token: create one with POST /api/v1/tokens"))
+				return authNone, nil, false
+			}
+			return authToken, nil, true
+		case "basic":
+			// Browsers send basic credentials on their own only after a
+			// WWW-Authenticate challenge, which this server never sends;
+			// still refuse cross-site requests so basic auth cannot be
+			// used for CSRF.
+			if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+				apiError(w, http.StatusForbidden, errors.New("cross-site request refused"))
+				return authNone, nil, false
+			}
+			raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+			user, pass, found := strings.Cut(string(raw), ":")
+			if err != nil || !found {
+				apiError(w, http.StatusUnauthorized, errors.New("malformed basic credentials"))
+				return authNone, nil, false
+			}
+			if !s.accounts.HasAdmin() {
+				apiError(w, http.StatusConflict, errNoAdmin)
+				return authNone, nil, false
+			}
+			if !s.limiter.allow(addr) {
+				apiError(w, http.StatusTooManyRequests, errLockedOut)
+				return authNone, nil, false
+			}
+			good := s.accounts.Check(user, pass)
+			s.limiter.result(addr, good)
+			if !good {
+				apiError(w, http.StatusUnauthorized, errBadLogin)
+				return authNone, nil, false
+			}
+			return authBasic, nil, true
+		default:
+			apiError(w, http.StatusUnauthorized, errors.New("unsupported Authorization scheme: use Bearer TOKEN"))
+			return authNone, nil, false
+		}
+	}
+	se = s.sessions.get(r)
+	if se == nil {
+		return authNone, nil, true
+	}
+	if !isSafeMethod(r.Method) && !se.csrfOK(r) {
+		apiError(w, http.StatusForbidden, errors.New("missing or wrong CSRF token: reload the page and try again"))
+		return authNone, nil, false
+	}
+	return authSession, se, true
+}
+
+// api wraps a JSON API handler that needs the admin.
+func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		kind, se, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if kind == authNone {
+			if !s.accounts.HasAdmin() {
+				apiError(w, http.StatusUnauthorized, errNoAdmin)
+				return
+			}
+			apiError(w, http.StatusUnauthorized, errors.New("log in or send Authorization: Bearer TOKEN"))
+			return
+		}
+		if se != nil {
+			r = r.WithContext(context.WithValue(r.Context(), sessionKey, se))
+		}
+		h(w, r)
+	}
+}
+
+func sessionOf(r *http.Request) *session {
+	se, _ := r.Context().Value(sessionKey).(*session)
+	return se
+}
+
+// apiError answers a JSON error.
+func apiError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	localapi.WriteError(w, status, err)
+}
+
+func apiJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Cache-Control", "no-store")
+	localapi.WriteJSON(w, status, v)
+}
+
+// securityHeaders are sent with every answer.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// plainHTTP is the policy for unencrypted HTTP: the JSON API, /healthz,
+// /metrics, static assets and the bootstrap page stay here; other pages
+// move to HTTPS.
+func (s *Server) plainHTTP(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == "/" || p == "/healthz" || p == "/metrics" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || !s.redirect() {
+			h.ServeHTTP(w, r)
+			return
+		}
+		http.Redirect(w, r, s.httpsURL(r), http.StatusFound)
+	})
+}
+
+func (s *Server) redirect() bool {
+	cfg, err := s.loadConfig()
+	if err != nil {
+		return true
+	}
+	return cfg.Web.Redirect()
+}
+
+// httpsURL is where r goes over HTTPS on this box.
+func (s *Server) httpsURL(r *http.Request) string {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	_, port, _ := net.SplitHostPort(s.opt.HTTPSAddr)
+	if port != "" && port != "443" {
+		host += ":" + port
+	}
+	u := "https://" + host + r.URL.Path
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	return u
+}

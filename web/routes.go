@@ -1,0 +1,31 @@
+package web
+
+import "net/http"
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /healthz", s.handleHealth)
+
+	m.HandleFunc("POST /api/v1/setup", s.handleSetup)
+	m.HandleFunc("POST /api/v1/login", s.handleLogin)
+	m.HandleFunc("POST /api/v1/logout", s.api(s.handleLogout))
+	m.HandleFunc("GET /api/v1/session", s.api(s.handleSession))
+	m.HandleFunc("POST /api/v1/password", s.api(s.handlePassword))
+	m.HandleFunc("GET /api/v1/tokens", s.api(s.handleTokens))
+	m.HandleFunc("POST /api/v1/tokens", s.api(s.handleNewToken))
+	m.HandleFunc("DELETE /api/v1/tokens/{id}", s.api(s.handleDeleteToken))
+
+	m.HandleFunc("GET /api/v1/system", s.api(s.handleSystem))
+	m.HandleFunc("POST /api/v1/system/reboot", s.api(s.handlePower("reboot")))
+	m.HandleFunc("POST /api/v1/system/poweroff", s.api(s.handlePower("poweroff")))
+	m.HandleFunc("GET /api/v1/services", s.api(s.handleServices))
+	m.HandleFunc("POST /api/v1/services/{name}/restart", s.api(s.handleRestart))
+	m.HandleFunc("GET /api/v1/services/{name}/logs", s.api(s.handleLogs))
+
+	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, http.StatusNotFound, errNotFound)
+	})
+	s.uiRoutes(m)
+	s.mux = http.NewServeMux()
+	s.mux.Handle("/", securityHeaders(m))
+}

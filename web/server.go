@@ -1,0 +1,229 @@
+// Package web is the box's local web UI and admin REST API. It answers only
+// on the LAN and VPN interfaces: plain HTTP on the LAN for the first-boot
+// bootstrap, the JSON API and a pointer to HTTPS; HTTPS with a self-signed
+// certificate for everything. Pages, scripts and styles are embedded so
+// nothing is fetched from the internet.
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"edgebox/internal/config"
+	"edgebox/internal/paths"
+	"edgebox/internal/sysapi"
+)
+
+// Options configure a Server. Zero values mean the box's defaults.
+type Options struct {
+	HTTPAddr   string // ":80"
+	HTTPSAddr  string // ":443"
+	ConfigPath string // paths.ConfigFile()
+	SecretsDir string // paths.SecretsDir()
+	// Interfaces overrides the config's web.interfaces patterns.
+	Interfaces []string
+	// Hostname is put in the certificate (os.Hostname()).
+	Hostname string
+	// Version is this firmware's version, shown when init is absent.
+	Version string
+
+	BcryptCost      int           // bcrypt.DefaultCost
+	MaxFailures     int           // failed logins from one address before lockout (5)
+	Lockout         time.Duration // how long a locked-out address waits (5 min)
+	LoginsPerMinute int           // all addresses together (30)
+
+	// ListInterfaces replaces the kernel's interface list (tests).
+	ListInterfaces Interfaces
+}
+
+// Server is the web service.
+type Server struct {
+	opt      Options
+	accounts *Accounts
+	sessions *sessions
+	limiter  *loginLimiter
+	policy   *AccessPolicy
+	cert     *Certificate
+	started  time.Time
+
+	mux *http.ServeMux
+}
+
+// New prepares the server: loads or creates the admin account file and the
+// HTTPS certificate. It does not listen yet.
+func New(opt Options) (*Server, error) {
+	if opt.HTTPAddr == "" {
+		opt.HTTPAddr = ":80"
+	}
+	if opt.HTTPSAddr == "" {
+		opt.HTTPSAddr = ":443"
+	}
+	if opt.ConfigPath == "" {
+		opt.ConfigPath = paths.ConfigFile()
+	}
+	if opt.SecretsDir == "" {
+		opt.SecretsDir = paths.SecretsDir()
+	}
+	if opt.Hostname == "" {
+		opt.Hostname, _ = os.Hostname()
+	}
+	if opt.BcryptCost == 0 {
+		opt.BcryptCost = 10
+	}
+	if opt.MaxFailures == 0 {
+		opt.MaxFailures = 5
+	}
+	if opt.Lockout == 0 {
+		opt.Lockout = 5 * time.Minute
+	}
+	if opt.LoginsPerMinute == 0 {
+		opt.LoginsPerMinute = 30
+	}
+	if opt.Version == "" {
+		opt.Version = "dev"
+	}
+	cfg, err := config.Load(opt.ConfigPath)
+	if err != nil {
+		// A broken config must not lock the admin out of the box that
+		// could repair it: serve with the defaults and say so.
+		slog.Error("config unreadable, web uses its defaults", "err", err)
+		cfg = config.Default()
+	}
+	patterns := opt.Interfaces
+	if len(patterns) == 0 {
+		patterns = cfg.Web.AllowedInterfaces()
+	}
+	idle := time.Duration(cfg.Web.SessionMinutes) * time.Minute
+	if idle == 0 {
+		idle = time.Hour
+	}
+	acc, err := OpenAccounts(filepath.Join(opt.SecretsDir, "web-admin.json"), opt.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	cert, created, err := LoadOrCreateCertificate(filepath.Join(opt.SecretsDir, "web-cert.pem"), filepath.Join(opt.SecretsDir, "web-key.pem"), opt.Hostname)
+	if err != nil {
+		return nil, fmt.Errorf("HTTPS certificate: %w", err)
+	}
+	s := &Server{
+		opt:      opt,
+		accounts: acc,
+		sessions: newSessions(idle),
+		limiter:  newLoginLimiter(opt.MaxFailures, opt.Lockout, opt.LoginsPerMinute),
+		policy:   NewAccessPolicy(patterns, opt.ListInterfaces),
+		cert:     cert,
+		started:  time.Now(),
+	}
+	what := "certificate"
+	if created {
+		what = "new certificate"
+	}
+	// Printed, not only logged: init copies it to the serial console so
+	// an installer can compare it with what the browser shows.
+	fmt.Fprintf(os.Stderr, "web: HTTPS %s SHA-256 fingerprint %s\n", what, cert.Fingerprint)
+	slog.Info("web ready", "interfaces", patterns, "admin_set", acc.HasAdmin())
+	s.routes()
+	return s, nil
+}
+
+// Fingerprint is the SHA-256 fingerprint of the HTTPS certificate.
+func (s *Server) Fingerprint() string { return s.cert.Fingerprint }
+
+// Handler serves everything (as over HTTPS).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// HTTPHandler serves plain HTTP: the bootstrap page, the JSON API and
+// /healthz; other pages are redirected to HTTPS when configured so.
+func (s *Server) HTTPHandler() http.Handler { return s.plainHTTP(s.mux) }
+
+// Run listens on the configured addresses until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	hl, err := net.Listen("tcp", s.opt.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen HTTP: %w", err)
+	}
+	sl, err := net.Listen("tcp", s.opt.HTTPSAddr)
+	if err != nil {
+		hl.Close()
+		return fmt.Errorf("listen HTTPS: %w", err)
+	}
+	return s.Serve(ctx, hl, sl)
+}
+
+// Serve serves plain HTTP on hl and HTTPS on sl until ctx ends. Either may
+// be nil. Connections not on a LAN or VPN address are closed.
+func (s *Server) Serve(ctx context.Context, hl, sl net.Listener) error {
+	var servers []*http.Server
+	errc := make(chan error, 2)
+	start := func(l net.Listener, h http.Handler, tlsOn bool) {
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slogErrorLog(),
+		}
+		fl := &filterListener{Listener: l, policy: s.policy}
+		var ln net.Listener = fl
+		if tlsOn {
+			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert.TLS}, MinVersion: tls.VersionTLS12}
+			ln = tls.NewListener(fl, srv.TLSConfig)
+		}
+		servers = append(servers, srv)
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	n := 0
+	if hl != nil {
+		start(hl, s.HTTPHandler(), false)
+		n++
+	}
+	if sl != nil {
+		start(sl, s.Handler(), true)
+		n++
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		n--
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		srv.Shutdown(shut)
+	}
+	for ; n > 0; n-- {
+		<-errc
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Reload re-reads the config (on SIGHUP): the interfaces to answer on.
+// A config that does not load is refused and the running settings kept.
+func (s *Server) Reload() error {
+	cfg, err := s.loadConfig()
+	if err != nil {
+		slog.Error("config reload refused, keeping the running settings", "err", err)
+		return err
+	}
+	if len(s.opt.Interfaces) == 0 {
+		s.policy.SetPatterns(cfg.Web.AllowedInterfaces())
+	}
+	slog.Info("config reloaded", "interfaces", cfg.Web.AllowedInterfaces())
+	return nil
+}
+
+func (s *Server) initClient() sysapi.Client { return sysapi.NewClient() }
+
+// loadConfig reads the current config file.
+func (s *Server) loadConfig() (*config.Config, error) { return config.Load(s.opt.ConfigPath) }
