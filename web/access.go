@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"path"
+	"slices"
 	"sync"
 	"time"
 )
@@ -43,6 +44,9 @@ func SystemInterfaces() (map[string][]netip.Addr, error) {
 type AccessPolicy struct {
 	patterns []string
 	list     Interfaces
+	// Extra names more allowed interfaces, read at each refresh (the
+	// board's LAN ports, whose kernel names depend on probing).
+	Extra func() []string
 
 	mu      sync.Mutex
 	allowed map[netip.Addr]string // address -> interface
@@ -86,9 +90,13 @@ func (p *AccessPolicy) refreshLocked() {
 		slog.Warn("list interfaces", "err", err)
 		return
 	}
+	var extra []string
+	if p.Extra != nil {
+		extra = p.Extra()
+	}
 	m := map[netip.Addr]string{}
 	for name, addrs := range all {
-		if !p.match(name) {
+		if !p.match(name) && !slices.Contains(extra, name) {
 			continue
 		}
 		for _, a := range addrs {

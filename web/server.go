@@ -40,6 +40,9 @@ type Options struct {
 	Lockout         time.Duration // how long a locked-out address waits (5 min)
 	LoginsPerMinute int           // all addresses together (30)
 
+	// BoardLAN also allows the running board's LAN ports (on the box).
+	BoardLAN bool
+
 	// ListInterfaces replaces the kernel's interface list (tests).
 	ListInterfaces Interfaces
 }
@@ -122,6 +125,9 @@ func New(opt Options) (*Server, error) {
 		cert:     cert,
 		started:  time.Now(),
 	}
+	if opt.BoardLAN {
+		s.policy.Extra = BoardLANInterfaces
+	}
 	what := "certificate"
 	if created {
 		what = "new certificate"
@@ -129,7 +135,7 @@ func New(opt Options) (*Server, error) {
 	// Printed, not only logged: init copies it to the serial console so
 	// an installer can compare it with what the browser shows.
 	fmt.Fprintf(os.Stderr, "web: HTTPS %s SHA-256 fingerprint %s\n", what, cert.Fingerprint)
-	slog.Info("web ready", "interfaces", patterns, "admin_set", acc.HasAdmin())
+	slog.Info("web ready", "interfaces", patterns, "board_lan", boardLAN(opt.BoardLAN), "admin_set", acc.HasAdmin())
 	s.routes()
 	return s, nil
 }
@@ -221,6 +227,13 @@ func (s *Server) Reload() error {
 	}
 	slog.Info("config reloaded", "interfaces", cfg.Web.AllowedInterfaces())
 	return nil
+}
+
+func boardLAN(on bool) []string {
+	if !on {
+		return nil
+	}
+	return BoardLANInterfaces()
 }
 
 func (s *Server) initClient() sysapi.Client { return sysapi.NewClient() }

@@ -25,6 +25,7 @@ func main() {
 	flag.StringVar(&opt.ConfigPath, "config", "", "config file (default: the box's)")
 	flag.StringVar(&opt.SecretsDir, "secrets", "", "secrets directory (default: the box's)")
 	flag.StringVar(&ifaces, "interfaces", "", "comma-separated interface patterns to answer on (default: config web.interfaces)")
+	flag.BoolVar(&opt.BoardLAN, "board-lan", true, "also answer on the board profile's LAN ports")
 	flag.Parse()
 	opt.Version = version
 	if ifaces != "" {
