@@ -1,4 +1,584 @@
 package modem
 
-// Engine owns the serial port in one goroutine.
-type Engine struct{}
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Response is a command's answer without echo and final result.
+type Response struct {
+	Lines []string
+	Final string // "OK", "CONNECT 115200", "+CME ERROR: 10" ...
+}
+
+// Line returns the first line starting with prefix (e.g. "+CSQ:"), with
+// the prefix and following blanks removed.
+func (r Response) Line(prefix string) (string, bool) {
+	for _, l := range r.Lines {
+		if rest, ok := cutPrefixFold(l, prefix); ok {
+			return strings.TrimSpace(rest), true
+		}
+	}
+	return "", false
+}
+
+// Text returns the response lines joined by newlines.
+func (r Response) Text() string { return strings.Join(r.Lines, "\n") }
+
+// URC is an unsolicited result code, or an event of the engine itself
+// (Engine set, Line empty).
+type URC struct {
+	Line string
+	// PDU is the line following +CMT: / +CDS: (messages delivered directly).
+	PDU string
+	// Engine is "reopened", "reset", "slot-reset" (recovery worked) or
+	// "faulty" (recovery gave up); Err says why.
+	Engine string
+	Err    error
+	Time   time.Time
+}
+
+// EngineConfig configures an Engine.
+type EngineConfig struct {
+	// Open opens the port; called again to reopen it during recovery.
+	Open func() (io.ReadWriteCloser, error)
+	// Timeout is the default command timeout (Command with timeout 0).
+	Timeout time.Duration // default 5s
+	// MaxTimeouts is the number of consecutive timeouts that start recovery.
+	MaxTimeouts int // default 3
+	// ResetCommand is the vendor reset (AT^RESET, AT*E2RESET, AT+CFUN=1,1).
+	ResetCommand string
+	// SlotReset toggles the slot's reset GPIO; nil skips that step.
+	SlotReset func() error
+	// ProbeTimeout bounds each "AT" sent while checking that recovery worked.
+	ProbeTimeout time.Duration // default 2s
+	// RebootWait is how long a modem may take to come back after a reset
+	// (USB re-enumeration, firmware boot): opening and probing are retried
+	// for this long.
+	RebootWait time.Duration // default 30s
+	Logger     *slog.Logger
+}
+
+// Engine owns the serial port in one goroutine (Run). Commands are queued
+// and run one at a time; unsolicited lines go to subscribers whenever they
+// arrive, including in the middle of a response.
+type Engine struct {
+	cfg  EngineConfig
+	log  *slog.Logger
+	reqs chan *request
+
+	mu     sync.Mutex
+	subs   map[int]chan URC
+	nextID int
+	faulty error
+	closed bool
+	lost   int // URCs dropped because a subscriber was full
+
+	// state owned by the Run goroutine
+	port      io.ReadWriteCloser
+	lines     chan readEvent
+	gen       int
+	timeouts  int
+	pendingPD *URC // +CMT: waiting for its PDU line
+	running   chan struct{}
+}
+
+type request struct {
+	ctx     context.Context
+	cmd     string
+	pdu     string // sent after the "> " prompt, followed by Ctrl-Z
+	timeout time.Duration
+	resp    chan result
+}
+
+type result struct {
+	r   Response
+	err error
+}
+
+type readEvent struct {
+	gen    int
+	line   string
+	prompt bool
+	err    error
+}
+
+// NewEngine returns an engine; call Run to start it.
+func NewEngine(cfg EngineConfig) *Engine {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.MaxTimeouts <= 0 {
+		cfg.MaxTimeouts = 3
+	}
+	if cfg.ProbeTimeout <= 0 {
+		cfg.ProbeTimeout = 2 * time.Second
+	}
+	if cfg.RebootWait <= 0 {
+		cfg.RebootWait = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		reqs:    make(chan *request),
+		subs:    map[int]chan URC{},
+		lines:   make(chan readEvent, 256),
+		running: make(chan struct{}),
+	}
+}
+
+// Subscribe returns a channel receiving every URC and engine event, and a
+// function to unsubscribe. A subscriber that does not keep up loses URCs
+// (counted in Lost); it never blocks the engine.
+func (e *Engine) Subscribe(buf int) (<-chan URC, func()) {
+	if buf <= 0 {
+		buf = 64
+	}
+	ch := make(chan URC, buf)
+	e.mu.Lock()
+	id := e.nextID
+	e.nextID++
+	if e.closed {
+		close(ch)
+	} else {
+		e.subs[id] = ch
+	}
+	e.mu.Unlock()
+	return ch, func() {
+		e.mu.Lock()
+		if c, ok := e.subs[id]; ok {
+			delete(e.subs, id)
+			close(c)
+		}
+		e.mu.Unlock()
+	}
+}
+
+// Lost is the number of URCs dropped because a subscriber was full.
+func (e *Engine) Lost() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.lost
+}
+
+// Faulty returns the error recovery gave up with, or nil.
+func (e *Engine) Faulty() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.faulty
+}
+
+// ClearFault lets commands through again after the modem was replaced or
+// power-cycled by other means.
+func (e *Engine) ClearFault() {
+	e.mu.Lock()
+	e.faulty = nil
+	e.mu.Unlock()
+}
+
+func (e *Engine) publish(u URC) {
+	if u.Time.IsZero() {
+		u.Time = time.Now()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ch := range e.subs {
+		select {
+		case ch <- u:
+		default:
+			e.lost++
+		}
+	}
+}
+
+// Command sends cmd ("AT+CSQ") and waits for its final result. timeout 0
+// means the configured default. A final result other than OK/CONNECT is
+// returned as error (*CMEError, *CMSError, *ResultError) together with the
+// lines received before it.
+func (e *Engine) Command(ctx context.Context, cmd string, timeout time.Duration) (Response, error) {
+	return e.do(ctx, cmd, "", timeout)
+}
+
+// CommandPDU sends cmd (AT+CMGS=n), waits for the "> " prompt, sends pdu
+// and Ctrl-Z, and waits for the final result.
+func (e *Engine) CommandPDU(ctx context.Context, cmd, pdu string, timeout time.Duration) (Response, error) {
+	if pdu == "" {
+		return Response{}, errors.New("CommandPDU: empty PDU")
+	}
+	return e.do(ctx, cmd, pdu, timeout)
+}
+
+func (e *Engine) do(ctx context.Context, cmd, pdu string, timeout time.Duration) (Response, error) {
+	if err := e.Faulty(); err != nil {
+		return Response{}, fmt.Errorf("%s: %w", cmd, err)
+	}
+	if timeout <= 0 {
+		timeout = e.cfg.Timeout
+	}
+	req := &request{ctx: ctx, cmd: cmd, pdu: pdu, timeout: timeout, resp: make(chan result, 1)}
+	select {
+	case e.reqs <- req:
+	case <-ctx.Done():
+		return Response{}, ctx.Err()
+	case <-e.running:
+		return Response{}, ErrClosed
+	}
+	select {
+	case res := <-req.resp:
+		return res.r, res.err
+	case <-e.running:
+		// Run ended; it answers every accepted request before returning.
+		select {
+		case res := <-req.resp:
+			return res.r, res.err
+		default:
+			return Response{}, ErrClosed
+		}
+	}
+}
+
+// Run opens the port and serves commands until ctx ends. It returns the
+// error that stopped it (ctx.Err() on a normal stop).
+func (e *Engine) Run(ctx context.Context) error {
+	defer func() {
+		e.closePort()
+		e.mu.Lock()
+		e.closed = true
+		for id, ch := range e.subs {
+			close(ch)
+			delete(e.subs, id)
+		}
+		e.mu.Unlock()
+		close(e.running)
+	}()
+	if err := e.openPort(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev := <-e.lines:
+			e.idleEvent(ev)
+		case req := <-e.reqs:
+			req.resp <- e.exec(ctx, req)
+			if e.timeouts >= e.cfg.MaxTimeouts {
+				e.recover(ctx)
+			}
+		}
+	}
+}
+
+func (e *Engine) openPort() error {
+	p, err := e.cfg.Open()
+	if err != nil {
+		return fmt.Errorf("open modem port: %w", err)
+	}
+	e.port = p
+	e.gen++
+	go readLines(p, e.gen, e.lines)
+	return nil
+}
+
+func (e *Engine) closePort() {
+	if e.port != nil {
+		e.port.Close()
+		e.port = nil
+	}
+}
+
+// readLines splits the byte stream into lines (CR or LF terminated) and
+// reports the SMS prompt "> ", which has no terminator.
+func readLines(r io.Reader, gen int, out chan<- readEvent) {
+	buf := make([]byte, 512)
+	var cur []byte
+	for {
+		n, err := r.Read(buf)
+		for _, b := range buf[:n] {
+			switch b {
+			case '\r', '\n':
+				if len(cur) > 0 {
+					out <- readEvent{gen: gen, line: string(cur)}
+					cur = cur[:0]
+				}
+			default:
+				cur = append(cur, b)
+				if len(cur) >= 4096 {
+					out <- readEvent{gen: gen, line: string(cur)}
+					cur = cur[:0]
+				}
+			}
+		}
+		if s := strings.TrimSpace(string(cur)); s == ">" {
+			out <- readEvent{gen: gen, prompt: true}
+			cur = cur[:0]
+		}
+		if err != nil {
+			out <- readEvent{gen: gen, err: err}
+			return
+		}
+		if n == 0 {
+			// Some serial drivers return 0, nil on a read timeout.
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// clean drops noise: lines with control or non-ASCII bytes are not AT.
+func clean(line string) (string, bool) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return "", false
+	}
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if (c < 0x20 && c != '\t') || c >= 0x7f {
+			return "", false
+		}
+	}
+	return line, true
+}
+
+func (e *Engine) idleEvent(ev readEvent) {
+	if ev.gen != e.gen {
+		return
+	}
+	if ev.err != nil {
+		e.portFailed(ev.err)
+		return
+	}
+	if ev.prompt {
+		return
+	}
+	line, ok := clean(ev.line)
+	if !ok {
+		e.log.Debug("modem noise dropped", "bytes", len(ev.line))
+		return
+	}
+	e.urcLine(line)
+}
+
+// urcLine publishes line as URC, pairing +CMT:/+CDS: with their PDU line.
+func (e *Engine) urcLine(line string) {
+	if e.pendingPD != nil {
+		u := *e.pendingPD
+		e.pendingPD = nil
+		if isHex(line) {
+			u.PDU = line
+			e.publish(u)
+			return
+		}
+		e.publish(u)
+	}
+	if hasPrefixFold(line, "+CMT:") || hasPrefixFold(line, "+CDS:") {
+		e.pendingPD = &URC{Line: line, Time: time.Now()}
+		return
+	}
+	e.publish(URC{Line: line})
+}
+
+// portFailed handles a read error (USB modem gone). The port is reopened
+// by recovery when the next command times out; here we only note it.
+func (e *Engine) portFailed(err error) {
+	e.log.Warn("modem port read failed", "err", err)
+	e.closePort()
+}
+
+func (e *Engine) write(s string) error {
+	if e.port == nil {
+		if err := e.openPort(); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(e.port, s)
+	return err
+}
+
+// exec runs one command on the owner goroutine.
+func (e *Engine) exec(ctx context.Context, req *request) result {
+	// Lines already queued are unsolicited (or late answers to a command
+	// that timed out): never let them answer this command.
+	e.drain()
+	if err := req.ctx.Err(); err != nil {
+		return result{err: err}
+	}
+	if err := e.write(req.cmd + "\r"); err != nil {
+		e.closePort()
+		e.timeouts++
+		return result{err: fmt.Errorf("%s: write: %w", req.cmd, err)}
+	}
+	timer := time.NewTimer(req.timeout)
+	defer timer.Stop()
+	owned := ownedPrefixes(req.cmd)
+	var resp Response
+	echoSeen, pduSent := false, false
+	for {
+		select {
+		case <-ctx.Done():
+			return result{r: resp, err: ErrClosed}
+		case <-req.ctx.Done():
+			// The answer may still come; drain() discards it later.
+			return result{r: resp, err: req.ctx.Err()}
+		case <-timer.C:
+			e.timeouts++
+			return result{r: resp, err: &TimeoutError{Command: req.cmd, After: req.timeout}}
+		case ev := <-e.lines:
+			if ev.gen != e.gen {
+				continue
+			}
+			if ev.err != nil {
+				e.portFailed(ev.err)
+				continue
+			}
+			if ev.prompt {
+				if req.pdu != "" && !pduSent {
+					pduSent = true
+					if err := e.write(req.pdu + "\x1a"); err != nil {
+						return result{r: resp, err: fmt.Errorf("%s: write PDU: %w", req.cmd, err)}
+					}
+				}
+				continue
+			}
+			line, ok := clean(ev.line)
+			if !ok {
+				continue
+			}
+			if !echoSeen && len(resp.Lines) == 0 && strings.EqualFold(line, req.cmd) {
+				echoSeen = true
+				continue
+			}
+			if pduSent && line == req.pdu {
+				continue // echo of the PDU
+			}
+			if final, err := FinalResult(line); final {
+				e.timeouts = 0
+				resp.Final = line
+				if err != nil {
+					return result{r: resp, err: fmt.Errorf("%s: %w", req.cmd, err)}
+				}
+				return result{r: resp}
+			}
+			if e.pendingPD != nil || isUnsolicited(line, owned) {
+				e.urcLine(line)
+				continue
+			}
+			resp.Lines = append(resp.Lines, line)
+		}
+	}
+}
+
+func (e *Engine) drain() {
+	for {
+		select {
+		case ev := <-e.lines:
+			e.idleEvent(ev)
+		default:
+			return
+		}
+	}
+}
+
+// recover runs the escalation: reopen the port, vendor reset, slot reset.
+// Each step is checked with "AT"; the first that works ends recovery. If
+// none works the engine is marked faulty and commands fail fast.
+func (e *Engine) recover(ctx context.Context) {
+	e.timeouts = 0
+	type step struct {
+		name string
+		do   func() error
+		wait bool // the modem reboots: allow RebootWait
+	}
+	steps := []step{{name: "reopened", do: func() error { return nil }}}
+	if e.cfg.ResetCommand != "" {
+		steps = append(steps, step{name: "reset", wait: true, do: func() error {
+			if e.port == nil {
+				if err := e.openPort(); err != nil {
+					return err
+				}
+			}
+			return e.write(e.cfg.ResetCommand + "\r")
+		}})
+	}
+	if e.cfg.SlotReset != nil {
+		steps = append(steps, step{name: "slot-reset", wait: true, do: e.cfg.SlotReset})
+	}
+	var tried []string
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			return
+		}
+		e.log.Warn("modem not answering, recovering", "step", s.name)
+		err := s.do()
+		e.closePort()
+		if err == nil {
+			err = e.reopenAndProbe(ctx, s.wait)
+		}
+		if err == nil {
+			e.log.Info("modem answers again", "step", s.name)
+			e.publish(URC{Engine: s.name})
+			return
+		}
+		tried = append(tried, s.name+": "+err.Error())
+	}
+	fault := fmt.Errorf("%w: no answer after %s", ErrFaulty, strings.Join(tried, "; "))
+	e.mu.Lock()
+	e.faulty = fault
+	e.mu.Unlock()
+	e.log.Error("modem faulty", "err", fault)
+	e.publish(URC{Engine: "faulty", Err: fault})
+}
+
+func (e *Engine) reopenAndProbe(ctx context.Context, reboot bool) error {
+	deadline := time.Now().Add(e.cfg.ProbeTimeout * 2)
+	if reboot {
+		deadline = time.Now().Add(e.cfg.RebootWait)
+	}
+	var last error
+	for attempt := 0; attempt < 1000; attempt++ {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if e.port == nil {
+			if err := e.openPort(); err != nil {
+				last = err
+				if time.Now().After(deadline) {
+					return last
+				}
+				sleepCtx(ctx, 200*time.Millisecond)
+				continue
+			}
+		}
+		res := e.exec(ctx, &request{ctx: ctx, cmd: "AT", timeout: e.cfg.ProbeTimeout})
+		if res.err == nil {
+			e.timeouts = 0
+			return nil
+		}
+		last = res.err
+		if time.Now().After(deadline) {
+			break
+		}
+		if !errors.Is(res.err, ErrTimeout) {
+			sleepCtx(ctx, 200*time.Millisecond)
+		}
+	}
+	e.timeouts = 0
+	return last
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

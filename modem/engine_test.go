@@ -1,0 +1,270 @@
+package modem
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// scriptModem answers commands over a net.Pipe with handler(cmd) output.
+type scriptModem struct {
+	mu      sync.Mutex
+	conn    net.Conn
+	handler func(cmd string) string
+	cmds    []string
+}
+
+func (s *scriptModem) write(text string) {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	io.WriteString(c, text)
+}
+
+func newScriptEngine(t *testing.T, handler func(cmd string) string) (*Engine, *scriptModem) {
+	t.Helper()
+	sm := &scriptModem{handler: handler}
+	opened := 0
+	open := func() (io.ReadWriteCloser, error) {
+		a, b := net.Pipe()
+		sm.mu.Lock()
+		sm.conn = b
+		opened++
+		sm.mu.Unlock()
+		go func() {
+			r := bufio.NewReader(b)
+			for {
+				var sb strings.Builder
+				for {
+					c, err := r.ReadByte()
+					if err != nil {
+						return
+					}
+					sb.WriteByte(c)
+					if c == '\r' || c == 0x1a {
+						break
+					}
+				}
+				cmd := sb.String()
+				cmd = strings.TrimSpace(cmd)
+				sm.mu.Lock()
+				sm.cmds = append(sm.cmds, cmd)
+				sm.mu.Unlock()
+				if out := sm.handler(cmd); out != "" {
+					io.WriteString(b, out)
+				}
+			}
+		}()
+		return a, nil
+	}
+	e := NewEngine(EngineConfig{Open: open, Timeout: time.Second, ProbeTimeout: 200 * time.Millisecond, RebootWait: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("engine did not stop")
+		}
+	})
+	return e, sm
+}
+
+func TestEngineFinalResults(t *testing.T) {
+	cases := []struct {
+		answer string
+		want   error
+		lines  int
+	}{
+		{"\r\nOK\r\n", nil, 0},
+		{"\r\n11.608.13.02.00\r\n\r\nOK\r\n", nil, 1},
+		{"\r\nERROR\r\n", ErrError, 0},
+		{"\r\nCOMMAND NOT SUPPORT\r\n", ErrNotSupported, 0},
+		{"\r\nTOO MANY PARAMETERS\r\n", ErrTooManyParams, 0},
+		{"\r\nNO CARRIER\r\n", ErrNoCarrier, 0},
+		{"\r\nBUSY\r\n", ErrBusy, 0},
+		{"\r\nNO ANSWER\r\n", ErrNoAnswer, 0},
+		{"\r\nNO DIALTONE\r\n", ErrNoDialtone, 0},
+		{"\r\nCONNECT 3600000\r\n", nil, 0},
+	}
+	for _, c := range cases {
+		e, _ := newScriptEngine(t, func(string) string { return c.answer })
+		r, err := e.Command(context.Background(), "AT+X", 0)
+		if !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+			t.Errorf("%q: err %v, want %v", c.answer, err, c.want)
+		}
+		if len(r.Lines) != c.lines {
+			t.Errorf("%q: lines %q", c.answer, r.Lines)
+		}
+	}
+}
+
+func TestEngineCMEAndCMS(t *testing.T) {
+	e, _ := newScriptEngine(t, func(cmd string) string {
+		switch cmd {
+		case "AT+CPIN?":
+			return "\r\n+CME ERROR: 10\r\n"
+		case "AT+CMEE2":
+			return "\r\n+CME ERROR: SIM PIN required\r\n"
+		}
+		return "\r\n+CMS ERROR: 321\r\n"
+	})
+	_, err := e.Command(context.Background(), "AT+CPIN?", 0)
+	var cme *CMEError
+	if !errors.As(err, &cme) || cme.Code != 10 || cme.Meaning != "SIM not inserted" {
+		t.Fatalf("got %v", err)
+	}
+	_, err = e.Command(context.Background(), "AT+CMEE2", 0)
+	if !errors.As(err, &cme) || cme.Code != 11 {
+		t.Fatalf("text CME: got %#v", err)
+	}
+	_, err = e.Command(context.Background(), "AT+CMGR=9", 0)
+	var cms *CMSError
+	if !errors.As(err, &cms) || cms.Code != 321 || cms.Meaning != "invalid memory index" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestEngineEchoAndURCsInsideResponse(t *testing.T) {
+	e, sm := newScriptEngine(t, func(cmd string) string {
+		switch cmd {
+		case "AT+CREG?":
+			// echo on, URC before, inside and right after the answer
+			return cmd + "\r\r\n+CREG: 1,\"00C3\",\"0000A13F\",7\r\n\r\n+CREG: 2,1,\"00C3\",\"0000A13F\",7\r\n^RSSI: 18\r\n\r\nOK\r\n\r\n+CMTI: \"SM\",3\r\n"
+		case "AT^NDISSTATQRY?":
+			return "\r\n^NDISSTAT: 1,,,\"IPV4\"\r\n^NDISSTATQRY: 1,,,\"IPV4\",0,,,\"IPV6\"\r\nRING\r\nOK\r\n"
+		}
+		return "\r\nOK\r\n"
+	})
+	urcs, cancel := e.Subscribe(16)
+	defer cancel()
+	r, err := e.Command(context.Background(), "AT+CREG?", 0)
+	if err != nil || len(r.Lines) != 1 || r.Lines[0] != `+CREG: 2,1,"00C3","0000A13F",7` {
+		t.Fatalf("CREG: %q %v", r.Lines, err)
+	}
+	r, err = e.Command(context.Background(), "AT^NDISSTATQRY?", 0)
+	if err != nil || len(r.Lines) != 1 {
+		t.Fatalf("NDISSTATQRY: %q %v", r.Lines, err)
+	}
+	want := []string{`+CREG: 1,"00C3","0000A13F",7`, "^RSSI: 18", `+CMTI: "SM",3`, `^NDISSTAT: 1,,,"IPV4"`, "RING"}
+	for _, w := range want {
+		select {
+		case u := <-urcs:
+			if u.Line != w {
+				t.Errorf("URC %q, want %q", u.Line, w)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("URC %q not delivered", w)
+		}
+	}
+	_ = sm
+}
+
+func TestEngineSMSPrompt(t *testing.T) {
+	var got string
+	var mu sync.Mutex
+	e, sm := newScriptEngine(t, nil)
+	sm.handler = func(cmd string) string {
+		if strings.HasPrefix(cmd, "AT+CMGS=") {
+			return "\r\n> "
+		}
+		if strings.HasSuffix(cmd, "\x1a") {
+			mu.Lock()
+			got = cmd
+			mu.Unlock()
+			return "\r\n+CMGS: 7\r\n\r\nOK\r\n"
+		}
+		return "\r\nOK\r\n"
+	}
+	r, err := e.CommandPDU(context.Background(), "AT+CMGS=18", "0011000B911326880736F40000A90AE8329BFD4697D9EC37", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := r.Line("+CMGS:"); !ok || v != "7" {
+		t.Fatalf("lines %q", r.Lines)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got != "0011000B911326880736F40000A90AE8329BFD4697D9EC37\x1a" {
+		t.Fatalf("modem got PDU %q", got)
+	}
+}
+
+func TestEngineTimeoutThenRecoveryByReopen(t *testing.T) {
+	var hang bool
+	var mu sync.Mutex
+	e, sm := newScriptEngine(t, func(cmd string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if hang && cmd != "AT" {
+			return ""
+		}
+		return "\r\nOK\r\n"
+	})
+	mu.Lock()
+	hang = true
+	mu.Unlock()
+	urcs, cancel := e.Subscribe(16)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		_, err := e.Command(context.Background(), "AT+CSQ", 100*time.Millisecond)
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("want timeout, got %v", err)
+		}
+	}
+	select {
+	case u := <-urcs:
+		if u.Engine != "reopened" {
+			t.Fatalf("engine event %+v", u)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no recovery event")
+	}
+	if e.Faulty() != nil {
+		t.Fatal(e.Faulty())
+	}
+	_ = sm
+}
+
+func TestEngineFaultyAfterAllSteps(t *testing.T) {
+	slot := 0
+	e, _ := newScriptEngine(t, func(cmd string) string { return "" })
+	e.cfg.ResetCommand = "AT^RESET"
+	e.cfg.SlotReset = func() error { slot++; return nil }
+	for i := 0; i < 3; i++ {
+		e.Command(context.Background(), "AT+CSQ", 50*time.Millisecond)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.Faulty() == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !errors.Is(e.Faulty(), ErrFaulty) {
+		t.Fatalf("not faulty: %v", e.Faulty())
+	}
+	if slot != 1 {
+		t.Fatalf("slot reset called %d times", slot)
+	}
+	if _, err := e.Command(context.Background(), "AT", 0); !errors.Is(err, ErrFaulty) {
+		t.Fatalf("command on faulty modem: %v", err)
+	}
+	if !strings.Contains(e.Faulty().Error(), "slot-reset") {
+		t.Fatalf("fault does not say what was tried: %v", e.Faulty())
+	}
+}
+
+func TestEngineStops(t *testing.T) {
+	e, _ := newScriptEngine(t, func(string) string { return "\r\nOK\r\n" })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Command(ctx, "AT", 0); err == nil {
+		t.Fatal("command with cancelled context succeeded")
+	}
+}

@@ -1,0 +1,227 @@
+package modem
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CMEError is a "+CME ERROR" final result (3GPP TS 27.007 §9.2).
+type CMEError struct {
+	Code    int    // -1 when the modem sent text only
+	Meaning string // from the modem (text mode) or from the 27.007 table
+}
+
+func (e *CMEError) Error() string {
+	if e.Code < 0 {
+		return "+CME ERROR: " + e.Meaning
+	}
+	return fmt.Sprintf("+CME ERROR %d (%s)", e.Code, e.Meaning)
+}
+
+// CMSError is a "+CMS ERROR" final result (3GPP TS 27.005 §3.2.5).
+type CMSError struct {
+	Code    int
+	Meaning string
+}
+
+func (e *CMSError) Error() string {
+	if e.Code < 0 {
+		return "+CMS ERROR: " + e.Meaning
+	}
+	return fmt.Sprintf("+CMS ERROR %d (%s)", e.Code, e.Meaning)
+}
+
+// ResultError is a final result other than OK that carries no code:
+// ERROR, NO CARRIER, BUSY, NO ANSWER, NO DIALTONE, COMMAND NOT SUPPORT,
+// TOO MANY PARAMETERS. Compare with errors.Is against the Err* values.
+type ResultError struct{ Result string }
+
+func (e *ResultError) Error() string { return "modem answered " + e.Result }
+
+// Is matches two ResultErrors with the same result text.
+func (e *ResultError) Is(target error) bool {
+	t, ok := target.(*ResultError)
+	return ok && t.Result == e.Result
+}
+
+// Final results that are errors.
+var (
+	ErrError         = &ResultError{"ERROR"}
+	ErrNoCarrier     = &ResultError{"NO CARRIER"}
+	ErrBusy          = &ResultError{"BUSY"}
+	ErrNoAnswer      = &ResultError{"NO ANSWER"}
+	ErrNoDialtone    = &ResultError{"NO DIALTONE"}
+	ErrNotSupported  = &ResultError{"COMMAND NOT SUPPORT"} // Huawei
+	ErrTooManyParams = &ResultError{"TOO MANY PARAMETERS"} // Huawei
+)
+
+// ErrTimeout matches every *TimeoutError.
+var ErrTimeout = errors.New("modem did not answer in time")
+
+// TimeoutError is a command that got no final result in time.
+type TimeoutError struct {
+	Command string
+	After   time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%s: no answer after %v", e.Command, e.After)
+}
+
+// Is makes errors.Is(err, ErrTimeout) true.
+func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
+
+// ErrFaulty matches the error commands get once recovery gave up.
+var ErrFaulty = errors.New("modem is faulty")
+
+// ErrClosed is returned by commands after the engine stopped.
+var ErrClosed = errors.New("modem engine stopped")
+
+// IsCME reports whether err is a +CME ERROR with code.
+func IsCME(err error, code int) bool {
+	var c *CMEError
+	return errors.As(err, &c) && c.Code == code
+}
+
+// CME error codes the profiles act on.
+const (
+	CMEPhoneFailure     = 0
+	CMENotAllowed       = 3
+	CMENotSupported     = 4
+	CMESIMNotInserted   = 10
+	CMESIMPINRequired   = 11
+	CMESIMPUKRequired   = 12
+	CMESIMFailure       = 13
+	CMESIMBusy          = 14
+	CMESIMWrong         = 15
+	CMEIncorrectPass    = 16
+	CMENoNetwork        = 30
+	CMENetworkTimeout   = 31
+	CMEUnknown          = 100
+	CMEPDPAuthFailure   = 149
+	CMEServiceNotSubscr = 133
+)
+
+var cmeMeanings = map[int]string{
+	0: "phone failure", 1: "no connection to phone", 2: "phone-adaptor link reserved",
+	3: "operation not allowed", 4: "operation not supported", 5: "PH-SIM PIN required",
+	6: "PH-FSIM PIN required", 7: "PH-FSIM PUK required", 10: "SIM not inserted",
+	11: "SIM PIN required", 12: "SIM PUK required", 13: "SIM failure", 14: "SIM busy",
+	15: "SIM wrong", 16: "incorrect password", 17: "SIM PIN2 required", 18: "SIM PUK2 required",
+	20: "memory full", 21: "invalid index", 22: "not found", 23: "memory failure",
+	24: "text string too long", 25: "invalid characters in text string",
+	26: "dial string too long", 27: "invalid characters in dial string",
+	30: "no network service", 31: "network timeout", 32: "network not allowed - emergency calls only",
+	40: "network personalization PIN required", 41: "network personalization PUK required",
+	42: "network subset personalization PIN required", 43: "network subset personalization PUK required",
+	44: "service provider personalization PIN required", 45: "service provider personalization PUK required",
+	46: "corporate personalization PIN required", 47: "corporate personalization PUK required",
+	50: "incorrect parameters", 100: "unknown", 103: "illegal MS", 106: "illegal ME",
+	107: "GPRS services not allowed", 111: "PLMN not allowed", 112: "location area not allowed",
+	113: "roaming not allowed in this location area", 132: "service option not supported",
+	133: "requested service option not subscribed", 134: "service option temporarily out of order",
+	148: "unspecified GPRS error", 149: "PDP authentication failure", 150: "invalid mobile class",
+	260: "SIM PIN required (Huawei)", 262: "SIM blocked",
+}
+
+var cmsMeanings = map[int]string{
+	300: "ME failure", 301: "SMS service of ME reserved", 302: "operation not allowed",
+	303: "operation not supported", 304: "invalid PDU mode parameter", 305: "invalid text mode parameter",
+	310: "SIM not inserted", 311: "SIM PIN required", 312: "PH-SIM PIN required", 313: "SIM failure",
+	314: "SIM busy", 315: "SIM wrong", 316: "SIM PUK required", 317: "SIM PIN2 required",
+	318: "SIM PUK2 required", 320: "memory failure", 321: "invalid memory index", 322: "memory full",
+	330: "SMSC address unknown", 331: "no network service", 332: "network timeout",
+	340: "no +CNMA acknowledgement expected", 500: "unknown error",
+}
+
+// CMEMeaning returns the 27.007 text for a +CME ERROR code.
+func CMEMeaning(code int) string {
+	if m, ok := cmeMeanings[code]; ok {
+		return m
+	}
+	return "error " + strconv.Itoa(code)
+}
+
+// CMSMeaning returns the 27.005 text for a +CMS ERROR code.
+func CMSMeaning(code int) string {
+	if m, ok := cmsMeanings[code]; ok {
+		return m
+	}
+	if code < 128 {
+		return "network cause " + strconv.Itoa(code)
+	}
+	return "error " + strconv.Itoa(code)
+}
+
+// cmeCodeForText maps the verbose (AT+CMEE=2) text back to a code.
+func cmeCodeForText(text string) int {
+	t := strings.ToLower(strings.TrimSpace(text))
+	for c, m := range cmeMeanings {
+		if strings.ToLower(m) == t {
+			return c
+		}
+	}
+	return -1
+}
+
+func cmsCodeForText(text string) int {
+	t := strings.ToLower(strings.TrimSpace(text))
+	for c, m := range cmsMeanings {
+		if strings.ToLower(m) == t {
+			return c
+		}
+	}
+	return -1
+}
+
+// FinalResult classifies line: final is true when line ends a command's
+// response; err is nil for OK and CONNECT.
+func FinalResult(line string) (final bool, err error) {
+	l := strings.TrimSpace(line)
+	switch l {
+	case "OK", "CONNECT":
+		return true, nil
+	case "ERROR":
+		return true, ErrError
+	case "NO CARRIER":
+		return true, ErrNoCarrier
+	case "BUSY":
+		return true, ErrBusy
+	case "NO ANSWER":
+		return true, ErrNoAnswer
+	case "NO DIALTONE", "NO DIAL TONE":
+		return true, ErrNoDialtone
+	case "COMMAND NOT SUPPORT":
+		return true, ErrNotSupported
+	case "TOO MANY PARAMETERS":
+		return true, ErrTooManyParams
+	}
+	if strings.HasPrefix(l, "CONNECT ") {
+		return true, nil
+	}
+	if rest, ok := cutPrefixFold(l, "+CME ERROR:"); ok {
+		rest = strings.TrimSpace(rest)
+		if n, err := strconv.Atoi(rest); err == nil {
+			return true, &CMEError{Code: n, Meaning: CMEMeaning(n)}
+		}
+		return true, &CMEError{Code: cmeCodeForText(rest), Meaning: rest}
+	}
+	if rest, ok := cutPrefixFold(l, "+CMS ERROR:"); ok {
+		rest = strings.TrimSpace(rest)
+		if n, err := strconv.Atoi(rest); err == nil {
+			return true, &CMSError{Code: n, Meaning: CMSMeaning(n)}
+		}
+		return true, &CMSError{Code: cmsCodeForText(rest), Meaning: rest}
+	}
+	return false, nil
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
