@@ -1,13 +1,18 @@
 package main
 
-import "time"
+import (
+	"time"
+
+	"edgebox/internal/paths"
+)
 
 // boxServices is the one table of what init runs on the box. Every Go
-// service is a name of the busybox binary under /bbin.
+// service is a name of the busybox binary under /bbin; a service is up when
+// its API socket appears.
 func boxServices() []Service {
 	return []Service{
 		{
-			Name: "netctl", Path: "/bbin/netctl",
+			Name: "netctl", Path: "/bbin/netctl", ReadyPath: paths.Socket("netctl"),
 			Restart: RestartAlways, StopTimeout: 10 * time.Second, // takes the link down, radio off
 		},
 		{
@@ -15,7 +20,7 @@ func boxServices() []Service {
 			Restart: RestartAlways,
 		},
 		{
-			Name: "gateway", Path: "/bbin/gateway", Deps: []string{"netctl"},
+			Name: "gateway", Path: "/bbin/gateway", ReadyPath: paths.Socket("gateway"), Deps: []string{"netctl"},
 			Restart: RestartAlways,
 		},
 	}

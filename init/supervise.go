@@ -28,11 +28,14 @@ const (
 
 // Service is one line of the service table.
 type Service struct {
-	Name        string
-	Path        string
-	Args        []string
-	Env         []string // added to init's environment
-	Deps        []string // started only after these run (or DepWait passed)
+	Name string
+	Path string
+	Args []string
+	Env  []string // added to init's environment
+	Deps []string // started only after these are up (or DepWait passed)
+	// ReadyPath, when set, is a file (the service's API socket) whose
+	// appearance means the service is up; until then it is "starting".
+	ReadyPath   string
 	Restart     RestartPolicy
 	StopTimeout time.Duration // SIGTERM to SIGKILL; 0 means Options.StopTimeout
 }
@@ -63,22 +66,22 @@ func DefaultOptions() Options {
 // proc is the supervisor's record of one service; only the loop goroutine
 // touches it.
 type proc struct {
-	svc       Service
-	state     string
-	pid       int
-	restarts  int
-	quick     int // consecutive exits before StableAfter
-	since     time.Time
-	lastExit  string
-	lastAt    time.Time
-	nextStart time.Time
-	wantStop  bool // stopped on purpose: do not restart
+	svc              Service
+	state            string
+	pid              int
+	restarts         int
+	quick            int // consecutive exits before StableAfter
+	since            time.Time
+	lastExit         string
+	lastAt           time.Time
+	nextStart        time.Time
+	wantStop         bool // stopped on purpose: do not restart
 	restartAfterStop bool
-	timer     *time.Timer
-	killTimer *time.Timer
-	logs      *logRing
-	stopped   []chan struct{} // closed when the process is gone
-	depSince  time.Time
+	timer            *time.Timer
+	killTimer        *time.Timer
+	logs             *logRing
+	stopped          []chan struct{} // closed when the process is gone
+	depSince         time.Time
 }
 
 // Supervisor starts services in dependency order, restarts them with
@@ -181,7 +184,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 		s.procs[name].depSince = now
 	}
 	s.startReady()
-	poll := time.NewTicker(time.Second) // SIGCHLDs coalesce; never miss a reap
+	poll := time.NewTicker(200 * time.Millisecond) // SIGCHLDs coalesce; never miss a reap
 	defer poll.Stop()
 	for {
 		select {
@@ -193,6 +196,7 @@ func (s *Supervisor) Run(ctx context.Context) {
 			s.reap()
 		case <-poll.C:
 			s.reap()
+			s.checkReady()
 			s.startReady()
 		}
 	}
@@ -316,6 +320,18 @@ func (s *Supervisor) handleExit(p *proc, ws syscall.WaitStatus) {
 	})
 }
 
+// checkReady moves started services to running once their ready path exists.
+func (s *Supervisor) checkReady() {
+	for _, p := range s.procs {
+		if p.state == sysapi.StateStarting && p.pid != 0 {
+			if _, err := os.Stat(p.svc.ReadyPath); err == nil {
+				p.state = sysapi.StateRunning
+				s.opts.Logger.Info("service is up", "service", p.svc.Name, "after", time.Since(p.since).Round(time.Millisecond))
+			}
+		}
+	}
+}
+
 // startReady starts waiting services whose dependencies run, or whose wait
 // for them has run out.
 func (s *Supervisor) startReady() {
@@ -376,6 +392,10 @@ func (s *Supervisor) start(p *proc) {
 	proc.Release() // we reap with wait4 ourselves
 	p.since = time.Now()
 	p.state = sysapi.StateRunning
+	if p.svc.ReadyPath != "" {
+		os.Remove(p.svc.ReadyPath) // a stale socket from the last run says nothing
+		p.state = sysapi.StateStarting
+	}
 	p.nextStart = time.Time{}
 	log.Info("service started", "pid", p.pid)
 	s.wg.Add(1)

@@ -35,6 +35,10 @@ func child(mode string) {
 		fmt.Fprintf(fh, "start %s\n", name)
 		fh.Close()
 	}
+	if f := os.Getenv("EDGEBOX_TEST_READY"); f != "" {
+		time.Sleep(100 * time.Millisecond) // dependents must wait for this
+		os.WriteFile(f, nil, 0o644)
+	}
 	fmt.Printf("%s up pid %d\n", name, os.Getpid())
 	fmt.Fprintf(os.Stderr, "%s says hello on stderr\n", name)
 	switch mode {
@@ -129,10 +133,13 @@ func TestStartOrderAndShutdownOrder(t *testing.T) {
 	rec := filepath.Join(t.TempDir(), "record")
 	logs := &logBuf{}
 	// Declared out of order on purpose: the table order must not matter.
+	netctl := svc("netctl", "run", rec)
+	netctl.ReadyPath = filepath.Join(t.TempDir(), "netctl.sock")
+	netctl.Env = append(netctl.Env, "EDGEBOX_TEST_READY="+netctl.ReadyPath)
 	s := startSupervisor(t, []Service{
 		svc("gateway", "run", rec, "netctl"),
 		svc("web", "run", rec, "netctl"),
-		svc("netctl", "run", rec),
+		netctl,
 	}, logs)
 	waitFor(t, "all running", 5*time.Second, func() bool {
 		for _, st := range s.Status() {

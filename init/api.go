@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"edgebox/internal/localapi"
+	"edgebox/internal/sysapi"
+)
+
+// apiServer serves init's system API (internal/sysapi) on init.sock.
+type apiServer struct {
+	sup    *Supervisor
+	info   func() sysapi.System // static facts: board, version, perm ...
+	booted time.Time
+	power  chan<- string // "reboot" or "poweroff"
+}
+
+func (a *apiServer) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
+		s := a.info()
+		s.BootedAt = a.booted
+		s.UptimeSec = time.Since(a.booted).Seconds()
+		s.Services = a.sup.Status()
+		localapi.WriteJSON(w, http.StatusOK, s)
+	})
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, http.StatusOK, a.sup.Status())
+	})
+	mux.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		a.reply(w, a.sup.Restart(r.PathValue("name")))
+	})
+	mux.HandleFunc("POST /v1/services/{name}/reload", func(w http.ResponseWriter, r *http.Request) {
+		a.reply(w, a.sup.Signal(r.PathValue("name"), syscall.SIGHUP))
+	})
+	mux.HandleFunc("GET /v1/services/{name}/logs", func(w http.ResponseWriter, r *http.Request) {
+		after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		lines, err := a.sup.Logs(r.PathValue("name"), after, limit)
+		if err != nil {
+			localapi.WriteError(w, http.StatusNotFound, err)
+			return
+		}
+		localapi.WriteJSON(w, http.StatusOK, lines)
+	})
+	for _, action := range []string{"reboot", "poweroff"} {
+		mux.HandleFunc("POST /v1/"+action, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case a.power <- action:
+				localapi.WriteJSON(w, http.StatusAccepted, map[string]string{"status": action + " started"})
+			default:
+				localapi.WriteError(w, http.StatusConflict, errors.New("a shutdown is already in progress"))
+			}
+		})
+	}
+	return mux
+}
+
+func (a *apiServer) reply(w http.ResponseWriter, err error) {
+	if err != nil {
+		localapi.WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	localapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,177 @@
+// Command init is PID 1 of an edgebox: it mounts the kernel filesystems,
+// loads the board's kernel modules, mounts /perm, names the host, pets the
+// hardware watchdog, supervises the box services and shuts the box down
+// cleanly. It does little and does it in order; a step that fails is logged
+// and the boot goes on, so that a half-working box is still reachable.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"edgebox/boards"
+	"edgebox/internal/config"
+	"edgebox/internal/kmod"
+	"edgebox/internal/localapi"
+	"edgebox/internal/paths"
+	"edgebox/internal/sysapi"
+	"edgebox/internal/version"
+)
+
+func main() {
+	if os.Getpid() != 1 {
+		fmt.Fprintln(os.Stderr, "init: must run as PID 1 (it mounts, reboots and reaps)")
+		os.Exit(1)
+	}
+	booted := time.Now()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey { // the console has no clock worth printing early
+				return slog.Attr{}
+			}
+			return a
+		},
+	})).With("who", "init")
+	slog.SetDefault(log)
+	ver := version.String()
+	fmt.Fprintf(os.Stderr, "\nedgebox init %s starting\n", ver)
+
+	for _, err := range mountEarly() {
+		log.Error("early mount", "err", err)
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	cl := string(cmdline)
+	board, known, why := boards.Detect(boards.ReadDMI("/sys"), boards.CmdlineValue(cl, "edgebox.board"))
+	if known {
+		log.Info("board detected", "board", board.Name, "why", why)
+	} else {
+		log.Warn("board not recognised", "board", board.Name, "why", why)
+	}
+
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	modDir := "/lib/modules/" + unix.ByteSliceToString(uts.Release[:])
+	start := time.Now()
+	loaded, errs := kmod.LoadAll(modDir, board.Modules)
+	for _, err := range errs {
+		log.Warn("kernel module", "err", err)
+	}
+	log.Info("kernel modules loaded", "count", loaded, "took", time.Since(start).Round(time.Millisecond))
+
+	perm := setupPerm("/sys", "/dev", boards.CmdlineValue(cl, "edgebox.perm"), paths.PermDir(), e2fsprogs())
+	switch perm.state {
+	case permMounted:
+		log.Info("/perm mounted", "device", perm.device, "note", perm.note)
+		os.MkdirAll(paths.SecretsDir(), 0o700)
+	default:
+		log.Error("running WITHOUT /perm: settings cannot be saved until this is fixed",
+			"state", perm.state, "why", perm.note)
+	}
+
+	cfg, err := config.LoadDefault()
+	if err != nil {
+		log.Error("config unreadable; using defaults and not touching the file", "err", err)
+		cfg = config.Default()
+	}
+	if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}); err != nil {
+		log.Error("loopback up", "err", err)
+	}
+	hostname := cfg.System.Hostname
+	if hostname == "" {
+		hostname = defaultHostname("/sys", waitFirstEthernet(board))
+	}
+	if err := unix.Sethostname([]byte(hostname)); err != nil {
+		log.Error("set hostname", "err", err)
+	}
+	os.WriteFile("/etc/hostname", []byte(hostname+"\n"), 0o644)
+	os.MkdirAll(paths.RunDir(), 0o755)
+
+	opts := DefaultOptions()
+	opts.Logger = log
+	opts.Console = os.Stderr
+	env := []string{"EDGEBOX_BOARD=" + board.Name, "PATH=/bbin:/bin:/sbin:/usr/bin:/usr/sbin"}
+	services := boxServices()
+	for i := range services {
+		services[i].Env = append(services[i].Env, env...)
+	}
+	sup, err := NewSupervisor(services, opts)
+	if err != nil {
+		log.Error("service table is broken; nothing will run", "err", err)
+		select {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go sup.Run(ctx)
+
+	wd := petWatchdog(ctx, func() bool { return heartbeat(sup) }, log)
+	power := make(chan string, 1)
+	info := sysapi.System{Board: board.Name, Hostname: hostname, Version: ver,
+		Slot: boards.CmdlineValue(cl, "edgebox.slot"), Perm: perm.state, PermNote: perm.note, Watchdog: wd}
+	api := &apiServer{sup: sup, booted: booted, power: power, info: func() sysapi.System { return info }}
+	if l, err := localapi.Listen(sysapi.SocketName); err != nil {
+		log.Error("system API", "err", err)
+	} else {
+		go localapi.Serve(ctx, l, api.handler())
+	}
+
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGUSR2, syscall.SIGINT)
+	// Ctrl-Alt-Del becomes SIGINT for PID 1 instead of an instant reset.
+	unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+	watchPowerButton("/sys", power, log)
+	debugHang(cl, sup, log)
+	fmt.Fprintf(os.Stderr, "edgebox init: %s up on %s as %s in %s\n", ver, board.Name, hostname,
+		time.Since(booted).Round(time.Millisecond))
+
+	var action string
+	select {
+	case s := <-signals:
+		action = "reboot"
+		if s == syscall.SIGUSR2 {
+			action = "poweroff"
+		}
+		log.Info("shutdown requested by signal", "signal", s.String(), "action", action)
+	case action = <-power:
+		log.Info("shutdown requested", "action", action)
+	}
+	sup.Shutdown()
+	cancel()
+	finish(action, log)
+}
+
+// waitFirstEthernet gives the NIC drivers a moment to register their
+// interfaces, since the default hostname comes from the first NIC's MAC.
+func waitFirstEthernet(board boards.Profile) string {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if name := board.FirstEthernet("/sys"); name != "" || time.Now().After(deadline) {
+			return name
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// debugHang makes PID 1's main loop hang N seconds after boot when the
+// kernel command line says edgebox.debug.hang=N: the test that the hardware
+// watchdog really resets a box whose init is stuck.
+func debugHang(cmdline string, sup *Supervisor, log *slog.Logger) {
+	v := boards.CmdlineValue(cmdline, "edgebox.debug.hang")
+	n, err := strconv.Atoi(v)
+	if v == "" || err != nil || n < 0 {
+		return
+	}
+	go func() {
+		time.Sleep(time.Duration(n) * time.Second)
+		log.Warn("edgebox.debug.hang: hanging init's main loop on purpose; the watchdog should reset the box")
+		sup.post(func() { select {} })
+	}()
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Perm partition states, as the system API reports them.
+const (
+	permMounted = "mounted"
+	permMissing = "missing"
+	permDamaged = "damaged"
+	permUnknown = "unknown-data"
+)
+
+// The boot partitions carry these FAT labels (set by the image builder); the
+// perm partition is the third partition of the disk whose first is EDGE_A.
+const bootLabelA = "EDGE_A"
+
+// partitionContent is what the first megabyte of a partition holds.
+type partitionContent int
+
+const (
+	contentBlank   partitionContent = iota // all zero: safe to format
+	contentExt4                            // an ext2/3/4 superblock
+	contentUnknown                         // data we do not recognise: never format
+)
+
+// classify looks at a partition's first megabyte. Only an all-zero start
+// counts as blank, so no existing filesystem is ever formatted over.
+func classify(r io.ReaderAt) (partitionContent, string, error) {
+	buf := make([]byte, 1<<20)
+	n, err := r.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return contentUnknown, "", err
+	}
+	buf = buf[:n]
+	if n >= 2048 && binary.LittleEndian.Uint16(buf[1024+0x38:]) == 0xEF53 {
+		label := string(bytes.TrimRight(buf[1024+0x78:1024+0x88], "\x00"))
+		return contentExt4, label, nil
+	}
+	if n == 0 {
+		return contentUnknown, "", errors.New("partition is empty (zero size)")
+	}
+	for _, b := range buf {
+		if b != 0 {
+			return contentUnknown, "", nil
+		}
+	}
+	return contentBlank, "", nil
+}
+
+// fatLabel returns the volume label of a FAT12/16/32 boot sector.
+func fatLabel(sector []byte) string {
+	if len(sector) < 512 || sector[510] != 0x55 || sector[511] != 0xAA {
+		return ""
+	}
+	// FAT32 keeps the extended boot record at 0x40, FAT12/16 at 0x24.
+	for _, off := range []int{0x40, 0x24} {
+		if sector[off+2] == 0x29 { // extended boot signature
+			return strings.TrimSpace(string(sector[off+7 : off+18]))
+		}
+	}
+	return ""
+}
+
+// blockDev is a partition the kernel shows in sysfs.
+type blockDev struct {
+	name      string // sda3
+	disk      string // sda
+	partition int
+}
+
+func listPartitions(sysRoot string) []blockDev {
+	var out []blockDev
+	disks, _ := os.ReadDir(filepath.Join(sysRoot, "block"))
+	for _, d := range disks {
+		parts, _ := os.ReadDir(filepath.Join(sysRoot, "block", d.Name()))
+		for _, p := range parts {
+			b, err := os.ReadFile(filepath.Join(sysRoot, "block", d.Name(), p.Name(), "partition"))
+			if err != nil {
+				continue
+			}
+			var n int
+			fmt.Sscanf(strings.TrimSpace(string(b)), "%d", &n)
+			out = append(out, blockDev{name: p.Name(), disk: d.Name(), partition: n})
+		}
+	}
+	return out
+}
+
+func readHead(dev string, n int) []byte {
+	f, err := os.Open(dev)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	m, _ := io.ReadFull(f, buf)
+	return buf[:m]
+}
+
+// findPerm returns the device of the perm partition: an ext4 labelled
+// "perm", else partition 3 of the edgebox boot disk.
+func findPerm(sysRoot, devRoot string) (string, error) {
+	parts := listPartitions(sysRoot)
+	for _, p := range parts {
+		dev := filepath.Join(devRoot, p.name)
+		f, err := os.Open(dev)
+		if err != nil {
+			continue
+		}
+		kind, label, _ := classify(io.NewSectionReader(f, 0, 4096))
+		f.Close()
+		if kind == contentExt4 && label == "perm" {
+			return dev, nil
+		}
+	}
+	for _, p := range parts {
+		if p.partition != 1 || fatLabel(readHead(filepath.Join(devRoot, p.name), 512)) != bootLabelA {
+			continue
+		}
+		for _, q := range parts {
+			if q.disk == p.disk && q.partition == 3 {
+				return filepath.Join(devRoot, q.name), nil
+			}
+		}
+		return "", fmt.Errorf("boot disk %s has no third partition for /perm", p.disk)
+	}
+	return "", errors.New("no partition labelled perm and no edgebox boot disk found")
+}
+
+// permResult says what became of /perm, for the log and the system API.
+type permResult struct {
+	state  string
+	device string
+	note   string
+}
+
+// setupPerm finds, checks, formats on first boot (only if blank) and mounts
+// the perm partition. When that is impossible, /perm is an empty read-only
+// tmpfs so that nothing believes it saved data that a reboot would lose.
+func setupPerm(sysRoot, devRoot, override, target string, tools permTools) permResult {
+	res := permResult{}
+	dev := override
+	var err error
+	deadline := time.Now().Add(10 * time.Second) // disks probe asynchronously
+	for dev == "" {
+		dev, err = findPerm(sysRoot, devRoot)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if dev == "" {
+		res.state, res.note = permMissing, err.Error()
+		return readOnlyPerm(target, res)
+	}
+	res.device = dev
+	f, err := os.Open(dev)
+	if err != nil {
+		res.state, res.note = permMissing, err.Error()
+		return readOnlyPerm(target, res)
+	}
+	kind, _, err := classify(f)
+	f.Close()
+	if err != nil {
+		res.state, res.note = permDamaged, "cannot read "+dev+": "+err.Error()
+		return readOnlyPerm(target, res)
+	}
+	switch kind {
+	case contentUnknown:
+		res.state = permUnknown
+		res.note = dev + " holds data that is not an ext4 filesystem; not formatting it. " +
+			"Back it up, then zero its first megabyte to let edgebox create /perm."
+		return readOnlyPerm(target, res)
+	case contentBlank:
+		if out, err := tools.mkfs(dev); err != nil {
+			res.state, res.note = permDamaged, fmt.Sprintf("creating the perm filesystem on %s failed: %v: %s", dev, err, out)
+			return readOnlyPerm(target, res)
+		}
+		res.note = "created a new perm filesystem on " + dev + " (first boot)"
+	case contentExt4:
+		if out, err := tools.fsck(dev); err != nil {
+			res.state, res.note = permDamaged, fmt.Sprintf("filesystem check of %s found errors it could not fix: %v: %s", dev, err, out)
+			return readOnlyPerm(target, res)
+		}
+	}
+	os.MkdirAll(target, 0o755)
+	if err := unix.Mount(dev, target, "ext4", unix.MS_NOATIME|unix.MS_NODEV|unix.MS_NOSUID, "errors=remount-ro"); err != nil {
+		res.state, res.note = permDamaged, fmt.Sprintf("mounting %s failed: %v", dev, err)
+		return readOnlyPerm(target, res)
+	}
+	res.state = permMounted
+	return res
+}
+
+func readOnlyPerm(target string, res permResult) permResult {
+	os.MkdirAll(target, 0o755)
+	unix.Mount("tmpfs", target, "tmpfs", unix.MS_RDONLY|unix.MS_NODEV|unix.MS_NOSUID|unix.MS_NOEXEC, "size=64k,mode=0755")
+	return res
+}
+
+// permTools runs the e2fsprogs binaries shipped in the image.
+type permTools struct {
+	mkfs func(dev string) ([]byte, error)
+	fsck func(dev string) ([]byte, error)
+}
+
+func e2fsprogs() permTools {
+	return permTools{
+		mkfs: func(dev string) ([]byte, error) {
+			return exec.Command("/sbin/mke2fs", "-q", "-F", "-t", "ext4", "-L", "perm", dev).CombinedOutput()
+		},
+		fsck: func(dev string) ([]byte, error) {
+			out, err := exec.Command("/sbin/e2fsck", "-p", dev).CombinedOutput()
+			var ee *exec.ExitError
+			// 1: errors fixed; 2: fixed, reboot advised (we have not mounted it yet).
+			if errors.As(err, &ee) && ee.ExitCode() <= 2 {
+				return out, nil
+			}
+			return out, err
+		},
+	}
+}

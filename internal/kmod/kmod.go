@@ -1,0 +1,180 @@
+// Package kmod resolves kernel modules and their dependencies from depmod's
+// modules.dep and loads them with finit_module(2). The image builder uses
+// the same resolution to pick the modules it ships, so what init loads is
+// exactly what is there.
+package kmod
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Deps maps a module's name to its file (relative to the modules directory)
+// and the files of the modules it needs, as depmod wrote them.
+type Deps struct {
+	path map[string]string   // name -> relative path
+	deps map[string][]string // relative path -> needed relative paths
+	// Builtin names modules compiled into the kernel: nothing to load.
+	Builtin map[string]bool
+}
+
+// Name turns a module file or a user-written name into the kernel's name:
+// basename, no .ko/.ko.xz/.ko.zst, dashes as underscores.
+func Name(s string) string {
+	s = filepath.Base(s)
+	if i := strings.Index(s, ".ko"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.ReplaceAll(s, "-", "_")
+}
+
+// ParseDeps reads modules.dep ("kernel/a.ko: kernel/b.ko kernel/c.ko").
+func ParseDeps(r io.Reader) (*Deps, error) {
+	d := &Deps{path: map[string]string{}, deps: map[string][]string{}, Builtin: map[string]bool{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		mod, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(mod) == "" {
+			return nil, fmt.Errorf("modules.dep line %d: no \"module:\" in %q", n, line)
+		}
+		mod = strings.TrimSpace(mod)
+		d.path[Name(mod)] = mod
+		d.deps[mod] = strings.Fields(rest)
+	}
+	return d, sc.Err()
+}
+
+// ParseBuiltin reads modules.builtin (one kernel/x/y.ko per line).
+func (d *Deps) ParseBuiltin(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			d.Builtin[Name(l)] = true
+		}
+	}
+	return sc.Err()
+}
+
+// Path returns the file of module name.
+func (d *Deps) Path(name string) (string, bool) {
+	p, ok := d.path[Name(name)]
+	return p, ok
+}
+
+// Resolve returns the files to load for the named modules, every dependency
+// before the modules that need it, each once. Built-in modules are skipped;
+// unknown names are returned in missing so the caller can say so.
+func (d *Deps) Resolve(names []string) (files []string, missing []string, err error) {
+	seen := map[string]int{} // 1 visiting, 2 done
+	var visit func(file string, chain []string) error
+	visit = func(file string, chain []string) error {
+		switch seen[file] {
+		case 1:
+			return fmt.Errorf("module dependency cycle: %s", strings.Join(append(chain, file), " -> "))
+		case 2:
+			return nil
+		}
+		seen[file] = 1
+		for _, dep := range d.deps[file] {
+			if _, known := d.deps[dep]; !known {
+				return fmt.Errorf("modules.dep: %s needs %s, which has no entry", file, dep)
+			}
+			if err := visit(dep, append(chain, file)); err != nil {
+				return err
+			}
+		}
+		seen[file] = 2
+		files = append(files, file)
+		return nil
+	}
+	for _, n := range names {
+		p, ok := d.path[Name(n)]
+		if !ok {
+			if !d.Builtin[Name(n)] {
+				missing = append(missing, n)
+			}
+			continue
+		}
+		if err := visit(p, nil); err != nil {
+			return nil, nil, err
+		}
+	}
+	return files, missing, nil
+}
+
+// Loaded reports whether module name is already in the kernel.
+func Loaded(name string) bool {
+	_, err := os.Stat(filepath.Join("/sys/module", Name(name)))
+	return err == nil
+}
+
+// Load inserts the module file at path. A module that is already loaded is
+// not an error. Compressed modules are handed to the kernel to decompress.
+func Load(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags := 0
+	if strings.HasSuffix(path, ".xz") || strings.HasSuffix(path, ".zst") || strings.HasSuffix(path, ".gz") {
+		flags |= unix.MODULE_INIT_COMPRESSED_FILE
+	}
+	err = unix.FinitModule(int(f.Fd()), "", flags)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// LoadAll resolves names against dir's modules.dep and loads them in order.
+// It goes on after a failure (a missing device is normal: its driver still
+// loads, but a broken module must not stop the boot) and returns every error.
+func LoadAll(dir string, names []string) (loaded int, errs []error) {
+	f, err := os.Open(filepath.Join(dir, "modules.dep"))
+	if err != nil {
+		return 0, []error{err}
+	}
+	d, err := ParseDeps(f)
+	f.Close()
+	if err != nil {
+		return 0, []error{err}
+	}
+	if b, err := os.Open(filepath.Join(dir, "modules.builtin")); err == nil {
+		d.ParseBuiltin(b)
+		b.Close()
+	}
+	files, missing, err := d.Resolve(names)
+	if err != nil {
+		return 0, []error{err}
+	}
+	for _, m := range missing {
+		errs = append(errs, fmt.Errorf("module %s: not in modules.dep", m))
+	}
+	for _, file := range files {
+		if Loaded(Name(file)) {
+			continue
+		}
+		if err := Load(filepath.Join(dir, file)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		loaded++
+	}
+	return loaded, errs
+}
