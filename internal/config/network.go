@@ -1,10 +1,302 @@
 package config
 
-// Network is the network section. Its owner fills in the fields.
-type Network struct{}
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
 
-// DefaultNetwork is the network section of a fresh box.
-func DefaultNetwork() Network { return Network{} }
+// Network is the network section: LAN ports, uplinks (wired WAN and the
+// modem) in order of preference, their health probes and the firewall.
+// netctl owns it.
+type Network struct {
+	// Interfaces maps NIC roles ("wan", "lan1", ...) to interface names. The
+	// board profile gives the defaults; entries here override it.
+	Interfaces map[string]string `json:"interfaces,omitempty"`
+	LAN        []LANPort         `json:"lan"`
+	WAN        WAN               `json:"wan"`
+	Modem      Modem             `json:"modem"`
+	// Uplinks lists "wan" and "modem" in order of preference: the first
+	// healthy one carries the default route.
+	Uplinks  []string `json:"uplinks"`
+	Health   Health   `json:"health"`
+	Firewall Firewall `json:"firewall"`
+	// Router makes the box NAT its LAN clients out of the active uplink.
+	Router bool `json:"router"`
+}
+
+// LANPort is one LAN port with a static address.
+type LANPort struct {
+	Role      string `json:"role"`                // "lan1"
+	Interface string `json:"interface,omitempty"` // overrides the board's role map
+	Address   string `json:"address"`             // "192.168.1.1/24"
+}
+
+// Address methods.
+const (
+	MethodDHCP   = "dhcp"
+	MethodStatic = "static"
+	MethodModem  = "modem" // address as the modem reports it (^DHCP, *E2IPCFG)
+	MethodPPP    = "ppp"
+)
+
+// WAN is the wired uplink.
+type WAN struct {
+	Enabled   bool     `json:"enabled"`
+	Role      string   `json:"role,omitempty"`      // default "wan"
+	Interface string   `json:"interface,omitempty"` // overrides the role map
+	Method    string   `json:"method"`              // "dhcp" or "static"
+	Address   string   `json:"address,omitempty"`   // static: "203.0.113.2/24"
+	Gateway   string   `json:"gateway,omitempty"`   // static
+	DNS       []string `json:"dns,omitempty"`       // static, or extra with dhcp
+	MTU       int      `json:"mtu,omitempty"`
+	// HealthTargets overrides health.targets for this uplink.
+	HealthTargets []string `json:"health_targets,omitempty"`
+}
+
+// Modem is the 3G/LTE uplink.
+type Modem struct {
+	Enabled   bool   `json:"enabled"`
+	Port      string `json:"port,omitempty"`      // AT port; "" = detect
+	Interface string `json:"interface,omitempty"` // data interface; "" = found through sysfs
+	Profile   string `json:"profile,omitempty"`   // vendor profile; "" = detect
+	// Method is "dhcp", "modem" or "ppp"; "" takes the profile's preference.
+	Method   string `json:"method,omitempty"`
+	APN      string `json:"apn,omitempty"`
+	User     string `json:"user,omitempty"`
+	Password string `json:"password,omitempty"`
+	PIN      string `json:"pin,omitempty"`
+	// ResetAfterSec: the modem is reset and redialled when its link has been
+	// dead this long.
+	ResetAfterSec int      `json:"reset_after_sec"`
+	HealthTargets []string `json:"health_targets,omitempty"`
+}
+
+// Health configures the probes that decide whether an uplink works.
+type Health struct {
+	// Targets are "icmp:HOST" or "tcp:HOST:PORT", sent out of each uplink
+	// only. Empty: an uplink with carrier and address counts as healthy.
+	Targets     []string `json:"targets,omitempty"`
+	IntervalSec int      `json:"interval_sec"`
+	TimeoutSec  int      `json:"timeout_sec"`
+	// FailAfterSec without a successful probe marks an uplink failed.
+	FailAfterSec int `json:"fail_after_sec"`
+	// FailbackAfterSec: a preferred uplink must stay healthy this long before
+	// traffic moves back to it, so a flapping link does not flap the box.
+	FailbackAfterSec int `json:"failback_after_sec"`
+}
+
+// Firewall lists what the internet may reach on the uplinks.
+type Firewall struct {
+	// OpenUDP and OpenTCP are ports or ranges ("5060", "10000-20000")
+	// reachable from the uplinks: the VPN and the gateway's signaling and
+	// media ports.
+	OpenUDP []string `json:"open_udp,omitempty"`
+	OpenTCP []string `json:"open_tcp,omitempty"`
+	// ManagementTCP are the web UI, API and SSH ports: LAN and VPN only.
+	ManagementTCP []string `json:"management_tcp"`
+	// VPNInterfaces are interface names (a trailing * matches a prefix)
+	// that count as VPN.
+	VPNInterfaces []string `json:"vpn_interfaces"`
+}
+
+// DefaultNetwork is the network section of a fresh box: DHCP on the wired
+// WAN, the modem as backup, one LAN port, router mode on.
+func DefaultNetwork() Network {
+	return Network{
+		LAN:     []LANPort{{Role: "lan1", Address: "192.168.1.1/24"}},
+		WAN:     WAN{Enabled: true, Role: "wan", Method: MethodDHCP},
+		Modem:   Modem{Enabled: true, ResetAfterSec: 300},
+		Uplinks: []string{"wan", "modem"},
+		Health:  Health{IntervalSec: 5, TimeoutSec: 2, FailAfterSec: 15, FailbackAfterSec: 60},
+		Firewall: Firewall{
+			ManagementTCP: []string{"22", "80", "443"},
+			VPNInterfaces: []string{"tun*"},
+		},
+		Router: true,
+	}
+}
 
 // Validate reports what is wrong with the network section, naming fields.
-func (s Network) Validate() error { return nil }
+func (s Network) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("network.%s: "+format, append([]any{field}, a...)...))
+	}
+	for role, name := range s.Interfaces {
+		if !validIfname(name) {
+			bad("interfaces."+role, "%q is not a valid interface name", name)
+		}
+	}
+	for i, p := range s.LAN {
+		f := fmt.Sprintf("lan[%d]", i)
+		if p.Role == "" && p.Interface == "" {
+			bad(f+".role", "give a role (lan1) or an interface")
+		}
+		if p.Interface != "" && !validIfname(p.Interface) {
+			bad(f+".interface", "%q is not a valid interface name", p.Interface)
+		}
+		if _, err := netip.ParsePrefix(p.Address); err != nil || !netip.MustParsePrefix(p.Address).Addr().Is4() {
+			bad(f+".address", "%q is not an IPv4 address with prefix length, like 192.168.1.1/24", p.Address)
+		}
+	}
+	if s.WAN.Interface != "" && !validIfname(s.WAN.Interface) {
+		bad("wan.interface", "%q is not a valid interface name", s.WAN.Interface)
+	}
+	switch s.WAN.Method {
+	case MethodDHCP:
+		if s.WAN.Address != "" {
+			if _, err := netip.ParsePrefix(s.WAN.Address); err != nil {
+				bad("wan.address", "%q is not an address with prefix length", s.WAN.Address)
+			}
+		}
+	case MethodStatic:
+		p, err := netip.ParsePrefix(s.WAN.Address)
+		if err != nil || !p.Addr().Is4() {
+			bad("wan.address", "%q is not an IPv4 address with prefix length, like 203.0.113.2/24 (needed for method static)", s.WAN.Address)
+		} else if s.WAN.Gateway != "" {
+			gw, err := netip.ParseAddr(s.WAN.Gateway)
+			if err != nil || !gw.Is4() {
+				bad("wan.gateway", "%q is not an IPv4 address", s.WAN.Gateway)
+			} else if !p.Masked().Contains(gw) {
+				bad("wan.gateway", "%s is not inside %s", gw, p.Masked())
+			}
+		}
+	default:
+		bad("wan.method", "%q is not dhcp or static", s.WAN.Method)
+	}
+	for i, d := range s.WAN.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			bad(fmt.Sprintf("wan.dns[%d]", i), "%q is not an IP address", d)
+		}
+	}
+	if s.WAN.MTU != 0 && (s.WAN.MTU < 576 || s.WAN.MTU > 9000) {
+		bad("wan.mtu", "%d is outside 576..9000", s.WAN.MTU)
+	}
+	switch s.Modem.Method {
+	case "", MethodDHCP, MethodModem, MethodPPP:
+	default:
+		bad("modem.method", "%q is not dhcp, modem or ppp (or empty for the profile's choice)", s.Modem.Method)
+	}
+	if s.Modem.Interface != "" && !validIfname(s.Modem.Interface) {
+		bad("modem.interface", "%q is not a valid interface name", s.Modem.Interface)
+	}
+	if pin := s.Modem.PIN; pin != "" && (len(pin) < 4 || len(pin) > 8 || strings.Trim(pin, "0123456789") != "") {
+		bad("modem.pin", "must be 4 to 8 digits")
+	}
+	for _, f := range []struct{ name, v string }{{"apn", s.Modem.APN}, {"user", s.Modem.User}, {"password", s.Modem.Password}} {
+		if strings.ContainsAny(f.v, "\"\r\n") || len(f.v) > 100 {
+			bad("modem."+f.name, "must be at most 100 characters without quotes or line breaks")
+		}
+	}
+	if s.Modem.ResetAfterSec != 0 && s.Modem.ResetAfterSec < 30 {
+		bad("modem.reset_after_sec", "%d is below 30 (0 disables the reset)", s.Modem.ResetAfterSec)
+	}
+	seen := map[string]bool{}
+	for i, u := range s.Uplinks {
+		if u != "wan" && u != "modem" {
+			bad(fmt.Sprintf("uplinks[%d]", i), "%q is not wan or modem", u)
+		}
+		if seen[u] {
+			bad(fmt.Sprintf("uplinks[%d]", i), "%q is listed twice", u)
+		}
+		seen[u] = true
+	}
+	for _, t := range [][2]any{{"health.targets", s.Health.Targets}, {"wan.health_targets", s.WAN.HealthTargets}, {"modem.health_targets", s.Modem.HealthTargets}} {
+		for i, target := range t[1].([]string) {
+			if err := ValidHealthTarget(target); err != nil {
+				bad(fmt.Sprintf("%s[%d]", t[0], i), "%v", err)
+			}
+		}
+	}
+	h := s.Health
+	if h.IntervalSec < 1 || h.IntervalSec > 3600 {
+		bad("health.interval_sec", "%d is outside 1..3600", h.IntervalSec)
+	}
+	if h.TimeoutSec < 1 || h.TimeoutSec > 60 {
+		bad("health.timeout_sec", "%d is outside 1..60", h.TimeoutSec)
+	}
+	if h.FailAfterSec < h.IntervalSec {
+		bad("health.fail_after_sec", "%d is shorter than health.interval_sec (%d)", h.FailAfterSec, h.IntervalSec)
+	}
+	if h.FailbackAfterSec < 0 {
+		bad("health.failback_after_sec", "%d is negative", h.FailbackAfterSec)
+	}
+	for _, l := range []struct {
+		name  string
+		ports []string
+	}{{"firewall.open_udp", s.Firewall.OpenUDP}, {"firewall.open_tcp", s.Firewall.OpenTCP}, {"firewall.management_tcp", s.Firewall.ManagementTCP}} {
+		for i, p := range l.ports {
+			if _, _, err := ParsePortRange(p); err != nil {
+				bad(fmt.Sprintf("%s[%d]", l.name, i), "%v", err)
+			}
+		}
+	}
+	for i, v := range s.Firewall.VPNInterfaces {
+		if !validIfname(strings.TrimSuffix(v, "*")) {
+			bad(fmt.Sprintf("firewall.vpn_interfaces[%d]", i), "%q is not an interface name or prefix*", v)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParsePortRange parses "5060" or "10000-20000".
+func ParsePortRange(s string) (lo, hi uint16, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	lo, err = parsePort(a)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%q: %w", s, err)
+	}
+	hi = lo
+	if isRange {
+		if hi, err = parsePort(b); err != nil {
+			return 0, 0, fmt.Errorf("%q: %w", s, err)
+		}
+		if hi < lo {
+			return 0, 0, fmt.Errorf("%q: range ends before it starts", s)
+		}
+	}
+	return lo, hi, nil
+}
+
+func parsePort(s string) (uint16, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 16)
+	if err != nil || n == 0 {
+		return 0, errors.New("not a port 1..65535 or range like 10000-20000")
+	}
+	return uint16(n), nil
+}
+
+// ValidHealthTarget checks "icmp:HOST" or "tcp:HOST:PORT" (HOST an IPv4
+// address: probes must not depend on DNS).
+func ValidHealthTarget(t string) error {
+	kind, rest, _ := strings.Cut(t, ":")
+	switch kind {
+	case "icmp":
+		if a, err := netip.ParseAddr(rest); err != nil || !a.Is4() {
+			return fmt.Errorf("%q: want icmp:IPv4", t)
+		}
+	case "tcp":
+		ap, err := netip.ParseAddrPort(rest)
+		if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
+			return fmt.Errorf("%q: want tcp:IPv4:PORT", t)
+		}
+	default:
+		return fmt.Errorf("%q: want icmp:IPv4 or tcp:IPv4:PORT", t)
+	}
+	return nil
+}
+
+func validIfname(n string) bool {
+	if n == "" || len(n) > 15 || n == "." || n == ".." {
+		return false
+	}
+	for _, r := range n {
+		if r <= ' ' || r == '/' || r == ':' || r > '~' {
+			return false
+		}
+	}
+	return true
+}

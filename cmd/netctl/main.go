@@ -1,0 +1,90 @@
+// Command netctl is the box's network service: LAN, wired WAN and modem
+// uplinks with failover, DHCP, DNS and the firewall. See package netctl.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"edgebox/boards"
+	"edgebox/internal/localapi"
+	"edgebox/internal/paths"
+	"edgebox/netctl"
+)
+
+type roleFlags map[string]string
+
+func (r roleFlags) String() string { return fmt.Sprint(map[string]string(r)) }
+func (r roleFlags) Set(v string) error {
+	role, name, ok := strings.Cut(v, "=")
+	if !ok || role == "" || name == "" {
+		return fmt.Errorf("want ROLE=IFACE, got %q", v)
+	}
+	r[role] = name
+	return nil
+}
+
+func main() {
+	roles := roleFlags{}
+	cfgPath := flag.String("config", paths.ConfigFile(), "config file")
+	socket := flag.String("socket", paths.Socket(netctl.SocketName), "API socket")
+	resolv := flag.String("resolv-conf", "/etc/resolv.conf", "resolv.conf to write")
+	sysRoot := flag.String("sys", "/sys", "sysfs root for board detection")
+	noFW := flag.Bool("no-firewall", false, "leave nftables alone (debugging)")
+	smsDir := flag.String("sms-dir", filepath.Join(paths.DataDir(), "sms"), "where received SMS are stored")
+	debug := flag.Bool("debug", false, "debug logging")
+	flag.Var(roles, "iface", "ROLE=IFACE, overrides the board profile (repeatable)")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	board, _, why := boards.Detect(boards.ReadDMI(*sysRoot), boards.CmdlineValue(string(cmdline), "edgebox.board"))
+	all := board.Interfaces(*sysRoot)
+	for k, v := range roles {
+		all[k] = v
+	}
+	log.Info("board", "name", board.Name, "why", why, "roles", all)
+
+	svc, err := netctl.New(netctl.Options{ConfigPath: *cfgPath, ResolvConf: *resolv, Roles: all, NoFirewall: *noFW, SMSDir: *smsDir, Log: log})
+	if err != nil {
+		log.Error("netctl cannot start", "err", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	l, err := localapi.ListenPath(*socket)
+	if err != nil {
+		log.Error("netctl cannot start", "err", err)
+		os.Exit(1)
+	}
+	go func() {
+		if err := localapi.Serve(ctx, l, svc.Mux); err != nil {
+			log.Error("api", "err", err)
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			svc.Reload() // a rejected config is logged and the running one kept
+		}
+	}()
+	if err := svc.Run(ctx); err != nil {
+		log.Error("netctl", "err", err)
+		os.Exit(1)
+	}
+	log.Info("netctl stopped")
+}

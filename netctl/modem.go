@@ -1,0 +1,741 @@
+package netctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"edgebox/internal/config"
+	"edgebox/modem"
+)
+
+// ModemDriver is what netctl needs of a modem. *modem.Modem is one; tests
+// use a fake.
+type ModemDriver interface {
+	Device() modem.Device
+	ProfileName() string
+	PPPOnly() bool
+	PreferModemAddress() bool
+	Events() <-chan modem.Event
+	Identity(ctx context.Context) (modem.Identity, error)
+	SIM(ctx context.Context) (modem.SIMStatus, error)
+	EnterPIN(ctx context.Context, pin string) error
+	Registration(ctx context.Context) (modem.Registration, error)
+	Signal(ctx context.Context) (modem.Signal, error)
+	Connect(ctx context.Context, apn modem.APN) error
+	Disconnect(ctx context.Context) error
+	Link(ctx context.Context) (modem.LinkStatus, error)
+	Address(ctx context.Context) (modem.IPConfig, error)
+	RadioOff(ctx context.Context) error
+	Reset(ctx context.Context) error
+	PPP(apn modem.APN) modem.PPPParams
+	SendSMS(ctx context.Context, number, text string) (modem.SMS, error)
+	ListSMS() ([]modem.SMS, error)
+	DeleteSMS(id string) error
+	Close() error
+}
+
+// atCommander is the optional AT passthrough of a driver.
+type atCommander interface {
+	AT(ctx context.Context, cmd string, timeout time.Duration) ([]string, error)
+}
+
+// ModemOpener finds and opens the modem the config describes.
+type ModemOpener interface {
+	Open(ctx context.Context, cfg config.Modem) (ModemDriver, error)
+}
+
+var _ ModemDriver = (*modem.Modem)(nil)
+
+// realModems detects and opens modems with package modem.
+type realModems struct {
+	smsDir string
+	log    *slog.Logger
+}
+
+func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, error) {
+	devs, err := modem.Detect(ctx, modem.DetectOptions{Port: cfg.Port, Profile: cfg.Profile, Logger: r.log})
+	if err != nil {
+		return nil, err
+	}
+	if len(devs) == 0 {
+		return nil, modem.ErrNoModem
+	}
+	m, err := modem.Open(ctx, modem.Options{Device: devs[0], SMSDir: r.smsDir, Logger: r.log})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// signalHistoryLen bounds the signal history kept for the API.
+const signalHistoryLen = 240
+
+// modemManager drives the modem: find it, PIN, APN, connect, watch, reset.
+// Its goroutine (run) owns the driver's lifecycle; mu guards what the API
+// and the Service read.
+type modemManager struct {
+	s   *Service
+	log *slog.Logger
+	req chan string // "connect", "disconnect", "reset", "reconfig"
+
+	mu        sync.Mutex
+	cfg       config.Modem
+	drv       ModemDriver
+	st        ModemStatus
+	adminDown bool
+	pinFailed string // the PIN that failed; not sent again
+	iface     string // data interface in use
+	pppIface  string
+	carrier   bool
+	deadSince time.Time
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+func (m *modemManager) preferModemAddress() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.drv != nil && m.drv.PreferModemAddress()
+}
+
+func (m *modemManager) setState(state, errText string) {
+	m.mu.Lock()
+	if m.st.State != state {
+		m.st.Since = time.Now()
+		m.log.Info("modem", "state", state, "err", errText)
+	}
+	m.st.State, m.st.Error = state, errText
+	m.mu.Unlock()
+}
+
+func (m *modemManager) status() ModemStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.st
+	st.SignalHistory = slices.Clone(m.st.SignalHistory)
+	st.APN = m.cfg.APN
+	return st
+}
+
+func (m *modemManager) driver() (ModemDriver, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.drv == nil {
+		return nil, fmt.Errorf("no modem (state %s)", m.st.State)
+	}
+	return m.drv, nil
+}
+
+func (m *modemManager) request(r string) {
+	select {
+	case m.req <- r:
+	default:
+	}
+}
+
+// configureModemLocked starts, stops or reconfigures the modem manager.
+func (s *Service) configureModemLocked(old, cfg config.Network) {
+	enabled := cfg.Modem.Enabled && slices.Contains(cfg.Uplinks, "modem")
+	if !enabled {
+		if s.modem != nil {
+			m := s.modem
+			s.modem = nil
+			go m.stop()
+		}
+		return
+	}
+	if s.modem == nil {
+		m := &modemManager{s: s, log: s.log.With("part", "modem"), req: make(chan string, 4), cfg: cfg.Modem, done: make(chan struct{})}
+		m.st.State = ModemAbsent
+		ctx, cancel := context.WithCancel(s.ctx)
+		m.cancel = cancel
+		s.modem = m
+		go m.run(ctx)
+		return
+	}
+	m := s.modem
+	m.mu.Lock()
+	changed := !reflect.DeepEqual(m.cfg, cfg.Modem)
+	if m.cfg.PIN != cfg.Modem.PIN {
+		m.pinFailed = ""
+	}
+	m.cfg = cfg.Modem
+	m.mu.Unlock()
+	if changed {
+		m.request("reconfig")
+	}
+	// A rebuilt modem uplink needs the interface the manager found.
+	if u := s.uplinkLocked("modem"); u != nil && u.Iface == "" && m.currentIface() != "" {
+		u.Iface = m.currentIface()
+		s.attachLocked(u)
+	}
+}
+
+func (m *modemManager) currentIface() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pppIface != "" {
+		return m.pppIface
+	}
+	return m.iface
+}
+
+func (s *Service) uplinkLocked(name string) *Uplink {
+	for _, u := range s.uplinks {
+		if u.Name == name {
+			return u
+		}
+	}
+	return nil
+}
+
+func (m *modemManager) stop() {
+	m.cancel()
+	<-m.done
+}
+
+// linkEvent notes the carrier of the modem's data interface (s.mu held).
+func (m *modemManager) linkEvent(name string, exists, carrier bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if name == m.iface || name == m.pppIface {
+		m.carrier = exists && carrier
+	}
+}
+
+// checkDead asks for a reset when the modem uplink stayed dead too long
+// (s.mu held).
+func (m *modemManager) checkDead(now time.Time) {
+	u := m.s.uplinkLocked("modem")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	resetAfter := time.Duration(m.cfg.ResetAfterSec) * time.Second
+	if u == nil || resetAfter == 0 || m.adminDown || m.drv == nil || m.st.State == ModemSIM {
+		m.deadSince = time.Time{}
+		return
+	}
+	if u.healthy {
+		m.deadSince = time.Time{}
+		return
+	}
+	if m.deadSince.IsZero() {
+		m.deadSince = now
+		return
+	}
+	if now.Sub(m.deadSince) >= resetAfter {
+		m.deadSince = now
+		m.log.Warn("modem link dead, resetting the modem", "dead_for", resetAfter)
+		select {
+		case m.req <- "reset":
+		default:
+		}
+	}
+}
+
+// run is the manager's goroutine.
+func (m *modemManager) run(ctx context.Context) {
+	defer close(m.done)
+	wait := 2 * time.Second
+	for ctx.Err() == nil {
+		m.mu.Lock()
+		cfg := m.cfg
+		m.mu.Unlock()
+		m.setState(ModemOpening, "")
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		drv, err := m.s.opts.Modems.Open(octx, cfg)
+		cancel()
+		if err != nil {
+			var faulty *modem.FaultyModemError
+			switch {
+			case errors.As(err, &faulty):
+				m.setState(ModemFaulty, err.Error())
+				wait = time.Minute
+			case errors.Is(err, modem.ErrNoModem):
+				m.setState(ModemAbsent, "no modem found; check that the card is seated")
+			default:
+				m.setState(ModemAbsent, err.Error())
+			}
+			if !sleepOrReq(ctx, m.req, wait) {
+				break
+			}
+			wait = min(wait*2, time.Minute)
+			continue
+		}
+		wait = 2 * time.Second
+		dev := drv.Device()
+		m.mu.Lock()
+		m.drv = drv
+		m.st.Device, m.st.Profile = &dev, drv.ProfileName()
+		m.mu.Unlock()
+		m.session(ctx, drv)
+		if ctx.Err() != nil {
+			m.powerDown(drv)
+		}
+		m.mu.Lock()
+		m.drv = nil
+		m.mu.Unlock()
+		drv.Close()
+	}
+	m.setState(ModemDisabled, "")
+}
+
+// sleepOrReq waits d or until a request arrives; false when ctx ended.
+func sleepOrReq(ctx context.Context, req chan string, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+	case r := <-req:
+		// Requests that arrive while there is nothing to act on are dropped,
+		// except that they cut the wait short.
+		_ = r
+	}
+	return true
+}
+
+// setIface points the modem uplink at the data interface.
+func (m *modemManager) setIface(iface string) {
+	s := m.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.uplinkLocked("modem")
+	if u == nil || u.Iface == iface {
+		return
+	}
+	if u.Iface != "" {
+		s.stopUplinkLocked(u)
+	}
+	u.Iface = iface
+	s.attachLocked(u)
+	s.applyFirewallLocked()
+}
+
+// session runs one opened modem until it must be reopened or ctx ends.
+func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
+	cmdCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 30*time.Second) }
+	if id, err := withCtx(cmdCtx, drv.Identity); err == nil {
+		m.mu.Lock()
+		m.st.Identity = &id
+		m.mu.Unlock()
+	}
+	m.mu.Lock()
+	iface := m.cfg.Interface
+	if iface == "" {
+		iface = drv.Device().NetIface
+	}
+	method := m.cfg.Method
+	m.iface = iface
+	m.mu.Unlock()
+	ppp := method == config.MethodPPP || drv.PPPOnly()
+	if !ppp {
+		if iface == "" {
+			m.setState(ModemFaulty, "the modem has no network interface; set network.modem.interface or method ppp")
+			sleepOrReq(ctx, m.req, time.Minute)
+			return
+		}
+		m.setIface(iface)
+	}
+	events := drv.Events()
+	var pppd *exec.Cmd
+	defer func() { stopPPPD(pppd) }()
+	for ctx.Err() == nil {
+		m.mu.Lock()
+		cfg, down, failed := m.cfg, m.adminDown, m.pinFailed
+		m.mu.Unlock()
+		if down {
+			m.setState(ModemDisconnected, "")
+			if r, ok := waitReq(ctx, m.req, events, 0); !ok || r == "reset" || r == "reconfig" {
+				if r == "reset" {
+					m.doReset(ctx, drv)
+					return
+				}
+				continue
+			}
+			continue
+		}
+		// SIM and PIN.
+		sim, err := withCtx(cmdCtx, drv.SIM)
+		m.mu.Lock()
+		m.st.SIM = &sim
+		m.mu.Unlock()
+		if err != nil {
+			m.setState(ModemSIM, "read SIM state: "+err.Error())
+			if !waitFor(ctx, m.req, events, 5*time.Second) {
+				return
+			}
+			continue
+		}
+		switch sim.State {
+		case modem.SIMReady:
+		case modem.SIMPIN:
+			if cfg.PIN == "" {
+				m.setState(ModemSIM, "the SIM needs a PIN: set network.modem.pin")
+			} else if cfg.PIN == failed {
+				m.setState(ModemSIM, "the configured PIN was rejected by the SIM; enter the right PIN")
+			} else {
+				c, cancel := cmdCtx()
+				err := drv.EnterPIN(c, cfg.PIN)
+				cancel()
+				if err == nil {
+					m.log.Info("SIM PIN accepted")
+					continue
+				}
+				if errors.Is(err, modem.ErrWrongPIN) || errors.Is(err, modem.ErrPINAlreadyRejected) {
+					m.mu.Lock()
+					m.pinFailed = cfg.PIN
+					m.mu.Unlock()
+					m.setState(ModemSIM, "the SIM rejected the PIN; enter the right PIN (attempts are limited)")
+				} else {
+					m.setState(ModemSIM, "enter PIN: "+err.Error())
+				}
+			}
+			if !waitFor(ctx, m.req, events, 30*time.Second) {
+				return
+			}
+			continue
+		case modem.SIMPUK:
+			m.setState(ModemSIM, "the SIM is locked (PUK required); unlock it in a phone")
+			if !waitFor(ctx, m.req, events, time.Minute) {
+				return
+			}
+			continue
+		case modem.SIMAbsent:
+			m.setState(ModemSIM, "no SIM card; insert one")
+			if !waitFor(ctx, m.req, events, 10*time.Second) {
+				return
+			}
+			continue
+		default:
+			m.setState(ModemSIM, "SIM "+string(sim.State))
+			if !waitFor(ctx, m.req, events, 3*time.Second) {
+				return
+			}
+			continue
+		}
+		// Registration.
+		reg, err := withCtx(cmdCtx, drv.Registration)
+		m.mu.Lock()
+		m.st.Registration = &reg
+		m.mu.Unlock()
+		if err != nil || !reg.State.Registered() {
+			msg := "waiting for the network"
+			if err != nil {
+				msg = err.Error()
+			} else if reg.State == modem.RegDenied {
+				msg = "registration denied by the network; check the SIM's contract"
+			}
+			m.setState(ModemRegistering, msg)
+			m.pollSignal(ctx, drv)
+			if !waitFor(ctx, m.req, events, 3*time.Second) {
+				return
+			}
+			continue
+		}
+		if cfg.APN == "" {
+			m.setState(ModemConnecting, "no APN configured: set network.modem.apn")
+			if !waitFor(ctx, m.req, events, 30*time.Second) {
+				return
+			}
+			continue
+		}
+		// Connect.
+		m.setState(ModemConnecting, "")
+		apn := modem.APN{Name: cfg.APN, User: cfg.User, Password: cfg.Password}
+		if cfg.User != "" {
+			apn.Auth = modem.AuthCHAP
+		}
+		c, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err = drv.Connect(c, apn)
+		cancel()
+		if err != nil {
+			m.setState(ModemConnecting, "connect: "+err.Error())
+			if !waitFor(ctx, m.req, events, 10*time.Second) {
+				return
+			}
+			continue
+		}
+		if ppp {
+			pppd, err = startPPPD(drv.PPP(apn), m.log)
+			if err != nil {
+				m.setState(ModemConnecting, "pppd: "+err.Error())
+				if !waitFor(ctx, m.req, events, 10*time.Second) {
+					return
+				}
+				continue
+			}
+			m.mu.Lock()
+			m.pppIface = "ppp0"
+			m.mu.Unlock()
+			m.setIface("ppp0")
+		}
+		if method == config.MethodModem || method == "" && drv.PreferModemAddress() && !ppp {
+			ip, err := withCtx(cmdCtx, drv.Address)
+			if err != nil {
+				m.setState(ModemConnecting, "read address from modem: "+err.Error())
+			} else {
+				m.setStaticAddr(&AddrConfig{Address: ip.Address, Gateway: ip.Gateway, DNS: ip.DNS})
+			}
+		}
+		m.setState(ModemConnected, "")
+		// Connected: watch until the link drops or a request comes.
+		r := m.watch(ctx, drv, events)
+		if ppp {
+			stopPPPD(pppd)
+			pppd = nil
+		}
+		switch r {
+		case "disconnect":
+			c, cancel := cmdCtx()
+			drv.Disconnect(c)
+			cancel()
+		case "reconfig":
+			c, cancel := cmdCtx()
+			drv.Disconnect(c)
+			cancel()
+			m.mu.Lock()
+			changedIface := m.cfg.Interface != "" && m.cfg.Interface != m.iface
+			m.mu.Unlock()
+			if changedIface {
+				return
+			}
+		case "reset":
+			m.doReset(ctx, drv)
+			return
+		case "closed":
+			return
+		}
+	}
+}
+
+// setStaticAddr programs the address the modem reported.
+func (m *modemManager) setStaticAddr(c *AddrConfig) {
+	s := m.s
+	s.mu.Lock()
+	if u := s.uplinkLocked("modem"); u != nil && u.Iface != "" {
+		s.setAddrLocked(u, c)
+	}
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (m *modemManager) doReset(ctx context.Context, drv ModemDriver) {
+	m.mu.Lock()
+	m.st.Resets++
+	m.mu.Unlock()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	drv.Disconnect(c)
+	if err := drv.Reset(c); err != nil {
+		m.log.Warn("modem reset", "err", err)
+	}
+	sleepOrReq(ctx, make(chan string), 3*time.Second)
+}
+
+// watch returns why the connection ended: "disconnect", "reconfig",
+// "reset", "dropped" or "closed" (events channel closed).
+func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan modem.Event) string {
+	sig := time.NewTicker(30 * time.Second)
+	defer sig.Stop()
+	check := time.NewTicker(10 * time.Second)
+	defer check.Stop()
+	m.pollSignal(ctx, drv)
+	for {
+		select {
+		case <-ctx.Done():
+			return "closed"
+		case r := <-m.req:
+			switch r {
+			case "disconnect":
+				m.mu.Lock()
+				m.adminDown = true
+				m.mu.Unlock()
+				return r
+			case "connect":
+				continue
+			}
+			return r
+		case ev, ok := <-events:
+			if !ok {
+				return "closed"
+			}
+			if dropped := m.event(ev); dropped {
+				m.log.Warn("modem connection dropped; redialling")
+				return "dropped"
+			}
+		case <-sig.C:
+			m.pollSignal(ctx, drv)
+		case <-check.C:
+			c, cancel := context.WithTimeout(ctx, 10*time.Second)
+			ls, err := drv.Link(c)
+			cancel()
+			if err == nil {
+				m.mu.Lock()
+				m.st.Link = &ls
+				m.mu.Unlock()
+				if !ls.Connected && !ls.Connecting {
+					m.log.Warn("modem reports the connection down; redialling")
+					return "dropped"
+				}
+			}
+		}
+	}
+}
+
+// event records an unsolicited change; true when the data link dropped.
+func (m *modemManager) event(ev modem.Event) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch ev.Kind {
+	case modem.EventRegistration:
+		m.st.Registration = ev.Registration
+	case modem.EventSIM:
+		m.st.SIM = ev.SIM
+	case modem.EventSignal:
+		if ev.Signal != nil {
+			m.addSignalLocked(*ev.Signal, ev.Time)
+		}
+	case modem.EventLink:
+		m.st.Link = ev.Link
+		return ev.Link != nil && !ev.Link.Connected && !ev.Link.Connecting
+	case modem.EventReset:
+		return true
+	case modem.EventFaulty:
+		m.st.Error = ev.Err
+	}
+	return false
+}
+
+func (m *modemManager) addSignalLocked(sg modem.Signal, t time.Time) {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	m.st.Signal = &sg
+	m.st.SignalHistory = append(m.st.SignalHistory, SignalSample{Time: t, Signal: sg})
+	if n := len(m.st.SignalHistory); n > signalHistoryLen {
+		m.st.SignalHistory = slices.Delete(m.st.SignalHistory, 0, n-signalHistoryLen)
+	}
+}
+
+func (m *modemManager) pollSignal(ctx context.Context, drv ModemDriver) {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sg, err := drv.Signal(c)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	m.addSignalLocked(sg, time.Now())
+	m.mu.Unlock()
+}
+
+// waitFor waits d, a request or an event; false when ctx ended. Requests
+// other than connect are put back for the main loop.
+func waitFor(ctx context.Context, req chan string, events <-chan modem.Event, d time.Duration) bool {
+	_, ok := waitReq(ctx, req, events, d)
+	return ok
+}
+
+func waitReq(ctx context.Context, req chan string, events <-chan modem.Event, d time.Duration) (string, bool) {
+	var timer <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return "", false
+		case <-timer:
+			return "", true
+		case r := <-req:
+			return r, true
+		case _, ok := <-events:
+			if !ok {
+				events = nil
+			}
+		}
+	}
+}
+
+func withCtx[T any](mk func() (context.Context, context.CancelFunc), f func(context.Context) (T, error)) (T, error) {
+	c, cancel := mk()
+	defer cancel()
+	return f(c)
+}
+
+// connect and disconnect are the API's.
+func (m *modemManager) connect() {
+	m.mu.Lock()
+	m.adminDown = false
+	m.mu.Unlock()
+	m.request("connect")
+}
+
+func (m *modemManager) disconnect() {
+	m.mu.Lock()
+	m.adminDown = true
+	m.mu.Unlock()
+	m.request("disconnect")
+}
+
+// shutdown takes the data link down, then switches the radio off
+// (Huawei +CFUN=0, Ericsson +CFUN=4: the profile knows which).
+func (m *modemManager) shutdown() {
+	m.cancel()
+	<-m.done
+}
+
+// powerDown is the modem's last act: link down, then radio off.
+func (m *modemManager) powerDown(drv ModemDriver) {
+	c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := drv.Disconnect(c); err != nil {
+		m.log.Warn("modem disconnect at shutdown", "err", err)
+	}
+	m.mu.Lock()
+	ifaces := []string{m.iface, m.pppIface}
+	m.mu.Unlock()
+	for _, i := range ifaces {
+		if i != "" {
+			linkDown(i)
+		}
+	}
+	if err := drv.RadioOff(c); err != nil {
+		m.log.Warn("modem radio off at shutdown", "err", err)
+		return
+	}
+	m.log.Info("modem radio off")
+}
+
+// startPPPD runs pppd for a PPP-only modem.
+func startPPPD(p modem.PPPParams, log *slog.Logger) (*exec.Cmd, error) {
+	args := modem.PPPDArgs(p)
+	if len(args) == 0 {
+		return nil, errors.New("the modem profile gives no pppd arguments")
+	}
+	cmd := exec.Command("pppd", append(args, "nodetach", "unit", "0")...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	log.Info("pppd started", "args", strings.Join(args, " "))
+	go cmd.Wait()
+	return cmd, nil
+}
+
+func stopPPPD(cmd *exec.Cmd) {
+	if cmd != nil && cmd.Process != nil {
+		cmd.Process.Signal(os.Interrupt)
+	}
+}
+

@@ -1,0 +1,105 @@
+package netctl
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// Uplink is one way to the internet (wired WAN or the modem). The Service
+// owns it; every field is guarded by Service.mu.
+type Uplink struct {
+	Name    string // "wan" or "modem"
+	Index   int    // position in network.uplinks: 0 is preferred
+	Iface   string
+	Method  string
+	targets []HealthTarget
+	static  *AddrConfig  // method static / from the modem
+	extraDNS []netip.Addr // configured DNS added to DHCP's
+
+	exists, carrier bool
+	addr            *AddrConfig // what is programmed on the interface
+	dhcp            *DHCPClient
+	stopDHCP        context.CancelFunc
+	stopProbe       context.CancelFunc
+	lastErr         string
+
+	readySince   time.Time
+	lastOK       time.Time
+	lastProbe    time.Time
+	probeErr     string
+	healthy      bool
+	confirmed    bool
+	healthySince time.Time
+	state        string
+	since        time.Time
+}
+
+func (u *Uplink) ready() bool {
+	return u.exists && u.carrier && u.addr != nil
+}
+
+// updateHealth recomputes ready/healthy at now. Without probe targets a
+// ready uplink is healthy; with targets it is healthy while a probe has
+// answered within failAfter (a fresh uplink gets failAfter of grace).
+func (u *Uplink) updateHealth(now time.Time, failAfter time.Duration) {
+	was := u.healthy
+	if !u.ready() {
+		u.readySince, u.healthy, u.confirmed = time.Time{}, false, false
+	} else {
+		if u.readySince.IsZero() {
+			u.readySince = now
+		}
+		if len(u.targets) == 0 {
+			u.healthy, u.confirmed = true, true
+		} else {
+			ref := u.readySince
+			u.confirmed = u.lastOK.After(u.readySince) || u.lastOK.Equal(u.readySince)
+			if u.confirmed {
+				ref = u.lastOK
+			}
+			u.healthy = now.Sub(ref) < failAfter
+		}
+	}
+	if u.healthy && !was {
+		u.healthySince = now
+	}
+	st := UplinkHealthy
+	switch {
+	case !u.exists:
+		st = UplinkAbsent
+	case !u.carrier:
+		st = UplinkNoCarrier
+	case u.addr == nil:
+		st = UplinkConfiguring
+	case !u.healthy:
+		st = UplinkFailed
+	case !u.confirmed:
+		st = UplinkProbing
+	}
+	if st != u.state {
+		u.state, u.since = st, now
+	}
+}
+
+func (u *Uplink) view() uplinkHealth {
+	return uplinkHealth{Ready: u.ready(), Healthy: u.healthy, Confirmed: u.confirmed, HealthySince: u.healthySince}
+}
+
+// dns is the uplink's resolvers: from its address config, then configured.
+func (u *Uplink) dns() []netip.Addr {
+	var out []netip.Addr
+	if u.addr != nil {
+		out = append(out, u.addr.DNS...)
+	}
+	for _, d := range u.extraDNS {
+		dup := false
+		for _, o := range out {
+			dup = dup || o == d
+		}
+		if !dup {
+			out = append(out, d)
+		}
+	}
+	return out
+}
