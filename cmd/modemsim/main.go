@@ -1,0 +1,100 @@
+// Command modemsim is a simulated 3G/LTE modem for tests and `make run`:
+// it speaks AT on a pty (--pty, prints the path) or on a unix socket that
+// QEMU's -chardev socket connects to (--listen PATH). See modem/modemsim.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"edgebox/modem/modemsim"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "modemsim:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	profile := flag.String("profile", "huawei-mu609", "modem profile: "+strings.Join(modemsim.Profiles(), ", "))
+	usePTY := flag.Bool("pty", false, "serve on a new pty and print its path")
+	listen := flag.String("listen", "", "serve on this unix socket (each connection is an AT session)")
+	control := flag.String("control", "", "control socket (line commands, see 'help')")
+	netdev := flag.String("netdev", "", "interface whose link follows the data connection")
+	netnsName := flag.String("netns", "", "network namespace of --netdev")
+	pin := flag.String("pin", "", "SIM PIN (enables the PIN check)")
+	verbose := flag.Bool("v", false, "log debug")
+	flag.Parse()
+	if !*usePTY && *listen == "" {
+		return fmt.Errorf("give --pty or --listen PATH")
+	}
+	lvl := slog.LevelInfo
+	if *verbose {
+		lvl = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	cfg := modemsim.Config{Profile: *profile, PIN: *pin, Logger: log}
+	if *netdev != "" {
+		carrier, closeFn, err := modemsim.NetdevCarrier(*netdev, *netnsName)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		if err := carrier(false); err != nil {
+			return fmt.Errorf("netdev %s down: %w", *netdev, err)
+		}
+		cfg.Carrier = carrier
+	}
+	sim, err := modemsim.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 3)
+	if *control != "" {
+		os.Remove(*control)
+		ln, err := net.Listen("unix", *control)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(*control)
+		go func() { errc <- sim.ServeControl(ctx, ln) }()
+	}
+	if *usePTY {
+		path, wait, err := sim.ServePTY(ctx)
+		if err != nil {
+			return err
+		}
+		defer wait()
+		fmt.Println(path)
+	}
+	if *listen != "" {
+		os.Remove(*listen)
+		ln, err := net.Listen("unix", *listen)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(*listen)
+		go func() { errc <- sim.ServeListener(ctx, ln) }()
+		fmt.Println(*listen)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+}

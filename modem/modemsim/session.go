@@ -1,0 +1,233 @@
+package modemsim
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"edgebox/modem"
+)
+
+// session is one AT conversation over a byte stream.
+type session struct {
+	wmu   sync.Mutex
+	w     io.Writer
+	queue []string // URCs waiting to be written (guarded by Sim.mu)
+}
+
+func (ss *session) writeRaw(b string) {
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	ss.w.Write([]byte(b))
+}
+
+func (ss *session) flushQueue(s *Sim) {
+	s.mu.Lock()
+	q := ss.queue
+	ss.queue = nil
+	s.mu.Unlock()
+	for _, u := range q {
+		ss.writeRaw("\r\n" + u + "\r\n")
+	}
+}
+
+// Serve runs an AT session on rw until ctx ends or rw fails (EOF when the
+// peer disconnects). The modem's state outlives the session.
+func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
+	ss := &session{w: rw}
+	s.mu.Lock()
+	s.sessions[ss] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		s.mu.Unlock()
+	}()
+	if c, ok := rw.(io.Closer); ok {
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+	}
+	buf := make([]byte, 1024)
+	var line []byte
+	smsMode := false // collecting a PDU after the "> " prompt
+	var smsCmd string
+	for {
+		n, err := rw.Read(buf)
+		for _, b := range buf[:n] {
+			if s.deaf() {
+				line = line[:0]
+				smsMode = false
+				continue
+			}
+			if smsMode {
+				switch b {
+				case 0x1a: // Ctrl-Z: send
+					smsMode = false
+					pdu := strings.TrimSpace(string(line))
+					line = line[:0]
+					s.respond(ss, smsCmd, pdu, true)
+				case 0x1b: // ESC: cancel
+					smsMode = false
+					line = line[:0]
+					ss.writeRaw("\r\nOK\r\n")
+				case '\r', '\n':
+				default:
+					line = append(line, b)
+				}
+				continue
+			}
+			if b == '\r' || b == '\n' {
+				cmd := strings.TrimSpace(string(line))
+				line = line[:0]
+				if cmd == "" {
+					continue
+				}
+				if s.respond(ss, cmd, "", false) {
+					smsMode, smsCmd = true, cmd
+				}
+				continue
+			}
+			if len(line) < 4096 {
+				line = append(line, b)
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+func (s *Sim) deaf() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hang || s.dead || s.booting
+}
+
+// respond handles one command line (or a PDU after the prompt) and writes
+// the answer. It returns true when the modem now waits for a PDU.
+func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
+	s.mu.Lock()
+	var out strings.Builder
+	if s.echo {
+		if isPDU {
+			out.WriteString(pdu)
+		} else {
+			out.WriteString(cmd + "\r")
+		}
+	}
+	var r reply
+	if isPDU {
+		r = s.sendSMS(cmd, pdu)
+	} else {
+		s.cmds = append(s.cmds, cmd)
+		if !strings.HasPrefix(strings.ToUpper(cmd), "AT") {
+			s.mu.Unlock()
+			ss.writeRaw(out.String())
+			return false
+		}
+		r = s.exec(cmd)
+	}
+	inter := []string(nil)
+	if len(r.lines) > 0 && len(s.interleave) > 0 {
+		inter = s.interleave
+		s.interleave = nil
+	}
+	for i, l := range r.lines {
+		out.WriteString("\r\n" + l + "\r\n")
+		if i == 0 {
+			for _, u := range inter {
+				out.WriteString("\r\n" + u + "\r\n")
+			}
+		}
+	}
+	if r.prompt {
+		out.WriteString("\r\n> ")
+	} else {
+		out.WriteString("\r\n" + r.final + "\r\n")
+		for _, u := range inter {
+			out.WriteString("\r\n" + u + "\r\n")
+		}
+	}
+	s.mu.Unlock()
+	ss.writeRaw(out.String())
+	s.flush()
+	return r.prompt
+}
+
+type reply struct {
+	lines  []string
+	final  string
+	prompt bool
+}
+
+func ok(lines ...string) reply { return reply{lines: lines, final: "OK"} }
+
+func (s *Sim) cme(code int) reply {
+	switch s.cmee {
+	case 1:
+		return reply{final: "+CME ERROR: " + itoa(code)}
+	case 2:
+		return reply{final: "+CME ERROR: " + modem.CMEMeaning(code)}
+	}
+	return reply{final: "ERROR"}
+}
+
+func (s *Sim) cms(code int) reply {
+	if s.cmee == 0 {
+		return reply{final: "ERROR"}
+	}
+	return reply{final: "+CMS ERROR: " + itoa(code)}
+}
+
+func errReply() reply { return reply{final: "ERROR"} }
+
+// sendSMS handles the PDU after AT+CMGS=<len>.
+func (s *Sim) sendSMS(cmd, pdu string) reply {
+	n, err := atoi(strings.TrimPrefix(strings.ToUpper(cmd), "AT+CMGS="))
+	if err != nil {
+		return s.cms(304)
+	}
+	if !isHexStr(pdu) || tpduLen(pdu) != n {
+		return s.cms(304)
+	}
+	to, _, err := modem.DecodeSubmit(pdu)
+	if err != nil {
+		return s.cms(304)
+	}
+	if !regOK(s.regStat()) {
+		return s.cms(331)
+	}
+	s.sent = append(s.sent, Sent{To: to, PDU: pdu})
+	mr := s.mr
+	s.mr = (s.mr + 1) % 256
+	return ok("+CMGS: " + itoa(mr))
+}
+
+func isHexStr(p string) bool {
+	_, err := hex.DecodeString(p)
+	return err == nil && p != ""
+}
+
+// tpduLen is the TPDU length in octets of a PDU-mode string (without the
+// SMSC part), what +CMGS/+CMGR/+CMGL count.
+func tpduLen(p string) int {
+	b, err := hex.DecodeString(p)
+	if err != nil || len(b) == 0 {
+		return -1
+	}
+	return len(b) - 1 - int(b[0])
+}
+
+func encodeDeliver(from, text string, at time.Time, ref int) ([]string, error) {
+	return modem.EncodeDeliver(from, text, at, ref)
+}
