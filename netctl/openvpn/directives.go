@@ -1,0 +1,121 @@
+package openvpn
+
+import "strings"
+
+// argKind says how a directive's parameters are checked.
+type argKind int
+
+const (
+	plain    argKind = iota // no parameter names a file
+	fileArg                 // the first parameter names a file (or is [inline])
+	inlineOK                // may also appear as an inline <block>
+)
+
+// allowed is the allow-list of directives an imported client profile may
+// carry. Everything else is refused. Directives that run programs or touch
+// files on the box are absent on purpose; those that name a key or
+// certificate file are accepted only with the file inlined.
+var allowed = map[string]argKind{
+	// role and transport
+	"client": plain, "tls-client": plain, "pull": plain, "nobind": plain,
+	"dev": plain, "dev-type": plain, "proto": plain, "remote": plain,
+	"remote-random": plain, "remote-random-hostname": plain, "port": plain,
+	"rport": plain, "lport": plain, "bind": plain, "local": plain,
+	"resolv-retry": plain, "float": plain, "persist-key": plain,
+	"persist-tun": plain, "persist-remote-ip": plain, "persist-local-ip": plain,
+	"connect-retry": plain, "connect-retry-max": plain, "connect-timeout": plain,
+	"server-poll-timeout": plain, "explicit-exit-notify": plain,
+	"http-proxy": plain, "http-proxy-option": plain, "socks-proxy": plain,
+	"http-proxy-user-pass": inlineOK, "connection": inlineOK,
+	"allow-pull-fqdn": plain, "mark": plain, "disable-dco": plain,
+	// liveness and timers
+	"keepalive": plain, "ping": plain, "ping-restart": plain, "ping-exit": plain,
+	"ping-timer-rem": plain, "inactive": plain, "session-timeout": plain,
+	"hand-window": plain, "tran-window": plain, "tls-timeout": plain,
+	"reneg-sec": plain, "reneg-bytes": plain, "reneg-pkts": plain,
+	"single-session": plain, "tls-exit": plain,
+	// keys, certificates, TLS
+	"ca": fileArg, "cert": fileArg, "key": fileArg, "extra-certs": fileArg,
+	"pkcs12": fileArg, "dh": fileArg, "tls-auth": fileArg, "tls-crypt": fileArg,
+	"tls-crypt-v2": fileArg, "crl-verify": fileArg, "peer-fingerprint": inlineOK,
+	"key-direction": plain, "remote-cert-tls": plain, "remote-cert-ku": plain,
+	"remote-cert-eku": plain, "ns-cert-type": plain, "verify-x509-name": plain,
+	"verify-hash": plain, "tls-version-min": plain, "tls-version-max": plain,
+	"tls-cipher": plain, "tls-ciphersuites": plain, "tls-groups": plain,
+	"ecdh-curve": plain, "tls-cert-profile": plain, "cipher": plain,
+	"data-ciphers": plain, "data-ciphers-fallback": plain, "ncp-ciphers": plain,
+	"auth": plain, "replay-window": plain, "mute-replay-warnings": plain,
+	// authentication (credentials are answered over the management interface)
+	"auth-user-pass": fileArg, "auth-nocache": plain, "auth-retry": plain,
+	"static-challenge": plain, "push-peer-info": plain,
+	// addresses and routes
+	"pull-filter": plain, "route-nopull": plain, "route": plain,
+	"route-ipv6": plain, "route-gateway": plain, "route-ipv6-gateway": plain,
+	"route-metric": plain, "route-delay": plain, "redirect-gateway": plain,
+	"redirect-private": plain, "block-ipv6": plain, "ifconfig": plain,
+	"ifconfig-ipv6": plain, "ifconfig-nowarn": plain, "topology": plain,
+	"tun-ipv6": plain, "dhcp-option": plain, "dns": plain,
+	"block-outside-dns": plain, "register-dns": plain,
+	// MTU and sockets
+	"tun-mtu": plain, "tun-mtu-extra": plain, "link-mtu": plain,
+	"mssfix": plain, "fragment": plain, "mtu-disc": plain, "mtu-test": plain,
+	"txqueuelen": plain, "sndbuf": plain, "rcvbuf": plain, "fast-io": plain,
+	"tcp-nodelay": plain, "socket-flags": plain,
+	// compression
+	"comp-lzo": plain, "compress": plain, "allow-compression": plain,
+	"comp-noadapt": plain,
+	// logging verbosity (the box decides where logs go)
+	"verb": plain, "mute": plain,
+	// harmless without scripts; "setenv opt X" is checked as X below
+	"setenv": plain, "setenv-safe": plain, "ignore-unknown-option": plain,
+}
+
+// refusedWhy explains the directives people most often bring from other
+// gateways, so the error tells them why rather than just "not allowed".
+func refusedWhy(name string) string {
+	switch name {
+	case "script-security", "up", "down", "route-up", "route-pre-down", "ipchange",
+		"tls-verify", "auth-user-pass-verify", "client-connect", "client-disconnect",
+		"learn-address", "plugin", "iproute", "up-delay", "down-pre", "up-restart":
+		return "it runs a program on the box"
+	case "log", "log-append", "status", "status-version", "writepid", "cd", "chroot",
+		"config", "daemon", "syslog", "tmp-dir", "replay-persist", "tls-export-cert",
+		"dev-node", "capath", "askpass", "providers", "engine", "cryptoapicert",
+		"secret", "auth-gen-token-secret", "machine-readable-output", "echo":
+		return "it touches files or processes on the box, which the box manages itself"
+	case "user", "group", "mlock", "nice", "suppress-timestamps":
+		return "the box runs OpenVPN itself; this is not configurable from a profile"
+	case "server", "server-bridge", "mode", "tls-server", "push", "push-reset",
+		"client-config-dir", "ccd-exclusive", "ifconfig-pool", "duplicate-cn",
+		"client-to-client", "max-clients", "auth-gen-token":
+		return "it is a server directive and this box is a VPN client"
+	}
+	switch {
+	case strings.HasPrefix(name, "management"):
+		return "the box drives OpenVPN through its own management interface"
+	case strings.HasSuffix(name, "-verify"):
+		return "it runs a program or reads files on the box"
+	case strings.HasPrefix(name, "pkcs11-"):
+		return "hardware tokens are not supported; use a profile with the key inline"
+	}
+	return "it is not on the list of directives the box accepts"
+}
+
+// fileInlineTags are the tags whose file may be inlined.
+var fileInlineTags = map[string]bool{
+	"ca": true, "cert": true, "key": true, "extra-certs": true, "pkcs12": true,
+	"dh": true, "tls-auth": true, "tls-crypt": true, "tls-crypt-v2": true,
+	"crl-verify": true, "auth-user-pass": true, "http-proxy-user-pass": true,
+	"peer-fingerprint": true, "connection": true,
+}
+
+// connectionAllowed are the directives openvpn accepts inside <connection>.
+var connectionAllowed = map[string]bool{
+	"remote": true, "proto": true, "port": true, "rport": true, "lport": true,
+	"bind": true, "local": true, "nobind": true, "float": true,
+	"connect-retry": true, "connect-retry-max": true, "connect-timeout": true,
+	"server-poll-timeout": true, "explicit-exit-notify": true, "http-proxy": true,
+	"http-proxy-option": true, "socks-proxy": true, "tun-mtu": true,
+	"tun-mtu-extra": true, "link-mtu": true, "mssfix": true, "fragment": true,
+	"remote-random-hostname": true,
+}

@@ -1,0 +1,104 @@
+package openvpn
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Explanations name the failure first, in words a person at the other end
+// of a phone line understands, then what to do.
+const (
+	ErrBadPassphrase    = "bad passphrase: the VPN key's passphrase is wrong; enter the right one"
+	ErrNeedPassphrase   = "passphrase needed: the VPN key is encrypted; enter its passphrase"
+	ErrBadUserPass      = "login refused: the VPN server rejected the username or password; enter the right ones"
+	ErrNeedUserPass     = "login needed: the VPN server wants a username and password; enter them"
+	ErrCertExpired      = "certificate expired: the box's VPN certificate has expired; import a renewed profile"
+	ErrCertNotYetValid  = "certificate not yet valid: check the box's clock (NTP) or the certificate's start date"
+	ErrServerCertBad    = "server certificate rejected: the VPN server's certificate does not match the profile's CA or name"
+	ErrServerCertExpire = "server certificate expired: the VPN server's certificate (or its CA) has expired, or the box's clock is wrong"
+	ErrUnreachable      = "server unreachable: no answer from the VPN server; check the uplink and the server address"
+	ErrRefused          = "server unreachable: the VPN server refused the connection; is the server running on that port?"
+	ErrNoRoute          = "server unreachable: no route to the VPN server; check the uplink"
+	ErrResolve          = "server unreachable: cannot resolve the VPN server's name; check DNS on the uplink"
+	ErrTLSFailed        = "TLS handshake failed: the server answered but the secure handshake did not complete; check that the profile (tls-auth/tls-crypt key, CA) matches the server"
+	ErrTLSKeyMismatch   = "TLS handshake failed: the tls-auth/tls-crypt key does not match the server's"
+	ErrCipher           = "TLS handshake failed: the box and the server share no data cipher; update the profile's data-ciphers"
+	ErrPingTimeout      = "connection lost: the VPN server stopped answering; reconnecting"
+	ErrKeyLoad          = "the profile's key or certificate cannot be loaded; import the profile again"
+)
+
+var (
+	reVerifyExpired = regexp.MustCompile(`VERIFY ERROR: depth=\d+, error=certificate has expired`)
+	reVerifyFuture  = regexp.MustCompile(`VERIFY ERROR: depth=\d+, error=certificate is not yet valid`)
+)
+
+// explainLog maps one openvpn log line to an explanation, or "" when the
+// line is no failure. serverAnswered tells a timed-out handshake with a
+// silent server ("unreachable") from one where the server did answer.
+func explainLog(msg string, serverAnswered bool) string {
+	switch {
+	case strings.Contains(msg, "alert certificate expired"):
+		// The server's TLS stack rejected our certificate with alert 45.
+		return ErrCertExpired
+	case strings.Contains(msg, "Your certificate has expired"):
+		return ErrCertExpired
+	case strings.Contains(msg, "Your certificate is not yet valid"):
+		return ErrCertNotYetValid
+	case reVerifyExpired.MatchString(msg):
+		return ErrServerCertExpire
+	case reVerifyFuture.MatchString(msg):
+		return ErrCertNotYetValid
+	case strings.Contains(msg, "VERIFY ERROR"), strings.Contains(msg, "VERIFY X509NAME ERROR"),
+		strings.Contains(msg, "VERIFY KU ERROR"), strings.Contains(msg, "VERIFY EKU ERROR"):
+		return ErrServerCertBad
+	case strings.Contains(msg, "alert unknown ca"), strings.Contains(msg, "alert bad certificate"),
+		strings.Contains(msg, "alert certificate unknown"), strings.Contains(msg, "alert certificate revoked"):
+		return "certificate rejected: the VPN server does not accept the box's certificate; import a current profile"
+	case strings.Contains(msg, "AUTH_FAILED"):
+		return ErrBadUserPass
+	case strings.Contains(msg, "tls-crypt unwrapping failed"), strings.Contains(msg, "TLS Error: cannot locate HMAC"),
+		strings.Contains(msg, "HMAC authentication failed"), strings.Contains(msg, "tls-crypt unwrap error"):
+		return ErrTLSKeyMismatch
+	case strings.Contains(msg, "failed to negotiate cipher"):
+		return ErrCipher
+	case strings.Contains(msg, "Cannot load private key"), strings.Contains(msg, "Cannot load certificate"),
+		strings.Contains(msg, "Cannot load CA certificate"), strings.Contains(msg, "Cannot load inline certificate"):
+		return ErrKeyLoad
+	case strings.Contains(msg, "RESOLVE: Cannot resolve host address"):
+		return ErrResolve
+	case strings.Contains(msg, "Connection refused"):
+		return ErrRefused
+	case strings.Contains(msg, "Network is unreachable"), strings.Contains(msg, "No route to host"):
+		return ErrNoRoute
+	case strings.Contains(msg, "TLS key negotiation failed to occur"), strings.Contains(msg, "TLS handshake failed"),
+		strings.Contains(msg, "Connection timed out"):
+		if !serverAnswered {
+			return ErrUnreachable
+		}
+		return ErrTLSFailed
+	case strings.Contains(msg, "[soft,ping-restart]"):
+		return ErrPingTimeout
+	}
+	return ""
+}
+
+// explainKeep reports whether a new explanation may replace the current
+// one. A specific cause seen during an attempt (expired certificate) must
+// not be overwritten by the generic "handshake failed" that follows it.
+func explainKeep(current, next string) bool {
+	generic := next == ErrTLSFailed || next == ErrUnreachable || next == ErrPingTimeout
+	return current != "" && generic && current != ErrTLSFailed && current != ErrUnreachable && current != ErrPingTimeout
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+var reTunOpened = regexp.MustCompile(`TUN/TAP device (\S+) opened`)
+
+// tunOpened reads the device name from "TUN/TAP device vpn0 opened".
+func tunOpened(msg string) (string, bool) {
+	m := reTunOpened.FindStringSubmatch(msg)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}

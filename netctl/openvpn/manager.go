@@ -1,0 +1,755 @@
+// Package openvpn keeps the box's OpenVPN tunnel to the admins up. It is a
+// library the netctl service embeds: netctl knows when an uplink is up, so
+// it owns the openvpn process; this package imports and checks profiles,
+// runs Debian's openvpn binary under supervision, drives it through its
+// management interface (a root-only unix socket) and reports its state.
+//
+// Wiring in netctl (the whole of it):
+//
+//	vpn, err := openvpn.New(openvpn.Options{
+//		Interface: cfg.VPN.Interface,           // "vpn0"; the firewall allows it
+//		Logger:    log.With("component", "openvpn"),
+//		OnChange:  func(st openvpn.Status) { kickFirewall() }, // optional
+//	})
+//	vpn.SetEnabled(cfg.VPN.Enabled)
+//	vpn.Routes(mux)                       // serves /v1/vpn/... on netctl.sock
+//	go vpn.Run(ctx)                       // returns when ctx ends, openvpn stopped
+//	// from the uplink monitor, on every change of the active uplink:
+//	vpn.SetUplink(true, "wwan0")          // or SetUplink(false, "")
+//	// on SIGHUP, after re-reading config.json:
+//	vpn.SetEnabled(cfg.VPN.Enabled)       // the interface name needs a restart of netctl
+//
+// The firewall lets the web UI, API and SSH answer on Status().Interface.
+// Clients (edgectl, web) use NewClient() from api.go.
+package openvpn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"edgebox/internal/paths"
+)
+
+// Options configures a Manager. Zero fields take the defaults noted.
+type Options struct {
+	// Binary is the openvpn program (/usr/sbin/openvpn).
+	Binary string
+	// Command is put before Binary, e.g. {"ip", "netns", "exec", "ns1"}
+	// in tests that run the tunnel inside a network namespace.
+	Command []string
+	// ProfileDir holds profile.ovpn and credentials.json, mode 0700
+	// (paths.SecretsDir()/vpn).
+	ProfileDir string
+	// RunDir holds the management sockets, mode 0700 (paths.RunDir()/openvpn).
+	RunDir string
+	// Interface is the tun device name (vpn0).
+	Interface string
+	// ExtraArgs are added after the profile (tests shorten timers here).
+	ExtraArgs []string
+	// ByteCountEvery is how often openvpn reports traffic (5s).
+	ByteCountEvery time.Duration
+	// MinBackoff and MaxBackoff bound the wait before restarting an
+	// openvpn that exited (1s, 60s).
+	MinBackoff, MaxBackoff time.Duration
+	// CheckTimeout bounds the dry run of a new profile (20s).
+	CheckTimeout time.Duration
+	// Logger receives openvpn's output and the manager's decisions.
+	Logger *slog.Logger
+	// OnChange, if set, is called (from the manager's goroutine, so it
+	// must not block) whenever the tunnel's state changes.
+	OnChange func(Status)
+}
+
+func (o *Options) defaults() {
+	if o.Binary == "" {
+		o.Binary = "/usr/sbin/openvpn"
+	}
+	if o.ProfileDir == "" {
+		o.ProfileDir = filepath.Join(paths.SecretsDir(), "vpn")
+	}
+	if o.RunDir == "" {
+		o.RunDir = filepath.Join(paths.RunDir(), "openvpn")
+	}
+	if o.Interface == "" {
+		o.Interface = "vpn0"
+	}
+	if o.ByteCountEvery <= 0 {
+		o.ByteCountEvery = 5 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = 60 * time.Second
+		if o.MaxBackoff < o.MinBackoff {
+			o.MaxBackoff = o.MinBackoff
+		}
+	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 20 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// States beyond openvpn's own (CONNECTING, WAIT, AUTH, GET_CONFIG,
+// ASSIGN_IP, ADD_ROUTES, CONNECTED, RECONNECTING, EXITING, RESOLVE,
+// TCP_CONNECT, AUTH_PENDING).
+const (
+	StateDisabled         = "DISABLED"
+	StateNoProfile        = "NO_PROFILE"
+	StateWaitingForUplink = "WAITING_FOR_UPLINK"
+	StateStarting         = "STARTING"
+	StateNeedsPassphrase  = "NEEDS_PASSPHRASE"
+	StateNeedsLogin       = "NEEDS_LOGIN"
+	StateRestarting       = "RESTARTING"
+	StateStopped          = "STOPPED"
+	StateConnected        = "CONNECTED"
+	StateReconnecting     = "RECONNECTING"
+)
+
+// Status is the tunnel as the API and edgectl show it. It carries no secret.
+type Status struct {
+	State string `json:"state"`
+	// Detail is openvpn's reason for the state (ping-restart, SUCCESS ...).
+	Detail string `json:"detail,omitempty"`
+	// Interface is the tun device; the firewall lets the box's services
+	// answer on it.
+	Interface      string     `json:"interface"`
+	TunnelAddress  string     `json:"tunnel_address,omitempty"`
+	TunnelAddress6 string     `json:"tunnel_address6,omitempty"`
+	Remote         string     `json:"remote,omitempty"`
+	ConnectedSince *time.Time `json:"connected_since,omitempty"`
+	BytesIn        uint64     `json:"bytes_in"`
+	BytesOut       uint64     `json:"bytes_out"`
+	// LastError says in words what went wrong last and what to do.
+	LastError   string       `json:"last_error,omitempty"`
+	LastErrorAt *time.Time   `json:"last_error_at,omitempty"`
+	Uplink      string       `json:"uplink,omitempty"`
+	Profile     *ProfileInfo `json:"profile,omitempty"`
+	// HasPassphrase and HasLogin say whether secrets are stored, never
+	// what they are.
+	HasPassphrase bool `json:"has_passphrase"`
+	HasLogin      bool `json:"has_login"`
+	Restarts      int  `json:"restarts"`
+	PID           int  `json:"pid,omitempty"`
+}
+
+// Manager runs and watches openvpn. Run owns the process; the other
+// methods are safe from any goroutine.
+type Manager struct {
+	opt   Options
+	log   *slog.Logger
+	store store
+
+	importMu sync.Mutex // one import or credentials change at a time
+
+	mu      sync.Mutex // guards want and st
+	want    desired
+	st      Status
+	running bool
+
+	kick chan struct{}
+}
+
+// desired is what callers asked for; Run converges on it.
+type desired struct {
+	enabled      bool
+	uplinkUp     bool
+	uplink       string
+	profileGen   int
+	secretsGen   int
+	reconnectGen int
+}
+
+// New returns a Manager. It reads the stored profile, if any.
+func New(opt Options) (*Manager, error) {
+	opt.defaults()
+	if len(opt.Interface) > 15 {
+		return nil, fmt.Errorf("vpn interface name %q is longer than 15 characters", opt.Interface)
+	}
+	m := &Manager{
+		opt:   opt,
+		log:   opt.Logger,
+		store: store{dir: opt.ProfileDir},
+		kick:  make(chan struct{}, 1),
+		want:  desired{enabled: true},
+	}
+	m.st = Status{State: StateWaitingForUplink, Interface: opt.Interface}
+	p, err := m.store.loadProfile()
+	if err != nil {
+		// A damaged profile must not keep netctl from starting; the admin
+		// sees the error and imports a new one.
+		m.log.Error("vpn profile unusable", "err", err)
+		m.st.LastError = err.Error()
+	}
+	if p != nil {
+		m.st.Profile = &p.Info
+	} else {
+		m.st.State = StateNoProfile
+	}
+	sec, err := m.store.loadSecrets()
+	if err != nil {
+		m.log.Error("vpn credentials unusable", "err", err)
+	}
+	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", sec.Username != ""
+	return m, nil
+}
+
+func (m *Manager) poke() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// SetUplink tells the manager whether an uplink is up and which. openvpn
+// runs only while one is; when the active uplink changes, openvpn is told
+// to reconnect at once rather than wait for its ping timeout.
+func (m *Manager) SetUplink(up bool, name string) {
+	m.mu.Lock()
+	if !up {
+		name = ""
+	}
+	m.want.uplinkUp, m.want.uplink = up, name
+	m.st.Uplink = name
+	m.mu.Unlock()
+	m.poke()
+}
+
+// SetEnabled switches the tunnel on or off (config vpn.enabled).
+func (m *Manager) SetEnabled(on bool) {
+	m.mu.Lock()
+	m.want.enabled = on
+	m.mu.Unlock()
+	m.poke()
+}
+
+// Reconnect makes openvpn drop and re-establish the tunnel.
+func (m *Manager) Reconnect() {
+	m.mu.Lock()
+	m.want.reconnectGen++
+	m.mu.Unlock()
+	m.poke()
+}
+
+// Status returns a snapshot of the tunnel's state.
+func (m *Manager) Status() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.st
+	if st.Profile != nil {
+		pi := *st.Profile
+		st.Profile = &pi
+	}
+	return st
+}
+
+// update changes the status under the lock and tells OnChange.
+func (m *Manager) update(f func(*Status)) {
+	m.mu.Lock()
+	before := m.st
+	f(&m.st)
+	after := m.st
+	m.mu.Unlock()
+	if m.opt.OnChange != nil && (before.State != after.State || before.TunnelAddress != after.TunnelAddress || before.LastError != after.LastError) {
+		m.opt.OnChange(after)
+	}
+}
+
+func (m *Manager) setError(msg string) {
+	now := time.Now()
+	m.update(func(s *Status) {
+		s.LastError = msg
+		s.LastErrorAt = &now
+	})
+}
+
+// Import checks an uploaded profile (a .ovpn, or a tar/zip with its files)
+// and, if both the allow-list and a dry run of openvpn accept it, stores it
+// and restarts the tunnel with it. On any error the previous profile stays.
+func (m *Manager) Import(r io.Reader, filename string) error {
+	_, err := m.ImportWithCredentials(r, filename, Credentials{})
+	return err
+}
+
+// ImportWithCredentials is Import with a key passphrase or login given in
+// the same step; a passphrase given here must be right.
+func (m *Manager) ImportWithCredentials(r io.Reader, filename string, c Credentials) (ProfileInfo, error) {
+	if err := c.Validate(); err != nil {
+		return ProfileInfo{}, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxUploadSize+1))
+	if err != nil {
+		return ProfileInfo{}, fmt.Errorf("read upload: %w", err)
+	}
+	p, err := ParseUpload(data, filename)
+	if err != nil {
+		return ProfileInfo{}, err
+	}
+	m.importMu.Lock()
+	defer m.importMu.Unlock()
+	sec, err := m.store.loadSecrets()
+	if err != nil {
+		return ProfileInfo{}, err
+	}
+	if p.Credentials != nil {
+		sec.apply(*p.Credentials)
+	}
+	sec.apply(c)
+	p.Info.ImportedAt = time.Now().UTC().Truncate(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), m.opt.CheckTimeout)
+	defer cancel()
+	if err := m.check(ctx, p, sec, c.Passphrase != nil); err != nil {
+		return ProfileInfo{}, err
+	}
+	if err := m.store.saveSecrets(sec); err != nil {
+		return ProfileInfo{}, err
+	}
+	if err := m.store.saveProfile(p); err != nil {
+		return ProfileInfo{}, err
+	}
+	m.log.Info("vpn profile imported", "name", p.Info.Name, "remotes", p.Info.Remotes)
+	info := p.Info
+	m.mu.Lock()
+	m.want.profileGen++
+	m.want.secretsGen++
+	m.st.Profile = &info
+	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", sec.Username != ""
+	m.mu.Unlock()
+	m.poke()
+	return info, nil
+}
+
+// SetCredentials stores the key passphrase and/or login and hands them to
+// a waiting openvpn.
+func (m *Manager) SetCredentials(c Credentials) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	m.importMu.Lock()
+	defer m.importMu.Unlock()
+	sec, err := m.store.loadSecrets()
+	if err != nil {
+		// A damaged file is replaced by what the admin enters now.
+		m.log.Warn("replacing unreadable vpn credentials", "err", err)
+	}
+	sec.apply(c)
+	if err := m.store.saveSecrets(sec); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.want.secretsGen++
+	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", sec.Username != ""
+	m.mu.Unlock()
+	m.poke()
+	return nil
+}
+
+// session is what the run loop knows about the current openvpn.
+type session struct {
+	p         *process
+	events    <-chan any
+	applied   desired
+	sec       secrets
+	connected bool
+	// answered means the server replied during this attempt, to tell
+	// "unreachable" from "handshake failed".
+	answered   bool
+	attemptErr string
+	keyWaiting bool // a Private Key request is unanswered
+	authWaiting bool
+}
+
+// Run supervises openvpn until ctx ends, then stops it. Call it once.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.running {
+		m.mu.Unlock()
+		return errors.New("openvpn manager already running")
+	}
+	m.running = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.running = false
+		m.mu.Unlock()
+	}()
+	if err := os.MkdirAll(m.opt.RunDir, 0o700); err != nil {
+		return fmt.Errorf("vpn run folder: %w", err)
+	}
+	os.Chmod(m.opt.RunDir, 0o700)
+	l := &loop{m: m, backoff: m.opt.MinBackoff, lastSecs: -1, lastProf: -1}
+	defer l.stop(StateStopped)
+	for {
+		timer := l.converge()
+		var (
+			timerC <-chan time.Time
+			exited <-chan struct{}
+			events <-chan any
+		)
+		if timer != nil {
+			timerC = timer.C
+		}
+		if l.s != nil {
+			exited, events = l.s.p.exited, l.s.events
+		}
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil
+		case <-m.kick:
+		case <-timerC:
+		case ev, ok := <-events:
+			if !ok {
+				// The management connection broke: without it openvpn
+				// cannot be driven, so end it and start afresh.
+				m.log.Warn("openvpn management connection lost")
+				l.s.events = nil
+				l.s.p.stop()
+				break
+			}
+			m.handle(l.s, ev, &l.keyBad, &l.authBad)
+			if l.s.connected {
+				l.backoff = m.opt.MinBackoff
+			}
+		case <-exited:
+			l.exited()
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// loop is the state of Run; only Run's goroutine touches it.
+type loop struct {
+	m       *Manager
+	s       *session
+	backoff time.Duration
+	retryAt time.Time
+	// keyBad and authBad mean openvpn refused the stored secret; it is
+	// not offered again until the admin enters a new one.
+	keyBad, authBad    bool
+	lastSecs, lastProf int
+}
+
+func (l *loop) stop(state string) {
+	if l.s == nil {
+		return
+	}
+	l.s.p.stop()
+	l.s = nil
+	l.m.update(func(st *Status) {
+		st.State, st.Detail, st.PID = state, "", 0
+		st.TunnelAddress, st.TunnelAddress6, st.Remote, st.ConnectedSince = "", "", "", nil
+	})
+}
+
+// converge moves towards what callers asked for. It returns a timer when a
+// restart is due later.
+func (l *loop) converge() *time.Timer {
+	m := l.m
+	m.mu.Lock()
+	want := m.want
+	m.mu.Unlock()
+	hasProfile := fileExists(m.store.profilePath())
+	if want.secretsGen != l.lastSecs || want.profileGen != l.lastProf {
+		// New secrets or a new profile deserve a fresh try.
+		l.keyBad, l.authBad = false, false
+		l.lastSecs, l.lastProf = want.secretsGen, want.profileGen
+	}
+	if s := l.s; s != nil {
+		switch {
+		case !want.enabled || !want.uplinkUp || !hasProfile:
+			m.log.Info("stopping openvpn", "enabled", want.enabled, "uplink_up", want.uplinkUp)
+			l.stop(StateWaitingForUplink)
+		case want.profileGen != s.applied.profileGen:
+			m.log.Info("restarting openvpn with the new profile")
+			l.stop(StateStarting)
+			l.backoff, l.retryAt = m.opt.MinBackoff, time.Time{}
+		}
+	}
+	if s := l.s; s != nil {
+		if want.uplink != s.applied.uplink || want.reconnectGen != s.applied.reconnectGen {
+			m.log.Info("reconnecting openvpn", "uplink", want.uplink, "was", s.applied.uplink)
+			if err := s.p.mgmt.send("signal SIGUSR1"); err != nil {
+				m.log.Warn("reconnect", "err", err)
+			}
+			s.applied.uplink, s.applied.reconnectGen = want.uplink, want.reconnectGen
+		}
+		if want.secretsGen != s.applied.secretsGen {
+			s.applied.secretsGen = want.secretsGen
+			sec, err := m.store.loadSecrets()
+			if err != nil {
+				m.log.Error("vpn credentials", "err", err)
+			}
+			s.sec = sec
+			if s.keyWaiting {
+				m.answerKey(s, l.keyBad)
+			}
+			if s.authWaiting {
+				m.answerAuth(s, l.authBad)
+			}
+		}
+		return nil
+	}
+	switch {
+	case !want.enabled:
+		m.update(func(st *Status) { st.State, st.Detail = StateDisabled, "" })
+		return nil
+	case !hasProfile:
+		m.update(func(st *Status) { st.State, st.Detail = StateNoProfile, "" })
+		return nil
+	case !want.uplinkUp:
+		m.update(func(st *Status) { st.State, st.Detail = StateWaitingForUplink, "" })
+		return nil
+	case time.Now().Before(l.retryAt):
+		return time.NewTimer(time.Until(l.retryAt))
+	}
+	s, err := m.startSession(want)
+	if err != nil {
+		m.log.Error("openvpn did not start", "err", err)
+		m.setError(err.Error())
+		l.scheduleRestart("openvpn did not start")
+		return time.NewTimer(time.Until(l.retryAt))
+	}
+	l.s = s
+	return nil
+}
+
+func (l *loop) scheduleRestart(why string) {
+	l.retryAt = time.Now().Add(l.backoff)
+	wait := l.backoff
+	l.m.update(func(st *Status) {
+		st.State, st.Detail, st.PID = StateRestarting, fmt.Sprintf("%s; restarting in %s", why, wait), 0
+		st.TunnelAddress, st.TunnelAddress6, st.Remote, st.ConnectedSince = "", "", "", nil
+		st.Restarts++
+	})
+	l.backoff = min(l.backoff*2, l.m.opt.MaxBackoff)
+}
+
+// exited handles the end of the openvpn process.
+func (l *loop) exited() {
+	m, s := l.m, l.s
+	// Its last notifications (>FATAL) may still be queued.
+	for drained := false; !drained && s.events != nil; {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				drained = true
+				break
+			}
+			m.handle(s, ev, &l.keyBad, &l.authBad)
+		case <-time.After(200 * time.Millisecond):
+			drained = true
+		}
+	}
+	reason := s.p.exitReason()
+	ran := time.Since(s.p.started)
+	m.log.Warn("openvpn exited", "reason", reason, "ran", ran.Round(time.Second))
+	if ran > 5*time.Minute || s.connected {
+		l.backoff = m.opt.MinBackoff
+	}
+	if s.attemptErr == "" {
+		m.setError(reason)
+	}
+	s.p.mgmt.close()
+	l.s = nil
+	l.scheduleRestart("openvpn exited")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// startSession starts openvpn with the stored profile and releases its hold.
+func (m *Manager) startSession(want desired) (*session, error) {
+	prof, err := m.store.loadProfile()
+	if err != nil {
+		return nil, err
+	}
+	if prof == nil {
+		return nil, errNoProfile
+	}
+	sec, err := m.store.loadSecrets()
+	if err != nil {
+		m.log.Error("vpn credentials", "err", err)
+	}
+	sock := filepath.Join(m.opt.RunDir, "mgmt.sock")
+	argv := append(append([]string{}, m.opt.Command...), m.opt.Binary)
+	argv = append(argv, openvpnArgs(&m.opt, m.store.profilePath(), sock, prof.Info.DevType)...)
+	m.update(func(st *Status) {
+		st.State, st.Detail = StateStarting, ""
+		st.BytesIn, st.BytesOut = 0, 0
+		st.Profile = &prof.Info
+	})
+	p, err := start(procSpec{argv: argv, sock: sock, log: m.log})
+	if err != nil {
+		return nil, err
+	}
+	s := &session{p: p, events: p.mgmt.events, applied: want, sec: sec}
+	for _, c := range []string{"log on", "state on", "bytecount " + strconv.Itoa(max(1, int(m.opt.ByteCountEvery/time.Second))), "hold release"} {
+		if err := p.mgmt.send(c); err != nil {
+			p.stop()
+			return nil, fmt.Errorf("management: %w", err)
+		}
+	}
+	m.update(func(st *Status) { st.PID = p.cmd.Process.Pid })
+	m.log.Info("openvpn started", "pid", p.cmd.Process.Pid, "uplink", want.uplink)
+	return s, nil
+}
+
+// handle acts on one management notification.
+func (m *Manager) handle(s *session, ev any, keyBad, authBad *bool) {
+	switch e := ev.(type) {
+	case HoldEvent:
+		// openvpn holds again after some restarts; the box never wants it
+		// to wait.
+		s.p.mgmt.send("hold release")
+	case StateEvent:
+		m.onState(s, e)
+	case ByteCountEvent:
+		m.update(func(st *Status) { st.BytesIn, st.BytesOut = e.In, e.Out })
+	case PasswordEvent:
+		switch {
+		case e.Need && e.Type == "Private Key":
+			s.keyWaiting = true
+			m.answerKey(s, *keyBad)
+		case e.Need && e.Type == "Auth":
+			s.authWaiting = true
+			m.answerAuth(s, *authBad)
+		case e.Need:
+			m.setError(fmt.Sprintf("the profile asks for a %q password, which the box cannot give", e.Type))
+		case e.Type == "Private Key":
+			*keyBad = true
+			s.attemptErr = ErrBadPassphrase
+			m.setError(ErrBadPassphrase)
+			m.update(func(st *Status) { st.State = StateNeedsPassphrase })
+		case e.Type == "Auth":
+			*authBad = true
+			s.attemptErr = ErrBadUserPass
+			m.setError(ErrBadUserPass)
+			m.update(func(st *Status) { st.State = StateNeedsLogin })
+		}
+	case FatalEvent:
+		msg := explainLog(e.Msg, s.answered)
+		if msg == "" {
+			msg = "openvpn stopped: " + e.Msg
+		}
+		if !explainKeep(s.attemptErr, msg) {
+			s.attemptErr = msg
+			m.setError(msg)
+		}
+	case LogEvent:
+		m.onLog(s, e)
+	case ReplyEvent:
+		if !e.OK {
+			m.log.Warn("openvpn management refused a command", "reply", e.Msg)
+		}
+	}
+}
+
+func (m *Manager) onState(s *session, e StateEvent) {
+	switch e.Name {
+	case "WAIT", "RESOLVE", "TCP_CONNECT", "CONNECTING":
+		// A new attempt: forget what the last one learnt.
+		s.answered, s.attemptErr = false, ""
+	case "AUTH", "GET_CONFIG", "ASSIGN_IP", "ADD_ROUTES":
+		s.answered = true
+	}
+	if e.Name == StateConnected {
+		s.connected = true
+	}
+	m.update(func(st *Status) {
+		st.State, st.Detail = e.Name, e.Detail
+		switch e.Name {
+		case StateConnected:
+			since := e.Time
+			if since.IsZero() {
+				since = time.Now()
+			}
+			st.ConnectedSince = &since
+			st.TunnelAddress, st.TunnelAddress6 = e.LocalIP, e.LocalIPv6
+			if e.RemoteIP != "" {
+				st.Remote = net.JoinHostPort(e.RemoteIP, e.RemotePort)
+			}
+			st.LastError, st.LastErrorAt = "", nil
+		case "ASSIGN_IP":
+			st.TunnelAddress, st.TunnelAddress6 = e.LocalIP, e.LocalIPv6
+		case StateReconnecting, "EXITING", "WAIT", "RESOLVE", "TCP_CONNECT":
+			st.ConnectedSince = nil
+			st.TunnelAddress, st.TunnelAddress6 = "", ""
+			if e.RemoteIP != "" {
+				st.Remote = net.JoinHostPort(e.RemoteIP, e.RemotePort)
+			}
+		}
+	})
+	m.log.Info("vpn state", "state", e.Name, "detail", e.Detail)
+}
+
+func (m *Manager) onLog(s *session, e LogEvent) {
+	if contains(e.Msg, "TLS: Initial packet from") || contains(e.Msg, "Peer Connection Initiated") {
+		s.answered = true
+	}
+	if dev, ok := tunOpened(e.Msg); ok {
+		m.update(func(st *Status) { st.Interface = dev })
+	}
+	msg := explainLog(e.Msg, s.answered)
+	if msg == "" || explainKeep(s.attemptErr, msg) {
+		return
+	}
+	s.attemptErr = msg
+	m.setError(msg)
+}
+
+// answerKey gives openvpn the stored passphrase, unless it was just refused.
+func (m *Manager) answerKey(s *session, bad bool) {
+	if s.sec.Passphrase == "" || bad {
+		msg := ErrNeedPassphrase
+		if bad {
+			msg = ErrBadPassphrase
+		}
+		m.setError(msg)
+		m.update(func(st *Status) { st.State = StateNeedsPassphrase })
+		return
+	}
+	s.keyWaiting = false
+	if err := s.p.mgmt.send("password " + mgmtQuote("Private Key") + " " + mgmtQuote(s.sec.Passphrase)); err != nil {
+		m.log.Warn("management: send passphrase", "err", err)
+	}
+}
+
+func (m *Manager) answerAuth(s *session, bad bool) {
+	if s.sec.Username == "" || bad {
+		msg := ErrNeedUserPass
+		if bad {
+			msg = ErrBadUserPass
+		}
+		m.setError(msg)
+		m.update(func(st *Status) { st.State = StateNeedsLogin })
+		return
+	}
+	s.authWaiting = false
+	for _, c := range []string{
+		"username " + mgmtQuote("Auth") + " " + mgmtQuote(s.sec.Username),
+		"password " + mgmtQuote("Auth") + " " + mgmtQuote(s.sec.Password),
+	} {
+		if err := s.p.mgmt.send(c); err != nil {
+			m.log.Warn("management: send login", "err", err)
+		}
+	}
+}

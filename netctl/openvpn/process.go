@@ -1,0 +1,201 @@
+package openvpn
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// process is one running openvpn and its management connection.
+type process struct {
+	cmd     *exec.Cmd
+	started time.Time
+	exited  chan struct{} // closed once the process is reaped
+	waitErr error         // why it exited; read after exited is closed
+	out     *tail
+	mgmt    *mgmtConn
+}
+
+// procSpec says how to start one openvpn.
+type procSpec struct {
+	argv    []string // prefix + binary + arguments
+	sock    string   // management socket path
+	isolate bool     // run in a fresh, empty network namespace
+	log     *slog.Logger
+}
+
+// openvpnArgs builds openvpn's command line. Defaults come before the
+// profile so the profile can change them; what the box must control
+// (management, device name, verbosity the log parser relies on) comes after
+// it and wins.
+func openvpnArgs(o *Options, profile, sock, devType string) []string {
+	a := []string{"--connect-retry", "2", "60", "--config", profile}
+	a = append(a, o.ExtraArgs...)
+	a = append(a,
+		"--management", sock, "unix",
+		"--management-client-user", "root",
+		"--management-hold",
+		"--management-query-passwords",
+		"--auth-retry", "interact",
+		"--dev", o.Interface, "--dev-type", devType,
+		"--verb", "3",
+		"--suppress-timestamps",
+	)
+	return a
+}
+
+// start runs openvpn and connects to its management socket.
+func start(s procSpec) (*process, error) {
+	os.Remove(s.sock)
+	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if s.isolate {
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNET
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("start openvpn: %w", err)
+	}
+	pw.Close()
+	p := &process{cmd: cmd, started: time.Now(), exited: make(chan struct{}), out: &tail{max: 40}}
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		p.out.copy(pr, s.log)
+		pr.Close()
+	}()
+	go func() {
+		err := cmd.Wait()
+		<-outDone
+		p.waitErr = err
+		close(p.exited)
+	}()
+	m, err := dialMgmt(s.sock, 10*time.Second, p.exited)
+	if err != nil {
+		p.stop()
+		return nil, fmt.Errorf("%w%s", err, p.out.errors())
+	}
+	p.mgmt = m
+	return p, nil
+}
+
+// stop ends openvpn: SIGTERM, then SIGKILL if it lingers.
+func (p *process) stop() {
+	if p.mgmt != nil {
+		defer p.mgmt.close()
+	}
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// exitReason describes how the process ended, with its last error lines.
+func (p *process) exitReason() string {
+	msg := "openvpn exited"
+	if p.waitErr != nil {
+		msg += " (" + p.waitErr.Error() + ")"
+	}
+	return msg + p.out.errors()
+}
+
+// tail keeps the last lines openvpn printed, and forwards them to the log.
+type tail struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+}
+
+var reAuthToken = regexp.MustCompile(`(auth-token(?:-user)?)[ ,=]\S+`)
+
+func (t *tail) copy(r io.Reader, log *slog.Logger) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 64<<10)
+	for sc.Scan() {
+		// openvpn redacts most secrets itself; a pushed auth token it may
+		// echo is cut here so it never reaches the log ring.
+		line := reAuthToken.ReplaceAllString(sc.Text(), "$1 [redacted]")
+		if log != nil {
+			log.Info(line)
+		}
+		t.mu.Lock()
+		t.lines = append(t.lines, line)
+		if len(t.lines) > t.max {
+			t.lines = t.lines[len(t.lines)-t.max:]
+		}
+		t.mu.Unlock()
+	}
+}
+
+// errors returns the error lines seen, prefixed with ": ", or "".
+func (t *tail) errors() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var errs []string
+	for _, l := range t.lines {
+		if isErrorLine(l) {
+			errs = append(errs, l)
+		}
+	}
+	if len(errs) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(errs, "; ")
+}
+
+func isErrorLine(l string) bool {
+	for _, k := range []string{"error", "Error", "ERROR", "FATAL", "Cannot", "failed"} {
+		if strings.Contains(l, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// reFileLine finds openvpn's "path:line" references to the config file.
+var reFileLine = regexp.MustCompile(`(\S+\.ovpn):(\d+)`)
+
+// rewriteLineRefs replaces "…/candidate.ovpn:14" in openvpn's messages with
+// the line of the upload the admin knows.
+func rewriteLineRefs(msg string, p *Profile) string {
+	return reFileLine.ReplaceAllStringFunc(msg, func(ref string) string {
+		m := reFileLine.FindStringSubmatch(ref)
+		n, err := strconv.Atoi(m[2])
+		if err != nil {
+			return ref
+		}
+		if o := p.originOf(n - headerLines); o != "" {
+			return o
+		}
+		return ref
+	})
+}
+
+// headerLines is how many lines withHeader puts on top of Text.
+const headerLines = 2
+
+var errNoProfile = errors.New("no VPN profile imported yet")
