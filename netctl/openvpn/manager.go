@@ -365,9 +365,9 @@ type session struct {
 	connected bool
 	// answered means the server replied during this attempt, to tell
 	// "unreachable" from "handshake failed".
-	answered   bool
-	attemptErr string
-	keyWaiting bool // a Private Key request is unanswered
+	answered    bool
+	attemptErr  string
+	keyWaiting  bool // a Private Key request is unanswered
 	authWaiting bool
 }
 
