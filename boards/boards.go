@@ -47,6 +47,7 @@ type Profile struct {
 
 // Modules every board needs: disks, filesystems, USB modems and their nets.
 var commonModules = []string{
+	"button", "evdev", // the ACPI power button asks init for a clean power-off
 	"ahci", "sd_mod", "ext4", "vfat", "nls_cp437", "nls_iso8859_1", "crc32c_generic",
 	"xhci_pci", "ehci_pci", "ohci_pci", "usb_storage",
 	"usbserial", "option", "ftdi_sio", "cdc_acm", "cdc_wdm", "cdc_ether", "rndis_host",

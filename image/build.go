@@ -1,0 +1,82 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"edgebox/boards"
+)
+
+// Result is what a build produced.
+type Result struct {
+	Kernel, Initramfs, Disk string
+	Version                 string
+	Modules                 int
+}
+
+// Build makes out/vmlinuz, out/initramfs.cpio.gz and out/edgebox.img from
+// the module at repo. The cache under out/cache keeps the kernel download.
+func Build(ctx context.Context, repo, out, version string, log io.Writer) (*Result, error) {
+	start := time.Now()
+	out, err := filepath.Abs(out)
+	if err != nil {
+		return nil, err
+	}
+	work := filepath.Join(out, "build")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	k, err := FetchKernel(ctx, filepath.Join(out, "cache"), log)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
+	}
+	overlay := filepath.Join(work, "overlay")
+	os.RemoveAll(overlay)
+	n, err := StageModules(k, boards.AllModules(), filepath.Join(overlay, "lib/modules", k.Version), log)
+	if err != nil {
+		return nil, fmt.Errorf("modules: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(overlay, "etc/edgebox"), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(overlay, "etc/edgebox/version"), []byte(version+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	res := &Result{Kernel: filepath.Join(out, "vmlinuz"), Initramfs: filepath.Join(out, "initramfs.cpio.gz"),
+		Disk: filepath.Join(out, "edgebox.img"), Version: version, Modules: n}
+	if err := copyFile(k.Vmlinuz(), res.Kernel, 0o644); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "mkimage: building initramfs (u-root mkuimage, bb mode)\n")
+	if err := BuildInitramfs(ctx, repo, work, overlay, res.Initramfs, log); err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+	if err := MakeDisk(ctx, work, res.Kernel, res.Initramfs, res.Disk, log); err != nil {
+		return nil, fmt.Errorf("disk image: %w", err)
+	}
+	fmt.Fprintf(log, "mkimage: edgebox %s for boards %s (kernel %s, %d modules) in %s\n",
+		version, strings.Join(boardNames(), " "), k.Version, n, time.Since(start).Round(time.Second))
+	for _, f := range []struct{ what, path string }{{"kernel", res.Kernel}, {"initramfs", res.Initramfs}, {"disk image", res.Disk}} {
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(log, "mkimage:   %-10s %7.1f MiB  %s\n", f.what, float64(fi.Size())/(1<<20), f.path)
+	}
+	return res, nil
+}
+
+func boardNames() []string {
+	var names []string
+	for _, n := range []string{"apu1", "apu2", "apu3", "apu4", "apu6", "qemu"} {
+		if _, ok := boards.Profiles[n]; ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}

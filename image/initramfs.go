@@ -1,0 +1,173 @@
+package image
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Commands are the Go programs in the initramfs, built into one busybox
+// binary (/bbin/bb) with a symlink per name. init becomes /init.
+var Commands = []string{"init", "cmd/netctl", "cmd/gateway", "cmd/web", "cmd/edgectl"}
+
+// HostFiles are Debian binaries shipped in the image with their shared
+// libraries (mkuimage adds those through ldd): openvpn for the tunnel,
+// e2fsprogs so init can create and check /perm, pppd for PPP-only modems.
+var HostFiles = map[string]string{
+	"/usr/sbin/openvpn": "usr/sbin/openvpn",
+	"/usr/sbin/mke2fs":  "sbin/mke2fs",
+	"/usr/sbin/e2fsck":  "sbin/e2fsck",
+	"/usr/sbin/pppd":    "usr/sbin/pppd",
+}
+
+// buildModule is the module path the source is staged under for mkuimage.
+// gobusybox (v0.3.0) treats an import path whose first element has no dot
+// as the standard library and does not copy it, so the dotless module
+// "edgebox" would build without its own packages. The staged copy renames
+// the module and its imports; nothing in the repository changes.
+const buildModule = "edgebox.build/edgebox"
+
+// StageSource copies the Go module at repo into dst with the module path
+// renamed to buildModule, so gobusybox can build it.
+func StageSource(repo, dst string) error {
+	os.RemoveAll(dst)
+	return filepath.WalkDir(repo, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repo, path)
+		if d.IsDir() {
+			if rel == ".git" || rel == "out" || strings.HasPrefix(d.Name(), ".") && rel != "." {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case rel == "go.mod":
+			data = bytes.Replace(data, []byte("module edgebox\n"), []byte("module "+buildModule+"\n"), 1)
+		case strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go"):
+			if data, err = renameImports(path, data); err != nil {
+				return err
+			}
+		case strings.HasSuffix(rel, "_test.go"):
+			return nil // tests are not part of the image
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+}
+
+// renameImports rewrites only the import paths of the module's own packages.
+func renameImports(name string, src []byte) ([]byte, error) {
+	f, err := parser.ParseFile(token.NewFileSet(), name, src, parser.ImportsOnly)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", name, err)
+	}
+	var out bytes.Buffer
+	last := 0
+	for _, imp := range f.Imports {
+		path, _ := strconv.Unquote(imp.Path.Value)
+		if path != "edgebox" && !strings.HasPrefix(path, "edgebox/") {
+			continue
+		}
+		start, end := int(imp.Path.Pos())-1, int(imp.Path.End())-1
+		out.Write(src[last:start])
+		out.WriteString(strconv.Quote(buildModule + strings.TrimPrefix(path, "edgebox")))
+		last = end
+	}
+	out.Write(src[last:])
+	return out.Bytes(), nil
+}
+
+// mkuimageTool builds u-root's mkuimage at the version go.mod pins.
+func mkuimageTool(ctx context.Context, repo, tools string, log io.Writer) (string, error) {
+	bin := filepath.Join(tools, "mkuimage")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	fmt.Fprintln(log, "mkimage: building u-root mkuimage")
+	if err := run(ctx, log, repo, "go", "build", "-o", bin, "github.com/u-root/mkuimage/cmd/mkuimage"); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+// BuildInitramfs stages the source, runs mkuimage in bb mode with the host
+// files and the staged root overlay, and gzips the archive to dst.
+func BuildInitramfs(ctx context.Context, repo, work, overlay, dst string, log io.Writer) error {
+	tool, err := mkuimageTool(ctx, repo, filepath.Join(work, "tools"), log)
+	if err != nil {
+		return err
+	}
+	src := filepath.Join(work, "src")
+	if err := StageSource(repo, src); err != nil {
+		return err
+	}
+	cpio := filepath.Join(work, "initramfs.cpio")
+	args := []string{"-build=bb", "-format=cpio", "-o", cpio, "-initcmd=init", "-defaultsh=", "-go-mod=mod"}
+	for host, in := range HostFiles {
+		if _, err := os.Stat(host); err != nil {
+			return fmt.Errorf("%s is missing on the build machine: run make deps", host)
+		}
+		args = append(args, "-files", host+":"+in)
+	}
+	entries, err := os.ReadDir(overlay)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		args = append(args, "-files", filepath.Join(overlay, e.Name())+":"+e.Name())
+	}
+	for _, c := range Commands {
+		if m, _ := filepath.Glob(filepath.Join(repo, c, "*.go")); len(m) == 0 {
+			fmt.Fprintf(log, "mkimage: WARNING: command %s has no source yet; the image will lack it\n", c)
+			continue
+		}
+		args = append(args, "./"+c)
+	}
+	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mkuimage: %w\n%s", err, out)
+	}
+	return gzipFile(cpio, dst)
+}
+
+func gzipFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	zw, _ := gzip.NewWriterLevel(out, gzip.BestCompression)
+	if _, err := io.Copy(zw, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
