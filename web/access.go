@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"time"
 )
+
+var errNotLAN = errors.New("only answered on the LAN or VPN, or with an admin token")
 
 // Interfaces lists the host's interfaces with their addresses. It is the
 // kernel behind an interface so the access policy is tested without root.

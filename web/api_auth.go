@@ -83,11 +83,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, user, pass string
 	}
 	addr := clientAddr(r)
 	if !s.limiter.allow(addr) {
+		s.metrics.logins.WithLabelValues("locked").Inc()
 		slog.Warn("login refused: locked out", "from", addr)
 		return nil, http.StatusTooManyRequests, errLockedOut
 	}
 	ok := s.accounts.Check(user, pass)
 	s.limiter.result(addr, ok)
+	s.countLogin(ok)
 	if !ok {
 		slog.Warn("login failed", "from", addr)
 		return nil, http.StatusUnauthorized, errBadLogin
@@ -188,4 +190,12 @@ func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request) {
 	}
 	slog.Info("API token deleted", "id", r.PathValue("id"))
 	apiJSON(w, http.StatusOK, OK{true})
+}
+
+func (s *Server) countLogin(ok bool) {
+	if ok {
+		s.metrics.logins.WithLabelValues("ok").Inc()
+	} else {
+		s.metrics.logins.WithLabelValues("failed").Inc()
+	}
 }

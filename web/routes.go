@@ -22,6 +22,28 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/services/{name}/restart", s.api(s.handleRestart))
 	m.HandleFunc("GET /api/v1/services/{name}/logs", s.api(s.handleLogs))
 
+	m.HandleFunc("GET /api/v1/config", s.api(s.handleConfigGet))
+	m.HandleFunc("PUT /api/v1/config", s.api(s.handleConfigPut))
+	m.HandleFunc("POST /api/v1/config/set", s.api(s.handleConfigSet))
+	m.HandleFunc("POST /api/v1/config/validate", s.api(s.handleConfigValidate))
+	m.HandleFunc("GET /api/v1/backup", s.api(s.handleBackup))
+	m.HandleFunc("POST /api/v1/restore", s.api(s.handleRestore))
+
+	m.HandleFunc("GET /api/v1/local", s.api(s.handleLocalList))
+	m.HandleFunc("/api/v1/local/{service}/{path...}", s.api(s.handleLocalProxy))
+
+	m.HandleFunc("GET /api/v1/status", s.api(s.handleStatus))
+	m.HandleFunc("GET /api/v1/wizard/{step}/check", s.api(s.handleWizardCheck))
+	m.HandleFunc("PUT /api/v1/vpn/profile", s.api(s.handleVPNProfile))
+	m.HandleFunc("POST /api/v1/vpn/profile", s.api(s.handleVPNProfile))
+	m.HandleFunc("POST /api/v1/gateway/api-keys", s.api(s.handleNewAPIKey))
+
+	m.HandleFunc("POST /api/v1/sms", s.api(s.handleSMSSend))
+	m.HandleFunc("GET /api/v1/sms", s.api(s.handleSMSList))
+	m.HandleFunc("POST /api/v1/diag", s.api(s.handleDiag))
+	m.HandleFunc("POST /api/v1/firmware", s.api(s.handleFirmware))
+	m.Handle("GET /metrics", s.handleMetrics(s.metricsHandler()))
+
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, errNotFound)
 	})

@@ -15,9 +15,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
 )
@@ -56,6 +58,11 @@ type Server struct {
 	policy   *AccessPolicy
 	cert     *Certificate
 	started  time.Time
+
+	cfgMu sync.Mutex // serialises config read-modify-write
+	tmpl  templates
+
+	metrics webMetrics
 
 	mux *http.ServeMux
 }
@@ -124,6 +131,10 @@ func New(opt Options) (*Server, error) {
 		policy:   NewAccessPolicy(patterns, opt.ListInterfaces),
 		cert:     cert,
 		started:  time.Now(),
+		metrics:  newWebMetrics(),
+	}
+	if s.tmpl, err = parseTemplates(); err != nil {
+		return nil, err
 	}
 	if opt.BoardLAN {
 		s.policy.Extra = BoardLANInterfaces
@@ -161,12 +172,24 @@ func (s *Server) Run(ctx context.Context) error {
 		hl.Close()
 		return fmt.Errorf("listen HTTPS: %w", err)
 	}
-	return s.Serve(ctx, hl, sl)
+	ul, err := localapi.Listen("web")
+	if err != nil {
+		// edgectl on the box then needs a token; the UI still works.
+		slog.Error("web socket", "err", err)
+		ul = nil
+	}
+	return s.ServeAll(ctx, hl, sl, ul)
 }
 
 // Serve serves plain HTTP on hl and HTTPS on sl until ctx ends. Either may
 // be nil. Connections not on a LAN or VPN address are closed.
 func (s *Server) Serve(ctx context.Context, hl, sl net.Listener) error {
+	return s.ServeAll(ctx, hl, sl, nil)
+}
+
+// ServeAll is Serve plus web's own unix socket ul (edgectl on the box),
+// whose callers act as the admin: only root can open it.
+func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 	var servers []*http.Server
 	errc := make(chan error, 2)
 	start := func(l net.Listener, h http.Handler, tlsOn bool) {
@@ -176,7 +199,7 @@ func (s *Server) Serve(ctx context.Context, hl, sl net.Listener) error {
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slogErrorLog(),
 		}
-		fl := &filterListener{Listener: l, policy: s.policy}
+		fl := &filterListener{Listener: l, policy: s.policy, refused: s.metrics.refused.Inc}
 		var ln net.Listener = fl
 		if tlsOn {
 			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert.TLS}, MinVersion: tls.VersionTLS12}
@@ -192,6 +215,12 @@ func (s *Server) Serve(ctx context.Context, hl, sl net.Listener) error {
 	}
 	if sl != nil {
 		start(sl, s.Handler(), true)
+		n++
+	}
+	if ul != nil {
+		srv := &http.Server{Handler: trusted(s.Handler()), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slogErrorLog()}
+		servers = append(servers, srv)
+		go func() { errc <- srv.Serve(ul) }()
 		n++
 	}
 	var err error

@@ -1,15 +1,298 @@
 package web
 
 import (
+	"bytes"
+	"embed"
 	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
 	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"edgebox/internal/sysapi"
 )
+
+//go:embed ui/templates/*.html
+var templateFS embed.FS
+
+//go:embed ui/static
+var staticFS embed.FS
 
 var errNotFound = errors.New("no such API endpoint: see docs/openapi.yaml")
 
+// page is what every template gets.
+type page struct {
+	Title       string
+	Nav         string // which menu entry is current
+	CSRF        string
+	Authed      bool
+	HasAdmin    bool
+	TLS         bool
+	HTTPSURL    string
+	Fingerprint string
+	Hostname    string
+	Version     string
+	Refresh     int // seconds; 0: static page
+	Data        any
+}
+
+var funcs = template.FuncMap{
+	"ago":   ago,
+	"clock": func(t time.Time) string { return t.Local().Format("15:04:05") },
+	"dur":   func(sec float64) string { return humanDuration(time.Duration(sec) * time.Second) },
+	"statePill": func(state string) string {
+		switch state {
+		case "running", "healthy", "connected", "registered", "ok", "ready", "home", "roaming", "up", "active":
+			return "ok"
+		case "starting", "waiting", "probing", "configuring", "registering", "connecting", "searching", "opening", "sim":
+			return "info"
+		case "backoff", "no-carrier", "disconnected", "absent", "stopped", "disabled", "pin-required", "":
+			return "warn"
+		}
+		return "bad"
+	},
+	"bytes": humanBytes,
+	"add1":  func(i int) int { return i + 1 },
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm %ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return humanDuration(time.Since(t)) + " ago"
+}
+
+func humanBytes(n float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f %s", n, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
+}
+
+// templates holds one parsed set per page (layout + page).
+type templates map[string]*template.Template
+
+func parseTemplates() (templates, error) {
+	t := templates{}
+	pages, err := fs.Glob(templateFS, "ui/templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pages {
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "ui/templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		tt, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "ui/templates/layout.html", p)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		t[name] = tt
+	}
+	return t, nil
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	t := s.tmpl[name]
+	if t == nil {
+		http.Error(w, "no such page", http.StatusInternalServerError)
+		return
+	}
+	p.TLS = r.TLS != nil
+	p.Fingerprint = s.cert.Fingerprint
+	p.Hostname = s.opt.Hostname
+	p.Version = s.opt.Version
+	p.HasAdmin = s.accounts.HasAdmin()
+	p.HTTPSURL = s.httpsURL(r)
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, p); err != nil {
+		slog.Error("render page", "page", name, "err", err)
+		http.Error(w, "page failed to render: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// pageAuth lets a page through for a logged-in admin (with a session, since
+// pages need a CSRF token); else it sends the browser where it must go:
+// first-boot setup or login.
+func (s *Server) pageAuth(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.accounts.HasAdmin() {
+			http.Redirect(w, r, "/setup", http.StatusSeeOther)
+			return
+		}
+		se := s.sessions.get(r)
+		if se == nil {
+			http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.Path), http.StatusSeeOther)
+			return
+		}
+		h(w, r, se)
+	}
+}
+
+func urlQueryEscape(p string) string {
+	// Only local paths are kept, so the login page cannot be made to
+	// redirect elsewhere.
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return "/"
+	}
+	return template.URLQueryEscaper(p)
+}
+
 func (s *Server) uiRoutes(m *http.ServeMux) {
-	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte("<!doctype html><title>edgebox</title><p>edgebox web. HTTPS certificate SHA-256: " + s.cert.Fingerprint + "</p>"))
+	static, _ := fs.Sub(staticFS, "ui/static")
+	fsrv := http.StripPrefix("/static/", http.FileServerFS(static))
+	m.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=300")
+		fsrv.ServeHTTP(w, r)
+	}))
+	m.HandleFunc("GET /{$}", s.pageRoot)
+	m.HandleFunc("GET /setup", s.pageSetup)
+	m.HandleFunc("GET /login", s.pageLogin)
+	m.HandleFunc("POST /logout", s.pageAuth(s.pageLogout))
+	m.HandleFunc("GET /dashboard", s.pageAuth(s.pageDashboard))
+	m.HandleFunc("GET /wizard/{step}", s.pageAuth(s.pageWizard))
+	m.HandleFunc("GET /wizard", s.pageAuth(func(w http.ResponseWriter, r *http.Request, _ *session) {
+		http.Redirect(w, r, "/wizard/"+wizardSteps[0].ID, http.StatusSeeOther)
+	}))
+	m.HandleFunc("GET /logs", s.pageAuth(s.pageLogs))
+	m.HandleFunc("GET /sms", s.pageAuth(s.pageSMS))
+	m.HandleFunc("GET /admin", s.pageAuth(s.pageAdmin))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Data: "There is no page at " + r.URL.Path + "."})
 	})
+}
+
+// pageRoot: over plain HTTP the LAN landing page (certificate fingerprint,
+// first-boot form); over HTTPS wherever the admin should be.
+func (s *Server) pageRoot(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil {
+		s.render(w, r, http.StatusOK, "landing", page{Title: "Welcome"})
+		return
+	}
+	switch {
+	case !s.accounts.HasAdmin():
+		http.Redirect(w, r, "/setup", http.StatusSeeOther)
+	case s.sessions.get(r) == nil:
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+	}
+}
+
+func (s *Server) pageSetup(w http.ResponseWriter, r *http.Request) {
+	if s.accounts.HasAdmin() {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "setup", page{Title: "Set the admin password"})
+}
+
+func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
+	if !s.accounts.HasAdmin() {
+		http.Redirect(w, r, "/setup", http.StatusSeeOther)
+		return
+	}
+	next := r.URL.Query().Get("next")
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+		next = "/dashboard"
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: next})
+}
+
+func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request, se *session) {
+	if !se.csrfOK(r) {
+		http.Error(w, "missing or wrong CSRF token", http.StatusForbidden)
+		return
+	}
+	s.sessions.drop(se.id)
+	clearSessionCookie(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (s *Server) authedPage(se *session, title, nav string, data any) page {
+	return page{Title: title, Nav: nav, CSRF: se.csrf, Authed: true, Data: data}
+}
+
+// logsView is a service's recent log for the logs page and dashboard.
+type logsView struct {
+	Services []string
+	Service  string
+	Lines    []sysapi.LogLine
+	Error    string
+}
+
+func (s *Server) recentLogs(r *http.Request, name string, n int) logsView {
+	v := logsView{Service: name}
+	st, err := s.initClient().Status(r.Context())
+	if err != nil {
+		v.Error = "init is not reachable: service list and logs are not available."
+		return v
+	}
+	for _, sv := range st.Services {
+		v.Services = append(v.Services, sv.Name)
+	}
+	sort.Strings(v.Services)
+	if v.Service == "" && len(v.Services) > 0 {
+		v.Service = v.Services[0]
+	}
+	if v.Service == "" {
+		return v
+	}
+	if !serviceName.MatchString(v.Service) {
+		v.Error = "No such service."
+		return v
+	}
+	lines, err := s.initClient().Logs(r.Context(), v.Service, 0, n)
+	if err != nil {
+		v.Error = "Logs of " + v.Service + " are not available: " + err.Error()
+		return v
+	}
+	// Newest first reads best on a phone.
+	for i, j := 0, len(lines)-1; i < j; i, j = i+1, j-1 {
+		lines[i], lines[j] = lines[j], lines[i]
+	}
+	v.Lines = lines
+	return v
+}
+
+func (s *Server) pageLogs(w http.ResponseWriter, r *http.Request, se *session) {
+	v := s.recentLogs(r, r.URL.Query().Get("service"), 300)
+	p := s.authedPage(se, "Logs", "logs", v)
+	p.Refresh = 10
+	s.render(w, r, http.StatusOK, "logs", p)
+}
+
+type adminView struct {
+	Tokens []TokenInfo
+}
+
+func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, se *session) {
+	s.render(w, r, http.StatusOK, "admin", s.authedPage(se, "Admin", "admin", adminView{Tokens: s.accounts.Tokens()}))
 }

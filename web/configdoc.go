@@ -1,0 +1,270 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"edgebox/internal/config"
+)
+
+// The web edits the config as a JSON document addressed by dotted paths
+// ("network.modem.apn", "network.lan[0].address"), then hands the result to
+// config.Parse, which refuses unknown fields and runs every section's
+// Validate. So a path the firmware does not know is an error, never a
+// silently ignored setting, and no section's rules are duplicated here.
+
+// Redacted replaces secrets in API output; sending it back keeps the value.
+const Redacted = "********"
+
+var secretKey = regexp.MustCompile(`(?i)(password|secret|credential|private|^pin$|psk)`)
+
+var pathPart = regexp.MustCompile(`^([a-z0-9_]+)((?:\[\d{1,3}\])*)$`)
+
+type pathStep struct {
+	key   string
+	index int // -1: a key step
+}
+
+// parsePath splits "a.b[2].c" into steps.
+func parsePath(p string) ([]pathStep, error) {
+	if p == "" || len(p) > 200 {
+		return nil, errors.New("empty or overlong config path")
+	}
+	var steps []pathStep
+	for _, part := range strings.Split(p, ".") {
+		m := pathPart.FindStringSubmatch(part)
+		if m == nil {
+			return nil, fmt.Errorf("config path %q: %q is not a field name (lower case, digits, _ and [N])", p, part)
+		}
+		steps = append(steps, pathStep{key: m[1], index: -1})
+		for _, ix := range regexp.MustCompile(`\d+`).FindAllString(m[2], -1) {
+			n, _ := strconv.Atoi(ix)
+			steps = append(steps, pathStep{index: n})
+		}
+	}
+	return steps, nil
+}
+
+// toDoc turns the config into a generic JSON document.
+func toDoc(c *config.Config) (map[string]any, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	return doc, d.Decode(&doc)
+}
+
+// fromDoc parses and validates a generic document as a config.
+func fromDoc(doc map[string]any) (*config.Config, error) {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	return config.Parse(b)
+}
+
+// getPath returns the value at p.
+func getPath(doc map[string]any, p string) (any, error) {
+	steps, err := parsePath(p)
+	if err != nil {
+		return nil, err
+	}
+	var cur any = doc
+	for _, s := range steps {
+		switch v := cur.(type) {
+		case map[string]any:
+			if s.index >= 0 {
+				return nil, fmt.Errorf("%s: not a list", p)
+			}
+			x, ok := v[s.key]
+			if !ok {
+				return nil, fmt.Errorf("%s: no such setting", p)
+			}
+			cur = x
+		case []any:
+			if s.index < 0 || s.index >= len(v) {
+				return nil, fmt.Errorf("%s: no such setting", p)
+			}
+			cur = v[s.index]
+		default:
+			return nil, fmt.Errorf("%s: no such setting", p)
+		}
+	}
+	return cur, nil
+}
+
+// setPath sets the value at p, creating objects (and extending lists by
+// one element) on the way. Unknown names are caught by config.Parse.
+func setPath(doc map[string]any, p string, val any) error {
+	steps, err := parsePath(p)
+	if err != nil {
+		return err
+	}
+	if steps[0].index >= 0 {
+		return fmt.Errorf("%s: no such setting", p)
+	}
+	var set func(cur any, i int) (any, error)
+	set = func(cur any, i int) (any, error) {
+		if i == len(steps) {
+			return val, nil
+		}
+		s := steps[i]
+		if s.index < 0 {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				if cur != nil {
+					return nil, fmt.Errorf("%s: %s is not a section", p, s.key)
+				}
+				m = map[string]any{}
+			}
+			nv, err := set(m[s.key], i+1)
+			if err != nil {
+				return nil, err
+			}
+			m[s.key] = nv
+			return m, nil
+		}
+		l, ok := cur.([]any)
+		if !ok && cur != nil {
+			return nil, fmt.Errorf("%s: not a list", p)
+		}
+		if s.index > len(l) {
+			return nil, fmt.Errorf("%s: index %d is past the end of the list (%d items)", p, s.index, len(l))
+		}
+		if s.index == len(l) {
+			l = append(l, nil)
+		}
+		nv, err := set(l[s.index], i+1)
+		if err != nil {
+			return nil, err
+		}
+		l[s.index] = nv
+		return l, nil
+	}
+	_, err = set(doc, 0)
+	return err
+}
+
+// parseValue reads a value given on a command line or in a form: JSON if
+// it parses as JSON (numbers, true/false, lists, quoted strings), else the
+// text itself as a string.
+func parseValue(s string) any {
+	var v any
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	if err := d.Decode(&v); err == nil && !d.More() {
+		return v
+	}
+	return s
+}
+
+// redact replaces every secret value in doc (in place).
+func redact(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if secretKey.MatchString(k) {
+				if s, ok := e.(string); ok && s != "" {
+					x[k] = Redacted
+					continue
+				}
+			}
+			x[k] = redact(e)
+		}
+	case []any:
+		for i := range x {
+			x[i] = redact(x[i])
+		}
+	}
+	return v
+}
+
+// unredact puts old secret values back where doc still holds Redacted, so
+// an edited copy of a redacted document does not erase secrets.
+func unredact(doc, old any) any {
+	switch x := doc.(type) {
+	case map[string]any:
+		o, _ := old.(map[string]any)
+		for k, e := range x {
+			if s, ok := e.(string); ok && s == Redacted && o != nil {
+				x[k] = o[k]
+				continue
+			}
+			var ov any
+			if o != nil {
+				ov = o[k]
+			}
+			x[k] = unredact(e, ov)
+		}
+	case []any:
+		o, _ := old.([]any)
+		for i := range x {
+			var ov any
+			if i < len(o) {
+				ov = o[i]
+			}
+			x[i] = unredact(x[i], ov)
+		}
+	}
+	return doc
+}
+
+// FieldError is one validation problem tied to a config path.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// fieldErrors splits a config validation error into per-field messages
+// ("network.modem.apn: ..." lines).
+func fieldErrors(err error) []FieldError {
+	var out []FieldError
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		// Load/Parse prefix the file name; drop it.
+		line = strings.TrimPrefix(line, "config not saved: ")
+		f, msg, ok := strings.Cut(line, ": ")
+		if !ok || strings.ContainsAny(f, " /") {
+			out = append(out, FieldError{Message: line})
+			continue
+		}
+		out = append(out, FieldError{Field: f, Message: msg})
+	}
+	return out
+}
+
+// servicesFor names the services to reload after the given sections change.
+func servicesFor(sections map[string]bool) []string {
+	var out []string
+	add := func(s string) {
+		for _, o := range out {
+			if o == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	for sec := range sections {
+		switch sec {
+		case "network", "vpn", "system":
+			// netctl owns the links, OpenVPN supervision and time sync.
+			add("netctl")
+		case "gateway":
+			add("gateway")
+		case "web":
+			add("web")
+		}
+	}
+	return out
+}

@@ -1,0 +1,292 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+
+	"edgebox/internal/localapi"
+)
+
+// Diagnostics run in Go, never through a shell or an external program:
+// ping and traceroute send ICMP themselves, DNS uses the resolver, and AT
+// commands go to netctl, which owns the modem's port. Arguments are
+// validated strictly before anything is sent.
+
+// DiagRequest is the body of POST /api/v1/diag.
+type DiagRequest struct {
+	Tool   string `json:"tool"`   // ping, dns, traceroute, at
+	Target string `json:"target"` // host name or IP; AT command for "at"
+}
+
+// DiagResult is a diagnostic's output, line by line, for people.
+type DiagResult struct {
+	Tool  string   `json:"tool"`
+	Lines []string `json:"lines"`
+}
+
+var (
+	hostName  = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*\.?$`)
+	atCommand = regexp.MustCompile(`^(?i)AT[A-Z0-9+^*#%&=?,."':;!@$/ -]{0,120}$`)
+)
+
+func validTarget(t string) error {
+	if t == "" {
+		return errors.New("target: give a host name or an IP address")
+	}
+	if len(t) > 253 {
+		return errors.New("target: too long for a host name")
+	}
+	if _, err := netip.ParseAddr(t); err == nil {
+		return nil
+	}
+	if strings.HasPrefix(t, "-") || !hostName.MatchString(t) {
+		return fmt.Errorf("target: %q is not a host name or IP address", t)
+	}
+	return nil
+}
+
+func validAT(c string) error {
+	if !atCommand.MatchString(c) {
+		return errors.New("target: an AT command starts with AT and has printable characters only, like AT+CSQ")
+	}
+	return nil
+}
+
+func (s *Server) handleDiag(w http.ResponseWriter, r *http.Request) {
+	var req DiagRequest
+	if err := readJSONLimit(w, r, &req, 4096); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	req.Target = strings.TrimSpace(req.Target)
+	ctx, cancel := context.WithTimeout(r.Context(), 40*time.Second)
+	defer cancel()
+	var lines []string
+	var err error
+	switch req.Tool {
+	case "ping", "traceroute", "dns":
+		if err := validTarget(req.Target); err != nil {
+			apiError(w, http.StatusBadRequest, err)
+			return
+		}
+		switch req.Tool {
+		case "ping":
+			lines, err = ping(ctx, req.Target, 4)
+		case "traceroute":
+			lines, err = traceroute(ctx, req.Target, 20)
+		case "dns":
+			lines, err = lookup(ctx, req.Target)
+		}
+	case "at":
+		if err := validAT(req.Target); err != nil {
+			apiError(w, http.StatusBadRequest, err)
+			return
+		}
+		slog.Info("AT command from the admin", "command", req.Target, "from", clientAddr(r))
+		lines, err = atCommandVia(ctx, req.Target)
+	default:
+		apiError(w, http.StatusBadRequest, errors.New("tool: choose ping, dns, traceroute or at"))
+		return
+	}
+	if err != nil {
+		lines = append(lines, "error: "+err.Error())
+	}
+	apiJSON(w, http.StatusOK, DiagResult{Tool: req.Tool, Lines: lines})
+}
+
+func atCommandVia(ctx context.Context, cmd string) ([]string, error) {
+	if socketAbsent("netctl") {
+		return nil, errors.New("network service not available: the modem cannot be reached")
+	}
+	var out struct {
+		Lines []string `json:"lines"`
+	}
+	err := localapi.NewClient("netctl").Post(ctx, "/v1/modem/at", map[string]any{"command": cmd}, &out)
+	return out.Lines, err
+}
+
+func lookup(ctx context.Context, host string) ([]string, error) {
+	var res net.Resolver
+	start := time.Now()
+	addrs, err := res.LookupHost(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	lines := []string{fmt.Sprintf("%s resolves to (%s):", host, time.Since(start).Round(time.Millisecond))}
+	for _, a := range addrs {
+		lines = append(lines, "  "+a)
+	}
+	return lines, nil
+}
+
+func resolve4(ctx context.Context, target string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(target); err == nil {
+		if !a.Unmap().Is4() {
+			return netip.Addr{}, errors.New("only IPv4 targets are supported")
+		}
+		return a.Unmap(), nil
+	}
+	var res net.Resolver
+	ips, err := res.LookupNetIP(ctx, "ip4", target)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(ips) == 0 {
+		return netip.Addr{}, errors.New("no IPv4 address")
+	}
+	return ips[0].Unmap(), nil
+}
+
+// icmpConn opens a raw ICMP socket (root) or, failing that, an
+// unprivileged datagram ICMP socket.
+func icmpConn() (*icmp.PacketConn, bool, error) {
+	if c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0"); err == nil {
+		return c, true, nil
+	}
+	c, err := icmp.ListenPacket("udp4", "0.0.0.0")
+	return c, false, err
+}
+
+// probe sends one echo request with the given TTL and waits for the answer:
+// an echo reply (reached) or a time-exceeded from a router on the way.
+func probe(c *icmp.PacketConn, raw bool, dst netip.Addr, id, seq, ttl int, timeout time.Duration) (from net.Addr, rtt time.Duration, reached bool, err error) {
+	if err := c.IPv4PacketConn().SetTTL(ttl); err != nil {
+		return nil, 0, false, err
+	}
+	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("edgebox-diag")}}
+	b, _ := msg.Marshal(nil)
+	var to net.Addr = &net.IPAddr{IP: dst.AsSlice()}
+	if !raw {
+		to = &net.UDPAddr{IP: dst.AsSlice()}
+	}
+	start := time.Now()
+	if _, err := c.WriteTo(b, to); err != nil {
+		return nil, 0, false, err
+	}
+	deadline := start.Add(timeout)
+	c.SetReadDeadline(deadline)
+	buf := make([]byte, 1500)
+	for time.Now().Before(deadline) {
+		n, peer, err := c.ReadFrom(buf)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		m, err := icmp.ParseMessage(1, buf[:n])
+		if err != nil {
+			continue
+		}
+		switch m.Type {
+		case ipv4.ICMPTypeEchoReply:
+			e, ok := m.Body.(*icmp.Echo)
+			if ok && e.Seq == seq && (!raw || e.ID == id) {
+				return peer, time.Since(start), true, nil
+			}
+		case ipv4.ICMPTypeTimeExceeded, ipv4.ICMPTypeDestinationUnreachable:
+			var data []byte
+			switch bd := m.Body.(type) {
+			case *icmp.TimeExceeded:
+				data = bd.Data
+			case *icmp.DstUnreach:
+				data = bd.Data
+			}
+			// The quoted packet: IPv4 header, then our echo request.
+			if len(data) >= 28 {
+				hl := int(data[0]&0x0f) * 4
+				if len(data) >= hl+8 && int(data[hl+6])<<8|int(data[hl+7]) == seq {
+					return peer, time.Since(start), m.Type == ipv4.ICMPTypeDestinationUnreachable, nil
+				}
+			}
+		}
+	}
+	return nil, 0, false, os.ErrDeadlineExceeded
+}
+
+func ping(ctx context.Context, target string, count int) ([]string, error) {
+	dst, err := resolve4(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	c, raw, err := icmpConn()
+	if err != nil {
+		return nil, fmt.Errorf("open ICMP socket: %w", err)
+	}
+	defer c.Close()
+	lines := []string{fmt.Sprintf("PING %s (%s)", target, dst)}
+	id := os.Getpid() & 0xffff
+	got := 0
+	for i := 1; i <= count && ctx.Err() == nil; i++ {
+		from, rtt, ok, err := probe(c, raw, dst, id, i, 64, 2*time.Second)
+		switch {
+		case err != nil:
+			lines = append(lines, fmt.Sprintf("seq=%d: no answer (%v)", i, shortErr(err)))
+		case ok:
+			got++
+			lines = append(lines, fmt.Sprintf("reply from %s: seq=%d time=%.1f ms", hostOf(from), i, float64(rtt.Microseconds())/1000))
+		default:
+			lines = append(lines, fmt.Sprintf("seq=%d: %s could not forward it", i, hostOf(from)))
+		}
+		if i < count {
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+	lines = append(lines, fmt.Sprintf("%d sent, %d answered, %d%% lost", count, got, 100*(count-got)/count))
+	return lines, nil
+}
+
+func traceroute(ctx context.Context, target string, maxHops int) ([]string, error) {
+	dst, err := resolve4(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	c, raw, err := icmpConn()
+	if err != nil {
+		return nil, fmt.Errorf("open ICMP socket: %w", err)
+	}
+	defer c.Close()
+	lines := []string{fmt.Sprintf("traceroute to %s (%s), %d hops max", target, dst, maxHops)}
+	id := os.Getpid() & 0xffff
+	for ttl := 1; ttl <= maxHops && ctx.Err() == nil; ttl++ {
+		from, rtt, reached, err := probe(c, raw, dst, id, 1000+ttl, ttl, 2*time.Second)
+		if err != nil {
+			lines = append(lines, fmt.Sprintf("%2d  *", ttl))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%2d  %s  %.1f ms", ttl, hostOf(from), float64(rtt.Microseconds())/1000))
+		if reached {
+			break
+		}
+	}
+	return lines, nil
+}
+
+func hostOf(a net.Addr) string {
+	switch x := a.(type) {
+	case *net.IPAddr:
+		return x.IP.String()
+	case *net.UDPAddr:
+		return x.IP.String()
+	}
+	return fmt.Sprint(a)
+}
+
+func shortErr(err error) string {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return "timeout"
+	}
+	return err.Error()
+}

@@ -1,0 +1,93 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"sort"
+	"time"
+	"unicode/utf8"
+
+	"edgebox/internal/localapi"
+)
+
+// smsView is the SMS page.
+type smsView struct {
+	Messages []smsMessage
+	Error    string
+}
+
+// smsMessage mirrors modem.SMS as netctl serves it.
+type smsMessage struct {
+	ID       string    `json:"id"`
+	From     string    `json:"from,omitempty"`
+	To       string    `json:"to,omitempty"`
+	Text     string    `json:"text"`
+	Time     time.Time `json:"time"`
+	Outgoing bool      `json:"outgoing,omitempty"`
+}
+
+func (s *Server) pageSMS(w http.ResponseWriter, r *http.Request, se *session) {
+	v := smsView{}
+	if socketAbsent("netctl") {
+		v.Error = "Network service not available: SMS cannot be read or sent."
+	} else {
+		var l []smsMessage
+		if err := localapi.NewClient("netctl").Get(r.Context(), "/v1/sms", &l); err != nil {
+			v.Error = "SMS are not available: " + err.Error()
+		}
+		sort.Slice(l, func(i, j int) bool { return l[i].Time.After(l[j].Time) })
+		v.Messages = l
+	}
+	s.render(w, r, http.StatusOK, "sms", s.authedPage(se, "SMS", "sms", v))
+}
+
+var phoneNumber = regexp.MustCompile(`^\+?[0-9]{3,20}$`)
+
+// SMSSend is the body of POST /api/v1/sms.
+type SMSSend struct {
+	To   string `json:"to"`
+	Text string `json:"text"`
+}
+
+func (s *Server) handleSMSSend(w http.ResponseWriter, r *http.Request) {
+	var req SMSSend
+	if err := readJSONLimit(w, r, &req, 8192); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	if !phoneNumber.MatchString(req.To) {
+		apiError(w, http.StatusBadRequest, errors.New("to: a phone number, digits with an optional leading +"))
+		return
+	}
+	if req.Text == "" || utf8.RuneCountInString(req.Text) > 1600 {
+		apiError(w, http.StatusBadRequest, errors.New("text: write 1 to 1600 characters"))
+		return
+	}
+	if socketAbsent("netctl") {
+		apiError(w, http.StatusServiceUnavailable, errors.New("network service not available: SMS not sent"))
+		return
+	}
+	var out smsMessage
+	if err := localapi.NewClient("netctl").Post(r.Context(), "/v1/sms", req, &out); err != nil {
+		apiError(w, http.StatusBadGateway, err)
+		return
+	}
+	apiJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleSMSList(w http.ResponseWriter, r *http.Request) {
+	if socketAbsent("netctl") {
+		apiError(w, http.StatusServiceUnavailable, errors.New("network service not available"))
+		return
+	}
+	var l []smsMessage
+	if err := localapi.NewClient("netctl").Get(r.Context(), "/v1/sms", &l); err != nil {
+		apiError(w, http.StatusBadGateway, err)
+		return
+	}
+	if l == nil {
+		l = []smsMessage{}
+	}
+	apiJSON(w, http.StatusOK, l)
+}

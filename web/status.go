@@ -1,0 +1,102 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"time"
+
+	"edgebox/internal/localapi"
+	"edgebox/internal/paths"
+	"edgebox/internal/sysapi"
+)
+
+// Status is the whole box at a glance: what the dashboard, edgectl status
+// and GET /api/v1/status show. A part whose service does not answer is
+// nil and its name is in Unavailable with the reason.
+type Status struct {
+	Time        time.Time         `json:"time"`
+	System      *sysapi.System    `json:"system,omitempty"`
+	Network     map[string]any    `json:"network,omitempty"`
+	VPN         map[string]any    `json:"vpn,omitempty"`
+	Gateway     map[string]any    `json:"gateway,omitempty"`
+	Unavailable map[string]string `json:"unavailable,omitempty"`
+}
+
+// errNotRunning says a service's socket is absent: it is not running or
+// not part of this build.
+var errNotRunning = errors.New("service not available (not running)")
+
+func socketAbsent(name string) bool {
+	_, err := os.Stat(paths.Socket(name))
+	return err != nil
+}
+
+// genericStatus fetches GET /v1/status of a service whose typed client is
+// not wired in here.
+func genericStatus(ctx context.Context, name string) (map[string]any, error) {
+	if socketAbsent(name) {
+		return nil, errNotRunning
+	}
+	var m map[string]any
+	if err := localapi.NewClient(name).Get(ctx, "/v1/status", &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (s *Server) status(ctx context.Context) Status {
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	st := Status{Time: time.Now().UTC(), Unavailable: map[string]string{}}
+	type part struct {
+		name string
+		err  error
+	}
+	done := make(chan part, 4)
+	go func() {
+		sys, err := s.initClient().Status(ctx)
+		if err == nil {
+			st.System = &sys
+		}
+		done <- part{"init", err}
+	}()
+	go func() {
+		// netctl's typed client (netctl.Status) replaces this map once
+		// netctl's API is committed.
+		n, err := genericStatus(ctx, "netctl")
+		st.Network = n
+		done <- part{"netctl", err}
+	}()
+	go func() {
+		v, err := genericStatus(ctx, "vpn")
+		st.VPN = v
+		done <- part{"vpn", err}
+	}()
+	go func() {
+		g, err := genericStatus(ctx, "gateway")
+		st.Gateway = g
+		done <- part{"gateway", err}
+	}()
+	for range 4 {
+		p := <-done
+		if p.err != nil {
+			st.Unavailable[p.name] = p.err.Error()
+		}
+	}
+	return st
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	apiJSON(w, http.StatusOK, s.status(r.Context()))
+}
+
+// jsonMap converts any value to a generic map (for the generic panels).
+func jsonMap(v any) map[string]any {
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}

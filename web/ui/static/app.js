@@ -1,0 +1,236 @@
+// edgebox UI: forms post JSON to /api/v1 with the session's CSRF token and
+// show each validation message next to its field. No framework, no CDN.
+"use strict";
+(function () {
+  const csrf = (document.querySelector('meta[name="csrf"]') || {}).content || "";
+
+  async function api(method, path, body) {
+    const opt = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opt.headers["Content-Type"] = "application/json";
+      opt.body = JSON.stringify(body);
+    }
+    const r = await fetch(path, opt);
+    let data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    return { ok: r.ok, status: r.status, data };
+  }
+
+  function notice(el, kind, text) {
+    if (!el) return;
+    el.className = "notice " + kind;
+    el.textContent = text;
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll(".field").forEach(f => f.classList.remove("has-error"));
+    form.querySelectorAll(".err").forEach(e => { e.textContent = ""; });
+  }
+
+  function fieldError(form, path, msg) {
+    const e = form.querySelector('.err[data-for="' + CSS.escape(path) + '"]');
+    if (!e) return false;
+    e.textContent = msg;
+    const f = e.closest(".field");
+    if (f) f.classList.add("has-error");
+    return true;
+  }
+
+  // showErrors puts field errors next to their fields; the others go to the
+  // form's notice. A path matches the field it names or its closest parent.
+  function showErrors(form, errors, fallback) {
+    const rest = [];
+    (errors || []).forEach(er => {
+      let p = er.field || "";
+      let shown = false;
+      while (p && !shown) {
+        shown = fieldError(form, p, er.message);
+        if (!shown) p = p.includes(".") ? p.slice(0, p.lastIndexOf(".")) : "";
+      }
+      if (!shown) rest.push((er.field ? er.field + ": " : "") + er.message);
+    });
+    if (rest.length || !errors || !errors.length) {
+      notice(form.querySelector(".notice"), "bad", rest.length ? rest.join("\n") : fallback);
+    }
+  }
+
+  function valueOf(el) {
+    const kind = el.dataset.kind || el.type;
+    if (kind === "checkbox") return el.checked;
+    if (kind === "number") return el.value === "" ? 0 : Number(el.value);
+    if (kind === "list") return el.value.split(/[\s,]+/).filter(Boolean);
+    return el.value;
+  }
+
+  async function pollCheck(box, step) {
+    const until = Date.now() + 90000;
+    box.hidden = false;
+    while (Date.now() < until) {
+      const r = await api("GET", "/api/v1/wizard/" + step + "/check");
+      if (r.ok && r.data) {
+        const d = r.data;
+        notice(box, d.state === "ok" ? "ok" : d.state === "fail" ? "bad" : "info", d.message);
+        if (d.state === "ok" || d.state === "fail" || d.state === "na") return;
+      } else {
+        notice(box, "bad", (r.data && r.data.error) || "Could not check the result.");
+        return;
+      }
+      await new Promise(res => setTimeout(res, 2000));
+    }
+    notice(box, "warn", box.textContent + " — still waiting after 90 s: check the dashboard.");
+  }
+
+  async function submitConfig(form) {
+    clearErrors(form);
+    const settings = {};
+    form.querySelectorAll("[data-path]").forEach(el => {
+      if (el.dataset.secret && el.value === "") return; // unchanged
+      settings[el.dataset.path] = valueOf(el);
+    });
+    const r = await api("POST", "/api/v1/config/set", { settings });
+    if (!r.ok) {
+      showErrors(form, r.data && r.data.errors, (r.data && r.data.error) || "Not saved (" + r.status + ").");
+      return;
+    }
+    let msg = "Saved.";
+    if (r.data.reloaded && r.data.reloaded.length) msg += " Applied live by " + r.data.reloaded.join(", ") + ".";
+    if (r.data.reload_errors && r.data.reload_errors.length) msg += " Not yet applied: " + r.data.reload_errors.join("; ") + " (applied at the next restart).";
+    notice(form.querySelector(".notice"), "ok", msg);
+    const check = document.getElementById("check");
+    if (check && form.dataset.step) pollCheck(check, form.dataset.step);
+  }
+
+  async function submitJSON(form) {
+    clearErrors(form);
+    const body = {};
+    form.querySelectorAll("[name]").forEach(el => {
+      if (el.type === "file") return;
+      body[el.name] = valueOf(el);
+    });
+    if (form.dataset.confirmField) {
+      const a = form.querySelector('[name="' + form.dataset.confirmField + '"]');
+      const b = form.querySelector('[data-confirm-of]');
+      if (a && b && a.value !== b.value) {
+        fieldError(form, form.dataset.confirmField + "_confirm", "The two passwords differ.");
+        return;
+      }
+    }
+    form.querySelectorAll("[data-confirm-of]").forEach(el => { delete body[el.name]; });
+    const r = await api(form.dataset.method || "POST", form.dataset.action, body);
+    if (!r.ok) {
+      const msg = (r.data && r.data.error) || "Failed (" + r.status + ").";
+      const m = /^([a-z_]+): (.*)$/.exec(msg);
+      if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
+      return;
+    }
+    if (form.dataset.next) { location.href = form.dataset.next; return; }
+    const out = form.querySelector("[data-out]");
+    if (out && r.data) {
+      out.hidden = false;
+      out.textContent = r.data[out.dataset.out] || "";
+    }
+    notice(form.querySelector(".notice"), "ok", form.dataset.done || "Done.");
+    if (form.dataset.reload) setTimeout(() => location.reload(), 800);
+  }
+
+  function submitUpload(form) {
+    clearErrors(form);
+    const file = form.querySelector("input[type=file]");
+    if (!file || !file.files.length) {
+      fieldError(form, file ? file.name : "file", "Choose a file first.");
+      return;
+    }
+    const fd = new FormData();
+    form.querySelectorAll("[name]").forEach(el => {
+      if (el.type === "file") fd.append(el.name, el.files[0]);
+      else fd.append(el.name, el.value);
+    });
+    const xhr = new XMLHttpRequest();
+    const bar = form.querySelector(".progress div");
+    const btn = form.querySelector("button");
+    xhr.open("POST", form.dataset.action);
+    xhr.setRequestHeader("X-CSRF-Token", csrf);
+    xhr.upload.onprogress = e => { if (bar && e.lengthComputable) bar.style.width = (100 * e.loaded / e.total).toFixed(0) + "%"; };
+    xhr.onload = () => {
+      if (btn) btn.disabled = false;
+      let d = null;
+      try { d = JSON.parse(xhr.responseText); } catch (e) { d = null; }
+      if (xhr.status >= 300) {
+        showErrors(form, d && d.errors, (d && d.error) || "Upload refused (" + xhr.status + ").");
+        if (bar) bar.style.width = "0";
+        return;
+      }
+      notice(form.querySelector(".notice"), "ok", (d && d.message) || form.dataset.done || "Uploaded.");
+      const check = document.getElementById("check");
+      if (check && form.dataset.step) pollCheck(check, form.dataset.step);
+    };
+    xhr.onerror = () => { if (btn) btn.disabled = false; notice(form.querySelector(".notice"), "bad", "Upload failed: connection lost."); };
+    if (btn) btn.disabled = true;
+    xhr.send(fd);
+  }
+
+  async function submitDiag(form) {
+    clearErrors(form);
+    const out = form.querySelector("pre.out");
+    const body = { tool: form.querySelector("[name=tool]").value, target: form.querySelector("[name=target]").value };
+    const btn = form.querySelector("button");
+    btn.disabled = true;
+    out.hidden = false;
+    out.textContent = "Running…";
+    const r = await api("POST", "/api/v1/diag", body);
+    btn.disabled = false;
+    if (!r.ok) {
+      out.hidden = true;
+      const msg = (r.data && r.data.error) || "Failed.";
+      if (!fieldError(form, "target", msg)) notice(form.querySelector(".notice"), "bad", msg);
+      return;
+    }
+    out.textContent = (r.data.lines || []).join("\n");
+  }
+
+  document.addEventListener("submit", ev => {
+    const form = ev.target;
+    const kind = form.dataset.form;
+    if (!kind) return;
+    ev.preventDefault();
+    if (kind === "config") submitConfig(form);
+    else if (kind === "json") submitJSON(form);
+    else if (kind === "upload") submitUpload(form);
+    else if (kind === "diag") submitDiag(form);
+  });
+
+  document.addEventListener("click", async ev => {
+    const b = ev.target.closest("[data-post]");
+    if (!b) return;
+    ev.preventDefault();
+    if (b.dataset.confirm && !window.confirm(b.dataset.confirm)) return;
+    b.disabled = true;
+    const r = await api("POST", b.dataset.post, {});
+    b.disabled = false;
+    const n = document.getElementById(b.dataset.notice || "page-notice");
+    if (!r.ok) { notice(n, "bad", (r.data && r.data.error) || "Failed."); return; }
+    notice(n, "ok", b.dataset.done || "Done.");
+    if (b.dataset.reload) setTimeout(() => location.reload(), 1200);
+  });
+
+  document.addEventListener("change", ev => {
+    const s = ev.target.closest("select[data-go]");
+    if (s) location.href = s.dataset.go + encodeURIComponent(s.value);
+  });
+
+  // Pages marked data-refresh re-render their main part in place.
+  const sec = Number(document.body.dataset.refresh || 0);
+  if (sec > 0) {
+    setInterval(async () => {
+      if (document.querySelector("main :focus")) return;
+      try {
+        const r = await fetch(location.href, { credentials: "same-origin" });
+        if (!r.ok) return;
+        const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+        const m = doc.querySelector("main [data-live]");
+        const cur = document.querySelector("main [data-live]");
+        if (m && cur) cur.replaceWith(m);
+      } catch (e) { /* offline for a moment */ }
+    }, sec * 1000);
+  }
+})();

@@ -1,0 +1,435 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"edgebox/internal/localapi"
+)
+
+// field is one input of a wizard step, bound to a config path.
+type field struct {
+	Path    string
+	Label   string
+	Kind    string // text, password, number, checkbox, select, list
+	Help    string
+	Options []string
+	Place   string
+	Secret  bool
+	ShowIf  string // informative only
+	Value   string // filled when rendering
+	Checked bool
+}
+
+// step is one page of the setup wizard.
+type step struct {
+	ID, Title, Intro string
+	Fields           []field
+	// Check is how the installer sees the result before leaving the page.
+	Check string
+}
+
+var wizardSteps = []step{
+	{ID: "mobile", Title: "Mobile", Intro: "The SIM card's access point and PIN. The box dials as soon as you save.",
+		Fields: []field{
+			{Path: "network.modem.enabled", Label: "Use the mobile modem", Kind: "checkbox"},
+			{Path: "network.modem.apn", Label: "APN", Kind: "text", Place: "internet", Help: "From the mobile operator, e.g. internet or web.vodafone.de."},
+			{Path: "network.modem.user", Label: "APN user name", Kind: "text", Help: "Leave empty unless the operator gives one."},
+			{Path: "network.modem.password", Label: "APN password", Kind: "password", Secret: true},
+			{Path: "network.modem.pin", Label: "SIM PIN", Kind: "password", Secret: true, Help: "4 to 8 digits. A wrong PIN is never retried: the box waits for a new one."},
+		}, Check: "modem"},
+	{ID: "wan", Title: "Wired WAN", Intro: "The wired uplink port (WAN). DHCP suits most routers.",
+		Fields: []field{
+			{Path: "network.wan.enabled", Label: "Use the wired WAN port", Kind: "checkbox"},
+			{Path: "network.wan.method", Label: "Address", Kind: "select", Options: []string{"dhcp", "static"}},
+			{Path: "network.wan.address", Label: "Static address", Kind: "text", Place: "203.0.113.2/24", Help: "Only for static: address with prefix length."},
+			{Path: "network.wan.gateway", Label: "Static gateway", Kind: "text", Place: "203.0.113.1"},
+			{Path: "network.wan.dns", Label: "DNS servers", Kind: "list", Place: "192.0.2.53, 198.51.100.53", Help: "Separate with commas."},
+		}, Check: "wan"},
+	{ID: "lan", Title: "LAN", Intro: "The box's own address on the local network.",
+		Fields: []field{
+			{Path: "network.lan.0.address", Label: "LAN address", Kind: "text", Place: "192.168.1.1/24", Help: "Changing it moves this page: reconnect to the new address."},
+			{Path: "network.router", Label: "Share the uplink with LAN devices (NAT)", Kind: "checkbox"},
+		}, Check: "lan"},
+	{ID: "vpn", Title: "VPN", Intro: "Upload the OpenVPN profile (.ovpn) from your company. Remote admins reach the box through it.",
+		Check: "vpn"},
+	{ID: "sip", Title: "SIP trunk", Intro: "Where calls go: the PBX and the box's account there.",
+		Fields: []field{
+			{Path: "gateway.enabled", Label: "Enable the call gateway", Kind: "checkbox"},
+			{Path: "gateway.pbx.address", Label: "PBX address", Kind: "text", Place: "pbx.example.net:5060", Help: "host:port of the PBX or its SIP proxy."},
+			{Path: "gateway.pbx.transport", Label: "Transport", Kind: "select", Options: []string{"udp", "tcp", "tls"}},
+			{Path: "gateway.trunk.username", Label: "Trunk user name", Kind: "text"},
+			{Path: "gateway.trunk.password", Label: "Trunk password", Kind: "password", Secret: true},
+			{Path: "gateway.trunk.register", Label: "Register at the PBX", Kind: "checkbox"},
+		}, Check: "sip"},
+	{ID: "gateway", Title: "Gateway", Intro: "How browsers and the company portal reach the box.",
+		Fields: []field{
+			{Path: "gateway.media.public_address", Label: "Public IP address", Kind: "text", Place: "198.51.100.7", Help: "Leave empty behind NAT: STUN/TURN are used then."},
+			{Path: "gateway.portal.public_url", Label: "Public URL", Kind: "text", Place: "https://box.example.com:8443"},
+			{Path: "gateway.portal.listen", Label: "Portal API listen address", Kind: "text", Place: ":8443"},
+			{Path: "gateway.media.ice_port", Label: "WebRTC UDP port", Kind: "number"},
+			{Path: "gateway.media.rtp_port_min", Label: "PBX RTP ports from", Kind: "number"},
+			{Path: "gateway.media.rtp_port_max", Label: "PBX RTP ports to", Kind: "number"},
+		}, Check: "gateway"},
+	{ID: "time", Title: "Time", Intro: "Clock and time zone: call records and certificates need the right time.",
+		Fields: []field{
+			{Path: "system.ntp", Label: "NTP servers", Kind: "list", Place: "0.pool.ntp.org, 1.pool.ntp.org", Help: "Separate with commas."},
+			{Path: "system.timezone", Label: "Time zone", Kind: "text", Place: "Europe/Berlin", Help: "Region/City as in the tz database."},
+		}, Check: "time"},
+}
+
+func findStep(id string) (step, int, bool) {
+	for i, s := range wizardSteps {
+		if s.ID == id {
+			return s, i, true
+		}
+	}
+	return step{}, 0, false
+}
+
+// formPath turns the display path (lan.0.address) into a config path
+// (lan[0].address).
+func formPath(p string) string {
+	parts := strings.Split(p, ".")
+	var b strings.Builder
+	for i, s := range parts {
+		if s != "" && s[0] >= '0' && s[0] <= '9' {
+			b.WriteString("[" + s + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+type wizardView struct {
+	Steps   []step
+	Step    step
+	Index   int
+	Prev    string
+	Next    string
+	Error   string
+	APIKeys []string
+}
+
+func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session) {
+	st, i, ok := findStep(r.PathValue("step"))
+	if !ok {
+		http.Redirect(w, r, "/wizard/"+wizardSteps[0].ID, http.StatusSeeOther)
+		return
+	}
+	v := wizardView{Steps: wizardSteps, Index: i}
+	if i > 0 {
+		v.Prev = wizardSteps[i-1].ID
+	}
+	if i < len(wizardSteps)-1 {
+		v.Next = wizardSteps[i+1].ID
+	}
+	doc, err := s.currentDoc()
+	if err != nil {
+		v.Error = "The stored config cannot be read: " + err.Error()
+	}
+	st.Fields = append([]field(nil), st.Fields...)
+	for j := range st.Fields {
+		f := &st.Fields[j]
+		f.Path = formPath(f.Path)
+		if doc == nil {
+			continue
+		}
+		val, err := getPath(doc, f.Path)
+		if err != nil || val == nil {
+			continue
+		}
+		switch x := val.(type) {
+		case bool:
+			f.Checked = x
+		case []any:
+			var parts []string
+			for _, e := range x {
+				parts = append(parts, fmt.Sprint(e))
+			}
+			f.Value = strings.Join(parts, ", ")
+		case string:
+			if !f.Secret { // secrets are never sent to the browser
+				f.Value = x
+			} else if x != "" {
+				f.Place = "(unchanged — type to replace)"
+			}
+		default:
+			f.Value = fmt.Sprint(x)
+		}
+	}
+	v.Step = st
+	if st.ID == "gateway" && doc != nil {
+		if l, ok := get(doc, "gateway.portal.api_keys").([]any); ok {
+			for _, k := range l {
+				if m, ok := k.(map[string]any); ok {
+					v.APIKeys = append(v.APIKeys, gets(m, "name"))
+				}
+			}
+		}
+	}
+	s.render(w, r, http.StatusOK, "wizard", s.authedPage(se, "Setup: "+st.Title, "wizard", v))
+}
+
+// Check is a wizard step's result as the installer sees it.
+type Check struct {
+	// State is "ok", "wait" (keep polling), "fail" or "na" (cannot tell:
+	// the service is not available).
+	State   string `json:"state"`
+	Message string `json:"message"`
+}
+
+func (s *Server) handleWizardCheck(w http.ResponseWriter, r *http.Request) {
+	st, _, ok := findStep(r.PathValue("step"))
+	if !ok {
+		apiError(w, http.StatusNotFound, errors.New("no such setup step"))
+		return
+	}
+	apiJSON(w, http.StatusOK, s.check(r.Context(), st.Check))
+}
+
+func (s *Server) check(ctx context.Context, what string) Check {
+	status := s.status(ctx)
+	net := status.Network
+	needNet := func() (Check, bool) {
+		if net == nil {
+			return Check{"na", "Saved. The network service is not available, so the result cannot be shown yet."}, false
+		}
+		return Check{}, true
+	}
+	switch what {
+	case "modem":
+		if c, ok := needNet(); !ok {
+			return c
+		}
+		m, ok := get(net, "modem").(map[string]any)
+		if !ok {
+			return Check{"wait", "Looking for the modem…"}
+		}
+		mv := modemPanel(m)
+		switch {
+		case mv.SIM == "pin-required":
+			return Check{"fail", "The SIM needs its PIN: enter it above."}
+		case mv.SIM == "absent":
+			return Check{"fail", "No SIM card found: insert one with the box powered off."}
+		case mv.Registration == "denied":
+			return Check{"fail", "The network denied the SIM: check the contract with the operator."}
+		case mv.State == "connected":
+			return Check{"ok", fmt.Sprintf("Modem connected on %s (%s), signal %s.", orDash(mv.Operator), orDash(mv.Tech), orDash(mv.SignalDBm))}
+		case mv.Registration == "home" || mv.Registration == "roaming":
+			return Check{"wait", fmt.Sprintf("Registered on %s, connecting…", orDash(mv.Operator))}
+		case mv.Error != "":
+			return Check{"wait", "Modem: " + mv.State + " — " + mv.Error}
+		}
+		return Check{"wait", "Modem: " + orDash(mv.State) + "…"}
+	case "wan", "lan":
+		if c, ok := needNet(); !ok {
+			return c
+		}
+		if what == "lan" {
+			for _, l := range getl(net, "lan") {
+				if e := gets(l, "error"); e != "" {
+					return Check{"fail", "LAN " + gets(l, "role") + ": " + e}
+				}
+				return Check{"ok", "LAN " + gets(l, "interface") + " has " + gets(l, "address") + "."}
+			}
+			return Check{"wait", "Applying the LAN address…"}
+		}
+		for _, u := range getl(net, "uplinks") {
+			if gets(u, "name") != "wan" {
+				continue
+			}
+			state := gets(u, "state")
+			switch state {
+			case "healthy":
+				return Check{"ok", "Wired WAN is up with " + gets(u, "address") + "."}
+			case "no-carrier":
+				return Check{"fail", "No cable on the WAN port (no carrier)."}
+			case "disabled":
+				return Check{"ok", "Wired WAN is switched off."}
+			}
+			return Check{"wait", "Wired WAN: " + state + "…"}
+		}
+		return Check{"wait", "Waiting for the wired WAN…"}
+	case "vpn":
+		p := vpnPanel(status)
+		if p.Unavailable != "" {
+			return Check{"na", "Saved. " + p.Unavailable}
+		}
+		if p.State == "connected" || p.State == "up" {
+			return Check{"ok", "VPN connected."}
+		}
+		return Check{"wait", "VPN: " + orDash(p.State) + "…"}
+	case "sip":
+		p, _ := gatewayPanel(status)
+		if p.Unavailable != "" {
+			return Check{"na", "Saved. " + p.Unavailable}
+		}
+		if p.State == "registered" {
+			return Check{"ok", "Trunk registered at the PBX."}
+		}
+		if p.State == "failed" || p.State == "rejected" {
+			return Check{"fail", "The PBX refused the registration: check user name and password."}
+		}
+		return Check{"wait", "Trunk: " + orDash(p.State) + "…"}
+	case "gateway":
+		if status.Gateway == nil {
+			return Check{"na", "Saved. Gateway service not available."}
+		}
+		return Check{"ok", "Saved and applied by the gateway."}
+	case "time":
+		return Check{"ok", "Saved. The box's clock is now " + status.Time.Local().Format("2006-01-02 15:04:05 MST") + "."}
+	}
+	return Check{"na", "Saved."}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// MaxVPNProfile bounds VPN profile uploads (an .ovpn with inline keys is a
+// few KiB).
+const MaxVPNProfile = 256 << 10
+
+// VPNProfileResult answers a profile upload.
+type VPNProfileResult struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}
+
+// handleVPNProfile checks an uploaded OpenVPN profile and hands it to the
+// VPN service, which stores and applies it.
+func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxVPNProfile+64<<10)
+	body, err := readUpload(r)
+	if err != nil {
+		apiError(w, uploadStatus(err), err)
+		return
+	}
+	if len(body) > MaxVPNProfile {
+		apiError(w, http.StatusRequestEntityTooLarge, errTooLarge{MaxVPNProfile})
+		return
+	}
+	if err := plausibleOVPN(body); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	svc := vpnService()
+	if svc == "" {
+		apiError(w, http.StatusServiceUnavailable, errors.New("VPN service not available: the profile was not stored"))
+		return
+	}
+	var out json.RawMessage
+	c := localapi.NewClient(svc)
+	if err := c.Do(r.Context(), http.MethodPut, "/v1/vpn/profile", vpnProfileBody{Profile: string(body)}, &out); err != nil {
+		apiError(w, http.StatusBadRequest, fmt.Errorf("profile: %w", err))
+		return
+	}
+	sum := sha256.Sum256(body)
+	slog.Info("VPN profile uploaded", "sha256", hex.EncodeToString(sum[:8]), "bytes", len(body))
+	apiJSON(w, http.StatusOK, VPNProfileResult{OK: true, Message: "Profile stored; the VPN is connecting."})
+}
+
+// vpnProfileBody is what the VPN service's PUT /v1/vpn/profile takes.
+type vpnProfileBody struct {
+	Profile string `json:"profile"`
+}
+
+// vpnService names the service that owns OpenVPN: a vpn socket if one
+// exists, else netctl (which supervises OpenVPN).
+func vpnService() string {
+	for _, n := range []string{"vpn", "netctl"} {
+		if !socketAbsent(n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// plausibleOVPN refuses files that are clearly not an OpenVPN client
+// profile before they reach the VPN service (which parses fully).
+func plausibleOVPN(b []byte) error {
+	if len(b) == 0 {
+		return errors.New("profile: the file is empty")
+	}
+	for _, c := range b {
+		if c == 0 {
+			return errors.New("profile: this is a binary file, not an OpenVPN profile (.ovpn)")
+		}
+	}
+	text := string(b)
+	hasRemote := false
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "remote" {
+			hasRemote = true
+		}
+	}
+	if !hasRemote {
+		return errors.New("profile: no 'remote' line: this is not an OpenVPN client profile")
+	}
+	return nil
+}
+
+// APIKeyResult carries a new portal API key, shown this one time.
+type APIKeyResult struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// handleNewAPIKey adds a portal API key (its hash goes into the config).
+func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := readJSONLimit(w, r, &req, 4096); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" || len(req.Name) > 40 {
+		apiError(w, http.StatusBadRequest, errors.New("name: give the key a name (at most 40 characters), e.g. portal"))
+		return
+	}
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	old, err := s.currentDoc()
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, err)
+		return
+	}
+	next, _ := toDocCopy(old)
+	keys, _ := get(next, "gateway.portal.api_keys").([]any)
+	for _, k := range keys {
+		if m, ok := k.(map[string]any); ok && gets(m, "name") == req.Name {
+			apiError(w, http.StatusConflict, errors.New("name: a key with this name exists"))
+			return
+		}
+	}
+	key := "gwk_" + randomString(24)
+	sum := sha256.Sum256([]byte(key))
+	if err := setPath(next, fmt.Sprintf("gateway.portal.api_keys[%d]", len(keys)), map[string]any{"name": req.Name, "sha256": hex.EncodeToString(sum[:])}); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
+	res, status := s.applyConfig(r.Context(), old, next, false)
+	if !res.OK {
+		apiJSON(w, status, res)
+		return
+	}
+	apiJSON(w, http.StatusCreated, APIKeyResult{Name: req.Name, Key: key})
+}
