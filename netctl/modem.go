@@ -738,4 +738,3 @@ func stopPPPD(cmd *exec.Cmd) {
 		cmd.Process.Signal(os.Interrupt)
 	}
 }
-

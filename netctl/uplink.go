@@ -9,12 +9,12 @@ import (
 // Uplink is one way to the internet (wired WAN or the modem). The Service
 // owns it; every field is guarded by Service.mu.
 type Uplink struct {
-	Name    string // "wan" or "modem"
-	Index   int    // position in network.uplinks: 0 is preferred
-	Iface   string
-	Method  string
-	targets []HealthTarget
-	static  *AddrConfig  // method static / from the modem
+	Name     string // "wan" or "modem"
+	Index    int    // position in network.uplinks: 0 is preferred
+	Iface    string
+	Method   string
+	targets  []HealthTarget
+	static   *AddrConfig  // method static / from the modem
 	extraDNS []netip.Addr // configured DNS added to DHCP's
 
 	exists, carrier bool

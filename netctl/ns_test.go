@@ -1,0 +1,421 @@
+package netctl_test
+
+// Namespace tests: the box runs the real cmd/netctl binary in a network
+// namespace made by the test, with veth pairs to an "internet" namespace
+// (playing the wired ISP, the LTE carrier and a server on the internet)
+// and to a LAN client namespace. Debian's dnsmasq serves DHCP.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"edgebox/netctl"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// netctlBinary builds cmd/netctl once per test binary.
+func netctlBinary(t testing.TB) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "netctl-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "netctl")
+		out, err := exec.Command("go", "build", "-o", binPath, "edgebox/cmd/netctl").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func needRoot(t testing.TB) {
+	if os.Geteuid() != 0 {
+		t.Skip("namespace tests need root")
+	}
+	for _, b := range []string{"ip", "/usr/sbin/dnsmasq"} {
+		if _, err := exec.LookPath(b); err != nil {
+			t.Fatalf("%s is missing: run scripts/deps.sh (%v)", b, err)
+		}
+	}
+}
+
+func run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// rig is one set of namespaces.
+type rig struct {
+	t                testing.TB
+	box, inet, lan   string // namespace names
+	dir              string
+	sock             string
+	resolv           string
+	cfgPath          string
+	proc             *exec.Cmd
+	procDone         chan struct{}
+	log              *syncBuffer
+	dnsmasq          map[string]*exec.Cmd
+	dnsmasqLogs      map[string]*syncBuffer
+	client           netctl.Client
+	boxNS, inetNS    netns.NsHandle
+	lanNS            netns.NsHandle
+	boxH             *netlink.Handle
+	internetServer   net.Listener
+	internetSeenFrom chan string
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Addresses in the rig (inside the test's namespaces only).
+const (
+	wanNet      = "10.1.0"
+	lteNet      = "10.2.0"
+	internetIP  = "10.9.0.9"
+	lanBoxAddr  = "192.168.50.1"
+	lanHostAddr = "192.168.50.2"
+)
+
+// newRig makes namespaces box, inet and lan with veths:
+//
+//	box wan0 <-> inet wanp 10.1.0.1/24   (wired ISP)
+//	box lte0 <-> inet ltep 10.2.0.1/24   (LTE carrier: the modem's CDC Ethernet)
+//	box lan0 <-> lan lanc 192.168.50.2/24 (LAN client, default via the box)
+//	inet lo 10.9.0.9/32                  (a server on the internet)
+func newRig(t testing.TB, tag string) *rig {
+	needRoot(t)
+	bin := netctlBinary(t)
+	id := fmt.Sprintf("%s%d", tag, os.Getpid()%100000)
+	r := &rig{t: t, box: "nb" + id, inet: "ni" + id, lan: "nl" + id, dir: t.TempDir(),
+		dnsmasq: map[string]*exec.Cmd{}, dnsmasqLogs: map[string]*syncBuffer{}, log: &syncBuffer{}}
+	_ = bin
+	for _, ns := range []string{r.box, r.inet, r.lan} {
+		exec.Command("ip", "netns", "del", ns).Run() // leftovers of a killed run
+		run(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	run(t, "ip", "link", "add", "wan0", "netns", r.box, "type", "veth", "peer", "name", "wanp", "netns", r.inet)
+	run(t, "ip", "link", "add", "lte0", "netns", r.box, "type", "veth", "peer", "name", "ltep", "netns", r.inet)
+	run(t, "ip", "link", "add", "lan0", "netns", r.box, "type", "veth", "peer", "name", "lanc", "netns", r.lan)
+	run(t, "ip", "-n", r.inet, "addr", "add", wanNet+".1/24", "dev", "wanp")
+	run(t, "ip", "-n", r.inet, "addr", "add", lteNet+".1/24", "dev", "ltep")
+	run(t, "ip", "-n", r.inet, "addr", "add", internetIP+"/32", "dev", "lo")
+	run(t, "ip", "-n", r.inet, "link", "set", "wanp", "up")
+	run(t, "ip", "-n", r.inet, "link", "set", "ltep", "up")
+	run(t, "ip", "-n", r.lan, "addr", "add", lanHostAddr+"/24", "dev", "lanc")
+	run(t, "ip", "-n", r.lan, "link", "set", "lanc", "up")
+	run(t, "ip", "-n", r.lan, "route", "add", "default", "via", lanBoxAddr)
+	var err error
+	for _, p := range []struct {
+		name string
+		h    *netns.NsHandle
+	}{{r.box, &r.boxNS}, {r.inet, &r.inetNS}, {r.lan, &r.lanNS}} {
+		if *p.h, err = netns.GetFromName(p.name); err != nil {
+			t.Fatal(err)
+		}
+		h := *p.h
+		t.Cleanup(func() { h.Close() })
+	}
+	if r.boxH, err = netlink.NewHandleAt(r.boxNS); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.boxH.Close)
+	r.sock = filepath.Join(r.dir, "netctl.sock")
+	r.resolv = filepath.Join(r.dir, "resolv.conf")
+	r.cfgPath = filepath.Join(r.dir, "config.json")
+	r.client = netctl.NewClientPath(r.sock)
+	return r
+}
+
+// inNS runs f on an OS thread inside namespace ns (sockets made there stay
+// in ns).
+func inNS(ns netns.NsHandle, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			errc <- err
+			runtime.UnlockOSThread()
+			return
+		}
+		err = f()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		} // else the thread dies with the goroutine, still locked
+		errc <- err
+	}()
+	return <-errc
+}
+
+// dialFrom connects to addr from namespace ns and returns the first line
+// the server sends.
+func dialFrom(ns netns.NsHandle, addr string, timeout time.Duration) (string, error) {
+	var c net.Conn
+	err := inNS(ns, func() error {
+		var err error
+		c, err = net.DialTimeout("tcp4", addr, timeout)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 128)
+	n, err := c.Read(buf)
+	return strings.TrimSpace(string(buf[:n])), err
+}
+
+// serve listens on addr in ns and answers every connection with the
+// client's address.
+func serve(t testing.TB, ns netns.NsHandle, addr string) {
+	var l net.Listener
+	if err := inNS(ns, func() error {
+		var err error
+		l, err = net.Listen("tcp4", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "%s\n", c.RemoteAddr().(*net.TCPAddr).IP)
+			c.Close()
+		}
+	}()
+}
+
+// startDNSMasq serves DHCP on iface in the inet namespace.
+func (r *rig) startDNSMasq(iface, subnet string, extra ...string) {
+	r.t.Helper()
+	logb := r.dnsmasqLogs[iface]
+	if logb == nil {
+		logb = &syncBuffer{}
+		r.dnsmasqLogs[iface] = logb
+	}
+	args := []string{"netns", "exec", r.inet, "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+		"--port=0", "--no-resolv", "--no-hosts", "--bind-interfaces", "--interface=" + iface, "--except-interface=lo",
+		"--dhcp-range=" + subnet + ".100," + subnet + ".150,255.255.255.0,2m",
+		"--dhcp-option=option:router," + subnet + ".1",
+		"--dhcp-option=option:dns-server," + subnet + ".53",
+		"--dhcp-leasefile=" + filepath.Join(r.dir, iface+".leases"),
+		"--pid-file=" + filepath.Join(r.dir, iface+".pid"),
+		"--log-dhcp", "--log-facility=-", "--dhcp-authoritative"}
+	args = append(args, extra...)
+	cmd := exec.Command("ip", args...)
+	cmd.Stdout, cmd.Stderr = logb, logb
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.dnsmasq[iface] = cmd
+	r.t.Cleanup(func() { r.stopDNSMasq(iface) })
+}
+
+func (r *rig) stopDNSMasq(iface string) {
+	cmd := r.dnsmasq[iface]
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	delete(r.dnsmasq, iface)
+}
+
+// writeConfig stores a config document.
+func (r *rig) writeConfig(doc map[string]any) {
+	r.t.Helper()
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(r.cfgPath, b, 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// startNetctl runs cmd/netctl in the box namespace.
+func (r *rig) startNetctl() {
+	r.t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", r.box, netctlBinary(r.t), "--debug",
+		"--config", r.cfgPath, "--socket", r.sock, "--resolv-conf", r.resolv,
+		"--sms-dir", filepath.Join(r.dir, "sms"),
+		"--iface", "wan=wan0", "--iface", "lan1=lan0")
+	cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+r.dir, "EDGEBOX_PERM_DIR="+r.dir)
+	cmd.Stdout, cmd.Stderr = r.log, r.log
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.proc = cmd
+	r.procDone = make(chan struct{})
+	go func() { cmd.Wait(); close(r.procDone) }()
+	r.t.Cleanup(func() {
+		r.stopNetctl()
+		if r.t.Failed() {
+			r.t.Logf("netctl log:\n%s", r.log.String())
+			for k, v := range r.dnsmasqLogs {
+				r.t.Logf("dnsmasq %s log (tail):\n%s", k, tail(v.String(), 3000))
+			}
+		}
+	})
+	r.waitFor("API socket", 20*time.Second, func() (bool, string) {
+		_, err := r.client.Status(context.Background())
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// stopNetctl sends SIGTERM and waits for a clean exit.
+func (r *rig) stopNetctl() {
+	if r.proc == nil {
+		return
+	}
+	r.proc.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.procDone:
+	case <-time.After(20 * time.Second):
+		r.proc.Process.Kill()
+		<-r.procDone
+		r.t.Errorf("netctl did not stop on SIGTERM")
+	}
+	r.proc = nil
+}
+
+// waitFor polls cond every 100ms until it holds or timeout passes.
+func (r *rig) waitFor(what string, timeout time.Duration, cond func() (bool, string)) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		last = why
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.t.Fatalf("timed out after %v waiting for %s (last: %s)", timeout, what, last)
+}
+
+func (r *rig) status() netctl.Status {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := r.client.Status(ctx)
+	if err != nil {
+		r.t.Fatalf("status: %v", err)
+	}
+	return st
+}
+
+func uplink(st netctl.Status, name string) netctl.UplinkStatus {
+	for _, u := range st.Uplinks {
+		if u.Name == name {
+			return u
+		}
+	}
+	return netctl.UplinkStatus{}
+}
+
+// defaultRoute returns the device of the box's preferred route to the
+// internet server.
+func (r *rig) defaultRoute() string {
+	routes, err := r.boxH.RouteGet(net.ParseIP(internetIP))
+	if err != nil || len(routes) == 0 {
+		return fmt.Sprint("none: ", err)
+	}
+	l, err := r.boxH.LinkByIndex(routes[0].LinkIndex)
+	if err != nil {
+		return "?"
+	}
+	return l.Attrs().Name
+}
+
+// setCarrier raises or lowers the carrier the box sees on a veth by
+// switching its peer in the inet namespace.
+func (r *rig) setCarrier(peer string, up bool) {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	run(r.t, "ip", "-n", r.inet, "link", "set", peer, state)
+}
+
+// baseConfig: WAN by DHCP preferred, LTE on lte0 by DHCP as backup, one
+// LAN port, fast timers.
+func baseConfig() map[string]any {
+	return map[string]any{
+		"version": 1,
+		"network": map[string]any{
+			"lan":     []any{map[string]any{"role": "lan1", "address": lanBoxAddr + "/24"}},
+			"wan":     map[string]any{"enabled": true, "method": "dhcp"},
+			"modem":   map[string]any{"enabled": true, "port": "/dev/null-no-modem", "interface": "lte0", "method": "dhcp", "reset_after_sec": 0},
+			"uplinks": []any{"wan", "modem"},
+			"health":  map[string]any{"targets": []any{"icmp:" + internetIP}, "interval_sec": 1, "timeout_sec": 1, "fail_after_sec": 3, "failback_after_sec": 2},
+			"firewall": map[string]any{"open_udp": []any{"1194", "5060", "10000-10010"}, "open_tcp": []any{"5061"},
+				"management_tcp": []any{"22", "80", "443"}, "vpn_interfaces": []any{"tun*"}},
+			"router": true,
+		},
+	}
+}
