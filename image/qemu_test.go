@@ -1,0 +1,342 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests boot the real disk image that `make test` built (it sets
+// EDGEBOX_IMAGE_DIR) under QEMU/SeaBIOS from -drive, like an APU boots
+// from its SD card.
+
+func builtImage(t testing.TB) string {
+	dir := os.Getenv("EDGEBOX_IMAGE_DIR")
+	if dir == "" {
+		t.Skip("EDGEBOX_IMAGE_DIR not set: run through `make test`, which builds the image first")
+	}
+	img := filepath.Join(dir, "edgebox.img")
+	if _, err := os.Stat(img); err != nil {
+		t.Fatalf("no disk image: %v", err)
+	}
+	return img
+}
+
+// diskCopy gives each test its own sparse copy of the image, optionally with
+// extra kernel arguments on slot A.
+func diskCopy(t testing.TB, img, extra string) string {
+	dst := filepath.Join(t.TempDir(), "edgebox.img")
+	if out, err := exec.Command("cp", "--sparse=always", img, dst).CombinedOutput(); err != nil {
+		t.Fatalf("copy image: %v %s", err, out)
+	}
+	if extra != "" {
+		if err := SetCmdline(context.Background(), dst, "A", extra); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+type box struct {
+	t    testing.TB
+	vm   *VM
+	http string
+	tok  string
+}
+
+func bootBox(t testing.TB, disk string, noReboot bool) *box {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(t.TempDir(), "console.log")
+	vm, err := StartVM(VMOptions{Disk: disk, HTTPPort: port, NoReboot: noReboot, ConsoleLog: logPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &box{t: t, vm: vm, http: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	t.Cleanup(func() {
+		if !vm.Exited() {
+			vm.Kill()
+		}
+		if t.Failed() {
+			t.Logf("serial console:\n%s", vm.Console())
+		}
+	})
+	return b
+}
+
+type health struct {
+	OK       bool   `json:"ok"`
+	Board    string `json:"board"`
+	Version  string `json:"version"`
+	Services []struct {
+		Name     string `json:"name"`
+		State    string `json:"state"`
+		PID      int    `json:"pid"`
+		Restarts int    `json:"restarts"`
+	} `json:"services"`
+}
+
+func (b *box) call(method, path, token string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, b.http+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %v: %s", method, path, err, data)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, data)
+	}
+	return resp.StatusCode, nil
+}
+
+// waitHealthy polls /healthz through QEMU's host forward until every
+// service runs, and returns the answer and how long it took.
+func (b *box) waitHealthy(timeout time.Duration) (health, time.Duration) {
+	b.t.Helper()
+	start := time.Now()
+	var h health
+	var last string
+	for time.Since(start) < timeout {
+		h = health{}
+		_, err := b.call("GET", "/healthz", "", nil, &h)
+		if err == nil && h.OK && len(h.Services) > 0 {
+			return h, time.Since(start)
+		}
+		last = fmt.Sprintf("%v %+v", err, h)
+		if b.vm.Exited() {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	b.t.Fatalf("box not healthy within %v; last answer: %s", timeout, last)
+	return h, 0
+}
+
+func (b *box) service(name string) (state string, pid, restarts int) {
+	var h health
+	if _, err := b.call("GET", "/healthz", "", nil, &h); err != nil {
+		return "", 0, 0
+	}
+	for _, s := range h.Services {
+		if s.Name == name {
+			return s.State, s.PID, s.Restarts
+		}
+	}
+	return "", 0, 0
+}
+
+func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
+	disk := diskCopy(t, builtImage(t), "")
+	b := bootBox(t, disk, false)
+	vm := b.vm
+	off, err := vm.WaitConsole("edgebox init ", 0, 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"board detected", "kernel modules loaded", "created a new perm filesystem",
+		"hardware watchdog armed", "up on qemu as edgebox-"} {
+		if _, err := vm.WaitConsole(want, off, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, took := b.waitHealthy(3 * time.Minute)
+	t.Logf("healthy %v after init's banner: board %s version %s", took.Round(time.Millisecond), h.Board, h.Version)
+	if h.Board != "qemu" {
+		t.Errorf("board %q", h.Board)
+	}
+	want := map[string]bool{"netctl": false, "web": false, "gateway": false}
+	for _, s := range h.Services {
+		if s.State != "running" {
+			t.Errorf("service %s is %s", s.Name, s.State)
+		}
+		want[s.Name] = true
+	}
+	for name, seen := range want {
+		if !seen {
+			t.Errorf("service %s not supervised", name)
+		}
+	}
+
+	// First boot: set the admin password, get an API token.
+	if _, err := b.call("POST", "/api/v1/setup", "", map[string]string{"password": "installer-secret-1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		Token string `json:"token"`
+	}
+	req, _ := http.NewRequest("POST", b.http+"/api/v1/tokens", nil)
+	req.SetBasicAuth("admin", "installer-secret-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if tok.Token == "" {
+		t.Fatalf("no token: %s", resp.Status)
+	}
+	if code, _ := b.call("GET", "/api/v1/services", "wrong-token", nil, nil); code != http.StatusUnauthorized {
+		t.Errorf("services with a wrong token: %d", code)
+	}
+
+	// Kill a service through the system API: init starts a new process.
+	_, oldPID, oldRestarts := b.service("netctl")
+	if _, err := b.call("POST", "/api/v1/services/netctl/restart", tok.Token, struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st, pid, restarts := b.service("netctl")
+		if st == "running" && pid != 0 && pid != oldPID && restarts == oldRestarts+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("netctl not restarted: %s pid %d (was %d) restarts %d", st, pid, oldPID, restarts)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	var logs []struct {
+		Text string `json:"text"`
+	}
+	if _, err := b.call("GET", "/api/v1/services/web/logs", tok.Token, nil, &logs); err != nil || len(logs) == 0 {
+		t.Errorf("web logs: %v %d lines", err, len(logs))
+	}
+
+	// Power off through the API: services stop in order, /perm unmounted.
+	mark := len(vm.Console())
+	if _, err := b.call("POST", "/api/v1/system/poweroff", tok.Token, struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Wait(2 * time.Minute); err != nil {
+		t.Fatalf("did not power off: %v", err)
+	}
+	tail := vm.Console()[mark:]
+	for _, want := range []string{"shutdown requested", "/perm unmounted", "poweroff now"} {
+		if !strings.Contains(tail, want) {
+			t.Errorf("console after poweroff request lacks %q", want)
+		}
+	}
+	// gateway depends on netctl: it must stop first.
+	if g, n := strings.Index(tail, "service=gateway"), strings.LastIndex(tail, "service=netctl"); g < 0 || n < 0 || g > n {
+		t.Errorf("stop order wrong (gateway at %d, netctl at %d)", g, n)
+	}
+
+	// Second boot of the same disk: /perm kept, admin password kept; the
+	// ACPI power button powers the box off cleanly.
+	b2 := bootBox(t, disk, false)
+	if _, err := b2.vm.WaitConsole("/perm mounted", 0, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b2.vm.Console(), "created a new perm filesystem") {
+		t.Fatal("/perm formatted again on second boot")
+	}
+	b2.waitHealthy(3 * time.Minute)
+	if code, _ := b2.call("POST", "/api/v1/setup", "", map[string]string{"password": "someone-else-99"}, nil); code != http.StatusConflict {
+		t.Errorf("setup on second boot: %d, want 409 (admin kept in /perm)", code)
+	}
+	mark = len(b2.vm.Console())
+	if err := b2.vm.Monitor("system_powerdown"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.vm.Wait(2 * time.Minute); err != nil {
+		t.Fatalf("power button: %v", err)
+	}
+	if tail := b2.vm.Console()[mark:]; !strings.Contains(tail, "/perm unmounted") {
+		t.Errorf("power button shutdown not clean:\n%s", tail)
+	}
+}
+
+func TestQEMUWatchdogResetsHungInit(t *testing.T) {
+	disk := diskCopy(t, builtImage(t), "edgebox.debug.hang=3")
+	b := bootBox(t, disk, true) // -no-reboot: the watchdog's reset ends QEMU
+	if _, err := b.vm.WaitConsole("hanging init's main loop on purpose", 0, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := b.vm.Wait(3 * time.Minute); err != nil {
+		t.Fatal("hung init was not reset by the watchdog")
+	}
+	t.Logf("watchdog reset the box %v after init hung", time.Since(start).Round(time.Second))
+	if !strings.Contains(b.vm.Console(), "no longer petting the watchdog") {
+		t.Error("init did not say it stopped petting")
+	}
+	if strings.Contains(b.vm.Console(), "poweroff now") {
+		t.Error("box shut down instead of being reset")
+	}
+}
+
+func TestQEMUBootsWithoutPerm(t *testing.T) {
+	disk := diskCopy(t, builtImage(t), "")
+	// Foreign data on the perm partition: init must not format it.
+	f, err := os.OpenFile(disk, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("somebody's precious data"), (alignMiB+2*slotMiB)<<20+8192)
+	f.Close()
+	b := bootBox(t, disk, false)
+	if _, err := b.vm.WaitConsole("running WITHOUT /perm", 0, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	b.waitHealthy(3 * time.Minute)
+	b.vm.Monitor("system_powerdown")
+	b.vm.Wait(2 * time.Minute)
+	data := make([]byte, 64)
+	f, _ = os.Open(disk)
+	f.ReadAt(data, (alignMiB+2*slotMiB)<<20+8192)
+	f.Close()
+	if !bytes.HasPrefix(data, []byte("somebody's precious data")) {
+		t.Fatal("perm partition data was overwritten")
+	}
+}
+
+// BenchmarkBootToHealthz boots the image and reports seconds from QEMU
+// start to the first healthy /healthz answer (make bench prints it).
+func BenchmarkBootToHealthz(b *testing.B) {
+	img := builtImage(b)
+	for i := 0; i < b.N; i++ {
+		disk := diskCopy(b, img, "")
+		start := time.Now()
+		bx := bootBox(b, disk, false)
+		banner, err := bx.vm.WaitConsole(" up on qemu as ", 0, 3*time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		initUp := time.Since(start)
+		_ = banner
+		bx.waitHealthy(3 * time.Minute)
+		b.ReportMetric(initUp.Seconds(), "s-to-init-up")
+		b.ReportMetric(time.Since(start).Seconds(), "s-to-healthz")
+		bx.vm.Kill()
+	}
+}
