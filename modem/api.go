@@ -10,6 +10,7 @@ package modem
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -90,7 +91,18 @@ type Options struct {
 	// (netctl passes /perm/edgebox/sms). Empty disables SMS storage:
 	// then received messages are left on the SIM.
 	SMSDir string
-	Logger *slog.Logger
+	// StateDir keeps the record of PINs the SIM rejected, so a restart
+	// never re-sends one. Default: SMSDir.
+	StateDir string
+	// ConnectTimeout bounds Connect's wait for the link. Default 60s.
+	ConnectTimeout time.Duration
+	// ProbeTimeout and RebootWait tune recovery (see EngineConfig).
+	ProbeTimeout time.Duration
+	RebootWait   time.Duration
+	// OpenPort replaces opening Device.Port with go.bug.st/serial (tests,
+	// sockets).
+	OpenPort func() (io.ReadWriteCloser, error)
+	Logger   *slog.Logger
 }
 
 // Identity of the modem and SIM.

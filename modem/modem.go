@@ -3,110 +3,657 @@ package modem
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
 )
 
 // Modem is one opened modem: the AT engine running in its own goroutine
 // plus the vendor profile. All methods are safe for concurrent use.
 type Modem struct {
-	dev    Device
-	opts   Options
-	eng    *Engine
-	prof   Profile
+	dev  Device
+	opts Options
+	eng  *Engine
+	prof Profile
+	log  *slog.Logger
+	pins *pinGuard
+	sms  *smsStore
+	enc  *SMSEncoder
+
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-}
+	runErr error
 
-var errTODO = errors.New("modem: not implemented yet")
+	evMu   sync.Mutex
+	events chan Event
+	closed bool
+
+	linkMu    sync.Mutex
+	linkWatch []chan LinkStatus
+	smsMu     sync.Mutex // one SMS fetch/send at a time
+}
 
 // Open opens the AT port of dev, starts the engine and initialises the
 // modem with its profile (echo off, numeric errors, URCs on). It does not
 // enter a PIN or connect.
-func Open(ctx context.Context, opts Options) (*Modem, error) { return nil, errTODO }
+func Open(ctx context.Context, opts Options) (*Modem, error) {
+	dev := opts.Device
+	if dev.Port == "" {
+		return nil, errors.New("modem: no AT port given")
+	}
+	if dev.Profile == "" {
+		dev.Profile = "generic"
+	}
+	prof, err := NewProfile(dev.Profile)
+	if err != nil {
+		return nil, err
+	}
+	open := opts.OpenPort
+	if open == nil {
+		open = func() (io.ReadWriteCloser, error) { return OpenSerial(dev.Port, opts.Baud) }
+	}
+	return openWith(ctx, opts, dev, prof, open)
+}
+
+func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open func() (io.ReadWriteCloser, error)) (*Modem, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("modem", dev.Port)
+	m := &Modem{
+		dev: dev, opts: opts, prof: prof, log: log,
+		done:   make(chan struct{}),
+		events: make(chan Event, 64),
+		enc:    NewSMSEncoder(int(time.Now().UnixNano() % 256)),
+	}
+	stateDir := opts.StateDir
+	if stateDir == "" {
+		stateDir = opts.SMSDir
+	}
+	m.pins = newPINGuard(stateDir)
+	if opts.SMSDir != "" {
+		st, err := openSMSStore(opts.SMSDir)
+		if err != nil {
+			return nil, fmt.Errorf("modem %s: %w", dev.Port, err)
+		}
+		m.sms = st
+	}
+	m.eng = NewEngine(EngineConfig{
+		Open:         open,
+		Timeout:      opts.CommandTimeout,
+		MaxTimeouts:  opts.MaxTimeouts,
+		ResetCommand: prof.ResetCommand(),
+		SlotReset:    opts.SlotReset,
+		ProbeTimeout: opts.ProbeTimeout,
+		RebootWait:   opts.RebootWait,
+		Logger:       log,
+	})
+	urcs, _ := m.eng.Subscribe(256)
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	started := make(chan struct{})
+	go func() {
+		defer close(m.done)
+		close(started)
+		m.runErr = m.eng.Run(m.ctx)
+	}()
+	<-started
+	go m.handleURCs(urcs)
+	if err := m.init(ctx); err != nil {
+		m.Close()
+		if errors.Is(err, ErrTimeout) || errors.Is(err, ErrFaulty) || errors.Is(err, ErrNotReady) {
+			tried := []string{prof.Name() + " init"}
+			var te *TimeoutError
+			if errors.As(err, &te) {
+				tried = append(tried, te.Command)
+			}
+			return nil, &FaultyModemError{Port: dev.Port, Tried: tried, Err: err}
+		}
+		return nil, fmt.Errorf("modem %s: init: %w", dev.Port, err)
+	}
+	// Messages that arrived while the box was off.
+	go func() {
+		if _, err := m.FetchSMS(m.ctx); err != nil && m.ctx.Err() == nil {
+			m.log.Debug("no SMS fetched at start", "err", err)
+		}
+	}()
+	return m, nil
+}
+
+// init runs the profile's init plus SMS setup (which fails harmlessly
+// while the SIM is locked; it is repeated once the SIM is ready).
+func (m *Modem) init(ctx context.Context) error {
+	if err := m.prof.Init(ctx, m.eng); err != nil {
+		return err
+	}
+	m.smsSetup(ctx)
+	return nil
+}
+
+func (m *Modem) smsSetup(ctx context.Context) {
+	for _, c := range []string{"AT+CMGF=0", `AT+CPMS="SM","SM","SM"`, "AT+CNMI=2,1,0,0,0"} {
+		if _, err := m.eng.Command(ctx, c, 0); err != nil {
+			m.log.Debug("SMS setup", "cmd", c, "err", err)
+			return
+		}
+	}
+}
 
 // Close stops the engine and closes the port. It does not turn the radio off.
-func (m *Modem) Close() error { return errTODO }
+func (m *Modem) Close() error {
+	m.cancel()
+	<-m.done
+	m.evMu.Lock()
+	if !m.closed {
+		m.closed = true
+		close(m.events)
+	}
+	m.evMu.Unlock()
+	if errors.Is(m.runErr, context.Canceled) {
+		return nil
+	}
+	return m.runErr
+}
+
+// Engine gives access to raw AT commands (edgectl modem at ...).
+func (m *Modem) Engine() *Engine { return m.eng }
 
 // Device returns the device this modem was opened on.
 func (m *Modem) Device() Device { return m.dev }
 
 // ProfileName is the vendor profile in use.
-func (m *Modem) ProfileName() string { return "" }
+func (m *Modem) ProfileName() string { return m.prof.Name() }
 
 // PPPOnly reports a modem without a network interface (pppd is needed).
-func (m *Modem) PPPOnly() bool { return false }
+func (m *Modem) PPPOnly() bool { return m.prof.PPPOnly() }
 
 // PreferModemAddress reports that the address from Address should be used
-// instead of (or when) DHCP on the network interface fails.
-func (m *Modem) PreferModemAddress() bool { return false }
+// instead of DHCP on the network interface.
+func (m *Modem) PreferModemAddress() bool { return m.prof.PreferModemAddress() }
 
 // Events delivers changes reported by the modem. The channel is closed by
 // Close. Slow readers lose the oldest events, never block the engine.
-func (m *Modem) Events() <-chan Event { return nil }
+func (m *Modem) Events() <-chan Event { return m.events }
+
+func (m *Modem) emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	if m.closed {
+		return
+	}
+	for {
+		select {
+		case m.events <- ev:
+			return
+		default:
+			select {
+			case <-m.events: // drop the oldest
+			default:
+			}
+		}
+	}
+}
 
 // Identity reads manufacturer, model, firmware, IMEI and, when the SIM is
 // ready, IMSI and ICCID.
-func (m *Modem) Identity(ctx context.Context) (Identity, error) { return Identity{}, errTODO }
+func (m *Modem) Identity(ctx context.Context) (Identity, error) {
+	var id Identity
+	get := func(c, prefix string) (string, error) {
+		r, err := m.eng.Command(ctx, c, 0)
+		if err != nil {
+			return "", err
+		}
+		return ParseInfoLine(r.Lines, prefix), nil
+	}
+	var err error
+	if id.Manufacturer, err = get("AT+CGMI", "+CGMI:"); err != nil {
+		return id, m.wrap("identity", err)
+	}
+	if id.Model, err = get("AT+CGMM", "+CGMM:"); err != nil {
+		return id, m.wrap("identity", err)
+	}
+	if id.Firmware, err = get("AT+CGMR", "+CGMR:"); err != nil {
+		return id, m.wrap("identity", err)
+	}
+	imei, err := get("AT+CGSN", "+CGSN:")
+	if err != nil {
+		return id, m.wrap("identity", err)
+	}
+	if id.IMEI, err = ParseIMEI(imei); err != nil {
+		return id, m.wrap("identity", err)
+	}
+	if s, err := get("AT+CIMI", "+CIMI:"); err == nil {
+		id.IMSI, _ = ParseIMSI(s)
+	}
+	id.ICCID, _ = m.prof.ICCID(ctx, m.eng)
+	return id, nil
+}
+
+func (m *Modem) wrap(what string, err error) error {
+	return fmt.Errorf("modem %s: %s: %w", m.dev.Port, what, err)
+}
 
 // SIM reads the SIM state and the attempts left.
-func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) { return SIMStatus{}, errTODO }
+func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) {
+	st := SIMStatus{State: SIMUnknown, PINAttempts: -1, PUKAttempts: -1}
+	r, err := m.eng.Command(ctx, "AT+CPIN?", 0)
+	switch {
+	case IsCME(err, CMESIMNotInserted):
+		st.State = SIMAbsent
+		return st, nil
+	case IsCME(err, CMESIMBusy):
+		st.State = SIMBusy
+		return st, nil
+	case IsCME(err, CMESIMFailure), IsCME(err, CMESIMWrong), IsCME(err, 262):
+		st.State = SIMError
+		return st, nil
+	case IsCME(err, CMESIMPUKRequired):
+		st.State = SIMPUK
+	case err != nil:
+		return st, m.wrap("SIM state", err)
+	default:
+		l, ok := r.Line("+CPIN:")
+		if !ok {
+			return st, m.wrap("SIM state", fmt.Errorf("no +CPIN line in %q", r.Lines))
+		}
+		if st.State, err = ParseCPIN(l); err != nil {
+			return st, m.wrap("SIM state", err)
+		}
+	}
+	if a, err := m.prof.PINAttempts(ctx, m.eng); err == nil {
+		st.PINAttempts, st.PUKAttempts = a.PIN, a.PUK
+	}
+	if id, err := m.prof.ICCID(ctx, m.eng); err == nil {
+		st.ICCID = id
+	}
+	st.PINRejected = st.State == SIMPIN && m.pins.anyRejected(st.ICCID)
+	return st, nil
+}
+
+var pinRE = regexp.MustCompile(`^[0-9]{4,8}$`)
 
 // EnterPIN sends pin if the SIM asks for one. A PIN the SIM already
 // rejected for this ICCID is refused with ErrPINAlreadyRejected; a wrong
 // PIN returns ErrWrongPIN and is never retried automatically.
-func (m *Modem) EnterPIN(ctx context.Context, pin string) error { return errTODO }
+func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
+	if !pinRE.MatchString(pin) {
+		return errors.New("a SIM PIN is 4 to 8 digits")
+	}
+	st, err := m.SIM(ctx)
+	if err != nil {
+		return err
+	}
+	switch st.State {
+	case SIMReady:
+		return nil
+	case SIMPIN:
+	case SIMPUK:
+		return fmt.Errorf("the SIM is blocked and needs its PUK (%d attempts left): unblock it with the PUK", st.PUKAttempts)
+	case SIMAbsent:
+		return errors.New("no SIM card: insert one and power-cycle the box")
+	default:
+		return fmt.Errorf("the SIM is not asking for a PIN (state %s)", st.State)
+	}
+	key := st.ICCID
+	if m.pins.rejected(key, pin) {
+		return fmt.Errorf("%w (SIM %s)", ErrPINAlreadyRejected, key)
+	}
+	_, err = m.eng.Command(ctx, fmt.Sprintf(`AT+CPIN="%s"`, pin), 20*time.Second)
+	switch {
+	case err == nil:
+		m.pins.accepted(key)
+		m.smsSetup(ctx)
+		return nil
+	case IsCME(err, CMEIncorrectPass), IsCME(err, CMESIMPUKRequired), IsCME(err, 262):
+		m.pins.reject(key, pin)
+		left := -1
+		if a, err := m.prof.PINAttempts(ctx, m.eng); err == nil {
+			left = a.PIN
+		}
+		return fmt.Errorf("%w (%d attempts left); it will not be sent again", ErrWrongPIN, left)
+	case errors.Is(err, ErrTimeout):
+		// Unknown outcome: if the SIM is still locked, treat the PIN as
+		// rejected rather than risk burning another attempt.
+		if st2, err2 := m.SIM(ctx); err2 == nil && st2.State == SIMReady {
+			m.pins.accepted(key)
+			return nil
+		}
+		m.pins.reject(key, pin)
+		return m.wrap("enter PIN", err)
+	}
+	return m.wrap("enter PIN", err)
+}
+
+// EnterPUK unblocks a PUK-locked SIM and sets newPIN.
+func (m *Modem) EnterPUK(ctx context.Context, puk, newPIN string) error {
+	if !regexp.MustCompile(`^[0-9]{8}$`).MatchString(puk) || !pinRE.MatchString(newPIN) {
+		return errors.New("a PUK is 8 digits and a PIN 4 to 8 digits")
+	}
+	_, err := m.eng.Command(ctx, fmt.Sprintf(`AT+CPIN="%s","%s"`, puk, newPIN), 20*time.Second)
+	if err != nil {
+		return m.wrap("enter PUK", err)
+	}
+	if id, err := m.prof.ICCID(ctx, m.eng); err == nil {
+		m.pins.accepted(id)
+	}
+	return nil
+}
 
 // Registration reads the registration state, access technology and operator.
 func (m *Modem) Registration(ctx context.Context) (Registration, error) {
-	return Registration{}, errTODO
+	var best *RegInfo
+	var bestRank int
+	var firstErr error
+	anyAnswer := false
+	for _, q := range []string{"+CEREG", "+CGREG", "+CREG"} {
+		r, err := m.eng.Command(ctx, "AT"+q+"?", 0)
+		if err != nil {
+			if !isModemAnswer(err) {
+				return Registration{}, m.wrap("registration", err)
+			}
+			continue
+		}
+		l, ok := r.Line(q + ":")
+		if !ok {
+			continue
+		}
+		ri, err := ParseCREG(l, true)
+		if err != nil {
+			firstErr = err
+			continue
+		}
+		anyAnswer = true
+		if rank := regRank(ri.Stat); best == nil || rank > bestRank {
+			ri := ri
+			best, bestRank = &ri, rank
+			if ri.AcT < 0 && q == "+CEREG" && RegStateOf(ri.Stat).Registered() {
+				best.AcT = 7
+			}
+		}
+	}
+	if !anyAnswer {
+		if firstErr == nil {
+			firstErr = errors.New("no registration answer")
+		}
+		return Registration{}, m.wrap("registration", firstErr)
+	}
+	reg := Registration{State: RegStateOf(best.Stat), LAC: best.LAC, CellID: best.CellID}
+	if best.AcT >= 0 {
+		reg.Tech = TechOfAcT(best.AcT)
+	}
+	if reg.State.Registered() {
+		if r, err := m.eng.Command(ctx, "AT+COPS?", 0); err == nil {
+			if l, ok := r.Line("+COPS:"); ok {
+				if op, act, err := ParseCOPS(l); err == nil {
+					reg.Operator = op
+					if act >= 0 && reg.Tech == TechUnknown {
+						reg.Tech = TechOfAcT(act)
+					}
+				}
+			}
+		}
+		if t, err := m.prof.Tech(ctx, m.eng); err == nil && t != TechUnknown {
+			reg.Tech = t
+		}
+	}
+	return reg, nil
+}
+
+// regRank orders states so the most useful answer of CS/PS/EPS wins.
+func regRank(stat int) int {
+	switch RegStateOf(stat) {
+	case RegHome, RegRoaming:
+		return 4
+	case RegDenied:
+		return 3
+	case RegSearching:
+		return 2
+	case RegNotRegistered:
+		return 1
+	}
+	return 0
 }
 
 // Signal reads the signal strength.
-func (m *Modem) Signal(ctx context.Context) (Signal, error) { return Signal{}, errTODO }
+func (m *Modem) Signal(ctx context.Context) (Signal, error) {
+	s, err := m.prof.Signal(ctx, m.eng)
+	if err != nil {
+		return s, m.wrap("signal", err)
+	}
+	return s, nil
+}
+
+var apnRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.\-_]{0,99}$`)
+
+// ValidateAPN checks apn for what can safely go into an AT command.
+func ValidateAPN(apn APN) error {
+	if !apnRE.MatchString(apn.Name) {
+		return fmt.Errorf("APN %q: letters, digits, '.', '-' and '_' only", apn.Name)
+	}
+	for what, v := range map[string]string{"user": apn.User, "password": apn.Password} {
+		if strings.ContainsAny(v, "\"\r\n\x1a\x1b") || len(v) > 64 {
+			return fmt.Errorf("APN %s: no quotes or control characters, at most 64 characters", what)
+		}
+	}
+	switch apn.Auth {
+	case "", AuthNone, AuthPAP, AuthCHAP:
+	default:
+		return fmt.Errorf("APN auth %q: want none, pap or chap", apn.Auth)
+	}
+	return nil
+}
 
 // Connect brings the data connection up with apn. For PPP-only modems it
-// only configures the PDP context; netctl then runs pppd with PPPArgs.
-func (m *Modem) Connect(ctx context.Context, apn APN) error { return errTODO }
+// only configures the PDP context; netctl then runs pppd with PPPDArgs.
+func (m *Modem) Connect(ctx context.Context, apn APN) error {
+	if err := ValidateAPN(apn); err != nil {
+		return err
+	}
+	if m.prof.PPPOnly() {
+		return m.wrap("connect", m.prof.Connect(ctx, m.eng, apn))
+	}
+	watch := m.watchLink()
+	defer m.unwatchLink(watch)
+	if err := m.prof.Connect(ctx, m.eng, apn); err != nil {
+		return m.wrap("connect", err)
+	}
+	timeout := m.opts.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return m.wrap("connect", fmt.Errorf("no data connection after %v (APN %q)", timeout, apn.Name))
+		case ls := <-watch:
+			if ls.Connected {
+				return nil
+			}
+			if !ls.Connecting {
+				return m.wrap("connect", fmt.Errorf("the network refused the data connection for APN %q: check the APN and credentials", apn.Name))
+			}
+		case <-poll.C:
+			ls, err := m.prof.LinkStatus(ctx, m.eng)
+			if err == nil && ls.Connected {
+				return nil
+			}
+		}
+	}
+}
+
+func (m *Modem) watchLink() chan LinkStatus {
+	ch := make(chan LinkStatus, 8)
+	m.linkMu.Lock()
+	m.linkWatch = append(m.linkWatch, ch)
+	m.linkMu.Unlock()
+	return ch
+}
+
+func (m *Modem) unwatchLink(ch chan LinkStatus) {
+	m.linkMu.Lock()
+	defer m.linkMu.Unlock()
+	for i, c := range m.linkWatch {
+		if c == ch {
+			m.linkWatch = append(m.linkWatch[:i], m.linkWatch[i+1:]...)
+			return
+		}
+	}
+}
 
 // Disconnect brings the data connection down; already down is not an error.
-func (m *Modem) Disconnect(ctx context.Context) error { return errTODO }
+func (m *Modem) Disconnect(ctx context.Context) error {
+	if err := m.prof.Disconnect(ctx, m.eng); err != nil {
+		return m.wrap("disconnect", err)
+	}
+	return nil
+}
 
 // Link reads the data connection state.
-func (m *Modem) Link(ctx context.Context) (LinkStatus, error) { return LinkStatus{}, errTODO }
+func (m *Modem) Link(ctx context.Context) (LinkStatus, error) {
+	ls, err := m.prof.LinkStatus(ctx, m.eng)
+	if err != nil {
+		return ls, m.wrap("link status", err)
+	}
+	return ls, nil
+}
 
 // Address reads the IP configuration from the modem (^DHCP, *E2IPCFG).
-func (m *Modem) Address(ctx context.Context) (IPConfig, error) { return IPConfig{}, errTODO }
+func (m *Modem) Address(ctx context.Context) (IPConfig, error) {
+	c, err := m.prof.AddressFromModem(ctx, m.eng)
+	if err != nil {
+		return c, m.wrap("address", err)
+	}
+	return c, nil
+}
 
 // Status reads SIM, registration, signal and link in one go; fields that
 // fail are left zero and the first error is in Status.Error.
-func (m *Modem) Status(ctx context.Context) Status { return Status{} }
-
-// RadioOff turns the radio off, as installers' post-down hooks do.
-func (m *Modem) RadioOff(ctx context.Context) error { return errTODO }
-
-// Reset restarts the modem with the vendor reset command.
-func (m *Modem) Reset(ctx context.Context) error { return errTODO }
-
-// PPP returns the dial parameters for pppd (PPP-only modems).
-func (m *Modem) PPP(apn APN) PPPParams { return PPPParams{} }
-
-// SendSMS sends text to number, split into concatenated parts when long.
-func (m *Modem) SendSMS(ctx context.Context, number, text string) (SMS, error) {
-	return SMS{}, errTODO
+func (m *Modem) Status(ctx context.Context) Status {
+	st := Status{Device: m.dev, Profile: m.prof.Name()}
+	note := func(err error) {
+		if err != nil && st.Error == "" {
+			st.Error = err.Error()
+		}
+	}
+	if err := m.eng.Faulty(); err != nil {
+		st.Faulty = true
+		st.Error = err.Error()
+		return st
+	}
+	var err error
+	st.SIM, err = m.SIM(ctx)
+	note(err)
+	st.Registration, err = m.Registration(ctx)
+	note(err)
+	st.Signal, err = m.Signal(ctx)
+	note(err)
+	if !m.prof.PPPOnly() {
+		st.Link, err = m.Link(ctx)
+		note(err)
+	}
+	st.Faulty = m.eng.Faulty() != nil
+	return st
 }
 
-// ListSMS returns the stored messages, oldest first.
-func (m *Modem) ListSMS() ([]SMS, error) { return nil, errTODO }
+// RadioOff turns the radio off, as installers' post-down hooks do.
+func (m *Modem) RadioOff(ctx context.Context) error {
+	if err := m.prof.RadioOff(ctx, m.eng); err != nil {
+		return m.wrap("radio off", err)
+	}
+	return nil
+}
 
-// DeleteSMS removes a stored message.
-func (m *Modem) DeleteSMS(id string) error { return errTODO }
+// Reset restarts the modem with the vendor reset command and waits until
+// it answers again (bounded), then initialises it.
+func (m *Modem) Reset(ctx context.Context) error {
+	if _, err := m.eng.Command(ctx, m.prof.ResetCommand(), 0); err != nil && !isModemAnswer(err) {
+		return m.wrap("reset", err)
+	}
+	wait := m.opts.RebootWait
+	if wait <= 0 {
+		wait = 60 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	sleepCtx(ctx, 500*time.Millisecond)
+	for {
+		if _, err := m.eng.Command(ctx, "AT", time.Second); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return m.wrap("reset", fmt.Errorf("no answer %v after reset", wait))
+		}
+		sleepCtx(ctx, 300*time.Millisecond)
+	}
+	return m.wrap("reset: init", m.init(ctx))
+}
 
-// FetchSMS reads every message waiting on the SIM, stores it durably and
-// then deletes it from the SIM. It returns the newly stored messages.
-func (m *Modem) FetchSMS(ctx context.Context) ([]SMS, error) { return nil, errTODO }
+// PPP returns the dial parameters for pppd (PPP-only modems).
+func (m *Modem) PPP(apn APN) PPPParams {
+	return PPPParams{
+		Port:       m.dev.Port,
+		DialString: m.prof.DialString(),
+		Init:       []string{"ATZ", "AT+CMEE=1", fmt.Sprintf(`AT+CGDCONT=1,"IP","%s"`, apn.Name)},
+		APN:        apn,
+	}
+}
+
+// PPPDArgs builds pppd's command line for p (netctl runs it). The chat
+// script is passed with "connect"; credentials go with user/password.
+func PPPDArgs(p PPPParams) []string {
+	chat := []string{"/usr/sbin/chat", "-v", "-t", "30",
+		"ABORT", "BUSY", "ABORT", shQuote("NO CARRIER"), "ABORT", "ERROR", "ABORT", shQuote("NO DIALTONE"), shQuote("")}
+	for _, c := range p.Init {
+		chat = append(chat, shQuote(c), "OK")
+	}
+	dial := p.DialString
+	if dial == "" {
+		dial = "ATD*99***1#"
+	}
+	chat = append(chat, shQuote(dial), "CONNECT")
+	args := []string{p.Port, "115200",
+		"connect", strings.Join(chat, " "),
+		"nodetach", "noauth", "defaultroute", "replacedefaultroute", "usepeerdns",
+		"noipdefault", "ipcp-accept-local", "ipcp-accept-remote",
+		"novj", "nobsdcomp", "nodeflate", "noccp", "lock", "crtscts",
+		"lcp-echo-interval", "20", "lcp-echo-failure", "3", "maxfail", "1",
+	}
+	if p.APN.User != "" {
+		args = append(args, "user", p.APN.User)
+	}
+	if p.APN.Password != "" {
+		args = append(args, "password", p.APN.Password)
+	}
+	switch p.APN.Auth {
+	case AuthPAP:
+		args = append(args, "refuse-chap", "refuse-mschap", "refuse-mschap-v2", "refuse-eap")
+	case AuthCHAP:
+		args = append(args, "refuse-pap")
+	}
+	return args
+}
+
+// shQuote quotes s for the /bin/sh that pppd runs the connect script with.
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // Detect finds the modems on this box. A configured port overrides
 // detection. Modems that never answer come back as *FaultyModemError.
-func Detect(ctx context.Context, opts DetectOptions) ([]Device, error) { return nil, errTODO }
-
-// PPPDArgs builds pppd's command line for p (netctl runs it).
-func PPPDArgs(p PPPParams) []string { return nil }
+func Detect(ctx context.Context, opts DetectOptions) ([]Device, error) {
+	return detect(ctx, opts)
+}

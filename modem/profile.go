@@ -1,4 +1,290 @@
 package modem
 
-// Profile is one vendor's way of doing things.
-type Profile interface{ Name() string }
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// AT is what profiles need from the engine.
+type AT interface {
+	Command(ctx context.Context, cmd string, timeout time.Duration) (Response, error)
+}
+
+// Profile is one vendor's way of driving a modem. Methods send AT
+// commands through at; they never own the port.
+type Profile interface {
+	Name() string
+	// Init runs after open and after every modem reset: echo off, numeric
+	// errors, registration URCs, vendor URCs.
+	Init(ctx context.Context, at AT) error
+	// Connect starts the data connection; Modem waits for the link.
+	Connect(ctx context.Context, at AT, apn APN) error
+	Disconnect(ctx context.Context, at AT) error
+	LinkStatus(ctx context.Context, at AT) (LinkStatus, error)
+	// LinkURC interprets an unsolicited line about the data connection.
+	LinkURC(line string) (LinkStatus, bool)
+	RadioOff(ctx context.Context, at AT) error
+	// ResetCommand restarts the modem (AT^RESET, AT*E2RESET, AT+CFUN=1,1).
+	ResetCommand() string
+	AddressFromModem(ctx context.Context, at AT) (IPConfig, error)
+	Signal(ctx context.Context, at AT) (Signal, error)
+	// Tech reads the access technology when +COPS/+CREG do not say it.
+	Tech(ctx context.Context, at AT) (AccessTech, error)
+	PINAttempts(ctx context.Context, at AT) (PINAttempts, error)
+	ICCID(ctx context.Context, at AT) (string, error)
+	// PreferModemAddress: use AddressFromModem rather than DHCP.
+	PreferModemAddress() bool
+	// PPPOnly: no network interface; pppd dials DialString.
+	PPPOnly() bool
+	DialString() string
+	// NetDriver is the kernel driver of the data interface.
+	NetDriver() string
+}
+
+// ErrPPPOnly is returned for operations that pppd does on PPP-only modems.
+var ErrPPPOnly = errors.New("this modem only does PPP: pppd handles the data connection")
+
+var profileFactories = map[string]func() Profile{
+	"huawei-mu609":     func() Profile { return &huawei{model: "mu609"} },
+	"huawei-me909u":    func() Profile { return &huawei{model: "me909u"} },
+	"huawei-me909s":    func() Profile { return &huawei{model: "me909s"} },
+	"ericsson-f5521gw": func() Profile { return &ericsson{} },
+	"dell-dw5550":      func() Profile { return &ericsson{} },
+	"quectel-ec25":     func() Profile { return &quectel{} },
+	"sierra-mc8775":    func() Profile { return &sierra{} },
+	"generic":          func() Profile { return &generic{} },
+}
+
+// ProfileNames lists the supported profiles.
+func ProfileNames() []string {
+	var out []string
+	for n := range profileFactories {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NewProfile returns the profile called name.
+func NewProfile(name string) (Profile, error) {
+	f, ok := profileFactories[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown modem profile %q (known: %s)", name, strings.Join(ProfileNames(), ", "))
+	}
+	p := f()
+	if h, ok := p.(*huawei); ok {
+		h.name = name
+	}
+	if e, ok := p.(*ericsson); ok {
+		e.name = name
+	}
+	return p, nil
+}
+
+// ProfileForModel picks a profile from +CGMI/+CGMM answers (probing).
+func ProfileForModel(manufacturer, model string) string {
+	mf, md := strings.ToLower(manufacturer), strings.ToLower(model)
+	switch {
+	case strings.Contains(mf, "huawei") && strings.Contains(md, "mu609"):
+		return "huawei-mu609"
+	case strings.Contains(mf, "huawei") && strings.Contains(md, "me909s"):
+		return "huawei-me909s"
+	case strings.Contains(mf, "huawei") && strings.Contains(md, "me909"):
+		return "huawei-me909u"
+	case strings.Contains(md, "f5521") || strings.Contains(md, "f5321"):
+		return "ericsson-f5521gw"
+	case strings.Contains(md, "dw5550"):
+		return "dell-dw5550"
+	case strings.Contains(mf, "quectel") && strings.Contains(md, "ec25"):
+		return "quectel-ec25"
+	case strings.Contains(md, "mc8775"):
+		return "sierra-mc8775"
+	}
+	return "generic"
+}
+
+// ---- generic 3GPP ----
+
+type generic struct{}
+
+func (generic) Name() string { return "generic" }
+
+func cmd(ctx context.Context, at AT, c string) error {
+	_, err := at.Command(ctx, c, 0)
+	return err
+}
+
+// commonInit is what every profile does first.
+func commonInit(ctx context.Context, at AT) error {
+	if err := cmd(ctx, at, "ATE0"); err != nil {
+		return err
+	}
+	if err := cmd(ctx, at, "AT+CMEE=1"); err != nil {
+		return err
+	}
+	// Registration URCs with location; +CEREG is missing on 3G-only
+	// modules and +CGREG=2 on some firmware: both optional.
+	if err := cmd(ctx, at, "AT+CREG=2"); err != nil && !isModemAnswer(err) {
+		return err
+	}
+	for _, c := range []string{"AT+CGREG=2", "AT+CEREG=2", "AT+COPS=3,0"} {
+		if err := cmd(ctx, at, c); err != nil && !isModemAnswer(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// isModemAnswer is true for errors that are a final result from the
+// modem (it is alive, it just refused), as opposed to timeouts.
+func isModemAnswer(err error) bool {
+	var c *CMEError
+	var s *CMSError
+	var r *ResultError
+	return errors.As(err, &c) || errors.As(err, &s) || errors.As(err, &r)
+}
+
+func (generic) Init(ctx context.Context, at AT) error { return commonInit(ctx, at) }
+
+func setPDP(ctx context.Context, at AT, apn APN) error {
+	return cmd(ctx, at, fmt.Sprintf(`AT+CGDCONT=1,"IP","%s"`, apn.Name))
+}
+
+func (generic) Connect(ctx context.Context, at AT, apn APN) error {
+	if err := setPDP(ctx, at, apn); err != nil {
+		return err
+	}
+	if apn.User != "" || apn.Auth != AuthNone && apn.Auth != "" {
+		a := map[AuthType]int{AuthNone: 0, AuthPAP: 1, AuthCHAP: 2, "": 1}[apn.Auth]
+		if err := cmd(ctx, at, fmt.Sprintf(`AT+CGAUTH=1,%d,"%s","%s"`, a, apn.User, apn.Password)); err != nil && !isModemAnswer(err) {
+			return err
+		}
+	}
+	_, err := at.Command(ctx, "AT+CGACT=1,1", 60*time.Second)
+	return err
+}
+
+func (generic) Disconnect(ctx context.Context, at AT) error {
+	return cmd(ctx, at, "AT+CGACT=0,1")
+}
+
+func (generic) LinkStatus(ctx context.Context, at AT) (LinkStatus, error) {
+	r, err := at.Command(ctx, "AT+CGACT?", 0)
+	if err != nil {
+		return LinkStatus{}, err
+	}
+	for _, l := range r.Lines {
+		if rest, ok := cutPrefixFold(l, "+CGACT:"); ok {
+			f := Fields(rest)
+			if len(f) == 2 && f[0] == "1" {
+				return LinkStatus{Connected: f[1] == "1"}, nil
+			}
+		}
+	}
+	return LinkStatus{}, nil
+}
+
+func (generic) LinkURC(line string) (LinkStatus, bool) {
+	if hasPrefixFold(line, "+CGEV:") && strings.Contains(strings.ToUpper(line), "DEACT") {
+		return LinkStatus{}, true
+	}
+	return LinkStatus{}, false
+}
+
+func (generic) RadioOff(ctx context.Context, at AT) error { return cmd(ctx, at, "AT+CFUN=4") }
+func (generic) ResetCommand() string                      { return "AT+CFUN=1,1" }
+
+func (generic) AddressFromModem(ctx context.Context, at AT) (IPConfig, error) {
+	return IPConfig{}, errors.New("this modem does not report its address: use DHCP")
+}
+
+func (generic) Signal(ctx context.Context, at AT) (Signal, error) { return signalCESQ(ctx, at) }
+
+// signalCESQ tries +CESQ (LTE values) and falls back to +CSQ.
+func signalCESQ(ctx context.Context, at AT) (Signal, error) {
+	r, err := at.Command(ctx, "AT+CESQ", 0)
+	if err == nil {
+		if l, ok := r.Line("+CESQ:"); ok {
+			if s, err := ParseCESQ(l); err == nil && (s.RSRP != nil || s.RSCP != nil || s.RSSI != nil) {
+				if s.RSSI == nil {
+					if dbm, ok, err := csqSignal(ctx, at); err == nil && ok {
+						s.RSSI = &dbm
+					}
+				}
+				return s, nil
+			}
+		}
+	} else if !isModemAnswer(err) {
+		return Signal{}, err
+	}
+	dbm, ok, err := csqSignal(ctx, at)
+	if err != nil {
+		return Signal{}, err
+	}
+	var s Signal
+	if ok {
+		s.RSSI = &dbm
+	}
+	return s, nil
+}
+
+func csqSignal(ctx context.Context, at AT) (int, bool, error) {
+	r, err := at.Command(ctx, "AT+CSQ", 0)
+	if err != nil {
+		return 0, false, err
+	}
+	l, ok := r.Line("+CSQ:")
+	if !ok {
+		return 0, false, fmt.Errorf("AT+CSQ: no +CSQ line in %q", r.Lines)
+	}
+	return ParseCSQ(l)
+}
+
+func (generic) Tech(ctx context.Context, at AT) (AccessTech, error) { return TechUnknown, nil }
+
+func (generic) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
+	r, err := at.Command(ctx, `AT+CPINR="SIM*"`, 0)
+	a := PINAttempts{-1, -1}
+	if err != nil {
+		return a, err
+	}
+	for _, l := range r.Lines {
+		if rest, ok := cutPrefixFold(l, "+CPINR:"); ok {
+			code, n, err := ParseCPINR(rest)
+			if err != nil {
+				continue
+			}
+			switch code {
+			case "SIM PIN":
+				a.PIN = n
+			case "SIM PUK":
+				a.PUK = n
+			}
+		}
+	}
+	return a, nil
+}
+
+func (generic) ICCID(ctx context.Context, at AT) (string, error) { return iccidVia(ctx, at, "AT+CCID") }
+
+func iccidVia(ctx context.Context, at AT, c string) (string, error) {
+	r, err := at.Command(ctx, c, 0)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range r.Lines {
+		if id, err := ParseCCID(l); err == nil {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no ICCID in %q", c, r.Lines)
+}
+
+func (generic) PreferModemAddress() bool { return false }
+func (generic) PPPOnly() bool            { return false }
+func (generic) DialString() string       { return "ATD*99***1#" }
+func (generic) NetDriver() string        { return "" }

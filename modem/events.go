@@ -1,0 +1,137 @@
+package modem
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// handleURCs turns unsolicited lines into Events, fetches announced SMS
+// and re-initialises the modem after it rebooted. It ends when the engine
+// stops (the subscription closes).
+func (m *Modem) handleURCs(urcs <-chan URC) {
+	for u := range urcs {
+		if u.Engine != "" {
+			m.engineEvent(u)
+			continue
+		}
+		m.urc(u)
+	}
+}
+
+func (m *Modem) engineEvent(u URC) {
+	if u.Engine == "faulty" {
+		msg := "modem faulty"
+		if u.Err != nil {
+			msg = u.Err.Error()
+		}
+		m.emit(Event{Kind: EventFaulty, Err: msg, Time: u.Time})
+		return
+	}
+	// The port was reopened or the modem reset: settings are gone.
+	m.reinit()
+}
+
+func (m *Modem) reinit() {
+	ctx, cancel := context.WithTimeout(m.ctx, 60*time.Second)
+	defer cancel()
+	err := m.init(ctx)
+	ev := Event{Kind: EventReset}
+	if err != nil {
+		ev.Err = err.Error()
+		m.log.Warn("modem re-init after reset failed", "err", err)
+	}
+	m.emit(ev)
+}
+
+func (m *Modem) urc(u URC) {
+	line := u.Line
+	name := urcName(line)
+	if ls, ok := m.prof.LinkURC(line); ok {
+		m.linkMu.Lock()
+		for _, ch := range m.linkWatch {
+			select {
+			case ch <- ls:
+			default:
+			}
+		}
+		m.linkMu.Unlock()
+		m.emit(Event{Kind: EventLink, Link: &ls, Time: u.Time})
+		return
+	}
+	switch name {
+	case "+CREG", "+CGREG", "+CEREG":
+		ri, err := ParseCREG(afterColon(line), false)
+		if err != nil {
+			m.log.Debug("bad registration URC", "line", line, "err", err)
+			return
+		}
+		reg := Registration{State: RegStateOf(ri.Stat), LAC: ri.LAC, CellID: ri.CellID}
+		if ri.AcT >= 0 {
+			reg.Tech = TechOfAcT(ri.AcT)
+		}
+		m.emit(Event{Kind: EventRegistration, Registration: &reg, Time: u.Time})
+	case "+CPIN":
+		st, err := ParseCPIN(afterColon(line))
+		if err != nil {
+			return
+		}
+		m.simEvent(SIMStatus{State: st, PINAttempts: -1, PUKAttempts: -1}, u.Time)
+	case "^SIMST":
+		// ^SIMST: 1 valid, 255 absent, others invalid/locked.
+		v := strings.TrimSpace(afterColon(line))
+		st := SIMError
+		switch v {
+		case "1":
+			st = SIMReady
+		case "255":
+			st = SIMAbsent
+		}
+		m.simEvent(SIMStatus{State: st, PINAttempts: -1, PUKAttempts: -1}, u.Time)
+	case "+QUSIM":
+		if strings.TrimSpace(afterColon(line)) == "0" {
+			m.simEvent(SIMStatus{State: SIMAbsent, PINAttempts: -1, PUKAttempts: -1}, u.Time)
+		}
+	case "^RSSI":
+		if dbm, ok, err := ParseRSSIURC(afterColon(line)); err == nil && ok {
+			m.emit(Event{Kind: EventSignal, Signal: &Signal{RSSI: &dbm}, Time: u.Time})
+		}
+	case "^HCSQ":
+		if s, err := ParseHCSQ(afterColon(line)); err == nil {
+			m.emit(Event{Kind: EventSignal, Signal: &s, Time: u.Time})
+		}
+	case "+CMTI":
+		_, idx, err := ParseCMTI(afterColon(line))
+		if err != nil {
+			m.log.Warn("bad +CMTI", "line", line, "err", err)
+			return
+		}
+		m.fetchOne(idx)
+	case "+CMT":
+		if u.PDU != "" {
+			m.storeDirect(u.PDU)
+		}
+	case "RING", "+CRING":
+		m.emit(Event{Kind: EventRing, Time: u.Time})
+	case "^SYSSTART", "*EMRDY", "RDY":
+		if name == "*EMRDY" && strings.TrimSpace(afterColon(line)) != "1" {
+			return
+		}
+		// The modem rebooted by itself (or after our reset command).
+		go m.reinit()
+	default:
+		m.log.Debug("unsolicited", "line", line)
+	}
+}
+
+func (m *Modem) simEvent(st SIMStatus, t time.Time) {
+	m.emit(Event{Kind: EventSIM, SIM: &st, Time: t})
+	if st.State == SIMReady {
+		go func() {
+			ctx, cancel := context.WithTimeout(m.ctx, 60*time.Second)
+			defer cancel()
+			m.smsSetup(ctx)
+			m.FetchSMS(ctx)
+		}()
+	}
+}

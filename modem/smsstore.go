@@ -1,0 +1,184 @@
+package modem
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"edgebox/internal/atomicfile"
+)
+
+// smsStore keeps messages durably in a directory, one JSON file each,
+// written with atomicfile. Parts of concatenated messages wait in part-
+// files until the message is complete. File names derive from the PDUs,
+// so storing the same PDU twice (crash between store and SIM delete) does
+// not duplicate a message.
+type smsStore struct {
+	mu  sync.Mutex
+	dir string
+}
+
+type storedPart struct {
+	From     string    `json:"from"`
+	Ref      int       `json:"ref"`
+	Total    int       `json:"total"`
+	Seq      int       `json:"seq"`
+	PDU      string    `json:"pdu"`
+	Received time.Time `json:"received"`
+}
+
+func openSMSStore(dir string) (*smsStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("SMS store: %w", err)
+	}
+	return &smsStore{dir: dir}, nil
+}
+
+func shortHash(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(h[:8])
+}
+
+var smsIDRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func (st *smsStore) writeJSON(name string, v any) error {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(st.dir, name), b, 0o600)
+}
+
+// storePDU stores a received PDU. It returns the message when one became
+// complete. A nil error means the PDU is safely on disk (even if it could
+// not be decoded: then it is kept raw as bad-*.pdu).
+func (st *smsStore) storePDU(pdu string) (*SMS, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	now := time.Now().UTC()
+	part, err := DecodeDeliver(pdu)
+	if err != nil {
+		name := "bad-" + shortHash(pdu) + ".pdu"
+		if werr := atomicfile.WriteFile(filepath.Join(st.dir, name), []byte(pdu+"\n"), 0o600); werr != nil {
+			return nil, fmt.Errorf("SMS store: %w", werr)
+		}
+		return nil, nil
+	}
+	if part.Total == 1 {
+		text, err := DecodeText([]InPart{part})
+		if err != nil {
+			text = "[undecodable: " + err.Error() + "]"
+		}
+		id := shortHash(pdu)
+		name := "msg-" + id + ".json"
+		if exists(filepath.Join(st.dir, name)) {
+			return nil, nil // stored before a crash; SIM copy not yet deleted
+		}
+		m := SMS{ID: id, From: part.From, Text: text, Time: part.Time, Received: now, Parts: 1}
+		if err := st.writeJSON(name, m); err != nil {
+			return nil, fmt.Errorf("SMS store: %w", err)
+		}
+		return &m, nil
+	}
+	key := shortHash(part.From, fmt.Sprint(part.Ref), fmt.Sprint(part.Total))
+	pname := fmt.Sprintf("part-%s-%03d.json", key, part.Seq)
+	if !exists(filepath.Join(st.dir, pname)) {
+		sp := storedPart{From: part.From, Ref: part.Ref, Total: part.Total, Seq: part.Seq, PDU: pdu, Received: now}
+		if err := st.writeJSON(pname, sp); err != nil {
+			return nil, fmt.Errorf("SMS store: %w", err)
+		}
+	}
+	// Complete?
+	parts := make([]InPart, part.Total)
+	pdus := make([]string, part.Total)
+	for i := 1; i <= part.Total; i++ {
+		b, err := os.ReadFile(filepath.Join(st.dir, fmt.Sprintf("part-%s-%03d.json", key, i)))
+		if err != nil {
+			return nil, nil // still waiting for part i
+		}
+		var sp storedPart
+		if err := json.Unmarshal(b, &sp); err != nil {
+			return nil, fmt.Errorf("SMS store: part %d of %s: %w", i, key, err)
+		}
+		ip, err := DecodeDeliver(sp.PDU)
+		if err != nil {
+			return nil, fmt.Errorf("SMS store: part %d of %s: %w", i, key, err)
+		}
+		parts[i-1], pdus[i-1] = ip, sp.PDU
+	}
+	text, err := DecodeText(parts)
+	if err != nil {
+		text = "[undecodable: " + err.Error() + "]"
+	}
+	id := shortHash(pdus...)
+	m := SMS{ID: id, From: part.From, Text: text, Time: parts[0].Time, Received: now, Parts: part.Total}
+	if err := st.writeJSON("msg-"+id+".json", m); err != nil {
+		return nil, fmt.Errorf("SMS store: %w", err)
+	}
+	for i := 1; i <= part.Total; i++ {
+		os.Remove(filepath.Join(st.dir, fmt.Sprintf("part-%s-%03d.json", key, i)))
+	}
+	atomicfile.SyncDir(st.dir)
+	return &m, nil
+}
+
+func (st *smsStore) storeSent(m SMS) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.writeJSON("msg-"+m.ID+".json", m)
+}
+
+func (st *smsStore) list() ([]SMS, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	names, err := filepath.Glob(filepath.Join(st.dir, "msg-*.json"))
+	if err != nil {
+		return nil, err
+	}
+	out := []SMS{}
+	var bad []string
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("SMS store: %w", err)
+		}
+		var m SMS
+		if err := json.Unmarshal(b, &m); err != nil {
+			bad = append(bad, filepath.Base(n))
+			continue
+		}
+		out = append(out, m)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Received.Before(out[j].Received) })
+	if len(bad) > 0 {
+		return out, fmt.Errorf("SMS store: unreadable files left in place: %s", strings.Join(bad, ", "))
+	}
+	return out, nil
+}
+
+func (st *smsStore) delete(id string) error {
+	if !smsIDRE.MatchString(id) {
+		return fmt.Errorf("SMS id %q: want 16 hex digits", id)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	err := os.Remove(filepath.Join(st.dir, "msg-"+id+".json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no message %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(st.dir)
+}
