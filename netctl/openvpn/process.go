@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,25 +68,35 @@ func start(s procSpec) (*process, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return nil, fmt.Errorf("start openvpn: %w", err)
-	}
-	pw.Close()
 	p := &process{cmd: cmd, started: time.Now(), exited: make(chan struct{}), out: &tail{max: 40}}
-	outDone := make(chan struct{})
+	// Pdeathsig fires when the forking thread exits, not the process, so
+	// the fork happens on a thread kept locked until openvpn is reaped:
+	// the runtime can never retire it under a live openvpn.
+	startErr := make(chan error, 1)
 	go func() {
-		defer close(outDone)
-		p.out.copy(pr, s.log)
-		pr.Close()
-	}()
-	go func() {
-		err := cmd.Wait()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		pw.Close()
+		startErr <- err
+		if err != nil {
+			pr.Close()
+			return
+		}
+		outDone := make(chan struct{})
+		go func() {
+			defer close(outDone)
+			p.out.copy(pr, s.log)
+			pr.Close()
+		}()
+		err = cmd.Wait()
 		<-outDone
 		p.waitErr = err
 		close(p.exited)
 	}()
+	if err := <-startErr; err != nil {
+		return nil, fmt.Errorf("start openvpn: %w", err)
+	}
 	m, err := dialMgmt(s.sock, 10*time.Second, p.exited)
 	if err != nil {
 		p.stop()
@@ -139,7 +150,9 @@ func (t *tail) copy(r io.Reader, log *slog.Logger) {
 		// openvpn redacts most secrets itself; a pushed auth token it may
 		// echo is cut here so it never reaches the log ring.
 		line := reAuthToken.ReplaceAllString(sc.Text(), "$1 [redacted]")
-		if log != nil {
+		// Echoes of the management dialogue only repeat what the manager
+		// logs itself.
+		if log != nil && !strings.HasPrefix(line, "MANAGEMENT: ") {
 			log.Info(line)
 		}
 		t.mu.Lock()

@@ -1,0 +1,340 @@
+package openvpn
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+var netCounter atomic.Int32
+
+// testNet is a pair of network namespaces joined by a veth: the VPN server
+// lives in srv, the box's openvpn in cli. Addresses exist only inside them.
+type testNet struct {
+	n        int
+	srv, cli string
+	srvIP    string // server address on the veth
+	tunNet   string // the tunnel subnet, /24
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	for _, bin := range []string{"/usr/sbin/openvpn", "ip", "openssl"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed (scripts/deps.sh installs it): %v", bin, err)
+		}
+	}
+}
+
+func newTestNet(t *testing.T) *testNet {
+	t.Helper()
+	requireRoot(t)
+	n := int(netCounter.Add(1))
+	pid := os.Getpid() % 100000
+	tn := &testNet{
+		n:      n,
+		srv:    fmt.Sprintf("ovs-%d-%d", pid, n),
+		cli:    fmt.Sprintf("ovc-%d-%d", pid, n),
+		srvIP:  fmt.Sprintf("10.199.%d.1", n),
+		tunNet: fmt.Sprintf("10.200.%d", n),
+	}
+	for _, ns := range []string{tn.srv, tn.cli} {
+		mustRun(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		mustRun(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	mustRun(t, "ip", "link", "add", "vs", "netns", tn.srv, "type", "veth", "peer", "name", "vc", "netns", tn.cli)
+	mustRun(t, "ip", "-n", tn.srv, "addr", "add", tn.srvIP+"/24", "dev", "vs")
+	mustRun(t, "ip", "-n", tn.cli, "addr", "add", fmt.Sprintf("10.199.%d.2/24", n), "dev", "vc")
+	mustRun(t, "ip", "-n", tn.srv, "link", "set", "vs", "up")
+	mustRun(t, "ip", "-n", tn.cli, "link", "set", "vc", "up")
+	return tn
+}
+
+func mustRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// inNS runs f on a thread switched into namespace ns.
+func inNS(t *testing.T, ns string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		// The thread is not unlocked: it dies with the goroutine, so it
+		// never runs other code in the wrong namespace.
+		h, err := netns.GetFromName(ns)
+		if err != nil {
+			t.Errorf("netns %s: %v", ns, err)
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			t.Errorf("setns %s: %v", ns, err)
+			return
+		}
+		f()
+	}()
+	<-done
+}
+
+// lockedBuffer collects a process's output for the test to search.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testServer is a real openvpn server in the srv namespace.
+type testServer struct {
+	t    *testing.T
+	net  *testNet
+	dir  string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+}
+
+// serverFiles writes the server's config and keys.
+func startServer(t *testing.T, tn *testNet, pki *testPKI, tlsCrypt string, extra ...string) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	cert, key := pki.valid(t, "server", true)
+	files := map[string]string{"ca.crt": pki.CA, "server.crt": cert, "server.key": key, "tc.key": tlsCrypt}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := strings.Join(append([]string{
+		"dev tun",
+		"proto udp4",
+		"local " + tn.srvIP,
+		"port 1194",
+		fmt.Sprintf("server %s.0 255.255.255.0", tn.tunNet),
+		"topology subnet",
+		"ca " + filepath.Join(dir, "ca.crt"),
+		"cert " + filepath.Join(dir, "server.crt"),
+		"key " + filepath.Join(dir, "server.key"),
+		"dh none",
+		"tls-crypt " + filepath.Join(dir, "tc.key"),
+		"keepalive 1 4",
+		"data-ciphers AES-256-GCM:CHACHA20-POLY1305",
+		"hand-window 5",
+		"verb 3",
+	}, extra...), "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "server.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &testServer{t: t, net: tn, dir: dir}
+	s.start()
+	t.Cleanup(s.kill)
+	return s
+}
+
+func (s *testServer) start() {
+	s.t.Helper()
+	s.out = &lockedBuffer{}
+	s.cmd = exec.Command("ip", "netns", "exec", s.net.srv, "/usr/sbin/openvpn", "--config", filepath.Join(s.dir, "server.conf"))
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(s.cmd, s.done)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.out.String(), "Initialization Sequence Completed") {
+		select {
+		case <-s.done:
+			s.t.Fatalf("openvpn server exited:\n%s", s.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("openvpn server did not come up:\n%s", s.out.String())
+		}
+	}
+}
+
+// kill ends the server abruptly, as a crash or power cut would.
+func (s *testServer) kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.done
+}
+
+// clientProfile is the .ovpn an admin would upload for this server.
+func clientProfile(tn *testNet, pki *testPKI, cert, key, tlsCrypt string, extra ...string) string {
+	lines := append([]string{
+		"client",
+		"dev tun",
+		"proto udp4",
+		fmt.Sprintf("remote %s 1194", tn.srvIP),
+		"nobind",
+		"remote-cert-tls server",
+		"data-ciphers AES-256-GCM:CHACHA20-POLY1305",
+		"verb 3",
+	}, extra...)
+	lines = append(lines,
+		"<ca>", strings.TrimSpace(pki.CA), "</ca>",
+		"<cert>", strings.TrimSpace(cert), "</cert>",
+		"<key>", strings.TrimSpace(key), "</key>",
+		"<tls-crypt>", strings.TrimSpace(tlsCrypt), "</tls-crypt>",
+	)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// testWriter sends log output to t.Log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// stateLog records every state a Manager went through, since some (like
+// RECONNECTING) last only milliseconds.
+type stateLog struct {
+	mu     sync.Mutex
+	states []string
+	errs   []string
+}
+
+func (l *stateLog) record(st Status) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.states); n == 0 || l.states[n-1] != st.State {
+		l.states = append(l.states, st.State)
+	}
+	if st.LastError != "" {
+		l.errs = append(l.errs, st.LastError)
+	}
+}
+
+// seen reports whether state was reached at or after index from.
+func (l *stateLog) seen(from int, state string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := from; i < len(l.states); i++ {
+		if l.states[i] == state {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *stateLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.states)
+}
+
+func (l *stateLog) sawError(e string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, x := range l.errs {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}
+
+// newTestManager returns a Manager whose openvpn runs in tn.cli.
+func newTestManager(t *testing.T, tn *testNet, opt Options) *Manager {
+	m, _ := newTestManagerLog(t, tn, opt)
+	return m
+}
+
+func newTestManagerLog(t *testing.T, tn *testNet, opt Options) (*Manager, *stateLog) {
+	t.Helper()
+	sl := &stateLog{}
+	opt.OnChange = sl.record
+	dir := t.TempDir()
+	if opt.ProfileDir == "" {
+		opt.ProfileDir = filepath.Join(dir, "secrets", "vpn")
+	}
+	opt.RunDir = filepath.Join(dir, "run")
+	opt.Command = []string{"ip", "netns", "exec", tn.cli}
+	opt.MinBackoff = 200 * time.Millisecond
+	opt.MaxBackoff = time.Second
+	opt.ByteCountEvery = time.Second
+	opt.ExtraArgs = append([]string{"--connect-retry", "1", "1", "--hand-window", "4"}, opt.ExtraArgs...)
+	opt.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, sl
+}
+
+// runManager starts m.Run and stops it when the test ends.
+func runManager(t *testing.T, m *Manager) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("Run did not return after cancel")
+		}
+	})
+}
+
+// waitStatus polls until ok accepts the status or timeout passes.
+func waitStatus(t *testing.T, m *Manager, timeout time.Duration, what string, ok func(Status) bool) Status {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := m.Status()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; status: %+v", what, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func connected(st Status) bool { return st.State == StateConnected && st.TunnelAddress != "" }

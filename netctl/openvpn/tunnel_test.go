@@ -1,0 +1,103 @@
+package openvpn
+
+import (
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTunnel connects to a real openvpn server, passes traffic, reconnects
+// at once on an uplink change and survives the server dying.
+func TestTunnel(t *testing.T) {
+	tn := newTestNet(t)
+	pki := newTestPKI(t)
+	tc := staticKey(t)
+	srv := startServer(t, tn, pki, tc)
+	m, states := newTestManagerLog(t, tn, Options{})
+	cert, key := pki.valid(t, "box1", false)
+	if err := m.Import(strings.NewReader(clientProfile(tn, pki, cert, key, tc)), "box1.ovpn"); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	runManager(t, m)
+	waitStatus(t, m, 5*time.Second, "WAITING_FOR_UPLINK", func(st Status) bool { return st.State == StateWaitingForUplink && st.PID == 0 })
+	m.SetUplink(true, "wan")
+	st := waitStatus(t, m, 20*time.Second, "CONNECTED", connected)
+	if !strings.HasPrefix(st.TunnelAddress, tn.tunNet+".") || st.Remote != tn.srvIP+":1194" || st.ConnectedSince == nil || st.Interface != "vpn0" {
+		t.Fatalf("connected status wrong: %+v", st)
+	}
+
+	// Traffic through the tunnel: ping and TCP to the server's tunnel address.
+	serverTun := tn.tunNet + ".1"
+	mustRun(t, "ip", "netns", "exec", tn.cli, "ping", "-c", "2", "-i", "0.2", "-W", "2", serverTun)
+	var l net.Listener
+	inNS(t, tn.srv, func() {
+		var err error
+		l, err = net.Listen("tcp", serverTun+":7000")
+		if err != nil {
+			t.Fatalf("listen: %v", err)
+		}
+	})
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(c, c)
+	}()
+	inNS(t, tn.cli, func() {
+		c, err := net.DialTimeout("tcp", serverTun+":7000", 5*time.Second)
+		if err != nil {
+			t.Errorf("dial through tunnel: %v", err)
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		msg := strings.Repeat("edgebox", 1000)
+		go c.Write([]byte(msg))
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
+			t.Errorf("echo through tunnel: %v", err)
+		}
+	})
+	waitStatus(t, m, 5*time.Second, "byte counts", func(st Status) bool { return st.BytesIn > 7000 && st.BytesOut > 7000 })
+
+	// A change of uplink makes openvpn reconnect at once rather than after
+	// its ping timeout, in the same process.
+	pid := st.PID
+	mark := states.len()
+	m.SetUplink(true, "lte")
+	st = waitStatus(t, m, 20*time.Second, "CONNECTED again after uplink change", func(st Status) bool {
+		return connected(st) && states.seen(mark, StateReconnecting)
+	})
+	if st.PID != pid {
+		t.Errorf("uplink change restarted the process (pid %d -> %d) instead of signalling it", pid, st.PID)
+	}
+	if st.Uplink != "lte" {
+		t.Errorf("uplink = %q, want lte", st.Uplink)
+	}
+
+	// The server dies: the box notices (ping-restart), keeps trying, and
+	// comes back when the server does.
+	mark = states.len()
+	srv.kill()
+	waitStatus(t, m, 20*time.Second, "RECONNECTING", func(Status) bool { return states.seen(mark, StateReconnecting) })
+	waitStatus(t, m, 10*time.Second, "an error explaining the outage", func(st Status) bool {
+		return st.LastError == ErrPingTimeout || strings.HasPrefix(st.LastError, "server unreachable")
+	})
+	srv.start()
+	waitStatus(t, m, 30*time.Second, "CONNECTED after server restart", connected)
+	mustRun(t, "ip", "netns", "exec", tn.cli, "ping", "-c", "1", "-W", "2", serverTun)
+
+	// Uplink down stops openvpn; the tunnel device goes away.
+	m.SetUplink(false, "")
+	waitStatus(t, m, 10*time.Second, "WAITING_FOR_UPLINK", func(st Status) bool { return st.State == StateWaitingForUplink && st.PID == 0 })
+	if out, _ := exec.Command("ip", "-n", tn.cli, "link", "show", "vpn0").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		t.Errorf("vpn0 still exists after uplink down: %s", out)
+	}
+}
