@@ -153,19 +153,6 @@ func setPath(doc map[string]any, p string, val any) error {
 	return err
 }
 
-// parseValue reads a value given on a command line or in a form: JSON if
-// it parses as JSON (numbers, true/false, lists, quoted strings), else the
-// text itself as a string.
-func parseValue(s string) any {
-	var v any
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	if err := d.Decode(&v); err == nil && !d.More() {
-		return v
-	}
-	return s
-}
-
 // redact replaces every secret value in doc (in place).
 func redact(v any) any {
 	switch x := v.(type) {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -91,12 +90,4 @@ func (s *Server) status(ctx context.Context) Status {
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	apiJSON(w, http.StatusOK, s.status(r.Context()))
-}
-
-// jsonMap converts any value to a generic map (for the generic panels).
-func jsonMap(v any) map[string]any {
-	b, _ := json.Marshal(v)
-	var m map[string]any
-	json.Unmarshal(b, &m)
-	return m
 }

@@ -260,7 +260,13 @@ func (s *Server) recentLogs(r *http.Request, name string, n int) logsView {
 	}
 	sort.Strings(v.Services)
 	if v.Service == "" && len(v.Services) > 0 {
+		// netctl's log tells most about a box that is being set up.
 		v.Service = v.Services[0]
+		for _, n := range v.Services {
+			if n == "netctl" {
+				v.Service = n
+			}
+		}
 	}
 	if v.Service == "" {
 		return v

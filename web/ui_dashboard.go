@@ -321,7 +321,7 @@ func newChart(pts []point) *chart {
 		span = 1
 	}
 	var b strings.Builder
-	x := func(t time.Time) float64 { return 30 + (w-34)*t.Sub(t0).Seconds()/span }
+	x := func(t time.Time) float64 { return 46 + (w-50)*t.Sub(t0).Seconds()/span }
 	y := func(v float64) float64 { return pad + (h-2*pad)*(hi-v)/(hi-lo) }
 	for i, p := range pts {
 		if i == 0 {

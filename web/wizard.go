@@ -238,13 +238,15 @@ func (s *Server) check(ctx context.Context, what string) Check {
 			return c
 		}
 		if what == "lan" {
-			for _, l := range getl(net, "lan") {
-				if e := gets(l, "error"); e != "" {
-					return Check{"fail", "LAN " + gets(l, "role") + ": " + e}
-				}
-				return Check{"ok", "LAN " + gets(l, "interface") + " has " + gets(l, "address") + "."}
+			lans := getl(net, "lan")
+			if len(lans) == 0 {
+				return Check{"wait", "Applying the LAN address…"}
 			}
-			return Check{"wait", "Applying the LAN address…"}
+			l := lans[0]
+			if e := gets(l, "error"); e != "" {
+				return Check{"fail", "LAN " + gets(l, "role") + ": " + e}
+			}
+			return Check{"ok", "LAN " + gets(l, "interface") + " has " + gets(l, "address") + "."}
 		}
 		for _, u := range getl(net, "uplinks") {
 			if gets(u, "name") != "wan" {

@@ -1,0 +1,113 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"edgebox/internal/localapi"
+)
+
+// fakeNetctl plays netctl's API (status, SMS, AT, VPN profile) with a
+// modem that registers once an APN is configured.
+type fakeNetctl struct {
+	mu       sync.Mutex
+	sms      []smsMessage
+	at       []string
+	profile  string
+	vpnState string
+}
+
+func (f *fakeNetctl) status() map[string]any {
+	now := time.Now().UTC()
+	var hist []any
+	for i := 0; i < 36; i++ {
+		t := now.Add(-time.Duration(36-i) * 5 * time.Minute)
+		v := -75 - 8*float64((i*7)%5) + float64(i%3)
+		hist = append(hist, map[string]any{"time": t.Format(time.RFC3339Nano), "signal": map[string]any{"rssi_dbm": v}})
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return map[string]any{
+		"active": "modem",
+		"uplinks": []any{
+			map[string]any{"name": "wan", "interface": "eth1", "method": "dhcp", "state": "no-carrier", "active": false, "carrier": false, "priority": 0, "health": map[string]any{"healthy": false}, "rx_bytes": 0, "tx_bytes": 0, "last_error": "no cable"},
+			map[string]any{"name": "modem", "interface": "usb0", "method": "dhcp", "state": "healthy", "active": true, "carrier": true, "priority": 1, "address": "10.64.12.7/30", "health": map[string]any{"healthy": true}, "rx_bytes": 73400320, "tx_bytes": 9961472},
+		},
+		"lan": []any{map[string]any{"role": "lan1", "interface": "eth0", "address": "192.168.1.1/24", "carrier": true}},
+		"modem": map[string]any{
+			"state":          "connected",
+			"identity":       map[string]any{"manufacturer": "Huawei", "model": "ME909u-521", "imei": "861234567890123"},
+			"sim":            map[string]any{"state": "ready", "pin_attempts": 3},
+			"registration":   map[string]any{"state": "home", "tech": "lte", "operator": "Vodafone.de"},
+			"signal":         map[string]any{"rssi_dbm": -71, "tech": "lte"},
+			"signal_history": hist,
+		},
+		"vpn": map[string]any{"state": f.vpnState, "remote": "vpn.example.net:1194", "address": "10.8.0.6"},
+	}
+}
+
+func (f *fakeNetctl) handler() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, 200, f.status())
+	})
+	m.HandleFunc("GET /v1/sms", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		l := f.sms
+		if l == nil {
+			l = []smsMessage{}
+		}
+		localapi.WriteJSON(w, 200, l)
+	})
+	m.HandleFunc("POST /v1/sms", func(w http.ResponseWriter, r *http.Request) {
+		var req SMSSend
+		if err := localapi.ReadJSON(r, &req); err != nil {
+			localapi.WriteError(w, 400, err)
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		msg := smsMessage{ID: "s" + strings.Repeat("1", len(f.sms)+1), To: req.To, Text: req.Text, Time: time.Now(), Outgoing: true}
+		f.sms = append(f.sms, msg)
+		localapi.WriteJSON(w, 200, msg)
+	})
+	m.HandleFunc("POST /v1/modem/at", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Command string `json:"command"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		f.mu.Lock()
+		f.at = append(f.at, req.Command)
+		f.mu.Unlock()
+		localapi.WriteJSON(w, 200, map[string]any{"lines": []string{"+CSQ: 20,99", "OK"}})
+	})
+	m.HandleFunc("PUT /v1/vpn/profile", func(w http.ResponseWriter, r *http.Request) {
+		var req vpnProfileBody
+		if err := localapi.ReadJSON(r, &req); err != nil {
+			localapi.WriteError(w, 400, err)
+			return
+		}
+		f.mu.Lock()
+		f.profile = req.Profile
+		f.vpnState = "connected"
+		f.mu.Unlock()
+		localapi.WriteJSON(w, 200, map[string]any{"ok": true})
+	})
+	return m
+}
+
+// fakeGateway plays the gateway's status.
+func fakeGateway() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, 200, map[string]any{
+			"trunk":        map[string]any{"state": "registered", "pbx": "pbx.example.net:5060", "user": "edgebox17", "expires_sec": 300},
+			"active_calls": 2,
+		})
+	})
+	return m
+}
