@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"edgebox/modem"
+	"edgebox/netctl"
+)
+
+func init() {
+	register("modem", command{usage: "modem [status | signal | connect | disconnect | at CMD]",
+		help: "the LTE/3G modem: identity, SIM, network, signal; connect; AT passthrough (logged)", run: runModem})
+}
+
+func runModem(ctx context.Context, g *globals, args []string) error {
+	c := netClient()
+	sub := "status"
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	switch sub {
+	case "status", "signal":
+		m, err := c.Modem(ctx)
+		if err != nil {
+			return err
+		}
+		if g.JSON {
+			if sub == "signal" {
+				return printJSON(m.SignalHistory)
+			}
+			return printJSON(m)
+		}
+		if sub == "signal" {
+			printSignalHistory(m.SignalHistory)
+			return nil
+		}
+		printModem(m)
+		return nil
+	case "connect":
+		return c.Connect(ctx)
+	case "disconnect":
+		return c.Disconnect(ctx)
+	case "at":
+		if len(args) == 0 {
+			return errors.New("usage: edgectl modem at AT+COMMAND")
+		}
+		r, err := c.AT(ctx, strings.Join(args, " "))
+		if err != nil {
+			return err
+		}
+		if g.JSON {
+			return printJSON(r)
+		}
+		for _, l := range r.Lines {
+			fmt.Println(l)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown modem command %q (status, signal, connect, disconnect, at)", sub)
+}
+
+func printModem(m netctl.ModemStatus) {
+	rows := [][]string{{"state", m.State}}
+	add := func(k, v string) {
+		if v != "" {
+			rows = append(rows, []string{k, v})
+		}
+	}
+	add("error", m.Error)
+	if d := m.Device; d != nil {
+		add("port", d.Port)
+		add("interface", d.NetIface)
+		if d.VID != "" {
+			add("usb id", d.VID+":"+d.PID)
+		}
+	}
+	add("profile", m.Profile)
+	if id := m.Identity; id != nil {
+		add("model", strings.TrimSpace(id.Manufacturer+" "+id.Model))
+		add("firmware", id.Firmware)
+		add("imei", id.IMEI)
+		add("imsi", id.IMSI)
+		add("iccid", id.ICCID)
+	}
+	if s := m.SIM; s != nil {
+		v := string(s.State)
+		if s.PINAttempts >= 0 && s.State == modem.SIMPIN {
+			v += fmt.Sprintf(" (%d PIN attempts left)", s.PINAttempts)
+		}
+		add("sim", v)
+	}
+	if r := m.Registration; r != nil {
+		add("network", string(r.State))
+		add("operator", r.Operator)
+		add("technology", string(r.Tech))
+	}
+	if s := m.Signal; s != nil {
+		add("signal", signalStr(*s))
+	}
+	add("apn", m.APN)
+	if m.Link != nil {
+		add("data link", yesNo(m.Link.Connected))
+	}
+	rows = append(rows, []string{"resets", fmt.Sprint(m.Resets)})
+	table(rows)
+}
+
+func signalStr(s modem.Signal) string {
+	var parts []string
+	if s.RSSI != nil {
+		parts = append(parts, fmt.Sprintf("RSSI %d dBm", *s.RSSI))
+	}
+	if s.RSRP != nil {
+		parts = append(parts, fmt.Sprintf("RSRP %d dBm", *s.RSRP))
+	}
+	if s.RSRQ != nil {
+		parts = append(parts, fmt.Sprintf("RSRQ %.1f dB", *s.RSRQ))
+	}
+	if s.SINR != nil {
+		parts = append(parts, fmt.Sprintf("SINR %.1f dB", *s.SINR))
+	}
+	if s.RSCP != nil {
+		parts = append(parts, fmt.Sprintf("RSCP %d dBm", *s.RSCP))
+	}
+	if s.Tech != "" {
+		parts = append(parts, string(s.Tech))
+	}
+	if len(parts) == 0 {
+		return "unknown"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printSignalHistory(h []netctl.SignalSample) {
+	rows := [][]string{{"TIME", "SIGNAL"}}
+	for _, s := range h {
+		rows = append(rows, []string{s.Time.Local().Format(time.TimeOnly), signalStr(s.Signal)})
+	}
+	table(rows)
+}

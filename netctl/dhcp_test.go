@@ -1,0 +1,200 @@
+package netctl
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+)
+
+// fakeDHCP is a server the client talks to through dhcpTransport.
+type fakeDHCP struct {
+	mu        sync.Mutex
+	up        bool // answers at all
+	nak       bool
+	discovers int
+	renews    int // unicast
+	rebinds   int // broadcast
+	lease     uint32
+}
+
+func (f *fakeDHCP) reply(t1, t2 time.Duration) *dhcpv4.DHCPv4 {
+	m, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeAck), dhcpv4.WithYourIP(net.IPv4(10, 0, 0, 7)),
+		dhcpv4.WithNetmask(net.CIDRMask(24, 32)), dhcpv4.WithOption(dhcpv4.OptRouter(net.IPv4(10, 0, 0, 1))),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(10, 0, 0, 1))), dhcpv4.WithLeaseTime(f.lease),
+		dhcpv4.WithOption(dhcpv4.OptRenewTimeValue(t1)), dhcpv4.WithOption(dhcpv4.OptRebindingTimeValue(t2)))
+	return m
+}
+
+func (f *fakeDHCP) Discover(ctx context.Context) (*dhcpv4.DHCPv4, error) {
+	f.mu.Lock()
+	f.discovers++
+	up := f.up
+	f.mu.Unlock()
+	if !up {
+		silent(ctx)
+		return nil, nclient4.ErrNoResponse
+	}
+	return f.reply(time.Second, 2*time.Second), nil
+}
+
+func (f *fakeDHCP) Renew(ctx context.Context, l *Lease, broadcast bool) (*dhcpv4.DHCPv4, error) {
+	f.mu.Lock()
+	if broadcast {
+		f.rebinds++
+	} else {
+		f.renews++
+	}
+	up, nak := f.up, f.nak
+	f.mu.Unlock()
+	if nak {
+		m, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeNak))
+		return nil, &nclient4.ErrNak{Nak: m}
+	}
+	if !up {
+		silent(ctx)
+		return nil, errors.New("no answer")
+	}
+	return f.reply(time.Second, 2*time.Second), nil
+}
+
+// silent is a server that does not answer: the exchange times out (the
+// real transport retransmits for about that long).
+func silent(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func (f *fakeDHCP) counts() (int, int, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.discovers, f.renews, f.rebinds
+}
+
+type events struct {
+	mu     sync.Mutex
+	leases int
+	losses []string
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestDHCPClientLifecycle: bound, renewed at T1 by unicast, rebinding by
+// broadcast after T2 when the server is silent, lost at expiry, and bound
+// again by DISCOVER when the server returns; a NAK drops the lease at once.
+func TestDHCPClientLifecycle(t *testing.T) {
+	t.Parallel()
+	srv := &fakeDHCP{up: true, lease: 10}
+	c := NewDHCPClient(srv, slog.New(slog.DiscardHandler))
+	c.Retry = time.Second
+	ev := &events{}
+	c.OnLease = func(*Lease) { ev.mu.Lock(); ev.leases++; ev.mu.Unlock() }
+	c.OnLoss = func(r string) { ev.mu.Lock(); ev.losses = append(ev.losses, r); ev.mu.Unlock() }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not stop")
+		}
+	}()
+	if c.Status().State != DHCPNoCarrier {
+		t.Fatalf("state without carrier: %s", c.Status().State)
+	}
+	c.SetCarrier(true)
+	waitUntil(t, "bound", 3*time.Second, func() bool { return c.Status().State == DHCPBound })
+	waitUntil(t, "unicast renew at T1", 3*time.Second, func() bool { _, r, _ := srv.counts(); return r >= 1 && c.Status().Renewals >= 1 })
+
+	srv.mu.Lock()
+	srv.up = false
+	srv.mu.Unlock()
+	waitUntil(t, "rebinding", 5*time.Second, func() bool { return c.Status().State == DHCPRebinding })
+	waitUntil(t, "expiry", 12*time.Second, func() bool {
+		ev.mu.Lock()
+		defer ev.mu.Unlock()
+		return len(ev.losses) == 1 && ev.losses[0] == "lease expired"
+	})
+	if _, _, rb := srv.counts(); rb == 0 {
+		t.Error("no broadcast rebind before expiry")
+	}
+	if st := c.Status(); st.Lease != nil || st.State != DHCPSelecting {
+		t.Errorf("after expiry: %+v", st)
+	}
+	srv.mu.Lock()
+	srv.up = true
+	srv.mu.Unlock()
+	waitUntil(t, "bound again", 5*time.Second, func() bool { return c.Status().State == DHCPBound })
+
+	// NAK on renewal: lease dropped at once.
+	srv.mu.Lock()
+	srv.nak = true
+	srv.mu.Unlock()
+	waitUntil(t, "NAK loss", 4*time.Second, func() bool {
+		ev.mu.Lock()
+		defer ev.mu.Unlock()
+		return len(ev.losses) == 2
+	})
+	srv.mu.Lock()
+	srv.nak = false
+	srv.mu.Unlock()
+	waitUntil(t, "bound after NAK", 5*time.Second, func() bool { return c.Status().State == DHCPBound })
+
+	// Carrier loss: exchanges stop; the lease is kept and confirmed by
+	// broadcast when the carrier returns.
+	c.SetCarrier(false)
+	waitUntil(t, "no-carrier", 3*time.Second, func() bool { return c.Status().State == DHCPNoCarrier })
+	if c.Status().Lease == nil {
+		t.Error("lease dropped on carrier loss (it must survive until expiry)")
+	}
+	_, _, rb0 := srv.counts()
+	c.SetCarrier(true)
+	waitUntil(t, "confirmed after carrier", 3*time.Second, func() bool {
+		_, _, rb := srv.counts()
+		return rb > rb0 && c.Status().State == DHCPBound
+	})
+}
+
+// TestDHCPClientExpiresWithoutCarrier: a lease runs out even while the link
+// is down, so a stale address does not linger.
+func TestDHCPClientExpiresWithoutCarrier(t *testing.T) {
+	t.Parallel()
+	srv := &fakeDHCP{up: true, lease: 10}
+	c := NewDHCPClient(srv, slog.New(slog.DiscardHandler))
+	lost := make(chan string, 4)
+	c.OnLoss = func(r string) { lost <- r }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	c.SetCarrier(true)
+	waitUntil(t, "bound", 3*time.Second, func() bool { return c.Status().State == DHCPBound })
+	c.SetCarrier(false)
+	select {
+	case r := <-lost:
+		if r != "lease expired" {
+			t.Fatalf("loss reason %q", r)
+		}
+	case <-time.After(13 * time.Second):
+		t.Fatal("lease never expired without carrier")
+	}
+}
