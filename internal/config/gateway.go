@@ -1,10 +1,321 @@
 package config
 
-// Gateway is the gateway section. Its owner fills in the fields.
-type Gateway struct{}
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// Gateway is the gateway section: the WebRTC <-> SIP gateway's PBX, trunk,
+// portal API, media ports and STUN/TURN servers.
+type Gateway struct {
+	Enabled bool          `json:"enabled"`
+	PBX     GatewayPBX    `json:"pbx"`
+	SIP     GatewaySIP    `json:"sip"`
+	Trunk   GatewayTrunk  `json:"trunk"`
+	Portal  GatewayPortal `json:"portal"`
+	Media   GatewayMedia  `json:"media"`
+	STUN    GatewaySTUN   `json:"stun"`
+	TURN    GatewayTURN   `json:"turn"`
+}
+
+// GatewayPBX is where calls go.
+type GatewayPBX struct {
+	// Address is host:port of the PBX or its proxy.
+	Address string `json:"address"`
+	// Transport toward the PBX: "udp", "tcp" or "tls".
+	Transport string `json:"transport"`
+	// Domain is the host part of request URIs and of queue destinations;
+	// empty means the host of Address.
+	Domain string `json:"domain,omitempty"`
+	// AllowedSources are the IPs or CIDRs allowed to send new SIP requests
+	// to the box; empty means the IP of Address.
+	AllowedSources []string `json:"allowed_sources,omitempty"`
+}
+
+// GatewaySIP is the box's own SIP listeners.
+type GatewaySIP struct {
+	Listen []GatewaySIPListen `json:"listen"`
+	// TLSCert and TLSKey are PEM files for the "tls" listener.
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+}
+
+// GatewaySIPListen is one SIP listener.
+type GatewaySIPListen struct {
+	Transport string `json:"transport"` // udp, tcp, tls
+	Address   string `json:"address"`   // ip:port
+}
+
+// GatewayTrunk is the box's account at the PBX.
+type GatewayTrunk struct {
+	Username string `json:"username,omitempty"`
+	// Password answers digest challenges; never shown in logs or API output.
+	Password string `json:"password,omitempty"`
+	// Register keeps a registration of Username at the PBX.
+	Register bool `json:"register,omitempty"`
+	// RegisterExpiresSec is the requested registration lifetime.
+	RegisterExpiresSec int `json:"register_expires_sec,omitempty"`
+}
+
+// GatewayPortal is the HTTPS API the company's web portal calls and the
+// WebSocket signaling endpoint browsers connect to.
+type GatewayPortal struct {
+	Listen  string `json:"listen"`
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// PlainHTTP serves without TLS; allowed only on a loopback address.
+	PlainHTTP bool `json:"plain_http,omitempty"`
+	// PublicURL is the base URL clients reach the box at
+	// ("https://box.example.com:8443"); empty means the request's host.
+	PublicURL   string          `json:"public_url,omitempty"`
+	APIKeys     []GatewayAPIKey `json:"api_keys,omitempty"`
+	TokenTTLSec int             `json:"token_ttl_sec"`
+	// RatePerMinute bounds requests per source address.
+	RatePerMinute int `json:"rate_per_minute"`
+}
+
+// GatewayAPIKey is one portal API key, stored as the hex SHA-256 of the key.
+type GatewayAPIKey struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+}
+
+// GatewayMedia is the media setup of both legs.
+type GatewayMedia struct {
+	// ICEPort is the one UDP port all WebRTC calls share.
+	ICEPort int `json:"ice_port"`
+	// ICEAddress is the local IP the ICE port binds; empty means all.
+	ICEAddress string `json:"ice_address,omitempty"`
+	// PublicAddress is an IP browsers can reach the box at directly: the
+	// box then runs ICE-lite. Empty means full ICE with ICEServers.
+	PublicAddress string `json:"public_address,omitempty"`
+	// ICEServers are handed to clients and used by the box in full ICE.
+	ICEServers []GatewayICEServer `json:"ice_servers,omitempty"`
+	// RTPAddress is the local IP of the PBX-side RTP; empty means the
+	// address the box uses to reach the PBX.
+	RTPAddress string `json:"rtp_address,omitempty"`
+	RTPPortMin int    `json:"rtp_port_min"`
+	RTPPortMax int    `json:"rtp_port_max"`
+	// Codecs in order of preference: opus, g722, pcmu, pcma.
+	Codecs []string `json:"codecs"`
+	// Video bridges VP8/H.264 when both sides offer it.
+	Video bool `json:"video,omitempty"`
+}
+
+// GatewayICEServer is one STUN or TURN server for clients.
+type GatewayICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// GatewaySTUN is the built-in STUN server.
+type GatewaySTUN struct {
+	Listen string `json:"listen,omitempty"` // ip:port, empty: off
+}
+
+// GatewayTURN is the built-in TURN server with REST (time-limited) credentials.
+type GatewayTURN struct {
+	Listen           string `json:"listen,omitempty"` // ip:port, empty: off
+	Realm            string `json:"realm,omitempty"`
+	Secret           string `json:"secret,omitempty"`        // shared secret of the REST credentials
+	RelayAddress     string `json:"relay_address,omitempty"` // IP relayed traffic leaves from
+	CredentialTTLSec int    `json:"credential_ttl_sec,omitempty"`
+}
+
+// KnownCodecs are the audio codecs the gateway bridges without transcoding.
+var KnownCodecs = []string{"opus", "g722", "pcmu", "pcma"}
 
 // DefaultGateway is the gateway section of a fresh box.
-func DefaultGateway() Gateway { return Gateway{} }
+func DefaultGateway() Gateway {
+	return Gateway{
+		PBX:   GatewayPBX{Transport: "udp"},
+		SIP:   GatewaySIP{Listen: []GatewaySIPListen{{Transport: "udp", Address: "0.0.0.0:5060"}}},
+		Trunk: GatewayTrunk{RegisterExpiresSec: 300},
+		Portal: GatewayPortal{
+			Listen:        ":8443",
+			TokenTTLSec:   60,
+			RatePerMinute: 60,
+		},
+		Media: GatewayMedia{
+			ICEPort:    3478 + 5000, // 8478: one port for every WebRTC call
+			RTPPortMin: 20000,
+			RTPPortMax: 20999,
+			Codecs:     append([]string(nil), KnownCodecs...),
+		},
+		TURN: GatewayTURN{Realm: "edgebox", CredentialTTLSec: 3600},
+	}
+}
 
 // Validate reports what is wrong with the gateway section, naming fields.
-func (s Gateway) Validate() error { return nil }
+func (s Gateway) Validate() error {
+	var errs []error
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("gateway.%s: %s", field, fmt.Sprintf(format, a...)))
+	}
+	if s.Enabled && s.PBX.Address == "" {
+		bad("pbx.address", "required when the gateway is enabled (host:port of the PBX)")
+	}
+	if s.PBX.Address != "" {
+		if _, _, err := gwSplitPort(s.PBX.Address); err != nil {
+			bad("pbx.address", "%v", err)
+		}
+	}
+	if !gwValidTransport(s.PBX.Transport) {
+		bad("pbx.transport", "%q is not udp, tcp or tls", s.PBX.Transport)
+	}
+	for i, a := range s.PBX.AllowedSources {
+		if _, err := ParsePrefixOrIP(a); err != nil {
+			bad(fmt.Sprintf("pbx.allowed_sources[%d]", i), "%v", err)
+		}
+	}
+	if len(s.SIP.Listen) == 0 && s.Enabled {
+		bad("sip.listen", "at least one listener is needed")
+	}
+	hasTLS := false
+	for i, l := range s.SIP.Listen {
+		if !gwValidTransport(l.Transport) {
+			bad(fmt.Sprintf("sip.listen[%d].transport", i), "%q is not udp, tcp or tls", l.Transport)
+		}
+		if l.Transport == "tls" {
+			hasTLS = true
+		}
+		if _, _, err := gwSplitPort(l.Address); err != nil {
+			bad(fmt.Sprintf("sip.listen[%d].address", i), "%v", err)
+		}
+	}
+	if hasTLS && (s.SIP.TLSCert == "" || s.SIP.TLSKey == "") {
+		bad("sip.tls_cert", "a tls listener needs tls_cert and tls_key")
+	}
+	if s.Trunk.Register && s.Trunk.Username == "" {
+		bad("trunk.username", "required to register")
+	}
+	if s.Trunk.RegisterExpiresSec != 0 && (s.Trunk.RegisterExpiresSec < 30 || s.Trunk.RegisterExpiresSec > 86400) {
+		bad("trunk.register_expires_sec", "%d is outside 30..86400", s.Trunk.RegisterExpiresSec)
+	}
+	if _, _, err := gwSplitPort(s.Portal.Listen); err != nil {
+		bad("portal.listen", "%v", err)
+	} else if s.Portal.PlainHTTP {
+		host, _, _ := net.SplitHostPort(s.Portal.Listen)
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+			bad("portal.plain_http", "allowed only on a loopback listen address, not %q", s.Portal.Listen)
+		}
+	}
+	if (s.Portal.TLSCert == "") != (s.Portal.TLSKey == "") {
+		bad("portal.tls_cert", "tls_cert and tls_key go together")
+	}
+	if s.Portal.PublicURL != "" && !strings.HasPrefix(s.Portal.PublicURL, "https://") && !strings.HasPrefix(s.Portal.PublicURL, "http://") {
+		bad("portal.public_url", "%q must start with https://", s.Portal.PublicURL)
+	}
+	names := map[string]bool{}
+	for i, k := range s.Portal.APIKeys {
+		if k.Name == "" || names[k.Name] {
+			bad(fmt.Sprintf("portal.api_keys[%d].name", i), "must be set and unique")
+		}
+		names[k.Name] = true
+		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+			bad(fmt.Sprintf("portal.api_keys[%d].sha256", i), "must be 64 hex digits (sha256 of the key)")
+		}
+	}
+	if s.Portal.TokenTTLSec < 5 || s.Portal.TokenTTLSec > 600 {
+		bad("portal.token_ttl_sec", "%d is outside 5..600", s.Portal.TokenTTLSec)
+	}
+	if s.Portal.RatePerMinute < 1 || s.Portal.RatePerMinute > 100000 {
+		bad("portal.rate_per_minute", "%d is outside 1..100000", s.Portal.RatePerMinute)
+	}
+	m := s.Media
+	if m.ICEPort < 1 || m.ICEPort > 65535 {
+		bad("media.ice_port", "%d is not a UDP port", m.ICEPort)
+	}
+	for _, f := range []struct{ name, v string }{{"media.ice_address", m.ICEAddress}, {"media.public_address", m.PublicAddress}, {"media.rtp_address", m.RTPAddress}} {
+		if f.v != "" {
+			if _, err := netip.ParseAddr(f.v); err != nil {
+				bad(f.name, "%q is not an IP address", f.v)
+			}
+		}
+	}
+	if m.RTPPortMin < 1024 || m.RTPPortMax > 65534 || m.RTPPortMin+3 > m.RTPPortMax {
+		bad("media.rtp_port_min", "range %d..%d must lie in 1024..65534 and hold at least two port pairs", m.RTPPortMin, m.RTPPortMax)
+	}
+	if len(m.Codecs) == 0 {
+		bad("media.codecs", "at least one codec is needed (%s)", strings.Join(KnownCodecs, ", "))
+	}
+	for i, c := range m.Codecs {
+		if !gwContains(KnownCodecs, strings.ToLower(c)) {
+			bad(fmt.Sprintf("media.codecs[%d]", i), "%q is not one of %s", c, strings.Join(KnownCodecs, ", "))
+		}
+	}
+	for i, srv := range m.ICEServers {
+		if len(srv.URLs) == 0 {
+			bad(fmt.Sprintf("media.ice_servers[%d].urls", i), "at least one stun: or turn: URL")
+		}
+		for _, u := range srv.URLs {
+			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				bad(fmt.Sprintf("media.ice_servers[%d].urls", i), "%q is not a stun:, turn: or turns: URL", u)
+			}
+		}
+	}
+	if s.STUN.Listen != "" {
+		if _, _, err := gwSplitPort(s.STUN.Listen); err != nil {
+			bad("stun.listen", "%v", err)
+		}
+	}
+	if s.TURN.Listen != "" {
+		if _, _, err := gwSplitPort(s.TURN.Listen); err != nil {
+			bad("turn.listen", "%v", err)
+		}
+		if len(s.TURN.Secret) < 16 {
+			bad("turn.secret", "at least 16 characters are needed for REST credentials")
+		}
+		if _, err := netip.ParseAddr(s.TURN.RelayAddress); err != nil {
+			bad("turn.relay_address", "%q is not an IP address", s.TURN.RelayAddress)
+		}
+		if s.TURN.CredentialTTLSec < 60 || s.TURN.CredentialTTLSec > 86400 {
+			bad("turn.credential_ttl_sec", "%d is outside 60..86400", s.TURN.CredentialTTLSec)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParsePrefixOrIP reads "192.0.2.1" or "192.0.2.0/24".
+func ParsePrefixOrIP(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP or CIDR", s)
+		}
+		return p.Masked(), nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP or CIDR", s)
+	}
+	return netip.PrefixFrom(ip, ip.BitLen()), nil
+}
+
+func gwSplitPort(hostport string) (string, int, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q is not host:port", hostport)
+	}
+	var p int
+	if _, err := fmt.Sscanf(port, "%d", &p); err != nil || p < 1 || p > 65535 {
+		return "", 0, fmt.Errorf("%q has no valid port", hostport)
+	}
+	return host, p, nil
+}
+
+func gwValidTransport(t string) bool { return t == "udp" || t == "tcp" || t == "tls" }
+
+func gwContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

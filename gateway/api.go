@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"time"
+
+	"edgebox/internal/localapi"
+)
+
+// SocketName is the gateway's API socket under /run/edgebox.
+const SocketName = "gateway"
+
+// Call states (CallInfo.State).
+const (
+	StateAuthorized = "authorized" // token redeemed, waiting for the offer
+	StateTrying     = "trying"     // INVITE sent
+	StateRinging    = "ringing"
+	StateEarly      = "early_media"
+	StateAnswered   = "answered"
+	StateHeld       = "held"
+	StateEnded      = "ended"
+)
+
+// CallInfo is one call with both legs, as the API, edgectl and the web UI
+// show it.
+type CallInfo struct {
+	ID          string            `json:"id"`
+	SIPCallID   string            `json:"sip_call_id,omitempty"`
+	From        string            `json:"from"`
+	Destination string            `json:"destination"`
+	Context     map[string]string `json:"context,omitempty"`
+	State       string            `json:"state"`
+	Codec       string            `json:"codec,omitempty"`
+	StartedAt   time.Time         `json:"started_at"`
+	AnsweredAt  time.Time         `json:"answered_at,omitzero"`
+	EndedAt     time.Time         `json:"ended_at,omitzero"`
+	DurationSec float64           `json:"duration_sec"` // talk time since answer
+	Browser     LegInfo           `json:"browser"`
+	PBX         LegInfo           `json:"pbx"`
+	SIPCode     int               `json:"sip_code,omitempty"` // final INVITE status, or 200 for answered calls
+	Reason      string            `json:"reason,omitempty"`   // why it ended
+}
+
+// LegInfo is one side of a call. In is what the box received from that
+// side, Out what it sent there.
+type LegInfo struct {
+	Local  string      `json:"local,omitempty"`
+	Remote string      `json:"remote,omitempty"`
+	In     StreamStats `json:"in"`
+	Out    StreamStats `json:"out"`
+}
+
+// Status is the gateway's overall state.
+type Status struct {
+	Enabled       bool   `json:"enabled"`
+	ActiveCalls   int    `json:"active_calls"`
+	PendingTokens int    `json:"pending_tokens"`
+	ICEPort       int    `json:"ice_port"`
+	ICELite       bool   `json:"ice_lite"`
+	PBX           string `json:"pbx"`
+	Registration  string `json:"registration"` // "off", "registered", "failed: ..."
+	RTPPairsInUse int    `json:"rtp_pairs_in_use"`
+}
+
+// Client is the typed client of the gateway API (edgectl, web).
+type Client struct{ *localapi.Client }
+
+// NewClient connects to the gateway socket.
+func NewClient() Client { return Client{localapi.NewClient(SocketName)} }
+
+// NewClientPath connects to a socket at path (tests).
+func NewClientPath(path string) Client { return Client{localapi.NewClientPath(path)} }
+
+// Status returns the gateway state.
+func (c Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	err := c.Get(ctx, "/v1/status", &s)
+	return s, err
+}
+
+// Calls returns the calls in progress.
+func (c Client) Calls(ctx context.Context) ([]CallInfo, error) {
+	var calls []CallInfo
+	err := c.Get(ctx, "/v1/calls", &calls)
+	return calls, err
+}
+
+// History returns ended calls, newest first, at most limit (0: all kept).
+func (c Client) History(ctx context.Context, limit int) ([]CallInfo, error) {
+	var calls []CallInfo
+	err := c.Get(ctx, "/v1/history?limit="+url.QueryEscape(itoa(limit)), &calls)
+	return calls, err
+}
+
+// Hangup ends a call in progress.
+func (c Client) Hangup(ctx context.Context, id string) error {
+	return c.Post(ctx, "/v1/calls/"+url.PathEscape(id)+"/hangup", struct{}{}, nil)
+}
+
+// Metrics writes the Prometheus text exposition to w.
+func (c Client) Metrics(ctx context.Context, w io.Writer) error {
+	return c.Get(ctx, "/metrics", w)
+}
+
+func itoa(n int) string {
+	if n <= 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,77 @@
+package gateway_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"edgebox/gateway"
+	"edgebox/gateway/client"
+)
+
+var testContext = map[string]string{"customer_id": "42", "page": "/billing", "queue": "support"}
+
+const testFrom = "sip:customer42@example.com"
+
+// dialThrough authorises and dials a call as the portal and the app do.
+func dialThrough(t *testing.T, ctx context.Context, svc *gateway.Service, dest string) *client.Call {
+	t.Helper()
+	tok, wsURL := authorize(t, svc, testFrom, dest, testContext)
+	c, err := client.Dial(ctx, wsURL, tok, client.Options{LoopbackOnly: true})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waitEchoed polls until the client got n of its own packets back.
+func waitEchoed(t *testing.T, c *client.Call, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if c.Stats().Echoed >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("only %+v after 15 s: audio did not flow both ways through the gateway and the echoing UAS", c.Stats())
+}
+
+func TestCallEchoThroughSIPp(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	svc := startGateway(t, testConfig(t, uas.addr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 25)
+
+	calls := svc.Snapshot()
+	if len(calls) != 1 {
+		t.Fatalf("API shows %d calls, want 1", len(calls))
+	}
+	ci := calls[0]
+	if ci.State != gateway.StateAnswered || ci.Codec != "pcmu" || ci.From != testFrom {
+		t.Errorf("call info = %+v", ci)
+	}
+	if ci.Browser.In.Packets == 0 || ci.PBX.Out.Packets == 0 || ci.PBX.In.Packets == 0 || ci.Browser.Out.Packets == 0 {
+		t.Errorf("packet counters not moving in every direction: browser %+v pbx %+v", ci.Browser, ci.PBX)
+	}
+
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.WaitEvent(ctx, gateway.EventEnded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.SIPCode != 200 {
+		t.Errorf("ended with %d %q, want 200 after a normal hangup", ev.SIPCode, ev.Reason)
+	}
+	uas.wait(t, 10*time.Second)
+}

@@ -1,0 +1,244 @@
+package gateway
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"edgebox/internal/config"
+	"edgebox/internal/localapi"
+)
+
+// The portal API: the company's web portal authorises calls with an API
+// key; the app then connects to the signaling WebSocket with the token.
+
+func (s *Service) startPortal(p config.GatewayPortal) error {
+	ln, err := net.Listen("tcp", p.Listen)
+	if err != nil {
+		return fmt.Errorf("gateway.portal.listen: %w", err)
+	}
+	if !p.PlainHTTP {
+		var cert tls.Certificate
+		if p.TLSCert != "" {
+			cert, err = tls.LoadX509KeyPair(p.TLSCert, p.TLSKey)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("gateway.portal.tls_cert: %w", err)
+			}
+		} else {
+			// No certificate configured: a self-signed one keeps the
+			// traffic encrypted until the admin installs a real one.
+			cert, err = selfSignedCert()
+			if err != nil {
+				ln.Close()
+				return err
+			}
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	srv := &http.Server{Handler: s.PortalHandler(), ReadHeaderTimeout: 10 * time.Second}
+	s.mu.Lock()
+	s.portal, s.portalLn = srv, ln
+	s.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("portal stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func selfSignedCert() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "edgebox gateway"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// PortalHandler serves the portal API, the signaling WebSocket, the SDK
+// and the demo page.
+func (s *Service) PortalHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/calls", s.handleAuthorize)
+	mux.HandleFunc("GET /v1/signal", s.handleSignal)
+	mux.Handle("GET /sdk/", assetHandler("sdk"))
+	mux.Handle("GET /demo/", assetHandler("demo"))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/demo/", http.StatusFound)
+	})
+	return mux
+}
+
+func remoteIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// apiKeyName checks the request's API key against the configured hashes
+// and returns the key's name.
+func apiKeyName(r *http.Request, keys []config.GatewayAPIKey) (string, bool) {
+	key := r.Header.Get("X-API-Key")
+	if key == "" {
+		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
+			key = strings.TrimPrefix(a, "Bearer ")
+		}
+	}
+	if key == "" {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(key))
+	name, ok := "", false
+	for _, k := range keys {
+		want, err := hex.DecodeString(k.SHA256)
+		if err != nil || len(want) != 32 {
+			continue
+		}
+		if subtle.ConstantTimeCompare(sum[:], want) == 1 {
+			name, ok = k.Name, true
+		}
+	}
+	return name, ok
+}
+
+// HashAPIKey is the form an API key is stored in the config.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Service) portalRefuse(w http.ResponseWriter, status int, reason string, err error) {
+	s.metrics.portalRefusals.WithLabelValues(reason).Inc()
+	localapi.WriteError(w, status, err)
+}
+
+func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	cfg := s.Config()
+	if !s.portalLimit.allow(remoteIP(r)) {
+		w.Header().Set("Retry-After", "10")
+		s.portalRefuse(w, http.StatusTooManyRequests, "rate_limited", errors.New("too many requests from this address; retry later"))
+		return
+	}
+	keyName, ok := apiKeyName(r, cfg.Portal.APIKeys)
+	if !ok {
+		s.portalRefuse(w, http.StatusUnauthorized, "bad_key", errors.New("missing or wrong API key (X-API-Key or Authorization: Bearer)"))
+		return
+	}
+	var req AuthorizeRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.portalRefuse(w, http.StatusBadRequest, "bad_request", fmt.Errorf("request body: %w", err))
+		return
+	}
+	if _, err := parseSIPURI(req.From); err != nil {
+		s.portalRefuse(w, http.StatusBadRequest, "bad_request", fmt.Errorf("from: %w", err))
+		return
+	}
+	if _, err := destinationURI(req.Destination, cfg.PBX); err != nil {
+		s.portalRefuse(w, http.StatusBadRequest, "bad_request", err)
+		return
+	}
+	if err := validateContext(req.Context); err != nil {
+		s.portalRefuse(w, http.StatusBadRequest, "bad_request", err)
+		return
+	}
+	exp := time.Now().Add(time.Duration(cfg.Portal.TokenTTLSec) * time.Second)
+	tok, err := s.tokens.Issue(CallGrant{From: req.From, Destination: req.Destination, Context: req.Context, Expires: exp, KeyName: keyName})
+	if err != nil {
+		s.portalRefuse(w, http.StatusInternalServerError, "internal", err)
+		return
+	}
+	s.metrics.tokensIssued.Inc()
+	localapi.WriteJSON(w, http.StatusCreated, AuthorizeResponse{
+		Token:        tok,
+		ExpiresAt:    exp.UTC().Format(time.RFC3339),
+		WebSocketURL: signalURL(r, cfg.Portal),
+		ICEServers:   s.clientICEServers(cfg, req.From, r),
+	})
+}
+
+func signalURL(r *http.Request, p config.GatewayPortal) string {
+	if p.PublicURL != "" {
+		u := strings.TrimSuffix(p.PublicURL, "/")
+		u = strings.Replace(u, "https://", "wss://", 1)
+		u = strings.Replace(u, "http://", "ws://", 1)
+		return u + "/v1/signal"
+	}
+	scheme := "wss"
+	if r.TLS == nil {
+		scheme = "ws"
+	}
+	return scheme + "://" + r.Host + "/v1/signal"
+}
+
+// clientICEServers are the configured servers plus the built-in STUN
+// server and, with TURN on, time-limited TURN credentials (the "TURN REST
+// API" scheme: username "expiry:user", password HMAC-SHA1 of it).
+func (s *Service) clientICEServers(cfg config.Gateway, user string, r *http.Request) []ICEServer {
+	out := []ICEServer{}
+	for _, srv := range cfg.Media.ICEServers {
+		out = append(out, ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
+	}
+	host := cfg.Media.PublicAddress
+	if host == "" {
+		host, _, _ = net.SplitHostPort(r.Host)
+		if host == "" {
+			host = r.Host
+		}
+	}
+	if cfg.STUN.Listen != "" {
+		_, port, _ := net.SplitHostPort(cfg.STUN.Listen)
+		out = append(out, ICEServer{URLs: []string{"stun:" + net.JoinHostPort(host, port)}})
+	}
+	if cfg.TURN.Listen != "" {
+		_, port, _ := net.SplitHostPort(cfg.TURN.Listen)
+		u, p := TURNCredentials(cfg.TURN.Secret, user, time.Duration(cfg.TURN.CredentialTTLSec)*time.Second, time.Now())
+		out = append(out, ICEServer{URLs: []string{"turn:" + net.JoinHostPort(host, port) + "?transport=udp"}, Username: u, Credential: p})
+	}
+	return out
+}
+
+// TURNCredentials makes REST-style TURN credentials valid for ttl.
+func TURNCredentials(secret, user string, ttl time.Duration, now time.Time) (username, password string) {
+	user = strings.NewReplacer(":", "_").Replace(user)
+	username = strconv.FormatInt(now.Add(ttl).Unix(), 10) + ":" + user
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write([]byte(username))
+	return username, base64.StdEncoding.EncodeToString(m.Sum(nil))
+}

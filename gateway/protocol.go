@@ -1,0 +1,113 @@
+package gateway
+
+// The signaling protocol between a browser or app and the box, one JSON
+// object per WebSocket text message. docs/gateway-protocol.md describes it
+// for people; these types are its definition for Go (the server here and
+// gateway/client).
+
+// Message types sent by the client.
+const (
+	MsgAuth      = "auth"      // first message: Token (and optionally From, To to check)
+	MsgOffer     = "offer"     // SDP offer of the browser
+	MsgCandidate = "candidate" // trickled ICE candidate, both directions
+	MsgDTMF      = "dtmf"      // client: Digits to send as RFC 4733; box: Digits received
+	MsgHangup    = "hangup"    // client ends the call
+)
+
+// Message types sent by the box.
+const (
+	MsgAuthorized = "authorized" // token accepted: CallID and ICEServers
+	MsgAnswer     = "answer"     // SDP answer for the browser
+	MsgEvent      = "event"      // call progress, see Event*
+	MsgError      = "error"      // a request was refused; Code and Error say why
+)
+
+// Call progress events (Message.Event).
+const (
+	EventTrying     = "trying"      // INVITE sent, PBX working on it (100)
+	EventRinging    = "ringing"     // agent alerted (180)
+	EventEarlyMedia = "early_media" // announcements or ringback audio (183 with SDP)
+	EventAnswered   = "answered"    // 200 OK: talking
+	EventHeld       = "held"        // the PBX put the customer on hold
+	EventResumed    = "resumed"     // the PBX took the customer off hold
+	EventTransfer   = "transferred" // the PBX transferred the call (REFER)
+	EventEnded      = "ended"       // the call is over: SIPCode and Reason say why
+)
+
+// Error codes (Message.Code).
+const (
+	CodeBadMessage   = "bad_message"   // not JSON, unknown type, missing field
+	CodeBadToken     = "bad_token"     // unknown, reused, expired or mismatched token
+	CodeBadSDP       = "bad_sdp"       // offer could not be used
+	CodeNoCodec      = "no_codec"      // no common codec
+	CodeState        = "wrong_state"   // message not valid now (offer twice, dtmf before answer)
+	CodeRateLimited  = "rate_limited"  // too many attempts from this address
+	CodeUnavailable  = "unavailable"   // gateway disabled or shutting down
+	CodeInternal     = "internal"      // the box failed; try again
+	CodeAuthTimeout  = "auth_timeout"  // no auth message in time
+	CodeOfferTimeout = "offer_timeout" // no offer in time
+)
+
+// Message is one signaling message. Only the fields of its Type are set.
+type Message struct {
+	Type string `json:"type"`
+
+	// auth
+	Token string `json:"token,omitempty"`
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
+
+	// authorized
+	CallID     string      `json:"call_id,omitempty"`
+	ICEServers []ICEServer `json:"ice_servers,omitempty"`
+
+	// offer, answer
+	SDP string `json:"sdp,omitempty"`
+
+	// candidate; a nil Candidate (or empty candidate string) ends the trickle
+	Candidate *Candidate `json:"candidate,omitempty"`
+
+	// dtmf: "0123456789*#ABCD"
+	Digits string `json:"digits,omitempty"`
+
+	// event
+	Event   string `json:"event,omitempty"`
+	SIPCode int    `json:"sip_code,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+
+	// error
+	Code  string `json:"code,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Candidate is an RTCIceCandidateInit.
+type Candidate struct {
+	Candidate     string  `json:"candidate"`
+	SDPMid        *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"`
+}
+
+// ICEServer is an RTCIceServer for the client.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// AuthorizeRequest is the portal's POST /v1/calls body.
+type AuthorizeRequest struct {
+	// From is the customer's SIP identity, shown to the agent as caller ID.
+	From string `json:"from"`
+	// Destination is an agent's SIP URI or a queue name at the PBX.
+	Destination string `json:"destination"`
+	// Context travels to the agent as X- headers (customer_id -> X-Customer-Id).
+	Context map[string]string `json:"context,omitempty"`
+}
+
+// AuthorizeResponse is what the portal hands the app.
+type AuthorizeResponse struct {
+	Token        string      `json:"token"`
+	ExpiresAt    string      `json:"expires_at"` // RFC 3339
+	WebSocketURL string      `json:"websocket_url"`
+	ICEServers   []ICEServer `json:"ice_servers"`
+}

@@ -1,0 +1,178 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"edgebox/internal/config"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// registration keeps the trunk registered at the PBX: REGISTER with digest
+// auth, refreshed before it expires, retried with backoff after failures,
+// removed (Expires: 0) when stopped.
+type registration struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	st     string
+	until  time.Time
+}
+
+func (r *registration) state() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st
+}
+
+func (r *registration) set(st string, until time.Time) {
+	r.mu.Lock()
+	r.st, r.until = st, until
+	r.mu.Unlock()
+}
+
+func (r *registration) stop() {
+	r.cancel()
+	<-r.done
+}
+
+func (s *Service) startRegistration(cfg config.Gateway) {
+	s.mu.Lock()
+	st := s.sip
+	s.mu.Unlock()
+	if !cfg.Trunk.Register || st == nil {
+		s.metrics.registered.Set(0)
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	r := &registration{cancel: cancel, done: make(chan struct{}), st: "registering"}
+	s.mu.Lock()
+	s.reg = r
+	s.mu.Unlock()
+	go func() {
+		defer close(r.done)
+		s.registerLoop(ctx, r, st, cfg)
+	}()
+}
+
+func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStack, cfg config.Gateway) {
+	log := s.log.With("part", "register")
+	callID := sip.CallIDHeader(sip.GenerateTagN(24))
+	var cseq uint32 = 1
+	expires := cfg.Trunk.RegisterExpiresSec
+	if expires == 0 {
+		expires = 300
+	}
+	failures := 0
+	registered := false
+	for {
+		got, err := st.register(ctx, cfg, callID, &cseq, expires)
+		var wait time.Duration
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			r.set("failed: "+err.Error(), time.Time{})
+			s.metrics.registered.Set(0)
+			log.Warn("trunk registration failed", "err", err, "attempt", failures)
+			wait = min(time.Duration(1<<min(failures, 6))*5*time.Second, 5*time.Minute)
+		} else {
+			failures = 0
+			registered = true
+			r.set("registered", time.Now().Add(time.Duration(got)*time.Second))
+			s.metrics.registered.Set(1)
+			wait = max(time.Duration(got)*time.Second*8/10, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+			continue
+		}
+		break
+	}
+	s.metrics.registered.Set(0)
+	if registered {
+		uctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		st.register(uctx, cfg, callID, &cseq, 0)
+		cancel()
+	}
+	r.set("off", time.Time{})
+}
+
+// register sends one REGISTER (answering a digest challenge) and returns
+// the lifetime the registrar granted.
+func (st *sipStack) register(ctx context.Context, cfg config.Gateway, callID sip.CallIDHeader, cseq *uint32, expires int) (int, error) {
+	cli := st.clients[cfg.PBX.Transport]
+	if cli == nil {
+		return 0, fmt.Errorf("no SIP listener for transport %s", cfg.PBX.Transport)
+	}
+	domain := cfg.PBX.Domain
+	if domain == "" {
+		domain, _, _ = net.SplitHostPort(cfg.PBX.Address)
+	}
+	aor := sip.Uri{Scheme: "sip", User: cfg.Trunk.Username, Host: domain}
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: domain})
+	req.SetTransport(strings.ToUpper(cfg.PBX.Transport))
+	req.SetDestination(cfg.PBX.Address)
+	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: aor, Params: sip.NewParams()})
+	id := callID
+	req.AppendHeader(&id)
+	*cseq++
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: *cseq, MethodName: sip.REGISTER})
+	contact := st.contact[cfg.PBX.Transport]
+	contact.Address.User = cfg.Trunk.Username
+	req.AppendHeader(&contact)
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	req.AppendHeader(sip.NewHeader("User-Agent", userAgentName))
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := cli.Do(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	if res.StatusCode == 401 || res.StatusCode == 407 {
+		if cfg.Trunk.Password == "" {
+			return 0, fmt.Errorf("registrar asks for a password (%d) and trunk.password is empty", res.StatusCode)
+		}
+		res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: cfg.Trunk.Username, Password: cfg.Trunk.Password})
+		if err != nil {
+			return 0, err
+		}
+		*cseq = req.CSeq().SeqNo
+	}
+	if res.StatusCode != 200 {
+		return 0, fmt.Errorf("registrar answered %d %s", res.StatusCode, res.Reason)
+	}
+	got := expires
+	if h := res.GetHeader("Expires"); h != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil {
+			got = n
+		}
+	}
+	for _, h := range res.GetHeaders("Contact") {
+		v := h.Value()
+		if i := strings.Index(strings.ToLower(v), "expires="); i >= 0 {
+			e := v[i+8:]
+			if j := strings.IndexAny(e, ";, "); j >= 0 {
+				e = e[:j]
+			}
+			if n, err := strconv.Atoi(e); err == nil && n > 0 && n < got {
+				got = n
+			}
+		}
+	}
+	slog.Debug("registered", "expires", got)
+	return got, nil
+}

@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// The relay moves RTP between the legs without transcoding: it checks the
+// header, maps the payload type, gives the packet the outgoing leg's SSRC
+// and sequence numbers, and sends it. It works in place on the caller's
+// buffer and allocates nothing per packet (BenchmarkRelayToPBX).
+
+var errNotRTP = errors.New("not an RTP packet")
+
+const rtpHeaderLen = 12
+
+// ptMap maps incoming payload types to outgoing ones; -1 drops the packet.
+type ptMap [128]int16
+
+func newPTMap() ptMap {
+	var m ptMap
+	for i := range m {
+		m[i] = -1
+	}
+	return m
+}
+
+// pbxSender is the PBX leg's outgoing RTP stream. Browser packets and
+// injected DTMF share its SSRC and sequence space.
+type pbxSender struct {
+	mu       sync.Mutex
+	conn     *net.UDPConn
+	remote   netip.AddrPort
+	ssrc     uint32
+	pt       ptMap
+	seq      uint16 // last sequence number sent
+	seqDelta uint16 // outgoing minus incoming sequence numbers
+	ts       uint32 // last timestamp sent
+	tsOffset uint32
+	started  bool
+	tePT     int16 // telephone-event PT toward the PBX, -1: none
+	teClock  uint32
+	stats    *streamStats
+	// RTCP sender report state
+	lastSent time.Time
+}
+
+// relay sends one browser RTP packet (pkt is modified) to the PBX.
+func (s *pbxSender) relay(pkt []byte) error {
+	if len(pkt) < rtpHeaderLen || pkt[0]>>6 != 2 {
+		return errNotRTP
+	}
+	inPT := pkt[1] & 0x7f
+	out := s.pt[inPT]
+	if out < 0 {
+		return nil // a payload type the PBX did not agree to: drop
+	}
+	inSeq := binary.BigEndian.Uint16(pkt[2:4])
+	s.mu.Lock()
+	// Outgoing numbers follow the browser's, shifted past the DTMF
+	// packets the box injected, so gaps (loss) stay visible to the PBX.
+	seq := inSeq + s.seqDelta
+	s.seq = seq
+	s.started = true
+	ts := binary.BigEndian.Uint32(pkt[4:8]) + s.tsOffset
+	s.ts = ts
+	pkt[1] = pkt[1]&0x80 | byte(out)
+	binary.BigEndian.PutUint16(pkt[2:4], seq)
+	binary.BigEndian.PutUint32(pkt[4:8], ts)
+	binary.BigEndian.PutUint32(pkt[8:12], s.ssrc)
+	remote := s.remote
+	s.lastSent = time.Now()
+	s.mu.Unlock()
+	if !remote.IsValid() {
+		return nil
+	}
+	n, err := s.conn.WriteToUDPAddrPort(pkt, remote)
+	if err == nil {
+		s.stats.countSent(n)
+	}
+	return err
+}
+
+// setRemote changes where RTP goes (re-INVITE, transfer).
+func (s *pbxSender) setRemote(a netip.AddrPort, pt ptMap) {
+	s.mu.Lock()
+	s.remote = a
+	s.pt = pt
+	s.mu.Unlock()
+}
+
+// browserRewrite prepares a PBX packet for the browser leg in place: pion
+// sets SSRC and payload type of the negotiated stream itself, so only the
+// payload type mapping and the header checks are done here. It returns the
+// outgoing payload type or -1 to drop.
+func browserRewrite(pkt []byte, pt *ptMap) int {
+	if len(pkt) < rtpHeaderLen || pkt[0]>>6 != 2 {
+		return -1
+	}
+	// RTCP on the RTP port (rtcp-mux at the PBX): payload types 72..76
+	// with the marker bit read as part of the packet type.
+	if t := pkt[1]; t >= 200 && t <= 204 {
+		return -1
+	}
+	out := pt[pkt[1]&0x7f]
+	if out >= 0 {
+		pkt[1] = pkt[1]&0x80 | byte(out)
+	}
+	return int(out)
+}
+
+// rtpSeqTS reads the sequence number and timestamp of a checked packet.
+func rtpSeqTS(pkt []byte) (uint16, uint32) {
+	return binary.BigEndian.Uint16(pkt[2:4]), binary.BigEndian.Uint32(pkt[4:8])
+}

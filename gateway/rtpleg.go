@@ -1,0 +1,228 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// portPool hands out RTP/RTCP port pairs (even RTP port, RTCP on the next)
+// from the configured range.
+type portPool struct {
+	mu       sync.Mutex
+	min, max int
+	next     int
+	used     map[int]bool
+}
+
+func newPortPool(lo, hi int) *portPool {
+	if lo%2 == 1 {
+		lo++
+	}
+	return &portPool{min: lo, max: hi, next: lo, used: map[int]bool{}}
+}
+
+// setRange applies a new range; pairs in use stay until released.
+func (p *portPool) setRange(lo, hi int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if lo%2 == 1 {
+		lo++
+	}
+	p.min, p.max, p.next = lo, hi, lo
+}
+
+// open binds a free pair on ip.
+func (p *portPool) open(ip netip.Addr) (rtpConn, rtcpConn *net.UDPConn, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := (p.max - p.min + 1) / 2
+	for i := 0; i < n; i++ {
+		port := p.next
+		p.next += 2
+		if p.next+1 > p.max {
+			p.next = p.min
+		}
+		if p.used[port] {
+			continue
+		}
+		a, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		if err != nil {
+			continue
+		}
+		b, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port+1))))
+		if err != nil {
+			a.Close()
+			continue
+		}
+		p.used[port] = true
+		return a, b, nil
+	}
+	return nil, nil, fmt.Errorf("no free RTP port pair in %d..%d", p.min, p.max)
+}
+
+func (p *portPool) release(port int) {
+	p.mu.Lock()
+	delete(p.used, port)
+	p.mu.Unlock()
+}
+
+func (p *portPool) inUse() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.used)
+}
+
+// pbxLeg is the plain RTP side of a call.
+type pbxLeg struct {
+	pool   *portPool
+	rtp    *net.UDPConn
+	rtcp   *net.UDPConn
+	local  netip.AddrPort
+	send   pbxSender
+	recv   streamStats // PBX -> box
+	remote netip.AddrPort
+	rtcpTo netip.AddrPort
+	// RTCP reports the PBX sent about our stream
+	mu           sync.Mutex
+	remoteLost   uint32
+	remoteJitter uint32
+	closeOnce    sync.Once
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
+}
+
+func openPBXLeg(pool *portPool, ip netip.Addr) (*pbxLeg, error) {
+	a, b, err := pool.open(ip)
+	if err != nil {
+		return nil, err
+	}
+	l := &pbxLeg{pool: pool, rtp: a, rtcp: b, local: a.LocalAddr().(*net.UDPAddr).AddrPort()}
+	l.send.conn = a
+	l.send.ssrc = randUint32()
+	l.send.pt = newPTMap()
+	l.send.tePT = -1
+	l.send.stats = &streamStats{}
+	return l, nil
+}
+
+// apply points the leg at the PBX's media address for plan.
+func (l *pbxLeg) apply(plan *bridgePlan) {
+	toPBX := newPTMap()
+	toPBX[plan.Browser.PT] = int16(plan.PBXPT)
+	te := int16(-1)
+	if plan.TE != nil {
+		toPBX[plan.TE.PT] = int16(plan.PBXTEPT)
+		te = int16(plan.PBXTEPT)
+	}
+	l.mu.Lock()
+	l.remote, l.rtcpTo = plan.Remote, plan.RemoteRTCP
+	l.mu.Unlock()
+	l.send.mu.Lock()
+	l.send.tePT, l.send.teClock = te, plan.Browser.Clock
+	l.send.mu.Unlock()
+	l.send.setRemote(plan.Remote, toPBX)
+	l.recv.clock = float64(plan.Browser.Clock)
+	if plan.Browser.Name == "g722" {
+		l.recv.clock = 8000 // RFC 3551: G.722 RTP clock is 8000 though it samples at 16 kHz
+	}
+}
+
+func (l *pbxLeg) close() {
+	l.closeOnce.Do(func() {
+		port := int(l.local.Port())
+		l.rtp.Close()
+		l.rtcp.Close()
+		l.pool.release(port)
+	})
+}
+
+// remoteAddr is the PBX media address (for source checks).
+func (l *pbxLeg) remoteAddr() netip.AddrPort {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.remote
+}
+
+// runRTCP terminates the PBX leg's RTCP: it reads the PBX's reports and
+// sends our own sender/receiver report every interval until the leg closes.
+func (l *pbxLeg) runRTCP(interval time.Duration, done <-chan struct{}) {
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := l.rtcp.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			pkts, err := rtcp.Unmarshal(buf[:n])
+			if err != nil {
+				continue
+			}
+			for _, p := range pkts {
+				var reports []rtcp.ReceptionReport
+				switch r := p.(type) {
+				case *rtcp.ReceiverReport:
+					reports = r.Reports
+				case *rtcp.SenderReport:
+					reports = r.Reports
+				}
+				for _, rr := range reports {
+					if rr.SSRC == l.send.ssrc {
+						l.mu.Lock()
+						l.remoteLost, l.remoteJitter = rr.TotalLost, rr.Jitter
+						l.mu.Unlock()
+					}
+				}
+			}
+		}
+	}()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		to := l.rtcpTo
+		l.mu.Unlock()
+		if !to.IsValid() {
+			continue
+		}
+		l.send.mu.Lock()
+		ts := l.send.ts
+		l.send.mu.Unlock()
+		sr := &rtcp.SenderReport{
+			SSRC:        l.send.ssrc,
+			NTPTime:     ntpTime(time.Now()),
+			RTPTime:     ts,
+			PacketCount: uint32(l.send.stats.packets.Load()),
+			OctetCount:  uint32(l.send.stats.bytes.Load()),
+		}
+		b, err := sr.Marshal()
+		if err != nil {
+			continue
+		}
+		if _, err := l.rtcp.WriteToUDPAddrPort(b, to); err != nil && errors.Is(err, net.ErrClosed) {
+			return
+		}
+	}
+}
+
+func ntpTime(t time.Time) uint64 {
+	s := uint64(t.Unix()) + 2208988800
+	f := uint64(t.Nanosecond()) * (1 << 32) / 1e9
+	return s<<32 | f
+}

@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Limits of the signaling connection.
+const (
+	authTimeout    = 10 * time.Second
+	maxMessageSize = 64 << 10
+	maxBadMessages = 20
+	sendTimeout    = 5 * time.Second
+)
+
+// wsSignaler writes messages to one client; pion callbacks and the call's
+// goroutine write concurrently, hence the lock.
+type wsSignaler struct {
+	mu   sync.Mutex
+	conn *websocket.Conn
+}
+
+func (w *wsSignaler) send(m Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+	defer cancel()
+	return w.conn.Write(ctx, websocket.MessageText, b)
+}
+
+// decodeMessage parses one client message strictly.
+func decodeMessage(b []byte) (Message, error) {
+	var m Message
+	if len(b) > maxMessageSize {
+		return m, errors.New("message larger than 64 KiB")
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("not a JSON message: %w", err)
+	}
+	switch m.Type {
+	case MsgAuth:
+		if m.Token == "" {
+			return m, errors.New("auth needs a token")
+		}
+	case MsgOffer:
+		if m.SDP == "" {
+			return m, errors.New("offer needs sdp")
+		}
+	case MsgCandidate, MsgHangup:
+	case MsgDTMF:
+		if err := validDTMF(m.Digits); err != nil {
+			return m, err
+		}
+	case "":
+		return m, errors.New("message has no type")
+	default:
+		return m, fmt.Errorf("unknown message type %q", m.Type)
+	}
+	return m, nil
+}
+
+func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
+	if !s.portalLimit.allow(remoteIP(r)) {
+		s.metrics.tokenRefusals.WithLabelValues("rate_limited").Inc()
+		http.Error(w, "too many attempts from this address; retry later", http.StatusTooManyRequests)
+		return
+	}
+	// Any origin: the one-time token, not the page's origin, is what
+	// authorises a call (apps have no origin at all).
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	conn.SetReadLimit(maxMessageSize)
+	defer conn.CloseNow()
+	sig := &wsSignaler{conn: conn}
+
+	actx, cancel := context.WithTimeout(r.Context(), authTimeout)
+	_, data, err := conn.Read(actx)
+	cancel()
+	if err != nil {
+		s.metrics.tokenRefusals.WithLabelValues("malformed").Inc()
+		return // timed out or gone: the read already closed the socket
+	}
+	m, err := decodeMessage(data)
+	if err == nil && m.Type != MsgAuth {
+		err = fmt.Errorf("first message must be auth, not %q", m.Type)
+	}
+	if err != nil {
+		s.metrics.tokenRefusals.WithLabelValues("malformed").Inc()
+		sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
+		conn.Close(websocket.StatusPolicyViolation, "bad auth message")
+		return
+	}
+	grant, err := s.tokens.Redeem(m.Token, m.From, m.To)
+	if err != nil {
+		reason := "unknown"
+		switch {
+		case errors.Is(err, ErrTokenExpired):
+			reason = "expired"
+		case errors.Is(err, ErrTokenMismatch):
+			reason = "mismatch"
+		}
+		s.metrics.tokenRefusals.WithLabelValues(reason).Inc()
+		s.log.Info("signaling refused", "src", remoteIP(r), "reason", reason)
+		sig.send(Message{Type: MsgError, Code: CodeBadToken, Error: err.Error()})
+		conn.Close(websocket.StatusPolicyViolation, "token refused")
+		return
+	}
+	call, err := s.startCall(grant, sig)
+	if err != nil {
+		sig.send(Message{Type: MsgError, Code: CodeUnavailable, Error: err.Error()})
+		conn.Close(websocket.StatusTryAgainLater, "gateway unavailable")
+		return
+	}
+	s.log.Info("call authorised", "call", call.ID, "from", grant.From, "to", grant.Destination, "key", grant.KeyName, "src", remoteIP(r))
+	cfg := s.Config()
+	sig.send(Message{Type: MsgAuthorized, CallID: call.ID, ICEServers: s.clientICEServers(cfg, grant.From, r)})
+
+	readCtx, stopRead := context.WithCancel(context.Background())
+	defer stopRead()
+	go func() {
+		defer close(call.in)
+		bad := 0
+		for {
+			_, data, err := conn.Read(readCtx)
+			if err != nil {
+				return
+			}
+			m, err := decodeMessage(data)
+			if err != nil {
+				bad++
+				sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
+				if bad >= maxBadMessages {
+					return
+				}
+				continue
+			}
+			select {
+			case call.in <- m:
+			case <-call.done:
+				return
+			}
+		}
+	}()
+	call.run(s.ctx)
+	conn.Close(websocket.StatusNormalClosure, "call ended")
+}

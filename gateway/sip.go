@@ -1,0 +1,414 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"edgebox/internal/config"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// sipStack is the box's SIP user agent: listeners on the configured
+// transports, a client per transport toward the PBX, and the handlers for
+// requests the PBX sends (BYE, re-INVITE, REFER, OPTIONS).
+type sipStack struct {
+	log     *slog.Logger
+	svc     *Service
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	listens []config.GatewaySIPListen
+	filter  *sipFilter
+	clients map[string]*sipgo.Client // by transport
+	contact map[string]sip.ContactHeader
+	closers []func()
+}
+
+// userAgentName is the User-Agent the box sends.
+const userAgentName = "edgebox-gateway"
+
+func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack, error) {
+	s := &sipStack{log: log, svc: svc, listens: cfg.SIP.Listen, clients: map[string]*sipgo.Client{}, contact: map[string]sip.ContactHeader{}}
+	s.filter = &sipFilter{limit: newRateLimiter(cfg.Portal.RatePerMinute), onDrop: svc.metrics.sipDropped}
+	s.filter.setAllowed(allowedSources(cfg.PBX))
+	var tlsConf *tls.Config
+	for _, l := range cfg.SIP.Listen {
+		if l.Transport == "tls" {
+			cert, err := tls.LoadX509KeyPair(cfg.SIP.TLSCert, cfg.SIP.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("gateway.sip.tls_cert: %w", err)
+			}
+			tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+	}
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(userAgentName)}
+	if tlsConf != nil {
+		// client side toward a PBX with its own certificate; the PBX name
+		// is verified against the system roots
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
+	if err != nil {
+		return nil, err
+	}
+	s.ua = ua
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		ua.Close()
+		return nil, err
+	}
+	s.srv = srv
+	srv.OnInvite(s.onInvite)
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {})
+	srv.OnBye(s.onBye)
+	srv.OnCancel(s.onCancel)
+	srv.OnOptions(s.onOptions)
+	srv.OnRefer(s.onRefer)
+	srv.OnNotify(s.inDialogOK)
+	srv.OnInfo(s.inDialogOK)
+	srv.OnNoRoute(s.onOther)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	pbxIP := localIPToward(cfg.PBX.Address)
+	for _, l := range cfg.SIP.Listen {
+		host, portStr, _ := net.SplitHostPort(l.Address)
+		port, _ := strconv.Atoi(portStr)
+		viaHost := host
+		if ip, err := netip.ParseAddr(host); err != nil || ip.IsUnspecified() {
+			viaHost = pbxIP
+		}
+		switch l.Transport {
+		case "udp":
+			pc, err := net.ListenPacket("udp", l.Address)
+			if err != nil {
+				s.close()
+				return nil, fmt.Errorf("gateway.sip.listen %s: %w", l.Address, err)
+			}
+			s.closers = append(s.closers, func() { pc.Close() })
+			s.serve(func() error { return srv.ServeUDP(&filteredPacketConn{PacketConn: pc, f: s.filter}) })
+			port = pc.LocalAddr().(*net.UDPAddr).Port
+			cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(viaHost), sipgo.WithClientPort(port),
+				sipgo.WithClientConnectionAddr(pc.LocalAddr().String()), sipgo.WithClientLogger(log))
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			s.clients["udp"] = cli
+		case "tcp", "tls":
+			var ln net.Listener
+			if l.Transport == "tls" {
+				ln, err = tls.Listen("tcp", l.Address, tlsConf)
+			} else {
+				ln, err = net.Listen("tcp", l.Address)
+			}
+			if err != nil {
+				s.close()
+				return nil, fmt.Errorf("gateway.sip.listen %s: %w", l.Address, err)
+			}
+			s.closers = append(s.closers, func() { ln.Close() })
+			fl := &filteredListener{Listener: ln, f: s.filter}
+			if l.Transport == "tls" {
+				s.serve(func() error { return srv.ServeTLS(fl) })
+			} else {
+				s.serve(func() error { return srv.ServeTCP(fl) })
+			}
+			port = ln.Addr().(*net.TCPAddr).Port
+			cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(viaHost), sipgo.WithClientPort(port), sipgo.WithClientLogger(log))
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			s.clients[l.Transport] = cli
+		}
+		c := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "edgebox", Host: viaHost, Port: port}}
+		if l.Transport != "udp" {
+			c.Address.UriParams = sip.NewParams()
+			c.Address.UriParams.Add("transport", l.Transport)
+		}
+		s.contact[l.Transport] = c
+	}
+	_ = ctx
+	return s, nil
+}
+
+func (s *sipStack) serve(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Debug("sip listener stopped", "err", err)
+		}
+	}()
+}
+
+func (s *sipStack) close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	for _, c := range s.closers {
+		c()
+	}
+	if s.ua != nil {
+		s.ua.Close()
+	}
+	s.wg.Wait()
+}
+
+// localIPToward is the local address the box uses to reach addr (no packet
+// is sent: a UDP "connect" only picks the route).
+func localIPToward(addr string) string {
+	if addr == "" {
+		return "127.0.0.1"
+	}
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
+// allowedSources are the prefixes new SIP requests may come from.
+func allowedSources(p config.GatewayPBX) []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range p.AllowedSources {
+		if pr, err := config.ParsePrefixOrIP(a); err == nil {
+			out = append(out, pr)
+		}
+	}
+	if len(out) == 0 && p.Address != "" {
+		host, _, _ := net.SplitHostPort(p.Address)
+		if ip, err := netip.ParseAddr(host); err == nil {
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+		} else if ips, err := net.LookupIP(host); err == nil {
+			for _, i := range ips {
+				a, _ := netip.AddrFromSlice(i)
+				a = a.Unmap()
+				out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	}
+	return out
+}
+
+func sourceIP(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// respond answers req, logging a failure to send.
+func (s *sipStack) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("sip respond", "code", code, "err", err)
+	}
+}
+
+// fromPBXOrRefuse checks the source of a request that could act on a call.
+func (s *sipStack) fromPBXOrRefuse(req *sip.Request, tx sip.ServerTransaction) bool {
+	if s.filter.fromPBX(sourceIP(req)) {
+		return true
+	}
+	if isScanner([]byte(req.String())) {
+		return false // over TCP the packet filter could not see it
+	}
+	s.svc.metrics.sipRefused.Inc()
+	s.respond(tx, req, 403, "Forbidden")
+	return false
+}
+
+func (s *sipStack) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if isScanner([]byte(req.String())) {
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("sip respond options", "err", err)
+	}
+}
+
+func (s *sipStack) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if !s.fromPBXOrRefuse(req, tx) {
+		return
+	}
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		if c := s.svc.callBySIP(req.CallID().Value()); c != nil {
+			c.fromPBX(pbxRequest{req: req, tx: tx})
+			return
+		}
+		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	// The gateway only places calls toward the PBX.
+	s.respond(tx, req, 603, "Decline")
+}
+
+func (s *sipStack) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if !s.fromPBXOrRefuse(req, tx) {
+		return
+	}
+	if c := s.svc.callBySIP(req.CallID().Value()); c != nil {
+		c.fromPBX(pbxRequest{req: req, tx: tx})
+		return
+	}
+	s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+}
+
+func (s *sipStack) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	s.onBye(req, tx) // same routing: to the call, from the PBX only
+}
+
+func (s *sipStack) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	if !s.fromPBXOrRefuse(req, tx) {
+		return
+	}
+	// The box never answers INVITEs it could be asked to cancel.
+	s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+}
+
+func (s *sipStack) inDialogOK(req *sip.Request, tx sip.ServerTransaction) {
+	if !s.fromPBXOrRefuse(req, tx) {
+		return
+	}
+	if s.svc.callBySIP(req.CallID().Value()) == nil {
+		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.respond(tx, req, 200, "OK")
+}
+
+func (s *sipStack) onOther(req *sip.Request, tx sip.ServerTransaction) {
+	if !s.fromPBXOrRefuse(req, tx) {
+		return
+	}
+	s.respond(tx, req, 405, "Method Not Allowed")
+}
+
+var headerKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+
+// contextHeaderName turns a context key into an X- header name:
+// customer_id -> X-Customer-Id.
+func contextHeaderName(key string) string {
+	parts := strings.FieldsFunc(key, func(r rune) bool { return r == '_' || r == '-' })
+	for i, p := range parts {
+		parts[i] = strings.ToUpper(p[:1]) + strings.ToLower(p[1:])
+	}
+	return "X-" + strings.Join(parts, "-")
+}
+
+// validateContext checks portal context before it becomes SIP headers:
+// names from a small alphabet, values without line breaks or control bytes.
+func validateContext(ctx map[string]string) error {
+	if len(ctx) > 16 {
+		return errors.New("context: at most 16 entries")
+	}
+	for k, v := range ctx {
+		if !headerKey.MatchString(k) || strings.Trim(k, "_-") == "" {
+			return fmt.Errorf("context: key %q must be 1-32 letters, digits, '_' or '-'", k)
+		}
+		if len(v) > 256 {
+			return fmt.Errorf("context: value of %q longer than 256 bytes", k)
+		}
+		for _, r := range v {
+			if r < 0x20 || r == 0x7f {
+				return fmt.Errorf("context: value of %q has control characters", k)
+			}
+		}
+	}
+	return nil
+}
+
+// parseSIPURI checks a From or destination URI from the portal.
+func parseSIPURI(s string) (sip.Uri, error) {
+	var u sip.Uri
+	if !strings.HasPrefix(s, "sip:") && !strings.HasPrefix(s, "sips:") {
+		return u, fmt.Errorf("%q is not a sip: URI", s)
+	}
+	if len(s) > 256 || strings.ContainsAny(s, " \t\r\n<>\"") {
+		return u, fmt.Errorf("%q is not a plain sip: URI", s)
+	}
+	if err := sip.ParseUri(s, &u); err != nil {
+		return u, fmt.Errorf("%q: %w", s, err)
+	}
+	if u.User == "" || u.Host == "" {
+		return u, fmt.Errorf("%q needs user@host", s)
+	}
+	return u, nil
+}
+
+var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$`)
+
+// destinationURI turns a destination (agent URI or queue name) into the
+// Request-URI at the PBX.
+func destinationURI(dest string, pbx config.GatewayPBX) (sip.Uri, error) {
+	if strings.HasPrefix(dest, "sip:") || strings.HasPrefix(dest, "sips:") {
+		return parseSIPURI(dest)
+	}
+	if !queueName.MatchString(dest) {
+		return sip.Uri{}, fmt.Errorf("destination %q is neither a sip: URI nor a queue name", dest)
+	}
+	domain := pbx.Domain
+	if domain == "" {
+		domain, _, _ = net.SplitHostPort(pbx.Address)
+	}
+	return sip.Uri{Scheme: "sip", User: dest, Host: domain}, nil
+}
+
+// newInvite builds the INVITE for a grant: From is the customer's
+// identity (the trunk account only answers digest challenges), the
+// context rides in X- headers.
+func (s *sipStack) newInvite(g CallGrant, pbx config.GatewayPBX, body []byte) (*sip.Request, *sipgo.DialogUA, error) {
+	cli := s.clients[pbx.Transport]
+	if cli == nil {
+		return nil, nil, fmt.Errorf("no SIP listener for transport %s toward the PBX", pbx.Transport)
+	}
+	to, err := destinationURI(g.Destination, pbx)
+	if err != nil {
+		return nil, nil, err
+	}
+	from, err := parseSIPURI(g.From)
+	if err != nil {
+		return nil, nil, err
+	}
+	req := sip.NewRequest(sip.INVITE, to)
+	req.SetTransport(strings.ToUpper(pbx.Transport))
+	req.SetDestination(pbx.Address)
+	fh := &sip.FromHeader{Address: from, Params: sip.NewParams()}
+	fh.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(fh)
+	req.AppendHeader(&sip.ToHeader{Address: to, Params: sip.NewParams()})
+	keys := make([]string, 0, len(g.Context))
+	for k := range g.Context {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		req.AppendHeader(sip.NewHeader(contextHeaderName(k), g.Context[k]))
+	}
+	req.AppendHeader(sip.NewHeader("User-Agent", userAgentName))
+	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	contact := s.contact[pbx.Transport]
+	dua := &sipgo.DialogUA{Client: cli, ContactHDR: contact}
+	return req, dua, nil
+}

@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"sync/atomic"
+)
+
+// sipFilter decides, before a message is parsed, whether the box answers
+// it at all: known scanners are dropped silently (an answer only tells them
+// a SIP stack lives here), sources other than the PBX are rate limited.
+type sipFilter struct {
+	allowed atomic.Pointer[[]netip.Prefix]
+	limit   *rateLimiter
+	onDrop  func(reason string)
+}
+
+// scannerAgents are User-Agent (or From) substrings of SIP scanners and
+// toll-fraud tools, lower case.
+var scannerAgents = [][]byte{
+	[]byte("friendly-scanner"), []byte("sipvicious"), []byte("sipcli"), []byte("sip-scan"),
+	[]byte("sipscan"), []byte("sundayddr"), []byte("iwar"), []byte("vaxsipuseragent"),
+	[]byte("pplsip"), []byte("smap"), []byte("sipsak-scan"), []byte("voipbuster"),
+}
+
+// isScanner looks for a scanner signature in the headers of a raw message.
+func isScanner(msg []byte) bool {
+	head := msg
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		head = msg[:i]
+	}
+	if len(head) > 8192 {
+		head = head[:8192]
+	}
+	for _, line := range bytes.Split(head, []byte("\n")) {
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			continue
+		}
+		name := bytes.ToLower(bytes.TrimSpace(line[:colon]))
+		if !bytes.Equal(name, []byte("user-agent")) && !bytes.Equal(name, []byte("from")) && !bytes.Equal(name, []byte("f")) {
+			continue
+		}
+		v := bytes.ToLower(line[colon+1:])
+		for _, s := range scannerAgents {
+			if bytes.Contains(v, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (f *sipFilter) setAllowed(p []netip.Prefix) { f.allowed.Store(&p) }
+
+// fromPBX says whether ip may send new requests.
+func (f *sipFilter) fromPBX(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range *f.allowed.Load() {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// admit is the pre-parse decision for one datagram or connection.
+func (f *sipFilter) admit(ip netip.Addr, msg []byte) bool {
+	if msg != nil && isScanner(msg) {
+		f.drop("scanner")
+		return false
+	}
+	if f.fromPBX(ip) {
+		return true
+	}
+	if !f.limit.allow(ip.Unmap()) {
+		f.drop("rate_limited")
+		return false
+	}
+	return true
+}
+
+func (f *sipFilter) drop(reason string) {
+	if f.onDrop != nil {
+		f.onDrop(reason)
+	}
+}
+
+// filteredPacketConn applies the filter to a UDP listener.
+type filteredPacketConn struct {
+	net.PacketConn
+	f *sipFilter
+}
+
+func (c *filteredPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil {
+			return n, addr, err
+		}
+		ua, ok := addr.(*net.UDPAddr)
+		if !ok {
+			return n, addr, nil
+		}
+		ip, _ := netip.AddrFromSlice(ua.IP)
+		if c.f.admit(ip, b[:n]) {
+			return n, addr, nil
+		}
+	}
+}
+
+// filteredListener applies the source part of the filter to TCP/TLS.
+type filteredListener struct {
+	net.Listener
+	f *sipFilter
+}
+
+func (l *filteredListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			ip, _ := netip.AddrFromSlice(ta.IP)
+			if !l.f.admit(ip, nil) {
+				c.Close()
+				continue
+			}
+		}
+		return c, nil
+	}
+}

@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// streamStats counts one direction of one leg. The relay goroutine of that
+// direction is the only writer; readers (API, metrics) use the atomics.
+type streamStats struct {
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	lost    atomic.Int64
+	// jitter in microseconds (RFC 3550 section 6.4.1 estimate)
+	jitterMicros atomic.Uint64
+
+	// receive-side state, touched by the one writer only
+	started     bool
+	baseSeq     uint32
+	maxSeq      uint32 // extended
+	received    uint64
+	lastTransit float64
+	jitter      float64 // in timestamp units
+	clock       float64
+}
+
+// countSent counts a packet leaving the box.
+func (s *streamStats) countSent(n int) {
+	s.packets.Add(1)
+	s.bytes.Add(uint64(n))
+}
+
+// countReceived counts an arriving packet and updates loss and jitter.
+func (s *streamStats) countReceived(n int, seq uint16, ts uint32, arrival time.Time) {
+	s.packets.Add(1)
+	s.bytes.Add(uint64(n))
+	if s.clock == 0 {
+		return
+	}
+	s.received++
+	if !s.started {
+		s.started = true
+		s.baseSeq = uint32(seq)
+		s.maxSeq = uint32(seq)
+	} else {
+		// extend the 16-bit sequence number around the highest seen
+		cycles := s.maxSeq &^ 0xffff
+		ext := cycles | uint32(seq)
+		if int32(ext-s.maxSeq) < -0x8000 {
+			ext += 0x10000
+		} else if int32(ext-s.maxSeq) > 0x8000 {
+			ext -= 0x10000
+		}
+		if ext > s.maxSeq {
+			s.maxSeq = ext
+		}
+	}
+	expected := int64(s.maxSeq-s.baseSeq) + 1
+	s.lost.Store(max(0, expected-int64(s.received)))
+	arr := float64(arrival.UnixNano()) / 1e9 * s.clock
+	transit := arr - float64(ts)
+	if s.received > 1 {
+		d := math.Abs(transit - s.lastTransit)
+		s.jitter += (d - s.jitter) / 16
+		s.jitterMicros.Store(uint64(s.jitter / s.clock * 1e6))
+	}
+	s.lastTransit = transit
+}
+
+// StreamStats is one direction of a leg as the API shows it.
+type StreamStats struct {
+	Packets  uint64  `json:"packets"`
+	Bytes    uint64  `json:"bytes"`
+	Lost     int64   `json:"lost"`
+	JitterMS float64 `json:"jitter_ms"`
+}
+
+func (s *streamStats) snapshot() StreamStats {
+	return StreamStats{
+		Packets:  s.packets.Load(),
+		Bytes:    s.bytes.Load(),
+		Lost:     s.lost.Load(),
+		JitterMS: float64(s.jitterMicros.Load()) / 1000,
+	}
+}

@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+
+	"edgebox/internal/config"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// webrtcHost is the browser side of every call: one UDP port shared by all
+// peer connections (ICE mux), and the settings they are built from.
+type webrtcHost struct {
+	conn   *net.UDPConn
+	mux    ice.UDPMux
+	se     webrtc.SettingEngine
+	lite   bool
+	port   int
+	bindIP string
+	iceSrv []webrtc.ICEServer
+}
+
+func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error) {
+	ip := m.ICEAddress
+	if ip == "" {
+		ip = "0.0.0.0"
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: m.ICEPort})
+	if err != nil {
+		return nil, fmt.Errorf("media.ice_port: %w", err)
+	}
+	h := &webrtcHost{conn: conn, port: m.ICEPort, bindIP: ip}
+	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: pionLogger(log).NewLogger("udpmux")})
+	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
+	se.SetICEUDPMux(h.mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	// mDNS would send multicast on every interface; the box has real
+	// addresses to offer and no reason to hide them.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	if a, err := netip.ParseAddr(ip); err == nil && a.IsLoopback() {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	if m.PublicAddress != "" {
+		// Reachable directly: answer connectivity checks only (ICE-lite),
+		// announcing the public address.
+		h.lite = true
+		se.SetLite(true)
+		if m.PublicAddress != m.ICEAddress {
+			if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+				External: []string{m.PublicAddress}, AsCandidateType: webrtc.ICECandidateTypeHost,
+			}); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("media.public_address: %w", err)
+			}
+		}
+	} else {
+		for _, s := range m.ICEServers {
+			h.iceSrv = append(h.iceSrv, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+	}
+	h.se = se
+	return h, nil
+}
+
+func (h *webrtcHost) close() {
+	h.mux.Close()
+	h.conn.Close()
+}
+
+// mime is the WebRTC MIME type of a codec.
+func mime(c codec) (string, webrtc.RTPCodecType) {
+	switch c.Name {
+	case "opus":
+		return webrtc.MimeTypeOpus, webrtc.RTPCodecTypeAudio
+	case "pcmu":
+		return webrtc.MimeTypePCMU, webrtc.RTPCodecTypeAudio
+	case "pcma":
+		return webrtc.MimeTypePCMA, webrtc.RTPCodecTypeAudio
+	case "g722":
+		return webrtc.MimeTypeG722, webrtc.RTPCodecTypeAudio
+	case "telephone-event":
+		return "audio/telephone-event", webrtc.RTPCodecTypeAudio
+	case "vp8":
+		return webrtc.MimeTypeVP8, webrtc.RTPCodecTypeVideo
+	case "h264":
+		return webrtc.MimeTypeH264, webrtc.RTPCodecTypeVideo
+	}
+	return "audio/" + strings.ToUpper(c.Name), webrtc.RTPCodecTypeAudio
+}
+
+func codecParams(c codec) (webrtc.RTPCodecParameters, webrtc.RTPCodecType) {
+	m, kind := mime(c)
+	return webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: m, ClockRate: c.Clock, Channels: c.Channels, SDPFmtpLine: c.Fmtp},
+		PayloadType:        webrtc.PayloadType(c.PT),
+	}, kind
+}
+
+// newPeer builds the browser leg for plan: a peer connection that knows
+// exactly the bridged codec (and telephone-event), so the answer can only
+// pick what the PBX leg carries.
+func (h *webrtcHost) newPeer(plan *bridgePlan, video []codec) (*webrtc.PeerConnection, error) {
+	me := &webrtc.MediaEngine{}
+	p, kind := codecParams(plan.Browser)
+	if err := me.RegisterCodec(p, kind); err != nil {
+		return nil, err
+	}
+	if plan.TE != nil {
+		p, kind := codecParams(*plan.TE)
+		if err := me.RegisterCodec(p, kind); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range video {
+		p, kind := codecParams(v)
+		if err := me.RegisterCodec(p, kind); err != nil {
+			return nil, err
+		}
+	}
+	// RTCP is terminated per leg: pion reports on the browser leg, the
+	// PBX leg has its own reports (pbxLeg.runRTCP).
+	ir := &interceptor.Registry{}
+	if f, err := report.NewReceiverInterceptor(); err == nil {
+		ir.Add(f)
+	}
+	if f, err := report.NewSenderInterceptor(); err == nil {
+		ir.Add(f)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(h.se), webrtc.WithInterceptorRegistry(ir))
+	return api.NewPeerConnection(webrtc.Configuration{
+		ICEServers:    h.iceSrv,
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+	})
+}
+
+// pionLogger sends pion's warnings and errors to slog.
+func pionLogger(log *slog.Logger) logging.LoggerFactory {
+	return slogFactory{log}
+}
+
+type slogFactory struct{ log *slog.Logger }
+
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return slogLeveled{f.log.With("pion", scope)}
+}
+
+type slogLeveled struct{ log *slog.Logger }
+
+func (l slogLeveled) Trace(string)              {}
+func (l slogLeveled) Tracef(string, ...any)     {}
+func (l slogLeveled) Debug(string)              {}
+func (l slogLeveled) Debugf(string, ...any)     {}
+func (l slogLeveled) Info(string)               {}
+func (l slogLeveled) Infof(string, ...any)      {}
+func (l slogLeveled) Warn(m string)             { l.log.Warn(m) }
+func (l slogLeveled) Warnf(f string, a ...any)  { l.log.Warn(fmt.Sprintf(f, a...)) }
+func (l slogLeveled) Error(m string)            { l.log.Error(m) }
+func (l slogLeveled) Errorf(f string, a ...any) { l.log.Error(fmt.Sprintf(f, a...)) }
