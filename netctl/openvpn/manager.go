@@ -367,6 +367,10 @@ type session struct {
 	// "unreachable" from "handshake failed".
 	answered    bool
 	attemptErr  string
+	// certExpired is openvpn's warning that the box's own certificate has
+	// expired; the server then just lets the handshake time out, and
+	// that timeout must be explained by the cause, not as itself.
+	certExpired bool
 	keyWaiting  bool // a Private Key request is unanswered
 	authWaiting bool
 }
@@ -635,11 +639,13 @@ func (m *Manager) handle(s *session, ev any, keyBad, authBad *bool) {
 		case e.Need:
 			m.setError(fmt.Sprintf("the profile asks for a %q password, which the box cannot give", e.Type))
 		case e.Type == "Private Key":
+			m.log.Warn("openvpn refused the key passphrase")
 			*keyBad = true
 			s.attemptErr = ErrBadPassphrase
 			m.setError(ErrBadPassphrase)
 			m.update(func(st *Status) { st.State = StateNeedsPassphrase })
 		case e.Type == "Auth":
+			m.log.Warn("the VPN server refused the login")
 			*authBad = true
 			s.attemptErr = ErrBadUserPass
 			m.setError(ErrBadUserPass)
@@ -709,6 +715,12 @@ func (m *Manager) onLog(s *session, e LogEvent) {
 		m.update(func(st *Status) { st.Interface = dev })
 	}
 	msg := explainLog(e.Msg, s.answered)
+	if msg == ErrCertExpired {
+		s.certExpired = true
+	}
+	if msg == ErrTLSFailed && s.certExpired {
+		msg = ErrCertExpired
+	}
 	if msg == "" || explainKeep(s.attemptErr, msg) {
 		return
 	}
@@ -728,6 +740,7 @@ func (m *Manager) answerKey(s *session, bad bool) {
 		return
 	}
 	s.keyWaiting = false
+	m.log.Info("giving openvpn the stored key passphrase")
 	if err := s.p.mgmt.send("password " + mgmtQuote("Private Key") + " " + mgmtQuote(s.sec.Passphrase)); err != nil {
 		m.log.Warn("management: send passphrase", "err", err)
 	}
@@ -744,6 +757,7 @@ func (m *Manager) answerAuth(s *session, bad bool) {
 		return
 	}
 	s.authWaiting = false
+	m.log.Info("giving openvpn the stored login", "username", s.sec.Username)
 	for _, c := range []string{
 		"username " + mgmtQuote("Auth") + " " + mgmtQuote(s.sec.Username),
 		"password " + mgmtQuote("Auth") + " " + mgmtQuote(s.sec.Password),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -130,10 +131,16 @@ type testServer struct {
 
 // serverFiles writes the server's config and keys.
 func startServer(t *testing.T, tn *testNet, pki *testPKI, tlsCrypt string, extra ...string) *testServer {
+	return startServerTLS(t, tn, pki, "tls-crypt", tlsCrypt, extra...)
+}
+
+// startServerTLS starts a server whose control channel is protected by
+// tlsDirective (tls-crypt, tls-crypt-v2 or tls-auth) with key.
+func startServerTLS(t *testing.T, tn *testNet, pki *testPKI, tlsDirective, tlsKey string, extra ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	cert, key := pki.valid(t, "server", true)
-	files := map[string]string{"ca.crt": pki.CA, "server.crt": cert, "server.key": key, "tc.key": tlsCrypt}
+	files := map[string]string{"ca.crt": pki.CA, "server.crt": cert, "server.key": key, "tc.key": tlsKey}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)
@@ -150,7 +157,7 @@ func startServer(t *testing.T, tn *testNet, pki *testPKI, tlsCrypt string, extra
 		"cert " + filepath.Join(dir, "server.crt"),
 		"key " + filepath.Join(dir, "server.key"),
 		"dh none",
-		"tls-crypt " + filepath.Join(dir, "tc.key"),
+		tlsDirective + " " + filepath.Join(dir, "tc.key"),
 		"keepalive 1 4",
 		"data-ciphers AES-256-GCM:CHACHA20-POLY1305",
 		"hand-window 5",
@@ -233,6 +240,7 @@ type stateLog struct {
 	mu     sync.Mutex
 	states []string
 	errs   []string
+	logs   lockedBuffer // everything the manager logged
 }
 
 func (l *stateLog) record(st Status) {
@@ -295,7 +303,7 @@ func newTestManagerLog(t *testing.T, tn *testNet, opt Options) (*Manager, *state
 	opt.MaxBackoff = time.Second
 	opt.ByteCountEvery = time.Second
 	opt.ExtraArgs = append([]string{"--connect-retry", "1", "1", "--hand-window", "4"}, opt.ExtraArgs...)
-	opt.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opt.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, &sl.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	m, err := New(opt)
 	if err != nil {
 		t.Fatal(err)

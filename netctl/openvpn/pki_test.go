@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"math/big"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -117,4 +118,24 @@ func encryptKey(t testing.TB, keyPEM, pass string) string {
 		t.Fatalf("openssl did not encrypt the key: %s", out)
 	}
 	return string(out)
+}
+
+// tlsCryptV2Keys makes a tls-crypt-v2 server key and a client key wrapped
+// by it, with openvpn's own --genkey.
+func tlsCryptV2Keys(t testing.TB) (server, client string) {
+	t.Helper()
+	dir := t.TempDir()
+	sk, ck := dir+"/v2server.key", dir+"/v2client.key"
+	if out, err := exec.Command("/usr/sbin/openvpn", "--genkey", "tls-crypt-v2-server", sk).CombinedOutput(); err != nil {
+		t.Fatalf("genkey tls-crypt-v2-server: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("/usr/sbin/openvpn", "--tls-crypt-v2", sk, "--genkey", "tls-crypt-v2-client", ck).CombinedOutput(); err != nil {
+		t.Fatalf("genkey tls-crypt-v2-client: %v\n%s", err, out)
+	}
+	s, err1 := os.ReadFile(sk)
+	c, err2 := os.ReadFile(ck)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	return string(s), string(c)
 }
