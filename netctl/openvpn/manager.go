@@ -365,8 +365,8 @@ type session struct {
 	connected bool
 	// answered means the server replied during this attempt, to tell
 	// "unreachable" from "handshake failed".
-	answered    bool
-	attemptErr  string
+	answered   bool
+	attemptErr string
 	// certExpired is openvpn's warning that the box's own certificate has
 	// expired; the server then just lets the handshake time out, and
 	// that timeout must be explained by the cause, not as itself.
