@@ -62,18 +62,40 @@ type realModems struct {
 }
 
 func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, error) {
-	devs, err := modem.Detect(ctx, modem.DetectOptions{Port: cfg.Port, Profile: cfg.Profile, Logger: r.log})
+	var dev modem.Device
+	if cfg.Port != "" && cfg.Profile != "" {
+		// Both given: nothing to detect.
+		if _, err := os.Stat(cfg.Port); err != nil {
+			return nil, fmt.Errorf("%w: configured port: %v", modem.ErrNoModem, err)
+		}
+		dev = modem.Device{Port: cfg.Port, Profile: cfg.Profile, NetIface: cfg.Interface}
+	} else {
+		devs, err := modem.Detect(ctx, modem.DetectOptions{Port: cfg.Port, Profile: cfg.Profile, Logger: r.log})
+		if err != nil {
+			return nil, err
+		}
+		if len(devs) == 0 {
+			return nil, modem.ErrNoModem
+		}
+		dev = devs[0]
+	}
+	m, err := modem.Open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, Logger: r.log})
 	if err != nil {
 		return nil, err
 	}
-	if len(devs) == 0 {
-		return nil, modem.ErrNoModem
+	return realModem{m}, nil
+}
+
+// realModem adds the AT passthrough to *modem.Modem.
+type realModem struct{ *modem.Modem }
+
+func (m realModem) AT(ctx context.Context, cmd string, timeout time.Duration) ([]string, error) {
+	resp, err := m.Engine().Command(ctx, cmd, timeout)
+	lines := resp.Lines
+	if resp.Final != "" {
+		lines = append(lines, resp.Final)
 	}
-	m, err := modem.Open(ctx, modem.Options{Device: devs[0], SMSDir: r.smsDir, Logger: r.log})
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
+	return lines, err
 }
 
 // signalHistoryLen bounds the signal history kept for the API.

@@ -419,3 +419,5 @@ func baseConfig() map[string]any {
 		},
 	}
 }
+
+var sighup = syscall.SIGHUP
