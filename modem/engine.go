@@ -32,7 +32,8 @@ func (r Response) Line(prefix string) (string, bool) {
 func (r Response) Text() string { return strings.Join(r.Lines, "\n") }
 
 // URC is an unsolicited result code, or an event of the engine itself
-// (Engine set, Line empty).
+// (Engine set, Line empty): "echo" means the modem echoes again after ATE0,
+// so it rebooted.
 type URC struct {
 	Line string
 	// PDU is the line following +CMT: / +CDS: (messages delivered directly).
@@ -86,6 +87,7 @@ type Engine struct {
 	gen       int
 	timeouts  int
 	pendingPD *URC // +CMT: waiting for its PDU line
+	echoOff   bool // ATE0 succeeded: an echo now means the modem reset
 	running   chan struct{}
 }
 
@@ -454,6 +456,12 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			}
 			if !echoSeen && len(resp.Lines) == 0 && strings.EqualFold(line, req.cmd) {
 				echoSeen = true
+				if e.echoOff {
+					// Echo came back by itself: the modem rebooted and
+					// lost its settings. Tell the owner to re-initialise.
+					e.echoOff = false
+					e.publish(URC{Engine: "echo"})
+				}
 				continue
 			}
 			if pduSent && line == req.pdu {
@@ -462,6 +470,14 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			if final, err := FinalResult(line); final {
 				e.timeouts = 0
 				resp.Final = line
+				if err == nil {
+					switch strings.ToUpper(strings.TrimSpace(req.cmd)) {
+					case "ATE0":
+						e.echoOff = true
+					case "ATE1", "ATZ", "AT&F":
+						e.echoOff = false
+					}
+				}
 				if err != nil {
 					return result{r: resp, err: fmt.Errorf("%s: %w", req.cmd, err)}
 				}

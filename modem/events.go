@@ -70,7 +70,7 @@ func (m *Modem) urc(u URC) {
 		if ri.AcT >= 0 {
 			reg.Tech = TechOfAcT(ri.AcT)
 		}
-		m.emit(Event{Kind: EventRegistration, Registration: &reg, Time: u.Time})
+		m.noteReg(reg, u.Time)
 	case "+CPIN":
 		st, err := ParseCPIN(afterColon(line))
 		if err != nil {
@@ -125,8 +125,7 @@ func (m *Modem) urc(u URC) {
 }
 
 func (m *Modem) simEvent(st SIMStatus, t time.Time) {
-	m.emit(Event{Kind: EventSIM, SIM: &st, Time: t})
-	if st.State == SIMReady {
+	if m.noteSIM(st, t) && st.State == SIMReady {
 		go func() {
 			ctx, cancel := context.WithTimeout(m.ctx, 60*time.Second)
 			defer cancel()

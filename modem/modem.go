@@ -36,6 +36,34 @@ type Modem struct {
 	linkMu    sync.Mutex
 	linkWatch []chan LinkStatus
 	smsMu     sync.Mutex // one SMS fetch/send at a time
+
+	// last known states, so polls and URCs emit an event only on change
+	stMu    sync.Mutex
+	lastSIM SIMState
+	lastReg RegState
+}
+
+// noteSIM emits EventSIM when the SIM state changed.
+func (m *Modem) noteSIM(st SIMStatus, t time.Time) bool {
+	m.stMu.Lock()
+	changed := st.State != m.lastSIM
+	m.lastSIM = st.State
+	m.stMu.Unlock()
+	if changed {
+		m.emit(Event{Kind: EventSIM, SIM: &st, Time: t})
+	}
+	return changed
+}
+
+// noteReg emits EventRegistration when the state changed.
+func (m *Modem) noteReg(reg Registration, t time.Time) {
+	m.stMu.Lock()
+	changed := reg.State != m.lastReg
+	m.lastReg = reg.State
+	m.stMu.Unlock()
+	if changed {
+		m.emit(Event{Kind: EventRegistration, Registration: &reg, Time: t})
+	}
 }
 
 // Open opens the AT port of dev, starts the engine and initialises the
@@ -238,6 +266,9 @@ func (m *Modem) Identity(ctx context.Context) (Identity, error) {
 }
 
 func (m *Modem) wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
 	return fmt.Errorf("modem %s: %s: %w", m.dev.Port, what, err)
 }
 
@@ -248,6 +279,7 @@ func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) {
 	switch {
 	case IsCME(err, CMESIMNotInserted):
 		st.State = SIMAbsent
+		m.noteSIM(st, time.Now())
 		return st, nil
 	case IsCME(err, CMESIMBusy):
 		st.State = SIMBusy
@@ -275,6 +307,7 @@ func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) {
 		st.ICCID = id
 	}
 	st.PINRejected = st.State == SIMPIN && m.pins.anyRejected(st.ICCID)
+	m.noteSIM(st, time.Now())
 	return st, nil
 }
 
@@ -404,6 +437,7 @@ func (m *Modem) Registration(ctx context.Context) (Registration, error) {
 			reg.Tech = t
 		}
 	}
+	m.noteReg(reg, time.Now())
 	return reg, nil
 }
 

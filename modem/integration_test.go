@@ -1,0 +1,431 @@
+package modem_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"edgebox/modem"
+	"edgebox/modem/modemsim"
+)
+
+var allProfiles = []string{"huawei-mu609", "huawei-me909u", "huawei-me909s", "ericsson-f5521gw", "dell-dw5550", "quectel-ec25", "sierra-mc8775", "generic"}
+
+type rig struct {
+	sim    *modemsim.Sim
+	path   string
+	m      *modem.Modem
+	smsDir string
+	slot   *int
+}
+
+// startSim serves a simulated modem on a real pty.
+func startSim(t *testing.T, cfg modemsim.Config) (*modemsim.Sim, string) {
+	t.Helper()
+	sim, err := modemsim.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	path, wait, err := sim.ServePTY(ctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); wait() })
+	return sim, path
+}
+
+func newRig(t *testing.T, profile string, mod func(*modemsim.Config)) *rig {
+	t.Helper()
+	cfg := modemsim.Config{Profile: profile, BootTime: 100 * time.Millisecond, ConnectDelay: 20 * time.Millisecond}
+	if mod != nil {
+		mod(&cfg)
+	}
+	sim, path := startSim(t, cfg)
+	r := &rig{sim: sim, path: path, smsDir: filepath.Join(t.TempDir(), "sms"), slot: new(int)}
+	var mu sync.Mutex
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	opts := modem.Options{
+		Device:         modem.Device{Port: path, Profile: profile},
+		CommandTimeout: 400 * time.Millisecond,
+		MaxTimeouts:    2,
+		ProbeTimeout:   300 * time.Millisecond,
+		RebootWait:     3 * time.Second,
+		ConnectTimeout: 5 * time.Second,
+		SlotReset: func() error {
+			mu.Lock()
+			*r.slot++
+			mu.Unlock()
+			sim.PowerCycle()
+			return nil
+		},
+		SMSDir: r.smsDir,
+	}
+	m, err := modem.Open(ctx, opts)
+	if errors.Is(err, modem.ErrNeedsReset) {
+		// EC25 in QMI mode: Init switched it to ECM and restarted it; the
+		// box detects it again, as netctl does.
+		time.Sleep(500 * time.Millisecond)
+		m, err = modem.Open(ctx, opts)
+	}
+	if err != nil {
+		t.Fatalf("open %s: %v", profile, err)
+	}
+	t.Cleanup(func() { m.Close() })
+	r.m = m
+	return r
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitEvent waits for an event of kind satisfying ok.
+func waitEvent(t *testing.T, m *modem.Modem, kind modem.EventKind, ok func(modem.Event) bool) modem.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, open := <-m.Events():
+			if !open {
+				t.Fatalf("events closed waiting for %s", kind)
+			}
+			if ev.Kind == kind && (ok == nil || ok(ev)) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %s event", kind)
+		}
+	}
+}
+
+// known checks the engine ends in a known, working state with nothing lost.
+func (r *rig) known(t *testing.T) {
+	t.Helper()
+	ctx := ctxT(t)
+	if err := r.m.Engine().Faulty(); err != nil {
+		t.Fatalf("engine faulty: %v", err)
+	}
+	if _, err := r.m.Engine().Command(ctx, "AT", 0); err != nil {
+		t.Fatalf("AT after the test: %v", err)
+	}
+	if n := r.m.Engine().Lost(); n != 0 {
+		t.Fatalf("%d URCs lost", n)
+	}
+	if r.sim.State().Echo {
+		t.Fatal("echo is on: modem not (re)initialised")
+	}
+}
+
+func TestProfilesAgainstSimulator(t *testing.T) {
+	for _, p := range allProfiles {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, p, nil)
+			ctx := ctxT(t)
+			id, err := r.m.Identity(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id.IMEI != "867223020123456" || id.IMSI != "262011234567890" || id.ICCID != "89490200001234567890" || id.Model == "" || id.Firmware == "" {
+				t.Fatalf("identity %+v", id)
+			}
+			sim, err := r.m.SIM(ctx)
+			if err != nil || sim.State != modem.SIMReady {
+				t.Fatalf("SIM %+v %v", sim, err)
+			}
+			if sim.ICCID != id.ICCID {
+				t.Fatalf("SIM ICCID %q", sim.ICCID)
+			}
+			if strings.HasPrefix(p, "ericsson") || strings.HasPrefix(p, "dell") {
+				// Radio is off after boot (CFUN 4) until Connect turns it on.
+				if _, err := r.m.Engine().Command(ctx, "AT+CFUN=1", 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			reg, err := r.m.Registration(ctx)
+			if err != nil || reg.State != modem.RegHome || reg.Operator != "Telekom.de" || reg.Tech == modem.TechUnknown {
+				t.Fatalf("registration %+v %v", reg, err)
+			}
+			sig, err := r.m.Signal(ctx)
+			if err != nil || (sig.RSSI == nil && sig.RSRP == nil) {
+				t.Fatalf("signal %+v %v", sig, err)
+			}
+			apn := modem.APN{Name: "internet", User: "web", Password: "web", Auth: modem.AuthPAP}
+			if err := r.m.Connect(ctx, apn); err != nil {
+				t.Fatalf("connect: %v", err)
+			}
+			if r.m.PPPOnly() {
+				args := strings.Join(modem.PPPDArgs(r.m.PPP(apn)), " ")
+				if !strings.Contains(args, "ATD*99***1#") || !strings.Contains(args, r.path) || !strings.Contains(args, `AT+CGDCONT=1,"IP","internet"`) {
+					t.Fatalf("pppd args: %s", args)
+				}
+			} else {
+				ls, err := r.m.Link(ctx)
+				if err != nil || !ls.Connected {
+					t.Fatalf("link %+v %v", ls, err)
+				}
+				if !r.sim.State().Carrier {
+					t.Fatal("simulator carrier not up")
+				}
+				if r.sim.State().APN != "internet" {
+					t.Fatalf("APN at the modem: %q", r.sim.State().APN)
+				}
+			}
+			if strings.HasPrefix(p, "huawei") || p == "ericsson-f5521gw" || p == "dell-dw5550" {
+				c, err := r.m.Address(ctx)
+				if err != nil || c.Address.String() != "10.8.219.204/29" && c.Address.String() != "10.8.219.204/32" || c.Gateway.String() != "10.8.219.201" || len(c.DNS) != 2 {
+					t.Fatalf("address %+v %v", c, err)
+				}
+			}
+			if err := r.m.Disconnect(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !r.m.PPPOnly() {
+				deadline := time.Now().Add(5 * time.Second)
+				for r.sim.State().Carrier && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if r.sim.State().Carrier {
+					t.Fatal("carrier still up after disconnect")
+				}
+				// Disconnect again: already down is not an error.
+				if err := r.m.Disconnect(ctx); err != nil {
+					t.Fatalf("second disconnect: %v", err)
+				}
+			}
+			if err := r.m.RadioOff(ctx); err != nil {
+				t.Fatal(err)
+			}
+			cf := r.sim.State().CFUN
+			if cf != 0 && cf != 4 {
+				t.Fatalf("CFUN after radio off: %d", cf)
+			}
+			r.known(t)
+		})
+	}
+}
+
+// The sequences installers run from chat scripts today work unchanged.
+func TestInstallerChatSequences(t *testing.T) {
+	cases := map[string][]string{
+		"huawei-mu609": {"ATZ", "AT+CFUN=1", "AT+CMEE=1", `AT^NDISDUP=1,1,"internet"`},
+		"dell-dw5550":  {"AT+CFUN=1", `AT+CGDCONT=1,"IP","internet"`, "AT*ENAP=1,1"},
+	}
+	for p, seq := range cases {
+		t.Run(p, func(t *testing.T) {
+			r := newRig(t, p, nil)
+			ctx := ctxT(t)
+			for _, c := range seq {
+				if _, err := r.m.Engine().Command(ctx, c, 0); err != nil {
+					t.Fatalf("%s: %v", c, err)
+				}
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !r.sim.State().Carrier && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			ls, err := r.m.Link(ctx)
+			if err != nil || !ls.Connected {
+				t.Fatalf("link after chat sequence: %+v %v", ls, err)
+			}
+		})
+	}
+}
+
+func TestFaults(t *testing.T) {
+	type fault struct {
+		name string
+		run  func(t *testing.T, r *rig)
+	}
+	faults := []fault{
+		{"hang", func(t *testing.T, r *rig) {
+			ctx := ctxT(t)
+			r.sim.Hang(true)
+			t0 := time.Now()
+			// Commands time out; recovery escalates to the slot reset,
+			// which power-cycles the simulator.
+			if _, err := r.m.Engine().Command(ctx, "AT+CSQ", 0); !errors.Is(err, modem.ErrTimeout) {
+				t.Fatalf("hung modem answered: %v", err)
+			}
+			for i := 0; i < 5; i++ {
+				if _, err := r.m.Engine().Command(ctx, "AT+CSQ", 0); err == nil {
+					break
+				}
+			}
+			waitEvent(t, r.m, modem.EventReset, func(e modem.Event) bool { return e.Time.After(t0) })
+			waitEchoOff(t, r)
+			if *r.slot != 1 {
+				t.Fatalf("slot reset %d times", *r.slot)
+			}
+		}},
+		{"garbage", func(t *testing.T, r *rig) {
+			ctx := ctxT(t)
+			r.sim.Garbage(300)
+			if _, err := r.m.Identity(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r.sim.Garbage(50)
+			if _, err := r.m.SIM(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"sim-removed", func(t *testing.T, r *rig) {
+			ctx := ctxT(t)
+			r.sim.RemoveSIM()
+			st, err := r.m.SIM(ctx)
+			if err != nil || st.State != modem.SIMAbsent {
+				t.Fatalf("SIM %+v %v", st, err)
+			}
+			waitEvent(t, r.m, modem.EventSIM, func(e modem.Event) bool { return e.SIM.State == modem.SIMAbsent })
+			r.sim.InsertSIM()
+		}},
+		{"pin-required", func(t *testing.T, r *rig) {
+			ctx := ctxT(t)
+			r.sim.RequirePIN("4321")
+			st, err := r.m.SIM(ctx)
+			if err != nil || st.State != modem.SIMPIN || st.PINAttempts != 3 {
+				t.Fatalf("SIM %+v %v", st, err)
+			}
+			if err := r.m.EnterPIN(ctx, "1111"); !errors.Is(err, modem.ErrWrongPIN) {
+				t.Fatalf("wrong PIN: %v", err)
+			}
+			if err := r.m.EnterPIN(ctx, "1111"); !errors.Is(err, modem.ErrPINAlreadyRejected) {
+				t.Fatalf("same wrong PIN again: %v", err)
+			}
+			if n := r.sim.CountCommand(`AT+CPIN="1111"`); n != 1 {
+				t.Fatalf("wrong PIN sent %d times", n)
+			}
+			st, _ = r.m.SIM(ctx)
+			if !st.PINRejected || st.PINAttempts != 2 {
+				t.Fatalf("SIM after wrong PIN %+v", st)
+			}
+			if err := r.m.EnterPIN(ctx, "4321"); err != nil {
+				t.Fatal(err)
+			}
+			st, _ = r.m.SIM(ctx)
+			if st.State != modem.SIMReady || st.PINRejected {
+				t.Fatalf("SIM after right PIN %+v", st)
+			}
+		}},
+		{"registration-denied", func(t *testing.T, r *rig) {
+			ctx := ctxT(t)
+			r.sim.SetRegistration("denied")
+			waitEvent(t, r.m, modem.EventRegistration, func(e modem.Event) bool { return e.Registration.State == modem.RegDenied })
+			reg, err := r.m.Registration(ctx)
+			if err != nil || reg.State != modem.RegDenied {
+				t.Fatalf("registration %+v %v", reg, err)
+			}
+			r.sim.SetRegistration("home")
+			waitEvent(t, r.m, modem.EventRegistration, func(e modem.Event) bool { return e.Registration.State == modem.RegHome })
+		}},
+		{"data-dropped", func(t *testing.T, r *rig) {
+			ctx := ctxT(t)
+			if err := r.m.Connect(ctx, modem.APN{Name: "internet"}); err != nil {
+				t.Fatal(err)
+			}
+			r.sim.DropData()
+			if !r.m.PPPOnly() {
+				ls, err := r.m.Link(ctx)
+				if err != nil || ls.Connected {
+					t.Fatalf("link after drop %+v %v", ls, err)
+				}
+				if r.sim.State().Carrier {
+					t.Fatal("carrier still up")
+				}
+			}
+		}},
+		{"reboot", func(t *testing.T, r *rig) {
+			t0 := time.Now()
+			r.sim.Reboot()
+			// Modems without a boot URC are noticed at the next command
+			// by their echo coming back.
+			for r.sim.State().Booting && time.Since(t0) < 5*time.Second {
+				time.Sleep(10 * time.Millisecond)
+			}
+			r.m.Engine().Command(ctxT(t), "AT", 0)
+			waitEvent(t, r.m, modem.EventReset, func(e modem.Event) bool { return e.Time.After(t0) })
+			waitEchoOff(t, r)
+		}},
+		{"sms-single", func(t *testing.T, r *rig) {
+			if _, err := r.sim.DeliverSMS("+491701234567", "Hallo Box, bitte neu starten"); err != nil {
+				t.Fatal(err)
+			}
+			ev := waitEvent(t, r.m, modem.EventSMS, nil)
+			if ev.SMS.Text != "Hallo Box, bitte neu starten" || ev.SMS.From != "+491701234567" {
+				t.Fatalf("SMS %+v", ev.SMS)
+			}
+			checkStoredAndSIMEmpty(t, r, 1)
+		}},
+		{"sms-multipart", func(t *testing.T, r *rig) {
+			long := strings.Repeat("Ünïcødé and a long text. ", 12)
+			idx, err := r.sim.DeliverSMS("+491701234567", long)
+			if err != nil || len(idx) < 2 {
+				t.Fatalf("deliver: %v %v", idx, err)
+			}
+			ev := waitEvent(t, r.m, modem.EventSMS, nil)
+			if ev.SMS.Text != long || ev.SMS.Parts != len(idx) {
+				t.Fatalf("SMS %d parts %q", ev.SMS.Parts, ev.SMS.Text)
+			}
+			checkStoredAndSIMEmpty(t, r, 1)
+		}},
+	}
+	for _, p := range allProfiles {
+		for _, f := range faults {
+			t.Run(p+"/"+f.name, func(t *testing.T) {
+				t.Parallel()
+				r := newRig(t, p, nil)
+				if strings.HasPrefix(p, "ericsson") || strings.HasPrefix(p, "dell") {
+					if _, err := r.m.Engine().Command(ctxT(t), "AT+CFUN=1", 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				f.run(t, r)
+				r.known(t)
+			})
+		}
+	}
+}
+
+// waitEchoOff waits (bounded) for the re-initialisation to finish.
+func waitEchoOff(t *testing.T, r *rig) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for r.sim.State().Echo && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func checkStoredAndSIMEmpty(t *testing.T, r *rig, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.sim.State().SMS) != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(r.sim.State().SMS); n != 0 {
+		t.Fatalf("%d messages left on the SIM", n)
+	}
+	l, err := r.m.ListSMS()
+	if err != nil || len(l) != want {
+		t.Fatalf("stored %d messages (%v), want %d", len(l), err, want)
+	}
+	files, _ := filepath.Glob(filepath.Join(r.smsDir, "part-*"))
+	if len(files) != 0 {
+		t.Fatalf("parts left: %v", files)
+	}
+	if err := r.m.DeleteSMS(l[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r.smsDir, "msg-"+l[0].ID+".json")); !os.IsNotExist(err) {
+		t.Fatal("deleted message still on disk")
+	}
+}
