@@ -27,6 +27,8 @@ type command struct {
 // globals are the flags every command understands.
 type globals struct {
 	JSON bool
+	// URL, Token and Fingerprint select remote use over the VPN (remote.go).
+	URL, Token, Fingerprint string
 }
 
 var commands = map[string]command{}
@@ -40,7 +42,8 @@ func register(name string, c command) {
 }
 
 func usage() {
-	fmt.Fprintf(os.Stderr, "usage: edgectl [--json] COMMAND [ARGS]\n\ncommands:\n")
+	fmt.Fprintf(os.Stderr, "usage: edgectl [--json] [--url https://BOX --token T [--fingerprint SHA256]] COMMAND [ARGS]\n\n")
+	fmt.Fprintf(os.Stderr, "On the box edgectl uses the services' sockets. From a laptop on the VPN give\n--url and --token (or EDGECTL_URL, EDGECTL_TOKEN, EDGECTL_FINGERPRINT).\n\ncommands:\n")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -55,6 +58,9 @@ func main() {
 	g := &globals{}
 	fs := flag.NewFlagSet("edgectl", flag.ExitOnError)
 	fs.BoolVar(&g.JSON, "json", false, "print machine-readable JSON")
+	fs.StringVar(&g.URL, "url", os.Getenv("EDGECTL_URL"), "box to manage remotely, https://HOST[:PORT]")
+	fs.StringVar(&g.Token, "token", os.Getenv("EDGECTL_TOKEN"), "API token for --url")
+	fs.StringVar(&g.Fingerprint, "fingerprint", os.Getenv("EDGECTL_FINGERPRINT"), "SHA-256 fingerprint of the box's certificate")
 	fs.Usage = usage
 	fs.Parse(os.Args[1:])
 	args := fs.Args()
@@ -69,11 +75,24 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := c.run(ctx, g, args[1:]); err != nil {
+	err := runCommand(ctx, g, c, args[1:])
+	stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "edgectl %s: %v\n", args[0], err)
 		os.Exit(1)
 	}
+}
+
+// runCommand runs c, through the remote forwarders when --url is given.
+func runCommand(ctx context.Context, g *globals, c command, args []string) error {
+	if g.URL != "" {
+		r, err := startRemote(ctx, g.URL, g.Token, g.Fingerprint)
+		if err != nil {
+			return err
+		}
+		defer r.close()
+	}
+	return c.run(ctx, g, args)
 }
 
 // printJSON writes v indented, for --json.

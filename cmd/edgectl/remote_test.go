@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"edgebox/internal/localapi"
+	"edgebox/internal/sysapi"
+	"edgebox/web"
+)
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestRemoteThroughWeb runs the real web binary with a fake init and
+// drives edgectl's remote mode against it: services, status, config set
+// and backup over HTTPS with a token and a pinned certificate.
+func TestRemoteThroughWeb(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "web")
+	if out, err := exec.Command("go", "build", "-o", bin, "edgebox/cmd/web").CombinedOutput(); err != nil {
+		t.Fatalf("build web: %v\n%s", err, out)
+	}
+	run := filepath.Join(dir, "run")
+	perm := filepath.Join(dir, "perm")
+	// A fake init on the box side.
+	l, err := localapi.ListenPath(filepath.Join(run, "init.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, 200, sysapi.System{Board: "apu2", Hostname: "box7", Version: "1.2", Services: []sysapi.Service{{Name: "netctl", State: "running", Restarts: 2}}})
+	})
+	m.HandleFunc("POST /v1/services/{name}/reload", func(w http.ResponseWriter, r *http.Request) { localapi.WriteJSON(w, 200, struct{}{}) })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go localapi.Serve(ctx, l, m)
+
+	httpAddr, httpsAddr := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "--http", httpAddr, "--https", httpsAddr, "--board-lan=false")
+	cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+run, "EDGEBOX_PERM_DIR="+perm)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	fpRe := regexp.MustCompile(`fingerprint ([0-9A-F:]{95})`)
+	fp := ""
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if m := fpRe.FindStringSubmatch(sc.Text()); m != nil {
+			fp = m[1]
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if fp == "" {
+		t.Fatal("web printed no fingerprint")
+	}
+	// Wait until it answers, then bootstrap over plain HTTP as the lead's test does.
+	hc := &http.Client{Timeout: 5 * time.Second}
+	var resp *http.Response
+	for i := 0; i < 50; i++ {
+		if resp, err = hc.Get("http://" + httpAddr + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = hc.Post("http://"+httpAddr+"/api/v1/setup", "application/json", strings.NewReader(`{"password":"remote-admin-1"}`))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("setup: %v %v", err, resp)
+	}
+	req, _ := http.NewRequest("POST", "http://"+httpAddr+"/api/v1/tokens", strings.NewReader(`{"name":"laptop"}`))
+	req.SetBasicAuth("admin", "remote-admin-1")
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok web.NewTokenResponse
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+
+	url := "https://" + httpsAddr
+	t.Setenv("EDGEBOX_RUN_DIR", filepath.Join(dir, "nothing-local"))
+
+	// Refused: no pin for a self-signed certificate, a wrong pin, a wrong token.
+	if _, err := startRemote(ctx, url, tok.Token, ""); err == nil || !strings.Contains(err.Error(), "--fingerprint") {
+		t.Fatalf("unpinned self-signed certificate: %v", err)
+	}
+	if _, err := startRemote(ctx, url, tok.Token, strings.Repeat("AB:", 31)+"AB"); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("wrong fingerprint: %v", err)
+	}
+	if _, err := startRemote(ctx, url, tok.Token+"x", fp); err == nil || !strings.Contains(err.Error(), "invalid API token") {
+		t.Fatalf("wrong token: %v", err)
+	}
+
+	r, err := startRemote(ctx, url, tok.Token, fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	// The lead's services client, unchanged, now goes over HTTPS.
+	sys, err := sysapi.NewClient().Status(ctx)
+	if err != nil || sys.Board != "apu2" || len(sys.Services) != 1 {
+		t.Fatalf("init through the proxy: %+v %v", sys, err)
+	}
+	st, err := fetchStatus(ctx)
+	if err != nil || st.System == nil || st.System.Hostname != "box7" {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	if out := formatStatus(st); !strings.Contains(out, "box7") || !strings.Contains(out, "netctl") {
+		t.Fatalf("status output:\n%s", out)
+	}
+	g := &globals{}
+	var res web.ConfigResult
+	if err := doResult(ctx, "POST", "/api/v1/config/set", web.ConfigSet{Settings: map[string]any{"system.timezone": "Europe/Berlin"}}, &res); err != nil || !res.OK {
+		t.Fatalf("config set: %+v %v", res, err)
+	}
+	if err := doResult(ctx, "POST", "/api/v1/config/set", web.ConfigSet{Settings: map[string]any{"system.hostname": "-bad-"}}, &res); err != nil || res.OK || res.Errors[0].Field != "system.hostname" {
+		t.Fatalf("bad config set: %+v %v", res, err)
+	}
+	if err := reportResult(g, res, nil, false); err == nil || !strings.Contains(err.Error(), "system.hostname") {
+		t.Fatalf("report: %v", err)
+	}
+	backup := filepath.Join(dir, "b.json")
+	if err := runBackup(ctx, g, []string{"-o", backup}); err != nil {
+		t.Fatal(err)
+	}
+	if err := configValidate(ctx, g, []string{backup}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(backup); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup mode %v", fi.Mode())
+	}
+	b, _ := os.ReadFile(backup)
+	if !strings.Contains(string(b), "Europe/Berlin") {
+		t.Fatalf("backup lacks the change: %s", b)
+	}
+	if err := runRestore(ctx, g, []string{backup}); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+}
+
+func TestParseValue(t *testing.T) {
+	for in, want := range map[string]string{"internet": "internet", "5": "5", "true": "true", `["a","b"]`: "[a b]", `"007"`: "007", "1 2": "1 2"} {
+		if got := strings.TrimSpace(jsonText(parseValue(in))); got != want {
+			t.Errorf("parseValue(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func jsonText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any:
+		var s []string
+		for _, e := range x {
+			s = append(s, jsonText(e))
+		}
+		return "[" + strings.Join(s, " ") + "]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"edgebox/internal/localapi"
+	"edgebox/internal/paths"
+	"edgebox/internal/sysapi"
+	"edgebox/web"
+)
+
+func init() {
+	register("status", command{usage: "status", help: "the box at a glance: uplink, modem, VPN, trunk, services", run: runStatus})
+}
+
+// webClient talks to the web service's API: its socket on the box, the
+// forwarded socket remotely (remote.go).
+func webClient() *localapi.Client { return localapi.NewClient("web") }
+
+func fetchStatus(ctx context.Context) (web.Status, error) {
+	var st web.Status
+	if _, err := os.Stat(paths.Socket("web")); err != nil {
+		// web is not running: init alone still tells a lot.
+		sys, err := sysapi.NewClient().Status(ctx)
+		if err != nil {
+			return st, fmt.Errorf("neither web nor init answer: %w", err)
+		}
+		st = web.Status{Time: time.Now().UTC(), System: &sys, Unavailable: map[string]string{"web": "not running"}}
+		return st, nil
+	}
+	err := webClient().Get(ctx, "/api/v1/status", &st)
+	return st, err
+}
+
+func runStatus(ctx context.Context, g *globals, args []string) error {
+	st, err := fetchStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		return printJSON(st)
+	}
+	fmt.Print(formatStatus(st))
+	return nil
+}
+
+// formatStatus renders the status for people.
+func formatStatus(st web.Status) string {
+	var b strings.Builder
+	if s := st.System; s != nil {
+		fmt.Fprintf(&b, "%s  board %s  firmware %s  up %s  storage %s\n", s.Hostname, s.Board, s.Version,
+			(time.Duration(s.UptimeSec) * time.Second).Round(time.Second), s.Perm)
+	}
+	if n := st.Network; n != nil {
+		active, _ := n["active"].(string)
+		if active == "" {
+			active = "none"
+		}
+		fmt.Fprintf(&b, "uplink   %s\n", active)
+		for _, u := range stList(n["uplinks"]) {
+			fmt.Fprintf(&b, "  %-6s %-12s %s\n", stStr(u, "name"), stStr(u, "state"), stStr(u, "address"))
+		}
+		if m, ok := n["modem"].(map[string]any); ok {
+			reg, _ := m["registration"].(map[string]any)
+			sim, _ := m["sim"].(map[string]any)
+			sig := ""
+			if s, ok := m["signal"].(map[string]any); ok {
+				for _, k := range []string{"rssi_dbm", "rsrp_dbm", "rscp_dbm"} {
+					if v, ok := s[k].(float64); ok {
+						sig = fmt.Sprintf("%.0f dBm", v)
+						break
+					}
+				}
+			}
+			fmt.Fprintf(&b, "modem    %s  %s %s  signal %s  SIM %s\n", stStr(m, "state"), stStr(reg, "operator"), strings.ToUpper(stStr(reg, "tech")), stDash(sig), stDash(stStr(sim, "state")))
+		}
+	}
+	if v := vpnState(st); v != "" {
+		fmt.Fprintf(&b, "vpn      %s\n", v)
+	}
+	if gw := st.Gateway; gw != nil {
+		trunk, _ := gw["trunk"].(map[string]any)
+		fmt.Fprintf(&b, "trunk    %s\n", stDash(stStr(trunk, "state")))
+		if c, ok := gw["active_calls"].(float64); ok {
+			fmt.Fprintf(&b, "calls    %.0f active\n", c)
+		}
+	}
+	if s := st.System; s != nil {
+		rows := [][]string{{"SERVICE", "STATE", "RESTARTS"}}
+		for _, sv := range s.Services {
+			rows = append(rows, []string{sv.Name, sv.State, fmt.Sprint(sv.Restarts)})
+		}
+		b.WriteString(tableString(rows))
+	}
+	var down []string
+	for k, v := range st.Unavailable {
+		down = append(down, k+": "+v)
+	}
+	sort.Strings(down)
+	for _, d := range down {
+		fmt.Fprintf(&b, "not available  %s\n", d)
+	}
+	return b.String()
+}
+
+func vpnState(st web.Status) string {
+	if st.VPN != nil {
+		return stStr(st.VPN, "state")
+	}
+	if n := st.Network; n != nil {
+		if v, ok := n["vpn"].(map[string]any); ok {
+			return stStr(v, "state")
+		}
+	}
+	return ""
+}
+
+func stList(v any) []map[string]any {
+	l, _ := v.([]any)
+	var out []map[string]any
+	for _, e := range l {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func stStr(m map[string]any, k string) string {
+	if m == nil {
+		return ""
+	}
+	switch v := m[k].(type) {
+	case string:
+		return v
+	case float64:
+		return fmt.Sprintf("%g", v)
+	case bool:
+		return fmt.Sprint(v)
+	}
+	return ""
+}
+
+func stDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// tableString is table() into a string, for output built up first.
+func tableString(rows [][]string) string {
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		var line strings.Builder
+		for i, c := range r {
+			fmt.Fprintf(&line, "%-*s  ", width[i], c)
+		}
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+	return b.String()
+}
