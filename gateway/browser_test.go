@@ -1,0 +1,119 @@
+package gateway_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"edgebox/gateway"
+
+	"github.com/chromedp/chromedp"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// newBrowser starts headless Chromium with fake media devices and a fresh
+// profile; it is stopped when the test ends.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("chromium not installed (Debian package chromium, listed in scripts/deps.sh): %v", err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return bctx
+}
+
+// waitDemoState polls window.demo.state on the page.
+func waitDemoState(t *testing.T, ctx context.Context, want string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var state string
+	for time.Now().Before(deadline) {
+		var err error
+		if state, err = chromedp.Run(ctx, chromedp.Evaluate[string](`window.demo.state`)); err != nil {
+			t.Fatal(err)
+		}
+		if state == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logText, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("log")))
+	t.Fatalf("demo page state %q, want %q; page log:\n%s", state, want, logText)
+}
+
+func TestBrowserDemoPageCall(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	svc := startGateway(t, testConfig(t, uas.addr()))
+	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+
+	bctx := newBrowser(t)
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	defer cancel()
+	page := portalBase(svc) + "/demo/?token=" + url.QueryEscape(tok)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(chromedp.ID("call")),
+		chromedp.Click(chromedp.ID("call")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventAnswered, 20*time.Second)
+
+	// RTP reaches the UAS: its echo comes back to the PBX leg and on to
+	// the browser.
+	type pageStats struct{ Sent, Received float64 }
+	var stats pageStats
+	deadline := time.Now().Add(15 * time.Second)
+	var pbxIn, pbxOut uint64
+	for time.Now().Before(deadline) {
+		if calls := svc.Snapshot(); len(calls) == 1 {
+			pbxIn, pbxOut = calls[0].PBX.In.Packets, calls[0].PBX.Out.Packets
+		}
+		var err error
+		if stats, err = chromedp.Run(ctx, chromedp.Evaluate[pageStats](`window.demo.stats()`, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatal(err)
+		}
+		if pbxOut > 25 && pbxIn > 25 && stats.Received > 25 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if pbxOut <= 25 || pbxIn <= 25 || stats.Received <= 25 {
+		t.Fatalf("audio did not flow: to UAS %d, echoed back %d, browser received %v (sent %v)", pbxOut, pbxIn, stats.Received, stats.Sent)
+	}
+	calls := svc.Snapshot()
+	if len(calls) != 1 || calls[0].Codec == "" {
+		t.Fatalf("calls = %+v", calls)
+	}
+	t.Logf("browser call: codec %s, to UAS %d packets, from UAS %d, browser got %v", calls[0].Codec, pbxOut, pbxIn, stats.Received)
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventEnded, 10*time.Second)
+	uas.wait(t, 10*time.Second)
+}
