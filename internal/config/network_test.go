@@ -1,0 +1,92 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNetworkDefaultsValid(t *testing.T) {
+	if err := DefaultNetwork().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNetworkValidateNamesFields(t *testing.T) {
+	for _, tc := range []struct {
+		edit func(*Network)
+		want string
+	}{
+		{func(n *Network) { n.WAN.Method = "pppoe" }, "network.wan.method"},
+		{func(n *Network) { n.WAN.Method = MethodStatic; n.WAN.Address = "" }, "network.wan.address"},
+		{func(n *Network) {
+			n.WAN.Method = MethodStatic
+			n.WAN.Address = "203.0.113.2/24"
+			n.WAN.Gateway = "198.51.100.1"
+		}, "network.wan.gateway"},
+		{func(n *Network) { n.Modem.PIN = "12a4" }, "network.modem.pin"},
+		{func(n *Network) { n.Modem.APN = `in"ternet` }, "network.modem.apn"},
+		{func(n *Network) { n.Modem.Method = "qmi" }, "network.modem.method"},
+		{func(n *Network) { n.Uplinks = []string{"wan", "wan"} }, "network.uplinks[1]"},
+		{func(n *Network) { n.Uplinks = []string{"wifi"} }, "network.uplinks[0]"},
+		{func(n *Network) { n.LAN[0].Address = "192.168.1.1" }, "network.lan[0].address"},
+		{func(n *Network) { n.Health.Targets = []string{"icmp:example.com"} }, "network.health.targets[0]"},
+		{func(n *Network) { n.Health.Targets = []string{"tcp:192.0.2.1"} }, "network.health.targets[0]"},
+		{func(n *Network) { n.Health.FailAfterSec = 1 }, "network.health.fail_after_sec"},
+		{func(n *Network) { n.Firewall.OpenUDP = []string{"20000-10000"} }, "network.firewall.open_udp[0]"},
+		{func(n *Network) { n.Firewall.OpenTCP = []string{"0"} }, "network.firewall.open_tcp[0]"},
+		{func(n *Network) { n.Interfaces = map[string]string{"wan": "eth0/1"} }, "network.interfaces.wan"},
+		{func(n *Network) { n.Modem.ResetAfterSec = 5 }, "network.modem.reset_after_sec"},
+	} {
+		n := DefaultNetwork()
+		tc.edit(&n)
+		err := n.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want error naming %s, got %v", tc.want, err)
+		}
+	}
+}
+
+func TestNetworkValidConfigs(t *testing.T) {
+	n := DefaultNetwork()
+	n.WAN = WAN{Enabled: true, Method: MethodStatic, Address: "203.0.113.2/24", Gateway: "203.0.113.1", DNS: []string{"203.0.113.53"}, MTU: 1492}
+	n.Modem = Modem{Enabled: true, APN: "internet", PIN: "1234", Method: MethodModem, ResetAfterSec: 120}
+	n.Uplinks = []string{"modem"}
+	n.Health.Targets = []string{"icmp:192.0.2.1", "tcp:192.0.2.2:443"}
+	n.Firewall.OpenUDP = []string{"1194", "10000-20000"}
+	if err := n.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParsePortRange(t *testing.T) {
+	lo, hi, err := ParsePortRange("10000-20000")
+	if err != nil || lo != 10000 || hi != 20000 {
+		t.Fatal(lo, hi, err)
+	}
+	for _, bad := range []string{"", "x", "70000", "5-", "-5", "3-2"} {
+		if _, _, err := ParsePortRange(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func FuzzParsePortRange(f *testing.F) {
+	for _, s := range []string{"5060", "10000-20000", "0", "1-65535", "a-b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lo, hi, err := ParsePortRange(s)
+		if err == nil && (lo == 0 || hi < lo) {
+			t.Fatalf("%q -> %d-%d", s, lo, hi)
+		}
+	})
+}
+
+func FuzzValidHealthTarget(f *testing.F) {
+	for _, s := range []string{"icmp:1.2.3.4", "tcp:1.2.3.4:443", "udp:x", "tcp:[::1]:80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = ValidHealthTarget(s)
+	})
+}
