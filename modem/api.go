@@ -54,7 +54,10 @@ type DetectOptions struct {
 	Profile string
 	// ProbeTimeout bounds each probe command on unknown serial devices.
 	ProbeTimeout time.Duration // default 1s
-	Logger       *slog.Logger
+	// OpenPort opens a port for probing; default go.bug.st/serial (tests
+	// map fake /dev paths to simulators).
+	OpenPort func(path string) (io.ReadWriteCloser, error)
+	Logger   *slog.Logger
 }
 
 // FaultyModemError reports a modem (or candidate port) that never answered,
