@@ -178,9 +178,9 @@ func (c *DHCPClient) Run(ctx context.Context) {
 		if !c.hasCarrier() {
 			c.set(DHCPNoCarrier, lease, nil)
 			var expire <-chan time.Time
+			var t *time.Timer
 			if lease != nil {
-				t := time.NewTimer(time.Until(lease.ExpiresAt()))
-				defer t.Stop()
+				t = time.NewTimer(time.Until(lease.ExpiresAt()))
 				expire = t.C
 			}
 			select {
@@ -189,6 +189,9 @@ func (c *DHCPClient) Run(ctx context.Context) {
 			case <-c.wake:
 			case <-expire:
 				drop("lease expired")
+			}
+			if t != nil {
+				t.Stop()
 			}
 			continue
 		}
@@ -316,7 +319,7 @@ func (c *DHCPClient) keep(ctx context.Context, lease **Lease, drop func(string))
 				c.set(state, l, lerr)
 				c.Log.Debug("dhcp renew failed", "state", state, "err", lerr)
 			}
-			next = time.Now().Add(max(deadline.Sub(time.Now())/2, time.Second))
+			next = time.Now().Add(max(time.Until(deadline)/2, time.Second))
 			if next.After(deadline) {
 				next = deadline
 			}

@@ -75,23 +75,21 @@ func run(t testing.TB, args ...string) string {
 
 // rig is one set of namespaces.
 type rig struct {
-	t                testing.TB
-	box, inet, lan   string // namespace names
-	dir              string
-	sock             string
-	resolv           string
-	cfgPath          string
-	proc             *exec.Cmd
-	procDone         chan struct{}
-	log              *syncBuffer
-	dnsmasq          map[string]*exec.Cmd
-	dnsmasqLogs      map[string]*syncBuffer
-	client           netctl.Client
-	boxNS, inetNS    netns.NsHandle
-	lanNS            netns.NsHandle
-	boxH             *netlink.Handle
-	internetServer   net.Listener
-	internetSeenFrom chan string
+	t              testing.TB
+	box, inet, lan string // namespace names
+	dir            string
+	sock           string
+	resolv         string
+	cfgPath        string
+	proc           *exec.Cmd
+	procDone       chan struct{}
+	log            *syncBuffer
+	dnsmasq        map[string]*exec.Cmd
+	dnsmasqLogs    map[string]*syncBuffer
+	client         netctl.Client
+	boxNS, inetNS  netns.NsHandle
+	lanNS          netns.NsHandle
+	boxH           *netlink.Handle
 }
 
 type syncBuffer struct {

@@ -115,7 +115,7 @@ func runSMS(ctx context.Context, g *globals, args []string) error {
 		return nil
 	case "send":
 		if len(args) < 2 {
-			return errors.New("usage: edgectl sms send NUMBER TEXT...")
+			return errors.New("usage: edgectl sms send NUMBER TEXT (the rest of the line)")
 		}
 		m, err := c.SendSMS(ctx, args[0], strings.Join(args[1:], " "))
 		if err != nil {
