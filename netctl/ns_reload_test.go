@@ -24,7 +24,7 @@ func TestNamespaceStaticWANAndReload(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "rl")
 	serve(t, r.boxNS, "0.0.0.0:8081")
-	r.writeConfig(staticConfig(wanNet+".20/24"))
+	r.writeConfig(staticConfig(wanNet + ".20/24"))
 	r.startNetctl()
 	r.waitFor("static WAN", 20*time.Second, func() (bool, string) {
 		u := uplink(r.status(), "wan")
