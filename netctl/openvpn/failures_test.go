@@ -177,7 +177,7 @@ func TestImportTarTLSCryptV2(t *testing.T) {
 	mustRun(t, "ip", "netns", "exec", tn.cli, "ping", "-c", "1", "-W", "2", tn.tunNet+".1")
 }
 
-func makeTar(t *testing.T, files map[string]string) []byte {
+func makeTar(t testing.TB, files map[string]string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

@@ -145,7 +145,7 @@ func parsePassword(body string) (any, error) {
 			return "", false
 		}
 		b := strings.IndexByte(s[a+1:], '\'')
-		if b < 0 {
+		if b <= 0 {
 			return "", false
 		}
 		return s[a+1 : a+1+b], true

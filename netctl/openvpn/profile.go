@@ -298,8 +298,7 @@ func (p *parser) inlineFile(n int, text string, toks []string) {
 		}
 		p.inlineRef[tag] = n
 		if tag == "auth-user-pass" {
-			p.emit(n, "auth-user-pass")
-			return
+			return // the block stands for the directive
 		}
 		p.emit(n, text)
 		return
@@ -414,6 +413,7 @@ func (p *parser) block(n int, tag string, body []string, inConnection bool) {
 		}
 		p.prof.Info.NeedsUserPass = true
 		p.prof.Credentials = &Credentials{Username: &lines[0], Password: &lines[1]}
+		p.emit(n, "auth-user-pass")
 		return
 	case "ca", "cert", "extra-certs":
 		if !strings.Contains(content, "-----BEGIN CERTIFICATE-----") {
