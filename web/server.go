@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgebox/internal/config"
@@ -62,7 +63,8 @@ type Server struct {
 	cfgMu sync.Mutex // serialises config read-modify-write
 	tmpl  templates
 
-	metrics webMetrics
+	metrics      webMetrics
+	refusedCount atomic.Int64
 
 	mux *http.ServeMux
 }
@@ -199,7 +201,7 @@ func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slogErrorLog(),
 		}
-		fl := &filterListener{Listener: l, policy: s.policy, refused: s.metrics.refused.Inc}
+		fl := &filterListener{Listener: l, policy: s.policy, refused: s.countRefused}
 		var ln net.Listener = fl
 		if tlsOn {
 			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert.TLS}, MinVersion: tls.VersionTLS12}
@@ -269,3 +271,8 @@ func (s *Server) initClient() sysapi.Client { return sysapi.NewClient() }
 
 // loadConfig reads the current config file.
 func (s *Server) loadConfig() (*config.Config, error) { return config.Load(s.opt.ConfigPath) }
+
+func (s *Server) countRefused() {
+	s.metrics.refused.Inc()
+	s.refusedCount.Add(1)
+}

@@ -1,0 +1,150 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+// inNetns runs f on a thread switched into network namespace name.
+func inNetns(t *testing.T, name string, f func() error) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is left locked and thus discarded when the goroutine
+		// ends, so a namespace switch cannot leak into other goroutines.
+		runtime.LockOSThread()
+		h, err := netns.GetFromName(name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- err
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+func ipCmd(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestOnlyLANAndVPNAnswered puts the web service in a namespace "box" with
+// a LAN port (lan1) and an uplink (wan), a LAN client in one namespace and
+// the internet in another: the LAN client gets answers, the internet's
+// connections are closed unanswered.
+func TestOnlyLANAndVPNAnswered(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatalf("ip (iproute2) not installed: %v", err)
+	}
+	id := fmt.Sprintf("%d", os.Getpid())
+	box, lan, inet := "ebweb-box-"+id, "ebweb-lan-"+id, "ebweb-inet-"+id
+	for _, ns := range []string{box, lan, inet} {
+		ipCmd(t, "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	ipCmd(t, "link", "add", "lan1", "netns", box, "type", "veth", "peer", "name", "eth0", "netns", lan)
+	ipCmd(t, "link", "add", "wan", "netns", box, "type", "veth", "peer", "name", "eth0", "netns", inet)
+	for _, c := range [][]string{
+		{box, "addr", "add", "10.231.1.1/24", "dev", "lan1"},
+		{box, "addr", "add", "10.231.2.1/24", "dev", "wan"},
+		{lan, "addr", "add", "10.231.1.2/24", "dev", "eth0"},
+		{inet, "addr", "add", "10.231.2.2/24", "dev", "eth0"},
+		{box, "link", "set", "lan1", "up"}, {box, "link", "set", "wan", "up"}, {box, "link", "set", "lo", "up"},
+		{lan, "link", "set", "eth0", "up"}, {inet, "link", "set", "eth0", "up"},
+	} {
+		ipCmd(t, append([]string{"-n", c[0]}, c[1:]...)...)
+	}
+
+	// The policy reads the box namespace's interfaces.
+	list := func() (map[string][]netip.Addr, error) {
+		var m map[string][]netip.Addr
+		err := inNetns(t, box, func() error {
+			var err error
+			m, err = SystemInterfaces()
+			return err
+		})
+		return m, err
+	}
+	e := newTestEnv(t, false, Options{ListInterfaces: list})
+	var hl net.Listener
+	if err := inNetns(t, box, func() error {
+		var err error
+		hl, err = net.Listen("tcp", "0.0.0.0:8080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Serve(ctx, hl, nil) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	// The socket is made on the thread inside the namespace; net/http's
+	// Transport would dial from another goroutine (another namespace).
+	get := func(ns, addr string) (string, error) {
+		var body string
+		err := inNetns(t, ns, func() error {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: box\r\nConnection: close\r\n\r\n"); err != nil {
+				return err
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			body = resp.Status + " " + string(b)
+			return err
+		})
+		return body, err
+	}
+	body, err := get(lan, "10.231.1.1:8080")
+	if err != nil || !strings.Contains(body, `"ok": true`) {
+		t.Fatalf("LAN client: %v %q", err, body)
+	}
+	// The TCP handshake completes (the kernel accepts), but the service
+	// closes the connection before reading a byte.
+	for i := 0; i < 3; i++ {
+		if body, err := get(inet, "10.231.2.1:8080"); err == nil {
+			t.Fatalf("internet client got an answer: %q", body)
+		}
+	}
+	if got := testutilCounter(e.srv); got < 3 {
+		t.Fatalf("refused connections counted: %v", got)
+	}
+	// Making "wan" a VPN-like allowed interface opens it: the decision is
+	// the interface, not the address.
+	e.srv.policy.SetPatterns([]string{"lan*", "wan"})
+	if body, err := get(inet, "10.231.2.1:8080"); err != nil || !strings.Contains(body, "uptime_sec") {
+		t.Fatalf("after allowing wan: %v %q", err, body)
+	}
+}
