@@ -272,17 +272,6 @@ func (l *stateLog) len() int {
 	return len(l.states)
 }
 
-func (l *stateLog) sawError(e string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, x := range l.errs {
-		if x == e {
-			return true
-		}
-	}
-	return false
-}
-
 // newTestManager returns a Manager whose openvpn runs in tn.cli.
 func newTestManager(t *testing.T, tn *testNet, opt Options) *Manager {
 	m, _ := newTestManagerLog(t, tn, opt)
