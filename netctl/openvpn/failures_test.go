@@ -240,3 +240,48 @@ func TestImportRejectedKeepsPrevious(t *testing.T) {
 		})
 	}
 }
+
+// TestLogin: auth-user-pass credentials are answered over the management
+// interface; a refused login is reported and not retried until a new one
+// is entered.
+func TestLogin(t *testing.T) {
+	tn := newTestNet(t)
+	pki := newTestPKI(t)
+	tc := staticKey(t)
+	dir := t.TempDir()
+	check := dir + "/check.sh"
+	script := "#!/bin/sh\n[ \"$(sed -n 1p \"$1\")\" = alice ] && [ \"$(sed -n 2p \"$1\")\" = right-pw ]\n"
+	if err := os.WriteFile(check, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	startServer(t, tn, pki, tc, "script-security 2", "auth-user-pass-verify "+check+" via-file", "tmp-dir "+dir)
+	m, states := newTestManagerLog(t, tn, Options{})
+	cert, key := pki.valid(t, "box-login", false)
+	info, err := m.ImportWithCredentials(strings.NewReader(clientProfile(tn, pki, cert, key, tc, "auth-user-pass")), "login.ovpn",
+		Credentials{Username: strp("alice"), Password: strp("wrong-pw")})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if !info.NeedsUserPass {
+		t.Error("profile info does not say a login is needed")
+	}
+	runManager(t, m)
+	m.SetUplink(true, "wan")
+	waitStatus(t, m, 20*time.Second, "login refused", func(st Status) bool {
+		return st.State == StateNeedsLogin && st.LastError == ErrBadUserPass
+	})
+	time.Sleep(1500 * time.Millisecond)
+	if n := strings.Count(states.logs.String(), "giving openvpn the stored login"); n != 1 {
+		t.Errorf("refused login offered %d times, want once", n)
+	}
+	if err := m.SetCredentials(Credentials{Password: strp("right-pw")}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, m, 20*time.Second, "CONNECTED with the right login", connected)
+	logs := states.logs.String()
+	for _, secret := range []string{"wrong-pw", "right-pw", "alice"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("password %q appears in the log", secret)
+		}
+	}
+}

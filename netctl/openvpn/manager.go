@@ -757,7 +757,7 @@ func (m *Manager) answerAuth(s *session, bad bool) {
 		return
 	}
 	s.authWaiting = false
-	m.log.Info("giving openvpn the stored login", "username", s.sec.Username)
+	m.log.Info("giving openvpn the stored login")
 	for _, c := range []string{
 		"username " + mgmtQuote("Auth") + " " + mgmtQuote(s.sec.Username),
 		"password " + mgmtQuote("Auth") + " " + mgmtQuote(s.sec.Password),

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -93,6 +94,27 @@ func TestTunnel(t *testing.T) {
 	srv.start()
 	waitStatus(t, m, 30*time.Second, "CONNECTED after server restart", connected)
 	mustRun(t, "ip", "netns", "exec", tn.cli, "ping", "-c", "1", "-W", "2", serverTun)
+
+	// openvpn dying is noticed and it is started again (with backoff).
+	st = m.Status()
+	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st = waitStatus(t, m, 20*time.Second, "CONNECTED after openvpn was killed", func(s Status) bool {
+		return connected(s) && s.PID != st.PID && s.Restarts > st.Restarts
+	})
+
+	// A new profile takes effect at once, without a reboot.
+	cert2, key2 := pki.valid(t, "box1-renewed", false)
+	if err := m.Import(strings.NewReader(clientProfile(tn, pki, cert2, key2, tc)), "renewed.ovpn"); err != nil {
+		t.Fatalf("import renewed profile: %v", err)
+	}
+	waitStatus(t, m, 20*time.Second, "CONNECTED with the new profile", func(s Status) bool {
+		return connected(s) && s.PID != st.PID && s.Profile != nil && s.Profile.Name == "renewed.ovpn"
+	})
+	if !strings.Contains(srv.out.String(), "box1-renewed") {
+		t.Error("the server never saw the renewed certificate")
+	}
 
 	// Uplink down stops openvpn; the tunnel device goes away.
 	m.SetUplink(false, "")
