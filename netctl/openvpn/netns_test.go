@@ -31,7 +31,7 @@ type testNet struct {
 	tunNet   string // the tunnel subnet, /24
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -43,7 +43,7 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func newTestNet(t *testing.T) *testNet {
+func newTestNet(t testing.TB) *testNet {
 	t.Helper()
 	requireRoot(t)
 	n := int(netCounter.Add(1))
@@ -68,7 +68,7 @@ func newTestNet(t *testing.T) *testNet {
 	return tn
 }
 
-func mustRun(t *testing.T, name string, args ...string) string {
+func mustRun(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -78,7 +78,7 @@ func mustRun(t *testing.T, name string, args ...string) string {
 }
 
 // inNS runs f on a thread switched into namespace ns.
-func inNS(t *testing.T, ns string, f func()) {
+func inNS(t testing.TB, ns string, f func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
@@ -121,7 +121,7 @@ func (l *lockedBuffer) String() string {
 
 // testServer is a real openvpn server in the srv namespace.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	net  *testNet
 	dir  string
 	cmd  *exec.Cmd
@@ -130,13 +130,13 @@ type testServer struct {
 }
 
 // serverFiles writes the server's config and keys.
-func startServer(t *testing.T, tn *testNet, pki *testPKI, tlsCrypt string, extra ...string) *testServer {
+func startServer(t testing.TB, tn *testNet, pki *testPKI, tlsCrypt string, extra ...string) *testServer {
 	return startServerTLS(t, tn, pki, "tls-crypt", tlsCrypt, extra...)
 }
 
 // startServerTLS starts a server whose control channel is protected by
 // tlsDirective (tls-crypt, tls-crypt-v2 or tls-auth) with key.
-func startServerTLS(t *testing.T, tn *testNet, pki *testPKI, tlsDirective, tlsKey string, extra ...string) *testServer {
+func startServerTLS(t testing.TB, tn *testNet, pki *testPKI, tlsDirective, tlsKey string, extra ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	cert, key := pki.valid(t, "server", true)
@@ -227,7 +227,7 @@ func clientProfile(tn *testNet, pki *testPKI, cert, key, tlsCrypt string, extra 
 }
 
 // testWriter sends log output to t.Log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -273,12 +273,12 @@ func (l *stateLog) len() int {
 }
 
 // newTestManager returns a Manager whose openvpn runs in tn.cli.
-func newTestManager(t *testing.T, tn *testNet, opt Options) *Manager {
+func newTestManager(t testing.TB, tn *testNet, opt Options) *Manager {
 	m, _ := newTestManagerLog(t, tn, opt)
 	return m
 }
 
-func newTestManagerLog(t *testing.T, tn *testNet, opt Options) (*Manager, *stateLog) {
+func newTestManagerLog(t testing.TB, tn *testNet, opt Options) (*Manager, *stateLog) {
 	t.Helper()
 	sl := &stateLog{}
 	opt.OnChange = sl.record
@@ -301,7 +301,7 @@ func newTestManagerLog(t *testing.T, tn *testNet, opt Options) (*Manager, *state
 }
 
 // runManager starts m.Run and stops it when the test ends.
-func runManager(t *testing.T, m *Manager) {
+func runManager(t testing.TB, m *Manager) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -319,7 +319,7 @@ func runManager(t *testing.T, m *Manager) {
 }
 
 // waitStatus polls until ok accepts the status or timeout passes.
-func waitStatus(t *testing.T, m *Manager, timeout time.Duration, what string, ok func(Status) bool) Status {
+func waitStatus(t testing.TB, m *Manager, timeout time.Duration, what string, ok func(Status) bool) Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

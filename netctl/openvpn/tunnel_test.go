@@ -1,6 +1,7 @@
 package openvpn
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os/exec"
@@ -121,5 +122,46 @@ func TestTunnel(t *testing.T) {
 	waitStatus(t, m, 10*time.Second, "WAITING_FOR_UPLINK", func(st Status) bool { return st.State == StateWaitingForUplink && st.PID == 0 })
 	if out, _ := exec.Command("ip", "-n", tn.cli, "link", "show", "vpn0").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
 		t.Errorf("vpn0 still exists after uplink down: %s", out)
+	}
+}
+
+// BenchmarkUplinkSwitch measures how long the tunnel is down when the
+// active uplink changes: SetUplink to CONNECTED again.
+func BenchmarkUplinkSwitch(b *testing.B) {
+	tn := newTestNet(b)
+	pki := newTestPKI(b)
+	tc := staticKey(b)
+	startServer(b, tn, pki, tc)
+	m, states := newTestManagerLog(b, tn, Options{})
+	cert, key := pki.valid(b, "bench", false)
+	if err := m.Import(strings.NewReader(clientProfile(tn, pki, cert, key, tc)), "bench.ovpn"); err != nil {
+		b.Fatal(err)
+	}
+	runManager(b, m)
+	m.SetUplink(true, "up0")
+	waitStatus(b, m, 20*time.Second, "CONNECTED", connected)
+	b.ResetTimer()
+	for i := range b.N {
+		mark := states.len()
+		m.SetUplink(true, fmt.Sprintf("up%d", i+1))
+		waitStatus(b, m, 20*time.Second, "CONNECTED after switch", func(st Status) bool {
+			return connected(st) && states.seen(mark, StateReconnecting)
+		})
+	}
+}
+
+// BenchmarkImport measures a profile import: allow-list, normalising and
+// openvpn's dry run in an empty namespace.
+func BenchmarkImport(b *testing.B) {
+	tn := newTestNet(b)
+	pki := newTestPKI(b)
+	m := newTestManager(b, tn, Options{})
+	cert, key := pki.valid(b, "bench", false)
+	prof := clientProfile(tn, pki, cert, key, staticKey(b))
+	b.ResetTimer()
+	for range b.N {
+		if err := m.Import(strings.NewReader(prof), "bench.ovpn"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
