@@ -20,13 +20,6 @@ type scriptModem struct {
 	cmds    []string
 }
 
-func (s *scriptModem) write(text string) {
-	s.mu.Lock()
-	c := s.conn
-	s.mu.Unlock()
-	io.WriteString(c, text)
-}
-
 func newScriptEngine(t *testing.T, handler func(cmd string) string) (*Engine, *scriptModem) {
 	t.Helper()
 	sm := &scriptModem{handler: handler}

@@ -41,6 +41,13 @@ func (e *SMSEncoder) Submit(number, text string) ([]OutPDU, error) {
 	if text == "" {
 		return nil, errors.New("SMS: empty text")
 	}
+	for _, r := range text {
+		// ESC would become the GSM escape to the extension table and
+		// change the text; other controls have no meaning in an SMS.
+		if (r < 0x20 && r != '\n' && r != '\r' && r != '\t') || r == 0x7f {
+			return nil, fmt.Errorf("SMS: text contains control character %U", r)
+		}
+	}
 	tps, err := e.enc.Encode([]byte(text), sms.To(number))
 	if err != nil {
 		return nil, fmt.Errorf("SMS encode: %w", err)

@@ -11,8 +11,8 @@ import (
 // (inside the named network namespace when netnsName is set), so the peer
 // of a veth sees its carrier come and go like a CDC Ethernet port's.
 func NetdevCarrier(iface, netnsName string) (func(up bool) error, func(), error) {
-	h := &netlink.Handle{}
-	closeFn := func() {}
+	var h *netlink.Handle
+	var closeFn func()
 	if netnsName != "" {
 		ns, err := netns.GetFromName(netnsName)
 		if err != nil {

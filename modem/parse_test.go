@@ -1,0 +1,370 @@
+package modem
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// Replies as the modems send them (vendor AT guides, ModemManager's test
+// tables, logs from installers' chat scripts). One table per parser.
+
+func TestFinalResultTable(t *testing.T) {
+	cases := []struct {
+		line  string
+		final bool
+		err   error
+		code  int
+	}{
+		{"OK", true, nil, 0},
+		{"CONNECT", true, nil, 0},
+		{"CONNECT 7200000", true, nil, 0},
+		{"ERROR", true, ErrError, 0},
+		{"NO CARRIER", true, ErrNoCarrier, 0},
+		{"BUSY", true, ErrBusy, 0},
+		{"NO ANSWER", true, ErrNoAnswer, 0},
+		{"NO DIALTONE", true, ErrNoDialtone, 0},
+		{"COMMAND NOT SUPPORT", true, ErrNotSupported, 0},
+		{"TOO MANY PARAMETERS", true, ErrTooManyParams, 0},
+		{"+CME ERROR: 10", true, &CMEError{}, 10},
+		{"+CME ERROR: 16", true, &CMEError{}, 16},
+		{"+CME ERROR: SIM not inserted", true, &CMEError{}, 10},
+		{"+CME ERROR: incorrect password", true, &CMEError{}, 16},
+		{"+CME ERROR: 30", true, &CMEError{}, 30},
+		{"+CMS ERROR: 500", true, &CMSError{}, 500},
+		{"+CMS ERROR: 321", true, &CMSError{}, 321},
+		{"+CREG: 1", false, nil, 0},
+		{"OKAY", false, nil, 0},
+		{"^NDISSTAT: 1,,,\"IPV4\"", false, nil, 0},
+	}
+	for _, c := range cases {
+		final, err := FinalResult(c.line)
+		if final != c.final {
+			t.Errorf("%q: final %v", c.line, final)
+			continue
+		}
+		switch want := c.err.(type) {
+		case nil:
+			if err != nil {
+				t.Errorf("%q: err %v", c.line, err)
+			}
+		case *CMEError:
+			var ce *CMEError
+			if !errors.As(err, &ce) || ce.Code != c.code || ce.Meaning == "" {
+				t.Errorf("%q: %v", c.line, err)
+			}
+		case *CMSError:
+			var ce *CMSError
+			if !errors.As(err, &ce) || ce.Code != c.code || ce.Meaning == "" {
+				t.Errorf("%q: %v", c.line, err)
+			}
+		default:
+			if !errors.Is(err, want) {
+				t.Errorf("%q: %v, want %v", c.line, err, want)
+			}
+		}
+	}
+}
+
+func TestUnsolicitedClassification(t *testing.T) {
+	cases := []struct {
+		cmd, line string
+		urc       bool
+	}{
+		{"AT+CREG?", "+CREG: 2,1,\"00C3\",\"0000A13F\",7", false},
+		{"AT+CREG?", "+CREG: 0,1", false},
+		{"AT+CREG?", "+CREG: 1", true},
+		{"AT+CREG?", "+CREG: 1,\"00C3\",\"0000A13F\",7", true},
+		{"AT+CGREG?", "+CREG: 1", true},
+		{"AT+CEREG?", "+CEREG: 2,1,\"D20A\",\"0A3C8B01\",7", false},
+		{"AT^NDISSTATQRY?", "^NDISSTAT: 0,,,\"IPV4\"", true},
+		{"AT^NDISSTAT?", "^NDISSTAT: 1,,,\"IPV4\"", false},
+		{"AT+CSQ", "^RSSI: 17", true},
+		{"AT+CSQ", "+CSQ: 17,99", false},
+		{"AT+CMGL=4", "+CMTI: \"SM\",2", true},
+		{"AT+CMGL=4", "+CMGL: 0,1,,23", false},
+		{"AT+CMGL=4", "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07", false},
+		{"AT*ENAP?", "*E2NAP: 1", true},
+		{"AT*ENAP?", "*ENAP: 1", false},
+		{"AT+CPIN?", "+CPIN: READY", false},
+		{"AT+CSQ", "+CPIN: NOT READY", true},
+		{"AT+CGMR", "11.608.13.02.00", false},
+		{"AT+CGMR", "RING", true},
+		{"AT+CREG?;+CGREG?", "+CGREG: 0,1", false},
+		{"AT+QCSQ", "+QIURC: \"pdpdeact\",1", false}, // not a known URC: stays in the response
+		{"AT", "*EMRDY: 1", true},
+	}
+	for _, c := range cases {
+		if got := isUnsolicited(c.line, ownedPrefixes(c.cmd)); got != c.urc {
+			t.Errorf("%s / %q: unsolicited %v, want %v", c.cmd, c.line, got, c.urc)
+		}
+	}
+}
+
+func TestParseCREGTable(t *testing.T) {
+	cases := []struct {
+		line      string
+		state     RegState
+		lac, ci   string
+		act       int
+		solicited bool
+	}{
+		{"+CREG: 0,1", RegHome, "", "", -1, true},
+		{"+CREG: 2,1,\"00C3\",\"0000A13F\",7", RegHome, "00C3", "0000A13F", 7, true},
+		{"+CREG: 2,5,\"1A2B\",\"0345C5E1\",2", RegRoaming, "1A2B", "0345C5E1", 2, true},
+		{"+CGREG: 2,1,\"A2B4\",\"01D2A2A3\",7,\"01\"", RegHome, "A2B4", "01D2A2A3", 7, true},
+		{"+CEREG: 2,1,\"D20A\",\"0A3C8B01\",7", RegHome, "D20A", "0A3C8B01", 7, true},
+		{"+CREG: 2,1,\"7b1a\",\"00d96a13\",2", RegHome, "7B1A", "00D96A13", 2, true}, // Ericsson, lower case
+		{"+CREG: 1,0", RegNotRegistered, "", "", -1, true},
+		{"+CGREG: 2,2", RegSearching, "", "", -1, true},
+		{"+CREG: 2,3", RegDenied, "", "", -1, true},
+		{"+CREG: 1", RegHome, "", "", -1, false},
+		{"+CREG: 3", RegDenied, "", "", -1, false},
+		{"+CREG: 1,\"00C3\",\"0000A13F\",7", RegHome, "00C3", "0000A13F", 7, false},
+		{"+CEREG: 5,\"D20A\",\"0A3C8B01\",7", RegRoaming, "D20A", "0A3C8B01", 7, false},
+		{"+CGREG: 4", RegUnknown, "", "", -1, false},
+	}
+	for _, c := range cases {
+		ri, err := ParseCREGLine(c.line)
+		if err != nil {
+			t.Errorf("%q: %v", c.line, err)
+			continue
+		}
+		if (ri.N >= 0) != c.solicited || RegStateOf(ri.Stat) != c.state || ri.LAC != c.lac || ri.CellID != c.ci || ri.AcT != c.act {
+			t.Errorf("%q: %+v", c.line, ri)
+		}
+	}
+	for _, bad := range []string{"+CREG: ", "+CREG: x", "+CREG: 99"} {
+		if _, err := ParseCREGLine(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestParseCOPSTable(t *testing.T) {
+	cases := []struct {
+		in  string
+		op  string
+		act int
+	}{
+		{`0,0,"vodafone ES",2`, "vodafone ES", 2},
+		{`0,0,"Telekom.de",7`, "Telekom.de", 7},
+		{`0`, "", -1},
+		{`1,2,"26201",7`, "26201", 7},
+		{`0,0,"o2 - de"`, "o2 - de", -1},
+	}
+	for _, c := range cases {
+		op, act, err := ParseCOPS(c.in)
+		if err != nil || op != c.op || act != c.act {
+			t.Errorf("%q: %q %d %v", c.in, op, act, err)
+		}
+	}
+}
+
+func TestParseSignalTables(t *testing.T) {
+	csq := []struct {
+		in  string
+		dbm int
+		ok  bool
+	}{{"20,99", -73, true}, {"99,99", 0, false}, {"31,0", -51, true}, {"0,0", -113, true}, {"17,4", -79, true}}
+	for _, c := range csq {
+		dbm, ok, err := ParseCSQ(c.in)
+		if err != nil || ok != c.ok || dbm != c.dbm {
+			t.Errorf("CSQ %q: %d %v %v", c.in, dbm, ok, err)
+		}
+	}
+	str := func(s Signal) string {
+		f := func(p *int) string {
+			if p == nil {
+				return "-"
+			}
+			return fmt.Sprint(*p)
+		}
+		g := func(p *float64) string {
+			if p == nil {
+				return "-"
+			}
+			return fmt.Sprintf("%.1f", *p)
+		}
+		return fmt.Sprintf("%s rssi=%s rsrp=%s rsrq=%s sinr=%s rscp=%s ecio=%s", s.Tech, f(s.RSSI), f(s.RSRP), g(s.RSRQ), g(s.SINR), f(s.RSCP), g(s.EcIo))
+	}
+	hcsq := map[string]string{
+		`"LTE",49,50,147,28`:    "lte rssi=-71 rsrp=-90 rsrq=-5.5 sinr=9.4 rscp=- ecio=-",
+		`"LTE",44,41,163,27`:    "lte rssi=-76 rsrp=-99 rsrq=-6.0 sinr=12.6 rscp=- ecio=-",
+		`"WCDMA",30,30,58`:      "umts rssi=-90 rsrp=- rsrq=- sinr=- rscp=-90 ecio=-3.0",
+		`"GSM",36`:              "gsm rssi=-84 rsrp=- rsrq=- sinr=- rscp=- ecio=-",
+		`"NOSERVICE"`:           " rssi=- rsrp=- rsrq=- sinr=- rscp=- ecio=-",
+		`"LTE",255,255,255,255`: "lte rssi=- rsrp=- rsrq=- sinr=- rscp=- ecio=-",
+	}
+	for in, want := range hcsq {
+		s, err := ParseHCSQ(in)
+		if err != nil || str(s) != want {
+			t.Errorf("HCSQ %q: %s %v", in, str(s), err)
+		}
+	}
+	if _, err := ParseHCSQ(`"5G",1`); err == nil {
+		t.Error("unknown ^HCSQ mode parsed")
+	}
+	cesq := map[string]string{
+		"99,99,255,255,20,45": "lte rssi=- rsrp=-96 rsrq=-10.0 sinr=- rscp=- ecio=-",
+		"99,99,40,30,255,255": "umts rssi=- rsrp=- rsrq=- sinr=- rscp=-81 ecio=-9.5",
+	}
+	for in, want := range cesq {
+		s, err := ParseCESQ(in)
+		if err != nil || str(s) != want {
+			t.Errorf("CESQ %q: %s %v", in, str(s), err)
+		}
+	}
+	q, err := ParseQCSQ(`"LTE",-52,-81,195,-10`)
+	if err != nil || str(q) != "lte rssi=-52 rsrp=-81 rsrq=-10.0 sinr=19.0 rscp=- ecio=-" {
+		t.Errorf("QCSQ: %s %v", str(q), err)
+	}
+}
+
+func TestParseSIMTables(t *testing.T) {
+	for in, want := range map[string]SIMState{"READY": SIMReady, "SIM PIN": SIMPIN, "SIM PUK": SIMPUK, "NOT INSERTED": SIMAbsent, "NOT READY": SIMAbsent, "SIM PIN2": "sim-pin2", "PH-NET PIN": "ph-net-pin"} {
+		if got, err := ParseCPIN(in); err != nil || got != want {
+			t.Errorf("CPIN %q: %s %v", in, got, err)
+		}
+	}
+	st, a, err := ParseHuaweiCPIN("SIM PIN,3,10,3,10,3")
+	if err != nil || st != SIMPIN || a.PIN != 3 || a.PUK != 10 {
+		t.Errorf("^CPIN: %s %+v %v", st, a, err)
+	}
+	st, a, err = ParseHuaweiCPIN("READY,,10,2,10,3")
+	if err != nil || st != SIMReady || a.PIN != 2 || a.PUK != 10 {
+		t.Errorf("^CPIN ready: %s %+v %v", st, a, err)
+	}
+	if a, err := ParseQPINC(`"SC",3,10`); err != nil || a.PIN != 3 || a.PUK != 10 {
+		t.Errorf("QPINC %+v %v", a, err)
+	}
+	if a, err := ParseEPIN("2,10,3,10"); err != nil || a.PIN != 2 || a.PUK != 10 {
+		t.Errorf("EPIN %+v %v", a, err)
+	}
+	if c, n, err := ParseCPINR("SIM PIN,3,3"); err != nil || c != "SIM PIN" || n != 3 {
+		t.Errorf("CPINR %s %d %v", c, n, err)
+	}
+	for in, want := range map[string]string{
+		"+CCID: 89014103211118510720":  "89014103211118510720",
+		"^ICCID: 89860318760232867428": "89860318760232867428",
+		"+QCCID: 8949020000123456789F": "8949020000123456789",
+		"89490200001234567890":         "89490200001234567890",
+		`+CCID: "8944500102198304826"`: "8944500102198304826",
+	} {
+		if got, err := ParseCCID(in); err != nil || got != want {
+			t.Errorf("CCID %q: %q %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"+CCID: ERROR", "12345", "+CCID: 8901410321111851072X"} {
+		if _, err := ParseCCID(bad); err == nil {
+			t.Errorf("CCID %q parsed", bad)
+		}
+	}
+	if v, err := ParseIMEI("867223020123456"); err != nil || v != "867223020123456" {
+		t.Errorf("IMEI %q %v", v, err)
+	}
+	if v, err := ParseIMEI("+CGSN: \"356938035643809\""); err != nil || v != "356938035643809" {
+		t.Errorf("IMEI %q %v", v, err)
+	}
+}
+
+func TestParseHuaweiTables(t *testing.T) {
+	si := map[string]AccessTech{
+		`2,3,0,1,,3,"WCDMA",41,"WCDMA"`:    TechUMTS,
+		`2,3,0,1,,6,"LTE",101,"LTE"`:       TechLTE,
+		`2,3,1,1,,3,"WCDMA",46,"DC-HSPA+"`: TechHSPAP,
+		`2,3,0,1,,3,"WCDMA",43,"HSDPA"`:    TechHSDPA,
+		`2,3,0,1,,1,"GSM",3,"EDGE"`:        TechEDGE,
+	}
+	for in, want := range si {
+		s, err := ParseSYSINFOEX(in)
+		if err != nil || TechOfHuaweiMode(s.SysModeName, s.SubModeName) != want {
+			t.Errorf("SYSINFOEX %q: %+v %v", in, s, err)
+		}
+	}
+	nd := []struct {
+		in         string
+		up, coming bool
+	}{
+		{`1,,,"IPV4"`, true, false},
+		{`0,33,,"IPV4"`, false, false},
+		{`1,,,"IPV4",0,,,"IPV6"`, true, false},
+		{`0,,,"IPV4",0,,,"IPV6"`, false, false},
+		{`0,,,"IPV4",1,,,"IPV6"`, false, false},
+		{`0,,,"IPV6",1,,,"IPV4"`, true, false},
+		{`2,,,"IPV4"`, false, true},
+		{`1`, true, false},
+	}
+	for _, c := range nd {
+		ls, err := ParseNDISSTAT(c.in)
+		if err != nil || ls.Connected != c.up || ls.Connecting != c.coming {
+			t.Errorf("NDISSTAT %q: %+v %v", c.in, ls, err)
+		}
+	}
+	dh := []struct{ in, addr, gw, dns string }{
+		{"CCDB080A,F8FFFFFF,C9DB080A,C9DB080A,0E18820A,00000000,236800000,236800000", "10.8.219.204/29", "10.8.219.201", "[10.130.24.14]"},
+		{"100000A,FCFFFFFF,200000A,200000A,808080A,404080A,43200000,5760000", "10.0.0.1/30", "10.0.0.2", "[10.8.8.8 10.8.4.4]"},
+		{"CCDB080A,F8FFFFFF,C9DB080A,C9DB080A,0E18820A,0F18820A,43200000,5760000", "10.8.219.204/29", "10.8.219.201", "[10.130.24.14 10.130.24.15]"},
+	}
+	for _, c := range dh {
+		ip, err := ParseDHCP(c.in)
+		if err != nil || ip.Address.String() != c.addr || ip.Gateway.String() != c.gw || fmt.Sprint(ip.DNS) != c.dns {
+			t.Errorf("DHCP %q: %+v %v", c.in, ip, err)
+		}
+	}
+	for _, bad := range []string{"", "ZZ,1,2,3,4,5", "0,0,0,0,0,0,0,0", "123456789,1,1,1,1,1"} {
+		if _, err := ParseDHCP(bad); err == nil {
+			t.Errorf("DHCP %q parsed", bad)
+		}
+	}
+}
+
+func TestParseEricssonTables(t *testing.T) {
+	for in, want := range map[string]LinkStatus{"1": {Connected: true}, "0": {}, "2": {Connecting: true}, "0,33": {}} {
+		if ls, err := ParseENAP(in); err != nil || ls != want {
+			t.Errorf("ENAP %q: %+v %v", in, ls, err)
+		}
+	}
+	if _, err := ParseENAP("7"); err == nil {
+		t.Error("ENAP 7 parsed")
+	}
+	c, err := ParseE2IPCFG(`(1,"10.155.68.129")(2,"10.155.68.131")(3,"80.251.192.244")(3,"80.251.192.245")`)
+	if err != nil || c.Address.String() != "10.155.68.129/32" || c.Gateway.String() != "10.155.68.131" || len(c.DNS) != 2 {
+		t.Errorf("E2IPCFG %+v %v", c, err)
+	}
+	for _, bad := range []string{"", `(1,"x")`, `(1,"10.0.0.1"`, `1,"10.0.0.1"`} {
+		if _, err := ParseE2IPCFG(bad); err == nil {
+			t.Errorf("E2IPCFG %q parsed", bad)
+		}
+	}
+	if r, err := ParseEMRDY("1"); err != nil || !r {
+		t.Errorf("EMRDY %v %v", r, err)
+	}
+}
+
+func TestParseSMSLists(t *testing.T) {
+	lines := []string{
+		"+CMGL: 0,1,,23", "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07",
+		"+CMGL: 3,0,,24", "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD0700",
+	}
+	l, err := ParseCMGL(lines)
+	if err != nil || len(l) != 2 || l[1].Index != 3 || l[1].Stat != 0 {
+		t.Fatalf("CMGL %+v %v", l, err)
+	}
+	if _, err := ParseCMGL([]string{"+CMGL: 0,1,,23"}); err == nil {
+		t.Error("CMGL without PDU parsed")
+	}
+	sp, found, err := ParseCMGR([]string{"+CMGR: 0,,23", lines[1]})
+	if err != nil || !found || sp.PDU != lines[1] {
+		t.Fatalf("CMGR %+v %v %v", sp, found, err)
+	}
+	if _, found, err := ParseCMGR(nil); found || err != nil {
+		t.Fatal("empty CMGR")
+	}
+	if mem, i, err := ParseCMTI(`"SM",3`); err != nil || mem != "SM" || i != 3 {
+		t.Errorf("CMTI %s %d %v", mem, i, err)
+	}
+	if _, _, err := ParseCMTI(`"SM",-1`); err == nil {
+		t.Error("CMTI -1 parsed")
+	}
+}
