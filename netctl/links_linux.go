@@ -127,6 +127,11 @@ func replaceRoute(name string, dst netip.Prefix, gw, src netip.Addr, metric int)
 	r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixToIPNet(dst), Priority: metric, Protocol: unix.RTPROT_STATIC}
 	if gw.IsValid() {
 		r.Gw = gw.AsSlice()
+		if src.IsValid() && !onSubnet(l, gw) {
+			// Modems report an address without a subnet (*E2IPCFG) or a
+			// gateway outside it: the gateway is on the link all the same.
+			r.Flags = int(netlink.FLAG_ONLINK)
+		}
 	} else {
 		r.Scope = netlink.SCOPE_LINK
 	}
@@ -189,4 +194,18 @@ func linkStats(name string) (rx, tx uint64) {
 		return 0, 0
 	}
 	return l.Attrs().Statistics.RxBytes, l.Attrs().Statistics.TxBytes
+}
+
+// onSubnet reports whether gw is inside one of link l's IPv4 subnets.
+func onSubnet(l netlink.Link, gw netip.Addr) bool {
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if a.IPNet != nil && a.IPNet.Contains(gw.AsSlice()) {
+			return true
+		}
+	}
+	return false
 }

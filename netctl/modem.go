@@ -98,6 +98,10 @@ func (m realModem) AT(ctx context.Context, cmd string, timeout time.Duration) ([
 	return lines, err
 }
 
+// radioOnAfter: unregistered this long, netctl runs the connect sequence,
+// which switches the radio on for cards that boot with it off.
+const radioOnAfter = 6 * time.Second
+
 // signalHistoryLen bounds the signal history kept for the API.
 const signalHistoryLen = 240
 
@@ -367,6 +371,7 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 		m.setIface(iface)
 	}
 	events := drv.Events()
+	var regSince time.Time
 	var pppd *exec.Cmd
 	defer func() { stopPPPD(pppd) }()
 	for ctx.Err() == nil {
@@ -455,13 +460,21 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 			} else if reg.State == modem.RegDenied {
 				msg = "registration denied by the network; check the SIM's contract"
 			}
-			m.setState(ModemRegistering, msg)
-			m.pollSignal(ctx, drv)
-			if !waitFor(ctx, m.req, events, 3*time.Second) {
-				return
+			if regSince.IsZero() {
+				regSince = time.Now()
 			}
-			continue
+			// Some cards (Ericsson) keep the radio off until their connect
+			// sequence (+CFUN=1) runs: after a while, dial anyway.
+			if time.Since(regSince) < radioOnAfter || reg.State == modem.RegDenied {
+				m.setState(ModemRegistering, msg)
+				m.pollSignal(ctx, drv)
+				if !waitFor(ctx, m.req, events, 3*time.Second) {
+					return
+				}
+				continue
+			}
 		}
+		regSince = time.Time{}
 		if cfg.APN == "" {
 			m.setState(ModemConnecting, "no APN configured: set network.modem.apn")
 			if !waitFor(ctx, m.req, events, 30*time.Second) {

@@ -295,3 +295,82 @@ func TestNamespaceModemLTE(t *testing.T) {
 		t.Errorf("shutdown order: disconnect at %d, radio off at %d in %q", down, off, cmds[max(0, len(cmds)-8):])
 	}
 }
+
+// TestNamespaceModemAddressFromModem: an Ericsson card whose address comes
+// from *E2IPCFG (method "modem") instead of DHCP; on shutdown *ENAP=0 goes
+// before the Ericsson radio-off +CFUN=4.
+func TestNamespaceModemAddressFromModem(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "me")
+	r.setCarrier("ltep", false)
+	// modemsim's default hand-out is 10.8.219.204/29 via .201: the carrier
+	// side of the veth gets the gateway address.
+	run(t, "ip", "-n", r.inet, "addr", "add", "10.8.219.201/29", "dev", "ltep")
+	sim := r.startModemsim("ericsson-f5521gw", "")
+	cfg := lteConfig(sim.pty, "")
+	m := cfg["network"].(map[string]any)["modem"].(map[string]any)
+	m["profile"], m["method"] = "ericsson-f5521gw", "modem"
+	delete(m, "pin")
+	r.writeConfig(cfg)
+	r.startNetctl()
+	r.waitFor("LTE up with the modem's address", 60*time.Second, func() (bool, string) {
+		st := r.status()
+		u := uplink(st, "modem")
+		return u.Active && u.State == "healthy" && strings.HasPrefix(u.Address, "10.8.219.204/") && u.Gateway == "10.8.219.201" && r.defaultRoute() == "lte0",
+			fmt.Sprintf("modem %+v uplink %+v", st.Modem, u)
+	})
+	if u := uplink(r.status(), "modem"); u.DHCP != nil {
+		t.Errorf("DHCP client running with method modem: %+v", u.DHCP)
+	}
+	if indexOf(sim.commands(), "AT*E2IPCFG?") < 0 {
+		t.Error("address not read with AT*E2IPCFG?")
+	}
+	serve(t, r.inetNS, internetIP+":8080")
+	if seen, err := dialFrom(r.boxNS, internetIP+":8080", 3*time.Second); err != nil || seen != "10.8.219.204" {
+		t.Errorf("box to internet over the modem's address: seen as %q, %v", seen, err)
+	}
+	r.stopNetctl()
+	cmds := sim.commands()
+	down, off := -1, -1
+	for i, c := range cmds {
+		if strings.HasPrefix(c, "AT*ENAP=0") {
+			down = i
+		}
+		if strings.HasPrefix(c, "AT+CFUN=4") {
+			off = i
+		}
+	}
+	if down < 0 || off < down {
+		t.Errorf("shutdown order: *ENAP=0 at %d, +CFUN=4 at %d in %q", down, off, cmds[max(0, len(cmds)-8):])
+	}
+}
+
+// TestNamespaceModemResetWhenLinkDead: the modem connects but its link
+// never carries traffic (the carrier's DHCP server is gone): after
+// network.modem.reset_after_sec the modem is reset and redialled.
+func TestNamespaceModemResetWhenLinkDead(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "rs")
+	r.setCarrier("ltep", false)
+	sim := r.startModemsim("huawei-me909s", "")
+	cfg := lteConfig(sim.pty, "")
+	m := cfg["network"].(map[string]any)["modem"].(map[string]any)
+	m["reset_after_sec"] = 30
+	delete(m, "pin")
+	r.writeConfig(cfg)
+	r.startNetctl()
+	r.waitFor("connected", 30*time.Second, func() (bool, string) {
+		st := r.status()
+		return st.Modem.State == netctl.ModemConnected, st.Modem.State
+	})
+	dials := countPrefix(sim.commands(), "AT^NDISDUP=1,1")
+	r.waitFor("reset and redial", 60*time.Second, func() (bool, string) {
+		st := r.status()
+		cmds := sim.commands()
+		return st.Modem.Resets >= 1 && indexOf(cmds, "AT^RESET") >= 0 && countPrefix(cmds, "AT^NDISDUP=1,1") > dials,
+			fmt.Sprintf("resets %d state %s", st.Modem.Resets, st.Modem.State)
+	})
+	if st := r.status(); st.Active != "" {
+		t.Errorf("active uplink %q with a dead link", st.Active)
+	}
+}

@@ -69,6 +69,7 @@ type Service struct {
 	uplinks   []*Uplink
 	active    *Uplink
 	activeKey string
+	routeErr  string // last default-route error, logged once
 	switches  int
 	lan       []LANStatus
 	fw        FirewallStatus
@@ -593,8 +594,13 @@ func (s *Service) evaluate() {
 			change = &UplinkChange{}
 		} else {
 			if err := replaceRoute(next.Iface, defaultDst, next.addr.Gateway, next.addr.Address.Addr(), ActiveMetric); err != nil {
-				s.log.Error("default route", "uplink", next.Name, "err", err)
+				if err.Error() != s.routeErr {
+					s.log.Error("default route", "uplink", next.Name, "err", err)
+				}
+				s.routeErr = err.Error()
 				key = "" // try again next time
+			} else {
+				s.routeErr = ""
 			}
 			if err := writeResolvConf(s.opts.ResolvConf, next.Name, next.dns()); err != nil {
 				s.log.Error("dns", "err", err)

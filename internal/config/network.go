@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -186,9 +187,12 @@ func (s Network) Validate() error {
 	if pin := s.Modem.PIN; pin != "" && (len(pin) < 4 || len(pin) > 8 || strings.Trim(pin, "0123456789") != "") {
 		bad("modem.pin", "must be 4 to 8 digits")
 	}
-	for _, f := range []struct{ name, v string }{{"apn", s.Modem.APN}, {"user", s.Modem.User}, {"password", s.Modem.Password}} {
-		if strings.ContainsAny(f.v, "\"\r\n") || len(f.v) > 100 {
-			bad("modem."+f.name, "must be at most 100 characters without quotes or line breaks")
+	if s.Modem.APN != "" && !apnRE.MatchString(s.Modem.APN) {
+		bad("modem.apn", "%q: letters, digits, '.', '-' and '_' only, at most 100", s.Modem.APN)
+	}
+	for _, f := range []struct{ name, v string }{{"user", s.Modem.User}, {"password", s.Modem.Password}} {
+		if strings.ContainsAny(f.v, "\"\r\n\x1a\x1b") || len(f.v) > 64 {
+			bad("modem."+f.name, "must be at most 64 characters without quotes or control characters")
 		}
 	}
 	if s.Modem.ResetAfterSec != 0 && s.Modem.ResetAfterSec < 30 {
@@ -241,6 +245,9 @@ func (s Network) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// apnRE is what can safely go into an AT command (as package modem checks).
+var apnRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.\-_]{0,99}$`)
 
 // ParsePortRange parses "5060" or "10000-20000".
 func ParsePortRange(s string) (lo, hi uint16, err error) {
