@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"edgebox/internal/sysapi"
+	"edgebox/netctl/openvpn"
 )
 
 // screenshotDir is where the browser tests leave their PNGs: out/ at the
@@ -137,7 +138,7 @@ func TestBrowserInstallerFlow(t *testing.T) {
 		{Seq: 3, Time: time.Now().Add(-1 * time.Minute), Text: `level=INFO msg="dhcp lease" iface=usb0 addr=10.64.12.7/30`},
 	}
 	e.init.mu.Unlock()
-	nc := &fakeNetctl{vpnState: "disconnected", sms: []smsMessage{{ID: "1", From: "+4917012345", Text: "Your data bundle has been renewed.", Time: time.Now().Add(-2 * time.Hour)}}}
+	nc := &fakeNetctl{vpnState: openvpn.StateNoProfile, sms: []smsMessage{{ID: "1", From: "+4917012345", Text: "Your data bundle has been renewed.", Time: time.Now().Add(-2 * time.Hour)}}}
 	serveUnix(t, "netctl", nc.handler())
 	serveUnix(t, "gateway", fakeGateway())
 	httpURL, httpsURL := liveServer(t, e)
@@ -261,7 +262,7 @@ func TestBrowserInstallerFlow(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#vpn-form")),
 		chromedp.SetUploadFiles(chromedp.CSS("#profile"), []string{profile}),
 		chromedp.Click(chromedp.CSS("#step-submit")),
-		waitText("#vpn-form .notice", "Profile stored"),
+		waitText("#vpn-form .notice", "Profile office.ovpn stored"),
 		waitText("#check", "VPN connected"),
 		shot(dir, "05-wizard-vpn", false),
 	)
@@ -279,7 +280,7 @@ func TestBrowserInstallerFlow(t *testing.T) {
 		shot(dir, "06-dashboard-phone", true),
 	)
 	dash := textOf(ctx, "main")
-	for _, want := range []string{"Using modem because wan is no-carrier", "Vodafone.de", "-71 dBm", "registered", "Active calls: 2", "gateway", "uplink switched"} {
+	for _, want := range []string{"Using modem because wan is no-carrier", "Vodafone.de", "-71 dBm", "registered", "Active calls: 2", "gateway", "uplink switched", "10.8.0.6", "pbx.example.net:5060"} {
 		if !strings.Contains(dash, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}

@@ -2,12 +2,15 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"edgebox/internal/localapi"
+	"edgebox/netctl/openvpn"
 )
 
 // fakeNetctl plays netctl's API (status, SMS, AT, VPN profile) with a
@@ -45,7 +48,6 @@ func (f *fakeNetctl) status() map[string]any {
 			"signal":         map[string]any{"rssi_dbm": -71, "tech": "lte"},
 			"signal_history": hist,
 		},
-		"vpn": map[string]any{"state": f.vpnState, "remote": "vpn.example.net:1194", "address": "10.8.0.6"},
 	}
 }
 
@@ -85,17 +87,39 @@ func (f *fakeNetctl) handler() http.Handler {
 		f.mu.Unlock()
 		localapi.WriteJSON(w, 200, map[string]any{"lines": []string{"+CSQ: 20,99", "OK"}})
 	})
-	m.HandleFunc("PUT /v1/vpn/profile", func(w http.ResponseWriter, r *http.Request) {
-		var req vpnProfileBody
-		if err := localapi.ReadJSON(r, &req); err != nil {
+	m.HandleFunc("POST /v1/vpn/import", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
 			localapi.WriteError(w, 400, err)
 			return
 		}
+		file, h, err := r.FormFile("profile")
+		if err != nil {
+			localapi.WriteError(w, 400, err)
+			return
+		}
+		defer file.Close()
+		b, _ := io.ReadAll(file)
+		if !strings.Contains(string(b), "remote ") {
+			localapi.WriteError(w, 400, errors.New("the profile has no remote line"))
+			return
+		}
 		f.mu.Lock()
-		f.profile = req.Profile
-		f.vpnState = "connected"
+		f.profile = string(b)
+		f.vpnState = openvpn.StateConnected
 		f.mu.Unlock()
-		localapi.WriteJSON(w, 200, map[string]any{"ok": true})
+		localapi.WriteJSON(w, 200, openvpn.ImportResult{Profile: openvpn.ProfileInfo{Name: h.Filename, Remotes: []string{"vpn.example.net:1194"}}})
+	})
+	m.HandleFunc("GET /v1/vpn/status", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		st := openvpn.Status{State: f.vpnState, Interface: "tun0"}
+		if f.vpnState == openvpn.StateConnected {
+			since := time.Now().Add(-42 * time.Minute)
+			st.Remote, st.TunnelAddress, st.ConnectedSince, st.Uplink = "vpn.example.net:1194", "10.8.0.6", &since, "modem"
+			st.Profile = &openvpn.ProfileInfo{Name: "office.ovpn"}
+			st.BytesIn, st.BytesOut = 1234567, 234567
+		}
+		localapi.WriteJSON(w, 200, st)
 	})
 	return m
 }
@@ -105,8 +129,8 @@ func fakeGateway() http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, 200, map[string]any{
-			"trunk":        map[string]any{"state": "registered", "pbx": "pbx.example.net:5060", "user": "edgebox17", "expires_sec": 300},
-			"active_calls": 2,
+			"enabled": true, "active_calls": 2, "pending_tokens": 0, "ice_port": 8478, "ice_lite": false,
+			"pbx": "pbx.example.net:5060", "registration": "registered", "rtp_pairs_in_use": 2,
 		})
 	})
 	return m

@@ -50,18 +50,6 @@ func FuzzDecodeBackup(f *testing.F) {
 	})
 }
 
-func FuzzPlausibleOVPN(f *testing.F) {
-	f.Add([]byte("client\nremote vpn.example.net 1194\n"))
-	f.Add([]byte("\x00\x01"))
-	f.Add([]byte(""))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		err := plausibleOVPN(b)
-		if err == nil && !strings.Contains(string(b), "remote") {
-			t.Fatal("accepted a profile without remote")
-		}
-	})
-}
-
 func FuzzFieldErrors(f *testing.F) {
 	f.Add("network.modem.pin: must be 4 to 8 digits\nsystem.hostname: bad")
 	f.Add("config not saved: version: 9 is not known")

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"edgebox/internal/paths"
+	"edgebox/netctl/openvpn"
 )
 
 func (e *testEnv) raw(method, path, ctype string, body []byte, hdr map[string]string) (int, string) {
@@ -92,7 +93,7 @@ func TestOversizedUploadsRefused(t *testing.T) {
 	if code, body := e.raw("POST", "/api/v1/restore", "application/json", big, auth); code != 413 {
 		t.Errorf("restore of %d bytes: %d %s", len(big), code, body)
 	}
-	ct, body := multipartFile("profile", "x.ovpn", append([]byte("remote a 1\n"), bytes.Repeat([]byte("#"), MaxVPNProfile+100<<10)...), nil)
+	ct, body := multipartFile("profile", "x.ovpn", append([]byte("remote a 1\n"), bytes.Repeat([]byte("#"), openvpn.MaxUploadSize+100<<10)...), nil)
 	if code, b := e.raw("POST", "/api/v1/vpn/profile", ct, body, auth); code != 413 {
 		t.Errorf("VPN profile too large: %d %s", code, b)
 	}

@@ -10,6 +10,7 @@ import (
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
+	"edgebox/netctl/openvpn"
 )
 
 // Status is the whole box at a glance: what the dashboard, edgectl status
@@ -19,7 +20,7 @@ type Status struct {
 	Time        time.Time         `json:"time"`
 	System      *sysapi.System    `json:"system,omitempty"`
 	Network     map[string]any    `json:"network,omitempty"`
-	VPN         map[string]any    `json:"vpn,omitempty"`
+	VPN         *openvpn.Status   `json:"vpn,omitempty"`
 	Gateway     map[string]any    `json:"gateway,omitempty"`
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 }
@@ -70,8 +71,16 @@ func (s *Server) status(ctx context.Context) Status {
 		done <- part{"netctl", err}
 	}()
 	go func() {
-		v, err := genericStatus(ctx, "vpn")
-		st.VPN = v
+		// OpenVPN is supervised by netctl and its API is on netctl's socket.
+		var err error
+		if socketAbsent("netctl") {
+			err = errNotRunning
+		} else {
+			var v openvpn.Status
+			if v, err = openvpn.NewClient().Status(ctx); err == nil {
+				st.VPN = &v
+			}
+		}
 		done <- part{"vpn", err}
 	}()
 	go func() {

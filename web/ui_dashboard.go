@@ -214,80 +214,66 @@ func signalWords(rssi float64) string {
 
 func vpnPanel(st Status) panel {
 	p := panel{Title: "VPN"}
-	if st.VPN == nil {
-		if n := st.Network; n != nil {
-			if v, ok := get(n, "vpn").(map[string]any); ok {
-				return genericPanel("VPN", v)
-			}
-		}
+	v := st.VPN
+	if v == nil {
 		p.Unavailable = "VPN service not available."
 		return p
 	}
-	return genericPanel("VPN", st.VPN)
-}
-
-func gatewayPanel(st Status) (panel, string) {
-	if st.Gateway == nil {
-		return panel{Title: "SIP trunk", Unavailable: "Gateway service not available."}, "—"
-	}
-	p := panel{Title: "SIP trunk"}
-	if t, ok := get(st.Gateway, "trunk").(map[string]any); ok {
-		p = genericPanel("SIP trunk", t)
-	}
-	calls := "—"
-	switch v := get(st.Gateway, "active_calls").(type) {
-	case float64:
-		calls = fmt.Sprintf("%.0f", v)
-	case []any:
-		calls = fmt.Sprintf("%d", len(v))
-	}
-	if c, ok := get(st.Gateway, "calls").([]any); ok && calls == "—" {
-		calls = fmt.Sprintf("%d", len(c))
-	}
-	return p, calls
-}
-
-// genericPanel shows a status document as labelled lines (not JSON):
-// "state" becomes the pill, simple fields become rows.
-func genericPanel(title string, m map[string]any) panel {
-	p := panel{Title: title, State: gets(m, "state")}
-	if p.State == "" {
-		if v, ok := m["connected"].(bool); ok {
-			p.State = map[bool]string{true: "connected", false: "disconnected"}[v]
-		} else if v, ok := m["registered"].(bool); ok {
-			p.State = map[bool]string{true: "registered", false: "not registered"}[v]
+	p.State = strings.ToLower(strings.ReplaceAll(v.State, "_", " "))
+	add := func(k, val string) {
+		if val != "" {
+			p.Lines = append(p.Lines, [2]string{k, val})
 		}
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	if v.Profile != nil {
+		add("Profile", v.Profile.Name)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if k == "state" || secretKey.MatchString(k) {
-			continue
-		}
-		v := gets(m, k)
-		if v == "" {
-			continue
-		}
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			v = ago(t)
-		}
-		p.Lines = append(p.Lines, [2]string{humanKey(k), v})
-		if len(p.Lines) >= 8 {
-			break
-		}
+	add("Server", v.Remote)
+	add("Tunnel address", v.TunnelAddress)
+	if v.ConnectedSince != nil {
+		add("Connected", ago(*v.ConnectedSince))
+	}
+	add("Via uplink", v.Uplink)
+	add("Detail", v.Detail)
+	if v.LastError != "" {
+		add("Last problem", v.LastError)
+	}
+	if v.BytesIn+v.BytesOut > 0 {
+		add("Traffic", "↓ "+humanBytes(float64(v.BytesIn))+" · ↑ "+humanBytes(float64(v.BytesOut)))
 	}
 	return p
 }
 
-func humanKey(k string) string {
-	k = strings.ReplaceAll(k, "_", " ")
-	if k == "" {
-		return k
+// gatewayPanel reads the gateway's status (gateway.Status as JSON).
+func gatewayPanel(st Status) (panel, string) {
+	g := st.Gateway
+	if g == nil {
+		return panel{Title: "SIP trunk", Unavailable: "Gateway service not available."}, "—"
 	}
-	return strings.ToUpper(k[:1]) + k[1:]
+	p := panel{Title: "SIP trunk"}
+	reg := gets(g, "registration")
+	p.State, _, _ = strings.Cut(reg, ":")
+	if enabled, ok := g["enabled"].(bool); ok && !enabled {
+		p.State = "disabled"
+	}
+	if _, detail, ok := strings.Cut(reg, ": "); ok {
+		p.Lines = append(p.Lines, [2]string{"Problem", detail})
+	}
+	if v := gets(g, "pbx"); v != "" {
+		p.Lines = append(p.Lines, [2]string{"PBX", v})
+	}
+	if v, ok := getf(g, "ice_port"); ok {
+		mode := "full ICE"
+		if lite, _ := g["ice_lite"].(bool); lite {
+			mode = "ICE-lite"
+		}
+		p.Lines = append(p.Lines, [2]string{"WebRTC port", fmt.Sprintf("UDP %.0f (%s)", v, mode)})
+	}
+	calls := "—"
+	if v, ok := getf(g, "active_calls"); ok {
+		calls = fmt.Sprintf("%.0f", v)
+	}
+	return p, calls
 }
 
 type point struct {

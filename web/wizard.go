@@ -4,14 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 
-	"edgebox/internal/localapi"
+	"edgebox/netctl/openvpn"
 )
 
 // field is one input of a wizard step, bound to a config path.
@@ -269,8 +269,17 @@ func (s *Server) check(ctx context.Context, what string) Check {
 		if p.Unavailable != "" {
 			return Check{"na", "Saved. " + p.Unavailable}
 		}
-		if p.State == "connected" || p.State == "up" {
-			return Check{"ok", "VPN connected."}
+		v := status.VPN
+		switch v.State {
+		case openvpn.StateConnected:
+			return Check{"ok", "VPN connected to " + orDash(v.Remote) + " with tunnel address " + orDash(v.TunnelAddress) + "."}
+		case openvpn.StateNeedsPassphrase:
+			return Check{"fail", "The profile's key needs its passphrase: enter it above and upload again."}
+		case openvpn.StateNeedsLogin:
+			return Check{"fail", "The VPN server asks for a user name and password: enter them above and upload again."}
+		}
+		if v.LastError != "" {
+			return Check{"wait", "VPN: " + p.State + " — " + v.LastError}
 		}
 		return Check{"wait", "VPN: " + orDash(p.State) + "…"}
 	case "sip":
@@ -303,88 +312,67 @@ func orDash(s string) string {
 	return s
 }
 
-// MaxVPNProfile bounds VPN profile uploads (an .ovpn with inline keys is a
-// few KiB).
-const MaxVPNProfile = 256 << 10
-
-// VPNProfileResult answers a profile upload.
-type VPNProfileResult struct {
-	OK      bool   `json:"ok"`
-	Message string `json:"message"`
-}
-
-// handleVPNProfile checks an uploaded OpenVPN profile and hands it to the
-// VPN service, which stores and applies it.
+// handleVPNProfile hands an uploaded OpenVPN profile (.ovpn, or an
+// archive with its files), with optional passphrase and login, to the VPN
+// manager in netctl, which checks it fully, stores it and connects.
 func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxVPNProfile+64<<10)
-	body, err := readUpload(r)
+	r.Body = http.MaxBytesReader(w, r.Body, openvpn.MaxUploadSize+64<<10)
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		apiError(w, http.StatusBadRequest, errors.New("profile: send a multipart form with the file in field \"profile\""))
+		return
+	}
+	if err := r.ParseMultipartForm(openvpn.MaxUploadSize + 64<<10); err != nil {
+		err = wrapTooLargeAt(err, openvpn.MaxUploadSize)
+		apiError(w, uploadStatus(err), fmt.Errorf("profile: %w", err))
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	f, h, err := r.FormFile("profile")
 	if err != nil {
-		apiError(w, uploadStatus(err), err)
+		apiError(w, http.StatusBadRequest, errors.New("profile: choose the .ovpn file"))
 		return
 	}
-	if len(body) > MaxVPNProfile {
-		apiError(w, http.StatusRequestEntityTooLarge, errTooLarge{MaxVPNProfile})
+	defer f.Close()
+	if h.Size > openvpn.MaxUploadSize {
+		apiError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("profile: %w", errTooLarge{openvpn.MaxUploadSize}))
 		return
 	}
-	if err := plausibleOVPN(body); err != nil {
-		apiError(w, http.StatusBadRequest, err)
-		return
+	var cr openvpn.Credentials
+	for _, k := range []struct {
+		name string
+		dst  **string
+	}{{"passphrase", &cr.Passphrase}, {"username", &cr.Username}, {"password", &cr.Password}} {
+		if v := r.FormValue(k.name); v != "" {
+			*k.dst = &v
+		}
 	}
-	svc := vpnService()
-	if svc == "" {
+	if socketAbsent("netctl") {
 		apiError(w, http.StatusServiceUnavailable, errors.New("VPN service not available: the profile was not stored"))
 		return
 	}
-	var out json.RawMessage
-	c := localapi.NewClient(svc)
-	if err := c.Do(r.Context(), http.MethodPut, "/v1/vpn/profile", vpnProfileBody{Profile: string(body)}, &out); err != nil {
+	info, err := openvpn.NewClient().Import(r.Context(), f, filepath.Base(h.Filename), cr)
+	if err != nil {
 		apiError(w, http.StatusBadRequest, fmt.Errorf("profile: %w", err))
 		return
 	}
-	sum := sha256.Sum256(body)
-	slog.Info("VPN profile uploaded", "sha256", hex.EncodeToString(sum[:8]), "bytes", len(body))
-	apiJSON(w, http.StatusOK, VPNProfileResult{OK: true, Message: "Profile stored; the VPN is connecting."})
+	slog.Info("VPN profile uploaded", "name", info.Name, "from", clientAddr(r))
+	msg := "Profile " + info.Name + " stored; the VPN is connecting."
+	apiJSON(w, http.StatusOK, VPNProfileResult{OK: true, Message: msg, Profile: &info})
 }
 
-// vpnProfileBody is what the VPN service's PUT /v1/vpn/profile takes.
-type vpnProfileBody struct {
-	Profile string `json:"profile"`
+// VPNProfileResult answers a profile upload.
+type VPNProfileResult struct {
+	OK      bool                 `json:"ok"`
+	Message string               `json:"message"`
+	Profile *openvpn.ProfileInfo `json:"profile,omitempty"`
 }
 
-// vpnService names the service that owns OpenVPN: a vpn socket if one
-// exists, else netctl (which supervises OpenVPN).
-func vpnService() string {
-	for _, n := range []string{"vpn", "netctl"} {
-		if !socketAbsent(n) {
-			return n
-		}
+func wrapTooLargeAt(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) || strings.Contains(err.Error(), "too large") {
+		return errTooLarge{limit}
 	}
-	return ""
-}
-
-// plausibleOVPN refuses files that are clearly not an OpenVPN client
-// profile before they reach the VPN service (which parses fully).
-func plausibleOVPN(b []byte) error {
-	if len(b) == 0 {
-		return errors.New("profile: the file is empty")
-	}
-	for _, c := range b {
-		if c == 0 {
-			return errors.New("profile: this is a binary file, not an OpenVPN profile (.ovpn)")
-		}
-	}
-	text := string(b)
-	hasRemote := false
-	for _, line := range strings.Split(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) > 0 && f[0] == "remote" {
-			hasRemote = true
-		}
-	}
-	if !hasRemote {
-		return errors.New("profile: no 'remote' line: this is not an OpenVPN client profile")
-	}
-	return nil
+	return err
 }
 
 // APIKeyResult carries a new portal API key, shown this one time.

@@ -84,8 +84,7 @@ func formatStatus(st web.Status) string {
 		fmt.Fprintf(&b, "vpn      %s\n", v)
 	}
 	if gw := st.Gateway; gw != nil {
-		trunk, _ := gw["trunk"].(map[string]any)
-		fmt.Fprintf(&b, "trunk    %s\n", stDash(stStr(trunk, "state")))
+		fmt.Fprintf(&b, "trunk    %s  %s\n", stDash(stStr(gw, "registration")), stStr(gw, "pbx"))
 		if c, ok := gw["active_calls"].(float64); ok {
 			fmt.Fprintf(&b, "calls    %.0f active\n", c)
 		}
@@ -109,15 +108,21 @@ func formatStatus(st web.Status) string {
 }
 
 func vpnState(st web.Status) string {
-	if st.VPN != nil {
-		return stStr(st.VPN, "state")
+	v := st.VPN
+	if v == nil {
+		return ""
 	}
-	if n := st.Network; n != nil {
-		if v, ok := n["vpn"].(map[string]any); ok {
-			return stStr(v, "state")
-		}
+	out := v.State
+	if v.Remote != "" {
+		out += "  " + v.Remote
 	}
-	return ""
+	if v.TunnelAddress != "" {
+		out += "  " + v.TunnelAddress
+	}
+	if v.LastError != "" {
+		out += "  (" + v.LastError + ")"
+	}
+	return out
 }
 
 func stList(v any) []map[string]any {
