@@ -285,3 +285,17 @@ func TestLogin(t *testing.T) {
 		}
 	}
 }
+
+// TestImportHostnameRemote: the dry run accepts a profile whose server is
+// a name; inside the empty namespace no lookup can leave the machine.
+func TestImportHostnameRemote(t *testing.T) {
+	tn := newTestNet(t)
+	pki := newTestPKI(t)
+	m := newTestManager(t, tn, Options{})
+	cert, key := pki.valid(t, "box", false)
+	prof := strings.Replace(clientProfile(tn, pki, cert, key, staticKey(t)), "remote "+tn.srvIP+" 1194", "remote vpn.edgebox.invalid 1194", 1)
+	start := time.Now()
+	if err := m.Import(strings.NewReader(prof), "named.ovpn"); err != nil {
+		t.Fatalf("import: %v (after %s)", err, time.Since(start))
+	}
+}

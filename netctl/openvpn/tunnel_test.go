@@ -123,6 +123,15 @@ func TestTunnel(t *testing.T) {
 	if out, _ := exec.Command("ip", "-n", tn.cli, "link", "show", "vpn0").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
 		t.Errorf("vpn0 still exists after uplink down: %s", out)
 	}
+
+	// Switched off in the config, it stays off even with an uplink.
+	m.SetEnabled(false)
+	m.SetUplink(true, "wan")
+	waitStatus(t, m, 5*time.Second, "DISABLED", func(st Status) bool { return st.State == StateDisabled && st.PID == 0 })
+	time.Sleep(300 * time.Millisecond)
+	if st := m.Status(); st.State != StateDisabled || st.PID != 0 {
+		t.Errorf("disabled tunnel started: %+v", st)
+	}
 }
 
 // BenchmarkUplinkSwitch measures how long the tunnel is down when the
