@@ -137,6 +137,14 @@ func printVPN(g *globals, st openvpn.Status) error {
 	} else {
 		rows = append(rows, []string{"profile", "none (edgectl vpn import FILE)"})
 	}
+	var secrets []string
+	if st.HasPassphrase {
+		secrets = append(secrets, "key passphrase")
+	}
+	if st.HasLogin {
+		secrets = append(secrets, "login")
+	}
+	rows = append(rows, []string{"stored secrets", or(strings.Join(secrets, ", "), "none")})
 	if st.LastError != "" {
 		at := ""
 		if st.LastErrorAt != nil {
