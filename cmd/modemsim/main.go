@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -18,13 +19,16 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "modemsim:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	flag := flag.NewFlagSet("modemsim", flag.ContinueOnError)
 	profile := flag.String("profile", "huawei-mu609", "modem profile: "+strings.Join(modemsim.Profiles(), ", "))
 	usePTY := flag.Bool("pty", false, "serve on a new pty and print its path")
 	listen := flag.String("listen", "", "serve on this unix socket (each connection is an AT session)")
@@ -33,7 +37,9 @@ func run() error {
 	netnsName := flag.String("netns", "", "network namespace of --netdev")
 	pin := flag.String("pin", "", "SIM PIN (enables the PIN check)")
 	verbose := flag.Bool("v", false, "log debug")
-	flag.Parse()
+	if err := flag.Parse(args); err != nil {
+		return err
+	}
 	if !*usePTY && *listen == "" {
 		return fmt.Errorf("give --pty or --listen PATH")
 	}
@@ -58,8 +64,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 3)
 	if *control != "" {
 		os.Remove(*control)
@@ -76,7 +80,7 @@ func run() error {
 			return err
 		}
 		defer wait()
-		fmt.Println(path)
+		fmt.Fprintln(stdout, path)
 	}
 	if *listen != "" {
 		os.Remove(*listen)
@@ -86,7 +90,7 @@ func run() error {
 		}
 		defer os.Remove(*listen)
 		go func() { errc <- sim.ServeListener(ctx, ln) }()
-		fmt.Println(*listen)
+		fmt.Fprintln(stdout, *listen)
 	}
 	select {
 	case <-ctx.Done():

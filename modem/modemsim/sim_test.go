@@ -1,8 +1,13 @@
 package modemsim
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +53,112 @@ func TestPTYEchoAndBasics(t *testing.T) {
 	}
 	if _, err := e.Command(ctx, "AT^FOO", 0); err == nil || !strings.Contains(err.Error(), "COMMAND NOT SUPPORT") {
 		t.Fatalf("unsupported: %v", err)
+	}
+}
+
+// QEMU's -chardev socket connects, the guest reboots (disconnect), and
+// connects again: the modem keeps its state and answers each session.
+func TestListenReconnect(t *testing.T) {
+	sim, err := New(Config{Profile: "huawei-me909s", ConnectDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "modem.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sim.ServeListener(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+	}()
+	session := func(cmds ...string) []modem.Response {
+		e := modem.NewEngine(modem.EngineConfig{Open: func() (io.ReadWriteCloser, error) { return net.Dial("unix", sock) }, Timeout: 2 * time.Second})
+		ectx, ecancel := context.WithCancel(ctx)
+		edone := make(chan error, 1)
+		go func() { edone <- e.Run(ectx) }()
+		defer func() { ecancel(); <-edone }()
+		var out []modem.Response
+		for _, c := range cmds {
+			r, err := e.Command(ectx, c, 0)
+			if err != nil {
+				t.Fatalf("%s: %v", c, err)
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	session("ATE0", "AT+CMEE=1", `AT^NDISDUP=1,1,"internet"`)
+	deadline := time.Now().Add(3 * time.Second)
+	for sim.State().Link != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 0; i < 3; i++ { // guest reboots
+		r := session("AT^NDISSTATQRY?")
+		if len(r[0].Lines) != 1 || !strings.HasPrefix(r[0].Lines[0], "^NDISSTATQRY: 1,") {
+			t.Fatalf("reconnect %d: %q", i, r[0].Lines)
+		}
+	}
+	deadline = time.Now().Add(3 * time.Second)
+	for sim.State().Sessions != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := sim.State().Sessions; n != 0 {
+		t.Fatalf("%d sessions left after clients went away", n)
+	}
+}
+
+func TestControlSocket(t *testing.T) {
+	sim, err := New(Config{Profile: "generic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "ctl.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sim.ServeControl(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rd := bufio.NewReader(c)
+	ask := func(cmd string) string {
+		fmt.Fprintln(c, cmd)
+		l, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(l)
+	}
+	for _, c := range [][2]string{
+		{"reg denied", "OK"},
+		{"sim remove", "OK"},
+		{"sms +4912345 hi", "ERROR no SIM"},
+		{"sim insert", "OK"},
+		{"pin require 1234", "OK"},
+		{"hang maybe", "ERROR hang: want on or off"},
+		{"frobnicate", `ERROR unknown control command "frobnicate" (try help)`},
+		{"garbage 10", "OK"},
+		{"urc +CREG: 1", "OK"},
+		{"smslong +49123 10", "OK [0]"},
+	} {
+		if got := ask(c[0]); got != c[1] {
+			t.Errorf("%s: %q, want %q", c[0], got, c[1])
+		}
+	}
+	st := ask("state")
+	if !strings.HasPrefix(st, "OK {") || !strings.Contains(st, `"reg":0`) || !strings.Contains(st, `"sim_locked":true`) {
+		t.Fatalf("state: %s", st)
 	}
 }

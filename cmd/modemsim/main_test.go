@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type lineWriter struct{ ch chan string }
+
+func (w lineWriter) Write(b []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		w.ch <- l
+	}
+	return len(b), nil
+}
+
+// The `make run` mode: --listen for QEMU's chardev plus --control.
+func TestListenAndControl(t *testing.T) {
+	dir := t.TempDir()
+	sock, ctl := filepath.Join(dir, "modem.sock"), filepath.Join(dir, "ctl.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := lineWriter{make(chan string, 4)}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--profile", "huawei-me909s", "--listen", sock, "--control", ctl}, out)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("modemsim did not stop")
+		}
+	}()
+	select {
+	case l := <-out.ch:
+		if l != sock {
+			t.Fatalf("printed %q", l)
+		}
+	case err := <-done:
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // connect, disconnect, reconnect
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprint(c, "AT+CGMM\r")
+		got, _ := readUntil(c, "OK")
+		if !strings.Contains(got, "ME909s-120") {
+			t.Fatalf("session %d: %q", i, got)
+		}
+		c.Close()
+	}
+	c, err := net.Dial("unix", ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintln(c, "reg roaming")
+	l, _ := bufio.NewReader(c).ReadString('\n')
+	if strings.TrimSpace(l) != "OK" {
+		t.Fatalf("control: %q", l)
+	}
+}
+
+func TestPTYMode(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := lineWriter{make(chan string, 4)}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--profile", "dell-dw5550", "--pty"}, out) }()
+	defer func() { cancel(); <-done }()
+	var path string
+	select {
+	case path = <-out.ch:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(path, "/dev/pts/") {
+		t.Fatalf("printed %q", path)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	if err := run(context.Background(), []string{"--profile", "nokia-3310", "--pty"}, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown profile") {
+		t.Fatalf("got %v", err)
+	}
+	if err := run(context.Background(), nil, io.Discard); err == nil {
+		t.Fatal("no mode accepted")
+	}
+}
+
+func readUntil(r io.Reader, want string) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 256)
+	for !strings.Contains(b.String(), want) {
+		n, err := r.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String(), err
+		}
+	}
+	return b.String(), nil
+}
