@@ -1,6 +1,10 @@
 package web
 
-import "net/http"
+import (
+	"fmt"
+	"net/http"
+	"strings"
+)
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
@@ -45,6 +49,21 @@ func (s *Server) routes() {
 	m.Handle("GET /metrics", s.handleMetrics(s.metricsHandler()))
 
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		// This catch-all also gets known paths asked with the wrong
+		// method: answer those 405 with the methods that work.
+		var allow []string
+		for _, meth := range []string{"GET", "POST", "PUT", "DELETE"} {
+			r2 := r.Clone(r.Context())
+			r2.Method = meth
+			if _, pat := m.Handler(r2); pat != "/api/" {
+				allow = append(allow, meth)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			apiError(w, http.StatusMethodNotAllowed, fmt.Errorf("use %s for %s", strings.Join(allow, " or "), r.URL.Path))
+			return
+		}
 		apiError(w, http.StatusNotFound, errNotFound)
 	})
 	s.uiRoutes(m)
