@@ -394,7 +394,10 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	os.Chmod(m.opt.RunDir, 0o700)
 	l := &loop{m: m, backoff: m.opt.MinBackoff, lastSecs: -1, lastProf: -1}
-	defer l.stop(StateStopped)
+	defer func() {
+		l.stop(StateStopped)
+		m.update(func(st *Status) { st.State, st.Detail = StateStopped, "" })
+	}()
 	for {
 		timer := l.converge()
 		var (

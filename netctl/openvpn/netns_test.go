@@ -240,6 +240,7 @@ type stateLog struct {
 	mu     sync.Mutex
 	states []string
 	errs   []string
+	pids   map[int]bool
 	logs   lockedBuffer // everything the manager logged
 }
 
@@ -251,6 +252,12 @@ func (l *stateLog) record(st Status) {
 	}
 	if st.LastError != "" {
 		l.errs = append(l.errs, st.LastError)
+	}
+	if st.PID != 0 {
+		if l.pids == nil {
+			l.pids = map[int]bool{}
+		}
+		l.pids[st.PID] = true
 	}
 }
 
@@ -278,6 +285,10 @@ func newTestManager(t testing.TB, tn *testNet, opt Options) *Manager {
 	return m
 }
 
+// managerLogs maps a Manager to its stateLog, so runManager can check
+// after Run returned that no openvpn it started is left.
+var managerLogs sync.Map
+
 func newTestManagerLog(t testing.TB, tn *testNet, opt Options) (*Manager, *stateLog) {
 	t.Helper()
 	sl := &stateLog{}
@@ -297,6 +308,7 @@ func newTestManagerLog(t testing.TB, tn *testNet, opt Options) (*Manager, *state
 	if err != nil {
 		t.Fatal(err)
 	}
+	managerLogs.Store(m, sl)
 	return m, sl
 }
 
@@ -311,6 +323,19 @@ func runManager(t testing.TB, m *Manager) {
 		case err := <-done:
 			if err != nil {
 				t.Errorf("Run: %v", err)
+			}
+			if st := m.Status(); st.State != StateStopped || st.PID != 0 {
+				t.Errorf("after Run returned: state %s pid %d", st.State, st.PID)
+			}
+			if v, ok := managerLogs.Load(m); ok {
+				sl := v.(*stateLog)
+				sl.mu.Lock()
+				for pid := range sl.pids {
+					if syscall.Kill(pid, 0) == nil {
+						t.Errorf("openvpn pid %d still running after Run returned", pid)
+					}
+				}
+				sl.mu.Unlock()
 			}
 		case <-time.After(15 * time.Second):
 			t.Errorf("Run did not return after cancel")
