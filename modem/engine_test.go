@@ -261,3 +261,58 @@ func TestEngineStops(t *testing.T) {
 		t.Fatal("command with cancelled context succeeded")
 	}
 }
+
+func TestEngineRecoveryByVendorReset(t *testing.T) {
+	var mu sync.Mutex
+	reset := false
+	e, _ := newScriptEngine(t, func(cmd string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd == "AT^RESET" {
+			reset = true
+			return "\r\nOK\r\n"
+		}
+		if reset {
+			return "\r\nOK\r\n"
+		}
+		return ""
+	})
+	e.cfg.ResetCommand = "AT^RESET"
+	e.cfg.SlotReset = func() error { t.Error("slot reset used although the vendor reset worked"); return nil }
+	urcs, cancel := e.Subscribe(8)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		e.Command(context.Background(), "AT+CSQ", 50*time.Millisecond)
+	}
+	select {
+	case u := <-urcs:
+		if u.Engine != "reset" {
+			t.Fatalf("event %+v", u)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no recovery")
+	}
+	if _, err := e.Command(context.Background(), "AT", 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEngineDirectSMSDelivery(t *testing.T) {
+	e, sm := newScriptEngine(t, func(string) string { return "\r\nOK\r\n" })
+	urcs, cancel := e.Subscribe(8)
+	defer cancel()
+	if _, err := e.Command(context.Background(), "AT", 0); err != nil {
+		t.Fatal(err)
+	}
+	sm.mu.Lock()
+	c := sm.conn
+	sm.mu.Unlock()
+	io.WriteString(c, "\r\n+CMT: ,23\r\n"+howAreYou+"\r\n\r\nRING\r\n")
+	u := <-urcs
+	if u.Line != "+CMT: ,23" || u.PDU != howAreYou {
+		t.Fatalf("+CMT: %+v", u)
+	}
+	if u = <-urcs; u.Line != "RING" {
+		t.Fatalf("after +CMT: %+v", u)
+	}
+}

@@ -3,6 +3,7 @@ package modem_test
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -427,5 +428,123 @@ func checkStoredAndSIMEmpty(t *testing.T, r *rig, want int) {
 	}
 	if _, err := os.Stat(filepath.Join(r.smsDir, "msg-"+l[0].ID+".json")); !os.IsNotExist(err) {
 		t.Fatal("deleted message still on disk")
+	}
+}
+
+// A message leaves the SIM only after it is on disk: with the store
+// unwritable the SIM keeps it; once writable, FetchSMS moves it.
+func TestSMSNeverDeletedBeforeStored(t *testing.T) {
+	r := newRig(t, "huawei-me909s", nil)
+	ctx := ctxT(t)
+	// Replace the store directory by a file: every write fails, even as root.
+	if err := os.RemoveAll(r.smsDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.smsDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.sim.DeliverSMS("+491701234567", "keep me"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.m.FetchSMS(ctx); err == nil {
+		t.Fatal("fetch with an unwritable store reported success")
+	}
+	if n := len(r.sim.State().SMS); n != 1 {
+		t.Fatalf("SIM has %d messages: deleted before stored", n)
+	}
+	os.Remove(r.smsDir)
+	os.MkdirAll(r.smsDir, 0o700)
+	got, err := r.m.FetchSMS(ctx)
+	if err != nil || len(got) != 1 || got[0].Text != "keep me" {
+		t.Fatalf("fetch: %+v %v", got, err)
+	}
+	checkStoredAndSIMEmpty(t, r, 1)
+	r.known(t)
+}
+
+// URCs inside a response and right after its OK reach subscribers and do
+// not end up in the response.
+func TestURCsInsideResponsesOverPTY(t *testing.T) {
+	r := newRig(t, "huawei-me909u", nil)
+	ctx := ctxT(t)
+	urcs, cancel := r.m.Engine().Subscribe(16)
+	defer cancel()
+	r.sim.URCInNextResponse("^RSSI: 17")
+	r.sim.URCInNextResponse(`+CMTI: "SM",7`)
+	resp, err := r.m.Engine().Command(ctx, "AT+CGMR", 0)
+	if err != nil || len(resp.Lines) != 1 || resp.Lines[0] != "12.636.12.01.00" {
+		t.Fatalf("response %q %v", resp.Lines, err)
+	}
+	want := map[string]int{"^RSSI: 17": 2, `+CMTI: "SM",7`: 2}
+	deadline := time.After(5 * time.Second)
+	for len(want) > 0 {
+		select {
+		case u := <-urcs:
+			if _, ok := want[u.Line]; ok {
+				want[u.Line]--
+				if want[u.Line] == 0 {
+					delete(want, u.Line)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("URCs not delivered: %v", want)
+		}
+	}
+	r.known(t)
+}
+
+// Open on a modem that never answers reports a faulty modem with what was
+// tried, bounded in time.
+func TestOpenDeadModemIsFaulty(t *testing.T) {
+	sim, path := startSim(t, modemsim.Config{Profile: "ericsson-f5521gw"})
+	sim.Dead(true)
+	ctx := ctxT(t)
+	_, err := modem.Open(ctx, modem.Options{
+		Device:         modem.Device{Port: path, Profile: "ericsson-f5521gw"},
+		CommandTimeout: 200 * time.Millisecond, MaxTimeouts: 2,
+		ProbeTimeout: 100 * time.Millisecond, RebootWait: 500 * time.Millisecond,
+		SlotReset: func() error { sim.PowerCycle(); return nil },
+	})
+	var fe *modem.FaultyModemError
+	if !errors.As(err, &fe) || fe.Port != path || len(fe.Tried) == 0 {
+		t.Fatalf("want FaultyModemError, got %v", err)
+	}
+}
+
+// Close stops every goroutine: events channel closed, commands refused.
+func TestCloseStops(t *testing.T) {
+	r := newRig(t, "generic", nil)
+	if err := r.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range r.m.Events() {
+	}
+	if _, err := r.m.Engine().Command(context.Background(), "AT", 0); !errors.Is(err, modem.ErrClosed) {
+		t.Fatalf("command after close: %v", err)
+	}
+}
+
+func BenchmarkCommandOverPTY(b *testing.B) {
+	sim, err := modemsim.New(modemsim.Config{Profile: "huawei-me909s"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	path, wait, err := sim.ServePTY(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer wait()
+	e := modem.NewEngine(modem.EngineConfig{Open: func() (io.ReadWriteCloser, error) { return modem.OpenSerial(path, 0) }})
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	e.Command(ctx, "ATE0", 0)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Command(ctx, "AT+CSQ", 0); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -156,6 +156,18 @@ func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open 
 // init runs the profile's init plus SMS setup (which fails harmlessly
 // while the SIM is locked; it is repeated once the SIM is ready).
 func (m *Modem) init(ctx context.Context) error {
+	// Wake the modem: the first command after opening a port is often
+	// lost. Timeouts here start the engine's recovery (reopen, reset,
+	// slot reset), which ends in a clear fault for a dead card.
+	var err error
+	for i := 0; i < m.eng.cfg.MaxTimeouts+1; i++ {
+		if _, err = m.eng.Command(ctx, "AT", 0); err == nil || isModemAnswer(err) || errors.Is(err, ErrFaulty) || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil && !isModemAnswer(err) {
+		return err
+	}
 	if err := m.prof.Init(ctx, m.eng); err != nil {
 		return err
 	}
