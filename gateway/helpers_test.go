@@ -185,14 +185,21 @@ func startSIPp(t testing.TB, scenario string, calls int, extra ...string) *sipp 
 			<-s.done
 		}
 	})
-	// wait until SIPp listens (bounded)
-	for i := 0; i < 100; i++ {
-		if c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(s.port)); err == nil {
-			c.Close()
-			time.Sleep(20 * time.Millisecond)
-			continue
+	// wait until SIPp listens (bounded): its port can no longer be bound
+	for i := 0; ; i++ {
+		c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(s.port))
+		if err != nil {
+			break
 		}
-		break
+		c.Close()
+		select {
+		case <-s.done:
+			t.Fatalf("sipp exited at start: %v\n%s\n%s", s.err, out.String(), s.traces())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if i == 500 {
+			t.Fatalf("sipp did not listen on %d within 10 s", s.port)
+		}
 	}
 	return s
 }

@@ -392,6 +392,17 @@ func (s *sipStack) newInvite(g CallGrant, pbx config.GatewayPBX, body []byte) (*
 	req := sip.NewRequest(sip.INVITE, to)
 	req.SetTransport(strings.ToUpper(pbx.Transport))
 	req.SetDestination(pbx.Address)
+	// The PBX is the outbound proxy: a loose route to it keeps CANCEL (which
+	// sipgo builds from the INVITE's Request-URI and Route) going there too.
+	if host, portStr, err := net.SplitHostPort(pbx.Address); err == nil {
+		port, _ := strconv.Atoi(portStr)
+		ru := sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}
+		ru.UriParams.Add("lr", "")
+		if pbx.Transport != "udp" {
+			ru.UriParams.Add("transport", pbx.Transport)
+		}
+		req.AppendHeader(&sip.RouteHeader{Address: ru})
+	}
 	fh := &sip.FromHeader{Address: from, Params: sip.NewParams()}
 	fh.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(fh)

@@ -1,0 +1,48 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"edgebox/gateway"
+	"edgebox/gateway/client"
+
+	"github.com/coder/websocket"
+)
+
+func asHTTPError(err error, he **client.HTTPError) bool { return errors.As(err, he) }
+
+func wantRefused(t *testing.T, err error, code, what string) {
+	t.Helper()
+	var r *client.ErrRefused
+	if !errors.As(err, &r) || r.Msg.Code != code {
+		t.Errorf("%s: %v, want refusal %s", what, err, code)
+	}
+}
+
+// rawAuth sends one raw first message and returns the box's error.
+func rawAuth(ctx context.Context, url, raw string) error {
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return err
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte(raw)); err != nil {
+		return err
+	}
+	_, data, err := ws.Read(ctx)
+	if err != nil {
+		return err
+	}
+	var m gateway.Message
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	if m.Type == gateway.MsgError {
+		return fmt.Errorf("%s: %s", m.Code, m.Error)
+	}
+	return nil
+}
