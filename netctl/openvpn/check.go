@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -47,7 +48,9 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 	}
 	var problems []string
 	rejected := func(msg string) error {
-		problems = append(problems, msg)
+		if !slices.Contains(problems, msg) {
+			problems = append(problems, msg)
+		}
 		return fmt.Errorf("openvpn rejected the profile: %s", rewriteLineRefs(strings.Join(problems, "; "), p))
 	}
 	for {
@@ -86,7 +89,7 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 					return nil
 				}
 			case LogEvent:
-				if e.Flags == "F" || e.Flags == "N" {
+				if (e.Flags == "F" || e.Flags == "N") && !slices.Contains(problems, e.Msg) {
 					problems = append(problems, e.Msg)
 				}
 			case FatalEvent:
@@ -96,8 +99,10 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 	}
 }
 
-// trimErr drops openvpn's "Use --help for more information." tails.
+// trimErr drops what only repeats itself or speaks of the manager's own
+// plumbing rather than the profile.
 func trimErr(s string) string {
 	s = strings.ReplaceAll(s, "; Use --help for more information.", "")
+	s = strings.TrimPrefix(s, errExitedEarly.Error()+": ")
 	return strings.TrimSpace(s)
 }

@@ -16,7 +16,7 @@ const (
 	ErrCertNotYetValid  = "certificate not yet valid: check the box's clock (NTP) or the certificate's start date"
 	ErrServerCertBad    = "server certificate rejected: the VPN server's certificate does not match the profile's CA or name"
 	ErrServerCertExpire = "server certificate expired: the VPN server's certificate (or its CA) has expired, or the box's clock is wrong"
-	ErrUnreachable      = "server unreachable: no answer from the VPN server; check the uplink and the server address"
+	ErrUnreachable      = "server unreachable: no answer from the VPN server; check the uplink, the server address, and that the profile's tls-auth/tls-crypt key is current"
 	ErrRefused          = "server unreachable: the VPN server refused the connection; is the server running on that port?"
 	ErrNoRoute          = "server unreachable: no route to the VPN server; check the uplink"
 	ErrResolve          = "server unreachable: cannot resolve the VPN server's name; check DNS on the uplink"

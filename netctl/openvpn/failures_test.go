@@ -228,6 +228,7 @@ func TestImportRejectedKeepsPrevious(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
+			t.Logf("refused: %v", err)
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)

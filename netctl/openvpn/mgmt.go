@@ -182,6 +182,8 @@ func mgmtQuote(s string) string {
 	return b.String()
 }
 
+var errExitedEarly = errors.New("openvpn exited before opening its management socket")
+
 // mgmtConn is one connection to the management socket. Its reader
 // goroutine turns lines into events; commands are written by the owner.
 type mgmtConn struct {
@@ -207,7 +209,7 @@ func dialMgmt(sock string, timeout time.Duration, exited <-chan struct{}) (*mgmt
 		}
 		select {
 		case <-exited:
-			return nil, errors.New("openvpn exited before opening its management socket")
+			return nil, errExitedEarly
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,6 +31,14 @@ func TestTunnel(t *testing.T) {
 	st := waitStatus(t, m, 20*time.Second, "CONNECTED", connected)
 	if !strings.HasPrefix(st.TunnelAddress, tn.tunNet+".") || st.Remote != tn.srvIP+":1194" || st.ConnectedSince == nil || st.Interface != "vpn0" {
 		t.Fatalf("connected status wrong: %+v", st)
+	}
+
+	// Only root reaches the management socket.
+	if fi, err := os.Stat(m.opt.RunDir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("management folder: %v %v, want mode 0700", fi.Mode().Perm(), err)
+	}
+	if fi, err := os.Stat(filepath.Join(m.opt.RunDir, "mgmt.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("management socket: %v", err)
 	}
 
 	// Traffic through the tunnel: ping and TCP to the server's tunnel address.
