@@ -11,16 +11,21 @@
 //		Logger:    log.With("component", "openvpn"),
 //		OnChange:  func(st openvpn.Status) { kickFirewall() }, // optional
 //	})
+//	if err != nil { return err }           // only for a bad Interface name
 //	vpn.SetEnabled(cfg.VPN.Enabled)
 //	vpn.Routes(mux)                       // serves /v1/vpn/... on netctl.sock
-//	go vpn.Run(ctx)                       // returns when ctx ends, openvpn stopped
+//	vpnDone := make(chan error, 1)
+//	go func() { vpnDone <- vpn.Run(ctx) }()
 //	// from the uplink monitor, on every change of the active uplink:
-//	vpn.SetUplink(true, "wwan0")          // or SetUplink(false, "")
+//	vpn.SetUplink(true, "wwan0")          // or SetUplink(false, "") when none is up
 //	// on SIGHUP, after re-reading config.json:
-//	vpn.SetEnabled(cfg.VPN.Enabled)       // the interface name needs a restart of netctl
+//	vpn.SetEnabled(cfg.VPN.Enabled)       // a new Interface name needs a restart of netctl
+//	// on shutdown: cancel ctx, then <-vpnDone (Run stops openvpn, at most ~5 s)
 //
-// The firewall lets the web UI, API and SSH answer on Status().Interface.
-// Clients (edgectl, web) use NewClient() from api.go.
+// The firewall lets the web UI, API and SSH answer on Status().Interface
+// (known before the tunnel is up: openvpn is told to use that name). If
+// netctl dies, openvpn gets SIGTERM from the kernel (Pdeathsig). Clients
+// (edgectl, web) use NewClient() from api.go.
 package openvpn
 
 import (

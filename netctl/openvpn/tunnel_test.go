@@ -34,8 +34,10 @@ func TestTunnel(t *testing.T) {
 	}
 
 	// Only root reaches the management socket.
-	if fi, err := os.Stat(m.opt.RunDir); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("management folder: %v %v, want mode 0700", fi.Mode().Perm(), err)
+	if fi, err := os.Stat(m.opt.RunDir); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o700 {
+		t.Errorf("management folder mode %v, want 0700", fi.Mode().Perm())
 	}
 	if fi, err := os.Stat(filepath.Join(m.opt.RunDir, "mgmt.sock")); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("management socket: %v", err)
