@@ -230,6 +230,10 @@ type LinkStatus struct {
 	Connected bool `json:"connected"`
 	// Connecting is true while the modem reports activation in progress.
 	Connecting bool `json:"connecting,omitempty"`
+	// Cause is the network's reason when activation failed (3GPP 24.008
+	// session management cause), e.g. "33 requested service option not
+	// subscribed"; empty for a plain disconnect.
+	Cause string `json:"cause,omitempty"`
 }
 
 // Status is a snapshot for the UI and netctl's decisions.

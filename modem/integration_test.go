@@ -326,6 +326,14 @@ func TestFaults(t *testing.T) {
 			if err != nil || reg.State != modem.RegDenied {
 				t.Fatalf("registration %+v %v", reg, err)
 			}
+			if !r.m.PPPOnly() {
+				if err := r.m.Connect(ctx, modem.APN{Name: "internet"}); err == nil {
+					t.Fatal("connect while registration is denied succeeded")
+				}
+				if r.sim.State().Carrier {
+					t.Fatal("carrier up while denied")
+				}
+			}
 			r.sim.SetRegistration("home")
 			waitEvent(t, r.m, modem.EventRegistration, func(e modem.Event) bool { return e.Registration.State == modem.RegHome })
 		}},
@@ -546,5 +554,12 @@ func BenchmarkCommandOverPTY(b *testing.B) {
 		if _, err := e.Command(ctx, "AT+CSQ", 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestOpenMissingPort(t *testing.T) {
+	_, err := modem.Open(ctxT(t), modem.Options{Device: modem.Device{Port: "/dev/does-not-exist-modem", Profile: "generic"}})
+	if err == nil || !strings.Contains(err.Error(), "does-not-exist-modem") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -133,6 +133,13 @@ func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open 
 	<-started
 	go m.handleURCs(urcs)
 	if err := m.init(ctx); err != nil {
+		select {
+		case <-m.done: // the engine could not even open the port
+			if m.runErr != nil {
+				err = m.runErr
+			}
+		default:
+		}
 		m.Close()
 		if errors.Is(err, ErrTimeout) || errors.Is(err, ErrFaulty) || errors.Is(err, ErrNotReady) {
 			tried := []string{prof.Name() + " init"}
@@ -529,8 +536,10 @@ func (m *Modem) Connect(ctx context.Context, apn APN) error {
 			if ls.Connected {
 				return nil
 			}
-			if !ls.Connecting {
-				return m.wrap("connect", fmt.Errorf("the network refused the data connection for APN %q: check the APN and credentials", apn.Name))
+			// A plain "down" may be the late URC of an earlier
+			// disconnect; only a failure with a cause ends the wait.
+			if ls.Cause != "" {
+				return m.wrap("connect", fmt.Errorf("the network refused the data connection for APN %q (cause %s): check the APN, credentials and the SIM's data plan", apn.Name, ls.Cause))
 			}
 		case <-poll.C:
 			ls, err := m.prof.LinkStatus(ctx, m.eng)

@@ -622,8 +622,32 @@ func ParseNDISSTAT(s string) (LinkStatus, error) {
 		}
 		found = true
 		ls = LinkStatus{Connected: st == 1, Connecting: st == 2}
+		if st == 0 && i+1 < len(f) && f[i+1] != "" {
+			ls.Cause = SMCause(f[i+1])
+		}
 	}
 	return ls, nil
+}
+
+var smCauses = map[int]string{
+	8: "operator determined barring", 25: "LLC or SNDCP failure", 26: "insufficient resources",
+	27: "missing or unknown APN", 28: "unknown PDP address or type", 29: "user authentication failed",
+	30: "activation rejected by GGSN", 31: "activation rejected, unspecified",
+	32: "service option not supported", 33: "requested service option not subscribed",
+	34: "service option temporarily out of order", 36: "regular deactivation", 38: "network failure",
+}
+
+// SMCause renders a 3GPP 24.008 session management cause ("33").
+func SMCause(code string) string {
+	code = strings.TrimSpace(code)
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		return code
+	}
+	if m, ok := smCauses[n]; ok {
+		return code + " " + m
+	}
+	return code
 }
 
 // ParseDHCP parses Huawei "^DHCP: <ip>,<netmask>,<gw>,<dhcp>,<dns1>,
@@ -686,7 +710,11 @@ func ParseENAP(s string) (LinkStatus, error) {
 	if err != nil || st < 0 || st > 2 {
 		return LinkStatus{}, fmt.Errorf("*ENAP %q: bad status", s)
 	}
-	return LinkStatus{Connected: st == 1, Connecting: st == 2}, nil
+	ls := LinkStatus{Connected: st == 1, Connecting: st == 2}
+	if st == 0 && len(f) > 1 && f[1] != "" {
+		ls.Cause = SMCause(f[1])
+	}
+	return ls, nil
 }
 
 // ParseE2IPCFG parses Ericsson "*E2IPCFG: (1,"a.b.c.d")(2,"gw")(3,"dns")...":

@@ -301,6 +301,12 @@ func TestParseHuaweiTables(t *testing.T) {
 			t.Errorf("NDISSTAT %q: %+v %v", c.in, ls, err)
 		}
 	}
+	if ls, _ := ParseNDISSTAT(`0,33,,"IPV4"`); ls.Cause != "33 requested service option not subscribed" {
+		t.Errorf("NDISSTAT cause %q", ls.Cause)
+	}
+	if ls, _ := ParseNDISSTAT(`0,,,"IPV4"`); ls.Cause != "" {
+		t.Errorf("plain disconnect has cause %q", ls.Cause)
+	}
 	dh := []struct{ in, addr, gw, dns string }{
 		{"CCDB080A,F8FFFFFF,C9DB080A,C9DB080A,0E18820A,00000000,236800000,236800000", "10.8.219.204/29", "10.8.219.201", "[10.130.24.14]"},
 		{"100000A,FCFFFFFF,200000A,200000A,808080A,404080A,43200000,5760000", "10.0.0.1/30", "10.0.0.2", "[10.8.8.8 10.8.4.4]"},
@@ -320,7 +326,7 @@ func TestParseHuaweiTables(t *testing.T) {
 }
 
 func TestParseEricssonTables(t *testing.T) {
-	for in, want := range map[string]LinkStatus{"1": {Connected: true}, "0": {}, "2": {Connecting: true}, "0,33": {}} {
+	for in, want := range map[string]LinkStatus{"1": {Connected: true}, "0": {}, "2": {Connecting: true}, "0,33": {Cause: "33 requested service option not subscribed"}} {
 		if ls, err := ParseENAP(in); err != nil || ls != want {
 			t.Errorf("ENAP %q: %+v %v", in, ls, err)
 		}

@@ -135,8 +135,8 @@ func (s *Sim) connectLocked(apn string) {
 		s.later(s.cfg.ConnectDelay, func() {
 			if s.prof.vendor == "huawei" {
 				s.urcLocked(`^NDISSTAT: 0,33,,"IPV4"`)
-			} else if u := s.prof.linkURC(s, 0); u != "" && s.prof.vendor == "ericsson" {
-				s.urcLocked(u)
+			} else if s.prof.vendor == "ericsson" && s.e2nap {
+				s.urcLocked("*E2NAP: 0,33") // cause field: unverified on real cards
 			}
 		})
 		return
