@@ -209,3 +209,20 @@ func onSubnet(l netlink.Link, gw netip.Addr) bool {
 	}
 	return false
 }
+
+// linkIPv4 returns the first IPv4 address of iface, if it is up.
+func linkIPv4(iface string) (netip.Prefix, bool) {
+	l, err := netlink.LinkByName(iface)
+	if err != nil || l.Attrs().RawFlags&unix.IFF_UP == 0 {
+		return netip.Prefix{}, false
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil || len(addrs) == 0 {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(addrs[0].IP.To4())
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, 32), true
+}

@@ -508,9 +508,20 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 				continue
 			}
 			m.mu.Lock()
-			m.pppIface = "ppp0"
+			m.pppIface = pppIface
 			m.mu.Unlock()
-			m.setIface("ppp0")
+			m.setIface(pppIface)
+			if c, err := waitPPPAddress(ctx, pppIface, 45*time.Second); err != nil {
+				m.setState(ModemConnecting, err.Error())
+				stopPPPD(pppd)
+				pppd = nil
+				if !waitFor(ctx, m.req, events, 10*time.Second) {
+					return
+				}
+				continue
+			} else {
+				m.setStaticAddr(c)
+			}
 		}
 		if method == config.MethodModem || method == "" && drv.PreferModemAddress() && !ppp {
 			ip, err := withCtx(cmdCtx, drv.Address)
@@ -556,6 +567,11 @@ func (m *modemManager) setStaticAddr(c *AddrConfig) {
 	s := m.s
 	s.mu.Lock()
 	if u := s.uplinkLocked("modem"); u != nil && u.Iface != "" {
+		if u.stopDHCP != nil {
+			// The profile prefers the modem's address: no DHCP beside it.
+			u.stopDHCP()
+			u.stopDHCP, u.dhcp = nil, nil
+		}
 		s.setAddrLocked(u, c)
 	}
 	s.mu.Unlock()
@@ -758,7 +774,12 @@ func startPPPD(p modem.PPPParams, log *slog.Logger) (*exec.Cmd, error) {
 	if len(args) == 0 {
 		return nil, errors.New("the modem profile gives no pppd arguments")
 	}
-	cmd := exec.Command("pppd", append(args, "nodetach", "unit", "0")...)
+	// netctl owns the default route and resolv.conf: pppd must not touch them.
+	args = append(args, "nodefaultroute", "unit", "0")
+	if i := slices.Index(args, "replacedefaultroute"); i >= 0 {
+		args = slices.Delete(args, i, i+1)
+	}
+	cmd := exec.Command("pppd", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -766,6 +787,26 @@ func startPPPD(p modem.PPPParams, log *slog.Logger) (*exec.Cmd, error) {
 	log.Info("pppd started", "args", strings.Join(args, " "))
 	go cmd.Wait()
 	return cmd, nil
+}
+
+// pppIface is the interface pppd creates with "unit 0".
+const pppIface = "ppp0"
+
+// waitPPPAddress waits for pppd to configure iface and returns its
+// address as an uplink configuration (point-to-point: no gateway).
+func waitPPPAddress(ctx context.Context, iface string, limit time.Duration) (*AddrConfig, error) {
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) {
+		if p, ok := linkIPv4(iface); ok {
+			return &AddrConfig{Address: p}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return nil, fmt.Errorf("pppd did not bring %s up within %v", iface, limit)
 }
 
 func stopPPPD(cmd *exec.Cmd) {

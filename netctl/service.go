@@ -196,7 +196,14 @@ func (s *Service) applyLocked(cfg config.Network) {
 				cur = u
 			}
 		}
+		if cur != nil && w.Name == "modem" && w.Iface == "" {
+			w.Iface = cur.Iface // found by the modem manager, not configured
+		}
 		if cur != nil && sameUplink(cur, w) {
+			if !slices.Equal(cur.targets, w.targets) && cur.stopProbe != nil {
+				cur.stopProbe() // restarted with the new targets by evaluate
+				cur.stopProbe = nil
+			}
 			cur.Index, cur.targets = w.Index, w.targets
 			keep = append(keep, cur)
 			continue
@@ -371,13 +378,15 @@ func (s *Service) setAddrLocked(u *Uplink, cfg *AddrConfig) {
 		// Static DNS from the config come after the lease's.
 		c.DNS = slices.Clone(cfg.DNS)
 	}
-	if err := setMTU(u.Iface, c.MTU); err != nil {
-		s.log.Warn("uplink mtu", "uplink", u.Name, "err", err)
-	}
-	if err := setAddress(u.Iface, c.Address); err != nil {
-		u.lastErr = err.Error()
-		s.log.Error("uplink address", "uplink", u.Name, "err", err)
-		return
+	if u.Method != config.MethodPPP { // pppd configures its interface itself
+		if err := setMTU(u.Iface, c.MTU); err != nil {
+			s.log.Warn("uplink mtu", "uplink", u.Name, "err", err)
+		}
+		if err := setAddress(u.Iface, c.Address); err != nil {
+			u.lastErr = err.Error()
+			s.log.Error("uplink address", "uplink", u.Name, "err", err)
+			return
+		}
 	}
 	if u.addr != nil && !u.addr.Equal(c) {
 		deleteStaticRoutes(u.Iface)
