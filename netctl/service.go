@@ -204,6 +204,9 @@ func (s *Service) applyLocked(cfg config.Network) {
 				cur.stopProbe() // restarted with the new targets by evaluate
 				cur.stopProbe = nil
 			}
+			if cur.Index != w.Index && cur.Iface != "" {
+				deleteStaticRoutes(cur.Iface) // re-added below at the new metric
+			}
 			cur.Index, cur.targets = w.Index, w.targets
 			keep = append(keep, cur)
 			continue
