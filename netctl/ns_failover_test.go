@@ -90,6 +90,20 @@ func TestNamespaceFailoverCarrierAndProbes(t *testing.T) {
 	if st := r.status(); st.Switches < 5 {
 		t.Errorf("switches = %d, want at least 5 (initial, out, back, out, back)", st.Switches)
 	}
+
+	// New priorities by reload: LTE first.
+	cfg := baseConfig()
+	cfg["network"].(map[string]any)["uplinks"] = []any{"modem", "wan"}
+	r.writeConfig(cfg)
+	r.proc.Process.Signal(sighup)
+	r.waitFor("LTE preferred after reload", 30*time.Second, func() (bool, string) {
+		st := r.status()
+		return st.Active == "modem" && r.defaultRoute() == "lte0", fmt.Sprintf("active %q", st.Active)
+	})
+	defaults := strings.TrimSpace(run(t, "ip", "-n", r.box, "-4", "route", "show", "default"))
+	if n := len(strings.Split(defaults, "\n")); n != 3 || !strings.Contains(defaults, "dev lte0") || !strings.Contains(defaults, "metric 10 ") && !strings.HasSuffix(defaults, "metric 10") {
+		t.Errorf("default routes after the priority change (want active + one standby per uplink):\n%s", defaults)
+	}
 }
 
 // TestNamespaceFirewallAndNAT: the internet cannot reach the box's web
