@@ -15,7 +15,7 @@ type VPN struct {
 }
 
 // DefaultVPN is the vpn section of a fresh box.
-func DefaultVPN() VPN { return VPN{Enabled: true, Interface: "vpn0"} }
+func DefaultVPN() VPN { return VPN{Enabled: true, Interface: "tun0"} }
 
 // Validate reports what is wrong with the vpn section, naming fields.
 func (s VPN) Validate() error {

@@ -10,7 +10,7 @@ import (
 // The vpn section of config.json, which netctl hands to the Manager.
 func TestConfigSection(t *testing.T) {
 	d := config.DefaultVPN()
-	if !d.Enabled || d.Interface != "vpn0" || d.Validate() != nil {
+	if !d.Enabled || d.Interface != "tun0" || d.Validate() != nil {
 		t.Fatalf("default vpn section: %+v, %v", d, d.Validate())
 	}
 	for _, bad := range []string{"", "0vpn", "vpn 0", "averyveryverylongname", "vpn/0", "../x"} {

@@ -130,7 +130,7 @@ func TestImportTarTLSCryptV2(t *testing.T) {
 	pki := newTestPKI(t)
 	v2server, v2client := tlsCryptV2Keys(t)
 	startServerTLS(t, tn, pki, "tls-crypt-v2", v2server)
-	m := newTestManager(t, tn, Options{})
+	m := newTestManager(t, tn, Options{Interface: "vpn7"})
 	cert, key := pki.valid(t, "box-tar", false)
 	conf := strings.Join([]string{
 		"# exported from an old gateway",
@@ -174,6 +174,10 @@ func TestImportTarTLSCryptV2(t *testing.T) {
 	if st.Profile == nil || st.Profile.Name != "box.conf" {
 		t.Errorf("profile name = %+v, want box.conf", st.Profile)
 	}
+	if st.Interface != "vpn7" {
+		t.Errorf("interface = %q, want vpn7", st.Interface)
+	}
+	mustRun(t, "ip", "-n", tn.cli, "link", "show", "vpn7")
 	mustRun(t, "ip", "netns", "exec", tn.cli, "ping", "-c", "1", "-W", "2", tn.tunNet+".1")
 }
 

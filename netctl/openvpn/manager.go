@@ -7,7 +7,7 @@
 // Wiring in netctl (the whole of it):
 //
 //	vpn, err := openvpn.New(openvpn.Options{
-//		Interface: cfg.VPN.Interface,           // "vpn0"; the firewall allows it
+//		Interface: cfg.VPN.Interface,           // "tun0": matches the firewall's default "tun*"
 //		Logger:    log.With("component", "openvpn"),
 //		OnChange:  func(st openvpn.Status) { kickFirewall() }, // optional
 //	})
@@ -56,7 +56,7 @@ type Options struct {
 	ProfileDir string
 	// RunDir holds the management sockets, mode 0700 (paths.RunDir()/openvpn).
 	RunDir string
-	// Interface is the tun device name (vpn0).
+	// Interface is the tun device name (tun0).
 	Interface string
 	// ExtraArgs are added after the profile (tests shorten timers here).
 	ExtraArgs []string
@@ -85,7 +85,7 @@ func (o *Options) defaults() {
 		o.RunDir = filepath.Join(paths.RunDir(), "openvpn")
 	}
 	if o.Interface == "" {
-		o.Interface = "vpn0"
+		o.Interface = "tun0"
 	}
 	if o.ByteCountEvery <= 0 {
 		o.ByteCountEvery = 5 * time.Second

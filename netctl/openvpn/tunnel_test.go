@@ -29,7 +29,7 @@ func TestTunnel(t *testing.T) {
 	waitStatus(t, m, 5*time.Second, "WAITING_FOR_UPLINK", func(st Status) bool { return st.State == StateWaitingForUplink && st.PID == 0 })
 	m.SetUplink(true, "wan")
 	st := waitStatus(t, m, 20*time.Second, "CONNECTED", connected)
-	if !strings.HasPrefix(st.TunnelAddress, tn.tunNet+".") || st.Remote != tn.srvIP+":1194" || st.ConnectedSince == nil || st.Interface != "vpn0" {
+	if !strings.HasPrefix(st.TunnelAddress, tn.tunNet+".") || st.Remote != tn.srvIP+":1194" || st.ConnectedSince == nil || st.Interface != "tun0" {
 		t.Fatalf("connected status wrong: %+v", st)
 	}
 
@@ -132,8 +132,8 @@ func TestTunnel(t *testing.T) {
 	// Uplink down stops openvpn; the tunnel device goes away.
 	m.SetUplink(false, "")
 	waitStatus(t, m, 10*time.Second, "WAITING_FOR_UPLINK", func(st Status) bool { return st.State == StateWaitingForUplink && st.PID == 0 })
-	if out, _ := exec.Command("ip", "-n", tn.cli, "link", "show", "vpn0").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
-		t.Errorf("vpn0 still exists after uplink down: %s", out)
+	if out, _ := exec.Command("ip", "-n", tn.cli, "link", "show", "tun0").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		t.Errorf("tun0 still exists after uplink down: %s", out)
 	}
 
 	// Switched off in the config, it stays off even with an uplink.
