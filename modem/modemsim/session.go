@@ -22,6 +22,11 @@ type session struct {
 func (ss *session) writeRaw(b string) {
 	ss.wmu.Lock()
 	defer ss.wmu.Unlock()
+	// A peer that does not read (guest without the driver loaded) must
+	// not stall the modem: like a UART overflow, the bytes are lost.
+	if d, ok := ss.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		d.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	}
 	ss.w.Write([]byte(b))
 }
 
