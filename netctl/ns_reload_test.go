@@ -2,6 +2,9 @@ package netctl_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +37,20 @@ func TestNamespaceStaticWANAndReload(t *testing.T) {
 		t.Error("port 8081 reachable from the internet before it was opened")
 	}
 	pid := r.proc.Process.Pid
+
+	// edgectl shows the same through the socket (EDGEBOX_RUN_DIR points it there).
+	edgectl := filepath.Join(t.TempDir(), "edgectl")
+	if out, err := exec.Command("go", "build", "-o", edgectl, "edgebox/cmd/edgectl").CombinedOutput(); err != nil {
+		t.Fatalf("build edgectl: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"uplinks"}, {"net"}, {"--json", "uplinks"}} {
+		cmd := exec.Command(edgectl, args...)
+		cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+r.dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), wanNet+".20/24") || !strings.Contains(string(out), "wan0") {
+			t.Errorf("edgectl %v: %v\n%s", args, err, out)
+		}
+	}
 
 	r.writeConfig(staticConfig(wanNet+".21/24", "8081"))
 	r.proc.Process.Signal(sighup)
