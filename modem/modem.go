@@ -363,6 +363,7 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 	case err == nil:
 		m.pins.accepted(key)
 		m.smsSetup(ctx)
+		go m.FetchSMS(m.ctx) // messages that waited behind the PIN
 		return nil
 	case IsCME(err, CMEIncorrectPass), IsCME(err, CMESIMPUKRequired), IsCME(err, 262):
 		m.pins.reject(key, pin)
@@ -670,7 +671,8 @@ func (m *Modem) PPP(apn APN) PPPParams {
 }
 
 // PPPDArgs builds pppd's command line for p (netctl runs it). The chat
-// script is passed with "connect"; credentials go with user/password.
+// script is passed with "connect"; credentials go with user/password, so
+// whoever logs the command line must leave out the word after "password".
 func PPPDArgs(p PPPParams) []string {
 	chat := []string{"/usr/sbin/chat", "-v", "-t", "30",
 		"ABORT", "BUSY", "ABORT", shQuote("NO CARRIER"), "ABORT", "ERROR", "ABORT", shQuote("NO DIALTONE"), shQuote("")}
@@ -684,7 +686,8 @@ func PPPDArgs(p PPPParams) []string {
 	chat = append(chat, shQuote(dial), "CONNECT")
 	args := []string{p.Port, "115200",
 		"connect", strings.Join(chat, " "),
-		"nodetach", "noauth", "defaultroute", "replacedefaultroute", "usepeerdns",
+		// netctl owns routes and DNS: pppd only brings the link up.
+		"nodetach", "noauth", "nodefaultroute", "usepeerdns",
 		"noipdefault", "ipcp-accept-local", "ipcp-accept-remote",
 		"novj", "nobsdcomp", "nodeflate", "noccp", "lock", "crtscts",
 		"lcp-echo-interval", "20", "lcp-echo-failure", "3", "maxfail", "1",
