@@ -563,3 +563,61 @@ func TestOpenMissingPort(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A rejected PIN is not sent again even after netctl restarts (new Modem,
+// same state directory): three automatic retries would lock the SIM.
+func TestRejectedPINSurvivesRestart(t *testing.T) {
+	sim, path := startSim(t, modemsim.Config{Profile: "huawei-me909s", PIN: "4321"})
+	state := t.TempDir()
+	open := func() *modem.Modem {
+		m, err := modem.Open(ctxT(t), modem.Options{Device: modem.Device{Port: path, Profile: "huawei-me909s"}, StateDir: state, CommandTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := open()
+	ctx := ctxT(t)
+	if err := m.EnterPIN(ctx, "1111"); !errors.Is(err, modem.ErrWrongPIN) {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	m.Close()
+	m = open()
+	defer m.Close()
+	if err := m.EnterPIN(ctx, "1111"); !errors.Is(err, modem.ErrPINAlreadyRejected) {
+		t.Fatalf("after restart: %v", err)
+	}
+	if n := sim.CountCommand(`AT+CPIN="1111"`); n != 1 {
+		t.Fatalf("rejected PIN sent %d times", n)
+	}
+	st, err := m.SIM(ctx)
+	if err != nil || !st.PINRejected || st.PINAttempts != 2 {
+		t.Fatalf("SIM %+v %v", st, err)
+	}
+	if err := m.EnterPIN(ctx, "4321"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A PUK-locked SIM: EnterPIN refuses (and says why), EnterPUK unblocks.
+func TestPUKLockedSIM(t *testing.T) {
+	r := newRig(t, "generic", func(c *modemsim.Config) { c.PIN = "4321" })
+	ctx := ctxT(t)
+	for i := 0; i < 3; i++ { // someone else burnt the attempts
+		r.m.Engine().Command(ctx, `AT+CPIN="0000"`, 0)
+	}
+	st, err := r.m.SIM(ctx)
+	if err != nil || st.State != modem.SIMPUK {
+		t.Fatalf("SIM %+v %v", st, err)
+	}
+	if err := r.m.EnterPIN(ctx, "4321"); err == nil || !strings.Contains(err.Error(), "PUK") {
+		t.Fatalf("EnterPIN on a PUK-locked SIM: %v", err)
+	}
+	if err := r.m.EnterPUK(ctx, "12345678", "5678"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.m.SIM(ctx); st.State != modem.SIMReady {
+		t.Fatalf("after PUK: %+v", st)
+	}
+	r.known(t)
+}
