@@ -86,4 +86,21 @@ func TestRestartBackoff(t *testing.T) {
 			t.Errorf("restart %d: %q, want wait %s", i+1, got[i], w)
 		}
 	}
+
+	// A new uplink starts the backoff over.
+	mu.Lock()
+	mark := len(details)
+	mu.Unlock()
+	m.SetUplink(true, "lte")
+	waitStatus(t, m, 10*time.Second, "two more restarts", func(Status) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(details) >= mark+2
+	})
+	mu.Lock()
+	after := details[mark : mark+2]
+	mu.Unlock()
+	if !strings.HasSuffix(after[0], "restarting in 50ms") && !strings.HasSuffix(after[1], "restarting in 50ms") {
+		t.Errorf("after an uplink change: %q, want the backoff back at 50ms", after)
+	}
 }

@@ -456,6 +456,7 @@ type loop struct {
 	// not offered again until the admin enters a new one.
 	keyBad, authBad    bool
 	lastSecs, lastProf int
+	lastUplink         string
 }
 
 func (l *loop) stop(state string) {
@@ -482,6 +483,12 @@ func (l *loop) converge() *time.Timer {
 		// New secrets or a new profile deserve a fresh try.
 		l.keyBad, l.authBad = false, false
 		l.lastSecs, l.lastProf = want.secretsGen, want.profileGen
+	}
+	if want.uplink != l.lastUplink {
+		// A new uplink is a new chance: do not sit out a backoff earned
+		// on the old one.
+		l.lastUplink = want.uplink
+		l.backoff, l.retryAt = m.opt.MinBackoff, time.Time{}
 	}
 	if s := l.s; s != nil {
 		switch {

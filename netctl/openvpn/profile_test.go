@@ -322,3 +322,27 @@ func FuzzParseUpload(f *testing.F) {
 		}
 	})
 }
+
+func FuzzTokenize(f *testing.F) {
+	for _, s := range []string{`remote a 1194`, `setenv A "two words"`, `a 'b c' d\ e`, `x "q\"uote" # c`, `u\p`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		if strings.ContainsAny(line, "\n\x00") {
+			return
+		}
+		toks, err := tokenize(line)
+		if err != nil {
+			return
+		}
+		// What the normaliser writes back must read as the same tokens.
+		quoted := make([]string, len(toks))
+		for i, tk := range toks {
+			quoted[i] = quoteArg(tk)
+		}
+		again, err := tokenize(strings.Join(quoted, " "))
+		if err != nil || !reflect.DeepEqual(again, toks) && len(toks) > 0 {
+			t.Fatalf("%q -> %q -> %q (%v)", line, toks, again, err)
+		}
+	})
+}
