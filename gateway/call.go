@@ -556,13 +556,24 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	c.info.PBX.Remote = plan.Remote.String()
 	c.mu.Unlock()
 
+	// Candidates gathered before the answer went out wait for it: a client
+	// cannot add a candidate before it has the answer.
+	var candMu sync.Mutex
+	var answerSent bool
+	var early []Message
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand == nil {
-			c.sig.send(Message{Type: MsgCandidate, Candidate: &Candidate{}})
+		m := Message{Type: MsgCandidate, Candidate: &Candidate{}}
+		if cand != nil {
+			ci := cand.ToJSON()
+			m.Candidate = &Candidate{Candidate: ci.Candidate, SDPMid: ci.SDPMid, SDPMLineIndex: ci.SDPMLineIndex}
+		}
+		candMu.Lock()
+		defer candMu.Unlock()
+		if !answerSent {
+			early = append(early, m)
 			return
 		}
-		ci := cand.ToJSON()
-		c.sig.send(Message{Type: MsgCandidate, Candidate: &Candidate{Candidate: ci.Candidate, SDPMid: ci.SDPMid, SDPMLineIndex: ci.SDPMLineIndex}})
+		c.sig.send(m)
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.log.Debug("browser leg", "state", s.String())
@@ -613,7 +624,13 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("browser answer: %w", err)
 	}
+	candMu.Lock()
 	c.sig.send(Message{Type: MsgAnswer, SDP: pc.LocalDescription().SDP})
+	for _, m := range early {
+		c.sig.send(m)
+	}
+	answerSent = true
+	candMu.Unlock()
 
 	c.mediaWG.Add(2)
 	go c.relayFromPBX()
@@ -650,16 +667,6 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote) {
 // addresses than the PBX's media host are dropped.
 func (c *Call) relayFromPBX() {
 	defer c.mediaWG.Done()
-	toBrowser := newPTMap()
-	c.mu.Lock()
-	plan := c.plan
-	c.mu.Unlock()
-	toBrowser[plan.PBXPT] = int16(plan.Browser.PT)
-	tePT := int16(-1)
-	if plan.TE != nil {
-		toBrowser[plan.PBXTEPT] = int16(plan.TE.PT)
-		tePT = int16(plan.TE.PT)
-	}
 	var lastEventTS uint32
 	var haveEvent bool
 	buf := make([]byte, 1500)
@@ -668,17 +675,14 @@ func (c *Call) relayFromPBX() {
 		if err != nil {
 			return
 		}
-		if from.Addr().Unmap() != c.pbx.remoteAddr().Addr() {
-			continue
-		}
 		pkt := buf[:n]
-		out := browserRewrite(pkt, &toBrowser)
+		out, isTE := c.pbx.forBrowser(pkt, from)
 		if out < 0 {
 			continue
 		}
 		seq, ts := rtpSeqTS(pkt)
 		c.pbx.recv.countReceived(n, seq, ts, time.Now())
-		if int16(out) == tePT && n >= rtpHeaderLen+4 && pkt[rtpHeaderLen+1]&0x80 != 0 && (!haveEvent || ts != lastEventTS) {
+		if isTE && n >= rtpHeaderLen+4 && pkt[rtpHeaderLen+1]&0x80 != 0 && (!haveEvent || ts != lastEventTS) {
 			// end of a DTMF event from the agent's side: tell the client too
 			haveEvent, lastEventTS = true, ts
 			if d, ok := dtmfDigit(pkt[rtpHeaderLen]); ok {

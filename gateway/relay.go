@@ -54,13 +54,13 @@ func (s *pbxSender) relay(pkt []byte) error {
 	if len(pkt) < rtpHeaderLen || pkt[0]>>6 != 2 {
 		return errNotRTP
 	}
-	inPT := pkt[1] & 0x7f
-	out := s.pt[inPT]
-	if out < 0 {
-		return nil // a payload type the PBX did not agree to: drop
-	}
 	inSeq := binary.BigEndian.Uint16(pkt[2:4])
 	s.mu.Lock()
+	out := s.pt[pkt[1]&0x7f]
+	if out < 0 {
+		s.mu.Unlock()
+		return nil // a payload type the PBX did not agree to: drop
+	}
 	// Outgoing numbers follow the browser's, shifted past the DTMF
 	// packets the box injected, so gaps (loss) stay visible to the PBX.
 	seq := inSeq + s.seqDelta

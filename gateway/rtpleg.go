@@ -90,6 +90,9 @@ type pbxLeg struct {
 	recv   streamStats // PBX -> box
 	remote netip.AddrPort
 	rtcpTo netip.AddrPort
+	// PBX -> browser payload types; teBrowser is telephone-event's, -1 none
+	toBrowser ptMap
+	teBrowser int16
 	// RTCP reports the PBX sent about our stream
 	mu           sync.Mutex
 	remoteLost   uint32
@@ -126,16 +129,25 @@ func (l *pbxLeg) apply(plan *bridgePlan) {
 		toPBX[plan.TE.PT] = int16(plan.PBXTEPT)
 		te = int16(plan.PBXTEPT)
 	}
+	toBrowser := newPTMap()
+	toBrowser[plan.PBXPT] = int16(plan.Browser.PT)
+	teBrowser := int16(-1)
+	if plan.TE != nil {
+		toBrowser[plan.PBXTEPT] = int16(plan.TE.PT)
+		teBrowser = int16(plan.TE.PT)
+	}
 	l.mu.Lock()
 	l.remote, l.rtcpTo = plan.Remote, plan.RemoteRTCP
+	l.toBrowser, l.teBrowser = toBrowser, teBrowser
 	l.mu.Unlock()
 	l.send.mu.Lock()
 	l.send.tePT, l.send.teClock = te, plan.Browser.Clock
 	l.send.mu.Unlock()
 	l.send.setRemote(plan.Remote, toPBX)
-	l.recv.clock = float64(plan.Browser.Clock)
-	if plan.Browser.Name == "g722" {
-		l.recv.clock = 8000 // RFC 3551: G.722 RTP clock is 8000 though it samples at 16 kHz
+	if l.recv.clock == 0 {
+		// set once, before the receiving goroutine starts: the bridged
+		// codec never changes during a call
+		l.recv.clock = float64(plan.Browser.Clock)
 	}
 }
 
@@ -148,11 +160,17 @@ func (l *pbxLeg) close() {
 	})
 }
 
-// remoteAddr is the PBX media address (for source checks).
-func (l *pbxLeg) remoteAddr() netip.AddrPort {
+// forBrowser checks a packet from src and maps it for the browser leg in
+// place; it returns the browser payload type (-1: drop) and whether it is
+// telephone-event.
+func (l *pbxLeg) forBrowser(pkt []byte, src netip.AddrPort) (int, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.remote
+	if src.Addr().Unmap() != l.remote.Addr() {
+		return -1, false
+	}
+	out := browserRewrite(pkt, &l.toBrowser)
+	return out, out >= 0 && int16(out) == l.teBrowser
 }
 
 // runRTCP terminates the PBX leg's RTCP: it reads the PBX's reports and

@@ -276,6 +276,7 @@ func (c *Call) SendRaw(ctx context.Context, b []byte) error {
 
 func (c *Call) readLoop() {
 	defer close(c.events)
+	var pending []webrtc.ICECandidateInit
 	for {
 		var m gateway.Message
 		if err := c.read(context.Background(), &m); err != nil {
@@ -289,9 +290,18 @@ func (c *Call) readLoop() {
 			if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
 				m = gateway.Message{Type: gateway.MsgError, Code: "client", Error: "answer: " + err.Error()}
 			}
+			for _, ci := range pending {
+				c.pc.AddICECandidate(ci)
+			}
+			pending = nil
 		case gateway.MsgCandidate:
 			if m.Candidate != nil && m.Candidate.Candidate != "" {
-				c.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
+				ci := webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex}
+				if c.pc.RemoteDescription() == nil {
+					pending = append(pending, ci) // early: keep until the answer
+				} else {
+					c.pc.AddICECandidate(ci)
+				}
 			}
 			continue
 		}
