@@ -1,6 +1,7 @@
 package netctl_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,6 +38,16 @@ func TestNamespaceStaticWANAndReload(t *testing.T) {
 		t.Error("port 8081 reachable from the internet before it was opened")
 	}
 	pid := r.proc.Process.Pid
+
+	// The VPN manager is mounted on netctl's socket and told which uplink is up.
+	var vpn struct {
+		State  string `json:"state"`
+		Uplink string `json:"uplink"`
+	}
+	r.waitFor("vpn status on netctl's socket", 10*time.Second, func() (bool, string) {
+		err := r.client.Get(context.Background(), "/v1/vpn/status", &vpn)
+		return err == nil && vpn.Uplink == "wan", fmt.Sprintf("%+v %v", vpn, err)
+	})
 
 	// edgectl shows the same through the socket (EDGEBOX_RUN_DIR points it there).
 	edgectl := filepath.Join(t.TempDir(), "edgectl")

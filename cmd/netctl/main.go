@@ -14,9 +14,11 @@ import (
 	"syscall"
 
 	"edgebox/boards"
+	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/netctl"
+	"edgebox/netctl/openvpn"
 )
 
 type roleFlags map[string]string
@@ -40,6 +42,7 @@ func main() {
 	noFW := flag.Bool("no-firewall", false, "leave nftables alone (debugging)")
 	smsDir := flag.String("sms-dir", filepath.Join(paths.DataDir(), "sms"), "where received SMS are stored")
 	debug := flag.Bool("debug", false, "debug logging")
+	noVPN := flag.Bool("no-vpn", false, "do not run the OpenVPN manager")
 	flag.Var(roles, "iface", "ROLE=IFACE, overrides the board profile (repeatable)")
 	flag.Parse()
 
@@ -65,6 +68,30 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
+	// The OpenVPN tunnel follows the active uplink; its API lives under
+	// /v1/vpn/ on netctl's socket.
+	var vpn *openvpn.Manager
+	if !*noVPN {
+		c, err := config.Load(*cfgPath)
+		if err != nil {
+			log.Error("netctl cannot start", "err", err)
+			os.Exit(1)
+		}
+		vpn, err = openvpn.New(openvpn.Options{Interface: c.VPN.Interface, Logger: log.With("part", "vpn")})
+		if err != nil {
+			log.Error("vpn manager", "err", err)
+			os.Exit(1)
+		}
+		vpn.SetEnabled(c.VPN.Enabled)
+		vpn.Routes(svc.Mux)
+		svc.OnUplinkChange = append(svc.OnUplinkChange, func(ch netctl.UplinkChange) { vpn.SetUplink(ch.Name != "", ch.Name) })
+		go func() {
+			if err := vpn.Run(ctx); err != nil {
+				log.Error("vpn manager stopped", "err", err)
+			}
+		}()
+	}
+
 	l, err := localapi.ListenPath(*socket)
 	if err != nil {
 		log.Error("netctl cannot start", "err", err)
@@ -79,7 +106,12 @@ func main() {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			svc.Reload() // a rejected config is logged and the running one kept
+			// A rejected config is logged and the running one kept.
+			if svc.Reload() == nil && vpn != nil {
+				if c, err := config.Load(*cfgPath); err == nil {
+					vpn.SetEnabled(c.VPN.Enabled)
+				}
+			}
 		}
 	}()
 	if err := svc.Run(ctx); err != nil {
