@@ -152,6 +152,13 @@ func addFile(files map[string][]byte, name string, r io.Reader, size int64) erro
 	if _, dup := files[name]; dup {
 		return fmt.Errorf("the archive holds %s twice", name)
 	}
+	total := len(data)
+	for _, d := range files {
+		total += len(d)
+	}
+	if total > 4*MaxUploadSize {
+		return fmt.Errorf("the archive unpacks to more than %d bytes", 4*MaxUploadSize)
+	}
 	files[name] = data
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -216,6 +217,21 @@ func TestArchives(t *testing.T) {
 		if p.Info.Name != "client.conf" {
 			t.Errorf("%s: name %q", name, p.Info.Name)
 		}
+	}
+	// A small zip that unpacks to more than the bound is refused.
+	var bomb bytes.Buffer
+	bw := zip.NewWriter(&bomb)
+	zeros := make([]byte, MaxProfileSize)
+	for i := range 20 {
+		w, _ := bw.Create(fmt.Sprintf("f%d.key", i))
+		w.Write(zeros)
+	}
+	bw.Close()
+	if bomb.Len() > MaxUploadSize {
+		t.Fatalf("test zip is %d bytes, too big to be a bomb", bomb.Len())
+	}
+	if _, err := ParseUpload(bomb.Bytes(), "bomb.zip"); err == nil || !strings.Contains(err.Error(), "unpacks to more than") {
+		t.Errorf("zip bomb: %v", err)
 	}
 	// Two configs, none, or a missing file are clear errors.
 	two := map[string]string{"a.ovpn": base(), "b.conf": base()}
