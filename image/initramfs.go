@@ -120,7 +120,12 @@ func BuildInitramfs(ctx context.Context, repo, work, overlay, dst string, log io
 		return err
 	}
 	cpio := filepath.Join(work, "initramfs.cpio")
-	args := []string{"-build=bb", "-format=cpio", "-o", cpio, "-initcmd=init", "-defaultsh=", "-go-mod=mod"}
+	args := []string{"-build=bb", "-format=cpio", "-o", cpio, "-initcmd=init", "-defaultsh=", "-go-mod=mod",
+		// gobusybox compiles in GOPATH mode, where Go applies the GODEBUG
+		// defaults of Go 1.20: the old ServeMux without "GET /path"
+		// patterns, TLS 1.0 servers, 3DES and RSA key exchange. An empty
+		// runtime.godebugDefault gives the current, safe defaults.
+		"-go-extra-args=-ldflags=-s -w -X=runtime.godebugDefault="}
 	for host, in := range HostFiles {
 		if _, err := os.Stat(host); err != nil {
 			return fmt.Errorf("%s is missing on the build machine: run make deps", host)

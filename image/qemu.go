@@ -86,7 +86,22 @@ func (o VMOptions) Args(monitor string) []string {
 	return args
 }
 
+// kvmUsable says whether hardware virtualisation will really run the
+// guest: /dev/kvm must open and be backed by kvm_intel or kvm_amd (other KVM
+// flavours, such as PVM in some clouds, cannot run SeaBIOS's real mode).
+// EDGEBOX_QEMU_ACCEL=tcg or kvm overrides.
 func kvmUsable() bool {
+	switch os.Getenv("EDGEBOX_QEMU_ACCEL") {
+	case "tcg":
+		return false
+	case "kvm":
+		return true
+	}
+	_, intel := os.Stat("/sys/module/kvm_intel")
+	_, amd := os.Stat("/sys/module/kvm_amd")
+	if intel != nil && amd != nil {
+		return false
+	}
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {
 		return false
