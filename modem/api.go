@@ -94,6 +94,9 @@ type Options struct {
 	// (netctl passes /perm/edgebox/sms). Empty disables SMS storage:
 	// then received messages are left on the SIM.
 	SMSDir string
+	// SMSPoll is how often the SIM is checked for messages whose +CMTI
+	// was missed or could not be stored. Default 5 minutes; <0 disables.
+	SMSPoll time.Duration
 	// StateDir keeps the record of PINs the SIM rejected, so a restart
 	// never re-sends one. Default: SMSDir.
 	StateDir string

@@ -625,3 +625,29 @@ func TestPUKLockedSIM(t *testing.T) {
 	}
 	r.known(t)
 }
+
+// A message whose +CMTI was missed (CNMI off) is still collected by the
+// periodic check.
+func TestSMSPollFindsMissedMessage(t *testing.T) {
+	sim, path := startSim(t, modemsim.Config{Profile: "quectel-ec25"})
+	dir := t.TempDir()
+	m, err := modem.Open(ctxT(t), modem.Options{Device: modem.Device{Port: path, Profile: "quectel-ec25"}, SMSDir: dir, SMSPoll: 100 * time.Millisecond, CommandTimeout: time.Second})
+	if errors.Is(err, modem.ErrNeedsReset) {
+		time.Sleep(500 * time.Millisecond)
+		m, err = modem.Open(ctxT(t), modem.Options{Device: modem.Device{Port: path, Profile: "quectel-ec25"}, SMSDir: dir, SMSPoll: 100 * time.Millisecond, CommandTimeout: time.Second})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if _, err := m.Engine().Command(ctxT(t), "AT+CNMI=0,0,0,0,0", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.DeliverSMS("+4930123", "no URC for me"); err != nil {
+		t.Fatal(err)
+	}
+	ev := waitEvent(t, m, modem.EventSMS, nil)
+	if ev.SMS.Text != "no URC for me" {
+		t.Fatalf("%+v", ev.SMS)
+	}
+}

@@ -151,13 +151,35 @@ func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open 
 		}
 		return nil, fmt.Errorf("modem %s: init: %w", dev.Port, err)
 	}
-	// Messages that arrived while the box was off.
-	go func() {
-		if _, err := m.FetchSMS(m.ctx); err != nil && m.ctx.Err() == nil {
-			m.log.Debug("no SMS fetched at start", "err", err)
-		}
-	}()
+	// Messages that arrived while the box was off, then a slow poll for
+	// messages whose +CMTI was lost or could not be stored.
+	go m.pollSMS()
 	return m, nil
+}
+
+func (m *Modem) pollSMS() {
+	if m.sms == nil {
+		return
+	}
+	every := m.opts.SMSPoll
+	if every == 0 {
+		every = 5 * time.Minute
+	}
+	for {
+		if _, err := m.FetchSMS(m.ctx); err != nil && m.ctx.Err() == nil {
+			m.log.Debug("SMS fetch", "err", err)
+		}
+		if every < 0 {
+			return
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-m.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // init runs the profile's init plus SMS setup (which fails harmlessly
