@@ -77,15 +77,21 @@ func mustRun(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
-// inNS runs f on a thread switched into namespace ns.
+// inNS runs f on a thread switched into namespace ns, then switches the
+// thread back. Only if that fails is the thread left locked, so it dies
+// with its goroutine rather than run other code in the wrong namespace.
 func inNS(t testing.TB, ns string, f func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
-		// The thread is not unlocked: it dies with the goroutine, so it
-		// never runs other code in the wrong namespace.
+		orig, err := netns.Get()
+		if err != nil {
+			t.Errorf("current netns: %v", err)
+			return
+		}
+		defer orig.Close()
 		h, err := netns.GetFromName(ns)
 		if err != nil {
 			t.Errorf("netns %s: %v", ns, err)
@@ -97,6 +103,9 @@ func inNS(t testing.TB, ns string, f func()) {
 			return
 		}
 		f()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
 	}()
 	<-done
 }
@@ -178,11 +187,23 @@ func (s *testServer) start() {
 	s.cmd = exec.Command("ip", "netns", "exec", s.net.srv, "/usr/sbin/openvpn", "--config", filepath.Join(s.dir, "server.conf"))
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	s.done = make(chan struct{})
+	// Pdeathsig follows the forking thread, so fork from one that stays
+	// locked until the server is reaped (see process.go).
+	started := make(chan error, 1)
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			cmd.Wait()
+		}
+		close(done)
+	}(s.cmd, s.done)
+	if err := <-started; err != nil {
 		s.t.Fatal(err)
 	}
-	s.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(s.cmd, s.done)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(s.out.String(), "Initialization Sequence Completed") {
 		select {
