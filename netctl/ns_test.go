@@ -419,3 +419,14 @@ func baseConfig() map[string]any {
 }
 
 var sighup = syscall.SIGHUP
+
+// TestMain removes the binaries the namespace tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, p := range []string{binPath, simBin} {
+		if p != "" {
+			os.RemoveAll(filepath.Dir(p))
+		}
+	}
+	os.Exit(code)
+}
