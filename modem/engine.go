@@ -287,7 +287,7 @@ func (e *Engine) openPort() error {
 	}
 	e.port = p
 	e.gen++
-	go readLines(p, e.gen, e.lines)
+	go readLines(p, e.gen, e.lines, e.running)
 	return nil
 }
 
@@ -300,32 +300,46 @@ func (e *Engine) closePort() {
 
 // readLines splits the byte stream into lines (CR or LF terminated) and
 // reports the SMS prompt "> ", which has no terminator.
-func readLines(r io.Reader, gen int, out chan<- readEvent) {
+func readLines(r io.Reader, gen int, out chan<- readEvent, stop <-chan struct{}) {
 	buf := make([]byte, 512)
 	var cur []byte
+	send := func(ev readEvent) bool {
+		select {
+		case out <- ev:
+			return true
+		case <-stop: // the engine is gone; its Close ends our Read too
+			return false
+		}
+	}
 	for {
 		n, err := r.Read(buf)
 		for _, b := range buf[:n] {
 			switch b {
 			case '\r', '\n':
 				if len(cur) > 0 {
-					out <- readEvent{gen: gen, line: string(cur)}
+					if !send(readEvent{gen: gen, line: string(cur)}) {
+						return
+					}
 					cur = cur[:0]
 				}
 			default:
 				cur = append(cur, b)
 				if len(cur) >= 4096 {
-					out <- readEvent{gen: gen, line: string(cur)}
+					if !send(readEvent{gen: gen, line: string(cur)}) {
+						return
+					}
 					cur = cur[:0]
 				}
 			}
 		}
 		if s := strings.TrimSpace(string(cur)); s == ">" {
-			out <- readEvent{gen: gen, prompt: true}
+			if !send(readEvent{gen: gen, prompt: true}) {
+				return
+			}
 			cur = cur[:0]
 		}
 		if err != nil {
-			out <- readEvent{gen: gen, err: err}
+			send(readEvent{gen: gen, err: err})
 			return
 		}
 		if n == 0 {

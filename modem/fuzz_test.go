@@ -76,7 +76,7 @@ func FuzzLineReader(f *testing.F) {
 	f.Add([]byte(strings.Repeat("A", 5000)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ch := make(chan readEvent, len(data)+8)
-		readLines(bytes.NewReader(data), 1, ch)
+		readLines(bytes.NewReader(data), 1, ch, nil)
 		close(ch)
 		total := 0
 		for ev := range ch {

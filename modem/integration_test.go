@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -207,9 +208,9 @@ func TestProfilesAgainstSimulator(t *testing.T) {
 			if err := r.m.RadioOff(ctx); err != nil {
 				t.Fatal(err)
 			}
-			cf := r.sim.State().CFUN
-			if cf != 0 && cf != 4 {
-				t.Fatalf("CFUN after radio off: %d", cf)
+			want := map[string]int{"huawei-mu609": 0, "huawei-me909u": 0, "huawei-me909s": 0, "ericsson-f5521gw": 4, "dell-dw5550": 4, "quectel-ec25": 0, "sierra-mc8775": 0, "generic": 4}[p]
+			if cf := r.sim.State().CFUN; cf != want {
+				t.Fatalf("CFUN after radio off: %d, want %d", cf, want)
 			}
 			r.known(t)
 		})
@@ -650,4 +651,44 @@ func TestSMSPollFindsMissedMessage(t *testing.T) {
 	if ev.SMS.Text != "no URC for me" {
 		t.Fatalf("%+v", ev.SMS)
 	}
+}
+
+// Every goroutine of a Modem (engine, reader, URC handler, SMS poll)
+// stops with Close.
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	_, path := startSim(t, modemsim.Config{Profile: "huawei-me909s"})
+	time.Sleep(50 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	for i := 0; i < 3; i++ {
+		m, err := modem.Open(ctxT(t), modem.Options{Device: modem.Device{Port: path, Profile: "huawei-me909s"}, SMSDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Identity(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines after close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestModemReset(t *testing.T) {
+	r := newRig(t, "ericsson-f5521gw", nil)
+	ctx := ctxT(t)
+	if err := r.m.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.sim.CountCommand("AT*E2RESET") != 1 {
+		t.Fatal("vendor reset not sent")
+	}
+	r.known(t)
 }
