@@ -598,35 +598,45 @@ func TechOfHuaweiMode(sysmode, submode string) AccessTech {
 }
 
 // ParseNDISSTAT parses "^NDISSTAT: <stat>[,<err>[,<wx_state>[,<PDP_type>]]]"
-// or the same fields after "^NDISSTATQRY:" (IPv4 then IPv6 groups). The
-// IPv4 group decides; stat 1 is connected, 2 connecting.
+// or the same fields after "^NDISSTATQRY:" (IPv4 then IPv6 groups; some
+// firmware sends one line per family, which callers join with ','). The
+// IPv4 group decides; without one, the first group. stat 1 is connected,
+// 2 connecting.
 func ParseNDISSTAT(s string) (LinkStatus, error) {
+	ls, _, err := ParseNDISSTATv4(s)
+	return ls, err
+}
+
+// ParseNDISSTATv4 is ParseNDISSTAT that also says whether an IPv4 group
+// (or an untyped one) was present: a URC about IPv6 alone says nothing
+// about the box's IPv4 uplink.
+func ParseNDISSTATv4(s string) (LinkStatus, bool, error) {
 	f := Fields(s)
 	if len(f) == 0 || f[0] == "" {
-		return LinkStatus{}, fmt.Errorf("^NDISSTAT %q: empty", s)
+		return LinkStatus{}, false, fmt.Errorf("^NDISSTAT %q: empty", s)
 	}
-	// Groups of four: stat,err,wx,"IPV4" [, stat,err,wx,"IPV6"].
-	var ls LinkStatus
-	found := false
+	var first LinkStatus
 	for i := 0; i < len(f); i += 4 {
 		st, err := atoi(f[i])
-		if err != nil {
-			return LinkStatus{}, fmt.Errorf("^NDISSTAT %q: %v", s, err)
+		if err != nil || st < 0 || st > 3 {
+			return LinkStatus{}, false, fmt.Errorf("^NDISSTAT %q: bad state", s)
 		}
-		typ := "IPV4"
-		if i+3 < len(f) {
-			typ = strings.ToUpper(f[i+3])
-		}
-		if typ != "IPV4" && found {
-			continue
-		}
-		found = true
-		ls = LinkStatus{Connected: st == 1, Connecting: st == 2}
+		ls := LinkStatus{Connected: st == 1, Connecting: st == 2}
 		if st == 0 && i+1 < len(f) && f[i+1] != "" {
 			ls.Cause = SMCause(f[i+1])
 		}
+		typ := "IPV4"
+		if i+3 < len(f) && f[i+3] != "" {
+			typ = strings.ToUpper(f[i+3])
+		}
+		if typ == "IPV4" || typ == "IPV4V6" {
+			return ls, true, nil
+		}
+		if i == 0 {
+			first = ls
+		}
 	}
-	return ls, nil
+	return first, false, nil
 }
 
 var smCauses = map[int]string{

@@ -275,6 +275,8 @@ func TestParseHuaweiTables(t *testing.T) {
 		`2,3,1,1,,3,"WCDMA",46,"DC-HSPA+"`: TechHSPAP,
 		`2,3,0,1,,3,"WCDMA",43,"HSDPA"`:    TechHSDPA,
 		`2,3,0,1,,1,"GSM",3,"EDGE"`:        TechEDGE,
+		`2,4,5,1,,3,WCDMA,41,HSPA+`:        TechHSPAP,
+		`2,4,5,1,0,3,"WCDMA",41,"HSPA+"`:   TechHSPAP,
 	}
 	for in, want := range si {
 		s, err := ParseSYSINFOEX(in)
@@ -294,6 +296,14 @@ func TestParseHuaweiTables(t *testing.T) {
 		{`0,,,"IPV6",1,,,"IPV4"`, true, false},
 		{`2,,,"IPV4"`, false, true},
 		{`1`, true, false},
+		// Unquoted and one-line-per-family forms (joined by the caller),
+		// as ModemManager's Huawei tests list them.
+		{`1,,,IPV4`, true, false},
+		{`0,,,IPV4`, false, false},
+		{`1,,,IPV4,0,,,IPV6`, true, false},
+		{`0,,,IPV6,1,,,IPV4`, true, false},
+		{`0,,,IPV4,1,,,IPV6`, false, false},
+		{`1,,,IPV6`, true, false}, // no IPv4 group: first group
 	}
 	for _, c := range nd {
 		ls, err := ParseNDISSTAT(c.in)
@@ -306,6 +316,13 @@ func TestParseHuaweiTables(t *testing.T) {
 	}
 	if ls, _ := ParseNDISSTAT(`0,,,"IPV4"`); ls.Cause != "" {
 		t.Errorf("plain disconnect has cause %q", ls.Cause)
+	}
+	h := &huawei{}
+	if _, ok := h.LinkURC(`^NDISSTAT: 0,,,IPV6`); ok {
+		t.Error("an IPv6-only ^NDISSTAT taken as the uplink's state")
+	}
+	if ls, ok := h.LinkURC(`^NDISSTAT: 0,,,"IPV4"`); !ok || ls.Connected {
+		t.Error("IPv4 down URC not recognised")
 	}
 	dh := []struct{ in, addr, gw, dns string }{
 		{"CCDB080A,F8FFFFFF,C9DB080A,C9DB080A,0E18820A,00000000,236800000,236800000", "10.8.219.204/29", "10.8.219.201", "[10.130.24.14]"},

@@ -64,17 +64,23 @@ func (h *huawei) LinkStatus(ctx context.Context, at AT) (LinkStatus, error) {
 	if err != nil {
 		return LinkStatus{}, err
 	}
-	l, ok := r.Line(prefix)
-	if !ok {
+	// One line per IP family on some firmware: join the groups.
+	var groups []string
+	for _, l := range r.Lines {
+		if rest, ok := cutPrefixFold(l, prefix); ok {
+			groups = append(groups, strings.TrimSpace(rest))
+		}
+	}
+	if len(groups) == 0 {
 		return LinkStatus{}, fmt.Errorf("%s missing in %q", prefix, r.Lines)
 	}
-	return ParseNDISSTAT(l)
+	return ParseNDISSTAT(strings.Join(groups, ","))
 }
 
 func (h *huawei) LinkURC(line string) (LinkStatus, bool) {
 	if rest, ok := cutPrefixFold(line, "^NDISSTAT:"); ok {
-		ls, err := ParseNDISSTAT(rest)
-		return ls, err == nil
+		ls, v4, err := ParseNDISSTATv4(rest)
+		return ls, err == nil && v4
 	}
 	return LinkStatus{}, false
 }
