@@ -220,6 +220,14 @@ func (e *Engine) CommandPDU(ctx context.Context, cmd, pdu string, timeout time.D
 }
 
 func (e *Engine) do(ctx context.Context, cmd, pdu string, timeout time.Duration) (Response, error) {
+	// One command per call: a CR, Ctrl-Z or ESC inside would let a caller
+	// (or a config value) smuggle extra commands or end an SMS early.
+	if cmd == "" || strings.ContainsAny(cmd, "\r\n\x1a\x1b") {
+		return Response{}, fmt.Errorf("AT command %q: empty or contains control characters", cmd)
+	}
+	if pdu != "" && !isHex(pdu) {
+		return Response{}, errors.New("SMS PDU: not hex")
+	}
 	if err := e.Faulty(); err != nil {
 		return Response{}, fmt.Errorf("%s: %w", cmd, err)
 	}

@@ -316,3 +316,20 @@ func TestEngineDirectSMSDelivery(t *testing.T) {
 		t.Fatalf("after +CMT: %+v", u)
 	}
 }
+
+func TestEngineRejectsSmuggledCommands(t *testing.T) {
+	e, sm := newScriptEngine(t, func(string) string { return "\r\nOK\r\n" })
+	for _, c := range []string{"", "AT\rAT+CFUN=0", "AT+CMGS=5\x1a", "AT\x1b"} {
+		if _, err := e.Command(context.Background(), c, 0); err == nil {
+			t.Errorf("%q accepted", c)
+		}
+	}
+	if _, err := e.CommandPDU(context.Background(), "AT+CMGS=5", "00ZZ", 0); err == nil {
+		t.Error("non-hex PDU accepted")
+	}
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	if len(sm.cmds) != 0 {
+		t.Fatalf("modem received %q", sm.cmds)
+	}
+}
