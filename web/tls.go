@@ -43,17 +43,29 @@ func LoadOrCreateCertificate(certPath, keyPath, hostname string) (*Certificate, 
 	if err != nil {
 		return nil, false, err
 	}
-	if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
-		return nil, false, err
-	}
-	if err := atomicfile.WriteFile(keyPath, keyPEM, 0o600); err != nil {
-		return nil, false, fmt.Errorf("store TLS key: %w", err)
-	}
-	if err := atomicfile.WriteFile(certPath, certPEM, 0o600); err != nil {
-		return nil, false, fmt.Errorf("store TLS certificate: %w", err)
+	if err := storeCertificate(certPath, keyPath, certPEM, keyPEM); err != nil {
+		// Without /perm (missing or damaged) the box must still be
+		// reachable to be repaired: serve a certificate that lives only
+		// until the next boot, and say so.
+		fmt.Fprintf(os.Stderr, "web: cannot store the HTTPS certificate (%v): using one that lasts until reboot\n", err)
+		c, perr := parseCertificate(certPEM, keyPEM)
+		return c, true, perr
 	}
 	c, err := loadCertificate(certPath, keyPath)
 	return c, true, err
+}
+
+func storeCertificate(certPath, keyPath string, certPEM, keyPEM []byte) error {
+	if err := os.MkdirAll(filepath.Dir(certPath), 0o700); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+		return fmt.Errorf("store TLS key: %w", err)
+	}
+	if err := atomicfile.WriteFile(certPath, certPEM, 0o600); err != nil {
+		return fmt.Errorf("store TLS certificate: %w", err)
+	}
+	return nil
 }
 
 func loadCertificate(certPath, keyPath string) (*Certificate, error) {
@@ -65,6 +77,10 @@ func loadCertificate(certPath, keyPath string) (*Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCertificate(certPEM, keyPEM)
+}
+
+func parseCertificate(certPEM, keyPEM []byte) (*Certificate, error) {
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, err
