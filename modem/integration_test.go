@@ -692,3 +692,45 @@ func TestModemReset(t *testing.T) {
 	}
 	r.known(t)
 }
+
+// Periodic URCs every millisecond, landing between response lines and
+// right after final results, never corrupt an answer and are not lost.
+func TestURCStormDuringCommands(t *testing.T) {
+	for _, p := range allProfiles {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			var sim *modemsim.Sim
+			r := newRig(t, p, func(c *modemsim.Config) { c.PeriodicURC = time.Millisecond })
+			sim = r.sim
+			t.Cleanup(sim.Close)
+			ctx := ctxT(t)
+			urcs, cancel := r.m.Engine().Subscribe(4096)
+			defer cancel()
+			if strings.HasPrefix(p, "ericsson") || strings.HasPrefix(p, "dell") {
+				r.m.Engine().Command(ctx, "AT+CFUN=1", 0)
+			}
+			for i := 0; i < 30; i++ {
+				id, err := r.m.Identity(ctx)
+				if err != nil || id.IMEI != "867223020123456" {
+					t.Fatalf("round %d identity %+v %v", i, id, err)
+				}
+				reg, err := r.m.Registration(ctx)
+				if err != nil || reg.State != modem.RegHome {
+					t.Fatalf("round %d registration %+v %v", i, reg, err)
+				}
+				if _, err := r.m.Signal(ctx); err != nil {
+					t.Fatalf("round %d signal %v", i, err)
+				}
+			}
+			n := 0
+			for len(urcs) > 0 {
+				<-urcs
+				n++
+			}
+			if n == 0 {
+				t.Fatal("no URCs arrived during the storm")
+			}
+			r.known(t)
+		})
+	}
+}

@@ -23,6 +23,25 @@ type profile struct {
 	extraATI         []string
 }
 
+// periodic is the vendor's unsolicited signal report number n.
+func (p *profile) periodic(n int) string {
+	switch p.vendor {
+	case "huawei":
+		if n%2 == 0 {
+			if p.act == 7 {
+				return `^HCSQ: "LTE",44,41,163,27`
+			}
+			return `^HCSQ: "WCDMA",30,30,58`
+		}
+		return fmt.Sprintf("^RSSI: %d", 18+n%5)
+	case "ericsson":
+		return "*ERINFO: 0,0,2"
+	case "quectel":
+		return fmt.Sprintf(`+QIND: "csq",%d,99`, 18+n%5)
+	}
+	return fmt.Sprintf("+CIEV: 2,%d", 2+n%3)
+}
+
 func (p *profile) ati(s *Sim) []string {
 	out := []string{"Manufacturer: " + p.cgmi, "Model: " + p.cgmm, "Revision: " + p.cgmr, "IMEI: " + s.cfg.IMEI}
 	return append(out, p.extraATI...)

@@ -122,12 +122,14 @@ func (s *Sim) deaf() bool {
 // the answer. It returns true when the modem now waits for a PDU.
 func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 	s.mu.Lock()
-	var out strings.Builder
+	// Lines are written one by one, so URCs from other goroutines can land
+	// between them, as on a real modem.
+	var out []string
 	if s.echo {
 		if isPDU {
-			out.WriteString(pdu)
+			out = append(out, pdu)
 		} else {
-			out.WriteString(cmd + "\r")
+			out = append(out, cmd+"\r")
 		}
 	}
 	var r reply
@@ -137,7 +139,9 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 		s.cmds = append(s.cmds, cmd)
 		if !strings.HasPrefix(strings.ToUpper(cmd), "AT") {
 			s.mu.Unlock()
-			ss.writeRaw(out.String())
+			for _, o := range out {
+				ss.writeRaw(o)
+			}
 			return false
 		}
 		r = s.exec(cmd)
@@ -148,23 +152,25 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 		s.interleave = nil
 	}
 	for i, l := range r.lines {
-		out.WriteString("\r\n" + l + "\r\n")
+		out = append(out, "\r\n"+l+"\r\n")
 		if i == 0 {
 			for _, u := range inter {
-				out.WriteString("\r\n" + u + "\r\n")
+				out = append(out, "\r\n"+u+"\r\n")
 			}
 		}
 	}
 	if r.prompt {
-		out.WriteString("\r\n> ")
+		out = append(out, "\r\n> ")
 	} else {
-		out.WriteString("\r\n" + r.final + "\r\n")
+		out = append(out, "\r\n"+r.final+"\r\n")
 		for _, u := range inter {
-			out.WriteString("\r\n" + u + "\r\n")
+			out = append(out, "\r\n"+u+"\r\n")
 		}
 	}
 	s.mu.Unlock()
-	ss.writeRaw(out.String())
+	for _, o := range out {
+		ss.writeRaw(o)
+	}
 	s.flush()
 	return r.prompt
 }

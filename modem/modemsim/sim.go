@@ -45,6 +45,10 @@ type Config struct {
 	ConnectDelay time.Duration
 	// SMSCapacity is the number of SIM storage slots. Default 20.
 	SMSCapacity int
+	// PeriodicURC, when set, makes the modem send its vendor's periodic
+	// signal URC (^RSSI/^HCSQ, +QIND "csq", *ERINFO, +CIEV) at this
+	// interval, as real modems do unless told not to. Stop it with Close.
+	PeriodicURC time.Duration
 	Logger      *slog.Logger
 }
 
@@ -96,6 +100,8 @@ type Sim struct {
 	mr          int
 	concatRef   int
 	interleave  []string
+	closed      bool
+	ticks       int
 	carrierUp   bool
 	carrierOps  []bool
 }
@@ -166,7 +172,32 @@ func New(cfg Config) (*Sim, error) {
 	s.powerOn(false)
 	s.mu.Unlock()
 	s.flush()
+	if cfg.PeriodicURC > 0 {
+		time.AfterFunc(cfg.PeriodicURC, s.tick)
+	}
 	return s, nil
+}
+
+// Close stops the periodic URCs. Sessions end with their contexts.
+func (s *Sim) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+func (s *Sim) tick() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.ticks++
+	if !s.booting && regOK(s.regStat()) {
+		s.urcLocked(s.prof.periodic(s.ticks))
+	}
+	s.mu.Unlock()
+	s.flush()
+	time.AfterFunc(s.cfg.PeriodicURC, s.tick)
 }
 
 // Profiles lists the simulated modem profiles.
