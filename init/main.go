@@ -98,6 +98,7 @@ func main() {
 	opts := DefaultOptions()
 	opts.Logger = log
 	opts.Console = os.Stderr
+	opts.ReapAll = true
 	env := []string{"EDGEBOX_BOARD=" + board.Name, "PATH=/bbin:/bin:/sbin:/usr/bin:/usr/sbin"}
 	services := boxServices()
 	for i := range services {

@@ -50,6 +50,10 @@ type Options struct {
 	DepWait        time.Duration // start anyway when a dependency is not up by then
 	StopTimeout    time.Duration
 	LogLines       int
+	// ReapAll makes the supervisor wait for any child, as PID 1 must to lay
+	// orphans to rest. Off (tests), it waits only for its own services so
+	// that other children of the process keep their exit status.
+	ReapAll bool
 	Console        io.Writer // a copy of every service line, prefixed; may be nil
 	Logger         *slog.Logger
 }
@@ -229,6 +233,18 @@ func (s *Supervisor) do(f func()) error {
 // reap collects every exited child: ours get their exit handled, orphans
 // that were re-parented to PID 1 are just laid to rest.
 func (s *Supervisor) reap() {
+	if !s.opts.ReapAll {
+		for _, p := range s.procs {
+			if p.pid == 0 {
+				continue
+			}
+			var ws syscall.WaitStatus
+			if pid, err := syscall.Wait4(p.pid, &ws, syscall.WNOHANG, nil); pid == p.pid && err == nil {
+				s.handleExit(p, ws)
+			}
+		}
+		return
+	}
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
