@@ -54,8 +54,8 @@ type Options struct {
 	// orphans to rest. Off (tests), it waits only for its own services so
 	// that other children of the process keep their exit status.
 	ReapAll bool
-	Console        io.Writer // a copy of every service line, prefixed; may be nil
-	Logger         *slog.Logger
+	Console io.Writer // a copy of every service line, prefixed; may be nil
+	Logger  *slog.Logger
 }
 
 // DefaultOptions are the production settings.
