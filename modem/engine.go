@@ -198,6 +198,7 @@ func (e *Engine) publish(u URC) {
 		case ch <- u:
 		default:
 			e.lost++
+			e.log.Debug("URC dropped: subscriber full", "line", u.Line, "cap", cap(ch))
 		}
 	}
 }

@@ -122,7 +122,7 @@ func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open 
 		RebootWait:   opts.RebootWait,
 		Logger:       log,
 	})
-	urcs, _ := m.eng.Subscribe(256)
+	urcs, _ := m.eng.Subscribe(1024)
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	started := make(chan struct{})
 	go func() {
