@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	netdev := flag.String("netdev", "", "interface whose link follows the data connection")
 	netnsName := flag.String("netns", "", "network namespace of --netdev")
 	pin := flag.String("pin", "", "SIM PIN (enables the PIN check)")
+	urcEvery := flag.Duration("urc-every", 0, "send the vendor's periodic signal URC at this interval (0: never)")
 	verbose := flag.Bool("v", false, "log debug")
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -48,7 +49,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		lvl = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	cfg := modemsim.Config{Profile: *profile, PIN: *pin, Logger: log}
+	cfg := modemsim.Config{Profile: *profile, PIN: *pin, PeriodicURC: *urcEvery, Logger: log}
 	if *netdev != "" {
 		carrier, closeFn, err := modemsim.NetdevCarrier(*netdev, *netnsName)
 		if err != nil {
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer sim.Close()
 	errc := make(chan error, 3)
 	if *control != "" {
 		os.Remove(*control)
