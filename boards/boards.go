@@ -137,7 +137,9 @@ var Profiles = map[string]Profile{
 	"qemu": {
 		Name: "qemu", Description: "QEMU q35 test machine (e1000e LAN, usb-serial modem, usb-net LTE)",
 		// The first NIC carries the hostfwd for the web UI, so it is the LAN.
-		NICs:    []NIC{{Role: "lan1", Name: "eth0"}, {Role: "wan", Name: "eth1"}},
+		// QEMU's usb-serial and usb-net are two USB devices, so the modem's
+		// data port cannot be found through the AT port's device: name it.
+		NICs:    []NIC{{Role: "lan1", Name: "eth0"}, {Role: "wan", Name: "eth1"}, {Role: "modem", Name: "usb0"}},
 		Modules: join(commonModules, []string{"e1000e", "virtio_net", "virtio_pci", "i6300esb", "qemu_fw_cfg", "usbnet"}),
 		Console: "ttyS0,115200n8",
 		ModemSlots: []ModemSlot{

@@ -358,6 +358,11 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 	if iface == "" {
 		iface = drv.Device().NetIface
 	}
+	if iface == "" {
+		// Boards where the AT port and the data port are separate USB
+		// devices (QEMU's usb-serial + usb-net) name it in the role map.
+		iface = m.s.opts.Roles["modem"]
+	}
 	method := m.cfg.Method
 	m.iface = iface
 	m.mu.Unlock()
