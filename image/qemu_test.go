@@ -50,7 +50,6 @@ type box struct {
 	t    testing.TB
 	vm   *VM
 	http string
-	tok  string
 }
 
 func bootBox(t testing.TB, disk string, noReboot bool) *box {
