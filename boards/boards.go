@@ -81,6 +81,21 @@ func join(a ...[]string) []string {
 	return out
 }
 
+// apu2Board is the apu2 family (apu2..apu6): same FCH GPIOs, LEDs,
+// watchdog and two modem slots; they differ in NIC count and SIM wiring.
+func apu2Board(name, desc string, nics int, sim2 string) Profile {
+	return Profile{
+		Name: name, Description: desc,
+		NICs: apuNICs(nics), LEDGlob: "apu*:green:*", GPIOs: apu2GPIOs,
+		Modules: join(commonModules, apu2Family), Console: "ttyS0,115200n8",
+		ModemSlots: []ModemSlot{
+			{Name: "mpcie2", ResetGPIO: "mpcie2_reset", SIM: sim2},
+			{Name: "mpcie3", ResetGPIO: "mpcie3_reset", SIM: "J14"},
+		},
+		Watchdog: "sp5100_tco",
+	}
+}
+
 // Profiles lists every board edgebox knows, by name.
 var Profiles = map[string]Profile{
 	"apu1": {
@@ -94,46 +109,10 @@ var Profiles = map[string]Profile{
 		},
 		Watchdog: "sp5100_tco",
 	},
-	"apu2": {
-		Name: "apu2", Description: "PC Engines apu2 (AMD GX-412TC, 3x Intel i210/i211)",
-		NICs: apuNICs(3), LEDGlob: "apu*:green:*", GPIOs: apu2GPIOs,
-		Modules: join(commonModules, apu2Family), Console: "ttyS0,115200n8",
-		ModemSlots: []ModemSlot{
-			{Name: "mpcie2", ResetGPIO: "mpcie2_reset", SIM: "J13"},
-			{Name: "mpcie3", ResetGPIO: "mpcie3_reset", SIM: "J14"},
-		},
-		Watchdog: "sp5100_tco",
-	},
-	"apu3": {
-		Name: "apu3", Description: "PC Engines apu3 (LTE-optimised: SIM swap via mSATA slot)",
-		NICs: apuNICs(3), LEDGlob: "apu*:green:*", GPIOs: apu2GPIOs,
-		Modules: join(commonModules, apu2Family), Console: "ttyS0,115200n8",
-		ModemSlots: []ModemSlot{
-			{Name: "mpcie2", ResetGPIO: "mpcie2_reset", SIM: "J13 / mSATA (simswap)"},
-			{Name: "mpcie3", ResetGPIO: "mpcie3_reset", SIM: "J14"},
-		},
-		Watchdog: "sp5100_tco",
-	},
-	"apu4": {
-		Name: "apu4", Description: "PC Engines apu4 (4x Intel i211, LTE-optimised)",
-		NICs: apuNICs(4), LEDGlob: "apu*:green:*", GPIOs: apu2GPIOs,
-		Modules: join(commonModules, apu2Family), Console: "ttyS0,115200n8",
-		ModemSlots: []ModemSlot{
-			{Name: "mpcie2", ResetGPIO: "mpcie2_reset", SIM: "J13 / mSATA (simswap)"},
-			{Name: "mpcie3", ResetGPIO: "mpcie3_reset", SIM: "J14"},
-		},
-		Watchdog: "sp5100_tco",
-	},
-	"apu6": {
-		Name: "apu6", Description: "PC Engines apu6 (1x SFP i210 + 3x i211)",
-		NICs: apuNICs(4), LEDGlob: "apu*:green:*", GPIOs: apu2GPIOs,
-		Modules: join(commonModules, apu2Family), Console: "ttyS0,115200n8",
-		ModemSlots: []ModemSlot{
-			{Name: "mpcie2", ResetGPIO: "mpcie2_reset", SIM: "J13 / mSATA (simswap)"},
-			{Name: "mpcie3", ResetGPIO: "mpcie3_reset", SIM: "J14"},
-		},
-		Watchdog: "sp5100_tco",
-	},
+	"apu2": apu2Board("apu2", "PC Engines apu2 (AMD GX-412TC, 3x Intel i210/i211)", 3, "J13"),
+	"apu3": apu2Board("apu3", "PC Engines apu3 (LTE-optimised: SIM swap via mSATA slot)", 3, "J13 / mSATA (simswap)"),
+	"apu4": apu2Board("apu4", "PC Engines apu4 (4x Intel i211, LTE-optimised)", 4, "J13 / mSATA (simswap)"),
+	"apu6": apu2Board("apu6", "PC Engines apu6 (1x SFP i210 + 3x i211)", 4, "J13 / mSATA (simswap)"),
 	"qemu": {
 		Name: "qemu", Description: "QEMU q35 test machine (e1000e LAN, usb-serial modem, usb-net LTE)",
 		// The first NIC carries the hostfwd for the web UI, so it is the LAN.
