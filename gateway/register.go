@@ -84,7 +84,7 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 			r.set("failed: "+err.Error(), time.Time{})
 			s.metrics.registered.Set(0)
 			log.Warn("trunk registration failed", "err", err, "attempt", failures)
-			wait = min(time.Duration(1<<min(failures, 6))*5*time.Second, 5*time.Minute)
+			wait = min(time.Duration(1<<min(failures-1, 6))*5*time.Second, 5*time.Minute)
 		} else {
 			failures = 0
 			registered = true

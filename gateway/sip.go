@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"edgebox/internal/config"
 
@@ -101,6 +102,15 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 			s.closers = append(s.closers, func() { pc.Close() })
 			s.serve(func() error { return srv.ServeUDP(&filteredPacketConn{PacketConn: pc, f: s.filter}) })
 			port = pc.LocalAddr().(*net.UDPAddr).Port
+			// Requests leave through the listener; until its serving
+			// goroutine has put it in the pool the client would try to
+			// bind the same port again.
+			for i := 0; i < 200; i++ {
+				if _, err := ua.TransportLayer().GetConnection("udp", pc.LocalAddr().String()); err == nil {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(viaHost), sipgo.WithClientPort(port),
 				sipgo.WithClientConnectionAddr(pc.LocalAddr().String()), sipgo.WithClientLogger(log))
 			if err != nil {
