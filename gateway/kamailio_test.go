@@ -1,7 +1,7 @@
 package gateway_test
 
 import (
-		"context"
+	"context"
 	"fmt"
 	"net"
 	"os"
