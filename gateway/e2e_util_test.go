@@ -46,3 +46,25 @@ func rawAuth(ctx context.Context, url, raw string) error {
 	}
 	return nil
 }
+
+func clientAuthorize(svc *gateway.Service, req gateway.AuthorizeRequest) (gateway.AuthorizeResponse, error) {
+	return client.Authorize(context.Background(), httpClient, portalBase(svc), testAPIKey, req)
+}
+
+func clientAuthorizeAt(base string, req gateway.AuthorizeRequest) (gateway.AuthorizeResponse, error) {
+	return client.Authorize(context.Background(), httpClient, base, testAPIKey, req)
+}
+
+func clientAuthorizeKey(base, key string, req gateway.AuthorizeRequest) (gateway.AuthorizeResponse, error) {
+	return client.Authorize(context.Background(), httpClient, base, key, req)
+}
+
+func dialWith(t *testing.T, ctx context.Context, res gateway.AuthorizeResponse) *client.Call {
+	t.Helper()
+	c, err := client.Dial(ctx, res.WebSocketURL, res.Token, client.Options{LoopbackOnly: true})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
