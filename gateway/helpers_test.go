@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,8 +188,15 @@ func startSIPp(t testing.TB, scenario string, calls int, extra ...string) *sipp 
 		}
 	})
 	// wait until SIPp listens (bounded): its port can no longer be bound
+	tcp := strings.Contains(strings.Join(extra, " "), "-t t1")
 	for i := 0; ; i++ {
-		c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(s.port))
+		var c io.Closer
+		var err error
+		if tcp {
+			c, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(s.port))
+		} else {
+			c, err = net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(s.port))
+		}
 		if err != nil {
 			break
 		}

@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -56,10 +58,22 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 		}
 	}
 	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(userAgentName)}
-	if tlsConf != nil {
-		// client side toward a PBX with its own certificate; the PBX name
-		// is verified against the system roots
-		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
+	if tlsConf != nil || cfg.PBX.Transport == "tls" {
+		// Client side toward the PBX: its certificate is verified against
+		// sip.tls_ca or the system roots, for the address dialled.
+		clientTLS := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.SIP.TLSCA != "" {
+			pem, err := os.ReadFile(cfg.SIP.TLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("gateway.sip.tls_ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("gateway.sip.tls_ca: %s holds no PEM certificate", cfg.SIP.TLSCA)
+			}
+			clientTLS.RootCAs = pool
+		}
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(clientTLS))
 	}
 	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {

@@ -42,6 +42,9 @@ type GatewaySIP struct {
 	// TLSCert and TLSKey are PEM files for the "tls" listener.
 	TLSCert string `json:"tls_cert,omitempty"`
 	TLSKey  string `json:"tls_key,omitempty"`
+	// TLSCA is a PEM file of the CAs that sign the PBX's certificate;
+	// empty means the system roots.
+	TLSCA string `json:"tls_ca,omitempty"`
 }
 
 // GatewaySIPListen is one SIP listener.
@@ -186,6 +189,15 @@ func (s Gateway) Validate() error {
 		}
 		if _, _, err := gwSplitPort(l.Address); err != nil {
 			bad(fmt.Sprintf("sip.listen[%d].address", i), "%v", err)
+		}
+	}
+	if s.Enabled && len(s.SIP.Listen) > 0 && gwValidTransport(s.PBX.Transport) {
+		found := false
+		for _, l := range s.SIP.Listen {
+			found = found || l.Transport == s.PBX.Transport
+		}
+		if !found {
+			bad("pbx.transport", "%s needs a sip.listen entry with that transport", s.PBX.Transport)
 		}
 	}
 	if hasTLS && (s.SIP.TLSCert == "" || s.SIP.TLSKey == "") {
