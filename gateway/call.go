@@ -457,8 +457,9 @@ func (c *Call) dial(ctx context.Context) {
 			c.bye()
 			c.end(200, why)
 			return
-		case <-dlg.Context().Done():
-			// sipgo ended the dialog (ACK retransmission failed ...)
+		case <-c.dialog.Context().Done():
+			// sipgo ended the dialog (ACK retransmission failed ...); the
+			// expression is evaluated per loop, so a transfer switches it
 			c.end(200, "dialog ended")
 			return
 		case <-ctx.Done():

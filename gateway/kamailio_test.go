@@ -73,7 +73,7 @@ request_route {
 route[AUTH] {
 	$var(pw) = "no-such-password";
 	if ($au == "trunkuser") { $var(pw) = "trunk-secret"; }
-	if ($au == "agent") { $var(pw) = "agent-secret"; }
+	if ($au == "agent" || $au == "agent2") { $var(pw) = "agent-secret"; }
 	if (is_method("REGISTER")) {
 		if (!pv_www_authenticate("edgebox-test", "$var(pw)", "0")) { www_challenge("edgebox-test", "0"); exit; }
 		if ($au != $tU) { sl_send_reply("403", "Register only yourself"); exit; }
@@ -258,4 +258,41 @@ func TestCallThroughKamailioWithRegistration(t *testing.T) {
 		t.Errorf("end: %+v %v", ev, err)
 	}
 	uas.wait(t, 10*time.Second)
+}
+
+func TestBlindTransferThroughKamailio(t *testing.T) {
+	kam := startKamailio(t)
+	agent := startSIPp(t, "uas_refer", 1)
+	agent2 := startSIPp(t, "uas_echo_rr", 1)
+	registerContact(t, kam.addr(), "agent", "agent-secret", fmt.Sprintf("sip:agent@%s", agent.addr()))
+	registerContact(t, kam.addr(), "agent2", "agent-secret", fmt.Sprintf("sip:agent2@%s", agent2.addr()))
+
+	cfg := testConfig(t, kam.addr())
+	cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "trunk-secret"
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	ev, err := c.WaitEvent(ctx, gateway.EventTransfer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ev.Reason, "agent2") {
+		t.Errorf("transferred to %q", ev.Reason)
+	}
+	agent.wait(t, 15*time.Second) // got both NOTIFYs and the BYE of the old dialog
+	before := c.Stats().Echoed
+	waitEchoed(t, c, before+25) // now echoed by agent2
+	if calls := svc.Snapshot(); len(calls) != 1 || calls[0].Destination != "sip:agent2@127.0.0.1" {
+		t.Errorf("after transfer: %+v", calls)
+	}
+	c.Hangup(ctx)
+	if ev, err := c.WaitEvent(ctx, gateway.EventEnded); err != nil || ev.SIPCode != 200 {
+		t.Errorf("end %+v %v", ev, err)
+	}
+	agent2.wait(t, 10*time.Second)
 }
