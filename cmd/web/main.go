@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"edgebox/internal/version"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,9 +15,6 @@ import (
 	"edgebox/web"
 )
 
-// version is set at link time by the image build.
-var version = "dev"
-
 func main() {
 	var opt web.Options
 	var ifaces string
@@ -27,7 +25,7 @@ func main() {
 	flag.StringVar(&ifaces, "interfaces", "", "comma-separated interface patterns to answer on (default: config web.interfaces)")
 	flag.BoolVar(&opt.BoardLAN, "board-lan", true, "also answer on the board profile's LAN ports")
 	flag.Parse()
-	opt.Version = version
+	opt.Version = version.String() // written into the image by mkimage
 	if ifaces != "" {
 		opt.Interfaces = strings.Split(ifaces, ",")
 	}
