@@ -1,0 +1,343 @@
+package calldial
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"edgebox/gateway"
+	"edgebox/gateway/client"
+
+	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// codecSpec is what a call sends: 20 ms of the codec per packet.
+type codecSpec struct {
+	params  webrtc.RTPCodecParameters
+	step    uint32 // timestamp units per 20 ms packet
+	payload int    // bytes per packet
+}
+
+func codecOf(name string) (codecSpec, error) {
+	switch name {
+	case "", "pcmu":
+		return codecSpec{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0}, 160, 160}, nil
+	case "pcma":
+		return codecSpec{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8}, 160, 160}, nil
+	case "opus":
+		// 20 ms at about 32 kbit/s, the size a browser's voice frames have
+		return codecSpec{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, 960, 80}, nil
+	}
+	return codecSpec{}, fmt.Errorf("codec %q: use pcmu, pcma or opus", name)
+}
+
+// newAPI is the pion API every call of a run shares: one codec, ICE on
+// loopback UDP only, no interceptors (the caller's own cost stays small).
+func newAPI(cs codecSpec) (*webrtc.API, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(cs.params, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)), nil
+}
+
+// callResult is how one call went.
+type callResult struct {
+	Answered   bool
+	Failure    string        // cause when not answered, or media failure
+	Setup      time.Duration // token request to 200 OK (answered event)
+	FirstMedia time.Duration // token request to the first echoed packet
+	Held       time.Duration
+	Media      mediaResult
+}
+
+// call is one call in progress.
+type call struct {
+	run   *runner
+	ws    *websocket.Conn
+	wmu   sync.Mutex
+	pc    *webrtc.PeerConnection
+	media *mediaStream
+
+	answered  chan struct{}
+	connected chan struct{}
+	ended     chan gateway.Message
+	start     time.Time
+}
+
+func (c *call) send(ctx context.Context, m gateway.Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}
+
+func (c *call) read(ctx context.Context) (gateway.Message, error) {
+	var m gateway.Message
+	_, data, err := c.ws.Read(ctx)
+	if err != nil {
+		return m, err
+	}
+	return m, json.Unmarshal(data, &m)
+}
+
+// place runs one call from token request to hangup.
+func (r *runner) place(ctx context.Context, id int) (res callResult) {
+	c := &call{run: r, answered: make(chan struct{}), connected: make(chan struct{}), ended: make(chan gateway.Message, 1), start: time.Now()}
+	defer c.close()
+	setupCtx, cancel := context.WithTimeout(ctx, r.opt.SetupTimeout)
+	defer cancel()
+
+	tok, err := client.Authorize(setupCtx, r.hc, r.opt.Portal, r.opt.APIKey, gateway.AuthorizeRequest{
+		From: r.opt.From, Destination: r.opt.Destination,
+		Context: map[string]string{"calldial_call": strconv.Itoa(id)},
+	})
+	if err != nil {
+		var he *client.HTTPError
+		if errors.As(err, &he) {
+			return callResult{Failure: "portal " + strconv.Itoa(he.Status)}
+		}
+		return callResult{Failure: "portal: " + shortErr(err)}
+	}
+	if f := c.signal(setupCtx, tok); f != "" {
+		return callResult{Failure: f}
+	}
+	// Answered (200 OK) or ended: whichever the box says first.
+	select {
+	case <-c.answered:
+		res.Answered = true
+		res.Setup = time.Since(c.start)
+	case m := <-c.ended:
+		return callResult{Failure: endCause(m)}
+	case <-setupCtx.Done():
+		c.hangup()
+		return callResult{Failure: "timeout waiting for answer"}
+	}
+	r.callAnswered()
+	defer r.callGone()
+	// Media flows once DTLS is up; the first echo closes the setup.
+	select {
+	case <-c.connected:
+	case m := <-c.ended:
+		res.Failure = "ended before media: " + endCause(m)
+		return res
+	case <-setupCtx.Done():
+		c.hangup()
+		res.Failure = "no media: ICE/DTLS did not connect"
+		return res
+	}
+	r.pace.add(c.media)
+	holdStart := time.Now()
+	hold := time.NewTimer(r.opt.Hold)
+	defer hold.Stop()
+	select {
+	case <-hold.C:
+	case m := <-c.ended:
+		r.pace.remove(c.media)
+		res.Held = time.Since(holdStart)
+		res.Media = c.media.result()
+		res.Failure = "ended during hold: " + endCause(m)
+		return res
+	case <-ctx.Done():
+	}
+	r.pace.remove(c.media)
+	res.Held = time.Since(holdStart)
+	// let the last echoes come back before counting
+	time.Sleep(150 * time.Millisecond)
+	res.Media = c.media.result()
+	if fm := c.media.firstEcho(); !fm.IsZero() {
+		res.FirstMedia = fm.Sub(c.start)
+	} else {
+		res.Failure = "no media echoed"
+	}
+	c.hangup()
+	return res
+}
+
+// signal opens the WebSocket, authenticates, and sends a complete offer
+// (candidates included: on loopback gathering is immediate, and one
+// message instead of a trickle keeps the load generator cheap).
+func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string {
+	ws, _, err := websocket.Dial(ctx, tok.WebSocketURL, &websocket.DialOptions{HTTPClient: c.run.hc})
+	if err != nil {
+		return "signaling: " + shortErr(err)
+	}
+	ws.SetReadLimit(1 << 20)
+	c.ws = ws
+	if err := c.send(ctx, gateway.Message{Type: gateway.MsgAuth, Token: tok.Token}); err != nil {
+		return "signaling: " + shortErr(err)
+	}
+	m, err := c.read(ctx)
+	if err != nil {
+		return "signaling: " + shortErr(err)
+	}
+	if m.Type != gateway.MsgAuthorized {
+		return "refused: " + m.Code
+	}
+	pc, err := c.run.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "peer: " + shortErr(err)
+	}
+	c.pc = pc
+	track, err := webrtc.NewTrackLocalStaticRTP(c.run.codec.params.RTPCodecCapability, "audio", "calldial")
+	if err != nil {
+		return "peer: " + shortErr(err)
+	}
+	if _, err := pc.AddTrack(track); err != nil {
+		return "peer: " + shortErr(err)
+	}
+	c.media = newMediaStream(track, c.run.codec, &c.run.totals)
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.media.receive(t) })
+	var once sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(c.connected) })
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "peer: " + shortErr(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "peer: " + shortErr(err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "peer: ICE gathering timed out"
+	}
+	if err := c.send(ctx, gateway.Message{Type: gateway.MsgOffer, SDP: pc.LocalDescription().SDP}); err != nil {
+		return "signaling: " + shortErr(err)
+	}
+	go c.readLoop()
+	return ""
+}
+
+// readLoop applies the answer and the box's candidates and reports the
+// answered and ended events.
+func (c *call) readLoop() {
+	var answered atomic.Bool
+	var pending []webrtc.ICECandidateInit
+	for {
+		m, err := c.read(context.Background())
+		if err != nil {
+			select {
+			case c.ended <- gateway.Message{Type: gateway.MsgEvent, Event: gateway.EventEnded, Reason: "signaling closed: " + shortErr(err)}:
+			default:
+			}
+			return
+		}
+		switch m.Type {
+		case gateway.MsgAnswer:
+			if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+				select {
+				case c.ended <- gateway.Message{Type: gateway.MsgEvent, Event: gateway.EventEnded, Reason: "answer not usable: " + shortErr(err)}:
+				default:
+				}
+				return
+			}
+			for _, ci := range pending {
+				c.pc.AddICECandidate(ci)
+			}
+			pending = nil
+		case gateway.MsgCandidate:
+			if m.Candidate == nil || m.Candidate.Candidate == "" {
+				continue
+			}
+			ci := webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex}
+			if c.pc.RemoteDescription() == nil {
+				pending = append(pending, ci)
+			} else {
+				c.pc.AddICECandidate(ci)
+			}
+		case gateway.MsgEvent:
+			switch m.Event {
+			case gateway.EventAnswered:
+				if answered.CompareAndSwap(false, true) {
+					close(c.answered)
+				}
+			case gateway.EventEnded:
+				select {
+				case c.ended <- m:
+				default:
+				}
+				return
+			}
+		case gateway.MsgError:
+			select {
+			case c.ended <- gateway.Message{Type: gateway.MsgEvent, Event: gateway.EventEnded, Reason: "error " + m.Code}:
+			default:
+			}
+			return
+		}
+	}
+}
+
+// hangup asks the box to end the call and waits briefly for "ended".
+func (c *call) hangup() {
+	if c.ws == nil {
+		return
+	}
+	if err := c.send(context.Background(), gateway.Message{Type: gateway.MsgHangup}); err != nil {
+		return
+	}
+	select {
+	case <-c.ended:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+func (c *call) close() {
+	if c.pc != nil {
+		c.pc.Close()
+	}
+	if c.ws != nil {
+		c.ws.Close(websocket.StatusNormalClosure, "bye")
+	}
+}
+
+// endCause names why the box ended a call: its SIP status when there is one.
+func endCause(m gateway.Message) string {
+	if m.SIPCode != 0 {
+		return "SIP " + strconv.Itoa(m.SIPCode) + " " + m.Reason
+	}
+	if m.Reason != "" {
+		return m.Reason
+	}
+	return "ended"
+}
+
+func shortErr(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[:80]
+	}
+	return s
+}

@@ -1,0 +1,256 @@
+package calldial
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// marker starts every payload calldial sends, so its echo is recognised.
+var marker = []byte("EBX1")
+
+// payload layout: marker, 4-byte packet number, 8-byte send time (ns).
+const payloadHead = 16
+
+// totals are the run's packet counters, for progress and the CPU window.
+type totals struct {
+	sent     atomic.Uint64
+	received atomic.Uint64
+}
+
+// mediaStream is one call's audio: the pacer sends, pion's track reader
+// receives the echo.
+type mediaStream struct {
+	track *webrtc.TrackLocalStaticRTP
+	spec  codecSpec
+	all   *totals
+
+	// sending side, touched by the pacer only
+	pkt     rtp.Packet
+	payload []byte
+	n       uint32
+	sent    atomic.Uint64
+	slot    int
+	idx     int // position in the pacer slot, under pacer.mu
+
+	mu       sync.Mutex // receiving side
+	received uint64
+	rttSum   time.Duration
+	rttMax   time.Duration
+	jitter   float64 // RFC 3550 estimate, timestamp units
+	lastTr   float64
+	first    time.Time
+}
+
+func newMediaStream(track *webrtc.TrackLocalStaticRTP, spec codecSpec, all *totals) *mediaStream {
+	m := &mediaStream{track: track, spec: spec, all: all, payload: make([]byte, spec.payload)}
+	copy(m.payload, marker)
+	m.pkt.Header = rtp.Header{Version: 2, PayloadType: uint8(spec.params.PayloadType), SequenceNumber: uint16(randUint32()), Timestamp: randUint32()}
+	m.pkt.Marker = true
+	return m
+}
+
+// sendOne sends the next 20 ms packet.
+func (m *mediaStream) sendOne(now time.Time) {
+	m.n++
+	binary.BigEndian.PutUint32(m.payload[4:8], m.n)
+	binary.BigEndian.PutUint64(m.payload[8:16], uint64(now.UnixNano()))
+	m.pkt.Payload = m.payload
+	if err := m.track.WriteRTP(&m.pkt); err == nil {
+		m.sent.Add(1)
+		m.all.sent.Add(1)
+	}
+	m.pkt.Marker = false
+	m.pkt.SequenceNumber++
+	m.pkt.Timestamp += m.spec.step
+}
+
+// receive reads the echoed stream until the track ends.
+func (m *mediaStream) receive(t *webrtc.TrackRemote) {
+	buf := make([]byte, 1500)
+	clock := float64(m.spec.params.ClockRate)
+	var h rtp.Header
+	for {
+		n, _, err := t.Read(buf)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		hl, err := h.Unmarshal(buf[:n])
+		if err != nil || n-hl < payloadHead || !bytes.Equal(buf[hl:hl+4], marker) {
+			continue
+		}
+		sentAt := int64(binary.BigEndian.Uint64(buf[hl+8 : hl+16]))
+		rtt := time.Duration(now.UnixNano() - sentAt)
+		m.all.received.Add(1)
+		m.mu.Lock()
+		m.received++
+		if m.first.IsZero() {
+			m.first = now
+		}
+		m.rttSum += rtt
+		m.rttMax = max(m.rttMax, rtt)
+		// transit in timestamp units; the echo keeps our timestamps
+		// shifted by a constant, so differences are the jitter
+		tr := float64(now.UnixNano())/1e9*clock - float64(h.Timestamp)
+		if m.received > 1 {
+			m.jitter += (math.Abs(tr-m.lastTr) - m.jitter) / 16
+		}
+		m.lastTr = tr
+		m.mu.Unlock()
+	}
+}
+
+func (m *mediaStream) firstEcho() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.first
+}
+
+// mediaResult is one call's media summary.
+type mediaResult struct {
+	Sent, Received uint64
+	Lost           uint64
+	JitterMS       float64
+	RTTMeanMS      float64
+	RTTMaxMS       float64
+}
+
+func (m *mediaStream) result() mediaResult {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := mediaResult{Sent: m.sent.Load(), Received: m.received}
+	if r.Sent > r.Received {
+		r.Lost = r.Sent - r.Received
+	}
+	r.JitterMS = m.jitter / float64(m.spec.params.ClockRate) * 1000
+	if m.received > 0 {
+		r.RTTMeanMS = float64(m.rttSum) / float64(m.received) / 1e6
+		r.RTTMaxMS = float64(m.rttMax) / 1e6
+	}
+	return r
+}
+
+// pacer sends a packet on every active stream each 20 ms. Streams are
+// spread over slots so the box sees an even packet rate, not a burst
+// every 20 ms; a few shards keep one slow send from delaying all.
+type pacer struct {
+	shards []*pacerShard
+	next   atomic.Uint64
+	// skipped counts 20 ms periods a shard could not serve in time (the
+	// load generator itself was short of CPU): packets not sent, not lost.
+	skipped atomic.Uint64
+	// active is the number of streams being sent
+	active atomic.Int64
+}
+
+const (
+	packetInterval = 20 * time.Millisecond
+	pacerSlots     = 10
+)
+
+type pacerShard struct {
+	mu    sync.Mutex
+	slots [pacerSlots][]*mediaStream
+	next  int
+	stop  chan struct{}
+	done  chan struct{}
+	p     *pacer
+}
+
+func newPacer(shards int) *pacer {
+	p := &pacer{}
+	for i := 0; i < shards; i++ {
+		s := &pacerShard{stop: make(chan struct{}), done: make(chan struct{}), p: p}
+		p.shards = append(p.shards, s)
+		go s.loop()
+	}
+	return p
+}
+
+func (p *pacer) shardOf(m *mediaStream) *pacerShard {
+	return p.shards[m.slot%len(p.shards)]
+}
+
+func (p *pacer) add(m *mediaStream) {
+	n := int(p.next.Add(1))
+	m.slot = n
+	s := p.shardOf(m)
+	s.mu.Lock()
+	sl := (n / len(p.shards)) % pacerSlots
+	m.idx = len(s.slots[sl])
+	s.slots[sl] = append(s.slots[sl], m)
+	s.mu.Unlock()
+	p.active.Add(1)
+}
+
+func (p *pacer) remove(m *mediaStream) {
+	s := p.shardOf(m)
+	s.mu.Lock()
+	sl := (m.slot / len(p.shards)) % pacerSlots
+	list := s.slots[sl]
+	if m.idx < len(list) && list[m.idx] == m {
+		last := list[len(list)-1]
+		list[m.idx] = last
+		last.idx = m.idx
+		s.slots[sl] = list[:len(list)-1]
+		p.active.Add(-1)
+	}
+	s.mu.Unlock()
+}
+
+func (p *pacer) close() {
+	for _, s := range p.shards {
+		close(s.stop)
+		<-s.done
+	}
+}
+
+// loop sends slot k at k*2 ms into every 20 ms period; a late wake-up
+// sends the slots it missed.
+func (s *pacerShard) loop() {
+	defer close(s.done)
+	step := packetInterval / pacerSlots
+	start := time.Now()
+	var batch []*mediaStream
+	var tick int64
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		due := start.Add(time.Duration(tick) * step)
+		if d := time.Until(due); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-s.stop:
+				return
+			case <-timer.C:
+			}
+		} else {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+		}
+		now := time.Now()
+		s.mu.Lock()
+		batch = append(batch[:0], s.slots[tick%pacerSlots]...)
+		s.mu.Unlock()
+		for _, m := range batch {
+			m.sendOne(now)
+		}
+		tick++
+		// far behind (machine overloaded): skip ahead rather than burst
+		if behind := int64(time.Since(start)/step) - tick; behind > pacerSlots {
+			skip := behind - behind%pacerSlots
+			tick += skip
+			s.p.skipped.Add(uint64(skip / pacerSlots))
+		}
+	}
+}

@@ -1,0 +1,79 @@
+// Package calldial is a load generator for the gateway: it asks the portal
+// API for call tokens and places WebRTC calls (pion) through the box toward
+// a SIP UAS that echoes RTP, at a given rate and concurrency, sends 20 ms
+// audio packets on every answered call, and reports setup latency, media
+// quality and what the gateway process spent (CPU per relayed packet,
+// memory per call).
+package calldial
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Options describe one load run.
+type Options struct {
+	// Portal is the gateway's portal API base URL ("http://127.0.0.1:8443").
+	Portal string
+	// APIKey authorises token requests.
+	APIKey string
+	// From and Destination go into every token request.
+	From, Destination string
+
+	// Rate is new calls per second; Concurrency bounds calls in progress
+	// (a full house delays new attempts); Total is the number of calls.
+	Rate        float64
+	Concurrency int
+	Total       int
+	// Hold is how long each answered call stays up with media.
+	Hold time.Duration
+	// SetupTimeout bounds token to answer (and answer to media).
+	SetupTimeout time.Duration
+	// Codec is "pcmu", "pcma" or "opus".
+	Codec string
+
+	// GatewayPID is the gateway process, read through /proc for CPU and
+	// memory (0: not measured). UASPID likewise for the SIP UAS.
+	GatewayPID int
+	UASPID     int
+
+	// Progress receives a line per second while the run goes (nil: none).
+	Progress io.Writer
+	// Sample is the progress and sampling interval (default 1 s).
+	Sample time.Duration
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.Portal == "":
+		return errors.New("portal URL missing (--portal http://127.0.0.1:8443)")
+	case o.APIKey == "":
+		return errors.New("portal API key missing (--api-key)")
+	case o.Rate <= 0 || o.Rate > 10000:
+		return fmt.Errorf("rate %v calls/s: use 0 < rate <= 10000", o.Rate)
+	case o.Concurrency < 1 || o.Concurrency > 20000:
+		return fmt.Errorf("concurrency %d: use 1..20000", o.Concurrency)
+	case o.Total < 1:
+		return fmt.Errorf("total %d: place at least one call", o.Total)
+	case o.Hold < 0 || o.Hold > time.Hour:
+		return fmt.Errorf("hold %v: use 0..1h", o.Hold)
+	}
+	if _, err := codecOf(o.Codec); err != nil {
+		return err
+	}
+	if o.From == "" {
+		o.From = "sip:calldial@example.com"
+	}
+	if o.Destination == "" {
+		o.Destination = "sip:agent@127.0.0.1"
+	}
+	if o.SetupTimeout <= 0 {
+		o.SetupTimeout = 15 * time.Second
+	}
+	if o.Sample <= 0 {
+		o.Sample = time.Second
+	}
+	return nil
+}
