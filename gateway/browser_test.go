@@ -111,6 +111,25 @@ func TestBrowserDemoPageCall(t *testing.T) {
 	}
 	t.Logf("browser call: codec %s, to UAS %d packets, from UAS %d, browser got %v", calls[0].Codec, pbxOut, pbxIn, stats.Received)
 
+	// In-band DTMF from the browser (RTCDTMFSender, RFC 4733) crosses the
+	// relay to the UAS, whose echo comes back as DTMF from the PBX side.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("key-5"))); err != nil {
+		t.Fatal(err)
+	}
+	var digits string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var err error
+		if digits, err = chromedp.Run(ctx, chromedp.Evaluate[string](`window.demo.dtmf.join("")`)); err != nil {
+			t.Fatal(err)
+		}
+		if digits != "" {
+			break
+		}
+	}
+	if digits != "5" {
+		t.Errorf("DTMF echoed back to the page = %q, want 5", digits)
+	}
+
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
 		t.Fatal(err)
 	}

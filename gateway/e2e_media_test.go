@@ -1,0 +1,115 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"edgebox/gateway"
+	"edgebox/gateway/client"
+	"edgebox/internal/config"
+)
+
+func TestEarlyMedia(t *testing.T) {
+	uas := startSIPp(t, "uas_early", 1)
+	svc := startGateway(t, testConfig(t, uas.addr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventEarlyMedia); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 10) // audio both ways before the answer
+	if st := svc.Snapshot()[0].State; st != gateway.StateEarly && st != gateway.StateAnswered {
+		t.Errorf("state %s during early media", st)
+	}
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Stats().Echoed
+	waitEchoed(t, c, before+10)
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 10*time.Second)
+}
+
+func TestClientLeavesAnsweredCall(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	svc := startGateway(t, testConfig(t, uas.addr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // the tab is closed: the box sends BYE
+	uas.wait(t, 10*time.Second)
+	if h := svc.History(1); len(h) != 1 || h[0].Reason != "client left" {
+		t.Errorf("history %+v", h)
+	}
+}
+
+// TestCodecsBridgedWithoutTranscoding calls with each codec against a UAS
+// that answers with it; opus comes back from the PBX under another payload
+// type, so the relay must map it.
+func TestCodecsBridgedWithoutTranscoding(t *testing.T) {
+	for _, tc := range []struct {
+		codec, pt, rtpmap string
+	}{
+		{"opus", "96", "opus/48000/2"},
+		{"g722", "9", "G722/8000"},
+		{"pcma", "8", "PCMA/8000"},
+		{"pcmu", "0", "PCMU/8000"},
+	} {
+		t.Run(tc.codec, func(t *testing.T) {
+			uas := startSIPp(t, "uas_codec", 1, "-key", "pt", tc.pt, "-key", "rtpmap", tc.rtpmap)
+			svc := startGateway(t, testConfig(t, uas.addr()))
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			tok, wsURL := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+			c, err := client.Dial(ctx, wsURL, tok, client.Options{LoopbackOnly: true, Codec: tc.codec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+				t.Fatal(err)
+			}
+			c.StartAudio(ctx, 0)
+			waitEchoed(t, c, 20)
+			if got := svc.Snapshot()[0].Codec; got != tc.codec {
+				t.Errorf("bridged %s, want %s", got, tc.codec)
+			}
+			c.Hangup(ctx)
+			c.WaitEvent(ctx, gateway.EventEnded)
+			uas.wait(t, 10*time.Second)
+		})
+	}
+}
+
+// TestFullICEWithBuiltinSTUN runs the box without a public address: full
+// ICE, with the built-in STUN server as its configured server.
+func TestFullICEWithBuiltinSTUN(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	cfg := testConfig(t, uas.addr())
+	cfg.Media.PublicAddress = ""
+	cfg.STUN.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	cfg.Media.ICEServers = []config.GatewayICEServer{{URLs: []string{"stun:" + cfg.STUN.Listen}}}
+	svc := startGateway(t, cfg)
+	if svc.Status().ICELite {
+		t.Fatal("ICE-lite without a public address")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 20)
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 10*time.Second)
+}
