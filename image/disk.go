@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -35,7 +36,12 @@ func Cmdline(slot, extra string) string {
 	return c
 }
 
-func syslinuxCfg(cmdline string) string {
+// syslinuxCfg boots the slot's own kernel by default. The label "other"
+// chain-loads the other slot's boot sector: a trial boot of an update is a
+// syslinux boot-once of "other" in the confirmed slot's ADV, so a trial that
+// fails falls back to this slot's default (docs/updates.md).
+func syslinuxCfg(slot, cmdline string) string {
+	other := map[string]string{"A": "2", "B": "1"}[slot]
 	return strings.Join([]string{
 		"SERIAL 0 115200",
 		"PROMPT 0",
@@ -45,9 +51,17 @@ func syslinuxCfg(cmdline string) string {
 		"  LINUX /vmlinuz",
 		"  INITRD /initrd.gz",
 		"  APPEND " + cmdline,
+		"LABEL other",
+		"  COM32 chain.c32",
+		"  APPEND boot," + other,
 		"",
 	}, "\n")
 }
+
+// syslinuxModules are the COM32 modules chain.c32 needs (syslinux 6).
+var syslinuxModules = []string{"chain.c32", "libcom32.c32", "libutil.c32"}
+
+const syslinuxModuleDir = "/usr/lib/syslinux/modules/bios"
 
 // slotOffset returns the byte offset of boot slot A or B in the image.
 func slotOffset(slot string) int64 {
@@ -60,7 +74,7 @@ func slotOffset(slot string) int64 {
 
 // makeSlot writes a FAT boot partition with syslinux, the kernel and the
 // initramfs into a file, using only mkfs.vfat, syslinux and mtools.
-func makeSlot(ctx context.Context, work, slot, kernel, initrd string, log io.Writer) (string, error) {
+func makeSlot(ctx context.Context, work, slot, kernel, initrd, extra string, log io.Writer) (string, error) {
 	part := filepath.Join(work, "slot"+slot+".img")
 	os.Remove(part)
 	if err := run(ctx, log, work, "mkfs.vfat", "-C", "-n", slotLabels[slot], part, fmt.Sprint(slotMiB*1024)); err != nil {
@@ -69,16 +83,43 @@ func makeSlot(ctx context.Context, work, slot, kernel, initrd string, log io.Wri
 	if err := run(ctx, log, work, "syslinux", "--install", part); err != nil {
 		return "", err
 	}
-	cfg := filepath.Join(work, "syslinux-"+slot+".cfg")
-	if err := os.WriteFile(cfg, []byte(syslinuxCfg(Cmdline(slot, ""))), 0o644); err != nil {
+	if err := setHiddenSectors(part, slotOffset(slot)/sectorSize); err != nil {
 		return "", err
 	}
-	for src, name := range map[string]string{kernel: "vmlinuz", initrd: "initrd.gz", cfg: "syslinux.cfg"} {
-		if err := mcopy(ctx, log, part, src, name); err != nil {
+	cfg := filepath.Join(work, "syslinux-"+slot+".cfg")
+	if err := os.WriteFile(cfg, []byte(syslinuxCfg(slot, Cmdline(slot, extra))), 0o644); err != nil {
+		return "", err
+	}
+	// Fixed order: both slots get the same layout, so an update bundle
+	// stores the kernel and initramfs chunks once for both.
+	files := [][2]string{{cfg, "syslinux.cfg"}}
+	for _, m := range syslinuxModules {
+		files = append(files, [2]string{filepath.Join(syslinuxModuleDir, m), m})
+	}
+	files = append(files, [2]string{kernel, "vmlinuz"}, [2]string{initrd, "initrd.gz"})
+	for _, f := range files {
+		if err := mcopy(ctx, log, part, f[0], f[1]); err != nil {
 			return "", err
 		}
 	}
 	return part, nil
+}
+
+// setHiddenSectors records the partition's start in its FAT boot sector,
+// as an installer on the real disk would: syslinux's boot sector needs it
+// when chain.c32 (not the MBR) starts it.
+func setHiddenSectors(part string, start int64) error {
+	f, err := os.OpenFile(part, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(start))
+	if _, err := f.WriteAt(b[:], 0x1C); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // mcopy writes file src as name into the FAT filesystem in image (which may
@@ -140,7 +181,7 @@ func MakeDisk(ctx context.Context, work, kernel, initrd, dst string, log io.Writ
 		return err
 	}
 	for _, slot := range []string{"A", "B"} {
-		part, err := makeSlot(ctx, work, slot, kernel, initrd, log)
+		part, err := makeSlot(ctx, work, slot, kernel, initrd, "", log)
 		if err != nil {
 			return err
 		}
@@ -163,7 +204,7 @@ func SetCmdline(ctx context.Context, disk, slot, extra string) error {
 		return err
 	}
 	defer os.Remove(cfg.Name())
-	cfg.WriteString(syslinuxCfg(Cmdline(slot, extra)))
+	cfg.WriteString(syslinuxCfg(slot, Cmdline(slot, extra)))
 	cfg.Close()
 	return mcopy(ctx, io.Discard, fmt.Sprintf("%s@@%d", disk, slotOffset(slot)), cfg.Name(), "syslinux.cfg")
 }
