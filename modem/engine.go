@@ -63,7 +63,32 @@ type EngineConfig struct {
 	// (USB re-enumeration, firmware boot): opening and probing are retried
 	// for this long.
 	RebootWait time.Duration // default 30s
-	Logger     *slog.Logger
+	// BootURCs are the lines a modem sends when it (re)starts; a command
+	// pending when one arrives fails with ErrRebooted. Default: ^SYSSTART,
+	// RDY, *EMRDY: 1.
+	BootURCs []string
+	Logger   *slog.Logger
+}
+
+// commandName is "AT+CPIN" for `AT+CPIN="1234"`: safe to log.
+func commandName(cmd string) string {
+	if i := strings.IndexAny(cmd, "=?"); i > 0 {
+		return cmd[:i]
+	}
+	return cmd
+}
+
+// ErrRebooted is returned for a command the modem will never answer
+// because it announced a restart (^SYSSTART, RDY, *EMRDY: 1) meanwhile.
+var ErrRebooted = errors.New("modem restarted during the command")
+
+func (e *Engine) isBootURC(line string) bool {
+	for _, b := range e.cfg.BootURCs {
+		if strings.EqualFold(strings.TrimSpace(line), b) {
+			return true
+		}
+	}
+	return false
 }
 
 // Engine owns the serial port in one goroutine (Run). Commands are queued
@@ -127,6 +152,9 @@ func NewEngine(cfg EngineConfig) *Engine {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BootURCs == nil {
+		cfg.BootURCs = []string{"^SYSSTART", "RDY", "*EMRDY: 1"}
 	}
 	return &Engine{
 		cfg:     cfg,
@@ -436,6 +464,8 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	if err := req.ctx.Err(); err != nil {
 		return result{err: err}
 	}
+	// Arguments may be a PIN or APN password: log the command name only.
+	e.log.Debug("tx", "cmd", commandName(req.cmd))
 	if err := e.write(req.cmd + "\r"); err != nil {
 		e.closePort()
 		e.timeouts++
@@ -477,6 +507,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			if !ok {
 				continue
 			}
+			e.log.Debug("rx", "cmd", commandName(req.cmd), "line", line)
 			if !echoSeen && len(resp.Lines) == 0 && strings.EqualFold(line, req.cmd) {
 				echoSeen = true
 				if e.echoOff {
@@ -508,6 +539,11 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			}
 			if e.pendingPD != nil || isUnsolicited(line, owned) {
 				e.urcLine(line)
+				if e.isBootURC(line) {
+					// The modem restarted: it will never answer this
+					// command. Fail it now rather than time out.
+					return result{r: resp, err: fmt.Errorf("%s: %w", req.cmd, ErrRebooted)}
+				}
 				continue
 			}
 			resp.Lines = append(resp.Lines, line)

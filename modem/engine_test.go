@@ -333,3 +333,27 @@ func TestEngineRejectsSmuggledCommands(t *testing.T) {
 		t.Fatalf("modem received %q", sm.cmds)
 	}
 }
+
+func TestEngineBootURCFailsPendingCommand(t *testing.T) {
+	e, _ := newScriptEngine(t, func(cmd string) string {
+		if cmd == "AT+CMGF=0" {
+			return "\r\n^SYSSTART\r\n" // the command was lost in the reboot
+		}
+		return "\r\nOK\r\n"
+	})
+	urcs, cancel := e.Subscribe(4)
+	defer cancel()
+	start := time.Now()
+	_, err := e.Command(context.Background(), "AT+CMGF=0", 5*time.Second)
+	if !errors.Is(err, ErrRebooted) || time.Since(start) > 2*time.Second {
+		t.Fatalf("got %v after %v", err, time.Since(start))
+	}
+	if u := <-urcs; u.Line != "^SYSSTART" {
+		t.Fatalf("boot URC not delivered: %+v", u)
+	}
+	// *EMRDY: 1 as the answer to the query is not a reboot.
+	e2, _ := newScriptEngine(t, func(string) string { return "\r\n*EMRDY: 1\r\n\r\nOK\r\n" })
+	if r, err := e2.Command(context.Background(), "AT*EMRDY?", 0); err != nil || len(r.Lines) != 1 {
+		t.Fatalf("query: %q %v", r.Lines, err)
+	}
+}

@@ -118,7 +118,7 @@ func (m *Modem) urc(u URC) {
 			return
 		}
 		// The modem rebooted by itself (or after our reset command).
-		go m.reinit()
+		m.spawn(m.reinit)
 	default:
 		m.log.Debug("unsolicited", "line", line)
 	}
@@ -126,11 +126,11 @@ func (m *Modem) urc(u URC) {
 
 func (m *Modem) simEvent(st SIMStatus, t time.Time) {
 	if m.noteSIM(st, t) && st.State == SIMReady {
-		go func() {
+		m.spawn(func() {
 			ctx, cancel := context.WithTimeout(m.ctx, 60*time.Second)
 			defer cancel()
 			m.smsSetup(ctx)
 			m.FetchSMS(ctx)
-		}()
+		})
 	}
 }

@@ -43,7 +43,10 @@ func startSim(t *testing.T, cfg modemsim.Config) (*modemsim.Sim, string) {
 	return sim, path
 }
 
-func newRig(t *testing.T, profile string, mod func(*modemsim.Config)) *rig {
+// newRig opens a Modem on a simulated modem. Timeouts are generous so a
+// loaded CI machine does not fail tests; fault tests that need timeouts
+// shorten them with optMod.
+func newRig(t *testing.T, profile string, mod func(*modemsim.Config), optMod ...func(*modem.Options)) *rig {
 	t.Helper()
 	cfg := modemsim.Config{Profile: profile, BootTime: 100 * time.Millisecond, ConnectDelay: 20 * time.Millisecond}
 	if mod != nil {
@@ -56,10 +59,10 @@ func newRig(t *testing.T, profile string, mod func(*modemsim.Config)) *rig {
 	defer cancel()
 	opts := modem.Options{
 		Device:         modem.Device{Port: path, Profile: profile},
-		CommandTimeout: 400 * time.Millisecond,
+		CommandTimeout: 3 * time.Second,
 		MaxTimeouts:    2,
-		ProbeTimeout:   300 * time.Millisecond,
-		RebootWait:     3 * time.Second,
+		ProbeTimeout:   time.Second,
+		RebootWait:     5 * time.Second,
 		ConnectTimeout: 5 * time.Second,
 		SlotReset: func() error {
 			mu.Lock()
@@ -69,6 +72,9 @@ func newRig(t *testing.T, profile string, mod func(*modemsim.Config)) *rig {
 			return nil
 		},
 		SMSDir: r.smsDir,
+	}
+	for _, f := range optMod {
+		f(&opts)
 	}
 	m, err := modem.Open(ctx, opts)
 	if errors.Is(err, modem.ErrNeedsReset) {
@@ -393,7 +399,13 @@ func TestFaults(t *testing.T) {
 		for _, f := range faults {
 			t.Run(p+"/"+f.name, func(t *testing.T) {
 				t.Parallel()
-				r := newRig(t, p, nil)
+				var short []func(*modem.Options)
+				if f.name == "hang" {
+					short = append(short, func(o *modem.Options) {
+						o.CommandTimeout, o.ProbeTimeout, o.RebootWait = 400*time.Millisecond, 300*time.Millisecond, 3*time.Second
+					})
+				}
+				r := newRig(t, p, nil, short...)
 				if strings.HasPrefix(p, "ericsson") || strings.HasPrefix(p, "dell") {
 					if _, err := r.m.Engine().Command(ctxT(t), "AT+CFUN=1", 0); err != nil {
 						t.Fatal(err)

@@ -37,10 +37,32 @@ type Modem struct {
 	linkWatch []chan LinkStatus
 	smsMu     sync.Mutex // one SMS fetch/send at a time
 
+	// background goroutines (URC handler, SMS fetches, re-init), waited
+	// for by Close
+	bgMu     sync.Mutex
+	bgClosed bool
+	bg       sync.WaitGroup
+
 	// last known states, so polls and URCs emit an event only on change
 	stMu    sync.Mutex
 	lastSIM SIMState
 	lastReg RegState
+}
+
+// spawn runs f in a goroutine that Close waits for; after Close it does
+// nothing.
+func (m *Modem) spawn(f func()) {
+	m.bgMu.Lock()
+	if m.bgClosed {
+		m.bgMu.Unlock()
+		return
+	}
+	m.bg.Add(1)
+	m.bgMu.Unlock()
+	go func() {
+		defer m.bg.Done()
+		f()
+	}()
 }
 
 // noteSIM emits EventSIM when the SIM state changed.
@@ -131,7 +153,7 @@ func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open 
 		m.runErr = m.eng.Run(m.ctx)
 	}()
 	<-started
-	go m.handleURCs(urcs)
+	m.spawn(func() { m.handleURCs(urcs) })
 	if err := m.init(ctx); err != nil {
 		select {
 		case <-m.done: // the engine could not even open the port
@@ -153,7 +175,7 @@ func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open 
 	}
 	// Messages that arrived while the box was off, then a slow poll for
 	// messages whose +CMTI was lost or could not be stored.
-	go m.pollSMS()
+	m.spawn(m.pollSMS)
 	return m, nil
 }
 
@@ -217,6 +239,10 @@ func (m *Modem) smsSetup(ctx context.Context) {
 func (m *Modem) Close() error {
 	m.cancel()
 	<-m.done
+	m.bgMu.Lock()
+	m.bgClosed = true
+	m.bgMu.Unlock()
+	m.bg.Wait()
 	m.evMu.Lock()
 	if !m.closed {
 		m.closed = true
@@ -385,7 +411,7 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 	case err == nil:
 		m.pins.accepted(key)
 		m.smsSetup(ctx)
-		go m.FetchSMS(m.ctx) // messages that waited behind the PIN
+		m.spawn(func() { m.FetchSMS(m.ctx) }) // messages that waited behind the PIN
 		return nil
 	case IsCME(err, CMEIncorrectPass), IsCME(err, CMESIMPUKRequired), IsCME(err, 262):
 		m.pins.reject(key, pin)
