@@ -117,7 +117,8 @@ func (p *Proc) LogTail() string {
 // UAS is SIPp answering every INVITE and echoing RTP on loopback.
 type UAS struct {
 	*Proc
-	Addr string // SIP host:port
+	Addr    string // SIP host:port
+	RTPPort int    // where it echoes RTP
 }
 
 // StartUAS runs SIPp with the load scenario in dir.
@@ -145,7 +146,7 @@ func StartUAS(dir string) (*UAS, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UAS{Proc: p, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	u := &UAS{Proc: p, Addr: fmt.Sprintf("127.0.0.1:%d", port), RTPPort: mport}
 	// listening once its port can no longer be bound (bounded wait)
 	for i := 0; ; i++ {
 		c, err := net.ListenPacket("udp", u.Addr)
@@ -320,6 +321,11 @@ func StartRig(bin, dir string, maxCalls int) (*Rig, error) {
 		return nil, err
 	}
 	return &Rig{UAS: uas, Gateway: gw}, nil
+}
+
+// WatchUDP are the rig's shared sockets, where overload shows as drops.
+func (r *Rig) WatchUDP() map[string]int {
+	return map[string]int{"gateway_ice": r.Gateway.Config.Media.ICEPort, "uas_rtp": r.UAS.RTPPort}
 }
 
 // Close stops the gateway (it hangs up what is left) and then SIPp.

@@ -2,10 +2,167 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"time"
+
+	"edgebox/calldial"
 )
 
-// Main runs the benchmark matrix (calldial bench).
+// Point is one load point of the matrix.
+type Point struct {
+	Name        string
+	Codec       string
+	Rate        float64
+	Concurrency int
+	Total       int
+	Hold        time.Duration
+	// Ramp marks the setup-rate steps: a step runs only while the one
+	// before it answered at least half its calls.
+	Ramp bool
+}
+
+// Matrix is the fixed load matrix of make bench. Each point stays under
+// 60 s; together they stay under about 5 minutes on a loaded 2-core box.
+func Matrix(quick bool) []Point {
+	if quick {
+		return []Point{
+			{Name: "g711 x20", Codec: "pcmu", Rate: 50, Concurrency: 20, Total: 20, Hold: 6 * time.Second},
+			{Name: "opus x20", Codec: "opus", Rate: 50, Concurrency: 20, Total: 20, Hold: 6 * time.Second},
+			{Name: "setup 50/s", Codec: "pcmu", Rate: 50, Concurrency: 200, Total: 100, Hold: time.Second, Ramp: true},
+		}
+	}
+	pts := []Point{
+		{Name: "g711 x50", Codec: "pcmu", Rate: 100, Concurrency: 50, Total: 50, Hold: 20 * time.Second},
+		{Name: "g711 x200", Codec: "pcmu", Rate: 100, Concurrency: 200, Total: 200, Hold: 20 * time.Second},
+		{Name: "g711 x500", Codec: "pcmu", Rate: 100, Concurrency: 500, Total: 500, Hold: 25 * time.Second},
+		{Name: "g711 x1000", Codec: "pcmu", Rate: 100, Concurrency: 1000, Total: 1000, Hold: 25 * time.Second},
+		{Name: "opus x200", Codec: "opus", Rate: 100, Concurrency: 200, Total: 200, Hold: 20 * time.Second},
+	}
+	for _, rate := range []float64{50, 100, 200, 400, 800} {
+		pts = append(pts, Point{Name: fmt.Sprintf("setup %.0f/s", rate), Codec: "pcmu", Rate: rate,
+			Concurrency: 2000, Total: int(rate * 3), Hold: time.Second, Ramp: true})
+	}
+	return pts
+}
+
+// Result is one measured point.
+type Result struct {
+	Point  Point            `json:"point"`
+	Report *calldial.Report `json:"report,omitempty"`
+	Error  string           `json:"error,omitempty"`
+}
+
+// Results are the whole benchmark (calldial bench --json).
+type Results struct {
+	Started time.Time   `json:"started"`
+	Host    string      `json:"host"`
+	Load    []Result    `json:"load"`
+	Go      []GoBench   `json:"go_benchmarks"`
+	GoError string      `json:"go_benchmarks_error,omitempty"`
+	Targets []TargetRow `json:"targets"`
+}
+
+// Main runs the benchmark (calldial bench): the load matrix, then the Go
+// benchmarks of the hot paths, then one table.
 func Main(ctx context.Context, args []string, out, progress io.Writer) error {
+	fs := flag.NewFlagSet("calldial bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "a small matrix (smoke test)")
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	noLoad := fs.Bool("no-load", false, "only the Go benchmarks")
+	noGo := fs.Bool("no-go", false, "only the load matrix")
+	benchtime := fs.String("benchtime", "1s", "go test -benchtime for the hot-path benchmarks")
+	verbose := fs.Bool("v", false, "progress line every second of each point")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	res := Results{Started: time.Now()}
+	res.Host, _ = os.Hostname()
+	if !*noLoad {
+		dir, err := os.MkdirTemp("", "edgebox-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		fmt.Fprintln(progress, "bench: building cmd/gateway")
+		bin, err := BuildGateway(dir)
+		if err != nil {
+			return err
+		}
+		rampFailed := false
+		for i, p := range Matrix(*quick) {
+			if ctx.Err() != nil {
+				break
+			}
+			if p.Ramp && rampFailed {
+				res.Load = append(res.Load, Result{Point: p, Error: "not run: the previous rate answered under half its calls"})
+				continue
+			}
+			fmt.Fprintf(progress, "bench: %s (%d calls, %.0f/s, hold %v)\n", p.Name, p.Total, p.Rate, p.Hold)
+			var pw io.Writer
+			if *verbose {
+				pw = progress
+			}
+			r := runPoint(ctx, bin, fmt.Sprintf("%s/p%02d", dir, i), p, pw)
+			if r.Report != nil {
+				fmt.Fprintf(progress, "bench:   answered %d/%d, loss %.4f%%\n", r.Report.Answered, r.Report.Attempted, r.Report.Media.LossPct)
+				if p.Ramp && r.Report.Answered*2 < r.Report.Attempted {
+					rampFailed = true
+				}
+			} else {
+				fmt.Fprintf(progress, "bench:   %s\n", r.Error)
+				rampFailed = rampFailed || p.Ramp
+			}
+			res.Load = append(res.Load, r)
+		}
+	}
+	if !*noGo && ctx.Err() == nil {
+		fmt.Fprintln(progress, "bench: Go benchmarks of the hot paths")
+		gb, err := RunGoBenchmarks(ctx, *benchtime)
+		res.Go = gb
+		if err != nil {
+			res.GoError = err.Error()
+		}
+	}
+	res.Targets = targets(res)
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	PrintTable(out, res)
 	return nil
 }
+
+// runPoint measures one point against a fresh UAS and gateway, so every
+// point starts from the same memory and no leftovers.
+func runPoint(ctx context.Context, bin, dir string, p Point, progress io.Writer) Result {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{Point: p, Error: err.Error()}
+	}
+	rig, err := StartRig(bin, dir, p.Concurrency)
+	if err != nil {
+		return Result{Point: p, Error: err.Error()}
+	}
+	defer rig.Close()
+	// let the gateway settle before its baseline is taken
+	time.Sleep(300 * time.Millisecond)
+	rep, err := calldial.Run(ctx, calldial.Options{
+		Portal: rig.Gateway.Portal, APIKey: APIKey, Codec: p.Codec,
+		Rate: p.Rate, Concurrency: p.Concurrency, Total: p.Total, Hold: p.Hold,
+		GatewayPID: rig.Gateway.PID(), UASPID: rig.UAS.PID(), WatchUDP: rig.WatchUDP(),
+		Progress: progress,
+	})
+	if err != nil {
+		return Result{Point: p, Error: err.Error()}
+	}
+	if rig.Gateway.Exited() {
+		return Result{Point: p, Report: rep, Error: "gateway exited during the run:\n" + rig.Gateway.LogTail()}
+	}
+	return Result{Point: p, Report: rep}
+}
+
+func calldialProcZero() calldial.ProcFigures { return calldial.ProcFigures{} }

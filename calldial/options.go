@@ -38,6 +38,10 @@ type Options struct {
 	// memory (0: not measured). UASPID likewise for the SIP UAS.
 	GatewayPID int
 	UASPID     int
+	// WatchUDP names loopback UDP ports whose kernel drop counters the
+	// report shows (the gateway's ICE port, the UAS's RTP port): on
+	// loopback a full receive buffer is the only place packets are lost.
+	WatchUDP map[string]int
 
 	// Progress receives a line per second while the run goes (nil: none).
 	Progress io.Writer

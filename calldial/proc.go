@@ -89,3 +89,32 @@ func truncate(b []byte) []byte {
 	}
 	return b
 }
+
+// UDPDrops reads the kernel's drop counter (receive buffer full) of the
+// UDP sockets bound to port on 127.0.0.1, from /proc/net/udp: where loss
+// happens on loopback, since nothing else drops packets there.
+func UDPDrops(port int) (uint64, error) {
+	data, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return 0, err
+	}
+	return parseUDPDrops(data, port)
+}
+
+func parseUDPDrops(data []byte, port int) (uint64, error) {
+	want := fmt.Sprintf("0100007F:%04X", port)
+	var total uint64
+	lines := strings.Split(string(data), "\n")
+	for _, line := range lines[min(1, len(lines)):] {
+		f := strings.Fields(line)
+		if len(f) < 13 || f[1] != want {
+			continue
+		}
+		n, err := strconv.ParseUint(f[len(f)-1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/net/udp: drops %q is not a number", f[len(f)-1])
+		}
+		total += n
+	}
+	return total, nil
+}

@@ -67,6 +67,9 @@ type MediaSummary struct {
 	CallRTTMeanMS  Percentiles `json:"call_rtt_mean_ms"`
 	CallRTTMaxMS   Percentiles `json:"call_rtt_max_ms"`
 	CallsWithMedia int         `json:"calls_with_media"`
+	// SocketDrops are the kernel's receive-buffer drops of the watched
+	// sockets during the run.
+	SocketDrops map[string]uint64 `json:"socket_drops,omitempty"`
 }
 
 // ProcFigures is what one process spent.
@@ -235,6 +238,18 @@ func (rep *Report) Print(w io.Writer) {
 	m := rep.Media
 	fmt.Fprintf(w, "media: %d packets sent, %d echoed back, %d lost (%.4f%%), %d late pacer periods\n",
 		m.Sent, m.Received, m.Lost, m.LossPct, m.PacerSkipped)
+	if len(m.SocketDrops) > 0 {
+		names := make([]string, 0, len(m.SocketDrops))
+		for n := range m.SocketDrops {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprint(w, "  kernel drops (receive buffer full):")
+		for _, n := range names {
+			fmt.Fprintf(w, " %s %d", n, m.SocketDrops[n])
+		}
+		fmt.Fprintln(w)
+	}
 	pr("per call loss:", m.CallLossPct, "%")
 	pr("per call jitter:", m.CallJitterMS, "ms")
 	pr("per call round trip (mean):", m.CallRTTMeanMS, "ms")

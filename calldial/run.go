@@ -82,6 +82,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		pace: newPacer(max(1, runtime.GOMAXPROCS(0)))}
 	defer r.hc.CloseIdleConnections()
 
+	drops0 := map[string]uint64{}
+	for name, port := range opt.WatchUDP {
+		drops0[name], _ = UDPDrops(port)
+	}
 	base := r.take()
 	samples := []sample{base}
 	stopSampling := make(chan struct{})
@@ -151,7 +155,15 @@ schedule:
 	r.pace.close()
 	last := r.take()
 	samples = append(samples, last)
-	return r.report(samples, start, end), nil
+	rep := r.report(samples, start, end)
+	if len(opt.WatchUDP) > 0 {
+		rep.Media.SocketDrops = map[string]uint64{}
+		for name, port := range opt.WatchUDP {
+			n, _ := UDPDrops(port)
+			rep.Media.SocketDrops[name] = n - drops0[name]
+		}
+	}
+	return rep, nil
 }
 
 func progressLine(base, prev, s sample, opt Options) string {

@@ -76,6 +76,7 @@ func dial(ctx context.Context, args []string) error {
 		defer rig.Close()
 		o.Portal, o.APIKey = rig.Gateway.Portal, bench.APIKey
 		o.GatewayPID, o.UASPID = rig.Gateway.PID(), rig.UAS.PID()
+		o.WatchUDP = rig.WatchUDP()
 	}
 	rep, err := calldial.Run(ctx, o)
 	if err != nil {
