@@ -84,8 +84,10 @@ type Options struct {
 	Baud int
 	// CommandTimeout is the default per-command timeout. Default 5s.
 	CommandTimeout time.Duration
-	// MaxTimeouts is how many consecutive timeouts trigger the next
-	// recovery step (reopen port, vendor reset, slot reset). Default 3.
+	// MaxTimeouts is how many consecutive timeouts start recovery: reopen
+	// the port, else the vendor reset, else SlotReset, each checked with
+	// "AT"; the first that works ends it, and if none does the modem is
+	// faulty (EventFaulty, commands fail with ErrFaulty). Default 3.
 	MaxTimeouts int
 	// SlotReset toggles the board's reset GPIO of the modem's slot (the
 	// board profile names the line, e.g. mpcie2_reset). Optional.
