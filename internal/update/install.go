@@ -243,7 +243,6 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-
 // Arm makes the next boot try the other slot once: syslinux's boot-once
 // command "other" plus edgebox's trial record, in the running slot's ADV.
 func Arm(d *Disk, running string, t Trial) error {
