@@ -15,6 +15,7 @@ import (
 // Result is what a build produced.
 type Result struct {
 	Kernel, Initramfs, Disk string
+	Bundle                  string // signed update bundle (docs/updates.md)
 	Version                 string
 	Modules                 int
 }
@@ -47,8 +48,15 @@ func Build(ctx context.Context, repo, out, version string, log io.Writer) (*Resu
 	if err := os.WriteFile(filepath.Join(overlay, "etc/edgebox/version"), []byte(version+"\n"), 0o644); err != nil {
 		return nil, err
 	}
+	keys, err := SigningKeys(KeysDir(out), log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := stageTrustedKeys(KeysDir(out), overlay); err != nil {
+		return nil, err
+	}
 	res := &Result{Kernel: filepath.Join(out, "vmlinuz"), Initramfs: filepath.Join(out, "initramfs.cpio.gz"),
-		Disk: filepath.Join(out, "edgebox.img"), Version: version, Modules: n}
+		Disk: filepath.Join(out, "edgebox.img"), Bundle: filepath.Join(out, "edgebox.bundle"), Version: version, Modules: n}
 	if err := copyFile(k.Vmlinuz(), res.Kernel, 0o644); err != nil {
 		return nil, err
 	}
@@ -59,9 +67,13 @@ func Build(ctx context.Context, repo, out, version string, log io.Writer) (*Resu
 	if err := MakeDisk(ctx, work, res.Kernel, res.Initramfs, res.Disk, log); err != nil {
 		return nil, fmt.Errorf("disk image: %w", err)
 	}
+	if _, err := MakeBundle(ctx, BundleOptions{Work: filepath.Join(work, "bundle"), Kernel: res.Kernel, Initramfs: res.Initramfs,
+		Version: version, Keys: keys, Out: res.Bundle}, log); err != nil {
+		return nil, fmt.Errorf("update bundle: %w", err)
+	}
 	fmt.Fprintf(log, "mkimage: edgebox %s for boards %s (kernel %s, %d modules) in %s\n",
 		version, strings.Join(boardNames(), " "), k.Version, n, time.Since(start).Round(time.Second))
-	for _, f := range []struct{ what, path string }{{"kernel", res.Kernel}, {"initramfs", res.Initramfs}, {"disk image", res.Disk}} {
+	for _, f := range []struct{ what, path string }{{"kernel", res.Kernel}, {"initramfs", res.Initramfs}, {"disk image", res.Disk}, {"bundle", res.Bundle}} {
 		fi, err := os.Stat(f.path)
 		if err != nil {
 			return nil, err
@@ -69,6 +81,15 @@ func Build(ctx context.Context, repo, out, version string, log io.Writer) (*Resu
 		fmt.Fprintf(log, "mkimage:   %-10s %7.1f MiB  %s\n", f.what, float64(fi.Size())/(1<<20), f.path)
 	}
 	return res, nil
+}
+
+// KeysDir holds the update signing keys: EDGEBOX_KEYS_DIR, else out/keys
+// (development keys, made by `make keys` or the first build).
+func KeysDir(out string) string {
+	if d := os.Getenv("EDGEBOX_KEYS_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(out, "keys")
 }
 
 func boardNames() []string {
