@@ -118,12 +118,12 @@ func (s *Sim) dial(num string) reply {
 
 // args splits "=..." parameters; ok false when there is no '='.
 func splitCmd(c string) (name, op string, args []string) {
-	up := strings.ToUpper(c)
-	i := strings.IndexAny(up, "=?")
+	// Index the original: ToUpper may change the length of invalid UTF-8.
+	i := strings.IndexAny(c, "=?")
 	if i < 0 {
-		return up, "", nil
+		return strings.ToUpper(c), "", nil
 	}
-	name = up[:i]
+	name = strings.ToUpper(c[:i])
 	rest := c[i:]
 	switch {
 	case rest == "?":
