@@ -12,8 +12,13 @@ all: image
 deps:
 	@scripts/deps.sh
 
-image: deps
+image: deps keys
 	go run ./cmd/mkimage build -out $(OUT)
+
+# A development key pair for signing update bundles (out/keys; release
+# keys live offline and are given with EDGEBOX_KEYS_DIR).
+keys:
+	go run ./cmd/mkimage keys -out $(OUT)
 
 run: image
 	go run ./cmd/mkimage boot -out $(OUT)

@@ -3,6 +3,8 @@
 //	mkimage build [-out DIR] [-version V]   kernel, initramfs and out/edgebox.img
 //	mkimage boot  [-out DIR]                boot out/edgebox.img with a simulated modem
 //	mkimage cmdline -slot A IMAGE 'extra args'  change a slot's kernel command line
+//	mkimage keys [-out DIR]                 a development update signing key pair
+//	mkimage bundle [-out DIR] [flags]       a signed update bundle (bundle.go)
 package main
 
 import (
@@ -33,6 +35,10 @@ func main() {
 		err = boot(ctx, os.Args[2:])
 	case "cmdline":
 		err = cmdline(ctx, os.Args[2:])
+	case "keys":
+		err = keys(os.Args[2:])
+	case "bundle":
+		err = bundle(ctx, os.Args[2:])
 	default:
 		usage()
 	}
@@ -43,7 +49,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mkimage build|boot|cmdline [flags]")
+	fmt.Fprintln(os.Stderr, "usage: mkimage build|boot|cmdline|keys|bundle [flags]")
 	os.Exit(2)
 }
 
