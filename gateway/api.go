@@ -39,6 +39,7 @@ type CallInfo struct {
 	DurationSec float64           `json:"duration_sec"` // talk time since answer
 	Browser     LegInfo           `json:"browser"`
 	PBX         LegInfo           `json:"pbx"`
+	Video       *VideoInfo        `json:"video,omitempty"`    // set when video is bridged
 	SIPCode     int               `json:"sip_code,omitempty"` // final INVITE status, or 200 for answered calls
 	Reason      string            `json:"reason,omitempty"`   // why it ended
 }
@@ -50,6 +51,13 @@ type LegInfo struct {
 	Remote string      `json:"remote,omitempty"`
 	In     StreamStats `json:"in"`
 	Out    StreamStats `json:"out"`
+}
+
+// VideoInfo is the video stream of a call, passed through untouched.
+type VideoInfo struct {
+	Codec   string  `json:"codec"`
+	Browser LegInfo `json:"browser"`
+	PBX     LegInfo `json:"pbx"`
 }
 
 // Status is the gateway's overall state.

@@ -78,6 +78,8 @@ type Call struct {
 	browserIn  streamStats
 	browserOut streamStats
 	mediaWG    sync.WaitGroup
+	video      *videoBridge // nil unless both sides do video
+	videoOffer []codec      // browser video codecs offered to the PBX
 
 	mu   sync.Mutex
 	info CallInfo
@@ -116,6 +118,12 @@ func (c *Call) snapshot() CallInfo {
 			ci.PBX.Out.Lost = int64(pbx.remoteLost)
 		}
 		pbx.mu.Unlock()
+	}
+	if ci.Video != nil && c.video != nil {
+		v := *ci.Video
+		v.Browser.In, v.Browser.Out = c.video.browserIn.snapshot(), c.video.browserOut.snapshot()
+		v.PBX.In, v.PBX.Out = c.video.leg.recv.snapshot(), c.video.leg.send.stats.snapshot()
+		ci.Video = &v
 	}
 	if !ci.AnsweredAt.IsZero() {
 		end := ci.EndedAt
@@ -244,6 +252,9 @@ func (c *Call) takeOffer(raw string) error {
 	if !strings.Contains(raw, "a=fingerprint:") {
 		return errors.New("offer has no DTLS fingerprint")
 	}
+	if c.cfg.Media.Video && info.Video != nil && info.Video.Port != 0 {
+		c.videoOffer = videoCodecs(info.Video)
+	}
 	c.offerSDP, c.offer = raw, info
 	return nil
 }
@@ -289,6 +300,14 @@ func (c *Call) pbxSDP(dir string) []byte {
 		}
 		p.Audio.Codecs = cs
 	}
+	if c.video != nil {
+		vc := c.videoOffer
+		if c.video.plan != nil {
+			b := c.video.plan.Browser
+			vc = []codec{{Name: b.Name, PT: c.video.plan.PBXPT, Clock: b.Clock, Channels: b.Channels, Fmtp: b.Fmtp}}
+		}
+		p.Video = &plainMedia{Port: int(c.video.leg.local.Port()), Codecs: vc, Direction: dir}
+	}
 	return []byte(p.String())
 }
 
@@ -305,6 +324,17 @@ func (c *Call) dial(ctx context.Context) {
 	c.pbx = leg
 	c.info.PBX.Local = leg.local.String()
 	c.mu.Unlock()
+	if len(c.videoOffer) > 0 {
+		vleg, err := openPBXLeg(c.svc.ports, ip)
+		if err != nil {
+			c.log.Warn("no port pair for video: audio only", "err", err)
+			c.videoOffer = nil
+		} else {
+			c.mu.Lock()
+			c.video = &videoBridge{leg: vleg}
+			c.mu.Unlock()
+		}
+	}
 
 	req, dua, err := c.svc.sip.newInvite(c.grant, c.cfg.PBX, c.pbxSDP("sendrecv"))
 	if err != nil {
@@ -542,8 +572,14 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		return err
 	}
 	var video []codec
-	if c.cfg.Media.Video && c.offer.Video != nil && info.Video != nil && info.Video.Port != 0 {
-		video = videoCodecs(c.offer.Video)
+	if c.video != nil && info.Video != nil && info.Video.Port != 0 {
+		if vplan, err := planBridge(c.offer.Video, info.Video); err == nil {
+			c.video.plan = vplan
+			c.video.leg.apply(vplan)
+			video = []codec{vplan.Browser}
+		} else {
+			c.log.Info("video not bridged", "err", err)
+		}
 	}
 	pc, err := c.svc.web.newPeer(plan, video)
 	if err != nil {
@@ -586,11 +622,15 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		}
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		if t.Kind() != webrtc.RTPCodecTypeAudio {
-			return
+		switch {
+		case t.Kind() == webrtc.RTPCodecTypeAudio:
+			c.mediaWG.Add(1)
+			go c.relayFromBrowser(t, &c.pbx.send, &c.browserIn)
+		case t.Kind() == webrtc.RTPCodecTypeVideo && c.video != nil && c.video.plan != nil:
+			c.video.browserSSRC.Store(uint32(t.SSRC()))
+			c.mediaWG.Add(1)
+			go c.relayFromBrowser(t, &c.video.leg.send, &c.video.browserIn)
 		}
-		c.mediaWG.Add(1)
-		go c.relayFromBrowser(t)
 	})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: c.offerSDP}); err != nil {
 		return fmt.Errorf("browser offer: %w", err)
@@ -618,6 +658,22 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 			}
 		}
 	}()
+	if c.video != nil && c.video.plan != nil {
+		vp, _ := codecParams(c.video.plan.Browser)
+		vtrack, err := webrtc.NewTrackLocalStaticRTP(vp.RTPCodecCapability, "video", "edgebox")
+		if err != nil {
+			return err
+		}
+		vsender, err := pc.AddTrack(vtrack)
+		if err != nil {
+			return fmt.Errorf("browser leg video track: %w", err)
+		}
+		c.video.track = vtrack
+		c.mu.Lock()
+		c.info.Video = &VideoInfo{Codec: c.video.plan.Browser.Name}
+		c.mu.Unlock()
+		go c.video.forwardKeyframeRequests(vsender, c.stopMedia)
+	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return fmt.Errorf("browser answer: %w", err)
@@ -626,6 +682,7 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		return fmt.Errorf("browser answer: %w", err)
 	}
 	candMu.Lock()
+	c.log.Debug("browser answer", "sdp", pc.LocalDescription().SDP)
 	c.sig.send(Message{Type: MsgAnswer, SDP: pc.LocalDescription().SDP})
 	for _, m := range early {
 		c.sig.send(m)
@@ -634,19 +691,28 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	candMu.Unlock()
 
 	c.mediaWG.Add(2)
-	go c.relayFromPBX()
+	go c.relayFromPBX(c.pbx, c.track, &c.browserOut, true)
 	go func() {
 		defer c.mediaWG.Done()
 		c.pbx.runRTCP(5*time.Second, c.stopMedia)
 	}()
+	if c.video != nil && c.video.track != nil {
+		c.video.leg.onPLI = func() { c.video.askBrowserForKeyframe(pc) }
+		c.mediaWG.Add(2)
+		go c.relayFromPBX(c.video.leg, c.video.track, &c.video.browserOut, false)
+		go func() {
+			defer c.mediaWG.Done()
+			c.video.leg.runRTCP(5*time.Second, c.stopMedia)
+		}()
+	}
 	go c.dtmfLoop()
 	return nil
 }
 
-// relayFromBrowser moves the browser's audio to the PBX.
-func (c *Call) relayFromBrowser(t *webrtc.TrackRemote) {
+// relayFromBrowser moves one browser track to the PBX.
+func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *streamStats) {
 	defer c.mediaWG.Done()
-	c.browserIn.clock = float64(t.Codec().ClockRate)
+	in.clock = float64(t.Codec().ClockRate)
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := t.Read(buf)
@@ -657,41 +723,41 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote) {
 			continue
 		}
 		seq, ts := rtpSeqTS(buf[:n])
-		c.browserIn.countReceived(n, seq, ts, time.Now())
-		if err := c.pbx.send.relay(buf[:n]); err != nil && !errors.Is(err, errNotRTP) {
+		in.countReceived(n, seq, ts, time.Now())
+		if err := to.relay(buf[:n]); err != nil && !errors.Is(err, errNotRTP) {
 			c.log.Debug("relay to PBX", "err", err)
 		}
 	}
 }
 
-// relayFromPBX moves the PBX's audio to the browser. Packets from other
+// relayFromPBX moves one PBX stream to the browser. Packets from other
 // addresses than the PBX's media host are dropped.
-func (c *Call) relayFromPBX() {
+func (c *Call) relayFromPBX(leg *pbxLeg, track *webrtc.TrackLocalStaticRTP, out *streamStats, audio bool) {
 	defer c.mediaWG.Done()
 	var lastEventTS uint32
 	var haveEvent bool
 	buf := make([]byte, 1500)
 	for {
-		n, from, err := c.pbx.rtp.ReadFromUDPAddrPort(buf)
+		n, from, err := leg.rtp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return
 		}
 		pkt := buf[:n]
-		out, isTE := c.pbx.forBrowser(pkt, from)
-		if out < 0 {
+		pt, isTE := leg.forBrowser(pkt, from)
+		if pt < 0 {
 			continue
 		}
 		seq, ts := rtpSeqTS(pkt)
-		c.pbx.recv.countReceived(n, seq, ts, time.Now())
-		if isTE && n >= rtpHeaderLen+4 && pkt[rtpHeaderLen+1]&0x80 != 0 && (!haveEvent || ts != lastEventTS) {
+		leg.recv.countReceived(n, seq, ts, time.Now())
+		if audio && isTE && n >= rtpHeaderLen+4 && pkt[rtpHeaderLen+1]&0x80 != 0 && (!haveEvent || ts != lastEventTS) {
 			// end of a DTMF event from the agent's side: tell the client too
 			haveEvent, lastEventTS = true, ts
 			if d, ok := dtmfDigit(pkt[rtpHeaderLen]); ok {
 				c.sig.send(Message{Type: MsgDTMF, Digits: string(d)})
 			}
 		}
-		if _, err := c.track.Write(pkt); err == nil {
-			c.browserOut.countSent(n)
+		if _, err := track.Write(pkt); err == nil {
+			out.countSent(n)
 		}
 	}
 }
@@ -951,6 +1017,9 @@ func (c *Call) cleanup() {
 	}
 	if c.pbx != nil {
 		c.pbx.close()
+	}
+	if c.video != nil {
+		c.video.leg.close()
 	}
 	c.mediaWG.Wait()
 	if c.dialog != nil {

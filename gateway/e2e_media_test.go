@@ -113,3 +113,72 @@ func TestFullICEWithBuiltinSTUN(t *testing.T) {
 	c.WaitEvent(ctx, gateway.EventEnded)
 	uas.wait(t, 10*time.Second)
 }
+
+func TestVideoPassedThrough(t *testing.T) {
+	uas := startSIPp(t, "uas_video", 1)
+	cfg := testConfig(t, uas.addr())
+	cfg.Media.Video = true
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tok, wsURL := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+	c, err := client.Dial(ctx, wsURL, tok, client.Options{LoopbackOnly: true, Video: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	c.StartVideo(ctx)
+	waitEchoed(t, c, 20)
+	deadline := time.Now().Add(15 * time.Second)
+	for c.Stats().VideoEchoed < 20 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := c.Stats(); st.VideoEchoed < 20 {
+		t.Fatalf("video echoed %d of %d sent", st.VideoEchoed, st.VideoSent)
+	}
+	ci := svc.Snapshot()[0]
+	if ci.Video == nil || ci.Video.Codec != "vp8" || ci.Video.PBX.In.Packets == 0 || ci.Video.Browser.In.Packets == 0 {
+		t.Errorf("video info %+v", ci.Video)
+	}
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 10*time.Second)
+}
+
+func TestVideoOfferedButPBXAudioOnly(t *testing.T) {
+	// uas_echo answers audio only (no m=video): the call goes on with audio.
+	uas := startSIPp(t, "uas_echo", 1)
+	cfg := testConfig(t, uas.addr())
+	cfg.Media.Video = true
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tok, wsURL := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+	c, err := client.Dial(ctx, wsURL, tok, client.Options{LoopbackOnly: true, Video: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-c.Events():
+		if m.Type == gateway.MsgError {
+			t.Fatalf("client: %s", m.Error)
+		}
+	case <-time.After(500 * time.Millisecond):
+	}
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 20)
+	if v := svc.Snapshot()[0].Video; v != nil {
+		t.Errorf("video bridged without the PBX: %+v", v)
+	}
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 10*time.Second)
+}

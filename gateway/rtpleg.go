@@ -93,6 +93,10 @@ type pbxLeg struct {
 	// PBX -> browser payload types; teBrowser is telephone-event's, -1 none
 	toBrowser ptMap
 	teBrowser int16
+	// remoteSSRC is the SSRC of the PBX's stream (for keyframe requests)
+	remoteSSRC uint32
+	// onPLI, set before runRTCP, passes the PBX's keyframe requests on
+	onPLI func()
 	// RTCP reports the PBX sent about our stream
 	mu           sync.Mutex
 	remoteLost   uint32
@@ -170,6 +174,9 @@ func (l *pbxLeg) forBrowser(pkt []byte, src netip.AddrPort) (int, bool) {
 		return -1, false
 	}
 	out := browserRewrite(pkt, &l.toBrowser)
+	if out >= 0 {
+		l.remoteSSRC = uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
+	}
 	return out, out >= 0 && int16(out) == l.teBrowser
 }
 
@@ -194,6 +201,10 @@ func (l *pbxLeg) runRTCP(interval time.Duration, done <-chan struct{}) {
 					reports = r.Reports
 				case *rtcp.SenderReport:
 					reports = r.Reports
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					if l.onPLI != nil {
+						l.onPLI()
+					}
 				}
 				for _, rr := range reports {
 					if rr.SSRC == l.send.ssrc {
@@ -243,4 +254,19 @@ func ntpTime(t time.Time) uint64 {
 	s := uint64(t.Unix()) + 2208988800
 	f := uint64(t.Nanosecond()) * (1 << 32) / 1e9
 	return s<<32 | f
+}
+
+// sendPLI asks the PBX for a keyframe of the stream it sends us.
+func (l *pbxLeg) sendPLI() {
+	l.mu.Lock()
+	to := l.rtcpTo
+	media := l.remoteSSRC
+	l.mu.Unlock()
+	if !to.IsValid() {
+		return
+	}
+	b, err := (&rtcp.PictureLossIndication{SenderSSRC: l.send.ssrc, MediaSSRC: media}).Marshal()
+	if err == nil {
+		l.rtcp.WriteToUDPAddrPort(b, to)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,8 @@ type Options struct {
 	LoopbackOnly bool
 	// TLS for wss:// to a box with a self-signed certificate.
 	TLSConfig *tls.Config
+	// Video adds a VP8 track (payloads from StartVideo).
+	Video bool
 	// Auth overrides the auth message (token misuse tests); Token is set
 	// from Dial's argument when empty.
 	From, To string
@@ -95,6 +98,11 @@ type Call struct {
 	sent       atomic.Uint64
 	received   atomic.Uint64
 	echoed     atomic.Uint64 // received packets that carry our own marker
+	vtrack     *webrtc.TrackLocalStaticRTP
+	vsender    *webrtc.RTPSender
+	vdisabled  atomic.Bool
+	vsent      atomic.Uint64
+	vechoed    atomic.Uint64
 	mu         sync.Mutex
 	lastErr    error
 	done       chan struct{}
@@ -103,8 +111,11 @@ type Call struct {
 }
 
 // Marker starts every payload the client sends, so echoed audio can be
-// told from other audio.
-var Marker = []byte("EBX1")
+// told from other audio; VideoMarker does the same for video.
+var (
+	Marker      = []byte("EBX1")
+	VideoMarker = []byte("EBXV")
+)
 
 // ErrRefused is returned when the box answers auth with an error.
 type ErrRefused struct{ Msg gateway.Message }
@@ -183,6 +194,12 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 	if err := me.RegisterCodec(te, webrtc.RTPCodecTypeAudio); err != nil {
 		return err
 	}
+	vp8 := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
+	if o.Video {
+		if err := me.RegisterCodec(vp8, webrtc.RTPCodecTypeVideo); err != nil {
+			return err
+		}
+	}
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if o.LoopbackOnly {
@@ -210,18 +227,37 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 		return err
 	}
 	c.track = track
+	if o.Video {
+		vt, err := webrtc.NewTrackLocalStaticRTP(vp8.RTPCodecCapability, "video", "calldial")
+		if err != nil {
+			return err
+		}
+		vs, err := pc.AddTrack(vt)
+		if err != nil {
+			return err
+		}
+		c.vtrack, c.vsender = vt, vs
+	}
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		video := t.Kind() == webrtc.RTPCodecTypeVideo
 		buf := make([]byte, 1500)
 		for {
 			n, _, err := t.Read(buf)
 			if err != nil {
 				return
 			}
-			c.received.Add(1)
+			if !video {
+				c.received.Add(1)
+			}
 			if n >= 12+len(Marker) {
 				var p rtp.Packet
-				if p.Unmarshal(buf[:n]) == nil && bytes.HasPrefix(p.Payload, Marker) {
-					c.echoed.Add(1)
+				if p.Unmarshal(buf[:n]) == nil {
+					switch {
+					case video && bytes.HasPrefix(p.Payload, VideoMarker):
+						c.vechoed.Add(1)
+					case !video && bytes.HasPrefix(p.Payload, Marker):
+						c.echoed.Add(1)
+					}
 				}
 			}
 		}
@@ -287,6 +323,13 @@ func (c *Call) readLoop() {
 		}
 		switch m.Type {
 		case gateway.MsgAnswer:
+			if c.vsender != nil && strings.Contains(m.SDP, "m=video 0 ") {
+				// the PBX did no video: pion cannot start a track the
+				// answer rejected, so take it away first
+				c.pc.RemoveTrack(c.vsender)
+				c.vsender = nil
+				c.vdisabled.Store(true)
+			}
 			if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
 				m = gateway.Message{Type: gateway.MsgError, Code: "client", Error: "answer: " + err.Error()}
 			}
@@ -383,14 +426,44 @@ func (c *Call) StartAudio(ctx context.Context, n int) {
 	}()
 }
 
+// StartVideo sends a small VP8-typed packet with VideoMarker every 33 ms
+// (not a decodable picture: the gateway passes video through untouched).
+func (c *Call) StartVideo(ctx context.Context) {
+	if c.vtrack == nil || c.vdisabled.Load() {
+		return
+	}
+	go func() {
+		t := time.NewTicker(33 * time.Millisecond)
+		defer t.Stop()
+		payload := make([]byte, 200)
+		copy(payload, VideoMarker)
+		var seq uint16
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.done:
+				return
+			case <-t.C:
+			}
+			seq++
+			if err := c.vtrack.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(i) * 3000, Marker: true}, Payload: payload}); err == nil {
+				c.vsent.Add(1)
+			}
+		}
+	}()
+}
+
 // Stats are the client's packet counters.
 type Stats struct {
 	Sent, Received, Echoed uint64
+	VideoSent, VideoEchoed uint64
 }
 
 // Stats returns packets sent, received, and received with our marker.
 func (c *Call) Stats() Stats {
-	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), Echoed: c.echoed.Load()}
+	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), Echoed: c.echoed.Load(),
+		VideoSent: c.vsent.Load(), VideoEchoed: c.vechoed.Load()}
 }
 
 // DTMF asks the box to send digits to the PBX as RFC 4733 events.
