@@ -2,6 +2,7 @@ package modem
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,6 +195,34 @@ func TestPPPDArgs(t *testing.T) {
 	for _, want := range []string{"/dev/ttyUSB0", "connect", `'ATD*99***1#' CONNECT`, `'AT+CGDCONT=1,"IP","inter'\''net"' OK`, "user u", "password p", "refuse-chap", "nodetach"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("pppd args lack %q: %s", want, joined)
+		}
+	}
+}
+
+func BenchmarkSubmitLongUCS2(b *testing.B) {
+	enc := NewSMSEncoder(1)
+	text := strings.Repeat("Привет, коробка! ", 20)
+	for i := 0; i < b.N; i++ {
+		if _, err := enc.Submit("+491701234567", text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStoreMultipart(b *testing.B) {
+	st, err := openSMSStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		pdus, err := EncodeDeliver("+4930123456", strings.Repeat("x", 300)+fmt.Sprint(i), time.Unix(int64(i), 0), i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range pdus {
+			if _, err := st.storePDU(p); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
