@@ -44,6 +44,13 @@ type System struct {
 	Hostname  string    `json:"hostname"`
 	Version   string    `json:"version"`
 	Slot      string    `json:"slot,omitempty"`
+	// Confirmed is false while the slot runs on trial after an update
+	// (internal/update); RollbackReason says why the last trial fell back.
+	Confirmed      bool   `json:"confirmed"`
+	RollbackReason string `json:"rollback_reason,omitempty"`
+	// ConfigNote is set when the config cannot be used as it is, e.g. it
+	// was written by a newer firmware and this one keeps it read-only.
+	ConfigNote string `json:"config_note,omitempty"`
 	BootedAt  time.Time `json:"booted_at"`
 	UptimeSec float64   `json:"uptime_sec"`
 	Perm      string    `json:"perm"` // "mounted", "missing", "damaged", "read-only"
