@@ -40,23 +40,23 @@ type Service struct {
 
 // System is init's view of the box.
 type System struct {
-	Board     string    `json:"board"`
-	Hostname  string    `json:"hostname"`
-	Version   string    `json:"version"`
-	Slot      string    `json:"slot,omitempty"`
+	Board    string `json:"board"`
+	Hostname string `json:"hostname"`
+	Version  string `json:"version"`
+	Slot     string `json:"slot,omitempty"`
 	// Confirmed is false while the slot runs on trial after an update
 	// (internal/update); RollbackReason says why the last trial fell back.
 	Confirmed      bool   `json:"confirmed"`
 	RollbackReason string `json:"rollback_reason,omitempty"`
 	// ConfigNote is set when the config cannot be used as it is, e.g. it
 	// was written by a newer firmware and this one keeps it read-only.
-	ConfigNote string `json:"config_note,omitempty"`
-	BootedAt  time.Time `json:"booted_at"`
-	UptimeSec float64   `json:"uptime_sec"`
-	Perm      string    `json:"perm"` // "mounted", "missing", "damaged", "read-only"
-	PermNote  string    `json:"perm_note,omitempty"`
-	Watchdog  string    `json:"watchdog,omitempty"`
-	Services  []Service `json:"services"`
+	ConfigNote string    `json:"config_note,omitempty"`
+	BootedAt   time.Time `json:"booted_at"`
+	UptimeSec  float64   `json:"uptime_sec"`
+	Perm       string    `json:"perm"` // "mounted", "missing", "damaged", "read-only"
+	PermNote   string    `json:"perm_note,omitempty"`
+	Watchdog   string    `json:"watchdog,omitempty"`
+	Services   []Service `json:"services"`
 }
 
 // LogLine is one line a service wrote to stdout or stderr.
