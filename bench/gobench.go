@@ -58,7 +58,7 @@ func parseGoBench(out []byte, pkg string) []GoBench {
 			continue
 		}
 		n, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
+		if err != nil || n < 0 {
 			continue
 		}
 		name := strings.TrimPrefix(f[0], "Benchmark")

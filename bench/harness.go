@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -28,9 +27,12 @@ var uasScenario []byte
 // APIKey is the portal key of the benchmark's gateway.
 const APIKey = "bench-portal-key-0123456789abcdef"
 
-// goTool is the go command of the toolchain running this program.
+// goTool is the go command: from PATH, else where the Makefile puts it.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	if p := "/usr/local/go/bin/go"; fileExists(p) {
 		return p
 	}
 	return "go"

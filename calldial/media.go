@@ -158,7 +158,6 @@ const (
 type pacerShard struct {
 	mu    sync.Mutex
 	slots [pacerSlots][]*mediaStream
-	next  int
 	stop  chan struct{}
 	done  chan struct{}
 	p     *pacer

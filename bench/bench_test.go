@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"edgebox/calldial"
+)
+
+const goBenchOut = `goos: linux
+BenchmarkRelayToPBX-2            	  365812	      3152 ns/op	  54.57 MB/s	       0 B/op	       0 allocs/op
+BenchmarkRelayLoop/naive-w32-2   	  125703	     10406 ns/op	      9740 cpu-ns/pkt	      4254 relay-cpu-ns/pkt	         2.000 syscalls/pkt	       0 B/op	       0 allocs/op
+BenchmarkRelayLoop/batch-w32-2   	   75432	     14086 ns/op	      8577 cpu-ns/pkt	      3658 relay-cpu-ns/pkt	         0.1633 syscalls/pkt	      52 B/op	       2 allocs/op
+BenchmarkBroken-2 x 1 ns/op
+PASS
+ok  	edgebox/bench	1.703s
+`
+
+func TestParseGoBench(t *testing.T) {
+	res := parseGoBench([]byte(goBenchOut), "edgebox/bench")
+	if len(res) != 3 {
+		t.Fatalf("%d results, want 3: %+v", len(res), res)
+	}
+	r := res[0]
+	if r.Name != "RelayToPBX" || r.N != 365812 || r.NsPerOp != 3152 || r.AllocsPerOp != 0 || r.Extra != nil {
+		t.Errorf("%+v", r)
+	}
+	b := res[2]
+	if b.Name != "RelayLoop/batch-w32" || b.BytesPerOp != 52 || b.AllocsPerOp != 2 || b.Extra["syscalls/pkt"] != 0.1633 {
+		t.Errorf("%+v", b)
+	}
+	if got := baselineRatio(b, res); got != "0.88x naive cpu" {
+		t.Errorf("ratio %q", got)
+	}
+}
+
+func FuzzParseGoBench(f *testing.F) {
+	f.Add([]byte(goBenchOut))
+	f.Add([]byte("BenchmarkX-2 -5 1 ns/op"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, r := range parseGoBench(b, "p") {
+			if r.N < 0 || r.Name == "" && !strings.Contains(string(b), "Benchmark ") && !strings.Contains(string(b), "Benchmark\t") && !strings.Contains(string(b), "Benchmark-") {
+				t.Fatalf("%+v from %q", r, b)
+			}
+		}
+	})
+}
+
+func TestTableAndTargets(t *testing.T) {
+	rep := func(n int, loss float64, us, mb float64) *calldial.Report {
+		return &calldial.Report{Attempted: n, Answered: n, PeakHeld: n,
+			Media:   calldial.MediaSummary{LossPct: loss, SocketDrops: map[string]uint64{"gateway_ice": 0, "uas_rtp": 4}},
+			Gateway: &calldial.ProcFigures{USPerPacket: us, MBPerCall: mb}}
+	}
+	res := Results{Started: time.Unix(0, 0), Host: "test",
+		Load: []Result{
+			{Point: Point{Name: "g711 x50", Codec: "pcmu", Concurrency: 50, Total: 50}, Report: rep(50, 0, 20, 0.5)},
+			{Point: Point{Name: "g711 x500", Codec: "pcmu", Concurrency: 500, Total: 500}, Report: rep(500, 0.5, 10, 0.4)},
+			{Point: Point{Name: "setup 50/s", Codec: "pcmu", Rate: 50, Total: 150, Ramp: true}, Report: &calldial.Report{Attempted: 150, Answered: 150, AttemptRate: 50}},
+			{Point: Point{Name: "setup 800/s", Codec: "pcmu", Rate: 800, Total: 2400, Ramp: true}, Error: "not run"},
+		},
+		Go: []GoBench{{Package: "edgebox/gateway", Name: "RelayToPBX", NsPerOp: 3000}},
+	}
+	res.Targets = targets(res)
+	var out strings.Builder
+	PrintTable(&out, res)
+	s := out.String()
+	for _, want := range []string{"g711 x500", "0.50x", "50 calls clean", "at 500: 500 held", "50/s asked", "RelayToPBX: 0 allocs/op", "not run"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table lacks %q:\n%s", want, s)
+		}
+	}
+	for _, tr := range res.Targets {
+		if tr.Met && !strings.Contains(tr.Target, "allocs") {
+			t.Errorf("target %q met with these figures", tr.Target)
+		}
+	}
+}
