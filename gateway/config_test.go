@@ -32,7 +32,9 @@ func TestGatewayConfigValidateNamesFields(t *testing.T) {
 		{"gateway.pbx.transport", func(c *config.Gateway) { c.PBX.Transport = "tcp" }}, // no tcp listener
 		{"gateway.pbx.allowed_sources[0]", func(c *config.Gateway) { c.PBX.AllowedSources = []string{"10.0.0.300"} }},
 		{"gateway.sip.listen[0].address", func(c *config.Gateway) { c.SIP.Listen[0].Address = ":99999" }},
-		{"gateway.sip.tls_cert", func(c *config.Gateway) { c.SIP.Listen = append(c.SIP.Listen, config.GatewaySIPListen{Transport: "tls", Address: ":5061"}) }},
+		{"gateway.sip.tls_cert", func(c *config.Gateway) {
+			c.SIP.Listen = append(c.SIP.Listen, config.GatewaySIPListen{Transport: "tls", Address: ":5061"})
+		}},
 		{"gateway.trunk.username", func(c *config.Gateway) { c.Trunk.Register = true }},
 		{"gateway.portal.plain_http", func(c *config.Gateway) { c.Portal.PlainHTTP = true }},
 		{"gateway.portal.api_keys[0].sha256", func(c *config.Gateway) { c.Portal.APIKeys[0].SHA256 = "plaintext-key" }},
