@@ -843,13 +843,23 @@ func ParseCMGR(lines []string) (StoredPDU, bool, error) {
 }
 
 // ParseCCID extracts the ICCID from "+CCID: ...", "^ICCID: ...",
-// "+QCCID: ...", "+ICCID: ..." or a bare number; a trailing F is padding.
+// "+QCCID: ...", "!ICCID: ...", "+ICCID: ..." or a bare number. A
+// trailing F is padding. Some firmware returns the raw EF_ICCID with the
+// digits of each BCD byte swapped: every real ICCID starts with 89 (the
+// telecom industry identifier), so a leading 98 means swapped.
 func ParseCCID(line string) (string, error) {
 	s := line
 	if i := strings.IndexByte(s, ':'); i >= 0 {
 		s = s[i+1:]
 	}
 	s = strings.ToUpper(strings.Trim(strings.TrimSpace(s), "\""))
+	if strings.HasPrefix(s, "98") && len(s)%2 == 0 {
+		b := []byte(s)
+		for i := 0; i+1 < len(b); i += 2 {
+			b[i], b[i+1] = b[i+1], b[i]
+		}
+		s = string(b)
+	}
 	s = strings.TrimRight(s, "F")
 	if len(s) < 18 || len(s) > 22 {
 		return "", fmt.Errorf("ICCID %q: bad length", line)

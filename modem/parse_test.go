@@ -250,6 +250,10 @@ func TestParseSIMTables(t *testing.T) {
 		"+QCCID: 8949020000123456789F": "8949020000123456789",
 		"89490200001234567890":         "89490200001234567890",
 		`+CCID: "8944500102198304826"`: "8944500102198304826",
+		// BCD nibble-swapped forms (raw EF_ICCID), as some firmware sends them.
+		`"984402003576012594F9"`:       "8944200053671052499",
+		"^ICCID: 98231420326409614067": "89324102234690160476",
+		"!ICCID: 8944200053671052499F": "8944200053671052499",
 	} {
 		if got, err := ParseCCID(in); err != nil || got != want {
 			t.Errorf("CCID %q: %q %v", in, got, err)

@@ -460,5 +460,13 @@ func (sierra) Signal(ctx context.Context, at AT) (Signal, error) {
 	}
 	return s, nil
 }
+// ICCID tries Sierra's !ICCID? first, then +CCID.
+func (s sierra) ICCID(ctx context.Context, at AT) (string, error) {
+	if id, err := iccidVia(ctx, at, "AT!ICCID?"); err == nil {
+		return id, nil
+	}
+	return s.generic.ICCID(ctx, at)
+}
+
 func (sierra) PPPOnly() bool     { return true }
 func (sierra) NetDriver() string { return "" }

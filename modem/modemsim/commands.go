@@ -21,7 +21,7 @@ func (s *Sim) exec(line string) reply {
 	for body != "" {
 		var r reply
 		switch c := body[0]; {
-		case c == '+' || c == '^' || c == '*' || c == '$' || c == '%':
+		case c == '+' || c == '^' || c == '*' || c == '$' || c == '%' || c == '!':
 			// Extended commands run to the next ';'.
 			part := body
 			if i := strings.IndexByte(body, ';'); i >= 0 && !strings.HasPrefix(strings.ToUpper(body), "+CMGS") {
@@ -168,7 +168,7 @@ func (s *Sim) extended(c string) reply {
 			return s.cme(modem.CMESIMPINRequired)
 		}
 		return ok(s.cfg.IMSI)
-	case "+CCID", "^ICCID", "+QCCID", "+ICCID":
+	case "+CCID", "^ICCID", "+QCCID", "+ICCID", "!ICCID":
 		if !s.simPresent {
 			return s.cme(modem.CMESIMNotInserted)
 		}

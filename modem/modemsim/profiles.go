@@ -121,7 +121,7 @@ func init() {
 	profiles["sierra-mc8775"] = &profile{
 		name: "sierra-mc8775", vendor: "sierra", cgmi: "Sierra Wireless, Incorporated", cgmm: "MC8775",
 		cgmr: "K2_0_7_35AP C:/WS/FW/K2_0_7_35AP/MSM6280/SRC 2008/07/15 11:35:41", unsupported: "ERROR",
-		act: 2, bootCFUN: 1, ppp: true, simRemovedURC: "+CPIN: NOT INSERTED", simReadyURCs: []string{"+CPIN: READY"},
+		act: 2, bootCFUN: 1, ppp: true, ccidPrefix: "!ICCID: ", simRemovedURC: "+CPIN: NOT INSERTED", simReadyURCs: []string{"+CPIN: READY"},
 		bootURCs: func(*Sim) []string { return nil },
 		linkURC: func(_ *Sim, st int) string {
 			if st == 0 {
