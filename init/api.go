@@ -17,10 +17,14 @@ type apiServer struct {
 	info   func() sysapi.System // static facts: board, version, perm ...
 	booted time.Time
 	power  chan<- string // "reboot" or "poweroff"
+	slots  *slotService  // update API (slot.go); may be nil
 }
 
 func (a *apiServer) handler() http.Handler {
 	mux := http.NewServeMux()
+	if a.slots != nil {
+		a.slots.routes(mux)
+	}
 	mux.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
 		s := a.info()
 		s.BootedAt = a.booted

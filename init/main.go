@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -77,9 +78,17 @@ func main() {
 			"state", perm.state, "why", perm.note)
 	}
 
+	if perm.state == permMounted {
+		bootFactoryReset(cl, log)
+	}
+	var configNote string
 	cfg, err := config.LoadDefault()
 	if err != nil {
 		log.Error("config unreadable; using defaults and not touching the file", "err", err)
+		configNote = "config unreadable, running on defaults: " + err.Error()
+		if errors.Is(err, config.ErrNewerSchema) {
+			configNote = "the config was written by a newer firmware; this one runs on defaults and keeps the file read-only (settings changes are refused): " + err.Error()
+		}
 		cfg = config.Default()
 	}
 	if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}); err != nil {
@@ -115,9 +124,12 @@ func main() {
 
 	wd := petWatchdog(ctx, func() bool { return heartbeat(sup) }, log)
 	power := make(chan string, 1)
+	slots := startSlots(ctx, sup, power, board.Name, ver, cl, log)
+	slots.watchFrontButton("/sys")
 	info := sysapi.System{Board: board.Name, Hostname: hostname, Version: ver,
-		Slot: boards.CmdlineValue(cl, "edgebox.slot"), Perm: perm.state, PermNote: perm.note, Watchdog: wd}
-	api := &apiServer{sup: sup, booted: booted, power: power, info: func() sysapi.System { return info }}
+		Slot: boards.CmdlineValue(cl, "edgebox.slot"), Perm: perm.state, PermNote: perm.note, Watchdog: wd, ConfigNote: configNote}
+	api := &apiServer{sup: sup, booted: booted, power: power, slots: slots,
+		info: func() sysapi.System { s := info; slots.fill(&s); return s }}
 	if l, err := localapi.Listen(sysapi.SocketName); err != nil {
 		log.Error("system API", "err", err)
 	} else {
