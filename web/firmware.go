@@ -1,8 +1,7 @@
 package web
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,57 +9,51 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
-	"edgebox/internal/atomicfile"
-	"edgebox/internal/paths"
+	"edgebox/internal/localapi"
+	"edgebox/internal/sysapi"
+	"edgebox/internal/update"
 )
 
-// MaxFirmware bounds firmware uploads: a kernel plus initramfs is well
-// under 100 MiB.
+// MaxFirmware bounds firmware uploads: a bundle (kernel plus initramfs)
+// is well under 100 MiB.
 var MaxFirmware int64 = 256 << 20
 
-// FirmwareUpload describes an uploaded, verified firmware file waiting to
-// be installed.
+// FirmwareUpload is the answer to a firmware upload.
 type FirmwareUpload struct {
-	OK       bool      `json:"ok"`
-	Size     int64     `json:"size"`
-	SHA256   string    `json:"sha256"`
-	Kind     string    `json:"kind"`
-	Uploaded time.Time `json:"uploaded"`
-	Message  string    `json:"message"`
+	OK        bool   `json:"ok"`
+	Slot      string `json:"slot,omitempty"`
+	Version   string `json:"version,omitempty"`
+	SignedBy  string `json:"signed_by,omitempty"`
+	Size      int64  `json:"size"`
+	Message   string `json:"message"`
+	Rebooting bool   `json:"rebooting,omitempty"`
 }
 
 var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
-// firmwareKind recognises what the file starts with.
-func firmwareKind(head []byte) string {
-	switch {
-	case len(head) >= 512 && head[510] == 0x55 && head[511] == 0xAA:
-		return "disk image (MBR)"
-	case len(head) >= 4 && string(head[:4]) == "\x28\xb5\x2f\xfd":
-		return "zstd archive"
-	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
-		return "gzip archive"
-	case len(head) >= 262 && string(head[257:262]) == "ustar":
-		return "tar archive"
-	}
-	return ""
-}
-
-// handleFirmware streams an upload to /perm, hashing it on the way, and
-// keeps it only if it is whole, of a known kind and matches the SHA-256
-// the admin gave (form field sha256 before the file, or header
-// X-Firmware-SHA256).
+// handleFirmware installs an uploaded update bundle: the upload is streamed
+// to init (POST /v1/update on its socket), which checks the signature and
+// board before writing anything, writes the inactive boot slot, reads it
+// back and arms a trial boot. Nothing is stored on /perm on the way.
+//
+// The body is the bundle itself, or a multipart form with an optional
+// field sha256 before the file. ?reboot=1 reboots into the trial when the
+// install succeeded. With "Accept: application/x-ndjson" the answer is the
+// stream of progress reports (update.Progress) instead of one JSON object.
 func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > MaxFirmware+1<<20 {
+		apiError(w, http.StatusRequestEntityTooLarge, errTooLarge{MaxFirmware})
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxFirmware+1<<20)
-	want := strings.ToLower(r.Header.Get("X-Firmware-SHA256"))
+	want := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Firmware-SHA256")))
 	var src io.Reader = r.Body
+	size := r.ContentLength
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		size = -1
 		mr, err := r.MultipartReader()
 		if err != nil {
 			apiError(w, http.StatusBadRequest, err)
@@ -89,59 +82,104 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, errors.New("sha256: 64 hexadecimal digits, as printed by sha256sum"))
 		return
 	}
-	dir := filepath.Join(paths.DataDir(), "firmware")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		apiError(w, http.StatusInternalServerError, err)
-		return
-	}
-	part := filepath.Join(dir, "upload.part")
-	f, err := os.OpenFile(part, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		apiError(w, http.StatusInternalServerError, err)
-		return
-	}
-	defer os.Remove(part) // only a verified file is kept, under another name
-	h := sha256.New()
-	head := &headBuffer{max: 512}
-	n, err := io.Copy(io.MultiWriter(f, h, head), io.LimitReader(src, MaxFirmware+1))
-	if err == nil {
-		err = f.Sync()
-	}
-	f.Close()
-	if err != nil {
+	// Look at the start before bothering init: a wrong file or an
+	// oversized one is refused here.
+	head := make([]byte, min(MaxFirmware+1, 64<<10))
+	n, err := io.ReadFull(src, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		err = wrapTooLarge(err)
 		apiError(w, uploadStatus(err), fmt.Errorf("file: %w", err))
 		return
 	}
-	if n > MaxFirmware {
+	head = head[:n]
+	switch {
+	case int64(n) > MaxFirmware:
 		apiError(w, http.StatusRequestEntityTooLarge, errTooLarge{MaxFirmware})
 		return
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	kind := firmwareKind(head.b)
-	switch {
 	case n == 0:
 		apiError(w, http.StatusBadRequest, errors.New("file: the upload is empty"))
 		return
-	case want != "" && want != sum:
-		apiError(w, http.StatusBadRequest, fmt.Errorf("file: SHA-256 is %s, not the %s you gave: the file is damaged or not the one meant", sum, want))
-		return
-	case kind == "":
-		apiError(w, http.StatusBadRequest, errors.New("file: not an edgebox firmware (neither a disk image nor a compressed archive)"))
+	case !strings.HasPrefix(string(head), update.Magic):
+		apiError(w, http.StatusBadRequest, errors.New("file: not an edgebox update bundle (out/edgebox.bundle from `make image`)"))
 		return
 	}
-	final := filepath.Join(dir, "pending.bin")
-	if err := os.Rename(part, final); err != nil {
-		apiError(w, http.StatusInternalServerError, err)
+	body := &limitedBody{r: io.MultiReader(strings.NewReader(string(head)), src), left: MaxFirmware}
+	ndjson := strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
+	var enc *json.Encoder
+	var flush func() error
+	if ndjson {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		bw := bufio.NewWriter(w)
+		enc = json.NewEncoder(bw)
+		rc := http.NewResponseController(w)
+		flush = func() error {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+	}
+	reboot := r.URL.Query().Get("reboot") == "1"
+	c := update.Client{Client: localapi.NewClient(sysapi.SocketName)}
+	res, err := c.Install(r.Context(), body, size, want, reboot, func(p update.Progress) {
+		if enc != nil {
+			enc.Encode(p)
+			flush()
+		}
+	})
+	if err != nil {
+		slog.Warn("firmware not installed", "err", err, "from", clientAddr(r))
+		if enc != nil {
+			var tl errTooLarge
+			if errors.As(body.err, &tl) {
+				err = tl
+			}
+			enc.Encode(update.Progress{Phase: update.PhaseFailed, Error: err.Error()})
+			flush()
+			return
+		}
+		status := http.StatusBadRequest
+		if errors.As(body.err, new(errTooLarge)) {
+			status, err = http.StatusRequestEntityTooLarge, body.err
+		}
+		apiError(w, status, fmt.Errorf("firmware not installed: %w", err))
 		return
 	}
-	atomicfile.SyncDir(dir)
-	up := FirmwareUpload{OK: true, Size: n, SHA256: sum, Kind: kind, Uploaded: time.Now().UTC().Truncate(time.Second)}
-	up.Message = fmt.Sprintf("Firmware received and verified (%s, %s, SHA-256 %s…). Installing into the other boot slot is not available in this build yet.", kind, humanBytes(float64(n)), sum[:16])
-	meta, _ := json.MarshalIndent(up, "", "  ")
-	atomicfile.WriteFile(filepath.Join(dir, "pending.json"), meta, 0o600)
-	slog.Info("firmware uploaded", "bytes", n, "sha256", sum, "kind", kind, "from", clientAddr(r))
-	apiJSON(w, http.StatusOK, up)
+	slog.Info("firmware installed; trial boot armed", "slot", res.Slot, "version", res.Version, "signed_by", res.SignedBy, "from", clientAddr(r))
+	if enc != nil {
+		return // the last progress line carried the result
+	}
+	apiJSON(w, http.StatusOK, FirmwareUpload{OK: true, Slot: res.Slot, Version: res.Version, SignedBy: res.SignedBy,
+		Size: res.Bytes, Message: res.Message, Rebooting: reboot})
+}
+
+// limitedBody stops an upload at the firmware size limit.
+type limitedBody struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		l.err = errTooLarge{MaxFirmware}
+		return 0, l.err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	if int64(n) > l.left {
+		l.err = errTooLarge{MaxFirmware}
+		return 0, l.err
+	}
+	l.left -= int64(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = wrapTooLarge(err)
+		l.err = err
+	}
+	return n, err
 }
 
 func wrapTooLarge(err error) error {
@@ -150,16 +188,4 @@ func wrapTooLarge(err error) error {
 		return errTooLarge{MaxFirmware}
 	}
 	return err
-}
-
-type headBuffer struct {
-	b   []byte
-	max int
-}
-
-func (h *headBuffer) Write(p []byte) (int, error) {
-	if room := h.max - len(h.b); room > 0 {
-		h.b = append(h.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
 }
