@@ -375,9 +375,10 @@ func iptr(v int) *int               { return &v }
 func fptr(v float64) *float64       { return &v }
 func validRange(v, lo, hi int) bool { return v >= lo && v <= hi }
 
-// ParseHCSQ parses Huawei "^HCSQ: <sysmode>,<v1>,..." (3GPP-like scale
-// per Huawei's AT guide: RSSI -120+v, RSRP -140+v, SINR -20+v*0.2,
-// RSRQ -19.5+v*0.5, RSCP -120+v, Ec/Io -32+v*0.5; 255 unknown).
+// ParseHCSQ parses Huawei "^HCSQ: <sysmode>,<v1>,...". Huawei's guide
+// gives each value as an interval (RSSI 1 is -120 <= x < -119 dBm); like
+// ModemManager we report the interval's lower bound: RSSI/RSCP -121+v,
+// RSRP -141+v, SINR -20.2+v/5, RSRQ -20+v/2, Ec/Io -32.5+v/2; 255 unknown.
 func ParseHCSQ(s string) (Signal, error) {
 	f := Fields(s)
 	var sig Signal
@@ -405,32 +406,32 @@ func ParseHCSQ(s string) (Signal, error) {
 	case "GSM":
 		sig.Tech = TechGSM
 		if v, ok := get(0, 0, 96); ok {
-			sig.RSSI = iptr(-120 + v)
+			sig.RSSI = iptr(-121 + v)
 		}
 	case "WCDMA", "TD-SCDMA":
 		sig.Tech = TechUMTS
 		if v, ok := get(0, 0, 96); ok {
-			sig.RSSI = iptr(-120 + v)
+			sig.RSSI = iptr(-121 + v)
 		}
 		if v, ok := get(1, 0, 96); ok {
-			sig.RSCP = iptr(-120 + v)
+			sig.RSCP = iptr(-121 + v)
 		}
 		if v, ok := get(2, 0, 65); ok {
-			sig.EcIo = fptr(-32 + float64(v)*0.5)
+			sig.EcIo = fptr(-32.5 + float64(v)/2)
 		}
 	case "LTE":
 		sig.Tech = TechLTE
 		if v, ok := get(0, 0, 96); ok {
-			sig.RSSI = iptr(-120 + v)
+			sig.RSSI = iptr(-121 + v)
 		}
 		if v, ok := get(1, 0, 97); ok {
-			sig.RSRP = iptr(-140 + v)
+			sig.RSRP = iptr(-141 + v)
 		}
 		if v, ok := get(2, 0, 251); ok {
-			sig.SINR = fptr(-20 + float64(v)*0.2)
+			sig.SINR = fptr(-20.2 + float64(v)/5)
 		}
 		if v, ok := get(3, 0, 34); ok {
-			sig.RSRQ = fptr(-19.5 + float64(v)*0.5)
+			sig.RSRQ = fptr(-20 + float64(v)/2)
 		}
 	default:
 		return sig, fmt.Errorf("^HCSQ %q: unknown mode", s)

@@ -189,10 +189,11 @@ func TestParseSignalTables(t *testing.T) {
 		return fmt.Sprintf("%s rssi=%s rsrp=%s rsrq=%s sinr=%s rscp=%s ecio=%s", s.Tech, f(s.RSSI), f(s.RSRP), g(s.RSRQ), g(s.SINR), f(s.RSCP), g(s.EcIo))
 	}
 	hcsq := map[string]string{
-		`"LTE",49,50,147,28`:    "lte rssi=-71 rsrp=-90 rsrq=-5.5 sinr=9.4 rscp=- ecio=-",
-		`"LTE",44,41,163,27`:    "lte rssi=-76 rsrp=-99 rsrq=-6.0 sinr=12.6 rscp=- ecio=-",
-		`"WCDMA",30,30,58`:      "umts rssi=-90 rsrp=- rsrq=- sinr=- rscp=-90 ecio=-3.0",
-		`"GSM",36`:              "gsm rssi=-84 rsrp=- rsrq=- sinr=- rscp=- ecio=-",
+		`"LTE",49,50,147,28`:    "lte rssi=-72 rsrp=-91 rsrq=-6.0 sinr=9.2 rscp=- ecio=-",
+		`"LTE",44,41,163,27`:    "lte rssi=-77 rsrp=-100 rsrq=-6.5 sinr=12.4 rscp=- ecio=-",
+		`"WCDMA",30,30,58`:      "umts rssi=-91 rsrp=- rsrq=- sinr=- rscp=-91 ecio=-3.5",
+		`"GSM",36`:              "gsm rssi=-85 rsrp=- rsrq=- sinr=- rscp=- ecio=-",
+		`LTE,33,40,135,11`:      "lte rssi=-88 rsrp=-101 rsrq=-14.5 sinr=6.8 rscp=- ecio=-", // unquoted mode
 		`"NOSERVICE"`:           " rssi=- rsrp=- rsrq=- sinr=- rscp=- ecio=-",
 		`"LTE",255,255,255,255`: "lte rssi=- rsrp=- rsrq=- sinr=- rscp=- ecio=-",
 	}

@@ -58,7 +58,7 @@ func TestHuaweiTranscript(t *testing.T) {
 	if ls, err := h.LinkStatus(ctx(), at); err != nil || !ls.Connected {
 		t.Errorf("link %+v %v", ls, err)
 	}
-	if s, err := h.Signal(ctx(), at); err != nil || *s.RSRP != -90 || *s.SINR < 9.39 || s.Tech != TechLTE {
+	if s, err := h.Signal(ctx(), at); err != nil || *s.RSRP != -91 || *s.SINR < 9.19 || s.Tech != TechLTE {
 		t.Errorf("signal %+v %v", s, err)
 	}
 	if tech, err := h.Tech(ctx(), at); err != nil || tech != TechLTE {
