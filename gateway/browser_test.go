@@ -136,3 +136,53 @@ func TestBrowserDemoPageCall(t *testing.T) {
 	waitDemoState(t, ctx, gateway.EventEnded, 10*time.Second)
 	uas.wait(t, 10*time.Second)
 }
+
+// TestBrowserCodecChangeByReinvite: the PBX answers PCMU, then re-INVITEs
+// with PCMA only; the box renegotiates the browser to PCMA (no
+// transcoding) and audio keeps flowing.
+func TestBrowserCodecChangeByReinvite(t *testing.T) {
+	uas := startSIPp(t, "uas_recodec", 1)
+	svc := startGateway(t, testConfig(t, uas.addr()))
+	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+	bctx := newBrowser(t)
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(portalBase(svc)+"/demo/?token="+url.QueryEscape(tok)),
+		chromedp.WaitVisible(chromedp.ID("call")),
+		chromedp.Click(chromedp.ID("call")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventAnswered, 20*time.Second)
+	var ci gateway.CallInfo
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if calls := svc.Snapshot(); len(calls) == 1 {
+			ci = calls[0]
+			if ci.Codec == "pcma" {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ci.Codec != "pcma" {
+		t.Fatalf("codec after the PBX's re-INVITE: %q, want pcma", ci.Codec)
+	}
+	in, out := ci.PBX.In.Packets, ci.PBX.Out.Packets
+	for time.Now().Before(deadline.Add(10 * time.Second)) {
+		ci = svc.Snapshot()[0]
+		if ci.PBX.In.Packets > in+25 && ci.PBX.Out.Packets > out+25 && ci.Browser.Out.Packets > 25 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ci.PBX.In.Packets <= in+25 || ci.PBX.Out.Packets <= out+25 {
+		t.Fatalf("audio stopped after the codec change: pbx in %d->%d out %d->%d", in, ci.PBX.In.Packets, out, ci.PBX.Out.Packets)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventEnded, 10*time.Second)
+	uas.wait(t, 10*time.Second)
+}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgebox/internal/config"
@@ -79,7 +80,9 @@ type Call struct {
 	browserOut streamStats
 	mediaWG    sync.WaitGroup
 	video      *videoBridge // nil unless both sides do video
-	videoOffer []codec      // browser video codecs offered to the PBX
+	audioTR    *webrtc.RTPTransceiver
+	audioTrack atomic.Pointer[webrtc.TrackLocalStaticRTP] // read by the relay
+	videoOffer []codec                                    // browser video codecs offered to the PBX
 
 	mu   sync.Mutex
 	info CallInfo
@@ -581,7 +584,7 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 			c.log.Info("video not bridged", "err", err)
 		}
 	}
-	pc, err := c.svc.web.newPeer(plan, video)
+	pc, err := c.svc.web.newPeer(c.pbxCodecs, video)
 	if err != nil {
 		return fmt.Errorf("browser leg: %w", err)
 	}
@@ -639,6 +642,15 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		pc.AddICECandidate(cand)
 	}
 	c.cands = nil
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			if err := tr.SetCodecPreferences(audioPreferences(plan)); err != nil {
+				return fmt.Errorf("browser leg codec: %w", err)
+			}
+			c.audioTR = tr
+			break
+		}
+	}
 	p, _ := codecParams(plan.Browser)
 	track, err := webrtc.NewTrackLocalStaticRTP(p.RTPCodecCapability, "audio", "edgebox")
 	if err != nil {
@@ -649,6 +661,7 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		return fmt.Errorf("browser leg track: %w", err)
 	}
 	c.track = track
+	c.audioTrack.Store(track)
 	go func() {
 		// reading lets the RTCP interceptors see the browser's reports
 		buf := make([]byte, 1500)
@@ -691,7 +704,7 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	candMu.Unlock()
 
 	c.mediaWG.Add(2)
-	go c.relayFromPBX(c.pbx, c.track, &c.browserOut, true)
+	go c.relayFromPBX(c.pbx, &c.audioTrack, &c.browserOut, true)
 	go func() {
 		defer c.mediaWG.Done()
 		c.pbx.runRTCP(5*time.Second, c.stopMedia)
@@ -699,7 +712,8 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	if c.video != nil && c.video.track != nil {
 		c.video.leg.onPLI = func() { c.video.askBrowserForKeyframe(pc) }
 		c.mediaWG.Add(2)
-		go c.relayFromPBX(c.video.leg, c.video.track, &c.video.browserOut, false)
+		c.video.trackPtr.Store(c.video.track)
+		go c.relayFromPBX(c.video.leg, &c.video.trackPtr, &c.video.browserOut, false)
 		go func() {
 			defer c.mediaWG.Done()
 			c.video.leg.runRTCP(5*time.Second, c.stopMedia)
@@ -732,7 +746,7 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *stream
 
 // relayFromPBX moves one PBX stream to the browser. Packets from other
 // addresses than the PBX's media host are dropped.
-func (c *Call) relayFromPBX(leg *pbxLeg, track *webrtc.TrackLocalStaticRTP, out *streamStats, audio bool) {
+func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[webrtc.TrackLocalStaticRTP], out *streamStats, audio bool) {
 	defer c.mediaWG.Done()
 	var lastEventTS uint32
 	var haveEvent bool
@@ -756,7 +770,7 @@ func (c *Call) relayFromPBX(leg *pbxLeg, track *webrtc.TrackLocalStaticRTP, out 
 				c.sig.send(Message{Type: MsgDTMF, Digits: string(d)})
 			}
 		}
-		if _, err := track.Write(pkt); err == nil {
+		if _, err := track.Load().Write(pkt); err == nil {
 			out.countSent(n)
 		}
 	}
@@ -845,11 +859,20 @@ func (c *Call) onReinvite(r pbxRequest) {
 		respond(400, "Bad SDP", nil)
 		return
 	}
-	// The browser leg carries one codec; the PBX must keep to it.
+	// Keep the bridged codec if the PBX still offers it; otherwise switch
+	// both legs to the first codec of the PBX's offer that the browser
+	// offered too (renegotiating with the browser first).
 	plan, err := planBridge(c.offer.Audio, keepCodec(info.Audio, c.plan.Browser))
 	if err != nil || plan.Browser.PT != c.plan.Browser.PT {
-		respond(488, "Not Acceptable Here", nil)
-		return
+		plan, err = planBridge(&mediaSection{Kind: "audio", Codecs: c.pbxCodecs}, info.Audio)
+		if err == nil {
+			err = c.switchCodec(plan)
+		}
+		if err != nil {
+			c.log.Info("re-INVITE refused", "err", err)
+			respond(488, "Not Acceptable Here", nil)
+			return
+		}
 	}
 	hold := plan.Hold
 	dir := "sendrecv"
@@ -876,6 +899,82 @@ func (c *Call) onReinvite(r pbxRequest) {
 			c.event(EventResumed, 0, "")
 		}
 	}
+}
+
+// renegotiateTimeout bounds how long the browser may take to answer a
+// renegotiation the PBX caused.
+const renegotiateTimeout = 5 * time.Second
+
+// switchCodec moves the browser leg to plan's codec: the box offers the
+// browser the new codec, waits for its answer, then swaps the track and
+// the relay's payload types.
+func (c *Call) switchCodec(plan *bridgePlan) error {
+	if c.audioTR == nil || c.pc == nil {
+		return errors.New("no browser audio to renegotiate")
+	}
+	if err := c.audioTR.SetCodecPreferences(audioPreferences(plan)); err != nil {
+		return err
+	}
+	offer, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	rollback := func() {
+		c.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		c.audioTR.SetCodecPreferences(audioPreferences(c.plan))
+	}
+	c.sig.send(Message{Type: MsgOffer, SDP: c.pc.LocalDescription().SDP})
+	t := time.NewTimer(renegotiateTimeout)
+	defer t.Stop()
+	for answered := false; !answered; {
+		select {
+		case m, ok := <-c.in:
+			if !ok {
+				rollback()
+				return errors.New("client left during renegotiation")
+			}
+			switch m.Type {
+			case MsgAnswer:
+				if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+					c.refuse(CodeBadSDP, err.Error())
+					rollback()
+					return fmt.Errorf("browser answer: %w", err)
+				}
+				answered = true
+			case MsgCandidate:
+				c.addCandidate(m.Candidate)
+			case MsgHangup:
+				c.requestHangup("client hung up")
+			case MsgDTMF:
+				c.queueDTMF(m.Digits)
+			default:
+				c.refuse(CodeState, fmt.Sprintf("%q while the box waits for an answer", m.Type))
+			}
+		case <-t.C:
+			rollback()
+			return errors.New("the browser did not answer the renegotiation in time")
+		}
+	}
+	p, _ := codecParams(plan.Browser)
+	track, err := webrtc.NewTrackLocalStaticRTP(p.RTPCodecCapability, "audio", "edgebox")
+	if err != nil {
+		return err
+	}
+	if err := c.audioTR.Sender().ReplaceTrack(track); err != nil {
+		return fmt.Errorf("browser leg track: %w", err)
+	}
+	c.track = track
+	c.audioTrack.Store(track)
+	c.plan = plan
+	c.pbx.apply(plan)
+	c.mu.Lock()
+	c.info.Codec = plan.Browser.Name
+	c.mu.Unlock()
+	c.log.Info("codec changed by the PBX", "codec", plan.Browser.Name)
+	return nil
 }
 
 // keepCodec reorders a PBX offer so the bridged codec comes first, if it

@@ -35,7 +35,7 @@ func FuzzDecodeMessage(f *testing.F) {
 			return
 		}
 		switch m.Type {
-		case MsgAuth, MsgOffer, MsgCandidate, MsgDTMF, MsgHangup:
+		case MsgAuth, MsgOffer, MsgAnswer, MsgCandidate, MsgDTMF, MsgHangup:
 		default:
 			t.Fatalf("accepted type %q", m.Type)
 		}

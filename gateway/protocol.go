@@ -12,14 +12,17 @@ const (
 	MsgCandidate = "candidate" // trickled ICE candidate, both directions
 	MsgDTMF      = "dtmf"      // client: Digits to send as RFC 4733; box: Digits received
 	MsgHangup    = "hangup"    // client ends the call
+	// MsgAnswer (below) is also sent by the client: its answer to an
+	// offer of the box when the PBX changed the codec mid-call.
 )
 
 // Message types sent by the box.
 const (
 	MsgAuthorized = "authorized" // token accepted: CallID and ICEServers
-	MsgAnswer     = "answer"     // SDP answer for the browser
-	MsgEvent      = "event"      // call progress, see Event*
-	MsgError      = "error"      // a request was refused; Code and Error say why
+	// MsgOffer is also sent by the box: a renegotiation (codec change).
+	MsgAnswer = "answer" // SDP answer for the browser (and the client's answer to a box offer)
+	MsgEvent  = "event"  // call progress, see Event*
+	MsgError  = "error"  // a request was refused; Code and Error say why
 )
 
 // Call progress events (Message.Event).

@@ -53,9 +53,9 @@ func decodeMessage(b []byte) (Message, error) {
 		if m.Token == "" {
 			return m, errors.New("auth needs a token")
 		}
-	case MsgOffer:
+	case MsgOffer, MsgAnswer:
 		if m.SDP == "" {
-			return m, errors.New("offer needs sdp")
+			return m, fmt.Errorf("%s needs sdp", m.Type)
 		}
 	case MsgCandidate, MsgHangup:
 	case MsgDTMF:

@@ -17,6 +17,7 @@ type videoBridge struct {
 	browserOut streamStats
 	// browserSSRC is the browser's video SSRC, for keyframe requests
 	browserSSRC atomic.Uint32
+	trackPtr    atomic.Pointer[webrtc.TrackLocalStaticRTP]
 }
 
 // askBrowserForKeyframe passes a PBX keyframe request to the browser.

@@ -106,17 +106,14 @@ func codecParams(c codec) (webrtc.RTPCodecParameters, webrtc.RTPCodecType) {
 	}, kind
 }
 
-// newPeer builds the browser leg for plan: a peer connection that knows
-// exactly the bridged codec (and telephone-event), so the answer can only
-// pick what the PBX leg carries.
-func (h *webrtcHost) newPeer(plan *bridgePlan, video []codec) (*webrtc.PeerConnection, error) {
+// newPeer builds the browser leg: a peer connection that knows the audio
+// codecs the box offered the PBX (so a re-INVITE can switch among them),
+// the bridged video codec, and nothing else. The answer is then limited to
+// the bridged codec with preferences (audioPreferences).
+func (h *webrtcHost) newPeer(audio []codec, video []codec) (*webrtc.PeerConnection, error) {
 	me := &webrtc.MediaEngine{}
-	p, kind := codecParams(plan.Browser)
-	if err := me.RegisterCodec(p, kind); err != nil {
-		return nil, err
-	}
-	if plan.TE != nil {
-		p, kind := codecParams(*plan.TE)
+	for _, a := range audio {
+		p, kind := codecParams(a)
 		if err := me.RegisterCodec(p, kind); err != nil {
 			return nil, err
 		}
@@ -142,6 +139,17 @@ func (h *webrtcHost) newPeer(plan *bridgePlan, video []codec) (*webrtc.PeerConne
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
+}
+
+// audioPreferences limits the browser leg to what plan bridges.
+func audioPreferences(plan *bridgePlan) []webrtc.RTPCodecParameters {
+	p, _ := codecParams(plan.Browser)
+	prefs := []webrtc.RTPCodecParameters{p}
+	if plan.TE != nil {
+		te, _ := codecParams(*plan.TE)
+		prefs = append(prefs, te)
+	}
+	return prefs
 }
 
 // pionLogger sends pion's warnings and errors to slog.

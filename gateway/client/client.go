@@ -337,6 +337,11 @@ func (c *Call) readLoop() {
 				c.pc.AddICECandidate(ci)
 			}
 			pending = nil
+		case gateway.MsgOffer:
+			// renegotiation by the box (codec change at the PBX)
+			if err := c.answerOffer(m.SDP); err != nil {
+				m = gateway.Message{Type: gateway.MsgError, Code: "client", Error: "renegotiation: " + err.Error()}
+			}
 		case gateway.MsgCandidate:
 			if m.Candidate != nil && m.Candidate.Candidate != "" {
 				ci := webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex}
@@ -353,6 +358,20 @@ func (c *Call) readLoop() {
 		default: // nobody listening: drop rather than stall signaling
 		}
 	}
+}
+
+func (c *Call) answerOffer(sdp string) error {
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return err
+	}
+	ans, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := c.pc.SetLocalDescription(ans); err != nil {
+		return err
+	}
+	return c.Send(context.Background(), gateway.Message{Type: gateway.MsgAnswer, SDP: c.pc.LocalDescription().SDP})
 }
 
 // Events delivers answer, event, dtmf and error messages; it is closed

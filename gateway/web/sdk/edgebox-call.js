@@ -74,6 +74,13 @@
           await this._offer(m.ice_servers && m.ice_servers.length ? m.ice_servers : this.iceServers);
           resolve();
           break;
+        case "offer":
+          // the PBX changed the codec: the box renegotiates
+          await this.pc.setRemoteDescription({ type: "offer", sdp: m.sdp });
+          const ans = await this.pc.createAnswer();
+          await this.pc.setLocalDescription(ans);
+          this._send({ type: "answer", sdp: this.pc.localDescription.sdp });
+          break;
         case "answer":
           await this.pc.setRemoteDescription({ type: "answer", sdp: m.sdp });
           for (const c of this._pending) await this.pc.addIceCandidate(c);
