@@ -729,7 +729,8 @@ func ParseENAP(s string) (LinkStatus, error) {
 }
 
 // ParseE2IPCFG parses Ericsson "*E2IPCFG: (1,"a.b.c.d")(2,"gw")(3,"dns")...":
-// 1 address, 2 gateway, 3 DNS.
+// 1 address, 2 gateway, 3 DNS. Values come as UCS-2 hex when the
+// character set is UCS2; IPv6 groups are skipped (the box uses IPv4).
 func ParseE2IPCFG(s string) (IPConfig, error) {
 	var c IPConfig
 	rest := strings.TrimSpace(s)
@@ -746,14 +747,23 @@ func ParseE2IPCFG(s string) (IPConfig, error) {
 		if len(f) != 2 {
 			return c, fmt.Errorf("*E2IPCFG %q: bad group", s)
 		}
-		a, err := netip.ParseAddr(f[1])
+		v := f[1]
+		if !strings.ContainsAny(v, ".:") {
+			if d, ok := ucs2Hex(v); ok {
+				v = d
+			}
+		}
+		a, err := netip.ParseAddr(v)
 		if err != nil {
 			return c, fmt.Errorf("*E2IPCFG %q: %v", s, err)
+		}
+		if !a.Is4() {
+			continue
 		}
 		switch f[0] {
 		case "1":
 			// The card hands out a point-to-point style address; /32.
-			c.Address = netip.PrefixFrom(a, a.BitLen())
+			c.Address = netip.PrefixFrom(a, 32)
 		case "2":
 			c.Gateway = a
 		case "3":
@@ -761,9 +771,28 @@ func ParseE2IPCFG(s string) (IPConfig, error) {
 		}
 	}
 	if !c.Address.IsValid() {
-		return c, errors.New("*E2IPCFG: no address (not connected)")
+		return c, errors.New("*E2IPCFG: no IPv4 address (not connected)")
 	}
 	return c, nil
+}
+
+// ucs2Hex decodes "0031002E" style UCS-2 hex holding ASCII.
+func ucs2Hex(h string) (string, bool) {
+	if len(h) == 0 || len(h)%4 != 0 {
+		return "", false
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return "", false
+	}
+	out := make([]byte, 0, len(b)/2)
+	for i := 0; i < len(b); i += 2 {
+		if b[i] != 0 || b[i+1] >= 0x80 {
+			return "", false
+		}
+		out = append(out, b[i+1])
+	}
+	return string(out), true
 }
 
 // ParseEMRDY parses Ericsson "*EMRDY: <ready>".

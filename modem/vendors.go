@@ -460,6 +460,7 @@ func (sierra) Signal(ctx context.Context, at AT) (Signal, error) {
 	}
 	return s, nil
 }
+
 // ICCID tries Sierra's !ICCID? first, then +CCID.
 func (s sierra) ICCID(ctx context.Context, at AT) (string, error) {
 	if id, err := iccidVia(ctx, at, "AT!ICCID?"); err == nil {
