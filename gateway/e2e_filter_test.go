@@ -298,3 +298,16 @@ func TestSignalingRateLimited(t *testing.T) {
 		t.Errorf("portal after the limit: %v, want 429", err)
 	}
 }
+
+func TestPortalServerNotLimitedForGoodRequests(t *testing.T) {
+	// One portal server asks for every customer's token: only refused
+	// requests count against its address.
+	cfg := testConfig(t, fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)))
+	cfg.Portal.RatePerMinute = 6
+	svc := startGateway(t, cfg)
+	for i := 0; i < 30; i++ {
+		if _, err := clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "support"}); err != nil {
+			t.Fatalf("token %d: %v", i, err)
+		}
+	}
+}

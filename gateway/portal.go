@@ -142,46 +142,49 @@ func HashAPIKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (s *Service) portalRefuse(w http.ResponseWriter, status int, reason string, err error) {
+func (s *Service) portalRefuse(w http.ResponseWriter, r *http.Request, status int, reason string, err error) {
 	s.metrics.portalRefusals.WithLabelValues(reason).Inc()
+	if status != http.StatusTooManyRequests {
+		s.portalLimit.allow(remoteIP(r)) // spend a token on every refusal
+	}
 	localapi.WriteError(w, status, err)
 }
 
 func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	cfg := s.Config()
-	if !s.portalLimit.allow(remoteIP(r)) {
+	if s.portalLimit.blocked(remoteIP(r)) {
 		w.Header().Set("Retry-After", "10")
-		s.portalRefuse(w, http.StatusTooManyRequests, "rate_limited", errors.New("too many requests from this address; retry later"))
+		s.portalRefuse(w, r, http.StatusTooManyRequests, "rate_limited", errors.New("too many refused requests from this address; retry later"))
 		return
 	}
 	keyName, ok := apiKeyName(r, cfg.Portal.APIKeys)
 	if !ok {
-		s.portalRefuse(w, http.StatusUnauthorized, "bad_key", errors.New("missing or wrong API key (X-API-Key or Authorization: Bearer)"))
+		s.portalRefuse(w, r, http.StatusUnauthorized, "bad_key", errors.New("missing or wrong API key (X-API-Key or Authorization: Bearer)"))
 		return
 	}
 	var req AuthorizeRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		s.portalRefuse(w, http.StatusBadRequest, "bad_request", fmt.Errorf("request body: %w", err))
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("request body: %w", err))
 		return
 	}
 	if _, err := parseSIPURI(req.From); err != nil {
-		s.portalRefuse(w, http.StatusBadRequest, "bad_request", fmt.Errorf("from: %w", err))
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("from: %w", err))
 		return
 	}
 	if _, err := destinationURI(req.Destination, cfg.PBX); err != nil {
-		s.portalRefuse(w, http.StatusBadRequest, "bad_request", err)
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", err)
 		return
 	}
 	if err := validateContext(req.Context); err != nil {
-		s.portalRefuse(w, http.StatusBadRequest, "bad_request", err)
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", err)
 		return
 	}
 	exp := time.Now().Add(time.Duration(cfg.Portal.TokenTTLSec) * time.Second)
 	tok, err := s.tokens.Issue(CallGrant{From: req.From, Destination: req.Destination, Context: req.Context, Expires: exp, KeyName: keyName})
 	if err != nil {
-		s.portalRefuse(w, http.StatusInternalServerError, "internal", err)
+		s.portalRefuse(w, r, http.StatusInternalServerError, "internal", err)
 		return
 	}
 	s.metrics.tokensIssued.Inc()

@@ -6,7 +6,10 @@ import (
 	"time"
 )
 
-// rateLimiter is a token bucket per source address. Buckets of idle sources
+// rateLimiter is a token bucket per source address. The portal and the
+// signaling endpoint spend tokens on refused requests only: one portal
+// server asks for every customer's token, and many customers can share a
+// carrier's address, but guessing keys or tokens soon runs dry. Buckets of idle sources
 // are forgotten so a scan over many addresses cannot grow it without bound.
 type rateLimiter struct {
 	mu      sync.Mutex
@@ -42,6 +45,15 @@ func (r *rateLimiter) setRate(perMinute int) {
 
 // allow takes one token for src and says whether it had one.
 func (r *rateLimiter) allow(src netip.Addr) bool {
+	return r.take(src, true)
+}
+
+// blocked says whether src has used up its tokens, without taking one.
+func (r *rateLimiter) blocked(src netip.Addr) bool {
+	return !r.take(src, false)
+}
+
+func (r *rateLimiter) take(src netip.Addr, consume bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
@@ -67,6 +79,8 @@ func (r *rateLimiter) allow(src netip.Addr) bool {
 	if b.tokens < 1 {
 		return false
 	}
-	b.tokens--
+	if consume {
+		b.tokens--
+	}
 	return true
 }

@@ -71,9 +71,10 @@ func decodeMessage(b []byte) (Message, error) {
 }
 
 func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
-	if !s.portalLimit.allow(remoteIP(r)) {
+	src := remoteIP(r)
+	if s.portalLimit.blocked(src) {
 		s.metrics.tokenRefusals.WithLabelValues("rate_limited").Inc()
-		http.Error(w, "too many attempts from this address; retry later", http.StatusTooManyRequests)
+		http.Error(w, "too many refused attempts from this address; retry later", http.StatusTooManyRequests)
 		return
 	}
 	// Any origin: the one-time token, not the page's origin, is what
@@ -91,6 +92,7 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	cancel()
 	if err != nil {
 		s.metrics.tokenRefusals.WithLabelValues("malformed").Inc()
+		s.portalLimit.allow(src)
 		return // timed out or gone: the read already closed the socket
 	}
 	m, err := decodeMessage(data)
@@ -99,6 +101,7 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.metrics.tokenRefusals.WithLabelValues("malformed").Inc()
+		s.portalLimit.allow(src)
 		sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
 		conn.Close(websocket.StatusPolicyViolation, "bad auth message")
 		return
@@ -113,6 +116,7 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 			reason = "mismatch"
 		}
 		s.metrics.tokenRefusals.WithLabelValues(reason).Inc()
+		s.portalLimit.allow(src)
 		s.log.Info("signaling refused", "src", remoteIP(r), "reason", reason)
 		sig.send(Message{Type: MsgError, Code: CodeBadToken, Error: err.Error()})
 		conn.Close(websocket.StatusPolicyViolation, "token refused")
