@@ -20,10 +20,11 @@ import (
 
 // Timeouts of a call's setup.
 const (
-	offerTimeout  = 30 * time.Second
-	answerTimeout = 3 * time.Minute // ringing an agent queue can take a while
-	byeTimeout    = 5 * time.Second
-	maxCandidates = 64
+	offerTimeout    = 30 * time.Second
+	answerTimeout   = 3 * time.Minute // ringing an agent queue can take a while
+	byeTimeout      = 5 * time.Second
+	transferTimeout = 45 * time.Second
+	maxCandidates   = 64
 )
 
 // pbxRequest is a request the PBX sent within a call's dialog.
@@ -1040,7 +1041,9 @@ func (c *Call) onRefer(r pbxRequest) {
 	id := sip.CallIDHeader(sip.GenerateTagN(24))
 	req.AppendHeader(&id)
 	c.svc.bindSIP(id.Value(), c)
-	ctx, cancel := context.WithTimeout(context.Background(), answerTimeout)
+	// The call waits here for the transfer target: bounded tighter than a
+	// first call so a hangup by the customer is not held up for long.
+	ctx, cancel := context.WithTimeout(context.Background(), transferTimeout)
 	defer cancel()
 	dlg, err := dua.WriteInvite(ctx, req)
 	if err == nil {
