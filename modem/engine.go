@@ -33,7 +33,7 @@ func (r Response) Text() string { return strings.Join(r.Lines, "\n") }
 
 // URC is an unsolicited result code, or an event of the engine itself
 // (Engine set, Line empty): "echo" means the modem echoes again after ATE0,
-// so it rebooted.
+// so it rebooted; "settings-reset" follows a successful ATZ/AT&F.
 type URC struct {
 	Line string
 	// PDU is the line following +CMT: / +CDS: (messages delivered directly).
@@ -528,8 +528,13 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 					switch strings.ToUpper(strings.TrimSpace(req.cmd)) {
 					case "ATE0":
 						e.echoOff = true
-					case "ATE1", "ATZ", "AT&F":
+					case "ATE1":
 						e.echoOff = false
+					case "ATZ", "ATZ0", "AT&F", "AT&F0":
+						// Factory settings: echo on, URCs and error codes
+						// off. Tell the owner to set them up again.
+						e.echoOff = false
+						e.publish(URC{Engine: "settings-reset"})
 					}
 				}
 				if err != nil {

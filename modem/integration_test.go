@@ -746,3 +746,19 @@ func TestURCStormDuringCommands(t *testing.T) {
 		})
 	}
 }
+
+// An ATZ sent through the engine (installers' habit) resets the modem's
+// settings; the Modem sets them up again.
+func TestATZReinitialises(t *testing.T) {
+	r := newRig(t, "huawei-mu609", nil)
+	ctx := ctxT(t)
+	if _, err := r.m.Engine().Command(ctx, "ATZ", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, r.m, modem.EventReset, nil)
+	waitEchoOff(t, r)
+	r.known(t)
+	if n := r.sim.CountCommand("AT+CMEE=1"); n < 2 {
+		t.Fatalf("numeric errors not re-enabled after ATZ (%d)", n)
+	}
+}
