@@ -57,6 +57,7 @@ func TestTableAndTargets(t *testing.T) {
 		Load: []Result{
 			{Point: Point{Name: "g711 x50", Codec: "pcmu", Concurrency: 50, Total: 50}, Report: rep(50, 0, 20, 0.5)},
 			{Point: Point{Name: "g711 x500", Codec: "pcmu", Concurrency: 500, Total: 500}, Report: rep(500, 0.5, 10, 0.4)},
+			{Point: Point{Name: "g711 x1000", Codec: "pcmu", Concurrency: 1000, Total: 1000}, Report: rep(1000, 30, 90, 0.3)},
 			{Point: Point{Name: "setup 50/s", Codec: "pcmu", Rate: 50, Total: 150, Ramp: true}, Report: &calldial.Report{Attempted: 150, Answered: 150, AttemptRate: 50}},
 			{Point: Point{Name: "setup 800/s", Codec: "pcmu", Rate: 800, Total: 2400, Ramp: true}, Error: "not run"},
 		},
@@ -66,7 +67,7 @@ func TestTableAndTargets(t *testing.T) {
 	var out strings.Builder
 	PrintTable(&out, res)
 	s := out.String()
-	for _, want := range []string{"g711 x500", "0.50x", "50 calls clean", "at 500: 500 held", "50/s asked", "RelayToPBX: 0 allocs/op", "not run"} {
+	for _, want := range []string{"g711 x500", "0.50x", "50 calls clean", "at 1000: 1000 held", "10.0 µs at 500 calls", "50/s asked", "RelayToPBX: 0 allocs/op", "not run"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("table lacks %q:\n%s", want, s)
 		}

@@ -50,11 +50,21 @@ func targets(res Results) []TargetRow {
 				largest.Report.PeakHeld, largest.Report.Media.LossPct, largest.Report.Failed)
 		}
 		rows = append(rows, TargetRow{"1500 concurrent G.711 calls, loss < 0.01%", reached, best >= 1500})
-		if g := largest.Report.Gateway; g != nil {
+		// CPU and memory where the gateway still carries the load (loss
+		// under 1 %): past that, queues and drops make both meaningless.
+		carried := (*Result)(nil)
+		for i, r := range pts {
+			if r.Point.Codec == "pcmu" && r.Report.Media.LossPct < 1 && r.Report.Gateway != nil && r.Report.Gateway.USPerPacket > 0 &&
+				(carried == nil || r.Point.Concurrency > carried.Point.Concurrency) {
+				carried = &pts[i]
+			}
+		}
+		if carried != nil {
+			g := carried.Report.Gateway
 			rows = append(rows, TargetRow{"gateway CPU per relayed packet <= 6 µs",
-				fmt.Sprintf("%.1f µs at %d calls", g.USPerPacket, largest.Report.PeakHeld), g.USPerPacket > 0 && g.USPerPacket <= 6})
+				fmt.Sprintf("%.1f µs at %d calls (largest point with loss < 1%%)", g.USPerPacket, carried.Report.PeakHeld), g.USPerPacket <= 6})
 			rows = append(rows, TargetRow{"memory per call < 0.1 MB",
-				fmt.Sprintf("%.3f MB at %d calls (RSS growth / calls)", g.MBPerCall, largest.Report.PeakHeld), g.MBPerCall > 0 && g.MBPerCall < 0.1})
+				fmt.Sprintf("%.3f MB at %d calls (RSS growth / calls)", g.MBPerCall, carried.Report.PeakHeld), g.MBPerCall > 0 && g.MBPerCall < 0.1})
 		}
 	}
 	// 800 call setups per second, none failed
@@ -97,7 +107,7 @@ func PrintTable(w io.Writer, res Results) {
 			}
 		}
 		line("load point", "answered", "held", "loss %", "drops gw/uas", "setup p50/p95/p99 ms", "1st media p95", "jitter p95", "rtt p95",
-			"gw µs/pkt", "vs first", "gw cpu %", "gw MB/call", "calldial µs/pkt", "uas µs/pkt")
+			"gw µs/pkt", "vs first", "gw µs/pkt run", "gw cpu %", "gw MB/call", "calldial µs/pkt", "uas µs/pkt")
 		for _, r := range pts {
 			rep := r.Report
 			g := rep.Gateway
@@ -119,7 +129,7 @@ func PrintTable(w io.Writer, res Results) {
 				fmt.Sprintf("%.0f ms", rep.FirstMediaMS.P95),
 				fmt.Sprintf("%.1f ms", rep.Media.CallJitterMS.P95),
 				fmt.Sprintf("%.1f ms", rep.Media.CallRTTMeanMS.P95),
-				fmt.Sprintf("%.1f", g.USPerPacket), ratio,
+				fmt.Sprintf("%.1f", g.USPerPacket), ratio, fmt.Sprintf("%.1f", g.USPerPacketRun),
 				fmt.Sprintf("%.0f", g.WindowCPUPct), fmt.Sprintf("%.3f", g.MBPerCall),
 				fmt.Sprintf("%.1f", rep.Calldial.USPerPacket), fmt.Sprintf("%.1f", u.USPerPacket))
 		}
