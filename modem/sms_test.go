@@ -226,3 +226,29 @@ func BenchmarkStoreMultipart(b *testing.B) {
 		}
 	}
 }
+
+// A concatenated message missing a part is stored anyway after the wait,
+// with a marker where the part is missing.
+func TestSMSStoreIncompleteMessage(t *testing.T) {
+	st, err := openSMSStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdus, err := EncodeDeliver("+4930123456", strings.Repeat("abcdefghij", 40), time.Now(), 9)
+	if err != nil || len(pdus) != 3 {
+		t.Fatalf("%d parts %v", len(pdus), err)
+	}
+	st.storePDU(pdus[0])
+	st.storePDU(pdus[2])
+	if l, err := st.list(); err != nil || len(l) != 0 {
+		t.Fatalf("incomplete message listed early: %+v %v", l, err)
+	}
+	st.partsMaxAge = 0
+	l, err := st.list()
+	if err != nil || len(l) != 1 || !strings.Contains(l[0].Text, "[part 2 of 3 missing]") || !strings.HasPrefix(l[0].Text, "abcdefghij") || l[0].Parts != 3 {
+		t.Fatalf("stale parts: %+v %v", l, err)
+	}
+	if parts, _ := filepath.Glob(filepath.Join(st.dir, "part-*")); len(parts) != 0 {
+		t.Fatalf("parts left: %v", parts)
+	}
+}

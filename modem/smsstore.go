@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"edgebox/internal/atomicfile"
+
+	"github.com/warthog618/sms"
+	"github.com/warthog618/sms/encoding/tpdu"
 )
 
 // smsStore keeps messages durably in a directory, one JSON file each,
@@ -25,6 +28,9 @@ import (
 type smsStore struct {
 	mu  sync.Mutex
 	dir string
+	// partsMaxAge is how long parts wait for the rest of their message;
+	// after that what arrived is stored with markers for what is missing.
+	partsMaxAge time.Duration
 }
 
 type storedPart struct {
@@ -40,7 +46,7 @@ func openSMSStore(dir string) (*smsStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("SMS store: %w", err)
 	}
-	return &smsStore{dir: dir}, nil
+	return &smsStore{dir: dir, partsMaxAge: 24 * time.Hour}, nil
 }
 
 func shortHash(parts ...string) string {
@@ -139,9 +145,88 @@ func (st *smsStore) storeSent(m SMS) error {
 	return st.writeJSON("msg-"+m.ID+".json", m)
 }
 
+// flushStaleLocked turns part groups older than partsMaxAge into
+// messages with "[part N missing]" markers, so nothing waits forever.
+func (st *smsStore) flushStaleLocked(now time.Time) error {
+	names, err := filepath.Glob(filepath.Join(st.dir, "part-*.json"))
+	if err != nil {
+		return err
+	}
+	groups := map[string][]storedPart{}
+	newest := map[string]time.Time{}
+	for _, n := range names {
+		base := filepath.Base(n) // part-<key>-<seq>.json
+		f := strings.Split(strings.TrimSuffix(base, ".json"), "-")
+		if len(f) != 3 {
+			continue
+		}
+		b, err := os.ReadFile(n)
+		if err != nil {
+			return err
+		}
+		var sp storedPart
+		if json.Unmarshal(b, &sp) != nil {
+			continue // left in place, reported nowhere else: keep it for a human
+		}
+		groups[f[1]] = append(groups[f[1]], sp)
+		if sp.Received.After(newest[f[1]]) {
+			newest[f[1]] = sp.Received
+		}
+	}
+	for key, parts := range groups {
+		if now.Sub(newest[key]) < st.partsMaxAge {
+			continue
+		}
+		sort.Slice(parts, func(i, j int) bool { return parts[i].Seq < parts[j].Seq })
+		total := parts[0].Total
+		bySeq := map[int]storedPart{}
+		for _, p := range parts {
+			bySeq[p.Seq] = p
+		}
+		var text strings.Builder
+		var pdus []string
+		var first time.Time
+		for i := 1; i <= total; i++ {
+			p, ok := bySeq[i]
+			if !ok {
+				fmt.Fprintf(&text, "[part %d of %d missing]", i, total)
+				continue
+			}
+			pdus = append(pdus, p.PDU)
+			ip, err := DecodeDeliver(p.PDU)
+			if err != nil {
+				fmt.Fprintf(&text, "[part %d undecodable]", i)
+				continue
+			}
+			if first.IsZero() {
+				first = ip.Time
+			}
+			b, err := sms.Decode([]*tpdu.TPDU{ip.TPDU})
+			if err != nil {
+				fmt.Fprintf(&text, "[part %d undecodable]", i)
+				continue
+			}
+			text.Write(b)
+		}
+		id := shortHash(pdus...)
+		m := SMS{ID: id, From: parts[0].From, Text: text.String(), Time: first, Received: newest[key], Parts: total}
+		if err := st.writeJSON("msg-"+id+".json", m); err != nil {
+			return err
+		}
+		for _, p := range parts {
+			os.Remove(filepath.Join(st.dir, fmt.Sprintf("part-%s-%03d.json", key, p.Seq)))
+		}
+		atomicfile.SyncDir(st.dir)
+	}
+	return nil
+}
+
 func (st *smsStore) list() ([]SMS, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if err := st.flushStaleLocked(time.Now()); err != nil {
+		return nil, fmt.Errorf("SMS store: %w", err)
+	}
 	names, err := filepath.Glob(filepath.Join(st.dir, "msg-*.json"))
 	if err != nil {
 		return nil, err
