@@ -57,8 +57,9 @@ var _ ModemDriver = (*modem.Modem)(nil)
 
 // realModems detects and opens modems with package modem.
 type realModems struct {
-	smsDir string
-	log    *slog.Logger
+	smsDir    string
+	slotReset func() error
+	log       *slog.Logger
 }
 
 func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, error) {
@@ -79,7 +80,7 @@ func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, er
 		}
 		dev = devs[0]
 	}
-	m, err := modem.Open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, Logger: r.log})
+	m, err := modem.Open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, SlotReset: r.slotReset, Logger: r.log})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,9 @@ type Options struct {
 	Modems ModemOpener
 	// SMSDir stores received SMS (modem.Options.SMSDir).
 	SMSDir string
+	// SlotReset pulses the modem slot's reset line, the last step of the
+	// modem engine's recovery (from the board profile; nil: none).
+	SlotReset func() error
 	Log    *slog.Logger
 }
 
@@ -87,7 +90,7 @@ func New(opts Options) (*Service, error) {
 		opts.ResolvConf = "/etc/resolv.conf"
 	}
 	if opts.Modems == nil {
-		opts.Modems = realModems{smsDir: opts.SMSDir, log: opts.Log}
+		opts.Modems = realModems{smsDir: opts.SMSDir, slotReset: opts.SlotReset, log: opts.Log}
 	}
 	c, err := config.Load(opts.ConfigPath)
 	if err != nil {

@@ -60,7 +60,16 @@ func main() {
 	}
 	log.Info("board", "name", board.Name, "why", why, "roles", all)
 
-	svc, err := netctl.New(netctl.Options{ConfigPath: *cfgPath, ResolvConf: *resolv, Roles: all, NoFirewall: *noFW, SMSDir: *smsDir, Log: log})
+	// The modem sits in the board's first slot with a reset line (mpcie2 on
+	// apu2..apu6); which slot holds it is not detectable from USB alone.
+	var slotReset func() error
+	for _, s := range board.ModemSlots {
+		if slotReset = board.SlotReset(s.Name); slotReset != nil {
+			break
+		}
+	}
+	svc, err := netctl.New(netctl.Options{ConfigPath: *cfgPath, ResolvConf: *resolv, Roles: all, NoFirewall: *noFW,
+		SMSDir: *smsDir, SlotReset: slotReset, Log: log})
 	if err != nil {
 		log.Error("netctl cannot start", "err", err)
 		os.Exit(1)
