@@ -50,7 +50,7 @@ type Options struct {
 	// SlotReset pulses the modem slot's reset line, the last step of the
 	// modem engine's recovery (from the board profile; nil: none).
 	SlotReset func() error
-	Log    *slog.Logger
+	Log       *slog.Logger
 }
 
 // Service is netctl. Create with New, mount extra API routes on Mux (e.g.
