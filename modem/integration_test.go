@@ -14,6 +14,9 @@ import (
 
 	"edgebox/modem"
 	"edgebox/modem/modemsim"
+
+	"github.com/warthog618/sms"
+	"github.com/warthog618/sms/encoding/tpdu"
 )
 
 var allProfiles = []string{"huawei-mu609", "huawei-me909u", "huawei-me909s", "ericsson-f5521gw", "dell-dw5550", "quectel-ec25", "sierra-mc8775", "generic"}
@@ -760,5 +763,52 @@ func TestATZReinitialises(t *testing.T) {
 	r.known(t)
 	if n := r.sim.CountCommand("AT+CMEE=1"); n < 2 {
 		t.Fatalf("numeric errors not re-enabled after ATZ (%d)", n)
+	}
+}
+
+// Sending through every simulated modem: the "> " prompt, PDU, Ctrl-Z;
+// long texts arrive as concatenated parts that reassemble to the text.
+func TestSendSMSOverPTY(t *testing.T) {
+	for _, p := range allProfiles {
+		t.Run(p, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, p, nil)
+			ctx := ctxT(t)
+			if strings.HasPrefix(p, "ericsson") || strings.HasPrefix(p, "dell") {
+				r.m.Engine().Command(ctx, "AT+CFUN=1", 0)
+			}
+			text := strings.Repeat("Grüße aus der Box – ", 12)
+			msg, err := r.m.SendSMS(ctx, "+491701234567", text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := r.sim.State().Sent
+			if msg.Parts < 2 || len(sent) != msg.Parts {
+				t.Fatalf("%d parts reported, %d at the modem", msg.Parts, len(sent))
+			}
+			var tps []*tpdu.TPDU
+			for _, s := range sent {
+				to, tp, err := modem.DecodeSubmit(s.PDU)
+				if err != nil || to != "+491701234567" {
+					t.Fatalf("sent PDU: %q %v", to, err)
+				}
+				tps = append(tps, tp)
+			}
+			b, err := sms.Decode(tps)
+			if err != nil || string(b) != text {
+				t.Fatalf("reassembled %q %v", b, err)
+			}
+			l, err := r.m.ListSMS()
+			if err != nil || len(l) != 1 || !l[0].Outgoing || l[0].To != "+491701234567" {
+				t.Fatalf("outgoing copy: %+v %v", l, err)
+			}
+			// While the network is gone the send fails with a clear error.
+			r.sim.SetRegistration("searching")
+			if _, err := r.m.SendSMS(ctx, "+491701234567", "x"); err == nil {
+				t.Fatal("send without network succeeded")
+			}
+			r.sim.SetRegistration("home")
+			r.known(t)
+		})
 	}
 }
