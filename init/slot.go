@@ -298,9 +298,15 @@ func (s *slotService) handleInstall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.Close()
+	rc := http.NewResponseController(w)
+	// Progress goes out while the bundle still comes in: without full
+	// duplex the HTTP/1 server would discard the unread body on the
+	// first write.
+	if err := rc.EnableFullDuplex(); err != nil {
+		s.log.Warn("update API: no full duplex", "err", err)
+	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
 	send := func(p update.Progress) {
 		s.mu.Lock()

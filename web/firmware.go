@@ -107,12 +107,15 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 	ndjson := strings.Contains(r.Header.Get("Accept"), "application/x-ndjson")
 	var enc *json.Encoder
 	var flush func() error
+	rc := http.NewResponseController(w)
+	// Progress goes out while the upload still comes in (see init's
+	// handler): the HTTP/1 server must not discard the unread body.
+	rc.EnableFullDuplex()
 	if ndjson {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.WriteHeader(http.StatusOK)
 		bw := bufio.NewWriter(w)
 		enc = json.NewEncoder(bw)
-		rc := http.NewResponseController(w)
 		flush = func() error {
 			if err := bw.Flush(); err != nil {
 				return err
@@ -130,6 +133,9 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		slog.Warn("firmware not installed", "err", err, "from", clientAddr(r))
+		// Read the rest of a refused upload so the client, still sending,
+		// gets the answer instead of a reset connection.
+		io.Copy(io.Discard, body)
 		if enc != nil {
 			var tl errTooLarge
 			if errors.As(body.err, &tl) {
