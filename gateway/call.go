@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -721,13 +722,43 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		}()
 	}
 	go c.dtmfLoop()
+	c.mediaWG.Add(1)
+	go c.sendReceiverReports(pc, 5*time.Second)
 	return nil
+}
+
+// sendReceiverReports reports on the browser's streams from the relay's
+// statistics until the media stops (RTCP terminated per leg).
+func (c *Call) sendReceiverReports(pc *webrtc.PeerConnection, every time.Duration) {
+	defer c.mediaWG.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stopMedia:
+			return
+		case <-t.C:
+		}
+		rr := &rtcp.ReceiverReport{SSRC: c.pbx.send.ssrc}
+		if r, ok := c.browserIn.receptionReport(); ok {
+			rr.Reports = append(rr.Reports, r)
+		}
+		if c.video != nil {
+			if r, ok := c.video.browserIn.receptionReport(); ok {
+				rr.Reports = append(rr.Reports, r)
+			}
+		}
+		if len(rr.Reports) > 0 {
+			pc.WriteRTCP([]rtcp.Packet{rr})
+		}
+	}
 }
 
 // relayFromBrowser moves one browser track to the PBX.
 func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *streamStats) {
 	defer c.mediaWG.Done()
 	in.clock = float64(t.Codec().ClockRate)
+	in.ssrc.Store(uint32(t.SSRC()))
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := t.Read(buf)

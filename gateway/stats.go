@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/pion/rtcp"
 )
 
 // streamStats counts one direction of one leg. The relay goroutine of that
@@ -14,6 +16,11 @@ type streamStats struct {
 	lost    atomic.Int64
 	// jitter in microseconds (RFC 3550 section 6.4.1 estimate)
 	jitterMicros atomic.Uint64
+	// for receiver reports: SSRC, extended highest sequence number and
+	// jitter in timestamp units
+	ssrc     atomic.Uint32
+	extMax   atomic.Uint32
+	jitterTS atomic.Uint32
 
 	// receive-side state, touched by the one writer only
 	started     bool
@@ -58,14 +65,30 @@ func (s *streamStats) countReceived(n int, seq uint16, ts uint32, arrival time.T
 	}
 	expected := int64(s.maxSeq-s.baseSeq) + 1
 	s.lost.Store(max(0, expected-int64(s.received)))
+	s.extMax.Store(s.maxSeq)
 	arr := float64(arrival.UnixNano()) / 1e9 * s.clock
 	transit := arr - float64(ts)
 	if s.received > 1 {
 		d := math.Abs(transit - s.lastTransit)
 		s.jitter += (d - s.jitter) / 16
 		s.jitterMicros.Store(uint64(s.jitter / s.clock * 1e6))
+		s.jitterTS.Store(uint32(s.jitter))
 	}
 	s.lastTransit = transit
+}
+
+// receptionReport is the RTCP report block for this stream.
+func (s *streamStats) receptionReport() (rtcp.ReceptionReport, bool) {
+	ssrc := s.ssrc.Load()
+	if ssrc == 0 {
+		return rtcp.ReceptionReport{}, false
+	}
+	return rtcp.ReceptionReport{
+		SSRC:               ssrc,
+		TotalLost:          uint32(min(s.lost.Load(), 0x7fffff)),
+		LastSequenceNumber: s.extMax.Load(),
+		Jitter:             s.jitterTS.Load(),
+	}, true
 }
 
 // StreamStats is one direction of a leg as the API shows it.

@@ -126,19 +126,24 @@ func (h *webrtcHost) newPeer(audio []codec, video []codec) (*webrtc.PeerConnecti
 	}
 	// RTCP is terminated per leg: pion reports on the browser leg, the
 	// PBX leg has its own reports (pbxLeg.runRTCP).
-	ir := &interceptor.Registry{}
-	if f, err := report.NewReceiverInterceptor(); err == nil {
-		ir.Add(f)
-	}
-	if f, err := report.NewSenderInterceptor(); err == nil {
-		ir.Add(f)
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(h.se), webrtc.WithInterceptorRegistry(ir))
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(h.se), webrtc.WithInterceptorRegistry(boxInterceptors()))
 	return api.NewPeerConnection(webrtc.Configuration{
 		ICEServers:    h.iceSrv,
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
+}
+
+// boxInterceptors are the RTCP generators of the browser leg: pion's
+// sender reports. Receiver reports come from the relay's own statistics
+// (Call.sendReceiverReports): pion's receiver report interceptor parses
+// every packet again and allocates doing so.
+func boxInterceptors() *interceptor.Registry {
+	ir := &interceptor.Registry{}
+	if f, err := report.NewSenderInterceptor(); err == nil {
+		ir.Add(f)
+	}
+	return ir
 }
 
 // audioPreferences limits the browser leg to what plan bridges.
