@@ -182,3 +182,54 @@ func TestVideoOfferedButPBXAudioOnly(t *testing.T) {
 	c.WaitEvent(ctx, gateway.EventEnded)
 	uas.wait(t, 10*time.Second)
 }
+
+// TestConcurrentCallsShareOnePort places several calls at once: all
+// browser legs share the one ICE port, each PBX leg has its own RTP pair.
+func TestConcurrentCallsShareOnePort(t *testing.T) {
+	const n = 6
+	uas := startSIPp(t, "uas_echo", n)
+	cfg := testConfig(t, uas.addr())
+	cfg.Media.RTPPortMin, cfg.Media.RTPPortMax = freeRTPRange(t, n+2)
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	calls := make([]*client.Call, n)
+	for i := range calls {
+		calls[i] = dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	}
+	for _, c := range calls {
+		if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+			t.Fatal(err)
+		}
+		c.StartAudio(ctx, 0)
+	}
+	for _, c := range calls {
+		waitEchoed(t, c, 25)
+	}
+	snap := svc.Snapshot()
+	if len(snap) != n {
+		t.Fatalf("%d calls in progress, want %d", len(snap), n)
+	}
+	locals := map[string]bool{}
+	for _, ci := range snap {
+		locals[ci.PBX.Local] = true
+	}
+	if len(locals) != n {
+		t.Errorf("PBX legs share RTP ports: %v", locals)
+	}
+	if st := svc.Status(); st.RTPPairsInUse != n {
+		t.Errorf("%d RTP pairs in use, want %d", st.RTPPairsInUse, n)
+	}
+	for _, c := range calls {
+		c.Hangup(ctx)
+	}
+	for _, c := range calls {
+		if ev, err := c.WaitEvent(ctx, gateway.EventEnded); err != nil || ev.SIPCode != 200 {
+			t.Errorf("end %+v %v", ev, err)
+		}
+	}
+	uas.wait(t, 15*time.Second)
+	if st := svc.Status(); st.RTPPairsInUse != 0 || st.ActiveCalls != 0 {
+		t.Errorf("after the calls: %+v", st)
+	}
+}
