@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/url"
+	"strconv"
 	"time"
 
 	"edgebox/internal/localapi"
@@ -98,7 +99,7 @@ func (c Client) Calls(ctx context.Context) ([]CallInfo, error) {
 // History returns ended calls, newest first, at most limit (0: all kept).
 func (c Client) History(ctx context.Context, limit int) ([]CallInfo, error) {
 	var calls []CallInfo
-	err := c.Get(ctx, "/v1/history?limit="+url.QueryEscape(itoa(limit)), &calls)
+	err := c.Get(ctx, "/v1/history?limit="+strconv.Itoa(max(limit, 0)), &calls)
 	return calls, err
 }
 
@@ -110,18 +111,4 @@ func (c Client) Hangup(ctx context.Context, id string) error {
 // Metrics writes the Prometheus text exposition to w.
 func (c Client) Metrics(ctx context.Context, w io.Writer) error {
 	return c.Get(ctx, "/metrics", w)
-}
-
-func itoa(n int) string {
-	if n <= 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

@@ -177,7 +177,7 @@ func (c *Call) requestHangup(reason string) {
 	}
 }
 
-// endInfo records how the call ended.
+// end records how the call ended and tells the client.
 func (c *Call) end(code int, reason string) {
 	c.mu.Lock()
 	if c.info.State != StateEnded {

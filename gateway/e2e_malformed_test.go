@@ -40,7 +40,6 @@ func TestMalformedInputDoesNotHarmOtherCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bad.Close()
-	go func() {}()
 	for _, sdp := range []string{"v=0\r\nthis is not sdp", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"} {
 		if err := bad.Send(ctx, gateway.Message{Type: gateway.MsgOffer, SDP: sdp}); err != nil {
 			break // the box closes after a bad offer

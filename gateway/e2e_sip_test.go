@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"edgebox/gateway"
-	"edgebox/gateway/client"
 )
 
 func TestPBXHangsUp(t *testing.T) {
@@ -186,5 +185,3 @@ func TestDigestAuthWrongPasswordFails(t *testing.T) {
 	}
 	c.Hangup(ctx)
 }
-
-var _ = client.Marker

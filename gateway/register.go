@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -173,6 +172,6 @@ func (st *sipStack) register(ctx context.Context, cfg config.Gateway, callID sip
 			}
 		}
 	}
-	slog.Debug("registered", "expires", got)
+	st.log.Debug("registered", "expires", got)
 	return got, nil
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -31,7 +30,6 @@ type sipStack struct {
 	svc     *Service
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
-	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	listens []config.GatewaySIPListen
 	filter  *sipFilter
@@ -96,8 +94,6 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 	srv.OnInfo(s.inDialogOK)
 	srv.OnNoRoute(s.onOther)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
 	pbxIP := localIPToward(cfg.PBX.Address)
 	for _, l := range cfg.SIP.Listen {
 		host, portStr, _ := net.SplitHostPort(l.Address)
@@ -165,7 +161,6 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 		}
 		s.contact[l.Transport] = c
 	}
-	_ = ctx
 	return s, nil
 }
 
@@ -180,9 +175,6 @@ func (s *sipStack) serve(f func() error) {
 }
 
 func (s *sipStack) close() {
-	if s.cancel != nil {
-		s.cancel()
-	}
 	for _, c := range s.closers {
 		c()
 	}
