@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/gateway/client"
 	"edgebox/internal/config"
 
 	"github.com/emiago/sipgo"
@@ -186,5 +188,46 @@ func TestTLSRefusesUnknownPBXCertificate(t *testing.T) {
 	}
 	if !strings.Contains(ev.Reason, "certificate") || uas.invites.Load() != 0 {
 		t.Errorf("ended %d %q with %d INVITEs at the UAS; want a certificate error and none", ev.SIPCode, ev.Reason, uas.invites.Load())
+	}
+}
+
+func TestPortalOverHTTPS(t *testing.T) {
+	certFile, keyFile := writeTestCert(t)
+	uas := startSIPp(t, "uas_echo", 1)
+	cfg := testConfig(t, uas.addr())
+	cfg.Portal.PlainHTTP = false
+	cfg.Portal.TLSCert, cfg.Portal.TLSKey = certFile, keyFile
+	svc := startGateway(t, cfg)
+	pem, _ := os.ReadFile(certFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tlsConf := &tls.Config{RootCAs: pool}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 10 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := client.Authorize(ctx, hc, "https://"+svc.PortalAddr(), testAPIKey,
+		gateway.AuthorizeRequest{From: testFrom, Destination: "sip:agent@127.0.0.1", Context: testContext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.WebSocketURL, "wss://") {
+		t.Errorf("websocket URL %q is not wss://", res.WebSocketURL)
+	}
+	c, err := client.Dial(ctx, res.WebSocketURL, res.Token, client.Options{LoopbackOnly: true, TLSConfig: tlsConf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 10)
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 10*time.Second)
+	// plain HTTP to the TLS port gets nowhere
+	if _, err := client.Authorize(ctx, httpClient, "http://"+svc.PortalAddr(), testAPIKey, gateway.AuthorizeRequest{From: testFrom, Destination: "support"}); err == nil {
+		t.Error("plain HTTP accepted on the HTTPS portal")
 	}
 }
