@@ -920,6 +920,11 @@ func (c *Call) onReinvite(r pbxRequest) {
 		c.plan = plan
 		c.pbx.apply(plan)
 	}
+	mute := dir == "recvonly" || dir == "inactive"
+	c.pbx.send.setPaused(mute)
+	if c.video != nil {
+		c.video.leg.send.setPaused(mute)
+	}
 	respond(200, "OK", c.pbxSDP(dir))
 	if hold != c.held {
 		c.held = hold

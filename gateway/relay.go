@@ -43,8 +43,11 @@ type pbxSender struct {
 	tsOffset uint32
 	started  bool
 	tePT     int16 // telephone-event PT toward the PBX, -1: none
-	teClock  uint32
-	stats    *streamStats
+	// paused while the PBX holds the call with sendonly/inactive: the box
+	// answered recvonly/inactive and must not send
+	paused  bool
+	teClock uint32
+	stats   *streamStats
 	// RTCP sender report state
 	lastSent time.Time
 }
@@ -57,9 +60,9 @@ func (s *pbxSender) relay(pkt []byte) error {
 	inSeq := binary.BigEndian.Uint16(pkt[2:4])
 	s.mu.Lock()
 	out := s.pt[pkt[1]&0x7f]
-	if out < 0 {
+	if out < 0 || s.paused {
 		s.mu.Unlock()
-		return nil // a payload type the PBX did not agree to: drop
+		return nil // a payload type the PBX did not agree to, or on hold: drop
 	}
 	// Outgoing numbers follow the browser's, shifted past the DTMF
 	// packets the box injected, so gaps (loss) stay visible to the PBX.
@@ -83,6 +86,13 @@ func (s *pbxSender) relay(pkt []byte) error {
 		s.stats.countSent(n)
 	}
 	return err
+}
+
+// setPaused stops or resumes sending (hold by the PBX).
+func (s *pbxSender) setPaused(p bool) {
+	s.mu.Lock()
+	s.paused = p
+	s.mu.Unlock()
 }
 
 // setRemote changes where RTP goes (re-INVITE, transfer).

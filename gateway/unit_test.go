@@ -257,9 +257,16 @@ func TestRelayRewritesHeader(t *testing.T) {
 	if buf[1] != 0x80|96 || binary.BigEndian.Uint32(buf[8:]) != 0xdeadbeef || binary.BigEndian.Uint16(buf[2:]) != 1000 || n != 32 {
 		t.Errorf("relayed header % x", buf[:12])
 	}
-	// dropped: unknown payload type, not RTP
+	// dropped: unknown payload type, on hold, not RTP
 	pkt[1] = 13
 	s.relay(pkt)
+	pkt[1] = 111
+	s.setPaused(true)
+	s.relay(pkt)
+	s.setPaused(false)
+	if got := s.stats.packets.Load(); got != 1 {
+		t.Errorf("%d packets sent, want only the first (unknown PT and hold dropped)", got)
+	}
 	if err := s.relay([]byte{1, 2, 3}); err != errNotRTP {
 		t.Errorf("short packet: %v", err)
 	}
@@ -269,7 +276,7 @@ func TestRelayRewritesHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seqs []uint16
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 4; i++ { // one progress packet, three end packets
 		b.SetReadDeadline(time.Now().Add(2 * time.Second))
 		n, _, err := b.ReadFromUDP(buf)
 		if err != nil {
