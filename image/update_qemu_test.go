@@ -281,3 +281,32 @@ func TestQEMUUpdateRefusedAndPowerCut(t *testing.T) {
 		t.Fatalf("install after the power cut: %+v %v", res, err)
 	}
 }
+
+func TestQEMUUpdateHungTrialResetByWatchdog(t *testing.T) {
+	disk := diskCopy(t, builtImage(t), "")
+	bundle := variantBundle(t, "test-v2-hang", "edgebox.debug.hang=3", nil)
+	b := bootBox(t, disk, false)
+	h, _ := b.waitHealthy(3 * time.Minute)
+	oldVersion := h.Version
+	tok := b.adminToken()
+	data, _ := os.ReadFile(bundle)
+	if _, err := b.upload(tok, data, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.vm.WaitConsole("edgebox init test-v2-hang starting", 0, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.vm.WaitConsole("hanging init's main loop on purpose", 0, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// No reboot by init: only the watchdog can bring the old slot back.
+	if _, err := b.vm.WaitConsole("ROLLED BACK", 0, 4*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	h, _ = b.waitHealthy(3 * time.Minute)
+	tok = b.token("installer-secret-1")
+	s := b.system(tok)
+	if h.Version != oldVersion || s.Slot != "A" || !s.Confirmed || !strings.Contains(s.RollbackReason, "left no report") {
+		t.Fatalf("after the watchdog reset: version %q, %+v", h.Version, s)
+	}
+}
