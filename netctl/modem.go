@@ -7,13 +7,16 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/paths"
 	"edgebox/modem"
 )
 
@@ -505,7 +508,7 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 			continue
 		}
 		if ppp {
-			pppd, err = startPPPD(drv.PPP(apn), m.log)
+			pppd, err = startPPPD(drv.PPP(apn), filepath.Join(paths.RunDir(), "ppp"), m.log)
 			if err != nil {
 				m.setState(ModemConnecting, "pppd: "+err.Error())
 				if !waitFor(ctx, m.req, events, 10*time.Second) {
@@ -774,8 +777,14 @@ func (m *modemManager) powerDown(drv ModemDriver) {
 	m.log.Info("modem radio off")
 }
 
-// startPPPD runs pppd for a PPP-only modem.
-func startPPPD(p modem.PPPParams, log *slog.Logger) (*exec.Cmd, error) {
+// pppdBinary is the pppd that startPPPD runs (tests replace it).
+var pppdBinary = "pppd"
+
+// startPPPD runs pppd for a PPP-only modem. The APN password never goes on
+// pppd's command line (any local user can read /proc/PID/cmdline): it is
+// written to a 0600 options file in secretDir that pppd reads with "file";
+// the file is removed when pppd exits. The logged command line is redacted.
+func startPPPD(p modem.PPPParams, secretDir string, log *slog.Logger) (*exec.Cmd, error) {
 	args := modem.PPPDArgs(p)
 	if len(args) == 0 {
 		return nil, errors.New("the modem profile gives no pppd arguments")
@@ -785,14 +794,99 @@ func startPPPD(p modem.PPPParams, log *slog.Logger) (*exec.Cmd, error) {
 	if i := slices.Index(args, "replacedefaultroute"); i >= 0 {
 		args = slices.Delete(args, i, i+1)
 	}
-	cmd := exec.Command("pppd", args...)
+	args, secrets := splitSecretOptions(args)
+	var secretFile string
+	if len(secrets) > 0 {
+		if err := os.MkdirAll(secretDir, 0o700); err != nil {
+			return nil, fmt.Errorf("pppd options: %w", err)
+		}
+		f, err := os.CreateTemp(secretDir, "pppd-secret-*")
+		if err != nil {
+			return nil, fmt.Errorf("pppd options: %w", err)
+		}
+		secretFile = f.Name()
+		_, werr := f.WriteString(pppdOptionsFile(secrets))
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			os.Remove(secretFile)
+			return nil, fmt.Errorf("pppd options: %w", werr)
+		}
+		args = append(args, "file", secretFile)
+	}
+	cmd := exec.Command(pppdBinary, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
+		if secretFile != "" {
+			os.Remove(secretFile)
+		}
 		return nil, err
 	}
-	log.Info("pppd started", "args", strings.Join(args, " "))
-	go cmd.Wait()
+	log.Info("pppd started", "args", strings.Join(RedactArgv(args), " "))
+	go func() {
+		cmd.Wait()
+		if secretFile != "" {
+			os.Remove(secretFile)
+		}
+	}()
 	return cmd, nil
+}
+
+// secretOptions are pppd/chat words whose next word is a secret.
+var secretOptions = []string{"password", "pin", "--pin", "-pin"}
+
+// splitSecretOptions takes "password X" pairs out of a pppd argv.
+func splitSecretOptions(args []string) (public, secret []string) {
+	for i := 0; i < len(args); i++ {
+		if args[i] == "password" && i+1 < len(args) {
+			secret = append(secret, args[i], args[i+1])
+			i++
+			continue
+		}
+		public = append(public, args[i])
+	}
+	return public, secret
+}
+
+// pppdOptionsFile renders option words for pppd's "file" option: each
+// word double-quoted with backslash escapes, one option per line.
+func pppdOptionsFile(words []string) string {
+	var b strings.Builder
+	for i := 0; i < len(words); i += 2 {
+		b.WriteString(words[i])
+		if i+1 < len(words) {
+			b.WriteString(" \"")
+			for _, r := range words[i+1] {
+				if r == '"' || r == '\\' {
+					b.WriteByte('\\')
+				}
+				b.WriteRune(r)
+			}
+			b.WriteString("\"")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// cpinRe finds a PIN or PUK in an AT command (AT+CPIN="1234", AT+CLCK=...,
+// AT+CPWD=...) embedded in any word, e.g. a chat script.
+var cpinRe = regexp.MustCompile(`(?i)(\+C(?:PIN|LCK|PWD)[=:]\s*)[^\s']*`)
+
+// RedactArgv returns a copy of argv fit for logs: the word after
+// "password" or a PIN option becomes "***", and PINs in AT commands inside
+// any word (chat scripts) are hidden.
+func RedactArgv(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if i > 0 && slices.Contains(secretOptions, strings.ToLower(argv[i-1])) {
+			out[i] = "***"
+			continue
+		}
+		out[i] = cpinRe.ReplaceAllString(a, "${1}***")
+	}
+	return out
 }
 
 // pppIface is the interface pppd creates with "unit 0".
