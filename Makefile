@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(GOPATH_BIN)
 OUT := $(CURDIR)/out
 GOTEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all deps image run test lint unit bench fuzz keys clean
+.PHONY: all deps image run test lint unit bench bench-all fuzz keys clean
 
 all: image
 
@@ -33,8 +33,17 @@ lint: deps
 test: lint image
 	EDGEBOX_IMAGE_DIR=$(OUT) go test $(GOTEST_FLAGS) ./...
 
+# Figures comparable run to run (ratios against a baseline of the same run):
+# gateway load matrix and hot paths (calldial bench), boot time to /healthz,
+# uplink failover time. bench-all runs every Go benchmark in the tree.
 bench: image
-	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench . -benchmem -timeout 20m ./...
+	@mkdir -p $(OUT)
+	go run ./cmd/calldial bench | tee $(OUT)/bench.txt
+	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'BootToHealthz' -benchtime 3x -timeout 10m ./image/ | tee -a $(OUT)/bench.txt
+	go test -run '^$$' -bench 'Failover' -benchtime 10x -timeout 10m ./netctl/ | tee -a $(OUT)/bench.txt
+
+bench-all: image
+	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
 fuzz: deps
 	scripts/fuzz.sh $${FUZZTIME:-30s}
