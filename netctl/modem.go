@@ -61,6 +61,7 @@ var _ ModemDriver = (*modem.Modem)(nil)
 // realModems detects and opens modems with package modem.
 type realModems struct {
 	smsDir    string
+	stateDir  string
 	slotReset func() error
 	log       *slog.Logger
 }
@@ -83,7 +84,13 @@ func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, er
 		}
 		dev = devs[0]
 	}
-	m, err := modem.Open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, SlotReset: r.slotReset, Logger: r.log})
+	if err := os.MkdirAll(r.stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("modem state directory: %w", err)
+	}
+	if err := os.Chmod(r.stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("modem state directory: %w", err)
+	}
+	m, err := modem.Open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, StateDir: r.stateDir, SlotReset: r.slotReset, Logger: r.log})
 	if err != nil {
 		return nil, err
 	}

@@ -180,6 +180,18 @@ func TestNamespaceModemLTE(t *testing.T) {
 	if n := countPrefix(sim.commands(), `AT+CPIN="4321"`); n != 1 {
 		t.Fatalf("wrong PIN sent %d times, want exactly once", n)
 	}
+	// The rejected-PIN record lives in the modem state dir under the data
+	// dir (EDGEBOX_PERM_DIR is r.dir), not in the SMS folder.
+	stateDir := filepath.Join(r.dir, "edgebox", "modem")
+	if fi, err := os.Stat(stateDir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("modem state dir: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, ".rejected-pins.json")); err != nil {
+		t.Errorf("rejected-PIN record not in the modem state dir: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, "sms", ".rejected-pins.json")); err == nil {
+		t.Error("rejected-PIN record in the SMS folder")
+	}
 
 	// The installer fixes the PIN; the config is reloaded (SIGHUP).
 	r.writeConfig(lteConfig(sim.pty, "1234"))

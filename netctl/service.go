@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"edgebox/internal/config"
+	"edgebox/internal/paths"
 )
 
 // UplinkChange is passed to OnUplinkChange callbacks when the default
@@ -47,6 +49,10 @@ type Options struct {
 	Modems ModemOpener
 	// SMSDir stores received SMS (modem.Options.SMSDir).
 	SMSDir string
+	// ModemStateDir keeps the modem's own state, e.g. the record of PINs
+	// the SIM rejected (modem.Options.StateDir); created 0700. Default
+	// paths.DataDir()/modem, never the SMS folder.
+	ModemStateDir string
 	// SlotReset pulses the modem slot's reset line, the last step of the
 	// modem engine's recovery (from the board profile; nil: none).
 	SlotReset func() error
@@ -89,8 +95,11 @@ func New(opts Options) (*Service, error) {
 	if opts.ResolvConf == "" {
 		opts.ResolvConf = "/etc/resolv.conf"
 	}
+	if opts.ModemStateDir == "" {
+		opts.ModemStateDir = filepath.Join(paths.DataDir(), "modem")
+	}
 	if opts.Modems == nil {
-		opts.Modems = realModems{smsDir: opts.SMSDir, slotReset: opts.SlotReset, log: opts.Log}
+		opts.Modems = realModems{smsDir: opts.SMSDir, stateDir: opts.ModemStateDir, slotReset: opts.SlotReset, log: opts.Log}
 	}
 	c, err := config.Load(opts.ConfigPath)
 	if err != nil {

@@ -41,6 +41,7 @@ func main() {
 	sysRoot := flag.String("sys", "/sys", "sysfs root for board detection")
 	noFW := flag.Bool("no-firewall", false, "leave nftables alone (debugging)")
 	smsDir := flag.String("sms-dir", filepath.Join(paths.DataDir(), "sms"), "where received SMS are stored")
+	modemState := flag.String("modem-state-dir", filepath.Join(paths.DataDir(), "modem"), "modem state (rejected-PIN record), created 0700")
 	debug := flag.Bool("debug", false, "debug logging")
 	noVPN := flag.Bool("no-vpn", false, "do not run the OpenVPN manager")
 	flag.Var(roles, "iface", "ROLE=IFACE, overrides the board profile (repeatable)")
@@ -69,7 +70,7 @@ func main() {
 		}
 	}
 	svc, err := netctl.New(netctl.Options{ConfigPath: *cfgPath, ResolvConf: *resolv, Roles: all, NoFirewall: *noFW,
-		SMSDir: *smsDir, SlotReset: slotReset, Log: log})
+		SMSDir: *smsDir, ModemStateDir: *modemState, SlotReset: slotReset, Log: log})
 	if err != nil {
 		log.Error("netctl cannot start", "err", err)
 		os.Exit(1)
