@@ -1,5 +1,6 @@
 # edgebox: `make run` boots the image in QEMU, `make test` proves it works.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 GOPATH_BIN := $(shell go env GOPATH 2>/dev/null || echo $(HOME)/go)/bin
 export PATH := $(PATH):/usr/local/go/bin:$(GOPATH_BIN)
 OUT := $(CURDIR)/out
