@@ -165,7 +165,10 @@ func (c *Call) fromPBX(r pbxRequest) {
 	case <-c.done:
 		r.tx.Respond(sip.NewResponseFromRequest(r.req, 481, "Call/Transaction Does Not Exist", nil))
 	case <-time.After(2 * time.Second):
-		r.tx.Respond(sip.NewResponseFromRequest(r.req, 500, "Busy Here", nil))
+		// the call is busy (a transfer in progress): ask to retry
+		res := sip.NewResponseFromRequest(r.req, 500, "Server Internal Error", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "1"))
+		r.tx.Respond(res)
 	}
 }
 
