@@ -136,6 +136,16 @@ type modemManager struct {
 	deadSince time.Time
 	cancel    context.CancelFunc
 	done      chan struct{}
+	// redetectAfter is the wait before detecting a modem that restarts
+	// after Open changed a setting (ErrNeedsReset); 0 means 5s.
+	redetectAfter time.Duration
+}
+
+func (m *modemManager) redetect() time.Duration {
+	if m.redetectAfter > 0 {
+		return m.redetectAfter
+	}
+	return 5 * time.Second
 }
 
 func (m *modemManager) preferModemAddress() bool {
@@ -296,6 +306,15 @@ func (m *modemManager) run(ctx context.Context) {
 			case errors.As(err, &faulty):
 				m.setState(ModemFaulty, err.Error())
 				wait = time.Minute
+			case errors.Is(err, modem.ErrNeedsReset):
+				// The modem restarts to apply a setting (EC25 switched
+				// to ECM): its USB device goes away and comes back.
+				// Not a fault: detect it again shortly.
+				m.setState(ModemOpening, "the modem is restarting to apply a setting; detecting it again")
+				m.log.Info("modem restarting after a setting change; detecting again", "after", m.redetect())
+				sleepOrReq(ctx, m.req, m.redetect()) // the loop ends when ctx did
+				wait = 2 * time.Second
+				continue
 			case errors.Is(err, modem.ErrNoModem):
 				m.setState(ModemAbsent, "no modem found; check that the card is seated")
 			default:
