@@ -91,6 +91,9 @@ func main() {
 		}
 		cfg = config.Default()
 	}
+	for _, err := range applySysctls("/proc/sys", boxSysctls) {
+		log.Warn("kernel setting", "err", err)
+	}
 	if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}); err != nil {
 		log.Error("loopback up", "err", err)
 	}
