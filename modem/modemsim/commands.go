@@ -113,6 +113,7 @@ func (s *Sim) dial(num string) reply {
 		return reply{final: "NO CARRIER"}
 	}
 	s.setLink(1)
+	s.dialed = len(s.cfg.PPPPeer) > 0 && s.prof.speaksPPP()
 	return reply{final: "CONNECT 3600000"}
 }
 

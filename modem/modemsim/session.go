@@ -17,6 +17,16 @@ type session struct {
 	wmu   sync.Mutex
 	w     io.Writer
 	queue []string // URCs waiting to be written (guarded by Sim.mu)
+
+	cmu  sync.Mutex // guards call; never held while taking Sim.mu
+	call *dataCall  // the PPP call in progress, nil in command mode
+}
+
+// activeCall is the call in progress, nil in command mode.
+func (ss *session) activeCall() *dataCall {
+	ss.cmu.Lock()
+	defer ss.cmu.Unlock()
+	return ss.call
 }
 
 func (ss *session) writeRaw(b string) {
@@ -31,6 +41,9 @@ func (ss *session) writeRaw(b string) {
 }
 
 func (ss *session) flushQueue(s *Sim) {
+	if c := ss.activeCall(); c != nil && c.isOnline() {
+		return // no URCs in the PPP stream; they wait for command mode
+	}
 	s.mu.Lock()
 	q := ss.queue
 	ss.queue = nil
@@ -56,13 +69,23 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 		stop := context.AfterFunc(ctx, func() { c.Close() })
 		defer stop()
 	}
+	defer func() {
+		if c := ss.activeCall(); c != nil {
+			c.stop(true, false)
+		}
+	}()
 	buf := make([]byte, 1024)
 	var line []byte
 	smsMode := false // collecting a PDU after the "> " prompt
 	var smsCmd string
 	for {
 		n, err := rw.Read(buf)
-		for _, b := range buf[:n] {
+		for i := 0; i < n; i++ {
+			if c := ss.activeCall(); c != nil && c.isOnline() {
+				c.feed(buf[i:n])
+				break
+			}
+			b := buf[i]
 			if s.deaf() {
 				line = line[:0]
 				smsMode = false
@@ -91,8 +114,21 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 				if cmd == "" {
 					continue
 				}
+				if c := ss.activeCall(); c != nil && c.onlineCommand(cmd) {
+					continue
+				}
 				if s.respond(ss, cmd, "", false) {
 					smsMode, smsCmd = true, cmd
+				}
+				if s.takeDialed() {
+					if err := s.startCall(ss); err != nil {
+						s.log.Warn("modemsim: PPP call", "err", err)
+						s.mu.Lock()
+						s.setLink(0)
+						s.mu.Unlock()
+						ss.writeRaw("\r\nNO CARRIER\r\n")
+						s.flush()
+					}
 				}
 				continue
 			}
@@ -241,4 +277,14 @@ func tpduLen(p string) int {
 
 func encodeDeliver(from, text string, at time.Time, ref int) ([]string, error) {
 	return modem.EncodeDeliver(from, text, at, ref)
+}
+
+// takeDialed reports (once) that a dial just answered CONNECT on a modem
+// that starts a PPP call.
+func (s *Sim) takeDialed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dialed
+	s.dialed = false
+	return d
 }

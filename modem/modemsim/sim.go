@@ -49,6 +49,15 @@ type Config struct {
 	// signal URC (^RSSI/^HCSQ, +QIND "csq", *ERINFO, +CIEV) at this
 	// interval, as real modems do unless told not to. Stop it with Close.
 	PeriodicURC time.Duration
+	// PPPPeer, when set, is the carrier side of a PPP call (argv, e.g.
+	// pppd notty nodetach ... or ip netns exec NS pppd ...): after
+	// ATD*99...# answers CONNECT on a PPP modem (sierra-mc8775, generic)
+	// it runs with stdin/stdout wired to the AT session's byte stream
+	// until it exits or the call is hung up (see ppp.go).
+	PPPPeer []string
+	// EscapeGuard is the silence needed before and after "+++" in a
+	// call. Default 1s.
+	EscapeGuard time.Duration
 	Logger      *slog.Logger
 }
 
@@ -104,6 +113,7 @@ type Sim struct {
 	ticks       int
 	carrierUp   bool
 	carrierOps  []bool
+	dialed      bool // a dial answered CONNECT: start the PPP call
 }
 
 type storedSMS struct {
@@ -551,6 +561,9 @@ func (s *Sim) regChangedLocked() {
 }
 
 func (s *Sim) setLink(v int) {
+	if v != 1 && s.link == 1 {
+		s.dropCallsLocked()
+	}
 	s.link = v
 	up := v == 1
 	if up != s.carrierUp {
