@@ -37,6 +37,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	netnsName := flag.String("netns", "", "network namespace of --netdev")
 	pin := flag.String("pin", "", "SIM PIN (enables the PIN check)")
 	urcEvery := flag.Duration("urc-every", 0, "send the vendor's periodic signal URC at this interval (0: never)")
+	ppp := flag.Bool("ppp", false, "PPP profiles (sierra-mc8775, generic): after ATD*99 CONNECT run the carrier's pppd on the AT byte stream")
+	pppPeer := flag.String("ppp-peer", "", "peer command instead of the default pppd (words split on blanks; implies --ppp)")
+	pppNetns := flag.String("ppp-netns", "", "run the PPP peer with ip netns exec NS (the carrier's ppp interface lives there)")
+	pppLocal := flag.String("ppp-local", "10.66.0.1", "carrier side address of the PPP link")
+	pppRemote := flag.String("ppp-remote", "10.66.0.2", "address handed to the box over PPP")
+	pppDNS := flag.String("ppp-dns", "10.66.0.53", "DNS servers handed to the box over PPP (comma separated)")
 	verbose := flag.Bool("v", false, "log debug")
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -50,6 +56,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	cfg := modemsim.Config{Profile: *profile, PIN: *pin, PeriodicURC: *urcEvery, Logger: log}
+	if *ppp || *pppPeer != "" {
+		cfg.PPPPeer = PPPPeerArgv(*pppPeer, *pppNetns, *pppLocal, *pppRemote, *pppDNS)
+	}
 	if *netdev != "" {
 		carrier, closeFn, err := modemsim.NetdevCarrier(*netdev, *netnsName)
 		if err != nil {
@@ -103,4 +112,26 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return err
 	}
+}
+
+// PPPPeerArgv is the carrier side of a PPP call: Debian's pppd on
+// stdin/stdout (notty), handing out remote and the DNS servers, detecting
+// a dead box with LCP echoes; in netns when given.
+func PPPPeerArgv(peer, netns, local, remote, dns string) []string {
+	var argv []string
+	if netns != "" {
+		argv = append(argv, "ip", "netns", "exec", netns)
+	}
+	if peer != "" {
+		return append(argv, strings.Fields(peer)...)
+	}
+	argv = append(argv, "/usr/sbin/pppd", "notty", "nodetach", "noauth", "local", "nocrtscts", "passive",
+		local+":"+remote, "nodefaultroute", "novj", "nobsdcomp", "nodeflate", "noccp",
+		"lcp-echo-interval", "5", "lcp-echo-failure", "3")
+	for _, d := range strings.Split(dns, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			argv = append(argv, "ms-dns", d)
+		}
+	}
+	return argv
 }

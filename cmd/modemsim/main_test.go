@@ -113,3 +113,50 @@ func readUntil(r io.Reader, want string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+func TestPPPPeerArgv(t *testing.T) {
+	got := strings.Join(PPPPeerArgv("", "carrier-1", "10.66.0.1", "10.66.0.2", "10.66.0.53, 10.66.0.54"), " ")
+	want := "ip netns exec carrier-1 /usr/sbin/pppd notty nodetach noauth local nocrtscts passive 10.66.0.1:10.66.0.2 nodefaultroute novj nobsdcomp nodeflate noccp lcp-echo-interval 5 lcp-echo-failure 3 ms-dns 10.66.0.53 ms-dns 10.66.0.54"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if got := strings.Join(PPPPeerArgv("/bin/cat -u", "", "", "", ""), " "); got != "/bin/cat -u" {
+		t.Errorf("custom peer: %s", got)
+	}
+}
+
+// --ppp-peer over --listen: a dial runs the peer on the session's bytes.
+func TestPPPPeerFlag(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "modem.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := lineWriter{make(chan string, 4)}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--profile", "sierra-mc8775", "--listen", sock, "--ppp-peer", "/usr/bin/head -n 1"}, out)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case <-out.ch:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	time.Sleep(300 * time.Millisecond) // boot
+	fmt.Fprint(c, "ATD*99***1#\r")
+	if got, err := readUntil(c, "CONNECT"); err != nil {
+		t.Fatalf("%q %v", got, err)
+	}
+	fmt.Fprint(c, "through the peer\n")
+	if got, err := readUntil(c, "NO CARRIER"); err != nil || !strings.Contains(got, "through the peer") {
+		t.Fatalf("%q %v", got, err)
+	}
+}
