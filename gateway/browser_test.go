@@ -85,7 +85,10 @@ func TestBrowserDemoPageCall(t *testing.T) {
 
 	// RTP reaches the UAS: its echo comes back to the PBX leg and on to
 	// the browser.
-	type pageStats struct{ Sent, Received float64 }
+	type pageStats struct {
+		Sent, Received float64
+		Cipher         string
+	}
 	var stats pageStats
 	deadline := time.Now().Add(15 * time.Second)
 	var pbxIn, pbxOut uint64
@@ -108,6 +111,9 @@ func TestBrowserDemoPageCall(t *testing.T) {
 	calls := svc.Snapshot()
 	if len(calls) != 1 || calls[0].Codec == "" {
 		t.Fatalf("calls = %+v", calls)
+	}
+	if stats.Cipher != "SRTP_AEAD_AES_128_GCM" {
+		t.Errorf("browser leg SRTP cipher %q, want SRTP_AEAD_AES_128_GCM", stats.Cipher)
 	}
 	t.Logf("browser call: codec %s, to UAS %d packets, from UAS %d, browser got %v", calls[0].Codec, pbxOut, pbxIn, stats.Received)
 

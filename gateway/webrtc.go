@@ -47,6 +47,12 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	// addresses to offer and no reason to hide them.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	// The DTLS server chooses the SRTP profile (RFC 5764 section 4.1.2):
+	// answering as server makes the box's preference, GCM first, decide.
+	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	if a, err := netip.ParseAddr(ip); err == nil && a.IsLoopback() {
 		se.SetIncludeLoopbackCandidate(true)
 	}
