@@ -1,10 +1,13 @@
 package netctl
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -407,7 +410,7 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 	}
 	events := drv.Events()
 	var regSince time.Time
-	var pppd *exec.Cmd
+	var pppd *pppdProc
 	defer func() { stopPPPD(pppd) }()
 	for ctx.Err() == nil {
 		m.mu.Lock()
@@ -546,7 +549,7 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 			m.pppIface = pppIface
 			m.mu.Unlock()
 			m.setIface(pppIface)
-			if c, err := waitPPPAddress(ctx, pppIface, 45*time.Second); err != nil {
+			if c, err := waitPPPAddress(ctx, pppIface, pppd.out, 45*time.Second); err != nil {
 				m.setState(ModemConnecting, err.Error())
 				stopPPPD(pppd)
 				pppd = nil
@@ -810,7 +813,7 @@ var pppdBinary = "pppd"
 // pppd's command line (any local user can read /proc/PID/cmdline): it is
 // written to a 0600 options file in secretDir that pppd reads with "file";
 // the file is removed when pppd exits. The logged command line is redacted.
-func startPPPD(p modem.PPPParams, secretDir string, log *slog.Logger) (*exec.Cmd, error) {
+func startPPPD(p modem.PPPParams, secretDir string, log *slog.Logger) (*pppdProc, error) {
 	args := modem.PPPDArgs(p)
 	if len(args) == 0 {
 		return nil, errors.New("the modem profile gives no pppd arguments")
@@ -842,7 +845,10 @@ func startPPPD(p modem.PPPParams, secretDir string, log *slog.Logger) (*exec.Cmd
 		args = append(args, "file", secretFile)
 	}
 	cmd := exec.Command(pppdBinary, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// With nodetach pppd also writes its messages to stdout: they go to
+	// netctl's log and tell the DNS servers the peer gave (usepeerdns).
+	out := &pppdOutput{w: os.Stderr}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		if secretFile != "" {
 			os.Remove(secretFile)
@@ -856,7 +862,95 @@ func startPPPD(p modem.PPPParams, secretDir string, log *slog.Logger) (*exec.Cmd
 			os.Remove(secretFile)
 		}
 	}()
-	return cmd, nil
+	return &pppdProc{cmd: cmd, out: out}, nil
+}
+
+// pppdProc is a running pppd.
+type pppdProc struct {
+	cmd *exec.Cmd
+	out *pppdOutput
+}
+
+// pppdOutput passes pppd's messages on to w and keeps what IPCP
+// negotiated. pppd 2.4.9 prints (ipcp_up):
+//
+//	local  IP address 10.66.0.2
+//	remote IP address 10.66.0.1
+//	primary   DNS address 10.66.0.53
+//	secondary DNS address 10.66.0.54
+type pppdOutput struct {
+	w io.Writer
+
+	mu             sync.Mutex
+	partial        []byte
+	local, remote  netip.Addr
+	primary, secon netip.Addr
+}
+
+func (o *pppdOutput) Write(b []byte) (int, error) {
+	o.w.Write(b)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.partial = append(o.partial, b...)
+	for {
+		i := bytes.IndexByte(o.partial, '\n')
+		if i < 0 {
+			break
+		}
+		if key, a, ok := parsePPPDLine(string(o.partial[:i])); ok {
+			switch key {
+			case "local":
+				o.local = a
+			case "remote":
+				o.remote = a
+			case "primary":
+				o.primary = a
+			case "secondary":
+				o.secon = a
+			}
+		}
+		o.partial = o.partial[i+1:]
+	}
+	if len(o.partial) > 4096 { // no line is that long
+		o.partial = o.partial[:0]
+	}
+	return len(b), nil
+}
+
+// dns is the peer's DNS servers, primary first.
+func (o *pppdOutput) dns() []netip.Addr {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var d []netip.Addr
+	for _, a := range []netip.Addr{o.primary, o.secon} {
+		if a.IsValid() {
+			d = append(d, a)
+		}
+	}
+	return d
+}
+
+// parsePPPDLine reads one of pppd's IPCP notices; key is local, remote,
+// primary or secondary. A syslog-style prefix before the text is allowed.
+func parsePPPDLine(line string) (key string, addr netip.Addr, ok bool) {
+	f := strings.Fields(line)
+	for i := 0; i+3 < len(f); i++ {
+		var k string
+		switch {
+		case (f[i] == "local" || f[i] == "remote") && f[i+1] == "IP" && f[i+2] == "address":
+			k = f[i]
+		case (f[i] == "primary" || f[i] == "secondary") && f[i+1] == "DNS" && f[i+2] == "address":
+			k = f[i]
+		default:
+			continue
+		}
+		a, err := netip.ParseAddr(f[i+3])
+		if err != nil || !a.Is4() || i+4 != len(f) {
+			return "", netip.Addr{}, false
+		}
+		return k, a, true
+	}
+	return "", netip.Addr{}, false
 }
 
 // secretOptions are pppd/chat words whose next word is a secret.
@@ -919,12 +1013,21 @@ func RedactArgv(argv []string) []string {
 const pppIface = "ppp0"
 
 // waitPPPAddress waits for pppd to configure iface and returns its
-// address as an uplink configuration (point-to-point: no gateway).
-func waitPPPAddress(ctx context.Context, iface string, limit time.Duration) (*AddrConfig, error) {
+// address and the peer's DNS servers as an uplink configuration
+// (point-to-point: no gateway).
+func waitPPPAddress(ctx context.Context, iface string, out *pppdOutput, limit time.Duration) (*AddrConfig, error) {
 	end := time.Now().Add(limit)
+	var addrSince time.Time
 	for time.Now().Before(end) {
 		if p, ok := linkIPv4(iface); ok {
-			return &AddrConfig{Address: p}, nil
+			// pppd prints the DNS notices around the moment it sets the
+			// address: give them a moment (a peer may send none).
+			if addrSince.IsZero() {
+				addrSince = time.Now()
+			}
+			if dns := out.dns(); len(dns) > 0 || time.Since(addrSince) > 3*time.Second {
+				return &AddrConfig{Address: p, DNS: dns}, nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -935,8 +1038,8 @@ func waitPPPAddress(ctx context.Context, iface string, limit time.Duration) (*Ad
 	return nil, fmt.Errorf("pppd did not bring %s up within %v", iface, limit)
 }
 
-func stopPPPD(cmd *exec.Cmd) {
-	if cmd != nil && cmd.Process != nil {
-		cmd.Process.Signal(os.Interrupt)
+func stopPPPD(p *pppdProc) {
+	if p != nil && p.cmd.Process != nil {
+		p.cmd.Process.Signal(os.Interrupt)
 	}
 }

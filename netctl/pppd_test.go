@@ -2,6 +2,7 @@ package netctl
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -103,4 +104,62 @@ func TestRedactArgv(t *testing.T) {
 	if in[6] != "hunter2" {
 		t.Error("RedactArgv changed its input")
 	}
+}
+
+func TestParsePPPDLine(t *testing.T) {
+	for _, c := range []struct{ line, key, addr string }{
+		{"local  IP address 10.66.0.2", "local", "10.66.0.2"},
+		{"remote IP address 10.66.0.1", "remote", "10.66.0.1"},
+		{"primary   DNS address 10.66.0.53", "primary", "10.66.0.53"},
+		{"secondary DNS address 10.66.0.54\r", "secondary", "10.66.0.54"},
+		{"Nov 25 20:00:01 box pppd[412]: primary   DNS address 10.66.0.53", "primary", "10.66.0.53"},
+		{"primary DNS address 10.66.0.300", "", ""},
+		{"primary DNS address ::1", "", ""},
+		{"primary DNS address 10.66.0.53 extra", "", ""},
+		{"Connect: ppp0 <--> /dev/ttyUSB0", "", ""},
+		{"local IP address", "", ""},
+		{"", "", ""},
+	} {
+		k, a, ok := parsePPPDLine(c.line)
+		if ok != (c.key != "") || k != c.key || (ok && a.String() != c.addr) {
+			t.Errorf("%q: %q %v %v", c.line, k, a, ok)
+		}
+	}
+}
+
+func TestPPPDOutputDNS(t *testing.T) {
+	var pass bytes.Buffer
+	o := &pppdOutput{w: &pass}
+	in := "Connect: ppp0 <--> /dev/ttyUSB0\nlocal  IP address 10.66.0.2\nremote IP address 10.66.0.1\nprim"
+	o.Write([]byte(in))
+	if d := o.dns(); len(d) != 0 {
+		t.Fatalf("dns before the notice: %v", d)
+	}
+	o.Write([]byte("ary   DNS address 10.66.0.53\nsecondary DNS address 10.66.0.54\n"))
+	if d := o.dns(); len(d) != 2 || d[0].String() != "10.66.0.53" || d[1].String() != "10.66.0.54" {
+		t.Errorf("dns %v", d)
+	}
+	if o.local.String() != "10.66.0.2" || o.remote.String() != "10.66.0.1" {
+		t.Errorf("local %v remote %v", o.local, o.remote)
+	}
+	if !strings.HasPrefix(pass.String(), "Connect: ppp0") || !strings.HasSuffix(pass.String(), "10.66.0.54\n") {
+		t.Errorf("messages not passed on: %q", pass.String())
+	}
+}
+
+func FuzzParsePPPDLine(f *testing.F) {
+	for _, s := range []string{"local  IP address 10.66.0.2", "primary   DNS address 10.66.0.53", "secondary DNS address 1.2.3", "x primary DNS address"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		k, a, ok := parsePPPDLine(line)
+		if ok && (k == "" || !a.Is4() || !strings.Contains(line, a.String())) {
+			t.Fatalf("%q: %q %v", line, k, a)
+		}
+		o := &pppdOutput{w: io.Discard}
+		o.Write([]byte(line + "\n"))
+		if len(o.dns()) > 2 {
+			t.Fatal("more than two DNS servers")
+		}
+	})
 }
