@@ -112,6 +112,7 @@ func (c *Call) snapshot() CallInfo {
 	c.mu.Lock()
 	ci := c.info
 	pbx := c.pbx
+	video := c.video
 	c.mu.Unlock()
 	ci.Browser.In = c.browserIn.snapshot()
 	ci.Browser.Out = c.browserOut.snapshot()
@@ -124,10 +125,10 @@ func (c *Call) snapshot() CallInfo {
 		}
 		pbx.mu.Unlock()
 	}
-	if ci.Video != nil && c.video != nil {
+	if ci.Video != nil && video != nil {
 		v := *ci.Video
-		v.Browser.In, v.Browser.Out = c.video.browserIn.snapshot(), c.video.browserOut.snapshot()
-		v.PBX.In, v.PBX.Out = c.video.leg.recv.snapshot(), c.video.leg.send.stats.snapshot()
+		v.Browser.In, v.Browser.Out = video.browserIn.snapshot(), video.browserOut.snapshot()
+		v.PBX.In, v.PBX.Out = video.leg.recv.snapshot(), video.leg.send.stats.snapshot()
 		ci.Video = &v
 	}
 	if !ci.AnsweredAt.IsZero() {
