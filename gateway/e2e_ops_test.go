@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/gateway/client"
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 
@@ -274,4 +275,37 @@ func mustRead(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestCallThroughBuiltinTURN sends the client's media only through the
+// box's TURN server, with the credentials the portal handed out.
+func TestCallThroughBuiltinTURN(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	cfg := testConfig(t, uas.addr())
+	cfg.TURN.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	cfg.TURN.Secret = "a-long-shared-turn-secret"
+	cfg.TURN.RelayAddress = "127.0.0.1"
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "sip:agent@127.0.0.1", Context: testContext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial(ctx, res.WebSocketURL, res.Token, client.Options{LoopbackOnly: true, RelayOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 20)
+	if typ := c.LocalCandidateType(); typ != "relay" {
+		t.Errorf("media went over a %q candidate, want relay", typ)
+	}
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 10*time.Second)
 }

@@ -80,6 +80,9 @@ type Options struct {
 	TLSConfig *tls.Config
 	// Video adds a VP8 track (payloads from StartVideo).
 	Video bool
+	// RelayOnly sends all media through the TURN server the box handed
+	// out (ICE transport policy "relay"), even with LoopbackOnly.
+	RelayOnly bool
 	// Auth overrides the auth message (token misuse tests); Token is set
 	// from Dial's argument when empty.
 	From, To string
@@ -209,12 +212,16 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 	var servers []webrtc.ICEServer
-	if !o.LoopbackOnly {
+	if !o.LoopbackOnly || o.RelayOnly {
 		for _, s := range c.ICEServers {
 			servers = append(servers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 		}
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: servers})
+	conf := webrtc.Configuration{ICEServers: servers}
+	if o.RelayOnly {
+		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := api.NewPeerConnection(conf)
 	if err != nil {
 		return err
 	}
@@ -524,4 +531,20 @@ func (c *Call) Err() error {
 		return nil
 	}
 	return c.lastErr
+}
+
+// LocalCandidateType is the type of the local ICE candidate in use
+// ("host", "srflx", "relay"), or "" before ICE has selected a pair.
+func (c *Call) LocalCandidateType() string {
+	if c.pc == nil {
+		return ""
+	}
+	for _, s := range c.pc.GetSenders() {
+		if tr := s.Transport(); tr != nil {
+			if pair, err := tr.ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
+				return pair.Local.Typ.String()
+			}
+		}
+	}
+	return ""
 }
