@@ -127,6 +127,9 @@ func (f *fakeNetctl) handler() http.Handler {
 // fakeGateway plays the gateway's status.
 func fakeGateway() http.Handler {
 	m := http.NewServeMux()
+	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("# TYPE edgebox_gateway_calls_active gauge\nedgebox_gateway_calls_active 2\n"))
+	})
 	m.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, 200, map[string]any{
 			"enabled": true, "active_calls": 2, "pending_tokens": 0, "ice_port": 8478, "ice_lite": false,

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
 	"net/netip"
 	"time"
+
+	"edgebox/gateway"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -94,7 +97,24 @@ type webMetrics struct {
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newBoxCollector(s), s.metrics.logins, s.metrics.refused)
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Timeout: 10 * time.Second})
+	own := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Timeout: 10 * time.Second})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The gateway serves its call metrics (tokens, calls, packets) only
+		// on its socket; admins scrape one /metrics, so append them.
+		var gw bytes.Buffer
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		gwErr := gateway.NewClient().Metrics(ctx, &gw)
+		// Plain, uncompressed text only: a negotiated protobuf or gzip
+		// answer could not be joined with the gateway's text.
+		r2 := r.Clone(r.Context())
+		r2.Header.Del("Accept")
+		r2.Header.Del("Accept-Encoding")
+		own.ServeHTTP(w, r2)
+		if gwErr == nil {
+			w.Write(gw.Bytes())
+		}
+	})
 }
 
 func newWebMetrics() webMetrics {

@@ -233,6 +233,12 @@ func TestMetrics(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `edgebox_service_restarts_total{service="web"} 1`) || !strings.Contains(body, `edgebox_component_up{component="init"} 1`) {
 		t.Fatalf("metrics: %d\n%s", code, body)
 	}
+	// The gateway's call metrics are part of the one scrape.
+	serveUnix(t, "gateway", fakeGateway())
+	if _, body := e.raw("GET", "/metrics", "", nil, nil); !strings.Contains(body, "edgebox_gateway_calls_active 2") ||
+		!strings.Contains(body, `edgebox_component_up{component="init"} 1`) {
+		t.Fatalf("metrics lack the gateway's or web's own:\n%s", body)
+	}
 	if code, _ := e.raw("GET", "/metrics", "", nil, map[string]string{"Authorization": "Bearer wrong"}); code != 401 {
 		t.Fatalf("metrics with a wrong token: %d", code)
 	}
