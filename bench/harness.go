@@ -170,6 +170,13 @@ func StartUAS(dir string) (*UAS, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// RTP echo on -mp (audio) and -mp+2 (video)
+	if os.Geteuid() == 0 {
+		if err := forceUDPBuffers(p.PID(), uasSockBuf, mport, mport+2); err != nil {
+			p.Stop(time.Second)
+			return nil, fmt.Errorf("sipp RTP socket buffers: %w", err)
+		}
+	}
 	return u, nil
 }
 

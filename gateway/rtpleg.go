@@ -62,6 +62,7 @@ func (p *portPool) open(ip netip.Addr) (rtpConn, rtcpConn *net.UDPConn, err erro
 			a.Close()
 			continue
 		}
+		setSockBuf(a, rtpSockBuf)
 		p.used[port] = true
 		return a, b, nil
 	}

@@ -38,11 +38,9 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	if err != nil {
 		return nil, fmt.Errorf("media.ice_port: %w", err)
 	}
-	// Every call's browser media arrives on this one socket: a large
-	// receive buffer rides out scheduling hiccups under load (the kernel
-	// caps it at net.core.rmem_max, which init raises).
-	conn.SetReadBuffer(8 << 20)
-	conn.SetWriteBuffer(4 << 20)
+	// Every call's browser media arrives on this one socket: large
+	// buffers ride out scheduling hiccups under load.
+	setSockBuf(conn, iceSockBuf)
 	h := &webrtcHost{conn: conn, port: m.ICEPort, bindIP: ip}
 	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: pionLogger(log).NewLogger("udpmux")})
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}

@@ -1,0 +1,38 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/netip"
+	"os"
+	"testing"
+
+	"edgebox/internal/config"
+)
+
+// TestMediaSocketBuffers: the shared ICE socket and the PBX-side RTP
+// sockets get their large buffers even above net.core.rmem_max (root).
+func TestMediaSocketBuffers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SO_RCVBUFFORCE needs root")
+	}
+	m := config.DefaultGateway().Media
+	m.ICEAddress, m.ICEPort, m.PublicAddress = "127.0.0.1", 0, "127.0.0.1"
+	h, err := newWebRTCHost(m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.close()
+	// the kernel doubles the asked size
+	if rcv, snd, err := sockBuf(h.conn); err != nil || rcv < 2*iceSockBuf || snd < 2*iceSockBuf {
+		t.Errorf("ICE socket buffers rcv %d snd %d (err %v), want >= %d", rcv, snd, err, 2*iceSockBuf)
+	}
+	pool := newPortPool(23000, 23100)
+	leg, err := openPBXLeg(pool, netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leg.close()
+	if rcv, snd, err := sockBuf(leg.rtp); err != nil || rcv < 2*rtpSockBuf || snd < 2*rtpSockBuf {
+		t.Errorf("RTP socket buffers rcv %d snd %d (err %v), want >= %d", rcv, snd, err, 2*rtpSockBuf)
+	}
+}
