@@ -53,13 +53,42 @@ type box struct {
 }
 
 func bootBox(t testing.TB, disk string, noReboot bool) *box {
+	return bootBoxWithModem(t, disk, noReboot, "")
+}
+
+// startTestModemsim runs the modem simulator on a unix socket for QEMU's
+// usb-serial chardev, as `make run` does.
+func startTestModemsim(t testing.TB, profile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "modemsim")
+	if out, err := exec.Command("go", "build", "-o", bin, "edgebox/cmd/modemsim").CombinedOutput(); err != nil {
+		t.Fatalf("build modemsim: %v\n%s", err, out)
+	}
+	sock := filepath.Join(dir, "modem.sock")
+	cmd := exec.Command(bin, "--profile", profile, "--listen", sock)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for range 100 {
+		if _, err := os.Stat(sock); err == nil {
+			return sock
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("modemsim did not create its socket")
+	return ""
+}
+
+func bootBoxWithModem(t testing.TB, disk string, noReboot bool, modemSock string) *box {
 	t.Helper()
 	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(t.TempDir(), "console.log")
-	vm, err := StartVM(VMOptions{Disk: disk, HTTPPort: port, NoReboot: noReboot, ConsoleLog: logPath})
+	vm, err := StartVM(VMOptions{Disk: disk, HTTPPort: port, NoReboot: noReboot, ConsoleLog: logPath, ModemSocket: modemSock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +185,7 @@ func (b *box) service(name string) (state string, pid, restarts int) {
 
 func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
 	disk := diskCopy(t, builtImage(t), "")
-	b := bootBox(t, disk, false)
+	b := bootBoxWithModem(t, disk, false, startTestModemsim(t, "huawei-me909s"))
 	vm := b.vm
 	off, err := vm.WaitConsole("edgebox init ", 0, 3*time.Minute)
 	if err != nil {
@@ -208,12 +237,47 @@ func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
 		t.Errorf("services with a wrong token: %d", code)
 	}
 
+	// The installer's step: set the APN; netctl applies it live, dials the
+	// simulated ME909s (^NDISDUP) and the LTE uplink (usb-net, DHCP from
+	// QEMU) becomes the default route.
+	if _, err := b.call("POST", "/api/v1/config/set", tok.Token, map[string]any{
+		"settings": map[string]any{"network.modem.apn": "internet"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var net struct {
+		Active string `json:"active"`
+		Modem  *struct {
+			State    string `json:"state"`
+			Identity *struct {
+				Model string `json:"model"`
+			} `json:"identity"`
+			Registration *struct {
+				State    string `json:"state"`
+				Operator string `json:"operator"`
+			} `json:"registration"`
+		} `json:"modem"`
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b.call("GET", "/api/v1/local/netctl/v1/status", tok.Token, nil, &net)
+		if net.Active == "modem" && net.Modem != nil && net.Modem.State == "connected" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("LTE not up through the simulated modem: %+v", net)
+		}
+		time.Sleep(time.Second)
+	}
+	if net.Modem.Identity == nil || net.Modem.Identity.Model == "" || net.Modem.Registration == nil {
+		t.Errorf("modem status incomplete: %+v", *net.Modem)
+	}
+
 	// Kill a service through the system API: init starts a new process.
 	_, oldPID, oldRestarts := b.service("netctl")
 	if _, err := b.call("POST", "/api/v1/services/netctl/restart", tok.Token, struct{}{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
+	deadline = time.Now().Add(time.Minute)
 	for {
 		st, pid, restarts := b.service("netctl")
 		if st == "running" && pid != 0 && pid != oldPID && restarts == oldRestarts+1 {
