@@ -85,6 +85,11 @@ type Service struct {
 	fwPlan    *FirewallPlan
 	lastCheck time.Time
 	modem     *modemManager
+	// Source routing (policyroute.go): the kernel, and the key and error
+	// of the last run.
+	policy    policyKernel
+	sourceKey string
+	sourceErr string
 }
 
 // New loads the config and prepares the service; nothing is touched yet.
@@ -105,7 +110,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, log: opts.Log, Mux: http.NewServeMux(), kick: make(chan struct{}, 1), cfg: c.Network}
+	s := &Service{opts: opts, log: opts.Log, Mux: http.NewServeMux(), kick: make(chan struct{}, 1), cfg: c.Network, policy: newNetlinkPolicy()}
 	s.routes()
 	return s, nil
 }
@@ -418,6 +423,7 @@ func (s *Service) setAddrLocked(u *Uplink, cfg *AddrConfig) {
 func (s *Service) programRoutesLocked(u *Uplink) {
 	c := u.addr
 	metric := standbyMetric(u.Index)
+	s.sourceKey = "" // reprogram its source table too (evaluate)
 	if err := replaceRoute(u.Iface, defaultDst, c.Gateway, c.Address.Addr(), metric); err != nil {
 		u.lastErr = err.Error()
 		s.log.Warn("uplink route", "uplink", u.Name, "err", err)
@@ -584,6 +590,7 @@ func (s *Service) evaluate() {
 			u.stopProbe = nil
 		}
 	}
+	s.syncSourceRoutingLocked(false)
 	if s.modem != nil {
 		s.modem.checkDead(now)
 	}
@@ -682,9 +689,14 @@ func (s *Service) startProbeLocked(u *Uplink) {
 	}()
 }
 
-// shutdown takes the modem's link down and switches its radio off.
+// shutdown removes the source routing rules and tables, takes the
+// modem's link down and switches its radio off.
 func (s *Service) shutdown() {
 	s.mu.Lock()
+	if err := syncSourceRouting(s.policy, nil); err != nil {
+		s.log.Error("remove source routing", "err", err)
+	}
+	s.sourceKey = ""
 	m := s.modem
 	for _, u := range s.uplinks {
 		if u.stopDHCP != nil {
