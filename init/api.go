@@ -18,6 +18,9 @@ type apiServer struct {
 	booted time.Time
 	power  chan<- string // "reboot" or "poweroff"
 	slots  *slotService  // update API (slot.go); may be nil
+	// reloadSelf re-reads init's own settings (system section: remote
+	// syslog) when "init" is asked to reload; may be nil.
+	reloadSelf func() error
 }
 
 func (a *apiServer) handler() http.Handler {
@@ -37,6 +40,13 @@ func (a *apiServer) handler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
 		a.reply(w, a.sup.Restart(r.PathValue("name")))
+	})
+	mux.HandleFunc("POST /v1/services/init/reload", func(w http.ResponseWriter, r *http.Request) {
+		if a.reloadSelf == nil {
+			a.reply(w, errors.New("init has nothing to reload"))
+			return
+		}
+		a.reply(w, a.reloadSelf())
 	})
 	mux.HandleFunc("POST /v1/services/{name}/reload", func(w http.ResponseWriter, r *http.Request) {
 		a.reply(w, a.sup.Signal(r.PathValue("name"), syscall.SIGHUP))

@@ -111,6 +111,11 @@ func main() {
 	opts.Logger = log
 	opts.Console = os.Stderr
 	opts.ReapAll = true
+	remote := newRemoteLog(hostname)
+	if err := remote.SetTarget(cfg.System.Syslog); err != nil {
+		log.Warn("remote syslog", "err", err)
+	}
+	opts.Remote = remote
 	env := []string{"EDGEBOX_BOARD=" + board.Name, "PATH=/bbin:/bin:/sbin:/usr/bin:/usr/sbin"}
 	services := boxServices()
 	for i := range services {
@@ -132,7 +137,14 @@ func main() {
 	info := sysapi.System{Board: board.Name, Hostname: hostname, Version: ver,
 		Slot: boards.CmdlineValue(cl, "edgebox.slot"), Perm: perm.state, PermNote: perm.note, Watchdog: wd, ConfigNote: configNote}
 	api := &apiServer{sup: sup, booted: booted, power: power, slots: slots,
-		info: func() sysapi.System { s := info; slots.fill(&s); return s }}
+		info: func() sysapi.System { s := info; slots.fill(&s); return s },
+		reloadSelf: func() error {
+			c, err := config.LoadDefault()
+			if err != nil {
+				return err
+			}
+			return remote.SetTarget(c.System.Syslog)
+		}}
 	if l, err := localapi.Listen(sysapi.SocketName); err != nil {
 		log.Error("system API", "err", err)
 	} else {

@@ -54,7 +54,8 @@ type Options struct {
 	// orphans to rest. Off (tests), it waits only for its own services so
 	// that other children of the process keep their exit status.
 	ReapAll bool
-	Console io.Writer // a copy of every service line, prefixed; may be nil
+	Console io.Writer  // a copy of every service line, prefixed; may be nil
+	Remote  *remoteLog // forwards every service line to remote syslog; may be nil
 	Logger  *slog.Logger
 }
 
@@ -440,6 +441,9 @@ func (s *Supervisor) copyOutput(name string, ring *logRing, r io.ReadCloser) {
 	for sc.Scan() {
 		line := sc.Text()
 		ring.add(line)
+		if s.opts.Remote != nil {
+			s.opts.Remote.Line(name, line)
+		}
 		if s.opts.Console != nil {
 			fmt.Fprintf(s.opts.Console, "[%s] %s\n", name, line)
 		}

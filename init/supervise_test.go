@@ -93,6 +93,12 @@ func startSupervisor(t *testing.T, services []Service, logs *logBuf) *Supervisor
 	if err != nil {
 		t.Fatal(err)
 	}
+	startRun(t, s)
+	return s
+}
+
+// startRun runs s until the test ends, then shuts it down.
+func startRun(t *testing.T, s *Supervisor) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go s.Run(ctx)
 	t.Cleanup(func() {
@@ -100,7 +106,6 @@ func startSupervisor(t *testing.T, services []Service, logs *logBuf) *Supervisor
 		cancel()
 		<-s.done
 	})
-	return s
 }
 
 func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {

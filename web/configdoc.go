@@ -247,6 +247,9 @@ func servicesFor(sections map[string]bool) []string {
 		case "network", "vpn", "system":
 			// netctl owns the links, OpenVPN supervision and time sync.
 			add("netctl")
+			if sec == "system" {
+				add("init") // remote syslog target
+			}
 		case "gateway":
 			add("gateway")
 		case "web":

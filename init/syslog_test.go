@@ -1,0 +1,63 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRemoteLogForwardsServiceLines(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	r := newRemoteLog("edgebox-abc123")
+	r.Line("web", "not sent: no target yet")
+	if err := r.SetTarget(pc.LocalAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	r.Line("netctl", `level=ERROR msg="dhcp failed"`)
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(buf[:n])
+	if !strings.HasPrefix(got, "<27>1 ") || !strings.Contains(got, " edgebox-abc123 netctl - - - level=ERROR") {
+		t.Fatalf("message %q", got)
+	}
+	if err := r.SetTarget("no-port-here"); err == nil {
+		t.Fatal("bad target accepted")
+	}
+}
+
+// The supervisor hands every output line to the forwarder.
+func TestSupervisorForwardsToRemoteLog(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	r := newRemoteLog("box")
+	r.SetTarget(pc.LocalAddr().String())
+	logs := &logBuf{}
+	opts := testOptions(logs)
+	opts.Remote = r
+	s, err := NewSupervisor([]Service{svc("web", "run", "")}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startRun(t, s)
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(buf[:n]); !strings.Contains(got, " box web - - - web ") {
+		t.Fatalf("message %q", got)
+	}
+}
