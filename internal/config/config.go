@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"edgebox/internal/atomicfile"
@@ -64,12 +66,22 @@ func (c *Config) Validate() error {
 	if h := c.System.Hostname; h != "" && !validHostname(h) {
 		errs = append(errs, fmt.Errorf("system.hostname: %q is not a valid host name (letters, digits, '-', at most 63)", h))
 	}
+	if t := c.System.Syslog; t != "" {
+		if host, port, err := net.SplitHostPort(t); err != nil || host == "" || !validPort(port) {
+			errs = append(errs, fmt.Errorf("system.syslog: %q is not host:port (for example 10.8.0.1:514)", t))
+		}
+	}
 	for _, e := range []error{c.Network.Validate(), c.VPN.Validate(), c.Gateway.Validate(), c.Web.Validate()} {
 		if e != nil {
 			errs = append(errs, e)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n < 65536
 }
 
 func validHostname(h string) bool {

@@ -56,6 +56,8 @@ func TestParseErrors(t *testing.T) {
 		{`{`, "not valid JSON"},
 		{`{"version":1,"sytem":{}}`, "unknown field"},
 		{`{"version":99}`, "newer firmware"},
+		{`{"version":1,"system":{"syslog":"logs.example.net"}}`, "system.syslog"},
+		{`{"version":1,"system":{"syslog":"logs.example.net:99999"}}`, "system.syslog"},
 	} {
 		_, err := Parse([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
