@@ -19,7 +19,10 @@ import (
 // Device is one modem found by Detect: its AT control port and the network
 // interface of the same USB device.
 type Device struct {
-	Port      string `json:"port"`               // AT control port, e.g. /dev/ttyUSB2
+	Port string `json:"port"` // AT control port, e.g. /dev/ttyUSB2
+	// DataPort is the tty pppd dials on when it is not the AT port (Sierra
+	// MC8775: the modem port, USB interface 0). Empty: PPP shares Port.
+	DataPort  string `json:"data_port,omitempty"`
 	NetIface  string `json:"net_iface"`          // e.g. usb0, wwan0; "" for PPP-only modems
 	NetDriver string `json:"net_driver"`         // cdc_ether, cdc_mbim, qmi_wwan ...
 	VID       string `json:"vid,omitempty"`      // "12d1"
@@ -49,6 +52,9 @@ type DetectOptions struct {
 	DevRoot   string // default "/dev"
 	// Port, when set, is the configured AT port: it overrides detection.
 	Port string
+	// DataPort, when set, is the configured PPP data port (a name under
+	// DevRoot or a path): it overrides the one detection picks.
+	DataPort string
 	// Profile, when set, overrides the profile chosen from the USB id or
 	// probe answers.
 	Profile string
@@ -255,10 +261,15 @@ type Status struct {
 
 // PPPParams is what pppd needs to dial a PPP-only modem (netctl runs pppd).
 type PPPParams struct {
-	Port       string   `json:"port"`
-	DialString string   `json:"dial_string"` // ATD*99***1#
-	Init       []string `json:"init"`        // chat lines before dialing
-	APN        APN      `json:"apn"`
+	// Port is the tty pppd opens: the data port, or the AT port when the
+	// modem has no separate one (then SharedATPort is true).
+	Port string `json:"port"`
+	// SharedATPort: Port is the engine's AT port; Modem.Suspend before
+	// pppd starts and Modem.Resume after it exits.
+	SharedATPort bool     `json:"shared_at_port,omitempty"`
+	DialString   string   `json:"dial_string"` // ATD*99***1#
+	Init         []string `json:"init"`        // chat lines before dialing
+	APN          APN      `json:"apn"`
 }
 
 // EventKind names what an Event reports.

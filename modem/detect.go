@@ -237,6 +237,7 @@ func probeUSB(ctx context.Context, opts DetectOptions, um *usbModem) (Device, er
 		if opts.Profile != "" {
 			d.Profile = opts.Profile
 		}
+		d.DataPort = dataPort(opts, um.ports, port, d.Profile)
 		return d, nil
 	}
 	if lastErr == nil {
@@ -250,10 +251,7 @@ func probeUSB(ctx context.Context, opts DetectOptions, um *usbModem) (Device, er
 }
 
 func detectConfigured(ctx context.Context, opts DetectOptions, devs map[string]*usbModem) ([]Device, error) {
-	port := opts.Port
-	if !strings.HasPrefix(port, "/") {
-		port = filepath.Join(opts.DevRoot, port)
-	}
+	port := devPath(opts, opts.Port)
 	d := Device{Port: port}
 	for _, um := range devs {
 		for _, p := range um.ports {
@@ -277,7 +275,40 @@ func detectConfigured(ctx context.Context, opts DetectOptions, devs map[string]*
 			d.Profile = p
 		}
 	}
+	d.DataPort = dataPort(opts, d.Ports, port, d.Profile)
 	return []Device{d}, nil
+}
+
+// devPath makes a configured port name ("ttyUSB0") a path under DevRoot.
+func devPath(opts DetectOptions, port string) string {
+	if !strings.HasPrefix(port, "/") {
+		return filepath.Join(opts.DevRoot, port)
+	}
+	return port
+}
+
+// dataPort picks the tty pppd dials on: the configured one, else for a
+// PPP-only profile the first other tty of the same USB device in interface
+// order, which is interface 0 (the modem port: ttyUSB0 of a Sierra
+// MC8775) unless that is the AT port. "" means PPP shares the AT port.
+func dataPort(opts DetectOptions, ports []PortInfo, atPort, profile string) string {
+	if opts.DataPort != "" {
+		return devPath(opts, opts.DataPort)
+	}
+	if !pppOnlyProfile(profile) {
+		return ""
+	}
+	for _, p := range ports { // sorted by interface number (scanUSB)
+		if p.Name != filepath.Base(atPort) {
+			return filepath.Join(opts.DevRoot, p.Name)
+		}
+	}
+	return ""
+}
+
+func pppOnlyProfile(name string) bool {
+	f, ok := profileFactories[name]
+	return ok && f().PPPOnly()
 }
 
 type probeInfo struct{ manufacturer, model string }

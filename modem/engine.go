@@ -98,6 +98,7 @@ type Engine struct {
 	cfg  EngineConfig
 	log  *slog.Logger
 	reqs chan *request
+	ctl  chan suspendReq
 
 	mu     sync.Mutex
 	subs   map[int]chan URC
@@ -105,6 +106,9 @@ type Engine struct {
 	faulty error
 	closed bool
 	lost   int // URCs dropped because a subscriber was full
+	// suspended mirrors paused for callers: commands fail fast with
+	// ErrSuspended instead of queueing behind a port nobody reads.
+	suspended bool
 
 	// state owned by the Run goroutine
 	port      io.ReadWriteCloser
@@ -113,7 +117,14 @@ type Engine struct {
 	timeouts  int
 	pendingPD *URC // +CMT: waiting for its PDU line
 	echoOff   bool // ATE0 succeeded: an echo now means the modem reset
+	paused    bool // Suspend: port closed and not read until Resume
 	running   chan struct{}
+}
+
+// suspendReq asks the Run goroutine to release (suspend) or reopen the port.
+type suspendReq struct {
+	suspend bool
+	done    chan error
 }
 
 type request struct {
@@ -160,6 +171,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		reqs:    make(chan *request),
+		ctl:     make(chan suspendReq),
 		subs:    map[int]chan URC{},
 		lines:   make(chan readEvent, 256),
 		running: make(chan struct{}),
@@ -257,6 +269,9 @@ func (e *Engine) do(ctx context.Context, cmd, pdu string, timeout time.Duration)
 	if pdu != "" && !isHex(pdu) {
 		return Response{}, errors.New("SMS PDU: not hex")
 	}
+	if e.Suspended() {
+		return Response{}, fmt.Errorf("%s: %w", commandName(cmd), ErrSuspended)
+	}
 	if err := e.Faulty(); err != nil {
 		return Response{}, fmt.Errorf("%s: %w", cmd, err)
 	}
@@ -309,12 +324,104 @@ func (e *Engine) Run(ctx context.Context) error {
 		case ev := <-e.lines:
 			e.idleEvent(ev)
 		case req := <-e.reqs:
+			if e.paused {
+				// Queued just before Suspend: the port is pppd's now.
+				req.resp <- result{err: fmt.Errorf("%s: %w", commandName(req.cmd), ErrSuspended)}
+				continue
+			}
 			req.resp <- e.exec(ctx, req)
 			if e.timeouts >= e.cfg.MaxTimeouts {
 				e.recover(ctx)
 			}
+		case c := <-e.ctl:
+			if c.suspend {
+				e.suspend()
+				c.done <- nil
+			} else {
+				c.done <- e.resume()
+			}
 		}
 	}
+}
+
+// Suspend releases the port for another program (pppd dialling on the AT
+// port of a single-port modem): it waits for the command in progress,
+// closes the port and reads nothing until Resume. Meanwhile commands fail
+// at once with ErrSuspended and no recovery runs. Suspending a suspended
+// engine does nothing.
+func (e *Engine) Suspend(ctx context.Context) error {
+	return e.control(ctx, true)
+}
+
+// Resume reopens the port after Suspend and serves commands again. The
+// other program may have reset the modem's settings (chat sends ATZ): the
+// owner re-initialises it (Modem.Resume does). If the port cannot be
+// opened the error is returned and the engine is resumed anyway: the next
+// command reopens the port or starts recovery, as after a USB hiccup.
+func (e *Engine) Resume(ctx context.Context) error {
+	return e.control(ctx, false)
+}
+
+// Suspended reports whether the port is released (between Suspend and Resume).
+func (e *Engine) Suspended() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.suspended
+}
+
+func (e *Engine) control(ctx context.Context, suspend bool) error {
+	c := suspendReq{suspend: suspend, done: make(chan error, 1)}
+	select {
+	case e.ctl <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.running:
+		return ErrClosed
+	}
+	// Run answers every accepted request before it looks at anything else.
+	return <-c.done
+}
+
+func (e *Engine) suspend() {
+	if e.paused {
+		return
+	}
+	// Lines read before the release are the modem's to us: deliver them.
+	e.drain()
+	if e.pendingPD != nil {
+		e.publish(*e.pendingPD)
+		e.pendingPD = nil
+	}
+	e.closePort()
+	// Whatever the old reader still reports (its read error after Close)
+	// belongs to the released port: a new generation ignores it.
+	e.gen++
+	e.paused = true
+	e.timeouts = 0
+	e.mu.Lock()
+	e.suspended = true
+	e.mu.Unlock()
+	e.log.Info("modem port released (suspended)")
+}
+
+func (e *Engine) resume() error {
+	if !e.paused {
+		return nil
+	}
+	e.paused = false
+	// chat's ATZ (or a modem that reset meanwhile) turns echo back on:
+	// an echo after Resume is not a sign of a reboot.
+	e.echoOff = false
+	e.timeouts = 0
+	e.mu.Lock()
+	e.suspended = false
+	e.mu.Unlock()
+	if err := e.openPort(); err != nil {
+		e.log.Warn("modem port not reopened after suspend", "err", err)
+		return err
+	}
+	e.log.Info("modem port reopened (resumed)")
+	return nil
 }
 
 func (e *Engine) openPort() error {

@@ -77,6 +77,10 @@ func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
 // ErrFaulty matches the error commands get once recovery gave up.
 var ErrFaulty = errors.New("modem is faulty")
 
+// ErrSuspended is returned by commands while the engine has released the
+// AT port (Suspend), e.g. to pppd on a modem without a separate data port.
+var ErrSuspended = errors.New("modem AT port is released to pppd (engine suspended): no AT commands until the data call ends")
+
 // ErrClosed is returned by commands after the engine stopped.
 var ErrClosed = errors.New("modem engine stopped")
 

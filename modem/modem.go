@@ -708,15 +708,52 @@ func (m *Modem) Reset(ctx context.Context) error {
 	return m.wrap("reset: init", m.init(ctx))
 }
 
-// PPP returns the dial parameters for pppd (PPP-only modems).
+// PPP returns the dial parameters for pppd (PPP-only modems). pppd dials
+// on the device's data port, beside the AT port the engine keeps reading.
+// Without a separate data port, Port is the AT port and SharedATPort is
+// set: the caller must Suspend before starting pppd and Resume after it
+// exited, or pppd and the engine would take each other's bytes.
 func (m *Modem) PPP(apn APN) PPPParams {
+	port, shared := m.dev.DataPort, false
+	if port == "" || port == m.dev.Port {
+		port, shared = m.dev.Port, true
+	}
+	// ATZ resets the port's settings; only where the engine re-initialises
+	// them afterwards (Resume) may chat send it. A separate data port only
+	// needs to answer.
+	reset := "AT"
+	if shared {
+		reset = "ATZ"
+	}
 	return PPPParams{
-		Port:       m.dev.Port,
-		DialString: m.prof.DialString(),
-		Init:       []string{"ATZ", "AT+CMEE=1", fmt.Sprintf(`AT+CGDCONT=1,"IP","%s"`, apn.Name)},
-		APN:        apn,
+		Port:         port,
+		SharedATPort: shared,
+		DialString:   m.prof.DialString(),
+		Init:         []string{reset, "AT+CMEE=1", fmt.Sprintf(`AT+CGDCONT=1,"IP","%s"`, apn.Name)},
+		APN:          apn,
 	}
 }
+
+// Suspend releases the AT port for pppd on a modem without a separate data
+// port (PPPParams.SharedATPort): the engine stops reading and closes the
+// port; until Resume every command, including the status polls, fails
+// with ErrSuspended and no URC arrives.
+func (m *Modem) Suspend(ctx context.Context) error {
+	return m.wrap("suspend", m.eng.Suspend(ctx))
+}
+
+// Resume takes the AT port back after pppd exited and re-initialises the
+// modem (chat's ATZ reset echo, error format and URC settings).
+func (m *Modem) Resume(ctx context.Context) error {
+	if err := m.eng.Resume(ctx); err != nil {
+		// Not fatal yet: init's commands reopen the port or recover.
+		m.log.Warn("modem resume: reopen port", "err", err)
+	}
+	return m.wrap("resume: init", m.init(ctx))
+}
+
+// Suspended reports whether the AT port is released to pppd.
+func (m *Modem) Suspended() bool { return m.eng.Suspended() }
 
 // PPPDArgs builds pppd's command line for p (netctl runs it). The chat
 // script is passed with "connect"; credentials go with user/password, so
