@@ -77,6 +77,7 @@ type Call struct {
 	answered   bool
 	held       bool
 	dtmfq      chan string
+	dtmfOnce   sync.Once
 	stopMedia  chan struct{}
 	browserIn  streamStats
 	browserOut streamStats
@@ -709,39 +710,43 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	answerSent = true
 	candMu.Unlock()
 
-	c.mediaWG.Add(2)
+	c.mediaWG.Add(1)
 	go c.relayFromPBX(c.pbx, &c.audioTrack, &c.browserOut, true)
-	go func() {
-		defer c.mediaWG.Done()
-		c.pbx.runRTCP(5*time.Second, c.stopMedia)
-	}()
+	c.pbx.readRTCP()
+	var videoLeg *pbxLeg
 	if c.video != nil && c.video.track != nil {
 		c.video.leg.onPLI = func() { c.video.askBrowserForKeyframe(pc) }
-		c.mediaWG.Add(2)
+		c.mediaWG.Add(1)
 		c.video.trackPtr.Store(c.video.track)
 		go c.relayFromPBX(c.video.leg, &c.video.trackPtr, &c.video.browserOut, false)
-		go func() {
-			defer c.mediaWG.Done()
-			c.video.leg.runRTCP(5*time.Second, c.stopMedia)
-		}()
+		c.video.leg.readRTCP()
+		videoLeg = c.video.leg
 	}
-	go c.dtmfLoop()
 	c.mediaWG.Add(1)
-	go c.sendReceiverReports(pc, 5*time.Second)
+	go c.sendReports(pc, videoLeg, 5*time.Second)
 	return nil
 }
 
-// sendReceiverReports reports on the browser's streams from the relay's
-// statistics until the media stops (RTCP terminated per leg).
-func (c *Call) sendReceiverReports(pc *webrtc.PeerConnection, every time.Duration) {
+// sendReports is the call's one RTCP timer: every interval until the
+// media stops it sends the PBX legs' sender reports and the receiver
+// report on the browser's streams, made from the relay's statistics
+// (RTCP terminated per leg).
+func (c *Call) sendReports(pc *webrtc.PeerConnection, videoLeg *pbxLeg, every time.Duration) {
 	defer c.mediaWG.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
+	audioOpen, videoOpen := true, videoLeg != nil
 	for {
 		select {
 		case <-c.stopMedia:
 			return
 		case <-t.C:
+		}
+		if audioOpen {
+			audioOpen = c.pbx.sendReport()
+		}
+		if videoOpen {
+			videoOpen = videoLeg.sendReport()
 		}
 		rr := &rtcp.ReceiverReport{SSRC: c.pbx.send.ssrc}
 		if r, ok := c.browserIn.receptionReport(); ok {
@@ -823,6 +828,8 @@ func (c *Call) queueDTMF(digits string) {
 	}
 	select {
 	case c.dtmfq <- digits:
+		// the sender starts with the first digits: most calls send none
+		c.dtmfOnce.Do(func() { go c.dtmfLoop() })
 	default:
 		c.refuse(CodeState, "dtmf: too many digits queued")
 	}

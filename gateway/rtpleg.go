@@ -96,7 +96,7 @@ type pbxLeg struct {
 	teBrowser int16
 	// remoteSSRC is the SSRC of the PBX's stream (for keyframe requests)
 	remoteSSRC uint32
-	// onPLI, set before runRTCP, passes the PBX's keyframe requests on
+	// onPLI, set before readRTCP, passes the PBX's keyframe requests on
 	onPLI func()
 	// RTCP reports the PBX sent about our stream
 	mu           sync.Mutex
@@ -181,9 +181,10 @@ func (l *pbxLeg) forBrowser(pkt []byte, src netip.AddrPort) (int, bool) {
 	return out, out >= 0 && int16(out) == l.teBrowser
 }
 
-// runRTCP terminates the PBX leg's RTCP: it reads the PBX's reports and
-// sends our own sender/receiver report every interval until the leg closes.
-func (l *pbxLeg) runRTCP(interval time.Duration, done <-chan struct{}) {
+// readRTCP terminates the PBX's RTCP toward the leg: a goroutine reads
+// the PBX's reports until the leg closes. The leg's own reports go out
+// from the call's report loop (sendReport).
+func (l *pbxLeg) readRTCP() {
 	go func() {
 		buf := make([]byte, 1500)
 		for {
@@ -217,38 +218,33 @@ func (l *pbxLeg) runRTCP(interval time.Duration, done <-chan struct{}) {
 			}
 		}
 	}()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		}
-		l.mu.Lock()
-		to := l.rtcpTo
-		l.mu.Unlock()
-		if !to.IsValid() {
-			continue
-		}
-		l.send.mu.Lock()
-		ts := l.send.ts
-		l.send.mu.Unlock()
-		sr := &rtcp.SenderReport{
-			SSRC:        l.send.ssrc,
-			NTPTime:     ntpTime(time.Now()),
-			RTPTime:     ts,
-			PacketCount: uint32(l.send.stats.packets.Load()),
-			OctetCount:  uint32(l.send.stats.bytes.Load()),
-		}
-		b, err := sr.Marshal()
-		if err != nil {
-			continue
-		}
-		if _, err := l.rtcp.WriteToUDPAddrPort(b, to); err != nil && errors.Is(err, net.ErrClosed) {
-			return
-		}
+}
+
+// sendReport sends the leg's sender report to the PBX; false once the
+// leg is closed.
+func (l *pbxLeg) sendReport() bool {
+	l.mu.Lock()
+	to := l.rtcpTo
+	l.mu.Unlock()
+	if !to.IsValid() {
+		return true
 	}
+	l.send.mu.Lock()
+	ts := l.send.ts
+	l.send.mu.Unlock()
+	sr := &rtcp.SenderReport{
+		SSRC:        l.send.ssrc,
+		NTPTime:     ntpTime(time.Now()),
+		RTPTime:     ts,
+		PacketCount: uint32(l.send.stats.packets.Load()),
+		OctetCount:  uint32(l.send.stats.bytes.Load()),
+	}
+	b, err := sr.Marshal()
+	if err != nil {
+		return true
+	}
+	_, err = l.rtcp.WriteToUDPAddrPort(b, to)
+	return !errors.Is(err, net.ErrClosed)
 }
 
 func ntpTime(t time.Time) uint64 {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"edgebox/internal/config"
 
@@ -27,6 +28,10 @@ type webrtcHost struct {
 	port   int
 	bindIP string
 	iceSrv []webrtc.ICEServer
+
+	apiMu sync.Mutex
+	apis  map[string]*webrtc.API // by codec list (api)
+	ir    *interceptor.Registry
 }
 
 func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error) {
@@ -120,27 +125,52 @@ func codecParams(c codec) (webrtc.RTPCodecParameters, webrtc.RTPCodecType) {
 // the bridged video codec, and nothing else. The answer is then limited to
 // the bridged codec with preferences (audioPreferences).
 func (h *webrtcHost) newPeer(audio []codec, video []codec) (*webrtc.PeerConnection, error) {
-	me := &webrtc.MediaEngine{}
-	for _, a := range audio {
-		p, kind := codecParams(a)
-		if err := me.RegisterCodec(p, kind); err != nil {
-			return nil, err
-		}
+	api, err := h.api(audio, video)
+	if err != nil {
+		return nil, err
 	}
-	for _, v := range video {
-		p, kind := codecParams(v)
-		if err := me.RegisterCodec(p, kind); err != nil {
-			return nil, err
-		}
-	}
-	// RTCP is terminated per leg: pion reports on the browser leg, the
-	// PBX leg has its own reports (pbxLeg.runRTCP).
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(h.se), webrtc.WithInterceptorRegistry(boxInterceptors()))
 	return api.NewPeerConnection(webrtc.Configuration{
 		ICEServers:    h.iceSrv,
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
+}
+
+// maxAPIs bounds the cache of shared APIs: one per distinct codec list.
+const maxAPIs = 32
+
+// api is the shared webrtc.API for a codec list: browsers of one kind
+// offer the same codecs with the same payload types, so calls share a
+// handful of APIs (MediaEngine, SettingEngine, interceptor registry)
+// built once per configuration: the cache lives in the host, which a
+// reload of the media settings rebuilds, and the codec list follows the
+// configured codecs. Each peer connection copies the MediaEngine and
+// builds its own interceptors from the shared registry.
+func (h *webrtcHost) api(audio, video []codec) (*webrtc.API, error) {
+	key := fmt.Sprintf("%v|%v", audio, video)
+	h.apiMu.Lock()
+	defer h.apiMu.Unlock()
+	if a := h.apis[key]; a != nil {
+		return a, nil
+	}
+	me := &webrtc.MediaEngine{}
+	for _, c := range append(append([]codec(nil), audio...), video...) {
+		p, kind := codecParams(c)
+		if err := me.RegisterCodec(p, kind); err != nil {
+			return nil, err
+		}
+	}
+	if h.ir == nil {
+		h.ir = boxInterceptors()
+	}
+	// RTCP is terminated per leg: pion reports on the browser leg, the
+	// PBX leg has its own reports (Call.sendReports).
+	a := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(h.se), webrtc.WithInterceptorRegistry(h.ir))
+	if h.apis == nil || len(h.apis) >= maxAPIs {
+		h.apis = map[string]*webrtc.API{}
+	}
+	h.apis[key] = a
+	return a, nil
 }
 
 // boxInterceptors are the RTCP generators of the browser leg: pion's
