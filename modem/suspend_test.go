@@ -271,3 +271,76 @@ func TestEngineSuspendWaitsAndStops(t *testing.T) {
 		t.Fatalf("suspend after close: %v", err)
 	}
 }
+
+// A modem with a separate data port (two ttys of one simulated MC8775):
+// pppd's side dials and carries bytes on the data port while the engine
+// keeps using the AT port, with no suspend and no byte taken either way.
+func TestPPPCallOnDataPortKeepsATPort(t *testing.T) {
+	sim, err := modemsim.New(modemsim.Config{Profile: "sierra-mc8775", BootTime: 100 * time.Millisecond,
+		PPPPeer: []string{"/bin/sh", "-c", "exec cat"}, EscapeGuard: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	atPath, waitAT, err := sim.ServePTY(sctx)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	dataPath, waitData, err := sim.ServePTY(sctx)
+	if err != nil {
+		cancel()
+		waitAT()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); waitAT(); waitData(); sim.Close() })
+	ctx := ctxT(t)
+	m, err := modem.Open(ctx, modem.Options{
+		Device:         modem.Device{Port: atPath, DataPort: dataPath, Profile: "sierra-mc8775"},
+		CommandTimeout: 3 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	urcs, unsub := m.Engine().Subscribe(256)
+	defer unsub()
+
+	p := m.PPP(modem.APN{Name: "internet"})
+	if p.Port != dataPath || p.SharedATPort {
+		t.Fatalf("PPP params %+v", p)
+	}
+	dp, err := modem.OpenSerial(p.Port, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Close()
+	br := bufio.NewReader(dp)
+	if _, err := dp.Write([]byte(p.DialString + "\r")); err != nil {
+		t.Fatal(err)
+	}
+	readLinesUntil(t, br, 1, func(l string) bool { return strings.HasPrefix(l, "CONNECT") })
+	// In the call: the data port's bytes go to the peer and back.
+	if _, err := dp.Write([]byte("ppp-frame-1\n")); err != nil {
+		t.Fatal(err)
+	}
+	readLinesUntil(t, br, 1, func(l string) bool { return l == "ppp-frame-1" })
+	// The AT port keeps working meanwhile: polls and URCs.
+	if _, err := m.Signal(ctx); err != nil {
+		t.Fatalf("signal poll during the call: %v", err)
+	}
+	sim.URC("+TEST: during-call")
+	deadline := time.After(10 * time.Second)
+	for got := false; !got; {
+		select {
+		case u := <-urcs:
+			got = u.Line == "+TEST: during-call"
+		case <-deadline:
+			t.Fatal("URC on the AT port not delivered during the call")
+		}
+	}
+	if _, err := dp.Write([]byte("ppp-frame-2\n")); err != nil {
+		t.Fatal(err)
+	}
+	readLinesUntil(t, br, 1, func(l string) bool { return l == "ppp-frame-2" })
+}
