@@ -31,6 +31,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flag := flag.NewFlagSet("modemsim", flag.ContinueOnError)
 	profile := flag.String("profile", "huawei-mu609", "modem profile: "+strings.Join(modemsim.Profiles(), ", "))
 	usePTY := flag.Bool("pty", false, "serve on a new pty and print its path")
+	ptys := flag.Int("ptys", 1, "with --pty: ttys of the one modem, each path on its own line (2: AT port, then a PPP data port)")
 	listen := flag.String("listen", "", "serve on this unix socket (each connection is an AT session)")
 	control := flag.String("control", "", "control socket (line commands, see 'help')")
 	netdev := flag.String("netdev", "", "interface whose link follows the data connection")
@@ -49,6 +50,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if !*usePTY && *listen == "" {
 		return fmt.Errorf("give --pty or --listen PATH")
+	}
+	if *ptys < 1 || *ptys > 8 {
+		return fmt.Errorf("--ptys %d: give 1 to 8", *ptys)
 	}
 	lvl := slog.LevelInfo
 	if *verbose {
@@ -86,12 +90,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		go func() { errc <- sim.ServeControl(ctx, ln) }()
 	}
 	if *usePTY {
-		path, wait, err := sim.ServePTY(ctx)
-		if err != nil {
-			return err
+		// Several ptys share the modem's state like the ttys of one USB
+		// modem: a data call on one leaves the others in command mode.
+		for i := 0; i < *ptys; i++ {
+			path, wait, err := sim.ServePTY(ctx)
+			if err != nil {
+				return err
+			}
+			defer wait()
+			fmt.Fprintln(stdout, path)
 		}
-		defer wait()
-		fmt.Fprintln(stdout, path)
 	}
 	if *listen != "" {
 		os.Remove(*listen)

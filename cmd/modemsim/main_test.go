@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,12 +93,64 @@ func TestPTYMode(t *testing.T) {
 	}
 }
 
+// --ptys 2: the AT port and the data port of one modem; a PPP call on the
+// data port leaves the AT port answering.
+func TestPTYsOfOneModem(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := lineWriter{make(chan string, 4)}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--profile", "sierra-mc8775", "--pty", "--ptys", "2", "--ppp-peer", "/bin/cat"}, out)
+	}()
+	defer func() { cancel(); <-done }()
+	var paths []string
+	for len(paths) < 2 {
+		select {
+		case p := <-out.ch:
+			paths = append(paths, p)
+		case err := <-done:
+			t.Fatal(err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("paths not printed")
+		}
+	}
+	if paths[0] == paths[1] || !strings.HasPrefix(paths[1], "/dev/pts/") {
+		t.Fatalf("printed %q", paths)
+	}
+	at, err := os.OpenFile(paths[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Close()
+	data, err := os.OpenFile(paths[1], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	step := func(f *os.File, send, want string) {
+		t.Helper()
+		f.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := f.WriteString(send); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readUntil(f, want); err != nil {
+			t.Fatalf("%q: got %q: %v", send, got, err)
+		}
+	}
+	step(data, "ATD*99***1#\r", "CONNECT")
+	step(data, "frame\n", "frame")
+	step(at, "AT+CSQ\r", "OK")
+}
+
 func TestBadFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"--profile", "nokia-3310", "--pty"}, io.Discard); err == nil || !strings.Contains(err.Error(), "unknown profile") {
 		t.Fatalf("got %v", err)
 	}
 	if err := run(context.Background(), nil, io.Discard); err == nil {
 		t.Fatal("no mode accepted")
+	}
+	if err := run(context.Background(), []string{"--pty", "--ptys", "0"}, io.Discard); err == nil {
+		t.Fatal("--ptys 0 accepted")
 	}
 }
 
