@@ -124,7 +124,9 @@ func (k netlinkPolicy) ReplaceRoute(r tableRoute) error {
 }
 
 func (k netlinkPolicy) DelRoute(r tableRoute) error {
-	nr := &netlink.Route{Table: r.Table, Dst: prefixToIPNet(r.Dst)}
+	// Scope "nowhere" matches a route of any scope (as ip route del does);
+	// the default, universe, would miss the link-scope subnet route.
+	nr := &netlink.Route{Table: r.Table, Dst: prefixToIPNet(r.Dst), Scope: netlink.SCOPE_NOWHERE}
 	if r.Gateway.IsValid() {
 		nr.Gw = r.Gateway.AsSlice()
 	}
