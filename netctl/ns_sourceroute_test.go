@@ -156,8 +156,9 @@ func TestNamespaceSourceRouting(t *testing.T) {
 }
 
 // TestNamespaceSourceRoutingReload: a reload that changes the order of the
-// uplinks moves their rules and tables with them, and one that drops an
-// uplink removes its rule and table.
+// uplinks moves their rules and tables with them, one that drops an uplink
+// removes its rule and table, and a restarted netctl cleans up after a
+// killed one.
 func TestNamespaceSourceRoutingReload(t *testing.T) {
 	t.Parallel()
 	r := startFailoverRig(t, "sq", baseConfig())
@@ -186,4 +187,18 @@ func TestNamespaceSourceRoutingReload(t *testing.T) {
 	if r.defaultRoute() != "wan0" {
 		t.Errorf("default route %s after the modem was disabled", r.defaultRoute())
 	}
+
+	// A netctl killed without cleaning up leaves its rules; the next one
+	// removes what it does not want. The leftover here: a rule and table
+	// route of an uplink that is no longer configured.
+	run(t, "ip", "-n", r.box, "rule", "add", "pref", "1003", "from", "10.2.0.99", "lookup", "103")
+	run(t, "ip", "-n", r.box, "route", "add", "default", "via", lteNet+".1", "dev", "lte0", "table", "103", "onlink")
+	r.proc.Process.Kill()
+	<-r.procDone
+	r.proc = nil
+	r.startNetctl()
+	r.waitFor("leftovers removed by the next netctl", 20*time.Second, func() (bool, string) {
+		got := r.sourceRules()
+		return strings.HasPrefix(got, "999: ") && strings.HasSuffix(got, " lookup 101") && !strings.Contains(got, "1003") && r.table(103) == "", got
+	})
 }
