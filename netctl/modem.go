@@ -67,18 +67,30 @@ type realModems struct {
 	stateDir  string
 	slotReset func() error
 	log       *slog.Logger
+	// detect and open stand in for modem.Detect and modem.Open in tests
+	// (nil: the real ones).
+	detect func(context.Context, modem.DetectOptions) ([]modem.Device, error)
+	open   func(context.Context, modem.Options) (ModemDriver, error)
 }
 
 func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, error) {
+	if r.detect == nil {
+		r.detect = modem.Detect
+	}
 	var dev modem.Device
 	if cfg.Port != "" && cfg.Profile != "" {
 		// Both given: nothing to detect.
-		if _, err := os.Stat(cfg.Port); err != nil {
+		if _, err := os.Stat(devPath(cfg.Port)); err != nil {
 			return nil, fmt.Errorf("%w: configured port: %v", modem.ErrNoModem, err)
 		}
-		dev = modem.Device{Port: cfg.Port, Profile: cfg.Profile, NetIface: cfg.Interface}
+		dev = modem.Device{Port: devPath(cfg.Port), DataPort: devPath(cfg.DataPort), Profile: cfg.Profile, NetIface: cfg.Interface}
+		if dev.DataPort != "" {
+			if _, err := os.Stat(dev.DataPort); err != nil {
+				return nil, fmt.Errorf("%w: configured data port: %v", modem.ErrNoModem, err)
+			}
+		}
 	} else {
-		devs, err := modem.Detect(ctx, modem.DetectOptions{Port: cfg.Port, Profile: cfg.Profile, Logger: r.log})
+		devs, err := r.detect(ctx, modem.DetectOptions{Port: cfg.Port, DataPort: cfg.DataPort, Profile: cfg.Profile, Logger: r.log})
 		if err != nil {
 			return nil, err
 		}
@@ -93,11 +105,26 @@ func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, er
 	if err := os.Chmod(r.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("modem state directory: %w", err)
 	}
-	m, err := modem.Open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, StateDir: r.stateDir, SlotReset: r.slotReset, Logger: r.log})
-	if err != nil {
-		return nil, err
+	open := r.open
+	if open == nil {
+		open = func(ctx context.Context, o modem.Options) (ModemDriver, error) {
+			m, err := modem.Open(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			return realModem{m}, nil
+		}
 	}
-	return realModem{m}, nil
+	return open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, StateDir: r.stateDir, SlotReset: r.slotReset, Logger: r.log})
+}
+
+// devPath makes a configured tty name (ttyUSB0) a /dev path, as
+// modem.Detect does with DevRoot /dev.
+func devPath(p string) string {
+	if p == "" || strings.Contains(p, "/") {
+		return p
+	}
+	return "/dev/" + p
 }
 
 // realModem adds the AT passthrough to *modem.Modem.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -59,8 +60,12 @@ type WAN struct {
 
 // Modem is the 3G/LTE uplink.
 type Modem struct {
-	Enabled   bool   `json:"enabled"`
-	Port      string `json:"port,omitempty"`      // AT port; "" = detect
+	Enabled bool   `json:"enabled"`
+	Port    string `json:"port,omitempty"` // AT port; "" = detect
+	// DataPort is the tty pppd dials on when it is not the AT port (Sierra
+	// MC8775: ttyUSB0 beside the AT port ttyUSB2); "" = detect. A tty name
+	// (ttyUSB0) or a /dev path, like Port.
+	DataPort  string `json:"data_port,omitempty"`
 	Interface string `json:"interface,omitempty"` // data interface; "" = found through sysfs
 	Profile   string `json:"profile,omitempty"`   // vendor profile; "" = detect
 	// Method is "dhcp", "modem" or "ppp"; "" takes the profile's preference.
@@ -180,6 +185,11 @@ func (s Network) Validate() error {
 	case "", MethodDHCP, MethodModem, MethodPPP:
 	default:
 		bad("modem.method", "%q is not dhcp, modem or ppp (or empty for the profile's choice)", s.Modem.Method)
+	}
+	for _, f := range []struct{ name, v string }{{"port", s.Modem.Port}, {"data_port", s.Modem.DataPort}} {
+		if f.v != "" && !ValidTTY(f.v) {
+			bad("modem."+f.name, "%q is not a tty name (ttyUSB0) or a path under /dev", f.v)
+		}
 	}
 	if s.Modem.Interface != "" && !validIfname(s.Modem.Interface) {
 		bad("modem.interface", "%q is not a valid interface name", s.Modem.Interface)
@@ -307,3 +317,18 @@ func validIfname(n string) bool {
 	}
 	return true
 }
+
+// ValidTTY reports whether p names a serial port: a tty name without
+// slashes (ttyUSB0, resolved under /dev) or a clean absolute path under
+// /dev (/dev/ttyUSB0, /dev/serial/by-id/..., /dev/pts/3).
+func ValidTTY(p string) bool {
+	if len(p) > 255 || strings.ContainsAny(p, " \t\r\n\x00") {
+		return false
+	}
+	if !strings.Contains(p, "/") {
+		return p != "." && p != ".." && ttyNameRE.MatchString(p)
+	}
+	return strings.HasPrefix(p, "/dev/") && path.Clean(p) == p && len(p) > len("/dev/")
+}
+
+var ttyNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:+-]+$`)
