@@ -43,6 +43,11 @@ type ModemDriver interface {
 	RadioOff(ctx context.Context) error
 	Reset(ctx context.Context) error
 	PPP(apn modem.APN) modem.PPPParams
+	// Suspend releases the AT port to pppd when PPPParams.SharedATPort is
+	// set; until Resume every command fails with modem.ErrSuspended.
+	Suspend(ctx context.Context) error
+	// Resume takes the AT port back after pppd exited.
+	Resume(ctx context.Context) error
 	SendSMS(ctx context.Context, number, text string) (modem.SMS, error)
 	ListSMS() ([]modem.SMS, error)
 	DeleteSMS(id string) error
@@ -169,6 +174,21 @@ type modemManager struct {
 	// redetectAfter is the wait before detecting a modem that restarts
 	// after Open changed a setting (ErrNeedsReset); 0 means 5s.
 	redetectAfter time.Duration
+	// checkEvery and signalEvery are watch's link check and signal poll
+	// intervals (0: 10s and 30s); redialWait is the pause before redialling
+	// a call that failed or dropped soon after it came up (0: 10s). Tests
+	// shorten them.
+	checkEvery, signalEvery, redialWait time.Duration
+	// pppAddress waits for pppd's interface address (nil:
+	// waitPPPAddress); tests without PPP in the kernel replace it.
+	pppAddress func(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*AddrConfig, error)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 func (m *modemManager) redetect() time.Duration {
@@ -438,7 +458,28 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 	events := drv.Events()
 	var regSince time.Time
 	var pppd *pppdProc
-	defer func() { stopPPPD(pppd) }()
+	suspended := false
+	// endPPP stops pppd (waiting for it to exit) and only then gives the
+	// AT port back to the engine; false when the port could not be
+	// resumed (the session must reopen the modem).
+	endPPP := func() bool {
+		stopPPPD(pppd, m.log)
+		pppd = nil
+		if !suspended {
+			return true
+		}
+		suspended = false
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := drv.Resume(c); err != nil {
+			m.log.Warn("modem resume after pppd", "err", err)
+			m.setState(ModemOpening, "take the AT port back from pppd: "+err.Error())
+			return false
+		}
+		return true
+	}
+	defer endPPP()
+	redialWait := orDefault(m.redialWait, 10*time.Second)
 	for ctx.Err() == nil {
 		m.mu.Lock()
 		cfg, down, failed := m.cfg, m.adminDown, m.pinFailed
@@ -564,10 +605,29 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 			continue
 		}
 		if ppp {
-			pppd, err = startPPPD(drv.PPP(apn), filepath.Join(paths.RunDir(), "ppp"), m.log)
+			params := drv.PPP(apn)
+			if params.SharedATPort {
+				// One tty for AT and PPP: the engine lets go of it
+				// until pppd has exited.
+				c, cancel := cmdCtx()
+				err := drv.Suspend(c)
+				cancel()
+				if err != nil {
+					m.setState(ModemConnecting, "release the AT port to pppd: "+err.Error())
+					if !waitFor(ctx, m.req, events, redialWait) {
+						return
+					}
+					continue
+				}
+				suspended = true
+			}
+			pppd, err = startPPPD(params, filepath.Join(paths.RunDir(), "ppp"), m.log)
 			if err != nil {
 				m.setState(ModemConnecting, "pppd: "+err.Error())
-				if !waitFor(ctx, m.req, events, 10*time.Second) {
+				if !endPPP() {
+					return
+				}
+				if !waitFor(ctx, m.req, events, redialWait) {
 					return
 				}
 				continue
@@ -576,11 +636,17 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 			m.pppIface = pppIface
 			m.mu.Unlock()
 			m.setIface(pppIface)
-			if c, err := waitPPPAddress(ctx, pppIface, pppd.out, 45*time.Second); err != nil {
+			waitAddr := m.pppAddress
+			if waitAddr == nil {
+				waitAddr = waitPPPAddress
+			}
+			if c, err := waitAddr(ctx, pppIface, pppd, 45*time.Second); err != nil {
 				m.setState(ModemConnecting, err.Error())
-				stopPPPD(pppd)
-				pppd = nil
-				if !waitFor(ctx, m.req, events, 10*time.Second) {
+				m.pppDown()
+				if !endPPP() {
+					return
+				}
+				if !waitFor(ctx, m.req, events, redialWait) {
 					return
 				}
 				continue
@@ -598,10 +664,17 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 		}
 		m.setState(ModemConnected, "")
 		// Connected: watch until the link drops or a request comes.
-		r := m.watch(ctx, drv, events)
+		var pppExited <-chan struct{}
+		if pppd != nil {
+			pppExited = pppd.done
+		}
+		up := time.Now()
+		r := m.watch(ctx, drv, events, pppExited)
 		if ppp {
-			stopPPPD(pppd)
-			pppd = nil
+			m.pppDown()
+			if !endPPP() {
+				return
+			}
 		}
 		switch r {
 		case "disconnect":
@@ -623,8 +696,35 @@ func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
 			return
 		case "closed":
 			return
+		case "dropped":
+			if ppp && time.Since(up) < time.Minute {
+				// A call that fails soon after it came up (the network
+				// hangs up at once) is not redialled in a tight loop.
+				if !waitFor(ctx, m.req, events, redialWait) {
+					return
+				}
+			}
 		}
 	}
+}
+
+// pppDown takes the modem uplink down when pppd's call ended: pppd removed
+// ppp0 with its address, so the uplink has neither carrier nor address
+// until the next call configures it again.
+func (m *modemManager) pppDown() {
+	s := m.s
+	s.mu.Lock()
+	if u := s.uplinkLocked("modem"); u != nil && u.Iface == pppIface {
+		u.exists, u.carrier = false, false
+		if u.addr != nil {
+			s.clearAddrLocked(u)
+		}
+	}
+	m.mu.Lock()
+	m.carrier = false
+	m.mu.Unlock()
+	s.mu.Unlock()
+	s.wake()
 }
 
 // setStaticAddr programs the address the modem reported.
@@ -657,11 +757,15 @@ func (m *modemManager) doReset(ctx context.Context, drv ModemDriver) {
 }
 
 // watch returns why the connection ended: "disconnect", "reconfig",
-// "reset", "dropped" or "closed" (events channel closed).
-func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan modem.Event) string {
-	sig := time.NewTicker(30 * time.Second)
+// "reset", "dropped" (the modem reported the link down, or pppExited
+// closed: pppd ended the call) or "closed" (events channel closed).
+// While pppd holds a shared AT port the engine is suspended: the status
+// polls fail with modem.ErrSuspended, which is expected and ignored, as is
+// modem.ErrPPPOnly from Link (PPP-only modems: pppd's exit tells).
+func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan modem.Event, pppExited <-chan struct{}) string {
+	sig := time.NewTicker(orDefault(m.signalEvery, 30*time.Second))
 	defer sig.Stop()
-	check := time.NewTicker(10 * time.Second)
+	check := time.NewTicker(orDefault(m.checkEvery, 10*time.Second))
 	defer check.Stop()
 	m.pollSignal(ctx, drv)
 	for {
@@ -679,6 +783,9 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 				continue
 			}
 			return r
+		case <-pppExited:
+			m.log.Warn("pppd exited: the call dropped; redialling")
+			return "dropped"
 		case ev, ok := <-events:
 			if !ok {
 				return "closed"
@@ -693,6 +800,9 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 			c, cancel := context.WithTimeout(ctx, 10*time.Second)
 			ls, err := drv.Link(c)
 			cancel()
+			if err != nil && !errors.Is(err, modem.ErrSuspended) && !errors.Is(err, modem.ErrPPPOnly) {
+				m.log.Debug("modem link check", "err", err)
+			}
 			if err == nil {
 				m.mu.Lock()
 				m.st.Link = &ls
@@ -883,19 +993,23 @@ func startPPPD(p modem.PPPParams, secretDir string, log *slog.Logger) (*pppdProc
 		return nil, err
 	}
 	log.Info("pppd started", "args", strings.Join(RedactArgv(args), " "))
+	proc := &pppdProc{cmd: cmd, out: out, done: make(chan struct{})}
 	go func() {
-		cmd.Wait()
+		proc.err = cmd.Wait()
 		if secretFile != "" {
 			os.Remove(secretFile)
 		}
+		close(proc.done)
 	}()
-	return &pppdProc{cmd: cmd, out: out}, nil
+	return proc, nil
 }
 
 // pppdProc is a running pppd.
 type pppdProc struct {
-	cmd *exec.Cmd
-	out *pppdOutput
+	cmd  *exec.Cmd
+	out  *pppdOutput
+	done chan struct{} // closed when pppd has exited and been reaped
+	err  error         // cmd.Wait's, set before done closes
 }
 
 // pppdOutput passes pppd's messages on to w and keeps what IPCP
@@ -1042,7 +1156,8 @@ const pppIface = "ppp0"
 // waitPPPAddress waits for pppd to configure iface and returns its
 // address and the peer's DNS servers as an uplink configuration
 // (point-to-point: no gateway).
-func waitPPPAddress(ctx context.Context, iface string, out *pppdOutput, limit time.Duration) (*AddrConfig, error) {
+func waitPPPAddress(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*AddrConfig, error) {
+	out := p.out
 	end := time.Now().Add(limit)
 	var addrSince time.Time
 	for time.Now().Before(end) {
@@ -1059,14 +1174,45 @@ func waitPPPAddress(ctx context.Context, iface string, out *pppdOutput, limit ti
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-p.done:
+			return nil, fmt.Errorf("pppd exited before %s came up: %v", iface, p.err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 	return nil, fmt.Errorf("pppd did not bring %s up within %v", iface, limit)
 }
 
-func stopPPPD(p *pppdProc) {
-	if p != nil && p.cmd.Process != nil {
-		p.cmd.Process.Signal(os.Interrupt)
+// pppdStopTimeout is how long stopPPPD waits after SIGINT (pppd hangs up,
+// runs its disconnect script and exits) before SIGKILL.
+var pppdStopTimeout = 15 * time.Second
+
+// stopPPPD ends pppd and returns once it has exited: after SIGINT, and
+// SIGKILL when it is still there after pppdStopTimeout. Only then is the
+// tty free for the engine (shared AT port) or the next call.
+func stopPPPD(p *pppdProc, log *slog.Logger) {
+	if p == nil || p.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	t := time.NewTimer(pppdStopTimeout)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return
+	case <-t.C:
+	}
+	log.Warn("pppd did not exit after SIGINT; killing it", "pid", p.cmd.Process.Pid, "after", pppdStopTimeout)
+	p.cmd.Process.Kill()
+	t.Reset(pppdStopTimeout)
+	select {
+	case <-p.done:
+	case <-t.C:
+		// Unkillable (stuck in the kernel): nothing more to do here.
+		log.Error("pppd still running after SIGKILL", "pid", p.cmd.Process.Pid)
 	}
 }
