@@ -22,12 +22,16 @@ var Commands = []string{"init", "cmd/netctl", "cmd/gateway", "cmd/web", "cmd/edg
 
 // HostFiles are Debian binaries shipped in the image with their shared
 // libraries (mkuimage adds those through ldd): openvpn for the tunnel,
-// e2fsprogs so init can create and check /perm, pppd for PPP-only modems.
+// e2fsprogs so init can create and check /perm, pppd for PPP-only modems
+// with chat for its dial script and /bin/sh, which pppd runs that script
+// with ("connect" is passed to sh -c).
 var HostFiles = map[string]string{
 	"/usr/sbin/openvpn": "usr/sbin/openvpn",
 	"/usr/sbin/mke2fs":  "sbin/mke2fs",
 	"/usr/sbin/e2fsck":  "sbin/e2fsck",
 	"/usr/sbin/pppd":    "usr/sbin/pppd",
+	"/usr/sbin/chat":    "usr/sbin/chat",
+	"/usr/bin/dash":     "bin/sh",
 }
 
 // buildModule is the module path the source is staged under for mkuimage.
