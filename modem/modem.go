@@ -773,7 +773,10 @@ func PPPDArgs(p PPPParams) []string {
 		"connect", strings.Join(chat, " "),
 		// netctl owns routes and DNS: pppd only brings the link up.
 		"nodetach", "noauth", "nodefaultroute", "usepeerdns",
-		"noipdefault", "ipcp-accept-local", "ipcp-accept-remote",
+		// A placeholder remote address: carriers send their own, which
+		// ipcp-accept-remote takes; a peer without one (slirp, some
+		// gateways) would otherwise see 0.0.0.0 refused and close IPCP.
+		"noipdefault", ":10.64.64.64", "ipcp-accept-local", "ipcp-accept-remote",
 		"novj", "nobsdcomp", "nodeflate", "noccp", "lock", "crtscts",
 		"lcp-echo-interval", "20", "lcp-echo-failure", "3", "maxfail", "1",
 	}

@@ -1,0 +1,366 @@
+package image
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestQEMUPPP proves netctl's PPP path end to end with a real pppd: the
+// box in QEMU has a PPP-only modem (modemsim's sierra-mc8775 profile on
+// the usb-serial port, the AT port shared with pppd); after ATD*99***1#
+// the call's bytes go to slirp, a userspace PPP peer (the host kernel needs
+// no PPP), which runs in a network namespace the test created with only
+// loopback up, so nothing leaves the machine. The modem uplink's health
+// probe targets slirp's host alias 10.0.2.2, which slirp maps to 127.0.0.1
+// inside that namespace, where the test listens: connections there crossed
+// the box's ppp0. Killing slirp drops the call; netctl must redial.
+func TestQEMUPPP(t *testing.T) {
+	img := builtImage(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	slirp, err := exec.LookPath("slirp")
+	if err != nil {
+		t.Fatalf("slirp (Debian package slirp, scripts/deps.sh) is missing: %v", err)
+	}
+
+	ns := fmt.Sprintf("edgebox-qemuppp-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		killNetnsProcs(ns)
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v %s", ns, err, out)
+		}
+	})
+	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v %s", err, out)
+	}
+
+	// The probe target: a TCP listener on 127.0.0.1 inside the namespace.
+	ln, err := listenInNetns(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+
+	// slirp reads ~/.slirprc: "ppp" mode; "ipcp-accept-local" takes the
+	// address the box's pppd gives slirp's end (slirp has none of its own
+	// and closes IPCP without one: "Could not determine local IP
+	// address"); "host addr" makes its host alias 10.0.2.2 reach 127.0.0.1
+	// in the namespace (it has no other address to find); "debugppp"
+	// writes slirp_pppdebug, shown when the test fails.
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".slirprc"), []byte("ppp\nipcp-accept-local\nhost addr 127.0.0.1\ndebugppp\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := startPPPModemsim(t, home, ns, slirpPeer(t, slirp))
+
+	disk := diskCopy(t, img, "")
+	b := bootBoxWithModem(t, disk, false, sock)
+	b.waitHealthy(4 * time.Minute)
+	if _, err := b.call("POST", "/api/v1/setup", "", map[string]string{"password": "installer-secret-1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	token := apiToken(t, b, "installer-secret-1")
+	t.Cleanup(func() {
+		if t.Failed() {
+			var logs []struct {
+				Text string `json:"text"`
+			}
+			b.call("GET", "/api/v1/services/netctl/logs", token, nil, &logs)
+			var sb strings.Builder
+			for _, l := range logs {
+				sb.WriteString(l.Text + "\n")
+			}
+			t.Logf("netctl log:\n%s", sb.String())
+		}
+	})
+
+	target := fmt.Sprintf("tcp:10.0.2.2:%d", port)
+	if _, err := b.call("POST", "/api/v1/config/set", token, map[string]any{"settings": map[string]any{
+		"network.modem.port":           "/dev/ttyUSB0",
+		"network.modem.profile":        "sierra-mc8775",
+		"network.modem.method":         "ppp",
+		"network.modem.apn":            "internet",
+		"network.modem.health_targets": []string{target},
+	}}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	up := waitPPPUplink(t, b, token, &accepted, 0, 3*time.Minute)
+	t.Logf("modem uplink up on %s with %s (gateway %q), %d probe connections reached the namespace",
+		up.Interface, up.Address, up.Gateway, accepted.Load())
+
+	// Drop the call: kill slirp (the carrier's side). modemsim says NO
+	// CARRIER, pppd exits, netctl takes the uplink down and dials again;
+	// modemsim starts a new slirp for the new call.
+	before := accepted.Load()
+	killNetnsProcs(ns)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if u, ok := modemUplink(b, token); ok && !(u.Health.Healthy && u.Interface == "ppp0" && u.Address != "") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("modem uplink still up after the PPP peer was killed")
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	up = waitPPPUplink(t, b, token, &accepted, before, 3*time.Minute)
+	t.Logf("redialled: up on %s with %s, %d probe connections in all", up.Interface, up.Address, accepted.Load())
+}
+
+// slirpSelectShim works around a 64-bit bug in Debian 12's slirp
+// (1:1.0.17-11): when it has nothing to do, main_loop stores the "block
+// forever" flag -1 through a (u_int) cast into the long tv_usec, so its
+// own "wait 5 s instead" check (tv_usec == -1) misses and select gets
+// tv_usec 4294967295; glibc answers EINVAL and slirp exits with status 1
+// right after "SLiRP Ready". The shim turns an out-of-range tv_usec into
+// the 5 s wait slirp's source means. Nothing else of slirp changes: it is
+// still slirp's PPP, IPCP and NAT the box talks to.
+const slirpSelectShim = `struct timeval { long tv_sec; long tv_usec; };
+extern void *dlsym(void *, const char *);
+typedef int (*select_fn)(int, void *, void *, void *, struct timeval *);
+int select(int n, void *r, void *w, void *e, struct timeval *t) {
+	static select_fn real;
+	if (!real)
+		real = (select_fn)dlsym((void *)-1L, "select"); /* RTLD_NEXT */
+	if (t && (t->tv_usec < 0 || t->tv_usec >= 1000000)) {
+		t->tv_sec = 5;
+		t->tv_usec = 0;
+	}
+	return real(n, r, w, e, t);
+}
+`
+
+// slirpPeer returns modemsim's --ppp-peer for slirp: slirp insists on a
+// tty on stdin (tty_attach), so script(1) gives it a pty whose master is
+// wired to modemsim's pipes; a wrapper sets LD_PRELOAD to the select shim.
+func slirpPeer(t *testing.T, slirp string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src, so := filepath.Join(dir, "selectshim.c"), filepath.Join(dir, "selectshim.so")
+	if err := os.WriteFile(src, []byte(slirpSelectShim), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-nostdinc", "-o", so, src).CombinedOutput(); err != nil {
+		t.Fatalf("build the select shim for slirp (gcc from scripts/deps.sh): %v %s", err, out)
+	}
+	wrapper := filepath.Join(dir, "slirp-peer.sh")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\ncd "+dir+" || exit 1\nLD_PRELOAD="+so+" exec "+slirp+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			data, _ := os.ReadFile(filepath.Join(dir, "slirp_pppdebug"))
+			if len(data) > 8000 {
+				data = data[len(data)-8000:]
+			}
+			t.Logf("slirp PPP debug (tail):\n%s", data)
+		}
+	})
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Fatalf("script (util-linux) is missing: %v", err)
+	}
+	return script + " -q -f -e -c " + wrapper + " /dev/null"
+}
+
+type pppUplink struct {
+	Name      string `json:"name"`
+	Interface string `json:"interface"`
+	State     string `json:"state"`
+	Active    bool   `json:"active"`
+	Address   string `json:"address"`
+	Gateway   string `json:"gateway"`
+	Health    struct {
+		Healthy   bool   `json:"healthy"`
+		LastError string `json:"last_error"`
+	} `json:"health"`
+	LastError string `json:"last_error"`
+}
+
+type pppStatus struct {
+	Active  string      `json:"active"`
+	Uplinks []pppUplink `json:"uplinks"`
+	Modem   *struct {
+		State string `json:"state"`
+		Error string `json:"error"`
+	} `json:"modem"`
+}
+
+func modemUplink(b *box, token string) (pppUplink, bool) {
+	var st pppStatus
+	if _, err := b.call("GET", "/api/v1/local/netctl/v1/status", token, nil, &st); err != nil {
+		return pppUplink{}, false
+	}
+	for _, u := range st.Uplinks {
+		if u.Name == "modem" {
+			return u, true
+		}
+	}
+	return pppUplink{}, false
+}
+
+// waitPPPUplink waits until the modem uplink is active and healthy on ppp0
+// with an address from slirp's 10.0.2.0/24, and the probe listener has
+// accepted more than `after` connections.
+func waitPPPUplink(t *testing.T, b *box, token string, accepted *atomic.Int64, after int64, timeout time.Duration) pppUplink {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	slirpNet := net.IPNet{IP: net.IPv4(10, 0, 2, 0), Mask: net.CIDRMask(24, 32)}
+	var st pppStatus
+	for {
+		st = pppStatus{}
+		b.call("GET", "/api/v1/local/netctl/v1/status", token, nil, &st)
+		for _, u := range st.Uplinks {
+			if u.Name != "modem" || u.Interface != "ppp0" || !u.Health.Healthy || !u.Active || st.Active != "modem" {
+				continue
+			}
+			ip, _, err := net.ParseCIDR(u.Address)
+			if err != nil {
+				ip = net.ParseIP(u.Address)
+			}
+			if ip == nil || !slirpNet.Contains(ip) {
+				t.Fatalf("ppp0 address %q is not from slirp's 10.0.2.0/24", u.Address)
+			}
+			if accepted.Load() > after {
+				return u
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("modem uplink not up over PPP within %v (probe connections %d): %+v modem %+v", timeout, accepted.Load(), st, st.Modem)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func apiToken(t *testing.T, b *box, password string) string {
+	t.Helper()
+	var tok struct {
+		Token string `json:"token"`
+	}
+	req, _ := http.NewRequest("POST", b.http+"/api/v1/tokens", nil)
+	req.SetBasicAuth("admin", password)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(&tok)
+	if tok.Token == "" {
+		t.Fatalf("no API token: %s", resp.Status)
+	}
+	return tok.Token
+}
+
+// startPPPModemsim runs modemsim whose data calls run peer (split on
+// blanks) inside the namespace ns, with HOME set to home.
+func startPPPModemsim(t *testing.T, home, ns, peer string) string {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "modemsim")
+	if out, err := exec.Command("go", "build", "-o", bin, "edgebox/cmd/modemsim").CombinedOutput(); err != nil {
+		t.Fatalf("build modemsim: %v\n%s", err, out)
+	}
+	sock := filepath.Join(dir, "modem.sock")
+	logf, err := os.Create(filepath.Join(dir, "modemsim.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--profile", "sierra-mc8775", "--listen", sock, "--ppp-netns", ns, "--ppp-peer", peer, "-v")
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logf.Name())
+			if len(data) > 20000 {
+				data = data[len(data)-20000:]
+			}
+			t.Logf("modemsim log (tail):\n%s", data)
+		}
+	})
+	for range 100 {
+		if _, err := os.Stat(sock); err == nil {
+			return sock
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("modemsim did not create its socket")
+	return ""
+}
+
+// killNetnsProcs SIGKILLs every process in the namespace ns.
+func killNetnsProcs(ns string) {
+	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+	for _, f := range strings.Fields(string(out)) {
+		// Never this test: a goroutine that entered ns on a locked thread
+		// may have been the main thread, which then stays in ns.
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// listenInNetns opens a TCP listener on 127.0.0.1 inside ns: a locked
+// thread enters the namespace, creates the socket and is then thrown away
+// (the goroutine ends while locked), so no other goroutine runs there.
+func listenInNetns(ns string) (net.Listener, error) {
+	type res struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		runtime.LockOSThread()
+		f, err := os.Open(filepath.Join("/run/netns", ns))
+		if err != nil {
+			ch <- res{err: err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- res{err: fmt.Errorf("setns %s: %w", ns, err)}
+			return
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ch <- res{ln, err}
+	}()
+	r := <-ch
+	return r.ln, r.err
+}
