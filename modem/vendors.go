@@ -89,13 +89,9 @@ func (h *huawei) RadioOff(ctx context.Context, at AT) error { return cmd(ctx, at
 func (h *huawei) ResetCommand() string                      { return "AT^RESET" }
 
 func (h *huawei) AddressFromModem(ctx context.Context, at AT) (IPConfig, error) {
-	r, err := at.Command(ctx, "AT^DHCP?", 0)
+	l, err := queryLine(ctx, at, "AT^DHCP?", "^DHCP:")
 	if err != nil {
 		return IPConfig{}, err
-	}
-	l, ok := r.Line("^DHCP:")
-	if !ok {
-		return IPConfig{}, fmt.Errorf("^DHCP missing in %q", r.Lines)
 	}
 	return ParseDHCP(l)
 }
@@ -123,13 +119,9 @@ func (h *huawei) Signal(ctx context.Context, at AT) (Signal, error) {
 }
 
 func (h *huawei) Tech(ctx context.Context, at AT) (AccessTech, error) {
-	r, err := at.Command(ctx, "AT^SYSINFOEX", 0)
+	l, err := queryLine(ctx, at, "AT^SYSINFOEX", "^SYSINFOEX:")
 	if err != nil {
 		return TechUnknown, err
-	}
-	l, ok := r.Line("^SYSINFOEX:")
-	if !ok {
-		return TechUnknown, fmt.Errorf("^SYSINFOEX missing in %q", r.Lines)
 	}
 	si, err := ParseSYSINFOEX(l)
 	if err != nil {
@@ -139,13 +131,9 @@ func (h *huawei) Tech(ctx context.Context, at AT) (AccessTech, error) {
 }
 
 func (h *huawei) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
-	r, err := at.Command(ctx, "AT^CPIN?", 0)
+	l, err := queryLine(ctx, at, "AT^CPIN?", "^CPIN:")
 	if err != nil {
 		return PINAttempts{-1, -1}, err
-	}
-	l, ok := r.Line("^CPIN:")
-	if !ok {
-		return PINAttempts{-1, -1}, fmt.Errorf("^CPIN missing in %q", r.Lines)
 	}
 	_, a, err := ParseHuaweiCPIN(l)
 	return a, err
@@ -226,13 +214,9 @@ func (e *ericsson) Connect(ctx context.Context, at AT, apn APN) error {
 func (e *ericsson) Disconnect(ctx context.Context, at AT) error { return cmd(ctx, at, "AT*ENAP=0") }
 
 func (e *ericsson) LinkStatus(ctx context.Context, at AT) (LinkStatus, error) {
-	r, err := at.Command(ctx, "AT*ENAP?", 0)
+	l, err := queryLine(ctx, at, "AT*ENAP?", "*ENAP:")
 	if err != nil {
 		return LinkStatus{}, err
-	}
-	l, ok := r.Line("*ENAP:")
-	if !ok {
-		return LinkStatus{}, fmt.Errorf("*ENAP missing in %q", r.Lines)
 	}
 	return ParseENAP(l)
 }
@@ -249,13 +233,9 @@ func (e *ericsson) RadioOff(ctx context.Context, at AT) error { return cmd(ctx, 
 func (e *ericsson) ResetCommand() string                      { return "AT*E2RESET" }
 
 func (e *ericsson) AddressFromModem(ctx context.Context, at AT) (IPConfig, error) {
-	r, err := at.Command(ctx, "AT*E2IPCFG?", 0)
+	l, err := queryLine(ctx, at, "AT*E2IPCFG?", "*E2IPCFG:")
 	if err != nil {
 		return IPConfig{}, err
-	}
-	l, ok := r.Line("*E2IPCFG:")
-	if !ok {
-		return IPConfig{}, fmt.Errorf("*E2IPCFG missing in %q", r.Lines)
 	}
 	return ParseE2IPCFG(l)
 }
@@ -300,13 +280,9 @@ func (e *ericsson) Tech(ctx context.Context, at AT) (AccessTech, error) {
 }
 
 func (e *ericsson) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
-	r, err := at.Command(ctx, "AT*EPIN?", 0)
+	l, err := queryLine(ctx, at, "AT*EPIN?", "*EPIN:")
 	if err != nil {
 		return PINAttempts{-1, -1}, err
-	}
-	l, ok := r.Line("*EPIN:")
-	if !ok {
-		return PINAttempts{-1, -1}, fmt.Errorf("*EPIN missing in %q", r.Lines)
 	}
 	return ParseEPIN(l)
 }
@@ -410,13 +386,9 @@ func (quectel) Signal(ctx context.Context, at AT) (Signal, error) {
 }
 
 func (quectel) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
-	r, err := at.Command(ctx, `AT+QPINC="SC"`, 0)
+	l, err := queryLine(ctx, at, `AT+QPINC="SC"`, "+QPINC:")
 	if err != nil {
 		return PINAttempts{-1, -1}, err
-	}
-	l, ok := r.Line("+QPINC:")
-	if !ok {
-		return PINAttempts{-1, -1}, fmt.Errorf("+QPINC missing in %q", r.Lines)
 	}
 	return ParseQPINC(l)
 }
@@ -471,3 +443,17 @@ func (s sierra) ICCID(ctx context.Context, at AT) (string, error) {
 
 func (sierra) PPPOnly() bool     { return true }
 func (sierra) NetDriver() string { return "" }
+
+// queryLine sends a query and returns the answer line that starts with
+// prefix, or an error naming what was missing.
+func queryLine(ctx context.Context, at AT, command, prefix string) (string, error) {
+	r, err := at.Command(ctx, command, 0)
+	if err != nil {
+		return "", err
+	}
+	l, ok := r.Line(prefix)
+	if !ok {
+		return "", fmt.Errorf("%s missing in %q", strings.TrimSuffix(prefix, ":"), r.Lines)
+	}
+	return l, nil
+}
