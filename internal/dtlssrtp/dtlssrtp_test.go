@@ -1,0 +1,266 @@
+package dtlssrtp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	"github.com/pion/srtp/v3"
+)
+
+// pair is a real pion/dtls handshake between two Conns on loopback.
+type pair struct {
+	client, server         *Conn
+	dclient, dserver       *dtls.Conn
+	clientAddr, serverAddr netip.AddrPort
+}
+
+func listen(t *testing.T) *Conn {
+	t.Helper()
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConn(u, NewKeyring())
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func handshake(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPProtectionProfile) *pair {
+	t.Helper()
+	p := &pair{client: listen(t), server: listen(t)}
+	p.clientAddr = p.client.LocalAddr().(*net.UDPAddr).AddrPort()
+	p.serverAddr = p.server.LocalAddr().(*net.UDPAddr).AddrPort()
+	cert, err := selfsign.GenerateSelfSigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(kl *Keyring) *dtls.Config {
+		return &dtls.Config{
+			Certificates:           []tls.Certificate{cert},
+			CipherSuites:           []dtls.CipherSuiteID{suite},
+			SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{profile},
+			InsecureSkipVerify:     true,
+			ClientAuth:             dtls.RequireAnyClientCert,
+			ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
+			KeyLogWriter:           kl,
+		}
+	}
+	var wg sync.WaitGroup
+	var serr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.dserver, serr = dtls.Server(p.server, net.UDPAddrFromAddrPort(p.clientAddr), cfg(p.server.keys))
+		if serr == nil {
+			serr = p.dserver.HandshakeContext(ctxT(t))
+		}
+	}()
+	dc, err := dtls.Client(p.client, net.UDPAddrFromAddrPort(p.serverAddr), cfg(p.client.keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.HandshakeContext(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	p.dclient = dc
+	wg.Wait()
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	t.Cleanup(func() { p.dclient.Close(); p.dserver.Close() })
+	return p
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// exported is what pion's DTLSTransport derives from the dtls.Conn.
+func exported(t *testing.T, c *dtls.Conn, isClient bool) srtp.SessionKeys {
+	t.Helper()
+	st, ok := c.ConnectionState()
+	if !ok {
+		t.Fatal("no connection state")
+	}
+	prof, _ := c.SelectedSRTPProtectionProfile()
+	cfg := srtp.Config{Profile: srtp.ProtectionProfile(prof)}
+	if err := cfg.ExtractSessionKeysFromDTLS(&st, isClient); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Keys
+}
+
+func TestKeysMatchDTLSExporter(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		suite   dtls.CipherSuiteID
+		profile dtls.SRTPProtectionProfile
+	}{
+		{"gcm-sha256", dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.SRTP_AEAD_AES_128_GCM},
+		{"cm-sha256", dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
+		{"gcm256-sha384", dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, dtls.SRTP_AEAD_AES_256_GCM},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := handshake(t, tc.suite, tc.profile)
+			for _, side := range []struct {
+				conn     *Conn
+				d        *dtls.Conn
+				peer     netip.AddrPort
+				isClient bool
+			}{{p.client, p.dclient, p.serverAddr, true}, {p.server, p.dserver, p.clientAddr, false}} {
+				want := exported(t, side.d, side.isClient)
+				got, err := side.conn.keys.Keys(side.peer, side.isClient)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Profile != srtp.ProtectionProfile(tc.profile) ||
+					!bytes.Equal(got.LocalKey, want.LocalMasterKey) || !bytes.Equal(got.LocalSalt, want.LocalMasterSalt) ||
+					!bytes.Equal(got.RemoteKey, want.RemoteMasterKey) || !bytes.Equal(got.RemoteSalt, want.RemoteMasterSalt) {
+					t.Fatalf("client=%v: keys differ from the DTLS exporter:\n got %+v\nwant %+v", side.isClient, got, want)
+				}
+				// taken once: the handshake is forgotten
+				if _, err := side.conn.keys.Keys(side.peer, side.isClient); err == nil {
+					t.Fatal("keys handed out twice")
+				}
+			}
+		})
+	}
+}
+
+func TestKeysNeedTheWholeHandshake(t *testing.T) {
+	k := NewKeyring()
+	peer := netip.MustParseAddrPort("192.0.2.1:5000")
+	if _, err := k.Keys(peer, false); err == nil {
+		t.Fatal("keys without a handshake")
+	}
+	// garbage neither panics nor creates keys
+	for _, b := range [][]byte{{22}, {22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200}, bytes.Repeat([]byte{22}, 40)} {
+		k.observe(peer, b)
+	}
+	k.Write([]byte("CLIENT_RANDOM zz 00\nSERVER_HANDSHAKE_TRAFFIC_SECRET 00 00\n"))
+	if _, err := k.Keys(peer, false); err == nil {
+		t.Fatal("keys from garbage")
+	}
+}
+
+// rtpPacket is a plain RTP packet with ssrc and seq.
+func rtpPacket(ssrc uint32, seq uint16, payload []byte) []byte {
+	b := make([]byte, 12, 12+len(payload)+32)
+	b[0], b[1] = 0x80, 0
+	binary.BigEndian.PutUint16(b[2:], seq)
+	binary.BigEndian.PutUint32(b[4:], uint32(seq)*160)
+	binary.BigEndian.PutUint32(b[8:], ssrc)
+	return append(b, payload...)
+}
+
+func TestSessionsCarryRTPBesideDTLS(t *testing.T) {
+	p := handshake(t, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.SRTP_AEAD_AES_128_GCM)
+	ck, err := p.client.keys.Keys(p.serverAddr, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := p.server.keys.Keys(p.clientAddr, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := p.client.NewSession(p.serverAddr, ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := p.server.NewSession(p.clientAddr, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 16)
+	ss.Receive(0x1234, func(pkt []byte) { got <- bytes.Clone(pkt) })
+
+	// the dtls.Conn reads the server socket, as pion's mux would: a
+	// packet the session claims never reaches it
+	for i := range 5 {
+		want := rtpPacket(0x1234, uint16(100+i), []byte("hello"))
+		if _, err := cs.WriteRTP(bytes.Clone(want)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case g := <-got:
+			if !bytes.Equal(g, want) {
+				t.Fatalf("got %x want %x", g, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("packet not delivered to the session")
+		}
+	}
+	// DTLS application data still flows beside the sessions
+	go p.dclient.Write([]byte("still dtls"))
+	buf := make([]byte, 100)
+	p.dserver.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := p.dserver.Read(buf)
+	if err != nil || string(buf[:n]) != "still dtls" {
+		t.Fatalf("dtls beside sessions: %q %v", buf[:n], err)
+	}
+	if f := p.server.Fast.Load(); f != 5 {
+		t.Fatalf("fast path handled %d packets, want 5", f)
+	}
+
+	// a replayed or forged packet is dropped and counted
+	u, _ := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(p.serverAddr))
+	defer u.Close()
+	enc, _ := srtpEncrypt(t, ck, rtpPacket(0x1234, 100, []byte("hello")))
+	// wrong source address: not the session's peer, so not claimed
+	u.Write(enc)
+	before := p.server.Rejected.Load()
+	cs.conn.conn.WriteToUDPAddrPort(enc, p.serverAddr) // replay of seq 100 from the peer
+	bad := bytes.Clone(enc)
+	bad[len(bad)-1] ^= 1
+	bad[3]++ // a fresh sequence number but a broken tag
+	cs.conn.conn.WriteToUDPAddrPort(bad, p.serverAddr)
+	deadline := time.Now().Add(5 * time.Second)
+	for p.server.Rejected.Load() < before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := p.server.Rejected.Load() - before; r != 2 {
+		t.Fatalf("rejected %d packets, want the replay and the forgery", r)
+	}
+	select {
+	case g := <-got:
+		t.Fatalf("a bad packet reached the handler: %x", g)
+	default:
+	}
+
+	// after Close the peer's packets are pion's again and sends fail
+	ss.Close()
+	if _, err := ss.WriteRTP(rtpPacket(0x1234, 1, nil)); err == nil {
+		t.Fatal("WriteRTP after Close")
+	}
+}
+
+// srtpEncrypt protects pkt as the client would, with a fresh context.
+func srtpEncrypt(t *testing.T, k Keys, pkt []byte) ([]byte, error) {
+	ctx, err := srtp.CreateContext(k.LocalKey, k.LocalSalt, k.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx.EncryptRTP(nil, pkt, nil)
+}
+
+func FuzzObserve(f *testing.F) {
+	f.Add([]byte{22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k := NewKeyring()
+		peer := netip.MustParseAddrPort("192.0.2.1:5000")
+		k.observe(peer, b)
+		k.Write(b)
+		k.Keys(peer, false)
+	})
+}

@@ -1,0 +1,125 @@
+package dtlssrtp
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// Session is one peer's SRTP handled outside pion: RTP of the SSRC given
+// to Receive is decrypted on the Conn's reader goroutine and handed to
+// the handler; WriteRTP encrypts and sends on the caller's goroutine.
+// RTCP and other SSRCs keep going through pion, which has contexts of its
+// own for them: an SSRC must be sent by only one of the two, or the two
+// would encrypt different packets under the same key and index.
+type Session struct {
+	conn *Conn
+	peer atomic.Pointer[netip.AddrPort]
+
+	// receive side: the Conn's reader goroutine only
+	remote *srtp.Context
+	rhdr   rtp.Header
+	ssrc   atomic.Uint32
+	on     atomic.Pointer[func([]byte)]
+
+	// send side
+	mu    sync.Mutex
+	local *srtp.Context
+	whdr  rtp.Header
+	out   []byte
+
+	closed atomic.Bool
+}
+
+// ErrClosed is returned by WriteRTP after Close.
+var ErrClosed = errors.New("dtlssrtp: session closed")
+
+// NewSession sets up SRTP with peer using keys. Nothing is taken off
+// pion's path until Receive names an SSRC.
+func (c *Conn) NewSession(peer netip.AddrPort, keys Keys) (*Session, error) {
+	// replay protection as pion's own sessions have it (window 64)
+	remote, err := srtp.CreateContext(keys.RemoteKey, keys.RemoteSalt, keys.Profile, srtp.SRTPReplayProtection(64))
+	if err != nil {
+		return nil, err
+	}
+	local, err := srtp.CreateContext(keys.LocalKey, keys.LocalSalt, keys.Profile)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{conn: c, remote: remote, local: local, out: make([]byte, 0, 1500)}
+	peer = unmap(peer)
+	s.peer.Store(&peer)
+	c.sessions.Store(peer, s)
+	return s, nil
+}
+
+// Receive takes the peer's RTP with ssrc off pion's path: every such
+// packet is decrypted in place and given to on, which runs on the
+// socket's reader goroutine, must not block and must not keep pkt.
+func (s *Session) Receive(ssrc uint32, on func(pkt []byte)) {
+	s.on.Store(&on)
+	s.ssrc.Store(ssrc)
+}
+
+// receive handles pkt if it is the session's RTP; false leaves it to pion.
+func (s *Session) receive(pkt []byte) bool {
+	if len(pkt) < 12 || (pkt[1] >= 192 && pkt[1] <= 223) { // RTCP (RFC 5761 section 4)
+		return false
+	}
+	want := s.ssrc.Load()
+	if want == 0 || binary.BigEndian.Uint32(pkt[8:12]) != want {
+		return false
+	}
+	plain, err := s.remote.DecryptRTP(pkt, pkt, &s.rhdr)
+	if err != nil {
+		s.conn.Rejected.Add(1)
+		return true
+	}
+	s.conn.Fast.Add(1)
+	(*s.on.Load())(plain)
+	return true
+}
+
+// WriteRTP encrypts one RTP packet and sends it to the peer.
+func (s *Session) WriteRTP(pkt []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	enc, err := s.local.EncryptRTP(s.out[:0], pkt, &s.whdr)
+	if err != nil {
+		return 0, err
+	}
+	s.out = enc[:0]
+	s.conn.Fast.Add(1)
+	return s.conn.conn.WriteToUDPAddrPort(enc, *s.peer.Load())
+}
+
+// Peer is where the session's packets go.
+func (s *Session) Peer() netip.AddrPort { return *s.peer.Load() }
+
+// SetPeer moves the session to a new address (ICE chose another pair).
+func (s *Session) SetPeer(peer netip.AddrPort) {
+	peer = unmap(peer)
+	old := s.peer.Swap(&peer)
+	if *old == peer {
+		return
+	}
+	s.conn.sessions.Store(peer, s)
+	s.conn.sessions.CompareAndDelete(*old, s)
+}
+
+// Close gives the peer's packets back to pion and stops WriteRTP.
+func (s *Session) Close() {
+	s.mu.Lock()
+	s.closed.Store(true)
+	s.mu.Unlock()
+	s.ssrc.Store(0)
+	s.conn.sessions.CompareAndDelete(*s.peer.Load(), s)
+}
