@@ -45,7 +45,7 @@ func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 				continue
 			}
 		case b0 >= 20 && b0 <= 63:
-			c.keys.observe(from, b[:n])
+			c.keys.observe(from, b[:n], false)
 		}
 		return n, from, nil
 	}
@@ -54,7 +54,7 @@ func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 // WriteToAddrPort sends pion's packets.
 func (c *Conn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if len(b) > 0 && b[0] >= 20 && b[0] <= 63 {
-		c.keys.observe(to, b)
+		c.keys.observe(to, b, true)
 	}
 	return c.conn.WriteToUDPAddrPort(b, to)
 }

@@ -120,7 +120,11 @@ func TestKeysMatchDTLSExporter(t *testing.T) {
 				isClient bool
 			}{{p.client, p.dclient, p.serverAddr, true}, {p.server, p.dserver, p.clientAddr, false}} {
 				want := exported(t, side.d, side.isClient)
-				got, err := side.conn.keys.Keys(side.peer, side.isClient)
+				// the wrong role is refused; the handshake showed the right one
+				if _, err := side.conn.keys.Keys(side.peer, !side.isClient); err == nil {
+					t.Fatal("keys handed out for the wrong DTLS role")
+				}
+				got, err := side.conn.keys.KeysFor(side.peer)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -146,7 +150,7 @@ func TestKeysNeedTheWholeHandshake(t *testing.T) {
 	}
 	// garbage neither panics nor creates keys
 	for _, b := range [][]byte{{22}, {22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200}, bytes.Repeat([]byte{22}, 40)} {
-		k.observe(peer, b)
+		k.observe(peer, b, false)
 	}
 	k.Write([]byte("CLIENT_RANDOM zz 00\nSERVER_HANDSHAKE_TRAFFIC_SECRET 00 00\n"))
 	if _, err := k.Keys(peer, false); err == nil {
@@ -259,7 +263,7 @@ func FuzzObserve(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k := NewKeyring()
 		peer := netip.MustParseAddrPort("192.0.2.1:5000")
-		k.observe(peer, b)
+		k.observe(peer, b, false)
 		k.Write(b)
 		k.Keys(peer, false)
 	})

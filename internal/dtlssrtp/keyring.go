@@ -42,6 +42,8 @@ type hellos struct {
 	client, server [32]byte
 	haveClient     bool
 	haveServer     bool
+	// weClient: the ClientHello was sent from here (we are the DTLS client)
+	weClient bool
 	suite          uint16
 	profile        uint16
 	at             time.Time
@@ -88,10 +90,11 @@ func (k *Keyring) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// observe reads the hellos of a DTLS datagram exchanged with peer. Only
+// observe reads the hellos of a DTLS datagram exchanged with peer
+// (outbound: sent to it). Only
 // whole (unfragmented) hello messages of epoch 0 are followed; anything
 // else leaves the peer on pion's path.
-func (k *Keyring) observe(peer netip.AddrPort, b []byte) {
+func (k *Keyring) observe(peer netip.AddrPort, b []byte, outbound bool) {
 	peer = unmap(peer)
 	for len(b) >= 13 {
 		ctype, epoch := b[0], binary.BigEndian.Uint16(b[3:5])
@@ -117,7 +120,7 @@ func (k *Keyring) observe(peer netip.AddrPort, b []byte) {
 			}
 			switch mt {
 			case 1:
-				k.clientHello(peer, body)
+				k.clientHello(peer, body, outbound)
 			case 2:
 				k.serverHello(peer, body)
 			}
@@ -127,7 +130,7 @@ func (k *Keyring) observe(peer netip.AddrPort, b []byte) {
 
 func be24(b []byte) int { return int(b[0])<<16 | int(b[1])<<8 | int(b[2]) }
 
-func (k *Keyring) clientHello(peer netip.AddrPort, body []byte) {
+func (k *Keyring) clientHello(peer netip.AddrPort, body []byte, outbound bool) {
 	if len(body) < 34 {
 		return
 	}
@@ -141,7 +144,7 @@ func (k *Keyring) clientHello(peer netip.AddrPort, body []byte) {
 		h = &hellos{}
 		k.hellos[peer] = h
 	}
-	h.client, h.haveClient, h.at = random, true, time.Now()
+	h.client, h.haveClient, h.weClient, h.at = random, true, outbound, time.Now()
 	k.sweepLocked()
 }
 
@@ -217,9 +220,19 @@ type Keys struct {
 
 // Keys derives the SRTP keys of the finished handshake with peer (RFC
 // 5764 section 4.2: the "EXTRACTOR-dtls_srtp" exporter of RFC 5705), as
-// the DTLS client when isClient, and forgets the handshake.
+// the DTLS client when isClient, and forgets the handshake. A role that
+// contradicts the handshake seen is an error.
 func (k *Keyring) Keys(peer netip.AddrPort, isClient bool) (Keys, error) {
-	peer = unmap(peer)
+	return k.keys(unmap(peer), &isClient)
+}
+
+// KeysFor is Keys in the role the handshake showed: client if the
+// ClientHello went out from here.
+func (k *Keyring) KeysFor(peer netip.AddrPort) (Keys, error) {
+	return k.keys(unmap(peer), nil)
+}
+
+func (k *Keyring) keys(peer netip.AddrPort, role *bool) (Keys, error) {
 	k.mu.Lock()
 	h := k.hellos[peer]
 	var sec secret
@@ -237,7 +250,11 @@ func (k *Keyring) Keys(peer netip.AddrPort, isClient bool) (Keys, error) {
 	case !ok:
 		k.mu.Unlock()
 		return Keys{}, fmt.Errorf("no master secret logged for the handshake with %s", peer)
+	case role != nil && *role != h.weClient:
+		k.mu.Unlock()
+		return Keys{}, fmt.Errorf("asked for keys as DTLS client=%v, but the handshake with %s had client=%v", *role, peer, h.weClient)
 	}
+	isClient := h.weClient
 	hs := *h
 	delete(k.hellos, peer)
 	delete(k.secrets, h.client)

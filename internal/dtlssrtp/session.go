@@ -66,6 +66,21 @@ func (s *Session) Receive(ssrc uint32, on func(pkt []byte)) {
 	s.ssrc.Store(ssrc)
 }
 
+// SetReceiveROC starts the peer's ssrc at rollover counter roc: pion
+// decrypted the stream's first packets, and if the sequence numbers
+// wrapped meanwhile the session must know. Call it before Receive.
+func (s *Session) SetReceiveROC(ssrc, roc uint32) {
+	s.remote.SetROC(ssrc, roc)
+}
+
+// SetSendROC continues a stream pion started sending: the next WriteRTP
+// of ssrc uses rollover counter roc.
+func (s *Session) SetSendROC(ssrc, roc uint32) {
+	s.mu.Lock()
+	s.local.SetROC(ssrc, roc)
+	s.mu.Unlock()
+}
+
 // receive handles pkt if it is the session's RTP; false leaves it to pion.
 func (s *Session) receive(pkt []byte) bool {
 	if len(pkt) < 12 || (pkt[1] >= 192 && pkt[1] <= 223) { // RTCP (RFC 5761 section 4)
