@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"edgebox/gateway"
 	"edgebox/gateway/client"
+	"edgebox/internal/dtlssrtp"
 
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
@@ -39,9 +42,33 @@ func codecOf(name string) (codecSpec, error) {
 	return codecSpec{}, fmt.Errorf("codec %q: use pcmu, pcma or opus", name)
 }
 
-// newAPI is the pion API every call of a run shares: one codec, ICE on
-// loopback UDP only, no interceptors (the caller's own cost stays small).
-func newAPI(cs codecSpec) (*webrtc.API, error) {
+// callNet is one call's own UDP socket: the gateway and pion's mux tell
+// calls apart by their address, so calls never share one. The socket is
+// wrapped by dtlssrtp, which learns the call's SRTP keys from its DTLS
+// handshake so the media can later be carried outside pion.
+type callNet struct {
+	conn *dtlssrtp.Conn
+	keys *dtlssrtp.Keyring
+	mux  *ice.UDPMuxDefault
+}
+
+func newCallNet() (*callNet, error) {
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	keys := dtlssrtp.NewKeyring()
+	conn := dtlssrtp.NewConn(udp, keys)
+	return &callNet{conn: conn, keys: keys, mux: ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})}, nil
+}
+
+// close stops the mux's reader and closes the socket.
+func (n *callNet) close() { n.mux.Close() }
+
+// newAPI is one call's pion API: one codec, ICE on the call's own
+// loopback socket only, the DTLS key log to the call's keyring, no
+// interceptors (the caller's own cost stays small).
+func newAPI(cs codecSpec, n *callNet) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(cs.params, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
@@ -52,6 +79,8 @@ func newAPI(cs codecSpec) (*webrtc.API, error) {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEUDPMux(n.mux)
+	se.SetDTLSKeyLogWriter(n.keys)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)), nil
 }
 
@@ -63,6 +92,11 @@ type callResult struct {
 	FirstMedia time.Duration // token request to the first echoed packet
 	Held       time.Duration
 	Media      mediaResult
+	// Fast is true when the call's media left pion for the dtlssrtp
+	// session after the first echo; FastFailure says why it did not
+	// (the call then stayed on pion's path, which is not a failure).
+	Fast        bool
+	FastFailure string
 }
 
 // call is one call in progress.
@@ -71,7 +105,14 @@ type call struct {
 	ws    *websocket.Conn
 	wmu   sync.Mutex
 	pc    *webrtc.PeerConnection
+	net   *callNet
 	media *mediaStream
+
+	sender  *webrtc.RTPSender
+	fmu     sync.Mutex // guards the fields below
+	session *dtlssrtp.Session
+	closed  bool
+	fastErr string
 
 	answered  chan struct{}
 	connected chan struct{}
@@ -155,6 +196,7 @@ func (r *runner) place(ctx context.Context, id int) (res callResult) {
 		r.pace.remove(c.media)
 		res.Held = time.Since(holdStart)
 		res.Media = c.media.result()
+		res.Fast, res.FastFailure = c.fastState()
 		res.Failure = "ended during hold: " + endCause(m)
 		return res
 	case <-ctx.Done():
@@ -164,6 +206,7 @@ func (r *runner) place(ctx context.Context, id int) (res callResult) {
 	// let the last echoes come back before counting
 	time.Sleep(150 * time.Millisecond)
 	res.Media = c.media.result()
+	res.Fast, res.FastFailure = c.fastState()
 	if fm := c.media.firstEcho(); !fm.IsZero() {
 		res.FirstMedia = fm.Sub(c.start)
 	} else {
@@ -193,7 +236,16 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 	if m.Type != gateway.MsgAuthorized {
 		return "refused: " + m.Code
 	}
-	pc, err := c.run.api.NewPeerConnection(webrtc.Configuration{})
+	cn, err := newCallNet()
+	if err != nil {
+		return "socket: " + shortErr(err)
+	}
+	c.net = cn
+	api, err := newAPI(c.run.codec, cn)
+	if err != nil {
+		return "peer: " + shortErr(err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return "peer: " + shortErr(err)
 	}
@@ -202,11 +254,14 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 	if err != nil {
 		return "peer: " + shortErr(err)
 	}
-	if _, err := pc.AddTrack(track); err != nil {
+	c.sender, err = pc.AddTrack(track)
+	if err != nil {
 		return "peer: " + shortErr(err)
 	}
 	c.media = newMediaStream(track, c.run.codec, &c.run.totals)
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { c.media.receive(t) })
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.media.receive(t, func() { c.goFast(uint32(t.SSRC())) })
+	})
 	var once sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateConnected {
@@ -307,9 +362,85 @@ func (c *call) hangup() {
 	}
 }
 
+// goFast takes the call's media off pion once the first echo came
+// through it: the SRTP keys learnt from the DTLS handshake open a
+// dtlssrtp session with the selected remote candidate, which from then
+// on decrypts the echoes (remoteSSRC) on the socket's reader goroutine
+// and encrypts what the pacer sends. When the keys cannot be learnt the
+// call stays on pion's path and the cause is kept for the report.
+func (c *call) goFast(remoteSSRC uint32) {
+	fail := func(why string) {
+		c.fmu.Lock()
+		c.fastErr = why
+		c.fmu.Unlock()
+	}
+	pair, err := c.sender.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Remote == nil {
+		fail("no selected candidate pair")
+		return
+	}
+	addr, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil {
+		fail("remote candidate address " + pair.Remote.Address)
+		return
+	}
+	peer := netip.AddrPortFrom(addr, pair.Remote.Port)
+	// calldial offers, the gateway answers as the DTLS server
+	keys, err := c.net.keys.Keys(peer, true)
+	if err != nil {
+		// one cause for all calls, not one per address
+		fail("keys: " + strings.ReplaceAll(err.Error(), peer.String(), "the gateway"))
+		return
+	}
+	params := c.sender.GetParameters()
+	if len(params.Encodings) == 0 || params.Encodings[0].SSRC == 0 {
+		fail("sender has no SSRC")
+		return
+	}
+	pt := uint8(c.run.codec.params.PayloadType)
+	if len(params.Codecs) > 0 {
+		pt = uint8(params.Codecs[0].PayloadType)
+	}
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	if c.closed {
+		return
+	}
+	s, err := c.net.conn.NewSession(peer, keys)
+	if err != nil {
+		c.fastErr = "session: " + err.Error()
+		return
+	}
+	c.session = s
+	s.Receive(remoteSSRC, c.media.onFastEcho)
+	c.media.fast.Store(&fastPath{s: s, ssrc: uint32(params.Encodings[0].SSRC), pt: pt})
+}
+
+// fastState is whether the call's media went the fast path, or why not.
+func (c *call) fastState() (bool, string) {
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	if c.session != nil {
+		return true, ""
+	}
+	if c.fastErr != "" {
+		return false, c.fastErr
+	}
+	return false, "no echo read through pion"
+}
+
 func (c *call) close() {
+	c.fmu.Lock()
+	c.closed = true
+	if c.session != nil {
+		c.session.Close()
+	}
+	c.fmu.Unlock()
 	if c.pc != nil {
 		c.pc.Close()
+	}
+	if c.net != nil {
+		c.net.close()
 	}
 	if c.ws != nil {
 		c.ws.Close(websocket.StatusNormalClosure, "bye")

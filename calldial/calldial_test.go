@@ -60,6 +60,22 @@ func TestThreeCallsThroughGateway(t *testing.T) {
 	if m.Sent < 3*100 || m.Received < m.Sent*9/10 || m.CallsWithMedia != 3 {
 		t.Errorf("media: sent %d received %d with media %d: want >= 300 sent, >= 90%% echoed, 3 calls", m.Sent, m.Received, m.CallsWithMedia)
 	}
+	// The media left pion after the first echo on every call: nearly
+	// all packets both ways went through the dtlssrtp sessions, and
+	// nothing was lost across the switch.
+	f := rep.FastPath
+	if f.Calls != rep.Answered || f.Of != rep.Answered || len(f.Failures) != 0 {
+		t.Errorf("fast path: %d of %d calls (%v), want all %d answered", f.Calls, f.Of, f.Failures, rep.Answered)
+	}
+	if m.Lost != 0 || m.Received != m.Sent {
+		t.Errorf("media: sent %d received %d lost %d, want every packet echoed", m.Sent, m.Received, m.Lost)
+	}
+	// pion carries a call only until its first echo: well under a
+	// second of its packets
+	if f.PacketsSent+3*50 < m.Sent || f.PacketsRecvd+3*50 < m.Received || f.PacketsRecvd == 0 {
+		t.Errorf("fast path carried %d of %d packets sent and %d of %d received, want all but the first ones",
+			f.PacketsSent, m.Sent, f.PacketsRecvd, m.Received)
+	}
 	if rep.SetupMS.N != 3 || rep.SetupMS.P50 <= 0 || rep.FirstMediaMS.N != 3 || rep.FirstMediaMS.P50 < rep.SetupMS.P50 {
 		t.Errorf("setup %+v first media %+v: want 3 each, media after 200 OK", rep.SetupMS, rep.FirstMediaMS)
 	}
@@ -78,7 +94,8 @@ func TestThreeCallsThroughGateway(t *testing.T) {
 	}
 	var out strings.Builder
 	rep.Print(&out)
-	for _, want := range []string{"3 attempted, 3 answered, 0 failed", "token to 200 OK", "gateway"} {
+	t.Logf("report:\n%s", out.String())
+	for _, want := range []string{"3 attempted, 3 answered, 0 failed", "token to 200 OK", "gateway", "fast path: 3 of 3 calls"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"edgebox/internal/dtlssrtp"
+
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -24,23 +26,33 @@ type totals struct {
 	received atomic.Uint64
 }
 
-// mediaStream is one call's audio: the pacer sends, pion's track reader
-// receives the echo.
+// mediaStream is one call's audio: the pacer sends, the echo comes back
+// first through pion's track reader and, once the call switched to its
+// dtlssrtp session (fast), straight from the socket's reader goroutine.
 type mediaStream struct {
 	track *webrtc.TrackLocalStaticRTP
 	spec  codecSpec
 	all   *totals
+	clock float64
+
+	// fast is set once the call's SRTP is carried outside pion: from then
+	// on the pacer sends through the session and never through the
+	// track, so only one of the two ever encrypts the stream.
+	fast atomic.Pointer[fastPath]
 
 	// sending side, touched by the pacer only
-	pkt     rtp.Packet
-	payload []byte
-	n       uint32
-	sent    atomic.Uint64
-	slot    int
-	idx     int // position in the pacer slot, under pacer.mu
+	pkt      rtp.Packet
+	payload  []byte
+	out      []byte // marshalled packet for the session
+	n        uint32
+	sent     atomic.Uint64
+	fastSent atomic.Uint64
+	slot     int
+	idx      int // position in the pacer slot, under pacer.mu
 
 	mu       sync.Mutex // receiving side
 	received uint64
+	fastRecv uint64
 	rttSum   time.Duration
 	rttMax   time.Duration
 	jitter   float64 // RFC 3550 estimate, timestamp units
@@ -48,10 +60,23 @@ type mediaStream struct {
 	first    time.Time
 }
 
+// fastPath is where the pacer sends once the call left pion: the
+// session, and the SSRC and payload type pion had negotiated for the
+// track.
+type fastPath struct {
+	s    *dtlssrtp.Session
+	ssrc uint32
+	pt   uint8
+}
+
 func newMediaStream(track *webrtc.TrackLocalStaticRTP, spec codecSpec, all *totals) *mediaStream {
-	m := &mediaStream{track: track, spec: spec, all: all, payload: make([]byte, spec.payload)}
+	m := &mediaStream{track: track, spec: spec, all: all, clock: float64(spec.params.ClockRate),
+		payload: make([]byte, spec.payload), out: make([]byte, 1500)}
 	copy(m.payload, marker)
-	m.pkt.Header = rtp.Header{Version: 2, PayloadType: uint8(spec.params.PayloadType), SequenceNumber: uint16(randUint32()), Timestamp: randUint32()}
+	// The first sequence number is below 2^15 so the stream cannot wrap
+	// while pion still sends it: the session's SRTP context starts with
+	// rollover counter 0, which is then what the receiver has too.
+	m.pkt.Header = rtp.Header{Version: 2, PayloadType: uint8(spec.params.PayloadType), SequenceNumber: uint16(randUint32() & 0x7fff), Timestamp: randUint32()}
 	m.pkt.Marker = true
 	return m
 }
@@ -62,7 +87,19 @@ func (m *mediaStream) sendOne(now time.Time) {
 	binary.BigEndian.PutUint32(m.payload[4:8], m.n)
 	binary.BigEndian.PutUint64(m.payload[8:16], uint64(now.UnixNano()))
 	m.pkt.Payload = m.payload
-	if err := m.track.WriteRTP(&m.pkt); err == nil {
+	var err error
+	if f := m.fast.Load(); f != nil {
+		m.pkt.SSRC, m.pkt.PayloadType = f.ssrc, f.pt
+		var n int
+		if n, err = m.pkt.MarshalTo(m.out); err == nil {
+			if _, err = f.s.WriteRTP(m.out[:n]); err == nil {
+				m.fastSent.Add(1)
+			}
+		}
+	} else {
+		err = m.track.WriteRTP(&m.pkt)
+	}
+	if err == nil {
 		m.sent.Add(1)
 		m.all.sent.Add(1)
 	}
@@ -71,40 +108,78 @@ func (m *mediaStream) sendOne(now time.Time) {
 	m.pkt.Timestamp += m.spec.step
 }
 
-// receive reads the echoed stream until the track ends.
-func (m *mediaStream) receive(t *webrtc.TrackRemote) {
+// receive reads the echoed stream from pion until the track ends; after
+// the first echo it calls first once (which moves the call to the fast
+// path; packets pion had already taken keep coming here).
+func (m *mediaStream) receive(t *webrtc.TrackRemote, first func()) {
 	buf := make([]byte, 1500)
-	clock := float64(m.spec.params.ClockRate)
-	var h rtp.Header
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
 			return
 		}
-		now := time.Now()
-		hl, err := h.Unmarshal(buf[:n])
-		if err != nil || n-hl < payloadHead || !bytes.Equal(buf[hl:hl+4], marker) {
-			continue
+		if m.echo(buf[:n], time.Now(), false) && first != nil {
+			first()
+			first = nil
 		}
-		sentAt := int64(binary.BigEndian.Uint64(buf[hl+8 : hl+16]))
-		rtt := time.Duration(now.UnixNano() - sentAt)
-		m.all.received.Add(1)
-		m.mu.Lock()
-		m.received++
-		if m.first.IsZero() {
-			m.first = now
-		}
-		m.rttSum += rtt
-		m.rttMax = max(m.rttMax, rtt)
-		// transit in timestamp units; the echo keeps our timestamps
-		// shifted by a constant, so differences are the jitter
-		tr := float64(now.UnixNano())/1e9*clock - float64(h.Timestamp)
-		if m.received > 1 {
-			m.jitter += (math.Abs(tr-m.lastTr) - m.jitter) / 16
-		}
-		m.lastTr = tr
-		m.mu.Unlock()
 	}
+}
+
+// onFastEcho is the dtlssrtp session's handler: a decrypted echo, on the
+// socket's reader goroutine (no blocking, pkt not kept).
+func (m *mediaStream) onFastEcho(pkt []byte) { m.echo(pkt, time.Now(), true) }
+
+// echo accounts one received packet; false if it was not calldial's.
+func (m *mediaStream) echo(pkt []byte, now time.Time, fast bool) bool {
+	ts, sentAt, ok := echoOf(pkt)
+	if !ok {
+		return false
+	}
+	rtt := time.Duration(now.UnixNano() - sentAt)
+	m.all.received.Add(1)
+	// transit in timestamp units; the echo keeps our timestamps shifted
+	// by a constant, so differences are the jitter
+	tr := float64(now.UnixNano())/1e9*m.clock - float64(ts)
+	m.mu.Lock()
+	m.received++
+	if fast {
+		m.fastRecv++
+	}
+	if m.first.IsZero() {
+		m.first = now
+	}
+	m.rttSum += rtt
+	m.rttMax = max(m.rttMax, rtt)
+	if m.received > 1 {
+		m.jitter += (math.Abs(tr-m.lastTr) - m.jitter) / 16
+	}
+	m.lastTr = tr
+	m.mu.Unlock()
+	return true
+}
+
+// echoOf finds calldial's payload in a plain RTP packet: the packet's
+// timestamp and the send time the payload carries; ok is false for
+// anything else.
+func echoOf(pkt []byte) (ts uint32, sentAt int64, ok bool) {
+	if len(pkt) < 12 || pkt[0]>>6 != 2 {
+		return 0, 0, false
+	}
+	off := 12 + 4*int(pkt[0]&0x0f) // CSRCs
+	if pkt[0]&0x10 != 0 {          // header extension
+		if len(pkt) < off+4 {
+			return 0, 0, false
+		}
+		off += 4 + 4*int(binary.BigEndian.Uint16(pkt[off+2:off+4]))
+	}
+	end := len(pkt)
+	if pkt[0]&0x20 != 0 { // padding, its length in the last byte
+		end -= int(pkt[end-1])
+	}
+	if end-off < payloadHead || !bytes.Equal(pkt[off:off+4], marker) {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(pkt[4:8]), int64(binary.BigEndian.Uint64(pkt[off+8 : off+16])), true
 }
 
 func (m *mediaStream) firstEcho() time.Time {
@@ -117,15 +192,18 @@ func (m *mediaStream) firstEcho() time.Time {
 type mediaResult struct {
 	Sent, Received uint64
 	Lost           uint64
-	JitterMS       float64
-	RTTMeanMS      float64
-	RTTMaxMS       float64
+	// FastSent and FastReceived are the packets that went through the
+	// dtlssrtp session instead of pion.
+	FastSent, FastReceived uint64
+	JitterMS               float64
+	RTTMeanMS              float64
+	RTTMaxMS               float64
 }
 
 func (m *mediaStream) result() mediaResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r := mediaResult{Sent: m.sent.Load(), Received: m.received}
+	r := mediaResult{Sent: m.sent.Load(), Received: m.received, FastSent: m.fastSent.Load(), FastReceived: m.fastRecv}
 	if r.Sent > r.Received {
 		r.Lost = r.Sent - r.Received
 	}

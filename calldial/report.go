@@ -34,6 +34,8 @@ type Report struct {
 	FirstMediaMS Percentiles `json:"first_media_ms"`
 
 	Media MediaSummary `json:"media"`
+	// FastPath is how many calls' media left pion for a dtlssrtp session.
+	FastPath FastPathSummary `json:"fast_path"`
 
 	Gateway *ProcFigures `json:"gateway,omitempty"`
 	UAS     *ProcFigures `json:"uas,omitempty"`
@@ -70,6 +72,19 @@ type MediaSummary struct {
 	// SocketDrops are the kernel's receive-buffer drops of the watched
 	// sockets during the run.
 	SocketDrops map[string]uint64 `json:"socket_drops,omitempty"`
+}
+
+// FastPathSummary counts the calls whose SRTP calldial carried itself
+// (internal/dtlssrtp) after the first echo instead of through pion's
+// per-packet goroutines. A call whose keys could not be learnt stayed on
+// pion's path: counted under Failures by cause, not a failed call.
+type FastPathSummary struct {
+	Calls int `json:"calls"`
+	// Of is the number of calls that reached media.
+	Of           int            `json:"of"`
+	Failures     map[string]int `json:"failures,omitempty"`
+	PacketsSent  uint64         `json:"packets_sent"`
+	PacketsRecvd uint64         `json:"packets_received"`
 }
 
 // ProcFigures is what one process spent.
@@ -130,7 +145,7 @@ func (r *runner) report(samples []sample, start, end time.Time) *Report {
 	o := r.opt
 	rep := &Report{Codec: r.codec.params.MimeType[len("audio/"):], Rate: o.Rate, Concurrency: o.Concurrency,
 		Total: o.Total, HoldSec: o.Hold.Seconds(), DurationSec: end.Sub(start).Seconds(),
-		Failures: map[string]int{}}
+		Failures: map[string]int{}, FastPath: FastPathSummary{Failures: map[string]int{}}}
 	rep.Codec = strings.ToLower(rep.Codec)
 	var setup, media, loss, jit, rttMean, rttMax []float64
 	for _, c := range r.results {
@@ -146,6 +161,16 @@ func (r *runner) report(samples []sample, start, end time.Time) *Report {
 			rep.Failures[c.Failure]++
 		}
 		m := c.Media
+		if c.Fast {
+			rep.FastPath.Calls++
+		} else if c.FastFailure != "" {
+			rep.FastPath.Failures[c.FastFailure]++
+		}
+		if c.Fast || c.FastFailure != "" {
+			rep.FastPath.Of++
+		}
+		rep.FastPath.PacketsSent += m.FastSent
+		rep.FastPath.PacketsRecvd += m.FastReceived
 		rep.Media.Sent += m.Sent
 		rep.Media.Received += m.Received
 		rep.Media.Lost += m.Lost
@@ -249,6 +274,11 @@ func (rep *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, " %s %d", n, m.SocketDrops[n])
 		}
 		fmt.Fprintln(w)
+	}
+	f := rep.FastPath
+	fmt.Fprintf(w, "fast path: %d of %d calls (%d packets sent, %d received outside pion)\n", f.Calls, f.Of, f.PacketsSent, f.PacketsRecvd)
+	for c, n := range f.Failures {
+		fmt.Fprintf(w, "  %6d  stayed on pion: %s\n", n, c)
 	}
 	pr("per call loss:", m.CallLossPct, "%")
 	pr("per call jitter:", m.CallJitterMS, "ms")

@@ -10,15 +10,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // runner is one load run.
 type runner struct {
 	opt   Options
 	hc    *http.Client
-	api   *webrtc.API
 	codec codecSpec
 	pace  *pacer
 
@@ -72,11 +69,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, err
 	}
 	cs, _ := codecOf(opt.Codec)
-	api, err := newAPI(cs)
-	if err != nil {
-		return nil, err
-	}
-	r := &runner{opt: opt, codec: cs, api: api,
+	r := &runner{opt: opt, codec: cs,
 		hc: &http.Client{Timeout: opt.SetupTimeout, Transport: &http.Transport{
 			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}},
 		pace: newPacer(max(1, runtime.GOMAXPROCS(0)))}
