@@ -260,7 +260,7 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 	}
 	c.media = newMediaStream(track, c.run.codec, &c.run.totals)
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		c.media.receive(t, func() { c.goFast(uint32(t.SSRC())) })
+		c.media.receive(t, func(roc uint32) { c.goFast(uint32(t.SSRC()), roc) })
 	})
 	var once sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -366,9 +366,10 @@ func (c *call) hangup() {
 // through it: the SRTP keys learnt from the DTLS handshake open a
 // dtlssrtp session with the selected remote candidate, which from then
 // on decrypts the echoes (remoteSSRC) on the socket's reader goroutine
-// and encrypts what the pacer sends. When the keys cannot be learnt the
+// and encrypts what the pacer sends; remoteROC is the echo stream's
+// rollover counter so far. When the keys cannot be learnt the
 // call stays on pion's path and the cause is kept for the report.
-func (c *call) goFast(remoteSSRC uint32) {
+func (c *call) goFast(remoteSSRC, remoteROC uint32) {
 	fail := func(why string) {
 		c.fmu.Lock()
 		c.fastErr = why
@@ -412,6 +413,7 @@ func (c *call) goFast(remoteSSRC uint32) {
 		return
 	}
 	c.session = s
+	s.SetReceiveROC(remoteSSRC, remoteROC)
 	s.Receive(remoteSSRC, c.media.onFastEcho)
 	c.media.fast.Store(&fastPath{s: s, ssrc: uint32(params.Encodings[0].SSRC), pt: pt})
 }

@@ -45,12 +45,14 @@ type mediaStream struct {
 	payload  []byte
 	out      []byte // marshalled packet for the session
 	n        uint32
+	roc      uint32 // rollover counter: wraps of pkt.SequenceNumber
+	onFast   bool   // the session has sent (its ROC was set)
 	sent     atomic.Uint64
 	fastSent atomic.Uint64
 	slot     int
 	idx      int // position in the pacer slot, under pacer.mu
 
-	mu       sync.Mutex // receiving side
+	mu       sync.Mutex // receiving side (pion's reader and the session's)
 	received uint64
 	fastRecv uint64
 	rttSum   time.Duration
@@ -73,9 +75,10 @@ func newMediaStream(track *webrtc.TrackLocalStaticRTP, spec codecSpec, all *tota
 	m := &mediaStream{track: track, spec: spec, all: all, clock: float64(spec.params.ClockRate),
 		payload: make([]byte, spec.payload), out: make([]byte, 1500)}
 	copy(m.payload, marker)
-	// The first sequence number is below 2^15 so the stream cannot wrap
-	// while pion still sends it: the session's SRTP context starts with
-	// rollover counter 0, which is then what the receiver has too.
+	// The first sequence number is below 2^15 so the stream does not
+	// wrap while pion still sends it, nor while the gateway may be
+	// moving its own receiving end off pion (the session is told the
+	// rollover counter anyway).
 	m.pkt.Header = rtp.Header{Version: 2, PayloadType: uint8(spec.params.PayloadType), SequenceNumber: uint16(randUint32() & 0x7fff), Timestamp: randUint32()}
 	m.pkt.Marker = true
 	return m
@@ -89,6 +92,11 @@ func (m *mediaStream) sendOne(now time.Time) {
 	m.pkt.Payload = m.payload
 	var err error
 	if f := m.fast.Load(); f != nil {
+		if !m.onFast {
+			// continue the stream pion started: same SRTP index
+			f.s.SetSendROC(f.ssrc, m.roc)
+			m.onFast = true
+		}
 		m.pkt.SSRC, m.pkt.PayloadType = f.ssrc, f.pt
 		var n int
 		if n, err = m.pkt.MarshalTo(m.out); err == nil {
@@ -105,25 +113,55 @@ func (m *mediaStream) sendOne(now time.Time) {
 	}
 	m.pkt.Marker = false
 	m.pkt.SequenceNumber++
+	if m.pkt.SequenceNumber == 0 {
+		m.roc++
+	}
 	m.pkt.Timestamp += m.spec.step
 }
 
-// receive reads the echoed stream from pion until the track ends; after
-// the first echo it calls first once (which moves the call to the fast
-// path; packets pion had already taken keep coming here).
-func (m *mediaStream) receive(t *webrtc.TrackRemote, first func()) {
+// receive reads the echoed stream from pion until the track ends. After
+// the first echo it calls first once with the stream's rollover counter
+// (first moves the call to the fast path; packets pion had already taken
+// keep coming here).
+func (m *mediaStream) receive(t *webrtc.TrackRemote, first func(roc uint32)) {
 	buf := make([]byte, 1500)
+	var w seqWatch
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
 			return
 		}
-		if m.echo(buf[:n], time.Now(), false) && first != nil {
-			first()
+		if n < 12 {
+			continue
+		}
+		w.see(binary.BigEndian.Uint16(buf[2:4]))
+		if m.echo(buf[:n], time.Now(), false) && first != nil && w.settled() {
+			first(w.roc)
 			first = nil
 		}
 	}
 }
+
+// seqWatch follows the sequence numbers of a stream pion decrypts, so
+// its rollover counter can be handed to the session taking it over.
+type seqWatch struct {
+	last uint16
+	roc  uint32
+	seen bool
+}
+
+func (w *seqWatch) see(seq uint16) {
+	if w.seen && seq < w.last && w.last-seq > 0x8000 {
+		w.roc++
+	}
+	w.last, w.seen = seq, true
+}
+
+// settled is false just before a wrap: packets pion takes while the
+// session is set up could wrap the counter the session was given, so the
+// switch waits until the stream is past the wrap (a few seconds, for
+// one stream in 256).
+func (w *seqWatch) settled() bool { return w.seen && w.last < 0xff00 }
 
 // onFastEcho is the dtlssrtp session's handler: a decrypted echo, on the
 // socket's reader goroutine (no blocking, pkt not kept).
