@@ -3,6 +3,7 @@ package calldial_test
 import (
 	"context"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func TestThreeCallsThroughGateway(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	var progress strings.Builder
+	g0, fd0 := runtime.NumGoroutine(), openFDs(t)
 	rep, err := calldial.Run(ctx, calldial.Options{
 		Portal: r.Gateway.Portal, APIKey: bench.APIKey,
 		Rate: 10, Concurrency: 3, Total: 3, Hold: 3 * time.Second, Codec: "pcmu",
@@ -49,6 +51,8 @@ func TestThreeCallsThroughGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// every call's socket, mux reader and pion goroutines are gone
+	leaks(t, g0, fd0)
 	if rep.Attempted != 3 || rep.Answered != 3 || rep.Failed != 0 {
 		t.Fatalf("attempted %d answered %d failed %d (%v), want 3/3/0", rep.Attempted, rep.Answered, rep.Failed, rep.Failures)
 	}
@@ -120,6 +124,32 @@ func TestThreeCallsThroughGateway(t *testing.T) {
 	if rep.Failures["portal 401"] != 1 {
 		t.Errorf("wrong key: causes %v, want portal 401", rep.Failures)
 	}
+}
+
+// openFDs counts the test process's open files.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	e, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(e)
+}
+
+// leaks fails if goroutines or files stay above what there was before a
+// run (a little slack: runtime and HTTP keep-alive goroutines come and go).
+func leaks(t *testing.T, g0, fd0 int) {
+	t.Helper()
+	var g, fd int
+	for range 100 {
+		g, fd = runtime.NumGoroutine(), openFDs(t)
+		if g <= g0+2 && fd <= fd0+1 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<20)
+	t.Errorf("after the run %d goroutines (before %d), %d open files (before %d):\n%s", g, g0, fd, fd0, buf[:runtime.Stack(buf, true)])
 }
 
 func TestOptionsRefused(t *testing.T) {
