@@ -34,6 +34,7 @@ type CallInfo struct {
 	Context     map[string]string `json:"context,omitempty"`
 	State       string            `json:"state"`
 	Codec       string            `json:"codec,omitempty"`
+	MediaPath   string            `json:"media_path,omitempty"` // "fast" or "pion": who carries the audio (gateway/fastpath.go)
 	StartedAt   time.Time         `json:"started_at"`
 	AnsweredAt  time.Time         `json:"answered_at,omitzero"`
 	EndedAt     time.Time         `json:"ended_at,omitzero"`
@@ -71,6 +72,10 @@ type Status struct {
 	PBX           string `json:"pbx"`
 	Registration  string `json:"registration"` // "off", "registered", "failed: ..."
 	RTPPairsInUse int    `json:"rtp_pairs_in_use"`
+	// browser audio packets the fast path carried (both directions), and
+	// those it dropped failing SRTP authentication or replay checks
+	FastPackets     uint64 `json:"fast_packets"`
+	RejectedPackets uint64 `json:"rejected_packets"`
 }
 
 // Client is the typed client of the gateway API (edgectl, web).

@@ -86,6 +86,11 @@ type Call struct {
 	audioTR    *webrtc.RTPTransceiver
 	audioTrack atomic.Pointer[webrtc.TrackLocalStaticRTP] // read by the relay
 	videoOffer []codec                                    // browser video codecs offered to the PBX
+	web        *webrtcHost                                // the host the browser leg runs on
+	// recvMu serialises the browser audio's receive statistics between
+	// pion's path and the fast path while the call moves over
+	recvMu    sync.Mutex
+	fastAudio atomic.Pointer[fastAudio]
 
 	mu   sync.Mutex
 	info CallInfo
@@ -591,7 +596,8 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 			c.log.Info("video not bridged", "err", err)
 		}
 	}
-	pc, err := c.svc.web.newPeer(c.pbxCodecs, video)
+	c.web = c.svc.web
+	pc, err := c.web.newPeer(c.pbxCodecs, video)
 	if err != nil {
 		return fmt.Errorf("browser leg: %w", err)
 	}
@@ -635,11 +641,11 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		switch {
 		case t.Kind() == webrtc.RTPCodecTypeAudio:
 			c.mediaWG.Add(1)
-			go c.relayFromBrowser(t, &c.pbx.send, &c.browserIn)
+			go c.relayFromBrowser(t, &c.pbx.send, &c.browserIn, true)
 		case t.Kind() == webrtc.RTPCodecTypeVideo && c.video != nil && c.video.plan != nil:
 			c.video.browserSSRC.Store(uint32(t.SSRC()))
 			c.mediaWG.Add(1)
-			go c.relayFromBrowser(t, &c.video.leg.send, &c.video.browserIn)
+			go c.relayFromBrowser(t, &c.video.leg.send, &c.video.browserIn, false)
 		}
 	})
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: c.offerSDP}); err != nil {
@@ -689,6 +695,7 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 			return fmt.Errorf("browser leg video track: %w", err)
 		}
 		c.video.track = vtrack
+		c.video.sender = vsender
 		c.mu.Lock()
 		c.info.Video = &VideoInfo{Codec: c.video.plan.Browser.Name}
 		c.mu.Unlock()
@@ -748,27 +755,68 @@ func (c *Call) sendReports(pc *webrtc.PeerConnection, videoLeg *pbxLeg, every ti
 		if videoOpen {
 			videoOpen = videoLeg.sendReport()
 		}
-		rr := &rtcp.ReceiverReport{SSRC: c.pbx.send.ssrc}
-		if r, ok := c.browserIn.receptionReport(); ok {
-			rr.Reports = append(rr.Reports, r)
-		}
-		if c.video != nil {
-			if r, ok := c.video.browserIn.receptionReport(); ok {
-				rr.Reports = append(rr.Reports, r)
-			}
-		}
-		if len(rr.Reports) > 0 {
-			pc.WriteRTCP([]rtcp.Packet{rr})
-		}
+		c.sendBrowserReports(pc)
 	}
 }
 
-// relayFromBrowser moves one browser track to the PBX.
-func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *streamStats) {
+// sendBrowserReports sends the browser leg's RTCP: a sender report per
+// stream the box sends (first one carrying the reception reports on the
+// browser's streams), or a receiver report when the box sent nothing yet.
+func (c *Call) sendBrowserReports(pc *webrtc.PeerConnection) {
+	now := time.Now()
+	var blocks []rtcp.ReceptionReport
+	if r, ok := c.browserIn.receptionReport(); ok {
+		blocks = append(blocks, r)
+	}
+	if c.video != nil {
+		if r, ok := c.video.browserIn.receptionReport(); ok {
+			blocks = append(blocks, r)
+		}
+	}
+	var pkts []rtcp.Packet
+	if c.audioTR != nil {
+		// the PBX leg's clock is the bridged codec's, set once before the
+		// media started (c.plan may change under a re-INVITE)
+		if sr, ok := c.browserOut.senderReport(senderSSRC(c.audioTR.Sender()), uint32(c.pbx.recv.clock), now); ok {
+			pkts = append(pkts, sr)
+		}
+	}
+	if c.video != nil && c.video.sender != nil && c.video.plan != nil {
+		if sr, ok := c.video.browserOut.senderReport(senderSSRC(c.video.sender), c.video.plan.Browser.Clock, now); ok {
+			pkts = append(pkts, sr)
+		}
+	}
+	if len(pkts) > 0 {
+		pkts[0].(*rtcp.SenderReport).Reports = blocks
+	} else if len(blocks) > 0 {
+		pkts = append(pkts, &rtcp.ReceiverReport{SSRC: c.pbx.send.ssrc, Reports: blocks})
+	}
+	if len(pkts) > 0 {
+		pc.WriteRTCP(pkts)
+	}
+}
+
+func senderSSRC(s *webrtc.RTPSender) uint32 {
+	if s == nil {
+		return 0
+	}
+	if p := s.GetParameters(); len(p.Encodings) > 0 {
+		return uint32(p.Encodings[0].SSRC)
+	}
+	return 0
+}
+
+// relayFromBrowser moves one browser track to the PBX. Audio moves to the
+// fast path after its first packet (goFast); this goroutine then only
+// relays what pion still had in its buffers, and waits for the call's end.
+func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *streamStats, audio bool) {
 	defer c.mediaWG.Done()
+	c.recvMu.Lock()
 	in.clock = float64(t.Codec().ClockRate)
+	c.recvMu.Unlock()
 	in.ssrc.Store(uint32(t.SSRC()))
 	buf := make([]byte, 1500)
+	tryFast := audio
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -778,8 +826,14 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *stream
 			continue
 		}
 		seq, ts := rtpSeqTS(buf[:n])
+		c.recvMu.Lock()
 		in.countReceived(n, seq, ts, time.Now())
-		if err := to.relay(buf[:n]); err != nil && !errors.Is(err, errNotRTP) {
+		c.recvMu.Unlock()
+		err = to.relay(buf[:n])
+		if tryFast {
+			tryFast = c.goFast(uint32(t.SSRC()))
+		}
+		if err != nil && !errors.Is(err, errNotRTP) {
 			c.log.Debug("relay to PBX", "err", err)
 		}
 	}
@@ -791,6 +845,8 @@ func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[webrtc.TrackLocal
 	defer c.mediaWG.Done()
 	var lastEventTS uint32
 	var haveEvent bool
+	var roc rocTracker
+	var adopted bool
 	buf := make([]byte, 1500)
 	for {
 		n, from, err := leg.rtp.ReadFromUDPAddrPort(buf)
@@ -803,7 +859,8 @@ func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[webrtc.TrackLocal
 			continue
 		}
 		seq, ts := rtpSeqTS(pkt)
-		leg.recv.countReceived(n, seq, ts, time.Now())
+		now := time.Now()
+		leg.recv.countReceived(n, seq, ts, now)
 		if audio && isTE && n >= rtpHeaderLen+4 && pkt[rtpHeaderLen+1]&0x80 != 0 && (!haveEvent || ts != lastEventTS) {
 			// end of a DTMF event from the agent's side: tell the client too
 			haveEvent, lastEventTS = true, ts
@@ -811,8 +868,15 @@ func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[webrtc.TrackLocal
 				c.sig.send(Message{Type: MsgDTMF, Digits: string(d)})
 			}
 		}
-		if _, err := track.Load().Write(pkt); err == nil {
+		var err2 error
+		if audio {
+			err2 = c.sendToBrowser(pkt, track, &roc, &adopted)
+		} else {
+			_, err2 = track.Load().Write(pkt)
+		}
+		if err2 == nil {
 			out.countSent(n)
+			out.noteSent(ts, now)
 		}
 	}
 }
@@ -1161,6 +1225,7 @@ func (c *Call) bye() {
 
 func (c *Call) cleanup() {
 	close(c.stopMedia)
+	c.stopFast()
 	if c.pc != nil {
 		c.pc.Close()
 	}

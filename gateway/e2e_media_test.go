@@ -217,6 +217,7 @@ func TestConcurrentCallsShareOnePort(t *testing.T) {
 	if len(locals) != n {
 		t.Errorf("PBX legs share RTP ports: %v", locals)
 	}
+	requireFastPath(t, svc, snap, n*25)
 	if st := svc.Status(); st.RTPPairsInUse != n {
 		t.Errorf("%d RTP pairs in use, want %d", st.RTPPairsInUse, n)
 	}

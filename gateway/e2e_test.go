@@ -62,6 +62,7 @@ func TestCallEchoThroughSIPp(t *testing.T) {
 	if ci.Browser.In.Packets == 0 || ci.PBX.Out.Packets == 0 || ci.PBX.In.Packets == 0 || ci.Browser.Out.Packets == 0 {
 		t.Errorf("packet counters not moving in every direction: browser %+v pbx %+v", ci.Browser, ci.PBX)
 	}
+	requireFastPath(t, svc, calls, 25)
 
 	if err := c.Hangup(ctx); err != nil {
 		t.Fatal(err)

@@ -68,3 +68,17 @@ func dialWith(t *testing.T, ctx context.Context, res gateway.AuthorizeResponse) 
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// requireFastPath checks that every call's audio moved off pion's path and
+// that the fast path carried at least min packets, none rejected.
+func requireFastPath(t *testing.T, svc *gateway.Service, calls []gateway.CallInfo, min uint64) {
+	t.Helper()
+	for _, ci := range calls {
+		if ci.MediaPath != gateway.PathFast {
+			t.Errorf("call %s: audio on path %q, want %q", ci.ID, ci.MediaPath, gateway.PathFast)
+		}
+	}
+	if st := svc.Status(); st.FastPackets < min || st.RejectedPackets != 0 {
+		t.Errorf("fast path carried %d packets (want at least %d), rejected %d", st.FastPackets, min, st.RejectedPackets)
+	}
+}

@@ -52,11 +52,13 @@ var (
 	descBytes    = prometheus.NewDesc("edgebox_gateway_call_bytes", "RTP bytes of a call in progress.", []string{"call", "leg", "direction"}, nil)
 	descLost     = prometheus.NewDesc("edgebox_gateway_call_lost_packets", "RTP packets lost toward the box.", []string{"call", "leg"}, nil)
 	descJitter   = prometheus.NewDesc("edgebox_gateway_call_jitter_seconds", "Interarrival jitter toward the box.", []string{"call", "leg"}, nil)
+	descFast     = prometheus.NewDesc("edgebox_gateway_media_fast_packets_total", "Browser audio packets carried outside pion (both directions).", nil, nil)
+	descRejected = prometheus.NewDesc("edgebox_gateway_media_rejected_packets_total", "Browser audio packets dropped failing SRTP authentication or replay checks.", nil, nil)
 	descDuration = prometheus.NewDesc("edgebox_gateway_call_duration_seconds", "Talk time of a call in progress.", []string{"call", "codec"}, nil)
 )
 
 func (c *callCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descPackets, descBytes, descLost, descJitter, descDuration} {
+	for _, d := range []*prometheus.Desc{descActive, descPackets, descBytes, descLost, descJitter, descDuration, descFast, descRejected} {
 		ch <- d
 	}
 }
@@ -64,6 +66,9 @@ func (c *callCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *callCollector) Collect(ch chan<- prometheus.Metric) {
 	calls := c.svc.activeCalls()
 	ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(len(calls)))
+	st := c.svc.Status()
+	ch <- prometheus.MustNewConstMetric(descFast, prometheus.CounterValue, float64(st.FastPackets))
+	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(st.RejectedPackets))
 	for _, ci := range calls {
 		for _, leg := range []struct {
 			name string

@@ -365,6 +365,7 @@ func (s *Service) Status() Status {
 	st := Status{Enabled: s.cfg.Enabled, ActiveCalls: len(s.calls), ICEPort: s.cfg.Media.ICEPort, PBX: s.cfg.PBX.Address, Registration: "off"}
 	if s.web != nil {
 		st.ICELite = s.web.lite
+		st.FastPackets, st.RejectedPackets = s.web.fast.Fast.Load(), s.web.fast.Rejected.Load()
 	}
 	if s.reg != nil {
 		st.Registration = s.reg.state()

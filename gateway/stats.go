@@ -22,6 +22,10 @@ type streamStats struct {
 	extMax   atomic.Uint32
 	jitterTS atomic.Uint32
 
+	// send side: the last RTP timestamp sent and when, for sender reports
+	sentTS atomic.Uint32
+	sentAt atomic.Int64 // unix nanoseconds
+
 	// receive-side state, touched by the one writer only
 	started     bool
 	baseSeq     uint32
@@ -36,6 +40,30 @@ type streamStats struct {
 func (s *streamStats) countSent(n int) {
 	s.packets.Add(1)
 	s.bytes.Add(uint64(n))
+}
+
+// noteSent remembers the timestamp of the packet just sent.
+func (s *streamStats) noteSent(ts uint32, at time.Time) {
+	s.sentTS.Store(ts)
+	s.sentAt.Store(at.UnixNano())
+}
+
+// senderReport is the RTCP sender report of a stream the box sends with
+// ssrc at clock Hz; false until a packet was sent. The RTP time is the
+// last packet's, carried forward to now.
+func (s *streamStats) senderReport(ssrc uint32, clock uint32, now time.Time) (*rtcp.SenderReport, bool) {
+	at := s.sentAt.Load()
+	if at == 0 || ssrc == 0 || clock == 0 {
+		return nil, false
+	}
+	elapsed := now.Sub(time.Unix(0, at))
+	return &rtcp.SenderReport{
+		SSRC:        ssrc,
+		NTPTime:     ntpTime(now),
+		RTPTime:     s.sentTS.Load() + uint32(elapsed.Seconds()*float64(clock)),
+		PacketCount: uint32(s.packets.Load()),
+		OctetCount:  uint32(s.bytes.Load() - rtpHeaderLen*s.packets.Load()), // payload octets
+	}, true
 }
 
 // countReceived counts an arriving packet and updates loss and jitter.

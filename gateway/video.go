@@ -13,6 +13,7 @@ type videoBridge struct {
 	leg        *pbxLeg
 	plan       *bridgePlan
 	track      *webrtc.TrackLocalStaticRTP
+	sender     *webrtc.RTPSender
 	browserIn  streamStats
 	browserOut streamStats
 	// browserSSRC is the browser's video SSRC, for keyframe requests

@@ -7,13 +7,14 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/dtlssrtp"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
@@ -22,6 +23,7 @@ import (
 // peer connections (ICE mux), and the settings they are built from.
 type webrtcHost struct {
 	conn   *net.UDPConn
+	fast   *dtlssrtp.Conn // conn as ICE sees it: takes established calls' audio off pion (fastpath.go)
 	mux    ice.UDPMux
 	se     webrtc.SettingEngine
 	lite   bool
@@ -46,10 +48,19 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	// Every call's browser media arrives on this one socket: large
 	// buffers ride out scheduling hiccups under load.
 	setSockBuf(conn, iceSockBuf)
-	h := &webrtcHost{conn: conn, port: m.ICEPort, bindIP: ip}
-	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: pionLogger(log).NewLogger("udpmux")})
+	h := &webrtcHost{conn: conn, port: conn.LocalAddr().(*net.UDPAddr).Port, bindIP: ip}
+	h.fast = dtlssrtp.NewConn(conn, dtlssrtp.NewKeyring())
+	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionLogger(log).NewLogger("udpmux")})
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
 	se.SetICEUDPMux(h.mux)
+	// pion's DTLS tells the fast path each session's master secret; it
+	// stays in this process's memory, where pion keeps it anyway
+	se.SetDTLSKeyLogWriter(h.fast.Keyring())
+	// Audio on the fast path no longer passes pion's ICE agent, which then
+	// sees only the connectivity checks (every 2.5-5 s from browsers)
+	// and pion's own keepalives: allow two missed checks before calling
+	// the browser disconnected.
+	se.SetICETimeouts(12*time.Second, 30*time.Second, 2*time.Second)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	// mDNS would send multicast on every interface; the box has real
 	// addresses to offer and no reason to hide them.
@@ -163,8 +174,8 @@ func (h *webrtcHost) api(audio, video []codec) (*webrtc.API, error) {
 	if h.ir == nil {
 		h.ir = boxInterceptors()
 	}
-	// RTCP is terminated per leg: pion reports on the browser leg, the
-	// PBX leg has its own reports (Call.sendReports).
+	// RTCP is terminated per leg; both legs' reports come from the
+	// relay's statistics (Call.sendReports).
 	a := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(h.se), webrtc.WithInterceptorRegistry(h.ir))
 	if h.apis == nil || len(h.apis) >= maxAPIs {
 		h.apis = map[string]*webrtc.API{}
@@ -173,16 +184,12 @@ func (h *webrtcHost) api(audio, video []codec) (*webrtc.API, error) {
 	return a, nil
 }
 
-// boxInterceptors are the RTCP generators of the browser leg: pion's
-// sender reports. Receiver reports come from the relay's own statistics
-// (Call.sendReceiverReports): pion's receiver report interceptor parses
-// every packet again and allocates doing so.
+// boxInterceptors are pion's per-packet hooks on the browser leg: none.
+// Sender and receiver reports come from the relay's own statistics
+// (Call.sendReports): pion's report interceptors parse every packet again,
+// allocate doing so, and never see the packets of the fast path.
 func boxInterceptors() *interceptor.Registry {
-	ir := &interceptor.Registry{}
-	if f, err := report.NewSenderInterceptor(); err == nil {
-		ir.Add(f)
-	}
-	return ir
+	return &interceptor.Registry{}
 }
 
 // audioPreferences limits the browser leg to what plan bridges.

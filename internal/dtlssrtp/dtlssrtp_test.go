@@ -3,7 +3,6 @@ package dtlssrtp
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"net"
 	"net/netip"
@@ -43,15 +42,14 @@ func handshake(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPProtecti
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := func(kl *Keyring) *dtls.Config {
-		return &dtls.Config{
-			Certificates:           []tls.Certificate{cert},
-			CipherSuites:           []dtls.CipherSuiteID{suite},
-			SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{profile},
-			InsecureSkipVerify:     true,
-			ClientAuth:             dtls.RequireAnyClientCert,
-			ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
-			KeyLogWriter:           kl,
+	opts := func(kl *Keyring) []dtls.Option {
+		return []dtls.Option{
+			dtls.WithCertificates(cert),
+			dtls.WithCipherSuites(suite),
+			dtls.WithSRTPProtectionProfiles(profile),
+			dtls.WithInsecureSkipVerify(true),
+			dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+			dtls.WithKeyLogWriter(kl),
 		}
 	}
 	var wg sync.WaitGroup
@@ -59,12 +57,21 @@ func handshake(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPProtecti
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.dserver, serr = dtls.Server(p.server, net.UDPAddrFromAddrPort(p.clientAddr), cfg(p.server.keys))
+		var so []dtls.ServerOption
+		for _, o := range opts(p.server.keys) {
+			so = append(so, o)
+		}
+		so = append(so, dtls.WithClientAuth(dtls.RequireAnyClientCert))
+		p.dserver, serr = dtls.ServerWithOptions(p.server, net.UDPAddrFromAddrPort(p.clientAddr), so...)
 		if serr == nil {
 			serr = p.dserver.HandshakeContext(ctxT(t))
 		}
 	}()
-	dc, err := dtls.Client(p.client, net.UDPAddrFromAddrPort(p.serverAddr), cfg(p.client.keys))
+	var co []dtls.ClientOption
+	for _, o := range opts(p.client.keys) {
+		co = append(co, o)
+	}
+	dc, err := dtls.ClientWithOptions(p.client, net.UDPAddrFromAddrPort(p.serverAddr), co...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +162,40 @@ func TestKeysNeedTheWholeHandshake(t *testing.T) {
 	k.Write([]byte("CLIENT_RANDOM zz 00\nSERVER_HANDSHAKE_TRAFFIC_SECRET 00 00\n"))
 	if _, err := k.Keys(peer, false); err == nil {
 		t.Fatal("keys from garbage")
+	}
+}
+
+// record is one DTLS handshake record (epoch 0) carrying a fragment of a
+// handshake message of type mt and total length mlen.
+func record(mt byte, mlen, off int, frag []byte) []byte {
+	r := []byte{22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint16(r[11:], uint16(12+len(frag)))
+	h := []byte{mt, byte(mlen >> 16), byte(mlen >> 8), byte(mlen), 0, 0,
+		byte(off >> 16), byte(off >> 8), byte(off), byte(len(frag) >> 16), byte(len(frag) >> 8), byte(len(frag))}
+	return append(append(r, h...), frag...)
+}
+
+// A browser's ClientHello with a post-quantum key share spans several
+// datagrams: its first fragment carries the random, which is enough.
+func TestFragmentedClientHello(t *testing.T) {
+	k := NewKeyring()
+	peer := netip.MustParseAddrPort("192.0.2.1:5000")
+	hello := make([]byte, 1500)
+	hello[0], hello[1] = 0xfe, 0xfd
+	for i := range 32 {
+		hello[2+i] = byte(i + 1)
+	}
+	k.observe(peer, record(1, len(hello), 0, hello[:1000]), false)
+	k.observe(peer, record(1, len(hello), 1000, hello[1000:]), false)
+	h := k.hellos[peer]
+	if h == nil || !h.haveClient || h.client[0] != 1 || h.client[31] != 32 || h.weClient {
+		t.Fatalf("client hello not learnt from its first fragment: %+v", h)
+	}
+	// a fragmented ServerHello is not followed
+	sh := make([]byte, 80)
+	k.observe(peer, record(2, len(sh), 0, sh[:40]), true)
+	if k.hellos[peer].haveServer {
+		t.Fatal("server hello taken from a fragment")
 	}
 }
 

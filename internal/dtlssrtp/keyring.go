@@ -91,9 +91,9 @@ func (k *Keyring) Write(p []byte) (int, error) {
 }
 
 // observe reads the hellos of a DTLS datagram exchanged with peer
-// (outbound: sent to it). Only
-// whole (unfragmented) hello messages of epoch 0 are followed; anything
-// else leaves the peer on pion's path.
+// (outbound: sent to it): epoch 0 ClientHellos (their first fragment) and
+// whole ServerHellos; a fragmented ServerHello leaves the peer on pion's
+// path.
 func (k *Keyring) observe(peer netip.AddrPort, b []byte, outbound bool) {
 	peer = unmap(peer)
 	for len(b) >= 13 {
@@ -115,13 +115,12 @@ func (k *Keyring) observe(peer netip.AddrPort, b []byte, outbound bool) {
 			}
 			body := rec[12 : 12+flen]
 			rec = rec[12+flen:]
-			if off != 0 || flen != mlen {
-				continue
-			}
-			switch mt {
-			case 1:
+			switch {
+			case mt == 1 && off == 0:
+				// the random is at the start: the first fragment will do
+				// (browsers' post-quantum key shares fragment their hellos)
 				k.clientHello(peer, body, outbound)
-			case 2:
+			case mt == 2 && off == 0 && flen == mlen:
 				k.serverHello(peer, body)
 			}
 		}
@@ -243,7 +242,7 @@ func (k *Keyring) keys(peer netip.AddrPort, role *bool) (Keys, error) {
 	switch {
 	case h == nil || !h.haveClient:
 		k.mu.Unlock()
-		return Keys{}, fmt.Errorf("no whole DTLS ClientHello seen from %s", peer)
+		return Keys{}, fmt.Errorf("no DTLS ClientHello seen from %s", peer)
 	case !h.haveServer:
 		k.mu.Unlock()
 		return Keys{}, fmt.Errorf("no whole DTLS ServerHello seen for %s", peer)
