@@ -44,9 +44,9 @@ type hellos struct {
 	haveServer     bool
 	// weClient: the ClientHello was sent from here (we are the DTLS client)
 	weClient bool
-	suite          uint16
-	profile        uint16
-	at             time.Time
+	suite    uint16
+	profile  uint16
+	at       time.Time
 }
 
 type secret struct {
