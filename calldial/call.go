@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -81,7 +82,11 @@ func newAPI(cs codecSpec, n *callNet) (*webrtc.API, error) {
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEUDPMux(n.mux)
 	se.SetDTLSKeyLogWriter(n.keys)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)), nil
+	// an empty registry: without one pion installs its default
+	// interceptors (NACK, RTCP reports, TWCC), each with timers and
+	// goroutines per call
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se),
+		webrtc.WithInterceptorRegistry(&interceptor.Registry{})), nil
 }
 
 // callResult is how one call went.
