@@ -717,15 +717,17 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	answerSent = true
 	candMu.Unlock()
 
-	c.mediaWG.Add(1)
-	go c.relayFromPBX(c.pbx, &c.audioTrack, &c.browserOut, true)
+	if err := c.relayFromPBX(c.pbx, &c.audioTrack, &c.browserOut, true); err != nil {
+		return fmt.Errorf("PBX leg: %w", err)
+	}
 	c.pbx.readRTCP()
 	var videoLeg *pbxLeg
 	if c.video != nil && c.video.track != nil {
 		c.video.leg.onPLI = func() { c.video.askBrowserForKeyframe(pc) }
-		c.mediaWG.Add(1)
 		c.video.trackPtr.Store(c.video.track)
-		go c.relayFromPBX(c.video.leg, &c.video.trackPtr, &c.video.browserOut, false)
+		if err := c.relayFromPBX(c.video.leg, &c.video.trackPtr, &c.video.browserOut, false); err != nil {
+			return fmt.Errorf("PBX video leg: %w", err)
+		}
 		c.video.leg.readRTCP()
 		videoLeg = c.video.leg
 	}
@@ -839,45 +841,54 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *stream
 	}
 }
 
-// relayFromPBX moves one PBX stream to the browser. Packets from other
-// addresses than the PBX's media host are dropped.
-func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[webrtc.TrackLocalStaticRTP], out *streamStats, audio bool) {
-	defer c.mediaWG.Done()
-	var lastEventTS uint32
-	var haveEvent bool
-	var roc rocTracker
-	var adopted bool
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := leg.rtp.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return
+// fromPBX is one PBX stream on its way to the browser. Its packets come
+// from the port pool's poller (pbxpoll.go); packets from other addresses
+// than the PBX's media host are dropped.
+type fromPBX struct {
+	c     *Call
+	leg   *pbxLeg
+	track *atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	out   *streamStats
+	audio bool
+
+	lastEventTS uint32
+	haveEvent   bool
+	roc         rocTracker
+	adopted     bool
+}
+
+// relayFromPBX starts moving leg's stream to the browser.
+func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[webrtc.TrackLocalStaticRTP], out *streamStats, audio bool) error {
+	r := &fromPBX{c: c, leg: leg, track: track, out: out, audio: audio}
+	return leg.poll(r.packet)
+}
+
+func (r *fromPBX) packet(pkt []byte, from netip.AddrPort) {
+	c, leg, n := r.c, r.leg, len(pkt)
+	pt, isTE := leg.forBrowser(pkt, from)
+	if pt < 0 {
+		return
+	}
+	seq, ts := rtpSeqTS(pkt)
+	now := time.Now()
+	leg.recv.countReceived(n, seq, ts, now)
+	if r.audio && isTE && n >= rtpHeaderLen+4 && pkt[rtpHeaderLen+1]&0x80 != 0 && (!r.haveEvent || ts != r.lastEventTS) {
+		// end of a DTMF event from the agent's side: tell the client too
+		// (not on the poller: the signaling socket may block)
+		r.haveEvent, r.lastEventTS = true, ts
+		if d, ok := dtmfDigit(pkt[rtpHeaderLen]); ok {
+			go c.sig.send(Message{Type: MsgDTMF, Digits: string(d)})
 		}
-		pkt := buf[:n]
-		pt, isTE := leg.forBrowser(pkt, from)
-		if pt < 0 {
-			continue
-		}
-		seq, ts := rtpSeqTS(pkt)
-		now := time.Now()
-		leg.recv.countReceived(n, seq, ts, now)
-		if audio && isTE && n >= rtpHeaderLen+4 && pkt[rtpHeaderLen+1]&0x80 != 0 && (!haveEvent || ts != lastEventTS) {
-			// end of a DTMF event from the agent's side: tell the client too
-			haveEvent, lastEventTS = true, ts
-			if d, ok := dtmfDigit(pkt[rtpHeaderLen]); ok {
-				c.sig.send(Message{Type: MsgDTMF, Digits: string(d)})
-			}
-		}
-		var err2 error
-		if audio {
-			err2 = c.sendToBrowser(pkt, track, &roc, &adopted)
-		} else {
-			_, err2 = track.Load().Write(pkt)
-		}
-		if err2 == nil {
-			out.countSent(n)
-			out.noteSent(ts, now)
-		}
+	}
+	var err error
+	if r.audio {
+		err = c.sendToBrowser(pkt, r.track, &r.roc, &r.adopted)
+	} else {
+		_, err = r.track.Load().Write(pkt)
+	}
+	if err == nil {
+		r.out.countSent(n)
+		r.out.noteSent(ts, now)
 	}
 }
 

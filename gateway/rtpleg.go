@@ -16,6 +16,7 @@ import (
 // portPool hands out RTP/RTCP port pairs (even RTP port, RTCP on the next)
 // from the configured range.
 type portPool struct {
+	poller   *pbxPoller // reads every leg's RTP
 	mu       sync.Mutex
 	min, max int
 	next     int
@@ -26,7 +27,7 @@ func newPortPool(lo, hi int) *portPool {
 	if lo%2 == 1 {
 		lo++
 	}
-	return &portPool{min: lo, max: hi, next: lo, used: map[int]bool{}}
+	return &portPool{min: lo, max: hi, next: lo, used: map[int]bool{}, poller: newPBXPoller()}
 }
 
 // setRange applies a new range; pairs in use stay until released.
@@ -103,6 +104,19 @@ type pbxLeg struct {
 	remoteLost   uint32
 	remoteJitter uint32
 	closeOnce    sync.Once
+	polled       *polledSocket
+}
+
+// poll hands the leg's RTP to on, on the pool's poller, until close.
+func (l *pbxLeg) poll(on func(pkt []byte, from netip.AddrPort)) error {
+	s, err := l.pool.poller.add(l.rtp, on)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.polled = s
+	l.mu.Unlock()
+	return nil
 }
 
 func randUint32() uint32 {
@@ -158,6 +172,12 @@ func (l *pbxLeg) apply(plan *bridgePlan) {
 
 func (l *pbxLeg) close() {
 	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		polled := l.polled
+		l.mu.Unlock()
+		if polled != nil {
+			l.pool.poller.remove(polled)
+		}
 		port := int(l.local.Port())
 		l.rtp.Close()
 		l.rtcp.Close()
