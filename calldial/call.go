@@ -241,27 +241,41 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 	if m.Type != gateway.MsgAuthorized {
 		return "refused: " + m.Code
 	}
+	sdp, f := c.offer(ctx)
+	if f != "" {
+		return f
+	}
+	if err := c.send(ctx, gateway.Message{Type: gateway.MsgOffer, SDP: sdp}); err != nil {
+		return "signaling: " + shortErr(err)
+	}
+	go c.readLoop()
+	return ""
+}
+
+// offer sets up the call's socket and peer connection with one audio
+// track and returns the complete offer (or the failure cause).
+func (c *call) offer(ctx context.Context) (sdp, failure string) {
 	cn, err := newCallNet()
 	if err != nil {
-		return "socket: " + shortErr(err)
+		return "", "socket: " + shortErr(err)
 	}
 	c.net = cn
 	api, err := newAPI(c.run.codec, cn)
 	if err != nil {
-		return "peer: " + shortErr(err)
+		return "", "peer: " + shortErr(err)
 	}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
-		return "peer: " + shortErr(err)
+		return "", "peer: " + shortErr(err)
 	}
 	c.pc = pc
 	track, err := webrtc.NewTrackLocalStaticRTP(c.run.codec.params.RTPCodecCapability, "audio", "calldial")
 	if err != nil {
-		return "peer: " + shortErr(err)
+		return "", "peer: " + shortErr(err)
 	}
 	c.sender, err = pc.AddTrack(track)
 	if err != nil {
-		return "peer: " + shortErr(err)
+		return "", "peer: " + shortErr(err)
 	}
 	c.media = newMediaStream(track, c.run.codec, &c.run.totals)
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -275,22 +289,18 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 	})
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
-		return "peer: " + shortErr(err)
+		return "", "peer: " + shortErr(err)
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(offer); err != nil {
-		return "peer: " + shortErr(err)
+		return "", "peer: " + shortErr(err)
 	}
 	select {
 	case <-gathered:
 	case <-ctx.Done():
-		return "peer: ICE gathering timed out"
+		return "", "peer: ICE gathering timed out"
 	}
-	if err := c.send(ctx, gateway.Message{Type: gateway.MsgOffer, SDP: pc.LocalDescription().SDP}); err != nil {
-		return "signaling: " + shortErr(err)
-	}
-	go c.readLoop()
-	return ""
+	return pc.LocalDescription().SDP, ""
 }
 
 // readLoop applies the answer and the box's candidates and reports the
@@ -391,8 +401,9 @@ func (c *call) goFast(remoteSSRC, remoteROC uint32) {
 		return
 	}
 	peer := netip.AddrPortFrom(addr, pair.Remote.Port)
-	// calldial offers, the gateway answers as the DTLS server
-	keys, err := c.net.keys.Keys(peer, true)
+	// in the role the handshake showed (the gateway answers as the DTLS
+	// server, so calldial is the client; a pion answerer is the client)
+	keys, err := c.net.keys.KeysFor(peer)
 	if err != nil {
 		// one cause for all calls, not one per address
 		fail("keys: " + strings.ReplaceAll(err.Error(), peer.String(), "the gateway"))
