@@ -39,8 +39,10 @@ type Report struct {
 
 	Gateway *ProcFigures `json:"gateway,omitempty"`
 	UAS     *ProcFigures `json:"uas,omitempty"`
-	// Calldial is the load generator's own CPU (pion on the caller side),
-	// kept apart so the gateway's figures stay honest.
+	// Calldial is the load generator's own CPU (pion for signalling and
+	// handshakes, then its own SRTP per call: most of it is the kernel's
+	// loopback send and receive), kept apart so the gateway's figures
+	// stay honest.
 	Calldial ProcFigures `json:"calldial"`
 }
 
