@@ -882,7 +882,7 @@ func (r *fromPBX) packet(pkt []byte, from netip.AddrPort) {
 	}
 	var err error
 	if r.audio {
-		err = c.sendToBrowser(pkt, r.track, &r.roc, &r.adopted)
+		err = c.sendToBrowser(pkt, r.track, &r.roc, &r.adopted, leg.pool.poller)
 	} else {
 		_, err = r.track.Load().Write(pkt)
 	}

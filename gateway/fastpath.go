@@ -33,6 +33,11 @@ type fastAudio struct {
 	ssrc uint32
 }
 
+// mediaCoalesce is how long the media readers pause after draining their
+// sockets: on a busy box, packets of many calls are then handled per
+// wake-up and per system call. It adds at most this much delay.
+const mediaCoalesce = time.Millisecond
+
 // nearWrap: the fast path does not start within this many sequence
 // numbers of a wrap, so both ends agree on the rollover counter.
 const nearWrap = 0xff00
@@ -161,7 +166,7 @@ func (t *rocTracker) next(seq uint16) uint32 {
 // browser: through the fast path once the call is on it, else through
 // pion's track. adopted tells whether the fast path took the stream over;
 // the first packet it sends continues pion's rollover counter.
-func (c *Call) sendToBrowser(pkt []byte, track *atomic.Pointer[webrtc.TrackLocalStaticRTP], roc *rocTracker, adopted *bool) error {
+func (c *Call) sendToBrowser(pkt []byte, track *atomic.Pointer[webrtc.TrackLocalStaticRTP], roc *rocTracker, adopted *bool, p *pbxPoller) error {
 	seq := binary.BigEndian.Uint16(pkt[2:4])
 	if f := c.fastAudio.Load(); f != nil {
 		binary.BigEndian.PutUint32(pkt[8:12], f.ssrc)
@@ -169,8 +174,7 @@ func (c *Call) sendToBrowser(pkt []byte, track *atomic.Pointer[webrtc.TrackLocal
 			*adopted = true
 			f.s.SetSendROC(f.ssrc, roc.next(seq))
 		}
-		_, err := f.s.WriteRTP(pkt)
-		return err
+		return p.sealTo(c.web.fast, f.s, pkt)
 	}
 	roc.next(seq)
 	_, err := track.Load().Write(pkt)

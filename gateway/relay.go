@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/binary"
 	"errors"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -29,11 +28,17 @@ func newPTMap() ptMap {
 	return m
 }
 
+// packetWriter sends datagrams: the leg's rawUDP socket (or a
+// *net.UDPConn in tests).
+type packetWriter interface {
+	WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error)
+}
+
 // pbxSender is the PBX leg's outgoing RTP stream. Browser packets and
 // injected DTMF share its SSRC and sequence space.
 type pbxSender struct {
 	mu       sync.Mutex
-	conn     *net.UDPConn
+	conn     packetWriter
 	remote   netip.AddrPort
 	ssrc     uint32
 	pt       ptMap

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"net"
 	"syscall"
 )
 
@@ -19,27 +18,24 @@ const (
 // CAP_NET_ADMIN (the gateway runs as root) SO_RCVBUFFORCE/SO_SNDBUFFORCE
 // apply the size whatever net.core.rmem_max/wmem_max say; otherwise the
 // kernel caps it at those limits (init raises them to 8 MiB on the box).
-func setSockBuf(c *net.UDPConn, size int) {
+func setSockBuf(c syscall.Conn, size int) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return
 	}
-	var rerr, serr error
 	rc.Control(func(fd uintptr) {
-		rerr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, size)
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, size)
+		if syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, size) != nil {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, size)
+		}
+		if syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUFFORCE, size) != nil {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, size)
+		}
 	})
-	if rerr != nil {
-		c.SetReadBuffer(size)
-	}
-	if serr != nil {
-		c.SetWriteBuffer(size)
-	}
 }
 
 // sockBuf reads back the kernel's receive and send buffer sizes of c (the
 // kernel doubles what was asked, for its bookkeeping).
-func sockBuf(c *net.UDPConn) (rcv, snd int, err error) {
+func sockBuf(c syscall.Conn) (rcv, snd int, err error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return 0, 0, err

@@ -41,15 +41,22 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	if ip == "" {
 		ip = "0.0.0.0"
 	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: m.ICEPort})
+	// One socket per CPU on the one port (SO_REUSEPORT): the kernel keeps
+	// each browser on one socket, and each socket's reader relays its
+	// calls' audio on its own core.
+	group, err := dtlssrtp.ListenGroup("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: m.ICEPort}, 0)
 	if err != nil {
 		return nil, fmt.Errorf("media.ice_port: %w", err)
 	}
-	// Every call's browser media arrives on this one socket: large
-	// buffers ride out scheduling hiccups under load.
-	setSockBuf(conn, iceSockBuf)
+	for _, c := range group {
+		// every call's browser media arrives on these sockets: large
+		// buffers ride out scheduling hiccups under load
+		setSockBuf(c, iceSockBuf)
+	}
+	conn := group[0]
 	h := &webrtcHost{conn: conn, port: conn.LocalAddr().(*net.UDPAddr).Port, bindIP: ip}
-	h.fast = dtlssrtp.NewConn(conn, dtlssrtp.NewKeyring())
+	h.fast = dtlssrtp.NewConnGroup(group, dtlssrtp.NewKeyring())
+	h.fast.SetCoalesce(mediaCoalesce)
 	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionLogger(log).NewLogger("udpmux")})
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
 	se.SetICEUDPMux(h.mux)
@@ -69,7 +76,7 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	// The DTLS server chooses the SRTP profile (RFC 5764 section 4.1.2):
 	// answering as server makes the box's preference, GCM first, decide.
 	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
-		conn.Close()
+		h.close()
 		return nil, err
 	}
 	if a, err := netip.ParseAddr(ip); err == nil && a.IsLoopback() {
@@ -84,7 +91,7 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 			if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 				External: []string{m.PublicAddress}, AsCandidateType: webrtc.ICECandidateTypeHost,
 			}); err != nil {
-				conn.Close()
+				h.close()
 				return nil, fmt.Errorf("media.public_address: %w", err)
 			}
 		}
@@ -99,7 +106,7 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 
 func (h *webrtcHost) close() {
 	h.mux.Close()
-	h.conn.Close()
+	h.fast.Close()
 }
 
 // mime is the WebRTC MIME type of a codec.

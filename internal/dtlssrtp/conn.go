@@ -1,11 +1,18 @@
 package dtlssrtp
 
 import (
+	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"edgebox/internal/udpbatch"
+
+	"golang.org/x/sys/unix"
 )
 
 // Conn is the UDP socket shared by every ICE session (give it to
@@ -14,10 +21,20 @@ import (
 // everything else to pion; both directions feed the Keyring with the
 // DTLS hellos.
 type Conn struct {
-	conn *net.UDPConn
+	conn *net.UDPConn // sends, and reads when alone
 	keys *Keyring
+	// a group (NewConnGroup): every socket has a reader goroutine; what
+	// is pion's arrives through slow
+	group  []*net.UDPConn
+	slow   chan slowPacket
+	closed chan struct{}
+	once   sync.Once
 	// sessions by peer address: read per packet without a lock
 	sessions sync.Map // netip.AddrPort -> *Session
+
+	rc syscall.RawConn // of conn
+
+	coalesce atomic.Int64 // SetCoalesce
 
 	// Fast counts packets handled here instead of by pion.
 	Fast atomic.Uint64
@@ -26,29 +43,112 @@ type Conn struct {
 	Rejected atomic.Uint64
 }
 
+type slowPacket struct {
+	b    []byte
+	from netip.AddrPort
+}
+
 // NewConn wraps c; keys learns the handshakes.
 func NewConn(c *net.UDPConn, keys *Keyring) *Conn {
-	return &Conn{conn: c, keys: keys}
+	rc, _ := c.SyscallConn() // never fails for a *net.UDPConn
+	return &Conn{conn: c, rc: rc, keys: keys}
+}
+
+// NewConnGroup wraps sockets bound to one address with SO_REUSEPORT
+// (ListenGroup). The kernel spreads the peers over the sockets by
+// address, so a peer's packets always meet the same reader: with one
+// reader per socket, sessions are handled on several cores at once.
+func NewConnGroup(conns []*net.UDPConn, keys *Keyring) *Conn {
+	if len(conns) == 1 {
+		return NewConn(conns[0], keys)
+	}
+	c := NewConn(conns[0], keys)
+	c.group, c.slow, c.closed = conns, make(chan slowPacket, 4096), make(chan struct{})
+	for _, u := range conns {
+		go c.readGroup(u)
+	}
+	return c
+}
+
+// readGroup is the reader of one socket of a group: many datagrams per
+// system call (recvmmsg), SRTP handled in place.
+func (c *Conn) readGroup(u *net.UDPConn) {
+	rc, err := u.SyscallConn()
+	if err != nil {
+		return
+	}
+	b := udpbatch.New(64, 1500)
+	for {
+		if err := b.Recv(rc); err != nil {
+			return
+		}
+		for i := range b.N {
+			pkt, from := b.Packet(i)
+			if len(pkt) == 0 || c.claim(pkt, from) {
+				continue
+			}
+			select {
+			case c.slow <- slowPacket{b: append([]byte(nil), pkt...), from: from}:
+			default: // pion is behind: drop, like a full socket buffer would
+			}
+		}
+		if d := time.Duration(c.coalesce.Load()); d > 0 && b.N < b.Cap() {
+			// the queue is empty: let packets gather instead of waking
+			// for each one
+			time.Sleep(d)
+		}
+	}
+}
+
+// SetCoalesce makes a group's readers pause d after draining their
+// socket, so that a busy box handles packets in batches: fewer wake-ups
+// and system calls, at most d more delay.
+func (c *Conn) SetCoalesce(d time.Duration) { c.coalesce.Store(int64(d)) }
+
+// Send sends a batch of datagrams (Session.Seal) from the Conn's socket.
+func (c *Conn) Send(b *udpbatch.Batch) error {
+	return b.Send(c.rc)
 }
 
 // ReadFromAddrPort returns the next packet that is pion's to handle.
 func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	if c.group == nil {
+		return c.read(c.conn, b)
+	}
+	select {
+	case p := <-c.slow:
+		return copy(b, p.b), p.from, nil
+	case <-c.closed:
+		return 0, netip.AddrPort{}, net.ErrClosed
+	}
+}
+
+// read returns the next packet from u that no session claims.
+func (c *Conn) read(u *net.UDPConn, b []byte) (int, netip.AddrPort, error) {
 	for {
-		n, from, err := c.conn.ReadFromUDPAddrPort(b)
+		n, from, err := u.ReadFromUDPAddrPort(b)
 		if err != nil || n == 0 {
 			return n, from, err
 		}
-		// RFC 7983 demultiplexing by the first byte
-		switch b0 := b[0]; {
-		case b0 >= 128 && b0 <= 191:
-			if s, ok := c.sessions.Load(unmap(from)); ok && s.(*Session).receive(b[:n]) {
-				continue
-			}
-		case b0 >= 20 && b0 <= 63:
-			c.keys.observe(from, b[:n], false)
+		if !c.claim(b[:n], from) {
+			return n, from, nil
 		}
-		return n, from, nil
 	}
+}
+
+// claim hands pkt to its session if it is one's SRTP, and learns from
+// DTLS hellos; false leaves the packet to pion.
+func (c *Conn) claim(pkt []byte, from netip.AddrPort) bool {
+	// RFC 7983 demultiplexing by the first byte
+	switch b0 := pkt[0]; {
+	case b0 >= 128 && b0 <= 191:
+		if s, ok := c.sessions.Load(unmap(from)); ok && s.(*Session).receive(pkt) {
+			return true
+		}
+	case b0 >= 20 && b0 <= 63:
+		c.keys.observe(from, pkt, false)
+	}
+	return false
 }
 
 // WriteToAddrPort sends pion's packets.
@@ -78,7 +178,18 @@ func (c *Conn) WriteTo(b []byte, to net.Addr) (int, error) {
 	}
 }
 
-func (c *Conn) Close() error                       { return c.conn.Close() }
+// Close closes the socket(s).
+func (c *Conn) Close() error {
+	if c.group == nil {
+		return c.conn.Close()
+	}
+	c.once.Do(func() { close(c.closed) })
+	for _, u := range c.group[1:] {
+		u.Close()
+	}
+	return c.conn.Close()
+}
+
 func (c *Conn) LocalAddr() net.Addr                { return c.conn.LocalAddr() }
 func (c *Conn) SetDeadline(t time.Time) error      { return c.conn.SetDeadline(t) }
 func (c *Conn) SetReadDeadline(t time.Time) error  { return c.conn.SetReadDeadline(t) }
@@ -89,3 +200,37 @@ func (c *Conn) UDPConn() *net.UDPConn { return c.conn }
 
 // Keyring is where the handshakes are learnt.
 func (c *Conn) Keyring() *Keyring { return c.keys }
+
+// ListenGroup binds n UDP sockets to addr with SO_REUSEPORT (for
+// NewConnGroup); n < 1 means one per CPU the Go scheduler uses.
+func ListenGroup(network string, addr *net.UDPAddr, n int) ([]*net.UDPConn, error) {
+	if n < 1 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	var conns []*net.UDPConn
+	for i := range n {
+		a := addr.String()
+		if i > 0 {
+			// the rest join the first one's port (it may have been 0)
+			a = conns[0].LocalAddr().String()
+		}
+		pc, err := lc.ListenPacket(context.Background(), network, a)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		conns = append(conns, pc.(*net.UDPConn))
+	}
+	return conns, nil
+}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"testing"
 	"time"
+
+	"edgebox/internal/udpbatch"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
@@ -22,20 +25,26 @@ type pair struct {
 	clientAddr, serverAddr netip.AddrPort
 }
 
-func listen(t *testing.T) *Conn {
+// listen makes a Conn on loopback: one socket, or a group of n.
+func listen(t *testing.T, n int) *Conn {
 	t.Helper()
-	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	group, err := ListenGroup("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewConn(u, NewKeyring())
+	c := NewConnGroup(group, NewKeyring())
 	t.Cleanup(func() { c.Close() })
 	return c
 }
 
 func handshake(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPProtectionProfile) *pair {
+	return handshakeGroup(t, suite, profile, 1)
+}
+
+// handshakeGroup is handshake with a server Conn of n sockets.
+func handshakeGroup(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPProtectionProfile, n int) *pair {
 	t.Helper()
-	p := &pair{client: listen(t), server: listen(t)}
+	p := &pair{client: listen(t, 1), server: listen(t, n)}
 	p.clientAddr = p.client.LocalAddr().(*net.UDPAddr).AddrPort()
 	p.serverAddr = p.server.LocalAddr().(*net.UDPAddr).AddrPort()
 	cert, err := selfsign.GenerateSelfSigned()
@@ -210,7 +219,13 @@ func rtpPacket(ssrc uint32, seq uint16, payload []byte) []byte {
 }
 
 func TestSessionsCarryRTPBesideDTLS(t *testing.T) {
-	p := handshake(t, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.SRTP_AEAD_AES_128_GCM)
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("sockets=%d", n), func(t *testing.T) { sessionsCarryRTP(t, n) })
+	}
+}
+
+func sessionsCarryRTP(t *testing.T, sockets int) {
+	p := handshakeGroup(t, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.SRTP_AEAD_AES_128_GCM, sockets)
 	ck, err := p.client.keys.Keys(p.serverAddr, true)
 	if err != nil {
 		t.Fatal(err)
@@ -246,6 +261,39 @@ func TestSessionsCarryRTPBesideDTLS(t *testing.T) {
 			t.Fatal("packet not delivered to the session")
 		}
 	}
+	// batched sending (Seal + Send) from the server to the client
+	cgot := make(chan []byte, 16)
+	cs.Receive(0x5678, func(pkt []byte) { cgot <- bytes.Clone(pkt) })
+	go func() { // the client's reader, as pion's mux would run it
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := p.client.ReadFromAddrPort(buf); err != nil {
+				return
+			}
+		}
+	}()
+	batch := udpbatch.New(4, 1500)
+	for i := range 4 {
+		enc, to, err := ss.Seal(batch.Slot(), rtpPacket(0x5678, uint16(7+i), []byte("batched")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch.Add(len(enc), to)
+	}
+	if err := p.server.Send(batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		select {
+		case g := <-cgot:
+			if want := rtpPacket(0x5678, uint16(7+i), []byte("batched")); !bytes.Equal(g, want) {
+				t.Fatalf("batched packet %d: got %x want %x", i, g, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("batched packet %d not delivered", i)
+		}
+	}
+
 	// DTLS application data still flows beside the sessions
 	go p.dclient.Write([]byte("still dtls"))
 	buf := make([]byte, 100)
@@ -254,8 +302,8 @@ func TestSessionsCarryRTPBesideDTLS(t *testing.T) {
 	if err != nil || string(buf[:n]) != "still dtls" {
 		t.Fatalf("dtls beside sessions: %q %v", buf[:n], err)
 	}
-	if f := p.server.Fast.Load(); f != 5 {
-		t.Fatalf("fast path handled %d packets, want 5", f)
+	if f := p.server.Fast.Load(); f != 5+4 {
+		t.Fatalf("fast path handled %d packets, want 9", f)
 	}
 
 	// a replayed or forged packet is dropped and counted

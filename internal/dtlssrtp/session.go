@@ -116,6 +116,22 @@ func (s *Session) WriteRTP(pkt []byte) (int, error) {
 	return s.conn.conn.WriteToUDPAddrPort(enc, *s.peer.Load())
 }
 
+// Seal encrypts one RTP packet into dst (which needs room for the
+// authentication tag) for sending with Conn.Send, and tells where to.
+func (s *Session) Seal(dst, pkt []byte) ([]byte, netip.AddrPort, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return nil, netip.AddrPort{}, ErrClosed
+	}
+	enc, err := s.local.EncryptRTP(dst, pkt, &s.whdr)
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	s.conn.Fast.Add(1)
+	return enc, *s.peer.Load(), nil
+}
+
 // Peer is where the session's packets go.
 func (s *Session) Peer() netip.AddrPort { return *s.peer.Load() }
 
