@@ -28,7 +28,7 @@ func newPTMap() ptMap {
 	return m
 }
 
-// packetWriter sends datagrams: the leg's rawUDP socket (or a
+// packetWriter sends datagrams: the leg's udpbatch.Socket (or a
 // *net.UDPConn in tests).
 type packetWriter interface {
 	WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"edgebox/internal/udpbatch"
+
 	"github.com/pion/rtcp"
 )
 
@@ -41,7 +43,7 @@ func (p *portPool) setRange(lo, hi int) {
 }
 
 // open binds a free pair on ip.
-func (p *portPool) open(ip netip.Addr) (rtpConn *rawUDP, rtcpConn *net.UDPConn, err error) {
+func (p *portPool) open(ip netip.Addr) (rtpConn *udpbatch.Socket, rtcpConn *net.UDPConn, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := (p.max - p.min + 1) / 2
@@ -54,7 +56,7 @@ func (p *portPool) open(ip netip.Addr) (rtpConn *rawUDP, rtcpConn *net.UDPConn, 
 		if p.used[port] {
 			continue
 		}
-		a, err := listenRawUDP(netip.AddrPortFrom(ip, uint16(port)))
+		a, err := udpbatch.Listen(netip.AddrPortFrom(ip, uint16(port)), false)
 		if err != nil {
 			continue
 		}
@@ -85,7 +87,7 @@ func (p *portPool) inUse() int {
 // pbxLeg is the plain RTP side of a call.
 type pbxLeg struct {
 	pool   *portPool
-	rtp    *rawUDP // read by the pool's poller
+	rtp    *udpbatch.Socket // read by the pool's poller
 	rtcp   *net.UDPConn
 	local  netip.AddrPort
 	send   pbxSender
@@ -130,7 +132,7 @@ func openPBXLeg(pool *portPool, ip netip.Addr) (*pbxLeg, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &pbxLeg{pool: pool, rtp: a, rtcp: b, local: a.local}
+	l := &pbxLeg{pool: pool, rtp: a, rtcp: b, local: a.LocalAddr()}
 	l.send.conn = a
 	l.send.ssrc = randUint32()
 	l.send.pt = newPTMap()

@@ -23,7 +23,7 @@ func TestMediaSocketBuffers(t *testing.T) {
 	}
 	defer h.close()
 	// the kernel doubles the asked size
-	if rcv, snd, err := sockBuf(h.conn); err != nil || rcv < 2*iceSockBuf || snd < 2*iceSockBuf {
+	if rcv, snd, err := sockBuf(h.sock); err != nil || rcv < 2*iceSockBuf || snd < 2*iceSockBuf {
 		t.Errorf("ICE socket buffers rcv %d snd %d (err %v), want >= %d", rcv, snd, err, 2*iceSockBuf)
 	}
 	pool := newPortPool(23000, 23100)

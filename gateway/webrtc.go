@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"edgebox/internal/config"
 	"edgebox/internal/dtlssrtp"
+	"edgebox/internal/udpbatch"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -22,8 +22,8 @@ import (
 // webrtcHost is the browser side of every call: one UDP port shared by all
 // peer connections (ICE mux), and the settings they are built from.
 type webrtcHost struct {
-	conn   *net.UDPConn
-	fast   *dtlssrtp.Conn // conn as ICE sees it: takes established calls' audio off pion (fastpath.go)
+	sock   *udpbatch.Socket // the first of the ICE port's sockets
+	fast   *dtlssrtp.Conn   // conn as ICE sees it: takes established calls' audio off pion (fastpath.go)
 	mux    ice.UDPMux
 	se     webrtc.SettingEngine
 	lite   bool
@@ -44,7 +44,11 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	// One socket per CPU on the one port (SO_REUSEPORT): the kernel keeps
 	// each browser on one socket, and each socket's reader relays its
 	// calls' audio on its own core.
-	group, err := dtlssrtp.ListenGroup("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: m.ICEPort}, 0)
+	bind, err := netip.ParseAddr(ip)
+	if err != nil {
+		return nil, fmt.Errorf("media.ice_address: %w", err)
+	}
+	group, err := dtlssrtp.ListenGroup(netip.AddrPortFrom(bind, uint16(m.ICEPort)), 0)
 	if err != nil {
 		return nil, fmt.Errorf("media.ice_port: %w", err)
 	}
@@ -53,8 +57,7 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 		// buffers ride out scheduling hiccups under load
 		setSockBuf(c, iceSockBuf)
 	}
-	conn := group[0]
-	h := &webrtcHost{conn: conn, port: conn.LocalAddr().(*net.UDPAddr).Port, bindIP: ip}
+	h := &webrtcHost{sock: group[0], port: int(group[0].LocalAddr().Port()), bindIP: ip}
 	h.fast = dtlssrtp.NewConnGroup(group, dtlssrtp.NewKeyring())
 	h.fast.SetCoalesce(mediaCoalesce)
 	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionLogger(log).NewLogger("udpmux")})

@@ -1,7 +1,6 @@
 package dtlssrtp
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"runtime"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"edgebox/internal/udpbatch"
-
-	"golang.org/x/sys/unix"
 )
 
 // Conn is the UDP socket shared by every ICE session (give it to
@@ -21,18 +18,20 @@ import (
 // everything else to pion; both directions feed the Keyring with the
 // DTLS hellos.
 type Conn struct {
-	conn *net.UDPConn // sends, and reads when alone
-	keys *Keyring
+	conn  *net.UDPConn // a single socket (NewConn): pion's mux reads it
+	local net.Addr
+	out   sender // where packets are sent from
+	keys  *Keyring
 	// a group (NewConnGroup): every socket has a reader goroutine; what
 	// is pion's arrives through slow
-	group  []*net.UDPConn
+	group  []*udpbatch.Socket
 	slow   chan slowPacket
 	closed chan struct{}
 	once   sync.Once
 	// sessions by peer address: read per packet without a lock
 	sessions sync.Map // netip.AddrPort -> *Session
 
-	rc syscall.RawConn // of conn
+	rc syscall.RawConn // of out
 
 	coalesce atomic.Int64 // SetCoalesce
 
@@ -43,6 +42,12 @@ type Conn struct {
 	Rejected atomic.Uint64
 }
 
+// sender is the socket a Conn sends from.
+type sender interface {
+	WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error)
+	SyscallConn() (syscall.RawConn, error)
+}
+
 type slowPacket struct {
 	b    []byte
 	from netip.AddrPort
@@ -51,20 +56,19 @@ type slowPacket struct {
 // NewConn wraps c; keys learns the handshakes.
 func NewConn(c *net.UDPConn, keys *Keyring) *Conn {
 	rc, _ := c.SyscallConn() // never fails for a *net.UDPConn
-	return &Conn{conn: c, rc: rc, keys: keys}
+	return &Conn{conn: c, local: c.LocalAddr(), out: c, rc: rc, keys: keys}
 }
 
 // NewConnGroup wraps sockets bound to one address with SO_REUSEPORT
 // (ListenGroup). The kernel spreads the peers over the sockets by
 // address, so a peer's packets always meet the same reader: with one
-// reader per socket, sessions are handled on several cores at once.
-func NewConnGroup(conns []*net.UDPConn, keys *Keyring) *Conn {
-	if len(conns) == 1 {
-		return NewConn(conns[0], keys)
-	}
-	c := NewConn(conns[0], keys)
-	c.group, c.slow, c.closed = conns, make(chan slowPacket, 4096), make(chan struct{})
-	for _, u := range conns {
+// reader per socket, sessions are handled on several cores at once. The
+// sockets stay out of Go's netpoller (udpbatch.Socket).
+func NewConnGroup(socks []*udpbatch.Socket, keys *Keyring) *Conn {
+	rc, _ := socks[0].SyscallConn()
+	c := &Conn{local: net.UDPAddrFromAddrPort(socks[0].LocalAddr()), out: socks[0], rc: rc, keys: keys,
+		group: socks, slow: make(chan slowPacket, 4096), closed: make(chan struct{})}
+	for _, u := range socks {
 		go c.readGroup(u)
 	}
 	return c
@@ -72,14 +76,10 @@ func NewConnGroup(conns []*net.UDPConn, keys *Keyring) *Conn {
 
 // readGroup is the reader of one socket of a group: many datagrams per
 // system call (recvmmsg), SRTP handled in place.
-func (c *Conn) readGroup(u *net.UDPConn) {
-	rc, err := u.SyscallConn()
-	if err != nil {
-		return
-	}
+func (c *Conn) readGroup(u *udpbatch.Socket) {
 	b := udpbatch.New(64, 1500)
 	for {
-		if err := b.Recv(rc); err != nil {
+		if err := u.Recv(b); err != nil {
 			return
 		}
 		for i := range b.N {
@@ -156,7 +156,7 @@ func (c *Conn) WriteToAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if len(b) > 0 && b[0] >= 20 && b[0] <= 63 {
 		c.keys.observe(to, b, true)
 	}
-	return c.conn.WriteToUDPAddrPort(b, to)
+	return c.out.WriteToUDPAddrPort(b, to)
 }
 
 // ReadFrom is ReadFromAddrPort for net.PacketConn users.
@@ -174,7 +174,7 @@ func (c *Conn) WriteTo(b []byte, to net.Addr) (int, error) {
 	case *net.UDPAddr:
 		return c.WriteToAddrPort(b, a.AddrPort())
 	default:
-		return c.conn.WriteTo(b, to)
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: to, Err: net.UnknownNetworkError(to.Network())}
 	}
 }
 
@@ -184,53 +184,68 @@ func (c *Conn) Close() error {
 		return c.conn.Close()
 	}
 	c.once.Do(func() { close(c.closed) })
-	for _, u := range c.group[1:] {
-		u.Close()
+	var err error
+	for _, u := range c.group {
+		if e := u.Close(); e != nil && err == nil {
+			err = e
+		}
 	}
-	return c.conn.Close()
+	return err
 }
 
-func (c *Conn) LocalAddr() net.Addr                { return c.conn.LocalAddr() }
-func (c *Conn) SetDeadline(t time.Time) error      { return c.conn.SetDeadline(t) }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return c.conn.SetReadDeadline(t) }
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+// LocalAddr is the address the Conn is bound to (a *net.UDPAddr).
+func (c *Conn) LocalAddr() net.Addr { return c.local }
 
-// UDPConn is the wrapped socket (socket options, local address).
-func (c *Conn) UDPConn() *net.UDPConn { return c.conn }
+// Deadlines apply to a single socket; a group's readers never stop for
+// them, so they are accepted and ignored there.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.SetDeadline(t)
+}
+
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.SetReadDeadline(t)
+}
+
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.SetWriteDeadline(t)
+}
 
 // Keyring is where the handshakes are learnt.
 func (c *Conn) Keyring() *Keyring { return c.keys }
 
-// ListenGroup binds n UDP sockets to addr with SO_REUSEPORT (for
-// NewConnGroup); n < 1 means one per CPU the Go scheduler uses.
-func ListenGroup(network string, addr *net.UDPAddr, n int) ([]*net.UDPConn, error) {
+// ListenGroup binds n sockets to addr with SO_REUSEPORT (for
+// NewConnGroup); n < 1 means one per CPU the Go scheduler uses. An
+// unspecified IPv4 address binds dual-stack, as Go's "udp" would.
+func ListenGroup(addr netip.AddrPort, n int) ([]*udpbatch.Socket, error) {
 	if n < 1 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	var conns []*net.UDPConn
+	if addr.Addr() == netip.IPv4Unspecified() {
+		addr = netip.AddrPortFrom(netip.IPv6Unspecified(), addr.Port())
+	}
+	var socks []*udpbatch.Socket
 	for i := range n {
-		a := addr.String()
 		if i > 0 {
 			// the rest join the first one's port (it may have been 0)
-			a = conns[0].LocalAddr().String()
+			addr = socks[0].LocalAddr()
 		}
-		pc, err := lc.ListenPacket(context.Background(), network, a)
+		s, err := udpbatch.Listen(addr, true)
 		if err != nil {
-			for _, c := range conns {
-				c.Close()
+			for _, s := range socks {
+				s.Close()
 			}
 			return nil, err
 		}
-		conns = append(conns, pc.(*net.UDPConn))
+		socks = append(socks, s)
 	}
-	return conns, nil
+	return socks, nil
 }

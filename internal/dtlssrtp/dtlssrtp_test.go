@@ -28,11 +28,20 @@ type pair struct {
 // listen makes a Conn on loopback: one socket, or a group of n.
 func listen(t *testing.T, n int) *Conn {
 	t.Helper()
-	group, err := ListenGroup("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, n)
-	if err != nil {
-		t.Fatal(err)
+	var c *Conn
+	if n == 1 {
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = NewConn(u, NewKeyring())
+	} else {
+		group, err := ListenGroup(netip.MustParseAddrPort("127.0.0.1:0"), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = NewConnGroup(group, NewKeyring())
 	}
-	c := NewConnGroup(group, NewKeyring())
 	t.Cleanup(func() { c.Close() })
 	return c
 }

@@ -1,0 +1,200 @@
+package udpbatch
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket is a UDP socket kept out of Go's netpoller, for media: in the
+// netpoller every packet sent wakes it, because the kernel reports the
+// socket writable again each time a sent packet is freed. A Socket is
+// waited on through an epoll set interested in input only (Recv, or a
+// poller of the caller's) and written without waiting.
+type Socket struct {
+	mu    sync.RWMutex // writers and readers share; close excludes them
+	fd    int          // -1 once closed
+	local netip.AddrPort
+	ep    *os.File // Recv's epoll set, made on first use
+	eprc  syscall.RawConn
+	wait  func(fd uintptr) bool
+}
+
+// Listen binds a Socket to a; reusePort lets several share the address
+// (SO_REUSEPORT: the kernel spreads peers over them by address).
+func Listen(a netip.AddrPort, reusePort bool) (*Socket, error) {
+	family := unix.AF_INET6
+	if a.Addr().Is4() {
+		family = unix.AF_INET
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	var sa unix.Sockaddr
+	if family == unix.AF_INET {
+		sa = &unix.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().As4()}
+	} else {
+		sa = &unix.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16()}
+	}
+	if reusePort {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			unix.Close(fd)
+			return nil, os.NewSyscallError("setsockopt", err)
+		}
+	}
+	if family == unix.AF_INET6 {
+		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0) // dual-stack, like Go's
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return nil, &net.OpError{Op: "listen", Net: "udp", Addr: net.UDPAddrFromAddrPort(a), Err: os.NewSyscallError("bind", err)}
+	}
+	if a.Port() == 0 {
+		if got, err := unix.Getsockname(fd); err == nil {
+			switch g := got.(type) {
+			case *unix.SockaddrInet4:
+				a = netip.AddrPortFrom(a.Addr(), uint16(g.Port))
+			case *unix.SockaddrInet6:
+				a = netip.AddrPortFrom(a.Addr(), uint16(g.Port))
+			}
+		}
+	}
+	return &Socket{fd: fd, local: a}, nil
+}
+
+// LocalAddr is the bound address.
+func (u *Socket) LocalAddr() netip.AddrPort { return u.local }
+
+// Recv waits for datagrams and takes as many as b holds.
+func (u *Socket) Recv(b *Batch) error {
+	if u.ep == nil {
+		if err := u.startWait(); err != nil {
+			return err
+		}
+	}
+	for {
+		if err := u.eprc.Read(u.wait); err != nil {
+			return err
+		}
+		rc, _ := u.SyscallConn()
+		b.N = 0
+		if err := rc.Read(b.recvFn); err != nil {
+			return err
+		}
+		if b.errno != 0 {
+			return b.errno
+		}
+		if b.N > 0 {
+			return nil
+		}
+	}
+}
+
+// startWait makes the epoll set Recv waits on: the socket, for input,
+// the set itself in Go's netpoller.
+func (u *Socket) startWait() error {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if u.fd < 0 {
+		return net.ErrClosed
+	}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, u.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(u.fd)}); err != nil {
+		unix.Close(epfd)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	unix.SetNonblock(epfd, true)
+	u.ep = os.NewFile(uintptr(epfd), "udp-epoll")
+	if u.eprc, err = u.ep.SyscallConn(); err != nil {
+		return err
+	}
+	events := make([]unix.EpollEvent, 1)
+	u.wait = func(fd uintptr) bool {
+		n, _ := unix.EpollWait(int(fd), events, 0)
+		return n > 0
+	}
+	return nil
+}
+
+// WriteToUDPAddrPort sends one datagram without waiting: a full socket
+// buffer drops it, as the network would.
+func (u *Socket) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if u.fd < 0 {
+		return 0, net.ErrClosed
+	}
+	var sa unix.RawSockaddrInet6
+	var salen uintptr
+	if u.local.Addr().Is4() {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
+		sa4.Family = unix.AF_INET
+		sa4.Addr = to.Addr().Unmap().As4()
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa4.Port))[:], to.Port())
+		salen = unsafe.Sizeof(*sa4)
+	} else {
+		sa.Family = unix.AF_INET6
+		sa.Addr = to.Addr().As16()
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], to.Port())
+		salen = unsafe.Sizeof(sa)
+	}
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	n, _, errno := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(u.fd), uintptr(p), uintptr(len(b)),
+		syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), salen)
+	if errno != 0 {
+		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: os.NewSyscallError("sendto", errno)}
+	}
+	return int(n), nil
+}
+
+// Close closes the socket once no read or write is under way; a Recv
+// waiting returns an error.
+func (u *Socket) Close() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.fd < 0 {
+		return net.ErrClosed
+	}
+	if u.ep != nil {
+		u.ep.Close()
+	}
+	err := unix.Close(u.fd)
+	u.fd = -1
+	return err
+}
+
+// SyscallConn gives the descriptor to socket options and the poller.
+func (u *Socket) SyscallConn() (syscall.RawConn, error) { return rawConnOf{u}, nil }
+
+// rawConnOf runs functions on the descriptor while it stays open; there
+// is no waiting: Read and Write call f once.
+type rawConnOf struct{ u *Socket }
+
+func (r rawConnOf) do(f func(fd uintptr) bool) error {
+	r.u.mu.RLock()
+	defer r.u.mu.RUnlock()
+	if r.u.fd < 0 {
+		return net.ErrClosed
+	}
+	f(uintptr(r.u.fd))
+	return nil
+}
+
+func (r rawConnOf) Control(f func(fd uintptr)) error {
+	return r.do(func(fd uintptr) bool { f(fd); return true })
+}
+func (r rawConnOf) Read(f func(fd uintptr) bool) error  { return r.do(f) }
+func (r rawConnOf) Write(f func(fd uintptr) bool) error { return r.do(f) }
