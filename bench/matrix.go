@@ -40,6 +40,7 @@ func Matrix(quick bool) []Point {
 		{Name: "g711 x200", Codec: "pcmu", Rate: 100, Concurrency: 200, Total: 200, Hold: 20 * time.Second},
 		{Name: "g711 x500", Codec: "pcmu", Rate: 100, Concurrency: 500, Total: 500, Hold: 25 * time.Second},
 		{Name: "g711 x1000", Codec: "pcmu", Rate: 100, Concurrency: 1000, Total: 1000, Hold: 25 * time.Second},
+		{Name: "g711 x1500", Codec: "pcmu", Rate: 100, Concurrency: 1500, Total: 1500, Hold: 25 * time.Second},
 		{Name: "opus x200", Codec: "opus", Rate: 100, Concurrency: 200, Total: 200, Hold: 20 * time.Second},
 	}
 	for _, rate := range []float64{50, 100, 200, 400, 800} {

@@ -26,7 +26,7 @@ type pair struct {
 }
 
 // listen makes a Conn on loopback: one socket, or a group of n.
-func listen(t *testing.T, n int) *Conn {
+func listen(t testing.TB, n int) *Conn {
 	t.Helper()
 	var c *Conn
 	if n == 1 {
@@ -46,12 +46,12 @@ func listen(t *testing.T, n int) *Conn {
 	return c
 }
 
-func handshake(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPProtectionProfile) *pair {
+func handshake(t testing.TB, suite dtls.CipherSuiteID, profile dtls.SRTPProtectionProfile) *pair {
 	return handshakeGroup(t, suite, profile, 1)
 }
 
 // handshakeGroup is handshake with a server Conn of n sockets.
-func handshakeGroup(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPProtectionProfile, n int) *pair {
+func handshakeGroup(t testing.TB, suite dtls.CipherSuiteID, profile dtls.SRTPProtectionProfile, n int) *pair {
 	t.Helper()
 	p := &pair{client: listen(t, 1), server: listen(t, n)}
 	p.clientAddr = p.client.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -105,7 +105,7 @@ func handshakeGroup(t *testing.T, suite dtls.CipherSuiteID, profile dtls.SRTPPro
 	return p
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
