@@ -22,7 +22,8 @@ type GoBench struct {
 }
 
 // hotPaths are the benchmarks of the table: the gateway's own relay
-// benchmarks, the fast path's round trip (dtlssrtp) and this package's (SRTP, relay loops, SIP and AT parsing).
+// benchmarks, the fast path's round trip (dtlssrtp) and this package's
+// (SRTP, relay loops, SIP and AT parsing).
 var hotPaths = []struct{ pkg, pattern string }{
 	{"edgebox/gateway", "^BenchmarkRelay"},
 	{"edgebox/internal/dtlssrtp", "^BenchmarkFastPath"},
