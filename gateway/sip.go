@@ -110,6 +110,12 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 				return nil, fmt.Errorf("gateway.sip.listen %s: %w", l.Address, err)
 			}
 			s.closers = append(s.closers, func() { pc.Close() })
+			// every call's signaling with the PBX shares this socket: a
+			// burst of call set-ups overflowed the default buffer (SIP
+			// then waits for retransmissions)
+			if u, ok := pc.(*net.UDPConn); ok {
+				setSockBuf(u, sipSockBuf)
+			}
 			s.serve(func() error { return srv.ServeUDP(&filteredPacketConn{PacketConn: pc, f: s.filter}) })
 			port = pc.LocalAddr().(*net.UDPAddr).Port
 			// Requests leave through the listener; until its serving

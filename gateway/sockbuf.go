@@ -12,6 +12,7 @@ import (
 const (
 	iceSockBuf = 4 << 20
 	rtpSockBuf = 4 << 20
+	sipSockBuf = 4 << 20
 )
 
 // setSockBuf sets the receive and send buffers of c to size bytes. With
