@@ -33,11 +33,6 @@ type fastAudio struct {
 	ssrc uint32
 }
 
-// mediaCoalesce is how long the media readers pause after draining their
-// sockets: on a busy box, packets of many calls are then handled per
-// wake-up and per system call. It adds at most this much delay.
-const mediaCoalesce = time.Millisecond
-
 // nearWrap: the fast path does not start within this many sequence
 // numbers of a wrap, so both ends agree on the rollover counter.
 const nearWrap = 0xff00

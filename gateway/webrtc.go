@@ -59,7 +59,6 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	}
 	h := &webrtcHost{sock: group[0], port: int(group[0].LocalAddr().Port()), bindIP: ip}
 	h.fast = dtlssrtp.NewConnGroup(group, dtlssrtp.NewKeyring())
-	h.fast.SetCoalesce(mediaCoalesce)
 	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionLogger(log).NewLogger("udpmux")})
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
 	se.SetICEUDPMux(h.mux)

@@ -33,8 +33,6 @@ type Conn struct {
 
 	rc syscall.RawConn // of out
 
-	coalesce atomic.Int64 // SetCoalesce
-
 	// Fast counts packets handled here instead of by pion.
 	Fast atomic.Uint64
 	// Rejected counts packets of a session that failed authentication or
@@ -92,18 +90,8 @@ func (c *Conn) readGroup(u *udpbatch.Socket) {
 			default: // pion is behind: drop, like a full socket buffer would
 			}
 		}
-		if d := time.Duration(c.coalesce.Load()); d > 0 && b.N < b.Cap() {
-			// the queue is empty: let packets gather instead of waking
-			// for each one
-			time.Sleep(d)
-		}
 	}
 }
-
-// SetCoalesce makes a group's readers pause d after draining their
-// socket, so that a busy box handles packets in batches: fewer wake-ups
-// and system calls, at most d more delay.
-func (c *Conn) SetCoalesce(d time.Duration) { c.coalesce.Store(int64(d)) }
 
 // Send sends a batch of datagrams (Session.Seal) from the Conn's socket.
 func (c *Conn) Send(b *udpbatch.Batch) error {
