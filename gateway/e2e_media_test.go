@@ -234,3 +234,43 @@ func TestConcurrentCallsShareOnePort(t *testing.T) {
 		t.Errorf("after the calls: %+v", st)
 	}
 }
+
+// TestFastPathAcrossSequenceWrap: SRTP keys its packets by a 48-bit index
+// whose top 32 bits (the rollover counter) both ends must agree on. The
+// browser's sequence numbers here wrap either before the call's audio
+// moves to the fast path (its first packets reach the box within 256 of
+// the wrap, so the move waits until past it, then starts at rollover
+// counter 1 in both directions) or after it (the fast path's own
+// contexts follow the wrap). Echoes keep arriving well past the wrap,
+// none rejected. (The first few packets may be sent before the client's
+// DTLS is up and never leave it, hence the margins.)
+func TestFastPathAcrossSequenceWrap(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		first uint16
+	}{{"wrap before the move", 65400}, {"wrap on the fast path", 65100}} {
+		t.Run(tc.name, func(t *testing.T) {
+			uas := startSIPp(t, "uas_echo", 1)
+			svc := startGateway(t, testConfig(t, uas.addr()))
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+			if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+				t.Fatal(err)
+			}
+			c.FirstSeq = tc.first
+			c.StartAudio(ctx, 0)
+			// past the wrap by 60 packets at least: 65536 - first + 60
+			waitEchoed(t, c, uint64(65536-int(tc.first))+60)
+			calls := svc.Snapshot()
+			requireFastPath(t, svc, calls, 2*60)
+			st := c.Stats()
+			if st.Sent-st.Echoed > 10 {
+				t.Errorf("sent %d, echoed %d: packets lost around the wrap", st.Sent, st.Echoed)
+			}
+			c.Hangup(ctx)
+			c.WaitEvent(ctx, gateway.EventEnded)
+			uas.wait(t, 10*time.Second)
+		})
+	}
+}

@@ -299,3 +299,20 @@ func TestRelayRewritesHeader(t *testing.T) {
 		t.Errorf("audio after dtmf has seq %d, want %d", got, seqs[len(seqs)-1]+1)
 	}
 }
+
+// The rollover counter follows wraps forward and gives late packets from
+// before a wrap the counter they were sent with.
+func TestRocTrackerFollowsWraps(t *testing.T) {
+	var r rocTracker
+	for _, step := range []struct {
+		seq  uint16
+		want uint32
+	}{
+		{65530, 0}, {65535, 0}, {2, 1}, {65534, 0} /* late, before the wrap */, {3, 1},
+		{40000, 1}, {65000, 1}, {100, 2}, {99, 2} /* late, after */, {200, 2},
+	} {
+		if got := r.next(step.seq); got != step.want {
+			t.Fatalf("seq %d: rollover counter %d, want %d", step.seq, got, step.want)
+		}
+	}
+}

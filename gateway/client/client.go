@@ -90,7 +90,11 @@ type Options struct {
 
 // Call is one call placed through the gateway.
 type Call struct {
-	ID     string
+	ID string
+	// FirstSeq is where StartAudio's sequence numbers start (the first
+	// packet has FirstSeq+1): tests start near 65535 to cross a wrap.
+	FirstSeq uint16
+
 	ws     *websocket.Conn
 	wmu    sync.Mutex
 	pc     *webrtc.PeerConnection
@@ -432,7 +436,7 @@ func (c *Call) StartAudio(ctx context.Context, n int) {
 		step := c.clock / 50
 		payload := make([]byte, 160)
 		copy(payload, Marker)
-		var seq uint16
+		seq := c.FirstSeq
 		var ts uint32
 		for i := 0; n <= 0 || i < n; i++ {
 			select {
