@@ -100,7 +100,7 @@ func newCall(svc *Service, id string, g CallGrant, sig signaler, cfg config.Gate
 	c := &Call{
 		ID: id, svc: svc, grant: g, sig: sig, cfg: cfg,
 		log:       svc.log.With("call", id),
-		in:        make(chan Message, 32),
+		in:        make(chan Message, 8), // 216 bytes each, per call: the reader waits when full
 		pbxIn:     make(chan pbxRequest, 8),
 		pcDown:    make(chan string, 1),
 		hangup:    make(chan string, 1),
@@ -720,7 +720,9 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	if err := c.relayFromPBX(c.pbx, &c.audioTrack, &c.browserOut, true); err != nil {
 		return fmt.Errorf("PBX leg: %w", err)
 	}
-	c.pbx.readRTCP()
+	if err := c.pbx.readRTCP(); err != nil {
+		return fmt.Errorf("PBX leg: %w", err)
+	}
 	var videoLeg *pbxLeg
 	if c.video != nil && c.video.track != nil {
 		c.video.leg.onPLI = func() { c.video.askBrowserForKeyframe(pc) }
@@ -728,7 +730,9 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		if err := c.relayFromPBX(c.video.leg, &c.video.trackPtr, &c.video.browserOut, false); err != nil {
 			return fmt.Errorf("PBX video leg: %w", err)
 		}
-		c.video.leg.readRTCP()
+		if err := c.video.leg.readRTCP(); err != nil {
+			return fmt.Errorf("PBX video leg: %w", err)
+		}
 		videoLeg = c.video.leg
 	}
 	c.mediaWG.Add(1)
@@ -834,6 +838,11 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *stream
 		err = to.relay(buf[:n])
 		if tryFast {
 			tryFast = c.goFast(uint32(t.SSRC()))
+			if c.fastAudio.Load() != nil {
+				// pion gets no more of this stream: relay what it still
+				// holds, then end (one goroutine less per call)
+				t.SetReadDeadline(time.Now().Add(time.Second))
+			}
 		}
 		if err != nil && !errors.Is(err, errNotRTP) {
 			c.log.Debug("relay to PBX", "err", err)

@@ -43,7 +43,7 @@ func (p *portPool) setRange(lo, hi int) {
 }
 
 // open binds a free pair on ip.
-func (p *portPool) open(ip netip.Addr) (rtpConn *udpbatch.Socket, rtcpConn *net.UDPConn, err error) {
+func (p *portPool) open(ip netip.Addr) (rtpConn, rtcpConn *udpbatch.Socket, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := (p.max - p.min + 1) / 2
@@ -60,7 +60,7 @@ func (p *portPool) open(ip netip.Addr) (rtpConn *udpbatch.Socket, rtcpConn *net.
 		if err != nil {
 			continue
 		}
-		b, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port+1))))
+		b, err := udpbatch.Listen(netip.AddrPortFrom(ip, uint16(port+1)), false)
 		if err != nil {
 			a.Close()
 			continue
@@ -88,7 +88,7 @@ func (p *portPool) inUse() int {
 type pbxLeg struct {
 	pool   *portPool
 	rtp    *udpbatch.Socket // read by the pool's poller
-	rtcp   *net.UDPConn
+	rtcp   *udpbatch.Socket // read by the pool's poller
 	local  netip.AddrPort
 	send   pbxSender
 	recv   streamStats // PBX -> box
@@ -107,6 +107,7 @@ type pbxLeg struct {
 	remoteJitter uint32
 	closeOnce    sync.Once
 	polled       *polledSocket
+	polledRTCP   *polledSocket
 }
 
 // poll hands the leg's RTP to on, on the pool's poller, until close.
@@ -175,10 +176,12 @@ func (l *pbxLeg) apply(plan *bridgePlan) {
 func (l *pbxLeg) close() {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
-		polled := l.polled
+		polled, polledRTCP := l.polled, l.polledRTCP
 		l.mu.Unlock()
-		if polled != nil {
-			l.pool.poller.remove(polled)
+		for _, s := range []*polledSocket{polled, polledRTCP} {
+			if s != nil {
+				l.pool.poller.remove(s)
+			}
 		}
 		port := int(l.local.Port())
 		l.rtp.Close()
@@ -203,43 +206,46 @@ func (l *pbxLeg) forBrowser(pkt []byte, src netip.AddrPort) (int, bool) {
 	return out, out >= 0 && int16(out) == l.teBrowser
 }
 
-// readRTCP terminates the PBX's RTCP toward the leg: a goroutine reads
-// the PBX's reports until the leg closes. The leg's own reports go out
-// from the call's report loop (sendReport).
-func (l *pbxLeg) readRTCP() {
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, _, err := l.rtcp.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			pkts, err := rtcp.Unmarshal(buf[:n])
-			if err != nil {
-				continue
-			}
-			for _, p := range pkts {
-				var reports []rtcp.ReceptionReport
-				switch r := p.(type) {
-				case *rtcp.ReceiverReport:
-					reports = r.Reports
-				case *rtcp.SenderReport:
-					reports = r.Reports
-				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-					if l.onPLI != nil {
-						l.onPLI()
-					}
-				}
-				for _, rr := range reports {
-					if rr.SSRC == l.send.ssrc {
-						l.mu.Lock()
-						l.remoteLost, l.remoteJitter = rr.TotalLost, rr.Jitter
-						l.mu.Unlock()
-					}
-				}
+// readRTCP terminates the PBX's RTCP toward the leg: the pool's poller
+// reads the PBX's reports until the leg closes. The leg's own reports go
+// out from the call's report loop (sendReport).
+func (l *pbxLeg) readRTCP() error {
+	s, err := l.pool.poller.add(l.rtcp, l.onRTCP)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.polledRTCP = s
+	l.mu.Unlock()
+	return nil
+}
+
+// onRTCP takes one RTCP packet from the PBX (on the poller goroutine).
+func (l *pbxLeg) onRTCP(b []byte, _ netip.AddrPort) {
+	pkts, err := rtcp.Unmarshal(b)
+	if err != nil {
+		return
+	}
+	for _, p := range pkts {
+		var reports []rtcp.ReceptionReport
+		switch r := p.(type) {
+		case *rtcp.ReceiverReport:
+			reports = r.Reports
+		case *rtcp.SenderReport:
+			reports = r.Reports
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			if l.onPLI != nil {
+				l.onPLI()
 			}
 		}
-	}()
+		for _, rr := range reports {
+			if rr.SSRC == l.send.ssrc {
+				l.mu.Lock()
+				l.remoteLost, l.remoteJitter = rr.TotalLost, rr.Jitter
+				l.mu.Unlock()
+			}
+		}
+	}
 }
 
 // sendReport sends the leg's sender report to the PBX; false once the
