@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -862,6 +863,7 @@ type fromPBX struct {
 
 	lastEventTS uint32
 	haveEvent   bool
+	renumber    seqRenumber
 	roc         rocTracker
 	adopted     bool
 }
@@ -891,6 +893,11 @@ func (r *fromPBX) packet(pkt []byte, from netip.AddrPort) {
 	}
 	var err error
 	if r.audio {
+		out, ok := r.renumber.next(seq, binary.BigEndian.Uint32(pkt[8:12]))
+		if !ok {
+			return // a repeat: its number was sent already
+		}
+		binary.BigEndian.PutUint16(pkt[2:4], out)
 		err = c.sendToBrowser(pkt, r.track, &r.roc, &r.adopted, leg.pool.poller)
 	} else {
 		_, err = r.track.Load().Write(pkt)

@@ -132,3 +132,53 @@ func browserRewrite(pkt []byte, pt *ptMap) int {
 func rtpSeqTS(pkt []byte) (uint16, uint32) {
 	return binary.BigEndian.Uint16(pkt[2:4]), binary.BigEndian.Uint32(pkt[4:8])
 }
+
+// seqRenumber gives a stream the box forwards sequence numbers of its
+// own: the source's numbers shifted by a delta, so that loss and
+// reordering stay visible, but where the source jumps (the PBX switched
+// media source, a new SSRC, or restarted its numbering) the stream goes on
+// from the last number sent. SRTP keys each packet by its sequence number:
+// a number sent twice would encrypt other content under a used index, so
+// repeats within the window are dropped.
+type seqRenumber struct {
+	started         bool
+	ssrc            uint32
+	lastIn, lastOut uint16
+	delta           uint16
+	sent            uint64 // bit i: lastOut-i was sent
+}
+
+const (
+	// seqAhead is the largest forward step kept as loss (about 20 s of
+	// 20 ms packets); seqBehind the oldest late packet still forwarded.
+	seqAhead  = 1000
+	seqBehind = 63
+)
+
+// next is the outgoing sequence number of a packet with inSeq from ssrc;
+// false drops it (a repeat). The first packet keeps its number.
+func (r *seqRenumber) next(inSeq uint16, ssrc uint32) (uint16, bool) {
+	d := int16(inSeq - r.lastIn)
+	if !r.started || ssrc != r.ssrc || d > seqAhead || d < -seqBehind {
+		if r.started {
+			r.delta = r.lastOut + 1 - inSeq
+			r.sent <<= 1 // lastOut moves on by one
+		}
+		r.started, r.ssrc = true, ssrc
+		r.lastIn, r.lastOut = inSeq, inSeq+r.delta
+		r.sent |= 1
+		return r.lastOut, true
+	}
+	out := inSeq + r.delta
+	if d > 0 {
+		r.sent = r.sent<<uint(d) | 1
+		r.lastIn, r.lastOut = inSeq, out
+		return out, true
+	}
+	bit := uint64(1) << uint(-d)
+	if r.sent&bit != 0 {
+		return 0, false
+	}
+	r.sent |= bit
+	return out, true
+}

@@ -316,3 +316,33 @@ func TestRocTrackerFollowsWraps(t *testing.T) {
 		}
 	}
 }
+
+// The browser-bound stream's numbers follow the PBX's (gaps and late
+// packets stay visible) but never repeat: a restarted numbering or a new
+// SSRC goes on from the last number sent, a repeated packet is dropped,
+// so no SRTP index is used twice.
+func TestSeqRenumberNeverRepeats(t *testing.T) {
+	var r seqRenumber
+	used := map[uint16]bool{}
+	for i, step := range []struct {
+		in   uint16
+		ssrc uint32
+		want uint16
+		ok   bool
+	}{
+		{100, 1, 100, true}, {101, 1, 101, true}, {104, 1, 104, true} /* loss stays a gap */, {103, 1, 103, true}, /* late */
+		{103, 1, 0, false} /* repeat */, {105, 1, 105, true},
+		{7, 1, 106, true} /* numbering restarted */, {8, 1, 107, true},
+		{65530, 2, 108, true} /* new source */, {65531, 2, 109, true}, {65535, 2, 113, true}, {0, 2, 114, true}, /* wraps with it */
+		{65535, 2, 0, false} /* repeat across the wrap */, {65534, 2, 112, true} /* late across the wrap */, {1, 2, 115, true},
+	} {
+		got, ok := r.next(step.in, step.ssrc)
+		if got != step.want || ok != step.ok {
+			t.Fatalf("step %d: in %d -> %d %v, want %d %v", i, step.in, got, ok, step.want, step.ok)
+		}
+		if ok && used[got] {
+			t.Fatalf("step %d: number %d sent twice", i, got)
+		}
+		used[got] = true
+	}
+}
