@@ -273,14 +273,8 @@ func sessionsCarryRTP(t *testing.T, sockets int) {
 	// batched sending (Seal + Send) from the server to the client
 	cgot := make(chan []byte, 16)
 	cs.Receive(0x5678, func(pkt []byte) { cgot <- bytes.Clone(pkt) })
-	go func() { // the client's reader, as pion's mux would run it
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := p.client.ReadFromAddrPort(buf); err != nil {
-				return
-			}
-		}
-	}()
+	// (the dtls.Conn's own reader reads the client's socket, as pion's mux
+	// would: a Conn of one socket has exactly one reader)
 	batch := udpbatch.New(4, 1500)
 	for i := range 4 {
 		enc, to, err := ss.Seal(batch.Slot(), rtpPacket(0x5678, uint16(7+i), []byte("batched")))
@@ -365,4 +359,60 @@ func FuzzObserve(f *testing.F) {
 		k.Write(b)
 		k.Keys(peer, false)
 	})
+}
+
+// When ICE moves the session to another address (SetPeer), packets from
+// the new address are the session's and its packets go there; the old
+// address is no longer claimed.
+func TestSessionFollowsPeerMove(t *testing.T) {
+	p := handshakeGroup(t, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.SRTP_AEAD_AES_128_GCM, 2)
+	ck, err := p.client.keys.KeysFor(p.serverAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := p.server.keys.KeysFor(p.clientAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := p.server.NewSession(p.clientAddr, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 4)
+	ss.Receive(0x1234, func(pkt []byte) { got <- bytes.Clone(pkt) })
+	moved, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer moved.Close()
+	enc, _ := srtpEncrypt(t, ck, rtpPacket(0x1234, 500, []byte("moved")))
+	// from an address that is not the session's: pion's, not claimed
+	before := p.server.Fast.Load()
+	moved.WriteToUDPAddrPort(enc, p.serverAddr)
+	time.Sleep(200 * time.Millisecond)
+	if p.server.Fast.Load() != before || len(got) != 0 {
+		t.Fatal("a packet from another address was taken as the session's")
+	}
+	ss.SetPeer(moved.LocalAddr().(*net.UDPAddr).AddrPort())
+	enc2, _ := srtpEncrypt(t, ck, rtpPacket(0x1234, 501, []byte("moved")))
+	moved.WriteToUDPAddrPort(enc2, p.serverAddr)
+	select {
+	case g := <-got:
+		if !bytes.Equal(g, rtpPacket(0x1234, 501, []byte("moved"))) {
+			t.Fatalf("got %x", g)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("packet from the new address not taken")
+	}
+	if _, err := ss.WriteRTP(rtpPacket(0x9999, 1, []byte("to the new address"))); err != nil {
+		t.Fatal(err)
+	}
+	moved.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	if _, err := moved.Read(buf); err != nil {
+		t.Fatalf("nothing sent to the new address: %v", err)
+	}
+	if _, ok := p.server.sessions.Load(p.clientAddr); ok {
+		t.Fatal("the old address still leads to the session")
+	}
 }

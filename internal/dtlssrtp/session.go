@@ -113,7 +113,7 @@ func (s *Session) WriteRTP(pkt []byte) (int, error) {
 	}
 	s.out = enc[:0]
 	s.conn.Fast.Add(1)
-	return s.conn.conn.WriteToUDPAddrPort(enc, *s.peer.Load())
+	return s.conn.out.WriteToUDPAddrPort(enc, *s.peer.Load())
 }
 
 // Seal encrypts one RTP packet into dst (which needs room for the
