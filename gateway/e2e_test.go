@@ -76,3 +76,30 @@ func TestCallEchoThroughSIPp(t *testing.T) {
 	}
 	uas.wait(t, 10*time.Second)
 }
+
+// With gateway.media.pion_media_path set, calls stay on pion's own packet
+// path (the switch for diagnosing interop problems) and still work.
+func TestPionMediaPathSwitch(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	cfg := testConfig(t, uas.addr())
+	cfg.Media.PionMediaPath = true
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 50)
+	ci := svc.Snapshot()[0]
+	if ci.MediaPath != gateway.PathPion {
+		t.Errorf("media path %q, want %q", ci.MediaPath, gateway.PathPion)
+	}
+	if st := svc.Status(); st.FastPackets != 0 {
+		t.Errorf("fast path carried %d packets with pion_media_path set", st.FastPackets)
+	}
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 10*time.Second)
+}

@@ -45,6 +45,10 @@ func (c *Call) goFast(browserSSRC uint32) (again bool) {
 	if host == nil || host.fast == nil || c.audioTR == nil {
 		return false
 	}
+	if c.cfg.Media.PionMediaPath {
+		c.setMediaPath(PathPion)
+		return false
+	}
 	if c.browserIn.extMax.Load()&0xffff >= nearWrap {
 		return true
 	}

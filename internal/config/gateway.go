@@ -107,6 +107,10 @@ type GatewayMedia struct {
 	Codecs []string `json:"codecs"`
 	// Video bridges VP8/H.264 when both sides offer it.
 	Video bool `json:"video,omitempty"`
+	// PionMediaPath keeps every call's audio on pion's own (slower)
+	// packet path instead of the box's fast path: for diagnosing an
+	// interoperability problem without a firmware update.
+	PionMediaPath bool `json:"pion_media_path,omitempty"`
 }
 
 // GatewayICEServer is one STUN or TURN server for clients.
