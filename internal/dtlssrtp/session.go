@@ -104,16 +104,12 @@ func (s *Session) receive(pkt []byte) bool {
 func (s *Session) WriteRTP(pkt []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() {
-		return 0, ErrClosed
-	}
-	enc, err := s.local.EncryptRTP(s.out[:0], pkt, &s.whdr)
+	enc, to, err := s.sealLocked(s.out[:0], pkt)
 	if err != nil {
 		return 0, err
 	}
 	s.out = enc[:0]
-	s.conn.Fast.Add(1)
-	return s.conn.out.WriteToUDPAddrPort(enc, *s.peer.Load())
+	return s.conn.out.WriteToUDPAddrPort(enc, to)
 }
 
 // Seal encrypts one RTP packet into dst (which needs room for the
@@ -121,6 +117,10 @@ func (s *Session) WriteRTP(pkt []byte) (int, error) {
 func (s *Session) Seal(dst, pkt []byte) ([]byte, netip.AddrPort, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.sealLocked(dst, pkt)
+}
+
+func (s *Session) sealLocked(dst, pkt []byte) ([]byte, netip.AddrPort, error) {
 	if s.closed.Load() {
 		return nil, netip.AddrPort{}, ErrClosed
 	}

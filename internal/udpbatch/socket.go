@@ -1,7 +1,6 @@
 package udpbatch
 
 import (
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
@@ -135,25 +134,13 @@ func (u *Socket) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
 		return 0, net.ErrClosed
 	}
 	var sa unix.RawSockaddrInet6
-	var salen uintptr
-	if u.local.Addr().Is4() {
-		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(&sa))
-		sa4.Family = unix.AF_INET
-		sa4.Addr = to.Addr().Unmap().As4()
-		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa4.Port))[:], to.Port())
-		salen = unsafe.Sizeof(*sa4)
-	} else {
-		sa.Family = unix.AF_INET6
-		sa.Addr = to.Addr().As16()
-		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], to.Port())
-		salen = unsafe.Sizeof(sa)
-	}
+	salen := putSockaddr(&sa, to, u.local.Addr().Is4())
 	var p unsafe.Pointer
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
 	n, _, errno := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(u.fd), uintptr(p), uintptr(len(b)),
-		syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), salen)
+		syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), uintptr(salen))
 	if errno != 0 {
 		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: os.NewSyscallError("sendto", errno)}
 	}
