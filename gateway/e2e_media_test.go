@@ -250,27 +250,16 @@ func TestFastPathAcrossSequenceWrap(t *testing.T) {
 		first uint16
 	}{{"wrap before the move", 65400}, {"wrap on the fast path", 65100}} {
 		t.Run(tc.name, func(t *testing.T) {
-			uas := startSIPp(t, "uas_echo", 1)
-			svc := startGateway(t, testConfig(t, uas.addr()))
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
-			if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
-				t.Fatal(err)
-			}
-			c.FirstSeq = tc.first
-			c.StartAudio(ctx, 0)
+			e := startEchoCall(t, nil)
+			e.c.FirstSeq = tc.first
+			e.c.StartAudio(e.ctx, 0)
 			// past the wrap by 60 packets at least: 65536 - first + 60
-			waitEchoed(t, c, uint64(65536-int(tc.first))+60)
-			calls := svc.Snapshot()
-			requireFastPath(t, svc, calls, 2*60)
-			st := c.Stats()
-			if st.Sent-st.Echoed > 10 {
+			waitEchoed(t, e.c, uint64(65536-int(tc.first))+60)
+			requireFastPath(t, e.svc, e.svc.Snapshot(), 2*60)
+			if st := e.c.Stats(); st.Sent-st.Echoed > 10 {
 				t.Errorf("sent %d, echoed %d: packets lost around the wrap", st.Sent, st.Echoed)
 			}
-			c.Hangup(ctx)
-			c.WaitEvent(ctx, gateway.EventEnded)
-			uas.wait(t, 10*time.Second)
+			e.hangup(t)
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/gateway/client"
+	"edgebox/internal/config"
 )
 
 var testContext = map[string]string{"customer_id": "42", "page": "/billing", "queue": "support"}
@@ -80,26 +81,14 @@ func TestCallEchoThroughSIPp(t *testing.T) {
 // With gateway.media.pion_media_path set, calls stay on pion's own packet
 // path (the switch for diagnosing interop problems) and still work.
 func TestPionMediaPathSwitch(t *testing.T) {
-	uas := startSIPp(t, "uas_echo", 1)
-	cfg := testConfig(t, uas.addr())
-	cfg.Media.PionMediaPath = true
-	svc := startGateway(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
-	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
-		t.Fatal(err)
-	}
-	c.StartAudio(ctx, 0)
-	waitEchoed(t, c, 50)
-	ci := svc.Snapshot()[0]
-	if ci.MediaPath != gateway.PathPion {
+	e := startEchoCall(t, func(cfg *config.Gateway) { cfg.Media.PionMediaPath = true })
+	e.c.StartAudio(e.ctx, 0)
+	waitEchoed(t, e.c, 50)
+	if ci := e.svc.Snapshot()[0]; ci.MediaPath != gateway.PathPion {
 		t.Errorf("media path %q, want %q", ci.MediaPath, gateway.PathPion)
 	}
-	if st := svc.Status(); st.FastPackets != 0 {
+	if st := e.svc.Status(); st.FastPackets != 0 {
 		t.Errorf("fast path carried %d packets with pion_media_path set", st.FastPackets)
 	}
-	c.Hangup(ctx)
-	c.WaitEvent(ctx, gateway.EventEnded)
-	uas.wait(t, 10*time.Second)
+	e.hangup(t)
 }

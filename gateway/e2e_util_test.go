@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"edgebox/gateway"
 	"edgebox/gateway/client"
+	"edgebox/internal/config"
 
 	"github.com/coder/websocket"
 )
@@ -81,4 +83,38 @@ func requireFastPath(t *testing.T, svc *gateway.Service, calls []gateway.CallInf
 	if st := svc.Status(); st.FastPackets < min || st.RejectedPackets != 0 {
 		t.Errorf("fast path carried %d packets (want at least %d), rejected %d", st.FastPackets, min, st.RejectedPackets)
 	}
+}
+
+// echoCall is one answered call through a gateway (cfg from testConfig,
+// changed by tune) to SIPp echoing the audio.
+type echoCall struct {
+	uas *sipp
+	svc *gateway.Service
+	c   *client.Call
+	ctx context.Context
+}
+
+func startEchoCall(t *testing.T, tune func(*config.Gateway)) *echoCall {
+	t.Helper()
+	uas := startSIPp(t, "uas_echo", 1)
+	cfg := testConfig(t, uas.addr())
+	if tune != nil {
+		tune(&cfg)
+	}
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	return &echoCall{uas: uas, svc: svc, c: c, ctx: ctx}
+}
+
+// hangup ends the call and waits for the UAS to finish.
+func (e *echoCall) hangup(t *testing.T) {
+	t.Helper()
+	e.c.Hangup(e.ctx)
+	e.c.WaitEvent(e.ctx, gateway.EventEnded)
+	e.uas.wait(t, 10*time.Second)
 }
