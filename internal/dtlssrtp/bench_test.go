@@ -16,14 +16,7 @@ import (
 // decrypted in place and handed to the session's handler.
 func BenchmarkFastPath(b *testing.B) {
 	p := handshakeGroup(b, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.SRTP_AEAD_AES_128_GCM, 2)
-	ck, err := p.client.keys.KeysFor(p.serverAddr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sk, err := p.server.keys.KeysFor(p.clientAddr)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ck, sk := p.keys(b)
 	cs, _ := p.client.NewSession(p.serverAddr, ck)
 	ss, _ := p.server.NewSession(p.clientAddr, sk)
 	var got atomic.Int64

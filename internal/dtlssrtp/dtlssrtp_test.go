@@ -105,6 +105,20 @@ func handshakeGroup(t testing.TB, suite dtls.CipherSuiteID, profile dtls.SRTPPro
 	return p
 }
 
+// keys are the session keys both ends learned from the handshake.
+func (p *pair) keys(t testing.TB) (client, server Keys) {
+	t.Helper()
+	client, err := p.client.keys.KeysFor(p.serverAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = p.server.keys.KeysFor(p.clientAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, server
+}
+
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
@@ -366,14 +380,7 @@ func FuzzObserve(f *testing.F) {
 // address is no longer claimed.
 func TestSessionFollowsPeerMove(t *testing.T) {
 	p := handshakeGroup(t, dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, dtls.SRTP_AEAD_AES_128_GCM, 2)
-	ck, err := p.client.keys.KeysFor(p.serverAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sk, err := p.server.keys.KeysFor(p.clientAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ck, sk := p.keys(t)
 	ss, err := p.server.NewSession(p.clientAddr, sk)
 	if err != nil {
 		t.Fatal(err)
