@@ -68,7 +68,6 @@ type Call struct {
 	offer      *sdpInfo
 	pbx        *pbxLeg
 	pc         *webrtc.PeerConnection
-	track      *webrtc.TrackLocalStaticRTP
 	plan       *bridgePlan
 	dialog     *sipgo.DialogClientSession
 	cands      []webrtc.ICECandidateInit
@@ -85,9 +84,9 @@ type Call struct {
 	mediaWG    sync.WaitGroup
 	video      *videoBridge // nil unless both sides do video
 	audioTR    *webrtc.RTPTransceiver
-	audioTrack atomic.Pointer[webrtc.TrackLocalStaticRTP] // read by the relay
-	videoOffer []codec                                    // browser video codecs offered to the PBX
-	web        *webrtcHost                                // the host the browser leg runs on
+	audioTrack atomic.Pointer[relayTrack] // read by the relay
+	videoOffer []codec                    // browser video codecs offered to the PBX
+	web        *webrtcHost                // the host the browser leg runs on
 	// recvMu serialises the browser audio's receive statistics between
 	// pion's path and the fast path while the call moves over
 	recvMu    sync.Mutex
@@ -666,15 +665,11 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 		}
 	}
 	p, _ := codecParams(plan.Browser)
-	track, err := webrtc.NewTrackLocalStaticRTP(p.RTPCodecCapability, "audio", "edgebox")
-	if err != nil {
-		return err
-	}
+	track := newRelayTrack(p, webrtc.RTPCodecTypeAudio)
 	sender, err := pc.AddTrack(track)
 	if err != nil {
 		return fmt.Errorf("browser leg track: %w", err)
 	}
-	c.track = track
 	c.audioTrack.Store(track)
 	go func() {
 		// reading lets the RTCP interceptors see the browser's reports
@@ -687,10 +682,7 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 	}()
 	if c.video != nil && c.video.plan != nil {
 		vp, _ := codecParams(c.video.plan.Browser)
-		vtrack, err := webrtc.NewTrackLocalStaticRTP(vp.RTPCodecCapability, "video", "edgebox")
-		if err != nil {
-			return err
-		}
+		vtrack := newRelayTrack(vp, webrtc.RTPCodecTypeVideo)
 		vsender, err := pc.AddTrack(vtrack)
 		if err != nil {
 			return fmt.Errorf("browser leg video track: %w", err)
@@ -857,7 +849,7 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *stream
 type fromPBX struct {
 	c     *Call
 	leg   *pbxLeg
-	track *atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	track *atomic.Pointer[relayTrack]
 	out   *streamStats
 	audio bool
 
@@ -869,7 +861,7 @@ type fromPBX struct {
 }
 
 // relayFromPBX starts moving leg's stream to the browser.
-func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[webrtc.TrackLocalStaticRTP], out *streamStats, audio bool) error {
+func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[relayTrack], out *streamStats, audio bool) error {
 	r := &fromPBX{c: c, leg: leg, track: track, out: out, audio: audio}
 	return leg.poll(r.packet)
 }
@@ -891,13 +883,14 @@ func (r *fromPBX) packet(pkt []byte, from netip.AddrPort) {
 			go c.sig.send(Message{Type: MsgDTMF, Digits: string(d)})
 		}
 	}
+	// the box numbers what it sends: an SRTP index must never repeat
+	out, ok := r.renumber.next(seq, binary.BigEndian.Uint32(pkt[8:12]))
+	if !ok {
+		return // a repeat: its number was sent already
+	}
+	binary.BigEndian.PutUint16(pkt[2:4], out)
 	var err error
 	if r.audio {
-		out, ok := r.renumber.next(seq, binary.BigEndian.Uint32(pkt[8:12]))
-		if !ok {
-			return // a repeat: its number was sent already
-		}
-		binary.BigEndian.PutUint16(pkt[2:4], out)
 		err = c.sendToBrowser(pkt, r.track, &r.roc, &r.adopted, leg.pool.poller)
 	} else {
 		_, err = r.track.Load().Write(pkt)
@@ -1098,14 +1091,10 @@ func (c *Call) switchCodec(plan *bridgePlan) error {
 		}
 	}
 	p, _ := codecParams(plan.Browser)
-	track, err := webrtc.NewTrackLocalStaticRTP(p.RTPCodecCapability, "audio", "edgebox")
-	if err != nil {
-		return err
-	}
+	track := newRelayTrack(p, webrtc.RTPCodecTypeAudio)
 	if err := c.audioTR.Sender().ReplaceTrack(track); err != nil {
 		return fmt.Errorf("browser leg track: %w", err)
 	}
-	c.track = track
 	c.audioTrack.Store(track)
 	c.plan = plan
 	c.pbx.apply(plan)

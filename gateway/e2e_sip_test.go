@@ -2,11 +2,13 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/config"
 )
 
 func TestPBXHangsUp(t *testing.T) {
@@ -117,34 +119,39 @@ func TestHoldResumeFromPBX(t *testing.T) {
 func TestDTMFReachesUASAsRFC4733(t *testing.T) {
 	// The UAS echoes RTP: the telephone-event packets the box sends come
 	// back, and the box reports them to the client as DTMF from the PBX
-	// side. So each digit went box -> UAS as RFC 4733 and back.
-	uas := startSIPp(t, "uas_echo", 1)
-	svc := startGateway(t, testConfig(t, uas.addr()))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
-	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
-		t.Fatal(err)
+	// side. So each digit went box -> UAS as RFC 4733 and back. The echoed
+	// event packets also reach the client's media labelled with its own
+	// telephone-event payload type, on either media path.
+	for _, pionPath := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pion_media_path=%v", pionPath), func(t *testing.T) {
+			e := startEchoCall(t, func(cfg *config.Gateway) { cfg.Media.PionMediaPath = pionPath })
+			e.c.StartAudio(e.ctx, 0)
+			waitEchoed(t, e.c, 5)
+			if err := e.c.DTMF(e.ctx, "5#"); err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for len(got) < 2 {
+				m, err := e.c.WaitMessage(e.ctx, gateway.MsgDTMF)
+				if err != nil {
+					t.Fatalf("got %q so far: %v", got, err)
+				}
+				got += m.Digits
+			}
+			if got != "5#" {
+				t.Errorf("digits echoed by the UAS = %q, want 5#", got)
+			}
+			// each digit is several event packets; the end one is the last
+			deadline := time.Now().Add(5 * time.Second)
+			for e.c.Stats().Events < 6 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := e.c.Stats().Events; n < 6 {
+				t.Errorf("client received %d telephone-event packets, want the echoed events of 2 digits", n)
+			}
+			e.hangup(t)
+		})
 	}
-	c.StartAudio(ctx, 0)
-	waitEchoed(t, c, 5)
-	if err := c.DTMF(ctx, "5#"); err != nil {
-		t.Fatal(err)
-	}
-	var got string
-	for len(got) < 2 {
-		m, err := c.WaitMessage(ctx, gateway.MsgDTMF)
-		if err != nil {
-			t.Fatalf("got %q so far: %v", got, err)
-		}
-		got += m.Digits
-	}
-	if got != "5#" {
-		t.Errorf("digits echoed by the UAS = %q, want 5#", got)
-	}
-	c.Hangup(ctx)
-	c.WaitEvent(ctx, gateway.EventEnded)
-	uas.wait(t, 10*time.Second)
 }
 
 func TestDigestAuthAgainstSIPp(t *testing.T) {

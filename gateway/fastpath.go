@@ -165,7 +165,7 @@ func (t *rocTracker) next(seq uint16) uint32 {
 // browser: through the fast path once the call is on it, else through
 // pion's track. adopted tells whether the fast path took the stream over;
 // the first packet it sends continues pion's rollover counter.
-func (c *Call) sendToBrowser(pkt []byte, track *atomic.Pointer[webrtc.TrackLocalStaticRTP], roc *rocTracker, adopted *bool, p *pbxPoller) error {
+func (c *Call) sendToBrowser(pkt []byte, track *atomic.Pointer[relayTrack], roc *rocTracker, adopted *bool, p *pbxPoller) error {
 	seq := binary.BigEndian.Uint16(pkt[2:4])
 	if f := c.fastAudio.Load(); f != nil {
 		binary.BigEndian.PutUint32(pkt[8:12], f.ssrc)

@@ -12,13 +12,13 @@ import (
 type videoBridge struct {
 	leg        *pbxLeg
 	plan       *bridgePlan
-	track      *webrtc.TrackLocalStaticRTP
+	track      *relayTrack
 	sender     *webrtc.RTPSender
 	browserIn  streamStats
 	browserOut streamStats
 	// browserSSRC is the browser's video SSRC, for keyframe requests
 	browserSSRC atomic.Uint32
-	trackPtr    atomic.Pointer[webrtc.TrackLocalStaticRTP]
+	trackPtr    atomic.Pointer[relayTrack]
 }
 
 // askBrowserForKeyframe passes a PBX keyframe request to the browser.

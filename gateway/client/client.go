@@ -105,6 +105,7 @@ type Call struct {
 	sent       atomic.Uint64
 	received   atomic.Uint64
 	echoed     atomic.Uint64 // received packets that carry our own marker
+	teReceived atomic.Uint64 // received telephone-event packets
 	vtrack     *webrtc.TrackLocalStaticRTP
 	vsender    *webrtc.RTPSender
 	vdisabled  atomic.Bool
@@ -123,6 +124,9 @@ var (
 	Marker      = []byte("EBX1")
 	VideoMarker = []byte("EBXV")
 )
+
+// tePT is the payload type the client offers telephone-event under.
+const tePT = 101
 
 // ErrRefused is returned when the box answers auth with an error.
 type ErrRefused struct{ Msg gateway.Message }
@@ -197,7 +201,7 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 	if err := me.RegisterCodec(cp, webrtc.RTPCodecTypeAudio); err != nil {
 		return err
 	}
-	te := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/telephone-event", ClockRate: cp.ClockRate, SDPFmtpLine: "0-16"}, PayloadType: 101}
+	te := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/telephone-event", ClockRate: cp.ClockRate, SDPFmtpLine: "0-16"}, PayloadType: tePT}
 	if err := me.RegisterCodec(te, webrtc.RTPCodecTypeAudio); err != nil {
 		return err
 	}
@@ -260,10 +264,12 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 			if !video {
 				c.received.Add(1)
 			}
-			if n >= 12+len(Marker) {
+			if n >= 12 {
 				var p rtp.Packet
 				if p.Unmarshal(buf[:n]) == nil {
 					switch {
+					case !video && p.PayloadType == tePT:
+						c.teReceived.Add(1)
 					case video && bytes.HasPrefix(p.Payload, VideoMarker):
 						c.vechoed.Add(1)
 					case !video && bytes.HasPrefix(p.Payload, Marker):
@@ -488,12 +494,14 @@ func (c *Call) StartVideo(ctx context.Context) {
 type Stats struct {
 	Sent, Received, Echoed uint64
 	VideoSent, VideoEchoed uint64
+	// Events counts received audio packets labelled telephone-event.
+	Events uint64
 }
 
 // Stats returns packets sent, received, and received with our marker.
 func (c *Call) Stats() Stats {
 	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), Echoed: c.echoed.Load(),
-		VideoSent: c.vsent.Load(), VideoEchoed: c.vechoed.Load()}
+		VideoSent: c.vsent.Load(), VideoEchoed: c.vechoed.Load(), Events: c.teReceived.Load()}
 }
 
 // DTMF asks the box to send digits to the PBX as RFC 4733 events.
