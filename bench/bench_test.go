@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -77,4 +80,58 @@ func TestTableAndTargets(t *testing.T) {
 			t.Errorf("target %q met with these figures", tr.Target)
 		}
 	}
+}
+
+// TestQuickMatrix runs make bench's own code path end to end on the small
+// matrix: the gateway built and started, SIPp as the PBX, calldial's calls,
+// the Go benchmarks, then the table. Figures are not judged here (make
+// test shares the CPUs with other packages); that every point ran and was
+// measured is.
+func TestQuickMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the gateway and SIPp")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var js, progress bytes.Buffer
+	if err := Main(ctx, []string{"-quick", "-json", "-benchtime", "1000x"}, &js, &progress); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	var res Results
+	if err := json.Unmarshal(js.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Load) != len(Matrix(true)) {
+		t.Fatalf("%d load points, want %d", len(res.Load), len(Matrix(true)))
+	}
+	for _, r := range res.Load {
+		rep := r.Report
+		if r.Error != "" || rep == nil {
+			t.Errorf("%s: %s", r.Point.Name, r.Error)
+			continue
+		}
+		if rep.Answered != r.Point.Total {
+			t.Errorf("%s: answered %d of %d", r.Point.Name, rep.Answered, r.Point.Total)
+		}
+		if r.Point.Ramp {
+			continue
+		}
+		if rep.Media.Received == 0 || rep.Gateway == nil || rep.Gateway.USPerPacket <= 0 || rep.Gateway.MBPerCall <= 0 {
+			t.Errorf("%s: not measured: media %+v, gateway %+v", r.Point.Name, rep.Media, rep.Gateway)
+		}
+	}
+	if res.GoError != "" || len(res.Go) == 0 {
+		t.Errorf("Go benchmarks: %d, %s", len(res.Go), res.GoError)
+	}
+	for _, g := range res.Go {
+		if g.NsPerOp <= 0 {
+			t.Errorf("Go benchmark %s/%s without a figure", g.Package, g.Name)
+		}
+	}
+	if len(res.Targets) == 0 {
+		t.Error("no target rows")
+	}
+	var table strings.Builder
+	PrintTable(&table, res)
+	t.Logf("\n%s", table.String())
 }
