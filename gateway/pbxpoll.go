@@ -26,6 +26,9 @@ type pbxPoller struct {
 	events []unix.EpollEvent
 	nready int
 	wait   func(fd uintptr) bool // p.waitEvents, bound once
+	// buf receives every socket's packets: the sockets are read one at a
+	// time and what the callbacks send on is copied (sealTo, relay)
+	buf []byte
 
 	// browser-bound packets of a round, sent together (sendmmsg) from
 	// the ICE socket they belong to
@@ -38,7 +41,7 @@ type polledSocket struct {
 	fd     int32
 	rc     syscall.RawConn
 	on     func(pkt []byte, from netip.AddrPort)
-	buf    []byte
+	buf    []byte // the poller's
 	sa     unix.RawSockaddrInet6
 	read   func(fd uintptr) bool // s.readOne, bound once
 	n      int
@@ -51,7 +54,7 @@ const maxEvents = 256
 
 func newPBXPoller() *pbxPoller {
 	p := &pbxPoller{legs: map[int32]*polledSocket{}, events: make([]unix.EpollEvent, maxEvents),
-		out: udpbatch.New(64, 1500+srtpOverhead)}
+		out: udpbatch.New(64, 1500+srtpOverhead), buf: make([]byte, 1500)}
 	p.wait = p.waitEvents
 	return p
 }
@@ -63,7 +66,7 @@ func (p *pbxPoller) add(conn syscall.Conn, on func(pkt []byte, from netip.AddrPo
 	if err != nil {
 		return nil, err
 	}
-	s := &polledSocket{rc: rc, on: on, buf: make([]byte, 1500)}
+	s := &polledSocket{rc: rc, on: on, buf: p.buf}
 	s.read = s.readOne
 	if err := rc.Control(func(fd uintptr) { s.fd = int32(fd) }); err != nil {
 		return nil, err

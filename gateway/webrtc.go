@@ -16,6 +16,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -62,6 +63,15 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionLogger(log).NewLogger("udpmux")})
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
 	se.SetICEUDPMux(h.mux)
+	// One interface list for every call's ICE agent: without it pion
+	// dumps the kernel's interface table (netlink) for each call and
+	// keeps the copy. The shared port's candidates come from the mux.
+	ifs, err := stdnet.NewNet()
+	if err != nil {
+		h.close()
+		return nil, fmt.Errorf("network interfaces: %w", err)
+	}
+	se.SetNet(ifs)
 	// pion's DTLS tells the fast path each session's master secret; it
 	// stays in this process's memory, where pion keeps it anyway
 	se.SetDTLSKeyLogWriter(h.fast.Keyring())
