@@ -242,8 +242,8 @@ func TestConcurrentCallsShareOnePort(t *testing.T) {
 // the wrap, so the move waits until past it, then starts at rollover
 // counter 1 in both directions) or after it (the fast path's own
 // contexts follow the wrap). Echoes keep arriving well past the wrap,
-// none rejected. (The first few packets may be sent before the client's
-// DTLS is up and never leave it, hence the margins.)
+// none rejected. The client starts sending once its DTLS is up (packets
+// sent before that never leave it), so the margin is packets in flight.
 func TestFastPathAcrossSequenceWrap(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -252,11 +252,14 @@ func TestFastPathAcrossSequenceWrap(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startEchoCall(t, nil)
 			e.c.FirstSeq = tc.first
+			// packets sent before DTLS is up never leave the client;
+			// how many depends on the machine's load, so start after
+			waitConnected(t, e.c)
 			e.c.StartAudio(e.ctx, 0)
 			// past the wrap by 60 packets at least: 65536 - first + 60
 			waitEchoed(t, e.c, uint64(65536-int(tc.first))+60)
 			requireFastPath(t, e.svc, e.svc.Snapshot(), 2*60)
-			if st := e.c.Stats(); st.Sent-st.Echoed > 10 {
+			if st := e.c.Stats(); st.Sent-st.Echoed > 3 {
 				t.Errorf("sent %d, echoed %d: packets lost around the wrap", st.Sent, st.Echoed)
 			}
 			e.hangup(t)

@@ -8,6 +8,8 @@ import (
 	"edgebox/gateway"
 	"edgebox/gateway/client"
 	"edgebox/internal/config"
+
+	"github.com/pion/webrtc/v4"
 )
 
 var testContext = map[string]string{"customer_id": "42", "page": "/billing", "queue": "support"}
@@ -37,6 +39,18 @@ func waitEchoed(t *testing.T, c *client.Call, n uint64) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("only %+v after 15 s: audio did not flow both ways through the gateway and the echoing UAS", c.Stats())
+}
+
+// waitConnected waits until the client's ICE and DTLS are up.
+func waitConnected(t *testing.T, c *client.Call) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for c.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		if time.Now().After(deadline) {
+			t.Fatalf("client still %s after 15 s", c.ConnectionState())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestCallEchoThroughSIPp(t *testing.T) {

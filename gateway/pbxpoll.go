@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"errors"
 	"net/netip"
 	"os"
 	"sync"
@@ -189,10 +188,10 @@ func (p *pbxPoller) flush() {
 // waitEvents collects the ready sockets without blocking the thread;
 // false makes the netpoller wait for the epoll set to become readable.
 func (p *pbxPoller) waitEvents(fd uintptr) bool {
-	n, err := unix.EpollWait(int(fd), p.events, 0)
-	if err != nil || n <= 0 {
+	n := udpbatch.PollReady(fd, p.events)
+	if n <= 0 {
 		p.nready = 0
-		return errors.Is(err, unix.EBADF)
+		return n < 0 // closed: let the read fail
 	}
 	p.nready = n
 	return true
@@ -202,7 +201,7 @@ func (p *pbxPoller) waitEvents(fd uintptr) bool {
 // address buffer: nothing allocated per packet).
 func (s *polledSocket) readOne(fd uintptr) bool {
 	salen := uint32(unsafe.Sizeof(s.sa))
-	n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)),
+	n, _, errno := unix.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)),
 		syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&s.sa)), uintptr(unsafe.Pointer(&salen)))
 	if errno != 0 {
 		s.n = 0

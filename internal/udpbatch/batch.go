@@ -2,6 +2,13 @@
 // sendmmsg) through a socket's syscall.RawConn, so that Go's netpoller
 // still does the waiting. Buffers, addresses and headers are set up once:
 // nothing is allocated per datagram.
+//
+// Every system call here is made not to wait (MSG_DONTWAIT, an epoll
+// timeout of 0), so they are raw: the Go scheduler is not told about
+// them. A call it is told about costs the entry and exit bookkeeping,
+// and on a busy box the runtime's monitor takes the processor away from
+// a thread the kernel briefly preempted inside one, waking another
+// thread to run Go code: context switches for nothing.
 package udpbatch
 
 import (
@@ -77,7 +84,7 @@ func (b *Batch) recv(fd uintptr) bool {
 		b.hdrs[i].Hdr.Namelen = uint32(unsafe.Sizeof(b.names[i]))
 		b.hdrs[i].Len = 0
 	}
-	n, _, errno := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
 		unix.MSG_DONTWAIT, 0, 0)
 	switch errno {
 	case 0:
@@ -117,7 +124,10 @@ func (b *Batch) Send(rc syscall.RawConn) error {
 	if b.N == 0 {
 		return nil
 	}
-	if err := rc.Control(b.familyFn); err != nil {
+	if s, ok := rc.(rawConnOf); ok {
+		// our own socket knows its family: no getsockname per batch
+		b.inet4 = s.u.local.Addr().Is4()
+	} else if err := rc.Control(b.familyFn); err != nil {
 		b.N = 0
 		return err
 	}
@@ -145,12 +155,12 @@ func (b *Batch) Send(rc syscall.RawConn) error {
 func (b *Batch) family(fd uintptr) {
 	var sa unix.RawSockaddrInet6
 	l := uint32(unsafe.Sizeof(sa))
-	syscall.Syscall(unix.SYS_GETSOCKNAME, fd, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&l)))
+	unix.RawSyscall(unix.SYS_GETSOCKNAME, fd, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&l)))
 	b.inet4 = sa.Family == unix.AF_INET
 }
 
 func (b *Batch) send(fd uintptr) bool {
-	n, _, errno := syscall.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[b.sent])), uintptr(b.N-b.sent),
+	n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[b.sent])), uintptr(b.N-b.sent),
 		unix.MSG_DONTWAIT, 0, 0)
 	switch errno {
 	case 0:

@@ -119,8 +119,7 @@ func (u *Socket) startWait() error {
 	}
 	events := make([]unix.EpollEvent, 1)
 	u.wait = func(fd uintptr) bool {
-		n, _ := unix.EpollWait(int(fd), events, 0)
-		return n > 0
+		return PollReady(fd, events) > 0
 	}
 	return nil
 }
@@ -139,7 +138,7 @@ func (u *Socket) WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error) {
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
-	n, _, errno := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(u.fd), uintptr(p), uintptr(len(b)),
+	n, _, errno := unix.RawSyscall6(syscall.SYS_SENDTO, uintptr(u.fd), uintptr(p), uintptr(len(b)),
 		syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), uintptr(salen))
 	if errno != 0 {
 		return 0, &net.OpError{Op: "write", Net: "udp", Addr: net.UDPAddrFromAddrPort(to), Err: os.NewSyscallError("sendto", errno)}
@@ -185,3 +184,18 @@ func (r rawConnOf) Control(f func(fd uintptr)) error {
 }
 func (r rawConnOf) Read(f func(fd uintptr) bool) error  { return r.do(f) }
 func (r rawConnOf) Write(f func(fd uintptr) bool) error { return r.do(f) }
+
+// PollReady takes the ready events of epoll set fd into events without
+// waiting (epoll_pwait with a timeout of 0 and no signal mask): the caller waits through Go's
+// netpoller on the set itself. It is 0 when none is ready, -1 with the
+// set closed (EBADF).
+func PollReady(fd uintptr, events []unix.EpollEvent) int {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	switch errno {
+	case 0:
+		return int(n)
+	case unix.EBADF:
+		return -1
+	}
+	return 0
+}
