@@ -16,6 +16,7 @@ import (
 	"edgebox/gateway"
 	"edgebox/gateway/client"
 	"edgebox/internal/dtlssrtp"
+	"edgebox/internal/udpbatch"
 
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
@@ -53,13 +54,20 @@ type callNet struct {
 	mux  *ice.UDPMuxDefault
 }
 
-func newCallNet() (*callNet, error) {
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+// newCallNet opens the call's socket; recv, shared by the run's calls,
+// reads it (a goroutine woken per packet and call would cost the
+// generator more than the gateway costs).
+func newCallNet(recv *udpbatch.Poller) (*callNet, error) {
+	sock, err := udpbatch.Listen(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0), false)
 	if err != nil {
 		return nil, err
 	}
 	keys := dtlssrtp.NewKeyring()
-	conn := dtlssrtp.NewConn(udp, keys)
+	conn, err := dtlssrtp.NewConnPolled(sock, keys, recv)
+	if err != nil {
+		sock.Close()
+		return nil, err
+	}
 	return &callNet{conn: conn, keys: keys, mux: ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})}, nil
 }
 
@@ -255,7 +263,7 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 // offer sets up the call's socket and peer connection with one audio
 // track and returns the complete offer (or the failure cause).
 func (c *call) offer(ctx context.Context) (sdp, failure string) {
-	cn, err := newCallNet()
+	cn, err := newCallNet(c.run.recv)
 	if err != nil {
 		return "", "socket: " + shortErr(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"edgebox/internal/udpbatch"
 )
 
 // runner is one load run.
@@ -18,6 +20,7 @@ type runner struct {
 	hc    *http.Client
 	codec codecSpec
 	pace  *pacer
+	recv  *udpbatch.Poller // reads every call's socket
 
 	totals    totals
 	attempted atomic.Int64
@@ -72,7 +75,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	r := &runner{opt: opt, codec: cs,
 		hc: &http.Client{Timeout: opt.SetupTimeout, Transport: &http.Transport{
 			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}},
-		pace: newPacer(max(1, runtime.GOMAXPROCS(0)))}
+		pace: newPacer(max(1, runtime.GOMAXPROCS(0))), recv: udpbatch.NewPoller(1500, nil)}
 	defer r.hc.CloseIdleConnections()
 
 	drops0 := map[string]uint64{}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/internal/udpbatch"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 )
@@ -101,7 +103,7 @@ func hold(r *runner, c *call, d time.Duration) mediaResult {
 // whichever DTLS role the answerer took (pion answers as the client).
 func TestSwitchToSession(t *testing.T) {
 	cs, _ := codecOf("pcmu")
-	r := &runner{codec: cs, pace: newPacer(1)}
+	r := &runner{codec: cs, pace: newPacer(1), recv: udpbatch.NewPoller(1500, nil)}
 	defer r.pace.close()
 	c := echoCall(t, r)
 	m := hold(r, c, time.Second)
@@ -118,7 +120,7 @@ func TestSwitchToSession(t *testing.T) {
 // keeps pion's path, its media flows, and the cause is reported.
 func TestUnknownKeysStayOnPion(t *testing.T) {
 	cs, _ := codecOf("pcmu")
-	r := &runner{codec: cs, pace: newPacer(1)}
+	r := &runner{codec: cs, pace: newPacer(1), recv: udpbatch.NewPoller(1500, nil)}
 	defer r.pace.close()
 	c := echoCall(t, r)
 	pair, err := c.sender.Transport().ICETransport().GetSelectedCandidatePair()

@@ -106,13 +106,13 @@ type pbxLeg struct {
 	remoteLost   uint32
 	remoteJitter uint32
 	closeOnce    sync.Once
-	polled       *polledSocket
-	polledRTCP   *polledSocket
+	polled       *udpbatch.Polled
+	polledRTCP   *udpbatch.Polled
 }
 
 // poll hands the leg's RTP to on, on the pool's poller, until close.
 func (l *pbxLeg) poll(on func(pkt []byte, from netip.AddrPort)) error {
-	s, err := l.pool.poller.add(l.rtp, on)
+	s, err := l.pool.poller.Add(l.rtp, on)
 	if err != nil {
 		return err
 	}
@@ -178,9 +178,9 @@ func (l *pbxLeg) close() {
 		l.mu.Lock()
 		polled, polledRTCP := l.polled, l.polledRTCP
 		l.mu.Unlock()
-		for _, s := range []*polledSocket{polled, polledRTCP} {
+		for _, s := range []*udpbatch.Polled{polled, polledRTCP} {
 			if s != nil {
-				l.pool.poller.remove(s)
+				l.pool.poller.Remove(s)
 			}
 		}
 		port := int(l.local.Port())
@@ -210,7 +210,7 @@ func (l *pbxLeg) forBrowser(pkt []byte, src netip.AddrPort) (int, bool) {
 // reads the PBX's reports until the leg closes. The leg's own reports go
 // out from the call's report loop (sendReport).
 func (l *pbxLeg) readRTCP() error {
-	s, err := l.pool.poller.add(l.rtcp, l.onRTCP)
+	s, err := l.pool.poller.Add(l.rtcp, l.onRTCP)
 	if err != nil {
 		return err
 	}

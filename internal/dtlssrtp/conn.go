@@ -33,6 +33,10 @@ type Conn struct {
 
 	rc syscall.RawConn // of out
 
+	// NewConnPolled: the poller reading the socket
+	poller *udpbatch.Poller
+	polled *udpbatch.Polled
+
 	// Fast counts packets handled here instead of by pion.
 	Fast atomic.Uint64
 	// Rejected counts packets of a session that failed authentication or
@@ -72,6 +76,21 @@ func NewConnGroup(socks []*udpbatch.Socket, keys *Keyring) *Conn {
 	return c
 }
 
+// NewConnPolled wraps one socket that p reads, with the sockets of many
+// other Conns: no goroutine of its own waits for its packets (a load
+// generator's thousand calls, each with its own address).
+func NewConnPolled(sock *udpbatch.Socket, keys *Keyring, p *udpbatch.Poller) (*Conn, error) {
+	rc, _ := sock.SyscallConn()
+	c := &Conn{local: net.UDPAddrFromAddrPort(sock.LocalAddr()), out: sock, rc: rc, keys: keys,
+		group: []*udpbatch.Socket{sock}, slow: make(chan slowPacket, 64), closed: make(chan struct{}), poller: p}
+	polled, err := p.Add(sock, c.deliver)
+	if err != nil {
+		return nil, err
+	}
+	c.polled = polled
+	return c, nil
+}
+
 // readGroup is the reader of one socket of a group: many datagrams per
 // system call (recvmmsg), SRTP handled in place.
 func (c *Conn) readGroup(u *udpbatch.Socket) {
@@ -81,15 +100,20 @@ func (c *Conn) readGroup(u *udpbatch.Socket) {
 			return
 		}
 		for i := range b.N {
-			pkt, from := b.Packet(i)
-			if len(pkt) == 0 || c.claim(pkt, from) {
-				continue
-			}
-			select {
-			case c.slow <- slowPacket{b: append([]byte(nil), pkt...), from: from}:
-			default: // pion is behind: drop, like a full socket buffer would
-			}
+			c.deliver(b.Packet(i))
 		}
+	}
+}
+
+// deliver takes one received datagram: to its session, or queued for
+// pion (a copy: pkt is the reader's buffer).
+func (c *Conn) deliver(pkt []byte, from netip.AddrPort) {
+	if len(pkt) == 0 || c.claim(pkt, from) {
+		return
+	}
+	select {
+	case c.slow <- slowPacket{b: append([]byte(nil), pkt...), from: from}:
+	default: // pion is behind: drop, like a full socket buffer would
 	}
 }
 
@@ -172,6 +196,9 @@ func (c *Conn) Close() error {
 		return c.conn.Close()
 	}
 	c.once.Do(func() { close(c.closed) })
+	if c.polled != nil {
+		c.poller.Remove(c.polled) // no packet is being handled once it returns
+	}
 	var err error
 	for _, u := range c.group {
 		if e := u.Close(); e != nil && err == nil {

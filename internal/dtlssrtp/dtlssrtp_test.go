@@ -25,11 +25,23 @@ type pair struct {
 	clientAddr, serverAddr netip.AddrPort
 }
 
-// listen makes a Conn on loopback: one socket, or a group of n.
+// testPoller reads the sockets of polled Conns (listen with n == 0).
+var testPoller = udpbatch.NewPoller(1500, nil)
+
+// listen makes a Conn on loopback: one socket, a group of n, or (n == 0)
+// one socket read by a poller.
 func listen(t testing.TB, n int) *Conn {
 	t.Helper()
 	var c *Conn
-	if n == 1 {
+	if n == 0 {
+		sock, err := udpbatch.Listen(netip.MustParseAddrPort("127.0.0.1:0"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err = NewConnPolled(sock, NewKeyring(), testPoller); err != nil {
+			t.Fatal(err)
+		}
+	} else if n == 1 {
 		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			t.Fatal(err)
@@ -242,8 +254,12 @@ func rtpPacket(ssrc uint32, seq uint16, payload []byte) []byte {
 }
 
 func TestSessionsCarryRTPBesideDTLS(t *testing.T) {
-	for _, n := range []int{1, 3} {
-		t.Run(fmt.Sprintf("sockets=%d", n), func(t *testing.T) { sessionsCarryRTP(t, n) })
+	for _, n := range []int{1, 3, 0} {
+		name := fmt.Sprintf("sockets=%d", n)
+		if n == 0 {
+			name = "polled"
+		}
+		t.Run(name, func(t *testing.T) { sessionsCarryRTP(t, n) })
 	}
 }
 

@@ -1,0 +1,177 @@
+package udpbatch
+
+import (
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Poller reads many UDP sockets on one goroutine. A goroutine per socket
+// costs a park and a wake-up per packet; here one epoll set holds the
+// sockets and is itself waited on through Go's netpoller, so a busy
+// process handles the packets of many sockets per wake-up. The goroutine
+// runs while at least one socket is registered.
+type Poller struct {
+	mu     sync.Mutex
+	ep     *os.File // the epoll set; nil while no socket is registered
+	socks  map[int32]*Polled
+	events []unix.EpollEvent
+	nready int
+	wait   func(fd uintptr) bool // p.waitEvents, bound once
+	// buf receives every socket's packets: the sockets are read one at
+	// a time and the callbacks do not keep what they are given
+	buf []byte
+	// endRound runs after each round's packets, on the goroutine
+	endRound func()
+}
+
+// Polled is one registered socket and what to do with its packets.
+type Polled struct {
+	fd     int32
+	rc     syscall.RawConn
+	on     func(pkt []byte, from netip.AddrPort)
+	buf    []byte // the poller's
+	sa     unix.RawSockaddrInet6
+	read   func(fd uintptr) bool // s.readOne, bound once
+	n      int
+	from   netip.AddrPort
+	closed bool
+}
+
+// maxEvents bounds the sockets handled per wake-up.
+const maxEvents = 256
+
+// NewPoller makes a poller for datagrams of up to size bytes; endRound,
+// if not nil, runs after the packets of each wake-up were handled (to
+// send what they queued, say).
+func NewPoller(size int, endRound func()) *Poller {
+	p := &Poller{socks: map[int32]*Polled{}, events: make([]unix.EpollEvent, maxEvents),
+		buf: make([]byte, size), endRound: endRound}
+	p.wait = p.waitEvents
+	return p
+}
+
+// Add reads conn's packets into on until Remove. on runs on the poller's
+// goroutine: it must not block and must not keep pkt.
+func (p *Poller) Add(conn syscall.Conn, on func(pkt []byte, from netip.AddrPort)) (*Polled, error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	s := &Polled{rc: rc, on: on, buf: p.buf}
+	s.read = s.readOne
+	if err := rc.Control(func(fd uintptr) { s.fd = int32(fd) }); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ep == nil {
+		if err := p.startLocked(); err != nil {
+			return nil, err
+		}
+	}
+	epfd := int(p.ep.Fd())
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, int(s.fd), &unix.EpollEvent{Events: unix.EPOLLIN, Fd: s.fd}); err != nil {
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	p.socks[s.fd] = s
+	return s, nil
+}
+
+// Remove stops reading s; on is not called again once Remove returns, so
+// the socket may then be closed.
+func (p *Poller) Remove(s *Polled) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if p.socks[s.fd] == s {
+		delete(p.socks, s.fd)
+		unix.EpollCtl(int(p.ep.Fd()), unix.EPOLL_CTL_DEL, int(s.fd), nil)
+	}
+	if len(p.socks) == 0 && p.ep != nil {
+		p.ep.Close() // ends the goroutine
+		p.ep = nil
+	}
+}
+
+func (p *Poller) startLocked() error {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	// non-blocking: os.NewFile puts the epoll fd in Go's netpoller
+	ep := os.NewFile(uintptr(fd), "udp-poller-epoll")
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		return err
+	}
+	p.ep = ep
+	go p.run(ep, rc)
+	return nil
+}
+
+func (p *Poller) run(ep *os.File, rc syscall.RawConn) {
+	for {
+		if err := rc.Read(p.wait); err != nil {
+			return // closed: no sockets left
+		}
+		p.mu.Lock()
+		if p.ep != ep {
+			p.mu.Unlock()
+			return
+		}
+		for _, ev := range p.events[:p.nready] {
+			if s := p.socks[ev.Fd]; s != nil {
+				// one packet per socket and round: the set is level
+				// triggered, so a socket with more is ready again
+				s.rc.Read(s.read)
+				if s.n > 0 {
+					s.on(s.buf[:s.n], s.from)
+				}
+			}
+		}
+		if p.endRound != nil {
+			p.endRound()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// waitEvents collects the ready sockets without blocking the thread;
+// false makes the netpoller wait for the epoll set to become readable.
+func (p *Poller) waitEvents(fd uintptr) bool {
+	n := PollReady(fd, p.events)
+	if n <= 0 {
+		p.nready = 0
+		return n < 0 // closed: let the read fail
+	}
+	p.nready = n
+	return true
+}
+
+// readOne takes one datagram without waiting (recvfrom with a reused
+// address buffer: nothing allocated per packet).
+func (s *Polled) readOne(fd uintptr) bool {
+	salen := uint32(unsafe.Sizeof(s.sa))
+	n, _, errno := unix.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&s.buf[0])), uintptr(len(s.buf)),
+		syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&s.sa)), uintptr(unsafe.Pointer(&salen)))
+	if errno != 0 {
+		s.n = 0
+		return true
+	}
+	s.n = int(n)
+	s.from = AddrPort(&s.sa)
+	return true
+}
