@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"edgebox/calldial"
@@ -77,6 +78,7 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 	noGo := fs.Bool("no-go", false, "only the load matrix")
 	benchtime := fs.String("benchtime", "1s", "go test -benchtime for the hot-path benchmarks")
 	verbose := fs.Bool("v", false, "progress line every second of each point")
+	only := fs.String("only", "", "run only the load points whose name contains this (\"x1500\", \"setup\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,6 +99,9 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 		for i, p := range Matrix(*quick) {
 			if ctx.Err() != nil {
 				break
+			}
+			if !strings.Contains(p.Name, *only) {
+				continue
 			}
 			if p.Ramp && rampFailed {
 				res.Load = append(res.Load, Result{Point: p, Error: "not run: the previous rate answered under half its calls"})
