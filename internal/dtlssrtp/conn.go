@@ -78,7 +78,8 @@ func NewConnGroup(socks []*udpbatch.Socket, keys *Keyring) *Conn {
 
 // NewConnPolled wraps one socket that p reads, with the sockets of many
 // other Conns: no goroutine of its own waits for its packets (a load
-// generator's thousand calls, each with its own address).
+// generator's thousand calls, each with its own address). Handlers run
+// on p's goroutine, so they must not Close the Conn.
 func NewConnPolled(sock *udpbatch.Socket, keys *Keyring, p *udpbatch.Poller) (*Conn, error) {
 	rc, _ := sock.SyscallConn()
 	c := &Conn{local: net.UDPAddrFromAddrPort(sock.LocalAddr()), out: sock, rc: rc, keys: keys,
