@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -235,13 +236,33 @@ func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
 
 type slogLeveled struct{ log *slog.Logger }
 
-func (l slogLeveled) Trace(string)              {}
-func (l slogLeveled) Tracef(string, ...any)     {}
-func (l slogLeveled) Debug(string)              {}
-func (l slogLeveled) Debugf(string, ...any)     {}
-func (l slogLeveled) Info(string)               {}
-func (l slogLeveled) Infof(string, ...any)      {}
-func (l slogLeveled) Warn(m string)             { l.log.Warn(m) }
-func (l slogLeveled) Warnf(f string, a ...any)  { l.log.Warn(fmt.Sprintf(f, a...)) }
-func (l slogLeveled) Error(m string)            { l.log.Error(m) }
-func (l slogLeveled) Errorf(f string, a ...any) { l.log.Error(fmt.Sprintf(f, a...)) }
+func (l slogLeveled) Trace(string)             {}
+func (l slogLeveled) Tracef(string, ...any)    {}
+func (l slogLeveled) Debug(string)             {}
+func (l slogLeveled) Debugf(string, ...any)    {}
+func (l slogLeveled) Info(string)              {}
+func (l slogLeveled) Infof(string, ...any)     {}
+func (l slogLeveled) Warn(m string)            { l.log.Log(context.Background(), pionLevel(m, slog.LevelWarn), m) }
+func (l slogLeveled) Warnf(f string, a ...any) { l.Warn(fmt.Sprintf(f, a...)) }
+func (l slogLeveled) Error(m string) {
+	l.log.Log(context.Background(), pionLevel(m, slog.LevelError), m)
+}
+func (l slogLeveled) Errorf(f string, a ...any) { l.Error(fmt.Sprintf(f, a...)) }
+
+// pionShutdownNoise are what pion reports of a call's sockets and streams
+// while the call is being closed (three lines per call, every call): a
+// remote admin reading the log must not take them for faults.
+var pionShutdownNoise = []string{
+	"read/write on closed pipe",
+	"stream is already closed",
+}
+
+// pionLevel is level, or debug for pion's shutdown noise.
+func pionLevel(m string, level slog.Level) slog.Level {
+	for _, s := range pionShutdownNoise {
+		if strings.Contains(m, s) {
+			return slog.LevelDebug
+		}
+	}
+	return level
+}
