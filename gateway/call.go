@@ -844,7 +844,7 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *stream
 }
 
 // fromPBX is one PBX stream on its way to the browser. Its packets come
-// from the port pool's poller (pbxpoll.go); packets from other addresses
+// from the leg's poller (pbxpoll.go); packets from other addresses
 // than the PBX's media host are dropped.
 type fromPBX struct {
 	c     *Call
@@ -891,7 +891,7 @@ func (r *fromPBX) packet(pkt []byte, from netip.AddrPort) {
 	binary.BigEndian.PutUint16(pkt[2:4], out)
 	var err error
 	if r.audio {
-		err = c.sendToBrowser(pkt, r.track, &r.roc, &r.adopted, leg.pool.poller)
+		err = c.sendToBrowser(pkt, r.track, &r.roc, &r.adopted, leg.poller)
 	} else {
 		_, err = r.track.Load().Write(pkt)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 // portPool hands out RTP/RTCP port pairs (even RTP port, RTCP on the next)
 // from the configured range.
 type portPool struct {
-	poller   *pbxPoller // reads every leg's RTP
+	// pollers read the legs' RTP and RTCP, one per CPU as the ICE
+	// port's readers are: a leg stays on the one its port picks
+	pollers  []*pbxPoller
 	mu       sync.Mutex
 	min, max int
 	next     int
@@ -29,7 +32,11 @@ func newPortPool(lo, hi int) *portPool {
 	if lo%2 == 1 {
 		lo++
 	}
-	return &portPool{min: lo, max: hi, next: lo, used: map[int]bool{}, poller: newPBXPoller()}
+	p := &portPool{min: lo, max: hi, next: lo, used: map[int]bool{}}
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		p.pollers = append(p.pollers, newPBXPoller())
+	}
+	return p
 }
 
 // setRange applies a new range; pairs in use stay until released.
@@ -87,8 +94,9 @@ func (p *portPool) inUse() int {
 // pbxLeg is the plain RTP side of a call.
 type pbxLeg struct {
 	pool   *portPool
-	rtp    *udpbatch.Socket // read by the pool's poller
-	rtcp   *udpbatch.Socket // read by the pool's poller
+	poller *pbxPoller       // one of the pool's
+	rtp    *udpbatch.Socket // read by poller
+	rtcp   *udpbatch.Socket // read by poller
 	local  netip.AddrPort
 	send   pbxSender
 	recv   streamStats // PBX -> box
@@ -110,9 +118,9 @@ type pbxLeg struct {
 	polledRTCP   *udpbatch.Polled
 }
 
-// poll hands the leg's RTP to on, on the pool's poller, until close.
+// poll hands the leg's RTP to on, on the leg's poller, until close.
 func (l *pbxLeg) poll(on func(pkt []byte, from netip.AddrPort)) error {
-	s, err := l.pool.poller.Add(l.rtp, on)
+	s, err := l.poller.Add(l.rtp, on)
 	if err != nil {
 		return err
 	}
@@ -133,7 +141,8 @@ func openPBXLeg(pool *portPool, ip netip.Addr) (*pbxLeg, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &pbxLeg{pool: pool, rtp: a, rtcp: b, local: a.LocalAddr()}
+	port := int(a.LocalAddr().Port())
+	l := &pbxLeg{pool: pool, rtp: a, rtcp: b, local: a.LocalAddr(), poller: pool.pollers[port/2%len(pool.pollers)]}
 	l.send.conn = a
 	l.send.ssrc = randUint32()
 	l.send.pt = newPTMap()
@@ -180,7 +189,7 @@ func (l *pbxLeg) close() {
 		l.mu.Unlock()
 		for _, s := range []*udpbatch.Polled{polled, polledRTCP} {
 			if s != nil {
-				l.pool.poller.Remove(s)
+				l.poller.Remove(s)
 			}
 		}
 		port := int(l.local.Port())
@@ -206,11 +215,11 @@ func (l *pbxLeg) forBrowser(pkt []byte, src netip.AddrPort) (int, bool) {
 	return out, out >= 0 && int16(out) == l.teBrowser
 }
 
-// readRTCP terminates the PBX's RTCP toward the leg: the pool's poller
+// readRTCP terminates the PBX's RTCP toward the leg: the leg's poller
 // reads the PBX's reports until the leg closes. The leg's own reports go
 // out from the call's report loop (sendReport).
 func (l *pbxLeg) readRTCP() error {
-	s, err := l.pool.poller.Add(l.rtcp, l.onRTCP)
+	s, err := l.poller.Add(l.rtcp, l.onRTCP)
 	if err != nil {
 		return err
 	}
