@@ -5,9 +5,10 @@ import (
 	"edgebox/internal/udpbatch"
 )
 
-// pbxPoller reads every PBX leg's RTP and RTCP socket on one goroutine
-// (udpbatch.Poller), and sends what a round's packets make for browsers
-// together at its end (sendmmsg from the ICE socket).
+// pbxPoller reads its PBX legs' RTP and RTCP sockets on one goroutine
+// (udpbatch.Poller; the port pool has one per CPU), and sends what a
+// round's packets make for browsers together at its end (sendmmsg from
+// the ICE socket).
 type pbxPoller struct {
 	*udpbatch.Poller
 	// browser-bound packets of a round, sent together from the ICE
