@@ -120,12 +120,18 @@ type pbxLeg struct {
 
 // poll hands the leg's RTP to on, on the leg's poller, until close.
 func (l *pbxLeg) poll(on func(pkt []byte, from netip.AddrPort)) error {
-	s, err := l.poller.Add(l.rtp, on)
+	return l.watch(l.rtp, on, &l.polled)
+}
+
+// watch registers sock with the leg's poller; into keeps the
+// registration for close.
+func (l *pbxLeg) watch(sock *udpbatch.Socket, on func(pkt []byte, from netip.AddrPort), into **udpbatch.Polled) error {
+	s, err := l.poller.Add(sock, on)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
-	l.polled = s
+	*into = s
 	l.mu.Unlock()
 	return nil
 }
@@ -219,14 +225,7 @@ func (l *pbxLeg) forBrowser(pkt []byte, src netip.AddrPort) (int, bool) {
 // reads the PBX's reports until the leg closes. The leg's own reports go
 // out from the call's report loop (sendReport).
 func (l *pbxLeg) readRTCP() error {
-	s, err := l.poller.Add(l.rtcp, l.onRTCP)
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	l.polledRTCP = s
-	l.mu.Unlock()
-	return nil
+	return l.watch(l.rtcp, l.onRTCP, &l.polledRTCP)
 }
 
 // onRTCP takes one RTCP packet from the PBX (on the poller goroutine).

@@ -236,18 +236,27 @@ func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
 
 type slogLeveled struct{ log *slog.Logger }
 
-func (l slogLeveled) Trace(string)             {}
-func (l slogLeveled) Tracef(string, ...any)    {}
-func (l slogLeveled) Debug(string)             {}
-func (l slogLeveled) Debugf(string, ...any)    {}
-func (l slogLeveled) Info(string)              {}
-func (l slogLeveled) Infof(string, ...any)     {}
-func (l slogLeveled) Warn(m string)            { l.log.Log(context.Background(), pionLevel(m, slog.LevelWarn), m) }
-func (l slogLeveled) Warnf(f string, a ...any) { l.Warn(fmt.Sprintf(f, a...)) }
-func (l slogLeveled) Error(m string) {
-	l.log.Log(context.Background(), pionLevel(m, slog.LevelError), m)
+func (l slogLeveled) Trace(string)              {}
+func (l slogLeveled) Tracef(string, ...any)     {}
+func (l slogLeveled) Debug(string)              {}
+func (l slogLeveled) Debugf(string, ...any)     {}
+func (l slogLeveled) Info(string)               {}
+func (l slogLeveled) Infof(string, ...any)      {}
+func (l slogLeveled) Warn(m string)             { l.at(slog.LevelWarn, m) }
+func (l slogLeveled) Warnf(f string, a ...any)  { l.at(slog.LevelWarn, fmt.Sprintf(f, a...)) }
+func (l slogLeveled) Error(m string)            { l.at(slog.LevelError, m) }
+func (l slogLeveled) Errorf(f string, a ...any) { l.at(slog.LevelError, fmt.Sprintf(f, a...)) }
+
+// at logs m at level, or at debug when it is pion's shutdown noise.
+func (l slogLeveled) at(level slog.Level, m string) {
+	for _, s := range pionShutdownNoise {
+		if strings.Contains(m, s) {
+			level = slog.LevelDebug
+			break
+		}
+	}
+	l.log.Log(context.Background(), level, m)
 }
-func (l slogLeveled) Errorf(f string, a ...any) { l.Error(fmt.Sprintf(f, a...)) }
 
 // pionShutdownNoise are what pion reports of a call's sockets and streams
 // while the call is being closed (three lines per call, every call): a
@@ -255,14 +264,4 @@ func (l slogLeveled) Errorf(f string, a ...any) { l.Error(fmt.Sprintf(f, a...)) 
 var pionShutdownNoise = []string{
 	"read/write on closed pipe",
 	"stream is already closed",
-}
-
-// pionLevel is level, or debug for pion's shutdown noise.
-func pionLevel(m string, level slog.Level) slog.Level {
-	for _, s := range pionShutdownNoise {
-		if strings.Contains(m, s) {
-			return slog.LevelDebug
-		}
-	}
-	return level
 }
