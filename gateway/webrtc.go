@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -11,12 +10,12 @@ import (
 
 	"edgebox/internal/config"
 	"edgebox/internal/dtlssrtp"
+	"edgebox/internal/pionlog"
 	"edgebox/internal/udpbatch"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/logging"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
@@ -61,8 +60,8 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	}
 	h := &webrtcHost{sock: group[0], port: int(group[0].LocalAddr().Port()), bindIP: ip}
 	h.fast = dtlssrtp.NewConnGroup(group, dtlssrtp.NewKeyring())
-	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionLogger(log).NewLogger("udpmux")})
-	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
+	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionlog.Factory(log).NewLogger("udpmux")})
+	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory(log)}
 	se.SetICEUDPMux(h.mux)
 	// One interface list for every call's ICE agent: without it pion
 	// dumps the kernel's interface table (netlink) for each call and
@@ -221,47 +220,4 @@ func audioPreferences(plan *bridgePlan) []webrtc.RTPCodecParameters {
 		prefs = append(prefs, te)
 	}
 	return prefs
-}
-
-// pionLogger sends pion's warnings and errors to slog.
-func pionLogger(log *slog.Logger) logging.LoggerFactory {
-	return slogFactory{log}
-}
-
-type slogFactory struct{ log *slog.Logger }
-
-func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
-	return slogLeveled{f.log.With("pion", scope)}
-}
-
-type slogLeveled struct{ log *slog.Logger }
-
-func (l slogLeveled) Trace(string)              {}
-func (l slogLeveled) Tracef(string, ...any)     {}
-func (l slogLeveled) Debug(string)              {}
-func (l slogLeveled) Debugf(string, ...any)     {}
-func (l slogLeveled) Info(string)               {}
-func (l slogLeveled) Infof(string, ...any)      {}
-func (l slogLeveled) Warn(m string)             { l.at(slog.LevelWarn, m) }
-func (l slogLeveled) Warnf(f string, a ...any)  { l.at(slog.LevelWarn, fmt.Sprintf(f, a...)) }
-func (l slogLeveled) Error(m string)            { l.at(slog.LevelError, m) }
-func (l slogLeveled) Errorf(f string, a ...any) { l.at(slog.LevelError, fmt.Sprintf(f, a...)) }
-
-// at logs m at level, or at debug when it is pion's shutdown noise.
-func (l slogLeveled) at(level slog.Level, m string) {
-	for _, s := range pionShutdownNoise {
-		if strings.Contains(m, s) {
-			level = slog.LevelDebug
-			break
-		}
-	}
-	l.log.Log(context.Background(), level, m)
-}
-
-// pionShutdownNoise are what pion reports of a call's sockets and streams
-// while the call is being closed (three lines per call, every call): a
-// remote admin reading the log must not take them for faults.
-var pionShutdownNoise = []string{
-	"read/write on closed pipe",
-	"stream is already closed",
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/pionlog"
 
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
@@ -211,7 +213,9 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	se := webrtc.SettingEngine{}
+	// pion's lines for sockets closed under a call being hung up are not
+	// errors of the run: they go to debug.
+	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory(slog.Default())}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if o.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
