@@ -16,12 +16,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/dtlssrtp"
 	"edgebox/internal/pionlog"
 
 	"github.com/coder/websocket"
@@ -85,6 +87,10 @@ type Options struct {
 	// RelayOnly sends all media through the TURN server the box handed
 	// out (ICE transport policy "relay"), even with LoopbackOnly.
 	RelayOnly bool
+	// OwnSocket runs the call's ICE on a loopback socket of the client's
+	// own that watches the DTLS handshake, so SRTPKeys can tell the
+	// call's keys (tests playing the browser from another socket).
+	OwnSocket bool
 	// Auth overrides the auth message (token misuse tests); Token is set
 	// from Dial's argument when empty.
 	From, To string
@@ -109,6 +115,10 @@ type Call struct {
 	echoed     atomic.Uint64 // received packets that carry our own marker
 	teReceived atomic.Uint64 // received telephone-event packets
 	vtrack     *webrtc.TrackLocalStaticRTP
+	remoteSSRC atomic.Uint32 // of the box's audio, once it arrived
+	remoteROC  atomic.Uint32 // its rollover counter so far
+	keys       *dtlssrtp.Keyring
+	mux        *ice.UDPMuxDefault
 	vsender    *webrtc.RTPSender
 	vdisabled  atomic.Bool
 	vsent      atomic.Uint64
@@ -222,6 +232,16 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	}
+	if o.OwnSocket {
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return err
+		}
+		c.keys = dtlssrtp.NewKeyring()
+		c.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: dtlssrtp.NewConn(u, c.keys)})
+		se.SetICEUDPMux(c.mux)
+		se.SetDTLSKeyLogWriter(c.keys)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 	var servers []webrtc.ICEServer
 	if !o.LoopbackOnly || o.RelayOnly {
@@ -260,6 +280,8 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		video := t.Kind() == webrtc.RTPCodecTypeVideo
 		buf := make([]byte, 1500)
+		var last uint16 // highest sequence number of the box's audio
+		have := false
 		for {
 			n, _, err := t.Read(buf)
 			if err != nil {
@@ -267,10 +289,19 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 			}
 			if !video {
 				c.received.Add(1)
+				c.remoteSSRC.Store(uint32(t.SSRC()))
 			}
 			if n >= 12 {
 				var p rtp.Packet
 				if p.Unmarshal(buf[:n]) == nil {
+					if !video {
+						if d := p.SequenceNumber - last; !have || d != 0 && d < 0x8000 {
+							if have && p.SequenceNumber < last {
+								c.remoteROC.Add(1)
+							}
+							last, have = p.SequenceNumber, true
+						}
+					}
 					switch {
 					case !video && p.PayloadType == tePT:
 						c.teReceived.Add(1)
@@ -534,6 +565,9 @@ func (c *Call) Close() error {
 		if c.pc != nil {
 			err = c.pc.Close()
 		}
+		if c.mux != nil {
+			c.mux.Close()
+		}
 		c.ws.Close(websocket.StatusNormalClosure, "bye")
 	})
 	return err
@@ -563,4 +597,78 @@ func (c *Call) LocalCandidateType() string {
 		}
 	}
 	return ""
+}
+
+// ICEParams are the call's ICE credentials and the box's address in the
+// selected pair: what a test needs to speak ICE to the box from another
+// socket, as a browser behind a NAT that rebinds does.
+type ICEParams struct {
+	LocalUfrag, LocalPwd   string
+	RemoteUfrag, RemotePwd string
+	Remote                 netip.AddrPort
+}
+
+// ICE returns the call's ICEParams once ICE has selected a pair.
+func (c *Call) ICE() (ICEParams, error) {
+	var p ICEParams
+	if c.pc == nil || c.pc.LocalDescription() == nil || c.pc.RemoteDescription() == nil {
+		return p, errors.New("no session description yet")
+	}
+	p.LocalUfrag, p.LocalPwd = iceCredentials(c.pc.LocalDescription().SDP)
+	p.RemoteUfrag, p.RemotePwd = iceCredentials(c.pc.RemoteDescription().SDP)
+	for _, s := range c.pc.GetSenders() {
+		if tr := s.Transport(); tr != nil {
+			if pair, err := tr.ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
+				addr, err := netip.ParseAddr(pair.Remote.Address)
+				if err != nil {
+					return p, err
+				}
+				p.Remote = netip.AddrPortFrom(addr, pair.Remote.Port)
+				return p, nil
+			}
+		}
+	}
+	return p, errors.New("no ICE pair selected")
+}
+
+// iceCredentials are the first a=ice-ufrag and a=ice-pwd of an SDP.
+func iceCredentials(sdp string) (ufrag, pwd string) {
+	for _, l := range strings.Split(sdp, "\n") {
+		l = strings.TrimSpace(l)
+		if v, ok := strings.CutPrefix(l, "a=ice-ufrag:"); ok && ufrag == "" {
+			ufrag = v
+		}
+		if v, ok := strings.CutPrefix(l, "a=ice-pwd:"); ok && pwd == "" {
+			pwd = v
+		}
+	}
+	return ufrag, pwd
+}
+
+// AudioSSRCs are the SSRCs of the audio the client sends and of the
+// audio the box sends (0 before its first packet), and the rollover
+// counter the box's audio reached.
+func (c *Call) AudioSSRCs() (local, remote, remoteROC uint32) {
+	for _, s := range c.pc.GetSenders() {
+		if s.Track() == c.track {
+			if p := s.GetParameters(); len(p.Encodings) > 0 {
+				local = uint32(p.Encodings[0].SSRC)
+			}
+		}
+	}
+	return local, c.remoteSSRC.Load(), c.remoteROC.Load()
+}
+
+// SRTPKeys are the call's SRTP keys, in the client's role; only with
+// Options.OwnSocket, once DTLS is up, and once (the keyring then forgets
+// the handshake).
+func (c *Call) SRTPKeys() (dtlssrtp.Keys, error) {
+	if c.keys == nil {
+		return dtlssrtp.Keys{}, errors.New("SRTP keys need Options.OwnSocket")
+	}
+	p, err := c.ICE()
+	if err != nil {
+		return dtlssrtp.Keys{}, err
+	}
+	return c.keys.KeysFor(p.Remote)
 }
