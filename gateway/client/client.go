@@ -586,17 +586,25 @@ func (c *Call) Err() error {
 // LocalCandidateType is the type of the local ICE candidate in use
 // ("host", "srflx", "relay"), or "" before ICE has selected a pair.
 func (c *Call) LocalCandidateType() string {
+	if pair := c.selectedPair(); pair != nil {
+		return pair.Local.Typ.String()
+	}
+	return ""
+}
+
+// selectedPair is the ICE pair in use, or nil.
+func (c *Call) selectedPair() *webrtc.ICECandidatePair {
 	if c.pc == nil {
-		return ""
+		return nil
 	}
 	for _, s := range c.pc.GetSenders() {
 		if tr := s.Transport(); tr != nil {
 			if pair, err := tr.ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
-				return pair.Local.Typ.String()
+				return pair
 			}
 		}
 	}
-	return ""
+	return nil
 }
 
 // ICEParams are the call's ICE credentials and the box's address in the
@@ -616,19 +624,16 @@ func (c *Call) ICE() (ICEParams, error) {
 	}
 	p.LocalUfrag, p.LocalPwd = iceCredentials(c.pc.LocalDescription().SDP)
 	p.RemoteUfrag, p.RemotePwd = iceCredentials(c.pc.RemoteDescription().SDP)
-	for _, s := range c.pc.GetSenders() {
-		if tr := s.Transport(); tr != nil {
-			if pair, err := tr.ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
-				addr, err := netip.ParseAddr(pair.Remote.Address)
-				if err != nil {
-					return p, err
-				}
-				p.Remote = netip.AddrPortFrom(addr, pair.Remote.Port)
-				return p, nil
-			}
-		}
+	pair := c.selectedPair()
+	if pair == nil {
+		return p, errors.New("no ICE pair selected")
 	}
-	return p, errors.New("no ICE pair selected")
+	addr, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil {
+		return p, err
+	}
+	p.Remote = netip.AddrPortFrom(addr, pair.Remote.Port)
+	return p, nil
 }
 
 // iceCredentials are the first a=ice-ufrag and a=ice-pwd of an SDP.
