@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"edgebox/gateway"
 	"edgebox/gateway/client"
 	"edgebox/internal/dtlssrtp"
+	"edgebox/internal/pionlog"
 	"edgebox/internal/udpbatch"
 
 	"github.com/coder/websocket"
@@ -68,11 +71,16 @@ func newCallNet(recv *udpbatch.Poller) (*callNet, error) {
 		sock.Close()
 		return nil, err
 	}
-	return &callNet{conn: conn, keys: keys, mux: ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})}, nil
+	return &callNet{conn: conn, keys: keys, mux: ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: pionErrors.NewLogger("udpmux")})}, nil
 }
 
 // close stops the mux's reader and closes the socket.
 func (n *callNet) close() { n.mux.Close() }
+
+// pionErrors shows pion's errors on stderr, as pion's own default does,
+// but not the lines about sockets closed under a call being hung up:
+// they are not errors of the run.
+var pionErrors = pionlog.Factory(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 
 // newAPI is one call's pion API: one codec, ICE on the call's own
 // loopback socket only, the DTLS key log to the call's keyring, no
@@ -82,7 +90,7 @@ func newAPI(cs codecSpec, n *callNet) (*webrtc.API, error) {
 	if err := me.RegisterCodec(cs.params, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionErrors}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })

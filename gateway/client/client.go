@@ -238,7 +238,7 @@ func (c *Call) offer(ctx context.Context, o Options) error {
 			return err
 		}
 		c.keys = dtlssrtp.NewKeyring()
-		c.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: dtlssrtp.NewConn(u, c.keys)})
+		c.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: dtlssrtp.NewConn(u, c.keys), Logger: se.LoggerFactory.NewLogger("udpmux")})
 		se.SetICEUDPMux(c.mux)
 		se.SetDTLSKeyLogWriter(c.keys)
 	}

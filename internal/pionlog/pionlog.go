@@ -1,6 +1,6 @@
 // Package pionlog sends pion's log lines to slog: warnings and errors as
-// such, except the lines pion writes for every call while its sockets and
-// streams are being closed, which go to debug.
+// such, except the lines pion writes in the normal course of most calls,
+// which go to debug.
 package pionlog
 
 import (
@@ -37,9 +37,9 @@ func (l leveled) Warnf(f string, a ...any)  { l.at(slog.LevelWarn, fmt.Sprintf(f
 func (l leveled) Error(m string)            { l.at(slog.LevelError, m) }
 func (l leveled) Errorf(f string, a ...any) { l.at(slog.LevelError, fmt.Sprintf(f, a...)) }
 
-// at logs m at level, or at debug when it is pion's shutdown noise.
+// at logs m at level, or at debug when it is pion's routine noise.
 func (l leveled) at(level slog.Level, m string) {
-	for _, s := range shutdownNoise {
+	for _, s := range routineNoise {
 		if strings.Contains(m, s) {
 			level = slog.LevelDebug
 			break
@@ -48,11 +48,13 @@ func (l leveled) at(level slog.Level, m string) {
 	l.log.Log(context.Background(), level, m)
 }
 
-// shutdownNoise are what pion reports of a call's sockets and streams
-// while the call is being closed (three lines per call, every call): a
-// remote admin reading the gateway's log, or someone reading calldial's
-// output, must not take them for faults.
-var shutdownNoise = []string{
+// routineNoise are what pion reports of a call's sockets and streams
+// while the call is being closed (three lines per call, every call), and
+// of ICE checks due before the peer's candidates arrived (trickle ICE,
+// most calls): a remote admin reading the gateway's log, or someone
+// reading calldial's output, must not take them for faults.
+var routineNoise = []string{
 	"read/write on closed pipe",
 	"stream is already closed",
+	"Failed to ping without candidate pairs",
 }
