@@ -66,11 +66,12 @@ func TestTableAndTargets(t *testing.T) {
 		},
 		Go: []GoBench{{Package: "edgebox/gateway", Name: "RelayToPBX", NsPerOp: 3000}},
 	}
+	res.Load[1].Report.Answered, res.Load[1].Report.Failures = 499, map[string]int{"sip 503": 1}
 	res.Targets = targets(res)
 	var out strings.Builder
 	PrintTable(&out, res)
 	s := out.String()
-	for _, want := range []string{"g711 x500", "0.50x", "50 calls clean", "at 1000: 1000 held", "10.0 µs at 500 calls", "50/s asked", "RelayToPBX: 0 allocs/op", "not run"} {
+	for _, want := range []string{"g711 x500", "0.50x", "50 calls clean", "at 1000: 1000 held", "10.0 µs at 500 calls", "50/s asked", "RelayToPBX: 0 allocs/op", "not run", "499/500", "1 x sip 503"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("table lacks %q:\n%s", want, s)
 		}

@@ -108,7 +108,7 @@ func PrintTable(w io.Writer, res Results) {
 			}
 		}
 		line("load point", "answered", "held", "loss %", "drops gw/uas", "setup p50/p95/p99 ms", "1st media p95", "jitter p95", "rtt p95",
-			"gw µs/pkt", "vs first", "gw µs/pkt run", "gw cpu %", "gw MB/call", "calldial µs/pkt", "uas µs/pkt")
+			"gw µs/pkt", "vs first", "gw µs/pkt run", "gw cpu %", "gw MB/call", "calldial µs/pkt", "uas µs/pkt", "top failure")
 		for _, r := range pts {
 			rep := r.Report
 			g := rep.Gateway
@@ -132,7 +132,7 @@ func PrintTable(w io.Writer, res Results) {
 				fmt.Sprintf("%.1f ms", rep.Media.CallRTTMeanMS.P95),
 				fmt.Sprintf("%.1f", g.USPerPacket), ratio, fmt.Sprintf("%.1f", g.USPerPacketRun),
 				fmt.Sprintf("%.0f", g.WindowCPUPct), fmt.Sprintf("%.3f", g.MBPerCall),
-				fmt.Sprintf("%.1f", rep.Calldial.USPerPacket), fmt.Sprintf("%.1f", u.USPerPacket))
+				fmt.Sprintf("%.1f", rep.Calldial.USPerPacket), fmt.Sprintf("%.1f", u.USPerPacket), topFailure(rep.Failures))
 		}
 		line()
 	}
