@@ -32,6 +32,8 @@ type webrtcHost struct {
 	bindIP string
 	iceSrv []webrtc.ICEServer
 
+	cert dtlsCert
+
 	apiMu sync.Mutex
 	apis  map[string]*webrtc.API // by codec list (api)
 	ir    *interceptor.Registry
@@ -159,7 +161,12 @@ func (h *webrtcHost) newPeer(audio []codec, video []codec) (*webrtc.PeerConnecti
 	if err != nil {
 		return nil, err
 	}
+	cert, err := h.cert.get(time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("DTLS certificate: %w", err)
+	}
 	return api.NewPeerConnection(webrtc.Configuration{
+		Certificates:  []webrtc.Certificate{cert},
 		ICEServers:    h.iceSrv,
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
