@@ -280,7 +280,7 @@ func (c *call) offer(ctx context.Context) (sdp, failure string) {
 	if err != nil {
 		return "", "peer: " + shortErr(err)
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: c.run.certificates()})
 	if err != nil {
 		return "", "peer: " + shortErr(err)
 	}

@@ -2,6 +2,8 @@ package calldial
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"edgebox/internal/udpbatch"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // runner is one load run.
@@ -21,6 +25,10 @@ type runner struct {
 	codec codecSpec
 	pace  *pacer
 	recv  *udpbatch.Poller // reads every call's socket
+	// cert is the run's one DTLS certificate, as a browser may keep one
+	// for its calls: a key and certificate made per call would take CPU
+	// from the gateway on the shared machine (nil: pion makes one per call)
+	cert *webrtc.Certificate
 
 	totals    totals
 	attempted atomic.Int64
@@ -36,7 +44,15 @@ type runner struct {
 }
 
 func (r *runner) callAnswered() { r.held.Add(1) }
-func (r *runner) callGone()     { r.held.Add(-1) }
+
+// certificates are the DTLS certificates of a call's peer connection.
+func (r *runner) certificates() []webrtc.Certificate {
+	if r.cert == nil {
+		return nil
+	}
+	return []webrtc.Certificate{*r.cert}
+}
+func (r *runner) callGone() { r.held.Add(-1) }
 
 // sample is the state of the run at one instant.
 type sample struct {
@@ -77,6 +93,13 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}},
 		pace: newPacer(max(1, runtime.GOMAXPROCS(0))), recv: udpbatch.NewPoller(1500, nil)}
 	defer r.hc.CloseIdleConnections()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	if r.cert, err = webrtc.GenerateCertificate(key); err != nil {
+		return nil, err
+	}
 
 	drops0 := map[string]uint64{}
 	for name, port := range opt.WatchUDP {
