@@ -176,6 +176,31 @@ func TestScannerDetection(t *testing.T) {
 	if isScanner([]byte("INVITE sip:x SIP/2.0\r\n\r\nUser-Agent: friendly-scanner")) {
 		t.Error("body searched")
 	}
+	// random tags spell signatures now and then: a call's 200 OK was once
+	// dropped for "iwar" in the gateway's own From tag
+	for _, from := range []string{"<sip:calldial@example.com>;tag=2RkkAHoGg8LIwArk", "sip:a@b;tag=xSMAPx", "\"Agent\" <sip:1@pbx>;tag=SipVicious"} {
+		if isScanner([]byte("SIP/2.0 200 OK\r\nFrom: " + from + "\r\n\r\n")) {
+			t.Errorf("From %q taken for a scanner", from)
+		}
+	}
+	if !isScanner([]byte("INVITE sip:x SIP/2.0\r\nf: sipvicious<sip:100@1.2.3.4>;tag=1\r\n\r\n")) {
+		t.Error("scanner in a compact From not caught")
+	}
+}
+
+// The PBX's messages are admitted whatever they contain; others that
+// look like a scanner's are dropped.
+func TestFilterTrustsThePBX(t *testing.T) {
+	f := &sipFilter{limit: newRateLimiter(600)}
+	pbx := netip.MustParseAddr("192.0.2.10")
+	f.setAllowed([]netip.Prefix{netip.PrefixFrom(pbx, 32)})
+	scan := []byte("OPTIONS sip:x SIP/2.0\r\nUser-Agent: friendly-scanner\r\n\r\n")
+	if !f.admit(pbx, scan) {
+		t.Error("the PBX's message dropped")
+	}
+	if f.admit(netip.MustParseAddr("198.51.100.7"), scan) {
+		t.Error("a scanner admitted")
+	}
 }
 
 func TestRateLimiter(t *testing.T) {
