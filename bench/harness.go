@@ -170,11 +170,13 @@ func StartUAS(dir string) (*UAS, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// RTP echo on -mp (audio) and -mp+2 (video)
+	// RTP echo on -mp (audio) and -mp+2 (video), and SIP: at 800 set-ups
+	// a second SIPp's SIP socket overflowed too, and SIPp aborts a call
+	// on the INVITE retransmission that follows
 	if os.Geteuid() == 0 {
-		if err := forceUDPBuffers(p.PID(), uasSockBuf, mport, mport+2); err != nil {
+		if err := forceUDPBuffers(p.PID(), uasSockBuf, port, mport, mport+2); err != nil {
 			p.Stop(time.Second)
-			return nil, fmt.Errorf("sipp RTP socket buffers: %w", err)
+			return nil, fmt.Errorf("sipp socket buffers: %w", err)
 		}
 	}
 	return u, nil
@@ -342,7 +344,17 @@ func StartRig(bin, dir string, maxCalls int) (*Rig, error) {
 
 // WatchUDP are the rig's shared sockets, where overload shows as drops.
 func (r *Rig) WatchUDP() map[string]int {
-	return map[string]int{"gateway_ice": r.Gateway.Config.Media.ICEPort, "uas_rtp": r.UAS.RTPPort}
+	w := map[string]int{"gateway_ice": r.Gateway.Config.Media.ICEPort, "uas_rtp": r.UAS.RTPPort}
+	// SIP too: a lost response leaves a call unanswered until retransmission
+	if len(r.Gateway.Config.SIP.Listen) > 0 {
+		if _, p, err := net.SplitHostPort(r.Gateway.Config.SIP.Listen[0].Address); err == nil {
+			w["gateway_sip"], _ = strconv.Atoi(p)
+		}
+	}
+	if _, p, err := net.SplitHostPort(r.UAS.Addr); err == nil {
+		w["uas_sip"], _ = strconv.Atoi(p)
+	}
+	return w
 }
 
 // Close stops the gateway (it hangs up what is left) and then SIPp.

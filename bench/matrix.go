@@ -79,17 +79,22 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 	benchtime := fs.String("benchtime", "1s", "go test -benchtime for the hot-path benchmarks")
 	verbose := fs.Bool("v", false, "progress line every second of each point")
 	only := fs.String("only", "", "run only the load points whose name contains this (\"x1500\", \"setup\")")
+	logs := fs.String("logs", "", "keep each point's gateway and SIPp config and logs under this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	res := Results{Started: time.Now()}
 	res.Host, _ = os.Hostname()
 	if !*noLoad {
-		dir, err := os.MkdirTemp("", "edgebox-bench-")
-		if err != nil {
-			return err
+		dir := *logs
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "edgebox-bench-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			dir = tmp
 		}
-		defer os.RemoveAll(dir)
 		fmt.Fprintln(progress, "bench: building cmd/gateway")
 		bin, err := BuildGateway(dir)
 		if err != nil {

@@ -11,10 +11,11 @@ import (
 )
 
 // uasSockBuf is the receive/send buffer the benchmark gives SIPp's RTP
-// echo sockets. SIPp leaves them at the kernel default (about 212 KB,
-// -buff_size does not reach them): one socket echoing every call's RTP
-// then overflows whenever its thread waits for a core, and the loss the
-// benchmark reports would be the load generator's, not the gateway's.
+// echo and SIP sockets. SIPp leaves them at the kernel default (about
+// 212 KB, -buff_size does not reach them): one socket echoing every
+// call's RTP, or taking every call's SIP, then overflows whenever its
+// thread waits for a core, and the loss and failures the benchmark
+// reports would be the load generator's, not the gateway's.
 const uasSockBuf = 8 << 20
 
 // forceUDPBuffers sets the buffers of the UDP sockets process pid has

@@ -51,6 +51,7 @@ func dial(ctx context.Context, args []string) error {
 	fs.IntVar(&o.GatewayPID, "gateway-pid", 0, "gateway process to measure through /proc (0: none)")
 	fs.IntVar(&o.UASPID, "uas-pid", 0, "SIP UAS process to measure through /proc (0: none)")
 	local := fs.Bool("local", false, "start SIPp (rtp_echo) and the gateway (built from cmd/gateway) on loopback and call through them")
+	logs := fs.String("logs", "", "with -local: keep the gateway's and SIPp's config and logs in this directory")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quiet := fs.Bool("q", false, "no progress lines")
 	if err := fs.Parse(args); err != nil {
@@ -60,11 +61,17 @@ func dial(ctx context.Context, args []string) error {
 		o.Progress = os.Stderr
 	}
 	if *local {
-		dir, err := os.MkdirTemp("", "calldial-")
-		if err != nil {
+		dir := *logs
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "calldial-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			dir = tmp
+		} else if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
 		bin, err := bench.BuildGateway(dir)
 		if err != nil {
 			return err
