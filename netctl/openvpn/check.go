@@ -53,9 +53,13 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 		}
 		return fmt.Errorf("openvpn rejected the profile: %s", rewriteLineRefs(strings.Join(problems, "; "), p))
 	}
+	last := "" // openvpn's last log line, for a check that times out
 	for {
 		select {
 		case <-ctx.Done():
+			if last != "" {
+				return fmt.Errorf("openvpn did not finish checking the profile in time (its last words: %s)", rewriteLineRefs(last, p))
+			}
 			return errors.New("openvpn did not finish checking the profile in time")
 		case <-proc.exited:
 			return rejected(trimErr(proc.exitReason()))
@@ -89,6 +93,7 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 					return nil
 				}
 			case LogEvent:
+				last = e.Msg
 				if (e.Flags == "F" || e.Flags == "N") && !slices.Contains(problems, e.Msg) {
 					problems = append(problems, e.Msg)
 				}
