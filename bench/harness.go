@@ -362,3 +362,17 @@ func (r *Rig) Close() {
 	r.Gateway.Stop(15 * time.Second)
 	r.UAS.Stop(5 * time.Second)
 }
+
+// WorkDir is where a run keeps the gateway's and SIPp's config and logs:
+// keep if given (created, and left for reading), else a temporary
+// directory that done removes.
+func WorkDir(keep string) (dir string, done func(), err error) {
+	if keep != "" {
+		return keep, func() {}, os.MkdirAll(keep, 0o755)
+	}
+	dir, err = os.MkdirTemp("", "edgebox-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}

@@ -86,15 +86,11 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 	res := Results{Started: time.Now()}
 	res.Host, _ = os.Hostname()
 	if !*noLoad {
-		dir := *logs
-		if dir == "" {
-			tmp, err := os.MkdirTemp("", "edgebox-bench-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
-			dir = tmp
+		dir, done, err := WorkDir(*logs)
+		if err != nil {
+			return err
 		}
+		defer done()
 		fmt.Fprintln(progress, "bench: building cmd/gateway")
 		bin, err := BuildGateway(dir)
 		if err != nil {

@@ -1,11 +1,8 @@
 package gateway
 
 import (
-	"log/slog"
 	"testing"
 	"time"
-
-	"edgebox/internal/config"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -49,13 +46,7 @@ func TestDTLSCertificateSharedThenRotated(t *testing.T) {
 
 // Every peer connection of the host carries the shared certificate.
 func TestPeersShareTheCertificate(t *testing.T) {
-	m := config.DefaultGateway().Media
-	m.ICEAddress, m.ICEPort, m.PublicAddress = "127.0.0.1", 0, "127.0.0.1"
-	h, err := newWebRTCHost(m, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.close()
+	h := loopbackHost(t)
 	pcmu := []codec{{Name: "pcmu", PT: 0, Clock: 8000}}
 	var fps []string
 	for range 2 {

@@ -15,13 +15,7 @@ func TestMediaSocketBuffers(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SO_RCVBUFFORCE needs root")
 	}
-	m := config.DefaultGateway().Media
-	m.ICEAddress, m.ICEPort, m.PublicAddress = "127.0.0.1", 0, "127.0.0.1"
-	h, err := newWebRTCHost(m, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.close()
+	h := loopbackHost(t)
 	// the kernel doubles the asked size
 	if rcv, snd, err := sockBuf(h.sock); err != nil || rcv < 2*iceSockBuf || snd < 2*iceSockBuf {
 		t.Errorf("ICE socket buffers rcv %d snd %d (err %v), want >= %d", rcv, snd, err, 2*iceSockBuf)
@@ -35,4 +29,18 @@ func TestMediaSocketBuffers(t *testing.T) {
 	if rcv, snd, err := sockBuf(leg.rtp); err != nil || rcv < 2*rtpSockBuf || snd < 2*rtpSockBuf {
 		t.Errorf("RTP socket buffers rcv %d snd %d (err %v), want >= %d", rcv, snd, err, 2*rtpSockBuf)
 	}
+}
+
+// loopbackHost is a WebRTC host on a free loopback ICE port (ICE-lite),
+// closed when the test ends.
+func loopbackHost(t *testing.T) *webrtcHost {
+	t.Helper()
+	m := config.DefaultGateway().Media
+	m.ICEAddress, m.ICEPort, m.PublicAddress = "127.0.0.1", 0, "127.0.0.1"
+	h, err := newWebRTCHost(m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.close)
+	return h
 }

@@ -61,17 +61,11 @@ func dial(ctx context.Context, args []string) error {
 		o.Progress = os.Stderr
 	}
 	if *local {
-		dir := *logs
-		if dir == "" {
-			tmp, err := os.MkdirTemp("", "calldial-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
-			dir = tmp
-		} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		dir, done, err := bench.WorkDir(*logs)
+		if err != nil {
 			return err
 		}
+		defer done()
 		bin, err := bench.BuildGateway(dir)
 		if err != nil {
 			return err
