@@ -592,16 +592,24 @@ func (c *Call) LocalCandidateType() string {
 	return ""
 }
 
-// selectedPair is the ICE pair in use, or nil.
-func (c *Call) selectedPair() *webrtc.ICECandidatePair {
+// iceTransport is the call's ICE transport, or nil before there is one.
+func (c *Call) iceTransport() *webrtc.ICETransport {
 	if c.pc == nil {
 		return nil
 	}
 	for _, s := range c.pc.GetSenders() {
 		if tr := s.Transport(); tr != nil {
-			if pair, err := tr.ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
-				return pair
-			}
+			return tr.ICETransport()
+		}
+	}
+	return nil
+}
+
+// selectedPair is the ICE pair in use, or nil.
+func (c *Call) selectedPair() *webrtc.ICECandidatePair {
+	if t := c.iceTransport(); t != nil {
+		if pair, err := t.GetSelectedCandidatePair(); err == nil {
+			return pair
 		}
 	}
 	return nil
@@ -619,35 +627,27 @@ type ICEParams struct {
 // ICE returns the call's ICEParams once ICE has selected a pair.
 func (c *Call) ICE() (ICEParams, error) {
 	var p ICEParams
-	if c.pc == nil || c.pc.LocalDescription() == nil || c.pc.RemoteDescription() == nil {
-		return p, errors.New("no session description yet")
-	}
-	p.LocalUfrag, p.LocalPwd = iceCredentials(c.pc.LocalDescription().SDP)
-	p.RemoteUfrag, p.RemotePwd = iceCredentials(c.pc.RemoteDescription().SDP)
 	pair := c.selectedPair()
 	if pair == nil {
 		return p, errors.New("no ICE pair selected")
 	}
+	t := c.iceTransport()
+	local, err := t.GetLocalParameters()
+	if err != nil {
+		return p, err
+	}
+	remote, err := t.GetRemoteParameters()
+	if err != nil {
+		return p, err
+	}
+	p.LocalUfrag, p.LocalPwd = local.UsernameFragment, local.Password
+	p.RemoteUfrag, p.RemotePwd = remote.UsernameFragment, remote.Password
 	addr, err := netip.ParseAddr(pair.Remote.Address)
 	if err != nil {
 		return p, err
 	}
 	p.Remote = netip.AddrPortFrom(addr, pair.Remote.Port)
 	return p, nil
-}
-
-// iceCredentials are the first a=ice-ufrag and a=ice-pwd of an SDP.
-func iceCredentials(sdp string) (ufrag, pwd string) {
-	for _, l := range strings.Split(sdp, "\n") {
-		l = strings.TrimSpace(l)
-		if v, ok := strings.CutPrefix(l, "a=ice-ufrag:"); ok && ufrag == "" {
-			ufrag = v
-		}
-		if v, ok := strings.CutPrefix(l, "a=ice-pwd:"); ok && pwd == "" {
-			pwd = v
-		}
-	}
-	return ufrag, pwd
 }
 
 // AudioSSRCs are the SSRCs of the audio the client sends and of the
