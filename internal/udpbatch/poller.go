@@ -102,19 +102,8 @@ func (p *Poller) Remove(s *Polled) {
 }
 
 func (p *Poller) startLocked() error {
-	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, rc, err := newEpollSet("udp-poller-epoll")
 	if err != nil {
-		return os.NewSyscallError("epoll_create1", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return err
-	}
-	// non-blocking: os.NewFile puts the epoll fd in Go's netpoller
-	ep := os.NewFile(uintptr(fd), "udp-poller-epoll")
-	rc, err := ep.SyscallConn()
-	if err != nil {
-		ep.Close()
 		return err
 	}
 	p.ep = ep

@@ -104,19 +104,15 @@ func (u *Socket) startWait() error {
 	if u.fd < 0 {
 		return net.ErrClosed
 	}
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, rc, err := newEpollSet("udp-epoll")
 	if err != nil {
-		return os.NewSyscallError("epoll_create1", err)
-	}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, u.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(u.fd)}); err != nil {
-		unix.Close(epfd)
-		return os.NewSyscallError("epoll_ctl", err)
-	}
-	unix.SetNonblock(epfd, true)
-	u.ep = os.NewFile(uintptr(epfd), "udp-epoll")
-	if u.eprc, err = u.ep.SyscallConn(); err != nil {
 		return err
 	}
+	if err := unix.EpollCtl(int(ep.Fd()), unix.EPOLL_CTL_ADD, u.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(u.fd)}); err != nil {
+		ep.Close()
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	u.ep, u.eprc = ep, rc
 	events := make([]unix.EpollEvent, 1)
 	u.wait = func(fd uintptr) bool {
 		return PollReady(fd, events) > 0
@@ -184,6 +180,27 @@ func (r rawConnOf) Control(f func(fd uintptr)) error {
 }
 func (r rawConnOf) Read(f func(fd uintptr) bool) error  { return r.do(f) }
 func (r rawConnOf) Write(f func(fd uintptr) bool) error { return r.do(f) }
+
+// newEpollSet makes an empty epoll set that Go's netpoller waits on
+// (non-blocking, so os.NewFile registers it): readable when a socket in
+// it is.
+func newEpollSet(name string) (*os.File, syscall.RawConn, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, nil, err
+	}
+	ep := os.NewFile(uintptr(fd), name)
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		return nil, nil, err
+	}
+	return ep, rc, nil
+}
 
 // PollReady takes the ready events of epoll set fd into events without
 // waiting (epoll_pwait with a timeout of 0 and no signal mask): the caller waits through Go's
