@@ -27,11 +27,14 @@ var Commands = []string{"init", "cmd/netctl", "cmd/gateway", "cmd/web", "cmd/edg
 // with ("connect" is passed to sh -c).
 var HostFiles = map[string]string{
 	"/usr/sbin/openvpn": "usr/sbin/openvpn",
-	"/usr/sbin/mke2fs":  "sbin/mke2fs",
-	"/usr/sbin/e2fsck":  "sbin/e2fsck",
-	"/usr/sbin/pppd":    "usr/sbin/pppd",
-	"/usr/sbin/chat":    "usr/sbin/chat",
-	"/usr/bin/dash":     "bin/sh",
+	// openvpn loads OpenSSL's legacy provider (for old servers' BF-CBC)
+	// from the folder libcrypto was built with; ldd does not see it.
+	"/usr/lib/x86_64-linux-gnu/ossl-modules/legacy.so": "usr/lib/x86_64-linux-gnu/ossl-modules/legacy.so",
+	"/usr/sbin/mke2fs": "sbin/mke2fs",
+	"/usr/sbin/e2fsck": "sbin/e2fsck",
+	"/usr/sbin/pppd":   "usr/sbin/pppd",
+	"/usr/sbin/chat":   "usr/sbin/chat",
+	"/usr/bin/dash":    "bin/sh",
 }
 
 // buildModule is the module path the source is staged under for mkuimage.

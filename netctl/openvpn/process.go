@@ -39,12 +39,17 @@ type procSpec struct {
 // profile so the profile can change them; what the box must control
 // (management, device name, verbosity the log parser relies on) comes after
 // it and wins.
+//
+// Nothing here may make openvpn look up a user, group or service name: the
+// image has no /etc/passwd or /etc/group, and openvpn exits on a failed
+// lookup ("failed to find UID for user root"). The management socket needs
+// no --management-client-user: it lives in RunDir, mode 0700, so only root
+// reaches it anyway.
 func openvpnArgs(o *Options, profile, sock, devType string) []string {
 	a := []string{"--connect-retry", "2", "60", "--config", profile}
 	a = append(a, o.ExtraArgs...)
 	a = append(a,
 		"--management", sock, "unix",
-		"--management-client-user", "root",
 		"--management-hold",
 		"--management-query-passwords",
 		"--auth-retry", "interact",
