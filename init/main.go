@@ -94,6 +94,7 @@ func main() {
 	for _, err := range applySysctls("/proc/sys", boxSysctls) {
 		log.Warn("kernel setting", "err", err)
 	}
+	bootFirewall(cfg.Network, board, log)
 	if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}); err != nil {
 		log.Error("loopback up", "err", err)
 	}
@@ -159,6 +160,7 @@ func main() {
 	debugHang(cl, sup, log)
 	fmt.Fprintf(os.Stderr, "edgebox init: %s up on %s as %s in %s\n", ver, board.Name, hostname,
 		time.Since(booted).Round(time.Millisecond))
+	printLANAddress(os.Stderr, cfg.Network)
 
 	var action string
 	select {

@@ -2,21 +2,21 @@ package netctl
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
 	"edgebox/internal/config"
+	"edgebox/internal/firewall"
 )
 
-// FirewallTable is the one nftables table netctl owns. It is replaced as a
+// FirewallTable is the one nftables table of the box. It is replaced as a
 // whole in one netlink batch, so the box is never half-protected.
-const FirewallTable = "edgebox"
+const FirewallTable = firewall.Table
 
 // FirewallPlan is what the firewall must enforce, built from config and the
 // interfaces currently in each role.
@@ -29,6 +29,11 @@ type FirewallPlan struct {
 	OpenTCP    []PortRange
 	Management []PortRange // TCP, LAN and VPN only (implied by the policy)
 	Router     bool        // forward LAN -> uplinks with NAT
+	// VPNToLAN are LAN destinations the VPN may open connections to through
+	// the box; LANToVPN are VPN destinations the LAN may reach. Empty: the
+	// VPN reaches the box itself only, and the LAN never the VPN.
+	VPNToLAN []netip.Prefix
+	LANToVPN []netip.Prefix
 }
 
 // PortRange is an inclusive port range.
@@ -46,86 +51,53 @@ func parseRanges(ss []string) ([]PortRange, error) {
 	return out, nil
 }
 
-// Equal reports whether two plans give the same ruleset.
-func (p FirewallPlan) Equal(q FirewallPlan) bool {
-	return slices.Equal(p.Uplinks, q.Uplinks) && slices.Equal(p.LAN, q.LAN) && slices.Equal(p.VPN, q.VPN) &&
-		slices.Equal(p.OpenUDP, q.OpenUDP) && slices.Equal(p.OpenTCP, q.OpenTCP) &&
-		slices.Equal(p.Management, q.Management) && p.Router == q.Router
-}
-
-// ifnameData is an interface name as nftables compares it: NUL padded to
-// IFNAMSIZ, or, for "prefix*", just the prefix bytes (a prefix match).
-func ifnameData(name string) []byte {
-	if p, ok := strings.CutSuffix(name, "*"); ok {
-		return []byte(p)
-	}
-	b := make([]byte, unix.IFNAMSIZ)
-	copy(b, name)
-	return b
-}
-
-func matchIface(key expr.MetaKey, name string) []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: key, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifnameData(name)},
-	}
-}
-
-func matchCtState(bits uint32) []expr.Any {
-	return []expr.Any{
-		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
-	}
-}
-
-func matchDport(proto byte, r PortRange) []expr.Any {
-	e := []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-	}
-	if r.Lo == r.Hi {
-		return append(e, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(r.Lo)})
-	}
-	return append(e,
-		&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: binaryutil.BigEndian.PutUint16(r.Lo)},
-		&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: binaryutil.BigEndian.PutUint16(r.Hi)})
-}
-
-func verdict(k expr.VerdictKind) expr.Any { return &expr.Verdict{Kind: k} }
-
-func rule(parts ...[]expr.Any) []expr.Any {
-	var out []expr.Any
-	for _, p := range parts {
-		out = append(out, p...)
+// parsePrefixes parses validated prefixes (config.Network.Validate).
+func parsePrefixes(ss []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
 	}
 	return out
 }
 
-// ApplyFirewall replaces table inet edgebox with the plan's rules in one
-// batch. The input and forward chains drop by default; what is allowed:
+// Equal reports whether two plans give the same ruleset.
+func (p FirewallPlan) Equal(q FirewallPlan) bool {
+	return slices.Equal(p.Uplinks, q.Uplinks) && slices.Equal(p.LAN, q.LAN) && slices.Equal(p.VPN, q.VPN) &&
+		slices.Equal(p.OpenUDP, q.OpenUDP) && slices.Equal(p.OpenTCP, q.OpenTCP) &&
+		slices.Equal(p.Management, q.Management) && p.Router == q.Router &&
+		slices.Equal(p.VPNToLAN, q.VPNToLAN) && slices.Equal(p.LANToVPN, q.LANToVPN)
+}
+
+func ifnameData(name string) []byte { return firewall.IfnameData(name) }
+
+func matchDport(proto byte, r PortRange) []expr.Any {
+	return firewall.MatchDport(proto, firewall.PortRange(r))
+}
+
+var (
+	matchIface   = firewall.MatchIface
+	matchCtState = firewall.MatchCtState
+	verdict      = firewall.Verdict
+	rule         = firewall.Rule
+)
+
+// ApplyFirewall replaces table inet edgebox (init's fail-closed boot table,
+// or netctl's previous one) with the plan's rules in one transaction. The
+// input and forward chains drop by default; what is allowed:
 //
 //	input:   established/related; loopback; LAN and VPN (web UI, API, SSH and
 //	         everything else); on uplinks only Open* ports.
-//	forward: established/related; LAN<->LAN, LAN<->VPN; LAN->uplink in
-//	         router mode (masqueraded).
+//	forward: established/related; LAN<->LAN; VPN->LAN and LAN->VPN only to
+//	         the configured subnets; LAN->uplink in router mode (masqueraded).
 func ApplyFirewall(p FirewallPlan) error {
-	c, err := nftables.New()
+	c, t, err := firewall.Replace()
 	if err != nil {
-		return fmt.Errorf("firewall: %w", err)
+		return err
 	}
-	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: FirewallTable}
-	// add+delete+add in one batch: replaces the table whether it existed or not.
-	c.AddTable(t)
-	c.DelTable(t)
-	c.AddTable(t)
-	drop := nftables.ChainPolicyDrop
-	input := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &drop})
-	forward := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &drop})
+	input := firewall.BaseChain(c, t, "input", nftables.ChainHookInput)
+	forward := firewall.BaseChain(c, t, "forward", nftables.ChainHookForward)
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
 	add := func(ch *nftables.Chain, e []expr.Any) { c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e}) }
@@ -154,9 +126,22 @@ func ApplyFirewall(p FirewallPlan) error {
 			add(input, rule(matchIface(expr.MetaKeyIIFNAME, up), matchDport(unix.IPPROTO_TCP, r), accept))
 		}
 	}
-	for _, in := range trusted {
-		for _, out := range trusted {
+	for _, in := range p.LAN {
+		for _, out := range p.LAN {
 			add(forward, rule(matchIface(expr.MetaKeyIIFNAME, in), matchIface(expr.MetaKeyOIFNAME, out), accept))
+		}
+	}
+	// Between the VPN and the LAN only what the admin opened, per subnet: a
+	// compromised LAN host must not reach the admins' network, nor anything
+	// on the VPN every LAN host.
+	for _, vpn := range p.VPN {
+		for _, lan := range p.LAN {
+			for _, dst := range p.VPNToLAN {
+				add(forward, rule(matchIface(expr.MetaKeyIIFNAME, vpn), matchIface(expr.MetaKeyOIFNAME, lan), firewall.MatchDaddr4(dst), accept))
+			}
+			for _, dst := range p.LANToVPN {
+				add(forward, rule(matchIface(expr.MetaKeyIIFNAME, lan), matchIface(expr.MetaKeyOIFNAME, vpn), firewall.MatchDaddr4(dst), accept))
+			}
 		}
 	}
 	if p.Router {
@@ -170,7 +155,7 @@ func ApplyFirewall(p FirewallPlan) error {
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("firewall: apply table %s: %w", FirewallTable, err)
+		return fmt.Errorf("firewall: apply table %s: %w", firewall.Table, err)
 	}
 	return nil
 }

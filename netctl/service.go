@@ -550,6 +550,7 @@ func (s *Service) applyFirewallLocked() {
 	plan.OpenUDP, _ = parseRanges(s.cfg.Firewall.OpenUDP)
 	plan.OpenTCP, _ = parseRanges(s.cfg.Firewall.OpenTCP)
 	plan.Management, _ = parseRanges(s.cfg.Firewall.ManagementTCP)
+	plan.VPNToLAN, plan.LANToVPN = parsePrefixes(s.cfg.Firewall.VPNToLAN), parsePrefixes(s.cfg.Firewall.LANToVPN)
 	if s.fwPlan != nil && s.fwPlan.Equal(plan) && s.fw.Applied {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -106,6 +107,12 @@ type Firewall struct {
 	// VPNInterfaces are interface names (a trailing * matches a prefix)
 	// that count as VPN.
 	VPNInterfaces []string `json:"vpn_interfaces"`
+	// VPNToLAN lists LAN subnets or hosts ("192.168.1.20/32") that machines
+	// on the VPN may reach through the box; LANToVPN lists VPN subnets LAN
+	// hosts may reach. Empty (the default): the VPN reaches the box's own
+	// management only and the LAN cannot reach the VPN at all.
+	VPNToLAN []string `json:"vpn_to_lan,omitempty"`
+	LANToVPN []string `json:"lan_to_vpn,omitempty"`
 }
 
 // DefaultNetwork is the network section of a fresh box: DHCP on the wired
@@ -253,7 +260,46 @@ func (s Network) Validate() error {
 			bad(fmt.Sprintf("firewall.vpn_interfaces[%d]", i), "%q is not an interface name or prefix*", v)
 		}
 	}
+	s.validateVPNForwarding(bad)
 	return errors.Join(errs...)
+}
+
+// validateVPNForwarding checks firewall.vpn_to_lan (inside a LAN port's
+// subnet: it must not open the internet to the VPN) and firewall.lan_to_vpn
+// (outside every LAN subnet).
+func (s Network) validateVPNForwarding(bad func(field, format string, a ...any)) {
+	var lans []netip.Prefix
+	for _, p := range s.LAN {
+		if pre, err := netip.ParsePrefix(p.Address); err == nil {
+			lans = append(lans, pre.Masked())
+		}
+	}
+	parse := func(field, v string) (netip.Prefix, bool) {
+		p, err := netip.ParsePrefix(v)
+		switch {
+		case err != nil || !p.Addr().Is4():
+			bad(field, "%q is not an IPv4 subnet like 192.168.1.0/24 (or a host, 192.168.1.20/32)", v)
+		case p.Masked() != p:
+			bad(field, "%q has host bits set: the subnet is %s", v, p.Masked())
+		case p.Bits() < 8:
+			bad(field, "%q is wider than a /8: name the subnet", v)
+		default:
+			return p, true
+		}
+		return p, false
+	}
+	for i, v := range s.Firewall.VPNToLAN {
+		f := fmt.Sprintf("firewall.vpn_to_lan[%d]", i)
+		if p, ok := parse(f, v); ok && !slices.ContainsFunc(lans, func(l netip.Prefix) bool { return l.Bits() <= p.Bits() && l.Contains(p.Addr()) }) {
+			bad(f, "%s is not inside a LAN port's subnet (%v)", p, lans)
+		}
+	}
+	for i, v := range s.Firewall.LANToVPN {
+		f := fmt.Sprintf("firewall.lan_to_vpn[%d]", i)
+		if p, ok := parse(f, v); ok && slices.ContainsFunc(lans, p.Overlaps) {
+			bad(f, "%s overlaps a LAN subnet (%v): give the VPN's subnet", p, lans)
+		}
+	}
 }
 
 // apnRE is what can safely go into an AT command (as package modem checks).

@@ -90,3 +90,29 @@ func FuzzValidHealthTarget(f *testing.F) {
 		_ = ValidHealthTarget(s)
 	})
 }
+
+func TestNetworkVPNForwardingValidated(t *testing.T) {
+	ok := DefaultNetwork()
+	ok.Firewall.VPNToLAN = []string{"192.168.1.0/24", "192.168.1.20/32"}
+	ok.Firewall.LANToVPN = []string{"10.8.0.0/24"}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		vpnToLAN, lanToVPN []string
+		want               string
+	}{
+		{[]string{"10.9.0.0/24"}, nil, "network.firewall.vpn_to_lan[0]: 10.9.0.0/24 is not inside a LAN port's subnet"},
+		{[]string{"0.0.0.0/0"}, nil, "network.firewall.vpn_to_lan[0]: \"0.0.0.0/0\" is wider than a /8"},
+		{[]string{"192.168.1.5/24"}, nil, "host bits set"},
+		{nil, []string{"192.168.0.0/16"}, "network.firewall.lan_to_vpn[0]: 192.168.0.0/16 overlaps a LAN subnet"},
+		{nil, []string{"tun0"}, "network.firewall.lan_to_vpn[0]: \"tun0\" is not an IPv4 subnet"},
+		{nil, []string{"fd00::/64"}, "is not an IPv4 subnet"},
+	} {
+		n := DefaultNetwork()
+		n.Firewall.VPNToLAN, n.Firewall.LANToVPN = c.vpnToLAN, c.lanToVPN
+		if err := n.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: %v, want %q", c.vpnToLAN, c.lanToVPN, err, c.want)
+		}
+	}
+}
