@@ -9,9 +9,11 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-var errNotLAN = errors.New("only answered on the LAN or VPN, or with an admin token")
+var errNotLAN = errors.New("only answered on the LAN or VPN interfaces")
 
 // Interfaces lists the host's interfaces with their addresses. It is the
 // kernel behind an interface so the access policy is tested without root.
@@ -25,6 +27,7 @@ func SystemInterfaces() (map[string][]netip.Addr, error) {
 	}
 	out := map[string][]netip.Addr{}
 	for _, ifc := range ifs {
+		out[ifc.Name] = nil
 		addrs, err := ifc.Addrs()
 		if err != nil {
 			continue
@@ -40,10 +43,13 @@ func SystemInterfaces() (map[string][]netip.Addr, error) {
 	return out, nil
 }
 
-// AccessPolicy decides which local addresses the UI answers on: those of
-// interfaces matching the allowed patterns (LAN, VPN) and loopback. The
-// firewall (netctl) is the first line; this is the second, so that a
-// mistake in one does not put the admin UI on the internet.
+// AccessPolicy decides which interfaces the UI answers on: those matching
+// the allowed patterns (LAN, VPN) and loopback. It decides by the
+// interface a connection ARRIVED on, never by the address it was sent
+// to: Linux accepts a packet for the LAN address on the WAN link (the
+// weak host model), so a WAN neighbour that routes the LAN subnet to the
+// box would otherwise reach the LAN-only pages. The firewall (netctl) is
+// the first line; this is the second, and it holds without the firewall.
 type AccessPolicy struct {
 	patterns []string
 	list     Interfaces
@@ -52,8 +58,11 @@ type AccessPolicy struct {
 	Extra func() []string
 
 	mu      sync.Mutex
-	allowed map[netip.Addr]string // address -> interface
+	names   []string                // allowed interfaces that exist now
+	own     map[netip.Addr]struct{} // every address of every interface
+	extra   []string
 	readAt  time.Time
+	changed []chan struct{}
 }
 
 // NewAccessPolicy allows the interfaces matching patterns (path.Match).
@@ -64,26 +73,53 @@ func NewAccessPolicy(patterns []string, list Interfaces) *AccessPolicy {
 	return &AccessPolicy{patterns: patterns, list: list}
 }
 
-// Allowed reports whether a connection to local address a may be served,
-// and through which interface.
-func (p *AccessPolicy) Allowed(a netip.Addr) (string, bool) {
-	a = a.Unmap().WithZone("")
-	if a.IsLoopback() {
-		return "lo", true
+// AllowedInterface reports whether connections arriving on interface name
+// may be served. Loopback always may: only the box itself sends there
+// (the kernel drops loopback addresses arriving on other links).
+func (p *AccessPolicy) AllowedInterface(name string) bool {
+	if name == "lo" {
+		return true
+	}
+	if name == "" {
+		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if ifc, ok := p.allowed[a]; ok && time.Since(p.readAt) < 30*time.Second {
-		return ifc, true
+	p.freshLocked(30 * time.Second)
+	return p.match(name) || slices.Contains(p.extra, name)
+}
+
+// Own reports whether a is one of the box's addresses (any interface).
+func (p *AccessPolicy) Own(a netip.Addr) bool {
+	a = a.Unmap().WithZone("")
+	if a.IsLoopback() {
+		return true
 	}
-	// Unknown or stale: interfaces come and go (tun0 when the VPN
-	// connects, DHCP renumbering), so read them again, at most ten times
-	// a second so a flood of refused connections costs little.
-	if time.Since(p.readAt) > 100*time.Millisecond {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.freshLocked(30 * time.Second)
+	if _, ok := p.own[a]; ok {
+		return true
+	}
+	// Unknown: the address may be new (DHCP, the VPN just came up); read
+	// again, at most ten times a second so a flood costs little.
+	p.freshLocked(100 * time.Millisecond)
+	_, ok := p.own[a]
+	return ok
+}
+
+// allowedNames are the allowed interfaces that exist now, loopback first.
+func (p *AccessPolicy) allowedNames() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.freshLocked(time.Second)
+	return append([]string{"lo"}, p.names...)
+}
+
+func (p *AccessPolicy) freshLocked(maxAge time.Duration) {
+	if time.Since(p.readAt) > maxAge {
 		p.refreshLocked()
 	}
-	ifc, ok := p.allowed[a]
-	return ifc, ok
 }
 
 func (p *AccessPolicy) refreshLocked() {
@@ -93,28 +129,46 @@ func (p *AccessPolicy) refreshLocked() {
 		slog.Warn("list interfaces", "err", err)
 		return
 	}
-	var extra []string
+	p.extra = nil
 	if p.Extra != nil {
-		extra = p.Extra()
+		p.extra = p.Extra()
 	}
-	m := map[netip.Addr]string{}
+	own := map[netip.Addr]struct{}{}
+	var names []string
 	for name, addrs := range all {
-		if !p.match(name) && !slices.Contains(extra, name) {
-			continue
+		if name != "lo" && (p.match(name) || slices.Contains(p.extra, name)) {
+			names = append(names, name)
 		}
 		for _, a := range addrs {
-			m[a.Unmap().WithZone("")] = name
+			own[a.Unmap().WithZone("")] = struct{}{}
 		}
 	}
-	p.allowed = m
+	slices.Sort(names)
+	p.names, p.own = names, own
 }
 
 // SetPatterns replaces the allowed interface patterns (config reload).
 func (p *AccessPolicy) SetPatterns(patterns []string) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.patterns = patterns
 	p.refreshLocked()
+	chans := p.changed
+	p.mu.Unlock()
+	for _, c := range chans {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// notify returns a channel that receives after each SetPatterns.
+func (p *AccessPolicy) notify() <-chan struct{} {
+	c := make(chan struct{}, 1)
+	p.mu.Lock()
+	p.changed = append(p.changed, c)
+	p.mu.Unlock()
+	return c
 }
 
 func (p *AccessPolicy) match(name string) bool {
@@ -126,8 +180,41 @@ func (p *AccessPolicy) match(name string) bool {
 	return false
 }
 
-// filterListener closes connections that arrive at an address the policy
-// does not allow, before a byte is read from them.
+// ingressOf names the interface a TCP connection arrived on. Linux gives
+// no per-packet ingress for TCP (IP_PKTINFO is for datagrams), but a
+// socket bound with SO_BINDTODEVICE only ever accepts connections whose
+// SYN arrived on that device, and accepted sockets inherit the binding:
+// so the listener's device IS the ingress interface. An unbound socket
+// proves nothing, except for loopback addresses, which the kernel never
+// accepts from another link. "" means unknown: refuse.
+func ingressOf(c net.Conn) string {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return ""
+	}
+	if rc, err := tc.SyscallConn(); err == nil {
+		var dev string
+		rc.Control(func(fd uintptr) {
+			dev, _ = unix.GetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE)
+		})
+		if dev != "" {
+			return dev
+		}
+	}
+	if la, ok := c.LocalAddr().(*net.TCPAddr); ok && la.IP.IsLoopback() {
+		return "lo"
+	}
+	return ""
+}
+
+// ingressConn is an accepted connection with the interface it came in on.
+type ingressConn struct {
+	net.Conn
+	iface string
+}
+
+// filterListener closes connections that did not arrive on an allowed
+// interface, before a byte is read from them.
 type filterListener struct {
 	net.Listener
 	policy  *AccessPolicy
@@ -144,30 +231,32 @@ func (l *filterListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		local, ok := c.LocalAddr().(*net.TCPAddr)
-		if !ok {
+		if _, ok := c.LocalAddr().(*net.TCPAddr); !ok {
 			return c, nil // unix sockets in tests
 		}
-		a, _ := netip.AddrFromSlice(local.IP)
-		if _, ok := l.policy.Allowed(a); ok {
-			return c, nil
+		iface := ingressOf(c)
+		if l.policy.AllowedInterface(iface) {
+			return ingressConn{c, iface}, nil
 		}
 		c.Close()
 		if l.refused != nil {
 			l.refused()
 		}
-		l.logRefused(c)
+		l.logRefused(c, iface)
 	}
 }
 
 // logRefused logs refused connections, at most one line a minute.
-func (l *filterListener) logRefused(c net.Conn) {
+func (l *filterListener) logRefused(c net.Conn, iface string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.dropped++
 	if time.Since(l.logged) < time.Minute {
 		return
 	}
-	slog.Warn("refused connection not on a LAN or VPN interface", "local", c.LocalAddr().String(), "remote", c.RemoteAddr().String(), "refused_since_last_log", l.dropped)
+	if iface == "" {
+		iface = "unknown"
+	}
+	slog.Warn("refused connection not on a LAN or VPN interface", "interface", iface, "local", c.LocalAddr().String(), "remote", c.RemoteAddr().String(), "refused_since_last_log", l.dropped)
 	l.logged, l.dropped = time.Now(), 0
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"edgebox/internal/localapi"
 )
@@ -36,6 +37,10 @@ type PasswordChange struct {
 // TokenRequest creates an API token.
 type TokenRequest struct {
 	Name string `json:"name,omitempty"`
+	// Scope is read (default), operate or admin.
+	Scope Scope `json:"scope,omitempty"`
+	// ExpiresDays is the token's lifetime in days (default 90, at most 366).
+	ExpiresDays int `json:"expires_days,omitempty"`
 }
 
 // NewTokenResponse carries a token's secret, shown this one time.
@@ -82,17 +87,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, user, pass string
 		return nil, http.StatusConflict, errNoAdmin
 	}
 	addr := clientAddr(r)
-	if !s.limiter.allow(addr) {
+	if ok, wait := s.limiter.allow(addr); !ok {
 		s.metrics.logins.WithLabelValues("locked").Inc()
-		slog.Warn("login refused: locked out", "from", addr)
-		return nil, http.StatusTooManyRequests, errLockedOut
+		slog.Warn("login refused: source must wait", "from", addr)
+		return nil, http.StatusTooManyRequests, lockedOut(wait)
 	}
 	ok := s.accounts.Check(user, pass)
 	s.limiter.result(addr, ok)
 	s.countLogin(ok)
 	if !ok {
 		slog.Warn("login failed", "from", addr)
-		return nil, http.StatusUnauthorized, errBadLogin
+		return nil, http.StatusUnauthorized, s.badLogin()
 	}
 	se := s.sessions.create()
 	setSessionCookie(w, r, se)
@@ -137,8 +142,8 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	if !s.limiter.allow(clientAddr(r)) {
-		apiError(w, http.StatusTooManyRequests, errLockedOut)
+	if ok, wait := s.limiter.allow(clientAddr(r)); !ok {
+		apiError(w, http.StatusTooManyRequests, lockedOut(wait))
 		return
 	}
 	err := s.accounts.ChangePassword(req.Old, req.New)
@@ -154,11 +159,12 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, err)
 		return
 	}
-	// Other browsers' sessions end; this one continues.
+	// Other browsers' sessions end, and every API token was revoked;
+	// this session continues.
 	s.sessions.dropAll()
 	se := s.sessions.create()
 	setSessionCookie(w, r, se)
-	slog.Info("admin password changed", "from", clientAddr(r))
+	slog.Info("admin password changed, all API tokens revoked", "from", clientAddr(r))
 	apiJSON(w, http.StatusOK, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
 }
 
@@ -170,12 +176,19 @@ func (s *Server) handleNewToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	secret, info, err := s.accounts.NewToken(req.Name)
+	if req.Scope == "" {
+		req.Scope = ScopeRead
+	}
+	if req.ExpiresDays < 0 || req.ExpiresDays > 366 {
+		apiError(w, http.StatusBadRequest, errors.New("expires_days: use 1 to 366 days"))
+		return
+	}
+	secret, info, err := s.accounts.NewToken(req.Name, req.Scope, time.Duration(req.ExpiresDays)*24*time.Hour)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	slog.Info("API token created", "id", info.ID, "name", info.Name)
+	slog.Info("API token created", "id", info.ID, "name", info.Name, "scope", info.Scope, "expires", info.Expires)
 	apiJSON(w, http.StatusCreated, NewTokenResponse{Token: secret, TokenInfo: info})
 }
 
@@ -188,8 +201,16 @@ func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, err)
 		return
 	}
-	slog.Info("API token deleted", "id", r.PathValue("id"))
+	slog.Info("API token revoked", "id", r.PathValue("id"), "from", clientAddr(r))
 	apiJSON(w, http.StatusOK, OK{true})
+}
+
+// badLogin is the answer to a wrong password.
+func (s *Server) badLogin() error {
+	if s.accounts.Damaged() {
+		return errDamaged
+	}
+	return errBadLogin
 }
 
 func (s *Server) countLogin(ok bool) {

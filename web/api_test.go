@@ -74,7 +74,7 @@ func (e *testEnv) bootstrap() string {
 	e.t.Helper()
 	e.want(nil, call{method: "POST", path: "/api/v1/setup", body: SetupRequest{Password: testPassword}}, 201, nil)
 	var tok NewTokenResponse
-	e.want(nil, call{method: "POST", path: "/api/v1/tokens", basic: [2]string{"admin", testPassword}, body: TokenRequest{Name: "test"}}, 201, &tok)
+	e.want(nil, call{method: "POST", path: "/api/v1/tokens", basic: [2]string{"admin", testPassword}, body: TokenRequest{Name: "test", Scope: ScopeAdmin}}, 201, &tok)
 	if !strings.HasPrefix(tok.Token, "ebx_") {
 		e.t.Fatalf("token %q", tok.Token)
 	}

@@ -3,9 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"edgebox/gateway"
@@ -92,11 +90,12 @@ func (c *boxCollector) Collect(ch chan<- prometheus.Metric) {
 type webMetrics struct {
 	logins  *prometheus.CounterVec
 	refused prometheus.Counter
+	guard   *prometheus.CounterVec
 }
 
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newBoxCollector(s), s.metrics.logins, s.metrics.refused)
+	reg.MustRegister(newBoxCollector(s), s.metrics.logins, s.metrics.refused, s.metrics.guard)
 	own := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The gateway serves its call metrics (tokens, calls, packets) only
@@ -123,29 +122,10 @@ func newWebMetrics() webMetrics {
 			Name: "edgebox_web_logins_total", Help: "Admin password checks by result (ok, failed, locked).",
 		}, []string{"result"}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "edgebox_web_refused_connections_total", Help: "Connections closed because they did not arrive on a LAN or VPN address.",
+			Name: "edgebox_web_refused_connections_total", Help: "Connections closed because they did not arrive on a LAN or VPN interface.",
 		}),
-	}
-}
-
-// handleMetrics serves /metrics to admins (token) and to anyone on an
-// allowed (LAN/VPN) address.
-func (s *Server) handleMetrics(h http.Handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") == "" && !isTrusted(r) {
-			la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-			ta, ok := la.(*net.TCPAddr)
-			var a netip.Addr
-			if ok {
-				a, _ = netip.AddrFromSlice(ta.IP)
-			}
-			if _, allowed := s.policy.Allowed(a); !ok || !allowed {
-				apiError(w, http.StatusForbidden, errNotLAN)
-				return
-			}
-			h.ServeHTTP(w, r)
-			return
-		}
-		s.api(h.ServeHTTP)(w, r)
+		guard: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgebox_web_refused_requests_total", Help: "Requests refused for a foreign Host, a cross-site origin or a wrong content type, by answer.",
+		}, []string{"status"}),
 	}
 }

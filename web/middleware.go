@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"edgebox/internal/localapi"
 )
@@ -43,29 +45,31 @@ func isSafeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
-// authenticate finds out whether r comes from the admin. It answers the
-// error itself when the request must be refused (wrong credentials,
-// lockout, missing CSRF token) and then returns ok=false.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (kind authKind, se *session, ok bool) {
+// authenticate finds out whether r comes from the admin, and with which
+// scope. It answers the error itself when the request must be refused
+// (wrong credentials, lockout, missing CSRF token) and then returns
+// ok=false.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (kind authKind, scope Scope, se *session, ok bool) {
 	if isTrusted(r) {
-		return authToken, nil, true
+		return authToken, ScopeAdmin, nil, true
 	}
 	addr := clientAddr(r)
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, cred, _ := strings.Cut(h, " ")
 		switch strings.ToLower(scheme) {
 		case "bearer":
-			if !s.limiter.allow(addr) {
-				apiError(w, http.StatusTooManyRequests, errLockedOut)
-				return authNone, nil, false
+			// A valid token is never counted nor slowed down: only
+			// failures count, against their source.
+			if sc, good := s.accounts.CheckToken(strings.TrimSpace(cred)); good {
+				return authToken, sc, nil, true
 			}
-			good := s.accounts.CheckToken(strings.TrimSpace(cred))
-			s.limiter.result(addr, good)
-			if !good {
-				apiError(w, http.StatusUnauthorized, errors.New("invalid API token: create one with POST /api/v1/tokens"))
-				return authNone, nil, false
+			if ok, wait := s.limiter.allow(addr); !ok {
+				apiError(w, http.StatusTooManyRequests, lockedOut(wait))
+				return authNone, "", nil, false
 			}
-			return authToken, nil, true
+			s.limiter.result(addr, false)
+			apiError(w, http.StatusUnauthorized, errors.New("invalid or expired API token: create one on the Admin page or with POST /api/v1/tokens"))
+			return authNone, "", nil, false
 		case "basic":
 			// Browsers send basic credentials on their own only after a
 			// WWW-Authenticate challenge, which this server never sends;
@@ -73,49 +77,50 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (kind auth
 			// used for CSRF.
 			if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 				apiError(w, http.StatusForbidden, errors.New("cross-site request refused"))
-				return authNone, nil, false
+				return authNone, "", nil, false
 			}
 			raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
 			user, pass, found := strings.Cut(string(raw), ":")
 			if err != nil || !found {
 				apiError(w, http.StatusUnauthorized, errors.New("malformed basic credentials"))
-				return authNone, nil, false
+				return authNone, "", nil, false
 			}
 			if !s.accounts.HasAdmin() {
 				apiError(w, http.StatusConflict, errNoAdmin)
-				return authNone, nil, false
+				return authNone, "", nil, false
 			}
-			if !s.limiter.allow(addr) {
-				apiError(w, http.StatusTooManyRequests, errLockedOut)
-				return authNone, nil, false
+			if ok, wait := s.limiter.allow(addr); !ok {
+				apiError(w, http.StatusTooManyRequests, lockedOut(wait))
+				return authNone, "", nil, false
 			}
 			good := s.accounts.Check(user, pass)
 			s.limiter.result(addr, good)
 			if !good {
-				apiError(w, http.StatusUnauthorized, errBadLogin)
-				return authNone, nil, false
+				apiError(w, http.StatusUnauthorized, s.badLogin())
+				return authNone, "", nil, false
 			}
-			return authBasic, nil, true
+			return authBasic, ScopeAdmin, nil, true
 		default:
 			apiError(w, http.StatusUnauthorized, errors.New("unsupported Authorization scheme: use Bearer TOKEN"))
-			return authNone, nil, false
+			return authNone, "", nil, false
 		}
 	}
 	se = s.sessions.get(r)
 	if se == nil {
-		return authNone, nil, true
+		return authNone, "", nil, true
 	}
 	if !isSafeMethod(r.Method) && !se.csrfOK(r) {
 		apiError(w, http.StatusForbidden, errors.New("missing or wrong CSRF token: reload the page and try again"))
-		return authNone, nil, false
+		return authNone, "", nil, false
 	}
-	return authSession, se, true
+	return authSession, ScopeAdmin, se, true
 }
 
-// api wraps a JSON API handler that needs the admin.
-func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
+// api wraps a JSON API handler that needs the admin with at least scope
+// need. The caller's scope is in the context (ScopeOf).
+func (s *Server) api(need Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		kind, se, ok := s.authenticate(w, r)
+		kind, scope, se, ok := s.authenticate(w, r)
 		if !ok {
 			return
 		}
@@ -127,11 +132,30 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			apiError(w, http.StatusUnauthorized, errors.New("log in or send Authorization: Bearer TOKEN"))
 			return
 		}
-		if se != nil {
-			r = r.WithContext(context.WithValue(r.Context(), sessionKey, se))
+		if !scope.Allows(need) {
+			apiError(w, http.StatusForbidden, errScope(scope, need))
+			return
 		}
-		h(w, r)
+		ctx := context.WithValue(r.Context(), scopeKey, scope)
+		if se != nil {
+			ctx = context.WithValue(ctx, sessionKey, se)
+		}
+		h(w, r.WithContext(ctx))
 	}
+}
+
+// read, operate and admin wrap handlers by the scope they need.
+func (s *Server) read(h http.HandlerFunc) http.HandlerFunc    { return s.api(ScopeRead, h) }
+func (s *Server) operate(h http.HandlerFunc) http.HandlerFunc { return s.api(ScopeOperate, h) }
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc   { return s.api(ScopeAdmin, h) }
+
+// lockedOut says how long a source must wait before its next attempt.
+func lockedOut(wait time.Duration) error {
+	sec := int(wait.Round(time.Second) / time.Second)
+	if sec < 1 {
+		sec = 1
+	}
+	return fmt.Errorf("too many failed attempts from your address: wait %d s and try again (if the password is lost, reset it at the box: see the login page)", sec)
 }
 
 func sessionOf(r *http.Request) *session {
@@ -160,28 +184,6 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 		h.ServeHTTP(w, r)
 	})
-}
-
-// plainHTTP is the policy for unencrypted HTTP: the JSON API, /healthz,
-// /metrics, static assets and the bootstrap page stay here; other pages
-// move to HTTPS.
-func (s *Server) plainHTTP(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if p == "/" || p == "/healthz" || p == "/metrics" || strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || !s.redirect() {
-			h.ServeHTTP(w, r)
-			return
-		}
-		http.Redirect(w, r, s.httpsURL(r), http.StatusFound)
-	})
-}
-
-func (s *Server) redirect() bool {
-	cfg, err := s.loadConfig()
-	if err != nil {
-		return true
-	}
-	return cfg.Web.Redirect()
 }
 
 // httpsURL is where r goes over HTTPS on this box.

@@ -228,14 +228,18 @@ func TestDiagValidation(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	e := newTestEnv(t, true, Options{})
 	tok := e.bootstrap()
-	// httptest's loopback address is allowed like a LAN address.
-	code, body := e.raw("GET", "/metrics", "", nil, nil)
+	// Metrics need a login (finding 16), from the LAN too.
+	if code, _ := e.raw("GET", "/metrics", "", nil, nil); code != 401 {
+		t.Fatalf("metrics without a token: %d", code)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + tok}
+	code, body := e.raw("GET", "/metrics", "", nil, auth)
 	if code != 200 || !strings.Contains(body, `edgebox_service_restarts_total{service="web"} 1`) || !strings.Contains(body, `edgebox_component_up{component="init"} 1`) {
 		t.Fatalf("metrics: %d\n%s", code, body)
 	}
 	// The gateway's call metrics are part of the one scrape.
 	serveUnix(t, "gateway", fakeGateway())
-	if _, body := e.raw("GET", "/metrics", "", nil, nil); !strings.Contains(body, "edgebox_gateway_calls_active 2") ||
+	if _, body := e.raw("GET", "/metrics", "", nil, auth); !strings.Contains(body, "edgebox_gateway_calls_active 2") ||
 		!strings.Contains(body, `edgebox_component_up{component="init"} 1`) {
 		t.Fatalf("metrics lack the gateway's or web's own:\n%s", body)
 	}
@@ -266,6 +270,7 @@ func TestFirstBootOnlySetup(t *testing.T) {
 func TestSessionCookieFlags(t *testing.T) {
 	e := newTestEnv(t, false, Options{})
 	req, _ := http.NewRequest("POST", e.ts.URL+"/api/v1/setup", strings.NewReader(`{"password":"`+testPassword+`"}`))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -38,16 +38,22 @@ type Options struct {
 	// Version is this firmware's version, shown when init is absent.
 	Version string
 
-	BcryptCost      int           // bcrypt.DefaultCost
-	MaxFailures     int           // failed logins from one address before lockout (5)
-	Lockout         time.Duration // how long a locked-out address waits (5 min)
-	LoginsPerMinute int           // all addresses together (30)
+	BcryptCost  int           // bcrypt.DefaultCost
+	MaxFailures int           // failed logins from one source before it must wait (5)
+	Lockout     time.Duration // how long that source waits (5 min)
 
 	// BoardLAN also allows the running board's LAN ports (on the box).
 	BoardLAN bool
 
 	// ListInterfaces replaces the kernel's interface list (tests).
 	ListInterfaces Interfaces
+	// ListenDevice replaces ListenDevice (tests: listeners in a namespace).
+	ListenDevice func(network, addr, dev string) (net.Listener, error)
+	// SessionMaxAge ends every session this long after login, active or
+	// not (12 h).
+	SessionMaxAge time.Duration
+	// Now replaces the clock for sessions and tokens (tests).
+	Now func() time.Time
 }
 
 // Server is the web service.
@@ -58,6 +64,7 @@ type Server struct {
 	limiter  *loginLimiter
 	policy   *AccessPolicy
 	cert     *Certificate
+	resets   resetCodes
 	started  time.Time
 
 	cfgMu sync.Mutex // serialises config read-modify-write
@@ -96,8 +103,11 @@ func New(opt Options) (*Server, error) {
 	if opt.Lockout == 0 {
 		opt.Lockout = 5 * time.Minute
 	}
-	if opt.LoginsPerMinute == 0 {
-		opt.LoginsPerMinute = 30
+	if opt.SessionMaxAge == 0 {
+		opt.SessionMaxAge = 12 * time.Hour
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	if opt.Version == "" {
 		opt.Version = "dev"
@@ -118,6 +128,9 @@ func New(opt Options) (*Server, error) {
 		idle = time.Hour
 	}
 	acc, err := OpenAccounts(filepath.Join(opt.SecretsDir, "web-admin.json"), opt.BcryptCost)
+	if acc != nil {
+		acc.now = opt.Now
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -128,8 +141,8 @@ func New(opt Options) (*Server, error) {
 	s := &Server{
 		opt:      opt,
 		accounts: acc,
-		sessions: newSessions(idle),
-		limiter:  newLoginLimiter(opt.MaxFailures, opt.Lockout, opt.LoginsPerMinute),
+		sessions: newSessions(idle, opt.SessionMaxAge, opt.Now),
+		limiter:  newLoginLimiter(opt.MaxFailures, opt.Lockout),
 		policy:   NewAccessPolicy(patterns, opt.ListInterfaces),
 		cert:     cert,
 		started:  time.Now(),
@@ -159,17 +172,18 @@ func (s *Server) Fingerprint() string { return s.cert.Fingerprint }
 // Handler serves everything (as over HTTPS).
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// HTTPHandler serves plain HTTP: the bootstrap page, the JSON API and
-// /healthz; other pages are redirected to HTTPS when configured so.
+// HTTPHandler serves plain HTTP: /healthz and the start page with the
+// certificate fingerprint; pages are redirected to HTTPS.
 func (s *Server) HTTPHandler() http.Handler { return s.plainHTTP(s.mux) }
 
-// Run listens on the configured addresses until ctx ends.
+// Run listens on the configured ports of every allowed interface (one
+// socket per interface, bound to it) until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
-	hl, err := net.Listen("tcp", s.opt.HTTPAddr)
+	hl, err := newDeviceListener(s.opt.HTTPAddr, s.policy, s.opt.ListenDevice)
 	if err != nil {
 		return fmt.Errorf("listen HTTP: %w", err)
 	}
-	sl, err := net.Listen("tcp", s.opt.HTTPSAddr)
+	sl, err := newDeviceListener(s.opt.HTTPSAddr, s.policy, s.opt.ListenDevice)
 	if err != nil {
 		hl.Close()
 		return fmt.Errorf("listen HTTPS: %w", err)
@@ -184,7 +198,9 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Serve serves plain HTTP on hl and HTTPS on sl until ctx ends. Either may
-// be nil. Connections not on a LAN or VPN address are closed.
+// be nil. Connections that did not arrive on an allowed interface are
+// closed: hl and sl must be bound to a device (ListenDevice) or to
+// loopback, else the arrival interface is unknown and all is refused.
 func (s *Server) Serve(ctx context.Context, hl, sl net.Listener) error {
 	return s.ServeAll(ctx, hl, sl, nil)
 }
@@ -200,6 +216,7 @@ func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slogErrorLog(),
+			ConnContext:       withIngress,
 		}
 		fl := &filterListener{Listener: l, policy: s.policy, refused: s.countRefused}
 		var ln net.Listener = fl

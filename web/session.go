@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/subtle"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -19,28 +20,32 @@ const (
 type session struct {
 	id      string
 	csrf    string
-	expires time.Time
+	expires time.Time // idle end, moved on by each request
+	ends    time.Time // absolute end, fixed at login
 }
 
-// sessions is the set of logged-in browsers.
+// sessions is the set of logged-in browsers. A session ends after idle
+// without a request, and in any case maxAge after the login, so a stolen
+// cookie kept alive by a script does not last for ever.
 type sessions struct {
-	idle time.Duration
+	idle, maxAge time.Duration
+	now          func() time.Time
 
 	mu  sync.Mutex
 	all map[string]*session
 }
 
-func newSessions(idle time.Duration) *sessions {
-	return &sessions{idle: idle, all: map[string]*session{}}
+func newSessions(idle, maxAge time.Duration, now func() time.Time) *sessions {
+	return &sessions{idle: idle, maxAge: maxAge, now: now, all: map[string]*session{}}
 }
 
 func (s *sessions) create() *session {
-	se := &session{id: randomString(32), csrf: randomString(32), expires: time.Now().Add(s.idle)}
+	now := s.now()
+	se := &session{id: randomString(32), csrf: randomString(32), expires: now.Add(s.idle), ends: now.Add(s.maxAge)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
 	for id, o := range s.all { // drop expired ones so the map stays small
-		if now.After(o.expires) {
+		if o.over(now) {
 			delete(s.all, id)
 		}
 	}
@@ -54,7 +59,11 @@ func (s *sessions) create() *session {
 	return se
 }
 
-// get returns the live session of r and extends it, or nil.
+func (se *session) over(now time.Time) bool {
+	return now.After(se.expires) || now.After(se.ends)
+}
+
+// get returns the live session of r and extends its idle time, or nil.
 func (s *sessions) get(r *http.Request) *session {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
@@ -66,11 +75,12 @@ func (s *sessions) get(r *http.Request) *session {
 	if se == nil {
 		return nil
 	}
-	if time.Now().After(se.expires) {
+	now := s.now()
+	if se.over(now) {
 		delete(s.all, se.id)
 		return nil
 	}
-	se.expires = time.Now().Add(s.idle)
+	se.expires = now.Add(s.idle)
 	cp := *se
 	return &cp
 }
@@ -88,17 +98,12 @@ func (s *sessions) dropAll() {
 }
 
 // csrfOK checks the CSRF token a state-changing request carries in the
-// X-CSRF-Token header or the csrf form field.
+// X-CSRF-Token header or the csrf field of a url-encoded form. Never in
+// the URL: URLs end up in logs, history and Referer headers.
 func (se *session) csrfOK(r *http.Request) bool {
 	got := r.Header.Get(csrfHeader)
-	if got == "" {
-		// Only url-encoded forms are parsed here; multipart uploads carry
-		// the token in the header (the page's script sets it).
-		if ct := r.Header.Get("Content-Type"); ct == "application/x-www-form-urlencoded" {
-			got = r.PostFormValue(csrfField)
-		} else {
-			got = r.URL.Query().Get(csrfField)
-		}
+	if got == "" && r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
+		got = r.PostFormValue(csrfField)
 	}
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(se.csrf)) == 1
 }
@@ -117,19 +122,18 @@ func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// loginLimiter slows down password guessing: after MaxFailures failed
-// attempts from one address that address is locked out for Lockout; and
-// all addresses together get at most globalPerMinute attempts, so that many
-// addresses cannot guess in parallel.
+// loginLimiter slows down password and token guessing per source: after
+// maxFailures failed attempts a source waits lockout before it may try
+// again. Nothing is global and nothing is per account, so guesses from
+// other addresses never lock the admin out, and valid token calls are
+// never counted. An IPv6 source is its /64: one host holds a whole /64.
 type loginLimiter struct {
 	maxFailures int
 	lockout     time.Duration
-	global      int
 
-	mu        sync.Mutex
-	byAddr    map[string]*failures
-	windowAt  time.Time
-	windowCnt int
+	mu     sync.Mutex
+	bySrc  map[netip.Prefix]*failures
+	lastGC time.Time
 }
 
 type failures struct {
@@ -138,49 +142,62 @@ type failures struct {
 	lastAt time.Time
 }
 
-func newLoginLimiter(maxFailures int, lockout time.Duration, globalPerMinute int) *loginLimiter {
-	return &loginLimiter{maxFailures: maxFailures, lockout: lockout, global: globalPerMinute, byAddr: map[string]*failures{}}
+func newLoginLimiter(maxFailures int, lockout time.Duration) *loginLimiter {
+	return &loginLimiter{maxFailures: maxFailures, lockout: lockout, bySrc: map[netip.Prefix]*failures{}}
 }
 
-// allow reports whether addr may try a password now.
-func (l *loginLimiter) allow(addr string) bool {
+// sourceOf is the limiter's key for a client address: the address for
+// IPv4, its /64 for IPv6.
+func sourceOf(addr string) netip.Prefix {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64)
+	return p
+}
+
+// allow reports whether addr may try a password now, and if not how long
+// it must still wait.
+func (l *loginLimiter) allow(addr string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	if f := l.byAddr[addr]; f != nil && now.Before(f.until) {
-		return false
+	if f := l.bySrc[sourceOf(addr)]; f != nil && now.Before(f.until) {
+		return false, f.until.Sub(now)
 	}
-	if now.Sub(l.windowAt) > time.Minute {
-		l.windowAt, l.windowCnt = now, 0
-	}
-	if l.windowCnt >= l.global {
-		return false
-	}
-	l.windowCnt++
-	return true
+	return true, 0
 }
 
 // result records the outcome of an attempt from addr.
 func (l *loginLimiter) result(addr string, ok bool) {
+	src := sourceOf(addr)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if ok {
-		delete(l.byAddr, addr)
+		delete(l.bySrc, src)
 		return
 	}
 	now := time.Now()
-	for a, f := range l.byAddr {
-		if now.Sub(f.lastAt) > 2*l.lockout && now.After(f.until) {
-			delete(l.byAddr, a)
+	if now.Sub(l.lastGC) > time.Minute {
+		l.lastGC = now
+		for a, f := range l.bySrc {
+			if now.Sub(f.lastAt) > 2*l.lockout && now.After(f.until) {
+				delete(l.bySrc, a)
+			}
 		}
 	}
-	f := l.byAddr[addr]
+	f := l.bySrc[src]
 	if f == nil {
-		if len(l.byAddr) >= 10000 {
+		if len(l.bySrc) >= 10000 {
 			return
 		}
 		f = &failures{}
-		l.byAddr[addr] = f
+		l.bySrc[src] = f
 	}
 	f.count++
 	f.lastAt = now

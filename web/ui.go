@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -36,7 +37,8 @@ type page struct {
 	Fingerprint string
 	Hostname    string
 	Version     string
-	Refresh     int // seconds; 0: static page
+	Refresh     int  // seconds; 0: static page
+	Exposed     bool // web.expose_management is on: every page warns
 	Data        any
 }
 
@@ -126,6 +128,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	p.Version = s.opt.Version
 	p.HasAdmin = s.accounts.HasAdmin()
 	p.HTTPSURL = s.httpsURL(r)
+	if cfg, err := s.loadConfig(); err == nil && p.Authed {
+		p.Exposed = cfg.Web.ExposeManagement
+	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
 		slog.Error("render page", "page", name, "err", err)
@@ -157,12 +162,21 @@ func (s *Server) pageAuth(h func(http.ResponseWriter, *http.Request, *session)) 
 }
 
 func urlQueryEscape(p string) string {
-	// Only local paths are kept, so the login page cannot be made to
-	// redirect elsewhere.
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
-		return "/"
+	return template.URLQueryEscaper(safeNext(p))
+}
+
+// localPath is what a page of this box looks like. Browsers drop tabs
+// and newlines from URLs and read '\\' as '/', so "/\t/evil.example"
+// becomes "//evil.example", another site: only plain characters pass.
+var localPath = regexp.MustCompile(`^/[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$`)
+
+// safeNext is where a login may send the browser: a page of this box,
+// else the dashboard.
+func safeNext(next string) string {
+	if !localPath.MatchString(next) {
+		return "/dashboard"
 	}
-	return template.URLQueryEscaper(p)
+	return next
 }
 
 func (s *Server) uiRoutes(m *http.ServeMux) {
@@ -175,6 +189,7 @@ func (s *Server) uiRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /{$}", s.pageRoot)
 	m.HandleFunc("GET /setup", s.pageSetup)
 	m.HandleFunc("GET /login", s.pageLogin)
+	m.HandleFunc("GET /reset", s.pageReset)
 	m.HandleFunc("POST /logout", s.pageAuth(s.pageLogout))
 	m.HandleFunc("GET /dashboard", s.pageAuth(s.pageDashboard))
 	m.HandleFunc("GET /wizard/{step}", s.pageAuth(s.pageWizard))
@@ -219,11 +234,11 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/setup", http.StatusSeeOther)
 		return
 	}
-	next := r.URL.Query().Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
-		next = "/dashboard"
-	}
-	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: next})
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "reset", page{Title: "Reset the admin password"})
 }
 
 func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request, se *session) {

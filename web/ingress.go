@@ -1,0 +1,193 @@
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenDevice opens a TCP listener on addr that accepts only connections
+// arriving on interface dev (SO_BINDTODEVICE). Several such listeners
+// share one port, one per interface.
+func ListenDevice(network, addr, dev string) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) { err = unix.BindToDevice(int(fd), dev) }); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	return lc.Listen(context.Background(), network, addr)
+}
+
+// deviceListener is one net.Listener made of a device-bound listener per
+// allowed interface (and loopback). It follows the interfaces: tun0
+// appears when the VPN connects, a pattern change opens or closes ports.
+type deviceListener struct {
+	addr   string
+	listen func(network, addr, dev string) (net.Listener, error)
+	policy *AccessPolicy
+
+	conns chan net.Conn
+	done  chan struct{}
+
+	mu     sync.Mutex
+	subs   map[string]net.Listener
+	failed map[string]bool // logged once until it works again
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newDeviceListener(addr string, policy *AccessPolicy, listen func(network, addr, dev string) (net.Listener, error)) (*deviceListener, error) {
+	if listen == nil {
+		listen = ListenDevice
+	}
+	d := &deviceListener{addr: addr, listen: listen, policy: policy, conns: make(chan net.Conn), done: make(chan struct{}), subs: map[string]net.Listener{}, failed: map[string]bool{}}
+	d.sync()
+	d.mu.Lock()
+	_, lo := d.subs["lo"]
+	d.mu.Unlock()
+	if !lo {
+		d.Close()
+		return nil, errors.New("cannot listen on " + addr + " (loopback)")
+	}
+	changed := policy.notify()
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-d.done:
+				return
+			case <-t.C:
+			case <-changed:
+			}
+			d.sync()
+		}
+	}()
+	return d, nil
+}
+
+// sync opens listeners for new allowed interfaces and closes those of
+// interfaces that went away or are no longer allowed.
+func (d *deviceListener) sync() {
+	want := map[string]bool{}
+	for _, n := range d.policy.allowedNames() {
+		want[n] = true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	for name, l := range d.subs {
+		if !want[name] {
+			l.Close()
+			delete(d.subs, name)
+		}
+	}
+	for name := range want {
+		if _, ok := d.subs[name]; ok {
+			continue
+		}
+		l, err := d.listen("tcp", d.addr, name)
+		if err != nil {
+			if !d.failed[name] {
+				slog.Warn("cannot listen on interface", "interface", name, "addr", d.addr, "err", err)
+				d.failed[name] = true
+			}
+			continue
+		}
+		delete(d.failed, name)
+		d.subs[name] = l
+		d.wg.Add(1)
+		go d.accept(l)
+	}
+}
+
+func (d *deviceListener) accept(l net.Listener) {
+	defer d.wg.Done()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return // closed
+		}
+		select {
+		case d.conns <- c:
+		case <-d.done:
+			c.Close()
+			return
+		}
+	}
+}
+
+func (d *deviceListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-d.conns:
+		return c, nil
+	case <-d.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (d *deviceListener) Close() error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
+	close(d.done)
+	for _, l := range d.subs {
+		l.Close()
+	}
+	d.subs = map[string]net.Listener{}
+	d.mu.Unlock()
+	d.wg.Wait()
+	return nil
+}
+
+// Addr is the address every interface's listener shares.
+func (d *deviceListener) Addr() net.Addr {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l, ok := d.subs["lo"]; ok {
+		return l.Addr()
+	}
+	a, _ := net.ResolveTCPAddr("tcp", d.addr)
+	return a
+}
+
+const ingressKey ctxKey = 3
+
+// withIngress keeps the arrival interface of a connection in its
+// requests' context (http.Server.ConnContext).
+func withIngress(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if ic, ok := c.(ingressConn); ok {
+		return context.WithValue(ctx, ingressKey, ic.iface)
+	}
+	return ctx
+}
+
+// ingressFrom is the interface r arrived on, if it came over TCP.
+func ingressFrom(r *http.Request) (string, bool) {
+	s, ok := r.Context().Value(ingressKey).(string)
+	return s, ok
+}
