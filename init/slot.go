@@ -316,8 +316,10 @@ func (s *slotService) handleInstall(w http.ResponseWriter, r *http.Request) {
 		enc.Encode(p)
 		rc.Flush()
 	}
+	allow := r.URL.Query().Get("allow_downgrade") == "1"
 	in := &update.Installer{Disk: d, Running: running, Board: s.board, Trusted: trusted,
-		NeedUplink: uplinkUp(r.Context()), Progress: send}
+		NeedUplink: uplinkUp(r.Context()), Progress: send,
+		Current: s.version, CurrentBuilt: s.store.RunningBuilt(running, s.version), AllowDowngrade: allow}
 	start := time.Now()
 	res, err := in.Install(r.Context(), r.Body, size, r.Header.Get("X-Bundle-SHA256"))
 	if err != nil {
@@ -327,7 +329,12 @@ func (s *slotService) handleInstall(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("update installed; trial armed", "slot", res.Slot, "version", res.Version, "signed_by", res.SignedBy,
 		"bytes", res.Bytes, "took", time.Since(start).Round(time.Millisecond))
-	s.store.Add(update.Event{Time: time.Now(), Kind: update.EventInstalled, Slot: res.Slot, Version: res.Version})
+	ev := update.Event{Time: time.Now(), Kind: update.EventInstalled, Slot: res.Slot, Version: res.Version}
+	if res.Downgrade != "" {
+		s.log.Warn("DOWNGRADE installed: allowed explicitly by an admin", "why_older", res.Downgrade, "running", s.version, "slot", res.Slot)
+		ev.Reason = "downgrade allowed by an admin: " + res.Downgrade
+	}
+	s.store.Add(ev)
 	if r.URL.Query().Get("reboot") == "1" {
 		go func() {
 			time.Sleep(time.Second) // let the answer reach the client

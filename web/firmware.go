@@ -41,7 +41,7 @@ var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 //
 // The body is the bundle itself, or a multipart form with an optional
 // field sha256 before the file. ?reboot=1 reboots into the trial when the
-// install succeeded. With "Accept: application/x-ndjson" the answer is the
+// install succeeded; ?allow_downgrade=1 installs an older bundle. With "Accept: application/x-ndjson" the answer is the
 // stream of progress reports (update.Progress) instead of one JSON object.
 func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > MaxFirmware+1<<20 {
@@ -124,8 +124,11 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	reboot := r.URL.Query().Get("reboot") == "1"
+	// The route needs admin scope, so only an admin can allow a downgrade;
+	// init refuses an older bundle without it and logs one installed with it.
+	opts := update.InstallOptions{Reboot: reboot, AllowDowngrade: r.URL.Query().Get("allow_downgrade") == "1"}
 	c := update.Client{Client: localapi.NewClient(sysapi.SocketName)}
-	res, err := c.Install(r.Context(), body, size, want, reboot, func(p update.Progress) {
+	res, err := c.Install(r.Context(), body, size, want, opts, func(p update.Progress) {
 		if enc != nil {
 			enc.Encode(p)
 			flush()

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("update", command{usage: "update [-reboot] [-sha256 SUM] FILE", help: "install an update bundle into the other boot slot (trial boot, automatic rollback)", run: runUpdate})
+	register("update", command{usage: "update [-reboot] [-allow-downgrade] [-sha256 SUM] FILE", help: "install an update bundle into the other boot slot (trial boot, automatic rollback)", run: runUpdate})
 	register("update-status", command{usage: "update-status", help: "show the boot slot, whether it is confirmed, and the update history", run: runUpdateStatus})
 	register("factory-reset", command{usage: "factory-reset -confirm 'erase all settings'", help: "erase every setting and secret (the firmware stays) and reboot", run: runFactoryReset})
 }
@@ -22,11 +22,12 @@ func runUpdate(ctx context.Context, g *globals, args []string) error {
 	fs := flag.NewFlagSet("update", flag.ContinueOnError)
 	reboot := fs.Bool("reboot", false, "reboot into the new firmware when it is installed")
 	sum := fs.String("sha256", "", "SHA-256 the bundle file must have")
+	downgrade := fs.Bool("allow-downgrade", false, "install even if the bundle is older than the running firmware (admin only; logged)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: edgectl update [-reboot] [-sha256 SUM] FILE")
+		return errors.New("usage: edgectl update [-reboot] [-allow-downgrade] [-sha256 SUM] FILE")
 	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
@@ -53,16 +54,13 @@ func runUpdate(ctx context.Context, g *globals, args []string) error {
 		}
 	}
 	var res *update.Result
+	opts := update.InstallOptions{Reboot: *reboot, AllowDowngrade: *downgrade}
 	if g.URL != "" {
 		// Over the VPN: through the web service's firmware upload (the
 		// forwarder maps the "web" socket to the web API).
-		path := "/api/v1/firmware"
-		if *reboot {
-			path += "?reboot=1"
-		}
-		res, err = update.InstallVia(ctx, localapi.NewClient("web"), path, f, fi.Size(), *sum, progress)
+		res, err = update.InstallVia(ctx, localapi.NewClient("web"), opts.Path("/api/v1/firmware"), f, fi.Size(), *sum, progress)
 	} else {
-		res, err = update.NewClient().Install(ctx, f, fi.Size(), *sum, *reboot, progress)
+		res, err = update.NewClient().Install(ctx, f, fi.Size(), *sum, opts, progress)
 	}
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"edgebox/internal/localapi"
@@ -17,7 +18,8 @@ import (
 // init serves the update API on its socket (internal/sysapi's init.sock):
 //
 //	GET  /v1/update                 -> Status
-//	POST /v1/update[?reboot=1]      body: the bundle; answers a stream of
+//	POST /v1/update[?reboot=1][&allow_downgrade=1]
+//	                                body: the bundle; answers a stream of
 //	                                Progress lines (NDJSON), the last one
 //	                                with Result or Error
 //	POST /v1/factory-reset          FactoryReset -> {"status": ...}
@@ -67,14 +69,33 @@ func (c Client) FactoryReset(ctx context.Context, confirm string) error {
 	return c.Post(ctx, "/v1/factory-reset", FactoryReset{Confirm: confirm}, nil)
 }
 
+// InstallOptions are the query flags of an install.
+type InstallOptions struct {
+	Reboot bool // reboot into the trial when installed
+	// AllowDowngrade installs a bundle older than the running firmware.
+	// The web API passes it on for admin scope only; init logs it.
+	AllowDowngrade bool
+}
+
+// Path is path with the options as its query (?reboot=1&allow_downgrade=1).
+func (o InstallOptions) Path(path string) string {
+	q := url.Values{}
+	if o.Reboot {
+		q.Set("reboot", "1")
+	}
+	if o.AllowDowngrade {
+		q.Set("allow_downgrade", "1")
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
 // Install streams a bundle of size bytes (-1 if unknown) to init and calls
 // progress for every report. wantSHA may be empty.
-func (c Client) Install(ctx context.Context, bundle io.Reader, size int64, wantSHA string, reboot bool, progress func(Progress)) (*Result, error) {
-	path := "/v1/update"
-	if reboot {
-		path += "?reboot=1"
-	}
-	return InstallVia(ctx, c.Client, path, bundle, size, wantSHA, progress)
+func (c Client) Install(ctx context.Context, bundle io.Reader, size int64, wantSHA string, opts InstallOptions, progress func(Progress)) (*Result, error) {
+	return InstallVia(ctx, c.Client, opts.Path("/v1/update"), bundle, size, wantSHA, progress)
 }
 
 // InstallVia posts a bundle to path on any API that answers like init's

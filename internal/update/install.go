@@ -41,6 +41,9 @@ type Result struct {
 	SignedBy string `json:"signed_by"`
 	Bytes    int64  `json:"bytes"`
 	Message  string `json:"message"`
+	// Downgrade says why the bundle is older than the running firmware,
+	// when AllowDowngrade let it in.
+	Downgrade string `json:"downgrade,omitempty"`
 }
 
 // Trial is the record of an armed trial boot, kept in the confirmed
@@ -52,6 +55,9 @@ type Trial struct {
 	// NeedUplink: an uplink or the VPN was up when the update was armed,
 	// so the trial must get one back to pass its health check.
 	NeedUplink bool `json:"u,omitempty"`
+	// Built is the bundle's signed build time (unix seconds), recorded in
+	// the history when the trial is confirmed (downgrade checks).
+	Built int64 `json:"b,omitempty"`
 }
 
 // Installer writes bundles into the inactive slot of a disk.
@@ -62,8 +68,14 @@ type Installer struct {
 	Trusted []ed25519.PublicKey
 	// NeedUplink is recorded in the trial (see Trial.NeedUplink).
 	NeedUplink bool
-	Progress   func(Progress) // may be nil
-	Now        func() time.Time
+	// Current is the running firmware's version and CurrentBuilt its signed
+	// build time (zero if unknown): an older bundle is refused unless
+	// AllowDowngrade is set.
+	Current        string
+	CurrentBuilt   time.Time
+	AllowDowngrade bool
+	Progress       func(Progress) // may be nil
+	Now            func() time.Time
 }
 
 func (in *Installer) report(p Progress) {
@@ -112,6 +124,10 @@ func (in *Installer) Install(ctx context.Context, r io.Reader, size int64, wantS
 	m := &h.Manifest
 	if !m.HasBoard(in.Board) {
 		return refuse(fmt.Errorf("bundle %s is for boards %v, this box is %s", m.Version, m.Boards, in.Board))
+	}
+	downgrade := in.olderThanRunning(m)
+	if downgrade != "" && !in.AllowDowngrade {
+		return refuse(fmt.Errorf("%s: a downgrade is refused unless an admin allows it explicitly (allow-downgrade)", downgrade))
 	}
 	if total := h.Size + m.PayloadSize(); size >= 0 && size != total {
 		what := "truncated"
@@ -212,10 +228,13 @@ func (in *Installer) Install(ctx context.Context, r io.Reader, size int64, wantS
 		return nil, fmt.Errorf("slot %s reads back different from what was written (SHA-256 %s, want %s): the storage may be failing; not armed", target, got, img.SHA256)
 	}
 	t := Trial{Slot: target, Version: truncate(m.Version, 100), Armed: in.Now().Unix(), NeedUplink: in.NeedUplink}
+	if !m.Created.IsZero() {
+		t.Built = m.Created.Unix()
+	}
 	if err := Arm(in.Disk, in.Running, t); err != nil {
 		return nil, fmt.Errorf("arm the trial boot of slot %s: %w", target, err)
 	}
-	res := &Result{Slot: target, Version: m.Version, SignedBy: h.SignedBy, Bytes: src.n,
+	res := &Result{Slot: target, Version: m.Version, SignedBy: h.SignedBy, Bytes: src.n, Downgrade: downgrade,
 		Message: fmt.Sprintf("version %s written to slot %s and verified; the next boot tries it once and falls back to slot %s unless it passes its health check", m.Version, target, in.Running)}
 	in.report(Progress{Phase: PhaseArmed, Done: totalWork, Total: totalWork, Message: res.Message, Result: res})
 	return res, nil

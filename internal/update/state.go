@@ -26,6 +26,8 @@ type Event struct {
 	Slot    string    `json:"slot"`
 	Version string    `json:"version,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
+	// Built is the signed build time of the bundle (installed, confirmed).
+	Built time.Time `json:"built,omitzero"`
 }
 
 // TrialReport is what a failing trial writes before it reboots, so the
@@ -145,11 +147,16 @@ func Boot(d *Disk, slot string, st Store, now time.Time) (BootState, error) {
 }
 
 // Confirm makes the running trial slot the one the boot loader boots, and
-// clears the now stale trial record in the other slot.
+// clears the now stale trial record in the other slot. The trial's signed
+// build time goes into the history: later installs compare against it.
 func Confirm(d *Disk, slot string, st Store, version string, now time.Time) error {
+	var built time.Time
+	if t, _, _ := Pending(d, Other(slot)); t != nil && t.Slot == slot && t.Built != 0 {
+		built = time.Unix(t.Built, 0).UTC()
+	}
 	if err := d.SetActive(slot); err != nil {
 		return err
 	}
 	Disarm(d, Other(slot)) // best effort: the old slot is inactive now
-	return st.Add(Event{Time: now, Kind: EventConfirmed, Slot: slot, Version: version})
+	return st.Add(Event{Time: now, Kind: EventConfirmed, Slot: slot, Version: version, Built: built})
 }

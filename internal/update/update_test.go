@@ -74,6 +74,10 @@ type testBundle struct {
 }
 
 func makeBundle(t testing.TB, boards []string, key ed25519.PrivateKey) testBundle {
+	return makeBundleOf(t, boards, key, "v2-test", time.Unix(1700000000, 0).UTC())
+}
+
+func makeBundleOf(t testing.TB, boards []string, key ed25519.PrivateKey, version string, created time.Time) testBundle {
 	dir := t.TempDir()
 	kernel := make([]byte, 300<<10)
 	rand.Read(kernel)
@@ -84,7 +88,7 @@ func makeBundle(t testing.TB, boards []string, key ed25519.PrivateKey) testBundl
 		b.images[s], _ = os.ReadFile(paths[s])
 	}
 	f, _ := os.Create(b.path)
-	m, err := BuildBundle(f, Manifest{Version: "v2-test", Boards: boards, Created: time.Unix(1700000000, 0).UTC()}, paths, []ed25519.PrivateKey{key})
+	m, err := BuildBundle(f, Manifest{Version: version, Boards: boards, Created: created}, paths, []ed25519.PrivateKey{key})
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
