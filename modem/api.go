@@ -296,6 +296,10 @@ type Event struct {
 	Signal       *Signal       `json:"signal,omitempty"`
 	SMS          *SMS          `json:"sms,omitempty"`
 	Err          string        `json:"error,omitempty"`
+	// Recovery says what brought the modem back for EventReset: the
+	// engine's "reopened", "reset" (vendor reset) or "slot-reset", or ""
+	// when the modem restarted by itself.
+	Recovery string `json:"recovery,omitempty"`
 }
 
 // SMS is one (reassembled) short message.

@@ -229,3 +229,24 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 	}
 	return s, false
 }
+
+// ConnectRefusedError is a data connection the network refused with a
+// cause (^NDISSTAT, *E2NAP, +QNETDEVSTATUS, +CGEV REJECT).
+type ConnectRefusedError struct {
+	APN   string
+	Cause string // "27 missing or unknown APN"
+}
+
+func (e *ConnectRefusedError) Error() string {
+	return fmt.Sprintf("the network refused the data connection for APN %q (cause %s): check the APN, the user name and password, and the SIM's data plan", e.APN, e.Cause)
+}
+
+// NoLinkError is a data connection that never came up and was never refused.
+type NoLinkError struct {
+	APN   string
+	After time.Duration
+}
+
+func (e *NoLinkError) Error() string {
+	return fmt.Sprintf("the data connection did not come up within %v (APN %q): check the APN and the signal", e.After, e.APN)
+}

@@ -29,14 +29,18 @@ func (m *Modem) engineEvent(u URC) {
 		return
 	}
 	// The port was reopened or the modem reset: settings are gone.
-	m.reinit()
+	m.reinitAfter(u.Engine)
 }
 
-func (m *Modem) reinit() {
+func (m *Modem) reinit() { m.reinitAfter("") }
+
+// reinitAfter initialises the modem again (settings, radio on) after
+// recovery (how: "reopened", "reset", "slot-reset") or a restart ("").
+func (m *Modem) reinitAfter(how string) {
 	ctx, cancel := context.WithTimeout(m.ctx, 60*time.Second)
 	defer cancel()
 	err := m.init(ctx)
-	ev := Event{Kind: EventReset}
+	ev := Event{Kind: EventReset, Recovery: how}
 	if err != nil {
 		ev.Err = err.Error()
 		m.log.Warn("modem re-init after reset failed", "err", err)

@@ -222,7 +222,36 @@ func (m *Modem) init(ctx context.Context) error {
 	if err := m.prof.Init(ctx, m.eng); err != nil {
 		return err
 	}
+	if err := m.RadioOn(ctx); err != nil {
+		// Not fatal here: the card may refuse until its SIM is ready;
+		// netctl asks again while it waits for the network.
+		m.log.Warn("modem radio on", "err", err)
+	}
 	m.smsSetup(ctx)
+	return nil
+}
+
+// RadioOn drives the radio to full function (+CFUN=1) from whatever state
+// the card is in: CFUN 0 after our own shutdown (the card keeps it while
+// the box runs), 4 (Ericsson's boot state, flight mode) or a vendor's
+// offline mode. It reads +CFUN? first and sends nothing when already on.
+func (m *Modem) RadioOn(ctx context.Context) error {
+	r, err := m.eng.Command(ctx, "AT+CFUN?", 0)
+	if err != nil && !isModemAnswer(err) {
+		return m.wrap("radio on", err)
+	}
+	if err == nil {
+		if l, ok := r.Line("+CFUN:"); ok {
+			if f := Fields(l); len(f) > 0 && f[0] == "1" {
+				return nil
+			}
+			m.log.Info("modem radio is off; switching it on", "cfun", l)
+		}
+	}
+	// Switching the radio on can take seconds on a real card.
+	if _, err := m.eng.Command(ctx, "AT+CFUN=1", 30*time.Second); err != nil {
+		return m.wrap("radio on", err)
+	}
 	return nil
 }
 
@@ -580,7 +609,7 @@ func (m *Modem) Connect(ctx context.Context, apn APN) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			return m.wrap("connect", fmt.Errorf("no data connection after %v (APN %q)", timeout, apn.Name))
+			return m.wrap("connect", &NoLinkError{APN: apn.Name, After: timeout})
 		case ls := <-watch:
 			if ls.Connected {
 				return nil
@@ -588,7 +617,7 @@ func (m *Modem) Connect(ctx context.Context, apn APN) error {
 			// A plain "down" may be the late URC of an earlier
 			// disconnect; only a failure with a cause ends the wait.
 			if ls.Cause != "" {
-				return m.wrap("connect", fmt.Errorf("the network refused the data connection for APN %q (cause %s): check the APN, credentials and the SIM's data plan", apn.Name, ls.Cause))
+				return m.wrap("connect", &ConnectRefusedError{APN: apn.Name, Cause: ls.Cause})
 			}
 		case <-poll.C:
 			ls, err := m.prof.LinkStatus(ctx, m.eng)
@@ -687,6 +716,22 @@ func (m *Modem) Reset(ctx context.Context) error {
 	if _, err := m.eng.Command(ctx, m.prof.ResetCommand(), 0); err != nil && !isModemAnswer(err) {
 		return m.wrap("reset", err)
 	}
+	return m.afterReset(ctx, "reset")
+}
+
+// SlotReset power-cycles the modem's slot with its reset line
+// (Options.SlotReset), waits until the modem answers and initialises it.
+func (m *Modem) SlotReset(ctx context.Context) error {
+	if m.opts.SlotReset == nil {
+		return m.wrap("slot reset", errors.New("no reset line is known for this modem's slot"))
+	}
+	if err := m.opts.SlotReset(); err != nil {
+		return m.wrap("slot reset", err)
+	}
+	return m.afterReset(ctx, "slot reset")
+}
+
+func (m *Modem) afterReset(ctx context.Context, what string) error {
 	wait := m.opts.RebootWait
 	if wait <= 0 {
 		wait = 60 * time.Second
@@ -701,11 +746,11 @@ func (m *Modem) Reset(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if time.Now().After(deadline) {
-			return m.wrap("reset", fmt.Errorf("no answer %v after reset", wait))
+			return m.wrap(what, fmt.Errorf("no answer %v after the reset", wait))
 		}
 		sleepCtx(ctx, 300*time.Millisecond)
 	}
-	return m.wrap("reset: init", m.init(ctx))
+	return m.wrap(what+": init", m.init(ctx))
 }
 
 // PPP returns the dial parameters for pppd (PPP-only modems). pppd dials

@@ -124,8 +124,11 @@ type ModemStatus struct {
 	Link          *modem.LinkStatus   `json:"link,omitempty"`
 	APN           string              `json:"apn,omitempty"`
 	Resets        int                 `json:"resets"`
-	Error         string              `json:"error,omitempty"`
-	Since         time.Time           `json:"since,omitzero"`
+	// Error is the last cause of trouble, kept through retries until the
+	// modem is connected; ErrorTime is when it was first seen.
+	Error     string    `json:"error,omitempty"`
+	ErrorTime time.Time `json:"error_time,omitzero"`
+	Since     time.Time `json:"since,omitzero"`
 }
 
 // SignalSample is one point of the signal history.

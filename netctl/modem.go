@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"edgebox/internal/config"
-	"edgebox/internal/paths"
 	"edgebox/modem"
 )
 
@@ -41,7 +39,12 @@ type ModemDriver interface {
 	Link(ctx context.Context) (modem.LinkStatus, error)
 	Address(ctx context.Context) (modem.IPConfig, error)
 	RadioOff(ctx context.Context) error
+	// RadioOn reads +CFUN? and switches the radio on when it is off.
+	RadioOn(ctx context.Context) error
 	Reset(ctx context.Context) error
+	// SlotReset power-cycles the modem's slot (an error when the board
+	// has no reset line for it).
+	SlotReset(ctx context.Context) error
 	PPP(apn modem.APN) modem.PPPParams
 	// Suspend releases the AT port to pppd when PPPParams.SharedATPort is
 	// set; until Resume every command fails with modem.ErrSuspended.
@@ -144,8 +147,8 @@ func (m realModem) AT(ctx context.Context, cmd string, timeout time.Duration) ([
 	return lines, err
 }
 
-// radioOnAfter: unregistered this long, netctl runs the connect sequence,
-// which switches the radio on for cards that boot with it off.
+// radioOnAfter: unregistered this long, netctl checks that the radio is on
+// (someone may have switched it off behind the box's back).
 const radioOnAfter = 6 * time.Second
 
 // signalHistoryLen bounds the signal history kept for the API.
@@ -169,8 +172,10 @@ type modemManager struct {
 	pppIface  string
 	carrier   bool
 	deadSince time.Time
-	cancel    context.CancelFunc
-	done      chan struct{}
+	// resetLevel is the next step of doReset's escalation.
+	resetLevel int
+	cancel     context.CancelFunc
+	done       chan struct{}
 	// redetectAfter is the wait before detecting a modem that restarts
 	// after Open changed a setting (ErrNeedsReset); 0 means 5s.
 	redetectAfter time.Duration
@@ -204,13 +209,28 @@ func (m *modemManager) preferModemAddress() bool {
 	return m.drv != nil && m.drv.PreferModemAddress()
 }
 
+// setState shows state with errText. The last cause stays shown, with its
+// time, through the retries that follow (polls between two failures say
+// why it is still not online) until the modem is connected or an admin
+// took it down.
 func (m *modemManager) setState(state, errText string) {
 	m.mu.Lock()
-	if m.st.State != state {
-		m.st.Since = time.Now()
+	if m.st.State != state || errText != "" && errText != m.st.Error {
 		m.log.Info("modem", "state", state, "err", errText)
 	}
-	m.st.State, m.st.Error = state, errText
+	if m.st.State != state {
+		m.st.Since = time.Now()
+	}
+	m.st.State = state
+	switch {
+	case errText != "":
+		if errText != m.st.Error {
+			m.st.ErrorTime = time.Now()
+		}
+		m.st.Error = errText
+	case state == ModemConnected || state == ModemDisconnected || state == ModemDisabled:
+		m.st.Error, m.st.ErrorTime = "", time.Time{}
+	}
 	m.mu.Unlock()
 }
 
@@ -322,6 +342,7 @@ func (m *modemManager) checkDead(now time.Time) {
 	}
 	if u.healthy {
 		m.deadSince = time.Time{}
+		m.resetLevel = 0
 		return
 	}
 	if m.deadSince.IsZero() {
@@ -425,289 +446,6 @@ func (m *modemManager) setIface(iface string) {
 	s.applyFirewallLocked()
 }
 
-// session runs one opened modem until it must be reopened or ctx ends.
-func (m *modemManager) session(ctx context.Context, drv ModemDriver) {
-	cmdCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 30*time.Second) }
-	if id, err := withCtx(cmdCtx, drv.Identity); err == nil {
-		m.mu.Lock()
-		m.st.Identity = &id
-		m.mu.Unlock()
-	}
-	m.mu.Lock()
-	iface := m.cfg.Interface
-	if iface == "" {
-		iface = drv.Device().NetIface
-	}
-	if iface == "" {
-		// Boards where the AT port and the data port are separate USB
-		// devices (QEMU's usb-serial + usb-net) name it in the role map.
-		iface = m.s.opts.Roles["modem"]
-	}
-	method := m.cfg.Method
-	m.iface = iface
-	m.mu.Unlock()
-	ppp := method == config.MethodPPP || drv.PPPOnly()
-	if !ppp {
-		if iface == "" {
-			m.setState(ModemFaulty, "the modem has no network interface; set network.modem.interface or method ppp")
-			sleepOrReq(ctx, m.req, time.Minute)
-			return
-		}
-		m.setIface(iface)
-	}
-	events := drv.Events()
-	var regSince time.Time
-	var pppd *pppdProc
-	suspended := false
-	// endPPP stops pppd (waiting for it to exit) and only then gives the
-	// AT port back to the engine; false when the port could not be
-	// resumed (the session must reopen the modem).
-	endPPP := func() bool {
-		stopPPPD(pppd, m.log)
-		pppd = nil
-		if !suspended {
-			return true
-		}
-		suspended = false
-		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := drv.Resume(c); err != nil {
-			m.log.Warn("modem resume after pppd", "err", err)
-			m.setState(ModemOpening, "take the AT port back from pppd: "+err.Error())
-			return false
-		}
-		return true
-	}
-	defer endPPP()
-	redialWait := orDefault(m.redialWait, 10*time.Second)
-	for ctx.Err() == nil {
-		m.mu.Lock()
-		cfg, down, failed := m.cfg, m.adminDown, m.pinFailed
-		m.mu.Unlock()
-		if down {
-			m.setState(ModemDisconnected, "")
-			if r, ok := waitReq(ctx, m.req, events, 0); !ok || r == "reset" || r == "reconfig" {
-				if r == "reset" {
-					m.doReset(ctx, drv)
-					return
-				}
-				continue
-			}
-			continue
-		}
-		// SIM and PIN.
-		sim, err := withCtx(cmdCtx, drv.SIM)
-		m.mu.Lock()
-		m.st.SIM = &sim
-		m.mu.Unlock()
-		if err != nil {
-			m.setState(ModemSIM, "read SIM state: "+err.Error())
-			if !waitFor(ctx, m.req, events, 5*time.Second) {
-				return
-			}
-			continue
-		}
-		switch sim.State {
-		case modem.SIMReady:
-		case modem.SIMPIN:
-			if cfg.PIN == "" {
-				m.setState(ModemSIM, "the SIM needs a PIN: set network.modem.pin")
-			} else if cfg.PIN == failed {
-				m.setState(ModemSIM, "the configured PIN was rejected by the SIM; enter the right PIN")
-			} else {
-				c, cancel := cmdCtx()
-				err := drv.EnterPIN(c, cfg.PIN)
-				cancel()
-				if err == nil {
-					m.log.Info("SIM PIN accepted")
-					continue
-				}
-				if errors.Is(err, modem.ErrWrongPIN) || errors.Is(err, modem.ErrPINAlreadyRejected) {
-					m.mu.Lock()
-					m.pinFailed = cfg.PIN
-					m.mu.Unlock()
-					m.setState(ModemSIM, "the SIM rejected the PIN; enter the right PIN (attempts are limited)")
-				} else {
-					m.setState(ModemSIM, "enter PIN: "+err.Error())
-				}
-			}
-			if !waitFor(ctx, m.req, events, 30*time.Second) {
-				return
-			}
-			continue
-		case modem.SIMPUK:
-			m.setState(ModemSIM, "the SIM is locked (PUK required); unlock it in a phone")
-			if !waitFor(ctx, m.req, events, time.Minute) {
-				return
-			}
-			continue
-		case modem.SIMAbsent:
-			m.setState(ModemSIM, "no SIM card; insert one")
-			if !waitFor(ctx, m.req, events, 10*time.Second) {
-				return
-			}
-			continue
-		default:
-			m.setState(ModemSIM, "SIM "+string(sim.State))
-			if !waitFor(ctx, m.req, events, 3*time.Second) {
-				return
-			}
-			continue
-		}
-		// Registration.
-		reg, err := withCtx(cmdCtx, drv.Registration)
-		m.mu.Lock()
-		m.st.Registration = &reg
-		m.mu.Unlock()
-		if err != nil || !reg.State.Registered() {
-			msg := "waiting for the network"
-			if err != nil {
-				msg = err.Error()
-			} else if reg.State == modem.RegDenied {
-				msg = "registration denied by the network; check the SIM's contract"
-			}
-			if regSince.IsZero() {
-				regSince = time.Now()
-			}
-			// Some cards (Ericsson) keep the radio off until their connect
-			// sequence (+CFUN=1) runs: after a while, dial anyway.
-			if time.Since(regSince) < radioOnAfter || reg.State == modem.RegDenied {
-				m.setState(ModemRegistering, msg)
-				m.pollSignal(ctx, drv)
-				if !waitFor(ctx, m.req, events, 3*time.Second) {
-					return
-				}
-				continue
-			}
-		}
-		regSince = time.Time{}
-		if cfg.APN == "" {
-			m.setState(ModemConnecting, "no APN configured: set network.modem.apn")
-			if !waitFor(ctx, m.req, events, 30*time.Second) {
-				return
-			}
-			continue
-		}
-		// Connect.
-		m.setState(ModemConnecting, "")
-		apn := modem.APN{Name: cfg.APN, User: cfg.User, Password: cfg.Password}
-		if cfg.User != "" {
-			apn.Auth = modem.AuthCHAP
-		}
-		c, cancel := context.WithTimeout(ctx, 60*time.Second)
-		err = drv.Connect(c, apn)
-		cancel()
-		if err != nil {
-			m.setState(ModemConnecting, "connect: "+err.Error())
-			if !waitFor(ctx, m.req, events, 10*time.Second) {
-				return
-			}
-			continue
-		}
-		if ppp {
-			params := drv.PPP(apn)
-			if params.SharedATPort {
-				// One tty for AT and PPP: the engine lets go of it
-				// until pppd has exited.
-				c, cancel := cmdCtx()
-				err := drv.Suspend(c)
-				cancel()
-				if err != nil {
-					m.setState(ModemConnecting, "release the AT port to pppd: "+err.Error())
-					if !waitFor(ctx, m.req, events, redialWait) {
-						return
-					}
-					continue
-				}
-				suspended = true
-			}
-			pppd, err = startPPPD(params, filepath.Join(paths.RunDir(), "ppp"), m.log)
-			if err != nil {
-				m.setState(ModemConnecting, "pppd: "+err.Error())
-				if !endPPP() {
-					return
-				}
-				if !waitFor(ctx, m.req, events, redialWait) {
-					return
-				}
-				continue
-			}
-			m.mu.Lock()
-			m.pppIface = pppIface
-			m.mu.Unlock()
-			m.setIface(pppIface)
-			waitAddr := m.pppAddress
-			if waitAddr == nil {
-				waitAddr = waitPPPAddress
-			}
-			if c, err := waitAddr(ctx, pppIface, pppd, 45*time.Second); err != nil {
-				m.setState(ModemConnecting, err.Error())
-				m.pppDown()
-				if !endPPP() {
-					return
-				}
-				if !waitFor(ctx, m.req, events, redialWait) {
-					return
-				}
-				continue
-			} else {
-				m.setStaticAddr(c)
-			}
-		}
-		if method == config.MethodModem || method == "" && drv.PreferModemAddress() && !ppp {
-			ip, err := withCtx(cmdCtx, drv.Address)
-			if err != nil {
-				m.setState(ModemConnecting, "read address from modem: "+err.Error())
-			} else {
-				m.setStaticAddr(&AddrConfig{Address: ip.Address, Gateway: ip.Gateway, DNS: ip.DNS})
-			}
-		}
-		m.setState(ModemConnected, "")
-		// Connected: watch until the link drops or a request comes.
-		var pppExited <-chan struct{}
-		if pppd != nil {
-			pppExited = pppd.done
-		}
-		up := time.Now()
-		r := m.watch(ctx, drv, events, pppExited)
-		if ppp {
-			m.pppDown()
-			if !endPPP() {
-				return
-			}
-		}
-		switch r {
-		case "disconnect":
-			c, cancel := cmdCtx()
-			drv.Disconnect(c)
-			cancel()
-		case "reconfig":
-			c, cancel := cmdCtx()
-			drv.Disconnect(c)
-			cancel()
-			m.mu.Lock()
-			changedIface := m.cfg.Interface != "" && m.cfg.Interface != m.iface
-			m.mu.Unlock()
-			if changedIface {
-				return
-			}
-		case "reset":
-			m.doReset(ctx, drv)
-			return
-		case "closed":
-			return
-		case "dropped":
-			if ppp && time.Since(up) < time.Minute {
-				// A call that fails soon after it came up (the network
-				// hangs up at once) is not redialled in a tight loop.
-				if !waitFor(ctx, m.req, events, redialWait) {
-					return
-				}
-			}
-		}
-	}
-}
-
 // pppDown takes the modem uplink down when pppd's call ended: pppd removed
 // ppp0 with its address, so the uplink has neither carrier nor address
 // until the next call configures it again.
@@ -743,15 +481,36 @@ func (m *modemManager) setStaticAddr(c *AddrConfig) {
 	s.wake()
 }
 
+// doReset escalates, one step per request: re-initialise (the session
+// ends and the modem is opened again: port, settings, radio), then the
+// vendor reset, then the slot's reset line. A healthy link starts the
+// ladder over (checkDead). Every step is counted in the API's resets.
 func (m *modemManager) doReset(ctx context.Context, drv ModemDriver) {
 	m.mu.Lock()
+	level := m.resetLevel
+	m.resetLevel++
 	m.st.Resets++
 	m.mu.Unlock()
-	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	c, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	drv.Disconnect(c)
-	if err := drv.Reset(c); err != nil {
-		m.log.Warn("modem reset", "err", err)
+	switch level {
+	case 0:
+		m.log.Warn("modem reset: opening the modem again")
+		return // the session ends; run opens the modem again
+	case 1:
+		m.log.Warn("modem reset: vendor reset")
+		if err := drv.Reset(c); err != nil {
+			m.log.Warn("modem reset", "err", err)
+		}
+	default:
+		m.log.Warn("modem reset: power-cycling the slot")
+		if err := drv.SlotReset(c); err != nil {
+			m.log.Warn("modem slot reset; vendor reset instead", "err", err)
+			if err := drv.Reset(c); err != nil {
+				m.log.Warn("modem reset", "err", err)
+			}
+		}
 	}
 	sleepOrReq(ctx, make(chan string), 3*time.Second)
 }
@@ -794,6 +553,17 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 				m.log.Warn("modem connection dropped; redialling")
 				return "dropped"
 			}
+			if ev.Kind == modem.EventRegistration && ev.Registration != nil && ev.Registration.State.Registered() && ev.Registration.Operator == "" {
+				// Registration URCs carry no operator: read it again
+				// after a network flap.
+				c, cancel := context.WithTimeout(ctx, 10*time.Second)
+				if reg, err := drv.Registration(c); err == nil {
+					m.mu.Lock()
+					m.st.Registration = &reg
+					m.mu.Unlock()
+				}
+				cancel()
+			}
 		case <-sig.C:
 			m.pollSignal(ctx, drv)
 		case <-check.C:
@@ -802,8 +572,17 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 			cancel()
 			if err != nil && !errors.Is(err, modem.ErrSuspended) && !errors.Is(err, modem.ErrPPPOnly) {
 				m.log.Debug("modem link check", "err", err)
+				if modemSilent(err) {
+					// A hung modem is not shown as connected; its
+					// engine reopens and resets it, and the reset
+					// event ends this watch.
+					m.setState(ModemNotResponding, sayModemError(err))
+				}
 			}
 			if err == nil {
+				if m.status().State == ModemNotResponding {
+					m.setState(ModemConnected, "")
+				}
 				m.mu.Lock()
 				m.st.Link = &ls
 				m.mu.Unlock()
@@ -833,9 +612,12 @@ func (m *modemManager) event(ev modem.Event) bool {
 		m.st.Link = ev.Link
 		return ev.Link != nil && !ev.Link.Connected && !ev.Link.Connecting
 	case modem.EventReset:
+		if ev.Recovery == "reset" || ev.Recovery == "slot-reset" {
+			m.st.Resets++ // the engine's recovery of a hung modem
+		}
 		return true
 	case modem.EventFaulty:
-		m.st.Error = ev.Err
+		m.st.State, m.st.Error, m.st.ErrorTime = ModemNotResponding, sayModemError(modem.ErrFaulty), ev.Time
 	}
 	return false
 }
@@ -861,42 +643,6 @@ func (m *modemManager) pollSignal(ctx context.Context, drv ModemDriver) {
 	m.mu.Lock()
 	m.addSignalLocked(sg, time.Now())
 	m.mu.Unlock()
-}
-
-// waitFor waits d, a request or an event; false when ctx ended. Requests
-// other than connect are put back for the main loop.
-func waitFor(ctx context.Context, req chan string, events <-chan modem.Event, d time.Duration) bool {
-	_, ok := waitReq(ctx, req, events, d)
-	return ok
-}
-
-func waitReq(ctx context.Context, req chan string, events <-chan modem.Event, d time.Duration) (string, bool) {
-	var timer <-chan time.Time
-	if d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timer = t.C
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return "", false
-		case <-timer:
-			return "", true
-		case r := <-req:
-			return r, true
-		case _, ok := <-events:
-			if !ok {
-				events = nil
-			}
-		}
-	}
-}
-
-func withCtx[T any](mk func() (context.Context, context.CancelFunc), f func(context.Context) (T, error)) (T, error) {
-	c, cancel := mk()
-	defer cancel()
-	return f(c)
 }
 
 // connect and disconnect are the API's.

@@ -133,7 +133,9 @@ func (f *fakeModem) Link(ctx context.Context) (modem.LinkStatus, error) {
 func (f *fakeModem) Address(ctx context.Context) (modem.IPConfig, error) {
 	return modem.IPConfig{}, f.cmd("address")
 }
-func (f *fakeModem) RadioOff(ctx context.Context) error { return f.cmd("radiooff") }
+func (f *fakeModem) RadioOff(ctx context.Context) error  { return f.cmd("radiooff") }
+func (f *fakeModem) RadioOn(ctx context.Context) error   { return f.cmd("radioon") }
+func (f *fakeModem) SlotReset(ctx context.Context) error { return f.cmd("slotreset") }
 func (f *fakeModem) Reset(ctx context.Context) error {
 	f.mu.Lock()
 	f.resetCalled = true

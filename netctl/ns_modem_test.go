@@ -51,11 +51,18 @@ type simulator struct {
 
 func (r *rig) startModemsim(profile, pin string) *simulator {
 	r.t.Helper()
+	return r.startModemsimArgs(profile, pin)
+}
+
+// startModemsimArgs is startModemsim with extra modemsim flags.
+func (r *rig) startModemsimArgs(profile, pin string, extra ...string) *simulator {
+	r.t.Helper()
 	s := &simulator{t: r.t, ctl: filepath.Join(r.dir, "modemsim.ctl"), logs: &syncBuffer{}}
 	args := []string{"--pty", "--profile", profile, "--netdev", "ltep", "--netns", r.inet, "--control", s.ctl}
 	if pin != "" {
 		args = append(args, "--pin", pin)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(modemsimBinary(r.t), args...)
 	cmd.Stderr = s.logs
 	out, err := cmd.StdoutPipe()
@@ -376,13 +383,135 @@ func TestNamespaceModemResetWhenLinkDead(t *testing.T) {
 		return st.Modem.State == netctl.ModemConnected, st.Modem.State
 	})
 	dials := countPrefix(sim.commands(), "AT^NDISDUP=1,1")
-	r.waitFor("reset and redial", 60*time.Second, func() (bool, string) {
+	// The escalation: open the modem again first, then the vendor reset.
+	r.waitFor("reset and redial", 150*time.Second, func() (bool, string) {
 		st := r.status()
 		cmds := sim.commands()
-		return st.Modem.Resets >= 1 && indexOf(cmds, "AT^RESET") >= 0 && countPrefix(cmds, "AT^NDISDUP=1,1") > dials,
+		return st.Modem.Resets >= 2 && indexOf(cmds, "AT^RESET") >= 0 && countPrefix(cmds, "AT^NDISDUP=1,1") > dials,
 			fmt.Sprintf("resets %d state %s", st.Modem.Resets, st.Modem.State)
 	})
 	if st := r.status(); st.Active != "" {
 		t.Errorf("active uplink %q with a dead link", st.Active)
+	}
+}
+
+// modemConfig is lteConfig for profile, without a PIN, with DHCP on lte0.
+func modemConfig(pty, profile string) map[string]any {
+	cfg := lteConfig(pty, "")
+	m := cfg["network"].(map[string]any)["modem"].(map[string]any)
+	m["profile"] = profile
+	delete(m, "pin")
+	return cfg
+}
+
+// waitOnline waits until the modem uplink carries the default route.
+func (r *rig) waitOnline(what string, timeout time.Duration) {
+	r.t.Helper()
+	r.waitFor(what, timeout, func() (bool, string) {
+		st := r.status()
+		u := uplink(st, "modem")
+		return st.Modem != nil && st.Modem.State == netctl.ModemConnected && u.Active && u.State == "healthy" && r.defaultRoute() == "lte0",
+			fmt.Sprintf("modem %+v uplink %s %s", st.Modem, u.State, u.Address)
+	})
+}
+
+// simCFUN is the simulated card's +CFUN state.
+func (s *simulator) cfun() int {
+	var st struct {
+		CFUN int `json:"cfun"`
+	}
+	if err := json.Unmarshal([]byte(s.control("state")), &st); err != nil {
+		s.t.Fatal(err)
+	}
+	return st.CFUN
+}
+
+// TestNamespaceModemRadioOnAfterRestart: netctl's shutdown turns the radio
+// off (the card keeps CFUN 0/4 while the box runs); the next start must
+// turn it on again, reading +CFUN? rather than assuming. Also a card that
+// boots in CFUN 4 driven by the generic profile (a probed Ericsson).
+func TestNamespaceModemRadioOnAfterRestart(t *testing.T) {
+	t.Parallel()
+	for i, tc := range []struct{ profile, simArgs string }{
+		{"huawei-me909s", ""},
+		{"quectel-ec25", ""},
+		{"ericsson-f5521gw", ""},
+		{"generic", "--cfun 4"},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, fmt.Sprintf("ro%d", i))
+			r.setCarrier("ltep", false)
+			r.startDNSMasq("ltep", lteNet)
+			sim := r.startModemsimArgs(tc.profile, "", strings.Fields(tc.simArgs)...)
+			r.writeConfig(modemConfig(sim.pty, tc.profile))
+			r.startNetctl()
+			r.waitOnline("LTE up at first start", 90*time.Second)
+			r.stopNetctl()
+			if c := sim.cfun(); c == 1 {
+				t.Fatalf("radio still on after netctl stopped (CFUN %d)", c)
+			}
+			r.startNetctl()
+			r.waitOnline("LTE up after a netctl restart", 90*time.Second)
+			if i := indexOf(sim.commands(), "AT+CFUN?"); i < 0 {
+				t.Errorf("+CFUN? never read")
+			}
+		})
+	}
+}
+
+// TestNamespaceModemResetWhileRegistering: reset_after_sec must escalate
+// (open again, then the vendor reset) from every state, not only while
+// connected: here the network never takes the card (searching).
+func TestNamespaceModemResetWhileRegistering(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "rr")
+	r.setCarrier("ltep", false)
+	sim := r.startModemsim("huawei-me909s", "")
+	sim.control("reg searching")
+	cfg := modemConfig(sim.pty, "huawei-me909s")
+	cfg["network"].(map[string]any)["modem"].(map[string]any)["reset_after_sec"] = 10
+	r.writeConfig(cfg)
+	r.startNetctl()
+	r.waitFor("vendor reset while registering", 120*time.Second, func() (bool, string) {
+		st := r.status()
+		return st.Modem.Resets >= 2 && indexOf(sim.commands(), "AT^RESET") >= 0,
+			fmt.Sprintf("resets %d state %s %q", st.Modem.Resets, st.Modem.State, st.Modem.Error)
+	})
+	if st := r.status(); st.Modem.State != netctl.ModemRegistering && st.Modem.State != netctl.ModemOpening {
+		t.Errorf("state %s after the resets, want registering", st.Modem.State)
+	}
+}
+
+// TestNamespaceModemHangShownAndCounted: a hung modem is shown as "not
+// responding" (not connected, not a SIM fault); the engine's vendor reset
+// that brings it back is counted in resets, and the link comes back.
+func TestNamespaceModemHangShownAndCounted(t *testing.T) {
+	t.Parallel()
+	for i, profile := range []string{"huawei-me909s", "quectel-ec25", "dell-dw5550"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, fmt.Sprintf("hg%d", i))
+			r.setCarrier("ltep", false)
+			r.startDNSMasq("ltep", lteNet)
+			sim := r.startModemsim(profile, "")
+			r.writeConfig(modemConfig(sim.pty, profile))
+			r.startNetctl()
+			r.waitOnline("LTE up", 90*time.Second)
+			sim.control("hang on")
+			r.waitFor("not responding shown", 60*time.Second, func() (bool, string) {
+				st := r.status()
+				return st.Modem.State == netctl.ModemNotResponding && !strings.Contains(st.Modem.Error, "/dev/"),
+					fmt.Sprintf("%s %q", st.Modem.State, st.Modem.Error)
+			})
+			r.waitFor("vendor reset tried", 120*time.Second, func() (bool, string) {
+				return strings.Contains(r.log.String(), "step=reset"), "no reset step in the log"
+			})
+			sim.control("hang off")
+			r.waitOnline("LTE back after the hang", 120*time.Second)
+			if st := r.status(); st.Modem.Resets < 1 {
+				t.Errorf("resets %d after a vendor reset brought the modem back", st.Modem.Resets)
+			}
+		})
 	}
 }

@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	pppLocal := flag.String("ppp-local", "10.66.0.1", "carrier side address of the PPP link")
 	pppRemote := flag.String("ppp-remote", "10.66.0.2", "address handed to the box over PPP")
 	pppDNS := flag.String("ppp-dns", "10.66.0.53", "DNS servers handed to the box over PPP (comma separated)")
+	bootCFUN := flag.Int("cfun", -1, "+CFUN state at power-on (default: the profile's; Ericsson 4, others 1)")
 	verbose := flag.Bool("v", false, "log debug")
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -60,6 +61,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	cfg := modemsim.Config{Profile: *profile, PIN: *pin, PeriodicURC: *urcEvery, Logger: log}
+	if *bootCFUN >= 0 {
+		cfg.BootCFUN = bootCFUN
+	}
 	if *ppp || *pppPeer != "" {
 		cfg.PPPPeer = PPPPeerArgv(*pppPeer, *pppNetns, *pppLocal, *pppRemote, *pppDNS)
 	}

@@ -37,6 +37,11 @@ type Config struct {
 	// Carrier is called with true/false as the data connection goes up
 	// and down (cmd/modemsim sets the netdev's link with it).
 	Carrier func(up bool) error
+	// BootCFUN, when set, replaces the profile's +CFUN state at power-on
+	// (Ericsson cards boot in 4, most others in 1). The state is kept
+	// while the modem stays powered, across AT sessions, as a real card
+	// keeps it while the box runs.
+	BootCFUN *int
 	// BootTime is how long the modem ignores input after a reset (and how
 	// long an Ericsson takes to say *EMRDY: 1). Default 200ms.
 	BootTime time.Duration
@@ -226,6 +231,9 @@ func (s *Sim) powerOn(delay bool) {
 	s.echo = true
 	s.cmee = 0
 	s.cfun = s.prof.bootCFUN
+	if s.cfg.BootCFUN != nil {
+		s.cfun = *s.cfg.BootCFUN
+	}
 	s.cregN = [3]int{}
 	s.e2nap = false
 	s.cmgf = 0
