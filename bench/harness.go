@@ -212,7 +212,7 @@ func GatewayConfig(pbx string, maxCalls int) (config.Gateway, error) {
 	c.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: fmt.Sprintf("127.0.0.1:%d", sip)}}
 	c.Portal.Listen = fmt.Sprintf("127.0.0.1:%d", portal)
 	c.Portal.PlainHTTP = true
-	c.Portal.APIKeys = []config.GatewayAPIKey{{Name: "bench", SHA256: gateway.HashAPIKey(APIKey)}}
+	c.Portal.APIKeys = []config.GatewayAPIKey{{Name: "bench", SHA256: gateway.HashAPIKey(APIKey), Destinations: []string{"*", "sip:*"}, FromDomains: []string{"*"}}}
 	c.Portal.RatePerMinute = 100000
 	c.Media.ICEPort = ice
 	c.Media.ICEAddress = "127.0.0.1"

@@ -11,7 +11,7 @@ import (
 //go:embed web
 var webFS embed.FS
 
-func assetHandler(dir string) http.Handler {
+func assetHandler() http.Handler {
 	sub, err := fs.Sub(webFS, "web")
 	if err != nil {
 		panic(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/config"
 
 	"github.com/chromedp/chromedp"
 )
@@ -67,7 +68,7 @@ func waitDemoState(t *testing.T, ctx context.Context, want string, d time.Durati
 
 func TestBrowserDemoPageCall(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
-	svc := startGateway(t, testConfig(t, uas.addr()))
+	svc := startGateway(t, demoConfig(t, uas.addr()))
 	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
 
 	bctx := newBrowser(t)
@@ -150,7 +151,7 @@ func TestBrowserDemoPageCall(t *testing.T) {
 // transcoding) and audio keeps flowing.
 func TestBrowserCodecChangeByReinvite(t *testing.T) {
 	uas := startSIPp(t, "uas_recodec", 1)
-	svc := startGateway(t, testConfig(t, uas.addr()))
+	svc := startGateway(t, demoConfig(t, uas.addr()))
 	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
 	bctx := newBrowser(t)
 	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
@@ -193,4 +194,11 @@ func TestBrowserCodecChangeByReinvite(t *testing.T) {
 	}
 	waitDemoState(t, ctx, gateway.EventEnded, 10*time.Second)
 	uas.wait(t, 10*time.Second)
+}
+
+// demoConfig is testConfig with the demo page on (it is off by default).
+func demoConfig(t *testing.T, pbx string) config.Gateway {
+	c := testConfig(t, pbx)
+	c.Portal.Demo = true
+	return c
 }

@@ -296,7 +296,7 @@ func (c *Call) localRTPAddr() netip.Addr {
 		a, _ := netip.ParseAddr(c.cfg.Media.RTPAddress)
 		return a
 	}
-	a, err := netip.ParseAddr(localIPToward(c.cfg.PBX.Address))
+	a, err := netip.ParseAddr(localIPToward(c.cfg.PBX.HostPort()))
 	if err != nil {
 		return netip.IPv4Unspecified()
 	}
@@ -365,7 +365,7 @@ func (c *Call) dial(ctx context.Context) {
 	}
 	c.mu.Lock()
 	c.info.SIPCallID = sipID.Value()
-	c.info.PBX.Remote = c.cfg.PBX.Address
+	c.info.PBX.Remote = c.cfg.PBX.HostPort()
 	c.mu.Unlock()
 	c.svc.bindSIP(sipID.Value(), c)
 

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -27,7 +28,20 @@ func TestGatewayConfigValidateNamesFields(t *testing.T) {
 		edit  func(*config.Gateway)
 	}{
 		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "" }},
-		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "pbx-without-port" }},
+		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "pbx:no-port" }},
+		// the box's own SIP port (sip.listen is 0.0.0.0:5060): the trunk
+		// would REGISTER to itself and be answered 405
+		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "127.0.0.1:5060" }},
+		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "localhost" }},
+		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "127.0.0.1:8443" }}, // the portal
+		{"gateway.portal.api_keys[0].destinations[0]", func(c *config.Gateway) { c.Portal.APIKeys[0].Destinations = []string{"sales-["} }},
+		{"gateway.portal.api_keys[0].from_domains[0]", func(c *config.Gateway) { c.Portal.APIKeys[0].FromDomains = []string{"user@example.com"} }},
+		{"gateway.turn.allowed_peers[0]", func(c *config.Gateway) {
+			c.TURN.Listen, c.TURN.RelayAddress, c.TURN.Secret = ":3479", "192.0.2.1", "0123456789abcdef"
+			c.TURN.AllowedPeers = []string{"10.0.0.0/33"}
+		}},
+		{"gateway.sip.listen[0].interface", func(c *config.Gateway) { c.SIP.Listen[0].Interface = "lan 0" }},
+		{"gateway.max_calls", func(c *config.Gateway) { c.MaxCalls = -1 }},
 		{"gateway.pbx.transport", func(c *config.Gateway) { c.PBX.Transport = "sctp" }},
 		{"gateway.pbx.transport", func(c *config.Gateway) { c.PBX.Transport = "tcp" }}, // no tcp listener
 		{"gateway.pbx.allowed_sources[0]", func(c *config.Gateway) { c.PBX.AllowedSources = []string{"10.0.0.300"} }},
@@ -69,5 +83,77 @@ func TestApplyRefusesInvalidConfigAndKeepsRunning(t *testing.T) {
 	}
 	if _, err := clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "support"}); err != nil {
 		t.Errorf("portal after refused reload: %v", err)
+	}
+}
+
+func TestPBXAddressWithoutPortMeans5060(t *testing.T) {
+	for _, tc := range []struct{ addr, transport, want string }{
+		{"pbx.example.net", "udp", "pbx.example.net:5060"},
+		{"192.0.2.10", "tcp", "192.0.2.10:5060"},
+		{"pbx.example.net", "tls", "pbx.example.net:5061"},
+		{"[2001:db8::1]", "udp", "[2001:db8::1]:5060"},
+		{"192.0.2.10:5070", "udp", "192.0.2.10:5070"},
+	} {
+		p := config.GatewayPBX{Address: tc.addr, Transport: tc.transport}
+		if got := p.HostPort(); got != tc.want {
+			t.Errorf("%s over %s: %s, want %s", tc.addr, tc.transport, got, tc.want)
+		}
+	}
+	c := config.DefaultGateway()
+	c.Enabled, c.PBX.Address = true, "192.0.2.10"
+	if err := c.Validate(); err != nil {
+		t.Errorf("a PBX address without a port is refused: %v", err)
+	}
+}
+
+// TestAPIKeyAllowListsMigrated: a key stored before allow-lists existed
+// keeps calling named queues, never numbers or URIs; a key written now
+// with no lists may call nothing.
+func TestAPIKeyAllowListsMigrated(t *testing.T) {
+	var legacy config.GatewayAPIKey
+	if err := json.Unmarshal([]byte(`{"name":"portal","sha256":"00"}`), &legacy); err != nil {
+		t.Fatal(err)
+	}
+	var strict config.GatewayAPIKey
+	if err := json.Unmarshal([]byte(`{"name":"portal","sha256":"00","destinations":null,"from_domains":null}`), &strict); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key        config.GatewayAPIKey
+		dest       string
+		want       bool
+		whose, why string
+	}{
+		{legacy, "support", true, "legacy", "a named queue"},
+		{legacy, "0019005550100", false, "legacy", "a dial string"},
+		{legacy, "+19005550100", false, "legacy", "a dial string"},
+		{legacy, "sip:0019005550100@pbx.example.com", false, "legacy", "a URI"},
+		{strict, "support", false, "new", "nothing listed"},
+	} {
+		if got := tc.key.AllowsDestination(tc.dest); got != tc.want {
+			t.Errorf("%s key, %s %q: allowed %v, want %v", tc.whose, tc.why, tc.dest, got, tc.want)
+		}
+	}
+	if !legacy.AllowsFromDomain("example.com") || strict.AllowsFromDomain("example.com") {
+		t.Error("from domains: legacy keys keep any domain, new keys none")
+	}
+	b, _ := json.Marshal(strict)
+	var again config.GatewayAPIKey
+	json.Unmarshal(b, &again)
+	if again.AllowsDestination("support") {
+		t.Errorf("a strict key saved and read back (%s) became permissive", b)
+	}
+	if err := json.Unmarshal([]byte(`{"name":"p","sha256":"00","destination":["x"]}`), &strict); err == nil {
+		t.Error("a misspelt field is accepted")
+	}
+	k := config.GatewayAPIKey{Destinations: []string{"sales-*", "sip:*@pbx.example.com"}, FromDomains: []string{"*.example.com"}}
+	for dest, want := range map[string]bool{"sales-1": true, "support": false, "sip:alice@pbx.example.com": true,
+		"sip:alice@evil.example": false, "sip:sales-1@pbx.example.com": true, "sales-1@x": true} {
+		if got := k.AllowsDestination(dest); got != want {
+			t.Errorf("%q allowed %v, want %v", dest, got, want)
+		}
+	}
+	if !k.AllowsFromDomain("shop.example.com") || k.AllowsFromDomain("example.org") {
+		t.Error("from domain patterns")
 	}
 }

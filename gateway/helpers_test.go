@@ -118,7 +118,7 @@ func testConfig(t testing.TB, pbx string) config.Gateway {
 	c.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t))}}
 	c.Portal.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
 	c.Portal.PlainHTTP = true
-	c.Portal.APIKeys = []config.GatewayAPIKey{{Name: "test", SHA256: gateway.HashAPIKey(testAPIKey)}}
+	c.Portal.APIKeys = []config.GatewayAPIKey{{Name: "test", SHA256: gateway.HashAPIKey(testAPIKey), Destinations: []string{"*", "sip:*", "sips:*"}, FromDomains: []string{"*"}}}
 	c.Portal.RatePerMinute = 6000
 	c.Media.ICEPort = freePort(t, "udp")
 	c.Media.ICEAddress = "127.0.0.1"

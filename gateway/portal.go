@@ -89,17 +89,46 @@ func selfSignedCert() (tls.Certificate, error) {
 }
 
 // PortalHandler serves the portal API, the signaling WebSocket, the SDK
-// and the demo page.
+// and, when gateway.portal.demo is on, the demo page.
 func (s *Service) PortalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/calls", s.handleAuthorize)
 	mux.HandleFunc("GET /v1/signal", s.handleSignal)
-	mux.Handle("GET /sdk/", assetHandler("sdk"))
-	mux.Handle("GET /demo/", assetHandler("demo"))
+	assets := assetHandler()
+	mux.Handle("GET /sdk/", assets)
+	mux.HandleFunc("GET /demo/", func(w http.ResponseWriter, r *http.Request) {
+		if !s.Config().Portal.Demo {
+			http.Error(w, "the demo page is off (gateway.portal.demo)", http.StatusNotFound)
+			return
+		}
+		assets.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if !s.Config().Portal.Demo {
+			http.NotFound(w, r)
+			return
+		}
 		http.Redirect(w, r, "/demo/", http.StatusFound)
 	})
-	return mux
+	return securityHeaders(mux)
+}
+
+// portalCSP is the Content-Security-Policy of every portal response: the
+// box's own scripts, styles and connections only ('self' covers ws: and
+// wss: to the same host), no inline code, no framing.
+const portalCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// securityHeaders sets the CSP and its companions on every response.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", portalCSP)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		h.ServeHTTP(w, r)
+	})
 }
 
 func remoteIP(r *http.Request) netip.Addr {
@@ -110,9 +139,9 @@ func remoteIP(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// apiKeyName checks the request's API key against the configured hashes
-// and returns the key's name.
-func apiKeyName(r *http.Request, keys []config.GatewayAPIKey) (string, bool) {
+// apiKey checks the request's API key against the configured hashes and
+// returns the key's entry.
+func apiKey(r *http.Request, keys []config.GatewayAPIKey) (config.GatewayAPIKey, bool) {
 	key := r.Header.Get("X-API-Key")
 	if key == "" {
 		if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
@@ -120,20 +149,21 @@ func apiKeyName(r *http.Request, keys []config.GatewayAPIKey) (string, bool) {
 		}
 	}
 	if key == "" {
-		return "", false
+		return config.GatewayAPIKey{}, false
 	}
 	sum := sha256.Sum256([]byte(key))
-	name, ok := "", false
+	var found config.GatewayAPIKey
+	ok := false
 	for _, k := range keys {
 		want, err := hex.DecodeString(k.SHA256)
 		if err != nil || len(want) != 32 {
 			continue
 		}
 		if subtle.ConstantTimeCompare(sum[:], want) == 1 {
-			name, ok = k.Name, true
+			found, ok = k, true
 		}
 	}
-	return name, ok
+	return found, ok
 }
 
 // HashAPIKey is the form an API key is stored in the config.
@@ -157,7 +187,7 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.portalRefuse(w, r, http.StatusTooManyRequests, "rate_limited", errors.New("too many refused requests from this address; retry later"))
 		return
 	}
-	keyName, ok := apiKeyName(r, cfg.Portal.APIKeys)
+	key, ok := apiKey(r, cfg.Portal.APIKeys)
 	if !ok {
 		s.portalRefuse(w, r, http.StatusUnauthorized, "bad_key", errors.New("missing or wrong API key (X-API-Key or Authorization: Bearer)"))
 		return
@@ -169,7 +199,8 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("request body: %w", err))
 		return
 	}
-	if _, err := parseSIPURI(req.From); err != nil {
+	from, err := parseSIPURI(req.From)
+	if err != nil {
 		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("from: %w", err))
 		return
 	}
@@ -177,12 +208,27 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", err)
 		return
 	}
+	// Toll fraud stops here: a key calls only what its lists name, so a
+	// leaked key cannot dial numbers with the trunk's account.
+	if !key.AllowsDestination(req.Destination) {
+		s.log.Warn("portal refused a destination", "key", key.Name, "destination", req.Destination, "src", remoteIP(r))
+		s.portalRefuse(w, r, http.StatusForbidden, "destination_not_allowed",
+			fmt.Errorf("destination %q is not allowed for API key %q: an admin adds it to gateway.portal.api_keys[].destinations", req.Destination, key.Name))
+		return
+	}
+	if !key.AllowsFromDomain(from.Host) {
+		s.log.Warn("portal refused a from domain", "key", key.Name, "from", req.From, "src", remoteIP(r))
+		s.portalRefuse(w, r, http.StatusForbidden, "from_not_allowed",
+			fmt.Errorf("from domain %q is not allowed for API key %q: an admin adds it to gateway.portal.api_keys[].from_domains", from.Host, key.Name))
+		return
+	}
 	if err := validateContext(req.Context); err != nil {
 		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", err)
 		return
 	}
 	exp := time.Now().Add(time.Duration(cfg.Portal.TokenTTLSec) * time.Second)
-	tok, err := s.tokens.Issue(CallGrant{From: req.From, Destination: req.Destination, Context: req.Context, Expires: exp, KeyName: keyName})
+	grant := CallGrant{From: req.From, Destination: req.Destination, Context: req.Context, Expires: exp, KeyName: key.Name, TURNTag: newTURNTag()}
+	tok, err := s.tokens.Issue(grant)
 	if err != nil {
 		s.portalRefuse(w, r, http.StatusInternalServerError, "internal", err)
 		return
@@ -192,7 +238,7 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		Token:        tok,
 		ExpiresAt:    exp.UTC().Format(time.RFC3339),
 		WebSocketURL: signalURL(r, cfg.Portal),
-		ICEServers:   s.clientICEServers(cfg, req.From, r),
+		ICEServers:   s.clientICEServers(cfg, grant.TURNTag, r),
 	})
 }
 
@@ -211,9 +257,11 @@ func signalURL(r *http.Request, p config.GatewayPortal) string {
 }
 
 // clientICEServers are the configured servers plus the built-in STUN
-// server and, with TURN on, time-limited TURN credentials (the "TURN REST
-// API" scheme: username "expiry:user", password HMAC-SHA1 of it).
-func (s *Service) clientICEServers(cfg config.Gateway, user string, r *http.Request) []ICEServer {
+// server and, with TURN on, TURN credentials bound to the grant's TURN tag
+// (the "TURN REST API" scheme: username "expiry:tag", password HMAC-SHA1
+// of it). They are valid until the token's expiry, then only while the
+// call they were issued for lasts (turnServer's AuthHandler).
+func (s *Service) clientICEServers(cfg config.Gateway, turnTag string, r *http.Request) []ICEServer {
 	out := []ICEServer{}
 	for _, srv := range cfg.Media.ICEServers {
 		out = append(out, ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
@@ -229,19 +277,26 @@ func (s *Service) clientICEServers(cfg config.Gateway, user string, r *http.Requ
 		_, port, _ := net.SplitHostPort(cfg.STUN.Listen)
 		out = append(out, ICEServer{URLs: []string{"stun:" + net.JoinHostPort(host, port)}})
 	}
-	if cfg.TURN.Listen != "" {
+	if cfg.TURN.Listen != "" && turnTag != "" {
 		_, port, _ := net.SplitHostPort(cfg.TURN.Listen)
-		u, p := TURNCredentials(cfg.TURN.Secret, user, time.Duration(cfg.TURN.CredentialTTLSec)*time.Second, time.Now())
+		u, p := TURNCredentials(cfg.TURN.Secret, turnTag, time.Duration(cfg.Portal.TokenTTLSec)*time.Second, time.Now())
 		out = append(out, ICEServer{URLs: []string{"turn:" + net.JoinHostPort(host, port) + "?transport=udp"}, Username: u, Credential: p})
 	}
 	return out
 }
 
-// TURNCredentials makes REST-style TURN credentials valid for ttl.
-func TURNCredentials(secret, user string, ttl time.Duration, now time.Time) (username, password string) {
-	user = strings.NewReplacer(":", "_").Replace(user)
-	username = strconv.FormatInt(now.Add(ttl).Unix(), 10) + ":" + user
+// TURNCredentials makes REST-style TURN credentials for tag valid for ttl.
+func TURNCredentials(secret, tag string, ttl time.Duration, now time.Time) (username, password string) {
+	tag = strings.NewReplacer(":", "_").Replace(tag)
+	username = strconv.FormatInt(now.Add(ttl).Unix(), 10) + ":" + tag
 	m := hmac.New(sha1.New, []byte(secret))
 	m.Write([]byte(username))
 	return username, base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// newTURNTag names one authorisation's TURN credentials.
+func newTURNTag() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

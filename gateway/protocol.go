@@ -46,6 +46,7 @@ const (
 	CodeState        = "wrong_state"   // message not valid now (offer twice, dtmf before answer)
 	CodeRateLimited  = "rate_limited"  // too many attempts from this address
 	CodeUnavailable  = "unavailable"   // gateway disabled or shutting down
+	CodeBusy         = "busy"          // the box carries gateway.max_calls calls already; the token stays valid, retry
 	CodeInternal     = "internal"      // the box failed; try again
 	CodeAuthTimeout  = "auth_timeout"  // no auth message in time
 	CodeOfferTimeout = "offer_timeout" // no offer in time

@@ -116,12 +116,12 @@ func (st *sipStack) register(ctx context.Context, cfg config.Gateway, callID sip
 	}
 	domain := cfg.PBX.Domain
 	if domain == "" {
-		domain, _, _ = net.SplitHostPort(cfg.PBX.Address)
+		domain, _, _ = net.SplitHostPort(cfg.PBX.HostPort())
 	}
 	aor := sip.Uri{Scheme: "sip", User: cfg.Trunk.Username, Host: domain}
 	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: domain})
 	req.SetTransport(strings.ToUpper(cfg.PBX.Transport))
-	req.SetDestination(cfg.PBX.Address)
+	req.SetDestination(cfg.PBX.HostPort())
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)

@@ -31,6 +31,7 @@ type Service struct {
 	metrics     *metrics
 	tokens      *TokenStore
 	portalLimit *rateLimiter
+	pending     pendingSockets
 
 	mu       sync.Mutex
 	cfg      config.Gateway
@@ -269,12 +270,33 @@ func newCallID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// errBusy is the refusal of a call over gateway.max_calls.
+var errBusy = errors.New("the box is carrying as many calls as it may")
+
+// callRoom says whether one more call fits under gateway.max_calls.
+func (s *Service) callRoom() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.callRoomLocked()
+}
+
+func (s *Service) callRoomLocked() error {
+	if n := s.cfg.CallLimit(); len(s.calls) >= n {
+		return fmt.Errorf("%w (%d, gateway.max_calls): try again in a minute", errBusy, n)
+	}
+	return nil
+}
+
 // startCall registers a call for an authorised client; the caller runs it.
 func (s *Service) startCall(g CallGrant, sig signaler) (*Call, error) {
 	s.mu.Lock()
 	if s.sip == nil || s.web == nil {
 		s.mu.Unlock()
 		return nil, errors.New("gateway is not running")
+	}
+	if err := s.callRoomLocked(); err != nil {
+		s.mu.Unlock()
+		return nil, err
 	}
 	c := newCall(s, newCallID(), g, sig, s.cfg)
 	s.calls[c.ID] = c
@@ -362,7 +384,7 @@ func (s *Service) historyCalls(limit int) []CallInfo {
 // Status summarises the gateway.
 func (s *Service) Status() Status {
 	s.mu.Lock()
-	st := Status{Enabled: s.cfg.Enabled, ActiveCalls: len(s.calls), ICEPort: s.cfg.Media.ICEPort, PBX: s.cfg.PBX.Address, Registration: "off"}
+	st := Status{Enabled: s.cfg.Enabled, ActiveCalls: len(s.calls), ICEPort: s.cfg.Media.ICEPort, PBX: s.cfg.PBX.HostPort(), Registration: "off"}
 	if s.web != nil {
 		st.ICELite = s.web.lite
 		st.FastPackets, st.RejectedPackets = s.web.fast.Fast.Load(), s.web.fast.Rejected.Load()

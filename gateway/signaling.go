@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -18,7 +19,45 @@ const (
 	maxMessageSize = 64 << 10
 	maxBadMessages = 20
 	sendTimeout    = 5 * time.Second
+	// sockets not yet authorised, per source address and in all: each
+	// holds a goroutine and buffers for up to authTimeout
+	maxPendingPerSource = 8
+	maxPendingTotal     = 1024
 )
+
+// pendingSockets counts signaling sockets that have not shown a token yet.
+type pendingSockets struct {
+	mu    sync.Mutex
+	bySrc map[netip.Addr]int
+	total int
+}
+
+// acquire reserves a place for src, or says why there is none.
+func (p *pendingSockets) acquire(src netip.Addr) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bySrc == nil {
+		p.bySrc = map[netip.Addr]int{}
+	}
+	if p.bySrc[src] >= maxPendingPerSource {
+		return fmt.Errorf("too many connections without a token from this address (at most %d): finish or close them first", maxPendingPerSource)
+	}
+	if p.total >= maxPendingTotal {
+		return errors.New("too many connections without a token: retry in a few seconds")
+	}
+	p.bySrc[src]++
+	p.total++
+	return nil
+}
+
+func (p *pendingSockets) release(src netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bySrc[src]--; p.bySrc[src] <= 0 {
+		delete(p.bySrc, src)
+	}
+	p.total--
+}
 
 // wsSignaler writes messages to one client; pion callbacks and the call's
 // goroutine write concurrently, hence the lock.
@@ -77,6 +116,18 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many refused attempts from this address; retry later", http.StatusTooManyRequests)
 		return
 	}
+	if err := s.pending.acquire(src); err != nil {
+		s.metrics.tokenRefusals.WithLabelValues("too_many_pending").Inc()
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+		return
+	}
+	pending := true
+	defer func() {
+		if pending {
+			s.pending.release(src)
+		}
+	}()
 	// Any origin: the one-time token, not the page's origin, is what
 	// authorises a call (apps have no origin at all).
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
@@ -106,6 +157,13 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusPolicyViolation, "bad auth message")
 		return
 	}
+	// At the limit the token is not spent: the client may retry with it.
+	if err := s.callRoom(); err != nil {
+		s.metrics.tokenRefusals.WithLabelValues("busy").Inc()
+		sig.send(Message{Type: MsgError, Code: CodeBusy, Error: err.Error()})
+		conn.Close(websocket.StatusTryAgainLater, "busy")
+		return
+	}
 	grant, err := s.tokens.Redeem(m.Token, m.From, m.To)
 	if err != nil {
 		reason := "unknown"
@@ -124,13 +182,19 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	}
 	call, err := s.startCall(grant, sig)
 	if err != nil {
-		sig.send(Message{Type: MsgError, Code: CodeUnavailable, Error: err.Error()})
+		code := CodeUnavailable
+		if errors.Is(err, errBusy) {
+			code = CodeBusy
+		}
+		sig.send(Message{Type: MsgError, Code: code, Error: err.Error()})
 		conn.Close(websocket.StatusTryAgainLater, "gateway unavailable")
 		return
 	}
+	s.pending.release(src)
+	pending = false
 	s.log.Info("call authorised", "call", call.ID, "from", grant.From, "to", grant.Destination, "key", grant.KeyName, "src", remoteIP(r))
 	cfg := s.Config()
-	sig.send(Message{Type: MsgAuthorized, CallID: call.ID, ICEServers: s.clientICEServers(cfg, grant.From, r)})
+	sig.send(Message{Type: MsgAuthorized, CallID: call.ID, ICEServers: s.clientICEServers(cfg, grant.TURNTag, r)})
 
 	readCtx, stopRead := context.WithCancel(context.Background())
 	defer stopRead()

@@ -38,12 +38,15 @@ type sipStack struct {
 	closers []func()
 }
 
+// allowedMethods is the Allow header the box sends.
+const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"
+
 // userAgentName is the User-Agent the box sends.
 const userAgentName = "edgebox-gateway"
 
 func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack, error) {
 	s := &sipStack{log: log, svc: svc, listens: cfg.SIP.Listen, clients: map[string]*sipgo.Client{}, contact: map[string]sip.ContactHeader{}}
-	s.filter = &sipFilter{limit: newRateLimiter(cfg.Portal.RatePerMinute), onDrop: svc.metrics.sipDropped}
+	s.filter = &sipFilter{limit: newRateLimiter(cfg.Portal.RatePerMinute), onDrop: svc.metrics.sipDropped, onRefuse: svc.metrics.sipRefused.Inc}
 	s.filter.setAllowed(allowedSources(cfg.PBX))
 	var tlsConf *tls.Config
 	for _, l := range cfg.SIP.Listen {
@@ -94,7 +97,7 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 	srv.OnInfo(s.inDialogOK)
 	srv.OnNoRoute(s.onOther)
 
-	pbxIP := localIPToward(cfg.PBX.Address)
+	pbxIP := localIPToward(cfg.PBX.HostPort())
 	for _, l := range cfg.SIP.Listen {
 		host, portStr, _ := net.SplitHostPort(l.Address)
 		port, _ := strconv.Atoi(portStr)
@@ -213,7 +216,7 @@ func allowedSources(p config.GatewayPBX) []netip.Prefix {
 		}
 	}
 	if len(out) == 0 && p.Address != "" {
-		host, _, _ := net.SplitHostPort(p.Address)
+		host, _, _ := net.SplitHostPort(p.HostPort())
 		if ip, err := netip.ParseAddr(host); err == nil {
 			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
 		} else if ips, err := net.LookupIP(host); err == nil {
@@ -261,7 +264,7 @@ func (s *sipStack) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"))
+	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("sip respond options", "err", err)
@@ -390,7 +393,7 @@ func destinationURI(dest string, pbx config.GatewayPBX) (sip.Uri, error) {
 	}
 	domain := pbx.Domain
 	if domain == "" {
-		domain, _, _ = net.SplitHostPort(pbx.Address)
+		domain, _, _ = net.SplitHostPort(pbx.HostPort())
 	}
 	return sip.Uri{Scheme: "sip", User: dest, Host: domain}, nil
 }
@@ -413,10 +416,10 @@ func (s *sipStack) newInvite(g CallGrant, pbx config.GatewayPBX, body []byte) (*
 	}
 	req := sip.NewRequest(sip.INVITE, to)
 	req.SetTransport(strings.ToUpper(pbx.Transport))
-	req.SetDestination(pbx.Address)
+	req.SetDestination(pbx.HostPort())
 	// The PBX is the outbound proxy: a loose route to it keeps CANCEL (which
 	// sipgo builds from the INVITE's Request-URI and Route) going there too.
-	if host, portStr, err := net.SplitHostPort(pbx.Address); err == nil {
+	if host, portStr, err := net.SplitHostPort(pbx.HostPort()); err == nil {
 		port, _ := strconv.Atoi(portStr)
 		ru := sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}
 		ru.UriParams.Add("lr", "")

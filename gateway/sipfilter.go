@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // sipFilter decides, before a message is parsed, whether the box answers
@@ -14,6 +16,8 @@ type sipFilter struct {
 	allowed atomic.Pointer[[]netip.Prefix]
 	limit   *rateLimiter
 	onDrop  func(reason string)
+	// onRefuse counts requests from strangers answered with 403
+	onRefuse func()
 }
 
 // scannerAgents are User-Agent (or From) substrings of SIP scanners and
@@ -125,10 +129,53 @@ func (c *filteredPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, addr, nil
 		}
 		ip, _ := netip.AddrFromSlice(ua.IP)
-		if c.f.admit(ip, b[:n]) {
-			return n, addr, nil
+		if !c.f.admit(ip, b[:n]) {
+			continue
 		}
+		// A stranger's request gets one answer, made here from the
+		// datagram alone, and reaches no transaction: a kept INVITE
+		// transaction re-sent its 403 eleven times over 32 s to whatever
+		// address the datagram claimed (a 9x amplifier for spoofers).
+		if !c.f.fromPBX(ip.Unmap()) && !bytes.HasPrefix(b[:n], []byte("SIP/")) {
+			if ans := c.f.strangerAnswer(b[:n]); ans != nil {
+				c.PacketConn.WriteTo(ans, addr)
+			}
+			continue
+		}
+		return n, addr, nil
 	}
+}
+
+// strangerAnswer is the stateless answer to a request from outside the
+// PBX's addresses: 200 to OPTIONS (monitoring probes), nothing to ACK or
+// to what does not parse, 403 to anything else.
+func (f *sipFilter) strangerAnswer(msg []byte) []byte {
+	m, err := sip.ParseMessage(msg)
+	if err != nil {
+		return nil
+	}
+	req, ok := m.(*sip.Request)
+	if !ok || req.Via() == nil || req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
+		return nil
+	}
+	var res *sip.Response
+	switch req.Method {
+	case sip.ACK:
+		return nil
+	case sip.OPTIONS:
+		res = sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+		res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	default:
+		if f.onRefuse != nil {
+			f.onRefuse()
+		}
+		res = sip.NewResponseFromRequest(req, 403, "Forbidden", nil)
+	}
+	if res.To() != nil && !res.To().Params.Has("tag") {
+		res.To().Params.Add("tag", sip.GenerateTagN(16))
+	}
+	return []byte(res.String())
 }
 
 // filteredListener applies the source part of the filter to TCP/TLS.

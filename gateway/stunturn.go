@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -66,27 +67,34 @@ func (s *stunServer) close() {
 }
 
 // turnServer relays media for clients that cannot reach the box directly,
-// with REST credentials the portal hands out (TURNCredentials).
+// with REST credentials the portal hands out (TURNCredentials). It is no
+// open relay: a credential lives as long as the portal's token, then only
+// while its call lasts, and the relay reaches neither the box (but for
+// its WebRTC port) nor the networks it sits in (turnguard.go).
 type turnServer struct {
 	srv *turn.Server
 }
 
-func newTURNServer(c config.GatewayTURN) (*turnServer, error) {
+// newTURNServer starts the TURN server; callLive says whether the call a
+// credential's tag was issued for is still going, icePort is the box's
+// WebRTC port (the one port of the box itself a relay may reach).
+func newTURNServer(c config.GatewayTURN, callLive func(tag string) bool, icePort func() int, log *slog.Logger) (*turnServer, error) {
 	conn, err := net.ListenPacket("udp4", c.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("gateway.turn.listen: %w", err)
 	}
 	relayIP := net.ParseIP(c.RelayAddress)
 	secret := []byte(c.Secret)
+	guard := newRelayGuard(c.AllowedPeers, icePort, log)
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm: c.Realm,
 		AuthHandler: func(username, realm string, src net.Addr) ([]byte, bool) {
-			exp, _, ok := strings.Cut(username, ":")
+			exp, tag, ok := strings.Cut(username, ":")
 			if !ok {
 				return nil, false
 			}
 			t, err := strconv.ParseInt(exp, 10, 64)
-			if err != nil || time.Now().Unix() > t {
+			if err != nil || (time.Now().Unix() > t && !callLive(tag)) {
 				return nil, false
 			}
 			m := hmac.New(sha1.New, secret)
@@ -96,10 +104,11 @@ func newTURNServer(c config.GatewayTURN) (*turnServer, error) {
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn: conn,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
-				RelayAddress: relayIP,
-				Address:      c.RelayAddress,
+			RelayAddressGenerator: &guardedRelayGenerator{
+				RelayAddressGeneratorStatic: turn.RelayAddressGeneratorStatic{RelayAddress: relayIP, Address: c.RelayAddress},
+				guard:                       guard,
 			},
+			PermissionHandler: guard.permit,
 		}},
 	})
 	if err != nil {
@@ -122,7 +131,7 @@ func (s *Service) startSTUNTURN(cfg config.Gateway) error {
 		s.mu.Unlock()
 	}
 	if cfg.TURN.Listen != "" {
-		t, err := newTURNServer(cfg.TURN)
+		t, err := newTURNServer(cfg.TURN, s.turnTagLive, func() int { return s.Config().Media.ICEPort }, s.log.With("part", "turn"))
 		if err != nil {
 			return err
 		}
@@ -131,4 +140,19 @@ func (s *Service) startSTUNTURN(cfg config.Gateway) error {
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// turnTagLive says whether a call holding TURN credentials tag is going.
+func (s *Service) turnTagLive(tag string) bool {
+	if tag == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.calls {
+		if c.grant.TURNTag == tag {
+			return true
+		}
+	}
+	return false
 }

@@ -24,6 +24,7 @@ type CallGrant struct {
 	Context     map[string]string // customer id, page, queue ...
 	Expires     time.Time
 	KeyName     string // portal API key that asked
+	TURNTag     string // names the TURN credentials handed out with the token
 }
 
 // TokenStore keeps issued tokens by their SHA-256 only, so a memory dump or

@@ -1,11 +1,15 @@
 package config
 
 import (
+	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"path"
+	"regexp"
 	"strings"
 )
 
@@ -20,11 +24,16 @@ type Gateway struct {
 	Media   GatewayMedia  `json:"media"`
 	STUN    GatewaySTUN   `json:"stun"`
 	TURN    GatewayTURN   `json:"turn"`
+	// MaxCalls is how many calls the box carries at once; one more is
+	// refused with the "busy" error (docs/gateway-protocol.md); 0 means
+	// DefaultMaxCalls.
+	MaxCalls int `json:"max_calls,omitempty"`
 }
 
 // GatewayPBX is where calls go.
 type GatewayPBX struct {
-	// Address is host:port of the PBX or its proxy.
+	// Address is host:port of the PBX or its proxy; without a port, 5060
+	// (5061 over TLS). See HostPort.
 	Address string `json:"address"`
 	// Transport toward the PBX: "udp", "tcp" or "tls".
 	Transport string `json:"transport"`
@@ -50,7 +59,11 @@ type GatewaySIP struct {
 // GatewaySIPListen is one SIP listener.
 type GatewaySIPListen struct {
 	Transport string `json:"transport"` // udp, tcp, tls
-	Address   string `json:"address"`   // ip:port
+	Address   string `json:"address"`   // ip:port; with Interface, ":port" takes that interface's address
+	// Interface binds the listener to one network interface (lan0, tun0
+	// ...): SIP then answers only requests that arrive on it, for its
+	// own address, and replies from that address. Empty: any interface.
+	Interface string `json:"interface,omitempty"`
 }
 
 // GatewayTrunk is the box's account at the PBX.
@@ -79,12 +92,79 @@ type GatewayPortal struct {
 	TokenTTLSec int             `json:"token_ttl_sec"`
 	// RatePerMinute bounds requests per source address.
 	RatePerMinute int `json:"rate_per_minute"`
+	// Demo serves the demo "Get help" page at /demo/ (off by default:
+	// the portal listener faces the internet).
+	Demo bool `json:"demo,omitempty"`
 }
 
-// GatewayAPIKey is one portal API key, stored as the hex SHA-256 of the key.
+// GatewayAPIKey is one portal API key, stored as the hex SHA-256 of the key,
+// with what the key may ask for. Both lists deny by default: a key with an
+// empty list gets every call refused.
 type GatewayAPIKey struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
+	// Destinations the key may call: queue names ("support"), agent URIs
+	// ("sip:alice@pbx.example.com") or patterns with * and ?
+	// ("sales-*", "sip:*@pbx.example.com"). A pattern that starts with
+	// sip: or sips: matches agent URIs only, any other queue names only.
+	Destinations []string `json:"destinations"`
+	// FromDomains are the domains the key's callers may have as From
+	// ("example.com", "*.example.com"; "*" for any).
+	FromDomains []string `json:"from_domains"`
+}
+
+// legacyKeyDestinations is what a key stored before allow-lists existed
+// may call: named queues that start with a letter, so dial strings
+// ("0019005550100", "+1900...") and agent URIs are refused until listed.
+var legacyKeyDestinations = []string{"[A-Za-z]*"}
+
+// UnmarshalJSON migrates a key written before allow-lists existed (neither
+// field present): it keeps calling named queues from any domain. A key
+// written by this firmware always has both fields, null or not.
+func (k *GatewayAPIKey) UnmarshalJSON(b []byte) error {
+	type plain GatewayAPIKey
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode((*plain)(k)); err != nil {
+		return err
+	}
+	_, hasDest := fields["destinations"]
+	_, hasFrom := fields["from_domains"]
+	if !hasDest && !hasFrom {
+		k.Destinations = append([]string(nil), legacyKeyDestinations...)
+		k.FromDomains = []string{"*"}
+	}
+	return nil
+}
+
+// AllowsDestination says whether the key may call dest (a queue name or a
+// sip:/sips: URI, as the portal sent it).
+func (k GatewayAPIKey) AllowsDestination(dest string) bool {
+	isURI := strings.HasPrefix(dest, "sip:") || strings.HasPrefix(dest, "sips:")
+	for _, p := range k.Destinations {
+		pURI := strings.HasPrefix(p, "sip:") || strings.HasPrefix(p, "sips:")
+		if pURI != isURI {
+			continue
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(dest)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsFromDomain says whether the key's callers may use From domain host.
+func (k GatewayAPIKey) AllowsFromDomain(host string) bool {
+	for _, p := range k.FromDomains {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(host)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // GatewayMedia is the media setup of both legs.
@@ -127,11 +207,19 @@ type GatewaySTUN struct {
 
 // GatewayTURN is the built-in TURN server with REST (time-limited) credentials.
 type GatewayTURN struct {
-	Listen           string `json:"listen,omitempty"` // ip:port, empty: off
-	Realm            string `json:"realm,omitempty"`
-	Secret           string `json:"secret,omitempty"`        // shared secret of the REST credentials
-	RelayAddress     string `json:"relay_address,omitempty"` // IP relayed traffic leaves from
-	CredentialTTLSec int    `json:"credential_ttl_sec,omitempty"`
+	Listen       string `json:"listen,omitempty"` // ip:port, empty: off
+	Realm        string `json:"realm,omitempty"`
+	Secret       string `json:"secret,omitempty"`        // shared secret of the REST credentials
+	RelayAddress string `json:"relay_address,omitempty"` // IP relayed traffic leaves from
+	// CredentialTTLSec is kept for old configs and no longer used: a TURN
+	// credential now lives as long as the portal's token, then as long as
+	// the call it was issued for.
+	CredentialTTLSec int `json:"credential_ttl_sec,omitempty"`
+	// AllowedPeers are private or CGNAT ranges (CIDR) the relay may send
+	// to; they are refused otherwise. Loopback, link-local, the box's own
+	// addresses and the subnets of its interfaces (LAN, VPN) are always
+	// refused.
+	AllowedPeers []string `json:"allowed_peers,omitempty"`
 }
 
 // KnownCodecs are the audio codecs the gateway bridges without transcoding.
@@ -154,8 +242,20 @@ func DefaultGateway() Gateway {
 			RTPPortMax: 20999,
 			Codecs:     append([]string(nil), KnownCodecs...),
 		},
-		TURN: GatewayTURN{Realm: "edgebox", CredentialTTLSec: 3600},
+		TURN:     GatewayTURN{Realm: "edgebox", CredentialTTLSec: 3600},
+		MaxCalls: DefaultMaxCalls,
 	}
+}
+
+// DefaultMaxCalls is the call limit when gateway.max_calls is not set.
+const DefaultMaxCalls = 100
+
+// CallLimit is MaxCalls with its default.
+func (s Gateway) CallLimit() int {
+	if s.MaxCalls <= 0 {
+		return DefaultMaxCalls
+	}
+	return s.MaxCalls
 }
 
 // Validate reports what is wrong with the gateway section, naming fields.
@@ -168,9 +268,14 @@ func (s Gateway) Validate() error {
 		bad("pbx.address", "required when the gateway is enabled (host:port of the PBX)")
 	}
 	if s.PBX.Address != "" {
-		if _, _, err := gwSplitPort(s.PBX.Address); err != nil {
+		if _, _, err := gwSplitPort(s.PBX.HostPort()); err != nil {
 			bad("pbx.address", "%v", err)
+		} else if what := s.boxItself(); what != "" {
+			bad("pbx.address", "%s is this box itself (%s), not a PBX: enter the address of the PBX or its SIP proxy", s.PBX.HostPort(), what)
 		}
+	}
+	if s.MaxCalls < 0 || s.MaxCalls > 10000 {
+		bad("max_calls", "%d is outside 1..10000 (0: the default, %d)", s.MaxCalls, DefaultMaxCalls)
 	}
 	if !gwValidTransport(s.PBX.Transport) {
 		bad("pbx.transport", "%q is not udp, tcp or tls", s.PBX.Transport)
@@ -193,6 +298,9 @@ func (s Gateway) Validate() error {
 		}
 		if _, _, err := gwSplitPort(l.Address); err != nil {
 			bad(fmt.Sprintf("sip.listen[%d].address", i), "%v", err)
+		}
+		if l.Interface != "" && !gwInterfaceName.MatchString(l.Interface) {
+			bad(fmt.Sprintf("sip.listen[%d].interface", i), "%q is not an interface name", l.Interface)
 		}
 	}
 	if s.Enabled && len(s.SIP.Listen) > 0 && gwValidTransport(s.PBX.Transport) {
@@ -235,6 +343,16 @@ func (s Gateway) Validate() error {
 		names[k.Name] = true
 		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
 			bad(fmt.Sprintf("portal.api_keys[%d].sha256", i), "must be 64 hex digits (sha256 of the key)")
+		}
+		for j, p := range k.Destinations {
+			if _, err := path.Match(p, ""); err != nil || p == "" || strings.ContainsAny(p, " \t\r\n<>\"") {
+				bad(fmt.Sprintf("portal.api_keys[%d].destinations[%d]", i, j), "%q is not a queue name, sip: URI or pattern with * and ?", p)
+			}
+		}
+		for j, p := range k.FromDomains {
+			if _, err := path.Match(p, ""); err != nil || p == "" || strings.ContainsAny(p, " \t\r\n<>\"@:") {
+				bad(fmt.Sprintf("portal.api_keys[%d].from_domains[%d]", i, j), "%q is not a domain or pattern (example.com, *.example.com, *)", p)
+			}
 		}
 	}
 	if s.Portal.TokenTTLSec < 5 || s.Portal.TokenTTLSec > 600 {
@@ -290,8 +408,13 @@ func (s Gateway) Validate() error {
 		if _, err := netip.ParseAddr(s.TURN.RelayAddress); err != nil {
 			bad("turn.relay_address", "%q is not an IP address", s.TURN.RelayAddress)
 		}
-		if s.TURN.CredentialTTLSec < 60 || s.TURN.CredentialTTLSec > 86400 {
+		if s.TURN.CredentialTTLSec != 0 && (s.TURN.CredentialTTLSec < 60 || s.TURN.CredentialTTLSec > 86400) {
 			bad("turn.credential_ttl_sec", "%d is outside 60..86400", s.TURN.CredentialTTLSec)
+		}
+		for i, a := range s.TURN.AllowedPeers {
+			if _, err := ParsePrefixOrIP(a); err != nil {
+				bad(fmt.Sprintf("turn.allowed_peers[%d]", i), "%v", err)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -324,6 +447,81 @@ func gwSplitPort(hostport string) (string, int, error) {
 	}
 	return host, p, nil
 }
+
+// HostPort is Address with the SIP default port when it has none: 5060,
+// or 5061 over TLS.
+func (p GatewayPBX) HostPort() string {
+	if p.Address == "" {
+		return ""
+	}
+	if _, _, err := net.SplitHostPort(p.Address); err == nil {
+		return p.Address
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(p.Address, "["), "]")
+	port := "5060"
+	if p.Transport == "tls" {
+		port = "5061"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// boxItself says which of the box's own listeners the PBX address points
+// at ("its SIP port" ...), or "" when it is not the box. A REGISTER there
+// is answered by the box itself (405), or by nothing.
+func (s Gateway) boxItself() string {
+	host, port, err := gwSplitPort(s.PBX.HostPort())
+	if err != nil {
+		return ""
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		if host != "localhost" {
+			return ""
+		}
+		ip = netip.MustParseAddr("127.0.0.1")
+	}
+	ip = ip.Unmap()
+	own := ip.IsLoopback() || ip.IsUnspecified()
+	if !own {
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if pn, ok := a.(*net.IPNet); ok {
+				if la, ok := netip.AddrFromSlice(pn.IP); ok && la.Unmap() == ip {
+					own = true
+				}
+			}
+		}
+	}
+	if !own {
+		return ""
+	}
+	samePort := func(listen string) bool {
+		lh, lp, err := gwSplitPort(listen)
+		if err != nil || lp != port {
+			return false
+		}
+		la, err := netip.ParseAddr(lh)
+		return lh == "" || err != nil || la.IsUnspecified() || la.Unmap() == ip
+	}
+	for _, l := range s.SIP.Listen {
+		if samePort(l.Address) {
+			return "its own SIP port"
+		}
+	}
+	switch {
+	case samePort(s.Portal.Listen):
+		return "its portal port"
+	case s.STUN.Listen != "" && samePort(s.STUN.Listen):
+		return "its STUN port"
+	case s.TURN.Listen != "" && samePort(s.TURN.Listen):
+		return "its TURN port"
+	case port == s.Media.ICEPort:
+		return "its WebRTC port"
+	}
+	return ""
+}
+
+var gwInterfaceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,14}$`)
 
 func gwValidTransport(t string) bool { return t == "udp" || t == "tcp" || t == "tls" }
 

@@ -1,0 +1,164 @@
+package gateway_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"edgebox/internal/config"
+
+	"github.com/vishvananda/netns"
+)
+
+// Namespace helpers for the tests where an interface matters: the box in
+// its own namespace with LAN, VPN and uplink veths, peers in theirs.
+
+// netnsRig names a test's namespaces after the test process, so parallel
+// runs never meet.
+type netnsRig struct {
+	t   *testing.T
+	tag string
+}
+
+func newNetnsRig(t *testing.T, tag string) *netnsRig {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatalf("ip (iproute2) not installed: %v", err)
+	}
+	return &netnsRig{t: t, tag: fmt.Sprintf("%s%d", tag, os.Getpid())}
+}
+
+// ns makes namespace name (loopback up) and returns its full name.
+func (r *netnsRig) ns(name string) string {
+	r.t.Helper()
+	full := "eb" + name + "-" + r.tag
+	r.ip("netns", "add", full)
+	r.t.Cleanup(func() { exec.Command("ip", "netns", "del", full).Run() })
+	r.ip("-n", full, "link", "set", "lo", "up")
+	return full
+}
+
+// link wires namespace a (interface ifA, address addrA) to b (ifB, addrB).
+func (r *netnsRig) link(a, ifA, addrA, b, ifB, addrB string) {
+	r.t.Helper()
+	r.ip("link", "add", ifA, "netns", a, "type", "veth", "peer", "name", ifB, "netns", b)
+	r.ip("-n", a, "addr", "add", addrA, "dev", ifA)
+	r.ip("-n", b, "addr", "add", addrB, "dev", ifB)
+	r.ip("-n", a, "link", "set", ifA, "up")
+	r.ip("-n", b, "link", "set", ifB, "up")
+}
+
+func (r *netnsRig) ip(args ...string) {
+	r.t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		r.t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// inNetns runs f on a thread switched into namespace name; sockets f makes
+// stay in that namespace. The thread is discarded afterwards.
+func inNetns(name string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		h, err := netns.GetFromName(name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- err
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+// startGatewayIn runs a gateway with cfg as a separate process inside
+// namespace ns (every socket it ever makes, TURN relays included, and the
+// interfaces it reads are then that namespace's). It stops with the test.
+func startGatewayIn(t *testing.T, ns string, cfg config.Gateway) {
+	t.Helper()
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run", "^TestHelperGatewayInNetns$", "-test.v")
+	cmd.Env = append(os.Environ(), "EDGEBOX_GATEWAY_CONFIG="+string(b))
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+		close(lines)
+	}()
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		stdin.Close() // the helper ends its gateway and exits
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	var seen []string
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("gateway in %s exited:\n%s", ns, strings.Join(seen, "\n"))
+			}
+			if l == "GATEWAY READY" {
+				go func() {
+					for range lines {
+					}
+				}()
+				return
+			}
+			seen = append(seen, l)
+		case <-timeout:
+			t.Fatalf("gateway in %s not ready within 30 s:\n%s", ns, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+// TestHelperGatewayInNetns is the process startGatewayIn starts.
+func TestHelperGatewayInNetns(t *testing.T) {
+	raw := os.Getenv("EDGEBOX_GATEWAY_CONFIG")
+	if raw == "" {
+		t.Skip("helper process of startGatewayIn")
+	}
+	var cfg config.Gateway
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	svc := startGateway(t, cfg)
+	_ = svc
+	fmt.Println("GATEWAY READY")
+	io.Copy(io.Discard, os.Stdin)
+}

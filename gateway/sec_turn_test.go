@@ -1,0 +1,220 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"edgebox/gateway"
+
+	"github.com/pion/turn/v4"
+)
+
+// udpSink is a UDP listener in some namespace that counts what reaches it.
+type udpSink struct {
+	name string
+	addr *net.UDPAddr
+	got  chan string
+}
+
+func newUDPSink(t *testing.T, ns, name, addr string) *udpSink {
+	t.Helper()
+	var pc net.PacketConn
+	if err := inNetns(ns, func() (err error) { pc, err = net.ListenPacket("udp4", addr); return err }); err != nil {
+		t.Fatalf("%s listener: %v", name, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	s := &udpSink{name: name, addr: pc.LocalAddr().(*net.UDPAddr), got: make(chan string, 64)}
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			select {
+			case s.got <- fmt.Sprintf("%q from %s", buf[:n], from):
+			default:
+			}
+		}
+	}()
+	return s
+}
+
+// turnAllocation is a TURN client with a relay, made in namespace ns.
+func turnAllocation(t *testing.T, ns, server, user, pass string) net.PacketConn {
+	t.Helper()
+	var conn net.PacketConn
+	if err := inNetns(ns, func() (err error) { conn, err = net.ListenPacket("udp4", ":0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: server, STUNServerAddr: server, Username: user, Password: pass,
+		Realm: "edgebox", Conn: conn, RTO: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("allocation with valid credentials: %v", err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	return relay
+}
+
+// TestTURNIsNoOpenRelay: a holder of valid TURN credentials, on the
+// internet side, tries to relay UDP to the box's loopback, to a port of
+// the box itself, to a host on the LAN and to one on the VPN: none
+// receives anything. A host on the internet still gets relayed packets.
+func TestTURNIsNoOpenRelay(t *testing.T) {
+	rig := newNetnsRig(t, "turn")
+	box, inet, lan, vpn := rig.ns("box"), rig.ns("inet"), rig.ns("lan"), rig.ns("vpn")
+	rig.link(box, "wan", "203.0.113.1/24", inet, "eth0", "203.0.113.2/24")
+	rig.link(box, "lan0", "10.77.1.1/24", lan, "eth0", "10.77.1.2/24")
+	// the VPN in a public-looking range: refused for being the box's
+	// network, not for being private
+	rig.link(box, "vpn0", "198.51.100.1/24", vpn, "eth0", "198.51.100.2/24")
+	rig.ip("-n", box, "route", "add", "default", "via", "203.0.113.2")
+	rig.ip("-n", inet, "addr", "add", "192.0.2.77/32", "dev", "lo") // a host on the internet
+	for _, ns := range []string{lan, vpn} {
+		rig.ip("-n", ns, "route", "add", "default", "dev", "eth0")
+	}
+
+	cfg := testConfig(t, "127.0.0.1:5999")
+	cfg.TURN.Listen = "203.0.113.1:3478"
+	cfg.TURN.RelayAddress = "203.0.113.1"
+	cfg.TURN.Secret = "a-long-shared-turn-secret"
+	// opening the private range does not open the LAN: it is the box's
+	cfg.TURN.AllowedPeers = []string{"10.0.0.0/8"}
+	startGatewayIn(t, box, cfg)
+
+	sinks := []*udpSink{
+		newUDPSink(t, box, "a service on the box's loopback", "127.0.0.1:0"),
+		newUDPSink(t, box, "a service on the box's WAN address", "203.0.113.1:0"),
+		newUDPSink(t, lan, "a LAN host", "10.77.1.2:0"),
+		newUDPSink(t, vpn, "a VPN host", "198.51.100.2:0"),
+	}
+	public := newUDPSink(t, inet, "an internet host", "192.0.2.77:0")
+
+	user, pass := gateway.TURNCredentials(cfg.TURN.Secret, "attacker", time.Hour, time.Now())
+	relay := turnAllocation(t, inet, cfg.TURN.Listen, user, pass)
+
+	// The permitted peer proves the relay works at all, and the wait for
+	// it is the window the forbidden peers had too.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for got := false; !got; {
+		for _, s := range sinks {
+			relay.WriteTo([]byte("relayed to "+s.name), s.addr) // refusals are expected
+		}
+		if _, err := relay.WriteTo([]byte("hello"), public.addr); err != nil {
+			t.Fatalf("relay to an internet host: %v", err)
+		}
+		select {
+		case <-public.got:
+			got = true
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("an internet host got nothing through the relay in 30 s")
+		}
+	}
+	// one more round, then what the forbidden peers received
+	for _, s := range sinks {
+		relay.WriteTo([]byte("relayed to "+s.name), s.addr)
+	}
+	relay.WriteTo([]byte("hello"), public.addr)
+	<-public.got
+	for _, s := range sinks {
+		select {
+		case m := <-s.got:
+			t.Errorf("%s at %s received %s through the box's TURN relay", s.name, s.addr, m)
+		default:
+		}
+	}
+}
+
+// TestTURNCredentialsEndWithTheCall: the credentials the portal hands out
+// allocate until the token expires and, once the call started, while the
+// call lasts; after it they are refused.
+func TestTURNCredentialsEndWithTheCall(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	cfg := testConfig(t, uas.addr())
+	cfg.TURN.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	cfg.TURN.Secret = "a-long-shared-turn-secret"
+	cfg.TURN.RelayAddress = "127.0.0.1"
+	cfg.Portal.TokenTTLSec = 5
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	turnCreds := func(res gateway.AuthorizeResponse) (string, string) {
+		for _, s := range res.ICEServers {
+			if len(s.URLs) > 0 && s.URLs[0][:5] == "turn:" {
+				return s.Username, s.Credential
+			}
+		}
+		t.Fatalf("no TURN server in %+v", res.ICEServers)
+		return "", ""
+	}
+	// waitRefused waits (bounded) until the credentials stop allocating.
+	waitRefused := func(what, user, pass string) {
+		t.Helper()
+		for {
+			if err := allocate(t, cfg.TURN.Listen, user, pass); err != nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: credentials still allocate", what)
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+
+	// No call: the credentials die with the token.
+	unused, err := clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "support"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u0, p0 := turnCreds(unused)
+	if err := allocate(t, cfg.TURN.Listen, u0, p0); err != nil {
+		t.Fatalf("fresh credentials refused: %v", err)
+	}
+	waitRefused("after the token's expiry, without a call", u0, p0)
+
+	// A call: its credentials outlive the token while it lasts.
+	res, err := clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "sip:agent@127.0.0.1", Context: testContext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pass := turnCreds(res)
+	c := dialWith(t, ctx, res)
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	expired := time.Now().Add(time.Duration(cfg.Portal.TokenTTLSec+2) * time.Second)
+	for time.Now().Before(expired) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("timed out")
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	if err := allocate(t, cfg.TURN.Listen, user, pass); err != nil {
+		t.Errorf("credentials of a call in progress refused after the token's expiry: %v", err)
+	}
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 10*time.Second)
+	waitRefused("after the call ended", user, pass)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatal("timed out")
+	}
+}

@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
+
+	"edgebox/internal/config"
+
+	"github.com/pion/turn/v4"
+)
+
+// The built-in TURN server relays a browser's media to the box's WebRTC
+// port. Without a guard it relays anywhere a credential holder asks:
+// 127.0.0.1's services, the LAN, the VPN. TURN permissions are per IP
+// (RFC 8656), so the guard works at two levels: permit refuses peer
+// addresses, and every relay socket refuses, per packet, the box's own
+// addresses on any port but the WebRTC port.
+
+// relayGuard is the relay policy of one TURN server.
+type relayGuard struct {
+	allowed []netip.Prefix // private/CGNAT ranges the admin opened
+	icePort func() int
+	log     *slog.Logger
+	// own is the box's addresses as last read by permit (a permission
+	// always comes before any packet to its peer)
+	own atomic.Pointer[[]netip.Prefix]
+}
+
+func newRelayGuard(allowedPeers []string, icePort func() int, log *slog.Logger) *relayGuard {
+	g := &relayGuard{icePort: icePort, log: log}
+	for _, a := range allowedPeers {
+		if p, err := config.ParsePrefixOrIP(a); err == nil {
+			g.allowed = append(g.allowed, p)
+		}
+	}
+	own := interfacePrefixes()
+	g.own.Store(&own)
+	return g
+}
+
+// permit is the TURN PermissionHandler (CreatePermission, ChannelBind).
+func (g *relayGuard) permit(client net.Addr, peer net.IP) bool {
+	ip, _ := netip.AddrFromSlice(peer)
+	ip = ip.Unmap()
+	own := interfacePrefixes()
+	g.own.Store(&own)
+	ok, why := relayPeerAllowed(ip, g.allowed, own)
+	if !ok {
+		g.log.Info("TURN peer refused", "client", client.String(), "peer", ip.String(), "why", why)
+	}
+	return ok
+}
+
+// boxPortRefused says whether a packet to or from ap touches the box
+// itself on a port other than its WebRTC port.
+func (g *relayGuard) boxPortRefused(ap netip.AddrPort) bool {
+	ip := ap.Addr().Unmap()
+	if ip.IsLoopback() {
+		return int(ap.Port()) != g.icePort()
+	}
+	for _, p := range *g.own.Load() {
+		if p.IsSingleIP() && p.Addr() == ip {
+			return int(ap.Port()) != g.icePort()
+		}
+	}
+	return false
+}
+
+// cgnat is RFC 6598's shared address space, carriers' side of CGNAT.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// relayPeerAllowed decides whether TURN may relay to ip. The box's own
+// addresses pass here (its WebRTC port is what relays are for; the relay
+// socket refuses its other ports), the rest of the networks it sits in
+// (its interfaces' subnets: LAN, VPN, uplinks) never, nor link-local or
+// multicast; private and CGNAT ranges only when gateway.turn.allowed_peers
+// names them.
+func relayPeerAllowed(ip netip.Addr, allowed, own []netip.Prefix) (bool, string) {
+	switch {
+	case !ip.IsValid() || ip.IsUnspecified():
+		return false, "no address"
+	case ip.IsLoopback():
+		return true, "" // the box itself: WebRTC port only
+	case ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast():
+		return false, "link-local"
+	case ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return false, "multicast or broadcast"
+	}
+	for _, p := range own {
+		if p.IsSingleIP() && p.Addr() == ip {
+			return true, "" // the box itself: WebRTC port only
+		}
+	}
+	for _, p := range own {
+		if p.Contains(ip) {
+			return false, "a network the box sits in (LAN, VPN or uplink)"
+		}
+	}
+	if ip.IsPrivate() || cgnat.Contains(ip) || (ip.Is4() && ip.As4()[0] == 0) {
+		for _, p := range allowed {
+			if p.Contains(ip) {
+				return true, ""
+			}
+		}
+		return false, "private or CGNAT range not in gateway.turn.allowed_peers"
+	}
+	return true, ""
+}
+
+// interfacePrefixes are the box's addresses, each as a single-IP prefix,
+// and its interfaces' subnets, read each time: uplink and VPN addresses
+// change while the gateway runs.
+func interfacePrefixes() []netip.Prefix {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	out := make([]netip.Prefix, 0, 2*len(addrs))
+	for _, a := range addrs {
+		pn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(pn.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		ones, bits := pn.Mask.Size()
+		if ip.Is4() && bits == 128 {
+			ones -= 96
+		}
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+		if p, err := ip.Prefix(ones); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// guardedRelayGenerator hands pion relay sockets that apply the guard.
+type guardedRelayGenerator struct {
+	turn.RelayAddressGeneratorStatic
+	guard *relayGuard
+}
+
+func (r *guardedRelayGenerator) AllocatePacketConn(network string, requestedPort int) (net.PacketConn, net.Addr, error) {
+	c, a, err := r.RelayAddressGeneratorStatic.AllocatePacketConn(network, requestedPort)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &guardedRelayConn{PacketConn: c, guard: r.guard}, a, nil
+}
+
+// guardedRelayConn is one allocation's relay socket.
+type guardedRelayConn struct {
+	net.PacketConn
+	guard *relayGuard
+}
+
+func (c *guardedRelayConn) WriteTo(b []byte, to net.Addr) (int, error) {
+	if ua, ok := to.(*net.UDPAddr); ok && c.guard.boxPortRefused(ua.AddrPort()) {
+		return len(b), nil // dropped, as a firewall would
+	}
+	return c.PacketConn.WriteTo(b, to)
+}
+
+func (c *guardedRelayConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, from, err := c.PacketConn.ReadFrom(b)
+		if err != nil {
+			return n, from, err
+		}
+		if ua, ok := from.(*net.UDPAddr); ok && c.guard.boxPortRefused(ua.AddrPort()) {
+			continue
+		}
+		return n, from, err
+	}
+}

@@ -1,0 +1,82 @@
+"use strict";
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+if (params.get("token")) $("token").value = params.get("token");
+// The page talks to this box only: a ?ws= naming another host would hand
+// the call token to it.
+const ownWS = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/signal";
+function signalURL() {
+  const asked = params.get("ws");
+  if (!asked) return ownWS;
+  try {
+    const u = new URL(asked, location.href);
+    if ((u.protocol === "ws:" || u.protocol === "wss:") && u.host === location.host) return u.href;
+  } catch (e) { /* not a URL: ignored below */ }
+  log("ignored ?ws=" + asked + ": this page connects to this box only");
+  return ownWS;
+}
+let iceServers = [];
+let call = null;
+// window.demo is read by the browser test.
+window.demo = { state: "idle", events: [], errors: [], dtmf: [] };
+
+function log(s) { $("log").textContent += s + "\n"; }
+function setState(s) { window.demo.state = s; $("state").textContent = s; }
+
+for (const d of "123456789*0#") {
+  const b = document.createElement("button");
+  b.type = "button"; b.textContent = d; b.id = "key-" + (d === "*" ? "star" : d === "#" ? "hash" : d);
+  b.onclick = () => { if (call) { call.dtmf(d); log("sent DTMF " + d); } };
+  $("keypad").appendChild(b);
+}
+
+$("authorize").onclick = async () => {
+  const res = await fetch("/v1/calls", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-API-Key": $("apikey").value },
+    body: JSON.stringify({ from: $("from").value, destination: $("dest").value, context: { page: location.pathname } }),
+  });
+  const body = await res.json();
+  if (!res.ok) { log("portal refused: " + body.error); return; }
+  $("token").value = body.token;
+  iceServers = body.ice_servers || [];
+  log("token valid until " + body.expires_at);
+};
+
+$("call").onclick = async () => {
+  if (!$("token").value) { log("a token is needed first"); return; }
+  $("call").disabled = true;
+  setState("connecting");
+  call = new EdgeboxCall({ url: signalURL(), token: $("token").value, iceServers: iceServers, audio: $("remote") });
+  call.addEventListener("event", (e) => {
+    const m = e.detail;
+    window.demo.events.push(m.event);
+    setState(m.event);
+    log("event " + m.event + (m.sip_code ? " " + m.sip_code : "") + (m.reason ? " " + m.reason : ""));
+    if (m.event === "ended") { $("hangup").disabled = true; $("call").disabled = false; $("token").value = ""; }
+  });
+  call.addEventListener("error", (e) => { window.demo.errors.push(e.detail.code); log("error " + e.detail.code + ": " + e.detail.error); });
+  call.addEventListener("dtmf", (e) => { window.demo.dtmf.push(e.detail.digits); log("agent sent DTMF " + e.detail.digits); });
+  try {
+    await call.start();
+    $("hangup").disabled = false;
+  } catch (err) {
+    setState("failed");
+    log(String(err));
+    $("call").disabled = false;
+  }
+};
+$("hangup").onclick = () => { if (call) call.hangup(); };
+
+// stats for the browser test: packets the browser sent and received
+window.demo.stats = async () => {
+  if (!call || !call.pc) return { sent: 0, received: 0 };
+  const r = await call.pc.getStats();
+  let sent = 0, received = 0, cipher = "";
+  r.forEach((s) => {
+    if (s.type === "outbound-rtp" && s.kind === "audio") sent += s.packetsSent || 0;
+    if (s.type === "inbound-rtp" && s.kind === "audio") received += s.packetsReceived || 0;
+    if (s.type === "transport" && s.srtpCipher) cipher = s.srtpCipher;
+  });
+  return { sent: sent, received: received, cipher: cipher };
+};
