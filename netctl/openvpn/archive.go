@@ -55,6 +55,7 @@ func ParseUpload(data []byte, filename string) (*Profile, error) {
 		}
 	}
 	sort.Strings(configs)
+	configs = withoutReferenced(configs, files)
 	switch len(configs) {
 	case 0:
 		return nil, fmt.Errorf("%s: the archive holds no .ovpn or .conf file", path.Base(filename))
@@ -161,4 +162,30 @@ func addFile(files map[string][]byte, name string, r io.Reader, size int64) erro
 	}
 	files[name] = data
 	return nil
+}
+
+// withoutReferenced drops from configs the files another config names in a
+// directive, such as the login.conf of "auth-user-pass login.conf": they
+// are that config's files, not configs of their own.
+func withoutReferenced(configs []string, files map[string][]byte) []string {
+	named := map[string]bool{}
+	for _, c := range configs {
+		for _, line := range strings.Split(string(files[c]), "\n") {
+			toks, err := tokenize(line)
+			if err != nil || len(toks) < 2 || allowed[strings.TrimPrefix(toks[0], "--")] != fileArg {
+				continue
+			}
+			named[toks[1][strings.LastIndexAny(toks[1], `/\`)+1:]] = true
+		}
+	}
+	var out []string
+	for _, c := range configs {
+		if !named[path.Base(c)] {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return configs // they all name each other: let the error list them
+	}
+	return out
 }

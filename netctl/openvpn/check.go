@@ -41,6 +41,13 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 		return fmt.Errorf("openvpn rejected the profile: %s", rewriteLineRefs(trimErr(err.Error()), p))
 	}
 	defer proc.stop()
+	accepted := func() error {
+		// openvpn's own warnings tell the installer what to change later.
+		for _, w := range proc.out.deprecated() {
+			p.Info.Notes = append(p.Info.Notes, "openvpn warns: "+w)
+		}
+		return nil
+	}
 	for _, c := range []string{"log on", "state on", "hold release"} {
 		if err := proc.mgmt.send(c); err != nil {
 			return fmt.Errorf("vpn profile check: %w", err)
@@ -72,7 +79,7 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 			case StateEvent:
 				switch e.Name {
 				case "WAIT", "RESOLVE", "TCP_CONNECT", "AUTH", "GET_CONFIG", "CONNECTING":
-					return nil
+					return accepted()
 				}
 			case HoldEvent:
 				proc.mgmt.send("hold release")
@@ -86,15 +93,15 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 				case e.Need:
 					// Nothing to answer with yet: the profile parsed and
 					// the rest waits for the admin's secret.
-					return nil
+					return accepted()
 				case e.Type == "Private Key" && explicitPass:
 					return errors.New(ErrBadPassphrase)
 				case e.Type == "Private Key":
-					return nil
+					return accepted()
 				}
 			case LogEvent:
 				last = e.Msg
-				if (e.Flags == "F" || e.Flags == "N") && !slices.Contains(problems, e.Msg) {
+				if (e.Flags == "F" || e.Flags == "N") && !isAdvice(e.Msg) && !slices.Contains(problems, e.Msg) {
 					problems = append(problems, e.Msg)
 				}
 			case FatalEvent:

@@ -55,7 +55,6 @@ var allowed = map[string]argKind{
 	"redirect-private": plain, "block-ipv6": plain, "ifconfig": plain,
 	"ifconfig-ipv6": plain, "ifconfig-nowarn": plain, "topology": plain,
 	"tun-ipv6": plain, "dhcp-option": plain, "dns": plain,
-	"block-outside-dns": plain, "register-dns": plain,
 	// MTU and sockets
 	"tun-mtu": plain, "tun-mtu-extra": plain, "link-mtu": plain,
 	"mssfix": plain, "fragment": plain, "mtu-disc": plain, "mtu-test": plain,
@@ -68,7 +67,37 @@ var allowed = map[string]argKind{
 	"verb": plain, "mute": plain,
 	// harmless without scripts; "setenv opt X" is checked as X below
 	"setenv": plain, "setenv-safe": plain, "ignore-unknown-option": plain,
+	// OpenSSL providers: only the built-in ones ("providers legacy default"
+	// for BF-CBC servers); checked in the parser
+	"providers": plain,
 }
+
+// droppedWhy names the lines that old Linux and Windows client configs
+// carry and that mean nothing on the box: they are left out with a note
+// rather than refusing the whole profile. openvpn 2.6 would reject some of
+// them (Windows-only options, options it removed).
+func droppedWhy(name string) (string, bool) {
+	switch name {
+	case "user", "group":
+		return "the box runs OpenVPN itself and decides its privileges", true
+	case "route-method", "ip-win32", "dhcp-release", "dhcp-renew", "block-outside-dns",
+		"register-dns", "tap-sleep", "win-sys", "show-net-up", "allow-nonadmin":
+		return "it applies to Windows only", true
+	case "keysize", "key-method", "max-routes", "ncp-disable", "no-iv", "no-replay":
+		return "it is obsolete: OpenVPN 2.6 no longer has it and the default is right", true
+	}
+	return "", false
+}
+
+// legacyCiphers need OpenSSL 3's legacy provider.
+var legacyCiphers = map[string]bool{
+	"BF-CBC": true, "BF-CFB": true, "BF-OFB": true, "CAST5-CBC": true, "CAST5-CFB": true,
+	"CAST5-OFB": true, "DES-CBC": true, "DES-CFB": true, "DES-OFB": true, "DESX-CBC": true,
+	"RC2-CBC": true, "RC2-40-CBC": true, "RC2-64-CBC": true, "SEED-CBC": true, "IDEA-CBC": true,
+}
+
+// defaultDataCiphers is openvpn 2.6's own --data-ciphers default.
+const defaultDataCiphers = "AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305"
 
 // refusedWhy explains the directives people most often bring from other
 // gateways, so the error tells them why rather than just "not allowed".
@@ -80,10 +109,10 @@ func refusedWhy(name string) string {
 		return "it runs a program on the box"
 	case "log", "log-append", "status", "status-version", "writepid", "cd", "chroot",
 		"config", "daemon", "syslog", "tmp-dir", "replay-persist", "tls-export-cert",
-		"dev-node", "capath", "askpass", "providers", "engine", "cryptoapicert",
+		"dev-node", "capath", "askpass", "engine", "cryptoapicert",
 		"secret", "auth-gen-token-secret", "machine-readable-output", "echo":
 		return "it touches files or processes on the box, which the box manages itself"
-	case "user", "group", "mlock", "nice", "suppress-timestamps":
+	case "mlock", "nice", "suppress-timestamps":
 		return "the box runs OpenVPN itself; this is not configurable from a profile"
 	case "server", "server-bridge", "mode", "tls-server", "push", "push-reset",
 		"client-config-dir", "ccd-exclusive", "ifconfig-pool", "duplicate-cn",
@@ -95,6 +124,8 @@ func refusedWhy(name string) string {
 		return "the box drives OpenVPN through its own management interface"
 	case strings.HasSuffix(name, "-verify"):
 		return "it runs a program or reads files on the box"
+	case name == "tls-remote":
+		return "it is obsolete (removed in OpenVPN 2.4): write \"verify-x509-name NAME name\" with the server certificate's common name"
 	case strings.HasPrefix(name, "pkcs11-"):
 		return "hardware tokens are not supported; use a profile with the key inline"
 	}

@@ -1,6 +1,7 @@
 package openvpn
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -25,6 +26,7 @@ const (
 	ErrCipher           = "TLS handshake failed: the box and the server share no data cipher; update the profile's data-ciphers"
 	ErrPingTimeout      = "connection lost: the VPN server stopped answering; reconnecting"
 	ErrKeyLoad          = "the profile's key or certificate cannot be loaded; import the profile again"
+	ErrProxySilent      = "HTTP proxy not answering"
 )
 
 var (
@@ -54,8 +56,6 @@ func explainLog(msg string, serverAnswered bool) string {
 	case strings.Contains(msg, "alert unknown ca"), strings.Contains(msg, "alert bad certificate"),
 		strings.Contains(msg, "alert certificate unknown"), strings.Contains(msg, "alert certificate revoked"):
 		return "certificate rejected: the VPN server does not accept the box's certificate; import a current profile"
-	case strings.Contains(msg, "AUTH_FAILED"):
-		return ErrBadUserPass
 	case strings.Contains(msg, "tls-crypt unwrapping failed"), strings.Contains(msg, "TLS Error: cannot locate HMAC"),
 		strings.Contains(msg, "HMAC authentication failed"), strings.Contains(msg, "tls-crypt unwrap error"):
 		return ErrTLSKeyMismatch
@@ -97,6 +97,44 @@ var reTunOpened = regexp.MustCompile(`TUN/TAP device (\S+) opened`)
 // tunOpened reads the device name from "TUN/TAP device vpn0 opened".
 func tunOpened(msg string) (string, bool) {
 	m := reTunOpened.FindStringSubmatch(msg)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// explainAuthFailed words the server's AUTH_FAILED: its reason if it gave
+// one, a wrong login only when the profile has one, and openvpn's
+// DEPRECATED hint (a --cipher it ignores) with what to do about it.
+func explainAuthFailed(reason string, needsLogin bool, deprecated []string) string {
+	var msg string
+	cipherHint := ""
+	for _, d := range deprecated {
+		if strings.Contains(d, "--cipher") {
+			cipherHint = "; openvpn warned: " + strings.TrimSpace(d[strings.Index(d, "DEPRECATED"):]) +
+				" — import the profile again: the box converts old cipher lines"
+		}
+	}
+	switch {
+	case strings.Contains(strings.ToLower(reason), "cipher"):
+		msg = fmt.Sprintf("refused by the VPN server: %q. The box and the server have no data cipher in common: add the server's cipher to the profile's data-ciphers, or ask the server's admin which cipher it uses", reason)
+	case needsLogin && reason == "":
+		return ErrBadUserPass
+	case needsLogin:
+		return fmt.Sprintf("login refused: the VPN server said %q; enter the right username and password, or ask the server's admin", reason)
+	case reason != "":
+		msg = fmt.Sprintf("refused by the VPN server: %q. This profile has no login, so the server refused the box itself; ask the server's admin (its log names this box's certificate)", reason)
+	default:
+		msg = "refused by the VPN server (AUTH_FAILED, no reason given). This profile has no login, so the server refused the box itself; ask the server's admin (its log names this box's certificate)"
+	}
+	return msg + cipherHint
+}
+
+var reProxyConnect = regexp.MustCompile(`Send to HTTP proxy: 'CONNECT (\S+)`)
+
+// proxyConnect reads what openvpn asked an HTTP proxy to reach.
+func proxyConnect(msg string) (string, bool) {
+	m := reProxyConnect.FindStringSubmatch(msg)
 	if m == nil {
 		return "", false
 	}

@@ -38,6 +38,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +68,12 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// CheckTimeout bounds the dry run of a new profile (20s).
 	CheckTimeout time.Duration
+	// ProxyTimeout bounds the wait for an HTTP proxy's answer to CONNECT
+	// (30s); openvpn itself would wait for ever.
+	ProxyTimeout time.Duration
+	// ReconnectTimeout is how long openvpn has to act on a reconnect
+	// before it is restarted instead (10s).
+	ReconnectTimeout time.Duration
 	// Logger receives openvpn's output and the manager's decisions.
 	Logger *slog.Logger
 	// OnChange, if set, is called (from the manager's goroutine, so it
@@ -101,6 +108,12 @@ func (o *Options) defaults() {
 	}
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 20 * time.Second
+	}
+	if o.ProxyTimeout <= 0 {
+		o.ProxyTimeout = 30 * time.Second
+	}
+	if o.ReconnectTimeout <= 0 {
+		o.ReconnectTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -378,6 +391,19 @@ type session struct {
 	certExpired bool
 	keyWaiting  bool // a Private Key request is unanswered
 	authWaiting bool
+	// needsLogin is the profile's auth-user-pass: only then can an
+	// AUTH_FAILED be about a password.
+	needsLogin bool
+	// holdUntil is when openvpn's hold is to be released: it asks for its
+	// connect-retry back-off in ">HOLD:Waiting for hold release:N".
+	holdUntil time.Time
+	// proxySince is when openvpn sent CONNECT to an HTTP proxy that has
+	// not answered yet; proxyTarget is what it asked for.
+	proxySince  time.Time
+	proxyTarget string
+	// reconnectBy is when a reconnect asked for must have shown; openvpn
+	// cannot hear the management interface while it waits on a proxy.
+	reconnectBy time.Time
 }
 
 // Run supervises openvpn until ctx ends, then stops it. Call it once.
@@ -504,10 +530,19 @@ func (l *loop) converge() *time.Timer {
 	if s := l.s; s != nil {
 		if want.uplink != s.applied.uplink || want.reconnectGen != s.applied.reconnectGen {
 			m.log.Info("reconnecting openvpn", "uplink", want.uplink, "was", s.applied.uplink)
-			if err := s.p.mgmt.send("signal SIGUSR1"); err != nil {
-				m.log.Warn("reconnect", "err", err)
-			}
 			s.applied.uplink, s.applied.reconnectGen = want.uplink, want.reconnectGen
+			if !s.holdUntil.IsZero() {
+				// Sitting out a back-off: the next attempt is the reconnect.
+				m.releaseHold(s)
+			} else {
+				if err := s.p.mgmt.send("signal SIGUSR1"); err != nil {
+					m.log.Warn("reconnect", "err", err)
+				}
+				s.reconnectBy = time.Now().Add(m.opt.ReconnectTimeout)
+			}
+		}
+		if l.sessionDue() {
+			return nil // openvpn is being stopped; its exit restarts it
 		}
 		if want.secretsGen != s.applied.secretsGen {
 			s.applied.secretsGen = want.secretsGen
@@ -523,7 +558,7 @@ func (l *loop) converge() *time.Timer {
 				m.answerAuth(s, l.authBad)
 			}
 		}
-		return nil
+		return l.sessionTimer()
 	}
 	switch {
 	case !want.enabled:
@@ -547,6 +582,57 @@ func (l *loop) converge() *time.Timer {
 	}
 	l.s = s
 	return nil
+}
+
+// sessionDue acts on the running openvpn's deadlines that have passed: a
+// hold to release, a proxy that never answered, a reconnect openvpn did not
+// act on. It reports whether openvpn was stopped.
+func (l *loop) sessionDue() bool {
+	m, s, now := l.m, l.s, time.Now()
+	if !s.holdUntil.IsZero() && !now.Before(s.holdUntil) {
+		m.releaseHold(s)
+	}
+	if !s.proxySince.IsZero() && now.Sub(s.proxySince) >= m.opt.ProxyTimeout {
+		msg := fmt.Sprintf("%s: the HTTP proxy took the connection but did not answer the request to reach %s within %s; check the proxy (address, whether it allows CONNECT to that port) or remove http-proxy from the profile",
+			ErrProxySilent, s.proxyTarget, m.opt.ProxyTimeout)
+		m.log.Warn("http proxy does not answer CONNECT; restarting openvpn", "target", s.proxyTarget)
+		s.attemptErr = msg
+		m.setError(msg)
+		s.proxySince = time.Time{}
+		s.p.stop()
+		return true
+	}
+	if !s.reconnectBy.IsZero() && !now.Before(s.reconnectBy) {
+		m.log.Warn("openvpn did not act on the reconnect; restarting it")
+		s.reconnectBy = time.Time{}
+		if s.attemptErr == "" {
+			s.attemptErr = "reconnect" // not an error of its own: keep the last one
+		}
+		l.backoff = m.opt.MinBackoff
+		s.p.stop()
+		return true
+	}
+	return false
+}
+
+// sessionTimer returns a timer for the running openvpn's next deadline.
+func (l *loop) sessionTimer() *time.Timer {
+	s := l.s
+	var next time.Time
+	for _, t := range []time.Time{s.holdUntil, s.reconnectBy} {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if !s.proxySince.IsZero() {
+		if t := s.proxySince.Add(l.m.opt.ProxyTimeout); next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if next.IsZero() {
+		return nil
+	}
+	return time.NewTimer(max(time.Until(next), 0))
 }
 
 func (l *loop) scheduleRestart(why string) {
@@ -620,7 +706,7 @@ func (m *Manager) startSession(want desired) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &session{p: p, events: p.mgmt.events, applied: want, sec: sec}
+	s := &session{p: p, events: p.mgmt.events, applied: want, sec: sec, needsLogin: prof.Info.NeedsUserPass}
 	for _, c := range []string{"log on", "state on", "bytecount " + strconv.Itoa(max(1, int(m.opt.ByteCountEvery/time.Second))), "hold release"} {
 		if err := p.mgmt.send(c); err != nil {
 			p.stop()
@@ -636,10 +722,21 @@ func (m *Manager) startSession(want desired) (*session, error) {
 func (m *Manager) handle(s *session, ev any, keyBad, authBad *bool) {
 	switch e := ev.(type) {
 	case HoldEvent:
-		// openvpn holds again after some restarts; the box never wants it
-		// to wait.
-		s.p.mgmt.send("hold release")
+		// openvpn holds again before every new attempt and says how long
+		// its connect-retry back-off wants it to wait. Releasing at once
+		// threw that away: thousands of attempts a minute against a server
+		// that refuses. The wait is honoured; a reconnect ends it early.
+		wait := holdWait(e.Msg)
+		if wait <= 0 {
+			s.p.mgmt.send("hold release")
+			break
+		}
+		s.holdUntil = time.Now().Add(wait)
+		m.log.Info("openvpn waits before its next attempt", "wait", wait)
+		m.update(func(st *Status) { st.Detail = fmt.Sprintf("next attempt in %s", wait) })
 	case StateEvent:
+		s.reconnectBy = time.Time{} // openvpn is listening
+		s.proxySince = time.Time{}
 		m.onState(s, e)
 	case ByteCountEvent:
 		m.update(func(st *Status) { st.BytesIn, st.BytesOut = e.In, e.Out })
@@ -660,11 +757,7 @@ func (m *Manager) handle(s *session, ev any, keyBad, authBad *bool) {
 			m.setError(ErrBadPassphrase)
 			m.update(func(st *Status) { st.State = StateNeedsPassphrase })
 		case e.Type == "Auth":
-			m.log.Warn("the VPN server refused the login")
-			*authBad = true
-			s.attemptErr = ErrBadUserPass
-			m.setError(ErrBadUserPass)
-			m.update(func(st *Status) { st.State = StateNeedsLogin })
+			m.authFailed(s, e.Reason, authBad)
 		}
 	case FatalEvent:
 		msg := explainLog(e.Msg, s.answered)
@@ -726,6 +819,20 @@ func (m *Manager) onLog(s *session, e LogEvent) {
 	if contains(e.Msg, "TLS: Initial packet from") || contains(e.Msg, "Peer Connection Initiated") {
 		s.answered = true
 	}
+	if target, ok := proxyConnect(e.Msg); ok {
+		s.proxySince, s.proxyTarget = time.Now(), target
+		m.update(func(st *Status) {
+			st.Detail = fmt.Sprintf("waiting for the HTTP proxy to answer CONNECT %s (since %s)", target, s.proxySince.UTC().Format("15:04:05 UTC"))
+		})
+	} else if contains(e.Msg, "HTTP proxy") {
+		s.proxySince = time.Time{}
+	}
+	if i := strings.Index(e.Msg, "AUTH_FAILED"); i >= 0 {
+		reason := strings.TrimSpace(strings.TrimPrefix(e.Msg[i+len("AUTH_FAILED"):], ","))
+		var bad bool
+		m.authFailed(s, reason, &bad)
+		return
+	}
 	if dev, ok := tunOpened(e.Msg); ok {
 		m.update(func(st *Status) { st.Interface = dev })
 	}
@@ -739,6 +846,36 @@ func (m *Manager) onLog(s *session, e LogEvent) {
 	if msg == "" || explainKeep(s.attemptErr, msg) {
 		return
 	}
+	s.attemptErr = msg
+	m.setError(msg)
+}
+
+// releaseHold lets openvpn make its next attempt.
+func (m *Manager) releaseHold(s *session) {
+	s.holdUntil = time.Time{}
+	if err := s.p.mgmt.send("hold release"); err != nil {
+		m.log.Warn("management: hold release", "err", err)
+	}
+	m.update(func(st *Status) { st.Detail = "" })
+}
+
+// authFailed explains the server's AUTH_FAILED. Only a profile with a
+// login can have a wrong password; the server's reason, if it gave one,
+// is the cause, and openvpn's own DEPRECATED hint says what to change.
+func (m *Manager) authFailed(s *session, reason string, authBad *bool) {
+	msg := explainAuthFailed(reason, s.needsLogin, s.p.out.deprecated())
+	if s.needsLogin && !strings.Contains(strings.ToLower(reason), "cipher") {
+		m.log.Warn("the VPN server refused the login", "reason", reason)
+		*authBad = true
+		s.attemptErr = msg
+		m.setError(msg)
+		m.update(func(st *Status) { st.State = StateNeedsLogin })
+		return
+	}
+	if s.attemptErr == msg {
+		return
+	}
+	m.log.Warn("the VPN server refused the box", "reason", reason)
 	s.attemptErr = msg
 	m.setError(msg)
 }
@@ -781,4 +918,17 @@ func (m *Manager) answerAuth(s *session, bad bool) {
 			m.log.Warn("management: send login", "err", err)
 		}
 	}
+}
+
+// holdWait reads the wait from "Waiting for hold release:N".
+func holdWait(msg string) time.Duration {
+	_, n, ok := strings.Cut(msg, ":")
+	if !ok {
+		return 0
+	}
+	sec, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || sec <= 0 {
+		return 0
+	}
+	return time.Duration(min(sec, 3600)) * time.Second
 }

@@ -35,6 +35,9 @@ type (
 		Type string
 		// UserPass means a username is wanted too.
 		UserPass bool
+		// Reason is the server's word on a failed verification
+		// ("Verification Failed: 'Auth' ['reason']"), if it gave one.
+		Reason string
 	}
 	// FatalEvent is >FATAL: openvpn is about to exit.
 	FatalEvent struct{ Msg string }
@@ -162,7 +165,13 @@ func parsePassword(body string) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("management: bad PASSWORD verdict")
 		}
-		return PasswordEvent{Need: false, Type: t}, nil
+		reason := ""
+		if a := strings.Index(body, "['"); a >= 0 {
+			if b := strings.LastIndex(body, "']"); b > a {
+				reason = body[a+2 : b]
+			}
+		}
+		return PasswordEvent{Need: false, Type: t, Reason: reason}, nil
 	}
 	return OtherEvent{Kind: "PASSWORD"}, nil
 }

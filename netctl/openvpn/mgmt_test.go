@@ -68,7 +68,6 @@ func TestExplainLog(t *testing.T) {
 		{"TLS Error: tls-crypt unwrapping failed from [AF_INET]10.0.0.1:1194", true, ErrTLSKeyMismatch},
 		{"RESOLVE: Cannot resolve host address: vpn.example.com:1194 (Name or service not known)", false, ErrResolve},
 		{"write UDPv4 []: Network is unreachable (fd=5,code=101)", false, ErrNoRoute},
-		{"AUTH: Received control message: AUTH_FAILED", true, ErrBadUserPass},
 		{"SIGUSR1[soft,ping-restart] received, process restarting", true, ErrPingTimeout},
 		{"Initialization Sequence Completed", true, ""},
 	}

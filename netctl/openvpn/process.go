@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,18 +140,26 @@ func (p *process) exitReason() string {
 	return msg + p.out.errors()
 }
 
-// tail keeps the last lines openvpn printed, and forwards them to the log.
+// tail keeps the last lines openvpn printed, and forwards them to the log,
+// repeated lines collapsed.
 type tail struct {
 	mu    sync.Mutex
 	max   int
 	lines []string
+	// warnings are openvpn's DEPRECATED OPTION lines: printed once at
+	// start, long before a failure they explain.
+	warnings []string
 }
+
+// repeatWindow is how long a repeated openvpn line stays collapsed.
+const repeatWindow = 10 * time.Minute
 
 var reAuthToken = regexp.MustCompile(`(auth-token(?:-user)?)[ ,=]\S+`)
 
 func (t *tail) copy(r io.Reader, log *slog.Logger) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64<<10)
+	rep := repeats{window: repeatWindow}
 	for sc.Scan() {
 		// openvpn redacts most secrets itself; a pushed auth token it may
 		// echo is cut here so it never reaches the log ring.
@@ -158,15 +167,32 @@ func (t *tail) copy(r io.Reader, log *slog.Logger) {
 		// Echoes of the management dialogue only repeat what the manager
 		// logs itself.
 		if log != nil && !strings.HasPrefix(line, "MANAGEMENT: ") {
-			log.Info(line)
+			if out, ok := rep.filter(line, time.Now()); ok {
+				log.Info(out)
+			}
 		}
 		t.mu.Lock()
+		if strings.Contains(line, "DEPRECATED OPTION") && len(t.warnings) < 5 && !slices.Contains(t.warnings, line) {
+			t.warnings = append(t.warnings, line)
+		}
 		t.lines = append(t.lines, line)
 		if len(t.lines) > t.max {
 			t.lines = t.lines[len(t.lines)-t.max:]
 		}
 		t.mu.Unlock()
 	}
+	if log != nil {
+		for _, l := range rep.flush() {
+			log.Info(l)
+		}
+	}
+}
+
+// deprecated returns openvpn's DEPRECATED OPTION warnings seen so far.
+func (t *tail) deprecated() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.warnings)
 }
 
 // errors returns the error lines seen, prefixed with ": ", or "".
@@ -186,12 +212,22 @@ func (t *tail) errors() string {
 }
 
 func isErrorLine(l string) bool {
+	if isAdvice(l) {
+		return false
+	}
 	for _, k := range []string{"error", "Error", "ERROR", "FATAL", "Cannot", "failed"} {
 		if strings.Contains(l, k) {
 			return true
 		}
 	}
 	return false
+}
+
+// isAdvice tells openvpn's advice from its errors: "Note: --cipher is not
+// set ... when cipher negotiation failed" must not stand in front of the
+// real error of a refused profile.
+func isAdvice(l string) bool {
+	return strings.HasPrefix(l, "Note:") || strings.Contains(l, "DEPRECATED OPTION")
 }
 
 // reFileLine finds openvpn's "path:line" references to the config file.
@@ -206,14 +242,15 @@ func rewriteLineRefs(msg string, p *Profile) string {
 		if err != nil {
 			return ref
 		}
-		if o := p.originOf(n - headerLines); o != "" {
+		if o := p.originOf(n - headerLines - len(p.Info.Notes)); o != "" {
 			return o
 		}
 		return ref
 	})
 }
 
-// headerLines is how many lines withHeader puts on top of Text.
+// headerLines is how many lines withHeader puts on top of Text, besides
+// one per note.
 const headerLines = 2
 
 var errNoProfile = errors.New("no VPN profile imported yet")

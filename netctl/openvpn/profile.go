@@ -44,6 +44,9 @@ type ProfileInfo struct {
 	NeedsUserPass bool       `json:"needs_user_pass"`
 	CertSubject   string     `json:"cert_subject,omitempty"`
 	CertNotAfter  *time.Time `json:"cert_not_after,omitempty"`
+	// Notes tell the installer what the import changed ("converted for
+	// openvpn 2.6: ...", lines dropped) and what openvpn warned about.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // LineError is a profile line that was refused.
@@ -105,6 +108,7 @@ func ParseProfile(data []byte, name string, files map[string][]byte) (*Profile, 
 	if p.prof.Info.DevType == "" {
 		p.prof.Info.DevType = "tun"
 	}
+	p.convertCiphers()
 	p.prof.Text = []byte(p.out.String())
 	return p.prof, nil
 }
@@ -118,6 +122,12 @@ type parser struct {
 	errs  []error
 
 	sawRemote, sawClient bool
+	// What the cipher conversion needs to know (top level only).
+	cipher, cipherText  string
+	cipherLine          int
+	dataCiphers         string
+	hasFallback, legacy bool
+	hasProviders        bool
 	// inlineRef remembers "ca [inline]"-style lines so a missing block is
 	// caught here rather than by openvpn.
 	inlineRef map[string]int
@@ -201,6 +211,8 @@ func (p *parser) readHeader(line string) {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
 			p.prof.Info.ImportedAt = t
 		}
+	case "note":
+		p.prof.Info.Notes = append(p.prof.Info.Notes, v)
 	}
 }
 
@@ -211,6 +223,10 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 	if (name == "setenv" || name == "setenv-safe") && len(toks) >= 3 && toks[1] == "opt" {
 		p.checkOnly(n, text, toks[2:], inConnection)
 		p.emit(n, text)
+		return
+	}
+	if why, ok := droppedWhy(name); ok {
+		p.note("%s line %d: %q dropped: %s", path.Base(p.name), n, text, why)
 		return
 	}
 	kind, ok := allowed[name]
@@ -267,6 +283,26 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 			p.emit(n, "auth-user-pass")
 			return
 		}
+	case "providers":
+		for _, v := range toks[1:] {
+			if v != "legacy" && v != "default" {
+				p.fail(n, text, "only OpenSSL's built-in providers \"legacy\" and \"default\" can be loaded")
+				return
+			}
+		}
+		p.hasProviders = true
+	case "cipher":
+		if len(toks) == 2 && !inConnection {
+			p.cipher, p.cipherText, p.cipherLine = strings.ToUpper(toks[1]), text, n
+		}
+	case "data-ciphers", "ncp-ciphers":
+		if len(toks) == 2 {
+			p.dataCiphers = toks[1]
+		}
+	case "data-ciphers-fallback":
+		p.hasFallback = true
+	case "comp-lzo", "ns-cert-type":
+		p.legacy = true // OpenVPN 2.0-2.3 era: no cipher then meant BF-CBC
 	}
 	if kind == fileArg && len(toks) >= 2 {
 		p.inlineFile(n, text, toks)
@@ -278,7 +314,10 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 // checkOnly applies the allow-list to a directive that setenv opt wraps.
 func (p *parser) checkOnly(n int, text string, toks []string, inConnection bool) {
 	kind, ok := allowed[toks[0]]
+	_, dropped := droppedWhy(toks[0])
 	switch {
+	case dropped:
+		// openvpn only warns about an option setenv opt wraps.
 	case !ok:
 		p.fail(n, text, "%s", refusedWhy(toks[0]))
 	case kind == fileArg && len(toks) > 1:
@@ -353,7 +392,7 @@ func (p *parser) inlineFile(n int, text string, toks []string) {
 
 // lookup finds a file an archive's config names: relative to the config's
 // folder, else by its base name when that is unique (older gateways used
-// absolute paths like /etc/openvpn/keys/ca.crt).
+// absolute paths like /etc/openvpn/keys/ca.crt, Windows ones C:\...\ca.crt).
 func (p *parser) lookup(name string) ([]byte, error) {
 	clean := path.Clean(path.Join(p.dir, name))
 	if d, ok := p.files[clean]; ok {
@@ -362,9 +401,11 @@ func (p *parser) lookup(name string) ([]byte, error) {
 	if d, ok := p.files[path.Clean(name)]; ok {
 		return d, nil
 	}
+	// Windows GUI configs name files as C:\Users\...\config\ca.crt.
+	base := name[strings.LastIndexAny(name, `/\`)+1:]
 	var found []string
 	for k := range p.files {
-		if path.Base(k) == path.Base(name) {
+		if path.Base(k) == base {
 			found = append(found, k)
 		}
 	}
@@ -485,6 +526,9 @@ func (p *Profile) withHeader() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%ssource: %s\n", headerPrefix, safeName(p.Info.Name))
 	fmt.Fprintf(&b, "%simported: %s\n", headerPrefix, p.Info.ImportedAt.UTC().Format(time.RFC3339))
+	for _, n := range p.Info.Notes {
+		fmt.Fprintf(&b, "%snote: %s\n", headerPrefix, strings.ReplaceAll(n, "\n", " "))
+	}
 	b.Write(p.Text)
 	return b.Bytes()
 }
@@ -506,4 +550,63 @@ func safeName(s string) string {
 		return "profile"
 	}
 	return b.String()
+}
+
+// note records what the import changed, for the installer to read.
+func (p *parser) note(format string, args ...any) {
+	if len(p.prof.Info.Notes) < 20 {
+		p.prof.Info.Notes = append(p.prof.Info.Notes, fmt.Sprintf(format, args...))
+	}
+}
+
+// convertCiphers makes a profile written for OpenVPN 2.0-2.4 connect with
+// openvpn 2.6, which negotiates the data cipher from --data-ciphers and
+// ignores --cipher there ("DEPRECATED OPTION: --cipher set to ... but
+// missing in --data-ciphers"): the old server's cipher joins data-ciphers
+// and becomes data-ciphers-fallback for servers that cannot negotiate. A
+// 2.0-era profile without any cipher line used BF-CBC. BF-CBC and its kind
+// live in OpenSSL 3's legacy provider, which is then loaded.
+func (p *parser) convertCiphers() {
+	cipher, why := p.cipher, ""
+	switch {
+	case cipher == "NONE":
+		return
+	case cipher != "":
+		why = fmt.Sprintf("%q (%s line %d)", p.cipherText, path.Base(p.name), p.cipherLine)
+	case p.dataCiphers == "" && !p.hasFallback && p.legacy:
+		cipher, why = "BF-CBC", "no cipher line, which meant BF-CBC before OpenVPN 2.5,"
+	default:
+		return
+	}
+	at := max(p.cipherLine, 1)
+	list := p.dataCiphers
+	if list == "" {
+		list = defaultDataCiphers
+	}
+	var done []string
+	if !containsFold(strings.Split(list, ":"), cipher) {
+		list += ":" + cipher
+		p.emit(at, "data-ciphers "+list)
+		done = append(done, "data-ciphers "+list)
+	}
+	if !p.hasFallback {
+		p.emit(at, "data-ciphers-fallback "+cipher)
+		done = append(done, "data-ciphers-fallback "+cipher)
+	}
+	if legacyCiphers[cipher] && !p.hasProviders {
+		p.emit(at, "providers legacy default")
+		done = append(done, "providers legacy default (OpenSSL's legacy provider, for "+cipher+")")
+	}
+	if len(done) > 0 {
+		p.note("converted for openvpn 2.6: %s became %s", why, strings.Join(done, ", "))
+	}
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }
