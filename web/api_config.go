@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,10 @@ type ConfigSet struct {
 	Settings map[string]any `json:"settings"`
 	// DryRun validates without storing.
 	DryRun bool `json:"dry_run,omitempty"`
+	// ConfirmExpose confirms turning web.expose_management on (a
+	// separate, deliberate step: it puts management within reach of the
+	// internet).
+	ConfirmExpose bool `json:"confirm_expose,omitempty"`
 }
 
 // ConfigResult answers a config change or validation.
@@ -32,22 +38,37 @@ type ConfigResult struct {
 	// ReloadErrors name services that could not be asked to reload; the
 	// config is stored and they apply it when they restart.
 	ReloadErrors []string `json:"reload_errors,omitempty"`
+	// NeedsConfirm: a restore was checked, not applied. Changes lists
+	// what it would change; send it again with Confirm to apply.
+	NeedsConfirm bool           `json:"needs_confirm,omitempty"`
+	Confirm      string         `json:"confirm,omitempty"`
+	Changes      []ConfigChange `json:"changes,omitempty"`
+	Warnings     []string       `json:"warnings,omitempty"`
+}
+
+// ConfigChange is one setting a restore changes. Secrets show as
+// Redacted.
+type ConfigChange struct {
+	Path string `json:"path"`
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+}
+
+// RestoreRequest restores a backup (the JSON form; the page sends a
+// multipart form with the same fields and the file in "backup").
+type RestoreRequest struct {
+	Backup     json.RawMessage `json:"backup"`
+	Passphrase string          `json:"passphrase,omitempty"`
+	// Confirm is the "confirm" value of the answer that listed the
+	// changes: the restore is applied only with it.
+	Confirm       string `json:"confirm,omitempty"`
+	ConfirmExpose bool   `json:"confirm_expose,omitempty"`
 }
 
 // ConfigValue is one setting.
 type ConfigValue struct {
 	Path  string `json:"path"`
 	Value any    `json:"value"`
-}
-
-// Backup is the file an admin downloads to restore the box's setup later.
-// It holds the whole config including secrets: keep it safe.
-type Backup struct {
-	Format   string          `json:"edgebox_backup"` // "1"
-	Created  time.Time       `json:"created"`
-	Hostname string          `json:"hostname,omitempty"`
-	Version  string          `json:"firmware,omitempty"`
-	Config   json.RawMessage `json:"config"`
 }
 
 // MaxBackupSize bounds restore uploads.
@@ -79,10 +100,13 @@ func (s *Server) handleConfigGet(w http.ResponseWriter, r *http.Request) {
 
 // applyConfig validates next, stores it unless dry, and asks the services
 // whose sections changed to reload.
-func (s *Server) applyConfig(ctx context.Context, old, next map[string]any, dry bool) (ConfigResult, int) {
+func (s *Server) applyConfig(ctx context.Context, old, next map[string]any, dry, confirmExpose bool) (ConfigResult, int) {
 	c, err := fromDoc(next)
 	if err != nil {
 		return ConfigResult{Errors: fieldErrors(err)}, http.StatusBadRequest
+	}
+	if was, _ := getPath(old, "web.expose_management"); c.Web.ExposeManagement && was != true && !confirmExpose {
+		return ConfigResult{Errors: []FieldError{{Field: "web.expose_management", Message: "turning this on lets the uplinks (the internet) reach the web UI, API or logs: confirm it separately (confirm_expose) if you really mean it"}}}, http.StatusBadRequest
 	}
 	if dry {
 		return ConfigResult{OK: true}, http.StatusOK
@@ -154,7 +178,7 @@ func (s *Server) setSettings(ctx context.Context, req ConfigSet) (ConfigResult, 
 	if len(errs) > 0 {
 		return ConfigResult{Errors: errs}, http.StatusBadRequest
 	}
-	return s.applyConfig(ctx, old, next, req.DryRun)
+	return s.applyConfig(ctx, old, next, req.DryRun, req.ConfirmExpose)
 }
 
 func toDocCopy(doc map[string]any) (map[string]any, error) {
@@ -182,44 +206,90 @@ func (s *Server) handleConfigSet(w http.ResponseWriter, r *http.Request) {
 	apiJSON(w, status, res)
 }
 
+// upload is a config or backup file with the fields that come with it.
+type upload struct {
+	file          []byte
+	passphrase    string
+	confirm       string
+	confirmExpose bool
+}
+
 // readWholeConfig reads a full config document (or a backup wrapping one)
 // from the body, with redacted secrets filled from the current config.
-func (s *Server) readWholeConfig(w http.ResponseWriter, r *http.Request) (old, next map[string]any, err error) {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBackupSize)
-	body, err := readUpload(r)
+func (s *Server) readWholeConfig(w http.ResponseWriter, r *http.Request) (old, next map[string]any, up upload, warn []string, err error) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBackupSize+64<<10)
+	up, err = readUpload(r)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, up, nil, err
 	}
-	doc, err := decodeConfigOrBackup(body)
+	doc, warn, err := decodeConfigOrBackup(up.file, up.passphrase)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, up, nil, err
 	}
 	old, err = s.currentDoc()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, up, nil, err
 	}
 	unredact(doc, old)
-	return old, doc, nil
+	return old, doc, up, warn, nil
 }
 
-// readUpload returns the body, or the first file of a multipart form.
-func readUpload(r *http.Request) ([]byte, error) {
+// readUpload reads the file and its fields: a multipart form (the page),
+// a RestoreRequest, or the bare file with X-Backup-Passphrase and
+// ?confirm= (edgectl of older versions, curl).
+func readUpload(r *http.Request) (upload, error) {
+	q := r.URL.Query()
+	up := upload{passphrase: r.Header.Get("X-Backup-Passphrase"), confirm: q.Get("confirm"), confirmExpose: q.Get("confirm_expose") == "1"}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 		mr, err := r.MultipartReader()
 		if err != nil {
-			return nil, err
+			return up, err
 		}
 		for {
 			p, err := mr.NextPart()
-			if err != nil {
-				return nil, errors.New("no file in the upload")
+			if err == io.EOF {
+				break
 			}
-			if p.FileName() != "" {
-				return readAllTooLarge(p)
+			if err != nil {
+				return up, err
+			}
+			b, err := readAllTooLarge(io.LimitReader(p, MaxBackupSize+1))
+			if err != nil {
+				return up, err
+			}
+			switch {
+			case p.FileName() != "":
+				if len(b) > MaxBackupSize {
+					return up, errTooLarge{MaxBackupSize}
+				}
+				up.file = b
+			case p.FormName() == "passphrase":
+				up.passphrase = string(b)
+			case p.FormName() == "confirm":
+				up.confirm = string(b)
+			case p.FormName() == "confirm_expose":
+				up.confirmExpose = string(b) == "1" || string(b) == "true"
 			}
 		}
+		if up.file == nil {
+			return up, errors.New("no file in the upload")
+		}
+		return up, nil
 	}
-	return readAllTooLarge(r.Body)
+	b, err := readAllTooLarge(r.Body)
+	if err != nil {
+		return up, err
+	}
+	var rr RestoreRequest
+	if json.Unmarshal(b, &rr) == nil && len(rr.Backup) > 0 {
+		up.file, up.passphrase, up.confirm, up.confirmExpose = rr.Backup, rr.Passphrase, rr.Confirm, rr.ConfirmExpose
+	} else {
+		up.file = b
+	}
+	if len(up.file) > MaxBackupSize {
+		return up, errTooLarge{MaxBackupSize}
+	}
+	return up, nil
 }
 
 func readAllTooLarge(rd io.Reader) ([]byte, error) {
@@ -237,25 +307,42 @@ func (e errTooLarge) Error() string {
 	return fmt.Sprintf("upload too large: at most %d bytes", e.limit)
 }
 
-func decodeConfigOrBackup(body []byte) (map[string]any, error) {
+// decodeConfigOrBackup reads a backup (format 2 needs its passphrase;
+// format 1, plain JSON from older firmware, is read with a warning) or a
+// bare config document.
+func decodeConfigOrBackup(body []byte, pass string) (map[string]any, []string, error) {
 	var head map[string]json.RawMessage
 	if err := json.Unmarshal(body, &head); err != nil {
-		return nil, fmt.Errorf("not a config or backup file: %v", err)
+		return nil, nil, fmt.Errorf("not a config or backup file: %v", err)
 	}
 	raw := body
+	var warn []string
 	if f, ok := head["edgebox_backup"]; ok {
-		if string(f) != `"1"` {
-			return nil, fmt.Errorf("backup format %s is not one this firmware reads", f)
+		switch string(f) {
+		case `"2"`:
+			var b Backup
+			if err := json.Unmarshal(body, &b); err != nil {
+				return nil, nil, fmt.Errorf("backup: damaged: %v", err)
+			}
+			full, err := openBackup(&b, pass)
+			if err != nil {
+				return nil, nil, err
+			}
+			raw = full
+		case `"1"`:
+			raw = head["config"]
+			warn = append(warn, "this backup was made by older firmware: it has no integrity check and its passwords were stored in clear text; make a new backup after the restore")
+		default:
+			return nil, nil, fmt.Errorf("backup format %s is not one this firmware reads", f)
 		}
-		raw = head["config"]
 	}
 	var doc map[string]any
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	if err := d.Decode(&doc); err != nil || doc == nil {
-		return nil, errors.New("the backup holds no config")
+		return nil, nil, errors.New("the backup holds no config")
 	}
-	return doc, nil
+	return doc, warn, nil
 }
 
 func uploadStatus(err error) int {
@@ -269,54 +356,171 @@ func uploadStatus(err error) int {
 func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
-	old, next, err := s.readWholeConfig(w, r)
+	old, next, up, _, err := s.readWholeConfig(w, r)
 	if err != nil {
 		apiError(w, uploadStatus(err), err)
 		return
 	}
-	res, status := s.applyConfig(r.Context(), old, next, r.URL.Query().Get("dry_run") == "1")
+	res, status := s.applyConfig(r.Context(), old, next, r.URL.Query().Get("dry_run") == "1", up.confirmExpose)
 	apiJSON(w, status, res)
 }
 
 func (s *Server) handleConfigValidate(w http.ResponseWriter, r *http.Request) {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
-	old, next, err := s.readWholeConfig(w, r)
+	old, next, up, warn, err := s.readWholeConfig(w, r)
 	if err != nil {
 		apiError(w, uploadStatus(err), err)
 		return
 	}
-	res, status := s.applyConfig(r.Context(), old, next, true)
+	res, status := s.applyConfig(r.Context(), old, next, true, up.confirmExpose)
+	res.Warnings = warn
+	if res.OK {
+		res.Changes = diffDocs(old, next)
+	}
 	apiJSON(w, status, res)
 }
 
 func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
+	var req BackupRequest
+	if err := readJSONLimit(w, r, &req, 4<<10); err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
 	c, err := s.loadConfig()
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, err)
 		return
 	}
-	cb, _ := json.Marshal(c)
-	b := Backup{Format: "1", Created: time.Now().UTC().Truncate(time.Second), Hostname: s.opt.Hostname, Version: s.opt.Version, Config: cb}
+	full, _ := json.Marshal(c)
+	doc, err := toDoc(c)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, err)
+		return
+	}
+	b, err := sealBackup(full, redact(doc).(map[string]any), req.Passphrase, s.opt.Hostname, s.opt.Version, s.opt.Now())
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err)
+		return
+	}
 	name := fmt.Sprintf("edgebox-backup-%s-%s.json", safeName(s.opt.Hostname), b.Created.Format("20060102-150405"))
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	slog.Info("config backup downloaded", "from", clientAddr(r))
 	apiJSON(w, http.StatusOK, b)
 }
 
+// handleRestore checks a backup and answers what it would change; only
+// a second request carrying the confirmation of that answer applies it.
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
-	old, next, err := s.readWholeConfig(w, r)
+	old, next, up, warn, err := s.readWholeConfig(w, r)
 	if err != nil {
 		apiError(w, uploadStatus(err), err)
 		return
 	}
-	res, status := s.applyConfig(r.Context(), old, next, false)
+	digest := docDigest(next)
+	if up.confirm != digest {
+		res, status := s.applyConfig(r.Context(), old, next, true, up.confirmExpose)
+		res.Warnings = warn
+		if res.OK {
+			res.OK, res.NeedsConfirm, res.Confirm, res.Changes = false, true, digest, diffDocs(old, next)
+			if up.confirm != "" {
+				res.Warnings = append(res.Warnings, "the confirmation does not match this file or the box's config changed meanwhile: check the changes again")
+			}
+		}
+		apiJSON(w, status, res)
+		return
+	}
+	res, status := s.applyConfig(r.Context(), old, next, false, up.confirmExpose)
+	res.Warnings = warn
 	if res.OK {
-		slog.Info("config restored from backup", "from", clientAddr(r))
+		res.Changes = diffDocs(old, next)
+		slog.Info("config restored from backup", "from", clientAddr(r), "changes", len(res.Changes))
 	}
 	apiJSON(w, status, res)
+}
+
+// docDigest identifies a config document (and, with the current one, a
+// restore): the confirmation of a restore is bound to it.
+func docDigest(doc map[string]any) string {
+	b, _ := json.Marshal(doc)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:16])
+}
+
+// diffDocs lists the settings that differ between old and next, by path,
+// with secrets redacted.
+func diffDocs(old, next map[string]any) []ConfigChange {
+	ro, _ := toDocCopy(old)
+	rn, _ := toDocCopy(next)
+	secretChanged := map[string]bool{}
+	flatOld, flatNew := map[string]any{}, map[string]any{}
+	flatten("", ro, flatOld)
+	flatten("", rn, flatNew)
+	for p, v := range flatNew {
+		if isSecretPath(p) && fmt.Sprint(v) != fmt.Sprint(flatOld[p]) {
+			secretChanged[p] = true
+		}
+	}
+	redact(ro)
+	redact(rn)
+	flatOld, flatNew = map[string]any{}, map[string]any{}
+	flatten("", ro, flatOld)
+	flatten("", rn, flatNew)
+	var out []ConfigChange
+	for p, nv := range flatNew {
+		ov, had := flatOld[p]
+		if !had || fmt.Sprint(ov) != fmt.Sprint(nv) || secretChanged[p] {
+			out = append(out, ConfigChange{Path: p, Old: ov, New: nv})
+		}
+	}
+	for p, ov := range flatOld {
+		if _, ok := flatNew[p]; !ok {
+			out = append(out, ConfigChange{Path: p, Old: ov})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func isSecretPath(p string) bool {
+	if i := strings.LastIndexAny(p, ".]"); i >= 0 {
+		p = p[i+1:]
+	}
+	return secretKey.MatchString(p)
+}
+
+// flatten turns a document into path -> leaf ("a.b[2].c"); lists of
+// plain values stay one leaf.
+func flatten(prefix string, v any, out map[string]any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			flatten(p, e, out)
+		}
+	case []any:
+		plain := true
+		for _, e := range x {
+			switch e.(type) {
+			case map[string]any, []any:
+				plain = false
+			}
+		}
+		if plain {
+			out[prefix] = x
+			return
+		}
+		for i, e := range x {
+			flatten(fmt.Sprintf("%s[%d]", prefix, i), e, out)
+		}
+	default:
+		out[prefix] = v
+	}
 }
 
 func safeName(s string) string {

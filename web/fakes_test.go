@@ -135,7 +135,7 @@ func newJarClient(t *testing.T) *http.Client {
 }
 
 func httpRequestTLS(method, path, body string) *http.Request {
-	r := httptest.NewRequest(method, "https://box"+path, strings.NewReader(body))
+	r := httptest.NewRequest(method, "https://127.0.0.1"+path, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	return r
 }

@@ -38,7 +38,7 @@ func FuzzDecodeBackup(f *testing.F) {
 	f.Add([]byte(`{"edgebox_backup":"2"}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		doc, err := decodeConfigOrBackup(b)
+		doc, _, err := decodeConfigOrBackup(b, "fuzz passphrase")
 		if err == nil && doc == nil {
 			t.Fatal("no error and no document")
 		}

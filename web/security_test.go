@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"edgebox/internal/update"
+	"encoding/json"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -180,19 +181,22 @@ func TestRestoreValidatesFirst(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatal("a refused restore changed the config")
 	}
-	// A downloaded backup restores, keeping the secret.
-	_, backup := e.raw("GET", "/api/v1/backup", "", nil, map[string]string{"Authorization": "Bearer " + tok})
-	if !strings.Contains(backup, "s3cret-trunk") {
-		t.Fatal("backup lacks the secret it must restore")
+	// A downloaded backup restores, keeping the secret (encrypted in the
+	// file), once the listed changes are confirmed.
+	_, backup := e.raw("POST", "/api/v1/backup", "application/json", []byte(`{"passphrase":"a good passphrase"}`), map[string]string{"Authorization": "Bearer " + tok})
+	if strings.Contains(backup, "s3cret-trunk") || !strings.Contains(backup, `"secrets"`) {
+		t.Fatal("backup shows the secret in clear text or lacks its sealed part")
 	}
 	e.want(nil, call{method: "POST", path: "/api/v1/config/set", bearer: tok, body: ConfigSet{Settings: map[string]any{"system.timezone": "UTC"}}}, 200, nil)
-	code, out := e.raw("POST", "/api/v1/restore", "application/json", []byte(backup), map[string]string{"Authorization": "Bearer " + tok})
-	if code != 200 {
-		t.Fatalf("restore: %d %s", code, out)
+	var check ConfigResult
+	e.want(nil, call{method: "POST", path: "/api/v1/restore", bearer: tok, body: RestoreRequest{Backup: json.RawMessage(backup), Passphrase: "a good passphrase"}}, 200, &check)
+	if !check.NeedsConfirm {
+		t.Fatalf("restore applied without confirmation: %+v", check)
 	}
+	e.want(nil, call{method: "POST", path: "/api/v1/restore", bearer: tok, body: RestoreRequest{Backup: json.RawMessage(backup), Passphrase: "a good passphrase", Confirm: check.Confirm}}, 200, nil)
 	c, _ := e.srv.loadConfig()
-	if c.System.Timezone != "Europe/Berlin" {
-		t.Fatalf("restored timezone %q", c.System.Timezone)
+	if c.System.Timezone != "Europe/Berlin" || c.Gateway.Trunk.Password != "s3cret-trunk" {
+		t.Fatalf("restored timezone %q, secret kept: %v", c.System.Timezone, c.Gateway.Trunk.Password == "s3cret-trunk")
 	}
 }
 

@@ -416,7 +416,7 @@ func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	res, status := s.applyConfig(r.Context(), old, next, false)
+	res, status := s.applyConfig(r.Context(), old, next, false, false)
 	if !res.OK {
 		apiJSON(w, status, res)
 		return

@@ -160,6 +160,9 @@
         if (bar) bar.style.width = "0";
         return;
       }
+      if (d && d.needs_confirm) { showRestorePlan(form, d); return; }
+      const conf = form.querySelector("[name=confirm]");
+      if (conf) conf.value = "";
       notice(form.querySelector(".notice"), "ok", (d && d.message) || form.dataset.done || "Uploaded.");
       const check = document.getElementById("check");
       if (check && form.dataset.step) pollCheck(check, form.dataset.step);
@@ -167,6 +170,43 @@
     xhr.onerror = () => { if (btn) btn.disabled = false; notice(form.querySelector(".notice"), "bad", "Upload failed: connection lost."); };
     if (btn) btn.disabled = true;
     xhr.send(fd);
+  }
+
+  // showRestorePlan lists what a checked restore would change; the next
+  // submit sends the confirmation and applies it.
+  function showRestorePlan(form, d) {
+    const out = form.querySelector("pre.out");
+    const lines = (d.changes || []).map(c => c.path + ": " + JSON.stringify(c.old === undefined ? null : c.old) + " → " + JSON.stringify(c.new === undefined ? null : c.new));
+    (d.warnings || []).forEach(w => lines.unshift("Note: " + w));
+    if (out) { out.hidden = false; out.textContent = lines.length ? lines.join("\n") : "The backup changes nothing."; }
+    form.querySelector("[name=confirm]").value = d.confirm;
+    const btn = form.querySelector("button[type=submit]");
+    if (btn) btn.textContent = "Apply these " + (d.changes || []).length + " changes";
+    notice(form.querySelector(".notice"), "warn", "Checked. Nothing is changed yet: read the list, then apply.");
+  }
+
+  // submitDownload posts the form as JSON and saves the answer as a file.
+  async function submitDownload(form) {
+    clearErrors(form);
+    const body = {};
+    form.querySelectorAll("[name]").forEach(el => { body[el.name] = valueOf(el); });
+    const r = await fetch(form.dataset.action, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    if (!r.ok) {
+      let d = null;
+      try { d = await r.json(); } catch (e) { d = null; }
+      const msg = (d && d.error) || "Failed (" + r.status + ").";
+      const m = /^([a-z_]+): (.*)$/.exec(msg);
+      if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
+      return;
+    }
+    const cd = r.headers.get("Content-Disposition") || "";
+    const name = (/filename="([^"]+)"/.exec(cd) || [])[1] || "edgebox-backup.json";
+    const url = URL.createObjectURL(await r.blob());
+    const a = document.createElement("a");
+    a.href = url; a.download = name;
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    notice(form.querySelector(".notice"), "ok", "Backup saved as " + name + ".");
   }
 
   async function submitDiag(form) {
@@ -197,6 +237,7 @@
     else if (kind === "json") submitJSON(form);
     else if (kind === "upload") submitUpload(form);
     else if (kind === "diag") submitDiag(form);
+    else if (kind === "download") submitDownload(form);
   });
 
   document.addEventListener("click", async ev => {
@@ -205,7 +246,7 @@
     ev.preventDefault();
     if (b.dataset.confirm && !window.confirm(b.dataset.confirm)) return;
     b.disabled = true;
-    const r = await api("POST", b.dataset.post, {});
+    const r = await api(b.dataset.method || "POST", b.dataset.post, b.dataset.method === "DELETE" ? undefined : {});
     b.disabled = false;
     const n = document.getElementById(b.dataset.notice || "page-notice");
     if (!r.ok) { notice(n, "bad", (r.data && r.data.error) || "Failed."); return; }
