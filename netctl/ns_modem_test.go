@@ -470,10 +470,10 @@ func TestNamespaceModemResetWhileRegistering(t *testing.T) {
 	sim := r.startModemsim("huawei-me909s", "")
 	sim.control("reg searching")
 	cfg := modemConfig(sim.pty, "huawei-me909s")
-	cfg["network"].(map[string]any)["modem"].(map[string]any)["reset_after_sec"] = 10
+	cfg["network"].(map[string]any)["modem"].(map[string]any)["reset_after_sec"] = 30
 	r.writeConfig(cfg)
 	r.startNetctl()
-	r.waitFor("vendor reset while registering", 120*time.Second, func() (bool, string) {
+	r.waitFor("vendor reset while registering", 180*time.Second, func() (bool, string) {
 		st := r.status()
 		return st.Modem.Resets >= 2 && indexOf(sim.commands(), "AT^RESET") >= 0,
 			fmt.Sprintf("resets %d state %s %q", st.Modem.Resets, st.Modem.State, st.Modem.Error)
