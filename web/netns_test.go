@@ -50,8 +50,11 @@ func ipCmd(t *testing.T, args ...string) {
 
 // TestOnlyLANAndVPNAnswered puts the web service in a namespace "box" with
 // a LAN port (lan1) and an uplink (wan), a LAN client in one namespace and
-// the internet in another: the LAN client gets answers, the internet's
-// connections are closed unanswered.
+// the internet in another. No firewall is loaded in "box": web alone must
+// keep the internet out. The LAN client gets answers; the internet gets
+// none, neither at the WAN address nor at the LAN address routed over the
+// WAN link (Linux's weak host model accepts such packets: finding 2 of
+// the security review).
 func TestOnlyLANAndVPNAnswered(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -74,11 +77,14 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 		{inet, "addr", "add", "10.231.2.2/24", "dev", "eth0"},
 		{box, "link", "set", "lan1", "up"}, {box, "link", "set", "wan", "up"}, {box, "link", "set", "lo", "up"},
 		{lan, "link", "set", "eth0", "up"}, {inet, "link", "set", "eth0", "up"},
+		// The WAN neighbour routes the box's LAN subnet over the WAN link.
+		{inet, "route", "add", "10.231.1.0/24", "via", "10.231.2.1"},
 	} {
 		ipCmd(t, append([]string{"-n", c[0]}, c[1:]...)...)
 	}
 
-	// The policy reads the box namespace's interfaces.
+	// The policy reads the box namespace's interfaces, and the service's
+	// sockets are made there.
 	list := func() (map[string][]netip.Addr, error) {
 		var m map[string][]netip.Addr
 		err := inNetns(t, box, func() error {
@@ -88,18 +94,19 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 		})
 		return m, err
 	}
-	e := newTestEnv(t, false, Options{ListInterfaces: list})
-	var hl net.Listener
-	if err := inNetns(t, box, func() error {
-		var err error
-		hl, err = net.Listen("tcp", "0.0.0.0:8080")
-		return err
-	}); err != nil {
-		t.Fatal(err)
+	listen := func(network, addr, dev string) (net.Listener, error) {
+		var l net.Listener
+		err := inNetns(t, box, func() error {
+			var err error
+			l, err = ListenDevice(network, addr, dev)
+			return err
+		})
+		return l, err
 	}
+	e := newTestEnv(t, false, Options{ListInterfaces: list, ListenDevice: listen, HTTPAddr: ":8080", HTTPSAddr: ":8443"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.srv.Serve(ctx, hl, nil) }()
+	go func() { done <- e.srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	// The socket is made on the thread inside the namespace; net/http's
@@ -113,7 +120,8 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 			}
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: box\r\nConnection: close\r\n\r\n"); err != nil {
+			host, _, _ := net.SplitHostPort(addr)
+			if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n"); err != nil {
 				return err
 			}
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
@@ -127,24 +135,41 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 		})
 		return body, err
 	}
-	body, err := get(lan, "10.231.1.1:8080")
-	if err != nil || !strings.Contains(body, `"ok": true`) {
-		t.Fatalf("LAN client: %v %q", err, body)
-	}
-	// The TCP handshake completes (the kernel accepts), but the service
-	// closes the connection before reading a byte.
-	for i := 0; i < 3; i++ {
-		if body, err := get(inet, "10.231.2.1:8080"); err == nil {
-			t.Fatalf("internet client got an answer: %q", body)
+	waitAnswer := func(ns, addr string) {
+		t.Helper()
+		var body string
+		var err error
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if body, err = get(ns, addr); err == nil && strings.Contains(body, `"ok": true`) {
+				return
+			}
 		}
+		t.Fatalf("%s -> %s: %v %q", ns, addr, err, body)
 	}
-	if got := testutilCounter(e.srv); got < 3 {
-		t.Fatalf("refused connections counted: %v", got)
+	waitAnswer(lan, "10.231.1.1:8080")
+	// The box itself reaches it over loopback.
+	waitAnswer(box, "127.0.0.1:8080")
+	for _, addr := range []string{"10.231.2.1:8080", "10.231.1.1:8080", "10.231.1.1:8443"} {
+		if body, err := get(inet, addr); err == nil {
+			t.Errorf("internet client got an answer at %s: %q", addr, body)
+		}
 	}
 	// Making "wan" a VPN-like allowed interface opens it: the decision is
 	// the interface, not the address.
 	e.srv.policy.SetPatterns([]string{"lan*", "wan"})
-	if body, err := get(inet, "10.231.2.1:8080"); err != nil || !strings.Contains(body, "uptime_sec") {
-		t.Fatalf("after allowing wan: %v %q", err, body)
+	waitAnswer(inet, "10.231.2.1:8080")
+	waitAnswer(inet, "10.231.1.1:8080")
+	// And closing it again shuts both.
+	e.srv.policy.SetPatterns([]string{"lan*"})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err1 := get(inet, "10.231.2.1:8080")
+		_, err2 := get(inet, "10.231.1.1:8080")
+		if err1 != nil && err2 != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("wan still answered after it was taken off the list")
+		}
 	}
+	waitAnswer(lan, "10.231.1.1:8080")
 }
