@@ -2,8 +2,10 @@ package gateway_test
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,4 +203,59 @@ func demoConfig(t *testing.T, pbx string) config.Gateway {
 	c := testConfig(t, pbx)
 	c.Portal.Demo = true
 	return c
+}
+
+// TestBrowserDemoIgnoresForeignWS: a link to the demo page with ?ws=
+// naming another host must not hand the token to that host: the page
+// calls through the box, and the other host sees no connection at all.
+func TestBrowserDemoIgnoresForeignWS(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	svc := startGateway(t, demoConfig(t, uas.addr()))
+	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+
+	evil, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { evil.Close() })
+	var mu sync.Mutex
+	var seen []string
+	go func() {
+		for {
+			c, err := evil.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 512)
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, _ := c.Read(buf)
+			mu.Lock()
+			seen = append(seen, string(buf[:n]))
+			mu.Unlock()
+			c.Close()
+		}
+	}()
+
+	bctx := newBrowser(t)
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	defer cancel()
+	page := portalBase(svc) + "/demo/?token=" + url.QueryEscape(tok) + "&ws=" + url.QueryEscape("ws://"+evil.Addr().String()+"/v1/signal")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(chromedp.ID("call")),
+		chromedp.Click(chromedp.ID("call")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventAnswered, 20*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventEnded, 10*time.Second)
+	uas.wait(t, 10*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) > 0 {
+		t.Errorf("the page connected to the foreign host named by ?ws= %d times: %q", len(seen), seen)
+	}
 }
