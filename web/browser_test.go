@@ -172,7 +172,7 @@ func TestBrowserInstallerFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#pw"), "short"),
 		chromedp.SendKeys(chromedp.CSS("#pw2"), "short"),
 		chromedp.Click(chromedp.CSS("#setup-submit")),
-		waitText(`.err[data-for="password"]`, "at least 8"),
+		waitText(`.err[data-for="password"]`, "at least 12"),
 		shot(dir, "02-setup-error", false),
 		chromedp.SetValue(chromedp.CSS("#pw"), testPassword),
 		chromedp.SetValue(chromedp.CSS("#pw2"), testPassword),
