@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -99,6 +100,11 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 
 	pbxIP := localIPToward(cfg.PBX.HostPort())
 	for _, l := range cfg.SIP.Listen {
+		l, lc, err := bindListen(l)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
 		host, portStr, _ := net.SplitHostPort(l.Address)
 		port, _ := strconv.Atoi(portStr)
 		viaHost := host
@@ -107,7 +113,7 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 		}
 		switch l.Transport {
 		case "udp":
-			pc, err := net.ListenPacket("udp", l.Address)
+			pc, err := lc.ListenPacket(context.Background(), "udp", l.Address)
 			if err != nil {
 				s.close()
 				return nil, fmt.Errorf("gateway.sip.listen %s: %w", l.Address, err)
@@ -139,10 +145,9 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 			s.clients["udp"] = cli
 		case "tcp", "tls":
 			var ln net.Listener
-			if l.Transport == "tls" {
-				ln, err = tls.Listen("tcp", l.Address, tlsConf)
-			} else {
-				ln, err = net.Listen("tcp", l.Address)
+			ln, err = lc.Listen(context.Background(), "tcp", l.Address)
+			if err == nil && l.Transport == "tls" {
+				ln = tls.NewListener(ln, tlsConf)
 			}
 			if err != nil {
 				s.close()
