@@ -324,7 +324,7 @@ func decodeConfigOrBackup(body []byte, pass string) (map[string]any, []string, e
 			if err := json.Unmarshal(body, &b); err != nil {
 				return nil, nil, fmt.Errorf("backup: damaged: %v", err)
 			}
-			full, err := openBackup(&b, pass)
+			full, err := OpenBackup(&b, pass)
 			if err != nil {
 				return nil, nil, err
 			}

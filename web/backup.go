@@ -118,8 +118,9 @@ func sealBackup(full []byte, redacted map[string]any, pass, hostname, version st
 	return b, nil
 }
 
-// openBackup checks a format-2 backup and returns its whole config.
-func openBackup(b *Backup, pass string) ([]byte, error) {
+// OpenBackup checks a format-2 backup with its passphrase and returns
+// the whole config it holds.
+func OpenBackup(b *Backup, pass string) ([]byte, error) {
 	if b.Secrets == nil || b.Integrity == "" {
 		return nil, errors.New("backup: the file lacks its encrypted part or integrity check: it is damaged")
 	}

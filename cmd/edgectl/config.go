@@ -127,7 +127,7 @@ func doResult(ctx context.Context, method, path string, in any, res *web.ConfigR
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if json.Unmarshal(data, res) == nil && (res.OK || len(res.Errors) > 0) {
+	if json.Unmarshal(data, res) == nil && (res.OK || len(res.Errors) > 0 || res.NeedsConfirm) {
 		return nil
 	}
 	var e struct {
@@ -187,6 +187,16 @@ func configValidate(ctx context.Context, g *globals, args []string) error {
 	var b web.Backup
 	if json.Unmarshal(data, &b) == nil && b.Format != "" {
 		data = b.Config
+		if b.Format == web.BackupFormat {
+			// The readable part has its secrets redacted: check the sealed one.
+			pass, err := passphrase("the backup's passphrase: ")
+			if err != nil {
+				return err
+			}
+			if data, err = web.OpenBackup(&b, pass); err != nil {
+				return fmt.Errorf("%s: %v", args[0], err)
+			}
+		}
 	}
 	if _, err := config.Parse(data); err != nil {
 		return fmt.Errorf("%s is not valid:\n%v", args[0], err)

@@ -90,13 +90,20 @@ func TestRemoteThroughWeb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err = hc.Post("http://"+httpAddr+"/api/v1/setup", "application/json", strings.NewReader(`{"password":"remote-admin-1"}`))
+	// The first password and tokens only over HTTPS (plain HTTP refuses
+	// them); this client checks the pin below, not here.
+	hs := &http.Client{Timeout: 5 * time.Second, Transport: remoteTransport(fp)}
+	if resp, err = hc.Post("http://"+httpAddr+"/api/v1/setup", "application/json", strings.NewReader(`{"password":"remote-admin-1"}`)); err != nil || resp.StatusCode != 403 {
+		t.Fatalf("setup over plain HTTP: %v %v", err, resp)
+	}
+	resp, err = hs.Post("https://"+httpsAddr+"/api/v1/setup", "application/json", strings.NewReader(`{"password":"remote-admin-1"}`))
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("setup: %v %v", err, resp)
 	}
-	req, _ := http.NewRequest("POST", "http://"+httpAddr+"/api/v1/tokens", strings.NewReader(`{"name":"laptop"}`))
+	req, _ := http.NewRequest("POST", "https://"+httpsAddr+"/api/v1/tokens", strings.NewReader(`{"name":"laptop","scope":"admin"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth("admin", "remote-admin-1")
-	resp, err = hc.Do(req)
+	resp, err = hs.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +121,7 @@ func TestRemoteThroughWeb(t *testing.T) {
 	if _, err := startRemote(ctx, url, tok.Token, strings.Repeat("AB:", 31)+"AB"); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("wrong fingerprint: %v", err)
 	}
-	if _, err := startRemote(ctx, url, tok.Token+"x", fp); err == nil || !strings.Contains(err.Error(), "invalid API token") {
+	if _, err := startRemote(ctx, url, tok.Token+"x", fp); err == nil || !strings.Contains(err.Error(), "invalid or expired API token") {
 		t.Fatalf("wrong token: %v", err)
 	}
 
@@ -146,6 +153,7 @@ func TestRemoteThroughWeb(t *testing.T) {
 	if err := reportResult(g, res, nil, false); err == nil || !strings.Contains(err.Error(), "system.hostname") {
 		t.Fatalf("report: %v", err)
 	}
+	t.Setenv("EDGECTL_BACKUP_PASSPHRASE", "remote backup passphrase")
 	backup := filepath.Join(dir, "b.json")
 	if err := runBackup(ctx, g, []string{"-o", backup}); err != nil {
 		t.Fatal(err)
@@ -160,8 +168,41 @@ func TestRemoteThroughWeb(t *testing.T) {
 	if !strings.Contains(string(b), "Europe/Berlin") {
 		t.Fatalf("backup lacks the change: %s", b)
 	}
-	if err := runRestore(ctx, g, []string{backup}); err != nil {
+	if err := runRestore(ctx, g, []string{"-y", backup}); err != nil {
 		t.Fatalf("restore: %v", err)
+	}
+
+	// Tokens: made, listed, revoked from edgectl.
+	if err := runTokenCreate(ctx, g, []string{"-scope", "read", "-days", "7", "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	find := func() *web.TokenInfo {
+		var list []web.TokenInfo
+		if err := webClient().Get(ctx, "/api/v1/tokens", &list); err != nil {
+			t.Fatal(err)
+		}
+		for i := range list {
+			if list[i].Name == "ci" {
+				return &list[i]
+			}
+		}
+		return nil
+	}
+	ci := find()
+	if ci == nil || ci.Scope != web.ScopeRead || ci.Expires.Sub(ci.Created) != 7*24*time.Hour {
+		t.Fatalf("token made by edgectl: %+v", ci)
+	}
+	if err := runTokens(ctx, g, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTokenRevoke(ctx, g, []string{ci.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if find() != nil {
+		t.Fatal("revoked token still listed")
+	}
+	if err := runPasswordReset(ctx, &globals{URL: url}, nil); err == nil || !strings.Contains(err.Error(), "at the box") {
+		t.Fatalf("password reset from afar: %v", err)
 	}
 }
 
