@@ -39,6 +39,12 @@ func (m *Modem) reinit() { m.reinitAfter("") }
 func (m *Modem) reinitAfter(how string) {
 	ctx, cancel := context.WithTimeout(m.ctx, 60*time.Second)
 	defer cancel()
+	if how != "reopened" {
+		// The modem restarted: its SIM asks for the PIN again.
+		m.stMu.Lock()
+		m.pinAcceptedAt = time.Time{}
+		m.stMu.Unlock()
+	}
 	err := m.init(ctx)
 	ev := Event{Kind: EventReset, Recovery: how}
 	if err != nil {

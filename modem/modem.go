@@ -47,6 +47,9 @@ type Modem struct {
 	stMu    sync.Mutex
 	lastSIM SIMState
 	lastReg RegState
+	// pinAcceptedAt is when the card last accepted a PIN: until pinSettle
+	// has passed, no PIN is sent again (one PIN per unlock).
+	pinAcceptedAt time.Time
 }
 
 // spawn runs f in a goroutine that Close waits for; after Close it does
@@ -70,6 +73,9 @@ func (m *Modem) noteSIM(st SIMStatus, t time.Time) bool {
 	m.stMu.Lock()
 	changed := st.State != m.lastSIM
 	m.lastSIM = st.State
+	if st.State == SIMAbsent {
+		m.pinAcceptedAt = time.Time{} // a new SIM (or the same, re-inserted) asks again
+	}
 	m.stMu.Unlock()
 	if changed {
 		m.emit(Event{Kind: EventSIM, SIM: &st, Time: t})
@@ -435,10 +441,25 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 	if m.pins.rejected(key, pin) {
 		return fmt.Errorf("%w (SIM %s)", ErrPINAlreadyRejected, key)
 	}
+	m.stMu.Lock()
+	recent := !m.pinAcceptedAt.IsZero() && time.Since(m.pinAcceptedAt) < pinSettle
+	m.stMu.Unlock()
+	if recent {
+		// The card took a PIN moments ago and still says SIM PIN (the
+		// DW5550 does for a while): sending it again would be refused
+		// (+CME ERROR: 3) or burn an attempt. Wait for ready instead.
+		return m.waitSIMReady(ctx)
+	}
 	_, err = m.eng.Command(ctx, fmt.Sprintf(`AT+CPIN="%s"`, pin), 20*time.Second)
 	switch {
 	case err == nil:
 		m.pins.accepted(key)
+		m.stMu.Lock()
+		m.pinAcceptedAt = time.Now()
+		m.stMu.Unlock()
+		if err := m.waitSIMReady(ctx); err != nil {
+			return err
+		}
 		m.smsSetup(ctx)
 		m.spawn(func() { m.FetchSMS(m.ctx) }) // messages that waited behind the PIN
 		return nil
@@ -460,6 +481,32 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 		return m.wrap("enter PIN", err)
 	}
 	return m.wrap("enter PIN", err)
+}
+
+// pinSettle is how long after an accepted PIN the card may still say
+// SIM PIN; no PIN is sent again meanwhile.
+const pinSettle = time.Minute
+
+// waitSIMReady polls +CPIN? after an accepted PIN until the card no longer
+// asks for it (bounded by ctx and 20 s).
+func (m *Modem) waitSIMReady(ctx context.Context) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := m.eng.Command(ctx, "AT+CPIN?", 0)
+		if err == nil {
+			if l, ok := r.Line("+CPIN:"); ok {
+				if st, err := ParseCPIN(l); err == nil && st != SIMPIN {
+					return nil
+				}
+			}
+		} else if !isModemAnswer(err) {
+			return m.wrap("SIM ready after the PIN", err)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return m.wrap("SIM ready after the PIN", errors.New("the SIM accepted the PIN but is not ready yet; wait a minute"))
+		}
+		sleepCtx(ctx, 250*time.Millisecond)
+	}
 }
 
 // EnterPUK unblocks a PUK-locked SIM and sets newPIN.
@@ -732,6 +779,9 @@ func (m *Modem) SlotReset(ctx context.Context) error {
 }
 
 func (m *Modem) afterReset(ctx context.Context, what string) error {
+	m.stMu.Lock()
+	m.pinAcceptedAt = time.Time{} // the SIM asks for its PIN again
+	m.stMu.Unlock()
 	wait := m.opts.RebootWait
 	if wait <= 0 {
 		wait = 60 * time.Second

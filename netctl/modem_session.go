@@ -186,7 +186,7 @@ func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string)
 	case modem.SIMReady:
 		return stepNext
 	case modem.SIMPIN:
-		return s.enterPIN(ctx, cfg, failed)
+		return s.enterPIN(ctx, cfg, failed, &sim)
 	case modem.SIMPUK:
 		m.setState(ModemSIM, "the SIM is locked (PUK required); unlock it in a phone")
 		return s.wait(ctx, time.Minute)
@@ -199,13 +199,13 @@ func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string)
 }
 
 // enterPIN sends the configured PIN once; a rejected PIN is never sent again.
-func (s *modemSession) enterPIN(ctx context.Context, cfg config.Modem, failed string) step {
+func (s *modemSession) enterPIN(ctx context.Context, cfg config.Modem, failed string, sim *modem.SIMStatus) step {
 	m := s.m
 	switch {
 	case cfg.PIN == "":
 		m.setState(ModemSIM, "the SIM needs a PIN: set network.modem.pin")
 	case cfg.PIN == failed:
-		m.setState(ModemSIM, "the configured PIN was rejected by the SIM; enter the right PIN")
+		m.setState(ModemSIM, "the configured PIN was rejected by the SIM; enter the right PIN"+attemptsLeft(sim))
 	default:
 		c, cancel := cmdCtx(ctx)
 		err := s.drv.EnterPIN(c, cfg.PIN)

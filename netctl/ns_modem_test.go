@@ -515,3 +515,40 @@ func TestNamespaceModemHangShownAndCounted(t *testing.T) {
 		})
 	}
 }
+
+// TestNamespaceModemPINOnceAndAttempts: a wrong PIN shows the attempts the
+// card has left (read again after the attempt); the right PIN, given by a
+// reload, is sent exactly once even on a DW5550 whose +CPIN? still says
+// SIM PIN for a moment after accepting it.
+func TestNamespaceModemPINOnceAndAttempts(t *testing.T) {
+	t.Parallel()
+	for i, profile := range []string{"dell-dw5550", "huawei-me909s", "quectel-ec25"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, fmt.Sprintf("pn%d", i))
+			r.setCarrier("ltep", false)
+			r.startDNSMasq("ltep", lteNet)
+			sim := r.startModemsim(profile, "1234")
+			cfg := modemConfig(sim.pty, profile)
+			cfg["network"].(map[string]any)["modem"].(map[string]any)["pin"] = "9999"
+			r.writeConfig(cfg)
+			r.startNetctl()
+			r.waitFor("wrong PIN with 2 attempts left", 60*time.Second, func() (bool, string) {
+				st := r.status()
+				return st.Modem.State == netctl.ModemSIM && st.Modem.SIM != nil && st.Modem.SIM.PINAttempts == 2 &&
+						strings.Contains(st.Modem.Error, "2 attempts left"),
+					fmt.Sprintf("%s %q %+v", st.Modem.State, st.Modem.Error, st.Modem.SIM)
+			})
+			cfg["network"].(map[string]any)["modem"].(map[string]any)["pin"] = "1234"
+			r.writeConfig(cfg)
+			r.proc.Process.Signal(sighup)
+			r.waitOnline("LTE up after the right PIN", 90*time.Second)
+			if n := countPrefix(sim.commands(), `AT+CPIN="1234"`); n != 1 {
+				t.Errorf("right PIN sent %d times, want once", n)
+			}
+			if strings.Contains(r.log.String(), "operation not allowed") {
+				t.Errorf("the PIN was refused as not allowed (sent twice?)")
+			}
+		})
+	}
+}

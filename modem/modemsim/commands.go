@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"edgebox/modem"
 )
@@ -359,7 +360,7 @@ func (s *Sim) cpin(op string, args []string) reply {
 			return ok("+CPIN: SIM PUK")
 		case s.pukLeft == 0:
 			return s.cme(262)
-		case s.simLocked():
+		case s.simLocked(), time.Now().Before(s.pinLagUntil):
 			return ok("+CPIN: SIM PIN")
 		}
 		return ok("+CPIN: READY")
@@ -392,8 +393,20 @@ func (s *Sim) cpin(op string, args []string) reply {
 	}
 	s.pinLeft = 3
 	s.simUnlocked = true
-	for _, u := range s.prof.simReadyURCs {
-		s.urcLocked(u)
+	lag := s.prof.pinReadyLag
+	if s.cfg.PINReadyLag != 0 {
+		lag = max(s.cfg.PINReadyLag, 0)
+	}
+	s.pinLagUntil = time.Now().Add(lag)
+	ready := func() {
+		for _, u := range s.prof.simReadyURCs {
+			s.urcLocked(u)
+		}
+	}
+	if lag > 0 {
+		s.later(lag, ready) // the card tells it is ready when it is
+	} else {
+		ready()
 	}
 	s.regChangedLocked()
 	return ok()

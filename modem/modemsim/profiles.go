@@ -1,9 +1,11 @@
 package modemsim
 
 import (
-	"edgebox/modem"
 	"fmt"
 	"strings"
+	"time"
+
+	"edgebox/modem"
 )
 
 // profile is how one modem model answers.
@@ -14,6 +16,7 @@ type profile struct {
 	act              int    // 27.007 AcT when registered
 	ccidPrefix       string
 	bootCFUN         int
+	pinReadyLag      time.Duration // +CPIN? says SIM PIN this long after an accepted PIN
 	ppp              bool
 	simRemovedURC    string
 	simReadyURCs     []string
@@ -87,7 +90,7 @@ func init() {
 	} {
 		profiles[e.name] = &profile{
 			name: e.name, vendor: "ericsson", cgmi: e.cgmi, cgmm: e.model, cgmr: "R2A07",
-			unsupported: "ERROR", act: 2, ccidPrefix: "", bootCFUN: 4,
+			unsupported: "ERROR", act: 2, ccidPrefix: "", bootCFUN: 4, pinReadyLag: 1500 * time.Millisecond,
 			simRemovedURC: "+CPIN: NOT INSERTED", simReadyURCs: []string{"+CPIN: READY"},
 			bootURCs: func(*Sim) []string { return []string{"*EMRDY: 1"} },
 			linkURC: func(s *Sim, st int) string {

@@ -42,6 +42,11 @@ type Config struct {
 	// while the modem stays powered, across AT sessions, as a real card
 	// keeps it while the box runs.
 	BootCFUN *int
+	// PINReadyLag is how long +CPIN? still says SIM PIN after the card
+	// accepted the PIN (a PIN sent again meanwhile gets +CME ERROR: 3).
+	// Default: the profile's (DW5550/F5521gw about 1.5s, others none);
+	// negative: none.
+	PINReadyLag time.Duration
 	// BootTime is how long the modem ignores input after a reset (and how
 	// long an Ericsson takes to say *EMRDY: 1). Default 200ms.
 	BootTime time.Duration
@@ -105,6 +110,7 @@ type Sim struct {
 	pinEnabled  bool
 	pin, puk    string
 	simUnlocked bool
+	pinLagUntil time.Time // +CPIN? lags behind an accepted PIN until then
 	pinLeft     int
 	pukLeft     int
 	regOverride int // -1 none, else 27.007 stat
