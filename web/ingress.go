@@ -180,8 +180,13 @@ func withIngress(ctx context.Context, c net.Conn) context.Context {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	if ic, ok := c.(ingressConn); ok {
-		return context.WithValue(ctx, ingressKey, ic.iface)
+	switch x := c.(type) {
+	case ingressConn:
+		return context.WithValue(ctx, ingressKey, x.iface)
+	case *peekedConn:
+		if iface, ok := x.ingress(); ok {
+			return context.WithValue(ctx, ingressKey, iface)
+		}
 	}
 	return ctx
 }

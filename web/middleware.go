@@ -186,18 +186,22 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// httpsURL is where r goes over HTTPS on this box.
+// httpsURL is where r goes over HTTPS on this box. Over plain HTTP that
+// is the same host and port the browser used (the HTTP port answers
+// HTTPS too: sniff.go), so it is right behind port forwarding as well.
 func (s *Server) httpsURL(r *http.Request) string {
 	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	_, port, _ := net.SplitHostPort(s.opt.HTTPSAddr)
-	if port != "" && port != "443" {
-		host += ":" + port
+	if r.TLS != nil || host == "" {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		_, port, _ := net.SplitHostPort(s.opt.HTTPSAddr)
+		if port != "" && port != "443" {
+			host += ":" + port
+		}
 	}
 	u := "https://" + host + r.URL.Path
 	if r.URL.RawQuery != "" {

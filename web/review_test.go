@@ -6,6 +6,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -289,5 +290,29 @@ func TestReviewPlainHTTPOnlyHealthAndFingerprint(t *testing.T) {
 		if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, "https://") {
 			t.Errorf("%s over HTTP: %d -> %q", p, resp.StatusCode, loc)
 		}
+	}
+}
+
+// The start page on plain HTTP links to HTTPS on the host and port the
+// browser used, and that port answers HTTPS: right behind port
+// forwarding too (issue 24 item 2), where the outside HTTPS port is
+// unknown to the box.
+func TestReviewHTTPSLinkOnTheRequestPort(t *testing.T) {
+	e := newTestEnv(t, false, Options{})
+	httpURL, _ := liveServer(t, e)
+	code, body := send(t, req{method: "GET", url: httpURL + "/"})
+	want := "https://" + strings.TrimPrefix(httpURL, "http://") + "/"
+	if code != 200 || !strings.Contains(body, `href="`+want+`"`) {
+		t.Fatalf("start page: %d, want a link to %s:\n%s", code, want, body)
+	}
+	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Get(want + "setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil || !strings.Contains(string(b), "setup-submit") {
+		t.Fatalf("HTTPS on the HTTP port: %d %v", resp.StatusCode, resp.TLS != nil)
 	}
 }

@@ -209,7 +209,7 @@ func (s *Server) Serve(ctx context.Context, hl, sl net.Listener) error {
 // whose callers act as the admin: only root can open it.
 func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 	var servers []*http.Server
-	errc := make(chan error, 2)
+	errc := make(chan error, 4)
 	start := func(l net.Listener, h http.Handler, tlsOn bool) {
 		srv := &http.Server{
 			Handler:           h,
@@ -218,22 +218,26 @@ func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 			ErrorLog:          slogErrorLog(),
 			ConnContext:       withIngress,
 		}
-		fl := &filterListener{Listener: l, policy: s.policy, refused: s.countRefused}
-		var ln net.Listener = fl
 		if tlsOn {
 			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert.TLS}, MinVersion: tls.VersionTLS12}
-			ln = tls.NewListener(fl, srv.TLSConfig)
+			l = tls.NewListener(l, srv.TLSConfig)
 		}
 		servers = append(servers, srv)
-		go func() { errc <- srv.Serve(ln) }()
+		go func() { errc <- srv.Serve(l) }()
+	}
+	filter := func(l net.Listener) net.Listener {
+		return &filterListener{Listener: l, policy: s.policy, refused: s.countRefused}
 	}
 	n := 0
 	if hl != nil {
-		start(hl, s.HTTPHandler(), false)
-		n++
+		// HTTPS is answered on the HTTP port too (sniff.go).
+		plain, sniffed := splitTLS(filter(hl))
+		start(plain, s.HTTPHandler(), false)
+		start(sniffed, s.Handler(), true)
+		n += 2
 	}
 	if sl != nil {
-		start(sl, s.Handler(), true)
+		start(filter(sl), s.Handler(), true)
 		n++
 	}
 	if ul != nil {
