@@ -70,7 +70,7 @@ type Status struct {
 	ICEPort       int    `json:"ice_port"`
 	ICELite       bool   `json:"ice_lite"`
 	PBX           string `json:"pbx"`
-	Registration  string `json:"registration"` // "off", "registered", "failed: ..."
+	Registration  string `json:"registration"` // "off", "registering", "registered", or "KIND: what happened and what to do" (KIND: Trunk* in trunkcheck.go)
 	RTPPairsInUse int    `json:"rtp_pairs_in_use"`
 	// browser audio packets the fast path carried (both directions), and
 	// those it dropped failing SRTP authentication or replay checks

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"edgebox/gateway"
 	"edgebox/internal/config"
 
 	"github.com/vishvananda/netns"
@@ -89,14 +93,16 @@ func inNetns(name string, f func() error) error {
 // startGatewayIn runs a gateway with cfg as a separate process inside
 // namespace ns (every socket it ever makes, TURN relays included, and the
 // interfaces it reads are then that namespace's). It stops with the test.
-func startGatewayIn(t *testing.T, ns string, cfg config.Gateway) {
+// Its local API is returned (a unix socket, reached from any namespace).
+func startGatewayIn(t *testing.T, ns string, cfg config.Gateway) gateway.Client {
 	t.Helper()
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	api := filepath.Join(t.TempDir(), "gateway.sock")
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run", "^TestHelperGatewayInNetns$", "-test.v")
-	cmd.Env = append(os.Environ(), "EDGEBOX_GATEWAY_CONFIG="+string(b))
+	cmd.Env = append(os.Environ(), "EDGEBOX_GATEWAY_CONFIG="+string(b), "EDGEBOX_GATEWAY_API="+api)
 	stdin, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
@@ -138,7 +144,7 @@ func startGatewayIn(t *testing.T, ns string, cfg config.Gateway) {
 					for range lines {
 					}
 				}()
-				return
+				return gateway.NewClientPath(api)
 			}
 			seen = append(seen, l)
 		case <-timeout:
@@ -158,7 +164,13 @@ func TestHelperGatewayInNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := startGateway(t, cfg)
-	_ = svc
+	ln, err := net.Listen("unix", os.Getenv("EDGEBOX_GATEWAY_API"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: svc.APIHandler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
 	fmt.Println("GATEWAY READY")
 	io.Copy(io.Discard, os.Stdin)
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -80,7 +81,11 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 				break
 			}
 			failures++
-			r.set("failed: "+err.Error(), time.Time{})
+			var te *trunkError
+			if !errors.As(err, &te) {
+				te = trunkErr(TrunkFailed, "%v", err)
+			}
+			r.set(te.Error(), time.Time{})
 			s.metrics.registered.Set(0)
 			log.Warn("trunk registration failed", "err", err, "attempt", failures)
 			wait = min(time.Duration(1<<min(failures-1, 6))*5*time.Second, 5*time.Minute)
@@ -135,24 +140,33 @@ func (st *sipStack) register(ctx context.Context, cfg config.Gateway, callID sip
 	req.AppendHeader(&contact)
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
 	req.AppendHeader(sip.NewHeader("User-Agent", userAgentName))
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	res, err := cli.Do(ctx, req)
 	if err != nil {
-		return 0, err
+		if parent.Err() != nil {
+			return 0, err
+		}
+		return 0, noAnswerError(parent, cfg, err)
 	}
+	authed := false
 	if res.StatusCode == 401 || res.StatusCode == 407 {
 		if cfg.Trunk.Password == "" {
-			return 0, fmt.Errorf("registrar asks for a password (%d) and trunk.password is empty", res.StatusCode)
+			return 0, trunkErr(TrunkRejected, "the PBX at %s asks for a password (%d) and the trunk password is empty: enter it", cfg.PBX.HostPort(), res.StatusCode)
 		}
 		res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: cfg.Trunk.Username, Password: cfg.Trunk.Password})
 		if err != nil {
-			return 0, err
+			if parent.Err() != nil {
+				return 0, err
+			}
+			return 0, noAnswerError(parent, cfg, err)
 		}
 		*cseq = req.CSeq().SeqNo
+		authed = true
 	}
 	if res.StatusCode != 200 {
-		return 0, fmt.Errorf("registrar answered %d %s", res.StatusCode, res.Reason)
+		return 0, answerError(cfg, res, authed)
 	}
 	got := expires
 	if h := res.GetHeader("Expires"); h != nil {

@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"edgebox/internal/config"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// The trunk check: when a REGISTER fails, say why in words an installer
+// can act on. Status.Registration is "<kind>: <sentence>" with these kinds
+// (the web's wizard and dashboard show the sentence).
+const (
+	TrunkUnreachable = "unreachable" // no route, or the name does not resolve
+	TrunkRefused     = "refused"     // the port is closed (ICMP port unreachable, TCP RST)
+	TrunkRejected    = "rejected"    // the PBX refused the account: user name or password
+	TrunkTimeout     = "timeout"     // nothing came back
+	TrunkSelf        = "self"        // the PBX address is the box itself
+	TrunkFailed      = "failed"      // any other answer
+)
+
+// trunkError is a failed registration, classified.
+type trunkError struct {
+	kind, msg string
+}
+
+func (e *trunkError) Error() string { return e.kind + ": " + e.msg }
+
+func trunkErr(kind, format string, a ...any) *trunkError {
+	return &trunkError{kind: kind, msg: fmt.Sprintf(format, a...)}
+}
+
+// answerError classifies a final answer to REGISTER; authed says whether
+// it came after the box answered a digest challenge.
+func answerError(cfg config.Gateway, res *sip.Response, authed bool) *trunkError {
+	addr := cfg.PBX.HostPort()
+	who := fmt.Sprintf("%d %s", res.StatusCode, res.Reason)
+	if isOwnUA(res) {
+		return trunkErr(TrunkSelf, "%s is this box's own SIP port, not a PBX (it answered %s): enter the address of the PBX or its SIP proxy", addr, who)
+	}
+	switch {
+	case (res.StatusCode == 401 || res.StatusCode == 407) && authed:
+		return trunkErr(TrunkRejected, "the PBX at %s did not accept user name %q with this password (%s): check the trunk user name and password", addr, cfg.Trunk.Username, who)
+	case res.StatusCode == 403:
+		return trunkErr(TrunkRejected, "the PBX at %s refused the account %q (%s): check the trunk user name and password, and that the PBX lets this account register", addr, cfg.Trunk.Username, who)
+	case res.StatusCode == 404:
+		return trunkErr(TrunkRejected, "the PBX at %s does not know the account %q (%s): check the trunk user name and the PBX domain", addr, cfg.Trunk.Username, who)
+	case res.StatusCode == 405 || res.StatusCode == 501:
+		return trunkErr(TrunkFailed, "the SIP server at %s does not take registrations (%s): turn \"Register at the PBX\" off if the PBX does not expect it", addr, who)
+	}
+	return trunkErr(TrunkFailed, "the PBX at %s answered %s to the registration", addr, who)
+}
+
+// isOwnUA says whether a response came from an edgebox gateway.
+func isOwnUA(res *sip.Response) bool {
+	for _, name := range []string{"Server", "User-Agent"} {
+		if h := res.GetHeader(name); h != nil && strings.HasPrefix(h.Value(), userAgentName) {
+			return true
+		}
+	}
+	return false
+}
+
+// noAnswerError explains a REGISTER that got no answer (err from the
+// transaction): a probe of its own finds out whether the address is
+// unreachable, closed or silent.
+func noAnswerError(ctx context.Context, cfg config.Gateway, err error) *trunkError {
+	addr := cfg.PBX.HostPort()
+	if te := probePBX(ctx, cfg.PBX.Transport, addr); te != nil {
+		return te
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return trunkErr(TrunkTimeout, "the PBX at %s answers other requests but not the registration: check its settings for this trunk", addr)
+	}
+	return trunkErr(TrunkFailed, "the registration at %s could not be sent (%v)", addr, err)
+}
+
+// probeWait bounds the probe's wait for an answer or an ICMP error.
+const probeWait = 4 * time.Second
+
+// probePBX sends an OPTIONS to addr from a socket of its own, connected so
+// that ICMP errors come back (the SIP socket is not connected and never
+// sees them). nil means the PBX answered.
+func probePBX(ctx context.Context, transport, addr string) *trunkError {
+	host, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(ctx, probeWait)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return trunkErr(TrunkUnreachable, "the PBX name %q does not resolve: check the PBX address and the box's DNS (uplink up?)", host)
+	}
+	target := net.JoinHostPort(ips[0].Unmap().String(), port)
+	self := ""
+	if isOwnAddr(ips[0]) {
+		self = fmt.Sprintf(" %s is this box itself, where no PBX runs: enter the address of the PBX.", ips[0].Unmap())
+	}
+	network := "udp"
+	if transport != "udp" {
+		network = "tcp"
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, target)
+	if err == nil {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(probeWait))
+		if _, err = c.Write(optionsProbe(c.LocalAddr(), target, network)); err == nil {
+			buf := make([]byte, 2048)
+			_, err = c.Read(buf)
+		}
+	}
+	var ne net.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return trunkErr(TrunkRefused, "nothing takes SIP at %s: the port is closed (connection refused).%s Check the PBX address and port (5060 when none is given)", addr, self)
+	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EADDRNOTAVAIL):
+		return trunkErr(TrunkUnreachable, "the box has no way to %s (host or network unreachable): check the uplink or VPN, and the PBX address", addr)
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return trunkErr(TrunkTimeout, "no answer from %s within %d s: check the PBX address, and that the PBX and any firewall let the box's SIP through", addr, int(10+probeWait/time.Second))
+	}
+	return trunkErr(TrunkFailed, "the PBX at %s could not be reached: %v", addr, err)
+}
+
+// optionsProbe is a minimal OPTIONS request.
+func optionsProbe(local net.Addr, target, network string) []byte {
+	tag := sip.GenerateTagN(12)
+	return []byte(fmt.Sprintf("OPTIONS sip:%s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:edgebox@%s>;tag=%s\r\nTo: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nUser-Agent: %s\r\nContent-Length: 0\r\n\r\n",
+		target, strings.ToUpper(network), local, tag, local, tag, target, tag, userAgentName))
+}
+
+// isOwnAddr says whether ip is the box's: loopback or an interface's.
+func isOwnAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsUnspecified() {
+		return true
+	}
+	for _, p := range interfacePrefixes() {
+		if p.IsSingleIP() && p.Addr() == ip {
+			return true
+		}
+	}
+	return false
+}
