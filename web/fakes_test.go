@@ -141,7 +141,3 @@ func httpRequestTLS(method, path, body string) *http.Request {
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
-
-func testutilCounter(s *Server) float64 {
-	return float64(s.refusedCount.Load())
-}
