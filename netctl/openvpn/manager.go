@@ -397,10 +397,12 @@ type session struct {
 	// holdUntil is when openvpn's hold is to be released: it asks for its
 	// connect-retry back-off in ">HOLD:Waiting for hold release:N".
 	holdUntil time.Time
-	// proxySince is when openvpn sent CONNECT to an HTTP proxy that has
-	// not answered yet; proxyTarget is what it asked for.
-	proxySince  time.Time
-	proxyTarget string
+	// proxyShown is the proxy wait already put in the status.
+	proxyShown time.Time
+	// endedBy is why the manager stopped this openvpn: its error, or
+	// endedByReconnect. What openvpn flushes as it exits must not
+	// replace it.
+	endedBy string
 	// reconnectBy is when a reconnect asked for must have shown; openvpn
 	// cannot hear the management interface while it waits on a proxy.
 	reconnectBy time.Time
@@ -539,6 +541,9 @@ func (l *loop) converge() *time.Timer {
 					m.log.Warn("reconnect", "err", err)
 				}
 				s.reconnectBy = time.Now().Add(m.opt.ReconnectTimeout)
+				if since, _ := s.p.out.proxyWait(); !since.IsZero() {
+					s.reconnectBy = time.Now() // it cannot hear the signal
+				}
 			}
 		}
 		if l.sessionDue() {
@@ -584,6 +589,9 @@ func (l *loop) converge() *time.Timer {
 	return nil
 }
 
+// endedByReconnect marks an openvpn restarted for a reconnect.
+const endedByReconnect = "reconnect"
+
 // sessionDue acts on the running openvpn's deadlines that have passed: a
 // hold to release, a proxy that never answered, a reconnect openvpn did not
 // act on. It reports whether openvpn was stopped.
@@ -592,22 +600,26 @@ func (l *loop) sessionDue() bool {
 	if !s.holdUntil.IsZero() && !now.Before(s.holdUntil) {
 		m.releaseHold(s)
 	}
-	if !s.proxySince.IsZero() && now.Sub(s.proxySince) >= m.opt.ProxyTimeout {
+	since, target := s.p.out.proxyWait()
+	if !since.IsZero() && since != s.proxyShown {
+		s.proxyShown = since
+		m.update(func(st *Status) {
+			st.Detail = fmt.Sprintf("waiting for the HTTP proxy to answer CONNECT %s (since %s)", target, since.UTC().Format("15:04:05 UTC"))
+		})
+	}
+	if !since.IsZero() && now.Sub(since) >= m.opt.ProxyTimeout {
 		msg := fmt.Sprintf("%s: the HTTP proxy took the connection but did not answer the request to reach %s within %s; check the proxy (address, whether it allows CONNECT to that port) or remove http-proxy from the profile",
-			ErrProxySilent, s.proxyTarget, m.opt.ProxyTimeout)
-		m.log.Warn("http proxy does not answer CONNECT; restarting openvpn", "target", s.proxyTarget)
-		s.attemptErr = msg
+			ErrProxySilent, target, m.opt.ProxyTimeout)
+		m.log.Warn("http proxy does not answer CONNECT; restarting openvpn", "target", target)
+		s.endedBy = msg
 		m.setError(msg)
-		s.proxySince = time.Time{}
 		s.p.stop()
 		return true
 	}
 	if !s.reconnectBy.IsZero() && !now.Before(s.reconnectBy) {
 		m.log.Warn("openvpn did not act on the reconnect; restarting it")
 		s.reconnectBy = time.Time{}
-		if s.attemptErr == "" {
-			s.attemptErr = "reconnect" // not an error of its own: keep the last one
-		}
+		s.endedBy = endedByReconnect
 		l.backoff = m.opt.MinBackoff
 		s.p.stop()
 		return true
@@ -624,8 +636,8 @@ func (l *loop) sessionTimer() *time.Timer {
 			next = t
 		}
 	}
-	if !s.proxySince.IsZero() {
-		if t := s.proxySince.Add(l.m.opt.ProxyTimeout); next.IsZero() || t.Before(next) {
+	if since, _ := s.p.out.proxyWait(); !since.IsZero() {
+		if t := since.Add(l.m.opt.ProxyTimeout); next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}
@@ -668,7 +680,11 @@ func (l *loop) exited() {
 	if ran > 5*time.Minute || s.connected {
 		l.backoff = m.opt.MinBackoff
 	}
-	if s.attemptErr == "" {
+	switch {
+	case s.endedBy == endedByReconnect: // not an error: the last one stays
+	case s.endedBy != "":
+		m.setError(s.endedBy)
+	case s.attemptErr == "":
 		m.setError(reason)
 	}
 	s.p.mgmt.close()
@@ -702,7 +718,7 @@ func (m *Manager) startSession(want desired) (*session, error) {
 		st.BytesIn, st.BytesOut = 0, 0
 		st.Profile = &prof.Info
 	})
-	p, err := start(procSpec{argv: argv, sock: sock, log: m.log})
+	p, err := start(procSpec{argv: argv, sock: sock, log: m.log, onProxy: m.poke})
 	if err != nil {
 		return nil, err
 	}
@@ -736,7 +752,6 @@ func (m *Manager) handle(s *session, ev any, keyBad, authBad *bool) {
 		m.update(func(st *Status) { st.Detail = fmt.Sprintf("next attempt in %s", wait) })
 	case StateEvent:
 		s.reconnectBy = time.Time{} // openvpn is listening
-		s.proxySince = time.Time{}
 		m.onState(s, e)
 	case ByteCountEvent:
 		m.update(func(st *Status) { st.BytesIn, st.BytesOut = e.In, e.Out })
@@ -818,14 +833,6 @@ func (m *Manager) onState(s *session, e StateEvent) {
 func (m *Manager) onLog(s *session, e LogEvent) {
 	if contains(e.Msg, "TLS: Initial packet from") || contains(e.Msg, "Peer Connection Initiated") {
 		s.answered = true
-	}
-	if target, ok := proxyConnect(e.Msg); ok {
-		s.proxySince, s.proxyTarget = time.Now(), target
-		m.update(func(st *Status) {
-			st.Detail = fmt.Sprintf("waiting for the HTTP proxy to answer CONNECT %s (since %s)", target, s.proxySince.UTC().Format("15:04:05 UTC"))
-		})
-	} else if contains(e.Msg, "HTTP proxy") {
-		s.proxySince = time.Time{}
 	}
 	if i := strings.Index(e.Msg, "AUTH_FAILED"); i >= 0 {
 		reason := strings.TrimSpace(strings.TrimPrefix(e.Msg[i+len("AUTH_FAILED"):], ","))

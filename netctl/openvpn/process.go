@@ -34,6 +34,7 @@ type procSpec struct {
 	sock    string   // management socket path
 	isolate bool     // run in a fresh, empty network namespace
 	log     *slog.Logger
+	onProxy func()   // called when openvpn starts waiting on an HTTP proxy
 }
 
 // openvpnArgs builds openvpn's command line. Defaults come before the
@@ -74,7 +75,7 @@ func start(s procSpec) (*process, error) {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	p := &process{cmd: cmd, started: time.Now(), exited: make(chan struct{}), out: &tail{max: 40}}
+	p := &process{cmd: cmd, started: time.Now(), exited: make(chan struct{}), out: &tail{max: 40, onProxy: s.onProxy}}
 	// Pdeathsig fires when the forking thread exits, not the process, so
 	// the fork happens on a thread kept locked until openvpn is reaped:
 	// the runtime can never retire it under a live openvpn.
@@ -149,6 +150,12 @@ type tail struct {
 	// warnings are openvpn's DEPRECATED OPTION lines: printed once at
 	// start, long before a failure they explain.
 	warnings []string
+	// proxySince is when openvpn sent CONNECT to an HTTP proxy that has
+	// not answered yet. Only its output tells: while it waits, openvpn
+	// does not serve the management interface at all.
+	proxySince  time.Time
+	proxyTarget string
+	onProxy     func()
 }
 
 // repeatWindow is how long a repeated openvpn line stays collapsed.
@@ -172,6 +179,12 @@ func (t *tail) copy(r io.Reader, log *slog.Logger) {
 			}
 		}
 		t.mu.Lock()
+		proxyWait := false
+		if target, ok := proxyConnect(line); ok {
+			t.proxySince, t.proxyTarget, proxyWait = time.Now(), target, true
+		} else if !strings.HasPrefix(line, "Send to HTTP proxy") {
+			t.proxySince, t.proxyTarget = time.Time{}, ""
+		}
 		if strings.Contains(line, "DEPRECATED OPTION") && len(t.warnings) < 5 && !slices.Contains(t.warnings, line) {
 			t.warnings = append(t.warnings, line)
 		}
@@ -180,12 +193,23 @@ func (t *tail) copy(r io.Reader, log *slog.Logger) {
 			t.lines = t.lines[len(t.lines)-t.max:]
 		}
 		t.mu.Unlock()
+		if proxyWait && t.onProxy != nil {
+			t.onProxy()
+		}
 	}
 	if log != nil {
 		for _, l := range rep.flush() {
 			log.Info(l)
 		}
 	}
+}
+
+// proxyWait says since when openvpn waits for an HTTP proxy's answer to
+// CONNECT target, or the zero time.
+func (t *tail) proxyWait() (time.Time, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.proxySince, t.proxyTarget
 }
 
 // deprecated returns openvpn's DEPRECATED OPTION warnings seen so far.
@@ -242,15 +266,11 @@ func rewriteLineRefs(msg string, p *Profile) string {
 		if err != nil {
 			return ref
 		}
-		if o := p.originOf(n - headerLines - len(p.Info.Notes)); o != "" {
+		if o := p.originOf(n - p.headerLen()); o != "" {
 			return o
 		}
 		return ref
 	})
 }
-
-// headerLines is how many lines withHeader puts on top of Text, besides
-// one per note.
-const headerLines = 2
 
 var errNoProfile = errors.New("no VPN profile imported yet")

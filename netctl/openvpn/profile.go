@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxProfileSize bounds one profile file (a .ovpn with everything inline is
@@ -213,6 +214,10 @@ func (p *parser) readHeader(line string) {
 		}
 	case "note":
 		p.prof.Info.Notes = append(p.prof.Info.Notes, v)
+	case "note+":
+		if n := len(p.prof.Info.Notes); n > 0 {
+			p.prof.Info.Notes[n-1] += v
+		}
 	}
 }
 
@@ -521,13 +526,34 @@ func (p *Profile) originOf(n int) string {
 	return p.origin[n-1]
 }
 
+// headerLen is how many lines withHeader puts on top of Text.
+func (p *Profile) headerLen() int {
+	h := p.withHeader()
+	return bytes.Count(h[:len(h)-len(p.Text)], []byte("\n"))
+}
+
 // withHeader returns Text with the box's header lines on top.
 func (p *Profile) withHeader() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%ssource: %s\n", headerPrefix, safeName(p.Info.Name))
 	fmt.Fprintf(&b, "%simported: %s\n", headerPrefix, p.Info.ImportedAt.UTC().Format(time.RFC3339))
+	// openvpn refuses any line over 256 bytes, comments too: long notes
+	// go on continuation lines.
 	for _, n := range p.Info.Notes {
-		fmt.Fprintf(&b, "%snote: %s\n", headerPrefix, strings.ReplaceAll(n, "\n", " "))
+		n = strings.ReplaceAll(n, "\n", " ")
+		key := "note"
+		for {
+			cut := min(len(n), 180)
+			for cut < len(n) && !utf8.RuneStart(n[cut]) {
+				cut--
+			}
+			chunk := n[:cut]
+			fmt.Fprintf(&b, "%s%s: %s\n", headerPrefix, key, chunk)
+			n, key = n[len(chunk):], "note+"
+			if n == "" {
+				break
+			}
+		}
 	}
 	b.Write(p.Text)
 	return b.Bytes()
