@@ -154,6 +154,27 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 			t.Errorf("internet client got an answer at %s: %q", addr, body)
 		}
 	}
+	// A socket not bound to an interface cannot tell where a connection
+	// came in: everything but loopback is refused, and counted.
+	var wild net.Listener
+	if err := inNetns(t, box, func() error {
+		var err error
+		wild, err = net.Listen("tcp", "0.0.0.0:8090")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithCancel(context.Background())
+	wdone := make(chan error, 1)
+	go func() { wdone <- e.srv.Serve(wctx, wild, nil) }()
+	t.Cleanup(func() { wcancel(); <-wdone })
+	if body, err := get(lan, "10.231.1.1:8090"); err == nil {
+		t.Errorf("unbound socket answered the LAN: %q", body)
+	}
+	if e.srv.refusedCount.Load() == 0 {
+		t.Error("refused connection not counted")
+	}
+	waitAnswer(box, "127.0.0.1:8090")
 	// Making "wan" a VPN-like allowed interface opens it: the decision is
 	// the interface, not the address.
 	e.srv.policy.SetPatterns([]string{"lan*", "wan"})
