@@ -34,7 +34,7 @@ type procSpec struct {
 	sock    string   // management socket path
 	isolate bool     // run in a fresh, empty network namespace
 	log     *slog.Logger
-	onProxy func()   // called when openvpn starts waiting on an HTTP proxy
+	onProxy func() // called when openvpn starts waiting on an HTTP proxy
 }
 
 // openvpnArgs builds openvpn's command line. Defaults come before the
