@@ -206,3 +206,20 @@ func TestReviewPasswordResetNeedsPresence(t *testing.T) {
 		t.Fatalf("login with a damaged account file: %d %s", code, body)
 	}
 }
+
+// Finding 5: an IPv6 host holds a whole /64, so guesses from one /64
+// count together; other prefixes and IPv4 addresses are not affected.
+func TestReviewLimiterIPv6BySlash64(t *testing.T) {
+	l := newLoginLimiter(3, time.Minute)
+	for _, a := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"} {
+		l.result(a, false)
+	}
+	if ok, wait := l.allow("2001:db8:1:2::99"); ok || wait <= 0 {
+		t.Error("another address of the same /64 may go on guessing")
+	}
+	for _, a := range []string{"2001:db8:1:3::1", "192.0.2.1", "::ffff:192.0.2.2"} {
+		if ok, _ := l.allow(a); !ok {
+			t.Errorf("%s slowed by another /64's guesses", a)
+		}
+	}
+}
