@@ -17,6 +17,9 @@ func (s *Service) routes() {
 	m.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, http.StatusOK, s.Status())
 	})
+	m.HandleFunc("GET /v1/leases", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, http.StatusOK, s.LANLeases())
+	})
 	m.HandleFunc("GET /v1/uplinks", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, http.StatusOK, s.Status().Uplinks)
 	})

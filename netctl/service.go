@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -56,7 +57,10 @@ type Options struct {
 	// SlotReset pulses the modem slot's reset line, the last step of the
 	// modem engine's recovery (from the board profile; nil: none).
 	SlotReset func() error
-	Log       *slog.Logger
+	// LeaseDir keeps the LAN DHCP server's leases; default
+	// paths.DataDir()/dhcp.
+	LeaseDir string
+	Log      *slog.Logger
 }
 
 // Service is netctl. Create with New, mount extra API routes on Mux (e.g.
@@ -81,10 +85,15 @@ type Service struct {
 	routeErr  string // last default-route error, logged once
 	switches  int
 	lan       []LANStatus
-	fw        FirewallStatus
-	fwPlan    *FirewallPlan
-	lastCheck time.Time
-	modem     *modemManager
+	// LAN DHCP servers by interface (landhcp_run.go), and why a port has none.
+	lanDHCP    map[string]*lanDHCP
+	lanDHCPErr map[string]string
+	// lanUpstream is the active uplink's DNS, where the LAN's queries go.
+	lanUpstream atomic.Pointer[[]netip.Addr]
+	fw          FirewallStatus
+	fwPlan      *FirewallPlan
+	lastCheck   time.Time
+	modem       *modemManager
 	// Source routing (policyroute.go): the kernel, and the key and error
 	// of the last run.
 	policy    policyKernel
@@ -102,6 +111,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.ModemStateDir == "" {
 		opts.ModemStateDir = filepath.Join(paths.DataDir(), "modem")
+	}
+	if opts.LeaseDir == "" {
+		opts.LeaseDir = filepath.Join(paths.DataDir(), "dhcp")
 	}
 	if opts.Modems == nil {
 		opts.Modems = realModems{smsDir: opts.SMSDir, stateDir: opts.ModemStateDir, slotReset: opts.SlotReset, log: opts.Log}
@@ -526,6 +538,7 @@ func (s *Service) applyLANLocked() {
 		st = append(st, ls)
 	}
 	s.lan = st
+	s.syncLANDHCPLocked()
 }
 
 // applyFirewallLocked replaces the ruleset when the plan changed.
@@ -623,6 +636,7 @@ func (s *Service) evaluate() {
 				s.log.Warn("remove default route", "err", err)
 			}
 			writeResolvConf(s.opts.ResolvConf, "none", nil)
+			s.lanUpstream.Store(nil)
 			change = &UplinkChange{}
 		} else {
 			if err := replaceRoute(next.Iface, defaultDst, next.addr.Gateway, next.addr.Address.Addr(), ActiveMetric); err != nil {
@@ -637,6 +651,8 @@ func (s *Service) evaluate() {
 			if err := writeResolvConf(s.opts.ResolvConf, next.Name, next.dns()); err != nil {
 				s.log.Error("dns", "err", err)
 			}
+			dns := next.dns()
+			s.lanUpstream.Store(&dns)
 			change = &UplinkChange{Name: next.Name, Iface: next.Iface, Address: next.addr.Address, Gateway: next.addr.Gateway, DNS: next.dns()}
 		}
 		s.active, s.activeKey = next, key
@@ -698,6 +714,7 @@ func (s *Service) shutdown() {
 		s.log.Error("remove source routing", "err", err)
 	}
 	s.sourceKey = ""
+	s.stopLANDHCPLocked()
 	m := s.modem
 	for _, u := range s.uplinks {
 		if u.stopDHCP != nil {

@@ -35,6 +35,73 @@ type LANPort struct {
 	Role      string `json:"role"`                // "lan1"
 	Interface string `json:"interface,omitempty"` // overrides the board's role map
 	Address   string `json:"address"`             // "192.168.1.1/24"
+	// DHCP is the box's DHCP server on this port: on by default.
+	DHCP LANDHCP `json:"dhcp,omitzero"`
+}
+
+// LANDHCP configures the DHCP server on a LAN port. The zero value is the
+// default: on, addresses .100 to .199 of the port's subnet (all of a
+// subnet smaller than that), 12 h leases.
+type LANDHCP struct {
+	// Off turns the server off, for a LAN that has a DHCP server of its own.
+	Off   bool   `json:"off,omitempty"`
+	First string `json:"first,omitempty"` // first address handed out
+	Last  string `json:"last,omitempty"`  // last address handed out
+	// LeaseSec is how long a lease lasts; 0 means 43200 (12 h).
+	LeaseSec int `json:"lease_sec,omitempty"`
+}
+
+// DefaultLeaseSec is the LAN DHCP server's lease time when none is set.
+const DefaultLeaseSec = 43200
+
+// Pool returns the range of addresses the DHCP server on a LAN port with
+// address port hands out.
+func (d LANDHCP) Pool(port netip.Prefix) (first, last netip.Addr) {
+	base, size := addrU32(port.Masked().Addr()), uint32(1)<<(32-port.Bits())
+	lo, hi := base+1, base+size-2 // no network or broadcast address
+	if size >= 256 {
+		lo, hi = base+100, base+199
+	}
+	first, last = u32addr(lo), u32addr(hi)
+	if a, err := netip.ParseAddr(d.First); err == nil {
+		first = a
+	}
+	if a, err := netip.ParseAddr(d.Last); err == nil {
+		last = a
+	}
+	return first, last
+}
+
+func addrU32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func u32addr(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// validate checks the DHCP server settings of a LAN port at port.
+func (d LANDHCP) validate(f string, port netip.Prefix, bad func(field, format string, a ...any)) {
+	if d.LeaseSec != 0 && (d.LeaseSec < 120 || d.LeaseSec > 30*86400) {
+		bad(f+".lease_sec", "%d is outside 120..2592000 (2 minutes to 30 days; 0 means 12 h)", d.LeaseSec)
+	}
+	subnet := port.Masked()
+	bcast := u32addr(addrU32(subnet.Addr()) + uint32(1)<<(32-port.Bits()) - 1)
+	ok := true
+	for _, e := range []struct{ name, v string }{{"first", d.First}, {"last", d.Last}} {
+		if e.v == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(e.v)
+		if err != nil || !a.Is4() || !subnet.Contains(a) || a == subnet.Addr() || a == bcast {
+			bad(f+"."+e.name, "%q is not a host address inside %s", e.v, subnet)
+			ok = false
+		}
+	}
+	if first, last := d.Pool(port); ok && last.Less(first) {
+		bad(f+".last", "%s is before the first address %s", last, first)
+	}
 }
 
 // Address methods.
@@ -151,8 +218,14 @@ func (s Network) Validate() error {
 		if p.Interface != "" && !validIfname(p.Interface) {
 			bad(f+".interface", "%q is not a valid interface name", p.Interface)
 		}
-		if _, err := netip.ParsePrefix(p.Address); err != nil || !netip.MustParsePrefix(p.Address).Addr().Is4() {
+		if pre, err := netip.ParsePrefix(p.Address); err != nil || !pre.Addr().Is4() {
 			bad(f+".address", "%q is not an IPv4 address with prefix length, like 192.168.1.1/24", p.Address)
+		} else if !p.DHCP.Off {
+			if pre.Bits() > 30 {
+				bad(f+".dhcp", "subnet %s has no room for DHCP clients: make it larger or set dhcp.off", pre.Masked())
+			} else {
+				p.DHCP.validate(f+".dhcp", pre, bad)
+			}
 		}
 	}
 	if s.WAN.Interface != "" && !validIfname(s.WAN.Interface) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -113,6 +114,39 @@ func TestNetworkVPNForwardingValidated(t *testing.T) {
 		n.Firewall.VPNToLAN, n.Firewall.LANToVPN = c.vpnToLAN, c.lanToVPN
 		if err := n.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v %v: %v, want %q", c.vpnToLAN, c.lanToVPN, err, c.want)
+		}
+	}
+}
+
+func TestLANDHCPPoolAndValidation(t *testing.T) {
+	port := netip.MustParsePrefix("192.168.1.1/24")
+	if f, l := (LANDHCP{}).Pool(port); f.String() != "192.168.1.100" || l.String() != "192.168.1.199" {
+		t.Errorf("default pool of a /24: %s-%s", f, l)
+	}
+	if f, l := (LANDHCP{}).Pool(netip.MustParsePrefix("10.0.0.1/29")); f.String() != "10.0.0.1" || l.String() != "10.0.0.6" {
+		t.Errorf("default pool of a /29: %s-%s", f, l)
+	}
+	for _, c := range []struct {
+		d    LANDHCP
+		addr string
+		want string
+	}{
+		{LANDHCP{First: "192.168.1.20", Last: "192.168.1.50", LeaseSec: 3600}, "", ""},
+		{LANDHCP{Off: true, First: "garbage"}, "", ""}, // off: not checked
+		{LANDHCP{First: "192.168.2.20"}, "", "network.lan[0].dhcp.first: \"192.168.2.20\" is not a host address inside 192.168.1.0/24"},
+		{LANDHCP{Last: "192.168.1.255"}, "", "network.lan[0].dhcp.last"},
+		{LANDHCP{First: "192.168.1.50", Last: "192.168.1.20"}, "", "192.168.1.20 is before the first address 192.168.1.50"},
+		{LANDHCP{LeaseSec: 30}, "", "network.lan[0].dhcp.lease_sec: 30 is outside"},
+		{LANDHCP{}, "192.168.1.1/31", "network.lan[0].dhcp: subnet 192.168.1.0/31 has no room"},
+	} {
+		n := DefaultNetwork()
+		n.LAN[0].DHCP = c.d
+		if c.addr != "" {
+			n.LAN[0].Address = c.addr
+		}
+		err := n.Validate()
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%+v: %v, want %q", c.d, err, c.want)
 		}
 	}
 }

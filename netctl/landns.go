@@ -1,0 +1,204 @@
+package netctl
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// The box answers DNS on its LAN address, which its DHCP server hands out
+// as the clients' DNS server: its own names (BoxNames, in LANDomain) with
+// the LAN address, so an installer types http://edgebox.lan/ instead of an
+// address; every other query is passed to the active uplink's DNS servers
+// and the answer passed back, so the LAN keeps working across a failover
+// from wired WAN to LTE without waiting for a lease renewal. UDP only: a
+// client whose answer is truncated falls back to TCP and gets no answer
+// from the box, a known limit.
+
+// BoxNames are the names the box answers for on the LAN, besides its
+// hostname, each also in LANDomain (edgebox.lan).
+var BoxNames = []string{"edgebox", "box"}
+
+// maxDNSInFlight bounds the queries being forwarded at once: a flood from
+// the LAN is dropped, not turned into unbounded goroutines.
+const maxDNSInFlight = 64
+
+// lanDNS serves DNS on one LAN address.
+type lanDNS struct {
+	addr     netip.Addr
+	conn     *net.UDPConn
+	names    map[string]bool // lower case, with trailing dot
+	upstream func() []netip.Addr
+	log      *slog.Logger
+	slots    chan struct{}
+	wg       sync.WaitGroup
+	done     chan struct{}
+}
+
+// boxNameSet is every name the box answers for: NAME and NAME.lan for
+// BoxNames and the hostname.
+func boxNameSet(hostname string) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range append([]string{hostname}, BoxNames...) {
+		n = strings.ToLower(strings.TrimSuffix(n, "."))
+		if n == "" {
+			continue
+		}
+		out[n+"."] = true
+		out[n+"."+LANDomain+"."] = true
+	}
+	return out
+}
+
+func startLANDNS(addr netip.Addr, hostname string, upstream func() []netip.Addr, log *slog.Logger) (*lanDNS, error) {
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 53)))
+	if err != nil {
+		return nil, err
+	}
+	d := &lanDNS{addr: addr, conn: conn, names: boxNameSet(hostname), upstream: upstream, log: log,
+		slots: make(chan struct{}, maxDNSInFlight), done: make(chan struct{})}
+	go d.serve()
+	return d, nil
+}
+
+func (d *lanDNS) stop() {
+	d.conn.Close()
+	<-d.done
+	d.wg.Wait()
+}
+
+func (d *lanDNS) serve() {
+	defer close(d.done)
+	buf := make([]byte, 1500)
+	for {
+		n, peer, err := d.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				d.log.Error("LAN DNS stopped", "err", err)
+			}
+			return
+		}
+		q := append([]byte(nil), buf[:n]...)
+		if reply, ok := d.answerLocal(q); ok {
+			if reply != nil {
+				d.conn.WriteToUDPAddrPort(reply, peer)
+			}
+			continue
+		}
+		select {
+		case d.slots <- struct{}{}:
+		default:
+			continue // too many in flight: the client retries
+		}
+		d.wg.Add(1)
+		go func() {
+			defer func() { <-d.slots; d.wg.Done() }()
+			if reply := d.forward(q); reply != nil {
+				d.conn.WriteToUDPAddrPort(reply, peer)
+			}
+		}()
+	}
+}
+
+// answerLocal answers queries for the box's own names. ok false: not
+// ours, forward it. A reply of nil with ok: drop (not a query at all).
+func (d *lanDNS) answerLocal(q []byte) (reply []byte, ok bool) {
+	var p dnsmessage.Parser
+	h, err := p.Start(q)
+	if err != nil || h.Response {
+		return nil, true
+	}
+	qs, err := p.AllQuestions()
+	if err != nil {
+		return nil, true
+	}
+	if len(qs) != 1 {
+		return nil, false // not one of ours: forward as it is
+	}
+	question := qs[0]
+	if !d.names[strings.ToLower(question.Name.String())] || question.Class != dnsmessage.ClassINET {
+		return nil, false
+	}
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true,
+		RecursionDesired: h.RecursionDesired, RecursionAvailable: true})
+	b.StartQuestions()
+	b.Question(question)
+	b.StartAnswers()
+	if question.Type == dnsmessage.TypeA || question.Type == dnsmessage.TypeALL {
+		b.AResource(dnsmessage.ResourceHeader{Name: question.Name, Class: dnsmessage.ClassINET, TTL: 60},
+			dnsmessage.AResource{A: d.addr.As4()})
+	}
+	out, err := b.Finish()
+	if err != nil {
+		return nil, true
+	}
+	return out, true
+}
+
+// forward asks the uplink's DNS servers in turn and returns the first
+// answer, or SERVFAIL when none answers.
+func (d *lanDNS) forward(q []byte) []byte {
+	for _, up := range d.upstream() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		reply, err := exchangeUDP(ctx, up, q)
+		cancel()
+		if err == nil {
+			return reply
+		}
+		d.log.Debug("LAN DNS: upstream did not answer", "server", up, "err", err)
+	}
+	return servfail(q)
+}
+
+func exchangeUDP(ctx context.Context, server netip.Addr, q []byte) ([]byte, error) {
+	var dl net.Dialer
+	c, err := dl.DialContext(ctx, "udp", netip.AddrPortFrom(server, 53).String())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	if _, err := c.Write(q); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return nil, err
+		}
+		if n >= 2 && len(q) >= 2 && buf[0] == q[0] && buf[1] == q[1] { // same ID
+			return buf[:n], nil
+		}
+	}
+}
+
+// servfail is the answer when no upstream server answered.
+func servfail(q []byte) []byte {
+	var p dnsmessage.Parser
+	h, err := p.Start(q)
+	if err != nil {
+		return nil
+	}
+	qs, _ := p.AllQuestions()
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, RCode: dnsmessage.RCodeServerFailure,
+		RecursionDesired: h.RecursionDesired, RecursionAvailable: true})
+	b.StartQuestions()
+	for _, x := range qs {
+		b.Question(x)
+	}
+	out, err := b.Finish()
+	if err != nil {
+		return nil
+	}
+	return out
+}
