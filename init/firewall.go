@@ -26,8 +26,8 @@ func bootFirewall(n config.Network, board boards.Profile, log *slog.Logger) {
 			roles[nic.Role] = nic.Name
 		}
 	}
-	plan := firewall.BootPlanFor(n, roles)
-	if err := firewall.LoadBoot(plan); err != nil {
+	plan, err := firewall.Boot(n, roles)
+	if err != nil {
 		log.Error("boot firewall NOT loaded: the uplinks are open until netctl loads its own", "err", err)
 		return
 	}

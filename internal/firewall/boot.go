@@ -47,6 +47,13 @@ func BootPlanFor(n config.Network, roles map[string]string) BootPlan {
 	return p
 }
 
+// Boot is what init runs before any service starts: the boot plan for the
+// config and NIC roles, loaded.
+func Boot(n config.Network, roles map[string]string) (BootPlan, error) {
+	p := BootPlanFor(n, roles)
+	return p, LoadBoot(p)
+}
+
 // LoadBoot replaces the table with the fail-closed boot ruleset in one
 // transaction.
 func LoadBoot(p BootPlan) error {
