@@ -146,6 +146,9 @@ func (d *lanDNS) answerLocal(q []byte) (reply []byte, ok bool) {
 // answer, or SERVFAIL when none answers.
 func (d *lanDNS) forward(q []byte) []byte {
 	for _, up := range d.upstream() {
+		if up == d.addr {
+			continue // an uplink DNS set to the box itself would loop
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		reply, err := exchangeUDP(ctx, up, q)
 		cancel()
