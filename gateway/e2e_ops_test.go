@@ -238,7 +238,7 @@ func TestReloadKeepsCalls(t *testing.T) {
 	hup <- nil
 	// 2. changes that do not concern the call: keys, TTL, rate, codecs, PBX
 	full.Gateway.Portal.TokenTTLSec = 30
-	full.Gateway.Portal.APIKeys = append(full.Gateway.Portal.APIKeys, config.GatewayAPIKey{Name: "second", SHA256: gateway.HashAPIKey("second-key")})
+	full.Gateway.Portal.APIKeys = append(full.Gateway.Portal.APIKeys, config.GatewayAPIKey{Name: "second", SHA256: gateway.HashAPIKey("second-key"), Destinations: []string{"support"}, FromDomains: []string{"example.com"}})
 	full.Gateway.Media.Codecs = []string{"pcmu", "pcma"}
 	full.Gateway.PBX.AllowedSources = []string{"127.0.0.1", "127.0.0.9"}
 	if err := config.Save(cfgPath, full); err != nil {
