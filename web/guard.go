@@ -90,9 +90,16 @@ func hasBody(r *http.Request) bool {
 // cross-site. Requests with neither come from programs (curl, edgectl),
 // which carry their own credentials and no ambient cookie.
 func sameOrigin(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
 	if o := r.Header.Get("Origin"); o != "" {
+		if o == "null" {
+			// Our Referrer-Policy (no-referrer) makes browsers send
+			// "null" for the box's own form posts; Sec-Fetch-Site, which
+			// no page can set, tells those from sandboxed foreign frames.
+			return site == "same-origin"
+		}
 		u, err := url.Parse(o)
-		if err != nil || o == "null" {
+		if err != nil {
 			return false
 		}
 		scheme := "http"
@@ -101,7 +108,7 @@ func sameOrigin(r *http.Request) bool {
 		}
 		return u.Scheme == scheme && strings.EqualFold(u.Host, r.Host)
 	}
-	switch r.Header.Get("Sec-Fetch-Site") {
+	switch site {
 	case "", "same-origin", "none":
 		return true
 	}

@@ -109,6 +109,9 @@ func TestReviewFirstBootTakeoverRefused(t *testing.T) {
 		{method: "POST", url: u, ctype: "text/plain", body: `{"password":"attacker-password-1"}`},
 		// a form post (url-encoded) is no JSON either.
 		{method: "POST", url: u, ctype: "application/x-www-form-urlencoded", body: `{"password":"attacker-password-1"}=`},
+		// a sandboxed frame of another site: Origin null.
+		{method: "POST", url: u, ctype: "application/json", body: `{"password":"attacker-password-1"}`, hdr: map[string]string{"Origin": "null", "Sec-Fetch-Site": "cross-site"}},
+		{method: "POST", url: u, ctype: "application/json", body: `{"password":"attacker-password-1"}`, hdr: map[string]string{"Origin": "null"}},
 		// JSON with a foreign Origin.
 		{method: "POST", url: u, ctype: "application/json", body: `{"password":"attacker-password-1"}`, hdr: map[string]string{"Origin": "http://evil.example"}},
 		// DNS rebinding: the page's own name now points at the box, so
