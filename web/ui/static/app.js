@@ -181,7 +181,8 @@
     if (out) { out.hidden = false; out.textContent = lines.length ? lines.join("\n") : "The backup changes nothing."; }
     form.querySelector("[name=confirm]").value = d.confirm;
     const btn = form.querySelector("button[type=submit]");
-    if (btn) btn.textContent = "Apply these " + (d.changes || []).length + " changes";
+    const n = (d.changes || []).length;
+    if (btn) btn.textContent = n === 1 ? "Apply this change" : "Apply these " + n + " changes";
     notice(form.querySelector(".notice"), "warn", "Checked. Nothing is changed yet: read the list, then apply.");
   }
 

@@ -1,0 +1,115 @@
+package web
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserRestoreAndReset drives Chromium through the pages the
+// security review added: a restore that lists its changes before it is
+// applied, API tokens with scopes, and the password reset with the code
+// from the console.
+func TestBrowserRestoreAndReset(t *testing.T) {
+	var mu sync.Mutex
+	var code string
+	old := printResetCode
+	printResetCode = func(c string, _ time.Time) { mu.Lock(); code = c; mu.Unlock() }
+	t.Cleanup(func() { printResetCode = old })
+
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	setupAdmin(t, e)
+	tok := mintToken(t, e, "admin")
+	set := func(settings string) {
+		if c, body := send(t, req{method: "POST", url: e.ts.URL + "/api/v1/config/set", ctype: "application/json", body: settings, hdr: bearer(tok)}); c != 200 {
+			t.Fatalf("set: %d %s", c, body)
+		}
+	}
+	set(`{"settings":{"system.timezone":"Europe/Berlin"}}`)
+	c, backup := send(t, req{method: "POST", url: e.ts.URL + "/api/v1/backup", ctype: "application/json", body: `{"passphrase":"browser passphrase"}`, hdr: bearer(tok)})
+	if c != 200 {
+		t.Fatalf("backup: %d %s", c, backup)
+	}
+	file := filepath.Join(t.TempDir(), "edgebox-backup.json")
+	os.WriteFile(file, []byte(backup), 0o600)
+	set(`{"settings":{"system.timezone":"UTC"}}`)
+
+	_, httpsURL := liveServer(t, e)
+	dir := screenshotDir(t)
+	ctx := browser(t)
+	run := func(name string, acts ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, acts...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	run("login",
+		chromedp.Navigate(httpsURL+"/login?next=/admin"),
+		chromedp.WaitVisible(chromedp.CSS("#login-submit")),
+		chromedp.SendKeys(chromedp.CSS("#pw"), testPassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#restore-form")),
+	)
+	run("restore: check",
+		chromedp.SetUploadFiles(chromedp.CSS("#backup"), []string{file}),
+		chromedp.SendKeys(chromedp.CSS("#rpass"), "browser passphrase"),
+		chromedp.Click(chromedp.CSS("#restore-submit")),
+		waitText("#restore-changes", "system.timezone"),
+		waitText("#restore-submit", "Apply"),
+		shot(dir, "11-restore-changes", false),
+	)
+	if cfg, _ := e.srv.loadConfig(); cfg.System.Timezone != "UTC" {
+		t.Fatalf("restore applied before the confirmation: %q", cfg.System.Timezone)
+	}
+	run("restore: apply",
+		chromedp.Click(chromedp.CSS("#restore-submit")),
+		waitText("#restore-form .notice", "Restored and applied"),
+	)
+	if cfg, _ := e.srv.loadConfig(); cfg.System.Timezone != "Europe/Berlin" {
+		t.Fatalf("restore not applied: %q", cfg.System.Timezone)
+	}
+	run("token with a scope",
+		chromedp.Navigate(httpsURL+"/admin"),
+		chromedp.SendKeys(chromedp.CSS("#tokname"), "grafana"),
+		chromedp.SetValue(chromedp.CSS("#tokscope"), "read"),
+		chromedp.Click(chromedp.CSS(`form[data-action="/api/v1/tokens"] button`)),
+		waitText(`form[data-action="/api/v1/tokens"] .notice`, "Token created"),
+		chromedp.Navigate(httpsURL+"/admin"),
+		waitText("#token-table", "grafana"),
+		shot(dir, "12-admin-tokens", false),
+	)
+	if row := textOf(ctx, "#token-table tbody tr:last-child"); !strings.Contains(row, "read") || !strings.Contains(row, "Revoke") {
+		t.Errorf("token row: %q", row)
+	}
+
+	// Log out; reset the password with the code from the console.
+	run("reset",
+		chromedp.Click(chromedp.CSS("header form button")),
+		chromedp.WaitVisible(chromedp.CSS("#login-submit")),
+		chromedp.Navigate(httpsURL+"/reset"),
+		chromedp.Click(chromedp.CSS("#ask-code")),
+		waitText("#code-notice", "serial console"),
+	)
+	mu.Lock()
+	rc := code
+	mu.Unlock()
+	if rc == "" || strings.Contains(textOf(ctx, "main"), rc) {
+		t.Fatalf("reset code %q (must be printed on the console, never shown in the page)", rc)
+	}
+	run("reset: new password",
+		chromedp.SendKeys(chromedp.CSS("#code"), rc),
+		chromedp.SendKeys(chromedp.CSS("#pw"), "reset at the box 1"),
+		chromedp.SendKeys(chromedp.CSS("#pw2"), "reset at the box 1"),
+		shot(dir, "13-reset", true),
+		chromedp.Click(chromedp.CSS("#reset-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#card-services")),
+	)
+	if !e.srv.accounts.Check(AdminUser, "reset at the box 1") {
+		t.Fatal("password not reset")
+	}
+}
