@@ -117,7 +117,8 @@ func sameOrigin(r *http.Request) bool {
 
 // ownHost reports whether host (a Host header, maybe with a port) names
 // this box: one of its addresses, its host name (also with .local or
-// .lan), localhost, or a name the admin listed in web.host_names. An IP
+// .lan), edgebox.lan and box.lan (the LAN DNS's fixed names), localhost,
+// or a name the admin listed in web.host_names. An IP
 // literal cannot be rebound, so any address of the box is fine.
 func (s *Server) ownHost(host string) bool {
 	if host == "" {
@@ -141,7 +142,9 @@ func (s *Server) ownHost(host string) bool {
 
 // hostNames are the names the box answers to.
 func (s *Server) hostNames() []string {
-	names := []string{"localhost"}
+	// The LAN's DNS on the box answers these fixed names (README); no
+	// page outside the LAN can make a browser use them as its origin.
+	names := []string{"localhost", "edgebox", "edgebox.lan", "edgebox.local", "box.lan"}
 	add := func(n string) {
 		if n = strings.ToLower(strings.TrimSuffix(n, ".")); n != "" {
 			names = append(names, n, n+".local", n+".lan")
