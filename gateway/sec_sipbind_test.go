@@ -52,56 +52,100 @@ func (p *sipProbe) answer(d time.Duration) (string, *net.UDPAddr, bool) {
 	return line, from, true
 }
 
+// sipIfRig is a box namespace with a LAN (10.78.1.1) and an uplink
+// (10.78.2.1), a LAN host and an uplink neighbour that each route the
+// box's other subnet through the box.
+type sipIfRig struct{ box, lan, inet string }
+
+func newSIPIfRig(t *testing.T, tag string) sipIfRig {
+	rig := newNetnsRig(t, tag)
+	r := sipIfRig{box: rig.ns("box"), lan: rig.ns("lan"), inet: rig.ns("inet")}
+	rig.link(r.box, "lan0", "10.78.1.1/24", r.lan, "eth0", "10.78.1.2/24")
+	rig.link(r.box, "wan", "10.78.2.1/24", r.inet, "eth0", "10.78.2.2/24")
+	rig.ip("-n", r.inet, "route", "add", "10.78.1.0/24", "via", "10.78.2.1")
+	rig.ip("-n", r.lan, "route", "add", "10.78.2.0/24", "via", "10.78.1.1")
+	return r
+}
+
+// checkSIPAnswers sends OPTIONS from every probe: each of answered must
+// get 200 from the address it wrote to, none of silent anything. The last
+// answered probe's answer bounds the wait; the silent ones went first.
+func checkSIPAnswers(t *testing.T, answered, silent []*sipProbe) {
+	t.Helper()
+	last := answered[len(answered)-1]
+	for i := 0; ; i++ {
+		for _, p := range silent {
+			p.send(t)
+		}
+		for _, p := range answered {
+			p.send(t)
+		}
+		if _, _, ok := last.answer(time.Second); ok {
+			break
+		}
+		if i == 30 {
+			t.Fatalf("%s got no answer to OPTIONS in 30 s", last.name)
+		}
+	}
+	// a clean round, now that the gateway answers
+	for _, p := range append(append([]*sipProbe{}, answered...), silent...) {
+		for {
+			if _, _, ok := p.answer(200 * time.Millisecond); !ok {
+				break
+			}
+		}
+	}
+	for _, p := range silent {
+		p.send(t)
+	}
+	for _, p := range answered {
+		p.send(t)
+		line, from, ok := p.answer(30 * time.Second)
+		if !ok || line != "SIP/2.0 200 OK" || from.IP.String() != p.to.IP.String() {
+			t.Errorf("%s: %q from %v, want 200 OK from %s", p.name, line, from, p.to.IP)
+		}
+	}
+	for _, p := range silent {
+		if line, from, ok := p.answer(500 * time.Millisecond); ok { // already queued if it came
+			t.Errorf("%s: answered %q from %s", p.name, line, from)
+		}
+	}
+}
+
 // TestSIPAnswersOnlyOnItsInterface: SIP configured on the LAN interface
 // answers the LAN at the LAN address, from that address. A neighbour on the
 // uplink gets no answer, neither at the uplink's address nor at the LAN
 // address routed over the uplink (Linux's weak host model delivers that),
 // and a LAN host asking at the uplink's address gets none either.
 func TestSIPAnswersOnlyOnItsInterface(t *testing.T) {
-	rig := newNetnsRig(t, "sipif")
-	box, lan, inet := rig.ns("box"), rig.ns("lan"), rig.ns("inet")
-	rig.link(box, "lan0", "10.78.1.1/24", lan, "eth0", "10.78.1.2/24")
-	rig.link(box, "wan", "10.78.2.1/24", inet, "eth0", "10.78.2.2/24")
-	rig.ip("-n", inet, "route", "add", "10.78.1.0/24", "via", "10.78.2.1")
-	rig.ip("-n", lan, "route", "add", "10.78.2.0/24", "via", "10.78.1.1")
-
+	r := newSIPIfRig(t, "sipif")
 	cfg := testConfig(t, "10.78.1.2:5060") // the PBX on the LAN
 	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: ":5060", Interface: "lan0"}}
-	startGatewayIn(t, box, cfg)
+	startGatewayIn(t, r.box, cfg)
+	checkSIPAnswers(t,
+		[]*sipProbe{newSIPProbe(t, r.lan, "a LAN host at the LAN address", "10.78.1.1:5060")},
+		[]*sipProbe{
+			newSIPProbe(t, r.inet, "an uplink neighbour at the uplink address", "10.78.2.1:5060"),
+			newSIPProbe(t, r.inet, "an uplink neighbour at the LAN address, over the uplink", "10.78.1.1:5060"),
+			newSIPProbe(t, r.lan, "a LAN host at the uplink address", "10.78.2.1:5060"),
+		})
+}
 
-	good := newSIPProbe(t, lan, "a LAN host at the LAN address", "10.78.1.1:5060")
-	bad := []*sipProbe{
-		newSIPProbe(t, inet, "an uplink neighbour at the uplink address", "10.78.2.1:5060"),
-		newSIPProbe(t, inet, "an uplink neighbour at the LAN address, over the uplink", "10.78.1.1:5060"),
-		newSIPProbe(t, lan, "a LAN host at the uplink address", "10.78.2.1:5060"),
-	}
-	// The LAN's answer bounds the wait: the others' probes went first.
-	var line string
-	var from *net.UDPAddr
-	for i := 0; ; i++ {
-		for _, p := range bad {
-			p.send(t)
-		}
-		good.send(t)
-		var ok bool
-		if line, from, ok = good.answer(time.Second); ok {
-			break
-		}
-		if i == 30 {
-			t.Fatal("the LAN host got no answer to OPTIONS in 30 s")
-		}
-	}
-	if line != "SIP/2.0 200 OK" || from.IP.String() != "10.78.1.1" {
-		t.Errorf("LAN host: %q from %s, want 200 OK from 10.78.1.1", line, from)
-	}
-	for _, p := range bad {
-		p.send(t)
-	}
-	good.send(t)
-	good.answer(30 * time.Second)
-	for _, p := range bad {
-		if line, from, ok := p.answer(500 * time.Millisecond); ok { // already queued if it came
-			t.Errorf("%s: answered %q from %s", p.name, line, from)
-		}
-	}
+// TestSIPWildcardAnswersAsAStrongHost: the default listener (0.0.0.0)
+// answers each interface's neighbours at that interface's address, from
+// that address, and nobody at another interface's address.
+func TestSIPWildcardAnswersAsAStrongHost(t *testing.T) {
+	r := newSIPIfRig(t, "sipwc")
+	cfg := testConfig(t, "10.78.1.2:5060")
+	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: "0.0.0.0:5060"}}
+	startGatewayIn(t, r.box, cfg)
+	checkSIPAnswers(t,
+		[]*sipProbe{
+			newSIPProbe(t, r.inet, "an uplink neighbour at the uplink address", "10.78.2.1:5060"),
+			newSIPProbe(t, r.lan, "a LAN host at the LAN address", "10.78.1.1:5060"),
+		},
+		[]*sipProbe{
+			newSIPProbe(t, r.inet, "an uplink neighbour at the LAN address, over the uplink", "10.78.1.1:5060"),
+			newSIPProbe(t, r.lan, "a LAN host at the uplink address", "10.78.2.1:5060"),
+		})
 }

@@ -113,7 +113,11 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 		}
 		switch l.Transport {
 		case "udp":
-			pc, err := lc.ListenPacket(context.Background(), "udp", l.Address)
+			network := "udp"
+			if ip, err := netip.ParseAddr(host); err == nil && ip.Is4() {
+				network = "udp4" // IPv4 socket: IP_PKTINFO (ingressConn)
+			}
+			pc, err := lc.ListenPacket(context.Background(), network, l.Address)
 			if err != nil {
 				s.close()
 				return nil, fmt.Errorf("gateway.sip.listen %s: %w", l.Address, err)
@@ -125,7 +129,15 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 			if u, ok := pc.(*net.UDPConn); ok {
 				setSockBuf(u, sipSockBuf)
 			}
-			s.serve(func() error { return srv.ServeUDP(&filteredPacketConn{PacketConn: pc, f: s.filter}) })
+			serveConn := pc
+			if u, ok := pc.(*net.UDPConn); ok && network == "udp4" && l.Interface == "" {
+				if ic, err := newIngressConn(u, svc.metrics.sipDropped); err == nil {
+					serveConn = ic
+				} else {
+					log.Warn("sip: no IP_PKTINFO, replies leave from the routed address", "err", err)
+				}
+			}
+			s.serve(func() error { return srv.ServeUDP(&filteredPacketConn{PacketConn: serveConn, f: s.filter}) })
 			port = pc.LocalAddr().(*net.UDPAddr).Port
 			// Requests leave through the listener; until its serving
 			// goroutine has put it in the pool the client would try to

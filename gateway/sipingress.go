@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/net/ipv4"
+)
+
+// ingressConn makes a UDP SIP socket that is not bound to an interface
+// behave as a strong host. Linux delivers a packet for any of the box's
+// addresses arriving on any link (a neighbour on the uplink can route the
+// LAN address over it), and a wildcard socket replies from whichever
+// address the route picks. Here a datagram is taken only when its
+// destination is an address of the interface it arrived on, and the box
+// answers each peer from the address that peer wrote to (IP_PKTINFO).
+type ingressConn struct {
+	*net.UDPConn
+	p      *ipv4.PacketConn
+	owner  *ifAddrs
+	onDrop func(reason string)
+
+	mu  sync.Mutex
+	src map[netip.AddrPort]netip.Addr // peer -> local address it wrote to
+}
+
+// maxIngressPeers bounds the peer -> address table (a scan cannot grow it).
+const maxIngressPeers = 4096
+
+func newIngressConn(u *net.UDPConn, onDrop func(string)) (*ingressConn, error) {
+	p := ipv4.NewPacketConn(u)
+	if err := p.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+		return nil, err
+	}
+	return &ingressConn{UDPConn: u, p: p, owner: &ifAddrs{}, onDrop: onDrop, src: map[netip.AddrPort]netip.Addr{}}, nil
+}
+
+func (c *ingressConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, cm, from, err := c.p.ReadFrom(b)
+		if err != nil || cm == nil {
+			return n, from, err
+		}
+		dst, ok := netip.AddrFromSlice(cm.Dst)
+		ua, isUDP := from.(*net.UDPAddr)
+		if !ok || !isUDP {
+			return n, from, nil
+		}
+		dst = dst.Unmap()
+		if !c.owner.owns(cm.IfIndex, dst) {
+			if c.onDrop != nil {
+				c.onDrop("wrong_interface")
+			}
+			continue
+		}
+		c.mu.Lock()
+		if len(c.src) >= maxIngressPeers {
+			clear(c.src)
+		}
+		c.src[ua.AddrPort()] = dst
+		c.mu.Unlock()
+		return n, from, nil
+	}
+}
+
+func (c *ingressConn) WriteTo(b []byte, to net.Addr) (int, error) {
+	if ua, ok := to.(*net.UDPAddr); ok {
+		c.mu.Lock()
+		src, known := c.src[ua.AddrPort()]
+		c.mu.Unlock()
+		if known {
+			return c.p.WriteTo(b, &ipv4.ControlMessage{Src: src.AsSlice()}, to)
+		}
+	}
+	return c.UDPConn.WriteTo(b, to)
+}
+
+// ifAddrs answers "is this address one of that interface's", from a copy
+// of the interfaces' addresses refreshed when it is older than a second
+// and does not know the answer (DHCP and the VPN change them).
+type ifAddrs struct {
+	mu    sync.Mutex
+	read  time.Time
+	byIdx map[int][]netip.Addr
+	lo    map[int]bool
+}
+
+func (a *ifAddrs) owns(idx int, ip netip.Addr) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.lookup(idx, ip) {
+		return true
+	}
+	if time.Since(a.read) < time.Second {
+		return false
+	}
+	a.refresh()
+	return a.lookup(idx, ip)
+}
+
+func (a *ifAddrs) lookup(idx int, ip netip.Addr) bool {
+	// the box's own traffic to any of its addresses arrives on loopback
+	if a.lo[idx] {
+		return true
+	}
+	for _, x := range a.byIdx[idx] {
+		if x == ip {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *ifAddrs) refresh() {
+	a.read = time.Now()
+	a.byIdx, a.lo = map[int][]netip.Addr{}, map[int]bool{}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return
+	}
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagLoopback != 0 {
+			a.lo[ifi.Index] = true
+		}
+		addrs, _ := ifi.Addrs()
+		for _, ad := range addrs {
+			if pn, ok := ad.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(pn.IP); ok {
+					a.byIdx[ifi.Index] = append(a.byIdx[ifi.Index], ip.Unmap())
+				}
+			}
+		}
+	}
+}
