@@ -28,6 +28,24 @@ func ListenDevice(network, addr, dev string) (net.Listener, error) {
 	return lc.Listen(context.Background(), network, addr)
 }
 
+// boundDevice is the name of the device l is bound to now ("" if none
+// or if that device is gone).
+func boundDevice(l net.Listener) string {
+	sc, ok := l.(syscall.Conn)
+	if !ok {
+		return ""
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return ""
+	}
+	var dev string
+	rc.Control(func(fd uintptr) {
+		dev, _ = unix.GetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE)
+	})
+	return dev
+}
+
 // deviceListener is one net.Listener made of a device-bound listener per
 // allowed interface (and loopback). It follows the interfaces: tun0
 // appears when the VPN connects, a pattern change opens or closes ports.
@@ -91,7 +109,10 @@ func (d *deviceListener) sync() {
 		return
 	}
 	for name, l := range d.subs {
-		if !want[name] {
+		// A socket stays bound to the interface index it was bound to:
+		// when tun0 goes and comes back (the VPN reconnects), the old
+		// socket would wait on a device that is gone.
+		if !want[name] || boundDevice(l) != name {
 			l.Close()
 			delete(d.subs, name)
 		}

@@ -147,6 +147,17 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 		t.Fatalf("%s -> %s: %v %q", ns, addr, err, body)
 	}
 	waitAnswer(lan, "10.231.1.1:8080")
+	// The LAN port goes away and comes back (a new interface index, as
+	// tun0 gets when the VPN reconnects): it is answered again.
+	ipCmd(t, "-n", box, "link", "del", "lan1")
+	ipCmd(t, "link", "add", "lan1", "netns", box, "type", "veth", "peer", "name", "eth0", "netns", lan)
+	for _, c := range [][]string{
+		{box, "addr", "add", "10.231.1.1/24", "dev", "lan1"}, {box, "link", "set", "lan1", "up"},
+		{lan, "addr", "add", "10.231.1.2/24", "dev", "eth0"}, {lan, "link", "set", "eth0", "up"},
+	} {
+		ipCmd(t, append([]string{"-n", c[0]}, c[1:]...)...)
+	}
+	waitAnswer(lan, "10.231.1.1:8080")
 	// The box itself reaches it over loopback.
 	waitAnswer(box, "127.0.0.1:8080")
 	for _, addr := range []string{"10.231.2.1:8080", "10.231.1.1:8080", "10.231.1.1:8443"} {
