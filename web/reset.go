@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"edgebox/internal/localapi"
@@ -16,8 +17,8 @@ import (
 
 // Password reset needs presence at the box. Anyone on the LAN may ask for
 // a reset code, but the code is shown only where a person at the box can
-// read it: printed on the serial console (web's stderr, which init copies
-// there), or answered to root on the box (edgectl password-reset, over
+// read it: written to the serial console (/dev/console, not stderr, which
+// also feeds the logs), or answered to root on the box (edgectl password-reset, over
 // web's unix socket; init calls the same when the front button of an
 // apu2+ is held). The code is then typed into the reset page with a new
 // password. A code lives 15 minutes and dies after 5 wrong tries, so it
@@ -99,9 +100,21 @@ func (rc *resetCodes) use(code string, now time.Time) error {
 	return fmt.Errorf("code: wrong reset code (%d tries left)", resetCodeTries-rc.tries)
 }
 
-// printResetCode shows the code on the serial console.
+// consolePath is the box's serial console.
+var consolePath = "/dev/console"
+
+// printResetCode shows the code on the serial console, written there
+// directly: web's stderr also goes to init's log buffer, which read-scope
+// tokens and remote syslog see, and the code must reach no one but a
+// person at the box.
 var printResetCode = func(code string, expires time.Time) {
-	fmt.Fprintf(os.Stderr, "web: admin password reset code %s (valid until %s UTC; type it into https://<box>/reset)\n", code, expires.UTC().Format("15:04"))
+	f, err := os.OpenFile(consolePath, os.O_WRONLY|os.O_APPEND|syscall.O_NOCTTY, 0)
+	if err != nil {
+		slog.Error("password reset code not shown: the console cannot be opened; run 'edgectl password-reset' on the box", "err", err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "\r\nweb: admin password reset code %s (valid until %s UTC; type it into https://<box>/reset)\r\n", code, expires.UTC().Format("15:04"))
 }
 
 func (s *Server) handleResetCode(w http.ResponseWriter, r *http.Request) {

@@ -2,10 +2,13 @@ package web
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -222,4 +225,53 @@ func TestReviewLimiterIPv6BySlash64(t *testing.T) {
 			t.Errorf("%s slowed by another /64's guesses", a)
 		}
 	}
+}
+
+// The reset code reaches the console and nothing else: not web's stderr
+// (init's log buffer, remote syslog, read-scope tokens) nor its log.
+func TestReviewResetCodeOnlyOnTheConsole(t *testing.T) {
+	console := filepath.Join(t.TempDir(), "console")
+	os.WriteFile(console, nil, 0o600)
+	oldPath := consolePath
+	consolePath = console
+	t.Cleanup(func() { consolePath = oldPath })
+	r, w, _ := os.Pipe()
+	oldErr := os.Stderr
+	os.Stderr = w
+	var logs strings.Builder
+	var logMu sync.Mutex
+	oldLog := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil)))
+	captured := make(chan string)
+	go func() { b, _ := io.ReadAll(r); captured <- string(b) }()
+	e := newTestEnv(t, false, Options{})
+	setupAdmin(t, e)
+	code, body := send(t, req{method: "POST", url: e.ts.URL + "/api/v1/password/reset-code"})
+	os.Stderr = oldErr
+	w.Close()
+	stderr := <-captured
+	slog.SetDefault(oldLog)
+	b, _ := os.ReadFile(console)
+	m := regexp.MustCompile(`reset code ([A-Z0-9]{5}-[A-Z0-9]{5})`).FindStringSubmatch(string(b))
+	if code != 202 || m == nil {
+		t.Fatalf("console: %q (answer %d %s)", b, code, body)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	for where, text := range map[string]string{"stderr": stderr, "log": logs.String(), "answer": body} {
+		if strings.Contains(text, m[1]) {
+			t.Errorf("the reset code appears in %s", where)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
