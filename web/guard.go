@@ -28,11 +28,11 @@ var (
 
 // uploadPaths take multipart forms (files) instead of JSON.
 var uploadPaths = map[string]bool{
-	"/api/v1/restore":     true,
-	"/api/v1/vpn/profile": true,
-	"/api/v1/firmware":    true,
-	"/api/v1/config":      true, // PUT of a whole config file
-	"/api/v1/backup":      false,
+	"/api/v1/restore":         true,
+	"/api/v1/vpn/profile":     true,
+	"/api/v1/firmware":        true,
+	"/api/v1/config":          true, // PUT of a whole config file
+	"/api/v1/config/validate": true,
 }
 
 // guard applies the Host, Origin and content-type rules (see above).
