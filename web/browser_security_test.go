@@ -1,6 +1,9 @@
 package web
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +114,59 @@ func TestBrowserRestoreAndReset(t *testing.T) {
 	)
 	if !e.srv.accounts.Check(AdminUser, "reset at the box 1") {
 		t.Fatal("password not reset")
+	}
+}
+
+// TestBrowserForeignPagesCannotTakeOver is finding 1 with a real browser:
+// a page of another site that a LAN browser opens sends the first
+// password with a no-cors fetch (text/plain, as the review did), and a
+// page whose name rebinds to the box (Chromium's resolver maps
+// evil.example to the box) tries the API as "same-origin". Neither may
+// set the password nor read anything.
+func TestBrowserForeignPagesCannotTakeOver(t *testing.T) {
+	e := newTestEnv(t, true, Options{})
+	httpURL, httpsURL := liveServer(t, e)
+	boxPort := strings.TrimPrefix(httpsURL, "https://127.0.0.1:")
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><title>cat pictures</title><script>
+window.result = Promise.all([
+  fetch(%q, {method: "POST", mode: "no-cors", body: '{"password":"attacker-password-1"}'}).then(() => "sent", e => "error"),
+  fetch(%q, {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: '{"password":"attacker-password-2"}'}).then(() => "sent", e => "error"),
+]).then(r => r.join(","));
+</script>`, httpsURL+"/api/v1/setup", httpURL+"/api/v1/setup")
+	}))
+	t.Cleanup(attacker.Close)
+	ctx := browser(t, chromedp.Flag("host-resolver-rules", "MAP evil.example 127.0.0.1, MAP attacker.example 127.0.0.1"))
+	attackerURL := strings.Replace(attacker.URL, "127.0.0.1", "attacker.example", 1)
+	if err := chromedp.Do(ctx, chromedp.Navigate(attackerURL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.result`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("foreign page's requests: %s", sent)
+	if e.srv.accounts.HasAdmin() {
+		t.Fatal("a page of another site set the first admin password")
+	}
+	// DNS rebinding: the browser now believes evil.example is the box.
+	evil := "https://evil.example:" + boxPort
+	if err := chromedp.Do(ctx, chromedp.Navigate(evil+"/setup")); err != nil {
+		t.Fatal(err)
+	}
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/api/v1/setup", {method: "POST", headers: {"Content-Type": "application/json"}, body: '{"password":"attacker-password-3"}'}).then(r => String(r.status))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.srv.accounts.HasAdmin() || status != "421" {
+		t.Fatalf("rebound page: setup answered %s, admin set: %v", status, e.srv.accounts.HasAdmin())
+	}
+	// Once the installer has set the password, the rebound page still
+	// cannot log in, even knowing it.
+	setupAdmin(t, e)
+	status, err = chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/api/v1/login", {method: "POST", headers: {"Content-Type": "application/json"}, body: '{"username":"admin","password":"`+testPassword+`"}'}).then(r => String(r.status))`, chromedp.EvalAwaitPromise))
+	if err != nil || status != "421" {
+		t.Fatalf("rebound page: login answered %s (%v)", status, err)
 	}
 }

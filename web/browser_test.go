@@ -33,7 +33,7 @@ func screenshotDir(t *testing.T) string {
 }
 
 // browser starts headless Chromium with a fresh profile.
-func browser(t *testing.T) context.Context {
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	bin := "/usr/bin/chromium"
 	if _, err := exec.LookPath(bin); err != nil {
@@ -50,6 +50,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1200, 900),
 	}
+	opts = append(opts, extra...)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
