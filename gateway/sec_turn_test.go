@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/config"
 
 	"github.com/pion/turn/v4"
 )
@@ -69,31 +72,99 @@ func turnAllocation(t *testing.T, ns, server, user, pass string) net.PacketConn 
 	return relay
 }
 
+// turnRig is the box (gateway with TURN on its uplink 203.0.113.1) in a
+// namespace with a LAN, a VPN and the internet (a host at 192.0.2.77).
+type turnRig struct {
+	box, inet, lan, vpn string
+	cfg                 config.Gateway
+}
+
+func newTURNRig(t *testing.T) turnRig {
+	rig := newNetnsRig(t, "turn")
+	r := turnRig{box: rig.ns("box"), inet: rig.ns("inet"), lan: rig.ns("lan"), vpn: rig.ns("vpn")}
+	rig.link(r.box, "wan", "203.0.113.1/24", r.inet, "eth0", "203.0.113.2/24")
+	rig.link(r.box, "lan0", "10.77.1.1/24", r.lan, "eth0", "10.77.1.2/24")
+	// the VPN in a public-looking range: refused for being the box's
+	// network, not for being private
+	rig.link(r.box, "vpn0", "198.51.100.1/24", r.vpn, "eth0", "198.51.100.2/24")
+	rig.ip("-n", r.box, "route", "add", "default", "via", "203.0.113.2")
+	rig.ip("-n", r.inet, "addr", "add", "192.0.2.77/32", "dev", "lo") // a host on the internet
+	for _, ns := range []string{r.lan, r.vpn} {
+		rig.ip("-n", ns, "route", "add", "default", "dev", "eth0")
+	}
+	r.cfg = testConfig(t, "127.0.0.1:5999")
+	r.cfg.TURN.Listen = "203.0.113.1:3478"
+	r.cfg.TURN.RelayAddress = "203.0.113.1"
+	r.cfg.TURN.Secret = "a-long-shared-turn-secret"
+	// opening the private range does not open the LAN: it is the box's
+	r.cfg.TURN.AllowedPeers = []string{"10.0.0.0/8"}
+	startGatewayIn(t, r.box, r.cfg)
+	return r
+}
+
+// TestTURNRelayStopsWhenCredentialsLapse: an allocation made with
+// credentials that then lapse (no call holds them) relays nothing more,
+// without waiting for the client's next refresh.
+func TestTURNRelayStopsWhenCredentialsLapse(t *testing.T) {
+	r := newTURNRig(t)
+	public := newUDPSink(t, r.inet, "an internet host", "192.0.2.77:0")
+	user, pass := gateway.TURNCredentials(r.cfg.TURN.Secret, "no-call", 2*time.Second, time.Now())
+	short := turnAllocation(t, r.inet, r.cfg.TURN.Listen, user, pass)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// wait for "from" to arrive, resending; returns what arrived meanwhile
+	deliver := func(relay net.PacketConn, msg string) []string {
+		var got []string
+		for {
+			if _, err := relay.WriteTo([]byte(msg), public.addr); err != nil {
+				t.Fatalf("relay %s: %v", msg, err)
+			}
+			select {
+			case m := <-public.got:
+				got = append(got, m)
+				if strings.HasPrefix(m, fmt.Sprintf("%q", msg)) {
+					return got
+				}
+			case <-time.After(500 * time.Millisecond):
+			case <-ctx.Done():
+				t.Fatalf("%s never reached the internet host", msg)
+			}
+		}
+	}
+	deliver(short, "while valid")
+	// past the expiry (whole seconds) and the guard's one-second recheck
+	for exp, _, _ := strings.Cut(user, ":"); ; {
+		if n, _ := strconv.ParseInt(exp, 10, 64); time.Now().Unix() > n+1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("timed out")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	for len(public.got) > 0 {
+		<-public.got
+	}
+	u2, p2 := gateway.TURNCredentials(r.cfg.TURN.Secret, "control", time.Hour, time.Now())
+	control := turnAllocation(t, r.inet, r.cfg.TURN.Listen, u2, p2)
+	for i := 0; i < 3; i++ {
+		short.WriteTo([]byte("after expiry"), public.addr)
+	}
+	for _, m := range deliver(control, "control") {
+		if strings.Contains(m, "after expiry") {
+			t.Errorf("the relay of lapsed credentials still carries packets: %s", m)
+		}
+	}
+}
+
 // TestTURNIsNoOpenRelay: a holder of valid TURN credentials, on the
 // internet side, tries to relay UDP to the box's loopback, to a port of
 // the box itself, to a host on the LAN and to one on the VPN: none
 // receives anything. A host on the internet still gets relayed packets.
 func TestTURNIsNoOpenRelay(t *testing.T) {
-	rig := newNetnsRig(t, "turn")
-	box, inet, lan, vpn := rig.ns("box"), rig.ns("inet"), rig.ns("lan"), rig.ns("vpn")
-	rig.link(box, "wan", "203.0.113.1/24", inet, "eth0", "203.0.113.2/24")
-	rig.link(box, "lan0", "10.77.1.1/24", lan, "eth0", "10.77.1.2/24")
-	// the VPN in a public-looking range: refused for being the box's
-	// network, not for being private
-	rig.link(box, "vpn0", "198.51.100.1/24", vpn, "eth0", "198.51.100.2/24")
-	rig.ip("-n", box, "route", "add", "default", "via", "203.0.113.2")
-	rig.ip("-n", inet, "addr", "add", "192.0.2.77/32", "dev", "lo") // a host on the internet
-	for _, ns := range []string{lan, vpn} {
-		rig.ip("-n", ns, "route", "add", "default", "dev", "eth0")
-	}
-
-	cfg := testConfig(t, "127.0.0.1:5999")
-	cfg.TURN.Listen = "203.0.113.1:3478"
-	cfg.TURN.RelayAddress = "203.0.113.1"
-	cfg.TURN.Secret = "a-long-shared-turn-secret"
-	// opening the private range does not open the LAN: it is the box's
-	cfg.TURN.AllowedPeers = []string{"10.0.0.0/8"}
-	startGatewayIn(t, box, cfg)
+	r := newTURNRig(t)
+	box, inet, lan, vpn, cfg := r.box, r.inet, r.lan, r.vpn, r.cfg
 
 	sinks := []*udpSink{
 		newUDPSink(t, box, "a service on the box's loopback", "127.0.0.1:0"),

@@ -85,22 +85,23 @@ func newTURNServer(c config.GatewayTURN, callLive func(tag string) bool, icePort
 	}
 	relayIP := net.ParseIP(c.RelayAddress)
 	secret := []byte(c.Secret)
-	guard := newRelayGuard(c.AllowedPeers, icePort, log)
+	valid := func(username string) bool { return turnUserValid(username, time.Now(), callLive) }
+	guard := newRelayGuard(c.AllowedPeers, icePort, valid, log)
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm: c.Realm,
 		AuthHandler: func(username, realm string, src net.Addr) ([]byte, bool) {
-			exp, tag, ok := strings.Cut(username, ":")
-			if !ok {
-				return nil, false
-			}
-			t, err := strconv.ParseInt(exp, 10, 64)
-			if err != nil || (time.Now().Unix() > t && !callLive(tag)) {
+			if !valid(username) {
 				return nil, false
 			}
 			m := hmac.New(sha1.New, secret)
 			m.Write([]byte(username))
 			pass := base64.StdEncoding.EncodeToString(m.Sum(nil))
 			return turn.GenerateAuthKey(username, realm, pass), true
+		},
+		EventHandler: turn.EventHandler{
+			OnAllocationCreated: func(_, _ net.Addr, _, username, _ string, relay net.Addr, _ int) {
+				guard.bind(relay, username)
+			},
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn: conn,
@@ -116,6 +117,18 @@ func newTURNServer(c config.GatewayTURN, callLive func(tag string) bool, icePort
 		return nil, fmt.Errorf("gateway.turn: %w", err)
 	}
 	return &turnServer{srv: srv}, nil
+}
+
+// turnUserValid says whether REST credentials named username ("expiry:tag")
+// still hold at now: before their expiry, or while the call that tag was
+// issued for goes on.
+func turnUserValid(username string, now time.Time, callLive func(tag string) bool) bool {
+	exp, tag, ok := strings.Cut(username, ":")
+	if !ok {
+		return false
+	}
+	t, err := strconv.ParseInt(exp, 10, 64)
+	return err == nil && (now.Unix() <= t || callLive(tag))
 }
 
 func (t *turnServer) close() { t.srv.Close() }

@@ -4,7 +4,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"edgebox/internal/config"
 
@@ -16,20 +18,27 @@ import (
 // 127.0.0.1's services, the LAN, the VPN. TURN permissions are per IP
 // (RFC 8656), so the guard works at two levels: permit refuses peer
 // addresses, and every relay socket refuses, per packet, the box's own
-// addresses on any port but the WebRTC port.
+// addresses on any port but the WebRTC port. A relay socket also stops
+// carrying anything once the credentials it was allocated with lapse (the
+// token expired and its call, if any, ended), without waiting for the
+// client's next refresh.
 
 // relayGuard is the relay policy of one TURN server.
 type relayGuard struct {
 	allowed []netip.Prefix // private/CGNAT ranges the admin opened
 	icePort func() int
+	valid   func(username string) bool // credentials still hold
 	log     *slog.Logger
 	// own is the box's addresses as last read by permit (a permission
 	// always comes before any packet to its peer)
 	own atomic.Pointer[[]netip.Prefix]
+
+	mu     sync.Mutex
+	relays map[string]*guardedRelayConn // by relay address
 }
 
-func newRelayGuard(allowedPeers []string, icePort func() int, log *slog.Logger) *relayGuard {
-	g := &relayGuard{icePort: icePort, log: log}
+func newRelayGuard(allowedPeers []string, icePort func() int, valid func(string) bool, log *slog.Logger) *relayGuard {
+	g := &relayGuard{icePort: icePort, valid: valid, log: log, relays: map[string]*guardedRelayConn{}}
 	for _, a := range allowedPeers {
 		if p, err := config.ParsePrefixOrIP(a); err == nil {
 			g.allowed = append(g.allowed, p)
@@ -38,6 +47,17 @@ func newRelayGuard(allowedPeers []string, icePort func() int, log *slog.Logger) 
 	own := interfacePrefixes()
 	g.own.Store(&own)
 	return g
+}
+
+// bind tells the relay socket at relay which credentials it serves (pion
+// reports them once the allocation exists).
+func (g *relayGuard) bind(relay net.Addr, username string) {
+	g.mu.Lock()
+	c := g.relays[relay.String()]
+	g.mu.Unlock()
+	if c != nil {
+		c.user.Store(&username)
+	}
 }
 
 // permit is the TURN PermissionHandler (CreatePermission, ChannelBind).
@@ -151,18 +171,61 @@ func (r *guardedRelayGenerator) AllocatePacketConn(network string, requestedPort
 	if err != nil {
 		return nil, nil, err
 	}
-	return &guardedRelayConn{PacketConn: c, guard: r.guard}, a, nil
+	gc := &guardedRelayConn{PacketConn: c, guard: r.guard, key: a.String()}
+	r.guard.mu.Lock()
+	r.guard.relays[gc.key] = gc
+	r.guard.mu.Unlock()
+	return gc, a, nil
 }
 
 // guardedRelayConn is one allocation's relay socket.
 type guardedRelayConn struct {
 	net.PacketConn
 	guard *relayGuard
+	key   string
+	user  atomic.Pointer[string] // the allocation's credentials, once known
+	// checked is when the credentials were last found valid (unix ns):
+	// they are looked at again at most once a second
+	checked atomic.Int64
+	dead    atomic.Bool // lapsed for good: a tag's one call never comes back
+}
+
+// lapsed says whether the allocation's credentials no longer hold.
+func (c *guardedRelayConn) lapsed() bool {
+	if c.dead.Load() {
+		return true
+	}
+	u := c.user.Load()
+	if u == nil {
+		return false // the allocation is being made
+	}
+	now := time.Now().UnixNano()
+	if now-c.checked.Load() < int64(time.Second) {
+		return false
+	}
+	if !c.guard.valid(*u) {
+		c.dead.Store(true)
+		return true
+	}
+	c.checked.Store(now)
+	return false
+}
+
+func (c *guardedRelayConn) Close() error {
+	c.guard.mu.Lock()
+	if c.guard.relays[c.key] == c {
+		delete(c.guard.relays, c.key)
+	}
+	c.guard.mu.Unlock()
+	return c.PacketConn.Close()
 }
 
 func (c *guardedRelayConn) WriteTo(b []byte, to net.Addr) (int, error) {
 	if ua, ok := to.(*net.UDPAddr); ok && c.guard.boxPortRefused(ua.AddrPort()) {
 		return len(b), nil // dropped, as a firewall would
+	}
+	if c.lapsed() {
+		return len(b), nil
 	}
 	return c.PacketConn.WriteTo(b, to)
 }
@@ -174,6 +237,9 @@ func (c *guardedRelayConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			return n, from, err
 		}
 		if ua, ok := from.(*net.UDPAddr); ok && c.guard.boxPortRefused(ua.AddrPort()) {
+			continue
+		}
+		if c.lapsed() {
 			continue
 		}
 		return n, from, err
