@@ -59,6 +59,7 @@ func TestReviewTokenScopesExpiryRevocation(t *testing.T) {
 		{read, "read", services, 200},
 		{read, "read", backup, 403}, {read, "read", restore, 403}, {read, "read", firmware, 403},
 		{read, "read", newToken, 403}, {read, "read", configSet, 403}, {read, "read", reboot, 403}, {read, "read", proxy, 403},
+		{read, "read", try{"GET", "/api/v1/local", "", ""}, 200}, // names only: edgectl's remote mode starts with it
 		{operate, "operate", reboot, 202},
 		{operate, "operate", backup, 403}, {operate, "operate", restore, 403}, {operate, "operate", firmware, 403}, {operate, "operate", configSet, 403},
 		{admin, "admin", backup, 200}, {admin, "admin", proxy, 200},

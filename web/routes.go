@@ -36,7 +36,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/restore", s.admin(s.handleRestore))
 
 	// The raw service proxy bypasses web's own checks: admin only.
-	m.HandleFunc("GET /api/v1/local", s.admin(s.handleLocalList))
+	m.HandleFunc("GET /api/v1/local", s.read(s.handleLocalList))
 	m.HandleFunc("/api/v1/local/{service}/{path...}", s.admin(s.handleLocalProxy))
 
 	m.HandleFunc("GET /api/v1/status", s.read(s.handleStatus))

@@ -201,6 +201,23 @@ func TestRemoteThroughWeb(t *testing.T) {
 	if find() != nil {
 		t.Fatal("revoked token still listed")
 	}
+	// A read token shows the status; the services' own APIs need admin.
+	var ro web.NewTokenResponse
+	if err := webClient().Post(ctx, "/api/v1/tokens", web.TokenRequest{Name: "ro", Scope: web.ScopeRead}, &ro); err != nil {
+		t.Fatal(err)
+	}
+	r.close()
+	r2, err := startRemote(ctx, url, ro.Token, fp)
+	if err != nil {
+		t.Fatalf("remote with a read token: %v", err)
+	}
+	defer r2.close()
+	if st, err := fetchStatus(ctx); err != nil || st.System == nil {
+		t.Fatalf("status with a read token: %+v %v", st, err)
+	}
+	if _, err := sysapi.NewClient().Status(ctx); err == nil || !strings.Contains(err.Error(), `needs "admin"`) {
+		t.Fatalf("init's API with a read token: %v", err)
+	}
 	if err := runPasswordReset(ctx, &globals{URL: url}, nil); err == nil || !strings.Contains(err.Error(), "at the box") {
 		t.Fatalf("password reset from afar: %v", err)
 	}
