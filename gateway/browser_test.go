@@ -68,15 +68,12 @@ func waitDemoState(t *testing.T, ctx context.Context, want string, d time.Durati
 	t.Fatalf("demo page state %q, want %q; page log:\n%s", state, want, logText)
 }
 
-func TestBrowserDemoPageCall(t *testing.T) {
-	uas := startSIPp(t, "uas_echo", 1)
-	svc := startGateway(t, demoConfig(t, uas.addr()))
-	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
-
-	bctx := newBrowser(t)
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-	page := portalBase(svc) + "/demo/?token=" + url.QueryEscape(tok)
+// callFromDemoPage opens page in a new Chromium, clicks "Get help" and
+// waits for the call to be answered; the context lives as long as the test.
+func callFromDemoPage(t *testing.T, page string) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(newBrowser(t), 60*time.Second)
+	t.Cleanup(cancel)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(page),
 		chromedp.WaitVisible(chromedp.ID("call")),
@@ -85,6 +82,15 @@ func TestBrowserDemoPageCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDemoState(t, ctx, gateway.EventAnswered, 20*time.Second)
+	return ctx
+}
+
+func TestBrowserDemoPageCall(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	svc := startGateway(t, demoConfig(t, uas.addr()))
+	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+
+	ctx := callFromDemoPage(t, portalBase(svc)+"/demo/?token="+url.QueryEscape(tok))
 
 	// RTP reaches the UAS: its echo comes back to the PBX leg and on to
 	// the browser.
@@ -236,18 +242,7 @@ func TestBrowserDemoIgnoresForeignWS(t *testing.T) {
 		}
 	}()
 
-	bctx := newBrowser(t)
-	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-	page := portalBase(svc) + "/demo/?token=" + url.QueryEscape(tok) + "&ws=" + url.QueryEscape("ws://"+evil.Addr().String()+"/v1/signal")
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(page),
-		chromedp.WaitVisible(chromedp.ID("call")),
-		chromedp.Click(chromedp.ID("call")),
-	); err != nil {
-		t.Fatal(err)
-	}
-	waitDemoState(t, ctx, gateway.EventAnswered, 20*time.Second)
+	ctx := callFromDemoPage(t, portalBase(svc)+"/demo/?token="+url.QueryEscape(tok)+"&ws="+url.QueryEscape("ws://"+evil.Addr().String()+"/v1/signal"))
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
 		t.Fatal(err)
 	}

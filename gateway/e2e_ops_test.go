@@ -119,9 +119,7 @@ func TestBuiltinSTUNServer(t *testing.T) {
 
 func TestBuiltinTURNServerRESTCredentials(t *testing.T) {
 	cfg := testConfig(t, fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)))
-	cfg.TURN.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
-	cfg.TURN.Secret = "a-long-shared-turn-secret"
-	cfg.TURN.RelayAddress = "127.0.0.1"
+	withLoopbackTURN(t, &cfg)
 	svc := startGateway(t, cfg)
 
 	// The portal hands out working credentials.
@@ -282,9 +280,7 @@ func mustRead(t *testing.T, p string) string {
 func TestCallThroughBuiltinTURN(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
 	cfg := testConfig(t, uas.addr())
-	cfg.TURN.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
-	cfg.TURN.Secret = "a-long-shared-turn-secret"
-	cfg.TURN.RelayAddress = "127.0.0.1"
+	withLoopbackTURN(t, &cfg)
 	svc := startGateway(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

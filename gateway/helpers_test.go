@@ -128,6 +128,13 @@ func testConfig(t testing.TB, pbx string) config.Gateway {
 	return c
 }
 
+// withLoopbackTURN turns the built-in TURN server on, on loopback.
+func withLoopbackTURN(t testing.TB, cfg *config.Gateway) {
+	cfg.TURN.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
+	cfg.TURN.Secret = "a-long-shared-turn-secret"
+	cfg.TURN.RelayAddress = "127.0.0.1"
+}
+
 func startGateway(t testing.TB, cfg config.Gateway) *gateway.Service {
 	t.Helper()
 	svc, err := gateway.New(cfg, testLogger(t))

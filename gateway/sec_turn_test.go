@@ -217,9 +217,7 @@ func TestTURNIsNoOpenRelay(t *testing.T) {
 func TestTURNCredentialsEndWithTheCall(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
 	cfg := testConfig(t, uas.addr())
-	cfg.TURN.Listen = fmt.Sprintf("127.0.0.1:%d", freePort(t, "udp"))
-	cfg.TURN.Secret = "a-long-shared-turn-secret"
-	cfg.TURN.RelayAddress = "127.0.0.1"
+	withLoopbackTURN(t, &cfg)
 	cfg.Portal.TokenTTLSec = 5
 	svc := startGateway(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
