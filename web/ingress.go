@@ -54,8 +54,7 @@ type deviceListener struct {
 	listen func(network, addr, dev string) (net.Listener, error)
 	policy *AccessPolicy
 
-	conns chan net.Conn
-	done  chan struct{}
+	*connQueue // what Accept hands out (sniff.go)
 
 	mu     sync.Mutex
 	subs   map[string]net.Listener
@@ -68,7 +67,8 @@ func newDeviceListener(addr string, policy *AccessPolicy, listen func(network, a
 	if listen == nil {
 		listen = ListenDevice
 	}
-	d := &deviceListener{addr: addr, listen: listen, policy: policy, conns: make(chan net.Conn), done: make(chan struct{}), subs: map[string]net.Listener{}, failed: map[string]bool{}}
+	d := &deviceListener{addr: addr, listen: listen, policy: policy, subs: map[string]net.Listener{}, failed: map[string]bool{}}
+	d.connQueue = newConnQueue(nil, d.closeSubs)
 	d.sync()
 	d.mu.Lock()
 	_, lo := d.subs["lo"]
@@ -85,7 +85,7 @@ func newDeviceListener(addr string, policy *AccessPolicy, listen func(network, a
 		defer t.Stop()
 		for {
 			select {
-			case <-d.done:
+			case <-d.connQueue.done:
 				return
 			case <-t.C:
 			case <-changed:
@@ -147,32 +147,15 @@ func (d *deviceListener) accept(l net.Listener) {
 			}
 			return // closed
 		}
-		select {
-		case d.conns <- c:
-		case <-d.done:
-			c.Close()
-			return
-		}
+		d.put(c)
 	}
 }
 
-func (d *deviceListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-d.conns:
-		return c, nil
-	case <-d.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (d *deviceListener) Close() error {
+// closeSubs closes every interface's listener and waits for their
+// goroutines (the queue's Close calls it once).
+func (d *deviceListener) closeSubs() error {
 	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return nil
-	}
 	d.closed = true
-	close(d.done)
 	for _, l := range d.subs {
 		l.Close()
 	}
