@@ -19,17 +19,20 @@ import (
 // a reset code, but the code is shown only where a person at the box can
 // read it: written to the serial console (/dev/console, not stderr, which
 // also feeds the logs), or answered to root on the box (edgectl password-reset, over
-// web's unix socket; init calls the same when the front button of an
-// apu2+ is held). The code is then typed into the reset page with a new
-// password. A code lives 15 minutes and dies after 5 wrong tries, so it
-// cannot be guessed from the LAN; a reset revokes every token and
-// session. Deleting web-admin.json is not a reset: a missing file means
+// web's unix socket; init is to call the same when the front button of
+// an apu2+ is held). The code is then typed into the reset page with a
+// new password. A code has about 50 bits and lives 15 minutes; each
+// source gets 5 wrong tries per lockout period (the login limiter), so
+// no LAN can guess it, and one source cannot burn it for everybody. A
+// reset revokes every token and session. Deleting web-admin.json is not a reset: a missing file means
 // a new box.
 
-const (
-	resetCodeLife  = 15 * time.Minute
-	resetCodeTries = 5
-)
+const resetCodeLife = 15 * time.Minute
+
+// resetCodeTries bounds wrong tries from all sources together, against
+// an attacker with thousands of addresses; the per-source limiter is
+// the everyday bound.
+var resetCodeTries = 1000
 
 // ResetCodeAnswer answers POST /api/v1/password/reset-code.
 type ResetCodeAnswer struct {
@@ -97,7 +100,7 @@ func (rc *resetCodes) use(code string, now time.Time) error {
 		rc.code = ""
 		return errors.New("code: wrong, and that was the last try: ask for a new code")
 	}
-	return fmt.Errorf("code: wrong reset code (%d tries left)", resetCodeTries-rc.tries)
+	return errors.New("code: wrong reset code: check it on the box's console")
 }
 
 // consolePath is the box's serial console.

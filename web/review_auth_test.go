@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -152,11 +153,15 @@ func TestReviewPasswordResetNeedsPresence(t *testing.T) {
 		}
 		return printed[len(printed)-1]
 	}
-	e := newTestEnv(t, true, Options{MaxFailures: 100})
+	e := newTestEnv(t, true, Options{})
 	setupAdmin(t, e)
 	tok := mintToken(t, e, "admin")
-	reset := func(code, pw string, hdr map[string]string) (int, string) {
-		return send(t, req{method: "POST", url: e.ts.URL + "/api/v1/password/reset", ctype: "application/json", body: `{"code":"` + code + `","new_password":"` + pw + `"}`, hdr: hdr})
+	reset := func(code, pw string, hdr map[string]string, from ...string) (int, string) {
+		r := req{method: "POST", url: e.ts.URL + "/api/v1/password/reset", ctype: "application/json", body: `{"code":"` + code + `","new_password":"` + pw + `"}`, hdr: hdr}
+		if len(from) > 0 {
+			r.from = from[0]
+		}
+		return send(t, r)
 	}
 	// Asking from the LAN prints the code on the console, never in the answer.
 	code, body := send(t, req{method: "POST", url: e.ts.URL + "/api/v1/password/reset-code"})
@@ -164,12 +169,23 @@ func TestReviewPasswordResetNeedsPresence(t *testing.T) {
 	if code != 202 || rc == "" || strings.Contains(body, rc) {
 		t.Fatalf("reset code: %d %s (printed %q)", code, body, rc)
 	}
-	// Without the code: no reset; five wrong tries burn it.
-	for i := 0; i < resetCodeTries; i++ {
-		if code, body := reset("WRONG-CODE"+string(rune('A'+i)), "a new admin password", nil); code != 403 {
+	// Without the code: no reset. A guessing source is stopped after 5
+	// tries, even with the right code, without spoiling it for others.
+	for i := 0; i < 5; i++ {
+		if code, body := reset("WRONG-CODE"+string(rune('A'+i)), "a new admin password", nil, "127.0.0.9"); code != 403 {
 			t.Fatalf("wrong code %d: %d %s", i, code, body)
 		}
 	}
+	if code, _ := reset(rc, "a new admin password", nil, "127.0.0.9"); code != 429 {
+		t.Fatalf("guessing source goes on: %d", code)
+	}
+	// Too many wrong tries from everywhere together burn the code.
+	oldTries := resetCodeTries
+	resetCodeTries = 3
+	for i := 0; i < 3; i++ {
+		reset("WRONG-CODE"+string(rune('A'+i)), "a new admin password", nil, fmt.Sprintf("127.0.1.%d", i+1))
+	}
+	resetCodeTries = oldTries
 	if code, _ := reset(rc, "a new admin password", nil); code != 403 {
 		t.Fatalf("burnt code accepted: %d", code)
 	}
