@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -34,9 +35,12 @@ import (
 // installer uploads a plain inline profile through the web API, and a real
 // openvpn 2.6 server accepts the box. The server runs in a network
 // namespace the test made, on its 127.0.0.1; QEMU's LTE network
-// (user-mode, restrict=on) forwards only 10.64.64.9:1194 (guestfwd) to a
-// relay on the host's 127.0.0.1, which dials into that namespace. Finally
-// the server's side fetches the box's /healthz through the tunnel.
+// (user-mode, restrict=on) forwards only 10.64.64.9:1194 (guestfwd) to nc
+// run inside that namespace, which connects to the server. The
+// server's side then fetches the box's /healthz through the tunnel. A
+// second, 2.0-era profile (user nobody, cipher BF-CBC) is converted on
+// upload and connects with BF-CBC, which needs OpenSSL's legacy provider
+// module in the image.
 //
 // On the image before the fix every profile was refused: "failed to find
 // UID for user root ... Exiting due to fatal error".
@@ -59,16 +63,21 @@ func TestQEMUOpenVPN(t *testing.T) {
 
 	pki := newOVQPKI(t)
 	server := startOVQServer(t, ns, pki)
-	relay := ovqRelay(t, ns, "127.0.0.1:1194")
-	ovqGuestFwd(t, fmt.Sprintf("tcp:10.64.64.9:1194-tcp:%s", relay))
+	if _, err := exec.LookPath("busybox"); err != nil {
+		t.Fatalf("busybox (for nc; scripts/deps.sh installs it) is missing: %v", err)
+	}
+	// A "cmd:" guestfwd runs one nc per connection of the box; a "tcp:"
+	// one would splice every connection onto a single stream to the
+	// server, which then takes a new openvpn for the old one renegotiating.
+	ovqGuestFwd(t, "tcp:10.64.64.9:1194-cmd:ip netns exec "+ns+" busybox nc 127.0.0.1 1194")
 
 	disk := diskCopy(t, img, "")
-	b := bootBoxWithModem(t, disk, false, startTestModemsim(t, "huawei-me909s"))
+	b, api := ovqBoot(t, disk, startTestModemsim(t, "huawei-me909s"))
 	b.waitHealthy(4 * time.Minute)
-	tok := ovqAdmin(t, b)
+	tok := ovqAdmin(t, api)
 
 	// Online over LTE first: netctl runs openvpn only while an uplink is up.
-	if _, err := b.call("POST", "/api/v1/config/set", tok, map[string]any{
+	if _, err := api.call("POST", "/api/v1/config/set", tok, map[string]any{
 		"settings": map[string]any{"network.modem.apn": "internet"}}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -81,19 +90,46 @@ func TestQEMUOpenVPN(t *testing.T) {
 			t.Fatalf("LTE not up through the simulated modem: %+v", netSt)
 		}
 		time.Sleep(time.Second)
-		b.call("GET", "/api/v1/local/netctl/v1/status", tok, nil, &netSt)
+		api.call("GET", "/api/v1/local/netctl/v1/status", tok, nil, &netSt)
 	}
 
-	if code, body := ovqUpload(t, b, tok, "field.ovpn", pki.profile()); code != http.StatusOK {
+	if code, body := ovqUpload(t, api, tok, "field.ovpn", pki.profile()); code != http.StatusOK {
 		t.Fatalf("profile upload: %d %s", code, body)
 	}
+	addr := ovqWaitConnected(t, api, tok, server, 1)
+	t.Logf("VPN connected, tunnel address %s", addr)
+	ovqHealthzThroughTunnel(t, ns, addr)
+
+	// A 2.0-era profile: no user database for "user nobody", and BF-CBC,
+	// which needs OpenSSL's legacy provider module in the image. The
+	// server prefers BF-CBC when the client offers it.
+	code, body := ovqUpload(t, api, tok, "tg200.ovpn", pki.legacyProfile())
+	if code != http.StatusOK {
+		t.Fatalf("legacy profile upload: %d %s", code, body)
+	}
+	if !strings.Contains(body, "converted for openvpn 2.6") || !strings.Contains(body, "user nobody") {
+		t.Errorf("upload result does not show the conversions: %s", body)
+	}
+	addr = ovqWaitConnected(t, api, tok, server, 2)
+	log := server.String()
+	if second := log[strings.Index(log, "Peer Connection Initiated")+1:]; !strings.Contains(second, "Data Channel: cipher 'BF-CBC'") {
+		t.Fatalf("second connection did not use BF-CBC:\n%s", log)
+	}
+	t.Logf("VPN connected with BF-CBC, tunnel address %s", addr)
+	ovqHealthzThroughTunnel(t, ns, addr)
+}
+
+// ovqWaitConnected waits until the box's VPN is up and the server has
+// seen it connect n times, and returns its tunnel address.
+func ovqWaitConnected(t *testing.T, api *ovqAPI, tok string, server *ovqServer, n int) string {
+	t.Helper()
 	var vpn struct {
 		State         string `json:"state"`
 		TunnelAddress string `json:"tunnel_address"`
 		LastError     string `json:"last_error"`
 	}
-	deadline = time.Now().Add(3 * time.Minute)
-	for vpn.State != "CONNECTED" || vpn.TunnelAddress == "" {
+	deadline := time.Now().Add(3 * time.Minute)
+	for vpn.State != "CONNECTED" || vpn.TunnelAddress == "" || strings.Count(server.String(), "Peer Connection Initiated") < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("VPN not connected: %+v\nserver:\n%s", vpn, server.String())
 		}
@@ -101,18 +137,23 @@ func TestQEMUOpenVPN(t *testing.T) {
 			t.Fatalf("openvpn cannot run in the image: %s", vpn.LastError)
 		}
 		time.Sleep(time.Second)
-		b.call("GET", "/api/v1/local/netctl/v1/vpn/status", tok, nil, &vpn)
+		api.call("GET", "/api/v1/local/netctl/v1/vpn/status", tok, nil, &vpn)
 	}
-	t.Logf("VPN connected, tunnel address %s", vpn.TunnelAddress)
+	return vpn.TunnelAddress
+}
 
-	// The admins' side: the box answers through the tunnel.
+// ovqHealthzThroughTunnel is the admins' side: from the server's
+// namespace, the box answers /healthz on its tunnel address.
+func ovqHealthzThroughTunnel(t *testing.T, ns, addr string) {
+	t.Helper()
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return ovqDialInNetns(ns, addr)
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			return ovqDialInNetns(ns, a)
 		}}}
+	defer hc.CloseIdleConnections()
 	var lastErr error
 	for range 30 {
-		resp, err := hc.Get("http://" + vpn.TunnelAddress + "/healthz")
+		resp, err := hc.Get("http://" + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -126,47 +167,120 @@ func TestQEMUOpenVPN(t *testing.T) {
 	t.Fatalf("box's /healthz not reachable through the tunnel: %v", lastErr)
 }
 
-// ovqAdmin sets the admin password on the blank box and returns an API token.
-func ovqAdmin(t *testing.T, b *box) string {
-	t.Helper()
-	if _, err := b.call("POST", "/api/v1/setup", "", map[string]string{"password": "installer-secret-1"}, nil); err != nil {
-		t.Fatal(err)
+// ovqAPI is the box's web API over HTTPS through QEMU's host forward
+// (plain HTTP serves only /healthz and the start page).
+type ovqAPI struct {
+	base string
+	c    *http.Client
+}
+
+func (a *ovqAPI) do(req *http.Request) (int, string, error) {
+	resp, err := a.c.Do(req)
+	if err != nil {
+		return 0, "", err
 	}
-	req, _ := http.NewRequest("POST", b.http+"/api/v1/tokens", nil)
-	req.SetBasicAuth("admin", "installer-secret-1")
-	resp, err := http.DefaultClient.Do(req)
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data), nil
+}
+
+func (a *ovqAPI) call(method, path, tok string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, a.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	code, data, err := a.do(req)
+	if err != nil {
+		return 0, err
+	}
+	if code >= 300 {
+		return code, fmt.Errorf("%s %s: %d %s", method, path, code, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal([]byte(data), out); err != nil {
+			return code, fmt.Errorf("%s %s: %v: %s", method, path, err, data)
+		}
+	}
+	return code, nil
+}
+
+// ovqBoot boots the disk with the simulated modem, the web UI forwarded
+// on both HTTP (for /healthz) and HTTPS (for the API).
+func ovqBoot(t *testing.T, disk, modemSock string) (*box, *ovqAPI) {
+	t.Helper()
+	port, err1 := FreePort()
+	sport, err2 := FreePort()
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	vm, err := StartVM(VMOptions{Disk: disk, HTTPPort: port, HTTPSPort: sport, ModemSocket: modemSock,
+		ConsoleLog: filepath.Join(t.TempDir(), "console.log")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	t.Cleanup(func() {
+		if !vm.Exited() {
+			vm.Kill()
+		}
+		if t.Failed() {
+			t.Logf("serial console:\n%s", vm.Console())
+		}
+	})
+	// The box's certificate is its own, made on first boot; the test
+	// talks to its own VM over loopback.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &box{t: t, vm: vm, http: fmt.Sprintf("http://127.0.0.1:%d", port)},
+		&ovqAPI{base: fmt.Sprintf("https://127.0.0.1:%d", sport), c: &http.Client{Timeout: 90 * time.Second, Transport: tr}}
+}
+
+// ovqAdmin sets the admin password on the blank box and returns an API token.
+func ovqAdmin(t *testing.T, api *ovqAPI) string {
+	t.Helper()
+	if _, err := api.call("POST", "/api/v1/setup", "", map[string]string{"password": "installer-secret-1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", api.base+"/api/v1/tokens", strings.NewReader(`{"name":"openvpn-test","scope":"admin"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("admin", "installer-secret-1")
+	code, data, err := api.do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var tok struct {
 		Token string `json:"token"`
 	}
-	json.NewDecoder(resp.Body).Decode(&tok)
+	json.Unmarshal([]byte(data), &tok)
 	if tok.Token == "" {
-		t.Fatalf("no API token: %s", resp.Status)
+		t.Fatalf("no API token: %d %s", code, data)
 	}
 	return tok.Token
 }
 
 // ovqUpload sends a profile as the setup page does.
-func ovqUpload(t *testing.T, b *box, tok, name, profile string) (int, string) {
+func ovqUpload(t *testing.T, api *ovqAPI, tok, name, profile string) (int, string) {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("profile", name)
 	io.WriteString(fw, profile)
 	mw.Close()
-	req, _ := http.NewRequest("POST", b.http+"/api/v1/vpn/profile", &body)
+	req, _ := http.NewRequest("POST", api.base+"/api/v1/vpn/profile", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := (&http.Client{Timeout: 90 * time.Second}).Do(req)
+	code, data, err := api.do(req)
 	if err != nil {
 		t.Fatalf("profile upload: %v", err)
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(data)
+	return code, data
 }
 
 // ovqGuestFwd makes the QEMU the test starts forward one address of the
@@ -190,50 +304,6 @@ func ovqGuestFwd(t *testing.T, rule string) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
-}
-
-// ovqRelay listens on the host's 127.0.0.1 and joins each connection to
-// target inside ns. It returns the listening address.
-func ovqRelay(t *testing.T, ns, target string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := ovqDialInNetns(ns, target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, s)
-			mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(s, c); s.Close() }()
-			go func() { defer wg.Done(); io.Copy(c, s); c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 // ovqDialInNetns connects to addr from inside ns: a locked thread enters
@@ -317,6 +387,19 @@ func (p *ovqPKI) profile() string {
 	}, "\n") + "\n"
 }
 
+// legacyProfile is the same box's profile as an OpenVPN 2.0-era client
+// config wrote it: CRLF, user/group and a BF-CBC cipher.
+func (p *ovqPKI) legacyProfile() string {
+	return strings.Join([]string{
+		"client", "dev tun", "proto tcp-client", "remote 10.64.64.9 1194", "nobind",
+		"user nobody", "group nogroup", "persist-key", "persist-tun",
+		"remote-cert-tls server", "cipher BF-CBC", "verb 3",
+		"<ca>", strings.TrimSpace(p.ca), "</ca>",
+		"<cert>", strings.TrimSpace(p.cliCert), "</cert>",
+		"<key>", strings.TrimSpace(p.cliKey), "</key>",
+	}, "\r\n") + "\r\n"
+}
+
 // ovqServer is Debian's openvpn as the admins' server, inside ns.
 type ovqServer struct {
 	mu  sync.Mutex
@@ -341,7 +424,9 @@ func startOVQServer(t *testing.T, ns string, p *ovqPKI) *ovqServer {
 		"dev tun", "proto tcp-server", "local 127.0.0.1", "port 1194",
 		"server 10.8.77.0 255.255.255.0", "topology subnet",
 		"ca " + filepath.Join(p.dir, "ca.crt"), "cert " + p.srvCertFile, "key " + p.srvKeyF,
-		"dh none", "keepalive 5 30", "data-ciphers AES-256-GCM", "verb 3",
+		"dh none", "keepalive 5 30", "verb 3",
+		// BF-CBC first: chosen whenever the client offers it.
+		"providers legacy default", "data-ciphers BF-CBC:AES-256-GCM",
 	}, "\n") + "\n"
 	cfg := filepath.Join(p.dir, "server.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
