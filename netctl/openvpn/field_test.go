@@ -297,13 +297,7 @@ func windowsZip(t testing.TB, tn *testNet, pki *testPKI, tc string) []byte {
 // loginServer starts a server that accepts alice / right-pw only.
 func loginServer(t testing.TB, tn *testNet, pki *testPKI, tc string, extra ...string) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	check := dir + "/check.sh"
-	script := "#!/bin/sh\n[ \"$(sed -n 1p \"$1\")\" = alice ] && [ \"$(sed -n 2p \"$1\")\" = right-pw ]\n"
-	if err := os.WriteFile(check, []byte(script), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	return startServer(t, tn, pki, tc, append([]string{"script-security 2", "auth-user-pass-verify " + check + " via-file", "tmp-dir " + dir}, extra...)...)
+	return startServer(t, tn, pki, tc, loginLines(t, extra...)...)
 }
 
 // TestWindowsFolderZip: Windows-only and obsolete lines are dropped with a
