@@ -105,6 +105,9 @@ func (s *Server) applyConfig(ctx context.Context, old, next map[string]any, dry,
 	if err != nil {
 		return ConfigResult{Errors: fieldErrors(err)}, http.StatusBadRequest
 	}
+	if errs := newExposures(old, c); len(errs) > 0 {
+		return ConfigResult{Errors: errs}, http.StatusBadRequest
+	}
 	if was, _ := getPath(old, "web.expose_management"); c.Web.ExposeManagement && was != true && !confirmExpose {
 		return ConfigResult{Errors: []FieldError{{Field: "web.expose_management", Message: "turning this on lets the uplinks (the internet) reach the web UI, API or logs: confirm it separately (confirm_expose) if you really mean it"}}}, http.StatusBadRequest
 	}
@@ -439,6 +442,32 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 		slog.Info("config restored from backup", "from", clientAddr(r), "changes", len(res.Changes))
 	}
 	apiJSON(w, status, res)
+}
+
+// newExposures are the settings of next that expose management on an
+// uplink (config.Exposures) and that the current config old does not
+// have already: a change may not add one, and an old one (from firmware
+// without these rules) does not block unrelated changes.
+func newExposures(old map[string]any, next *config.Config) []FieldError {
+	err := next.Exposures()
+	if err == nil {
+		return nil
+	}
+	had := map[string]bool{}
+	if oc, oerr := fromDoc(old); oerr == nil {
+		if e := oc.Exposures(); e != nil {
+			for _, l := range strings.Split(e.Error(), "\n") {
+				had[l] = true
+			}
+		}
+	}
+	var out []FieldError
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if !had[l] {
+			out = append(out, fieldErrors(errors.New(l))...)
+		}
+	}
+	return out
 }
 
 // docDigest identifies a config document (and, with the current one, a

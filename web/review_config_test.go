@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"edgebox/internal/config"
 	"edgebox/internal/paths"
 )
 
@@ -132,5 +133,33 @@ func TestReviewBackupSealedRestoreConfirmed(t *testing.T) {
 	c, _ := e.srv.loadConfig()
 	if c.System.Timezone != "Europe/Berlin" || c.Gateway.Trunk.Password != "s3cret-trunk" {
 		t.Fatalf("restored: %q %q", c.System.Timezone, c.Gateway.Trunk.Password)
+	}
+}
+
+// A box updated from firmware without the exposure rules keeps its
+// config and stays manageable: an old exposure does not block other
+// changes (and the pages warn about it), but no new one may be added.
+func TestReviewOldExposureKept(t *testing.T) {
+	e := newTestEnv(t, true, Options{})
+	cfg := config.Default()
+	cfg.System.Syslog = "logs.example.net:514"
+	if err := config.Save(paths.ConfigFile(), cfg); err != nil {
+		t.Fatalf("a config of older firmware must still load and save: %v", err)
+	}
+	setupAdmin(t, e)
+	tok := mintToken(t, e, "admin")
+	set := func(settings string) (int, string) {
+		return send(t, req{method: "POST", url: e.ts.URL + "/api/v1/config/set", ctype: "application/json", body: settings, hdr: bearer(tok)})
+	}
+	if code, body := set(`{"settings":{"system.timezone":"Europe/Berlin"}}`); code != 200 {
+		t.Fatalf("unrelated change: %d %s", code, body)
+	}
+	if code, body := set(`{"settings":{"network.firewall.open_tcp":["443"]}}`); code != 400 || !strings.Contains(body, "open_tcp") {
+		t.Fatalf("new exposure: %d %s", code, body)
+	}
+	c := newJarClient(t)
+	send(t, req{method: "POST", url: e.ts.URL + "/api/v1/login", ctype: "application/json", body: `{"username":"admin","password":"` + testPassword + `"}`, client: c})
+	if code, body := send(t, req{method: "GET", url: e.ts.URL + "/dashboard", client: c}); code != 200 || !strings.Contains(body, `id="expose-warning"`) {
+		t.Fatalf("no warning about the old exposure: %d", code)
 	}
 }

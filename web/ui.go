@@ -129,7 +129,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	p.HasAdmin = s.accounts.HasAdmin()
 	p.HTTPSURL = s.httpsURL(r)
 	if cfg, err := s.loadConfig(); err == nil && p.Authed {
-		p.Exposed = cfg.Web.ExposeManagement
+		p.Exposed = cfg.Web.ExposeManagement || cfg.Exposures() != nil
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {

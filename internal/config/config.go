@@ -71,7 +71,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("system.syslog: %q is not host:port (for example 10.8.0.1:514)", t))
 		}
 	}
-	for _, e := range []error{c.Network.Validate(), c.VPN.Validate(), c.Gateway.Validate(), c.Web.Validate(), c.exposureErrors()} {
+	for _, e := range []error{c.Network.Validate(), c.VPN.Validate(), c.Gateway.Validate(), c.Web.Validate()} {
 		if e != nil {
 			errs = append(errs, e)
 		}

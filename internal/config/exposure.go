@@ -14,6 +14,11 @@ import (
 // for a separate confirmation before it sets that flag, and warns on every
 // page while it is on. A restore or a careless edit can then no longer
 // open the box to the internet silently.
+//
+// These rules are not part of Validate: a box updated from a firmware
+// without them must still load its config and stay online. web applies
+// them to every change it stores (new exposures are refused) and warns
+// about old ones.
 
 // uplinkProbeNames are kernel names uplinks have on the boards and modems
 // edgebox runs on; patterns are tested against them and the configured
@@ -54,8 +59,10 @@ func (c *Config) uplinkNames() []string {
 	return out
 }
 
-// exposureErrors lists the settings that expose management on an uplink.
-func (c *Config) exposureErrors() error {
+// Exposures lists the settings that expose management on an uplink, one
+// per line naming its field; nil when there are none or when
+// web.expose_management allows them.
+func (c *Config) Exposures() error {
 	if c.Web.ExposeManagement {
 		return nil
 	}

@@ -35,7 +35,10 @@ func TestExposureRules(t *testing.T) {
 	} {
 		cfg := Default()
 		c.edit(cfg)
-		err := cfg.Validate()
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: exposure must not fail Validate (old boxes must load their config): %v", c.name, err)
+		}
+		err := cfg.Exposures()
 		switch {
 		case c.field == "" && err != nil:
 			t.Errorf("%s: refused: %v", c.name, err)
