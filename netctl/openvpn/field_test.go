@@ -442,3 +442,37 @@ func TestRefusedProfileShowsOnlyTheError(t *testing.T) {
 		t.Errorf("the real error is missing: %v", err)
 	}
 }
+
+// TestConvertedProfileReadsBack: a converted profile, stored with its
+// notes in the header, reads back unchanged and is not converted twice.
+func TestConvertedProfileReadsBack(t *testing.T) {
+	tn := &testNet{srvIP: "192.0.2.1"}
+	pki := newTestPKI(t)
+	p, err := ParseUpload(tg200Bundle(t, tn, pki, staticKey(t), ""), "tg200.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Info.Notes) < 3 {
+		t.Fatalf("notes: %q", p.Info.Notes)
+	}
+	p.Info.Notes = append(p.Info.Notes, "a long one: "+strings.Repeat("ünïcödé ", 60))
+	stored := p.withHeader()
+	for i, line := range strings.Split(string(stored), "\n") {
+		if len(line) > maxLineLen {
+			t.Errorf("stored line %d has %d bytes; openvpn refuses more than 256", i+1, len(line))
+		}
+	}
+	again, err := ParseProfile(stored, "profile.ovpn", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.Text) != string(p.Text) {
+		t.Errorf("converted again:\n%s\nwas:\n%s", again.Text, p.Text)
+	}
+	if strings.Join(again.Info.Notes, "\n") != strings.Join(p.Info.Notes, "\n") {
+		t.Errorf("notes read back as\n%q\nwant\n%q", again.Info.Notes, p.Info.Notes)
+	}
+	if n := strings.Count(string(p.Text), "providers legacy default"); n != 1 {
+		t.Errorf("providers line %d times", n)
+	}
+}
