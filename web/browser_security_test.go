@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -169,4 +170,66 @@ window.result = Promise.all([
 	if err != nil || status != "421" {
 		t.Fatalf("rebound page: login answered %s (%v)", status, err)
 	}
+}
+
+// After 5 wrong passwords the login page says how long to wait, counts
+// down, and points to the reset (issue 24 item 5, finding 5).
+func TestBrowserLockoutCountdown(t *testing.T) {
+	e := newTestEnv(t, false, Options{Lockout: time.Minute})
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	ctx := browser(t)
+	acts := []chromedp.Action[chromedp.Void]{chromedp.Navigate(httpsURL + "/login"), chromedp.WaitVisible(chromedp.CSS("#login-submit"))}
+	failed := func(n int) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if e.srv.limiter.attempts("127.0.0.1") >= n {
+					return nil
+				}
+			}
+			return fmt.Errorf("login %d not answered", n)
+		})
+	}
+	for i := 0; i < 5; i++ {
+		acts = append(acts, chromedp.SetValue(chromedp.CSS("#pw"), fmt.Sprintf("wrong password %d", i)), chromedp.Click(chromedp.CSS("#login-submit")),
+			waitText("form .notice", "wrong user name or password"), failed(i+1))
+	}
+	acts = append(acts, chromedp.SetValue(chromedp.CSS("#pw"), testPassword), chromedp.Click(chromedp.CSS("#login-submit")),
+		waitText("form .notice", "wait"))
+	if err := chromedp.Do(ctx, acts...); err != nil {
+		t.Fatal(err)
+	}
+	first := textOf(ctx, "form .notice")
+	if err := chromedp.Do(ctx, chromedp.Sleep(2500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	later := textOf(ctx, "form .notice")
+	sec := func(s string) int {
+		var n int
+		if i := strings.Index(s, "wait "); i >= 0 {
+			fmt.Sscanf(s[i+5:], "%d", &n)
+		}
+		return n
+	}
+	if sec(first) < 50 || sec(later) >= sec(first) || !strings.Contains(later, "reset") {
+		t.Fatalf("lockout notice %q then %q", first, later)
+	}
+	if !strings.Contains(textOf(ctx, "main"), "Forgot the password?") {
+		t.Error("no way to the reset from the login page")
+	}
+}
+
+// attempts is how many failed attempts the limiter holds for addr (a
+// locked source counts as the limit).
+func (l *loginLimiter) attempts(addr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.bySrc[sourceOf(addr)]
+	switch {
+	case f == nil:
+		return 0
+	case time.Now().Before(f.until):
+		return l.maxFailures
+	}
+	return f.count
 }

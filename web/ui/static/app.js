@@ -100,6 +100,19 @@
     if (check && form.dataset.step) pollCheck(check, form.dataset.step);
   }
 
+  // countdown keeps a "wait N s" message current until the wait is over.
+  function countdown(el, msg, sec) {
+    if (el._timer) clearInterval(el._timer);
+    const end = Date.now() + sec * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
+      notice(el, left ? "bad" : "info", left ? msg.replace(/wait \d+ s/, "wait " + left + " s") : "You may try again now.");
+      if (!left) clearInterval(el._timer);
+    };
+    tick();
+    el._timer = setInterval(tick, 1000);
+  }
+
   async function submitJSON(form) {
     clearErrors(form);
     const body = {};
@@ -120,7 +133,9 @@
     if (!r.ok) {
       const msg = (r.data && r.data.error) || "Failed (" + r.status + ").";
       const m = /^([a-z_]+): (.*)$/.exec(msg);
-      if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
+      const wait = r.status === 429 && /wait (\d+) s/.exec(msg);
+      if (wait) countdown(form.querySelector(".notice"), msg, Number(wait[1]));
+      else if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
       return;
     }
     if (form.dataset.next) { location.href = form.dataset.next; return; }
