@@ -80,6 +80,7 @@ func New(cfg config.Gateway, log *slog.Logger) (*Service, error) {
 
 // start brings up every part for cfg (under no lock: only New and Apply).
 func (s *Service) start(cfg config.Gateway) error {
+	s.warnClosedKeys(cfg.Portal)
 	var err error
 	s.ports = newPortPool(cfg.Media.RTPPortMin, cfg.Media.RTPPortMax)
 	if s.web, err = newWebRTCHost(cfg.Media, s.log); err != nil {
@@ -143,6 +144,9 @@ func (s *Service) Apply(cfg config.Gateway) error {
 	restartReg := !reflect.DeepEqual(old.Trunk, cfg.Trunk) || !reflect.DeepEqual(old.PBX, cfg.PBX) || restartSIP
 	s.stopParts(restartWeb, restartSIP, restartPortal, restartSTUN, restartReg)
 	s.setConfig(cfg)
+	if !reflect.DeepEqual(old.Portal.APIKeys, cfg.Portal.APIKeys) {
+		s.warnClosedKeys(cfg.Portal)
+	}
 	s.portalLimit.setRate(cfg.Portal.RatePerMinute)
 	var err error
 	if restartWeb {
@@ -406,3 +410,14 @@ func (s *Service) Snapshot() []CallInfo { return s.activeCalls() }
 
 // History returns ended calls, newest first.
 func (s *Service) History(limit int) []CallInfo { return s.historyCalls(limit) }
+
+// warnClosedKeys tells the admin about portal keys that can get no call
+// (their allow-lists deny by default).
+func (s *Service) warnClosedKeys(p config.GatewayPortal) {
+	for i, k := range p.APIKeys {
+		if len(k.Destinations) == 0 || len(k.FromDomains) == 0 {
+			s.log.Warn("portal key allows no calls: every request with it is refused",
+				"key", k.Name, "fix", fmt.Sprintf("list what it may call in gateway.portal.api_keys[%d].destinations and .from_domains", i))
+		}
+	}
+}
