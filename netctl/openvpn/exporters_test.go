@@ -163,12 +163,7 @@ func TestExporterProfiles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}
-			shown := infoJSON(t, info)
-			for _, w := range c.wantNotes {
-				if !strings.Contains(shown, w) {
-					t.Errorf("import result lacks %q: %s", w, shown)
-				}
-			}
+			wantShown(t, info, c.wantNotes...)
 			runManager(t, m)
 			m.SetUplink(true, "wan")
 			if c.wantError != "" {

@@ -47,6 +47,18 @@ func infoJSON(t testing.TB, v any) string {
 	return strings.ReplaceAll(string(b), `\"`, `"`)
 }
 
+// wantShown checks that the import result, as the API shows it, says each
+// of want.
+func wantShown(t testing.TB, info ProfileInfo, want ...string) {
+	t.Helper()
+	shown := infoJSON(t, info)
+	for _, w := range want {
+		if !strings.Contains(shown, w) {
+			t.Errorf("import result lacks %q: %s", w, shown)
+		}
+	}
+}
+
 // TestRetryHonoursBackoff: against a TCP server that refuses connections
 // openvpn wants to wait between attempts (connect-retry 2, doubling); the
 // manager used to release every hold at once (5,616 attempts in 10 s).
@@ -278,12 +290,7 @@ func TestLegacyTG200Bundles(t *testing.T) {
 			if err != nil {
 				t.Fatalf("import: %v", err)
 			}
-			shown := infoJSON(t, info)
-			for _, w := range c.notes {
-				if !strings.Contains(shown, w) {
-					t.Errorf("import result lacks %q: %s", w, shown)
-				}
-			}
+			wantShown(t, info, c.notes...)
 			runManager(t, m)
 			m.SetUplink(true, "wan")
 			waitStatus(t, m, 30*time.Second, "CONNECTED to the old server", connected)
