@@ -108,7 +108,7 @@ func newTURNRig(t *testing.T) turnRig {
 func TestTURNRelayStopsWhenCredentialsLapse(t *testing.T) {
 	r := newTURNRig(t)
 	public := newUDPSink(t, r.inet, "an internet host", "192.0.2.77:0")
-	user, pass := gateway.TURNCredentials(r.cfg.TURN.Secret, "no-call", 2*time.Second, time.Now())
+	user, pass := gateway.TURNCredentials(r.cfg.TURN.Secret, "no-call", 8*time.Second, time.Now())
 	short := turnAllocation(t, r.inet, r.cfg.TURN.Listen, user, pass)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -218,9 +218,9 @@ func TestTURNCredentialsEndWithTheCall(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
 	cfg := testConfig(t, uas.addr())
 	withLoopbackTURN(t, &cfg)
-	cfg.Portal.TokenTTLSec = 5
+	cfg.Portal.TokenTTLSec = 8 // room to allocate before it lapses on a loaded machine
 	svc := startGateway(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
 	turnCreds := func(res gateway.AuthorizeResponse) (string, string) {
