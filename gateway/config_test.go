@@ -29,11 +29,6 @@ func TestGatewayConfigValidateNamesFields(t *testing.T) {
 	}{
 		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "" }},
 		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "pbx:no-port" }},
-		// the box's own SIP port (sip.listen is 0.0.0.0:5060): the trunk
-		// would REGISTER to itself and be answered 405
-		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "127.0.0.1:5060" }},
-		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "localhost" }},
-		{"gateway.pbx.address", func(c *config.Gateway) { c.PBX.Address = "127.0.0.1:8443" }}, // the portal
 		{"gateway.portal.api_keys[0].destinations[0]", func(c *config.Gateway) { c.Portal.APIKeys[0].Destinations = []string{"sales-["} }},
 		{"gateway.portal.api_keys[0].from_domains[0]", func(c *config.Gateway) { c.Portal.APIKeys[0].FromDomains = []string{"user@example.com"} }},
 		{"gateway.turn.allowed_peers[0]", func(c *config.Gateway) {
@@ -155,5 +150,29 @@ func TestAPIKeyAllowListsMigrated(t *testing.T) {
 	}
 	if !k.AllowsFromDomain("shop.example.com") || k.AllowsFromDomain("example.org") {
 		t.Error("from domain patterns")
+	}
+}
+
+// TestPBXIsTheBoxRefused: a PBX address on one of the box's own listeners
+// is refused with words (the box REGISTERed to its own SIP port and was
+// answered 405); a PBX elsewhere, or on loopback at another port, is not.
+func TestPBXIsTheBoxRefused(t *testing.T) {
+	for addr, self := range map[string]bool{
+		"127.0.0.1:5060": true, // sip.listen is 0.0.0.0:5060
+		"localhost":      true, // 5060 by default
+		"127.0.0.1:8443": true, // the portal
+		"0.0.0.0:8478":   true, // the WebRTC port
+		"192.0.2.10":     false,
+		"127.0.0.1:5070": false, // a PBX on the box's loopback (tests do that)
+	} {
+		c := config.DefaultGateway()
+		c.Enabled, c.PBX.Address = true, addr
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: Validate refuses it (a stored config must load): %v", addr, err)
+		}
+		err := c.PBXIsTheBox()
+		if self != (err != nil) || (self && !strings.Contains(err.Error(), "is this box itself")) {
+			t.Errorf("%s: %v, want refused %v", addr, err, self)
+		}
 	}
 }

@@ -73,6 +73,15 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 	}
 	failures := 0
 	registered := false
+	if err := cfg.PBXIsTheBox(); err != nil {
+		// no REGISTER to itself: it would be answered 405 by this very box
+		_, msg, _ := strings.Cut(err.Error(), ": ")
+		r.set(trunkErr(TrunkSelf, "%s", msg).Error(), time.Time{})
+		log.Warn("trunk registration not attempted", "err", err)
+		<-ctx.Done()
+		r.set("off", time.Time{})
+		return
+	}
 	for {
 		got, err := st.register(ctx, cfg, callID, &cseq, expires)
 		var wait time.Duration

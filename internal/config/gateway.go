@@ -270,8 +270,6 @@ func (s Gateway) Validate() error {
 	if s.PBX.Address != "" {
 		if _, _, err := gwSplitPort(s.PBX.HostPort()); err != nil {
 			bad("pbx.address", "%v", err)
-		} else if what := s.boxItself(); what != "" {
-			bad("pbx.address", "%s is this box itself (%s), not a PBX: enter the address of the PBX or its SIP proxy", s.PBX.HostPort(), what)
 		}
 	}
 	if s.MaxCalls < 0 || s.MaxCalls > 10000 {
@@ -465,9 +463,22 @@ func (p GatewayPBX) HostPort() string {
 	return net.JoinHostPort(host, port)
 }
 
+// PBXIsTheBox refuses a gateway.pbx.address that points at one of the
+// box's own listeners (its SIP port, portal, STUN, TURN or WebRTC port): a
+// REGISTER there is answered by the box itself (405), or by nothing, and
+// the installer is told the password is wrong. It reads the box's
+// addresses, so it is not part of Validate (a stored config must load
+// whatever the interfaces hold): web applies it to every change it
+// stores, and the gateway's trunk check reports it.
+func (s Gateway) PBXIsTheBox() error {
+	if what := s.boxItself(); what != "" {
+		return fmt.Errorf("gateway.pbx.address: %s is this box itself (%s), not a PBX: enter the address of the PBX or its SIP proxy", s.PBX.HostPort(), what)
+	}
+	return nil
+}
+
 // boxItself says which of the box's own listeners the PBX address points
-// at ("its SIP port" ...), or "" when it is not the box. A REGISTER there
-// is answered by the box itself (405), or by nothing.
+// at ("its own SIP port" ...), or "" when it is not the box.
 func (s Gateway) boxItself() string {
 	host, port, err := gwSplitPort(s.PBX.HostPort())
 	if err != nil {
