@@ -330,7 +330,9 @@ func probePort(ctx context.Context, opts DetectOptions, port string) (probeInfo,
 	var info probeInfo
 	var err error
 	for i := 0; i < 2; i++ {
-		if _, err = e.Command(pctx, "AT", 0); err == nil {
+		// Sync, not a bare AT: a boot URC already waiting in the port
+		// (*EMRDY: 1) must not be paired with a reply.
+		if err = e.Sync(pctx); err == nil {
 			break
 		}
 		select {

@@ -117,8 +117,11 @@ type Engine struct {
 	timeouts  int
 	pendingPD *URC // +CMT: waiting for its PDU line
 	echoOff   bool // ATE0 succeeded: an echo now means the modem reset
-	paused    bool // Suspend: port closed and not read until Resume
-	running   chan struct{}
+	// unsynced: a boot URC cut a command short; its late answer may still
+	// come, so the next command first lets the modem fall quiet.
+	unsynced bool
+	paused   bool // Suspend: port closed and not read until Resume
+	running  chan struct{}
 }
 
 // suspendReq asks the Run goroutine to release (suspend) or reopen the port.
@@ -129,6 +132,7 @@ type suspendReq struct {
 
 type request struct {
 	ctx     context.Context
+	sync    bool // Sync, not a command
 	cmd     string
 	pdu     string // sent after the "> " prompt, followed by Ctrl-Z
 	timeout time.Duration
@@ -260,6 +264,108 @@ func (e *Engine) CommandPDU(ctx context.Context, cmd, pdu string, timeout time.D
 	return e.do(ctx, cmd, pdu, timeout)
 }
 
+// Sync makes sure that the next answer read belongs to the next command:
+// it lets the modem finish what it is sending (boot URCs such as
+// *EMRDY: 1, the late answer to a command a reboot cut short), then sends
+// AT until exactly one OK comes back with nothing after it. Identification
+// runs after a Sync, so an unsolicited line is never taken for a reply.
+func (e *Engine) Sync(ctx context.Context) error {
+	if e.Suspended() {
+		return fmt.Errorf("AT: %w", ErrSuspended)
+	}
+	if err := e.Faulty(); err != nil {
+		return fmt.Errorf("AT: %w", err)
+	}
+	req := &request{ctx: ctx, sync: true, cmd: "AT", resp: make(chan result, 1)}
+	select {
+	case e.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.running:
+		return ErrClosed
+	}
+	select {
+	case res := <-req.resp:
+		return res.err
+	case <-e.running:
+		select {
+		case res := <-req.resp:
+			return res.err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// syncQuiet is the silence that ends settle: longer than a modem takes to
+// send the rest of an answer it has started.
+const syncQuiet = 300 * time.Millisecond
+
+// settle reads until the modem has been quiet for syncQuiet (at most 3 s),
+// publishing URCs; it returns how many other lines (stray answers, final
+// results) it saw.
+func (e *Engine) settle(ctx context.Context) int {
+	stray := 0
+	limit := time.NewTimer(3 * time.Second)
+	defer limit.Stop()
+	quiet := time.NewTimer(syncQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return stray
+		case <-limit.C:
+			return stray
+		case <-quiet.C:
+			return stray
+		case ev := <-e.lines:
+			if ev.gen != e.gen {
+				continue
+			}
+			if ev.err != nil {
+				e.portFailed(ev.err)
+				continue
+			}
+			line, ok := clean(ev.line)
+			if !ok {
+				continue
+			}
+			if e.pendingPD != nil || isUnsolicited(line, nil) {
+				// URCs may never stop (signal reports): only the
+				// rest of an answer must be waited out.
+				e.urcLine(line)
+				continue
+			}
+			e.log.Debug("stray line dropped while synchronising", "line", line)
+			stray++
+			quiet.Reset(syncQuiet)
+		}
+	}
+}
+
+// syncPort is Sync on the Run goroutine.
+func (e *Engine) syncPort(ctx context.Context, req *request) result {
+	var last error
+	for attempt := 0; attempt < 3; attempt++ {
+		e.settle(req.ctx)
+		res := e.exec(ctx, &request{ctx: req.ctx, cmd: "AT", timeout: min(e.cfg.Timeout, e.cfg.ProbeTimeout)})
+		if err := req.ctx.Err(); err != nil {
+			return result{err: err}
+		}
+		if res.err != nil {
+			// No answer (or a refusal): the caller decides whether to
+			// try again; timeouts count towards recovery as usual.
+			return result{err: res.err}
+		}
+		// A second answer now means the OK just read was an old one.
+		if e.settle(req.ctx) == 0 {
+			return result{}
+		}
+		last = errors.New("AT: the modem's answers are out of step")
+	}
+	return result{err: last}
+}
+
 func (e *Engine) do(ctx context.Context, cmd, pdu string, timeout time.Duration) (Response, error) {
 	// One command per call: a CR, Ctrl-Z or ESC inside would let a caller
 	// (or a config value) smuggle extra commands or end an SMS early.
@@ -329,7 +435,11 @@ func (e *Engine) Run(ctx context.Context) error {
 				req.resp <- result{err: fmt.Errorf("%s: %w", commandName(req.cmd), ErrSuspended)}
 				continue
 			}
-			req.resp <- e.exec(ctx, req)
+			if req.sync {
+				req.resp <- e.syncPort(ctx, req)
+			} else {
+				req.resp <- e.exec(ctx, req)
+			}
 			if e.timeouts >= e.cfg.MaxTimeouts {
 				e.recover(ctx)
 			}
@@ -568,6 +678,10 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	// Lines already queued are unsolicited (or late answers to a command
 	// that timed out): never let them answer this command.
 	e.drain()
+	if e.unsynced {
+		e.unsynced = false
+		e.settle(req.ctx)
+	}
 	if err := req.ctx.Err(); err != nil {
 		return result{err: err}
 	}
@@ -653,7 +767,9 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 				e.urcLine(line)
 				if e.isBootURC(line) {
 					// The modem restarted: it will never answer this
-					// command. Fail it now rather than time out.
+					// command. Fail it now rather than time out; an
+					// answer it sent anyway must not answer the next.
+					e.unsynced = true
 					return result{r: resp, err: fmt.Errorf("%s: %w", req.cmd, ErrRebooted)}
 				}
 				continue

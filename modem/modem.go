@@ -218,7 +218,7 @@ func (m *Modem) init(ctx context.Context) error {
 	// slot reset), which ends in a clear fault for a dead card.
 	var err error
 	for i := 0; i < m.eng.cfg.MaxTimeouts+1; i++ {
-		if _, err = m.eng.Command(ctx, "AT", 0); err == nil || isModemAnswer(err) || errors.Is(err, ErrFaulty) || ctx.Err() != nil {
+		if err = m.eng.Sync(ctx); err == nil || isModemAnswer(err) || errors.Is(err, ErrFaulty) || ctx.Err() != nil {
 			break
 		}
 	}
@@ -338,6 +338,13 @@ func (m *Modem) Identity(ctx context.Context) (Identity, error) {
 	var id Identity
 	get := func(c, prefix string) (string, error) {
 		r, err := m.eng.Command(ctx, c, 0)
+		if errors.Is(err, ErrRebooted) {
+			// A boot URC cut the command short: get back in step
+			// with the modem and ask again.
+			if err = m.eng.Sync(ctx); err == nil {
+				r, err = m.eng.Command(ctx, c, 0)
+			}
+		}
 		if err != nil {
 			return "", err
 		}

@@ -552,3 +552,23 @@ func TestNamespaceModemPINOnceAndAttempts(t *testing.T) {
 		})
 	}
 }
+
+// TestNamespaceModemProbedEricsson: a DW5550 on a configured port without
+// a profile. Its boot line *EMRDY: 1 waits in the port when netctl opens
+// it; probing must not take it for a reply: the card is identified as a
+// DW5550 (not "generic" with model "Dell Inc."), its radio (CFUN 4 at
+// boot) is switched on and it comes online.
+func TestNamespaceModemProbedEricsson(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "pe")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsimArgs("dell-dw5550", "", "--boot-urc-first", "--answer-delay", "30ms")
+	r.writeConfig(modemConfig(sim.pty, ""))
+	r.startNetctl()
+	r.waitOnline("LTE up", 90*time.Second)
+	st := r.status()
+	if st.Modem.Profile != "dell-dw5550" || st.Modem.Identity == nil || st.Modem.Identity.Manufacturer != "Dell Inc." || st.Modem.Identity.Model != "DW5550" {
+		t.Errorf("profile %q identity %+v", st.Modem.Profile, st.Modem.Identity)
+	}
+}

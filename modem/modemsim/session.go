@@ -168,6 +168,16 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 			out = append(out, cmd+"\r")
 		}
 	}
+	var boot []string
+	if s.heldBoot && !isPDU {
+		// The card finishes booting as the first command arrives: its
+		// boot lines go out before the answer.
+		s.heldBoot, s.booting, s.ready = false, false, true
+		for _, u := range s.prof.bootURCs(s) {
+			boot = append(boot, "\r\n"+u+"\r\n")
+		}
+		s.lastReg = s.regStat()
+	}
 	var r reply
 	if isPDU {
 		r = s.sendSMS(cmd, pdu)
@@ -203,7 +213,14 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 			out = append(out, "\r\n"+u+"\r\n")
 		}
 	}
+	delay := s.cfg.AnswerDelay
 	s.mu.Unlock()
+	for _, o := range boot {
+		ss.writeRaw(o)
+	}
+	if delay > 0 {
+		time.Sleep(delay)
+	}
 	for _, o := range out {
 		ss.writeRaw(o)
 	}

@@ -47,6 +47,14 @@ type Config struct {
 	// Default: the profile's (DW5550/F5521gw about 1.5s, others none);
 	// negative: none.
 	PINReadyLag time.Duration
+	// BootURCOnFirstCommand holds the power-on boot URCs (*EMRDY: 1,
+	// RDY ...) until the first command arrives and sends them just before
+	// its answer, as a card still booting when the box opens its port
+	// does: the boot line comes first, then the reply.
+	BootURCOnFirstCommand bool
+	// AnswerDelay is how long the modem takes to answer each command
+	// (real cards take tens of milliseconds). Default 0.
+	AnswerDelay time.Duration
 	// BootTime is how long the modem ignores input after a reset (and how
 	// long an Ericsson takes to say *EMRDY: 1). Default 200ms.
 	BootTime time.Duration
@@ -111,6 +119,7 @@ type Sim struct {
 	pin, puk    string
 	simUnlocked bool
 	pinLagUntil time.Time // +CPIN? lags behind an accepted PIN until then
+	heldBoot    bool      // BootURCOnFirstCommand: boot URCs not sent yet
 	pinLeft     int
 	pukLeft     int
 	regOverride int // -1 none, else 27.007 stat
@@ -267,6 +276,10 @@ func (s *Sim) powerOn(delay bool) {
 		// a moment later like a real card does.
 		s.booting = false
 		s.ready = s.prof.vendor != "ericsson"
+		if s.cfg.BootURCOnFirstCommand {
+			s.heldBoot = true
+			return
+		}
 		if s.prof.vendor == "ericsson" {
 			time.AfterFunc(s.cfg.BootTime, func() {
 				s.mu.Lock()
