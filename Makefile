@@ -36,11 +36,13 @@ test: lint image
 
 # Figures comparable run to run (ratios against a baseline of the same run):
 # gateway load matrix and hot paths (calldial bench), boot time to /healthz,
-# uplink failover time. bench-all runs every Go benchmark in the tree.
+# uplink failover time, the field day's phases (image/fieldday_test.go).
+# bench-all runs every Go benchmark in the tree.
 bench: image
 	@mkdir -p $(OUT)
 	go run ./cmd/calldial bench | tee $(OUT)/bench.txt
 	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'BootToHealthz' -benchtime 3x -timeout 10m ./image/ | tee -a $(OUT)/bench.txt
+	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'FieldDay' -benchtime 1x -timeout 30m ./image/ | tee -a $(OUT)/bench.txt
 	go test -run '^$$' -bench 'Failover' -benchtime 10x -timeout 10m ./netctl/ | tee -a $(OUT)/bench.txt
 
 bench-all: image

@@ -31,6 +31,25 @@ type VMOptions struct {
 	NoReboot    bool   // a guest reset ends QEMU (to observe watchdog resets)
 	Interactive bool   // serial console on this terminal (make run)
 	ConsoleLog  string // also write the serial console here
+
+	// Netns runs QEMU inside this network namespace, where the tap
+	// interfaces below live (the field day bridges them to veths whose
+	// other ends sit in the test's LAN, internet and carrier namespaces).
+	Netns string
+	// LANTap replaces the LAN port's user-mode network with a tap;
+	// WANTap adds a second e1000e (eth1, the WAN port) on a tap; LTETap
+	// puts the modem's usb-net data port on a tap instead of slirp.
+	LANTap, WANTap, LTETap string
+}
+
+// wanNIC is the WAN port's QEMU device id: `set_link wannic off` on the
+// monitor is its cable pulled (the guest sees no carrier).
+const wanNIC = "wannic"
+
+// tapNetdev is a -netdev for an existing tap interface (made by the test,
+// so QEMU needs no helper scripts).
+func tapNetdev(id, ifname string) string {
+	return fmt.Sprintf("tap,id=%s,ifname=%s,script=no,downscript=no", id, ifname)
 }
 
 // LAN addresses of the qemu board: the box is 192.168.1.1 on its LAN port
@@ -58,18 +77,28 @@ func (o VMOptions) Args(monitor string) []string {
 	if o.HTTPSPort != 0 {
 		lan += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-%s:443", o.HTTPSPort, qemuLANBox)
 	}
+	if o.LANTap != "" {
+		lan = tapNetdev("lan", o.LANTap)
+	}
 	args := []string{
 		"-M", "q35", "-accel", accel, "-m", fmt.Sprint(mem), "-smp", "1",
 		"-drive", "file=" + o.Disk + ",format=raw,if=ide,index=0",
 		"-device", "i6300esb", "-action", "watchdog=reset",
 		"-netdev", lan, "-device", "e1000e,netdev=lan,mac=52:54:00:ed:9e:01",
-		"-device", "qemu-xhci,id=xhci",
 	}
+	if o.WANTap != "" {
+		args = append(args, "-netdev", tapNetdev("wan", o.WANTap), "-device", "e1000e,netdev=wan,id="+wanNIC+",mac=52:54:00:ed:9e:02")
+	}
+	args = append(args, "-device", "qemu-xhci,id=xhci")
 	if o.ModemSocket != "" {
+		lte := "user,id=lte,restrict=on,net=10.64.64.0/24"
+		if o.LTETap != "" {
+			lte = tapNetdev("lte", o.LTETap)
+		}
 		args = append(args,
 			"-chardev", "socket,id=modem,path="+o.ModemSocket+",reconnect=1",
 			"-device", "usb-serial,bus=xhci.0,chardev=modem",
-			"-netdev", "user,id=lte,restrict=on,net=10.64.64.0/24",
+			"-netdev", lte,
 			"-device", "usb-net,bus=xhci.0,netdev=lte")
 	}
 	if o.NoReboot {
@@ -129,6 +158,10 @@ func StartVM(o VMOptions) (*VM, error) {
 	}
 	v := &VM{monitor: filepath.Join(dir, "monitor.sock"), changed: make(chan struct{}), done: make(chan struct{})}
 	v.cmd = exec.Command("qemu-system-x86_64", o.Args(v.monitor)...)
+	if o.Netns != "" {
+		// ip netns exec execs QEMU: the pid stays QEMU's, so Kill is a power cut.
+		v.cmd = exec.Command("ip", append([]string{"netns", "exec", o.Netns, "qemu-system-x86_64"}, o.Args(v.monitor)...)...)
+	}
 	out, err := v.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ import (
 
 // variantBundle builds a bundle of out/'s kernel and initramfs that reports
 // version, with extra kernel arguments, signed with out/keys.
-func variantBundle(t *testing.T, version, extra string, boards []string) string {
+func variantBundle(t testing.TB, version, extra string, boards []string) string {
 	t.Helper()
 	dir := os.Getenv("EDGEBOX_IMAGE_DIR")
 	work := t.TempDir()
