@@ -128,6 +128,7 @@ var cmeMeanings = map[int]string{
 	113: "roaming not allowed in this location area", 132: "service option not supported",
 	133: "requested service option not subscribed", 134: "service option temporarily out of order",
 	148: "unspecified GPRS error", 149: "PDP authentication failure", 150: "invalid mobile class",
+	533: "missing or unknown APN",
 	260: "SIM PIN required (Huawei)", 262: "SIM blocked",
 }
 

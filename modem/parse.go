@@ -947,3 +947,22 @@ func ParseInfoLine(lines []string, prefix string) string {
 	}
 	return ""
 }
+
+// ParseQNETDEVSTATUS reads Quectel's call status indication: either
+// "<state>" or "<cid>,<state>,"<type>"[,<cause>]" (state 1 up, 0 down; the
+// cause a 24.008 session management cause when the network refused). The
+// long form is unverified on real cards.
+func ParseQNETDEVSTATUS(s string) (LinkStatus, bool) {
+	f := Fields(s)
+	switch {
+	case len(f) == 1:
+		return LinkStatus{Connected: f[0] == "1"}, f[0] == "0" || f[0] == "1"
+	case len(f) >= 2:
+		ls := LinkStatus{Connected: f[1] == "1"}
+		if !ls.Connected && len(f) >= 4 && f[3] != "" && f[3] != "0" {
+			ls.Cause = SMCause(f[3])
+		}
+		return ls, f[1] == "0" || f[1] == "1"
+	}
+	return LinkStatus{}, false
+}

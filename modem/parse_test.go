@@ -412,3 +412,23 @@ func TestParseSMSLists(t *testing.T) {
 		t.Error("CMTI -1 parsed")
 	}
 }
+
+func TestParseQNETDEVSTATUS(t *testing.T) {
+	for _, c := range []struct {
+		in        string
+		ok, up    bool
+		wantCause string
+	}{
+		{"1", true, true, ""},
+		{"0", true, false, ""},
+		{`1,0,"IPV4",27`, true, false, "27 missing or unknown APN"},
+		{`1,1,"IPV4"`, true, true, ""},
+		{`1,0,"IPV4",0`, true, false, ""},
+		{"x", false, false, ""},
+	} {
+		ls, ok := ParseQNETDEVSTATUS(c.in)
+		if ok != c.ok || ls.Connected != c.up || ls.Cause != c.wantCause {
+			t.Errorf("%q: %+v %v", c.in, ls, ok)
+		}
+	}
+}

@@ -364,7 +364,7 @@ func (quectel) LinkURC(line string) (LinkStatus, bool) {
 		return LinkStatus{}, true
 	}
 	if rest, ok := cutPrefixFold(line, "+QNETDEVSTATUS:"); ok {
-		return LinkStatus{Connected: strings.TrimSpace(rest) == "1"}, true
+		return ParseQNETDEVSTATUS(rest)
 	}
 	return LinkStatus{}, false
 }

@@ -572,3 +572,49 @@ func TestNamespaceModemProbedEricsson(t *testing.T) {
 		t.Errorf("profile %q identity %+v", st.Modem.Profile, st.Modem.Identity)
 	}
 }
+
+// TestNamespaceModemRejectCause: the network refuses the APN (cause 27).
+// Every profile's call-status indication with a cause ends the attempt at
+// once and the cause shows in words, in one sentence without a tty path;
+// the cause stays shown between retries; the right APN (a reload) brings
+// the link up.
+func TestNamespaceModemRejectCause(t *testing.T) {
+	t.Parallel()
+	for i, profile := range []string{"huawei-me909s", "dell-dw5550", "quectel-ec25", "generic"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, fmt.Sprintf("rc%d", i))
+			r.setCarrier("ltep", false)
+			r.startDNSMasq("ltep", lteNet)
+			sim := r.startModemsimArgs(profile, "", "--accept-apn", "right.apn")
+			cfg := modemConfig(sim.pty, profile)
+			r.writeConfig(cfg)
+			r.startNetctl()
+			r.waitFor("the cause shown", 150*time.Second, func() (bool, string) {
+				st := r.status()
+				e := st.Modem.Error
+				return st.Modem.State == netctl.ModemConnecting && strings.Contains(e, "missing or unknown APN"),
+					fmt.Sprintf("%s %q", st.Modem.State, e)
+			})
+			// Kept through the retries, in one sentence.
+			for n := 0; n < 20; n++ {
+				e := r.status().Modem.Error
+				if !strings.Contains(e, "missing or unknown APN") || strings.Contains(e, "/dev/") || strings.Count(e, "connect: ") > 0 || strings.Contains(e, "deadline") {
+					t.Fatalf("poll %d: error %q", n, e)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			// The refusal ended each attempt: no minute of polling.
+			if cmds := sim.commands(); countPrefix(cmds, "AT+QNETDEVCTL?") > 2*countPrefix(cmds, "AT+QNETDEVCTL=1") {
+				t.Errorf("EC25 polled +QNETDEVCTL? %d times for %d dials", countPrefix(cmds, "AT+QNETDEVCTL?"), countPrefix(cmds, "AT+QNETDEVCTL=1"))
+			}
+			cfg["network"].(map[string]any)["modem"].(map[string]any)["apn"] = "right.apn"
+			r.writeConfig(cfg)
+			r.proc.Process.Signal(sighup)
+			r.waitOnline("LTE up with the right APN", 90*time.Second)
+			if e := r.status().Modem.Error; e != "" {
+				t.Errorf("cause still shown once connected: %q", e)
+			}
+		})
+	}
+}

@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	pppRemote := flag.String("ppp-remote", "10.66.0.2", "address handed to the box over PPP")
 	pppDNS := flag.String("ppp-dns", "10.66.0.53", "DNS servers handed to the box over PPP (comma separated)")
 	bootCFUN := flag.Int("cfun", -1, "+CFUN state at power-on (default: the profile's; Ericsson 4, others 1)")
+	acceptAPN := flag.String("accept-apn", "", "the only APN the network takes (others are refused with cause 27)")
 	bootFirst := flag.Bool("boot-urc-first", false, "send the power-on boot URCs (*EMRDY: 1, RDY...) just before the answer to the first command")
 	answerDelay := flag.Duration("answer-delay", 0, "time the modem takes to answer each command")
 	verbose := flag.Bool("v", false, "log debug")
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	cfg := modemsim.Config{Profile: *profile, PIN: *pin, PeriodicURC: *urcEvery, Logger: log}
-	cfg.BootURCOnFirstCommand, cfg.AnswerDelay = *bootFirst, *answerDelay
+	cfg.BootURCOnFirstCommand, cfg.AnswerDelay, cfg.AcceptAPN = *bootFirst, *answerDelay, *acceptAPN
 	if *bootCFUN >= 0 {
 		cfg.BootCFUN = bootCFUN
 	}

@@ -254,6 +254,9 @@ func (s *Sim) extended(c string) reply {
 				if !regOK(s.regStat()) {
 					return s.cme(modem.CMENoNetwork)
 				}
+				if s.cfg.AcceptAPN != "" && !strings.EqualFold(s.pdp[1], s.cfg.AcceptAPN) {
+					return s.cme(533) // 27.007: missing or unknown APN
+				}
 				s.apn = s.pdp[1]
 				s.setLink(1)
 				return ok()

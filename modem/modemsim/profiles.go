@@ -149,18 +149,35 @@ func init() {
 	profiles["huawei-me909u-521"] = profiles["huawei-me909u"]
 }
 
+// rejectURC is the vendor's indication that the network refused a data
+// connection with a 3GPP 24.008 cause ("" when the vendor has none).
+func (s *Sim) rejectURC(cause int) string {
+	switch s.prof.vendor {
+	case "huawei":
+		return fmt.Sprintf(`^NDISSTAT: 0,%d,,"IPV4"`, cause)
+	case "ericsson":
+		if s.e2nap {
+			return fmt.Sprintf("*E2NAP: 0,%d", cause) // cause field: unverified on real cards
+		}
+	case "quectel":
+		return fmt.Sprintf(`+QNETDEVSTATUS: 1,0,"IPV4",%d`, cause) // <cid>,<state>,<type>,<cause>: unverified
+	}
+	return ""
+}
+
 // connectLocked starts the data connection: OK now, link URC later.
 func (s *Sim) connectLocked(apn string) {
 	s.apn = apn
-	if !regOK(s.regStat()) || s.cfun != 1 {
+	cause := 0
+	switch {
+	case !regOK(s.regStat()) || s.cfun != 1:
+		cause = 33
+	case s.cfg.AcceptAPN != "" && !strings.EqualFold(apn, s.cfg.AcceptAPN):
+		cause = 27
+	}
+	if cause != 0 {
 		// The modem accepts the command and reports failure in the URC.
-		s.later(s.cfg.ConnectDelay, func() {
-			if s.prof.vendor == "huawei" {
-				s.urcLocked(`^NDISSTAT: 0,33,,"IPV4"`)
-			} else if s.prof.vendor == "ericsson" && s.e2nap {
-				s.urcLocked("*E2NAP: 0,33") // cause field: unverified on real cards
-			}
-		})
+		s.later(s.cfg.ConnectDelay, func() { s.urcLocked(s.rejectURC(cause)) })
 		return
 	}
 	s.link = 2

@@ -47,6 +47,10 @@ type Config struct {
 	// Default: the profile's (DW5550/F5521gw about 1.5s, others none);
 	// negative: none.
 	PINReadyLag time.Duration
+	// AcceptAPN, when set, is the only APN the network takes: a data
+	// connection for another is refused with cause 27 (missing or unknown
+	// APN) in the vendor's indication.
+	AcceptAPN string
 	// BootURCOnFirstCommand holds the power-on boot URCs (*EMRDY: 1,
 	// RDY ...) until the first command arrives and sends them just before
 	// its answer, as a card still booting when the box opens its port
