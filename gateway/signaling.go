@@ -21,7 +21,7 @@ const (
 	sendTimeout    = 5 * time.Second
 	// sockets not yet authorised, per source address and in all: each
 	// holds a goroutine and buffers for up to authTimeout
-	maxPendingPerSource = 8
+	maxPendingPerSource = 8 // per address; per /64 for IPv6
 	maxPendingTotal     = 1024
 )
 
@@ -32,8 +32,19 @@ type pendingSockets struct {
 	total int
 }
 
+// sourceKey is what the per-source cap counts by: the address, or for
+// IPv6 its /64 (one subscriber's share).
+func sourceKey(src netip.Addr) netip.Addr {
+	if src.Is6() && !src.Is4In6() {
+		p, _ := src.Prefix(64)
+		return p.Addr()
+	}
+	return src
+}
+
 // acquire reserves a place for src, or says why there is none.
 func (p *pendingSockets) acquire(src netip.Addr) error {
+	src = sourceKey(src)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bySrc == nil {
@@ -51,6 +62,7 @@ func (p *pendingSockets) acquire(src netip.Addr) error {
 }
 
 func (p *pendingSockets) release(src netip.Addr) {
+	src = sourceKey(src)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bySrc[src]--; p.bySrc[src] <= 0 {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -369,5 +370,31 @@ func TestSeqRenumberNeverRepeats(t *testing.T) {
 			t.Fatalf("step %d: number %d sent twice", i, got)
 		}
 		used[got] = true
+	}
+}
+
+// TestPendingSocketsPerSource: the cap on sockets without a token counts
+// an IPv6 source by its /64 (one subscriber can use all of it), IPv4 by
+// the address, and frees places on release.
+func TestPendingSocketsPerSource(t *testing.T) {
+	var p pendingSockets
+	v6 := func(i int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("2001:db8:1:2::%x", i+1)) }
+	for i := 0; i < maxPendingPerSource; i++ {
+		if err := p.acquire(v6(i)); err != nil {
+			t.Fatalf("place %d: %v", i, err)
+		}
+	}
+	if err := p.acquire(v6(1000)); err == nil {
+		t.Error("another address of the same /64 got a place beyond the cap")
+	}
+	if err := p.acquire(netip.MustParseAddr("2001:db8:1:3::1")); err != nil {
+		t.Errorf("another /64 refused: %v", err)
+	}
+	if err := p.acquire(netip.MustParseAddr("192.0.2.1")); err != nil {
+		t.Errorf("an IPv4 source refused: %v", err)
+	}
+	p.release(v6(3))
+	if err := p.acquire(v6(2000)); err != nil {
+		t.Errorf("no place after a release: %v", err)
 	}
 }
