@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"edgebox/calldial"
 	"edgebox/gateway"
 	"edgebox/internal/config"
 )
@@ -133,14 +135,6 @@ type UAS struct {
 
 // StartUAS runs SIPp with the load scenario in dir.
 func StartUAS(dir string) (*UAS, error) {
-	bin, err := exec.LookPath("sipp")
-	if err != nil {
-		return nil, fmt.Errorf("sipp not installed (Debian package sip-tester, listed in scripts/deps.sh): %w", err)
-	}
-	scen := filepath.Join(dir, "uas_load.xml")
-	if err := os.WriteFile(scen, uasScenario, 0o644); err != nil {
-		return nil, err
-	}
 	port, err := freeUDPTCPPort()
 	if err != nil {
 		return nil, err
@@ -149,21 +143,47 @@ func StartUAS(dir string) (*UAS, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-sf", scen, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mport), "-rtp_echo", "-nostdin", "-trace_err")
+	return startUAS(dir, "", loopback, port, mport)
+}
+
+var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// startUAS runs SIPp with the load scenario in dir, in network namespace
+// ns ("": this one), SIP on ip:port, RTP echo on ip:mport.
+func startUAS(dir, ns string, ip netip.Addr, port, mport int) (*UAS, error) {
+	bin, err := exec.LookPath("sipp")
+	if err != nil {
+		return nil, fmt.Errorf("sipp not installed (Debian package sip-tester, listed in scripts/deps.sh): %w", err)
+	}
+	scen := filepath.Join(dir, "uas_load.xml")
+	if err := os.WriteFile(scen, uasScenario, 0o644); err != nil {
+		return nil, err
+	}
+	args := []string{"-sf", scen, "-i", ip.String(), "-p", strconv.Itoa(port),
+		"-mi", ip.String(), "-mp", strconv.Itoa(mport), "-rtp_echo", "-nostdin", "-trace_err"}
+	cmd := exec.Command(bin, args...)
+	if ns != "" {
+		// ip netns exec execs SIPp itself: the PID is SIPp's
+		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	}
 	cmd.Dir = dir
 	p, err := start(cmd, filepath.Join(dir, "sipp.log"))
 	if err != nil {
 		return nil, err
 	}
-	u := &UAS{Proc: p, Addr: fmt.Sprintf("127.0.0.1:%d", port), RTPPort: mport}
+	u := &UAS{Proc: p, Addr: netip.AddrPortFrom(ip, uint16(port)).String(), RTPPort: mport}
 	// listening once its port can no longer be bound (bounded wait)
 	for i := 0; ; i++ {
-		c, err := net.ListenPacket("udp", u.Addr)
+		err := calldial.InNetns(ns, func() error {
+			c, err := net.ListenPacket("udp", u.Addr)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
 		if err != nil {
 			break
 		}
-		c.Close()
 		if p.Exited() || i == 500 {
 			p.Stop(time.Second)
 			return nil, fmt.Errorf("sipp did not start listening on %s: %v\n%s", u.Addr, p.err, p.LogTail())
@@ -174,7 +194,7 @@ func StartUAS(dir string) (*UAS, error) {
 	// a second SIPp's SIP socket overflowed too, and SIPp aborts a call
 	// on the INVITE retransmission that follows
 	if os.Geteuid() == 0 {
-		if err := forceUDPBuffers(p.PID(), uasSockBuf, port, mport, mport+2); err != nil {
+		if err := forceUDPBuffers(p.PID(), uasSockBuf, ip, port, mport, mport+2); err != nil {
 			p.Stop(time.Second)
 			return nil, fmt.Errorf("sipp socket buffers: %w", err)
 		}

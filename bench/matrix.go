@@ -24,6 +24,8 @@ type Point struct {
 	// Ramp marks the setup-rate steps: a step runs only while the one
 	// before it answered at least half its calls.
 	Ramp bool
+	// Janus runs the point through Janus too (bench -janus).
+	Janus bool
 }
 
 // Matrix is the fixed load matrix of make bench. Each point stays under
@@ -31,7 +33,9 @@ type Point struct {
 func Matrix(quick bool) []Point {
 	if quick {
 		return []Point{
-			{Name: "g711 x20", Codec: "pcmu", Rate: 50, Concurrency: 20, Total: 20, Hold: 6 * time.Second},
+			// Janus beside the gateway on the smallest point: its driver
+			// is exercised for real in make test
+			{Name: "g711 x20", Codec: "pcmu", Rate: 50, Concurrency: 20, Total: 20, Hold: 6 * time.Second, Janus: true},
 			{Name: "opus x20", Codec: "opus", Rate: 50, Concurrency: 20, Total: 20, Hold: 6 * time.Second},
 			{Name: "setup 50/s", Codec: "pcmu", Rate: 50, Concurrency: 200, Total: 100, Hold: time.Second, Ramp: true},
 		}
@@ -48,6 +52,10 @@ func Matrix(quick bool) []Point {
 		pts = append(pts, Point{Name: fmt.Sprintf("setup %.0f/s", rate), Codec: "pcmu", Rate: rate,
 			Concurrency: 2000, Total: int(rate * 3), Hold: time.Second, Ramp: true})
 	}
+	// Janus at the same points, to compare the two in one run
+	for i := range pts {
+		pts[i].Janus = true
+	}
 	return pts
 }
 
@@ -56,6 +64,8 @@ type Result struct {
 	Point  Point            `json:"point"`
 	Report *calldial.Report `json:"report,omitempty"`
 	Error  string           `json:"error,omitempty"`
+	// Janus is the same point through Janus (when it ran there).
+	Janus *Result `json:"janus,omitempty"`
 }
 
 // Results are the whole benchmark (calldial bench --json).
@@ -79,7 +89,8 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 	benchtime := fs.String("benchtime", "1s", "go test -benchtime for the hot-path benchmarks")
 	verbose := fs.Bool("v", false, "progress line every second of each point")
 	only := fs.String("only", "", "run only the load points whose name contains this (\"x1500\", \"setup\")")
-	logs := fs.String("logs", "", "keep each point's gateway and SIPp config and logs under this directory")
+	logs := fs.String("logs", "", "keep each point's gateway, Janus and SIPp config and logs under this directory")
+	withJanus := fs.Bool("janus", true, "run each point through Janus (Debian package janus) too, in network namespaces of the benchmark's own (needs root)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,7 +107,15 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 		if err != nil {
 			return err
 		}
-		rampFailed := false
+		var jn *JanusNet
+		if *withJanus {
+			if jn, err = NewJanusNet(); err != nil {
+				fmt.Fprintf(progress, "bench: Janus not measured: %v\n", err)
+			} else {
+				defer jn.Close()
+			}
+		}
+		rampFailed, janusRampFailed := false, false
 		for i, p := range Matrix(*quick) {
 			if ctx.Err() != nil {
 				break
@@ -122,6 +141,15 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 			} else {
 				fmt.Fprintf(progress, "bench:   %s\n", r.Error)
 				rampFailed = rampFailed || p.Ramp
+			}
+			if *withJanus && p.Janus && ctx.Err() == nil {
+				r.Janus = janusPoint(ctx, jn, fmt.Sprintf("%s/p%02d-janus", dir, i), p, pw, janusRampFailed)
+				janusRampFailed = janusRampFailed || p.Ramp && (r.Janus.Report == nil || r.Janus.Report.Answered*2 < r.Janus.Report.Attempted)
+				if rep := r.Janus.Report; rep != nil {
+					fmt.Fprintf(progress, "bench:   janus: answered %d/%d, loss %.4f%%\n", rep.Answered, rep.Attempted, rep.Media.LossPct)
+				} else {
+					fmt.Fprintf(progress, "bench:   janus: %s\n", firstLine(r.Janus.Error))
+				}
 			}
 			res.Load = append(res.Load, r)
 		}
@@ -170,6 +198,17 @@ func runPoint(ctx context.Context, bin, dir string, p Point, progress io.Writer)
 		return Result{Point: p, Report: rep, Error: "gateway exited during the run:\n" + rig.Gateway.LogTail()}
 	}
 	return Result{Point: p, Report: rep}
+}
+
+// janusPoint runs point p through Janus, or says why it did not.
+func janusPoint(ctx context.Context, jn *JanusNet, dir string, p Point, progress io.Writer, rampFailed bool) *Result {
+	switch {
+	case jn == nil:
+		return &Result{Point: p, Error: "not run: Janus's network namespaces could not be made (see above)"}
+	case p.Ramp && rampFailed:
+		return &Result{Point: p, Error: "not run: Janus answered under half the calls of the previous rate"}
+	}
+	return runJanusPoint(ctx, jn, dir, p, progress)
 }
 
 func calldialProcZero() calldial.ProcFigures { return calldial.ProcFigures{} }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,12 +20,12 @@ import (
 const uasSockBuf = 8 << 20
 
 // forceUDPBuffers sets the buffers of the UDP sockets process pid has
-// bound to 127.0.0.1:port (for each port), taking a copy of its file
+// bound to ip:port (for each port), taking a copy of its file
 // descriptor with pidfd_getfd (Linux 5.6, root) and setting
 // SO_RCVBUFFORCE/SO_SNDBUFFORCE on it: the socket is shared, so the
 // process's own descriptor sees the new sizes.
-func forceUDPBuffers(pid int, size int, ports ...int) error {
-	inodes, err := udpInodes(ports)
+func forceUDPBuffers(pid int, size int, ip netip.Addr, ports ...int) error {
+	inodes, err := udpInodes(pid, ip, ports)
 	if err != nil {
 		return err
 	}
@@ -71,15 +72,19 @@ func forceUDPBuffers(pid int, size int, ports ...int) error {
 	return nil
 }
 
-// udpInodes are the socket inodes bound to the given loopback UDP ports.
-func udpInodes(ports []int) (map[string]bool, error) {
-	data, err := os.ReadFile("/proc/net/udp")
+// udpInodes are the socket inodes bound to ip at the given UDP ports, in
+// the network namespace of process pid.
+func udpInodes(pid int, ip netip.Addr, ports []int) (map[string]bool, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
 	if err != nil {
 		return nil, err
 	}
+	// the address as the kernel prints it: its 4 bytes as a host-order
+	// (little-endian) number
+	a := ip.As4()
 	want := map[string]bool{}
 	for _, p := range ports {
-		want[fmt.Sprintf("0100007F:%04X", p)] = true
+		want[fmt.Sprintf("%02X%02X%02X%02X:%04X", a[3], a[2], a[1], a[0], p)] = true
 	}
 	out := map[string]bool{}
 	for _, line := range strings.Split(string(data), "\n")[1:] {

@@ -162,6 +162,7 @@ func PrintTable(w io.Writer, res Results) {
 		}
 		line()
 	}
+	printJanus(line, res)
 	for _, r := range res.Load {
 		if r.Report == nil && !r.Point.Ramp {
 			fmt.Fprintf(tw, "%s: %s\n", r.Point.Name, firstLine(r.Error))

@@ -57,11 +57,19 @@ type callNet struct {
 	mux  *ice.UDPMuxDefault
 }
 
-// newCallNet opens the call's socket; recv, shared by the run's calls,
+// newCallNet opens the call's socket on ip (127.0.0.1 when not given),
+// in namespace ns ("": this one); recv, shared by the run's calls,
 // reads it (a goroutine woken per packet and call would cost the
 // generator more than the gateway costs).
-func newCallNet(recv *udpbatch.Poller) (*callNet, error) {
-	sock, err := udpbatch.Listen(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0), false)
+func newCallNet(recv *udpbatch.Poller, ns string, ip netip.Addr) (*callNet, error) {
+	if !ip.IsValid() {
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	var sock *udpbatch.Socket
+	err := InNetns(ns, func() (err error) {
+		sock, err = udpbatch.Listen(netip.AddrPortFrom(ip, 0), false)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +91,7 @@ func (n *callNet) close() { n.mux.Close() }
 var pionErrors = pionlog.Factory(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 
 // newAPI is one call's pion API: one codec, ICE on the call's own
-// loopback socket only, the DTLS key log to the call's keyring, no
+// socket only, the DTLS key log to the call's keyring, no
 // interceptors (the caller's own cost stays small).
 func newAPI(cs codecSpec, n *callNet) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
@@ -92,9 +100,12 @@ func newAPI(cs codecSpec, n *callNet) (*webrtc.API, error) {
 	}
 	se := webrtc.SettingEngine{LoggerFactory: pionErrors}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	local := n.conn.LocalAddr().(*net.UDPAddr).IP
+	se.SetIncludeLoopbackCandidate(local.IsLoopback())
+	se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(local) })
+	if local.IsLoopback() {
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEUDPMux(n.mux)
 	se.SetDTLSKeyLogWriter(n.keys)
@@ -135,14 +146,19 @@ type call struct {
 	closed  bool
 	fastErr string
 
+	janus *janusLeg // the call's Janus session, when it goes through Janus
+
 	answered  chan struct{}
 	connected chan struct{}
 	ended     chan gateway.Message
 	start     time.Time
 }
 
-func (c *call) send(ctx context.Context, m gateway.Message) error {
-	b, err := json.Marshal(m)
+func (c *call) send(ctx context.Context, m gateway.Message) error { return c.write(ctx, m) }
+
+// write sends v as one JSON text message.
+func (c *call) write(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -169,6 +185,19 @@ func (r *runner) place(ctx context.Context, id int) (res callResult) {
 	setupCtx, cancel := context.WithTimeout(ctx, r.opt.SetupTimeout)
 	defer cancel()
 
+	if r.opt.Janus != "" {
+		if f := c.signalJanus(setupCtx, id); f != "" {
+			return callResult{Failure: f}
+		}
+	} else if f := r.portalSignal(setupCtx, c, id); f != "" {
+		return callResult{Failure: f}
+	}
+	return r.hold(ctx, setupCtx, c)
+}
+
+// portalSignal asks the portal for a token and offers the call to the
+// gateway with it.
+func (r *runner) portalSignal(setupCtx context.Context, c *call, id int) (failure string) {
 	tok, err := client.Authorize(setupCtx, r.hc, r.opt.Portal, r.opt.APIKey, gateway.AuthorizeRequest{
 		From: r.opt.From, Destination: r.opt.Destination,
 		Context: map[string]string{"calldial_call": strconv.Itoa(id)},
@@ -176,13 +205,16 @@ func (r *runner) place(ctx context.Context, id int) (res callResult) {
 	if err != nil {
 		var he *client.HTTPError
 		if errors.As(err, &he) {
-			return callResult{Failure: "portal " + strconv.Itoa(he.Status)}
+			return "portal " + strconv.Itoa(he.Status)
 		}
-		return callResult{Failure: "portal: " + shortErr(err)}
+		return "portal: " + shortErr(err)
 	}
-	if f := c.signal(setupCtx, tok); f != "" {
-		return callResult{Failure: f}
-	}
+	return c.signal(setupCtx, tok)
+}
+
+// hold waits for the answer and the first media, keeps the call up with
+// media for the hold time, then hangs up.
+func (r *runner) hold(ctx, setupCtx context.Context, c *call) (res callResult) {
 	// Answered (200 OK) or ended: whichever the box says first.
 	select {
 	case <-c.answered:
@@ -271,7 +303,7 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 // offer sets up the call's socket and peer connection with one audio
 // track and returns the complete offer (or the failure cause).
 func (c *call) offer(ctx context.Context) (sdp, failure string) {
-	cn, err := newCallNet(c.run.recv)
+	cn, err := newCallNet(c.run.recv, c.run.opt.Netns, c.run.opt.LocalIP)
 	if err != nil {
 		return "", "socket: " + shortErr(err)
 	}
@@ -384,7 +416,13 @@ func (c *call) hangup() {
 	if c.ws == nil {
 		return
 	}
-	if err := c.send(context.Background(), gateway.Message{Type: gateway.MsgHangup}); err != nil {
+	var err error
+	if c.janus != nil {
+		err = c.janusHangup()
+	} else {
+		err = c.send(context.Background(), gateway.Message{Type: gateway.MsgHangup})
+	}
+	if err != nil {
 		return
 	}
 	select {

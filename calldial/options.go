@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"time"
 )
 
@@ -43,6 +44,19 @@ type Options struct {
 	// loopback a full receive buffer is the only place packets are lost.
 	WatchUDP map[string]int
 
+	// Janus, when set, is the WebSocket URL of a Janus server's API
+	// (ws://198.18.0.1:8188): each call then creates a Janus session,
+	// attaches its SIP plugin, registers as a guest and calls Destination
+	// with the offer, instead of asking Portal for a token. GatewayPID is
+	// then Janus's process.
+	Janus string
+	// Netns is the network namespace the calls' sockets and connections
+	// are made in ("": this process's); LocalIP is the address the calls'
+	// media sockets bind (default 127.0.0.1). Janus's ICE gathers no
+	// candidates on loopback, so it and its callers meet in a namespace.
+	Netns   string
+	LocalIP netip.Addr
+
 	// Progress receives a line per second while the run goes (nil: none).
 	Progress io.Writer
 	// Sample is the progress and sampling interval (default 1 s).
@@ -51,9 +65,9 @@ type Options struct {
 
 func (o *Options) check() error {
 	switch {
-	case o.Portal == "":
+	case o.Portal == "" && o.Janus == "":
 		return errors.New("portal URL missing (--portal http://127.0.0.1:8443)")
-	case o.APIKey == "":
+	case o.APIKey == "" && o.Janus == "":
 		return errors.New("portal API key missing (--api-key)")
 	case o.Rate <= 0 || o.Rate > 10000:
 		return fmt.Errorf("rate %v calls/s: use 0 < rate <= 10000", o.Rate)
@@ -72,6 +86,9 @@ func (o *Options) check() error {
 	}
 	if o.Destination == "" {
 		o.Destination = "sip:agent@127.0.0.1"
+	}
+	if !o.LocalIP.IsValid() {
+		o.LocalIP = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	}
 	if o.SetupTimeout <= 0 {
 		o.SetupTimeout = 15 * time.Second

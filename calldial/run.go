@@ -90,7 +90,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	cs, _ := codecOf(opt.Codec)
 	r := &runner{opt: opt, codec: cs,
 		hc: &http.Client{Timeout: opt.SetupTimeout, Transport: &http.Transport{
-			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}},
+			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second,
+			DialContext: dialIn(opt.Netns)}},
 		pace: newPacer(max(1, runtime.GOMAXPROCS(0))), recv: udpbatch.NewPoller(1500, nil)}
 	defer r.hc.CloseIdleConnections()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

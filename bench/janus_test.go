@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestJanusPoint places a few calls through Janus's SIP plugin to SIPp in
+// the benchmark's namespace, as make bench does at each load point: the
+// calls must connect and their media flow both ways through Janus.
+// Figures are not judged.
+func TestJanusPoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Janus and SIPp")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for the network namespace")
+	}
+	if _, err := exec.LookPath("janus"); err != nil {
+		t.Fatalf("janus not installed (scripts/deps.sh installs it): %v", err)
+	}
+	n, err := NewJanusNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := Point{Name: "janus x3", Codec: "pcmu", Rate: 10, Concurrency: 3, Total: 3, Hold: 4 * time.Second}
+	dir := t.TempDir()
+	if d := os.Getenv("JANUS_TEST_LOGS"); d != "" {
+		dir = d
+	}
+	r := runJanusPoint(ctx, n, dir, p, nil)
+	checkJanusResult(t, r)
+}
+
+// checkJanusResult asserts that Janus's calls connected and carried media.
+func checkJanusResult(t *testing.T, r *Result) {
+	t.Helper()
+	if r == nil {
+		t.Fatal("no Janus result")
+	}
+	rep := r.Report
+	if r.Error != "" || rep == nil {
+		t.Fatalf("%s through Janus: %s", r.Point.Name, r.Error)
+	}
+	if rep.Answered != r.Point.Total || rep.Failed != 0 {
+		t.Errorf("%s through Janus: answered %d of %d, failures %v", r.Point.Name, rep.Answered, r.Point.Total, rep.Failures)
+	}
+	if rep.Media.CallsWithMedia != r.Point.Total || rep.Media.Received == 0 {
+		t.Errorf("%s through Janus: media %+v", r.Point.Name, rep.Media)
+	}
+	if rep.Gateway == nil || rep.Gateway.CPUSec <= 0 {
+		t.Errorf("%s: Janus's CPU not measured: %+v", r.Point.Name, rep.Gateway)
+	}
+}
