@@ -13,7 +13,8 @@ import (
 
 // StageModules copies the named modules and everything they depend on from
 // the kernel's module tree into dst (lib/modules/VERSION of the initramfs)
-// and writes a modules.dep for exactly those, so init resolves the same way.
+// and writes a modules.dep and a modules.alias for exactly those, so init
+// resolves and matches hardware the same way.
 func StageModules(k Kernel, names []string, dst string, log io.Writer) (int, error) {
 	src := k.ModulesDir()
 	f, err := os.Open(filepath.Join(src, "modules.dep"))
@@ -65,7 +66,38 @@ func StageModules(k Kernel, names []string, dst string, log io.Writer) (int, err
 	if builtin != nil {
 		os.WriteFile(filepath.Join(dst, "modules.builtin"), builtin, 0o644)
 	}
+	if err := stageAliases(src, dst, files); err != nil {
+		return 0, err
+	}
 	return len(files), nil
+}
+
+// stageAliases writes modules.alias with the patterns of the shipped
+// modules only: init matches present hardware against it, and a match for
+// a module the image does not carry would only be an error at every boot.
+func stageAliases(src, dst string, files []string) error {
+	f, err := os.Open(filepath.Join(src, "modules.alias"))
+	if err != nil {
+		return err
+	}
+	all, err := kmod.ParseAliases(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	shipped := map[string]bool{}
+	for _, file := range files {
+		shipped[kmod.Name(file)] = true
+	}
+	out, err := os.Create(filepath.Join(dst, "modules.alias"))
+	if err != nil {
+		return err
+	}
+	if _, err := all.Filter(func(m string) bool { return shipped[m] }).WriteTo(out); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -1,7 +1,20 @@
-// Package kmod resolves kernel modules and their dependencies from depmod's
-// modules.dep and loads them with finit_module(2). The image builder uses
-// the same resolution to pick the modules it ships, so what init loads is
-// exactly what is there.
+// Package kmod loads kernel modules the way udev and modprobe would, for a
+// PID 1 without either: it resolves modules and their dependencies from
+// depmod's modules.dep, matches the modalias of each device in sysfs (and of
+// each device hot-plugged later, from the kernel's uevents) against
+// modules.alias, and loads what matches with finit_module(2), one
+// dependency level at a time and the modules of a level in parallel. The
+// image builder uses the same resolution to pick the modules it ships and
+// writes modules.dep and modules.alias for exactly those, so what init
+// loads is exactly what is there.
+//
+// Why not u-root's pkg/kmodule (issue 18): it loads one named module and
+// its dependencies one after another and re-reads modules.dep on every
+// call; it has no modalias matching and no hotplug, and it does not expose
+// the dependency graph, which the image builder needs to ship a subset and
+// init needs to load by levels. Those are the parts edgebox needs, so
+// kmodule would only replace the finit_module call (a few lines here) and
+// add a dependency. internal/kmod stays, and stays small.
 package kmod
 
 import (
@@ -142,39 +155,11 @@ func Load(path string) error {
 	return nil
 }
 
-// LoadAll resolves names against dir's modules.dep and loads them in order.
-// It goes on after a failure (a missing device is normal: its driver still
-// loads, but a broken module must not stop the boot) and returns every error.
+// LoadAll loads the named modules from dir (see Loader.Load).
 func LoadAll(dir string, names []string) (loaded int, errs []error) {
-	f, err := os.Open(filepath.Join(dir, "modules.dep"))
+	l, err := Open(dir)
 	if err != nil {
 		return 0, []error{err}
 	}
-	d, err := ParseDeps(f)
-	f.Close()
-	if err != nil {
-		return 0, []error{err}
-	}
-	if b, err := os.Open(filepath.Join(dir, "modules.builtin")); err == nil {
-		d.ParseBuiltin(b)
-		b.Close()
-	}
-	files, missing, err := d.Resolve(names)
-	if err != nil {
-		return 0, []error{err}
-	}
-	for _, m := range missing {
-		errs = append(errs, fmt.Errorf("module %s: not in modules.dep", m))
-	}
-	for _, file := range files {
-		if Loaded(Name(file)) {
-			continue
-		}
-		if err := Load(filepath.Join(dir, file)); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		loaded++
-	}
-	return loaded, errs
+	return l.Load(names)
 }
