@@ -33,10 +33,15 @@ func (a *apiServer) handler() http.Handler {
 		s.BootedAt = a.booted
 		s.UptimeSec = time.Since(a.booted).Seconds()
 		s.Services = a.sup.Status()
+		fillMemory("/proc", s.Services)
+		self := processMemory("/proc/self")
+		s.InitRSSKB, s.InitPSSKB = self.rss, self.pss
 		localapi.WriteJSON(w, http.StatusOK, s)
 	})
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
-		localapi.WriteJSON(w, http.StatusOK, a.sup.Status())
+		st := a.sup.Status()
+		fillMemory("/proc", st)
+		localapi.WriteJSON(w, http.StatusOK, st)
 	})
 	mux.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
 		a.reply(w, a.sup.Restart(r.PathValue("name")))

@@ -21,7 +21,6 @@ import (
 
 	"edgebox/boards"
 	"edgebox/internal/config"
-	"edgebox/internal/kmod"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
@@ -61,12 +60,9 @@ func main() {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	modDir := "/lib/modules/" + unix.ByteSliceToString(uts.Release[:])
-	start := time.Now()
-	loaded, errs := kmod.LoadAll(modDir, board.Modules)
-	for _, err := range errs {
-		log.Warn("kernel module", "err", err)
-	}
-	log.Info("kernel modules loaded", "count", loaded, "took", time.Since(start).Round(time.Millisecond))
+	clock := bootClock{start: booted, w: os.Stderr}
+	loadModules(context.Background(), modDir, board, log)
+	clock.phase("modules")
 
 	perm := setupPerm("/sys", "/dev", boards.CmdlineValue(cl, "edgebox.perm"), paths.PermDir(), e2fsprogs())
 	switch perm.state {
@@ -78,6 +74,7 @@ func main() {
 			"state", perm.state, "why", perm.note)
 	}
 
+	clock.phase("perm")
 	if perm.state == permMounted {
 		bootFactoryReset(cl, log)
 	}
@@ -95,9 +92,11 @@ func main() {
 		log.Warn("kernel setting", "err", err)
 	}
 	bootFirewall(cfg.Network, board, log)
+	clock.phase("firewall")
 	if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}); err != nil {
 		log.Error("loopback up", "err", err)
 	}
+	raiseLAN(cfg.Network, board, log)
 	hostname := cfg.System.Hostname
 	if hostname == "" {
 		hostname = defaultHostname("/sys", waitFirstEthernet(board))
@@ -112,6 +111,7 @@ func main() {
 	opts.Logger = log
 	opts.Console = os.Stderr
 	opts.ReapAll = true
+	opts.OnUp = func(name string) { clock.phase("service-up-" + name) }
 	remote := newRemoteLog(hostname)
 	if err := remote.SetTarget(cfg.System.Syslog); err != nil {
 		log.Warn("remote syslog", "err", err)
@@ -160,6 +160,7 @@ func main() {
 	debugHang(cl, sup, log)
 	fmt.Fprintf(os.Stderr, "edgebox init: %s up on %s as %s in %s\n", ver, board.Name, hostname,
 		time.Since(booted).Round(time.Millisecond))
+	clock.phase("up")
 	printLANAddress(os.Stderr, cfg.Network)
 
 	var action string

@@ -57,6 +57,9 @@ type Options struct {
 	Console io.Writer  // a copy of every service line, prefixed; may be nil
 	Remote  *remoteLog // forwards every service line to remote syslog; may be nil
 	Logger  *slog.Logger
+	// OnUp, when set, is told each time a service comes up (its ready
+	// path appeared, or it started if it has none); the boot's phase log.
+	OnUp func(name string)
 }
 
 // DefaultOptions are the production settings.
@@ -344,8 +347,15 @@ func (s *Supervisor) checkReady() {
 			if _, err := os.Stat(p.svc.ReadyPath); err == nil {
 				p.state = sysapi.StateRunning
 				s.opts.Logger.Info("service is up", "service", p.svc.Name, "after", time.Since(p.since).Round(time.Millisecond))
+				s.up(p.svc.Name)
 			}
 		}
+	}
+}
+
+func (s *Supervisor) up(name string) {
+	if s.opts.OnUp != nil {
+		s.opts.OnUp(name)
 	}
 }
 
@@ -412,6 +422,9 @@ func (s *Supervisor) start(p *proc) {
 	if p.svc.ReadyPath != "" {
 		os.Remove(p.svc.ReadyPath) // a stale socket from the last run says nothing
 		p.state = sysapi.StateStarting
+	}
+	if p.state == sysapi.StateRunning {
+		s.up(p.svc.Name)
 	}
 	p.nextStart = time.Time{}
 	log.Info("service started", "pid", p.pid)

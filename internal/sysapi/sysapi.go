@@ -36,6 +36,12 @@ type Service struct {
 	LastExit   string    `json:"last_exit,omitempty"` // "exit status 1", "signal: killed"
 	LastExitAt time.Time `json:"last_exit_at,omitzero"`
 	NextStart  time.Time `json:"next_start,omitzero"` // in backoff or failed
+	// RSSKB and PSSKB are the memory of the service's processes (its
+	// process group, so openvpn and pppd count for netctl). PSS shares
+	// the pages of the one multi-call binary fairly; RSS counts them in
+	// every process.
+	RSSKB int64 `json:"rss_kb,omitempty"`
+	PSSKB int64 `json:"pss_kb,omitempty"`
 }
 
 // System is init's view of the box.
@@ -57,6 +63,9 @@ type System struct {
 	PermNote   string    `json:"perm_note,omitempty"`
 	Watchdog   string    `json:"watchdog,omitempty"`
 	Services   []Service `json:"services"`
+	// InitRSSKB and InitPSSKB are PID 1's own memory.
+	InitRSSKB int64 `json:"init_rss_kb,omitempty"`
+	InitPSSKB int64 `json:"init_pss_kb,omitempty"`
 }
 
 // LogLine is one line a service wrote to stdout or stderr.
