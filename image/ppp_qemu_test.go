@@ -268,9 +268,11 @@ func apiToken(t *testing.T, b *box, password string) string {
 	var tok struct {
 		Token string `json:"token"`
 	}
-	req, _ := http.NewRequest("POST", b.http+"/api/v1/tokens", nil)
+	// The API hands out read-only tokens unless asked for admin.
+	req, _ := http.NewRequest("POST", b.https+"/api/v1/tokens", strings.NewReader(`{"name":"test","scope":"admin"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth("admin", password)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	resp, err := b.client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
