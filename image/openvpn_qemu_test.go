@@ -72,8 +72,8 @@ func TestQEMUOpenVPN(t *testing.T) {
 	ovqGuestFwd(t, "tcp:10.64.64.9:1194-cmd:ip netns exec "+ns+" busybox nc 127.0.0.1 1194")
 
 	disk := diskCopy(t, img, "")
-	b, api := ovqBoot(t, disk, startTestModemsim(t, "huawei-me909s"))
-	b.waitHealthy(4 * time.Minute)
+	api := ovqBoot(t, disk, startTestModemsim(t, "huawei-me909s"))
+	api.waitHealthy(t, 4*time.Minute)
 	tok := ovqAdmin(t, api)
 
 	// Online over LTE first: netctl runs openvpn only while an uplink is up.
@@ -111,9 +111,15 @@ func TestQEMUOpenVPN(t *testing.T) {
 		t.Errorf("upload result does not show the conversions: %s", body)
 	}
 	addr = ovqWaitConnected(t, api, tok, server, 2)
-	log := server.String()
-	if second := log[strings.Index(log, "Peer Connection Initiated")+1:]; !strings.Contains(second, "Data Channel: cipher 'BF-CBC'") {
-		t.Fatalf("second connection did not use BF-CBC:\n%s", log)
+	// The server names the data cipher just after the box saw the push.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		log := server.String()
+		if second := log[strings.Index(log, "Peer Connection Initiated")+1:]; strings.Contains(second, "Data Channel: cipher 'BF-CBC'") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second connection did not use BF-CBC:\n%s", log)
+		}
 	}
 	t.Logf("VPN connected with BF-CBC, tunnel address %s", addr)
 	ovqHealthzThroughTunnel(t, ns, addr)
@@ -170,6 +176,7 @@ func ovqHealthzThroughTunnel(t *testing.T, ns, addr string) {
 // ovqAPI is the box's web API over HTTPS through QEMU's host forward
 // (plain HTTP serves only /healthz and the start page).
 type ovqAPI struct {
+	vm   *VM
 	base string
 	c    *http.Client
 }
@@ -212,16 +219,36 @@ func (a *ovqAPI) call(method, path, tok string, body, out any) (int, error) {
 	return code, nil
 }
 
-// ovqBoot boots the disk with the simulated modem, the web UI forwarded
-// on both HTTP (for /healthz) and HTTPS (for the API).
-func ovqBoot(t *testing.T, disk, modemSock string) (*box, *ovqAPI) {
+// waitHealthy polls /healthz until every service of the box runs.
+func (a *ovqAPI) waitHealthy(t *testing.T, timeout time.Duration) {
 	t.Helper()
-	port, err1 := FreePort()
-	sport, err2 := FreePort()
-	if err1 != nil || err2 != nil {
-		t.Fatal(err1, err2)
+	var last string
+	for start := time.Now(); time.Since(start) < timeout; time.Sleep(500 * time.Millisecond) {
+		var h struct {
+			OK       bool              `json:"ok"`
+			Services []json.RawMessage `json:"services"`
+		}
+		_, err := a.call("GET", "/healthz", "", nil, &h)
+		if err == nil && h.OK && len(h.Services) > 0 {
+			return
+		}
+		last = fmt.Sprint(err, h.OK)
+		if a.vm.Exited() {
+			break
+		}
 	}
-	vm, err := StartVM(VMOptions{Disk: disk, HTTPPort: port, HTTPSPort: sport, ModemSocket: modemSock,
+	t.Fatalf("box not healthy within %v; last answer: %s", timeout, last)
+}
+
+// ovqBoot boots the disk with the simulated modem and the web UI's HTTPS
+// port forwarded.
+func ovqBoot(t *testing.T, disk, modemSock string) *ovqAPI {
+	t.Helper()
+	sport, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := StartVM(VMOptions{Disk: disk, HTTPSPort: sport, ModemSocket: modemSock,
 		ConsoleLog: filepath.Join(t.TempDir(), "console.log")})
 	if err != nil {
 		t.Fatal(err)
@@ -238,8 +265,7 @@ func ovqBoot(t *testing.T, disk, modemSock string) (*box, *ovqAPI) {
 	// talks to its own VM over loopback.
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &box{t: t, vm: vm, http: fmt.Sprintf("http://127.0.0.1:%d", port)},
-		&ovqAPI{base: fmt.Sprintf("https://127.0.0.1:%d", sport), c: &http.Client{Timeout: 90 * time.Second, Transport: tr}}
+	return &ovqAPI{vm: vm, base: fmt.Sprintf("https://127.0.0.1:%d", sport), c: &http.Client{Timeout: 90 * time.Second, Transport: tr}}
 }
 
 // ovqAdmin sets the admin password on the blank box and returns an API token.
