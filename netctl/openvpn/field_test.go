@@ -318,7 +318,7 @@ func windowsZip(t testing.TB, tn *testNet, pki *testPKI, tc string) []byte {
 		"nobind", "remote-cert-tls server",
 		`ca "` + dir + `ca.crt"`,
 		`cert "` + dir + `office.crt"`,
-		`key "` + dir + `office.key"`,
+		`key C:\Users\installer\office.key`, // unquoted: openvpn reads the backslashes as escapes
 		`tls-crypt "` + dir + `tc.key"`,
 		"data-ciphers AES-256-GCM:CHACHA20-POLY1305",
 		"auth-user-pass login.conf",

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -166,6 +167,16 @@ func (p *parser) parse(lines []string, base int, inConnection bool) {
 			continue
 		}
 		toks, err := tokenize(raw)
+		if err != nil && reWindowsPath.MatchString(raw) {
+			// "ca C:\Users\me\ca.crt" as Windows people write it: to
+			// openvpn those are bad escapes, but the file it names is
+			// clear. Only for directives whose file is inlined, so the
+			// line itself never reaches openvpn.
+			t, err2 := tokenize(strings.ReplaceAll(raw, `\`, "/"))
+			if err2 == nil && len(t) >= 2 && allowed[strings.TrimPrefix(t[0], "--")] == fileArg {
+				toks, err = t, nil
+			}
+		}
 		if err != nil {
 			p.fail(n, strings.TrimSpace(raw), "%v", err)
 			continue
@@ -394,6 +405,9 @@ func (p *parser) inlineFile(n int, text string, toks []string) {
 	}
 	p.block(n, tag, body, false)
 }
+
+// reWindowsPath is a directive naming a file by a Windows absolute path.
+var reWindowsPath = regexp.MustCompile(`^\s*\S+\s+["']?[A-Za-z]:\\`)
 
 // lookup finds a file an archive's config names: relative to the config's
 // folder, else by its base name when that is unique (older gateways used
