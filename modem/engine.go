@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -68,6 +69,29 @@ type EngineConfig struct {
 	// RDY, *EMRDY: 1.
 	BootURCs []string
 	Logger   *slog.Logger
+}
+
+// secretAT matches the arguments of commands that carry a PIN, PUK or
+// password, wherever they are in a command line and however spaced.
+var secretAT = func() *regexp.Regexp {
+	var names []string
+	for _, n := range []string{"+CPIN", "^CPIN", "+CPWD", "+CLCK", "*EIAAUW", "+CGAUTH", "+QICSGP", "^NDISDUP", "+CUSD"} {
+		var b strings.Builder
+		for i, r := range n {
+			if i > 0 {
+				b.WriteString(`\s*`)
+			}
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+		names = append(names, b.String())
+	}
+	return regexp.MustCompile(`(?i)((?:` + strings.Join(names, "|") + `)\s*=)[^;]*`)
+}()
+
+// RedactAT hides PINs, PUKs and passwords in a command line, for logs and
+// error messages.
+func RedactAT(cmd string) string {
+	return secretAT.ReplaceAllString(cmd, "${1}<redacted>")
 }
 
 // commandName is "AT+CPIN" for `AT+CPIN="1234"`: safe to log.
@@ -690,7 +714,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	if err := e.write(req.cmd + "\r"); err != nil {
 		e.closePort()
 		e.timeouts++
-		return result{err: fmt.Errorf("%s: write: %w", req.cmd, err)}
+		return result{err: fmt.Errorf("%s: write: %w", RedactAT(req.cmd), err)}
 	}
 	timer := time.NewTimer(req.timeout)
 	defer timer.Stop()
@@ -706,7 +730,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			return result{r: resp, err: req.ctx.Err()}
 		case <-timer.C:
 			e.timeouts++
-			return result{r: resp, err: &TimeoutError{Command: req.cmd, After: req.timeout}}
+			return result{r: resp, err: &TimeoutError{Command: RedactAT(req.cmd), After: req.timeout}}
 		case ev := <-e.lines:
 			if ev.gen != e.gen {
 				continue
@@ -719,7 +743,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 				if req.pdu != "" && !pduSent {
 					pduSent = true
 					if err := e.write(req.pdu + "\x1a"); err != nil {
-						return result{r: resp, err: fmt.Errorf("%s: write PDU: %w", req.cmd, err)}
+						return result{r: resp, err: fmt.Errorf("%s: write PDU: %w", RedactAT(req.cmd), err)}
 					}
 				}
 				continue
@@ -759,7 +783,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 					}
 				}
 				if err != nil {
-					return result{r: resp, err: fmt.Errorf("%s: %w", req.cmd, err)}
+					return result{r: resp, err: fmt.Errorf("%s: %w", RedactAT(req.cmd), err)}
 				}
 				return result{r: resp}
 			}
@@ -770,7 +794,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 					// command. Fail it now rather than time out; an
 					// answer it sent anyway must not answer the next.
 					e.unsynced = true
-					return result{r: resp, err: fmt.Errorf("%s: %w", req.cmd, ErrRebooted)}
+					return result{r: resp, err: fmt.Errorf("%s: %w", RedactAT(req.cmd), ErrRebooted)}
 				}
 				continue
 			}

@@ -25,6 +25,8 @@ var urcNames = map[string]bool{
 	"^ECCLIST": true, "^ACTIVEBAND": true, "^HCMGSS": true, "^HCMGSF": true,
 	"*E2NAP": true, "*EMRDY": true, "*ERINFO": true, "*EPSB": true, "*ESTKSMENU": true,
 	"+QIND": true, "RDY": true, "+QUSIM": true, "+QSTATE": true, "POWERED DOWN": true,
+	"+CGEV": true, "+QNETDEVSTATUS": true, "+QIURC": true, "^EONS": true, "+CTZV": true, "+CTZE": true,
+	"^NWTIME": true, "+CSSI": true, "+CSSU": true, "^CSNR": true,
 	"NO CARRIER": false, // a final result; unsolicited only when idle
 }
 

@@ -91,7 +91,9 @@ func TestUnsolicitedClassification(t *testing.T) {
 		{"AT+CGMR", "11.608.13.02.00", false},
 		{"AT+CGMR", "RING", true},
 		{"AT+CREG?;+CGREG?", "+CGREG: 0,1", false},
-		{"AT+QCSQ", "+QIURC: \"pdpdeact\",1", false}, // not a known URC: stays in the response
+		{"AT+QCSQ", "+QIURC: \"pdpdeact\",1", true}, // EC25 link drop: must reach LinkURC even mid-response
+		{"AT+CGMM", "+CGEV: ME PDN ACT 1", true},
+		{"AT+QNETDEVCTL?", "+QNETDEVSTATUS: 1,0,\"IPV4\",27", true},
 		{"AT", "*EMRDY: 1", true},
 	}
 	for _, c := range cases {

@@ -148,6 +148,10 @@ type ATRequest struct {
 	Command string `json:"command"`
 	// TimeoutSec bounds the command; 0 means 10 s.
 	TimeoutSec int `json:"timeout_sec,omitempty"`
+	// Unsafe lets through commands that dial, send SMS, forward calls,
+	// change the APN, the radio or SIM locks (web sets it only for admin
+	// scope); without it they are refused.
+	Unsafe bool `json:"unsafe,omitempty"`
 }
 
 // ATResponse is the modem's answer.
@@ -218,5 +222,12 @@ func (c Client) DeleteSMS(ctx context.Context, id string) error {
 func (c Client) AT(ctx context.Context, cmd string) (ATResponse, error) {
 	var r ATResponse
 	err := c.Post(ctx, "/v1/modem/at", ATRequest{Command: cmd}, &r)
+	return r, err
+}
+
+// ATRequest sends req (with Unsafe for admins) to the AT passthrough.
+func (c Client) ATRequest(ctx context.Context, req ATRequest) (ATResponse, error) {
+	var r ATResponse
+	err := c.Post(ctx, "/v1/modem/at", req, &r)
 	return r, err
 }

@@ -51,8 +51,9 @@ func (s *Service) routes() {
 			return
 		}
 		cmd := strings.TrimSpace(req.Command)
-		if !strings.HasPrefix(strings.ToUpper(cmd), "AT") || strings.ContainsAny(cmd, "\r\n\x1a") || len(cmd) > 512 {
-			localapi.WriteError(w, http.StatusBadRequest, errors.New("command must be one line starting with AT"))
+		if err := checkAT(cmd, req.Unsafe); err != nil {
+			s.log.Warn("AT passthrough refused", "command", redactAT(cmd), "unsafe", req.Unsafe, "err", err)
+			localapi.WriteError(w, http.StatusForbidden, err)
 			return
 		}
 		drv, err := s.modemDriver()
@@ -70,7 +71,7 @@ func (s *Service) routes() {
 			timeout = time.Duration(req.TimeoutSec) * time.Second
 		}
 		// Admins only reach this socket (root); still, every command is logged.
-		s.log.Warn("AT passthrough", "command", redactAT(cmd))
+		s.log.Warn("AT passthrough", "command", redactAT(cmd), "unsafe", req.Unsafe)
 		ctx, cancel := context.WithTimeout(r.Context(), timeout+time.Second)
 		defer cancel()
 		lines, err := at.AT(ctx, cmd, timeout)
@@ -155,17 +156,6 @@ func (s *Service) modemDriver() (ModemDriver, error) {
 		return nil, err
 	}
 	return mm.driver()
-}
-
-// redactAT hides the PIN/PUK in logged AT commands.
-func redactAT(cmd string) string {
-	u := strings.ToUpper(cmd)
-	for _, p := range []string{"AT+CPIN=", "AT+CPWD=", "AT+CLCK=", "AT^CPIN=", "AT*EIAAUW="} {
-		if strings.HasPrefix(u, p) {
-			return cmd[:len(p)] + "<redacted>"
-		}
-	}
-	return cmd
 }
 
 func validSMS(r SendSMSRequest) error {

@@ -618,3 +618,55 @@ func TestNamespaceModemRejectCause(t *testing.T) {
 		})
 	}
 }
+
+// TestNamespaceModemATPassthrough: the AT passthrough (issue 15 item 9)
+// refuses, without the unsafe flag, commands that dial, send SMS, forward
+// calls or change the radio, however disguised, and none reaches the
+// modem; PINs never show in the log, wherever they are in the line; every
+// passthrough is audited; replies carry no unrelated URC.
+func TestNamespaceModemATPassthrough(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "at")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsim("huawei-me909s", "")
+	r.writeConfig(modemConfig(sim.pty, "huawei-me909s"))
+	r.startNetctl()
+	r.waitOnline("LTE up", 90*time.Second)
+	ctx := context.Background()
+	for _, c := range []string{"AT;+CFUN=0", "at + cfun = 0", "ATE0D*99#", "ATD0019005550100;", "AT+CMGS=20",
+		`AT+CCFC=0,3,"+4915550100"`, `AT+CGDCONT=1,"IP","evil.apn"`, `AT;+CPIN="9731"`, `AT+CLCK="SC",1,"9731"`} {
+		if _, err := r.client.AT(ctx, c); err == nil {
+			t.Errorf("%q accepted without the unsafe flag", c)
+		}
+	}
+	for _, c := range sim.commands() {
+		u := strings.ToUpper(strings.ReplaceAll(c, " ", ""))
+		if strings.Contains(u, "CFUN=0") || strings.Contains(u, "CCFC") || strings.Contains(u, "D*99") || strings.Contains(u, "CMGS=20") || strings.Contains(u, "EVIL") || strings.Contains(u, "CLCK") {
+			t.Errorf("refused command reached the modem: %q", c)
+		}
+	}
+	if c := sim.cfun(); c != 1 {
+		t.Errorf("radio switched off through the passthrough (CFUN %d)", c)
+	}
+	// With the flag it goes through (the SIM refuses a PIN it does not
+	// need): the PIN is still not logged.
+	if _, err := r.client.ATRequest(ctx, netctl.ATRequest{Command: `AT+CSQ;+CPIN="8642"`, Unsafe: true}); err == nil {
+		t.Errorf("a PIN to a ready SIM: no error")
+	}
+	if indexOf(sim.commands(), `AT+CSQ;+CPIN="8642"`) < 0 {
+		t.Errorf("unsafe command not sent with the flag")
+	}
+	log := r.log.String()
+	if strings.Contains(log, "9731") || strings.Contains(log, "8642") {
+		t.Errorf("a PIN is in netctl's log")
+	}
+	if n := strings.Count(log, "AT passthrough"); n < 10 {
+		t.Errorf("%d passthrough audit lines for 11 commands", n)
+	}
+	sim.control("urc-in-response +CGEV: ME PDN ACT 1")
+	at, err := r.client.AT(ctx, "AT+CGMM")
+	if err != nil || strings.Contains(strings.Join(at.Lines, "\n"), "CGEV") || !strings.Contains(strings.Join(at.Lines, "\n"), "ME909") {
+		t.Errorf("AT+CGMM: %q %v", at.Lines, err)
+	}
+}
