@@ -237,6 +237,18 @@ func (m *Modem) init(ctx context.Context) error {
 	return nil
 }
 
+// RestoreSettings sets again what the engine relies on (echo off, result
+// codes, numeric errors, character set, URCs, SMS mode) after someone else
+// may have changed them, e.g. through the AT passthrough. It leaves the
+// radio and the data connection alone.
+func (m *Modem) RestoreSettings(ctx context.Context) error {
+	if err := m.prof.Init(ctx, m.eng); err != nil {
+		return m.wrap("restore settings", err)
+	}
+	m.smsSetup(ctx)
+	return nil
+}
+
 // RadioOn drives the radio to full function (+CFUN=1) from whatever state
 // the card is in: CFUN 0 after our own shutdown (the card keeps it while
 // the box runs), 4 (Ericsson's boot state, flight mode) or a vendor's

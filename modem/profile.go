@@ -131,7 +131,9 @@ func commonInit(ctx context.Context, at AT) error {
 	if err := cmd(ctx, at, "AT+CREG=2"); err != nil && !isModemAnswer(err) {
 		return err
 	}
-	for _, c := range []string{"AT+CGREG=2", "AT+CEREG=2", "AT+COPS=3,0"} {
+	// String parameters (APN, *E2IPCFG answers) in plain text: someone
+	// may have switched the card to UCS2 (passthrough, another program).
+	for _, c := range []string{`AT+CSCS="GSM"`, "AT+CGREG=2", "AT+CEREG=2", "AT+COPS=3,0"} {
 		if err := cmd(ctx, at, c); err != nil && !isModemAnswer(err) {
 			return err
 		}

@@ -144,6 +144,14 @@ func (m realModem) AT(ctx context.Context, cmd string, timeout time.Duration) ([
 	if resp.Final != "" {
 		lines = append(lines, resp.Final)
 	}
+	if !atQueryOnly(cmd) {
+		// The engine owns echo, result format, CMEE, CSCS, CMGF: a
+		// command that may have changed them is followed by setting them
+		// again (a UCS2 character set would break every later dial).
+		if rerr := m.RestoreSettings(ctx); rerr != nil {
+			slog.Warn("modem settings after AT passthrough", "err", rerr)
+		}
+	}
 	return lines, err
 }
 

@@ -145,3 +145,22 @@ func unsafeATPart(p atPart) string {
 
 // redactAT hides PINs, PUKs and passwords in a command line for logs.
 func redactAT(cmd string) string { return modem.RedactAT(cmd) }
+
+// atQueryOnly reports a command line made of queries only ("AT+CSQ",
+// "AT+CFUN?;+COPS?", "ATI"): nothing in it changes a setting.
+func atQueryOnly(cmd string) bool {
+	parts, err := splitAT(cmd)
+	if err != nil {
+		return false
+	}
+	for _, p := range parts {
+		switch {
+		case p.rest == "?" || p.rest == "=?":
+		case p.rest == "" && p.name != "D" && (strings.HasPrefix(p.name, "+") || p.name == "I"):
+			// Action or read commands without arguments: +CSQ, +CGMM.
+		default:
+			return false
+		}
+	}
+	return true
+}

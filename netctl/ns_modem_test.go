@@ -670,3 +670,33 @@ func TestNamespaceModemATPassthrough(t *testing.T) {
 		t.Errorf("AT+CGMM: %q %v", at.Lines, err)
 	}
 }
+
+// TestNamespaceModemCharsetRestored: an admin switches the character set
+// to UCS2 through the passthrough. The engine owns its settings: it sets
+// them again, so the DW5550's next dial (APN as a plain string) works
+// after a network drop instead of failing with +CME ERROR: 50 for good.
+func TestNamespaceModemCharsetRestored(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "cs")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsim("dell-dw5550", "")
+	r.writeConfig(modemConfig(sim.pty, "dell-dw5550"))
+	r.startNetctl()
+	r.waitOnline("LTE up", 90*time.Second)
+	ctx := context.Background()
+	if _, err := r.client.AT(ctx, `AT+CSCS="UCS2"`); err != nil {
+		t.Fatal(err)
+	}
+	at, err := r.client.AT(ctx, "AT+CSCS?")
+	if err != nil || !strings.Contains(strings.Join(at.Lines, " "), `"GSM"`) {
+		t.Errorf("character set after the passthrough: %q %v", at.Lines, err)
+	}
+	dials := countPrefix(sim.commands(), "AT*ENAP=1")
+	sim.control("drop")
+	r.waitFor("redialled after the drop", 90*time.Second, func() (bool, string) {
+		st := r.status()
+		return countPrefix(sim.commands(), "AT*ENAP=1") > dials && st.Modem.State == netctl.ModemConnected && uplink(st, "modem").Active,
+			fmt.Sprintf("%s %q", st.Modem.State, st.Modem.Error)
+	})
+}

@@ -241,6 +241,15 @@ func (s *Sim) extended(c string) reply {
 			if len(args) >= 3 {
 				apn = args[2]
 			}
+			if s.cscs == "UCS2" {
+				// String parameters are UCS-2 hex now: a plain APN is
+				// an invalid parameter, as on a real card.
+				a, ok := fromUCS2Hex(apn)
+				if !ok {
+					return s.cme(50)
+				}
+				apn = a
+			}
 			s.pdp[cid] = apn
 			return ok()
 		}
@@ -292,7 +301,19 @@ func (s *Sim) extended(c string) reply {
 		return ok(fmt.Sprintf("+CPMS: %d,%d,%d,%d,%d,%d", used, c, used, c, used, c))
 	case "+CSCA":
 		return ok("+CSCA: \"+447785016005\",145")
-	case "+CSMS", "+CSCS", "+CGEREP", "+CRC", "+CLIP":
+	case "+CSCS":
+		if op == "?" {
+			return ok(`+CSCS: "` + s.cscs + `"`)
+		}
+		if len(args) == 1 {
+			switch cs := strings.ToUpper(args[0]); cs {
+			case "GSM", "IRA", "UCS2":
+				s.cscs = cs
+				return ok()
+			}
+		}
+		return s.cme(50)
+	case "+CSMS", "+CGEREP", "+CRC", "+CLIP":
 		return ok()
 	case "+CMGL":
 		return s.cmgl(args)
@@ -521,4 +542,32 @@ func maskOf(p netip.Prefix) netip.Addr {
 		m[i/8] |= 0x80 >> (i % 8)
 	}
 	return netip.AddrFrom4(m)
+}
+
+// fromUCS2Hex decodes "0069006E" (UCS-2 hex, ASCII only here).
+func fromUCS2Hex(h string) (string, bool) {
+	if h == "" {
+		return "", true
+	}
+	if len(h)%4 != 0 {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(h); i += 4 {
+		v, err := strconv.ParseUint(h[i:i+4], 16, 16)
+		if err != nil || v >= 0x80 {
+			return "", false
+		}
+		b.WriteByte(byte(v))
+	}
+	return b.String(), true
+}
+
+// toUCS2Hex is the UCS-2 hex form of an ASCII string.
+func toUCS2Hex(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "%04X", s[i])
+	}
+	return b.String()
 }

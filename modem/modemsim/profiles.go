@@ -346,10 +346,16 @@ func ericsson(s *Sim, name, op string, args []string) (reply, bool) {
 		if s.link != 1 {
 			return ok("*E2IPCFG: "), true
 		}
+		str := func(v string) string { // strings follow +CSCS
+			if s.cscs == "UCS2" {
+				return toUCS2Hex(v)
+			}
+			return v
+		}
 		var b strings.Builder
-		fmt.Fprintf(&b, `*E2IPCFG: (1,"%s")(2,"%s")`, s.cfg.Address.Addr(), s.cfg.Gateway)
+		fmt.Fprintf(&b, `*E2IPCFG: (1,"%s")(2,"%s")`, str(s.cfg.Address.Addr().String()), str(s.cfg.Gateway.String()))
 		for _, d := range s.cfg.DNS {
-			fmt.Fprintf(&b, `(3,"%s")`, d)
+			fmt.Fprintf(&b, `(3,"%s")`, str(d.String()))
 		}
 		return ok(b.String()), true
 	case "*EIAAUW":

@@ -110,6 +110,7 @@ type Sim struct {
 	cregN       [3]int
 	e2nap       bool
 	cmgf        int
+	cscs        string // character set of string parameters: GSM, IRA or UCS2
 	cnmiMT      int
 	link        int // 0 down, 1 up, 2 connecting
 	pdp         map[int]string
@@ -256,6 +257,7 @@ func (s *Sim) powerOn(delay bool) {
 	s.cregN = [3]int{}
 	s.e2nap = false
 	s.cmgf = 0
+	s.cscs = "GSM"
 	s.cnmiMT = 0
 	s.setLink(0)
 	s.pdp = map[int]string{}
