@@ -35,11 +35,15 @@ type page struct {
 	TLS         bool
 	HTTPSURL    string
 	Fingerprint string
-	Hostname    string
-	Version     string
-	Refresh     int  // seconds; 0: static page
-	Exposed     bool // web.expose_management is on: every page warns
-	Data        any
+	// FingerprintShort is its first and last groups; QR the HTTPS
+	// address as a QR code image (landing page only).
+	FingerprintShort string
+	QR               template.URL
+	Hostname         string
+	Version          string
+	Refresh          int  // seconds; 0: static page
+	Exposed          bool // web.expose_management is on: every page warns
+	Data             any
 }
 
 var funcs = template.FuncMap{
@@ -128,6 +132,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	p.Version = s.opt.Version
 	p.HasAdmin = s.accounts.HasAdmin()
 	p.HTTPSURL = s.httpsURL(r)
+	p.FingerprintShort = shortFingerprint(s.cert.Fingerprint)
+	if name == "landing" {
+		p.QR = qrDataURI(p.HTTPSURL)
+	}
 	if cfg, err := s.loadConfig(); err == nil && p.Authed {
 		p.Exposed = cfg.Web.ExposeManagement || cfg.Exposures() != nil
 	}
@@ -217,7 +225,7 @@ func (s *Server) pageRoot(w http.ResponseWriter, r *http.Request) {
 	case s.sessions.get(r) == nil:
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	default:
-		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+		http.Redirect(w, r, s.homePage(), http.StatusSeeOther)
 	}
 }
 
@@ -234,7 +242,11 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/setup", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: safeNext(r.URL.Query().Get("next"))})
+	next := r.URL.Query().Get("next")
+	if next == "" {
+		next = s.homePage()
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Data: safeNext(next)})
 }
 
 func (s *Server) pageReset(w http.ResponseWriter, r *http.Request) {
