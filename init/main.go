@@ -48,6 +48,10 @@ func main() {
 	for _, err := range mountEarly() {
 		log.Error("early mount", "err", err)
 	}
+	// Boot phases count from the kernel starting /init (the boot's goal);
+	// "main" is how long the Go runtime took before main ran.
+	clock := bootClock{start: kernelHandover(booted), w: os.Stderr}
+	writePhase(os.Stderr, "main", booted.Sub(clock.start))
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	cl := string(cmdline)
 	board, known, why := boards.Detect(boards.ReadDMI("/sys"), boards.CmdlineValue(cl, "edgebox.board"))
@@ -60,7 +64,6 @@ func main() {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	modDir := "/lib/modules/" + unix.ByteSliceToString(uts.Release[:])
-	clock := bootClock{start: booted, w: os.Stderr}
 	loadModules(context.Background(), modDir, board, log)
 	clock.phase("modules")
 
