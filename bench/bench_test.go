@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"edgebox/calldial"
+	"edgebox/internal/config"
 )
 
 const goBenchOut = `goos: linux
@@ -88,6 +89,26 @@ func TestTableAndTargets(t *testing.T) {
 	for _, tr := range res.Targets {
 		if tr.Met && !strings.Contains(tr.Target, "allocs") {
 			t.Errorf("target %q met with these figures", tr.Target)
+		}
+	}
+}
+
+// TestGatewayConfigCarriesThePoint: the bench's gateway takes every call
+// of the largest load point (the box's default limit is far below it:
+// the gateway would refuse the rest as busy).
+func TestGatewayConfigCarriesThePoint(t *testing.T) {
+	for _, p := range Matrix(false) {
+		c, err := GatewayConfig("127.0.0.1:5060", p.Concurrency)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.CallLimit() < p.Concurrency {
+			t.Errorf("%s: gateway call limit %d, the point holds up to %d calls", p.Name, c.CallLimit(), p.Concurrency)
+		}
+		full := config.Default()
+		full.Gateway = c
+		if err := full.Validate(); err != nil {
+			t.Errorf("%s: the bench's gateway config is refused: %v", p.Name, err)
 		}
 	}
 }

@@ -211,8 +211,8 @@ type Gateway struct {
 }
 
 // GatewayConfig is the benchmark's gateway section: everything on
-// loopback, plain HTTP portal, a rate limit above any load point and an
-// RTP port range for maxCalls calls.
+// loopback, plain HTTP portal, a rate limit and a call limit above any
+// load point and an RTP port range for maxCalls calls.
 func GatewayConfig(pbx string, maxCalls int) (config.Gateway, error) {
 	c := config.DefaultGateway()
 	c.Enabled = true
@@ -241,6 +241,9 @@ func GatewayConfig(pbx string, maxCalls int) (config.Gateway, error) {
 	// below the ephemeral range (32768..): ports the pool cannot bind are skipped
 	c.Media.RTPPortMin = 22000
 	c.Media.RTPPortMax = min(22000+4*maxCalls+64, 32767)
+	// the box's call limit above the point's calls, with room for calls
+	// still hanging up while the next start
+	c.MaxCalls = min(maxCalls+64, 10000)
 	return c, nil
 }
 
