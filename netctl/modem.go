@@ -529,7 +529,11 @@ func (m *modemManager) doReset(ctx context.Context, drv ModemDriver) {
 // While pppd holds a shared AT port the engine is suspended: the status
 // polls fail with modem.ErrSuspended, which is expected and ignored, as is
 // modem.ErrPPPOnly from Link (PPP-only modems: pppd's exit tells).
-func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan modem.Event, pppExited <-chan struct{}) string {
+//
+// Events from before upSince (queued while the session dialled: the link
+// URCs of the drop it redials for, a reset's re-init) are recorded but
+// never end a link that came up after them.
+func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan modem.Event, pppExited <-chan struct{}, upSince time.Time) string {
 	sig := time.NewTicker(orDefault(m.signalEvery, 30*time.Second))
 	defer sig.Stop()
 	check := time.NewTicker(orDefault(m.checkEvery, 10*time.Second))
@@ -558,6 +562,10 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 				return "closed"
 			}
 			if dropped := m.event(ev); dropped {
+				if ev.Time.Before(upSince) {
+					m.log.Debug("modem event from before the link came up", "kind", ev.Kind)
+					continue
+				}
 				m.log.Warn("modem connection dropped; redialling")
 				return "dropped"
 			}

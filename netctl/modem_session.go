@@ -26,6 +26,7 @@ type modemSession struct {
 	suspended bool      // the AT port is lent to pppd
 	regSince  time.Time // unregistered since
 	radioAt   time.Time // last radio check while unregistered
+	upSince   time.Time // when the data connection last came up
 }
 
 // step is what a state decided.
@@ -302,6 +303,7 @@ func (s *modemSession) connect(ctx context.Context, cfg config.Modem, _ string) 
 		}
 		return s.wait(ctx, 10*time.Second)
 	}
+	s.upSince = time.Now()
 	if s.ppp {
 		if st := s.startPPP(ctx, apn); st != stepNext {
 			return st
@@ -395,8 +397,8 @@ func (s *modemSession) connected(ctx context.Context) step {
 	if s.pppd != nil {
 		pppExited = s.pppd.done
 	}
-	up := time.Now()
-	r := m.watch(ctx, drv, s.events, pppExited)
+	up := s.upSince
+	r := m.watch(ctx, drv, s.events, pppExited, s.upSince)
 	if s.ppp {
 		m.pppDown()
 		if !s.endPPP() {

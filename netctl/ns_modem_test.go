@@ -700,3 +700,32 @@ func TestNamespaceModemCharsetRestored(t *testing.T) {
 			fmt.Sprintf("%s %q", st.Modem.State, st.Modem.Error)
 	})
 }
+
+// TestNamespaceModemEC25NoSpuriousRedial: after a network drop the EC25
+// redials once; its "up" indication (+QNETDEVSTATUS: 1,1,"IPV4") must not
+// be taken for a drop that redials a working link.
+func TestNamespaceModemEC25NoSpuriousRedial(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "ec")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsim("quectel-ec25", "")
+	r.writeConfig(modemConfig(sim.pty, "quectel-ec25"))
+	r.startNetctl()
+	r.waitOnline("LTE up", 90*time.Second)
+	time.Sleep(3 * time.Second) // give a spurious redial the chance to happen
+	dials := countPrefix(sim.commands(), "AT+QNETDEVCTL=1")
+	if dials != 1 {
+		t.Errorf("%d dials for one connection", dials)
+	}
+	sim.control("drop")
+	r.waitFor("redialled after the drop", 60*time.Second, func() (bool, string) {
+		st := r.status()
+		return countPrefix(sim.commands(), "AT+QNETDEVCTL=1") > dials && st.Modem.State == netctl.ModemConnected, st.Modem.State
+	})
+	r.waitOnline("LTE back", 60*time.Second)
+	time.Sleep(3 * time.Second)
+	if n := countPrefix(sim.commands(), "AT+QNETDEVCTL=1"); n != dials+1 {
+		t.Errorf("%d dials after one drop, want %d", n, dials+1)
+	}
+}

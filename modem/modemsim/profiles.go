@@ -117,7 +117,9 @@ func init() {
 			if st == 0 {
 				return `+QIURC: "pdpdeact",1`
 			}
-			return ""
+			// The call status indication's long form (as with a reject
+			// cause); unverified on real cards.
+			return `+QNETDEVSTATUS: 1,1,"IPV4"`
 		},
 		vendorHandle: quectel,
 	}
