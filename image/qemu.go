@@ -37,7 +37,9 @@ type VMOptions struct {
 	// other ends sit in the test's LAN, internet and carrier namespaces).
 	Netns string
 	// LANTap replaces the LAN port's user-mode network with a tap;
-	// WANTap adds a second e1000e (eth1, the WAN port) on a tap; LTETap
+	// WANTap adds a virtio-net WAN port (eth1: its driver loads after
+	// e1000e's) on a tap, whose link QEMU's set_link reliably takes down
+	// in the guest (an e1000e's did not); LTETap
 	// puts the modem's usb-net data port on a tap instead of slirp.
 	LANTap, WANTap, LTETap string
 }
@@ -87,7 +89,7 @@ func (o VMOptions) Args(monitor string) []string {
 		"-netdev", lan, "-device", "e1000e,netdev=lan,mac=52:54:00:ed:9e:01",
 	}
 	if o.WANTap != "" {
-		args = append(args, "-netdev", tapNetdev("wan", o.WANTap), "-device", "e1000e,netdev=wan,id="+wanNIC+",mac=52:54:00:ed:9e:02")
+		args = append(args, "-netdev", tapNetdev("wan", o.WANTap), "-device", "virtio-net-pci,netdev=wan,id="+wanNIC+",mac=52:54:00:ed:9e:02")
 	}
 	args = append(args, "-device", "qemu-xhci,id=xhci")
 	if o.ModemSocket != "" {
