@@ -965,8 +965,10 @@ func (c *Call) onReinvite(r pbxRequest) {
 		res := sip.NewResponseFromRequest(r.req, code, reason, body)
 		if body != nil {
 			res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-			ct := c.svc.sip.contact[c.cfg.PBX.Transport]
-			res.AppendHeader(&ct)
+			// the current address: a target refresh if the uplink moved
+			if _, ct, err := c.svc.sip.endpoint(c.cfg.PBX.Transport); err == nil {
+				res.AppendHeader(&ct)
+			}
 		}
 		if err := r.tx.Respond(res); err != nil {
 			c.log.Debug("re-INVITE response", "err", err)

@@ -267,3 +267,14 @@ func authorize(t testing.TB, svc *gateway.Service, from, dest string, ctx map[st
 }
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+// waitFor polls cond until it holds, failing the test after d.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); !cond(); {
+		if time.Now().After(end) {
+			t.Fatalf("no %s within %s", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

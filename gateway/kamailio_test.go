@@ -24,9 +24,9 @@ const kamailioCfg = `#!KAMAILIO
 debug=2
 log_stderror=yes
 children=1
-listen=udp:127.0.0.1:%[1]d
+listen=udp:%[2]s:%[1]d
 auto_aliases=no
-alias="127.0.0.1:%[1]d"
+alias="%[2]s:%[1]d"
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -43,7 +43,7 @@ loadmodule "kex.so"
 loadmodule "corex.so"
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "min_expires", 5)
-modparam("registrar", "max_expires", 10)
+modparam("registrar", "max_expires", %[3]d)
 
 request_route {
 	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
@@ -59,7 +59,7 @@ request_route {
 	route(AUTH);
 	if (is_method("REGISTER")) {
 		if (!save("location")) { sl_reply_error(); exit; }
-		xlog("L_NOTICE", "TEST-REGISTERED $au expires=$hdr(Expires) ct=$ct\n");
+		xlog("L_NOTICE", "TEST-REGISTERED $au expires=$hdr(Expires) ct=$ct via=$hdr(Via)\n");
 		exit;
 	}
 	if (is_method("INVITE")) {
@@ -67,7 +67,12 @@ request_route {
 		record_route();
 	}
 	if (!lookup("location")) { xlog("L_NOTICE", "TEST-LOOKUP-FAILED ru=$ru rU=$rU rd=$rd\n"); sl_send_reply("404", "Not Found"); exit; }
+	t_on_branch("BRANCH");
 	t_relay();
+}
+
+branch_route[BRANCH] {
+	xlog("L_NOTICE", "TEST-BRANCH $ru\n");
 }
 
 route[AUTH] {
@@ -85,6 +90,7 @@ route[AUTH] {
 `
 
 type kamailio struct {
+	host    string
 	port    int
 	logPath string
 	cmd     *exec.Cmd
@@ -92,6 +98,13 @@ type kamailio struct {
 }
 
 func startKamailio(t *testing.T) *kamailio {
+	t.Helper()
+	return startKamailioAt(t, "", "127.0.0.1", 10)
+}
+
+// startKamailioAt runs Kamailio in namespace ns ("": the test's own)
+// listening on host, granting registrations at most maxExpires seconds.
+func startKamailioAt(t *testing.T, ns, host string, maxExpires int) *kamailio {
 	t.Helper()
 	bin, err := exec.LookPath("kamailio")
 	if err != nil {
@@ -101,12 +114,20 @@ func startKamailio(t *testing.T) *kamailio {
 		}
 	}
 	dir := t.TempDir()
-	k := &kamailio{port: freeUDPTCPPort(t), done: make(chan struct{})}
+	k := &kamailio{host: host, port: 5060, done: make(chan struct{})}
+	if ns == "" {
+		k.port = freeUDPTCPPort(t)
+	}
 	cfg := filepath.Join(dir, "kamailio.cfg")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(kamailioCfg, k.port)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(kamailioCfg, k.port, host, maxExpires)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k.cmd = exec.Command(bin, "-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", dir, "-w", dir)
+	args := []string{"-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", dir, "-w", dir}
+	k.cmd = exec.Command(bin, args...)
+	if ns != "" {
+		// ip execs kamailio: the same process, so the group kill below holds
+		k.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	}
 	k.logPath = filepath.Join(dir, "kamailio.log")
 	logf, err := os.Create(k.logPath)
 	if err != nil {
@@ -130,12 +151,24 @@ func startKamailio(t *testing.T) *kamailio {
 			t.Logf("kamailio log:\n%s", strings.Join(k.log(), "\n"))
 		}
 	})
-	for i := 0; ; i++ {
-		c, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", k.port))
+	bound := func() bool {
+		c, err := net.ListenPacket("udp", k.addr())
 		if err != nil {
-			break
+			return true
 		}
 		c.Close()
+		return false
+	}
+	for i := 0; ; i++ {
+		up := false
+		if ns == "" {
+			up = bound()
+		} else {
+			inNetns(ns, func() error { up = bound(); return nil })
+		}
+		if up {
+			break
+		}
 		select {
 		case <-k.done:
 			t.Fatalf("kamailio exited:\n%s", strings.Join(k.log(), "\n"))
@@ -163,7 +196,7 @@ func (k *kamailio) count(substr string) int {
 	return n
 }
 
-func (k *kamailio) addr() string { return fmt.Sprintf("127.0.0.1:%d", k.port) }
+func (k *kamailio) addr() string { return net.JoinHostPort(k.host, fmt.Sprint(k.port)) }
 
 // registerContact registers agent's AoR at the registrar with the UAS's
 // address as contact (a third-party registration: SIPp as a pure UAS

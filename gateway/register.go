@@ -3,7 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -72,7 +72,9 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 		expires = 300
 	}
 	failures := 0
-	registered := false
+	// the Contact the registrar holds for the box: when the uplink moves,
+	// the next REGISTER drops it (expires=0) while binding the new one
+	var bound *sip.ContactHeader
 	if err := cfg.PBXIsTheBox(); err != nil {
 		// no REGISTER to itself: it would be answered 405 by this very box
 		_, msg, _ := strings.Cut(err.Error(), ": ")
@@ -83,7 +85,7 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 		return
 	}
 	for {
-		got, err := st.register(ctx, cfg, callID, &cseq, expires)
+		got, err := st.registerAt(ctx, cfg, callID, &cseq, expires, &bound, log)
 		var wait time.Duration
 		if err != nil {
 			if ctx.Err() != nil {
@@ -100,7 +102,6 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 			wait = min(time.Duration(1<<min(failures-1, 6))*5*time.Second, 5*time.Minute)
 		} else {
 			failures = 0
-			registered = true
 			r.set("registered", time.Now().Add(time.Duration(got)*time.Second))
 			s.metrics.registered.Set(1)
 			wait = max(time.Duration(got)*time.Second*8/10, 5*time.Second)
@@ -109,25 +110,46 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 		case <-ctx.Done():
 		case <-time.After(wait):
 			continue
+		case <-st.moved:
+			continue // the uplink moved: bind the new address now
 		}
 		break
 	}
 	s.metrics.registered.Set(0)
-	if registered {
+	if bound != nil {
 		uctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		st.register(uctx, cfg, callID, &cseq, 0)
+		if cli, _, err := st.endpoint(cfg.PBX.Transport); err == nil {
+			st.register(uctx, cli, cfg, callID, &cseq, *bound, nil, 0)
+		}
 		cancel()
 	}
 	r.set("off", time.Time{})
 }
 
-// register sends one REGISTER (answering a digest challenge) and returns
-// the lifetime the registrar granted.
-func (st *sipStack) register(ctx context.Context, cfg config.Gateway, callID sip.CallIDHeader, cseq *uint32, expires int) (int, error) {
-	cli := st.clients[cfg.PBX.Transport]
-	if cli == nil {
-		return 0, fmt.Errorf("no SIP listener for transport %s", cfg.PBX.Transport)
+// registerAt registers the box's current Contact, dropping *bound if the
+// box has moved off it, and on success points *bound at what it registered.
+func (st *sipStack) registerAt(ctx context.Context, cfg config.Gateway, callID sip.CallIDHeader, cseq *uint32, expires int, bound **sip.ContactHeader, log *slog.Logger) (int, error) {
+	cli, contact, err := st.endpoint(cfg.PBX.Transport)
+	if err != nil {
+		return 0, err
 	}
+	contact.Address.User = cfg.Trunk.Username
+	var drop *sip.ContactHeader
+	if b := *bound; b != nil && b.Address.String() != contact.Address.String() {
+		drop = b
+		log.Info("trunk: the box's address toward the PBX moved, registering the new one", "from", b.Address.Host, "to", contact.Address.Host)
+	}
+	got, err := st.register(ctx, cli, cfg, callID, cseq, contact, drop, expires)
+	if err == nil {
+		*bound = &contact
+	}
+	return got, err
+}
+
+// register sends one REGISTER binding contact (and removing drop, an
+// earlier binding of the box, in the same request), answering a digest
+// challenge, and returns the lifetime the registrar granted.
+func (st *sipStack) register(ctx context.Context, cli *sipgo.Client, cfg config.Gateway, callID sip.CallIDHeader, cseq *uint32, contact sip.ContactHeader, drop *sip.ContactHeader, expires int) (int, error) {
 	domain := cfg.PBX.Domain
 	if domain == "" {
 		domain, _, _ = net.SplitHostPort(cfg.PBX.HostPort())
@@ -144,9 +166,12 @@ func (st *sipStack) register(ctx context.Context, cfg config.Gateway, callID sip
 	req.AppendHeader(&id)
 	*cseq++
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: *cseq, MethodName: sip.REGISTER})
-	contact := st.contact[cfg.PBX.Transport]
-	contact.Address.User = cfg.Trunk.Username
 	req.AppendHeader(&contact)
+	if drop != nil {
+		d := sip.ContactHeader{Address: drop.Address, Params: sip.NewParams()}
+		d.Params.Add("expires", "0")
+		req.AppendHeader(&d)
+	}
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
 	req.AppendHeader(sip.NewHeader("User-Agent", userAgentName))
 	parent := ctx

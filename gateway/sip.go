@@ -34,9 +34,13 @@ type sipStack struct {
 	wg      sync.WaitGroup
 	listens []config.GatewaySIPListen
 	filter  *sipFilter
-	clients map[string]*sipgo.Client // by transport
-	contact map[string]sip.ContactHeader
+	pbx     string // the PBX's host:port, for the address the box uses toward it
 	closers []func()
+
+	mu        sync.Mutex
+	endpoints map[string]*sipEndpoint // by transport
+	moved     chan struct{}           // the address toward the PBX changed: register again
+	stopWatch context.CancelFunc
 }
 
 // allowedMethods is the Allow header the box sends.
@@ -46,7 +50,7 @@ const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"
 const userAgentName = "edgebox-gateway"
 
 func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack, error) {
-	s := &sipStack{log: log, svc: svc, listens: cfg.SIP.Listen, clients: map[string]*sipgo.Client{}, contact: map[string]sip.ContactHeader{}}
+	s := &sipStack{log: log, svc: svc, listens: cfg.SIP.Listen, pbx: cfg.PBX.HostPort(), endpoints: map[string]*sipEndpoint{}, moved: make(chan struct{}, 1)}
 	s.filter = &sipFilter{limit: newRateLimiter(cfg.Portal.RatePerMinute), onDrop: svc.metrics.sipDropped, onRefuse: svc.metrics.sipRefused.Inc}
 	s.filter.setAllowed(allowedSources(cfg.PBX))
 	var tlsConf *tls.Config
@@ -107,9 +111,11 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 		}
 		host, portStr, _ := net.SplitHostPort(l.Address)
 		port, _ := strconv.Atoi(portStr)
-		viaHost := host
+		ep := &sipEndpoint{transport: l.Transport, host: host}
 		if ip, err := netip.ParseAddr(host); err != nil || ip.IsUnspecified() {
-			viaHost = pbxIP
+			// a wildcard listener: Via and Contact carry the address of
+			// the uplink in use toward the PBX, which moves on failover
+			ep.follow, ep.host = true, pbxIP
 		}
 		switch l.Transport {
 		case "udp":
@@ -148,13 +154,7 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(viaHost), sipgo.WithClientPort(port),
-				sipgo.WithClientConnectionAddr(pc.LocalAddr().String()), sipgo.WithClientLogger(log))
-			if err != nil {
-				s.close()
-				return nil, err
-			}
-			s.clients["udp"] = cli
+			ep.connAddr = pc.LocalAddr().String()
 		case "tcp", "tls":
 			var ln net.Listener
 			ln, err = lc.Listen(context.Background(), "tcp", l.Address)
@@ -173,20 +173,21 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 				s.serve(func() error { return srv.ServeTCP(fl) })
 			}
 			port = ln.Addr().(*net.TCPAddr).Port
-			cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(viaHost), sipgo.WithClientPort(port), sipgo.WithClientLogger(log))
-			if err != nil {
-				s.close()
-				return nil, err
-			}
-			s.clients[l.Transport] = cli
 		}
-		c := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "edgebox", Host: viaHost, Port: port}}
-		if l.Transport != "udp" {
-			c.Address.UriParams = sip.NewParams()
-			c.Address.UriParams.Add("transport", l.Transport)
+		ep.port = port
+		if err := s.setEndpointHost(ep, ep.host); err != nil {
+			s.close()
+			return nil, err
 		}
-		s.contact[l.Transport] = c
+		s.endpoints[l.Transport] = ep
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopWatch = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.watchRoutes(ctx)
+	}()
 	return s, nil
 }
 
@@ -201,6 +202,9 @@ func (s *sipStack) serve(f func() error) {
 }
 
 func (s *sipStack) close() {
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	for _, c := range s.closers {
 		c()
 	}
@@ -208,20 +212,6 @@ func (s *sipStack) close() {
 		s.ua.Close()
 	}
 	s.wg.Wait()
-}
-
-// localIPToward is the local address the box uses to reach addr (no packet
-// is sent: a UDP "connect" only picks the route).
-func localIPToward(addr string) string {
-	if addr == "" {
-		return "127.0.0.1"
-	}
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		return "127.0.0.1"
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).IP.String()
 }
 
 // allowedSources are the prefixes new SIP requests may come from.
@@ -419,9 +409,9 @@ func destinationURI(dest string, pbx config.GatewayPBX) (sip.Uri, error) {
 // identity (the trunk account only answers digest challenges), the
 // context rides in X- headers.
 func (s *sipStack) newInvite(g CallGrant, pbx config.GatewayPBX, body []byte) (*sip.Request, *sipgo.DialogUA, error) {
-	cli := s.clients[pbx.Transport]
-	if cli == nil {
-		return nil, nil, fmt.Errorf("no SIP listener for transport %s toward the PBX", pbx.Transport)
+	cli, contact, err := s.endpoint(pbx.Transport)
+	if err != nil {
+		return nil, nil, err
 	}
 	to, err := destinationURI(g.Destination, pbx)
 	if err != nil {
@@ -461,7 +451,6 @@ func (s *sipStack) newInvite(g CallGrant, pbx config.GatewayPBX, body []byte) (*
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
-	contact := s.contact[pbx.Transport]
 	dua := &sipgo.DialogUA{Client: cli, ContactHDR: contact}
 	return req, dua, nil
 }
