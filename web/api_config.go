@@ -108,6 +108,9 @@ func (s *Server) applyConfig(ctx context.Context, old, next map[string]any, dry,
 	if errs := newExposures(old, c); len(errs) > 0 {
 		return ConfigResult{Errors: errs}, http.StatusBadRequest
 	}
+	if errs := changeChecks(old, c); len(errs) > 0 {
+		return ConfigResult{Errors: errs}, http.StatusBadRequest
+	}
 	if was, _ := getPath(old, "web.expose_management"); c.Web.ExposeManagement && was != true && !confirmExpose {
 		return ConfigResult{Errors: []FieldError{{Field: "web.expose_management", Message: "turning this on lets the uplinks (the internet) reach the web UI, API or logs: confirm it separately (confirm_expose) if you really mean it"}}}, http.StatusBadRequest
 	}

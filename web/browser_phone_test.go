@@ -2,14 +2,20 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"edgebox/internal/localapi"
+	"edgebox/netctl/openvpn"
 )
 
 // Phone-sized browser tests for issue 24 (the installer's first hour).
@@ -115,4 +121,132 @@ func TestBrowserPhoneFirstPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#step-submit")),
 		waitText("#step-form .notice", "Saved"))
 	do(t, ctx, "root", chromedp.Navigate(httpsURL+"/"), waitURL("/dashboard"), snap(dir, "03-dashboard"))
+}
+
+// gatewayReporting plays the gateway with a registration the test sets.
+func gatewayReporting(reg *atomic.Value) http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, 200, map[string]any{"enabled": true, "active_calls": 0, "ice_port": 8478, "pbx": "pbx.example.net:5060", "registration": reg.Load().(string)})
+	})
+	return m
+}
+
+func hasClass(ctx context.Context, sel, class string) bool {
+	v, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector(`+strconvQuote(sel)+`)||{classList:{contains:()=>false}}).classList.contains(`+strconvQuote(class)+`)`))
+	return v
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// visibleNotices is the text of every notice on the page that shows.
+func visibleNotices(ctx context.Context) []string {
+	v, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".notice")].filter(n => n.offsetParent !== null && !n.hidden).map(n => n.textContent.trim())`))
+	return v
+}
+
+// The wizard says what is true (issue 24 item 3): an empty APN is named,
+// stale notices go, secrets can be shown, unsaved input is not dropped
+// silently, ticks come from the services, and the PBX, WAN, SIP and time
+// steps say what happened in words.
+func TestBrowserPhoneWizardHonesty(t *testing.T) {
+	var clockSet atomic.Value
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c", SetClock: func(t time.Time) error { clockSet.Store(t); return nil }})
+	nc := &fakeNetctl{vpnState: openvpn.StateNoProfile}
+	serveUnix(t, "netctl", nc.handler())
+	var reg atomic.Value
+	reg.Store("registering")
+	serveUnix(t, "gateway", gatewayReporting(&reg))
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+	pin := `[data-path="network.modem.pin"]`
+	apn := `[data-path="network.modem.apn"]`
+
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	// Ticks mean working: the LAN has its address, the VPN has no profile.
+	if !hasClass(ctx, "#step-lan", "done") || hasClass(ctx, "#step-vpn", "done") || hasClass(ctx, "#step-mobile", "done") {
+		t.Errorf("ticks: lan %v vpn %v mobile %v", hasClass(ctx, "#step-lan", "done"), hasClass(ctx, "#step-vpn", "done"), hasClass(ctx, "#step-mobile", "done"))
+	}
+	if ph, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(apn), "placeholder")); !strings.HasPrefix(ph.Value, "e.g.") {
+		t.Errorf("APN placeholder %q looks like a value", ph.Value)
+	}
+	do(t, ctx, "empty APN", chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "No APN: the box cannot connect"), snap(dir, "10-wizard-empty-apn"))
+
+	// A good save, then a bad PIN: the old "Saved" must not stay beside the error.
+	do(t, ctx, "bad PIN",
+		chromedp.SendKeys(chromedp.CSS(apn), "internet.example"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"), waitText("#check", "Modem connected"),
+		chromedp.SendKeys(chromedp.CSS(pin), "12ab"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText(`.err[data-for="network.modem.pin"]`, "4 to 8 digits"))
+	if n := textOf(ctx, "#step-form .notice"); strings.Contains(n, "Saved") {
+		t.Errorf("stale notice %q beside the PIN error", n)
+	}
+	if c := textOf(ctx, "#check"); c != "" {
+		t.Errorf("stale check %q beside the PIN error", c)
+	}
+	// Show/hide on the PIN.
+	do(t, ctx, "show PIN", chromedp.Click(chromedp.CSS(`[aria-controls="f-network.modem.pin"]`)), snap(dir, "11-wizard-pin-error-shown"))
+	if typ, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(pin), "type")); typ.Value != "text" {
+		t.Errorf("PIN field is %q after Show", typ.Value)
+	}
+	// Unsaved input: Next warns once, then goes.
+	do(t, ctx, "next with unsaved input", chromedp.Click(chromedp.CSS("#next-step")), waitText("#page-notice", "not saved"), snap(dir, "12-wizard-unsaved-warning"))
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); !strings.HasSuffix(loc, "/wizard/mobile") {
+		t.Errorf("Next left unsaved input for %s", loc)
+	}
+	do(t, ctx, "next again", chromedp.Click(chromedp.CSS("#next-step")), waitURL("/wizard/wan"))
+
+	// WAN without cable.
+	do(t, ctx, "wan", chromedp.WaitVisible(chromedp.CSS("#step-submit")), chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "No cable in the WAN port"), snap(dir, "13-wizard-wan"))
+
+	// SIP: no port means 5060; an unreachable PBX is not a password problem.
+	reg.Store("unreachable: The PBX at pbx.example.net:5060 does not answer: check the address and that the PBX runs.")
+	do(t, ctx, "sip", chromedp.Navigate(httpsURL+"/wizard/sip"), chromedp.WaitVisible(chromedp.CSS("#step-submit")),
+		chromedp.SendKeys(chromedp.CSS(`[data-path="gateway.pbx.address"]`), "pbx.example.net"),
+		chromedp.SendKeys(chromedp.CSS(`[data-path="gateway.trunk.username"]`), "edgebox17"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "does not answer"), snap(dir, "14-wizard-sip-unreachable"))
+	if c := textOf(ctx, "#check"); strings.Contains(c, "password") {
+		t.Errorf("unreachable PBX reported as %q", c)
+	}
+	cfg, _ := e.srv.loadConfig()
+	if hp := cfg.Gateway.PBX.HostPort(); hp != "pbx.example.net:5060" {
+		t.Errorf("PBX without a port is %s", hp)
+	}
+	reg.Store("rejected: The PBX answered 403 Forbidden: check the trunk user name and password.")
+	do(t, ctx, "sip rejected", chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "check user name and password"))
+
+	// Time: a city alone is refused with the zone it means; the clock shows in the zone.
+	tz := `[data-path="system.timezone"]`
+	do(t, ctx, "time zone", chromedp.Navigate(httpsURL+"/wizard/time"), chromedp.WaitVisible(chromedp.CSS("#step-submit")),
+		chromedp.SendKeys(chromedp.CSS(tz), "Berlin"), chromedp.Click(chromedp.CSS("#step-submit")),
+		waitText(`.err[data-for="system.timezone"]`, "Europe/Berlin"), snap(dir, "15-wizard-time-zone-refused"),
+		chromedp.SetValue(chromedp.CSS(tz), "Europe/Berlin"), chromedp.Click(chromedp.CSS("#step-submit")),
+		waitText("#check", "Europe/Berlin time"))
+	do(t, ctx, "phone time", chromedp.Click(chromedp.CSS("#phone-time")), waitText("#step-form .notice", "matches the phone"), snap(dir, "16-wizard-time-phone"))
+	if v, _ := clockSet.Load().(time.Time); time.Since(v).Abs() > time.Minute {
+		t.Errorf("clock set to %v", v)
+	}
+	for _, n := range [][]string{visibleNotices(ctx)} {
+		seen := map[string]bool{}
+		for _, s := range n {
+			if seen[s] {
+				t.Errorf("notice %q shows twice", s)
+			}
+			seen[s] = true
+		}
+	}
+
+	// The VPN connects: its tick comes from netctl's status, on any page load.
+	nc.mu.Lock()
+	nc.vpnState = openvpn.StateConnected
+	nc.mu.Unlock()
+	reg.Store("registered")
+	do(t, ctx, "ticks", chromedp.Navigate(httpsURL+"/wizard/gateway"), chromedp.WaitVisible(chromedp.CSS("#step-submit")), snap(dir, "17-wizard-ticks"))
+	for _, id := range []string{"vpn", "sip", "mobile", "lan", "time"} {
+		if !hasClass(ctx, "#step-"+id, "done") {
+			t.Errorf("step %s is working but has no tick", id)
+		}
+	}
 }

@@ -54,6 +54,8 @@ type Options struct {
 	SessionMaxAge time.Duration
 	// Now replaces the clock for sessions and tokens (tests).
 	Now func() time.Time
+	// SetClock replaces setting the system clock (tests).
+	SetClock func(time.Time) error
 }
 
 // Server is the web service.

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"edgebox/internal/config"
 	"edgebox/netctl/openvpn"
 )
 
@@ -40,7 +42,7 @@ var wizardSteps = []step{
 	{ID: "mobile", Title: "Mobile", Intro: "The SIM card's access point and PIN. The box dials as soon as you save.",
 		Fields: []field{
 			{Path: "network.modem.enabled", Label: "Use the mobile modem", Kind: "checkbox"},
-			{Path: "network.modem.apn", Label: "APN", Kind: "text", Place: "internet", Help: "From the mobile operator, e.g. internet or web.vodafone.de."},
+			{Path: "network.modem.apn", Label: "APN", Kind: "text", Place: "e.g. internet", Help: "From the mobile operator, e.g. internet or web.vodafone.de. Without it the box cannot connect."},
 			{Path: "network.modem.user", Label: "APN user name", Kind: "text", Help: "Leave empty unless the operator gives one."},
 			{Path: "network.modem.password", Label: "APN password", Kind: "password", Secret: true},
 			{Path: "network.modem.pin", Label: "SIM PIN", Kind: "password", Secret: true, Help: "4 to 8 digits. A wrong PIN is never retried: the box waits for a new one."},
@@ -63,7 +65,7 @@ var wizardSteps = []step{
 	{ID: "sip", Title: "SIP trunk", Intro: "Where calls go: the PBX and the box's account there.",
 		Fields: []field{
 			{Path: "gateway.enabled", Label: "Enable the call gateway", Kind: "checkbox"},
-			{Path: "gateway.pbx.address", Label: "PBX address", Kind: "text", Place: "pbx.example.net:5060", Help: "host:port of the PBX or its SIP proxy."},
+			{Path: "gateway.pbx.address", Label: "PBX address", Kind: "text", Place: "pbx.example.net", Help: "Host name or address of the PBX or its SIP proxy, with :port if it is not 5060."},
 			{Path: "gateway.pbx.transport", Label: "Transport", Kind: "select", Options: []string{"udp", "tcp", "tls"}},
 			{Path: "gateway.trunk.username", Label: "Trunk user name", Kind: "text"},
 			{Path: "gateway.trunk.password", Label: "Trunk password", Kind: "password", Secret: true},
@@ -81,7 +83,7 @@ var wizardSteps = []step{
 	{ID: "time", Title: "Time", Intro: "Clock and time zone: call records and certificates need the right time.",
 		Fields: []field{
 			{Path: "system.ntp", Label: "NTP servers", Kind: "list", Place: "0.pool.ntp.org, 1.pool.ntp.org", Help: "Separate with commas."},
-			{Path: "system.timezone", Label: "Time zone", Kind: "text", Place: "Europe/Berlin", Help: "Region/City as in the tz database."},
+			{Path: "system.timezone", Label: "Time zone", Kind: "text", Place: "e.g. Europe/Berlin", Help: "Region/City as in the tz database."},
 		}, Check: "time"},
 }
 
@@ -113,7 +115,9 @@ func formPath(p string) string {
 }
 
 type wizardView struct {
-	Steps   []step
+	Steps []step
+	// Working holds the steps whose service reports them working now.
+	Working map[string]bool
 	Step    step
 	Index   int
 	Prev    string
@@ -128,7 +132,12 @@ func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session)
 		http.Redirect(w, r, "/wizard/"+wizardSteps[0].ID, http.StatusSeeOther)
 		return
 	}
-	v := wizardView{Steps: wizardSteps, Index: i}
+	v := wizardView{Steps: wizardSteps, Index: i, Working: map[string]bool{}}
+	cfg, _ := s.loadConfig()
+	status := s.status(r.Context())
+	for _, ws := range wizardSteps {
+		v.Working[ws.ID] = checkIn(status, cfg, ws.Check).State == "ok"
+	}
 	if i > 0 {
 		v.Prev = wizardSteps[i-1].ID
 	}
@@ -200,16 +209,28 @@ func (s *Server) handleWizardCheck(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) check(ctx context.Context, what string) Check {
-	status := s.status(ctx)
+	cfg, _ := s.loadConfig()
+	return checkIn(s.status(ctx), cfg, what)
+}
+
+// checkIn is a step's result from the services' own status, so a tick
+// means "working" and survives a reboot. cfg may be nil.
+func checkIn(status Status, cfg *config.Config, what string) Check {
 	net := status.Network
 	needNet := func() (Check, bool) {
 		if net == nil {
-			return Check{"na", "Saved. The network service is not available, so the result cannot be shown yet."}, false
+			return Check{"na", "The network service is not available, so the result cannot be shown yet."}, false
 		}
 		return Check{}, true
 	}
 	switch what {
 	case "modem":
+		if cfg != nil && !cfg.Network.Modem.Enabled {
+			return Check{"ok", "The mobile modem is switched off."}
+		}
+		if cfg != nil && strings.TrimSpace(cfg.Network.Modem.APN) == "" {
+			return Check{"fail", "No APN: the box cannot connect over the mobile network. Enter the APN from the operator and save."}
+		}
 		if c, ok := needNet(); !ok {
 			return c
 		}
@@ -256,8 +277,8 @@ func (s *Server) check(ctx context.Context, what string) Check {
 			switch state {
 			case "healthy":
 				return Check{"ok", "Wired WAN is up with " + gets(u, "address") + "."}
-			case "no-carrier":
-				return Check{"fail", "No cable on the WAN port (no carrier)."}
+			case "no-carrier", "absent":
+				return Check{"fail", "No cable in the WAN port: plug in the cable from the router, or switch the wired WAN off above if the box uses only the mobile network."}
 			case "disabled":
 				return Check{"ok", "Wired WAN is switched off."}
 			}
@@ -267,7 +288,7 @@ func (s *Server) check(ctx context.Context, what string) Check {
 	case "vpn":
 		p := vpnPanel(status)
 		if p.Unavailable != "" {
-			return Check{"na", "Saved. " + p.Unavailable}
+			return Check{"na", p.Unavailable}
 		}
 		v := status.VPN
 		switch v.State {
@@ -277,32 +298,64 @@ func (s *Server) check(ctx context.Context, what string) Check {
 			return Check{"fail", "The profile's key needs its passphrase: enter it above and upload again."}
 		case openvpn.StateNeedsLogin:
 			return Check{"fail", "The VPN server asks for a user name and password: enter them above and upload again."}
+		case openvpn.StateNoProfile:
+			return Check{"wait", "No VPN profile yet: upload the .ovpn file from your company."}
 		}
 		if v.LastError != "" {
 			return Check{"wait", "VPN: " + p.State + " — " + v.LastError}
 		}
 		return Check{"wait", "VPN: " + orDash(p.State) + "…"}
 	case "sip":
-		p, _ := gatewayPanel(status)
-		if p.Unavailable != "" {
-			return Check{"na", "Saved. " + p.Unavailable}
-		}
-		if p.State == "registered" {
-			return Check{"ok", "Trunk registered at the PBX."}
-		}
-		if p.State == "failed" || p.State == "rejected" {
-			return Check{"fail", "The PBX refused the registration: check user name and password."}
-		}
-		return Check{"wait", "Trunk: " + orDash(p.State) + "…"}
+		return sipCheck(status)
 	case "gateway":
 		if status.Gateway == nil {
-			return Check{"na", "Saved. Gateway service not available."}
+			return Check{"na", "Gateway service not available."}
 		}
-		return Check{"ok", "Saved and applied by the gateway."}
+		return Check{"ok", "Applied by the gateway."}
 	case "time":
-		return Check{"ok", "Saved. The box's clock is now " + status.Time.Local().Format("2006-01-02 15:04:05 MST") + "."}
+		return timeCheck(status, cfg)
 	}
 	return Check{"na", "Saved."}
+}
+
+// sipCheck reads the gateway's registration, "KIND: what happened and
+// what to do": only a rejection is about the user name and password.
+func sipCheck(status Status) Check {
+	p, _ := gatewayPanel(status)
+	if p.Unavailable != "" {
+		return Check{"na", p.Unavailable}
+	}
+	reg := gets(status.Gateway, "registration")
+	kind, detail, _ := strings.Cut(reg, ": ")
+	switch {
+	case p.State == "disabled":
+		return Check{"ok", "The call gateway is switched off."}
+	case p.State == "registered":
+		return Check{"ok", "Trunk registered at the PBX " + orDash(gets(status.Gateway, "pbx")) + "."}
+	case kind == "rejected":
+		return Check{"fail", "The PBX refused the registration: check user name and password."}
+	case kind == "unreachable" || kind == "refused" || kind == "timeout" || kind == "self" || kind == "failed":
+		if detail == "" {
+			detail = "The registration failed (" + kind + ")."
+		}
+		return Check{"fail", detail}
+	}
+	return Check{"wait", "Trunk: " + orDash(p.State) + "…"}
+}
+
+// timeCheck shows the box's clock in the chosen zone.
+func timeCheck(status Status, cfg *config.Config) Check {
+	loc, name := time.UTC, "UTC"
+	if cfg != nil && cfg.System.Timezone != "" {
+		if l, err := time.LoadLocation(cfg.System.Timezone); err == nil {
+			loc, name = l, cfg.System.Timezone
+		}
+	}
+	t := status.Time.In(loc)
+	if t.Year() < 2024 {
+		return Check{"fail", "The box's clock says " + t.Format("2006-01-02 15:04") + ", which is wrong: tap \"Use my phone's time\" or check the NTP servers."}
+	}
+	return Check{"ok", "The box's clock is now " + t.Format("2006-01-02 15:04:05") + " " + name + " time (" + t.Format("MST") + ")."}
 }
 
 func orDash(s string) string {

@@ -22,9 +22,15 @@
     el.textContent = text;
   }
 
+  // clearErrors also clears the form's last notice and stops a running
+  // check, so nothing stale stands next to a new answer.
   function clearErrors(form) {
     form.querySelectorAll(".field").forEach(f => f.classList.remove("has-error"));
     form.querySelectorAll(".err").forEach(e => { e.textContent = ""; });
+    const n = form.querySelector(".notice");
+    if (n) { n.className = "notice"; n.textContent = ""; }
+    const check = document.getElementById("check");
+    if (check && form.dataset.step) { checkRun++; check.hidden = true; check.textContent = ""; }
   }
 
   function fieldError(form, path, msg) {
@@ -62,11 +68,14 @@
     return el.value;
   }
 
+  let checkRun = 0;
   async function pollCheck(box, step) {
     const until = Date.now() + 90000;
+    const run = ++checkRun;
     box.hidden = false;
     while (Date.now() < until) {
       const r = await api("GET", "/api/v1/wizard/" + step + "/check");
+      if (run !== checkRun) return; // a newer save took over
       if (r.ok && r.data) {
         const d = r.data;
         notice(box, d.state === "ok" ? "ok" : d.state === "fail" ? "bad" : "info", d.message);
@@ -76,6 +85,7 @@
         return;
       }
       await new Promise(res => setTimeout(res, 2000));
+      if (run !== checkRun) return;
     }
     notice(box, "warn", box.textContent + " — still waiting after 90 s: check the dashboard.");
   }
@@ -92,9 +102,9 @@
       showErrors(form, r.data && r.data.errors, (r.data && r.data.error) || "Not saved (" + r.status + ").");
       return;
     }
-    let msg = "Saved.";
-    if (r.data.reloaded && r.data.reloaded.length) msg += " Applied live by " + r.data.reloaded.join(", ") + ".";
-    if (r.data.reload_errors && r.data.reload_errors.length) msg += " Not yet applied: " + r.data.reload_errors.join("; ") + " (applied at the next restart).";
+    delete form.dataset.dirty;
+    let msg = "Saved and applied.";
+    if (r.data.reload_errors && r.data.reload_errors.length) msg = "Saved. It takes effect when the box restarts: the running services could not be asked to apply it now.";
     notice(form.querySelector(".notice"), "ok", msg);
     const check = document.getElementById("check");
     if (check && form.dataset.step) pollCheck(check, form.dataset.step);
@@ -176,6 +186,7 @@
         return;
       }
       if (d && d.needs_confirm) { showRestorePlan(form, d); return; }
+      delete form.dataset.dirty;
       const conf = form.querySelector("[name=confirm]");
       if (conf) conf.value = "";
       notice(form.querySelector(".notice"), "ok", (d && d.message) || form.dataset.done || "Uploaded.");
@@ -273,6 +284,56 @@
   document.addEventListener("change", ev => {
     const s = ev.target.closest("select[data-go]");
     if (s) location.href = s.dataset.go + encodeURIComponent(s.value);
+  });
+
+  // Show/hide toggles on every password field: typing a PIN on a phone
+  // keyboard blind is how wrong PINs happen.
+  document.querySelectorAll('input[type="password"]').forEach(inp => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "secondary toggle-pw";
+    b.textContent = "Show";
+    b.setAttribute("aria-controls", inp.id);
+    b.addEventListener("click", () => {
+      const show = inp.type === "password";
+      inp.type = show ? "text" : "password";
+      b.textContent = show ? "Hide" : "Show";
+    });
+    const wrap = document.createElement("div");
+    wrap.className = "pw-wrap";
+    inp.parentNode.insertBefore(wrap, inp);
+    wrap.appendChild(inp);
+    wrap.appendChild(b);
+  });
+
+  // Unsaved input is not dropped silently: the first tap on a link away
+  // from a changed form warns, a second one leaves.
+  document.querySelectorAll("form[data-step]").forEach(f => {
+    const mark = () => { f.dataset.dirty = "1"; };
+    f.addEventListener("input", mark);
+    f.addEventListener("change", mark);
+  });
+  let warnedLeave = false;
+  document.addEventListener("click", ev => {
+    const a = ev.target.closest("a[href]");
+    if (!a || warnedLeave || !document.querySelector("form[data-dirty]")) return;
+    ev.preventDefault();
+    warnedLeave = true;
+    notice(document.getElementById("page-notice"), "warn", "This page has changes that are not saved: tap \u201cSave and apply\u201d first, or tap the link again to leave them.");
+    window.scrollTo(0, 0);
+  });
+
+  // "Use my phone's time": the phone's clock and time zone for the box.
+  const pt = document.getElementById("phone-time");
+  if (pt) pt.addEventListener("click", async () => {
+    const form = pt.closest("form");
+    clearErrors(form);
+    const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    const f = form.querySelector('[data-path="system.timezone"]');
+    if (f && tz) { f.value = tz; form.dataset.dirty = "1"; }
+    const r = await api("POST", "/api/v1/system/time", { unix_ms: Date.now() });
+    if (!r.ok) { notice(form.querySelector(".notice"), "bad", (r.data && r.data.error) || "The clock was not set."); return; }
+    notice(form.querySelector(".notice"), "ok", r.data.message + (tz ? " Time zone " + tz + " filled in: tap \u201cSave and apply\u201d to keep it." : ""));
   });
 
   // Pages marked data-refresh re-render their main part in place.
