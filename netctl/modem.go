@@ -229,6 +229,7 @@ func (m *modemManager) setState(state, errText string) {
 	if m.st.State != state {
 		m.st.Since = time.Now()
 	}
+	changed := m.st.State != state
 	m.st.State = state
 	switch {
 	case errText != "":
@@ -240,6 +241,40 @@ func (m *modemManager) setState(state, errText string) {
 		m.st.Error, m.st.ErrorTime = "", time.Time{}
 	}
 	m.mu.Unlock()
+	if changed {
+		m.gateUplink(state)
+	}
+}
+
+// modemOffline: states in which an opened modem surely carries no data,
+// whatever its data interface shows. A hung modem (not-responding) may
+// still carry traffic, and without a modem (absent, opening) there is
+// nobody to ask: those are left to the link and the health probes.
+func modemOffline(state string) bool {
+	switch state {
+	case ModemSIM, ModemRegistering, ModemConnecting, ModemDisconnected:
+		return true
+	}
+	return false
+}
+
+// gateUplink keeps the modem uplink from counting as healthy while the
+// modem is surely not connected.
+func (m *modemManager) gateUplink(state string) {
+	offline := modemOffline(state)
+	s := m.s
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	u := s.uplinkLocked("modem")
+	if u == nil || u.offline == offline {
+		s.mu.Unlock()
+		return
+	}
+	u.offline = offline
+	s.mu.Unlock()
+	s.wake()
 }
 
 func (m *modemManager) status() ModemStatus {
@@ -297,6 +332,9 @@ func (s *Service) configureModemLocked(old, cfg config.Network) {
 	m.mu.Unlock()
 	if changed {
 		m.request("reconfig")
+	}
+	if u := s.uplinkLocked("modem"); u != nil {
+		u.offline = modemOffline(m.status().State)
 	}
 	// A rebuilt modem uplink needs the interface the manager found.
 	if u := s.uplinkLocked("modem"); u != nil && u.Iface == "" && m.currentIface() != "" {

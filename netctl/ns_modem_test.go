@@ -729,3 +729,56 @@ func TestNamespaceModemEC25NoSpuriousRedial(t *testing.T) {
 		t.Errorf("%d dials after one drop, want %d", n, dials+1)
 	}
 }
+
+// TestNamespaceModemNotHealthyWhileRegistering: a data interface that has
+// a link and a lease whatever the modem does (QEMU's usb-net) must not
+// make the status say "healthy" while the modem is not registered.
+func TestNamespaceModemNotHealthyWhileRegistering(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "nh")
+	r.setCarrier("ltep", true)
+	r.startDNSMasq("ltep", lteNet)
+	// --netdev "": the simulator leaves the veth's link alone.
+	sim := r.startModemsimArgs("huawei-me909s", "", "--netdev", "")
+	sim.control("reg searching")
+	r.writeConfig(modemConfig(sim.pty, "huawei-me909s"))
+	r.startNetctl()
+	r.waitFor("a lease on lte0 while registering", 60*time.Second, func() (bool, string) {
+		st := r.status()
+		u := uplink(st, "modem")
+		return st.Modem.State == netctl.ModemRegistering && u.Address != "", fmt.Sprintf("%s %s %q", st.Modem.State, u.State, u.Address)
+	})
+	for n := 0; n < 30; n++ { // 3 s of polls
+		st := r.status()
+		if u := uplink(st, "modem"); u.State == "healthy" || u.Active || st.Active == "modem" {
+			t.Fatalf("modem uplink %s (active %v) while the modem is %s", u.State, u.Active, st.Modem.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	sim.control("reg home")
+	r.waitOnline("LTE up once registered", 90*time.Second)
+}
+
+// TestNamespaceModemOperatorAfterFlap: registration URCs carry no
+// operator; after the network flaps (searching, then home again) the
+// operator is read again instead of disappearing from the status.
+func TestNamespaceModemOperatorAfterFlap(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "of")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsim("huawei-me909s", "")
+	r.writeConfig(modemConfig(sim.pty, "huawei-me909s"))
+	r.startNetctl()
+	r.waitOnline("LTE up", 90*time.Second)
+	sim.control("urc +CEREG: 2")
+	r.waitFor("searching seen", 30*time.Second, func() (bool, string) {
+		reg := r.status().Modem.Registration
+		return reg != nil && reg.State == "searching", fmt.Sprintf("%+v", reg)
+	})
+	sim.control(`urc +CEREG: 1,"00C3","0000A13F",7`)
+	r.waitFor("operator back after the flap", 30*time.Second, func() (bool, string) {
+		reg := r.status().Modem.Registration
+		return reg != nil && reg.State.Registered() && reg.Operator == "Telekom.de", fmt.Sprintf("%+v", reg)
+	})
+}

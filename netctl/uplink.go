@@ -18,6 +18,10 @@ type Uplink struct {
 	extraDNS []netip.Addr // configured DNS added to DHCP's
 
 	exists, carrier bool
+	// offline: the modem is not connected (registering, SIM, radio off):
+	// its data interface may have a link and even a DHCP lease (QEMU's
+	// usb-net, some cdc_ether cards) but carries nothing.
+	offline bool
 	addr            *AddrConfig // what is programmed on the interface
 	dhcp            *DHCPClient
 	stopDHCP        context.CancelFunc
@@ -36,7 +40,7 @@ type Uplink struct {
 }
 
 func (u *Uplink) ready() bool {
-	return u.exists && u.carrier && u.addr != nil
+	return u.exists && u.carrier && !u.offline && u.addr != nil
 }
 
 // updateHealth recomputes ready/healthy at now. Without probe targets a
@@ -68,7 +72,7 @@ func (u *Uplink) updateHealth(now time.Time, failAfter time.Duration) {
 	switch {
 	case !u.exists:
 		st = UplinkAbsent
-	case !u.carrier:
+	case !u.carrier || u.offline:
 		st = UplinkNoCarrier
 	case u.addr == nil:
 		st = UplinkConfiguring
