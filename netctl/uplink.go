@@ -18,15 +18,16 @@ type Uplink struct {
 	extraDNS []netip.Addr // configured DNS added to DHCP's
 
 	exists, carrier bool
-	// offline: the modem is not connected (registering, SIM, radio off):
-	// its data interface may have a link and even a DHCP lease (QEMU's
-	// usb-net, some cdc_ether cards) but carries nothing.
-	offline bool
 	addr            *AddrConfig // what is programmed on the interface
 	dhcp            *DHCPClient
 	stopDHCP        context.CancelFunc
 	stopProbe       context.CancelFunc
 	lastErr         string
+
+	// offline: the modem is not connected (registering, SIM, radio off):
+	// its data interface may have a link and even a DHCP lease (QEMU's
+	// usb-net, some cdc_ether cards) but carries nothing.
+	offline bool
 
 	readySince   time.Time
 	lastOK       time.Time
