@@ -38,6 +38,11 @@ func newMetrics(svc *Service) *metrics {
 	for _, r := range []string{"unknown", "expired", "mismatch", "rate_limited", "malformed"} {
 		m.tokenRefusals.WithLabelValues(r)
 	}
+	// Every outcome exists from the start, so a fleet's rate() and
+	// increase() see the first failed call (monitoring/alerts.yml).
+	for _, o := range []string{"answered", "abandoned", "busy", "failed"} {
+		m.callsTotal.WithLabelValues(o)
+	}
 	return m
 }
 

@@ -84,6 +84,7 @@ func (c *boxCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.modemConnected, prometheus.GaugeValue, b2f(gets(m, "state") == "connected"))
 		}
 	}
+	collectFleet(ch, st)
 }
 
 // webMetrics are the web service's own counters.

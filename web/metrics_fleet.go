@@ -1,0 +1,48 @@
+package web
+
+import (
+	"edgebox/netctl/openvpn"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The series a fleet's alerting rules need (monitoring/alerts.yml) beyond
+// the dashboard's: each says one condition an admin acts on.
+var (
+	descInfo       = prometheus.NewDesc("edgebox_info", "Always 1; the labels say the firmware version, the boot slot and the board.", []string{"version", "slot", "board"}, nil)
+	descConfirmed  = prometheus.NewDesc("edgebox_update_confirmed", "0 while the running slot is on trial after an update, 1 once confirmed.", nil, nil)
+	descRolledBack = prometheus.NewDesc("edgebox_update_rolled_back", "1 when the last update's trial boot failed and the box went back to the other slot.", nil, nil)
+	descPerm       = prometheus.NewDesc("edgebox_perm_state", "Always 1; the label says the state of /perm: mounted, missing, damaged or read-only.", []string{"state"}, nil)
+	descPriority   = prometheus.NewDesc("edgebox_uplink_priority", "The uplink's place in the failover order; 0 is the most preferred.", []string{"uplink"}, nil)
+	descSIM        = prometheus.NewDesc("edgebox_modem_sim_state", "Always 1; the label says the SIM's state: ready, pin-required, puk-required, absent, busy or error.", []string{"state"}, nil)
+	descVPN        = prometheus.NewDesc("edgebox_vpn_connected", "1 while the OpenVPN tunnel is up; absent when no VPN profile is set or the VPN is off.", nil, nil)
+	descGWEnabled  = prometheus.NewDesc("edgebox_gateway_enabled", "1 when the WebRTC-SIP gateway is switched on in the config.", nil, nil)
+)
+
+// collectFleet adds the fleet series from the same status the rest of
+// the scrape reads.
+func collectFleet(ch chan<- prometheus.Metric, st Status) {
+	if sys := st.System; sys != nil {
+		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, sys.Version, sys.Slot, sys.Board)
+		ch <- prometheus.MustNewConstMetric(descConfirmed, prometheus.GaugeValue, b2f(sys.Confirmed))
+		ch <- prometheus.MustNewConstMetric(descRolledBack, prometheus.GaugeValue, b2f(sys.RollbackReason != ""))
+		ch <- prometheus.MustNewConstMetric(descPerm, prometheus.GaugeValue, 1, sys.Perm)
+	}
+	if n := st.Network; n != nil {
+		for _, u := range getl(n, "uplinks") {
+			if v, ok := getf(u, "priority"); ok {
+				ch <- prometheus.MustNewConstMetric(descPriority, prometheus.GaugeValue, v, gets(u, "name"))
+			}
+		}
+		if s := gets(n, "modem.sim.state"); s != "" {
+			ch <- prometheus.MustNewConstMetric(descSIM, prometheus.GaugeValue, 1, s)
+		}
+	}
+	if v := st.VPN; v != nil && v.State != openvpn.StateDisabled && v.State != openvpn.StateNoProfile {
+		ch <- prometheus.MustNewConstMetric(descVPN, prometheus.GaugeValue, b2f(v.State == openvpn.StateConnected))
+	}
+	if g := st.Gateway; g != nil {
+		on, _ := get(g, "enabled").(bool)
+		ch <- prometheus.MustNewConstMetric(descGWEnabled, prometheus.GaugeValue, b2f(on))
+	}
+}
