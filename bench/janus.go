@@ -251,6 +251,11 @@ func runJanusPoint(ctx context.Context, n *JanusNet, dir string, p Point, progre
 		Netns:       n.Callers, LocalIP: callerIP, Codec: p.Codec,
 		Rate: p.Rate, Concurrency: p.Concurrency, Total: p.Total, Hold: p.Hold,
 		GatewayPID: janus.PID(), UASPID: uas.PID(), Progress: progress,
+		// at the concurrency points the pages are loaded (registered)
+		// before the calls, or Janus, which registers about 10 sessions
+		// a second, would never hold the point's calls at once; the set-up
+		// points time and measure the whole: register, then call
+		JanusRegisterFirst: !p.Ramp,
 	})
 	if err != nil {
 		res.Error = err.Error()

@@ -186,7 +186,12 @@ func (r *runner) place(ctx context.Context, id int) (res callResult) {
 	defer cancel()
 
 	if r.opt.Janus != "" {
-		if f := c.signalJanus(setupCtx, id); f != "" {
+		var s *janusSession
+		if r.janusSessions != nil {
+			s = r.janusSessions[id]
+			r.janusUsed[id].Store(true)
+		}
+		if f := c.signalJanus(setupCtx, id, s); f != "" {
 			return callResult{Failure: f}
 		}
 	} else if f := r.portalSignal(setupCtx, c, id); f != "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -142,9 +143,30 @@ func (c *call) janusAwait(ctx context.Context, txn string, accept func(janusMsg)
 	}
 }
 
-// signalJanus does what a page with janus.js does to call a SIP URI and
-// returns the failure cause, or "" once the call is offered.
-func (c *call) signalJanus(ctx context.Context, id int) string {
+// janusSession is a Janus session with the SIP plugin attached and
+// registered as a guest: what a page has once it loaded, before its user
+// calls. failure says why there is none.
+type janusSession struct {
+	ws      *websocket.Conn
+	leg     *janusLeg
+	failure string
+}
+
+// janusRegister opens a Janus session as a page with janus.js does when
+// it loads: create it, attach the SIP plugin, register as a guest. Its
+// keepalives start.
+func (r *runner) janusRegister(ctx context.Context, id int) *janusSession {
+	c := &call{run: r}
+	if f := c.janusRegister(ctx, id); f != "" {
+		if c.ws != nil {
+			c.ws.Close(websocket.StatusNormalClosure, "bye")
+		}
+		return &janusSession{failure: f}
+	}
+	return &janusSession{ws: c.ws, leg: c.janus}
+}
+
+func (c *call) janusRegister(ctx context.Context, id int) string {
 	ws, _, err := websocket.Dial(ctx, c.run.opt.Janus, &websocket.DialOptions{HTTPClient: c.run.hc, Subprotocols: []string{"janus-protocol"}})
 	if err != nil {
 		return "janus signaling: " + shortErr(err)
@@ -179,6 +201,22 @@ func (c *call) signalJanus(ctx context.Context, id int) string {
 			return f
 		}
 	}
+	go c.janusKeepalives()
+	return ""
+}
+
+// signalJanus calls Destination through Janus with the offer, on session
+// s when the run registered it ahead, else on one it registers now; it
+// returns the failure cause, or "" once the call is offered.
+func (c *call) signalJanus(ctx context.Context, id int, s *janusSession) string {
+	if s != nil {
+		if s.failure != "" {
+			return s.failure
+		}
+		c.ws, c.janus = s.ws, s.leg
+	} else if f := c.janusRegister(ctx, id); f != "" {
+		return f
+	}
 	sdp, f := c.offer(ctx)
 	if f != "" {
 		return f
@@ -193,8 +231,54 @@ func (c *call) signalJanus(ctx context.Context, id int) string {
 		return "janus signaling: " + shortErr(err)
 	}
 	go c.janusReadLoop()
-	go c.janusKeepalives()
 	return ""
+}
+
+// registerAhead registers the run's Janus sessions before its first call
+// (JanusRegisterFirst), a few at a time, and returns them by call number.
+func (r *runner) registerAhead(ctx context.Context) []*janusSession {
+	out := make([]*janusSession, r.opt.Total)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				rctx, cancel := context.WithTimeout(ctx, r.opt.SetupTimeout)
+				out[i] = r.janusRegister(rctx, i)
+				cancel()
+			}
+		}()
+	}
+	start := time.Now()
+	for i := range out {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+		if r.opt.Progress != nil && i > 0 && i%200 == 0 {
+			fmt.Fprintf(r.opt.Progress, "calldial: %d Janus sessions registered in %.0fs\n", i, time.Since(start).Seconds())
+		}
+	}
+	close(next)
+	wg.Wait()
+	for i := range out {
+		if out[i] == nil {
+			out[i] = &janusSession{failure: "not registered: run ended"}
+		}
+	}
+	return out
+}
+
+// closeUnused ends the sessions no call took.
+func closeUnused(sessions []*janusSession, used []atomic.Bool) {
+	for i, s := range sessions {
+		if s.ws != nil && !used[i].Load() {
+			close(s.leg.stopKeepalive)
+			s.ws.Close(websocket.StatusNormalClosure, "bye")
+		}
+	}
 }
 
 // sipEvent accepts the SIP plugin's event want and fails on its errors.

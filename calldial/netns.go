@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/vishvananda/netns"
 )
@@ -51,10 +53,21 @@ func InNetns(name string, f func() error) error {
 	return <-errc
 }
 
-// dialIn is a DialContext whose connections are made inside namespace ns.
-func dialIn(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
+// dialer is the run's DialContext: its connections are made inside
+// namespace ns; on this host's loopback they come from 127.0.0.2 ..
+// 127.0.0.254 in turn, as a box's callers come from many addresses (the
+// gateway caps the sockets that have not shown a token yet per source
+// address).
+func dialer(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var next atomic.Uint32
 	return func(ctx context.Context, network, addr string) (c net.Conn, err error) {
+		var d net.Dialer
+		if ns == "" {
+			if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().Is4() && ap.Addr().IsLoopback() {
+				src := netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + next.Add(1)%253)})
+				d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
+			}
+		}
 		err = InNetns(ns, func() error {
 			var err error
 			c, err = d.DialContext(ctx, network, addr)

@@ -50,6 +50,12 @@ type Options struct {
 	// with the offer, instead of asking Portal for a token. GatewayPID is
 	// then Janus's process.
 	Janus string
+	// JanusRegisterFirst registers every call's Janus session before the
+	// run starts, as pages do when they load, so the run times and
+	// measures the calls alone: Janus's SIP plugin starts each session's
+	// SIP stack in its one request thread, polling every 100 ms until the
+	// stack is up, so it registers about 10 sessions a second at most.
+	JanusRegisterFirst bool
 	// Netns is the network namespace the calls' sockets and connections
 	// are made in ("": this process's); LocalIP is the address the calls'
 	// media sockets bind (default 127.0.0.1). Janus's ICE gathers no

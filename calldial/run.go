@@ -39,6 +39,12 @@ type runner struct {
 
 	lastStart time.Time // when the last call was started
 
+	// janusSessions are the calls' Janus sessions registered ahead (by
+	// call number; nil: each call registers its own), janusUsed those a
+	// call took.
+	janusSessions []*janusSession
+	janusUsed     []atomic.Bool
+
 	mu      sync.Mutex
 	results []callResult
 }
@@ -91,7 +97,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	r := &runner{opt: opt, codec: cs,
 		hc: &http.Client{Timeout: opt.SetupTimeout, Transport: &http.Transport{
 			MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second,
-			DialContext: dialIn(opt.Netns)}},
+			DialContext: dialer(opt.Netns)}},
 		pace: newPacer(max(1, runtime.GOMAXPROCS(0))), recv: udpbatch.NewPoller(1500, nil)}
 	defer r.hc.CloseIdleConnections()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -100,6 +106,12 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	if r.cert, err = webrtc.GenerateCertificate(key); err != nil {
 		return nil, err
+	}
+
+	if opt.Janus != "" && opt.JanusRegisterFirst {
+		r.janusSessions = r.registerAhead(ctx)
+		r.janusUsed = make([]atomic.Bool, len(r.janusSessions))
+		defer closeUnused(r.janusSessions, r.janusUsed)
 	}
 
 	drops0 := map[string]uint64{}
