@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,8 @@ type remoteLog struct {
 	target   string
 	queue    chan string
 	dropped  int
+	// seq numbers the lines (meta sequenceId): a collector sees lost ones.
+	seq atomic.Uint32
 }
 
 func newRemoteLog(hostname string) *remoteLog {
@@ -80,9 +83,11 @@ func severity(text string) int {
 	return 6
 }
 
-// format builds an RFC 5424 message, facility daemon (3).
+// format builds an RFC 5424 message, facility daemon (3), numbered with
+// meta sequenceId (1..2147483647, then 1 again, as RFC 5424 7.3.1 says).
 func (r *remoteLog) format(service, text string, t time.Time) string {
-	return fmt.Sprintf("<%d>1 %s %s %s - - - %s", 3*8+severity(text), t.UTC().Format(time.RFC3339Nano), r.hostname, service, text)
+	seq := (r.seq.Add(1)-1)%2147483647 + 1
+	return fmt.Sprintf("<%d>1 %s %s %s - - [meta sequenceId=\"%d\"] %s", 3*8+severity(text), t.UTC().Format(time.RFC3339Nano), r.hostname, service, seq, text)
 }
 
 func (r *remoteLog) run() {

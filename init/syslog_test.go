@@ -26,7 +26,7 @@ func TestRemoteLogForwardsServiceLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(buf[:n])
-	if !strings.HasPrefix(got, "<27>1 ") || !strings.Contains(got, " edgebox-abc123 netctl - - - level=ERROR") {
+	if !strings.HasPrefix(got, "<27>1 ") || !strings.Contains(got, " edgebox-abc123 netctl - - [meta sequenceId=\"1\"] level=ERROR") {
 		t.Fatalf("message %q", got)
 	}
 	if err := r.SetTarget("no-port-here"); err == nil {
@@ -57,7 +57,7 @@ func TestSupervisorForwardsToRemoteLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(buf[:n]); !strings.Contains(got, " box web - - - web ") {
+	if got := string(buf[:n]); !strings.Contains(got, " box web - - [meta sequenceId=\"1\"] web ") {
 		t.Fatalf("message %q", got)
 	}
 }
