@@ -309,8 +309,19 @@ func readAllTooLarge(rd io.Reader) ([]byte, error) {
 
 type errTooLarge struct{ limit int64 }
 
+// sizeWords is a limit as the help texts say it (4 MiB, 256 MiB).
+func sizeWords(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return humanBytes(float64(n))
+}
+
 func (e errTooLarge) Error() string {
-	return fmt.Sprintf("upload too large: at most %d bytes", e.limit)
+	return "the file is too large: at most " + sizeWords(e.limit) + " can be uploaded here"
 }
 
 // decodeConfigOrBackup reads a backup (format 2 needs its passphrase;

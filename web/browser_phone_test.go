@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"edgebox/internal/localapi"
+	"edgebox/internal/sysapi"
 	"edgebox/netctl/openvpn"
 )
 
@@ -248,5 +249,63 @@ func TestBrowserPhoneWizardHonesty(t *testing.T) {
 		if !hasClass(ctx, "#step-"+id, "done") {
 			t.Errorf("step %s is working but has no tick", id)
 		}
+	}
+}
+
+// Pages speak in words (issue 24 item 4): sizes in MiB as the help says,
+// no build paths, no "Applied live by", no Go timeouts, log lines
+// rendered instead of key=value.
+func TestBrowserPhoneWords(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	e.init.mu.Lock()
+	e.init.logs["netctl"] = []sysapi.LogLine{{Seq: 1, Time: time.Now(), Text: `time=2026-12-07T03:00:00Z level=WARN msg="modem registration lost" operator=Vodafone.de reason="network detached"`}}
+	e.init.mu.Unlock()
+	// netctl hangs: the dashboard's status gives up after its timeout.
+	hang := http.NewServeMux()
+	hang.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+	})
+	serveUnix(t, "netctl", hang)
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	os.WriteFile(e.srv.opt.ConfigPath, []byte("{}"), 0o600) // not a new box: login goes to the dashboard
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+
+	do(t, ctx, "dashboard", append(login(httpsURL), waitURL("/dashboard"), chromedp.WaitVisible(chromedp.CSS("#card-services")), snap(dir, "20-dashboard-netctl-hangs"))...)
+	if m := textOf(ctx, "main"); strings.Contains(m, "deadline") || strings.Contains(m, "http://unix") || !strings.Contains(m, "no answer in time") {
+		t.Errorf("dashboard says %q", m)
+	}
+	do(t, ctx, "logs", chromedp.Navigate(httpsURL+"/logs?service=netctl"), waitText("main", "modem registration lost"), snap(dir, "21-logs"))
+	if m := textOf(ctx, "main table"); strings.Contains(m, "msg=") || strings.Contains(m, "level=") || !strings.Contains(m, "operator: Vodafone.de") || !strings.Contains(m, "reason: network detached") {
+		t.Errorf("log line shown as %q", m)
+	}
+
+	big := filepath.Join(t.TempDir(), "big.ovpn")
+	os.WriteFile(big, []byte(strings.Repeat("# padding\n", 500_000)), 0o600)
+	do(t, ctx, "big profile", chromedp.Navigate(httpsURL+"/wizard/vpn"), chromedp.WaitVisible(chromedp.CSS("#vpn-form")),
+		chromedp.SetUploadFiles(chromedp.CSS("#profile"), []string{big}), chromedp.Click(chromedp.CSS("#step-submit")),
+		waitText("#vpn-form", "too large"), snap(dir, "22-vpn-too-large"))
+	if m := textOf(ctx, "#vpn-form"); !strings.Contains(m, "4 MiB") || strings.Contains(m, "bytes") {
+		t.Errorf("too-large profile: %q", m)
+	}
+
+	junk := filepath.Join(t.TempDir(), "photo.jpg")
+	os.WriteFile(junk, []byte("\xff\xd8\xff\xe0 not firmware"), 0o600)
+	do(t, ctx, "wrong firmware file", chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#fw-form")),
+		chromedp.SetUploadFiles(chromedp.CSS("#fw"), []string{junk}), chromedp.Click(chromedp.CSS("#fw-form button[type=submit]")),
+		waitText("#fw-form", "not an edgebox firmware update"), snap(dir, "23-firmware-wrong-file"))
+	if m := textOf(ctx, "#fw-form"); strings.Contains(m, "make image") || strings.Contains(m, "out/") {
+		t.Errorf("firmware refusal: %q", m)
+	}
+
+	do(t, ctx, "save", chromedp.Navigate(httpsURL+"/wizard/time"), chromedp.WaitVisible(chromedp.CSS("#step-submit")),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"))
+	if n := textOf(ctx, "#step-form .notice"); strings.Contains(n, "Applied live by") || strings.Contains(n, "netctl") {
+		t.Errorf("save notice %q", n)
 	}
 }

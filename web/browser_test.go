@@ -227,7 +227,7 @@ func TestBrowserInstallerFlow(t *testing.T) {
 	}
 
 	// Every other step: open, save, see the result.
-	steps := []struct{ id, want string }{{"wan", "No cable in the WAN port"}, {"lan", "LAN eth0 has 192.168.1.1/24"}, {"sip", "Trunk registered"}, {"gateway", "applied by the gateway"}, {"time", "clock"}}
+	steps := []struct{ id, want string }{{"wan", "No cable in the WAN port"}, {"lan", "LAN eth0 has 192.168.1.1/24"}, {"sip", "Trunk registered"}, {"gateway", "Applied by the gateway"}, {"time", "clock"}}
 	for _, st := range steps {
 		acts := []chromedp.Action[chromedp.Void]{chromedp.Navigate(httpsURL + "/wizard/" + st.id), chromedp.WaitVisible(chromedp.CSS("#step-form"))}
 		switch st.id {

@@ -100,7 +100,7 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, errors.New("file: the upload is empty"))
 		return
 	case !strings.HasPrefix(string(head), update.Magic):
-		apiError(w, http.StatusBadRequest, errors.New("file: not an edgebox update bundle (out/edgebox.bundle from `make image`)"))
+		apiError(w, http.StatusBadRequest, errors.New("file: this is not an edgebox firmware update: choose the .bundle file of the release"))
 		return
 	}
 	body := &limitedBody{r: io.MultiReader(strings.NewReader(string(head)), src), left: MaxFirmware}

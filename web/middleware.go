@@ -166,7 +166,7 @@ func sessionOf(r *http.Request) *session {
 // apiError answers a JSON error.
 func apiError(w http.ResponseWriter, status int, err error) {
 	w.Header().Set("Cache-Control", "no-store")
-	localapi.WriteError(w, status, err)
+	localapi.WriteError(w, status, errors.New(plainWords(err.Error())))
 }
 
 func apiJSON(w http.ResponseWriter, status int, v any) {

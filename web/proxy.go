@@ -83,7 +83,7 @@ func (s *Server) handleLocalProxy(w http.ResponseWriter, r *http.Request) {
 			return d.DialContext(ctx, "unix", sock)
 		}},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			apiError(w, http.StatusBadGateway, errors.New(name+" did not answer: "+err.Error()))
+			apiError(w, http.StatusBadGateway, errors.New(name+" did not answer: "+plainWords(err.Error())))
 		},
 		FlushInterval: -1,
 	}

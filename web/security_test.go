@@ -125,7 +125,7 @@ func TestFirmwareVerified(t *testing.T) {
 	img := make([]byte, 4096)
 	img[510], img[511] = 0x55, 0xAA // a disk image is not an update bundle
 	ct, body := multipartFile("firmware", "fw.img", img, nil)
-	if code, b := e.raw("POST", "/api/v1/firmware", ct, body, auth); code != 400 || !strings.Contains(b, "not an edgebox update bundle") {
+	if code, b := e.raw("POST", "/api/v1/firmware", ct, body, auth); code != 400 || !strings.Contains(b, "not an edgebox firmware update") {
 		t.Errorf("disk image accepted as a bundle: %d %s", code, b)
 	}
 	ct, body = multipartFile("firmware", "notes.txt", []byte("hello, not firmware"), nil)

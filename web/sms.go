@@ -34,7 +34,7 @@ func (s *Server) pageSMS(w http.ResponseWriter, r *http.Request, se *session) {
 	} else {
 		var l []smsMessage
 		if err := localapi.NewClient("netctl").Get(r.Context(), "/v1/sms", &l); err != nil {
-			v.Error = "SMS are not available: " + err.Error()
+			v.Error = "SMS are not available: " + plainWords(err.Error())
 		}
 		sort.Slice(l, func(i, j int) bool { return l[i].Time.After(l[j].Time) })
 		v.Messages = l

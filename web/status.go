@@ -91,7 +91,7 @@ func (s *Server) status(ctx context.Context) Status {
 	for range 4 {
 		p := <-done
 		if p.err != nil {
-			st.Unavailable[p.name] = p.err.Error()
+			st.Unavailable[p.name] = plainWords(p.err.Error())
 		}
 	}
 	return st

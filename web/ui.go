@@ -61,8 +61,9 @@ var funcs = template.FuncMap{
 		}
 		return "bad"
 	},
-	"bytes": humanBytes,
-	"add1":  func(i int) int { return i + 1 },
+	"bytes":   humanBytes,
+	"add1":    func(i int) int { return i + 1 },
+	"logline": parseLogLine,
 }
 
 func humanDuration(d time.Duration) string {
@@ -304,7 +305,7 @@ func (s *Server) recentLogs(r *http.Request, name string, n int) logsView {
 	}
 	lines, err := s.initClient().Logs(r.Context(), v.Service, 0, n)
 	if err != nil {
-		v.Error = "Logs of " + v.Service + " are not available: " + err.Error()
+		v.Error = "Logs of " + v.Service + " are not available: " + plainWords(err.Error())
 		return v
 	}
 	// Newest first reads best on a phone.

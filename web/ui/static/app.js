@@ -181,7 +181,10 @@
       let d = null;
       try { d = JSON.parse(xhr.responseText); } catch (e) { d = null; }
       if (xhr.status >= 300) {
-        showErrors(form, d && d.errors, (d && d.error) || "Upload refused (" + xhr.status + ").");
+        const msg = (d && d.error) || "Upload refused (" + xhr.status + ").";
+        const m = /^([a-z_]+): (.*)$/.exec(msg);
+        if (!(d && d.errors) && m && fieldError(form, m[1], m[2])) { if (bar) bar.style.width = "0"; return; }
+        showErrors(form, d && d.errors, msg);
         if (bar) bar.style.width = "0";
         return;
       }
