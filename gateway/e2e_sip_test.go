@@ -192,3 +192,51 @@ func TestDigestAuthWrongPasswordFails(t *testing.T) {
 	}
 	c.Hangup(ctx)
 }
+
+// TestPBXHangsUpWhileRinging: a BYE from the PBX before any final answer
+// ends the call from the ringing loop, while the API reads the call's
+// state from other goroutines (run it with -race: the ringing loop used
+// to read the state without the call's lock).
+func TestPBXHangsUpWhileRinging(t *testing.T) {
+	uas := startSIPp(t, "uas_bye_ringing", 1)
+	svc := startGateway(t, testConfig(t, uas.addr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	polled := make(chan int)
+	go func() {
+		n := 0
+		defer func() { polled <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, ci := range svc.Snapshot() {
+				_ = ci.State
+			}
+			n++
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventRinging); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.WaitEvent(ctx, gateway.EventEnded)
+	close(stop)
+	if n := <-polled; n == 0 {
+		t.Error("the API was never read during the call")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.SIPCode != 200 || ev.Reason != "agent hung up" {
+		t.Errorf("ended %d %q, want 200 agent hung up", ev.SIPCode, ev.Reason)
+	}
+	uas.wait(t, 15*time.Second)
+	if h := svc.History(1); len(h) != 1 || h[0].State != gateway.StateEnded || !h[0].AnsweredAt.IsZero() {
+		t.Errorf("history = %+v, want one unanswered call ended", h)
+	}
+}
