@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -72,6 +73,7 @@ func main() {
 	case permMounted:
 		log.Info("/perm mounted", "device", perm.device, "note", perm.note)
 		os.MkdirAll(paths.SecretsDir(), 0o700)
+		randomSeed(filepath.Join(paths.SecretsDir(), "random-seed"), creditEntropy, log)
 	default:
 		log.Error("running WITHOUT /perm: settings cannot be saved until this is fixed",
 			"state", perm.state, "why", perm.note)
