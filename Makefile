@@ -35,13 +35,15 @@ test: lint image
 	EDGEBOX_IMAGE_DIR=$(OUT) go test $(GOTEST_FLAGS) ./...
 
 # Figures comparable run to run (ratios against a baseline of the same run):
-# gateway load matrix and hot paths (calldial bench), boot time to /healthz,
+# gateway load matrix and hot paths (calldial bench), boot time to /healthz
+# with init's boot phases, a first and a later boot, idle memory of the
+# services and the kernel + initramfs size (BenchmarkBootToHealthz),
 # uplink failover time, the field day's phases (image/fieldday_test.go).
 # bench-all runs every Go benchmark in the tree.
 bench: image
 	@mkdir -p $(OUT)
 	go run ./cmd/calldial bench | tee $(OUT)/bench.txt
-	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'BootToHealthz' -benchtime 3x -timeout 10m ./image/ | tee -a $(OUT)/bench.txt
+	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'BootToHealthz' -benchtime 2x -timeout 20m ./image/ | tee -a $(OUT)/bench.txt
 	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'FieldDay' -benchtime 1x -timeout 30m ./image/ | tee -a $(OUT)/bench.txt
 	go test -run '^$$' -bench 'Failover' -benchtime 10x -timeout 10m ./netctl/ | tee -a $(OUT)/bench.txt
 
