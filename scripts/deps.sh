@@ -18,6 +18,11 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# Tests run prometheus and rsyslogd themselves on 127.0.0.1; the
+	# daemons the packages start would listen on every interface (:9090).
+	case " $missing " in *" prometheus "*)
+		command -v systemctl >/dev/null 2>&1 && systemctl disable --now prometheus >/dev/null 2>&1 || true ;;
+	esac
 fi
 
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
