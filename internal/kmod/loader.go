@@ -51,6 +51,11 @@ type Loader struct {
 	mu    sync.Mutex
 	files map[string]*loading // module file -> its (possibly running) load
 	took  map[string]time.Duration
+
+	// The kernel, behind two functions so the scheduling is tested
+	// without root: Load and Loaded.
+	insert   func(path string) error
+	isLoaded func(name string) bool
 }
 
 type loading struct {
@@ -82,7 +87,8 @@ func Open(dir string) (*Loader, error) {
 			return nil, err
 		}
 	}
-	return &Loader{Dir: dir, deps: d, aliases: a, files: map[string]*loading{}, took: map[string]time.Duration{}}, nil
+	return &Loader{Dir: dir, deps: d, aliases: a, files: map[string]*loading{}, took: map[string]time.Duration{},
+		insert: Load, isLoaded: Loaded}, nil
 }
 
 // ForDevices returns the modules whose aliases match any of the modaliases.
@@ -119,34 +125,83 @@ func (l *Loader) BootModules(modaliases, board []string) []string {
 // after a failure (a broken module must not stop the boot) and returns how
 // many modules it inserted and every error.
 func (l *Loader) Load(names []string) (loaded int, errs []error) {
+	return l.Start(names).Wait()
+}
+
+// Batch is a Load running in the background.
+type Batch struct {
+	done   chan struct{}
+	loaded int
+	errs   []error
+}
+
+// Wait waits for the batch and returns what Load returns.
+func (b *Batch) Wait() (loaded int, errs []error) {
+	<-b.done
+	return b.loaded, b.errs
+}
+
+// Start is Load in the background. The modules are claimed before it
+// returns, so WaitModule on any of them waits for this batch.
+func (l *Loader) Start(names []string) *Batch {
+	b := &Batch{done: make(chan struct{})}
 	files, missing, err := l.deps.Resolve(names)
 	if err != nil {
-		return 0, []error{err}
+		b.errs = []error{err}
+		close(b.done)
+		return b
 	}
 	for _, m := range missing {
-		errs = append(errs, fmt.Errorf("module %s: not in modules.dep", m))
+		b.errs = append(b.errs, fmt.Errorf("module %s: not in modules.dep", m))
 	}
-	var mu sync.Mutex
-	for _, level := range l.deps.Levels(files) {
-		var wg sync.WaitGroup
-		for _, file := range level {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				inserted, err := l.loadFile(file)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-				} else if inserted {
-					loaded++
-				}
-			}()
+	mine := map[string]*loading{}
+	l.mu.Lock()
+	for _, f := range files {
+		if _, busy := l.files[f]; !busy {
+			mine[f] = &loading{done: make(chan struct{})}
+			l.files[f] = mine[f]
 		}
-		wg.Wait()
 	}
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return loaded, errs
+	l.mu.Unlock()
+	go func() {
+		defer close(b.done)
+		var mu sync.Mutex
+		for _, level := range l.deps.Levels(files) {
+			var wg sync.WaitGroup
+			for _, file := range level {
+				wg.Go(func() {
+					inserted, err := l.loadFile(file, mine[file])
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						b.errs = append(b.errs, err)
+					} else if inserted {
+						b.loaded++
+					}
+				})
+			}
+			wg.Wait()
+		}
+		sort.Slice(b.errs, func(i, j int) bool { return b.errs[i].Error() < b.errs[j].Error() })
+	}()
+	return b
+}
+
+// WaitModule waits until module name is loaded, if a batch is loading it,
+// and returns that load's error. A module no batch claimed returns at once.
+func (l *Loader) WaitModule(name string) error {
+	file, ok := l.deps.Path(name)
+	if !ok {
+		return nil
+	}
+	l.mu.Lock()
+	ld := l.files[file]
+	l.mu.Unlock()
+	if ld == nil {
+		return nil
+	}
+	<-ld.done
+	return ld.err
 }
 
 // Slowest returns the n modules whose insertion took longest so far, with
@@ -168,35 +223,43 @@ func (l *Loader) Slowest(n int) []string {
 	return names
 }
 
-// loadFile inserts one module unless it is in the kernel already or another
-// goroutine is loading it (then it waits for that load and shares its error).
-func (l *Loader) loadFile(file string) (inserted bool, err error) {
-	l.mu.Lock()
-	ld, busy := l.files[file]
-	if !busy {
-		ld = &loading{done: make(chan struct{})}
-		l.files[file] = ld
-	}
-	l.mu.Unlock()
-	if busy {
-		<-ld.done
-		return false, ld.err
+// loadFile inserts one module the caller claimed (ld), or, when another
+// batch claimed it (ld is nil), waits for that load and shares its error.
+func (l *Loader) loadFile(file string, ld *loading) (inserted bool, err error) {
+	if ld == nil {
+		l.mu.Lock()
+		other := l.files[file]
+		l.mu.Unlock()
+		if other == nil { // it failed and was released: try again
+			return l.loadFile(file, l.claim(file))
+		}
+		<-other.done
+		return false, other.err
 	}
 	defer close(ld.done)
-	if Loaded(Name(file)) {
+	if l.isLoaded(Name(file)) {
 		return false, nil
 	}
 	start := time.Now()
-	ld.err = Load(filepath.Join(l.Dir, file))
+	ld.err = l.insert(filepath.Join(l.Dir, file))
 	l.mu.Lock()
 	l.took[Name(file)] = time.Since(start)
-	l.mu.Unlock()
 	if ld.err != nil {
 		// A later attempt (the device replugged) may try again.
-		l.mu.Lock()
 		delete(l.files, file)
-		l.mu.Unlock()
-		return false, ld.err
 	}
-	return true, nil
+	l.mu.Unlock()
+	return ld.err == nil, ld.err
+}
+
+// claim registers a load of file, or returns nil if one is registered.
+func (l *Loader) claim(file string) *loading {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, busy := l.files[file]; busy {
+		return nil
+	}
+	ld := &loading{done: make(chan struct{})}
+	l.files[file] = ld
+	return ld
 }

@@ -106,3 +106,64 @@ func TestHotplugServe(t *testing.T) {
 		t.Errorf("callback got %q", got)
 	}
 }
+
+// Two batches that share dependencies (the boot's and a hotplugged
+// device's) insert each module once, never before its dependencies, and
+// WaitModule waits for a module another batch is loading.
+func TestConcurrentBatchesShareLoads(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(dir+"/modules.dep", []byte(sampleDep), 0o644)
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	inserted := map[string]int{}
+	release := make(chan struct{})
+	l.isLoaded = func(name string) bool { mu.Lock(); defer mu.Unlock(); return inserted[name] > 0 }
+	l.insert = func(path string) error {
+		name := Name(path)
+		d, _ := ParseDeps(strings.NewReader(sampleDep))
+		files, _, _ := d.Resolve([]string{name})
+		mu.Lock()
+		for _, f := range files[:len(files)-1] {
+			if inserted[Name(f)] == 0 {
+				t.Errorf("%s inserted before its dependency %s", name, Name(f))
+			}
+		}
+		mu.Unlock()
+		if name == "ext4" {
+			<-release // a slow module: WaitModule must wait for it
+		}
+		mu.Lock()
+		inserted[name]++
+		mu.Unlock()
+		return nil
+	}
+	a := l.Start([]string{"ext4", "option", "cdc_ether"})
+	b := l.Start([]string{"option", "usbserial", "ext4"})
+	waited := make(chan error, 1)
+	go func() { waited <- l.WaitModule("ext4") }()
+	select {
+	case <-waited:
+		t.Fatal("WaitModule returned while ext4 was still loading")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	na, errsA := a.Wait()
+	nb, errsB := b.Wait()
+	if len(errsA)+len(errsB) > 0 {
+		t.Fatal(errsA, errsB)
+	}
+	for name, n := range inserted {
+		if n != 1 {
+			t.Errorf("%s inserted %d times", name, n)
+		}
+	}
+	if na+nb != len(inserted) || len(inserted) != 10 {
+		t.Errorf("batches report %d+%d insertions, kernel saw %d: %v", na, nb, len(inserted), inserted)
+	}
+}
