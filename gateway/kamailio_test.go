@@ -164,7 +164,10 @@ func startKamailioAt(t *testing.T, ns, host string, maxExpires int) *kamailio {
 		if ns == "" {
 			up = bound()
 		} else {
-			inNetns(ns, func() error { up = bound(); return nil })
+			// ask ss: a probe bind in the namespace could take the port
+			// from Kamailio in the instant it binds
+			out, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hlun", fmt.Sprintf("sport = :%d", k.port)).Output()
+			up = strings.Contains(string(out), k.addr())
 		}
 		if up {
 			break
