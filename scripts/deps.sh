@@ -23,6 +23,11 @@ if [ -n "$missing" ]; then
 	case " $missing " in *" prometheus "*)
 		command -v systemctl >/dev/null 2>&1 && systemctl disable --now prometheus >/dev/null 2>&1 || true ;;
 	esac
+	# make bench runs Janus itself in namespaces of its own; the packaged
+	# daemon would serve its API on every interface (:8088, :8188).
+	case " $missing " in *" janus "*)
+		command -v systemctl >/dev/null 2>&1 && systemctl disable --now janus >/dev/null 2>&1 || true ;;
+	esac
 fi
 
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
