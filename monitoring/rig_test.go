@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,7 +106,7 @@ func buildServices(t *testing.T, dir string) {
 
 // newToken asks the box's web service for a read-scope API token over its
 // unix socket, where the caller acts as the admin (root on the box).
-func newToken(t *testing.T, runDir string) string {
+func newToken(t *testing.T, runDir string, days int) string {
 	t.Helper()
 	sock := filepath.Join(runDir, "web.sock")
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
@@ -125,7 +126,7 @@ func newToken(t *testing.T, runDir string) string {
 	})
 	var tok string
 	waitFor(t, "API token from "+sock, 30*time.Second, func() (bool, string) {
-		resp, err := c.Post("http://localhost/api/v1/tokens", "application/json", strings.NewReader(`{"name":"prometheus","scope":"read"}`))
+		resp, err := c.Post("http://localhost/api/v1/tokens", "application/json", strings.NewReader(fmt.Sprintf(`{"name":"prometheus","scope":"read","expires_days":%d}`, days)))
 		if err != nil {
 			return false, err.Error()
 		}
@@ -223,7 +224,7 @@ func TestFleetPrometheusRig(t *testing.T) {
 	want := map[string]bool{
 		"box2 EdgeboxUplinkFailedOver": true, "box2 EdgeboxSIMNotReady": true, "box2 EdgeboxModemSignalPoor": true,
 		"box2 EdgeboxVPNDown": true, "box2 EdgeboxUpdateRolledBack": true,
-		"box3 EdgeboxPermNotMounted": true, "box3 EdgeboxServiceCrashLoop": true,
+		"box3 EdgeboxPermNotMounted": true, "box3 EdgeboxServiceCrashLoop": true, "box3 EdgeboxScrapeTokenExpiring": true,
 	}
 
 	prom := filepath.Join(dir, "prometheus")
@@ -267,7 +268,12 @@ func TestFleetPrometheusRig(t *testing.T) {
 		startProc(t, b.name+"-web", env, filepath.Join(bin, "web"),
 			"-http", fmt.Sprintf("127.0.0.%d:8080", 11+i), "-https", b.addr, "-board-lan=false")
 		write("boxes/"+b.name+".pem", fetchCert(t, b.addr), 0o644)
-		tok := newToken(t, b.run)
+		// box3's token ends in 10 days: the expiry alert must see it.
+		days := 366
+		if b.name == "box3" {
+			days = 10
+		}
+		tok := newToken(t, b.run, days)
 		write("boxes/"+b.name+".token", []byte(tok+"\n"), 0o600)
 		cfg += strings.ReplaceAll(string(job), "BOX", b.name)
 		if b.name == "box3" {
@@ -376,6 +382,18 @@ func TestFleetPrometheusRig(t *testing.T) {
 		exported[n] = true
 	}
 	t.Logf("%d metric names scraped from the rig", len(names))
+	var perBox struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if err := promGet(base, "/api/v1/query?query="+url.QueryEscape(`count by (box) ({job=~"edgebox.*"})`), &perBox); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range perBox.Result {
+		t.Logf("series per scrape of %s: %v", r.Metric["box"], r.Value[1])
+	}
 	dash, err := os.ReadFile("dashboard.json")
 	if err != nil {
 		t.Fatal(err)

@@ -85,6 +85,7 @@ func (c *boxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	collectFleet(ch, st)
+	collectTokens(ch, c.s.accounts.Tokens())
 }
 
 // webMetrics are the web service's own counters.

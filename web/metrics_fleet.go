@@ -17,7 +17,16 @@ var (
 	descSIM        = prometheus.NewDesc("edgebox_modem_sim_state", "Always 1; the label says the SIM's state: ready, pin-required, puk-required, absent, busy or error.", []string{"state"}, nil)
 	descVPN        = prometheus.NewDesc("edgebox_vpn_connected", "1 while the OpenVPN tunnel is up; absent when no VPN profile is set or the VPN is off.", nil, nil)
 	descGWEnabled  = prometheus.NewDesc("edgebox_gateway_enabled", "1 when the WebRTC-SIP gateway is switched on in the config.", nil, nil)
+	descTokenEnd   = prometheus.NewDesc("edgebox_api_token_expiry_timestamp_seconds", "When the API token ends (Unix time): a fleet's scrape token must be renewed before.", []string{"id", "name", "scope"}, nil)
 )
+
+// collectTokens says when each API token ends: a scrape token that
+// expires silently turns a healthy box into an unreachable one.
+func collectTokens(ch chan<- prometheus.Metric, tokens []TokenInfo) {
+	for _, t := range tokens {
+		ch <- prometheus.MustNewConstMetric(descTokenEnd, prometheus.GaugeValue, float64(t.Expires.Unix()), t.ID, t.Name, string(t.Scope))
+	}
+}
 
 // collectFleet adds the fleet series from the same status the rest of
 // the scrape reads.
