@@ -108,12 +108,6 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, err
 	}
 
-	if opt.Janus != "" && opt.JanusRegisterFirst {
-		r.janusSessions = r.registerAhead(ctx)
-		r.janusUsed = make([]atomic.Bool, len(r.janusSessions))
-		defer closeUnused(r.janusSessions, r.janusUsed)
-	}
-
 	drops0 := map[string]uint64{}
 	for name, port := range opt.WatchUDP {
 		drops0[name], _ = UDPDrops(port)
@@ -143,6 +137,13 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		}
 	}()
 
+	// after the baseline: the sessions' memory counts in Janus's MB per
+	// call, as a gateway call's signaling state counts in the gateway's
+	if opt.Janus != "" && opt.JanusRegisterFirst {
+		r.janusSessions = r.registerAhead(ctx)
+		r.janusUsed = make([]atomic.Bool, len(r.janusSessions))
+		defer closeUnused(r.janusSessions, r.janusUsed)
+	}
 	sem := make(chan struct{}, opt.Concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
