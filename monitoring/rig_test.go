@@ -104,6 +104,38 @@ func buildServices(t *testing.T, dir string) {
 	}
 }
 
+// freeUDP returns a UDP port on 127.0.0.1 that nothing listens on now.
+func freeUDP(t *testing.T) int {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// writeGatewayConfig switches the box's gateway on, on addr, registering
+// at a PBX address where nothing answers.
+func writeGatewayConfig(t *testing.T, perm, addr string) {
+	t.Helper()
+	rtp := freeUDP(t)
+	cfg := fmt.Sprintf(`{"version": 1, "gateway": {"enabled": true,
+ "pbx": {"address": "127.0.0.1:%d", "transport": "udp"},
+ "sip": {"listen": [{"transport": "udp", "address": "%s:%d"}]},
+ "trunk": {"username": "rig", "password": "rig-secret", "register": true, "register_expires_sec": 60},
+ "portal": {"listen": "%s:%d", "token_ttl_sec": 60, "rate_per_minute": 60},
+ "media": {"ice_port": %d, "ice_address": "%s", "rtp_address": "%s", "rtp_port_min": %d, "rtp_port_max": %d, "codecs": ["opus", "pcmu"]}}}`,
+		freeUDP(t), addr, freeUDP(t), addr, freePort(t), freeUDP(t), addr, addr, rtp, rtp+9)
+	dir := filepath.Join(perm, "edgebox")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newToken asks the box's web service for a read-scope API token over its
 // unix socket, where the caller acts as the admin (root on the box).
 func newToken(t *testing.T, runDir string, days int) string {
@@ -223,7 +255,7 @@ func TestFleetPrometheusRig(t *testing.T) {
 	}
 	want := map[string]bool{
 		"box2 EdgeboxUplinkFailedOver": true, "box2 EdgeboxSIMNotReady": true, "box2 EdgeboxModemSignalPoor": true,
-		"box2 EdgeboxVPNDown": true, "box2 EdgeboxUpdateRolledBack": true,
+		"box2 EdgeboxVPNDown": true, "box2 EdgeboxUpdateRolledBack": true, "box2 EdgeboxTrunkUnregistered": true,
 		"box3 EdgeboxPermNotMounted": true, "box3 EdgeboxServiceCrashLoop": true, "box3 EdgeboxScrapeTokenExpiring": true,
 	}
 
@@ -264,6 +296,11 @@ func TestFleetPrometheusRig(t *testing.T) {
 		b.addr = fmt.Sprintf("127.0.0.%d:8443", 11+i)
 		serveFakes(t, b.run, b.state)
 		env := []string{"EDGEBOX_RUN_DIR=" + b.run, "EDGEBOX_PERM_DIR=" + perm}
+		if b.name == "box2" {
+			// box2's gateway is on, with a PBX that does not answer: its
+			// trunk stays unregistered. The others' gateways are off.
+			writeGatewayConfig(t, perm, fmt.Sprintf("127.0.0.%d", 11+i))
+		}
 		startProc(t, b.name+"-gateway", env, filepath.Join(bin, "gateway"))
 		startProc(t, b.name+"-web", env, filepath.Join(bin, "web"),
 			"-http", fmt.Sprintf("127.0.0.%d:8080", 11+i), "-https", b.addr, "-board-lan=false")
@@ -368,6 +405,7 @@ func TestFleetPrometheusRig(t *testing.T) {
 				return false, strings.Join(l, ", ")
 			}
 		}
+		t.Logf("alerts: %s", strings.Join(l, ", "))
 		return true, ""
 	})
 
