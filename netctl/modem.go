@@ -658,6 +658,13 @@ func (m *modemManager) event(ev modem.Event) bool {
 		m.st.Registration = ev.Registration
 	case modem.EventSIM:
 		m.st.SIM = ev.SIM
+		if ev.SIM != nil {
+			switch ev.SIM.State {
+			case modem.SIMAbsent, modem.SIMPIN, modem.SIMPUK, modem.SIMError:
+				// The SIM went away or locked: no data can flow.
+				return true
+			}
+		}
 	case modem.EventSignal:
 		if ev.Signal != nil {
 			m.addSignalLocked(*ev.Signal, ev.Time)
