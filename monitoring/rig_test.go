@@ -293,7 +293,8 @@ func TestFleetPrometheusRig(t *testing.T) {
 	for i, b := range boxes {
 		b.run = filepath.Join(dir, b.name, "run")
 		perm := filepath.Join(dir, b.name, "perm")
-		b.addr = fmt.Sprintf("127.0.0.%d:8443", 11+i)
+		// Ports free now: other tests on this machine may hold 8443 and 8080.
+		b.addr = fmt.Sprintf("127.0.0.%d:%d", 11+i, freePort(t))
 		serveFakes(t, b.run, b.state)
 		env := []string{"EDGEBOX_RUN_DIR=" + b.run, "EDGEBOX_PERM_DIR=" + perm}
 		if b.name == "box2" {
@@ -303,7 +304,7 @@ func TestFleetPrometheusRig(t *testing.T) {
 		}
 		startProc(t, b.name+"-gateway", env, filepath.Join(bin, "gateway"))
 		startProc(t, b.name+"-web", env, filepath.Join(bin, "web"),
-			"-http", fmt.Sprintf("127.0.0.%d:8080", 11+i), "-https", b.addr, "-board-lan=false")
+			"-http", fmt.Sprintf("127.0.0.%d:%d", 11+i, freePort(t)), "-https", b.addr, "-board-lan=false")
 		write("boxes/"+b.name+".pem", fetchCert(t, b.addr), 0o644)
 		// box3's token ends in 10 days: the expiry alert must see it.
 		days := 366
