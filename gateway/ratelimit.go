@@ -4,43 +4,53 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// rateLimiter is a token bucket per source address. The portal and the
-// signaling endpoint spend tokens on refused requests only: one portal
-// server asks for every customer's token, and many customers can share a
-// carrier's address, but guessing keys or tokens soon runs dry. Buckets of idle sources
-// are forgotten so a scan over many addresses cannot grow it without bound.
+// rateLimiter is a token bucket (x/time/rate) per source address. The
+// portal and the signaling endpoint spend tokens on refused requests only:
+// one portal server asks for every customer's token, and many customers
+// can share a carrier's address, but guessing keys or tokens soon runs
+// dry. Buckets of idle sources are forgotten so a scan over many addresses
+// cannot grow it without bound.
 type rateLimiter struct {
 	mu      sync.Mutex
-	perMin  float64
-	burst   float64
+	limit   rate.Limit
+	burst   int
 	buckets map[netip.Addr]*bucket
 	now     func() time.Time
 	lastGC  time.Time
 }
 
 type bucket struct {
-	tokens float64
-	last   time.Time
+	lim  *rate.Limiter
+	last time.Time
 }
 
 const maxBuckets = 65536
 
+// limitsFor is perMinute as a refill rate, with a burst of a tenth of a
+// minute's worth (at least 5).
+func limitsFor(perMinute int) (rate.Limit, int) {
+	return rate.Limit(float64(perMinute) / 60), max(perMinute/6, 5)
+}
+
 func newRateLimiter(perMinute int) *rateLimiter {
-	b := float64(perMinute) / 6
-	if b < 5 {
-		b = 5
-	}
-	return &rateLimiter{perMin: float64(perMinute), burst: b, buckets: map[netip.Addr]*bucket{}, now: time.Now}
+	l, b := limitsFor(perMinute)
+	return &rateLimiter{limit: l, burst: b, buckets: map[netip.Addr]*bucket{}, now: time.Now}
 }
 
 // setRate changes the rate on reload; existing buckets keep their level.
 func (r *rateLimiter) setRate(perMinute int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.perMin = float64(perMinute)
-	r.burst = max(float64(perMinute)/6, 5)
+	r.limit, r.burst = limitsFor(perMinute)
+	now := r.now()
+	for _, b := range r.buckets {
+		b.lim.SetLimitAt(now, r.limit)
+		b.lim.SetBurstAt(now, r.burst)
+	}
 }
 
 // allow takes one token for src and says whether it had one.
@@ -71,16 +81,12 @@ func (r *rateLimiter) take(src netip.Addr, consume bool) bool {
 	}
 	b := r.buckets[src]
 	if b == nil {
-		b = &bucket{tokens: r.burst, last: now}
+		b = &bucket{lim: rate.NewLimiter(r.limit, r.burst)}
 		r.buckets[src] = b
 	}
-	b.tokens = min(r.burst, b.tokens+now.Sub(b.last).Minutes()*r.perMin)
 	b.last = now
-	if b.tokens < 1 {
-		return false
+	if !consume {
+		return b.lim.TokensAt(now) >= 1
 	}
-	if consume {
-		b.tokens--
-	}
-	return true
+	return b.lim.AllowN(now, 1)
 }

@@ -231,6 +231,24 @@ func TestRateLimiter(t *testing.T) {
 	if !r.allow(netip.MustParseAddr("192.0.2.2")) {
 		t.Error("another source limited")
 	}
+	if !r.blocked(a) {
+		t.Error("a source that spent its tokens not blocked")
+	}
+	// a reload keeps the spent bucket empty, then refills at the new rate
+	r.setRate(600) // burst 100, 10 per second
+	if !r.blocked(a) {
+		t.Error("the reload refilled a spent bucket")
+	}
+	now = now.Add(time.Second)
+	n = 0
+	for i := 0; i < 100; i++ {
+		if r.allow(a) {
+			n++
+		}
+	}
+	if n != 10 {
+		t.Errorf("1 s after the reload: %d, want 10", n)
+	}
 }
 
 func TestStreamStatsLossAndWrap(t *testing.T) {
