@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/net/icmp"
 
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
@@ -307,5 +309,67 @@ func TestBrowserPhoneWords(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"))
 	if n := textOf(ctx, "#step-form .notice"); strings.Contains(n, "Applied live by") || strings.Contains(n, "netctl") {
 		t.Errorf("save notice %q", n)
+	}
+}
+
+// A ping whose target does not answer is not a "reply" from the box's own
+// address (issue 24 item 6): the box's modem link 10.64.64.15/24 in a
+// namespace, the carrier's 10.64.64.1 behind it, silent at first (the
+// kernel answers host-unreachable from 10.64.64.15), then answering.
+func TestBrowserPhoneDiagPingOwnAddress(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	id := fmt.Sprint(os.Getpid())
+	box, carrier := "ebdiag-box-"+id, "ebdiag-carrier-"+id
+	for _, ns := range []string{box, carrier} {
+		ipCmd(t, "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	}
+	ipCmd(t, "link", "add", "wwan0", "netns", box, "type", "veth", "peer", "name", "eth0", "netns", carrier)
+	for _, c := range [][]string{
+		{box, "addr", "add", "10.64.64.15/24", "dev", "wwan0"}, {box, "link", "set", "wwan0", "up"}, {box, "link", "set", "lo", "up"},
+		{carrier, "addr", "add", "10.64.64.1/24", "dev", "eth0"}, {carrier, "link", "set", "eth0", "up"},
+	} {
+		ipCmd(t, append([]string{"-n", c[0]}, c[1:]...)...)
+	}
+	// The carrier answers no ARP at first: the box's kernel reports
+	// the target unreachable from its own address, as on a dead link.
+	ipCmd(t, "-n", carrier, "link", "set", "eth0", "arp", "off")
+	old := openICMP
+	openICMP = func() (c *icmp.PacketConn, raw bool, err error) {
+		err = inNetns(t, box, func() error {
+			var e error
+			c, raw, e = icmpConn()
+			return e
+		})
+		return
+	}
+	t.Cleanup(func() { openICMP = old })
+
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{}).handler())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	pingIt := func(name string) string {
+		t.Helper()
+		do(t, ctx, name+" open", chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#diag-form")))
+		do(t, ctx, name+" fill", chromedp.SetValue(chromedp.CSS("#tool"), "ping"), chromedp.SetValue(chromedp.CSS("#target"), "10.64.64.1"))
+		do(t, ctx, name+" run", chromedp.Click(chromedp.CSS("#diag-form button")))
+		do(t, ctx, name+" wait", waitText("#diag-form pre.out", "lost"))
+		do(t, ctx, name+" snap", snap(dir, "30-"+name))
+		return textOf(ctx, "#diag-form pre.out")
+	}
+	out := pingIt("ping-unreachable")
+	if strings.Contains(out, "reply from") || !strings.Contains(out, "0 answered") {
+		t.Errorf("ping of a silent 10.64.64.1:\n%s", out)
+	}
+	ipCmd(t, "-n", carrier, "link", "set", "eth0", "arp", "on")
+	out = pingIt("ping-answered")
+	if !strings.Contains(out, "reply from 10.64.64.1:") || strings.Contains(out, "10.64.64.15") {
+		t.Errorf("ping of an answering 10.64.64.1:\n%s", out)
 	}
 }

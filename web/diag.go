@@ -159,6 +159,9 @@ func resolve4(ctx context.Context, target string) (netip.Addr, error) {
 	return ips[0].Unmap(), nil
 }
 
+// openICMP is icmpConn; tests open it in a network namespace of theirs.
+var openICMP = icmpConn
+
 // icmpConn opens a raw ICMP socket (root) or, failing that, an
 // unprivileged datagram ICMP socket.
 func icmpConn() (*icmp.PacketConn, bool, error) {
@@ -169,11 +172,22 @@ func icmpConn() (*icmp.PacketConn, bool, error) {
 	return c, false, err
 }
 
+// answer is what came back for one echo request.
+type answer int
+
+const (
+	echoReply   answer = iota // the target itself answered
+	timeExceded               // a router on the way dropped it (TTL)
+	unreachable               // a router, or the box itself, says the target cannot be reached
+)
+
 // probe sends one echo request with the given TTL and waits for the answer:
-// an echo reply (reached) or a time-exceeded from a router on the way.
-func probe(c *icmp.PacketConn, raw bool, dst netip.Addr, id, seq, ttl int, timeout time.Duration) (from net.Addr, rtt time.Duration, reached bool, err error) {
+// an echo reply from dst, a time-exceeded from a router on the way, or a
+// destination-unreachable (often from the box's own address, when the
+// next hop does not answer ARP or the route rejects: that is no reply).
+func probe(c *icmp.PacketConn, raw bool, dst netip.Addr, id, seq, ttl int, timeout time.Duration) (from net.Addr, rtt time.Duration, kind answer, err error) {
 	if err := c.IPv4PacketConn().SetTTL(ttl); err != nil {
-		return nil, 0, false, err
+		return nil, 0, 0, err
 	}
 	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("edgebox-diag")}}
 	b, _ := msg.Marshal(nil)
@@ -183,7 +197,7 @@ func probe(c *icmp.PacketConn, raw bool, dst netip.Addr, id, seq, ttl int, timeo
 	}
 	start := time.Now()
 	if _, err := c.WriteTo(b, to); err != nil {
-		return nil, 0, false, err
+		return nil, 0, 0, err
 	}
 	deadline := start.Add(timeout)
 	c.SetReadDeadline(deadline)
@@ -191,7 +205,7 @@ func probe(c *icmp.PacketConn, raw bool, dst netip.Addr, id, seq, ttl int, timeo
 	for time.Now().Before(deadline) {
 		n, peer, err := c.ReadFrom(buf)
 		if err != nil {
-			return nil, 0, false, err
+			return nil, 0, 0, err
 		}
 		m, err := icmp.ParseMessage(1, buf[:n])
 		if err != nil {
@@ -199,9 +213,10 @@ func probe(c *icmp.PacketConn, raw bool, dst netip.Addr, id, seq, ttl int, timeo
 		}
 		switch m.Type {
 		case ipv4.ICMPTypeEchoReply:
+			// A raw socket sees every echo reply to the box: only dst's counts.
 			e, ok := m.Body.(*icmp.Echo)
-			if ok && e.Seq == seq && (!raw || e.ID == id) {
-				return peer, time.Since(start), true, nil
+			if ok && e.Seq == seq && (!raw || e.ID == id) && addrOf(peer) == dst {
+				return peer, time.Since(start), echoReply, nil
 			}
 		case ipv4.ICMPTypeTimeExceeded, ipv4.ICMPTypeDestinationUnreachable:
 			var data []byte
@@ -215,12 +230,16 @@ func probe(c *icmp.PacketConn, raw bool, dst netip.Addr, id, seq, ttl int, timeo
 			if len(data) >= 28 {
 				hl := int(data[0]&0x0f) * 4
 				if len(data) >= hl+8 && int(data[hl+6])<<8|int(data[hl+7]) == seq {
-					return peer, time.Since(start), m.Type == ipv4.ICMPTypeDestinationUnreachable, nil
+					kind := timeExceded
+					if m.Type == ipv4.ICMPTypeDestinationUnreachable {
+						kind = unreachable
+					}
+					return peer, time.Since(start), kind, nil
 				}
 			}
 		}
 	}
-	return nil, 0, false, os.ErrDeadlineExceeded
+	return nil, 0, 0, os.ErrDeadlineExceeded
 }
 
 func ping(ctx context.Context, target string, count int) ([]string, error) {
@@ -228,7 +247,7 @@ func ping(ctx context.Context, target string, count int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, raw, err := icmpConn()
+	c, raw, err := openICMP()
 	if err != nil {
 		return nil, fmt.Errorf("open ICMP socket: %w", err)
 	}
@@ -237,13 +256,15 @@ func ping(ctx context.Context, target string, count int) ([]string, error) {
 	id := os.Getpid() & 0xffff
 	got := 0
 	for i := 1; i <= count && ctx.Err() == nil; i++ {
-		from, rtt, ok, err := probe(c, raw, dst, id, i, 64, 2*time.Second)
+		from, rtt, kind, err := probe(c, raw, dst, id, i, 64, 2*time.Second)
 		switch {
 		case err != nil:
 			lines = append(lines, fmt.Sprintf("seq=%d: no answer (%v)", i, shortErr(err)))
-		case ok:
+		case kind == echoReply:
 			got++
 			lines = append(lines, fmt.Sprintf("reply from %s: seq=%d time=%.1f ms", hostOf(from), i, float64(rtt.Microseconds())/1000))
+		case kind == unreachable:
+			lines = append(lines, fmt.Sprintf("seq=%d: no reply: %s reports %s unreachable", i, hostOf(from), dst))
 		default:
 			lines = append(lines, fmt.Sprintf("seq=%d: %s could not forward it", i, hostOf(from)))
 		}
@@ -263,7 +284,7 @@ func traceroute(ctx context.Context, target string, maxHops int) ([]string, erro
 	if err != nil {
 		return nil, err
 	}
-	c, raw, err := icmpConn()
+	c, raw, err := openICMP()
 	if err != nil {
 		return nil, fmt.Errorf("open ICMP socket: %w", err)
 	}
@@ -271,17 +292,33 @@ func traceroute(ctx context.Context, target string, maxHops int) ([]string, erro
 	lines := []string{fmt.Sprintf("traceroute to %s (%s), %d hops max", target, dst, maxHops)}
 	id := os.Getpid() & 0xffff
 	for ttl := 1; ttl <= maxHops && ctx.Err() == nil; ttl++ {
-		from, rtt, reached, err := probe(c, raw, dst, id, 1000+ttl, ttl, 2*time.Second)
+		from, rtt, kind, err := probe(c, raw, dst, id, 1000+ttl, ttl, 2*time.Second)
 		if err != nil {
 			lines = append(lines, fmt.Sprintf("%2d  *", ttl))
 			continue
 		}
+		if kind == unreachable {
+			lines = append(lines, fmt.Sprintf("%2d  %s  %.1f ms  (says %s is unreachable)", ttl, hostOf(from), float64(rtt.Microseconds())/1000, dst))
+			break
+		}
 		lines = append(lines, fmt.Sprintf("%2d  %s  %.1f ms", ttl, hostOf(from), float64(rtt.Microseconds())/1000))
-		if reached {
+		if kind == echoReply {
 			break
 		}
 	}
 	return lines, nil
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	var ip net.IP
+	switch x := a.(type) {
+	case *net.IPAddr:
+		ip = x.IP
+	case *net.UDPAddr:
+		ip = x.IP
+	}
+	ad, _ := netip.AddrFromSlice(ip)
+	return ad.Unmap()
 }
 
 func hostOf(a net.Addr) string {
