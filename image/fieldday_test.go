@@ -84,6 +84,17 @@ func (fd *fieldDay) phase(name string, f func() error) bool {
 func (fd *fieldDay) evidence() string {
 	var b strings.Builder
 	if fd.vm != nil {
+		// Modules that failed to load explain many a later hang (a
+		// netfilter module missing leaves the boot firewall stuck).
+		var warns []string
+		for _, l := range strings.Split(fd.vm.Console(), "\n") {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, `msg="kernel module`) {
+				warns = append(warns, l)
+			}
+		}
+		if len(warns) > 0 {
+			fmt.Fprintf(&b, "--- kernel modules that did not load (this boot):\n%s\n", fdTail(strings.Join(warns, "\n"), 1500))
+		}
 		fmt.Fprintf(&b, "--- box console (tail):\n%s\n", fdTail(fd.vm.Console(), 6000))
 	}
 	if fd.token != "" {
