@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
+	"edgebox/internal/update"
 	"edgebox/netctl/openvpn"
 )
 
@@ -371,5 +374,73 @@ func TestBrowserPhoneDiagPingOwnAddress(t *testing.T) {
 	out = pingIt("ping-answered")
 	if !strings.Contains(out, "reply from 10.64.64.1:") || strings.Contains(out, "10.64.64.15") {
 		t.Errorf("ping of an answering 10.64.64.1:\n%s", out)
+	}
+}
+
+// bundleFile writes a signed update bundle of version for board qemu.
+func bundleFile(t *testing.T, version string) string {
+	t.Helper()
+	dir := t.TempDir()
+	imgs := map[string]string{}
+	for _, slot := range update.Slots {
+		p := filepath.Join(dir, slot+".img")
+		os.WriteFile(p, bytes.Repeat([]byte(slot+version), 64<<10/len(slot+version)+1)[:64<<10], 0o600)
+		imgs[slot] = p
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	path := filepath.Join(dir, "edgebox-"+version+".bundle")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := update.BuildBundle(f, update.Manifest{Version: version, Boards: []string{"qemu"}, Created: time.Now()}, imgs, []ed25519.PrivateKey{key}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The firmware page shows the installed and the chosen version before
+// installing, warns on the same or an older one (installing that needs a
+// deliberate tick), and offers "Reboot now" after the install (item 7).
+func TestBrowserPhoneFirmware(t *testing.T) {
+	e := newTestEnv(t, false, Options{Hostname: "edgebox-4f2a1c"})
+	e.init = &fakeInit{version: "1.4.0", services: []sysapi.Service{{Name: "web", State: sysapi.StateRunning}}, logs: map[string][]sysapi.LogLine{}}
+	serveUnix(t, sysapi.SocketName, e.init.handler())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	choose := func(name, path, want string) {
+		t.Helper()
+		do(t, ctx, name, chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#fw-form")),
+			chromedp.SetUploadFiles(chromedp.CSS("#fw"), []string{path}), waitText("#fw-info", want))
+	}
+	choose("same", bundleFile(t, "1.4.0"), "already installed")
+	if c := textOf(ctx, "#fw-current"); c != "1.4.0" {
+		t.Errorf("installed version shown as %q", c)
+	}
+	do(t, ctx, "same shot", chromedp.ScrollIntoView(chromedp.CSS("#fw-form")), snap(dir, "40-firmware-same"))
+
+	older := bundleFile(t, "1.3.2")
+	choose("older", older, "older than the installed 1.4.0")
+	do(t, ctx, "older install refused", chromedp.Click(chromedp.CSS("#fw-submit")), waitText("#fw-form", "older than the running"), snap(dir, "41-firmware-older"))
+	if i := textOf(ctx, "#fw-info"); !strings.Contains(i, "older than the installed") {
+		t.Errorf("the refusal replaced the version comparison: %q", i)
+	}
+	do(t, ctx, "older install on purpose", chromedp.Click(chromedp.CSS("#fw-downgrade")), chromedp.Click(chromedp.CSS("#fw-submit")), waitText("#fw-form", "Installed into slot B"))
+
+	choose("newer", bundleFile(t, "1.5.0"), "Installed: 1.4.0. This file: 1.5.0 (newer)")
+	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("fw-reboot").offsetParent !== null`)); v {
+		t.Error("Reboot now shows before the install")
+	}
+	do(t, ctx, "newer install", chromedp.Click(chromedp.CSS("#fw-submit")), waitText("#fw-form", "Installed into slot B"),
+		chromedp.WaitVisible(chromedp.CSS("#fw-reboot")), snap(dir, "42-firmware-installed"),
+		chromedp.Click(chromedp.CSS("#fw-reboot")), waitText("#page-notice", "Rebooting"))
+	e.init.mu.Lock()
+	defer e.init.mu.Unlock()
+	if fmt.Sprint(e.init.installs) != "[1.3.2 1.5.0]" || fmt.Sprint(e.init.power) != "[reboot]" {
+		t.Errorf("installs %v, power %v", e.init.installs, e.init.power)
 	}
 }

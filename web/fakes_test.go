@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
+	"edgebox/internal/update"
 )
 
 // fakeInit plays init's API on a unix socket in the test's run dir.
@@ -24,6 +27,8 @@ type fakeInit struct {
 	reloads  []string
 	power    []string
 	logs     map[string][]sysapi.LogLine
+	version  string   // the installed firmware ("test-1")
+	installs []string // versions installed through POST /v1/update
 }
 
 func (f *fakeInit) handler() http.Handler {
@@ -31,7 +36,11 @@ func (f *fakeInit) handler() http.Handler {
 	m.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		localapi.WriteJSON(w, 200, sysapi.System{Board: "qemu", Hostname: "edgebox-test", Version: "test-1", UptimeSec: 42, Perm: "mounted", Services: f.services})
+		v := f.version
+		if v == "" {
+			v = "test-1"
+		}
+		localapi.WriteJSON(w, 200, sysapi.System{Board: "qemu", Hostname: "edgebox-test", Version: v, UptimeSec: 42, Perm: "mounted", Services: f.services})
 	})
 	m.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -61,6 +70,26 @@ func (f *fakeInit) handler() http.Handler {
 			l = []sysapi.LogLine{}
 		}
 		localapi.WriteJSON(w, 200, l)
+	})
+	// An install as init answers it (no signature check: init's own tests
+	// do that): older versions only with allow_downgrade.
+	m.HandleFunc("POST /v1/update", func(w http.ResponseWriter, r *http.Request) {
+		h, err := update.ReadHeader(r.Body)
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		if err != nil {
+			enc.Encode(update.Progress{Phase: update.PhaseFailed, Error: err.Error()})
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if c, ok := update.CompareVersions(h.Manifest.Version, f.version); ok && c < 0 && r.URL.Query().Get("allow_downgrade") != "1" {
+			enc.Encode(update.Progress{Phase: update.PhaseFailed, Error: "version " + h.Manifest.Version + " is older than the running " + f.version})
+			return
+		}
+		f.installs = append(f.installs, h.Manifest.Version)
+		enc.Encode(update.Progress{Phase: "done", Result: &update.Result{Slot: "B", Version: h.Manifest.Version, Message: "Installed into slot B; the next boot tries it."}})
 	})
 	for _, a := range []string{"reboot", "poweroff"} {
 		m.HandleFunc("POST /v1/"+a, func(w http.ResponseWriter, r *http.Request) {

@@ -28,11 +28,12 @@ var (
 
 // uploadPaths take multipart forms (files) instead of JSON.
 var uploadPaths = map[string]bool{
-	"/api/v1/restore":         true,
-	"/api/v1/vpn/profile":     true,
-	"/api/v1/firmware":        true,
-	"/api/v1/config":          true, // PUT of a whole config file
-	"/api/v1/config/validate": true,
+	"/api/v1/restore":          true,
+	"/api/v1/vpn/profile":      true,
+	"/api/v1/firmware":         true,
+	"/api/v1/firmware/inspect": true, // the start of a bundle, before installing it
+	"/api/v1/config":           true, // PUT of a whole config file
+	"/api/v1/config/validate":  true,
 }
 
 // guard applies the Host, Origin and content-type rules (see above).

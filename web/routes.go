@@ -50,6 +50,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/sms", s.read(s.handleSMSList))
 	m.HandleFunc("POST /api/v1/diag", s.operate(s.handleDiag))
 	m.HandleFunc("POST /api/v1/firmware", s.admin(s.handleFirmware))
+	m.HandleFunc("POST /api/v1/firmware/inspect", s.admin(s.handleFirmwareInspect))
 	m.Handle("GET /metrics", s.read(s.metricsHandler().ServeHTTP))
 
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

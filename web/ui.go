@@ -325,8 +325,14 @@ func (s *Server) pageLogs(w http.ResponseWriter, r *http.Request, se *session) {
 
 type adminView struct {
 	Tokens []TokenInfo
+	// Version is the installed firmware's (init's, else web's own).
+	Version string
 }
 
 func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, se *session) {
-	s.render(w, r, http.StatusOK, "admin", s.authedPage(se, "Admin", "admin", adminView{Tokens: s.accounts.Tokens()}))
+	v := adminView{Tokens: s.accounts.Tokens(), Version: s.opt.Version}
+	if st, err := s.initClient().Status(r.Context()); err == nil && st.Version != "" {
+		v.Version = st.Version
+	}
+	s.render(w, r, http.StatusOK, "admin", s.authedPage(se, "Admin", "admin", v))
 }

@@ -173,7 +173,8 @@
     const xhr = new XMLHttpRequest();
     const bar = form.querySelector(".progress div");
     const btn = form.querySelector("button");
-    xhr.open("POST", form.dataset.action);
+    const down = form.querySelector("#fw-downgrade");
+    xhr.open("POST", form.dataset.action + (down && down.checked ? "?allow_downgrade=1" : ""));
     xhr.setRequestHeader("X-CSRF-Token", csrf);
     xhr.upload.onprogress = e => { if (bar && e.lengthComputable) bar.style.width = (100 * e.loaded / e.total).toFixed(0) + "%"; };
     xhr.onload = () => {
@@ -190,6 +191,8 @@
       }
       if (d && d.needs_confirm) { showRestorePlan(form, d); return; }
       delete form.dataset.dirty;
+      const rb = form.querySelector("#fw-reboot");
+      if (rb) rb.hidden = false;
       const conf = form.querySelector("[name=confirm]");
       if (conf) conf.value = "";
       notice(form.querySelector(".notice"), "ok", (d && d.message) || form.dataset.done || "Uploaded.");
@@ -337,6 +340,28 @@
     const r = await api("POST", "/api/v1/system/time", { unix_ms: Date.now() });
     if (!r.ok) { notice(form.querySelector(".notice"), "bad", (r.data && r.data.error) || "The clock was not set."); return; }
     notice(form.querySelector(".notice"), "ok", r.data.message + (tz ? " Time zone " + tz + " filled in: tap \u201cSave and apply\u201d to keep it." : ""));
+  });
+
+  // Firmware: the chosen bundle's version against the installed one,
+  // from its header, before anything is installed.
+  const fw = document.getElementById("fw");
+  if (fw) fw.addEventListener("change", async () => {
+    const info = document.getElementById("fw-info");
+    const row = document.getElementById("fw-downgrade-row");
+    row.hidden = true;
+    document.getElementById("fw-downgrade").checked = false;
+    document.getElementById("fw-reboot").hidden = true;
+    notice(info, "", "");
+    if (!fw.files.length) return;
+    const fd = new FormData();
+    fd.append("file", fw.files[0].slice(0, 1 << 20), "head");
+    const r = await fetch("/api/v1/firmware/inspect", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }, body: fd });
+    let d = null;
+    try { d = await r.json(); } catch (e) { d = null; }
+    if (!r.ok) { notice(info, "bad", ((d && d.error) || "The file cannot be read.").replace(/^file: /, "")); return; }
+    const bad = !d.board_ok;
+    notice(info, bad ? "bad" : d.compare === "newer" ? "ok" : "warn", d.message);
+    if (d.compare === "older") row.hidden = false;
   });
 
   // Pages marked data-refresh re-render their main part in place.
