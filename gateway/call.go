@@ -30,13 +30,13 @@ type signaler interface {
 	send(m Message) error
 }
 
-// Call bridges one authorised WebRTC session to one SIP dialog. Its run
+// call bridges one authorised WebRTC session to one SIP dialog. Its run
 // goroutine owns the call's state; others reach it through the channels.
-type Call struct {
+type call struct {
 	ID    string
 	svc   *Service
 	log   *slog.Logger
-	grant CallGrant
+	grant callGrant
 	sig   signaler
 	cfg   config.Gateway // config when the call started: a reload does not touch it
 
@@ -79,8 +79,8 @@ type Call struct {
 	info CallInfo
 }
 
-func newCall(svc *Service, id string, g CallGrant, sig signaler, cfg config.Gateway) *Call {
-	c := &Call{
+func newCall(svc *Service, id string, g callGrant, sig signaler, cfg config.Gateway) *call {
+	c := &call{
 		ID: id, svc: svc, grant: g, sig: sig, cfg: cfg,
 		log:       svc.log.With("call", id),
 		in:        make(chan Message, 8), // 216 bytes each, per call: the reader waits when full
@@ -97,7 +97,7 @@ func newCall(svc *Service, id string, g CallGrant, sig signaler, cfg config.Gate
 }
 
 // snapshot is the call as the API shows it.
-func (c *Call) snapshot() CallInfo {
+func (c *call) snapshot() CallInfo {
 	c.mu.Lock()
 	ci := c.info
 	pbx := c.pbx
@@ -130,7 +130,7 @@ func (c *Call) snapshot() CallInfo {
 	return ci
 }
 
-func (c *Call) setState(s string) {
+func (c *call) setState(s string) {
 	c.mu.Lock()
 	c.info.State = s
 	if s == StateAnswered && c.info.AnsweredAt.IsZero() {
@@ -139,16 +139,16 @@ func (c *Call) setState(s string) {
 	c.mu.Unlock()
 }
 
-func (c *Call) event(ev string, code int, reason string) {
+func (c *call) event(ev string, code int, reason string) {
 	c.sig.send(Message{Type: MsgEvent, Event: ev, SIPCode: code, Reason: reason})
 }
 
-func (c *Call) refuse(code, text string) {
+func (c *call) refuse(code, text string) {
 	c.sig.send(Message{Type: MsgError, Code: code, Error: text})
 }
 
 // requestHangup is the API's way to end the call.
-func (c *Call) requestHangup(reason string) {
+func (c *call) requestHangup(reason string) {
 	select {
 	case c.hangup <- reason:
 	default:
@@ -156,7 +156,7 @@ func (c *Call) requestHangup(reason string) {
 }
 
 // end records how the call ended and tells the client.
-func (c *Call) end(code int, reason string) {
+func (c *call) end(code int, reason string) {
 	c.mu.Lock()
 	if c.info.State != StateEnded {
 		c.info.State = StateEnded
@@ -169,7 +169,7 @@ func (c *Call) end(code int, reason string) {
 }
 
 // run drives the call to its end.
-func (c *Call) run(ctx context.Context) {
+func (c *call) run(ctx context.Context) {
 	defer c.cleanup()
 	if !c.waitOffer(ctx) {
 		return
@@ -178,7 +178,7 @@ func (c *Call) run(ctx context.Context) {
 }
 
 // waitOffer collects the offer (and early candidates).
-func (c *Call) waitOffer(ctx context.Context) bool {
+func (c *call) waitOffer(ctx context.Context) bool {
 	t := time.NewTimer(offerTimeout)
 	defer t.Stop()
 	for {
@@ -218,7 +218,7 @@ func (c *Call) waitOffer(ctx context.Context) bool {
 	}
 }
 
-func (c *Call) takeOffer(raw string) error {
+func (c *call) takeOffer(raw string) error {
 	if raw == "" {
 		return errors.New("offer without sdp")
 	}
@@ -242,7 +242,7 @@ func (c *Call) takeOffer(raw string) error {
 	return nil
 }
 
-func (c *Call) addCandidate(cand *Candidate) {
+func (c *call) addCandidate(cand *Candidate) {
 	if cand == nil || cand.Candidate == "" {
 		return // end of candidates: nothing to do for pion
 	}
@@ -259,7 +259,7 @@ func (c *Call) addCandidate(cand *Candidate) {
 }
 
 // cleanup releases the call's media, dialog and ports once it ended.
-func (c *Call) cleanup() {
+func (c *call) cleanup() {
 	close(c.stopMedia)
 	c.stopFast()
 	if c.pc != nil {

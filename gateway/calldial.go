@@ -13,7 +13,7 @@ import (
 // its end, driven by the call's run goroutine.
 
 // dial places the INVITE and runs the call until it ends.
-func (c *Call) dial(ctx context.Context) {
+func (c *call) dial(ctx context.Context) {
 	if !c.openLegs() {
 		return
 	}
@@ -29,7 +29,7 @@ func (c *Call) dial(ctx context.Context) {
 
 // openLegs opens the PBX-side media ports: audio, and video if the
 // browser offered it (audio only when no second pair is free).
-func (c *Call) openLegs() bool {
+func (c *call) openLegs() bool {
 	ip := c.localRTPAddr()
 	leg, err := openPBXLeg(c.svc.ports, ip)
 	if err != nil {
@@ -71,7 +71,7 @@ type inviteEvent struct {
 
 // invite sends the INVITE and starts waiting for its answer (digest
 // auth answered with the trunk's credentials).
-func (c *Call) invite(ctx context.Context) (*inviting, bool) {
+func (c *call) invite(ctx context.Context) (*inviting, bool) {
 	req, dua, err := c.svc.sip.newInvite(c.grant, c.cfg.PBX, c.pbxSDP("sendrecv"))
 	if err != nil {
 		c.refuse(CodeInternal, err.Error())
@@ -116,7 +116,7 @@ func (c *Call) invite(ctx context.Context) (*inviting, bool) {
 
 // ring runs the call until the INVITE's final response; it says whether
 // the call was answered (and goes on talking).
-func (c *Call) ring(ctx context.Context, inv *inviting) bool {
+func (c *call) ring(ctx context.Context, inv *inviting) bool {
 	canceled := ""
 	cancel := func(why string) {
 		if canceled == "" {
@@ -152,7 +152,7 @@ func (c *Call) ring(ctx context.Context, inv *inviting) bool {
 
 // onFinal handles the INVITE's final response (err nil: answered) and
 // says whether the call ended.
-func (c *Call) onFinal(ctx context.Context, inv *inviting, err error, canceled string) bool {
+func (c *call) onFinal(ctx context.Context, inv *inviting, err error, canceled string) bool {
 	if err == nil {
 		if err := c.onAnswer(ctx); err != nil {
 			c.bye()
@@ -181,7 +181,7 @@ func (c *Call) onFinal(ctx context.Context, inv *inviting, err error, canceled s
 }
 
 // talk runs the answered call until one side ends it.
-func (c *Call) talk(ctx context.Context) {
+func (c *call) talk(ctx context.Context) {
 	for {
 		select {
 		case m, ok := <-c.in:
@@ -214,7 +214,7 @@ func (c *Call) talk(ctx context.Context) {
 // fromClient handles a message from the browser while ringing or
 // talking (when tells which, for the refusal); it returns why the call
 // should end ("client left", "client hung up"), or "".
-func (c *Call) fromClient(m Message, ok bool, when string) string {
+func (c *call) fromClient(m Message, ok bool, when string) string {
 	if !ok {
 		c.in = nil // closed: stop selecting it
 		return "client left"
@@ -233,12 +233,12 @@ func (c *Call) fromClient(m Message, ok bool, when string) string {
 }
 
 // hangUp ends the dialog from the box's side (BYE) and the call.
-func (c *Call) hangUp(code int, reason string) {
+func (c *call) hangUp(code int, reason string) {
 	c.bye()
 	c.end(code, reason)
 }
 
-func (c *Call) onProvisional(res *sip.Response) {
+func (c *call) onProvisional(res *sip.Response) {
 	switch {
 	case res.StatusCode == 100:
 		c.setState(StateTrying)
@@ -256,7 +256,7 @@ func (c *Call) onProvisional(res *sip.Response) {
 	}
 }
 
-func (c *Call) earlyMedia(res *sip.Response) {
+func (c *call) earlyMedia(res *sip.Response) {
 	if c.plan != nil {
 		return
 	}
@@ -268,7 +268,7 @@ func (c *Call) earlyMedia(res *sip.Response) {
 	c.event(EventEarlyMedia, res.StatusCode, res.Reason)
 }
 
-func (c *Call) onAnswer(ctx context.Context) error {
+func (c *call) onAnswer(ctx context.Context) error {
 	res := c.dialog.InviteResponse
 	if err := c.dialog.Ack(ctx); err != nil {
 		return fmt.Errorf("ACK: %w", err)
@@ -292,7 +292,7 @@ func (c *Call) onAnswer(ctx context.Context) error {
 	return nil
 }
 
-func (c *Call) bye() {
+func (c *call) bye() {
 	if c.dialog == nil {
 		return
 	}

@@ -22,7 +22,7 @@ type pbxRequest struct {
 
 // fromPBX hands an in-dialog request to the call; if the call is ending
 // it is answered here.
-func (c *Call) fromPBX(r pbxRequest) {
+func (c *call) fromPBX(r pbxRequest) {
 	select {
 	case c.pbxIn <- r:
 	case <-c.done:
@@ -37,7 +37,7 @@ func (c *Call) fromPBX(r pbxRequest) {
 
 // onPBXRequest handles BYE, re-INVITE and REFER from the PBX; it says
 // whether the call ended (the agent hung up).
-func (c *Call) onPBXRequest(r pbxRequest) bool {
+func (c *call) onPBXRequest(r pbxRequest) bool {
 	switch r.req.Method {
 	case sip.BYE:
 		if c.dialog != nil {
@@ -59,7 +59,7 @@ func (c *Call) onPBXRequest(r pbxRequest) bool {
 
 // onReinvite applies a new offer of the PBX: hold, resume, a new media
 // address, or another of the codecs the box offered.
-func (c *Call) onReinvite(r pbxRequest) {
+func (c *call) onReinvite(r pbxRequest) {
 	respond := func(code int, reason string, body []byte) {
 		res := sip.NewResponseFromRequest(r.req, code, reason, body)
 		if body != nil {
@@ -137,7 +137,7 @@ func (c *Call) onReinvite(r pbxRequest) {
 // onRefer performs a blind transfer: the box calls the Refer-To target on
 // the PBX with the same customer identity and context, moves the media to
 // the new dialog and ends the old one.
-func (c *Call) onRefer(r pbxRequest) {
+func (c *call) onRefer(r pbxRequest) {
 	target := r.req.GetHeader("Refer-To")
 	if target == nil {
 		r.tx.Respond(sip.NewResponseFromRequest(r.req, 400, "Missing Refer-To", nil))
@@ -219,7 +219,7 @@ func (c *Call) onRefer(r pbxRequest) {
 }
 
 // notifyRefer reports transfer progress on the old dialog (RFC 3515).
-func (c *Call) notifyRefer(code int, reason string) {
+func (c *call) notifyRefer(code int, reason string) {
 	if c.dialog == nil {
 		return
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // localRTPAddr is the PBX-side media address of the box.
-func (c *Call) localRTPAddr() netip.Addr {
+func (c *call) localRTPAddr() netip.Addr {
 	if c.cfg.Media.RTPAddress != "" {
 		a, _ := netip.ParseAddr(c.cfg.Media.RTPAddress)
 		return a
@@ -26,7 +26,7 @@ func (c *Call) localRTPAddr() netip.Addr {
 	return a
 }
 
-func (c *Call) pbxSDP(dir string) []byte {
+func (c *call) pbxSDP(dir string) []byte {
 	c.sdpVer++
 	p := plainSDP{SessionID: c.sessID, Version: c.sdpVer, Addr: c.pbx.local.Addr(),
 		Audio: plainMedia{Port: int(c.pbx.local.Port()), Codecs: c.pbxCodecs, Direction: dir}}
@@ -51,7 +51,7 @@ func (c *Call) pbxSDP(dir string) []byte {
 
 // startMedia builds both media legs from the PBX's SDP and answers the
 // browser.
-func (c *Call) startMedia(pbxSDP []byte) error {
+func (c *call) startMedia(pbxSDP []byte) error {
 	info, err := parseSDP(string(pbxSDP))
 	if err != nil {
 		return err
@@ -211,7 +211,7 @@ func (c *Call) startMedia(pbxSDP []byte) error {
 // media stops it sends the PBX legs' sender reports and the receiver
 // report on the browser's streams, made from the relay's statistics
 // (RTCP terminated per leg).
-func (c *Call) sendReports(pc *webrtc.PeerConnection, videoLeg *pbxLeg, every time.Duration) {
+func (c *call) sendReports(pc *webrtc.PeerConnection, videoLeg *pbxLeg, every time.Duration) {
 	defer c.mediaWG.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -235,7 +235,7 @@ func (c *Call) sendReports(pc *webrtc.PeerConnection, videoLeg *pbxLeg, every ti
 // sendBrowserReports sends the browser leg's RTCP: a sender report per
 // stream the box sends (first one carrying the reception reports on the
 // browser's streams), or a receiver report when the box sent nothing yet.
-func (c *Call) sendBrowserReports(pc *webrtc.PeerConnection) {
+func (c *call) sendBrowserReports(pc *webrtc.PeerConnection) {
 	now := time.Now()
 	var blocks []rtcp.ReceptionReport
 	if r, ok := c.browserIn.receptionReport(); ok {
@@ -282,7 +282,7 @@ func senderSSRC(s *webrtc.RTPSender) uint32 {
 // relayFromBrowser moves one browser track to the PBX. Audio moves to the
 // fast path after its first packet (goFast); this goroutine then only
 // relays what pion still had in its buffers, and waits for the call's end.
-func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *streamStats, audio bool) {
+func (c *call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *streamStats, audio bool) {
 	defer c.mediaWG.Done()
 	c.recvMu.Lock()
 	in.clock = float64(t.Codec().ClockRate)
@@ -321,7 +321,7 @@ func (c *Call) relayFromBrowser(t *webrtc.TrackRemote, to *pbxSender, in *stream
 // from the leg's poller (pbxpoll.go); packets from other addresses
 // than the PBX's media host are dropped.
 type fromPBX struct {
-	c     *Call
+	c     *call
 	leg   *pbxLeg
 	track *atomic.Pointer[relayTrack]
 	out   *streamStats
@@ -335,7 +335,7 @@ type fromPBX struct {
 }
 
 // relayFromPBX starts moving leg's stream to the browser.
-func (c *Call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[relayTrack], out *streamStats, audio bool) error {
+func (c *call) relayFromPBX(leg *pbxLeg, track *atomic.Pointer[relayTrack], out *streamStats, audio bool) error {
 	r := &fromPBX{c: c, leg: leg, track: track, out: out, audio: audio}
 	return leg.poll(r.packet)
 }
@@ -375,7 +375,7 @@ func (r *fromPBX) packet(pkt []byte, from netip.AddrPort) {
 	}
 }
 
-func (c *Call) queueDTMF(digits string) {
+func (c *call) queueDTMF(digits string) {
 	if err := validDTMF(digits); err != nil {
 		c.refuse(CodeBadMessage, err.Error())
 		return
@@ -393,7 +393,7 @@ func (c *Call) queueDTMF(digits string) {
 	}
 }
 
-func (c *Call) dtmfLoop() {
+func (c *call) dtmfLoop() {
 	for {
 		select {
 		case <-c.stopMedia:
@@ -420,7 +420,7 @@ const renegotiateTimeout = 5 * time.Second
 // switchCodec moves the browser leg to plan's codec: the box offers the
 // browser the new codec, waits for its answer, then swaps the track and
 // the relay's payload types.
-func (c *Call) switchCodec(plan *bridgePlan) error {
+func (c *call) switchCodec(plan *bridgePlan) error {
 	if c.audioTR == nil || c.pc == nil {
 		return errors.New("no browser audio to renegotiate")
 	}

@@ -40,7 +40,7 @@ const nearWrap = 0xff00
 // goFast tries to move the call's audio to the fast path after the
 // browser's first audio packets came through pion; browserSSRC is their
 // SSRC. It reports whether to try again with a later packet.
-func (c *Call) goFast(browserSSRC uint32) (again bool) {
+func (c *call) goFast(browserSSRC uint32) (again bool) {
 	host := c.web
 	if host == nil || host.fast == nil || c.audioTR == nil {
 		return false
@@ -112,7 +112,7 @@ func (h *webrtcHost) onSharedPort(pair *webrtc.ICECandidatePair) (netip.AddrPort
 
 // fromBrowserFast relays one decrypted browser audio packet to the PBX; it
 // runs on the ICE socket's reader goroutine and must not block.
-func (c *Call) fromBrowserFast(pkt []byte) {
+func (c *call) fromBrowserFast(pkt []byte) {
 	seq, ts := rtpSeqTS(pkt)
 	c.recvMu.Lock()
 	c.browserIn.countReceived(len(pkt), seq, ts, time.Now())
@@ -120,14 +120,14 @@ func (c *Call) fromBrowserFast(pkt []byte) {
 	c.pbx.send.relay(pkt)
 }
 
-func (c *Call) setMediaPath(p string) {
+func (c *call) setMediaPath(p string) {
 	c.mu.Lock()
 	c.info.MediaPath = p
 	c.mu.Unlock()
 }
 
 // stopFast gives the call's audio back to pion (the call ends).
-func (c *Call) stopFast() {
+func (c *call) stopFast() {
 	if f := c.fastAudio.Swap(nil); f != nil {
 		f.s.Close()
 	}
@@ -165,7 +165,7 @@ func (t *rocTracker) next(seq uint16) uint32 {
 // browser: through the fast path once the call is on it, else through
 // pion's track. adopted tells whether the fast path took the stream over;
 // the first packet it sends continues pion's rollover counter.
-func (c *Call) sendToBrowser(pkt []byte, track *atomic.Pointer[relayTrack], roc *rocTracker, adopted *bool, p *pbxPoller) error {
+func (c *call) sendToBrowser(pkt []byte, track *atomic.Pointer[relayTrack], roc *rocTracker, adopted *bool, p *pbxPoller) error {
 	seq := binary.BigEndian.Uint16(pkt[2:4])
 	if f := c.fastAudio.Load(); f != nil {
 		binary.BigEndian.PutUint32(pkt[8:12], f.ssrc)

@@ -56,7 +56,7 @@ func (s *Service) startPortal(p config.GatewayPortal) error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
-	srv := &http.Server{Handler: s.PortalHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.portalHandler(), ReadHeaderTimeout: 10 * time.Second}
 	s.mu.Lock()
 	s.portal, s.portalLn = srv, ln
 	s.mu.Unlock()
@@ -88,9 +88,9 @@ func selfSignedCert() (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// PortalHandler serves the portal API, the signaling WebSocket, the SDK
+// portalHandler serves the portal API, the signaling WebSocket, the SDK
 // and, when gateway.portal.demo is on, the demo page.
-func (s *Service) PortalHandler() http.Handler {
+func (s *Service) portalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/calls", s.handleAuthorize)
 	mux.HandleFunc("GET /v1/signal", s.handleSignal)
@@ -227,8 +227,8 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	exp := time.Now().Add(time.Duration(cfg.Portal.TokenTTLSec) * time.Second)
-	grant := CallGrant{From: req.From, Destination: req.Destination, Context: req.Context, Expires: exp, KeyName: key.Name, TURNTag: newTURNTag()}
-	tok, err := s.tokens.Issue(grant)
+	grant := callGrant{From: req.From, Destination: req.Destination, Context: req.Context, Expires: exp, KeyName: key.Name, TURNTag: newTURNTag()}
+	tok, err := s.tokens.issue(grant)
 	if err != nil {
 		s.portalRefuse(w, r, http.StatusInternalServerError, "internal", err)
 		return

@@ -29,7 +29,7 @@ const historySize = 500
 type Service struct {
 	log         *slog.Logger
 	metrics     *metrics
-	tokens      *TokenStore
+	tokens      *tokenStore
 	portalLimit *rateLimiter
 	pending     pendingSockets
 
@@ -38,8 +38,8 @@ type Service struct {
 	web      *webrtcHost
 	sip      *sipStack
 	ports    *portPool
-	calls    map[string]*Call
-	bySIP    map[string]*Call
+	calls    map[string]*call
+	bySIP    map[string]*call
 	history  []CallInfo
 	portal   *http.Server
 	portalLn net.Listener
@@ -60,9 +60,9 @@ func New(cfg config.Gateway, log *slog.Logger) (*Service, error) {
 	}
 	s := &Service{
 		log:         log,
-		tokens:      NewTokenStore(),
-		calls:       map[string]*Call{},
-		bySIP:       map[string]*Call{},
+		tokens:      newTokenStore(),
+		calls:       map[string]*call{},
+		bySIP:       map[string]*call{},
 		portalLimit: newRateLimiter(cfg.Portal.RatePerMinute),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -205,7 +205,7 @@ func (s *Service) stopParts(web, sip, portal, stunturn, reg bool) {
 	if reg {
 		s.reg = nil
 	}
-	var affected []*Call
+	var affected []*call
 	if web || sip {
 		for _, c := range s.calls {
 			affected = append(affected, c)
@@ -243,7 +243,7 @@ func (s *Service) stopParts(web, sip, portal, stunturn, reg bool) {
 	}
 }
 
-func (s *Service) waitCalls(calls []*Call, d time.Duration) {
+func (s *Service) waitCalls(calls []*call, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for _, c := range calls {
@@ -292,7 +292,7 @@ func (s *Service) callRoomLocked() error {
 }
 
 // startCall registers a call for an authorised client; the caller runs it.
-func (s *Service) startCall(g CallGrant, sig signaler) (*Call, error) {
+func (s *Service) startCall(g callGrant, sig signaler) (*call, error) {
 	s.mu.Lock()
 	if s.sip == nil || s.web == nil {
 		s.mu.Unlock()
@@ -309,7 +309,7 @@ func (s *Service) startCall(g CallGrant, sig signaler) (*Call, error) {
 	return c, nil
 }
 
-func (s *Service) bindSIP(callID string, c *Call) {
+func (s *Service) bindSIP(callID string, c *call) {
 	s.mu.Lock()
 	s.bySIP[callID] = c
 	s.mu.Unlock()
@@ -321,13 +321,13 @@ func (s *Service) unbindSIP(callID string) {
 	s.mu.Unlock()
 }
 
-func (s *Service) callBySIP(callID string) *Call {
+func (s *Service) callBySIP(callID string) *call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bySIP[callID]
 }
 
-func (s *Service) callEnded(c *Call) {
+func (s *Service) callEnded(c *call) {
 	info := c.snapshot()
 	s.mu.Lock()
 	delete(s.calls, c.ID)
@@ -358,7 +358,7 @@ func (s *Service) callEnded(c *Call) {
 
 func (s *Service) activeCalls() []CallInfo {
 	s.mu.Lock()
-	calls := make([]*Call, 0, len(s.calls))
+	calls := make([]*call, 0, len(s.calls))
 	for _, c := range s.calls {
 		calls = append(calls, c)
 	}
@@ -401,7 +401,7 @@ func (s *Service) Status() Status {
 	if ports != nil {
 		st.RTPPairsInUse = ports.inUse()
 	}
-	st.PendingTokens = s.tokens.Len()
+	st.PendingTokens = s.tokens.pending()
 	return st
 }
 

@@ -176,13 +176,13 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusTryAgainLater, "busy")
 		return
 	}
-	grant, err := s.tokens.Redeem(m.Token, m.From, m.To)
+	grant, err := s.tokens.redeem(m.Token, m.From, m.To)
 	if err != nil {
 		reason := "unknown"
 		switch {
-		case errors.Is(err, ErrTokenExpired):
+		case errors.Is(err, errTokenExpired):
 			reason = "expired"
-		case errors.Is(err, ErrTokenMismatch):
+		case errors.Is(err, errTokenMismatch):
 			reason = "mismatch"
 		}
 		s.metrics.tokenRefusals.WithLabelValues(reason).Inc()

@@ -408,7 +408,7 @@ func destinationURI(dest string, pbx config.GatewayPBX) (sip.Uri, error) {
 // newInvite builds the INVITE for a grant: From is the customer's
 // identity (the trunk account only answers digest challenges), the
 // context rides in X- headers.
-func (s *sipStack) newInvite(g CallGrant, pbx config.GatewayPBX, body []byte) (*sip.Request, *sipgo.DialogUA, error) {
+func (s *sipStack) newInvite(g callGrant, pbx config.GatewayPBX, body []byte) (*sip.Request, *sipgo.DialogUA, error) {
 	cli, contact, err := s.endpoint(pbx.Transport)
 	if err != nil {
 		return nil, nil, err

@@ -11,14 +11,14 @@ import (
 
 // Token misuse errors. Their text goes to the client as is.
 var (
-	ErrTokenUnknown  = errors.New("token unknown or already used")
-	ErrTokenExpired  = errors.New("token expired: ask the portal for a new one")
-	ErrTokenMismatch = errors.New("token was issued for a different caller or destination")
+	errTokenUnknown  = errors.New("token unknown or already used")
+	errTokenExpired  = errors.New("token expired: ask the portal for a new one")
+	errTokenMismatch = errors.New("token was issued for a different caller or destination")
 )
 
-// CallGrant is what a token authorises: one call from From to Destination,
+// callGrant is what a token authorises: one call from From to Destination,
 // carrying Context to the agent as X- headers.
-type CallGrant struct {
+type callGrant struct {
 	From        string            // SIP URI of the customer, the caller ID
 	Destination string            // agent URI or queue name
 	Context     map[string]string // customer id, page, queue ...
@@ -27,21 +27,21 @@ type CallGrant struct {
 	TURNTag     string // names the TURN credentials handed out with the token
 }
 
-// TokenStore keeps issued tokens by their SHA-256 only, so a memory dump or
+// tokenStore keeps issued tokens by their SHA-256 only, so a memory dump or
 // a log line never yields a usable token. A token is consumed on first use.
-type TokenStore struct {
+type tokenStore struct {
 	mu     sync.Mutex
-	grants map[[32]byte]CallGrant
+	grants map[[32]byte]callGrant
 	now    func() time.Time
 }
 
-// NewTokenStore returns an empty store.
-func NewTokenStore() *TokenStore {
-	return &TokenStore{grants: map[[32]byte]CallGrant{}, now: time.Now}
+// newTokenStore returns an empty store.
+func newTokenStore() *tokenStore {
+	return &tokenStore{grants: map[[32]byte]callGrant{}, now: time.Now}
 }
 
-// Issue stores g and returns the one-time token for it.
-func (s *TokenStore) Issue(g CallGrant) (string, error) {
+// issue stores g and returns the one-time token for it.
+func (s *tokenStore) issue(g callGrant) (string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err
@@ -54,36 +54,36 @@ func (s *TokenStore) Issue(g CallGrant) (string, error) {
 	return tok, nil
 }
 
-// Redeem consumes token and returns its grant. from and destination, when
+// redeem consumes token and returns its grant. from and destination, when
 // not empty, must match what the token was issued for. A refused token is
 // consumed too when it was expired or mismatched: it is burnt either way.
-func (s *TokenStore) Redeem(token, from, destination string) (CallGrant, error) {
+func (s *tokenStore) redeem(token, from, destination string) (callGrant, error) {
 	h := sha256.Sum256([]byte(token))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, ok := s.grants[h]
 	if !ok {
-		return CallGrant{}, ErrTokenUnknown
+		return callGrant{}, errTokenUnknown
 	}
 	delete(s.grants, h)
 	if !s.now().Before(g.Expires) {
-		return CallGrant{}, ErrTokenExpired
+		return callGrant{}, errTokenExpired
 	}
 	if (from != "" && from != g.From) || (destination != "" && destination != g.Destination) {
-		return CallGrant{}, ErrTokenMismatch
+		return callGrant{}, errTokenMismatch
 	}
 	return g, nil
 }
 
-// Len is the number of outstanding tokens.
-func (s *TokenStore) Len() int {
+// pending is the number of outstanding tokens.
+func (s *tokenStore) pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gcLocked()
 	return len(s.grants)
 }
 
-func (s *TokenStore) gcLocked() {
+func (s *tokenStore) gcLocked() {
 	now := s.now()
 	for h, g := range s.grants {
 		if !now.Before(g.Expires) {

@@ -11,11 +11,11 @@ import (
 )
 
 func TestTokenStore(t *testing.T) {
-	s := NewTokenStore()
+	s := newTokenStore()
 	now := time.Unix(1000, 0)
 	s.now = func() time.Time { return now }
-	g := CallGrant{From: "sip:a@b", Destination: "q", Expires: now.Add(time.Minute)}
-	tok, err := s.Issue(g)
+	g := callGrant{From: "sip:a@b", Destination: "q", Expires: now.Add(time.Minute)}
+	tok, err := s.issue(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,44 +27,44 @@ func TestTokenStore(t *testing.T) {
 			t.Error("token stored in the clear")
 		}
 	}
-	if _, err := s.Redeem(tok, "sip:a@b", "q"); err != nil {
+	if _, err := s.redeem(tok, "sip:a@b", "q"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Redeem(tok, "", ""); err != ErrTokenUnknown {
+	if _, err := s.redeem(tok, "", ""); err != errTokenUnknown {
 		t.Errorf("reuse: %v", err)
 	}
-	tok, _ = s.Issue(g)
+	tok, _ = s.issue(g)
 	now = now.Add(2 * time.Minute)
-	if _, err := s.Redeem(tok, "", ""); err != ErrTokenUnknown && err != ErrTokenExpired {
+	if _, err := s.redeem(tok, "", ""); err != errTokenUnknown && err != errTokenExpired {
 		t.Errorf("expired: %v", err)
 	}
 	now = time.Unix(1000, 0)
-	tok, _ = s.Issue(g)
+	tok, _ = s.issue(g)
 	now = now.Add(time.Minute) // exactly at expiry
 	s.mu.Lock()
-	_, err = func() (CallGrant, error) { s.mu.Unlock(); return s.Redeem(tok, "", "") }()
-	if err != ErrTokenExpired && err != ErrTokenUnknown {
+	_, err = func() (callGrant, error) { s.mu.Unlock(); return s.redeem(tok, "", "") }()
+	if err != errTokenExpired && err != errTokenUnknown {
 		t.Errorf("at expiry: %v", err)
 	}
 	now = time.Unix(1000, 0)
-	tok, _ = s.Issue(g)
-	if _, err := s.Redeem(tok, "", "other"); err != ErrTokenMismatch {
+	tok, _ = s.issue(g)
+	if _, err := s.redeem(tok, "", "other"); err != errTokenMismatch {
 		t.Errorf("mismatch: %v", err)
 	}
-	if s.Len() != 0 {
-		t.Errorf("%d tokens left", s.Len())
+	if s.pending() != 0 {
+		t.Errorf("%d tokens left", s.pending())
 	}
 }
 
 func TestTokenExpiredIsReported(t *testing.T) {
-	s := NewTokenStore()
+	s := newTokenStore()
 	now := time.Unix(1000, 0)
 	s.now = func() time.Time { return now }
-	tok, _ := s.Issue(CallGrant{Expires: now.Add(time.Second)})
+	tok, _ := s.issue(callGrant{Expires: now.Add(time.Second)})
 	now = now.Add(2 * time.Second)
 	// Redeem looks the token up before any clean-up, so the client learns
 	// it was too slow rather than "unknown".
-	if _, err := s.Redeem(tok, "", ""); err != ErrTokenExpired {
+	if _, err := s.redeem(tok, "", ""); err != errTokenExpired {
 		t.Errorf("got %v, want ErrTokenExpired", err)
 	}
 }
