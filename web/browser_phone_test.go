@@ -444,3 +444,41 @@ func TestBrowserPhoneFirmware(t *testing.T) {
 		t.Errorf("installs %v, power %v", e.init.installs, e.init.power)
 	}
 }
+
+// The signal page shows the LTE figures with bars and follows them every
+// second; the SIM's details and its operator's usual APN, which the
+// mobile step offers to fill in (issue 24, LuCI/Teltonika additions).
+func TestBrowserPhoneSignalAndSIM(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	nc := &fakeNetctl{rsrp: -112}
+	serveUnix(t, "netctl", nc.handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	do(t, ctx, "apn suggestion", waitText("#apn-suggest", "web.vodafone.de"), snap(dir, "50-wizard-apn-suggestion"),
+		chromedp.Click(chromedp.CSS("#apn-suggest button")))
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`[data-path="network.modem.apn"]`))); v != "web.vodafone.de" {
+		t.Errorf("Use it filled in %q", v)
+	}
+	do(t, ctx, "signal", chromedp.Navigate(httpsURL+"/signal"), waitText(`[data-meter="RSRP"]`, "-112 dBm"), snap(dir, "51-signal-weak"))
+	main := textOf(ctx, "main")
+	for _, want := range []string{"-11.5 dB", "14.2 dB", "01A2D30F", "8949022012345678901", "262021234567890", "PIN tries left\n3", "web.vodafone.de"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("signal page lacks %q", want)
+		}
+	}
+	if !hasClass(ctx, ".meter .bars", "b0") {
+		t.Error("RSRP -112 dBm should show no bars")
+	}
+	// The antenna is turned: the page follows without a reload.
+	nc.mu.Lock()
+	nc.rsrp = -84
+	nc.mu.Unlock()
+	do(t, ctx, "signal follows", waitText(`[data-meter="RSRP"]`, "-84 dBm"), snap(dir, "52-signal-better"))
+	if !hasClass(ctx, ".meter .bars", "b3") {
+		t.Error("RSRP -84 dBm should show 3 bars")
+	}
+}

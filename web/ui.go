@@ -207,6 +207,7 @@ func (s *Server) uiRoutes(m *http.ServeMux) {
 	}))
 	m.HandleFunc("GET /logs", s.pageAuth(s.pageLogs))
 	m.HandleFunc("GET /sms", s.pageAuth(s.pageSMS))
+	m.HandleFunc("GET /signal", s.pageAuth(s.pageSignal))
 	m.HandleFunc("GET /admin", s.pageAuth(s.pageAdmin))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Data: "There is no page at " + r.URL.Path + "."})

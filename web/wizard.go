@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/internal/apndb"
 	"edgebox/internal/config"
 	"edgebox/netctl/openvpn"
 )
@@ -124,6 +125,8 @@ type wizardView struct {
 	Next    string
 	Error   string
 	APIKeys []string
+	// Suggest is the usual APN of the SIM's operator (mobile step).
+	Suggest *apndb.Entry
 }
 
 func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session) {
@@ -137,6 +140,9 @@ func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session)
 	status := s.status(r.Context())
 	for _, ws := range wizardSteps {
 		v.Working[ws.ID] = checkIn(status, cfg, ws.Check).State == "ok"
+	}
+	if e, ok := apndb.Lookup(gets(status.Network, "modem.identity.imsi")); ok && st.ID == "mobile" {
+		v.Suggest = &e
 	}
 	if i > 0 {
 		v.Prev = wizardSteps[i-1].ID

@@ -329,6 +329,18 @@
     window.scrollTo(0, 0);
   });
 
+  // Suggestions fill their field; saving stays the installer's choice.
+  document.addEventListener("click", ev => {
+    const b = ev.target.closest("[data-fill]");
+    if (!b) return;
+    const f = document.querySelector('[data-path="' + CSS.escape(b.dataset.fill) + '"]');
+    if (!f) return;
+    f.value = b.dataset.value;
+    const form = f.closest("form");
+    if (form) form.dataset.dirty = "1";
+    f.focus();
+  });
+
   // "Use my phone's time": the phone's clock and time zone for the box.
   const pt = document.getElementById("phone-time");
   if (pt) pt.addEventListener("click", async () => {
