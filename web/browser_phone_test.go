@@ -1,7 +1,11 @@
 package web
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"io"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -18,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/net/icmp"
 
+	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
 	"edgebox/internal/update"
@@ -480,5 +485,58 @@ func TestBrowserPhoneSignalAndSIM(t *testing.T) {
 	do(t, ctx, "signal follows", waitText(`[data-meter="RSRP"]`, "-84 dBm"), snap(dir, "52-signal-better"))
 	if !hasClass(ctx, ".meter .bars", "b3") {
 		t.Error("RSRP -84 dBm should show 3 bars")
+	}
+}
+
+// "Download support bundle" gives one file with every service's status
+// and log, the versions and the config without its secrets.
+func TestBrowserPhoneSupportBundle(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c", Version: "1.4.0"})
+	serveUnix(t, "netctl", (&fakeNetctl{}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	c := config.Default()
+	c.Gateway.Trunk.Username, c.Gateway.Trunk.Password = "edgebox17", "trunk-secret-1"
+	c.Network.Modem.APN, c.Network.Modem.PIN = "internet", "4321"
+	if err := config.Save(e.srv.opt.ConfigPath, c); err != nil {
+		t.Fatal(err)
+	}
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+	do(t, ctx, "download", append(login(httpsURL), waitURL("/dashboard"), chromedp.Navigate(httpsURL+"/admin"),
+		chromedp.Click(chromedp.CSS("#support-submit")), waitText("#support-form .notice", "Support bundle saved as edgebox-support-edgebox-4f2a1c-"),
+		chromedp.ScrollIntoView(chromedp.CSS("#support-form")), snap(dir, "60-support-bundle"))...)
+	b64, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/api/v1/support-bundle", {method: "POST", headers: {"Content-Type": "application/json", "X-CSRF-Token": document.querySelector('meta[name="csrf"]').content}, body: "{}"}).then(r => r.arrayBuffer()).then(b => { let s = ""; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s); })`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(b64)
+	gz, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("not a .tar.gz: %v", err)
+	}
+	files := map[string]string{}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(tr)
+		files[strings.TrimPrefix(h.Name, "edgebox-support/")] = string(b)
+	}
+	for _, want := range []struct{ file, text string }{
+		{"config.json", "edgebox17"}, {"config.json", "internet"}, {"versions.json", "test-1"}, {"versions.json", "1.4.0"},
+		{"status.json", "Vodafone.de"}, {"status.json", "pbx.example.net"}, {"logs/netctl.log", "netctl: started"}, {"logs/web.log", ""},
+	} {
+		if f, ok := files[want.file]; !ok || !strings.Contains(f, want.text) {
+			t.Errorf("%s lacks %q (files: %d)", want.file, want.text, len(files))
+		}
+	}
+	for name, f := range files {
+		if strings.Contains(f, "trunk-secret-1") || strings.Contains(f, "4321") {
+			t.Errorf("%s carries a secret", name)
+		}
 	}
 }

@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/config/set", s.admin(s.handleConfigSet))
 	m.HandleFunc("POST /api/v1/config/validate", s.read(s.handleConfigValidate))
 	m.HandleFunc("POST /api/v1/backup", s.admin(s.handleBackup))
+	m.HandleFunc("POST /api/v1/support-bundle", s.admin(s.handleSupportBundle))
 	m.HandleFunc("POST /api/v1/restore", s.admin(s.handleRestore))
 
 	// The raw service proxy bypasses web's own checks: admin only.

@@ -239,7 +239,7 @@
     a.href = url; a.download = name;
     document.body.appendChild(a); a.click(); a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
-    notice(form.querySelector(".notice"), "ok", "Backup saved as " + name + ".");
+    notice(form.querySelector(".notice"), "ok", (form.dataset.done || "Backup saved as") + " " + name + ".");
   }
 
   async function submitDiag(form) {
