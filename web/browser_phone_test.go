@@ -209,6 +209,13 @@ func TestBrowserPhoneWizardHonesty(t *testing.T) {
 	}
 	do(t, ctx, "next again", chromedp.Click(chromedp.CSS("#next-step")), waitURL("/wizard/wan"))
 
+	// The LAN step lists who got an address from the box.
+	do(t, ctx, "lan leases", chromedp.Navigate(httpsURL+"/wizard/lan"), waitText("#leases", "installer-phone"), snap(dir, "13-wizard-lan-leases"))
+	if l := textOf(ctx, "#leases"); !strings.Contains(l, "192.168.1.100") || !strings.Contains(l, "3a:5c:11:90:ab:cd") || !strings.Contains(l, "192.168.1.199") {
+		t.Errorf("leases: %q", l)
+	}
+	do(t, ctx, "to wan", chromedp.Navigate(httpsURL+"/wizard/wan"))
+
 	// WAN without cable.
 	do(t, ctx, "wan", chromedp.WaitVisible(chromedp.CSS("#step-submit")), chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "No cable in the WAN port"), snap(dir, "13-wizard-wan"))
 

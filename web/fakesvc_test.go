@@ -61,6 +61,12 @@ func (f *fakeNetctl) handler() http.Handler {
 	m.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, 200, f.status())
 	})
+	m.HandleFunc("GET /v1/leases", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, 200, map[string]any{
+			"servers": []any{map[string]any{"interface": "eth0", "first": "192.168.1.100", "last": "192.168.1.199", "lease_sec": 43200, "running": true}},
+			"leases":  []any{map[string]any{"interface": "eth0", "mac": "3a:5c:11:90:ab:cd", "address": "192.168.1.100", "hostname": "installer-phone", "expires": time.Now().Add(12 * time.Hour)}},
+		})
+	})
 	m.HandleFunc("GET /v1/sms", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()

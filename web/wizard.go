@@ -127,6 +127,8 @@ type wizardView struct {
 	APIKeys []string
 	// Suggest is the usual APN of the SIM's operator (mobile step).
 	Suggest *apndb.Entry
+	// Leases are the LAN DHCP server's (LAN step).
+	Leases *leasesView
 }
 
 func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session) {
@@ -140,6 +142,10 @@ func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session)
 	status := s.status(r.Context())
 	for _, ws := range wizardSteps {
 		v.Working[ws.ID] = checkIn(status, cfg, ws.Check).State == "ok"
+	}
+	if st.ID == "lan" {
+		l := s.leases(r.Context())
+		v.Leases = &l
 	}
 	if e, ok := apndb.Lookup(gets(status.Network, "modem.identity.imsi")); ok && st.ID == "mobile" {
 		v.Suggest = &e
