@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -545,5 +547,59 @@ func TestBrowserPhoneSupportBundle(t *testing.T) {
 		if strings.Contains(f, "trunk-secret-1") || strings.Contains(f, "4321") {
 			t.Errorf("%s carries a secret", name)
 		}
+	}
+}
+
+// The quick tests: internet (DNS and HTTPS to an address) and VPN (a ping
+// to the tunnel's server address) from the admin page.
+func TestBrowserPhoneQuickTests(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace (the VPN ping)")
+	}
+	site := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	t.Cleanup(site.Close)
+	// The VPN ping goes into an empty namespace of the test's: no traffic leaves.
+	ns := "ebquick-" + fmt.Sprint(os.Getpid())
+	ipCmd(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+	old := openICMP
+	openICMP = func() (c *icmp.PacketConn, raw bool, err error) {
+		err = inNetns(t, ns, func() error {
+			var e error
+			c, raw, e = icmpConn()
+			return e
+		})
+		return
+	}
+	t.Cleanup(func() { openICMP = old })
+
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateConnected}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+	do(t, ctx, "admin", append(login(httpsURL), waitURL("/wizard/mobile"), chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#test-internet")))...)
+
+	// A certificate the box does not trust is named as such.
+	port := site.Listener.Addr().(*net.TCPAddr).Port
+	do(t, ctx, "internet untrusted", chromedp.SetValue(chromedp.CSS("#test-url"), fmt.Sprintf("https://localhost:%d/", port)),
+		chromedp.Click(chromedp.CSS("#test-internet")), waitText("#diag-form pre.out", "HTTPS:"), snap(dir, "70-test-internet-untrusted"))
+	if out := textOf(ctx, "#diag-form pre.out"); !strings.Contains(out, "DNS: localhost is") || !strings.Contains(out, "certificate the box does not trust") {
+		t.Errorf("internet test, untrusted certificate:\n%s", out)
+	}
+	oldT := internetTransport
+	internetTransport = site.Client().Transport
+	t.Cleanup(func() { internetTransport = oldT })
+	do(t, ctx, "internet works", chromedp.SetValue(chromedp.CSS("#test-url"), site.URL),
+		chromedp.Click(chromedp.CSS("#test-internet")), waitText("#diag-form pre.out", "the internet works"), snap(dir, "71-test-internet-ok"))
+	if out := textOf(ctx, "#diag-form pre.out"); !strings.Contains(out, "200 OK") {
+		t.Errorf("internet test:\n%s", out)
+	}
+	do(t, ctx, "vpn", chromedp.Click(chromedp.CSS("#test-vpn")), waitText("#diag-form pre.out", "lost"), snap(dir, "72-test-vpn"))
+	if out := textOf(ctx, "#diag-form pre.out"); !strings.Contains(out, "PING 10.8.0.1") || strings.Contains(out, "reply from") {
+		t.Errorf("VPN test:\n%s", out)
 	}
 }

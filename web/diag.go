@@ -26,8 +26,8 @@ import (
 
 // DiagRequest is the body of POST /api/v1/diag.
 type DiagRequest struct {
-	Tool   string `json:"tool"`   // ping, dns, traceroute, at
-	Target string `json:"target"` // host name or IP; AT command for "at"
+	Tool   string `json:"tool"`   // ping, dns, traceroute, internet, at
+	Target string `json:"target"` // host name or IP; https:// URL for "internet"; AT command for "at"
 }
 
 // DiagResult is a diagnostic's output, line by line, for people.
@@ -97,6 +97,13 @@ func (s *Server) handleDiag(w http.ResponseWriter, r *http.Request) {
 		case "dns":
 			lines, err = lookup(ctx, req.Target)
 		}
+	case "internet":
+		u, err := validTestURL(req.Target)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, err)
+			return
+		}
+		lines = internetTest(ctx, u)
 	case "at":
 		if err := validAT(req.Target); err != nil {
 			apiError(w, http.StatusBadRequest, err)
@@ -107,7 +114,7 @@ func (s *Server) handleDiag(w http.ResponseWriter, r *http.Request) {
 		slog.Info("AT command from the admin, sent to netctl", "from", clientAddr(r), "unsafe", unsafe)
 		lines, err = atCommandVia(ctx, req.Target, unsafe)
 	default:
-		apiError(w, http.StatusBadRequest, errors.New("tool: choose ping, dns, traceroute or at"))
+		apiError(w, http.StatusBadRequest, errors.New("tool: choose ping, dns, traceroute, internet or at"))
 		return
 	}
 	if err != nil {

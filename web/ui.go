@@ -328,12 +328,22 @@ type adminView struct {
 	Tokens []TokenInfo
 	// Version is the installed firmware's (init's, else web's own).
 	Version string
+	// TestURL is the internet test's default (the portal's public URL);
+	// VPNTarget the tunnel address the VPN test pings ("" without a tunnel).
+	TestURL, VPNTarget string
 }
 
 func (s *Server) pageAdmin(w http.ResponseWriter, r *http.Request, se *session) {
 	v := adminView{Tokens: s.accounts.Tokens(), Version: s.opt.Version}
-	if st, err := s.initClient().Status(r.Context()); err == nil && st.Version != "" {
-		v.Version = st.Version
+	st := s.status(r.Context())
+	if st.System != nil && st.System.Version != "" {
+		v.Version = st.System.Version
+	}
+	if st.VPN != nil {
+		v.VPNTarget = vpnServerGuess(st.VPN.TunnelAddress)
+	}
+	if cfg, err := s.loadConfig(); err == nil {
+		v.TestURL = cfg.Gateway.Portal.PublicURL
 	}
 	s.render(w, r, http.StatusOK, "admin", s.authedPage(se, "Admin", "admin", v))
 }

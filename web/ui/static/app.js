@@ -329,6 +329,18 @@
     window.scrollTo(0, 0);
   });
 
+  // Quick tests run a diagnostic with its target filled in.
+  document.addEventListener("click", ev => {
+    const b = ev.target.closest("[data-diag]");
+    const form = document.getElementById("diag-form");
+    if (!b || !form) return;
+    form.querySelector("[name=tool]").value = b.dataset.diag;
+    const src = b.dataset.targetFrom && document.getElementById(b.dataset.targetFrom);
+    form.querySelector("[name=target]").value = src ? src.value : (b.dataset.target || "");
+    submitDiag(form);
+    form.scrollIntoView();
+  });
+
   // Suggestions fill their field; saving stays the installer's choice.
   document.addEventListener("click", ev => {
     const b = ev.target.closest("[data-fill]");
