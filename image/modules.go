@@ -69,6 +69,13 @@ func StageModules(k Kernel, names []string, dst string, log io.Writer) (int, err
 	if err := stageAliases(src, dst, files); err != nil {
 		return 0, err
 	}
+	// modules.softdep orders libcrc32c and ext4 after crc32c (init honours
+	// its "pre:" names among the shipped modules).
+	if soft, err := os.ReadFile(filepath.Join(src, "modules.softdep")); err == nil {
+		if err := os.WriteFile(filepath.Join(dst, "modules.softdep"), soft, 0o644); err != nil {
+			return 0, err
+		}
+	}
 	return len(files), nil
 }
 

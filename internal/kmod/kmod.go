@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -78,6 +79,67 @@ func (d *Deps) ParseBuiltin(r io.Reader) error {
 		}
 	}
 	return sc.Err()
+}
+
+// ParseSoftdep reads modules.softdep and makes each "pre:" module a
+// dependency of the module that asks for it: libcrc32c and ext4 find the
+// crc32c algorithm at load time, and fail if crc32c_generic is not in yet,
+// which only modprobe's order guaranteed. A pre name may be an alias
+// ("crypto-crc32c"); lookup turns it into module names. Names that are not
+// shipped, and edges that would make a cycle, are left out.
+func (d *Deps) ParseSoftdep(r io.Reader, lookup func(string) []string) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 3 || f[0] != "softdep" {
+			continue
+		}
+		file, ok := d.path[Name(f[1])]
+		if !ok {
+			continue
+		}
+		for _, pre := range f[2:] {
+			if pre == "post:" {
+				break
+			}
+			if pre == "pre:" {
+				continue
+			}
+			mods := []string{Name(pre)}
+			if _, known := d.path[Name(pre)]; !known {
+				mods = lookup(pre)
+			}
+			for _, m := range mods {
+				dep, ok := d.path[Name(m)]
+				if ok && dep != file && !d.needs(dep, file) && !slices.Contains(d.deps[file], dep) {
+					d.deps[file] = append(d.deps[file], dep)
+				}
+			}
+		}
+	}
+	return sc.Err()
+}
+
+// needs reports whether file depends, directly or not, on other.
+func (d *Deps) needs(file, other string) bool {
+	seen := map[string]bool{}
+	var walk func(f string) bool
+	walk = func(f string) bool {
+		if f == other {
+			return true
+		}
+		if seen[f] {
+			return false
+		}
+		seen[f] = true
+		for _, dep := range d.deps[f] {
+			if walk(dep) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(file)
 }
 
 // Path returns the file of module name.

@@ -87,6 +87,13 @@ func Open(dir string) (*Loader, error) {
 			return nil, err
 		}
 	}
+	if sf, err := os.Open(filepath.Join(dir, "modules.softdep")); err == nil {
+		err = d.ParseSoftdep(sf, a.Match)
+		sf.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
 	return &Loader{Dir: dir, deps: d, aliases: a, files: map[string]*loading{}, took: map[string]time.Duration{},
 		insert: Load, isLoaded: Loaded}, nil
 }

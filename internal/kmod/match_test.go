@@ -91,6 +91,8 @@ func shippedModuleDir(t *testing.T) string {
 	}
 	os.WriteFile(filepath.Join(dir, "modules.dep"), []byte(dep.String()), 0o644)
 	os.WriteFile(filepath.Join(dir, "modules.builtin"), []byte(gunzip(t, "modules.builtin")), 0o644)
+	soft, _ := os.ReadFile(filepath.Join("testdata", "modules.softdep"))
+	os.WriteFile(filepath.Join(dir, "modules.softdep"), soft, 0o644)
 	out, _ := os.Create(filepath.Join(dir, "modules.alias"))
 	all.Filter(func(m string) bool { return shipped[m] }).WriteTo(out)
 	out.Close()
@@ -246,6 +248,35 @@ func TestMatchAgainstDebianAliases(t *testing.T) {
 		got := all.Match(alias)
 		if !reflect.DeepEqual(sortedSet(got), sortedSet(want)) {
 			t.Errorf("Match(%s) = %q, want %q", alias, got, want)
+		}
+	}
+}
+
+// libcrc32c (under nf_tables) and ext4 look up the crc32c algorithm when
+// they load; modules.softdep says so, and crc32c_generic must be in before
+// them. Loaded in parallel without that, nftables failed to load at boot.
+func TestSoftdepOrdersCrc32cFirst(t *testing.T) {
+	l, err := Open(shippedModuleDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := l.deps.Resolve([]string{"nf_tables", "ext4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := map[string]int{}
+	for i, lv := range l.deps.Levels(files) {
+		for _, f := range lv {
+			level[Name(f)] = i
+		}
+	}
+	gen, ok := level["crc32c_generic"]
+	if !ok {
+		t.Fatalf("crc32c_generic not loaded with nf_tables and ext4: %v", level)
+	}
+	for _, m := range []string{"libcrc32c", "ext4", "jbd2", "nf_tables"} {
+		if level[m] <= gen {
+			t.Errorf("%s (level %d) not after crc32c_generic (level %d)", m, level[m], gen)
 		}
 	}
 }
