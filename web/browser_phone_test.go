@@ -603,3 +603,47 @@ func TestBrowserPhoneQuickTests(t *testing.T) {
 		t.Errorf("VPN test:\n%s", out)
 	}
 }
+
+// English and German: a German phone gets German pages, the footer
+// switches (issue 24: languages, strings in one place).
+func TestBrowserPhoneGerman(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	httpURL, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := browser(t, chromedp.WindowSize(390, 844), chromedp.Flag("accept-lang", "de-DE,de"))
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "landing", chromedp.Navigate(httpURL+"/"), waitText("main", "Zertifikat prüfen"), snap(dir, "80-landing-de"))
+	setupAdmin(t, e)
+	do(t, ctx, "login", chromedp.Navigate(httpsURL+"/login"), waitText("#login-submit", "Anmelden"), snap(dir, "81-login-de"),
+		chromedp.SetValue(chromedp.CSS("#pw"), testPassword), chromedp.Click(chromedp.CSS("#login-submit")),
+		waitURL("/wizard/mobile"), waitText("h1", "Einrichtung: Mobilfunk"), snap(dir, "82-wizard-de"))
+	if m := textOf(ctx, "main"); !strings.Contains(m, "Mobilfunkmodem verwenden") || !strings.Contains(m, "Speichern und anwenden") {
+		t.Errorf("wizard not in German: %q", m)
+	}
+	do(t, ctx, "to English", chromedp.Click(chromedp.CSS("#lang-en")), waitURL("/wizard/mobile"), waitText("h1", "Setup: Mobile"))
+}
+
+// Every German string translates text the pages really show.
+func TestCatalogKeysAreUsed(t *testing.T) {
+	var src strings.Builder
+	for _, glob := range []string{"ui/templates/*.html", "*.go"} {
+		files, _ := filepath.Glob(glob)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, _ := os.ReadFile(f)
+			src.Write(b)
+		}
+	}
+	text := strings.ReplaceAll(src.String(), `\"`, `"`)
+	for k := range catalogs["de"] {
+		if !strings.Contains(text, k) {
+			t.Errorf("de.json translates %q, which no page shows", k)
+		}
+	}
+}

@@ -44,6 +44,10 @@ type page struct {
 	Refresh          int  // seconds; 0: static page
 	Exposed          bool // web.expose_management is on: every page warns
 	Data             any
+	// Lang is the page's language (i18n.go); Path the page's path, for
+	// the language links.
+	Lang string
+	Path string
 }
 
 var funcs = template.FuncMap{
@@ -64,6 +68,8 @@ var funcs = template.FuncMap{
 	"bytes":   humanBytes,
 	"add1":    func(i int) int { return i + 1 },
 	"logline": parseLogLine,
+	"T":       tr,
+	"langs":   func() any { return languages },
 }
 
 func humanDuration(d time.Duration) string {
@@ -128,6 +134,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	p.TLS = r.TLS != nil
+	p.Lang, p.Path = langOf(r), r.URL.Path
 	p.Fingerprint = s.cert.Fingerprint
 	p.Hostname = s.opt.Hostname
 	p.Version = s.opt.Version
@@ -196,6 +203,7 @@ func (s *Server) uiRoutes(m *http.ServeMux) {
 		fsrv.ServeHTTP(w, r)
 	}))
 	m.HandleFunc("GET /{$}", s.pageRoot)
+	m.HandleFunc("GET /lang/{code}", s.pageLang)
 	m.HandleFunc("GET /setup", s.pageSetup)
 	m.HandleFunc("GET /login", s.pageLogin)
 	m.HandleFunc("GET /reset", s.pageReset)

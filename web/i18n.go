@@ -1,0 +1,80 @@
+package web
+
+import (
+	"embed"
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// Languages: the English text in templates and Go is the key; each other
+// language is one file, ui/lang/CODE.json, mapping English to it. A
+// missing entry shows the English. Add a language by adding its file
+// and its name to languages.
+
+//go:embed ui/lang/*.json
+var langFS embed.FS
+
+// languages are the choices in the footer, by code.
+var languages = []struct{ Code, Name string }{{"en", "English"}, {"de", "Deutsch"}}
+
+var catalogs = loadCatalogs()
+
+func loadCatalogs() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, l := range languages {
+		b, err := langFS.ReadFile("ui/lang/" + l.Code + ".json")
+		if err != nil {
+			continue
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			panic("ui/lang/" + l.Code + ".json: " + err.Error())
+		}
+		out[l.Code] = m
+	}
+	return out
+}
+
+// tr is s in lang, or s itself.
+func tr(lang, s string) string {
+	if t, ok := catalogs[lang][s]; ok && t != "" {
+		return t
+	}
+	return s
+}
+
+// langOf is the page language: the "lang" cookie (the footer's choice),
+// else the browser's first supported language, else English.
+func langOf(r *http.Request) string {
+	if c, err := r.Cookie("lang"); err == nil && catalogs[c.Value] != nil {
+		return c.Value
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		code := strings.ToLower(strings.TrimSpace(part))
+		code, _, _ = strings.Cut(code, ";")
+		code, _, _ = strings.Cut(code, "-")
+		if code == "en" || catalogs[code] != nil {
+			return code
+		}
+	}
+	return "en"
+}
+
+// pageLang sets the language cookie and goes back to the page.
+func (s *Server) pageLang(w http.ResponseWriter, r *http.Request) {
+	code := r.PathValue("code")
+	if code != "en" && catalogs[code] == nil {
+		http.Error(w, "no such language", http.StatusNotFound)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: "lang", Value: code, Path: "/", MaxAge: 365 * 24 * 3600, Secure: r.TLS != nil, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, safeBack(r.URL.Query().Get("back")), http.StatusSeeOther)
+}
+
+func safeBack(p string) string {
+	if p == "/" || localPath.MatchString(p) {
+		return p
+	}
+	return "/"
+}
