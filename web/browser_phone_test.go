@@ -126,6 +126,13 @@ func TestBrowserPhoneFirstPage(t *testing.T) {
 		t.Errorf("QR image does not load (width %v, %v)", w, err)
 	}
 
+	// The link opens HTTPS on the port the browser used (port 80 also
+	// answers HTTPS), which is the only one forwarded under make run.
+	do(t, ctx, "secure link", chromedp.Click(chromedp.CSS("#secure-link")), waitURL("/setup"), chromedp.WaitVisible(chromedp.CSS("#setup-submit")), snap(dir, "01b-setup-over-https"))
+	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != secure+"setup" {
+		t.Errorf("the secure link led to %s, want %ssetup", loc, secure)
+	}
+
 	setupAdmin(t, e)
 	do(t, ctx, "login on a new box", append(login(httpsURL), waitURL("/wizard/mobile"), snap(dir, "02-first-login-wizard"))...)
 	// Once something is saved the box is no longer new: the dashboard.
@@ -621,7 +628,7 @@ func TestBrowserPhoneGerman(t *testing.T) {
 	do(t, ctx, "login", chromedp.Navigate(httpsURL+"/login"), waitText("#login-submit", "Anmelden"), snap(dir, "81-login-de"),
 		chromedp.SetValue(chromedp.CSS("#pw"), testPassword), chromedp.Click(chromedp.CSS("#login-submit")),
 		waitURL("/wizard/mobile"), waitText("h1", "Einrichtung: Mobilfunk"), snap(dir, "82-wizard-de"))
-	if m := textOf(ctx, "main"); !strings.Contains(m, "Mobilfunkmodem verwenden") || !strings.Contains(m, "Speichern und anwenden") {
+	if m := textOf(ctx, "main"); !strings.Contains(m, "Mobilfunkmodem verwenden") || !strings.Contains(m, "Speichern und anwenden") || !strings.Contains(m, "Zeigen") || !strings.Contains(m, "Übernehmen") {
 		t.Errorf("wizard not in German: %q", m)
 	}
 	do(t, ctx, "to English", chromedp.Click(chromedp.CSS("#lang-en")), waitURL("/wizard/mobile"), waitText("h1", "Setup: Mobile"))
@@ -630,7 +637,7 @@ func TestBrowserPhoneGerman(t *testing.T) {
 // Every German string translates text the pages really show.
 func TestCatalogKeysAreUsed(t *testing.T) {
 	var src strings.Builder
-	for _, glob := range []string{"ui/templates/*.html", "*.go"} {
+	for _, glob := range []string{"ui/templates/*.html", "*.go", "ui/static/app.js"} {
 		files, _ := filepath.Glob(glob)
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {

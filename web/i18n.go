@@ -36,6 +36,22 @@ func loadCatalogs() map[string]map[string]string {
 	return out
 }
 
+// jsStrings are the texts app.js shows; the layout hands them over
+// translated (ui-strings).
+var jsStrings = []string{
+	"Show", "Hide", "Saved and applied.",
+	"Saved. It takes effect when the box restarts: the running services could not be asked to apply it now.",
+	"This page has changes that are not saved: tap “Save and apply” first, or tap the link again to leave them.",
+}
+
+func jsCatalog(lang string) map[string]string {
+	m := map[string]string{}
+	for _, k := range jsStrings {
+		m[k] = tr(lang, k)
+	}
+	return m
+}
+
 // tr is s in lang, or s itself.
 func tr(lang, s string) string {
 	if t, ok := catalogs[lang][s]; ok && t != "" {

@@ -65,11 +65,12 @@ var funcs = template.FuncMap{
 		}
 		return "bad"
 	},
-	"bytes":   humanBytes,
-	"add1":    func(i int) int { return i + 1 },
-	"logline": parseLogLine,
-	"T":       tr,
-	"langs":   func() any { return languages },
+	"bytes":     humanBytes,
+	"add1":      func(i int) int { return i + 1 },
+	"logline":   parseLogLine,
+	"T":         tr,
+	"jsstrings": jsCatalog,
+	"langs":     func() any { return languages },
 }
 
 func humanDuration(d time.Duration) string {

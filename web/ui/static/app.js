@@ -3,6 +3,10 @@
 "use strict";
 (function () {
   const csrf = (document.querySelector('meta[name="csrf"]') || {}).content || "";
+  // Texts in the page's language (the layout's ui-strings; English is the key).
+  let S = {};
+  try { S = JSON.parse((document.getElementById("ui-strings") || {}).textContent || "{}"); } catch (e) { S = {}; }
+  const t = k => S[k] || k;
 
   async function api(method, path, body) {
     const opt = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
@@ -103,8 +107,8 @@
       return;
     }
     delete form.dataset.dirty;
-    let msg = "Saved and applied.";
-    if (r.data.reload_errors && r.data.reload_errors.length) msg = "Saved. It takes effect when the box restarts: the running services could not be asked to apply it now.";
+    let msg = t("Saved and applied.");
+    if (r.data.reload_errors && r.data.reload_errors.length) msg = t("Saved. It takes effect when the box restarts: the running services could not be asked to apply it now.");
     notice(form.querySelector(".notice"), "ok", msg);
     const check = document.getElementById("check");
     if (check && form.dataset.step) pollCheck(check, form.dataset.step);
@@ -298,12 +302,12 @@
     const b = document.createElement("button");
     b.type = "button";
     b.className = "secondary toggle-pw";
-    b.textContent = "Show";
+    b.textContent = t("Show");
     b.setAttribute("aria-controls", inp.id);
     b.addEventListener("click", () => {
       const show = inp.type === "password";
       inp.type = show ? "text" : "password";
-      b.textContent = show ? "Hide" : "Show";
+      b.textContent = show ? t("Hide") : t("Show");
     });
     const wrap = document.createElement("div");
     wrap.className = "pw-wrap";
@@ -325,7 +329,7 @@
     if (!a || warnedLeave || !document.querySelector("form[data-dirty]")) return;
     ev.preventDefault();
     warnedLeave = true;
-    notice(document.getElementById("page-notice"), "warn", "This page has changes that are not saved: tap \u201cSave and apply\u201d first, or tap the link again to leave them.");
+    notice(document.getElementById("page-notice"), "warn", t("This page has changes that are not saved: tap “Save and apply” first, or tap the link again to leave them."));
     window.scrollTo(0, 0);
   });
 
