@@ -241,6 +241,13 @@ func TestBrowserPhoneWizardHonesty(t *testing.T) {
 	if hp := cfg.Gateway.PBX.HostPort(); hp != "pbx.example.net:5060" {
 		t.Errorf("PBX without a port is %s", hp)
 	}
+	// SIP only over the VPN: the listener's interface.
+	do(t, ctx, "sip over the VPN only", chromedp.SendKeys(chromedp.CSS(`[data-path="gateway.sip.listen[0].interface"]`), "tun0"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"))
+	cfg, _ = e.srv.loadConfig()
+	if l := cfg.Gateway.SIP.Listen; len(l) != 1 || l[0].Interface != "tun0" || l[0].Address == "" {
+		t.Errorf("SIP listeners %+v", l)
+	}
 	reg.Store("rejected: The PBX answered 403 Forbidden: check the trunk user name and password.")
 	do(t, ctx, "sip rejected", chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "check user name and password"))
 

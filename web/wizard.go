@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/api/vpnapi"
 	"edgebox/internal/apndb"
 	"edgebox/internal/config"
-	"edgebox/netctl/openvpn"
 )
 
 // field is one input of a wizard step, bound to a config path.
@@ -71,6 +71,7 @@ var wizardSteps = []step{
 			{Path: "gateway.trunk.username", Label: "Trunk user name", Kind: "text"},
 			{Path: "gateway.trunk.password", Label: "Trunk password", Kind: "password", Secret: true},
 			{Path: "gateway.trunk.register", Label: "Register at the PBX", Kind: "checkbox"},
+			{Path: "gateway.sip.listen.0.interface", Label: "Answer SIP only on this interface", Kind: "text", Place: "e.g. tun0", Help: "tun0 when the PBX is reached over the VPN, so SIP is not answered elsewhere. Empty: every interface."},
 		}, Check: "sip"},
 	{ID: "gateway", Title: "Gateway", Intro: "How browsers and the company portal reach the box.",
 		Fields: []field{
@@ -304,13 +305,13 @@ func checkIn(status Status, cfg *config.Config, what string) Check {
 		}
 		v := status.VPN
 		switch v.State {
-		case openvpn.StateConnected:
+		case vpnapi.StateConnected:
 			return Check{"ok", "VPN connected to " + orDash(v.Remote) + " with tunnel address " + orDash(v.TunnelAddress) + "."}
-		case openvpn.StateNeedsPassphrase:
+		case vpnapi.StateNeedsPassphrase:
 			return Check{"fail", "The profile's key needs its passphrase: enter it above and upload again."}
-		case openvpn.StateNeedsLogin:
+		case vpnapi.StateNeedsLogin:
 			return Check{"fail", "The VPN server asks for a user name and password: enter them above and upload again."}
-		case openvpn.StateNoProfile:
+		case vpnapi.StateNoProfile:
 			return Check{"wait", "No VPN profile yet: upload the .ovpn file from your company."}
 		}
 		if v.LastError != "" {
@@ -381,13 +382,13 @@ func orDash(s string) string {
 // archive with its files), with optional passphrase and login, to the VPN
 // manager in netctl, which checks it fully, stores it and connects.
 func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, openvpn.MaxUploadSize+64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, vpnapi.MaxUploadSize+64<<10)
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 		apiError(w, http.StatusBadRequest, errors.New("profile: send a multipart form with the file in field \"profile\""))
 		return
 	}
-	if err := r.ParseMultipartForm(openvpn.MaxUploadSize + 64<<10); err != nil {
-		err = wrapTooLargeAt(err, openvpn.MaxUploadSize)
+	if err := r.ParseMultipartForm(vpnapi.MaxUploadSize + 64<<10); err != nil {
+		err = wrapTooLargeAt(err, vpnapi.MaxUploadSize)
 		apiError(w, uploadStatus(err), fmt.Errorf("profile: %w", err))
 		return
 	}
@@ -398,11 +399,11 @@ func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	if h.Size > openvpn.MaxUploadSize {
-		apiError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("profile: %w", errTooLarge{openvpn.MaxUploadSize}))
+	if h.Size > vpnapi.MaxUploadSize {
+		apiError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("profile: %w", errTooLarge{vpnapi.MaxUploadSize}))
 		return
 	}
-	var cr openvpn.Credentials
+	var cr vpnapi.Credentials
 	for _, k := range []struct {
 		name string
 		dst  **string
@@ -415,7 +416,7 @@ func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, errors.New("VPN service not available: the profile was not stored"))
 		return
 	}
-	info, err := openvpn.NewClient().Import(r.Context(), f, filepath.Base(h.Filename), cr)
+	info, err := vpnapi.NewClient().Import(r.Context(), f, filepath.Base(h.Filename), cr)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, fmt.Errorf("profile: %w", err))
 		return
@@ -427,9 +428,9 @@ func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
 
 // VPNProfileResult answers a profile upload.
 type VPNProfileResult struct {
-	OK      bool                 `json:"ok"`
-	Message string               `json:"message"`
-	Profile *openvpn.ProfileInfo `json:"profile,omitempty"`
+	OK      bool                `json:"ok"`
+	Message string              `json:"message"`
+	Profile *vpnapi.ProfileInfo `json:"profile,omitempty"`
 }
 
 func wrapTooLargeAt(err error, limit int64) error {
