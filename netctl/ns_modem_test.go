@@ -509,9 +509,10 @@ func TestNamespaceModemHangShownAndCounted(t *testing.T) {
 			})
 			sim.control("hang off")
 			r.waitOnline("LTE back after the hang", 120*time.Second)
-			if st := r.status(); st.Modem.Resets < 1 {
-				t.Errorf("resets %d after a vendor reset brought the modem back", st.Modem.Resets)
-			}
+			r.waitFor("the engine's vendor reset counted", 60*time.Second, func() (bool, string) {
+				st := r.status()
+				return st.Modem.Resets >= 1, fmt.Sprintf("resets %d", st.Modem.Resets)
+			})
 		})
 	}
 }
@@ -883,8 +884,14 @@ func fieldDay(t testing.TB, tag, profile string) map[string]time.Duration {
 	reload()
 	online("wrong APN", start)
 
+	// The reload redials (reconfig); only then is the SIM locked, so the
+	// old, right PIN is not what unlocks it.
+	dials = countPrefix(sim.commands(), dial)
 	modemCfg["pin"] = "9999"
 	reload()
+	r.waitFor("the reload applied (redial)", 60*time.Second, func() (bool, string) {
+		return countPrefix(sim.commands(), dial) > dials, "no redial after the reload"
+	})
 	sim.control("pin require 1234")
 	state("wrong PIN shown", func(m netctl.ModemStatus) bool {
 		return m.State == netctl.ModemSIM && strings.Contains(m.Error, "rejected") && m.SIM != nil && m.SIM.PINAttempts == 2
