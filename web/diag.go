@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/icmp"
@@ -338,9 +339,17 @@ func hostOf(a net.Addr) string {
 	return fmt.Sprint(a)
 }
 
+// shortErr says in words why a probe got no answer.
 func shortErr(err error) string {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
+	case errors.Is(err, syscall.ENETUNREACH):
+		return "the box has no route there: check the uplink, or the VPN for tunnel addresses"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		return "host unreachable"
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+		return "the box's firewall did not let it out"
 	}
 	return err.Error()
 }
