@@ -152,6 +152,7 @@ type sipp struct {
 	cmd   *exec.Cmd
 	done  chan struct{}
 	err   error
+	ip    string
 	port  int
 	mport int
 	logs  string
@@ -161,18 +162,30 @@ type sipp struct {
 // loopback, echoing RTP, for calls calls.
 func startSIPp(t testing.TB, scenario string, calls int, extra ...string) *sipp {
 	t.Helper()
+	return startSIPpAt(t, "", "127.0.0.1", scenario, calls, extra...)
+}
+
+// startSIPpAt runs SIPp in namespace ns ("": the test's own) on address ip.
+func startSIPpAt(t testing.TB, ns, ip, scenario string, calls int, extra ...string) *sipp {
+	t.Helper()
 	bin, err := exec.LookPath("sipp")
 	if err != nil {
 		t.Fatalf("sipp not installed (Debian package sip-tester, listed in scripts/deps.sh): %v", err)
 	}
 	dir := t.TempDir()
-	s := &sipp{port: freeUDPTCPPort(t), mport: freeRTPEven(t), done: make(chan struct{}), logs: dir}
+	s := &sipp{ip: ip, port: 5070, mport: 6000, done: make(chan struct{}), logs: dir}
+	if ns == "" {
+		s.port, s.mport = freeUDPTCPPort(t), freeRTPEven(t)
+	}
 	abs, _ := filepath.Abs(filepath.Join("testdata", "sipp", scenario+".xml"))
-	args := []string{"-sf", abs, "-i", "127.0.0.1", "-p", strconv.Itoa(s.port),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(s.mport), "-rtp_echo",
+	args := []string{"-sf", abs, "-i", ip, "-p", strconv.Itoa(s.port),
+		"-mi", ip, "-mp", strconv.Itoa(s.mport), "-rtp_echo",
 		"-m", strconv.Itoa(calls), "-trace_err", "-trace_msg", "-nostdin", "-timeout", "60s", "-timeout_error"}
 	args = append(args, extra...)
 	s.cmd = exec.Command(bin, args...)
+	if ns != "" {
+		s.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	}
 	s.cmd.Dir = dir
 	var out bytes.Buffer
 	s.cmd.Stdout, s.cmd.Stderr = &out, &out
@@ -196,6 +209,21 @@ func startSIPp(t testing.TB, scenario string, calls int, extra ...string) *sipp 
 	})
 	// wait until SIPp listens (bounded): its port can no longer be bound
 	tcp := strings.Contains(strings.Join(extra, " "), "-t t1")
+	for i := 0; ns != ""; i++ {
+		// ss, as for Kamailio: a probe bind could take the port from SIPp
+		ss, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hlun", fmt.Sprintf("sport = :%d", s.port)).Output()
+		if strings.Contains(string(ss), s.addr()) {
+			return s
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("sipp exited at start: %v\n%s\n%s", s.err, out.String(), s.traces())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if i == 500 {
+			t.Fatalf("sipp did not listen on %s within 10 s", s.addr())
+		}
+	}
 	for i := 0; ; i++ {
 		var c io.Closer
 		var err error
@@ -225,7 +253,7 @@ func freeRTPEven(t testing.TB) int {
 	return lo
 }
 
-func (s *sipp) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+func (s *sipp) addr() string { return net.JoinHostPort(s.ip, strconv.Itoa(s.port)) }
 
 // wait waits for SIPp to finish and fails the test unless every call of
 // the scenario succeeded (exit status 0).

@@ -63,7 +63,7 @@ request_route {
 		exit;
 	}
 	if (is_method("INVITE")) {
-		xlog("L_NOTICE", "TEST-INVITE from=$fu user=$au to=$ru\n");
+		xlog("L_NOTICE", "TEST-INVITE from=$fu user=$au to=$ru ct=$ct\n");
 		record_route();
 	}
 	if (!lookup("location")) { xlog("L_NOTICE", "TEST-LOOKUP-FAILED ru=$ru rU=$rU rd=$rd\n"); sl_send_reply("404", "Not Found"); exit; }

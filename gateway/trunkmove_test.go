@@ -1,12 +1,17 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"edgebox/gateway"
 	"edgebox/internal/config"
 
 	"github.com/emiago/sipgo"
@@ -21,12 +26,7 @@ import (
 // (the box declines it with 603: it only places calls). The registrar
 // grants 600 s, so only noticing the move re-registers within the test.
 func TestTrunkContactFollowsUplink(t *testing.T) {
-	rig := newNetnsRig(t, "tmove")
-	box, pbx := rig.ns("box"), rig.ns("pbx")
-	rig.link(box, "wan0", "10.79.1.2/24", pbx, "wan", "10.79.1.1/24")
-	rig.link(box, "lte0", "10.79.2.2/24", pbx, "lte", "10.79.2.1/24")
-	rig.ip("-n", pbx, "addr", "add", "10.79.9.1/32", "dev", "lo")
-	rig.ip("-n", box, "route", "add", "default", "via", "10.79.1.1")
+	rig, box, pbx := newUplinkRig(t, "tmove")
 
 	kam := startKamailioAt(t, pbx, "10.79.9.1", 600)
 	cfg := testConfig(t, kam.addr())
@@ -75,6 +75,94 @@ func TestTrunkContactFollowsUplink(t *testing.T) {
 	}
 	if n := kam.count("TEST-BRANCH sip:trunkuser@10.79.2.2:5060"); n != 1 {
 		t.Errorf("%d INVITE branches to the LTE contact, want 1", n)
+	}
+}
+
+// newUplinkRig is a box with two uplinks, WAN (10.79.1.2, the default
+// route) and LTE (10.79.2.2), both to a PBX namespace whose SIP address is
+// 10.79.9.1.
+func newUplinkRig(t *testing.T, tag string) (rig *netnsRig, box, pbx string) {
+	rig = newNetnsRig(t, tag)
+	box, pbx = rig.ns("box"), rig.ns("pbx")
+	rig.link(box, "wan0", "10.79.1.2/24", pbx, "wan", "10.79.1.1/24")
+	rig.link(box, "lte0", "10.79.2.2/24", pbx, "lte", "10.79.2.1/24")
+	rig.ip("-n", pbx, "addr", "add", "10.79.9.1/32", "dev", "lo")
+	rig.ip("-n", box, "route", "add", "default", "via", "10.79.1.1")
+	return rig, box, pbx
+}
+
+// TestCallAfterUplinkMove: the WAN cable is pulled after the gateway
+// started; a call placed then carries its Contact on the LTE address, so
+// the agent's BYE (through Kamailio, record-routed) reaches the box and
+// ends the call. The gateway and the browser run in a helper process
+// inside the box's namespace; Kamailio and the SIPp agent in the PBX's.
+func TestCallAfterUplinkMove(t *testing.T) {
+	_, box, pbx := newUplinkRig(t, "cmove")
+	kam := startKamailioAt(t, pbx, "10.79.9.1", 600)
+	agent := startSIPpAt(t, pbx, "10.79.9.1", "uas_bye_rr", 1)
+	cmd := exec.Command("ip", "netns", "exec", box, os.Args[0], "-test.run", "^TestHelperCallAfterMove$", "-test.v")
+	cmd.Env = append(os.Environ(), "EDGEBOX_MOVE_PBX="+kam.addr(), "EDGEBOX_MOVE_AGENT=sip:agent@"+agent.addr(), "EDGEBOX_MOVE_PBXNS="+pbx)
+	out, err := runBounded(cmd, 2*time.Minute)
+	if err != nil || !strings.Contains(out, "--- PASS: TestHelperCallAfterMove") {
+		t.Fatalf("the call in the box's namespace: %v\n%s", err, out)
+	}
+	agent.wait(t, 20*time.Second)
+	if n := kam.count("TEST-INVITE from=sip:customer42@example.com user=trunkuser to=sip:agent@10.79.9.1 ct=<sip:edgebox@10.79.2.2:5060>"); n != 1 {
+		t.Errorf("%d INVITEs with the Contact on the LTE address, want 1", n)
+	}
+}
+
+// runBounded runs cmd, killing it after d, and returns its output.
+func runBounded(cmd *exec.Cmd, d time.Duration) (string, error) {
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return buf.String(), err
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return buf.String(), fmt.Errorf("still running after %s", d)
+	}
+}
+
+// TestHelperCallAfterMove is the process TestCallAfterUplinkMove starts
+// in the box's namespace.
+func TestHelperCallAfterMove(t *testing.T) {
+	pbxAddr := os.Getenv("EDGEBOX_MOVE_PBX")
+	if pbxAddr == "" {
+		t.Skip("helper process of TestCallAfterUplinkMove")
+	}
+	registerContact(t, pbxAddr, "agent", "agent-secret", os.Getenv("EDGEBOX_MOVE_AGENT"))
+	cfg := testConfig(t, pbxAddr)
+	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: "0.0.0.0:5060"}}
+	cfg.Media.RTPAddress = ""
+	cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "trunk-secret"
+	svc := startGateway(t, cfg)
+
+	// the cable is pulled after the gateway started
+	for _, args := range [][]string{{"-n", os.Getenv("EDGEBOX_MOVE_PBXNS"), "link", "set", "wan", "down"}, {"route", "replace", "default", "via", "10.79.2.1"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := dialThrough(t, ctx, svc, "sip:agent@10.79.9.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := c.WaitEvent(ctx, gateway.EventEnded)
+	if err != nil {
+		t.Fatalf("the agent's BYE never reached the box: %v", err)
+	}
+	if ev.SIPCode != 200 || ev.Reason != "agent hung up" {
+		t.Errorf("ended %d %q, want 200 agent hung up", ev.SIPCode, ev.Reason)
 	}
 }
 
