@@ -631,6 +631,7 @@ func TestBrowserPhoneGerman(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(t, ctx, "landing", chromedp.Navigate(httpURL+"/"), waitText("main", "Zertifikat prüfen"), snap(dir, "80-landing-de"))
+	do(t, ctx, "setup", chromedp.Navigate(httpsURL+"/setup"), waitText("#setup-submit", "Passwort setzen"))
 	setupAdmin(t, e)
 	do(t, ctx, "login", chromedp.Navigate(httpsURL+"/login"), waitText("#login-submit", "Anmelden"), snap(dir, "81-login-de"),
 		chromedp.SetValue(chromedp.CSS("#pw"), testPassword), chromedp.Click(chromedp.CSS("#login-submit")),
