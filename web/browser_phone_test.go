@@ -217,6 +217,15 @@ func TestBrowserPhoneWizardHonesty(t *testing.T) {
 		t.Errorf("Next left unsaved input for %s", loc)
 	}
 	do(t, ctx, "next again", chromedp.Click(chromedp.CSS("#next-step")), waitURL("/wizard/wan"))
+	// Back shows what the box has, not what was typed and dropped.
+	do(t, ctx, "back", chromedp.NavigateBack(), waitURL("/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS(pin)))
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(pin))); v != "" {
+		t.Errorf("after Back the PIN field shows %q, which the box does not have", v)
+	}
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(apn))); v != "internet.example" {
+		t.Errorf("after Back the APN field shows %q, the box has internet.example", v)
+	}
+	do(t, ctx, "forward", chromedp.Navigate(httpsURL+"/wizard/wan"))
 
 	// The LAN step lists who got an address from the box.
 	do(t, ctx, "lan leases", chromedp.Navigate(httpsURL+"/wizard/lan"), waitText("#leases", "installer-phone"), snap(dir, "13-wizard-lan-leases"))
