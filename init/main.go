@@ -65,9 +65,10 @@ func main() {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	modDir := "/lib/modules/" + unix.ByteSliceToString(uts.Release[:])
-	loadModules(context.Background(), modDir, board, log)
-	clock.phase("modules")
-
+	modulesLoaded, waitModule := loadModules(context.Background(), modDir, board, log)
+	// /perm needs only its disk (its driver comes by hotplug) and ext4; its
+	// check and mount overlap the rest of the modules.
+	waitModule("ext4")
 	perm := setupPerm("/sys", "/dev", boards.CmdlineValue(cl, "edgebox.perm"), paths.PermDir(), e2fsprogs())
 	switch perm.state {
 	case permMounted:
@@ -80,6 +81,8 @@ func main() {
 	}
 
 	clock.phase("perm")
+	modulesLoaded() // the firewall needs nftables, the services their NICs
+	clock.phase("modules")
 	if perm.state == permMounted {
 		bootFactoryReset(cl, log)
 	}

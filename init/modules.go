@@ -12,14 +12,18 @@ import (
 // loadModules loads the kernel modules of the devices present (their
 // modalias matched against modules.alias) and the board's modules that no
 // device asks for (filesystems, netfilter, ppp, tun), by dependency level
-// and in parallel. Devices that appear later (the USB modem enumerates
-// seconds after boot, a disk once its controller's driver probed) get
-// their drivers from the kernel's uevents for as long as ctx lives.
-func loadModules(ctx context.Context, dir string, board boards.Profile, log *slog.Logger) (loaded int) {
+// and in parallel, in the background. Devices that appear later (the USB
+// modem enumerates seconds after boot, a disk once its controller's driver
+// probed) get their drivers from the kernel's uevents for as long as ctx
+// lives.
+//
+// It returns at once; wait reports when the boot's modules are in, and
+// waitModule lets a step wait only for the module it needs (/perm for ext4).
+func loadModules(ctx context.Context, dir string, board boards.Profile, log *slog.Logger) (wait func(), waitModule func(string)) {
 	l, err := kmod.Open(dir)
 	if err != nil {
 		log.Error("kernel modules unreadable; drivers will be missing", "dir", dir, "err", err)
-		return 0
+		return func() {}, func(string) {}
 	}
 	// Subscribe before scanning sysfs: a device is then in one or the other.
 	hp, err := kmod.ListenHotplug()
@@ -51,10 +55,18 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, log *slo
 		}()
 	}
 	names := l.BootModules(kmod.Modaliases("/sys"), board.Modules)
-	loaded, errs := l.Load(names)
-	for _, err := range errs {
-		log.Warn("kernel module", "err", err)
+	batch := l.Start(names)
+	wait = func() {
+		loaded, errs := batch.Wait()
+		for _, err := range errs {
+			log.Warn("kernel module", "err", err)
+		}
+		log.Info("kernel modules loaded", "count", loaded, "modules", names, "slowest", l.Slowest(8))
 	}
-	log.Info("kernel modules loaded", "count", loaded, "modules", names, "slowest", l.Slowest(8))
-	return loaded
+	waitModule = func(name string) {
+		if err := l.WaitModule(name); err != nil {
+			log.Warn("kernel module", "module", name, "err", err)
+		}
+	}
+	return wait, waitModule
 }

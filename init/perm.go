@@ -160,7 +160,7 @@ func setupPerm(sysRoot, devRoot, override, target string, tools permTools) permR
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	if dev == "" {
 		res.state, res.note = permMissing, err.Error()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -25,5 +26,21 @@ func TestBootPhaseLine(t *testing.T) {
 	writePhase(&b, "modules", 1234567*time.Microsecond)
 	if b.String() != "edgebox phase modules +1234ms\n" {
 		t.Errorf("%q: the boot benchmark parses this format", b.String())
+	}
+}
+
+// PID 1 is built apart from the busybox binary (image/initramfs.go) so
+// that no package initialiser runs before main and waits for the kernel's
+// random pool; pion's do (pion/rtp seeds from crypto/rand). This keeps
+// them out of init.
+func TestInitLinksNoPion(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/pion/") {
+			t.Errorf("init links %s, whose initialisers may wait for the random pool before main runs", pkg)
+		}
 	}
 }
