@@ -17,8 +17,16 @@ import (
 )
 
 // Commands are the Go programs in the initramfs, built into one busybox
-// binary (/bbin/bb) with a symlink per name. init becomes /init.
-var Commands = []string{"init", "cmd/netctl", "cmd/gateway", "cmd/web", "cmd/edgectl"}
+// binary (/bbin/bb) with a symlink per name. init is built apart, as /init.
+var Commands = []string{"cmd/netctl", "cmd/gateway", "cmd/web", "cmd/edgectl"}
+
+// InitCommand is built on its own, not into the busybox binary: a Go
+// program initialises every package it links before main, and the busybox
+// binary links pion, whose pion/rtp reads crypto/rand in its init. That
+// read waits for the kernel's random pool, which under QEMU (and on a
+// board without a CPU random source) fills only seconds into the boot, so
+// PID 1 would sit idle that long before loading a single module.
+const InitCommand = "init"
 
 // HostFiles are Debian binaries shipped in the image with their shared
 // libraries (mkuimage adds those through ldd): openvpn for the tunnel,
@@ -127,7 +135,15 @@ func BuildInitramfs(ctx context.Context, repo, work, overlay, dst string, log io
 		return err
 	}
 	cpio := filepath.Join(work, "initramfs.cpio")
-	args := []string{"-build=bb", "-format=cpio", "-o", cpio, "-initcmd=init", "-defaultsh=", "-go-mod=mod",
+	initBin := filepath.Join(work, "init")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", initBin, "./"+InitCommand)
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", InitCommand, err, out)
+	}
+	args := []string{"-build=bb", "-format=cpio", "-o", cpio, "-initcmd=", "-defaultsh=", "-go-mod=mod",
+		"-files", initBin + ":init",
 		// gobusybox compiles in GOPATH mode, where Go applies the GODEBUG
 		// defaults of Go 1.20: the old ServeMux without "GET /path"
 		// patterns, TLS 1.0 servers, 3DES and RSA key exchange. An empty
