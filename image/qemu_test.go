@@ -515,14 +515,21 @@ func bootPhases(console string) map[string]float64 {
 }
 
 // pollHealthy polls /healthz every interval and returns when it first
-// answered healthy (waitHealthy polls too slowly to time a boot).
+// answered healthy (waitHealthy polls too slowly to time a boot). Each try
+// gives up after a second, so that one connection QEMU's user-mode network
+// holds while the guest's link comes up does not hide the answer.
 func (b *box) pollHealthy(timeout, interval time.Duration) time.Time {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
+	c := &http.Client{Timeout: time.Second}
 	var last string
 	for time.Now().Before(deadline) && !b.vm.Exited() {
 		var h health
-		_, err := b.call("GET", "/healthz", "", nil, &h)
+		resp, err := c.Get(b.http + "/healthz")
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+		}
 		if err == nil && h.OK && len(h.Services) > 0 {
 			return time.Now()
 		}
