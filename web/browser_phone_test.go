@@ -376,16 +376,7 @@ func TestBrowserPhoneDiagPingOwnAddress(t *testing.T) {
 	// The carrier answers no ARP at first: the box's kernel reports
 	// the target unreachable from its own address, as on a dead link.
 	ipCmd(t, "-n", carrier, "link", "set", "eth0", "arp", "off")
-	old := openICMP
-	openICMP = func() (c *icmp.PacketConn, raw bool, err error) {
-		err = inNetns(t, box, func() error {
-			var e error
-			c, raw, e = icmpConn()
-			return e
-		})
-		return
-	}
-	t.Cleanup(func() { openICMP = old })
+	icmpInNetns(t, box)
 
 	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
 	serveUnix(t, "netctl", (&fakeNetctl{}).handler())
@@ -586,16 +577,7 @@ func TestBrowserPhoneQuickTests(t *testing.T) {
 	ipCmd(t, "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
-	old := openICMP
-	openICMP = func() (c *icmp.PacketConn, raw bool, err error) {
-		err = inNetns(t, ns, func() error {
-			var e error
-			c, raw, e = icmpConn()
-			return e
-		})
-		return
-	}
-	t.Cleanup(func() { openICMP = old })
+	icmpInNetns(t, ns)
 
 	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
 	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateConnected}).handler())
@@ -670,4 +652,19 @@ func TestCatalogKeysAreUsed(t *testing.T) {
 			t.Errorf("de.json translates %q, which no page shows", k)
 		}
 	}
+}
+
+// icmpInNetns makes the diagnostics open their ICMP sockets in the
+// test's namespace ns, so no probe leaves it.
+func icmpInNetns(t *testing.T, ns string) {
+	old := openICMP
+	openICMP = func() (c *icmp.PacketConn, raw bool, err error) {
+		err = inNetns(t, ns, func() error {
+			var e error
+			c, raw, e = icmpConn()
+			return e
+		})
+		return
+	}
+	t.Cleanup(func() { openICMP = old })
 }
