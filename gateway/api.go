@@ -1,119 +1,33 @@
 package gateway
 
-import (
-	"context"
-	"io"
-	"net/url"
-	"strconv"
-	"time"
+import "edgebox/api/gatewayapi"
 
-	"edgebox/internal/localapi"
-)
+// The API's types and client live in the leaf package gatewayapi, so that
+// web and edgectl do not link pion and sipgo; these aliases keep the names
+// for the server.
 
 // SocketName is the gateway's API socket under /run/edgebox.
-const SocketName = "gateway"
+const SocketName = gatewayapi.SocketName
 
 // Call states (CallInfo.State).
 const (
-	StateAuthorized = "authorized" // token redeemed, waiting for the offer
-	StateTrying     = "trying"     // INVITE sent
-	StateRinging    = "ringing"
-	StateEarly      = "early_media"
-	StateAnswered   = "answered"
-	StateHeld       = "held"
-	StateEnded      = "ended"
+	StateAuthorized = gatewayapi.StateAuthorized
+	StateTrying     = gatewayapi.StateTrying
+	StateRinging    = gatewayapi.StateRinging
+	StateEarly      = gatewayapi.StateEarly
+	StateAnswered   = gatewayapi.StateAnswered
+	StateHeld       = gatewayapi.StateHeld
+	StateEnded      = gatewayapi.StateEnded
 )
 
-// CallInfo is one call with both legs, as the API, edgectl and the web UI
-// show it.
-type CallInfo struct {
-	ID          string            `json:"id"`
-	SIPCallID   string            `json:"sip_call_id,omitempty"`
-	From        string            `json:"from"`
-	Destination string            `json:"destination"`
-	Context     map[string]string `json:"context,omitempty"`
-	State       string            `json:"state"`
-	Codec       string            `json:"codec,omitempty"`
-	MediaPath   string            `json:"media_path,omitempty"` // "fast" or "pion": who carries the audio (gateway/fastpath.go)
-	StartedAt   time.Time         `json:"started_at"`
-	AnsweredAt  time.Time         `json:"answered_at,omitzero"`
-	EndedAt     time.Time         `json:"ended_at,omitzero"`
-	DurationSec float64           `json:"duration_sec"` // talk time since answer
-	Browser     LegInfo           `json:"browser"`
-	PBX         LegInfo           `json:"pbx"`
-	Video       *VideoInfo        `json:"video,omitempty"`    // set when video is bridged
-	SIPCode     int               `json:"sip_code,omitempty"` // final INVITE status, or 200 for answered calls
-	Reason      string            `json:"reason,omitempty"`   // why it ended
-}
-
-// LegInfo is one side of a call. In is what the box received from that
-// side, Out what it sent there.
-type LegInfo struct {
-	Local  string      `json:"local,omitempty"`
-	Remote string      `json:"remote,omitempty"`
-	In     StreamStats `json:"in"`
-	Out    StreamStats `json:"out"`
-}
-
-// VideoInfo is the video stream of a call, passed through untouched.
-type VideoInfo struct {
-	Codec   string  `json:"codec"`
-	Browser LegInfo `json:"browser"`
-	PBX     LegInfo `json:"pbx"`
-}
-
-// Status is the gateway's overall state.
-type Status struct {
-	Enabled       bool   `json:"enabled"`
-	ActiveCalls   int    `json:"active_calls"`
-	PendingTokens int    `json:"pending_tokens"`
-	ICEPort       int    `json:"ice_port"`
-	ICELite       bool   `json:"ice_lite"`
-	PBX           string `json:"pbx"`
-	Registration  string `json:"registration"` // "off", "registering", "registered", or "KIND: what happened and what to do" (KIND: Trunk* in trunkcheck.go)
-	RTPPairsInUse int    `json:"rtp_pairs_in_use"`
-	// browser audio packets the fast path carried (both directions), and
-	// those it dropped failing SRTP authentication or replay checks
-	FastPackets     uint64 `json:"fast_packets"`
-	RejectedPackets uint64 `json:"rejected_packets"`
-}
-
-// Client is the typed client of the gateway API (edgectl, web).
-type Client struct{ *localapi.Client }
-
-// NewClient connects to the gateway socket.
-func NewClient() Client { return Client{localapi.NewClient(SocketName)} }
+type (
+	CallInfo  = gatewayapi.CallInfo
+	LegInfo   = gatewayapi.LegInfo
+	VideoInfo = gatewayapi.VideoInfo
+	Status    = gatewayapi.Status
+	// Client is the gateway's typed client; the gateway's tests use it.
+	Client = gatewayapi.Client
+)
 
 // NewClientPath connects to a socket at path (tests).
-func NewClientPath(path string) Client { return Client{localapi.NewClientPath(path)} }
-
-// Status returns the gateway state.
-func (c Client) Status(ctx context.Context) (Status, error) {
-	var s Status
-	err := c.Get(ctx, "/v1/status", &s)
-	return s, err
-}
-
-// Calls returns the calls in progress.
-func (c Client) Calls(ctx context.Context) ([]CallInfo, error) {
-	var calls []CallInfo
-	err := c.Get(ctx, "/v1/calls", &calls)
-	return calls, err
-}
-
-// History returns ended calls, newest first, at most limit (0: all kept).
-func (c Client) History(ctx context.Context, limit int) ([]CallInfo, error) {
-	var calls []CallInfo
-	err := c.Get(ctx, "/v1/history?limit="+strconv.Itoa(max(limit, 0)), &calls)
-	return calls, err
-}
-
-// Hangup ends a call in progress.
-func (c Client) Hangup(ctx context.Context, id string) error {
-	return c.Post(ctx, "/v1/calls/"+url.PathEscape(id)+"/hangup", struct{}{}, nil)
-}
-
-// Metrics writes the Prometheus text exposition to w.
-func (c Client) Metrics(ctx context.Context, w io.Writer) error {
-	return c.Get(ctx, "/metrics", w)
-}
+func NewClientPath(path string) Client { return gatewayapi.NewClientPath(path) }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"edgebox/api/gatewayapi"
 	"math"
 	"sync/atomic"
 	"time"
@@ -119,13 +120,8 @@ func (s *streamStats) receptionReport() (rtcp.ReceptionReport, bool) {
 	}, true
 }
 
-// StreamStats is one direction of a leg as the API shows it.
-type StreamStats struct {
-	Packets  uint64  `json:"packets"`
-	Bytes    uint64  `json:"bytes"`
-	Lost     int64   `json:"lost"`
-	JitterMS float64 `json:"jitter_ms"`
-}
+// StreamStats is one direction of a leg (gatewayapi).
+type StreamStats = gatewayapi.StreamStats
 
 func (s *streamStats) snapshot() StreamStats {
 	return StreamStats{

@@ -14,13 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"edgebox/api/netapi"
+	"edgebox/api/vpnapi"
 	"edgebox/boards"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
 	"edgebox/internal/update"
-	"edgebox/netctl"
-	"edgebox/netctl/openvpn"
 )
 
 // Boot slots and updates (docs/updates.md): at boot init finds out whether
@@ -197,7 +197,7 @@ func webAnswers(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	c := localapi.NewClient("web")
-	var h map[string]any
+	var h struct{} // any JSON object: web answered
 	return c.Get(ctx, "/healthz", &h)
 }
 
@@ -205,16 +205,14 @@ func webAnswers(ctx context.Context) error {
 func uplinkUp(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	c := netctl.NewClient()
-	if st, err := c.Status(ctx); err == nil {
+	if st, err := netapi.NewClient().Status(ctx); err == nil {
 		for _, u := range st.Uplinks {
-			if u.State == netctl.UplinkHealthy {
+			if u.State == netapi.UplinkHealthy {
 				return true
 			}
 		}
 	}
-	var vpn openvpn.Status
-	if err := c.Get(ctx, "/v1/vpn/status", &vpn); err == nil && vpn.State == openvpn.StateConnected {
+	if vpn, err := vpnapi.NewClient().Status(ctx); err == nil && vpn.State == vpnapi.StateConnected {
 		return true
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/api/netapi"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
 )
@@ -17,30 +18,12 @@ import (
 // whom, what to answer), kept apart from sockets and files so that they
 // are tested and fuzzed without root; landhcp_run.go runs it.
 
-// LANLease is one address the box's DHCP server gave a LAN client.
-type LANLease struct {
-	Interface string    `json:"interface"`
-	MAC       string    `json:"mac"`
-	Address   string    `json:"address"`
-	Hostname  string    `json:"hostname,omitempty"`
-	Expires   time.Time `json:"expires"`
-}
-
-// LANDHCPServer is the state of the DHCP server on one LAN port.
-type LANDHCPServer struct {
-	Interface string `json:"interface"`
-	First     string `json:"first"`
-	Last      string `json:"last"`
-	LeaseSec  int    `json:"lease_sec"`
-	Running   bool   `json:"running"`
-	Error     string `json:"error,omitempty"`
-}
-
-// LANLeases is the answer of GET /v1/leases.
-type LANLeases struct {
-	Servers []LANDHCPServer `json:"servers"`
-	Leases  []LANLease      `json:"leases"`
-}
+// The lease types the API shows live in the leaf package netapi.
+type (
+	LANLease      = netapi.LANLease
+	LANDHCPServer = netapi.LANDHCPServer
+	LANLeases     = netapi.LANLeases
+)
 
 // LANDomain is the DNS domain LAN clients are given (option 15); the box
 // answers for its own names in it (BoxNames).

@@ -2,7 +2,6 @@ package netctl
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -246,11 +245,4 @@ func (s *Service) LANLeases() LANLeases {
 	}
 	slices.SortFunc(out.Servers, func(a, b LANDHCPServer) int { return cmp.Compare(a.Interface, b.Interface) })
 	return out
-}
-
-// LANLeases returns the LAN DHCP servers and their leases.
-func (c Client) LANLeases(ctx context.Context) (LANLeases, error) {
-	var l LANLeases
-	err := c.Get(ctx, "/v1/leases", &l)
-	return l, err
 }

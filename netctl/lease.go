@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"edgebox/api/netapi"
 )
 
 // AddrConfig is everything an uplink or LAN port needs to be configured,
@@ -22,11 +24,8 @@ type AddrConfig struct {
 	Routes []Route `json:"routes,omitempty"`
 }
 
-// Route is one static route through an uplink. A zero Gateway is on-link.
-type Route struct {
-	Dst     netip.Prefix `json:"dst"`
-	Gateway netip.Addr   `json:"gateway,omitzero"`
-}
+// Route is one static route through an uplink (netapi.Route).
+type Route = netapi.Route
 
 // Equal reports whether two configurations would program the same kernel state.
 func (a AddrConfig) Equal(b AddrConfig) bool {

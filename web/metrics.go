@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"edgebox/gateway"
+	"edgebox/api/gatewayapi"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -105,7 +105,7 @@ func (s *Server) metricsHandler() http.Handler {
 		var gw bytes.Buffer
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
-		gwErr := gateway.NewClient().Metrics(ctx, &gw)
+		gwErr := gatewayapi.NewClient().Metrics(ctx, &gw)
 		// Plain, uncompressed text only: a negotiated protobuf or gzip
 		// answer could not be joined with the gateway's text.
 		r2 := r.Clone(r.Context())

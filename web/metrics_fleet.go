@@ -1,7 +1,7 @@
 package web
 
 import (
-	"edgebox/netctl/openvpn"
+	"edgebox/api/vpnapi"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -47,8 +47,8 @@ func collectFleet(ch chan<- prometheus.Metric, st Status) {
 			ch <- prometheus.MustNewConstMetric(descSIM, prometheus.GaugeValue, 1, s)
 		}
 	}
-	if v := st.VPN; v != nil && v.State != openvpn.StateDisabled && v.State != openvpn.StateNoProfile {
-		ch <- prometheus.MustNewConstMetric(descVPN, prometheus.GaugeValue, b2f(v.State == openvpn.StateConnected))
+	if v := st.VPN; v != nil && v.State != vpnapi.StateDisabled && v.State != vpnapi.StateNoProfile {
+		ch <- prometheus.MustNewConstMetric(descVPN, prometheus.GaugeValue, b2f(v.State == vpnapi.StateConnected))
 	}
 	if g := st.Gateway; g != nil {
 		on, _ := get(g, "enabled").(bool)

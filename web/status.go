@@ -7,10 +7,10 @@ import (
 	"os"
 	"time"
 
+	"edgebox/api/vpnapi"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
-	"edgebox/netctl/openvpn"
 )
 
 // Status is the whole box at a glance: what the dashboard, edgectl status
@@ -20,7 +20,7 @@ type Status struct {
 	Time        time.Time         `json:"time"`
 	System      *sysapi.System    `json:"system,omitempty"`
 	Network     map[string]any    `json:"network,omitempty"`
-	VPN         *openvpn.Status   `json:"vpn,omitempty"`
+	VPN         *vpnapi.Status    `json:"vpn,omitempty"`
 	Gateway     map[string]any    `json:"gateway,omitempty"`
 	Unavailable map[string]string `json:"unavailable,omitempty"`
 }
@@ -76,8 +76,8 @@ func (s *Server) status(ctx context.Context) Status {
 		if socketAbsent("netctl") {
 			err = errNotRunning
 		} else {
-			var v openvpn.Status
-			if v, err = openvpn.NewClient().Status(ctx); err == nil {
+			var v vpnapi.Status
+			if v, err = vpnapi.NewClient().Status(ctx); err == nil {
 				st.VPN = &v
 			}
 		}

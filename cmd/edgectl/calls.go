@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"edgebox/gateway"
+	"edgebox/api/gatewayapi"
 )
 
 func init() {
@@ -20,7 +20,7 @@ func init() {
 }
 
 func runCalls(ctx context.Context, g *globals, args []string) error {
-	c := gateway.NewClient()
+	c := gatewayapi.NewClient()
 	if len(args) == 0 {
 		calls, err := c.Calls(ctx)
 		if err != nil {
@@ -77,7 +77,7 @@ func runCalls(ctx context.Context, g *globals, args []string) error {
 
 // printCalls shows both legs of each call: packets in/out, loss and
 // jitter of what the box received.
-func printCalls(calls []gateway.CallInfo, ended bool) {
+func printCalls(calls []gatewayapi.CallInfo, ended bool) {
 	head := []string{"ID", "FROM", "TO", "STATE", "CODEC", "TALK", "BROWSER IN/OUT", "PBX IN/OUT", "LOSS B/P", "JITTER B/P"}
 	if ended {
 		head = append(head, "SIP", "REASON")

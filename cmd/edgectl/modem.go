@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"edgebox/modem"
-	"edgebox/netctl"
+	"edgebox/api/modemapi"
+	"edgebox/api/netapi"
 )
 
 func init() {
@@ -63,7 +63,7 @@ func runModem(ctx context.Context, g *globals, args []string) error {
 	return fmt.Errorf("unknown modem command %q (status, signal, connect, disconnect, at)", sub)
 }
 
-func printModem(m netctl.ModemStatus) {
+func printModem(m netapi.ModemStatus) {
 	rows := [][]string{{"state", m.State}}
 	add := func(k, v string) {
 		if v != "" {
@@ -88,7 +88,7 @@ func printModem(m netctl.ModemStatus) {
 	}
 	if s := m.SIM; s != nil {
 		v := string(s.State)
-		if s.PINAttempts >= 0 && s.State == modem.SIMPIN {
+		if s.PINAttempts >= 0 && s.State == modemapi.SIMPIN {
 			v += fmt.Sprintf(" (%d PIN attempts left)", s.PINAttempts)
 		}
 		add("sim", v)
@@ -109,7 +109,7 @@ func printModem(m netctl.ModemStatus) {
 	table(rows)
 }
 
-func signalStr(s modem.Signal) string {
+func signalStr(s modemapi.Signal) string {
 	var parts []string
 	if s.RSSI != nil {
 		parts = append(parts, fmt.Sprintf("RSSI %d dBm", *s.RSSI))
@@ -135,7 +135,7 @@ func signalStr(s modem.Signal) string {
 	return strings.Join(parts, ", ")
 }
 
-func printSignalHistory(h []netctl.SignalSample) {
+func printSignalHistory(h []netapi.SignalSample) {
 	rows := [][]string{{"TIME", "SIGNAL"}}
 	for _, s := range h {
 		rows = append(rows, []string{s.Time.Local().Format(time.TimeOnly), signalStr(s.Signal)})

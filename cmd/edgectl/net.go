@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"edgebox/netctl"
+	"edgebox/api/netapi"
 )
 
 func init() {
@@ -16,7 +16,7 @@ func init() {
 	register("sms", command{usage: "sms [list | send NUMBER TEXT... | delete ID]", help: "text messages of the modem", run: runSMS})
 }
 
-func netClient() netctl.Client { return netctl.NewClient() }
+func netClient() netapi.Client { return netapi.NewClient() }
 
 func runNet(ctx context.Context, g *globals, args []string) error {
 	st, err := netClient().Status(ctx)
@@ -60,7 +60,7 @@ func runUplinks(ctx context.Context, g *globals, args []string) error {
 	return nil
 }
 
-func printUplinks(ups []netctl.UplinkStatus) {
+func printUplinks(ups []netapi.UplinkStatus) {
 	rows := [][]string{{"UPLINK", "IFACE", "STATE", "ACTIVE", "ADDRESS", "GATEWAY", "DNS", "LEASE", "RX", "TX"}}
 	for _, u := range ups {
 		lease := "-"

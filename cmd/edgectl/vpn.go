@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"edgebox/netctl/openvpn"
+	"edgebox/api/vpnapi"
 )
 
 func init() {
@@ -22,7 +22,7 @@ func init() {
 }
 
 func runVPN(ctx context.Context, g *globals, args []string) error {
-	c := openvpn.NewClient()
+	c := vpnapi.NewClient()
 	sub := "status"
 	if len(args) > 0 {
 		sub, args = args[0], args[1:]
@@ -43,7 +43,7 @@ func runVPN(ctx context.Context, g *globals, args []string) error {
 			return err
 		}
 		defer f.Close()
-		info, err := c.Import(ctx, f, filepath.Base(args[0]), openvpn.Credentials{})
+		info, err := c.Import(ctx, f, filepath.Base(args[0]), vpnapi.Credentials{})
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func runVPN(ctx context.Context, g *globals, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := c.SetCredentials(ctx, openvpn.Credentials{Passphrase: &pass})
+		st, err := c.SetCredentials(ctx, vpnapi.Credentials{Passphrase: &pass})
 		if err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func runVPN(ctx context.Context, g *globals, args []string) error {
 		if err != nil {
 			return err
 		}
-		st, err := c.SetCredentials(ctx, openvpn.Credentials{Username: &args[0], Password: &pass})
+		st, err := c.SetCredentials(ctx, vpnapi.Credentials{Username: &args[0], Password: &pass})
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,7 @@ func readSecret(prompt string) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-func printVPN(g *globals, st openvpn.Status) error {
+func printVPN(g *globals, st vpnapi.Status) error {
 	if g.JSON {
 		return printJSON(st)
 	}

@@ -1,17 +1,13 @@
 package openvpn
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"net/url"
 	"strings"
 
+	"edgebox/api/vpnapi"
 	"edgebox/internal/localapi"
 )
 
@@ -23,12 +19,33 @@ import (
 //	                          file as the body with ?filename=NAME -> ImportResult
 //	POST /v1/vpn/credentials  Credentials (JSON) -> Status
 //	POST /v1/vpn/reconnect    -> Status
-const apiPrefix = "/v1/vpn/"
+const apiPrefix = vpnapi.Prefix
 
-// ImportResult answers an import.
-type ImportResult struct {
-	Profile ProfileInfo `json:"profile"`
-}
+// The API's types and client live in the leaf package vpnapi, so that its
+// clients do not link netctl; these aliases keep the names for the server.
+type (
+	Status       = vpnapi.Status
+	ImportResult = vpnapi.ImportResult
+	// Client is the VPN API's typed client; this package's tests use it.
+	Client = vpnapi.Client
+)
+
+// States beyond openvpn's own (see vpnapi).
+const (
+	StateDisabled         = vpnapi.StateDisabled
+	StateNoProfile        = vpnapi.StateNoProfile
+	StateWaitingForUplink = vpnapi.StateWaitingForUplink
+	StateStarting         = vpnapi.StateStarting
+	StateNeedsPassphrase  = vpnapi.StateNeedsPassphrase
+	StateNeedsLogin       = vpnapi.StateNeedsLogin
+	StateRestarting       = vpnapi.StateRestarting
+	StateStopped          = vpnapi.StateStopped
+	StateConnected        = vpnapi.StateConnected
+	StateReconnecting     = vpnapi.StateReconnecting
+)
+
+// NewClientWith wraps an existing transport (tests).
+func NewClientWith(c *localapi.Client) Client { return vpnapi.NewClientWith(c) }
 
 // Routes mounts the VPN API on mux.
 func (m *Manager) Routes(mux *http.ServeMux) {
@@ -95,91 +112,4 @@ func (m *Manager) serveImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	localapi.WriteJSON(w, http.StatusOK, ImportResult{Profile: info})
-}
-
-// Client calls the VPN API on netctl's socket.
-type Client struct {
-	c *localapi.Client
-}
-
-// NewClient returns a client for netctl's socket.
-func NewClient() *Client { return &Client{c: localapi.NewClient("netctl")} }
-
-// NewClientWith wraps an existing transport (another socket, or the web
-// service's proxy).
-func NewClientWith(c *localapi.Client) *Client { return &Client{c: c} }
-
-// Status fetches the tunnel's state.
-func (c *Client) Status(ctx context.Context) (Status, error) {
-	var st Status
-	err := c.c.Get(ctx, apiPrefix+"status", &st)
-	return st, err
-}
-
-// SetCredentials stores a passphrase and/or login.
-func (c *Client) SetCredentials(ctx context.Context, cr Credentials) (Status, error) {
-	var st Status
-	err := c.c.Post(ctx, apiPrefix+"credentials", cr, &st)
-	return st, err
-}
-
-// Reconnect makes the tunnel reconnect now.
-func (c *Client) Reconnect(ctx context.Context) (Status, error) {
-	var st Status
-	err := c.c.Post(ctx, apiPrefix+"reconnect", struct{}{}, &st)
-	return st, err
-}
-
-// Import uploads a profile (.ovpn, or a tar/zip with its files), with
-// optional credentials checked in the same step.
-func (c *Client) Import(ctx context.Context, r io.Reader, filename string, cr Credentials) (ProfileInfo, error) {
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, err := mw.CreateFormFile("profile", filename)
-	if err != nil {
-		return ProfileInfo{}, err
-	}
-	if _, err := io.Copy(fw, io.LimitReader(r, MaxUploadSize+1)); err != nil {
-		return ProfileInfo{}, fmt.Errorf("read %s: %w", filename, err)
-	}
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"passphrase", cr.Passphrase}, {"username", cr.Username}, {"password", cr.Password}} {
-		if f.v != nil {
-			mw.WriteField(f.name, *f.v)
-		}
-	}
-	if err := mw.Close(); err != nil {
-		return ProfileInfo{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.c.Base+apiPrefix+"import?filename="+url.QueryEscape(filename), &body)
-	if err != nil {
-		return ProfileInfo{}, err
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	if c.c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.c.Token)
-	}
-	resp, err := c.c.HTTP.Do(req)
-	if err != nil {
-		return ProfileInfo{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return ProfileInfo{}, err
-	}
-	if resp.StatusCode >= 300 {
-		var e localapi.Error
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return ProfileInfo{}, errors.New(e.Error)
-		}
-		return ProfileInfo{}, fmt.Errorf("vpn import: %s", resp.Status)
-	}
-	var res ImportResult
-	if err := json.Unmarshal(data, &res); err != nil {
-		return ProfileInfo{}, fmt.Errorf("vpn import: bad answer: %w", err)
-	}
-	return res.Profile, nil
 }

@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"edgebox/api/vpnapi"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,7 @@ import (
 )
 
 // MaxUploadSize bounds an upload, archive or not.
-const MaxUploadSize = 4 << 20
+const MaxUploadSize = vpnapi.MaxUploadSize
 
 // maxArchiveFiles bounds the entries of an archive upload.
 const maxArchiveFiles = 64

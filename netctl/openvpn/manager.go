@@ -120,48 +120,7 @@ func (o *Options) defaults() {
 	}
 }
 
-// States beyond openvpn's own (CONNECTING, WAIT, AUTH, GET_CONFIG,
-// ASSIGN_IP, ADD_ROUTES, CONNECTED, RECONNECTING, EXITING, RESOLVE,
-// TCP_CONNECT, AUTH_PENDING).
-const (
-	StateDisabled         = "DISABLED"
-	StateNoProfile        = "NO_PROFILE"
-	StateWaitingForUplink = "WAITING_FOR_UPLINK"
-	StateStarting         = "STARTING"
-	StateNeedsPassphrase  = "NEEDS_PASSPHRASE"
-	StateNeedsLogin       = "NEEDS_LOGIN"
-	StateRestarting       = "RESTARTING"
-	StateStopped          = "STOPPED"
-	StateConnected        = "CONNECTED"
-	StateReconnecting     = "RECONNECTING"
-)
-
-// Status is the tunnel as the API and edgectl show it. It carries no secret.
-type Status struct {
-	State string `json:"state"`
-	// Detail is openvpn's reason for the state (ping-restart, SUCCESS ...).
-	Detail string `json:"detail,omitempty"`
-	// Interface is the tun device; the firewall lets the box's services
-	// answer on it.
-	Interface      string     `json:"interface"`
-	TunnelAddress  string     `json:"tunnel_address,omitempty"`
-	TunnelAddress6 string     `json:"tunnel_address6,omitempty"`
-	Remote         string     `json:"remote,omitempty"`
-	ConnectedSince *time.Time `json:"connected_since,omitempty"`
-	BytesIn        uint64     `json:"bytes_in"`
-	BytesOut       uint64     `json:"bytes_out"`
-	// LastError says in words what went wrong last and what to do.
-	LastError   string       `json:"last_error,omitempty"`
-	LastErrorAt *time.Time   `json:"last_error_at,omitempty"`
-	Uplink      string       `json:"uplink,omitempty"`
-	Profile     *ProfileInfo `json:"profile,omitempty"`
-	// HasPassphrase and HasLogin say whether secrets are stored, never
-	// what they are.
-	HasPassphrase bool `json:"has_passphrase"`
-	HasLogin      bool `json:"has_login"`
-	Restarts      int  `json:"restarts"`
-	PID           int  `json:"pid,omitempty"`
-}
+// States and Status live in the leaf package vpnapi (aliases in api.go).
 
 // Manager runs and watches openvpn. Run owns the process; the other
 // methods are safe from any goroutine.

@@ -3,6 +3,7 @@ package openvpn
 import (
 	"bytes"
 	"crypto/x509"
+	"edgebox/api/vpnapi"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -33,23 +34,8 @@ type Profile struct {
 	origin []string // origin[i] names the upload line of Text line i+1
 }
 
-// ProfileInfo is what the API shows about the stored profile. It carries
-// no secret.
-type ProfileInfo struct {
-	Name       string    `json:"name"`
-	ImportedAt time.Time `json:"imported_at"`
-	Remotes    []string  `json:"remotes"`
-	DevType    string    `json:"dev_type"`
-	// KeyEncrypted means the private key needs a passphrase.
-	KeyEncrypted bool `json:"key_encrypted"`
-	// NeedsUserPass means the server asks for a username and password.
-	NeedsUserPass bool       `json:"needs_user_pass"`
-	CertSubject   string     `json:"cert_subject,omitempty"`
-	CertNotAfter  *time.Time `json:"cert_not_after,omitempty"`
-	// Notes tell the installer what the import changed ("converted for
-	// openvpn 2.6: ...", lines dropped) and what openvpn warned about.
-	Notes []string `json:"notes,omitempty"`
-}
+// ProfileInfo is what the API shows about the stored profile (vpnapi).
+type ProfileInfo = vpnapi.ProfileInfo
 
 // LineError is a profile line that was refused.
 type LineError struct {

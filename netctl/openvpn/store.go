@@ -6,41 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"edgebox/api/vpnapi"
 	"edgebox/internal/atomicfile"
 )
 
-// Credentials are the secrets openvpn asks for over the management
-// interface. In a request, a nil field leaves the stored value alone and an
-// empty string clears it.
-type Credentials struct {
-	Passphrase *string `json:"passphrase,omitempty"`
-	Username   *string `json:"username,omitempty"`
-	Password   *string `json:"password,omitempty"`
-}
+// Credentials are the secrets openvpn asks for (vpnapi).
+type Credentials = vpnapi.Credentials
 
 // maxSecretLen stays below openvpn's USER_PASS_LEN.
-const maxSecretLen = 1024
-
-// Validate refuses values the management interface cannot carry.
-func (c Credentials) Validate() error {
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"passphrase", c.Passphrase}, {"username", c.Username}, {"password", c.Password}} {
-		if f.v == nil {
-			continue
-		}
-		if len(*f.v) > maxSecretLen {
-			return fmt.Errorf("vpn %s: longer than %d characters", f.name, maxSecretLen)
-		}
-		if strings.ContainsAny(*f.v, "\x00\r\n") {
-			return fmt.Errorf("vpn %s: must not contain line breaks", f.name)
-		}
-	}
-	return nil
-}
+const maxSecretLen = vpnapi.MaxSecretLen
 
 // secrets is the stored form of Credentials.
 type secrets struct {
