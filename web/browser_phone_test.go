@@ -630,6 +630,7 @@ func TestBrowserPhoneGerman(t *testing.T) {
 	if m := textOf(ctx, "main"); !strings.Contains(m, "Mobilfunkmodem verwenden") || !strings.Contains(m, "Speichern und anwenden") || !strings.Contains(m, "Zeigen") || !strings.Contains(m, "Übernehmen") {
 		t.Errorf("wizard not in German: %q", m)
 	}
+	do(t, ctx, "empty APN in German", chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "Kein APN: die Box kann sich nicht"))
 	do(t, ctx, "to English", chromedp.Click(chromedp.CSS("#lang-en")), waitURL("/wizard/mobile"), waitText("h1", "Setup: Mobile"))
 }
 

@@ -218,7 +218,9 @@ func (s *Server) handleWizardCheck(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, errors.New("no such setup step"))
 		return
 	}
-	apiJSON(w, http.StatusOK, s.check(r.Context(), st.Check))
+	c := s.check(r.Context(), st.Check)
+	c.Message = tr(langOf(r), c.Message) // the fixed sentences; those with values stay English
+	apiJSON(w, http.StatusOK, c)
 }
 
 func (s *Server) check(ctx context.Context, what string) Check {
