@@ -34,6 +34,7 @@ func (s *Service) APIHandler() http.Handler {
 		c.requestHangup("hung up by an admin")
 		localapi.WriteJSON(w, http.StatusOK, struct{}{})
 	})
+	s.drainAPI(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -92,8 +92,8 @@ func selfSignedCert() (tls.Certificate, error) {
 // and, when gateway.portal.demo is on, the demo page.
 func (s *Service) portalHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/calls", s.handleAuthorize)
-	mux.HandleFunc("GET /v1/signal", s.handleSignal)
+	mux.HandleFunc("POST /v1/calls", s.notDraining(s.handleAuthorize))
+	mux.HandleFunc("GET /v1/signal", s.notDraining(s.handleSignal))
 	assets := assetHandler()
 	mux.Handle("GET /sdk/", assets)
 	mux.HandleFunc("GET /demo/", func(w http.ResponseWriter, r *http.Request) {

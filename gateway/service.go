@@ -32,6 +32,7 @@ type Service struct {
 	tokens      *tokenStore
 	portalLimit *rateLimiter
 	pending     pendingSockets
+	drain       drainState
 
 	mu       sync.Mutex
 	cfg      config.Gateway
@@ -285,6 +286,9 @@ func (s *Service) callRoom() error {
 }
 
 func (s *Service) callRoomLocked() error {
+	if s.Draining() {
+		return errDraining
+	}
 	if n := s.cfg.CallLimit(); len(s.calls) >= n {
 		return fmt.Errorf("%w (%d, gateway.max_calls): try again in a minute", errBusy, n)
 	}

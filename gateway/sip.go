@@ -270,7 +270,12 @@ func (s *sipStack) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	if isScanner([]byte(req.String())) {
 		return
 	}
-	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	// A dispatcher in front of several boxes reads its health from this.
+	code, reason := s.svc.health()
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if code == 503 {
+		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(drainRetryAfter)))
+	}
 	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	if err := tx.Respond(res); err != nil {

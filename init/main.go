@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"edgebox/api/gatewayapi"
 	"edgebox/boards"
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
@@ -182,6 +183,7 @@ func main() {
 	case action = <-power:
 		log.Info("shutdown requested", "action", action)
 	}
+	drainGateway(gatewayapi.NewClient(), action, log)
 	sup.Shutdown()
 	cancel()
 	finish(action, log)

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"edgebox/api/gatewayapi"
+	"edgebox/internal/config"
 )
 
 // watchPowerButton turns a press of the ACPI power button (QEMU's
@@ -59,6 +64,33 @@ func readPowerEvents(r io.ReadCloser, power chan<- string) {
 			}
 		}
 	}
+}
+
+// drainGateway asks the gateway to take no new calls and waits until its
+// live calls end or its drain limit (gateway.drain_limit_sec) passes, so a
+// reboot, power-off or update cuts no call (docs/fleet.md, section 6). A
+// gateway that does not answer has no calls to keep: go on.
+func drainGateway(c gatewayapi.Client, action string, log *slog.Logger) {
+	c.HTTP.Timeout = 0 // the wait is bounded by the gateway's limit and ctx
+	ctx, cancel := context.WithTimeout(context.Background(), (config.MaxDrainLimitSec+60)*time.Second)
+	defer cancel()
+	var d struct {
+		ActiveCalls int  `json:"active_calls"`
+		LimitSec    int  `json:"limit_sec"`
+		TimedOut    bool `json:"timed_out"`
+	}
+	start := time.Now()
+	log.Info("before the " + action + ": draining the gateway (no new calls; waiting for live ones to end)")
+	if err := c.Post(ctx, "/v1/drain?wait=1", struct{}{}, &d); err != nil {
+		log.Info("gateway not drained (not running?); going on", "action", action, "err", err)
+		return
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	if d.TimedOut {
+		log.Warn("drain limit reached: calls still live are cut by the "+action, "active_calls", d.ActiveCalls, "limit_sec", d.LimitSec, "took", took)
+		return
+	}
+	log.Info("gateway drained; going on with the "+action, "took", took)
 }
 
 // finish syncs and unmounts /perm, then restarts or powers off the

@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Gateway is the gateway section: the WebRTC <-> SIP gateway's PBX, trunk,
@@ -28,6 +29,10 @@ type Gateway struct {
 	// refused with the "busy" error (docs/gateway-protocol.md); 0 means
 	// DefaultMaxCalls.
 	MaxCalls int `json:"max_calls,omitempty"`
+	// DrainLimitSec is how long a drain (before a reboot, an update or a
+	// gateway restart) waits for live calls to end before going on; 0
+	// means DefaultDrainLimitSec (docs/fleet.md).
+	DrainLimitSec int `json:"drain_limit_sec,omitempty"`
 }
 
 // GatewayPBX is where calls go.
@@ -247,6 +252,22 @@ func DefaultGateway() Gateway {
 	}
 }
 
+// DefaultDrainLimitSec is the drain limit when gateway.drain_limit_sec is
+// not set.
+const DefaultDrainLimitSec = 300
+
+// MaxDrainLimitSec bounds gateway.drain_limit_sec: an update must not wait
+// longer than an hour for calls.
+const MaxDrainLimitSec = 3600
+
+// DrainLimit is DrainLimitSec with its default.
+func (s Gateway) DrainLimit() time.Duration {
+	if s.DrainLimitSec <= 0 {
+		return DefaultDrainLimitSec * time.Second
+	}
+	return time.Duration(s.DrainLimitSec) * time.Second
+}
+
 // DefaultMaxCalls is the call limit when gateway.max_calls is not set.
 const DefaultMaxCalls = 100
 
@@ -274,6 +295,9 @@ func (s Gateway) Validate() error {
 	}
 	if s.MaxCalls < 0 || s.MaxCalls > 10000 {
 		bad("max_calls", "%d is outside 1..10000 (0: the default, %d)", s.MaxCalls, DefaultMaxCalls)
+	}
+	if s.DrainLimitSec < 0 || s.DrainLimitSec > MaxDrainLimitSec {
+		bad("drain_limit_sec", "%d is outside 1..%d seconds (0: the default, %d)", s.DrainLimitSec, MaxDrainLimitSec, DefaultDrainLimitSec)
 	}
 	if !gwValidTransport(s.PBX.Transport) {
 		bad("pbx.transport", "%q is not udp, tcp or tls", s.PBX.Transport)
