@@ -60,9 +60,11 @@ func (b *box) adminToken() string {
 
 func (b *box) token(password string) string {
 	b.t.Helper()
-	req, _ := http.NewRequest("POST", b.http+"/api/v1/tokens", nil)
+	// Firmware needs an admin token; new tokens are read-only unless asked.
+	req, _ := http.NewRequest("POST", b.https+"/api/v1/tokens", strings.NewReader(`{"name":"update-test","scope":"admin"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth("admin", password)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := b.client().Do(req)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func (b *box) token(password string) string {
 // upload posts a bundle (or its first n bytes) to the web's firmware
 // upload, streaming progress; onProgress may stop early by returning false.
 func (b *box) upload(tok string, data []byte, reboot bool, onProgress func(update.Progress) bool) (*update.Result, error) {
-	path := b.http + "/api/v1/firmware"
+	path := b.https + "/api/v1/firmware"
 	if reboot {
 		path += "?reboot=1"
 	}
@@ -88,7 +90,9 @@ func (b *box) upload(tok string, data []byte, reboot bool, onProgress func(updat
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Accept", "application/x-ndjson")
-	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	c := b.client()
+	c.Timeout = 5 * time.Minute
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
