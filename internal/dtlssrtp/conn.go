@@ -33,6 +33,9 @@ type Conn struct {
 
 	rc syscall.RawConn // of out
 
+	// lite answers connectivity checks of lean calls (icelite.go)
+	lite *Lite
+
 	// NewConnPolled: the poller reading the socket
 	poller *udpbatch.Poller
 	polled *udpbatch.Polled
@@ -160,6 +163,8 @@ func (c *Conn) claim(pkt []byte, from netip.AddrPort) bool {
 		}
 	case b0 >= 20 && b0 <= 63:
 		c.keys.observe(from, pkt, false)
+	case b0 <= 3:
+		return c.lite.answer(c, pkt, from)
 	}
 	return false
 }
