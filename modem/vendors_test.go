@@ -99,7 +99,7 @@ func TestEricssonTranscript(t *testing.T) {
 	at := &fakeAT{
 		replies: map[string][]string{
 			"ATE0": {"OK"}, "AT+CMEE=1": {"OK"}, "AT+CREG=2": {"OK"}, "AT+CGREG=2": {"OK"},
-			"AT+CEREG=2": {"ERROR"}, "AT+COPS=3,0": {"OK"}, "AT*E2NAP=1": {"OK"},
+			"AT+CEREG=2": {"ERROR"}, "AT+COPS=3,0": {"OK"}, "AT*E2NAP=1": {"OK"}, `AT+CSCS="GSM"`: {"OK"},
 			"AT+CFUN=1": {"OK"}, `AT+CGDCONT=1,"IP","internet"`: {"OK"}, "AT*ENAP=1,1": {"OK"},
 			"AT*ENAP?":    {"*ENAP: 1", "OK"},
 			"AT*E2IPCFG?": {`*E2IPCFG: (1,"10.155.68.129")(2,"10.155.68.131")(3,"80.251.192.244")(3,"80.251.192.245")`, "OK"},
@@ -148,7 +148,7 @@ func TestEricssonTranscript(t *testing.T) {
 
 func TestQuectelTranscript(t *testing.T) {
 	q, _ := NewProfile("quectel-ec25")
-	base := map[string][]string{"ATE0": {"OK"}, "AT+CMEE=1": {"OK"}, "AT+CREG=2": {"OK"}, "AT+CGREG=2": {"OK"}, "AT+CEREG=2": {"OK"}, "AT+COPS=3,0": {"OK"}}
+	base := map[string][]string{"ATE0": {"OK"}, "AT+CMEE=1": {"OK"}, "AT+CREG=2": {"OK"}, "AT+CGREG=2": {"OK"}, "AT+CEREG=2": {"OK"}, "AT+COPS=3,0": {"OK"}, `AT+CSCS="GSM"`: {"OK"}}
 	ecm := &fakeAT{replies: map[string][]string{`AT+QCFG="usbnet"`: {`+QCFG: "usbnet",1`, "OK"}}}
 	qmi := &fakeAT{replies: map[string][]string{`AT+QCFG="usbnet"`: {`+QCFG: "usbnet",0`, "OK"}, `AT+QCFG="usbnet",1`: {"OK"}, "AT+CFUN=1,1": {"OK"}}}
 	for k, v := range base {
