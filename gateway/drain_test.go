@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,13 @@ func TestDrainKeepsLiveCallRefusesNew(t *testing.T) {
 	pbx.request(t, "OPTIONS", "kamailio", "")
 	if st, _ := pbx.response(t); st != "SIP/2.0 503 Draining" {
 		t.Errorf("OPTIONS while draining: %q; want 503 Draining", st)
+	}
+	// a dispatcher outside gateway.pbx.allowed_sources gets the stateless
+	// answer: it must say the same
+	stranger := newSIPPeer(t, "127.0.0.2", sipListen(e.svc))
+	stranger.request(t, "OPTIONS", "kamailio", "")
+	if st, _ := stranger.response(t); !strings.HasPrefix(st, "SIP/2.0 503") {
+		t.Errorf("OPTIONS from outside the PBX's addresses while draining: %q; want 503", st)
 	}
 	var st drainReply
 	if err := api.Get(context.Background(), "/v1/drain", &st); err != nil || !st.Draining || st.ActiveCalls != 1 || st.LimitSec != config.DefaultDrainLimitSec {

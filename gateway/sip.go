@@ -51,7 +51,7 @@ const userAgentName = "edgebox-gateway"
 
 func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack, error) {
 	s := &sipStack{log: log, svc: svc, listens: cfg.SIP.Listen, pbx: cfg.PBX.HostPort(), endpoints: map[string]*sipEndpoint{}, moved: make(chan struct{}, 1)}
-	s.filter = &sipFilter{limit: newRateLimiter(cfg.Portal.RatePerMinute), onDrop: svc.metrics.sipDropped, onRefuse: svc.metrics.sipRefused.Inc}
+	s.filter = &sipFilter{limit: newRateLimiter(cfg.Portal.RatePerMinute), onDrop: svc.metrics.sipDropped, onRefuse: svc.metrics.sipRefused.Inc, health: svc.health}
 	s.filter.setAllowed(allowedSources(cfg.PBX))
 	var tlsConf *tls.Config
 	for _, l := range cfg.SIP.Listen {

@@ -18,6 +18,8 @@ type sipFilter struct {
 	onDrop  func(reason string)
 	// onRefuse counts requests from strangers answered with 403
 	onRefuse func()
+	// health is the box's OPTIONS answer (drain, max_calls, trunk)
+	health func() (int, string)
 }
 
 // scannerAgents are User-Agent (or From) substrings of SIP scanners and
@@ -163,7 +165,11 @@ func (f *sipFilter) strangerAnswer(msg []byte) []byte {
 	case sip.ACK:
 		return nil
 	case sip.OPTIONS:
-		res = sip.NewResponseFromRequest(req, 200, "OK", nil)
+		code, reason := 200, "OK"
+		if f.health != nil {
+			code, reason = f.health()
+		}
+		res = sip.NewResponseFromRequest(req, code, reason, nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 		res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	default:
