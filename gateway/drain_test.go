@@ -104,6 +104,9 @@ func TestDrainKeepsLiveCallRefusesNew(t *testing.T) {
 	if err := api.Get(context.Background(), "/v1/drain", &st); err != nil || !st.Draining || st.ActiveCalls != 1 || st.LimitSec != config.DefaultDrainLimitSec {
 		t.Errorf("GET /v1/drain: %+v %v; want draining with 1 call, limit %d", st, err, config.DefaultDrainLimitSec)
 	}
+	if !e.svc.Status().Draining {
+		t.Error("the gateway status (web dashboard, edgectl calls status) does not say draining")
+	}
 	select {
 	case d := <-res:
 		t.Fatalf("the drain wait ended while a call was live: %+v", d)
@@ -125,6 +128,9 @@ func TestDrainKeepsLiveCallRefusesNew(t *testing.T) {
 
 	if err := api.Post(context.Background(), "/v1/undrain", struct{}{}, &st); err != nil || st.Draining {
 		t.Fatalf("undrain: %+v %v", st, err)
+	}
+	if e.svc.Status().Draining {
+		t.Error("the gateway status still says draining after undrain")
 	}
 	pbx.request(t, "OPTIONS", "kamailio", "")
 	if st, _ := pbx.response(t); st != "SIP/2.0 200 OK" {

@@ -406,6 +406,7 @@ func (s *Service) Status() Status {
 		st.RTPPairsInUse = ports.inUse()
 	}
 	st.PendingTokens = s.tokens.pending()
+	st.Draining = s.Draining()
 	return st
 }
 

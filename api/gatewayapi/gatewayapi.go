@@ -76,6 +76,9 @@ type Status struct {
 	PBX           string `json:"pbx"`
 	Registration  string `json:"registration"` // "off", "registering", "registered", or "KIND: what happened and what to do" (KIND: Trunk* in trunkcheck.go)
 	RTPPairsInUse int    `json:"rtp_pairs_in_use"`
+	// Draining: the box takes no new calls (before a restart, or edgectl
+	// drain); GET /v1/drain has the details
+	Draining bool `json:"draining,omitempty"`
 	// browser audio packets the fast path carried (both directions), and
 	// those it dropped failing SRTP authentication or replay checks
 	FastPackets     uint64 `json:"fast_packets"`
