@@ -269,6 +269,9 @@ func gatewayPanel(st Status) (panel, string) {
 		}
 		p.Lines = append(p.Lines, [2]string{"WebRTC port", fmt.Sprintf("UDP %.0f (%s)", v, mode)})
 	}
+	if d, _ := g["draining"].(bool); d {
+		p.Lines = append(p.Lines, [2]string{"New calls", "refused: the box is draining before a restart (edgectl undrain takes calls again)"})
+	}
 	calls := "—"
 	if v, ok := getf(g, "active_calls"); ok {
 		calls = fmt.Sprintf("%.0f", v)
