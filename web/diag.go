@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"edgebox/api/netapi"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,8 +17,6 @@ import (
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-
-	"edgebox/internal/localapi"
 )
 
 // Diagnostics run in Go, never through a shell or an external program:
@@ -128,10 +127,7 @@ func atCommandVia(ctx context.Context, cmd string, unsafe bool) ([]string, error
 	if socketAbsent("netctl") {
 		return nil, errors.New("network service not available: the modem cannot be reached")
 	}
-	var out struct {
-		Lines []string `json:"lines"`
-	}
-	err := localapi.NewClient("netctl").Post(ctx, "/v1/modem/at", map[string]any{"command": cmd, "unsafe": unsafe}, &out)
+	out, err := netapi.NewClient().ATRequest(ctx, netapi.ATRequest{Command: cmd, Unsafe: unsafe})
 	return out.Lines, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/paths"
 )
 
@@ -31,9 +32,9 @@ func TestDiagATUnsafeOnlyForAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var got []map[string]any
+	var got []netapi.ATRequest // as netctl reads it
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
+		var body netapi.ATRequest
 		json.NewDecoder(r.Body).Decode(&body)
 		mu.Lock()
 		got = append(got, body)
@@ -63,7 +64,7 @@ func TestDiagATUnsafeOnlyForAdmin(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) != 2 || got[0]["unsafe"] != false || got[1]["unsafe"] != true {
+	if len(got) != 2 || got[0].Unsafe || !got[1].Unsafe || got[0].Command != `AT;+CPIN="9731"` {
 		t.Fatalf("netctl got %v, want unsafe false for operate, true for admin", got)
 	}
 	if strings.Contains(logs.String(), "9731") {

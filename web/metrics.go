@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"edgebox/api/gatewayapi"
+	"edgebox/api/netapi"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -64,24 +65,17 @@ func (c *boxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if n := st.Network; n != nil {
-		for _, u := range getl(n, "uplinks") {
-			name := gets(u, "name")
-			a, _ := get(u, "active").(bool)
-			h, _ := get(u, "health.healthy").(bool)
-			ch <- prometheus.MustNewConstMetric(c.uplinkActive, prometheus.GaugeValue, b2f(a), name)
-			ch <- prometheus.MustNewConstMetric(c.uplinkHealthy, prometheus.GaugeValue, b2f(h), name)
-			if v, ok := getf(u, "rx_bytes"); ok {
-				ch <- prometheus.MustNewConstMetric(c.rx, prometheus.CounterValue, v, name)
-			}
-			if v, ok := getf(u, "tx_bytes"); ok {
-				ch <- prometheus.MustNewConstMetric(c.tx, prometheus.CounterValue, v, name)
-			}
+		for _, u := range n.Uplinks {
+			ch <- prometheus.MustNewConstMetric(c.uplinkActive, prometheus.GaugeValue, b2f(u.Active), u.Name)
+			ch <- prometheus.MustNewConstMetric(c.uplinkHealthy, prometheus.GaugeValue, b2f(u.Health.Healthy), u.Name)
+			ch <- prometheus.MustNewConstMetric(c.rx, prometheus.CounterValue, float64(u.RxBytes), u.Name)
+			ch <- prometheus.MustNewConstMetric(c.tx, prometheus.CounterValue, float64(u.TxBytes), u.Name)
 		}
-		if m, ok := get(n, "modem").(map[string]any); ok {
-			if v, ok := signalOf(get(m, "signal")); ok {
+		if m := n.Modem; m != nil {
+			if v, ok := signalOf(m.Signal); ok {
 				ch <- prometheus.MustNewConstMetric(c.signal, prometheus.GaugeValue, v)
 			}
-			ch <- prometheus.MustNewConstMetric(c.modemConnected, prometheus.GaugeValue, b2f(gets(m, "state") == "connected"))
+			ch <- prometheus.MustNewConstMetric(c.modemConnected, prometheus.GaugeValue, b2f(m.State == netapi.ModemConnected))
 		}
 	}
 	collectFleet(ch, st)

@@ -38,20 +38,17 @@ func collectFleet(ch chan<- prometheus.Metric, st Status) {
 		ch <- prometheus.MustNewConstMetric(descPerm, prometheus.GaugeValue, 1, sys.Perm)
 	}
 	if n := st.Network; n != nil {
-		for _, u := range getl(n, "uplinks") {
-			if v, ok := getf(u, "priority"); ok {
-				ch <- prometheus.MustNewConstMetric(descPriority, prometheus.GaugeValue, v, gets(u, "name"))
-			}
+		for _, u := range n.Uplinks {
+			ch <- prometheus.MustNewConstMetric(descPriority, prometheus.GaugeValue, float64(u.Priority), u.Name)
 		}
-		if s := gets(n, "modem.sim.state"); s != "" {
-			ch <- prometheus.MustNewConstMetric(descSIM, prometheus.GaugeValue, 1, s)
+		if m := n.Modem; m != nil && m.SIM != nil && m.SIM.State != "" {
+			ch <- prometheus.MustNewConstMetric(descSIM, prometheus.GaugeValue, 1, string(m.SIM.State))
 		}
 	}
 	if v := st.VPN; v != nil && v.State != vpnapi.StateDisabled && v.State != vpnapi.StateNoProfile {
 		ch <- prometheus.MustNewConstMetric(descVPN, prometheus.GaugeValue, b2f(v.State == vpnapi.StateConnected))
 	}
 	if g := st.Gateway; g != nil {
-		on, _ := get(g, "enabled").(bool)
-		ch <- prometheus.MustNewConstMetric(descGWEnabled, prometheus.GaugeValue, b2f(on))
+		ch <- prometheus.MustNewConstMetric(descGWEnabled, prometheus.GaugeValue, b2f(g.Enabled))
 	}
 }

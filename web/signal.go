@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"edgebox/api/modemapi"
 	"edgebox/internal/apndb"
 )
 
@@ -48,49 +49,63 @@ func signalPage(st Status) signalView {
 		v.Error = "The network service is not available: " + orDash(st.Unavailable["netctl"])
 		return v
 	}
-	m, ok := get(st.Network, "modem").(map[string]any)
-	if !ok {
+	m := st.Network.Modem
+	if m == nil {
 		v.Error = "No modem found yet."
 		return v
 	}
-	v.Tech = orDash(gets(m, "registration.tech"))
-	v.Operator = orDash(gets(m, "registration.operator"))
-	v.CellID = orDash(gets(m, "registration.cell_id"))
-	v.LAC = orDash(gets(m, "registration.lac"))
+	reg, sim, id := modemParts(m)
+	v.Tech = orDash(string(reg.Tech))
+	v.Operator = orDash(reg.Operator)
+	v.CellID = orDash(reg.CellID)
+	v.LAC = orDash(reg.LAC)
 	v.Band = "not reported by the modem service"
-	add := func(name, path, unit string, th [4]float64, hint string) {
+	var sig modemapi.Signal
+	if m.Signal != nil {
+		sig = *m.Signal
+	}
+	add := func(name string, f *float64, unit string, th [4]float64, hint string) {
 		mt := meter{Name: name, Bars: -1, Value: "not reported", Hint: hint}
-		if f, ok := getf(m, path); ok {
-			mt.Value = fmt.Sprintf("%g %s", f, unit)
-			mt.Bars = bars(f, th)
+		if f != nil {
+			mt.Value = fmt.Sprintf("%g %s", *f, unit)
+			mt.Bars = bars(*f, th)
 		}
 		v.Meters = append(v.Meters, mt)
 	}
-	add("RSRP", "signal.rsrp_dbm", "dBm", [4]float64{-80, -90, -100, -110}, "received power: above −90 is good, below −110 too weak")
-	add("RSRQ", "signal.rsrq_db", "dB", [4]float64{-10, -15, -20, -25}, "quality: above −15 is good")
-	add("SINR", "signal.sinr_db", "dB", [4]float64{20, 13, 5, 0}, "signal over noise: above 13 is good, below 0 poor")
-	add("RSSI", "signal.rssi_dbm", "dBm", [4]float64{-65, -75, -85, -95}, "total power, all technologies")
-	tries := func(p string) string {
-		if f, ok := getf(m, p); ok && f >= 0 {
-			return fmt.Sprintf("%g", f)
+	add("RSRP", intf(sig.RSRP), "dBm", [4]float64{-80, -90, -100, -110}, "received power: above −90 is good, below −110 too weak")
+	add("RSRQ", sig.RSRQ, "dB", [4]float64{-10, -15, -20, -25}, "quality: above −15 is good")
+	add("SINR", sig.SINR, "dB", [4]float64{20, 13, 5, 0}, "signal over noise: above 13 is good, below 0 poor")
+	add("RSSI", intf(sig.RSSI), "dBm", [4]float64{-65, -75, -85, -95}, "total power, all technologies")
+	tries := func(n int) string {
+		if m.SIM != nil && n >= 0 {
+			return fmt.Sprint(n)
 		}
 		return "unknown"
 	}
 	v.SIM = simView{
-		ICCID: orDash(firstNonEmpty(gets(m, "sim.iccid"), gets(m, "identity.iccid"))),
-		IMSI:  orDash(gets(m, "identity.imsi")),
+		ICCID: orDash(firstNonEmpty(sim.ICCID, id.ICCID)),
+		IMSI:  orDash(id.IMSI),
 		// netctl's modem status carries neither the SIM's own number nor
 		// its slot (yet).
 		Number:   "not known",
-		PINTries: tries("sim.pin_attempts"),
-		PUKTries: tries("sim.puk_attempts"),
+		PINTries: tries(sim.PINAttempts),
+		PUKTries: tries(sim.PUKAttempts),
 		Slot:     "not reported",
 	}
-	v.APN = gets(m, "apn")
-	if e, ok := apndb.Lookup(gets(m, "identity.imsi")); ok {
+	v.APN = m.APN
+	if e, ok := apndb.Lookup(id.IMSI); ok {
 		v.Suggest = &e
 	}
 	return v
+}
+
+// intf is an optional integer figure as a float.
+func intf(p *int) *float64 {
+	if p == nil {
+		return nil
+	}
+	f := float64(*p)
+	return &f
 }
 
 func firstNonEmpty(s ...string) string {

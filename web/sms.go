@@ -1,14 +1,15 @@
 package web
 
 import (
+	"context"
+	"edgebox/api/modemapi"
+	"edgebox/api/netapi"
 	"errors"
 	"net/http"
 	"regexp"
 	"sort"
 	"time"
 	"unicode/utf8"
-
-	"edgebox/internal/localapi"
 )
 
 // smsView is the SMS page.
@@ -17,7 +18,8 @@ type smsView struct {
 	Error    string
 }
 
-// smsMessage mirrors modem.SMS as netctl serves it.
+// smsMessage is the part of a message (modemapi.SMS) the page and
+// /api/v1/sms show.
 type smsMessage struct {
 	ID       string    `json:"id"`
 	From     string    `json:"from,omitempty"`
@@ -27,13 +29,30 @@ type smsMessage struct {
 	Outgoing bool      `json:"outgoing,omitempty"`
 }
 
+func smsOf(m modemapi.SMS) smsMessage {
+	return smsMessage{ID: m.ID, From: m.From, To: m.To, Text: m.Text, Time: m.Time, Outgoing: m.Outgoing}
+}
+
+// listSMS reads the stored messages from netctl.
+func listSMS(ctx context.Context) ([]smsMessage, error) {
+	l, err := netapi.NewClient().ListSMS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]smsMessage, 0, len(l))
+	for _, m := range l {
+		out = append(out, smsOf(m))
+	}
+	return out, nil
+}
+
 func (s *Server) pageSMS(w http.ResponseWriter, r *http.Request, se *session) {
 	v := smsView{}
 	if socketAbsent("netctl") {
 		v.Error = "Network service not available: SMS cannot be read or sent."
 	} else {
-		var l []smsMessage
-		if err := localapi.NewClient("netctl").Get(r.Context(), "/v1/sms", &l); err != nil {
+		l, err := listSMS(r.Context())
+		if err != nil {
 			v.Error = "SMS are not available: " + plainWords(err.Error())
 		}
 		sort.Slice(l, func(i, j int) bool { return l[i].Time.After(l[j].Time) })
@@ -68,12 +87,12 @@ func (s *Server) handleSMSSend(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, errors.New("network service not available: SMS not sent"))
 		return
 	}
-	var out smsMessage
-	if err := localapi.NewClient("netctl").Post(r.Context(), "/v1/sms", req, &out); err != nil {
+	m, err := netapi.NewClient().SendSMS(r.Context(), req.To, req.Text)
+	if err != nil {
 		apiError(w, http.StatusBadGateway, err)
 		return
 	}
-	apiJSON(w, http.StatusOK, out)
+	apiJSON(w, http.StatusOK, smsOf(m))
 }
 
 func (s *Server) handleSMSList(w http.ResponseWriter, r *http.Request) {
@@ -81,13 +100,10 @@ func (s *Server) handleSMSList(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, errors.New("network service not available"))
 		return
 	}
-	var l []smsMessage
-	if err := localapi.NewClient("netctl").Get(r.Context(), "/v1/sms", &l); err != nil {
+	l, err := listSMS(r.Context())
+	if err != nil {
 		apiError(w, http.StatusBadGateway, err)
 		return
-	}
-	if l == nil {
-		l = []smsMessage{}
 	}
 	apiJSON(w, http.StatusOK, l)
 }

@@ -7,8 +7,9 @@ import (
 	"os"
 	"time"
 
+	"edgebox/api/gatewayapi"
+	"edgebox/api/netapi"
 	"edgebox/api/vpnapi"
-	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
 )
@@ -17,12 +18,12 @@ import (
 // and GET /api/v1/status show. A part whose service does not answer is
 // nil and its name is in Unavailable with the reason.
 type Status struct {
-	Time        time.Time         `json:"time"`
-	System      *sysapi.System    `json:"system,omitempty"`
-	Network     map[string]any    `json:"network,omitempty"`
-	VPN         *vpnapi.Status    `json:"vpn,omitempty"`
-	Gateway     map[string]any    `json:"gateway,omitempty"`
-	Unavailable map[string]string `json:"unavailable,omitempty"`
+	Time        time.Time          `json:"time"`
+	System      *sysapi.System     `json:"system,omitempty"`
+	Network     *netapi.Status     `json:"network,omitempty"`
+	VPN         *vpnapi.Status     `json:"vpn,omitempty"`
+	Gateway     *gatewayapi.Status `json:"gateway,omitempty"`
+	Unavailable map[string]string  `json:"unavailable,omitempty"`
 }
 
 // errNotRunning says a service's socket is absent: it is not running or
@@ -32,19 +33,6 @@ var errNotRunning = errors.New("service not available (not running)")
 func socketAbsent(name string) bool {
 	_, err := os.Stat(paths.Socket(name))
 	return err != nil
-}
-
-// genericStatus fetches GET /v1/status of a service whose typed client is
-// not wired in here.
-func genericStatus(ctx context.Context, name string) (map[string]any, error) {
-	if socketAbsent(name) {
-		return nil, errNotRunning
-	}
-	var m map[string]any
-	if err := localapi.NewClient(name).Get(ctx, "/v1/status", &m); err != nil {
-		return nil, err
-	}
-	return m, nil
 }
 
 func (s *Server) status(ctx context.Context) Status {
@@ -64,10 +52,15 @@ func (s *Server) status(ctx context.Context) Status {
 		done <- part{"init", err}
 	}()
 	go func() {
-		// netctl's typed client (netctl.Status) replaces this map once
-		// netctl's API is committed.
-		n, err := genericStatus(ctx, "netctl")
-		st.Network = n
+		var err error
+		if socketAbsent(netapi.SocketName) {
+			err = errNotRunning
+		} else {
+			var n netapi.Status
+			if n, err = netapi.NewClient().Status(ctx); err == nil {
+				st.Network = &n
+			}
+		}
 		done <- part{"netctl", err}
 	}()
 	go func() {
@@ -84,8 +77,15 @@ func (s *Server) status(ctx context.Context) Status {
 		done <- part{"vpn", err}
 	}()
 	go func() {
-		g, err := genericStatus(ctx, "gateway")
-		st.Gateway = g
+		var err error
+		if socketAbsent(gatewayapi.SocketName) {
+			err = errNotRunning
+		} else {
+			var g gatewayapi.Status
+			if g, err = gatewayapi.NewClient().Status(ctx); err == nil {
+				st.Gateway = &g
+			}
+		}
 		done <- part{"gateway", err}
 	}()
 	for range 4 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/api/modemapi"
+	"edgebox/api/netapi"
 	"edgebox/internal/sysapi"
 )
 
@@ -39,22 +41,6 @@ func gets(m map[string]any, p string) string {
 		return "no"
 	}
 	return ""
-}
-
-func getf(m map[string]any, p string) (float64, bool) {
-	v, ok := get(m, p).(float64)
-	return v, ok
-}
-
-func getl(m map[string]any, p string) []map[string]any {
-	l, _ := get(m, p).([]any)
-	var out []map[string]any
-	for _, e := range l {
-		if mm, ok := e.(map[string]any); ok {
-			out = append(out, mm)
-		}
-	}
-	return out
 }
 
 type uplinkView struct {
@@ -102,21 +88,20 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, se *sessi
 		d.InitError = "init is not reachable: " + st.Unavailable["init"]
 	}
 	if n := st.Network; n != nil {
-		d.Active = gets(n, "active")
-		for _, u := range getl(n, "uplinks") {
-			uv := uplinkView{Name: gets(u, "name"), Interface: gets(u, "interface"), State: gets(u, "state"), Address: gets(u, "address"), Error: gets(u, "last_error")}
-			uv.Active, _ = get(u, "active").(bool)
-			uv.Healthy, _ = get(u, "health.healthy").(bool)
+		d.Active = n.Active
+		for _, u := range n.Uplinks {
+			uv := uplinkView{Name: u.Name, Interface: u.Interface, State: u.State, Address: u.Address, Error: u.LastError}
+			uv.Active = u.Active
+			uv.Healthy = u.Health.Healthy
 			if uv.Error == "" {
-				uv.Error = gets(u, "health.last_error")
+				uv.Error = u.Health.LastError
 			}
-			uv.Rx, _ = getf(u, "rx_bytes")
-			uv.Tx, _ = getf(u, "tx_bytes")
+			uv.Rx, uv.Tx = float64(u.RxBytes), float64(u.TxBytes)
 			d.Uplinks = append(d.Uplinks, uv)
 		}
 		d.Why = uplinkWhy(d.Active, d.Uplinks)
-		if m, ok := get(n, "modem").(map[string]any); ok {
-			d.Modem = modemPanel(m)
+		if n.Modem != nil {
+			d.Modem = modemPanel(n.Modem)
 		}
 	} else {
 		d.NetError = "Network service not available: " + st.Unavailable["netctl"]
@@ -158,26 +143,25 @@ func uplinkWhy(active string, ups []uplinkView) string {
 	return "Using " + active + " because " + strings.Join(skipped, ", ") + "."
 }
 
-func modemPanel(m map[string]any) *modemView {
+func modemPanel(m *netapi.ModemStatus) *modemView {
+	reg, sim, id := modemParts(m)
 	mv := &modemView{
-		State:        gets(m, "state"),
-		Operator:     gets(m, "registration.operator"),
-		Tech:         strings.ToUpper(gets(m, "registration.tech")),
-		Registration: gets(m, "registration.state"),
-		SIM:          gets(m, "sim.state"),
-		Model:        strings.TrimSpace(gets(m, "identity.manufacturer") + " " + gets(m, "identity.model")),
-		Error:        gets(m, "error"),
+		State:        m.State,
+		Operator:     reg.Operator,
+		Tech:         strings.ToUpper(string(reg.Tech)),
+		Registration: string(reg.State),
+		SIM:          string(sim.State),
+		Model:        strings.TrimSpace(id.Manufacturer + " " + id.Model),
+		Error:        m.Error,
 	}
-	if v, ok := signalOf(get(m, "signal")); ok {
+	if v, ok := signalOf(m.Signal); ok {
 		mv.SignalDBm = fmt.Sprintf("%.0f dBm", v)
 		mv.SignalQuality = signalWords(v)
 	}
 	var pts []point
-	for _, h := range getl(m, "signal_history") {
-		t, err := time.Parse(time.RFC3339Nano, gets(h, "time"))
-		v, ok := signalOf(get(h, "signal"))
-		if err == nil && ok {
-			pts = append(pts, point{t, v})
+	for _, h := range m.SignalHistory {
+		if v, ok := signalOf(&h.Signal); ok {
+			pts = append(pts, point{h.Time, v})
 		}
 	}
 	if len(pts) > 1 {
@@ -186,15 +170,37 @@ func modemPanel(m map[string]any) *modemView {
 	return mv
 }
 
-// signalOf picks the received power: RSRP on LTE, else RSCP, else RSSI.
-func signalOf(v any) (float64, bool) {
-	m, ok := v.(map[string]any)
-	if !ok {
+// modemParts are the modem's registration, SIM and identity, zero when
+// not reported.
+func modemParts(m *netapi.ModemStatus) (reg modemapi.Registration, sim modemapi.SIMStatus, id modemapi.Identity) {
+	if m.Registration != nil {
+		reg = *m.Registration
+	}
+	if m.SIM != nil {
+		sim = *m.SIM
+	}
+	if m.Identity != nil {
+		id = *m.Identity
+	}
+	return reg, sim, id
+}
+
+// modemIMSI is the SIM's IMSI, "" when netctl or the modem does not say.
+func modemIMSI(n *netapi.Status) string {
+	if n == nil || n.Modem == nil || n.Modem.Identity == nil {
+		return ""
+	}
+	return n.Modem.Identity.IMSI
+}
+
+// signalOf picks the received power: RSSI, else RSRP (LTE), else RSCP (UMTS).
+func signalOf(s *modemapi.Signal) (float64, bool) {
+	if s == nil {
 		return 0, false
 	}
-	for _, k := range []string{"rssi_dbm", "rsrp_dbm", "rscp_dbm"} {
-		if f, ok := getf(m, k); ok {
-			return f, true
+	for _, p := range []*int{s.RSSI, s.RSRP, s.RSCP} {
+		if p != nil {
+			return float64(*p), true
 		}
 	}
 	return 0, false
@@ -244,39 +250,33 @@ func vpnPanel(st Status) panel {
 	return p
 }
 
-// gatewayPanel reads the gateway's status (gateway.Status as JSON).
+// gatewayPanel reads the gateway's status.
 func gatewayPanel(st Status) (panel, string) {
 	g := st.Gateway
 	if g == nil {
 		return panel{Title: "SIP trunk", Unavailable: "Gateway service not available."}, "—"
 	}
 	p := panel{Title: "SIP trunk"}
-	reg := gets(g, "registration")
+	reg := g.Registration
 	p.State, _, _ = strings.Cut(reg, ":")
-	if enabled, ok := g["enabled"].(bool); ok && !enabled {
+	if !g.Enabled {
 		p.State = "disabled"
 	}
 	if _, detail, ok := strings.Cut(reg, ": "); ok {
 		p.Lines = append(p.Lines, [2]string{"Problem", detail})
 	}
-	if v := gets(g, "pbx"); v != "" {
-		p.Lines = append(p.Lines, [2]string{"PBX", v})
+	if g.PBX != "" {
+		p.Lines = append(p.Lines, [2]string{"PBX", g.PBX})
 	}
-	if v, ok := getf(g, "ice_port"); ok {
-		mode := "full ICE"
-		if lite, _ := g["ice_lite"].(bool); lite {
-			mode = "ICE-lite"
-		}
-		p.Lines = append(p.Lines, [2]string{"WebRTC port", fmt.Sprintf("UDP %.0f (%s)", v, mode)})
+	mode := "full ICE"
+	if g.ICELite {
+		mode = "ICE-lite"
 	}
-	if d, _ := g["draining"].(bool); d {
+	p.Lines = append(p.Lines, [2]string{"WebRTC port", fmt.Sprintf("UDP %d (%s)", g.ICEPort, mode)})
+	if g.Draining {
 		p.Lines = append(p.Lines, [2]string{"New calls", "refused: the box is draining before a restart (edgectl undrain takes calls again)"})
 	}
-	calls := "—"
-	if v, ok := getf(g, "active_calls"); ok {
-		calls = fmt.Sprintf("%.0f", v)
-	}
-	return p, calls
+	return p, fmt.Sprint(g.ActiveCalls)
 }
 
 type point struct {

@@ -148,7 +148,7 @@ func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session)
 		l := s.leases(r.Context())
 		v.Leases = &l
 	}
-	if e, ok := apndb.Lookup(gets(status.Network, "modem.identity.imsi")); ok && st.ID == "mobile" {
+	if e, ok := apndb.Lookup(modemIMSI(status.Network)); ok && st.ID == "mobile" {
 		v.Suggest = &e
 	}
 	if i > 0 {
@@ -249,11 +249,10 @@ func checkIn(status Status, cfg *config.Config, what string) Check {
 		if c, ok := needNet(); !ok {
 			return c
 		}
-		m, ok := get(net, "modem").(map[string]any)
-		if !ok {
+		if net.Modem == nil {
 			return Check{"wait", "Looking for the modem…"}
 		}
-		mv := modemPanel(m)
+		mv := modemPanel(net.Modem)
 		switch {
 		case mv.SIM == "pin-required":
 			return Check{"fail", "The SIM needs its PIN: enter it above."}
@@ -274,24 +273,23 @@ func checkIn(status Status, cfg *config.Config, what string) Check {
 			return c
 		}
 		if what == "lan" {
-			lans := getl(net, "lan")
-			if len(lans) == 0 {
+			if len(net.LAN) == 0 {
 				return Check{"wait", "Applying the LAN address…"}
 			}
-			l := lans[0]
-			if e := gets(l, "error"); e != "" {
-				return Check{"fail", "LAN " + gets(l, "role") + ": " + e}
+			l := net.LAN[0]
+			if l.Error != "" {
+				return Check{"fail", "LAN " + l.Role + ": " + l.Error}
 			}
-			return Check{"ok", "LAN " + gets(l, "interface") + " has " + gets(l, "address") + "."}
+			return Check{"ok", "LAN " + l.Interface + " has " + l.Address + "."}
 		}
-		for _, u := range getl(net, "uplinks") {
-			if gets(u, "name") != "wan" {
+		for _, u := range net.Uplinks {
+			if u.Name != "wan" {
 				continue
 			}
-			state := gets(u, "state")
+			state := u.State
 			switch state {
 			case "healthy":
-				return Check{"ok", "Wired WAN is up with " + gets(u, "address") + "."}
+				return Check{"ok", "Wired WAN is up with " + u.Address + "."}
 			case "no-carrier", "absent":
 				return Check{"fail", "No cable in the WAN port: plug in the cable from the router, or switch the wired WAN off above if the box uses only the mobile network."}
 			case "disabled":
@@ -340,13 +338,13 @@ func sipCheck(status Status) Check {
 	if p.Unavailable != "" {
 		return Check{"na", p.Unavailable}
 	}
-	reg := gets(status.Gateway, "registration")
+	reg := status.Gateway.Registration
 	kind, detail, _ := strings.Cut(reg, ": ")
 	switch {
 	case p.State == "disabled":
 		return Check{"ok", "The call gateway is switched off."}
 	case p.State == "registered":
-		return Check{"ok", "Trunk registered at the PBX " + orDash(gets(status.Gateway, "pbx")) + "."}
+		return Check{"ok", "Trunk registered at the PBX " + orDash(status.Gateway.PBX) + "."}
 	case kind == "rejected":
 		return Check{"fail", "The PBX refused the registration: check user name and password."}
 	case kind == "unreachable" || kind == "refused" || kind == "timeout" || kind == "self" || kind == "failed":

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/api/modemapi"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
@@ -57,37 +58,41 @@ func formatStatus(st web.Status) string {
 			(time.Duration(s.UptimeSec) * time.Second).Round(time.Second), s.Perm)
 	}
 	if n := st.Network; n != nil {
-		active, _ := n["active"].(string)
+		active := n.Active
 		if active == "" {
 			active = "none"
 		}
 		fmt.Fprintf(&b, "uplink   %s\n", active)
-		for _, u := range stList(n["uplinks"]) {
-			fmt.Fprintf(&b, "  %-6s %-12s %s\n", stStr(u, "name"), stStr(u, "state"), stStr(u, "address"))
+		for _, u := range n.Uplinks {
+			fmt.Fprintf(&b, "  %-6s %-12s %s\n", u.Name, u.State, u.Address)
 		}
-		if m, ok := n["modem"].(map[string]any); ok {
-			reg, _ := m["registration"].(map[string]any)
-			sim, _ := m["sim"].(map[string]any)
+		if m := n.Modem; m != nil {
+			var reg modemapi.Registration
+			if m.Registration != nil {
+				reg = *m.Registration
+			}
+			var sim modemapi.SIMStatus
+			if m.SIM != nil {
+				sim = *m.SIM
+			}
 			sig := ""
-			if s, ok := m["signal"].(map[string]any); ok {
-				for _, k := range []string{"rssi_dbm", "rsrp_dbm", "rscp_dbm"} {
-					if v, ok := s[k].(float64); ok {
-						sig = fmt.Sprintf("%.0f dBm", v)
+			if s := m.Signal; s != nil {
+				for _, p := range []*int{s.RSSI, s.RSRP, s.RSCP} {
+					if p != nil {
+						sig = fmt.Sprintf("%d dBm", *p)
 						break
 					}
 				}
 			}
-			fmt.Fprintf(&b, "modem    %s  %s %s  signal %s  SIM %s\n", stStr(m, "state"), stStr(reg, "operator"), strings.ToUpper(stStr(reg, "tech")), stDash(sig), stDash(stStr(sim, "state")))
+			fmt.Fprintf(&b, "modem    %s  %s %s  signal %s  SIM %s\n", m.State, reg.Operator, strings.ToUpper(string(reg.Tech)), stDash(sig), stDash(string(sim.State)))
 		}
 	}
 	if v := vpnState(st); v != "" {
 		fmt.Fprintf(&b, "vpn      %s\n", v)
 	}
 	if gw := st.Gateway; gw != nil {
-		fmt.Fprintf(&b, "trunk    %s  %s\n", stDash(stStr(gw, "registration")), stStr(gw, "pbx"))
-		if c, ok := gw["active_calls"].(float64); ok {
-			fmt.Fprintf(&b, "calls    %.0f active\n", c)
-		}
+		fmt.Fprintf(&b, "trunk    %s  %s\n", stDash(gw.Registration), gw.PBX)
+		fmt.Fprintf(&b, "calls    %d active\n", gw.ActiveCalls)
 	}
 	if s := st.System; s != nil {
 		rows := [][]string{{"SERVICE", "STATE", "RESTARTS"}}
@@ -123,32 +128,6 @@ func vpnState(st web.Status) string {
 		out += "  (" + v.LastError + ")"
 	}
 	return out
-}
-
-func stList(v any) []map[string]any {
-	l, _ := v.([]any)
-	var out []map[string]any
-	for _, e := range l {
-		if m, ok := e.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func stStr(m map[string]any, k string) string {
-	if m == nil {
-		return ""
-	}
-	switch v := m[k].(type) {
-	case string:
-		return v
-	case float64:
-		return fmt.Sprintf("%g", v)
-	case bool:
-		return fmt.Sprint(v)
-	}
-	return ""
 }
 
 func stDash(s string) string {
