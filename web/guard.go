@@ -26,7 +26,14 @@ var (
 	errPlainHTTPOnly = errors.New("plain HTTP serves only /healthz and the start page: use HTTPS")
 )
 
-// uploadPaths take multipart forms (files) instead of JSON.
+// uploadType: what an upload path takes besides JSON. A browser's form
+// (multipart) carries the CSRF token; a raw body (edgectl streams a bundle
+// as octet-stream) is a type no cross-site page can send without a CORS
+// preflight, which this server never grants. text/plain and url-encoded
+// forms, which a foreign page can send, stay refused.
+var uploadType = map[string]bool{"multipart/form-data": true, "application/octet-stream": true}
+
+// uploadPaths take multipart forms (files) or raw bodies instead of JSON.
 var uploadPaths = map[string]bool{
 	"/api/v1/restore":          true,
 	"/api/v1/vpn/profile":      true,
@@ -61,7 +68,7 @@ func (s *Server) guard(h http.Handler) http.Handler {
 			}
 			if strings.HasPrefix(r.URL.Path, "/api/") && !strings.HasPrefix(r.URL.Path, "/api/v1/local/") && hasBody(r) {
 				mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-				if mt != "application/json" && !(uploadPaths[r.URL.Path] && mt == "multipart/form-data") {
+				if mt != "application/json" && !(uploadPaths[r.URL.Path] && uploadType[mt]) {
 					s.refuse(w, r, http.StatusUnsupportedMediaType, errNotJSON)
 					return
 				}

@@ -319,3 +319,20 @@ func TestReviewHTTPSLinkOnTheRequestPort(t *testing.T) {
 		t.Fatalf("HTTPS on the HTTP port: %d %v", resp.StatusCode, resp.TLS != nil)
 	}
 }
+
+// edgectl over the VPN streams a bundle as application/octet-stream (a type
+// no foreign page can send without a preflight): the guard lets it through
+// to the firmware upload, and still refuses what a page can send.
+func TestReviewRawBundleUploadPassesTheGuard(t *testing.T) {
+	e := newTestEnv(t, false, Options{})
+	setupAdmin(t, e)
+	u := e.ts.URL + "/api/v1/firmware/inspect"
+	if code, body := send(t, req{method: "POST", url: u, ctype: "application/octet-stream", body: "not a bundle", hdr: basicAuth(testPassword)}); code == http.StatusUnsupportedMediaType {
+		t.Errorf("raw bundle upload refused by the guard: %d %s", code, body)
+	}
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded"} {
+		if code, body := send(t, req{method: "POST", url: u, ctype: ct, body: "not a bundle", hdr: basicAuth(testPassword)}); code != http.StatusUnsupportedMediaType {
+			t.Errorf("%s upload: %d %s, want 415", ct, code, body)
+		}
+	}
+}
