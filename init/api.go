@@ -2,11 +2,13 @@ package main
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"syscall"
 	"time"
 
+	"edgebox/api/gatewayapi"
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
 )
@@ -44,6 +46,17 @@ func (a *apiServer) handler() http.Handler {
 		localapi.WriteJSON(w, http.StatusOK, st)
 	})
 	mux.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("name") == "gateway" {
+			// a gateway restart cuts no call: drain first (docs/fleet.md 6)
+			go func() {
+				drainGateway(gatewayapi.NewClient(), "gateway restart", slog.Default())
+				if err := a.sup.Restart("gateway"); err != nil {
+					slog.Warn("gateway restart after drain", "err", err)
+				}
+			}()
+			localapi.WriteJSON(w, http.StatusAccepted, map[string]string{"status": "gateway draining: it restarts when its calls have ended (at most gateway.drain_limit_sec)"})
+			return
+		}
 		a.reply(w, a.sup.Restart(r.PathValue("name")))
 	})
 	mux.HandleFunc("POST /v1/services/init/reload", func(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -79,5 +81,38 @@ func TestDrainGatewayBeforeReboot(t *testing.T) {
 	}
 	if out := edge("drain", "--wait"); !strings.Contains(out, "draining since") || !svc.Draining() {
 		t.Errorf("edgectl drain --wait: %q draining=%v", out, svc.Draining())
+	}
+}
+
+// TestGatewayRestartDrainsFirst: a restart of the gateway service through
+// init's API drains the (real) gateway before the supervisor restarts it.
+func TestGatewayRestartDrainsFirst(t *testing.T) {
+	t.Setenv("EDGEBOX_RUN_DIR", t.TempDir())
+	gw, err := gateway.New(config.DefaultGateway(), slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Close)
+	l, err := localapi.Listen(gatewayapi.SocketName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() { localapi.Serve(ctx, l, gw.APIHandler()); close(served) }()
+	t.Cleanup(func() { cancel(); <-served })
+
+	s := startSupervisor(t, []Service{svc("gateway", "run", "")}, &logBuf{})
+	waitFor(t, "gateway process", 10*time.Second, func() bool { return state(s, "gateway").PID != 0 })
+	old := state(s, "gateway").PID
+	api := &apiServer{sup: s, booted: time.Now()}
+	rec := httptest.NewRecorder()
+	api.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/services/gateway/restart", nil))
+	if rec.Code != http.StatusAccepted || !strings.Contains(rec.Body.String(), "draining") {
+		t.Fatalf("restart gateway: %d %s", rec.Code, rec.Body.String())
+	}
+	waitFor(t, "the gateway restarted", 60*time.Second, func() bool { p := state(s, "gateway").PID; return p != 0 && p != old })
+	if !gw.Draining() {
+		t.Error("the gateway was restarted without being drained first")
 	}
 }
