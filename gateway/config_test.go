@@ -37,6 +37,8 @@ func TestGatewayConfigValidateNamesFields(t *testing.T) {
 		}},
 		{"gateway.sip.listen[0].interface", func(c *config.Gateway) { c.SIP.Listen[0].Interface = "lan 0" }},
 		{"gateway.max_calls", func(c *config.Gateway) { c.MaxCalls = -1 }},
+		{"gateway.drain_limit_sec", func(c *config.Gateway) { c.DrainLimitSec = -1 }},
+		{"gateway.drain_limit_sec", func(c *config.Gateway) { c.DrainLimitSec = 3601 }},
 		{"gateway.pbx.transport", func(c *config.Gateway) { c.PBX.Transport = "sctp" }},
 		{"gateway.pbx.transport", func(c *config.Gateway) { c.PBX.Transport = "tcp" }}, // no tcp listener
 		{"gateway.pbx.allowed_sources[0]", func(c *config.Gateway) { c.PBX.AllowedSources = []string{"10.0.0.300"} }},
