@@ -377,6 +377,24 @@ func TestQEMUWatchdogResetsHungInit(t *testing.T) {
 	}
 }
 
+// A boot that hangs before the services start (a module, a disk, fsck)
+// is reset by the watchdog too: it is armed as soon as its driver loads.
+func TestQEMUWatchdogResetsHungBoot(t *testing.T) {
+	disk := diskCopy(t, builtImage(t), "edgebox.debug.hang=boot edgebox.boot_deadline=10")
+	b := bootBox(t, disk, true) // -no-reboot: the watchdog's reset ends QEMU
+	if _, err := b.vm.WaitConsole("hanging the boot on purpose", 0, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := b.vm.Wait(3 * time.Minute); err != nil {
+		t.Fatal("a hung boot was not reset by the watchdog")
+	}
+	t.Logf("watchdog reset the box %v after the boot hung", time.Since(start).Round(time.Second))
+	if !strings.Contains(b.vm.Console(), "no longer petting the watchdog") {
+		t.Error("init did not say it stopped petting")
+	}
+}
+
 func TestQEMUBootsWithoutPerm(t *testing.T) {
 	disk := diskCopy(t, builtImage(t), "")
 	// Foreign data on the perm partition: init must not format it.

@@ -67,6 +67,15 @@ func main() {
 	unix.Uname(&uts)
 	modDir := "/lib/modules/" + unix.ByteSliceToString(uts.Release[:])
 	modulesLoaded, waitModule := loadModules(context.Background(), modDir, board, log)
+	// The watchdog is armed as soon as its driver is in (see liveness).
+	if board.Watchdog != "" {
+		waitModule(board.Watchdog)
+	}
+	wdCtx, stopPetting := context.WithCancel(context.Background())
+	defer stopPetting()
+	live := bootLiveness(time.Now().Add(bootDeadline(cl)), time.Now)
+	wd := petWatchdog(wdCtx, live.alive, log)
+	debugHangBoot(cl, log)
 	// /perm needs only its disk (its driver comes by hotplug) and ext4; its
 	// check and mount overlap the rest of the modules.
 	waitModule("ext4")
@@ -140,7 +149,7 @@ func main() {
 	defer cancel()
 	go sup.Run(ctx)
 
-	wd := petWatchdog(ctx, func() bool { return heartbeat(sup) }, log)
+	live.set(func() bool { return heartbeat(sup) })
 	power := make(chan string, 1)
 	slots := startSlots(ctx, sup, power, board.Name, ver, cl, log)
 	slots.watchFrontButton("/sys")
@@ -186,6 +195,7 @@ func main() {
 	drainGateway(gatewayapi.NewClient(), action, log)
 	sup.Shutdown()
 	cancel()
+	stopPetting() // the watchdog stays armed: a hang in shutdown resets the box
 	finish(action, log)
 }
 

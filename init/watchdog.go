@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"sync/atomic"
 	"time"
+
+	"edgebox/boards"
 
 	"github.com/mdlayher/watchdog"
 )
@@ -35,7 +39,7 @@ func petWatchdog(ctx context.Context, alive func() bool, log *slog.Logger) strin
 				return
 			case <-t.C:
 				if !alive() {
-					log.Error("init's main loop is not answering; no longer petting the watchdog", "reset_within", timeout)
+					log.Error("init's main loop is not answering or the boot is stuck; no longer petting the watchdog", "reset_within", timeout)
 					continue
 				}
 				if err := d.Ping(); err != nil {
@@ -57,4 +61,46 @@ func heartbeat(s *Supervisor) bool {
 	case <-time.After(5 * time.Second):
 		return false
 	}
+}
+
+// defaultBootDeadline bounds the boot from the watchdog's arming to the
+// supervisor's first heartbeat. A first boot makes /perm (mke2fs waits for
+// the random pool) and a later one checks it; minutes are plenty for both.
+const defaultBootDeadline = 5 * time.Minute
+
+// liveness is what the watchdog's petting asks: during the boot, whether
+// the boot is still within its deadline; once the supervisor runs, its
+// heartbeat. The watchdog is armed early so that a boot that hangs (a
+// module, a disk, fsck) is reset as well: on a trial slot that reset is
+// what falls back to the old slot.
+type liveness struct {
+	f atomic.Pointer[func() bool]
+}
+
+func bootLiveness(deadline time.Time, now func() time.Time) *liveness {
+	l := &liveness{}
+	l.set(func() bool { return now().Before(deadline) })
+	return l
+}
+
+func (l *liveness) set(f func() bool) { l.f.Store(&f) }
+func (l *liveness) alive() bool       { return (*l.f.Load())() }
+
+// bootDeadline reads edgebox.boot_deadline=SECONDS (tests shorten it).
+func bootDeadline(cmdline string) time.Duration {
+	if n, err := strconv.Atoi(boards.CmdlineValue(cmdline, "edgebox.boot_deadline")); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return defaultBootDeadline
+}
+
+// debugHangBoot stops the boot before the services start when the kernel
+// command line says edgebox.debug.hang=boot: the test that a boot that
+// hangs is reset by the watchdog.
+func debugHangBoot(cmdline string, log *slog.Logger) {
+	if boards.CmdlineValue(cmdline, "edgebox.debug.hang") != "boot" {
+		return
+	}
+	log.Warn("edgebox.debug.hang=boot: hanging the boot on purpose; the watchdog should reset the box")
+	select {}
 }
