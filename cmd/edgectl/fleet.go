@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"edgebox/api/netapi"
 	"edgebox/api/vpnapi"
 	"edgebox/internal/sysapi"
+	"edgebox/web"
 )
 
 // edgectl fleet: one command over many boxes, each reached as with --url
@@ -31,8 +33,8 @@ import (
 
 func init() {
 	register("fleet", command{
-		usage: "fleet status [--file FLEET.json]",
-		help:  "one row per box of a fleet file: version, slot, uplink, VPN, trunk, calls, alerts",
+		usage: "fleet status | fleet config set PATH VALUE...",
+		help:  "many boxes from a fleet file: one status row each; the same setting on all",
 		run:   runFleet,
 	})
 }
@@ -112,43 +114,79 @@ type fleetRow struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-// fetchBox asks one box for its status over HTTPS, pinned to its
-// certificate fingerprint.
-func fetchBox(ctx context.Context, b fleetBox) (boxStatus, error) {
-	var st boxStatus
+// boxCall sends one API request to a box over HTTPS, pinned to its
+// certificate fingerprint, and decodes the JSON answer into out (also an
+// answer 400 carries: config field errors). It returns the HTTP status.
+func boxCall(ctx context.Context, b fleetBox, method, path string, in, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(b.URL, "/")+"/api/v1/status", nil)
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(b.URL, "/")+path, body)
 	if err != nil {
-		return st, err
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+b.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := (&http.Client{Transport: remoteTransport(b.Fingerprint)}).Do(req)
 	if err != nil {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
-			return st, errors.New("no answer within 15 s (box off, VPN down?)")
+			return 0, errors.New("no answer within 15 s (box off, VPN down?)")
 		case errors.Is(err, syscall.ECONNREFUSED):
-			return st, errors.New("connection refused (is the box's web service running, is the port right?)")
+			return 0, errors.New("connection refused (is the box's web service running, is the port right?)")
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // the URL is in the row already
 		}
-		return st, explainTLS(err)
+		return 0, explainTLS(err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden {
-		return st, fmt.Errorf("the box refused the token (%d): make a new one on its Admin page", res.StatusCode)
+		return res.StatusCode, fmt.Errorf("the box refused the token (%d): make a new one on its Admin page (changing settings needs scope admin)", res.StatusCode)
 	}
-	if res.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return st, fmt.Errorf("status %d: %s", res.StatusCode, strings.TrimSpace(string(body)))
+	data, _ := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	if err := json.Unmarshal(data, out); err != nil {
+		return res.StatusCode, fmt.Errorf("status %d: %s", res.StatusCode, strings.TrimSpace(string(data[:min(len(data), 512)])))
 	}
-	if err := json.NewDecoder(io.LimitReader(res.Body, 4<<20)).Decode(&st); err != nil {
-		return st, fmt.Errorf("unreadable status answer: %v", err)
+	return res.StatusCode, nil
+}
+
+// fetchBox asks one box for its status.
+func fetchBox(ctx context.Context, b fleetBox) (boxStatus, error) {
+	var st boxStatus
+	code, err := boxCall(ctx, b, http.MethodGet, "/api/v1/status", nil, &st)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("status answer %d", code)
 	}
-	return st, nil
+	return st, err
+}
+
+// eachBox runs f for every box, 8 at a time, results in the file's order.
+func eachBox[T any](boxes []fleetBox, f func(fleetBox) T) []T {
+	out := make([]T, len(boxes))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, b := range boxes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = f(b)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // row turns a status into the table's words and its alerts.
@@ -188,36 +226,36 @@ func row(name string, st boxStatus) fleetRow {
 }
 
 func runFleet(ctx context.Context, g *globals, args []string) error {
-	if len(args) == 0 || args[0] != "status" {
-		return errors.New("usage: edgectl fleet status [--file FLEET.json]")
+	usage := errors.New("usage: edgectl fleet status [--file FLEET.json] | fleet config set [--file FLEET.json] PATH VALUE [PATH VALUE...]")
+	if len(args) == 0 {
+		return usage
 	}
-	fs := flag.NewFlagSet("fleet status", flag.ContinueOnError)
+	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
 	file := fs.String("file", defaultFleetFile(), "fleet file")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	switch {
+	case args[0] == "status":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+	case len(args) >= 2 && args[0] == "config" && args[1] == "set":
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		return fleetConfigSet(ctx, g, *file, fs.Args())
+	default:
+		return usage
 	}
 	boxes, err := loadFleet(*file)
 	if err != nil {
 		return err
 	}
-	rows := make([]fleetRow, len(boxes))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8) // at most 8 boxes asked at once
-	for i, b := range boxes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			st, err := fetchBox(ctx, b)
-			if err != nil {
-				rows[i] = fleetRow{Name: b.Name, Error: err.Error()}
-				return
-			}
-			rows[i] = row(b.Name, st)
-		}()
-	}
-	wg.Wait()
+	rows := eachBox(boxes, func(b fleetBox) fleetRow {
+		st, err := fetchBox(ctx, b)
+		if err != nil {
+			return fleetRow{Name: b.Name, Error: err.Error()}
+		}
+		return row(b.Name, st)
+	})
 	if g.JSON {
 		return printJSON(rows)
 	}
@@ -239,4 +277,67 @@ func runFleet(ctx context.Context, g *globals, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, dash(r.Version), dash(r.Slot), dash(r.Uplink), dash(r.VPN), dash(r.Trunk), calls, alerts)
 	}
 	return tw.Flush()
+}
+
+// fleetSetResult is one box's answer to fleet config set.
+type fleetSetResult struct {
+	Name   string            `json:"name"`
+	Result *web.ConfigResult `json:"result,omitempty"`
+	Error  string            `json:"error,omitempty"`
+}
+
+// fleetConfigSet sets the same settings on every box and reports each
+// box's result: a box that refuses keeps its stored config.
+func fleetConfigSet(ctx context.Context, g *globals, file string, kv []string) error {
+	if len(kv) == 0 || len(kv)%2 != 0 {
+		return errors.New("usage: edgectl fleet config set [--file FLEET.json] PATH VALUE [PATH VALUE...]")
+	}
+	boxes, err := loadFleet(file)
+	if err != nil {
+		return err
+	}
+	req := web.ConfigSet{Settings: map[string]any{}}
+	for i := 0; i < len(kv); i += 2 {
+		req.Settings[kv[i]] = parseValue(kv[i+1])
+	}
+	results := eachBox(boxes, func(b fleetBox) fleetSetResult {
+		var res web.ConfigResult
+		if _, err := boxCall(ctx, b, http.MethodPost, "/api/v1/config/set", req, &res); err != nil {
+			return fleetSetResult{Name: b.Name, Error: err.Error()}
+		}
+		return fleetSetResult{Name: b.Name, Result: &res}
+	})
+	failed := 0
+	for _, r := range results {
+		if r.Result == nil || !r.Result.OK {
+			failed++
+		}
+	}
+	if g.JSON {
+		printJSON(results)
+	} else {
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BOX\tRESULT")
+		for _, r := range results {
+			switch {
+			case r.Error != "":
+				fmt.Fprintf(tw, "%s\tnot changed: %s\n", r.Name, r.Error)
+			case !r.Result.OK:
+				var why []string
+				for _, e := range r.Result.Errors {
+					why = append(why, e.Field+": "+e.Message)
+				}
+				fmt.Fprintf(tw, "%s\trefused, not changed: %s\n", r.Name, strings.Join(why, "; "))
+			case len(r.Result.ReloadErrors) > 0:
+				fmt.Fprintf(tw, "%s\tstored; not yet applied by %s (applies at their restart)\n", r.Name, strings.Join(r.Result.ReloadErrors, ", "))
+			default:
+				fmt.Fprintf(tw, "%s\tok\n", r.Name)
+			}
+		}
+		tw.Flush()
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d boxes did not take the change", failed, len(results))
+	}
+	return nil
 }

@@ -20,8 +20,8 @@ import (
 
 // startWebBox runs the real web binary as one box of a fleet, with a fake
 // init saying hostname and version, and returns its HTTPS URL, certificate
-// fingerprint and a read-scope token.
-func startWebBox(t *testing.T, webBin, name, version string) fleetBox {
+// fingerprint and a token of scope.
+func startWebBox(t *testing.T, webBin, name, version, scope string) fleetBox {
 	t.Helper()
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
@@ -33,6 +33,7 @@ func startWebBox(t *testing.T, webBin, name, version string) fleetBox {
 	m.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, 200, sysapi.System{Board: "apu2", Hostname: name, Version: version, Slot: "b"})
 	})
+	m.HandleFunc("POST /v1/services/{name}/reload", func(w http.ResponseWriter, r *http.Request) { localapi.WriteJSON(w, 200, struct{}{}) })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go localapi.Serve(ctx, l, m)
@@ -72,7 +73,7 @@ func startWebBox(t *testing.T, webBin, name, version string) fleetBox {
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("setup of %s: %v %v", name, err, resp)
 	}
-	req, _ := http.NewRequest("POST", "https://"+httpsAddr+"/api/v1/tokens", strings.NewReader(`{"name":"fleet","scope":"read"}`))
+	req, _ := http.NewRequest("POST", "https://"+httpsAddr+"/api/v1/tokens", strings.NewReader(`{"name":"fleet","scope":"`+scope+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth("admin", "fleet-admin-1")
 	if resp, err = hs.Do(req); err != nil {
@@ -87,11 +88,11 @@ func startWebBox(t *testing.T, webBin, name, version string) fleetBox {
 	return fleetBox{Name: name, URL: "https://" + httpsAddr, Fingerprint: fp, Token: tok.Token}
 }
 
-// TestFleetStatus: two real web boxes and one that is off, in a fleet
+// TestFleetStatusAndConfigSet: two real web boxes and one that is off, in a fleet
 // file; edgectl fleet status prints one row each (version, slot, alerts
 // for the services that do not answer, the off box unreachable), --json
 // the same, and a wrong fingerprint is refused.
-func TestFleetStatus(t *testing.T) {
+func TestFleetStatusAndConfigSet(t *testing.T) {
 	dir := t.TempDir()
 	webBin := filepath.Join(dir, "web")
 	if out, err := exec.Command("go", "build", "-o", webBin, "edgebox/cmd/web").CombinedOutput(); err != nil {
@@ -101,8 +102,8 @@ func TestFleetStatus(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", edgectl, "edgebox/cmd/edgectl").CombinedOutput(); err != nil {
 		t.Fatalf("build edgectl: %v\n%s", err, out)
 	}
-	b1 := startWebBox(t, webBin, "berlin-1", "1.4.0")
-	b2 := startWebBox(t, webBin, "berlin-2", "1.3.9")
+	b1 := startWebBox(t, webBin, "berlin-1", "1.4.0", "admin")
+	b2 := startWebBox(t, webBin, "berlin-2", "1.3.9", "read")
 	off := fleetBox{Name: "hamburg-1", URL: "https://" + freePort(t), Fingerprint: b1.Fingerprint, Token: "x"}
 	wrongPin := b2
 	wrongPin.Name, wrongPin.Fingerprint = "impostor", b1.Fingerprint
@@ -140,6 +141,23 @@ func TestFleetStatus(t *testing.T) {
 	var rows []fleetRow
 	if err != nil || json.Unmarshal(out, &rows) != nil || len(rows) != 4 || rows[1].Version != "1.3.9" || rows[2].Error == "" {
 		t.Errorf("fleet status --json: %v\n%s", err, out)
+	}
+
+	// The same setting on every box: each box's result.
+	data, _ = json.Marshal(map[string]any{"boxes": []fleetBox{b1, b2, off}})
+	os.WriteFile(file, data, 0o600)
+	out, err = exec.Command(edgectl, "fleet", "config", "set", "--file", file, "system.timezone", "Europe/Berlin").CombinedOutput()
+	t.Logf("edgectl fleet config set:\n%s", out)
+	res := string(out)
+	if err == nil || !strings.Contains(res, "2 of 3 boxes did not take the change") ||
+		!regexp.MustCompile(`berlin-1\s+ok`).MatchString(res) ||
+		!regexp.MustCompile(`berlin-2\s+not changed: the box refused the token`).MatchString(res) ||
+		!regexp.MustCompile(`hamburg-1\s+not changed: connection refused`).MatchString(res) {
+		t.Errorf("fleet config set: %v\n%s", err, res)
+	}
+	out, _ = exec.Command(edgectl, "fleet", "config", "set", "--file", file, "system.hostname", "-bad-").CombinedOutput()
+	if !regexp.MustCompile(`berlin-1\s+refused, not changed: system.hostname`).MatchString(string(out)) {
+		t.Errorf("fleet config set of a bad value:\n%s", out)
 	}
 
 	// A bad fleet file is refused with the reason.
