@@ -191,7 +191,11 @@ func (c *call) waitOffer(ctx context.Context) bool {
 			switch m.Type {
 			case MsgOffer:
 				if err := c.takeOffer(m.SDP); err != nil {
-					c.refuse(CodeBadSDP, err.Error())
+					code := CodeBadSDP
+					if errors.Is(err, errNoCodec) {
+						code = CodeNoCodec
+					}
+					c.refuse(code, err.Error())
 					c.end(0, "bad offer: "+err.Error())
 					return false
 				}
@@ -218,6 +222,9 @@ func (c *call) waitOffer(ctx context.Context) bool {
 	}
 }
 
+// errNoCodec: the offer is valid SDP but shares no audio codec with the box.
+var errNoCodec = errors.New("no common audio codec")
+
 func (c *call) takeOffer(raw string) error {
 	if raw == "" {
 		return errors.New("offer without sdp")
@@ -230,7 +237,7 @@ func (c *call) takeOffer(raw string) error {
 	// only what the PBX leg needs.
 	c.pbxCodecs = pbxOfferCodecs(info.Audio, c.cfg.Media.Codecs)
 	if len(c.pbxCodecs) == 0 {
-		return fmt.Errorf("no common audio codec: the box bridges %s", strings.Join(c.cfg.Media.Codecs, ", "))
+		return fmt.Errorf("%w: the box bridges %s", errNoCodec, strings.Join(c.cfg.Media.Codecs, ", "))
 	}
 	if !strings.Contains(raw, "a=fingerprint:") {
 		return errors.New("offer has no DTLS fingerprint")

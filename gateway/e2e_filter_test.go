@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -285,7 +286,8 @@ func TestSignalingRateLimited(t *testing.T) {
 	limited := 0
 	for i := 0; i < 10; i++ {
 		_, err := client.Connect(ctx, "ws://"+svc.PortalAddr()+"/v1/signal", "guess", client.Options{})
-		if err != nil && strings.Contains(err.Error(), "429") {
+		var r *client.ErrRefused
+		if errors.As(err, &r) && r.Msg.Code == gateway.CodeRateLimited {
 			limited++
 		}
 	}

@@ -52,6 +52,20 @@ const (
 	CodeOfferTimeout = "offer_timeout" // no offer in time
 )
 
+// WebSocket close reasons; docs/gateway-protocol.md lists each with its
+// code (1000 CloseCallEnded; 1013 CloseBusy and CloseUnavailable; 1008
+// all the others).
+const (
+	CloseCallEnded   = "call ended"
+	CloseBadAuth     = "bad auth message"
+	CloseBadToken    = "token refused"
+	CloseAuthTimeout = "auth timeout"
+	CloseRateLimited = "rate limited"
+	CloseMalformed   = "too many malformed messages"
+	CloseBusy        = "busy"
+	CloseUnavailable = "gateway unavailable"
+)
+
 // Message is one signaling message. Only the fields of its Type are set.
 type Message struct {
 	Type string `json:"type"`

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -125,7 +126,16 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	src := remoteIP(r)
 	if s.portalLimit.blocked(src) {
 		s.metrics.tokenRefusals.WithLabelValues("rate_limited").Inc()
-		http.Error(w, "too many refused attempts from this address; retry later", http.StatusTooManyRequests)
+		// Said over the socket: a browser sees no HTTP status of a
+		// refused upgrade, only "connection failed".
+		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		sig := &wsSignaler{conn: conn}
+		sig.send(Message{Type: MsgError, Code: CodeRateLimited, Error: "too many refused attempts from this address: wait a minute, then ask the portal for a new token"})
+		conn.Close(websocket.StatusPolicyViolation, CloseRateLimited)
 		return
 	}
 	if err := s.pending.acquire(src); err != nil {
@@ -150,13 +160,18 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	defer conn.CloseNow()
 	sig := &wsSignaler{conn: conn}
 
-	actx, cancel := context.WithTimeout(r.Context(), authTimeout)
-	_, data, err := conn.Read(actx)
-	cancel()
+	data, timedOut, err := readFirst(conn, r.Context(), authTimeout)
+	if timedOut {
+		s.metrics.tokenRefusals.WithLabelValues("auth_timeout").Inc()
+		s.portalLimit.allow(src)
+		sig.send(Message{Type: MsgError, Code: CodeAuthTimeout, Error: fmt.Sprintf("no auth message within %d s: connect again and send auth first", int(authTimeout/time.Second))})
+		conn.Close(websocket.StatusPolicyViolation, CloseAuthTimeout)
+		return
+	}
 	if err != nil {
 		s.metrics.tokenRefusals.WithLabelValues("malformed").Inc()
 		s.portalLimit.allow(src)
-		return // timed out or gone: the read already closed the socket
+		return // gone
 	}
 	m, err := decodeMessage(data)
 	if err == nil && m.Type != MsgAuth {
@@ -166,14 +181,18 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		s.metrics.tokenRefusals.WithLabelValues("malformed").Inc()
 		s.portalLimit.allow(src)
 		sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
-		conn.Close(websocket.StatusPolicyViolation, "bad auth message")
+		conn.Close(websocket.StatusPolicyViolation, CloseBadAuth)
 		return
 	}
 	// At the limit the token is not spent: the client may retry with it.
 	if err := s.callRoom(); err != nil {
-		s.metrics.tokenRefusals.WithLabelValues("busy").Inc()
-		sig.send(Message{Type: MsgError, Code: CodeBusy, Error: err.Error()})
-		conn.Close(websocket.StatusTryAgainLater, "busy")
+		code, reason, why := CodeBusy, CloseBusy, "busy"
+		if errors.Is(err, errDraining) {
+			code, reason, why = CodeUnavailable, CloseUnavailable, "draining"
+		}
+		s.metrics.tokenRefusals.WithLabelValues(why).Inc()
+		sig.send(Message{Type: MsgError, Code: code, Error: err.Error()})
+		conn.Close(websocket.StatusTryAgainLater, reason)
 		return
 	}
 	grant, err := s.tokens.redeem(m.Token, m.From, m.To)
@@ -189,17 +208,17 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		s.portalLimit.allow(src)
 		s.log.Info("signaling refused", "src", remoteIP(r), "reason", reason)
 		sig.send(Message{Type: MsgError, Code: CodeBadToken, Error: err.Error()})
-		conn.Close(websocket.StatusPolicyViolation, "token refused")
+		conn.Close(websocket.StatusPolicyViolation, CloseBadToken)
 		return
 	}
 	call, err := s.startCall(grant, sig)
 	if err != nil {
-		code := CodeUnavailable
+		code, reason := CodeUnavailable, CloseUnavailable
 		if errors.Is(err, errBusy) {
-			code = CodeBusy
+			code, reason = CodeBusy, CloseBusy
 		}
 		sig.send(Message{Type: MsgError, Code: code, Error: err.Error()})
-		conn.Close(websocket.StatusTryAgainLater, "gateway unavailable")
+		conn.Close(websocket.StatusTryAgainLater, reason)
 		return
 	}
 	s.pending.release(src)
@@ -210,6 +229,7 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 
 	readCtx, stopRead := context.WithCancel(context.Background())
 	defer stopRead()
+	var malformed atomic.Bool
 	go func() {
 		defer close(call.in)
 		bad := 0
@@ -223,6 +243,7 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 				bad++
 				sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
 				if bad >= maxBadMessages {
+					malformed.Store(true)
 					return
 				}
 				continue
@@ -235,5 +256,32 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	call.run(s.ctx)
-	conn.Close(websocket.StatusNormalClosure, "call ended")
+	if malformed.Load() {
+		conn.Close(websocket.StatusPolicyViolation, CloseMalformed)
+		return
+	}
+	conn.Close(websocket.StatusNormalClosure, CloseCallEnded)
+}
+
+// readFirst reads the first message within d. A read whose context
+// expires closes the socket at once, so the wait is a timer instead: the
+// box can still say auth_timeout before closing.
+func readFirst(conn *websocket.Conn, ctx context.Context, d time.Duration) (data []byte, timedOut bool, err error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		_, b, err := conn.Read(ctx)
+		got <- result{b, err}
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case r := <-got:
+		return r.data, false, r.err
+	case <-t.C:
+		return nil, true, nil
+	}
 }
