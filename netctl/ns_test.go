@@ -90,6 +90,7 @@ type rig struct {
 	boxNS, inetNS  netns.NsHandle
 	lanNS          netns.NsHandle
 	boxH           *netlink.Handle
+	netctlArgs     []string // extra flags for startNetctl
 }
 
 type syncBuffer struct {
@@ -294,6 +295,7 @@ func (r *rig) startNetctl() {
 		"--config", r.cfgPath, "--socket", r.sock, "--resolv-conf", r.resolv,
 		"--sms-dir", filepath.Join(r.dir, "sms"),
 		"--iface", "wan=wan0", "--iface", "lan1=lan0")
+	cmd.Args = append(cmd.Args, r.netctlArgs...)
 	cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+r.dir, "EDGEBOX_PERM_DIR="+r.dir)
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Start(); err != nil {

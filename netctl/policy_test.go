@@ -11,6 +11,12 @@ func TestChooseUplink(t *testing.T) {
 	healthy := func(since time.Duration) uplinkHealth {
 		return uplinkHealth{Ready: true, Healthy: true, Confirmed: true, HealthySince: now.Add(-since)}
 	}
+	// back: healthy for since after it was lost down before that.
+	back := func(since, down time.Duration) uplinkHealth {
+		u := healthy(since)
+		u.LostAt = u.HealthySince.Add(-down)
+		return u
+	}
 	fresh := uplinkHealth{Ready: true, Healthy: true, Confirmed: false, HealthySince: now}
 	readyOnly := uplinkHealth{Ready: true}
 	down := uplinkHealth{}
@@ -24,8 +30,10 @@ func TestChooseUplink(t *testing.T) {
 		{"boot takes a fresh one in grace", []uplinkHealth{down, fresh}, -1, 1},
 		{"active down: leave at once", []uplinkHealth{down, healthy(time.Hour)}, 0, 1},
 		{"active unhealthy: leave at once", []uplinkHealth{readyOnly, healthy(time.Hour)}, 0, 1},
-		{"preferred back but inside hold: stay", []uplinkHealth{healthy(10 * time.Second), healthy(time.Hour)}, 1, 1},
-		{"preferred back past hold: fail back", []uplinkHealth{healthy(31 * time.Second), healthy(time.Hour)}, 1, 0},
+		{"preferred back but inside hold: stay", []uplinkHealth{back(10*time.Second, time.Minute), healthy(time.Hour)}, 1, 1},
+		{"preferred back past hold: fail back", []uplinkHealth{back(31*time.Second, time.Minute), healthy(time.Hour)}, 1, 0},
+		{"preferred up for the first time: at once", []uplinkHealth{healthy(time.Second), healthy(time.Hour)}, 1, 0},
+		{"preferred back after a long outage: at once", []uplinkHealth{back(time.Second, time.Hour), healthy(time.Hour)}, 1, 0},
 		{"preferred unconfirmed: no failback", []uplinkHealth{{Ready: true, Healthy: true, HealthySince: now.Add(-time.Hour)}, healthy(time.Hour)}, 1, 1},
 		{"nothing healthy: keep ready active", []uplinkHealth{readyOnly, readyOnly}, 1, 1},
 		{"nothing healthy, no active: preferred ready", []uplinkHealth{down, readyOnly}, -1, 1},
@@ -40,16 +48,17 @@ func TestChooseUplink(t *testing.T) {
 }
 
 // TestFlappingLinkDoesNotFlapTheBox drives the policy with a preferred link
-// that flaps every 5s against a 30s hold: traffic stays on the backup.
+// that flaps every 5s against a 30s hold: after its first loss traffic
+// stays on the backup.
 func TestFlappingLinkDoesNotFlapTheBox(t *testing.T) {
 	start := time.Unix(0, 0)
 	wan := &Uplink{exists: true, addr: &AddrConfig{}}
 	lte := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}}
-	active := 1
+	active := 0 // the WAN was up at the start
 	switches := 0
 	for s := 0; s < 300; s++ {
 		now := start.Add(time.Duration(s) * time.Second)
-		wan.carrier = (s/5)%2 == 0 && s > 0
+		wan.carrier = (s/5)%2 == 0
 		wan.updateHealth(now, 10*time.Second)
 		lte.updateHealth(now, 10*time.Second)
 		next := chooseUplink([]uplinkHealth{wan.view(), lte.view()}, active, now, 30*time.Second)

@@ -36,6 +36,7 @@ type Uplink struct {
 	healthy      bool
 	confirmed    bool
 	healthySince time.Time
+	lostAt       time.Time // last healthy -> not healthy (zero: never)
 	state        string
 	since        time.Time
 }
@@ -69,6 +70,9 @@ func (u *Uplink) updateHealth(now time.Time, failAfter time.Duration) {
 	if u.healthy && !was {
 		u.healthySince = now
 	}
+	if was && !u.healthy {
+		u.lostAt = now
+	}
 	st := UplinkHealthy
 	switch {
 	case !u.exists:
@@ -88,7 +92,7 @@ func (u *Uplink) updateHealth(now time.Time, failAfter time.Duration) {
 }
 
 func (u *Uplink) view() uplinkHealth {
-	return uplinkHealth{Ready: u.ready(), Healthy: u.healthy, Confirmed: u.confirmed, HealthySince: u.healthySince}
+	return uplinkHealth{Ready: u.ready(), Healthy: u.healthy, Confirmed: u.confirmed, HealthySince: u.healthySince, LostAt: u.lostAt}
 }
 
 // dns is the uplink's resolvers: from its address config, then configured.
