@@ -33,13 +33,16 @@ import (
 
 // Phone-sized browser tests for issue 24 (the installer's first hour).
 // Every page they visit is kept as a PNG: in out/screens when
-// EDGEBOX_SCREENS is set, else in the test's temporary folder.
+// EDGEBOX_SCREENS is set (or in the folder it names, when absolute), else in the test's temporary folder.
 
 func phoneScreens(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	if os.Getenv("EDGEBOX_SCREENS") != "" {
+	if v := os.Getenv("EDGEBOX_SCREENS"); v != "" {
 		dir, _ = filepath.Abs(filepath.Join("..", "out", "screens"))
+		if filepath.IsAbs(v) { // EDGEBOX_SCREENS=/some/dir keeps them there
+			dir = v
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -125,7 +125,7 @@ type wizardView struct {
 	Prev    string
 	Next    string
 	Error   string
-	APIKeys []string
+	APIKeys []apiKeyView
 	// Suggest is the usual APN of the SIM's operator (mobile step).
 	Suggest *apndb.Entry
 	// Leases are the LAN DHCP server's (LAN step).
@@ -196,7 +196,7 @@ func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session)
 		if l, ok := get(doc, "gateway.portal.api_keys").([]any); ok {
 			for _, k := range l {
 				if m, ok := k.(map[string]any); ok {
-					v.APIKeys = append(v.APIKeys, gets(m, "name"))
+					v.APIKeys = append(v.APIKeys, keyView(m))
 				}
 			}
 		}
@@ -441,18 +441,50 @@ func wrapTooLargeAt(err error, limit int64) error {
 	return err
 }
 
-// APIKeyResult carries a new portal API key, shown this one time.
-type APIKeyResult struct {
-	Name string `json:"name"`
-	Key  string `json:"key"`
+// apiKeyView is a stored key as the wizard lists it: its name and what it
+// may call ("" when nothing).
+type apiKeyView struct {
+	Name, Destinations, FromDomains string
+	Legacy                          bool
 }
 
-// handleNewAPIKey adds a portal API key (its hash goes into the config).
+func keyView(m map[string]any) apiKeyView {
+	join := func(v any) string {
+		var parts []string
+		l, _ := v.([]any)
+		for _, e := range l {
+			parts = append(parts, fmt.Sprint(e))
+		}
+		return strings.Join(parts, ", ")
+	}
+	_, hasD := m["destinations"]
+	_, hasF := m["from_domains"]
+	return apiKeyView{Name: gets(m, "name"), Destinations: join(m["destinations"]), FromDomains: join(m["from_domains"]), Legacy: !hasD && !hasF}
+}
+
+// APIKeyResult carries a new portal API key, shown this one time, with
+// what it may call and, when that is nothing, a sentence that says so.
+type APIKeyResult struct {
+	Name         string   `json:"name"`
+	Key          string   `json:"key"`
+	Destinations []string `json:"destinations"`
+	FromDomains  []string `json:"from_domains"`
+	Warning      string   `json:"warning,omitempty"`
+}
+
+// keyCallsNothing is said when a key is created without what it may call:
+// the gateway refuses every call of a key with an empty list.
+const keyCallsNothing = "This key can call nothing until you list what it may call: destinations (queue names, agent URIs or patterns) and the domains its callers come from."
+
+// handleNewAPIKey adds a portal API key (its hash goes into the config)
+// with the destinations and caller domains it may use.
 func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Name string `json:"name"`
+		Name         string   `json:"name"`
+		Destinations []string `json:"destinations"`
+		FromDomains  []string `json:"from_domains"`
 	}
-	if err := readJSONLimit(w, r, &req, 4096); err != nil {
+	if err := readJSONLimit(w, r, &req, 16384); err != nil {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
@@ -461,6 +493,7 @@ func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, errors.New("name: give the key a name (at most 40 characters), e.g. portal"))
 		return
 	}
+	req.Destinations, req.FromDomains = trimList(req.Destinations), trimList(req.FromDomains)
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
 	old, err := s.currentDoc()
@@ -478,14 +511,52 @@ func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	key := "gwk_" + randomString(24)
 	sum := sha256.Sum256([]byte(key))
-	if err := setPath(next, fmt.Sprintf("gateway.portal.api_keys[%d]", len(keys)), map[string]any{"name": req.Name, "sha256": hex.EncodeToString(sum[:])}); err != nil {
+	// Both lists are always written: a key without them would be read as
+	// one from before allow-lists (named queues from anywhere).
+	entry := map[string]any{"name": req.Name, "sha256": hex.EncodeToString(sum[:]),
+		"destinations": anyList(req.Destinations), "from_domains": anyList(req.FromDomains)}
+	prefix := fmt.Sprintf("gateway.portal.api_keys[%d]", len(keys))
+	if err := setPath(next, prefix, entry); err != nil {
 		apiError(w, http.StatusBadRequest, err)
 		return
+	}
+	// A bad entry is named by its form field (destinations, from_domains).
+	if res, _ := s.applyConfig(r.Context(), old, next, true, false); !res.OK {
+		for _, fe := range res.Errors {
+			if f, ok := strings.CutPrefix(fe.Field, prefix+"."); ok {
+				f, _, _ = strings.Cut(f, "[")
+				apiError(w, http.StatusBadRequest, errors.New(f+": "+fe.Message))
+				return
+			}
+		}
 	}
 	res, status := s.applyConfig(r.Context(), old, next, false, false)
 	if !res.OK {
 		apiJSON(w, status, res)
 		return
 	}
-	apiJSON(w, http.StatusCreated, APIKeyResult{Name: req.Name, Key: key})
+	out := APIKeyResult{Name: req.Name, Key: key, Destinations: req.Destinations, FromDomains: req.FromDomains}
+	if len(req.Destinations) == 0 || len(req.FromDomains) == 0 {
+		out.Warning = keyCallsNothing
+	}
+	apiJSON(w, http.StatusCreated, out)
+}
+
+// trimList drops blanks and surrounding spaces from a typed list.
+func trimList(l []string) []string {
+	out := []string{}
+	for _, e := range l {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func anyList(l []string) []any {
+	out := make([]any, 0, len(l))
+	for _, e := range l {
+		out = append(out, e)
+	}
+	return out
 }

@@ -158,7 +158,8 @@
       out.hidden = false;
       out.textContent = r.data[out.dataset.out] || "";
     }
-    notice(form.querySelector(".notice"), "ok", form.dataset.done || "Done.");
+    const warn = r.data && r.data.warning;
+    notice(form.querySelector(".notice"), warn ? "warn" : "ok", (form.dataset.done || "Done.") + (warn ? " " + warn : ""));
     if (form.dataset.reload) setTimeout(() => location.reload(), 800);
   }
 
