@@ -10,12 +10,13 @@ import (
 
 	"edgebox/api/gatewayapi"
 	"edgebox/internal/localapi"
+	"edgebox/internal/supervise"
 	"edgebox/internal/sysapi"
 )
 
 // apiServer serves init's system API (internal/sysapi) on init.sock.
 type apiServer struct {
-	sup    *Supervisor
+	sup    *supervise.Supervisor
 	info   func() sysapi.System // static facts: board, version, perm ...
 	booted time.Time
 	power  chan<- string // "reboot" or "poweroff"

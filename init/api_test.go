@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"edgebox/internal/localapi"
+	"edgebox/internal/supervise"
 	"edgebox/internal/sysapi"
 )
 
@@ -23,7 +24,7 @@ func TestSystemAPIWithEdgectl(t *testing.T) {
 		t.Fatalf("build edgectl: %v\n%s", err, out)
 	}
 	logs := &logBuf{}
-	s := startSupervisor(t, []Service{svc("netctl", "run", ""), svc("web", "run", "", "netctl")}, logs)
+	s := startSupervisor(t, []supervise.Service{svc("netctl"), svc("web", "netctl")}, logs)
 	waitFor(t, "running", 5*time.Second, func() bool { return state(s, "web").PID != 0 })
 	power := make(chan string, 1)
 	api := &apiServer{sup: s, booted: time.Now(), power: power,

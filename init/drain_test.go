@@ -16,6 +16,7 @@ import (
 	"edgebox/gateway"
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
+	"edgebox/internal/supervise"
 )
 
 // TestDrainGatewayBeforeReboot runs init's drain step against the real
@@ -102,7 +103,7 @@ func TestGatewayRestartDrainsFirst(t *testing.T) {
 	go func() { localapi.Serve(ctx, l, gw.APIHandler()); close(served) }()
 	t.Cleanup(func() { cancel(); <-served })
 
-	s := startSupervisor(t, []Service{svc("gateway", "run", "")}, &logBuf{})
+	s := startSupervisor(t, []supervise.Service{svc("gateway")}, &logBuf{})
 	waitFor(t, "gateway process", 10*time.Second, func() bool { return state(s, "gateway").PID != 0 })
 	old := state(s, "gateway").PID
 	api := &apiServer{sup: s, booted: time.Now()}

@@ -25,6 +25,7 @@ import (
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
+	"edgebox/internal/supervise"
 	"edgebox/internal/sysapi"
 	"edgebox/internal/version"
 )
@@ -125,7 +126,7 @@ func main() {
 	os.WriteFile("/etc/hostname", []byte(hostname+"\n"), 0o644)
 	os.MkdirAll(paths.RunDir(), 0o755)
 
-	opts := DefaultOptions()
+	opts := supervise.DefaultOptions()
 	opts.Logger = log
 	opts.Console = os.Stderr
 	opts.ReapAll = true
@@ -140,7 +141,7 @@ func main() {
 	for i := range services {
 		services[i].Env = append(services[i].Env, env...)
 	}
-	sup, err := NewSupervisor(services, opts)
+	sup, err := supervise.NewSupervisor(services, opts)
 	if err != nil {
 		log.Error("service table is broken; nothing will run", "err", err)
 		select {}
@@ -149,7 +150,7 @@ func main() {
 	defer cancel()
 	go sup.Run(ctx)
 
-	live.set(func() bool { return heartbeat(sup) })
+	live.set(sup.Heartbeat)
 	power := make(chan string, 1)
 	slots := startSlots(ctx, sup, power, board.Name, ver, cl, log)
 	slots.watchFrontButton("/sys")
@@ -214,7 +215,7 @@ func waitFirstEthernet(board boards.Profile) string {
 // debugHang makes PID 1's main loop hang N seconds after boot when the
 // kernel command line says edgebox.debug.hang=N: the test that the hardware
 // watchdog really resets a box whose init is stuck.
-func debugHang(cmdline string, sup *Supervisor, log *slog.Logger) {
+func debugHang(cmdline string, sup *supervise.Supervisor, log *slog.Logger) {
 	v := boards.CmdlineValue(cmdline, "edgebox.debug.hang")
 	n, err := strconv.Atoi(v)
 	if v == "" || err != nil || n < 0 {
@@ -223,6 +224,6 @@ func debugHang(cmdline string, sup *Supervisor, log *slog.Logger) {
 	go func() {
 		time.Sleep(time.Duration(n) * time.Second)
 		log.Warn("edgebox.debug.hang: hanging init's main loop on purpose; the watchdog should reset the box")
-		sup.post(func() { select {} })
+		sup.Hang()
 	}()
 }

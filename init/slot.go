@@ -19,6 +19,7 @@ import (
 	"edgebox/boards"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
+	"edgebox/internal/supervise"
 	"edgebox/internal/sysapi"
 	"edgebox/internal/update"
 )
@@ -48,7 +49,7 @@ const defaultTrialTimeout = 5 * time.Minute
 // check goroutine share it under mu.
 type slotService struct {
 	log     *slog.Logger
-	sup     *Supervisor
+	sup     *supervise.Supervisor
 	power   chan<- string
 	board   string
 	version string
@@ -66,7 +67,7 @@ type slotService struct {
 
 // startSlots works out this boot's state and starts the trial's health
 // check when the slot is on trial.
-func startSlots(ctx context.Context, sup *Supervisor, power chan<- string, board, version, cmdline string, log *slog.Logger) *slotService {
+func startSlots(ctx context.Context, sup *supervise.Supervisor, power chan<- string, board, version, cmdline string, log *slog.Logger) *slotService {
 	s := &slotService{log: log, sup: sup, power: power, board: board, version: version, cmdline: cmdline,
 		store: update.Store{Dir: filepath.Join(paths.DataDir(), "update")}}
 	s.boot.Slot = boards.CmdlineValue(cmdline, "edgebox.slot")

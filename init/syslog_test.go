@@ -1,6 +1,7 @@
 package main
 
 import (
+	"edgebox/internal/supervise"
 	"net"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func TestSupervisorForwardsToRemoteLog(t *testing.T) {
 	logs := &logBuf{}
 	opts := testOptions(logs)
 	opts.Remote = r
-	s, err := NewSupervisor([]Service{svc("web", "run", "")}, opts)
+	s, err := supervise.NewSupervisor([]supervise.Service{svc("web")}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,18 +51,6 @@ func petWatchdog(ctx context.Context, alive func() bool, log *slog.Logger) strin
 	return "armed, timeout " + timeout.String()
 }
 
-// heartbeat reports whether the supervisor loop ran a no-op within 5 s.
-func heartbeat(s *Supervisor) bool {
-	done := make(chan struct{})
-	go func() { s.do(func() {}); close(done) }()
-	select {
-	case <-done:
-		return true
-	case <-time.After(5 * time.Second):
-		return false
-	}
-}
-
 // defaultBootDeadline bounds the boot from the watchdog's arming to the
 // supervisor's first heartbeat. A first boot makes /perm (mke2fs waits for
 // the random pool) and a later one checks it; minutes are plenty for both.

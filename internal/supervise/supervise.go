@@ -1,4 +1,7 @@
-package main
+// Package supervise is PID 1's service supervisor: it starts the box
+// services in dependency order, restarts them with backoff, keeps their
+// last output lines and stops them in reverse order.
+package supervise
 
 import (
 	"bufio"
@@ -40,6 +43,11 @@ type Service struct {
 	StopTimeout time.Duration // SIGTERM to SIGKILL; 0 means Options.StopTimeout
 }
 
+// LineSink receives every line a service prints (init's remote syslog).
+type LineSink interface {
+	Line(service, text string)
+}
+
 // Options tune the supervisor; tests shorten the times.
 type Options struct {
 	BackoffBase    time.Duration // first restart delay, doubled per quick exit
@@ -54,8 +62,8 @@ type Options struct {
 	// orphans to rest. Off (tests), it waits only for its own services so
 	// that other children of the process keep their exit status.
 	ReapAll bool
-	Console io.Writer  // a copy of every service line, prefixed; may be nil
-	Remote  *remoteLog // forwards every service line to remote syslog; may be nil
+	Console io.Writer // a copy of every service line, prefixed; may be nil
+	Remote  LineSink  // forwards every service line (remote syslog); may be nil
 	Logger  *slog.Logger
 	// OnUp, when set, is told each time a service comes up (its ready
 	// path appeared, or it started if it has none); the boot's phase log.
@@ -233,6 +241,23 @@ func (s *Supervisor) do(f func()) error {
 		return errors.New("supervisor is not running")
 	}
 }
+
+// Heartbeat reports whether the loop ran a no-op within 5 s: the hardware
+// watchdog is petted only while it does.
+func (s *Supervisor) Heartbeat() bool {
+	done := make(chan struct{})
+	go func() { s.do(func() {}); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(5 * time.Second):
+		return false
+	}
+}
+
+// Hang blocks the loop for good: the test hook (edgebox.debug.hang) that
+// proves the watchdog resets a box whose init is stuck.
+func (s *Supervisor) Hang() { s.post(func() { select {} }) }
 
 // reap collects every exited child: ours get their exit handled, orphans
 // that were re-parented to PID 1 are just laid to rest.
