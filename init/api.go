@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"edgebox/api/gatewayapi"
+	"edgebox/internal/bootslot"
 	"edgebox/internal/localapi"
 	"edgebox/internal/supervise"
 	"edgebox/internal/sysapi"
@@ -19,8 +20,8 @@ type apiServer struct {
 	sup    *supervise.Supervisor
 	info   func() sysapi.System // static facts: board, version, perm ...
 	booted time.Time
-	power  chan<- string // "reboot" or "poweroff"
-	slots  *slotService  // update API (slot.go); may be nil
+	power  chan<- string  // "reboot" or "poweroff"
+	slots  *bootslot.Slot // update API; may be nil
 	// reloadSelf re-reads init's own settings (system section: remote
 	// syslog) when "init" is asked to reload; may be nil.
 	reloadSelf func() error
@@ -29,7 +30,7 @@ type apiServer struct {
 func (a *apiServer) handler() http.Handler {
 	mux := http.NewServeMux()
 	if a.slots != nil {
-		a.slots.routes(mux)
+		a.slots.Routes(mux)
 	}
 	mux.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
 		s := a.info()

@@ -22,6 +22,7 @@ import (
 
 	"edgebox/api/gatewayapi"
 	"edgebox/boards"
+	"edgebox/internal/bootslot"
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
@@ -95,7 +96,7 @@ func main() {
 	modulesLoaded() // the firewall needs nftables, the services their NICs
 	clock.phase("modules")
 	if perm.state == permMounted {
-		bootFactoryReset(cl, log)
+		bootslot.FactoryResetAtBoot(cl, log)
 	}
 	var configNote string
 	cfg, err := config.LoadDefault()
@@ -152,12 +153,14 @@ func main() {
 
 	live.set(sup.Heartbeat)
 	power := make(chan string, 1)
-	slots := startSlots(ctx, sup, power, board.Name, ver, cl, log)
-	slots.watchFrontButton("/sys")
+	bootDisk, diskErr := findBootDisk("/sys", "/dev")
+	slots := bootslot.Start(ctx, bootslot.Config{Log: log, Services: sup.Status, Power: power,
+		Board: board.Name, Version: ver, Cmdline: cl, Disk: bootDisk, DiskErr: diskErr})
+	slots.WatchFrontButton("/sys")
 	info := sysapi.System{Board: board.Name, Hostname: hostname, Version: ver,
 		Slot: boards.CmdlineValue(cl, "edgebox.slot"), Perm: perm.state, PermNote: perm.note, Watchdog: wd, ConfigNote: configNote}
 	api := &apiServer{sup: sup, booted: booted, power: power, slots: slots,
-		info: func() sysapi.System { s := info; slots.fill(&s); return s },
+		info: func() sysapi.System { s := info; slots.Fill(&s); return s },
 		reloadSelf: func() error {
 			c, err := config.LoadDefault()
 			if err != nil {

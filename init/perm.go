@@ -233,3 +233,14 @@ func e2fsprogs() permTools {
 		},
 	}
 }
+
+// findBootDisk returns the whole-disk device whose first partition is the
+// FAT labelled EDGE_A (the same rule findPerm uses).
+func findBootDisk(sysRoot, devRoot string) (string, error) {
+	for _, p := range listPartitions(sysRoot) {
+		if p.partition == 1 && fatLabel(readHead(filepath.Join(devRoot, p.name), 512)) == bootLabelA {
+			return filepath.Join(devRoot, p.disk), nil
+		}
+	}
+	return "", errors.New("no disk whose first partition is labelled " + bootLabelA)
+}
