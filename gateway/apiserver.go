@@ -35,6 +35,7 @@ func (s *Service) APIHandler() http.Handler {
 		localapi.WriteJSON(w, http.StatusOK, struct{}{})
 	})
 	s.drainAPI(mux)
+	s.pbxCheckAPI(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -91,12 +91,19 @@ const probeWait = 4 * time.Second
 // that ICMP errors come back (the SIP socket is not connected and never
 // sees them). nil means the PBX answered.
 func probePBX(ctx context.Context, transport, addr string) *trunkError {
+	_, _, te := optionsExchange(ctx, transport, addr)
+	return te
+}
+
+// optionsExchange is probePBX's OPTIONS round trip: the first answer
+// datagram or segment and the time it took, or why there is none.
+func optionsExchange(ctx context.Context, transport, addr string) ([]byte, time.Duration, *trunkError) {
 	host, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(ctx, probeWait)
 	defer cancel()
 	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(ips) == 0 {
-		return trunkErr(TrunkUnreachable, "the PBX name %q does not resolve: check the PBX address and the box's DNS (uplink up?)", host)
+		return nil, 0, trunkErr(TrunkUnreachable, "the PBX name %q does not resolve: check the PBX address and the box's DNS (uplink up?)", host)
 	}
 	target := net.JoinHostPort(ips[0].Unmap().String(), port)
 	self := ""
@@ -108,27 +115,32 @@ func probePBX(ctx context.Context, transport, addr string) *trunkError {
 		network = "tcp"
 	}
 	var d net.Dialer
+	var reply []byte
+	var rtt time.Duration
 	c, err := d.DialContext(ctx, network, target)
 	if err == nil {
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(probeWait))
+		start := time.Now()
 		if _, err = c.Write(optionsProbe(c.LocalAddr(), target, network)); err == nil {
-			buf := make([]byte, 2048)
-			_, err = c.Read(buf)
+			buf := make([]byte, 4096)
+			var n int
+			n, err = c.Read(buf)
+			reply, rtt = buf[:n], time.Since(start)
 		}
 	}
 	var ne net.Error
 	switch {
 	case err == nil:
-		return nil
+		return reply, rtt, nil
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return trunkErr(TrunkRefused, "nothing takes SIP at %s: the port is closed (connection refused).%s Check the PBX address and port (5060 when none is given)", addr, self)
+		return nil, 0, trunkErr(TrunkRefused, "nothing takes SIP at %s: the port is closed (connection refused).%s Check the PBX address and port (5060 when none is given)", addr, self)
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EADDRNOTAVAIL):
-		return trunkErr(TrunkUnreachable, "the box has no way to %s (host or network unreachable): check the uplink or VPN, and the PBX address", addr)
+		return nil, 0, trunkErr(TrunkUnreachable, "the box has no way to %s (host or network unreachable): check the uplink or VPN, and the PBX address", addr)
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
-		return trunkErr(TrunkTimeout, "no answer from %s within %d s: check the PBX address, and that the PBX and any firewall let the box's SIP through", addr, int(10+probeWait/time.Second))
+		return nil, 0, trunkErr(TrunkTimeout, "no answer from %s within %d s: check the PBX address, and that the PBX and any firewall let the box's SIP through", addr, int(10+probeWait/time.Second))
 	}
-	return trunkErr(TrunkFailed, "the PBX at %s could not be reached: %v", addr, err)
+	return nil, 0, trunkErr(TrunkFailed, "the PBX at %s could not be reached: %v", addr, err)
 }
 
 // optionsProbe is a minimal OPTIONS request.

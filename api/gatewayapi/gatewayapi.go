@@ -128,6 +128,31 @@ func (c Client) Hangup(ctx context.Context, id string) error {
 	return c.Post(ctx, "/v1/calls/"+url.PathEscape(id)+"/hangup", struct{}{}, nil)
 }
 
+// PBXCheck is the answer of the SIP test: one OPTIONS to the configured PBX.
+type PBXCheck struct {
+	// PBX is the address asked (host:port).
+	PBX string `json:"pbx"`
+	// OK: the PBX answered in SIP (any status, even 405).
+	OK bool `json:"ok"`
+	// Answer is the PBX's status line ("200 OK"), Server its Server or
+	// User-Agent header, RTTMillis the round trip.
+	Answer    string  `json:"answer,omitempty"`
+	Server    string  `json:"server,omitempty"`
+	RTTMillis float64 `json:"rtt_ms,omitempty"`
+	// Kind says why not, as the trunk check does: unreachable, refused,
+	// timeout, self or failed.
+	Kind string `json:"kind,omitempty"`
+	// Message is one sentence for people.
+	Message string `json:"message"`
+}
+
+// PBXCheck sends an OPTIONS to the configured PBX and says what came back.
+func (c Client) PBXCheck(ctx context.Context) (PBXCheck, error) {
+	var res PBXCheck
+	err := c.Post(ctx, "/v1/pbx-check", struct{}{}, &res)
+	return res, err
+}
+
 // Metrics writes the Prometheus text exposition to w.
 func (c Client) Metrics(ctx context.Context, w io.Writer) error {
 	return c.Get(ctx, "/metrics", w)
