@@ -34,6 +34,11 @@ type FirewallPlan struct {
 	// VPN reaches the box itself only, and the LAN never the VPN.
 	VPNToLAN []netip.Prefix
 	LANToVPN []netip.Prefix
+	// NoFilter (netctl --no-firewall, debugging): no filter chains at all,
+	// so nothing is dropped; router mode still masquerades so the LAN
+	// reaches the internet. It replaces init's fail-closed boot table,
+	// which would otherwise keep dropping forwarded traffic.
+	NoFilter bool
 }
 
 // PortRange is an inclusive port range.
@@ -67,7 +72,7 @@ func (p FirewallPlan) Equal(q FirewallPlan) bool {
 	return slices.Equal(p.Uplinks, q.Uplinks) && slices.Equal(p.LAN, q.LAN) && slices.Equal(p.VPN, q.VPN) &&
 		slices.Equal(p.OpenUDP, q.OpenUDP) && slices.Equal(p.OpenTCP, q.OpenTCP) &&
 		slices.Equal(p.Management, q.Management) && p.Router == q.Router &&
-		slices.Equal(p.VPNToLAN, q.VPNToLAN) && slices.Equal(p.LANToVPN, q.LANToVPN)
+		slices.Equal(p.VPNToLAN, q.VPNToLAN) && slices.Equal(p.LANToVPN, q.LANToVPN) && p.NoFilter == q.NoFilter
 }
 
 func ifnameData(name string) []byte { return firewall.IfnameData(name) }
@@ -96,11 +101,14 @@ func ApplyFirewall(p FirewallPlan) error {
 	if err != nil {
 		return err
 	}
-	input := firewall.BaseChain(c, t, "input", nftables.ChainHookInput)
-	forward := firewall.BaseChain(c, t, "forward", nftables.ChainHookForward)
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
 	add := func(ch *nftables.Chain, e []expr.Any) { c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e}) }
+	if p.NoFilter {
+		return flushNAT(c, t, post, p)
+	}
+	input := firewall.BaseChain(c, t, "input", nftables.ChainHookInput)
+	forward := firewall.BaseChain(c, t, "forward", nftables.ChainHookForward)
 	accept := []expr.Any{verdict(expr.VerdictAccept)}
 	dropV := []expr.Any{verdict(expr.VerdictDrop)}
 
@@ -150,8 +158,15 @@ func ApplyFirewall(p FirewallPlan) error {
 				add(forward, rule(matchIface(expr.MetaKeyIIFNAME, lan), matchIface(expr.MetaKeyOIFNAME, up), accept))
 			}
 		}
+	}
+	return flushNAT(c, t, post, p)
+}
+
+// flushNAT adds the router's masquerade rules to post and applies the batch.
+func flushNAT(c *nftables.Conn, t *nftables.Table, post *nftables.Chain, p FirewallPlan) error {
+	if p.Router {
 		for _, up := range p.Uplinks {
-			add(post, rule(matchIface(expr.MetaKeyOIFNAME, up), []expr.Any{&expr.Masq{}}))
+			c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: rule(matchIface(expr.MetaKeyOIFNAME, up), []expr.Any{&expr.Masq{}})})
 		}
 	}
 	if err := c.Flush(); err != nil {

@@ -44,7 +44,8 @@ type Options struct {
 	// Roles maps NIC roles to interface names (from the board profile);
 	// network.interfaces in the config overrides entries.
 	Roles map[string]string
-	// NoFirewall leaves nftables alone (for debugging only).
+	// NoFirewall (debugging only) replaces init's fail-closed boot table
+	// with one that filters nothing and only masquerades in router mode.
 	NoFirewall bool
 	// Modems opens the modem; nil uses the real modem package.
 	Modems ModemOpener
@@ -543,10 +544,7 @@ func (s *Service) applyLANLocked() {
 
 // applyFirewallLocked replaces the ruleset when the plan changed.
 func (s *Service) applyFirewallLocked() {
-	if s.opts.NoFirewall {
-		return
-	}
-	plan := FirewallPlan{Router: s.cfg.Router, VPN: slices.Clone(s.cfg.Firewall.VPNInterfaces)}
+	plan := FirewallPlan{Router: s.cfg.Router, VPN: slices.Clone(s.cfg.Firewall.VPNInterfaces), NoFilter: s.opts.NoFirewall}
 	for _, l := range s.lan {
 		if l.Interface != "" {
 			plan.LAN = append(plan.LAN, l.Interface)
@@ -579,6 +577,13 @@ func (s *Service) applyFirewallLocked() {
 	}
 	s.fw.Applied, s.fw.AppliedAt = true, time.Now()
 	s.fwPlan = &plan
+	if plan.NoFilter {
+		// Loud on purpose: the box answers everything from the internet.
+		s.fw.Error = "the firewall is off (netctl --no-firewall, for debugging only): the box and its LAN are open to the internet"
+		s.log.Warn("FIREWALL OFF: --no-firewall replaced the boot table with one that filters nothing (NAT only); never ship a box like this",
+			"uplinks", plan.Uplinks, "lan", plan.LAN, "router", plan.Router)
+		return
+	}
 	s.log.Info("firewall applied", "uplinks", plan.Uplinks, "lan", plan.LAN, "router", plan.Router)
 }
 

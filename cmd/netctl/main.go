@@ -39,7 +39,7 @@ func main() {
 	socket := flag.String("socket", paths.Socket(netctl.SocketName), "API socket")
 	resolv := flag.String("resolv-conf", "/etc/resolv.conf", "resolv.conf to write")
 	sysRoot := flag.String("sys", "/sys", "sysfs root for board detection")
-	noFW := flag.Bool("no-firewall", false, "leave nftables alone (debugging)")
+	noFW := flag.Bool("no-firewall", false, "filter nothing: replace init's boot firewall with NAT only (debugging, never in the field)")
 	smsDir := flag.String("sms-dir", filepath.Join(paths.DataDir(), "sms"), "where received SMS are stored")
 	modemState := flag.String("modem-state-dir", filepath.Join(paths.DataDir(), "modem"), "modem state (rejected-PIN record), created 0700")
 	debug := flag.Bool("debug", false, "debug logging")
