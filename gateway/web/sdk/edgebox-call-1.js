@@ -1,5 +1,7 @@
-// edgebox-call.js: place a call to a contact-center agent through an
-// edgebox gateway. Protocol: docs/gateway-protocol.md.
+// edgebox-call-1.js (version 1.1.0): place a call to a contact-center
+// agent through an edgebox gateway. Protocol and events:
+// docs/gateway-protocol.md ("JavaScript SDK"). Types: edgebox-call-1.d.ts.
+// /sdk/edgebox-call.js is an alias of the newest major version.
 //
 //   const call = new EdgeboxCall({ url: res.websocket_url, token: res.token,
 //                                  iceServers: res.ice_servers });
@@ -11,6 +13,8 @@
 // early_media, answered, held, resumed, transferred, ended), "dtmf" (digits
 // from the agent side), "error" (the box refused something), "track" (the
 // agent's audio MediaStream, already playing if an <audio> was given).
+// When the socket closes without an "ended" from the box, the SDK emits
+// "ended" itself with the WebSocket close code (close_code) and reason.
 (function (global) {
   "use strict";
 
@@ -27,6 +31,7 @@
       this.pc = null;
       this.ws = null;
       this.sender = null;
+      this.stream = null;
       this._pending = [];
     }
 
@@ -50,7 +55,7 @@
         ws.onclose = (e) => {
           if (this.state !== "ended") {
             this.state = "ended";
-            this._emit("event", { type: "event", event: "ended", reason: e.reason || "signaling closed" });
+            this._emit("event", { type: "event", event: "ended", close_code: e.code, reason: e.reason || "signaling closed" });
           }
           this._cleanup();
         };
@@ -145,5 +150,6 @@
     }
   }
 
+  EdgeboxCall.version = "1.1.0"; // gateway.SDKVersion
   global.EdgeboxCall = EdgeboxCall;
 })(typeof window !== "undefined" ? window : this);

@@ -1,0 +1,140 @@
+// TypeScript types for edgebox-call-1.js (version 1.1.0), which a page
+// loads with <script src="/sdk/edgebox-call-1.js">: it defines the global
+// EdgeboxCall. Messages and events: docs/gateway-protocol.md.
+
+/** An RTCIceServer as the portal API returns it (ice_servers). */
+interface EdgeboxICEServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+interface EdgeboxCallOptions {
+  /** websocket_url from POST /v1/calls */
+  url: string;
+  /** the one-time token from POST /v1/calls */
+  token: string;
+  /** ice_servers from POST /v1/calls (the box's "authorized" message wins) */
+  iceServers?: EdgeboxICEServer[];
+  /** plays the agent's audio */
+  audio?: HTMLMediaElement | null;
+}
+
+/** Call progress (the box's "event" messages). */
+type EdgeboxCallEventName =
+  | "trying"
+  | "ringing"
+  | "early_media"
+  | "answered"
+  | "held"
+  | "resumed"
+  | "transferred"
+  | "ended";
+
+/** Error codes of the box, and "client" for a failure in the page. */
+type EdgeboxErrorCode =
+  | "bad_message"
+  | "bad_token"
+  | "auth_timeout"
+  | "rate_limited"
+  | "busy"
+  | "unavailable"
+  | "wrong_state"
+  | "bad_sdp"
+  | "no_codec"
+  | "offer_timeout"
+  | "internal"
+  | "client";
+
+/** detail of the "event" event. */
+interface EdgeboxEventMessage {
+  type: "event";
+  event: EdgeboxCallEventName;
+  /** the SIP status behind the event (ended: the INVITE's final status, 200 when answered) */
+  sip_code?: number;
+  /** who ended the call, the transfer target, or the SIP reason phrase */
+  reason?: string;
+  /** set on an "ended" the SDK made itself because the socket closed (1000, 1008, 1013) */
+  close_code?: number;
+}
+
+/** detail of the "dtmf" event: digits the agent side sent. */
+interface EdgeboxDTMFMessage {
+  type: "dtmf";
+  digits: string;
+}
+
+/** detail of the "error" event. */
+interface EdgeboxErrorMessage {
+  type?: "error";
+  code: EdgeboxErrorCode;
+  /** what happened and what to do, in words */
+  error: string;
+}
+
+interface EdgeboxCallEventMap {
+  event: CustomEvent<EdgeboxEventMessage>;
+  dtmf: CustomEvent<EdgeboxDTMFMessage>;
+  error: CustomEvent<EdgeboxErrorMessage>;
+  /** the agent's audio (already playing when options.audio was given) */
+  track: CustomEvent<MediaStream>;
+}
+
+type EdgeboxCallState = "new" | "authorized" | EdgeboxCallEventName;
+
+declare class EdgeboxCall extends EventTarget {
+  /** the SDK's version, e.g. "1.1.0" */
+  static readonly version: string;
+
+  /** throws when url or token is missing */
+  constructor(opts: EdgeboxCallOptions);
+
+  readonly url: string;
+  readonly token: string;
+  readonly iceServers: EdgeboxICEServer[];
+  readonly audioElement: HTMLMediaElement | null;
+  readonly state: EdgeboxCallState;
+  /** set by "authorized" */
+  readonly callId: string | null;
+  readonly pc: RTCPeerConnection | null;
+  readonly ws: WebSocket | null;
+  readonly sender: RTCRtpSender | null;
+  /** what start() sends (set by start) */
+  readonly stream: MediaStream | null;
+
+  /**
+   * Connects, authenticates and offers the stream (default: asks for the
+   * microphone). Resolves once the offer is sent; rejects when the box
+   * refuses the token or the socket fails.
+   */
+  start(stream?: MediaStream): Promise<void>;
+  /** sends digits (0-9 * # A-D) in-band, or through the box */
+  dtmf(digits: string): void;
+  /** ends the call (CANCEL while ringing, BYE when answered) */
+  hangup(): void;
+
+  addEventListener<K extends keyof EdgeboxCallEventMap>(
+    type: K,
+    listener: (this: EdgeboxCall, ev: EdgeboxCallEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  removeEventListener<K extends keyof EdgeboxCallEventMap>(
+    type: K,
+    listener: (this: EdgeboxCall, ev: EdgeboxCallEventMap[K]) => void,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+}
+
+interface Window {
+  EdgeboxCall: typeof EdgeboxCall;
+}
