@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"edgebox/api/gatewayapi"
 	"edgebox/api/netapi"
 	"errors"
 	"fmt"
@@ -26,8 +27,8 @@ import (
 
 // DiagRequest is the body of POST /api/v1/diag.
 type DiagRequest struct {
-	Tool   string `json:"tool"`   // ping, dns, traceroute, internet, at
-	Target string `json:"target"` // host name or IP; https:// URL for "internet"; AT command for "at"
+	Tool   string `json:"tool"`   // ping, dns, traceroute, internet, sip, at
+	Target string `json:"target"` // host name or IP; https:// URL for "internet"; AT command for "at"; none for "sip"
 }
 
 // DiagResult is a diagnostic's output, line by line, for people.
@@ -104,6 +105,8 @@ func (s *Server) handleDiag(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		lines = internetTest(ctx, u)
+	case "sip":
+		lines, err = sipTest(ctx)
 	case "at":
 		if err := validAT(req.Target); err != nil {
 			apiError(w, http.StatusBadRequest, err)
@@ -114,13 +117,40 @@ func (s *Server) handleDiag(w http.ResponseWriter, r *http.Request) {
 		slog.Info("AT command from the admin, sent to netctl", "from", clientAddr(r), "unsafe", unsafe)
 		lines, err = atCommandVia(ctx, req.Target, unsafe)
 	default:
-		apiError(w, http.StatusBadRequest, errors.New("tool: choose ping, dns, traceroute, internet or at"))
+		apiError(w, http.StatusBadRequest, errors.New("tool: choose ping, dns, traceroute, internet, sip or at"))
 		return
 	}
 	if err != nil {
 		lines = append(lines, "error: "+err.Error())
 	}
 	apiJSON(w, http.StatusOK, DiagResult{Tool: req.Tool, Lines: lines})
+}
+
+// sipTest asks the gateway to send an OPTIONS to the configured PBX and
+// shows its answer and round trip, or why there is none.
+func sipTest(ctx context.Context) ([]string, error) {
+	if socketAbsent("gateway") {
+		return nil, errors.New("the gateway service is not available: the PBX cannot be asked")
+	}
+	c, err := gatewayapi.NewClient().PBXCheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lines := []string{}
+	if c.PBX != "" {
+		lines = append(lines, "SIP OPTIONS to "+c.PBX)
+	}
+	if c.Answer != "" {
+		a := "answer: " + c.Answer
+		if c.Server != "" {
+			a += " from " + c.Server
+		}
+		lines = append(lines, a, fmt.Sprintf("round trip: %.1f ms", c.RTTMillis))
+	}
+	if c.OK {
+		return append(lines, "the PBX answers: SIP reaches it"), nil
+	}
+	return append(lines, c.Kind+": "+c.Message), nil
 }
 
 func atCommandVia(ctx context.Context, cmd string, unsafe bool) ([]string, error) {
