@@ -37,14 +37,7 @@ func main() {
 		os.Exit(1)
 	}
 	booted := time.Now()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey { // the console has no clock worth printing early
-				return slog.Attr{}
-			}
-			return a
-		},
-	})).With("who", "init")
+	log := consoleLogger()
 	slog.SetDefault(log)
 	ver := version.String()
 	fmt.Fprintf(os.Stderr, "\nedgebox init %s starting\n", ver)
@@ -98,16 +91,7 @@ func main() {
 	if perm.state == permMounted {
 		bootslot.FactoryResetAtBoot(cl, log)
 	}
-	var configNote string
-	cfg, err := config.LoadDefault()
-	if err != nil {
-		log.Error("config unreadable; using defaults and not touching the file", "err", err)
-		configNote = "config unreadable, running on defaults: " + err.Error()
-		if errors.Is(err, config.ErrNewerSchema) {
-			configNote = "the config was written by a newer firmware; this one runs on defaults and keeps the file read-only (settings changes are refused): " + err.Error()
-		}
-		cfg = config.Default()
-	}
+	cfg, configNote := loadConfig(log)
 	for _, err := range applySysctls("/proc/sys", boxSysctls) {
 		log.Warn("kernel setting", "err", err)
 	}
@@ -117,32 +101,14 @@ func main() {
 		log.Error("loopback up", "err", err)
 	}
 	raiseLAN(cfg.Network, board, log)
-	hostname := cfg.System.Hostname
-	if hostname == "" {
-		hostname = defaultHostname("/sys", waitFirstEthernet(board))
-	}
-	if err := unix.Sethostname([]byte(hostname)); err != nil {
-		log.Error("set hostname", "err", err)
-	}
-	os.WriteFile("/etc/hostname", []byte(hostname+"\n"), 0o644)
+	hostname := setHostname(cfg.System.Hostname, board, log)
 	os.MkdirAll(paths.RunDir(), 0o755)
 
-	opts := supervise.DefaultOptions()
-	opts.Logger = log
-	opts.Console = os.Stderr
-	opts.ReapAll = true
-	opts.OnUp = func(name string) { clock.phase("service-up-" + name) }
 	remote := newRemoteLog(hostname)
 	if err := remote.SetTarget(cfg.System.Syslog); err != nil {
 		log.Warn("remote syslog", "err", err)
 	}
-	opts.Remote = remote
-	env := []string{"EDGEBOX_BOARD=" + board.Name, "PATH=/bbin:/bin:/sbin:/usr/bin:/usr/sbin"}
-	services := boxServices()
-	for i := range services {
-		services[i].Env = append(services[i].Env, env...)
-	}
-	sup, err := supervise.NewSupervisor(services, opts)
+	sup, err := newSupervisor(board.Name, remote, func(name string) { clock.phase("service-up-" + name) }, log)
 	if err != nil {
 		log.Error("service table is broken; nothing will run", "err", err)
 		select {}
@@ -185,7 +151,45 @@ func main() {
 	clock.phase("up")
 	printLANAddress(os.Stderr, cfg.Network)
 
-	var action string
+	action := shutdownRequested(signals, power, log)
+	drainGateway(gatewayapi.NewClient(), action, log)
+	sup.Shutdown()
+	cancel()
+	stopPetting() // the watchdog stays armed: a hang in shutdown resets the box
+	finish(action, log)
+}
+
+// consoleLogger logs init's lines to the console, without the time: the
+// console has no clock worth printing early.
+func consoleLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})).With("who", "init")
+}
+
+// loadConfig reads the settings; an unreadable file leaves the box on the
+// defaults (the file untouched) and a note that the system API shows.
+func loadConfig(log *slog.Logger) (cfg *config.Config, note string) {
+	cfg, err := config.LoadDefault()
+	if err == nil {
+		return cfg, ""
+	}
+	log.Error("config unreadable; using defaults and not touching the file", "err", err)
+	note = "config unreadable, running on defaults: " + err.Error()
+	if errors.Is(err, config.ErrNewerSchema) {
+		note = "the config was written by a newer firmware; this one runs on defaults and keeps the file read-only (settings changes are refused): " + err.Error()
+	}
+	return config.Default(), note
+}
+
+// shutdownRequested waits for a shutdown: SIGTERM or SIGINT (Ctrl-Alt-Del)
+// reboot, SIGUSR2 powers off, or the API or a button asks on power.
+func shutdownRequested(signals <-chan os.Signal, power <-chan string, log *slog.Logger) (action string) {
 	select {
 	case s := <-signals:
 		action = "reboot"
@@ -196,23 +200,7 @@ func main() {
 	case action = <-power:
 		log.Info("shutdown requested", "action", action)
 	}
-	drainGateway(gatewayapi.NewClient(), action, log)
-	sup.Shutdown()
-	cancel()
-	stopPetting() // the watchdog stays armed: a hang in shutdown resets the box
-	finish(action, log)
-}
-
-// waitFirstEthernet gives the NIC drivers a moment to register their
-// interfaces, since the default hostname comes from the first NIC's MAC.
-func waitFirstEthernet(board boards.Profile) string {
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		if name := board.FirstEthernet("/sys"); name != "" || time.Now().After(deadline) {
-			return name
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return action
 }
 
 // debugHang makes PID 1's main loop hang N seconds after boot when the

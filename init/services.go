@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+	"os"
 	"time"
 
 	"edgebox/internal/paths"
@@ -25,4 +27,23 @@ func boxServices() []supervise.Service {
 			Restart: supervise.RestartAlways,
 		},
 	}
+}
+
+// newSupervisor is the box's supervisor over boxServices: the board and
+// PATH in every service's environment, every output line on the console
+// and to remote syslog, each service coming up told to onUp (the boot's
+// phase log), and every orphan reaped as PID 1 must.
+func newSupervisor(board string, remote supervise.LineSink, onUp func(name string), log *slog.Logger) (*supervise.Supervisor, error) {
+	opts := supervise.DefaultOptions()
+	opts.Logger = log
+	opts.Console = os.Stderr
+	opts.ReapAll = true
+	opts.OnUp = onUp
+	opts.Remote = remote
+	env := []string{"EDGEBOX_BOARD=" + board, "PATH=/bbin:/bin:/sbin:/usr/bin:/usr/sbin"}
+	services := boxServices()
+	for i := range services {
+		services[i].Env = append(services[i].Env, env...)
+	}
+	return supervise.NewSupervisor(services, opts)
 }
