@@ -35,6 +35,8 @@ type Conn struct {
 
 	// lite answers connectivity checks of lean calls (icelite.go)
 	lite *Lite
+	// lean calls' DTLS handshakes by peer address (lean.go)
+	dtlsPeers sync.Map // netip.AddrPort -> *peerConn
 
 	// NewConnPolled: the poller reading the socket
 	poller *udpbatch.Poller
@@ -163,6 +165,7 @@ func (c *Conn) claim(pkt []byte, from netip.AddrPort) bool {
 		}
 	case b0 >= 20 && b0 <= 63:
 		c.keys.observe(from, pkt, false)
+		return c.dtlsFor(pkt, from)
 	case b0 <= 3:
 		return c.lite.answer(c, pkt, from)
 	}

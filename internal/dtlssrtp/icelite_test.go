@@ -18,70 +18,73 @@ import (
 func TestLiteAnswersFullAgent(t *testing.T) {
 	for _, n := range []int{1, 2, 0} {
 		c := listen(t, n)
+		drainSlow(c)
 		l := &Lite{}
 		c.SetLite(l)
-		go func() { // pion's mux would read here: what Lite leaves
-			b := make([]byte, 1500)
-			for {
-				if _, _, err := c.ReadFromAddrPort(b); err != nil {
-					return
-				}
+		dialLite(t, c, l)
+	}
+}
+
+// dialLite connects a full ICE agent (controlling, as a browser is) to
+// c, whose Lite answers; it returns the agent's connection once Lite saw
+// the nominating check from the agent's address.
+func dialLite(t *testing.T, c *Conn, l *Lite) (*ice.Conn, *ice.Agent) {
+	t.Helper()
+	checks := make(chan LiteCheck, 64)
+	agent, err := ice.NewAgentWithOptions(
+		ice.WithNetworkTypes([]ice.NetworkType{ice.NetworkTypeUDP4}),
+		ice.WithIncludeLoopback(),
+		ice.WithInterfaceFilter(func(name string) bool { return name == "lo" }),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Close() })
+	ufrag, _, err := agent.GetLocalUserCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Add("boxufrag", "boxpassword0123456789abc", ufrag, func(ch LiteCheck) {
+		select {
+		case checks <- ch:
+		default:
+		}
+	})
+	t.Cleanup(func() { l.Remove("boxufrag") })
+	if err := agent.OnCandidate(func(ice.Candidate) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.GatherCandidates(); err != nil {
+		t.Fatal(err)
+	}
+	box := c.LocalAddr().(*net.UDPAddr)
+	cand, err := ice.NewCandidateHost(&ice.CandidateHostConfig{Network: "udp", Address: "127.0.0.1", Port: box.Port, Component: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.AddRemoteCandidate(cand); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	conn, err := agent.Dial(ctx, "boxufrag", "boxpassword0123456789abc")
+	cancel()
+	if err != nil {
+		t.Fatalf("the agent did not connect to ICE-lite: %v", err)
+	}
+	want := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	deadline := time.After(30 * time.Second)
+	for nominated := false; !nominated; {
+		select {
+		case ch := <-checks:
+			if ch.From != unmap(want) {
+				t.Fatalf("check from %v, the agent is at %v", ch.From, want)
 			}
-		}()
-		checks := make(chan LiteCheck, 64)
-		agent, err := ice.NewAgentWithOptions(
-			ice.WithNetworkTypes([]ice.NetworkType{ice.NetworkTypeUDP4}),
-			ice.WithIncludeLoopback(),
-			ice.WithInterfaceFilter(func(name string) bool { return name == "lo" }),
-		)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { agent.Close() })
-		ufrag, _, err := agent.GetLocalUserCredentials()
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.Add("boxufrag", "boxpassword0123456789abc", ufrag, func(ch LiteCheck) {
-			select {
-			case checks <- ch:
-			default:
-			}
-		})
-		if err := agent.OnCandidate(func(ice.Candidate) {}); err != nil {
-			t.Fatal(err)
-		}
-		if err := agent.GatherCandidates(); err != nil {
-			t.Fatal(err)
-		}
-		box := c.LocalAddr().(*net.UDPAddr)
-		cand, err := ice.NewCandidateHost(&ice.CandidateHostConfig{Network: "udp", Address: "127.0.0.1", Port: box.Port, Component: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := agent.AddRemoteCandidate(cand); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		conn, err := agent.Dial(ctx, "boxufrag", "boxpassword0123456789abc")
-		cancel()
-		if err != nil {
-			t.Fatalf("group of %d: the agent did not connect to ICE-lite: %v", n, err)
-		}
-		want := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-		deadline := time.After(30 * time.Second)
-		for nominated := false; !nominated; {
-			select {
-			case ch := <-checks:
-				if ch.From != unmap(want) {
-					t.Fatalf("check from %v, the agent is at %v", ch.From, want)
-				}
-				nominated = ch.Nominated
-			case <-deadline:
-				t.Fatalf("group of %d: no nominating check", n)
-			}
+			nominated = ch.Nominated
+		case <-deadline:
+			t.Fatal("no nominating check")
 		}
 	}
+	return conn, agent
 }
 
 // Checks Lite must not answer: another call's ufrag (pion's), a wrong
