@@ -94,6 +94,7 @@ func (s *Service) portalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/calls", s.notDraining(s.handleAuthorize))
 	mux.HandleFunc("GET /v1/signal", s.notDraining(s.handleSignal))
+	mux.HandleFunc("POST /v1/queue", s.handleQueue) // a draining box still has waiting customers
 	assets := assetHandler()
 	mux.Handle("GET /sdk/", assets)
 	mux.HandleFunc("GET /demo/", func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,7 @@ const (
 	MsgAnswer = "answer" // SDP answer for the browser (and the client's answer to a box offer)
 	MsgEvent  = "event"  // call progress, see Event*
 	MsgError  = "error"  // a request was refused; Code and Error say why
+	MsgQueue  = "queue"  // the customer waits in a queue: Position, WaitSec
 )
 
 // Call progress events (Message.Event).
@@ -93,6 +94,10 @@ type Message struct {
 	SIPCode int    `json:"sip_code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 
+	// queue: place in the queue (1 = next) and estimated wait in seconds
+	Position int `json:"position,omitempty"`
+	WaitSec  int `json:"wait_sec,omitempty"`
+
 	// error
 	Code  string `json:"code,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -120,6 +125,17 @@ type AuthorizeRequest struct {
 	Destination string `json:"destination"`
 	// Context travels to the agent as X- headers (customer_id -> X-Customer-Id).
 	Context map[string]string `json:"context,omitempty"`
+}
+
+// QueueRequest is the portal's POST /v1/queue body: it tells a waiting
+// customer's page where the call stands in the queue.
+type QueueRequest struct {
+	// Token is the one the portal got for the call (spent or not).
+	Token string `json:"token"`
+	// Position is the place in the queue, 1 = next; 0 = unknown.
+	Position int `json:"position"`
+	// WaitSec is the estimated wait in seconds; 0 = unknown.
+	WaitSec int `json:"wait_sec"`
 }
 
 // AuthorizeResponse is what the portal hands the app.

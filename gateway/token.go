@@ -23,8 +23,9 @@ type callGrant struct {
 	Destination string            // agent URI or queue name
 	Context     map[string]string // customer id, page, queue ...
 	Expires     time.Time
-	KeyName     string // portal API key that asked
-	TURNTag     string // names the TURN credentials handed out with the token
+	KeyName     string   // portal API key that asked
+	TURNTag     string   // names the TURN credentials handed out with the token
+	TokenHash   [32]byte // SHA-256 of the token: the portal names the call by it (POST /v1/queue)
 }
 
 // tokenStore keeps issued tokens by their SHA-256 only, so a memory dump or
@@ -72,6 +73,7 @@ func (s *tokenStore) redeem(token, from, destination string) (callGrant, error) 
 	if (from != "" && from != g.From) || (destination != "" && destination != g.Destination) {
 		return callGrant{}, errTokenMismatch
 	}
+	g.TokenHash = h
 	return g, nil
 }
 

@@ -13,6 +13,7 @@ async function callSupport(res: { websocket_url: string; token: string; ice_serv
     if (code === "auth_timeout" || code === "busy") console.log(e.detail.error.toUpperCase());
   });
   call.addEventListener("dtmf", (e) => console.log(e.detail.digits.length));
+  call.addEventListener("queue", (e) => console.log(e.detail.position + 1, e.detail.wait_sec / 60, call.queue?.position));
   call.addEventListener("track", (e) => console.log(e.detail.getAudioTracks().length));
   await call.start();
   await call.start(new MediaStream());

@@ -18,7 +18,7 @@ function signalURL() {
 let iceServers = [];
 let call = null;
 // window.demo is read by the browser test.
-window.demo = { state: "idle", events: [], errors: [], dtmf: [] };
+window.demo = { state: "idle", events: [], errors: [], dtmf: [], queue: null };
 
 function log(s) { $("log").textContent += s + "\n"; }
 function setState(s) { window.demo.state = s; $("state").textContent = s; }
@@ -53,9 +53,15 @@ $("call").onclick = async () => {
     window.demo.events.push(m.event);
     setState(m.event);
     log("event " + m.event + (m.sip_code ? " " + m.sip_code : "") + (m.reason ? " " + m.reason : ""));
+    if (m.event === "ended") $("queue").hidden = true; // a queue answers before the agent: keep it until the end
     if (m.event === "ended") { $("hangup").disabled = true; $("call").disabled = false; $("token").value = ""; }
   });
   call.addEventListener("error", (e) => { window.demo.errors.push(e.detail.code); log("error " + e.detail.code + ": " + e.detail.error); });
+  call.addEventListener("queue", (e) => {
+    window.demo.queue = e.detail;
+    $("queue").textContent = queueText(e.detail);
+    $("queue").hidden = false;
+  });
   call.addEventListener("dtmf", (e) => { window.demo.dtmf.push(e.detail.digits); log("agent sent DTMF " + e.detail.digits); });
   try {
     await call.start();
@@ -66,6 +72,18 @@ $("call").onclick = async () => {
     $("call").disabled = false;
   }
 };
+// queueText says a queue update in words: 0 means unknown.
+function queueText(q) {
+  const parts = [];
+  if (q.position === 1) parts.push("You are next");
+  else if (q.position > 1) parts.push("You are number " + q.position + " in the queue");
+  else parts.push("You are in the queue");
+  if (q.wait_sec > 0) {
+    const min = Math.ceil(q.wait_sec / 60);
+    parts.push("about " + min + (min === 1 ? " minute" : " minutes"));
+  }
+  return parts.join(", ") + ".";
+}
 $("hangup").onclick = () => { if (call) call.hangup(); };
 
 // stats for the browser test: packets the browser sent and received

@@ -1,4 +1,4 @@
-// TypeScript types for edgebox-call-1.js (version 1.1.0), which a page
+// TypeScript types for edgebox-call-1.js (version 1.2.0), which a page
 // loads with <script src="/sdk/edgebox-call-1.js">: it defines the global
 // EdgeboxCall. Messages and events: docs/gateway-protocol.md.
 
@@ -72,9 +72,19 @@ interface EdgeboxErrorMessage {
   error: string;
 }
 
+/** detail of the "queue" event: where the waiting customer stands. */
+interface EdgeboxQueueUpdate {
+  /** place in the queue, 1 = next; 0 = unknown */
+  position: number;
+  /** estimated wait in seconds; 0 = unknown */
+  wait_sec: number;
+}
+
 interface EdgeboxCallEventMap {
   event: CustomEvent<EdgeboxEventMessage>;
   dtmf: CustomEvent<EdgeboxDTMFMessage>;
+  /** the portal (POST /v1/queue) told the box the customer's place in the queue */
+  queue: CustomEvent<EdgeboxQueueUpdate>;
   error: CustomEvent<EdgeboxErrorMessage>;
   /** the agent's audio (already playing when options.audio was given) */
   track: CustomEvent<MediaStream>;
@@ -83,7 +93,7 @@ interface EdgeboxCallEventMap {
 type EdgeboxCallState = "new" | "authorized" | EdgeboxCallEventName;
 
 declare class EdgeboxCall extends EventTarget {
-  /** the SDK's version, e.g. "1.1.0" */
+  /** the SDK's version, e.g. "1.2.0" */
   static readonly version: string;
 
   /** throws when url or token is missing */
@@ -101,6 +111,8 @@ declare class EdgeboxCall extends EventTarget {
   readonly sender: RTCRtpSender | null;
   /** what start() sends (set by start) */
   readonly stream: MediaStream | null;
+  /** the last "queue" update, null before one came */
+  readonly queue: EdgeboxQueueUpdate | null;
 
   /**
    * Connects, authenticates and offers the stream (default: asks for the

@@ -1,4 +1,4 @@
-// edgebox-call-1.js (version 1.1.0): place a call to a contact-center
+// edgebox-call-1.js (version 1.2.0): place a call to a contact-center
 // agent through an edgebox gateway. Protocol and events:
 // docs/gateway-protocol.md ("JavaScript SDK"). Types: edgebox-call-1.d.ts.
 // /sdk/edgebox-call.js is an alias of the newest major version.
@@ -11,7 +11,8 @@
 //
 // Events (CustomEvent, data in .detail): "event" (trying, ringing,
 // early_media, answered, held, resumed, transferred, ended), "dtmf" (digits
-// from the agent side), "error" (the box refused something), "track" (the
+// from the agent side), "queue" ({position, wait_sec}: the customer's
+// place in the queue, 0 = unknown), "error" (the box refused something), "track" (the
 // agent's audio MediaStream, already playing if an <audio> was given).
 // When the socket closes without an "ended" from the box, the SDK emits
 // "ended" itself with the WebSocket close code (close_code) and reason.
@@ -32,6 +33,7 @@
       this.ws = null;
       this.sender = null;
       this.stream = null;
+      this.queue = null; // the last "queue" update: {position, wait_sec}
       this._pending = [];
     }
 
@@ -104,6 +106,10 @@
         case "dtmf":
           this._emit("dtmf", m);
           break;
+        case "queue":
+          this.queue = { position: m.position || 0, wait_sec: m.wait_sec || 0 };
+          this._emit("queue", this.queue);
+          break;
         case "error":
           this._emit("error", m);
           if (this.state === "new" || m.code === "bad_token") reject(new Error(m.code + ": " + m.error));
@@ -150,6 +156,6 @@
     }
   }
 
-  EdgeboxCall.version = "1.1.0"; // gateway.SDKVersion
+  EdgeboxCall.version = "1.2.0"; // gateway.SDKVersion
   global.EdgeboxCall = EdgeboxCall;
 })(typeof window !== "undefined" ? window : this);

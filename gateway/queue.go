@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"edgebox/internal/localapi"
+)
+
+// Limits of a queue update: a day's wait and a queue longer than any
+// contact center's are mistakes, refused in words.
+const (
+	maxQueuePosition = 100000
+	maxQueueWaitSec  = 24 * 3600
+)
+
+// handleQueue is POST /v1/queue: the portal tells a waiting customer's
+// page its place in the queue and the estimated wait (the pseudo-IVR of a
+// contact center). The call is named by the token the portal got for it,
+// and only the API key that asked for that token may update it.
+func (s *Service) handleQueue(w http.ResponseWriter, r *http.Request) {
+	cfg := s.Config()
+	if s.portalLimit.blocked(remoteIP(r)) {
+		w.Header().Set("Retry-After", "10")
+		s.portalRefuse(w, r, http.StatusTooManyRequests, "rate_limited", errors.New("too many refused requests from this address; retry later"))
+		return
+	}
+	key, ok := apiKey(r, cfg.Portal.APIKeys)
+	if !ok {
+		s.portalRefuse(w, r, http.StatusUnauthorized, "bad_key", errors.New("missing or wrong API key (X-API-Key or Authorization: Bearer)"))
+		return
+	}
+	var req QueueRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("request body: %w", err))
+		return
+	}
+	switch {
+	case req.Token == "":
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", errors.New("token: the token the portal got for the call is needed"))
+		return
+	case req.Position < 0 || req.Position > maxQueuePosition:
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("position %d: give 1 (next) to %d, or 0 when unknown", req.Position, maxQueuePosition))
+		return
+	case req.WaitSec < 0 || req.WaitSec > maxQueueWaitSec:
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("wait_sec %d: give 0 (unknown) to %d seconds", req.WaitSec, maxQueueWaitSec))
+		return
+	case req.Position == 0 && req.WaitSec == 0:
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", errors.New("give position, wait_sec or both"))
+		return
+	}
+	c := s.callByToken(req.Token, key.Name)
+	if c == nil {
+		// The same answer for another key's call: it does not exist for this key.
+		s.portalRefuse(w, r, http.StatusNotFound, "no_call", errors.New("no call in progress for this token: the customer has not connected yet, or the call ended"))
+		return
+	}
+	if err := c.sig.send(Message{Type: MsgQueue, Position: req.Position, WaitSec: req.WaitSec}); err != nil {
+		localapi.WriteError(w, http.StatusGone, fmt.Errorf("the customer's page did not take the update (%v): its connection is probably gone", err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// callByToken finds the call in progress started with token by keyName.
+func (s *Service) callByToken(token, keyName string) *call {
+	h := sha256.Sum256([]byte(token))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.calls {
+		if c.grant.TokenHash == h && c.grant.KeyName == keyName {
+			c.mu.Lock()
+			ended := c.info.State == StateEnded
+			c.mu.Unlock()
+			if !ended {
+				return c
+			}
+		}
+	}
+	return nil
+}
