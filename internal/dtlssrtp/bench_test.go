@@ -1,6 +1,8 @@
 package dtlssrtp
 
 import (
+		"net"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"edgebox/internal/udpbatch"
 
 	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
 )
 
 // BenchmarkFastPath is one RTP packet through the fast path, over real
@@ -61,4 +64,44 @@ func TestFastPathDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%d allocs per packet over %d packets", a, res.N)
 	}
 	t.Logf("%v %v", res.String(), res.MemString())
+}
+
+// BenchmarkLeanAccept sets up lean calls' DTLS over one shared port and
+// keeps them open: it reports the goroutines per established call of
+// both ends, each a pion dtls.Conn (3 each: handshake loop, reader and
+// pion's netctx reader; the PeerConnection path has about 19 on the box,
+// issue 17). ns/op and B/op include the client's half of each handshake.
+func BenchmarkLeanAccept(b *testing.B) {
+	server := listen(b, 2)
+	drainSlow(server)
+	boxCert, _ := selfsign.GenerateSelfSigned()
+	cliCert, _ := selfsign.GenerateSelfSigned()
+	b.ReportAllocs()
+	before := runtime.NumGoroutine()
+	for b.Loop() {
+		client := listen(b, 1)
+		addr := client.LocalAddr().(*net.UDPAddr).AddrPort()
+		done := make(chan error, 1)
+		go func() {
+			s, d, err := server.Accept(ctxT(b), addr, dtls.WithCertificates(boxCert),
+				dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM), dtls.WithClientAuth(dtls.RequireAnyClientCert))
+			if err == nil {
+				b.Cleanup(func() { d.Close(); s.Close() })
+			}
+			done <- err
+		}()
+		dc, err := dtls.ClientWithOptions(client, server.LocalAddr(), dtls.WithCertificates(cliCert),
+			dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM), dtls.WithInsecureSkipVerify(true))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := dc.HandshakeContext(ctxT(b)); err != nil {
+			b.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { dc.Close() })
+	}
+	b.ReportMetric(float64(runtime.NumGoroutine()-before)/float64(b.N), "goroutines/call(both-ends)")
 }
