@@ -1,7 +1,7 @@
 package dtlssrtp
 
 import (
-		"net"
+	"net"
 	"runtime"
 	"sync/atomic"
 	"testing"
