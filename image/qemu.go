@@ -294,10 +294,20 @@ type RunOptions struct {
 	Dir                 string
 	HTTPPort, HTTPSPort int
 	ModemProfile        string
+	// ModemPIN is the simulated SIM's PIN ("" for none).
+	ModemPIN string
 }
 
+// Rehearsal sockets under Dir/build: the modem simulator's control
+// socket and a second QEMU monitor (mkimage ctl talks to both).
+const (
+	ModemControlSocket = "modem-control.sock"
+	MonitorSocket      = "qemu-monitor.sock"
+)
+
 // Run boots out/edgebox.img interactively: serial console on this terminal,
-// the simulated modem attached, web UI on 127.0.0.1.
+// the simulated modem attached, a WAN port on QEMU's user network, web UI
+// on 127.0.0.1.
 func Run(ctx context.Context, o RunOptions) error {
 	disk := filepath.Join(o.Dir, "edgebox.img")
 	if _, err := os.Stat(disk); err != nil {
@@ -305,7 +315,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	vm := VMOptions{Disk: disk, HTTPPort: o.HTTPPort, HTTPSPort: o.HTTPSPort, Interactive: true}
 	if o.ModemProfile != "" {
-		sim, sock, err := startModemsim(ctx, o.Dir, o.ModemProfile)
+		sim, sock, err := startModemsim(ctx, o.Dir, o.ModemProfile, o.ModemPIN)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "mkimage: no simulated modem: %v\n", err)
 		} else {
@@ -313,24 +323,54 @@ func Run(ctx context.Context, o RunOptions) error {
 			vm.ModemSocket = sock
 		}
 	}
+	mon := filepath.Join(o.Dir, "build", MonitorSocket)
+	os.Remove(mon)
+	// The WAN port (cable pulled with set_link) and a monitor of its own,
+	// beside the console's Ctrl-A C one, for mkimage ctl.
+	args := append(vm.Args(""),
+		"-netdev", "user,id=wan,restrict=on,net=10.0.3.0/24",
+		"-device", "virtio-net-pci,netdev=wan,id="+wanNIC+",mac=52:54:00:ed:9e:02",
+		"-chardev", "socket,id=ctlmon,path="+mon+",server=on,wait=off",
+		"-mon", "chardev=ctlmon,mode=readline")
 	fmt.Printf("\n  edgebox is booting under QEMU (%s).\n", map[bool]string{true: "KVM", false: "TCG, no KVM: about 10-20 s"}[kvmUsable()])
 	fmt.Printf("  Web UI:  http://127.0.0.1:%d   https://127.0.0.1:%d\n", o.HTTPPort, o.HTTPSPort)
+	if vm.ModemSocket != "" {
+		ctl := "go run ./cmd/mkimage ctl"
+		if o.Dir != "out" {
+			ctl += " -out " + o.Dir
+		}
+		if o.ModemPIN != "" {
+			fmt.Printf("  SIM PIN: %s (the simulated SIM asks for it: enter it in the setup's mobile step)\n", o.ModemPIN)
+		}
+		fmt.Printf("  Rehearse from another terminal:\n")
+		fmt.Printf("    %s sms +4915112345678 Hello from the network   # an SMS arrives\n", ctl)
+		fmt.Printf("    %s drop                  # the network drops the data connection\n", ctl)
+		fmt.Printf("    %s reg searching         # the modem loses the network (reg home: back)\n", ctl)
+		fmt.Printf("    %s wan off               # the WAN cable is pulled (wan on: plugged in)\n", ctl)
+		fmt.Printf("    %s help                  # every modem fault\n", ctl)
+	}
+	fmt.Printf("  Settings survive a reboot inside QEMU; make run rebuilds the image: a new box.\n")
 	fmt.Printf("  To quit: press Ctrl-A, then X.\n\n")
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", vm.Args("")...)
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	return cmd.Run()
 }
 
 // startModemsim builds and starts the modem simulator listening on a unix
-// socket for QEMU's usb-serial chardev.
-func startModemsim(ctx context.Context, dir, profile string) (*exec.Cmd, string, error) {
+// socket for QEMU's usb-serial chardev, with its control socket beside it
+// and the SIM locked with pin (if given).
+func startModemsim(ctx context.Context, dir, profile, pin string) (*exec.Cmd, string, error) {
 	bin := filepath.Join(dir, "build", "tools", "modemsim")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/modemsim").CombinedOutput(); err != nil {
 		return nil, "", fmt.Errorf("build modemsim: %v\n%s", err, out)
 	}
 	sock := filepath.Join(dir, "build", "modem.sock")
 	os.Remove(sock)
-	cmd := exec.CommandContext(ctx, bin, "--profile", profile, "--listen", sock)
+	args := []string{"--profile", profile, "--listen", sock, "--control", filepath.Join(dir, "build", ModemControlSocket)}
+	if pin != "" {
+		args = append(args, "--pin", pin)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		return nil, "", err

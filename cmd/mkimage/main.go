@@ -1,7 +1,8 @@
 // Command mkimage builds the edgebox disk image and boots it under QEMU.
 //
 //	mkimage build [-out DIR] [-version V]   kernel, initramfs and out/edgebox.img
-//	mkimage boot  [-out DIR]                boot out/edgebox.img with a simulated modem
+//	mkimage boot  [-out DIR] [-pin PIN]     boot out/edgebox.img with a simulated modem
+//	mkimage ctl   [-out DIR] COMMAND        rehearsal faults in a running boot (ctl.go)
 //	mkimage cmdline -slot A IMAGE 'extra args'  change a slot's kernel command line
 //	mkimage keys [-out DIR]                 a development update signing key pair
 //	mkimage bundle [-out DIR] [flags]       a signed update bundle (bundle.go)
@@ -33,6 +34,8 @@ func main() {
 		err = build(ctx, os.Args[2:])
 	case "boot":
 		err = boot(ctx, os.Args[2:])
+	case "ctl":
+		err = ctl(os.Args[2:], os.Stdout)
 	case "cmdline":
 		err = cmdline(ctx, os.Args[2:])
 	case "keys":
@@ -49,7 +52,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: mkimage build|boot|cmdline|keys|bundle [flags]")
+	fmt.Fprintln(os.Stderr, "usage: mkimage build|boot|ctl|cmdline|keys|bundle [flags]")
 	os.Exit(2)
 }
 
@@ -83,9 +86,10 @@ func boot(ctx context.Context, args []string) error {
 	httpPort := fs.Int("http", 8080, "host port for the web UI (127.0.0.1)")
 	httpsPort := fs.Int("https", 8443, "host port for HTTPS (127.0.0.1)")
 	profile := fs.String("modem", "huawei-me909s", "modemsim profile for the simulated modem ('' for none)")
+	pin := fs.String("pin", "1234", "the simulated SIM's PIN ('' for none)")
 	fs.Parse(args)
 	return image.Run(ctx, image.RunOptions{
-		Dir: *out, HTTPPort: *httpPort, HTTPSPort: *httpsPort, ModemProfile: *profile,
+		Dir: *out, HTTPPort: *httpPort, HTTPSPort: *httpsPort, ModemProfile: *profile, ModemPIN: *pin,
 	})
 }
 
