@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -46,13 +48,34 @@ func boundDevice(l net.Listener) string {
 	return dev
 }
 
+// LinkEvents opens a socket of the current network namespace that reads
+// a message whenever an interface or an IPv4 address is added, removed or
+// changes state (rtnetlink groups link and ipv4-ifaddr).
+func LinkEvents() (io.ReadCloser, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR}); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// Non-blocking: os.File reads through the poller, so Close ends a Read.
+	return os.NewFile(uintptr(fd), "rtnetlink"), nil
+}
+
 // deviceListener is one net.Listener made of a device-bound listener per
 // allowed interface (and loopback). It follows the interfaces: tun0
 // appears when the VPN connects, a pattern change opens or closes ports.
+// It reopens on the kernel's link events, so a VPN that reconnects (a new
+// tun0, a new index) is answered as soon as tun0 exists; the poll is only
+// a fallback (without it a reconnect was refused for up to ~3 s).
 type deviceListener struct {
 	addr   string
 	listen func(network, addr, dev string) (net.Listener, error)
 	policy *AccessPolicy
+	events func() (io.ReadCloser, error) // LinkEvents; nil: poll only
+	poll   time.Duration
 
 	*connQueue // what Accept hands out (sniff.go)
 
@@ -67,7 +90,13 @@ func newDeviceListener(addr string, policy *AccessPolicy, listen func(network, a
 	if listen == nil {
 		listen = ListenDevice
 	}
-	d := &deviceListener{addr: addr, listen: listen, policy: policy, subs: map[string]net.Listener{}, failed: map[string]bool{}}
+	return startDeviceListener(&deviceListener{addr: addr, listen: listen, policy: policy, events: LinkEvents, poll: 2 * time.Second})
+}
+
+// startDeviceListener opens d's listeners and follows the interfaces.
+func startDeviceListener(d *deviceListener) (*deviceListener, error) {
+	addr, policy := d.addr, d.policy
+	d.subs, d.failed = map[string]net.Listener{}, map[string]bool{}
 	d.connQueue = newConnQueue(nil, d.closeSubs)
 	d.sync()
 	d.mu.Lock()
@@ -78,10 +107,11 @@ func newDeviceListener(addr string, policy *AccessPolicy, listen func(network, a
 		return nil, errors.New("cannot listen on " + addr + " (loopback)")
 	}
 	changed := policy.notify()
+	linked := d.followLinks()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		t := time.NewTicker(2 * time.Second)
+		t := time.NewTicker(d.poll)
 		defer t.Stop()
 		for {
 			select {
@@ -89,11 +119,53 @@ func newDeviceListener(addr string, policy *AccessPolicy, listen func(network, a
 				return
 			case <-t.C:
 			case <-changed:
+			case <-linked:
+				// The policy's interface list may be up to a second old.
+				policy.mu.Lock()
+				policy.refreshLocked()
+				policy.mu.Unlock()
 			}
 			d.sync()
 		}
 	}()
 	return d, nil
+}
+
+// followLinks signals on the returned channel after the kernel reports a
+// link or address change, until d is closed. Without events (or if the
+// socket cannot be opened) the poll alone follows the interfaces.
+func (d *deviceListener) followLinks() <-chan struct{} {
+	kick := make(chan struct{}, 1)
+	if d.events == nil {
+		return kick
+	}
+	ev, err := d.events()
+	if err != nil {
+		slog.Warn("cannot follow interface changes, polling instead", "err", err)
+		return kick
+	}
+	d.wg.Add(2)
+	go func() {
+		defer d.wg.Done()
+		<-d.connQueue.done
+		ev.Close()
+	}()
+	go func() {
+		defer d.wg.Done()
+		buf := make([]byte, 64<<10)
+		for {
+			// ENOBUFS: events were lost, a sync catches up anyway. Any
+			// other error (closed) ends it; the poll remains.
+			if _, err := ev.Read(buf); err != nil && !errors.Is(err, unix.ENOBUFS) {
+				return
+			}
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return kick
 }
 
 // sync opens listeners for new allowed interfaces and closes those of
