@@ -81,6 +81,7 @@ func BenchmarkLeanAccept(b *testing.B) {
 	for b.Loop() {
 		client := listen(b, 1)
 		addr := client.LocalAddr().(*net.UDPAddr).AddrPort()
+		server.Expect(addr)
 		done := make(chan error, 1)
 		go func() {
 			s, d, err := server.Accept(ctxT(b), addr, dtls.WithCertificates(boxCert),

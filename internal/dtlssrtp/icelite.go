@@ -95,7 +95,8 @@ func (l *Lite) answer(c *Conn, pkt []byte, from netip.AddrPort) bool {
 	if err != nil {
 		return true
 	}
-	c.out.WriteToUDPAddrPort(res.Raw, from)
+	// before the answer: the browser's DTLS follows it at once (Expect)
 	cr.on(LiteCheck{From: unmap(from), Nominated: m.Contains(stun.AttrUseCandidate)})
+	c.out.WriteToUDPAddrPort(res.Raw, from)
 	return true
 }

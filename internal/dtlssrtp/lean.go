@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -24,8 +25,9 @@ import (
 // (dtls.WithVerifyPeerCertificate); the key log is added here.
 func (c *Conn) Accept(ctx context.Context, peer netip.AddrPort, opts ...dtls.ServerOption) (*Session, *dtls.Conn, error) {
 	peer = unmap(peer)
-	pc := &peerConn{c: c, peer: peer, in: make(chan []byte, 16), closed: make(chan struct{}), dl: deadline.New()}
-	if _, dup := c.dtlsPeers.LoadOrStore(peer, pc); dup {
+	v, _ := c.dtlsPeers.LoadOrStore(peer, newPeerConn(c, peer))
+	pc := v.(*peerConn)
+	if !pc.taken.CompareAndSwap(false, true) {
 		return nil, nil, errors.New("a DTLS handshake with this address is already under way")
 	}
 	opts = append(opts, dtls.WithKeyLogWriter(c.keys))
@@ -53,6 +55,21 @@ func (c *Conn) Accept(ctx context.Context, peer netip.AddrPort, opts ...dtls.Ser
 	return s, d, nil
 }
 
+// Expect keeps peer's DTLS records for a coming Accept: the browser
+// starts its handshake as soon as its check is answered, before the
+// goroutine that calls Accept may run. Call it from the Lite callback of
+// the nominating check (which runs before the check is answered).
+func (c *Conn) Expect(peer netip.AddrPort) {
+	peer = unmap(peer)
+	if _, ok := c.dtlsPeers.Load(peer); !ok {
+		c.dtlsPeers.LoadOrStore(peer, newPeerConn(c, peer))
+	}
+}
+
+func newPeerConn(c *Conn, peer netip.AddrPort) *peerConn {
+	return &peerConn{c: c, peer: peer, in: make(chan []byte, 16), closed: make(chan struct{}), dl: deadline.New()}
+}
+
 // dtlsFor hands a DTLS record to the handshake with from, if one runs
 // on the lean path.
 func (c *Conn) dtlsFor(pkt []byte, from netip.AddrPort) bool {
@@ -76,6 +93,7 @@ type peerConn struct {
 	in     chan []byte
 	closed chan struct{}
 	once   sync.Once
+	taken  atomic.Bool // by an Accept
 	// a deadline set while ReadFrom waits wakes it (pion's netctx)
 	dl *deadline.Deadline
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -201,5 +202,24 @@ func (d *browserDemux) ReadFrom(b []byte) (int, net.Addr, error) {
 		case d.media <- bytes.Clone(b[:n]):
 		default:
 		}
+	}
+}
+
+// A browser's first DTLS record can arrive before Accept runs: after
+// Expect it is kept for the handshake, not handed to pion.
+func TestExpectKeepsEarlyRecords(t *testing.T) {
+	c := listen(t, 1)
+	peer := netip.MustParseAddrPort("127.0.0.1:9")
+	hello := []byte{22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if c.claim(bytes.Clone(hello), peer) {
+		t.Fatal("a record of a peer nobody expects was claimed")
+	}
+	c.Expect(peer)
+	if !c.claim(bytes.Clone(hello), peer) {
+		t.Fatal("an expected peer's record went to pion")
+	}
+	v, _ := c.dtlsPeers.Load(peer)
+	if got := <-v.(*peerConn).in; !bytes.Equal(got, hello) {
+		t.Fatalf("kept %x", got)
 	}
 }
