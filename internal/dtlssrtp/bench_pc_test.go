@@ -25,6 +25,7 @@ func BenchmarkPeerConnectionSetup(b *testing.B) {
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
 	b.ReportAllocs()
 	before := runtime.NumGoroutine()
+	heap := liveHeap()
 	for b.Loop() {
 		offerer, err := api.NewPeerConnection(webrtc.Configuration{})
 		if err != nil {
@@ -70,4 +71,5 @@ func BenchmarkPeerConnectionSetup(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(runtime.NumGoroutine()-before)/float64(b.N), "goroutines/call(both-ends)")
+	b.ReportMetric(float64(liveHeap()-heap)/float64(b.N), "live-B/call(both-ends)")
 }

@@ -78,6 +78,7 @@ func BenchmarkLeanAccept(b *testing.B) {
 	cliCert, _ := selfsign.GenerateSelfSigned()
 	b.ReportAllocs()
 	before := runtime.NumGoroutine()
+	heap := liveHeap()
 	for b.Loop() {
 		client := listen(b, 1)
 		addr := client.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -105,4 +106,14 @@ func BenchmarkLeanAccept(b *testing.B) {
 		b.Cleanup(func() { dc.Close() })
 	}
 	b.ReportMetric(float64(runtime.NumGoroutine()-before)/float64(b.N), "goroutines/call(both-ends)")
+	b.ReportMetric(float64(liveHeap()-heap)/float64(b.N), "live-B/call(both-ends)")
+}
+
+// liveHeap is the heap in use after a collection: what established calls
+// keep.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
 }
