@@ -94,3 +94,26 @@ func TestUplinkHealthGraceAndFailure(t *testing.T) {
 		t.Fatalf("no carrier: %s", u.state)
 	}
 }
+
+// TestUplinkLostOnlyAfterUp: the failback hold is for an uplink that was
+// up and went down; one whose first grace ran out with no probe answered
+// was never up, and must not be held when it finally answers.
+func TestUplinkLostOnlyAfterUp(t *testing.T) {
+	now := time.Unix(100, 0)
+	u := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}, targets: []HealthTarget{{Kind: "icmp"}}}
+	u.updateHealth(now, 10*time.Second)
+	u.updateHealth(now.Add(11*time.Second), 10*time.Second)
+	if u.healthy || !u.lostAt.IsZero() {
+		t.Fatalf("grace ran out unanswered: healthy %v lostAt %v, want not healthy and never lost", u.healthy, u.lostAt)
+	}
+	u.lastOK = now.Add(12 * time.Second)
+	u.updateHealth(now.Add(12*time.Second), 10*time.Second)
+	if !u.healthy || !u.confirmed {
+		t.Fatalf("answered: healthy %v confirmed %v", u.healthy, u.confirmed)
+	}
+	u.carrier = false
+	u.updateHealth(now.Add(13*time.Second), 10*time.Second)
+	if !u.lostAt.Equal(now.Add(13 * time.Second)) {
+		t.Fatalf("up then carrier lost: lostAt %v", u.lostAt)
+	}
+}

@@ -36,7 +36,7 @@ type Uplink struct {
 	healthy      bool
 	confirmed    bool
 	healthySince time.Time
-	lostAt       time.Time // last healthy -> not healthy (zero: never)
+	lostAt       time.Time // last confirmed healthy -> not healthy (zero: never)
 	state        string
 	since        time.Time
 }
@@ -49,7 +49,7 @@ func (u *Uplink) ready() bool {
 // ready uplink is healthy; with targets it is healthy while a probe has
 // answered within failAfter (a fresh uplink gets failAfter of grace).
 func (u *Uplink) updateHealth(now time.Time, failAfter time.Duration) {
-	was := u.healthy
+	was, wasUp := u.healthy, u.healthy && u.confirmed
 	if !u.ready() {
 		u.readySince, u.healthy, u.confirmed = time.Time{}, false, false
 	} else {
@@ -70,7 +70,9 @@ func (u *Uplink) updateHealth(now time.Time, failAfter time.Duration) {
 	if u.healthy && !was {
 		u.healthySince = now
 	}
-	if was && !u.healthy {
+	// Lost only counts after it was really up (a probe answered): an
+	// uplink whose grace ran out unanswered never carried anything.
+	if wasUp && !u.healthy {
 		u.lostAt = now
 	}
 	st := UplinkHealthy
