@@ -159,6 +159,8 @@ type Health struct {
 	FailAfterSec int `json:"fail_after_sec"`
 	// FailbackAfterSec: a preferred uplink must stay healthy this long before
 	// traffic moves back to it, so a flapping link does not flap the box.
+	// Only after a loss within the last 10 minutes: a preferred uplink that
+	// was never up since netctl started takes over as soon as it answers.
 	FailbackAfterSec int `json:"failback_after_sec"`
 }
 
