@@ -1,14 +1,18 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"edgebox/internal/localapi"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // Limits of a queue update: a day's wait and a queue longer than any
@@ -41,18 +45,12 @@ func (s *Service) handleQueue(w http.ResponseWriter, r *http.Request) {
 		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("request body: %w", err))
 		return
 	}
-	switch {
-	case req.Token == "":
+	if req.Token == "" {
 		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", errors.New("token: the token the portal got for the call is needed"))
 		return
-	case req.Position < 0 || req.Position > maxQueuePosition:
-		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("position %d: give 1 (next) to %d, or 0 when unknown", req.Position, maxQueuePosition))
-		return
-	case req.WaitSec < 0 || req.WaitSec > maxQueueWaitSec:
-		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("wait_sec %d: give 0 (unknown) to %d seconds", req.WaitSec, maxQueueWaitSec))
-		return
-	case req.Position == 0 && req.WaitSec == 0:
-		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", errors.New("give position, wait_sec or both"))
+	}
+	if err := checkQueue(req.Position, req.WaitSec); err != nil {
+		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", err)
 		return
 	}
 	c := s.callByToken(req.Token, key.Name)
@@ -66,6 +64,46 @@ func (s *Service) handleQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// checkQueue says what is wrong with a queue update.
+func checkQueue(position, waitSec int) error {
+	switch {
+	case position < 0 || position > maxQueuePosition:
+		return fmt.Errorf("position %d: give 1 (next) to %d, or 0 when unknown", position, maxQueuePosition)
+	case waitSec < 0 || waitSec > maxQueueWaitSec:
+		return fmt.Errorf("wait_sec %d: give 0 (unknown) to %d seconds", waitSec, maxQueueWaitSec)
+	case position == 0 && waitSec == 0:
+		return errors.New("give position, wait_sec or both")
+	}
+	return nil
+}
+
+// QueueInfoType is the Content-Type of a SIP INFO in a call's dialog with
+// which the PBX updates the waiting customer's page, the body as for
+// POST /v1/queue without the token: {"position": 3, "wait_sec": 120}.
+const QueueInfoType = "application/vnd.edgebox.queue+json"
+
+func isQueueInfo(req *sip.Request) bool {
+	ct := req.ContentType()
+	return ct != nil && strings.EqualFold(strings.TrimSpace(strings.SplitN(ct.Value(), ";", 2)[0]), QueueInfoType)
+}
+
+// queueFromInfo reads the body of the PBX's queue INFO.
+func queueFromInfo(body []byte) (Message, error) {
+	var q struct {
+		Position int `json:"position"`
+		WaitSec  int `json:"wait_sec"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		return Message{}, fmt.Errorf("queue INFO body: %w", err)
+	}
+	if err := checkQueue(q.Position, q.WaitSec); err != nil {
+		return Message{}, err
+	}
+	return Message{Type: MsgQueue, Position: q.Position, WaitSec: q.WaitSec}, nil
 }
 
 // callByToken finds the call in progress started with token by keyName.

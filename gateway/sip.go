@@ -326,9 +326,19 @@ func (s *sipStack) inDialogOK(req *sip.Request, tx sip.ServerTransaction) {
 	if !s.fromPBXOrRefuse(req, tx) {
 		return
 	}
-	if s.svc.callBySIP(req.CallID().Value()) == nil {
+	c := s.svc.callBySIP(req.CallID().Value())
+	if c == nil {
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
+	}
+	if req.Method == sip.INFO && isQueueInfo(req) {
+		m, err := queueFromInfo(req.Body())
+		if err != nil {
+			s.log.Info("sip: queue INFO refused", "call", c.ID, "err", err)
+			s.respond(tx, req, 400, "Bad Queue Update")
+			return
+		}
+		c.sig.send(m)
 	}
 	s.respond(tx, req, 200, "OK")
 }
