@@ -22,7 +22,7 @@ func TestBrowserPhoneGermanPages(t *testing.T) {
 	}
 	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
 	for _, p := range []struct {
-		path, shot string
+		path, shot    string
 		want, english []string
 	}{
 		{"/dashboard", "83-dashboard-de", []string{"Übersicht", "Internet-Verbindung", "Mobilfunkmodem", "Dienste", "Neu starten", "Letzte Protokollzeilen", "Laufende Anrufe:"},
