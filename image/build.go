@@ -48,6 +48,12 @@ func Build(ctx context.Context, repo, out, version string, log io.Writer) (*Resu
 	if err := os.WriteFile(filepath.Join(overlay, "etc/edgebox/version"), []byte(version+"\n"), 0o644); err != nil {
 		return nil, err
 	}
+	// The build time lets a freshly written box refuse older bundles
+	// (internal/update's downgrade check); bundles are made after it.
+	built := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
+	if err := os.WriteFile(filepath.Join(overlay, "etc/edgebox/built"), []byte(built+"\n"), 0o644); err != nil {
+		return nil, err
+	}
 	keys, err := SigningKeys(KeysDir(out), log)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"edgebox/internal/version"
 )
 
 // Downgrades: an older signed bundle is still a valid bundle, so without
@@ -82,12 +84,22 @@ func (in *Installer) olderThanRunning(m *Manifest) string {
 		}
 		return ""
 	}
-	if !in.CurrentBuilt.IsZero() && !m.Created.IsZero() && m.Created.Before(in.CurrentBuilt) {
+	built := in.CurrentBuilt
+	if built.IsZero() {
+		built = imageBuilt()
+	}
+	if !built.IsZero() && !m.Created.IsZero() && m.Created.Before(built) {
 		return fmt.Sprintf("bundle %s was built %s, before the running firmware %s (built %s)", m.Version,
-			m.Created.UTC().Format(time.DateTime), in.Current, in.CurrentBuilt.UTC().Format(time.DateTime))
+			m.Created.UTC().Format(time.DateTime), in.Current, built.UTC().Format(time.DateTime))
 	}
 	return ""
 }
+
+// imageBuilt is the running image's own build time, which the image
+// builder records in the initramfs: it decides where no confirmed update
+// recorded a time, as on a freshly written disk, which would otherwise take
+// any older bundle whose version is a bare git hash.
+var imageBuilt = version.Built
 
 // RunningBuilt is the signed build time of the firmware in slot, as
 // recorded when its trial was confirmed; zero when it was not installed by

@@ -150,3 +150,22 @@ func TestInstallOptionsPath(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshDiskRefusesOlderBuild: on a freshly written disk no update was
+// ever confirmed, so the image's own recorded build time decides; before,
+// any older bundle with a bare-hash version installed there.
+func TestFreshDiskRefusesOlderBuild(t *testing.T) {
+	key := newKey(t)
+	jan, jun := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	saved := imageBuilt
+	t.Cleanup(func() { imageBuilt = saved })
+	imageBuilt = func() time.Time { return jun }
+	disk, _ := testDisk(t)
+	_, err := installAs(t, disk, makeBundleOf(t, []string{"qemu"}, key, "0a1b2c3", jan), "A", "de8163f", time.Time{}, false)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "before the running firmware") {
+		t.Fatalf("older build on a fresh disk: %v, want refused", err)
+	}
+	if _, err := installAs(t, disk, makeBundleOf(t, []string{"qemu"}, key, "4d5e6f7", jun.Add(time.Hour)), "A", "de8163f", time.Time{}, false); err != nil {
+		t.Fatalf("newer build on a fresh disk: %v", err)
+	}
+}

@@ -5,10 +5,15 @@ package version
 import (
 	"os"
 	"strings"
+	"time"
 )
 
 // File is where the image builder records the version.
 const File = "/etc/edgebox/version"
+
+// BuiltFile is where the image builder records when it built the image
+// (RFC 3339, UTC).
+const BuiltFile = "/etc/edgebox/built"
 
 // String returns the firmware version.
 func String() string {
@@ -20,4 +25,18 @@ func String() string {
 		return v
 	}
 	return "dev"
+}
+
+// Built returns when the running image was built; zero for development
+// builds or an image that does not say.
+func Built() time.Time {
+	b, err := os.ReadFile(BuiltFile)
+	if err != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b)))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
