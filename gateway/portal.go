@@ -181,23 +181,34 @@ func (s *Service) portalRefuse(w http.ResponseWriter, r *http.Request, status in
 	localapi.WriteError(w, status, err)
 }
 
-func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	cfg := s.Config()
+// portalRequest checks a portal API request's rate limit and key and
+// decodes its JSON body (at most limit bytes, no unknown fields) into v;
+// on a refusal it has answered and says false.
+func (s *Service) portalRequest(w http.ResponseWriter, r *http.Request, limit int64, v any) (config.GatewayAPIKey, bool) {
 	if s.portalLimit.blocked(remoteIP(r)) {
 		w.Header().Set("Retry-After", "10")
 		s.portalRefuse(w, r, http.StatusTooManyRequests, "rate_limited", errors.New("too many refused requests from this address; retry later"))
-		return
+		return config.GatewayAPIKey{}, false
 	}
-	key, ok := apiKey(r, cfg.Portal.APIKeys)
+	key, ok := apiKey(r, s.Config().Portal.APIKeys)
 	if !ok {
 		s.portalRefuse(w, r, http.StatusUnauthorized, "bad_key", errors.New("missing or wrong API key (X-API-Key or Authorization: Bearer)"))
-		return
+		return key, false
 	}
-	var req AuthorizeRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 16<<10))
+	dec := json.NewDecoder(io.LimitReader(r.Body, limit))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(v); err != nil {
 		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("request body: %w", err))
+		return key, false
+	}
+	return key, true
+}
+
+func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	cfg := s.Config()
+	var req AuthorizeRequest
+	key, ok := s.portalRequest(w, r, 16<<10, &req)
+	if !ok {
 		return
 	}
 	from, err := parseSIPURI(req.From)

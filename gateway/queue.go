@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -27,22 +26,9 @@ const (
 // contact center). The call is named by the token the portal got for it,
 // and only the API key that asked for that token may update it.
 func (s *Service) handleQueue(w http.ResponseWriter, r *http.Request) {
-	cfg := s.Config()
-	if s.portalLimit.blocked(remoteIP(r)) {
-		w.Header().Set("Retry-After", "10")
-		s.portalRefuse(w, r, http.StatusTooManyRequests, "rate_limited", errors.New("too many refused requests from this address; retry later"))
-		return
-	}
-	key, ok := apiKey(r, cfg.Portal.APIKeys)
-	if !ok {
-		s.portalRefuse(w, r, http.StatusUnauthorized, "bad_key", errors.New("missing or wrong API key (X-API-Key or Authorization: Bearer)"))
-		return
-	}
 	var req QueueRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("request body: %w", err))
+	key, ok := s.portalRequest(w, r, 4<<10, &req)
+	if !ok {
 		return
 	}
 	if req.Token == "" {
