@@ -331,7 +331,9 @@ func Run(ctx context.Context, o RunOptions) error {
 		"-netdev", "user,id=wan,restrict=on,net=10.0.3.0/24",
 		"-device", "virtio-net-pci,netdev=wan,id="+wanNIC+",mac=52:54:00:ed:9e:02",
 		"-chardev", "socket,id=ctlmon,path="+mon+",server=on,wait=off",
-		"-mon", "chardev=ctlmon,mode=readline")
+		"-mon", "chardev=ctlmon,mode=readline",
+		// a -mon turns -nographic's console monitor off: keep it, or Ctrl-A X does not quit
+		"-serial", "mon:stdio")
 	fmt.Printf("\n  edgebox is booting under QEMU (%s).\n", map[bool]string{true: "KVM", false: "TCG, no KVM: about 10-20 s"}[kvmUsable()])
 	fmt.Printf("  Web UI:  http://127.0.0.1:%d   https://127.0.0.1:%d\n", o.HTTPPort, o.HTTPSPort)
 	if vm.ModemSocket != "" {
