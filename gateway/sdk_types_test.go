@@ -26,8 +26,9 @@ const (
 	sdkDTS = "web/sdk/edgebox-call-1.d.ts"
 )
 
-// typescriptDir installs testdata/sdk's pinned typescript (npm ci, its
-// lockfile) into the user's cache once, and returns node_modules/typescript.
+// typescriptDir returns node_modules/typescript of testdata/sdk's pinned
+// typescript, which scripts/deps.sh (make deps) installs from its lockfile
+// into the user's cache: tests reach no registry themselves.
 func typescriptDir(t *testing.T) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
@@ -42,42 +43,11 @@ func typescriptDir(t *testing.T) string {
 	sum := sha256.Sum256(lock)
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "edgebox-test", "typescript-"+hex.EncodeToString(sum[:6]))
-	ts := filepath.Join(dir, "node_modules", "typescript")
-	if _, err := os.Stat(filepath.Join(ts, "package.json")); err == nil {
-		return ts
-	}
-	// Install beside, then rename: a concurrent run never sees half a tree.
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	for _, f := range []string{"package.json", "package-lock.json"} {
-		b, err := os.ReadFile(filepath.Join("testdata/sdk", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci (typescript for the SDK check): %v\n%s", err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(ts, "package.json")); serr != nil {
-			t.Fatal(err) // not a concurrent run that got there first
-		}
+	ts := filepath.Join(cache, "edgebox-test", "typescript-"+hex.EncodeToString(sum[:6]), "node_modules", "typescript")
+	if _, err := os.Stat(filepath.Join(ts, "package.json")); err != nil {
+		t.Fatalf("the pinned typescript is not installed (%v): run make deps, which installs it from testdata/sdk's lockfile", err)
 	}
 	return ts
 }

@@ -36,3 +36,20 @@ if ! command -v staticcheck >/dev/null 2>&1; then
 	echo "deps: installing staticcheck"
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi
+
+# The SDK's TypeScript check (gateway/sdk_types_test.go) uses the pinned
+# typescript of gateway/testdata/sdk, installed here from its lockfile, so
+# that tests themselves reach no registry. The folder is named by the
+# lockfile's hash, as the test looks for it.
+if command -v npm >/dev/null 2>&1; then
+	lock=gateway/testdata/sdk/package-lock.json
+	tsdir="${XDG_CACHE_HOME:-$HOME/.cache}/edgebox-test/typescript-$(sha256sum "$lock" | cut -c1-12)"
+	if [ ! -f "$tsdir/node_modules/typescript/package.json" ]; then
+		echo "deps: installing the pinned typescript for the SDK check"
+		mkdir -p "${tsdir%/*}"
+		tmp=$(mktemp -d "${tsdir%/*}/install-XXXXXX")
+		cp gateway/testdata/sdk/package.json "$lock" "$tmp/"
+		(cd "$tmp" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+		rm -rf "$tsdir" && mv "$tmp" "$tsdir"
+	fi
+fi
