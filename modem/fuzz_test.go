@@ -20,6 +20,7 @@ var lineSeeds = []string{
 	"*ENAP: 1", "*E2NAP: 2", `*E2IPCFG: (1,"10.155.68.129")(2,"10.155.68.131")(3,"80.251.192.244")`, "*EMRDY: 1",
 	`+CMTI: "SM",3`, "+CMGL: 0,1,,23", "+CMGR: 0,,23", "+CPIN: SIM PIN", "^CPIN: SIM PIN,3,10,3,10,3",
 	`+QPINC: "SC",3,10`, "*EPIN: 3,10,3,10", "+CPINR: SIM PIN,3,3", "+CCID: 89014103211118510720", "RING",
+	`+QNWINFO: "FDD LTE","26201","LTE BAND 3",1300`, "^HFREQINFO: 0,6,3,1300,18150,15000,19300,17200,15000", `+CNUM: "","+491701234567",145`,
 	"", ",,,", `"`, "+CREG: ,", "^DHCP: ,,,,,,", "*E2IPCFG: ((", "^HCSQ: \"LTE\",-1,999",
 }
 
@@ -48,6 +49,9 @@ func FuzzResponseParsers(f *testing.F) {
 		ParseHCSQ(rest)
 		ParseCESQ(rest)
 		ParseQCSQ(rest)
+		ParseQNWINFO(rest)
+		ParseHFREQINFO(rest)
+		ParseCNUM(rest)
 		ParseSYSINFOEX(rest)
 		ParseNDISSTAT(rest)
 		if c, err := ParseDHCP(rest); err == nil && !c.Address.Addr().Is4() {

@@ -383,6 +383,7 @@ func (m *Modem) Identity(ctx context.Context) (Identity, error) {
 		id.IMSI, _ = ParseIMSI(s)
 	}
 	id.ICCID, _ = m.prof.ICCID(ctx, m.eng)
+	id.Number = readNumber(ctx, m.eng)
 	return id, nil
 }
 
@@ -624,6 +625,9 @@ func (m *Modem) Signal(ctx context.Context) (Signal, error) {
 	s, err := m.prof.Signal(ctx, m.eng)
 	if err != nil {
 		return s, m.wrap("signal", err)
+	}
+	if b, ok := m.prof.(bandReader); ok {
+		s.Band = b.Band(ctx, m.eng)
 	}
 	return s, nil
 }

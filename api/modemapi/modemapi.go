@@ -44,6 +44,8 @@ type Identity struct {
 	IMEI         string `json:"imei"`
 	IMSI         string `json:"imsi,omitempty"`
 	ICCID        string `json:"iccid,omitempty"`
+	// Number is the SIM's own number (AT+CNUM); most SIMs do not store it.
+	Number string `json:"number,omitempty"`
 }
 
 // SIMState is what AT+CPIN? says.
@@ -119,6 +121,9 @@ type Signal struct {
 	RSCP *int       `json:"rscp_dbm,omitempty"` // UMTS, dBm
 	EcIo *float64   `json:"ecio_db,omitempty"`  // UMTS, dB
 	Tech AccessTech `json:"tech,omitempty"`
+	// Band is the serving band as the modem names it ("LTE BAND 3");
+	// empty where the vendor has no command for it.
+	Band string `json:"band,omitempty"`
 }
 
 // LinkStatus is the data connection state the modem reports.

@@ -162,6 +162,14 @@ func (s *Sim) extended(c string) reply {
 		return ok(s.prof.cgmr)
 	case "+CGSN", "+GSN":
 		return ok(s.cfg.IMEI)
+	case "+CNUM":
+		if !s.simPresent {
+			return s.cme(modem.CMESIMNotInserted)
+		}
+		if s.cfg.Number == "" {
+			return ok()
+		}
+		return ok(fmt.Sprintf(`+CNUM: "","%s",145`, s.cfg.Number))
 	case "+CIMI":
 		if !s.simPresent {
 			return s.cme(modem.CMESIMNotInserted)

@@ -283,6 +283,11 @@ func huawei(s *Sim, name, op string, args []string) (reply, bool) {
 			return ok(`^HCSQ: "LTE",44,41,163,27`), true
 		}
 		return ok(`^HCSQ: "WCDMA",30,30,58`), true
+	case "^HFREQINFO":
+		if s.prof.act == 7 {
+			return ok(`^HFREQINFO: 0,6,3,1300,18150,15000,19300,17200,15000`), true
+		}
+		return ok(`^HFREQINFO: 0,3,1,10700,21400,5000,9750,19500,5000`), true
 	case "^CPIN":
 		if !s.simPresent {
 			return s.cme(10), true

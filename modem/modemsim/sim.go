@@ -23,11 +23,13 @@ import (
 type Config struct {
 	Profile string // see Profiles()
 	// PIN, when set, enables the SIM PIN: the SIM asks for it after every boot.
-	PIN      string
-	PUK      string // default "12345678"
-	IMEI     string
-	IMSI     string
-	ICCID    string
+	PIN   string
+	PUK   string // default "12345678"
+	IMEI  string
+	IMSI  string
+	ICCID string
+	// Number is what AT+CNUM answers; empty: the SIM stores none.
+	Number   string
 	Operator string
 	// Address, Gateway and DNS are what the modem hands out (^DHCP,
 	// *E2IPCFG) when connected.
