@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"edgebox/api/webapi"
 	"edgebox/internal/localapi"
 )
 
@@ -34,20 +35,11 @@ type PasswordChange struct {
 	New string `json:"new_password"`
 }
 
-// TokenRequest creates an API token.
-type TokenRequest struct {
-	Name string `json:"name,omitempty"`
-	// Scope is read (default), operate or admin.
-	Scope Scope `json:"scope,omitempty"`
-	// ExpiresDays is the token's lifetime in days (default 90, at most 366).
-	ExpiresDays int `json:"expires_days,omitempty"`
-}
-
-// NewTokenResponse carries a token's secret, shown this one time.
-type NewTokenResponse struct {
-	Token string `json:"token"`
-	TokenInfo
-}
+// The token API's JSON types live in api/webapi, for edgectl.
+type (
+	TokenRequest     = webapi.TokenRequest
+	NewTokenResponse = webapi.NewTokenResponse
+)
 
 // OK is the body of a successful action without other result.
 type OK struct {

@@ -15,64 +15,21 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/api/webapi"
 	"edgebox/internal/config"
 )
 
-// ConfigSet changes settings by path, all at once: either every change is
-// valid and stored, or nothing is.
-type ConfigSet struct {
-	Settings map[string]any `json:"settings"`
-	// DryRun validates without storing.
-	DryRun bool `json:"dry_run,omitempty"`
-	// ConfirmExpose confirms turning web.expose_management on (a
-	// separate, deliberate step: it puts management within reach of the
-	// internet).
-	ConfirmExpose bool `json:"confirm_expose,omitempty"`
-}
-
-// ConfigResult answers a config change or validation.
-type ConfigResult struct {
-	OK       bool         `json:"ok"`
-	Errors   []FieldError `json:"errors,omitempty"`
-	Reloaded []string     `json:"reloaded,omitempty"`
-	// ReloadErrors name services that could not be asked to reload; the
-	// config is stored and they apply it when they restart.
-	ReloadErrors []string `json:"reload_errors,omitempty"`
-	// NeedsConfirm: a restore was checked, not applied. Changes lists
-	// what it would change; send it again with Confirm to apply.
-	NeedsConfirm bool           `json:"needs_confirm,omitempty"`
-	Confirm      string         `json:"confirm,omitempty"`
-	Changes      []ConfigChange `json:"changes,omitempty"`
-	Warnings     []string       `json:"warnings,omitempty"`
-}
-
-// ConfigChange is one setting a restore changes. Secrets show as
-// Redacted.
-type ConfigChange struct {
-	Path string `json:"path"`
-	Old  any    `json:"old,omitempty"`
-	New  any    `json:"new,omitempty"`
-}
-
-// RestoreRequest restores a backup (the JSON form; the page sends a
-// multipart form with the same fields and the file in "backup").
-type RestoreRequest struct {
-	Backup     json.RawMessage `json:"backup"`
-	Passphrase string          `json:"passphrase,omitempty"`
-	// Confirm is the "confirm" value of the answer that listed the
-	// changes: the restore is applied only with it.
-	Confirm       string `json:"confirm,omitempty"`
-	ConfirmExpose bool   `json:"confirm_expose,omitempty"`
-}
-
-// ConfigValue is one setting.
-type ConfigValue struct {
-	Path  string `json:"path"`
-	Value any    `json:"value"`
-}
+// The config API's JSON types live in api/webapi, for edgectl.
+type (
+	ConfigSet      = webapi.ConfigSet
+	ConfigResult   = webapi.ConfigResult
+	ConfigChange   = webapi.ConfigChange
+	RestoreRequest = webapi.RestoreRequest
+	ConfigValue    = webapi.ConfigValue
+)
 
 // MaxBackupSize bounds restore uploads.
-const MaxBackupSize = 1 << 20
+const MaxBackupSize = webapi.MaxBackupSize
 
 func (s *Server) handleConfigGet(w http.ResponseWriter, r *http.Request) {
 	c, err := s.loadConfig()

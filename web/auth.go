@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"edgebox/api/webapi"
 	"edgebox/internal/atomicfile"
 )
 
@@ -82,14 +83,7 @@ func (t tokenEntry) expires() time.Time {
 }
 
 // TokenInfo describes an API token without revealing it.
-type TokenInfo struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Scope    Scope     `json:"scope"`
-	Created  time.Time `json:"created"`
-	Expires  time.Time `json:"expires"`
-	LastUsed time.Time `json:"last_used,omitzero"`
-}
+type TokenInfo = webapi.TokenInfo
 
 // Accounts holds the admin password and API tokens, persisted in one file.
 // It is safe for concurrent use.
@@ -231,7 +225,7 @@ func (a *Accounts) NewToken(name string, scope Scope, life time.Duration) (secre
 	if len(name) > 64 {
 		return "", TokenInfo{}, errors.New("name: use at most 64 characters")
 	}
-	if !scope.valid() {
+	if !scope.Valid() {
 		return "", TokenInfo{}, fmt.Errorf("scope: %q is not read, operate or admin", scope)
 	}
 	if life == 0 {

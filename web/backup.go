@@ -1,153 +1,28 @@
 package web
 
 import (
-	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"time"
-
-	"golang.org/x/crypto/scrypt"
+	"edgebox/api/webapi"
+	"edgebox/internal/backup"
 )
 
-// A backup (format 2) is readable JSON: the config with its secrets
-// replaced by Redacted, so an admin can see what it holds, plus the whole
-// config encrypted with AES-256-GCM under a key derived with scrypt from
-// a passphrase the admin chooses, plus an HMAC-SHA256 over everything.
-// A restore needs the passphrase, refuses any file changed after it was
-// made, and takes the config from the encrypted part only.
+// The backup's format and its crypto live in api/webapi and
+// internal/backup, so that edgectl opens a backup without linking web.
 
 // BackupFormat is the backup format this firmware writes.
-const BackupFormat = "2"
+const BackupFormat = webapi.BackupFormat
 
 // MinPassphraseLen is the shortest backup passphrase accepted.
-const MinPassphraseLen = 12
+const MinPassphraseLen = webapi.MinPassphraseLen
 
-// Backup is the file an admin downloads to restore the box's setup later.
-type Backup struct {
-	Format   string          `json:"edgebox_backup"`
-	Created  time.Time       `json:"created"`
-	Hostname string          `json:"hostname,omitempty"`
-	Version  string          `json:"firmware,omitempty"`
-	Config   json.RawMessage `json:"config"` // secrets redacted
-	Secrets  *SealedConfig   `json:"secrets,omitempty"`
-	// Integrity is the hex HMAC-SHA256 of the other fields (macInput).
-	Integrity string `json:"integrity,omitempty"`
-}
-
-// SealedConfig is the whole config, encrypted.
-type SealedConfig struct {
-	KDF        string `json:"kdf"` // "scrypt"
-	N          int    `json:"n"`
-	R          int    `json:"r"`
-	P          int    `json:"p"`
-	Salt       []byte `json:"salt"`
-	Nonce      []byte `json:"nonce"`
-	Ciphertext []byte `json:"ciphertext"`
-}
-
-// BackupRequest asks for a backup.
-type BackupRequest struct {
-	Passphrase string `json:"passphrase"`
-}
-
-// scryptN is scrypt's cost: 2^15 takes about 0.1 s and 32 MiB on an APU.
-var scryptN = 1 << 15
-
-var (
-	errPassphrase    = errors.New("passphrase: wrong passphrase, or the file was changed after it was made")
-	errNoPassphrase  = errors.New("passphrase: this backup is encrypted: give its passphrase")
-	errShortPassword = fmt.Errorf("passphrase: use at least %d characters", MinPassphraseLen)
+type (
+	Backup        = webapi.Backup
+	SealedConfig  = webapi.SealedConfig
+	BackupRequest = webapi.BackupRequest
 )
 
-func backupKeys(pass string, sc *SealedConfig) (encKey, macKey []byte, err error) {
-	if sc.KDF != "scrypt" || sc.N < 1<<10 || sc.N > 1<<20 || sc.R < 1 || sc.R > 32 || sc.P < 1 || sc.P > 4 || len(sc.Salt) < 16 {
-		return nil, nil, errors.New("backup: unknown or unsafe key derivation parameters")
-	}
-	k, err := scrypt.Key([]byte(pass), sc.Salt, sc.N, sc.R, sc.P, 64)
-	if err != nil {
-		return nil, nil, err
-	}
-	return k[:32], k[32:], nil
-}
-
-// macInput is what the integrity HMAC covers: every field but itself,
-// with the config compacted so whitespace changes do not matter.
-func macInput(b *Backup) []byte {
-	var cfg bytes.Buffer
-	if err := json.Compact(&cfg, b.Config); err != nil {
-		cfg.Reset()
-		cfg.Write(b.Config)
-	}
-	c := *b
-	c.Integrity = ""
-	c.Config = cfg.Bytes()
-	out, _ := json.Marshal(c)
-	return out
-}
-
-// sealBackup makes a format-2 backup of the config document full.
-func sealBackup(full []byte, redacted map[string]any, pass, hostname, version string, now time.Time) (*Backup, error) {
-	if len(pass) < MinPassphraseLen {
-		return nil, errShortPassword
-	}
-	sc := &SealedConfig{KDF: "scrypt", N: scryptN, R: 8, P: 1, Salt: make([]byte, 16), Nonce: make([]byte, 12)}
-	rand.Read(sc.Salt)
-	rand.Read(sc.Nonce)
-	encKey, macKey, err := backupKeys(pass, sc)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := aes.NewCipher(encKey)
-	gcm, _ := cipher.NewGCM(blk)
-	sc.Ciphertext = gcm.Seal(nil, sc.Nonce, full, []byte("edgebox backup 2"))
-	rc, err := json.Marshal(redacted)
-	if err != nil {
-		return nil, err
-	}
-	b := &Backup{Format: BackupFormat, Created: now.UTC().Truncate(time.Second), Hostname: hostname, Version: version, Config: rc, Secrets: sc}
-	m := hmac.New(sha256.New, macKey)
-	m.Write(macInput(b))
-	b.Integrity = hex.EncodeToString(m.Sum(nil))
-	return b, nil
-}
-
-// OpenBackup checks a format-2 backup with its passphrase and returns
-// the whole config it holds.
-func OpenBackup(b *Backup, pass string) ([]byte, error) {
-	if b.Secrets == nil || b.Integrity == "" {
-		return nil, errors.New("backup: the file lacks its encrypted part or integrity check: it is damaged")
-	}
-	if pass == "" {
-		return nil, errNoPassphrase
-	}
-	encKey, macKey, err := backupKeys(pass, b.Secrets)
-	if err != nil {
-		return nil, err
-	}
-	want, err := hex.DecodeString(b.Integrity)
-	if err != nil {
-		return nil, errPassphrase
-	}
-	m := hmac.New(sha256.New, macKey)
-	m.Write(macInput(b))
-	if !hmac.Equal(m.Sum(nil), want) {
-		return nil, errPassphrase
-	}
-	blk, _ := aes.NewCipher(encKey)
-	gcm, _ := cipher.NewGCM(blk)
-	if len(b.Secrets.Nonce) != gcm.NonceSize() {
-		return nil, errPassphrase
-	}
-	full, err := gcm.Open(nil, b.Secrets.Nonce, b.Secrets.Ciphertext, []byte("edgebox backup 2"))
-	if err != nil {
-		return nil, errPassphrase
-	}
-	return full, nil
-}
+var (
+	sealBackup = backup.Seal
+	// OpenBackup checks a format-2 backup with its passphrase and returns
+	// the whole config it holds.
+	OpenBackup = backup.Open
+)

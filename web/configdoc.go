@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"edgebox/api/webapi"
 	"edgebox/internal/config"
 )
 
@@ -205,10 +206,7 @@ func unredact(doc, old any) any {
 }
 
 // FieldError is one validation problem tied to a config path.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = webapi.FieldError
 
 // fieldErrors splits a config validation error into per-field messages
 // ("network.modem.apn: ..." lines).

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"edgebox/api/webapi"
 	"edgebox/internal/localapi"
 )
 
@@ -35,12 +36,7 @@ const resetCodeLife = 15 * time.Minute
 var resetCodeTries = 1000
 
 // ResetCodeAnswer answers POST /api/v1/password/reset-code.
-type ResetCodeAnswer struct {
-	Message string `json:"message"`
-	// Code is given only to root on the box (web's unix socket).
-	Code    string    `json:"code,omitempty"`
-	Expires time.Time `json:"expires"`
-}
+type ResetCodeAnswer = webapi.ResetCodeAnswer
 
 // PasswordReset sets a new admin password with a reset code.
 type PasswordReset struct {

@@ -86,7 +86,7 @@ func TestReviewTokenScopesExpiryRevocation(t *testing.T) {
 		t.Fatalf("tokens: %d %s", code, body)
 	}
 	for _, ti := range list {
-		if d := ti.Expires.Sub(ti.Created); d != 90*24*time.Hour || !ti.Scope.valid() {
+		if d := ti.Expires.Sub(ti.Created); d != 90*24*time.Hour || !ti.Scope.Valid() {
 			t.Errorf("token %+v: lifetime %v", ti, d)
 		}
 	}

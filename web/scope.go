@@ -2,32 +2,19 @@ package web
 
 import (
 	"context"
+	"edgebox/api/webapi"
 	"fmt"
 	"net/http"
 )
 
-// Scope is what an API token may do. Browser sessions, Basic auth and
-// root on the box (web's unix socket) act with ScopeAdmin.
-type Scope string
+// Scope is what an API token may do (see api/webapi).
+type Scope = webapi.Scope
 
 const (
-	// ScopeRead reads status, logs, config (secrets redacted), metrics.
-	ScopeRead Scope = "read"
-	// ScopeOperate also runs the box: restart services, reboot, send
-	// SMS, run diagnostics.
-	ScopeOperate Scope = "operate"
-	// ScopeAdmin may do everything: config changes, backup (it holds the
-	// secrets), restore, firmware update, factory reset, tokens, and the
-	// raw service proxy.
-	ScopeAdmin Scope = "admin"
+	ScopeRead    = webapi.ScopeRead
+	ScopeOperate = webapi.ScopeOperate
+	ScopeAdmin   = webapi.ScopeAdmin
 )
-
-var scopeRank = map[Scope]int{ScopeRead: 1, ScopeOperate: 2, ScopeAdmin: 3}
-
-func (s Scope) valid() bool { return scopeRank[s] > 0 }
-
-// Allows reports whether a caller with scope s may do what needs scope need.
-func (s Scope) Allows(need Scope) bool { return scopeRank[s] >= scopeRank[need] }
 
 const scopeKey ctxKey = 4
 

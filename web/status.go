@@ -10,21 +10,12 @@ import (
 	"edgebox/api/gatewayapi"
 	"edgebox/api/netapi"
 	"edgebox/api/vpnapi"
+	"edgebox/api/webapi"
 	"edgebox/internal/paths"
-	"edgebox/internal/sysapi"
 )
 
-// Status is the whole box at a glance: what the dashboard, edgectl status
-// and GET /api/v1/status show. A part whose service does not answer is
-// nil and its name is in Unavailable with the reason.
-type Status struct {
-	Time        time.Time          `json:"time"`
-	System      *sysapi.System     `json:"system,omitempty"`
-	Network     *netapi.Status     `json:"network,omitempty"`
-	VPN         *vpnapi.Status     `json:"vpn,omitempty"`
-	Gateway     *gatewayapi.Status `json:"gateway,omitempty"`
-	Unavailable map[string]string  `json:"unavailable,omitempty"`
-}
+// Status is the whole box at a glance (GET /api/v1/status).
+type Status = webapi.Status
 
 // errNotRunning says a service's socket is absent: it is not running or
 // not part of this build.
