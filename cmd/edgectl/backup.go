@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/api/webapi"
 	"edgebox/internal/atomicfile"
-	"edgebox/web"
 )
 
 func init() {
@@ -40,12 +40,12 @@ func runBackup(ctx context.Context, g *globals, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pass, err := passphrase(fmt.Sprintf("passphrase for the backup's secrets (at least %d characters): ", web.MinPassphraseLen))
+	pass, err := passphrase(fmt.Sprintf("passphrase for the backup's secrets (at least %d characters): ", webapi.MinPassphraseLen))
 	if err != nil {
 		return err
 	}
 	var b []byte
-	if err := webClient().Post(ctx, "/api/v1/backup", web.BackupRequest{Passphrase: pass}, &rawJSON{&b}); err != nil {
+	if err := webClient().Post(ctx, "/api/v1/backup", webapi.BackupRequest{Passphrase: pass}, &rawJSON{&b}); err != nil {
 		return err
 	}
 	if *out == "-" {
@@ -87,16 +87,16 @@ func runRestore(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(data) > web.MaxBackupSize {
-		return fmt.Errorf("%s is larger than a backup can be (%d bytes)", fs.Arg(0), web.MaxBackupSize)
+	if len(data) > webapi.MaxBackupSize {
+		return fmt.Errorf("%s is larger than a backup can be (%d bytes)", fs.Arg(0), webapi.MaxBackupSize)
 	}
-	rr := web.RestoreRequest{Backup: data}
+	rr := webapi.RestoreRequest{Backup: data}
 	if strings.Contains(string(data), `"secrets"`) {
 		if rr.Passphrase, err = passphrase("the backup's passphrase: "); err != nil {
 			return err
 		}
 	}
-	var res web.ConfigResult
+	var res webapi.ConfigResult
 	if err := doResult(ctx, http.MethodPost, "/api/v1/restore", rr, &res); err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func runRestore(ctx context.Context, g *globals, args []string) error {
 		}
 	}
 	rr.Confirm = res.Confirm
-	res = web.ConfigResult{}
+	res = webapi.ConfigResult{}
 	err = doResult(ctx, http.MethodPost, "/api/v1/restore", rr, &res)
 	return reportResult(g, res, err, false)
 }

@@ -12,8 +12,9 @@ import (
 	"os"
 	"strings"
 
+	"edgebox/api/webapi"
+	"edgebox/internal/backup"
 	"edgebox/internal/config"
-	"edgebox/web"
 )
 
 func init() {
@@ -44,7 +45,7 @@ func configGet(ctx context.Context, g *globals, args []string) error {
 		return errors.New("usage: edgectl config get [PATH]")
 	}
 	if len(args) == 1 {
-		var v web.ConfigValue
+		var v webapi.ConfigValue
 		if err := webClient().Get(ctx, "/api/v1/config?path="+urlEscape(args[0]), &v); err != nil {
 			return err
 		}
@@ -91,18 +92,18 @@ func configSet(ctx context.Context, g *globals, args []string) error {
 	if len(rest) == 0 || len(rest)%2 != 0 {
 		return errors.New("usage: edgectl config set [-n] PATH VALUE [PATH VALUE...]  (e.g. network.modem.apn internet)")
 	}
-	req := web.ConfigSet{Settings: map[string]any{}, DryRun: *dry}
+	req := webapi.ConfigSet{Settings: map[string]any{}, DryRun: *dry}
 	for i := 0; i < len(rest); i += 2 {
 		req.Settings[rest[i]] = parseValue(rest[i+1])
 	}
-	var res web.ConfigResult
+	var res webapi.ConfigResult
 	err := doResult(ctx, http.MethodPost, "/api/v1/config/set", req, &res)
 	return reportResult(g, res, err, *dry)
 }
 
 // doResult calls the web API and decodes a ConfigResult even from an
 // error answer, so field errors reach the user.
-func doResult(ctx context.Context, method, path string, in any, res *web.ConfigResult) error {
+func doResult(ctx context.Context, method, path string, in any, res *webapi.ConfigResult) error {
 	var body io.Reader
 	ct := "application/json"
 	switch v := in.(type) {
@@ -139,7 +140,7 @@ func doResult(ctx context.Context, method, path string, in any, res *web.ConfigR
 	return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 }
 
-func reportResult(g *globals, res web.ConfigResult, err error, dry bool) error {
+func reportResult(g *globals, res webapi.ConfigResult, err error, dry bool) error {
 	if err != nil {
 		return err
 	}
@@ -184,16 +185,16 @@ func configValidate(ctx context.Context, g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	var b web.Backup
+	var b webapi.Backup
 	if json.Unmarshal(data, &b) == nil && b.Format != "" {
 		data = b.Config
-		if b.Format == web.BackupFormat {
+		if b.Format == webapi.BackupFormat {
 			// The readable part has its secrets redacted: check the sealed one.
 			pass, err := passphrase("the backup's passphrase: ")
 			if err != nil {
 				return err
 			}
-			if data, err = web.OpenBackup(&b, pass); err != nil {
+			if data, err = backup.Open(&b, pass); err != nil {
 				return fmt.Errorf("%s: %v", args[0], err)
 			}
 		}
@@ -202,7 +203,7 @@ func configValidate(ctx context.Context, g *globals, args []string) error {
 		return fmt.Errorf("%s is not valid:\n%v", args[0], err)
 	}
 	if g.JSON {
-		return printJSON(web.ConfigResult{OK: true})
+		return printJSON(webapi.ConfigResult{OK: true})
 	}
 	fmt.Printf("%s is valid\n", args[0])
 	return nil

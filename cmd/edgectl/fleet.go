@@ -24,8 +24,8 @@ import (
 	"edgebox/api/gatewayapi"
 	"edgebox/api/netapi"
 	"edgebox/api/vpnapi"
+	"edgebox/api/webapi"
 	"edgebox/internal/sysapi"
-	"edgebox/web"
 )
 
 // edgectl fleet: one command over many boxes, each reached as with --url
@@ -281,9 +281,9 @@ func runFleet(ctx context.Context, g *globals, args []string) error {
 
 // fleetSetResult is one box's answer to fleet config set.
 type fleetSetResult struct {
-	Name   string            `json:"name"`
-	Result *web.ConfigResult `json:"result,omitempty"`
-	Error  string            `json:"error,omitempty"`
+	Name   string               `json:"name"`
+	Result *webapi.ConfigResult `json:"result,omitempty"`
+	Error  string               `json:"error,omitempty"`
 }
 
 // fleetConfigSet sets the same settings on every box and reports each
@@ -296,12 +296,12 @@ func fleetConfigSet(ctx context.Context, g *globals, file string, kv []string) e
 	if err != nil {
 		return err
 	}
-	req := web.ConfigSet{Settings: map[string]any{}}
+	req := webapi.ConfigSet{Settings: map[string]any{}}
 	for i := 0; i < len(kv); i += 2 {
 		req.Settings[kv[i]] = parseValue(kv[i+1])
 	}
 	results := eachBox(boxes, func(b fleetBox) fleetSetResult {
-		var res web.ConfigResult
+		var res webapi.ConfigResult
 		if _, err := boxCall(ctx, b, http.MethodPost, "/api/v1/config/set", req, &res); err != nil {
 			return fleetSetResult{Name: b.Name, Error: err.Error()}
 		}

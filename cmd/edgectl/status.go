@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"edgebox/api/modemapi"
-	"edgebox/internal/localapi"
+	"edgebox/api/webapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
-	"edgebox/web"
 )
 
 func init() {
@@ -21,21 +20,20 @@ func init() {
 
 // webClient talks to the web service's API: its socket on the box, the
 // forwarded socket remotely (remote.go).
-func webClient() *localapi.Client { return localapi.NewClient("web") }
+func webClient() webapi.Client { return webapi.NewClient() }
 
-func fetchStatus(ctx context.Context) (web.Status, error) {
-	var st web.Status
+func fetchStatus(ctx context.Context) (webapi.Status, error) {
+	var st webapi.Status
 	if _, err := os.Stat(paths.Socket("web")); err != nil {
 		// web is not running: init alone still tells a lot.
 		sys, err := sysapi.NewClient().Status(ctx)
 		if err != nil {
 			return st, fmt.Errorf("neither web nor init answer: %w", err)
 		}
-		st = web.Status{Time: time.Now().UTC(), System: &sys, Unavailable: map[string]string{"web": "not running"}}
+		st = webapi.Status{Time: time.Now().UTC(), System: &sys, Unavailable: map[string]string{"web": "not running"}}
 		return st, nil
 	}
-	err := webClient().Get(ctx, "/api/v1/status", &st)
-	return st, err
+	return webClient().Status(ctx)
 }
 
 func runStatus(ctx context.Context, g *globals, args []string) error {
@@ -51,7 +49,7 @@ func runStatus(ctx context.Context, g *globals, args []string) error {
 }
 
 // formatStatus renders the status for people.
-func formatStatus(st web.Status) string {
+func formatStatus(st webapi.Status) string {
 	var b strings.Builder
 	if s := st.System; s != nil {
 		fmt.Fprintf(&b, "%s  board %s  firmware %s  up %s  storage %s\n", s.Hostname, s.Board, s.Version,
@@ -112,7 +110,7 @@ func formatStatus(st web.Status) string {
 	return b.String()
 }
 
-func vpnState(st web.Status) string {
+func vpnState(st webapi.Status) string {
 	v := st.VPN
 	if v == nil {
 		return ""

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"edgebox/web"
+	"edgebox/api/webapi"
 )
 
 func init() {
@@ -18,8 +18,8 @@ func init() {
 }
 
 func runTokens(ctx context.Context, g *globals, args []string) error {
-	var list []web.TokenInfo
-	if err := webClient().Get(ctx, "/api/v1/tokens", &list); err != nil {
+	list, err := webClient().Tokens(ctx)
+	if err != nil {
 		return err
 	}
 	if g.JSON {
@@ -51,8 +51,8 @@ func runTokenCreate(ctx context.Context, g *globals, args []string) error {
 	if fs.NArg() != 1 {
 		return errors.New("usage: edgectl token-create [-scope read|operate|admin] [-days N] NAME")
 	}
-	var res web.NewTokenResponse
-	if err := webClient().Post(ctx, "/api/v1/tokens", web.TokenRequest{Name: fs.Arg(0), Scope: web.Scope(*scope), ExpiresDays: *days}, &res); err != nil {
+	res, err := webClient().CreateToken(ctx, webapi.TokenRequest{Name: fs.Arg(0), Scope: webapi.Scope(*scope), ExpiresDays: *days})
+	if err != nil {
 		return err
 	}
 	if g.JSON {
@@ -66,7 +66,7 @@ func runTokenRevoke(ctx context.Context, g *globals, args []string) error {
 	if len(args) != 1 {
 		return errors.New("usage: edgectl token-revoke ID  (edgectl tokens lists the ids)")
 	}
-	if err := webClient().Do(ctx, "DELETE", "/api/v1/tokens/"+urlEscape(args[0]), nil, nil); err != nil {
+	if err := webClient().RevokeToken(ctx, args[0]); err != nil {
 		return err
 	}
 	if !g.JSON {
@@ -81,7 +81,7 @@ func runPasswordReset(ctx context.Context, g *globals, args []string) error {
 	if g.URL != "" {
 		return errors.New("a password reset needs someone at the box: run it there (serial console), or use the reset page and read the code on the console")
 	}
-	var ans web.ResetCodeAnswer
+	var ans webapi.ResetCodeAnswer
 	if err := webClient().Post(ctx, "/api/v1/password/reset-code", nil, &ans); err != nil {
 		return err
 	}
