@@ -29,8 +29,8 @@ func TestBrowserPhoneGermanPages(t *testing.T) {
 			[]string{"Internet uplink", "Mobile modem", "Services", "Recent log", "Active calls"}},
 		{"/admin", "84-admin-de", []string{"Verwaltung", "Sicherung herunterladen", "Support-Paket", "Diagnose", "Schnelltests", "SIP testen", "Firmware-Aktualisierung", "Ausschalten", "API-Tokens", "Passwort ändern"},
 			[]string{"Download backup", "Quick tests", "Firmware update", "Power off", "Change password", "Create token"}},
-		{"/signal", "85-signal-de", []string{"Empfang und SIM", "Antenne ausrichten", "Zellen-ID", "SIM-Karte", "Verbleibende PIN-Versuche", "Empfangsleistung: über −90 ist gut", "vom Modemdienst nicht gemeldet", "nicht bekannt"},
-			[]string{"Antenna alignment", "Cell ID", "SIM card", "PIN tries left", "received power", "not reported", "not known"}},
+		{"/signal", "85-signal-de", []string{"Empfang und SIM", "Antenne ausrichten", "Zellen-ID", "SIM-Karte", "Verbleibende PIN-Versuche", "Empfangsleistung: über −90 ist gut", "vom Modemdienst nicht gemeldet", "auf der SIM nicht gespeichert"},
+			[]string{"Antenna alignment", "Cell ID", "SIM card", "PIN tries left", "received power", "not reported", "not known", "not stored"}},
 		{"/logs", "86-logs-de", []string{"Protokolle", "Dienst"}, []string{"No log lines yet"}},
 		{"/sms", "87-sms-de", []string{"SMS", "Senden", "Nachricht", "SMS senden", "Posteingang"}, []string{"Send SMS", "Inbox", "Message"}},
 	} {

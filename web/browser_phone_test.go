@@ -481,7 +481,7 @@ func TestBrowserPhoneFirmware(t *testing.T) {
 // mobile step offers to fill in (issue 24, LuCI/Teltonika additions).
 func TestBrowserPhoneSignalAndSIM(t *testing.T) {
 	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
-	nc := &fakeNetctl{rsrp: -112}
+	nc := &fakeNetctl{rsrp: -112, band: "LTE BAND 20", number: "+491701234567"}
 	serveUnix(t, "netctl", nc.handler())
 	serveUnix(t, "gateway", fakeGateway())
 	setupAdmin(t, e)
@@ -500,6 +500,12 @@ func TestBrowserPhoneSignalAndSIM(t *testing.T) {
 		if !strings.Contains(main, want) {
 			t.Errorf("signal page lacks %q", want)
 		}
+	}
+	if got := textOf(ctx, "#band"); got != "LTE BAND 20" {
+		t.Errorf("band %q, want LTE BAND 20", got)
+	}
+	if got := textOf(ctx, "#sim-number"); got != "+491701234567" {
+		t.Errorf("phone number %q, want +491701234567", got)
 	}
 	if !hasClass(ctx, ".meter .bars", "b0") {
 		t.Error("RSRP -112 dBm should show no bars")

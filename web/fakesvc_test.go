@@ -21,7 +21,9 @@ type fakeNetctl struct {
 	at       []string
 	profile  string
 	vpnState string
-	rsrp     int // LTE RSRP the modem reports (-95 when 0)
+	rsrp     int    // LTE RSRP the modem reports (-95 when 0)
+	band     string // serving band the modem reports ("" none)
+	number   string // the SIM's own number ("" not stored)
 }
 
 func (f *fakeNetctl) status() map[string]any {
@@ -47,10 +49,10 @@ func (f *fakeNetctl) status() map[string]any {
 		"lan": []any{map[string]any{"role": "lan1", "interface": "eth0", "address": "192.168.1.1/24", "carrier": true}},
 		"modem": map[string]any{
 			"state":          "connected",
-			"identity":       map[string]any{"manufacturer": "Huawei", "model": "ME909u-521", "imei": "861234567890123", "imsi": "262021234567890", "iccid": "8949022012345678901"},
+			"identity":       map[string]any{"manufacturer": "Huawei", "model": "ME909u-521", "imei": "861234567890123", "imsi": "262021234567890", "iccid": "8949022012345678901", "number": f.number},
 			"sim":            map[string]any{"state": "ready", "pin_attempts": 3, "puk_attempts": 10, "iccid": "8949022012345678901"},
 			"registration":   map[string]any{"state": "home", "tech": "lte", "operator": "Vodafone.de", "cell_id": "01A2D30F", "lac": "B1C4"},
-			"signal":         map[string]any{"rssi_dbm": -71, "rsrp_dbm": rsrp, "rsrq_db": -11.5, "sinr_db": 14.2, "tech": "lte"},
+			"signal":         map[string]any{"rssi_dbm": -71, "rsrp_dbm": rsrp, "rsrq_db": -11.5, "sinr_db": 14.2, "tech": "lte", "band": f.band},
 			"signal_history": hist,
 		},
 	}

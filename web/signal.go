@@ -59,11 +59,12 @@ func signalPage(st Status) signalView {
 	v.Operator = orDash(reg.Operator)
 	v.CellID = orDash(reg.CellID)
 	v.LAC = orDash(reg.LAC)
-	v.Band = "not reported by the modem service"
 	var sig modemapi.Signal
 	if m.Signal != nil {
 		sig = *m.Signal
 	}
+	// Empty: an older netctl, or a card without a band command (Ericsson).
+	v.Band = firstNonEmpty(sig.Band, "not reported by the modem service")
 	add := func(name string, f *float64, unit string, th [4]float64, hint string) {
 		mt := meter{Name: name, Bars: -1, Value: "not reported", Hint: hint}
 		if f != nil {
@@ -82,15 +83,23 @@ func signalPage(st Status) signalView {
 		}
 		return "unknown"
 	}
+	// The number is read with the IMSI once the SIM is unlocked; with an
+	// IMSI and no number, the SIM does not store it (most do not).
+	number := "not known"
+	if id.Number != "" {
+		number = id.Number
+	} else if id.IMSI != "" {
+		number = "not stored on the SIM"
+	}
 	v.SIM = simView{
-		ICCID: orDash(firstNonEmpty(sim.ICCID, id.ICCID)),
-		IMSI:  orDash(id.IMSI),
-		// netctl's modem status carries neither the SIM's own number nor
-		// its slot (yet).
-		Number:   "not known",
+		ICCID:    orDash(firstNonEmpty(sim.ICCID, id.ICCID)),
+		IMSI:     orDash(id.IMSI),
+		Number:   number,
 		PINTries: tries(sim.PINAttempts),
 		PUKTries: tries(sim.PUKAttempts),
-		Slot:     "not reported",
+		// Which mPCIe slot (and so which SIM holder) the modem sits in is
+		// not known to netctl: USB detection does not map to a slot.
+		Slot: "not reported",
 	}
 	v.APN = m.APN
 	if e, ok := apndb.Lookup(id.IMSI); ok {
