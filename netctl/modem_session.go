@@ -27,6 +27,9 @@ type modemSession struct {
 	regSince  time.Time // unregistered since
 	radioAt   time.Time // last radio check while unregistered
 	upSince   time.Time // when the data connection last came up
+	// locked: the identity was read while the SIM wanted its PIN, so it
+	// lacks what only an unlocked SIM gives (IMSI, own number).
+	locked bool
 }
 
 // step is what a state decided.
@@ -79,14 +82,7 @@ func cmdCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 // interface; false when the modem cannot be used as configured.
 func (s *modemSession) setup(ctx context.Context) bool {
 	m, drv := s.m, s.drv
-	c, cancel := cmdCtx(ctx)
-	id, err := drv.Identity(c)
-	cancel()
-	if err == nil {
-		m.mu.Lock()
-		m.st.Identity = &id
-		m.mu.Unlock()
-	}
+	s.readIdentity(ctx)
 	m.mu.Lock()
 	iface := m.cfg.Interface
 	if iface == "" {
@@ -185,8 +181,13 @@ func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string)
 	}
 	switch sim.State {
 	case modem.SIMReady:
+		if s.locked {
+			s.locked = false
+			s.readIdentity(ctx)
+		}
 		return stepNext
 	case modem.SIMPIN:
+		s.locked = true
 		return s.enterPIN(ctx, cfg, failed, &sim)
 	case modem.SIMPUK:
 		m.setState(ModemSIM, "the SIM is locked (PUK required); unlock it in a phone")
@@ -197,6 +198,18 @@ func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string)
 	}
 	m.setState(ModemSIM, "SIM "+string(sim.State))
 	return s.wait(ctx, 3*time.Second)
+}
+
+// readIdentity reads the modem's and SIM's identity into the status.
+func (s *modemSession) readIdentity(ctx context.Context) {
+	c, cancel := cmdCtx(ctx)
+	id, err := s.drv.Identity(c)
+	cancel()
+	if err == nil {
+		s.m.mu.Lock()
+		s.m.st.Identity = &id
+		s.m.mu.Unlock()
+	}
 }
 
 // enterPIN sends the configured PIN once; a rejected PIN is never sent again.

@@ -174,7 +174,7 @@ func TestNamespaceModemLTE(t *testing.T) {
 	r := newRig(t, "md")
 	r.setCarrier("ltep", false)
 	r.startDNSMasq("ltep", lteNet)
-	sim := r.startModemsim("huawei-me909s", "1234")
+	sim := r.startModemsimArgs("huawei-me909s", "1234", "--number", "+491701234567")
 	r.writeConfig(lteConfig(sim.pty, "4321"))
 	r.startNetctl()
 	ctx := context.Background()
@@ -224,6 +224,15 @@ func TestNamespaceModemLTE(t *testing.T) {
 	}
 	if m.Signal == nil || len(m.SignalHistory) == 0 || m.APN != "internet.test" {
 		t.Errorf("signal %+v history %d apn %q", m.Signal, len(m.SignalHistory), m.APN)
+	}
+	// Antenna alignment and SIM details: the band from ^HFREQINFO, the
+	// SIM's number from +CNUM.
+	if m.Signal == nil || m.Signal.Band != "LTE BAND 3" {
+		t.Errorf("band: signal %+v", m.Signal)
+	}
+	// Both are read again once the PIN has unlocked the SIM.
+	if m.Identity == nil || m.Identity.Number != "+491701234567" || m.Identity.IMSI != "262011234567890" {
+		t.Errorf("number: identity %+v", m.Identity)
 	}
 	if i := indexOf(sim.commands(), `AT^NDISDUP=1,1,"internet.test"`); i < 0 {
 		t.Errorf("no ^NDISDUP dial with the APN in %q", sim.commands())

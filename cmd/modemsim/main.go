@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	netdev := flag.String("netdev", "", "interface whose link follows the data connection")
 	netnsName := flag.String("netns", "", "network namespace of --netdev")
 	pin := flag.String("pin", "", "SIM PIN (enables the PIN check)")
+	number := flag.String("number", "", "the SIM's own number, as AT+CNUM answers it (default: none stored, as on most SIMs)")
 	urcEvery := flag.Duration("urc-every", 0, "send the vendor's periodic signal URC at this interval (0: never)")
 	ppp := flag.Bool("ppp", false, "PPP profiles (sierra-mc8775, generic): after ATD*99 CONNECT run the carrier's pppd on the AT byte stream")
 	pppPeer := flag.String("ppp-peer", "", "peer command instead of the default pppd (words split on blanks; implies --ppp)")
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		lvl = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	cfg := modemsim.Config{Profile: *profile, PIN: *pin, PeriodicURC: *urcEvery, Logger: log}
+	cfg := modemsim.Config{Profile: *profile, PIN: *pin, Number: *number, PeriodicURC: *urcEvery, Logger: log}
 	cfg.BootURCOnFirstCommand, cfg.AnswerDelay, cfg.AcceptAPN = *bootFirst, *answerDelay, *acceptAPN
 	if *bootCFUN >= 0 {
 		cfg.BootCFUN = bootCFUN

@@ -166,6 +166,9 @@ func (s *Sim) extended(c string) reply {
 		if !s.simPresent {
 			return s.cme(modem.CMESIMNotInserted)
 		}
+		if s.simLocked() {
+			return s.cme(modem.CMESIMPINRequired)
+		}
 		if s.cfg.Number == "" {
 			return ok()
 		}
