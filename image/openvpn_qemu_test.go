@@ -2,7 +2,6 @@ package image
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,19 +14,14 @@ import (
 	"io"
 	"math/big"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestQEMUOpenVPN proves that the image's own openvpn, run by the image's
@@ -152,10 +146,7 @@ func ovqWaitConnected(t *testing.T, api *ovqAPI, tok string, server *ovqServer, 
 // namespace, the box answers /healthz on its tunnel address.
 func ovqHealthzThroughTunnel(t *testing.T, ns, addr string) {
 	t.Helper()
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
-			return ovqDialInNetns(ns, a)
-		}}}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: nsDial(ns)}}
 	defer hc.CloseIdleConnections()
 	var lastErr error
 	for range 30 {
@@ -332,33 +323,6 @@ func ovqGuestFwd(t *testing.T, rule string) {
 	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
 }
 
-// ovqDialInNetns connects to addr from inside ns: a locked thread enters
-// the namespace, dials, and is thrown away with its goroutine.
-func ovqDialInNetns(ns, addr string) (net.Conn, error) {
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open(filepath.Join("/run/netns", ns))
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- res{err: fmt.Errorf("setns %s: %w", ns, err)}
-			return
-		}
-		c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-		ch <- res{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
-}
-
 // ovqPKI is a throwaway CA, server and client certificate.
 type ovqPKI struct {
 	dir                  string
@@ -426,23 +390,9 @@ func (p *ovqPKI) legacyProfile() string {
 	}, "\r\n") + "\r\n"
 }
 
-// ovqServer is Debian's openvpn as the admins' server, inside ns.
-type ovqServer struct {
-	mu  sync.Mutex
-	out bytes.Buffer
-}
-
-func (s *ovqServer) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.Write(b)
-}
-
-func (s *ovqServer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.String()
-}
+// ovqServer is Debian's openvpn as the admins' server, inside ns: its
+// output, collected as the field day's peers' logs are.
+type ovqServer struct{ syncBuf }
 
 func startOVQServer(t *testing.T, ns string, p *ovqPKI) *ovqServer {
 	t.Helper()

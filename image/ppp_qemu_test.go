@@ -8,15 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // TestQEMUPPP proves netctl's PPP path end to end with a real pppd: the
@@ -53,7 +50,8 @@ func TestQEMUPPP(t *testing.T) {
 	}
 
 	// The probe target: a TCP listener on 127.0.0.1 inside the namespace.
-	ln, err := listenInNetns(ns)
+	var ln net.Listener
+	err = inNetns(ns, func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:0"); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,32 +335,4 @@ func killNetnsProcs(ns string) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-}
-
-// listenInNetns opens a TCP listener on 127.0.0.1 inside ns: a locked
-// thread enters the namespace, creates the socket and is then thrown away
-// (the goroutine ends while locked), so no other goroutine runs there.
-func listenInNetns(ns string) (net.Listener, error) {
-	type res struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread()
-		f, err := os.Open(filepath.Join("/run/netns", ns))
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- res{err: fmt.Errorf("setns %s: %w", ns, err)}
-			return
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		ch <- res{ln, err}
-	}()
-	r := <-ch
-	return r.ln, r.err
 }
