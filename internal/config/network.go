@@ -146,7 +146,15 @@ type Modem struct {
 	// dead this long.
 	ResetAfterSec int      `json:"reset_after_sec"`
 	HealthTargets []string `json:"health_targets,omitempty"`
+	// Slot says which mini-PCIe slot holds the modem ("mpcie1" or
+	// "mpcie2", as printed on the board) when the board's USB map is
+	// wrong or unknown; "" = from the USB port the modem sits on.
+	Slot string `json:"slot,omitempty"`
 }
+
+// ModemSlots are the values network.modem.slot takes: the APU boards have
+// at most two mini-PCIe slots that carry a modem.
+var ModemSlots = []string{"mpcie1", "mpcie2"}
 
 // Health configures the probes that decide whether an uplink works.
 type Health struct {
@@ -286,6 +294,9 @@ func (s Network) Validate() error {
 		if strings.ContainsAny(f.v, "\"\r\n\x1a\x1b") || len(f.v) > 64 {
 			bad("modem."+f.name, "must be at most 64 characters without quotes or control characters")
 		}
+	}
+	if s.Modem.Slot != "" && !slices.Contains(ModemSlots, s.Modem.Slot) {
+		bad("modem.slot", "%q is not a slot: use mpcie1 or mpcie2 (as printed beside the slot on the board), or leave it empty to find the slot from the modem's USB port", s.Modem.Slot)
 	}
 	if s.Modem.ResetAfterSec != 0 && s.Modem.ResetAfterSec < 30 {
 		bad("modem.reset_after_sec", "%d is below 30 (0 disables the reset)", s.Modem.ResetAfterSec)

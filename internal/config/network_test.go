@@ -37,6 +37,8 @@ func TestNetworkValidateNamesFields(t *testing.T) {
 		{func(n *Network) { n.Firewall.OpenTCP = []string{"0"} }, "network.firewall.open_tcp[0]"},
 		{func(n *Network) { n.Interfaces = map[string]string{"wan": "eth0/1"} }, "network.interfaces.wan"},
 		{func(n *Network) { n.Modem.ResetAfterSec = 5 }, "network.modem.reset_after_sec"},
+		{func(n *Network) { n.Modem.Slot = "mPCIe 1" }, "network.modem.slot"},
+		{func(n *Network) { n.Modem.Slot = "mpcie3" }, "network.modem.slot"},
 	} {
 		n := DefaultNetwork()
 		tc.edit(&n)
@@ -50,7 +52,7 @@ func TestNetworkValidateNamesFields(t *testing.T) {
 func TestNetworkValidConfigs(t *testing.T) {
 	n := DefaultNetwork()
 	n.WAN = WAN{Enabled: true, Method: MethodStatic, Address: "203.0.113.2/24", Gateway: "203.0.113.1", DNS: []string{"203.0.113.53"}, MTU: 1492}
-	n.Modem = Modem{Enabled: true, APN: "internet", PIN: "1234", Method: MethodModem, ResetAfterSec: 120}
+	n.Modem = Modem{Enabled: true, APN: "internet", PIN: "1234", Method: MethodModem, ResetAfterSec: 120, Slot: "mpcie2"}
 	n.Uplinks = []string{"modem"}
 	n.Health.Targets = []string{"icmp:192.0.2.1", "tcp:192.0.2.2:443"}
 	n.Firewall.OpenUDP = []string{"1194", "10000-20000"}
