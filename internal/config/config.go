@@ -99,6 +99,20 @@ func validHostname(h string) bool {
 // Parse decodes and validates a config document, migrating older schemas.
 // Unknown fields are an error so a typo is never silently ignored.
 func Parse(data []byte) (*Config, error) {
+	c, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Decode is Parse without Validate: a service's reload (internal/service)
+// reports a document it cannot read apart from one that reads but breaks
+// a rule. Anything put into effect must still pass Validate.
+func Decode(data []byte) (*Config, error) {
 	var head struct {
 		Version int `json:"version"`
 	}
@@ -116,9 +130,6 @@ func Parse(data []byte) (*Config, error) {
 	}
 	if c.Version == 0 {
 		c.Version = SchemaVersion
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
 	}
 	return c, nil
 }
