@@ -27,6 +27,19 @@ type ModemSlot struct {
 	Name      string `json:"name"`                 // mpcie2
 	ResetGPIO string `json:"reset_gpio,omitempty"` // GPIO line name that resets the card
 	SIM       string `json:"sim,omitempty"`        // where its SIM sits
+	// Label is the slot as installers see it (UI, network.modem.slot
+	// "mpcie1" is Label "mPCIe 1").
+	Label string `json:"label,omitempty"`
+	// USBController and USBPorts say where a card in this slot shows up on
+	// USB: the PCI address of the host controller and the port chain below
+	// its root hub ("1.3": root port 1, hub port 3). Bus numbers (the "2"
+	// of sysfs's 2-1.3) depend on the order the controllers' drivers load,
+	// so they are not part of the map. Empty: not known for this board.
+	USBController string `json:"usb_controller,omitempty"`
+	USBPorts      string `json:"usb_ports,omitempty"`
+	// USBGuessed marks a map not confirmed on a real board: the UI says
+	// so and network.modem.slot overrides it.
+	USBGuessed bool `json:"usb_guessed,omitempty"`
 }
 
 // Profile is everything edgebox needs to know about one board.
@@ -89,8 +102,15 @@ func apu2Board(name, desc string, nics int, sim2 string) Profile {
 		NICs: apuNICs(nics), LEDGlob: "apu*:green:*", GPIOs: apu2GPIOs,
 		Modules: join(commonModules, apu2Family), Console: "ttyS0,115200n8",
 		ModemSlots: []ModemSlot{
-			{Name: "mpcie2", ResetGPIO: "mpcie2_reset", SIM: sim2},
-			{Name: "mpcie3", ResetGPIO: "mpcie3_reset", SIM: "J14"},
+			// USB map guessed: the FCH has two EHCI controllers (00:12.0,
+			// 00:13.0), each with a 4-port hub (0438:7900) on root port 1;
+			// an apu3c2 with an MC7455 showed it at hub port 3 of the second
+			// one (a public lsusb -t, slot not stated). The other slot on the
+			// first controller's hub port 3 is a guess by symmetry.
+			{Name: "mpcie2", Label: "mPCIe 1", ResetGPIO: "mpcie2_reset", SIM: sim2,
+				USBController: "0000:00:13.0", USBPorts: "1.3", USBGuessed: true},
+			{Name: "mpcie3", Label: "mPCIe 2", ResetGPIO: "mpcie3_reset", SIM: "J14",
+				USBController: "0000:00:12.0", USBPorts: "1.3", USBGuessed: true},
 		},
 		Watchdog: "sp5100_tco",
 	}
@@ -105,7 +125,8 @@ var Profiles = map[string]Profile{
 		Modules: join(commonModules, []string{"r8169", "sp5100_tco", "sdhci_pci", "mmc_block", "k10temp"}),
 		Console: "ttyS0,115200n8",
 		ModemSlots: []ModemSlot{
-			{Name: "mpcie1", SIM: "J12"},
+			// No USB map: nothing known of the apu1's USB wiring.
+			{Name: "mpcie1", Label: "mPCIe 1", SIM: "J12"},
 		},
 		Watchdog: "sp5100_tco",
 	},
@@ -122,7 +143,7 @@ var Profiles = map[string]Profile{
 		Modules: join(commonModules, []string{"e1000e", "virtio_net", "virtio_pci", "i6300esb", "qemu_fw_cfg", "usbnet"}),
 		Console: "ttyS0,115200n8",
 		ModemSlots: []ModemSlot{
-			{Name: "usb", SIM: "simulated"},
+			{Name: "usb", Label: "USB (QEMU)", SIM: "simulated"},
 		},
 		Watchdog: "i6300esb",
 	},
