@@ -32,7 +32,8 @@ type Gateway struct {
 	// DrainLimitSec is how long a drain (before a reboot, an update or a
 	// gateway restart) waits for live calls to end before going on; 0
 	// means DefaultDrainLimitSec (docs/fleet.md).
-	DrainLimitSec int `json:"drain_limit_sec,omitempty"`
+	DrainLimitSec int        `json:"drain_limit_sec,omitempty"`
+	GSM           GatewayGSM `json:"gsm"` // the GSM bridge: gsm.go
 }
 
 // GatewayPBX is where calls go.
@@ -196,7 +197,19 @@ type GatewayMedia struct {
 	// packet path instead of the box's fast path: for diagnosing an
 	// interoperability problem without a firmware update.
 	PionMediaPath bool `json:"pion_media_path,omitempty"`
+	// Stack is what brings a call's browser leg up: "pion" (default), a
+	// whole pion PeerConnection per call, or "lean": ICE-lite, DTLS and
+	// SRTP on the shared port with no PeerConnection (calls the lean stack
+	// cannot carry, such as bridged video or a box without a public
+	// address, still use pion).
+	Stack string `json:"stack,omitempty"`
 }
+
+// Browser-leg stacks (GatewayMedia.Stack).
+const (
+	StackPion = "pion"
+	StackLean = "lean"
+)
 
 // GatewayICEServer is one STUN or TURN server for clients.
 type GatewayICEServer struct {
@@ -405,6 +418,9 @@ func (s Gateway) Validate() error {
 			bad(fmt.Sprintf("media.codecs[%d]", i), "%q is not one of %s", c, strings.Join(KnownCodecs, ", "))
 		}
 	}
+	if m.Stack != "" && m.Stack != StackPion && m.Stack != StackLean {
+		bad("media.stack", "%q is not %q or %q", m.Stack, StackPion, StackLean)
+	}
 	for i, srv := range m.ICEServers {
 		if len(srv.URLs) == 0 {
 			bad(fmt.Sprintf("media.ice_servers[%d].urls", i), "at least one stun: or turn: URL")
@@ -439,6 +455,7 @@ func (s Gateway) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, s.GSM.Validate())
 	return errors.Join(errs...)
 }
 
