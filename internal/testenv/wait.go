@@ -1,0 +1,66 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Backoff bounds of the polling: the first retry comes soon (most
+// conditions hold within milliseconds), later ones every 250 ms at most.
+const (
+	firstPoll = 5 * time.Millisecond
+	maxPoll   = 250 * time.Millisecond
+)
+
+// Until polls cond until it reports true or timeout passes. cond's error
+// means "not yet, and this is why"; it does not stop the polling. On
+// timeout the error names what and carries cond's last error.
+func Until(timeout time.Duration, what string, cond func() (bool, error)) error {
+	end := time.Now().Add(timeout)
+	wait := firstPoll
+	var last error
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		last = err
+		left := time.Until(end)
+		if left <= 0 {
+			break
+		}
+		time.Sleep(min(wait, left))
+		wait = min(2*wait, maxPoll)
+	}
+	if last != nil {
+		return fmt.Errorf("%s: not within %v: %w", what, timeout, last)
+	}
+	return fmt.Errorf("%s: not within %v", what, timeout)
+}
+
+// WaitFor is Until that fails t (from the test's goroutine) on timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	if err := Until(timeout, what, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Cond adapts a plain predicate to WaitFor's cond.
+func Cond(f func() bool) func() (bool, error) {
+	return func() (bool, error) { return f(), nil }
+}
+
+// Why adapts a predicate that also says what it saw (for the timeout
+// message) to WaitFor's cond.
+func Why(f func() (bool, string)) func() (bool, error) {
+	return func() (bool, error) {
+		ok, why := f()
+		if ok || why == "" {
+			return ok, nil
+		}
+		return false, errors.New(why)
+	}
+}
