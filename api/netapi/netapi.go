@@ -134,6 +134,31 @@ type ModemStatus struct {
 	Error     string    `json:"error,omitempty"`
 	ErrorTime time.Time `json:"error_time,omitzero"`
 	Since     time.Time `json:"since,omitzero"`
+	// Slot is the mini-PCIe slot the modem sits in; nil when no modem was
+	// detected.
+	Slot *ModemSlot `json:"slot,omitempty"`
+}
+
+// Where a modem's slot comes from.
+const (
+	SlotFromConfig     = "config"      // network.modem.slot
+	SlotFromUSB        = "usb"         // the board's USB map
+	SlotFromGuessedUSB = "usb-guessed" // a USB map not confirmed on a real board
+)
+
+// ModemSlot says which mini-PCIe slot, and so which SIM holder, holds the
+// modem.
+type ModemSlot struct {
+	// Name is the slot as printed on the board ("mPCIe 1"), or "unknown".
+	Name string `json:"name"`
+	// SIM is where that slot's SIM sits, when the board profile says.
+	SIM string `json:"sim,omitempty"`
+	// Source is SlotFrom*; "" when the slot is unknown.
+	Source string `json:"source,omitempty"`
+	// USB is where the modem's USB device hangs, when read.
+	USB string `json:"usb,omitempty"`
+	// Reason says why the slot is unknown.
+	Reason string `json:"reason,omitempty"`
 }
 
 // SignalSample is one point of the signal history.
