@@ -201,7 +201,7 @@ func Kamailio(t testing.TB, ns *Netns, o KamailioOptions) *KamailioServer {
 	WaitFor(t, 10*time.Second, "kamailio listening on "+k.Addr(), func() (bool, error) {
 		select {
 		case <-p.Done():
-			return false, fmt.Errorf("kamailio exited: %v\n%s", p.Err(), k.Log())
+			return false, Final(fmt.Errorf("kamailio exited: %v\n%s", p.Err(), k.Log()))
 		default:
 		}
 		out, _ := exec.Command(ss[0], ss[1:]...).Output()

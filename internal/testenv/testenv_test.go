@@ -39,6 +39,20 @@ func TestUntilTimesOutWithWhatAndLastError(t *testing.T) {
 	}
 }
 
+func TestUntilStopsAtFinal(t *testing.T) {
+	calls := 0
+	err := Until(time.Minute, "the server", func() (bool, error) {
+		calls++
+		if calls == 2 {
+			return false, Final(errors.New("it exited"))
+		}
+		return false, errors.New("not yet")
+	})
+	if err == nil || err.Error() != "the server: it exited" || calls != 2 {
+		t.Fatalf("Until = %v after %d calls, want \"the server: it exited\" after 2", err, calls)
+	}
+}
+
 // TestWaitForFailsTheTest runs the test binary again for a test whose
 // WaitFor times out, and reads its verdict.
 func TestWaitForFailsTheTest(t *testing.T) {

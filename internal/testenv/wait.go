@@ -15,8 +15,9 @@ const (
 )
 
 // Until polls cond until it reports true or timeout passes. cond's error
-// means "not yet, and this is why"; it does not stop the polling. On
-// timeout the error names what and carries cond's last error.
+// means "not yet, and this is why"; it does not stop the polling unless
+// made with Final. On timeout the error names what and carries cond's
+// last error.
 func Until(timeout time.Duration, what string, cond func() (bool, error)) error {
 	end := time.Now().Add(timeout)
 	wait := firstPoll
@@ -25,6 +26,9 @@ func Until(timeout time.Duration, what string, cond func() (bool, error)) error 
 		ok, err := cond()
 		if ok {
 			return nil
+		}
+		if f, is := err.(finalError); is {
+			return fmt.Errorf("%s: %w", what, f.err)
 		}
 		last = err
 		left := time.Until(end)
@@ -64,3 +68,12 @@ func Why(f func() (bool, string)) func() (bool, error) {
 		return false, errors.New(why)
 	}
 }
+
+// Final marks cond's error as one waiting cannot cure (the process
+// exited): Until returns it at once.
+func Final(err error) error { return finalError{err} }
+
+type finalError struct{ err error }
+
+func (f finalError) Error() string { return f.err.Error() }
+func (f finalError) Unwrap() error { return f.err }
