@@ -30,7 +30,7 @@ type GatewayGSM struct {
 	StoreMax int `json:"store_max,omitempty"`
 	// RetrySec is the first wait before a failed delivery is tried again;
 	// it doubles up to ten minutes. 0 means 10.
-	RetrySec int `json:"retry_sec,omitempty"`
+	RetrySec int    `json:"retry_sec,omitempty"`
 	AMI      GSMAMI `json:"ami"`
 }
 
