@@ -33,8 +33,9 @@ type Conn struct {
 
 	rc syscall.RawConn // of out
 
-	// lite answers connectivity checks of lean calls (icelite.go)
-	lite *Lite
+	// lite answers connectivity checks of lean calls (icelite.go); set
+	// while the readers run
+	lite atomic.Pointer[Lite]
 	// lean calls' DTLS handshakes by peer address (lean.go)
 	dtlsPeers sync.Map // netip.AddrPort -> *peerConn
 
@@ -167,7 +168,7 @@ func (c *Conn) claim(pkt []byte, from netip.AddrPort) bool {
 		c.keys.observe(from, pkt, false)
 		return c.dtlsFor(pkt, from)
 	case b0 <= 3:
-		return c.lite.answer(c, pkt, from)
+		return c.lite.Load().answer(c, pkt, from)
 	}
 	return false
 }

@@ -36,8 +36,7 @@ type Lite struct {
 }
 
 // SetLite makes c answer checks for the credentials registered with l.
-// Call it before the first packet arrives.
-func (c *Conn) SetLite(l *Lite) { c.lite = l }
+func (c *Conn) SetLite(l *Lite) { c.lite.Store(l) }
 
 // Add registers one call's credentials: localUfrag/localPwd from the box's
 // answer, remoteUfrag from the browser's offer. on runs on the socket's

@@ -66,6 +66,20 @@ func (c *Conn) Expect(peer netip.AddrPort) {
 	}
 }
 
+// Forget ends peer's lean DTLS without a word to the peer: its records
+// stop going to the handshake (to pion, which drops them), then d (from
+// Accept; nil when none ran) is closed, its close_notify unsent. A
+// browser that got the keys keeps its DTLS up, and the call its media,
+// with no goroutine of the handshake left.
+func (c *Conn) Forget(peer netip.AddrPort, d *dtls.Conn) {
+	if v, ok := c.dtlsPeers.Load(unmap(peer)); ok {
+		v.(*peerConn).Close()
+	}
+	if d != nil {
+		d.Close()
+	}
+}
+
 func newPeerConn(c *Conn, peer netip.AddrPort) *peerConn {
 	return &peerConn{c: c, peer: peer, in: make(chan []byte, 16), closed: make(chan struct{}), dl: deadline.New()}
 }

@@ -92,7 +92,10 @@ func TestLeanCallWithoutPeerConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := make(chan []byte, 4)
-			r.s.Receive(0x1234, func(pkt []byte) { got <- bytes.Clone(pkt) })
+			gotRTCP := make(chan []byte, 4)
+			// a lean call learns the browser's SSRC from its packets
+			r.s.ReceiveAny(func(pkt []byte) { got <- bytes.Clone(pkt) })
+			r.s.ReceiveRTCP(func(pkt []byte) { gotRTCP <- bytes.Clone(pkt) })
 			sent := rtpPacket(0x1234, 10, []byte("hello box"))
 			enc, err := out.EncryptRTP(nil, sent, nil)
 			if err != nil {
@@ -132,7 +135,55 @@ func TestLeanCallWithoutPeerConnection(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("nothing from the box")
 			}
+			leanRTCP(t, r.s, ic, out, in, gotRTCP, media)
+
+			// the handshake's goroutines end, quietly: no close_notify
+			c.Forget(browser, r.d)
+			if _, ok := c.dtlsPeers.Load(browser); ok {
+				t.Error("the forgotten peer's records still go to the handshake")
+			}
+			select {
+			case pkt := <-media:
+				t.Errorf("the browser got %x after Forget", pkt)
+			case <-time.After(100 * time.Millisecond):
+			}
 		})
+	}
+}
+
+// leanRTCP sends a receiver report each way: the browser's is
+// authenticated, decrypted and handed to ReceiveRTCP's handler; the box's
+// (WriteRTCP) decrypts with the browser's keys.
+func leanRTCP(t *testing.T, s *Session, ic net.Conn, out, in *srtp.Context, got, media chan []byte) {
+	t.Helper()
+	rr := []byte{0x80, 201, 0, 1, 0, 0, 0x12, 0x34} // RR, no blocks, SSRC 0x1234
+	enc, err := out.EncryptRTCP(nil, rr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.Write(enc); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-got:
+		if !bytes.Equal(g, rr) {
+			t.Fatalf("box got RTCP %x, want %x", g, rr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the browser's SRTCP did not reach the session")
+	}
+	boxRR := []byte{0x80, 201, 0, 1, 0, 0, 0x99, 0x99}
+	if _, err := s.WriteRTCP(boxRR); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case pkt := <-media:
+		plain, err := in.DecryptRTCP(nil, pkt, nil)
+		if err != nil || !bytes.Equal(plain, boxRR) {
+			t.Fatalf("browser got RTCP %x (%v), want %x", plain, err, boxRR)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no RTCP from the box")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
@@ -25,7 +26,10 @@ type Session struct {
 	remote *srtp.Context
 	rhdr   rtp.Header
 	ssrc   atomic.Uint32
+	anyRTP atomic.Bool // ReceiveAny: every SSRC of the peer
 	on     atomic.Pointer[func([]byte)]
+	onRTCP atomic.Pointer[func([]byte)]
+	rrhdr  rtcp.Header
 
 	// send side
 	mu    sync.Mutex
@@ -66,6 +70,24 @@ func (s *Session) Receive(ssrc uint32, on func(pkt []byte)) {
 	s.ssrc.Store(ssrc)
 }
 
+// ReceiveAny takes all of the peer's RTP off pion's path, whatever its
+// SSRC: for a lean call, where no pion stack exists and the peer sends
+// one stream (its audio), whose SSRC the box learns from its packets.
+func (s *Session) ReceiveAny(on func(pkt []byte)) {
+	s.on.Store(&on)
+	s.anyRTP.Store(true)
+}
+
+// ReceiveRTCP takes the peer's SRTCP off pion's path too: it is
+// authenticated and decrypted in place, and given to on (nil: dropped
+// once authenticated), on the reader goroutine like Receive's handler.
+func (s *Session) ReceiveRTCP(on func(pkt []byte)) {
+	if on == nil {
+		on = func([]byte) {}
+	}
+	s.onRTCP.Store(&on)
+}
+
 // SetReceiveROC starts the peer's ssrc at rollover counter roc: pion
 // decrypted the stream's first packets, and if the sequence numbers
 // wrapped meanwhile the session must know. Call it before Receive.
@@ -83,11 +105,13 @@ func (s *Session) SetSendROC(ssrc, roc uint32) {
 
 // receive handles pkt if it is the session's RTP; false leaves it to pion.
 func (s *Session) receive(pkt []byte) bool {
-	if len(pkt) < 12 || (pkt[1] >= 192 && pkt[1] <= 223) { // RTCP (RFC 5761 section 4)
+	if len(pkt) >= 8 && pkt[1] >= 192 && pkt[1] <= 223 { // RTCP (RFC 5761 section 4)
+		return s.receiveRTCP(pkt)
+	}
+	if len(pkt) < 12 || s.closed.Load() {
 		return false
 	}
-	want := s.ssrc.Load()
-	if want == 0 || binary.BigEndian.Uint32(pkt[8:12]) != want {
+	if want := s.ssrc.Load(); !s.anyRTP.Load() && (want == 0 || binary.BigEndian.Uint32(pkt[8:12]) != want) {
 		return false
 	}
 	plain, err := s.remote.DecryptRTP(pkt, pkt, &s.rhdr)
@@ -98,6 +122,37 @@ func (s *Session) receive(pkt []byte) bool {
 	s.conn.Fast.Add(1)
 	(*s.on.Load())(plain)
 	return true
+}
+
+// receiveRTCP handles the peer's SRTCP if ReceiveRTCP asked for it.
+func (s *Session) receiveRTCP(pkt []byte) bool {
+	on := s.onRTCP.Load()
+	if on == nil || s.closed.Load() {
+		return false
+	}
+	plain, err := s.remote.DecryptRTCP(pkt, pkt, &s.rrhdr)
+	if err != nil {
+		s.conn.Rejected.Add(1)
+		return true
+	}
+	(*on)(plain)
+	return true
+}
+
+// WriteRTCP encrypts one compound RTCP packet and sends it to the peer
+// (a lean call's reports: no pion stack sends them).
+func (s *Session) WriteRTCP(pkt []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	enc, err := s.local.EncryptRTCP(s.out[:0], pkt, nil)
+	if err != nil {
+		return 0, err
+	}
+	s.out = enc[:0]
+	return s.conn.out.WriteToUDPAddrPort(enc, *s.peer.Load())
 }
 
 // WriteRTP encrypts one RTP packet and sends it to the peer.
@@ -152,5 +207,6 @@ func (s *Session) Close() {
 	s.closed.Store(true)
 	s.mu.Unlock()
 	s.ssrc.Store(0)
+	s.anyRTP.Store(false)
 	s.conn.sessions.CompareAndDelete(*s.peer.Load(), s)
 }
