@@ -21,6 +21,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"edgebox/boards"
 	"edgebox/internal/config"
 	"edgebox/internal/paths"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	// SlotReset pulses the modem slot's reset line, the last step of the
 	// modem engine's recovery (from the board profile; nil: none).
 	SlotReset func() error
+	// ModemSlots are the board's mini-PCIe slots with their USB map: the
+	// modem's status says which one holds it (slot.go).
+	ModemSlots []boards.ModemSlot
 	// LeaseDir keeps the LAN DHCP server's leases; default
 	// paths.DataDir()/dhcp.
 	LeaseDir string
@@ -748,6 +752,7 @@ func (s *Service) Status() Status {
 	}
 	if s.modem != nil {
 		ms := s.modem.status()
+		ms.Slot = slotOf(ms.Device, s.cfg.Modem.Slot, s.opts.ModemSlots, slotSysfs)
 		st.Modem = &ms
 	} else {
 		st.Modem = &ModemStatus{State: ModemDisabled}

@@ -70,7 +70,7 @@ func main() {
 		}
 	}
 	svc, err := netctl.New(netctl.Options{ConfigPath: *cfgPath, ResolvConf: *resolv, Roles: all, NoFirewall: *noFW,
-		SMSDir: *smsDir, ModemStateDir: *modemState, SlotReset: slotReset, Log: log})
+		SMSDir: *smsDir, ModemStateDir: *modemState, SlotReset: slotReset, ModemSlots: board.ModemSlots, Log: log})
 	if err != nil {
 		log.Error("netctl cannot start", "err", err)
 		os.Exit(1)
