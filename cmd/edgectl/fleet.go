@@ -33,8 +33,8 @@ import (
 
 func init() {
 	register("fleet", command{
-		usage: "fleet status | fleet config set PATH VALUE...",
-		help:  "many boxes from a fleet file: one status row each; the same setting on all",
+		usage: "fleet status | fleet config set PATH VALUE... | fleet update [--waves 1,10%,rest] BUNDLE",
+		help:  "many boxes from a fleet file: one status row each; the same setting on all; an update wave by wave",
 		run:   runFleet,
 	})
 }
@@ -226,9 +226,12 @@ func row(name string, st boxStatus) fleetRow {
 }
 
 func runFleet(ctx context.Context, g *globals, args []string) error {
-	usage := errors.New("usage: edgectl fleet status [--file FLEET.json] | fleet config set [--file FLEET.json] PATH VALUE [PATH VALUE...]")
+	usage := errors.New("usage: edgectl fleet status [--file FLEET.json] | fleet config set [--file FLEET.json] PATH VALUE [PATH VALUE...] | fleet update [--file FLEET.json] [--waves 1,10%,rest] BUNDLE")
 	if len(args) == 0 {
 		return usage
+	}
+	if args[0] == "update" {
+		return fleetUpdateCmd(ctx, g, args[1:])
 	}
 	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
 	file := fs.String("file", defaultFleetFile(), "fleet file")

@@ -23,17 +23,23 @@ import (
 // fingerprint and a token of scope.
 func startWebBox(t *testing.T, webBin, name, version, scope string) fleetBox {
 	t.Helper()
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, 200, sysapi.System{Board: "apu2", Hostname: name, Version: version, Slot: "b"})
+	})
+	m.HandleFunc("POST /v1/services/{name}/reload", func(w http.ResponseWriter, r *http.Request) { localapi.WriteJSON(w, 200, struct{}{}) })
+	return startWebBoxWith(t, webBin, name, scope, m)
+}
+
+// startWebBoxWith is startWebBox with the fake init's routes given.
+func startWebBoxWith(t *testing.T, webBin, name, scope string, m *http.ServeMux) fleetBox {
+	t.Helper()
 	dir := t.TempDir()
 	run := filepath.Join(dir, "run")
 	l, err := localapi.ListenPath(filepath.Join(run, "init.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := http.NewServeMux()
-	m.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
-		localapi.WriteJSON(w, 200, sysapi.System{Board: "apu2", Hostname: name, Version: version, Slot: "b"})
-	})
-	m.HandleFunc("POST /v1/services/{name}/reload", func(w http.ResponseWriter, r *http.Request) { localapi.WriteJSON(w, 200, struct{}{}) })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go localapi.Serve(ctx, l, m)
