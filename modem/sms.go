@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,32 +14,46 @@ var ErrNoSMSStore = errors.New("SMS storage is not configured")
 
 // SendSMS sends text to number, split into concatenated parts when long.
 func (m *Modem) SendSMS(ctx context.Context, number, text string) (SMS, error) {
+	msg, _, err := m.SendSMSRefs(ctx, number, text)
+	return msg, err
+}
+
+// SendSMSRefs is SendSMS that also returns the TP message reference of
+// each part (+CMGS: <mr>), which the parts' status reports carry.
+func (m *Modem) SendSMSRefs(ctx context.Context, number, text string) (_ SMS, refs []int, _ error) {
 	pdus, err := m.enc.Submit(number, text)
 	if err != nil {
-		return SMS{}, err
+		return SMS{}, nil, err
 	}
 	m.smsMu.Lock()
 	defer m.smsMu.Unlock()
 	if _, err := m.eng.Command(ctx, "AT+CMGF=0", 0); err != nil {
-		return SMS{}, m.wrap("send SMS", err)
+		return SMS{}, refs, m.wrap("send SMS", err)
 	}
 	for i, p := range pdus {
 		r, err := m.eng.CommandPDU(ctx, fmt.Sprintf("AT+CMGS=%d", p.TPDULen), p.Hex, 60*time.Second)
 		if err != nil {
-			return SMS{}, m.wrap(fmt.Sprintf("send SMS part %d of %d", i+1, len(pdus)), err)
+			return SMS{}, refs, m.wrap(fmt.Sprintf("send SMS part %d of %d", i+1, len(pdus)), err)
 		}
-		if _, ok := r.Line("+CMGS:"); !ok {
-			return SMS{}, m.wrap("send SMS", fmt.Errorf("no +CMGS reference in %q", r.Lines))
+		v, ok := r.Line("+CMGS:")
+		if !ok {
+			return SMS{}, refs, m.wrap("send SMS", fmt.Errorf("no +CMGS reference in %q", r.Lines))
 		}
+		// "+CMGS: <mr>[,<scts>]"
+		mr, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(v, ",", 2)[0]))
+		if err != nil {
+			return SMS{}, refs, m.wrap("send SMS", fmt.Errorf("bad +CMGS reference %q", v))
+		}
+		refs = append(refs, mr)
 	}
 	now := time.Now().UTC()
 	msg := SMS{ID: shortHash(number, text, now.String()), To: number, Text: text, Time: now, Received: now, Outgoing: true, Parts: len(pdus)}
 	if m.sms != nil {
 		if err := m.sms.storeSent(msg); err != nil {
-			return msg, m.wrap("SMS sent but not stored", err)
+			return msg, refs, m.wrap("SMS sent but not stored", err)
 		}
 	}
-	return msg, nil
+	return msg, refs, nil
 }
 
 // ListSMS returns the stored messages, oldest first.

@@ -57,6 +57,9 @@ func (e *SMSEncoder) Submit(number, text string) ([]OutPDU, error) {
 	}
 	out := make([]OutPDU, 0, len(tps))
 	for _, t := range tps {
+		// TP-SRR: ask the SMSC for a status report per part; the gateway
+		// turns them into delivery reports (issue 19).
+		t.FirstOctet |= tpdu.FoSRR
 		b, err := t.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("SMS encode: %w", err)

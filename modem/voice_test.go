@@ -1,0 +1,315 @@
+package modem
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Where a line below comes from:
+//   [cap]  a capture from a real card, as published in a log or code
+//          comment (source named next to it);
+//   [doc]  a 3GPP 27.007/23.040 example or a vendor manual, not a capture.
+
+func TestParseCLIP(t *testing.T) {
+	cases := []struct {
+		line string
+		want CLIP
+	}{
+		// [cap] SIM800 log in an Arduino sketch: national digits typed 145.
+		{`+CLIP: "79261234888",145,"",,"",0`, CLIP{Number: "+79261234888", Type: 145, Validity: 0}},
+		// [cap] +CLIP with the '+' printed (a C# GSM reader's log comment).
+		{`+CLIP: "+13853093066",145,"",0,"",0`, CLIP{Number: "+13853093066", Type: 145, Validity: 0}},
+		// [cap] older firmware: two fields only.
+		{`+CLIP: "13800138000",129`, CLIP{Number: "13800138000", Type: 129, Validity: -1}},
+		// [cap] withheld caller as several firmwares print it.
+		{`+CLIP: "",128,"",,"",0`, CLIP{Type: 128, Validity: 0, Withheld: true, Reason: "withheld"}},
+		// [doc] 27.007 7.18: CLI validity 1 = withheld by the caller.
+		{`+CLIP: "",128,,,,1`, CLIP{Type: 128, Validity: 1, Withheld: true, Reason: "withheld"}},
+		// [doc] CLI validity 2 = not available (interworking).
+		{`+CLIP: "",128,,,,2`, CLIP{Type: 128, Validity: 2, Withheld: true, Reason: "unavailable"}},
+		// [cap] two fields, empty number.
+		{`+CLIP: "",128`, CLIP{Type: 128, Validity: -1, Withheld: true, Reason: "withheld"}},
+	}
+	for _, c := range cases {
+		got, err := ParseCLIP(afterColon(c.line))
+		if err != nil {
+			t.Errorf("%s: %v", c.line, err)
+			continue
+		}
+		if got != c.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.line, got, c.want)
+		}
+	}
+	for _, bad := range []string{"", `"123"`, `"123",abc`, `"",128,,,,7`} {
+		if _, err := ParseCLIP(bad); err == nil {
+			t.Errorf("ParseCLIP(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseCLCC(t *testing.T) {
+	// [cap] Quectel MC20 code comment: an incoming call, national type 161
+	// and a trailing empty alpha field.
+	calls, err := ParseCLCC([]string{`+CLCC: 1,1,4,0,0,"656783741",161,""`})
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("%v %v", calls, err)
+	}
+	want := Call{Index: 1, Incoming: true, State: CallIncoming, Number: "656783741", NumberType: 161}
+	if calls[0] != want {
+		t.Errorf("got %+v want %+v", calls[0], want)
+	}
+	// Several calls: [cap] SIM800 "+CLCC: 1,1,4,0,0,"7XXXXXXXXXX",145"
+	// (digits without '+') and [doc] 27.007 shapes for held / MO alerting
+	// / waiting / a withheld caller without number fields.
+	lines := []string{
+		`+CLCC: 1,1,1,0,0,"79261234888",145`,
+		`+CLCC: 2,0,3,0,0,"+4915550100",145,""`,
+		`+CLCC: 3,1,5,0,1,"",128`,
+		`+CLCC: 4,0,0,0,0`,
+		"OK-not-a-clcc-line",
+	}
+	calls, err = ParseCLCC(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAll := []Call{
+		{Index: 1, Incoming: true, State: CallHeld, Number: "+79261234888", NumberType: 145},
+		{Index: 2, Incoming: false, State: CallAlerting, Number: "+4915550100", NumberType: 145},
+		{Index: 3, Incoming: true, State: CallWaiting, Multiparty: true, NumberType: 128},
+		{Index: 4, State: CallActive, NumberType: -1},
+	}
+	if !reflect.DeepEqual(calls, wantAll) {
+		t.Errorf("got  %+v\nwant %+v", calls, wantAll)
+	}
+	// AT+CLCC without calls answers OK alone.
+	if calls, err := ParseCLCC(nil); err != nil || len(calls) != 0 {
+		t.Errorf("no calls: %v %v", calls, err)
+	}
+	for _, bad := range []string{"+CLCC: 1,1,4", "+CLCC: x,1,4,0,0", "+CLCC: 1,1,9,0,0", "+CLCC: 0,1,4,0,0", "+CLCC: 1,2,4,0,0"} {
+		if _, err := ParseCLCC([]string{bad}); err == nil {
+			t.Errorf("ParseCLCC(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseVoiceURC(t *testing.T) {
+	cases := []struct {
+		line string
+		want VoiceEvent
+	}{
+		{"RING", VoiceEvent{Kind: VoiceRing, Cause: -1}},          // [doc] V.250
+		{"+CRING: VOICE", VoiceEvent{Kind: VoiceRing, Cause: -1}}, // [doc] 27.007 +CRC=1
+		{`+CLIP: "",128,,,,1`, VoiceEvent{Kind: VoiceCLIP, Withheld: true, Reason: "withheld", Cause: -1}},
+		{`+CLIP: "+4915550100",145,,,,0`, VoiceEvent{Kind: VoiceCLIP, Number: "+4915550100", Cause: -1}},
+		{"NO CARRIER", VoiceEvent{Kind: VoiceEnded, Reason: EndNoCarrier, Cause: -1}},
+		{"BUSY", VoiceEvent{Kind: VoiceEnded, Reason: EndBusy, Cause: -1}},
+		{"NO ANSWER", VoiceEvent{Kind: VoiceEnded, Reason: EndNoAnswer, Cause: -1}},
+		// [cap] chan_dongle's at_command.c comment (Huawei E1550): the
+		// MO call sequence ^ORIG, ^CONF, ^CONN.
+		{"^ORIG:2,0", VoiceEvent{Kind: VoiceDialing, Call: 2, Cause: -1}},
+		{"^CONF:2", VoiceEvent{Kind: VoiceAlerting, Call: 2, Cause: -1}},
+		{"^CONN:2,0", VoiceEvent{Kind: VoiceConnected, Call: 2, Cause: -1}},
+		// [cap] Huawei EM770W project comment: "^CEND: 1,9,67,16" then NO
+		// CARRIER after a connected call ended (cause 16 normal clearing).
+		{"^CEND: 1,9,67,16", VoiceEvent{Kind: VoiceEnded, Call: 1, Cause: 16}},
+		// [doc] a Huawei test plan: AT+CHUP on a busy line, cause 17.
+		{"^CEND:1,0,101,17,0", VoiceEvent{Kind: VoiceEnded, Call: 1, Cause: 17, Reason: EndBusy}},
+		// [doc] Quectel AT+QTONEDET=1 reports the ASCII code: 49 = '1'.
+		{"+QTONEDET: 49", VoiceEvent{Kind: VoiceDTMF, Digit: "1", Cause: -1}},
+		{`+CDSI: "SM",3`, VoiceEvent{Kind: VoiceReportAt, Mem: "SM", Index: 3, Cause: -1}}, // [doc] 27.007
+	}
+	for _, c := range cases {
+		got, ok := ParseVoiceURC(URC{Line: c.line, Time: time.Unix(1, 0)})
+		if !ok {
+			t.Errorf("%s: not a voice URC", c.line)
+			continue
+		}
+		got.Time = time.Time{}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.line, got, c.want)
+		}
+	}
+	for _, l := range []string{"+CRING: REL ASYNC", "+CREG: 1", "^CEND:x", "+QTONEDET: 7", "OK", "+CDS: 24"} {
+		if ev, ok := ParseVoiceURC(URC{Line: l}); ok {
+			t.Errorf("%s taken as %+v", l, ev)
+		}
+	}
+}
+
+// Real +CDS status reports (PDU mode).
+func TestStatusReportCDS(t *testing.T) {
+	cases := []struct {
+		src, pdu  string
+		ref       int
+		recipient string
+		status    string
+		st        byte
+	}{
+		// [cap] ModemManager src/mm-modem-helpers.c, comment on
+		// mm_3gpp_cds_regex_get: "+CDS: 24" — TP-ST 0x30, SC still trying.
+		{"ModemManager", "07914356060013F10659098136395339F6219011707193802190117071938030", 0x59, "639335936", ReportPending, 0x30},
+		// [cap] a Java SMS library's parser test: "+CDS: 25", delivered.
+		{"java", "07915391131213F406030C91539133131316218030612015402180306120654000", 3, "+351933313161", ReportDelivered, 0},
+	}
+	for _, c := range cases {
+		ev, ok := ParseVoiceURC(URC{Line: "+CDS: 24", PDU: c.pdu})
+		if !ok || ev.Report == nil {
+			t.Fatalf("%s: not decoded", c.src)
+		}
+		r := *ev.Report
+		if r.Ref != c.ref || r.Recipient != c.recipient || r.Status != c.status || r.TPStatus != c.st {
+			t.Errorf("%s: %+v", c.src, r)
+		}
+	}
+	if _, err := DecodeStatusReport("0011000B911326880736F40000A90AE8329BFD4697D9EC37"); err == nil {
+		t.Error("an SMS-SUBMIT decoded as a status report")
+	}
+	// The simulator's encoder round-trips.
+	h, n, err := EncodeStatusReport(200, "+491701234567", 0x46, time.Now(), time.Now())
+	if err != nil || n < 20 {
+		t.Fatal(h, n, err)
+	}
+	r, err := DecodeStatusReport(h)
+	if err != nil || r.Ref != 200 || r.Recipient != "+491701234567" || r.Status != ReportFailed {
+		t.Errorf("%+v %v", r, err)
+	}
+}
+
+// Every part the box sends asks for a status report (TP-SRR).
+func TestSubmitRequestsStatusReport(t *testing.T) {
+	enc := NewSMSEncoder(1)
+	for _, text := range []string{"short", strings.Repeat("x", 300)} {
+		pdus, err := enc.Submit("+491701234567", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range pdus {
+			_, tp, err := DecodeSubmit(p.Hex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tp.FirstOctet.SRR() {
+				t.Errorf("%d-char text, part %d: TP-SRR not set", len(text), i+1)
+			}
+		}
+	}
+}
+
+func TestParseCEER(t *testing.T) {
+	cases := map[string]string{
+		`+CEER: "User busy"`:                           EndBusy,          // [doc] 24.008 cause name
+		`+CEER: CC CAUSE 17`:                           EndBusy,          // [doc] numeric form (guessed layout)
+		`+CEER: "Unassigned (unallocated) number"`:     EndInvalidNumber, // [doc]
+		`+CEER: "No user responding"`:                  EndNoAnswer,      // [doc]
+		`+CEER: "Normal call clearing"`:                "",               // [doc]: says nothing new
+		`+CEER: "Invalid number format (incomplete nu`: EndInvalidNumber, // truncated line still matches
+	}
+	for l, want := range cases {
+		if got := ParseCEER([]string{l}); got != want {
+			t.Errorf("%s: %q, want %q", l, got, want)
+		}
+	}
+}
+
+func TestDialAndDTMFInputChecked(t *testing.T) {
+	for _, ok := range []string{"+4915550100", "112", "0049301234"} {
+		if err := CheckDialNumber(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "+", "123abc", "123;", "ATH", "1234567890123456789012", "12 34", ">1"} {
+		if err := CheckDialNumber(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if err := CheckDTMF("0123456789*#ABCD"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"", "X", "12;ATH", "a"} {
+		if err := CheckDTMF(bad); err == nil {
+			t.Errorf("DTMF %q accepted", bad)
+		}
+	}
+}
+
+// voiceAT answers commands from a table; unknown commands time out.
+type voiceAT struct {
+	replies map[string][]string
+	sent    []string
+}
+
+func (f *voiceAT) Command(_ context.Context, cmd string, timeout time.Duration) (Response, error) {
+	f.sent = append(f.sent, cmd)
+	lines, ok := f.replies[cmd]
+	if !ok {
+		return Response{}, &TimeoutError{Command: cmd, After: timeout}
+	}
+	var r Response
+	for _, l := range lines {
+		if final, err := FinalResult(l); final {
+			r.Final = l
+			return r, err
+		}
+		r.Lines = append(r.Lines, l)
+	}
+	return r, errors.New("no final result")
+}
+
+func TestHuaweiVoiceSetup(t *testing.T) {
+	// [cap] chan_dongle parses "^CVOICE:0,8000,16,20" (mode, rate, bits,
+	// frame period) from E1550 firmware with voice.
+	at := &voiceAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE:0,8000,16,20", "OK"}}}
+	vs, err := huaweiVoiceSetup(ctx2(), at)
+	if err != nil || !vs.Capable || vs.AudioInterface != 1 {
+		t.Errorf("%+v %v", vs, err)
+	}
+	if len(at.sent) != 1 {
+		t.Errorf("voice already on, yet sent %q", at.sent)
+	}
+	// Voice off: ^CVOICE=0 turns it on.
+	at = &voiceAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE: 1,8000,16,20", "OK"}, "AT^CVOICE=0": {"OK"}}}
+	if vs, err := huaweiVoiceSetup(ctx2(), at); err != nil || !vs.Capable || at.sent[1] != "AT^CVOICE=0" {
+		t.Errorf("%+v %v %q", vs, err, at.sent)
+	}
+	// [cap] data-only firmware answers ERROR (chan_dongle's "Dongle has
+	// no voice" case); ME909s firmware: COMMAND NOT SUPPORT.
+	for _, final := range []string{"ERROR", "COMMAND NOT SUPPORT", "+CME ERROR: 100"} {
+		at = &voiceAT{replies: map[string][]string{"AT^CVOICE?": {final}}}
+		vs, err := huaweiVoiceSetup(ctx2(), at)
+		if err != nil || vs.Capable || vs.Why == "" {
+			t.Errorf("%s: %+v %v", final, vs, err)
+		}
+	}
+	if v := voiceVendorFor("huawei-me909s"); v.afterConnect != "AT^DDSETEX=2" || v.dtmf(2, '5') != "AT^DTMF=2,5" {
+		t.Errorf("huawei vendor %+v", v)
+	}
+}
+
+func TestQuectelVoiceSetup(t *testing.T) {
+	at := &voiceAT{replies: map[string][]string{"AT+QPCMV=1,0": {"OK"}, "AT+QTONEDET=1": {"OK"}}}
+	vs, err := quectelVoiceSetup(ctx2(), at)
+	if err != nil || !vs.Capable || vs.AudioInterface != 1 {
+		t.Errorf("%+v %v", vs, err)
+	}
+	// UAC mode on: the card refuses the switch until voice is off.
+	at = &voiceAT{replies: map[string][]string{"AT+QPCMV=0": {"OK"}, "AT+QTONEDET=1": {"ERROR"}}}
+	at.replies["AT+QPCMV=1,0"] = []string{"ERROR"}
+	if vs, _ := quectelVoiceSetup(ctx2(), at); vs.Capable {
+		t.Errorf("refused twice yet capable: %+v", vs)
+	}
+	if !reflect.DeepEqual(at.sent[:3], []string{"AT+QPCMV=1,0", "AT+QPCMV=0", "AT+QPCMV=1,0"}) {
+		t.Errorf("sent %q", at.sent)
+	}
+	for _, p := range []string{"ericsson-f5521gw", "dell-dw5550", "sierra-mc8775", "generic"} {
+		vs, err := voiceVendorFor(p).setup(ctx2(), &voiceAT{})
+		if err != nil || vs.Capable || vs.Why == "" {
+			t.Errorf("%s: %+v %v", p, vs, err)
+		}
+	}
+}
+
+func ctx2() context.Context { return context.Background() }
