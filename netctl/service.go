@@ -40,6 +40,9 @@ type UplinkChange struct {
 type Options struct {
 	// ConfigPath is config.json; Reload re-reads it.
 	ConfigPath string
+	// Config, when set, is the config to start with (already loaded and
+	// validated by the service skeleton) instead of reading ConfigPath.
+	Config *config.Config
 	// ResolvConf is where DNS of the active uplink is written.
 	ResolvConf string
 	// Roles maps NIC roles to interface names (from the board profile);
@@ -123,9 +126,12 @@ func New(opts Options) (*Service, error) {
 	if opts.Modems == nil {
 		opts.Modems = realModems{smsDir: opts.SMSDir, stateDir: opts.ModemStateDir, slotReset: opts.SlotReset, log: opts.Log}
 	}
-	c, err := config.Load(opts.ConfigPath)
-	if err != nil {
-		return nil, err
+	c := opts.Config
+	if c == nil {
+		var err error
+		if c, err = config.Load(opts.ConfigPath); err != nil {
+			return nil, err
+		}
 	}
 	s := &Service{opts: opts, log: opts.Log, Mux: http.NewServeMux(), kick: make(chan struct{}, 1), cfg: c.Network, policy: newNetlinkPolicy()}
 	s.routes()
@@ -205,12 +211,17 @@ func (s *Service) Reload() error {
 		s.log.Error("config rejected, keeping the running one", "err", err)
 		return err
 	}
-	s.mu.Lock()
-	s.applyLocked(c.Network)
-	s.mu.Unlock()
-	s.wake()
+	s.Apply(c.Network)
 	s.log.Info("config reloaded")
 	return nil
+}
+
+// Apply makes the running state follow a validated network section.
+func (s *Service) Apply(cfg config.Network) {
+	s.mu.Lock()
+	s.applyLocked(cfg)
+	s.mu.Unlock()
+	s.wake()
 }
 
 // applyLocked makes the running state follow cfg: LAN addresses, the
