@@ -47,6 +47,7 @@ type Service struct {
 	stun     *stunServer
 	turn     *turnServer
 	reg      *registration
+	gsm      *smsBridge // the SMS side of the GSM bridge (gsm_sms.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -97,7 +98,7 @@ func (s *Service) start(cfg config.Gateway) error {
 		return err
 	}
 	s.startRegistration(cfg)
-	return nil
+	return s.startGSM(cfg)
 }
 
 // Config is the config in effect.
@@ -128,6 +129,7 @@ func (s *Service) Apply(cfg config.Gateway) error {
 	old := s.cfg
 	s.mu.Unlock()
 	if !cfg.Enabled {
+		s.stopGSM()
 		s.stopParts(true, true, true, true, true)
 		s.setConfig(cfg)
 		return nil
@@ -177,7 +179,7 @@ func (s *Service) Apply(cfg config.Gateway) error {
 	if restartReg {
 		s.startRegistration(cfg)
 	}
-	return err
+	return errors.Join(err, s.applyGSM(old, cfg))
 }
 
 func (s *Service) setConfig(cfg config.Gateway) {
@@ -259,6 +261,7 @@ func (s *Service) waitCalls(calls []*call, d time.Duration) {
 // Close ends all calls and stops everything.
 func (s *Service) Close() {
 	s.cancel()
+	s.stopGSM()
 	s.stopParts(true, true, true, true, true)
 	done := make(chan struct{})
 	go func() { s.callWG.Wait(); close(done) }()

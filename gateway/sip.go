@@ -44,7 +44,7 @@ type sipStack struct {
 }
 
 // allowedMethods is the Allow header the box sends.
-const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO"
+const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, NOTIFY, INFO, MESSAGE"
 
 // userAgentName is the User-Agent the box sends.
 const userAgentName = "edgebox-gateway"
@@ -100,6 +100,7 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 	srv.OnRefer(s.onRefer)
 	srv.OnNotify(s.inDialogOK)
 	srv.OnInfo(s.inDialogOK)
+	srv.OnMessage(s.onMessage) // SMS to the GSM bridge: gsm_sms_sip.go
 	srv.OnNoRoute(s.onOther)
 
 	pbxIP := localIPToward(cfg.PBX.HostPort())
