@@ -51,6 +51,8 @@ type GSMSIM struct {
 	// GSM port is span 2); 0 means 2 + the SIM's index.
 	AMISpan int    `json:"ami_span,omitempty"`
 	SMS     GSMSMS `json:"sms"`
+	// Voice is the SIM's call routing and limits: gsm_voice.go.
+	Voice GSMVoice `json:"voice"`
 }
 
 // GSMSMS is where a SIM's received SMS go and what may be sent through it.
@@ -238,6 +240,7 @@ func (g GatewayGSM) Validate() error {
 		if m.Burst < 0 || m.Burst > 100 {
 			bad(f+".sms.burst", "%d is outside 1..100 (0: the default, 3)", m.Burst)
 		}
+		errs = append(errs, s.Voice.validate(f+".voice"))
 	}
 	errs = append(errs, g.AMI.validate())
 	return errors.Join(errs...)
