@@ -1,0 +1,139 @@
+package netctl
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"edgebox/boards"
+	"edgebox/internal/config"
+	"edgebox/internal/paths"
+	"edgebox/internal/service"
+	"edgebox/netctl/openvpn"
+)
+
+// ServiceSpec is netctl as a box service (cmd/netctl): the board's NIC
+// roles and modem slot, the OpenVPN tunnel on the same socket, and the
+// network and vpn sections applied again on every reload.
+func ServiceSpec() service.Spec {
+	var f serviceFlags
+	f.roles = roleFlags{}
+	return service.Spec{
+		Name: SocketName,
+		// The link goes down and the radio off; init's StopTimeout is 10 s.
+		StopTime: 10 * time.Second,
+		Flags:    f.declare,
+		Start: func(ctx context.Context, env service.Env, cfg *config.Config) (service.Service, error) {
+			return start(env, cfg, f)
+		},
+	}
+}
+
+type serviceFlags struct {
+	roles      roleFlags
+	resolv     string
+	sysRoot    string
+	noFW       bool
+	smsDir     string
+	modemState string
+	noVPN      bool
+}
+
+func (f *serviceFlags) declare(fs *flag.FlagSet) {
+	fs.StringVar(&f.resolv, "resolv-conf", "/etc/resolv.conf", "resolv.conf to write")
+	fs.StringVar(&f.sysRoot, "sys", "/sys", "sysfs root for board detection")
+	fs.BoolVar(&f.noFW, "no-firewall", false, "filter nothing: replace init's boot firewall with NAT only (debugging, never in the field)")
+	fs.StringVar(&f.smsDir, "sms-dir", filepath.Join(paths.DataDir(), "sms"), "where received SMS are stored")
+	fs.StringVar(&f.modemState, "modem-state-dir", filepath.Join(paths.DataDir(), "modem"), "modem state (rejected-PIN record), created 0700")
+	fs.BoolVar(&f.noVPN, "no-vpn", false, "do not run the OpenVPN manager")
+	fs.Var(f.roles, "iface", "ROLE=IFACE, overrides the board profile (repeatable)")
+}
+
+type roleFlags map[string]string
+
+func (r roleFlags) String() string { return fmt.Sprint(map[string]string(r)) }
+func (r roleFlags) Set(v string) error {
+	role, name, ok := strings.Cut(v, "=")
+	if !ok || role == "" || name == "" {
+		return fmt.Errorf("want ROLE=IFACE, got %q", v)
+	}
+	r[role] = name
+	return nil
+}
+
+// start builds netctl for the board it runs on and, unless -no-vpn, the
+// OpenVPN manager it supervises.
+func start(env service.Env, cfg *config.Config, f serviceFlags) (service.Service, error) {
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	board, _, why := boards.Detect(boards.ReadDMI(f.sysRoot), boards.CmdlineValue(string(cmdline), "edgebox.board"))
+	all := board.Interfaces(f.sysRoot)
+	for k, v := range f.roles {
+		all[k] = v
+	}
+	env.Log.Info("board", "name", board.Name, "why", why, "roles", all)
+
+	// The modem sits in the board's first slot with a reset line (mpcie2 on
+	// apu2..apu6); which slot holds it is not detectable from USB alone.
+	var slotReset func() error
+	for _, s := range board.ModemSlots {
+		if slotReset = board.SlotReset(s.Name); slotReset != nil {
+			break
+		}
+	}
+	svc, err := New(Options{ConfigPath: env.ConfigPath, Config: cfg, ResolvConf: f.resolv, Roles: all, NoFirewall: f.noFW,
+		SMSDir: f.smsDir, ModemStateDir: f.modemState, SlotReset: slotReset, Log: env.Log})
+	if err != nil {
+		return nil, err
+	}
+	n := &netService{svc: svc}
+	if !f.noVPN {
+		if n.vpn, err = WireOpenVPN(svc, cfg.VPN, openvpn.Options{}); err != nil {
+			return nil, fmt.Errorf("vpn manager: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// netService is netctl and its tunnel as the skeleton runs them.
+type netService struct {
+	svc *Service
+	vpn *openvpn.Manager // nil with -no-vpn
+}
+
+func (n *netService) Handler() http.Handler { return n.svc.Mux }
+
+// Run runs the tunnel beside the network; both stop with ctx, and the
+// tunnel also when the network part ends by itself.
+func (n *netService) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	vpnDone := make(chan struct{})
+	if n.vpn == nil {
+		close(vpnDone)
+	} else {
+		go func() {
+			defer close(vpnDone)
+			if err := n.vpn.Run(ctx); err != nil {
+				n.svc.log.Error("vpn manager stopped", "err", err)
+			}
+		}()
+	}
+	err := n.svc.Run(ctx)
+	cancel()
+	<-vpnDone
+	return err
+}
+
+// Apply is a reload: the network section, and vpn.enabled for the tunnel.
+func (n *netService) Apply(cfg *config.Config) error {
+	n.svc.Apply(cfg.Network)
+	if n.vpn != nil {
+		n.vpn.SetEnabled(cfg.VPN.Enabled)
+	}
+	return nil
+}
