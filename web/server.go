@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"edgebox/internal/config"
-	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/sysapi"
 )
@@ -37,6 +36,11 @@ type Options struct {
 	Hostname string
 	// Version is this firmware's version, shown when init is absent.
 	Version string
+	// Config is the config to start with (loaded by the service
+	// skeleton); nil reads ConfigPath.
+	Config *config.Config
+	// Log is the service's logger (slog.Default()).
+	Log *slog.Logger
 
 	BcryptCost  int           // bcrypt.DefaultCost
 	MaxFailures int           // failed logins from one source before it must wait (5)
@@ -61,6 +65,7 @@ type Options struct {
 // Server is the web service.
 type Server struct {
 	opt      Options
+	log      *slog.Logger
 	accounts *Accounts
 	sessions *sessions
 	limiter  *loginLimiter
@@ -114,12 +119,18 @@ func New(opt Options) (*Server, error) {
 	if opt.Version == "" {
 		opt.Version = "dev"
 	}
-	cfg, err := config.Load(opt.ConfigPath)
-	if err != nil {
-		// A broken config must not lock the admin out of the box that
-		// could repair it: serve with the defaults and say so.
-		slog.Error("config unreadable, web uses its defaults", "err", err)
-		cfg = config.Default()
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	cfg := opt.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = config.Load(opt.ConfigPath); err != nil {
+			// A broken config must not lock the admin out of the box that
+			// could repair it: serve with the defaults and say so.
+			opt.Log.Error("config unreadable, web uses its defaults", "err", err)
+			cfg = config.Default()
+		}
 	}
 	patterns := opt.Interfaces
 	if len(patterns) == 0 {
@@ -142,6 +153,7 @@ func New(opt Options) (*Server, error) {
 	}
 	s := &Server{
 		opt:      opt,
+		log:      opt.Log,
 		accounts: acc,
 		sessions: newSessions(idle, opt.SessionMaxAge, opt.Now),
 		limiter:  newLoginLimiter(opt.MaxFailures, opt.Lockout),
@@ -163,7 +175,7 @@ func New(opt Options) (*Server, error) {
 	// Printed, not only logged: init copies it to the serial console so
 	// an installer can compare it with what the browser shows.
 	fmt.Fprintf(os.Stderr, "web: HTTPS %s SHA-256 fingerprint %s\n", what, cert.Fingerprint)
-	slog.Info("web ready", "interfaces", patterns, "board_lan", boardLAN(opt.BoardLAN), "admin_set", acc.HasAdmin())
+	s.log.Info("web ready", "interfaces", patterns, "board_lan", boardLAN(opt.BoardLAN), "admin_set", acc.HasAdmin())
 	s.routes()
 	return s, nil
 }
@@ -178,6 +190,11 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // certificate fingerprint; pages are redirected to HTTPS.
 func (s *Server) HTTPHandler() http.Handler { return s.plainHTTP(s.mux) }
 
+// SocketHandler serves web's unix socket (edgectl on the box), whose
+// callers act as the admin: only root can open it. The service skeleton
+// (internal/service) opens the socket.
+func (s *Server) SocketHandler() http.Handler { return trusted(s.Handler()) }
+
 // Run listens on the configured ports of every allowed interface (one
 // socket per interface, bound to it) until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
@@ -190,13 +207,7 @@ func (s *Server) Run(ctx context.Context) error {
 		hl.Close()
 		return fmt.Errorf("listen HTTPS: %w", err)
 	}
-	ul, err := localapi.Listen("web")
-	if err != nil {
-		// edgectl on the box then needs a token; the UI still works.
-		slog.Error("web socket", "err", err)
-		ul = nil
-	}
-	return s.ServeAll(ctx, hl, sl, ul)
+	return s.Serve(ctx, hl, sl)
 }
 
 // Serve serves plain HTTP on hl and HTTPS on sl until ctx ends. Either may
@@ -268,18 +279,13 @@ func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 	return err
 }
 
-// Reload re-reads the config (on SIGHUP): the interfaces to answer on.
-// A config that does not load is refused and the running settings kept.
-func (s *Server) Reload() error {
-	cfg, err := s.loadConfig()
-	if err != nil {
-		slog.Error("config reload refused, keeping the running settings", "err", err)
-		return err
-	}
+// Apply puts a reloaded config into effect (SIGHUP, via the service
+// skeleton): the interfaces to answer on, unless -interfaces fixed them.
+func (s *Server) Apply(cfg *config.Config) error {
 	if len(s.opt.Interfaces) == 0 {
 		s.policy.SetPatterns(cfg.Web.AllowedInterfaces())
 	}
-	slog.Info("config reloaded", "interfaces", cfg.Web.AllowedInterfaces())
+	s.log.Info("web config in effect", "interfaces", cfg.Web.AllowedInterfaces())
 	return nil
 }
 
