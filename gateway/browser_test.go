@@ -85,7 +85,9 @@ func callFromDemoPage(t *testing.T, page string) context.Context {
 	return ctx
 }
 
-func TestBrowserDemoPageCall(t *testing.T) {
+func TestBrowserDemoPageCall(t *testing.T) { forEachStack(t, testBrowserDemoPageCall) }
+
+func testBrowserDemoPageCall(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
 	svc := startGateway(t, demoConfig(t, uas.addr()))
 	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
@@ -158,6 +160,10 @@ func TestBrowserDemoPageCall(t *testing.T) {
 // with PCMA only; the box renegotiates the browser to PCMA (no
 // transcoding) and audio keeps flowing.
 func TestBrowserCodecChangeByReinvite(t *testing.T) {
+	forEachStack(t, testBrowserCodecChangeByReinvite)
+}
+
+func testBrowserCodecChangeByReinvite(t *testing.T) {
 	uas := startSIPp(t, "uas_recodec", 1)
 	svc := startGateway(t, demoConfig(t, uas.addr()))
 	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"edgebox/internal/config"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -68,6 +70,9 @@ func (c *call) startMedia(pbxSDP []byte) error {
 		}
 	}
 	c.web = c.svc.web
+	if c.useLean(video) {
+		return c.startLean(plan)
+	}
 	pc, err := c.web.newPeer(c.pbxCodecs, video)
 	if err != nil {
 		return fmt.Errorf("browser leg: %w", err)
@@ -78,6 +83,7 @@ func (c *call) startMedia(pbxSDP []byte) error {
 	c.mu.Lock()
 	c.info.Codec = plan.Browser.Name
 	c.info.PBX.Remote = plan.Remote.String()
+	c.info.Stack = config.StackPion
 	c.mu.Unlock()
 
 	cands := &candidateGate{c: c}
@@ -256,6 +262,9 @@ const renegotiateTimeout = 5 * time.Second
 // browser the new codec, waits for its answer, then swaps the track and
 // the relay's payload types.
 func (c *call) switchCodec(plan *bridgePlan) error {
+	if c.lean != nil {
+		return c.lean.switchCodec(plan)
+	}
 	if c.audioTR == nil || c.pc == nil {
 		return errors.New("no browser audio to renegotiate")
 	}

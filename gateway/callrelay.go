@@ -36,6 +36,12 @@ func (c *call) sendReports(pc *webrtc.PeerConnection, videoLeg *pbxLeg, every ti
 			videoOpen = videoLeg.sendReport()
 		}
 		c.sendBrowserReports(pc)
+		if c.lean != nil && !c.lean.alive(time.Now()) {
+			select {
+			case c.pcDown <- "browser connection failed: its connectivity checks stopped":
+			default:
+			}
+		}
 	}
 }
 
@@ -54,10 +60,10 @@ func (c *call) sendBrowserReports(pc *webrtc.PeerConnection) {
 		}
 	}
 	var pkts []rtcp.Packet
-	if c.audioTR != nil {
+	if ssrc := c.browserAudioSSRC(); ssrc != 0 {
 		// the PBX leg's clock is the bridged codec's, set once before the
 		// media started (c.plan may change under a re-INVITE)
-		if sr, ok := c.browserOut.senderReport(senderSSRC(c.audioTR.Sender()), uint32(c.pbx.recv.clock), now); ok {
+		if sr, ok := c.browserOut.senderReport(ssrc, uint32(c.pbx.recv.clock), now); ok {
 			pkts = append(pkts, sr)
 		}
 	}
@@ -71,9 +77,24 @@ func (c *call) sendBrowserReports(pc *webrtc.PeerConnection) {
 	} else if len(blocks) > 0 {
 		pkts = append(pkts, &rtcp.ReceiverReport{SSRC: c.pbx.send.ssrc, Reports: blocks})
 	}
-	if len(pkts) > 0 {
+	switch {
+	case len(pkts) == 0:
+	case c.lean != nil:
+		c.lean.writeRTCP(pkts)
+	case pc != nil:
 		pc.WriteRTCP(pkts)
 	}
+}
+
+// browserAudioSSRC is the SSRC the box sends the browser audio with.
+func (c *call) browserAudioSSRC() uint32 {
+	if c.lean != nil {
+		return c.lean.desc.ssrc
+	}
+	if c.audioTR != nil {
+		return senderSSRC(c.audioTR.Sender())
+	}
+	return 0
 }
 
 func senderSSRC(s *webrtc.RTPSender) uint32 {

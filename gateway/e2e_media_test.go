@@ -11,7 +11,9 @@ import (
 	"edgebox/internal/config"
 )
 
-func TestEarlyMedia(t *testing.T) {
+func TestEarlyMedia(t *testing.T) { forEachStack(t, testEarlyMedia) }
+
+func testEarlyMedia(t *testing.T) {
 	uas := startSIPp(t, "uas_early", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -35,7 +37,9 @@ func TestEarlyMedia(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestClientLeavesAnsweredCall(t *testing.T) {
+func TestClientLeavesAnsweredCall(t *testing.T) { forEachStack(t, testClientLeavesAnsweredCall) }
+
+func testClientLeavesAnsweredCall(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -55,6 +59,10 @@ func TestClientLeavesAnsweredCall(t *testing.T) {
 // that answers with it; opus comes back from the PBX under another payload
 // type, so the relay must map it.
 func TestCodecsBridgedWithoutTranscoding(t *testing.T) {
+	forEachStack(t, testCodecsBridgedWithoutTranscoding)
+}
+
+func testCodecsBridgedWithoutTranscoding(t *testing.T) {
 	for _, tc := range []struct {
 		codec, pt, rtpmap string
 	}{
@@ -185,7 +193,9 @@ func TestVideoOfferedButPBXAudioOnly(t *testing.T) {
 
 // TestConcurrentCallsShareOnePort places several calls at once: all
 // browser legs share the one ICE port, each PBX leg has its own RTP pair.
-func TestConcurrentCallsShareOnePort(t *testing.T) {
+func TestConcurrentCallsShareOnePort(t *testing.T) { forEachStack(t, testConcurrentCallsShareOnePort) }
+
+func testConcurrentCallsShareOnePort(t *testing.T) {
 	const n = 6
 	uas := startSIPp(t, "uas_echo", n)
 	cfg := testConfig(t, uas.addr())
@@ -244,7 +254,9 @@ func TestConcurrentCallsShareOnePort(t *testing.T) {
 // contexts follow the wrap). Echoes keep arriving well past the wrap,
 // none rejected. The client starts sending once its DTLS is up (packets
 // sent before that never leave it), so the margin is packets in flight.
-func TestFastPathAcrossSequenceWrap(t *testing.T) {
+func TestFastPathAcrossSequenceWrap(t *testing.T) { forEachStack(t, testFastPathAcrossSequenceWrap) }
+
+func testFastPathAcrossSequenceWrap(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		first uint16

@@ -11,7 +11,9 @@ import (
 	"edgebox/internal/config"
 )
 
-func TestPBXHangsUp(t *testing.T) {
+func TestPBXHangsUp(t *testing.T) { forEachStack(t, testPBXHangsUp) }
+
+func testPBXHangsUp(t *testing.T) {
 	uas := startSIPp(t, "uas_bye", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -35,7 +37,9 @@ func TestPBXHangsUp(t *testing.T) {
 	}
 }
 
-func TestClientCancelsWhileRinging(t *testing.T) {
+func TestClientCancelsWhileRinging(t *testing.T) { forEachStack(t, testClientCancelsWhileRinging) }
+
+func testClientCancelsWhileRinging(t *testing.T) {
 	uas := startSIPp(t, "uas_cancel", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -57,7 +61,9 @@ func TestClientCancelsWhileRinging(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestClientLeavesWhileRinging(t *testing.T) {
+func TestClientLeavesWhileRinging(t *testing.T) { forEachStack(t, testClientLeavesWhileRinging) }
+
+func testClientLeavesWhileRinging(t *testing.T) {
 	// Closing the WebSocket while ringing cancels the INVITE too.
 	uas := startSIPp(t, "uas_cancel", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
@@ -75,7 +81,9 @@ func TestClientLeavesWhileRinging(t *testing.T) {
 	}
 }
 
-func TestPBXRejectsBusy(t *testing.T) {
+func TestPBXRejectsBusy(t *testing.T) { forEachStack(t, testPBXRejectsBusy) }
+
+func testPBXRejectsBusy(t *testing.T) {
 	uas := startSIPp(t, "uas_busy", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -91,7 +99,9 @@ func TestPBXRejectsBusy(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestHoldResumeFromPBX(t *testing.T) {
+func TestHoldResumeFromPBX(t *testing.T) { forEachStack(t, testHoldResumeFromPBX) }
+
+func testHoldResumeFromPBX(t *testing.T) {
 	uas := startSIPp(t, "uas_hold", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -116,7 +126,9 @@ func TestHoldResumeFromPBX(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestDTMFReachesUASAsRFC4733(t *testing.T) {
+func TestDTMFReachesUASAsRFC4733(t *testing.T) { forEachStack(t, testDTMFReachesUASAsRFC4733) }
+
+func testDTMFReachesUASAsRFC4733(t *testing.T) {
 	// The UAS echoes RTP: the telephone-event packets the box sends come
 	// back, and the box reports them to the client as DTMF from the PBX
 	// side. So each digit went box -> UAS as RFC 4733 and back. The echoed
@@ -154,7 +166,9 @@ func TestDTMFReachesUASAsRFC4733(t *testing.T) {
 	}
 }
 
-func TestDigestAuthAgainstSIPp(t *testing.T) {
+func TestDigestAuthAgainstSIPp(t *testing.T) { forEachStack(t, testDigestAuthAgainstSIPp) }
+
+func testDigestAuthAgainstSIPp(t *testing.T) {
 	uas := startSIPp(t, "uas_auth", 1)
 	cfg := testConfig(t, uas.addr())
 	cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "trunk-secret"
@@ -197,7 +211,9 @@ func TestDigestAuthWrongPasswordFails(t *testing.T) {
 // ends the call from the ringing loop, while the API reads the call's
 // state from other goroutines (run it with -race: the ringing loop used
 // to read the state without the call's lock).
-func TestPBXHangsUpWhileRinging(t *testing.T) {
+func TestPBXHangsUpWhileRinging(t *testing.T) { forEachStack(t, testPBXHangsUpWhileRinging) }
+
+func testPBXHangsUpWhileRinging(t *testing.T) {
 	uas := startSIPp(t, "uas_bye_ringing", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -53,7 +53,9 @@ func waitConnected(t *testing.T, c *client.Call) {
 	}
 }
 
-func TestCallEchoThroughSIPp(t *testing.T) {
+func TestCallEchoThroughSIPp(t *testing.T) { forEachStack(t, testCallEchoThroughSIPp) }
+
+func testCallEchoThroughSIPp(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -75,6 +75,7 @@ func dialWith(t *testing.T, ctx context.Context, res gateway.AuthorizeResponse) 
 // that the fast path carried at least min packets, none rejected.
 func requireFastPath(t *testing.T, svc *gateway.Service, calls []gateway.CallInfo, min uint64) {
 	t.Helper()
+	requireStack(t, calls)
 	for _, ci := range calls {
 		if ci.MediaPath != gateway.PathFast {
 			t.Errorf("call %s: audio on path %q, want %q", ci.ID, ci.MediaPath, gateway.PathFast)

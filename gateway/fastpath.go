@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,9 @@ type fastAudio struct {
 	// ssrc the box sends to the browser with (the RTP sender's)
 	ssrc uint32
 }
+
+// errNoBrowserMedia: the browser leg cannot carry media yet.
+var errNoBrowserMedia = errors.New("the browser leg is not up yet")
 
 // nearWrap: the fast path does not start within this many sequence
 // numbers of a wrap, so both ends agree on the rollover counter.
@@ -131,6 +135,9 @@ func (c *call) stopFast() {
 	if f := c.fastAudio.Swap(nil); f != nil {
 		f.s.Close()
 	}
+	if c.lean != nil {
+		c.lean.stop()
+	}
 }
 
 // rocTracker follows the rollover counter of a stream the box sends, as
@@ -176,6 +183,10 @@ func (c *call) sendToBrowser(pkt []byte, track *atomic.Pointer[relayTrack], roc 
 		return p.sealTo(c.web.fast, f.s, pkt)
 	}
 	roc.next(seq)
-	_, err := track.Load().Write(pkt)
+	t := track.Load()
+	if t == nil {
+		return errNoBrowserMedia // a lean call before its DTLS is up
+	}
+	_, err := t.Write(pkt)
 	return err
 }

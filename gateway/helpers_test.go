@@ -125,6 +125,7 @@ func testConfig(t testing.TB, pbx string) config.Gateway {
 	c.Media.PublicAddress = "127.0.0.1"
 	c.Media.RTPAddress = "127.0.0.1"
 	c.Media.RTPPortMin, c.Media.RTPPortMax = freeRTPRange(t, 8)
+	c.Media.Stack = stackOf(t) // stack_test.go
 	return c
 }
 

@@ -32,7 +32,8 @@ type webrtcHost struct {
 	bindIP string
 	iceSrv []webrtc.ICEServer
 
-	cert dtlsCert
+	cert     dtlsCert
+	leanHost // the lean stack's part (leancall.go)
 
 	apiMu sync.Mutex
 	apis  map[string]*webrtc.API // by codec list (api)
@@ -62,6 +63,9 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	}
 	h := &webrtcHost{sock: group[0], port: int(group[0].LocalAddr().Port()), bindIP: ip}
 	h.fast = dtlssrtp.NewConnGroup(group, dtlssrtp.NewKeyring())
+	// lean calls' checks are answered on the port too (leancall.go)
+	h.leanICE = &dtlssrtp.Lite{}
+	h.fast.SetLite(h.leanICE)
 	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionlog.Factory(log).NewLogger("udpmux")})
 	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory(log)}
 	se.SetICEUDPMux(h.mux)
@@ -101,6 +105,7 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 		// announcing the public address.
 		h.lite = true
 		se.SetLite(true)
+		h.leanAddr, _ = netip.ParseAddr(m.PublicAddress)
 		if m.PublicAddress != m.ICEAddress {
 			if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 				External: []string{m.PublicAddress}, AsCandidateType: webrtc.ICECandidateTypeHost,

@@ -39,6 +39,7 @@ type CallInfo struct {
 	State       string            `json:"state"`
 	Codec       string            `json:"codec,omitempty"`
 	MediaPath   string            `json:"media_path,omitempty"` // "fast" or "pion": who carries the audio (gateway/fastpath.go)
+	Stack       string            `json:"stack,omitempty"`      // "lean" or "pion": what brought the browser leg up (gateway.media.stack)
 	StartedAt   time.Time         `json:"started_at"`
 	AnsweredAt  time.Time         `json:"answered_at,omitzero"`
 	EndedAt     time.Time         `json:"ended_at,omitzero"`

@@ -1,0 +1,52 @@
+package gateway_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"edgebox/gateway"
+	"edgebox/internal/config"
+)
+
+// The call suites run on both browser-leg stacks (gateway.media.stack):
+// forEachStack runs a test's body once per stack as subtests named
+// "stack=pion" and "stack=lean", and testConfig gives every gateway a test
+// starts the stack its (sub)test's name says. Tests not split this way
+// run on GATEWAY_TEST_STACK (unset: the default stack), so the whole
+// suite can be run on the lean stack too.
+
+var stacks = []string{config.StackPion, config.StackLean}
+
+func forEachStack(t *testing.T, body func(t *testing.T)) {
+	t.Helper()
+	for _, s := range stacks {
+		t.Run("stack="+s, body)
+	}
+}
+
+// stackOf is the stack t runs on.
+func stackOf(t testing.TB) string {
+	for _, s := range stacks {
+		if strings.Contains(t.Name(), "stack="+s) {
+			return s
+		}
+	}
+	return os.Getenv("GATEWAY_TEST_STACK")
+}
+
+// requireStack checks that the calls' browser legs came up on the stack
+// the test asked for: a lean call that fell back to pion would pass the
+// suites without testing the lean stack at all.
+func requireStack(t *testing.T, calls []gateway.CallInfo) {
+	t.Helper()
+	want := stackOf(t)
+	if want == "" {
+		want = config.StackPion
+	}
+	for _, ci := range calls {
+		if ci.Stack != want {
+			t.Errorf("call %s: browser leg on stack %q, want %q", ci.ID, ci.Stack, want)
+		}
+	}
+}
