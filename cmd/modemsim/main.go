@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	acceptAPN := flag.String("accept-apn", "", "the only APN the network takes (others are refused with cause 27)")
 	bootFirst := flag.Bool("boot-urc-first", false, "send the power-on boot URCs (*EMRDY: 1, RDY...) just before the answer to the first command")
 	answerDelay := flag.Duration("answer-delay", 0, "time the modem takes to answer each command")
+	audio := flag.String("audio", "", "PCM voice port on this unix socket (8 kHz s16le mono, 20 ms frames while a call is up)")
 	verbose := flag.Bool("v", false, "log debug")
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -88,7 +89,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer sim.Close()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	if *control != "" {
 		os.Remove(*control)
 		ln, err := net.Listen("unix", *control)
@@ -97,6 +98,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer os.Remove(*control)
 		go func() { errc <- sim.ServeControl(ctx, ln) }()
+	}
+	if *audio != "" {
+		os.Remove(*audio)
+		ln, err := net.Listen("unix", *audio)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(*audio)
+		go func() { errc <- sim.ServeAudio(ctx, ln) }()
 	}
 	if *usePTY {
 		// Several ptys share the modem's state like the ttys of one USB

@@ -94,6 +94,7 @@ func (s *Sim) basic(c string) reply {
 	case up == "I" || up == "I0":
 		return ok(s.prof.ati(s)...)
 	case up == "H" || up == "H0":
+		s.hangupAllLocked()
 		if s.prof.ppp && s.link == 1 {
 			s.setLink(0)
 		}
@@ -101,12 +102,18 @@ func (s *Sim) basic(c string) reply {
 	case strings.HasPrefix(up, "D"):
 		return s.dial(up[1:])
 	}
+	if r, ok := s.voiceBasic(up); ok {
+		return r
+	}
 	return s.unsupported()
 }
 
 func (s *Sim) unsupported() reply { return reply{final: s.prof.unsupported} }
 
 func (s *Sim) dial(num string) reply {
+	if strings.HasSuffix(num, ";") {
+		return s.voiceDial(strings.TrimSuffix(num, ";"))
+	}
 	if !strings.HasPrefix(num, "*99") {
 		return reply{final: "NO CARRIER"} // no voice on these modules
 	}
@@ -149,6 +156,9 @@ func (s *Sim) extended(c string) reply {
 		default:
 			return s.cme(modem.CMESIMBusy)
 		}
+	}
+	if r, handled := s.voiceExtended(name, op, args); handled {
+		return r
 	}
 	if r, handled := s.prof.handle(s, name, op, args); handled {
 		return r

@@ -142,8 +142,11 @@ func (s *Sim) Control(line string) (string, error) {
 		b, err := json.Marshal(s.Commands())
 		return string(b), err
 	case "help":
-		return ControlHelp, nil
+		return ControlHelp + "\n" + VoiceHelp, nil
 	default:
+		if out, ok, err := s.voiceControl(f); ok {
+			return out, err
+		}
 		return "", fmt.Errorf("unknown control command %q (try help)", f[0])
 	}
 	return "", nil

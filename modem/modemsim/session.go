@@ -264,7 +264,7 @@ func (s *Sim) sendSMS(cmd, pdu string) reply {
 	if !isHexStr(pdu) || tpduLen(pdu) != n {
 		return s.cms(304)
 	}
-	to, _, err := modem.DecodeSubmit(pdu)
+	to, tp, err := modem.DecodeSubmit(pdu)
 	if err != nil {
 		return s.cms(304)
 	}
@@ -274,6 +274,7 @@ func (s *Sim) sendSMS(cmd, pdu string) reply {
 	s.sent = append(s.sent, Sent{To: to, PDU: pdu})
 	mr := s.mr
 	s.mr = (s.mr + 1) % 256
+	s.smsSubmittedLocked(to, mr, tp.FirstOctet.SRR())
 	return ok("+CMGS: " + itoa(mr))
 }
 

@@ -140,7 +140,8 @@ type Sim struct {
 	ticks       int
 	carrierUp   bool
 	carrierOps  []bool
-	dialed      bool // a dial answered CONNECT: start the PPP call
+	dialed      bool      // a dial answered CONNECT: start the PPP call
+	voice       *voiceSim // calls, voice port, status reports (voice.go)
 }
 
 type storedSMS struct {
