@@ -274,7 +274,8 @@ func (m *Modem) RadioOn(ctx context.Context) error {
 }
 
 func (m *Modem) smsSetup(ctx context.Context) {
-	for _, c := range []string{"AT+CMGF=0", `AT+CPMS="SM","SM","SM"`, "AT+CNMI=2,1,0,0,0"} {
+	// CNMI ds=1: status reports of sent SMS come as +CDS (sms_report.go).
+	for _, c := range []string{"AT+CMGF=0", `AT+CPMS="SM","SM","SM"`, "AT+CNMI=2,1,0,1,0"} {
 		if _, err := m.eng.Command(ctx, c, 0); err != nil {
 			m.log.Debug("SMS setup", "cmd", c, "err", err)
 			return
