@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"edgebox/gateway/client"
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
+	"edgebox/internal/service"
 
 	"github.com/pion/stun/v3"
 	"github.com/pion/turn/v4"
@@ -180,8 +182,9 @@ func clientAuthorizeFull(svc *gateway.Service) (gateway.AuthorizeResponse, error
 	return clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "support"})
 }
 
-// TestReloadKeepsCalls runs the service as init does (Main with a SIGHUP
-// channel) and changes the config under a call in progress.
+// TestReloadKeepsCalls runs the service as init does (its skeleton spec,
+// reloaded by a real SIGHUP to this process) and changes the config under
+// a call in progress.
 func TestReloadKeepsCalls(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
 	dir := t.TempDir()
@@ -192,18 +195,25 @@ func TestReloadKeepsCalls(t *testing.T) {
 	if err := config.Save(cfgPath, full); err != nil {
 		t.Fatal(err)
 	}
-	hup := make(chan os.Signal, 1)
+	spec := gateway.ServiceSpec()
+	spec.Args = []string{"-config", cfgPath, "-socket", sock}
+	spec.LogOutput = &testLogWriter{t: t}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- gateway.Main(ctx, cfgPath, sock, testLogger(t), hup) }()
+	go func() { done <- service.Run(ctx, spec) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("gateway.Main did not stop")
+		case <-time.After(25 * time.Second):
+			t.Error("the gateway service did not stop")
 		}
 	})
+	hup := func() {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
 	api := gateway.NewClientPath(sock)
 	var st gateway.Status
 	for i := 0; i < 200; i++ {
@@ -233,7 +243,7 @@ func TestReloadKeepsCalls(t *testing.T) {
 	// 1. a config the validator refuses: kept running, call untouched
 	bad := strings.Replace(mustRead(t, cfgPath), `"token_ttl_sec": 60`, `"token_ttl_sec": 0`, 1)
 	os.WriteFile(cfgPath, []byte(bad), 0o600)
-	hup <- nil
+	hup()
 	// 2. changes that do not concern the call: keys, TTL, rate, codecs, PBX
 	full.Gateway.Portal.TokenTTLSec = 30
 	full.Gateway.Portal.APIKeys = append(full.Gateway.Portal.APIKeys, config.GatewayAPIKey{Name: "second", SHA256: gateway.HashAPIKey("second-key"), Destinations: []string{"support"}, FromDomains: []string{"example.com"}})
@@ -242,7 +252,7 @@ func TestReloadKeepsCalls(t *testing.T) {
 	if err := config.Save(cfgPath, full); err != nil {
 		t.Fatal(err)
 	}
-	hup <- nil
+	hup()
 	// the new key works once the reload is through
 	deadline := time.Now().Add(10 * time.Second)
 	for {

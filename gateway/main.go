@@ -2,59 +2,52 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
-	"os"
+	"net/http"
+	"time"
 
 	"edgebox/internal/config"
-	"edgebox/internal/localapi"
+	"edgebox/internal/service"
 )
 
-// Main runs the gateway service: it loads cfgPath, serves the API on sock,
-// re-reads the config on every hup signal (a config its Validate refuses
-// is logged and the running one kept) and stops on term.
-func Main(ctx context.Context, cfgPath, sock string, log *slog.Logger, signals ...<-chan os.Signal) error {
-	var hup, term <-chan os.Signal
-	if len(signals) > 0 {
-		hup = signals[0]
-	}
-	if len(signals) > 1 {
-		term = signals[1]
-	}
-	c, err := config.Load(cfgPath)
-	if err != nil {
-		return err
-	}
-	svc, err := New(c.Gateway, log)
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-	l, err := localapi.ListenPath(sock)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go localapi.Serve(ctx, l, svc.APIHandler())
-	log.Info("gateway running", "enabled", c.Gateway.Enabled, "portal", svc.PortalAddr())
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-term:
-			log.Info("gateway stopping")
-			return nil
-		case <-hup:
-			nc, err := config.Load(cfgPath)
+// ServiceSpec is the gateway as a box service (cmd/gateway): started from
+// the gateway section of the config, its API on the socket, a reloaded
+// config applied without dropping the calls it does not concern.
+func ServiceSpec() service.Spec {
+	return service.Spec{
+		Name: SocketName,
+		// Close's own bounds: up to 10 s for calls a stopped part ends and
+		// 10 s for the rest. init drains the gateway before it stops it
+		// and its StopTimeout still ends a stop that takes longer.
+		StopTime: 20 * time.Second,
+		Start: func(ctx context.Context, env service.Env, cfg *config.Config) (service.Service, error) {
+			svc, err := New(cfg.Gateway, env.Log)
 			if err != nil {
-				log.Error("config reload refused; keeping the running config", "err", err)
-				continue
+				return nil, err
 			}
-			if err := svc.Apply(nc.Gateway); err != nil {
-				log.Error("config reload incomplete", "err", err)
-				continue
-			}
-			log.Info("config reloaded", "active_calls", svc.Status().ActiveCalls)
-		}
+			env.Log.Info("gateway running", "enabled", cfg.Gateway.Enabled, "portal", svc.PortalAddr())
+			return asService{svc}, nil
+		},
 	}
+}
+
+// asService is the Service the skeleton runs.
+type asService struct{ *Service }
+
+func (s asService) Handler() http.Handler { return s.APIHandler() }
+
+// Run waits for the stop, then ends the calls and closes every part.
+func (s asService) Run(ctx context.Context) error {
+	<-ctx.Done()
+	s.Close()
+	return nil
+}
+
+// Apply refuses a gateway section Validate refuses before touching
+// anything; an error from restarting a changed part is reported as well.
+func (s asService) Apply(cfg *config.Config) error {
+	if err := s.Service.Apply(cfg.Gateway); err != nil {
+		return err
+	}
+	s.log.Info("gateway config in effect", "active_calls", s.Status().ActiveCalls)
+	return nil
 }

@@ -1,42 +1,28 @@
 // Command gateway is the box's WebRTC <-> SIP gateway service. The work is
-// done by package gateway; this only wires config, signals and the API.
+// done by package gateway; the skeleton (internal/service) runs it.
 package main
 
 import (
 	"context"
-	"flag"
 	"log/slog"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only when EDGEBOX_PPROF names a loopback address
 	"os"
-	"os/signal"
-	"syscall"
 
 	"edgebox/gateway"
-	"edgebox/internal/paths"
+	"edgebox/internal/config"
+	"edgebox/internal/service"
 )
 
 func main() {
-	cfgPath := flag.String("config", paths.ConfigFile(), "config file")
-	sock := flag.String("socket", paths.Socket(gateway.SocketName), "API socket")
-	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	servePprof(log)
-	hup, term := hangups()
-	if err := gateway.Main(context.Background(), *cfgPath, *sock, log, hup, term); err != nil {
-		log.Error("gateway", "err", err)
-		os.Exit(1)
+	spec := gateway.ServiceSpec()
+	start := spec.Start
+	spec.Start = func(ctx context.Context, env service.Env, cfg *config.Config) (service.Service, error) {
+		servePprof(env.Log)
+		return start(ctx, env, cfg)
 	}
-}
-
-// hangups delivers SIGHUP (config reload) and ends on SIGTERM/SIGINT.
-func hangups() (hup, term <-chan os.Signal) {
-	h := make(chan os.Signal, 1)
-	signal.Notify(h, syscall.SIGHUP)
-	t := make(chan os.Signal, 1)
-	signal.Notify(t, syscall.SIGTERM, os.Interrupt)
-	return h, t
+	service.Main(spec)
 }
 
 // servePprof serves Go's profiler for performance work (make bench) when
