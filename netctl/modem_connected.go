@@ -1,0 +1,222 @@
+package netctl
+
+// The connected state: watch the link, the modem's events and the signal
+// until the connection ends, and say why.
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"edgebox/modem"
+)
+
+// connected watches the link until it ends, then acts on why.
+func (s *modemSession) connected(ctx context.Context) step {
+	m, drv := s.m, s.drv
+	var pppExited <-chan struct{}
+	if s.pppd != nil {
+		pppExited = s.pppd.done
+	}
+	up := s.upSince
+	r := m.watch(ctx, drv, s.events, pppExited, s.upSince)
+	if s.ppp {
+		m.pppDown()
+		if !s.endPPP() {
+			return stepEnd
+		}
+	}
+	switch r {
+	case "disconnect":
+		c, cancel := cmdCtx(ctx)
+		drv.Disconnect(c)
+		cancel()
+	case "reconfig":
+		c, cancel := cmdCtx(ctx)
+		drv.Disconnect(c)
+		cancel()
+		if m.ifaceChanged() {
+			return stepEnd
+		}
+	case "reset":
+		m.doReset(ctx, drv)
+		return stepEnd
+	case "closed":
+		return stepEnd
+	case "dropped":
+		if s.ppp && time.Since(up) < time.Minute {
+			// A call that fails soon after it came up (the network
+			// hangs up at once) is not redialled in a tight loop.
+			return s.wait(ctx, s.redialWait)
+		}
+	}
+	return stepAgain
+}
+
+// signalHistoryLen bounds the signal history kept for the API.
+const signalHistoryLen = 240
+
+// watch returns why the connection ended: "disconnect", "reconfig",
+// "reset", "dropped" (the modem reported the link down, or pppExited
+// closed: pppd ended the call) or "closed" (events channel closed).
+// While pppd holds a shared AT port the engine is suspended: the status
+// polls fail with modem.ErrSuspended, which is expected and ignored, as is
+// modem.ErrPPPOnly from Link (PPP-only modems: pppd's exit tells).
+//
+// Events from before upSince (queued while the session dialled: the link
+// URCs of the drop it redials for, a reset's re-init) are recorded but
+// never end a link that came up after them.
+func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan modem.Event, pppExited <-chan struct{}, upSince time.Time) string {
+	sig := time.NewTicker(orDefault(m.signalEvery, 30*time.Second))
+	defer sig.Stop()
+	check := time.NewTicker(orDefault(m.checkEvery, 10*time.Second))
+	defer check.Stop()
+	m.pollSignal(ctx, drv)
+	for {
+		select {
+		case <-ctx.Done():
+			return "closed"
+		case r := <-m.req:
+			switch r {
+			case "disconnect":
+				m.mu.Lock()
+				m.adminDown = true
+				m.mu.Unlock()
+				return r
+			case "connect":
+				continue
+			}
+			return r
+		case <-pppExited:
+			m.log.Warn("pppd exited: the call dropped; redialling")
+			return "dropped"
+		case ev, ok := <-events:
+			if !ok {
+				return "closed"
+			}
+			if m.watchEvent(ctx, drv, ev, upSince) {
+				return "dropped"
+			}
+		case <-sig.C:
+			m.pollSignal(ctx, drv)
+		case <-check.C:
+			if !m.checkLink(ctx, drv) {
+				return "dropped"
+			}
+		}
+	}
+}
+
+// watchEvent records ev for watch; true when it ends the link (a drop
+// reported after the link came up at upSince).
+func (m *modemManager) watchEvent(ctx context.Context, drv ModemDriver, ev modem.Event, upSince time.Time) bool {
+	if dropped := m.event(ev); dropped {
+		if ev.Time.Before(upSince) {
+			m.log.Debug("modem event from before the link came up", "kind", ev.Kind)
+			return false
+		}
+		m.log.Warn("modem connection dropped; redialling")
+		return true
+	}
+	if ev.Kind == modem.EventRegistration && ev.Registration != nil && ev.Registration.State.Registered() && ev.Registration.Operator == "" {
+		// Registration URCs carry no operator: read it again
+		// after a network flap.
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if reg, err := drv.Registration(c); err == nil {
+			m.mu.Lock()
+			m.st.Registration = &reg
+			m.mu.Unlock()
+		}
+		cancel()
+	}
+	return false
+}
+
+// checkLink asks the modem for its data link, for watch; false when the
+// modem reports the connection down.
+func (m *modemManager) checkLink(ctx context.Context, drv ModemDriver) bool {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ls, err := drv.Link(c)
+	cancel()
+	if err != nil {
+		if !errors.Is(err, modem.ErrSuspended) && !errors.Is(err, modem.ErrPPPOnly) {
+			m.log.Debug("modem link check", "err", err)
+			if modemSilent(err) {
+				// A hung modem is not shown as connected; its
+				// engine reopens and resets it, and the reset
+				// event ends this watch.
+				m.setState(ModemNotResponding, sayModemError(err))
+			}
+		}
+		return true
+	}
+	if m.status().State == ModemNotResponding {
+		m.setState(ModemConnected, "")
+	}
+	m.mu.Lock()
+	m.st.Link = &ls
+	m.mu.Unlock()
+	if !ls.Connected && !ls.Connecting {
+		m.log.Warn("modem reports the connection down; redialling")
+		return false
+	}
+	return true
+}
+
+// event records an unsolicited change; true when the data link dropped.
+func (m *modemManager) event(ev modem.Event) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch ev.Kind {
+	case modem.EventRegistration:
+		m.st.Registration = ev.Registration
+	case modem.EventSIM:
+		m.st.SIM = ev.SIM
+		if ev.SIM != nil {
+			switch ev.SIM.State {
+			case modem.SIMAbsent, modem.SIMPIN, modem.SIMPUK, modem.SIMError:
+				// The SIM went away or locked: no data can flow.
+				return true
+			}
+		}
+	case modem.EventSignal:
+		if ev.Signal != nil {
+			m.addSignalLocked(*ev.Signal, ev.Time)
+		}
+	case modem.EventLink:
+		m.st.Link = ev.Link
+		return ev.Link != nil && !ev.Link.Connected && !ev.Link.Connecting
+	case modem.EventReset:
+		if ev.Recovery == "reset" || ev.Recovery == "slot-reset" {
+			m.st.Resets++ // the engine's recovery of a hung modem
+		}
+		return true
+	case modem.EventFaulty:
+		m.st.State, m.st.Error, m.st.ErrorTime = ModemNotResponding, sayModemError(modem.ErrFaulty), ev.Time
+	}
+	return false
+}
+
+func (m *modemManager) addSignalLocked(sg modem.Signal, t time.Time) {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	m.st.Signal = &sg
+	m.st.SignalHistory = append(m.st.SignalHistory, SignalSample{Time: t, Signal: sg})
+	if n := len(m.st.SignalHistory); n > signalHistoryLen {
+		m.st.SignalHistory = slices.Delete(m.st.SignalHistory, 0, n-signalHistoryLen)
+	}
+}
+
+func (m *modemManager) pollSignal(ctx context.Context, drv ModemDriver) {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	sg, err := drv.Signal(c)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	m.addSignalLocked(sg, time.Now())
+	m.mu.Unlock()
+}

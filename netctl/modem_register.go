@@ -1,0 +1,57 @@
+package netctl
+
+// The registering state: wait for the network, with the radio on.
+
+import (
+	"context"
+	"time"
+
+	"edgebox/internal/config"
+	"edgebox/modem"
+)
+
+// radioOnAfter: unregistered this long, netctl checks that the radio is on
+// (someone may have switched it off behind the box's back).
+const radioOnAfter = 6 * time.Second
+
+// register waits for the network, making sure the radio is on.
+func (s *modemSession) register(ctx context.Context, _ config.Modem, _ string) step {
+	m := s.m
+	c, cancel := cmdCtx(ctx)
+	reg, err := s.drv.Registration(c)
+	cancel()
+	if err == nil {
+		m.mu.Lock()
+		m.st.Registration = &reg
+		m.mu.Unlock()
+	}
+	if err == nil && reg.State.Registered() {
+		s.regSince = time.Time{}
+		return stepNext
+	}
+	if s.regSince.IsZero() {
+		s.regSince = time.Now()
+	}
+	switch {
+	case err != nil:
+		if !s.notResponding(err) {
+			m.setState(ModemRegistering, "the registration could not be read: "+sayModemError(err))
+		}
+	case reg.State == modem.RegDenied:
+		m.setState(ModemRegistering, "registration denied by the network; check the SIM's contract")
+	default:
+		m.setState(ModemRegistering, "")
+		// A radio switched off behind the box's back (or a card that
+		// refused +CFUN=1 at init) is switched on again.
+		if time.Since(s.regSince) >= radioOnAfter && time.Since(s.radioAt) >= radioOnAfter {
+			s.radioAt = time.Now()
+			c, cancel := cmdCtx(ctx)
+			if err := s.drv.RadioOn(c); err != nil {
+				m.log.Warn("modem radio on", "err", err)
+			}
+			cancel()
+		}
+		m.pollSignal(ctx, s.drv)
+	}
+	return s.wait(ctx, 3*time.Second)
+}

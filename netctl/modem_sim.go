@@ -1,0 +1,101 @@
+package netctl
+
+// The SIM state: read the SIM and the identity, enter the PIN once.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"edgebox/internal/config"
+	"edgebox/modem"
+)
+
+// sim reads the SIM and enters the PIN.
+func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string) step {
+	m, drv := s.m, s.drv
+	c, cancel := cmdCtx(ctx)
+	sim, err := drv.SIM(c)
+	cancel()
+	m.mu.Lock()
+	m.st.SIM = &sim
+	m.mu.Unlock()
+	if err != nil {
+		if !s.notResponding(err) {
+			m.setState(ModemSIM, "the SIM could not be read: "+sayModemError(err))
+		}
+		return s.wait(ctx, 5*time.Second)
+	}
+	switch sim.State {
+	case modem.SIMReady:
+		if s.locked {
+			s.locked = false
+			s.readIdentity(ctx)
+		}
+		return stepNext
+	case modem.SIMPIN:
+		s.locked = true
+		return s.enterPIN(ctx, cfg, failed, &sim)
+	case modem.SIMPUK:
+		m.setState(ModemSIM, "the SIM is locked (PUK required); unlock it in a phone")
+		return s.wait(ctx, time.Minute)
+	case modem.SIMAbsent:
+		m.setState(ModemSIM, "no SIM card; insert one")
+		return s.wait(ctx, 10*time.Second)
+	}
+	m.setState(ModemSIM, "SIM "+string(sim.State))
+	return s.wait(ctx, 3*time.Second)
+}
+
+// readIdentity reads the modem's and SIM's identity into the status.
+func (s *modemSession) readIdentity(ctx context.Context) {
+	c, cancel := cmdCtx(ctx)
+	id, err := s.drv.Identity(c)
+	cancel()
+	if err == nil {
+		s.m.mu.Lock()
+		s.m.st.Identity = &id
+		s.m.mu.Unlock()
+	}
+}
+
+// enterPIN sends the configured PIN once; a rejected PIN is never sent again.
+func (s *modemSession) enterPIN(ctx context.Context, cfg config.Modem, failed string, sim *modem.SIMStatus) step {
+	m := s.m
+	switch {
+	case cfg.PIN == "":
+		m.setState(ModemSIM, "the SIM needs a PIN: set network.modem.pin")
+	case cfg.PIN == failed:
+		m.setState(ModemSIM, "the configured PIN was rejected by the SIM; enter the right PIN"+attemptsLeft(sim))
+	default:
+		c, cancel := cmdCtx(ctx)
+		err := s.drv.EnterPIN(c, cfg.PIN)
+		cancel()
+		s.refreshSIM(ctx)
+		if err == nil {
+			m.log.Info("SIM PIN accepted")
+			return stepAgain
+		}
+		if errors.Is(err, modem.ErrWrongPIN) || errors.Is(err, modem.ErrPINAlreadyRejected) {
+			m.mu.Lock()
+			m.pinFailed = cfg.PIN
+			m.mu.Unlock()
+			m.setState(ModemSIM, "the SIM rejected the PIN; enter the right PIN"+attemptsLeft(m.status().SIM))
+		} else if !s.notResponding(err) {
+			m.setState(ModemSIM, "the PIN could not be entered: "+sayModemError(err))
+		}
+	}
+	return s.wait(ctx, 30*time.Second)
+}
+
+// refreshSIM re-reads the SIM after a PIN attempt so the attempts left
+// shown are the card's, not the count from before.
+func (s *modemSession) refreshSIM(ctx context.Context) {
+	c, cancel := cmdCtx(ctx)
+	defer cancel()
+	if sim, err := s.drv.SIM(c); err == nil {
+		s.m.mu.Lock()
+		s.m.st.SIM = &sim
+		s.m.mu.Unlock()
+	}
+}
