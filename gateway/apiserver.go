@@ -36,6 +36,7 @@ func (s *Service) APIHandler() http.Handler {
 	})
 	s.drainAPI(mux)
 	s.pbxCheckAPI(mux)
+	s.gsmCallsAPI(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -98,6 +98,7 @@ func (s *Service) start(cfg config.Gateway) error {
 		return err
 	}
 	s.startRegistration(cfg)
+	s.startGSMVoice(cfg) // gsm_voice.go
 	return s.startGSM(cfg)
 }
 
@@ -130,6 +131,7 @@ func (s *Service) Apply(cfg config.Gateway) error {
 	s.mu.Unlock()
 	if !cfg.Enabled {
 		s.stopGSM()
+		s.stopGSMVoice()
 		s.stopParts(true, true, true, true, true)
 		s.setConfig(cfg)
 		return nil
@@ -179,6 +181,7 @@ func (s *Service) Apply(cfg config.Gateway) error {
 	if restartReg {
 		s.startRegistration(cfg)
 	}
+	s.applyGSMVoice(old, cfg)
 	return errors.Join(err, s.applyGSM(old, cfg))
 }
 
@@ -262,6 +265,7 @@ func (s *Service) waitCalls(calls []*call, d time.Duration) {
 func (s *Service) Close() {
 	s.cancel()
 	s.stopGSM()
+	s.stopGSMVoice()
 	s.stopParts(true, true, true, true, true)
 	done := make(chan struct{})
 	go func() { s.callWG.Wait(); close(done) }()

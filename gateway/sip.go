@@ -93,7 +93,7 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 	}
 	s.srv = srv
 	srv.OnInvite(s.onInvite)
-	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {})
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { s.svc.gsmInDialog(req, tx) })
 	srv.OnBye(s.onBye)
 	srv.OnCancel(s.onCancel)
 	srv.OnOptions(s.onOptions)
@@ -296,7 +296,11 @@ func (s *sipStack) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	// The gateway only places calls toward the PBX.
+	// The gateway places calls toward the PBX, and dials out over the SIM
+	// for the PBX (gsm_voice_out.go).
+	if s.svc.gsmInvite(req, tx) {
+		return
+	}
 	s.respond(tx, req, 603, "Decline")
 }
 
@@ -306,6 +310,9 @@ func (s *sipStack) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if c := s.svc.callBySIP(req.CallID().Value()); c != nil {
 		c.fromPBX(pbxRequest{req: req, tx: tx})
+		return
+	}
+	if s.svc.gsmInDialog(req, tx) {
 		return
 	}
 	s.respond(tx, req, 481, "Call/Transaction Does Not Exist")

@@ -1,0 +1,321 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"edgebox/api/gatewayapi"
+	"edgebox/api/netapi"
+	"edgebox/internal/config"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// The voice half of the GSM bridge (issue 19). netctl owns the modem: the
+// box learns of calls from its GSM events and acts through its API
+// (answer, dial, hangup, dtmf); only the card's PCM port is opened here.
+// The SIM carries one call at a time, so the bridge has at most one call:
+// a GSM call ringing becomes an INVITE to the SIM's inbound destination
+// (gsm_voice_in.go); an INVITE from the PBX to sip:+NUMBER@box dials out
+// (gsm_voice_out.go).
+
+// gsmVoiceAPI is the part of netctl's API the voice bridge uses
+// (netapi.Client; the unit tests fill it with a fake).
+type gsmVoiceAPI interface {
+	GSMStatus(ctx context.Context) (netapi.GSMStatus, error)
+	GSMEvents(ctx context.Context, after uint64, wait time.Duration) ([]netapi.GSMEvent, error)
+	GSMAnswer(ctx context.Context, call int) error
+	GSMDial(ctx context.Context, number string) (netapi.GSMDialResult, error)
+	GSMHangup(ctx context.Context, call int) error
+	GSMDTMF(ctx context.Context, digits string) error
+}
+
+// newGSMVoiceAPI is how the voice bridge reaches netctl.
+var newGSMVoiceAPI = func() gsmVoiceAPI { return netapi.NewClient() }
+
+// gsmAPITimeout bounds one API request to netctl (AT commands included).
+const gsmAPITimeout = 10 * time.Second
+
+type gsmVoice struct {
+	log *slog.Logger
+	svc *Service
+	api gsmVoiceAPI
+	cfg config.Gateway
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	status  netapi.GSMStatus // last read: identity, audio port
+	call    *gsmVoiceCall    // the SIM's one call
+	bySIP   map[string]*gsmVoiceCall
+	recent  []gatewayapi.GSMCall
+	day     string // local date of dialsToday
+	dialled int
+	nextID  int
+}
+
+// gsmVoices maps a Service to its voice bridge (kept apart from the
+// Service struct, which other parts edit).
+var gsmVoices sync.Map // *Service -> *gsmVoice
+
+func (s *Service) gsmVoice() *gsmVoice {
+	v, _ := gsmVoices.Load(s)
+	g, _ := v.(*gsmVoice)
+	return g
+}
+
+// startGSMVoice starts the voice bridge when gateway.gsm is enabled.
+func (s *Service) startGSMVoice(cfg config.Gateway) {
+	if !cfg.Enabled || !cfg.GSM.Enabled {
+		return
+	}
+	v := &gsmVoice{log: s.log.With("part", "gsm-voice"), svc: s, api: newGSMVoiceAPI(), cfg: cfg, bySIP: map[string]*gsmVoiceCall{}}
+	v.ctx, v.cancel = context.WithCancel(context.Background())
+	gsmVoices.Store(s, v)
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		v.followEvents()
+	}()
+}
+
+// stopGSMVoice ends the call in progress (both sides) and the bridge.
+func (s *Service) stopGSMVoice() {
+	v := s.gsmVoice()
+	if v == nil {
+		return
+	}
+	gsmVoices.Delete(s)
+	v.cancel()
+	v.wg.Wait()
+}
+
+// applyGSMVoice restarts the bridge when its config or the PBX changed
+// (a call in progress ends).
+func (s *Service) applyGSMVoice(old, cfg config.Gateway) {
+	if s.gsmVoice() != nil && reflect.DeepEqual(old.GSM, cfg.GSM) && reflect.DeepEqual(old.PBX, cfg.PBX) && reflect.DeepEqual(old.Trunk, cfg.Trunk) && old.Enabled == cfg.Enabled {
+		return
+	}
+	s.stopGSMVoice()
+	s.startGSMVoice(cfg)
+}
+
+// followEvents reads netctl's GSM events from now on and hands them to
+// the call (or starts one for "incoming") until the bridge stops.
+func (v *gsmVoice) followEvents() {
+	var after uint64
+	wait := time.Second
+	for v.ctx.Err() == nil {
+		st, err := v.readStatus()
+		if err == nil {
+			after = st.Seq
+			break
+		}
+		v.log.Warn("GSM voice: netctl's GSM status not readable; trying again", "err", err)
+		v.sleep(wait)
+		wait = min(2*wait, 30*time.Second)
+	}
+	wait = time.Second
+	for v.ctx.Err() == nil {
+		evs, err := v.api.GSMEvents(v.ctx, after, netapi.GSMMaxWait)
+		if err != nil {
+			if v.ctx.Err() == nil {
+				v.log.Warn("GSM voice: netctl's events not readable; trying again", "err", err)
+				v.sleep(wait)
+				wait = min(2*wait, 30*time.Second)
+			}
+			continue
+		}
+		wait = time.Second
+		for _, ev := range evs {
+			after = max(after, ev.Seq)
+			v.dispatch(ev)
+		}
+	}
+}
+
+func (v *gsmVoice) sleep(d time.Duration) {
+	select {
+	case <-v.ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func (v *gsmVoice) readStatus() (netapi.GSMStatus, error) {
+	ctx, cancel := context.WithTimeout(v.ctx, gsmAPITimeout)
+	defer cancel()
+	st, err := v.api.GSMStatus(ctx)
+	if err == nil {
+		v.mu.Lock()
+		v.status = st
+		v.mu.Unlock()
+	}
+	return st, err
+}
+
+// dispatch routes one event.
+func (v *gsmVoice) dispatch(ev netapi.GSMEvent) {
+	switch ev.Kind {
+	case netapi.GSMIncoming:
+		v.incoming(ev)
+	case netapi.GSMAlerting, netapi.GSMConnected, netapi.GSMEnded, netapi.GSMDTMF:
+		v.mu.Lock()
+		c := v.call
+		v.mu.Unlock()
+		if c != nil && c.owns(ev.Call) {
+			c.gsmEvent(ev)
+		}
+	case netapi.GSMGap:
+		// events were lost: a call netctl no longer lists has ended
+		st, err := v.readStatus()
+		v.mu.Lock()
+		c := v.call
+		v.mu.Unlock()
+		if err != nil || c == nil {
+			return
+		}
+		idx := c.index()
+		for _, k := range st.Calls {
+			if k.Call == idx {
+				return
+			}
+		}
+		if idx != 0 {
+			c.gsmEvent(netapi.GSMEvent{Kind: netapi.GSMEnded, Call: idx, Reason: netapi.GSMEndError})
+		}
+	}
+}
+
+// sim is the SIM the card holds: the configured one of its slot, else
+// the first.
+func (v *gsmVoice) sim() (config.GSMSIM, int, netapi.GSMStatus) {
+	v.mu.Lock()
+	st := v.status
+	v.mu.Unlock()
+	s, i, ok := v.cfg.GSM.SIM(st.Slot)
+	if !ok {
+		s, i, _ = v.cfg.GSM.SIM("")
+	}
+	return s, max(i, 0), st
+}
+
+// identity is the SIM's number for To (in) and From (out): the
+// configured one, else what the SIM stores, else its IMSI.
+func simIdentity(s config.GSMSIM, st netapi.GSMStatus) string {
+	switch {
+	case s.Number != "":
+		return s.Number
+	case st.Number != "":
+		return st.Number
+	case st.IMSI != "":
+		return st.IMSI
+	}
+	return "gsm"
+}
+
+// domain is the host part of the URIs the box makes up for GSM parties.
+func (v *gsmVoice) domain() string {
+	if v.cfg.GSM.Domain != "" {
+		return v.cfg.GSM.Domain
+	}
+	return localIPToward(v.cfg.PBX.HostPort())
+}
+
+// claim makes c the SIM's call; false when one is in progress.
+func (v *gsmVoice) claim(c *gsmVoiceCall) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.call != nil || v.ctx.Err() != nil {
+		return false
+	}
+	v.nextID++
+	c.id = fmt.Sprintf("gsm-%d", v.nextID)
+	v.call = c
+	return true
+}
+
+func (v *gsmVoice) bindSIP(callID string, c *gsmVoiceCall) {
+	v.mu.Lock()
+	v.bySIP[callID] = c
+	v.mu.Unlock()
+}
+
+// released is called by a call when it is over.
+func (v *gsmVoice) released(c *gsmVoiceCall) {
+	info := c.snapshot()
+	v.mu.Lock()
+	if v.call == c {
+		v.call = nil
+	}
+	for k, x := range v.bySIP {
+		if x == c {
+			delete(v.bySIP, k)
+		}
+	}
+	v.recent = append(v.recent, info)
+	if len(v.recent) > 20 {
+		v.recent = v.recent[len(v.recent)-20:]
+	}
+	v.mu.Unlock()
+	v.log.Info("GSM call ended", "call", info.ID, "direction", info.Direction, "number", info.Number, "withheld", info.Withheld,
+		"sip_code", info.SIPCode, "reason", info.Reason, "talk_sec", fmt.Sprintf("%.1f", info.DurationSec))
+}
+
+// countDial counts a call the PBX places; false when today's bound is
+// reached.
+func (v *gsmVoice) countDial(limit int) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	today := time.Now().Format("2006-01-02")
+	if v.day != today {
+		v.day, v.dialled = today, 0
+	}
+	if limit > 0 && v.dialled >= limit {
+		return false
+	}
+	v.dialled++
+	return true
+}
+
+func (v *gsmVoice) calls() gatewayapi.GSMCalls {
+	v.mu.Lock()
+	c := v.call
+	out := gatewayapi.GSMCalls{Voice: true, Active: []gatewayapi.GSMCall{}, Recent: make([]gatewayapi.GSMCall, 0, len(v.recent))}
+	for i := len(v.recent) - 1; i >= 0; i-- {
+		out.Recent = append(out.Recent, v.recent[i])
+	}
+	if v.day == time.Now().Format("2006-01-02") {
+		out.CallsToday = v.dialled
+	}
+	if !v.status.Voice && v.status.VoiceWhy != "" {
+		out.Why = "the card: " + v.status.VoiceWhy
+	}
+	v.mu.Unlock()
+	if c != nil {
+		out.Active = append(out.Active, c.snapshot())
+	}
+	return out
+}
+
+// inDialog routes a request of a GSM call's dialog (ACK, BYE) to it; false
+// when the request belongs to no GSM call.
+func (v *gsmVoice) inDialog(req *sip.Request, tx sip.ServerTransaction) bool {
+	id := req.CallID()
+	if id == nil {
+		return false
+	}
+	v.mu.Lock()
+	c := v.bySIP[id.Value()]
+	v.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.sipRequest(req, tx)
+	return true
+}
