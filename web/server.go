@@ -282,9 +282,11 @@ func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 // Apply puts a reloaded config into effect (SIGHUP, via the service
 // skeleton): the interfaces to answer on, unless -interfaces fixed them.
 func (s *Server) Apply(cfg *config.Config) error {
-	if len(s.opt.Interfaces) == 0 {
-		s.policy.SetPatterns(cfg.Web.AllowedInterfaces())
+	if len(s.opt.Interfaces) > 0 {
+		s.log.Info("web config in effect; interfaces fixed by -interfaces", "interfaces", s.opt.Interfaces)
+		return nil
 	}
+	s.policy.SetPatterns(cfg.Web.AllowedInterfaces())
 	s.log.Info("web config in effect", "interfaces", cfg.Web.AllowedInterfaces())
 	return nil
 }
