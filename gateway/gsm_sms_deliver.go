@@ -35,6 +35,9 @@ func (b *smsBridge) deliverLoop() {
 			}
 			b.deliver(it)
 		}
+		if len(items) > 0 {
+			continue // their next tries are set now
+		}
 		wait := time.Minute
 		if !next.IsZero() {
 			wait = min(max(time.Until(next), 10*time.Millisecond), time.Minute)

@@ -1,0 +1,120 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"edgebox/api/modemapi"
+	"edgebox/api/netapi"
+	"edgebox/internal/localapi"
+)
+
+// netctlGSM serves netctl's GSM and SMS API (api/netapi/gsm.go) on the
+// socket the gateway dials (EDGEBOX_RUN_DIR/netctl.sock) for the SMS
+// tests: events in a ring with long-poll, SMS sent recorded with message
+// references. It stands where netctl's own server with an embedded
+// modemsim goes once that is in the tree; the gateway sees the same
+// HTTP API either way.
+type netctlGSM struct {
+	mu     sync.Mutex
+	events []netapi.GSMEvent
+	seq    uint64
+	sent   []netapi.SendSMSRequest
+	ref    int
+	notify chan struct{}
+}
+
+func startNetctlGSM(t *testing.T) *netctlGSM {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("EDGEBOX_RUN_DIR", dir)
+	n := &netctlGSM{notify: make(chan struct{})}
+	l, err := localapi.ListenPath(filepath.Join(dir, "netctl.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := http.NewServeMux()
+	m.HandleFunc("GET /v1/gsm/status", func(w http.ResponseWriter, r *http.Request) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		localapi.WriteJSON(w, 200, netapi.GSMStatus{Slot: "1", IMSI: "262019999999999", Registered: true, Seq: n.seq, Calls: []netapi.GSMCall{}})
+	})
+	m.HandleFunc("GET /v1/gsm/events", func(w http.ResponseWriter, r *http.Request) {
+		after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+		wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+		end := time.After(wait)
+		for {
+			n.mu.Lock()
+			var out []netapi.GSMEvent
+			for _, ev := range n.events {
+				if ev.Seq > after {
+					out = append(out, ev)
+				}
+			}
+			ch := n.notify
+			n.mu.Unlock()
+			if len(out) > 0 {
+				localapi.WriteJSON(w, 200, out)
+				return
+			}
+			select {
+			case <-ch:
+			case <-end:
+				localapi.WriteJSON(w, 200, []netapi.GSMEvent{})
+				return
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	m.HandleFunc("POST /v1/sms", func(w http.ResponseWriter, r *http.Request) {
+		var req netapi.SendSMSRequest
+		if err := localapi.ReadJSON(r, &req); err != nil {
+			localapi.WriteError(w, 400, err)
+			return
+		}
+		n.mu.Lock()
+		n.sent = append(n.sent, req)
+		n.ref++
+		ref := n.ref
+		n.mu.Unlock()
+		localapi.WriteJSON(w, 200, netapi.SendSMSResult{SMS: modemapi.SMS{ID: fmt.Sprintf("out-%d", ref), To: req.To, Text: req.Text, Outgoing: true, Parts: 1}, Refs: []int{ref}})
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { localapi.Serve(ctx, l, m); close(done) }()
+	t.Cleanup(func() { cancel(); l.Close(); <-done })
+	return n
+}
+
+func (n *netctlGSM) emit(ev netapi.GSMEvent) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.seq++
+	ev.Seq, ev.Time = n.seq, time.Now()
+	n.events = append(n.events, ev)
+	close(n.notify)
+	n.notify = make(chan struct{})
+}
+
+// receive plays an SMS arriving at the SIM.
+func (n *netctlGSM) receive(id, from, text string, parts int) {
+	n.emit(netapi.GSMEvent{Kind: netapi.GSMSMSReceived, SMS: &modemapi.SMS{ID: id, From: from, Text: text, Parts: parts, Time: time.Now()}})
+}
+
+// report plays the SMSC's delivery report for ref.
+func (n *netctlGSM) report(ref int, number, status string) {
+	n.emit(netapi.GSMEvent{Kind: netapi.GSMSMSStatus, Ref: ref, Number: number, Status: status, Reason: "00"})
+}
+
+func (n *netctlGSM) sentSMS() []netapi.SendSMSRequest {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]netapi.SendSMSRequest(nil), n.sent...)
+}
