@@ -143,6 +143,7 @@ func startGateway(t testing.TB, cfg config.Gateway) *gateway.Service {
 		t.Fatalf("gateway: %v", err)
 	}
 	t.Cleanup(svc.Close)
+	checkLeanAtEnd(t, svc, cfg) // stack_test.go
 	return svc
 }
 

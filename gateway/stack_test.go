@@ -50,3 +50,22 @@ func requireStack(t *testing.T, calls []gateway.CallInfo) {
 		}
 	}
 }
+
+// checkLeanAtEnd makes every test on the lean stack check, when it ends,
+// that the calls whose browser leg came up did so on the lean stack where
+// the configuration lets them (a public address, no pion_media_path, no
+// video to bridge): a silent fallback to pion would leave the lean stack
+// untested by a green suite.
+func checkLeanAtEnd(t testing.TB, svc *gateway.Service, cfg config.Gateway) {
+	m := cfg.Media
+	if m.Stack != config.StackLean || m.PionMediaPath || m.PublicAddress == "" || m.Video {
+		return
+	}
+	t.Cleanup(func() {
+		for _, ci := range append(svc.History(1000), svc.Snapshot()...) {
+			if ci.Stack != "" && ci.Stack != config.StackLean {
+				t.Errorf("call %s: browser leg on %q, not lean", ci.ID, ci.Stack)
+			}
+		}
+	})
+}
