@@ -24,6 +24,13 @@ type fakeNetctl struct {
 	rsrp     int    // LTE RSRP the modem reports (-95 when 0)
 	band     string // serving band the modem reports ("" none)
 	number   string // the SIM's own number ("" not stored)
+	// slot is the modem's slot as netctl reports it (nil: not reported,
+	// an older netctl).
+	slot map[string]any
+	// vpnDetail is openvpn's reason for the state; vpnNotes the profile
+	// import's notes.
+	vpnDetail string
+	vpnNotes  []string
 }
 
 func (f *fakeNetctl) status() map[string]any {
@@ -40,21 +47,25 @@ func (f *fakeNetctl) status() map[string]any {
 	if rsrp == 0 {
 		rsrp = -95
 	}
+	modem := map[string]any{
+		"state":          "connected",
+		"identity":       map[string]any{"manufacturer": "Huawei", "model": "ME909u-521", "imei": "861234567890123", "imsi": "262021234567890", "iccid": "8949022012345678901", "number": f.number},
+		"sim":            map[string]any{"state": "ready", "pin_attempts": 3, "puk_attempts": 10, "iccid": "8949022012345678901"},
+		"registration":   map[string]any{"state": "home", "tech": "lte", "operator": "Vodafone.de", "cell_id": "01A2D30F", "lac": "B1C4"},
+		"signal":         map[string]any{"rssi_dbm": -71, "rsrp_dbm": rsrp, "rsrq_db": -11.5, "sinr_db": 14.2, "tech": "lte", "band": f.band},
+		"signal_history": hist,
+	}
+	if f.slot != nil {
+		modem["slot"] = f.slot
+	}
 	return map[string]any{
 		"active": "modem",
 		"uplinks": []any{
 			map[string]any{"name": "wan", "interface": "eth1", "method": "dhcp", "state": "no-carrier", "active": false, "carrier": false, "priority": 0, "health": map[string]any{"healthy": false}, "rx_bytes": 0, "tx_bytes": 0, "last_error": "no cable"},
 			map[string]any{"name": "modem", "interface": "usb0", "method": "dhcp", "state": "healthy", "active": true, "carrier": true, "priority": 1, "address": "10.64.12.7/30", "health": map[string]any{"healthy": true}, "rx_bytes": 73400320, "tx_bytes": 9961472},
 		},
-		"lan": []any{map[string]any{"role": "lan1", "interface": "eth0", "address": "192.168.1.1/24", "carrier": true}},
-		"modem": map[string]any{
-			"state":          "connected",
-			"identity":       map[string]any{"manufacturer": "Huawei", "model": "ME909u-521", "imei": "861234567890123", "imsi": "262021234567890", "iccid": "8949022012345678901", "number": f.number},
-			"sim":            map[string]any{"state": "ready", "pin_attempts": 3, "puk_attempts": 10, "iccid": "8949022012345678901"},
-			"registration":   map[string]any{"state": "home", "tech": "lte", "operator": "Vodafone.de", "cell_id": "01A2D30F", "lac": "B1C4"},
-			"signal":         map[string]any{"rssi_dbm": -71, "rsrp_dbm": rsrp, "rsrq_db": -11.5, "sinr_db": 14.2, "tech": "lte", "band": f.band},
-			"signal_history": hist,
-		},
+		"lan":   []any{map[string]any{"role": "lan1", "interface": "eth0", "address": "192.168.1.1/24", "carrier": true}},
+		"modem": modem,
 	}
 }
 
@@ -120,16 +131,21 @@ func (f *fakeNetctl) handler() http.Handler {
 		f.profile = string(b)
 		f.vpnState = openvpn.StateConnected
 		f.mu.Unlock()
-		localapi.WriteJSON(w, 200, openvpn.ImportResult{Profile: openvpn.ProfileInfo{Name: h.Filename, Remotes: []string{"vpn.example.net:1194"}}})
+		localapi.WriteJSON(w, 200, openvpn.ImportResult{Profile: openvpn.ProfileInfo{Name: h.Filename, Remotes: []string{"vpn.example.net:1194"}, Notes: f.vpnNotes}})
 	})
 	m.HandleFunc("GET /v1/vpn/status", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		st := openvpn.Status{State: f.vpnState, Interface: "tun0"}
+		st := openvpn.Status{State: f.vpnState, Interface: "tun0", Detail: f.vpnDetail}
+		if f.profile != "" {
+			st.Profile = &openvpn.ProfileInfo{Name: "office.ovpn", ImportedAt: time.Now().Add(-time.Hour), Notes: f.vpnNotes}
+		}
 		if f.vpnState == openvpn.StateConnected {
 			since := time.Now().Add(-42 * time.Minute)
 			st.Remote, st.TunnelAddress, st.ConnectedSince, st.Uplink = "vpn.example.net:1194", "10.8.0.6", &since, "modem"
-			st.Profile = &openvpn.ProfileInfo{Name: "office.ovpn"}
+			if st.Profile == nil {
+				st.Profile = &openvpn.ProfileInfo{Name: "office.ovpn"}
+			}
 			st.BytesIn, st.BytesOut = 1234567, 234567
 		}
 		localapi.WriteJSON(w, 200, st)

@@ -90,13 +90,13 @@ func TestConfigPathEdits(t *testing.T) {
 
 func TestUplinkWhy(t *testing.T) {
 	ups := []uplinkView{{Name: "wan", State: "failed", Error: "no DHCP answer"}, {Name: "modem", State: "healthy"}}
-	if got := uplinkWhy("modem", ups); got != "Using modem because wan is failed (no DHCP answer)." {
+	if got := uplinkWhy("en", "modem", ups); got != "Using modem because wan is failed (no DHCP answer)." {
 		t.Fatal(got)
 	}
-	if got := uplinkWhy("wan", ups); !strings.Contains(got, "preferred") {
+	if got := uplinkWhy("en", "wan", ups); !strings.Contains(got, "preferred") {
 		t.Fatal(got)
 	}
-	if got := uplinkWhy("", ups); !strings.Contains(got, "No uplink works") {
+	if got := uplinkWhy("en", "", ups); !strings.Contains(got, "No uplink works") {
 		t.Fatal(got)
 	}
 }

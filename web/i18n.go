@@ -3,6 +3,7 @@ package web
 import (
 	"embed"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -58,6 +59,30 @@ func tr(lang, s string) string {
 		return t
 	}
 	return s
+}
+
+// stateWords are the states the services report and the pages show, in
+// pills and sentences (netctl's uplinks and modem, the SIM, the network
+// registration, openvpn's states in lower case, init's services, the
+// trunk's registration kinds): the catalogs translate them like any text.
+var stateWords = []string{
+	"healthy", "no-carrier", "absent", "configuring", "probing", "failed", "disabled",
+	"opening", "sim", "registering", "connecting", "connected", "disconnected", "faulty",
+	"ready", "pin-required", "puk-required", "busy", "error", "unknown",
+	"home", "roaming", "searching", "denied", "not-registered",
+	"no profile", "waiting for uplink", "starting", "needs passphrase", "needs login", "restarting",
+	"stopped", "reconnecting", "wait", "auth", "get config", "assign ip", "add routes", "exiting",
+	"resolve", "tcp connect", "auth pending",
+	"waiting", "running", "backoff",
+	"registered", "rejected", "unreachable", "refused", "timeout", "self",
+}
+
+// trf is a sentence Go builds, in lang: format is its English with verbs
+// where the values go, and the catalog key; the values (names, addresses,
+// figures, what a service said) are shown as they are. Words among them
+// that have a translation (a state) go through tr first.
+func trf(lang, format string, args ...any) string {
+	return fmt.Sprintf(tr(lang, format), args...)
 }
 
 // langOf is the page language: the "lang" cookie (the footer's choice),

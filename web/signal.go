@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"edgebox/api/modemapi"
+	"edgebox/api/netapi"
 	"edgebox/internal/apndb"
 )
 
@@ -17,7 +18,10 @@ type meter struct {
 }
 
 type simView struct {
-	ICCID, IMSI, Number, PINTries, PUKTries, Slot string
+	ICCID, IMSI, Number, PINTries, PUKTries string
+	// Slot is the mini-PCIe slot holding the modem ("mPCIe 1", "unknown"),
+	// SlotNote how it is known, SlotWhy why it is not (netctl's words).
+	Slot, SlotNote, SlotWhy string
 }
 
 type signalView struct {
@@ -43,10 +47,10 @@ func bars(v float64, t [4]float64) int {
 	return 0
 }
 
-func signalPage(st Status) signalView {
+func signalPage(lang string, st Status) signalView {
 	v := signalView{}
 	if st.Network == nil {
-		v.Error = "The network service is not available: " + orDash(st.Unavailable["netctl"])
+		v.Error = trf(lang, "The network service is not available: %s", orDash(st.Unavailable["netctl"]))
 		return v
 	}
 	m := st.Network.Modem
@@ -97,15 +101,35 @@ func signalPage(st Status) signalView {
 		Number:   number,
 		PINTries: tries(sim.PINAttempts),
 		PUKTries: tries(sim.PUKAttempts),
-		// Which mPCIe slot (and so which SIM holder) the modem sits in is
-		// not known to netctl: USB detection does not map to a slot.
-		Slot: "not reported",
 	}
+	v.SIM.Slot, v.SIM.SlotNote, v.SIM.SlotWhy = slotWords(m.Slot)
 	v.APN = m.APN
 	if e, ok := apndb.Lookup(id.IMSI); ok {
 		v.Suggest = &e
 	}
 	return v
+}
+
+// slotWords are the slot, how it is known and why it is not, for the
+// page (the first two are catalog keys).
+func slotWords(s *netapi.ModemSlot) (slot, note, why string) {
+	if s == nil {
+		return "not reported by the modem service", "", ""
+	}
+	if s.Name == "unknown" || s.Name == "" {
+		return "unknown", "", s.Reason
+	}
+	switch s.Source {
+	case netapi.SlotFromConfig:
+		note = "set in the config (network.modem.slot)"
+	case netapi.SlotFromGuessedUSB:
+		note = "guessed from its USB port: the board's slot map is not confirmed; set network.modem.slot if it is wrong"
+	}
+	slot = s.Name
+	if s.SIM != "" {
+		slot += " · SIM " + s.SIM
+	}
+	return slot, note, ""
 }
 
 // intf is an optional integer figure as a float.
@@ -127,7 +151,7 @@ func firstNonEmpty(s ...string) string {
 }
 
 func (s *Server) pageSignal(w http.ResponseWriter, r *http.Request, se *session) {
-	p := s.authedPage(se, "Signal and SIM", "signal", signalPage(s.status(r.Context())))
+	p := s.authedPage(se, "Signal and SIM", "signal", signalPage(langOf(r), s.status(r.Context())))
 	p.Refresh = 1
 	s.render(w, r, http.StatusOK, "signal", p)
 }

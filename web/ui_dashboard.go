@@ -78,6 +78,7 @@ type dashboard struct {
 
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, se *session) {
 	st := s.status(r.Context())
+	lang := langOf(r)
 	d := dashboard{}
 	if st.System != nil {
 		d.Board, d.Version, d.Hostname = st.System.Board, st.System.Version, st.System.Hostname
@@ -85,7 +86,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, se *sessi
 		d.Perm = st.System.Perm
 		d.Services = st.System.Services
 	} else {
-		d.InitError = "init is not reachable: " + st.Unavailable["init"]
+		d.InitError = trf(lang, "init is not reachable: %s", st.Unavailable["init"])
 	}
 	if n := st.Network; n != nil {
 		d.Active = n.Active
@@ -99,48 +100,50 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, se *sessi
 			uv.Rx, uv.Tx = float64(u.RxBytes), float64(u.TxBytes)
 			d.Uplinks = append(d.Uplinks, uv)
 		}
-		d.Why = uplinkWhy(d.Active, d.Uplinks)
+		d.Why = uplinkWhy(lang, d.Active, d.Uplinks)
 		if n.Modem != nil {
 			d.Modem = modemPanel(n.Modem)
+			d.Modem.SignalQuality = tr(lang, d.Modem.SignalQuality)
 		}
 	} else {
-		d.NetError = "Network service not available: " + st.Unavailable["netctl"]
+		d.NetError = trf(lang, "Network service not available: %s", st.Unavailable["netctl"])
 	}
-	d.VPN = vpnPanel(st)
-	d.Trunk, d.Calls = gatewayPanel(st)
+	d.VPN = vpnPanel(lang, st)
+	d.Trunk, d.Calls = gatewayPanel(lang, st)
 	d.Logs = s.recentLogs(r, r.URL.Query().Get("logs"), 12)
 	p := s.authedPage(se, "Dashboard", "dashboard", d)
 	p.Refresh = 10
 	s.render(w, r, http.StatusOK, "dashboard", p)
 }
 
-// uplinkWhy says in one sentence why the active uplink carries traffic.
-func uplinkWhy(active string, ups []uplinkView) string {
+// uplinkWhy says in one sentence, in lang, why the active uplink carries
+// traffic.
+func uplinkWhy(lang, active string, ups []uplinkView) string {
 	if active == "" {
 		if len(ups) == 0 {
-			return "No uplink is configured."
+			return tr(lang, "No uplink is configured.")
 		}
 		var bad []string
 		for _, u := range ups {
-			bad = append(bad, fmt.Sprintf("%s is %s", u.Name, u.State))
+			bad = append(bad, trf(lang, "%s is %s", u.Name, tr(lang, u.State)))
 		}
-		return "No uplink works: " + strings.Join(bad, ", ") + "."
+		return trf(lang, "No uplink works: %s.", strings.Join(bad, ", "))
 	}
 	var skipped []string
 	for _, u := range ups {
 		if u.Name == active {
 			break
 		}
-		why := u.State
+		why := tr(lang, u.State)
 		if u.Error != "" {
 			why += " (" + u.Error + ")"
 		}
-		skipped = append(skipped, u.Name+" is "+why)
+		skipped = append(skipped, trf(lang, "%s is %s", u.Name, why))
 	}
 	if len(skipped) == 0 {
-		return "Using " + active + ": it is the preferred uplink and it is healthy."
+		return trf(lang, "Using %s: it is the preferred uplink and it is healthy.", active)
 	}
-	return "Using " + active + " because " + strings.Join(skipped, ", ") + "."
+	return trf(lang, "Using %s because %s.", active, strings.Join(skipped, ", "))
 }
 
 func modemPanel(m *netapi.ModemStatus) *modemView {
@@ -218,17 +221,19 @@ func signalWords(rssi float64) string {
 	return "poor"
 }
 
-func vpnPanel(st Status) panel {
-	p := panel{Title: "VPN"}
+// vpnPanel is the VPN card in lang. State stays English (the pill's
+// colour and the wizard's check read it); the page translates it.
+func vpnPanel(lang string, st Status) panel {
+	p := panel{Title: tr(lang, "VPN")}
 	v := st.VPN
 	if v == nil {
-		p.Unavailable = "VPN service not available."
+		p.Unavailable = tr(lang, "VPN service not available.")
 		return p
 	}
 	p.State = strings.ToLower(strings.ReplaceAll(v.State, "_", " "))
 	add := func(k, val string) {
 		if val != "" {
-			p.Lines = append(p.Lines, [2]string{k, val})
+			p.Lines = append(p.Lines, [2]string{tr(lang, k), val})
 		}
 	}
 	if v.Profile != nil {
@@ -237,12 +242,15 @@ func vpnPanel(st Status) panel {
 	add("Server", v.Remote)
 	add("Tunnel address", v.TunnelAddress)
 	if v.ConnectedSince != nil {
-		add("Connected", ago(*v.ConnectedSince))
+		add("Connected", trf(lang, "%s ago", humanDuration(time.Since(*v.ConnectedSince))))
 	}
 	add("Via uplink", v.Uplink)
 	add("Detail", v.Detail)
 	if v.LastError != "" {
 		add("Last problem", v.LastError)
+	}
+	if v.Profile != nil {
+		add("Profile notes", strings.Join(v.Profile.Notes, "; "))
 	}
 	if v.BytesIn+v.BytesOut > 0 {
 		add("Traffic", "↓ "+humanBytes(float64(v.BytesIn))+" · ↑ "+humanBytes(float64(v.BytesOut)))
@@ -250,31 +258,31 @@ func vpnPanel(st Status) panel {
 	return p
 }
 
-// gatewayPanel reads the gateway's status.
-func gatewayPanel(st Status) (panel, string) {
+// gatewayPanel reads the gateway's status, in lang.
+func gatewayPanel(lang string, st Status) (panel, string) {
 	g := st.Gateway
 	if g == nil {
-		return panel{Title: "SIP trunk", Unavailable: "Gateway service not available."}, "—"
+		return panel{Title: tr(lang, "SIP trunk"), Unavailable: tr(lang, "Gateway service not available.")}, "—"
 	}
-	p := panel{Title: "SIP trunk"}
+	p := panel{Title: tr(lang, "SIP trunk")}
 	reg := g.Registration
 	p.State, _, _ = strings.Cut(reg, ":")
 	if !g.Enabled {
 		p.State = "disabled"
 	}
 	if _, detail, ok := strings.Cut(reg, ": "); ok {
-		p.Lines = append(p.Lines, [2]string{"Problem", detail})
+		p.Lines = append(p.Lines, [2]string{tr(lang, "Problem"), detail})
 	}
 	if g.PBX != "" {
-		p.Lines = append(p.Lines, [2]string{"PBX", g.PBX})
+		p.Lines = append(p.Lines, [2]string{tr(lang, "PBX"), g.PBX})
 	}
-	mode := "full ICE"
+	mode := tr(lang, "full ICE")
 	if g.ICELite {
 		mode = "ICE-lite"
 	}
-	p.Lines = append(p.Lines, [2]string{"WebRTC port", fmt.Sprintf("UDP %d (%s)", g.ICEPort, mode)})
+	p.Lines = append(p.Lines, [2]string{tr(lang, "WebRTC port"), fmt.Sprintf("UDP %d (%s)", g.ICEPort, mode)})
 	if g.Draining {
-		p.Lines = append(p.Lines, [2]string{"New calls", "refused: the box is draining before a restart (edgectl undrain takes calls again)"})
+		p.Lines = append(p.Lines, [2]string{tr(lang, "New calls"), tr(lang, "refused: the box is draining before a restart (edgectl undrain takes calls again)")})
 	}
 	return p, fmt.Sprint(g.ActiveCalls)
 }

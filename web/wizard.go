@@ -130,6 +130,8 @@ type wizardView struct {
 	Suggest *apndb.Entry
 	// Leases are the LAN DHCP server's (LAN step).
 	Leases *leasesView
+	// VPN is the tunnel and its profile's import notes (VPN step).
+	VPN *vpnStepView
 }
 
 func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session) {
@@ -142,11 +144,14 @@ func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session)
 	cfg, _ := s.loadConfig()
 	status := s.status(r.Context())
 	for _, ws := range wizardSteps {
-		v.Working[ws.ID] = checkIn(status, cfg, ws.Check).State == "ok"
+		v.Working[ws.ID] = checkIn("en", status, cfg, ws.Check).State == "ok"
 	}
 	if st.ID == "lan" {
 		l := s.leases(r.Context())
 		v.Leases = &l
+	}
+	if st.ID == "vpn" {
+		v.VPN = vpnStep(langOf(r), status)
 	}
 	if e, ok := apndb.Lookup(modemIMSI(status.Network)); ok && st.ID == "mobile" {
 		v.Suggest = &e
@@ -218,69 +223,68 @@ func (s *Server) handleWizardCheck(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, errors.New("no such setup step"))
 		return
 	}
-	c := s.check(r.Context(), st.Check)
-	c.Message = tr(langOf(r), c.Message) // the fixed sentences; those with values stay English
-	apiJSON(w, http.StatusOK, c)
+	apiJSON(w, http.StatusOK, s.check(r.Context(), langOf(r), st.Check))
 }
 
-func (s *Server) check(ctx context.Context, what string) Check {
+func (s *Server) check(ctx context.Context, lang, what string) Check {
 	cfg, _ := s.loadConfig()
-	return checkIn(s.status(ctx), cfg, what)
+	return checkIn(lang, s.status(ctx), cfg, what)
 }
 
 // checkIn is a step's result from the services' own status, so a tick
-// means "working" and survives a reboot. cfg may be nil.
-func checkIn(status Status, cfg *config.Config, what string) Check {
+// means "working" and survives a reboot. cfg may be nil. The message is
+// in lang.
+func checkIn(lang string, status Status, cfg *config.Config, what string) Check {
 	net := status.Network
 	needNet := func() (Check, bool) {
 		if net == nil {
-			return Check{"na", "The network service is not available, so the result cannot be shown yet."}, false
+			return Check{"na", tr(lang, "The network service is not available, so the result cannot be shown yet.")}, false
 		}
 		return Check{}, true
 	}
 	switch what {
 	case "modem":
 		if cfg != nil && !cfg.Network.Modem.Enabled {
-			return Check{"ok", "The mobile modem is switched off."}
+			return Check{"ok", tr(lang, "The mobile modem is switched off.")}
 		}
 		if cfg != nil && strings.TrimSpace(cfg.Network.Modem.APN) == "" {
-			return Check{"fail", "No APN: the box cannot connect over the mobile network. Enter the APN from the operator and save."}
+			return Check{"fail", tr(lang, "No APN: the box cannot connect over the mobile network. Enter the APN from the operator and save.")}
 		}
 		if c, ok := needNet(); !ok {
 			return c
 		}
 		if net.Modem == nil {
-			return Check{"wait", "Looking for the modem…"}
+			return Check{"wait", tr(lang, "Looking for the modem…")}
 		}
 		mv := modemPanel(net.Modem)
 		switch {
 		case mv.SIM == "pin-required":
-			return Check{"fail", "The SIM needs its PIN: enter it above."}
+			return Check{"fail", tr(lang, "The SIM needs its PIN: enter it above.")}
 		case mv.SIM == "absent":
-			return Check{"fail", "No SIM card found: insert one with the box powered off."}
+			return Check{"fail", tr(lang, "No SIM card found: insert one with the box powered off.")}
 		case mv.Registration == "denied":
-			return Check{"fail", "The network denied the SIM: check the contract with the operator."}
+			return Check{"fail", tr(lang, "The network denied the SIM: check the contract with the operator.")}
 		case mv.State == "connected":
-			return Check{"ok", fmt.Sprintf("Modem connected on %s (%s), signal %s.", orDash(mv.Operator), orDash(mv.Tech), orDash(mv.SignalDBm))}
+			return Check{"ok", trf(lang, "Modem connected on %s (%s), signal %s.", orDash(mv.Operator), orDash(mv.Tech), orDash(mv.SignalDBm))}
 		case mv.Registration == "home" || mv.Registration == "roaming":
-			return Check{"wait", fmt.Sprintf("Registered on %s, connecting…", orDash(mv.Operator))}
+			return Check{"wait", trf(lang, "Registered on %s, connecting…", orDash(mv.Operator))}
 		case mv.Error != "":
-			return Check{"wait", "Modem: " + mv.State + " — " + mv.Error}
+			return Check{"wait", trf(lang, "Modem: %s — %s", tr(lang, mv.State), mv.Error)}
 		}
-		return Check{"wait", "Modem: " + orDash(mv.State) + "…"}
+		return Check{"wait", trf(lang, "Modem: %s…", tr(lang, orDash(mv.State)))}
 	case "wan", "lan":
 		if c, ok := needNet(); !ok {
 			return c
 		}
 		if what == "lan" {
 			if len(net.LAN) == 0 {
-				return Check{"wait", "Applying the LAN address…"}
+				return Check{"wait", tr(lang, "Applying the LAN address…")}
 			}
 			l := net.LAN[0]
 			if l.Error != "" {
-				return Check{"fail", "LAN " + l.Role + ": " + l.Error}
+				return Check{"fail", trf(lang, "LAN %s: %s", l.Role, l.Error)}
 			}
-			return Check{"ok", "LAN " + l.Interface + " has " + l.Address + "."}
+			return Check{"ok", trf(lang, "LAN %s has %s.", l.Interface, l.Address)}
 		}
 		for _, u := range net.Uplinks {
 			if u.Name != "wan" {
@@ -289,52 +293,52 @@ func checkIn(status Status, cfg *config.Config, what string) Check {
 			state := u.State
 			switch state {
 			case "healthy":
-				return Check{"ok", "Wired WAN is up with " + u.Address + "."}
+				return Check{"ok", trf(lang, "Wired WAN is up with %s.", u.Address)}
 			case "no-carrier", "absent":
-				return Check{"fail", "No cable in the WAN port: plug in the cable from the router, or switch the wired WAN off above if the box uses only the mobile network."}
+				return Check{"fail", tr(lang, "No cable in the WAN port: plug in the cable from the router, or switch the wired WAN off above if the box uses only the mobile network.")}
 			case "disabled":
-				return Check{"ok", "Wired WAN is switched off."}
+				return Check{"ok", tr(lang, "Wired WAN is switched off.")}
 			}
-			return Check{"wait", "Wired WAN: " + state + "…"}
+			return Check{"wait", trf(lang, "Wired WAN: %s…", tr(lang, state))}
 		}
-		return Check{"wait", "Waiting for the wired WAN…"}
+		return Check{"wait", tr(lang, "Waiting for the wired WAN…")}
 	case "vpn":
-		p := vpnPanel(status)
+		p := vpnPanel(lang, status)
 		if p.Unavailable != "" {
 			return Check{"na", p.Unavailable}
 		}
 		v := status.VPN
 		switch v.State {
 		case vpnapi.StateConnected:
-			return Check{"ok", "VPN connected to " + orDash(v.Remote) + " with tunnel address " + orDash(v.TunnelAddress) + "."}
+			return Check{"ok", trf(lang, "VPN connected to %s with tunnel address %s.", orDash(v.Remote), orDash(v.TunnelAddress))}
 		case vpnapi.StateNeedsPassphrase:
-			return Check{"fail", "The profile's key needs its passphrase: enter it above and upload again."}
+			return Check{"fail", tr(lang, "The profile's key needs its passphrase: enter it above and upload again.")}
 		case vpnapi.StateNeedsLogin:
-			return Check{"fail", "The VPN server asks for a user name and password: enter them above and upload again."}
+			return Check{"fail", tr(lang, "The VPN server asks for a user name and password: enter them above and upload again.")}
 		case vpnapi.StateNoProfile:
-			return Check{"wait", "No VPN profile yet: upload the .ovpn file from your company."}
+			return Check{"wait", tr(lang, "No VPN profile yet: upload the .ovpn file from your company.")}
 		}
 		if v.LastError != "" {
-			return Check{"wait", "VPN: " + p.State + " — " + v.LastError}
+			return Check{"wait", trf(lang, "VPN: %s — %s", tr(lang, p.State), v.LastError)}
 		}
-		return Check{"wait", "VPN: " + orDash(p.State) + "…"}
+		return Check{"wait", trf(lang, "VPN: %s…", tr(lang, orDash(p.State)))}
 	case "sip":
-		return sipCheck(status)
+		return sipCheck(lang, status)
 	case "gateway":
 		if status.Gateway == nil {
-			return Check{"na", "Gateway service not available."}
+			return Check{"na", tr(lang, "Gateway service not available.")}
 		}
-		return Check{"ok", "Applied by the gateway."}
+		return Check{"ok", tr(lang, "Applied by the gateway.")}
 	case "time":
-		return timeCheck(status, cfg)
+		return timeCheck(lang, status, cfg)
 	}
-	return Check{"na", "Saved."}
+	return Check{"na", tr(lang, "Saved.")}
 }
 
 // sipCheck reads the gateway's registration, "KIND: what happened and
 // what to do": only a rejection is about the user name and password.
-func sipCheck(status Status) Check {
-	p, _ := gatewayPanel(status)
+func sipCheck(lang string, status Status) Check {
+	p, _ := gatewayPanel(lang, status)
 	if p.Unavailable != "" {
 		return Check{"na", p.Unavailable}
 	}
@@ -342,22 +346,22 @@ func sipCheck(status Status) Check {
 	kind, detail, _ := strings.Cut(reg, ": ")
 	switch {
 	case p.State == "disabled":
-		return Check{"ok", "The call gateway is switched off."}
+		return Check{"ok", tr(lang, "The call gateway is switched off.")}
 	case p.State == "registered":
-		return Check{"ok", "Trunk registered at the PBX " + orDash(status.Gateway.PBX) + "."}
+		return Check{"ok", trf(lang, "Trunk registered at the PBX %s.", orDash(status.Gateway.PBX))}
 	case kind == "rejected":
-		return Check{"fail", "The PBX refused the registration: check user name and password."}
+		return Check{"fail", tr(lang, "The PBX refused the registration: check user name and password.")}
 	case kind == "unreachable" || kind == "refused" || kind == "timeout" || kind == "self" || kind == "failed":
 		if detail == "" {
-			detail = "The registration failed (" + kind + ")."
+			detail = trf(lang, "The registration failed (%s).", kind)
 		}
 		return Check{"fail", detail}
 	}
-	return Check{"wait", "Trunk: " + orDash(p.State) + "…"}
+	return Check{"wait", trf(lang, "Trunk: %s…", tr(lang, orDash(p.State)))}
 }
 
 // timeCheck shows the box's clock in the chosen zone.
-func timeCheck(status Status, cfg *config.Config) Check {
+func timeCheck(lang string, status Status, cfg *config.Config) Check {
 	loc, name := time.UTC, "UTC"
 	if cfg != nil && cfg.System.Timezone != "" {
 		if l, err := time.LoadLocation(cfg.System.Timezone); err == nil {
@@ -366,9 +370,9 @@ func timeCheck(status Status, cfg *config.Config) Check {
 	}
 	t := status.Time.In(loc)
 	if t.Year() < 2024 {
-		return Check{"fail", "The box's clock says " + t.Format("2006-01-02 15:04") + ", which is wrong: tap \"Use my phone's time\" or check the NTP servers."}
+		return Check{"fail", trf(lang, "The box's clock says %s, which is wrong: tap “Use my phone's time” or check the NTP servers.", t.Format("2006-01-02 15:04"))}
 	}
-	return Check{"ok", "The box's clock is now " + t.Format("2006-01-02 15:04:05") + " " + name + " time (" + t.Format("MST") + ")."}
+	return Check{"ok", trf(lang, "The box's clock is now %s %s time (%s).", t.Format("2006-01-02 15:04:05"), name, t.Format("MST"))}
 }
 
 func orDash(s string) string {
@@ -422,7 +426,11 @@ func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slog.Info("VPN profile uploaded", "name", info.Name, "from", clientAddr(r))
-	msg := "Profile " + info.Name + " stored; the VPN is connecting."
+	lang := langOf(r)
+	msg := trf(lang, "Profile %s stored; the VPN is connecting.", info.Name)
+	if n := uploadNotes(lang, info.Notes); n != "" {
+		msg += " " + n
+	}
 	apiJSON(w, http.StatusOK, VPNProfileResult{OK: true, Message: msg, Profile: &info})
 }
 

@@ -1,0 +1,48 @@
+package web
+
+import (
+	"strings"
+	"time"
+)
+
+// The wizard's VPN step shows the tunnel as netctl has it: its state and
+// openvpn's reason for it (detail), and the notes of the profile import:
+// what the box changed in the profile (lines dropped, options converted
+// for openvpn 2.6) and what openvpn warned about (a deprecated cipher).
+// Without them an installer cannot tell why a profile that "uploaded
+// fine" behaves differently from the one on the laptop.
+
+type vpnStepView struct {
+	Unavailable string
+	State       string // English, for the pill's colour; the page translates it
+	Detail      string // openvpn's reason, as it said it
+	Profile     string
+	Imported    string
+	LastError   string
+	Notes       []string
+}
+
+func vpnStep(lang string, st Status) *vpnStepView {
+	v := st.VPN
+	if v == nil {
+		return &vpnStepView{Unavailable: tr(lang, "VPN service not available.")}
+	}
+	out := &vpnStepView{State: strings.ToLower(strings.ReplaceAll(v.State, "_", " ")), Detail: v.Detail, LastError: v.LastError}
+	if p := v.Profile; p != nil {
+		out.Profile = p.Name
+		if !p.ImportedAt.IsZero() {
+			out.Imported = p.ImportedAt.Local().Format(time.DateTime)
+		}
+		out.Notes = p.Notes
+	}
+	return out
+}
+
+// uploadNotes is the sentence after an upload that lists the import's
+// notes, "" without any.
+func uploadNotes(lang string, notes []string) string {
+	if len(notes) == 0 {
+		return ""
+	}
+	return trf(lang, "The box changed or noted this in the profile: %s.", strings.Join(notes, "; "))
+}
