@@ -150,6 +150,10 @@ type Modem struct {
 	// "mpcie2", as printed on the board) when the board's USB map is
 	// wrong or unknown; "" = from the USB port the modem sits on.
 	Slot string `json:"slot,omitempty"`
+	// AudioPort is the card's PCM voice port the SIP gateway opens (a tty
+	// name or /dev path; with modemsim its --audio unix socket); "" = the
+	// vendor's voice tty found by USB interface (issue 19).
+	AudioPort string `json:"audio_port,omitempty"`
 }
 
 // ModemSlots are the values network.modem.slot takes: the APU boards have
