@@ -51,6 +51,11 @@ func runVPN(ctx context.Context, g *globals, args []string) error {
 			return printJSON(info)
 		}
 		fmt.Printf("imported %s (server %s)\n", info.Name, strings.Join(info.Remotes, ", "))
+		// What the import changed in the profile and what openvpn warned
+		// about: the installer's laptop ran it unchanged.
+		for _, n := range info.Notes {
+			fmt.Println("note: " + n)
+		}
 		if info.KeyEncrypted {
 			fmt.Println("the key is encrypted: enter its passphrase with: edgectl vpn passphrase")
 		}
@@ -108,6 +113,14 @@ func printVPN(g *globals, st vpnapi.Status) error {
 	if g.JSON {
 		return printJSON(st)
 	}
+	table(vpnRows(st))
+	return nil
+}
+
+// vpnRows is the tunnel as a two-column table: state with openvpn's
+// reason (detail), addresses, traffic, the profile and what its import
+// changed or warned about (one note a row), secrets held, the last error.
+func vpnRows(st vpnapi.Status) [][]string {
 	or := func(s, def string) string {
 		if s == "" {
 			return def
@@ -134,6 +147,13 @@ func printVPN(g *globals, st vpnapi.Status) error {
 		if p.CertNotAfter != nil {
 			rows = append(rows, []string{"certificate valid until", p.CertNotAfter.Local().Format(time.DateTime)})
 		}
+		for i, n := range p.Notes {
+			label := ""
+			if i == 0 {
+				label = "profile notes"
+			}
+			rows = append(rows, []string{label, n})
+		}
 	} else {
 		rows = append(rows, []string{"profile", "none (edgectl vpn import FILE)"})
 	}
@@ -152,8 +172,7 @@ func printVPN(g *globals, st vpnapi.Status) error {
 		}
 		rows = append(rows, []string{"last error", st.LastError + at})
 	}
-	table(rows)
-	return nil
+	return rows
 }
 
 func detail(d string) string {
