@@ -41,6 +41,10 @@ type smsBridge struct {
 	wake  chan struct{}
 	ami   *amiServer
 
+	// sending is held while an SMS is handed to netctl and its record
+	// stored: a report can overtake the answer that names its reference
+	sending sync.Mutex
+
 	mu      sync.Mutex
 	state   smsState
 	ident   netapi.GSMStatus // last status read, for the SIM's identity
@@ -250,15 +254,14 @@ func (b *smsBridge) report(ev netapi.GSMEvent) error {
 	if ev.Status == netapi.GSMSMSPending {
 		return nil
 	}
-	b.mu.Lock()
-	key, rec, found := "", sentRecord{}, false
-	for k, r := range b.state.Sent {
-		for _, ref := range r.Refs {
-			if ref == ev.Ref {
-				key, rec, found = k, r, true
-			}
-		}
+	key, rec, found := b.sentFor(ev.Ref)
+	if !found {
+		// the send that got this reference may still be recording it
+		b.sending.Lock()
+		key, rec, found = b.sentFor(ev.Ref)
+		b.sending.Unlock()
 	}
+	b.mu.Lock()
 	if !found {
 		b.mu.Unlock()
 		it := &smsItem{Key: storeKey("report", strconv.Itoa(ev.Ref)+"-"+strconv.FormatUint(ev.Seq, 10)), Kind: "sms_status", SIM: b.simForSlot(),
@@ -288,6 +291,22 @@ func (b *smsBridge) report(ev netapi.GSMEvent) error {
 	delete(b.state.Sent, key)
 	b.mu.Unlock()
 	return b.fileReport(rec, final, ev.Reason, ev.Time)
+}
+
+// sentFor finds the newest sent message with reference ref (references
+// wrap at 256, so an old one may share it).
+func (b *smsBridge) sentFor(ref int) (string, sentRecord, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key, rec, found := "", sentRecord{}, false
+	for k, r := range b.state.Sent {
+		for _, x := range r.Refs {
+			if x == ref && (!found || r.Sent.After(rec.Sent)) {
+				key, rec, found = k, r, true
+			}
+		}
+	}
+	return key, rec, found
 }
 
 // fileReport stores the report of a sent message for the PBX (origin
@@ -346,29 +365,36 @@ func (b *smsBridge) sendLoop() {
 		case <-b.ctx.Done():
 			return
 		case o := <-b.out:
-			ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
-			res, err := b.api.SendSMSReport(ctx, o.to, o.text)
-			cancel()
-			rec := sentRecord{SIM: o.sim, To: o.to, Origin: o.origin, ReplyTo: o.replyTo, AMIID: o.amiID, Refs: res.Refs, Sent: time.Now()}
-			if err != nil {
-				b.log.Warn("SMS not sent", "to", o.to, "err", err)
-				if ferr := b.fileReport(rec, netapi.GSMSMSFailed, err.Error(), time.Now()); ferr != nil {
-					b.log.Error("SMS bridge: failure report not stored", "err", ferr)
-				}
-				continue
-			}
-			b.log.Info("SMS sent", "to", o.to, "parts", res.Parts, "refs", res.Refs, "origin", o.origin)
-			if len(res.Refs) == 0 {
-				continue // no report will come
-			}
-			b.mu.Lock()
-			b.state.Sent[strconv.Itoa(res.Refs[0])+"-"+strconv.FormatInt(rec.Sent.UnixNano(), 10)] = rec
-			err = b.store.saveState(b.state)
-			b.mu.Unlock()
-			if err != nil {
-				b.log.Error("SMS bridge: sent record not saved", "err", err)
-			}
+			b.sending.Lock()
+			b.send(o)
+			b.sending.Unlock()
 		}
+	}
+}
+
+// send hands one SMS to netctl and records its references.
+func (b *smsBridge) send(o outSMS) {
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
+	res, err := b.api.SendSMSReport(ctx, o.to, o.text)
+	cancel()
+	rec := sentRecord{SIM: o.sim, To: o.to, Origin: o.origin, ReplyTo: o.replyTo, AMIID: o.amiID, Refs: res.Refs, Sent: time.Now()}
+	if err != nil {
+		b.log.Warn("SMS not sent", "to", o.to, "err", err)
+		if ferr := b.fileReport(rec, netapi.GSMSMSFailed, err.Error(), time.Now()); ferr != nil {
+			b.log.Error("SMS bridge: failure report not stored", "err", ferr)
+		}
+		return
+	}
+	b.log.Info("SMS sent", "to", o.to, "parts", res.Parts, "refs", res.Refs, "origin", o.origin)
+	if len(res.Refs) == 0 {
+		return // no report will come
+	}
+	b.mu.Lock()
+	b.state.Sent[strconv.Itoa(res.Refs[0])+"-"+strconv.FormatInt(rec.Sent.UnixNano(), 10)] = rec
+	err = b.store.saveState(b.state)
+	b.mu.Unlock()
+	if err != nil {
+		b.log.Error("SMS bridge: sent record not saved", "err", err)
 	}
 }
 
