@@ -94,7 +94,8 @@ func (s *Service) portalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/calls", s.notDraining(s.handleAuthorize))
 	mux.HandleFunc("GET /v1/signal", s.notDraining(s.handleSignal))
-	mux.HandleFunc("POST /v1/queue", s.handleQueue) // a draining box still has waiting customers
+	mux.HandleFunc("GET /v1/sip", s.notDraining(s.handleSIPWS)) // RFC 7118, sipws.go
+	mux.HandleFunc("POST /v1/queue", s.handleQueue)             // a draining box still has waiting customers
 	assets := assetHandler()
 	mux.Handle("GET /sdk/", assets)
 	mux.HandleFunc("GET /demo/", func(w http.ResponseWriter, r *http.Request) {
@@ -251,6 +252,8 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		ExpiresAt:    exp.UTC().Format(time.RFC3339),
 		WebSocketURL: signalURL(r, cfg.Portal),
 		ICEServers:   s.clientICEServers(cfg, grant.TURNTag, r),
+		SIPUser:      sipUserOf(sha256.Sum256([]byte(tok))),
+		SIPURL:       strings.TrimSuffix(signalURL(r, cfg.Portal), "/v1/signal") + "/v1/sip",
 	})
 }
 

@@ -144,4 +144,9 @@ type AuthorizeResponse struct {
 	ExpiresAt    string      `json:"expires_at"` // RFC 3339
 	WebSocketURL string      `json:"websocket_url"`
 	ICEServers   []ICEServer `json:"ice_servers"`
+	// SIP over WebSocket (RFC 7118) for JsSIP/SIP.js apps: connect to
+	// SIPURL (subprotocol "sip") as sip:SIPUser@<box> with the token as the
+	// digest password (docs/gateway-protocol.md).
+	SIPUser string `json:"sip_user"`
+	SIPURL  string `json:"sip_url"`
 }

@@ -33,7 +33,7 @@ func typescriptDir(t *testing.T) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: the SDK's types are checked where node is (CI)", tool)
+			t.Fatalf("%s is not installed: make deps (scripts/deps.sh) installs nodejs and npm", tool)
 		}
 	}
 	lock, err := os.ReadFile("testdata/sdk/package-lock.json")

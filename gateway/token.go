@@ -26,6 +26,11 @@ type callGrant struct {
 	KeyName     string   // portal API key that asked
 	TURNTag     string   // names the TURN credentials handed out with the token
 	TokenHash   [32]byte // SHA-256 of the token: the portal names the call by it (POST /v1/queue)
+	// SIPUser names the token to a SIP-over-WebSocket user agent (its
+	// digest username); sipHA1 is MD5(SIPUser:realm:token), what checking
+	// the digest needs (sipws.go). Both are derived, the token is not kept.
+	SIPUser string
+	sipHA1  string
 }
 
 // tokenStore keeps issued tokens by their SHA-256 only, so a memory dump or
@@ -33,12 +38,13 @@ type callGrant struct {
 type tokenStore struct {
 	mu     sync.Mutex
 	grants map[[32]byte]callGrant
+	bySIP  map[string][32]byte // SIPUser -> key of grants
 	now    func() time.Time
 }
 
 // newTokenStore returns an empty store.
 func newTokenStore() *tokenStore {
-	return &tokenStore{grants: map[[32]byte]callGrant{}, now: time.Now}
+	return &tokenStore{grants: map[[32]byte]callGrant{}, bySIP: map[string][32]byte{}, now: time.Now}
 }
 
 // issue stores g and returns the one-time token for it.
@@ -48,11 +54,58 @@ func (s *tokenStore) issue(g callGrant) (string, error) {
 		return "", err
 	}
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
+	h := sha256.Sum256([]byte(tok))
+	g.SIPUser = sipUserOf(h)
+	g.sipHA1 = sipHA1(g.SIPUser, tok)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gcLocked()
-	s.grants[sha256.Sum256([]byte(tok))] = g
+	s.grants[h] = g
+	s.bySIP[g.SIPUser] = h
 	return tok, nil
+}
+
+// sipGrant is the grant of SIP user name, not consumed: a REGISTER and the
+// digest check before an INVITE look at it.
+func (s *tokenStore) sipGrant(user string) (callGrant, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.bySIP[user]
+	if !ok {
+		return callGrant{}, false
+	}
+	g, ok := s.grants[h]
+	if !ok || !s.now().Before(g.Expires) {
+		return callGrant{}, false
+	}
+	g.TokenHash = h
+	return g, true
+}
+
+// redeemSIP consumes the token of SIP user name (its digest was checked)
+// for a call to destination.
+func (s *tokenStore) redeemSIP(user, destination string) (callGrant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.bySIP[user]
+	if !ok {
+		return callGrant{}, errTokenUnknown
+	}
+	g, ok := s.grants[h]
+	if !ok {
+		delete(s.bySIP, user)
+		return callGrant{}, errTokenUnknown
+	}
+	delete(s.grants, h)
+	delete(s.bySIP, user)
+	if !s.now().Before(g.Expires) {
+		return callGrant{}, errTokenExpired
+	}
+	if destination != "" && !sameDestination(destination, g.Destination) {
+		return callGrant{}, errTokenMismatch
+	}
+	g.TokenHash = h
+	return g, nil
 }
 
 // redeem consumes token and returns its grant. from and destination, when
@@ -67,6 +120,7 @@ func (s *tokenStore) redeem(token, from, destination string) (callGrant, error) 
 		return callGrant{}, errTokenUnknown
 	}
 	delete(s.grants, h)
+	delete(s.bySIP, g.SIPUser)
 	if !s.now().Before(g.Expires) {
 		return callGrant{}, errTokenExpired
 	}
@@ -90,6 +144,7 @@ func (s *tokenStore) gcLocked() {
 	for h, g := range s.grants {
 		if !now.Before(g.Expires) {
 			delete(s.grants, h)
+			delete(s.bySIP, g.SIPUser)
 		}
 	}
 }

@@ -37,19 +37,29 @@ if ! command -v staticcheck >/dev/null 2>&1; then
 	go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 fi
 
-# The SDK's TypeScript check (gateway/sdk_types_test.go) uses the pinned
-# typescript of gateway/testdata/sdk, installed here from its lockfile, so
-# that tests themselves reach no registry. The folder is named by the
-# lockfile's hash, as the test looks for it.
-if command -v npm >/dev/null 2>&1; then
-	lock=gateway/testdata/sdk/package-lock.json
-	tsdir="${XDG_CACHE_HOME:-$HOME/.cache}/edgebox-test/typescript-$(sha256sum "$lock" | cut -c1-12)"
-	if [ ! -f "$tsdir/node_modules/typescript/package.json" ]; then
-		echo "deps: installing the pinned typescript for the SDK check"
-		mkdir -p "${tsdir%/*}"
-		tmp=$(mktemp -d "${tsdir%/*}/install-XXXXXX")
-		cp gateway/testdata/sdk/package.json "$lock" "$tmp/"
-		(cd "$tmp" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
-		rm -rf "$tsdir" && mv "$tmp" "$tsdir"
-	fi
+# JavaScript the tests run, each from a lockfile of gateway/testdata,
+# installed here into the user's cache so that tests reach no registry:
+# the pinned typescript of the SDK's type check (gateway/sdk_types_test.go)
+# and JsSIP and SIP.js, the apps of the SIP-over-WebSocket test
+# (gateway/sipws_browser_test.go). A folder is named by its lockfile's
+# hash, as the tests look for it.
+if ! command -v npm >/dev/null 2>&1; then
+	echo "deps: installing Debian packages: nodejs npm"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
+npm_cache() { # npm_cache NAME DIR: npm ci of DIR's lockfile into the cache
+	lock="$2/package-lock.json"
+	dir="${XDG_CACHE_HOME:-$HOME/.cache}/edgebox-test/$1-$(sha256sum "$lock" | cut -c1-12)"
+	if [ ! -f "$dir/node_modules/.package-lock.json" ]; then
+		echo "deps: installing the pinned $1 for the tests"
+		mkdir -p "${dir%/*}"
+		tmp=$(mktemp -d "${dir%/*}/install-XXXXXX")
+		cp "$2/package.json" "$lock" "$tmp/"
+		(cd "$tmp" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+		rm -rf "$dir" && mv "$tmp" "$dir"
+	fi
+}
+npm_cache typescript gateway/testdata/sdk
+npm_cache sipws gateway/testdata/sipws
