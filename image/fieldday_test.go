@@ -705,54 +705,72 @@ func (fd *fieldDay) online() error {
 	return nil
 }
 
-// call1: the portal asks for a token; Chromium in the internet namespace
-// calls the agent through the box; audio flows both ways.
-func (fd *fieldDay) call1() error {
+// liveCall is a call from the customer's Chromium to the SIPp agent
+// through the box, up with audio both ways.
+type liveCall struct {
+	fd   *fieldDay
+	bctx context.Context
+}
+
+type fdPageStats struct{ Sent, Received float64 }
+
+func (c *liveCall) state() string {
+	s, _ := chromedp.Run(c.bctx, chromedp.Evaluate[string](`window.demo.state`))
+	return s
+}
+
+func (c *liveCall) pageLog() string {
+	s, _ := chromedp.Run(c.bctx, chromedp.TextContent(chromedp.ID("log")))
+	return fdTail(s, 1500)
+}
+
+func (c *liveCall) stats() fdPageStats {
+	st, _ := chromedp.Run(c.bctx, chromedp.Evaluate[fdPageStats](`window.demo.stats()`, chromedp.EvalAwaitPromise))
+	return st
+}
+
+// authorize asks the box's portal API for a call token, as the company's
+// portal does.
+func (fd *fieldDay) authorize(ctx context.Context) (gateway.AuthorizeResponse, error) {
+	return client.Authorize(ctx, fd.inet, "https://"+fd.wanAddr+":8443", fd.apiKey, gateway.AuthorizeRequest{
+		From: "sip:fieldday-customer@example.com", Destination: "sip:agent@" + fdPBX})
+}
+
+// startCall: the portal asks for a token; Chromium in the internet
+// namespace calls the agent through the box until audio flows both ways.
+func (fd *fieldDay) startCall() (*liveCall, error) {
 	if fd.apiKey == "" || fd.wanAddr == "" {
-		return errors.New("no portal API key or WAN address: the online phase did not get that far")
+		return nil, errors.New("no portal API key or WAN address: the online phase did not get that far")
 	}
-	start := time.Now()
 	portal := "https://" + fd.wanAddr + ":8443"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var res gateway.AuthorizeResponse
 	if err := waitFor("the portal hands out a call token", time.Minute, func() (bool, string) {
 		var err error
-		res, err = client.Authorize(ctx, fd.inet, portal, fd.apiKey, gateway.AuthorizeRequest{
-			From: "sip:fieldday-customer@example.com", Destination: "sip:agent@" + fdPBX})
+		res, err = fd.authorize(ctx)
 		return err == nil && res.Token != "", fmt.Sprint(err)
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	fd.r.startAgent()
-	bctx := fd.r.nsBrowser(fd.r.inet, 5*time.Minute)
-	if err := chromedp.Do(bctx,
+	c := &liveCall{fd: fd, bctx: fd.r.nsBrowser(fd.r.inet, 5*time.Minute)}
+	if err := chromedp.Do(c.bctx,
 		chromedp.Navigate(portal+"/demo/?token="+url.QueryEscape(res.Token)),
 		chromedp.WaitVisible(chromedp.ID("call")),
 		chromedp.Click(chromedp.ID("call")),
 	); err != nil {
-		return fmt.Errorf("the customer's page: %v", err)
-	}
-	demoState := func() string {
-		s, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`window.demo.state`))
-		return s
-	}
-	pageLog := func() string {
-		s, _ := chromedp.Run(bctx, chromedp.TextContent(chromedp.ID("log")))
-		return fdTail(s, 1500)
+		return nil, fmt.Errorf("the customer's page: %v", err)
 	}
 	if err := waitFor("the agent answers", 90*time.Second, func() (bool, string) {
-		s := demoState()
+		s := c.state()
 		return s == gateway.EventAnswered, s
 	}); err != nil {
-		return fmt.Errorf("%v\npage log:\n%s\nSIPp:\n%s", err, pageLog(), fd.r.agentTraces())
+		return nil, fmt.Errorf("%v\npage log:\n%s\nSIPp:\n%s", err, c.pageLog(), fd.r.agentTraces())
 	}
-	type pageStats struct{ Sent, Received float64 }
-	var stats pageStats
-	var calls []gateway.CallInfo
 	if err := waitFor("audio both ways (browser -> agent's echo -> browser)", time.Minute, func() (bool, string) {
-		stats, _ = chromedp.Run(bctx, chromedp.Evaluate[pageStats](`window.demo.stats()`, chromedp.EvalAwaitPromise))
-		calls = nil
+		stats := c.stats()
+		var calls []gateway.CallInfo
 		fd.api("GET", "/api/v1/local/gateway/v1/calls", nil, &calls)
 		var in, out uint64
 		if len(calls) == 1 {
@@ -761,22 +779,74 @@ func (fd *fieldDay) call1() error {
 		return in > 25 && out > 25 && stats.Received > 25,
 			fmt.Sprintf("to the agent %d packets, from the agent %d, browser sent %v received %v", out, in, stats.Sent, stats.Received)
 	}); err != nil {
-		return fmt.Errorf("%v\npage log:\n%s", err, pageLog())
+		return nil, fmt.Errorf("%v\npage log:\n%s", err, c.pageLog())
 	}
-	fd.timing("portal request to audio both ways", time.Since(start))
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
+	return c, nil
+}
+
+// hangUp ends the call from the customer's page and waits for the agent.
+func (c *liveCall) hangUp() error {
+	if err := chromedp.Do(c.bctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
 		return err
 	}
 	if err := waitFor("the call ends", 30*time.Second, func() (bool, string) {
-		s := demoState()
+		s := c.state()
 		return s == gateway.EventEnded, s
 	}); err != nil {
+		return err
+	}
+	return c.fd.r.waitAgent(30 * time.Second)
+}
+
+// call1: a call with audio both ways, the customer's caller ID at the PBX.
+func (fd *fieldDay) call1() error {
+	start := time.Now()
+	c, err := fd.startCall()
+	if err != nil {
+		return err
+	}
+	fd.timing("portal request to audio both ways", time.Since(start))
+	if err := c.hangUp(); err != nil {
 		return err
 	}
 	if n := strings.Count(fd.r.log("kamailio"), "FD-INVITE from=sip:fieldday-customer@example.com"); n != 1 {
 		return fmt.Errorf("Kamailio saw %d INVITEs with the customer's caller ID, want 1", n)
 	}
-	return fd.r.waitAgent(30 * time.Second)
+	return nil
+}
+
+// drainDuringCall: with a call live, a reboot was asked for. The box must
+// not cut it: for a while the call keeps its audio, the console shows no
+// new boot (bootLine), and the portal refuses new calls with 503 and Retry-After.
+// Hanging up lets the reboot go on.
+func (fd *fieldDay) drainDuringCall(c *liveCall, mark int, bootLine string) error {
+	before := c.stats().Received
+	hold := time.Now()
+	var refused error
+	for time.Since(hold) < 15*time.Second {
+		if _, err := fd.vm.WaitConsole(bootLine, mark, time.Second); err == nil {
+			return fmt.Errorf("the box rebooted %v after the reboot was asked, with a call live (drain limit not reached)", time.Since(hold).Round(time.Second))
+		}
+		if s := c.state(); s != gateway.EventAnswered {
+			return fmt.Errorf("the live call went to %q while the box drained\npage log:\n%s", s, c.pageLog())
+		}
+		if refused == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := fd.authorize(ctx)
+			cancel()
+			if err != nil && strings.Contains(err.Error(), "503") {
+				refused = err
+			}
+		}
+	}
+	if after := c.stats().Received; after < before+200 {
+		return fmt.Errorf("the live call's audio stalled while the box drained: %v packets received in %v (before %v)", after-before, time.Since(hold).Round(time.Second), before)
+	}
+	if refused == nil {
+		return errors.New("a new call was not refused with 503 while the box drained")
+	}
+	fd.t.Logf("field day: draining box kept the live call 15 s and refused a new one: %v", refused)
+	return c.hangUp()
 }
 
 // cable pulls or puts back the WAN cable: the box's NIC loses its link
@@ -949,12 +1019,21 @@ func (fd *fieldDay) updateFromUI() error {
 		return err
 	}
 	fd.timing("firmware upload and verify", time.Since(start))
+	// A customer is on a call when the admin reboots into the update: the
+	// box drains first.
+	live, err := fd.startCall()
+	if err != nil {
+		return fmt.Errorf("a call before the reboot: %w", err)
+	}
 	mark, regs := len(fd.vm.Console()), fd.registers()
 	if err := fd.ui("reboot into the update",
 		uiAdminPage(),
 		fdDo(confirmOK),
 		chromedp.Click(chromedp.ID("reboot")),
 	); err != nil {
+		return err
+	}
+	if err := fd.drainDuringCall(live, mark, "edgebox init fieldday-v2 starting"); err != nil {
 		return err
 	}
 	if _, err := fd.vm.WaitConsole("edgebox init fieldday-v2 starting", mark, 4*time.Minute); err != nil {
