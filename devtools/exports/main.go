@@ -250,23 +250,28 @@ func (t *tree) reachable(pkg string) map[string]bool {
 			continue
 		}
 		seen[n] = true
-		for _, d := range t.decls[pkg][n] {
-			ast.Inspect(d, func(x ast.Node) bool {
-				switch x := x.(type) {
-				case *ast.Field:
-					// Unexported fields are not API; embedded ones are.
-					if len(x.Names) > 0 && !slices.ContainsFunc(x.Names, (*ast.Ident).IsExported) {
-						return false
-					}
-				case *ast.SelectorExpr:
-					return false // another package's name
-				case *ast.Ident:
-					if _, ok := t.decls[pkg][x.Name]; ok && !seen[x.Name] {
-						work = append(work, x.Name)
+		var visit func(x ast.Node) bool
+		visit = func(x ast.Node) bool {
+			switch x := x.(type) {
+			case *ast.StructType:
+				// Unexported fields are not API; embedded ones are.
+				for _, f := range x.Fields.List {
+					if len(f.Names) == 0 || slices.ContainsFunc(f.Names, (*ast.Ident).IsExported) {
+						ast.Inspect(f.Type, visit)
 					}
 				}
-				return true
-			})
+				return false
+			case *ast.SelectorExpr:
+				return false // another package's name
+			case *ast.Ident:
+				if _, ok := t.decls[pkg][x.Name]; ok && !seen[x.Name] {
+					work = append(work, x.Name)
+				}
+			}
+			return true
+		}
+		for _, d := range t.decls[pkg][n] {
+			ast.Inspect(d, visit)
 		}
 	}
 	return seen
