@@ -2,7 +2,6 @@ package web
 
 import (
 	"errors"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -67,7 +66,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	slog.Info("admin password set (first boot)", "from", clientAddr(r))
+	s.log.Info("admin password set (first boot)", "from", clientAddr(r))
 	se := s.sessions.create()
 	setSessionCookie(w, r, se)
 	apiJSON(w, http.StatusCreated, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
@@ -81,19 +80,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, user, pass string
 	addr := clientAddr(r)
 	if ok, wait := s.limiter.allow(addr); !ok {
 		s.metrics.logins.WithLabelValues("locked").Inc()
-		slog.Warn("login refused: source must wait", "from", addr)
+		s.log.Warn("login refused: source must wait", "from", addr)
 		return nil, http.StatusTooManyRequests, lockedOut(wait)
 	}
 	ok := s.accounts.Check(user, pass)
 	s.limiter.result(addr, ok)
 	s.countLogin(ok)
 	if !ok {
-		slog.Warn("login failed", "from", addr)
+		s.log.Warn("login failed", "from", addr)
 		return nil, http.StatusUnauthorized, s.badLogin()
 	}
 	se := s.sessions.create()
 	setSessionCookie(w, r, se)
-	slog.Info("admin logged in", "from", addr)
+	s.log.Info("admin logged in", "from", addr)
 	return se, http.StatusOK, nil
 }
 
@@ -156,7 +155,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 	s.sessions.dropAll()
 	se := s.sessions.create()
 	setSessionCookie(w, r, se)
-	slog.Info("admin password changed, all API tokens revoked", "from", clientAddr(r))
+	s.log.Info("admin password changed, all API tokens revoked", "from", clientAddr(r))
 	apiJSON(w, http.StatusOK, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
 }
 
@@ -180,7 +179,7 @@ func (s *Server) handleNewToken(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	slog.Info("API token created", "id", info.ID, "name", info.Name, "scope", info.Scope, "expires", info.Expires)
+	s.log.Info("API token created", "id", info.ID, "name", info.Name, "scope", info.Scope, "expires", info.Expires)
 	apiJSON(w, http.StatusCreated, NewTokenResponse{Token: secret, TokenInfo: info})
 }
 
@@ -193,7 +192,7 @@ func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, err)
 		return
 	}
-	slog.Info("API token revoked", "id", r.PathValue("id"), "from", clientAddr(r))
+	s.log.Info("API token revoked", "id", r.PathValue("id"), "from", clientAddr(r))
 	apiJSON(w, http.StatusOK, OK{true})
 }
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -102,7 +101,7 @@ func (s *Server) applyConfig(ctx context.Context, old, next map[string]any, dry,
 		sections = append(sections, k)
 	}
 	sort.Strings(sections)
-	slog.Info("config saved", "sections", sections, "reloaded", res.Reloaded)
+	s.log.Info("config saved", "sections", sections, "reloaded", res.Reloaded)
 	return res, http.StatusOK
 }
 
@@ -379,7 +378,7 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 	}
 	name := fmt.Sprintf("edgebox-backup-%s-%s.json", safeName(s.opt.Hostname), b.Created.Format("20060102-150405"))
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	slog.Info("config backup downloaded", "from", clientAddr(r))
+	s.log.Info("config backup downloaded", "from", clientAddr(r))
 	apiJSON(w, http.StatusOK, b)
 }
 
@@ -410,7 +409,7 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	res.Warnings = warn
 	if res.OK {
 		res.Changes = diffDocs(old, next)
-		slog.Info("config restored from backup", "from", clientAddr(r), "changes", len(res.Changes))
+		s.log.Info("config restored from backup", "from", clientAddr(r), "changes", len(res.Changes))
 	}
 	apiJSON(w, status, res)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -106,7 +105,7 @@ func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
 		initError(w, err)
 		return
 	}
-	slog.Info("service restart requested", "service", name, "from", clientAddr(r))
+	s.log.Info("service restart requested", "service", name, "from", clientAddr(r))
 	apiJSON(w, http.StatusOK, OK{true})
 }
 
@@ -148,7 +147,7 @@ func (s *Server) handlePower(action string) http.HandlerFunc {
 			initError(w, err)
 			return
 		}
-		slog.Info("power action requested", "action", action, "from", clientAddr(r))
+		s.log.Info("power action requested", "action", action, "from", clientAddr(r))
 		apiJSON(w, http.StatusAccepted, OK{true})
 	}
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -48,10 +47,11 @@ func (s *Server) handleSetClock(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, fmt.Errorf("the box's clock could not be set (%v): the NTP servers set it once the box is online", err))
 		return
 	}
-	slog.Info("clock set from the installer's phone", "offset", off.Round(time.Second), "from", clientAddr(r))
-	msg := "The box's clock now matches the phone's."
+	s.log.Info("clock set from the installer's phone", "offset", off.Round(time.Second), "from", clientAddr(r))
+	lang := langOf(r)
+	msg := tr(lang, "The box's clock now matches the phone's.")
 	if a := off.Abs(); a >= 2*time.Second {
-		msg = "The box's clock was " + humanDuration(a) + " off; it now matches the phone's."
+		msg = trf(lang, "The box's clock was %s off; it now matches the phone's.", humanDuration(a))
 	}
 	apiJSON(w, http.StatusOK, SetClockResult{Message: msg, OffsetSec: off.Seconds()})
 }

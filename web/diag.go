@@ -6,7 +6,6 @@ import (
 	"edgebox/api/netapi"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -114,7 +113,7 @@ func (s *Server) handleDiag(w http.ResponseWriter, r *http.Request) {
 		}
 		// The command may hold a PIN: netctl logs it redacted (the audit).
 		unsafe := body.Unsafe && ScopeOf(r) == ScopeAdmin
-		slog.Info("AT command from the admin, sent to netctl", "from", clientAddr(r), "unsafe", unsafe)
+		s.log.Info("AT command from the admin, sent to netctl", "from", clientAddr(r), "unsafe", unsafe)
 		lines, err = atCommandVia(ctx, req.Target, unsafe)
 	default:
 		apiError(w, http.StatusBadRequest, errors.New("tool: choose ping, dns, traceroute, internet, sip or at"))

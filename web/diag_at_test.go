@@ -50,7 +50,7 @@ func TestDiagATUnsafeOnlyForAdmin(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(old) })
 
-	s := &Server{}
+	s := &Server{log: slog.Default()} // the logs buffer above
 	for _, scope := range []Scope{ScopeOperate, ScopeAdmin} {
 		body := `{"tool":"at","target":"AT;+CPIN=\"9731\"","unsafe":true}`
 		r := httptest.NewRequest("POST", "/api/v1/diag", strings.NewReader(body))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"regexp"
@@ -135,7 +134,7 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	if err != nil {
-		slog.Warn("firmware not installed", "err", err, "from", clientAddr(r))
+		s.log.Warn("firmware not installed", "err", err, "from", clientAddr(r))
 		// Read the rest of a refused upload so the client, still sending,
 		// gets the answer instead of a reset connection.
 		io.Copy(io.Discard, body)
@@ -155,7 +154,7 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 		apiError(w, status, fmt.Errorf("firmware not installed: %w", err))
 		return
 	}
-	slog.Info("firmware installed; trial boot armed", "slot", res.Slot, "version", res.Version, "signed_by", res.SignedBy, "from", clientAddr(r))
+	s.log.Info("firmware installed; trial boot armed", "slot", res.Slot, "version", res.Version, "signed_by", res.SignedBy, "from", clientAddr(r))
 	if enc != nil {
 		return // the last progress line carried the result
 	}

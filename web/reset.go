@@ -120,7 +120,7 @@ func (s *Server) handleResetCode(w http.ResponseWriter, r *http.Request) {
 	now := s.opt.Now()
 	code, expires, fresh := s.resets.issue(now)
 	if isTrusted(r) {
-		slog.Info("password reset code given to root on the box")
+		s.log.Info("password reset code given to root on the box")
 		apiJSON(w, http.StatusOK, ResetCodeAnswer{Message: "reset code for the web page /reset", Code: code, Expires: expires})
 		return
 	}
@@ -135,7 +135,7 @@ func (s *Server) handleResetCode(w http.ResponseWriter, r *http.Request) {
 	if show {
 		printResetCode(code, expires)
 	}
-	slog.Warn("password reset code requested; printed on the console only", "from", clientAddr(r))
+	s.log.Warn("password reset code requested; printed on the console only", "from", clientAddr(r))
 	apiJSON(w, http.StatusAccepted, ResetCodeAnswer{
 		Message: "A reset code is printed on the box's serial console (115200 8N1), or run 'edgectl password-reset' on the box. Type it here within 15 minutes.",
 		Expires: expires,
@@ -159,7 +159,7 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.resets.use(req.Code, s.opt.Now()); err != nil {
 		s.limiter.result(addr, false)
-		slog.Warn("password reset refused", "from", addr, "err", err)
+		s.log.Warn("password reset refused", "from", addr, "err", err)
 		apiError(w, http.StatusForbidden, err)
 		return
 	}
@@ -170,6 +170,6 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 	s.sessions.dropAll()
 	se := s.sessions.create()
 	setSessionCookie(w, r, se)
-	slog.Warn("admin password reset with a code from the box; all tokens and sessions revoked", "from", addr)
+	s.log.Warn("admin password reset with a code from the box; all tokens and sessions revoked", "from", addr)
 	apiJSON(w, http.StatusOK, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
 }

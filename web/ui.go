@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"sort"
@@ -150,7 +149,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
-		slog.Error("render page", "page", name, "err", err)
+		s.log.Error("render page", "page", name, "err", err)
 		http.Error(w, "page failed to render: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -310,12 +309,12 @@ func (s *Server) recentLogs(r *http.Request, name string, n int) logsView {
 		return v
 	}
 	if !serviceName.MatchString(v.Service) {
-		v.Error = "No such service."
+		v.Error = tr(langOf(r), "No such service.")
 		return v
 	}
 	lines, err := s.initClient().Logs(r.Context(), v.Service, 0, n)
 	if err != nil {
-		v.Error = "Logs of " + v.Service + " are not available: " + plainWords(err.Error())
+		v.Error = trf(langOf(r), "Logs of %s are not available: %s", v.Service, plainWords(err.Error()))
 		return v
 	}
 	// Newest first reads best on a phone.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -47,6 +46,8 @@ var wizardSteps = []step{
 			{Path: "network.modem.user", Label: "APN user name", Kind: "text", Help: "Leave empty unless the operator gives one."},
 			{Path: "network.modem.password", Label: "APN password", Kind: "password", Secret: true},
 			{Path: "network.modem.pin", Label: "SIM PIN", Kind: "password", Secret: true, Help: "4 to 8 digits. A wrong PIN is never retried: the box waits for a new one."},
+			{Path: "network.modem.slot", Label: "Modem slot", Kind: "select", Options: append([]string{""}, config.ModemSlots...),
+				Help: "Automatic: found from the modem's USB port (the Signal page shows it). Choose the slot as printed beside it on the board only if the Signal page names the wrong one."},
 		}, Check: "modem"},
 	{ID: "wan", Title: "Wired WAN", Intro: "The wired uplink port (WAN). DHCP suits most routers.",
 		Fields: []field{
@@ -147,7 +148,7 @@ func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session)
 		v.Working[ws.ID] = checkIn("en", status, cfg, ws.Check).State == "ok"
 	}
 	if st.ID == "lan" {
-		l := s.leases(r.Context())
+		l := s.leases(r.Context(), langOf(r))
 		v.Leases = &l
 	}
 	if st.ID == "vpn" {
@@ -425,7 +426,7 @@ func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, fmt.Errorf("profile: %w", err))
 		return
 	}
-	slog.Info("VPN profile uploaded", "name", info.Name, "from", clientAddr(r))
+	s.log.Info("VPN profile uploaded", "name", info.Name, "from", clientAddr(r))
 	lang := langOf(r)
 	msg := trf(lang, "Profile %s stored; the VPN is connecting.", info.Name)
 	if n := uploadNotes(lang, info.Notes); n != "" {
@@ -545,7 +546,7 @@ func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	out := APIKeyResult{Name: req.Name, Key: key, Destinations: req.Destinations, FromDomains: req.FromDomains}
 	if len(req.Destinations) == 0 || len(req.FromDomains) == 0 {
-		out.Warning = keyCallsNothing
+		out.Warning = tr(langOf(r), keyCallsNothing)
 	}
 	apiJSON(w, http.StatusCreated, out)
 }
