@@ -167,3 +167,47 @@ func TestAMISMS(t *testing.T) {
 	c.send("Action: Login", "Username: apiuser", "Secret: apipass-123")
 	c.expect("locked-out login", "Response: Error", "Message: Authentication failed")
 }
+
+// amiBanner dials addr from namespace ns and reads the banner.
+func amiBanner(ns, addr string) (string, error) {
+	var banner string
+	err := inNetns(ns, func() error {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		banner, err = bufio.NewReader(c).ReadString('\n')
+		return err
+	})
+	return banner, err
+}
+
+// TestAMIOnlyOnLANAndVPN: the AMI answers a LAN host; an uplink
+// neighbour reaches it neither at the uplink's address nor at the LAN
+// address routed over the uplink.
+func TestAMIOnlyOnLANAndVPN(t *testing.T) {
+	r := newSIPIfRig(t, "amiif")
+	startNetctlGSM(t) // its socket is reached from any namespace
+	cfg := smsConfig(t, "10.78.1.2:5060")
+	cfg.GSM.SIMs[0].SMS.MessageURI = ""
+	amiConfig(t, &cfg)
+	cfg.GSM.AMI.Port = 5038
+	cfg.GSM.AMI.Interfaces = nil // the defaults: lan*, br-lan*, tun*, tap*
+	startGatewayIn(t, r.box, cfg)
+	var banner string
+	waitFor(t, 10*time.Second, "AMI banner on the LAN", func() bool {
+		b, err := amiBanner(r.lan, "10.78.1.1:5038")
+		banner = b
+		return err == nil
+	})
+	if !strings.HasPrefix(banner, "Asterisk Call Manager/1.1") {
+		t.Errorf("LAN banner %q", banner)
+	}
+	for _, addr := range []string{"10.78.2.1:5038", "10.78.1.1:5038"} {
+		if b, err := amiBanner(r.inet, addr); err == nil {
+			t.Errorf("an uplink neighbour reached the AMI at %s: %q", addr, b)
+		}
+	}
+}
