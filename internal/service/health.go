@@ -26,8 +26,9 @@ type Health struct {
 
 // state is what /healthz reports; reloads write it.
 type state struct {
-	mu sync.Mutex
-	h  Health
+	reloading sync.Mutex // one reload at a time
+	mu        sync.Mutex
+	h         Health
 }
 
 func newState(name string) *state {
@@ -53,8 +54,16 @@ func (s *state) health() Health {
 	return s.h
 }
 
+// ReloadAnswer is the body of a refused POST /v1/reload (status 400).
+type ReloadAnswer struct {
+	Error       string       `json:"error"`
+	ReloadError *ConfigError `json:"reload_error"`
+}
+
 // serveSocket opens the service's socket (mode 0600, localapi) and serves
-// /healthz and the service's API there until ctx ends.
+// there until ctx ends: /healthz, POST /v1/reload (the same reload as
+// SIGHUP, for callers that want the answer; it takes the place of any
+// route of the service's own at that path) and the service's API.
 func serveSocket(ctx context.Context, wg *sync.WaitGroup, spec Spec, env Env, svc Service, st *state) error {
 	l, err := localapi.ListenPath(env.Socket)
 	if err != nil {
@@ -68,6 +77,13 @@ func serveSocket(ctx context.Context, wg *sync.WaitGroup, spec Spec, env Env, sv
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, http.StatusOK, st.health())
+	})
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		if cerr := reload(spec, env, svc, st); cerr != nil {
+			localapi.WriteJSON(w, http.StatusBadRequest, ReloadAnswer{Error: cerr.Error(), ReloadError: cerr})
+			return
+		}
+		localapi.WriteJSON(w, http.StatusOK, struct{}{})
 	})
 	if h := svc.Handler(); h != nil {
 		mux.Handle("/", h)

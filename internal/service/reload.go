@@ -93,10 +93,12 @@ func loadConfig(service, path string) (*config.Config, *ConfigError) {
 	return c, nil
 }
 
-// reload is one SIGHUP: load → validate → apply. A refusal at any step
-// leaves the running config; it is logged and kept for /healthz until a
-// reload succeeds.
-func reload(spec Spec, env Env, svc Service, st *state) {
+// reload is one SIGHUP (or POST /v1/reload): load → validate → apply. A
+// refusal at any step leaves the running config; it is logged and kept for
+// /healthz until a reload succeeds. Reloads run one at a time.
+func reload(spec Spec, env Env, svc Service, st *state) *ConfigError {
+	st.reloading.Lock()
+	defer st.reloading.Unlock()
 	cfg, cerr := loadConfig(spec.Name, env.ConfigPath)
 	if cerr == nil {
 		if v, ok := svc.(Validator); ok {
@@ -113,8 +115,9 @@ func reload(spec Spec, env Env, svc Service, st *state) {
 	if cerr != nil {
 		env.Log.Error("config rejected, keeping the running one", cerr.attrs()...)
 		st.refused(cerr)
-		return
+		return cerr
 	}
 	st.applied()
 	env.Log.Info("config reloaded", "service", spec.Name)
+	return nil
 }

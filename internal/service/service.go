@@ -112,10 +112,14 @@ func Run(ctx context.Context, spec Spec) error {
 		return err
 	}
 	log := newLogger(spec.LogOutput, f.level)
-	// Code that still logs through slog's default (libraries, and any
-	// handler not yet given the logger) lands in the same place at the
-	// same level; the service itself uses env.Log.
-	slog.SetDefault(log)
+	if spec.LogOutput == nil {
+		// Code that still logs through slog's default (libraries, and
+		// any handler not yet given the logger) lands in the same place
+		// at the same level; the service itself uses env.Log. A test
+		// running a service in its own process (LogOutput) keeps its
+		// default: the test ends before the process does.
+		slog.SetDefault(log)
+	}
 	env := Env{Name: spec.Name, Log: log, ConfigPath: f.config, Socket: f.socket}
 	st := newState(spec.Name)
 

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -193,5 +194,32 @@ func TestConfigErrorShape(t *testing.T) {
 	b, _ := json.Marshal(err)
 	if got, want := string(b), `{"service":"netctl","step":"validate","error":"network.wan.address: not an address","at":"1970-01-01T00:00:00Z"}`; got != want {
 		t.Errorf("JSON %s, want %s", got, want)
+	}
+}
+
+// TestReloadOverSocket: POST /v1/reload is the same reload as SIGHUP, and
+// answers with the refusal in the same shape.
+func TestReloadOverSocket(t *testing.T) {
+	c := startChild(t, "one", nil)
+	c.waitUp()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c.writeHost(applyRefuses)
+	err := c.api.Post(ctx, "/v1/reload", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "fake: config rejected at apply: the fake cannot apply this host name") {
+		t.Errorf("refused reload answered %v", err)
+	}
+	if got, _ := c.hostname(); got != "one" {
+		t.Errorf("running config not kept: %q", got)
+	}
+	if h, _ := c.health(); h.ReloadError == nil || h.ReloadError.Step != service.StepApply {
+		t.Errorf("healthz after a refused POST: %+v", h)
+	}
+	c.writeHost("two")
+	if err := c.api.Post(ctx, "/v1/reload", nil, nil); err != nil {
+		t.Errorf("good reload answered %v", err)
+	}
+	if got, _ := c.hostname(); got != "two" {
+		t.Errorf("hostname %q after POST /v1/reload, want two", got)
 	}
 }
