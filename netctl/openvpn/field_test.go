@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // Profiles as they come from the field (issue 22), each against a real
@@ -118,14 +120,9 @@ func TestRetryHonoursBackoffTLS(t *testing.T) {
 	m.SetUplink(true, "wan")
 	// One per full handshake the server made and then refused.
 	const handshake = "SENT CONTROL [box-refused]: 'AUTH_FAILED"
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(srv.out.String(), handshake) {
-		if time.Now().After(deadline) {
-			out := srv.out.String()
-			t.Fatalf("the server never refused the box:\n%s", out[max(0, len(out)-3000):])
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 20*time.Second, "the server refused the box", func() (bool, error) {
+		return srv.out.Contains(handshake), fmt.Errorf("server output:\n%s", testenv.Tail(srv.out.String(), 3000))
+	})
 	before := strings.Count(srv.out.String(), handshake)
 	time.Sleep(10 * time.Second) // the window handshakes are counted in
 	n := strings.Count(srv.out.String(), handshake) - before
@@ -392,9 +389,7 @@ type silentProxy struct {
 func startSilentProxy(t testing.TB, tn *testNet) *silentProxy {
 	t.Helper()
 	p := &silentProxy{}
-	var err error
-	inNS(t, tn.srv, func() { p.ln, err = net.Listen("tcp", tn.srvIP+":3128") })
-	if err != nil {
+	if err := testenv.DoIn(tn.srv, func() (err error) { p.ln, err = net.Listen("tcp", tn.srvIP+":3128"); return }); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -449,13 +444,9 @@ func TestProxyNeverAnswers(t *testing.T) {
 	t.Logf("status: %s %s", st.State, st.Detail)
 	before := proxy.accepted()
 	m.Reconnect()
-	deadline := time.Now().Add(40 * time.Second)
-	for proxy.accepted() <= before {
-		if time.Now().After(deadline) {
-			t.Fatalf("reconnect did not make openvpn try again (proxy connections: %d); status %+v", proxy.accepted(), m.Status())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 40*time.Second, "openvpn trying again after reconnect", func() (bool, error) {
+		return proxy.accepted() > before, fmt.Errorf("proxy connections: %d; status %+v", proxy.accepted(), m.Status())
+	})
 	st = waitStatus(t, m, 90*time.Second, "proxy timeout in words", func(st Status) bool {
 		return strings.Contains(st.LastError, ErrProxySilent)
 	})

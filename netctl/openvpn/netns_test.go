@@ -1,7 +1,6 @@
 package openvpn
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"edgebox/internal/testenv"
 )
 
 var netCounter atomic.Int32
@@ -31,21 +30,9 @@ type testNet struct {
 	tunNet   string // the tunnel subnet, /24
 }
 
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	for _, bin := range []string{"/usr/sbin/openvpn", "ip", "openssl"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s not installed (scripts/deps.sh installs it): %v", bin, err)
-		}
-	}
-}
-
 func newTestNet(t testing.TB) *testNet {
 	t.Helper()
-	requireRoot(t)
+	testenv.RequireRoot(t, "/usr/sbin/openvpn", "ip", "openssl")
 	n := int(netCounter.Add(1))
 	pid := os.Getpid() % 100000
 	tn := &testNet{
@@ -55,16 +42,8 @@ func newTestNet(t testing.TB) *testNet {
 		srvIP:  fmt.Sprintf("10.199.%d.1", n),
 		tunNet: fmt.Sprintf("10.200.%d", n),
 	}
-	for _, ns := range []string{tn.srv, tn.cli} {
-		mustRun(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		mustRun(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	mustRun(t, "ip", "link", "add", "vs", "netns", tn.srv, "type", "veth", "peer", "name", "vc", "netns", tn.cli)
-	mustRun(t, "ip", "-n", tn.srv, "addr", "add", tn.srvIP+"/24", "dev", "vs")
-	mustRun(t, "ip", "-n", tn.cli, "addr", "add", fmt.Sprintf("10.199.%d.2/24", n), "dev", "vc")
-	mustRun(t, "ip", "-n", tn.srv, "link", "set", "vs", "up")
-	mustRun(t, "ip", "-n", tn.cli, "link", "set", "vc", "up")
+	srv, cli := testenv.NewNetns(t, tn.srv), testenv.NewNetns(t, tn.cli)
+	srv.Veth("vs", tn.srvIP+"/24", cli, "vc", fmt.Sprintf("10.199.%d.2/24", n))
 	return tn
 }
 
@@ -77,64 +56,13 @@ func mustRun(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
-// inNS runs f on a thread switched into namespace ns, then switches the
-// thread back. Only if that fails is the thread left locked, so it dies
-// with its goroutine rather than run other code in the wrong namespace.
-func inNS(t testing.TB, ns string, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			t.Errorf("current netns: %v", err)
-			return
-		}
-		defer orig.Close()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			t.Errorf("netns %s: %v", ns, err)
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			t.Errorf("setns %s: %v", ns, err)
-			return
-		}
-		f()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
-	<-done
-}
-
-// lockedBuffer collects a process's output for the test to search.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // testServer is a real openvpn server in the srv namespace.
 type testServer struct {
 	t    testing.TB
 	net  *testNet
 	dir  string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testenv.LogBuffer
 	done chan struct{}
 }
 
@@ -183,7 +111,7 @@ func startServerTLS(t testing.TB, tn *testNet, pki *testPKI, tlsDirective, tlsKe
 
 func (s *testServer) start() {
 	s.t.Helper()
-	s.out = &lockedBuffer{}
+	s.out = &testenv.LogBuffer{}
 	s.cmd = exec.Command("ip", "netns", "exec", s.net.srv, "/usr/sbin/openvpn", "--config", filepath.Join(s.dir, "server.conf"))
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -204,17 +132,14 @@ func (s *testServer) start() {
 	if err := <-started; err != nil {
 		s.t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(s.out.String(), "Initialization Sequence Completed") {
+	testenv.WaitFor(s.t, 10*time.Second, "openvpn server up", func() (bool, error) {
 		select {
 		case <-s.done:
-			s.t.Fatalf("openvpn server exited:\n%s", s.out.String())
-		case <-time.After(50 * time.Millisecond):
+			return false, testenv.Final(fmt.Errorf("openvpn server exited:\n%s", s.out.String()))
+		default:
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("openvpn server did not come up:\n%s", s.out.String())
-		}
-	}
+		return s.out.Contains("Initialization Sequence Completed"), fmt.Errorf("its output:\n%s", s.out.String())
+	})
 }
 
 // kill ends the server abruptly, as a crash or power cut would.
@@ -262,7 +187,7 @@ type stateLog struct {
 	states []string
 	errs   []string
 	pids   map[int]bool
-	logs   lockedBuffer // everything the manager logged
+	logs   testenv.LogBuffer // everything the manager logged
 }
 
 func (l *stateLog) record(st Status) {
@@ -367,17 +292,12 @@ func runManager(t testing.TB, m *Manager) {
 // waitStatus polls until ok accepts the status or timeout passes.
 func waitStatus(t testing.TB, m *Manager, timeout time.Duration, what string, ok func(Status) bool) Status {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		st := m.Status()
-		if ok(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; status: %+v", what, st)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var st Status
+	testenv.WaitFor(t, timeout, what, func() (bool, error) {
+		st = m.Status()
+		return ok(st), fmt.Errorf("status: %+v", st)
+	})
+	return st
 }
 
 func connected(st Status) bool { return st.State == StateConnected && st.TunnelAddress != "" }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // TestTunnel connects to a real openvpn server, passes traffic, reconnects
@@ -47,13 +49,9 @@ func TestTunnel(t *testing.T) {
 	serverTun := tn.tunNet + ".1"
 	mustRun(t, "ip", "netns", "exec", tn.cli, "ping", "-c", "2", "-i", "0.2", "-W", "2", serverTun)
 	var l net.Listener
-	inNS(t, tn.srv, func() {
-		var err error
-		l, err = net.Listen("tcp", serverTun+":7000")
-		if err != nil {
-			t.Fatalf("listen: %v", err)
-		}
-	})
+	if err := testenv.DoIn(tn.srv, func() (err error) { l, err = net.Listen("tcp", serverTun+":7000"); return }); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
 	defer l.Close()
 	go func() {
 		c, err := l.Accept()
@@ -64,11 +62,11 @@ func TestTunnel(t *testing.T) {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		io.Copy(c, c)
 	}()
-	inNS(t, tn.cli, func() {
+	if err := testenv.DoIn(tn.cli, func() error {
 		c, err := net.DialTimeout("tcp", serverTun+":7000", 5*time.Second)
 		if err != nil {
 			t.Errorf("dial through tunnel: %v", err)
-			return
+			return nil
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -78,7 +76,10 @@ func TestTunnel(t *testing.T) {
 		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != msg {
 			t.Errorf("echo through tunnel: %v", err)
 		}
-	})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	waitStatus(t, m, 5*time.Second, "byte counts", func(st Status) bool { return st.BytesIn > 7000 && st.BytesOut > 7000 })
 
 	// A change of uplink makes openvpn reconnect at once rather than after
