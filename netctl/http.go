@@ -95,31 +95,7 @@ func (s *Service) routes() {
 		}
 		localapi.WriteJSON(w, http.StatusOK, l)
 	})
-	m.HandleFunc("POST /v1/sms", func(w http.ResponseWriter, r *http.Request) {
-		var req SendSMSRequest
-		if err := localapi.ReadJSON(r, &req); err != nil {
-			localapi.WriteError(w, http.StatusBadRequest, err)
-			return
-		}
-		if err := validSMS(req); err != nil {
-			localapi.WriteError(w, http.StatusBadRequest, err)
-			return
-		}
-		drv, err := s.modemDriver()
-		if err != nil {
-			localapi.WriteError(w, http.StatusConflict, err)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
-		defer cancel()
-		sms, err := drv.SendSMS(ctx, req.To, req.Text)
-		if err != nil {
-			localapi.WriteError(w, http.StatusBadGateway, err)
-			return
-		}
-		s.log.Info("SMS sent", "to", req.To, "parts", sms.Parts)
-		localapi.WriteJSON(w, http.StatusOK, sms)
-	})
+	m.HandleFunc("POST /v1/sms", sendSMSHandler(s.modemDriver, s.log)) // gsm_http.go: answers the message references too
 	m.HandleFunc("DELETE /v1/sms/{id}", func(w http.ResponseWriter, r *http.Request) {
 		drv, err := s.modemDriver()
 		if err != nil {
@@ -132,6 +108,7 @@ func (s *Service) routes() {
 		}
 		localapi.WriteJSON(w, http.StatusOK, struct{}{})
 	})
+	s.gsmRoutes(m) // GSM calls and events for the SIP gateway (gsm_http.go)
 	m.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Reload(); err != nil {
 			localapi.WriteError(w, http.StatusBadRequest, err)
