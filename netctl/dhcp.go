@@ -232,7 +232,7 @@ func leaseFrom(ack *dhcpv4.DHCPv4, err error) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	return LeaseFromACK(ack, time.Now())
+	return leaseFromACK(ack, time.Now())
 }
 
 // bound installs a new or renewed lease and reports it.

@@ -14,13 +14,9 @@ import (
 	"edgebox/internal/firewall"
 )
 
-// FirewallTable is the one nftables table of the box. It is replaced as a
-// whole in one netlink batch, so the box is never half-protected.
-const FirewallTable = firewall.Table
-
-// FirewallPlan is what the firewall must enforce, built from config and the
+// firewallPlan is what the firewall must enforce, built from config and the
 // interfaces currently in each role.
-type FirewallPlan struct {
+type firewallPlan struct {
 	Uplinks []string // interface names: drop inbound except established and Open*
 	LAN     []string // trusted: everything accepted
 	// VPN interface names; a trailing '*' matches a prefix.
@@ -68,7 +64,7 @@ func parsePrefixes(ss []string) []netip.Prefix {
 }
 
 // Equal reports whether two plans give the same ruleset.
-func (p FirewallPlan) Equal(q FirewallPlan) bool {
+func (p firewallPlan) Equal(q firewallPlan) bool {
 	return slices.Equal(p.Uplinks, q.Uplinks) && slices.Equal(p.LAN, q.LAN) && slices.Equal(p.VPN, q.VPN) &&
 		slices.Equal(p.OpenUDP, q.OpenUDP) && slices.Equal(p.OpenTCP, q.OpenTCP) &&
 		slices.Equal(p.Management, q.Management) && p.Router == q.Router &&
@@ -88,7 +84,7 @@ var (
 	rule         = firewall.Rule
 )
 
-// ApplyFirewall replaces table inet edgebox (init's fail-closed boot table,
+// applyFirewall replaces table inet edgebox (init's fail-closed boot table,
 // or netctl's previous one) with the plan's rules in one transaction. The
 // input and forward chains drop by default; what is allowed:
 //
@@ -96,7 +92,7 @@ var (
 //	         everything else); on uplinks only Open* ports.
 //	forward: established/related; LAN<->LAN; VPN->LAN and LAN->VPN only to
 //	         the configured subnets; LAN->uplink in router mode (masqueraded).
-func ApplyFirewall(p FirewallPlan) error {
+func applyFirewall(p firewallPlan) error {
 	c, t, err := firewall.Replace()
 	if err != nil {
 		return err
@@ -163,7 +159,7 @@ func ApplyFirewall(p FirewallPlan) error {
 }
 
 // flushNAT adds the router's masquerade rules to post and applies the batch.
-func flushNAT(c *nftables.Conn, t *nftables.Table, post *nftables.Chain, p FirewallPlan) error {
+func flushNAT(c *nftables.Conn, t *nftables.Table, post *nftables.Chain, p firewallPlan) error {
 	if p.Router {
 		for _, up := range p.Uplinks {
 			c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: rule(matchIface(expr.MetaKeyOIFNAME, up), []expr.Any{&expr.Masq{}})})

@@ -26,7 +26,7 @@ type (
 )
 
 // LANDomain is the DNS domain LAN clients are given (option 15); the box
-// answers for its own names in it (BoxNames).
+// answers for its own names in it (boxNames).
 const LANDomain = "lan"
 
 // leasePool decides the answers of the DHCP server on one LAN port. Not

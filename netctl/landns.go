@@ -14,7 +14,7 @@ import (
 )
 
 // The box answers DNS on its LAN address, which its DHCP server hands out
-// as the clients' DNS server: its own names (BoxNames, in LANDomain) with
+// as the clients' DNS server: its own names (boxNames, in LANDomain) with
 // the LAN address, so an installer types http://edgebox.lan/ instead of an
 // address; every other query is passed to the active uplink's DNS servers
 // and the answer passed back, so the LAN keeps working across a failover
@@ -22,9 +22,9 @@ import (
 // client whose answer is truncated falls back to TCP and gets no answer
 // from the box, a known limit.
 
-// BoxNames are the names the box answers for on the LAN, besides its
+// boxNames are the names the box answers for on the LAN, besides its
 // hostname, each also in LANDomain (edgebox.lan).
-var BoxNames = []string{"edgebox", "box"}
+var boxNames = []string{"edgebox", "box"}
 
 // maxDNSInFlight bounds the queries being forwarded at once: a flood from
 // the LAN is dropped, not turned into unbounded goroutines.
@@ -43,10 +43,10 @@ type lanDNS struct {
 }
 
 // boxNameSet is every name the box answers for: NAME and NAME.lan for
-// BoxNames and the hostname.
+// boxNames and the hostname.
 func boxNameSet(hostname string) map[string]bool {
 	out := map[string]bool{}
-	for _, n := range append([]string{hostname}, BoxNames...) {
+	for _, n := range append([]string{hostname}, boxNames...) {
 		n = strings.ToLower(strings.TrimSuffix(n, "."))
 		if n == "" {
 			continue

@@ -66,10 +66,10 @@ func (l *Lease) ExpiresAt() time.Time { return l.Acquired.Add(l.Duration) }
 // would spend all our time renewing.
 const minLease = 10 * time.Second
 
-// LeaseFromACK turns a DHCPACK into a Lease acquired at now. It applies
+// leaseFromACK turns a DHCPACK into a Lease acquired at now. It applies
 // RFC 2131's default T1 (0.5) and T2 (0.875) when the server sends none or
 // nonsense, and RFC 3442's rule that option 121 overrides option 3.
-func LeaseFromACK(ack *dhcpv4.DHCPv4, now time.Time) (*Lease, error) {
+func leaseFromACK(ack *dhcpv4.DHCPv4, now time.Time) (*Lease, error) {
 	if ack == nil {
 		return nil, errors.New("dhcp: no ACK")
 	}

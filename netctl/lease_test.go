@@ -25,7 +25,7 @@ func ack(t testing.TB, mods ...dhcpv4.Modifier) *dhcpv4.DHCPv4 {
 
 func TestLeaseFromACK(t *testing.T) {
 	now := time.Unix(1e9, 0)
-	l, err := LeaseFromACK(ack(t,
+	l, err := leaseFromACK(ack(t,
 		dhcpv4.WithNetmask(net.CIDRMask(24, 32)),
 		dhcpv4.WithOption(dhcpv4.OptRouter(net.IPv4(10, 8, 219, 1))),
 		dhcpv4.WithOption(dhcpv4.OptDNS(net.IPv4(10, 8, 0, 53), net.IPv4(10, 8, 0, 54))),
@@ -50,7 +50,7 @@ func TestLeaseFromACK(t *testing.T) {
 func TestLeaseClasslessRoutesOverrideRouter(t *testing.T) {
 	_, dst, _ := net.ParseCIDR("172.16.0.0/16")
 	_, def, _ := net.ParseCIDR("0.0.0.0/0")
-	l, err := LeaseFromACK(ack(t,
+	l, err := leaseFromACK(ack(t,
 		dhcpv4.WithOption(dhcpv4.OptRouter(net.IPv4(10, 8, 219, 99))),
 		dhcpv4.WithOption(dhcpv4.OptClasslessStaticRoute(
 			&dhcpv4.Route{Dest: dst, Router: net.IPv4(10, 8, 219, 254)},
@@ -90,7 +90,7 @@ func TestLeaseTimerSanity(t *testing.T) {
 		if tc.t2 != 0 {
 			mods = append(mods, dhcpv4.WithOption(dhcpv4.OptRebindingTimeValue(time.Duration(tc.t2)*time.Second)))
 		}
-		l, err := LeaseFromACK(ack(t, mods...), time.Now())
+		l, err := leaseFromACK(ack(t, mods...), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,17 +101,17 @@ func TestLeaseTimerSanity(t *testing.T) {
 }
 
 func TestLeaseRejects(t *testing.T) {
-	if _, err := LeaseFromACK(nil, time.Now()); err == nil {
+	if _, err := leaseFromACK(nil, time.Now()); err == nil {
 		t.Error("nil ACK accepted")
 	}
 	nak, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeNak))
-	if _, err := LeaseFromACK(nak, time.Now()); err == nil {
+	if _, err := leaseFromACK(nak, time.Now()); err == nil {
 		t.Error("NAK accepted as a lease")
 	}
-	if _, err := LeaseFromACK(ack(t, dhcpv4.WithYourIP(net.IPv4zero)), time.Now()); err == nil {
+	if _, err := leaseFromACK(ack(t, dhcpv4.WithYourIP(net.IPv4zero)), time.Now()); err == nil {
 		t.Error("0.0.0.0 accepted")
 	}
-	if _, err := LeaseFromACK(ack(t, dhcpv4.WithNetmask(net.IPMask{255, 0, 255, 0})), time.Now()); err == nil {
+	if _, err := leaseFromACK(ack(t, dhcpv4.WithNetmask(net.IPMask{255, 0, 255, 0})), time.Now()); err == nil {
 		t.Error("non-contiguous mask accepted")
 	}
 }
@@ -132,7 +132,7 @@ func FuzzLeaseFromPacket(f *testing.F) {
 		if err != nil {
 			return
 		}
-		l, err := LeaseFromACK(p, time.Unix(0, 0))
+		l, err := leaseFromACK(p, time.Unix(0, 0))
 		if err != nil {
 			return
 		}

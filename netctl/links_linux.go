@@ -10,12 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Route metrics. The active uplink's default route has ActiveMetric; every
+// Route metrics. The active uplink's default route has activeMetric; every
 // configured uplink also keeps a default route at standbyMetric(index), so
 // that its health probes (bound to its device) have a route to follow and a
 // switch is one atomic route replace.
 const (
-	ActiveMetric = 10
+	activeMetric = 10
 	standbyBase  = 1000
 )
 
@@ -146,10 +146,10 @@ func replaceRoute(name string, dst netip.Prefix, gw, src netip.Addr, metric int)
 
 var defaultDst = netip.MustParsePrefix("0.0.0.0/0")
 
-// deleteActiveDefault removes the default route at ActiveMetric, whatever
+// deleteActiveDefault removes the default route at activeMetric, whatever
 // device it uses.
 func deleteActiveDefault() error {
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Priority: ActiveMetric}, netlink.RT_FILTER_PRIORITY)
+	routes, err := netlink.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Priority: activeMetric}, netlink.RT_FILTER_PRIORITY)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func TestNamespaceFailoverCarrierAndProbes(t *testing.T) {
 		t.Errorf("failback after %v, before the 2s hold", time.Since(back))
 	}
 
-	// Probe failure with carrier: the ISP stops routing (its gateway drops
+	// probe failure with carrier: the ISP stops routing (its gateway drops
 	// the internet server). The WAN fails after fail_after_sec and LTE
 	// takes over; LTE's probes kept working because they leave via lte0.
 	run(t, "ip", "netns", "exec", r.inet, "nft", "add table ip blk; add chain ip blk c { type filter hook input priority 0; }; add rule ip blk c iifname wanp ip daddr "+internetIP+" drop")

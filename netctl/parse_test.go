@@ -9,16 +9,16 @@ import (
 )
 
 func TestParseHealthTarget(t *testing.T) {
-	ht, err := ParseHealthTarget("tcp:192.0.2.1:443")
+	ht, err := parseHealthTarget("tcp:192.0.2.1:443")
 	if err != nil || ht.Kind != "tcp" || ht.Addr.Port() != 443 || ht.String() != "tcp:192.0.2.1:443" {
 		t.Fatalf("%+v %v", ht, err)
 	}
-	ht, err = ParseHealthTarget("icmp:192.0.2.9")
+	ht, err = parseHealthTarget("icmp:192.0.2.9")
 	if err != nil || ht.Kind != "icmp" || ht.String() != "icmp:192.0.2.9" {
 		t.Fatalf("%+v %v", ht, err)
 	}
 	for _, bad := range []string{"", "icmp:", "icmp:host.example", "tcp:192.0.2.1", "tcp:192.0.2.1:0", "udp:192.0.2.1:53", "icmp:::1"} {
-		if _, err := ParseHealthTarget(bad); err == nil {
+		if _, err := parseHealthTarget(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -31,12 +31,12 @@ func FuzzParseHealthTarget(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ht, err := ParseHealthTarget(s)
+		ht, err := parseHealthTarget(s)
 		if (err == nil) != (config.ValidHealthTarget(s) == nil) {
 			t.Fatalf("%q: netctl %v, config %v", s, err, config.ValidHealthTarget(s))
 		}
 		if err == nil {
-			again, err := ParseHealthTarget(ht.String())
+			again, err := parseHealthTarget(ht.String())
 			if err != nil || again != ht {
 				t.Fatalf("%q -> %q -> %+v %v", s, ht.String(), again, err)
 			}
@@ -86,7 +86,7 @@ func TestFirewallPlanHelpers(t *testing.T) {
 	if err != nil || len(r) != 2 || r[1] != (PortRange{10000, 20000}) {
 		t.Fatal(r, err)
 	}
-	a := FirewallPlan{Uplinks: []string{"wan0"}, OpenUDP: r}
+	a := firewallPlan{Uplinks: []string{"wan0"}, OpenUDP: r}
 	b := a
 	b.Uplinks = []string{"wan0", "lte0"}
 	if !a.Equal(a) || a.Equal(b) {

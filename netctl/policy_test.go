@@ -74,7 +74,7 @@ func TestFlappingLinkDoesNotFlapTheBox(t *testing.T) {
 
 func TestUplinkHealthGraceAndFailure(t *testing.T) {
 	now := time.Unix(100, 0)
-	u := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}, targets: []HealthTarget{{Kind: "icmp"}}}
+	u := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}, targets: []healthTarget{{Kind: "icmp"}}}
 	u.updateHealth(now, 10*time.Second)
 	if !u.healthy || u.confirmed || u.state != "probing" {
 		t.Fatalf("fresh: healthy %v confirmed %v state %s", u.healthy, u.confirmed, u.state)
@@ -100,7 +100,7 @@ func TestUplinkHealthGraceAndFailure(t *testing.T) {
 // was never up, and must not be held when it finally answers.
 func TestUplinkLostOnlyAfterUp(t *testing.T) {
 	now := time.Unix(100, 0)
-	u := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}, targets: []HealthTarget{{Kind: "icmp"}}}
+	u := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}, targets: []healthTarget{{Kind: "icmp"}}}
 	u.updateHealth(now, 10*time.Second)
 	u.updateHealth(now.Add(11*time.Second), 10*time.Second)
 	if u.healthy || !u.lostAt.IsZero() {

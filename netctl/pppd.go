@@ -90,7 +90,7 @@ func startPPPD(p modem.PPPParams, secretDir string, log *slog.Logger) (*pppdProc
 		}
 		return nil, err
 	}
-	log.Info("pppd started", "args", strings.Join(RedactArgv(args), " "))
+	log.Info("pppd started", "args", strings.Join(redactArgv(args), " "))
 	proc := &pppdProc{cmd: cmd, out: out, done: make(chan struct{})}
 	go func() {
 		proc.err = cmd.Wait()
@@ -233,10 +233,10 @@ func pppdOptionsFile(words []string) string {
 // AT+CPWD=...) embedded in any word, e.g. a chat script.
 var cpinRe = regexp.MustCompile(`(?i)(\+C(?:PIN|LCK|PWD)[=:]\s*)[^\s']*`)
 
-// RedactArgv returns a copy of argv fit for logs: the word after
+// redactArgv returns a copy of argv fit for logs: the word after
 // "password" or a PIN option becomes "***", and PINs in AT commands inside
 // any word (chat scripts) are hidden.
-func RedactArgv(argv []string) []string {
+func redactArgv(argv []string) []string {
 	out := make([]string, len(argv))
 	for i, a := range argv {
 		if i > 0 && slices.Contains(secretOptions, strings.ToLower(argv[i-1])) {

@@ -92,7 +92,7 @@ mv `+out+`.tmp `+out+`
 func TestRedactArgv(t *testing.T) {
 	in := []string{"/dev/ttyUSB0", "connect", `/usr/sbin/chat -v 'AT+CPIN="4711"' OK 'AT+clck="SC",0,"0000"' OK`,
 		"user", "u", "password", "hunter2", "--pin", "9999", "PASSWORD", "x"}
-	got := strings.Join(RedactArgv(in), " ")
+	got := strings.Join(redactArgv(in), " ")
 	for _, secret := range []string{"4711", "0000", "hunter2", "9999", " x"} {
 		if strings.Contains(got, secret) {
 			t.Errorf("%q left in %s", secret, got)

@@ -15,37 +15,37 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// HealthTarget is one probe destination: ICMP echo or a TCP connect.
-type HealthTarget struct {
+// healthTarget is one probe destination: ICMP echo or a TCP connect.
+type healthTarget struct {
 	Kind string         // "icmp" or "tcp"
 	Addr netip.AddrPort // port 0 for icmp
 }
 
-func (t HealthTarget) String() string {
+func (t healthTarget) String() string {
 	if t.Kind == "icmp" {
 		return "icmp:" + t.Addr.Addr().String()
 	}
 	return "tcp:" + t.Addr.String()
 }
 
-// ParseHealthTarget parses "icmp:IPv4" or "tcp:IPv4:PORT".
-func ParseHealthTarget(s string) (HealthTarget, error) {
+// parseHealthTarget parses "icmp:IPv4" or "tcp:IPv4:PORT".
+func parseHealthTarget(s string) (healthTarget, error) {
 	kind, rest, _ := strings.Cut(s, ":")
 	switch kind {
 	case "icmp":
 		a, err := netip.ParseAddr(rest)
 		if err != nil || !a.Is4() {
-			return HealthTarget{}, fmt.Errorf("%q: want icmp:IPv4", s)
+			return healthTarget{}, fmt.Errorf("%q: want icmp:IPv4", s)
 		}
-		return HealthTarget{Kind: kind, Addr: netip.AddrPortFrom(a, 0)}, nil
+		return healthTarget{Kind: kind, Addr: netip.AddrPortFrom(a, 0)}, nil
 	case "tcp":
 		ap, err := netip.ParseAddrPort(rest)
 		if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
-			return HealthTarget{}, fmt.Errorf("%q: want tcp:IPv4:PORT", s)
+			return healthTarget{}, fmt.Errorf("%q: want tcp:IPv4:PORT", s)
 		}
-		return HealthTarget{Kind: kind, Addr: ap}, nil
+		return healthTarget{Kind: kind, Addr: ap}, nil
 	}
-	return HealthTarget{}, fmt.Errorf("%q: want icmp:IPv4 or tcp:IPv4:PORT", s)
+	return healthTarget{}, fmt.Errorf("%q: want icmp:IPv4 or tcp:IPv4:PORT", s)
 }
 
 // bindControl pins a socket to one device, so a probe tests that uplink and
@@ -60,8 +60,8 @@ func bindControl(dev string) func(string, string, syscall.RawConn) error {
 	}
 }
 
-// Probe checks t through device dev within the context's deadline.
-func Probe(ctx context.Context, dev string, t HealthTarget) error {
+// probe checks t through device dev within the context's deadline.
+func probe(ctx context.Context, dev string, t healthTarget) error {
 	if t.Kind == "tcp" {
 		d := net.Dialer{Control: bindControl(dev)}
 		c, err := d.DialContext(ctx, "tcp4", t.Addr.String())

@@ -99,7 +99,7 @@ type Service struct {
 	// lanUpstream is the active uplink's DNS, where the LAN's queries go.
 	lanUpstream atomic.Pointer[[]netip.Addr]
 	fw          FirewallStatus
-	fwPlan      *FirewallPlan
+	fwPlan      *firewallPlan
 	lastCheck   time.Time
 	modem       *modemManager
 	// Source routing (policyroute.go): the kernel, and the key and error
@@ -294,14 +294,14 @@ func sameUplink(a, b *Uplink) bool {
 // buildUplinks turns the config into uplinks in order of preference.
 func (s *Service) buildUplinks(cfg config.Network) []*Uplink {
 	var out []*Uplink
-	targets := func(specific []string) []HealthTarget {
+	targets := func(specific []string) []healthTarget {
 		src := cfg.Health.Targets
 		if len(specific) > 0 {
 			src = specific
 		}
-		var t []HealthTarget
+		var t []healthTarget
 		for _, x := range src {
-			if ht, err := ParseHealthTarget(x); err == nil {
+			if ht, err := parseHealthTarget(x); err == nil {
 				t = append(t, ht)
 			}
 		}
@@ -559,7 +559,7 @@ func (s *Service) applyLANLocked() {
 
 // applyFirewallLocked replaces the ruleset when the plan changed.
 func (s *Service) applyFirewallLocked() {
-	plan := FirewallPlan{Router: s.cfg.Router, VPN: slices.Clone(s.cfg.Firewall.VPNInterfaces), NoFilter: s.opts.NoFirewall}
+	plan := firewallPlan{Router: s.cfg.Router, VPN: slices.Clone(s.cfg.Firewall.VPNInterfaces), NoFilter: s.opts.NoFirewall}
 	for _, l := range s.lan {
 		if l.Interface != "" {
 			plan.LAN = append(plan.LAN, l.Interface)
@@ -581,7 +581,7 @@ func (s *Service) applyFirewallLocked() {
 		return
 	}
 	s.fw = FirewallStatus{Uplinks: plan.Uplinks, LAN: plan.LAN, Router: plan.Router}
-	if err := ApplyFirewall(plan); err != nil {
+	if err := applyFirewall(plan); err != nil {
 		s.fw.Error = err.Error()
 		s.log.Error("firewall", "err", err)
 		return
@@ -659,7 +659,7 @@ func (s *Service) evaluate() {
 			s.lanUpstream.Store(nil)
 			change = &UplinkChange{}
 		} else {
-			if err := replaceRoute(next.Iface, defaultDst, next.addr.Gateway, next.addr.Address.Addr(), ActiveMetric); err != nil {
+			if err := replaceRoute(next.Iface, defaultDst, next.addr.Gateway, next.addr.Address.Addr(), activeMetric); err != nil {
 				if err.Error() != s.routeErr {
 					s.log.Error("default route", "uplink", next.Name, "err", err)
 				}
@@ -698,7 +698,7 @@ func (s *Service) startProbeLocked(u *Uplink) {
 			var err error
 			for _, t := range targets {
 				pctx, pcancel := context.WithTimeout(ctx, timeout)
-				err = Probe(pctx, iface, t)
+				err = probe(pctx, iface, t)
 				pcancel()
 				if err == nil {
 					break

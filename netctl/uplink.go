@@ -13,7 +13,7 @@ type Uplink struct {
 	Index    int    // position in network.uplinks: 0 is preferred
 	Iface    string
 	Method   string
-	targets  []HealthTarget
+	targets  []healthTarget
 	static   *AddrConfig  // method static / from the modem
 	extraDNS []netip.Addr // configured DNS added to DHCP's
 
