@@ -1,0 +1,241 @@
+package gateway_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"edgebox/gateway"
+	"edgebox/internal/config"
+)
+
+// The GSM voice bridge end to end (issue 19): the box in a namespace of
+// its own running the gateway, SIPp as the PBX in another (UAS echoing
+// RTP for calls from the GSM side, UAC dialling out) and as a stranger on
+// the PBX's link; netctl's GSM API and the card's PCM port behind them
+// (gsmFarEnd).
+
+// gsmRig is one box, one PBX namespace and a stranger's.
+type gsmRig struct {
+	far gsmFarEnd
+	pbx string
+	api gateway.Client
+}
+
+const (
+	gsmBoxIP    = "10.77.0.2"
+	gsmPBXIP    = "10.77.0.1"
+	gsmStranger = "10.77.0.3"
+	gsmPBX2IP   = "10.77.0.4"
+	gsmSIMNum   = "+4915100000001"
+	gsmDomain   = "box.example.com"
+)
+
+func newGSMRig(t *testing.T) *gsmRig {
+	t.Helper()
+	rig := newNetnsRig(t, "gsm")
+	box, pbx := rig.ns("box"), rig.ns("pbx")
+	rig.link(box, "eth0", gsmBoxIP+"/24", pbx, "eth0", gsmPBXIP+"/24")
+	// a stranger on the PBX's link: an address the box takes no
+	// requests from (gateway.pbx.allowed_sources is the PBX's alone)
+	rig.ip("-n", pbx, "addr", "add", gsmStranger+"/24", "dev", "eth0")
+	// and a second address of the PBX's, for a second caller at once
+	rig.ip("-n", pbx, "addr", "add", gsmPBX2IP+"/24", "dev", "eth0")
+	far := startFakeNetctlVoice(t)
+	cfg := testConfig(t, gsmPBXIP+":5070")
+	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: gsmBoxIP + ":5060"}}
+	cfg.PBX.AllowedSources = []string{gsmPBXIP, gsmPBX2IP}
+	cfg.Media.RTPAddress = gsmBoxIP
+	cfg.GSM = config.GatewayGSM{Enabled: true, Domain: gsmDomain, StoreDir: t.TempDir(), SIMs: []config.GSMSIM{{
+		Slot: "1", CountryCode: "49",
+		Voice: config.GSMVoice{Inbound: "sip:gsm-in@" + gsmPBXIP, Allow: []string{"+4930*"}, RingSec: 20},
+	}}}
+	return &gsmRig{far: far, pbx: pbx, api: startGatewayIn(t, box, cfg)}
+}
+
+// sippLog is what SIPp's scenario logged (-trace_logs).
+func sippLog(s *sipp) string {
+	var b strings.Builder
+	files, _ := filepath.Glob(filepath.Join(s.logs, "*_logs.log"))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		b.Write(data)
+	}
+	return b.String()
+}
+
+// logValue is the value of KEY=... in a SIPp log ("" when absent).
+func logValue(log, key string) string {
+	for _, l := range strings.Split(log, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func (r *gsmRig) waitIdle(t *testing.T) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the card holds no call and the box none", func() bool {
+		calls, err := r.api.GSMCalls(context.Background())
+		return r.far.live() == 0 && err == nil && len(calls.Active) == 0
+	})
+}
+
+// TestGSMVoiceInbound: calls to the SIM reach the PBX with the caller's
+// number kept (and Anonymous when withheld) and the SIM in To; the card
+// is answered on the PBX's 200; the card's 1000 Hz comes back through
+// SIPp's echo; DTMF from the GSM side goes out as RFC 4733 and (echoed)
+// comes back as AT+VTS; hang-up from each side ends the other.
+func TestGSMVoiceInbound(t *testing.T) {
+	r := newGSMRig(t)
+	for _, tc := range []struct {
+		name, caller, wantFrom, wantPrivacy string
+		pbxHangsUp                          bool
+	}{
+		{"number kept, caller hangs up", "+4930555123", "<sip:+4930555123@" + gsmDomain + ">", "", false},
+		{"national number, PBX hangs up", "030555124", "<sip:+4930555124@" + gsmDomain + ">", "", true},
+		{"withheld", "withheld", `"Anonymous" <sip:anonymous@anonymous.invalid>`, "id", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			scen := "uas_gsm_in"
+			if tc.pbxHangsUp {
+				scen = "uas_gsm_in_hangup"
+			}
+			s := startSIPpAt(t, r.pbx, gsmPBXIP, scen, 1, "-trace_logs")
+			rx0, tones0 := r.far.audio()
+			vts0 := len(r.far.boxDTMF())
+			r.far.call(tc.caller)
+			waitFor(t, 10*time.Second, "1000 Hz from the card back through the PBX's echo", func() bool {
+				_, tones := r.far.audio()
+				return tones-tones0 >= 25
+			})
+			r.far.sendDTMF("7")
+			waitFor(t, 5*time.Second, "the GSM side's digit back from the PBX as AT+VTS", func() bool {
+				return slices.Contains(r.far.boxDTMF()[vts0:], "7")
+			})
+			calls, err := r.api.GSMCalls(context.Background())
+			if err != nil || len(calls.Active) != 1 || calls.Active[0].State != "connected" || calls.Active[0].Codec != "PCMA" {
+				t.Errorf("GET /v1/gsm/calls during the call: %+v %v", calls, err)
+			}
+			if !tc.pbxHangsUp {
+				r.far.hangup()
+			}
+			s.wait(t, 15*time.Second)
+			r.waitIdle(t)
+			log := sippLog(s)
+			if from := logValue(log, "FROM"); !strings.HasPrefix(from, tc.wantFrom+";tag=") {
+				t.Errorf("From at the PBX %q, want %s;tag=...", from, tc.wantFrom)
+			}
+			if to := logValue(log, "TO"); !strings.Contains(to, "<sip:"+gsmSIMNum+"@"+gsmDomain+">") {
+				t.Errorf("To at the PBX %q, want the SIM's number %s", to, gsmSIMNum)
+			}
+			if p := logValue(log, "PRIVACY"); p != tc.wantPrivacy {
+				t.Errorf("Privacy at the PBX %q, want %q", p, tc.wantPrivacy)
+			}
+			rx, tones := r.far.audio()
+			t.Logf("card: %d frames from the box, %d of them 1000 Hz", rx-rx0, tones-tones0)
+		})
+	}
+}
+
+// TestGSMVoiceOutbound: the PBX dials out over the SIM; the far end's
+// outcome maps to SIP codes; the allow-list, the one-call rule and the
+// PBX-only rule refuse what they must.
+func TestGSMVoiceOutbound(t *testing.T) {
+	r := newGSMRig(t)
+	dial := func(t *testing.T, ns, ip, number string, extra ...string) *sipp {
+		return startSIPpAt(t, ns, ip, "uac_gsm_out", 1, append([]string{"-trace_logs", "-s", number, gsmBoxIP + ":5060"}, extra...)...)
+	}
+	t.Run("answered, audio, PBX hangs up", func(t *testing.T) {
+		r.far.setDialResult("answer")
+		_, tones0 := r.far.audio()
+		s := dial(t, r.pbx, gsmPBXIP, "+49301234567")
+		s.wait(t, 20*time.Second)
+		log := sippLog(s)
+		if logValue(log, "FINAL") != "200" || logValue(log, "EARLY") != "183" || logValue(log, "BYE") != "pbx" {
+			t.Errorf("SIPp log:\n%s\nwant 183, 200, the PBX's BYE", log)
+		}
+		if d := r.far.dialed(); len(d) == 0 || d[len(d)-1] != "+49301234567" {
+			t.Errorf("dialled %v", d)
+		}
+		if _, tones := r.far.audio(); tones-tones0 < 25 {
+			t.Errorf("%d frames of 1000 Hz came back to the card, want 25 or more", tones-tones0)
+		}
+		r.waitIdle(t)
+	})
+	t.Run("GSM side hangs up", func(t *testing.T) {
+		r.far.setDialResult("answer")
+		s := dial(t, r.pbx, gsmPBXIP, "+49301234568")
+		waitFor(t, 10*time.Second, "the call up", func() bool {
+			c, err := r.api.GSMCalls(context.Background())
+			return err == nil && len(c.Active) == 1 && c.Active[0].State == "connected"
+		})
+		r.far.hangup()
+		s.wait(t, 15*time.Second)
+		if log := sippLog(s); logValue(log, "BYE") != "gsm" {
+			t.Errorf("SIPp log:\n%s\nwant the box's BYE", log)
+		}
+		r.waitIdle(t)
+	})
+	for _, tc := range []struct{ result, code string }{
+		{"busy", "486"}, {"noanswer", "480"}, {"nocarrier", "480"}, {"nonetwork", "503"}, {"invalid", "484"},
+	} {
+		t.Run(tc.result, func(t *testing.T) {
+			r.far.setDialResult(tc.result)
+			s := dial(t, r.pbx, gsmPBXIP, "+49301234569")
+			s.wait(t, 15*time.Second)
+			if got := logValue(sippLog(s), "FINAL"); got != tc.code {
+				t.Errorf("%s: the PBX got %s, want %s", tc.result, got, tc.code)
+			}
+			r.waitIdle(t)
+		})
+	}
+	t.Run("allow-list", func(t *testing.T) {
+		n := len(r.far.dialed())
+		for _, num := range []string{"+33123456789", "+4940123456", "+49900123456", "112"} {
+			s := dial(t, r.pbx, gsmPBXIP, num)
+			s.wait(t, 10*time.Second)
+			log := sippLog(s)
+			if logValue(log, "FINAL") != "403" || !strings.Contains(logValue(log, "REASON"), "cause=403") {
+				t.Errorf("%s: SIPp log\n%s\nwant 403 with a Reason", num, log)
+			}
+		}
+		if len(r.far.dialed()) != n {
+			t.Errorf("refused numbers were dialled: %v", r.far.dialed()[n:])
+		}
+	})
+	t.Run("CANCEL while ringing", func(t *testing.T) {
+		r.far.setDialResult("ringforever")
+		s := startSIPpAt(t, r.pbx, gsmPBXIP, "uac_gsm_out_cancel", 1, "-s", "+49301234570", gsmBoxIP+":5060")
+		s.wait(t, 15*time.Second)
+		r.waitIdle(t)
+	})
+	t.Run("one call per SIM", func(t *testing.T) {
+		r.far.setDialResult("ringforever")
+		first := startSIPpAt(t, r.pbx, gsmPBXIP, "uac_gsm_out_cancel", 1, "-s", "+49301234571", gsmBoxIP+":5060")
+		waitFor(t, 10*time.Second, "the first call ringing", func() bool { return r.far.live() == 1 })
+		second := dial(t, r.pbx, gsmPBX2IP, "+49301234572")
+		second.wait(t, 10*time.Second)
+		if got := logValue(sippLog(second), "FINAL"); got != "486" {
+			t.Errorf("a second call while the SIM carries one got %s, want 486", got)
+		}
+		first.wait(t, 15*time.Second)
+		r.waitIdle(t)
+	})
+	t.Run("not from the PBX", func(t *testing.T) {
+		n := len(r.far.dialed())
+		s := dial(t, r.pbx, gsmStranger, "+49301234573")
+		s.wait(t, 10*time.Second)
+		if got := logValue(sippLog(s), "FINAL"); got != "403" {
+			t.Errorf("a stranger's INVITE got %s, want 403", got)
+		}
+		if len(r.far.dialed()) != n {
+			t.Errorf("a stranger's INVITE was dialled: %v", r.far.dialed()[n:])
+		}
+	})
+}
