@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"edgebox/internal/config"
 	"edgebox/netctl/openvpn"
 )
 
@@ -36,6 +37,21 @@ func TestBrowserPhoneSignalSlot(t *testing.T) {
 	nc.slot = map[string]any{"name": "unknown", "usb": "USB port 2 of 0000:00:10.0", "reason": "the modem is on USB port 2 of 0000:00:10.0, which is no mini-PCIe slot of this board; set network.modem.slot if you know it"}
 	nc.mu.Unlock()
 	do(t, ctx, "slot unknown", waitText("#sim-slot", "unknown"), waitText("#sim-slot", "no mini-PCIe slot"), snap(dir, "54-signal-slot-unknown"))
+
+	// An installer who knows better sets the slot on the Mobile step.
+	sel := `[data-path="network.modem.slot"]`
+	do(t, ctx, "set the slot", chromedp.Navigate(httpsURL+"/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.SetValue(chromedp.CSS(`[data-path="network.modem.apn"]`), "internet"),
+		chromedp.SetValue(chromedp.CSS(sel), "mpcie2"), chromedp.Click(chromedp.CSS("#step-submit")),
+		waitText("#step-form .notice", "Saved"), snap(dir, "55-wizard-slot-set"))
+	c, err := config.Load(e.srv.opt.ConfigPath)
+	if err != nil || c.Network.Modem.Slot != "mpcie2" {
+		t.Fatalf("stored slot %q (%v), want mpcie2", c.Network.Modem.Slot, err)
+	}
+	do(t, ctx, "slot shown", chromedp.Navigate(httpsURL+"/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS(sel)))
+	if v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel))); v != "mpcie2" {
+		t.Errorf("the Mobile step shows slot %q, want the stored mpcie2", v)
+	}
 }
 
 // The VPN step shows what the profile import changed or warns about and

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -53,17 +52,18 @@ func (s *Server) handleFirmwareInspect(w http.ResponseWriter, r *http.Request) {
 	if c, ok := update.CompareVersions(info.Version, info.Current); ok {
 		info.Compare = map[int]string{-1: "older", 0: "same", 1: "newer"}[c]
 	}
+	lang := langOf(r)
 	switch {
 	case !info.BoardOK:
-		info.Message = fmt.Sprintf("This file is for %v, not for this box (%s): it would be refused. Get the release for %s.", info.Boards, info.Board, info.Board)
+		info.Message = trf(lang, "This file is for %v, not for this box (%s): it would be refused. Get the release for %s.", info.Boards, info.Board, info.Board)
 	case info.Compare == "older":
-		info.Message = fmt.Sprintf("Version %s is older than the installed %s: install it only to go back on purpose (tick the box below).", info.Version, info.Current)
+		info.Message = trf(lang, "Version %s is older than the installed %s: install it only to go back on purpose (tick the box below).", info.Version, info.Current)
 	case info.Compare == "same":
-		info.Message = fmt.Sprintf("Version %s is already installed: installing it again changes nothing.", info.Version)
+		info.Message = trf(lang, "Version %s is already installed: installing it again changes nothing.", info.Version)
 	case info.Compare == "unknown":
-		info.Message = fmt.Sprintf("Installed: %s. This file: %s. Which is newer cannot be told from the names: the box checks the build dates when installing.", info.Current, info.Version)
+		info.Message = trf(lang, "Installed: %s. This file: %s. Which is newer cannot be told from the names: the box checks the build dates when installing.", info.Current, info.Version)
 	default:
-		info.Message = fmt.Sprintf("Installed: %s. This file: %s (newer), built %s.", info.Current, info.Version, info.Created.UTC().Format("2006-01-02"))
+		info.Message = trf(lang, "Installed: %s. This file: %s (newer), built %s.", info.Current, info.Version, info.Created.UTC().Format("2006-01-02"))
 	}
 	apiJSON(w, http.StatusOK, info)
 }

@@ -14,13 +14,13 @@ type leasesView struct {
 	Data  netapi.LANLeases
 }
 
-func (s *Server) leases(ctx context.Context) leasesView {
+func (s *Server) leases(ctx context.Context, lang string) leasesView {
 	if socketAbsent(netapi.SocketName) {
-		return leasesView{Error: "The network service is not available: the DHCP leases cannot be shown."}
+		return leasesView{Error: tr(lang, "The network service is not available: the DHCP leases cannot be shown.")}
 	}
 	l, err := netapi.NewClient().LANLeases(ctx)
 	if err != nil {
-		return leasesView{Error: "The DHCP leases cannot be read: " + plainWords(err.Error())}
+		return leasesView{Error: trf(lang, "The DHCP leases cannot be read: %s", plainWords(err.Error()))}
 	}
 	return leasesView{Data: l, Off: len(l.Servers) == 0}
 }

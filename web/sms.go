@@ -48,12 +48,13 @@ func listSMS(ctx context.Context) ([]smsMessage, error) {
 
 func (s *Server) pageSMS(w http.ResponseWriter, r *http.Request, se *session) {
 	v := smsView{}
+	lang := langOf(r)
 	if socketAbsent("netctl") {
-		v.Error = "Network service not available: SMS cannot be read or sent."
+		v.Error = tr(lang, "Network service not available: SMS cannot be read or sent.")
 	} else {
 		l, err := listSMS(r.Context())
 		if err != nil {
-			v.Error = "SMS are not available: " + plainWords(err.Error())
+			v.Error = trf(lang, "SMS are not available: %s", plainWords(err.Error()))
 		}
 		sort.Slice(l, func(i, j int) bool { return l[i].Time.After(l[j].Time) })
 		v.Messages = l
