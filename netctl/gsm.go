@@ -225,8 +225,9 @@ func (h *gsmHub) run(ctx context.Context) {
 				urcs = nil
 				continue
 			}
-			if u.Engine != "" && u.Engine != "faulty" {
-				// Reopened or reset: the card lost its voice settings.
+			if (u.Engine != "" && u.Engine != "faulty") || isBootURC(u.Line) {
+				// Reopened, reset or rebooted by itself: the card lost
+				// its voice settings once the modem's own re-init ran.
 				setup = time.After(2 * time.Second)
 				continue
 			}
@@ -532,4 +533,13 @@ func (h *gsmHub) callList() []netapi.GSMCall {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Call < out[j].Call })
 	return out
+}
+
+// isBootURC: the card restarted by itself (the modem package re-inits it).
+func isBootURC(line string) bool {
+	switch strings.TrimSpace(line) {
+	case "^SYSSTART", "RDY", "*EMRDY: 1":
+		return true
+	}
+	return false
 }
