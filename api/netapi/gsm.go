@@ -44,6 +44,9 @@ const (
 	// the ring of kept events: events were lost (Reason says how many).
 	// Its Seq is the last lost sequence number, so it sorts before the
 	// events that follow it. A client should re-read GSMStatus (Calls).
+	// An `after` newer than the newest event (netctl restarted and
+	// numbers from 1 again) gets a gap event alone, with Seq = the newest
+	// Seq: continue with after = that Seq.
 	GSMGap = "gap"
 )
 
@@ -84,8 +87,9 @@ type GSMStatus struct {
 	Voice    bool   `json:"voice"`
 	VoiceWhy string `json:"voice_why,omitempty"`
 	// AudioPort is the PCM port the gateway opens itself: a tty
-	// (/dev/ttyUSBn) on hardware, a unix socket path with modemsim.
-	// Empty when Voice is false.
+	// (/dev/ttyUSBn) on hardware, a unix socket path with modemsim
+	// (network.modem.audio_port overrides what the card says). Empty when
+	// Voice is false.
 	AudioPort string `json:"audio_port,omitempty"`
 	// AudioFormat is GSMAudioFormat when AudioPort is set.
 	AudioFormat string `json:"audio_format,omitempty"`
@@ -117,7 +121,10 @@ type GSMCall struct {
 	Since    time.Time `json:"since,omitzero"` // when netctl first saw it
 }
 
-// GSMEvent is one event of GET /v1/gsm/events.
+// GSMEvent is one event of GET /v1/gsm/events. netctl starts collecting
+// events at the first GSM API call after it started (the gateway's first
+// status or events poll); received SMS stay stored (GET /v1/sms) either
+// way.
 type GSMEvent struct {
 	// Seq grows by one per event, starting at 1 when netctl starts.
 	Seq  uint64    `json:"seq"`
