@@ -52,7 +52,7 @@ func Default() *Config {
 	c.Network = DefaultNetwork()
 	c.VPN = DefaultVPN()
 	c.Gateway = DefaultGateway()
-	c.Web = DefaultWeb()
+	c.Web = defaultWeb()
 	return c
 }
 
@@ -176,9 +176,6 @@ func Save(path string, c *Config) error {
 	}
 	return atomicfile.WriteFileKeepPrevious(path, append(data, '\n'), 0o600)
 }
-
-// SaveDefault stores c as the box's config file.
-func SaveDefault(c *Config) error { return Save(paths.ConfigFile(), c) }
 
 func dirOf(path string) string {
 	if i := strings.LastIndexByte(path, '/'); i > 0 {

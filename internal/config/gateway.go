@@ -27,7 +27,7 @@ type Gateway struct {
 	TURN    GatewayTURN   `json:"turn"`
 	// MaxCalls is how many calls the box carries at once; one more is
 	// refused with the "busy" error (docs/gateway-protocol.md); 0 means
-	// DefaultMaxCalls.
+	// defaultMaxCalls.
 	MaxCalls int `json:"max_calls,omitempty"`
 	// DrainLimitSec is how long a drain (before a reboot, an update or a
 	// gateway restart) waits for live calls to end before going on; 0
@@ -240,8 +240,8 @@ type GatewayTURN struct {
 	AllowedPeers []string `json:"allowed_peers,omitempty"`
 }
 
-// KnownCodecs are the audio codecs the gateway bridges without transcoding.
-var KnownCodecs = []string{"opus", "g722", "pcmu", "pcma"}
+// knownCodecs are the audio codecs the gateway bridges without transcoding.
+var knownCodecs = []string{"opus", "g722", "pcmu", "pcma"}
 
 // DefaultGateway is the gateway section of a fresh box.
 func DefaultGateway() Gateway {
@@ -258,10 +258,10 @@ func DefaultGateway() Gateway {
 			ICEPort:    3478 + 5000, // 8478: one port for every WebRTC call
 			RTPPortMin: 20000,
 			RTPPortMax: 20999,
-			Codecs:     append([]string(nil), KnownCodecs...),
+			Codecs:     append([]string(nil), knownCodecs...),
 		},
 		TURN:     GatewayTURN{Realm: "edgebox", CredentialTTLSec: 3600},
-		MaxCalls: DefaultMaxCalls,
+		MaxCalls: defaultMaxCalls,
 	}
 }
 
@@ -281,13 +281,13 @@ func (s Gateway) DrainLimit() time.Duration {
 	return time.Duration(s.DrainLimitSec) * time.Second
 }
 
-// DefaultMaxCalls is the call limit when gateway.max_calls is not set.
-const DefaultMaxCalls = 100
+// defaultMaxCalls is the call limit when gateway.max_calls is not set.
+const defaultMaxCalls = 100
 
 // CallLimit is MaxCalls with its default.
 func (s Gateway) CallLimit() int {
 	if s.MaxCalls <= 0 {
-		return DefaultMaxCalls
+		return defaultMaxCalls
 	}
 	return s.MaxCalls
 }
@@ -307,7 +307,7 @@ func (s Gateway) Validate() error {
 		}
 	}
 	if s.MaxCalls < 0 || s.MaxCalls > 10000 {
-		bad("max_calls", "%d is outside 1..10000 (0: the default, %d)", s.MaxCalls, DefaultMaxCalls)
+		bad("max_calls", "%d is outside 1..10000 (0: the default, %d)", s.MaxCalls, defaultMaxCalls)
 	}
 	if s.DrainLimitSec < 0 || s.DrainLimitSec > MaxDrainLimitSec {
 		bad("drain_limit_sec", "%d is outside 1..%d seconds (0: the default, %d)", s.DrainLimitSec, MaxDrainLimitSec, DefaultDrainLimitSec)
@@ -411,11 +411,11 @@ func (s Gateway) Validate() error {
 		bad("media.rtp_port_min", "range %d..%d must lie in 1024..65534 and hold at least two port pairs", m.RTPPortMin, m.RTPPortMax)
 	}
 	if len(m.Codecs) == 0 {
-		bad("media.codecs", "at least one codec is needed (%s)", strings.Join(KnownCodecs, ", "))
+		bad("media.codecs", "at least one codec is needed (%s)", strings.Join(knownCodecs, ", "))
 	}
 	for i, c := range m.Codecs {
-		if !gwContains(KnownCodecs, strings.ToLower(c)) {
-			bad(fmt.Sprintf("media.codecs[%d]", i), "%q is not one of %s", c, strings.Join(KnownCodecs, ", "))
+		if !gwContains(knownCodecs, strings.ToLower(c)) {
+			bad(fmt.Sprintf("media.codecs[%d]", i), "%q is not one of %s", c, strings.Join(knownCodecs, ", "))
 		}
 	}
 	if m.Stack != "" && m.Stack != StackPion && m.Stack != StackLean {

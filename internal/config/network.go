@@ -281,7 +281,7 @@ func (s Network) Validate() error {
 		bad("modem.method", "%q is not dhcp, modem or ppp (or empty for the profile's choice)", s.Modem.Method)
 	}
 	for _, f := range []struct{ name, v string }{{"port", s.Modem.Port}, {"data_port", s.Modem.DataPort}} {
-		if f.v != "" && !ValidTTY(f.v) {
+		if f.v != "" && !validTTY(f.v) {
 			bad("modem."+f.name, "%q is not a tty name (ttyUSB0) or a path under /dev", f.v)
 		}
 	}
@@ -454,10 +454,10 @@ func validIfname(n string) bool {
 	return true
 }
 
-// ValidTTY reports whether p names a serial port: a tty name without
+// validTTY reports whether p names a serial port: a tty name without
 // slashes (ttyUSB0, resolved under /dev) or a clean absolute path under
 // /dev (/dev/ttyUSB0, /dev/serial/by-id/..., /dev/pts/3).
-func ValidTTY(p string) bool {
+func validTTY(p string) bool {
 	if len(p) > 255 || strings.ContainsAny(p, " \t\r\n\x00") {
 		return false
 	}

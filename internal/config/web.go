@@ -37,8 +37,8 @@ type Web struct {
 // profile: the LAN port or bridge, and OpenVPN's tun/tap devices.
 var DefaultWebInterfaces = []string{"lan*", "br-lan*", "tun*", "tap*"}
 
-// DefaultWeb is the web section of a fresh box.
-func DefaultWeb() Web { return Web{} }
+// defaultWeb is the web section of a fresh box.
+func defaultWeb() Web { return Web{} }
 
 // AllowedInterfaces returns the interface patterns in effect.
 func (s Web) AllowedInterfaces() []string {

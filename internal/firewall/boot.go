@@ -21,11 +21,11 @@ type BootPlan struct {
 	Management []PortRange // TCP ports of the web UI, API and SSH
 }
 
-// BootPlanFor derives the boot plan from the network config and the
+// bootPlanFor derives the boot plan from the network config and the
 // board's NIC roles, the way netctl resolves LAN ports (explicit interface,
 // then network.interfaces, then the board). A LAN port whose interface is
 // unknown is left out: fail closed.
-func BootPlanFor(n config.Network, roles map[string]string) BootPlan {
+func bootPlanFor(n config.Network, roles map[string]string) BootPlan {
 	var p BootPlan
 	for _, l := range n.LAN {
 		name := l.Interface
@@ -39,7 +39,7 @@ func BootPlanFor(n config.Network, roles map[string]string) BootPlan {
 			p.LAN = append(p.LAN, name)
 		}
 	}
-	p.Management, _ = ParseRanges(n.Firewall.ManagementTCP)
+	p.Management, _ = parseRanges(n.Firewall.ManagementTCP)
 	if len(p.Management) == 0 {
 		// The LAN must reach the setup page even with a broken list.
 		p.Management = []PortRange{{80, 80}, {443, 443}}
@@ -50,13 +50,13 @@ func BootPlanFor(n config.Network, roles map[string]string) BootPlan {
 // Boot is what init runs before any service starts: the boot plan for the
 // config and NIC roles, loaded.
 func Boot(n config.Network, roles map[string]string) (BootPlan, error) {
-	p := BootPlanFor(n, roles)
-	return p, LoadBoot(p)
+	p := bootPlanFor(n, roles)
+	return p, loadBoot(p)
 }
 
-// LoadBoot replaces the table with the fail-closed boot ruleset in one
+// loadBoot replaces the table with the fail-closed boot ruleset in one
 // transaction.
-func LoadBoot(p BootPlan) error {
+func loadBoot(p BootPlan) error {
 	c, t, err := Replace()
 	if err != nil {
 		return err
@@ -76,8 +76,8 @@ func LoadBoot(p BootPlan) error {
 		add(Rule(in, MatchDport(unix.IPPROTO_UDP, PortRange{67, 67}), accept)) // DHCP
 		add(Rule(in, MatchDport(unix.IPPROTO_UDP, PortRange{53, 53}), accept)) // DNS
 		add(Rule(in, MatchDport(unix.IPPROTO_TCP, PortRange{53, 53}), accept))
-		add(Rule(in, MatchL4(unix.IPPROTO_ICMP), accept))
-		add(Rule(in, MatchL4(unix.IPPROTO_ICMPV6), accept)) // also neighbour discovery
+		add(Rule(in, matchL4(unix.IPPROTO_ICMP), accept))
+		add(Rule(in, matchL4(unix.IPPROTO_ICMPV6), accept)) // also neighbour discovery
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("firewall: load the boot table %s: %w", Table, err)

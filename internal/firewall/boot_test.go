@@ -13,7 +13,7 @@ func TestBootPlanFor(t *testing.T) {
 		config.LANPort{Interface: "br9", Address: "192.168.3.1/24"},
 		config.LANPort{Role: "lan3", Address: "192.168.4.1/24"}) // no such NIC on this board
 	n.Interfaces = map[string]string{"lan2": "eth7"}
-	p := BootPlanFor(n, map[string]string{"wan": "eth0", "lan1": "eth1", "lan2": "eth2"})
+	p := bootPlanFor(n, map[string]string{"wan": "eth0", "lan1": "eth1", "lan2": "eth2"})
 	if want := []string{"eth1", "eth7", "br9"}; !slices.Equal(p.LAN, want) {
 		t.Errorf("LAN %v, want %v (explicit, then network.interfaces, then the board; unknown left out)", p.LAN, want)
 	}
@@ -24,7 +24,7 @@ func TestBootPlanFor(t *testing.T) {
 		t.Errorf("management %v, want %v", p.Management, want)
 	}
 	n.Firewall.ManagementTCP = nil
-	if p := BootPlanFor(n, nil); !slices.Equal(p.Management, []PortRange{{80, 80}, {443, 443}}) {
+	if p := bootPlanFor(n, nil); !slices.Equal(p.Management, []PortRange{{80, 80}, {443, 443}}) {
 		t.Errorf("empty management list: %v, want the web ports", p.Management)
 	}
 }

@@ -24,8 +24,8 @@ const Table = "edgebox"
 // PortRange is an inclusive port range.
 type PortRange struct{ Lo, Hi uint16 }
 
-// ParseRanges parses config port lists ("5060", "10000-20000").
-func ParseRanges(ss []string) ([]PortRange, error) {
+// parseRanges parses config port lists ("5060", "10000-20000").
+func parseRanges(ss []string) ([]PortRange, error) {
 	var out []PortRange
 	for _, s := range ss {
 		lo, hi, err := config.ParsePortRange(s)
@@ -104,8 +104,8 @@ func MatchDport(proto byte, r PortRange) []expr.Any {
 		&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: binaryutil.BigEndian.PutUint16(r.Hi)})
 }
 
-// MatchL4 matches an L4 protocol (ICMP, UDP, TCP).
-func MatchL4(proto byte) []expr.Any {
+// matchL4 matches an L4 protocol (ICMP, UDP, TCP).
+func matchL4(proto byte) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},

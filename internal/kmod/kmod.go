@@ -216,12 +216,3 @@ func Load(path string) error {
 	}
 	return nil
 }
-
-// LoadAll loads the named modules from dir (see Loader.Load).
-func LoadAll(dir string, names []string) (loaded int, errs []error) {
-	l, err := Open(dir)
-	if err != nil {
-		return 0, []error{err}
-	}
-	return l.Load(names)
-}

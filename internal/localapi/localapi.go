@@ -78,13 +78,13 @@ func WriteError(w http.ResponseWriter, status int, err error) {
 	WriteJSON(w, status, Error{Error: err.Error()})
 }
 
-// MaxBody bounds request bodies of the local APIs.
-const MaxBody = 1 << 20
+// maxBody bounds request bodies of the local APIs.
+const maxBody = 1 << 20
 
 // ReadJSON decodes a request body into v, refusing unknown fields and
 // oversized bodies.
 func ReadJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, MaxBody))
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("bad request body: %w", err)

@@ -141,7 +141,7 @@ func (p *Poller) run(ep *os.File, rc syscall.RawConn) {
 // waitEvents collects the ready sockets without blocking the thread;
 // false makes the netpoller wait for the epoll set to become readable.
 func (p *Poller) waitEvents(fd uintptr) bool {
-	n := PollReady(fd, p.events)
+	n := pollReady(fd, p.events)
 	if n <= 0 {
 		p.nready = 0
 		return n < 0 // closed: let the read fail

@@ -115,7 +115,7 @@ func (u *Socket) startWait() error {
 	u.ep, u.eprc = ep, rc
 	events := make([]unix.EpollEvent, 1)
 	u.wait = func(fd uintptr) bool {
-		return PollReady(fd, events) > 0
+		return pollReady(fd, events) > 0
 	}
 	return nil
 }
@@ -202,11 +202,11 @@ func newEpollSet(name string) (*os.File, syscall.RawConn, error) {
 	return ep, rc, nil
 }
 
-// PollReady takes the ready events of epoll set fd into events without
+// pollReady takes the ready events of epoll set fd into events without
 // waiting (epoll_pwait with a timeout of 0 and no signal mask): the caller waits through Go's
 // netpoller on the set itself. It is 0 when none is ready, -1 with the
 // set closed (EBADF).
-func PollReady(fd uintptr, events []unix.EpollEvent) int {
+func pollReady(fd uintptr, events []unix.EpollEvent) int {
 	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 	switch errno {
 	case 0:

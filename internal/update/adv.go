@@ -43,10 +43,10 @@ func advConsistent(b []byte) bool {
 	return sum == advMagic2
 }
 
-// ParseADV decodes the two copies as syslinux does: the first consistent
+// parseADV decodes the two copies as syslinux does: the first consistent
 // copy wins; when neither is, the ADV is empty (that is what syslinux then
 // boots with: no boot-once, the default label).
-func ParseADV(b []byte) (ADV, error) {
+func parseADV(b []byte) (ADV, error) {
 	adv := ADV{}
 	var data []byte
 	switch {

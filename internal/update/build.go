@@ -9,17 +9,17 @@ import (
 	"os"
 )
 
-// DefaultChunkSize is the unit of deduplication and verification.
-const DefaultChunkSize = 64 << 10
+// defaultChunkSize is the unit of deduplication and verification.
+const defaultChunkSize = 64 << 10
 
 // BuildBundle writes a bundle for the two slot partition images (files
 // named by slot) to w. m carries the version, boards, kernel and initramfs
 // descriptions; its chunk and slot fields are filled in here.
 func BuildBundle(w io.Writer, m Manifest, slotImages map[string]string, keys []ed25519.PrivateKey) (*Manifest, error) {
 	if m.ChunkSize == 0 {
-		m.ChunkSize = DefaultChunkSize
+		m.ChunkSize = defaultChunkSize
 	}
-	m.Format = FormatVersion
+	m.Format = formatVersion
 	m.Slots = map[string]SlotImage{}
 	m.Chunks = nil
 	type source struct {
@@ -53,7 +53,7 @@ func BuildBundle(w io.Writer, m Manifest, slotImages map[string]string, keys []e
 			}
 			whole.Write(buf)
 			if allZero(buf) {
-				img.Map = append(img.Map, ZeroChunk)
+				img.Map = append(img.Map, zeroChunk)
 				continue
 			}
 			sum := sha256.Sum256(buf)
@@ -71,7 +71,7 @@ func BuildBundle(w io.Writer, m Manifest, slotImages map[string]string, keys []e
 		img.SHA256 = hex.EncodeToString(whole.Sum(nil))
 		m.Slots[slot] = img
 	}
-	if err := WriteHeader(w, &m, keys); err != nil {
+	if err := writeHeader(w, &m, keys); err != nil {
 		return nil, err
 	}
 	files := map[string]*os.File{}

@@ -31,12 +31,12 @@ import (
 const (
 	Magic         = "EDGEBOX-BUNDLE1\n"
 	signedPrefix  = "edgebox update bundle v1\n"
-	FormatVersion = 1
+	formatVersion = 1
 	// MaxManifest bounds the manifest a box will read.
 	MaxManifest = 1 << 20
 	maxSigs     = 8
-	// ZeroChunk in a slot map means "all zero bytes", stored nowhere.
-	ZeroChunk = -1
+	// zeroChunk in a slot map means "all zero bytes", stored nowhere.
+	zeroChunk = -1
 )
 
 // File describes one input of the bundle, for people and audits.
@@ -50,7 +50,7 @@ type SlotImage struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
 	// Map has one entry per chunk of the image: an index into
-	// Manifest.Chunks, or ZeroChunk.
+	// Manifest.Chunks, or zeroChunk.
 	Map []int `json:"map"`
 }
 
@@ -73,8 +73,8 @@ func (m *Manifest) PayloadSize() int64 { return int64(len(m.Chunks)) * int64(m.C
 
 // Validate checks the manifest's internal consistency (not its signature).
 func (m *Manifest) Validate() error {
-	if m.Format != FormatVersion {
-		return fmt.Errorf("bundle format %d: this firmware installs format %d", m.Format, FormatVersion)
+	if m.Format != formatVersion {
+		return fmt.Errorf("bundle format %d: this firmware installs format %d", m.Format, formatVersion)
 	}
 	if m.Version == "" || len(m.Version) > 128 || strings.ContainsAny(m.Version, "\n\r\x00") {
 		return errors.New("manifest: version missing or not printable")
@@ -102,7 +102,7 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("manifest: slot %s: map has %d entries for %d chunks", s, len(img.Map), img.Size/int64(m.ChunkSize))
 		}
 		for _, c := range img.Map {
-			if c != ZeroChunk && (c < 0 || c >= len(m.Chunks)) {
+			if c != zeroChunk && (c < 0 || c >= len(m.Chunks)) {
 				return fmt.Errorf("manifest: slot %s: chunk index %d out of range", s, c)
 			}
 		}
@@ -198,7 +198,7 @@ func (h *Header) Verify(trusted []ed25519.PublicKey) error {
 			}
 			known = true
 			if ed25519.Verify(k, msg, s.Sig) {
-				h.SignedBy = KeyID(k)
+				h.SignedBy = keyID(k)
 				return nil
 			}
 		}
@@ -209,14 +209,14 @@ func (h *Header) Verify(trusted []ed25519.PublicKey) error {
 	return errors.New("bundle is not signed by a key this box trusts")
 }
 
-// KeyID is the short name of a public key (first 8 bytes of its SHA-256).
-func KeyID(k ed25519.PublicKey) string {
+// keyID is the short name of a public key (first 8 bytes of its SHA-256).
+func keyID(k ed25519.PublicKey) string {
 	s := sha256.Sum256(k)
 	return hex.EncodeToString(s[:8])
 }
 
-// WriteHeader writes the header of a bundle with manifest m signed by keys.
-func WriteHeader(w io.Writer, m *Manifest, keys []ed25519.PrivateKey) error {
+// writeHeader writes the header of a bundle with manifest m signed by keys.
+func writeHeader(w io.Writer, m *Manifest, keys []ed25519.PrivateKey) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}

@@ -193,7 +193,7 @@ func (d *Disk) ReadADV(slot string) (ADV, error) {
 			return nil, fmt.Errorf("slot %s: read ADV: %w", slot, err)
 		}
 	}
-	adv, _ := ParseADV(b) // an inconsistent ADV is empty, as syslinux sees it
+	adv, _ := parseADV(b) // an inconsistent ADV is empty, as syslinux sees it
 	return adv, nil
 }
 

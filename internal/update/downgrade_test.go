@@ -93,7 +93,7 @@ func TestInstallRefusesDowngrade(t *testing.T) {
 				}
 				d, _ := OpenDisk(disk)
 				defer d.Close()
-				if tr, _, _ := Pending(d, "A"); tr != nil {
+				if tr, _, _ := pending(d, "A"); tr != nil {
 					t.Errorf("trial armed after a refusal: %+v", tr)
 				}
 				return

@@ -148,7 +148,7 @@ func (in *Installer) Install(ctx context.Context, r io.Reader, size int64, wantS
 
 	// Nothing may boot the inactive slot while it is half written.
 	in.report(Progress{Phase: PhaseDisarming})
-	if err := Disarm(in.Disk, in.Running); err != nil {
+	if err := disarm(in.Disk, in.Running); err != nil {
 		return nil, fmt.Errorf("clear the previous trial: %w", err)
 	}
 	w, err := in.Disk.slot(target)
@@ -159,7 +159,7 @@ func (in *Installer) Install(ctx context.Context, r io.Reader, size int64, wantS
 	where := make([][]int64, len(m.Chunks))
 	var zeros []int64
 	for i, c := range img.Map {
-		if c == ZeroChunk {
+		if c == zeroChunk {
 			zeros = append(zeros, int64(i)*cs)
 		} else {
 			where[c] = append(where[c], int64(i)*cs)
@@ -231,7 +231,7 @@ func (in *Installer) Install(ctx context.Context, r io.Reader, size int64, wantS
 	if !m.Created.IsZero() {
 		t.Built = m.Created.Unix()
 	}
-	if err := Arm(in.Disk, in.Running, t); err != nil {
+	if err := arm(in.Disk, in.Running, t); err != nil {
 		return nil, fmt.Errorf("arm the trial boot of slot %s: %w", target, err)
 	}
 	res := &Result{Slot: target, Version: m.Version, SignedBy: h.SignedBy, Bytes: src.n, Downgrade: downgrade,
@@ -262,9 +262,9 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Arm makes the next boot try the other slot once: syslinux's boot-once
+// arm makes the next boot try the other slot once: syslinux's boot-once
 // command "other" plus edgebox's trial record, in the running slot's ADV.
-func Arm(d *Disk, running string, t Trial) error {
+func arm(d *Disk, running string, t Trial) error {
 	adv, err := d.ReadADV(running)
 	if err != nil {
 		return err
@@ -278,9 +278,9 @@ func Arm(d *Disk, running string, t Trial) error {
 	return d.WriteADV(running, adv)
 }
 
-// Disarm removes a pending boot-once and trial record from a slot's ADV
+// disarm removes a pending boot-once and trial record from a slot's ADV
 // (nothing is written when there is none).
-func Disarm(d *Disk, slot string) error {
+func disarm(d *Disk, slot string) error {
 	adv, err := d.ReadADV(slot)
 	if err != nil {
 		return err
@@ -293,9 +293,9 @@ func Disarm(d *Disk, slot string) error {
 	return d.WriteADV(slot, adv)
 }
 
-// Pending returns the trial record in a slot's ADV and whether syslinux's
+// pending returns the trial record in a slot's ADV and whether syslinux's
 // boot-once is still set (armed, not yet booted).
-func Pending(d *Disk, slot string) (*Trial, bool, error) {
+func pending(d *Disk, slot string) (*Trial, bool, error) {
 	adv, err := d.ReadADV(slot)
 	if err != nil {
 		return nil, false, err

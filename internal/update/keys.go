@@ -47,7 +47,7 @@ func GenerateKey(dir, name string) (string, error) {
 	if err := atomicfile.WriteFile(filepath.Join(dir, name+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pb}), 0o644); err != nil {
 		return "", err
 	}
-	return KeyID(pub), nil
+	return keyID(pub), nil
 }
 
 // LoadPrivateKey reads a PKCS#8 PEM ed25519 key (as openssl genpkey makes).

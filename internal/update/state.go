@@ -122,11 +122,11 @@ func Boot(d *Disk, slot string, st Store, now time.Time) (BootState, error) {
 	if bs.Active != slot {
 		bs.OnTrial = true
 		if bs.Active != "" {
-			bs.Trial, _, _ = Pending(d, bs.Active)
+			bs.Trial, _, _ = pending(d, bs.Active)
 		}
 		return bs, nil
 	}
-	t, once, err := Pending(d, slot)
+	t, once, err := pending(d, slot)
 	if err != nil || t == nil {
 		return bs, err
 	}
@@ -142,7 +142,7 @@ func Boot(d *Disk, slot string, st Store, now time.Time) (BootState, error) {
 	}
 	ev := Event{Time: now, Kind: EventRolledBack, Slot: t.Slot, Version: t.Version, Reason: reason}
 	bs.RolledBack = &ev
-	errs := []error{st.Add(ev), Disarm(d, slot)}
+	errs := []error{st.Add(ev), disarm(d, slot)}
 	return bs, errors.Join(errs...)
 }
 
@@ -151,12 +151,12 @@ func Boot(d *Disk, slot string, st Store, now time.Time) (BootState, error) {
 // build time goes into the history: later installs compare against it.
 func Confirm(d *Disk, slot string, st Store, version string, now time.Time) error {
 	var built time.Time
-	if t, _, _ := Pending(d, Other(slot)); t != nil && t.Slot == slot && t.Built != 0 {
+	if t, _, _ := pending(d, Other(slot)); t != nil && t.Slot == slot && t.Built != 0 {
 		built = time.Unix(t.Built, 0).UTC()
 	}
 	if err := d.SetActive(slot); err != nil {
 		return err
 	}
-	Disarm(d, Other(slot)) // best effort: the old slot is inactive now
+	disarm(d, Other(slot)) // best effort: the old slot is inactive now
 	return st.Add(Event{Time: now, Kind: EventConfirmed, Slot: slot, Version: version, Built: built})
 }

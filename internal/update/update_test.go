@@ -166,7 +166,7 @@ func TestInstallArmsTrialAndBootFallsBack(t *testing.T) {
 	}
 	d, _ := OpenDisk(disk)
 	defer d.Close()
-	tr, once, err := Pending(d, "A")
+	tr, once, err := pending(d, "A")
 	if err != nil || tr == nil || !once || tr.Slot != "B" || tr.Version != "v2-test" {
 		t.Fatalf("trial not armed: %+v once=%v err=%v", tr, once, err)
 	}
@@ -188,7 +188,7 @@ func TestInstallArmsTrialAndBootFallsBack(t *testing.T) {
 	if h := st.History(); len(h) != 1 || h[0].Kind != EventRolledBack {
 		t.Fatalf("history %+v", h)
 	}
-	if tr, _, _ := Pending(d, "A"); tr != nil {
+	if tr, _, _ := pending(d, "A"); tr != nil {
 		t.Fatal("trial record not cleared after the rollback")
 	}
 	// A later boot of A is an ordinary one.
@@ -214,7 +214,7 @@ func TestInstallConfirm(t *testing.T) {
 	if d.Active() != "B" {
 		t.Fatalf("active %q after confirm", d.Active())
 	}
-	if tr, once, _ := Pending(d, "A"); tr != nil || once {
+	if tr, once, _ := pending(d, "A"); tr != nil || once {
 		t.Fatal("old slot still carries the trial")
 	}
 	bs, _ := Boot(d, "B", st, time.Now())
@@ -287,7 +287,7 @@ func TestInstallDamagedPayloadNotArmed(t *testing.T) {
 	}
 	d, _ := OpenDisk(disk)
 	defer d.Close()
-	if tr, once, _ := Pending(d, "A"); tr != nil || once {
+	if tr, once, _ := pending(d, "A"); tr != nil || once {
 		t.Fatal("a damaged bundle armed a trial")
 	}
 }
@@ -298,17 +298,17 @@ func TestADVRoundTripAndTornCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ParseADV(b)
+	got, err := parseADV(b)
 	if err != nil || string(got[advTagBootOnce]) != "other" || string(got[advTagTrial]) != `{"s":"B"}` {
 		t.Fatalf("round trip: %v %v", got, err)
 	}
 	// A torn first copy: syslinux (and we) use the second.
 	b[20] ^= 0xFF
-	if got, err = ParseADV(b); err != nil || string(got[advTagBootOnce]) != "other" {
+	if got, err = parseADV(b); err != nil || string(got[advTagBootOnce]) != "other" {
 		t.Fatalf("second copy: %v %v", got, err)
 	}
 	b[advSize+20] ^= 0xFF
-	if got, err = ParseADV(b); err == nil || len(got) != 0 {
+	if got, err = parseADV(b); err == nil || len(got) != 0 {
 		t.Fatal("two bad copies must read as an empty ADV")
 	}
 	if _, err := (ADV{3: bytes.Repeat([]byte("x"), 255), 4: bytes.Repeat([]byte("y"), 255)}).Encode(); err == nil {
@@ -321,7 +321,7 @@ func FuzzParseADV(f *testing.F) {
 	f.Add(b)
 	f.Add(make([]byte, 1024))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		a, err := ParseADV(data)
+		a, err := parseADV(data)
 		if err != nil {
 			return
 		}
@@ -329,7 +329,7 @@ func FuzzParseADV(f *testing.F) {
 		if err != nil {
 			t.Fatalf("parsed ADV does not encode: %v", err)
 		}
-		again, err := ParseADV(enc)
+		again, err := parseADV(enc)
 		if err != nil || len(again) != len(a) {
 			t.Fatalf("re-parse: %v %v", again, err)
 		}
@@ -338,10 +338,10 @@ func FuzzParseADV(f *testing.F) {
 
 func FuzzReadHeader(f *testing.F) {
 	key := ed25519.NewKeyFromSeed(make([]byte, 32))
-	m := Manifest{Format: FormatVersion, Version: "v", Boards: []string{"qemu"}, ChunkSize: 4096, Chunks: []string{strings.Repeat("ab", 32)},
+	m := Manifest{Format: formatVersion, Version: "v", Boards: []string{"qemu"}, ChunkSize: 4096, Chunks: []string{strings.Repeat("ab", 32)},
 		Slots: map[string]SlotImage{"A": {Size: 4096, SHA256: strings.Repeat("cd", 32), Map: []int{0}}, "B": {Size: 4096, SHA256: strings.Repeat("cd", 32), Map: []int{-1}}}}
 	var b bytes.Buffer
-	if err := WriteHeader(&b, &m, []ed25519.PrivateKey{key}); err != nil {
+	if err := writeHeader(&b, &m, []ed25519.PrivateKey{key}); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(b.Bytes())

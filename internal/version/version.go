@@ -8,16 +8,16 @@ import (
 	"time"
 )
 
-// File is where the image builder records the version.
-const File = "/etc/edgebox/version"
+// file is where the image builder records the version.
+const file = "/etc/edgebox/version"
 
-// BuiltFile is where the image builder records when it built the image
+// builtFile is where the image builder records when it built the image
 // (RFC 3339, UTC).
-const BuiltFile = "/etc/edgebox/built"
+const builtFile = "/etc/edgebox/built"
 
 // String returns the firmware version.
 func String() string {
-	b, err := os.ReadFile(File)
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return "dev"
 	}
@@ -30,7 +30,7 @@ func String() string {
 // Built returns when the running image was built; zero for development
 // builds or an image that does not say.
 func Built() time.Time {
-	b, err := os.ReadFile(BuiltFile)
+	b, err := os.ReadFile(builtFile)
 	if err != nil {
 		return time.Time{}
 	}
