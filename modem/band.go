@@ -11,9 +11,9 @@ import (
 // installer aligning the antenna and reading the SIM. Each vendor has its
 // own command for the band; see README.md's verified/guessed table.
 
-// ParseQNWINFO parses Quectel `+QNWINFO: "FDD LTE","26201","LTE BAND 3",1300`
+// parseQNWINFO parses Quectel `+QNWINFO: "FDD LTE","26201","LTE BAND 3",1300`
 // (access technology, operator, band, channel) into "LTE BAND 3".
-func ParseQNWINFO(s string) (string, error) {
+func parseQNWINFO(s string) (string, error) {
 	f := Fields(s)
 	if len(f) < 3 {
 		return "", fmt.Errorf("+QNWINFO %q: want act,oper,band,channel", s)
@@ -25,10 +25,10 @@ func ParseQNWINFO(s string) (string, error) {
 	return band, nil
 }
 
-// ParseHFREQINFO parses Huawei `^HFREQINFO: <n>,<sysmode>,<band_class>,
+// parseHFREQINFO parses Huawei `^HFREQINFO: <n>,<sysmode>,<band_class>,
 // <dl_fcn>,<dl_freq>,<dl_bw>,<ul_fcn>,<ul_freq>,<ul_bw>`; sysmode 6 is
 // LTE, then band_class is the E-UTRA band number.
-func ParseHFREQINFO(s string) (string, error) {
+func parseHFREQINFO(s string) (string, error) {
 	f := Fields(s)
 	if len(f) < 4 {
 		return "", fmt.Errorf("^HFREQINFO %q: too few fields", s)
@@ -50,9 +50,9 @@ func ParseHFREQINFO(s string) (string, error) {
 	return "", fmt.Errorf("^HFREQINFO %q: unknown system mode %d", s, mode)
 }
 
-// ParseCNUM parses `+CNUM: "<alpha>","<number>",<type>` into the number;
+// parseCNUM parses `+CNUM: "<alpha>","<number>",<type>` into the number;
 // "" when the SIM does not store it (the common case).
-func ParseCNUM(s string) (string, error) {
+func parseCNUM(s string) (string, error) {
 	f := Fields(s)
 	if len(f) < 2 {
 		return "", fmt.Errorf("+CNUM %q: want alpha,number,type", s)
@@ -88,7 +88,7 @@ func readNumber(ctx context.Context, at AT) string {
 	if !ok {
 		return ""
 	}
-	n, _ := ParseCNUM(l)
+	n, _ := parseCNUM(l)
 	return n
 }
 
@@ -99,10 +99,10 @@ type bandReader interface {
 
 // Band: Quectel's +QNWINFO names it directly.
 func (quectel) Band(ctx context.Context, at AT) string {
-	return bandVia(ctx, at, "AT+QNWINFO", "+QNWINFO:", ParseQNWINFO)
+	return bandVia(ctx, at, "AT+QNWINFO", "+QNWINFO:", parseQNWINFO)
 }
 
 // Band: Huawei's ^HFREQINFO? gives the band class of the serving cell.
 func (h *huawei) Band(ctx context.Context, at AT) string {
-	return bandVia(ctx, at, "AT^HFREQINFO?", "^HFREQINFO:", ParseHFREQINFO)
+	return bandVia(ctx, at, "AT^HFREQINFO?", "^HFREQINFO:", parseHFREQINFO)
 }

@@ -11,19 +11,19 @@ func TestParseBandAndNumber(t *testing.T) {
 		parse          func(string) (string, error)
 		wantErr        bool
 	}{
-		{"qnwinfo lte", `"FDD LTE","26201","LTE BAND 3",1300`, "LTE BAND 3", ParseQNWINFO, false},
-		{"qnwinfo wcdma", `"WCDMA","26202","WCDMA 2100",10700`, "WCDMA 2100", ParseQNWINFO, false},
-		{"qnwinfo no service", `No Service`, "", ParseQNWINFO, true},
-		{"hfreqinfo lte b3", `0,6,3,1300,18150,15000,19300,17200,15000`, "LTE BAND 3", ParseHFREQINFO, false},
-		{"hfreqinfo lte b20", `0,6,20,6300,8060,10000,24300,8470,10000`, "LTE BAND 20", ParseHFREQINFO, false},
-		{"hfreqinfo wcdma", `0,3,1,10700,21400,5000,9750,19500,5000`, "WCDMA BAND 1", ParseHFREQINFO, false},
-		{"hfreqinfo no service", `0,0`, "", ParseHFREQINFO, true},
-		{"hfreqinfo bad band", `0,6,x,1300`, "", ParseHFREQINFO, true},
-		{"cnum stored", `"","+491701234567",145`, "+491701234567", ParseCNUM, false},
-		{"cnum named", `"Own number","01701234567",129`, "01701234567", ParseCNUM, false},
-		{"cnum empty", `"","",129`, "", ParseCNUM, false},
-		{"cnum garbage", `"","+49 170 SPAM",145`, "", ParseCNUM, true},
-		{"cnum short", ``, "", ParseCNUM, true},
+		{"qnwinfo lte", `"FDD LTE","26201","LTE BAND 3",1300`, "LTE BAND 3", parseQNWINFO, false},
+		{"qnwinfo wcdma", `"WCDMA","26202","WCDMA 2100",10700`, "WCDMA 2100", parseQNWINFO, false},
+		{"qnwinfo no service", `No Service`, "", parseQNWINFO, true},
+		{"hfreqinfo lte b3", `0,6,3,1300,18150,15000,19300,17200,15000`, "LTE BAND 3", parseHFREQINFO, false},
+		{"hfreqinfo lte b20", `0,6,20,6300,8060,10000,24300,8470,10000`, "LTE BAND 20", parseHFREQINFO, false},
+		{"hfreqinfo wcdma", `0,3,1,10700,21400,5000,9750,19500,5000`, "WCDMA BAND 1", parseHFREQINFO, false},
+		{"hfreqinfo no service", `0,0`, "", parseHFREQINFO, true},
+		{"hfreqinfo bad band", `0,6,x,1300`, "", parseHFREQINFO, true},
+		{"cnum stored", `"","+491701234567",145`, "+491701234567", parseCNUM, false},
+		{"cnum named", `"Own number","01701234567",129`, "01701234567", parseCNUM, false},
+		{"cnum empty", `"","",129`, "", parseCNUM, false},
+		{"cnum garbage", `"","+49 170 SPAM",145`, "", parseCNUM, true},
+		{"cnum short", ``, "", parseCNUM, true},
 	}
 	for _, c := range cases {
 		got, err := c.parse(c.in)
@@ -55,7 +55,7 @@ func TestBandPerVendor(t *testing.T) {
 		}, ""},
 	}
 	for _, c := range cases {
-		p, err := NewProfile(c.profile)
+		p, err := newProfile(c.profile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestBandPerVendor(t *testing.T) {
 			t.Errorf("%s: band %q, want %q", c.profile, got, c.want)
 		}
 	}
-	if p, _ := NewProfile("ericsson-f5521gw"); p != nil {
+	if p, _ := newProfile("ericsson-f5521gw"); p != nil {
 		if _, ok := p.(bandReader); ok {
 			t.Error("ericsson: no documented band command, yet a band reader")
 		}

@@ -230,7 +230,7 @@ func probeUSB(ctx context.Context, opts DetectOptions, um *usbModem) (Device, er
 		d := Device{Port: port, VID: um.vid, PID: um.pid, USBPath: filepath.Base(um.dir), Ports: um.ports,
 			Manufacturer: info.manufacturer, Model: info.model, Probed: !known}
 		d.NetIface, d.NetDriver = um.netFor()
-		d.Profile = ProfileForModel(info.manufacturer, info.model)
+		d.Profile = profileForModel(info.manufacturer, info.model)
 		if known && d.Profile == "generic" {
 			d.Profile = km.profile
 		}
@@ -271,7 +271,7 @@ func detectConfigured(ctx context.Context, opts DetectOptions, devs map[string]*
 		if km, ok := knownModems[d.VID+":"+d.PID]; ok {
 			d.Profile = km.profile
 		}
-		if p := ProfileForModel(info.manufacturer, info.model); p != "generic" || d.Profile == "" {
+		if p := profileForModel(info.manufacturer, info.model); p != "generic" || d.Profile == "" {
 			d.Profile = p
 		}
 	}
@@ -347,10 +347,10 @@ func probePort(ctx context.Context, opts DetectOptions, port string) (probeInfo,
 	}
 	e.Command(pctx, "ATE0", 0)
 	if r, err := e.Command(pctx, "AT+CGMI", 0); err == nil {
-		info.manufacturer = ParseInfoLine(r.Lines, "+CGMI:")
+		info.manufacturer = parseInfoLine(r.Lines, "+CGMI:")
 	}
 	if r, err := e.Command(pctx, "AT+CGMM", 0); err == nil {
-		info.model = ParseInfoLine(r.Lines, "+CGMM:")
+		info.model = parseInfoLine(r.Lines, "+CGMM:")
 	}
 	if info.manufacturer == "" || info.model == "" {
 		if r, err := e.Command(pctx, "ATI", 0); err == nil {

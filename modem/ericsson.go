@@ -42,7 +42,7 @@ func (e *ericsson) Init(ctx context.Context, at AT) error {
 		r, err := at.Command(ctx, "AT*EMRDY?", 0)
 		if err == nil {
 			if l, ok := r.Line("*EMRDY:"); ok {
-				if ready, _ := ParseEMRDY(l); ready {
+				if ready, _ := parseEMRDY(l); ready {
 					break
 				}
 			}
@@ -85,12 +85,12 @@ func (e *ericsson) LinkStatus(ctx context.Context, at AT) (LinkStatus, error) {
 	if err != nil {
 		return LinkStatus{}, err
 	}
-	return ParseENAP(l)
+	return parseENAP(l)
 }
 
 func (e *ericsson) LinkURC(line string) (LinkStatus, bool) {
 	if rest, ok := cutPrefixFold(line, "*E2NAP:"); ok {
-		ls, err := ParseENAP(rest)
+		ls, err := parseENAP(rest)
 		return ls, err == nil
 	}
 	return LinkStatus{}, false
@@ -105,7 +105,7 @@ func (e *ericsson) AddressFromModem(ctx context.Context, at AT) (IPConfig, error
 	if err != nil {
 		return IPConfig{}, err
 	}
-	return ParseE2IPCFG(l)
+	return parseE2IPCFG(l)
 }
 
 func (e *ericsson) Signal(ctx context.Context, at AT) (Signal, error) {
@@ -152,13 +152,13 @@ func (e *ericsson) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) 
 	if err != nil {
 		return PINAttempts{-1, -1}, err
 	}
-	return ParseEPIN(l)
+	return parseEPIN(l)
 }
 
 func (e *ericsson) NetDriver() string { return "cdc_ether" }
 
-// ParseEPIN parses Ericsson "*EPIN: <pin1>,<puk1>,<pin2>,<puk2>".
-func ParseEPIN(s string) (PINAttempts, error) {
+// parseEPIN parses Ericsson "*EPIN: <pin1>,<puk1>,<pin2>,<puk2>".
+func parseEPIN(s string) (PINAttempts, error) {
 	f := Fields(s)
 	a := PINAttempts{-1, -1}
 	if len(f) < 2 {
@@ -173,9 +173,9 @@ func ParseEPIN(s string) (PINAttempts, error) {
 	return a, nil
 }
 
-// ParseENAP parses Ericsson "*ENAP: <status>" and "*E2NAP: <status>[,...]":
+// parseENAP parses Ericsson "*ENAP: <status>" and "*E2NAP: <status>[,...]":
 // 0 disconnected, 1 connected, 2 connecting.
-func ParseENAP(s string) (LinkStatus, error) {
+func parseENAP(s string) (LinkStatus, error) {
 	f := Fields(s)
 	st, err := atoi(f[0])
 	if err != nil || st < 0 || st > 2 {
@@ -183,15 +183,15 @@ func ParseENAP(s string) (LinkStatus, error) {
 	}
 	ls := LinkStatus{Connected: st == 1, Connecting: st == 2}
 	if st == 0 && len(f) > 1 && f[1] != "" {
-		ls.Cause = SMCause(f[1])
+		ls.Cause = smCause(f[1])
 	}
 	return ls, nil
 }
 
-// ParseE2IPCFG parses Ericsson "*E2IPCFG: (1,"a.b.c.d")(2,"gw")(3,"dns")...":
+// parseE2IPCFG parses Ericsson "*E2IPCFG: (1,"a.b.c.d")(2,"gw")(3,"dns")...":
 // 1 address, 2 gateway, 3 DNS. Values come as UCS-2 hex when the
 // character set is UCS2; IPv6 groups are skipped (the box uses IPv4).
-func ParseE2IPCFG(s string) (IPConfig, error) {
+func parseE2IPCFG(s string) (IPConfig, error) {
 	var c IPConfig
 	rest := strings.TrimSpace(s)
 	for rest != "" {
@@ -255,8 +255,8 @@ func ucs2Hex(h string) (string, bool) {
 	return string(out), true
 }
 
-// ParseEMRDY parses Ericsson "*EMRDY: <ready>".
-func ParseEMRDY(s string) (bool, error) {
+// parseEMRDY parses Ericsson "*EMRDY: <ready>".
+func parseEMRDY(s string) (bool, error) {
 	v, err := atoi(Fields(s)[0])
 	if err != nil {
 		return false, fmt.Errorf("*EMRDY %q: %v", s, err)

@@ -10,7 +10,7 @@ import (
 )
 
 func TestEricssonTranscript(t *testing.T) {
-	e, _ := NewProfile("dell-dw5550")
+	e, _ := newProfile("dell-dw5550")
 	at := &fakeAT{
 		replies: map[string][]string{
 			"ATE0": {"OK"}, "AT+CMEE=1": {"OK"}, "AT+CREG=2": {"OK"}, "AT+CGREG=2": {"OK"},
@@ -63,45 +63,45 @@ func TestEricssonTranscript(t *testing.T) {
 
 func TestParseEricssonTables(t *testing.T) {
 	for in, want := range map[string]LinkStatus{"1": {Connected: true}, "0": {}, "2": {Connecting: true}, "0,33": {Cause: "33 requested service option not subscribed"}} {
-		if ls, err := ParseENAP(in); err != nil || ls != want {
+		if ls, err := parseENAP(in); err != nil || ls != want {
 			t.Errorf("ENAP %q: %+v %v", in, ls, err)
 		}
 	}
-	if _, err := ParseENAP("7"); err == nil {
+	if _, err := parseENAP("7"); err == nil {
 		t.Error("ENAP 7 parsed")
 	}
-	c, err := ParseE2IPCFG(`(1,"10.155.68.129")(2,"10.155.68.131")(3,"80.251.192.244")(3,"80.251.192.245")`)
+	c, err := parseE2IPCFG(`(1,"10.155.68.129")(2,"10.155.68.131")(3,"80.251.192.244")(3,"80.251.192.245")`)
 	if err != nil || c.Address.String() != "10.155.68.129/32" || c.Gateway.String() != "10.155.68.131" || len(c.DNS) != 2 {
 		t.Errorf("E2IPCFG %+v %v", c, err)
 	}
 	// UCS-2 hex form (D5540/F3607gw with +CSCS="UCS2").
-	c, err = ParseE2IPCFG(`(1,"00310030002E00340039002E003100310036002E003100390034")(2,"00310030002E00340039002E003100310036002E003100390035")(3,"00310030002E003200300033002E00360035002E00370030")(3,"00380038002E00380032002E00310033002E00360031")`)
+	c, err = parseE2IPCFG(`(1,"00310030002E00340039002E003100310036002E003100390034")(2,"00310030002E00340039002E003100310036002E003100390035")(3,"00310030002E003200300033002E00360035002E00370030")(3,"00380038002E00380032002E00310033002E00360031")`)
 	if err != nil || c.Address.String() != "10.49.116.194/32" || c.Gateway.String() != "10.49.116.195" || fmt.Sprint(c.DNS) != "[10.203.65.70 88.82.13.61]" {
 		t.Errorf("E2IPCFG UCS2 %+v %v", c, err)
 	}
-	c, err = ParseE2IPCFG(`(1,"46.157.32.246")(2,"46.157.32.243")(3,"193.213.112.4")(3,"130.67.15.198")`)
+	c, err = parseE2IPCFG(`(1,"46.157.32.246")(2,"46.157.32.243")(3,"193.213.112.4")(3,"130.67.15.198")`)
 	if err != nil || c.Address.String() != "46.157.32.246/32" || len(c.DNS) != 2 {
 		t.Errorf("E2IPCFG %+v %v", c, err)
 	}
 	// IPv6 only: no IPv4 address for the box.
-	if _, err := ParseE2IPCFG(`(1,"fe80:0000:0000:0000:0000:0000:e537:1801")(3,"2001:4600:0004:0fff:0000:0000:0000:0054")`); err == nil {
+	if _, err := parseE2IPCFG(`(1,"fe80:0000:0000:0000:0000:0000:e537:1801")(3,"2001:4600:0004:0fff:0000:0000:0000:0054")`); err == nil {
 		t.Error("IPv6-only E2IPCFG gave an IPv4 config")
 	}
-	if ls, err := ParseENAP(`2,""`); err != nil || !ls.Connecting {
+	if ls, err := parseENAP(`2,""`); err != nil || !ls.Connecting {
 		t.Errorf(`*ENAP:2,"": %+v %v`, ls, err)
 	}
 	for _, bad := range []string{"", `(1,"x")`, `(1,"10.0.0.1"`, `1,"10.0.0.1"`} {
-		if _, err := ParseE2IPCFG(bad); err == nil {
+		if _, err := parseE2IPCFG(bad); err == nil {
 			t.Errorf("E2IPCFG %q parsed", bad)
 		}
 	}
-	if r, err := ParseEMRDY("1"); err != nil || !r {
+	if r, err := parseEMRDY("1"); err != nil || !r {
 		t.Errorf("EMRDY %v %v", r, err)
 	}
 }
 
 func TestParseEPIN(t *testing.T) {
-	if a, err := ParseEPIN("2,10,3,10"); err != nil || a.PIN != 2 || a.PUK != 10 {
+	if a, err := parseEPIN("2,10,3,10"); err != nil || a.PIN != 2 || a.PUK != 10 {
 		t.Errorf("EPIN %+v %v", a, err)
 	}
 }

@@ -150,8 +150,8 @@ func CMEMeaning(code int) string {
 	return "error " + strconv.Itoa(code)
 }
 
-// CMSMeaning returns the 27.005 text for a +CMS ERROR code.
-func CMSMeaning(code int) string {
+// cmsMeaning returns the 27.005 text for a +CMS ERROR code.
+func cmsMeaning(code int) string {
 	if m, ok := cmsMeanings[code]; ok {
 		return m
 	}
@@ -217,7 +217,7 @@ func FinalResult(line string) (final bool, err error) {
 	if rest, ok := cutPrefixFold(l, "+CMS ERROR:"); ok {
 		rest = strings.TrimSpace(rest)
 		if n, err := strconv.Atoi(rest); err == nil {
-			return true, &CMSError{Code: n, Meaning: CMSMeaning(n)}
+			return true, &CMSError{Code: n, Meaning: cmsMeaning(n)}
 		}
 		return true, &CMSError{Code: cmsCodeForText(rest), Meaning: rest}
 	}

@@ -71,14 +71,14 @@ func (m *Modem) urc(u URC) {
 	}
 	switch name {
 	case "+CREG", "+CGREG", "+CEREG":
-		ri, err := ParseCREG(afterColon(line), false)
+		ri, err := parseCREG(afterColon(line), false)
 		if err != nil {
 			m.log.Debug("bad registration URC", "line", line, "err", err)
 			return
 		}
-		reg := Registration{State: RegStateOf(ri.Stat), LAC: ri.LAC, CellID: ri.CellID}
+		reg := Registration{State: regStateOf(ri.Stat), LAC: ri.LAC, CellID: ri.CellID}
 		if ri.AcT >= 0 {
-			reg.Tech = TechOfAcT(ri.AcT)
+			reg.Tech = techOfAcT(ri.AcT)
 		}
 		m.noteReg(reg, u.Time)
 	case "+CPIN":
@@ -103,11 +103,11 @@ func (m *Modem) urc(u URC) {
 			m.simEvent(SIMStatus{State: SIMAbsent, PINAttempts: -1, PUKAttempts: -1}, u.Time)
 		}
 	case "^RSSI":
-		if dbm, ok, err := ParseRSSIURC(afterColon(line)); err == nil && ok {
+		if dbm, ok, err := parseRSSIURC(afterColon(line)); err == nil && ok {
 			m.emit(Event{Kind: EventSignal, Signal: &Signal{RSSI: &dbm}, Time: u.Time})
 		}
 	case "^HCSQ":
-		if s, err := ParseHCSQ(afterColon(line)); err == nil {
+		if s, err := parseHCSQ(afterColon(line)); err == nil {
 			m.emit(Event{Kind: EventSignal, Signal: &s, Time: u.Time})
 		}
 	case "+CMTI":

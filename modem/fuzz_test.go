@@ -37,33 +37,33 @@ func FuzzResponseParsers(f *testing.F) {
 		}
 		rest := afterColon(line)
 		ParseCREGLine(line)
-		ParseCREG(rest, true)
-		ParseCREG(rest, false)
+		parseCREG(rest, true)
+		parseCREG(rest, false)
 		ParseCOPS(rest)
 		ParseCSQ(rest)
 		ParseCPIN(rest)
-		ParseCPINR(rest)
-		ParseHuaweiCPIN(rest)
-		ParseQPINC(rest)
-		ParseEPIN(rest)
-		ParseHCSQ(rest)
-		ParseCESQ(rest)
+		parseCPINR(rest)
+		parseHuaweiCPIN(rest)
+		parseQPINC(rest)
+		parseEPIN(rest)
+		parseHCSQ(rest)
+		parseCESQ(rest)
 		ParseQCSQ(rest)
-		ParseQNWINFO(rest)
-		ParseHFREQINFO(rest)
-		ParseCNUM(rest)
-		ParseSYSINFOEX(rest)
-		ParseNDISSTAT(rest)
-		if c, err := ParseDHCP(rest); err == nil && !c.Address.Addr().Is4() {
+		parseQNWINFO(rest)
+		parseHFREQINFO(rest)
+		parseCNUM(rest)
+		parseSYSINFOEX(rest)
+		parseNDISSTAT(rest)
+		if c, err := parseDHCP(rest); err == nil && !c.Address.Addr().Is4() {
 			t.Fatalf("^DHCP gave %v", c.Address)
 		}
-		ParseENAP(rest)
-		ParseE2IPCFG(rest)
-		ParseEMRDY(rest)
+		parseENAP(rest)
+		parseE2IPCFG(rest)
+		parseEMRDY(rest)
 		ParseCMTI(rest)
-		ParseCCID(line)
-		ParseIMEI(line)
-		ParseCMGL([]string{line, line})
+		parseCCID(line)
+		parseIMEI(line)
+		parseCMGL([]string{line, line})
 		ParseCMGR([]string{line, line})
 		for _, c := range []string{"AT+CREG?", "AT+CSQ", "AT^NDISSTATQRY?", "AT+CMGL=4", line} {
 			isUnsolicited(line, ownedPrefixes(c))
@@ -105,14 +105,14 @@ func FuzzDecodeDeliver(f *testing.F) {
 	f.Add("0791")
 	f.Add("00")
 	f.Fuzz(func(t *testing.T, h string) {
-		p, err := DecodeDeliver(h)
+		p, err := decodeDeliver(h)
 		if err != nil {
 			return
 		}
 		if p.Seq < 1 || p.Seq > p.Total {
 			t.Fatalf("part %d of %d", p.Seq, p.Total)
 		}
-		DecodeText([]InPart{p})
+		decodeText([]inPart{p})
 	})
 }
 

@@ -114,7 +114,7 @@ func signalCESQ(ctx context.Context, at AT) (Signal, error) {
 	r, err := at.Command(ctx, "AT+CESQ", 0)
 	if err == nil {
 		if l, ok := r.Line("+CESQ:"); ok {
-			if s, err := ParseCESQ(l); err == nil && (s.RSRP != nil || s.RSCP != nil || s.RSSI != nil) {
+			if s, err := parseCESQ(l); err == nil && (s.RSRP != nil || s.RSCP != nil || s.RSSI != nil) {
 				if s.RSSI == nil {
 					if dbm, ok, err := csqSignal(ctx, at); err == nil && ok {
 						s.RSSI = &dbm
@@ -159,7 +159,7 @@ func (generic) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
 	}
 	for _, l := range r.Lines {
 		if rest, ok := cutPrefixFold(l, "+CPINR:"); ok {
-			code, n, err := ParseCPINR(rest)
+			code, n, err := parseCPINR(rest)
 			if err != nil {
 				continue
 			}
@@ -182,7 +182,7 @@ func iccidVia(ctx context.Context, at AT, c string) (string, error) {
 		return "", err
 	}
 	for _, l := range r.Lines {
-		if id, err := ParseCCID(l); err == nil {
+		if id, err := parseCCID(l); err == nil {
 			return id, nil
 		}
 	}

@@ -78,12 +78,12 @@ func (h *huawei) LinkStatus(ctx context.Context, at AT) (LinkStatus, error) {
 	if len(groups) == 0 {
 		return LinkStatus{}, fmt.Errorf("%s missing in %q", prefix, r.Lines)
 	}
-	return ParseNDISSTAT(strings.Join(groups, ","))
+	return parseNDISSTAT(strings.Join(groups, ","))
 }
 
 func (h *huawei) LinkURC(line string) (LinkStatus, bool) {
 	if rest, ok := cutPrefixFold(line, "^NDISSTAT:"); ok {
-		ls, v4, err := ParseNDISSTATv4(rest)
+		ls, v4, err := parseNDISSTATv4(rest)
 		return ls, err == nil && v4
 	}
 	return LinkStatus{}, false
@@ -98,14 +98,14 @@ func (h *huawei) AddressFromModem(ctx context.Context, at AT) (IPConfig, error) 
 	if err != nil {
 		return IPConfig{}, err
 	}
-	return ParseDHCP(l)
+	return parseDHCP(l)
 }
 
 func (h *huawei) Signal(ctx context.Context, at AT) (Signal, error) {
 	r, err := at.Command(ctx, "AT^HCSQ?", 0)
 	if err == nil {
 		if l, ok := r.Line("^HCSQ:"); ok {
-			if s, err := ParseHCSQ(l); err == nil {
+			if s, err := parseHCSQ(l); err == nil {
 				return s, nil
 			}
 		}
@@ -128,11 +128,11 @@ func (h *huawei) Tech(ctx context.Context, at AT) (AccessTech, error) {
 	if err != nil {
 		return TechUnknown, err
 	}
-	si, err := ParseSYSINFOEX(l)
+	si, err := parseSYSINFOEX(l)
 	if err != nil {
 		return TechUnknown, err
 	}
-	return TechOfHuaweiMode(si.SysModeName, si.SubModeName), nil
+	return techOfHuaweiMode(si.SysModeName, si.SubModeName), nil
 }
 
 func (h *huawei) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
@@ -140,7 +140,7 @@ func (h *huawei) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
 	if err != nil {
 		return PINAttempts{-1, -1}, err
 	}
-	_, a, err := ParseHuaweiCPIN(l)
+	_, a, err := parseHuaweiCPIN(l)
 	return a, err
 }
 
@@ -150,9 +150,9 @@ func (h *huawei) ICCID(ctx context.Context, at AT) (string, error) {
 
 func (h *huawei) NetDriver() string { return "cdc_ether" }
 
-// ParseHuaweiCPIN parses Huawei "^CPIN: <code>,[<times>],<puk_times>,
+// parseHuaweiCPIN parses Huawei "^CPIN: <code>,[<times>],<puk_times>,
 // <pin_times>,<puk2_times>,<pin2_times>".
-func ParseHuaweiCPIN(s string) (SIMState, PINAttempts, error) {
+func parseHuaweiCPIN(s string) (SIMState, PINAttempts, error) {
 	f := Fields(s)
 	a := PINAttempts{-1, -1}
 	if len(f) < 4 {
@@ -171,11 +171,11 @@ func ParseHuaweiCPIN(s string) (SIMState, PINAttempts, error) {
 	return st, a, nil
 }
 
-// ParseHCSQ parses Huawei "^HCSQ: <sysmode>,<v1>,...". Huawei's guide
+// parseHCSQ parses Huawei "^HCSQ: <sysmode>,<v1>,...". Huawei's guide
 // gives each value as an interval (RSSI 1 is -120 <= x < -119 dBm); like
 // ModemManager we report the interval's lower bound: RSSI/RSCP -121+v,
 // RSRP -141+v, SINR -20.2+v/5, RSRQ -20+v/2, Ec/Io -32.5+v/2; 255 unknown.
-func ParseHCSQ(s string) (Signal, error) {
+func parseHCSQ(s string) (Signal, error) {
 	f := Fields(s)
 	var sig Signal
 	if len(f) == 0 {
@@ -235,19 +235,19 @@ func ParseHCSQ(s string) (Signal, error) {
 	return sig, nil
 }
 
-// SysInfoEx is Huawei's ^SYSINFOEX answer.
-type SysInfoEx struct {
+// sysInfoEx is Huawei's ^SYSINFOEX answer.
+type sysInfoEx struct {
 	SrvStatus, SrvDomain, Roam, SIMState int
 	SysMode                              int
 	SysModeName, SubModeName             string
 	SubMode                              int
 }
 
-// ParseSYSINFOEX parses "^SYSINFOEX: <srv_status>,<srv_domain>,<roam_status>,
+// parseSYSINFOEX parses "^SYSINFOEX: <srv_status>,<srv_domain>,<roam_status>,
 // <sim_state>,<lock_state>,<sysmode>,<sysmode_name>,<submode>,<submode_name>".
-func ParseSYSINFOEX(s string) (SysInfoEx, error) {
+func parseSYSINFOEX(s string) (sysInfoEx, error) {
 	f := Fields(s)
-	var si SysInfoEx
+	var si sysInfoEx
 	if len(f) < 7 {
 		return si, fmt.Errorf("^SYSINFOEX %q: too few fields", s)
 	}
@@ -272,8 +272,8 @@ func ParseSYSINFOEX(s string) (SysInfoEx, error) {
 	return si, nil
 }
 
-// TechOfHuaweiMode maps ^SYSINFOEX sub-mode names to a technology.
-func TechOfHuaweiMode(sysmode, submode string) AccessTech {
+// techOfHuaweiMode maps ^SYSINFOEX sub-mode names to a technology.
+func techOfHuaweiMode(sysmode, submode string) AccessTech {
 	switch strings.ToUpper(submode) {
 	case "GSM":
 		return TechGSM
@@ -305,20 +305,20 @@ func TechOfHuaweiMode(sysmode, submode string) AccessTech {
 	return TechUnknown
 }
 
-// ParseNDISSTAT parses "^NDISSTAT: <stat>[,<err>[,<wx_state>[,<PDP_type>]]]"
+// parseNDISSTAT parses "^NDISSTAT: <stat>[,<err>[,<wx_state>[,<PDP_type>]]]"
 // or the same fields after "^NDISSTATQRY:" (IPv4 then IPv6 groups; some
 // firmware sends one line per family, which callers join with ','). The
 // IPv4 group decides; without one, the first group. stat 1 is connected,
 // 2 connecting.
-func ParseNDISSTAT(s string) (LinkStatus, error) {
-	ls, _, err := ParseNDISSTATv4(s)
+func parseNDISSTAT(s string) (LinkStatus, error) {
+	ls, _, err := parseNDISSTATv4(s)
 	return ls, err
 }
 
-// ParseNDISSTATv4 is ParseNDISSTAT that also says whether an IPv4 group
+// parseNDISSTATv4 is parseNDISSTAT that also says whether an IPv4 group
 // (or an untyped one) was present: a URC about IPv6 alone says nothing
 // about the box's IPv4 uplink.
-func ParseNDISSTATv4(s string) (LinkStatus, bool, error) {
+func parseNDISSTATv4(s string) (LinkStatus, bool, error) {
 	f := Fields(s)
 	if len(f) == 0 || f[0] == "" {
 		return LinkStatus{}, false, fmt.Errorf("^NDISSTAT %q: empty", s)
@@ -331,7 +331,7 @@ func ParseNDISSTATv4(s string) (LinkStatus, bool, error) {
 		}
 		ls := LinkStatus{Connected: st == 1, Connecting: st == 2}
 		if st == 0 && i+1 < len(f) && f[i+1] != "" {
-			ls.Cause = SMCause(f[i+1])
+			ls.Cause = smCause(f[i+1])
 		}
 		typ := "IPV4"
 		if i+3 < len(f) && f[i+3] != "" {
@@ -347,10 +347,10 @@ func ParseNDISSTATv4(s string) (LinkStatus, bool, error) {
 	return first, false, nil
 }
 
-// ParseDHCP parses Huawei "^DHCP: <ip>,<netmask>,<gw>,<dhcp>,<dns1>,
+// parseDHCP parses Huawei "^DHCP: <ip>,<netmask>,<gw>,<dhcp>,<dns1>,
 // <dns2>,<max_rx>,<max_tx>"; addresses are little-endian hex, sometimes
 // without the leading zero.
-func ParseDHCP(s string) (IPConfig, error) {
+func parseDHCP(s string) (IPConfig, error) {
 	f := Fields(s)
 	var c IPConfig
 	if len(f) < 6 {

@@ -6,7 +6,7 @@ import (
 )
 
 func TestHuaweiTranscript(t *testing.T) {
-	h, _ := NewProfile("huawei-me909u")
+	h, _ := newProfile("huawei-me909u")
 	at := &fakeAT{replies: map[string][]string{
 		"AT^NDISSTATQRY?": {"^NDISSTATQRY: 0,,,IPV6", "^NDISSTATQRY: 1,,,IPV4", "OK"},
 		"AT^HCSQ?":        {`^HCSQ: "LTE",49,50,147,28`, "OK"},
@@ -67,8 +67,8 @@ func TestParseHuaweiTables(t *testing.T) {
 		`2,4,5,1,0,3,"WCDMA",41,"HSPA+"`:   TechHSPAP,
 	}
 	for in, want := range si {
-		s, err := ParseSYSINFOEX(in)
-		if err != nil || TechOfHuaweiMode(s.SysModeName, s.SubModeName) != want {
+		s, err := parseSYSINFOEX(in)
+		if err != nil || techOfHuaweiMode(s.SysModeName, s.SubModeName) != want {
 			t.Errorf("SYSINFOEX %q: %+v %v", in, s, err)
 		}
 	}
@@ -94,15 +94,15 @@ func TestParseHuaweiTables(t *testing.T) {
 		{`1,,,IPV6`, true, false}, // no IPv4 group: first group
 	}
 	for _, c := range nd {
-		ls, err := ParseNDISSTAT(c.in)
+		ls, err := parseNDISSTAT(c.in)
 		if err != nil || ls.Connected != c.up || ls.Connecting != c.coming {
 			t.Errorf("NDISSTAT %q: %+v %v", c.in, ls, err)
 		}
 	}
-	if ls, _ := ParseNDISSTAT(`0,33,,"IPV4"`); ls.Cause != "33 requested service option not subscribed" {
+	if ls, _ := parseNDISSTAT(`0,33,,"IPV4"`); ls.Cause != "33 requested service option not subscribed" {
 		t.Errorf("NDISSTAT cause %q", ls.Cause)
 	}
-	if ls, _ := ParseNDISSTAT(`0,,,"IPV4"`); ls.Cause != "" {
+	if ls, _ := parseNDISSTAT(`0,,,"IPV4"`); ls.Cause != "" {
 		t.Errorf("plain disconnect has cause %q", ls.Cause)
 	}
 	h := &huawei{}
@@ -118,13 +118,13 @@ func TestParseHuaweiTables(t *testing.T) {
 		{"CCDB080A,F8FFFFFF,C9DB080A,C9DB080A,0E18820A,0F18820A,43200000,5760000", "10.8.219.204/29", "10.8.219.201", "[10.130.24.14 10.130.24.15]"},
 	}
 	for _, c := range dh {
-		ip, err := ParseDHCP(c.in)
+		ip, err := parseDHCP(c.in)
 		if err != nil || ip.Address.String() != c.addr || ip.Gateway.String() != c.gw || fmt.Sprint(ip.DNS) != c.dns {
 			t.Errorf("DHCP %q: %+v %v", c.in, ip, err)
 		}
 	}
 	for _, bad := range []string{"", "ZZ,1,2,3,4,5", "0,0,0,0,0,0,0,0", "123456789,1,1,1,1,1"} {
-		if _, err := ParseDHCP(bad); err == nil {
+		if _, err := parseDHCP(bad); err == nil {
 			t.Errorf("DHCP %q parsed", bad)
 		}
 	}
@@ -141,22 +141,22 @@ func TestParseHCSQ(t *testing.T) {
 		`"LTE",255,255,255,255`: "lte rssi=- rsrp=- rsrq=- sinr=- rscp=- ecio=-",
 	}
 	for in, want := range hcsq {
-		s, err := ParseHCSQ(in)
+		s, err := parseHCSQ(in)
 		if err != nil || signalString(s) != want {
 			t.Errorf("HCSQ %q: %s %v", in, signalString(s), err)
 		}
 	}
-	if _, err := ParseHCSQ(`"5G",1`); err == nil {
+	if _, err := parseHCSQ(`"5G",1`); err == nil {
 		t.Error("unknown ^HCSQ mode parsed")
 	}
 }
 
 func TestParseHuaweiCPIN(t *testing.T) {
-	st, a, err := ParseHuaweiCPIN("SIM PIN,3,10,3,10,3")
+	st, a, err := parseHuaweiCPIN("SIM PIN,3,10,3,10,3")
 	if err != nil || st != SIMPIN || a.PIN != 3 || a.PUK != 10 {
 		t.Errorf("^CPIN: %s %+v %v", st, a, err)
 	}
-	st, a, err = ParseHuaweiCPIN("READY,,10,2,10,3")
+	st, a, err = parseHuaweiCPIN("READY,,10,2,10,3")
 	if err != nil || st != SIMReady || a.PIN != 2 || a.PUK != 10 {
 		t.Errorf("^CPIN ready: %s %+v %v", st, a, err)
 	}

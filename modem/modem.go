@@ -105,7 +105,7 @@ func Open(ctx context.Context, opts Options) (*Modem, error) {
 	if dev.Profile == "" {
 		dev.Profile = "generic"
 	}
-	prof, err := NewProfile(dev.Profile)
+	prof, err := newProfile(dev.Profile)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +361,7 @@ func (m *Modem) Identity(ctx context.Context) (Identity, error) {
 		if err != nil {
 			return "", err
 		}
-		return ParseInfoLine(r.Lines, prefix), nil
+		return parseInfoLine(r.Lines, prefix), nil
 	}
 	var err error
 	if id.Manufacturer, err = get("AT+CGMI", "+CGMI:"); err != nil {
@@ -377,11 +377,11 @@ func (m *Modem) Identity(ctx context.Context) (Identity, error) {
 	if err != nil {
 		return id, m.wrap("identity", err)
 	}
-	if id.IMEI, err = ParseIMEI(imei); err != nil {
+	if id.IMEI, err = parseIMEI(imei); err != nil {
 		return id, m.wrap("identity", err)
 	}
 	if s, err := get("AT+CIMI", "+CIMI:"); err == nil {
-		id.IMSI, _ = ParseIMSI(s)
+		id.IMSI, _ = parseIMSI(s)
 	}
 	id.ICCID, _ = m.prof.ICCID(ctx, m.eng)
 	id.Number = readNumber(ctx, m.eng)
@@ -563,7 +563,7 @@ func (m *Modem) Registration(ctx context.Context) (Registration, error) {
 		if !ok {
 			continue
 		}
-		ri, err := ParseCREG(l, true)
+		ri, err := parseCREG(l, true)
 		if err != nil {
 			firstErr = err
 			continue
@@ -572,7 +572,7 @@ func (m *Modem) Registration(ctx context.Context) (Registration, error) {
 		if rank := regRank(ri.Stat); best == nil || rank > bestRank {
 			ri := ri
 			best, bestRank = &ri, rank
-			if ri.AcT < 0 && q == "+CEREG" && RegStateOf(ri.Stat).Registered() {
+			if ri.AcT < 0 && q == "+CEREG" && regStateOf(ri.Stat).Registered() {
 				best.AcT = 7
 			}
 		}
@@ -583,9 +583,9 @@ func (m *Modem) Registration(ctx context.Context) (Registration, error) {
 		}
 		return Registration{}, m.wrap("registration", firstErr)
 	}
-	reg := Registration{State: RegStateOf(best.Stat), LAC: best.LAC, CellID: best.CellID}
+	reg := Registration{State: regStateOf(best.Stat), LAC: best.LAC, CellID: best.CellID}
 	if best.AcT >= 0 {
-		reg.Tech = TechOfAcT(best.AcT)
+		reg.Tech = techOfAcT(best.AcT)
 	}
 	if reg.State.Registered() {
 		if r, err := m.eng.Command(ctx, "AT+COPS?", 0); err == nil {
@@ -593,7 +593,7 @@ func (m *Modem) Registration(ctx context.Context) (Registration, error) {
 				if op, act, err := ParseCOPS(l); err == nil {
 					reg.Operator = op
 					if act >= 0 && reg.Tech == TechUnknown {
-						reg.Tech = TechOfAcT(act)
+						reg.Tech = techOfAcT(act)
 					}
 				}
 			}
@@ -608,7 +608,7 @@ func (m *Modem) Registration(ctx context.Context) (Registration, error) {
 
 // regRank orders states so the most useful answer of CS/PS/EPS wins.
 func regRank(stat int) int {
-	switch RegStateOf(stat) {
+	switch regStateOf(stat) {
 	case RegHome, RegRoaming:
 		return 4
 	case RegDenied:
@@ -635,8 +635,8 @@ func (m *Modem) Signal(ctx context.Context) (Signal, error) {
 
 var apnRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.\-_]{0,99}$`)
 
-// ValidateAPN checks apn for what can safely go into an AT command.
-func ValidateAPN(apn APN) error {
+// validateAPN checks apn for what can safely go into an AT command.
+func validateAPN(apn APN) error {
 	if !apnRE.MatchString(apn.Name) {
 		return fmt.Errorf("APN %q: letters, digits, '.', '-' and '_' only", apn.Name)
 	}
@@ -656,7 +656,7 @@ func ValidateAPN(apn APN) error {
 // Connect brings the data connection up with apn. For PPP-only modems it
 // only configures the PDP context; netctl then runs pppd with PPPDArgs.
 func (m *Modem) Connect(ctx context.Context, apn APN) error {
-	if err := ValidateAPN(apn); err != nil {
+	if err := validateAPN(apn); err != nil {
 		return err
 	}
 	if m.prof.PPPOnly() {

@@ -154,9 +154,9 @@ type RegInfo struct {
 	AcT    int // -1 if absent
 }
 
-// ParseCREG parses the text after "+CREG:"/"+CGREG:"/"+CEREG:"; solicited
+// parseCREG parses the text after "+CREG:"/"+CGREG:"/"+CEREG:"; solicited
 // tells whether it is the answer to the query (with <n>) or a URC.
-func ParseCREG(s string, solicited bool) (RegInfo, error) {
+func parseCREG(s string, solicited bool) (RegInfo, error) {
 	f := Fields(s)
 	ri := RegInfo{N: -1, AcT: -1}
 	if solicited {
@@ -193,11 +193,11 @@ func ParseCREG(s string, solicited bool) (RegInfo, error) {
 // ParseCREGLine parses a whole +CREG/+CGREG/+CEREG line, deciding itself
 // whether it is solicited.
 func ParseCREGLine(line string) (RegInfo, error) {
-	return ParseCREG(afterColon(line), !isUnsolicited(line, map[string]bool{urcName(line): true}))
+	return parseCREG(afterColon(line), !isUnsolicited(line, map[string]bool{urcName(line): true}))
 }
 
-// RegStateOf maps the 27.007 <stat>.
-func RegStateOf(stat int) RegState {
+// regStateOf maps the 27.007 <stat>.
+func regStateOf(stat int) RegState {
 	switch stat {
 	case 0:
 		return RegNotRegistered
@@ -213,8 +213,8 @@ func RegStateOf(stat int) RegState {
 	return RegUnknown
 }
 
-// TechOfAcT maps the 27.007 <AcT>.
-func TechOfAcT(act int) AccessTech {
+// techOfAcT maps the 27.007 <AcT>.
+func techOfAcT(act int) AccessTech {
 	switch act {
 	case 0, 1:
 		return TechGSM
@@ -278,8 +278,8 @@ func csqToDBm(v int) (int, bool, error) {
 	return 0, false, fmt.Errorf("signal value %d out of range", v)
 }
 
-// ParseRSSIURC parses Huawei's "^RSSI: <n>" (same scale as +CSQ).
-func ParseRSSIURC(s string) (int, bool, error) { return ParseCSQ(s) }
+// parseRSSIURC parses Huawei's "^RSSI: <n>" (same scale as +CSQ).
+func parseRSSIURC(s string) (int, bool, error) { return ParseCSQ(s) }
 
 // ParseCPIN parses "+CPIN: <code>".
 func ParseCPIN(s string) (SIMState, error) {
@@ -304,9 +304,9 @@ func ParseCPIN(s string) (SIMState, error) {
 // PINAttempts are the tries left, -1 when unknown.
 type PINAttempts struct{ PIN, PUK int }
 
-// ParseCPINR parses 27.007 "+CPINR: SIM PIN,<retries>,<default>" lines
+// parseCPINR parses 27.007 "+CPINR: SIM PIN,<retries>,<default>" lines
 // (the text after the prefix); code says which counter it is.
-func ParseCPINR(s string) (code string, left int, err error) {
+func parseCPINR(s string) (code string, left int, err error) {
 	f := Fields(s)
 	if len(f) < 2 {
 		return "", -1, fmt.Errorf("PIN retries %q: too few fields", s)
@@ -322,8 +322,8 @@ func iptr(v int) *int               { return &v }
 func fptr(v float64) *float64       { return &v }
 func validRange(v, lo, hi int) bool { return v >= lo && v <= hi }
 
-// ParseCESQ parses 27.007 "+CESQ: <rxlev>,<ber>,<rscp>,<ecno>,<rsrq>,<rsrp>".
-func ParseCESQ(s string) (Signal, error) {
+// parseCESQ parses 27.007 "+CESQ: <rxlev>,<ber>,<rscp>,<ecno>,<rsrq>,<rsrp>".
+func parseCESQ(s string) (Signal, error) {
 	f := Fields(s)
 	var sig Signal
 	if len(f) < 6 {
@@ -366,8 +366,8 @@ var smCauses = map[int]string{
 	34: "service option temporarily out of order", 36: "regular deactivation", 38: "network failure",
 }
 
-// SMCause renders a 3GPP 24.008 session management cause ("33").
-func SMCause(code string) string {
+// smCause renders a 3GPP 24.008 session management cause ("33").
+func smCause(code string) string {
 	code = strings.TrimSpace(code)
 	n, err := strconv.Atoi(code)
 	if err != nil {
@@ -392,17 +392,17 @@ func ParseCMTI(s string) (mem string, index int, err error) {
 	return strings.ToUpper(f[0]), index, nil
 }
 
-// StoredPDU is one message listed by +CMGL or read by +CMGR.
-type StoredPDU struct {
+// storedPDU is one message listed by +CMGL or read by +CMGR.
+type storedPDU struct {
 	Index int
 	Stat  int
 	PDU   string
 }
 
-// ParseCMGL parses the lines of an AT+CMGL=4 answer: "+CMGL: <index>,
+// parseCMGL parses the lines of an AT+CMGL=4 answer: "+CMGL: <index>,
 // <stat>,[<alpha>],<length>" each followed by its PDU line.
-func ParseCMGL(lines []string) ([]StoredPDU, error) {
-	var out []StoredPDU
+func parseCMGL(lines []string) ([]storedPDU, error) {
+	var out []storedPDU
 	for i := 0; i < len(lines); i++ {
 		rest, ok := cutPrefixFold(lines[i], "+CMGL:")
 		if !ok {
@@ -420,7 +420,7 @@ func ParseCMGL(lines []string) ([]StoredPDU, error) {
 		if i+1 >= len(lines) || !isHex(lines[i+1]) {
 			return out, fmt.Errorf("+CMGL: message %d has no PDU", idx)
 		}
-		out = append(out, StoredPDU{Index: idx, Stat: st, PDU: lines[i+1]})
+		out = append(out, storedPDU{Index: idx, Stat: st, PDU: lines[i+1]})
 		i++
 	}
 	return out, nil
@@ -428,7 +428,7 @@ func ParseCMGL(lines []string) ([]StoredPDU, error) {
 
 // ParseCMGR parses an AT+CMGR=<index> answer: "+CMGR: <stat>,[<alpha>],
 // <length>" then the PDU. An empty answer (OK only) means an empty slot.
-func ParseCMGR(lines []string) (StoredPDU, bool, error) {
+func ParseCMGR(lines []string) (storedPDU, bool, error) {
 	for i, l := range lines {
 		rest, ok := cutPrefixFold(l, "+CMGR:")
 		if !ok {
@@ -437,22 +437,22 @@ func ParseCMGR(lines []string) (StoredPDU, bool, error) {
 		f := Fields(rest)
 		st, err := atoi(f[0])
 		if err != nil {
-			return StoredPDU{}, false, fmt.Errorf("+CMGR %q: bad status", l)
+			return storedPDU{}, false, fmt.Errorf("+CMGR %q: bad status", l)
 		}
 		if i+1 >= len(lines) || !isHex(lines[i+1]) {
-			return StoredPDU{}, false, errors.New("+CMGR: no PDU")
+			return storedPDU{}, false, errors.New("+CMGR: no PDU")
 		}
-		return StoredPDU{Index: -1, Stat: st, PDU: lines[i+1]}, true, nil
+		return storedPDU{Index: -1, Stat: st, PDU: lines[i+1]}, true, nil
 	}
-	return StoredPDU{}, false, nil
+	return storedPDU{}, false, nil
 }
 
-// ParseCCID extracts the ICCID from "+CCID: ...", "^ICCID: ...",
+// parseCCID extracts the ICCID from "+CCID: ...", "^ICCID: ...",
 // "+QCCID: ...", "!ICCID: ...", "+ICCID: ..." or a bare number. A
 // trailing F is padding. Some firmware returns the raw EF_ICCID with the
 // digits of each BCD byte swapped: every real ICCID starts with 89 (the
 // telecom industry identifier), so a leading 98 means swapped.
-func ParseCCID(line string) (string, error) {
+func parseCCID(line string) (string, error) {
 	s := line
 	if i := strings.IndexByte(s, ':'); i >= 0 {
 		s = s[i+1:]
@@ -477,8 +477,8 @@ func ParseCCID(line string) (string, error) {
 	return s, nil
 }
 
-// ParseIMEI extracts the 15-digit IMEI from "+CGSN: ..." or a bare line.
-func ParseIMEI(line string) (string, error) {
+// parseIMEI extracts the 15-digit IMEI from "+CGSN: ..." or a bare line.
+func parseIMEI(line string) (string, error) {
 	s := line
 	if i := strings.IndexByte(s, ':'); i >= 0 {
 		s = s[i+1:]
@@ -495,8 +495,8 @@ func ParseIMEI(line string) (string, error) {
 	return s, nil
 }
 
-// ParseIMSI checks a bare IMSI line.
-func ParseIMSI(line string) (string, error) {
+// parseIMSI checks a bare IMSI line.
+func parseIMSI(line string) (string, error) {
 	s := strings.TrimSpace(line)
 	if len(s) < 6 || len(s) > 15 {
 		return "", fmt.Errorf("IMSI %q: bad length", line)
@@ -509,9 +509,9 @@ func ParseIMSI(line string) (string, error) {
 	return s, nil
 }
 
-// ParseInfoLine takes the answer of +CGMI/+CGMM/+CGMR, which some modems
+// parseInfoLine takes the answer of +CGMI/+CGMM/+CGMR, which some modems
 // prefix with the command name ("+CGMR: 11.608.13.02.00").
-func ParseInfoLine(lines []string, prefix string) string {
+func parseInfoLine(lines []string, prefix string) string {
 	for _, l := range lines {
 		if rest, ok := cutPrefixFold(l, prefix); ok {
 			return strings.Trim(strings.TrimSpace(rest), "\"")

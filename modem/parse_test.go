@@ -132,7 +132,7 @@ func TestParseCREGTable(t *testing.T) {
 			t.Errorf("%q: %v", c.line, err)
 			continue
 		}
-		if (ri.N >= 0) != c.solicited || RegStateOf(ri.Stat) != c.state || ri.LAC != c.lac || ri.CellID != c.ci || ri.AcT != c.act {
+		if (ri.N >= 0) != c.solicited || regStateOf(ri.Stat) != c.state || ri.LAC != c.lac || ri.CellID != c.ci || ri.AcT != c.act {
 			t.Errorf("%q: %+v", c.line, ri)
 		}
 	}
@@ -180,7 +180,7 @@ func TestParseSignalTables(t *testing.T) {
 		"99,99,40,30,255,255": "umts rssi=- rsrp=- rsrq=- sinr=- rscp=-81 ecio=-9.5",
 	}
 	for in, want := range cesq {
-		s, err := ParseCESQ(in)
+		s, err := parseCESQ(in)
 		if err != nil || signalString(s) != want {
 			t.Errorf("CESQ %q: %s %v", in, signalString(s), err)
 		}
@@ -193,7 +193,7 @@ func TestParseSIMTables(t *testing.T) {
 			t.Errorf("CPIN %q: %s %v", in, got, err)
 		}
 	}
-	if c, n, err := ParseCPINR("SIM PIN,3,3"); err != nil || c != "SIM PIN" || n != 3 {
+	if c, n, err := parseCPINR("SIM PIN,3,3"); err != nil || c != "SIM PIN" || n != 3 {
 		t.Errorf("CPINR %s %d %v", c, n, err)
 	}
 	for in, want := range map[string]string{
@@ -207,19 +207,19 @@ func TestParseSIMTables(t *testing.T) {
 		"^ICCID: 98231420326409614067": "89324102234690160476",
 		"!ICCID: 8944200053671052499F": "8944200053671052499",
 	} {
-		if got, err := ParseCCID(in); err != nil || got != want {
+		if got, err := parseCCID(in); err != nil || got != want {
 			t.Errorf("CCID %q: %q %v", in, got, err)
 		}
 	}
 	for _, bad := range []string{"+CCID: ERROR", "12345", "+CCID: 8901410321111851072X"} {
-		if _, err := ParseCCID(bad); err == nil {
+		if _, err := parseCCID(bad); err == nil {
 			t.Errorf("CCID %q parsed", bad)
 		}
 	}
-	if v, err := ParseIMEI("867223020123456"); err != nil || v != "867223020123456" {
+	if v, err := parseIMEI("867223020123456"); err != nil || v != "867223020123456" {
 		t.Errorf("IMEI %q %v", v, err)
 	}
-	if v, err := ParseIMEI("+CGSN: \"356938035643809\""); err != nil || v != "356938035643809" {
+	if v, err := parseIMEI("+CGSN: \"356938035643809\""); err != nil || v != "356938035643809" {
 		t.Errorf("IMEI %q %v", v, err)
 	}
 }
@@ -229,11 +229,11 @@ func TestParseSMSLists(t *testing.T) {
 		"+CMGL: 0,1,,23", "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07",
 		"+CMGL: 3,0,,24", "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD0700",
 	}
-	l, err := ParseCMGL(lines)
+	l, err := parseCMGL(lines)
 	if err != nil || len(l) != 2 || l[1].Index != 3 || l[1].Stat != 0 {
 		t.Fatalf("CMGL %+v %v", l, err)
 	}
-	if _, err := ParseCMGL([]string{"+CMGL: 0,1,,23"}); err == nil {
+	if _, err := parseCMGL([]string{"+CMGL: 0,1,,23"}); err == nil {
 		t.Error("CMGL without PDU parsed")
 	}
 	sp, found, err := ParseCMGR([]string{"+CMGR: 0,,23", lines[1]})

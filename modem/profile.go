@@ -59,8 +59,8 @@ var profileFactories = map[string]func() Profile{
 	"generic":          func() Profile { return &generic{} },
 }
 
-// ProfileNames lists the supported profiles.
-func ProfileNames() []string {
+// profileNames lists the supported profiles.
+func profileNames() []string {
 	var out []string
 	for n := range profileFactories {
 		out = append(out, n)
@@ -69,11 +69,11 @@ func ProfileNames() []string {
 	return out
 }
 
-// NewProfile returns the profile called name.
-func NewProfile(name string) (Profile, error) {
+// newProfile returns the profile called name.
+func newProfile(name string) (Profile, error) {
 	f, ok := profileFactories[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown modem profile %q (known: %s)", name, strings.Join(ProfileNames(), ", "))
+		return nil, fmt.Errorf("unknown modem profile %q (known: %s)", name, strings.Join(profileNames(), ", "))
 	}
 	p := f()
 	if h, ok := p.(*huawei); ok {
@@ -85,8 +85,8 @@ func NewProfile(name string) (Profile, error) {
 	return p, nil
 }
 
-// ProfileForModel picks a profile from +CGMI/+CGMM answers (probing).
-func ProfileForModel(manufacturer, model string) string {
+// profileForModel picks a profile from +CGMI/+CGMM answers (probing).
+func profileForModel(manufacturer, model string) string {
 	mf, md := strings.ToLower(manufacturer), strings.ToLower(model)
 	switch {
 	case strings.Contains(mf, "huawei") && strings.Contains(md, "mu609"):

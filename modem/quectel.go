@@ -85,7 +85,7 @@ func (quectel) LinkURC(line string) (LinkStatus, bool) {
 		return LinkStatus{}, true
 	}
 	if rest, ok := cutPrefixFold(line, "+QNETDEVSTATUS:"); ok {
-		return ParseQNETDEVSTATUS(rest)
+		return parseQNETDEVSTATUS(rest)
 	}
 	return LinkStatus{}, false
 }
@@ -111,7 +111,7 @@ func (quectel) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
 	if err != nil {
 		return PINAttempts{-1, -1}, err
 	}
-	return ParseQPINC(l)
+	return parseQPINC(l)
 }
 
 func (quectel) ICCID(ctx context.Context, at AT) (string, error) {
@@ -120,8 +120,8 @@ func (quectel) ICCID(ctx context.Context, at AT) (string, error) {
 
 func (quectel) NetDriver() string { return "cdc_ether" }
 
-// ParseQPINC parses Quectel "+QPINC: "SC",<pin>,<puk>".
-func ParseQPINC(s string) (PINAttempts, error) {
+// parseQPINC parses Quectel "+QPINC: "SC",<pin>,<puk>".
+func parseQPINC(s string) (PINAttempts, error) {
 	f := Fields(s)
 	a := PINAttempts{-1, -1}
 	if len(f) < 3 {
@@ -189,11 +189,11 @@ func ParseQCSQ(s string) (Signal, error) {
 	return sig, nil
 }
 
-// ParseQNETDEVSTATUS reads Quectel's call status indication: either
+// parseQNETDEVSTATUS reads Quectel's call status indication: either
 // "<state>" or "<cid>,<state>,"<type>"[,<cause>]" (state 1 up, 0 down; the
 // cause a 24.008 session management cause when the network refused). The
 // long form is unverified on real cards.
-func ParseQNETDEVSTATUS(s string) (LinkStatus, bool) {
+func parseQNETDEVSTATUS(s string) (LinkStatus, bool) {
 	f := Fields(s)
 	switch {
 	case len(f) == 1:
@@ -201,7 +201,7 @@ func ParseQNETDEVSTATUS(s string) (LinkStatus, bool) {
 	case len(f) >= 2:
 		ls := LinkStatus{Connected: f[1] == "1"}
 		if !ls.Connected && len(f) >= 4 && f[3] != "" && f[3] != "0" {
-			ls.Cause = SMCause(f[3])
+			ls.Cause = smCause(f[3])
 		}
 		return ls, f[1] == "0" || f[1] == "1"
 	}

@@ -6,7 +6,7 @@ import (
 )
 
 func TestQuectelTranscript(t *testing.T) {
-	q, _ := NewProfile("quectel-ec25")
+	q, _ := newProfile("quectel-ec25")
 	base := map[string][]string{"ATE0": {"OK"}, "AT+CMEE=1": {"OK"}, "AT+CREG=2": {"OK"}, "AT+CGREG=2": {"OK"}, "AT+CEREG=2": {"OK"}, "AT+COPS=3,0": {"OK"}, `AT+CSCS="GSM"`: {"OK"}}
 	ecm := &fakeAT{replies: map[string][]string{`AT+QCFG="usbnet"`: {`+QCFG: "usbnet",1`, "OK"}}}
 	qmi := &fakeAT{replies: map[string][]string{`AT+QCFG="usbnet"`: {`+QCFG: "usbnet",0`, "OK"}, `AT+QCFG="usbnet",1`: {"OK"}, "AT+CFUN=1,1": {"OK"}}}
@@ -56,7 +56,7 @@ func TestParseQNETDEVSTATUS(t *testing.T) {
 		{`1,0,"IPV4",0`, true, false, ""},
 		{"x", false, false, ""},
 	} {
-		ls, ok := ParseQNETDEVSTATUS(c.in)
+		ls, ok := parseQNETDEVSTATUS(c.in)
 		if ok != c.ok || ls.Connected != c.up || ls.Cause != c.wantCause {
 			t.Errorf("%q: %+v %v", c.in, ls, ok)
 		}
@@ -71,7 +71,7 @@ func TestParseQCSQ(t *testing.T) {
 }
 
 func TestParseQPINC(t *testing.T) {
-	if a, err := ParseQPINC(`"SC",3,10`); err != nil || a.PIN != 3 || a.PUK != 10 {
+	if a, err := parseQPINC(`"SC",3,10`); err != nil || a.PIN != 3 || a.PUK != 10 {
 		t.Errorf("QPINC %+v %v", a, err)
 	}
 }

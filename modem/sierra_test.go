@@ -6,7 +6,7 @@ import (
 )
 
 func TestSierraAndGenericTranscript(t *testing.T) {
-	s, _ := NewProfile("sierra-mc8775")
+	s, _ := newProfile("sierra-mc8775")
 	at := &fakeAT{replies: map[string][]string{`AT+CGDCONT=1,"IP","internet"`: {"OK"}}}
 	if err := s.Connect(ctx(), at, APN{Name: "internet"}); err != nil || len(at.sent) != 1 {
 		t.Fatalf("sierra connect: %v %q", err, at.sent)
@@ -14,7 +14,7 @@ func TestSierraAndGenericTranscript(t *testing.T) {
 	if _, err := s.LinkStatus(ctx(), at); !errors.Is(err, ErrPPPOnly) || !s.PPPOnly() {
 		t.Fatalf("sierra link: %v", err)
 	}
-	g, _ := NewProfile("generic")
+	g, _ := newProfile("generic")
 	at = &fakeAT{replies: map[string][]string{
 		"AT+CESQ":         {"ERROR"},
 		"AT+CSQ":          {"+CSQ: 20,99", "OK"},
@@ -31,7 +31,7 @@ func TestSierraAndGenericTranscript(t *testing.T) {
 	if ls, err := g.LinkStatus(ctx(), at); err != nil || !ls.Connected {
 		t.Errorf("generic link %+v %v", ls, err)
 	}
-	if _, err := NewProfile("nokia"); err == nil {
+	if _, err := newProfile("nokia"); err == nil {
 		t.Error("unknown profile accepted")
 	}
 	for _, c := range []struct{ mf, md, want string }{
@@ -44,7 +44,7 @@ func TestSierraAndGenericTranscript(t *testing.T) {
 		{"Sierra Wireless, Incorporated", "MC8775", "sierra-mc8775"},
 		{"ACME", "X1", "generic"},
 	} {
-		if got := ProfileForModel(c.mf, c.md); got != c.want {
+		if got := profileForModel(c.mf, c.md); got != c.want {
 			t.Errorf("%s %s: %s", c.mf, c.md, got)
 		}
 	}

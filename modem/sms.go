@@ -88,7 +88,7 @@ func (m *Modem) FetchSMS(ctx context.Context) ([]SMS, error) {
 	if err != nil {
 		return nil, m.wrap("list SIM messages", err)
 	}
-	list, perr := ParseCMGL(r.Lines)
+	list, perr := parseCMGL(r.Lines)
 	var out []SMS
 	var errs []error
 	if perr != nil {

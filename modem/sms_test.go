@@ -17,16 +17,16 @@ import (
 const howAreYou = "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07"
 
 func TestDecodeKnownDeliver(t *testing.T) {
-	p, err := DecodeDeliver(howAreYou)
+	p, err := decodeDeliver(howAreYou)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := DecodeText([]InPart{p})
+	text, err := decodeText([]inPart{p})
 	if err != nil || text != "How are you?" || p.From != "+31641600986" || p.Total != 1 {
 		t.Fatalf("%q from %q (%d parts) %v", text, p.From, p.Total, err)
 	}
 	for _, bad := range []string{"", "0", "ZZ", "07911326040000F0", "00" + strings.Repeat("F", 10)} {
-		if _, err := DecodeDeliver(bad); err == nil {
+		if _, err := decodeDeliver(bad); err == nil {
 			t.Errorf("%q decoded", bad)
 		}
 	}

@@ -110,8 +110,8 @@ func EncodeDeliver(from, text string, at time.Time, concatRef int) ([]string, er
 	return out, nil
 }
 
-// InPart is one received SMS-DELIVER segment.
-type InPart struct {
+// inPart is one received SMS-DELIVER segment.
+type inPart struct {
 	From  string
 	Time  time.Time
 	Ref   int // concatenation reference; 0 for single messages
@@ -120,31 +120,31 @@ type InPart struct {
 	TPDU  *tpdu.TPDU
 }
 
-// DecodeDeliver parses a PDU-mode hex string from +CMGR/+CMGL/+CMT.
-func DecodeDeliver(h string) (InPart, error) {
+// decodeDeliver parses a PDU-mode hex string from +CMGR/+CMGL/+CMT.
+func decodeDeliver(h string) (inPart, error) {
 	p, err := pdumode.UnmarshalHexString(strings.TrimSpace(h))
 	if err != nil {
-		return InPart{}, fmt.Errorf("SMS PDU: %w", err)
+		return inPart{}, fmt.Errorf("SMS PDU: %w", err)
 	}
 	t, err := sms.Unmarshal(p.TPDU)
 	if err != nil {
-		return InPart{}, fmt.Errorf("SMS TPDU: %w", err)
+		return inPart{}, fmt.Errorf("SMS TPDU: %w", err)
 	}
 	if t.SmsType() != tpdu.SmsDeliver {
-		return InPart{}, fmt.Errorf("SMS TPDU: type %v, not a delivered message", t.SmsType())
+		return inPart{}, fmt.Errorf("SMS TPDU: type %v, not a delivered message", t.SmsType())
 	}
-	part := InPart{From: t.OA.Number(), Time: t.SCTS.Time, Total: 1, Seq: 1, TPDU: t}
+	part := inPart{From: t.OA.Number(), Time: t.SCTS.Time, Total: 1, Seq: 1, TPDU: t}
 	if segs, seq, ref, ok := t.ConcatInfo(); ok && segs > 1 {
 		if seq < 1 || seq > segs {
-			return InPart{}, fmt.Errorf("SMS: part %d of %d", seq, segs)
+			return inPart{}, fmt.Errorf("SMS: part %d of %d", seq, segs)
 		}
 		part.Total, part.Seq, part.Ref = segs, seq, ref
 	}
 	return part, nil
 }
 
-// DecodeText returns the text of the segments (in order).
-func DecodeText(parts []InPart) (string, error) {
+// decodeText returns the text of the segments (in order).
+func decodeText(parts []inPart) (string, error) {
 	tps := make([]*tpdu.TPDU, len(parts))
 	for i, p := range parts {
 		tps[i] = p.TPDU

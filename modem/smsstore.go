@@ -73,7 +73,7 @@ func (st *smsStore) storePDU(pdu string) (*SMS, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := time.Now().UTC()
-	part, err := DecodeDeliver(pdu)
+	part, err := decodeDeliver(pdu)
 	if err != nil {
 		name := "bad-" + shortHash(pdu) + ".pdu"
 		if werr := atomicfile.WriteFile(filepath.Join(st.dir, name), []byte(pdu+"\n"), 0o600); werr != nil {
@@ -82,7 +82,7 @@ func (st *smsStore) storePDU(pdu string) (*SMS, error) {
 		return nil, nil
 	}
 	if part.Total == 1 {
-		text, err := DecodeText([]InPart{part})
+		text, err := decodeText([]inPart{part})
 		if err != nil {
 			text = "[undecodable: " + err.Error() + "]"
 		}
@@ -106,7 +106,7 @@ func (st *smsStore) storePDU(pdu string) (*SMS, error) {
 		}
 	}
 	// Complete?
-	parts := make([]InPart, part.Total)
+	parts := make([]inPart, part.Total)
 	pdus := make([]string, part.Total)
 	for i := 1; i <= part.Total; i++ {
 		b, err := os.ReadFile(filepath.Join(st.dir, fmt.Sprintf("part-%s-%03d.json", key, i)))
@@ -117,13 +117,13 @@ func (st *smsStore) storePDU(pdu string) (*SMS, error) {
 		if err := json.Unmarshal(b, &sp); err != nil {
 			return nil, fmt.Errorf("SMS store: part %d of %s: %w", i, key, err)
 		}
-		ip, err := DecodeDeliver(sp.PDU)
+		ip, err := decodeDeliver(sp.PDU)
 		if err != nil {
 			return nil, fmt.Errorf("SMS store: part %d of %s: %w", i, key, err)
 		}
 		parts[i-1], pdus[i-1] = ip, sp.PDU
 	}
-	text, err := DecodeText(parts)
+	text, err := decodeText(parts)
 	if err != nil {
 		text = "[undecodable: " + err.Error() + "]"
 	}
@@ -193,7 +193,7 @@ func (st *smsStore) flushStaleLocked(now time.Time) error {
 				continue
 			}
 			pdus = append(pdus, p.PDU)
-			ip, err := DecodeDeliver(p.PDU)
+			ip, err := decodeDeliver(p.PDU)
 			if err != nil {
 				fmt.Fprintf(&text, "[part %d undecodable]", i)
 				continue
