@@ -71,6 +71,7 @@ type call struct {
 	videoOffer []codec                    // browser video codecs offered to the PBX
 	web        *webrtcHost                // the host the browser leg runs on
 	lean       *leanLeg                   // the browser leg on the lean stack, else nil
+	reports    callReports                // RTCP on both legs (leanreports.go)
 	// recvMu serialises the browser audio's receive statistics between
 	// pion's path and the fast path while the call moves over
 	recvMu    sync.Mutex

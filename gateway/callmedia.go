@@ -249,8 +249,7 @@ func (c *call) startPBXRelays(pc *webrtc.PeerConnection) error {
 		}
 		videoLeg = c.video.leg
 	}
-	c.mediaWG.Add(1)
-	go c.sendReports(pc, videoLeg, 5*time.Second)
+	c.web.reports.add(c, pc, videoLeg)
 	return nil
 }
 

@@ -14,37 +14,6 @@ import (
 // The call's media once set up: RTCP reports, the relays between the
 // legs, DTMF.
 
-// sendReports is the call's one RTCP timer: every interval until the
-// media stops it sends the PBX legs' sender reports and the receiver
-// report on the browser's streams, made from the relay's statistics
-// (RTCP terminated per leg).
-func (c *call) sendReports(pc *webrtc.PeerConnection, videoLeg *pbxLeg, every time.Duration) {
-	defer c.mediaWG.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	audioOpen, videoOpen := true, videoLeg != nil
-	for {
-		select {
-		case <-c.stopMedia:
-			return
-		case <-t.C:
-		}
-		if audioOpen {
-			audioOpen = c.pbx.sendReport()
-		}
-		if videoOpen {
-			videoOpen = videoLeg.sendReport()
-		}
-		c.sendBrowserReports(pc)
-		if c.lean != nil && !c.lean.alive(time.Now()) {
-			select {
-			case c.pcDown <- "browser connection failed: its connectivity checks stopped":
-			default:
-			}
-		}
-	}
-}
-
 // sendBrowserReports sends the browser leg's RTCP: a sender report per
 // stream the box sends (first one carrying the reception reports on the
 // browser's streams), or a receiver report when the box sent nothing yet.

@@ -135,6 +135,7 @@ func (c *call) stopFast() {
 	if f := c.fastAudio.Swap(nil); f != nil {
 		f.s.Close()
 	}
+	c.reports.stop(c)
 	if c.lean != nil {
 		c.lean.stop()
 	}

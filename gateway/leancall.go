@@ -103,6 +103,7 @@ func (c *call) startLean(plan *bridgePlan) error {
 	if err != nil {
 		return fmt.Errorf("browser answer: %w", err)
 	}
+	o.sd = nil // read again from c.offerSDP for a codec change: most calls have none
 	c.lean = l
 	c.plan = plan
 	c.pbx.apply(plan)
@@ -228,6 +229,7 @@ func (l *leanLeg) endHandshake() {
 	l.forget.Do(func() {
 		l.mu.Lock()
 		peer, d := l.peer, l.dtls
+		l.dtls = nil // its handshake state is garbage now
 		l.mu.Unlock()
 		l.host.fast.Forget(peer, d)
 	})
@@ -276,10 +278,14 @@ func (l *leanLeg) writeRTCP(pkts []rtcp.Packet) {
 // answer (switchCodec's rules); no new ICE or DTLS.
 func (l *leanLeg) switchCodec(plan *bridgePlan) error {
 	c := l.c
+	o, err := parseLeanOffer(c.offerSDP)
+	if err != nil {
+		return err
+	}
 	d := l.desc
 	d.version++
 	d.plan = plan
-	offer, err := leanSDP(l.offer, d)
+	offer, err := leanSDP(o, d)
 	if err != nil {
 		return err
 	}
@@ -294,7 +300,7 @@ func (l *leanLeg) switchCodec(plan *bridgePlan) error {
 			}
 			switch m.Type {
 			case MsgAnswer:
-				if err := checkLeanAnswer(m.SDP, l.offer, plan.Browser.PT); err != nil {
+				if err := checkLeanAnswer(m.SDP, o, plan.Browser.PT); err != nil {
 					c.refuse(CodeBadSDP, err.Error())
 					return fmt.Errorf("browser answer: %w", err)
 				}

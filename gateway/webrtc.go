@@ -33,7 +33,8 @@ type webrtcHost struct {
 	iceSrv []webrtc.ICEServer
 
 	cert     dtlsCert
-	leanHost // the lean stack's part (leancall.go)
+	leanHost              // the lean stack's part (leancall.go)
+	reports  *reportClock // every call's RTCP reports (leanreports.go)
 
 	apiMu sync.Mutex
 	apis  map[string]*webrtc.API // by codec list (api)
@@ -66,6 +67,7 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	// lean calls' checks are answered on the port too (leancall.go)
 	h.leanICE = &dtlssrtp.Lite{}
 	h.fast.SetLite(h.leanICE)
+	h.reports = newReportClock()
 	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionlog.Factory(log).NewLogger("udpmux")})
 	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory(log)}
 	se.SetICEUDPMux(h.mux)
@@ -124,6 +126,7 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 }
 
 func (h *webrtcHost) close() {
+	h.reports.close()
 	h.mux.Close()
 	h.fast.Close()
 }
@@ -206,7 +209,7 @@ func (h *webrtcHost) api(audio, video []codec) (*webrtc.API, error) {
 		h.ir = boxInterceptors()
 	}
 	// RTCP is terminated per leg; both legs' reports come from the
-	// relay's statistics (Call.sendReports).
+	// relay's statistics (reportClock, leanreports.go).
 	a := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(h.se), webrtc.WithInterceptorRegistry(h.ir))
 	if h.apis == nil || len(h.apis) >= maxAPIs {
 		h.apis = map[string]*webrtc.API{}
@@ -217,7 +220,7 @@ func (h *webrtcHost) api(audio, video []codec) (*webrtc.API, error) {
 
 // boxInterceptors are pion's per-packet hooks on the browser leg: none.
 // Sender and receiver reports come from the relay's own statistics
-// (Call.sendReports): pion's report interceptors parse every packet again,
+// (reportClock, leanreports.go): pion's report interceptors parse every packet again,
 // allocate doing so, and never see the packets of the fast path.
 func boxInterceptors() *interceptor.Registry {
 	return &interceptor.Registry{}

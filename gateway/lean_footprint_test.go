@@ -1,0 +1,219 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"edgebox/gateway"
+	"edgebox/gateway/client"
+)
+
+// TestCallFootprint holds footprintCalls calls up, then as many again:
+// the figures are the growth from the first set to both, so what the
+// gateway holds once whatever the number of calls (the portal's
+// keep-alive connections, the test's own goroutines) cancels out.
+const footprintCalls = 20
+
+// TestCallFootprint measures what an established call costs the gateway,
+// on both stacks: goroutines and live heap per call. The browsers run in
+// a child process (this test binary again, in footprintBrowsers), so the
+// counts are the gateway's alone. A lean call may hold at most 2
+// goroutines (issue 17): the call's own, its run loop on the signalling
+// socket's handler and that socket's reader; the media stack adds none
+// once the handshake's goroutines ended. The heap figures are logged,
+// with the ratio of the stacks.
+func TestCallFootprint(t *testing.T) {
+	if os.Getenv("FOOTPRINT_PORTAL") != "" {
+		footprintBrowsers(t)
+		return
+	}
+	got := map[string]footprint{}
+	for _, s := range stacks {
+		t.Run("stack="+s, func(t *testing.T) {
+			f := measureFootprint(t)
+			got[s] = f
+			t.Logf("%s: %.2f goroutines and %.1f KB live heap per established call (%d calls to %d)",
+				s, f.goroutines, f.heapKB, footprintCalls, 2*footprintCalls)
+			if s == "lean" && f.goroutines > 2 {
+				t.Errorf("a lean call holds %.2f goroutines, want at most 2", f.goroutines)
+			}
+		})
+	}
+	if p, l := got["pion"], got["lean"]; p.heapKB > 0 && l.heapKB > 0 {
+		t.Logf("lean/pion: goroutines %.2f/%.2f, heap %.1f/%.1f KB (%.2fx)",
+			l.goroutines, p.goroutines, l.heapKB, p.heapKB, l.heapKB/p.heapKB)
+	}
+}
+
+type footprint struct{ goroutines, heapKB float64 }
+
+func measureFootprint(t *testing.T) footprint {
+	uas := startSIPp(t, "uas_echo", 2*footprintCalls)
+	cfg := testConfig(t, uas.addr())
+	cfg.Media.RTPPortMin, cfg.Media.RTPPortMax = freeRTPRange(t, 2*footprintCalls+2)
+	svc := startGateway(t, cfg)
+
+	// pipes and a file: exec starts no copying goroutines in this process
+	errLog, err := os.CreateTemp(t.TempDir(), "browsers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCallFootprint$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "FOOTPRINT_PORTAL="+portalBase(svc), "GATEWAY_TEST_STACK=")
+	cmd.Stderr = errLog
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			stdin.Close() // the browsers hang up and exit
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		}
+	}
+	t.Cleanup(stop)
+	up := make(chan string, 2)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		var out []string // the child's test output, for its failure
+		for sc.Scan() {
+			line := sc.Text()
+			out = append(out, line)
+			if strings.HasPrefix(line, "calls up") || strings.HasPrefix(line, "FAIL") {
+				up <- strings.Join(out, "\n")
+			}
+		}
+		close(up)
+	}()
+	measure := func(n int) (int, int64) {
+		select {
+		case out := <-up:
+			if !strings.HasSuffix(out, "calls up "+strconv.Itoa(n)) {
+				b, _ := os.ReadFile(errLog.Name())
+				t.Fatalf("the browsers failed: %s\n%s", out, b)
+			}
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the browsers' calls did not come up within 2 minutes")
+		}
+		waitFor(t, 30*time.Second, "every call on the fast path", func() bool {
+			calls := svc.Snapshot()
+			if len(calls) != n {
+				return false
+			}
+			for _, ci := range calls {
+				if ci.MediaPath != gateway.PathFast {
+					return false
+				}
+			}
+			return true
+		})
+		requireStack(t, svc.Snapshot())
+		return settled()
+	}
+	g1, h1 := measure(footprintCalls)
+	io.WriteString(stdin, "more\n")
+	g2, h2 := measure(2 * footprintCalls)
+	stop()
+	uas.wait(t, 30*time.Second)
+	return footprint{goroutines: float64(g2-g1) / footprintCalls, heapKB: float64(h2-h1) / footprintCalls / 1024}
+}
+
+// settled is the goroutine count and the live heap once the count held
+// still for a second: goroutines of a call's set-up (a pion track's
+// reader, a lean handshake) end on their own shortly after the media
+// started.
+func settled() (int, int64) {
+	last, still := -1, 0
+	for end := time.Now().Add(20 * time.Second); still < 4 && time.Now().Before(end); {
+		n := runtime.NumGoroutine()
+		if n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return runtime.NumGoroutine(), int64(m.HeapAlloc)
+}
+
+// footprintBrowsers is the child process of TestCallFootprint: it places
+// footprintCalls calls through the gateway at FOOTPRINT_PORTAL, sends
+// some audio on each until it echoes and says "calls up N"; a line on
+// stdin has it place as many again; then it holds the calls until its
+// stdin closes.
+func footprintBrowsers(t *testing.T) {
+	base := os.Getenv("FOOTPRINT_PORTAL")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	in := bufio.NewReader(os.Stdin)
+	var calls []*client.Call
+	callsUp(t, ctx, base, &calls)
+	if _, err := in.ReadString('\n'); err != nil {
+		return // the parent gave up
+	}
+	callsUp(t, ctx, base, &calls)
+	io.Copy(io.Discard, in)
+	for _, c := range calls {
+		c.Hangup(ctx)
+	}
+	for _, c := range calls {
+		c.WaitEvent(ctx, gateway.EventEnded)
+	}
+}
+
+// callsUp places footprintCalls more calls and says how many are up.
+func callsUp(t *testing.T, ctx context.Context, base string, calls *[]*client.Call) {
+	var more []*client.Call
+	for range footprintCalls {
+		res, err := clientAuthorizeAt(base, gateway.AuthorizeRequest{From: testFrom, Destination: "sip:agent@127.0.0.1", Context: testContext})
+		if err != nil {
+			t.Fatalf("authorize: %v", err)
+		}
+		c, err := client.Dial(ctx, res.WebSocketURL, res.Token, client.Options{LoopbackOnly: true})
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		more = append(more, c)
+	}
+	for _, c := range more {
+		if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+			t.Fatal(err)
+		}
+		c.StartAudio(ctx, 50)
+	}
+	for _, c := range more {
+		waitEchoed(t, c, 10) // media flowed both ways: the call is established
+	}
+	*calls = append(*calls, more...)
+	fmt.Println("calls up " + strconv.Itoa(len(*calls)))
+}
