@@ -11,6 +11,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+
+	"edgebox/internal/testenv"
 )
 
 // fakeDHCP is a server the client talks to through dhcpTransport.
@@ -85,18 +87,6 @@ type events struct {
 	losses []string
 }
 
-func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // TestDHCPClientLifecycle: bound, renewed at T1 by unicast, rebinding by
 // broadcast after T2 when the server is silent, lost at expiry, and bound
 // again by DISCOVER when the server returns; a NAK drops the lease at once.
@@ -123,18 +113,18 @@ func TestDHCPClientLifecycle(t *testing.T) {
 		t.Fatalf("state without carrier: %s", c.Status().State)
 	}
 	c.SetCarrier(true)
-	waitUntil(t, "bound", 3*time.Second, func() bool { return c.Status().State == DHCPBound })
-	waitUntil(t, "unicast renew at T1", 3*time.Second, func() bool { _, r, _ := srv.counts(); return r >= 1 && c.Status().Renewals >= 1 })
+	testenv.WaitFor(t, 3*time.Second, "bound", testenv.Cond(func() bool { return c.Status().State == DHCPBound }))
+	testenv.WaitFor(t, 3*time.Second, "unicast renew at T1", testenv.Cond(func() bool { _, r, _ := srv.counts(); return r >= 1 && c.Status().Renewals >= 1 }))
 
 	srv.mu.Lock()
 	srv.up = false
 	srv.mu.Unlock()
-	waitUntil(t, "rebinding", 5*time.Second, func() bool { return c.Status().State == DHCPRebinding })
-	waitUntil(t, "expiry", 12*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "rebinding", testenv.Cond(func() bool { return c.Status().State == DHCPRebinding }))
+	testenv.WaitFor(t, 12*time.Second, "expiry", testenv.Cond(func() bool {
 		ev.mu.Lock()
 		defer ev.mu.Unlock()
 		return len(ev.losses) == 1 && ev.losses[0] == "lease expired"
-	})
+	}))
 	if _, _, rb := srv.counts(); rb == 0 {
 		t.Error("no broadcast rebind before expiry")
 	}
@@ -144,35 +134,35 @@ func TestDHCPClientLifecycle(t *testing.T) {
 	srv.mu.Lock()
 	srv.up = true
 	srv.mu.Unlock()
-	waitUntil(t, "bound again", 5*time.Second, func() bool { return c.Status().State == DHCPBound })
+	testenv.WaitFor(t, 5*time.Second, "bound again", testenv.Cond(func() bool { return c.Status().State == DHCPBound }))
 
 	// NAK on renewal: lease dropped at once.
 	srv.mu.Lock()
 	srv.nak = true
 	srv.mu.Unlock()
-	waitUntil(t, "NAK loss", 4*time.Second, func() bool {
+	testenv.WaitFor(t, 4*time.Second, "NAK loss", testenv.Cond(func() bool {
 		ev.mu.Lock()
 		defer ev.mu.Unlock()
 		return len(ev.losses) == 2
-	})
+	}))
 	srv.mu.Lock()
 	srv.nak = false
 	srv.mu.Unlock()
-	waitUntil(t, "bound after NAK", 5*time.Second, func() bool { return c.Status().State == DHCPBound })
+	testenv.WaitFor(t, 5*time.Second, "bound after NAK", testenv.Cond(func() bool { return c.Status().State == DHCPBound }))
 
 	// Carrier loss: exchanges stop; the lease is kept and confirmed by
 	// broadcast when the carrier returns.
 	c.SetCarrier(false)
-	waitUntil(t, "no-carrier", 3*time.Second, func() bool { return c.Status().State == DHCPNoCarrier })
+	testenv.WaitFor(t, 3*time.Second, "no-carrier", testenv.Cond(func() bool { return c.Status().State == DHCPNoCarrier }))
 	if c.Status().Lease == nil {
 		t.Error("lease dropped on carrier loss (it must survive until expiry)")
 	}
 	_, _, rb0 := srv.counts()
 	c.SetCarrier(true)
-	waitUntil(t, "confirmed after carrier", 3*time.Second, func() bool {
+	testenv.WaitFor(t, 3*time.Second, "confirmed after carrier", testenv.Cond(func() bool {
 		_, _, rb := srv.counts()
 		return rb > rb0 && c.Status().State == DHCPBound
-	})
+	}))
 }
 
 // TestDHCPClientExpiresWithoutCarrier: a lease runs out even while the link
@@ -187,7 +177,7 @@ func TestDHCPClientExpiresWithoutCarrier(t *testing.T) {
 	defer cancel()
 	go c.Run(ctx)
 	c.SetCarrier(true)
-	waitUntil(t, "bound", 3*time.Second, func() bool { return c.Status().State == DHCPBound })
+	testenv.WaitFor(t, 3*time.Second, "bound", testenv.Cond(func() bool { return c.Status().State == DHCPBound }))
 	c.SetCarrier(false)
 	select {
 	case r := <-lost:

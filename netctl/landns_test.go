@@ -5,12 +5,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"edgebox/internal/testenv"
 )
 
 // fakeUpstream answers every A query with 10.9.9.9 on addr:53.
@@ -60,9 +61,7 @@ func resolveAt(server netip.Addr, name string) ([]netip.Addr, error) {
 // forwarded to the uplink's server, and with no uplink the answer is a
 // failure, not silence.
 func TestLANDNS(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("binds port 53: needs root")
-	}
+	testenv.RequireRoot(t) // binds port 53
 	box, up := netip.MustParseAddr("127.0.91.1"), netip.MustParseAddr("127.0.91.2")
 	fakeUpstream(t, up)
 	var upstream atomic.Pointer[[]netip.Addr]

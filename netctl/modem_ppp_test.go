@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 	"edgebox/modem"
 )
 
@@ -266,17 +267,6 @@ func newPPPManager(t *testing.T, drv ModemDriver) (*modemManager, *Uplink) {
 	return m, u
 }
 
-func waitCond(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for i := 0; i < 1000; i++ {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func countLines(path string) (n int, lines []string) {
 	b, _ := os.ReadFile(path)
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
@@ -302,9 +292,9 @@ func TestModemSharedPortSuspendsAroundPPPD(t *testing.T) {
 	f := newFakeModem(t, true)
 	fakePPPD(t, f.dir, "stubborn")
 	m, u := newPPPManager(t, f)
-	waitCond(t, "connected", func() bool { return m.status().State == ModemConnected })
+	testenv.WaitFor(t, 10*time.Second, "connected", testenv.Cond(func() bool { return m.status().State == ModemConnected }))
 	// Let the watch poll a few times while pppd holds the port.
-	waitCond(t, "polls while suspended", func() bool { _, _, n, _ := f.snapshot(); return n >= 6 })
+	testenv.WaitFor(t, 10*time.Second, "polls while suspended", testenv.Cond(func() bool { _, _, n, _ := f.snapshot(); return n >= 6 }))
 	if st := m.status(); st.State != ModemConnected || st.Error != "" {
 		t.Fatalf("state during the call: %s %q", st.State, st.Error)
 	}
@@ -315,7 +305,7 @@ func TestModemSharedPortSuspendsAroundPPPD(t *testing.T) {
 		t.Fatalf("pppd starts %v, want one with the AT port suspended", starts)
 	}
 	m.disconnect()
-	waitCond(t, "disconnected", func() bool { return m.status().State == ModemDisconnected })
+	testenv.WaitFor(t, 10*time.Second, "disconnected", testenv.Cond(func() bool { return m.status().State == ModemDisconnected }))
 	calls, violations, _, reset := f.snapshot()
 	for _, v := range violations {
 		t.Error(v)
@@ -371,7 +361,7 @@ func TestModemPPPDExitRedials(t *testing.T) {
 				}
 			}
 			m, u = newPPPManager(t, f)
-			waitCond(t, "connected", func() bool { return m.status().State == ModemConnected && uplinkAddr(m, u) != nil })
+			testenv.WaitFor(t, 10*time.Second, "connected", testenv.Cond(func() bool { return m.status().State == ModemConnected && uplinkAddr(m, u) != nil }))
 			if err := os.WriteFile(filepath.Join(f.dir, "hangup"), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -389,8 +379,8 @@ func TestModemPPPDExitRedials(t *testing.T) {
 			if len(s.live) != 0 {
 				t.Errorf("redial while pppd %v runs", s.live)
 			}
-			waitCond(t, "second pppd", func() bool { n, _ := countLines(filepath.Join(f.dir, "starts")); return n >= 2 })
-			waitCond(t, "connected again", func() bool { return m.status().State == ModemConnected && uplinkAddr(m, u) != nil })
+			testenv.WaitFor(t, 10*time.Second, "second pppd", testenv.Cond(func() bool { n, _ := countLines(filepath.Join(f.dir, "starts")); return n >= 2 }))
+			testenv.WaitFor(t, 10*time.Second, "connected again", testenv.Cond(func() bool { return m.status().State == ModemConnected && uplinkAddr(m, u) != nil }))
 			calls, violations, _, reset := f.snapshot()
 			for _, v := range violations {
 				t.Error(v)
@@ -433,7 +423,7 @@ func TestStopPPPDWaitsForExit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitCond(t, "pppd pid file", func() bool { m, _ := filepath.Glob(filepath.Join(dir, "pid.*")); return len(m) == 1 })
+			testenv.WaitFor(t, 10*time.Second, "pppd pid file", testenv.Cond(func() bool { m, _ := filepath.Glob(filepath.Join(dir, "pid.*")); return len(m) == 1 }))
 			stopPPPD(p, log)
 			select {
 			case <-p.done:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 	"edgebox/modem"
 )
 
@@ -55,14 +56,13 @@ func TestModemNeedsResetDetectsAgain(t *testing.T) {
 	go m.run(ctx)
 	<-f.called
 	want := "the modem is restarting to apply a setting; detecting it again"
-	deadline := time.Now().Add(10 * time.Second)
 	var st ModemStatus
-	for st = m.status(); st.Error != want && time.Now().Before(deadline); st = m.status() {
-		if st.State == ModemFaulty {
+	testenv.Until(10*time.Second, "the restart shown", func() (bool, error) {
+		if st = m.status(); st.State == ModemFaulty {
 			t.Fatalf("modem shown as faulty: %+v", st)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return st.Error == want, nil
+	})
 	if st.State != ModemOpening || st.Error != want {
 		t.Fatalf("state while the modem restarts: %s %q", st.State, st.Error)
 	}
@@ -82,10 +82,7 @@ func TestModemFaultyWaits(t *testing.T) {
 	m, ctx := newTestManager(t, f)
 	go m.run(ctx)
 	<-f.called
-	deadline := time.Now().Add(10 * time.Second)
-	for m.status().State != ModemFaulty && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Until(10*time.Second, "faulty", testenv.Cond(func() bool { return m.status().State == ModemFaulty }))
 	if st := m.status(); st.State != ModemFaulty {
 		t.Fatalf("state %q, want faulty", st.State)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"edgebox/internal/config"
 	"edgebox/internal/firewall"
+	"edgebox/internal/testenv"
 )
 
 const boxWANAddr = wanNet + ".20"
@@ -55,7 +56,7 @@ func TestNamespaceBootFirewallWANNeighbour(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What init's bootFirewall runs, with the roles it finds on this "board".
-	if err := inNS(r.boxNS, func() error {
+	if err := testenv.DoInHandle(r.boxNS, func() error {
 		_, err := firewall.Boot(c.Network, map[string]string{"wan": "wan0", "lan1": "lan0"})
 		return err
 	}); err != nil {

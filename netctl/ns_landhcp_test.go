@@ -14,6 +14,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/vishvananda/netns"
 
+	"edgebox/internal/testenv"
 	"edgebox/netctl"
 )
 
@@ -153,7 +154,7 @@ func TestNamespaceLANDHCP(t *testing.T) {
 		dhcpv4.WithClientIP(net.ParseIP(ip2)), dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.ParseIP(lanBoxAddr))))
 	full := steal.ToBytes()
 	var answers []string
-	if err := inNS(r.lanNS, func() error {
+	if err := testenv.DoInHandle(r.lanNS, func() error {
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(lanHostAddr), Port: dhcpv4.ClientPort})
 		if err != nil {
 			return err
@@ -206,7 +207,7 @@ func lookupFrom(ns netns.NsHandle, server, name string) (string, error) {
 	// inside ns explicitly.
 	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var c net.Conn
-		err := inNS(ns, func() error {
+		err := testenv.DoInHandle(ns, func() error {
 			var d net.Dialer
 			var err error
 			c, err = d.DialContext(ctx, "udp4", server+":53")

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/internal/testenv"
 	"edgebox/netctl"
 )
 
@@ -46,7 +47,7 @@ type simulator struct {
 	t    testing.TB
 	pty  string
 	ctl  string
-	logs *syncBuffer
+	logs *testenv.LogBuffer
 }
 
 func (r *rig) startModemsim(profile, pin string) *simulator {
@@ -57,7 +58,7 @@ func (r *rig) startModemsim(profile, pin string) *simulator {
 // startModemsimArgs is startModemsim with extra modemsim flags.
 func (r *rig) startModemsimArgs(profile, pin string, extra ...string) *simulator {
 	r.t.Helper()
-	s := &simulator{t: r.t, ctl: filepath.Join(r.dir, "modemsim.ctl"), logs: &syncBuffer{}}
+	s := &simulator{t: r.t, ctl: filepath.Join(r.dir, "modemsim.ctl"), logs: &testenv.LogBuffer{}}
 	args := []string{"--pty", "--profile", profile, "--netdev", "ltep", "--netns", r.inet, "--control", s.ctl}
 	if pin != "" {
 		args = append(args, "--pin", pin)
@@ -83,7 +84,7 @@ func (r *rig) startModemsimArgs(profile, pin string, extra ...string) *simulator
 			<-done
 		}
 		if r.t.Failed() {
-			r.t.Logf("modemsim log (tail):\n%s", tail(s.logs.String(), 4000))
+			r.t.Logf("modemsim log (tail):\n%s", testenv.Tail(s.logs.String(), 4000))
 		}
 	})
 	line := make(chan string, 1)

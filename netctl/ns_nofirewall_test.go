@@ -8,6 +8,7 @@ import (
 
 	"edgebox/internal/config"
 	"edgebox/internal/firewall"
+	"edgebox/internal/testenv"
 )
 
 // TestNamespaceNoFirewallReplacesBootTable (issue 23): init loads its
@@ -27,7 +28,7 @@ func TestNamespaceNoFirewallReplacesBootTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What init's bootFirewall runs before netctl starts.
-	if err := inNS(r.boxNS, func() error {
+	if err := testenv.DoInHandle(r.boxNS, func() error {
 		_, err := firewall.Boot(c.Network, map[string]string{"wan": "wan0", "lan1": "lan0"})
 		return err
 	}); err != nil {

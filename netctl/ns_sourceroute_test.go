@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"edgebox/internal/testenv"
 )
 
 // dialFromSource connects from namespace ns with source address src and
 // returns the first line the server sends.
 func dialFromSource(ns netns.NsHandle, src, addr string, timeout time.Duration) (string, error) {
 	var c net.Conn
-	err := inNS(ns, func() error {
+	err := testenv.DoInHandle(ns, func() error {
 		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 		var err error
 		c, err = d.Dial("tcp4", addr)

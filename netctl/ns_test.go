@@ -6,7 +6,6 @@ package netctl_test
 // and to a LAN client namespace. Debian's dnsmasq serves DHCP.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +22,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"edgebox/internal/testenv"
 	"edgebox/netctl"
 )
 
@@ -53,17 +52,6 @@ func netctlBinary(t testing.TB) string {
 	return binPath
 }
 
-func needRoot(t testing.TB) {
-	if os.Geteuid() != 0 {
-		t.Skip("namespace tests need root")
-	}
-	for _, b := range []string{"ip", "/usr/sbin/dnsmasq"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Fatalf("%s is missing: run scripts/deps.sh (%v)", b, err)
-		}
-	}
-}
-
 func run(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
@@ -83,31 +71,14 @@ type rig struct {
 	cfgPath        string
 	proc           *exec.Cmd
 	procDone       chan struct{}
-	log            *syncBuffer
+	log            *testenv.LogBuffer
 	dnsmasq        map[string]*exec.Cmd
-	dnsmasqLogs    map[string]*syncBuffer
+	dnsmasqLogs    map[string]*testenv.LogBuffer
 	client         netctl.Client
 	boxNS, inetNS  netns.NsHandle
 	lanNS          netns.NsHandle
 	boxH           *netlink.Handle
 	netctlArgs     []string // extra flags for startNetctl
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Addresses in the rig (inside the test's namespaces only).
@@ -126,18 +97,13 @@ const (
 //	box lan0 <-> lan lanc 192.168.50.2/24 (LAN client, default via the box)
 //	inet lo 10.9.0.9/32                  (a server on the internet)
 func newRig(t testing.TB, tag string) *rig {
-	needRoot(t)
+	testenv.RequireRoot(t, "ip", "/usr/sbin/dnsmasq")
 	bin := netctlBinary(t)
 	id := fmt.Sprintf("%s%d", tag, os.Getpid()%100000)
 	r := &rig{t: t, box: "nb" + id, inet: "ni" + id, lan: "nl" + id, dir: t.TempDir(),
-		dnsmasq: map[string]*exec.Cmd{}, dnsmasqLogs: map[string]*syncBuffer{}, log: &syncBuffer{}}
+		dnsmasq: map[string]*exec.Cmd{}, dnsmasqLogs: map[string]*testenv.LogBuffer{}, log: &testenv.LogBuffer{}}
 	_ = bin
-	for _, ns := range []string{r.box, r.inet, r.lan} {
-		exec.Command("ip", "netns", "del", ns).Run() // leftovers of a killed run
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
+	boxNS, inetNS, lanNS := testenv.NewNetns(t, r.box), testenv.NewNetns(t, r.inet), testenv.NewNetns(t, r.lan)
 	run(t, "ip", "link", "add", "wan0", "netns", r.box, "type", "veth", "peer", "name", "wanp", "netns", r.inet)
 	run(t, "ip", "link", "add", "lte0", "netns", r.box, "type", "veth", "peer", "name", "ltep", "netns", r.inet)
 	run(t, "ip", "link", "add", "lan0", "netns", r.box, "type", "veth", "peer", "name", "lanc", "netns", r.lan)
@@ -149,17 +115,8 @@ func newRig(t testing.TB, tag string) *rig {
 	run(t, "ip", "-n", r.lan, "addr", "add", lanHostAddr+"/24", "dev", "lanc")
 	run(t, "ip", "-n", r.lan, "link", "set", "lanc", "up")
 	run(t, "ip", "-n", r.lan, "route", "add", "default", "via", lanBoxAddr)
+	r.boxNS, r.inetNS, r.lanNS = boxNS.Handle(), inetNS.Handle(), lanNS.Handle()
 	var err error
-	for _, p := range []struct {
-		name string
-		h    *netns.NsHandle
-	}{{r.box, &r.boxNS}, {r.inet, &r.inetNS}, {r.lan, &r.lanNS}} {
-		if *p.h, err = netns.GetFromName(p.name); err != nil {
-			t.Fatal(err)
-		}
-		h := *p.h
-		t.Cleanup(func() { h.Close() })
-	}
 	if r.boxH, err = netlink.NewHandleAt(r.boxNS); err != nil {
 		t.Fatal(err)
 	}
@@ -171,37 +128,11 @@ func newRig(t testing.TB, tag string) *rig {
 	return r
 }
 
-// inNS runs f on an OS thread inside namespace ns (sockets made there stay
-// in ns).
-func inNS(ns netns.NsHandle, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			runtime.UnlockOSThread()
-			return
-		}
-		err = f()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		} // else the thread dies with the goroutine, still locked
-		errc <- err
-	}()
-	return <-errc
-}
-
 // dialFrom connects to addr from namespace ns and returns the first line
 // the server sends.
 func dialFrom(ns netns.NsHandle, addr string, timeout time.Duration) (string, error) {
 	var c net.Conn
-	err := inNS(ns, func() error {
+	err := testenv.DoInHandle(ns, func() error {
 		var err error
 		c, err = net.DialTimeout("tcp4", addr, timeout)
 		return err
@@ -220,7 +151,7 @@ func dialFrom(ns netns.NsHandle, addr string, timeout time.Duration) (string, er
 // client's address.
 func serve(t testing.TB, ns netns.NsHandle, addr string) {
 	var l net.Listener
-	if err := inNS(ns, func() error {
+	if err := testenv.DoInHandle(ns, func() error {
 		var err error
 		l, err = net.Listen("tcp4", addr)
 		return err
@@ -245,7 +176,7 @@ func (r *rig) startDNSMasq(iface, subnet string, extra ...string) {
 	r.t.Helper()
 	logb := r.dnsmasqLogs[iface]
 	if logb == nil {
-		logb = &syncBuffer{}
+		logb = &testenv.LogBuffer{}
 		r.dnsmasqLogs[iface] = logb
 	}
 	args := []string{"netns", "exec", r.inet, "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
@@ -309,7 +240,7 @@ func (r *rig) startNetctl() {
 		if r.t.Failed() {
 			r.t.Logf("netctl log:\n%s", r.log.String())
 			for k, v := range r.dnsmasqLogs {
-				r.t.Logf("dnsmasq %s log (tail):\n%s", k, tail(v.String(), 3000))
+				r.t.Logf("dnsmasq %s log (tail):\n%s", k, testenv.Tail(v.String(), 3000))
 			}
 		}
 	})
@@ -317,13 +248,6 @@ func (r *rig) startNetctl() {
 		_, err := r.client.Status(context.Background())
 		return err == nil, fmt.Sprint(err)
 	})
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
 
 // stopNetctl sends SIGTERM and waits for a clean exit.
@@ -342,20 +266,10 @@ func (r *rig) stopNetctl() {
 	r.proc = nil
 }
 
-// waitFor polls cond every 100ms until it holds or timeout passes.
+// waitFor fails the test unless cond holds within timeout.
 func (r *rig) waitFor(what string, timeout time.Duration, cond func() (bool, string)) {
 	r.t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		last = why
-		time.Sleep(100 * time.Millisecond)
-	}
-	r.t.Fatalf("timed out after %v waiting for %s (last: %s)", timeout, what, last)
+	testenv.WaitFor(r.t, timeout, what, testenv.Why(cond))
 }
 
 func (r *rig) status() netctl.Status {
