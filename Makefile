@@ -42,7 +42,7 @@ test: lint image
 # bench-all runs every Go benchmark in the tree.
 bench: image
 	@mkdir -p $(OUT)
-	go run ./cmd/calldial bench | tee $(OUT)/bench.txt
+	go run ./devtools/cmd/calldial bench | tee $(OUT)/bench.txt
 	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'BootToHealthz' -benchtime 2x -timeout 20m ./image/ | tee -a $(OUT)/bench.txt
 	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'FieldDay' -benchtime 1x -timeout 30m ./image/ | tee -a $(OUT)/bench.txt
 	go test -run '^$$' -bench 'Failover' -benchtime 10x -timeout 10m ./netctl/ | tee -a $(OUT)/bench.txt

@@ -1,6 +1,6 @@
 // Package client is a Go implementation of the gateway's signaling
 // protocol (docs/gateway-protocol.md) with a pion peer connection: what a
-// native app, the tests and the load generator (cmd/calldial) use to place
+// native app, the tests and the load generator (devtools/cmd/calldial) use to place
 // calls through the box.
 package client
 

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"edgebox/bench"
-	"edgebox/calldial"
+	"edgebox/devtools/bench"
+	"edgebox/devtools/calldial"
 )
 
 func main() {

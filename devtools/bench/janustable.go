@@ -3,7 +3,7 @@ package bench
 import (
 	"fmt"
 
-	"edgebox/calldial"
+	"edgebox/devtools/calldial"
 )
 
 // printJanus writes the rows of Janus beside the gateway: each point both

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"edgebox/bench"
-	"edgebox/calldial"
+	"edgebox/devtools/bench"
+	"edgebox/devtools/calldial"
 )
 
 // rig builds cmd/gateway and starts it with SIPp (rtp_echo) on loopback.

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"edgebox/calldial"
+	"edgebox/devtools/calldial"
 )
 
 // Janus (Debian package janus, its SIP plugin) is the closest existing

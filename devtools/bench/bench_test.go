@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"edgebox/calldial"
+	"edgebox/devtools/calldial"
 	"edgebox/internal/config"
 )
 
@@ -23,7 +23,7 @@ ok  	edgebox/bench	1.703s
 `
 
 func TestParseGoBench(t *testing.T) {
-	res := parseGoBench([]byte(goBenchOut), "edgebox/bench")
+	res := parseGoBench([]byte(goBenchOut), "edgebox/devtools/bench")
 	if len(res) != 3 {
 		t.Fatalf("%d results, want 3: %+v", len(res), res)
 	}

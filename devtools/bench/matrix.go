@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"edgebox/calldial"
+	"edgebox/devtools/calldial"
 )
 
 // Point is one load point of the matrix.

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"edgebox/calldial"
+	"edgebox/devtools/calldial"
 	"edgebox/gateway"
 	"edgebox/internal/config"
 )

@@ -27,7 +27,7 @@ type GoBench struct {
 var hotPaths = []struct{ pkg, pattern string }{
 	{"edgebox/gateway", "^BenchmarkRelay"},
 	{"edgebox/internal/dtlssrtp", "^BenchmarkFastPath"},
-	{"edgebox/bench", "."},
+	{"edgebox/devtools/bench", "."},
 }
 
 // RunGoBenchmarks runs the hot-path benchmarks with go test.
