@@ -145,7 +145,8 @@ func TestBrowserPhoneGermanGoStrings(t *testing.T) {
 	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
 	english := englishParts(t)
 	// Go-built texts that were English on German pages before, by name.
-	english = append(english, "SIP trunk", "Tunnel address", "Via uplink", "WebRTC port", "This SIM is from", "its usual APN", "Set it on the", "not reported", "guessed from", "Upload and connect", "What the import")
+	english = append(english, "SIP trunk", "Tunnel address", "Via uplink", "WebRTC port", "This SIM is from", "its usual APN", "Set it on the", "not reported", "guessed from", "Upload and connect", "What the import",
+		"Devices on the LAN", "Portal API keys", "Create key", "What it may call", "Installed:")
 	pages := []string{"/dashboard", "/signal", "/admin", "/logs", "/sms"}
 	for _, s := range wizardSteps {
 		pages = append(pages, "/wizard/"+s.ID)
