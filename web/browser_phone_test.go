@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -27,6 +26,7 @@ import (
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 	"edgebox/internal/update"
 	"edgebox/netctl/openvpn"
 )
@@ -75,14 +75,10 @@ func snap(dir, name string) chromedp.Action[chromedp.Void] {
 // waitURL waits until the page's address ends with suffix.
 func waitURL(suffix string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		var loc string
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			loc, _ = chromedp.Run(ctx, chromedp.Location())
-			if strings.HasSuffix(loc, suffix) {
-				return nil
-			}
-		}
-		return fmt.Errorf("page is %s, want …%s", loc, suffix)
+		return testenv.Until(20*time.Second, "page …"+suffix, func() (bool, error) {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			return strings.HasSuffix(loc, suffix), fmt.Errorf("page is %s", loc)
+		})
 	})
 }
 
@@ -360,14 +356,11 @@ func TestBrowserPhoneWords(t *testing.T) {
 // namespace, the carrier's 10.64.64.1 behind it, silent at first (the
 // kernel answers host-unreachable from 10.64.64.15), then answering.
 func TestBrowserPhoneDiagPingOwnAddress(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
+	testenv.RequireRoot(t, "ip")
 	id := fmt.Sprint(os.Getpid())
 	box, carrier := "ebdiag-box-"+id, "ebdiag-carrier-"+id
 	for _, ns := range []string{box, carrier} {
-		ipCmd(t, "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		testenv.NewNetns(t, ns)
 	}
 	ipCmd(t, "link", "add", "wwan0", "netns", box, "type", "veth", "peer", "name", "eth0", "netns", carrier)
 	for _, c := range [][]string{
@@ -576,16 +569,12 @@ func TestBrowserPhoneSupportBundle(t *testing.T) {
 // The quick tests: internet (DNS and HTTPS to an address) and VPN (a ping
 // to the tunnel's server address) from the admin page.
 func TestBrowserPhoneQuickTests(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace (the VPN ping)")
-	}
+	testenv.RequireRoot(t, "ip") // a network namespace for the VPN ping
 	site := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	t.Cleanup(site.Close)
 	// The VPN ping goes into an empty namespace of the test's: no traffic leaves.
 	ns := "ebquick-" + fmt.Sprint(os.Getpid())
-	ipCmd(t, "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+	testenv.NewNetns(t, ns)
 	icmpInNetns(t, ns)
 
 	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
@@ -669,7 +658,7 @@ func TestCatalogKeysAreUsed(t *testing.T) {
 func icmpInNetns(t *testing.T, ns string) {
 	old := openICMP
 	openICMP = func() (c *icmp.PacketConn, raw bool, err error) {
-		err = inNetns(t, ns, func() error {
+		err = testenv.DoIn(ns, func() error {
 			var e error
 			c, raw, e = icmpConn()
 			return e

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"edgebox/internal/testenv"
 )
 
 // TestBrowserRestoreAndReset drives Chromium through the pages the
@@ -182,12 +184,8 @@ func TestBrowserLockoutCountdown(t *testing.T) {
 	acts := []chromedp.Action[chromedp.Void]{chromedp.Navigate(httpsURL + "/login"), chromedp.WaitVisible(chromedp.CSS("#login-submit"))}
 	failed := func(n int) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-				if e.srv.limiter.attempts("127.0.0.1") >= n {
-					return nil
-				}
-			}
-			return fmt.Errorf("login %d not answered", n)
+			return testenv.Until(20*time.Second, fmt.Sprintf("login %d answered", n),
+				testenv.Cond(func() bool { return e.srv.limiter.attempts("127.0.0.1") >= n }))
 		})
 	}
 	for i := 0; i < 5; i++ {

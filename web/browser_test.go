@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 	"edgebox/netctl/openvpn"
 )
 
@@ -112,15 +113,10 @@ func textOf(ctx context.Context, sel string) string {
 
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		deadline := time.Now().Add(20 * time.Second)
-		var got string
-		for time.Now().Before(deadline) {
-			if got = textOf(ctx, sel); strings.Contains(got, want) {
-				return nil
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		return fmt.Errorf("%s: %q does not contain %q", sel, got, want)
+		return testenv.Until(20*time.Second, fmt.Sprintf("%s showing %q", sel, want), func() (bool, error) {
+			got := textOf(ctx, sel)
+			return strings.Contains(got, want), fmt.Errorf("%s: %q does not contain %q", sel, got, want)
+		})
 	})
 }
 
@@ -194,24 +190,19 @@ func TestBrowserInstallerFlow(t *testing.T) {
 	// Validate; the page must show either a field error or success.
 	run("mobile result",
 		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			deadline := time.Now().Add(15 * time.Second)
-			for time.Now().Before(deadline) {
-				errText := textOf(ctx, `.err[data-for="network.modem.pin"]`)
-				note := textOf(ctx, "#step-form .notice")
-				if errText != "" {
-					// Fix the PIN and save again.
-					return chromedp.Do(ctx,
-						shot(dir, "03-mobile-field-error", false),
-						chromedp.SetValue(chromedp.CSS(`[data-path="network.modem.pin"]`), "1234"),
-						chromedp.Click(chromedp.CSS("#step-submit")),
-						waitText("#step-form .notice", "Saved"))
-				}
-				if strings.Contains(note, "Saved") {
-					return nil
-				}
-				time.Sleep(200 * time.Millisecond)
+			fieldError := false
+			if err := testenv.Until(15*time.Second, "a result after saving the mobile step", testenv.Cond(func() bool {
+				fieldError = textOf(ctx, `.err[data-for="network.modem.pin"]`) != ""
+				return fieldError || strings.Contains(textOf(ctx, "#step-form .notice"), "Saved")
+			})); err != nil || !fieldError {
+				return err
 			}
-			return fmt.Errorf("no result after saving the mobile step")
+			// Fix the PIN and save again.
+			return chromedp.Do(ctx,
+				shot(dir, "03-mobile-field-error", false),
+				chromedp.SetValue(chromedp.CSS(`[data-path="network.modem.pin"]`), "1234"),
+				chromedp.Click(chromedp.CSS("#step-submit")),
+				waitText("#step-form .notice", "Saved"))
 		}),
 		waitText("#check", "Modem connected on Vodafone.de"),
 		shot(dir, "03-wizard-mobile", false),

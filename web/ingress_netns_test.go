@@ -6,10 +6,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // TestVPNReconnectAnsweredOnLinkEvent (issue 23): the VPN reconnects, so
@@ -19,20 +20,12 @@ import (
 // here, so only the events can make the new tun0 answer. The time from the
 // new tun0 to the first answer is printed.
 func TestVPNReconnectAnsweredOnLinkEvent(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatalf("ip (iproute2) not installed: %v", err)
-	}
+	testenv.RequireRoot(t, "ip")
 	id := fmt.Sprintf("%d", os.Getpid())
 	box, vpn := "ebtun-box-"+id, "ebtun-vpn-"+id
 	for _, ns := range []string{box, vpn} {
-		exec.Command("ip", "netns", "del", ns).Run() // leftovers of a killed run
-		ipCmd(t, "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		testenv.NewNetns(t, ns) // loopback up
 	}
-	ipCmd(t, "-n", box, "link", "set", "lo", "up")
 	connect := func() {
 		t.Helper()
 		ipCmd(t, "link", "add", "tun0", "netns", box, "type", "veth", "peer", "name", "eth0", "netns", vpn)
@@ -47,7 +40,7 @@ func TestVPNReconnectAnsweredOnLinkEvent(t *testing.T) {
 
 	list := func() (map[string][]netip.Addr, error) {
 		var m map[string][]netip.Addr
-		err := inNetns(t, box, func() error {
+		err := testenv.DoIn(box, func() error {
 			var err error
 			m, err = SystemInterfaces()
 			return err
@@ -56,7 +49,7 @@ func TestVPNReconnectAnsweredOnLinkEvent(t *testing.T) {
 	}
 	listen := func(network, addr, dev string) (net.Listener, error) {
 		var l net.Listener
-		err := inNetns(t, box, func() error {
+		err := testenv.DoIn(box, func() error {
 			var err error
 			l, err = ListenDevice(network, addr, dev)
 			return err
@@ -66,7 +59,7 @@ func TestVPNReconnectAnsweredOnLinkEvent(t *testing.T) {
 
 	events := func() (io.ReadCloser, error) {
 		var rc io.ReadCloser
-		err := inNetns(t, box, func() error {
+		err := testenv.DoIn(box, func() error {
 			var err error
 			rc, err = LinkEvents()
 			return err
@@ -96,7 +89,7 @@ func TestVPNReconnectAnsweredOnLinkEvent(t *testing.T) {
 		start := time.Now()
 		var err error
 		for time.Since(start) < 20*time.Second {
-			err = inNetns(t, vpn, func() error {
+			err = testenv.DoIn(vpn, func() error {
 				c, err := net.DialTimeout("tcp", "10.232.1.1:8080", 2*time.Second)
 				if err != nil {
 					return err

@@ -10,36 +10,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"edgebox/internal/testenv"
 )
-
-// inNetns runs f on a thread switched into network namespace name.
-func inNetns(t *testing.T, name string, f func() error) error {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is left locked and thus discarded when the goroutine
-		// ends, so a namespace switch cannot leak into other goroutines.
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
-}
 
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()
@@ -56,17 +32,11 @@ func ipCmd(t *testing.T, args ...string) {
 // WAN link (Linux's weak host model accepts such packets: finding 2 of
 // the security review).
 func TestOnlyLANAndVPNAnswered(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatalf("ip (iproute2) not installed: %v", err)
-	}
+	testenv.RequireRoot(t, "ip")
 	id := fmt.Sprintf("%d", os.Getpid())
 	box, lan, inet := "ebweb-box-"+id, "ebweb-lan-"+id, "ebweb-inet-"+id
 	for _, ns := range []string{box, lan, inet} {
-		ipCmd(t, "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		testenv.NewNetns(t, ns)
 	}
 	ipCmd(t, "link", "add", "lan1", "netns", box, "type", "veth", "peer", "name", "eth0", "netns", lan)
 	ipCmd(t, "link", "add", "wan", "netns", box, "type", "veth", "peer", "name", "eth0", "netns", inet)
@@ -87,7 +57,7 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 	// sockets are made there.
 	list := func() (map[string][]netip.Addr, error) {
 		var m map[string][]netip.Addr
-		err := inNetns(t, box, func() error {
+		err := testenv.DoIn(box, func() error {
 			var err error
 			m, err = SystemInterfaces()
 			return err
@@ -96,7 +66,7 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 	}
 	listen := func(network, addr, dev string) (net.Listener, error) {
 		var l net.Listener
-		err := inNetns(t, box, func() error {
+		err := testenv.DoIn(box, func() error {
 			var err error
 			l, err = ListenDevice(network, addr, dev)
 			return err
@@ -113,7 +83,7 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 	// Transport would dial from another goroutine (another namespace).
 	get := func(ns, addr string) (string, error) {
 		var body string
-		err := inNetns(t, ns, func() error {
+		err := testenv.DoIn(ns, func() error {
 			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 			if err != nil {
 				return err
@@ -137,14 +107,13 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 	}
 	waitAnswer := func(ns, addr string) {
 		t.Helper()
-		var body string
-		var err error
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if body, err = get(ns, addr); err == nil && strings.Contains(body, `"ok": true`) {
-				return
+		testenv.WaitFor(t, 30*time.Second, ns+" -> "+addr+" answered", func() (bool, error) {
+			body, err := get(ns, addr)
+			if err != nil {
+				return false, err
 			}
-		}
-		t.Fatalf("%s -> %s: %v %q", ns, addr, err, body)
+			return strings.Contains(body, `"ok": true`), fmt.Errorf("answer %q", body)
+		})
 	}
 	waitAnswer(lan, "10.231.1.1:8080")
 	// The LAN port goes away and comes back (a new interface index, as
@@ -168,7 +137,7 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 	// A socket not bound to an interface cannot tell where a connection
 	// came in: everything but loopback is refused, and counted.
 	var wild net.Listener
-	if err := inNetns(t, box, func() error {
+	if err := testenv.DoIn(box, func() error {
 		var err error
 		wild, err = net.Listen("tcp", "0.0.0.0:8090")
 		return err
@@ -193,15 +162,10 @@ func TestOnlyLANAndVPNAnswered(t *testing.T) {
 	waitAnswer(inet, "10.231.1.1:8080")
 	// And closing it again shuts both.
 	e.srv.policy.SetPatterns([]string{"lan*"})
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	testenv.WaitFor(t, 30*time.Second, "wan shut after it was taken off the list", testenv.Cond(func() bool {
 		_, err1 := get(inet, "10.231.2.1:8080")
 		_, err2 := get(inet, "10.231.1.1:8080")
-		if err1 != nil && err2 != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("wan still answered after it was taken off the list")
-		}
-	}
+		return err1 != nil && err2 != nil
+	}))
 	waitAnswer(lan, "10.231.1.1:8080")
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // testClock is a clock the test moves by hand.
@@ -255,10 +257,9 @@ func TestReviewResetCodeOnlyOnTheConsole(t *testing.T) {
 	r, w, _ := os.Pipe()
 	oldErr := os.Stderr
 	os.Stderr = w
-	var logs strings.Builder
-	var logMu sync.Mutex
+	var logs testenv.LogBuffer
 	oldLog := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil)))
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	captured := make(chan string)
 	go func() { b, _ := io.ReadAll(r); captured <- string(b) }()
 	e := newTestEnv(t, false, Options{})
@@ -273,22 +274,9 @@ func TestReviewResetCodeOnlyOnTheConsole(t *testing.T) {
 	if code != 202 || m == nil {
 		t.Fatalf("console: %q (answer %d %s)", b, code, body)
 	}
-	logMu.Lock()
-	defer logMu.Unlock()
 	for where, text := range map[string]string{"stderr": stderr, "log": logs.String(), "answer": body} {
 		if strings.Contains(text, m[1]) {
 			t.Errorf("the reset code appears in %s", where)
 		}
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
