@@ -64,7 +64,7 @@ func (s *Server) applyConfig(ctx context.Context, old, next map[string]any, dry,
 	if errs := newExposures(old, c); len(errs) > 0 {
 		return ConfigResult{Errors: errs}, http.StatusBadRequest
 	}
-	if errs := changeChecks(old, c); len(errs) > 0 {
+	if errs := changeChecks(langIn(ctx), old, c); len(errs) > 0 {
 		return ConfigResult{Errors: errs}, http.StatusBadRequest
 	}
 	if was, _ := getPath(old, "web.expose_management"); c.Web.ExposeManagement && was != true && !confirmExpose {
@@ -164,7 +164,7 @@ func (s *Server) handleConfigSet(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, errors.New("settings: give at least one path and value"))
 		return
 	}
-	res, status := s.setSettings(r.Context(), req)
+	res, status := s.setSettings(withLang(r.Context(), langOf(r)), req)
 	apiJSON(w, status, res)
 }
 

@@ -167,6 +167,11 @@ func TestBrowserPhoneGermanGoStrings(t *testing.T) {
 			}
 		}
 	}
+	// A time zone that is none is refused in German, with suggestions.
+	tz := `[data-path="system.timezone"]`
+	do(t, ctx, "time zone refused", chromedp.Navigate(httpsURL+"/wizard/time"), chromedp.WaitVisible(chromedp.CSS(tz)),
+		chromedp.SetValue(chromedp.CSS(tz), "Berlin"), chromedp.Click(chromedp.CSS("#step-submit")),
+		waitText(`.err[data-for="system.timezone"]`, "ist keine Zeitzone: meinten Sie Europe/Berlin"), snap(dir, "88-12-wizard-time-refused-de"))
 	// The wizard's checks answer in German too, values and all.
 	for _, step := range []string{"mobile", "lan", "vpn", "sip", "time"} {
 		msg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const x = new XMLHttpRequest(); x.open("GET", "/api/v1/wizard/`+step+`/check", false); x.send(); return JSON.parse(x.responseText).message; })()`))

@@ -18,10 +18,11 @@ var zoneNames string
 // changeChecks are the checks a change must pass beyond config.Validate:
 // they read things a stored config must load without (the box's own
 // addresses, the time zone database), so they apply to changes only.
-func changeChecks(old map[string]any, c *config.Config) []FieldError {
+// Their messages are in lang.
+func changeChecks(lang string, old map[string]any, c *config.Config) []FieldError {
 	var errs []FieldError
 	if tz := c.System.Timezone; tz != "" && fmt.Sprint(get(old, "system.timezone")) != tz {
-		if msg := checkTimezone(tz); msg != "" {
+		if msg := checkTimezone(lang, tz); msg != "" {
 			errs = append(errs, FieldError{Field: "system.timezone", Message: msg})
 		}
 	}
@@ -35,14 +36,14 @@ func changeChecks(old map[string]any, c *config.Config) []FieldError {
 
 // checkTimezone says what is wrong with tz and what it may have meant, or
 // "" when it is a zone.
-func checkTimezone(tz string) string {
+func checkTimezone(lang, tz string) string {
 	if _, err := time.LoadLocation(tz); err == nil && (tz == "UTC" || strings.Contains(tz, "/")) {
 		return ""
 	}
 	if s := suggestZones(tz, 5); len(s) > 0 {
-		return fmt.Sprintf("%q is not a time zone: did you mean %s?", tz, strings.Join(s, ", "))
+		return trf(lang, "%q is not a time zone: did you mean %s?", tz, strings.Join(s, ", "))
 	}
-	return fmt.Sprintf("%q is not a time zone: use Region/City from the tz database, e.g. Europe/Berlin", tz)
+	return trf(lang, "%q is not a time zone: use Region/City from the tz database, e.g. Europe/Berlin", tz)
 }
 
 // suggestZones lists zones whose name contains what was typed (spaces as

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -83,6 +84,22 @@ var stateWords = []string{
 // that have a translation (a state) go through tr first.
 func trf(lang, format string, args ...any) string {
 	return fmt.Sprintf(tr(lang, format), args...)
+}
+
+type langKey struct{}
+
+// withLang carries the request's language to code that builds sentences
+// far from the request (the config checks behind applyConfig).
+func withLang(ctx context.Context, lang string) context.Context {
+	return context.WithValue(ctx, langKey{}, lang)
+}
+
+// langIn is the language withLang put in ctx, else English.
+func langIn(ctx context.Context) string {
+	if l, ok := ctx.Value(langKey{}).(string); ok {
+		return l
+	}
+	return "en"
 }
 
 // langOf is the page language: the "lang" cookie (the footer's choice),
