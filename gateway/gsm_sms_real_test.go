@@ -1,0 +1,214 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"edgebox/api/netapi"
+	"edgebox/internal/testenv"
+	"edgebox/modem"
+
+	"github.com/warthog618/sms"
+	"github.com/warthog618/sms/encoding/tpdu"
+)
+
+// realNetctl is cmd/netctl in a namespace of its own (its firewall and
+// links stay there) driving cmd/modemsim over a pty: the gateway reaches
+// its GSM API on the socket, as on the box.
+type realNetctl struct {
+	t   *testing.T
+	ctl string // modemsim's control socket
+	api netapi.Client
+}
+
+var (
+	smsBinOnce sync.Once
+	smsBinDir  string
+	smsBinErr  error
+)
+
+// smsBinaries builds cmd/netctl and cmd/modemsim once per test binary.
+func smsBinaries(t *testing.T) (netctlBin, modemsimBin string) {
+	smsBinOnce.Do(func() {
+		smsBinDir, smsBinErr = os.MkdirTemp("", "gw-sms-bin")
+		if smsBinErr != nil {
+			return
+		}
+		for _, p := range []string{"netctl", "modemsim"} {
+			if out, err := exec.Command("go", "build", "-o", filepath.Join(smsBinDir, p), "edgebox/cmd/"+p).CombinedOutput(); err != nil {
+				smsBinErr = fmt.Errorf("go build %s: %v\n%s", p, err, out)
+				return
+			}
+		}
+	})
+	if smsBinErr != nil {
+		t.Fatal(smsBinErr)
+	}
+	return filepath.Join(smsBinDir, "netctl"), filepath.Join(smsBinDir, "modemsim")
+}
+
+func startRealNetctl(t *testing.T) *realNetctl {
+	t.Helper()
+	testenv.RequireRoot(t, "ip")
+	netctlBin, simBin := smsBinaries(t)
+	dir := t.TempDir()
+	r := &realNetctl{t: t, ctl: filepath.Join(dir, "modemsim.ctl")}
+
+	sim := testenv.Command(t, simBin, "--pty", "--profile", "huawei-me909s", "--control", r.ctl)
+	out, err := sim.Cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Cmd.Stderr = sim.Log
+	sim.Start()
+	ptyc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			ptyc <- strings.TrimSpace(sc.Text())
+		}
+		for sc.Scan() {
+		}
+	}()
+	var pty string
+	select {
+	case pty = <-ptyc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("modemsim printed no pty path")
+	}
+
+	cfg := map[string]any{"version": 1, "network": map[string]any{
+		"lan":     []any{},
+		"wan":     map[string]any{"enabled": false, "method": "dhcp"},
+		"modem":   map[string]any{"enabled": true, "port": pty, "profile": "huawei-me909s", "interface": "lte0", "method": "dhcp", "apn": "internet.test", "reset_after_sec": 0},
+		"uplinks": []any{"modem"},
+	}}
+	b, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns := testenv.NewNetns(t, testenv.UniqueName("gwsms"))
+	sock := filepath.Join(dir, "netctl.sock")
+	nc := ns.Command(netctlBin, "--config", cfgPath, "--socket", sock, "--sms-dir", filepath.Join(dir, "sms"), "--resolv-conf", filepath.Join(dir, "resolv.conf"))
+	nc.Cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+dir, "EDGEBOX_PERM_DIR="+dir)
+	nc.Start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("netctl log (tail):\n%s", testenv.Tail(nc.Log.String(), 4000))
+			t.Logf("modemsim log (tail):\n%s", testenv.Tail(sim.Log.String(), 2000))
+		}
+	})
+	// the gateway dials netctl's socket under EDGEBOX_RUN_DIR
+	t.Setenv("EDGEBOX_RUN_DIR", dir)
+	r.api = netapi.NewClientPath(sock)
+	var last error
+	err = testenv.Until(30*time.Second, "netctl's GSM API with the SIM read", func() (bool, error) {
+		st, err := r.api.GSMStatus(context.Background())
+		if err != nil {
+			last = err
+			// a netctl without the GSM API answers 404 at once
+			return strings.Contains(err.Error(), "404"), nil
+		}
+		return st.IMSI != "" || st.Number != "", nil
+	})
+	if last != nil && strings.Contains(last.Error(), "404") {
+		t.Skipf("netctl in this tree has no GSM API yet (GET /v1/gsm/status: %v)", last)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *realNetctl) control(cmd string) string {
+	r.t.Helper()
+	c, err := net.DialTimeout("unix", r.ctl, 5*time.Second)
+	if err != nil {
+		r.t.Fatalf("modemsim control: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintln(c, cmd)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "OK") {
+		r.t.Fatalf("modemsim control %q: %q %v", cmd, line, err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "OK"))
+}
+
+// sentSMS is what modemsim got from the box: each message's number and
+// text, parts joined (UCS-2 and GSM 7-bit decoded).
+func (r *realNetctl) sentSMS() map[string]string {
+	r.t.Helper()
+	var st struct {
+		Sent []struct{ To, PDU string }
+	}
+	if err := json.Unmarshal([]byte(r.control("state")), &st); err != nil {
+		r.t.Fatalf("modemsim state: %v", err)
+	}
+	parts := map[string][]*tpdu.TPDU{}
+	for _, s := range st.Sent {
+		to, p, err := modem.DecodeSubmit(s.PDU)
+		if err != nil {
+			r.t.Fatalf("PDU %s: %v", s.PDU, err)
+		}
+		parts[to] = append(parts[to], p)
+	}
+	out := map[string]string{}
+	for to, ps := range parts {
+		text, err := sms.Decode(ps)
+		if err != nil {
+			r.t.Fatalf("SMS to %s: %v", to, err)
+		}
+		out[to] = string(text)
+	}
+	return out
+}
+
+// Through the real netctl and modemsim: an SMS with umlauts and emoji
+// (UCS-2) arrives at SIPp as MESSAGE, From its sender, To the SIM.
+func TestGSMSMSThroughNetctlAndModemsim(t *testing.T) {
+	r := startRealNetctl(t)
+	pbx := startSIPp(t, "uas_sms_message", 1)
+	startGateway(t, smsConfig(t, pbx.addr()))
+	text := "Grüße aus Köln 😀"
+	r.control("sms +4915550001 " + text)
+	pbx.wait(t, 30*time.Second)
+	if log := sippMessages(pbx); !strings.Contains(log, text) || !strings.Contains(log, "From: <sip:+4915550001@") {
+		t.Errorf("the PBX got no MESSAGE with %q from +4915550001:\n%s", text, log)
+	}
+}
+
+// Through the real netctl and modemsim: a MESSAGE from SIPp leaves as an
+// SMS of two UCS-2 parts that modemsim decodes to the same text; the
+// delivery reports of both parts (modemsim's +CDS) come back to SIPp as
+// one MESSAGE.
+func TestGSMMessageThroughNetctlAndModemsim(t *testing.T) {
+	r := startRealNetctl(t)
+	pbx := startSIPp(t, "uas_sms_report", 1)
+	cfg := smsConfig(t, pbx.addr())
+	startGateway(t, cfg)
+	text := "Hallo Jürgen 👋 " + strings.Repeat("schöne Grüße ", 6)
+	uac := startSIPp(t, "uac_sms_202", 1, "-inf", injection(t, "+4915550002;"+text), gatewaySIPAddr(cfg))
+	uac.wait(t, 20*time.Second)
+	var got map[string]string
+	waitFor(t, 30*time.Second, "SMS at modemsim", func() bool {
+		got = r.sentSMS()
+		return got["+4915550002"] != ""
+	})
+	if strings.TrimSpace(got["+4915550002"]) != strings.TrimSpace(text) {
+		t.Errorf("modemsim got %q, want %q", got["+4915550002"], text)
+	}
+	pbx.wait(t, 60*time.Second)
+}
