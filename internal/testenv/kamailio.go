@@ -140,6 +140,9 @@ func (k *KamailioServer) Addr() string { return net.JoinHostPort(k.Host, strconv
 // Log is Kamailio's output so far.
 func (k *KamailioServer) Log() string { return k.Proc.Log.String() }
 
+// Lines is Kamailio's output so far, line by line.
+func (k *KamailioServer) Lines() []string { return strings.Split(k.Log(), "\n") }
+
 // Count is the number of log lines containing text.
 func (k *KamailioServer) Count(text string) int {
 	n := 0
