@@ -1,10 +1,14 @@
 package modem
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -313,3 +317,75 @@ func TestQuectelVoiceSetup(t *testing.T) {
 }
 
 func ctx2() context.Context { return context.Background() }
+
+// scriptedPort answers every command line with OK, except the commands in
+// refuse (ERROR); it records what it was sent.
+type scriptedPort struct {
+	net.Conn
+	peer   net.Conn
+	refuse map[string]bool
+	mu     sync.Mutex
+	sent   []string
+}
+
+func newScriptedPort(refuse ...string) *scriptedPort {
+	a, b := net.Pipe()
+	p := &scriptedPort{Conn: a, peer: b, refuse: map[string]bool{}}
+	for _, r := range refuse {
+		p.refuse[r] = true
+	}
+	go func() {
+		rd := bufio.NewReader(b)
+		for {
+			line, err := rd.ReadString('\r')
+			if err != nil {
+				return
+			}
+			cmd := strings.TrimSpace(line)
+			p.mu.Lock()
+			p.sent = append(p.sent, cmd)
+			answer := "\r\nOK\r\n"
+			if p.refuse[cmd] {
+				answer = "\r\nERROR\r\n"
+			}
+			p.mu.Unlock()
+			if _, err := b.Write([]byte(answer)); err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+func (p *scriptedPort) Close() error { p.peer.Close(); return p.Conn.Close() }
+
+func (p *scriptedPort) commands() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.sent...)
+}
+
+// A card without AT+CHUP is hung up with ATH.
+func TestHangupFallsBackToATH(t *testing.T) {
+	port := newScriptedPort("AT+CHUP")
+	m, err := Open(context.Background(), Options{Device: Device{Port: "scripted", Profile: "generic"}, CommandTimeout: time.Second,
+		OpenPort: func() (io.ReadWriteCloser, error) { return port, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Hangup(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	sent := port.commands()
+	if len(sent) < 2 || sent[len(sent)-2] != "AT+CHUP" || sent[len(sent)-1] != "ATH" {
+		t.Fatalf("sent %q", sent)
+	}
+	// Both refused: the error names both.
+	port.mu.Lock()
+	port.refuse["ATH"] = true
+	port.mu.Unlock()
+	if err := m.Hangup(context.Background(), 0); err == nil || !strings.Contains(err.Error(), "ATH") {
+		t.Fatalf("both refused: %v", err)
+	}
+}

@@ -51,6 +51,8 @@ type gsmDriver interface {
 	ReadStatusReport(ctx context.Context, index int) (modem.StatusReport, error)
 }
 
+var _ gsmDriver = realModem{}
+
 // trackedCall is a call as the hub last saw it in +CLCC.
 type trackedCall struct {
 	netapi.GSMCall

@@ -78,8 +78,6 @@ func (a *audioState) callStarted() {
 	a.partial = nil
 }
 
-func (a *audioState) callEnded() {}
-
 // SetAudio sets the far party's tone and the analysed frequency (0 keeps
 // a value).
 func (s *Sim) SetAudio(toneHz, detectHz float64) {

@@ -300,8 +300,7 @@ func (s *Sim) endCallLocked(c *SimCall, cause int, final string) {
 		s.urcLocked(final)
 	}
 	if !s.anyActiveLocked() {
-		v.ddsetex = false
-		v.audio.callEnded()
+		v.ddsetex = false // the next call needs ^DDSETEX=2 again
 	}
 }
 
