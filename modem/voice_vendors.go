@@ -128,8 +128,9 @@ func huaweiVoiceSetup(ctx context.Context, at AT) (VoiceSupport, error) {
 }
 
 // quectelVoiceSetup: AT+QPCMV=1,0 streams the call's PCM over the USB
-// serial port of interface 1 (the NMEA port, ttyUSB1), chan_quectel's
-// "Voice over USB"; AT+QTONEDET=1 reports received DTMF as +QTONEDET.
+// serial port of interface 1 (the NMEA port, ttyUSB1): Quectel's "Voice
+// over USB" (1,2 would be USB Audio Class). The card forgets it on reboot.
+// AT+QTONEDET=1 reports received DTMF as +QTONEDET.
 func quectelVoiceSetup(ctx context.Context, at AT) (VoiceSupport, error) {
 	if _, err := at.Command(ctx, "AT+QPCMV=1,0", 3*time.Second); err != nil {
 		var te *TimeoutError
