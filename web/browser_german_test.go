@@ -83,7 +83,24 @@ func goStrings(t *testing.T) []string {
 	if len(out) < 40 {
 		t.Fatalf("found only %d Go strings: the pattern no longer matches the code", len(out))
 	}
+	for _, r := range plainReplacements {
+		if r.with != "" {
+			out = append(out, r.with)
+		}
+	}
 	return append(out, stateWords...)
+}
+
+// A service's error, put in plain words, reads in German on a German page.
+func TestPlainWordsInGerman(t *testing.T) {
+	err := `Get "http://unix/v1/status": dial unix /run/edgebox/netctl.sock: connect: no such file or directory`
+	got := trf("de", "Network service not available: %s", plainWords(err))
+	if got != "Netzwerkdienst nicht verfügbar: der Dienst läuft nicht: er wird von selbst neu gestartet, siehe Übersicht" {
+		t.Errorf("got %q", got)
+	}
+	if got := trf("en", "Network service not available: %s", plainWords(err)); !strings.Contains(got, "the service is not running") {
+		t.Errorf("English: %q", got)
+	}
 }
 
 var verbRE = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)

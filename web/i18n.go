@@ -83,6 +83,11 @@ var stateWords = []string{
 // figures, what a service said) are shown as they are. Words among them
 // that have a translation (a state) go through tr first.
 func trf(lang, format string, args ...any) string {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = plainIn(lang, s) // what plainWords made of an error
+		}
+	}
 	return fmt.Sprintf(tr(lang, format), args...)
 }
 

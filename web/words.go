@@ -26,6 +26,20 @@ func plainWords(s string) string {
 	return s
 }
 
+// plainIn puts the phrases plainWords wrote into lang, so a German page
+// says "keine Antwort in der Zeit" inside a service's error too.
+func plainIn(lang, s string) string {
+	if lang == "en" {
+		return s
+	}
+	for _, r := range plainReplacements {
+		if r.with != "" {
+			s = strings.ReplaceAll(s, r.with, tr(lang, r.with))
+		}
+	}
+	return s
+}
+
 // logLine is a service's log line as the UI shows it: slog's key=value
 // text read into a level, a message and the rest as pairs.
 type logLine struct {
