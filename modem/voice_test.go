@@ -89,6 +89,12 @@ func TestParseCLCC(t *testing.T) {
 	if !reflect.DeepEqual(calls, wantAll) {
 		t.Errorf("got  %+v\nwant %+v", calls, wantAll)
 	}
+	// [cap] chan_dongle at_parse.c comment: an empty number typed 145,
+	// and one with non-digits as some networks send.
+	calls, err = ParseCLCC([]string{`+CLCC: 1,1,4,0,0,"",145`, `+CLCC: 2,1,5,0,0,"+7913913ABCA",145`})
+	if err != nil || calls[0].Number != "" || calls[1].Number != "+7913913ABCA" || calls[1].State != CallWaiting {
+		t.Errorf("chan_dongle examples: %+v %v", calls, err)
+	}
 	// AT+CLCC without calls answers OK alone.
 	if calls, err := ParseCLCC(nil); err != nil || len(calls) != 0 {
 		t.Errorf("no calls: %v %v", calls, err)
@@ -243,12 +249,17 @@ func TestDialAndDTMFInputChecked(t *testing.T) {
 // voiceAT answers commands from a table; unknown commands time out.
 type voiceAT struct {
 	replies map[string][]string
+	seq     map[string][][]string // successive answers to the same command
 	sent    []string
 }
 
 func (f *voiceAT) Command(_ context.Context, cmd string, timeout time.Duration) (Response, error) {
 	f.sent = append(f.sent, cmd)
 	lines, ok := f.replies[cmd]
+	if q := f.seq[cmd]; len(q) > 0 {
+		lines, ok = q[0], true
+		f.seq[cmd] = q[1:]
+	}
 	if !ok {
 		return Response{}, &TimeoutError{Command: cmd, After: timeout}
 	}
@@ -264,8 +275,9 @@ func (f *voiceAT) Command(_ context.Context, cmd string, timeout time.Duration) 
 }
 
 func TestHuaweiVoiceSetup(t *testing.T) {
-	// [cap] chan_dongle parses "^CVOICE:0,8000,16,20" (mode, rate, bits,
-	// frame period) from E1550 firmware with voice.
+	// [cap] a Huawei dongle's AT log published with a chan_dongle setup:
+	// "AT^CVOICE?  ^CVOICE:0,8000,16,20  OK" (mode, rate, bits, frame ms);
+	// a chan_dongle fork compares the reply with exactly this string.
 	at := &voiceAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE:0,8000,16,20", "OK"}}}
 	vs, err := huaweiVoiceSetup(ctx2(), at)
 	if err != nil || !vs.Capable || vs.AudioInterface != 1 {
@@ -274,18 +286,30 @@ func TestHuaweiVoiceSetup(t *testing.T) {
 	if len(at.sent) != 1 {
 		t.Errorf("voice already on, yet sent %q", at.sent)
 	}
-	// Voice off: ^CVOICE=0 turns it on.
-	at = &voiceAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE: 1,8000,16,20", "OK"}, "AT^CVOICE=0": {"OK"}}}
-	if vs, err := huaweiVoiceSetup(ctx2(), at); err != nil || !vs.Capable || at.sent[1] != "AT^CVOICE=0" {
+	// Voice off in a 4-field answer: ^CVOICE=0 turns it on, checked again.
+	at = &voiceAT{seq: map[string][][]string{"AT^CVOICE?": {{"^CVOICE: 1,8000,16,20", "OK"}, {"^CVOICE: 0,8000,16,20", "OK"}}},
+		replies: map[string][]string{"AT^CVOICE=0": {"OK"}}}
+	if vs, err := huaweiVoiceSetup(ctx2(), at); err != nil || !vs.Capable || !reflect.DeepEqual(at.sent, []string{"AT^CVOICE?", "AT^CVOICE=0", "AT^CVOICE?"}) {
 		t.Errorf("%+v %v %q", vs, err, at.sent)
 	}
-	// [cap] data-only firmware answers ERROR (chan_dongle's "Dongle has
-	// no voice" case); ME909s firmware: COMMAND NOT SUPPORT.
+	// [cap] data-only firmware answers the mode alone, "^CVOICE:1" (a
+	// TypeScript AT parser's test vector), and refuses ^CVOICE=0.
+	at = &voiceAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE:1", "OK"}, "AT^CVOICE=0": {"ERROR"}}}
+	if vs, err := huaweiVoiceSetup(ctx2(), at); err != nil || vs.Capable || !strings.Contains(vs.Why, "data-only") {
+		t.Errorf("^CVOICE:1: %+v %v", vs, err)
+	}
+	// [doc] firmware without the command: ERROR, COMMAND NOT SUPPORT (how
+	// Huawei firmware refuses unknown commands), +CME ERROR (guessed).
 	for _, final := range []string{"ERROR", "COMMAND NOT SUPPORT", "+CME ERROR: 100"} {
 		at = &voiceAT{replies: map[string][]string{"AT^CVOICE?": {final}}}
 		vs, err := huaweiVoiceSetup(ctx2(), at)
 		if err != nil || vs.Capable || vs.Why == "" {
 			t.Errorf("%s: %+v %v", final, vs, err)
+		}
+	}
+	for _, bad := range []string{"", "0,8000", "x,8000,16,20"} {
+		if _, _, _, _, err := ParseCVOICE(bad); err == nil {
+			t.Errorf("ParseCVOICE(%q) accepted", bad)
 		}
 	}
 	if v := voiceVendorFor("huawei-me909s"); v.afterConnect != "AT^DDSETEX=2" || v.dtmf(2, '5') != "AT^DTMF=2,5" {

@@ -80,14 +80,15 @@ func noVoice(why string) func(context.Context, AT) (VoiceSupport, error) {
 }
 
 // ParseCVOICE parses "^CVOICE: <mode>,<sampling rate>,<data bits>,<frame
-// period>" (mode 0: voice on the USB voice port).
+// period>" (mode 0: voice on the USB voice port). Data-only firmware
+// answers the mode alone ("^CVOICE:1"): rate, bits and period are 0 then.
 func ParseCVOICE(s string) (mode, rate, bits, period int, err error) {
 	f := Fields(s)
-	if len(f) < 4 {
-		return 0, 0, 0, 0, fmt.Errorf("^CVOICE %q: want 4 fields", s)
+	if len(f) != 1 && len(f) < 4 {
+		return 0, 0, 0, 0, fmt.Errorf("^CVOICE %q: want 1 or 4 fields", s)
 	}
 	var n [4]int
-	for i := range n {
+	for i := range f[:min(len(f), 4)] {
 		if n[i], err = strconv.Atoi(f[i]); err != nil {
 			return 0, 0, 0, 0, fmt.Errorf("^CVOICE %q: field %d not a number", s, i+1)
 		}
@@ -98,29 +99,42 @@ func ParseCVOICE(s string) (mode, rate, bits, period int, err error) {
 // huaweiVoiceSetup: AT^CVOICE? says whether the firmware has USB voice
 // and its format; AT^CVOICE=0 turns it on (chan_dongle).
 func huaweiVoiceSetup(ctx context.Context, at AT) (VoiceSupport, error) {
-	r, err := at.Command(ctx, "AT^CVOICE?", 3*time.Second)
-	if err != nil {
-		var te *TimeoutError
-		if errors.As(err, &te) {
-			return VoiceSupport{AudioInterface: -1}, err
+	query := func() (mode, rate, bits int, why string, err error) {
+		r, err := at.Command(ctx, "AT^CVOICE?", 3*time.Second)
+		if err != nil {
+			var te *TimeoutError
+			if errors.As(err, &te) {
+				return 0, 0, 0, "", err
+			}
+			return 0, 0, 0, "the card refused AT^CVOICE? (" + err.Error() + "): its firmware has no USB voice", nil
 		}
-		return VoiceSupport{Why: "the card refused AT^CVOICE? (" + err.Error() + "): its firmware has no USB voice", AudioInterface: -1}, nil
+		v, ok := r.Line("^CVOICE:")
+		if !ok {
+			return 0, 0, 0, "AT^CVOICE? gave no ^CVOICE line: no USB voice", nil
+		}
+		mode, rate, bits, _, perr := ParseCVOICE(v)
+		if perr != nil {
+			return 0, 0, 0, perr.Error(), nil
+		}
+		return mode, rate, bits, "", nil
 	}
-	v, ok := r.Line("^CVOICE:")
-	if !ok {
-		return VoiceSupport{Why: "AT^CVOICE? gave no ^CVOICE line: no USB voice", AudioInterface: -1}, nil
-	}
-	mode, rate, bits, _, err := ParseCVOICE(v)
-	if err != nil {
-		return VoiceSupport{Why: err.Error(), AudioInterface: -1}, nil
-	}
-	if rate != 8000 || bits != 16 {
-		return VoiceSupport{Why: fmt.Sprintf("the card's voice format is %d Hz %d bit, not 8000 Hz 16 bit", rate, bits), AudioInterface: -1}, nil
+	mode, rate, bits, why, err := query()
+	if err != nil || why != "" {
+		return VoiceSupport{Why: why, AudioInterface: -1}, err
 	}
 	if mode != 0 {
 		if _, err := at.Command(ctx, "AT^CVOICE=0", 3*time.Second); err != nil {
-			return VoiceSupport{Why: "AT^CVOICE=0 refused: " + err.Error(), AudioInterface: -1}, nil
+			return VoiceSupport{Why: "voice is off (^CVOICE mode " + strconv.Itoa(mode) + ") and AT^CVOICE=0 was refused: data-only firmware", AudioInterface: -1}, nil
 		}
+		if mode, rate, bits, why, err = query(); err != nil || why != "" {
+			return VoiceSupport{Why: why, AudioInterface: -1}, err
+		}
+		if mode != 0 {
+			return VoiceSupport{Why: "AT^CVOICE=0 was accepted but ^CVOICE still says mode " + strconv.Itoa(mode), AudioInterface: -1}, nil
+		}
+	}
+	if rate != 8000 || bits != 16 {
+		return VoiceSupport{Why: fmt.Sprintf("the card's voice format is %d Hz %d bit, not 8000 Hz 16 bit", rate, bits), AudioInterface: -1}, nil
 	}
 	// The voice tty is USB interface 1 on the Huawei dongles chan_dongle
 	// supports (E1550: ttyUSB1); on ME909/MU609 this is a guess.
