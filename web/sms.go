@@ -88,7 +88,11 @@ func (s *Server) handleSMSSend(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, errors.New("network service not available: SMS not sent"))
 		return
 	}
-	m, err := netapi.NewClient().SendSMS(r.Context(), req.To, req.Text)
+	to, ok := s.smsPolicy(w, req.To) // the GSM bridge's allow-list and rate: sms_policy.go
+	if !ok {
+		return
+	}
+	m, err := netapi.NewClient().SendSMS(r.Context(), to, req.Text)
 	if err != nil {
 		apiError(w, http.StatusBadGateway, err)
 		return
