@@ -109,15 +109,7 @@ func (e *ericsson) AddressFromModem(ctx context.Context, at AT) (IPConfig, error
 }
 
 func (e *ericsson) Signal(ctx context.Context, at AT) (Signal, error) {
-	dbm, ok, err := csqSignal(ctx, at)
-	if err != nil {
-		return Signal{}, err
-	}
-	var s Signal
-	if ok {
-		s.RSSI = &dbm
-	}
-	return s, nil
+	return csqOnly(ctx, at)
 }
 
 // Tech reads *ERINFO: <mode>,<gsm_rinfo>,<umts_rinfo> (umts 1 UMTS, 2 HSPA).

@@ -126,15 +126,7 @@ func signalCESQ(ctx context.Context, at AT) (Signal, error) {
 	} else if !isModemAnswer(err) {
 		return Signal{}, err
 	}
-	dbm, ok, err := csqSignal(ctx, at)
-	if err != nil {
-		return Signal{}, err
-	}
-	var s Signal
-	if ok {
-		s.RSSI = &dbm
-	}
-	return s, nil
+	return csqOnly(ctx, at)
 }
 
 func csqSignal(ctx context.Context, at AT) (int, bool, error) {
@@ -209,4 +201,18 @@ func queryLine(ctx context.Context, at AT, command, prefix string) (string, erro
 		return "", fmt.Errorf("%s missing in %q", strings.TrimSuffix(prefix, ":"), r.Lines)
 	}
 	return l, nil
+}
+
+// csqOnly is the signal as +CSQ gives it, for modems (or moments) without
+// a richer query: the RSSI alone, none when the modem does not know it.
+func csqOnly(ctx context.Context, at AT) (Signal, error) {
+	dbm, ok, err := csqSignal(ctx, at)
+	if err != nil {
+		return Signal{}, err
+	}
+	var s Signal
+	if ok {
+		s.RSSI = &dbm
+	}
+	return s, nil
 }

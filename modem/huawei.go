@@ -112,15 +112,7 @@ func (h *huawei) Signal(ctx context.Context, at AT) (Signal, error) {
 	} else if !isModemAnswer(err) {
 		return Signal{}, err
 	}
-	dbm, ok, err := csqSignal(ctx, at)
-	if err != nil {
-		return Signal{}, err
-	}
-	var s Signal
-	if ok {
-		s.RSSI = &dbm
-	}
-	return s, nil
+	return csqOnly(ctx, at)
 }
 
 func (h *huawei) Tech(ctx context.Context, at AT) (AccessTech, error) {

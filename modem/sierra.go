@@ -31,15 +31,7 @@ func (sierra) LinkURC(line string) (LinkStatus, bool) {
 func (sierra) RadioOff(ctx context.Context, at AT) error { return cmd(ctx, at, "AT+CFUN=0") }
 
 func (sierra) Signal(ctx context.Context, at AT) (Signal, error) {
-	dbm, ok, err := csqSignal(ctx, at)
-	if err != nil {
-		return Signal{}, err
-	}
-	var s Signal
-	if ok {
-		s.RSSI = &dbm
-	}
-	return s, nil
+	return csqOnly(ctx, at)
 }
 
 // ICCID tries Sierra's !ICCID? first, then +CCID.
