@@ -29,6 +29,7 @@ type gsmFarEnd interface {
 	boxDTMF() []string // digits the box sent (AT+VTS)
 	dialed() []string
 	audio() (received, tone int) // frames from the box; those carrying the detect tone
+	setDetect(hz float64)        // the tone audio() counts (1000 Hz at first)
 	live() int                   // calls the card holds
 }
 
@@ -49,6 +50,7 @@ type fakeNetctlVoice struct {
 	vts       []string
 	dials     []string
 	rx, tones int
+	detect    float64
 	port      string
 }
 
@@ -56,7 +58,7 @@ func startFakeNetctlVoice(t *testing.T) *fakeNetctlVoice {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("EDGEBOX_RUN_DIR", dir)
-	n := &fakeNetctlVoice{notify: make(chan struct{}), calls: map[int]bool{}, port: filepath.Join(dir, "pcm.sock")}
+	n := &fakeNetctlVoice{notify: make(chan struct{}), calls: map[int]bool{}, detect: 1000, port: filepath.Join(dir, "pcm.sock")}
 	al, err := net.Listen("unix", n.port)
 	if err != nil {
 		t.Fatal(err)
@@ -256,6 +258,8 @@ func (n *fakeNetctlVoice) audio() (int, int) {
 	return n.rx, n.tones
 }
 
+func (n *fakeNetctlVoice) setDetect(hz float64) { n.mu.Lock(); n.detect = hz; n.mu.Unlock() }
+
 func (n *fakeNetctlVoice) live() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -263,7 +267,7 @@ func (n *fakeNetctlVoice) live() int {
 }
 
 // serveAudio clocks 20 ms frames of 1000 Hz to each peer while a call
-// is up, and counts the frames coming back that carry 1000 Hz.
+// is up, and counts the frames coming back that carry the detect tone.
 func (n *fakeNetctlVoice) serveAudio(ctx context.Context, l net.Listener) {
 	for {
 		c, err := l.Accept()
@@ -282,8 +286,8 @@ func (n *fakeNetctlVoice) serveAudio(ctx context.Context, l net.Listener) {
 					for i := range x {
 						x[i] = int16(binary.LittleEndian.Uint16(buf[2*i:]))
 					}
-					tone := toneShare(x, 1000) > 0.5
 					n.mu.Lock()
+					tone := toneShare(x, n.detect) > 0.5
 					if n.up {
 						n.rx++
 						if tone {

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,6 +142,40 @@ func TestGSMVoiceInbound(t *testing.T) {
 			t.Logf("card: %d frames from the box, %d of them 1000 Hz", rx-rx0, tones-tones0)
 		})
 	}
+}
+
+// TestGSMVoicePBXTone: the other way round: the PBX plays 440 Hz (SIPp's
+// rtpstream, PCMA) and the card hears 440 Hz.
+func TestGSMVoicePBXTone(t *testing.T) {
+	r := newGSMRig(t)
+	dir := t.TempDir()
+	tone := make([]byte, 2*8000)
+	for i := range tone {
+		tone[i] = gateway.EncodeALaw(int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000)))
+	}
+	toneFile := filepath.Join(dir, "tone440.pcma")
+	scen, err := os.ReadFile(filepath.Join("testdata", "sipp", "uas_gsm_in_tone.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenFile := filepath.Join(dir, "uas_gsm_in_tone.xml")
+	if err := os.WriteFile(toneFile, tone, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(scenFile, []byte(strings.ReplaceAll(string(scen), "TONE_FILE", toneFile)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.far.setDetect(440)
+	s := startSIPpAt(t, r.pbx, gsmPBXIP, scenFile, 1, "-trace_logs")
+	r.far.call("+4930555125")
+	waitFor(t, 10*time.Second, "440 Hz from the PBX at the card", func() bool {
+		_, tones := r.far.audio()
+		return tones >= 50
+	})
+	s.wait(t, 15*time.Second)
+	r.waitIdle(t)
+	rx, tones := r.far.audio()
+	t.Logf("card: %d frames from the box, %d of them 440 Hz", rx, tones)
 }
 
 // TestGSMVoiceOutbound: the PBX dials out over the SIM; the far end's

@@ -180,6 +180,9 @@ func startSIPpAt(t testing.TB, ns, ip, scenario string, calls int, extra ...stri
 		s.port, s.mport = freeUDPTCPPort(t), freeRTPEven(t)
 	}
 	abs, _ := filepath.Abs(filepath.Join("testdata", "sipp", scenario+".xml"))
+	if filepath.IsAbs(scenario) {
+		abs = scenario // a scenario the test wrote (with paths filled in)
+	}
 	args := []string{"-sf", abs, "-i", ip, "-p", strconv.Itoa(s.port),
 		"-mi", ip, "-mp", strconv.Itoa(s.mport), "-rtp_echo",
 		"-m", strconv.Itoa(calls), "-trace_err", "-trace_msg", "-nostdin", "-timeout", "60s", "-timeout_error"}
