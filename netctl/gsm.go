@@ -76,8 +76,8 @@ type gsmHub struct {
 	audioPort func() string
 	log       *slog.Logger
 
-	startOnce sync.Once
-	ctx       func() context.Context // where the hub's goroutine lives
+	started bool                   // guarded by mu
+	ctx     func() context.Context // where the hub's goroutine lives; nil: not yet
 
 	mu     sync.Mutex
 	seq    uint64
@@ -105,10 +105,19 @@ func newGSMHub(driver func() (ModemDriver, error), ctx func() context.Context, l
 	}
 }
 
-// start runs the hub's goroutine once, on first use of the API: the
-// gateway polls events from its start.
+// start runs the hub's goroutine once, on first use of the API (the
+// gateway polls events from its start), in the Service's context: none
+// before Service.Run.
 func (h *gsmHub) start() {
-	h.startOnce.Do(func() { go h.run(h.ctx()) })
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		return
+	}
+	if ctx := h.ctx(); ctx != nil {
+		h.started = true
+		go h.run(ctx)
+	}
 }
 
 // emit adds an event to the ring and wakes the long-polls.

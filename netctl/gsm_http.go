@@ -23,10 +23,7 @@ func (s *Service) gsmRoutes(m *http.ServeMux) {
 	h := newGSMHub(s.modemDriver, func() context.Context {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.ctx != nil {
-			return s.ctx
-		}
-		return context.Background()
+		return s.ctx // nil until Run
 	}, s.log)
 	h.status = func() *ModemStatus { return s.Status().Modem }
 	h.audioPort = func() string {

@@ -3,11 +3,13 @@ package netctl
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -416,3 +418,20 @@ func TestGSMEventsLongPoll(t *testing.T) {
 type rawJSON string
 
 func (r rawJSON) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+// The Service mounts the GSM API; without a modem it says why.
+func TestGSMRoutesOnService(t *testing.T) {
+	s := &Service{Mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler)}
+	s.gsmRoutes(s.Mux)
+	rec := httptest.NewRecorder()
+	s.Mux.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/gsm/status", nil))
+	var st netapi.GSMStatus
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != 200 || st.Voice || !strings.Contains(st.VoiceWhy, "disabled") {
+		t.Fatalf("%d %s %v", rec.Code, rec.Body, err)
+	}
+	rec = httptest.NewRecorder()
+	s.Mux.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/gsm/dial", strings.NewReader(`{"number":"+4915550100"}`)))
+	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "disabled") {
+		t.Fatalf("dial without modem: %d %s", rec.Code, rec.Body)
+	}
+}
