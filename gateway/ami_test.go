@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 )
 
 // amiClient speaks the manager protocol as Yeastar's "How to Use TG SMS
@@ -171,7 +172,7 @@ func TestAMISMS(t *testing.T) {
 // amiBanner dials addr from namespace ns and reads the banner.
 func amiBanner(ns, addr string) (string, error) {
 	var banner string
-	err := inNetns(ns, func() error {
+	err := testenv.DoIn(ns, func() error {
 		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		if err != nil {
 			return err

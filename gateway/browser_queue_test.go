@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 
 	"github.com/chromedp/chromedp"
 )
@@ -91,16 +93,11 @@ func TestBrowserQueuePosition(t *testing.T) {
 // waitQueueText polls the page's queue line until it says want.
 func waitQueueText(t *testing.T, ctx context.Context, want string) {
 	t.Helper()
-	var got string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		var err error
-		got, err = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("queue").hidden ? "" : document.getElementById("queue").textContent`))
+	testenv.WaitFor(t, 10*time.Second, fmt.Sprintf("queue line %q on the page", want), func() (bool, error) {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("queue").hidden ? "" : document.getElementById("queue").textContent`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got == want {
-			return
-		}
-	}
-	t.Fatalf("queue line on the page %q, want %q", got, want)
+		return got == want, fmt.Errorf("the page says %q", got)
+	})
 }

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 
 	"github.com/chromedp/chromedp"
 )
@@ -52,20 +54,17 @@ func newBrowser(t *testing.T) context.Context {
 // waitDemoState polls window.demo.state on the page.
 func waitDemoState(t *testing.T, ctx context.Context, want string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var state string
-	for time.Now().Before(deadline) {
-		var err error
-		if state, err = chromedp.Run(ctx, chromedp.Evaluate[string](`window.demo.state`)); err != nil {
+	testenv.WaitFor(t, d, fmt.Sprintf("demo page state %q", want), func() (bool, error) {
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.demo.state`))
+		if err != nil {
 			t.Fatal(err)
 		}
 		if state == want {
-			return
+			return true, nil
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	logText, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("log")))
-	t.Fatalf("demo page state %q, want %q; page log:\n%s", state, want, logText)
+		logText, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("log")))
+		return false, fmt.Errorf("state %q; page log:\n%s", state, logText)
+	})
 }
 
 // callFromDemoPage opens page in a new Chromium, clicks "Get help" and
@@ -101,9 +100,8 @@ func testBrowserDemoPageCall(t *testing.T) {
 		Cipher         string
 	}
 	var stats pageStats
-	deadline := time.Now().Add(15 * time.Second)
 	var pbxIn, pbxOut uint64
-	for time.Now().Before(deadline) {
+	testenv.WaitFor(t, 15*time.Second, "audio flowing", func() (bool, error) {
 		if calls := svc.Snapshot(); len(calls) == 1 {
 			pbxIn, pbxOut = calls[0].PBX.In.Packets, calls[0].PBX.Out.Packets
 		}
@@ -111,14 +109,9 @@ func testBrowserDemoPageCall(t *testing.T) {
 		if stats, err = chromedp.Run(ctx, chromedp.Evaluate[pageStats](`window.demo.stats()`, chromedp.EvalAwaitPromise)); err != nil {
 			t.Fatal(err)
 		}
-		if pbxOut > 25 && pbxIn > 25 && stats.Received > 25 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if pbxOut <= 25 || pbxIn <= 25 || stats.Received <= 25 {
-		t.Fatalf("audio did not flow: to UAS %d, echoed back %d, browser received %v (sent %v)", pbxOut, pbxIn, stats.Received, stats.Sent)
-	}
+		return pbxOut > 25 && pbxIn > 25 && stats.Received > 25,
+			fmt.Errorf("to UAS %d, echoed back %d, browser received %v (sent %v)", pbxOut, pbxIn, stats.Received, stats.Sent)
+	})
 	calls := svc.Snapshot()
 	if len(calls) != 1 || calls[0].Codec == "" {
 		t.Fatalf("calls = %+v", calls)
@@ -136,15 +129,13 @@ func testBrowserDemoPageCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	var digits string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	testenv.Until(10*time.Second, "DTMF echoed back", func() (bool, error) {
 		var err error
 		if digits, err = chromedp.Run(ctx, chromedp.Evaluate[string](`window.demo.dtmf.join("")`)); err != nil {
 			t.Fatal(err)
 		}
-		if digits != "" {
-			break
-		}
-	}
+		return digits != "", nil
+	})
 	if digits != "5" {
 		t.Errorf("DTMF echoed back to the page = %q, want 5", digits)
 	}
@@ -179,27 +170,17 @@ func testBrowserCodecChangeByReinvite(t *testing.T) {
 	}
 	waitDemoState(t, ctx, gateway.EventAnswered, 20*time.Second)
 	var ci gateway.CallInfo
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	testenv.WaitFor(t, 15*time.Second, "codec pcma after the PBX's re-INVITE", func() (bool, error) {
 		if calls := svc.Snapshot(); len(calls) == 1 {
 			ci = calls[0]
-			if ci.Codec == "pcma" {
-				break
-			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if ci.Codec != "pcma" {
-		t.Fatalf("codec after the PBX's re-INVITE: %q, want pcma", ci.Codec)
-	}
+		return ci.Codec == "pcma", fmt.Errorf("codec %q", ci.Codec)
+	})
 	in, out := ci.PBX.In.Packets, ci.PBX.Out.Packets
-	for time.Now().Before(deadline.Add(10 * time.Second)) {
+	testenv.Until(25*time.Second, "audio after the codec change", testenv.Cond(func() bool {
 		ci = svc.Snapshot()[0]
-		if ci.PBX.In.Packets > in+25 && ci.PBX.Out.Packets > out+25 && ci.Browser.Out.Packets > 25 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return ci.PBX.In.Packets > in+25 && ci.PBX.Out.Packets > out+25 && ci.Browser.Out.Packets > 25
+	}))
 	if ci.PBX.In.Packets <= in+25 || ci.PBX.Out.Packets <= out+25 {
 		t.Fatalf("audio stopped after the codec change: pbx in %d->%d out %d->%d", in, ci.PBX.In.Packets, out, ci.PBX.Out.Packets)
 	}

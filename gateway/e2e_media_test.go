@@ -9,6 +9,7 @@ import (
 	"edgebox/gateway"
 	"edgebox/gateway/client"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 )
 
 func TestEarlyMedia(t *testing.T) { forEachStack(t, testEarlyMedia) }
@@ -141,10 +142,7 @@ func TestVideoPassedThrough(t *testing.T) {
 	c.StartAudio(ctx, 0)
 	c.StartVideo(ctx)
 	waitEchoed(t, c, 20)
-	deadline := time.Now().Add(15 * time.Second)
-	for c.Stats().VideoEchoed < 20 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Until(15*time.Second, "video echoed", testenv.Cond(func() bool { return c.Stats().VideoEchoed >= 20 }))
 	if st := c.Stats(); st.VideoEchoed < 20 {
 		t.Fatalf("video echoed %d of %d sent", st.VideoEchoed, st.VideoSent)
 	}

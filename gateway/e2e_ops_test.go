@@ -16,6 +16,7 @@ import (
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/internal/service"
+	"edgebox/internal/testenv"
 
 	"github.com/pion/stun/v3"
 	"github.com/pion/turn/v4"
@@ -254,17 +255,10 @@ func TestReloadKeepsCalls(t *testing.T) {
 	}
 	hup()
 	// the new key works once the reload is through
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.WaitFor(t, 10*time.Second, "new API key accepted after reload", func() (bool, error) {
 		_, err := clientAuthorizeKey(base, "second-key", gateway.AuthorizeRequest{From: testFrom, Destination: "support"})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("new API key not accepted after reload: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil, err
+	})
 	before := c.Stats().Echoed
 	waitEchoed(t, c, before+25)
 	if calls, _ := api.Calls(cctx); len(calls) != 1 || calls[0].State != gateway.StateAnswered {

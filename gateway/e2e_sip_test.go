@@ -9,6 +9,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 )
 
 func TestPBXHangsUp(t *testing.T) { forEachStack(t, testPBXHangsUp) }
@@ -154,10 +155,7 @@ func testDTMFReachesUASAsRFC4733(t *testing.T) {
 				t.Errorf("digits echoed by the UAS = %q, want 5#", got)
 			}
 			// each digit is several event packets; the end one is the last
-			deadline := time.Now().Add(5 * time.Second)
-			for e.c.Stats().Events < 6 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			testenv.Until(5*time.Second, "telephone-events", testenv.Cond(func() bool { return e.c.Stats().Events >= 6 }))
 			if n := e.c.Stats().Events; n < 6 {
 				t.Errorf("client received %d telephone-event packets, want the echoed events of 2 digits", n)
 			}

@@ -2,12 +2,14 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"edgebox/gateway"
 	"edgebox/gateway/client"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -31,26 +33,19 @@ func dialThrough(t *testing.T, ctx context.Context, svc *gateway.Service, dest s
 // waitEchoed polls until the client got n of its own packets back.
 func waitEchoed(t *testing.T, c *client.Call, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c.Stats().Echoed >= n {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("only %+v after 15 s: audio did not flow both ways through the gateway and the echoing UAS", c.Stats())
+	testenv.WaitFor(t, 15*time.Second, "audio both ways through the gateway and the echoing UAS", func() (bool, error) {
+		st := c.Stats()
+		return st.Echoed >= n, fmt.Errorf("only %+v", st)
+	})
 }
 
 // waitConnected waits until the client's ICE and DTLS are up.
 func waitConnected(t *testing.T, c *client.Call) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for c.ConnectionState() != webrtc.PeerConnectionStateConnected {
-		if time.Now().After(deadline) {
-			t.Fatalf("client still %s after 15 s", c.ConnectionState())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 15*time.Second, "client ICE and DTLS connected", func() (bool, error) {
+		st := c.ConnectionState()
+		return st == webrtc.PeerConnectionStateConnected, fmt.Errorf("client still %s", st)
+	})
 }
 
 func TestCallEchoThroughSIPp(t *testing.T) { forEachStack(t, testCallEchoThroughSIPp) }

@@ -4,202 +4,34 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/testenv"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
-// kamailioCfg is a minimal registrar + authenticating proxy, users and
-// passwords inline (no database).
-const kamailioCfg = `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-listen=udp:%[2]s:%[1]d
-auto_aliases=no
-alias="%[2]s:%[1]d"
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "auth.so"
-loadmodule "kex.so"
-loadmodule "corex.so"
-modparam("usrloc", "db_mode", 0)
-modparam("registrar", "min_expires", 5)
-modparam("registrar", "max_expires", %[3]d)
+// pbxUsers are the gateway tests' PBX accounts: the box's trunk and two
+// agents (SIPp UASs that registerContact registers).
+var pbxUsers = map[string]string{"trunkuser": "trunk-secret", "agent": "agent-secret", "agent2": "agent-secret"}
 
-request_route {
-	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (has_totag()) {
-		if (loose_route()) { t_relay(); exit; }
-		if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
-		sl_send_reply("404", "Not here");
-		exit;
-	}
-	if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-	remove_hf("Route");
-	if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
-	route(AUTH);
-	if (is_method("REGISTER")) {
-		if (!save("location")) { sl_reply_error(); exit; }
-		xlog("L_NOTICE", "TEST-REGISTERED $au expires=$hdr(Expires) ct=$ct via=$hdr(Via)\n");
-		exit;
-	}
-	if (is_method("INVITE")) {
-		xlog("L_NOTICE", "TEST-INVITE from=$fu user=$au to=$ru ct=$ct\n");
-		record_route();
-	}
-	if (!lookup("location")) { xlog("L_NOTICE", "TEST-LOOKUP-FAILED ru=$ru rU=$rU rd=$rd\n"); sl_send_reply("404", "Not Found"); exit; }
-	t_on_branch("BRANCH");
-	t_relay();
-}
-
-branch_route[BRANCH] {
-	xlog("L_NOTICE", "TEST-BRANCH $ru\n");
-}
-
-route[AUTH] {
-	$var(pw) = "no-such-password";
-	if ($au == "trunkuser") { $var(pw) = "trunk-secret"; }
-	if ($au == "agent" || $au == "agent2") { $var(pw) = "agent-secret"; }
-	if (is_method("REGISTER")) {
-		if (!pv_www_authenticate("edgebox-test", "$var(pw)", "0")) { www_challenge("edgebox-test", "0"); exit; }
-		if ($au != $tU) { sl_send_reply("403", "Register only yourself"); exit; }
-	} else {
-		if (!pv_proxy_authenticate("edgebox-test", "$var(pw)", "0")) { proxy_challenge("edgebox-test", "0"); exit; }
-	}
-	consume_credentials();
-}
-`
-
-type kamailio struct {
-	host    string
-	port    int
-	logPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
-}
-
-func startKamailio(t *testing.T) *kamailio {
+// startKamailio runs the test PBX on loopback, granting registrations at
+// most 10 s.
+func startKamailio(t *testing.T) *testenv.KamailioServer {
 	t.Helper()
-	return startKamailioAt(t, "", "127.0.0.1", 10)
+	return testenv.Kamailio(t, nil, testenv.KamailioOptions{Users: pbxUsers, MaxExpires: 10})
 }
 
-// startKamailioAt runs Kamailio in namespace ns ("": the test's own)
-// listening on host, granting registrations at most maxExpires seconds.
-func startKamailioAt(t *testing.T, ns, host string, maxExpires int) *kamailio {
+// startKamailioAt runs the test PBX in namespace ns on host:5060,
+// granting registrations at most maxExpires seconds.
+func startKamailioAt(t *testing.T, ns *testenv.Netns, host string, maxExpires int) *testenv.KamailioServer {
 	t.Helper()
-	bin, err := exec.LookPath("kamailio")
-	if err != nil {
-		bin = "/usr/sbin/kamailio"
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatalf("kamailio not installed (Debian package kamailio, listed in scripts/deps.sh)")
-		}
-	}
-	dir := t.TempDir()
-	k := &kamailio{host: host, port: 5060, done: make(chan struct{})}
-	if ns == "" {
-		k.port = freeUDPTCPPort(t)
-	}
-	cfg := filepath.Join(dir, "kamailio.cfg")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(kamailioCfg, k.port, host, maxExpires)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", dir, "-w", dir}
-	k.cmd = exec.Command(bin, args...)
-	if ns != "" {
-		// ip execs kamailio: the same process, so the group kill below holds
-		k.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
-	}
-	k.logPath = filepath.Join(dir, "kamailio.log")
-	logf, err := os.Create(k.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	k.cmd.Stdout, k.cmd.Stderr = logf, logf
-	// kamailio forks workers: a process group lets the test stop them all
-	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := k.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		k.cmd.Wait()
-		close(k.done)
-	}()
-	t.Cleanup(func() {
-		syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
-		<-k.done
-		if t.Failed() {
-			t.Logf("kamailio log:\n%s", strings.Join(k.log(), "\n"))
-		}
-	})
-	bound := func() bool {
-		c, err := net.ListenPacket("udp", k.addr())
-		if err != nil {
-			return true
-		}
-		c.Close()
-		return false
-	}
-	for i := 0; ; i++ {
-		up := false
-		if ns == "" {
-			up = bound()
-		} else {
-			// ask ss: a probe bind in the namespace could take the port
-			// from Kamailio in the instant it binds
-			out, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hlun", fmt.Sprintf("sport = :%d", k.port)).Output()
-			up = strings.Contains(string(out), k.addr())
-		}
-		if up {
-			break
-		}
-		select {
-		case <-k.done:
-			t.Fatalf("kamailio exited:\n%s", strings.Join(k.log(), "\n"))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if i == 500 {
-			t.Fatal("kamailio did not listen within 10 s")
-		}
-	}
-	return k
+	return testenv.Kamailio(t, ns, testenv.KamailioOptions{Host: host, Users: pbxUsers, MaxExpires: maxExpires})
 }
-
-func (k *kamailio) log() []string {
-	data, _ := os.ReadFile(k.logPath)
-	return strings.Split(string(data), "\n")
-}
-
-func (k *kamailio) count(substr string) int {
-	n := 0
-	for _, l := range k.log() {
-		if strings.Contains(l, substr) {
-			n++
-		}
-	}
-	return n
-}
-
-func (k *kamailio) addr() string { return net.JoinHostPort(k.host, fmt.Sprint(k.port)) }
 
 // registerContact registers agent's AoR at the registrar with the UAS's
 // address as contact (a third-party registration: SIPp as a pure UAS
@@ -249,21 +81,18 @@ func registerContact(t *testing.T, registrar, user, password, contact string) {
 func TestCallThroughKamailioWithRegistration(t *testing.T) {
 	kam := startKamailio(t)
 	uas := startSIPp(t, "uas_echo_rr", 1)
-	registerContact(t, kam.addr(), "agent", "agent-secret", fmt.Sprintf("sip:agent@%s", uas.addr()))
+	registerContact(t, kam.Addr(), "agent", "agent-secret", fmt.Sprintf("sip:agent@%s", uas.addr()))
 
-	cfg := testConfig(t, kam.addr())
+	cfg := testConfig(t, kam.Addr())
 	cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "trunk-secret"
 	cfg.Trunk.Register = true
 	cfg.Trunk.RegisterExpiresSec = 30 // the registrar grants at most 10: the box refreshes after 8
 	svc := startGateway(t, cfg)
 
-	deadline := time.Now().Add(10 * time.Second)
-	for svc.Status().Registration != "registered" && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if st := svc.Status().Registration; st != "registered" {
-		t.Fatalf("trunk registration: %q", st)
-	}
+	testenv.WaitFor(t, 10*time.Second, "trunk registered", func() (bool, error) {
+		st := svc.Status().Registration
+		return st == "registered", fmt.Errorf("registration %q", st)
+	})
 	if v := metricValue(t, svc, "edgebox_gateway_trunk_registered"); v != "1" {
 		t.Errorf("registered gauge = %q", v)
 	}
@@ -276,16 +105,13 @@ func TestCallThroughKamailioWithRegistration(t *testing.T) {
 	}
 	c.StartAudio(ctx, 0)
 	waitEchoed(t, c, 25)
-	if n := kam.count("TEST-INVITE from=sip:customer42@example.com user=trunkuser"); n != 1 {
+	if n := kam.Count("TEST-INVITE from=sip:customer42@example.com user=trunkuser"); n != 1 {
 		t.Errorf("kamailio saw %d authenticated INVITEs from the customer's identity with the trunk's credentials, want 1", n)
 	}
 
 	// The registration is refreshed before the registrar's 10 s run out.
-	deadline = time.Now().Add(20 * time.Second)
-	for kam.count("TEST-REGISTERED trunkuser expires=30") < 2 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := kam.count("TEST-REGISTERED trunkuser expires=30"); n < 2 {
+	testenv.Until(20*time.Second, "a refreshed registration", testenv.Cond(func() bool { return kam.Count("TEST-REGISTERED trunkuser expires=30") >= 2 }))
+	if n := kam.Count("TEST-REGISTERED trunkuser expires=30"); n < 2 {
 		t.Errorf("trunk registered %d times in 20 s, want a refresh", n)
 	}
 
@@ -300,10 +126,10 @@ func TestBlindTransferThroughKamailio(t *testing.T) {
 	kam := startKamailio(t)
 	agent := startSIPp(t, "uas_refer", 1)
 	agent2 := startSIPp(t, "uas_echo_rr", 1)
-	registerContact(t, kam.addr(), "agent", "agent-secret", fmt.Sprintf("sip:agent@%s", agent.addr()))
-	registerContact(t, kam.addr(), "agent2", "agent-secret", fmt.Sprintf("sip:agent2@%s", agent2.addr()))
+	registerContact(t, kam.Addr(), "agent", "agent-secret", fmt.Sprintf("sip:agent@%s", agent.addr()))
+	registerContact(t, kam.Addr(), "agent2", "agent-secret", fmt.Sprintf("sip:agent2@%s", agent2.addr()))
 
-	cfg := testConfig(t, kam.addr())
+	cfg := testConfig(t, kam.Addr())
 	cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "trunk-secret"
 	svc := startGateway(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -10,15 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"edgebox/gateway"
 	"edgebox/internal/config"
-
-	"github.com/vishvananda/netns"
+	"edgebox/internal/testenv"
 )
 
 // Namespace helpers for the tests where an interface matters: the box in
@@ -27,39 +25,32 @@ import (
 // netnsRig names a test's namespaces after the test process, so parallel
 // runs never meet.
 type netnsRig struct {
-	t   *testing.T
-	tag string
+	t    *testing.T
+	tag  string
+	nets map[string]*testenv.Netns
 }
 
 func newNetnsRig(t *testing.T, tag string) *netnsRig {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatalf("ip (iproute2) not installed: %v", err)
-	}
-	return &netnsRig{t: t, tag: fmt.Sprintf("%s%d", tag, os.Getpid())}
+	testenv.RequireRoot(t, "ip")
+	return &netnsRig{t: t, tag: fmt.Sprintf("%s%d", tag, os.Getpid()), nets: map[string]*testenv.Netns{}}
 }
 
 // ns makes namespace name (loopback up) and returns its full name.
 func (r *netnsRig) ns(name string) string {
 	r.t.Helper()
-	full := "eb" + name + "-" + r.tag
-	r.ip("netns", "add", full)
-	r.t.Cleanup(func() { exec.Command("ip", "netns", "del", full).Run() })
-	r.ip("-n", full, "link", "set", "lo", "up")
-	return full
+	n := testenv.NewNetns(r.t, "eb"+name+"-"+r.tag)
+	r.nets[n.Name] = n
+	return n.Name
 }
+
+// netns is the namespace ns made under full name.
+func (r *netnsRig) netns(full string) *testenv.Netns { return r.nets[full] }
 
 // link wires namespace a (interface ifA, address addrA) to b (ifB, addrB).
 func (r *netnsRig) link(a, ifA, addrA, b, ifB, addrB string) {
 	r.t.Helper()
-	r.ip("link", "add", ifA, "netns", a, "type", "veth", "peer", "name", ifB, "netns", b)
-	r.ip("-n", a, "addr", "add", addrA, "dev", ifA)
-	r.ip("-n", b, "addr", "add", addrB, "dev", ifB)
-	r.ip("-n", a, "link", "set", ifA, "up")
-	r.ip("-n", b, "link", "set", ifB, "up")
+	r.nets[a].Veth(ifA, addrA, r.nets[b], ifB, addrB)
 }
 
 func (r *netnsRig) ip(args ...string) {
@@ -67,27 +58,6 @@ func (r *netnsRig) ip(args ...string) {
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 		r.t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-}
-
-// inNetns runs f on a thread switched into namespace name; sockets f makes
-// stay in that namespace. The thread is discarded afterwards.
-func inNetns(name string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
 }
 
 // startGatewayIn runs a gateway with cfg as a separate process inside

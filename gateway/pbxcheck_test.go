@@ -18,12 +18,12 @@ func TestPBXCheck(t *testing.T) {
 	defer cancel()
 	t.Run("kamailio", func(t *testing.T) {
 		kam := startKamailio(t)
-		api := serveAPI(t, startGateway(t, testConfig(t, kam.addr())))
+		api := serveAPI(t, startGateway(t, testConfig(t, kam.Addr())))
 		got, err := api.PBXCheck(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.OK || got.Answer == "" || !strings.HasPrefix(got.Answer, "200") && !strings.HasPrefix(got.Answer, "4") || got.RTTMillis <= 0 || got.PBX != kam.addr() || !strings.Contains(got.Message, "answered "+got.Answer) || got.Kind != "" {
+		if !got.OK || got.Answer == "" || !strings.HasPrefix(got.Answer, "200") && !strings.HasPrefix(got.Answer, "4") || got.RTTMillis <= 0 || got.PBX != kam.Addr() || !strings.Contains(got.Message, "answered "+got.Answer) || got.Kind != "" {
 			t.Errorf("OPTIONS to Kamailio: %+v", got)
 		}
 		t.Logf("Kamailio: %s (server %q) in %.2f ms", got.Answer, got.Server, got.RTTMillis)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 )
 
 // sipProbe is a UDP socket in a namespace that sends OPTIONS (answered to
@@ -21,7 +22,7 @@ type sipProbe struct {
 func newSIPProbe(t *testing.T, ns, name, to string) *sipProbe {
 	t.Helper()
 	var c *net.UDPConn
-	if err := inNetns(ns, func() (err error) { c, err = net.ListenUDP("udp4", nil); return err }); err != nil {
+	if err := testenv.DoIn(ns, func() (err error) { c, err = net.ListenUDP("udp4", nil); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })

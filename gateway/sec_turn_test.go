@@ -12,6 +12,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 
 	"github.com/pion/turn/v4"
 )
@@ -26,7 +27,7 @@ type udpSink struct {
 func newUDPSink(t *testing.T, ns, name, addr string) *udpSink {
 	t.Helper()
 	var pc net.PacketConn
-	if err := inNetns(ns, func() (err error) { pc, err = net.ListenPacket("udp4", addr); return err }); err != nil {
+	if err := testenv.DoIn(ns, func() (err error) { pc, err = net.ListenPacket("udp4", addr); return err }); err != nil {
 		t.Fatalf("%s listener: %v", name, err)
 	}
 	t.Cleanup(func() { pc.Close() })
@@ -51,7 +52,7 @@ func newUDPSink(t *testing.T, ns, name, addr string) *udpSink {
 func turnAllocation(t *testing.T, ns, server, user, pass string) net.PacketConn {
 	t.Helper()
 	var conn net.PacketConn
-	if err := inNetns(ns, func() (err error) { conn, err = net.ListenPacket("udp4", ":0"); return err }); err != nil {
+	if err := testenv.DoIn(ns, func() (err error) { conn, err = net.ListenPacket("udp4", ":0"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })

@@ -9,23 +9,20 @@ import (
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/testenv"
 )
 
 // waitRegistration waits (bounded) until status's registration leaves
 // "registering" and returns it.
 func waitRegistration(t *testing.T, status func() (gateway.Status, error)) string {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var reg string
+	testenv.WaitFor(t, 60*time.Second, "registration decided", func() (bool, error) {
 		st, err := status()
-		if err == nil && st.Registration != "registering" && st.Registration != "" {
-			return st.Registration
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("registration still %q (%v) after 60 s", st.Registration, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		reg = st.Registration
+		return err == nil && reg != "registering" && reg != "", fmt.Errorf("registration still %q (%v)", reg, err)
+	})
+	return reg
 }
 
 func wantTrunkCheck(t *testing.T, got, kind string, words ...string) {
@@ -89,14 +86,14 @@ func TestTrunkCheckSaysWhy(t *testing.T) {
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		kam := startKamailio(t)
-		cfg := testConfig(t, kam.addr())
+		cfg := testConfig(t, kam.Addr())
 		cfg.Trunk.Register, cfg.Trunk.Username, cfg.Trunk.Password = true, "trunkuser", "not-the-password"
 		got := waitRegistration(t, localStatus(startGateway(t, cfg)))
-		wantTrunkCheck(t, got, gateway.TrunkRejected, "trunkuser", "password", kam.addr())
+		wantTrunkCheck(t, got, gateway.TrunkRejected, "trunkuser", "password", kam.Addr())
 	})
 	t.Run("right password", func(t *testing.T) {
 		kam := startKamailio(t)
-		cfg := testConfig(t, kam.addr())
+		cfg := testConfig(t, kam.Addr())
 		cfg.Trunk.Register, cfg.Trunk.Username, cfg.Trunk.Password = true, "trunkuser", "trunk-secret"
 		if got := waitRegistration(t, localStatus(startGateway(t, cfg))); got != "registered" {
 			t.Errorf("registration with the right password: %q", got)

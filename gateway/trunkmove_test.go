@@ -13,6 +13,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -28,8 +29,8 @@ import (
 func TestTrunkContactFollowsUplink(t *testing.T) {
 	rig, box, pbx := newUplinkRig(t, "tmove")
 
-	kam := startKamailioAt(t, pbx, "10.79.9.1", 600)
-	cfg := testConfig(t, kam.addr())
+	kam := startKamailioAt(t, rig.netns(pbx), "10.79.9.1", 600)
+	cfg := testConfig(t, kam.Addr())
 	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: "0.0.0.0:5060"}}
 	cfg.Media.RTPAddress = ""
 	cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "trunk-secret"
@@ -39,7 +40,7 @@ func TestTrunkContactFollowsUplink(t *testing.T) {
 
 	registeredAt := func(addr string) func() bool {
 		return func() bool {
-			for _, l := range kam.log() {
+			for _, l := range kam.Lines() {
 				if strings.Contains(l, "TEST-REGISTERED trunkuser") && strings.Contains(l, "ct=<sip:trunkuser@"+addr+":5060>") {
 					if !strings.Contains(l, "via=SIP/2.0/UDP "+addr+":5060") {
 						t.Fatalf("REGISTER with Contact on %s but another Via: %s", addr, l)
@@ -55,25 +56,25 @@ func TestTrunkContactFollowsUplink(t *testing.T) {
 		st, err := api.Status(context.Background())
 		return err == nil && st.Registration == "registered"
 	})
-	if res := inviteTrunk(t, pbx, kam.addr()); res != 603 {
+	if res := inviteTrunk(t, pbx, kam.Addr()); res != 603 {
 		t.Fatalf("INVITE from the PBX on the WAN: %d, want the box's 603", res)
 	}
 
 	// the cable is pulled: the WAN peer goes away, the route moves to LTE
 	rig.ip("-n", pbx, "link", "set", "wan", "down")
 	rig.ip("-n", box, "route", "replace", "default", "via", "10.79.2.1")
-	moved := len(kam.log())
+	moved := len(kam.Lines())
 	waitFor(t, 60*time.Second, "a REGISTER with Contact and Via on the LTE address", registeredAt("10.79.2.2"))
 
-	if res := inviteTrunk(t, pbx, kam.addr()); res != 603 {
+	if res := inviteTrunk(t, pbx, kam.Addr()); res != 603 {
 		t.Errorf("INVITE from the PBX after the move: %d, want the box's 603 through the LTE address", res)
 	}
-	for _, l := range kam.log()[moved:] {
+	for _, l := range kam.Lines()[moved:] {
 		if strings.Contains(l, "TEST-BRANCH") && strings.Contains(l, "10.79.1.2") {
 			t.Errorf("the PBX still has the WAN binding: %s", l)
 		}
 	}
-	if n := kam.count("TEST-BRANCH sip:trunkuser@10.79.2.2:5060"); n != 1 {
+	if n := kam.Count("TEST-BRANCH sip:trunkuser@10.79.2.2:5060"); n != 1 {
 		t.Errorf("%d INVITE branches to the LTE contact, want 1", n)
 	}
 }
@@ -97,17 +98,17 @@ func newUplinkRig(t *testing.T, tag string) (rig *netnsRig, box, pbx string) {
 // ends the call. The gateway and the browser run in a helper process
 // inside the box's namespace; Kamailio and the SIPp agent in the PBX's.
 func TestCallAfterUplinkMove(t *testing.T) {
-	_, box, pbx := newUplinkRig(t, "cmove")
-	kam := startKamailioAt(t, pbx, "10.79.9.1", 600)
+	rig, box, pbx := newUplinkRig(t, "cmove")
+	kam := startKamailioAt(t, rig.netns(pbx), "10.79.9.1", 600)
 	agent := startSIPpAt(t, pbx, "10.79.9.1", "uas_bye_rr", 1)
 	cmd := exec.Command("ip", "netns", "exec", box, os.Args[0], "-test.run", "^TestHelperCallAfterMove$", "-test.v")
-	cmd.Env = append(os.Environ(), "EDGEBOX_MOVE_PBX="+kam.addr(), "EDGEBOX_MOVE_AGENT=sip:agent@"+agent.addr(), "EDGEBOX_MOVE_PBXNS="+pbx)
+	cmd.Env = append(os.Environ(), "EDGEBOX_MOVE_PBX="+kam.Addr(), "EDGEBOX_MOVE_AGENT=sip:agent@"+agent.addr(), "EDGEBOX_MOVE_PBXNS="+pbx)
 	out, err := runBounded(cmd, 2*time.Minute)
 	if err != nil || !strings.Contains(out, "--- PASS: TestHelperCallAfterMove") {
 		t.Fatalf("the call in the box's namespace: %v\n%s", err, out)
 	}
 	agent.wait(t, 20*time.Second)
-	if n := kam.count("TEST-INVITE from=sip:customer42@example.com user=trunkuser to=sip:agent@10.79.9.1 ct=<sip:edgebox@10.79.2.2:5060>"); n != 1 {
+	if n := kam.Count("TEST-INVITE from=sip:customer42@example.com user=trunkuser to=sip:agent@10.79.9.1 ct=<sip:edgebox@10.79.2.2:5060>"); n != 1 {
 		t.Errorf("%d INVITEs with the Contact on the LTE address, want 1", n)
 	}
 }
@@ -172,7 +173,7 @@ func inviteTrunk(t *testing.T, ns, registrar string) int {
 	t.Helper()
 	host, _, _ := net.SplitHostPort(registrar)
 	var pc net.PacketConn
-	if err := inNetns(ns, func() (err error) { pc, err = net.ListenPacket("udp4", host+":0"); return err }); err != nil {
+	if err := testenv.DoIn(ns, func() (err error) { pc, err = net.ListenPacket("udp4", host+":0"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	ua, err := sipgo.NewUA()
