@@ -19,6 +19,13 @@ const (
 // made with Final. On timeout the error names what and carries cond's
 // last error.
 func Until(timeout time.Duration, what string, cond func() (bool, error)) error {
+	return UntilEvery(timeout, maxPoll, what, cond)
+}
+
+// UntilEvery is Until with the pause between polls growing to at most
+// every instead of 250 ms: for conditions that are dear to ask (an API
+// call into a QEMU guest).
+func UntilEvery(timeout, every time.Duration, what string, cond func() (bool, error)) error {
 	end := time.Now().Add(timeout)
 	wait := firstPoll
 	var last error
@@ -36,7 +43,7 @@ func Until(timeout time.Duration, what string, cond func() (bool, error)) error 
 			break
 		}
 		time.Sleep(min(wait, left))
-		wait = min(2*wait, maxPoll)
+		wait = min(2*wait, every)
 	}
 	if last != nil {
 		return fmt.Errorf("%s: not within %v: %w", what, timeout, last)
