@@ -49,6 +49,16 @@ func NewNetns(t testing.TB, name string) *Netns {
 // deleteNetns kills what still runs in namespace name (a process keeps a
 // namespace alive after its name is gone) and deletes it.
 func deleteNetns(name string) {
+	killProcsIn(name)
+	exec.Command("ip", "netns", "del", name).Run()
+}
+
+// KillProcs SIGKILLs every process in the namespace (a peer's crash, or
+// a dropped call), never the test binary itself: one of its threads may
+// be in the namespace.
+func (n *Netns) KillProcs() { killProcsIn(n.Name) }
+
+func killProcsIn(name string) {
 	out, _ := exec.Command("ip", "netns", "pids", name).Output()
 	for _, f := range strings.Fields(string(out)) {
 		var pid int
@@ -56,7 +66,6 @@ func deleteNetns(name string) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	exec.Command("ip", "netns", "del", name).Run()
 }
 
 // Exists reports whether namespace name is present under /run/netns.
