@@ -32,6 +32,7 @@ const (
 	gsmRingToCLIP  = 200 * time.Millisecond // RING: wait this long for +CLIP
 	gsmEndHintLife = 3 * time.Second        // a BUSY/NO ANSWER/^CEND explains a call that vanishes within this
 	gsmSMSScan     = 30 * time.Second       // received SMS stored without a URC we saw
+	gsmSetupRetry  = 30 * time.Second       // voice set-up again after the card did not answer
 )
 
 // gsmDriver is what call control needs of a modem driver beyond
@@ -225,8 +226,8 @@ func (h *gsmHub) run(ctx context.Context) {
 			return
 		case <-setup:
 			setup = nil
-			if gd != nil {
-				h.voiceSetup(ctx, gd)
+			if gd != nil && !h.voiceSetup(ctx, gd) {
+				setup = time.After(gsmSetupRetry) // the card did not answer: try again
 			}
 		case <-ringTO:
 			ringTO = nil
@@ -275,7 +276,8 @@ func (h *gsmHub) setVoice(vs modem.VoiceSupport, why string) {
 	h.voice, h.vErr = vs, why
 }
 
-func (h *gsmHub) voiceSetup(ctx context.Context, gd gsmDriver) {
+// voiceSetup sets the card's voice up; false when it did not answer.
+func (h *gsmHub) voiceSetup(ctx context.Context, gd gsmDriver) bool {
 	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	vs, err := gd.VoiceSetup(c)
@@ -288,6 +290,7 @@ func (h *gsmHub) voiceSetup(ctx context.Context, gd gsmDriver) {
 		why = vs.Why + "; the voice tty (USB interface " + fmt.Sprint(vs.AudioInterface) + ") was not found among the modem's ports: set network.modem.audio_port"
 	}
 	h.setVoice(vs, why)
+	return err == nil
 }
 
 // urc handles one URC; it returns true for a RING that should be followed
