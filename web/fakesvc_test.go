@@ -136,8 +136,9 @@ func (f *fakeNetctl) handler() http.Handler {
 	m.HandleFunc("GET /v1/vpn/status", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		st := openvpn.Status{State: f.vpnState, Interface: "tun0", Detail: f.vpnDetail}
-		if f.profile != "" {
+		st := openvpn.Status{State: f.vpnState, Interface: "tun0"}
+		if f.profile != "" { // openvpn runs, and says why it is in its state
+			st.Detail = f.vpnDetail
 			st.Profile = &openvpn.ProfileInfo{Name: "office.ovpn", ImportedAt: time.Now().Add(-time.Hour), Notes: f.vpnNotes}
 		}
 		if f.vpnState == openvpn.StateConnected {
