@@ -34,7 +34,8 @@ type ModemSlot struct {
 	// USB: the PCI address of the host controller and the port chain below
 	// its root hub ("1.3": root port 1, hub port 3). Bus numbers (the "2"
 	// of sysfs's 2-1.3) depend on the order the controllers' drivers load,
-	// so they are not part of the map. Empty: not known for this board.
+	// so they are not part of the map. No ports: not known for this board;
+	// ports without a controller: that chain on any controller.
 	USBController string `json:"usb_controller,omitempty"`
 	USBPorts      string `json:"usb_ports,omitempty"`
 	// USBGuessed marks a map not confirmed on a real board: the UI says
@@ -143,7 +144,11 @@ var Profiles = map[string]Profile{
 		Modules: join(commonModules, []string{"e1000e", "virtio_net", "virtio_pci", "i6300esb", "qemu_fw_cfg", "usbnet"}),
 		Console: "ttyS0,115200n8",
 		ModemSlots: []ModemSlot{
-			{Name: "usb", Label: "USB (QEMU)", SIM: "simulated"},
+			// The image's QEMU puts usb-serial first on its qemu-xhci
+			// (image/qemu.go), so on root port 1; the controller's PCI
+			// address moves with the other devices, so it is left out.
+			// Not yet read back from a booted image: guessed.
+			{Name: "usb", Label: "USB (QEMU)", SIM: "simulated", USBPorts: "1", USBGuessed: true},
 		},
 		Watchdog: "i6300esb",
 	},

@@ -30,7 +30,9 @@ func (p USBPlace) String() string {
 	return "USB port " + p.Ports + " of " + c
 }
 
-// SlotUSB is one slot of the board and its USB place.
+// SlotUSB is one slot of the board and its USB place. A Place without a
+// Controller matches that port chain on any controller (QEMU, whose
+// controller's PCI address moves with the other devices).
 type SlotUSB struct {
 	Name  string
 	Place USBPlace
@@ -77,7 +79,7 @@ func SlotAt(place USBPlace, slots []SlotUSB) (string, error) {
 			continue
 		}
 		mapped++
-		if s.Place == place {
+		if s.Place.Ports == place.Ports && (s.Place.Controller == "" || s.Place.Controller == place.Controller) {
 			return s.Name, nil
 		}
 	}

@@ -69,6 +69,18 @@ func TestSlotFromSysfsPath(t *testing.T) {
 	if _, err := modem.SlotAt(place, []modem.SlotUSB{{Name: "mPCIe 1"}}); err == nil || !strings.Contains(err.Error(), "no USB map") {
 		t.Errorf("board without map: %v", err)
 	}
+	// A map without a controller (QEMU) takes the port chain on any.
+	anyCtrl := []modem.SlotUSB{{Name: "usb", Place: modem.USBPlace{Ports: "1.3"}}}
+	for _, usb := range []string{"3-1.3", "4-1.3"} {
+		place, _ := modem.USBPlaceOf(f.root, usb)
+		if slot, err := modem.SlotAt(place, anyCtrl); slot != "usb" || err != nil {
+			t.Errorf("%s on a controller-free map: %q %v", usb, slot, err)
+		}
+	}
+	place, _ = modem.USBPlaceOf(f.root, "3-1.4")
+	if slot, err := modem.SlotAt(place, anyCtrl); err == nil {
+		t.Errorf("3-1.4 on a controller-free map for 1.3: %q", slot)
+	}
 }
 
 // The USB path detection reports is the one the slot is read from.
