@@ -215,6 +215,7 @@ func (s *Server) uiRoutes(m *http.ServeMux) {
 	}))
 	m.HandleFunc("GET /logs", s.pageAuth(s.pageLogs))
 	m.HandleFunc("GET /sms", s.pageAuth(s.pageSMS))
+	m.HandleFunc("GET /gsm", s.pageAuth(s.pageGSM)) // gsm.go
 	m.HandleFunc("GET /signal", s.pageAuth(s.pageSignal))
 	m.HandleFunc("GET /admin", s.pageAuth(s.pageAdmin))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -110,6 +110,9 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, se *sessi
 	}
 	d.VPN = vpnPanel(lang, st)
 	d.Trunk, d.Calls = gatewayPanel(lang, st)
+	if l, ok := gsmDashboardLine(r.Context(), lang); ok { // gsm.go
+		d.Trunk.Lines = append(d.Trunk.Lines, l)
+	}
 	d.Logs = s.recentLogs(r, r.URL.Query().Get("logs"), 12)
 	p := s.authedPage(se, "Dashboard", "dashboard", d)
 	p.Refresh = 10
