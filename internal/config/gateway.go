@@ -96,11 +96,23 @@ type GatewayPortal struct {
 	PublicURL   string          `json:"public_url,omitempty"`
 	APIKeys     []GatewayAPIKey `json:"api_keys,omitempty"`
 	TokenTTLSec int             `json:"token_ttl_sec"`
+	// CallbackTTLSec is how long a token that receives a call (a
+	// callback, "receive": true) stays valid: the customer's page waits
+	// that long for the PBX to call. 0 means 300; at most 3600.
+	CallbackTTLSec int `json:"callback_ttl_sec,omitempty"`
 	// RatePerMinute bounds requests per source address.
 	RatePerMinute int `json:"rate_per_minute"`
 	// Demo serves the demo "Get help" page at /demo/ (off by default:
 	// the portal listener faces the internet).
 	Demo bool `json:"demo,omitempty"`
+}
+
+// CallbackTTL is the lifetime of a callback token (CallbackTTLSec, 0: 300 s).
+func (p GatewayPortal) CallbackTTL() time.Duration {
+	if p.CallbackTTLSec == 0 {
+		return 300 * time.Second
+	}
+	return time.Duration(p.CallbackTTLSec) * time.Second
 }
 
 // GatewayAPIKey is one portal API key, stored as the hex SHA-256 of the key,
@@ -392,6 +404,9 @@ func (s Gateway) Validate() error {
 	}
 	if s.Portal.TokenTTLSec < 5 || s.Portal.TokenTTLSec > 600 {
 		bad("portal.token_ttl_sec", "%d is outside 5..600", s.Portal.TokenTTLSec)
+	}
+	if c := s.Portal.CallbackTTLSec; c != 0 && (c < 5 || c > 3600) {
+		bad("portal.callback_ttl_sec", "%d is outside 5..3600 (0: 300)", c)
 	}
 	if s.Portal.RatePerMinute < 1 || s.Portal.RatePerMinute > 100000 {
 		bad("portal.rate_per_minute", "%d is outside 1..100000", s.Portal.RatePerMinute)
