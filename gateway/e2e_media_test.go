@@ -123,7 +123,9 @@ func TestFullICEWithBuiltinSTUN(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestVideoPassedThrough(t *testing.T) {
+func TestVideoPassedThrough(t *testing.T) { forEachStack(t, testVideoPassedThrough) }
+
+func testVideoPassedThrough(t *testing.T) {
 	uas := startSIPp(t, "uas_video", 1)
 	cfg := testConfig(t, uas.addr())
 	cfg.Media.Video = true
@@ -147,6 +149,10 @@ func TestVideoPassedThrough(t *testing.T) {
 		t.Fatalf("video echoed %d of %d sent", st.VideoEchoed, st.VideoSent)
 	}
 	ci := svc.Snapshot()[0]
+	if ci.Stack != config.StackPion {
+		// the lean stack carries audio only: a bridged video call falls back
+		t.Errorf("video call on stack %q, want pion", ci.Stack)
+	}
 	if ci.Video == nil || ci.Video.Codec != "vp8" || ci.Video.PBX.In.Packets == 0 || ci.Video.Browser.In.Packets == 0 {
 		t.Errorf("video info %+v", ci.Video)
 	}
@@ -155,7 +161,9 @@ func TestVideoPassedThrough(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestVideoOfferedButPBXAudioOnly(t *testing.T) {
+func TestVideoOfferedButPBXAudioOnly(t *testing.T) { forEachStack(t, testVideoOfferedButPBXAudioOnly) }
+
+func testVideoOfferedButPBXAudioOnly(t *testing.T) {
 	// uas_echo answers audio only (no m=video): the call goes on with audio.
 	uas := startSIPp(t, "uas_echo", 1)
 	cfg := testConfig(t, uas.addr())
@@ -181,6 +189,7 @@ func TestVideoOfferedButPBXAudioOnly(t *testing.T) {
 	}
 	c.StartAudio(ctx, 0)
 	waitEchoed(t, c, 20)
+	requireStack(t, svc.Snapshot()) // no video bridged: lean carries the call
 	if v := svc.Snapshot()[0].Video; v != nil {
 		t.Errorf("video bridged without the PBX: %+v", v)
 	}

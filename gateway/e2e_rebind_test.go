@@ -34,7 +34,7 @@ func TestFastPathFollowsICEPairChange(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		lite bool
-	}{{"ice-lite,stack=pion", true}, {"ice-lite,stack=lean", true}, {"full ice", false}} {
+	}{{"ice-lite,stack=pion", true}, {"ice-lite,stack=lean", true}, {"full ice,stack=pion", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			uas := startSIPp(t, "uas_echo", 1)
 			cfg := testConfig(t, uas.addr())

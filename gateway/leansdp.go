@@ -132,6 +132,13 @@ func leanSDP(o *leanOffer, d leanDesc) (string, error) {
 			if mid != "" {
 				md.WithValueAttribute(sdp.AttrKeyMID, mid)
 			}
+			// the offer's codec names: pion (as a browser's stack) looks
+			// the formats of a refused section up too
+			for _, a := range omd.Attributes {
+				if a.Key == "rtpmap" {
+					md.WithValueAttribute(a.Key, a.Value)
+				}
+			}
 			out.WithMedia(md)
 			continue
 		}
