@@ -36,6 +36,10 @@ const (
 	EventResumed    = "resumed"     // the PBX took the customer off hold
 	EventTransfer   = "transferred" // the PBX transferred the call (REFER)
 	EventEnded      = "ended"       // the call is over: SIPCode and Reason say why
+	// Callbacks (callback.go): a page with a receive token waits, then the
+	// PBX calls it.
+	EventWaiting  = "waiting"  // receive token accepted: the page waits for the PBX's call until ExpiresAt
+	EventIncoming = "incoming" // the PBX calls: From, Display, CallID, ICEServers; answer with an offer, decline with hangup
 )
 
 // Error codes (Message.Code).
@@ -89,10 +93,13 @@ type Message struct {
 	// dtmf: "0123456789*#ABCD"
 	Digits string `json:"digits,omitempty"`
 
-	// event
-	Event   string `json:"event,omitempty"`
-	SIPCode int    `json:"sip_code,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	// event; incoming also carries From (the caller's SIP URI), Display
+	// (its display name), CallID and ICEServers; waiting carries ExpiresAt
+	Display   string `json:"display_name,omitempty"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+	Event     string `json:"event,omitempty"`
+	SIPCode   int    `json:"sip_code,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 
 	// queue: place in the queue (1 = next) and estimated wait in seconds
 	Position int `json:"position,omitempty"`
@@ -125,6 +132,9 @@ type AuthorizeRequest struct {
 	Destination string `json:"destination"`
 	// Context travels to the agent as X- headers (customer_id -> X-Customer-Id).
 	Context map[string]string `json:"context,omitempty"`
+	// Receive asks for a callback token: the page waits with it and the
+	// PBX calls CallbackURI (Destination stays empty; callback.go).
+	Receive bool `json:"receive,omitempty"`
 }
 
 // QueueRequest is the portal's POST /v1/queue body: it tells a waiting
@@ -149,4 +159,7 @@ type AuthorizeResponse struct {
 	// digest password (docs/gateway-protocol.md).
 	SIPUser string `json:"sip_user"`
 	SIPURL  string `json:"sip_url"`
+	// CallbackURI (receive tokens only) is what the PBX or an agent calls
+	// to ring the waiting page: sip:SIPUser@<the box toward the PBX>.
+	CallbackURI string `json:"callback_uri,omitempty"`
 }
