@@ -14,6 +14,7 @@ var (
 	errTokenUnknown  = errors.New("token unknown or already used")
 	errTokenExpired  = errors.New("token expired: ask the portal for a new one")
 	errTokenMismatch = errors.New("token was issued for a different caller or destination")
+	errTokenReceive  = errors.New("this token receives a call (callback) and cannot place one: wait with it on /v1/signal")
 )
 
 // callGrant is what a token authorises: one call from From to Destination,
@@ -26,6 +27,7 @@ type callGrant struct {
 	KeyName     string   // portal API key that asked
 	TURNTag     string   // names the TURN credentials handed out with the token
 	TokenHash   [32]byte // SHA-256 of the token: the portal names the call by it (POST /v1/queue)
+	Receive     bool     // a callback token: its page waits for the PBX's call (callback.go)
 	// SIPUser names the token to a SIP-over-WebSocket user agent (its
 	// digest username); sipHA1 is MD5(SIPUser:realm:token), what checking
 	// the digest needs (sipws.go). Both are derived, the token is not kept.
@@ -95,6 +97,9 @@ func (s *tokenStore) redeemSIP(user, destination string) (callGrant, error) {
 	if !ok {
 		delete(s.bySIP, user)
 		return callGrant{}, errTokenUnknown
+	}
+	if g.Receive {
+		return callGrant{}, errTokenReceive // kept: its page may still wait with it
 	}
 	delete(s.grants, h)
 	delete(s.bySIP, user)
