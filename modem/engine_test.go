@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // scriptModem answers commands over a net.Pipe with handler(cmd) output.
@@ -235,10 +237,7 @@ func TestEngineFaultyAfterAllSteps(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.Command(context.Background(), "AT+CSQ", 50*time.Millisecond)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.Faulty() == nil && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Until(10*time.Second, "the engine faulty", testenv.Cond(func() bool { return e.Faulty() != nil }))
 	if !errors.Is(e.Faulty(), ErrFaulty) {
 		t.Fatalf("not faulty: %v", e.Faulty())
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/internal/testenv"
 	"edgebox/modem"
 	"edgebox/modem/modemsim"
 
@@ -202,10 +203,7 @@ func TestProfilesAgainstSimulator(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !r.m.PPPOnly() {
-				deadline := time.Now().Add(5 * time.Second)
-				for r.sim.State().Carrier && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
+				testenv.Until(5*time.Second, "carrier down", testenv.Cond(func() bool { return !r.sim.State().Carrier }))
 				if r.sim.State().Carrier {
 					t.Fatal("carrier still up after disconnect")
 				}
@@ -241,10 +239,7 @@ func TestInstallerChatSequences(t *testing.T) {
 					t.Fatalf("%s: %v", c, err)
 				}
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for !r.sim.State().Carrier && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			testenv.Until(5*time.Second, "carrier up", testenv.Cond(func() bool { return r.sim.State().Carrier }))
 			ls, err := r.m.Link(ctx)
 			if err != nil || !ls.Connected {
 				t.Fatalf("link after chat sequence: %+v %v", ls, err)
@@ -424,18 +419,12 @@ func TestFaults(t *testing.T) {
 // waitEchoOff waits (bounded) for the re-initialisation to finish.
 func waitEchoOff(t *testing.T, r *rig) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for r.sim.State().Echo && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Until(5*time.Second, "echo off", testenv.Cond(func() bool { return !r.sim.State().Echo }))
 }
 
 func checkStoredAndSIMEmpty(t *testing.T, r *rig, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(r.sim.State().SMS) != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Until(5*time.Second, "the SIM emptied", testenv.Cond(func() bool { return len(r.sim.State().SMS) == 0 }))
 	if n := len(r.sim.State().SMS); n != 0 {
 		t.Fatalf("%d messages left on the SIM", n)
 	}
@@ -686,10 +675,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Until(3*time.Second, "goroutines ended", testenv.Cond(func() bool { return runtime.NumGoroutine() <= before }))
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines after close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])

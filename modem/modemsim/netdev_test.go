@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 func ip(t *testing.T, args ...string) string {
@@ -22,17 +24,11 @@ func ip(t *testing.T, args ...string) string {
 // The simulator raises and lowers the carrier of the veth that plays its
 // CDC Ethernet port, inside a namespace, as the data connection changes.
 func TestNetdevCarrierInNamespace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
+	testenv.RequireRoot(t, "ip")
 	pid := os.Getpid()
-	nsModem := fmt.Sprintf("msim-modem-%d", pid)
-	nsBox := fmt.Sprintf("msim-box-%d", pid)
+	nsModem := testenv.NewNetns(t, fmt.Sprintf("msim-modem-%d", pid)).Name
+	nsBox := testenv.NewNetns(t, fmt.Sprintf("msim-box-%d", pid)).Name
 	va, vb := fmt.Sprintf("msa%d", pid%100000), fmt.Sprintf("msb%d", pid%100000)
-	ip(t, "netns", "add", nsModem)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsModem).Run() })
-	ip(t, "netns", "add", nsBox)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsBox).Run() })
 	ip(t, "-n", nsModem, "link", "add", va, "type", "veth", "peer", "name", vb, "netns", nsBox)
 	ip(t, "-n", nsBox, "link", "set", vb, "up")
 
@@ -47,10 +43,7 @@ func TestNetdevCarrierInNamespace(t *testing.T) {
 	}
 	waitCarrier := func(want bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for boxCarrier() != want && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		testenv.Until(5*time.Second, "the box side carrier", testenv.Cond(func() bool { return boxCarrier() == want }))
 		if boxCarrier() != want {
 			t.Fatalf("box side carrier %v, want %v", !want, want)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/internal/testenv"
 	"edgebox/modem"
 )
 
@@ -94,20 +95,14 @@ func TestListenReconnect(t *testing.T) {
 		return out
 	}
 	session("ATE0", "AT+CMEE=1", `AT^NDISDUP=1,1,"internet"`)
-	deadline := time.Now().Add(3 * time.Second)
-	for sim.State().Link != 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Until(3*time.Second, "the link up", testenv.Cond(func() bool { return sim.State().Link == 1 }))
 	for i := 0; i < 3; i++ { // guest reboots
 		r := session("AT^NDISSTATQRY?")
 		if len(r[0].Lines) != 1 || !strings.HasPrefix(r[0].Lines[0], "^NDISSTATQRY: 1,") {
 			t.Fatalf("reconnect %d: %q", i, r[0].Lines)
 		}
 	}
-	deadline = time.Now().Add(3 * time.Second)
-	for sim.State().Sessions != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Until(3*time.Second, "the sessions ended", testenv.Cond(func() bool { return sim.State().Sessions == 0 }))
 	if n := sim.State().Sessions; n != 0 {
 		t.Fatalf("%d sessions left after clients went away", n)
 	}
