@@ -1,12 +1,10 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -14,21 +12,18 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
-	"github.com/vishvananda/netns"
+
+	"edgebox/internal/testenv"
 )
 
 // The field day's networks. Every address lives only inside the
@@ -65,27 +60,10 @@ type fieldRig struct {
 	dir                      string
 	box, lan, inet, lte, pbx string // namespace names
 	agentLogs                string
-	agent                    *fdProc
+	agent                    *testenv.Proc
+	nets                     map[string]*testenv.Netns
 	mu                       sync.Mutex
-	procs                    []*exec.Cmd
-	logs                     map[string]*syncBuf
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs                     map[string]*testenv.LogBuffer
 }
 
 func fdRun(t testing.TB, args ...string) {
@@ -98,26 +76,14 @@ func fdRun(t testing.TB, args ...string) {
 // newFieldRig makes the namespaces, links and routes (no servers yet).
 func newFieldRig(t testing.TB) *fieldRig {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the field day needs root for network namespaces")
-	}
-	for _, bin := range []string{"ip", "/usr/sbin/dnsmasq", "/usr/sbin/openvpn", "/usr/sbin/kamailio", "sipp", "/usr/bin/chromium"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Fatalf("%s is missing (scripts/deps.sh installs it): %v", bin, err)
-		}
-	}
+	testenv.RequireRoot(t, "ip", "/usr/sbin/dnsmasq", "/usr/sbin/openvpn", "/usr/sbin/kamailio", "sipp", "/usr/bin/chromium")
 	tag := fmt.Sprintf("fd%d-%d", os.Getpid()%100000, fdRuns.Add(1))
-	r := &fieldRig{t: t, dir: t.TempDir(), logs: map[string]*syncBuf{},
+	r := &fieldRig{t: t, dir: t.TempDir(), logs: map[string]*testenv.LogBuffer{}, nets: map[string]*testenv.Netns{},
 		box: tag + "-box", lan: tag + "-lan", inet: tag + "-inet", lte: tag + "-lte", pbx: tag + "-pbx"}
 	for _, ns := range []string{r.box, r.lan, r.inet, r.lte, r.pbx} {
-		fdRun(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() {
-			killNetnsProcs(ns)
-			exec.Command("ip", "netns", "del", ns).Run()
-		})
-		fdRun(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		// deleted with the test, its processes killed first
+		r.nets[ns] = testenv.NewNetns(t, ns)
 	}
-	t.Cleanup(r.stopAll)
 	// The box's three cables: tap <-> bridge <-> veth into the peer.
 	for _, c := range []struct{ name, peerNS, peerIf, addr string }{
 		{"lan", r.lan, "lan0", ""}, // the laptop asks the box for an address
@@ -160,29 +126,15 @@ func newFieldRig(t testing.TB) *fieldRig {
 
 // start runs a process in namespace ns; it is killed (with its process
 // group) when the test ends. Its output is kept under name.
-func (r *fieldRig) start(name, ns string, args ...string) *fdProc {
+func (r *fieldRig) start(name, ns string, args ...string) *testenv.Proc {
 	r.t.Helper()
-	buf := &syncBuf{}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...)
-	cmd.Dir = r.dir
-	cmd.Stdout, cmd.Stderr = buf, buf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("start %s: %v", name, err)
-	}
-	p := &fdProc{cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := r.nets[ns].Command(args[0], args[1:]...)
+	p.Cmd.Dir = r.dir
+	p.Start()
 	r.mu.Lock()
-	r.procs = append(r.procs, cmd)
-	r.logs[name] = buf
+	r.logs[name] = p.Log
 	r.mu.Unlock()
 	return p
-}
-
-// fdProc is a process the rig started; done gets its exit.
-type fdProc struct {
-	cmd  *exec.Cmd
-	done chan error
 }
 
 func (r *fieldRig) log(name string) string {
@@ -193,17 +145,6 @@ func (r *fieldRig) log(name string) string {
 		return ""
 	}
 	return b.String()
-}
-
-func (r *fieldRig) stopAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.procs {
-		if c.Process != nil {
-			syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-		}
-	}
-	r.procs = nil
 }
 
 // startDHCP runs dnsmasq as the ISP's or the carrier's DHCP server.
@@ -217,71 +158,19 @@ func (r *fieldRig) startDHCP(name, ns, iface, subnet string) {
 		"--log-dhcp", "--log-facility=-", "--dhcp-authoritative")
 }
 
-// fdKamailioCfg: registrar for the box's trunk, authenticating proxy; the
-// agent (SIPp, no REGISTER of its own) is reached at a fixed address.
-const fdKamailioCfg = `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-listen=udp:%[1]s:%[2]d
-auto_aliases=no
-alias="%[1]s:%[2]d"
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "auth.so"
-loadmodule "kex.so"
-loadmodule "corex.so"
-modparam("usrloc", "db_mode", 0)
-modparam("registrar", "min_expires", 5)
-modparam("registrar", "max_expires", 60)
-
-request_route {
-	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (has_totag()) {
-		if (loose_route()) { t_relay(); exit; }
-		if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
-		sl_send_reply("404", "Not here");
-		exit;
-	}
-	if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-	remove_hf("Route");
-	if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "OK"); exit; }
-	if (is_method("REGISTER")) {
-		if (!pv_www_authenticate("edgebox-fieldday", "%[3]s", "0")) { www_challenge("edgebox-fieldday", "0"); exit; }
-		if ($au != "%[4]s" || $au != $tU) { sl_send_reply("403", "Forbidden"); exit; }
-		consume_credentials();
-		if (!save("location")) { sl_reply_error(); exit; }
-		xlog("L_NOTICE", "FD-REGISTERED $au ct=$ct src=$si\n");
-		exit;
-	}
-	if (!pv_proxy_authenticate("edgebox-fieldday", "%[3]s", "0")) { proxy_challenge("edgebox-fieldday", "0"); exit; }
-	consume_credentials();
-	if (is_method("INVITE")) {
-		xlog("L_NOTICE", "FD-INVITE from=$fu to=$ru peer=$si\n");
-		record_route();
-	}
-	if ($rU == "agent") { $du = "sip:%[1]s:%[5]d"; t_relay(); exit; }
-	sl_send_reply("404", "Not Found");
-}
-`
-
-// startPBX runs Kamailio in the pbx namespace.
+// startPBX runs Kamailio in the pbx namespace: registrar for the box's
+// trunk and authenticating proxy; the agent (SIPp, no REGISTER of its
+// own) is reached at a fixed address.
 func (r *fieldRig) startPBX() {
 	r.t.Helper()
-	cfg := filepath.Join(r.dir, "kamailio.cfg")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(fdKamailioCfg, fdPBX, fdPBXPort, fdTrunkPass, fdTrunkUser, fdAgentPort)), 0o644)
-	kdir := filepath.Join(r.dir, "kamailio")
-	os.MkdirAll(kdir, 0o755)
-	r.start("kamailio", r.pbx, "/usr/sbin/kamailio", "-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", kdir, "-w", kdir)
+	k := testenv.Kamailio(r.t, r.nets[r.pbx], testenv.KamailioOptions{
+		Host: fdPBX, Port: fdPBXPort, Realm: "edgebox-fieldday",
+		Users:  map[string]string{fdTrunkUser: fdTrunkPass},
+		Static: map[string]string{"agent": fmt.Sprintf("%s:%d", fdPBX, fdAgentPort)},
+	})
+	r.mu.Lock()
+	r.logs["kamailio"] = k.Proc.Log
+	r.mu.Unlock()
 }
 
 // startAgent runs the SIPp agent for one echoed call behind Kamailio.
@@ -299,8 +188,8 @@ func (r *fieldRig) startAgent() {
 // (exit status 0: every step of the scenario passed).
 func (r *fieldRig) waitAgent(timeout time.Duration) error {
 	select {
-	case err := <-r.agent.done:
-		if err != nil {
+	case <-r.agent.Done():
+		if err := r.agent.Err(); err != nil {
 			return fmt.Errorf("the SIPp agent: %v (a scenario step failed)\n%s", err, r.agentTraces())
 		}
 		return nil
@@ -320,16 +209,9 @@ func (r *fieldRig) agentTraces() string {
 	files, _ := filepath.Glob(filepath.Join(r.agentLogs, "*"))
 	for _, f := range files {
 		data, _ := os.ReadFile(f)
-		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(f), fdTail(string(data), 4000))
+		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(f), testenv.Tail(string(data), 4000))
 	}
 	return b.String()
-}
-
-func fdTail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }
 
 // fdPKI is a throwaway CA for the VPN.
@@ -410,14 +292,8 @@ func (r *fieldRig) startVPN() string {
 		"keepalive 2 10", "data-ciphers AES-256-GCM:CHACHA20-POLY1305", "verb 3",
 	}, "\n") + "\n"
 	os.WriteFile(filepath.Join(dir, "server.conf"), []byte(conf), 0o600)
-	r.start("openvpn", r.inet, "/usr/sbin/openvpn", "--config", filepath.Join(dir, "server.conf"))
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(r.log("openvpn"), "Initialization Sequence Completed") {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("openvpn server did not start:\n%s", r.log("openvpn"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	vpn := r.start("openvpn", r.inet, "/usr/sbin/openvpn", "--config", filepath.Join(dir, "server.conf"))
+	vpn.Log.WaitFor(r.t, 30*time.Second, "Initialization Sequence Completed")
 	return strings.Join([]string{
 		"client", "dev tun", "proto udp4", "remote " + fdInternet + " 1194", "nobind",
 		"remote-cert-tls server", "data-ciphers AES-256-GCM:CHACHA20-POLY1305", "verb 3",
@@ -433,7 +309,7 @@ func (r *fieldRig) startVPN() string {
 // namespace); the address it gets is put on lan0.
 func (r *fieldRig) lanDHCP(timeout time.Duration) (string, error) {
 	var c *nclient4.Client
-	err := inNetns(r.lan, func() error {
+	err := testenv.DoIn(r.lan, func() error {
 		var err error
 		c, err = nclient4.New("lan0", nclient4.WithTimeout(5*time.Second), nclient4.WithRetry(2))
 		return err
@@ -465,62 +341,6 @@ func (r *fieldRig) lanDHCP(timeout time.Duration) (string, error) {
 // the LAN has no DHCP.
 func (r *fieldRig) staticLAN() {
 	execOut("ip", "-n", r.lan, "addr", "replace", fdLANClient+"/24", "dev", "lan0")
-}
-
-// inNetns runs f on a thread switched into namespace ns.
-func inNetns(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		err = f()
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		} // else the thread dies with the goroutine, still locked
-		errc <- err
-	}()
-	return <-errc
-}
-
-// nsDial opens TCP connections from inside namespace ns: the socket is
-// made on a thread switched into ns (a socket stays in the namespace it
-// was made in), then the thread switches back.
-func nsDial(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := inNetns(ns, func() error {
-			var d net.Dialer
-			var err error
-			c, err = d.DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}
-}
-
-// nsHTTP is an HTTP client whose connections start in namespace ns. The
-// box's certificate is its own self-signed one.
-func nsHTTP(ns string) *http.Client {
-	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
-		DialContext:       nsDial(ns),
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
-		DisableKeepAlives: true,
-	}}
 }
 
 // nsBrowser starts headless Chromium inside namespace ns (chromedp talks

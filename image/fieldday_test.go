@@ -20,6 +20,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/gateway/client"
+	"edgebox/internal/testenv"
 )
 
 // The field day (issue 23): the real disk image in QEMU, its LAN, WAN and
@@ -93,9 +94,9 @@ func (fd *fieldDay) evidence() string {
 			}
 		}
 		if len(warns) > 0 {
-			fmt.Fprintf(&b, "--- kernel modules that did not load (this boot):\n%s\n", fdTail(strings.Join(warns, "\n"), 1500))
+			fmt.Fprintf(&b, "--- kernel modules that did not load (this boot):\n%s\n", testenv.Tail(strings.Join(warns, "\n"), 1500))
 		}
-		fmt.Fprintf(&b, "--- box console (tail):\n%s\n", fdTail(fd.vm.Console(), 6000))
+		fmt.Fprintf(&b, "--- box console (tail):\n%s\n", testenv.Tail(fd.vm.Console(), 6000))
 	}
 	if fd.token != "" {
 		for _, svc := range []string{"netctl", "gateway", "web"} {
@@ -107,31 +108,14 @@ func (fd *fieldDay) evidence() string {
 				for _, l := range logs {
 					lines = append(lines, l.Text)
 				}
-				fmt.Fprintf(&b, "--- %s log (tail):\n%s\n", svc, fdTail(strings.Join(lines, "\n"), 4000))
+				fmt.Fprintf(&b, "--- %s log (tail):\n%s\n", svc, testenv.Tail(strings.Join(lines, "\n"), 4000))
 			}
 		}
 	}
 	for _, name := range []string{"openvpn", "kamailio", "dhcp-isp", "dhcp-carrier", "sipp"} {
-		fmt.Fprintf(&b, "--- %s (tail):\n%s\n", name, fdTail(fd.r.log(name), 2500))
+		fmt.Fprintf(&b, "--- %s (tail):\n%s\n", name, testenv.Tail(fd.r.log(name), 2500))
 	}
 	return b.String()
-}
-
-// waitFor polls cond until it holds; the error says what was last seen.
-func waitFor(what string, timeout time.Duration, cond func() (bool, string)) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		ok, seen := cond()
-		if ok {
-			return nil
-		}
-		last = seen
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: not within %v; last seen: %s", what, timeout, last)
-		}
-		time.Sleep(time.Second)
-	}
 }
 
 // call makes one API request with the admin token over client c to base.
@@ -163,7 +147,7 @@ func (fd *fieldDay) call(c *http.Client, base, method, path string, body, out an
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: %v: %s", method, path, err, fdTail(string(data), 300))
+			return resp.StatusCode, fmt.Errorf("%s %s: %v: %s", method, path, err, testenv.Tail(string(data), 300))
 		}
 	}
 	return resp.StatusCode, nil
@@ -189,14 +173,14 @@ func (fd *fieldDay) boot() {
 // runs, and returns the version it reports.
 func (fd *fieldDay) waitHealthy(timeout time.Duration) (string, error) {
 	var h health
-	err := waitFor("the box answers healthy on its LAN address", timeout, func() (bool, string) {
+	err := testenv.UntilEvery(timeout, time.Second, "the box answers healthy on its LAN address", testenv.Why(func() (bool, string) {
 		if fd.vm.Exited() {
 			return true, ""
 		}
 		h = health{}
 		_, err := fd.call(fd.lan, "https://"+fdBoxLAN, "GET", "/healthz", nil, &h)
 		return err == nil && h.OK && len(h.Services) > 0, fmt.Sprintf("%v %+v", err, h)
-	})
+	}))
 	if err == nil && fd.vm.Exited() {
 		return "", errors.New("QEMU exited")
 	}
@@ -327,7 +311,10 @@ func (fd *fieldDay) trunkUp(srcPrefix string, min int) (bool, string) {
 func (fd *fieldDay) checkContact(srcPrefix string) {
 	last := ""
 	for _, l := range strings.Split(fd.r.log("kamailio"), "\n") {
-		if _, rest, ok := strings.Cut(l, "FD-REGISTERED "+fdTrunkUser+" ct="); ok && strings.Contains(rest, "src="+srcPrefix) {
+		// "<user> expires=<n> ct=<contact> src=<ip> via=<via>"
+		if _, rest, ok := strings.Cut(l, testenv.KamailioRegistered+fdTrunkUser+" "); ok && strings.Contains(rest, "src="+srcPrefix) {
+			_, rest, _ = strings.Cut(rest, "ct=")
+			rest, _, _ = strings.Cut(rest, " via=")
 			last = strings.TrimSpace(rest)
 		}
 	}
@@ -365,16 +352,16 @@ func (fd *fieldDay) registersFrom(srcPrefix string) int {
 // the settings from bring-up still there.
 func (fd *fieldDay) allGreen(timeout time.Duration, regsBefore int) error {
 	start := time.Now()
-	if err := waitFor("LTE up", timeout, fd.lteUp); err != nil {
+	if err := testenv.UntilEvery(timeout, time.Second, "LTE up", testenv.Why(fd.lteUp)); err != nil {
 		return err
 	}
-	if err := waitFor("VPN connected", timeout-time.Since(start), func() (bool, string) { return fd.vpnUp("") }); err != nil {
+	if err := testenv.UntilEvery(timeout-time.Since(start), time.Second, "VPN connected", testenv.Why(func() (bool, string) { return fd.vpnUp("") })); err != nil {
 		return err
 	}
-	if err := waitFor("trunk registered again", timeout-time.Since(start), func() (bool, string) {
+	if err := testenv.UntilEvery(timeout-time.Since(start), time.Second, "trunk registered again", testenv.Why(func() (bool, string) {
 		ok, seen := fd.trunkUp("", 0)
 		return ok && fd.registers() > regsBefore, seen
-	}); err != nil {
+	})); err != nil {
 		return err
 	}
 	return fd.settingsKept()
@@ -382,7 +369,7 @@ func (fd *fieldDay) allGreen(timeout time.Duration, regsBefore int) error {
 
 // registers counts the trunk's REGISTERs Kamailio accepted so far.
 func (fd *fieldDay) registers() int {
-	return strings.Count(fd.r.log("kamailio"), "FD-REGISTERED "+fdTrunkUser+" ")
+	return strings.Count(fd.r.log("kamailio"), testenv.KamailioRegistered+fdTrunkUser+" ")
 }
 
 // settingsKept: what the installer entered is still stored.
@@ -394,7 +381,7 @@ func (fd *fieldDay) settingsKept() error {
 	text := fmt.Sprint(cfg)
 	for _, want := range []string{"apn:internet", "username:" + fdTrunkUser, fmt.Sprintf("%s:%d", fdPBX, fdPBXPort)} {
 		if !strings.Contains(text, want) {
-			return fmt.Errorf("setting %q lost: config is now %s", want, fdTail(text, 1500))
+			return fmt.Errorf("setting %q lost: config is now %s", want, testenv.Tail(text, 1500))
 		}
 	}
 	vpn, err := fd.vpnStatus()
@@ -414,7 +401,7 @@ func (fd *fieldDay) ui(what string, acts ...chromedp.Action[chromedp.Void]) erro
 	defer cancel()
 	if err := chromedp.Do(ctx, acts...); err != nil {
 		text, _ := chromedp.Run(fd.browser, chromedp.Text(chromedp.CSS("body")))
-		return fmt.Errorf("%s in the web UI: %v; the page says: %s", what, err, fdTail(strings.Join(strings.Fields(text), " "), 800))
+		return fmt.Errorf("%s in the web UI: %v; the page says: %s", what, err, testenv.Tail(strings.Join(strings.Fields(text), " "), 800))
 	}
 	return nil
 }
@@ -487,7 +474,7 @@ func runFieldDay(t testing.TB) *fieldDay {
 	img := builtImage(t)
 	fd := &fieldDay{t: t, r: newFieldRig(t)}
 	fd.disk = diskCopy(t, img, "")
-	fd.lan, fd.inet = nsHTTP(fd.r.lan), nsHTTP(fd.r.inet)
+	fd.lan, fd.inet = testenv.HTTPClientIn(fd.r.lan), testenv.HTTPClientIn(fd.r.inet)
 	fd.r.startDHCP("dhcp-isp", fd.r.inet, "wan0", fdWANNet)
 	fd.r.startDHCP("dhcp-carrier", fd.r.lte, "lte0", fdLTENet)
 	fd.r.startPBX()
@@ -598,23 +585,23 @@ func (fd *fieldDay) bringUp() error {
 // and the API over the tunnel (and opens what the portal's customers
 // need), and the trunk registers at Kamailio.
 func (fd *fieldDay) online() error {
-	if err := waitFor("LTE up through the simulated modem", 4*time.Minute, fd.lteUp); err != nil {
+	if err := testenv.UntilEvery(4*time.Minute, time.Second, "LTE up through the simulated modem", testenv.Why(fd.lteUp)); err != nil {
 		return err
 	}
 	fd.timing("APN saved to LTE online", time.Since(fd.apnSaved))
-	if err := waitFor("VPN connected to the company's server", 3*time.Minute, func() (bool, string) { return fd.vpnUp("") }); err != nil {
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "VPN connected to the company's server", testenv.Why(func() (bool, string) { return fd.vpnUp("") })); err != nil {
 		return err
 	}
 	fd.timing("APN saved to VPN connected", time.Since(fd.apnSaved))
-	if err := waitFor("the WAN carries the default route", 2*time.Minute, func() (bool, string) {
+	if err := testenv.UntilEvery(2*time.Minute, time.Second, "the WAN carries the default route", testenv.Why(func() (bool, string) {
 		st, err := fd.netStatus()
 		u := st.uplink("wan")
 		fd.wanAddr, _, _ = strings.Cut(u.Address, "/")
 		return err == nil && st.Active == "wan" && strings.HasPrefix(u.Address, fdWANNet+"."), fmt.Sprintf("%v active %q wan %+v", err, st.Active, u)
-	}); err != nil {
+	})); err != nil {
 		return err
 	}
-	if err := waitFor("the VPN follows the default route to the WAN", 3*time.Minute, func() (bool, string) { return fd.vpnUp("wan") }); err != nil {
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "the VPN follows the default route to the WAN", testenv.Why(func() (bool, string) { return fd.vpnUp("wan") })); err != nil {
 		return err
 	}
 
@@ -622,7 +609,7 @@ func (fd *fieldDay) online() error {
 	// SSH (the firewall, nftables in the image, drops them on uplinks).
 	for _, port := range []string{"443", "80", "22"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		c, err := nsDial(fd.r.inet)(ctx, "tcp", net.JoinHostPort(fd.wanAddr, port))
+		c, err := testenv.DialIn(fd.r.inet)(ctx, "tcp", net.JoinHostPort(fd.wanAddr, port))
 		cancel()
 		if err == nil {
 			c.Close()
@@ -633,14 +620,14 @@ func (fd *fieldDay) online() error {
 	// The remote admin, behind the VPN server: the web UI and the API
 	// answer on the box's tunnel address.
 	admin := "https://" + fd.tunnel
-	if err := waitFor("the web UI answers over the VPN", time.Minute, func() (bool, string) {
+	if err := testenv.UntilEvery(time.Minute, time.Second, "the web UI answers over the VPN", testenv.Why(func() (bool, string) {
 		resp, err := fd.inet.Get(admin + "/login")
 		if err != nil {
 			return false, err.Error()
 		}
 		page := drain(resp.Body)
-		return resp.StatusCode == 200 && bytes.Contains(page, []byte("<form")), resp.Status + " " + fdTail(string(page), 300)
-	}); err != nil {
+		return resp.StatusCode == 200 && bytes.Contains(page, []byte("<form")), resp.Status + " " + testenv.Tail(string(page), 300)
+	})); err != nil {
 		return err
 	}
 	var sys map[string]any
@@ -673,7 +660,7 @@ func (fd *fieldDay) online() error {
 		return fmt.Errorf("the portal key's allow-lists over the VPN: %v", err)
 	}
 
-	if err := waitFor("the trunk registered at Kamailio", 3*time.Minute, func() (bool, string) { return fd.trunkUp(fdWANNet+".", 1) }); err != nil {
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "the trunk registered at Kamailio", testenv.Why(func() (bool, string) { return fd.trunkUp(fdWANNet+".", 1) })); err != nil {
 		return err
 	}
 	fd.timing("APN saved to trunk registered", time.Since(fd.apnSaved))
@@ -682,10 +669,10 @@ func (fd *fieldDay) online() error {
 	// after saving) says it works.
 	for _, step := range []string{"mobile", "vpn", "sip"} {
 		var c struct{ State, Message string }
-		if err := waitFor("the wizard's "+step+" step shows it working", time.Minute, func() (bool, string) {
+		if err := testenv.UntilEvery(time.Minute, time.Second, "the wizard's "+step+" step shows it working", testenv.Why(func() (bool, string) {
 			_, err := fd.api("GET", "/api/v1/wizard/"+step+"/check", nil, &c)
 			return err == nil && c.State == "ok", fmt.Sprintf("%v %+v", err, c)
-		}); err != nil {
+		})); err != nil {
 			return err
 		}
 		fd.t.Logf("field day: wizard %s step: %s", step, c.Message)
@@ -721,7 +708,7 @@ func (c *liveCall) state() string {
 
 func (c *liveCall) pageLog() string {
 	s, _ := chromedp.Run(c.bctx, chromedp.TextContent(chromedp.ID("log")))
-	return fdTail(s, 1500)
+	return testenv.Tail(s, 1500)
 }
 
 func (c *liveCall) stats() fdPageStats {
@@ -746,11 +733,11 @@ func (fd *fieldDay) startCall() (*liveCall, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var res gateway.AuthorizeResponse
-	if err := waitFor("the portal hands out a call token", time.Minute, func() (bool, string) {
+	if err := testenv.UntilEvery(time.Minute, time.Second, "the portal hands out a call token", testenv.Why(func() (bool, string) {
 		var err error
 		res, err = fd.authorize(ctx)
 		return err == nil && res.Token != "", fmt.Sprint(err)
-	}); err != nil {
+	})); err != nil {
 		return nil, err
 	}
 	fd.r.startAgent()
@@ -762,13 +749,13 @@ func (fd *fieldDay) startCall() (*liveCall, error) {
 	); err != nil {
 		return nil, fmt.Errorf("the customer's page: %v", err)
 	}
-	if err := waitFor("the agent answers", 90*time.Second, func() (bool, string) {
+	if err := testenv.UntilEvery(90*time.Second, time.Second, "the agent answers", testenv.Why(func() (bool, string) {
 		s := c.state()
 		return s == gateway.EventAnswered, s
-	}); err != nil {
+	})); err != nil {
 		return nil, fmt.Errorf("%v\npage log:\n%s\nSIPp:\n%s", err, c.pageLog(), fd.r.agentTraces())
 	}
-	if err := waitFor("audio both ways (browser -> agent's echo -> browser)", time.Minute, func() (bool, string) {
+	if err := testenv.UntilEvery(time.Minute, time.Second, "audio both ways (browser -> agent's echo -> browser)", testenv.Why(func() (bool, string) {
 		stats := c.stats()
 		var calls []gateway.CallInfo
 		fd.api("GET", "/api/v1/local/gateway/v1/calls", nil, &calls)
@@ -778,7 +765,7 @@ func (fd *fieldDay) startCall() (*liveCall, error) {
 		}
 		return in > 25 && out > 25 && stats.Received > 25,
 			fmt.Sprintf("to the agent %d packets, from the agent %d, browser sent %v received %v", out, in, stats.Sent, stats.Received)
-	}); err != nil {
+	})); err != nil {
 		return nil, fmt.Errorf("%v\npage log:\n%s", err, c.pageLog())
 	}
 	return c, nil
@@ -789,10 +776,10 @@ func (c *liveCall) hangUp() error {
 	if err := chromedp.Do(c.bctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
 		return err
 	}
-	if err := waitFor("the call ends", 30*time.Second, func() (bool, string) {
+	if err := testenv.UntilEvery(30*time.Second, time.Second, "the call ends", testenv.Why(func() (bool, string) {
 		s := c.state()
 		return s == gateway.EventEnded, s
-	}); err != nil {
+	})); err != nil {
 		return err
 	}
 	return c.fd.r.waitAgent(30 * time.Second)
@@ -809,7 +796,7 @@ func (fd *fieldDay) call1() error {
 	if err := c.hangUp(); err != nil {
 		return err
 	}
-	if n := strings.Count(fd.r.log("kamailio"), "FD-INVITE from=sip:fieldday-customer@example.com"); n != 1 {
+	if n := strings.Count(fd.r.log("kamailio"), testenv.KamailioInvite+"from=sip:fieldday-customer@example.com"); n != 1 {
 		return fmt.Errorf("Kamailio saw %d INVITEs with the customer's caller ID, want 1", n)
 	}
 	return nil
@@ -901,18 +888,18 @@ func (fd *fieldDay) failover() error {
 	if err := fd.cable(false); err != nil {
 		return err
 	}
-	if err := waitFor("the uplink moves to LTE", 2*time.Minute, func() (bool, string) {
+	if err := testenv.UntilEvery(2*time.Minute, time.Second, "the uplink moves to LTE", testenv.Why(func() (bool, string) {
 		st, err := fd.netStatus()
 		return err == nil && st.Active == "modem", fmt.Sprintf("%v active %q wan %+v", err, st.Active, st.uplink("wan"))
-	}); err != nil {
+	})); err != nil {
 		return err
 	}
 	fd.timing("failover: cable pulled to LTE carrying traffic", time.Since(start))
-	if err := waitFor("the VPN follows to LTE", 3*time.Minute, func() (bool, string) { return fd.vpnUp("modem") }); err != nil {
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "the VPN follows to LTE", testenv.Why(func() (bool, string) { return fd.vpnUp("modem") })); err != nil {
 		return err
 	}
 	fd.timing("failover: cable pulled to VPN over LTE", time.Since(start))
-	if err := waitFor("the trunk registers again over LTE", 3*time.Minute, func() (bool, string) { return fd.trunkUp(fdLTENet+".", lteRegs+1) }); err != nil {
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "the trunk registers again over LTE", testenv.Why(func() (bool, string) { return fd.trunkUp(fdLTENet+".", lteRegs+1) })); err != nil {
 		return err
 	}
 	fd.timing("failover: cable pulled to trunk over LTE", time.Since(start))
@@ -923,17 +910,17 @@ func (fd *fieldDay) failover() error {
 	if err := fd.cable(true); err != nil {
 		return err
 	}
-	if err := waitFor("the uplink moves back to the WAN", 3*time.Minute, func() (bool, string) {
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "the uplink moves back to the WAN", testenv.Why(func() (bool, string) {
 		st, err := fd.netStatus()
 		return err == nil && st.Active == "wan", fmt.Sprintf("%v active %q wan %+v", err, st.Active, st.uplink("wan"))
-	}); err != nil {
+	})); err != nil {
 		return err
 	}
 	fd.timing("failback: cable back to WAN carrying traffic", time.Since(back))
-	if err := waitFor("the VPN follows back to the WAN", 3*time.Minute, func() (bool, string) { return fd.vpnUp("wan") }); err != nil {
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "the VPN follows back to the WAN", testenv.Why(func() (bool, string) { return fd.vpnUp("wan") })); err != nil {
 		return err
 	}
-	if err := waitFor("the trunk registers again over the WAN", 3*time.Minute, func() (bool, string) { return fd.trunkUp(fdWANNet+".", wanRegs+1) }); err != nil {
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "the trunk registers again over the WAN", testenv.Why(func() (bool, string) { return fd.trunkUp(fdWANNet+".", wanRegs+1) })); err != nil {
 		return err
 	}
 	fd.timing("failback: cable back to VPN and trunk over WAN", time.Since(back))
@@ -1088,18 +1075,15 @@ func fdDo[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 // a notice "ok" or "bad"); "bad" ends the wait with its text.
 func uiWaitClass(sel, cls string, timeout time.Duration) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		deadline := time.Now().Add(timeout)
-		for time.Now().Before(deadline) {
-			var st struct{ Class, Text string }
-			st, _ = chromedp.Run(ctx, chromedp.Evaluate[struct{ Class, Text string }](fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? {Class: e.className, Text: e.textContent} : {Class: "", Text: ""}; })()`, sel)))
+		return testenv.UntilEvery(timeout, 500*time.Millisecond, fmt.Sprintf("%s with class %q", sel, cls), func() (bool, error) {
+			st, _ := chromedp.Run(ctx, chromedp.Evaluate[struct{ Class, Text string }](fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? {Class: e.className, Text: e.textContent} : {Class: "", Text: ""}; })()`, sel)))
 			if strings.Contains(" "+st.Class+" ", " "+cls+" ") {
-				return nil
+				return true, nil
 			}
 			if strings.Contains(" "+st.Class+" ", " bad ") {
-				return fmt.Errorf("%s: %s", sel, st.Text)
+				return false, testenv.Final(fmt.Errorf("%s: %s", sel, st.Text))
 			}
-			time.Sleep(500 * time.Millisecond)
-		}
-		return fmt.Errorf("%s never got class %q", sel, cls)
+			return false, nil
+		})
 	})
 }

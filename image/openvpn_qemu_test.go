@@ -19,9 +19,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // TestQEMUOpenVPN proves that the image's own openvpn, run by the image's
@@ -40,20 +41,8 @@ import (
 // UID for user root ... Exiting due to fatal error".
 func TestQEMUOpenVPN(t *testing.T) {
 	img := builtImage(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
-	ns := fmt.Sprintf("edgebox-qemuovpn-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		killNetnsProcs(ns)
-		exec.Command("ip", "netns", "del", ns).Run()
-	})
-	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v %s", err, out)
-	}
+	testenv.RequireRoot(t, "ip") // a network namespace
+	ns := testenv.NewNetns(t, fmt.Sprintf("edgebox-qemuovpn-%d", os.Getpid())).Name
 
 	pki := newOVQPKI(t)
 	server := startOVQServer(t, ns, pki)
@@ -78,13 +67,11 @@ func TestQEMUOpenVPN(t *testing.T) {
 	var netSt struct {
 		Active string `json:"active"`
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for netSt.Active != "modem" {
-		if time.Now().After(deadline) {
-			t.Fatalf("LTE not up through the simulated modem: %+v", netSt)
-		}
-		time.Sleep(time.Second)
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "LTE up through the simulated modem", func() (bool, error) {
 		api.call("GET", "/api/v1/local/netctl/v1/status", tok, nil, &netSt)
+		return netSt.Active == "modem", fmt.Errorf("network status %+v", netSt)
+	}); err != nil {
+		t.Fatal(err)
 	}
 
 	if code, body := ovqUpload(t, api, tok, "field.ovpn", pki.profile()); code != http.StatusOK {
@@ -106,15 +93,11 @@ func TestQEMUOpenVPN(t *testing.T) {
 	}
 	addr = ovqWaitConnected(t, api, tok, server, 2)
 	// The server names the data cipher just after the box saw the push.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	testenv.WaitFor(t, 30*time.Second, "the second connection using BF-CBC", func() (bool, error) {
 		log := server.String()
-		if second := log[strings.Index(log, "Peer Connection Initiated")+1:]; strings.Contains(second, "Data Channel: cipher 'BF-CBC'") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("second connection did not use BF-CBC:\n%s", log)
-		}
-	}
+		second := log[strings.Index(log, "Peer Connection Initiated")+1:]
+		return strings.Contains(second, "Data Channel: cipher 'BF-CBC'"), fmt.Errorf("server:\n%s", log)
+	})
 	t.Logf("VPN connected with BF-CBC, tunnel address %s", addr)
 	ovqHealthzThroughTunnel(t, ns, addr)
 }
@@ -128,16 +111,15 @@ func ovqWaitConnected(t *testing.T, api *ovqAPI, tok string, server *ovqServer, 
 		TunnelAddress string `json:"tunnel_address"`
 		LastError     string `json:"last_error"`
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for vpn.State != "CONNECTED" || vpn.TunnelAddress == "" || strings.Count(server.String(), "Peer Connection Initiated") < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("VPN not connected: %+v\nserver:\n%s", vpn, server.String())
-		}
-		if strings.Contains(vpn.LastError, "failed to find UID") {
-			t.Fatalf("openvpn cannot run in the image: %s", vpn.LastError)
-		}
-		time.Sleep(time.Second)
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "VPN connected", func() (bool, error) {
 		api.call("GET", "/api/v1/local/netctl/v1/vpn/status", tok, nil, &vpn)
+		if strings.Contains(vpn.LastError, "failed to find UID") {
+			return false, testenv.Final(fmt.Errorf("openvpn cannot run in the image: %s", vpn.LastError))
+		}
+		return vpn.State == "CONNECTED" && vpn.TunnelAddress != "" && strings.Count(server.String(), "Peer Connection Initiated") >= n,
+			fmt.Errorf("%+v\nserver:\n%s", vpn, server.String())
+	}); err != nil {
+		t.Fatal(err)
 	}
 	return vpn.TunnelAddress
 }
@@ -146,7 +128,7 @@ func ovqWaitConnected(t *testing.T, api *ovqAPI, tok string, server *ovqServer, 
 // namespace, the box answers /healthz on its tunnel address.
 func ovqHealthzThroughTunnel(t *testing.T, ns, addr string) {
 	t.Helper()
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: nsDial(ns)}}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: testenv.DialIn(ns)}}
 	defer hc.CloseIdleConnections()
 	var lastErr error
 	for range 30 {
@@ -392,7 +374,7 @@ func (p *ovqPKI) legacyProfile() string {
 
 // ovqServer is Debian's openvpn as the admins' server, inside ns: its
 // output, collected as the field day's peers' logs are.
-type ovqServer struct{ syncBuf }
+type ovqServer struct{ testenv.LogBuffer }
 
 func startOVQServer(t *testing.T, ns string, p *ovqPKI) *ovqServer {
 	t.Helper()
@@ -409,31 +391,21 @@ func startOVQServer(t *testing.T, ns string, p *ovqPKI) *ovqServer {
 		t.Fatal(err)
 	}
 	s := &ovqServer{}
-	cmd := exec.Command("ip", "netns", "exec", ns, "/usr/sbin/openvpn", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = s, s
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	proc := testenv.Command(t, "ip", "netns", "exec", ns, "/usr/sbin/openvpn", "--config", cfg)
+	proc.Cmd.Stdout, proc.Cmd.Stderr = s, s
+	proc.Start() // killed when the test ends
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
 		if t.Failed() {
 			t.Logf("openvpn server:\n%s", s.String())
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(s.String(), "Initialization Sequence Completed") {
+	testenv.WaitFor(t, 20*time.Second, "openvpn server up", func() (bool, error) {
 		select {
-		case <-done:
-			t.Fatalf("openvpn server exited:\n%s", s.String())
-		case <-time.After(100 * time.Millisecond):
+		case <-proc.Done():
+			return false, testenv.Final(fmt.Errorf("openvpn server exited:\n%s", s.String()))
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("openvpn server did not come up:\n%s", s.String())
-		}
-	}
+		return s.Contains("Initialization Sequence Completed"), fmt.Errorf("its output:\n%s", s.String())
+	})
 	return s
 }

@@ -8,12 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // TestQEMUPPP proves netctl's PPP path end to end with a real pppd: the
@@ -27,31 +28,18 @@ import (
 // the box's ppp0. Killing slirp drops the call; netctl must redial.
 func TestQEMUPPP(t *testing.T) {
 	img := builtImage(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
+	testenv.RequireRoot(t, "ip") // a network namespace
 	slirp, err := exec.LookPath("slirp")
 	if err != nil {
 		t.Fatalf("slirp (Debian package slirp, scripts/deps.sh) is missing: %v", err)
 	}
 
-	ns := fmt.Sprintf("edgebox-qemuppp-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		killNetnsProcs(ns)
-		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v %s", ns, err, out)
-		}
-	})
-	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v %s", err, out)
-	}
+	carrier := testenv.NewNetns(t, fmt.Sprintf("edgebox-qemuppp-%d", os.Getpid()))
+	ns := carrier.Name
 
 	// The probe target: a TCP listener on 127.0.0.1 inside the namespace.
 	var ln net.Listener
-	err = inNetns(ns, func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:0"); return err })
+	err = testenv.DoIn(ns, func() (err error) { ln, err = net.Listen("tcp", "127.0.0.1:0"); return err })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,16 +109,12 @@ func TestQEMUPPP(t *testing.T) {
 	// CARRIER, pppd exits, netctl takes the uplink down and dials again;
 	// modemsim starts a new slirp for the new call.
 	before := accepted.Load()
-	killNetnsProcs(ns)
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if u, ok := modemUplink(b, token); ok && !(u.Health.Healthy && u.Interface == "ppp0" && u.Address != "") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("modem uplink still up after the PPP peer was killed")
-		}
-		time.Sleep(300 * time.Millisecond)
+	carrier.KillProcs()
+	if err := testenv.UntilEvery(2*time.Minute, 300*time.Millisecond, "modem uplink down after the PPP peer was killed", testenv.Cond(func() bool {
+		u, ok := modemUplink(b, token)
+		return ok && !(u.Health.Healthy && u.Interface == "ppp0" && u.Address != "")
+	})); err != nil {
+		t.Fatal(err)
 	}
 	up = waitPPPUplink(t, b, token, &accepted, before, 3*time.Minute)
 	t.Logf("redialled: up on %s with %s, %d probe connections in all", up.Interface, up.Address, accepted.Load())
@@ -233,11 +217,10 @@ func modemUplink(b *box, token string) (pppUplink, bool) {
 // accepted more than `after` connections.
 func waitPPPUplink(t *testing.T, b *box, token string, accepted *atomic.Int64, after int64, timeout time.Duration) pppUplink {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
 	slirpNet := net.IPNet{IP: net.IPv4(10, 0, 2, 0), Mask: net.CIDRMask(24, 32)}
-	var st pppStatus
-	for {
-		st = pppStatus{}
+	var up pppUplink
+	if err := testenv.UntilEvery(timeout, time.Second, "modem uplink up over PPP", func() (bool, error) {
+		var st pppStatus
 		b.call("GET", "/api/v1/local/netctl/v1/status", token, nil, &st)
 		for _, u := range st.Uplinks {
 			if u.Name != "modem" || u.Interface != "ppp0" || !u.Health.Healthy || !u.Active || st.Active != "modem" {
@@ -251,14 +234,15 @@ func waitPPPUplink(t *testing.T, b *box, token string, accepted *atomic.Int64, a
 				t.Fatalf("ppp0 address %q is not from slirp's 10.0.2.0/24", u.Address)
 			}
 			if accepted.Load() > after {
-				return u
+				up = u
+				return true, nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("modem uplink not up over PPP within %v (probe connections %d): %+v modem %+v", timeout, accepted.Load(), st, st.Modem)
-		}
-		time.Sleep(time.Second)
+		return false, fmt.Errorf("probe connections %d: %+v modem %+v", accepted.Load(), st, st.Modem)
+	}); err != nil {
+		t.Fatal(err)
 	}
+	return up
 }
 
 func apiToken(t *testing.T, b *box, password string) string {
@@ -323,16 +307,4 @@ func startPPPModemsim(t *testing.T, home, ns, peer string) string {
 	}
 	t.Fatal("modemsim did not create its socket")
 	return ""
-}
-
-// killNetnsProcs SIGKILLs every process in the namespace ns.
-func killNetnsProcs(ns string) {
-	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
-	for _, f := range strings.Fields(string(out)) {
-		// Never this test: a goroutine that entered ns on a locked thread
-		// may have been the main thread, which then stays in ns.
-		if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 )
 
 // These tests boot the real disk image that `make test` built (it sets
@@ -276,16 +278,11 @@ func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
 			} `json:"registration"`
 		} `json:"modem"`
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	if err := testenv.UntilEvery(2*time.Minute, time.Second, "LTE up through the simulated modem", func() (bool, error) {
 		b.call("GET", "/api/v1/local/netctl/v1/status", tok.Token, nil, &net)
-		if net.Active == "modem" && net.Modem != nil && net.Modem.State == "connected" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("LTE not up through the simulated modem: %+v", net)
-		}
-		time.Sleep(time.Second)
+		return net.Active == "modem" && net.Modem != nil && net.Modem.State == "connected", fmt.Errorf("network status %+v", net)
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if net.Modem.Identity == nil || net.Modem.Identity.Model == "" || net.Modem.Registration == nil {
 		t.Errorf("modem status incomplete: %+v", *net.Modem)
@@ -296,16 +293,12 @@ func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
 	if _, err := b.call("POST", "/api/v1/services/netctl/restart", tok.Token, struct{}{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(time.Minute)
-	for {
+	if err := testenv.UntilEvery(time.Minute, 300*time.Millisecond, "netctl restarted", func() (bool, error) {
 		st, pid, restarts := b.service("netctl")
-		if st == "running" && pid != 0 && pid != oldPID && restarts == oldRestarts+1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("netctl not restarted: %s pid %d (was %d) restarts %d", st, pid, oldPID, restarts)
-		}
-		time.Sleep(300 * time.Millisecond)
+		return st == "running" && pid != 0 && pid != oldPID && restarts == oldRestarts+1,
+			fmt.Errorf("%s pid %d (was %d) restarts %d", st, pid, oldPID, restarts)
+	}); err != nil {
+		t.Fatal(err)
 	}
 	var logs []struct {
 		Text string `json:"text"`
@@ -538,10 +531,12 @@ func bootPhases(console string) map[string]float64 {
 // holds while the guest's link comes up does not hide the answer.
 func (b *box) pollHealthy(timeout, interval time.Duration) time.Time {
 	b.t.Helper()
-	deadline := time.Now().Add(timeout)
 	c := &http.Client{Timeout: time.Second}
-	var last string
-	for time.Now().Before(deadline) && !b.vm.Exited() {
+	var at time.Time
+	if err := testenv.UntilEvery(timeout, interval, "box healthy", func() (bool, error) {
+		if b.vm.Exited() {
+			return false, testenv.Final(errors.New("the VM exited"))
+		}
 		var h health
 		resp, err := c.Get(b.http + "/healthz")
 		if err == nil {
@@ -549,13 +544,14 @@ func (b *box) pollHealthy(timeout, interval time.Duration) time.Time {
 			resp.Body.Close()
 		}
 		if err == nil && h.OK && len(h.Services) > 0 {
-			return time.Now()
+			at = time.Now()
+			return true, nil
 		}
-		last = fmt.Sprintf("%v %+v", err, h)
-		time.Sleep(interval)
+		return false, fmt.Errorf("last answer: %v %+v", err, h)
+	}); err != nil {
+		b.t.Fatal(err)
 	}
-	b.t.Fatalf("box not healthy within %v; last answer: %s", timeout, last)
-	return time.Time{}
+	return at
 }
 
 type idleMemory struct {
