@@ -27,7 +27,7 @@ func Until(timeout time.Duration, what string, cond func() (bool, error)) error 
 // call into a QEMU guest).
 func UntilEvery(timeout, every time.Duration, what string, cond func() (bool, error)) error {
 	end := time.Now().Add(timeout)
-	wait := firstPoll
+	wait := min(firstPoll, every)
 	var last error
 	for {
 		ok, err := cond()
