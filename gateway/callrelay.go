@@ -58,7 +58,7 @@ func (c *call) sendBrowserReports(pc *webrtc.PeerConnection) {
 // browserAudioSSRC is the SSRC the box sends the browser audio with.
 func (c *call) browserAudioSSRC() uint32 {
 	if c.lean != nil {
-		return c.lean.desc.ssrc
+		return c.lean.ssrc
 	}
 	if c.audioTR != nil {
 		return senderSSRC(c.audioTR.Sender())

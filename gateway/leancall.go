@@ -49,7 +49,8 @@ type leanLeg struct {
 	c     *call
 	host  *webrtcHost
 	offer *leanOffer
-	desc  leanDesc
+	desc  leanDesc // the run goroutine's (a codec change updates it)
+	ssrc  uint32   // the box's audio toward the browser, for good
 
 	lastCheck atomic.Int64 // unix ns of the last answered check
 
@@ -95,9 +96,9 @@ func (c *call) startLean(plan *bridgePlan) error {
 	if err != nil {
 		return fmt.Errorf("DTLS certificate: %w", err)
 	}
-	l := &leanLeg{c: c, host: c.web, offer: o}
+	l := &leanLeg{c: c, host: c.web, offer: o, ssrc: randomSSRC()}
 	l.desc = leanDesc{sessID: c.sessID, version: 1, ufrag: randomICEString(16), pwd: randomICEString(32),
-		fingerprint: fp, cand: netip.AddrPortFrom(c.web.leanAddr, uint16(c.web.port)), ssrc: randomSSRC(),
+		fingerprint: fp, cand: netip.AddrPortFrom(c.web.leanAddr, uint16(c.web.port)), ssrc: l.ssrc,
 		plan: plan, direction: answerDirection(mediaDirection(o.sd.MediaDescriptions[o.audio]))}
 	answer, err := leanSDP(o, l.desc)
 	if err != nil {
@@ -193,7 +194,7 @@ func (l *leanLeg) handshake(peer netip.AddrPort) {
 	l.sess, l.dtls = s, d
 	s.ReceiveRTCP(nil) // terminated per leg: the box's reports come from the relay
 	s.ReceiveAny(l.fromBrowser)
-	c.fastAudio.Store(&fastAudio{s: s, ssrc: l.desc.ssrc})
+	c.fastAudio.Store(&fastAudio{s: s, ssrc: l.ssrc})
 	l.mu.Unlock()
 	c.setMediaPath(PathFast)
 	c.log.Debug("browser leg up (lean)", "peer", peer)
