@@ -212,6 +212,10 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if req.Receive {
+		s.authorizeCallback(w, r, req, key) // callback.go
+		return
+	}
 	from, err := parseSIPURI(req.From)
 	if err != nil {
 		s.portalRefuse(w, r, http.StatusBadRequest, "bad_request", fmt.Errorf("from: %w", err))

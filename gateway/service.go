@@ -33,6 +33,7 @@ type Service struct {
 	portalLimit *rateLimiter
 	pending     pendingSockets
 	drain       drainState
+	callbacks   callbacks // pages waiting for the PBX's call (callback.go)
 
 	mu       sync.Mutex
 	cfg      config.Gateway

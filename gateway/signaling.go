@@ -211,6 +211,13 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusPolicyViolation, CloseBadToken)
 		return
 	}
+	if grant.Receive {
+		// a callback token: the page waits for the PBX's call (callback_wait.go)
+		s.pending.release(src)
+		pending = false
+		s.waitCallback(conn, sig, grant, r)
+		return
+	}
 	call, err := s.startCall(grant, sig)
 	if err != nil {
 		code, reason := CodeUnavailable, CloseUnavailable

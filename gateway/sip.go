@@ -93,7 +93,11 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 	}
 	s.srv = srv
 	srv.OnInvite(s.onInvite)
-	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { s.svc.gsmInDialog(req, tx) })
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
+		if !s.svc.callbackAck(req, tx) { // the ACK of a callback's 200 (callback.go)
+			s.svc.gsmInDialog(req, tx)
+		}
+	})
 	srv.OnBye(s.onBye)
 	srv.OnCancel(s.onCancel)
 	srv.OnOptions(s.onOptions)
@@ -293,11 +297,18 @@ func (s *sipStack) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.fromPBX(pbxRequest{req: req, tx: tx})
 			return
 		}
+		if s.svc.gsmInDialog(req, tx) {
+			return
+		}
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	// The gateway places calls toward the PBX, and dials out over the SIM
-	// for the PBX (gsm_voice_out.go).
+	// The gateway places calls toward the PBX, rings a page waiting with a
+	// callback token (callback.go), and dials out over the SIM for the PBX
+	// (gsm_voice_out.go).
+	if s.svc.callbackInvite(req, tx) {
+		return
+	}
 	if s.svc.gsmInvite(req, tx) {
 		return
 	}
