@@ -3,9 +3,10 @@ package bench
 import (
 	"context"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // TestJanusPoint places a few calls through Janus's SIP plugin to SIPp in
@@ -16,12 +17,7 @@ func TestJanusPoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Janus and SIPp")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for the network namespace")
-	}
-	if _, err := exec.LookPath("janus"); err != nil {
-		t.Fatalf("janus not installed (scripts/deps.sh installs it): %v", err)
-	}
+	testenv.RequireRoot(t, "janus") // a network namespace
 	n, err := NewJanusNet()
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
+
+	"edgebox/internal/testenv"
 )
 
 // The relay loop alone, without pion: what one forwarded RTP packet costs
@@ -127,10 +129,7 @@ func benchRelayLoop(b *testing.B, batch bool, window int) {
 			b.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for received.Load() < int64(b.N) && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Microsecond)
-	}
+	testenv.UntilEvery(5*time.Second, 100*time.Microsecond, "all packets relayed", testenv.Cond(func() bool { return received.Load() >= int64(b.N) }))
 	b.StopTimer()
 	pcpu := processCPU() - p0
 	in.Close()

@@ -164,6 +164,8 @@ func fastLoop(t testing.TB) *mediaStream {
 }
 
 // sendAndWait sends one packet and waits for its echo to be accounted.
+// It spins by hand rather than through testenv.WaitFor: TestFastPathNoAllocs
+// counts the mallocs around it, and WaitFor's closure and timers allocate.
 func sendAndWait(t testing.TB, m *mediaStream) {
 	want := m.all.received.Load() + 1
 	m.sendOne(time.Now())
