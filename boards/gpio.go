@@ -157,25 +157,53 @@ func bit(b bool) uint64 {
 	return 0
 }
 
-// SlotReset returns a function that resets the card in modem slot name by
-// pulsing its reset line (PERST#, driven low for a second), or nil when the
-// board has no such line for that slot. The modem engine calls it as the
-// last step of its recovery, after reopening the port and a vendor reset.
-func (p Profile) SlotReset(slot string) func() error {
+// GPIO drives the board's GPIO lines by the names the kernel gives them.
+// CharDev is the real one; tests put a fake in its place to see which line
+// a reset would pulse without a board.
+type GPIO interface {
+	// Pulse drives line to active for hold, then back to !active.
+	Pulse(line string, active bool, hold time.Duration) error
+}
+
+// CharDev drives lines through the GPIO character devices in Dir ("/dev").
+type CharDev struct{ Dir string }
+
+// Pulse finds line on any chip in Dir and pulses it.
+func (c CharDev) Pulse(line string, active bool, hold time.Duration) error {
+	l, err := findLine(c.Dir, line)
+	if err != nil {
+		return err
+	}
+	return l.pulse(active, hold)
+}
+
+// ResetHold is how long a slot's reset line (PERST#, active low) is held:
+// long enough for a mini-PCIe card to drop its USB device and reboot.
+const ResetHold = time.Second
+
+// ResetLine is the GPIO line that resets the card in modem slot name (the
+// kernel's name, through GPIOs), "" when the board has none for it.
+func (p Profile) ResetLine(slot string) string {
 	for _, s := range p.ModemSlots {
 		if s.Name == slot && s.ResetGPIO != "" {
-			lineName := p.GPIOs[s.ResetGPIO]
-			if lineName == "" {
-				lineName = s.ResetGPIO
+			if l := p.GPIOs[s.ResetGPIO]; l != "" {
+				return l
 			}
-			return func() error {
-				l, err := findLine("/dev", lineName)
-				if err != nil {
-					return err
-				}
-				return l.pulse(false, time.Second)
-			}
+			return s.ResetGPIO
 		}
 	}
-	return nil
+	return ""
+}
+
+// SlotReset returns a function that resets the card in modem slot name by
+// pulsing its reset line through g (driven low for ResetHold), or nil when
+// the board has no such line for that slot. The modem engine calls it as
+// the last step of its recovery, after reopening the port and a vendor
+// reset; the caller must know which slot holds the modem (netctl/slot.go).
+func (p Profile) SlotReset(g GPIO, slot string) func() error {
+	line := p.ResetLine(slot)
+	if line == "" {
+		return nil
+	}
+	return func() error { return g.Pulse(line, false, ResetHold) }
 }

@@ -1,8 +1,10 @@
 package boards
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -41,16 +43,35 @@ func TestGPIOStructSizesMatchKernelABI(t *testing.T) {
 	}
 }
 
+// pulses records the lines a reset drives.
+type pulses []string
+
+func (p *pulses) Pulse(line string, active bool, hold time.Duration) error {
+	*p = append(*p, fmt.Sprintf("%s=%v for %v", line, active, hold))
+	return nil
+}
+
 func TestSlotResetLines(t *testing.T) {
 	p := Profiles["apu4"]
-	if p.SlotReset("mpcie2") == nil || p.SlotReset("mpcie3") == nil {
-		t.Fatal("apu4 slots have reset lines")
+	var got pulses
+	for _, slot := range []string{"mpcie3", "mpcie2"} {
+		reset := p.SlotReset(&got, slot)
+		if reset == nil {
+			t.Fatalf("apu4 slot %s has a reset line", slot)
+		}
+		if err := reset(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if Profiles["apu1"].SlotReset("mpcie1") != nil || p.SlotReset("nosuch") != nil {
+	// Each slot its own line, held low (PERST# is active low).
+	if want := "[mpcie3_reset=false for 1s mpcie2_reset=false for 1s]"; fmt.Sprint(got) != want {
+		t.Errorf("pulsed %v, want %s", got, want)
+	}
+	if Profiles["apu1"].SlotReset(&got, "mpcie1") != nil || p.SlotReset(&got, "nosuch") != nil {
 		t.Fatal("reset for a slot without a line")
 	}
 	// No GPIO chips on a machine without the board driver: a clear error.
-	if _, err := findLine(t.TempDir(), "mpcie2_reset"); err == nil || !strings.Contains(err.Error(), "pcengines_apuv2") {
+	if err := (CharDev{Dir: t.TempDir()}).Pulse("mpcie2_reset", false, 0); err == nil || !strings.Contains(err.Error(), "pcengines_apuv2") {
 		t.Fatalf("err = %v", err)
 	}
 }

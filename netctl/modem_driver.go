@@ -65,9 +65,11 @@ var _ ModemDriver = (*modem.Modem)(nil)
 
 // realModems detects and opens modems with package modem.
 type realModems struct {
-	smsDir    string
-	stateDir  string
-	slotReset func() error
+	smsDir   string
+	stateDir string
+	// slotReset gives the recovery's slot reset for the device opened
+	// (Service.modemSlotReset); nil: none.
+	slotReset func(modem.Device) func() error
 	log       *slog.Logger
 	// detect and open stand in for modem.Detect and modem.Open in tests
 	// (nil: the real ones).
@@ -117,7 +119,11 @@ func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, er
 			return realModem{m}, nil
 		}
 	}
-	return open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, StateDir: r.stateDir, SlotReset: r.slotReset, Logger: r.log})
+	var slotReset func() error
+	if r.slotReset != nil {
+		slotReset = r.slotReset(dev)
+	}
+	return open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, StateDir: r.stateDir, SlotReset: slotReset, Logger: r.log})
 }
 
 // devPath makes a configured tty name (ttyUSB0) a /dev path, as

@@ -59,9 +59,10 @@ type Options struct {
 	// the SIM rejected (modem.Options.StateDir); created 0700. Default
 	// paths.DataDir()/modem, never the SMS folder.
 	ModemStateDir string
-	// SlotReset pulses the modem slot's reset line, the last step of the
-	// modem engine's recovery (from the board profile; nil: none).
-	SlotReset func() error
+	// SlotReset returns the pulse of the reset line of board slot name
+	// (boards.Profile.SlotReset), nil when it has none; the modem engine's
+	// recovery ends with the one of the slot the modem is in (slot.go).
+	SlotReset func(slot string) func() error
 	// ModemSlots are the board's mini-PCIe slots with their USB map: the
 	// modem's status says which one holds it (slot.go).
 	ModemSlots []boards.ModemSlot
@@ -107,6 +108,9 @@ type Service struct {
 	policy    policyKernel
 	sourceKey string
 	sourceErr string
+	// modemSlotCfg is network.modem.slot in force, read by the modem's
+	// slot reset without s.mu (it runs inside the modem's recovery).
+	modemSlotCfg atomic.Pointer[string]
 }
 
 // New loads the config and prepares the service; nothing is touched yet.
@@ -123,9 +127,6 @@ func New(opts Options) (*Service, error) {
 	if opts.LeaseDir == "" {
 		opts.LeaseDir = filepath.Join(paths.DataDir(), "dhcp")
 	}
-	if opts.Modems == nil {
-		opts.Modems = realModems{smsDir: opts.SMSDir, stateDir: opts.ModemStateDir, slotReset: opts.SlotReset, log: opts.Log}
-	}
 	c := opts.Config
 	if c == nil {
 		var err error
@@ -134,6 +135,10 @@ func New(opts Options) (*Service, error) {
 		}
 	}
 	s := &Service{opts: opts, log: opts.Log, Mux: http.NewServeMux(), kick: make(chan struct{}, 1), cfg: c.Network, policy: newNetlinkPolicy()}
+	s.modemSlotCfg.Store(&c.Network.Modem.Slot)
+	if s.opts.Modems == nil {
+		s.opts.Modems = realModems{smsDir: opts.SMSDir, stateDir: opts.ModemStateDir, slotReset: s.modemSlotReset, log: opts.Log}
+	}
 	s.routes()
 	return s, nil
 }
@@ -230,6 +235,7 @@ func (s *Service) Apply(cfg config.Network) {
 func (s *Service) applyLocked(cfg config.Network) {
 	old := s.cfg
 	s.cfg = cfg
+	s.modemSlotCfg.Store(&cfg.Modem.Slot)
 	s.applyLANLocked()
 
 	want := s.buildUplinks(cfg)

@@ -77,16 +77,12 @@ func start(env service.Env, cfg *config.Config, f serviceFlags) (service.Service
 	}
 	env.Log.Info("board", "name", board.Name, "why", why, "roles", all)
 
-	// The modem sits in the board's first slot with a reset line (mpcie2 on
-	// apu2..apu6); which slot holds it is not detectable from USB alone.
-	var slotReset func() error
-	for _, s := range board.ModemSlots {
-		if slotReset = board.SlotReset(s.Name); slotReset != nil {
-			break
-		}
-	}
+	// The modem's recovery pulses the reset line of the slot it is in
+	// (slot.go: network.modem.slot, else the slots' USB map).
+	gpio := boards.CharDev{Dir: "/dev"}
 	svc, err := New(Options{ConfigPath: env.ConfigPath, Config: cfg, ResolvConf: f.resolv, Roles: all, NoFirewall: f.noFW,
-		SMSDir: f.smsDir, ModemStateDir: f.modemState, SlotReset: slotReset, Log: env.Log})
+		SMSDir: f.smsDir, ModemStateDir: f.modemState, Log: env.Log, ModemSlots: board.ModemSlots,
+		SlotReset: func(slot string) func() error { return board.SlotReset(gpio, slot) }})
 	if err != nil {
 		return nil, err
 	}

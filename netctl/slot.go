@@ -1,6 +1,7 @@
 package netctl
 
 import (
+	"fmt"
 	"strings"
 
 	"edgebox/api/modemapi"
@@ -18,24 +19,33 @@ var slotSysfs = "/sys"
 // device's USB place, else "unknown" with the reason. nil without a modem
 // and without a configured slot.
 func slotOf(dev *modemapi.Device, cfgSlot string, slots []boards.ModemSlot, sysfs string) *netapi.ModemSlot {
+	_, st := findSlot(dev, cfgSlot, slots, sysfs)
+	return st
+}
+
+// findSlot is slotOf that also returns the board's slot (nil when the
+// board has no slot by that name, or the slot is unknown): the modem's
+// reset pulses that slot's line.
+func findSlot(dev *modemapi.Device, cfgSlot string, slots []boards.ModemSlot, sysfs string) (*boards.ModemSlot, *netapi.ModemSlot) {
 	if cfgSlot != "" {
 		st := &netapi.ModemSlot{Name: "mPCIe " + strings.TrimPrefix(cfgSlot, "mpcie"), Source: netapi.SlotFromConfig}
-		for _, s := range slots {
+		for i, s := range slots {
 			if slotKey(s.Label) == cfgSlot {
 				st.Name, st.SIM = s.Label, s.SIM
+				return &slots[i], st
 			}
 		}
-		return st
+		return nil, st
 	}
 	if dev == nil {
-		return nil
+		return nil, nil
 	}
 	unknown := func(why string) *netapi.ModemSlot {
 		return &netapi.ModemSlot{Name: "unknown", Reason: why + "; set network.modem.slot if you know it"}
 	}
 	place, err := modem.USBPlaceOf(sysfs, dev.USBPath)
 	if err != nil {
-		return unknown(err.Error())
+		return nil, unknown(err.Error())
 	}
 	var usb []modem.SlotUSB
 	for _, s := range slots {
@@ -45,22 +55,73 @@ func slotOf(dev *modemapi.Device, cfgSlot string, slots []boards.ModemSlot, sysf
 	if err != nil {
 		st := unknown(err.Error())
 		st.USB = place.String()
-		return st
+		return nil, st
 	}
-	for _, s := range slots {
+	for i, s := range slots {
 		if s.Name == name {
 			st := &netapi.ModemSlot{Name: s.Label, SIM: s.SIM, Source: netapi.SlotFromUSB, USB: place.String()}
 			if s.USBGuessed {
 				st.Source = netapi.SlotFromGuessedUSB
 			}
-			return st
+			return &slots[i], st
 		}
 	}
-	return unknown("no slot " + name) // not reached: SlotAt names one of slots
+	return nil, unknown("no slot " + name) // not reached: SlotAt names one of slots
 }
 
 // slotKey is a slot label as network.modem.slot spells it: "mPCIe 1" is
 // "mpcie1".
 func slotKey(label string) string {
 	return strings.ToLower(strings.ReplaceAll(label, " ", ""))
+}
+
+// modemSlotReset is the last step of the recovery of the modem dev: pulse
+// the reset line of the slot it is in. The slot is decided when the step
+// runs, as the status names it: network.modem.slot then in force, else the
+// board's USB map. When neither names a slot with a reset line, nothing is
+// pulsed and the error says why and what to set: another slot's line would
+// cut the card there (a second modem, a WLAN card) and leave this modem
+// hung, and no board profile says that pulsing every line is harmless. The
+// modem package and netctl then fall back to the vendor reset. nil when
+// the board has no reset line at all.
+func (s *Service) modemSlotReset(dev modem.Device) func() error {
+	if s.opts.SlotReset == nil {
+		return nil
+	}
+	lines := false
+	for _, sl := range s.opts.ModemSlots {
+		lines = lines || s.opts.SlotReset(sl.Name) != nil
+	}
+	if !lines {
+		return nil
+	}
+	return func() error {
+		cfgSlot := ""
+		if p := s.modemSlotCfg.Load(); p != nil {
+			cfgSlot = *p
+		}
+		slot, st := findSlot(&dev, cfgSlot, s.opts.ModemSlots, slotSysfs)
+		var reset func() error
+		if slot != nil {
+			reset = s.opts.SlotReset(slot.Name)
+		}
+		if reset == nil {
+			why := "no slot"
+			switch {
+			case st != nil && st.Source == netapi.SlotFromConfig:
+				why = fmt.Sprintf("network.modem.slot %q names a slot without a reset line on this board", cfgSlot)
+			case st != nil && st.Reason != "":
+				why = "the slot is unknown: " + st.Reason
+			case slot != nil:
+				why = fmt.Sprintf("slot %s has no reset line on this board", slot.Label)
+			}
+			s.log.Warn("modem slot reset skipped: no reset line pulsed", "why", why)
+			return fmt.Errorf("no slot's reset line pulsed: %s", why)
+		}
+		s.log.Warn("modem slot reset: pulsing the slot's reset line", "slot", slot.Label, "board_slot", slot.Name, "known_from", st.Source)
+		if err := reset(); err != nil {
+			return fmt.Errorf("reset line of %s: %w", slot.Label, err)
+		}
+		return nil
+	}
 }
