@@ -79,6 +79,7 @@ func printModem(m netapi.ModemStatus) {
 		}
 	}
 	add("profile", m.Profile)
+	rows = append(rows, slotRows(m)...)
 	if id := m.Identity; id != nil {
 		add("model", strings.TrimSpace(id.Manufacturer+" "+id.Model))
 		add("firmware", id.Firmware)
@@ -107,6 +108,47 @@ func printModem(m netapi.ModemStatus) {
 	}
 	rows = append(rows, []string{"resets", fmt.Sprint(m.Resets)})
 	table(rows)
+}
+
+// slotRows say which mini-PCIe slot holds the modem and how that is known,
+// in the Signal page's words (web/signal.go slotWords): from the config,
+// from the board's USB map (saying when that map is a guess), or unknown
+// with the reason and what to set.
+func slotRows(m netapi.ModemStatus) [][]string {
+	s := m.Slot
+	if s == nil {
+		if m.Device == nil {
+			return nil // no modem detected and no slot configured: nothing to say
+		}
+		return [][]string{{"slot", "not reported by netctl"}}
+	}
+	if s.Name == "" || s.Name == "unknown" {
+		rows := [][]string{{"slot", "unknown"}, {"slot why", s.Reason}}
+		if s.USB != "" {
+			rows = append(rows, []string{"modem usb", s.USB})
+		}
+		return rows
+	}
+	slot := s.Name
+	if s.SIM != "" {
+		slot += " (SIM " + s.SIM + ")"
+	}
+	var from string
+	switch s.Source {
+	case netapi.SlotFromConfig:
+		from = "set in the config (network.modem.slot)"
+	case netapi.SlotFromGuessedUSB:
+		from = "guessed from its USB port: the board's slot map is not confirmed; set network.modem.slot if it is wrong"
+	case netapi.SlotFromUSB:
+		from = "its USB port (the board's slot map)"
+	default:
+		from = s.Source
+	}
+	rows := [][]string{{"slot", slot}, {"slot from", from}}
+	if s.USB != "" {
+		rows = append(rows, []string{"modem usb", s.USB})
+	}
+	return rows
 }
 
 func signalStr(s modemapi.Signal) string {
