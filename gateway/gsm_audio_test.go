@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // fakeCard is a voice channel that plays a tone for frames frames (as
@@ -147,16 +149,11 @@ func TestGSMAudioRingback(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go a.ringbackLoop(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testenv.Until(5*time.Second, "800 samples of ringback", testenv.Cond(func() bool {
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= 800 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(got) >= 800
+	}))
 	mu.Lock()
 	gen := append([]int16(nil), got...)
 	got = nil

@@ -20,41 +20,22 @@ import (
 	"edgebox/gateway"
 	"edgebox/gateway/client"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 )
 
 const testAPIKey = "test-portal-key-0123456789"
 
+// freePort is a port on 127.0.0.1 free for both UDP and TCP (network is
+// kept for the callers; testenv.FreePort checks both).
 func freePort(t testing.TB, network string) int {
 	t.Helper()
-	switch network {
-	case "udp":
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	default:
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
+	return testenv.FreePort(t)
 }
 
 // freeUDPTCPPort is a port free for both UDP and TCP (SIP listens on both).
 func freeUDPTCPPort(t testing.TB) int {
-	for i := 0; i < 50; i++ {
-		p := freePort(t, "udp")
-		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no port free for both udp and tcp")
-	return 0
+	t.Helper()
+	return testenv.FreePort(t)
 }
 
 // freeRTPRange finds a run of n free even/odd UDP port pairs.
@@ -301,13 +282,8 @@ func authorize(t testing.TB, svc *gateway.Service, from, dest string, ctx map[st
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
-// waitFor polls cond until it holds, failing the test after d.
+// waitFor fails the test unless cond holds within d.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	for end := time.Now().Add(d); !cond(); {
-		if time.Now().After(end) {
-			t.Fatalf("no %s within %s", what, d)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.WaitFor(t, d, what, testenv.Cond(cond))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/testenv"
 
 	"github.com/chromedp/chromedp"
 )
@@ -46,18 +48,15 @@ func sipwsApps(t *testing.T) string {
 // appState polls window.app.state until it is want.
 func appState(t *testing.T, ctx context.Context, want string, d time.Duration) {
 	t.Helper()
-	var state string
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		state, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`window.app ? window.app.state : "no app"`))
+	testenv.WaitFor(t, d, fmt.Sprintf("app state %q", want), func() (bool, error) {
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`window.app ? window.app.state : "no app"`))
 		if state == want {
-			return
+			return true, nil
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	logText, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("log")))
-	cause, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`String(window.app && window.app.cause)`))
-	t.Fatalf("app state %q (cause %s), want %q; page log:\n%s", state, cause, want, logText)
+		logText, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("log")))
+		cause, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`String(window.app && window.app.cause)`))
+		return false, fmt.Errorf("app state %q (cause %s); page log:\n%s", state, cause, logText)
+	})
 }
 
 // TestBrowserSIPWS: a JsSIP app and a SIP.js app, each in headless

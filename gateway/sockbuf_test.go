@@ -3,18 +3,16 @@ package gateway
 import (
 	"log/slog"
 	"net/netip"
-	"os"
 	"testing"
 
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 )
 
 // TestMediaSocketBuffers: the shared ICE socket and the PBX-side RTP
 // sockets get their large buffers even above net.core.rmem_max (root).
 func TestMediaSocketBuffers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("SO_RCVBUFFORCE needs root")
-	}
+	testenv.RequireRoot(t) // SO_RCVBUFFORCE
 	h := loopbackHost(t)
 	// the kernel doubles the asked size
 	if rcv, snd, err := sockBuf(h.sock); err != nil || rcv < 2*iceSockBuf || snd < 2*iceSockBuf {
