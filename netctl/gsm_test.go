@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"edgebox/api/netapi"
 	"edgebox/internal/localapi"
+	"edgebox/internal/testenv"
 	"edgebox/modem"
 	"edgebox/modem/modemsim"
 )
@@ -83,37 +85,33 @@ func newGSMRig(t *testing.T, profile string) *gsmRig {
 	})
 	r := &gsmRig{sim: sim, c: netapi.NewClientPath(sock), hub: hub}
 	// The hub sets voice up once it saw the modem.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Until(10*time.Second, "voice set up", testenv.Cond(func() bool {
 		st, err := r.c.GSMStatus(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Voice || time.Now().After(deadline) {
-			r.after = st.Seq
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		r.after = st.Seq
+		return st.Voice
+	}))
 	return r
 }
 
 // next long-polls for the next event.
 func (r *gsmRig) next(t *testing.T) netapi.GSMEvent {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		evs, err := r.c.GSMEvents(context.Background(), r.after, 2*time.Second)
+	var ev netapi.GSMEvent
+	testenv.WaitFor(t, 10*time.Second, "a GSM event", testenv.Cond(func() bool {
+		evs, err := r.c.GSMEvents(context.Background(), r.after, 2*time.Second) // a long poll
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(evs) > 0 {
-			r.after = evs[0].Seq
-			return evs[0]
+		if len(evs) == 0 {
+			return false
 		}
-	}
-	t.Fatal("no GSM event within 10s")
-	return netapi.GSMEvent{}
+		r.after, ev = evs[0].Seq, evs[0]
+		return true
+	}))
+	return ev
 }
 
 func (r *gsmRig) expect(t *testing.T, kind string) netapi.GSMEvent {
@@ -176,12 +174,10 @@ func TestGSMIncomingCalls(t *testing.T) {
 		t.Fatalf("the card's audio is not the caller's 1000 Hz tone (share %.2f)", share)
 	}
 	a.Write(frames)
-	for deadline := time.Now().Add(5 * time.Second); r.sim.AudioStats().ToneFrames < 10; {
-		if time.Now().After(deadline) {
-			t.Fatalf("echoed audio not seen: %+v", r.sim.AudioStats())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 5*time.Second, "echoed audio", func() (bool, error) {
+		st := r.sim.AudioStats()
+		return st.ToneFrames >= 10, fmt.Errorf("audio stats %+v", st)
+	})
 	if err := r.sim.RemoteHangup(0); err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 func TestToneLevel(t *testing.T) {
@@ -154,13 +157,10 @@ func TestAudioPortToneAndAnalysis(t *testing.T) {
 
 func waitStats(t *testing.T, sim *Sim, ok func(AudioStats) bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for !ok(sim.AudioStats()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("audio stats never reached: %+v", sim.AudioStats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, 3*time.Second, "audio stats", func() (bool, error) {
+		st := sim.AudioStats()
+		return ok(st), fmt.Errorf("%+v", st)
+	})
 }
 
 // BenchmarkAudioClock measures the port's clock: frames per second of

@@ -3,10 +3,12 @@ package modemsim
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"edgebox/internal/testenv"
 	"edgebox/modem"
 )
 
@@ -253,17 +255,10 @@ func TestDialResults(t *testing.T) {
 				r.expect(modem.VoiceAlerting)
 				r.expect(modem.VoiceConnected)
 			} else {
-				deadline := time.Now().Add(3 * time.Second)
-				for {
+				testenv.WaitFor(t, 3*time.Second, "the call active", func() (bool, error) {
 					c := r.calls()
-					if len(c) == 1 && c[0].State == modem.CallActive {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("never active: %+v", c)
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
+					return len(c) == 1 && c[0].State == modem.CallActive, fmt.Errorf("calls %+v", c)
+				})
 			}
 			if c := r.calls(); len(c) != 1 || c[0].Incoming || c[0].Number != "+4915550100" {
 				t.Fatalf("MO call %+v", c)
