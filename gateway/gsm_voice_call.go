@@ -56,6 +56,10 @@ type gsmVoiceCall struct {
 	onAck   atomic.Pointer[func(*sip.Request, sip.ServerTransaction)]
 
 	dialog gsmDialog
+	sessID uint64 // the box's SDP session, and its version
+	sdpVer uint64
+	media  mediaChoice
+	remote atomic.Pointer[netip.AddrPort] // where the PBX wants the RTP
 	leg    *pbxLeg
 	audio  *gsmAudio
 	port   io.ReadWriteCloser
@@ -288,7 +292,12 @@ func chooseMedia(m *mediaSection, prefs []string, ours bool) (mediaChoice, error
 
 // sdpFor is the box's description: the leg's address, and either the
 // codecs it offers or the one agreed.
-func (c *gsmVoiceCall) sdpFor(sessID uint64, ver uint64, ch *mediaChoice) []byte {
+func (c *gsmVoiceCall) sdpFor(ch *mediaChoice) []byte {
+	if c.sessID == 0 {
+		c.sessID = newSessionID()
+	}
+	c.sdpVer++
+	sessID, ver := c.sessID, c.sdpVer
 	codecs := c.offerCodecs()
 	if ch != nil {
 		codecs = []codec{{Name: strings.ToLower(ch.law.name), PT: ch.law.pt, Clock: pcmRate, Channels: 1}}
@@ -310,8 +319,11 @@ func (c *gsmVoiceCall) startMedia(ch mediaChoice, mode audioMode) error {
 		return err
 	}
 	leg := c.leg
+	c.media = ch
+	remote := ch.remote
+	c.remote.Store(&remote)
 	a := newGSMAudio(ch.law, ch.tePT, c.sim.Voice.JitterMS, func(pkt []byte) error {
-		_, err := leg.rtp.WriteToUDPAddrPort(pkt, ch.remote)
+		_, err := leg.rtp.WriteToUDPAddrPort(pkt, *c.remote.Load())
 		return err
 	})
 	a.onDigit = func(d byte) {
@@ -322,7 +334,7 @@ func (c *gsmVoiceCall) startMedia(ch mediaChoice, mode audioMode) error {
 	}
 	a.setMode(mode)
 	if err := leg.poll(func(pkt []byte, from netip.AddrPort) {
-		if from.Addr().Unmap() == ch.remote.Addr().Unmap() {
+		if from.Addr().Unmap() == c.remote.Load().Addr().Unmap() {
 			a.onRTP(pkt)
 		}
 	}); err != nil {
@@ -402,7 +414,11 @@ func (c *gsmVoiceCall) talk() {
 				c.end(200, "PBX hung up")
 				return
 			}
-			r.respond(200, "OK")
+			if r.req.Method == sip.INVITE {
+				c.reinvite(r)
+			} else {
+				r.respond(501, "Not Implemented")
+			}
 			close(r.done)
 		case d := <-c.digits:
 			ctx, cancel := context.WithTimeout(c.v.ctx, gsmAPITimeout)

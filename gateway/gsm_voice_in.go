@@ -103,8 +103,7 @@ func (c *gsmVoiceCall) runInbound() {
 		return
 	}
 	c.leg = leg
-	sessID := newSessionID()
-	req, dua, err := c.inboundInvite(c.sdpFor(sessID, 1, nil))
+	req, dua, err := c.inboundInvite(c.sdpFor(nil))
 	if err != nil {
 		c.hangupGSM("INVITE not built")
 		c.end(500, err.Error())

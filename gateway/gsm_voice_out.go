@@ -163,8 +163,7 @@ func (c *gsmVoiceCall) runOutbound(req *sip.Request, tx sip.ServerTransaction, n
 		fail(500, "Server Internal Error", err.Error())
 		return
 	}
-	sessID := newSessionID()
-	sdp := c.sdpFor(sessID, 1, &ch)
+	sdp := c.sdpFor(&ch)
 	timeout := time.NewTimer(dialTimeout)
 	defer timeout.Stop()
 	early := false

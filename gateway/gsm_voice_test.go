@@ -97,18 +97,16 @@ func TestGSMVoiceInbound(t *testing.T) {
 	r := newGSMRig(t)
 	for _, tc := range []struct {
 		name, caller, wantFrom, wantPrivacy string
-		pbxHangsUp                          bool
+		scen                                string // the PBX: SIPp's scenario
 	}{
-		{"number kept, caller hangs up", "+4930555123", "<sip:+4930555123@" + gsmDomain + ">", "", false},
-		{"national number, PBX hangs up", "030555124", "<sip:+4930555124@" + gsmDomain + ">", "", true},
-		{"withheld", "withheld", `"Anonymous" <sip:anonymous@anonymous.invalid>`, "id", false},
+		{"number kept, caller hangs up", "+4930555123", "<sip:+4930555123@" + gsmDomain + ">", "", "uas_gsm_in"},
+		{"national number, PBX hangs up", "030555124", "<sip:+4930555124@" + gsmDomain + ">", "", "uas_gsm_in_hangup"},
+		{"withheld", "withheld", `"Anonymous" <sip:anonymous@anonymous.invalid>`, "id", "uas_gsm_in"},
+		{"PBX re-INVITEs, then hangs up", "+4930555126", "<sip:+4930555126@" + gsmDomain + ">", "", "uas_gsm_in_reinvite"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			scen := "uas_gsm_in"
-			if tc.pbxHangsUp {
-				scen = "uas_gsm_in_hangup"
-			}
-			s := startSIPpAt(t, r.pbx, gsmPBXIP, scen, 1, "-trace_logs")
+			pbxHangsUp := tc.scen != "uas_gsm_in"
+			s := startSIPpAt(t, r.pbx, gsmPBXIP, tc.scen, 1, "-trace_logs")
 			vts0 := len(r.far.boxDTMF())
 			r.far.call(tc.caller)
 			waitFor(t, 10*time.Second, "the call up", func() bool {
@@ -127,7 +125,7 @@ func TestGSMVoiceInbound(t *testing.T) {
 			if err != nil || len(calls.Active) != 1 || calls.Active[0].State != "connected" || calls.Active[0].Codec != "PCMA" {
 				t.Errorf("GET /v1/gsm/calls during the call: %+v %v", calls, err)
 			}
-			if !tc.pbxHangsUp {
+			if !pbxHangsUp {
 				r.far.hangup()
 			}
 			s.wait(t, 15*time.Second)
