@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+
+	"edgebox/internal/testenv"
 )
 
 // BenchmarkFailover measures carrier loss on the wired WAN to a working
@@ -42,14 +44,10 @@ func BenchmarkFailover(b *testing.B) {
 		return l.Attrs().Name
 	}
 	waitVia := func(dev string, limit time.Duration) error {
-		end := time.Now().Add(limit)
-		for time.Now().Before(end) {
-			if via() == dev {
-				return nil
-			}
-			time.Sleep(200 * time.Microsecond)
-		}
-		return fmt.Errorf("route never moved to %s (now %s)", dev, via())
+		return testenv.UntilEvery(limit, 200*time.Microsecond, "the route moved to "+dev, func() (bool, error) {
+			now := via()
+			return now == dev, fmt.Errorf("now %s", now)
+		})
 	}
 	var times []time.Duration
 	b.ResetTimer()

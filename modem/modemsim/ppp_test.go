@@ -2,11 +2,14 @@ package modemsim
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // pppPeer stands in for the carrier's pppd: it answers each line and
@@ -67,19 +70,17 @@ func (st *stream) send(s string) {
 // expect waits for want after the previous match and consumes up to it.
 func (st *stream) expect(want string) {
 	st.t.Helper()
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+	testenv.WaitFor(st.t, 10*time.Second, fmt.Sprintf("%q from the modem", want), func() (bool, error) {
 		st.mu.Lock()
+		defer st.mu.Unlock()
 		rest := st.seen.String()[st.off:]
-		if i := strings.Index(rest, want); i >= 0 {
-			st.off += i + len(want)
-			st.mu.Unlock()
-			return
+		i := strings.Index(rest, want)
+		if i < 0 {
+			return false, fmt.Errorf("not in %q", rest)
 		}
-		st.mu.Unlock()
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.t.Fatalf("no %q in %q", want, st.seen.String()[st.off:])
+		st.off += i + len(want)
+		return true, nil
+	})
 }
 
 func (st *stream) rest() string {
