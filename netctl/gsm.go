@@ -80,17 +80,18 @@ type gsmHub struct {
 	started bool                   // guarded by mu
 	ctx     func() context.Context // where the hub's goroutine lives; nil: not yet
 
-	mu     sync.Mutex
-	seq    uint64
-	ring   []netapi.GSMEvent
-	wake   chan struct{} // closed when an event is added
-	voice  modem.VoiceSupport
-	vErr   string
-	calls  map[int]*trackedCall
-	local  map[int]bool // calls we hung up (0: all)
-	hint   endHint
-	clip   *modem.VoiceEvent // last +CLIP, for the withheld reason
-	smsIDs map[string]bool   // received SMS already announced
+	mu      sync.Mutex
+	seq     uint64
+	ring    []netapi.GSMEvent
+	wake    chan struct{} // closed when an event is added
+	voice   modem.VoiceSupport
+	vErr    string
+	calls   map[int]*trackedCall
+	local   map[int]bool // calls we hung up (0: all)
+	hint    endHint
+	clip    *modem.VoiceEvent // last +CLIP, for the withheld reason
+	smsIDs  map[string]bool   // received SMS already announced (or older than created)
+	created time.Time         // netctl's start, roughly: older SMS are not news
 
 	syncMu sync.Mutex // one +CLCC round at a time
 
@@ -101,7 +102,7 @@ type gsmHub struct {
 
 func newGSMHub(driver func() (ModemDriver, error), ctx func() context.Context, log *slog.Logger) *gsmHub {
 	return &gsmHub{
-		driver: driver, ctx: ctx, log: log,
+		driver: driver, ctx: ctx, log: log, created: time.Now(),
 		wake: make(chan struct{}), calls: map[int]*trackedCall{}, local: map[int]bool{},
 	}
 }
@@ -214,7 +215,7 @@ func (h *gsmHub) run(ctx context.Context) {
 				if gd, ok := d.(gsmDriver); ok {
 					urcs, unsub = gd.Engine().Subscribe(256)
 					setup = time.After(0)
-					h.knownSMS(gd, false)
+					h.knownSMS(gd)
 				} else if d != nil {
 					h.setVoice(modem.VoiceSupport{AudioInterface: -1}, "this modem driver has no call control")
 				}
@@ -264,7 +265,7 @@ func (h *gsmHub) run(ctx context.Context) {
 			}
 			if gd != nil && time.Since(lastSMSScan) >= gsmSMSScan {
 				lastSMSScan = time.Now()
-				h.knownSMS(gd, true)
+				h.knownSMS(gd)
 			}
 		}
 	}
@@ -309,7 +310,7 @@ func (h *gsmHub) urc(ctx context.Context, gd gsmDriver, u modem.URC) (ringWait b
 						return
 					case <-time.After(d):
 					}
-					if h.knownSMS(gd, true) > 0 {
+					if h.knownSMS(gd) > 0 {
 						return
 					}
 				}
@@ -379,21 +380,19 @@ func (h *gsmHub) report(r modem.StatusReport, t time.Time) {
 		Reason: fmt.Sprintf("%02X", r.TPStatus), Time: t})
 }
 
-// knownSMS announces received messages not announced yet; the first call
-// per modem (announce false) only records what is stored already.
-func (h *gsmHub) knownSMS(gd gsmDriver, announce bool) int {
+// knownSMS announces received messages not announced yet. Messages
+// stored before the hub was made (by an earlier netctl) are recorded
+// without an event; those stored since, also while netctl was still
+// opening the modem and fetching what waited on the SIM, are announced.
+func (h *gsmHub) knownSMS(gd gsmDriver) int {
 	list, err := gd.ListSMS()
 	if err != nil {
 		return 0
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.smsIDs == nil || !announce {
+	if h.smsIDs == nil {
 		h.smsIDs = map[string]bool{}
-		for _, m := range list {
-			h.smsIDs[m.ID] = true
-		}
-		return 0
 	}
 	n := 0
 	for _, m := range list {
@@ -401,7 +400,7 @@ func (h *gsmHub) knownSMS(gd gsmDriver, announce bool) int {
 			continue
 		}
 		h.smsIDs[m.ID] = true
-		if m.Outgoing {
+		if m.Outgoing || m.Received.Before(h.created) {
 			continue
 		}
 		msg := m

@@ -32,8 +32,18 @@ type gsmRig struct {
 	after uint64
 }
 
-func newGSMRig(t *testing.T, profile string) *gsmRig {
+// gsmRigHooks run at points of newGSMRig (nil: nothing).
+type gsmRigHooks struct {
+	beforeHub   func(*modemsim.Sim, *modem.Modem) // modem open, hub not made yet
+	beforeStart func(*modemsim.Sim, *modem.Modem) // hub made, no API call yet
+}
+
+func newGSMRig(t *testing.T, profile string, hooks ...gsmRigHooks) *gsmRig {
 	t.Helper()
+	var hk gsmRigHooks
+	if len(hooks) > 0 {
+		hk = hooks[0]
+	}
 	sim, err := modemsim.New(modemsim.Config{Profile: profile, BootTime: 50 * time.Millisecond, Number: "+4915550199"})
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +74,14 @@ func newGSMRig(t *testing.T, profile string) *gsmRig {
 	var drv ModemDriver = realModem{m}
 	driver := func() (ModemDriver, error) { return drv, nil }
 	log := slog.New(slog.DiscardHandler)
+	if hk.beforeHub != nil {
+		hk.beforeHub(sim, m)
+	}
 	hub := newGSMHub(driver, func() context.Context { return ctx }, log)
 	hub.audioPort = func() string { return audioSock }
+	if hk.beforeStart != nil {
+		hk.beforeStart(sim, m)
+	}
 	mux := http.NewServeMux()
 	hub.mount(mux)
 	mux.HandleFunc("POST /v1/sms", sendSMSHandler(driver, log))
@@ -429,5 +445,53 @@ func TestGSMRoutesOnService(t *testing.T) {
 	s.Mux.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/gsm/dial", strings.NewReader(`{"number":"+4915550100"}`)))
 	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "disabled") {
 		t.Fatalf("dial without modem: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// An SMS stored while netctl was still opening the modem (before the
+// gateway's first poll started the hub) is announced; one stored by an
+// earlier netctl is not.
+func TestGSMSMSStoredBeforeHubStart(t *testing.T) {
+	deliver := func(text string) func(*modemsim.Sim, *modem.Modem) {
+		return func(sim *modemsim.Sim, m *modem.Modem) {
+			if _, err := sim.DeliverSMS("+4915550100", text); err != nil {
+				t.Fatal(err)
+			}
+			testenv.WaitFor(t, 10*time.Second, "SMS "+text+" stored", testenv.Cond(func() bool {
+				l, _ := m.ListSMS()
+				for _, s := range l {
+					if s.Text == text {
+						return true
+					}
+				}
+				return false
+			}))
+		}
+	}
+	r := newGSMRig(t, "quectel-ec25", gsmRigHooks{beforeHub: deliver("old news"), beforeStart: deliver("while opening")})
+	var texts []string
+	testenv.WaitFor(t, 10*time.Second, "the SMS event", testenv.Cond(func() bool {
+		evs, err := r.c.GSMEvents(context.Background(), 0, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = nil
+		for _, ev := range evs {
+			if ev.Kind == netapi.GSMSMSReceived {
+				texts = append(texts, ev.SMS.Text)
+			}
+		}
+		return len(texts) > 0
+	}))
+	time.Sleep(300 * time.Millisecond) // a wrong second event would be there by now
+	evs, _ := r.c.GSMEvents(context.Background(), 0, 0)
+	texts = nil
+	for _, ev := range evs {
+		if ev.Kind == netapi.GSMSMSReceived {
+			texts = append(texts, ev.SMS.Text)
+		}
+	}
+	if len(texts) != 1 || texts[0] != "while opening" {
+		t.Fatalf("announced %q, want only \"while opening\"", texts)
 	}
 }
