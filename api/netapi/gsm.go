@@ -123,8 +123,8 @@ type GSMCall struct {
 
 // GSMEvent is one event of GET /v1/gsm/events. netctl starts collecting
 // events at the first GSM API call after it started (the gateway's first
-// status or events poll); received SMS stay stored (GET /v1/sms) either
-// way.
+// status or events poll); SMS received since netctl started are announced
+// then too, older ones only stay stored (GET /v1/sms).
 type GSMEvent struct {
 	// Seq grows by one per event, starting at 1 when netctl starts.
 	Seq  uint64    `json:"seq"`
