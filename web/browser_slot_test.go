@@ -75,10 +75,27 @@ func TestBrowserPhoneVPNNotes(t *testing.T) {
 	os.WriteFile(profile, []byte("client\ndev tun\nremote vpn.example.net 1194\ncipher BF-CBC\ncomp-lzo\n"), 0o600)
 	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
 	do(t, ctx, "vpn step before", chromedp.Navigate(httpsURL+"/wizard/vpn"), waitText("#vpn-now", "none yet"))
+	// A mark on this page's window: a reload would lose it.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.sameVPNPage = true`)); err != nil {
+		t.Fatal(err)
+	}
 	do(t, ctx, "upload", chromedp.SetUploadFiles(chromedp.CSS("#profile"), []string{profile}), chromedp.Click(chromedp.CSS("#step-submit")),
 		waitText("#vpn-form .notice", "data-ciphers"), snap(dir, "23-vpn-upload-notes"))
 	if got := textOf(ctx, "#vpn-form .notice"); !strings.Contains(got, "comp-lzo") || !strings.Contains(got, "DEPRECATED OPTION") {
 		t.Errorf("upload notice %q lacks the import notes", got)
+	}
+	// The "now" card follows the upload on the same page: the tunnel's
+	// state, the profile and its notes, without a reload.
+	do(t, ctx, "vpn now refreshed", waitText("#vpn-state", "connected"), waitText("#vpn-now", "office.ovpn"),
+		waitText("#vpn-notes", "DEPRECATED OPTION"), snap(dir, "23b-vpn-now-after-upload"))
+	if got := textOf(ctx, "#vpn-state"); got != "connected" || !hasClass(ctx, "#vpn-state", "ok") {
+		t.Errorf("VPN state pill %q after the upload, want a green connected", got)
+	}
+	if same, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.sameVPNPage === true`)); !same {
+		t.Error("the VPN card was refreshed by reloading the page")
+	}
+	if got := textOf(ctx, "#vpn-form .notice"); !strings.Contains(got, "data-ciphers") {
+		t.Errorf("the upload's notice is gone after the card's refresh: %q", got)
 	}
 	do(t, ctx, "vpn step after", chromedp.Navigate(httpsURL+"/wizard/vpn"), waitText("#vpn-notes", "DEPRECATED OPTION"), snap(dir, "24-vpn-notes"))
 	if got := textOf(ctx, "#vpn-detail"); !strings.Contains(got, "SUCCESS") {

@@ -203,6 +203,7 @@
       notice(form.querySelector(".notice"), "ok", (d && d.message) || form.dataset.done || "Uploaded.");
       const check = document.getElementById("check");
       if (check && form.dataset.step) pollCheck(check, form.dataset.step);
+      if (form.dataset.refresh) followPart(form.dataset.refresh);
     };
     xhr.onerror = () => { if (btn) btn.disabled = false; notice(form.querySelector(".notice"), "bad", "Upload failed: connection lost."); };
     if (btn) btn.disabled = true;
@@ -393,19 +394,37 @@
     if (d.compare === "older") row.hidden = false;
   });
 
+  // renderPart replaces the element sel with the one the page renders now,
+  // so a part shows the box's state without a reload (and without losing
+  // what the rest of the page holds, e.g. an upload's notice).
+  async function renderPart(sel) {
+    try {
+      const r = await fetch(location.href, { credentials: "same-origin" });
+      if (!r.ok) return;
+      const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+      const m = doc.querySelector(sel);
+      const cur = document.querySelector(sel);
+      if (m && cur) cur.replaceWith(m);
+    } catch (e) { /* offline for a moment */ }
+  }
+
+  // followPart re-renders #id at once and then every 2 s for a minute:
+  // after a VPN profile upload the tunnel goes from connecting to
+  // connected (or to openvpn's reason why not) while the installer looks.
+  let followRun = 0;
+  async function followPart(id) {
+    const run = ++followRun;
+    for (let i = 0; i < 30 && run === followRun; i++) {
+      await renderPart("#" + CSS.escape(id));
+      await new Promise(res => setTimeout(res, 2000));
+    }
+  }
+
   // Pages marked data-refresh re-render their main part in place.
   const sec = Number(document.body.dataset.refresh || 0);
   if (sec > 0) {
-    setInterval(async () => {
-      if (document.querySelector("main :focus")) return;
-      try {
-        const r = await fetch(location.href, { credentials: "same-origin" });
-        if (!r.ok) return;
-        const doc = new DOMParser().parseFromString(await r.text(), "text/html");
-        const m = doc.querySelector("main [data-live]");
-        const cur = document.querySelector("main [data-live]");
-        if (m && cur) cur.replaceWith(m);
-      } catch (e) { /* offline for a moment */ }
+    setInterval(() => {
+      if (!document.querySelector("main :focus")) renderPart("main [data-live]");
     }, sec * 1000);
   }
 })();
