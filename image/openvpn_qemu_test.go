@@ -195,22 +195,22 @@ func (a *ovqAPI) call(method, path, tok string, body, out any) (int, error) {
 // waitHealthy polls /healthz until every service of the box runs.
 func (a *ovqAPI) waitHealthy(t *testing.T, timeout time.Duration) {
 	t.Helper()
-	var last string
-	for start := time.Now(); time.Since(start) < timeout; time.Sleep(500 * time.Millisecond) {
+	if err := testenv.UntilEvery(timeout, 500*time.Millisecond, "box healthy", func() (bool, error) {
 		var h struct {
 			OK       bool              `json:"ok"`
 			Services []json.RawMessage `json:"services"`
 		}
 		_, err := a.call("GET", "/healthz", "", nil, &h)
 		if err == nil && h.OK && len(h.Services) > 0 {
-			return
+			return true, nil
 		}
-		last = fmt.Sprint(err, h.OK)
 		if a.vm.Exited() {
-			break
+			return false, testenv.Final(fmt.Errorf("the VM exited; last answer: %v %v", err, h.OK))
 		}
+		return false, fmt.Errorf("last answer: %v %v", err, h.OK)
+	}); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("box not healthy within %v; last answer: %s", timeout, last)
 }
 
 // ovqBoot boots the disk with the simulated modem and the web UI's HTTPS

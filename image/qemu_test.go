@@ -172,21 +172,20 @@ func (b *box) waitHealthy(timeout time.Duration) (health, time.Duration) {
 	b.t.Helper()
 	start := time.Now()
 	var h health
-	var last string
-	for time.Since(start) < timeout {
+	if err := testenv.UntilEvery(timeout, 500*time.Millisecond, "box healthy", func() (bool, error) {
 		h = health{}
 		_, err := b.call("GET", "/healthz", "", nil, &h)
 		if err == nil && h.OK && len(h.Services) > 0 {
-			return h, time.Since(start)
+			return true, nil
 		}
-		last = fmt.Sprintf("%v %+v", err, h)
 		if b.vm.Exited() {
-			break
+			return false, testenv.Final(fmt.Errorf("the VM exited; last answer: %v %+v", err, h))
 		}
-		time.Sleep(500 * time.Millisecond)
+		return false, fmt.Errorf("last answer: %v %+v", err, h)
+	}); err != nil {
+		b.t.Fatal(err)
 	}
-	b.t.Fatalf("box not healthy within %v; last answer: %s", timeout, last)
-	return h, 0
+	return h, time.Since(start)
 }
 
 func (b *box) service(name string) (state string, pid, restarts int) {
