@@ -363,9 +363,7 @@ func TestFaults(t *testing.T) {
 			r.sim.Reboot()
 			// Modems without a boot URC are noticed at the next command
 			// by their echo coming back.
-			for r.sim.State().Booting && time.Since(t0) < 5*time.Second {
-				time.Sleep(10 * time.Millisecond)
-			}
+			testenv.Until(5*time.Second, "the reboot done", testenv.Cond(func() bool { return !r.sim.State().Booting }))
 			r.m.Engine().Command(ctxT(t), "AT", 0)
 			waitEvent(t, r.m, modem.EventReset, func(e modem.Event) bool { return e.Time.After(t0) })
 			waitEchoOff(t, r)
