@@ -237,6 +237,7 @@ func (v *gsmVoice) claim(c *gsmVoiceCall) bool {
 	v.nextID++
 	c.id = fmt.Sprintf("gsm-%d", v.nextID)
 	v.call = c
+	v.wg.Add(1) // done in released: stopping waits for the call
 	return true
 }
 
@@ -263,6 +264,7 @@ func (v *gsmVoice) released(c *gsmVoiceCall) {
 		v.recent = v.recent[len(v.recent)-20:]
 	}
 	v.mu.Unlock()
+	v.wg.Done()
 	v.log.Info("GSM call ended", "call", info.ID, "direction", info.Direction, "number", info.Number, "withheld", info.Withheld,
 		"sip_code", info.SIPCode, "reason", info.Reason, "talk_sec", fmt.Sprintf("%.1f", info.DurationSec))
 }

@@ -48,9 +48,7 @@ func (v *gsmVoice) incoming(ev netapi.GSMEvent) {
 	}
 	c.info.Withheld = c.info.Number == ""
 	c.mu.Unlock()
-	v.wg.Add(1)
 	go func() {
-		defer v.wg.Done()
 		defer c.finish()
 		c.runInbound()
 	}()

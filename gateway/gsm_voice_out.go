@@ -96,8 +96,6 @@ func (v *gsmVoice) invite(req *sip.Request, tx sip.ServerTransaction) bool {
 		c.end(403, why)
 		return true
 	}
-	v.wg.Add(1)
-	defer v.wg.Done()
 	c.runOutbound(req, tx, num, ch)
 	return true
 }

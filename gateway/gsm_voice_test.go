@@ -146,6 +146,23 @@ func TestGSMVoiceInbound(t *testing.T) {
 	}
 }
 
+// TestGSMVoiceInboundRefused: a PBX answering 486 makes the box hang up
+// the GSM call without answering it (the caller is never charged).
+func TestGSMVoiceInboundRefused(t *testing.T) {
+	r := newGSMRig(t)
+	s := startSIPpAt(t, r.pbx, gsmPBXIP, "uas_gsm_in_busy", 1)
+	r.far.call("+4930555127")
+	s.wait(t, 15*time.Second)
+	r.waitIdle(t)
+	calls, err := r.api.GSMCalls(context.Background())
+	if err != nil || len(calls.Recent) == 0 || calls.Recent[0].SIPCode != 486 || !calls.Recent[0].AnsweredAt.IsZero() {
+		t.Errorf("after the PBX's 486: %+v %v; want the call ended 486, never answered", calls.Recent, err)
+	}
+	if rx, _ := r.far.audio(); rx != 0 {
+		t.Errorf("the card got %d audio frames from a call never answered", rx)
+	}
+}
+
 // TestGSMVoicePBXTone: the other way round: the PBX plays 440 Hz (SIPp's
 // rtpstream, PCMA) and the card hears 440 Hz.
 func TestGSMVoicePBXTone(t *testing.T) {
