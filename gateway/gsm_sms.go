@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"edgebox/api/modemapi"
 	"edgebox/api/netapi"
 	"edgebox/internal/config"
 	"edgebox/internal/paths"
@@ -22,6 +23,7 @@ import (
 type gsmAPI interface {
 	GSMStatus(ctx context.Context) (netapi.GSMStatus, error)
 	GSMEvents(ctx context.Context, after uint64, wait time.Duration) ([]netapi.GSMEvent, error)
+	ListSMS(ctx context.Context) ([]modemapi.SMS, error)
 	SendSMSReport(ctx context.Context, to, text string) (netapi.SendSMSResult, error)
 }
 
@@ -89,6 +91,12 @@ func newSMSBridge(svc *Service, cfg config.Gateway, api gsmAPI, log *slog.Logger
 		per := s.SMS.RatePerMinuteOrDefault()
 		b.lims = append(b.lims, rate.NewLimiter(rate.Limit(float64(per)/60), s.SMS.BurstOrDefault()))
 	}
+	if b.state.Since.IsZero() {
+		b.state.Since = time.Now()
+		if err := st.saveState(b.state); err != nil {
+			return nil, err
+		}
+	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	if g.AMI.Enabled {
 		if b.ami, err = startAMI(b, g.AMI, log.With("part", "ami")); err != nil {
@@ -134,7 +142,13 @@ func (b *smsBridge) poke() {
 func (b *smsBridge) pollEvents() {
 	fails := 0
 	b.checkRestart()
+	b.reconcile()
+	lastReconcile := time.Now()
 	for b.ctx.Err() == nil {
+		if time.Since(lastReconcile) >= reconcileEvery {
+			b.reconcile()
+			lastReconcile = time.Now()
+		}
 		b.mu.Lock()
 		after := b.state.After
 		b.mu.Unlock()
@@ -213,6 +227,12 @@ func (b *smsBridge) take(ev netapi.GSMEvent) error {
 		if ev.SMS == nil {
 			return nil
 		}
+		b.mu.Lock()
+		done := b.takenLocked(ev.SMS.ID)
+		b.mu.Unlock()
+		if done {
+			return nil // reconcile took it before its event came, or the reverse
+		}
 		sim := b.simForSlot()
 		it := &smsItem{Key: storeKey("sms", ev.SMS.ID), Kind: "sms", SIM: sim, From: ev.SMS.From, Text: ev.SMS.Text,
 			Time: ev.SMS.Time, Parts: ev.SMS.Parts, ID: ev.SMS.ID}
@@ -222,6 +242,9 @@ func (b *smsBridge) take(ev netapi.GSMEvent) error {
 		if err := b.store.add(it); err != nil {
 			return err
 		}
+		b.mu.Lock()
+		b.markTakenLocked(ev.SMS.ID, ev.SMS.Received)
+		b.mu.Unlock()
 		b.log.Info("SMS received", "from", it.From, "parts", it.Parts, "sim", sim)
 		if b.ami != nil {
 			b.ami.receivedSMS(*it, b.cfg.GSM.SIMs[sim].Span(sim))
@@ -230,7 +253,8 @@ func (b *smsBridge) take(ev netapi.GSMEvent) error {
 	case netapi.GSMSMSStatus:
 		return b.report(ev)
 	case netapi.GSMGap:
-		b.log.Warn("SMS bridge: netctl's event ring overflowed; SMS it dropped from the ring are still in its store", "reason", ev.Reason)
+		b.log.Warn("SMS bridge: netctl's event ring lost events; reading its SMS store", "reason", ev.Reason)
+		b.reconcile()
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ type netctlGSM struct {
 	events []netapi.GSMEvent
 	seq    uint64
 	sent   []netapi.SendSMSRequest
+	stored []modemapi.SMS // netctl's SMS store
 	ref    int
 	notify chan struct{}
 }
@@ -73,6 +74,11 @@ func startNetctlGSM(t *testing.T) *netctlGSM {
 			}
 		}
 	})
+	m.HandleFunc("GET /v1/sms", func(w http.ResponseWriter, r *http.Request) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		localapi.WriteJSON(w, 200, append([]modemapi.SMS{}, n.stored...))
+	})
 	m.HandleFunc("POST /v1/sms", func(w http.ResponseWriter, r *http.Request) {
 		var req netapi.SendSMSRequest
 		if err := localapi.ReadJSON(r, &req); err != nil {
@@ -103,9 +109,20 @@ func (n *netctlGSM) emit(ev netapi.GSMEvent) {
 	n.notify = make(chan struct{})
 }
 
-// receive plays an SMS arriving at the SIM.
+// receive plays an SMS arriving at the SIM: stored, then announced.
 func (n *netctlGSM) receive(id, from, text string, parts int) {
-	n.emit(netapi.GSMEvent{Kind: netapi.GSMSMSReceived, SMS: &modemapi.SMS{ID: id, From: from, Text: text, Parts: parts, Time: time.Now()}})
+	m := n.storeOnly(id, from, text, parts)
+	n.emit(netapi.GSMEvent{Kind: netapi.GSMSMSReceived, SMS: &m})
+}
+
+// storeOnly plays an SMS netctl stored without an event reaching the
+// gateway (its ring lost it).
+func (n *netctlGSM) storeOnly(id, from, text string, parts int) modemapi.SMS {
+	m := modemapi.SMS{ID: id, From: from, Text: text, Parts: parts, Time: time.Now(), Received: time.Now()}
+	n.mu.Lock()
+	n.stored = append(n.stored, m)
+	n.mu.Unlock()
+	return m
 }
 
 // report plays the SMSC's delivery report for ref.

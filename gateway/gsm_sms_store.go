@@ -162,6 +162,11 @@ func (s *smsStore) len() int {
 type smsState struct {
 	After uint64                `json:"after"`
 	Sent  map[string]sentRecord `json:"sent,omitempty"` // by first message reference
+	// Since is when the bridge first ran: netctl's older SMS are not
+	// the bridge's to deliver (gsm_sms_reconcile.go).
+	Since time.Time `json:"since"`
+	// Taken are the ids of received SMS taken, with their time.
+	Taken map[string]time.Time `json:"taken,omitempty"`
 }
 
 // sentRecord is a message the box sent for the PBX, the AMI or itself,

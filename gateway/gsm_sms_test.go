@@ -302,3 +302,43 @@ func TestGSMStoreFull(t *testing.T) {
 		t.Errorf("delivered %v then %v", a, b)
 	}
 }
+
+// An SMS netctl stored while the gateway was down and whose event it
+// never saw (a new netctl, its ring lost) is taken from netctl's store
+// at start and reaches the PBX once; SMS from before the bridge first
+// ran are left alone.
+func TestGSMSMSWithoutEventTaken(t *testing.T) {
+	n := startNetctlGSM(t)
+	n.storeOnly("old", "+4915550100", "from before the bridge", 1)
+	time.Sleep(10 * time.Millisecond)
+	cfg := smsConfig(t, fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)))
+	svc, err := gateway.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.receive("seen", "+4915550101", "announced", 1)
+	waitFor(t, 10*time.Second, "announced SMS stored", func() bool { return storeItems(t, cfg.GSM.StoreDir) == 1 })
+	svc.Close()
+
+	n2 := startNetctlGSM(t) // restarted: no events, the store kept
+	n2.stored = append(n2.stored, n.stored...)
+	n2.storeOnly("lost", "+4915550102", "never announced", 1)
+	pbx := startSIPp(t, "uas_sms_message", 2)
+	cfg2 := smsConfig(t, pbx.addr())
+	cfg2.GSM.StoreDir = cfg.GSM.StoreDir
+	startGateway(t, cfg2)
+	pbx.wait(t, 30*time.Second)
+	log := sippMessages(pbx)
+	for _, want := range []string{"From: <sip:+4915550101@", "From: <sip:+4915550102@", "never announced"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the PBX did not get %q", want)
+		}
+	}
+	if strings.Contains(log, "from before the bridge") {
+		t.Error("an SMS from before the bridge first ran was delivered")
+	}
+	time.Sleep(time.Second)
+	if c := strings.Count(sippMessages(pbx), "MESSAGE sip:sms@"); c != 2 {
+		t.Errorf("the PBX got %d MESSAGEs, want 2 (each SMS once)", c)
+	}
+}
