@@ -52,7 +52,14 @@ type callbackWaiter struct {
 type callbackRing struct {
 	req *sip.Request
 	dlg *sipgo.DialogServerSession
+	// final is closed once the INVITE has its final response: sipgo ends
+	// the transaction when the request's handler returns, so the handler
+	// waits for it
+	final chan struct{}
+	once  sync.Once
 }
+
+func (r *callbackRing) finish() { r.once.Do(func() { close(r.final) }) }
 
 // callbacks holds the waiting pages (by SIP user) and the answered
 // callback dialogs until their end (by Call-ID, for the PBX's ACK).
@@ -95,12 +102,6 @@ func (cb *callbacks) deliver(user string, r *callbackRing) bool {
 	delete(cb.waiting, user)
 	w.ring <- r // buffered, and only ever one
 	return true
-}
-
-func (cb *callbacks) count() int {
-	cb.mu.Lock()
-	defer cb.mu.Unlock()
-	return len(cb.waiting)
 }
 
 func (cb *callbacks) addDialog(callID string, d *sipgo.DialogServerSession) {
@@ -238,7 +239,13 @@ func (s *Service) callbackInvite(req *sip.Request, tx sip.ServerTransaction) boo
 		respond(400, "Bad Request", err.Error())
 		return true
 	}
-	if s.callbacks.deliver(user, &callbackRing{req: req, dlg: dlg}) {
+	rg := &callbackRing{req: req, dlg: dlg, final: make(chan struct{})}
+	if s.callbacks.deliver(user, rg) {
+		select {
+		case <-rg.final:
+		case <-time.After(callbackRingTimeout + time.Minute): // a bound, should the call's side hang
+			s.log.Warn("callback INVITE not finished in time", "sip_user", user)
+		}
 		return true
 	}
 	dlg.Close()

@@ -21,6 +21,7 @@ import (
 // runCallback rings the page with rg and runs the call to its end.
 func (c *call) runCallback(ctx context.Context, rg *callbackRing, ice []ICEServer) {
 	defer c.cleanup()
+	defer rg.finish()
 	dlg := rg.dlg
 	defer dlg.Close()
 	callID := ""
@@ -94,6 +95,7 @@ func (c *call) ringCallback(ctx context.Context, rg *callbackRing) bool {
 			}
 		case <-rg.dlg.Context().Done():
 			c.end(487, "the caller hung up before the answer")
+			rg.finish()
 			return false
 		case <-t.C:
 			return reject(480, "Temporarily Unavailable", fmt.Sprintf("not answered within %d s", int(callbackRingTimeout/time.Second)))
@@ -139,7 +141,9 @@ func (c *call) answerCallback(rg *callbackRing) bool {
 	for _, k := range keys {
 		res.AppendHeader(sip.NewHeader(contextHeaderName(k), c.grant.Context[k]))
 	}
-	if err := rg.dlg.WriteResponse(res); err != nil {
+	err := rg.dlg.WriteResponse(res) // returns once the PBX's ACK came
+	rg.finish()
+	if err != nil {
 		if rg.dlg.Context().Err() != nil && rg.dlg.LoadState() < sip.DialogStateEstablished {
 			c.end(487, "the caller hung up before the answer")
 			return false

@@ -120,6 +120,7 @@ func (s *Service) callbackWait(w *callbackWaiter, in chan Message, sig *wsSignal
 
 // refuseRing answers a callback INVITE that never reached a page.
 func refuseRing(rg *callbackRing, code int, reason, why string) {
+	defer rg.finish()
 	res := responseWithWarning(rg.dlg, code, reason, why)
 	rg.dlg.WriteResponse(res)
 	rg.dlg.Close()

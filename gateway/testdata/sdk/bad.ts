@@ -5,3 +5,4 @@ c.addEventListener("event", (e) => e.detail.digits); // an event has no digits
 c.dtmf(1); // digits are a string
 const n: number = c.callId; // string | null
 c.addEventListener("error", (e) => { const x: "nope" = e.detail.code; console.log(x); });
+c.addEventListener("incoming", (e) => e.detail.answer("mic")); // answer takes a MediaStream

@@ -24,3 +24,20 @@ async function callSupport(res: { websocket_url: string; token: string; ice_serv
   return call.callId;
 }
 console.log(callSupport);
+
+// A page waiting for the PBX's call (a callback token).
+async function waitForAgent(res: { websocket_url: string; token: string }): Promise<void> {
+  const call = new EdgeboxCall({ url: res.websocket_url, token: res.token });
+  call.addEventListener("incoming", async (e) => {
+    const who: string = e.detail.display_name || e.detail.from;
+    if (who.startsWith("sip:spam")) e.detail.decline();
+    else await e.detail.answer();
+  });
+  call.addEventListener("event", (e) => {
+    if (e.detail.event === "waiting") console.log(e.detail.expires_at?.length);
+  });
+  await call.wait();
+  if (call.incoming) await call.answer(new MediaStream());
+  call.decline();
+}
+console.log(waitForAgent);

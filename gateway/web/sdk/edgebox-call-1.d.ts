@@ -29,7 +29,9 @@ type EdgeboxCallEventName =
   | "held"
   | "resumed"
   | "transferred"
-  | "ended";
+  | "ended"
+  | "waiting"
+  | "incoming";
 
 /** Error codes of the box, and "client" for a failure in the page. */
 type EdgeboxErrorCode =
@@ -56,6 +58,26 @@ interface EdgeboxEventMessage {
   reason?: string;
   /** set on an "ended" the SDK made itself because the socket closed (1000, 1008, 1013) */
   close_code?: number;
+  /** waiting: until when the page waits (RFC 3339, the token's expiry) */
+  expires_at?: string;
+  /** incoming: the caller's SIP URI and display name, the call's id, ICE servers for the answer */
+  from?: string;
+  display_name?: string;
+  call_id?: string;
+  ice_servers?: EdgeboxICEServer[];
+}
+
+/** detail of the "incoming" event: the PBX calls the waiting page. */
+interface EdgeboxIncomingCall {
+  /** the caller's SIP URI (sip:agent7@pbx.example.com) */
+  from: string;
+  /** the caller's display name, "" when none */
+  display_name: string;
+  call_id: string;
+  /** takes the call: offers the microphone (or stream) */
+  answer(stream?: MediaStream): Promise<void>;
+  /** refuses the call: the PBX gets 603 Decline */
+  decline(): void;
 }
 
 /** detail of the "dtmf" event: digits the agent side sent. */
@@ -88,6 +110,8 @@ interface EdgeboxCallEventMap {
   error: CustomEvent<EdgeboxErrorMessage>;
   /** the agent's audio (already playing when options.audio was given) */
   track: CustomEvent<MediaStream>;
+  /** the PBX calls the page that wait() connected (a callback) */
+  incoming: CustomEvent<EdgeboxIncomingCall>;
 }
 
 type EdgeboxCallState = "new" | "authorized" | EdgeboxCallEventName;
@@ -113,6 +137,8 @@ declare class EdgeboxCall extends EventTarget {
   readonly stream: MediaStream | null;
   /** the last "queue" update, null before one came */
   readonly queue: EdgeboxQueueUpdate | null;
+  /** the PBX's call to a waiting page, null before one came */
+  readonly incoming: EdgeboxIncomingCall | null;
 
   /**
    * Connects, authenticates and offers the stream (default: asks for the
@@ -124,6 +150,16 @@ declare class EdgeboxCall extends EventTarget {
   dtmf(digits: string): void;
   /** ends the call (CANCEL while ringing, BYE when answered) */
   hangup(): void;
+  /**
+   * Waits for a call with a callback token (POST /v1/calls "receive": true):
+   * resolves once the box says "waiting"; "incoming" follows when the PBX
+   * calls. Rejects when the box refuses the token or the socket fails.
+   */
+  wait(): Promise<void>;
+  /** answers the incoming call with the microphone (or stream) */
+  answer(stream?: MediaStream): Promise<void>;
+  /** declines the incoming call (603 to the PBX), or stops waiting */
+  decline(): void;
 
   addEventListener<K extends keyof EdgeboxCallEventMap>(
     type: K,

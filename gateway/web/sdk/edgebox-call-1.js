@@ -16,6 +16,11 @@
 // agent's audio MediaStream, already playing if an <audio> was given).
 // When the socket closes without an "ended" from the box, the SDK emits
 // "ended" itself with the WebSocket close code (close_code) and reason.
+//
+// Callbacks (the PBX calls a waiting customer): with a token the portal
+// asked for with "receive": true,
+//   await call.wait();             // the box says "waiting"
+//   call.addEventListener("incoming", e => e.detail.answer());  // or .decline()
 (function (global) {
   "use strict";
 
@@ -35,6 +40,7 @@
       this.stream = null;
       this.queue = null; // the last "queue" update: {position, wait_sec}
       this._pending = [];
+      this.incoming = null; // the PBX's call to a waiting page: {from, display_name, call_id, answer, decline}
     }
 
     _emit(type, detail) {
@@ -50,27 +56,56 @@
       if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
       this.stream = stream;
       await new Promise((resolve, reject) => {
-        const ws = new WebSocket(this.url);
-        this.ws = ws;
-        ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: this.token }));
-        ws.onerror = () => reject(new Error("signaling connection failed"));
-        ws.onclose = (e) => {
-          if (this.state !== "ended") {
-            this.state = "ended";
-            this._emit("event", { type: "event", event: "ended", close_code: e.code, reason: e.reason || "signaling closed" });
-          }
-          this._cleanup();
-        };
-        ws.onmessage = async (ev) => {
-          let m;
-          try { m = JSON.parse(ev.data); } catch (e) { return; }
-          try {
-            await this._onMessage(m, resolve, reject);
-          } catch (e) {
-            this._emit("error", { code: "client", error: String(e) });
-          }
-        };
+        this._connect({ type: "auth", token: this.token }, resolve, reject);
       });
+    }
+
+    // _connect opens a signaling socket whose first message is first.
+    _connect(first, resolve, reject) {
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      ws.onopen = () => ws.send(JSON.stringify(first));
+      ws.onerror = () => reject(new Error("signaling connection failed"));
+      ws.onclose = (e) => {
+        if (this.state !== "ended") {
+          this.state = "ended";
+          this._emit("event", { type: "event", event: "ended", close_code: e.code, reason: e.reason || "signaling closed" });
+        }
+        this._cleanup();
+      };
+      ws.onmessage = async (ev) => {
+        let m;
+        try { m = JSON.parse(ev.data); } catch (e) { return; }
+        try {
+          await this._onMessage(m, resolve, reject);
+        } catch (e) {
+          this._emit("error", { code: "client", error: String(e) });
+        }
+      };
+    }
+
+    // wait connects with a callback token and resolves once the box says
+    // "waiting"; an "incoming" event follows when the PBX calls (the token's
+    // lifetime bounds the wait: then "ended").
+    async wait() {
+      await new Promise((resolve, reject) => {
+        this._connect({ type: "auth", token: this.token }, resolve, reject);
+      });
+    }
+
+    // answer takes the incoming call: it offers the microphone (or stream)
+    // and the box answers the PBX.
+    async answer(stream) {
+      if (this.state !== "incoming") throw new Error("no incoming call to answer");
+      if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+      this.stream = stream;
+      this.state = "authorized";
+      await this._offer(this._ice && this._ice.length ? this._ice : this.iceServers);
+    }
+
+    // decline refuses the incoming call (the PBX gets 603), or stops waiting.
+    decline() {
+      this._send({ type: "hangup" });
     }
 
     async _onMessage(m, resolve, reject) {
@@ -100,7 +135,15 @@
           break;
         case "event":
           this.state = m.event;
+          if (m.event === "waiting") resolve();
+          if (m.event === "incoming") {
+            this.callId = m.call_id;
+            this._ice = m.ice_servers || null;
+            this.incoming = { from: m.from || "", display_name: m.display_name || "", call_id: m.call_id,
+                              answer: (stream) => this.answer(stream), decline: () => this.decline() };
+          }
           this._emit("event", m);
+          if (m.event === "incoming") this._emit("incoming", this.incoming);
           if (m.event === "ended") this.ws.close(1000, "ended");
           break;
         case "dtmf":
