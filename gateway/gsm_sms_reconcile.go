@@ -74,7 +74,7 @@ func (b *smsBridge) reconcile() {
 			b.noteFull(err)
 			return
 		}
-		b.log.Info("SMS bridge: took an SMS from netctl's store that no event announced", "from", m.From, "id", m.ID)
+		b.log.Info("SMS bridge: took an SMS from netctl's store (no event brought it yet)", "from", m.From, "id", m.ID)
 		b.mu.Lock()
 		err := b.store.saveState(b.state)
 		b.mu.Unlock()

@@ -342,3 +342,16 @@ func TestGSMSMSWithoutEventTaken(t *testing.T) {
 		t.Errorf("the PBX got %d MESSAGEs, want 2 (each SMS once)", c)
 	}
 }
+
+// The box's MESSAGE answers the PBX's digest challenge with the trunk's
+// account, as its calls do; a wrong password never gets it through.
+func TestGSMMessageDigestAuth(t *testing.T) {
+	n := startNetctlGSM(t)
+	pbx := startSIPp(t, "uas_sms_auth", 1)
+	cfg := smsConfig(t, pbx.addr())
+	cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "trunk-secret"
+	startGateway(t, cfg)
+	n.receive("auth-1", "+4915550001", "mit Anmeldung", 1)
+	pbx.wait(t, 30*time.Second)
+	waitFor(t, 5*time.Second, "store emptied", func() bool { return storeItems(t, cfg.GSM.StoreDir) == 0 })
+}
