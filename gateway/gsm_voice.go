@@ -85,6 +85,21 @@ func (s *Service) startGSMVoice(cfg config.Gateway) {
 	}()
 }
 
+// gsmActiveCalls counts the GSM call in progress among the gateway's
+// active calls (its status, the drain's wait).
+func (s *Service) gsmActiveCalls() int {
+	v := s.gsmVoice()
+	if v == nil {
+		return 0
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.call != nil {
+		return 1
+	}
+	return 0
+}
+
 // stopGSMVoice ends the call in progress (both sides) and the bridge.
 func (s *Service) stopGSMVoice() {
 	v := s.gsmVoice()

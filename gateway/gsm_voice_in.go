@@ -25,6 +25,12 @@ const anonymousFrom = "sip:anonymous@anonymous.invalid"
 // incoming takes a ringing GSM call.
 func (v *gsmVoice) incoming(ev netapi.GSMEvent) {
 	c := v.newCall(gatewayapi.GSMInbound)
+	if v.svc.Draining() {
+		// the box restarts soon: a call taken now would be cut
+		v.log.Info("GSM call refused: the gateway is draining", "number", ev.Number)
+		v.hangupIndex(ev.Call)
+		return
+	}
 	if c.sim.Voice.Inbound == "" {
 		v.log.Info("GSM call refused: no gateway.gsm.sims[].voice.inbound for the SIM", "number", ev.Number)
 		v.hangupIndex(ev.Call)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,13 @@ func (v *gsmVoice) invite(req *sip.Request, tx sip.ServerTransaction) bool {
 		return false
 	}
 	c := v.newCall(gatewayapi.GSMOutbound)
+	if v.svc.Draining() {
+		res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(drainRetryAfter)))
+		res.AppendHeader(sip.NewHeader("Reason", `SIP;cause=503;text="the gateway is draining before a restart"`))
+		tx.Respond(res)
+		return true
+	}
 	num, err := c.sim.CheckDial(user, c.simIdx)
 	if err != nil {
 		v.log.Info("GSM dial refused", "number", user, "err", err)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -280,6 +281,48 @@ func TestGSMVoiceOutbound(t *testing.T) {
 		first.wait(t, 15*time.Second)
 		if got := logValue(sippLog(first), "FINAL"); got != "200" {
 			t.Errorf("the first call got %s, want 200", got)
+		}
+		r.waitIdle(t)
+	})
+	t.Run("draining", func(t *testing.T) {
+		// a live GSM call holds the drain; a new INVITE gets 503
+		r.far.setDialResult("answer")
+		first := dial(t, r.pbx, gsmPBXIP, "+49301234574")
+		waitFor(t, 10*time.Second, "the call up", func() bool {
+			c, err := r.api.GSMCalls(context.Background())
+			return err == nil && len(c.Active) == 1 && c.Active[0].State == "connected"
+		})
+		drained := make(chan error, 1)
+		go func() {
+			var d struct {
+				ActiveCalls int `json:"active_calls"`
+			}
+			err := r.api.Post(context.Background(), "/v1/drain?wait=1", struct{}{}, &d)
+			if err == nil && d.ActiveCalls != 0 {
+				err = fmt.Errorf("drain returned with %d calls live", d.ActiveCalls)
+			}
+			drained <- err
+		}()
+		waitFor(t, 5*time.Second, "draining", func() bool {
+			st, err := r.api.Status(context.Background())
+			return err == nil && st.Draining && st.ActiveCalls == 1
+		})
+		second := dial(t, r.pbx, gsmPBX2IP, "+49301234575")
+		second.wait(t, 10*time.Second)
+		if got := logValue(sippLog(second), "FINAL"); got != "503" {
+			t.Errorf("an INVITE while draining got %s, want 503", got)
+		}
+		select {
+		case err := <-drained:
+			t.Errorf("the drain ended (%v) while the GSM call was live", err)
+		default:
+		}
+		first.wait(t, 15*time.Second)
+		if err := <-drained; err != nil {
+			t.Error(err)
+		}
+		if err := r.api.Post(context.Background(), "/v1/undrain", struct{}{}, nil); err != nil {
+			t.Fatal(err)
 		}
 		r.waitIdle(t)
 	})

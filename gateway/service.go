@@ -414,6 +414,7 @@ func (s *Service) Status() Status {
 		st.RTPPairsInUse = ports.inUse()
 	}
 	st.PendingTokens = s.tokens.pending()
+	st.ActiveCalls += s.gsmActiveCalls() // gsm_voice.go
 	st.Draining = s.Draining()
 	return st
 }
