@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"errors"
 	"reflect"
 
 	"edgebox/api/netapi"
 	"edgebox/internal/config"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // newGSMAPI is how the bridge reaches netctl (its socket under
@@ -20,6 +23,7 @@ func (s *Service) startGSM(cfg config.Gateway) error {
 	if err != nil {
 		return err
 	}
+	s.registerSMSMetrics()
 	s.mu.Lock()
 	s.gsm = b
 	s.mu.Unlock()
@@ -47,4 +51,40 @@ func (s *Service) applyGSM(old, cfg config.Gateway) error {
 	}
 	s.stopGSM()
 	return s.startGSM(cfg)
+}
+
+// registerSMSMetrics adds the SMS bridge's series to the gateway's
+// registry (once; they read whichever bridge runs at scrape time).
+func (s *Service) registerSMSMetrics() {
+	read := func(f func(b *smsBridge) float64) func() float64 {
+		return func() float64 {
+			s.mu.Lock()
+			b := s.gsm
+			s.mu.Unlock()
+			if b == nil {
+				return 0
+			}
+			return f(b)
+		}
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgebox_gateway_sms_pending",
+			Help: "Received SMS and delivery reports stored until the PBX or the webhook takes them."},
+			read(func(b *smsBridge) float64 { return float64(b.store.len()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgebox_gateway_sms_store_full",
+			Help: "1 while the SMS store is full and new SMS wait in netctl (gateway.gsm.store_max)."},
+			read(func(b *smsBridge) float64 {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				if b.fullErr != "" {
+					return 1
+				}
+				return 0
+			})),
+	} {
+		var are prometheus.AlreadyRegisteredError
+		if err := s.metrics.reg.Register(c); err != nil && !errors.As(err, &are) {
+			s.log.Warn("SMS metrics not registered", "err", err)
+		}
+	}
 }

@@ -286,7 +286,7 @@ func TestGSMStoreFull(t *testing.T) {
 	cfg.GSM.StoreMax = 1
 	cfg.GSM.SIMs[0].SMS.MessageURI = ""
 	cfg.GSM.SIMs[0].SMS.WebhookURL, cfg.GSM.SIMs[0].SMS.WebhookSecret = srv.URL, hook.secret
-	startGateway(t, cfg)
+	svc := startGateway(t, cfg)
 	n.receive("a", "+4915550001", "eins", 1)
 	n.receive("b", "+4915550002", "zwei", 1)
 	waitFor(t, 10*time.Second, "first SMS stored", func() bool { return storeItems(t, cfg.GSM.StoreDir) == 1 })
@@ -294,10 +294,17 @@ func TestGSMStoreFull(t *testing.T) {
 	if k := storeItems(t, cfg.GSM.StoreDir); k != 1 {
 		t.Fatalf("store holds %d, its maximum is 1", k)
 	}
+	waitFor(t, 10*time.Second, "store-full metric", func() bool { return metricValue(t, svc, "edgebox_gateway_sms_store_full") == "1" })
+	if v := metricValue(t, svc, "edgebox_gateway_sms_pending"); v != "1" {
+		t.Errorf("sms_pending %q, want 1", v)
+	}
 	hook.mu.Lock()
 	hook.fail = 0
 	hook.mu.Unlock()
 	waitFor(t, 30*time.Second, "both SMS delivered", func() bool { return len(hook.received()) == 2 })
+	waitFor(t, 5*time.Second, "metrics back to 0", func() bool {
+		return metricValue(t, svc, "edgebox_gateway_sms_store_full") == "0" && metricValue(t, svc, "edgebox_gateway_sms_pending") == "0"
+	})
 	if a, b := hook.received()[0]["text"], hook.received()[1]["text"]; a != "eins" || b != "zwei" {
 		t.Errorf("delivered %v then %v", a, b)
 	}
