@@ -72,7 +72,7 @@ type rig struct {
 	proc           *exec.Cmd
 	procDone       chan struct{}
 	log            *testenv.LogBuffer
-	dnsmasq        map[string]*exec.Cmd
+	dnsmasq        map[string]*testenv.Proc
 	dnsmasqLogs    map[string]*testenv.LogBuffer
 	client         netctl.Client
 	boxNS, inetNS  netns.NsHandle
@@ -101,7 +101,7 @@ func newRig(t testing.TB, tag string) *rig {
 	bin := netctlBinary(t)
 	id := fmt.Sprintf("%s%d", tag, os.Getpid()%100000)
 	r := &rig{t: t, box: "nb" + id, inet: "ni" + id, lan: "nl" + id, dir: t.TempDir(),
-		dnsmasq: map[string]*exec.Cmd{}, dnsmasqLogs: map[string]*testenv.LogBuffer{}, log: &testenv.LogBuffer{}}
+		dnsmasq: map[string]*testenv.Proc{}, dnsmasqLogs: map[string]*testenv.LogBuffer{}, log: &testenv.LogBuffer{}}
 	_ = bin
 	boxNS, inetNS, lanNS := testenv.NewNetns(t, r.box), testenv.NewNetns(t, r.inet), testenv.NewNetns(t, r.lan)
 	run(t, "ip", "link", "add", "wan0", "netns", r.box, "type", "veth", "peer", "name", "wanp", "netns", r.inet)
@@ -188,23 +188,17 @@ func (r *rig) startDNSMasq(iface, subnet string, extra ...string) {
 		"--pid-file=" + filepath.Join(r.dir, iface+".pid"),
 		"--log-dhcp", "--log-facility=-", "--dhcp-authoritative"}
 	args = append(args, extra...)
-	cmd := exec.Command("ip", args...)
-	cmd.Stdout, cmd.Stderr = logb, logb
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	r.dnsmasq[iface] = cmd
-	r.t.Cleanup(func() { r.stopDNSMasq(iface) })
+	p := testenv.Command(r.t, "ip", args...)
+	p.Cmd.Stdout, p.Cmd.Stderr = logb, logb // kept across restarts
+	r.dnsmasq[iface] = p.Start()            // killed when the test ends
 }
 
+// stopDNSMasq kills the DHCP server on iface, as a dead ISP box would.
 func (r *rig) stopDNSMasq(iface string) {
-	cmd := r.dnsmasq[iface]
-	if cmd == nil {
-		return
+	if p := r.dnsmasq[iface]; p != nil {
+		p.Kill()
+		delete(r.dnsmasq, iface)
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	delete(r.dnsmasq, iface)
 }
 
 // writeConfig stores a config document.
