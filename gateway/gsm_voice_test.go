@@ -247,6 +247,14 @@ func TestGSMVoiceOutbound(t *testing.T) {
 				t.Errorf("%s: the PBX got %s, want %s", tc.result, got, tc.code)
 			}
 			r.waitIdle(t)
+			if tc.result == "noanswer" {
+				// 600 ms of alerting: modemsim's voice path stays shut,
+				// so the box sent its own ringback as early media
+				c, err := r.api.GSMCalls(context.Background())
+				if err != nil || len(c.Recent) == 0 || c.Recent[0].Audio == nil || c.Recent[0].Audio.RTPOut < 10 {
+					t.Errorf("early media while the far end rang: %+v %v; want 10 or more RTP packets", c.Recent, err)
+				}
+			}
 		})
 	}
 	t.Run("allow-list", func(t *testing.T) {
