@@ -6,11 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/testenv"
 )
 
 // dispatcherCfg is Kamailio's dispatcher in front of several boxes (set 1
@@ -106,31 +106,25 @@ func startDispatcher(t *testing.T, boxes []string) *dispatcher {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", d.dir, "-w", d.dir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kamailio forks workers
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	// kamailio forks workers: the Proc's process group is killed with the test
+	p := testenv.Command(t, bin, "-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", d.dir, "-w", d.dir)
+	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
 		if t.Failed() {
 			data, _ := os.ReadFile(d.log)
 			t.Logf("kamailio log:\n%s", data)
 		}
 	})
-	waitFor(t, 30*time.Second, "kamailio's control socket", func() bool {
+	p.Start()
+	testenv.WaitFor(t, 30*time.Second, "kamailio's control socket", func() (bool, error) {
 		select {
-		case <-done:
+		case <-p.Done():
 			data, _ := os.ReadFile(d.log)
-			t.Fatalf("kamailio exited:\n%s", data)
+			return false, testenv.Final(fmt.Errorf("kamailio exited:\n%s", data))
 		default:
 		}
 		_, err := d.list()
-		return err == nil
+		return err == nil, err
 	})
 	return d
 }
