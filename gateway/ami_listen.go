@@ -24,9 +24,10 @@ type amiListeners struct {
 	serve    func(net.Conn)
 	log      *slog.Logger
 
-	mu    sync.Mutex
-	byDev map[string]net.Listener
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	byDev  map[string]net.Listener
+	closed bool // no listener opens after close (a sync may be under way)
+	wg     sync.WaitGroup
 }
 
 func newAMIListeners(port int, patterns []string, serve func(net.Conn), log *slog.Logger) (*amiListeners, error) {
@@ -97,10 +98,15 @@ func (l *amiListeners) open(dev, host string) error {
 		return fmt.Errorf("listen on %s port %d: %w", dev, l.port, err)
 	}
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		ln.Close()
+		return nil
+	}
 	l.byDev[dev] = ln
+	l.wg.Add(1)
 	l.mu.Unlock()
 	l.log.Info("AMI listening", "interface", dev, "addr", ln.Addr().String())
-	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		for {
@@ -133,6 +139,7 @@ func (l *amiListeners) follow(ctx context.Context) {
 
 func (l *amiListeners) close() {
 	l.mu.Lock()
+	l.closed = true
 	for dev, ln := range l.byDev {
 		ln.Close()
 		delete(l.byDev, dev)
