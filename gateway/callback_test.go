@@ -105,6 +105,11 @@ func pageEvents(t *testing.T, ctx context.Context) []string {
 // energy at the page), DTMF comes back, and the call ends from each side.
 // A declined call gets 603, and the spent token a 404 on the next INVITE.
 func TestBrowserCallback(t *testing.T) {
+	forEachStack(t, testBrowserCallbackAnswered)
+	t.Run("declined", testBrowserCallbackDeclined)
+}
+
+func testBrowserCallbackAnswered(t *testing.T) {
 	for _, who := range []string{"page", "pbx"} {
 		t.Run("answered, "+who+" hangs up", func(t *testing.T) {
 			svc, box := callbackBox(t, nil)
@@ -130,6 +135,8 @@ func TestBrowserCallback(t *testing.T) {
 					calls[0].PBX.In.Packets > 50 && calls[0].PBX.Out.Packets > 50
 				return ok, fmt.Errorf("page %+v, calls %+v", st, calls)
 			})
+			requireStack(t, calls)
+			requireFastPath(t, svc, calls, 25) // the same media path as any call
 			if c := calls[0]; c.State != gateway.StateAnswered || c.From != testFrom || !strings.HasPrefix(c.Destination, "sip:agent7@") || c.Codec != "pcmu" {
 				t.Errorf("the box shows the callback as %+v", c)
 			}
@@ -164,8 +171,10 @@ func TestBrowserCallback(t *testing.T) {
 			}
 		})
 	}
+}
 
-	t.Run("declined", func(t *testing.T) {
+func testBrowserCallbackDeclined(t *testing.T) {
+	{
 		svc, box := callbackBox(t, nil)
 		res := callbackToken(t, svc, box)
 		ctx := callbackPage(t, svc, res, "decline")
@@ -183,7 +192,7 @@ func TestBrowserCallback(t *testing.T) {
 		if log := pbxCalls(t, "127.0.0.1", "uac_callback", res.SIPUser, box, 20*time.Second); logValue(log, "FINAL") != "404" {
 			t.Errorf("a second INVITE for the spent token: SIPp log\n%s\nwant 404", log)
 		}
-	})
+	}
 }
 
 // TestCallbackWaitBounds: the token's lifetime bounds the wait (the page
