@@ -173,18 +173,36 @@ func (r *realNetctl) sentSMS() map[string]string {
 	return out
 }
 
-// Through the real netctl and modemsim: an SMS with umlauts and emoji
-// (UCS-2) arrives at SIPp as MESSAGE, From its sender, To the SIM.
+// Through the real netctl and modemsim: SMS with umlauts and emoji
+// (UCS-2), one of them in three parts, arrive at SIPp as MESSAGEs, From
+// their senders, To the SIM, each whole.
 func TestGSMSMSThroughNetctlAndModemsim(t *testing.T) {
 	r := startRealNetctl(t)
-	pbx := startSIPp(t, "uas_sms_message", 1)
+	pbx := startSIPp(t, "uas_sms_message", 2)
 	startGateway(t, smsConfig(t, pbx.addr()))
-	text := "Grüße aus Köln 😀"
-	r.control("sms +4915550001 " + text)
+	short := "Grüße aus Köln 😀"
+	long := "Lieber Jürgen, " + strings.Repeat("schöne Grüße aus Köln! ", 7) + "👋"
+	r.control("sms +4915550001 " + short)
+	r.control("sms +4917012345678 " + long)
 	pbx.wait(t, 30*time.Second)
-	if log := sippMessages(pbx); !strings.Contains(log, text) || !strings.Contains(log, "From: <sip:+4915550001@") {
-		t.Errorf("the PBX got no MESSAGE with %q from +4915550001:\n%s", text, log)
+	log := sippMessages(pbx)
+	for _, want := range []string{short, long, "From: <sip:+4915550001@", "From: <sip:+4917012345678@", "X-SMS-Parts: 3"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the PBX got no %q", want)
+		}
 	}
+}
+
+// A SIM that stores no number (modemsim's, like most) is named by its
+// IMSI in To.
+func TestGSMSMSIdentityIsIMSIWithoutNumber(t *testing.T) {
+	r := startRealNetctl(t)
+	pbx := startSIPp(t, "uas_sms_message_imsi", 1)
+	cfg := smsConfig(t, pbx.addr())
+	cfg.GSM.SIMs[0].Number = ""
+	startGateway(t, cfg)
+	r.control("sms +4915550001 hallo")
+	pbx.wait(t, 30*time.Second)
 }
 
 // Through the real netctl and modemsim: a MESSAGE from SIPp leaves as an
