@@ -101,6 +101,10 @@ func TestGSMMessageFromPBXToSMS(t *testing.T) {
 	n := startNetctlGSM(t)
 	pbx := startSIPp(t, "uas_sms_report", 1)
 	cfg := smsConfig(t, pbx.addr())
+	hook := &webhookRecorder{secret: "webhook-secret-0123456789"}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	cfg.GSM.SIMs[0].SMS.WebhookURL, cfg.GSM.SIMs[0].SMS.WebhookSecret = srv.URL, hook.secret
 	startGateway(t, cfg)
 
 	text := "Hallo Jürgen 👋 wie geht’s?"
@@ -115,6 +119,11 @@ func TestGSMMessageFromPBXToSMS(t *testing.T) {
 	pbx.wait(t, 20*time.Second)
 	if log := sippMessages(pbx); !strings.Contains(log, "SMS to +4915550002: delivered") {
 		t.Errorf("report body missing:\n%s", log)
+	}
+	// the webhook gets the report too
+	waitFor(t, 10*time.Second, "report at the webhook", func() bool { return len(hook.received()) == 1 })
+	if got := hook.received()[0]; got["type"] != "sms_status" || got["to"] != "+4915550002" || got["status"] != "delivered" {
+		t.Errorf("webhook report %v", got)
 	}
 }
 
