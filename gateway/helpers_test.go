@@ -173,7 +173,7 @@ func startSIPpAt(t testing.TB, ns, ip, scenario string, calls int, extra ...stri
 		s.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
 	}
 	s.cmd.Dir = dir
-	var out bytes.Buffer
+	var out testenv.LogBuffer
 	s.cmd.Stdout, s.cmd.Stderr = &out, &out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -193,24 +193,20 @@ func startSIPpAt(t testing.TB, ns, ip, scenario string, calls int, extra ...stri
 			<-s.done
 		}
 	})
-	// wait until SIPp listens (bounded): its port can no longer be bound
+	// wait until SIPp listens (bounded)
 	tcp := strings.Contains(strings.Join(extra, " "), "-t t1")
-	for i := 0; ns != ""; i++ {
-		// ss, as for Kamailio: a probe bind could take the port from SIPp
-		ss, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hlun", fmt.Sprintf("sport = :%d", s.port)).Output()
-		if strings.Contains(string(ss), s.addr()) {
-			return s
-		}
+	testenv.WaitFor(t, 10*time.Second, "sipp listening on "+s.addr(), func() (bool, error) {
 		select {
 		case <-s.done:
-			t.Fatalf("sipp exited at start: %v\n%s\n%s", s.err, out.String(), s.traces())
-		case <-time.After(20 * time.Millisecond):
+			return false, testenv.Final(fmt.Errorf("sipp exited at start: %v\n%s\n%s", s.err, out.String(), s.traces()))
+		default:
 		}
-		if i == 500 {
-			t.Fatalf("sipp did not listen on %s within 10 s", s.addr())
+		if ns != "" {
+			// ss, as for Kamailio: a probe bind could take the port from SIPp
+			ss, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hlun", fmt.Sprintf("sport = :%d", s.port)).Output()
+			return strings.Contains(string(ss), s.addr()), nil
 		}
-	}
-	for i := 0; ; i++ {
+		// its port can no longer be bound
 		var c io.Closer
 		var err error
 		if tcp {
@@ -219,18 +215,11 @@ func startSIPpAt(t testing.TB, ns, ip, scenario string, calls int, extra ...stri
 			c, err = net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(s.port))
 		}
 		if err != nil {
-			break
+			return true, nil
 		}
 		c.Close()
-		select {
-		case <-s.done:
-			t.Fatalf("sipp exited at start: %v\n%s\n%s", s.err, out.String(), s.traces())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if i == 500 {
-			t.Fatalf("sipp did not listen on %d within 10 s", s.port)
-		}
-	}
+		return false, nil
+	})
 	return s
 }
 
