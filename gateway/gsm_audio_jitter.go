@@ -3,6 +3,7 @@ package gateway
 import (
 	"sort"
 	"sync"
+	"time"
 )
 
 // The jitter buffer sits between the PBX's RTP stream and the card's voice
@@ -26,6 +27,10 @@ const (
 	jbResyncGap  = 2 * pcmRate // a timestamp jump of 2 s restarts the buffer
 	jbLossReset  = 50          // frames of underrun (1 s) before prefilling again
 	jbConcealDec = 0.7         // gain per concealed frame: a lost packet fades
+	// jbSSRCHold: a packet of another stream is taken only once the
+	// current one was silent this long (a PBX moving the media stops the
+	// old stream; a stray or echoed packet must not restart the buffer)
+	jbSSRCHold = 200 * time.Millisecond
 )
 
 // jitterStats are the buffer's counters, for the call's status.
@@ -36,6 +41,7 @@ type jitterStats struct {
 	Concealed uint64  `json:"concealed"` // frames (or parts) made up for missing samples
 	Underruns uint64  `json:"underruns"` // card frames with the buffer empty
 	Resets    uint64  `json:"resets"`    // restarts on SSRC change, jumps or overflow
+	Foreign   uint64  `json:"foreign"`   // packets of another stream while this one flows
 	Stretched int64   `json:"stretched"` // net samples consumed beyond the card's (drift taken out)
 	DriftPPM  float64 `json:"drift_ppm"` // measured: the sender's clock vs the card's, parts per million
 	DepthMS   float64 `json:"depth_ms"`  // smoothed depth
@@ -51,8 +57,10 @@ type jitterBuffer struct {
 	target int // prefill, samples
 	limit  int // depth beyond which the oldest audio is thrown away
 
+	now      func() time.Time
 	haveRef  bool
 	ssrc     uint32
+	lastAt   time.Time // the current stream's last packet
 	refTS    uint32 // unwrapping: the last timestamp seen and its extension
 	refExt   int64
 	pkts     []jbPacket // sorted by ts
@@ -74,7 +82,7 @@ type jitterBuffer struct {
 // newJitterBuffer holds target ms of audio before playing and at most
 // limit ms (then it drops the oldest).
 func newJitterBuffer(targetMS, limitMS int) *jitterBuffer {
-	return &jitterBuffer{target: targetMS * pcmRate / 1000, limit: limitMS * pcmRate / 1000, scratch: make([]int16, pcmFrame+int(jbMaxAdjust)+2), filled: make([]bool, pcmFrame+int(jbMaxAdjust)+2)}
+	return &jitterBuffer{now: time.Now, target: targetMS * pcmRate / 1000, limit: limitMS * pcmRate / 1000, scratch: make([]int16, pcmFrame+int(jbMaxAdjust)+2), filled: make([]bool, pcmFrame+int(jbMaxAdjust)+2)}
 }
 
 func (j *jitterBuffer) resetLocked() {
@@ -93,9 +101,15 @@ func (j *jitterBuffer) push(ssrc uint32, ts uint32, pcm []int16) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.st.Received++
+	now := j.now()
 	if j.haveRef && ssrc != j.ssrc {
+		if now.Sub(j.lastAt) < jbSSRCHold {
+			j.st.Foreign++
+			return
+		}
 		j.resetLocked() // a new stream (the PBX re-anchored the media)
 	}
+	j.lastAt = now
 	var ext int64
 	if !j.haveRef {
 		ext = int64(ts)

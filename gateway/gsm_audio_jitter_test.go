@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // goertzelShare is the share of x's energy at hz (0..1): the test's
@@ -207,7 +208,8 @@ func TestJitterLossReorder(t *testing.T) {
 	}
 }
 
-// TestJitterRestart: a new SSRC or a jump of the timestamps starts over.
+// TestJitterRestart: a new SSRC starts over once the old stream went
+// quiet; a stray packet of another stream meanwhile is dropped.
 func TestJitterRestart(t *testing.T) {
 	jb := newJitterBuffer(40, 300)
 	fr := make([]int16, pcmFrame)
@@ -222,6 +224,16 @@ func TestJitterRestart(t *testing.T) {
 		jb.push(1, uint32(i*pcmFrame), pkt(1))
 		jb.pull(fr)
 	}
+	// a stray packet of another stream while this one flows: ignored
+	jb.push(3, 5555, pkt(3))
+	jb.push(1, uint32(10*pcmFrame), pkt(1))
+	jb.pull(fr)
+	if fr[0] != 1 || jb.stats().Foreign != 1 || jb.stats().Resets != 0 {
+		t.Errorf("a stray packet: played %d, %+v; want 1 played, 1 foreign, no reset", fr[0], jb.stats())
+	}
+	// the first stream stops, a new one starts: taken after the hold
+	later := time.Now().Add(jbSSRCHold)
+	jb.now = func() time.Time { return later }
 	jb.push(2, 999999, pkt(2))
 	jb.push(2, 999999+pcmFrame, pkt(2))
 	jb.pull(fr)
