@@ -61,7 +61,7 @@ type jitterBuffer struct {
 	haveRef  bool
 	ssrc     uint32
 	lastAt   time.Time // the current stream's last packet
-	refTS    uint32 // unwrapping: the last timestamp seen and its extension
+	refTS    uint32    // unwrapping: the last timestamp seen and its extension
 	refExt   int64
 	pkts     []jbPacket // sorted by ts
 	maxEnd   int64      // end of the newest audio received
