@@ -340,12 +340,14 @@ func (b *smsBridge) fileReport(rec sentRecord, status, reason string, at time.Ti
 		b.ami.sendStatus(rec.AMIID, status == netapi.GSMSMSDelivered)
 	}
 	sms := b.cfg.GSM.SIMs[rec.SIM].SMS
-	it := &smsItem{Key: storeKey("report", fmt.Sprintf("%d-%d", rec.Refs[0], rec.Sent.UnixNano())), Kind: "sms_status", SIM: rec.SIM,
+	// a message netctl refused has no reference
+	ref := "none"
+	if len(rec.Refs) > 0 {
+		ref = strconv.Itoa(rec.Refs[0])
+	}
+	it := &smsItem{Key: storeKey("report", fmt.Sprintf("%s-%d", ref, rec.Sent.UnixNano())), Kind: "sms_status", SIM: rec.SIM,
 		From: rec.To, Status: status, Reason: reason, Time: at, Refs: rec.Refs, ReplyTo: rec.ReplyTo,
 		SIPDone: rec.Origin != "sip"}
-	if len(rec.Refs) == 0 {
-		it.Key = storeKey("report", fmt.Sprintf("none-%d", rec.Sent.UnixNano()))
-	}
 	if it.SIPDone && sms.WebhookURL == "" {
 		return nil
 	}

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -28,6 +29,8 @@ type netctlGSM struct {
 	sent   []netapi.SendSMSRequest
 	stored []modemapi.SMS // netctl's SMS store
 	ref    int
+	// sendErr, when set, is netctl's refusal of every SMS to send
+	sendErr string
 	notify chan struct{}
 }
 
@@ -86,6 +89,11 @@ func startNetctlGSM(t *testing.T) *netctlGSM {
 			return
 		}
 		n.mu.Lock()
+		if n.sendErr != "" {
+			n.mu.Unlock()
+			localapi.WriteError(w, http.StatusServiceUnavailable, errors.New(n.sendErr))
+			return
+		}
 		n.sent = append(n.sent, req)
 		n.ref++
 		ref := n.ref

@@ -371,3 +371,19 @@ func TestGSMMessageDigestAuth(t *testing.T) {
 	pbx.wait(t, 30*time.Second)
 	waitFor(t, 5*time.Second, "store emptied", func() bool { return storeItems(t, cfg.GSM.StoreDir) == 0 })
 }
+
+// When netctl cannot send the SMS the PBX accepted (202), the PBX hears
+// of it as a failed delivery report.
+func TestGSMMessageSendFailureReported(t *testing.T) {
+	n := startNetctlGSM(t)
+	n.sendErr = "modem not registered: no network"
+	pbx := startSIPp(t, "uas_sms_report_failed", 1)
+	cfg := smsConfig(t, pbx.addr())
+	startGateway(t, cfg)
+	uac := startSIPp(t, "uac_sms_202", 1, "-inf", injection(t, "+4915550002;geht nicht"), gatewaySIPAddr(cfg))
+	uac.wait(t, 20*time.Second)
+	pbx.wait(t, 20*time.Second)
+	if log := sippMessages(pbx); !strings.Contains(log, "SMS to +4915550002: failed") || !strings.Contains(log, "no network") {
+		t.Errorf("failure report:\n%s", log)
+	}
+}
