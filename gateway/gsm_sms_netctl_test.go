@@ -31,7 +31,7 @@ type netctlGSM struct {
 	ref    int
 	// sendErr, when set, is netctl's refusal of every SMS to send
 	sendErr string
-	notify chan struct{}
+	notify  chan struct{}
 }
 
 func startNetctlGSM(t *testing.T) *netctlGSM {
