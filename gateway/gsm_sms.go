@@ -91,6 +91,7 @@ func newSMSBridge(svc *Service, cfg config.Gateway, api gsmAPI, log *slog.Logger
 		per := s.SMS.RatePerMinuteOrDefault()
 		b.lims = append(b.lims, rate.NewLimiter(rate.Limit(float64(per)/60), s.SMS.BurstOrDefault()))
 	}
+	b.clampSIMs()
 	if b.state.Since.IsZero() {
 		b.state.Since = time.Now()
 		if err := st.saveState(b.state); err != nil {
@@ -111,6 +112,27 @@ func newSMSBridge(svc *Service, cfg config.Gateway, api gsmAPI, log *slog.Logger
 		log.Info("SMS bridge: messages from before the restart wait for delivery", "count", n)
 	}
 	return b, nil
+}
+
+// clampSIMs gives what was stored under a SIM the config no longer lists
+// (gateway.gsm.sims got shorter) to the first SIM, so it is still
+// delivered.
+func (b *smsBridge) clampSIMs() {
+	n := len(b.cfg.GSM.SIMs)
+	b.store.mu.Lock()
+	for _, it := range b.store.items {
+		if it.SIM < 0 || it.SIM >= n {
+			it.SIM = 0
+			b.store.writeLocked(it)
+		}
+	}
+	b.store.mu.Unlock()
+	for k, r := range b.state.Sent {
+		if r.SIM < 0 || r.SIM >= n {
+			r.SIM = 0
+			b.state.Sent[k] = r
+		}
+	}
 }
 
 func (b *smsBridge) run(f func()) {

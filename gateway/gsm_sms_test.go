@@ -387,3 +387,25 @@ func TestGSMMessageSendFailureReported(t *testing.T) {
 		t.Errorf("failure report:\n%s", log)
 	}
 }
+
+// What was stored under a SIM the config no longer lists is delivered
+// through the first one after a restart (not a crash).
+func TestGSMStoreAfterSIMRemoved(t *testing.T) {
+	n := startNetctlGSM(t)
+	cfg := smsConfig(t, fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)))
+	second := cfg.GSM.SIMs[0]
+	second.Slot, second.AMISpan = "2", 9
+	cfg.GSM.SIMs = append([]config.GSMSIM{second}, cfg.GSM.SIMs...) // the modem's slot "1" is sims[1]
+	svc, err := gateway.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.receive("s2", "+4915550077", "vom zweiten Platz", 1)
+	waitFor(t, 10*time.Second, "SMS stored", func() bool { return storeItems(t, cfg.GSM.StoreDir) == 1 })
+	svc.Close()
+	pbx := startSIPp(t, "uas_sms_message", 1)
+	cfg2 := smsConfig(t, pbx.addr())
+	cfg2.GSM.StoreDir = cfg.GSM.StoreDir
+	startGateway(t, cfg2)
+	pbx.wait(t, 30*time.Second)
+}
