@@ -41,10 +41,11 @@ var newGSMVoiceAPI = func() gsmVoiceAPI { return netapi.NewClient() }
 const gsmAPITimeout = 10 * time.Second
 
 type gsmVoice struct {
-	log *slog.Logger
-	svc *Service
-	api gsmVoiceAPI
-	cfg config.Gateway
+	log     *slog.Logger
+	svc     *Service
+	api     gsmVoiceAPI
+	cfg     config.Gateway
+	metrics *gsmMetrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -75,7 +76,7 @@ func (s *Service) startGSMVoice(cfg config.Gateway) {
 	if !cfg.Enabled || !cfg.GSM.Enabled {
 		return
 	}
-	v := &gsmVoice{log: s.log.With("part", "gsm-voice"), svc: s, api: newGSMVoiceAPI(), cfg: cfg, bySIP: map[string]*gsmVoiceCall{}}
+	v := &gsmVoice{log: s.log.With("part", "gsm-voice"), svc: s, api: newGSMVoiceAPI(), cfg: cfg, metrics: s.gsmMetrics(), bySIP: map[string]*gsmVoiceCall{}}
 	v.ctx, v.cancel = context.WithCancel(context.Background())
 	gsmVoices.Store(s, v)
 	v.wg.Add(1)
@@ -274,6 +275,7 @@ func (v *gsmVoice) released(c *gsmVoiceCall) {
 			delete(v.bySIP, k)
 		}
 	}
+	v.metrics.ended(info)
 	v.recent = append(v.recent, info)
 	if len(v.recent) > 20 {
 		v.recent = v.recent[len(v.recent)-20:]

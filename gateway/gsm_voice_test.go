@@ -162,6 +162,10 @@ func TestGSMVoiceInboundRefused(t *testing.T) {
 	if rx, _ := r.far.audio(); rx != 0 {
 		t.Errorf("the card got %d audio frames from a call never answered", rx)
 	}
+	var m strings.Builder
+	if err := r.api.Metrics(context.Background(), &m); err != nil || !strings.Contains(m.String(), `edgebox_gateway_gsm_calls_total{code="486",direction="in"} 1`) {
+		t.Errorf("metrics (%v) lack the refused GSM call:\n%s", err, m.String())
+	}
 }
 
 // TestGSMVoicePBXTone: the other way round: the PBX plays 440 Hz (SIPp's
