@@ -128,7 +128,7 @@ func (b *smsBridge) deliverSIP(it smsItem) error {
 		if err := sip.ParseUri(sim.SMS.MessageURI, &ruri); err != nil {
 			return fmt.Errorf("gateway.gsm message_uri: %w", err)
 		}
-		to = sip.Uri{Scheme: "sip", User: b.identity(it.SIM), Host: pbxDomain}
+		to = sip.Uri{Scheme: "sip", User: sipUser(b.identity(it.SIM)), Host: pbxDomain}
 		body = it.Text
 		hdrs["X-GSM-Slot"] = sim.Slot
 		if it.Parts > 1 {
@@ -153,7 +153,7 @@ func (b *smsBridge) deliverSIP(it smsItem) error {
 		hdrs["X-SMS-Status"] = it.Status
 		hdrs["X-GSM-Slot"] = sim.Slot
 	}
-	from := sip.Uri{Scheme: "sip", User: it.From, Host: domain}
+	from := sip.Uri{Scheme: "sip", User: sipUser(it.From), Host: domain}
 	if from.User == "" {
 		from.User = "anonymous"
 	}
@@ -167,6 +167,23 @@ func (b *smsBridge) deliverSIP(it smsItem) error {
 		return fmt.Errorf("MESSAGE to %s: the PBX answered %d", ruri.String(), code)
 	}
 	return nil
+}
+
+// sipUser escapes an SMS sender for the user part of a SIP URI (RFC
+// 3261 25.1): banks and carriers send from names ("DHL Paket"), not
+// numbers, and a space or '@' would break the From header.
+func sipUser(s string) string {
+	const ok = "-_.!~*'()&=+$,;?/"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(ok, c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // sendMessage sends one MESSAGE through the PBX, answering a digest
