@@ -411,11 +411,29 @@ func (b *smsBridge) sendLoop() {
 	for {
 		select {
 		case <-b.ctx.Done():
+			b.dropQueued()
 			return
 		case o := <-b.out:
 			b.sending.Lock()
 			b.send(o)
 			b.sending.Unlock()
+		}
+	}
+}
+
+// dropQueued files a failed report for each SMS still queued when the
+// bridge stops: the PBX had 202 for them, so it hears they were not sent
+// (the report is stored and delivered after the restart).
+func (b *smsBridge) dropQueued() {
+	for {
+		select {
+		case o := <-b.out:
+			rec := sentRecord{SIM: o.sim, To: o.to, Origin: o.origin, ReplyTo: o.replyTo, AMIID: o.amiID, Sent: time.Now()}
+			if err := b.fileReport(rec, netapi.GSMSMSFailed, "the gateway stopped before sending it: send it again", time.Now()); err != nil {
+				b.log.Error("SMS bridge: report of an unsent SMS not stored", "to", o.to, "err", err)
+			}
+		default:
+			return
 		}
 	}
 }

@@ -31,6 +31,8 @@ type netctlGSM struct {
 	ref    int
 	// sendErr, when set, is netctl's refusal of every SMS to send
 	sendErr string
+	// hold, when set, keeps every send waiting until the caller gives up
+	hold bool
 	notify  chan struct{}
 }
 
@@ -89,6 +91,11 @@ func startNetctlGSM(t *testing.T) *netctlGSM {
 			return
 		}
 		n.mu.Lock()
+		if n.hold {
+			n.mu.Unlock()
+			<-r.Context().Done()
+			return
+		}
 		if n.sendErr != "" {
 			n.mu.Unlock()
 			localapi.WriteError(w, http.StatusServiceUnavailable, errors.New(n.sendErr))

@@ -409,3 +409,27 @@ func TestGSMStoreAfterSIMRemoved(t *testing.T) {
 	startGateway(t, cfg2)
 	pbx.wait(t, 30*time.Second)
 }
+
+// SMS the PBX had 202 for but the gateway had not sent when it stopped
+// come back to the PBX as failed reports after the restart.
+func TestGSMUnsentSMSReportedAfterRestart(t *testing.T) {
+	n := startNetctlGSM(t)
+	n.hold = true // the modem takes forever
+	cfg := smsConfig(t, fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)))
+	svc, err := gateway.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uac := startSIPp(t, "uac_sms_202", 2, "-inf", injection(t, "+4915550002;eins", "+4915550002;zwei"), gatewaySIPAddr(cfg))
+	uac.wait(t, 20*time.Second)
+	svc.Close()
+	if k := storeItems(t, cfg.GSM.StoreDir); k != 2 {
+		t.Fatalf("%d reports stored at the stop, want 2 (one sending, one queued)", k)
+	}
+	pbx := startSIPp(t, "uas_sms_report_failed", 2)
+	cfg2 := smsConfig(t, pbx.addr())
+	cfg2.GSM.StoreDir = cfg.GSM.StoreDir
+	cfg2.SIP.Listen = cfg.SIP.Listen
+	startGateway(t, cfg2)
+	pbx.wait(t, 30*time.Second)
+}
