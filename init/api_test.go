@@ -12,6 +12,7 @@ import (
 	"edgebox/internal/localapi"
 	"edgebox/internal/supervise"
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 )
 
 // TestSystemAPIWithEdgectl serves init's system API on a socket and drives
@@ -23,9 +24,9 @@ func TestSystemAPIWithEdgectl(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", edgectl, "edgebox/cmd/edgectl").CombinedOutput(); err != nil {
 		t.Fatalf("build edgectl: %v\n%s", err, out)
 	}
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	s := startSupervisor(t, []supervise.Service{svc("netctl"), svc("web", "netctl")}, logs)
-	waitFor(t, "running", 5*time.Second, func() bool { return state(s, "web").PID != 0 })
+	testenv.WaitFor(t, 5*time.Second, "running", testenv.Cond(func() bool { return state(s, "web").PID != 0 }))
 	power := make(chan string, 1)
 	api := &apiServer{sup: s, booted: time.Now(), power: power,
 		info: func() sysapi.System { return sysapi.System{Board: "qemu", Version: "test", Perm: permMounted} }}
@@ -48,7 +49,7 @@ func TestSystemAPIWithEdgectl(t *testing.T) {
 	if err != nil || !strings.Contains(out, "netctl") || !strings.Contains(out, "running") || !strings.Contains(out, "RESTARTS") {
 		t.Fatalf("edgectl services: %v\n%s", err, out)
 	}
-	waitFor(t, "log lines", 5*time.Second, func() bool { l, _ := s.Logs("web", 0, 0); return len(l) >= 2 })
+	testenv.WaitFor(t, 5*time.Second, "log lines", testenv.Cond(func() bool { l, _ := s.Logs("web", 0, 0); return len(l) >= 2 }))
 	out, err = edge("logs", "web")
 	if err != nil || !strings.Contains(out, "web up pid") {
 		t.Fatalf("edgectl logs: %v\n%s", err, out)
@@ -60,7 +61,7 @@ func TestSystemAPIWithEdgectl(t *testing.T) {
 	if out, err := edge("restart", "web"); err != nil {
 		t.Fatalf("restart: %v %s", err, out)
 	}
-	waitFor(t, "new web", 5*time.Second, func() bool { p := state(s, "web").PID; return p != 0 && p != old })
+	testenv.WaitFor(t, 5*time.Second, "new web", testenv.Cond(func() bool { p := state(s, "web").PID; return p != 0 && p != old }))
 	out, err = edge("--json", "services")
 	if err != nil || !strings.Contains(out, `"restarts": 1`) {
 		t.Fatalf("json: %v %s", err, out)

@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"edgebox/internal/supervise"
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 )
 
 // The test binary doubles as the supervised service (as in
@@ -37,15 +36,7 @@ func TestMain(m *testing.M) {
 	}
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-func testOptions(logs *logBuf) supervise.Options {
+func testOptions(logs *testenv.LogBuffer) supervise.Options {
 	return supervise.Options{
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond, StableAfter: 3 * time.Second,
 		CrashLoopCount: 4, FailedRetry: time.Hour, DepWait: 10 * time.Second, StopTimeout: 2 * time.Second,
@@ -59,7 +50,7 @@ func svc(name string, deps ...string) supervise.Service {
 	return supervise.Service{Name: name, Path: self, Deps: deps, Env: []string{"EDGEBOX_TEST_CHILD=run"}}
 }
 
-func startSupervisor(t *testing.T, services []supervise.Service, logs *logBuf) *supervise.Supervisor {
+func startSupervisor(t *testing.T, services []supervise.Service, logs *testenv.LogBuffer) *supervise.Supervisor {
 	t.Helper()
 	s, err := supervise.NewSupervisor(services, testOptions(logs))
 	if err != nil {
@@ -79,18 +70,6 @@ func startRun(t *testing.T, s *supervise.Supervisor) {
 		cancel()
 		<-ran
 	})
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if ok() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 func state(s *supervise.Supervisor, name string) sysapi.Service {

@@ -17,6 +17,7 @@ import (
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/internal/supervise"
+	"edgebox/internal/testenv"
 )
 
 // TestDrainGatewayBeforeReboot runs init's drain step against the real
@@ -103,8 +104,8 @@ func TestGatewayRestartDrainsFirst(t *testing.T) {
 	go func() { localapi.Serve(ctx, l, gw.APIHandler()); close(served) }()
 	t.Cleanup(func() { cancel(); <-served })
 
-	s := startSupervisor(t, []supervise.Service{svc("gateway")}, &logBuf{})
-	waitFor(t, "gateway process", 10*time.Second, func() bool { return state(s, "gateway").PID != 0 })
+	s := startSupervisor(t, []supervise.Service{svc("gateway")}, &testenv.LogBuffer{})
+	testenv.WaitFor(t, 10*time.Second, "gateway process", testenv.Cond(func() bool { return state(s, "gateway").PID != 0 }))
 	old := state(s, "gateway").PID
 	api := &apiServer{sup: s, booted: time.Now()}
 	rec := httptest.NewRecorder()
@@ -112,7 +113,7 @@ func TestGatewayRestartDrainsFirst(t *testing.T) {
 	if rec.Code != http.StatusAccepted || !strings.Contains(rec.Body.String(), "draining") {
 		t.Fatalf("restart gateway: %d %s", rec.Code, rec.Body.String())
 	}
-	waitFor(t, "the gateway restarted", 60*time.Second, func() bool { p := state(s, "gateway").PID; return p != 0 && p != old })
+	testenv.WaitFor(t, 60*time.Second, "the gateway restarted", testenv.Cond(func() bool { p := state(s, "gateway").PID; return p != 0 && p != old }))
 	if !gw.Draining() {
 		t.Error("the gateway was restarted without being drained first")
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 func TestRandomSeedIsCreditedOnceAndReplaced(t *testing.T) {
@@ -35,15 +37,9 @@ func TestRandomSeedFirstBootSavesOne(t *testing.T) {
 			os.WriteFile(path, content, 0o600)
 		}
 		randomSeed(path, func(b []byte) error { t.Errorf("%s: credited %q", name, b); return nil }, slog.Default())
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if b, err := os.ReadFile(path); err == nil && len(b) == seedSize {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no seed saved", name)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testenv.WaitFor(t, 30*time.Second, name+": a seed saved", testenv.Cond(func() bool {
+			b, err := os.ReadFile(path)
+			return err == nil && len(b) == seedSize
+		}))
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // rsyslogConf has Debian's rsyslogd listen on 127.0.0.1:port (UDP) and
@@ -123,14 +125,10 @@ func TestRemoteLogToRsyslog(t *testing.T) {
 	t.Cleanup(func() { r.SetTarget("") })
 	// rsyslogd gives no sign when it listens: send a probe line until one
 	// arrives (UDP lines sent before are lost, as they would be on a box).
-	probed := false
-	for deadline := time.Now().Add(30 * time.Second); !probed && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	testenv.WaitFor(t, 30*time.Second, "rsyslogd receiving a probe line", testenv.Cond(func() bool {
 		r.Line("init", "probe")
-		probed = len(readCollected(t, out)) > 0
-	}
-	if !probed {
-		t.Fatal("rsyslogd received nothing in 30 s")
-	}
+		return len(readCollected(t, out)) > 0
+	}))
 	sent := []struct{ app, text, severity string }{
 		{"netctl", `time=2026-12-07T03:00:00Z level=ERROR msg="dhcp failed" uplink=wan`, "3"},
 		{"gateway", `time=2026-12-07T03:00:01Z level=WARN msg="trunk unregistered"`, "4"},
@@ -142,17 +140,15 @@ func TestRemoteLogToRsyslog(t *testing.T) {
 		r.Line(s.app, s.text)
 	}
 	var got []collected
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	testenv.Until(30*time.Second, "every line parsed", testenv.Cond(func() bool {
 		got = nil
 		for _, c := range readCollected(t, out) {
 			if c.Msg != "probe" {
 				got = append(got, c)
 			}
 		}
-		if len(got) >= len(sent) {
-			break
-		}
-	}
+		return len(got) >= len(sent)
+	}))
 	if len(got) != len(sent) {
 		t.Fatalf("rsyslog parsed %d of %d lines: %+v", len(got), len(sent), got)
 	}

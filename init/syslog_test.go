@@ -2,6 +2,7 @@ package main
 
 import (
 	"edgebox/internal/supervise"
+	"edgebox/internal/testenv"
 	"net"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func TestSupervisorForwardsToRemoteLog(t *testing.T) {
 	defer pc.Close()
 	r := newRemoteLog("box")
 	r.SetTarget(pc.LocalAddr().String())
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	opts := testOptions(logs)
 	opts.Remote = r
 	s, err := supervise.NewSupervisor([]supervise.Service{svc("web")}, opts)
