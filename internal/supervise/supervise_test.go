@@ -1,7 +1,6 @@
 package supervise
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,12 +8,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 )
 
 // The test binary doubles as the supervised program: EDGEBOX_TEST_CHILD
@@ -65,15 +64,7 @@ func child(mode string) {
 	}
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *logBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-func testOptions(logs *logBuf) Options {
+func testOptions(logs *testenv.LogBuffer) Options {
 	return Options{
 		BackoffBase: 50 * time.Millisecond, BackoffMax: 400 * time.Millisecond, StableAfter: 3 * time.Second,
 		CrashLoopCount: 4, FailedRetry: time.Hour, DepWait: 10 * time.Second, StopTimeout: 2 * time.Second,
@@ -87,7 +78,7 @@ func svc(name, mode, record string, deps ...string) Service {
 		Env: []string{"EDGEBOX_TEST_CHILD=" + mode, "EDGEBOX_TEST_RECORD=" + record}}
 }
 
-func startSupervisor(t *testing.T, services []Service, logs *logBuf) *Supervisor {
+func startSupervisor(t *testing.T, services []Service, logs *testenv.LogBuffer) *Supervisor {
 	t.Helper()
 	s, err := NewSupervisor(services, testOptions(logs))
 	if err != nil {
@@ -108,18 +99,6 @@ func startRun(t *testing.T, s *Supervisor) {
 	})
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if ok() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func state(s *Supervisor, name string) sysapi.Service {
 	for _, st := range s.Status() {
 		if st.Name == name {
@@ -136,7 +115,7 @@ func readLines(t *testing.T, path string) []string {
 
 func TestStartOrderAndShutdownOrder(t *testing.T) {
 	rec := filepath.Join(t.TempDir(), "record")
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	// Declared out of order on purpose: the table order must not matter.
 	netctl := svc("netctl", "run", rec)
 	netctl.ReadyPath = filepath.Join(t.TempDir(), "netctl.sock")
@@ -146,17 +125,17 @@ func TestStartOrderAndShutdownOrder(t *testing.T) {
 		svc("web", "run", rec, "netctl"),
 		netctl,
 	}, logs)
-	waitFor(t, "all running", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "all running", testenv.Cond(func() bool {
 		for _, st := range s.Status() {
 			if st.State != sysapi.StateRunning {
 				return false
 			}
 		}
 		return true
-	})
-	waitFor(t, "three starts recorded", 5*time.Second, func() bool {
+	}))
+	testenv.WaitFor(t, 5*time.Second, "three starts recorded", testenv.Cond(func() bool {
 		return strings.Count(strings.Join(readLines(t, rec), " "), "start") == 3
-	})
+	}))
 	s.Shutdown()
 	got := strings.Join(readLines(t, rec), " ")
 	// netctl starts first; stops last.
@@ -174,12 +153,12 @@ func TestStartOrderAndShutdownOrder(t *testing.T) {
 }
 
 func TestOutputKeptInRingBuffer(t *testing.T) {
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	s := startSupervisor(t, []Service{svc("web", "run", "")}, logs)
-	waitFor(t, "both lines", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "both lines", testenv.Cond(func() bool {
 		l, _ := s.Logs("web", 0, 0)
 		return len(l) == 2
-	})
+	}))
 	l, _ := s.Logs("web", 0, 0)
 	all := l[0].Text + "\n" + l[1].Text
 	if !strings.Contains(all, "web up pid") || !strings.Contains(all, "hello on stderr") {
@@ -191,10 +170,10 @@ func TestOutputKeptInRingBuffer(t *testing.T) {
 	if err := s.Signal("web", syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "reload line", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "reload line", testenv.Cond(func() bool {
 		l, _ := s.Logs("web", 2, 0)
 		return len(l) == 1 && strings.Contains(l[0].Text, "reloading")
-	})
+	}))
 	if _, err := s.Logs("nope", 0, 0); err == nil {
 		t.Fatal("logs of unknown service")
 	}
@@ -215,9 +194,9 @@ func TestRingBufferKeepsNewest(t *testing.T) {
 }
 
 func TestRestartWithBackoffThenCrashLoopFails(t *testing.T) {
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	s := startSupervisor(t, []Service{svc("flaky", "crash", "")}, logs)
-	waitFor(t, "failed state", 10*time.Second, func() bool { return state(s, "flaky").State == sysapi.StateFailed })
+	testenv.WaitFor(t, 10*time.Second, "failed state", testenv.Cond(func() bool { return state(s, "flaky").State == sysapi.StateFailed }))
 	st := state(s, "flaky")
 	if st.Restarts != 3 || st.LastExit != "exit status 3" {
 		t.Fatalf("status %+v", st)
@@ -244,19 +223,19 @@ func TestRestartWithBackoffThenCrashLoopFails(t *testing.T) {
 	if err := s.Restart("flaky"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "restart count", 5*time.Second, func() bool { return state(s, "flaky").Restarts >= 4 })
+	testenv.WaitFor(t, 5*time.Second, "restart count", testenv.Cond(func() bool { return state(s, "flaky").Restarts >= 4 }))
 }
 
 func TestKilledServiceRestarts(t *testing.T) {
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	s := startSupervisor(t, []Service{svc("web", "run", "")}, logs)
-	waitFor(t, "running", 5*time.Second, func() bool { return state(s, "web").PID != 0 })
+	testenv.WaitFor(t, 5*time.Second, "running", testenv.Cond(func() bool { return state(s, "web").PID != 0 }))
 	old := state(s, "web").PID
 	syscall.Kill(old, syscall.SIGKILL)
-	waitFor(t, "new pid", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "new pid", testenv.Cond(func() bool {
 		st := state(s, "web")
 		return st.PID != 0 && st.PID != old && st.State == sysapi.StateRunning
-	})
+	}))
 	st := state(s, "web")
 	if st.Restarts != 1 || st.LastExit != "signal: killed" {
 		t.Fatalf("%+v", st)
@@ -264,26 +243,26 @@ func TestKilledServiceRestarts(t *testing.T) {
 }
 
 func TestRestartViaAPIReplacesProcess(t *testing.T) {
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	s := startSupervisor(t, []Service{svc("web", "run", "")}, logs)
-	waitFor(t, "running", 5*time.Second, func() bool { return state(s, "web").PID != 0 })
+	testenv.WaitFor(t, 5*time.Second, "running", testenv.Cond(func() bool { return state(s, "web").PID != 0 }))
 	old := state(s, "web").PID
 	if err := s.Restart("web"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "replaced", 5*time.Second, func() bool { p := state(s, "web").PID; return p != 0 && p != old })
+	testenv.WaitFor(t, 5*time.Second, "replaced", testenv.Cond(func() bool { p := state(s, "web").PID; return p != 0 && p != old }))
 	if err := s.Restart("nope"); err == nil {
 		t.Fatal("restart of unknown service")
 	}
 }
 
 func TestShutdownKillsAfterTimeout(t *testing.T) {
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	s := startSupervisor(t, []Service{svc("stubborn", "ignore-term", "")}, logs)
-	waitFor(t, "running", 5*time.Second, func() bool {
+	testenv.WaitFor(t, 5*time.Second, "running", testenv.Cond(func() bool {
 		l, _ := s.Logs("stubborn", 0, 0)
 		return len(l) > 0 // up and has installed its SIGTERM ignore by now
-	})
+	}))
 	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
 	s.Shutdown()
@@ -301,9 +280,9 @@ func TestShutdownKillsAfterTimeout(t *testing.T) {
 }
 
 func TestMissingBinaryIsRetriedNotFatal(t *testing.T) {
-	logs := &logBuf{}
+	logs := &testenv.LogBuffer{}
 	s := startSupervisor(t, []Service{{Name: "ghost", Path: "/nonexistent/ghost"}, svc("web", "run", "")}, logs)
-	waitFor(t, "ghost failed", 10*time.Second, func() bool { return state(s, "ghost").State == sysapi.StateFailed })
+	testenv.WaitFor(t, 10*time.Second, "ghost failed", testenv.Cond(func() bool { return state(s, "ghost").State == sysapi.StateFailed }))
 	if st := state(s, "ghost"); !strings.Contains(st.LastExit, "no such file") {
 		t.Fatalf("%+v", st)
 	}
