@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/internal/testenv"
 	"edgebox/internal/udpbatch"
 
 	"github.com/pion/dtls/v3"
@@ -351,10 +352,7 @@ func sessionsCarryRTP(t *testing.T, sockets int) {
 	bad[len(bad)-1] ^= 1
 	bad[3]++ // a fresh sequence number but a broken tag
 	cs.conn.conn.WriteToUDPAddrPort(bad, p.serverAddr)
-	deadline := time.Now().Add(5 * time.Second)
-	for p.server.Rejected.Load() < before+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Until(5*time.Second, "two packets rejected", testenv.Cond(func() bool { return p.server.Rejected.Load() >= before+2 }))
 	if r := p.server.Rejected.Load() - before; r != 2 {
 		t.Fatalf("rejected %d packets, want the replay and the forgery", r)
 	}
