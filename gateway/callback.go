@@ -221,7 +221,11 @@ func (s *Service) callbackInvite(req *sip.Request, tx sip.ServerTransaction) boo
 		return true
 	}
 	if err := s.callRoom(); err != nil {
-		respond(486, "Busy Here", err.Error())
+		if errors.Is(err, errDraining) {
+			respond(503, "Service Unavailable", err.Error()) // ask another box
+		} else {
+			respond(486, "Busy Here", err.Error())
+		}
 		return true
 	}
 	s.mu.Lock()

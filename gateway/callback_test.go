@@ -283,3 +283,47 @@ func TestCallbackPortal(t *testing.T) {
 		t.Errorf("answer %+v lacks the usual fields", res)
 	}
 }
+
+// TestCallbackRingEnds: while the page rings, the PBX's CANCEL ends it
+// (487, the page is told), and a page that leaves gets the PBX a 480.
+func TestCallbackRingEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	svc, box := callbackBox(t, nil)
+	ringing := func(t *testing.T, scenario string) (*wsProbe, *sipp) {
+		t.Helper()
+		res := callbackToken(t, svc, box)
+		p := openProbe(t, ctx, res.WebSocketURL)
+		p.sendMsg(gateway.Message{Type: gateway.MsgAuth, Token: res.Token})
+		if m, err := p.next(gateway.MsgEvent); err != nil || m.Event != gateway.EventWaiting {
+			t.Fatalf("after auth: %+v, %v; want waiting", m, err)
+		}
+		s := startSIPpAt(t, "", "127.0.0.1", scenario, 1, "-trace_logs", "-s", res.SIPUser, box)
+		if m, err := p.next(gateway.MsgEvent); err != nil || m.Event != gateway.EventIncoming {
+			t.Fatalf("the PBX called: %+v, %v; want incoming", m, err)
+		}
+		return p, s
+	}
+
+	t.Run("PBX cancels", func(t *testing.T) {
+		p, s := ringing(t, "uac_callback_cancel")
+		m, err := p.next(gateway.MsgEvent)
+		if err != nil || m.Event != gateway.EventEnded || m.SIPCode != 487 {
+			t.Errorf("after the CANCEL: %+v, %v; want ended 487", m, err)
+		}
+		s.wait(t, 20*time.Second)
+		if f := logValue(sippLog(s), "FINAL"); f != "487" {
+			t.Errorf("the cancelled INVITE got %q, want 487", f)
+		}
+	})
+
+	t.Run("page leaves", func(t *testing.T) {
+		p, s := ringing(t, "uac_callback")
+		p.ws.CloseNow()
+		s.wait(t, 20*time.Second)
+		if f := logValue(sippLog(s), "FINAL"); f != "480" {
+			t.Errorf("the INVITE to a page that left got %q, want 480", f)
+		}
+	})
+	waitFor(t, 10*time.Second, "no call left on the box", func() bool { return len(svc.Snapshot()) == 0 })
+}
