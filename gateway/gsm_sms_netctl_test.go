@@ -32,8 +32,8 @@ type netctlGSM struct {
 	// sendErr, when set, is netctl's refusal of every SMS to send
 	sendErr string
 	// hold, when set, keeps every send waiting until the caller gives up
-	hold bool
-	notify  chan struct{}
+	hold   bool
+	notify chan struct{}
 }
 
 func startNetctlGSM(t *testing.T) *netctlGSM {

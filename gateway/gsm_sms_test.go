@@ -420,13 +420,14 @@ func TestGSMUnsentSMSReportedAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uac := startSIPp(t, "uac_sms_202", 2, "-inf", injection(t, "+4915550002;eins", "+4915550002;zwei"), gatewaySIPAddr(cfg))
+	rows := []string{"+4915550002;eins", "+4915550002;zwei", "+4915550002;drei", "+4915550002;vier", "+4915550002;fünf", "+4915550002;sechs"}
+	uac := startSIPp(t, "uac_sms_202", len(rows), "-inf", injection(t, rows...), gatewaySIPAddr(cfg))
 	uac.wait(t, 20*time.Second)
 	svc.Close()
-	if k := storeItems(t, cfg.GSM.StoreDir); k != 2 {
-		t.Fatalf("%d reports stored at the stop, want 2 (one sending, one queued)", k)
+	if k := storeItems(t, cfg.GSM.StoreDir); k != len(rows) {
+		t.Fatalf("%d reports stored at the stop, want %d (one sending, the others queued)", k, len(rows))
 	}
-	pbx := startSIPp(t, "uas_sms_report_failed", 2)
+	pbx := startSIPp(t, "uas_sms_report_failed", len(rows))
 	cfg2 := smsConfig(t, pbx.addr())
 	cfg2.GSM.StoreDir = cfg.GSM.StoreDir
 	cfg2.SIP.Listen = cfg.SIP.Listen
