@@ -67,7 +67,7 @@ type leanLeg struct {
 // useLean says whether the call's browser leg runs on the lean stack,
 // and logs why not where the configuration asked for it.
 func (c *call) useLean(video []codec) bool {
-	if c.cfg.Media.Stack != config.StackLean {
+	if stack := c.cfg.Media.Stack; stack == config.StackPion || stack == "" && config.DefaultStack != config.StackLean {
 		return false
 	}
 	why := ""

@@ -14,7 +14,7 @@ import (
 // "stack=pion" and "stack=lean", and testConfig gives every gateway a test
 // starts the stack its (sub)test's name says. Tests not split this way
 // run on GATEWAY_TEST_STACK (unset: the default stack), so the whole
-// suite can be run on the lean stack too.
+// suite can be run on either stack.
 
 var stacks = []string{config.StackPion, config.StackLean}
 
@@ -42,7 +42,7 @@ func requireStack(t *testing.T, calls []gateway.CallInfo) {
 	t.Helper()
 	want := stackOf(t)
 	if want == "" {
-		want = config.StackPion
+		want = config.DefaultStack
 	}
 	for _, ci := range calls {
 		if ci.Stack != want {
@@ -58,6 +58,9 @@ func requireStack(t *testing.T, calls []gateway.CallInfo) {
 // untested by a green suite.
 func checkLeanAtEnd(t testing.TB, svc *gateway.Service, cfg config.Gateway) {
 	m := cfg.Media
+	if m.Stack == "" {
+		m.Stack = config.DefaultStack
+	}
 	if m.Stack != config.StackLean || m.PionMediaPath || m.PublicAddress == "" || m.Video {
 		return
 	}

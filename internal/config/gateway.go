@@ -209,11 +209,11 @@ type GatewayMedia struct {
 	// packet path instead of the box's fast path: for diagnosing an
 	// interoperability problem without a firmware update.
 	PionMediaPath bool `json:"pion_media_path,omitempty"`
-	// Stack is what brings a call's browser leg up: "pion" (default), a
-	// whole pion PeerConnection per call, or "lean": ICE-lite, DTLS and
-	// SRTP on the shared port with no PeerConnection (calls the lean stack
-	// cannot carry, such as bridged video or a box without a public
-	// address, still use pion).
+	// Stack is what brings a call's browser leg up: "lean" (the
+	// default, DefaultStack): ICE-lite, DTLS and SRTP on the shared port
+	// with no PeerConnection, or "pion": a whole pion PeerConnection per
+	// call, the fallback. Calls the lean stack cannot carry (bridged
+	// video, a box without a public address, pion_media_path) use pion.
 	Stack string `json:"stack,omitempty"`
 }
 
@@ -221,6 +221,8 @@ type GatewayMedia struct {
 const (
 	StackPion = "pion"
 	StackLean = "lean"
+	// DefaultStack is the stack when gateway.media.stack is empty.
+	DefaultStack = StackLean
 )
 
 // GatewayICEServer is one STUN or TURN server for clients.
