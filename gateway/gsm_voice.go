@@ -131,6 +131,13 @@ func (v *gsmVoice) followEvents() {
 		st, err := v.readStatus()
 		if err == nil {
 			after = st.Seq
+			// a call ringing already (the gateway restarted while the
+			// SIM rang) is taken as if its event came now
+			for _, c := range st.Calls {
+				if c.Incoming && c.State == netapi.GSMCallIncoming {
+					v.dispatch(netapi.GSMEvent{Kind: netapi.GSMIncoming, Call: c.Call, Number: c.Number, Withheld: c.Withheld})
+				}
+			}
 			break
 		}
 		v.log.Warn("GSM voice: netctl's GSM status not readable; trying again", "err", err)

@@ -38,7 +38,11 @@ const (
 	gsmDomain   = "box.example.com"
 )
 
-func newGSMRig(t *testing.T) *gsmRig {
+func newGSMRig(t *testing.T) *gsmRig { t.Helper(); return newGSMRigThen(t, nil) }
+
+// newGSMRigThen runs before (the GSM side and the PBX's namespace up, no
+// gateway yet) before it starts the gateway.
+func newGSMRigThen(t *testing.T, before func(r *gsmRig)) *gsmRig {
 	t.Helper()
 	rig := newNetnsRig(t, "gsm")
 	box, pbx := rig.ns("box"), rig.ns("pbx")
@@ -57,7 +61,12 @@ func newGSMRig(t *testing.T) *gsmRig {
 		Slot: "1", CountryCode: "49",
 		Voice: config.GSMVoice{Inbound: "sip:gsm-in@" + gsmPBXIP, Allow: []string{"+4930*"}, RingSec: 20},
 	}}}
-	return &gsmRig{far: far, pbx: pbx, api: startGatewayIn(t, box, cfg)}
+	r := &gsmRig{far: far, pbx: pbx}
+	if before != nil {
+		before(r)
+	}
+	r.api = startGatewayIn(t, box, cfg)
+	return r
 }
 
 // sippLog is what SIPp's scenario logged (-trace_logs).
@@ -144,6 +153,25 @@ func TestGSMVoiceInbound(t *testing.T) {
 			rx, tones := r.far.audio()
 			t.Logf("card: %d frames from the box, %d of them 1000 Hz", rx, tones)
 		})
+	}
+}
+
+// TestGSMVoiceRingingAtStart: a call that rings when the gateway starts
+// (a restart while the SIM rang) still reaches the PBX.
+func TestGSMVoiceRingingAtStart(t *testing.T) {
+	var s *sipp
+	r := newGSMRigThen(t, func(r *gsmRig) {
+		s = startSIPpAt(t, r.pbx, gsmPBXIP, "uas_gsm_in_hangup", 1, "-trace_logs")
+		r.far.call("+4930555128")
+		waitFor(t, 10*time.Second, "netctl listing the ringing call", func() bool {
+			st, err := r.far.api.GSMStatus(context.Background())
+			return err == nil && len(st.Calls) == 1
+		})
+	})
+	s.wait(t, 20*time.Second)
+	r.waitIdle(t)
+	if from := logValue(sippLog(s), "FROM"); !strings.HasPrefix(from, "<sip:+4930555128@") {
+		t.Errorf("From at the PBX %q, want the caller ringing before the gateway started", from)
 	}
 }
 
