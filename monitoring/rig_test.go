@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 	"edgebox/netctl/openvpn"
 )
 
@@ -68,29 +69,6 @@ func startProc(t *testing.T, name string, env []string, bin string, args ...stri
 	})
 }
 
-// waitFor polls cond until it holds or the generous deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	var last string
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
-		var ok bool
-		if ok, last = cond(); ok {
-			return
-		}
-	}
-	t.Fatalf("%s: not within %v; last: %s", what, d, last)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // buildServices builds cmd/web and cmd/gateway into dir.
 func buildServices(t *testing.T, dir string) {
 	t.Helper()
@@ -104,29 +82,18 @@ func buildServices(t *testing.T, dir string) {
 	}
 }
 
-// freeUDP returns a UDP port on 127.0.0.1 that nothing listens on now.
-func freeUDP(t *testing.T) int {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
-}
-
 // writeGatewayConfig switches the box's gateway on, on addr, registering
 // at a PBX address where nothing answers.
 func writeGatewayConfig(t *testing.T, perm, addr string) {
 	t.Helper()
-	rtp := freeUDP(t)
+	rtp := testenv.FreePort(t)
 	cfg := fmt.Sprintf(`{"version": 1, "gateway": {"enabled": true,
  "pbx": {"address": "127.0.0.1:%d", "transport": "udp"},
  "sip": {"listen": [{"transport": "udp", "address": "%s:%d"}]},
  "trunk": {"username": "rig", "password": "rig-secret", "register": true, "register_expires_sec": 60},
  "portal": {"listen": "%s:%d", "token_ttl_sec": 60, "rate_per_minute": 60},
  "media": {"ice_port": %d, "ice_address": "%s", "rtp_address": "%s", "rtp_port_min": %d, "rtp_port_max": %d, "codecs": ["opus", "pcmu"]}}}`,
-		freeUDP(t), addr, freeUDP(t), addr, freePort(t), freeUDP(t), addr, addr, rtp, rtp+9)
+		testenv.FreePort(t), addr, testenv.FreePort(t), addr, testenv.FreePort(t), testenv.FreePort(t), addr, addr, rtp, rtp+9)
 	dir := filepath.Join(perm, "edgebox")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -147,7 +114,7 @@ func newToken(t *testing.T, runDir string, days int) string {
 		},
 	}}
 	// A new box has no admin password; tokens come after the first setup.
-	waitFor(t, "admin password set at "+sock, 30*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, 30*time.Second, "admin password set at "+sock, testenv.Why(func() (bool, string) {
 		resp, err := c.Post("http://localhost/api/v1/setup", "application/json", strings.NewReader(`{"password":"rig-admin-password-1"}`))
 		if err != nil {
 			return false, err.Error()
@@ -155,9 +122,9 @@ func newToken(t *testing.T, runDir string, days int) string {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode/100 == 2, fmt.Sprintf("%s %s", resp.Status, b)
-	})
+	}))
 	var tok string
-	waitFor(t, "API token from "+sock, 30*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, 30*time.Second, "API token from "+sock, testenv.Why(func() (bool, string) {
 		resp, err := c.Post("http://localhost/api/v1/tokens", "application/json", strings.NewReader(fmt.Sprintf(`{"name":"prometheus","scope":"read","expires_days":%d}`, days)))
 		if err != nil {
 			return false, err.Error()
@@ -172,7 +139,7 @@ func newToken(t *testing.T, runDir string, days int) string {
 		}
 		tok = r.Token
 		return true, ""
-	})
+	}))
 	return tok
 }
 
@@ -181,7 +148,7 @@ func newToken(t *testing.T, runDir string, days int) string {
 func fetchCert(t *testing.T, addr string) []byte {
 	t.Helper()
 	var der []byte
-	waitFor(t, "HTTPS at "+addr, 60*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, 60*time.Second, "HTTPS at "+addr, testenv.Why(func() (bool, string) {
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
 		if err != nil {
 			return false, err.Error()
@@ -189,7 +156,7 @@ func fetchCert(t *testing.T, addr string) []byte {
 		defer c.Close()
 		der = c.ConnectionState().PeerCertificates[0].Raw
 		return true, ""
-	})
+	}))
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
@@ -294,7 +261,7 @@ func TestFleetPrometheusRig(t *testing.T) {
 		b.run = filepath.Join(dir, b.name, "run")
 		perm := filepath.Join(dir, b.name, "perm")
 		// Ports free now: other tests on this machine may hold 8443 and 8080.
-		b.addr = fmt.Sprintf("127.0.0.%d:%d", 11+i, freePort(t))
+		b.addr = fmt.Sprintf("127.0.0.%d:%d", 11+i, testenv.FreePort(t))
 		serveFakes(t, b.run, b.state)
 		env := []string{"EDGEBOX_RUN_DIR=" + b.run, "EDGEBOX_PERM_DIR=" + perm}
 		if b.name == "box2" {
@@ -304,7 +271,7 @@ func TestFleetPrometheusRig(t *testing.T) {
 		}
 		startProc(t, b.name+"-gateway", env, filepath.Join(bin, "gateway"))
 		startProc(t, b.name+"-web", env, filepath.Join(bin, "web"),
-			"-http", fmt.Sprintf("127.0.0.%d:%d", 11+i, freePort(t)), "-https", b.addr, "-board-lan=false")
+			"-http", fmt.Sprintf("127.0.0.%d:%d", 11+i, testenv.FreePort(t)), "-https", b.addr, "-board-lan=false")
 		write("boxes/"+b.name+".pem", fetchCert(t, b.addr), 0o644)
 		// box3's token ends in 10 days: the expiry alert must see it.
 		days := 366
@@ -339,7 +306,7 @@ func TestFleetPrometheusRig(t *testing.T) {
 		}
 	}
 
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	startProc(t, "prometheus", nil, promBin,
 		"--config.file="+filepath.Join(prom, "prometheus.yml"),
@@ -374,13 +341,13 @@ func TestFleetPrometheusRig(t *testing.T) {
 			return len(d.Active) == len(names), strings.Join(seen, "; ")
 		}
 	}
-	waitFor(t, "Prometheus scrapes box1 and box2 with their tokens", 90*time.Second, scraped("box1", "box2"))
+	testenv.WaitFor(t, 90*time.Second, "Prometheus scrapes box1 and box2 with their tokens", testenv.Why(scraped("box1", "box2")))
 	// A new box is one line in its targets file: no restart, no reload.
 	write("boxes/box3.json", targets(boxes[2]), 0o644)
-	waitFor(t, "Prometheus discovers box3 from its targets file", 90*time.Second, scraped("box1", "box2", "box3"))
+	testenv.WaitFor(t, 90*time.Second, "Prometheus discovers box3 from its targets file", testenv.Why(scraped("box1", "box2", "box3")))
 
 	// The shipped rules see each box's faults, and only those.
-	waitFor(t, "alerts of the rig's faults", 90*time.Second, func() (bool, string) {
+	testenv.WaitFor(t, 90*time.Second, "alerts of the rig's faults", testenv.Why(func() (bool, string) {
 		var d struct {
 			Alerts []struct {
 				Labels map[string]string `json:"labels"`
@@ -408,7 +375,7 @@ func TestFleetPrometheusRig(t *testing.T) {
 		}
 		t.Logf("alerts: %s", strings.Join(l, ", "))
 		return true, ""
-	})
+	}))
 
 	// Every metric the dashboard and the rules query is one the boxes
 	// export: the names Prometheus scraped from them.
