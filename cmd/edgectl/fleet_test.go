@@ -15,6 +15,7 @@ import (
 
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 	"edgebox/web"
 )
 
@@ -44,7 +45,7 @@ func startWebBoxWith(t *testing.T, webBin, name, scope string, m *http.ServeMux)
 	t.Cleanup(cancel)
 	go localapi.Serve(ctx, l, m)
 
-	httpAddr, httpsAddr := freePort(t), freePort(t)
+	httpAddr, httpsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	cmd := exec.Command(webBin, "--http", httpAddr, "--https", httpsAddr, "--board-lan=false")
 	cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+run, "EDGEBOX_PERM_DIR="+filepath.Join(dir, "perm"))
 	stderr, _ := cmd.StderrPipe()
@@ -110,7 +111,7 @@ func TestFleetStatusAndConfigSet(t *testing.T) {
 	}
 	b1 := startWebBox(t, webBin, "berlin-1", "1.4.0", "admin")
 	b2 := startWebBox(t, webBin, "berlin-2", "1.3.9", "read")
-	off := fleetBox{Name: "hamburg-1", URL: "https://" + freePort(t), Fingerprint: b1.Fingerprint, Token: "x"}
+	off := fleetBox{Name: "hamburg-1", URL: "https://" + testenv.FreeAddr(t), Fingerprint: b1.Fingerprint, Token: "x"}
 	wrongPin := b2
 	wrongPin.Name, wrongPin.Fingerprint = "impostor", b1.Fingerprint
 	data, _ := json.Marshal(map[string]any{"boxes": []fleetBox{b1, b2, off, wrongPin}})

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,17 +15,9 @@ import (
 
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
+	"edgebox/internal/testenv"
 	"edgebox/web"
 )
-
-func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestRemoteThroughWeb runs the real web binary with a fake init and
 // drives edgectl's remote mode against it: services, status, config set
@@ -53,7 +44,7 @@ func TestRemoteThroughWeb(t *testing.T) {
 	defer cancel()
 	go localapi.Serve(ctx, l, m)
 
-	httpAddr, httpsAddr := freePort(t), freePort(t)
+	httpAddr, httpsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	cmd := exec.Command(bin, "--http", httpAddr, "--https", httpsAddr, "--board-lan=false")
 	cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+run, "EDGEBOX_PERM_DIR="+perm)
 	stderr, _ := cmd.StderrPipe()
