@@ -1,14 +1,12 @@
 package service_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/internal/service"
+	"edgebox/internal/testenv"
 )
 
 // child is the fake service running as a process of its own.
@@ -101,11 +100,11 @@ func (c *child) hostname() (string, error) {
 func (c *child) waitUp() service.Health {
 	c.t.Helper()
 	var h service.Health
-	waitFor(c.t, "socket answers /healthz", func() (bool, string) {
+	testenv.WaitFor(c.t, 15*time.Second, "socket answers /healthz", testenv.Why(func() (bool, string) {
 		var err error
 		h, err = c.health()
 		return err == nil, fmt.Sprint(err)
-	})
+	}))
 	return h
 }
 
@@ -120,39 +119,8 @@ func (c *child) exit() int {
 	return c.cmd.ProcessState.ExitCode()
 }
 
-// waitFor polls cond (bounded: 15 s) until it holds.
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	end := time.Now().Add(15 * time.Second)
-	for {
-		ok, last := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("%s: not reached; last: %s", what, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // syncBuf is a log buffer the child writes while the test reads.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf struct{ testenv.LogBuffer }
 
 // lines returns the log lines containing every one of parts.
 func (s *syncBuf) lines(parts ...string) []string {

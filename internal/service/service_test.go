@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"edgebox/internal/service"
+	"edgebox/internal/testenv"
 )
 
 // TestReloadApplied: SIGHUP puts a changed config into effect in the
@@ -30,10 +31,10 @@ func TestReloadApplied(t *testing.T) {
 	}
 	c.writeHost("two")
 	c.signal(syscall.SIGHUP)
-	waitFor(t, "reload applied", func() (bool, string) {
+	testenv.WaitFor(t, 15*time.Second, "reload applied", testenv.Why(func() (bool, string) {
 		got, err := c.hostname()
 		return got == "two", fmt.Sprint(got, err)
-	})
+	}))
 	h2, err := c.health()
 	if err != nil || !h2.OK || !h2.ConfigAt.After(h.ConfigAt) {
 		t.Errorf("healthz after reload: %+v %v (before %+v)", h2, err, h)
@@ -64,12 +65,12 @@ func TestReloadRefusedKeepsRunningConfig(t *testing.T) {
 			c.writeRaw(tc.doc)
 			c.signal(syscall.SIGHUP)
 			var raw map[string]any
-			waitFor(t, "refusal in /healthz", func() (bool, string) {
+			testenv.WaitFor(t, 15*time.Second, "refusal in /healthz", testenv.Why(func() (bool, string) {
 				var err error
 				raw, err = c.healthJSON()
 				re, _ := raw["reload_error"].(map[string]any)
 				return re != nil && re["step"] == string(tc.step) && strings.Contains(fmt.Sprint(re["error"]), tc.cause), fmt.Sprint(raw, err)
-			})
+			}))
 			re := raw["reload_error"].(map[string]any)
 			if raw["ok"] != false || re["service"] != "fake" || re["at"] == nil {
 				t.Errorf("healthz: %v", raw)
@@ -85,11 +86,11 @@ func TestReloadRefusedKeepsRunningConfig(t *testing.T) {
 	}
 	c.writeHost("three")
 	c.signal(syscall.SIGHUP)
-	waitFor(t, "good config after refusals", func() (bool, string) {
+	testenv.WaitFor(t, 15*time.Second, "good config after refusals", testenv.Why(func() (bool, string) {
 		h, err := c.health()
 		got, _ := c.hostname()
 		return err == nil && h.OK && h.ReloadError == nil && got == "three", fmt.Sprintf("%+v %v %q", h, err, got)
-	})
+	}))
 	if c.cmd.ProcessState != nil {
 		t.Error("the service exited on a refused config")
 	}
