@@ -17,6 +17,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 	"edgebox/netctl/openvpn"
 )
 
@@ -38,17 +39,6 @@ Content-Length: 0
 </scenario>
 `
 
-// freeUDP is a UDP port free on 127.0.0.1 right now.
-func freeUDP(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // The SIP test button on the phone: a real gateway sends OPTIONS to a real
 // SIPp as the PBX and the page shows its status line and round trip; once
 // SIPp has gone, the same button says the port is closed (issue 24).
@@ -60,7 +50,7 @@ func TestBrowserPhoneSIPTest(t *testing.T) {
 	dir := t.TempDir()
 	scen := filepath.Join(dir, "options.xml")
 	os.WriteFile(scen, []byte(sippOptionsUAS), 0o644)
-	port := freeUDP(t)
+	port := testenv.FreePort(t)
 	sipp := exec.Command(bin, "-sf", scen, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-nostdin", "-timeout", "90s", "-timeout_error")
 	sipp.Dir, sipp.Stdout, sipp.Stderr = dir, io.Discard, io.Discard
 	if err := sipp.Start(); err != nil {
@@ -81,15 +71,15 @@ func TestBrowserPhoneSIPTest(t *testing.T) {
 	gc := config.DefaultGateway()
 	gc.Enabled = true
 	gc.PBX.Address = pbx
-	gc.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: fmt.Sprintf("127.0.0.1:%d", freeUDP(t))}}
+	gc.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}}
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	gc.Portal.Listen, gc.Portal.PlainHTTP = tl.Addr().String(), true
 	tl.Close()
-	gc.Media.ICEPort, gc.Media.ICEAddress, gc.Media.PublicAddress, gc.Media.RTPAddress = freeUDP(t), "127.0.0.1", "127.0.0.1", "127.0.0.1"
-	rtp := freeUDP(t) &^ 1
+	gc.Media.ICEPort, gc.Media.ICEAddress, gc.Media.PublicAddress, gc.Media.RTPAddress = testenv.FreePort(t), "127.0.0.1", "127.0.0.1", "127.0.0.1"
+	rtp := testenv.FreePort(t) &^ 1
 	gc.Media.RTPPortMin, gc.Media.RTPPortMax = rtp, rtp+9
 
 	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
