@@ -94,8 +94,9 @@ func BenchmarkStacks(b *testing.B) {
 	for _, p := range points {
 		for _, s := range stacks {
 			if f := got[p.Name+"/"+s]; f != nil {
-				fmt.Fprintf(&t, "%-12s %-5s %4d/%-4d %9.4f %9.1f %11.2f %10.3f %8.1f %s\n", p.Name, s, f.rep.Answered, f.rep.Attempted,
-					f.rep.Media.LossPct, f.usPerPacket, f.msPerSetup, f.mbPerCall, f.goroutinesPerCall, f.topFailure())
+				fmt.Fprintf(&t, "%-12s %-5s %4d/%-4d %9.4f %9s %11s %10s %8s %s\n", p.Name, s, f.rep.Answered, f.rep.Attempted,
+					f.rep.Media.LossPct, figure(f.usPerPacket, 1), figure(f.msPerSetup, 2), figure(f.mbPerCall, 3),
+					figure(f.goroutinesPerCall, 1), f.topFailure())
 			}
 		}
 		if l, pn := got[p.Name+"/lean"], got[p.Name+"/pion"]; l != nil && pn != nil {
@@ -104,6 +105,14 @@ func BenchmarkStacks(b *testing.B) {
 		}
 	}
 	fmt.Print(t.String()) // b.Log of a benchmark with sub-benchmarks goes unprinted
+}
+
+// figure is v with prec decimals, or "-" where the point does not measure it.
+func figure(v float64, prec int) string {
+	if v <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.*f", prec, v)
 }
 
 func ratio(a, b float64) string {
