@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -9,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +54,10 @@ type leanLeg struct {
 	offer *leanOffer
 	desc  leanDesc // the run goroutine's (a codec change updates it)
 	ssrc  uint32   // the box's audio toward the browser, for good
+	// the browser's ICE ufrag now, and the ICE restarts it made (run
+	// goroutine only)
+	remoteUfrag string
+	restarts    int
 
 	lastCheck atomic.Int64 // unix ns of the last answered check
 
@@ -96,7 +103,7 @@ func (c *call) startLean(plan *bridgePlan) error {
 	if err != nil {
 		return fmt.Errorf("DTLS certificate: %w", err)
 	}
-	l := &leanLeg{c: c, host: c.web, offer: o, ssrc: randomSSRC()}
+	l := &leanLeg{c: c, host: c.web, offer: o, ssrc: randomSSRC(), remoteUfrag: o.ufrag}
 	l.desc = leanDesc{sessID: c.sessID, version: 1, ufrag: randomICEString(16), pwd: randomICEString(32),
 		fingerprint: fp, cand: netip.AddrPortFrom(c.web.leanAddr, uint16(c.web.port)), ssrc: l.ssrc,
 		plan: plan, direction: answerDirection(mediaDirection(o.sd.MediaDescriptions[o.audio]))}
@@ -385,4 +392,59 @@ func randomSSRC() uint32 {
 			return v
 		}
 	}
+}
+
+// leanReoffer takes a new offer from the client during a lean call (the
+// lean side of clientReoffer, which calls it first): it answers, or
+// refuses saying why; false when the call is not on the lean stack.
+func (c *call) leanReoffer(sdp string) bool {
+	if c.lean == nil {
+		return false
+	}
+	answer, err := c.lean.reoffer(sdp)
+	if err != nil {
+		c.refuse(CodeBadSDP, "new offer: "+err.Error())
+		return true
+	}
+	c.offerSDP = sdp
+	c.sig.send(Message{Type: MsgAnswer, SDP: answer})
+	c.log.Info("the client renegotiated (lean)", "ice_restarts", c.lean.restarts)
+	return true
+}
+
+// reoffer answers a new offer from the browser during the call, usually
+// an ICE restart after its network changed (new credentials). DTLS and
+// SRTP go on, so the certificate must stay the offer's, and so does the
+// bridged codec. On a restart the box takes new credentials too (RFC
+// 8445 section 9), forgets the old ones, and the media follows the first
+// check nominated on the new ones (onCheck). Run goroutine only.
+func (l *leanLeg) reoffer(raw string) (string, error) {
+	o, err := parseLeanOffer(raw)
+	if err != nil {
+		return "", err
+	}
+	if o.fpHash != l.offer.fpHash || !bytes.Equal(o.fingerprint, l.offer.fingerprint) {
+		return "", errors.New("it names another DTLS certificate: a lean call keeps its DTLS session (call again)")
+	}
+	md := o.sd.MediaDescriptions[o.audio]
+	pt := strconv.Itoa(int(l.desc.plan.Browser.PT))
+	if !slices.Contains(md.MediaName.Formats, pt) {
+		return "", fmt.Errorf("it no longer offers the call's codec (payload type %s)", pt)
+	}
+	d := l.desc
+	d.version++
+	d.direction = answerDirection(mediaDirection(md))
+	if o.ufrag != l.remoteUfrag {
+		d.ufrag, d.pwd = randomICEString(16), randomICEString(32)
+		l.host.leanICE.Add(d.ufrag, d.pwd, o.ufrag, l.onCheck)
+		l.host.leanICE.Remove(l.desc.ufrag)
+		l.remoteUfrag = o.ufrag
+		l.restarts++
+	}
+	answer, err := leanSDP(o, d)
+	if err != nil {
+		return "", err
+	}
+	l.desc = d
+	return answer, nil
 }
