@@ -35,8 +35,9 @@ import (
 // grants it by accident; "*" does not match it either (checked literally).
 const CallbackPermission = "@callback"
 
-// callbackRingTimeout is how long the page may ring before the PBX gets 480.
-const callbackRingTimeout = 60 * time.Second
+// callbackRingTimeout is how long the page may ring before the PBX gets
+// 480 (a variable for the test of it: callback_export_test.go).
+var callbackRingTimeout = 60 * time.Second
 
 // tokenUser is the shape of a token's SIP user (sipUserOf): an INVITE to
 // anything else is not a callback and goes on to the GSM bridge.

@@ -285,7 +285,8 @@ func TestCallbackPortal(t *testing.T) {
 }
 
 // TestCallbackRingEnds: while the page rings, the PBX's CANCEL ends it
-// (487, the page is told), and a page that leaves gets the PBX a 480.
+// (487, the page is told); a page that does not answer in time, or leaves,
+// gets the PBX a 480.
 func TestCallbackRingEnds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -314,6 +315,19 @@ func TestCallbackRingEnds(t *testing.T) {
 		s.wait(t, 20*time.Second)
 		if f := logValue(sippLog(s), "FINAL"); f != "487" {
 			t.Errorf("the cancelled INVITE got %q, want 487", f)
+		}
+	})
+
+	t.Run("not answered", func(t *testing.T) {
+		t.Cleanup(gateway.SetCallbackRingTimeout(2 * time.Second))
+		p, s := ringing(t, "uac_callback")
+		m, err := p.next(gateway.MsgEvent)
+		if err != nil || m.Event != gateway.EventEnded || m.SIPCode != 480 || !strings.Contains(m.Reason, "not answered") {
+			t.Errorf("after the ring timeout: %+v, %v; want ended 480, not answered", m, err)
+		}
+		s.wait(t, 20*time.Second)
+		if f := logValue(sippLog(s), "FINAL"); f != "480" {
+			t.Errorf("the unanswered INVITE got %q, want 480", f)
 		}
 	})
 
