@@ -341,3 +341,45 @@ func TestCallbackRingEnds(t *testing.T) {
 	})
 	waitFor(t, 10*time.Second, "no call left on the box", func() bool { return len(svc.Snapshot()) == 0 })
 }
+
+// TestBrowserCallbackDemo: the demo page waits with a callback token
+// (?receive=1), shows the PBX's call with Answer and Decline, and talks
+// once answered.
+func TestBrowserCallbackDemo(t *testing.T) {
+	svc, box := callbackBox(t, func(c *config.Gateway) { c.Portal.Demo = true })
+	res := callbackToken(t, svc, box)
+	ctx, cancel := context.WithTimeout(newBrowser(t), 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(portalBase(svc)+"/demo/?receive=1&token="+url.QueryEscape(res.Token)),
+		chromedp.WaitVisible(chromedp.ID("call")),
+		chromedp.Click(chromedp.ID("call")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventWaiting, 20*time.Second)
+	s := startSIPpAt(t, "", "127.0.0.1", "uac_callback", 1, "-trace_logs", "-s", res.SIPUser, box)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("answer"))); err != nil {
+		t.Fatal(err)
+	}
+	if caller, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("caller"))); caller != "Agent 7" {
+		t.Errorf("the demo shows the call from %q, want Agent 7", caller)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("answer"))); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventAnswered, 20*time.Second)
+	type pageStats struct{ Sent, Received float64 }
+	testenv.WaitFor(t, 15*time.Second, "audio both ways", func() (bool, error) {
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[pageStats](`window.demo.stats()`, chromedp.EvalAwaitPromise))
+		return err == nil && st.Sent > 25 && st.Received > 25, fmt.Errorf("page %+v, %v", st, err)
+	})
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("hangup"))); err != nil {
+		t.Fatal(err)
+	}
+	waitDemoState(t, ctx, gateway.EventEnded, 10*time.Second)
+	s.wait(t, 20*time.Second)
+	if log := sippLog(s); logValue(log, "FINAL") != "200" || logValue(log, "BYE") != "box" {
+		t.Errorf("SIPp log:\n%s\nwant 200 and the box's BYE", log)
+	}
+}

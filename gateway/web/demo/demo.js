@@ -17,8 +17,11 @@ function signalURL() {
 }
 let iceServers = [];
 let call = null;
+// a callback token (?receive=1, or "Call me back" when getting one): the
+// page waits for the PBX's call instead of placing one
+let receiving = params.get("receive") === "1";
 // window.demo is read by the browser test.
-window.demo = { state: "idle", events: [], errors: [], dtmf: [], queue: null };
+window.demo = { state: "idle", events: [], errors: [], dtmf: [], queue: null, incoming: null };
 
 function log(s) { $("log").textContent += s + "\n"; }
 function setState(s) { window.demo.state = s; $("state").textContent = s; }
@@ -34,13 +37,17 @@ $("authorize").onclick = async () => {
   const res = await fetch("/v1/calls", {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-API-Key": $("apikey").value },
-    body: JSON.stringify({ from: $("from").value, destination: $("dest").value, context: { page: location.pathname } }),
+    body: JSON.stringify($("receive").checked
+      ? { from: $("from").value, receive: true, context: { page: location.pathname } }
+      : { from: $("from").value, destination: $("dest").value, context: { page: location.pathname } }),
   });
   const body = await res.json();
   if (!res.ok) { log("portal refused: " + body.error); return; }
   $("token").value = body.token;
   iceServers = body.ice_servers || [];
   log("token valid until " + body.expires_at);
+  receiving = $("receive").checked;
+  if (body.callback_uri) log("the PBX calls this page at " + body.callback_uri);
 };
 
 $("call").onclick = async () => {
@@ -54,6 +61,7 @@ $("call").onclick = async () => {
     setState(m.event);
     log("event " + m.event + (m.sip_code ? " " + m.sip_code : "") + (m.reason ? " " + m.reason : ""));
     if (m.event === "ended") $("queue").hidden = true; // a queue answers before the agent: keep it until the end
+    if (m.event === "ended") $("incoming").hidden = true;
     if (m.event === "ended") { $("hangup").disabled = true; $("call").disabled = false; $("token").value = ""; }
   });
   call.addEventListener("error", (e) => { window.demo.errors.push(e.detail.code); log("error " + e.detail.code + ": " + e.detail.error); });
@@ -62,9 +70,15 @@ $("call").onclick = async () => {
     $("queue").textContent = queueText(e.detail);
     $("queue").hidden = false;
   });
+  call.addEventListener("incoming", (e) => {
+    window.demo.incoming = { from: e.detail.from, display_name: e.detail.display_name };
+    $("caller").textContent = e.detail.display_name || e.detail.from;
+    $("incoming").hidden = false;
+  });
   call.addEventListener("dtmf", (e) => { window.demo.dtmf.push(e.detail.digits); log("agent sent DTMF " + e.detail.digits); });
   try {
-    await call.start();
+    if (receiving) await call.wait(); // "incoming" follows when the PBX calls
+    else await call.start();
     $("hangup").disabled = false;
   } catch (err) {
     setState("failed");
@@ -85,6 +99,11 @@ function queueText(q) {
   return parts.join(", ") + ".";
 }
 $("hangup").onclick = () => { if (call) call.hangup(); };
+$("answer").onclick = () => {
+  $("incoming").hidden = true;
+  if (call) call.answer().catch((err) => log("answer: " + err));
+};
+$("decline").onclick = () => { $("incoming").hidden = true; if (call) call.decline(); };
 
 // stats for the browser test: packets the browser sent and received
 window.demo.stats = async () => {
