@@ -29,8 +29,10 @@ func TestLeanReofferRestartsICE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &call{log: slog.New(slog.DiscardHandler), web: h}
+	sig := &sentMessages{}
+	c := &call{log: slog.New(slog.DiscardHandler), web: h, sig: sig}
 	l := &leanLeg{c: c, host: h, offer: o, ssrc: 1, remoteUfrag: o.ufrag}
+	c.lean = l
 	l.desc = leanDesc{ufrag: "oldufragoldufrag", pwd: "oldpasswordoldpasswordoldpasswor", fingerprint: "sha-256 AA",
 		cand: h.fast.LocalAddr().(*net.UDPAddr).AddrPort(), ssrc: 1, direction: "sendrecv",
 		plan: &bridgePlan{Browser: codec{Name: "pcmu", PT: 0, Clock: 8000, Channels: 1}}}
@@ -43,10 +45,11 @@ func TestLeanReofferRestartsICE(t *testing.T) {
 	}
 	restart := strings.ReplaceAll(strings.ReplaceAll(first, "ice-ufrag:abcd", "ice-ufrag:efgh"),
 		"ice-pwd:aaaaaaaaaaaaaaaaaaaaaaaa", "ice-pwd:bbbbbbbbbbbbbbbbbbbbbbbb")
-	ans, err = l.reoffer(restart)
-	if err != nil {
-		t.Fatal(err)
+	// through the call, as the client's message arrives
+	if !c.leanReoffer(restart) || len(sig.m) != 1 || sig.m[0].Type != MsgAnswer {
+		t.Fatalf("the call sent %+v", sig.m)
 	}
+	ans = sig.m[0].SDP
 	ufrag := regexp.MustCompile(`a=ice-ufrag:(\S+)`).FindStringSubmatch(ans)
 	pwd := regexp.MustCompile(`a=ice-pwd:(\S+)`).FindStringSubmatch(ans)
 	if ufrag == nil || pwd == nil || ufrag[1] == "oldufragoldufrag" || l.restarts != 1 {
@@ -93,4 +96,12 @@ func checkAnswered(t *testing.T, h *webrtcHost, user, pwd string) bool {
 	res := &stun.Message{Raw: b[:n]}
 	return res.Decode() == nil && res.Type == stun.BindingSuccess &&
 		stun.NewShortTermIntegrity(pwd).Check(res) == nil
+}
+
+// sentMessages is a signaler that keeps what the call sends.
+type sentMessages struct{ m []Message }
+
+func (s *sentMessages) send(m Message) error {
+	s.m = append(s.m, m)
+	return nil
 }
