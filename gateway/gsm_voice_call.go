@@ -71,6 +71,11 @@ type gsmVoiceCall struct {
 }
 
 func (v *gsmVoice) newCall(dir string) *gsmVoiceCall {
+	// netctl's status now, not as it was when the bridge started: the
+	// card's voice may have come up (or gone) since
+	if _, err := v.readStatus(); err != nil {
+		v.log.Warn("GSM status not readable; using the last one read", "err", err)
+	}
 	sim, idx, st := v.sim()
 	c := &gsmVoiceCall{v: v, log: v.log, sim: sim, simIdx: idx, status: st,
 		events: make(chan netapi.GSMEvent, 32), sipIn: make(chan gsmSIPRequest, 8), digits: make(chan byte, 32), audioUp: make(chan error, 1)}
