@@ -15,7 +15,7 @@ var webFS embed.FS
 // SDKVersion is the version of web/sdk/edgebox-call-1.js (its
 // EdgeboxCall.version). The file name carries the major version: a
 // change that breaks pages gets edgebox-call-2.js, and -1 stays.
-const SDKVersion = "1.2.0"
+const SDKVersion = "1.3.0"
 
 // sdkAliases: the unversioned names pages used before the SDK had
 // versions; they serve the current major version.

@@ -38,6 +38,7 @@ type call struct {
 	log   *slog.Logger
 	grant callGrant
 	sig   signaler
+	link  *clientLink    // the JSON protocol's client across its sockets (resume.go); set under svc.mu
 	cfg   config.Gateway // config when the call started: a reload does not touch it
 
 	in     chan Message    // from the client; closed when the client is gone

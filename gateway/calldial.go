@@ -226,6 +226,8 @@ func (c *call) fromClient(m Message, ok bool, when string) string {
 		c.addCandidate(m.Candidate)
 	case MsgDTMF:
 		c.queueDTMF(m.Digits)
+	case MsgOffer:
+		c.clientReoffer(m.SDP) // ICE restart (callrestart.go)
 	default:
 		c.refuse(CodeState, fmt.Sprintf("%q %s", m.Type, when))
 	}

@@ -12,6 +12,8 @@ const (
 	MsgCandidate = "candidate" // trickled ICE candidate, both directions
 	MsgDTMF      = "dtmf"      // client: Digits to send as RFC 4733; box: Digits received
 	MsgHangup    = "hangup"    // client ends the call
+	MsgResume    = "resume"    // first message of a new socket taking over a call: CallID and Resume
+	MsgPing      = "ping"      // any time after auth: the box answers pong (a dead socket shows)
 	// MsgAnswer (below) is also sent by the client: its answer to an
 	// offer of the box when the PBX changed the codec mid-call.
 )
@@ -20,10 +22,12 @@ const (
 const (
 	MsgAuthorized = "authorized" // token accepted: CallID and ICEServers
 	// MsgOffer is also sent by the box: a renegotiation (codec change).
-	MsgAnswer = "answer" // SDP answer for the browser (and the client's answer to a box offer)
-	MsgEvent  = "event"  // call progress, see Event*
-	MsgError  = "error"  // a request was refused; Code and Error say why
-	MsgQueue  = "queue"  // the customer waits in a queue: Position, WaitSec
+	MsgAnswer  = "answer"  // SDP answer for the browser (and the client's answer to a box offer)
+	MsgEvent   = "event"   // call progress, see Event*
+	MsgError   = "error"   // a request was refused; Code and Error say why
+	MsgQueue   = "queue"   // the customer waits in a queue: Position, WaitSec
+	MsgResumed = "resumed" // the new socket carries the call now (answer to resume)
+	MsgPong    = "pong"    // answer to ping
 )
 
 // Call progress events (Message.Event).
@@ -77,8 +81,13 @@ type Message struct {
 
 	// auth
 	Token string `json:"token,omitempty"`
-	From  string `json:"from,omitempty"`
-	To    string `json:"to,omitempty"`
+	// auth: Resumable asks for a Resume secret in authorized, so that the
+	// client may take the call over on a new socket after a network change
+	// (resume.go); authorized and resume: Resume is that secret.
+	Resumable bool   `json:"resumable,omitempty"`
+	Resume    string `json:"resume,omitempty"`
+	From      string `json:"from,omitempty"`
+	To        string `json:"to,omitempty"`
 
 	// authorized
 	CallID     string      `json:"call_id,omitempty"`

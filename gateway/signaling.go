@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -79,6 +78,16 @@ type wsSignaler struct {
 	conn *websocket.Conn
 }
 
+// swap makes the signaler write to conn (a resumed call's new socket) and
+// returns the socket it wrote to before.
+func (w *wsSignaler) swap(conn *websocket.Conn) *websocket.Conn {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old := w.conn
+	w.conn = conn
+	return old
+}
+
 func (w *wsSignaler) send(m Message) error {
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -109,7 +118,11 @@ func decodeMessage(b []byte) (Message, error) {
 		if m.SDP == "" {
 			return m, fmt.Errorf("%s needs sdp", m.Type)
 		}
-	case MsgCandidate, MsgHangup:
+	case MsgCandidate, MsgHangup, MsgPing:
+	case MsgResume:
+		if m.CallID == "" || m.Resume == "" {
+			return m, errors.New("resume needs call_id and resume")
+		}
 	case MsgDTMF:
 		if err := validDTMF(m.Digits); err != nil {
 			return m, err
@@ -174,6 +187,12 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		return // gone
 	}
 	m, err := decodeMessage(data)
+	if err == nil && m.Type == MsgResume {
+		s.pending.release(src)
+		pending = false
+		s.resume(r, conn, sig, m)
+		return
+	}
 	if err == nil && m.Type != MsgAuth {
 		err = fmt.Errorf("first message must be auth, not %q", m.Type)
 	}
@@ -231,43 +250,16 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	s.pending.release(src)
 	pending = false
 	s.log.Info("call authorised", "call", call.ID, "from", grant.From, "to", grant.Destination, "key", grant.KeyName, "src", remoteIP(r))
+	link, secret := newClientLink(call, sig, m.Resumable)
+	s.mu.Lock()
+	call.link = link
+	s.mu.Unlock()
 	cfg := s.Config()
-	sig.send(Message{Type: MsgAuthorized, CallID: call.ID, ICEServers: s.clientICEServers(cfg, grant.TURNTag, r)})
+	sig.send(Message{Type: MsgAuthorized, CallID: call.ID, ICEServers: s.clientICEServers(cfg, grant.TURNTag, r), Resume: secret})
 
-	readCtx, stopRead := context.WithCancel(context.Background())
-	defer stopRead()
-	var malformed atomic.Bool
-	go func() {
-		defer close(call.in)
-		bad := 0
-		for {
-			_, data, err := conn.Read(readCtx)
-			if err != nil {
-				return
-			}
-			m, err := decodeMessage(data)
-			if err != nil {
-				bad++
-				sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
-				if bad >= maxBadMessages {
-					malformed.Store(true)
-					return
-				}
-				continue
-			}
-			select {
-			case call.in <- m:
-			case <-call.done:
-				return
-			}
-		}
-	}()
+	go s.readClient(call, link, conn, 1)
 	call.run(s.ctx)
-	if malformed.Load() {
-		conn.Close(websocket.StatusPolicyViolation, CloseMalformed)
-		return
-	}
-	conn.Close(websocket.StatusNormalClosure, CloseCallEnded)
+	closeAfterCall(conn, link)
 }
 
 // readFirst reads the first message within d. A read whose context

@@ -1,4 +1,4 @@
-// TypeScript types for edgebox-call-1.js (version 1.2.0), which a page
+// TypeScript types for edgebox-call-1.js (version 1.3.0), which a page
 // loads with <script src="/sdk/edgebox-call-1.js">: it defines the global
 // EdgeboxCall. Messages and events: docs/gateway-protocol.md.
 
@@ -112,12 +112,23 @@ interface EdgeboxCallEventMap {
   track: CustomEvent<MediaStream>;
   /** the PBX calls the page that wait() connected (a callback) */
   incoming: CustomEvent<EdgeboxIncomingCall>;
+  /** the signaling socket was lost during the call; the SDK takes the call over on a new one (for up to 20 s) */
+  reconnecting: CustomEvent<EdgeboxCallRef>;
+  /** the new socket carries the call; ICE restarts next */
+  reconnected: CustomEvent<EdgeboxCallRef>;
+  /** a new offer with new ICE credentials went out (network change, or the path failed) */
+  ice_restart: CustomEvent<EdgeboxCallRef>;
+}
+
+/** detail of reconnecting, reconnected and ice_restart. */
+interface EdgeboxCallRef {
+  call_id: string | null;
 }
 
 type EdgeboxCallState = "new" | "authorized" | EdgeboxCallEventName;
 
 declare class EdgeboxCall extends EventTarget {
-  /** the SDK's version, e.g. "1.2.0" */
+  /** the SDK's version, e.g. "1.3.0" */
   static readonly version: string;
 
   /** throws when url or token is missing */
@@ -160,6 +171,8 @@ declare class EdgeboxCall extends EventTarget {
   answer(stream?: MediaStream): Promise<void>;
   /** declines the incoming call (603 to the PBX), or stops waiting */
   decline(): void;
+  /** restarts ICE with a new offer (the SDK does it itself when the path fails or after reconnecting) */
+  restartIce(): Promise<void>;
 
   addEventListener<K extends keyof EdgeboxCallEventMap>(
     type: K,

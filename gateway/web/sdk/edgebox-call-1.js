@@ -1,4 +1,4 @@
-// edgebox-call-1.js (version 1.2.0): place a call to a contact-center
+// edgebox-call-1.js (version 1.3.0): place a call to a contact-center
 // agent through an edgebox gateway. Protocol and events:
 // docs/gateway-protocol.md ("JavaScript SDK"). Types: edgebox-call-1.d.ts.
 // /sdk/edgebox-call.js is an alias of the newest major version.
@@ -16,6 +16,10 @@
 // agent's audio MediaStream, already playing if an <audio> was given).
 // When the socket closes without an "ended" from the box, the SDK emits
 // "ended" itself with the WebSocket close code (close_code) and reason.
+// A socket lost during a call (the phone left Wi-Fi for the mobile network)
+// is taken over by a new one within 20 s ("reconnecting", then
+// "reconnected"), and ICE restarts on the new network ("ice_restart"); the
+// call goes on.
 //
 // Callbacks (the PBX calls a waiting customer): with a token the portal
 // asked for with "receive": true,
@@ -56,22 +60,28 @@
       if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
       this.stream = stream;
       await new Promise((resolve, reject) => {
-        this._connect({ type: "auth", token: this.token }, resolve, reject);
+        this._connect({ type: "auth", token: this.token, resumable: true }, resolve, reject);
       });
     }
 
-    // _connect opens a signaling socket whose first message is first.
+    // _connect opens a signaling socket whose first message is first (auth,
+    // or resume after a network change).
     _connect(first, resolve, reject) {
       const ws = new WebSocket(this.url);
       this.ws = ws;
       ws.onopen = () => ws.send(JSON.stringify(first));
       ws.onerror = () => reject(new Error("signaling connection failed"));
       ws.onclose = (e) => {
-        if (this.state !== "ended") {
-          this.state = "ended";
-          this._emit("event", { type: "event", event: "ended", close_code: e.code, reason: e.reason || "signaling closed" });
+        if (ws !== this.ws) return; // a socket replaced by a resume
+        // Lost without a word from the box (code 1006) during a call: the
+        // network changed; take the call over on a new socket.
+        if (e.code === 1006 && this._resume && this.state !== "ended" && this.state !== "new") {
+          if (!this._reconnectUntil) { this._reconnect(); return; }
+          this.ws = null;
+          setTimeout(() => this._attempt(), 1000); // a failed attempt: the next one
+          return;
         }
-        this._cleanup();
+        this._closed(e.code, e.reason);
       };
       ws.onmessage = async (ev) => {
         let m;
@@ -82,6 +92,71 @@
           this._emit("error", { code: "client", error: String(e) });
         }
       };
+    }
+
+    _closed(code, reason) {
+      if (this.state !== "ended") {
+        this.state = "ended";
+        this._emit("event", { type: "event", event: "ended", close_code: code, reason: reason || "signaling closed" });
+      }
+      this._cleanup();
+    }
+
+    // _reconnect tries for 20 s (the box's grace) to resume the call on a
+    // new socket, then restarts ICE over the new network.
+    _reconnect() {
+      if (this._reconnectUntil) return;
+      this._reconnectUntil = Date.now() + 20000;
+      this._emit("reconnecting", { call_id: this.callId });
+      this._attempt();
+    }
+
+    _attempt() {
+      if (this.state === "ended") return;
+      if (Date.now() > this._reconnectUntil) {
+        this._reconnectUntil = 0;
+        this._closed(1006, "network lost");
+        return;
+      }
+      this._connect({ type: "resume", call_id: this.callId, resume: this._resume }, () => {}, () => {});
+      const ws = this.ws;
+      setTimeout(() => {
+        if (this.ws === ws && ws.readyState !== WebSocket.OPEN) {
+          this.ws = null;
+          try { ws.close(); } catch (e) {}
+          this._attempt();
+        }
+      }, 2000);
+    }
+
+    // _heartbeat pings the box every 3 s: a socket that got no pong for 8 s
+    // died with the network (a phone leaving Wi-Fi keeps a dead TCP
+    // connection open for minutes), so the call moves to a new one.
+    _heartbeat() {
+      this._pong = Date.now();
+      clearInterval(this._beat);
+      this._beat = setInterval(() => {
+        if (this.state === "ended") { clearInterval(this._beat); return; }
+        if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+        if (Date.now() - this._pong > 8000 && this._resume) {
+          const dead = this.ws;
+          this.ws = null;
+          try { dead.close(); } catch (e) {}
+          this._reconnect();
+          return;
+        }
+        this._send({ type: "ping" });
+      }, 3000);
+    }
+
+    // restartIce makes a new offer with new ICE credentials (after a
+    // network change); the box answers and media moves to the new path.
+    async restartIce() {
+      if (!this.pc || !this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+      const offer = await this.pc.createOffer({ iceRestart: true });
+      await this.pc.setLocalDescription(offer);
+      this._send({ type: "offer", sdp: this.pc.localDescription.sdp });
+      this._emit("ice_restart", { call_id: this.callId });
     }
 
     // wait connects with a callback token and resolves once the box says
@@ -112,6 +187,8 @@
       switch (m.type) {
         case "authorized":
           this.callId = m.call_id;
+          this._resume = m.resume || null;
+          if (this._resume) this._heartbeat(); // a box that resumes also answers ping
           this.state = "authorized";
           await this._offer(m.ice_servers && m.ice_servers.length ? m.ice_servers : this.iceServers);
           resolve();
@@ -122,6 +199,15 @@
           const ans = await this.pc.createAnswer();
           await this.pc.setLocalDescription(ans);
           this._send({ type: "answer", sdp: this.pc.localDescription.sdp });
+          break;
+        case "pong":
+          this._pong = Date.now();
+          break;
+        case "resumed":
+          this._reconnectUntil = 0;
+          this._heartbeat();
+          this._emit("reconnected", { call_id: m.call_id });
+          await this.restartIce();
           break;
         case "answer":
           await this.pc.setRemoteDescription({ type: "answer", sdp: m.sdp });
@@ -167,6 +253,14 @@
       pc.onicecandidate = (e) => {
         this._send({ type: "candidate", candidate: e.candidate ? e.candidate.toJSON() : { candidate: "" } });
       };
+      // The path broke (the network changed under a live socket, or after
+      // a resume): new ICE credentials, new candidates.
+      pc.oniceconnectionstatechange = () => {
+        if (pc.iceConnectionState === "failed") this.restartIce();
+        if (pc.iceConnectionState === "disconnected") {
+          setTimeout(() => { if (this.pc === pc && pc.iceConnectionState === "disconnected") this.restartIce(); }, 2000);
+        }
+      };
       pc.ontrack = (e) => {
         const s = e.streams[0] || new MediaStream([e.track]);
         if (this.audioElement) {
@@ -194,11 +288,12 @@
     }
 
     _cleanup() {
+      clearInterval(this._beat);
       if (this.pc) { this.pc.close(); this.pc = null; }
       if (this.stream) { for (const t of this.stream.getTracks()) t.stop(); }
     }
   }
 
-  EdgeboxCall.version = "1.2.0"; // gateway.SDKVersion
+  EdgeboxCall.version = "1.3.0"; // gateway.SDKVersion
   global.EdgeboxCall = EdgeboxCall;
 })(typeof window !== "undefined" ? window : this);
