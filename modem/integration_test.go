@@ -508,6 +508,37 @@ func TestURCsInsideResponsesOverPTY(t *testing.T) {
 	r.known(t)
 }
 
+// A DTMF digit the far end pressed, reported by an EC25 (+QTONEDET) while
+// a command runs, is a URC: it reaches subscribers and is not taken as part
+// of the command's answer.
+func TestQuectelToneReportInsideResponse(t *testing.T) {
+	r := newRig(t, "quectel-ec25", nil)
+	ctx := ctxT(t)
+	urcs, cancel := r.m.Engine().Subscribe(16)
+	defer cancel()
+	r.sim.URCInNextResponse("+QTONEDET: 53")
+	resp, err := r.m.Engine().Command(ctx, "AT+CGMR", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range resp.Lines {
+		if strings.HasPrefix(l, "+QTONEDET") {
+			t.Fatalf("the tone report was taken as part of AT+CGMR's answer: %q", resp.Lines)
+		}
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case u := <-urcs:
+			if u.Line == "+QTONEDET: 53" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("+QTONEDET not delivered as a URC")
+		}
+	}
+}
+
 // Open on a modem that never answers reports a faulty modem with what was
 // tried, bounded in time.
 func TestOpenDeadModemIsFaulty(t *testing.T) {

@@ -24,7 +24,7 @@ var urcNames = map[string]bool{
 	"*E2NAP": true, "*EMRDY": true, "*ERINFO": true, "*EPSB": true, "*ESTKSMENU": true,
 	"+QIND": true, "RDY": true, "+QUSIM": true, "+QSTATE": true, "POWERED DOWN": true,
 	"+CGEV": true, "+QNETDEVSTATUS": true, "+QIURC": true, "^EONS": true, "+CTZV": true, "+CTZE": true,
-	"^NWTIME": true, "+CSSI": true, "+CSSU": true, "^CSNR": true,
+	"^NWTIME": true, "+CSSI": true, "+CSSU": true, "^CSNR": true, "+QTONEDET": true,
 	"NO CARRIER": false, // a final result; unsolicited only when idle
 }
 
