@@ -13,6 +13,7 @@ import (
 
 	"edgebox/gateway"
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 )
 
 // The GSM voice bridge end to end (issue 19): the box in a namespace of
@@ -27,6 +28,7 @@ type gsmRig struct {
 	far *realVoice
 	pbx string
 	api gateway.Client
+	kam *testenv.KamailioServer // with gsmRigOptions.kamailio
 }
 
 const (
@@ -38,11 +40,22 @@ const (
 	gsmDomain   = "box.example.com"
 )
 
-func newGSMRig(t *testing.T) *gsmRig { t.Helper(); return newGSMRigThen(t, nil) }
+func newGSMRig(t *testing.T) *gsmRig { t.Helper(); return newGSMRigWith(t, gsmRigOptions{}) }
 
-// newGSMRigThen runs before (the GSM side and the PBX's namespace up, no
-// gateway yet) before it starts the gateway.
+// gsmRigOptions vary the rig: before runs with the GSM side and the PBX's
+// namespace up but no gateway yet; kamailio puts Kamailio at the PBX's
+// address (SIPp behind it on port 5070) and registers the box's trunk.
+type gsmRigOptions struct {
+	before   func(r *gsmRig)
+	kamailio *testenv.KamailioOptions
+}
+
 func newGSMRigThen(t *testing.T, before func(r *gsmRig)) *gsmRig {
+	t.Helper()
+	return newGSMRigWith(t, gsmRigOptions{before: before})
+}
+
+func newGSMRigWith(t *testing.T, o gsmRigOptions) *gsmRig {
 	t.Helper()
 	rig := newNetnsRig(t, "gsm")
 	box, pbx := rig.ns("box"), rig.ns("pbx")
@@ -62,8 +75,15 @@ func newGSMRigThen(t *testing.T, before func(r *gsmRig)) *gsmRig {
 		Voice: config.GSMVoice{Inbound: "sip:gsm-in@" + gsmPBXIP, Allow: []string{"+4930*"}, RingSec: 20},
 	}}}
 	r := &gsmRig{far: far, pbx: pbx}
-	if before != nil {
-		before(r)
+	if o.kamailio != nil {
+		ko := *o.kamailio
+		ko.Host = gsmPBXIP
+		r.kam = testenv.Kamailio(t, rig.netns(pbx), ko)
+		cfg.PBX.Address = r.kam.Addr()
+		cfg.Trunk.Register, cfg.Trunk.Username, cfg.Trunk.Password = true, "trunkuser", pbxUsers["trunkuser"]
+	}
+	if o.before != nil {
+		o.before(r)
 	}
 	r.api = startGatewayIn(t, box, cfg)
 	return r
@@ -172,6 +192,34 @@ func TestGSMVoiceRingingAtStart(t *testing.T) {
 	r.waitIdle(t)
 	if from := logValue(sippLog(s), "FROM"); !strings.HasPrefix(from, "<sip:+4930555128@") {
 		t.Errorf("From at the PBX %q, want the caller ringing before the gateway started", from)
+	}
+}
+
+// TestGSMVoiceThroughKamailio: with Kamailio as the PBX (the box's trunk
+// registered, INVITEs authenticated with the trunk's account, Kamailio
+// routing the queue's URI to SIPp and staying in the dialog), a call to
+// the SIM reaches SIPp with the caller's number, audio echoes, and the
+// GSM caller's hang-up ends the call through the proxy.
+func TestGSMVoiceThroughKamailio(t *testing.T) {
+	r := newGSMRigWith(t, gsmRigOptions{kamailio: &testenv.KamailioOptions{Users: pbxUsers, Static: map[string]string{"gsm-in": gsmPBXIP + ":5070"}}})
+	waitFor(t, 15*time.Second, "the trunk registered at Kamailio", func() bool {
+		st, err := r.api.Status(context.Background())
+		return err == nil && st.Registration == "registered"
+	})
+	s := startSIPpAt(t, r.pbx, gsmPBXIP, "uas_gsm_in_rr", 1, "-trace_logs")
+	r.far.call("+4930555129")
+	waitFor(t, 15*time.Second, "1000 Hz from the card back through SIPp's echo", func() bool {
+		_, tones := r.far.audio()
+		return tones >= 25
+	})
+	r.far.hangup()
+	s.wait(t, 15*time.Second)
+	r.waitIdle(t)
+	if n := r.kam.Count("TEST-INVITE from=sip:+4930555129@" + gsmDomain + " user=trunkuser"); n != 1 {
+		t.Errorf("Kamailio saw %d INVITEs from the caller authenticated as the trunk, want 1", n)
+	}
+	if from := logValue(sippLog(s), "FROM"); !strings.HasPrefix(from, "<sip:+4930555129@"+gsmDomain+">") {
+		t.Errorf("From behind Kamailio %q", from)
 	}
 }
 
