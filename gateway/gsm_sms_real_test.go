@@ -37,6 +37,16 @@ var (
 	smsBinErr  error
 )
 
+// TestMain removes the binaries smsBinaries built (the package's tests
+// run as usual).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if smsBinDir != "" {
+		os.RemoveAll(smsBinDir)
+	}
+	os.Exit(code)
+}
+
 // smsBinaries builds cmd/netctl and cmd/modemsim once per test binary.
 func smsBinaries(t *testing.T) (netctlBin, modemsimBin string) {
 	smsBinOnce.Do(func() {
