@@ -151,10 +151,7 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusPolicyViolation, CloseRateLimited)
 		return
 	}
-	if err := s.pending.acquire(src); err != nil {
-		s.metrics.tokenRefusals.WithLabelValues("too_many_pending").Inc()
-		w.Header().Set("Retry-After", "10")
-		http.Error(w, err.Error(), http.StatusTooManyRequests)
+	if !s.acquirePending(w, src) {
 		return
 	}
 	pending := true
@@ -260,6 +257,18 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	go s.readClient(call, link, conn, 1)
 	call.run(s.ctx)
 	closeAfterCall(conn, link)
+}
+
+// acquirePending counts a socket from src that has not authenticated yet,
+// or refuses the upgrade with 429 when src has too many of them.
+func (s *Service) acquirePending(w http.ResponseWriter, src netip.Addr) bool {
+	if err := s.pending.acquire(src); err != nil {
+		s.metrics.tokenRefusals.WithLabelValues("too_many_pending").Inc()
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
+		return false
+	}
+	return true
 }
 
 // readFirst reads the first message within d. A read whose context

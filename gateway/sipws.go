@@ -74,10 +74,7 @@ func (s *Service) handleSIPWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many refused attempts from this address: wait a minute, then ask the portal for a new token", http.StatusTooManyRequests)
 		return
 	}
-	if err := s.pending.acquire(src); err != nil {
-		s.metrics.tokenRefusals.WithLabelValues("too_many_pending").Inc()
-		w.Header().Set("Retry-After", "10")
-		http.Error(w, err.Error(), http.StatusTooManyRequests)
+	if !s.acquirePending(w, src) {
 		return
 	}
 	// Any origin, as for /v1/signal: the token authorises, not the page.
