@@ -15,18 +15,24 @@ import (
 
 // dispatcherCfg is Kamailio's dispatcher in front of several boxes (set 1
 // in the list file): it probes every box with OPTIONS each second, marks a
-// box that answers 503 or nothing inactive, sends requests from the PBX
-// side round-robin to the active ones, and fails over to the next box on
-// 503 or a timeout. It logs which box answered each request (TEST-REPLY).
+// box that answers 503 or nothing inactive, sends new requests from the
+// PBX side (OPTIONS, MESSAGE for SMS, INVITE for GSM calls) round-robin to
+// the active ones, and fails over to the next box on 503 or a timeout. It
+// record-routes INVITEs, so the dialog's ACK, BYE and re-INVITEs pass
+// through it too (loose_route). A request whose Request-URI names a box of
+// the list (a callback: the page waits on that box alone) goes to that box
+// and nowhere else. It logs which box answered each request (TEST-REPLY).
+// %[1]d is the port, %[2]s the run directory, %[3]s the address.
 const dispatcherCfg = `#!KAMAILIO
 debug=2
 log_stderror=yes
 children=2
-listen=udp:127.0.0.1:%[1]d
+listen=udp:%[3]s:%[1]d
 auto_aliases=no
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 loadmodule "tm.so"
 loadmodule "sl.so"
+loadmodule "rr.so"
 loadmodule "pv.so"
 loadmodule "maxfwd.so"
 loadmodule "textops.so"
@@ -45,19 +51,34 @@ modparam("dispatcher", "ds_ping_interval", 1)
 modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 1)
 modparam("dispatcher", "ds_inactive_threshold", 1)
-modparam("dispatcher", "ds_ping_from", "sip:dispatcher@127.0.0.1")
+modparam("dispatcher", "ds_ping_from", "sip:dispatcher@%[3]s")
 
 request_route {
 	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (!ds_select_dst("1", "4")) { sl_send_reply("503", "No Box Available"); exit; }
-	xlog("L_NOTICE", "TEST-SELECT $du\n");
-	t_on_failure("NEXT");
+	# within a dialog: along the route its INVITE recorded
+	if (has_totag()) {
+		if (loose_route()) { t_relay(); exit; }
+		if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+		sl_send_reply("404", "Not here");
+		exit;
+	}
+	if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+	if (is_method("INVITE")) { record_route(); }
 	t_on_reply("REPLY");
+	# a callback names its box: only that box has the waiting page
+	if (ds_is_from_list("1", "2", "$ru")) {
+		xlog("L_NOTICE", "TEST-BYBOX $rm $ru\n");
+		t_relay();
+		exit;
+	}
+	if (!ds_select_dst("1", "4")) { sl_send_reply("503", "No Box Available"); exit; }
+	xlog("L_NOTICE", "TEST-SELECT $rm $du\n");
+	t_on_failure("NEXT");
 	t_relay();
 }
 
 onreply_route[REPLY] {
-	xlog("L_NOTICE", "TEST-REPLY $rs from $si:$sp\n");
+	xlog("L_NOTICE", "TEST-REPLY $rs from $si:$sp $rm\n");
 }
 
 failure_route[NEXT] {
@@ -65,7 +86,7 @@ failure_route[NEXT] {
 	if (t_check_status("503") || (t_branch_timeout() && !t_branch_replied())) {
 		ds_mark_dst("ip");
 		if (ds_next_dst()) {
-			xlog("L_NOTICE", "TEST-FAILOVER $du\n");
+			xlog("L_NOTICE", "TEST-FAILOVER $rm $du\n");
 			t_on_failure("NEXT");
 			t_relay();
 			exit;
@@ -75,6 +96,7 @@ failure_route[NEXT] {
 `
 
 type dispatcher struct {
+	host string
 	port int
 	dir  string
 	log  string
@@ -84,11 +106,21 @@ type dispatcher struct {
 // host:port each) on loopback.
 func startDispatcher(t *testing.T, boxes []string) *dispatcher {
 	t.Helper()
+	return startDispatcherIn(t, nil, "127.0.0.1", boxes)
+}
+
+// startDispatcherIn runs it in namespace ns (nil: the test's own) on
+// address host, port 5060 in a namespace of the test's.
+func startDispatcherIn(t *testing.T, ns *testenv.Netns, host string, boxes []string) *dispatcher {
+	t.Helper()
 	bin, err := exec.LookPath("kamailio")
 	if err != nil {
 		bin = "/usr/sbin/kamailio"
 	}
-	d := &dispatcher{port: freeUDPTCPPort(t), dir: t.TempDir()}
+	d := &dispatcher{host: host, port: 5060, dir: t.TempDir()}
+	if ns == nil {
+		d.port = freeUDPTCPPort(t)
+	}
 	var list strings.Builder
 	for _, b := range boxes {
 		fmt.Fprintf(&list, "1 sip:%s 0 0\n", b)
@@ -97,7 +129,7 @@ func startDispatcher(t *testing.T, boxes []string) *dispatcher {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(d.dir, "kamailio.cfg")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(dispatcherCfg, d.port, d.dir)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(dispatcherCfg, d.port, d.dir, d.host)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d.log = filepath.Join(d.dir, "kamailio.log")
@@ -107,7 +139,13 @@ func startDispatcher(t *testing.T, boxes []string) *dispatcher {
 	}
 	defer logf.Close()
 	// kamailio forks workers: the Proc's process group is killed with the test
-	p := testenv.Command(t, bin, "-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", d.dir, "-w", d.dir)
+	args := []string{"-f", cfg, "-DD", "-E", "-m", "32", "-M", "4", "-Y", d.dir, "-w", d.dir}
+	var p *testenv.Proc
+	if ns != nil {
+		p = ns.Command(bin, args...)
+	} else {
+		p = testenv.Command(t, bin, args...)
+	}
 	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -154,16 +192,31 @@ func (d *dispatcher) flags(box string) string {
 	return strings.TrimSpace(f)
 }
 
-// replies counts the requests each box answered, from Kamailio's log.
-func (d *dispatcher) replies() map[string]int {
+func (d *dispatcher) addr() string { return fmt.Sprintf("%s:%d", d.host, d.port) }
+
+// replies counts the requests each box answered 200, from Kamailio's log.
+func (d *dispatcher) replies() map[string]int { return d.answered("200", "") }
+
+// answered counts the requests (of method, "" any) each box answered
+// with code, from Kamailio's log.
+func (d *dispatcher) answered(code, method string) map[string]int {
 	data, _ := os.ReadFile(d.log)
 	n := map[string]int{}
 	for _, l := range strings.Split(string(data), "\n") {
-		if _, rest, ok := strings.Cut(l, "TEST-REPLY 200 from "); ok {
-			n[strings.TrimSpace(rest)]++
+		if _, rest, ok := strings.Cut(l, "TEST-REPLY "+code+" from "); ok {
+			box, m, _ := strings.Cut(strings.TrimSpace(rest), " ")
+			if method == "" || m == method {
+				n[box]++
+			}
 		}
 	}
 	return n
+}
+
+// count is how many lines of Kamailio's log hold text.
+func (d *dispatcher) count(text string) int {
+	data, _ := os.ReadFile(d.log)
+	return strings.Count(string(data), text)
 }
 
 // pbxRequests sends n OPTIONS from the PBX side through the dispatcher and
