@@ -185,3 +185,25 @@ func TestRTPPayload(t *testing.T) {
 		t.Error("a 10-byte packet parsed")
 	}
 }
+
+// BenchmarkGSMAudioFrame is the bridge's work for one 20 ms frame each
+// way: a card frame encoded and sent, an RTP packet decoded into the
+// jitter buffer, a frame pulled for the card (the APU's budget is one
+// such frame per 20 ms per call).
+func BenchmarkGSMAudioFrame(b *testing.B) {
+	a := newGSMAudio(lawPCMA, 101, 60, func(pkt []byte) error { return nil })
+	a.setMode(audioTalk)
+	gen := newToneGen(1000, 8000, 0, 0)
+	pcm := make([]int16, pcmFrame)
+	out := make([]int16, pcmFrame)
+	pkt := make([]byte, rtpHeaderLen+pcmFrame)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		gen.fill(pcm)
+		a.fromCard(pcm)
+		putRTPHeader(pkt, lawPCMA.pt, false, uint16(i), uint32(i*pcmFrame), 7)
+		lawPCMA.encodeFrame(pkt[rtpHeaderLen:], pcm)
+		a.onRTP(pkt)
+		a.jb.pull(out)
+	}
+}
