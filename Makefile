@@ -46,7 +46,7 @@ bench: image
 	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'BootToHealthz' -benchtime 2x -timeout 20m ./image/ | tee -a $(OUT)/bench.txt
 	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench 'FieldDay' -benchtime 1x -timeout 30m ./image/ | tee -a $(OUT)/bench.txt
 	go test -run '^$$' -bench 'Failover' -benchtime 10x -timeout 10m ./netctl/ | tee -a $(OUT)/bench.txt
-	go test -count=1 -v -run 'TestPortalSpreadsCallsAcrossBoxes|TestDispatcherAcrossBoxes' -timeout 10m ./gateway/ | grep -E 'fleet run|failed over' | tee -a $(OUT)/bench.txt
+	go test -count=1 -v -run 'TestPortalSpreadsCallsAcrossBoxes|TestDispatcherAcrossBoxes|TestPBXSideAcrossBoxes' -timeout 10m ./gateway/ | grep -E 'fleet run|failed over' | tee -a $(OUT)/bench.txt
 
 bench-all: image
 	EDGEBOX_IMAGE_DIR=$(OUT) go test -run '^$$' -bench . -benchmem -timeout 30m ./...

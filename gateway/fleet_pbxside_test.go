@@ -159,8 +159,10 @@ func smsRun(t *testing.T, front string, d *dispatcher, phase, n int) (*sipp, []s
 	return s, nums
 }
 
-// inviteRun places n INVITEs one after another through the dispatcher
-// to users at host and returns each call's final code, in order.
+// inviteRun places INVITEs one after another through the dispatcher to
+// users at host and returns each call's final code, in order. An
+// answered call is acknowledged and hung up after 1 s along the route
+// the dispatcher recorded.
 func inviteRun(t *testing.T, front string, d *dispatcher, users []string, host string) []string {
 	t.Helper()
 	var rows []string
@@ -168,7 +170,11 @@ func inviteRun(t *testing.T, front string, d *dispatcher, users []string, host s
 		rows = append(rows, u+";"+host)
 	}
 	s := startSIPpAt(t, front, fleetFrontIP, "uac_fleet_invite", len(rows), "-inf", injection(t, rows...), "-l", "1", "-trace_logs", "-trace_stat", d.addr())
-	sippRun(t, s, time.Duration(len(rows))*15*time.Second)
+	// a refused call ends the scenario well (its code is logged); a
+	// failed one lost a step: no final answer, or the BYE unanswered
+	if _, bad := sippRun(t, s, time.Duration(len(rows))*15*time.Second); bad != 0 {
+		t.Errorf("%d of %d INVITE scenarios failed (a step went unanswered)\n%s", bad, len(rows), s.traces())
+	}
 	var finals []string
 	for _, l := range strings.Split(sippLog(s), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "FINAL="); ok {
