@@ -223,6 +223,24 @@ func TestGSMVoiceThroughKamailio(t *testing.T) {
 	}
 }
 
+// TestGSMVoiceCallerGivesUp: the GSM caller hangs up while the PBX
+// rings: the box CANCELs the INVITE.
+func TestGSMVoiceCallerGivesUp(t *testing.T) {
+	r := newGSMRig(t)
+	s := startSIPpAt(t, r.pbx, gsmPBXIP, "uas_gsm_in_cancel", 1)
+	r.far.call("+4930555130")
+	waitFor(t, 10*time.Second, "the PBX ringing (SIPp sent 180)", func() bool {
+		return strings.Contains(s.traces(), "SIP/2.0 180 Ringing")
+	})
+	r.far.hangup()
+	s.wait(t, 15*time.Second)
+	r.waitIdle(t)
+	c, err := r.api.GSMCalls(context.Background())
+	if err != nil || len(c.Recent) == 0 || c.Recent[0].SIPCode != 487 {
+		t.Errorf("after the caller gave up: %+v %v; want 487", c.Recent, err)
+	}
+}
+
 // TestGSMVoiceInboundRefused: a PBX answering 486 makes the box hang up
 // the GSM call without answering it (the caller is never charged).
 func TestGSMVoiceInboundRefused(t *testing.T) {
