@@ -319,7 +319,8 @@ func TestPBXSideAcrossBoxes(t *testing.T) {
 	failovers := d.count("TEST-FAILOVER MESSAGE")
 	accepted := d.answered("202", "MESSAGE")
 	s, nums3 := smsRun(t, front, d, 3, 30)
-	waitFor(t, 20*time.Second, "box B's SIM sending the run's first SMS", func() bool { return B.smsAt(nums3) >= 2 })
+	// about a third into the run (B takes one in two of 10 a second)
+	waitFor(t, 20*time.Second, "box B's SIM sending some of the run's SMS", func() bool { return B.smsAt(nums3) >= 5 })
 	B.kill(t)
 	ok, bad = sippRun(t, s, 90*time.Second)
 	sent, failed = sent+ok+bad, failed+bad
