@@ -48,6 +48,7 @@ func newGSMRig(t *testing.T) *gsmRig { t.Helper(); return newGSMRigWith(t, gsmRi
 type gsmRigOptions struct {
 	before   func(r *gsmRig)
 	kamailio *testenv.KamailioOptions
+	voice    func(v *config.GSMVoice) // changes the SIM's voice settings
 }
 
 func newGSMRigThen(t *testing.T, before func(r *gsmRig)) *gsmRig {
@@ -74,6 +75,9 @@ func newGSMRigWith(t *testing.T, o gsmRigOptions) *gsmRig {
 		Slot: "1", CountryCode: "49",
 		Voice: config.GSMVoice{Inbound: "sip:gsm-in@" + gsmPBXIP, Allow: []string{"+4930*"}, RingSec: 20},
 	}}}
+	if o.voice != nil {
+		o.voice(&cfg.GSM.SIMs[0].Voice)
+	}
 	r := &gsmRig{far: far, pbx: pbx}
 	if o.kamailio != nil {
 		ko := *o.kamailio
@@ -238,6 +242,39 @@ func TestGSMVoiceCallerGivesUp(t *testing.T) {
 	c, err := r.api.GSMCalls(context.Background())
 	if err != nil || len(c.Recent) == 0 || c.Recent[0].SIPCode != 487 {
 		t.Errorf("after the caller gave up: %+v %v; want 487", c.Recent, err)
+	}
+}
+
+// TestGSMVoiceLimits: voice.max_call_sec ends a call from the box's side,
+// voice.max_calls_per_day refuses the PBX's next call with 403 and says
+// which setting.
+func TestGSMVoiceLimits(t *testing.T) {
+	r := newGSMRigWith(t, gsmRigOptions{voice: func(v *config.GSMVoice) { v.MaxCallSec, v.MaxCallsPerDay = 1, 2 }})
+	dial := func(number string) string {
+		s := startSIPpAt(t, r.pbx, gsmPBXIP, "uac_gsm_out", 1, "-trace_logs", "-s", number, gsmBoxIP+":5060")
+		s.wait(t, 15*time.Second)
+		r.waitIdle(t)
+		return sippLog(s)
+	}
+	r.far.setDialResult("answer")
+	if log := dial("+49301234580"); logValue(log, "FINAL") != "200" || logValue(log, "BYE") != "gsm" {
+		t.Errorf("a call over max_call_sec (1 s), SIPp talking 4 s:\n%s\nwant 200, then the box's BYE", log)
+	}
+	r.far.setDialResult("busy")
+	if log := dial("+49301234581"); logValue(log, "FINAL") != "486" {
+		t.Errorf("the day's second call: %s, want 486 from the far end", logValue(log, "FINAL"))
+	}
+	n := len(r.far.dialed())
+	log := dial("+49301234582")
+	if logValue(log, "FINAL") != "403" || !strings.Contains(logValue(log, "REASON"), "max_calls_per_day") {
+		t.Errorf("the day's third call over max_calls_per_day 2:\n%s\nwant 403 naming the setting", log)
+	}
+	if len(r.far.dialed()) != n {
+		t.Errorf("the call over the day's limit was dialled")
+	}
+	c, err := r.api.GSMCalls(context.Background())
+	if err != nil || c.CallsToday != 2 {
+		t.Errorf("calls today %d (%v), want 2", c.CallsToday, err)
 	}
 }
 
