@@ -9,9 +9,12 @@ import "github.com/pion/webrtc/v4"
 // trickle again, and the fast path follows the newly selected pair
 // (goFast's OnSelectedCandidatePairChange).
 func (c *call) clientReoffer(sdp string) {
+	if c.leanReoffer(sdp) { // the lean stack answers it itself (leancall.go)
+		return
+	}
 	if c.pc == nil {
-		// Before the answer, or on the lean stack (no PeerConnection).
-		c.refuse(CodeState, "a new offer from the client is taken only during a call on the pion media stack (gateway.media.stack)")
+		// before the box's answer
+		c.refuse(CodeState, "a new offer from the client is taken only during the call, once the box answered")
 		return
 	}
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
