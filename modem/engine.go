@@ -273,7 +273,7 @@ func (e *Engine) publish(u URC) {
 
 // Command sends cmd ("AT+CSQ") and waits for its final result. timeout 0
 // means the configured default. A final result other than OK/CONNECT is
-// returned as error (*CMEError, *CMSError, *ResultError) together with the
+// returned as error (*CMEError, *cmsError, *resultError) together with the
 // lines received before it.
 func (e *Engine) Command(ctx context.Context, cmd string, timeout time.Duration) (Response, error) {
 	return e.do(ctx, cmd, "", timeout)
@@ -730,7 +730,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			return result{r: resp, err: req.ctx.Err()}
 		case <-timer.C:
 			e.timeouts++
-			return result{r: resp, err: &TimeoutError{Command: RedactAT(req.cmd), After: req.timeout}}
+			return result{r: resp, err: &timeoutError{Command: RedactAT(req.cmd), After: req.timeout}}
 		case ev := <-e.lines:
 			if ev.gen != e.gen {
 				continue

@@ -81,13 +81,13 @@ func TestEngineFinalResults(t *testing.T) {
 	}{
 		{"\r\nOK\r\n", nil, 0},
 		{"\r\n11.608.13.02.00\r\n\r\nOK\r\n", nil, 1},
-		{"\r\nERROR\r\n", ErrError, 0},
-		{"\r\nCOMMAND NOT SUPPORT\r\n", ErrNotSupported, 0},
-		{"\r\nTOO MANY PARAMETERS\r\n", ErrTooManyParams, 0},
-		{"\r\nNO CARRIER\r\n", ErrNoCarrier, 0},
-		{"\r\nBUSY\r\n", ErrBusy, 0},
-		{"\r\nNO ANSWER\r\n", ErrNoAnswer, 0},
-		{"\r\nNO DIALTONE\r\n", ErrNoDialtone, 0},
+		{"\r\nERROR\r\n", errError, 0},
+		{"\r\nCOMMAND NOT SUPPORT\r\n", errNotSupported, 0},
+		{"\r\nTOO MANY PARAMETERS\r\n", errTooManyParams, 0},
+		{"\r\nNO CARRIER\r\n", errNoCarrier, 0},
+		{"\r\nBUSY\r\n", errBusy, 0},
+		{"\r\nNO ANSWER\r\n", errNoAnswer, 0},
+		{"\r\nNO DIALTONE\r\n", errNoDialtone, 0},
 		{"\r\nCONNECT 3600000\r\n", nil, 0},
 	}
 	for _, c := range cases {
@@ -122,7 +122,7 @@ func TestEngineCMEAndCMS(t *testing.T) {
 		t.Fatalf("text CME: got %#v", err)
 	}
 	_, err = e.Command(context.Background(), "AT+CMGR=9", 0)
-	var cms *CMSError
+	var cms *cmsError
 	if !errors.As(err, &cms) || cms.Code != 321 || cms.Meaning != "invalid memory index" {
 		t.Fatalf("got %v", err)
 	}

@@ -14,8 +14,8 @@ import (
 // profile (*EMRDY wait, *ENAP data, *E2IPCFG address) and the parsers of
 // Ericsson's own replies.
 
-// ErrNotReady is returned when a modem answers but never becomes ready.
-var ErrNotReady = errors.New("modem never became ready")
+// errNotReady is returned when a modem answers but never becomes ready.
+var errNotReady = errors.New("modem never became ready")
 
 type ericsson struct {
 	generic
@@ -50,7 +50,7 @@ func (e *ericsson) Init(ctx context.Context, at AT) error {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: no *EMRDY: 1 within %v", ErrNotReady, wait)
+			return fmt.Errorf("%w: no *EMRDY: 1 within %v", errNotReady, wait)
 		}
 		sleepCtx(ctx, 250*time.Millisecond)
 		if ctx.Err() != nil {
@@ -139,10 +139,10 @@ func (e *ericsson) Tech(ctx context.Context, at AT) (AccessTech, error) {
 	return TechUnknown, nil
 }
 
-func (e *ericsson) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
+func (e *ericsson) PINAttempts(ctx context.Context, at AT) (pinAttempts, error) {
 	l, err := queryLine(ctx, at, "AT*EPIN?", "*EPIN:")
 	if err != nil {
-		return PINAttempts{-1, -1}, err
+		return pinAttempts{-1, -1}, err
 	}
 	return parseEPIN(l)
 }
@@ -150,9 +150,9 @@ func (e *ericsson) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) 
 func (e *ericsson) NetDriver() string { return "cdc_ether" }
 
 // parseEPIN parses Ericsson "*EPIN: <pin1>,<puk1>,<pin2>,<puk2>".
-func parseEPIN(s string) (PINAttempts, error) {
+func parseEPIN(s string) (pinAttempts, error) {
 	f := Fields(s)
-	a := PINAttempts{-1, -1}
+	a := pinAttempts{-1, -1}
 	if len(f) < 2 {
 		return a, fmt.Errorf("*EPIN %q: too few fields", s)
 	}
@@ -160,7 +160,7 @@ func parseEPIN(s string) (PINAttempts, error) {
 	a.PIN, err1 = atoi(f[0])
 	a.PUK, err2 = atoi(f[1])
 	if err := errors.Join(err1, err2); err != nil {
-		return PINAttempts{-1, -1}, fmt.Errorf("*EPIN %q: %v", s, err)
+		return pinAttempts{-1, -1}, fmt.Errorf("*EPIN %q: %v", s, err)
 	}
 	return a, nil
 }

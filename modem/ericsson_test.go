@@ -53,7 +53,7 @@ func TestEricssonTranscript(t *testing.T) {
 	// A card that never gets ready is reported, not polled forever.
 	never := &fakeAT{replies: map[string][]string{"ATE0": {"OK"}, "AT*EMRDY?": {"*EMRDY: 0", "OK"}}}
 	e.(*ericsson).readyWait = 600 * time.Millisecond
-	if err := e.Init(ctx(), never); !errors.Is(err, ErrNotReady) {
+	if err := e.Init(ctx(), never); !errors.Is(err, errNotReady) {
 		t.Errorf("never ready: %v", err)
 	}
 	if n := strings.Count(strings.Join(never.sent, "\n"), "EMRDY"); n > 5 {

@@ -21,58 +21,58 @@ func (e *CMEError) Error() string {
 	return fmt.Sprintf("+CME ERROR %d (%s)", e.Code, e.Meaning)
 }
 
-// CMSError is a "+CMS ERROR" final result (3GPP TS 27.005 §3.2.5).
-type CMSError struct {
+// cmsError is a "+CMS ERROR" final result (3GPP TS 27.005 §3.2.5).
+type cmsError struct {
 	Code    int
 	Meaning string
 }
 
-func (e *CMSError) Error() string {
+func (e *cmsError) Error() string {
 	if e.Code < 0 {
 		return "+CMS ERROR: " + e.Meaning
 	}
 	return fmt.Sprintf("+CMS ERROR %d (%s)", e.Code, e.Meaning)
 }
 
-// ResultError is a final result other than OK that carries no code:
+// resultError is a final result other than OK that carries no code:
 // ERROR, NO CARRIER, BUSY, NO ANSWER, NO DIALTONE, COMMAND NOT SUPPORT,
-// TOO MANY PARAMETERS. Compare with errors.Is against the Err* values.
-type ResultError struct{ Result string }
+// TOO MANY PARAMETERS. Compare with errors.Is against the err* values.
+type resultError struct{ Result string }
 
-func (e *ResultError) Error() string { return "modem answered " + e.Result }
+func (e *resultError) Error() string { return "modem answered " + e.Result }
 
 // Is matches two ResultErrors with the same result text.
-func (e *ResultError) Is(target error) bool {
-	t, ok := target.(*ResultError)
+func (e *resultError) Is(target error) bool {
+	t, ok := target.(*resultError)
 	return ok && t.Result == e.Result
 }
 
 // Final results that are errors.
 var (
-	ErrError         = &ResultError{"ERROR"}
-	ErrNoCarrier     = &ResultError{"NO CARRIER"}
-	ErrBusy          = &ResultError{"BUSY"}
-	ErrNoAnswer      = &ResultError{"NO ANSWER"}
-	ErrNoDialtone    = &ResultError{"NO DIALTONE"}
-	ErrNotSupported  = &ResultError{"COMMAND NOT SUPPORT"} // Huawei
-	ErrTooManyParams = &ResultError{"TOO MANY PARAMETERS"} // Huawei
+	errError         = &resultError{"ERROR"}
+	errNoCarrier     = &resultError{"NO CARRIER"}
+	errBusy          = &resultError{"BUSY"}
+	errNoAnswer      = &resultError{"NO ANSWER"}
+	errNoDialtone    = &resultError{"NO DIALTONE"}
+	errNotSupported  = &resultError{"COMMAND NOT SUPPORT"} // Huawei
+	errTooManyParams = &resultError{"TOO MANY PARAMETERS"} // Huawei
 )
 
-// ErrTimeout matches every *TimeoutError.
+// ErrTimeout matches every *timeoutError.
 var ErrTimeout = errors.New("modem did not answer in time")
 
-// TimeoutError is a command that got no final result in time.
-type TimeoutError struct {
+// timeoutError is a command that got no final result in time.
+type timeoutError struct {
 	Command string
 	After   time.Duration
 }
 
-func (e *TimeoutError) Error() string {
+func (e *timeoutError) Error() string {
 	return fmt.Sprintf("%s: no answer after %v", e.Command, e.After)
 }
 
 // Is makes errors.Is(err, ErrTimeout) true.
-func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
+func (e *timeoutError) Is(target error) bool { return target == ErrTimeout }
 
 // ErrFaulty matches the error commands get once recovery gave up.
 var ErrFaulty = errors.New("modem is faulty")
@@ -190,19 +190,19 @@ func FinalResult(line string) (final bool, err error) {
 	case "OK", "CONNECT":
 		return true, nil
 	case "ERROR":
-		return true, ErrError
+		return true, errError
 	case "NO CARRIER":
-		return true, ErrNoCarrier
+		return true, errNoCarrier
 	case "BUSY":
-		return true, ErrBusy
+		return true, errBusy
 	case "NO ANSWER":
-		return true, ErrNoAnswer
+		return true, errNoAnswer
 	case "NO DIALTONE", "NO DIAL TONE":
-		return true, ErrNoDialtone
+		return true, errNoDialtone
 	case "COMMAND NOT SUPPORT":
-		return true, ErrNotSupported
+		return true, errNotSupported
 	case "TOO MANY PARAMETERS":
-		return true, ErrTooManyParams
+		return true, errTooManyParams
 	}
 	if strings.HasPrefix(l, "CONNECT ") {
 		return true, nil
@@ -217,9 +217,9 @@ func FinalResult(line string) (final bool, err error) {
 	if rest, ok := cutPrefixFold(l, "+CMS ERROR:"); ok {
 		rest = strings.TrimSpace(rest)
 		if n, err := strconv.Atoi(rest); err == nil {
-			return true, &CMSError{Code: n, Meaning: cmsMeaning(n)}
+			return true, &cmsError{Code: n, Meaning: cmsMeaning(n)}
 		}
-		return true, &CMSError{Code: cmsCodeForText(rest), Meaning: rest}
+		return true, &cmsError{Code: cmsCodeForText(rest), Meaning: rest}
 	}
 	return false, nil
 }

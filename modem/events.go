@@ -111,7 +111,7 @@ func (m *Modem) urc(u URC) {
 			m.emit(Event{Kind: EventSignal, Signal: &s, Time: u.Time})
 		}
 	case "+CMTI":
-		_, idx, err := ParseCMTI(afterColon(line))
+		_, idx, err := parseCMTI(afterColon(line))
 		if err != nil {
 			m.log.Warn("bad +CMTI", "line", line, "err", err)
 			return

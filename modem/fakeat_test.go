@@ -22,7 +22,7 @@ func (f *fakeAT) Command(ctx context.Context, cmd string, timeout time.Duration)
 		f.seq[cmd] = q[1:]
 	}
 	if !ok {
-		return Response{}, &TimeoutError{Command: cmd, After: timeout}
+		return Response{}, &timeoutError{Command: cmd, After: timeout}
 	}
 	var r Response
 	for _, l := range lines {

@@ -60,11 +60,11 @@ func FuzzResponseParsers(f *testing.F) {
 		parseENAP(rest)
 		parseE2IPCFG(rest)
 		parseEMRDY(rest)
-		ParseCMTI(rest)
+		parseCMTI(rest)
 		parseCCID(line)
 		parseIMEI(line)
 		parseCMGL([]string{line, line})
-		ParseCMGR([]string{line, line})
+		parseCMGR([]string{line, line})
 		for _, c := range []string{"AT+CREG?", "AT+CSQ", "AT^NDISSTATQRY?", "AT+CMGL=4", line} {
 			isUnsolicited(line, ownedPrefixes(c))
 		}

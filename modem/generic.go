@@ -47,8 +47,8 @@ func commonInit(ctx context.Context, at AT) error {
 // modem (it is alive, it just refused), as opposed to timeouts.
 func isModemAnswer(err error) bool {
 	var c *CMEError
-	var s *CMSError
-	var r *ResultError
+	var s *cmsError
+	var r *resultError
 	return errors.As(err, &c) || errors.As(err, &s) || errors.As(err, &r)
 }
 
@@ -143,9 +143,9 @@ func csqSignal(ctx context.Context, at AT) (int, bool, error) {
 
 func (generic) Tech(ctx context.Context, at AT) (AccessTech, error) { return TechUnknown, nil }
 
-func (generic) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
+func (generic) PINAttempts(ctx context.Context, at AT) (pinAttempts, error) {
 	r, err := at.Command(ctx, `AT+CPINR="SIM*"`, 0)
-	a := PINAttempts{-1, -1}
+	a := pinAttempts{-1, -1}
 	if err != nil {
 		return a, err
 	}

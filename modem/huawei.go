@@ -51,7 +51,7 @@ func (h *huawei) Connect(ctx context.Context, at AT, apn APN) error {
 
 func (h *huawei) Disconnect(ctx context.Context, at AT) error {
 	err := cmd(ctx, at, "AT^NDISDUP=1,0")
-	if errors.Is(err, ErrError) {
+	if errors.Is(err, errError) {
 		return nil // already down
 	}
 	return err
@@ -60,7 +60,7 @@ func (h *huawei) Disconnect(ctx context.Context, at AT) error {
 func (h *huawei) LinkStatus(ctx context.Context, at AT) (LinkStatus, error) {
 	r, err := at.Command(ctx, "AT^NDISSTATQRY?", 0)
 	prefix := "^NDISSTATQRY:"
-	if errors.Is(err, ErrNotSupported) || errors.Is(err, ErrError) {
+	if errors.Is(err, errNotSupported) || errors.Is(err, errError) {
 		// Older firmware only knows the query form of ^NDISSTAT.
 		r, err = at.Command(ctx, "AT^NDISSTAT?", 0)
 		prefix = "^NDISSTAT:"
@@ -127,10 +127,10 @@ func (h *huawei) Tech(ctx context.Context, at AT) (AccessTech, error) {
 	return techOfHuaweiMode(si.SysModeName, si.SubModeName), nil
 }
 
-func (h *huawei) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
+func (h *huawei) PINAttempts(ctx context.Context, at AT) (pinAttempts, error) {
 	l, err := queryLine(ctx, at, "AT^CPIN?", "^CPIN:")
 	if err != nil {
-		return PINAttempts{-1, -1}, err
+		return pinAttempts{-1, -1}, err
 	}
 	_, a, err := parseHuaweiCPIN(l)
 	return a, err
@@ -144,9 +144,9 @@ func (h *huawei) NetDriver() string { return "cdc_ether" }
 
 // parseHuaweiCPIN parses Huawei "^CPIN: <code>,[<times>],<puk_times>,
 // <pin_times>,<puk2_times>,<pin2_times>".
-func parseHuaweiCPIN(s string) (SIMState, PINAttempts, error) {
+func parseHuaweiCPIN(s string) (SIMState, pinAttempts, error) {
 	f := Fields(s)
-	a := PINAttempts{-1, -1}
+	a := pinAttempts{-1, -1}
 	if len(f) < 4 {
 		return SIMUnknown, a, fmt.Errorf("^CPIN %q: too few fields", s)
 	}

@@ -18,7 +18,7 @@ type Modem struct {
 	dev  Device
 	opts Options
 	eng  *Engine
-	prof Profile
+	prof profile
 	log  *slog.Logger
 	pins *pinGuard
 	sms  *smsStore
@@ -116,7 +116,7 @@ func Open(ctx context.Context, opts Options) (*Modem, error) {
 	return openWith(ctx, opts, dev, prof, open)
 }
 
-func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open func() (io.ReadWriteCloser, error)) (*Modem, error) {
+func openWith(ctx context.Context, opts Options, dev Device, prof profile, open func() (io.ReadWriteCloser, error)) (*Modem, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -169,9 +169,9 @@ func openWith(ctx context.Context, opts Options, dev Device, prof Profile, open 
 		default:
 		}
 		m.Close()
-		if errors.Is(err, ErrTimeout) || errors.Is(err, ErrFaulty) || errors.Is(err, ErrNotReady) {
+		if errors.Is(err, ErrTimeout) || errors.Is(err, ErrFaulty) || errors.Is(err, errNotReady) {
 			tried := []string{prof.Name() + " init"}
-			var te *TimeoutError
+			var te *timeoutError
 			if errors.As(err, &te) {
 				tried = append(tried, te.Command)
 			}

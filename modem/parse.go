@@ -301,8 +301,8 @@ func ParseCPIN(s string) (SIMState, error) {
 	return SIMUnknown, fmt.Errorf("SIM state %q not understood", s)
 }
 
-// PINAttempts are the tries left, -1 when unknown.
-type PINAttempts struct{ PIN, PUK int }
+// pinAttempts are the tries left, -1 when unknown.
+type pinAttempts struct{ PIN, PUK int }
 
 // parseCPINR parses 27.007 "+CPINR: SIM PIN,<retries>,<default>" lines
 // (the text after the prefix); code says which counter it is.
@@ -379,8 +379,8 @@ func smCause(code string) string {
 	return code
 }
 
-// ParseCMTI parses "+CMTI: <mem>,<index>".
-func ParseCMTI(s string) (mem string, index int, err error) {
+// parseCMTI parses "+CMTI: <mem>,<index>".
+func parseCMTI(s string) (mem string, index int, err error) {
 	f := Fields(s)
 	if len(f) != 2 {
 		return "", 0, fmt.Errorf("+CMTI %q: want 2 fields", s)
@@ -426,9 +426,9 @@ func parseCMGL(lines []string) ([]storedPDU, error) {
 	return out, nil
 }
 
-// ParseCMGR parses an AT+CMGR=<index> answer: "+CMGR: <stat>,[<alpha>],
+// parseCMGR parses an AT+CMGR=<index> answer: "+CMGR: <stat>,[<alpha>],
 // <length>" then the PDU. An empty answer (OK only) means an empty slot.
-func ParseCMGR(lines []string) (storedPDU, bool, error) {
+func parseCMGR(lines []string) (storedPDU, bool, error) {
 	for i, l := range lines {
 		rest, ok := cutPrefixFold(l, "+CMGR:")
 		if !ok {

@@ -19,20 +19,20 @@ func TestFinalResultTable(t *testing.T) {
 		{"OK", true, nil, 0},
 		{"CONNECT", true, nil, 0},
 		{"CONNECT 7200000", true, nil, 0},
-		{"ERROR", true, ErrError, 0},
-		{"NO CARRIER", true, ErrNoCarrier, 0},
-		{"BUSY", true, ErrBusy, 0},
-		{"NO ANSWER", true, ErrNoAnswer, 0},
-		{"NO DIALTONE", true, ErrNoDialtone, 0},
-		{"COMMAND NOT SUPPORT", true, ErrNotSupported, 0},
-		{"TOO MANY PARAMETERS", true, ErrTooManyParams, 0},
+		{"ERROR", true, errError, 0},
+		{"NO CARRIER", true, errNoCarrier, 0},
+		{"BUSY", true, errBusy, 0},
+		{"NO ANSWER", true, errNoAnswer, 0},
+		{"NO DIALTONE", true, errNoDialtone, 0},
+		{"COMMAND NOT SUPPORT", true, errNotSupported, 0},
+		{"TOO MANY PARAMETERS", true, errTooManyParams, 0},
 		{"+CME ERROR: 10", true, &CMEError{}, 10},
 		{"+CME ERROR: 16", true, &CMEError{}, 16},
 		{"+CME ERROR: SIM not inserted", true, &CMEError{}, 10},
 		{"+CME ERROR: incorrect password", true, &CMEError{}, 16},
 		{"+CME ERROR: 30", true, &CMEError{}, 30},
-		{"+CMS ERROR: 500", true, &CMSError{}, 500},
-		{"+CMS ERROR: 321", true, &CMSError{}, 321},
+		{"+CMS ERROR: 500", true, &cmsError{}, 500},
+		{"+CMS ERROR: 321", true, &cmsError{}, 321},
 		{"+CREG: 1", false, nil, 0},
 		{"OKAY", false, nil, 0},
 		{"^NDISSTAT: 1,,,\"IPV4\"", false, nil, 0},
@@ -53,8 +53,8 @@ func TestFinalResultTable(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Code != c.code || ce.Meaning == "" {
 				t.Errorf("%q: %v", c.line, err)
 			}
-		case *CMSError:
-			var ce *CMSError
+		case *cmsError:
+			var ce *cmsError
 			if !errors.As(err, &ce) || ce.Code != c.code || ce.Meaning == "" {
 				t.Errorf("%q: %v", c.line, err)
 			}
@@ -236,17 +236,17 @@ func TestParseSMSLists(t *testing.T) {
 	if _, err := parseCMGL([]string{"+CMGL: 0,1,,23"}); err == nil {
 		t.Error("CMGL without PDU parsed")
 	}
-	sp, found, err := ParseCMGR([]string{"+CMGR: 0,,23", lines[1]})
+	sp, found, err := parseCMGR([]string{"+CMGR: 0,,23", lines[1]})
 	if err != nil || !found || sp.PDU != lines[1] {
 		t.Fatalf("CMGR %+v %v %v", sp, found, err)
 	}
-	if _, found, err := ParseCMGR(nil); found || err != nil {
+	if _, found, err := parseCMGR(nil); found || err != nil {
 		t.Fatal("empty CMGR")
 	}
-	if mem, i, err := ParseCMTI(`"SM",3`); err != nil || mem != "SM" || i != 3 {
+	if mem, i, err := parseCMTI(`"SM",3`); err != nil || mem != "SM" || i != 3 {
 		t.Errorf("CMTI %s %d %v", mem, i, err)
 	}
-	if _, _, err := ParseCMTI(`"SM",-1`); err == nil {
+	if _, _, err := parseCMTI(`"SM",-1`); err == nil {
 		t.Error("CMTI -1 parsed")
 	}
 }

@@ -14,9 +14,9 @@ type AT interface {
 	Command(ctx context.Context, cmd string, timeout time.Duration) (Response, error)
 }
 
-// Profile is one vendor's way of driving a modem. Methods send AT
+// profile is one vendor's way of driving a modem. Methods send AT
 // commands through at; they never own the port.
-type Profile interface {
+type profile interface {
 	Name() string
 	// Init runs after open and after every modem reset: echo off, numeric
 	// errors, registration URCs, vendor URCs.
@@ -34,7 +34,7 @@ type Profile interface {
 	Signal(ctx context.Context, at AT) (Signal, error)
 	// Tech reads the access technology when +COPS/+CREG do not say it.
 	Tech(ctx context.Context, at AT) (AccessTech, error)
-	PINAttempts(ctx context.Context, at AT) (PINAttempts, error)
+	PINAttempts(ctx context.Context, at AT) (pinAttempts, error)
 	ICCID(ctx context.Context, at AT) (string, error)
 	// PreferModemAddress: use AddressFromModem rather than DHCP.
 	PreferModemAddress() bool
@@ -48,15 +48,15 @@ type Profile interface {
 // ErrPPPOnly is returned for operations that pppd does on PPP-only modems.
 var ErrPPPOnly = errors.New("this modem only does PPP: pppd handles the data connection")
 
-var profileFactories = map[string]func() Profile{
-	"huawei-mu609":     func() Profile { return &huawei{model: "mu609"} },
-	"huawei-me909u":    func() Profile { return &huawei{model: "me909u"} },
-	"huawei-me909s":    func() Profile { return &huawei{model: "me909s"} },
-	"ericsson-f5521gw": func() Profile { return &ericsson{} },
-	"dell-dw5550":      func() Profile { return &ericsson{} },
-	"quectel-ec25":     func() Profile { return &quectel{} },
-	"sierra-mc8775":    func() Profile { return &sierra{} },
-	"generic":          func() Profile { return &generic{} },
+var profileFactories = map[string]func() profile{
+	"huawei-mu609":     func() profile { return &huawei{model: "mu609"} },
+	"huawei-me909u":    func() profile { return &huawei{model: "me909u"} },
+	"huawei-me909s":    func() profile { return &huawei{model: "me909s"} },
+	"ericsson-f5521gw": func() profile { return &ericsson{} },
+	"dell-dw5550":      func() profile { return &ericsson{} },
+	"quectel-ec25":     func() profile { return &quectel{} },
+	"sierra-mc8775":    func() profile { return &sierra{} },
+	"generic":          func() profile { return &generic{} },
 }
 
 // profileNames lists the supported profiles.
@@ -70,7 +70,7 @@ func profileNames() []string {
 }
 
 // newProfile returns the profile called name.
-func newProfile(name string) (Profile, error) {
+func newProfile(name string) (profile, error) {
 	f, ok := profileFactories[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown modem profile %q (known: %s)", name, strings.Join(profileNames(), ", "))

@@ -106,10 +106,10 @@ func (quectel) Signal(ctx context.Context, at AT) (Signal, error) {
 	return signalCESQ(ctx, at)
 }
 
-func (quectel) PINAttempts(ctx context.Context, at AT) (PINAttempts, error) {
+func (quectel) PINAttempts(ctx context.Context, at AT) (pinAttempts, error) {
 	l, err := queryLine(ctx, at, `AT+QPINC="SC"`, "+QPINC:")
 	if err != nil {
-		return PINAttempts{-1, -1}, err
+		return pinAttempts{-1, -1}, err
 	}
 	return parseQPINC(l)
 }
@@ -121,9 +121,9 @@ func (quectel) ICCID(ctx context.Context, at AT) (string, error) {
 func (quectel) NetDriver() string { return "cdc_ether" }
 
 // parseQPINC parses Quectel "+QPINC: "SC",<pin>,<puk>".
-func parseQPINC(s string) (PINAttempts, error) {
+func parseQPINC(s string) (pinAttempts, error) {
 	f := Fields(s)
-	a := PINAttempts{-1, -1}
+	a := pinAttempts{-1, -1}
 	if len(f) < 3 {
 		return a, fmt.Errorf("+QPINC %q: too few fields", s)
 	}
@@ -131,7 +131,7 @@ func parseQPINC(s string) (PINAttempts, error) {
 	a.PIN, err1 = atoi(f[1])
 	a.PUK, err2 = atoi(f[2])
 	if err := errors.Join(err1, err2); err != nil {
-		return PINAttempts{-1, -1}, fmt.Errorf("+QPINC %q: %v", s, err)
+		return pinAttempts{-1, -1}, fmt.Errorf("+QPINC %q: %v", s, err)
 	}
 	return a, nil
 }

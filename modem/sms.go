@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// ErrNoSMSStore is returned when Options.SMSDir was not set.
-var ErrNoSMSStore = errors.New("SMS storage is not configured")
+// errNoSMSStore is returned when Options.SMSDir was not set.
+var errNoSMSStore = errors.New("SMS storage is not configured")
 
 // SendSMS sends text to number, split into concatenated parts when long.
 func (m *Modem) SendSMS(ctx context.Context, number, text string) (SMS, error) {
@@ -59,7 +59,7 @@ func (m *Modem) SendSMSRefs(ctx context.Context, number, text string) (_ SMS, re
 // ListSMS returns the stored messages, oldest first.
 func (m *Modem) ListSMS() ([]SMS, error) {
 	if m.sms == nil {
-		return nil, ErrNoSMSStore
+		return nil, errNoSMSStore
 	}
 	return m.sms.list()
 }
@@ -67,7 +67,7 @@ func (m *Modem) ListSMS() ([]SMS, error) {
 // DeleteSMS removes a stored message.
 func (m *Modem) DeleteSMS(id string) error {
 	if m.sms == nil {
-		return ErrNoSMSStore
+		return errNoSMSStore
 	}
 	return m.sms.delete(id)
 }
@@ -77,7 +77,7 @@ func (m *Modem) DeleteSMS(id string) error {
 // messages.
 func (m *Modem) FetchSMS(ctx context.Context) ([]SMS, error) {
 	if m.sms == nil {
-		return nil, ErrNoSMSStore
+		return nil, errNoSMSStore
 	}
 	m.smsMu.Lock()
 	defer m.smsMu.Unlock()
@@ -138,7 +138,7 @@ func (m *Modem) fetchOne(index int) {
 		m.log.Warn("read SMS", "index", index, "err", err)
 		return
 	}
-	sp, found, err := ParseCMGR(r.Lines)
+	sp, found, err := parseCMGR(r.Lines)
 	if err != nil || !found {
 		m.log.Warn("read SMS", "index", index, "found", found, "err", err)
 		return

@@ -28,9 +28,9 @@ type StatusReport struct {
 	Done      time.Time // TP-DT: when it was delivered or given up
 }
 
-// ReportStatus groups a TP-Status byte. Reserved values 0x80 and above
+// reportStatus groups a TP-Status byte. Reserved values 0x80 and above
 // count as failed: the SMSC does not deliver anything more.
-func ReportStatus(st byte) string {
+func reportStatus(st byte) string {
 	switch {
 	case st < 0x20:
 		return ReportDelivered
@@ -41,9 +41,9 @@ func ReportStatus(st byte) string {
 	}
 }
 
-// DecodeStatusReport parses the PDU line after "+CDS: <length>" (or of
+// decodeStatusReport parses the PDU line after "+CDS: <length>" (or of
 // AT+CMGR for a report stored after +CDSI), SMSC address first.
-func DecodeStatusReport(h string) (StatusReport, error) {
+func decodeStatusReport(h string) (StatusReport, error) {
 	p, err := pdumode.UnmarshalHexString(strings.TrimSpace(h))
 	if err != nil {
 		return StatusReport{}, fmt.Errorf("status report PDU: %w", err)
@@ -56,7 +56,7 @@ func DecodeStatusReport(h string) (StatusReport, error) {
 		return StatusReport{}, fmt.Errorf("status report TPDU: type %v, not a status report", t.SmsType())
 	}
 	return StatusReport{
-		Ref: int(t.MR), Recipient: t.RA.Number(), Status: ReportStatus(t.ST), TPStatus: t.ST,
+		Ref: int(t.MR), Recipient: t.RA.Number(), Status: reportStatus(t.ST), TPStatus: t.ST,
 		Submitted: t.SCTS.Time, Done: t.DT.Time,
 	}, nil
 }

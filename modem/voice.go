@@ -99,9 +99,9 @@ func internationalNumber(n string, typ int) string {
 	return n
 }
 
-// CLIP is the caller's identity of "+CLIP: <number>,<type>[,<subaddr>,
+// clip is the caller's identity of "+clip: <number>,<type>[,<subaddr>,
 // <satype>[,[<alpha>][,<CLI validity>]]]".
-type CLIP struct {
+type clip struct {
 	Number string
 	Type   int
 	// Validity is <CLI validity>: 0 valid, 1 withheld by the caller, 2
@@ -113,22 +113,22 @@ type CLIP struct {
 	Reason   string
 }
 
-// ParseCLIP parses what follows "+CLIP:".
-func ParseCLIP(s string) (CLIP, error) {
+// parseCLIP parses what follows "+CLIP:".
+func parseCLIP(s string) (clip, error) {
 	f := Fields(s)
 	if len(f) < 2 {
-		return CLIP{}, fmt.Errorf("+CLIP: want number and type in %q", s)
+		return clip{}, fmt.Errorf("+CLIP: want number and type in %q", s)
 	}
-	c := CLIP{Number: f[0], Validity: -1}
+	c := clip{Number: f[0], Validity: -1}
 	t, err := strconv.Atoi(f[1])
 	if err != nil {
-		return CLIP{}, fmt.Errorf("+CLIP: type %q is not a number", f[1])
+		return clip{}, fmt.Errorf("+CLIP: type %q is not a number", f[1])
 	}
 	c.Type = t
 	if len(f) >= 6 && f[5] != "" {
 		v, err := strconv.Atoi(f[5])
 		if err != nil || v < 0 || v > 2 {
-			return CLIP{}, fmt.Errorf("+CLIP: bad CLI validity %q", f[5])
+			return clip{}, fmt.Errorf("+CLIP: bad CLI validity %q", f[5])
 		}
 		c.Validity = v
 	}
@@ -146,12 +146,12 @@ func ParseCLIP(s string) (CLIP, error) {
 	return c, nil
 }
 
-// ParseCRING returns the call type of "+CRING: VOICE" (AT+CRC=1).
-func ParseCRING(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+// parseCRING returns the call type of "+CRING: VOICE" (AT+CRC=1).
+func parseCRING(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
 
-// EndReasonOf maps a call-ending result line (a URC after ATD...; or
+// endReasonOf maps a call-ending result line (a URC after ATD...; or
 // while a call is up, or the final result of ATD) to an End* reason.
-func EndReasonOf(line string) (string, bool) {
+func endReasonOf(line string) (string, bool) {
 	switch strings.ToUpper(strings.TrimSpace(line)) {
 	case "BUSY":
 		return EndBusy, true
@@ -165,11 +165,11 @@ func EndReasonOf(line string) (string, bool) {
 	return "", false
 }
 
-// CauseReason maps a 3GPP 24.008 call control cause (Huawei ^CEND
+// causeReason maps a 3GPP 24.008 call control cause (Huawei ^CEND
 // <cc_cause>, +CEER) to an End* reason; "" when the cause says nothing
 // the gateway could use (normal clearing: the caller decides remote or
 // local).
-func CauseReason(cause int) string {
+func causeReason(cause int) string {
 	switch cause {
 	case 17: // user busy
 		return EndBusy
@@ -220,7 +220,7 @@ func ParseCEER(lines []string) string {
 		}
 		for _, tok := range strings.FieldsFunc(low, func(r rune) bool { return r < '0' || r > '9' }) {
 			if n, err := strconv.Atoi(tok); err == nil {
-				if r := CauseReason(n); r != "" {
+				if r := causeReason(n); r != "" {
 					return r
 				}
 			}
@@ -229,10 +229,10 @@ func ParseCEER(lines []string) string {
 	return ""
 }
 
-// ParseCDSI parses what follows "+CDSI:" (<mem>,<index>): a status report
+// parseCDSI parses what follows "+CDSI:" (<mem>,<index>): a status report
 // stored in mem (AT+CNMI ds=2).
-func ParseCDSI(s string) (mem string, index int, err error) {
-	return ParseCMTI(s)
+func parseCDSI(s string) (mem string, index int, err error) {
+	return parseCMTI(s)
 }
 
 // VoiceEvent kinds.
@@ -273,7 +273,7 @@ func ParseVoiceURC(u URC) (VoiceEvent, bool) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	if r, ok := EndReasonOf(line); ok {
+	if r, ok := endReasonOf(line); ok {
 		ev.Kind, ev.Reason = VoiceEnded, r
 		return ev, true
 	}
@@ -282,12 +282,12 @@ func ParseVoiceURC(u URC) (VoiceEvent, bool) {
 	case "RING":
 		ev.Kind = VoiceRing
 	case "+CRING":
-		if t := ParseCRING(rest); t != "VOICE" && !strings.HasPrefix(t, "VOICE") {
+		if t := parseCRING(rest); t != "VOICE" && !strings.HasPrefix(t, "VOICE") {
 			return VoiceEvent{}, false // data or fax call: not ours
 		}
 		ev.Kind = VoiceRing
 	case "+CLIP":
-		c, err := ParseCLIP(rest)
+		c, err := parseCLIP(rest)
 		if err != nil {
 			return VoiceEvent{}, false
 		}
@@ -317,7 +317,7 @@ func ParseVoiceURC(u URC) (VoiceEvent, bool) {
 		if len(f) >= 4 {
 			if c, err := strconv.Atoi(f[3]); err == nil {
 				ev.Cause = c
-				ev.Reason = CauseReason(c)
+				ev.Reason = causeReason(c)
 			}
 		}
 	case "+QTONEDET":
@@ -331,13 +331,13 @@ func ParseVoiceURC(u URC) (VoiceEvent, bool) {
 		if u.PDU == "" {
 			return VoiceEvent{}, false
 		}
-		r, err := DecodeStatusReport(u.PDU)
+		r, err := decodeStatusReport(u.PDU)
 		if err != nil {
 			return VoiceEvent{}, false
 		}
 		ev.Kind, ev.Report = VoiceReport, &r
 	case "+CDSI":
-		mem, idx, err := ParseCDSI(rest)
+		mem, idx, err := parseCDSI(rest)
 		if err != nil {
 			return VoiceEvent{}, false
 		}
@@ -411,13 +411,13 @@ func (m *Modem) Dial(ctx context.Context, number string) error {
 	}
 	var cme *CMEError
 	switch {
-	case errors.Is(err, ErrBusy):
+	case errors.Is(err, errBusy):
 		return &CallEndError{Reason: EndBusy, Err: err}
-	case errors.Is(err, ErrNoAnswer):
+	case errors.Is(err, errNoAnswer):
 		return &CallEndError{Reason: EndNoAnswer, Err: err}
-	case errors.Is(err, ErrNoDialtone):
+	case errors.Is(err, errNoDialtone):
 		return &CallEndError{Reason: EndNoNetwork, Err: err}
-	case errors.Is(err, ErrNoCarrier):
+	case errors.Is(err, errNoCarrier):
 		return &CallEndError{Reason: m.endCause(ctx, EndNoCarrier), Err: err}
 	case errors.As(err, &cme):
 		switch cme.Code {
@@ -428,7 +428,7 @@ func (m *Modem) Dial(ctx context.Context, number string) error {
 		}
 		return &CallEndError{Reason: EndError, Err: err}
 	}
-	var te *TimeoutError
+	var te *timeoutError
 	if errors.As(err, &te) {
 		return m.wrap("dial", err)
 	}
@@ -492,7 +492,7 @@ func (m *Modem) Hangup(ctx context.Context, call int) error {
 	if err == nil {
 		return nil
 	}
-	var te *TimeoutError
+	var te *timeoutError
 	if errors.As(err, &te) {
 		return m.wrap("hang up", err)
 	}
@@ -546,11 +546,11 @@ func (m *Modem) ReadStatusReport(ctx context.Context, index int) (StatusReport, 
 	if err != nil {
 		return StatusReport{}, m.wrap("read status report", err)
 	}
-	sp, found, err := ParseCMGR(r.Lines)
+	sp, found, err := parseCMGR(r.Lines)
 	if err != nil || !found {
 		return StatusReport{}, fmt.Errorf("status report %d: not found (%v)", index, err)
 	}
-	rep, err := DecodeStatusReport(sp.PDU)
+	rep, err := decodeStatusReport(sp.PDU)
 	if err != nil {
 		return StatusReport{}, err
 	}

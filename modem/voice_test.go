@@ -21,25 +21,25 @@ import (
 func TestParseCLIP(t *testing.T) {
 	cases := []struct {
 		line string
-		want CLIP
+		want clip
 	}{
 		// [cap] SIM800 log in an Arduino sketch: national digits typed 145.
-		{`+CLIP: "79261234888",145,"",,"",0`, CLIP{Number: "+79261234888", Type: 145, Validity: 0}},
+		{`+CLIP: "79261234888",145,"",,"",0`, clip{Number: "+79261234888", Type: 145, Validity: 0}},
 		// [cap] +CLIP with the '+' printed (a C# GSM reader's log comment).
-		{`+CLIP: "+13853093066",145,"",0,"",0`, CLIP{Number: "+13853093066", Type: 145, Validity: 0}},
+		{`+CLIP: "+13853093066",145,"",0,"",0`, clip{Number: "+13853093066", Type: 145, Validity: 0}},
 		// [cap] older firmware: two fields only.
-		{`+CLIP: "13800138000",129`, CLIP{Number: "13800138000", Type: 129, Validity: -1}},
+		{`+CLIP: "13800138000",129`, clip{Number: "13800138000", Type: 129, Validity: -1}},
 		// [cap] withheld caller as several firmwares print it.
-		{`+CLIP: "",128,"",,"",0`, CLIP{Type: 128, Validity: 0, Withheld: true, Reason: "withheld"}},
+		{`+CLIP: "",128,"",,"",0`, clip{Type: 128, Validity: 0, Withheld: true, Reason: "withheld"}},
 		// [doc] 27.007 7.18: CLI validity 1 = withheld by the caller.
-		{`+CLIP: "",128,,,,1`, CLIP{Type: 128, Validity: 1, Withheld: true, Reason: "withheld"}},
+		{`+CLIP: "",128,,,,1`, clip{Type: 128, Validity: 1, Withheld: true, Reason: "withheld"}},
 		// [doc] CLI validity 2 = not available (interworking).
-		{`+CLIP: "",128,,,,2`, CLIP{Type: 128, Validity: 2, Withheld: true, Reason: "unavailable"}},
+		{`+CLIP: "",128,,,,2`, clip{Type: 128, Validity: 2, Withheld: true, Reason: "unavailable"}},
 		// [cap] two fields, empty number.
-		{`+CLIP: "",128`, CLIP{Type: 128, Validity: -1, Withheld: true, Reason: "withheld"}},
+		{`+CLIP: "",128`, clip{Type: 128, Validity: -1, Withheld: true, Reason: "withheld"}},
 	}
 	for _, c := range cases {
-		got, err := ParseCLIP(afterColon(c.line))
+		got, err := parseCLIP(afterColon(c.line))
 		if err != nil {
 			t.Errorf("%s: %v", c.line, err)
 			continue
@@ -49,8 +49,8 @@ func TestParseCLIP(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", `"123"`, `"123",abc`, `"",128,,,,7`} {
-		if _, err := ParseCLIP(bad); err == nil {
-			t.Errorf("ParseCLIP(%q) accepted", bad)
+		if _, err := parseCLIP(bad); err == nil {
+			t.Errorf("parseCLIP(%q) accepted", bad)
 		}
 	}
 }
@@ -175,7 +175,7 @@ func TestStatusReportCDS(t *testing.T) {
 			t.Errorf("%s: %+v", c.src, r)
 		}
 	}
-	if _, err := DecodeStatusReport("0011000B911326880736F40000A90AE8329BFD4697D9EC37"); err == nil {
+	if _, err := decodeStatusReport("0011000B911326880736F40000A90AE8329BFD4697D9EC37"); err == nil {
 		t.Error("an SMS-SUBMIT decoded as a status report")
 	}
 	// The simulator's encoder round-trips.
@@ -183,7 +183,7 @@ func TestStatusReportCDS(t *testing.T) {
 	if err != nil || n < 20 {
 		t.Fatal(h, n, err)
 	}
-	r, err := DecodeStatusReport(h)
+	r, err := decodeStatusReport(h)
 	if err != nil || r.Ref != 200 || r.Recipient != "+491701234567" || r.Status != ReportFailed {
 		t.Errorf("%+v %v", r, err)
 	}
@@ -261,7 +261,7 @@ func (f *voiceAT) Command(_ context.Context, cmd string, timeout time.Duration) 
 		f.seq[cmd] = q[1:]
 	}
 	if !ok {
-		return Response{}, &TimeoutError{Command: cmd, After: timeout}
+		return Response{}, &timeoutError{Command: cmd, After: timeout}
 	}
 	var r Response
 	for _, l := range lines {
@@ -308,8 +308,8 @@ func TestHuaweiVoiceSetup(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "0,8000", "x,8000,16,20"} {
-		if _, _, _, _, err := ParseCVOICE(bad); err == nil {
-			t.Errorf("ParseCVOICE(%q) accepted", bad)
+		if _, _, _, _, err := parseCVOICE(bad); err == nil {
+			t.Errorf("parseCVOICE(%q) accepted", bad)
 		}
 	}
 	if v := voiceVendorFor("huawei-me909s"); v.afterConnect != "AT^DDSETEX=2" || v.dtmf(2, '5') != "AT^DTMF=2,5" {

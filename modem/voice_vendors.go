@@ -34,7 +34,7 @@ type voiceVendor struct {
 	dtmfNeedsCall bool
 }
 
-// voiceProfile lets a Profile bring its own voice handling; profiles
+// voiceProfile lets a profile bring its own voice handling; profiles
 // without it get the one chosen by name below (profile.go and vendors.go
 // are left alone by the voice code).
 type voiceProfile interface {
@@ -79,10 +79,10 @@ func noVoice(why string) func(context.Context, AT) (VoiceSupport, error) {
 	}
 }
 
-// ParseCVOICE parses "^CVOICE: <mode>,<sampling rate>,<data bits>,<frame
+// parseCVOICE parses "^CVOICE: <mode>,<sampling rate>,<data bits>,<frame
 // period>" (mode 0: voice on the USB voice port). Data-only firmware
 // answers the mode alone ("^CVOICE:1"): rate, bits and period are 0 then.
-func ParseCVOICE(s string) (mode, rate, bits, period int, err error) {
+func parseCVOICE(s string) (mode, rate, bits, period int, err error) {
 	f := Fields(s)
 	if len(f) != 1 && len(f) < 4 {
 		return 0, 0, 0, 0, fmt.Errorf("^CVOICE %q: want 1 or 4 fields", s)
@@ -102,7 +102,7 @@ func huaweiVoiceSetup(ctx context.Context, at AT) (VoiceSupport, error) {
 	query := func() (mode, rate, bits int, why string, err error) {
 		r, err := at.Command(ctx, "AT^CVOICE?", 3*time.Second)
 		if err != nil {
-			var te *TimeoutError
+			var te *timeoutError
 			if errors.As(err, &te) {
 				return 0, 0, 0, "", err
 			}
@@ -112,7 +112,7 @@ func huaweiVoiceSetup(ctx context.Context, at AT) (VoiceSupport, error) {
 		if !ok {
 			return 0, 0, 0, "AT^CVOICE? gave no ^CVOICE line: no USB voice", nil
 		}
-		mode, rate, bits, _, perr := ParseCVOICE(v)
+		mode, rate, bits, _, perr := parseCVOICE(v)
 		if perr != nil {
 			return 0, 0, 0, perr.Error(), nil
 		}
@@ -147,7 +147,7 @@ func huaweiVoiceSetup(ctx context.Context, at AT) (VoiceSupport, error) {
 // AT+QTONEDET=1 reports received DTMF as +QTONEDET.
 func quectelVoiceSetup(ctx context.Context, at AT) (VoiceSupport, error) {
 	if _, err := at.Command(ctx, "AT+QPCMV=1,0", 3*time.Second); err != nil {
-		var te *TimeoutError
+		var te *timeoutError
 		if errors.As(err, &te) {
 			return VoiceSupport{AudioInterface: -1}, err
 		}
