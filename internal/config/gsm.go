@@ -68,7 +68,7 @@ type GSMSMS struct {
 	// send SMS to: E.164 patterns with * and ? ("+4915*", "+4917?????????").
 	// Anything else is refused (deny by default).
 	Allow []string `json:"allow"`
-	// Deny is checked before Allow; DefaultGSMDeny (premium and
+	// Deny is checked before Allow; defaultGSMDeny (premium and
 	// special-rate ranges) is always added.
 	Deny []string `json:"deny,omitempty"`
 	// International lets Allow patterns match numbers outside
@@ -78,7 +78,7 @@ type GSMSMS struct {
 	// than 7 digits, no +), which are often premium services.
 	ShortCodes bool `json:"short_codes,omitempty"`
 	// RatePerMinute bounds the SMS sent through this SIM; 0 means
-	// DefaultGSMRatePerMinute. Burst is how many may go at once (0: 3).
+	// defaultGSMRatePerMinute. Burst is how many may go at once (0: 3).
 	RatePerMinute int `json:"rate_per_minute,omitempty"`
 	Burst         int `json:"burst,omitempty"`
 }
@@ -108,18 +108,18 @@ type GSMAMIUser struct {
 // Defaults of the GSM bridge.
 const (
 	DefaultGSMStoreMax      = 1000
-	DefaultGSMRatePerMinute = 6
+	defaultGSMRatePerMinute = 6
 	DefaultAMIPort          = 5038
 )
 
-// DefaultGSMDeny are premium and special-rate ranges no allow pattern
+// defaultGSMDeny are premium and special-rate ranges no allow pattern
 // opens: German 0900/0137/0138/118xx, UK 09, US/NANP 900/976, French 08 9.
-var DefaultGSMDeny = []string{"+49900*", "+49137*", "+49138*", "+49118*", "+449*", "+1900*", "+1976*", "+3389*"}
+var defaultGSMDeny = []string{"+49900*", "+49137*", "+49138*", "+49118*", "+449*", "+1900*", "+1976*", "+3389*"}
 
 // RatePerMinuteOrDefault is RatePerMinute with its default.
 func (s GSMSMS) RatePerMinuteOrDefault() int {
 	if s.RatePerMinute <= 0 {
-		return DefaultGSMRatePerMinute
+		return defaultGSMRatePerMinute
 	}
 	return s.RatePerMinute
 }
@@ -235,7 +235,7 @@ func (g GatewayGSM) Validate() error {
 			}
 		}
 		if m.RatePerMinute < 0 || m.RatePerMinute > 600 {
-			bad(f+".sms.rate_per_minute", "%d is outside 1..600 (0: the default, %d)", m.RatePerMinute, DefaultGSMRatePerMinute)
+			bad(f+".sms.rate_per_minute", "%d is outside 1..600 (0: the default, %d)", m.RatePerMinute, defaultGSMRatePerMinute)
 		}
 		if m.Burst < 0 || m.Burst > 100 {
 			bad(f+".sms.burst", "%d is outside 1..100 (0: the default, 3)", m.Burst)

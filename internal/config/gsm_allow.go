@@ -62,7 +62,7 @@ func (s GSMSIM) NormalizeNumber(n string) (string, bool) {
 }
 
 // CheckDestination applies the SIM's allow-list to n: deny patterns
-// (with DefaultGSMDeny) first, then international and short codes unless
+// (with defaultGSMDeny) first, then international and short codes unless
 // allowed, then the allow patterns; anything else is refused. It returns
 // the normalised number to send to.
 func (s GSMSIM) CheckDestination(n string, index int) (string, error) {
@@ -71,7 +71,7 @@ func (s GSMSIM) CheckDestination(n string, index int) (string, error) {
 	if !ok {
 		return num, &GSMDestinationError{Number: n, Reason: GSMRefusedNotANumber, Field: f}
 	}
-	for _, p := range append(append([]string(nil), DefaultGSMDeny...), s.SMS.Deny...) {
+	for _, p := range append(append([]string(nil), defaultGSMDeny...), s.SMS.Deny...) {
 		if ok, _ := path.Match(p, num); ok {
 			return num, &GSMDestinationError{Number: num, Reason: GSMRefusedPremium, Field: f + ".deny"}
 		}

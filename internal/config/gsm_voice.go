@@ -106,7 +106,7 @@ func (v GSMVoice) validate(field string) error {
 }
 
 // CheckDial applies the SIM's voice allow-list to a number the PBX
-// dials, with the same rules as SMS (deny patterns and DefaultGSMDeny
+// dials, with the same rules as SMS (deny patterns and defaultGSMDeny
 // first, international and short codes only when allowed, then allow);
 // it returns the number to dial, +E.164 or a short code.
 func (s GSMSIM) CheckDial(n string, index int) (string, error) {

@@ -189,15 +189,15 @@ func (d *Deps) Resolve(names []string) (files []string, missing []string, err er
 	return files, missing, nil
 }
 
-// Loaded reports whether module name is already in the kernel.
-func Loaded(name string) bool {
+// loaded reports whether module name is already in the kernel.
+func loaded(name string) bool {
 	_, err := os.Stat(filepath.Join("/sys/module", Name(name)))
 	return err == nil
 }
 
-// Load inserts the module file at path. A module that is already loaded is
+// load inserts the module file at path. A module that is already loaded is
 // not an error. Compressed modules are handed to the kernel to decompress.
-func Load(path string) error {
+func load(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err

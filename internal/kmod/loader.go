@@ -95,7 +95,7 @@ func Open(dir string) (*Loader, error) {
 		}
 	}
 	return &Loader{Dir: dir, deps: d, aliases: a, files: map[string]*loading{}, took: map[string]time.Duration{},
-		insert: Load, isLoaded: Loaded}, nil
+		insert: load, isLoaded: loaded}, nil
 }
 
 // ForDevices returns the modules whose aliases match any of the modaliases.

@@ -54,8 +54,8 @@ func (s *state) health() Health {
 	return s.h
 }
 
-// ReloadAnswer is the body of a refused POST /v1/reload (status 400).
-type ReloadAnswer struct {
+// reloadAnswer is the body of a refused POST /v1/reload (status 400).
+type reloadAnswer struct {
 	Error       string       `json:"error"`
 	ReloadError *ConfigError `json:"reload_error"`
 }
@@ -80,7 +80,7 @@ func serveSocket(ctx context.Context, wg *sync.WaitGroup, spec Spec, env Env, sv
 	})
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		if cerr := reload(spec, env, svc, st); cerr != nil {
-			localapi.WriteJSON(w, http.StatusBadRequest, ReloadAnswer{Error: cerr.Error(), ReloadError: cerr})
+			localapi.WriteJSON(w, http.StatusBadRequest, reloadAnswer{Error: cerr.Error(), ReloadError: cerr})
 			return
 		}
 		localapi.WriteJSON(w, http.StatusOK, struct{}{})

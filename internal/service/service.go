@@ -78,8 +78,8 @@ type Env struct {
 	Socket     string       // -socket
 }
 
-// ErrStopTimeout is returned when the service did not stop in its StopTime.
-var ErrStopTimeout = errors.New("did not stop within its stop time")
+// errStopTimeout is returned when the service did not stop in its StopTime.
+var errStopTimeout = errors.New("did not stop within its stop time")
 
 // Main runs spec as the process's service and exits: 0 after a clean stop,
 // 2 on bad flags, 1 on any other error (already logged by Run).
@@ -205,7 +205,7 @@ func waitStop(spec Spec, log *slog.Logger, done <-chan error, wg *sync.WaitGroup
 		log.Info(spec.Name+" stopped", "took", time.Since(start).Round(time.Millisecond))
 		return nil
 	case <-t.C:
-		log.Error(spec.Name+" "+ErrStopTimeout.Error()+"; exiting anyway", "stop_time", spec.StopTime)
-		return fmt.Errorf("%s %w (%s)", spec.Name, ErrStopTimeout, spec.StopTime)
+		log.Error(spec.Name+" "+errStopTimeout.Error()+"; exiting anyway", "stop_time", spec.StopTime)
+		return fmt.Errorf("%s %w (%s)", spec.Name, errStopTimeout, spec.StopTime)
 	}
 }

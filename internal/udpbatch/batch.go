@@ -99,7 +99,7 @@ func (b *Batch) recv(fd uintptr) bool {
 
 // Packet is datagram i of a received batch and its sender.
 func (b *Batch) Packet(i int) ([]byte, netip.AddrPort) {
-	return b.bufs[i][:b.hdrs[i].Len], AddrPort(&b.names[i])
+	return b.bufs[i][:b.hdrs[i].Len], addrPort(&b.names[i])
 }
 
 // Slot is the buffer of the next datagram to send, or nil when the batch
@@ -174,8 +174,8 @@ func (b *Batch) send(fd uintptr) bool {
 	return true
 }
 
-// AddrPort reads an IPv4 or IPv6 socket address (IPv4-mapped unmapped).
-func AddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
+// addrPort reads an IPv4 or IPv6 socket address (IPv4-mapped unmapped).
+func addrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
 	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
 	switch sa.Family {
 	case unix.AF_INET:

@@ -161,6 +161,6 @@ func (s *Polled) readOne(fd uintptr) bool {
 		return true
 	}
 	s.n = int(n)
-	s.from = AddrPort(&s.sa)
+	s.from = addrPort(&s.sa)
 	return true
 }

@@ -20,8 +20,8 @@ import (
 // Slots are the boot slot names, in partition order.
 var Slots = []string{"A", "B"}
 
-// Other returns the slot that is not s.
-func Other(s string) string {
+// otherSlot returns the slot that is not s.
+func otherSlot(s string) string {
 	if s == "A" {
 		return "B"
 	}

@@ -85,7 +85,7 @@ func TestInstallRefusesDowngrade(t *testing.T) {
 			before := slotBytes(t, disk, "B")
 			res, err := installAs(t, disk, c.b, "A", c.current, c.built, c.allow)
 			if !c.installed {
-				if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.why) || !strings.Contains(err.Error(), "allow-downgrade") {
+				if !errors.Is(err, errRefused) || !strings.Contains(err.Error(), c.why) || !strings.Contains(err.Error(), "allow-downgrade") {
 					t.Fatalf("err %v, want a refusal saying %q and how to allow it", err, c.why)
 				}
 				if !bytes.Equal(before, slotBytes(t, disk, "B")) {
@@ -133,7 +133,7 @@ func TestConfirmRecordsBuildTime(t *testing.T) {
 		t.Errorf("RunningBuilt for a version never confirmed = %v", got)
 	}
 	_, err = installAs(t, disk, makeBundleOf(t, []string{"qemu"}, key, "0a1b2c3", jan), "B", "4d5e6f7", built, false)
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "before the running firmware") {
+	if !errors.Is(err, errRefused) || !strings.Contains(err.Error(), "before the running firmware") {
 		t.Fatalf("older build from the confirmed slot: %v, want refused", err)
 	}
 }
@@ -162,7 +162,7 @@ func TestFreshDiskRefusesOlderBuild(t *testing.T) {
 	imageBuilt = func() time.Time { return jun }
 	disk, _ := testDisk(t)
 	_, err := installAs(t, disk, makeBundleOf(t, []string{"qemu"}, key, "0a1b2c3", jan), "A", "de8163f", time.Time{}, false)
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "before the running firmware") {
+	if !errors.Is(err, errRefused) || !strings.Contains(err.Error(), "before the running firmware") {
 		t.Fatalf("older build on a fresh disk: %v, want refused", err)
 	}
 	if _, err := installAs(t, disk, makeBundleOf(t, []string{"qemu"}, key, "4d5e6f7", jun.Add(time.Hour)), "A", "de8163f", time.Time{}, false); err != nil {

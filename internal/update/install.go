@@ -84,9 +84,9 @@ func (in *Installer) report(p Progress) {
 	}
 }
 
-// ErrRefused wraps every reason a bundle is refused before anything is
+// errRefused wraps every reason a bundle is refused before anything is
 // written.
-var ErrRefused = errors.New("update refused")
+var errRefused = errors.New("update refused")
 
 // Install reads a bundle from r (size bytes, or -1 if unknown) and, only
 // when its header is signed by a trusted key and meant for this board,
@@ -103,7 +103,7 @@ func (in *Installer) Install(ctx context.Context, r io.Reader, size int64, wantS
 		in.Now = time.Now
 	}
 	refuse := func(err error) (*Result, error) {
-		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
+		return nil, fmt.Errorf("%w: %w", errRefused, err)
 	}
 	in.report(Progress{Phase: PhaseChecking, Total: size})
 	if in.Running != "A" && in.Running != "B" {
@@ -136,7 +136,7 @@ func (in *Installer) Install(ctx context.Context, r io.Reader, size int64, wantS
 		}
 		return refuse(fmt.Errorf("bundle is %s: %d bytes, its manifest says %d", what, size, total))
 	}
-	target := Other(in.Running)
+	target := otherSlot(in.Running)
 	img := m.Slots[target]
 	if part := in.Disk.SlotSize(target); part < img.Size {
 		return refuse(fmt.Errorf("slot %s partition is %d bytes, the image needs %d", target, part, img.Size))

@@ -151,12 +151,12 @@ func Boot(d *Disk, slot string, st Store, now time.Time) (BootState, error) {
 // build time goes into the history: later installs compare against it.
 func Confirm(d *Disk, slot string, st Store, version string, now time.Time) error {
 	var built time.Time
-	if t, _, _ := pending(d, Other(slot)); t != nil && t.Slot == slot && t.Built != 0 {
+	if t, _, _ := pending(d, otherSlot(slot)); t != nil && t.Slot == slot && t.Built != 0 {
 		built = time.Unix(t.Built, 0).UTC()
 	}
 	if err := d.SetActive(slot); err != nil {
 		return err
 	}
-	disarm(d, Other(slot)) // best effort: the old slot is inactive now
+	disarm(d, otherSlot(slot)) // best effort: the old slot is inactive now
 	return st.Add(Event{Time: now, Kind: EventConfirmed, Slot: slot, Version: version, Built: built})
 }

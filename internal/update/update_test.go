@@ -224,7 +224,7 @@ func TestInstallConfirm(t *testing.T) {
 	// Now B runs confirmed and A is the inactive slot for the next update;
 	// an install from A (not running) is refused.
 	in := &Installer{Disk: d, Running: "A", Board: "qemu", Trusted: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}
-	if _, err := in.Install(context.Background(), bytes.NewReader(data), -1, ""); !errors.Is(err, ErrRefused) {
+	if _, err := in.Install(context.Background(), bytes.NewReader(data), -1, ""); !errors.Is(err, errRefused) {
 		t.Fatalf("install from the unconfirmed slot: %v", err)
 	}
 }
@@ -259,7 +259,7 @@ func TestInstallRefusesBeforeWriting(t *testing.T) {
 			disk, _ := testDisk(t)
 			before := sha256.Sum256(append(slotBytes(t, disk, "A"), slotBytes(t, disk, "B")...))
 			_, _, err := install(t, disk, c.data, c.size, c.trusted...)
-			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.want) {
+			if !errors.Is(err, errRefused) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want refusal with %q", err, c.want)
 			}
 			after := sha256.Sum256(append(slotBytes(t, disk, "A"), slotBytes(t, disk, "B")...))
