@@ -81,11 +81,7 @@ func (e *ericsson) Connect(ctx context.Context, at AT, apn APN) error {
 func (e *ericsson) Disconnect(ctx context.Context, at AT) error { return cmd(ctx, at, "AT*ENAP=0") }
 
 func (e *ericsson) LinkStatus(ctx context.Context, at AT) (LinkStatus, error) {
-	l, err := queryLine(ctx, at, "AT*ENAP?", "*ENAP:")
-	if err != nil {
-		return LinkStatus{}, err
-	}
-	return parseENAP(l)
+	return queryParse(ctx, at, "AT*ENAP?", "*ENAP:", LinkStatus{}, parseENAP)
 }
 
 func (e *ericsson) LinkURC(line string) (LinkStatus, bool) {
@@ -101,11 +97,7 @@ func (e *ericsson) RadioOff(ctx context.Context, at AT) error { return cmd(ctx, 
 func (e *ericsson) ResetCommand() string { return "AT*E2RESET" }
 
 func (e *ericsson) AddressFromModem(ctx context.Context, at AT) (IPConfig, error) {
-	l, err := queryLine(ctx, at, "AT*E2IPCFG?", "*E2IPCFG:")
-	if err != nil {
-		return IPConfig{}, err
-	}
-	return parseE2IPCFG(l)
+	return queryParse(ctx, at, "AT*E2IPCFG?", "*E2IPCFG:", IPConfig{}, parseE2IPCFG)
 }
 
 func (e *ericsson) Signal(ctx context.Context, at AT) (Signal, error) {
@@ -140,11 +132,7 @@ func (e *ericsson) Tech(ctx context.Context, at AT) (AccessTech, error) {
 }
 
 func (e *ericsson) PINAttempts(ctx context.Context, at AT) (pinAttempts, error) {
-	l, err := queryLine(ctx, at, "AT*EPIN?", "*EPIN:")
-	if err != nil {
-		return pinAttempts{-1, -1}, err
-	}
-	return parseEPIN(l)
+	return queryParse(ctx, at, "AT*EPIN?", "*EPIN:", pinAttempts{-1, -1}, parseEPIN)
 }
 
 func (e *ericsson) NetDriver() string { return "cdc_ether" }

@@ -203,6 +203,16 @@ func queryLine(ctx context.Context, at AT, command, prefix string) (string, erro
 	return l, nil
 }
 
+// queryParse sends a query and parses its prefix line; on a failed query
+// it returns failed (e.g. pinAttempts{-1, -1} for "not known").
+func queryParse[T any](ctx context.Context, at AT, command, prefix string, failed T, parse func(string) (T, error)) (T, error) {
+	l, err := queryLine(ctx, at, command, prefix)
+	if err != nil {
+		return failed, err
+	}
+	return parse(l)
+}
+
 // csqOnly is the signal as +CSQ gives it, for modems (or moments) without
 // a richer query: the RSSI alone, none when the modem does not know it.
 func csqOnly(ctx context.Context, at AT) (Signal, error) {

@@ -94,11 +94,7 @@ func (h *huawei) RadioOff(ctx context.Context, at AT) error { return cmd(ctx, at
 func (h *huawei) ResetCommand() string { return "AT^RESET" }
 
 func (h *huawei) AddressFromModem(ctx context.Context, at AT) (IPConfig, error) {
-	l, err := queryLine(ctx, at, "AT^DHCP?", "^DHCP:")
-	if err != nil {
-		return IPConfig{}, err
-	}
-	return parseDHCP(l)
+	return queryParse(ctx, at, "AT^DHCP?", "^DHCP:", IPConfig{}, parseDHCP)
 }
 
 func (h *huawei) Signal(ctx context.Context, at AT) (Signal, error) {

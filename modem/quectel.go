@@ -107,11 +107,7 @@ func (quectel) Signal(ctx context.Context, at AT) (Signal, error) {
 }
 
 func (quectel) PINAttempts(ctx context.Context, at AT) (pinAttempts, error) {
-	l, err := queryLine(ctx, at, `AT+QPINC="SC"`, "+QPINC:")
-	if err != nil {
-		return pinAttempts{-1, -1}, err
-	}
-	return parseQPINC(l)
+	return queryParse(ctx, at, `AT+QPINC="SC"`, "+QPINC:", pinAttempts{-1, -1}, parseQPINC)
 }
 
 func (quectel) ICCID(ctx context.Context, at AT) (string, error) {

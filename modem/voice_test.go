@@ -3,7 +3,6 @@ package modem
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"reflect"
@@ -246,39 +245,11 @@ func TestDialAndDTMFInputChecked(t *testing.T) {
 	}
 }
 
-// voiceAT answers commands from a table; unknown commands time out.
-type voiceAT struct {
-	replies map[string][]string
-	seq     map[string][][]string // successive answers to the same command
-	sent    []string
-}
-
-func (f *voiceAT) Command(_ context.Context, cmd string, timeout time.Duration) (Response, error) {
-	f.sent = append(f.sent, cmd)
-	lines, ok := f.replies[cmd]
-	if q := f.seq[cmd]; len(q) > 0 {
-		lines, ok = q[0], true
-		f.seq[cmd] = q[1:]
-	}
-	if !ok {
-		return Response{}, &timeoutError{Command: cmd, After: timeout}
-	}
-	var r Response
-	for _, l := range lines {
-		if final, err := FinalResult(l); final {
-			r.Final = l
-			return r, err
-		}
-		r.Lines = append(r.Lines, l)
-	}
-	return r, errors.New("no final result")
-}
-
 func TestHuaweiVoiceSetup(t *testing.T) {
 	// [cap] a Huawei dongle's AT log published with a chan_dongle setup:
 	// "AT^CVOICE?  ^CVOICE:0,8000,16,20  OK" (mode, rate, bits, frame ms);
 	// a chan_dongle fork compares the reply with exactly this string.
-	at := &voiceAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE:0,8000,16,20", "OK"}}}
+	at := &fakeAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE:0,8000,16,20", "OK"}}}
 	vs, err := huaweiVoiceSetup(ctx2(), at)
 	if err != nil || !vs.Capable || vs.AudioInterface != 1 {
 		t.Errorf("%+v %v", vs, err)
@@ -287,21 +258,21 @@ func TestHuaweiVoiceSetup(t *testing.T) {
 		t.Errorf("voice already on, yet sent %q", at.sent)
 	}
 	// Voice off in a 4-field answer: ^CVOICE=0 turns it on, checked again.
-	at = &voiceAT{seq: map[string][][]string{"AT^CVOICE?": {{"^CVOICE: 1,8000,16,20", "OK"}, {"^CVOICE: 0,8000,16,20", "OK"}}},
+	at = &fakeAT{seq: map[string][][]string{"AT^CVOICE?": {{"^CVOICE: 1,8000,16,20", "OK"}, {"^CVOICE: 0,8000,16,20", "OK"}}},
 		replies: map[string][]string{"AT^CVOICE=0": {"OK"}}}
 	if vs, err := huaweiVoiceSetup(ctx2(), at); err != nil || !vs.Capable || !reflect.DeepEqual(at.sent, []string{"AT^CVOICE?", "AT^CVOICE=0", "AT^CVOICE?"}) {
 		t.Errorf("%+v %v %q", vs, err, at.sent)
 	}
 	// [cap] data-only firmware answers the mode alone, "^CVOICE:1" (a
 	// TypeScript AT parser's test vector), and refuses ^CVOICE=0.
-	at = &voiceAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE:1", "OK"}, "AT^CVOICE=0": {"ERROR"}}}
+	at = &fakeAT{replies: map[string][]string{"AT^CVOICE?": {"^CVOICE:1", "OK"}, "AT^CVOICE=0": {"ERROR"}}}
 	if vs, err := huaweiVoiceSetup(ctx2(), at); err != nil || vs.Capable || !strings.Contains(vs.Why, "data-only") {
 		t.Errorf("^CVOICE:1: %+v %v", vs, err)
 	}
 	// [doc] firmware without the command: ERROR, COMMAND NOT SUPPORT (how
 	// Huawei firmware refuses unknown commands), +CME ERROR (guessed).
 	for _, final := range []string{"ERROR", "COMMAND NOT SUPPORT", "+CME ERROR: 100"} {
-		at = &voiceAT{replies: map[string][]string{"AT^CVOICE?": {final}}}
+		at = &fakeAT{replies: map[string][]string{"AT^CVOICE?": {final}}}
 		vs, err := huaweiVoiceSetup(ctx2(), at)
 		if err != nil || vs.Capable || vs.Why == "" {
 			t.Errorf("%s: %+v %v", final, vs, err)
@@ -318,13 +289,13 @@ func TestHuaweiVoiceSetup(t *testing.T) {
 }
 
 func TestQuectelVoiceSetup(t *testing.T) {
-	at := &voiceAT{replies: map[string][]string{"AT+QPCMV=1,0": {"OK"}, "AT+QTONEDET=1": {"OK"}}}
+	at := &fakeAT{replies: map[string][]string{"AT+QPCMV=1,0": {"OK"}, "AT+QTONEDET=1": {"OK"}}}
 	vs, err := quectelVoiceSetup(ctx2(), at)
 	if err != nil || !vs.Capable || vs.AudioInterface != 1 {
 		t.Errorf("%+v %v", vs, err)
 	}
 	// UAC mode on: the card refuses the switch until voice is off.
-	at = &voiceAT{replies: map[string][]string{"AT+QPCMV=0": {"OK"}, "AT+QTONEDET=1": {"ERROR"}}}
+	at = &fakeAT{replies: map[string][]string{"AT+QPCMV=0": {"OK"}, "AT+QTONEDET=1": {"ERROR"}}}
 	at.replies["AT+QPCMV=1,0"] = []string{"ERROR"}
 	if vs, _ := quectelVoiceSetup(ctx2(), at); vs.Capable {
 		t.Errorf("refused twice yet capable: %+v", vs)
@@ -333,7 +304,7 @@ func TestQuectelVoiceSetup(t *testing.T) {
 		t.Errorf("sent %q", at.sent)
 	}
 	for _, p := range []string{"ericsson-f5521gw", "dell-dw5550", "sierra-mc8775", "generic"} {
-		vs, err := voiceVendorFor(p).setup(ctx2(), &voiceAT{})
+		vs, err := voiceVendorFor(p).setup(ctx2(), &fakeAT{})
 		if err != nil || vs.Capable || vs.Why == "" {
 			t.Errorf("%s: %+v %v", p, vs, err)
 		}
