@@ -28,28 +28,26 @@ import (
 const resumeGrace = 20 * time.Second
 
 // clientLink is the client side of a JSON-protocol call across the
-// sockets that carry it. One pump goroutine owns the call's in channel;
-// each socket's reader feeds the pump, so that a reader left over from a
-// dead socket can never send on a closed channel.
+// sockets that carry it. One reader goroutine per call reads whichever
+// socket carries the call now and is the only one to send on, and close,
+// the call's in channel; a resume hands it the new socket.
 type clientLink struct {
 	sig       *wsSignaler
 	resumable bool
 	secret    [32]byte // SHA-256 of the resume secret
-	feed      chan Message
 	malformed atomic.Bool
 
 	mu   sync.Mutex
-	gen  uint64        // the socket now carrying the call
-	next chan struct{} // closed when a resume takes over
-	gone chan struct{} // closed when the client is gone for good
-	left bool
+	conn *websocket.Conn // the socket carrying the call
+	gen  uint64          // counts the sockets
+	next chan struct{}   // closed when a resume takes over
+	left bool            // the client is gone for good
 }
 
-// newClientLink makes the link of call c (JSON protocol) and starts its
-// pump; with resumable it returns the resume secret for the client.
-func newClientLink(c *call, sig *wsSignaler, resumable bool) (*clientLink, string) {
-	l := &clientLink{sig: sig, resumable: resumable, feed: make(chan Message), gen: 1,
-		next: make(chan struct{}), gone: make(chan struct{})}
+// newClientLink makes the link of a call on conn (JSON protocol); with
+// resumable it returns the resume secret for the client.
+func newClientLink(conn *websocket.Conn, sig *wsSignaler, resumable bool) (*clientLink, string) {
+	l := &clientLink{sig: sig, resumable: resumable, conn: conn, gen: 1, next: make(chan struct{})}
 	secret := ""
 	if resumable {
 		var b [24]byte
@@ -57,83 +55,77 @@ func newClientLink(c *call, sig *wsSignaler, resumable bool) (*clientLink, strin
 		secret = base64.RawURLEncoding.EncodeToString(b[:])
 		l.secret = sha256.Sum256([]byte(secret))
 	}
-	go l.pump(c)
 	return l, secret
 }
 
-// pump hands the readers' messages to the call and closes its in channel
-// when the client is gone.
-func (l *clientLink) pump(c *call) {
-	for {
-		select {
-		case m := <-l.feed:
-			select {
-			case c.in <- m:
-			case <-c.done:
-				return
-			}
-		case <-l.gone:
-			close(c.in)
-			return
-		case <-c.done:
-			return
-		}
-	}
-}
-
-// leave ends the client's part of the call if gen still carries it.
-func (l *clientLink) leave(gen uint64) {
+// current is the socket carrying the call, its number, and the channel a
+// resume closes.
+func (l *clientLink) current() (*websocket.Conn, uint64, chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if gen == l.gen && !l.left {
-		l.left = true
-		close(l.gone)
-	}
+	return l.conn, l.gen, l.next
 }
 
-// waitResume is what a reader whose socket dropped does: it reports
-// whether another socket took the call over (then this reader just ends).
-func (l *clientLink) waitResume(c *call, gen uint64, err error) bool {
+// waitResume is what the reader does when socket gen failed with err: it
+// reports whether another socket carries the call now.
+func (l *clientLink) waitResume(c *call, gen uint64, next chan struct{}, err error) bool {
 	l.mu.Lock()
 	if gen != l.gen {
 		l.mu.Unlock()
 		return true // taken over already
 	}
-	next := l.next
 	l.mu.Unlock()
-	// A client that closed on purpose (hangup, page left) does not come back.
-	if !l.resumable || websocket.CloseStatus(err) != -1 {
-		return false
+	// A client that closed on purpose (hangup, page left) does not come
+	// back; neither does one that did not ask to.
+	if l.resumable && websocket.CloseStatus(err) == -1 && !isDone(c.done) {
+		c.log.Info("the client's socket dropped; waiting for it to resume", "grace", resumeGrace, "err", err)
+		t := time.NewTimer(resumeGrace)
+		defer t.Stop()
+		select {
+		case <-next:
+			return true
+		case <-c.done:
+		case <-t.C:
+			c.log.Info("the client did not come back")
+		}
 	}
-	c.log.Info("the client's socket dropped; waiting for it to resume", "grace", resumeGrace, "err", err)
-	t := time.NewTimer(resumeGrace)
-	defer t.Stop()
-	select {
-	case <-next:
-		return true
-	case <-c.done:
-		return true
-	case <-t.C:
-		c.log.Info("the client did not come back")
-		return false
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return true // a resume came at the last moment
+	}
+	l.left = true
+	return false
+}
+
+// readClient is the call's reader: it reads the client's messages into
+// the call from whichever socket carries it, until the client is gone or
+// the call is over, then closes the call's in channel. Reads have no
+// deadline of their own (a read whose context ends closes the socket
+// without a close frame): each socket's owner closes it, with the
+// documented code, when the call ends.
+func (s *Service) readClient(c *call, l *clientLink) {
+	defer close(c.in)
+	for {
+		conn, gen, next := l.current()
+		err := s.readSocket(c, l, conn)
+		if err == nil || l.malformed.Load() || isDone(c.done) {
+			return
+		}
+		if !l.waitResume(c, gen, next, err) {
+			return
+		}
 	}
 }
 
-// readClient reads one socket's messages into the call until the socket
-// ends, the call ends or another socket takes over.
-// The read has no deadline of its own: a read whose context ends closes
-// the socket without a close frame, so the socket's owner closes it (with
-// the documented code) when the call ends, and that ends the read.
-func (s *Service) readClient(c *call, l *clientLink, conn *websocket.Conn, gen uint64) {
-	ctx := context.Background()
+// readSocket reads one socket until it fails (its error), the call ends
+// or the client sent too many malformed messages (nil).
+func (s *Service) readSocket(c *call, l *clientLink, conn *websocket.Conn) error {
 	bad := 0
 	for {
-		_, data, err := conn.Read(ctx)
+		_, data, err := conn.Read(context.Background())
 		if err != nil {
-			if !l.waitResume(c, gen, err) {
-				l.leave(gen)
-			}
-			return
+			return err
 		}
 		m, err := decodeMessage(data)
 		if err != nil {
@@ -141,8 +133,7 @@ func (s *Service) readClient(c *call, l *clientLink, conn *websocket.Conn, gen u
 			l.sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
 			if bad >= maxBadMessages {
 				l.malformed.Store(true)
-				l.leave(gen)
-				return
+				return nil
 			}
 			continue
 		}
@@ -153,10 +144,19 @@ func (s *Service) readClient(c *call, l *clientLink, conn *websocket.Conn, gen u
 			continue
 		}
 		select {
-		case l.feed <- m:
+		case c.in <- m:
 		case <-c.done:
-			return
+			return nil
 		}
+	}
+}
+
+func isDone(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -188,28 +188,24 @@ func (s *Service) resume(r *http.Request, conn *websocket.Conn, sig *wsSignaler,
 		return
 	}
 	l.gen++
-	gen := l.gen
+	next := make(chan struct{})
 	close(l.next)
-	l.next = make(chan struct{})
-	old := l.sig.swap(conn)
+	l.next = next
+	old := l.conn
+	l.conn = conn
+	l.sig.swap(conn)
 	l.mu.Unlock()
 	if old != nil && old != conn {
-		old.CloseNow() // its reader ends and sees it was taken over
+		old.CloseNow() // the reader's read there ends; it goes on with conn
 	}
 	c.log.Info("the client resumed the call on a new socket", "src", src)
 	l.sig.send(Message{Type: MsgResumed, CallID: c.ID})
-	readDone := make(chan struct{})
-	go func() {
-		select {
-		case <-c.done:
-			closeAfterCall(conn, l)
-		case <-readDone:
-		}
-	}()
-	s.readClient(c, l, conn, gen)
-	close(readDone)
-	if l.malformed.Load() {
-		conn.Close(websocket.StatusPolicyViolation, CloseMalformed)
+	// The call's reader reads this socket now; this handler closes it when
+	// the call ends, unless another socket took over first.
+	select {
+	case <-c.done:
+		closeAfterCall(conn, l)
+	case <-next:
 	}
 }
 

@@ -247,14 +247,14 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	s.pending.release(src)
 	pending = false
 	s.log.Info("call authorised", "call", call.ID, "from", grant.From, "to", grant.Destination, "key", grant.KeyName, "src", remoteIP(r))
-	link, secret := newClientLink(call, sig, m.Resumable)
+	link, secret := newClientLink(conn, sig, m.Resumable)
 	s.mu.Lock()
 	call.link = link
 	s.mu.Unlock()
 	cfg := s.Config()
 	sig.send(Message{Type: MsgAuthorized, CallID: call.ID, ICEServers: s.clientICEServers(cfg, grant.TURNTag, r), Resume: secret})
 
-	go s.readClient(call, link, conn, 1)
+	go s.readClient(call, link)
 	call.run(s.ctx)
 	closeAfterCall(conn, link)
 }
