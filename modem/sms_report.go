@@ -1,12 +1,8 @@
 package modem
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
-	"github.com/warthog618/sms"
-	"github.com/warthog618/sms/encoding/pdumode"
 	"github.com/warthog618/sms/encoding/tpdu"
 )
 
@@ -44,16 +40,9 @@ func reportStatus(st byte) string {
 // decodeStatusReport parses the PDU line after "+CDS: <length>" (or of
 // AT+CMGR for a report stored after +CDSI), SMSC address first.
 func decodeStatusReport(h string) (StatusReport, error) {
-	p, err := pdumode.UnmarshalHexString(strings.TrimSpace(h))
+	t, err := decodePDU(h, "status report", tpdu.SmsStatusReport, "a status report")
 	if err != nil {
-		return StatusReport{}, fmt.Errorf("status report PDU: %w", err)
-	}
-	t, err := sms.Unmarshal(p.TPDU)
-	if err != nil {
-		return StatusReport{}, fmt.Errorf("status report TPDU: %w", err)
-	}
-	if t.SmsType() != tpdu.SmsStatusReport {
-		return StatusReport{}, fmt.Errorf("status report TPDU: type %v, not a status report", t.SmsType())
+		return StatusReport{}, err
 	}
 	return StatusReport{
 		Ref: int(t.MR), Recipient: t.RA.Number(), Status: reportStatus(t.ST), TPStatus: t.ST,
@@ -73,14 +62,5 @@ func EncodeStatusReport(ref int, recipient string, st byte, submitted, done time
 	t.SCTS = tpdu.Timestamp{Time: submitted.Truncate(time.Second)}
 	t.DT = tpdu.Timestamp{Time: done.Truncate(time.Second)}
 	t.ST = st
-	b, err := t.MarshalBinary()
-	if err != nil {
-		return "", 0, err
-	}
-	p := pdumode.PDU{SMSC: pdumode.SMSCAddress{Address: tpdu.NewAddress(tpdu.FromNumber("+447785016005"))}, TPDU: b}
-	h, err := p.MarshalHexString()
-	if err != nil {
-		return "", 0, err
-	}
-	return strings.ToUpper(h), len(b), nil
+	return networkPDUHex(&t)
 }

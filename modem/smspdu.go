@@ -96,18 +96,28 @@ func EncodeDeliver(from, text string, at time.Time, concatRef int) ([]string, er
 	var out []string
 	for _, t := range tps {
 		t.SCTS = tpdu.Timestamp{Time: at.Truncate(time.Second)}
-		b, err := t.MarshalBinary()
+		h, _, err := networkPDUHex(&t)
 		if err != nil {
 			return nil, err
 		}
-		p := pdumode.PDU{SMSC: pdumode.SMSCAddress{Address: tpdu.NewAddress(tpdu.FromNumber("+447785016005"))}, TPDU: b}
-		h, err := p.MarshalHexString()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, strings.ToUpper(h))
+		out = append(out, h)
 	}
 	return out, nil
+}
+
+// networkPDUHex is t in PDU-mode hex as a network sends it (with an SMSC
+// address, upper case) and the TPDU's length (the <length> of +CMT/+CDS).
+func networkPDUHex(t *tpdu.TPDU) (string, int, error) {
+	b, err := t.MarshalBinary()
+	if err != nil {
+		return "", 0, err
+	}
+	p := pdumode.PDU{SMSC: pdumode.SMSCAddress{Address: tpdu.NewAddress(tpdu.FromNumber("+447785016005"))}, TPDU: b}
+	h, err := p.MarshalHexString()
+	if err != nil {
+		return "", 0, err
+	}
+	return strings.ToUpper(h), len(b), nil
 }
 
 // inPart is one received SMS-DELIVER segment.
@@ -120,18 +130,28 @@ type inPart struct {
 	TPDU  *tpdu.TPDU
 }
 
-// decodeDeliver parses a PDU-mode hex string from +CMGR/+CMGL/+CMT.
-func decodeDeliver(h string) (inPart, error) {
+// decodePDU parses PDU-mode hex (SMSC address first) whose TPDU must be
+// of type want; what and noun name it in the errors.
+func decodePDU(h, what string, want tpdu.SmsType, noun string) (*tpdu.TPDU, error) {
 	p, err := pdumode.UnmarshalHexString(strings.TrimSpace(h))
 	if err != nil {
-		return inPart{}, fmt.Errorf("SMS PDU: %w", err)
+		return nil, fmt.Errorf("%s PDU: %w", what, err)
 	}
 	t, err := sms.Unmarshal(p.TPDU)
 	if err != nil {
-		return inPart{}, fmt.Errorf("SMS TPDU: %w", err)
+		return nil, fmt.Errorf("%s TPDU: %w", what, err)
 	}
-	if t.SmsType() != tpdu.SmsDeliver {
-		return inPart{}, fmt.Errorf("SMS TPDU: type %v, not a delivered message", t.SmsType())
+	if t.SmsType() != want {
+		return nil, fmt.Errorf("%s TPDU: type %v, not %s", what, t.SmsType(), noun)
+	}
+	return t, nil
+}
+
+// decodeDeliver parses a PDU-mode hex string from +CMGR/+CMGL/+CMT.
+func decodeDeliver(h string) (inPart, error) {
+	t, err := decodePDU(h, "SMS", tpdu.SmsDeliver, "a delivered message")
+	if err != nil {
+		return inPart{}, err
 	}
 	part := inPart{From: t.OA.Number(), Time: t.SCTS.Time, Total: 1, Seq: 1, TPDU: t}
 	if segs, seq, ref, ok := t.ConcatInfo(); ok && segs > 1 {
