@@ -14,12 +14,12 @@ import (
 
 // DHCP client states, as the API shows them.
 const (
-	DHCPNoCarrier = "no-carrier"
-	DHCPSelecting = "selecting"
-	DHCPBound     = "bound"
-	DHCPRenewing  = "renewing"
-	DHCPRebinding = "rebinding"
-	DHCPStopped   = "stopped"
+	dhcpNoCarrier = "no-carrier"
+	dhcpSelecting = "selecting"
+	dhcpBound     = "bound"
+	dhcpRenewing  = "renewing"
+	dhcpRebinding = "rebinding"
+	dhcpStopped   = "stopped"
 )
 
 // dhcpTransport performs single DHCP exchanges; the real one speaks on an
@@ -29,16 +29,16 @@ type dhcpTransport interface {
 	Discover(ctx context.Context) (*dhcpv4.DHCPv4, error)
 	// Renew asks to extend the lease of ack: unicast to its server when
 	// renewing, broadcast when rebinding. A NAK is an *nclient4.ErrNak.
-	Renew(ctx context.Context, l *Lease, broadcast bool) (*dhcpv4.DHCPv4, error)
+	Renew(ctx context.Context, l *dhcpLease, broadcast bool) (*dhcpv4.DHCPv4, error)
 }
 
-// DHCPClient keeps one interface's DHCPv4 lease: it acquires it when the
+// dhcpClient keeps one interface's DHCPv4 lease: it acquires it when the
 // carrier is up, renews it at T1, rebinds at T2 and gives it up at expiry.
 // It reports through OnLease (bound or renewed with new settings) and
 // OnLoss (the address must go). One goroutine (Run) owns the lease.
-type DHCPClient struct {
+type dhcpClient struct {
 	Transport dhcpTransport
-	OnLease   func(*Lease)
+	OnLease   func(*dhcpLease)
 	OnLoss    func(reason string)
 	Log       *slog.Logger
 	// Retry bounds the wait between failed discovers (doubles from 1s).
@@ -50,21 +50,21 @@ type DHCPClient struct {
 
 	mu       sync.Mutex
 	state    string
-	lease    *Lease
+	lease    *dhcpLease
 	renewals int
 	lastErr  string
 }
 
-// NewDHCPClient returns a client using t; call Run.
-func NewDHCPClient(t dhcpTransport, log *slog.Logger) *DHCPClient {
+// newDHCPClient returns a client using t; call Run.
+func newDHCPClient(t dhcpTransport, log *slog.Logger) *dhcpClient {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &DHCPClient{Transport: t, Log: log, Retry: 30 * time.Second, wake: make(chan struct{}, 1), state: DHCPNoCarrier}
+	return &dhcpClient{Transport: t, Log: log, Retry: 30 * time.Second, wake: make(chan struct{}, 1), state: dhcpNoCarrier}
 }
 
 // SetCarrier tells the client whether the link has carrier.
-func (c *DHCPClient) SetCarrier(up bool) {
+func (c *dhcpClient) SetCarrier(up bool) {
 	c.carrierMu.Lock()
 	c.carrier = up
 	c.carrierMu.Unlock()
@@ -74,25 +74,25 @@ func (c *DHCPClient) SetCarrier(up bool) {
 	}
 }
 
-func (c *DHCPClient) hasCarrier() bool {
+func (c *dhcpClient) hasCarrier() bool {
 	c.carrierMu.Lock()
 	defer c.carrierMu.Unlock()
 	return c.carrier
 }
 
-// DHCPStatus is a snapshot of the client.
-type DHCPStatus struct {
+// dhcpStatus is a snapshot of the client.
+type dhcpStatus struct {
 	State    string
-	Lease    *Lease
+	Lease    *dhcpLease
 	Renewals int
 	LastErr  string
 }
 
 // Status returns the current state and lease (a copy).
-func (c *DHCPClient) Status() DHCPStatus {
+func (c *dhcpClient) Status() dhcpStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := DHCPStatus{State: c.state, Renewals: c.renewals, LastErr: c.lastErr}
+	st := dhcpStatus{State: c.state, Renewals: c.renewals, LastErr: c.lastErr}
 	if c.lease != nil {
 		l := *c.lease
 		st.Lease = &l
@@ -100,7 +100,7 @@ func (c *DHCPClient) Status() DHCPStatus {
 	return st
 }
 
-func (c *DHCPClient) set(state string, l *Lease, err error) {
+func (c *dhcpClient) set(state string, l *dhcpLease, err error) {
 	c.mu.Lock()
 	c.state = state
 	c.lease = l
@@ -115,7 +115,7 @@ var errCarrierLost = errors.New("carrier lost")
 
 // sleep waits d, returning early with errCarrierLost when the carrier
 // drops, or with ctx's error.
-func (c *DHCPClient) sleep(ctx context.Context, d time.Duration) error {
+func (c *dhcpClient) sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -133,7 +133,7 @@ func (c *DHCPClient) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // exchange runs fn bounded by timeout and aborted when the carrier drops.
-func (c *DHCPClient) exchange(ctx context.Context, timeout time.Duration, fn func(context.Context) (*dhcpv4.DHCPv4, error)) (*dhcpv4.DHCPv4, error) {
+func (c *dhcpClient) exchange(ctx context.Context, timeout time.Duration, fn func(context.Context) (*dhcpv4.DHCPv4, error)) (*dhcpv4.DHCPv4, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stop := make(chan struct{})
@@ -162,9 +162,9 @@ func (c *DHCPClient) exchange(ctx context.Context, timeout time.Duration, fn fun
 
 // Run keeps the lease until ctx ends. The lease is not released on exit:
 // the box may reboot into the same address.
-func (c *DHCPClient) Run(ctx context.Context) {
-	defer c.set(DHCPStopped, nil, nil)
-	var lease *Lease
+func (c *dhcpClient) Run(ctx context.Context) {
+	defer c.set(dhcpStopped, nil, nil)
+	var lease *dhcpLease
 	drop := func(reason string) {
 		if lease != nil {
 			c.Log.Info("dhcp lease lost", "address", lease.Address, "reason", reason)
@@ -176,7 +176,7 @@ func (c *DHCPClient) Run(ctx context.Context) {
 	}
 	for ctx.Err() == nil {
 		if !c.hasCarrier() {
-			c.set(DHCPNoCarrier, lease, nil)
+			c.set(dhcpNoCarrier, lease, nil)
 			var expire <-chan time.Time
 			var t *time.Timer
 			if lease != nil {
@@ -201,7 +201,7 @@ func (c *DHCPClient) Run(ctx context.Context) {
 		if lease != nil {
 			// Back from a carrier loss with a lease still valid: confirm it
 			// by broadcast (INIT-REBOOT), else start over.
-			c.set(DHCPRebinding, lease, nil)
+			c.set(dhcpRebinding, lease, nil)
 			ack, err := c.exchange(ctx, 4*time.Second, func(ctx context.Context) (*dhcpv4.DHCPv4, error) {
 				return c.Transport.Renew(ctx, lease, true)
 			})
@@ -228,7 +228,7 @@ func (c *DHCPClient) Run(ctx context.Context) {
 	}
 }
 
-func leaseFrom(ack *dhcpv4.DHCPv4, err error) (*Lease, error) {
+func leaseFrom(ack *dhcpv4.DHCPv4, err error) (*dhcpLease, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -236,14 +236,14 @@ func leaseFrom(ack *dhcpv4.DHCPv4, err error) (*Lease, error) {
 }
 
 // bound installs a new or renewed lease and reports it.
-func (c *DHCPClient) bound(old, l *Lease) *Lease {
+func (c *dhcpClient) bound(old, l *dhcpLease) *dhcpLease {
 	c.mu.Lock()
 	if old != nil {
 		c.renewals++
 	}
 	c.mu.Unlock()
-	c.set(DHCPBound, l, nil)
-	if old == nil || !old.AddrConfig.Equal(l.AddrConfig) {
+	c.set(dhcpBound, l, nil)
+	if old == nil || !old.addrConfig.Equal(l.addrConfig) {
 		c.Log.Info("dhcp lease", "address", l.Address, "gateway", l.Gateway, "dns", l.DNS, "lease", l.Duration, "t1", l.T1, "t2", l.T2)
 	} else {
 		c.Log.Debug("dhcp lease renewed", "address", l.Address, "lease", l.Duration)
@@ -255,10 +255,10 @@ func (c *DHCPClient) bound(old, l *Lease) *Lease {
 }
 
 // discover repeats DISCOVER with backoff until a lease is bound.
-func (c *DHCPClient) discover(ctx context.Context) (*Lease, error) {
+func (c *dhcpClient) discover(ctx context.Context) (*dhcpLease, error) {
 	wait := time.Second
 	for {
-		c.set(DHCPSelecting, nil, nil)
+		c.set(dhcpSelecting, nil, nil)
 		ack, err := c.exchange(ctx, 10*time.Second, c.Transport.Discover)
 		if errors.Is(err, errCarrierLost) || ctx.Err() != nil {
 			return nil, errCarrierLost
@@ -267,7 +267,7 @@ func (c *DHCPClient) discover(ctx context.Context) (*Lease, error) {
 		if err == nil {
 			return l, nil
 		}
-		c.set(DHCPSelecting, nil, err)
+		c.set(dhcpSelecting, nil, err)
 		c.Log.Debug("dhcp discover failed", "err", err, "retry_in", wait)
 		if err := c.sleep(ctx, wait); err != nil {
 			return nil, err
@@ -278,20 +278,20 @@ func (c *DHCPClient) discover(ctx context.Context) (*Lease, error) {
 
 // keep renews *lease until it is lost (returns nil, lease set to nil) or
 // the carrier drops (errCarrierLost, lease kept).
-func (c *DHCPClient) keep(ctx context.Context, lease **Lease, drop func(string)) error {
+func (c *dhcpClient) keep(ctx context.Context, lease **dhcpLease, drop func(string)) error {
 	for {
 		l := *lease
 		now := time.Now()
 		var next time.Time
 		switch {
 		case now.Before(l.RenewAt()):
-			c.set(DHCPBound, l, nil)
+			c.set(dhcpBound, l, nil)
 			next = l.RenewAt()
 		case now.Before(l.ExpiresAt()):
 			broadcast := !now.Before(l.RebindAt())
-			state, deadline := DHCPRenewing, l.RebindAt()
+			state, deadline := dhcpRenewing, l.RebindAt()
 			if broadcast {
-				state, deadline = DHCPRebinding, l.ExpiresAt()
+				state, deadline = dhcpRebinding, l.ExpiresAt()
 			}
 			c.set(state, l, nil)
 			// RFC 2131 4.4.5: retry at half the remaining time; our floor is

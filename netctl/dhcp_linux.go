@@ -40,7 +40,7 @@ func (d ifaceDHCP) Discover(ctx context.Context) (*dhcpv4.DHCPv4, error) {
 	return l.ACK, nil
 }
 
-func (d ifaceDHCP) Renew(ctx context.Context, l *Lease, broadcast bool) (*dhcpv4.DHCPv4, error) {
+func (d ifaceDHCP) Renew(ctx context.Context, l *dhcpLease, broadcast bool) (*dhcpv4.DHCPv4, error) {
 	if l.ack == nil {
 		return nil, errors.New("dhcp: lease has no ACK to renew")
 	}

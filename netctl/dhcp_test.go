@@ -46,7 +46,7 @@ func (f *fakeDHCP) Discover(ctx context.Context) (*dhcpv4.DHCPv4, error) {
 	return f.reply(time.Second, 2*time.Second), nil
 }
 
-func (f *fakeDHCP) Renew(ctx context.Context, l *Lease, broadcast bool) (*dhcpv4.DHCPv4, error) {
+func (f *fakeDHCP) Renew(ctx context.Context, l *dhcpLease, broadcast bool) (*dhcpv4.DHCPv4, error) {
 	f.mu.Lock()
 	if broadcast {
 		f.rebinds++
@@ -93,10 +93,10 @@ type events struct {
 func TestDHCPClientLifecycle(t *testing.T) {
 	t.Parallel()
 	srv := &fakeDHCP{up: true, lease: 10}
-	c := NewDHCPClient(srv, slog.New(slog.DiscardHandler))
+	c := newDHCPClient(srv, slog.New(slog.DiscardHandler))
 	c.Retry = time.Second
 	ev := &events{}
-	c.OnLease = func(*Lease) { ev.mu.Lock(); ev.leases++; ev.mu.Unlock() }
+	c.OnLease = func(*dhcpLease) { ev.mu.Lock(); ev.leases++; ev.mu.Unlock() }
 	c.OnLoss = func(r string) { ev.mu.Lock(); ev.losses = append(ev.losses, r); ev.mu.Unlock() }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -109,17 +109,17 @@ func TestDHCPClientLifecycle(t *testing.T) {
 			t.Error("Run did not stop")
 		}
 	}()
-	if c.Status().State != DHCPNoCarrier {
+	if c.Status().State != dhcpNoCarrier {
 		t.Fatalf("state without carrier: %s", c.Status().State)
 	}
 	c.SetCarrier(true)
-	testenv.WaitFor(t, 3*time.Second, "bound", testenv.Cond(func() bool { return c.Status().State == DHCPBound }))
+	testenv.WaitFor(t, 3*time.Second, "bound", testenv.Cond(func() bool { return c.Status().State == dhcpBound }))
 	testenv.WaitFor(t, 3*time.Second, "unicast renew at T1", testenv.Cond(func() bool { _, r, _ := srv.counts(); return r >= 1 && c.Status().Renewals >= 1 }))
 
 	srv.mu.Lock()
 	srv.up = false
 	srv.mu.Unlock()
-	testenv.WaitFor(t, 5*time.Second, "rebinding", testenv.Cond(func() bool { return c.Status().State == DHCPRebinding }))
+	testenv.WaitFor(t, 5*time.Second, "rebinding", testenv.Cond(func() bool { return c.Status().State == dhcpRebinding }))
 	testenv.WaitFor(t, 12*time.Second, "expiry", testenv.Cond(func() bool {
 		ev.mu.Lock()
 		defer ev.mu.Unlock()
@@ -128,13 +128,13 @@ func TestDHCPClientLifecycle(t *testing.T) {
 	if _, _, rb := srv.counts(); rb == 0 {
 		t.Error("no broadcast rebind before expiry")
 	}
-	if st := c.Status(); st.Lease != nil || st.State != DHCPSelecting {
+	if st := c.Status(); st.Lease != nil || st.State != dhcpSelecting {
 		t.Errorf("after expiry: %+v", st)
 	}
 	srv.mu.Lock()
 	srv.up = true
 	srv.mu.Unlock()
-	testenv.WaitFor(t, 5*time.Second, "bound again", testenv.Cond(func() bool { return c.Status().State == DHCPBound }))
+	testenv.WaitFor(t, 5*time.Second, "bound again", testenv.Cond(func() bool { return c.Status().State == dhcpBound }))
 
 	// NAK on renewal: lease dropped at once.
 	srv.mu.Lock()
@@ -148,12 +148,12 @@ func TestDHCPClientLifecycle(t *testing.T) {
 	srv.mu.Lock()
 	srv.nak = false
 	srv.mu.Unlock()
-	testenv.WaitFor(t, 5*time.Second, "bound after NAK", testenv.Cond(func() bool { return c.Status().State == DHCPBound }))
+	testenv.WaitFor(t, 5*time.Second, "bound after NAK", testenv.Cond(func() bool { return c.Status().State == dhcpBound }))
 
 	// Carrier loss: exchanges stop; the lease is kept and confirmed by
 	// broadcast when the carrier returns.
 	c.SetCarrier(false)
-	testenv.WaitFor(t, 3*time.Second, "no-carrier", testenv.Cond(func() bool { return c.Status().State == DHCPNoCarrier }))
+	testenv.WaitFor(t, 3*time.Second, "no-carrier", testenv.Cond(func() bool { return c.Status().State == dhcpNoCarrier }))
 	if c.Status().Lease == nil {
 		t.Error("lease dropped on carrier loss (it must survive until expiry)")
 	}
@@ -161,7 +161,7 @@ func TestDHCPClientLifecycle(t *testing.T) {
 	c.SetCarrier(true)
 	testenv.WaitFor(t, 3*time.Second, "confirmed after carrier", testenv.Cond(func() bool {
 		_, _, rb := srv.counts()
-		return rb > rb0 && c.Status().State == DHCPBound
+		return rb > rb0 && c.Status().State == dhcpBound
 	}))
 }
 
@@ -170,14 +170,14 @@ func TestDHCPClientLifecycle(t *testing.T) {
 func TestDHCPClientExpiresWithoutCarrier(t *testing.T) {
 	t.Parallel()
 	srv := &fakeDHCP{up: true, lease: 10}
-	c := NewDHCPClient(srv, slog.New(slog.DiscardHandler))
+	c := newDHCPClient(srv, slog.New(slog.DiscardHandler))
 	lost := make(chan string, 4)
 	c.OnLoss = func(r string) { lost <- r }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)
 	c.SetCarrier(true)
-	testenv.WaitFor(t, 3*time.Second, "bound", testenv.Cond(func() bool { return c.Status().State == DHCPBound }))
+	testenv.WaitFor(t, 3*time.Second, "bound", testenv.Cond(func() bool { return c.Status().State == dhcpBound }))
 	c.SetCarrier(false)
 	select {
 	case r := <-lost:

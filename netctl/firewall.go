@@ -21,9 +21,9 @@ type firewallPlan struct {
 	LAN     []string // trusted: everything accepted
 	// VPN interface names; a trailing '*' matches a prefix.
 	VPN        []string
-	OpenUDP    []PortRange
-	OpenTCP    []PortRange
-	Management []PortRange // TCP, LAN and VPN only (implied by the policy)
+	OpenUDP    []portRange
+	OpenTCP    []portRange
+	Management []portRange // TCP, LAN and VPN only (implied by the policy)
 	Router     bool        // forward LAN -> uplinks with NAT
 	// VPNToLAN are LAN destinations the VPN may open connections to through
 	// the box; LANToVPN are VPN destinations the LAN may reach. Empty: the
@@ -37,17 +37,17 @@ type firewallPlan struct {
 	NoFilter bool
 }
 
-// PortRange is an inclusive port range.
-type PortRange struct{ Lo, Hi uint16 }
+// portRange is an inclusive port range.
+type portRange struct{ Lo, Hi uint16 }
 
-func parseRanges(ss []string) ([]PortRange, error) {
-	var out []PortRange
+func parseRanges(ss []string) ([]portRange, error) {
+	var out []portRange
 	for _, s := range ss {
 		lo, hi, err := config.ParsePortRange(s)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, PortRange{lo, hi})
+		out = append(out, portRange{lo, hi})
 	}
 	return out, nil
 }
@@ -73,7 +73,7 @@ func (p firewallPlan) Equal(q firewallPlan) bool {
 
 func ifnameData(name string) []byte { return firewall.IfnameData(name) }
 
-func matchDport(proto byte, r PortRange) []expr.Any {
+func matchDport(proto byte, r portRange) []expr.Any {
 	return firewall.MatchDport(proto, firewall.PortRange(r))
 }
 

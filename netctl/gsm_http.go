@@ -75,57 +75,22 @@ func (h *gsmHub) mount(m *http.ServeMux) {
 		}
 		localapi.WriteJSON(w, http.StatusOK, evs)
 	})
-	m.HandleFunc("POST /v1/gsm/answer", h.callHandler(func(ctx context.Context, gd gsmDriver, req netapi.GSMCallRequest) (any, error) {
+	m.HandleFunc("POST /v1/gsm/answer", gsmRequest(h, 30*time.Second, checkCall, writeGSMError, func(ctx context.Context, gd gsmDriver, req netapi.GSMCallRequest) (any, error) {
 		return struct{}{}, h.answer(ctx, gd, req.Call)
 	}))
-	m.HandleFunc("POST /v1/gsm/hangup", h.callHandler(func(ctx context.Context, gd gsmDriver, req netapi.GSMCallRequest) (any, error) {
+	m.HandleFunc("POST /v1/gsm/hangup", gsmRequest(h, 30*time.Second, checkCall, writeGSMError, func(ctx context.Context, gd gsmDriver, req netapi.GSMCallRequest) (any, error) {
 		return struct{}{}, h.hangup(ctx, gd, req.Call)
 	}))
-	m.HandleFunc("POST /v1/gsm/dial", func(w http.ResponseWriter, r *http.Request) {
-		var req netapi.GSMDialRequest
-		if err := localapi.ReadJSON(r, &req); err != nil {
-			localapi.WriteError(w, http.StatusBadRequest, err)
-			return
-		}
-		if err := modem.CheckDialNumber(req.Number); err != nil {
-			localapi.WriteError(w, http.StatusBadRequest, err)
-			return
-		}
-		gd, ok := h.gsmDriver(w)
-		if !ok {
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 40*time.Second)
-		defer cancel()
-		res, err := h.dial(ctx, gd, req.Number)
-		if err != nil {
-			localapi.WriteError(w, http.StatusBadGateway, err)
-			return
-		}
-		localapi.WriteJSON(w, http.StatusOK, res)
-	})
-	m.HandleFunc("POST /v1/gsm/dtmf", func(w http.ResponseWriter, r *http.Request) {
-		var req netapi.GSMDTMFRequest
-		if err := localapi.ReadJSON(r, &req); err != nil {
-			localapi.WriteError(w, http.StatusBadRequest, err)
-			return
-		}
-		if err := modem.CheckDTMF(req.Digits); err != nil {
-			localapi.WriteError(w, http.StatusBadRequest, err)
-			return
-		}
-		gd, ok := h.gsmDriver(w)
-		if !ok {
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		defer cancel()
-		if err := h.dtmf(ctx, gd, req.Digits); err != nil {
-			writeGSMError(w, err)
-			return
-		}
-		localapi.WriteJSON(w, http.StatusOK, struct{}{})
-	})
+	// A failed dial is always 502: the number was checked, the network said no.
+	dialErr := func(w http.ResponseWriter, err error) { localapi.WriteError(w, http.StatusBadGateway, err) }
+	m.HandleFunc("POST /v1/gsm/dial", gsmRequest(h, 40*time.Second, func(req netapi.GSMDialRequest) error { return modem.CheckDialNumber(req.Number) }, dialErr,
+		func(ctx context.Context, gd gsmDriver, req netapi.GSMDialRequest) (any, error) {
+			return h.dial(ctx, gd, req.Number)
+		}))
+	m.HandleFunc("POST /v1/gsm/dtmf", gsmRequest(h, 30*time.Second, func(req netapi.GSMDTMFRequest) error { return modem.CheckDTMF(req.Digits) }, writeGSMError,
+		func(ctx context.Context, gd gsmDriver, req netapi.GSMDTMFRequest) (any, error) {
+			return struct{}{}, h.dtmf(ctx, gd, req.Digits)
+		}))
 }
 
 func writeGSMError(w http.ResponseWriter, err error) {
@@ -152,26 +117,37 @@ func (h *gsmHub) gsmDriver(w http.ResponseWriter) (gsmDriver, bool) {
 	return gd, true
 }
 
-func (h *gsmHub) callHandler(f func(context.Context, gsmDriver, netapi.GSMCallRequest) (any, error)) http.HandlerFunc {
+// checkCall refuses a call number outside 0..7 (+CLCC numbers calls 1 to 7).
+func checkCall(req netapi.GSMCallRequest) error {
+	if req.Call < 0 || req.Call > 7 {
+		return fmt.Errorf("call %d: calls are numbered 1 to 7 (0: the ringing one, for hangup: all)", req.Call)
+	}
+	return nil
+}
+
+// gsmRequest is the frame every call-control request shares: read the
+// JSON body and check it (400), take the driver (409), run do within
+// timeout and answer its result, or its error through writeErr.
+func gsmRequest[Req any](h *gsmHub, timeout time.Duration, check func(Req) error, writeErr func(http.ResponseWriter, error), do func(context.Context, gsmDriver, Req) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req netapi.GSMCallRequest
+		var req Req
 		if err := localapi.ReadJSON(r, &req); err != nil {
 			localapi.WriteError(w, http.StatusBadRequest, err)
 			return
 		}
-		if req.Call < 0 || req.Call > 7 {
-			localapi.WriteError(w, http.StatusBadRequest, fmt.Errorf("call %d: calls are numbered 1 to 7 (0: the ringing one, for hangup: all)", req.Call))
+		if err := check(req); err != nil {
+			localapi.WriteError(w, http.StatusBadRequest, err)
 			return
 		}
 		gd, ok := h.gsmDriver(w)
 		if !ok {
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		out, err := f(ctx, gd, req)
+		out, err := do(ctx, gd, req)
 		if err != nil {
-			writeGSMError(w, err)
+			writeErr(w, err)
 			return
 		}
 		localapi.WriteJSON(w, http.StatusOK, out)
@@ -363,7 +339,7 @@ func describeCalls(calls []netapi.GSMCall) string {
 // and answers the stored message with the message reference of each part.
 func sendSMSHandler(driver func() (ModemDriver, error), log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var req SendSMSRequest
+		var req netapi.SendSMSRequest
 		if err := localapi.ReadJSON(r, &req); err != nil {
 			localapi.WriteError(w, http.StatusBadRequest, err)
 			return

@@ -448,6 +448,33 @@ func TestGSMRoutesOnService(t *testing.T) {
 	}
 }
 
+// Every call-control request checks its body before it asks for the
+// modem: bad input is 400 even without one, good input then 409.
+func TestGSMRequestRefusals(t *testing.T) {
+	s := &Service{Mux: http.NewServeMux(), log: slog.New(slog.DiscardHandler)}
+	s.gsmRoutes(s.Mux)
+	cases := []struct {
+		path, body string
+		code       int
+	}{
+		{"/v1/gsm/answer", `{"call":`, http.StatusBadRequest},
+		{"/v1/gsm/answer", `{"call":8}`, http.StatusBadRequest},
+		{"/v1/gsm/hangup", `{"call":-1}`, http.StatusBadRequest},
+		{"/v1/gsm/hangup", `{"call":0}`, http.StatusConflict},
+		{"/v1/gsm/dial", `{"number":"12;ATH"}`, http.StatusBadRequest},
+		{"/v1/gsm/dial", `[]`, http.StatusBadRequest},
+		{"/v1/gsm/dtmf", `{"digits":"12x"}`, http.StatusBadRequest},
+		{"/v1/gsm/dtmf", `{"digits":"12#"}`, http.StatusConflict},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		s.Mux.ServeHTTP(rec, httptest.NewRequest("POST", c.path, strings.NewReader(c.body)))
+		if rec.Code != c.code {
+			t.Errorf("%s %s: %d %s, want %d", c.path, c.body, rec.Code, rec.Body, c.code)
+		}
+	}
+}
+
 // An SMS stored while netctl was still opening the modem (before the
 // gateway's first poll started the hub) is announced; one stored by an
 // earlier netctl is not.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/localapi"
 )
 
@@ -80,7 +81,7 @@ func (s *Service) routes() {
 			localapi.WriteError(w, http.StatusBadGateway, err)
 			return
 		}
-		localapi.WriteJSON(w, http.StatusOK, ATResponse{Lines: lines})
+		localapi.WriteJSON(w, http.StatusOK, netapi.ATResponse{Lines: lines})
 	})
 	m.HandleFunc("GET /v1/sms", func(w http.ResponseWriter, r *http.Request) {
 		drv, err := s.modemDriver()
@@ -135,7 +136,7 @@ func (s *Service) modemDriver() (ModemDriver, error) {
 	return mm.driver()
 }
 
-func validSMS(r SendSMSRequest) error {
+func validSMS(r netapi.SendSMSRequest) error {
 	to := strings.TrimPrefix(r.To, "+")
 	if to == "" || len(to) > 20 || strings.Trim(to, "0123456789") != "" {
 		return errors.New("to: want a phone number, digits with an optional leading +")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"edgebox/api/netapi"
+
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
 )
@@ -20,9 +21,7 @@ import (
 
 // The lease types the API shows live in the leaf package netapi.
 type (
-	LANLease      = netapi.LANLease
-	LANDHCPServer = netapi.LANDHCPServer
-	LANLeases     = netapi.LANLeases
+	LANLeases = netapi.LANLeases
 )
 
 // LANDomain is the DNS domain LAN clients are given (option 15); the box
@@ -40,8 +39,8 @@ type leasePool struct {
 	router      bool         // offer the box as the default gateway
 	dns         []netip.Addr // DNS servers for the clients
 
-	leases   map[string]*LANLease  // by MAC
-	byAddr   map[netip.Addr]string // MAC by leased address
+	leases   map[string]*netapi.LANLease // by MAC
+	byAddr   map[netip.Addr]string       // MAC by leased address
 	offers   map[netip.Addr]offer
 	declined map[netip.Addr]time.Time // in use by someone we do not know, until
 }
@@ -56,12 +55,12 @@ const offerHold = time.Minute
 
 func newLeasePool(iface string, port netip.Prefix, first, last netip.Addr, leaseTime time.Duration) *leasePool {
 	return &leasePool{iface: iface, server: port.Addr(), subnet: port.Masked(), first: first, last: last, leaseTime: leaseTime,
-		leases: map[string]*LANLease{}, byAddr: map[netip.Addr]string{}, offers: map[netip.Addr]offer{}, declined: map[netip.Addr]time.Time{}}
+		leases: map[string]*netapi.LANLease{}, byAddr: map[netip.Addr]string{}, offers: map[netip.Addr]offer{}, declined: map[netip.Addr]time.Time{}}
 }
 
 // setLease records l; an expired lease of another client on the same
 // address goes, so that each address has one lease at most.
-func (p *leasePool) setLease(l LANLease) {
+func (p *leasePool) setLease(l netapi.LANLease) {
 	a := netip.MustParseAddr(l.Address)
 	p.dropLease(l.MAC)
 	if other, ok := p.byAddr[a]; ok {
@@ -80,7 +79,7 @@ func (p *leasePool) dropLease(mac string) {
 
 // load takes stored leases, dropping expired ones and those outside the
 // pool (the range may have changed).
-func (p *leasePool) load(stored []LANLease, now time.Time) {
+func (p *leasePool) load(stored []netapi.LANLease, now time.Time) {
 	for _, l := range stored {
 		a, err := netip.ParseAddr(l.Address)
 		if err != nil || !p.inPool(a) || !l.Expires.After(now) || l.Interface != p.iface {
@@ -94,14 +93,14 @@ func (p *leasePool) load(stored []LANLease, now time.Time) {
 }
 
 // list returns the current leases sorted by address.
-func (p *leasePool) list(now time.Time) []LANLease {
-	var out []LANLease
+func (p *leasePool) list(now time.Time) []netapi.LANLease {
+	var out []netapi.LANLease
 	for _, l := range p.leases {
 		if l.Expires.After(now) {
 			out = append(out, *l)
 		}
 	}
-	slices.SortFunc(out, func(a, b LANLease) int {
+	slices.SortFunc(out, func(a, b netapi.LANLease) int {
 		return netip.MustParseAddr(a.Address).Compare(netip.MustParseAddr(b.Address))
 	})
 	return out
@@ -202,7 +201,7 @@ func (p *leasePool) answer(m *dhcpv4.DHCPv4, now time.Time) (*dhcpv4.DHCPv4, boo
 		if len(host) > 63 || strings.ContainsFunc(host, func(r rune) bool { return r < ' ' || r > '~' }) {
 			host = ""
 		}
-		p.setLease(LANLease{Interface: p.iface, MAC: mac, Address: want.String(), Hostname: host, Expires: now.Add(p.leaseTime)})
+		p.setLease(netapi.LANLease{Interface: p.iface, MAC: mac, Address: want.String(), Hostname: host, Expires: now.Add(p.leaseTime)})
 		delete(p.offers, want)
 		delete(p.declined, want)
 		return p.reply(m, dhcpv4.MessageTypeAck, want), true

@@ -17,6 +17,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/atomicfile"
 	"edgebox/internal/config"
 )
@@ -42,7 +43,7 @@ func leaseFile(dir, iface string) string { return filepath.Join(dir, "lan-leases
 
 // readLeases loads stored leases. A damaged file is kept aside (.bad) for
 // a look, and the server starts with none.
-func readLeases(file string, log *slog.Logger) []LANLease {
+func readLeases(file string, log *slog.Logger) []netapi.LANLease {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -50,7 +51,7 @@ func readLeases(file string, log *slog.Logger) []LANLease {
 		}
 		return nil
 	}
-	var ls []LANLease
+	var ls []netapi.LANLease
 	if err := json.Unmarshal(data, &ls); err != nil {
 		log.Warn("LAN DHCP leases damaged; kept as .bad, starting with none", "file", file, "err", err)
 		os.Rename(file, file+".bad")
@@ -94,7 +95,7 @@ func (l *lanDHCP) serve() {
 		now := time.Now()
 		l.mu.Lock()
 		reply, changed := l.pool.answer(m, now)
-		var leases []LANLease
+		var leases []netapi.LANLease
 		if changed {
 			leases = l.pool.list(now)
 		}
@@ -114,7 +115,7 @@ func (l *lanDHCP) serve() {
 	}
 }
 
-func (l *lanDHCP) store(leases []LANLease) {
+func (l *lanDHCP) store(leases []netapi.LANLease) {
 	data, err := json.MarshalIndent(leases, "", "  ")
 	if err == nil {
 		err = atomicfile.WriteFile(l.file, append(data, '\n'), 0o644)
@@ -138,11 +139,11 @@ func (l *lanDHCP) stop() {
 	}
 }
 
-func (l *lanDHCP) status() (LANDHCPServer, []LANLease) {
+func (l *lanDHCP) status() (netapi.LANDHCPServer, []netapi.LANLease) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := l.pool
-	return LANDHCPServer{Interface: p.iface, First: p.first.String(), Last: p.last.String(),
+	return netapi.LANDHCPServer{Interface: p.iface, First: p.first.String(), Last: p.last.String(),
 		LeaseSec: int(p.leaseTime / time.Second), Running: true, Error: l.err}, p.list(time.Now())
 }
 
@@ -234,15 +235,15 @@ func (s *Service) stopLANDHCPLocked() {
 func (s *Service) LANLeases() LANLeases {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := LANLeases{Servers: []LANDHCPServer{}, Leases: []LANLease{}}
+	out := LANLeases{Servers: []netapi.LANDHCPServer{}, Leases: []netapi.LANLease{}}
 	for _, l := range s.lanDHCP {
 		st, leases := l.status()
 		out.Servers = append(out.Servers, st)
 		out.Leases = append(out.Leases, leases...)
 	}
 	for iface, e := range s.lanDHCPErr {
-		out.Servers = append(out.Servers, LANDHCPServer{Interface: iface, Error: e})
+		out.Servers = append(out.Servers, netapi.LANDHCPServer{Interface: iface, Error: e})
 	}
-	slices.SortFunc(out.Servers, func(a, b LANDHCPServer) int { return cmp.Compare(a.Interface, b.Interface) })
+	slices.SortFunc(out.Servers, func(a, b netapi.LANDHCPServer) int { return cmp.Compare(a.Interface, b.Interface) })
 	return out
 }

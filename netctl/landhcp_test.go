@@ -1,6 +1,7 @@
 package netctl
 
 import (
+	"edgebox/api/netapi"
 	"net"
 	"net/netip"
 	"testing"
@@ -110,7 +111,7 @@ func TestLANDHCPLeaseCycle(t *testing.T) {
 func TestLANDHCPLoadSkipsBadLeases(t *testing.T) {
 	p := testPool()
 	now := time.Unix(1_800_000_000, 0)
-	p.load([]LANLease{
+	p.load([]netapi.LANLease{
 		{Interface: "lan0", MAC: "02:00:00:00:00:01", Address: "192.168.1.101", Expires: now.Add(time.Hour)},
 		{Interface: "lan0", MAC: "02:00:00:00:00:02", Address: "192.168.1.101", Expires: now.Add(time.Hour)}, // same address
 		{Interface: "lan0", MAC: "02:00:00:00:00:03", Address: "192.168.1.50", Expires: now.Add(time.Hour)},  // outside the pool

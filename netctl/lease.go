@@ -12,23 +12,20 @@ import (
 	"edgebox/api/netapi"
 )
 
-// AddrConfig is everything an uplink or LAN port needs to be configured,
+// addrConfig is everything an uplink or LAN port needs to be configured,
 // whether it came from a DHCP lease, the config file or the modem.
-type AddrConfig struct {
+type addrConfig struct {
 	Address netip.Prefix `json:"address"`
 	Gateway netip.Addr   `json:"gateway,omitzero"`
 	DNS     []netip.Addr `json:"dns,omitempty"`
 	MTU     int          `json:"mtu,omitempty"`
 	// Routes are classless static routes (DHCP option 121) other than the
 	// default route, which is Gateway.
-	Routes []Route `json:"routes,omitempty"`
+	Routes []netapi.Route `json:"routes,omitempty"`
 }
 
-// Route is one static route through an uplink (netapi.Route).
-type Route = netapi.Route
-
 // Equal reports whether two configurations would program the same kernel state.
-func (a AddrConfig) Equal(b AddrConfig) bool {
+func (a addrConfig) Equal(b addrConfig) bool {
 	if a.Address != b.Address || a.Gateway != b.Gateway || a.MTU != b.MTU || len(a.DNS) != len(b.DNS) || len(a.Routes) != len(b.Routes) {
 		return false
 	}
@@ -45,9 +42,9 @@ func (a AddrConfig) Equal(b AddrConfig) bool {
 	return true
 }
 
-// Lease is a DHCPv4 lease: the configuration plus its timers.
-type Lease struct {
-	AddrConfig
+// dhcpLease is a DHCPv4 lease: the configuration plus its timers.
+type dhcpLease struct {
+	addrConfig
 	Server   netip.Addr    `json:"server"`
 	Acquired time.Time     `json:"acquired"`
 	T1       time.Duration `json:"t1"` // renew (unicast to Server)
@@ -58,9 +55,9 @@ type Lease struct {
 }
 
 // RenewAt, RebindAt and ExpiresAt are the lease's deadlines.
-func (l *Lease) RenewAt() time.Time   { return l.Acquired.Add(l.T1) }
-func (l *Lease) RebindAt() time.Time  { return l.Acquired.Add(l.T2) }
-func (l *Lease) ExpiresAt() time.Time { return l.Acquired.Add(l.Duration) }
+func (l *dhcpLease) RenewAt() time.Time   { return l.Acquired.Add(l.T1) }
+func (l *dhcpLease) RebindAt() time.Time  { return l.Acquired.Add(l.T2) }
+func (l *dhcpLease) ExpiresAt() time.Time { return l.Acquired.Add(l.Duration) }
 
 // minLease guards against servers that hand out absurdly short leases: we
 // would spend all our time renewing.
@@ -69,7 +66,7 @@ const minLease = 10 * time.Second
 // leaseFromACK turns a DHCPACK into a Lease acquired at now. It applies
 // RFC 2131's default T1 (0.5) and T2 (0.875) when the server sends none or
 // nonsense, and RFC 3442's rule that option 121 overrides option 3.
-func leaseFromACK(ack *dhcpv4.DHCPv4, now time.Time) (*Lease, error) {
+func leaseFromACK(ack *dhcpv4.DHCPv4, now time.Time) (*dhcpLease, error) {
 	if ack == nil {
 		return nil, errors.New("dhcp: no ACK")
 	}
@@ -92,7 +89,7 @@ func leaseFromACK(ack *dhcpv4.DHCPv4, now time.Time) (*Lease, error) {
 	} else if ip.As4()[0] < 192 {
 		bits = 16
 	}
-	l := &Lease{Acquired: now, ack: ack}
+	l := &dhcpLease{Acquired: now, ack: ack}
 	l.Address = netip.PrefixFrom(ip, bits)
 	if s, ok := netip.AddrFromSlice(ack.ServerIdentifier().To4()); ok {
 		l.Server = s
@@ -121,7 +118,7 @@ func leaseFromACK(ack *dhcpv4.DHCPv4, now time.Time) (*Lease, error) {
 				}
 				continue
 			}
-			l.Routes = append(l.Routes, Route{Dst: p, Gateway: gw})
+			l.Routes = append(l.Routes, netapi.Route{Dst: p, Gateway: gw})
 		}
 	} else {
 		for _, r := range ack.Router() {

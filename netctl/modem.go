@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/config"
 )
 
@@ -47,7 +48,7 @@ type modemManager struct {
 	checkEvery, signalEvery, redialWait time.Duration
 	// pppAddress waits for pppd's interface address (nil:
 	// waitPPPAddress); tests without PPP in the kernel replace it.
-	pppAddress func(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*AddrConfig, error)
+	pppAddress func(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*addrConfig, error)
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -90,7 +91,7 @@ func (m *modemManager) setState(state, errText string) {
 			m.st.ErrorTime = time.Now()
 		}
 		m.st.Error = errText
-	case state == ModemConnected || state == ModemDisconnected || state == ModemDisabled:
+	case state == ModemConnected || state == ModemDisconnected || state == netapi.ModemDisabled:
 		m.st.Error, m.st.ErrorTime = "", time.Time{}
 	}
 	m.mu.Unlock()
@@ -168,7 +169,7 @@ func (s *Service) configureModemLocked(old, cfg config.Network) {
 	}
 	if s.modem == nil {
 		m := &modemManager{s: s, log: s.log.With("part", "modem"), req: make(chan string, 4), cfg: cfg.Modem, done: make(chan struct{})}
-		m.st.State = ModemAbsent
+		m.st.State = netapi.ModemAbsent
 		ctx, cancel := context.WithCancel(s.ctx)
 		m.cancel = cancel
 		s.modem = m
@@ -205,7 +206,7 @@ func (m *modemManager) currentIface() string {
 	return m.iface
 }
 
-func (s *Service) uplinkLocked(name string) *Uplink {
+func (s *Service) uplinkLocked(name string) *uplink {
 	for _, u := range s.uplinks {
 		if u.Name == name {
 			return u
@@ -246,7 +247,7 @@ func (m *modemManager) setIface(iface string) {
 }
 
 // setStaticAddr programs the address the modem reported.
-func (m *modemManager) setStaticAddr(c *AddrConfig) {
+func (m *modemManager) setStaticAddr(c *addrConfig) {
 	s := m.s
 	s.mu.Lock()
 	if u := s.uplinkLocked("modem"); u != nil && u.Iface != "" {

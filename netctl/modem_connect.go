@@ -47,7 +47,7 @@ func (s *modemSession) connect(ctx context.Context, cfg config.Modem, _ string) 
 		if err != nil {
 			m.setState(ModemConnecting, "the modem did not tell its address: "+sayModemError(err))
 		} else {
-			m.setStaticAddr(&AddrConfig{Address: ip.Address, Gateway: ip.Gateway, DNS: ip.DNS})
+			m.setStaticAddr(&addrConfig{Address: ip.Address, Gateway: ip.Gateway, DNS: ip.DNS})
 		}
 	}
 	m.setState(ModemConnected, "")

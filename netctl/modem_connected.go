@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/modem"
 )
 
@@ -203,7 +204,7 @@ func (m *modemManager) addSignalLocked(sg modem.Signal, t time.Time) {
 		t = time.Now()
 	}
 	m.st.Signal = &sg
-	m.st.SignalHistory = append(m.st.SignalHistory, SignalSample{Time: t, Signal: sg})
+	m.st.SignalHistory = append(m.st.SignalHistory, netapi.SignalSample{Time: t, Signal: sg})
 	if n := len(m.st.SignalHistory); n > signalHistoryLen {
 		m.st.SignalHistory = slices.Delete(m.st.SignalHistory, 0, n-signalHistoryLen)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/modem"
 )
 
@@ -27,7 +28,7 @@ func (m *modemManager) run(ctx context.Context) {
 			var faulty *modem.FaultyModemError
 			switch {
 			case errors.As(err, &faulty):
-				m.setState(ModemFaulty, err.Error())
+				m.setState(netapi.ModemFaulty, err.Error())
 				wait = time.Minute
 			case errors.Is(err, modem.ErrNeedsReset):
 				// The modem restarts to apply a setting (EC25 switched
@@ -39,9 +40,9 @@ func (m *modemManager) run(ctx context.Context) {
 				wait = 2 * time.Second
 				continue
 			case errors.Is(err, modem.ErrNoModem):
-				m.setState(ModemAbsent, "no modem found; check that the card is seated")
+				m.setState(netapi.ModemAbsent, "no modem found; check that the card is seated")
 			default:
-				m.setState(ModemAbsent, err.Error())
+				m.setState(netapi.ModemAbsent, err.Error())
 			}
 			if !sleepOrReq(ctx, m.req, wait) {
 				break
@@ -64,7 +65,7 @@ func (m *modemManager) run(ctx context.Context) {
 		m.mu.Unlock()
 		drv.Close()
 	}
-	m.setState(ModemDisabled, "")
+	m.setState(netapi.ModemDisabled, "")
 }
 
 // sleepOrReq waits d or until a request arrives; false when ctx ended.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/config"
 	"edgebox/internal/testenv"
 	"edgebox/modem"
@@ -234,21 +235,21 @@ exit 1
 
 // newPPPManager runs a manager over drv with a modem uplink on ppp0 that
 // takes pppd's address from its output (the kernel here has no PPP).
-func newPPPManager(t *testing.T, drv ModemDriver) (*modemManager, *Uplink) {
+func newPPPManager(t *testing.T, drv ModemDriver) (*modemManager, *uplink) {
 	t.Setenv("EDGEBOX_RUN_DIR", t.TempDir())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	u := &Uplink{Name: "modem", Method: config.MethodPPP, Iface: pppIface}
-	s := &Service{opts: Options{Modems: fakeDriverOpener{drv}}, log: log, uplinks: []*Uplink{u}, kick: make(chan struct{}, 1)}
+	u := &uplink{Name: "modem", Method: config.MethodPPP, Iface: pppIface}
+	s := &Service{opts: Options{Modems: fakeDriverOpener{drv}}, log: log, uplinks: []*uplink{u}, kick: make(chan struct{}, 1)}
 	m := &modemManager{s: s, log: log, req: make(chan string, 4), done: make(chan struct{}),
 		cfg:        config.Modem{Enabled: true, APN: "internet", Method: config.MethodPPP},
 		checkEvery: 20 * time.Millisecond, signalEvery: 30 * time.Millisecond, redialWait: 100 * time.Millisecond,
-		pppAddress: func(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*AddrConfig, error) {
+		pppAddress: func(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*addrConfig, error) {
 			for i := 0; i < 200; i++ {
 				p.out.mu.Lock()
 				local := p.out.local
 				p.out.mu.Unlock()
 				if dns := p.out.dns(); local.IsValid() && len(dns) > 0 {
-					return &AddrConfig{Address: netip.PrefixFrom(local, 32), DNS: dns}, nil
+					return &addrConfig{Address: netip.PrefixFrom(local, 32), DNS: dns}, nil
 				}
 				select {
 				case <-p.done:
@@ -258,7 +259,7 @@ func newPPPManager(t *testing.T, drv ModemDriver) (*modemManager, *Uplink) {
 			}
 			return nil, errors.New("no address from pppd")
 		}}
-	m.st.State = ModemAbsent
+	m.st.State = netapi.ModemAbsent
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	s.modem = m
@@ -277,7 +278,7 @@ func countLines(path string) (n int, lines []string) {
 	return len(lines), lines
 }
 
-func uplinkAddr(m *modemManager, u *Uplink) *AddrConfig {
+func uplinkAddr(m *modemManager, u *uplink) *addrConfig {
 	m.s.mu.Lock()
 	defer m.s.mu.Unlock()
 	return u.addr
@@ -344,13 +345,13 @@ func TestModemPPPDExitRedials(t *testing.T) {
 			f := newFakeModem(t, shared)
 			fakePPPD(t, f.dir, "polite")
 			type snap struct {
-				addr    *AddrConfig
+				addr    *addrConfig
 				carrier bool
 				live    []int
 			}
 			snaps := make(chan snap, 4)
 			var m *modemManager
-			var u *Uplink
+			var u *uplink
 			f.onConnect = func(n int) {
 				if n == 2 {
 					m.s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/config"
 	"edgebox/modem"
 )
@@ -96,7 +97,7 @@ func (s *modemSession) setup(ctx context.Context) bool {
 	s.ppp = s.method == config.MethodPPP || drv.PPPOnly()
 	if !s.ppp {
 		if iface == "" {
-			m.setState(ModemFaulty, "the modem has no network interface; set network.modem.interface or method ppp")
+			m.setState(netapi.ModemFaulty, "the modem has no network interface; set network.modem.interface or method ppp")
 			s.wait(ctx, time.Minute)
 			return false
 		}

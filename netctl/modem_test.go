@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/config"
 	"edgebox/internal/testenv"
 	"edgebox/modem"
@@ -39,7 +40,7 @@ func newTestManager(t *testing.T, op ModemOpener) (*modemManager, context.Contex
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := &Service{opts: Options{Modems: op}, log: log}
 	m := &modemManager{s: s, log: log, req: make(chan string, 4), done: make(chan struct{}), redetectAfter: 50 * time.Millisecond}
-	m.st.State = ModemAbsent
+	m.st.State = netapi.ModemAbsent
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	t.Cleanup(func() { cancel(); <-m.done })
@@ -58,7 +59,7 @@ func TestModemNeedsResetDetectsAgain(t *testing.T) {
 	want := "the modem is restarting to apply a setting; detecting it again"
 	var st ModemStatus
 	testenv.Until(10*time.Second, "the restart shown", func() (bool, error) {
-		if st = m.status(); st.State == ModemFaulty {
+		if st = m.status(); st.State == netapi.ModemFaulty {
 			t.Fatalf("modem shown as faulty: %+v", st)
 		}
 		return st.Error == want, nil
@@ -82,8 +83,8 @@ func TestModemFaultyWaits(t *testing.T) {
 	m, ctx := newTestManager(t, f)
 	go m.run(ctx)
 	<-f.called
-	testenv.Until(10*time.Second, "faulty", testenv.Cond(func() bool { return m.status().State == ModemFaulty }))
-	if st := m.status(); st.State != ModemFaulty {
+	testenv.Until(10*time.Second, "faulty", testenv.Cond(func() bool { return m.status().State == netapi.ModemFaulty }))
+	if st := m.status(); st.State != netapi.ModemFaulty {
 		t.Fatalf("state %q, want faulty", st.State)
 	}
 	select {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/config"
 )
 
@@ -65,10 +66,10 @@ func TestRedactAT(t *testing.T) {
 }
 
 func TestValidSMS(t *testing.T) {
-	if err := validSMS(SendSMSRequest{To: "+4915550001", Text: "hi"}); err != nil {
+	if err := validSMS(netapi.SendSMSRequest{To: "+4915550001", Text: "hi"}); err != nil {
 		t.Error(err)
 	}
-	for _, bad := range []SendSMSRequest{{To: "", Text: "x"}, {To: "12ab", Text: "x"}, {To: "123", Text: ""}, {To: "123", Text: strings.Repeat("x", 1531)}} {
+	for _, bad := range []netapi.SendSMSRequest{{To: "", Text: "x"}, {To: "12ab", Text: "x"}, {To: "123", Text: ""}, {To: "123", Text: strings.Repeat("x", 1531)}} {
 		if validSMS(bad) == nil {
 			t.Errorf("%+v accepted", bad)
 		}
@@ -83,7 +84,7 @@ func TestFirewallPlanHelpers(t *testing.T) {
 		t.Errorf("exact match data %q", d)
 	}
 	r, err := parseRanges([]string{"5060", "10000-20000"})
-	if err != nil || len(r) != 2 || r[1] != (PortRange{10000, 20000}) {
+	if err != nil || len(r) != 2 || r[1] != (portRange{10000, 20000}) {
 		t.Fatal(r, err)
 	}
 	a := firewallPlan{Uplinks: []string{"wan0"}, OpenUDP: r}

@@ -52,8 +52,8 @@ func TestChooseUplink(t *testing.T) {
 // stays on the backup.
 func TestFlappingLinkDoesNotFlapTheBox(t *testing.T) {
 	start := time.Unix(0, 0)
-	wan := &Uplink{exists: true, addr: &AddrConfig{}}
-	lte := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}}
+	wan := &uplink{exists: true, addr: &addrConfig{}}
+	lte := &uplink{exists: true, carrier: true, addr: &addrConfig{}}
 	active := 0 // the WAN was up at the start
 	switches := 0
 	for s := 0; s < 300; s++ {
@@ -74,7 +74,7 @@ func TestFlappingLinkDoesNotFlapTheBox(t *testing.T) {
 
 func TestUplinkHealthGraceAndFailure(t *testing.T) {
 	now := time.Unix(100, 0)
-	u := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}, targets: []healthTarget{{Kind: "icmp"}}}
+	u := &uplink{exists: true, carrier: true, addr: &addrConfig{}, targets: []healthTarget{{Kind: "icmp"}}}
 	u.updateHealth(now, 10*time.Second)
 	if !u.healthy || u.confirmed || u.state != "probing" {
 		t.Fatalf("fresh: healthy %v confirmed %v state %s", u.healthy, u.confirmed, u.state)
@@ -100,7 +100,7 @@ func TestUplinkHealthGraceAndFailure(t *testing.T) {
 // was never up, and must not be held when it finally answers.
 func TestUplinkLostOnlyAfterUp(t *testing.T) {
 	now := time.Unix(100, 0)
-	u := &Uplink{exists: true, carrier: true, addr: &AddrConfig{}, targets: []healthTarget{{Kind: "icmp"}}}
+	u := &uplink{exists: true, carrier: true, addr: &addrConfig{}, targets: []healthTarget{{Kind: "icmp"}}}
 	u.updateHealth(now, 10*time.Second)
 	u.updateHealth(now.Add(11*time.Second), 10*time.Second)
 	if u.healthy || !u.lostAt.IsZero() {

@@ -1,6 +1,7 @@
 package netctl
 
 import (
+	"edgebox/api/netapi"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -37,9 +38,9 @@ type sourceRoute struct {
 	Uplink  string
 	Iface   string
 	Index   int
-	Addr    netip.Prefix // the uplink's address and subnet
-	Gateway netip.Addr   // invalid: the default route is on-link (PPP)
-	Routes  []Route      // the uplink's static routes (DHCP option 121)
+	Addr    netip.Prefix   // the uplink's address and subnet
+	Gateway netip.Addr     // invalid: the default route is on-link (PPP)
+	Routes  []netapi.Route // the uplink's static routes (DHCP option 121)
 }
 
 func (s sourceRoute) table() int    { return sourceTableBase + s.Index }

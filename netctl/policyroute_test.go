@@ -1,6 +1,7 @@
 package netctl
 
 import (
+	"edgebox/api/netapi"
 	"errors"
 	"net/netip"
 	"slices"
@@ -79,7 +80,7 @@ func (f *fakePolicy) routeStrings() []string {
 var (
 	wanSrc = sourceRoute{Uplink: "wan", Iface: "wan0", Index: 0, Addr: netip.MustParsePrefix("10.1.0.100/24"), Gateway: netip.MustParseAddr("10.1.0.1")}
 	lteSrc = sourceRoute{Uplink: "modem", Iface: "lte0", Index: 1, Addr: netip.MustParsePrefix("10.2.0.7/24"), Gateway: netip.MustParseAddr("10.2.0.1"),
-		Routes: []Route{{Dst: netip.MustParsePrefix("172.16.0.0/12"), Gateway: netip.MustParseAddr("10.2.0.2")}}}
+		Routes: []netapi.Route{{Dst: netip.MustParsePrefix("172.16.0.0/12"), Gateway: netip.MustParseAddr("10.2.0.2")}}}
 	pppSrc = sourceRoute{Uplink: "modem", Iface: "ppp0", Index: 1, Addr: netip.MustParsePrefix("100.64.3.4/32"), Gateway: netip.MustParseAddr("10.64.64.64")}
 )
 
@@ -218,9 +219,9 @@ func TestSyncSourceRoutingErrors(t *testing.T) {
 }
 
 func TestSourceRoutesLockedOnlyReadyUplinks(t *testing.T) {
-	addr := &AddrConfig{Address: netip.MustParsePrefix("10.2.0.7/24"), Gateway: netip.MustParseAddr("10.2.0.1")}
-	s := &Service{uplinks: []*Uplink{
-		{Name: "wan", Index: 0, Iface: "wan0", exists: true, carrier: false, addr: &AddrConfig{Address: wanSrc.Addr}}, // carrier lost
+	addr := &addrConfig{Address: netip.MustParsePrefix("10.2.0.7/24"), Gateway: netip.MustParseAddr("10.2.0.1")}
+	s := &Service{uplinks: []*uplink{
+		{Name: "wan", Index: 0, Iface: "wan0", exists: true, carrier: false, addr: &addrConfig{Address: wanSrc.Addr}}, // carrier lost
 		{Name: "modem", Index: 1, Iface: "lte0", exists: true, carrier: true, addr: addr},
 	}}
 	got := s.sourceRoutesLocked()

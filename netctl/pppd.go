@@ -254,7 +254,7 @@ const pppIface = "ppp0"
 // waitPPPAddress waits for pppd to configure iface and returns its
 // address and the peer's DNS servers as an uplink configuration
 // (point-to-point: no gateway).
-func waitPPPAddress(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*AddrConfig, error) {
+func waitPPPAddress(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*addrConfig, error) {
 	out := p.out
 	end := time.Now().Add(limit)
 	var addrSince time.Time
@@ -266,7 +266,7 @@ func waitPPPAddress(ctx context.Context, iface string, p *pppdProc, limit time.D
 				addrSince = time.Now()
 			}
 			if dns := out.dns(); len(dns) > 0 || time.Since(addrSince) > 3*time.Second {
-				return &AddrConfig{Address: p, DNS: dns}, nil
+				return &addrConfig{Address: p, DNS: dns}, nil
 			}
 		}
 		select {

@@ -21,6 +21,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"edgebox/api/netapi"
 	"edgebox/boards"
 	"edgebox/internal/config"
 	"edgebox/internal/paths"
@@ -88,18 +89,18 @@ type Service struct {
 	mu        sync.Mutex
 	ctx       context.Context
 	cfg       config.Network
-	uplinks   []*Uplink
-	active    *Uplink
+	uplinks   []*uplink
+	active    *uplink
 	activeKey string
 	routeErr  string // last default-route error, logged once
 	switches  int
-	lan       []LANStatus
+	lan       []netapi.LANStatus
 	// LAN DHCP servers by interface (landhcp_run.go), and why a port has none.
 	lanDHCP    map[string]*lanDHCP
 	lanDHCPErr map[string]string
 	// lanUpstream is the active uplink's DNS, where the LAN's queries go.
 	lanUpstream atomic.Pointer[[]netip.Addr]
-	fw          FirewallStatus
+	fw          netapi.FirewallStatus
 	fwPlan      *firewallPlan
 	lastCheck   time.Time
 	modem       *modemManager
@@ -239,9 +240,9 @@ func (s *Service) applyLocked(cfg config.Network) {
 	s.applyLANLocked()
 
 	want := s.buildUplinks(cfg)
-	var keep []*Uplink
+	var keep []*uplink
 	for _, w := range want {
-		var cur *Uplink
+		var cur *uplink
 		for _, u := range s.uplinks {
 			if u.Name == w.Name {
 				cur = u
@@ -287,7 +288,7 @@ func (s *Service) applyLocked(cfg config.Network) {
 	s.applyFirewallLocked()
 }
 
-func sameUplink(a, b *Uplink) bool {
+func sameUplink(a, b *uplink) bool {
 	if a.Iface != b.Iface || a.Method != b.Method || !slices.Equal(a.extraDNS, b.extraDNS) {
 		return false
 	}
@@ -298,8 +299,8 @@ func sameUplink(a, b *Uplink) bool {
 }
 
 // buildUplinks turns the config into uplinks in order of preference.
-func (s *Service) buildUplinks(cfg config.Network) []*Uplink {
-	var out []*Uplink
+func (s *Service) buildUplinks(cfg config.Network) []*uplink {
+	var out []*uplink
 	targets := func(specific []string) []healthTarget {
 		src := cfg.Health.Targets
 		if len(specific) > 0 {
@@ -324,7 +325,7 @@ func (s *Service) buildUplinks(cfg config.Network) []*Uplink {
 			if role == "" {
 				role = "wan"
 			}
-			u := &Uplink{Name: "wan", Index: i, Iface: s.ifaceFor(cfg, w.Interface, role), Method: w.Method, targets: targets(w.HealthTargets)}
+			u := &uplink{Name: "wan", Index: i, Iface: s.ifaceFor(cfg, w.Interface, role), Method: w.Method, targets: targets(w.HealthTargets)}
 			for _, d := range w.DNS {
 				if a, err := netip.ParseAddr(d); err == nil {
 					u.extraDNS = append(u.extraDNS, a)
@@ -332,7 +333,7 @@ func (s *Service) buildUplinks(cfg config.Network) []*Uplink {
 			}
 			if w.Method == config.MethodStatic {
 				p := netip.MustParsePrefix(w.Address)
-				st := &AddrConfig{Address: p, MTU: w.MTU, DNS: u.extraDNS}
+				st := &addrConfig{Address: p, MTU: w.MTU, DNS: u.extraDNS}
 				if w.Gateway != "" {
 					st.Gateway = netip.MustParseAddr(w.Gateway)
 				}
@@ -344,16 +345,16 @@ func (s *Service) buildUplinks(cfg config.Network) []*Uplink {
 			if !m.Enabled {
 				continue
 			}
-			out = append(out, &Uplink{Name: "modem", Index: i, Iface: m.Interface, Method: m.Method, targets: targets(m.HealthTargets)})
+			out = append(out, &uplink{Name: "modem", Index: i, Iface: m.Interface, Method: m.Method, targets: targets(m.HealthTargets)})
 		}
 	}
 	return out
 }
 
 // startUplinkLocked begins managing u's interface.
-func (s *Service) startUplinkLocked(u *Uplink) {
+func (s *Service) startUplinkLocked(u *uplink) {
 	u.since = time.Now()
-	u.state = UplinkAbsent
+	u.state = netapi.UplinkAbsent
 	if u.Iface == "" {
 		return // the modem manager sets it when the modem is found
 	}
@@ -362,7 +363,7 @@ func (s *Service) startUplinkLocked(u *Uplink) {
 
 // attachLocked looks at u's interface, brings it up and starts its address
 // configuration (DHCP client, static address).
-func (s *Service) attachLocked(u *Uplink) {
+func (s *Service) attachLocked(u *uplink) {
 	exists, carrier, _ := linkState(u.Iface)
 	u.exists, u.carrier = exists, carrier
 	if exists {
@@ -381,11 +382,11 @@ func (s *Service) attachLocked(u *Uplink) {
 		}
 		ctx, cancel := context.WithCancel(s.ctx)
 		u.stopDHCP = cancel
-		c := NewDHCPClient(ifaceDHCP{iface: u.Iface}, s.log.With("uplink", u.Name, "iface", u.Iface))
-		c.OnLease = func(l *Lease) {
+		c := newDHCPClient(ifaceDHCP{iface: u.Iface}, s.log.With("uplink", u.Name, "iface", u.Iface))
+		c.OnLease = func(l *dhcpLease) {
 			s.mu.Lock()
 			if u.dhcp == c {
-				s.setAddrLocked(u, &l.AddrConfig)
+				s.setAddrLocked(u, &l.addrConfig)
 			}
 			s.mu.Unlock()
 			s.wake()
@@ -407,7 +408,7 @@ func (s *Service) attachLocked(u *Uplink) {
 
 // stopUplinkLocked stops u's DHCP client and probes and removes what netctl
 // programmed on its interface.
-func (s *Service) stopUplinkLocked(u *Uplink) {
+func (s *Service) stopUplinkLocked(u *uplink) {
 	if u.stopDHCP != nil {
 		u.stopDHCP()
 		u.stopDHCP, u.dhcp = nil, nil
@@ -426,7 +427,7 @@ func (s *Service) stopUplinkLocked(u *Uplink) {
 }
 
 // setAddrLocked programs cfg on u's interface.
-func (s *Service) setAddrLocked(u *Uplink, cfg *AddrConfig) {
+func (s *Service) setAddrLocked(u *uplink, cfg *addrConfig) {
 	c := *cfg
 	if u.static == nil {
 		// Static DNS from the config come after the lease's.
@@ -454,7 +455,7 @@ func (s *Service) setAddrLocked(u *Uplink, cfg *AddrConfig) {
 
 // programRoutesLocked installs u's standby default route and its static
 // routes.
-func (s *Service) programRoutesLocked(u *Uplink) {
+func (s *Service) programRoutesLocked(u *uplink) {
 	c := u.addr
 	metric := standbyMetric(u.Index)
 	s.sourceKey = "" // reprogram its source table too (evaluate)
@@ -470,7 +471,7 @@ func (s *Service) programRoutesLocked(u *Uplink) {
 }
 
 // clearAddrLocked removes u's address and routes (lease lost).
-func (s *Service) clearAddrLocked(u *Uplink) {
+func (s *Service) clearAddrLocked(u *uplink) {
 	deleteStaticRoutes(u.Iface)
 	if err := flushAddresses(u.Iface); err != nil {
 		s.log.Warn("uplink flush", "uplink", u.Name, "err", err)
@@ -533,10 +534,10 @@ func (s *Service) linkEvent(upd netlink.LinkUpdate) {
 
 // applyLANLocked puts the static addresses on the LAN ports.
 func (s *Service) applyLANLocked() {
-	var st []LANStatus
+	var st []netapi.LANStatus
 	for _, p := range s.cfg.LAN {
 		iface := s.ifaceFor(s.cfg, p.Interface, p.Role)
-		ls := LANStatus{Role: p.Role, Interface: iface}
+		ls := netapi.LANStatus{Role: p.Role, Interface: iface}
 		if iface == "" {
 			ls.Error = fmt.Sprintf("no interface for role %q on this board", p.Role)
 			st = append(st, ls)
@@ -586,7 +587,7 @@ func (s *Service) applyFirewallLocked() {
 	if s.fwPlan != nil && s.fwPlan.Equal(plan) && s.fw.Applied {
 		return
 	}
-	s.fw = FirewallStatus{Uplinks: plan.Uplinks, LAN: plan.LAN, Router: plan.Router}
+	s.fw = netapi.FirewallStatus{Uplinks: plan.Uplinks, LAN: plan.LAN, Router: plan.Router}
 	if err := applyFirewall(plan); err != nil {
 		s.fw.Error = err.Error()
 		s.log.Error("firewall", "err", err)
@@ -635,7 +636,7 @@ func (s *Service) evaluate() {
 		s.modem.checkDead(now)
 	}
 	pick := chooseUplink(views, active, now, time.Duration(h.FailbackAfterSec)*time.Second)
-	var next *Uplink
+	var next *uplink
 	if pick >= 0 {
 		next = s.uplinks[pick]
 	}
@@ -693,7 +694,7 @@ func (s *Service) evaluate() {
 }
 
 // startProbeLocked runs u's health probes until stopped.
-func (s *Service) startProbeLocked(u *Uplink) {
+func (s *Service) startProbeLocked(u *uplink) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	u.stopProbe = cancel
 	iface, targets := u.Iface, slices.Clone(u.targets)
@@ -772,12 +773,12 @@ func (s *Service) Status() Status {
 		ms.Slot = slotOf(ms.Device, s.cfg.Modem.Slot, s.opts.ModemSlots, slotSysfs)
 		st.Modem = &ms
 	} else {
-		st.Modem = &ModemStatus{State: ModemDisabled}
+		st.Modem = &ModemStatus{State: netapi.ModemDisabled}
 	}
 	return st
 }
 
-func (s *Service) uplinkStatusLocked(u *Uplink) UplinkStatus {
+func (s *Service) uplinkStatusLocked(u *uplink) UplinkStatus {
 	us := UplinkStatus{Name: u.Name, Interface: u.Iface, Method: u.Method, State: u.state, Active: u == s.active,
 		Carrier: u.carrier, Priority: u.Index, Since: u.since, LastError: u.lastErr}
 	if us.Method == "" {
@@ -796,7 +797,7 @@ func (s *Service) uplinkStatusLocked(u *Uplink) UplinkStatus {
 	}
 	if u.dhcp != nil {
 		ds := u.dhcp.Status()
-		di := &DHCPInfo{State: ds.State, Renewals: ds.Renewals, LastError: ds.LastErr}
+		di := &netapi.DHCPInfo{State: ds.State, Renewals: ds.Renewals, LastError: ds.LastErr}
 		if l := ds.Lease; l != nil {
 			di.Server = l.Server.String()
 			di.Acquired, di.RenewAt, di.RebindAt, di.ExpiresAt = l.Acquired, l.RenewAt(), l.RebindAt(), l.ExpiresAt()
@@ -804,7 +805,7 @@ func (s *Service) uplinkStatusLocked(u *Uplink) UplinkStatus {
 		}
 		us.DHCP = di
 	}
-	us.Health = Health{Healthy: u.healthy, LastOK: u.lastOK, LastProbe: u.lastProbe, LastError: u.probeErr}
+	us.Health = netapi.Health{Healthy: u.healthy, LastOK: u.lastOK, LastProbe: u.lastProbe, LastError: u.probeErr}
 	for _, t := range u.targets {
 		us.Health.Targets = append(us.Health.Targets, t.String())
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/boards"
 	"edgebox/internal/config"
 	"edgebox/internal/paths"
@@ -24,7 +25,7 @@ func ServiceSpec() service.Spec {
 	var f serviceFlags
 	f.roles = roleFlags{}
 	return service.Spec{
-		Name: SocketName,
+		Name: netapi.SocketName,
 		// The link goes down and the radio off; init's StopTimeout is 10 s.
 		StopTime: 10 * time.Second,
 		Flags:    f.declare,

@@ -2,24 +2,25 @@ package netctl
 
 import (
 	"context"
+	"edgebox/api/netapi"
 	"net/netip"
 	"time"
 )
 
-// Uplink is one way to the internet (wired WAN or the modem). The Service
+// uplink is one way to the internet (wired WAN or the modem). The Service
 // owns it; every field is guarded by Service.mu.
-type Uplink struct {
+type uplink struct {
 	Name     string // "wan" or "modem"
 	Index    int    // position in network.uplinks: 0 is preferred
 	Iface    string
 	Method   string
 	targets  []healthTarget
-	static   *AddrConfig  // method static / from the modem
+	static   *addrConfig  // method static / from the modem
 	extraDNS []netip.Addr // configured DNS added to DHCP's
 
 	exists, carrier bool
-	addr            *AddrConfig // what is programmed on the interface
-	dhcp            *DHCPClient
+	addr            *addrConfig // what is programmed on the interface
+	dhcp            *dhcpClient
 	stopDHCP        context.CancelFunc
 	stopProbe       context.CancelFunc
 	lastErr         string
@@ -41,14 +42,14 @@ type Uplink struct {
 	since        time.Time
 }
 
-func (u *Uplink) ready() bool {
+func (u *uplink) ready() bool {
 	return u.exists && u.carrier && !u.offline && u.addr != nil
 }
 
 // updateHealth recomputes ready/healthy at now. Without probe targets a
 // ready uplink is healthy; with targets it is healthy while a probe has
 // answered within failAfter (a fresh uplink gets failAfter of grace).
-func (u *Uplink) updateHealth(now time.Time, failAfter time.Duration) {
+func (u *uplink) updateHealth(now time.Time, failAfter time.Duration) {
 	was, wasUp := u.healthy, u.healthy && u.confirmed
 	if !u.ready() {
 		u.readySince, u.healthy, u.confirmed = time.Time{}, false, false
@@ -75,30 +76,30 @@ func (u *Uplink) updateHealth(now time.Time, failAfter time.Duration) {
 	if wasUp && !u.healthy {
 		u.lostAt = now
 	}
-	st := UplinkHealthy
+	st := netapi.UplinkHealthy
 	switch {
 	case !u.exists:
-		st = UplinkAbsent
+		st = netapi.UplinkAbsent
 	case !u.carrier || u.offline:
-		st = UplinkNoCarrier
+		st = netapi.UplinkNoCarrier
 	case u.addr == nil:
-		st = UplinkConfiguring
+		st = netapi.UplinkConfiguring
 	case !u.healthy:
-		st = UplinkFailed
+		st = netapi.UplinkFailed
 	case !u.confirmed:
-		st = UplinkProbing
+		st = netapi.UplinkProbing
 	}
 	if st != u.state {
 		u.state, u.since = st, now
 	}
 }
 
-func (u *Uplink) view() uplinkHealth {
+func (u *uplink) view() uplinkHealth {
 	return uplinkHealth{Ready: u.ready(), Healthy: u.healthy, Confirmed: u.confirmed, HealthySince: u.healthySince, LostAt: u.lostAt}
 }
 
 // dns is the uplink's resolvers: from its address config, then configured.
-func (u *Uplink) dns() []netip.Addr {
+func (u *uplink) dns() []netip.Addr {
 	var out []netip.Addr
 	if u.addr != nil {
 		out = append(out, u.addr.DNS...)
