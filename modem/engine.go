@@ -595,7 +595,13 @@ func readLines(r io.Reader, gen int, out chan<- readEvent, stop <-chan struct{})
 			switch b {
 			case '\r', '\n':
 				if len(cur) > 0 {
-					if !send(readEvent{gen: gen, line: string(cur)}) {
+					ev := readEvent{gen: gen, line: string(cur)}
+					// the prompt followed by a line in the same read
+					// (a URC right after it) is still the prompt
+					if strings.TrimSpace(ev.line) == ">" {
+						ev = readEvent{gen: gen, prompt: true}
+					}
+					if !send(ev) {
 						return
 					}
 					cur = cur[:0]
