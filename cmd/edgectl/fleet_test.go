@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -35,42 +33,10 @@ func startWebBox(t *testing.T, webBin, name, version, scope string) fleetBox {
 // startWebBoxWith is startWebBox with the fake init's routes given.
 func startWebBoxWith(t *testing.T, webBin, name, scope string, m *http.ServeMux) fleetBox {
 	t.Helper()
-	dir := t.TempDir()
-	run := filepath.Join(dir, "run")
-	l, err := localapi.ListenPath(filepath.Join(run, "init.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go localapi.Serve(ctx, l, m)
-
-	httpAddr, httpsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	cmd := exec.Command(webBin, "--http", httpAddr, "--https", httpsAddr, "--board-lan=false")
-	cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+run, "EDGEBOX_PERM_DIR="+filepath.Join(dir, "perm"))
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	fpRe := regexp.MustCompile(`fingerprint ([0-9A-F:]{95})`)
-	fp := ""
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if m := fpRe.FindStringSubmatch(sc.Text()); m != nil {
-			fp = m[1]
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	if fp == "" {
-		t.Fatal("web printed no fingerprint")
-	}
+	_, httpsAddr, fp := startWeb(t, webBin, t.TempDir(), m)
 	hs := &http.Client{Timeout: 10 * time.Second, Transport: remoteTransport(fp)}
 	var resp *http.Response
+	var err error
 	for i := 0; i < 100; i++ {
 		if resp, err = hs.Post("https://"+httpsAddr+"/api/v1/setup", "application/json", strings.NewReader(`{"password":"fleet-admin-1"}`)); err == nil {
 			break
@@ -101,14 +67,8 @@ func startWebBoxWith(t *testing.T, webBin, name, scope string, m *http.ServeMux)
 // the same, and a wrong fingerprint is refused.
 func TestFleetStatusAndConfigSet(t *testing.T) {
 	dir := t.TempDir()
-	webBin := filepath.Join(dir, "web")
-	if out, err := exec.Command("go", "build", "-o", webBin, "edgebox/cmd/web").CombinedOutput(); err != nil {
-		t.Fatalf("build web: %v\n%s", err, out)
-	}
-	edgectl := filepath.Join(dir, "edgectl")
-	if out, err := exec.Command("go", "build", "-o", edgectl, "edgebox/cmd/edgectl").CombinedOutput(); err != nil {
-		t.Fatalf("build edgectl: %v\n%s", err, out)
-	}
+	webBin := buildCmd(t, dir, "web")
+	edgectl := buildCmd(t, dir, "edgectl")
 	b1 := startWebBox(t, webBin, "berlin-1", "1.4.0", "admin")
 	b2 := startWebBox(t, webBin, "berlin-2", "1.3.9", "read")
 	off := fleetBox{Name: "hamburg-1", URL: "https://" + testenv.FreeAddr(t), Fingerprint: b1.Fingerprint, Token: "x"}

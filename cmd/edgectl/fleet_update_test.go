@@ -152,14 +152,8 @@ func (b *updatableBox) reboot(old, version string) {
 // --json streams one event per line.
 func TestFleetUpdateWaves(t *testing.T) {
 	dir := t.TempDir()
-	webBin := filepath.Join(dir, "web")
-	if out, err := exec.Command("go", "build", "-o", webBin, "edgebox/cmd/web").CombinedOutput(); err != nil {
-		t.Fatalf("build web: %v\n%s", err, out)
-	}
-	edgectl := filepath.Join(dir, "edgectl")
-	if out, err := exec.Command("go", "build", "-o", edgectl, "edgebox/cmd/edgectl").CombinedOutput(); err != nil {
-		t.Fatalf("build edgectl: %v\n%s", err, out)
-	}
+	webBin := buildCmd(t, dir, "web")
+	edgectl := buildCmd(t, dir, "edgectl")
 	key := updatetest.Key(t)
 	bundle := updatetest.Bundle(t, "1.1.0", []string{"qemu"}, key)
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,12 +20,8 @@ import (
 // on a unix socket.
 func TestModemStatusShowsSlot(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "edgectl")
-	if out, err := exec.Command("go", "build", "-o", bin, "edgebox/cmd/edgectl").CombinedOutput(); err != nil {
-		t.Fatalf("build edgectl: %v\n%s", err, out)
-	}
+	bin := buildCmd(t, dir, "edgectl")
 	run := filepath.Join(dir, "run")
-	os.MkdirAll(run, 0o755)
 	var mu sync.Mutex
 	var status netapi.ModemStatus
 	mux := http.NewServeMux()
@@ -35,13 +30,7 @@ func TestModemStatusShowsSlot(t *testing.T) {
 		defer mu.Unlock()
 		localapi.WriteJSON(w, 200, status)
 	})
-	l, err := net.Listen("unix", filepath.Join(run, "netctl.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	serveFake(t, run, "netctl.sock", mux)
 
 	dev := &modemapi.Device{Port: "/dev/ttyUSB2", USBPath: "2-1.3"}
 	for _, tc := range []struct {

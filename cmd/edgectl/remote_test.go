@@ -1,21 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
-	"edgebox/internal/testenv"
 	"edgebox/web"
 )
 
@@ -24,17 +20,8 @@ import (
 // and backup over HTTPS with a token and a pinned certificate.
 func TestRemoteThroughWeb(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "web")
-	if out, err := exec.Command("go", "build", "-o", bin, "edgebox/cmd/web").CombinedOutput(); err != nil {
-		t.Fatalf("build web: %v\n%s", err, out)
-	}
-	run := filepath.Join(dir, "run")
-	perm := filepath.Join(dir, "perm")
+	bin := buildCmd(t, dir, "web")
 	// A fake init on the box side.
-	l, err := localapi.ListenPath(filepath.Join(run, "init.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := http.NewServeMux()
 	m.HandleFunc("GET /v1/system", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, 200, sysapi.System{Board: "apu2", Hostname: "box7", Version: "1.2", Services: []sysapi.Service{{Name: "netctl", State: "running", Restarts: 2}}})
@@ -42,35 +29,11 @@ func TestRemoteThroughWeb(t *testing.T) {
 	m.HandleFunc("POST /v1/services/{name}/reload", func(w http.ResponseWriter, r *http.Request) { localapi.WriteJSON(w, 200, struct{}{}) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go localapi.Serve(ctx, l, m)
-
-	httpAddr, httpsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	cmd := exec.Command(bin, "--http", httpAddr, "--https", httpsAddr, "--board-lan=false")
-	cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+run, "EDGEBOX_PERM_DIR="+perm)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	fpRe := regexp.MustCompile(`fingerprint ([0-9A-F:]{95})`)
-	fp := ""
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if m := fpRe.FindStringSubmatch(sc.Text()); m != nil {
-			fp = m[1]
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	if fp == "" {
-		t.Fatal("web printed no fingerprint")
-	}
+	httpAddr, httpsAddr, fp := startWeb(t, bin, dir, m)
 	// Wait until it answers, then bootstrap over plain HTTP as the lead's test does.
 	hc := &http.Client{Timeout: 5 * time.Second}
 	var resp *http.Response
+	var err error
 	for i := 0; i < 50; i++ {
 		if resp, err = hc.Get("http://" + httpAddr + "/healthz"); err == nil {
 			resp.Body.Close()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,12 +18,8 @@ import (
 // netctl VPN API on a unix socket.
 func TestVPNStatusShowsNotesAndDetail(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "edgectl")
-	if out, err := exec.Command("go", "build", "-o", bin, "edgebox/cmd/edgectl").CombinedOutput(); err != nil {
-		t.Fatalf("build edgectl: %v\n%s", err, out)
-	}
+	bin := buildCmd(t, dir, "edgectl")
 	run := filepath.Join(dir, "run")
-	os.MkdirAll(run, 0o755)
 	notes := []string{
 		"converted for openvpn 2.6: cipher BF-CBC became data-ciphers AES-256-GCM:BF-CBC",
 		"openvpn warns: DEPRECATED OPTION: --cipher set to 'BF-CBC' but missing in --data-ciphers",
@@ -39,13 +34,7 @@ func TestVPNStatusShowsNotesAndDetail(t *testing.T) {
 	mux.HandleFunc("POST /v1/vpn/import", func(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteJSON(w, 200, vpnapi.ImportResult{Profile: vpnapi.ProfileInfo{Name: "office.ovpn", Remotes: []string{"vpn.example.net:1194"}, Notes: notes}})
 	})
-	l, err := net.Listen("unix", filepath.Join(run, "netctl.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
+	serveFake(t, run, "netctl.sock", mux)
 
 	edgectl := func(args ...string) string {
 		t.Helper()
