@@ -6,65 +6,18 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"edgebox/internal/update/testdisk"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-const testSlotMiB = 4
-
-func run(t testing.TB, name string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
-}
-
-// slotImage makes a small syslinux FAT partition holding a "kernel" file.
-func slotImage(t testing.TB, dir, name string, kernel []byte) string {
-	p := filepath.Join(dir, name)
-	run(t, "mkfs.vfat", "-C", "-n", "EDGE_T", p, fmt.Sprint(testSlotMiB*1024))
-	run(t, "syslinux", "--install", p)
-	k := filepath.Join(dir, name+".vmlinuz")
-	os.WriteFile(k, kernel, 0o644)
-	run(t, "mcopy", "-o", "-i", p, k, "::/vmlinuz")
-	return p
-}
-
 // testDisk is an MBR disk image: slot A (active), slot B, each a syslinux
-// FAT, like the real image but small.
-func testDisk(t testing.TB) (disk string, slotA []byte) {
-	dir := t.TempDir()
-	disk = filepath.Join(dir, "disk.img")
-	f, _ := os.Create(disk)
-	f.Truncate(int64(1+2*testSlotMiB+1) << 20)
-	f.Close()
-	layout := fmt.Sprintf("label: dos\nunit: sectors\n\nstart=2048, size=%d, type=c, bootable\nstart=%d, size=%d, type=c\n",
-		testSlotMiB*2048, 2048+testSlotMiB*2048, testSlotMiB*2048)
-	cmd := exec.Command("sfdisk", "--no-reread", "--no-tell-kernel", "-q", disk)
-	cmd.Stdin = strings.NewReader(layout)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sfdisk: %v %s", err, out)
-	}
-	for i, s := range Slots {
-		img := slotImage(t, dir, "old"+s, bytes.Repeat([]byte("old kernel "+s), 20000))
-		data, _ := os.ReadFile(img)
-		if i == 0 {
-			slotA = data
-		}
-		f, _ := os.OpenFile(disk, os.O_WRONLY, 0)
-		f.WriteAt(data, int64(1+i*testSlotMiB)<<20)
-		f.Close()
-	}
-	return disk, slotA
-}
+// FAT, like the real image but small; slotA is what slot A holds.
+func testDisk(t testing.TB) (disk string, slotA []byte) { return testdisk.Disk(t, Slots) }
 
 type testBundle struct {
 	path   string
@@ -84,7 +37,7 @@ func makeBundleOf(t testing.TB, boards []string, key ed25519.PrivateKey, version
 	b := testBundle{path: filepath.Join(dir, "edgebox.bundle"), key: key, images: map[string][]byte{}}
 	paths := map[string]string{}
 	for _, s := range Slots {
-		paths[s] = slotImage(t, dir, "new"+s, kernel)
+		paths[s] = testdisk.SlotImage(t, dir, "new"+s, kernel)
 		b.images[s], _ = os.ReadFile(paths[s])
 	}
 	f, _ := os.Create(b.path)
@@ -104,13 +57,7 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func newKey(t testing.TB) ed25519.PrivateKey {
-	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func newKey(t testing.TB) ed25519.PrivateKey { return testdisk.Key(t) }
 
 func slotBytes(t testing.TB, disk, slot string) []byte {
 	d, err := OpenDisk(disk)
@@ -360,7 +307,7 @@ func FuzzReadHeader(f *testing.F) {
 
 func FuzzFATFile(f *testing.F) {
 	dir := f.TempDir()
-	img := slotImage(f, dir, "fuzz", []byte("kernel"))
+	img := testdisk.SlotImage(f, dir, "fuzz", []byte("kernel"))
 	data, _ := os.ReadFile(img)
 	f.Add(data[:64<<10])
 	f.Fuzz(func(t *testing.T, data []byte) {
