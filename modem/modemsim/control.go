@@ -9,7 +9,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // ControlHelp lists the control commands (one per line on the socket).
@@ -155,37 +154,21 @@ func (s *Sim) Control(line string) (string, error) {
 // ServeControl answers control commands on connections to ln: each line
 // gets "OK[ output]" or "ERROR message".
 func (s *Sim) ServeControl(ctx context.Context, ln net.Listener) error {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return ctx.Err()
+	return acceptEach(ctx, ln, func(err error) error { return err }, func(c net.Conn) {
+		cstop := context.AfterFunc(ctx, func() { c.Close() })
+		defer cstop()
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			out, err := s.Control(sc.Text())
+			if err != nil {
+				fmt.Fprintf(c, "ERROR %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+				continue
 			}
-			return err
+			if out == "" {
+				fmt.Fprintln(c, "OK")
+			} else {
+				fmt.Fprintf(c, "OK %s\n", strings.ReplaceAll(out, "\n", "\n  "))
+			}
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			cstop := context.AfterFunc(ctx, func() { c.Close() })
-			defer cstop()
-			sc := bufio.NewScanner(c)
-			for sc.Scan() {
-				out, err := s.Control(sc.Text())
-				if err != nil {
-					fmt.Fprintf(c, "ERROR %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-					continue
-				}
-				if out == "" {
-					fmt.Fprintln(c, "OK")
-				} else {
-					fmt.Fprintf(c, "OK %s\n", strings.ReplaceAll(out, "\n", "\n  "))
-				}
-			}
-		}()
-	}
+	})
 }

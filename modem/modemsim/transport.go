@@ -75,6 +75,17 @@ func makeRaw(fd int) error {
 // client) and serves an AT session on each, until ctx ends. The modem
 // keeps its state when a client disconnects and reconnects (guest reboot).
 func (s *Sim) ServeListener(ctx context.Context, ln net.Listener) error {
+	return acceptEach(ctx, ln, func(err error) error { return fmt.Errorf("modemsim: accept: %w", err) }, func(c net.Conn) {
+		if err := s.Serve(ctx, c); err != nil && ctx.Err() == nil {
+			s.log.Info("modemsim: client session ended", "err", err)
+		}
+	})
+}
+
+// acceptEach serves each connection ln accepts in a goroutine of its own,
+// closing it afterwards, until ctx ends (which closes ln) or Accept fails
+// (the error through acceptErr); it waits for those goroutines to end.
+func acceptEach(ctx context.Context, ln net.Listener, acceptErr func(error) error, serve func(net.Conn)) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
@@ -85,15 +96,13 @@ func (s *Sim) ServeListener(ctx context.Context, ln net.Listener) error {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return ctx.Err()
 			}
-			return fmt.Errorf("modemsim: accept: %w", err)
+			return acceptErr(err)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer c.Close()
-			if err := s.Serve(ctx, c); err != nil && ctx.Err() == nil {
-				s.log.Info("modemsim: client session ended", "err", err)
-			}
+			serve(c)
 		}()
 	}
 }
