@@ -109,14 +109,5 @@ func quoteArg(s string) string {
 	if s != "" && !strings.ContainsAny(s, " \t\r\n\v\f\"'\\#;") {
 		return s
 	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteByte('"')
-	return b.String()
+	return mgmtQuote(s) // the same escapes: openvpn's config and management parsers share them
 }
