@@ -466,15 +466,7 @@ func parseCCID(line string) (string, error) {
 		s = string(b)
 	}
 	s = strings.TrimRight(s, "F")
-	if len(s) < 18 || len(s) > 22 {
-		return "", fmt.Errorf("ICCID %q: bad length", line)
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return "", fmt.Errorf("ICCID %q: not digits", line)
-		}
-	}
-	return s, nil
+	return digitString(s, 18, 22, "ICCID", line)
 }
 
 // parseIMEI extracts the 15-digit IMEI from "+CGSN: ..." or a bare line.
@@ -484,26 +476,24 @@ func parseIMEI(line string) (string, error) {
 		s = s[i+1:]
 	}
 	s = strings.Trim(strings.TrimSpace(s), "\"")
-	if len(s) < 14 || len(s) > 17 {
-		return "", fmt.Errorf("IMEI %q: bad length", line)
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return "", fmt.Errorf("IMEI %q: not digits", line)
-		}
-	}
-	return s, nil
+	return digitString(s, 14, 17, "IMEI", line)
 }
 
 // parseIMSI checks a bare IMSI line.
 func parseIMSI(line string) (string, error) {
 	s := strings.TrimSpace(line)
-	if len(s) < 6 || len(s) > 15 {
-		return "", fmt.Errorf("IMSI %q: bad length", line)
+	return digitString(s, 6, 15, "IMSI", line)
+}
+
+// digitString returns s when it is lo to hi decimal digits, else an error
+// naming what and the line it came from.
+func digitString(s string, lo, hi int, what, line string) (string, error) {
+	if len(s) < lo || len(s) > hi {
+		return "", fmt.Errorf("%s %q: bad length", what, line)
 	}
 	for _, c := range s {
 		if c < '0' || c > '9' {
-			return "", fmt.Errorf("IMSI %q: not digits", line)
+			return "", fmt.Errorf("%s %q: not digits", what, line)
 		}
 	}
 	return s, nil
