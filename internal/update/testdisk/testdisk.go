@@ -16,8 +16,8 @@ import (
 	"testing"
 )
 
-// SlotMiB is the size of each slot of a test disk.
-const SlotMiB = 4
+// slotMiB is the size of each slot of a test disk.
+const slotMiB = 4
 
 func run(t testing.TB, name string, args ...string) {
 	t.Helper()
@@ -33,7 +33,7 @@ func run(t testing.TB, name string, args ...string) {
 func SlotImage(t testing.TB, dir, name string, kernel []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	run(t, "mkfs.vfat", "-C", "-n", "EDGE_T", p, fmt.Sprint(SlotMiB*1024))
+	run(t, "mkfs.vfat", "-C", "-n", "EDGE_T", p, fmt.Sprint(slotMiB*1024))
 	run(t, "syslinux", "--install", p)
 	k := filepath.Join(dir, name+".vmlinuz")
 	os.WriteFile(k, kernel, 0o644)
@@ -52,11 +52,11 @@ func Disk(t testing.TB, slots []string) (disk string, first []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Truncate(int64(1+len(slots)*SlotMiB+1) << 20)
+	f.Truncate(int64(1+len(slots)*slotMiB+1) << 20)
 	f.Close()
 	layout := "label: dos\nunit: sectors\n\n"
 	for i := range slots {
-		layout += fmt.Sprintf("start=%d, size=%d, type=c", 2048+i*SlotMiB*2048, SlotMiB*2048)
+		layout += fmt.Sprintf("start=%d, size=%d, type=c", 2048+i*slotMiB*2048, slotMiB*2048)
 		if i == 0 {
 			layout += ", bootable"
 		}
@@ -74,7 +74,7 @@ func Disk(t testing.TB, slots []string) (disk string, first []byte) {
 			first = data
 		}
 		f, _ := os.OpenFile(disk, os.O_WRONLY, 0)
-		f.WriteAt(data, int64(1+i*SlotMiB)<<20)
+		f.WriteAt(data, int64(1+i*slotMiB)<<20)
 		f.Close()
 	}
 	return disk, first
