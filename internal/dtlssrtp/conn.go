@@ -18,16 +18,14 @@ import (
 // everything else to pion; both directions feed the Keyring with the
 // DTLS hellos.
 type Conn struct {
-	conn  *net.UDPConn // a single socket (NewConn): pion's mux reads it
 	local net.Addr
 	out   sender // where packets are sent from
 	keys  *Keyring
-	// a group (NewConnGroup): every socket has a reader goroutine; what
-	// is pion's arrives through slow
-	group  []*udpbatch.Socket
-	slow   chan slowPacket
-	closed chan struct{}
-	once   sync.Once
+	// src is where pion's packets come from: one socket pion's mux reads
+	// (NewConn), or a group of sockets with readers of their own or a
+	// shared poller (NewConnGroup, NewConnPolled), whose packets for pion
+	// are queued
+	src packetSource
 	// sessions by peer address: read per packet without a lock
 	sessions sync.Map // netip.AddrPort -> *Session
 
@@ -39,15 +37,87 @@ type Conn struct {
 	// lean calls' DTLS handshakes by peer address (lean.go)
 	dtlsPeers sync.Map // netip.AddrPort -> *peerConn
 
-	// NewConnPolled: the poller reading the socket
-	poller *udpbatch.Poller
-	polled *udpbatch.Polled
-
 	// Fast counts packets handled here instead of by pion.
 	Fast atomic.Uint64
 	// Rejected counts packets of a session that failed authentication or
 	// replay checks (dropped).
 	Rejected atomic.Uint64
+}
+
+// packetSource is how a Conn receives: read returns the next packet that
+// is pion's; deadlines apply where a read can wait on them.
+type packetSource interface {
+	read(c *Conn, b []byte) (int, netip.AddrPort, error)
+	setDeadline(read, write bool, t time.Time) error
+	close() error
+}
+
+// oneSocket is NewConn's source: pion's mux reads the socket itself, and
+// the Conn claims the sessions' SRTP on the way.
+type oneSocket struct{ u *net.UDPConn }
+
+func (o oneSocket) read(c *Conn, b []byte) (int, netip.AddrPort, error) {
+	for {
+		n, from, err := o.u.ReadFromUDPAddrPort(b)
+		if err != nil || n == 0 {
+			return n, from, err
+		}
+		if !c.claim(b[:n], from) {
+			return n, from, nil
+		}
+	}
+}
+
+func (o oneSocket) setDeadline(read, write bool, t time.Time) error {
+	switch {
+	case read && write:
+		return o.u.SetDeadline(t)
+	case read:
+		return o.u.SetReadDeadline(t)
+	default:
+		return o.u.SetWriteDeadline(t)
+	}
+}
+
+func (o oneSocket) close() error { return o.u.Close() }
+
+// queued is the source of a group of sockets read elsewhere (a reader
+// goroutine each, or a poller): what no session claims is queued for pion.
+type queued struct {
+	socks  []*udpbatch.Socket
+	slow   chan slowPacket
+	closed chan struct{}
+	once   sync.Once
+	// NewConnPolled: the poller reading the socket
+	poller *udpbatch.Poller
+	polled *udpbatch.Polled
+}
+
+func (q *queued) read(c *Conn, b []byte) (int, netip.AddrPort, error) {
+	select {
+	case p := <-q.slow:
+		return copy(b, p.b), p.from, nil
+	case <-q.closed:
+		return 0, netip.AddrPort{}, net.ErrClosed
+	}
+}
+
+// Deadlines: the readers never stop for them, so they are accepted and
+// ignored.
+func (q *queued) setDeadline(bool, bool, time.Time) error { return nil }
+
+func (q *queued) close() error {
+	q.once.Do(func() { close(q.closed) })
+	if q.polled != nil {
+		q.poller.Remove(q.polled) // no packet is being handled once it returns
+	}
+	var err error
+	for _, u := range q.socks {
+		if e := u.Close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // sender is the socket a Conn sends from.
@@ -64,7 +134,7 @@ type slowPacket struct {
 // NewConn wraps c; keys learns the handshakes.
 func NewConn(c *net.UDPConn, keys *Keyring) *Conn {
 	rc, _ := c.SyscallConn() // never fails for a *net.UDPConn
-	return &Conn{conn: c, local: c.LocalAddr(), out: c, rc: rc, keys: keys}
+	return &Conn{src: oneSocket{c}, local: c.LocalAddr(), out: c, rc: rc, keys: keys}
 }
 
 // NewConnGroup wraps sockets bound to one address with SO_REUSEPORT
@@ -75,7 +145,7 @@ func NewConn(c *net.UDPConn, keys *Keyring) *Conn {
 func NewConnGroup(socks []*udpbatch.Socket, keys *Keyring) *Conn {
 	rc, _ := socks[0].SyscallConn()
 	c := &Conn{local: net.UDPAddrFromAddrPort(socks[0].LocalAddr()), out: socks[0], rc: rc, keys: keys,
-		group: socks, slow: make(chan slowPacket, 4096), closed: make(chan struct{})}
+		src: &queued{socks: socks, slow: make(chan slowPacket, 4096), closed: make(chan struct{})}}
 	for _, u := range socks {
 		go c.readGroup(u)
 	}
@@ -88,13 +158,13 @@ func NewConnGroup(socks []*udpbatch.Socket, keys *Keyring) *Conn {
 // on p's goroutine, so they must not Close the Conn.
 func NewConnPolled(sock *udpbatch.Socket, keys *Keyring, p *udpbatch.Poller) (*Conn, error) {
 	rc, _ := sock.SyscallConn()
-	c := &Conn{local: net.UDPAddrFromAddrPort(sock.LocalAddr()), out: sock, rc: rc, keys: keys,
-		group: []*udpbatch.Socket{sock}, slow: make(chan slowPacket, 64), closed: make(chan struct{}), poller: p}
+	q := &queued{socks: []*udpbatch.Socket{sock}, slow: make(chan slowPacket, 64), closed: make(chan struct{}), poller: p}
+	c := &Conn{local: net.UDPAddrFromAddrPort(sock.LocalAddr()), out: sock, rc: rc, keys: keys, src: q}
 	polled, err := p.Add(sock, c.deliver)
 	if err != nil {
 		return nil, err
 	}
-	c.polled = polled
+	q.polled = polled
 	return c, nil
 }
 
@@ -119,7 +189,7 @@ func (c *Conn) deliver(pkt []byte, from netip.AddrPort) {
 		return
 	}
 	select {
-	case c.slow <- slowPacket{b: append([]byte(nil), pkt...), from: from}:
+	case c.src.(*queued).slow <- slowPacket{b: append([]byte(nil), pkt...), from: from}:
 	default: // pion is behind: drop, like a full socket buffer would
 	}
 }
@@ -131,28 +201,7 @@ func (c *Conn) Send(b *udpbatch.Batch) error {
 
 // ReadFromAddrPort returns the next packet that is pion's to handle.
 func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	if c.group == nil {
-		return c.read(c.conn, b)
-	}
-	select {
-	case p := <-c.slow:
-		return copy(b, p.b), p.from, nil
-	case <-c.closed:
-		return 0, netip.AddrPort{}, net.ErrClosed
-	}
-}
-
-// read returns the next packet from u that no session claims.
-func (c *Conn) read(u *net.UDPConn, b []byte) (int, netip.AddrPort, error) {
-	for {
-		n, from, err := u.ReadFromUDPAddrPort(b)
-		if err != nil || n == 0 {
-			return n, from, err
-		}
-		if !c.claim(b[:n], from) {
-			return n, from, nil
-		}
-	}
+	return c.src.read(c, b)
 }
 
 // claim hands pkt to its session if it is one's SRTP, and learns from
@@ -201,48 +250,18 @@ func (c *Conn) WriteTo(b []byte, to net.Addr) (int, error) {
 }
 
 // Close closes the socket(s).
-func (c *Conn) Close() error {
-	if c.group == nil {
-		return c.conn.Close()
-	}
-	c.once.Do(func() { close(c.closed) })
-	if c.polled != nil {
-		c.poller.Remove(c.polled) // no packet is being handled once it returns
-	}
-	var err error
-	for _, u := range c.group {
-		if e := u.Close(); e != nil && err == nil {
-			err = e
-		}
-	}
-	return err
-}
+func (c *Conn) Close() error { return c.src.close() }
 
 // LocalAddr is the address the Conn is bound to (a *net.UDPAddr).
 func (c *Conn) LocalAddr() net.Addr { return c.local }
 
 // Deadlines apply to a single socket; a group's readers never stop for
 // them, so they are accepted and ignored there.
-func (c *Conn) SetDeadline(t time.Time) error {
-	if c.conn == nil {
-		return nil
-	}
-	return c.conn.SetDeadline(t)
-}
+func (c *Conn) SetDeadline(t time.Time) error { return c.src.setDeadline(true, true, t) }
 
-func (c *Conn) SetReadDeadline(t time.Time) error {
-	if c.conn == nil {
-		return nil
-	}
-	return c.conn.SetReadDeadline(t)
-}
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.src.setDeadline(true, false, t) }
 
-func (c *Conn) SetWriteDeadline(t time.Time) error {
-	if c.conn == nil {
-		return nil
-	}
-	return c.conn.SetWriteDeadline(t)
-}
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.src.setDeadline(false, true, t) }
 
 // Keyring is where the handshakes are learnt.
 func (c *Conn) Keyring() *Keyring { return c.keys }

@@ -347,11 +347,11 @@ func sessionsCarryRTP(t *testing.T, sockets int) {
 	// wrong source address: not the session's peer, so not claimed
 	u.Write(enc)
 	before := p.server.Rejected.Load()
-	cs.conn.conn.WriteToUDPAddrPort(enc, p.serverAddr) // replay of seq 100 from the peer
+	cs.conn.src.(oneSocket).u.WriteToUDPAddrPort(enc, p.serverAddr) // replay of seq 100 from the peer
 	bad := bytes.Clone(enc)
 	bad[len(bad)-1] ^= 1
 	bad[3]++ // a fresh sequence number but a broken tag
-	cs.conn.conn.WriteToUDPAddrPort(bad, p.serverAddr)
+	cs.conn.src.(oneSocket).u.WriteToUDPAddrPort(bad, p.serverAddr)
 	testenv.Until(5*time.Second, "two packets rejected", testenv.Cond(func() bool { return p.server.Rejected.Load() >= before+2 }))
 	if r := p.server.Rejected.Load() - before; r != 2 {
 		t.Fatalf("rejected %d packets, want the replay and the forgery", r)
