@@ -165,15 +165,34 @@ func smsRun(t *testing.T, front string, d *dispatcher, phase, n int) (*sipp, []s
 // the dispatcher recorded.
 func inviteRun(t *testing.T, front string, d *dispatcher, users []string, host string) []string {
 	t.Helper()
+	finals, bad := invitesDone(t, startInvites(t, front, d, users, host, 5070), len(users))
+	// a refused call ends the scenario well (its code is logged); a
+	// failed one lost a step: no final answer, or the BYE unanswered
+	if bad != 0 {
+		t.Errorf("%d of %d INVITE scenarios failed (a step went unanswered)", bad, len(users))
+	}
+	return finals
+}
+
+// startInvites starts SIPp placing the calls (on SIP port port, beside a
+// SIPp on 5070 if another).
+func startInvites(t *testing.T, front string, d *dispatcher, users []string, host string, port int) *sipp {
+	t.Helper()
 	var rows []string
 	for _, u := range users {
 		rows = append(rows, u+";"+host)
 	}
-	s := startSIPpAt(t, front, fleetFrontIP, "uac_fleet_invite", len(rows), "-inf", injection(t, rows...), "-l", "1", "-trace_logs", "-trace_stat", d.addr())
-	// a refused call ends the scenario well (its code is logged); a
-	// failed one lost a step: no final answer, or the BYE unanswered
-	if _, bad := sippRun(t, s, time.Duration(len(rows))*15*time.Second); bad != 0 {
-		t.Errorf("%d of %d INVITE scenarios failed (a step went unanswered)\n%s", bad, len(rows), s.traces())
+	return startSIPpAt(t, front, fleetFrontIP, "uac_fleet_invite", len(rows), "-inf", injection(t, rows...), "-l", "1",
+		"-p", strconv.Itoa(port), "-mp", strconv.Itoa(6000+2*(port-5070)), "-trace_logs", "-trace_stat", d.addr())
+}
+
+// invitesDone waits for the n calls and returns their final codes and
+// how many failed.
+func invitesDone(t *testing.T, s *sipp, n int) ([]string, int) {
+	t.Helper()
+	_, bad := sippRun(t, s, time.Duration(n)*15*time.Second)
+	if bad != 0 {
+		t.Logf("SIPp placing calls:\n%s", s.traces())
 	}
 	var finals []string
 	for _, l := range strings.Split(sippLog(s), "\n") {
@@ -181,7 +200,7 @@ func inviteRun(t *testing.T, front string, d *dispatcher, users []string, host s
 			finals = append(finals, v)
 		}
 	}
-	return finals
+	return finals, bad
 }
 
 // TestPBXSideAcrossBoxes: SMS and GSM calls from the PBX spread over three
@@ -224,15 +243,16 @@ func TestPBXSideAcrossBoxes(t *testing.T) {
 	}
 	waitSent := func(what string, nums []string, n int) {
 		t.Helper()
-		waitFor(t, 30*time.Second, what, func() bool {
+		testenv.WaitFor(t, 30*time.Second, what, testenv.Why(func() (bool, string) {
 			k := 0
+			var per []string
 			for _, b := range boxes {
 				k += b.smsAt(nums)
+				per = append(per, fmt.Sprintf("%s %d", b.name, b.smsAt(nums)))
 			}
-			return k >= n
-		})
+			return k >= n, fmt.Sprintf("%d of %d at the SIMs (%s); accepted per box %v", k, n, strings.Join(per, ", "), d.answered("202", "MESSAGE"))
+		}))
 	}
-
 	// 1. All healthy: 30 SMS spread over the three SIMs, all 202.
 	s, nums1 := smsRun(t, front, d, 1, 30)
 	ok, bad := sippRun(t, s, 60*time.Second)
@@ -319,10 +339,18 @@ func TestPBXSideAcrossBoxes(t *testing.T) {
 	failovers := d.count("TEST-FAILOVER MESSAGE")
 	accepted := d.answered("202", "MESSAGE")
 	s, nums3 := smsRun(t, front, d, 3, 30)
+	// GSM calls alongside, one at a time, so that one is likely up on B
+	// when it dies: a second SIPp, on port 5072 (started after the first:
+	// startSIPpAt's readiness check in a namespace looks at 5070)
+	dialedB := len(B.sim.dialed())
+	calls3 := []string{"+49301230021", "+49301230022", "+49301230023", "+49301230024"}
+	inv := startInvites(t, front, d, calls3, d.addr(), 5072)
 	// about a third into the run (B takes one in two of 10 a second)
 	waitFor(t, 20*time.Second, "box B's SIM sending some of the run's SMS", func() bool { return B.smsAt(nums3) >= 5 })
 	B.kill(t)
+	dialedAtKill := len(B.sim.dialed())
 	ok, bad = sippRun(t, s, 90*time.Second)
+	finals3, cut := invitesDone(t, inv, len(calls3))
 	sent, failed = sent+ok+bad, failed+bad
 	waitFor(t, 30*time.Second, "box B inactive in the dispatcher", func() bool { return strings.HasPrefix(d.flags(B.addr), "I") })
 	movedKill := d.count("TEST-FAILOVER MESSAGE") - failovers
@@ -354,8 +382,25 @@ func TestPBXSideAcrossBoxes(t *testing.T) {
 	if lost > byB {
 		t.Errorf("B killed: %d SMS lost, more than the %d box B accepted", lost, byB)
 	}
+	// a call up on B when it died is cut (its BYE goes unanswered); one
+	// at a time, so at most one; the others are answered, by C once B is
+	// out
+	if cut > 1 {
+		t.Errorf("B killed: %d GSM calls failed (%v), want at most the one up on B", cut, finals3)
+	}
+	if n := strings.Count(strings.Join(finals3, " "), "200"); n != len(finals3) || len(finals3) < len(calls3)-cut {
+		t.Errorf("B killed: GSM calls got %v with %d cut; want the rest answered", finals3, cut)
+	}
+	if n := len(B.sim.dialed()); n != dialedAtKill {
+		t.Errorf("box B dialled %d calls after it was killed", n-dialedAtKill)
+	}
+	finals = append(finals, finals3...)
+	for _, b := range boxes {
+		callsPer[b.name] = len(b.sim.dialed())
+	}
+	t.Logf("B killed: %d GSM calls, %d of them dialled on B before it died, %d cut with it: %v", len(calls3), dialedAtKill-dialedB, cut, finals3)
 	t.Logf("B killed: B accepted %d before it died, %d of them never reached its SIM; C accepted %d, %d failed over from B; %d sent by both", byB, lost, byC, movedKill, twice)
-	t.Logf("fleet run (PBX side): SMS sent %d, per box A %d B %d C %d, failed %d, lost on the killed box %d, moved after drain %d (none to the drained box), failed over after kill %d; GSM calls %d, per box A %d B %d C %d, failed %d",
+	t.Logf("fleet run (PBX side): SMS sent %d, per box A %d B %d C %d, failed %d, lost on the killed box %d, moved after drain %d (none to the drained box), failed over after kill %d; GSM calls %d, per box A %d B %d C %d, failed %d (cut on the killed box %d)",
 		sent, spread["A"], spread["B"], spread["C"], failed, lost, movedDrain, movedKill,
-		len(finals), callsPer["A"], callsPer["B"], callsPer["C"], len(finals)-strings.Count(strings.Join(finals, " "), "200"))
+		len(calls1)+len(calls2)+len(calls3), callsPer["A"], callsPer["B"], callsPer["C"], len(calls1)+len(calls2)+len(calls3)-strings.Count(strings.Join(finals, " "), "200")+cut, cut)
 }
