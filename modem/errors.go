@@ -90,23 +90,20 @@ func IsCME(err error, code int) bool {
 	return errors.As(err, &c) && c.Code == code
 }
 
-// CME error codes the profiles act on.
+// CME error codes the profiles and netctl act on (27.007 §9.2; the
+// text of every code is in cmeMeanings).
 const (
-	CMEPhoneFailure     = 0
-	CMENotAllowed       = 3
-	CMENotSupported     = 4
-	CMESIMNotInserted   = 10
-	CMESIMPINRequired   = 11
-	CMESIMPUKRequired   = 12
-	CMESIMFailure       = 13
-	CMESIMBusy          = 14
-	CMESIMWrong         = 15
-	CMEIncorrectPass    = 16
-	CMENoNetwork        = 30
-	CMENetworkTimeout   = 31
-	CMEUnknown          = 100
-	CMEPDPAuthFailure   = 149
-	CMEServiceNotSubscr = 133
+	CMENotAllowed     = 3
+	CMESIMNotInserted = 10
+	CMESIMPINRequired = 11
+	CMESIMPUKRequired = 12
+	CMESIMBusy        = 14
+	CMEIncorrectPass  = 16
+	CMENoNetwork      = 30
+	CMEUnknown        = 100
+
+	cmeSIMFailure = 13
+	cmeSIMWrong   = 15
 )
 
 var cmeMeanings = map[int]string{
