@@ -407,7 +407,7 @@ func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) {
 	case IsCME(err, CMESIMBusy):
 		st.State = SIMBusy
 		return st, nil
-	case IsCME(err, CMESIMFailure), IsCME(err, CMESIMWrong), IsCME(err, 262):
+	case IsCME(err, cmeSIMFailure), IsCME(err, cmeSIMWrong), IsCME(err, 262):
 		st.State = SIMError
 		return st, nil
 	case IsCME(err, CMESIMPUKRequired):
