@@ -328,21 +328,7 @@ func ericsson(s *Sim, name, op string, args []string) (reply, bool) {
 			st := s.link
 			return ok(fmt.Sprintf("*ENAP: %d", st)), true
 		}
-		if len(args) >= 1 && args[0] == "1" {
-			if !s.simReady() {
-				return s.cme(simNotReadyCode(s)), true
-			}
-			if _, ok := s.pdp[1]; !ok {
-				return s.cme(modem.CMENotAllowed), true
-			}
-			s.connectLocked(s.pdp[1])
-			return ok(), true
-		}
-		if len(args) >= 1 && args[0] == "0" {
-			s.disconnectLocked()
-			return ok(), true
-		}
-		return s.cme(50), true
+		return s.connectSwitch(args, true), true
 	case "*E2NAP":
 		if op == "?" {
 			return ok(fmt.Sprintf("*E2NAP: %d", boolInt(s.e2nap))), true
@@ -414,18 +400,7 @@ func quectel(s *Sim, name, op string, args []string) (reply, bool) {
 		if op == "?" {
 			return ok(fmt.Sprintf("+QNETDEVCTL: %d,1,1,%d", boolInt(s.link != 0), boolInt(s.link == 1))), true
 		}
-		if len(args) >= 1 && args[0] == "1" {
-			if !s.simReady() {
-				return s.cme(simNotReadyCode(s)), true
-			}
-			s.connectLocked(s.pdp[1])
-			return ok(), true
-		}
-		if len(args) >= 1 && args[0] == "0" {
-			s.disconnectLocked()
-			return ok(), true
-		}
-		return s.cme(50), true
+		return s.connectSwitch(args, false), true
 	case "+QCSQ":
 		if !regOK(s.regStat()) {
 			return ok(`+QCSQ: "NOSERVICE"`), true
@@ -439,4 +414,26 @@ func quectel(s *Sim, name, op string, args []string) (reply, bool) {
 		return ok(), true
 	}
 	return reply{}, false
+}
+
+// connectSwitch answers a vendor's "connect context 1" command
+// (*ENAP=1/0, +QNETDEVCTL=1/0 with the rest of its arguments ignored): 1
+// connects, when the SIM is ready (and, with needPDP, +CGDCONT defined
+// context 1), 0 disconnects; anything else is +CME ERROR: 50.
+func (s *Sim) connectSwitch(args []string, needPDP bool) reply {
+	switch {
+	case len(args) >= 1 && args[0] == "1":
+		if !s.simReady() {
+			return s.cme(simNotReadyCode(s))
+		}
+		if _, ok := s.pdp[1]; needPDP && !ok {
+			return s.cme(modem.CMENotAllowed)
+		}
+		s.connectLocked(s.pdp[1])
+		return ok()
+	case len(args) >= 1 && args[0] == "0":
+		s.disconnectLocked()
+		return ok()
+	}
+	return s.cme(50)
 }
