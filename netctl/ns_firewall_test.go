@@ -51,17 +51,7 @@ func TestNamespaceBootFirewallWANNeighbour(t *testing.T) {
 		return err == nil, fmt.Sprint(err)
 	})
 
-	c, err := config.Load(r.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// What init's bootFirewall runs, with the roles it finds on this "board".
-	if err := testenv.DoInHandle(r.boxNS, func() error {
-		_, err := firewall.Boot(c.Network, map[string]string{"wan": "wan0", "lan1": "lan0"})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	r.bootFirewall()
 	check := func(when string) {
 		t.Helper()
 		for _, a := range wanSide {
@@ -192,4 +182,20 @@ func TestNamespaceVPNLANForwarding(t *testing.T) {
 	reload(cfg(nil, []any{"10.8.0.0/24"}))
 	expect("lan_to_vpn", vpn, "VPN", lanHost, false)
 	expect("lan_to_vpn", r.lanNS, "LAN", vpnHost, true)
+}
+
+// bootFirewall runs in the box what init's bootFirewall runs, with the
+// config written and the roles it finds on this "board".
+func (r *rig) bootFirewall() {
+	r.t.Helper()
+	c, err := config.Load(r.cfgPath)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := testenv.DoInHandle(r.boxNS, func() error {
+		_, err := firewall.Boot(c.Network, map[string]string{"wan": "wan0", "lan1": "lan0"})
+		return err
+	}); err != nil {
+		r.t.Fatal(err)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,29 +17,7 @@ import (
 	"edgebox/netctl"
 )
 
-var (
-	simOnce sync.Once
-	simBin  string
-	simErr  error
-)
-
-func modemsimBinary(t testing.TB) string {
-	simOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "modemsim-bin")
-		if err != nil {
-			simErr = err
-			return
-		}
-		simBin = filepath.Join(dir, "modemsim")
-		if out, err := exec.Command("go", "build", "-o", simBin, "edgebox/cmd/modemsim").CombinedOutput(); err != nil {
-			simErr = fmt.Errorf("go build modemsim: %v\n%s", err, out)
-		}
-	})
-	if simErr != nil {
-		t.Fatal(simErr)
-	}
-	return simBin
-}
+func modemsimBinary(t testing.TB) string { return builtCmd(t, "modemsim") }
 
 // simulator is a running modemsim whose CDC Ethernet port is ltep's peer.
 type simulator struct {
@@ -137,6 +114,16 @@ func (s *simulator) commands() []string {
 func indexOf(cmds []string, prefix string) int {
 	for i, c := range cmds {
 		if strings.HasPrefix(strings.ToUpper(c), strings.ToUpper(prefix)) {
+			return i
+		}
+	}
+	return -1
+}
+
+// lastIndexOf is indexOf from the end: the last command with prefix.
+func lastIndexOf(cmds []string, prefix string) int {
+	for i := len(cmds) - 1; i >= 0; i-- {
+		if strings.HasPrefix(strings.ToUpper(cmds[i]), strings.ToUpper(prefix)) {
 			return i
 		}
 	}
@@ -311,15 +298,7 @@ func TestNamespaceModemLTE(t *testing.T) {
 	// Shutdown: link down, then radio off (Huawei +CFUN=0).
 	r.stopNetctl()
 	cmds := sim.commands()
-	down, off := -1, -1
-	for i, c := range cmds {
-		if strings.HasPrefix(c, "AT^NDISDUP=1,0") {
-			down = i
-		}
-		if strings.HasPrefix(c, "AT+CFUN=0") {
-			off = i
-		}
-	}
+	down, off := lastIndexOf(cmds, "AT^NDISDUP=1,0"), lastIndexOf(cmds, "AT+CFUN=0")
 	if down < 0 || off < 0 || off < down {
 		t.Errorf("shutdown order: disconnect at %d, radio off at %d in %q", down, off, cmds[max(0, len(cmds)-8):])
 	}
@@ -360,15 +339,7 @@ func TestNamespaceModemAddressFromModem(t *testing.T) {
 	}
 	r.stopNetctl()
 	cmds := sim.commands()
-	down, off := -1, -1
-	for i, c := range cmds {
-		if strings.HasPrefix(c, "AT*ENAP=0") {
-			down = i
-		}
-		if strings.HasPrefix(c, "AT+CFUN=4") {
-			off = i
-		}
-	}
+	down, off := lastIndexOf(cmds, "AT*ENAP=0"), lastIndexOf(cmds, "AT+CFUN=4")
 	if down < 0 || off < down {
 		t.Errorf("shutdown order: *ENAP=0 at %d, +CFUN=4 at %d in %q", down, off, cmds[max(0, len(cmds)-8):])
 	}
@@ -406,6 +377,20 @@ func TestNamespaceModemResetWhenLinkDead(t *testing.T) {
 }
 
 // modemConfig is lteConfig for profile, without a PIN, with DHCP on lte0.
+// startOnline puts a carrier with DHCP behind ltep, starts modemsim as
+// profile (no PIN, extra arguments simArgs) and netctl configured for it,
+// and waits until the LTE uplink is up (what names the wait).
+func (r *rig) startOnline(what, profile string, simArgs ...string) *simulator {
+	r.t.Helper()
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsimArgs(profile, "", simArgs...)
+	r.writeConfig(modemConfig(sim.pty, profile))
+	r.startNetctl()
+	r.waitOnline(what, 90*time.Second)
+	return sim
+}
+
 func modemConfig(pty, profile string) map[string]any {
 	cfg := lteConfig(pty, "")
 	m := cfg["network"].(map[string]any)["modem"].(map[string]any)
@@ -451,12 +436,7 @@ func TestNamespaceModemRadioOnAfterRestart(t *testing.T) {
 		t.Run(tc.profile, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, fmt.Sprintf("ro%d", i))
-			r.setCarrier("ltep", false)
-			r.startDNSMasq("ltep", lteNet)
-			sim := r.startModemsimArgs(tc.profile, "", strings.Fields(tc.simArgs)...)
-			r.writeConfig(modemConfig(sim.pty, tc.profile))
-			r.startNetctl()
-			r.waitOnline("LTE up at first start", 90*time.Second)
+			sim := r.startOnline("LTE up at first start", tc.profile, strings.Fields(tc.simArgs)...)
 			r.stopNetctl()
 			if c := sim.cfun(); c == 1 {
 				t.Fatalf("radio still on after netctl stopped (CFUN %d)", c)
@@ -502,12 +482,7 @@ func TestNamespaceModemHangShownAndCounted(t *testing.T) {
 		t.Run(profile, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, fmt.Sprintf("hg%d", i))
-			r.setCarrier("ltep", false)
-			r.startDNSMasq("ltep", lteNet)
-			sim := r.startModemsim(profile, "")
-			r.writeConfig(modemConfig(sim.pty, profile))
-			r.startNetctl()
-			r.waitOnline("LTE up", 90*time.Second)
+			sim := r.startOnline("LTE up", profile)
 			sim.control("hang on")
 			r.waitFor("not responding shown", 60*time.Second, func() (bool, string) {
 				st := r.status()
@@ -638,12 +613,7 @@ func TestNamespaceModemRejectCause(t *testing.T) {
 func TestNamespaceModemATPassthrough(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "at")
-	r.setCarrier("ltep", false)
-	r.startDNSMasq("ltep", lteNet)
-	sim := r.startModemsim("huawei-me909s", "")
-	r.writeConfig(modemConfig(sim.pty, "huawei-me909s"))
-	r.startNetctl()
-	r.waitOnline("LTE up", 90*time.Second)
+	sim := r.startOnline("LTE up", "huawei-me909s")
 	ctx := context.Background()
 	for _, c := range []string{"AT;+CFUN=0", "at + cfun = 0", "ATE0D*99#", "ATD0019005550100;", "AT+CMGS=20",
 		`AT+CCFC=0,3,"+4915550100"`, `AT+CGDCONT=1,"IP","evil.apn"`, `AT;+CPIN="9731"`, `AT+CLCK="SC",1,"9731"`} {
@@ -689,12 +659,7 @@ func TestNamespaceModemATPassthrough(t *testing.T) {
 func TestNamespaceModemCharsetRestored(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "cs")
-	r.setCarrier("ltep", false)
-	r.startDNSMasq("ltep", lteNet)
-	sim := r.startModemsim("dell-dw5550", "")
-	r.writeConfig(modemConfig(sim.pty, "dell-dw5550"))
-	r.startNetctl()
-	r.waitOnline("LTE up", 90*time.Second)
+	sim := r.startOnline("LTE up", "dell-dw5550")
 	ctx := context.Background()
 	if _, err := r.client.AT(ctx, `AT+CSCS="UCS2"`); err != nil {
 		t.Fatal(err)
@@ -718,12 +683,7 @@ func TestNamespaceModemCharsetRestored(t *testing.T) {
 func TestNamespaceModemEC25NoSpuriousRedial(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "ec")
-	r.setCarrier("ltep", false)
-	r.startDNSMasq("ltep", lteNet)
-	sim := r.startModemsim("quectel-ec25", "")
-	r.writeConfig(modemConfig(sim.pty, "quectel-ec25"))
-	r.startNetctl()
-	r.waitOnline("LTE up", 90*time.Second)
+	sim := r.startOnline("LTE up", "quectel-ec25")
 	time.Sleep(3 * time.Second) // give a spurious redial the chance to happen
 	dials := countPrefix(sim.commands(), "AT+QNETDEVCTL=1")
 	if dials != 1 {
@@ -776,12 +736,7 @@ func TestNamespaceModemNotHealthyWhileRegistering(t *testing.T) {
 func TestNamespaceModemOperatorAfterFlap(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "of")
-	r.setCarrier("ltep", false)
-	r.startDNSMasq("ltep", lteNet)
-	sim := r.startModemsim("huawei-me909s", "")
-	r.writeConfig(modemConfig(sim.pty, "huawei-me909s"))
-	r.startNetctl()
-	r.waitOnline("LTE up", 90*time.Second)
+	sim := r.startOnline("LTE up", "huawei-me909s")
 	sim.control("urc +CEREG: 2")
 	r.waitFor("searching seen", 30*time.Second, func() (bool, string) {
 		reg := r.status().Modem.Registration

@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"edgebox/internal/config"
 	"edgebox/internal/firewall"
-	"edgebox/internal/testenv"
 )
 
 // TestNamespaceNoFirewallReplacesBootTable (issue 23): init loads its
@@ -23,17 +21,7 @@ func TestNamespaceNoFirewallReplacesBootTable(t *testing.T) {
 	r.startDNSMasq("wanp", wanNet)
 	r.startDNSMasq("ltep", lteNet)
 	r.writeConfig(baseConfig())
-	c, err := config.Load(r.cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// What init's bootFirewall runs before netctl starts.
-	if err := testenv.DoInHandle(r.boxNS, func() error {
-		_, err := firewall.Boot(c.Network, map[string]string{"wan": "wan0", "lan1": "lan0"})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	r.bootFirewall() // before netctl starts
 	serve(t, r.inetNS, internetIP+":8080")
 	serve(t, r.boxNS, "0.0.0.0:8081")
 	r.netctlArgs = []string{"--no-firewall"}
@@ -46,6 +34,7 @@ func TestNamespaceNoFirewallReplacesBootTable(t *testing.T) {
 
 	var seen string
 	r.waitFor("LAN client reaches the internet through the box", 20*time.Second, func() (bool, string) {
+		var err error
 		seen, err = dialFrom(r.lanNS, internetIP+":8080", 2*time.Second)
 		return err == nil, fmt.Sprint(err)
 	})

@@ -14,12 +14,15 @@ import (
 	"edgebox/internal/testenv"
 )
 
-// dialFromSource connects from namespace ns with source address src and
-// returns the first line the server sends.
+// dialFromSource connects from namespace ns with source address src (""
+// lets the kernel choose) and returns the first line the server sends.
 func dialFromSource(ns netns.NsHandle, src, addr string, timeout time.Duration) (string, error) {
 	var c net.Conn
 	err := testenv.DoInHandle(ns, func() error {
-		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		d := net.Dialer{Timeout: timeout}
+		if src != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+		}
 		var err error
 		c, err = d.Dial("tcp4", addr)
 		return err

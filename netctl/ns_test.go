@@ -26,31 +26,31 @@ import (
 	"edgebox/netctl"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builds holds one build of each command per test binary.
+var builds sync.Map // "netctl", "modemsim" -> func() (string, error)
+
+// builtCmd builds edgebox/cmd/NAME once per test binary and returns its path.
+func builtCmd(t testing.TB, name string) string {
+	f, _ := builds.LoadOrStore(name, sync.OnceValues(func() (string, error) {
+		dir, err := os.MkdirTemp("", name+"-bin")
+		if err != nil {
+			return "", err
+		}
+		bin := filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bin, "edgebox/cmd/"+name).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", name, err, out)
+		}
+		return bin, nil
+	}))
+	bin, err := f.(func() (string, error))()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
 
 // netctlBinary builds cmd/netctl once per test binary.
-func netctlBinary(t testing.TB) string {
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "netctl-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "netctl")
-		out, err := exec.Command("go", "build", "-o", binPath, "edgebox/cmd/netctl").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func netctlBinary(t testing.TB) string { return builtCmd(t, "netctl") }
 
 func run(t testing.TB, args ...string) string {
 	t.Helper()
@@ -131,20 +131,7 @@ func newRig(t testing.TB, tag string) *rig {
 // dialFrom connects to addr from namespace ns and returns the first line
 // the server sends.
 func dialFrom(ns netns.NsHandle, addr string, timeout time.Duration) (string, error) {
-	var c net.Conn
-	err := testenv.DoInHandle(ns, func() error {
-		var err error
-		c, err = net.DialTimeout("tcp4", addr, timeout)
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	buf := make([]byte, 128)
-	n, err := c.Read(buf)
-	return strings.TrimSpace(string(buf[:n])), err
+	return dialFromSource(ns, "", addr, timeout)
 }
 
 // serve listens on addr in ns and answers every connection with the
@@ -333,10 +320,11 @@ var sighup = syscall.SIGHUP
 // TestMain removes the binaries the namespace tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, p := range []string{binPath, simBin} {
-		if p != "" {
+	builds.Range(func(_, f any) bool {
+		if p, err := f.(func() (string, error))(); err == nil {
 			os.RemoveAll(filepath.Dir(p))
 		}
-	}
+		return true
+	})
 	os.Exit(code)
 }
