@@ -163,82 +163,106 @@ func (s *Sim) extended(c string) reply {
 	if r, handled := s.prof.handle(s, name, op, args); handled {
 		return r
 	}
+	for _, cmd := range []func(name, op string, args []string) (reply, bool){s.identityCmd, s.networkCmd, s.pdpCmd, s.smsCmd} {
+		if r, handled := cmd(name, op, args); handled {
+			return r
+		}
+	}
+	return s.unsupported()
+}
+
+// identityCmd answers the card's and the SIM's identity, PIN and power.
+func (s *Sim) identityCmd(name, op string, args []string) (reply, bool) {
 	switch name {
 	case "+CGMI", "+GMI":
-		return ok(s.prof.cgmi)
+		return ok(s.prof.cgmi), true
 	case "+CGMM", "+GMM":
-		return ok(s.prof.cgmm)
+		return ok(s.prof.cgmm), true
 	case "+CGMR", "+GMR":
-		return ok(s.prof.cgmr)
+		return ok(s.prof.cgmr), true
 	case "+CGSN", "+GSN":
-		return ok(s.cfg.IMEI)
+		return ok(s.cfg.IMEI), true
 	case "+CNUM":
 		if !s.simPresent {
-			return s.cme(modem.CMESIMNotInserted)
+			return s.cme(modem.CMESIMNotInserted), true
 		}
 		if s.simLocked() {
-			return s.cme(modem.CMESIMPINRequired)
+			return s.cme(modem.CMESIMPINRequired), true
 		}
 		if s.cfg.Number == "" {
-			return ok()
+			return ok(), true
 		}
-		return ok(fmt.Sprintf(`+CNUM: "","%s",145`, s.cfg.Number))
+		return ok(fmt.Sprintf(`+CNUM: "","%s",145`, s.cfg.Number)), true
 	case "+CIMI":
 		if !s.simPresent {
-			return s.cme(modem.CMESIMNotInserted)
+			return s.cme(modem.CMESIMNotInserted), true
 		}
 		if s.simLocked() {
-			return s.cme(modem.CMESIMPINRequired)
+			return s.cme(modem.CMESIMPINRequired), true
 		}
-		return ok(s.cfg.IMSI)
+		return ok(s.cfg.IMSI), true
 	case "+CCID", "^ICCID", "+QCCID", "+ICCID", "!ICCID":
 		if !s.simPresent {
-			return s.cme(modem.CMESIMNotInserted)
+			return s.cme(modem.CMESIMNotInserted), true
 		}
-		return ok(s.prof.ccidPrefix + s.cfg.ICCID)
+		return ok(s.prof.ccidPrefix + s.cfg.ICCID), true
 	case "+CMEE":
 		if op == "?" {
-			return ok("+CMEE: " + itoa(s.cmee))
+			return ok("+CMEE: " + itoa(s.cmee)), true
 		}
 		if len(args) == 1 {
 			if v, err := atoi(args[0]); err == nil && v >= 0 && v <= 2 {
 				s.cmee = v
-				return ok()
+				return ok(), true
 			}
 		}
-		return s.cme(50)
+		return s.cme(50), true
 	case "+CFUN":
-		return s.cfunCmd(op, args)
+		return s.cfunCmd(op, args), true
 	case "+CPIN":
-		return s.cpin(op, args)
+		return s.cpin(op, args), true
 	case "+CPINR":
 		if !s.simPresent {
-			return s.cme(modem.CMESIMNotInserted)
+			return s.cme(modem.CMESIMNotInserted), true
 		}
-		return ok(fmt.Sprintf("+CPINR: SIM PIN,%d,3", s.pinLeft), fmt.Sprintf("+CPINR: SIM PUK,%d,10", s.pukLeft))
+		return ok(fmt.Sprintf("+CPINR: SIM PIN,%d,3", s.pinLeft), fmt.Sprintf("+CPINR: SIM PUK,%d,10", s.pukLeft)), true
+	}
+	return reply{}, false
+}
+
+// networkCmd answers registration, operator and signal queries.
+func (s *Sim) networkCmd(name, op string, args []string) (reply, bool) {
+	switch name {
 	case "+CREG", "+CGREG", "+CEREG":
-		return s.cregCmd(name, op, args)
+		return s.cregCmd(name, op, args), true
 	case "+COPS":
 		if op == "?" {
 			if regOK(s.regStat()) {
-				return ok(fmt.Sprintf("+COPS: 0,0,\"%s\",%d", s.cfg.Operator, s.prof.act))
+				return ok(fmt.Sprintf("+COPS: 0,0,\"%s\",%d", s.cfg.Operator, s.prof.act)), true
 			}
-			return ok("+COPS: 0")
+			return ok("+COPS: 0"), true
 		}
-		return ok()
+		return ok(), true
 	case "+CSQ":
 		if !regOK(s.regStat()) {
-			return ok("+CSQ: 99,99")
+			return ok("+CSQ: 99,99"), true
 		}
-		return ok("+CSQ: 20,99")
+		return ok("+CSQ: 20,99"), true
 	case "+CESQ":
 		if !regOK(s.regStat()) {
-			return ok("+CESQ: 99,99,255,255,255,255")
+			return ok("+CESQ: 99,99,255,255,255,255"), true
 		}
 		if s.prof.act == 7 {
-			return ok("+CESQ: 99,99,255,255,20,45")
+			return ok("+CESQ: 99,99,255,255,20,45"), true
 		}
-		return ok("+CESQ: 99,99,40,30,255,255")
+		return ok("+CESQ: 99,99,40,30,255,255"), true
+	}
+	return reply{}, false
+}
+
+// pdpCmd answers the packet-data context commands.
+func (s *Sim) pdpCmd(name, op string, args []string) (reply, bool) {
+	switch name {
 	case "+CGDCONT":
 		if op == "?" {
 			var lines []string
@@ -247,16 +271,16 @@ func (s *Sim) extended(c string) reply {
 					lines = append(lines, fmt.Sprintf("+CGDCONT: %d,\"IP\",\"%s\",\"0.0.0.0\",0,0", cid, apn))
 				}
 			}
-			return ok(lines...)
+			return ok(lines...), true
 		}
 		if len(args) >= 1 {
 			cid, err := atoi(args[0])
 			if err != nil || cid < 1 || cid > 16 {
-				return s.cme(50)
+				return s.cme(50), true
 			}
 			if len(args) == 1 {
 				delete(s.pdp, cid)
-				return ok()
+				return ok(), true
 			}
 			apn := ""
 			if len(args) >= 3 {
@@ -267,97 +291,104 @@ func (s *Sim) extended(c string) reply {
 				// an invalid parameter, as on a real card.
 				a, ok := fromUCS2Hex(apn)
 				if !ok {
-					return s.cme(50)
+					return s.cme(50), true
 				}
 				apn = a
 			}
 			s.pdp[cid] = apn
-			return ok()
+			return ok(), true
 		}
-		return s.cme(50)
+		return s.cme(50), true
 	case "+CGACT":
 		if op == "?" {
-			return ok(fmt.Sprintf("+CGACT: 1,%d", boolInt(s.link == 1)))
+			return ok(fmt.Sprintf("+CGACT: 1,%d", boolInt(s.link == 1))), true
 		}
 		if len(args) >= 1 {
 			if args[0] == "1" {
 				if !regOK(s.regStat()) {
-					return s.cme(modem.CMENoNetwork)
+					return s.cme(modem.CMENoNetwork), true
 				}
 				if s.cfg.AcceptAPN != "" && !strings.EqualFold(s.pdp[1], s.cfg.AcceptAPN) {
-					return s.cme(533) // 27.007: missing or unknown APN
+					return s.cme(533), true // 27.007: missing or unknown APN
 				}
 				s.apn = s.pdp[1]
 				s.setLink(1)
-				return ok()
+				return ok(), true
 			}
 			s.setLink(0)
-			return ok()
+			return ok(), true
 		}
-		return s.cme(50)
+		return s.cme(50), true
+	}
+	return reply{}, false
+}
+
+// smsCmd answers the SMS set-up, storage and send commands.
+func (s *Sim) smsCmd(name, op string, args []string) (reply, bool) {
+	switch name {
 	case "+CMGF":
 		if op == "?" {
-			return ok("+CMGF: " + itoa(s.cmgf))
+			return ok("+CMGF: " + itoa(s.cmgf)), true
 		}
 		if len(args) == 1 && (args[0] == "0" || args[0] == "1") {
 			s.cmgf, _ = atoi(args[0])
-			return ok()
+			return ok(), true
 		}
-		return s.cms(304)
+		return s.cms(304), true
 	case "+CNMI":
 		if len(args) >= 2 {
 			v, err := atoi(args[1])
 			if err != nil || v < 0 || v > 3 {
-				return s.cms(304)
+				return s.cms(304), true
 			}
 			s.cnmiMT = v
 		}
-		return ok()
+		return ok(), true
 	case "+CPMS":
 		used := len(s.sms)
 		c := s.cfg.SMSCapacity
 		if op == "?" {
-			return ok(fmt.Sprintf("+CPMS: \"SM\",%d,%d,\"SM\",%d,%d,\"SM\",%d,%d", used, c, used, c, used, c))
+			return ok(fmt.Sprintf("+CPMS: \"SM\",%d,%d,\"SM\",%d,%d,\"SM\",%d,%d", used, c, used, c, used, c)), true
 		}
-		return ok(fmt.Sprintf("+CPMS: %d,%d,%d,%d,%d,%d", used, c, used, c, used, c))
+		return ok(fmt.Sprintf("+CPMS: %d,%d,%d,%d,%d,%d", used, c, used, c, used, c)), true
 	case "+CSCA":
-		return ok("+CSCA: \"+447785016005\",145")
+		return ok("+CSCA: \"+447785016005\",145"), true
 	case "+CSCS":
 		if op == "?" {
-			return ok(`+CSCS: "` + s.cscs + `"`)
+			return ok(`+CSCS: "` + s.cscs + `"`), true
 		}
 		if len(args) == 1 {
 			switch cs := strings.ToUpper(args[0]); cs {
 			case "GSM", "IRA", "UCS2":
 				s.cscs = cs
-				return ok()
+				return ok(), true
 			}
 		}
-		return s.cme(50)
+		return s.cme(50), true
 	case "+CSMS", "+CGEREP", "+CRC", "+CLIP":
-		return ok()
+		return ok(), true
 	case "+CMGL":
-		return s.cmgl(args)
+		return s.cmgl(args), true
 	case "+CMGR":
-		return s.cmgr(args)
+		return s.cmgr(args), true
 	case "+CMGD":
-		return s.cmgd(args)
+		return s.cmgd(args), true
 	case "+CMGS":
 		if !s.simPresent {
-			return s.cms(310)
+			return s.cms(310), true
 		}
 		if s.cmgf != 0 {
-			return s.cms(302)
+			return s.cms(302), true
 		}
 		if len(args) != 1 {
-			return s.cms(304)
+			return s.cms(304), true
 		}
 		if n, err := atoi(args[0]); err != nil || n < 7 || n > 164 {
-			return s.cms(304)
+			return s.cms(304), true
 		}
-		return reply{prompt: true}
+		return reply{prompt: true}, true
 	}
-	return s.unsupported()
+	return reply{}, false
 }
 
 func boolInt(b bool) int {
