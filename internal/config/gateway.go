@@ -308,48 +308,67 @@ func (s Gateway) CallLimit() int {
 
 // Validate reports what is wrong with the gateway section, naming fields.
 func (s Gateway) Validate() error {
-	var errs []error
-	bad := func(field, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("gateway.%s: %s", field, fmt.Sprintf(format, a...)))
-	}
+	var e fieldErrs
+	s.checkPBX(&e)
+	s.checkSIP(&e)
+	s.checkTrunk(&e)
+	s.checkPortal(&e)
+	s.checkMedia(&e)
+	s.checkRelays(&e)
+	return errors.Join(append(e, s.GSM.Validate())...)
+}
+
+// fieldErrs collects the gateway section's refusals, each naming its field.
+type fieldErrs []error
+
+func (e *fieldErrs) bad(field, format string, a ...any) {
+	*e = append(*e, fmt.Errorf("gateway.%s: %s", field, fmt.Sprintf(format, a...)))
+}
+
+// checkPBX: the PBX's address and transport, the call limits and who may send requests.
+func (s Gateway) checkPBX(e *fieldErrs) {
 	if s.Enabled && s.PBX.Address == "" {
-		bad("pbx.address", "required when the gateway is enabled (host:port of the PBX)")
+		e.bad("pbx.address", "required when the gateway is enabled (host:port of the PBX)")
 	}
 	if s.PBX.Address != "" {
 		if _, _, err := gwSplitPort(s.PBX.HostPort()); err != nil {
-			bad("pbx.address", "%v", err)
+			e.bad("pbx.address", "%v", err)
 		}
 	}
 	if s.MaxCalls < 0 || s.MaxCalls > 10000 {
-		bad("max_calls", "%d is outside 1..10000 (0: the default, %d)", s.MaxCalls, defaultMaxCalls)
+		e.bad("max_calls", "%d is outside 1..10000 (0: the default, %d)", s.MaxCalls, defaultMaxCalls)
 	}
 	if s.DrainLimitSec < 0 || s.DrainLimitSec > MaxDrainLimitSec {
-		bad("drain_limit_sec", "%d is outside 1..%d seconds (0: the default, %d)", s.DrainLimitSec, MaxDrainLimitSec, DefaultDrainLimitSec)
+		e.bad("drain_limit_sec", "%d is outside 1..%d seconds (0: the default, %d)", s.DrainLimitSec, MaxDrainLimitSec, DefaultDrainLimitSec)
 	}
 	if !gwValidTransport(s.PBX.Transport) {
-		bad("pbx.transport", "%q is not udp, tcp or tls", s.PBX.Transport)
+		e.bad("pbx.transport", "%q is not udp, tcp or tls", s.PBX.Transport)
 	}
 	for i, a := range s.PBX.AllowedSources {
 		if _, err := ParsePrefixOrIP(a); err != nil {
-			bad(fmt.Sprintf("pbx.allowed_sources[%d]", i), "%v", err)
+			e.bad(fmt.Sprintf("pbx.allowed_sources[%d]", i), "%v", err)
 		}
 	}
+}
+
+// checkSIP: the listeners, and one for the PBX's transport.
+func (s Gateway) checkSIP(e *fieldErrs) {
 	if len(s.SIP.Listen) == 0 && s.Enabled {
-		bad("sip.listen", "at least one listener is needed")
+		e.bad("sip.listen", "at least one listener is needed")
 	}
 	hasTLS := false
 	for i, l := range s.SIP.Listen {
 		if !gwValidTransport(l.Transport) {
-			bad(fmt.Sprintf("sip.listen[%d].transport", i), "%q is not udp, tcp or tls", l.Transport)
+			e.bad(fmt.Sprintf("sip.listen[%d].transport", i), "%q is not udp, tcp or tls", l.Transport)
 		}
 		if l.Transport == "tls" {
 			hasTLS = true
 		}
 		if _, _, err := gwSplitPort(l.Address); err != nil {
-			bad(fmt.Sprintf("sip.listen[%d].address", i), "%v", err)
+			e.bad(fmt.Sprintf("sip.listen[%d].address", i), "%v", err)
 		}
 		if l.Interface != "" && !gwInterfaceName.MatchString(l.Interface) {
-			bad(fmt.Sprintf("sip.listen[%d].interface", i), "%q is not an interface name", l.Interface)
+			e.bad(fmt.Sprintf("sip.listen[%d].interface", i), "%q is not an interface name", l.Interface)
 		}
 	}
 	if s.Enabled && len(s.SIP.Listen) > 0 && gwValidTransport(s.PBX.Transport) {
@@ -358,122 +377,136 @@ func (s Gateway) Validate() error {
 			found = found || l.Transport == s.PBX.Transport
 		}
 		if !found {
-			bad("pbx.transport", "%s needs a sip.listen entry with that transport", s.PBX.Transport)
+			e.bad("pbx.transport", "%s needs a sip.listen entry with that transport", s.PBX.Transport)
 		}
 	}
 	if hasTLS && (s.SIP.TLSCert == "" || s.SIP.TLSKey == "") {
-		bad("sip.tls_cert", "a tls listener needs tls_cert and tls_key")
+		e.bad("sip.tls_cert", "a tls listener needs tls_cert and tls_key")
 	}
+}
+
+// checkTrunk: registration.
+func (s Gateway) checkTrunk(e *fieldErrs) {
 	if s.Trunk.Register && s.Trunk.Username == "" {
-		bad("trunk.username", "required to register")
+		e.bad("trunk.username", "required to register")
 	}
 	if s.Trunk.RegisterExpiresSec != 0 && (s.Trunk.RegisterExpiresSec < 30 || s.Trunk.RegisterExpiresSec > 86400) {
-		bad("trunk.register_expires_sec", "%d is outside 30..86400", s.Trunk.RegisterExpiresSec)
+		e.bad("trunk.register_expires_sec", "%d is outside 30..86400", s.Trunk.RegisterExpiresSec)
 	}
+}
+
+// checkPortal: the portal's listener, TLS, API keys, tokens and rate.
+func (s Gateway) checkPortal(e *fieldErrs) {
 	if _, _, err := gwSplitPort(s.Portal.Listen); err != nil {
-		bad("portal.listen", "%v", err)
+		e.bad("portal.listen", "%v", err)
 	} else if s.Portal.PlainHTTP {
 		host, _, _ := net.SplitHostPort(s.Portal.Listen)
 		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
-			bad("portal.plain_http", "allowed only on a loopback listen address, not %q", s.Portal.Listen)
+			e.bad("portal.plain_http", "allowed only on a loopback listen address, not %q", s.Portal.Listen)
 		}
 	}
 	if (s.Portal.TLSCert == "") != (s.Portal.TLSKey == "") {
-		bad("portal.tls_cert", "tls_cert and tls_key go together")
+		e.bad("portal.tls_cert", "tls_cert and tls_key go together")
 	}
 	if s.Portal.PublicURL != "" && !strings.HasPrefix(s.Portal.PublicURL, "https://") && !strings.HasPrefix(s.Portal.PublicURL, "http://") {
-		bad("portal.public_url", "%q must start with https://", s.Portal.PublicURL)
+		e.bad("portal.public_url", "%q must start with https://", s.Portal.PublicURL)
 	}
 	names := map[string]bool{}
 	for i, k := range s.Portal.APIKeys {
 		if k.Name == "" || names[k.Name] {
-			bad(fmt.Sprintf("portal.api_keys[%d].name", i), "must be set and unique")
+			e.bad(fmt.Sprintf("portal.api_keys[%d].name", i), "must be set and unique")
 		}
 		names[k.Name] = true
 		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
-			bad(fmt.Sprintf("portal.api_keys[%d].sha256", i), "must be 64 hex digits (sha256 of the key)")
+			e.bad(fmt.Sprintf("portal.api_keys[%d].sha256", i), "must be 64 hex digits (sha256 of the key)")
 		}
 		for j, p := range k.Destinations {
 			if _, err := path.Match(p, ""); err != nil || p == "" || strings.ContainsAny(p, " \t\r\n<>\"") {
-				bad(fmt.Sprintf("portal.api_keys[%d].destinations[%d]", i, j), "%q is not a queue name, sip: URI or pattern with * and ?", p)
+				e.bad(fmt.Sprintf("portal.api_keys[%d].destinations[%d]", i, j), "%q is not a queue name, sip: URI or pattern with * and ?", p)
 			}
 		}
 		for j, p := range k.FromDomains {
 			if _, err := path.Match(p, ""); err != nil || p == "" || strings.ContainsAny(p, " \t\r\n<>\"@:") {
-				bad(fmt.Sprintf("portal.api_keys[%d].from_domains[%d]", i, j), "%q is not a domain or pattern (example.com, *.example.com, *)", p)
+				e.bad(fmt.Sprintf("portal.api_keys[%d].from_domains[%d]", i, j), "%q is not a domain or pattern (example.com, *.example.com, *)", p)
 			}
 		}
 	}
 	if s.Portal.TokenTTLSec < 5 || s.Portal.TokenTTLSec > 600 {
-		bad("portal.token_ttl_sec", "%d is outside 5..600", s.Portal.TokenTTLSec)
+		e.bad("portal.token_ttl_sec", "%d is outside 5..600", s.Portal.TokenTTLSec)
 	}
 	if c := s.Portal.CallbackTTLSec; c != 0 && (c < 5 || c > 3600) {
-		bad("portal.callback_ttl_sec", "%d is outside 5..3600 (0: 300)", c)
+		e.bad("portal.callback_ttl_sec", "%d is outside 5..3600 (0: 300)", c)
 	}
 	if s.Portal.RatePerMinute < 1 || s.Portal.RatePerMinute > 100000 {
-		bad("portal.rate_per_minute", "%d is outside 1..100000", s.Portal.RatePerMinute)
+		e.bad("portal.rate_per_minute", "%d is outside 1..100000", s.Portal.RatePerMinute)
 	}
+}
+
+// checkMedia: ICE, RTP ports, codecs, the stack and ICE servers.
+func (s Gateway) checkMedia(e *fieldErrs) {
 	m := s.Media
 	if m.ICEPort < 1 || m.ICEPort > 65535 {
-		bad("media.ice_port", "%d is not a UDP port", m.ICEPort)
+		e.bad("media.ice_port", "%d is not a UDP port", m.ICEPort)
 	}
 	for _, f := range []struct{ name, v string }{{"media.ice_address", m.ICEAddress}, {"media.public_address", m.PublicAddress}, {"media.rtp_address", m.RTPAddress}} {
 		if f.v != "" {
 			if _, err := netip.ParseAddr(f.v); err != nil {
-				bad(f.name, "%q is not an IP address", f.v)
+				e.bad(f.name, "%q is not an IP address", f.v)
 			}
 		}
 	}
 	if m.RTPPortMin < 1024 || m.RTPPortMax > 65534 || m.RTPPortMin+3 > m.RTPPortMax {
-		bad("media.rtp_port_min", "range %d..%d must lie in 1024..65534 and hold at least two port pairs", m.RTPPortMin, m.RTPPortMax)
+		e.bad("media.rtp_port_min", "range %d..%d must lie in 1024..65534 and hold at least two port pairs", m.RTPPortMin, m.RTPPortMax)
 	}
 	if len(m.Codecs) == 0 {
-		bad("media.codecs", "at least one codec is needed (%s)", strings.Join(knownCodecs, ", "))
+		e.bad("media.codecs", "at least one codec is needed (%s)", strings.Join(knownCodecs, ", "))
 	}
 	for i, c := range m.Codecs {
 		if !gwContains(knownCodecs, strings.ToLower(c)) {
-			bad(fmt.Sprintf("media.codecs[%d]", i), "%q is not one of %s", c, strings.Join(knownCodecs, ", "))
+			e.bad(fmt.Sprintf("media.codecs[%d]", i), "%q is not one of %s", c, strings.Join(knownCodecs, ", "))
 		}
 	}
 	if m.Stack != "" && m.Stack != StackPion && m.Stack != StackLean {
-		bad("media.stack", "%q is not %q or %q", m.Stack, StackPion, StackLean)
+		e.bad("media.stack", "%q is not %q or %q", m.Stack, StackPion, StackLean)
 	}
 	for i, srv := range m.ICEServers {
 		if len(srv.URLs) == 0 {
-			bad(fmt.Sprintf("media.ice_servers[%d].urls", i), "at least one stun: or turn: URL")
+			e.bad(fmt.Sprintf("media.ice_servers[%d].urls", i), "at least one stun: or turn: URL")
 		}
 		for _, u := range srv.URLs {
 			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
-				bad(fmt.Sprintf("media.ice_servers[%d].urls", i), "%q is not a stun:, turn: or turns: URL", u)
+				e.bad(fmt.Sprintf("media.ice_servers[%d].urls", i), "%q is not a stun:, turn: or turns: URL", u)
 			}
 		}
 	}
+}
+
+// checkRelays: the built-in STUN and TURN servers.
+func (s Gateway) checkRelays(e *fieldErrs) {
 	if s.STUN.Listen != "" {
 		if _, _, err := gwSplitPort(s.STUN.Listen); err != nil {
-			bad("stun.listen", "%v", err)
+			e.bad("stun.listen", "%v", err)
 		}
 	}
 	if s.TURN.Listen != "" {
 		if _, _, err := gwSplitPort(s.TURN.Listen); err != nil {
-			bad("turn.listen", "%v", err)
+			e.bad("turn.listen", "%v", err)
 		}
 		if len(s.TURN.Secret) < 16 {
-			bad("turn.secret", "at least 16 characters are needed for REST credentials")
+			e.bad("turn.secret", "at least 16 characters are needed for REST credentials")
 		}
 		if _, err := netip.ParseAddr(s.TURN.RelayAddress); err != nil {
-			bad("turn.relay_address", "%q is not an IP address", s.TURN.RelayAddress)
+			e.bad("turn.relay_address", "%q is not an IP address", s.TURN.RelayAddress)
 		}
 		if s.TURN.CredentialTTLSec != 0 && (s.TURN.CredentialTTLSec < 60 || s.TURN.CredentialTTLSec > 86400) {
-			bad("turn.credential_ttl_sec", "%d is outside 60..86400", s.TURN.CredentialTTLSec)
+			e.bad("turn.credential_ttl_sec", "%d is outside 60..86400", s.TURN.CredentialTTLSec)
 		}
 		for i, a := range s.TURN.AllowedPeers {
 			if _, err := ParsePrefixOrIP(a); err != nil {
-				bad(fmt.Sprintf("turn.allowed_peers[%d]", i), "%v", err)
+				e.bad(fmt.Sprintf("turn.allowed_peers[%d]", i), "%v", err)
 			}
 		}
 	}
-	errs = append(errs, s.GSM.Validate())
-	return errors.Join(errs...)
 }
 
 // ParsePrefixOrIP reads "192.0.2.1" or "192.0.2.0/24".
