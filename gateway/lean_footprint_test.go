@@ -29,12 +29,11 @@ const footprintCalls = 20
 // on both stacks: goroutines and live heap per call. The browsers run in
 // a child process (this test binary again, in footprintBrowsers), so the
 // counts are the gateway's alone. Goroutines are told apart by their
-// stacks: the call's signalling (its run loop on the socket's handler,
-// the socket's reader, the client link's pump: resume.go) and the rest,
-// the media stack's. A lean call's media stack holds none once the
-// handshake's goroutines ended (issue 17 asks for at most 2 per call in
-// all; the signalling alone holds 3 since the resumable client link).
-// The heap figures are logged, with the ratio of the stacks.
+// stacks: the call's signalling (its run loop on the socket's handler and
+// the socket's reader) and the rest, the media stack's. A lean call's
+// media stack holds none once the handshake's goroutines ended, and the
+// whole call at most 2 (issue 17). The heap figures are logged, with the
+// ratio of the stacks.
 func TestCallFootprint(t *testing.T) {
 	if os.Getenv("FOOTPRINT_PORTAL") != "" {
 		footprintBrowsers(t)
@@ -49,6 +48,9 @@ func TestCallFootprint(t *testing.T) {
 				s, f.goroutines, f.media, f.heapKB, footprintCalls, 2*footprintCalls)
 			if s == "lean" && f.media > 0 {
 				t.Errorf("a lean call's media stack holds %.2f goroutines, want none", f.media)
+			}
+			if s == "lean" && f.goroutines > 2 {
+				t.Errorf("a lean call holds %.2f goroutines, want at most 2", f.goroutines)
 			}
 		})
 	}
