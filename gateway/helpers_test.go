@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -201,23 +200,20 @@ func startSIPpAt(t testing.TB, ns, ip, scenario string, calls int, extra ...stri
 			return false, testenv.Final(fmt.Errorf("sipp exited at start: %v\n%s\n%s", s.err, out.String(), s.traces()))
 		default:
 		}
-		if ns != "" {
-			// ss, as for Kamailio: a probe bind could take the port from SIPp
-			ss, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hlun", fmt.Sprintf("sport = :%d", s.port)).Output()
-			return strings.Contains(string(ss), s.addr()), nil
-		}
-		// its port can no longer be bound
-		var c io.Closer
-		var err error
+		// ss, not a probe bind: a probe could take the port from SIPp
+		// while it starts (SIPp then exits with errno 98)
+		proto := "-Hlun"
 		if tcp {
-			c, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(s.port))
-		} else {
-			c, err = net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(s.port))
+			proto = "-Hltn"
 		}
-		if err != nil {
+		ssArgs := []string{"ss", proto, fmt.Sprintf("sport = :%d", s.port)}
+		if ns != "" {
+			ssArgs = append([]string{"ip", "netns", "exec", ns}, ssArgs...)
+		}
+		ss, _ := exec.Command(ssArgs[0], ssArgs[1:]...).Output()
+		if strings.Contains(string(ss), s.addr()) {
 			return true, nil
 		}
-		c.Close()
 		return false, nil
 	})
 	return s
