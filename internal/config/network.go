@@ -154,6 +154,9 @@ type Modem struct {
 	// name or /dev path; with modemsim its --audio unix socket); "" = the
 	// vendor's voice tty found by USB interface (issue 19).
 	AudioPort string `json:"audio_port,omitempty"`
+	// VoiceModems are cards in the other slot that carry voice and SMS
+	// only, never data (gsm_modems.go).
+	VoiceModems []VoiceModem `json:"voice_modems,omitempty"`
 }
 
 // ModemSlots are the values network.modem.slot takes: the APU boards have
@@ -302,6 +305,7 @@ func (s Network) Validate() error {
 	if s.Modem.Slot != "" && !slices.Contains(ModemSlots, s.Modem.Slot) {
 		bad("modem.slot", "%q is not a slot: use mpcie1 or mpcie2 (as printed beside the slot on the board), or leave it empty to find the slot from the modem's USB port", s.Modem.Slot)
 	}
+	errs = append(errs, s.Modem.validateVoiceModems())
 	if s.Modem.ResetAfterSec != 0 && s.Modem.ResetAfterSec < 30 {
 		bad("modem.reset_after_sec", "%d is below 30 (0 disables the reset)", s.Modem.ResetAfterSec)
 	}
