@@ -35,6 +35,9 @@ type Status struct {
 	LAN      []LANStatus    `json:"lan"`
 	Firewall FirewallStatus `json:"firewall"`
 	Modem    *ModemStatus   `json:"modem,omitempty"`
+	// VoiceModems are the voice-only modems (network.modem.voice_modems),
+	// in config order; each status's Slot names its slot.
+	VoiceModems []ModemStatus `json:"voice_modems,omitempty"`
 	// Switches counts default-route changes since start.
 	Switches  int       `json:"switches"`
 	LastCheck time.Time `json:"last_check"`
@@ -114,6 +117,9 @@ const (
 	ModemConnected    = "connected"
 	ModemDisconnected = "disconnected" // by an admin
 	ModemFaulty       = "faulty"
+	// ModemRegistered: a voice-only modem (network.modem.voice_modems)
+	// is registered and ready for calls and SMS; it never connects data.
+	ModemRegistered = "registered"
 )
 
 // ModemStatus is the modem as netctl drives it.
@@ -171,6 +177,9 @@ type SignalSample struct {
 type SendSMSRequest struct {
 	To   string `json:"to"`
 	Text string `json:"text"`
+	// Slot picks the modem that sends it (a GSM status SIM's Slot); ""
+	// is the data modem.
+	Slot string `json:"slot,omitempty"`
 }
 
 // ATRequest is the body of POST /v1/modem/at (admins only; logged).
