@@ -30,8 +30,8 @@ import (
 // $EDGEBOX_STACK_POINTS picks points by name ("x1000,setup"; "smoke": one
 // small point instead, to try the harness); with
 // $EDGEBOX_STACK_PROFILE set to a directory, the gateway's CPU profile of
-// 10 s in the steady window of the largest point is written there, per
-// stack (EDGEBOX_PPROF, cmd/gateway).
+// 10 s in the steady window of the largest point, and of each set-up
+// point's ramp, is written there, per stack (EDGEBOX_PPROF, cmd/gateway).
 func BenchmarkStacks(b *testing.B) {
 	points := []bench.Point{
 		{Name: "g711 x200", Codec: "pcmu", Rate: 100, Concurrency: 200, Total: 200, Hold: 20 * time.Second},
@@ -72,8 +72,8 @@ func BenchmarkStacks(b *testing.B) {
 		for _, s := range stacks {
 			b.Run(strings.ReplaceAll(p.Name, " ", "_")+"/stack="+s, func(b *testing.B) {
 				profile := ""
-				if d := os.Getenv("EDGEBOX_STACK_PROFILE"); d != "" && p.Name == largest {
-					profile = filepath.Join(d, fmt.Sprintf("gateway-%s-%s.pprof", strings.ReplaceAll(p.Name, " ", ""), s))
+				if d := os.Getenv("EDGEBOX_STACK_PROFILE"); d != "" && (p.Name == largest || p.Ramp) {
+					profile = filepath.Join(d, fmt.Sprintf("gateway-%s-%s.pprof", strings.NewReplacer(" ", "", "/", "per").Replace(p.Name), s))
 				}
 				f, err := runStackPoint(b, bin, filepath.Join(dir, fmt.Sprintf("p%02d-%s", i, s)), p, s, profile)
 				if err != nil {
@@ -174,6 +174,13 @@ func runStackPoint(b *testing.B, bin, dir string, p bench.Point, stack, profile 
 	ramp := time.Duration(float64(p.Total)/p.Rate*float64(time.Second)) + 2*time.Second
 	peakG := make(chan int, 1)
 	profErr := make(chan error, 1)
+	setupProf := make(chan error, 1)
+	if profile != "" && p.Ramp {
+		// a set-up point's profile covers its ramp: the set-ups themselves
+		go func() { setupProf <- fetchProfile(ctx, pprofAddr, profile, max(1, int(float64(p.Total)/p.Rate))) }()
+	} else {
+		setupProf <- nil
+	}
 	go func() {
 		select {
 		case <-time.After(ramp):
@@ -213,6 +220,9 @@ func runStackPoint(b *testing.B, bin, dir string, p bench.Point, stack, profile 
 	}
 	if err := <-profErr; err != nil {
 		b.Logf("profile: %v", err)
+	}
+	if err := <-setupProf; err != nil {
+		b.Logf("set-up profile: %v", err)
 	}
 	return f, nil
 }
