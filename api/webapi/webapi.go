@@ -86,6 +86,10 @@ type ConfigResult struct {
 	// ReloadErrors name services that could not be asked to reload; the
 	// config is stored and they apply it when they restart.
 	ReloadErrors []string `json:"reload_errors,omitempty"`
+	// Tidied holds the settings stored otherwise than sent, as stored:
+	// spaces trimmed, a PIN's spaces dropped, a PBX URI's host:port
+	// (web/tidy.go), so a form can show what was kept.
+	Tidied map[string]any `json:"tidied,omitempty"`
 	// NeedsConfirm: a restore was checked, not applied. Changes lists
 	// what it would change; send it again with Confirm to apply.
 	NeedsConfirm bool           `json:"needs_confirm,omitempty"`
