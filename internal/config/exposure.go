@@ -104,6 +104,7 @@ func (c *Config) Exposures() error {
 			}
 		}
 	}
+	errs = append(errs, c.serviceExposures(uplinks, hint)...)
 	if t := c.System.Syslog; t != "" {
 		if host, _, err := net.SplitHostPort(t); err == nil && !c.localLogTarget(host) {
 			errs = append(errs, fmt.Errorf("system.syslog: %q is not an address on the LAN, the VPN or a private network; logs travel unencrypted: %s", t, hint))
