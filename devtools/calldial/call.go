@@ -61,7 +61,7 @@ type callNet struct {
 // in namespace ns ("": this one); recv, shared by the run's calls,
 // reads it (a goroutine woken per packet and call would cost the
 // generator more than the gateway costs).
-func newCallNet(recv *udpbatch.Poller, ns string, ip netip.Addr) (*callNet, error) {
+func newCallNet(recv *udpbatch.Poller, ns string, ip netip.Addr, withMux bool) (*callNet, error) {
 	if !ip.IsValid() {
 		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	}
@@ -79,11 +79,21 @@ func newCallNet(recv *udpbatch.Poller, ns string, ip netip.Addr) (*callNet, erro
 		sock.Close()
 		return nil, err
 	}
-	return &callNet{conn: conn, keys: keys, mux: ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: pionErrors.NewLogger("udpmux")})}, nil
+	n := &callNet{conn: conn, keys: keys}
+	if withMux {
+		n.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn, Logger: pionErrors.NewLogger("udpmux")})
+	}
+	return n, nil
 }
 
-// close stops the mux's reader and closes the socket.
-func (n *callNet) close() { n.mux.Close() }
+// close stops the mux's reader (a pion call's) and closes the socket.
+func (n *callNet) close() {
+	if n.mux != nil {
+		n.mux.Close()
+		return
+	}
+	n.conn.Close()
+}
 
 // pionErrors shows pion's errors on stderr, as pion's own default does,
 // but not the lines about sockets closed under a call being hung up:
@@ -147,6 +157,7 @@ type call struct {
 	fastErr string
 
 	janus *janusLeg // the call's Janus session, when it goes through Janus
+	lean  *leanCall // the call's lean stack, when it has no PeerConnection
 
 	answered  chan struct{}
 	connected chan struct{}
@@ -242,13 +253,27 @@ func (r *runner) hold(ctx, setupCtx context.Context, c *call) (res callResult) {
 	case <-setupCtx.Done():
 		c.hangup()
 		res.Failure = "no media: ICE/DTLS did not connect"
+		if _, why := c.fastState(); c.lean != nil && why != "" {
+			res.Failure = "no media: " + why
+		}
 		return res
 	}
 	r.pace.add(c.media)
 	holdStart := time.Now()
 	hold := time.NewTimer(r.opt.Hold)
 	defer hold.Stop()
+	// a lean call keeps the box's consent itself (no ICE agent does)
+	var consent <-chan time.Time
+	if c.lean != nil {
+		t := time.NewTicker(leanConsentInterval)
+		defer t.Stop()
+		consent = t.C
+	}
+waitHold:
 	select {
+	case <-consent:
+		c.lean.consent()
+		goto waitHold
 	case <-hold.C:
 	case m := <-c.ended:
 		r.pace.remove(c.media)
@@ -308,7 +333,10 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 // offer sets up the call's socket and peer connection with one audio
 // track and returns the complete offer (or the failure cause).
 func (c *call) offer(ctx context.Context) (sdp, failure string) {
-	cn, err := newCallNet(c.run.recv, c.run.opt.Netns, c.run.opt.LocalIP)
+	if c.run.opt.Lean && c.run.opt.Janus == "" {
+		return c.leanOffer()
+	}
+	cn, err := newCallNet(c.run.recv, c.run.opt.Netns, c.run.opt.LocalIP, true)
 	if err != nil {
 		return "", "socket: " + shortErr(err)
 	}
@@ -372,6 +400,16 @@ func (c *call) readLoop() {
 		}
 		switch m.Type {
 		case gateway.MsgAnswer:
+			if c.lean != nil {
+				if err := c.lean.answer(m.SDP); err != nil {
+					select {
+					case c.ended <- gateway.Message{Type: gateway.MsgEvent, Event: gateway.EventEnded, Reason: "answer not usable: " + shortErr(err)}:
+					default:
+					}
+					return
+				}
+				continue
+			}
 			if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
 				select {
 				case c.ended <- gateway.Message{Type: gateway.MsgEvent, Event: gateway.EventEnded, Reason: "answer not usable: " + shortErr(err)}:
@@ -385,6 +423,10 @@ func (c *call) readLoop() {
 			pending = nil
 		case gateway.MsgCandidate:
 			if m.Candidate == nil || m.Candidate.Candidate == "" {
+				continue
+			}
+			if c.lean != nil {
+				c.lean.candidate(m.Candidate.Candidate)
 				continue
 			}
 			ci := webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex}

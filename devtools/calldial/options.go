@@ -63,6 +63,12 @@ type Options struct {
 	Netns   string
 	LocalIP netip.Addr
 
+	// Lean places the gateway's calls without a PeerConnection each
+	// (lean.go): one check, pion/dtls and a dtlssrtp session per call,
+	// their sockets on the run's one poller. Calls through Janus always
+	// use pion.
+	Lean bool
+
 	// Progress receives a line per second while the run goes (nil: none).
 	Progress io.Writer
 	// Sample is the progress and sampling interval (default 1 s).

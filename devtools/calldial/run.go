@@ -29,6 +29,8 @@ type runner struct {
 	// for its calls: a key and certificate made per call would take CPU
 	// from the gateway on the shared machine (nil: pion makes one per call)
 	cert *webrtc.Certificate
+	// leanCert is the same for lean calls (Options.Lean)
+	leanCert *leanCert
 
 	totals    totals
 	attempted atomic.Int64
@@ -105,6 +107,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, err
 	}
 	if r.cert, err = webrtc.GenerateCertificate(key); err != nil {
+		return nil, err
+	}
+	if r.leanCert, err = newLeanCert(); err != nil {
 		return nil, err
 	}
 

@@ -50,6 +50,7 @@ func dial(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Codec, "codec", "pcmu", "pcmu, pcma or opus")
 	fs.IntVar(&o.GatewayPID, "gateway-pid", 0, "gateway process to measure through /proc (0: none)")
 	fs.IntVar(&o.UASPID, "uas-pid", 0, "SIP UAS process to measure through /proc (0: none)")
+	fs.BoolVar(&o.Lean, "lean", true, "place calls without a PeerConnection each (one check, pion/dtls and an SRTP session per call); -lean=false uses pion's PeerConnection")
 	local := fs.Bool("local", false, "start SIPp (rtp_echo) and the gateway (built from cmd/gateway) on loopback and call through them")
 	logs := fs.String("logs", "", "with -local: keep the gateway's and SIPp's config and logs in this directory")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
