@@ -88,8 +88,9 @@ var (
 // or netctl's previous one) with the plan's rules in one transaction. The
 // input and forward chains drop by default; what is allowed:
 //
-//	input:   established/related; loopback; LAN and VPN (web UI, API, SSH and
-//	         everything else); on uplinks only Open* ports.
+//	input:   established/related; loopback; on uplinks only Open* ports
+//	         (checked first: an uplink is never trusted, whatever else its
+//	         name matches); LAN and VPN (web UI, API, SSH and everything else).
 //	forward: established/related; LAN<->LAN; VPN->LAN and LAN->VPN only to
 //	         the configured subnets; LAN->uplink in router mode (masqueraded).
 func applyFirewall(p firewallPlan) error {
@@ -113,10 +114,11 @@ func applyFirewall(p firewallPlan) error {
 		add(ch, rule(matchCtState(expr.CtStateBitINVALID), dropV))
 	}
 	add(input, rule(matchIface(expr.MetaKeyIIFNAME, "lo"), accept))
-	trusted := append(slices.Clone(p.LAN), p.VPN...)
-	for _, in := range trusted {
-		add(input, rule(matchIface(expr.MetaKeyIIFNAME, in), accept))
-	}
+	// Uplinks first, each ending in its own drop: an uplink stays untrusted
+	// whatever else its name matches (a vpn_interfaces pattern such as
+	// "wan*", a LAN port configured on the WAN's interface). Were the
+	// trusted accepts first, such a mistake would open every port to the
+	// internet.
 	for _, up := range p.Uplinks {
 		for _, r := range p.Management {
 			// Explicit, so that opening a range that overlaps a management
@@ -129,6 +131,16 @@ func applyFirewall(p firewallPlan) error {
 		for _, r := range p.OpenTCP {
 			add(input, rule(matchIface(expr.MetaKeyIIFNAME, up), matchDport(unix.IPPROTO_TCP, r), accept))
 		}
+		add(input, rule(matchIface(expr.MetaKeyIIFNAME, up), dropV))
+	}
+	trusted := append(slices.Clone(p.LAN), p.VPN...)
+	for _, in := range trusted {
+		add(input, rule(matchIface(expr.MetaKeyIIFNAME, in), accept))
+	}
+	// Nothing is forwarded in from an uplink but replies, here too before
+	// any trusted accept.
+	for _, up := range p.Uplinks {
+		add(forward, rule(matchIface(expr.MetaKeyIIFNAME, up), dropV))
 	}
 	for _, in := range p.LAN {
 		for _, out := range p.LAN {
