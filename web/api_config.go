@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -123,6 +124,7 @@ func (s *Server) setSettings(ctx context.Context, req ConfigSet) (ConfigResult, 
 	}
 	next, _ := toDocCopy(old)
 	var errs []FieldError
+	tidied := map[string]any{}
 	keys := make([]string, 0, len(req.Settings))
 	for k := range req.Settings {
 		keys = append(keys, k)
@@ -133,14 +135,22 @@ func (s *Server) setSettings(ctx context.Context, req ConfigSet) (ConfigResult, 
 		if sv, ok := v.(string); ok && sv == Redacted {
 			continue // unchanged secret
 		}
-		if err := setPath(next, p, v); err != nil {
+		tv := tidySetting(p, v) // tidy.go: "12 34", "sip:pbx:5060", "pbx "
+		if !reflect.DeepEqual(tv, v) {
+			tidied[p] = tv
+		}
+		if err := setPath(next, p, tv); err != nil {
 			errs = append(errs, FieldError{Field: p, Message: err.Error()})
 		}
 	}
 	if len(errs) > 0 {
 		return ConfigResult{Errors: errs}, http.StatusBadRequest
 	}
-	return s.applyConfig(ctx, old, next, req.DryRun, req.ConfirmExpose)
+	res, code := s.applyConfig(ctx, old, next, req.DryRun, req.ConfirmExpose)
+	if res.OK && len(tidied) > 0 {
+		res.Tidied = tidied
+	}
+	return res, code
 }
 
 func toDocCopy(doc map[string]any) (map[string]any, error) {

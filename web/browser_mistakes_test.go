@@ -1,0 +1,122 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"edgebox/internal/config"
+	"edgebox/netctl/openvpn"
+)
+
+// The usual mistakes of a new installer, typed on a phone: values are kept
+// as meant, not as typed (tidy.go).
+func TestTidySetting(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		in   any
+		want any
+	}{
+		{"network.modem.pin", "12 34", "1234"},
+		{"network.modem.pin", " 1234\u00a0", "1234"},
+		{"network.modem.voice_modems[0].pin", "12-34", "1234"},
+		{"network.modem.apn", "internet ", "internet"},
+		{"network.modem.apn", "\u200bweb.vodafone.de", "web.vodafone.de"},
+		{"network.modem.password", " pass word ", " pass word "},
+		{"gateway.trunk.password", "secret ", "secret "},
+		{"gateway.trunk.username", " 1001", "1001"},
+		{"gateway.pbx.address", "sip:pbx.example.com:5060", "pbx.example.com:5060"},
+		{"gateway.pbx.address", "SIP:1001@pbx.example.com;transport=udp", "pbx.example.com"},
+		{"gateway.pbx.address", "sips:pbx.example.com", "pbx.example.com"},
+		{"gateway.pbx.address", "https://pbx.example.com/admin/", "pbx.example.com"},
+		{"gateway.pbx.address", "pbx.example.com ", "pbx.example.com"},
+		{"gateway.pbx.address", "2001:db8::1", "2001:db8::1"},
+		{"gateway.pbx.address", "[2001:db8::1]:5070", "[2001:db8::1]:5070"},
+		{"gateway.pbx.address", "sip:[2001:db8::1]:5070", "[2001:db8::1]:5070"},
+		{"gateway.pbx.address", "sip:5060", "sip:5060"}, // a host named sip
+		{"gateway.pbx.transport", "UDP", "udp"},
+		{"network.wan.method", "DHCP ", "dhcp"},
+		{"system.timezone", "europe/berlin ", "Europe/Berlin"},
+		{"system.timezone", "Berlin", "Berlin"}, // left for the check, which suggests
+		{"system.ntp", []any{"https://pool.ntp.org/", " ntp.example.net", ""}, []any{"pool.ntp.org", "ntp.example.net"}},
+		{"system.ntp[0]", "ntp://time.example.net", "time.example.net"},
+		{"network.wan.dns", []any{" 192.0.2.53 "}, []any{"192.0.2.53"}},
+		{"network.lan[0].address", " 192.168.1.1/24", "192.168.1.1/24"},
+		{"gateway.media.ice_port", 8478, 8478},
+		{"network.modem.enabled", true, true},
+	} {
+		if got := tidySetting(c.path, c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s %q: stored %q, want %q", c.path, c.in, got, c.want)
+		}
+	}
+}
+
+// Through the API as edgectl and the page use it: what was typed with a
+// space, a PIN read out in pairs and a PBX copied as a SIP URI are stored
+// as meant, the answer says what was stored, and they are not refused.
+func TestSettingsStoredAsMeant(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	res, code := e.srv.setSettings(context.Background(), ConfigSet{Settings: map[string]any{
+		"network.modem.apn": "internet ", "network.modem.pin": "12 34",
+		"gateway.pbx.address": "sip:pbx.example.com:5060", "gateway.trunk.username": " 1001",
+		"system.timezone": "Europe/Berlin ",
+	}})
+	if !res.OK {
+		t.Fatalf("refused (%d): %+v", code, res.Errors)
+	}
+	c, err := config.Load(e.srv.opt.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{c.Network.Modem.APN, c.Network.Modem.PIN, c.Gateway.PBX.Address, c.Gateway.Trunk.Username, c.System.Timezone}
+	if fmt.Sprint(got) != "[internet 1234 pbx.example.com:5060 1001 Europe/Berlin]" {
+		t.Errorf("stored %q", got)
+	}
+	if res.Tidied["network.modem.pin"] != "1234" || res.Tidied["gateway.pbx.address"] != "pbx.example.com:5060" {
+		t.Errorf("the answer says %v", res.Tidied)
+	}
+}
+
+// On a phone: the installer types the APN with the space the keyboard
+// adds and the PIN as "12 34"; the form saves, shows what was kept, and a
+// reload shows the same.
+func TestBrowserPhoneTypedWithSpaces(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateNoProfile}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+	apn, pin, pbx := `[data-path="network.modem.apn"]`, `[data-path="network.modem.pin"]`, `[data-path="gateway.pbx.address"]`
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	do(t, ctx, "mobile",
+		chromedp.SendKeys(chromedp.CSS(apn), "internet.example "),
+		chromedp.SendKeys(chromedp.CSS(pin), "12 34"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"), snap(dir, "60-mobile-typed-with-spaces"))
+	if v := valueOf(ctx, apn); v != "internet.example" {
+		t.Errorf("the APN field shows %q after saving", v)
+	}
+	do(t, ctx, "sip", chromedp.Navigate(httpsURL+"/wizard/sip"), chromedp.WaitVisible(chromedp.CSS(pbx)),
+		chromedp.SetValue(chromedp.CSS(pbx), "sip:pbx.example.com:5060"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"), snap(dir, "61-sip-uri-as-pbx"))
+	if v := valueOf(ctx, pbx); v != "pbx.example.com:5060" {
+		t.Errorf("the PBX field shows %q after saving", v)
+	}
+	do(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(pbx)))
+	if v := valueOf(ctx, pbx); v != "pbx.example.com:5060" {
+		t.Errorf("after a reload the PBX field shows %q", v)
+	}
+	c, _ := config.Load(e.srv.opt.ConfigPath)
+	if c.Network.Modem.PIN != "1234" || c.Network.Modem.APN != "internet.example" {
+		t.Errorf("stored PIN %q APN %q", c.Network.Modem.PIN, c.Network.Modem.APN)
+	}
+}
+
+func valueOf(ctx context.Context, sel string) string {
+	v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	return v
+}
