@@ -143,14 +143,14 @@ func StartUAS(dir string) (*UAS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startUAS(dir, "", loopback, port, mport)
+	return startUAS(dir, "", loopback, port, mport, "")
 }
 
 var loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 
 // startUAS runs SIPp with the load scenario in dir, in network namespace
 // ns ("": this one), SIP on ip:port, RTP echo on ip:mport.
-func startUAS(dir, ns string, ip netip.Addr, port, mport int) (*UAS, error) {
+func startUAS(dir, ns string, ip netip.Addr, port, mport int, cpu string) (*UAS, error) {
 	bin, err := exec.LookPath("sipp")
 	if err != nil {
 		return nil, fmt.Errorf("sipp not installed (Debian package sip-tester, listed in scripts/deps.sh): %w", err)
@@ -165,6 +165,9 @@ func startUAS(dir, ns string, ip netip.Addr, port, mport int) (*UAS, error) {
 	if ns != "" {
 		// ip netns exec execs SIPp itself: the PID is SIPp's
 		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	}
+	if cpu != "" {
+		cmd = onCPU(cpu, cmd)
 	}
 	cmd.Dir = dir
 	p, err := start(cmd, filepath.Join(dir, "sipp.log"))
@@ -249,6 +252,16 @@ func GatewayConfig(pbx string, maxCalls int) (config.Gateway, error) {
 
 // StartGateway writes cfg into dir and runs the gateway binary on it.
 func StartGateway(bin, dir string, cfg config.Gateway) (*Gateway, error) {
+	return startGateway(bin, dir, cfg, gatewayRun{})
+}
+
+// gatewayRun is how the benchmark runs a gateway beyond its config.
+type gatewayRun struct {
+	cpu   string // CPU list to pin it to (taskset -c), "" for all
+	pprof string // EDGEBOX_PPROF: its profiler on this loopback host:port
+}
+
+func startGateway(bin, dir string, cfg config.Gateway, run gatewayRun) (*Gateway, error) {
 	full := config.Default()
 	full.Gateway = cfg
 	cfgPath := filepath.Join(dir, "config.json")
@@ -258,6 +271,12 @@ func StartGateway(bin, dir string, cfg config.Gateway) (*Gateway, error) {
 	sock := filepath.Join(dir, "gateway.sock")
 	cmd := exec.Command(bin, "--config", cfgPath, "--socket", sock)
 	cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+dir, "EDGEBOX_PERM_DIR="+dir)
+	if run.pprof != "" {
+		cmd.Env = append(cmd.Env, "EDGEBOX_PPROF="+run.pprof)
+	}
+	if run.cpu != "" {
+		cmd = onCPU(run.cpu, cmd)
+	}
 	p, err := start(cmd, filepath.Join(dir, "gateway.log"))
 	if err != nil {
 		return nil, err

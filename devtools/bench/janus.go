@@ -232,7 +232,7 @@ func runJanusPoint(ctx context.Context, n *JanusNet, dir string, p Point, progre
 		res.Error = err.Error()
 		return res
 	}
-	uas, err := startUAS(dir, n.Name, janusIP, janusSIP, janusRTP)
+	uas, err := startUAS(dir, n.Name, janusIP, janusSIP, janusRTP, "")
 	if err != nil {
 		res.Error = err.Error()
 		return res

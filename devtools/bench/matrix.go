@@ -26,6 +26,10 @@ type Point struct {
 	Ramp bool
 	// Janus runs the point through Janus too (bench -janus).
 	Janus bool
+	// Pinned runs the gateway on one core of its own, SIPp and calldial
+	// on the other (pinned.go); pinned set-up steps ramp apart from the
+	// unpinned ones.
+	Pinned bool
 }
 
 // Matrix is the fixed load matrix of make bench. Each point stays under
@@ -56,7 +60,30 @@ func Matrix(quick bool) []Point {
 	for i := range pts {
 		pts[i].Janus = true
 	}
+	// one gateway core: its µs per packet at 1000 calls gives the calls
+	// a core carries (goals.go), then a direct run at issue 17's goal
+	pts = append(pts,
+		Point{Name: "pinned g711 x1000", Codec: "pcmu", Rate: 100, Concurrency: 1000, Total: 1000, Hold: 25 * time.Second, Pinned: true},
+		Point{Name: "pinned g711 x1600", Codec: "pcmu", Rate: 100, Concurrency: 1600, Total: 1600, Hold: 25 * time.Second, Pinned: true})
+	for _, rate := range []float64{200, 400, 600, 800} {
+		pts = append(pts, Point{Name: fmt.Sprintf("pinned setup %.0f/s", rate), Codec: "pcmu", Rate: rate,
+			Concurrency: 2000, Total: int(rate * 3), Hold: time.Second, Ramp: true, Pinned: true})
+	}
 	return pts
+}
+
+// selected says whether point name is one of -only's comma-separated
+// parts ("": all).
+func selected(name, only string) bool {
+	if only == "" {
+		return true
+	}
+	for _, part := range strings.Split(only, ",") {
+		if part != "" && strings.Contains(name, part) {
+			return true
+		}
+	}
+	return false
 }
 
 // Result is one measured point.
@@ -66,6 +93,9 @@ type Result struct {
 	Error  string           `json:"error,omitempty"`
 	// Janus is the same point through Janus (when it ran there).
 	Janus *Result `json:"janus,omitempty"`
+	// GatewayGoroutinesPerCall is the gateway's goroutine growth over
+	// the calls held, read from its profiler with all calls up.
+	GatewayGoroutinesPerCall float64 `json:"gateway_goroutines_per_call,omitempty"`
 }
 
 // Results are the whole benchmark (calldial bench --json).
@@ -76,6 +106,7 @@ type Results struct {
 	Go      []GoBench   `json:"go_benchmarks"`
 	GoError string      `json:"go_benchmarks_error,omitempty"`
 	Targets []TargetRow `json:"targets"`
+	Goals   []GoalRow   `json:"goals"`
 }
 
 // Main runs the benchmark (calldial bench): the load matrix, then the Go
@@ -88,7 +119,8 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 	noGo := fs.Bool("no-go", false, "only the load matrix")
 	benchtime := fs.String("benchtime", "1s", "go test -benchtime for the hot-path benchmarks")
 	verbose := fs.Bool("v", false, "progress line every second of each point")
-	only := fs.String("only", "", "run only the load points whose name contains this (\"x1500\", \"setup\")")
+	only := fs.String("only", "", "run only the load points whose name contains one of these, comma-separated (\"x1500\", \"pinned,setup\")")
+	pionCaller := fs.Bool("pion-caller", false, "calldial places the gateway's calls with a PeerConnection each instead of its lean caller")
 	logs := fs.String("logs", "", "keep each point's gateway, Janus and SIPp config and logs under this directory")
 	withJanus := fs.Bool("janus", true, "run each point through Janus (Debian package janus) too, in network namespaces of the benchmark's own (needs root)")
 	if err := fs.Parse(args); err != nil {
@@ -115,15 +147,21 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 				defer jn.Close()
 			}
 		}
-		rampFailed, janusRampFailed := false, false
+		// set-up ramps, pinned and not, each stop at their first failed step
+		rampFailed, janusRampFailed := map[bool]bool{}, false
+		whyNoPin := canPin()
 		for i, p := range Matrix(*quick) {
 			if ctx.Err() != nil {
 				break
 			}
-			if !strings.Contains(p.Name, *only) {
+			if !selected(p.Name, *only) {
 				continue
 			}
-			if p.Ramp && rampFailed {
+			if p.Pinned && whyNoPin != "" {
+				res.Load = append(res.Load, Result{Point: p, Error: "not run: " + whyNoPin})
+				continue
+			}
+			if p.Ramp && rampFailed[p.Pinned] {
 				res.Load = append(res.Load, Result{Point: p, Error: "not run: the previous rate answered under half its calls"})
 				continue
 			}
@@ -132,15 +170,15 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 			if *verbose {
 				pw = progress
 			}
-			r := runPoint(ctx, bin, fmt.Sprintf("%s/p%02d", dir, i), p, pw)
+			r := runPoint(ctx, bin, fmt.Sprintf("%s/p%02d", dir, i), p, !*pionCaller, pw)
 			if r.Report != nil {
 				fmt.Fprintf(progress, "bench:   answered %d/%d, loss %.4f%%\n", r.Report.Answered, r.Report.Attempted, r.Report.Media.LossPct)
 				if p.Ramp && r.Report.Answered*2 < r.Report.Attempted {
-					rampFailed = true
+					rampFailed[p.Pinned] = true
 				}
 			} else {
 				fmt.Fprintf(progress, "bench:   %s\n", r.Error)
-				rampFailed = rampFailed || p.Ramp
+				rampFailed[p.Pinned] = rampFailed[p.Pinned] || p.Ramp
 			}
 			if *withJanus && p.Janus && ctx.Err() == nil {
 				r.Janus = janusPoint(ctx, jn, fmt.Sprintf("%s/p%02d-janus", dir, i), p, pw, janusRampFailed)
@@ -163,6 +201,7 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 		}
 	}
 	res.Targets = targets(res)
+	res.Goals = goals(res)
 	if *asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -173,31 +212,97 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 }
 
 // runPoint measures one point against a fresh UAS and gateway, so every
-// point starts from the same memory and no leftovers.
-func runPoint(ctx context.Context, bin, dir string, p Point, progress io.Writer) Result {
+// point starts from the same memory and no leftovers; lean is calldial's
+// caller without a PeerConnection per call.
+func runPoint(ctx context.Context, bin, dir string, p Point, lean bool, progress io.Writer) Result {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Result{Point: p, Error: err.Error()}
 	}
-	rig, err := StartRig(bin, dir, p.Concurrency)
+	rig, pprof, err := startPointRig(bin, dir, p)
 	if err != nil {
 		return Result{Point: p, Error: err.Error()}
 	}
 	defer rig.Close()
+	if p.Pinned {
+		undo, err := pinSelf(loadCPU)
+		if err != nil {
+			return Result{Point: p, Error: err.Error()}
+		}
+		defer undo()
+	}
 	// let the gateway settle before its baseline is taken
 	time.Sleep(300 * time.Millisecond)
-	rep, err := calldial.Run(ctx, calldial.Options{
-		Portal: rig.Gateway.Portal, APIKey: APIKey, Codec: p.Codec,
+	g0, gerr := gatewayGoroutines(pprof)
+	// its goroutines with all calls up: 2 s after the last call started
+	peakG := make(chan int, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-time.After(time.Duration(float64(p.Total)/p.Rate*float64(time.Second)) + 2*time.Second):
+			g, _ := gatewayGoroutines(pprof)
+			peakG <- g
+		case <-runCtx.Done():
+			peakG <- 0
+		}
+	}()
+	rep, err := calldial.Run(runCtx, calldial.Options{
+		Portal: rig.Gateway.Portal, APIKey: APIKey, Codec: p.Codec, Lean: lean,
 		Rate: p.Rate, Concurrency: p.Concurrency, Total: p.Total, Hold: p.Hold,
 		GatewayPID: rig.Gateway.PID(), UASPID: rig.UAS.PID(), WatchUDP: rig.WatchUDP(),
 		Progress: progress,
 	})
+	cancel()
 	if err != nil {
 		return Result{Point: p, Error: err.Error()}
 	}
-	if rig.Gateway.Exited() {
-		return Result{Point: p, Report: rep, Error: "gateway exited during the run:\n" + rig.Gateway.LogTail()}
+	res := Result{Point: p, Report: rep}
+	if g := <-peakG; gerr == nil && g > g0 && !p.Ramp && rep.PeakHeld > 0 {
+		res.GatewayGoroutinesPerCall = float64(g-g0) / float64(rep.PeakHeld)
 	}
-	return Result{Point: p, Report: rep}
+	if rig.Gateway.Exited() {
+		res.Error = "gateway exited during the run:\n" + rig.Gateway.LogTail()
+	}
+	return res
+}
+
+// startPointRig starts the UAS and the gateway (its profiler on a
+// loopback port, returned) of point p, pinned if p says so.
+func startPointRig(bin, dir string, p Point) (*Rig, string, error) {
+	port, err := freeUDPTCPPort()
+	if err != nil {
+		return nil, "", err
+	}
+	mport, err := freeEvenUDPPort()
+	if err != nil {
+		return nil, "", err
+	}
+	run := gatewayRun{}
+	uasCPU := ""
+	if p.Pinned {
+		run.cpu, uasCPU = gatewayCPU, loadCPU
+	}
+	uas, err := startUAS(dir, "", loopback, port, mport, uasCPU)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := GatewayConfig(uas.Addr, p.Concurrency)
+	if err != nil {
+		uas.Stop(time.Second)
+		return nil, "", err
+	}
+	pp, err := freeTCPPort()
+	if err != nil {
+		uas.Stop(time.Second)
+		return nil, "", err
+	}
+	run.pprof = fmt.Sprintf("127.0.0.1:%d", pp)
+	gw, err := startGateway(bin, dir, cfg, run)
+	if err != nil {
+		uas.Stop(time.Second)
+		return nil, "", err
+	}
+	return &Rig{UAS: uas, Gateway: gw}, run.pprof, nil
 }
 
 // janusPoint runs point p through Janus, or says why it did not.

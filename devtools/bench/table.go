@@ -189,6 +189,7 @@ func PrintTable(w io.Writer, res Results) {
 	if res.GoError != "" {
 		fmt.Fprintf(w, "go benchmarks: %s\n\n", res.GoError)
 	}
+	printGoals(w, res.Goals)
 	if len(res.Targets) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "target\treached\tmet")
