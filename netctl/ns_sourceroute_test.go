@@ -83,7 +83,7 @@ func TestNamespaceSourceRouting(t *testing.T) {
 	wanAddr := netip.MustParsePrefix(uplink(st, "wan").Address).Addr().String()
 	lteAddr := netip.MustParsePrefix(uplink(st, "modem").Address).Addr().String()
 
-	wantRules := fmt.Sprintf("999: from all lookup main suppress_prefixlength 0\n1000: from %s lookup 100\n1001: from %s lookup 101", wanAddr, lteAddr)
+	wantRules := fmt.Sprintf("999: from all lookup main suppress_prefixlength 1\n1000: from %s lookup 100\n1001: from %s lookup 101", wanAddr, lteAddr)
 	r.waitFor("source rules for both uplinks", 10*time.Second, func() (bool, string) {
 		got := r.sourceRules()
 		return got == wantRules, got
@@ -124,7 +124,7 @@ func TestNamespaceSourceRouting(t *testing.T) {
 
 	// LTE loses carrier: its rule and table go, the WAN's stay.
 	r.setCarrier("ltep", false)
-	wanOnly := fmt.Sprintf("999: from all lookup main suppress_prefixlength 0\n1000: from %s lookup 100", wanAddr)
+	wanOnly := fmt.Sprintf("999: from all lookup main suppress_prefixlength 1\n1000: from %s lookup 100", wanAddr)
 	r.waitFor("LTE rule and table removed", 10*time.Second, func() (bool, string) {
 		got, tbl := r.sourceRules(), r.table(101)
 		return got == wanOnly && tbl == "", got + "\n" + tbl
@@ -175,7 +175,7 @@ func TestNamespaceSourceRoutingReload(t *testing.T) {
 	cfg["network"].(map[string]any)["uplinks"] = []any{"modem", "wan"}
 	r.writeConfig(cfg)
 	r.proc.Process.Signal(sighup)
-	want := fmt.Sprintf("999: from all lookup main suppress_prefixlength 0\n1000: from %s lookup 100\n1001: from %s lookup 101", lteAddr, wanAddr)
+	want := fmt.Sprintf("999: from all lookup main suppress_prefixlength 1\n1000: from %s lookup 100\n1001: from %s lookup 101", lteAddr, wanAddr)
 	r.waitFor("rules follow the new order", 20*time.Second, func() (bool, string) {
 		got := r.sourceRules()
 		return got == want && strings.Contains(r.table(100), "dev lte0") && strings.Contains(r.table(101), "dev wan0"), got
@@ -184,7 +184,7 @@ func TestNamespaceSourceRoutingReload(t *testing.T) {
 	cfg["network"].(map[string]any)["modem"].(map[string]any)["enabled"] = false
 	r.writeConfig(cfg)
 	r.proc.Process.Signal(sighup)
-	want = fmt.Sprintf("999: from all lookup main suppress_prefixlength 0\n1001: from %s lookup 101", wanAddr)
+	want = fmt.Sprintf("999: from all lookup main suppress_prefixlength 1\n1001: from %s lookup 101", wanAddr)
 	r.waitFor("modem's rule and table gone", 20*time.Second, func() (bool, string) {
 		got := r.sourceRules()
 		return got == want && r.table(100) == "", got + "\n" + r.table(100)

@@ -17,12 +17,17 @@ import (
 // own (sourceTableBase+Index) with its default route and on-link subnet,
 // and a rule "from <address> lookup <table>" (sourceRuleBase+Index).
 //
-// One more rule in front of them, "lookup main suppress_prefixlength 0",
+// One more rule in front of them, "lookup main suppress_prefixlength 1",
 // keeps every specific route of the main table (LAN, VPN tunnels, the
 // uplinks' subnets and static routes) in force for all sources: only the
-// main table's default routes are skipped, so that the source rules decide
-// where "anywhere" is. This is how wg-quick does it. Without a source match
-// the lookup falls through to the main table as before.
+// main table's routes to "anywhere" are skipped, so that the source rules
+// decide where "anywhere" is. This is how wg-quick does it. Without a
+// source match the lookup falls through to the main table as before.
+// "Anywhere" includes the two halves 0.0.0.0/1 and 128.0.0.0/1 that
+// openvpn's redirect-gateway def1 adds through the tunnel (prefix length
+// 1, hence 1 and not 0): they may carry the box's own and the LAN's
+// traffic, but an answer from an uplink's address must leave by that
+// uplink, or its ISP drops it (TestNamespaceRedirectGatewayKeepsUplinkReplies).
 const (
 	sourceTableBase    = 100
 	sourceRuleBase     = 1000
@@ -127,7 +132,7 @@ func sourcePlan(want []sourceRoute) ([]policyRule, []tableRoute) {
 		rules = append(rules, policyRule{Priority: w.priority(), From: netip.PrefixFrom(src, 32), Table: t, SuppressPrefixlen: -1})
 	}
 	if len(rules) > 0 {
-		rules = append([]policyRule{{Priority: suppressRulePrio, Table: mainTable, SuppressPrefixlen: 0}}, rules...)
+		rules = append([]policyRule{{Priority: suppressRulePrio, Table: mainTable, SuppressPrefixlen: 1}}, rules...)
 	}
 	return rules, routes
 }

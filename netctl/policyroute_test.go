@@ -105,7 +105,7 @@ func TestSyncSourceRouting(t *testing.T) {
 		"1001: from 10.2.0.7/32 lookup 101",
 		"32766: from all lookup 254",
 		"500: from 192.168.9.0/24 lookup 7",
-		"999: from all lookup 254 suppress_prefixlength 0",
+		"999: from all lookup 254 suppress_prefixlength 1",
 	}
 	if got := k.ruleStrings(); !slices.Equal(got, wantRules) {
 		t.Errorf("rules:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantRules, "\n"))
