@@ -56,7 +56,8 @@ func (s *Service) startPortal(p config.GatewayPortal) error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
-	srv := &http.Server{Handler: s.portalHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.portalHandler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: portalReadTimeout, IdleTimeout: portalIdleTimeout}
 	s.mu.Lock()
 	s.portal, s.portalLn = srv, ln
 	s.mu.Unlock()
@@ -67,6 +68,17 @@ func (s *Service) startPortal(p config.GatewayPortal) error {
 	}()
 	return nil
 }
+
+// The portal listens on the internet. Without these bounds one address
+// could hold any number of connections for ever, each a goroutine and a
+// file descriptor of the gateway (which also carries SIP and media): idle
+// between requests, or dribbling a request body the server reads and
+// discards after refusing the request. WebSockets are not affected: the
+// upgrade clears the connection's deadlines. Tests shorten them.
+var (
+	portalReadTimeout = 30 * time.Second // a whole request, body included
+	portalIdleTimeout = 2 * time.Minute  // between requests on a kept-alive connection
+)
 
 func selfSignedCert() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
