@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"edgebox/internal/config"
+	"edgebox/internal/testenv"
 	"edgebox/netctl/openvpn"
 )
 
@@ -119,4 +121,76 @@ func TestBrowserPhoneTypedWithSpaces(t *testing.T) {
 func valueOf(ctx context.Context, sel string) string {
 	v, _ := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
 	return v
+}
+
+// germanPhone is Chromium as a German 390x844 phone.
+func germanPhone(t *testing.T) context.Context {
+	t.Helper()
+	ctx := browser(t, chromedp.WindowSize(390, 844), chromedp.Flag("accept-lang", "de-DE,de"))
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// The box stops answering (restarting, or the phone left its Wi-Fi) while
+// the installer taps Save: the page says so, in German on a German
+// phone. Before, the tap did nothing at all: fetch's rejection went
+// nowhere.
+func TestBrowserPhoneSaveWhileBoxAway(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateNoProfile}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := germanPhone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	// What Chromium's fetch does when nothing answers.
+	do(t, ctx, "box away", runJS(`window.fetch = () => Promise.reject(new TypeError("Failed to fetch"))`),
+		chromedp.SetValue(chromedp.CSS(`[data-path="network.modem.apn"]`), "internet"),
+		chromedp.Click(chromedp.CSS("#step-submit")),
+		waitText("#step-form .notice", "Die Box hat nicht geantwortet"), snap(dir, "62-save-while-box-away-de"))
+}
+
+// Reboot from the Admin page: the page says what happens meanwhile and
+// reloads itself when the box is back from its new boot, in German on a
+// German phone. Before, it said "Rebooting…" for ever.
+func TestBrowserPhoneRebootPageComesBack(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateNoProfile}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := germanPhone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	do(t, ctx, "reboot", chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#reboot")),
+		runJS(`window.confirm = () => true; window.beforeReboot = 1`),
+		chromedp.Click(chromedp.CSS("#reboot")),
+		waitText("#page-notice", "Die Box startet neu"), snap(dir, "63-rebooting-de"))
+	do(t, ctx, "back", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		return testenvUntil(ctx, "the page reloaded after the reboot", `window.beforeReboot === undefined && document.readyState === "complete"`)
+	}), snap(dir, "64-back-after-reboot-de"))
+	e.init.mu.Lock()
+	defer e.init.mu.Unlock()
+	if fmt.Sprint(e.init.power) != "[reboot]" {
+		t.Errorf("init was asked for %v", e.init.power)
+	}
+}
+
+// testenvUntil waits until the page's expression js is true.
+func testenvUntil(ctx context.Context, what, js string) error {
+	return testenv.Until(20*time.Second, what, func() (bool, error) {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		return err == nil && v, fmt.Errorf("%s: not yet (%v)", js, err)
+	})
+}
+
+// runJS runs js in the page.
+func runJS(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js+"; true"))
+		return err
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +41,11 @@ func (f *fakeInit) handler() http.Handler {
 		if v == "" {
 			v = "test-1"
 		}
-		localapi.WriteJSON(w, 200, sysapi.System{Board: "qemu", Hostname: "edgebox-test", Version: v, UptimeSec: 42, Perm: "mounted", Services: f.services})
+		up := 42.0
+		if slices.Contains(f.power, "reboot") {
+			up = 3 // a new boot
+		}
+		localapi.WriteJSON(w, 200, sysapi.System{Board: "qemu", Hostname: "edgebox-test", Version: v, UptimeSec: up, Perm: "mounted", Services: f.services})
 	})
 	m.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
@@ -38,12 +39,28 @@ func loadCatalogs() map[string]map[string]string {
 	return out
 }
 
-// jsStrings are the texts app.js shows; the layout hands them over
-// translated (ui-strings).
-var jsStrings = []string{
-	"Show", "Hide", "Saved and applied.",
-	"Saved. It takes effect when the box restarts: the running services could not be asked to apply it now.",
-	"This page has changes that are not saved: tap “Save and apply” first, or tap the link again to leave them.",
+// jsStrings are the texts app.js shows: every literal it passes to t(),
+// read from the embedded script itself, so a message added there is
+// handed over translated (ui-strings) without a second list to keep.
+var jsStrings = scriptStrings()
+
+// jsLiteral is t("…") in app.js.
+var jsLiteral = regexp.MustCompile(`\bt\(("(?:[^"\\]|\\.)*")\)`)
+
+func scriptStrings() []string {
+	b, err := staticFS.ReadFile("ui/static/app.js")
+	if err != nil {
+		panic("ui/static/app.js: " + err.Error())
+	}
+	var out []string
+	for _, m := range jsLiteral.FindAllStringSubmatch(string(b), -1) {
+		var s string
+		if err := json.Unmarshal([]byte(m[1]), &s); err != nil {
+			panic("ui/static/app.js: " + m[1] + ": " + err.Error())
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func jsCatalog(lang string) map[string]string {

@@ -8,13 +8,19 @@
   try { S = JSON.parse((document.getElementById("ui-strings") || {}).textContent || "{}"); } catch (e) { S = {}; }
   const t = k => S[k] || k;
 
+  const offline = () => t("The box did not answer: it may be restarting, or this device lost its connection to it. Check the connection, wait a minute, then try again.");
+
   async function api(method, path, body) {
     const opt = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
     if (body !== undefined) {
       opt.headers["Content-Type"] = "application/json";
       opt.body = JSON.stringify(body);
     }
-    const r = await fetch(path, opt);
+    let r;
+    try { r = await fetch(path, opt); } catch (e) {
+      // No answer at all: the box is restarting, or the phone left its Wi-Fi.
+      return { ok: false, status: 0, data: { error: offline() } };
+    }
     let data = null;
     try { data = await r.json(); } catch (e) { data = null; }
     return { ok: r.ok, status: r.status, data };
@@ -68,7 +74,7 @@
     const kind = el.dataset.kind || el.type;
     if (kind === "checkbox") return el.checked;
     if (kind === "number") return el.value === "" ? 0 : Number(el.value);
-    if (kind === "list") return el.value.split(/[\s,]+/).filter(Boolean);
+    if (kind === "list") return el.value.split(/[\s,;]+/).filter(Boolean);
     return el.value;
   }
 
@@ -85,13 +91,13 @@
         notice(box, d.state === "ok" ? "ok" : d.state === "fail" ? "bad" : "info", d.message);
         if (d.state === "ok" || d.state === "fail" || d.state === "na") return;
       } else {
-        notice(box, "bad", (r.data && r.data.error) || "Could not check the result.");
+        notice(box, "bad", (r.data && r.data.error) || t("Could not check the result."));
         return;
       }
       await new Promise(res => setTimeout(res, 2000));
       if (run !== checkRun) return;
     }
-    notice(box, "warn", box.textContent + " — still waiting after 90 s: check the dashboard.");
+    notice(box, "warn", box.textContent + " " + t("Still waiting after 90 s: check the dashboard."));
   }
 
   async function submitConfig(form) {
@@ -103,10 +109,15 @@
     });
     const r = await api("POST", "/api/v1/config/set", { settings });
     if (!r.ok) {
-      showErrors(form, r.data && r.data.errors, (r.data && r.data.error) || "Not saved (" + r.status + ").");
+      showErrors(form, r.data && r.data.errors, (r.data && r.data.error) || t("Not saved: the box refused the change. Reload the page and try again."));
       return;
     }
     delete form.dataset.dirty;
+    // Show what was stored where it differs from what was typed.
+    Object.entries(r.data.tidied || {}).forEach(([p, v]) => {
+      const el = form.querySelector('[data-path="' + CSS.escape(p) + '"]');
+      if (el && !el.dataset.secret) el.value = Array.isArray(v) ? v.join(", ") : v;
+    });
     let msg = t("Saved and applied.");
     if (r.data.reload_errors && r.data.reload_errors.length) msg = t("Saved. It takes effect when the box restarts: the running services could not be asked to apply it now.");
     notice(form.querySelector(".notice"), "ok", msg);
@@ -120,7 +131,7 @@
     const end = Date.now() + sec * 1000;
     const tick = () => {
       const left = Math.max(0, Math.ceil((end - Date.now()) / 1000));
-      notice(el, left ? "bad" : "info", left ? msg.replace(/wait \d+ s/, "wait " + left + " s") : "You may try again now.");
+      notice(el, left ? "bad" : "info", left ? msg.replace(/(\d+) s\b/, left + " s") : t("You may try again now."));
       if (!left) clearInterval(el._timer);
     };
     tick();
@@ -138,14 +149,14 @@
       const a = form.querySelector('[name="' + form.dataset.confirmField + '"]');
       const b = form.querySelector('[data-confirm-of]');
       if (a && b && a.value !== b.value) {
-        fieldError(form, form.dataset.confirmField + "_confirm", "The two passwords differ.");
+        fieldError(form, form.dataset.confirmField + "_confirm", t("The two passwords differ: type the same one twice."));
         return;
       }
     }
     form.querySelectorAll("[data-confirm-of]").forEach(el => { delete body[el.name]; });
     const r = await api(form.dataset.method || "POST", form.dataset.action, body);
     if (!r.ok) {
-      const msg = (r.data && r.data.error) || "Failed (" + r.status + ").";
+      const msg = (r.data && r.data.error) || t("That did not work: reload the page and try again.");
       const m = /^([a-z_]+): (.*)$/.exec(msg);
       const wait = r.status === 429 && /wait (\d+) s/.exec(msg);
       if (wait) countdown(form.querySelector(".notice"), msg, Number(wait[1]));
@@ -159,7 +170,7 @@
       out.textContent = r.data[out.dataset.out] || "";
     }
     const warn = r.data && r.data.warning;
-    notice(form.querySelector(".notice"), warn ? "warn" : "ok", (form.dataset.done || "Done.") + (warn ? " " + warn : ""));
+    notice(form.querySelector(".notice"), warn ? "warn" : "ok", (form.dataset.done || t("Done.")) + (warn ? " " + warn : ""));
     if (form.dataset.reload) setTimeout(() => location.reload(), 800);
   }
 
@@ -167,7 +178,7 @@
     clearErrors(form);
     const file = form.querySelector("input[type=file]");
     if (!file || !file.files.length) {
-      fieldError(form, file ? file.name : "file", "Choose a file first.");
+      fieldError(form, file ? file.name : "file", t("Choose a file first."));
       return;
     }
     const fd = new FormData();
@@ -187,7 +198,7 @@
       let d = null;
       try { d = JSON.parse(xhr.responseText); } catch (e) { d = null; }
       if (xhr.status >= 300) {
-        const msg = (d && d.error) || "Upload refused (" + xhr.status + ").";
+        const msg = (d && d.error) || (xhr.status === 413 ? t("The file is too large for this form: check that it is the right file.") : t("The upload was refused: reload the page and try again."));
         const m = /^([a-z_]+): (.*)$/.exec(msg);
         if (!(d && d.errors) && m && fieldError(form, m[1], m[2])) { if (bar) bar.style.width = "0"; return; }
         showErrors(form, d && d.errors, msg);
@@ -200,12 +211,12 @@
       if (rb) rb.hidden = false;
       const conf = form.querySelector("[name=confirm]");
       if (conf) conf.value = "";
-      notice(form.querySelector(".notice"), "ok", (d && d.message) || form.dataset.done || "Uploaded.");
+      notice(form.querySelector(".notice"), "ok", (d && d.message) || form.dataset.done || t("Uploaded."));
       const check = document.getElementById("check");
       if (check && form.dataset.step) pollCheck(check, form.dataset.step);
       if (form.dataset.refresh) followPart(form.dataset.refresh);
     };
-    xhr.onerror = () => { if (btn) btn.disabled = false; notice(form.querySelector(".notice"), "bad", "Upload failed: connection lost."); };
+    xhr.onerror = () => { if (btn) btn.disabled = false; notice(form.querySelector(".notice"), "bad", t("The upload stopped: the connection to the box was lost. Check the connection, then upload again.")); };
     if (btn) btn.disabled = true;
     xhr.send(fd);
   }
@@ -215,13 +226,13 @@
   function showRestorePlan(form, d) {
     const out = form.querySelector("pre.out");
     const lines = (d.changes || []).map(c => c.path + ": " + JSON.stringify(c.old === undefined ? null : c.old) + " → " + JSON.stringify(c.new === undefined ? null : c.new));
-    (d.warnings || []).forEach(w => lines.unshift("Note: " + w));
-    if (out) { out.hidden = false; out.textContent = lines.length ? lines.join("\n") : "The backup changes nothing."; }
+    (d.warnings || []).forEach(w => lines.unshift(t("Note:") + " " + w));
+    if (out) { out.hidden = false; out.textContent = lines.length ? lines.join("\n") : t("The backup changes nothing."); }
     form.querySelector("[name=confirm]").value = d.confirm;
     const btn = form.querySelector("button[type=submit]");
     const n = (d.changes || []).length;
-    if (btn) btn.textContent = n === 1 ? "Apply this change" : "Apply these " + n + " changes";
-    notice(form.querySelector(".notice"), "warn", "Checked. Nothing is changed yet: read the list, then apply.");
+    if (btn) btn.textContent = n === 1 ? t("Apply this change") : t("Apply these %d changes").replace("%d", n);
+    notice(form.querySelector(".notice"), "warn", t("Checked. Nothing is changed yet: read the list, then apply."));
   }
 
   // submitDownload posts the form as JSON and saves the answer as a file.
@@ -229,11 +240,14 @@
     clearErrors(form);
     const body = {};
     form.querySelectorAll("[name]").forEach(el => { body[el.name] = valueOf(el); });
-    const r = await fetch(form.dataset.action, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    let r;
+    try {
+      r = await fetch(form.dataset.action, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    } catch (e) { notice(form.querySelector(".notice"), "bad", offline()); return; }
     if (!r.ok) {
       let d = null;
       try { d = await r.json(); } catch (e) { d = null; }
-      const msg = (d && d.error) || "Failed (" + r.status + ").";
+      const msg = (d && d.error) || t("That did not work: reload the page and try again.");
       const m = /^([a-z_]+): (.*)$/.exec(msg);
       if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
       return;
@@ -245,7 +259,7 @@
     a.href = url; a.download = name;
     document.body.appendChild(a); a.click(); a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
-    notice(form.querySelector(".notice"), "ok", (form.dataset.done || "Backup saved as") + " " + name + ".");
+    notice(form.querySelector(".notice"), "ok", (form.dataset.done || t("Backup saved as")) + " " + name + ".");
   }
 
   async function submitDiag(form) {
@@ -255,12 +269,12 @@
     const btn = form.querySelector("button");
     btn.disabled = true;
     out.hidden = false;
-    out.textContent = "Running…";
+    out.textContent = t("Running…");
     const r = await api("POST", "/api/v1/diag", body);
     btn.disabled = false;
     if (!r.ok) {
       out.hidden = true;
-      const msg = (r.data && r.data.error) || "Failed.";
+      const msg = (r.data && r.data.error) || t("That did not work: reload the page and try again.");
       if (!fieldError(form, "target", msg)) notice(form.querySelector(".notice"), "bad", msg);
       return;
     }
@@ -288,10 +302,40 @@
     const r = await api(b.dataset.method || "POST", b.dataset.post, b.dataset.method === "DELETE" ? undefined : {});
     b.disabled = false;
     const n = document.getElementById(b.dataset.notice || "page-notice");
-    if (!r.ok) { notice(n, "bad", (r.data && r.data.error) || "Failed."); return; }
-    notice(n, "ok", b.dataset.done || "Done.");
+    if (!r.ok) { notice(n, "bad", (r.data && r.data.error) || t("That did not work: reload the page and try again.")); return; }
+    notice(n, "ok", b.dataset.done || t("Done."));
     if (b.dataset.reload) setTimeout(() => location.reload(), 1200);
+    if (b.dataset.post === "/api/v1/system/reboot") watchReboot(n);
   });
+
+  // watchReboot says what happens while the box restarts and reloads the
+  // page once it is back: a page that only said "Rebooting…" left the
+  // installer to guess when to reload. Back is an answer from a new boot
+  // (its uptime shorter than the wait so far), not just any answer: the
+  // box answers for a few seconds before it goes down.
+  async function watchReboot(n) {
+    const start = Date.now();
+    const wait = t("The box is restarting: this page reloads by itself when it is back, usually within two minutes.");
+    notice(n, "info", wait);
+    while (Date.now() - start < 300000) {
+      await new Promise(res => setTimeout(res, 2000));
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), 3000);
+      try {
+        const r = await fetch("/healthz", { credentials: "same-origin", cache: "no-store", signal: ctl.signal });
+        const h = await r.json();
+        if (r.ok && h.uptime_sec < (Date.now() - start) / 1000 + 5) {
+          notice(n, "ok", t("The box is back: reloading the page…"));
+          setTimeout(() => location.reload(), 1000);
+          return;
+        }
+      } catch (e) { /* down for now */ }
+      clearTimeout(timer);
+      const sec = Math.round((Date.now() - start) / 1000);
+      notice(n, "info", wait + " " + t("Waiting for %d s.").replace("%d", sec));
+    }
+    notice(n, "bad", t("The box has not come back after 5 minutes: check its power and cables; if it stays so, someone on site must look at it."));
+  }
 
   document.addEventListener("change", ev => {
     const s = ev.target.closest("select[data-go]");
@@ -368,8 +412,8 @@
     const f = form.querySelector('[data-path="system.timezone"]');
     if (f && tz) { f.value = tz; form.dataset.dirty = "1"; }
     const r = await api("POST", "/api/v1/system/time", { unix_ms: Date.now() });
-    if (!r.ok) { notice(form.querySelector(".notice"), "bad", (r.data && r.data.error) || "The clock was not set."); return; }
-    notice(form.querySelector(".notice"), "ok", r.data.message + (tz ? " Time zone " + tz + " filled in: tap \u201cSave and apply\u201d to keep it." : ""));
+    if (!r.ok) { notice(form.querySelector(".notice"), "bad", (r.data && r.data.error) || t("The clock was not set: try again.")); return; }
+    notice(form.querySelector(".notice"), "ok", r.data.message + (tz ? " " + t("Time zone %s filled in: tap “Save and apply” to keep it.").replace("%s", tz) : ""));
   });
 
   // Firmware: the chosen bundle's version against the installed one,
@@ -385,10 +429,13 @@
     if (!fw.files.length) return;
     const fd = new FormData();
     fd.append("file", fw.files[0].slice(0, 1 << 20), "head");
-    const r = await fetch("/api/v1/firmware/inspect", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }, body: fd });
+    let r;
+    try {
+      r = await fetch("/api/v1/firmware/inspect", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }, body: fd });
+    } catch (e) { notice(info, "bad", offline()); return; }
     let d = null;
     try { d = await r.json(); } catch (e) { d = null; }
-    if (!r.ok) { notice(info, "bad", ((d && d.error) || "The file cannot be read.").replace(/^file: /, "")); return; }
+    if (!r.ok) { notice(info, "bad", ((d && d.error) || t("The file cannot be read: choose the .bundle file of the new firmware.")).replace(/^file: /, "")); return; }
     const bad = !d.board_ok;
     notice(info, bad ? "bad" : d.compare === "newer" ? "ok" : "warn", d.message);
     if (d.compare === "older") row.hidden = false;
