@@ -144,6 +144,11 @@ type Engine struct {
 	// unsynced: a boot URC cut a command short; its late answer may still
 	// come, so the next command first lets the modem fall quiet.
 	unsynced bool
+	// timedOut: the last command got no answer in time. A slow card may
+	// still send it, after the next command was written, where it would
+	// be read as that command's answer (and every later answer one
+	// command late). The next command first resynchronises (syncPort).
+	timedOut bool
 	paused   bool // Suspend: port closed and not read until Resume
 	running  chan struct{}
 }
@@ -155,12 +160,15 @@ type suspendReq struct {
 }
 
 type request struct {
-	ctx     context.Context
-	sync    bool // Sync, not a command
-	cmd     string
-	pdu     string // sent after the "> " prompt, followed by Ctrl-Z
-	timeout time.Duration
-	resp    chan result
+	ctx  context.Context
+	sync bool // Sync, not a command
+	// internal: the engine's own AT (sync, recovery probe), which must
+	// not start a resynchronisation itself.
+	internal bool
+	cmd      string
+	pdu      string // sent after the "> " prompt, followed by Ctrl-Z
+	timeout  time.Duration
+	resp     chan result
 }
 
 type result struct {
@@ -372,7 +380,7 @@ func (e *Engine) syncPort(ctx context.Context, req *request) result {
 	var last error
 	for attempt := 0; attempt < 3; attempt++ {
 		e.settle(req.ctx)
-		res := e.exec(ctx, &request{ctx: req.ctx, cmd: "AT", timeout: min(e.cfg.Timeout, e.cfg.ProbeTimeout)})
+		res := e.exec(ctx, &request{ctx: req.ctx, cmd: "AT", internal: true, timeout: min(e.cfg.Timeout, e.cfg.ProbeTimeout)})
 		if err := req.ctx.Err(); err != nil {
 			return result{err: err}
 		}
@@ -383,6 +391,7 @@ func (e *Engine) syncPort(ctx context.Context, req *request) result {
 		}
 		// A second answer now means the OK just read was an old one.
 		if e.settle(req.ctx) == 0 {
+			e.timedOut = false
 			return result{}
 		}
 		last = errors.New("AT: the modem's answers are out of step")
@@ -712,6 +721,16 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 		e.unsynced = false
 		e.settle(req.ctx)
 	}
+	if e.timedOut && !req.internal {
+		// The sync's own AT answering says nothing about the command
+		// that timed out: its count towards recovery stays.
+		e.timedOut = false
+		n := e.timeouts
+		if res := e.syncPort(ctx, req); res.err != nil {
+			return result{err: fmt.Errorf("%s: not sent, the modem's answers are out of step: %w", RedactAT(req.cmd), res.err)}
+		}
+		e.timeouts = n
+	}
 	if err := req.ctx.Err(); err != nil {
 		return result{err: err}
 	}
@@ -736,6 +755,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			return result{r: resp, err: req.ctx.Err()}
 		case <-timer.C:
 			e.timeouts++
+			e.timedOut = true
 			return result{r: resp, err: &timeoutError{Command: RedactAT(req.cmd), After: req.timeout}}
 		case ev := <-e.lines:
 			if ev.gen != e.gen {
@@ -890,7 +910,7 @@ func (e *Engine) reopenAndProbe(ctx context.Context, reboot bool) error {
 				continue
 			}
 		}
-		res := e.exec(ctx, &request{ctx: ctx, cmd: "AT", timeout: e.cfg.ProbeTimeout})
+		res := e.exec(ctx, &request{ctx: ctx, cmd: "AT", internal: true, timeout: e.cfg.ProbeTimeout})
 		if res.err == nil {
 			e.timeouts = 0
 			return nil

@@ -192,6 +192,7 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 		}
 		r = s.exec(cmd)
 	}
+	late, twice := s.answerFaultLocked(cmd, &r)
 	inter := []string(nil)
 	if len(r.lines) > 0 && len(s.interleave) > 0 {
 		inter = s.interleave
@@ -213,7 +214,10 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 			out = append(out, "\r\n"+u+"\r\n")
 		}
 	}
-	delay := s.cfg.AnswerDelay
+	if twice {
+		out = append(out, out...)
+	}
+	delay := s.cfg.AnswerDelay + late
 	s.mu.Unlock()
 	for _, o := range boot {
 		ss.writeRaw(o)

@@ -140,8 +140,9 @@ type Sim struct {
 	ticks       int
 	carrierUp   bool
 	carrierOps  []bool
-	dialed      bool      // a dial answered CONNECT: start the PPP call
-	voice       *voiceSim // calls, voice port, status reports (voice.go)
+	dialed      bool        // a dial answered CONNECT: start the PPP call
+	voice       *voiceSim   // calls, voice port, status reports (voice.go)
+	faults      answerFault // late, doubled or failed answers (faults.go)
 }
 
 type storedSMS struct {
