@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -202,7 +203,18 @@ func (l *filteredListener) Accept() (net.Conn, error) {
 				c.Close()
 				continue
 			}
+			if !l.f.fromPBX(ip) {
+				// The stack sets no deadlines of its own: without this a
+				// stranger's connection (or TLS handshake) lasts for ever.
+				c.SetDeadline(time.Now().Add(strangerTCPLife))
+			}
 		}
 		return c, nil
 	}
 }
+
+// strangerTCPLife is how long a SIP/TCP or TLS connection from a source
+// other than the PBX may stay, whatever it sends: enough for a request and
+// its answer. Only the PBX keeps connections; the strangers' rate limit
+// bounds how fast new ones come, this how many are open.
+var strangerTCPLife = 30 * time.Second
