@@ -80,10 +80,13 @@ type gsmHub struct {
 	started bool                   // guarded by mu
 	ctx     func() context.Context // where the hub's goroutine lives; nil: not yet
 
+	// slot names the hub's modem in its events and status
+	// (GSMSIMStatus.Slot); nil: "".
+	slot func() string
+	// events is the ring all modems' hubs add to (gsm_slots.go).
+	events *gsmRing
+
 	mu      sync.Mutex
-	seq     uint64
-	ring    []netapi.GSMEvent
-	wake    chan struct{} // closed when an event is added
 	voice   modem.VoiceSupport
 	vErr    string
 	calls   map[int]*trackedCall
@@ -102,9 +105,17 @@ type gsmHub struct {
 
 func newGSMHub(driver func() (ModemDriver, error), ctx func() context.Context, log *slog.Logger) *gsmHub {
 	return &gsmHub{
-		driver: driver, ctx: ctx, log: log, created: time.Now(),
-		wake: make(chan struct{}), calls: map[int]*trackedCall{}, local: map[int]bool{},
+		driver: driver, ctx: ctx, log: log, created: time.Now(), events: newGSMRing(log),
+		calls: map[int]*trackedCall{}, local: map[int]bool{},
 	}
+}
+
+// slotName is the slot the hub's events and status carry.
+func (h *gsmHub) slotName() string {
+	if h.slot == nil {
+		return ""
+	}
+	return h.slot()
 }
 
 // start runs the hub's goroutine once, on first use of the API (the
@@ -130,57 +141,8 @@ func (h *gsmHub) emit(ev netapi.GSMEvent) {
 }
 
 func (h *gsmHub) emitLocked(ev netapi.GSMEvent) {
-	h.seq++
-	ev.Seq = h.seq
-	if ev.Time.IsZero() {
-		ev.Time = time.Now()
-	}
-	if len(h.ring) == gsmRingSize {
-		copy(h.ring, h.ring[1:])
-		h.ring = h.ring[:gsmRingSize-1]
-	}
-	h.ring = append(h.ring, ev)
-	close(h.wake)
-	h.wake = make(chan struct{})
-	h.log.Info("gsm event", "seq", ev.Seq, "kind", ev.Kind, "call", ev.Call, "reason", ev.Reason, "ref", ev.Ref, "status", ev.Status)
-}
-
-// eventsAfter returns the events with Seq > after, with a gap event first
-// when some were dropped from the ring (or netctl restarted: after is
-// ahead of the newest Seq), and a channel closed at the next event.
-func (h *gsmHub) eventsAfter(after uint64) ([]netapi.GSMEvent, <-chan struct{}) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if after > h.seq {
-		return []netapi.GSMEvent{{Seq: h.seq, Time: time.Now(), Kind: netapi.GSMGap,
-			Reason: fmt.Sprintf("event %d is newer than the newest (%d): netctl restarted, sequence numbers start again", after, h.seq)}}, h.wake
-	}
-	var out []netapi.GSMEvent
-	if len(h.ring) > 0 && after+1 < h.ring[0].Seq {
-		lost := h.ring[0].Seq - 1 - after
-		out = append(out, netapi.GSMEvent{Seq: h.ring[0].Seq - 1, Time: time.Now(), Kind: netapi.GSMGap,
-			Reason: fmt.Sprintf("%d events lost (only the last %d are kept)", lost, gsmRingSize)})
-	}
-	i := sort.Search(len(h.ring), func(i int) bool { return h.ring[i].Seq > after })
-	out = append(out, h.ring[i:]...)
-	return out, h.wake
-}
-
-// wait long-polls: events after `after`, waiting up to d for the first.
-func (h *gsmHub) wait(ctx context.Context, after uint64, d time.Duration) []netapi.GSMEvent {
-	evs, wake := h.eventsAfter(after)
-	if len(evs) > 0 || d <= 0 {
-		return evs
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-wake:
-		evs, _ = h.eventsAfter(after)
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	return evs
+	ev.Slot = h.slotName()
+	h.events.add(ev)
 }
 
 // run follows the current modem driver: subscribes to its URCs, sets up

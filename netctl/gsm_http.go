@@ -20,18 +20,72 @@ import (
 
 // gsmRoutes mounts the GSM API on m (one line in routes()).
 func (s *Service) gsmRoutes(m *http.ServeMux) {
-	h := newGSMHub(s.modemDriver, func() context.Context {
+	ctx := func() context.Context {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.ctx // nil until Run
-	}, s.log)
+	}
+	h := newGSMHub(s.modemDriver, ctx, s.log)
 	h.status = func() *ModemStatus { return s.Status().Modem }
+	h.slot = func() string { return gsmSlotOf(s.Status().Modem) }
 	h.audioPort = func() string {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return s.cfg.Modem.AudioPort
 	}
-	h.mount(m)
+	hs := singleHub(h)
+	hs.hasData = func() bool {
+		_, err := s.modemManager()
+		return err == nil
+	}
+	hs.voiceSlots = func() []string {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var out []string
+		for _, v := range s.cfg.Modem.VoiceModems {
+			out = append(out, v.Slot)
+		}
+		return out
+	}
+	hs.newVoice = func(slot string) *gsmHub {
+		vh := newGSMHub(func() (ModemDriver, error) {
+			m, err := s.voiceModem(slot)
+			if err != nil {
+				return nil, err
+			}
+			return m.driver()
+		}, ctx, s.log.With("slot", slot))
+		vh.slot = func() string { return slot }
+		vh.status = func() *ModemStatus {
+			for _, ms := range s.Status().VoiceModems {
+				if ms.Slot != nil && gsmSlotOf(&ms) == slot {
+					return &ms
+				}
+			}
+			return nil
+		}
+		vh.audioPort = func() string {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for _, v := range s.cfg.Modem.VoiceModems {
+				if v.Slot == slot {
+					return v.AudioPort
+				}
+			}
+			return ""
+		}
+		return vh
+	}
+	hs.mount(m)
+}
+
+// gsmSlotOf is a modem's slot as the GSM API names it: the slot's
+// config spelling ("mpcie1"), "" when unknown.
+func gsmSlotOf(ms *ModemStatus) string {
+	if ms == nil || ms.Slot == nil || ms.Slot.Source == "" {
+		return ""
+	}
+	return slotKey(ms.Slot.Name)
 }
 
 // errGSMConflict marks refusals that depend on the call state (409).
@@ -42,14 +96,17 @@ type gsmConflict struct{ msg string }
 func (e gsmConflict) Error() string        { return e.msg }
 func (e gsmConflict) Is(target error) bool { return target == errGSMConflict }
 
-// mount registers the GSM routes and the SMS sending route's GSM part.
-func (h *gsmHub) mount(m *http.ServeMux) {
+// mount serves h alone (tests with one modem).
+func (h *gsmHub) mount(m *http.ServeMux) { singleHub(h).mount(m) }
+
+// mount registers the GSM routes.
+func (hs *gsmHubs) mount(m *http.ServeMux) {
 	m.HandleFunc("GET /v1/gsm/status", func(w http.ResponseWriter, r *http.Request) {
-		h.start()
-		localapi.WriteJSON(w, http.StatusOK, h.statusOf(r.Context()))
+		hs.start()
+		localapi.WriteJSON(w, http.StatusOK, hs.status(r.Context()))
 	})
 	m.HandleFunc("GET /v1/gsm/events", func(w http.ResponseWriter, r *http.Request) {
-		h.start()
+		hs.start()
 		q := r.URL.Query()
 		var after uint64
 		if v := q.Get("after"); v != "" {
@@ -69,26 +126,29 @@ func (h *gsmHub) mount(m *http.ServeMux) {
 			}
 			wait = min(d, netapi.GSMMaxWait)
 		}
-		evs := h.wait(r.Context(), after, wait)
+		evs := hs.ring.wait(r.Context(), after, wait)
 		if evs == nil {
 			evs = []netapi.GSMEvent{}
 		}
 		localapi.WriteJSON(w, http.StatusOK, evs)
 	})
-	m.HandleFunc("POST /v1/gsm/answer", gsmRequest(h, 30*time.Second, checkCall, writeGSMError, func(ctx context.Context, gd gsmDriver, req netapi.GSMCallRequest) (any, error) {
+	callSlot := func(req netapi.GSMCallRequest) string { return req.Slot }
+	m.HandleFunc("POST /v1/gsm/answer", gsmRequest(hs, 30*time.Second, checkCall, callSlot, writeGSMError, func(ctx context.Context, h *gsmHub, gd gsmDriver, req netapi.GSMCallRequest) (any, error) {
 		return struct{}{}, h.answer(ctx, gd, req.Call)
 	}))
-	m.HandleFunc("POST /v1/gsm/hangup", gsmRequest(h, 30*time.Second, checkCall, writeGSMError, func(ctx context.Context, gd gsmDriver, req netapi.GSMCallRequest) (any, error) {
+	m.HandleFunc("POST /v1/gsm/hangup", gsmRequest(hs, 30*time.Second, checkCall, callSlot, writeGSMError, func(ctx context.Context, h *gsmHub, gd gsmDriver, req netapi.GSMCallRequest) (any, error) {
 		return struct{}{}, h.hangup(ctx, gd, req.Call)
 	}))
 	// A failed dial is always 502: the number was checked, the network said no.
 	dialErr := func(w http.ResponseWriter, err error) { localapi.WriteError(w, http.StatusBadGateway, err) }
-	m.HandleFunc("POST /v1/gsm/dial", gsmRequest(h, 40*time.Second, func(req netapi.GSMDialRequest) error { return modem.CheckDialNumber(req.Number) }, dialErr,
-		func(ctx context.Context, gd gsmDriver, req netapi.GSMDialRequest) (any, error) {
+	m.HandleFunc("POST /v1/gsm/dial", gsmRequest(hs, 40*time.Second, func(req netapi.GSMDialRequest) error { return modem.CheckDialNumber(req.Number) },
+		func(req netapi.GSMDialRequest) string { return req.Slot }, dialErr,
+		func(ctx context.Context, h *gsmHub, gd gsmDriver, req netapi.GSMDialRequest) (any, error) {
 			return h.dial(ctx, gd, req.Number)
 		}))
-	m.HandleFunc("POST /v1/gsm/dtmf", gsmRequest(h, 30*time.Second, func(req netapi.GSMDTMFRequest) error { return modem.CheckDTMF(req.Digits) }, writeGSMError,
-		func(ctx context.Context, gd gsmDriver, req netapi.GSMDTMFRequest) (any, error) {
+	m.HandleFunc("POST /v1/gsm/dtmf", gsmRequest(hs, 30*time.Second, func(req netapi.GSMDTMFRequest) error { return modem.CheckDTMF(req.Digits) },
+		func(req netapi.GSMDTMFRequest) string { return req.Slot }, writeGSMError,
+		func(ctx context.Context, h *gsmHub, gd gsmDriver, req netapi.GSMDTMFRequest) (any, error) {
 			return struct{}{}, h.dtmf(ctx, gd, req.Digits)
 		}))
 }
@@ -101,20 +161,26 @@ func writeGSMError(w http.ResponseWriter, err error) {
 	localapi.WriteError(w, http.StatusBadGateway, err)
 }
 
-// gsmDriver returns the current driver with call control, or writes 409.
-func (h *gsmHub) gsmDriver(w http.ResponseWriter) (gsmDriver, bool) {
-	h.start()
+// gsmDriver returns the current driver with call control of the modem
+// slot names, or writes 404 (no such modem) or 409.
+func (hs *gsmHubs) gsmDriver(w http.ResponseWriter, slot string) (*gsmHub, gsmDriver, bool) {
+	hs.start()
+	h, err := hs.pick(slot)
+	if err != nil {
+		localapi.WriteError(w, http.StatusNotFound, err)
+		return nil, nil, false
+	}
 	d, err := h.driver()
 	if err != nil {
 		localapi.WriteError(w, http.StatusConflict, err)
-		return nil, false
+		return nil, nil, false
 	}
 	gd, ok := d.(gsmDriver)
 	if !ok {
 		localapi.WriteError(w, http.StatusConflict, errors.New("this modem driver has no call control"))
-		return nil, false
+		return nil, nil, false
 	}
-	return gd, true
+	return h, gd, true
 }
 
 // checkCall refuses a call number outside 0..7 (+CLCC numbers calls 1 to 7).
@@ -126,9 +192,10 @@ func checkCall(req netapi.GSMCallRequest) error {
 }
 
 // gsmRequest is the frame every call-control request shares: read the
-// JSON body and check it (400), take the driver (409), run do within
-// timeout and answer its result, or its error through writeErr.
-func gsmRequest[Req any](h *gsmHub, timeout time.Duration, check func(Req) error, writeErr func(http.ResponseWriter, error), do func(context.Context, gsmDriver, Req) (any, error)) http.HandlerFunc {
+// JSON body and check it (400), take the hub of the slot it names (404)
+// and its driver (409), run do within timeout and answer its result, or
+// its error through writeErr.
+func gsmRequest[Req any](hs *gsmHubs, timeout time.Duration, check func(Req) error, slotOf func(Req) string, writeErr func(http.ResponseWriter, error), do func(context.Context, *gsmHub, gsmDriver, Req) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req Req
 		if err := localapi.ReadJSON(r, &req); err != nil {
@@ -139,13 +206,13 @@ func gsmRequest[Req any](h *gsmHub, timeout time.Duration, check func(Req) error
 			localapi.WriteError(w, http.StatusBadRequest, err)
 			return
 		}
-		gd, ok := h.gsmDriver(w)
+		h, gd, ok := hs.gsmDriver(w, slotOf(req))
 		if !ok {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		out, err := do(ctx, gd, req)
+		out, err := do(ctx, h, gd, req)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -154,9 +221,9 @@ func gsmRequest[Req any](h *gsmHub, timeout time.Duration, check func(Req) error
 	}
 }
 
-// statusOf is GET /v1/gsm/status.
-func (h *gsmHub) statusOf(ctx context.Context) netapi.GSMStatus {
-	st := netapi.GSMStatus{Calls: []netapi.GSMCall{}}
+// statusOf is the hub's modem's part of GET /v1/gsm/status.
+func (h *gsmHub) statusOf(ctx context.Context) netapi.GSMSIMStatus {
+	st := netapi.GSMSIMStatus{Calls: []netapi.GSMCall{}, Slot: h.slotName()}
 	d, err := h.driver()
 	if gd, ok := d.(gsmDriver); ok && err == nil {
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -164,7 +231,7 @@ func (h *gsmHub) statusOf(ctx context.Context) netapi.GSMStatus {
 		cancel()
 	}
 	h.mu.Lock()
-	st.VoiceWhy, st.AudioPort, st.Seq = h.vErr, h.voice.AudioPort, h.seq
+	st.VoiceWhy, st.AudioPort = h.vErr, h.voice.AudioPort
 	capable := h.voice.Capable
 	h.mu.Unlock()
 	if h.audioPort != nil {
@@ -190,14 +257,12 @@ func (h *gsmHub) statusOf(ctx context.Context) netapi.GSMStatus {
 	}
 	if h.status != nil {
 		if ms := h.status(); ms != nil {
+			st.Modem = ms.State
 			if ms.Identity != nil {
 				st.Number, st.IMSI = ms.Identity.Number, ms.Identity.IMSI
 			}
 			if ms.Registration != nil {
 				st.Registered = ms.Registration.State == modem.RegHome || ms.Registration.State == modem.RegRoaming
-			}
-			if ms.Slot != nil && ms.Slot.Source != "" {
-				st.Slot = ms.Slot.Name
 			}
 		}
 	}
@@ -337,7 +402,7 @@ func describeCalls(calls []netapi.GSMCall) string {
 
 // sendSMSHandler is POST /v1/sms: it sends, with status reports requested,
 // and answers the stored message with the message reference of each part.
-func sendSMSHandler(driver func() (ModemDriver, error), log *slog.Logger) http.HandlerFunc {
+func sendSMSHandler(driver func(slot string) (ModemDriver, error), log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req netapi.SendSMSRequest
 		if err := localapi.ReadJSON(r, &req); err != nil {
@@ -348,7 +413,7 @@ func sendSMSHandler(driver func() (ModemDriver, error), log *slog.Logger) http.H
 			localapi.WriteError(w, http.StatusBadRequest, err)
 			return
 		}
-		drv, err := driver()
+		drv, err := driver(req.Slot)
 		if err != nil {
 			localapi.WriteError(w, http.StatusConflict, err)
 			return
@@ -367,7 +432,7 @@ func sendSMSHandler(driver func() (ModemDriver, error), log *slog.Logger) http.H
 			localapi.WriteError(w, http.StatusBadGateway, err)
 			return
 		}
-		log.Info("SMS sent", "to", req.To, "parts", res.Parts, "refs", res.Refs)
+		log.Info("SMS sent", "slot", req.Slot, "to", req.To, "parts", res.Parts, "refs", res.Refs)
 		localapi.WriteJSON(w, http.StatusOK, res)
 	}
 }

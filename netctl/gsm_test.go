@@ -84,7 +84,7 @@ func newGSMRig(t *testing.T, profile string, hooks ...gsmRigHooks) *gsmRig {
 	}
 	mux := http.NewServeMux()
 	hub.mount(mux)
-	mux.HandleFunc("POST /v1/sms", sendSMSHandler(driver, log))
+	mux.HandleFunc("POST /v1/sms", sendSMSHandler(func(string) (ModemDriver, error) { return driver() }, log))
 	sock := filepath.Join(dir, "netctl.sock")
 	ln, err := localapi.ListenPath(sock)
 	if err != nil {

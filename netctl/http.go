@@ -84,7 +84,7 @@ func (s *Service) routes() {
 		localapi.WriteJSON(w, http.StatusOK, netapi.ATResponse{Lines: lines})
 	})
 	m.HandleFunc("GET /v1/sms", func(w http.ResponseWriter, r *http.Request) {
-		drv, err := s.modemDriver()
+		drv, err := s.driverForSlot(r.URL.Query().Get("slot"))
 		if err != nil {
 			localapi.WriteError(w, http.StatusConflict, err)
 			return
@@ -96,7 +96,7 @@ func (s *Service) routes() {
 		}
 		localapi.WriteJSON(w, http.StatusOK, l)
 	})
-	m.HandleFunc("POST /v1/sms", sendSMSHandler(s.modemDriver, s.log)) // gsm_http.go: answers the message references too
+	m.HandleFunc("POST /v1/sms", sendSMSHandler(s.driverForSlot, s.log)) // gsm_http.go: answers the message references too
 	m.HandleFunc("DELETE /v1/sms/{id}", func(w http.ResponseWriter, r *http.Request) {
 		drv, err := s.modemDriver()
 		if err != nil {

@@ -23,6 +23,10 @@ type modemManager struct {
 	s   *Service
 	log *slog.Logger
 	req chan string // "connect", "disconnect", "reset", "reconfig"
+	// voiceSlot is set on a voice-only modem (network.modem.voice_modems):
+	// its slot. Such a manager opens, unlocks and registers its modem but
+	// never connects data nor touches the modem uplink (modem_voice.go).
+	voiceSlot string
 
 	mu        sync.Mutex
 	cfg       config.Modem
@@ -91,7 +95,7 @@ func (m *modemManager) setState(state, errText string) {
 			m.st.ErrorTime = time.Now()
 		}
 		m.st.Error = errText
-	case state == ModemConnected || state == ModemDisconnected || state == netapi.ModemDisabled:
+	case state == ModemConnected || state == ModemDisconnected || state == netapi.ModemDisabled || state == netapi.ModemRegistered:
 		m.st.Error, m.st.ErrorTime = "", time.Time{}
 	}
 	m.mu.Unlock()
@@ -117,7 +121,7 @@ func modemOffline(state string) bool {
 func (m *modemManager) gateUplink(state string) {
 	offline := modemOffline(state)
 	s := m.s
-	if s == nil {
+	if s == nil || m.voiceSlot != "" {
 		return
 	}
 	s.mu.Lock()
@@ -158,6 +162,7 @@ func (m *modemManager) request(r string) {
 
 // configureModemLocked starts, stops or reconfigures the modem manager.
 func (s *Service) configureModemLocked(old, cfg config.Network) {
+	s.configureVoiceModemsLocked(cfg)
 	enabled := cfg.Modem.Enabled && slices.Contains(cfg.Uplinks, "modem")
 	if !enabled {
 		if s.modem != nil {

@@ -75,6 +75,13 @@ type realModems struct {
 	// (nil: the real ones).
 	detect func(context.Context, modem.DetectOptions) ([]modem.Device, error)
 	open   func(context.Context, modem.Options) (ModemDriver, error)
+	// slotOf names the slot ("mpcie2") of a detected device, "" when
+	// unknown; with it, a box with two cards opens the one in the
+	// configured slot (modem_voice.go). nil: the first device found.
+	slotOf func(modem.Device) string
+	// slotResetFor gives the slot reset of a voice modem's slot.
+	slotResetFor func(slot string) func(modem.Device) func() error
+	voice        bool // a voice modem's opener (forSlot)
 }
 
 func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, error) {
@@ -101,7 +108,10 @@ func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, er
 		if len(devs) == 0 {
 			return nil, modem.ErrNoModem
 		}
-		dev = devs[0]
+		dev, err = r.pick(devs, cfg)
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(r.stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("modem state directory: %w", err)

@@ -22,7 +22,7 @@ func (m *modemManager) run(ctx context.Context) {
 		m.mu.Unlock()
 		m.setState(ModemOpening, "")
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		drv, err := m.s.opts.Modems.Open(octx, cfg)
+		drv, err := m.opener().Open(octx, cfg)
 		cancel()
 		if err != nil {
 			var faulty *modem.FaultyModemError

@@ -63,6 +63,15 @@ func (s *modemSession) round(ctx context.Context) step {
 		m.setState(ModemDisconnected, "")
 		return s.wait(ctx, 0)
 	}
+	if m.voiceSlot != "" {
+		// Voice and SMS only: no data session (modem_voice.go).
+		for _, state := range []func(context.Context, config.Modem, string) step{s.sim, s.register} {
+			if st := state(ctx, cfg, failed); st != stepNext {
+				return st
+			}
+		}
+		return s.registered(ctx)
+	}
 	for _, state := range []func(context.Context, config.Modem, string) step{s.sim, s.register, s.connect} {
 		if st := state(ctx, cfg, failed); st != stepNext {
 			return st
@@ -81,6 +90,9 @@ func cmdCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 func (s *modemSession) setup(ctx context.Context) bool {
 	m, drv := s.m, s.drv
 	s.readIdentity(ctx)
+	if m.voiceSlot != "" {
+		return true // no data interface to find
+	}
 	m.mu.Lock()
 	iface := m.cfg.Interface
 	if iface == "" {
@@ -133,6 +145,13 @@ func (s *modemSession) wait(ctx context.Context, d time.Duration) step {
 			switch ev.Kind {
 			case modem.EventSIM, modem.EventRegistration, modem.EventReset:
 				return stepAgain
+			case modem.EventFaulty:
+				if s.m.voiceSlot != "" {
+					// No uplink health asks a voice modem's reset
+					// (checkDead): its engine gave up, so netctl
+					// escalates now (modem_voice.go).
+					return s.voiceFaulty(ctx)
+				}
 			}
 		}
 	}

@@ -35,8 +35,16 @@ func (r *rig) startModemsim(profile, pin string) *simulator {
 // startModemsimArgs is startModemsim with extra modemsim flags.
 func (r *rig) startModemsimArgs(profile, pin string, extra ...string) *simulator {
 	r.t.Helper()
-	s := &simulator{t: r.t, ctl: filepath.Join(r.dir, "modemsim.ctl"), logs: &testenv.LogBuffer{}}
-	args := []string{"--pty", "--profile", profile, "--netdev", "ltep", "--netns", r.inet, "--control", s.ctl}
+	return r.startModemsimAt("modemsim.ctl", profile, pin, append([]string{"--netdev", "ltep", "--netns", r.inet}, extra...)...)
+}
+
+// startModemsimAt starts a modemsim with its control socket ctl (a name
+// in the rig's directory), without a data interface unless extra gives one
+// (a voice-only second modem).
+func (r *rig) startModemsimAt(ctl, profile, pin string, extra ...string) *simulator {
+	r.t.Helper()
+	s := &simulator{t: r.t, ctl: filepath.Join(r.dir, ctl), logs: &testenv.LogBuffer{}}
+	args := []string{"--pty", "--profile", profile, "--control", s.ctl}
 	if pin != "" {
 		args = append(args, "--pin", pin)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"path/filepath"
@@ -104,6 +105,8 @@ type Service struct {
 	fwPlan      *firewallPlan
 	lastCheck   time.Time
 	modem       *modemManager
+	// voiceModems are the voice-only modems by slot (modem_voice.go).
+	voiceModems map[string]*modemManager
 	// Source routing (policyroute.go): the kernel, and the key and error
 	// of the last run.
 	policy    policyKernel
@@ -138,7 +141,8 @@ func New(opts Options) (*Service, error) {
 	s := &Service{opts: opts, log: opts.Log, Mux: http.NewServeMux(), kick: make(chan struct{}, 1), cfg: c.Network, policy: newNetlinkPolicy()}
 	s.modemSlotCfg.Store(&c.Network.Modem.Slot)
 	if s.opts.Modems == nil {
-		s.opts.Modems = realModems{smsDir: opts.SMSDir, stateDir: opts.ModemStateDir, slotReset: s.modemSlotReset, log: opts.Log}
+		s.opts.Modems = realModems{smsDir: opts.SMSDir, stateDir: opts.ModemStateDir, slotReset: s.modemSlotReset, log: opts.Log,
+			slotOf: s.deviceSlot, slotResetFor: s.voiceSlotReset}
 	}
 	s.routes()
 	return s, nil
@@ -743,6 +747,7 @@ func (s *Service) shutdown() {
 	s.sourceKey = ""
 	s.stopLANDHCPLocked()
 	m := s.modem
+	voice := slices.Collect(maps.Values(s.voiceModems))
 	for _, u := range s.uplinks {
 		if u.stopDHCP != nil {
 			u.stopDHCP()
@@ -754,6 +759,9 @@ func (s *Service) shutdown() {
 	s.mu.Unlock()
 	if m != nil {
 		m.shutdown()
+	}
+	for _, v := range voice {
+		v.shutdown()
 	}
 }
 
@@ -775,6 +783,7 @@ func (s *Service) Status() Status {
 	} else {
 		st.Modem = &ModemStatus{State: netapi.ModemDisabled}
 	}
+	st.VoiceModems = s.voiceModemStatusLocked()
 	return st
 }
 

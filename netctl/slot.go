@@ -85,6 +85,35 @@ func slotKey(label string) string {
 // modem package and netctl then fall back to the vendor reset. nil when
 // the board has no reset line at all.
 func (s *Service) modemSlotReset(dev modem.Device) func() error {
+	return s.slotReset(dev, "network.modem.slot", func() string {
+		if p := s.modemSlotCfg.Load(); p != nil {
+			return *p
+		}
+		return ""
+	})
+}
+
+// voiceSlotReset is modemSlotReset for the voice modem of slot: its own
+// configured slot's line, never the data modem's.
+func (s *Service) voiceSlotReset(slot string) func(modem.Device) func() error {
+	return func(dev modem.Device) func() error {
+		return s.slotReset(dev, "network.modem.voice_modems[].slot", func() string { return slot })
+	}
+}
+
+// deviceSlot is the slot ("mpcie2") the board's USB map puts dev in, ""
+// when unknown.
+func (s *Service) deviceSlot(dev modem.Device) string {
+	sl, _ := findSlot(&dev, "", s.opts.ModemSlots, slotSysfs)
+	if sl == nil {
+		return ""
+	}
+	return slotKey(sl.Label)
+}
+
+// slotReset pulses the reset line of the slot cfgSlot names (field is
+// its config field, for the error), else of the slot dev sits in.
+func (s *Service) slotReset(dev modem.Device, field string, cfgSlotOf func() string) func() error {
 	if s.opts.SlotReset == nil {
 		return nil
 	}
@@ -96,10 +125,7 @@ func (s *Service) modemSlotReset(dev modem.Device) func() error {
 		return nil
 	}
 	return func() error {
-		cfgSlot := ""
-		if p := s.modemSlotCfg.Load(); p != nil {
-			cfgSlot = *p
-		}
+		cfgSlot := cfgSlotOf()
 		slot, st := findSlot(&dev, cfgSlot, s.opts.ModemSlots, slotSysfs)
 		var reset func() error
 		if slot != nil {
@@ -109,7 +135,7 @@ func (s *Service) modemSlotReset(dev modem.Device) func() error {
 			why := "no slot"
 			switch {
 			case st != nil && st.Source == netapi.SlotFromConfig:
-				why = fmt.Sprintf("network.modem.slot %q names a slot without a reset line on this board", cfgSlot)
+				why = fmt.Sprintf("%s %q names a slot without a reset line on this board", field, cfgSlot)
 			case st != nil && st.Reason != "":
 				why = "the slot is unknown: " + st.Reason
 			case slot != nil:

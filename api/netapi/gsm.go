@@ -7,6 +7,7 @@ package netapi
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
 
 	"edgebox/api/modemapi"
@@ -79,8 +80,29 @@ const (
 	GSMCallWaiting  = "waiting"  // MT, while another call is up
 )
 
-// GSMStatus is GET /v1/gsm/status.
+// GSMStatus is GET /v1/gsm/status: the default modem's SIM (the data
+// modem's, network.modem; the first voice modem's when there is no data
+// modem) at the top, as one-modem clients read it, and every modem's in
+// SIMs.
 type GSMStatus struct {
+	GSMSIMStatus
+	// SIMs are the SIMs of every modem: the data modem's first, then the
+	// voice modems' (network.modem.voice_modems) in config order.
+	SIMs []GSMSIMStatus `json:"sims"`
+	// Seq is the sequence number of the newest event so far: a client
+	// that reads the status first polls events with after=Seq.
+	Seq uint64 `json:"seq"`
+}
+
+// GSMSIMStatus is one modem's SIM: its slot, identity, registration,
+// voice channel and calls.
+type GSMSIMStatus struct {
+	// Data is true for the data modem (network.modem), false for a
+	// voice-only modem.
+	Data bool `json:"data"`
+	// Modem is the modem's state (netapi.Modem*: "registered" for a
+	// voice modem ready for calls).
+	Modem string `json:"modem,omitempty"`
 	// Voice is true when the card can carry voice and its voice channel
 	// was set up (Huawei AT^CVOICE=0, Quectel AT+QPCMV=1,0); VoiceWhy says
 	// why not otherwise (no modem, card without voice, set-up failed).
@@ -93,7 +115,9 @@ type GSMStatus struct {
 	AudioPort string `json:"audio_port,omitempty"`
 	// AudioFormat is GSMAudioFormat when AudioPort is set.
 	AudioFormat string `json:"audio_format,omitempty"`
-	// Slot names the card's mini-PCIe slot ("" when not known).
+	// Slot names the card's mini-PCIe slot as network.modem.slot spells
+	// it ("mpcie1"); "" when not known (the data modem on a board without
+	// a USB map and no network.modem.slot). Requests name the SIM by it.
 	Slot string `json:"slot,omitempty"`
 	// Number is the SIM's own number (AT+CNUM), "" when the SIM does
 	// not store it; IMSI identifies the SIM.
@@ -104,9 +128,6 @@ type GSMStatus struct {
 	Registered bool `json:"registered"`
 	// Calls are the calls the card knows now (+CLCC).
 	Calls []GSMCall `json:"calls"`
-	// Seq is the sequence number of the newest event so far: a client
-	// that reads the status first polls events with after=Seq.
-	Seq uint64 `json:"seq"`
 }
 
 // GSMCall is one call as +CLCC lists it.
@@ -126,8 +147,12 @@ type GSMCall struct {
 // status or events poll); SMS received since netctl started are announced
 // then too, older ones only stay stored (GET /v1/sms).
 type GSMEvent struct {
-	// Seq grows by one per event, starting at 1 when netctl starts.
-	Seq  uint64    `json:"seq"`
+	// Seq grows by one per event, starting at 1 when netctl starts; one
+	// sequence for all modems.
+	Seq uint64 `json:"seq"`
+	// Slot is the SIM's slot (GSMSIMStatus.Slot) the event happened on:
+	// calls and their indexes are per modem.
+	Slot string    `json:"slot,omitempty"`
 	Time time.Time `json:"time"`
 	Kind string    `json:"kind"` // GSMIncoming...
 	// Call is the +CLCC index of the call; 0 for SMS and gap events.
@@ -143,14 +168,18 @@ type GSMEvent struct {
 }
 
 // GSMCallRequest is the body of POST /v1/gsm/answer and /v1/gsm/hangup.
-// For hangup, Call 0 hangs up every call.
+// For hangup, Call 0 hangs up every call of the modem. Slot, in every
+// request, names the modem (GSMSIMStatus.Slot); "" is the default one
+// (the data modem), as before there were several.
 type GSMCallRequest struct {
-	Call int `json:"call"`
+	Slot string `json:"slot,omitempty"`
+	Call int    `json:"call"`
 }
 
 // GSMDialRequest is the body of POST /v1/gsm/dial. Number is "+" and
 // digits only; netctl does not apply any allow-list (the gateway does).
 type GSMDialRequest struct {
+	Slot   string `json:"slot,omitempty"`
 	Number string `json:"number"`
 }
 
@@ -169,6 +198,7 @@ type GSMDialResult struct {
 // GSMDTMFRequest is the body of POST /v1/gsm/dtmf: digits 0-9 * # A-D,
 // sent in order to the active call (AT+VTS).
 type GSMDTMFRequest struct {
+	Slot   string `json:"slot,omitempty"`
 	Digits string `json:"digits"`
 }
 
@@ -208,33 +238,65 @@ func (c Client) GSMEvents(ctx context.Context, after uint64, wait time.Duration)
 	return ev, err
 }
 
-// GSMAnswer answers the ringing incoming call (ATA).
-func (c Client) GSMAnswer(ctx context.Context, call int) error {
-	return c.Post(ctx, "/v1/gsm/answer", GSMCallRequest{Call: call}, nil)
+// GSMAnswer answers the ringing incoming call (ATA) on the default modem.
+func (c Client) GSMAnswer(ctx context.Context, call int) error { return c.GSMAnswerOn(ctx, "", call) }
+
+// GSMAnswerOn answers the ringing call on the modem of slot.
+func (c Client) GSMAnswerOn(ctx context.Context, slot string, call int) error {
+	return c.Post(ctx, "/v1/gsm/answer", GSMCallRequest{Slot: slot, Call: call}, nil)
 }
 
-// GSMDial places a voice call (ATD<number>;).
+// GSMDial places a voice call (ATD<number>;) on the default modem.
 func (c Client) GSMDial(ctx context.Context, number string) (GSMDialResult, error) {
+	return c.GSMDialOn(ctx, "", number)
+}
+
+// GSMDialOn places a voice call on the modem of slot.
+func (c Client) GSMDialOn(ctx context.Context, slot, number string) (GSMDialResult, error) {
 	var r GSMDialResult
-	err := c.Post(ctx, "/v1/gsm/dial", GSMDialRequest{Number: number}, &r)
+	err := c.Post(ctx, "/v1/gsm/dial", GSMDialRequest{Slot: slot, Number: number}, &r)
 	return r, err
 }
 
 // GSMHangup hangs up call: AT+CHUP (ATH when the card lacks it) when it
-// is the only call, else AT+CHLD=1<call>; 0 hangs up every call.
-func (c Client) GSMHangup(ctx context.Context, call int) error {
-	return c.Post(ctx, "/v1/gsm/hangup", GSMCallRequest{Call: call}, nil)
+// is the only call, else AT+CHLD=1<call>; 0 hangs up every call. On the
+// default modem.
+func (c Client) GSMHangup(ctx context.Context, call int) error { return c.GSMHangupOn(ctx, "", call) }
+
+// GSMHangupOn hangs up call on the modem of slot.
+func (c Client) GSMHangupOn(ctx context.Context, slot string, call int) error {
+	return c.Post(ctx, "/v1/gsm/hangup", GSMCallRequest{Slot: slot, Call: call}, nil)
 }
 
-// GSMDTMF sends DTMF digits on the active call (AT+VTS).
+// GSMDTMF sends DTMF digits on the active call (AT+VTS) of the default
+// modem.
 func (c Client) GSMDTMF(ctx context.Context, digits string) error {
-	return c.Post(ctx, "/v1/gsm/dtmf", GSMDTMFRequest{Digits: digits}, nil)
+	return c.GSMDTMFOn(ctx, "", digits)
+}
+
+// GSMDTMFOn sends DTMF digits on the active call of the modem of slot.
+func (c Client) GSMDTMFOn(ctx context.Context, slot, digits string) error {
+	return c.Post(ctx, "/v1/gsm/dtmf", GSMDTMFRequest{Slot: slot, Digits: digits}, nil)
 }
 
 // SendSMSReport sends a text message like SendSMS and returns the message
 // references that delivery reports (GSMSMSStatus events) will carry.
 func (c Client) SendSMSReport(ctx context.Context, to, text string) (SendSMSResult, error) {
+	return c.SendSMSReportOn(ctx, "", to, text)
+}
+
+// SendSMSReportOn is SendSMSReport through the modem of slot; its
+// reports' events carry that slot.
+func (c Client) SendSMSReportOn(ctx context.Context, slot, to, text string) (SendSMSResult, error) {
 	var r SendSMSResult
-	err := c.Post(ctx, "/v1/sms", SendSMSRequest{To: to, Text: text}, &r)
+	err := c.Post(ctx, "/v1/sms", SendSMSRequest{To: to, Text: text, Slot: slot}, &r)
 	return r, err
+}
+
+// ListSMSOn returns the messages stored by the modem of slot ("" the
+// default one, as ListSMS).
+func (c Client) ListSMSOn(ctx context.Context, slot string) ([]modemapi.SMS, error) {
+	var l []modemapi.SMS
+	err := c.Get(ctx, "/v1/sms?slot="+url.QueryEscape(slot), &l)
+	return l, err
 }
