@@ -65,9 +65,26 @@ type GSMCalls struct {
 	Why    string    `json:"why,omitempty"`
 	Active []GSMCall `json:"active"`
 	Recent []GSMCall `json:"recent"`
-	// CallsToday are the calls the PBX placed through the SIM today, for
-	// gateway.gsm.sims[].voice.max_calls_per_day.
+	// CallsToday are the calls the PBX placed through the SIMs today
+	// (all of them; per SIM in SIMs).
 	CallsToday int `json:"calls_today"`
+	// SIMs are gateway.gsm.sims in order, each with its modem's state.
+	SIMs []GSMSIM `json:"sims,omitempty"`
+}
+
+// GSMSIM is one configured SIM as the voice bridge sees it.
+type GSMSIM struct {
+	Slot string `json:"slot"`
+	// Identity is the SIM's number in To (in) and From (out).
+	Identity   string `json:"identity"`
+	Voice      bool   `json:"voice"` // its modem can carry calls
+	Registered bool   `json:"registered"`
+	Busy       bool   `json:"busy"` // it carries a call
+	// CallsToday counts the calls the PBX placed on it today, for its
+	// voice.max_calls_per_day.
+	CallsToday int `json:"calls_today"`
+	// Why says why it cannot carry calls.
+	Why string `json:"why,omitempty"`
 }
 
 // GSMCalls returns the GSM voice calls.
