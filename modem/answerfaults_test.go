@@ -95,3 +95,46 @@ func TestUnknownCMECodeIsAnError(t *testing.T) {
 		t.Fatalf("next AT+CGSN: %+v %v", res, err)
 	}
 }
+
+// TestLastPINAttemptNeverRisked: a SIM that comes to the box with one PIN
+// attempt left (two wrong tries in a phone) gets no PIN it never took; a
+// PIN it took before is still entered, so a reboot on a 1-try SIM unlocks.
+func TestLastPINAttemptNeverRisked(t *testing.T) {
+	r := newRig(t, "huawei-me909s", func(c *modemsim.Config) { c.PIN = "4321" })
+	ctx := ctxT(t)
+	if err := r.sim.SetPINAttempts(1); err != nil {
+		t.Fatal(err)
+	}
+	err := r.m.EnterPIN(ctx, "1234")
+	if !errors.Is(err, modem.ErrLastPINAttempt) {
+		t.Fatalf("EnterPIN on the last attempt: %v, want ErrLastPINAttempt", err)
+	}
+	for _, c := range r.sim.Commands() {
+		if strings.HasPrefix(c, "AT+CPIN=") {
+			t.Fatalf("a PIN was sent on the SIM's last attempt: %q", c)
+		}
+	}
+	st, err := r.m.SIM(ctx)
+	if err != nil || st.State != modem.SIMPIN || st.PINAttempts != 1 {
+		t.Fatalf("SIM after the refusal: %+v %v", st, err)
+	}
+	// The right PIN, known from an earlier unlock of this SIM, is sent.
+	if err := r.sim.SetPINAttempts(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.m.EnterPIN(ctx, "4321"); err != nil {
+		t.Fatalf("right PIN: %v", err)
+	}
+	// The SIM is taken out and put back: locked again, one try left.
+	r.sim.RemoveSIM()
+	if st, err := r.m.SIM(ctx); err != nil || st.State != modem.SIMAbsent {
+		t.Fatalf("SIM out: %+v %v", st, err)
+	}
+	r.sim.InsertSIM()
+	if err := r.sim.SetPINAttempts(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.m.EnterPIN(ctx, "4321"); err != nil {
+		t.Fatalf("a PIN this SIM took before, on its last attempt: %v", err)
+	}
+}

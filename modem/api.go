@@ -139,6 +139,11 @@ type Options struct {
 // failed on this SIM: sending it again would burn an attempt.
 var ErrPINAlreadyRejected = errors.New("this PIN was already rejected by the SIM; enter a different PIN")
 
+// ErrLastPINAttempt is returned by EnterPIN, without sending the PIN, when
+// the SIM has one attempt left and never took this PIN: a wrong one would
+// block the SIM until someone enters its PUK.
+var ErrLastPINAttempt = errors.New("the SIM has one PIN attempt left and the box will not risk it: check the PIN by unlocking the SIM in a phone, then put it back")
+
 // ErrWrongPIN is returned by EnterPIN when the SIM rejects the PIN.
 var ErrWrongPIN = errors.New("SIM rejected the PIN")
 

@@ -465,6 +465,11 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 	m.stMu.Lock()
 	recent := !m.pinAcceptedAt.IsZero() && time.Since(m.pinAcceptedAt) < pinSettle
 	m.stMu.Unlock()
+	if st.PINAttempts == 1 && !recent && !m.pins.knownGood(key, pin) {
+		// A wrong PIN now blocks the SIM for good (PUK, a phone, a
+		// trip to the box): only a PIN this SIM took before is risked.
+		return ErrLastPINAttempt
+	}
 	if recent {
 		// The card took a PIN moments ago and still says SIM PIN (the
 		// DW5550 does for a while): sending it again would be refused
@@ -474,7 +479,7 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 	_, err = m.eng.Command(ctx, fmt.Sprintf(`AT+CPIN="%s"`, pin), 20*time.Second)
 	switch {
 	case err == nil:
-		m.pins.accepted(key)
+		m.pins.accepted(key, pin)
 		m.stMu.Lock()
 		m.pinAcceptedAt = time.Now()
 		m.stMu.Unlock()
@@ -495,7 +500,7 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 		// Unknown outcome: if the SIM is still locked, treat the PIN as
 		// rejected rather than risk burning another attempt.
 		if st2, err2 := m.SIM(ctx); err2 == nil && st2.State == SIMReady {
-			m.pins.accepted(key)
+			m.pins.accepted(key, pin)
 			return nil
 		}
 		m.pins.reject(key, pin)
@@ -540,7 +545,7 @@ func (m *Modem) EnterPUK(ctx context.Context, puk, newPIN string) error {
 		return m.wrap("enter PUK", err)
 	}
 	if id, err := m.prof.ICCID(ctx, m.eng); err == nil {
-		m.pins.accepted(id)
+		m.pins.accepted(id, newPIN)
 	}
 	return nil
 }

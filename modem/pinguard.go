@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"edgebox/internal/atomicfile"
@@ -13,7 +14,10 @@ import (
 
 // pinGuard remembers PINs a SIM rejected (as salted hashes, per ICCID) so
 // the box never sends the same wrong PIN twice, not even after a restart:
-// three tries lock the SIM, and the installer would need the PUK.
+// three tries lock the SIM, and the installer would need the PUK. It also
+// remembers the PIN each SIM last accepted (key goodPrefix+ICCID in the
+// same record), so that a SIM on its last attempt gets only a PIN it is
+// known to take.
 type pinGuard struct {
 	mu   sync.Mutex
 	path string              // "" keeps the record in memory only
@@ -63,14 +67,27 @@ func (g *pinGuard) reject(iccid, pin string) {
 	g.saveLocked()
 }
 
-func (g *pinGuard) accepted(iccid string) {
+// goodPrefix keys the accepted PIN's hash in the record; older records
+// have no such keys and read as "none known".
+const goodPrefix = "accepted:"
+
+func (g *pinGuard) accepted(iccid, pin string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.bad[iccid]; !ok {
+	good := []string{pinHash(iccid, pin)}
+	if _, ok := g.bad[iccid]; !ok && slices.Equal(g.bad[goodPrefix+iccid], good) {
 		return
 	}
 	delete(g.bad, iccid)
+	g.bad[goodPrefix+iccid] = good
 	g.saveLocked()
+}
+
+// knownGood: pin is the PIN this SIM accepted last.
+func (g *pinGuard) knownGood(iccid, pin string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Contains(g.bad[goodPrefix+iccid], pinHash(iccid, pin))
 }
 
 func (g *pinGuard) saveLocked() {

@@ -183,9 +183,15 @@ func TestPINGuardPersists(t *testing.T) {
 	if strings.Contains(string(b), "1111") {
 		t.Fatal("PIN stored in clear")
 	}
-	g2.accepted("8949")
+	g2.accepted("8949", "2222")
 	if newPINGuard(dir).anyRejected("8949") {
 		t.Fatal("accepted PIN did not clear the record")
+	}
+	if g3 := newPINGuard(dir); !g3.knownGood("8949", "2222") || g3.knownGood("8949", "1111") || g3.knownGood("8950", "2222") {
+		t.Fatal("accepted PIN not remembered per ICCID and PIN")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, pinGuardFile)); strings.Contains(string(b), "2222") {
+		t.Fatal("accepted PIN stored in clear")
 	}
 }
 

@@ -81,6 +81,8 @@ func (s *modemSession) enterPIN(ctx context.Context, cfg config.Modem, failed st
 			m.pinFailed = cfg.PIN
 			m.mu.Unlock()
 			m.setState(ModemSIM, "the SIM rejected the PIN; enter the right PIN"+attemptsLeft(m.status().SIM))
+		} else if errors.Is(err, modem.ErrLastPINAttempt) {
+			m.setState(ModemSIM, modem.ErrLastPINAttempt.Error())
 		} else if !s.notResponding(err) {
 			m.setState(ModemSIM, "the PIN could not be entered: "+sayModemError(err))
 		}

@@ -20,7 +20,8 @@ twice N              the next N answers are sent twice
 fail PREFIX FINAL... the next command starting with PREFIX ends with FINAL (e.g. fail AT+CGDCONT +CME ERROR: 921)
 radio CFUN           the card sets +CFUN by itself (0, 1, 4) as after a firmware crash
 detach STAT          registration becomes STAT (0, 2, 3, 4) while the data link keeps its carrier
-attach               registration back to normal (after detach)`
+attach               registration back to normal (after detach)
+pintries N           the SIM has N PIN attempts left (someone tried wrong PINs in a phone)`
 
 // answerFault is the pending faults of answers (guarded by Sim.mu).
 type answerFault struct {
@@ -104,6 +105,18 @@ func (s *Sim) Attach() {
 	s.flush()
 }
 
+// SetPINAttempts sets the PIN attempts the SIM has left (1..3), as after
+// wrong PINs tried in a phone before the SIM came to the box.
+func (s *Sim) SetPINAttempts(n int) error {
+	if n < 1 || n > 3 {
+		return fmt.Errorf("pintries %d: want 1, 2 or 3", n)
+	}
+	s.mu.Lock()
+	s.pinLeft = n
+	s.mu.Unlock()
+	return nil
+}
+
 // answerFaultLocked applies the pending faults to the answer of cmd: its
 // final result, how late it comes and whether it is sent twice.
 func (s *Sim) answerFaultLocked(cmd string, r *reply) (late time.Duration, twice bool) {
@@ -164,6 +177,12 @@ func (s *Sim) faultControl(f []string, rest func(int) string) (out string, handl
 		return "", true, s.Detach(n)
 	case "attach":
 		s.Attach()
+	case "pintries":
+		n, err := num(1)
+		if err != nil {
+			return "", true, errors.New("pintries: want 'pintries N'")
+		}
+		return "", true, s.SetPINAttempts(n)
 	default:
 		return "", false, nil
 	}
