@@ -33,6 +33,13 @@ func (s *modemSession) connected(ctx context.Context) step {
 		c, cancel := cmdCtx(ctx)
 		drv.Disconnect(c)
 		cancel()
+	case "unregistered":
+		// The card says its data link is up, but the network has let
+		// go of it: end the link so the next dial follows a new
+		// registration.
+		c, cancel := cmdCtx(ctx)
+		drv.Disconnect(c)
+		cancel()
 	case "reconfig":
 		c, cancel := cmdCtx(ctx)
 		drv.Disconnect(c)
@@ -58,9 +65,17 @@ func (s *modemSession) connected(ctx context.Context) step {
 // signalHistoryLen bounds the signal history kept for the API.
 const signalHistoryLen = 240
 
+// regLostGrace is how long the network may show the card unregistered
+// while its link stays up (a cell change, a short loss of coverage)
+// before the link is taken for dead: on LTE no data flows without a
+// registration, whatever the card's link status says.
+const regLostGrace = 20 * time.Second
+
 // watch returns why the connection ended: "disconnect", "reconfig",
 // "reset", "dropped" (the modem reported the link down, or pppExited
-// closed: pppd ended the call) or "closed" (events channel closed).
+// closed: pppd ended the call), "unregistered" (the network dropped the
+// card for regLostGrace while the link stayed up) or "closed" (events
+// channel closed).
 // While pppd holds a shared AT port the engine is suspended: the status
 // polls fail with modem.ErrSuspended, which is expected and ignored, as is
 // modem.ErrPPPOnly from Link (PPP-only modems: pppd's exit tells).
@@ -74,6 +89,7 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 	check := time.NewTicker(orDefault(m.checkEvery, 10*time.Second))
 	defer check.Stop()
 	m.pollSignal(ctx, drv)
+	var regLost time.Time // a registration URC said unregistered; zero: registered
 	for {
 		select {
 		case <-ctx.Done():
@@ -99,11 +115,26 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 			if m.watchEvent(ctx, drv, ev, upSince) {
 				return "dropped"
 			}
+			if ev.Kind == modem.EventRegistration && ev.Registration != nil {
+				if ev.Registration.State.Registered() {
+					regLost = time.Time{}
+				} else if regLost.IsZero() {
+					regLost = time.Now()
+				}
+			}
 		case <-sig.C:
 			m.pollSignal(ctx, drv)
 		case <-check.C:
 			if !m.checkLink(ctx, drv) {
 				return "dropped"
+			}
+			if !regLost.IsZero() {
+				switch m.registrationBack(ctx, drv, regLost) {
+				case "back":
+					regLost = time.Time{}
+				case "lost":
+					return "unregistered"
+				}
 			}
 		}
 	}
@@ -132,6 +163,31 @@ func (m *modemManager) watchEvent(ctx context.Context, drv ModemDriver, ev modem
 		cancel()
 	}
 	return false
+}
+
+// registrationBack reads the registration again after a URC said the card
+// is unregistered (a URC names one domain only: an LTE-only card may say
+// +CREG: 0 and be registered for data). It returns "back" when the card is
+// registered, "lost" when it has been unregistered since lost for longer
+// than regLostGrace, else "" (not read, or still within the grace).
+func (m *modemManager) registrationBack(ctx context.Context, drv ModemDriver, lost time.Time) string {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	reg, err := drv.Registration(c)
+	cancel()
+	if err != nil {
+		return ""
+	}
+	m.mu.Lock()
+	m.st.Registration = &reg
+	m.mu.Unlock()
+	switch {
+	case reg.State.Registered():
+		return "back"
+	case time.Since(lost) < regLostGrace:
+		return ""
+	}
+	m.log.Warn("the network dropped the modem's registration while its link stayed up; reconnecting", "registration", reg.State)
+	return "lost"
 }
 
 // checkLink asks the modem for its data link, for watch; false when the

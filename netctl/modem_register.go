@@ -40,7 +40,7 @@ func (s *modemSession) register(ctx context.Context, _ config.Modem, _ string) s
 	case reg.State == modem.RegDenied:
 		m.setState(ModemRegistering, "registration denied by the network; check the SIM's contract")
 	default:
-		m.setState(ModemRegistering, "")
+		m.setState(ModemRegistering, sayUnregistered(reg.State))
 		// A radio switched off behind the box's back (or a card that
 		// refused +CFUN=1 at init) is switched on again.
 		if time.Since(s.regSince) >= radioOnAfter && time.Since(s.radioAt) >= radioOnAfter {
@@ -54,4 +54,15 @@ func (s *modemSession) register(ctx context.Context, _ config.Modem, _ string) s
 		m.pollSignal(ctx, s.drv)
 	}
 	return s.wait(ctx, 3*time.Second)
+}
+
+// sayUnregistered is why the card is not on the network yet, for people.
+func sayUnregistered(st modem.RegState) string {
+	switch st {
+	case modem.RegSearching:
+		return "the modem is searching for the network: no coverage here, or the antenna is loose"
+	case modem.RegNotRegistered:
+		return "the modem is not on the network and not searching; the box turns its radio on again"
+	}
+	return "the network does not say whether it takes the modem (registration unknown); waiting for it"
 }
