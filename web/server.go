@@ -225,7 +225,7 @@ func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 	errc := make(chan error, 4)
 	start := func(l net.Listener, h http.Handler, tlsOn bool) {
 		srv := &http.Server{
-			Handler:           h,
+			Handler:           bodyDeadline(h),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slogErrorLog(),
