@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"edgebox/internal/localapi"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // A draining box takes no new calls (portal 503 + Retry-After, SIP OPTIONS
@@ -116,6 +118,16 @@ func (s *Service) refuseDraining(w http.ResponseWriter) {
 	s.metrics.portalRefusals.WithLabelValues("draining").Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(drainRetryAfter))
 	localapi.WriteError(w, http.StatusServiceUnavailable, errDraining)
+}
+
+// drainingSIPResponse is a draining box's answer to a SIP request that
+// would start something new (an INVITE or MESSAGE from the PBX): 503 with
+// Retry-After, so a dispatcher sends it through another box at once.
+func drainingSIPResponse(req *sip.Request) *sip.Response {
+	res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+	res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(drainRetryAfter)))
+	res.AppendHeader(sip.NewHeader("Reason", `SIP;cause=503;text="the gateway is draining before a restart"`))
+	return res
 }
 
 // notDraining wraps a portal handler that starts something new.

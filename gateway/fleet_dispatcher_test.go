@@ -42,6 +42,7 @@ loadmodule "kex.so"
 loadmodule "corex.so"
 loadmodule "ctl.so"
 loadmodule "dispatcher.so"
+loadmodule "tmx.so"
 modparam("ctl", "binrpc", "unix:%[2]s/kamailio_ctl")
 modparam("tm", "fr_timer", 2000)
 modparam("dispatcher", "list_file", "%[2]s/dispatcher.list")
@@ -83,6 +84,16 @@ onreply_route[REPLY] {
 
 failure_route[NEXT] {
 	if (t_is_canceled()) { exit; }
+	# 503 with Q.850 cause 34: every SIM of that box carries a call. The
+	# box is healthy: try the next one, leave it in rotation.
+	if (t_check_status("503") && $T_rpl($hdr(Reason)) =~ "cause=34") {
+		if (ds_next_dst()) {
+			xlog("L_NOTICE", "TEST-FAILOVER $rm $du\n");
+			t_on_failure("NEXT");
+			t_relay();
+		}
+		exit;
+	}
 	if (t_check_status("503") || (t_branch_timeout() && !t_branch_replied())) {
 		ds_mark_dst("ip");
 		if (ds_next_dst()) {

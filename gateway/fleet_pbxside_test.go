@@ -183,7 +183,7 @@ func startInvites(t *testing.T, front string, d *dispatcher, users []string, hos
 		rows = append(rows, u+";"+host)
 	}
 	return startSIPpAt(t, front, fleetFrontIP, "uac_fleet_invite", len(rows), "-inf", injection(t, rows...), "-l", "1",
-		"-p", strconv.Itoa(port), "-mp", strconv.Itoa(6000+2*(port-5070)), "-trace_logs", "-trace_stat", d.addr())
+		"-p", strconv.Itoa(port), "-mp", strconv.Itoa(6000+2*(port-5070)), "-d", "1000", "-trace_logs", "-trace_stat", d.addr())
 }
 
 // invitesDone waits for the n calls and returns their final codes and
@@ -314,6 +314,34 @@ func TestPBXSideAcrossBoxes(t *testing.T) {
 		t.Errorf("GSM calls answered %v, want all 200", finals)
 	}
 
+	// One call per SIM: box C's SIM carries a call the PBX placed at C
+	// directly (held 8 s). The dispatcher's next calls that land on C get
+	// 503 with Q.850 cause 34 and move on to B; C stays in rotation.
+	held := startSIPpAt(t, front, fleetFrontIP, "uac_fleet_invite", 1, "-inf", injection(t, "+49301230031;"+C.addr),
+		"-l", "1", "-p", "5074", "-mp", "6008", "-d", "8000", "-trace_logs", "-trace_stat", C.addr)
+	waitFor(t, 15*time.Second, "box C's SIM in the held call", func() bool { return C.sim.live() == 1 })
+	busyFailovers, dialedC := d.count("TEST-FAILOVER INVITE"), len(C.sim.dialed())
+	finals4 := inviteRun(t, front, d, []string{"+49301230032", "+49301230033"}, d.addr())
+	if strings.Join(finals4, " ") != "200 200" {
+		t.Errorf("calls while box C's SIM is busy: %v, want both answered by box B", finals4)
+	}
+	busyMoved := d.count("TEST-FAILOVER INVITE") - busyFailovers
+	if busyMoved < 1 {
+		t.Errorf("no call moved on from box C's busy SIM (round robin sends one of two there)")
+	}
+	if n := len(C.sim.dialed()) - dialedC; n != 0 {
+		t.Errorf("box C dialled %d calls while its SIM was busy", n)
+	}
+	if f := d.flags(C.addr); !strings.HasPrefix(f, "A") {
+		t.Errorf("box C is %q in the dispatcher after a busy SIM, want still active", f)
+	}
+	heldFinal, _ := invitesDone(t, held, 1)
+	if strings.Join(heldFinal, " ") != "200" {
+		t.Errorf("the held call at box C: %v", heldFinal)
+	}
+	finals = append(append(finals, finals4...), heldFinal...)
+	placed := len(calls1) + len(calls2) + 3
+
 	// A callback names its box: the INVITE goes to B (whose page is not
 	// waiting: 480), never round robin (another box would not know the
 	// token: 404).
@@ -340,8 +368,7 @@ func TestPBXSideAcrossBoxes(t *testing.T) {
 	accepted := d.answered("202", "MESSAGE")
 	s, nums3 := smsRun(t, front, d, 3, 30)
 	// GSM calls alongside, one at a time, so that one is likely up on B
-	// when it dies: a second SIPp, on port 5072 (started after the first:
-	// startSIPpAt's readiness check in a namespace looks at 5070)
+	// when it dies: a second SIPp, on port 5072
 	dialedB := len(B.sim.dialed())
 	calls3 := []string{"+49301230021", "+49301230022", "+49301230023", "+49301230024"}
 	inv := startInvites(t, front, d, calls3, d.addr(), 5072)
@@ -400,7 +427,7 @@ func TestPBXSideAcrossBoxes(t *testing.T) {
 	}
 	t.Logf("B killed: %d GSM calls, %d of them dialled on B before it died, %d cut with it: %v", len(calls3), dialedAtKill-dialedB, cut, finals3)
 	t.Logf("B killed: B accepted %d before it died, %d of them never reached its SIM; C accepted %d, %d failed over from B; %d sent by both", byB, lost, byC, movedKill, twice)
-	t.Logf("fleet run (PBX side): SMS sent %d, per box A %d B %d C %d, failed %d, lost on the killed box %d, moved after drain %d (none to the drained box), failed over after kill %d; GSM calls %d, per box A %d B %d C %d, failed %d (cut on the killed box %d)",
+	t.Logf("fleet run (PBX side): SMS sent %d, per box A %d B %d C %d, failed %d, lost on the killed box %d, moved after drain %d (none to the drained box), failed over after kill %d; GSM calls %d, per box A %d B %d C %d, failed %d (cut on the killed box %d), moved on from a busy SIM %d",
 		sent, spread["A"], spread["B"], spread["C"], failed, lost, movedDrain, movedKill,
-		len(calls1)+len(calls2)+len(calls3), callsPer["A"], callsPer["B"], callsPer["C"], len(calls1)+len(calls2)+len(calls3)-strings.Count(strings.Join(finals, " "), "200")+cut, cut)
+		placed+len(calls3), callsPer["A"], callsPer["B"], callsPer["C"], placed+len(calls3)-strings.Count(strings.Join(finals, " "), "200")+cut, cut, busyMoved)
 }

@@ -33,6 +33,14 @@ func (s *sipStack) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 405, "Method Not Allowed")
 		return
 	}
+	if s.svc.Draining() {
+		// A draining box takes no new work, so a dispatcher in front of
+		// several boxes sends the SMS through another one at once.
+		if err := tx.Respond(drainingSIPResponse(req)); err != nil {
+			s.log.Debug("sip respond message", "err", err)
+		}
+		return
+	}
 	code, reason, hdrs := b.fromPBX(req)
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range hdrs {

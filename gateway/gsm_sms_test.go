@@ -434,3 +434,36 @@ func TestGSMUnsentSMSReportedAfterRestart(t *testing.T) {
 	startGateway(t, cfg2)
 	pbx.wait(t, 30*time.Second)
 }
+
+// A draining box refuses a new MESSAGE from the PBX with 503 and
+// Retry-After (a dispatcher in front of several boxes then sends it
+// through another one at once) and hands nothing to netctl; after the
+// undrain the same MESSAGE is taken.
+func TestGSMMessageWhileDrainingRefused(t *testing.T) {
+	n := startNetctlGSM(t)
+	cfg := smsConfig(t, fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)))
+	svc := startGateway(t, cfg)
+	pbx := newSIPPeer(t, "127.0.0.1", gatewaySIPAddr(cfg))
+	send := func(n int) string {
+		t.Helper()
+		la := pbx.conn.LocalAddr().String()
+		pbx.raw(t, []byte(fmt.Sprintf("MESSAGE sip:+4915550002@%[1]s SIP/2.0\r\nVia: SIP/2.0/UDP %[2]s;branch=z9hG4bK-drain%[3]d\r\n"+
+			"From: <sip:agent@%[2]s>;tag=d%[3]d\r\nTo: <sip:+4915550002@%[1]s>\r\nCall-ID: drain-%[3]d\r\nCSeq: 1 MESSAGE\r\n"+
+			"Max-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi", gatewaySIPAddr(cfg), la, n)))
+		st, _ := pbx.response(t)
+		return st
+	}
+	svc.Drain()
+	if st := send(1); !strings.HasPrefix(st, "SIP/2.0 503") {
+		t.Errorf("MESSAGE while draining: %q, want 503", st)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if s := n.sentSMS(); len(s) != 0 {
+		t.Fatalf("a draining box sent an SMS: %+v", s)
+	}
+	svc.Undrain()
+	if st := send(2); !strings.HasPrefix(st, "SIP/2.0 202") {
+		t.Errorf("MESSAGE after the undrain: %q, want 202", st)
+	}
+	waitFor(t, 10*time.Second, "SMS handed to netctl", func() bool { return len(n.sentSMS()) == 1 })
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -68,10 +67,7 @@ func (v *gsmVoice) invite(req *sip.Request, tx sip.ServerTransaction) bool {
 	}
 	c := v.newCall(gatewayapi.GSMOutbound)
 	if v.svc.Draining() {
-		res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
-		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(drainRetryAfter)))
-		res.AppendHeader(sip.NewHeader("Reason", `SIP;cause=503;text="the gateway is draining before a restart"`))
-		tx.Respond(res)
+		tx.Respond(drainingSIPResponse(req))
 		return true
 	}
 	num, err := c.sim.CheckDial(user, c.simIdx)
@@ -90,7 +86,13 @@ func (v *gsmVoice) invite(req *sip.Request, tx sip.ServerTransaction) bool {
 		return true
 	}
 	if !v.claim(c) {
-		refuseInvite(tx, req, 486, "Busy Here", "the SIM carries a call already (one call per SIM)")
+		// No free channel is this gateway's state, not the callee's: 503
+		// with Q.850 cause 34 (RFC 3398), so a dispatcher in front of
+		// several boxes tries the next one; 486 would end the call there.
+		res := sip.NewResponseFromRequest(req, 503, "No Free SIM", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		res.AppendHeader(sip.NewHeader("Reason", `Q.850;cause=34;text="the SIM carries a call already (one call per SIM)"`))
+		tx.Respond(res)
 		return true
 	}
 	c.log = v.log.With("call", c.id)

@@ -418,8 +418,8 @@ func TestGSMVoiceOutbound(t *testing.T) {
 		waitFor(t, 10*time.Second, "the first call up", func() bool { return r.far.live() == 1 })
 		second := dial(t, r.pbx, gsmPBX2IP, "+49301234572")
 		second.wait(t, 10*time.Second)
-		if got := logValue(sippLog(second), "FINAL"); got != "486" {
-			t.Errorf("a second call while the SIM carries one got %s, want 486", got)
+		if got := logValue(sippLog(second), "FINAL"); got != "503" || !strings.Contains(logValue(sippLog(second), "REASON"), "cause=34") {
+			t.Errorf("a second call while the SIM carries one got %s (%s), want 503 with Q.850 cause 34 so a dispatcher tries another box", got, logValue(sippLog(second), "REASON"))
 		}
 		first.wait(t, 15*time.Second)
 		if got := logValue(sippLog(first), "FINAL"); got != "200" {

@@ -167,6 +167,15 @@ func startSIPpAt(t testing.TB, ns, ip, scenario string, calls int, extra ...stri
 		"-mi", ip, "-mp", strconv.Itoa(s.mport), "-rtp_echo",
 		"-m", strconv.Itoa(calls), "-trace_err", "-trace_msg", "-nostdin", "-timeout", "60s", "-timeout_error"}
 	args = append(args, extra...)
+	// a -p or -mp in extra wins (SIPp takes the last): wait on that port
+	for i := 0; i+1 < len(extra); i++ {
+		switch extra[i] {
+		case "-p":
+			s.port, _ = strconv.Atoi(extra[i+1])
+		case "-mp":
+			s.mport, _ = strconv.Atoi(extra[i+1])
+		}
+	}
 	s.cmd = exec.Command(bin, args...)
 	if ns != "" {
 		s.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
