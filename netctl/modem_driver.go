@@ -92,10 +92,18 @@ func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, er
 	if cfg.Port != "" && cfg.Profile != "" {
 		// Both given: nothing to detect.
 		if _, err := os.Stat(devPath(cfg.Port)); err != nil {
-			return nil, fmt.Errorf("%w: configured port: %v", modem.ErrNoModem, err)
+			moved, merr := r.reenumerated(ctx, cfg)
+			if merr != nil {
+				return nil, fmt.Errorf("%w: configured port: %v%s", modem.ErrNoModem, err, merr)
+			}
+			if r.log != nil {
+				r.log.Warn("the configured modem port is gone; the card came back on another port", "configured", cfg.Port, "now", moved.Port)
+			}
+			dev = moved
+		} else {
+			dev = modem.Device{Port: devPath(cfg.Port), DataPort: devPath(cfg.DataPort), Profile: cfg.Profile, NetIface: cfg.Interface}
 		}
-		dev = modem.Device{Port: devPath(cfg.Port), DataPort: devPath(cfg.DataPort), Profile: cfg.Profile, NetIface: cfg.Interface}
-		if dev.DataPort != "" {
+		if dev.DataPort != "" && cfg.DataPort != "" {
 			if _, err := os.Stat(dev.DataPort); err != nil {
 				return nil, fmt.Errorf("%w: configured data port: %v", modem.ErrNoModem, err)
 			}
@@ -134,6 +142,40 @@ func (r realModems) Open(ctx context.Context, cfg config.Modem) (ModemDriver, er
 		slotReset = r.slotReset(dev)
 	}
 	return open(ctx, modem.Options{Device: dev, SMSDir: r.smsDir, StateDir: r.stateDir, SlotReset: slotReset, Logger: r.log})
+}
+
+// reenumerated finds a configured card whose port is gone: after a USB
+// reset (a firmware crash, a mode switch) it may come back with other tty
+// numbers while ttyUSB2 is still held, as ttyUSB3. It is detected by USB
+// like an unconfigured card, and taken only when exactly one card of the
+// configured profile answers (and, with a slot configured, sits there);
+// with voice modems configured no port is probed, as they may own it.
+// The error is a suffix for the caller's message.
+func (r realModems) reenumerated(ctx context.Context, cfg config.Modem) (modem.Device, error) {
+	if len(cfg.VoiceModems) > 0 {
+		return modem.Device{}, fmt.Errorf("; other ports are not searched while voice modems are configured")
+	}
+	devs, err := r.detect(ctx, modem.DetectOptions{Profile: cfg.Profile, Logger: r.log})
+	if err != nil {
+		return modem.Device{}, fmt.Errorf("; no other port answers (%v)", err)
+	}
+	var same []modem.Device
+	for _, d := range devs {
+		if d.Profile == cfg.Profile && (cfg.Slot == "" || r.slotOf == nil || r.slotOf(d) == cfg.Slot) {
+			same = append(same, d)
+		}
+	}
+	if len(same) != 1 {
+		var ports []string
+		for _, d := range devs {
+			ports = append(ports, d.Port+" ("+d.Profile+")")
+		}
+		return modem.Device{}, fmt.Errorf("; found %d cards of profile %s (%s): set network.modem.port to the right one", len(same), cfg.Profile, strings.Join(ports, ", "))
+	}
+	if cfg.Interface != "" {
+		same[0].NetIface = cfg.Interface
+	}
+	return same[0], nil
 }
 
 // devPath makes a configured tty name (ttyUSB0) a /dev path, as
