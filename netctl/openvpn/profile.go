@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -305,6 +306,22 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 		p.hasFallback = true
 	case "comp-lzo", "ns-cert-type":
 		p.legacy = true // OpenVPN 2.0-2.3 era: no cipher then meant BF-CBC
+	case "redirect-gateway":
+		if !slices.Contains(toks[1:], "def1") {
+			// Without def1 openvpn deletes the main default route
+			// and puts its own in: that route is netctl's, which
+			// moves it with the uplink and would cut the tunnel's
+			// traffic on the next failover. def1's two /1 routes
+			// take the same traffic and leave it alone.
+			conv := strings.Join(append(slices.Clone(toks), "def1"), " ")
+			p.note("%s line %d: %q converted to %q: the tunnel still takes all traffic, and the box keeps its default route, which follows the uplink that is up",
+				path.Base(p.name), n, text, conv)
+			p.emit(n, conv)
+			return
+		}
+	case "dhcp-option", "dns":
+		p.note("%s line %d: %q kept, but the box does not take DNS settings from a VPN: it keeps its uplink's DNS servers, so name servers behind the VPN by their address",
+			path.Base(p.name), n, text)
 	}
 	if kind == fileArg && len(toks) >= 2 {
 		p.inlineFile(n, text, toks)
