@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"edgebox/internal/dtlssrtp"
+	"edgebox/internal/udpbatch"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -94,7 +95,7 @@ func (c *call) goFast(browserSSRC uint32) (again bool) {
 	c.recvMu.Lock()
 	s.SetReceiveROC(browserSSRC, c.browserIn.extMax.Load()>>16)
 	c.recvMu.Unlock()
-	s.Receive(browserSSRC, c.fromBrowserFast)
+	s.ReceiveBatched(browserSSRC, c.fromBrowserFast)
 	c.fastAudio.Store(&fastAudio{s: s, ssrc: uint32(params.Encodings[0].SSRC)})
 	c.setMediaPath(PathFast)
 	return false
@@ -115,13 +116,14 @@ func (h *webrtcHost) onSharedPort(pair *webrtc.ICECandidatePair) (netip.AddrPort
 }
 
 // fromBrowserFast relays one decrypted browser audio packet to the PBX; it
-// runs on the ICE socket's reader goroutine and must not block.
-func (c *call) fromBrowserFast(pkt []byte) {
+// runs on the ICE socket's reader goroutine and must not block. The send
+// is queued in out, the reader's batch, where it has one.
+func (c *call) fromBrowserFast(pkt []byte, out *udpbatch.Multi) {
 	seq, ts := rtpSeqTS(pkt)
 	c.recvMu.Lock()
 	c.browserIn.countReceived(len(pkt), seq, ts, time.Now())
 	c.recvMu.Unlock()
-	c.pbx.send.relay(pkt)
+	c.pbx.send.relayVia(pkt, out)
 }
 
 func (c *call) setMediaPath(p string) {

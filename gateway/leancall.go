@@ -18,6 +18,7 @@ import (
 
 	"edgebox/internal/config"
 	"edgebox/internal/dtlssrtp"
+	"edgebox/internal/udpbatch"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/rtcp"
@@ -200,7 +201,7 @@ func (l *leanLeg) handshake(peer netip.AddrPort) {
 	}
 	l.sess, l.dtls = s, d
 	s.ReceiveRTCP(nil) // terminated per leg: the box's reports come from the relay
-	s.ReceiveAny(l.fromBrowser)
+	s.ReceiveAnyBatched(l.fromBrowser)
 	c.fastAudio.Store(&fastAudio{s: s, ssrc: l.ssrc})
 	l.mu.Unlock()
 	c.setMediaPath(PathFast)
@@ -218,8 +219,8 @@ func (l *leanLeg) failed(err error) {
 }
 
 // fromBrowser is one decrypted packet of the browser's audio, on the
-// socket's reader goroutine.
-func (l *leanLeg) fromBrowser(pkt []byte) {
+// socket's reader goroutine; out is the reader's send batch.
+func (l *leanLeg) fromBrowser(pkt []byte, out *udpbatch.Multi) {
 	if l.ssrcIn.Load() == 0 {
 		ssrc := binary.BigEndian.Uint32(pkt[8:12])
 		if l.ssrcIn.CompareAndSwap(0, ssrc) {
@@ -229,7 +230,7 @@ func (l *leanLeg) fromBrowser(pkt []byte) {
 			time.AfterFunc(0, l.endHandshake)
 		}
 	}
-	l.c.fromBrowserFast(pkt)
+	l.c.fromBrowserFast(pkt, out)
 }
 
 // endHandshake ends the finished handshake's goroutines, quietly.

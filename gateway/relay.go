@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"edgebox/internal/udpbatch"
 )
 
 // The relay moves RTP between the legs without transcoding: it checks the
@@ -58,7 +60,11 @@ type pbxSender struct {
 }
 
 // relay sends one browser RTP packet (pkt is modified) to the PBX.
-func (s *pbxSender) relay(pkt []byte) error {
+func (s *pbxSender) relay(pkt []byte) error { return s.relayVia(pkt, nil) }
+
+// relayVia is relay with the send queued in batch (a socket reader's batch,
+// sent at the end of its receive batch) where batch is not nil.
+func (s *pbxSender) relayVia(pkt []byte, batch *udpbatch.Multi) error {
 	if len(pkt) < rtpHeaderLen || pkt[0]>>6 != 2 {
 		return errNotRTP
 	}
@@ -84,6 +90,14 @@ func (s *pbxSender) relay(pkt []byte) error {
 	s.lastSent = time.Now()
 	s.mu.Unlock()
 	if !remote.IsValid() {
+		return nil
+	}
+	if sock, ok := s.conn.(*udpbatch.Socket); ok && batch != nil {
+		// counted as sent: one the kernel refuses is a packet lost
+		if err := batch.Add(sock, pkt, remote); err != nil {
+			return err
+		}
+		s.stats.countSent(len(pkt))
 		return nil
 	}
 	n, err := s.conn.WriteToUDPAddrPort(pkt, remote)

@@ -62,7 +62,7 @@ func (o oneSocket) read(c *Conn, b []byte) (int, netip.AddrPort, error) {
 		if err != nil || n == 0 {
 			return n, from, err
 		}
-		if !c.claim(b[:n], from) {
+		if !c.claim(b[:n], from, nil) {
 			return n, from, nil
 		}
 	}
@@ -172,20 +172,32 @@ func NewConnPolled(sock *udpbatch.Socket, keys *Keyring, p *udpbatch.Poller) (*C
 // system call (recvmmsg), SRTP handled in place.
 func (c *Conn) readGroup(u *udpbatch.Socket) {
 	b := udpbatch.New(64, 1500)
+	// what the sessions' handlers send on (toward a PBX, from a socket
+	// per call) goes out in one system call per receive batch
+	out := udpbatch.NewMulti(b.Cap(), 1500)
+	defer out.Close()
 	for {
 		if err := u.Recv(b); err != nil {
 			return
 		}
 		for i := range b.N {
-			c.deliver(b.Packet(i))
+			pkt, from := b.Packet(i)
+			c.deliverVia(pkt, from, out)
 		}
+		out.Flush()
 	}
 }
 
 // deliver takes one received datagram: to its session, or queued for
 // pion (a copy: pkt is the reader's buffer).
 func (c *Conn) deliver(pkt []byte, from netip.AddrPort) {
-	if len(pkt) == 0 || c.claim(pkt, from) {
+	c.deliverVia(pkt, from, nil)
+}
+
+// deliverVia is deliver where the sessions' handlers may queue their
+// sends in out (nil: they send at once).
+func (c *Conn) deliverVia(pkt []byte, from netip.AddrPort, out *udpbatch.Multi) {
+	if len(pkt) == 0 || c.claim(pkt, from, out) {
 		return
 	}
 	select {
@@ -205,12 +217,13 @@ func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 // claim hands pkt to its session if it is one's SRTP, and learns from
-// DTLS hellos; false leaves the packet to pion.
-func (c *Conn) claim(pkt []byte, from netip.AddrPort) bool {
+// DTLS hellos; false leaves the packet to pion. out is the reader's send
+// batch for the session's handler (nil: none).
+func (c *Conn) claim(pkt []byte, from netip.AddrPort, out *udpbatch.Multi) bool {
 	// RFC 7983 demultiplexing by the first byte
 	switch b0 := pkt[0]; {
 	case b0 >= 128 && b0 <= 191:
-		if s, ok := c.sessions.Load(unmap(from)); ok && s.(*Session).receive(pkt) {
+		if s, ok := c.sessions.Load(unmap(from)); ok && s.(*Session).receive(pkt, out) {
 			return true
 		}
 	case b0 >= 20 && b0 <= 63:

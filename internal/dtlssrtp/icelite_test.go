@@ -109,7 +109,7 @@ func TestLiteRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := c.Rejected.Load()
-		if got := c.claim(m.Raw, from); got != tc.claimed {
+		if got := c.claim(m.Raw, from, nil); got != tc.claimed {
 			t.Errorf("%s: claimed %v, want %v", tc.name, got, tc.claimed)
 		}
 		if tc.claimed && c.Rejected.Load() != before+1 {
@@ -156,7 +156,7 @@ func FuzzDemux(f *testing.F) {
 		if len(b) == 0 {
 			return
 		}
-		claimed := c.claim(append([]byte(nil), b...), peer)
+		claimed := c.claim(append([]byte(nil), b...), peer, nil)
 		if claimed && !(b[0] <= 3 || (b[0] >= 128 && b[0] <= 191)) {
 			t.Fatalf("claimed a packet starting with %d (DTLS or other: pion's)", b[0])
 		}

@@ -262,11 +262,11 @@ func TestExpectKeepsEarlyRecords(t *testing.T) {
 	c := listen(t, 1)
 	peer := netip.MustParseAddrPort("127.0.0.1:9")
 	hello := []byte{22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	if c.claim(bytes.Clone(hello), peer) {
+	if c.claim(bytes.Clone(hello), peer, nil) {
 		t.Fatal("a record of a peer nobody expects was claimed")
 	}
 	c.Expect(peer)
-	if !c.claim(bytes.Clone(hello), peer) {
+	if !c.claim(bytes.Clone(hello), peer, nil) {
 		t.Fatal("an expected peer's record went to pion")
 	}
 	v, _ := c.dtlsPeers.Load(peer)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"edgebox/internal/udpbatch"
+
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -27,7 +29,7 @@ type Session struct {
 	rhdr   rtp.Header
 	ssrc   atomic.Uint32
 	anyRTP atomic.Bool // ReceiveAny: every SSRC of the peer
-	on     atomic.Pointer[func([]byte)]
+	on     atomic.Pointer[Handler]
 	onRTCP atomic.Pointer[func([]byte)]
 	rrhdr  rtcp.Header
 
@@ -35,7 +37,6 @@ type Session struct {
 	mu    sync.Mutex
 	local *srtp.Context
 	whdr  rtp.Header
-	out   []byte
 
 	closed atomic.Bool
 }
@@ -55,17 +56,30 @@ func (c *Conn) NewSession(peer netip.AddrPort, keys Keys) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{conn: c, remote: remote, local: local, out: make([]byte, 0, 1500)}
+	s := &Session{conn: c, remote: remote, local: local}
 	peer = unmap(peer)
 	s.peer.Store(&peer)
 	c.sessions.Store(peer, s)
 	return s, nil
 }
 
+// Handler takes one decrypted RTP packet on the socket's reader
+// goroutine; it must not block and must not keep pkt. out queues
+// datagrams the handler sends on (udpbatch.Multi.Add), sent together at
+// the end of the reader's receive batch, so no latency is added; it is
+// nil where the reader has none (a Conn from NewConn or NewConnPolled):
+// send at once.
+type Handler func(pkt []byte, out *udpbatch.Multi)
+
 // Receive takes the peer's RTP with ssrc off pion's path: every such
 // packet is decrypted in place and given to on, which runs on the
 // socket's reader goroutine, must not block and must not keep pkt.
 func (s *Session) Receive(ssrc uint32, on func(pkt []byte)) {
+	s.ReceiveBatched(ssrc, func(pkt []byte, _ *udpbatch.Multi) { on(pkt) })
+}
+
+// ReceiveBatched is Receive with a handler that may queue its sends.
+func (s *Session) ReceiveBatched(ssrc uint32, on Handler) {
 	s.on.Store(&on)
 	s.ssrc.Store(ssrc)
 }
@@ -74,6 +88,11 @@ func (s *Session) Receive(ssrc uint32, on func(pkt []byte)) {
 // SSRC: for a lean call, where no pion stack exists and the peer sends
 // one stream (its audio), whose SSRC the box learns from its packets.
 func (s *Session) ReceiveAny(on func(pkt []byte)) {
+	s.ReceiveAnyBatched(func(pkt []byte, _ *udpbatch.Multi) { on(pkt) })
+}
+
+// ReceiveAnyBatched is ReceiveAny with a handler that may queue its sends.
+func (s *Session) ReceiveAnyBatched(on Handler) {
 	s.on.Store(&on)
 	s.anyRTP.Store(true)
 }
@@ -104,7 +123,8 @@ func (s *Session) SetSendROC(ssrc, roc uint32) {
 }
 
 // receive handles pkt if it is the session's RTP; false leaves it to pion.
-func (s *Session) receive(pkt []byte) bool {
+// out is the reader's send batch, nil where it has none.
+func (s *Session) receive(pkt []byte, out *udpbatch.Multi) bool {
 	if len(pkt) >= 8 && pkt[1] >= 192 && pkt[1] <= 223 { // RTCP (RFC 5761 section 4)
 		return s.receiveRTCP(pkt)
 	}
@@ -120,7 +140,7 @@ func (s *Session) receive(pkt []byte) bool {
 		return true
 	}
 	s.conn.Fast.Add(1)
-	(*s.on.Load())(plain)
+	(*s.on.Load())(plain, out)
 	return true
 }
 
@@ -147,23 +167,31 @@ func (s *Session) WriteRTCP(pkt []byte) (int, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
-	enc, err := s.local.EncryptRTCP(s.out[:0], pkt, nil)
+	buf := sealBufs.Get().(*[]byte)
+	defer sealBufs.Put(buf)
+	enc, err := s.local.EncryptRTCP((*buf)[:0], pkt, nil)
 	if err != nil {
 		return 0, err
 	}
-	s.out = enc[:0]
 	return s.conn.out.WriteToUDPAddrPort(enc, *s.peer.Load())
 }
+
+// sealBufs are WriteRTP's and WriteRTCP's buffers: shared, not one per
+// session, since a relayed session seals into its reader's batch
+// (Seal) and writes here only now and then (reports), and an idle call
+// should not hold 1.5 KB for it.
+var sealBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return &b }}
 
 // WriteRTP encrypts one RTP packet and sends it to the peer.
 func (s *Session) WriteRTP(pkt []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	enc, to, err := s.sealLocked(s.out[:0], pkt)
+	buf := sealBufs.Get().(*[]byte)
+	defer sealBufs.Put(buf)
+	enc, to, err := s.sealLocked((*buf)[:0], pkt)
 	if err != nil {
 		return 0, err
 	}
-	s.out = enc[:0]
 	return s.conn.out.WriteToUDPAddrPort(enc, to)
 }
 
