@@ -86,7 +86,7 @@ func newCall(svc *Service, id string, g callGrant, sig signaler, cfg config.Gate
 	c := &call{
 		ID: id, svc: svc, grant: g, sig: sig, cfg: cfg,
 		log:       svc.log.With("call", id),
-		in:        make(chan Message, 8), // 216 bytes each, per call: the reader waits when full
+		in:        make(chan Message, 4), // 288 bytes each, per call: the reader waits when full
 		pbxIn:     make(chan pbxRequest, 8),
 		pcDown:    make(chan string, 1),
 		hangup:    make(chan string, 1),

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -44,8 +45,8 @@ func TestCallFootprint(t *testing.T) {
 		t.Run("stack="+s, func(t *testing.T) {
 			f := measureFootprint(t)
 			got[s] = f
-			t.Logf("%s: %.2f goroutines (%.2f of the media stack) and %.1f KB live heap per established call (%d calls to %d)",
-				s, f.goroutines, f.media, f.heapKB, footprintCalls, 2*footprintCalls)
+			t.Logf("%s: %.2f goroutines (%.2f of the media stack), %.1f KB live heap and %.1f KB of stacks per established call (%d calls to %d)",
+				s, f.goroutines, f.media, f.heapKB, f.stackKB, footprintCalls, 2*footprintCalls)
 			if s == "lean" && f.media > 0 {
 				t.Errorf("a lean call's media stack holds %.2f goroutines, want none", f.media)
 			}
@@ -60,9 +61,31 @@ func TestCallFootprint(t *testing.T) {
 	}
 }
 
-type footprint struct{ goroutines, media, heapKB float64 }
+type footprint struct{ goroutines, media, heapKB, stackKB float64 }
 
 func measureFootprint(t *testing.T) footprint {
+	// $FOOTPRINT_HEAP_DIR: heap profiles of every allocation at both
+	// counts, per stack: go tool pprof -base first.pprof second.pprof
+	// shows what the later calls hold
+	heapDir := os.Getenv("FOOTPRINT_HEAP_DIR")
+	if heapDir != "" {
+		defer func(r int) { runtime.MemProfileRate = r }(runtime.MemProfileRate)
+		runtime.MemProfileRate = 1
+	}
+	writeHeap := func(n int) {
+		if heapDir == "" {
+			return
+		}
+		name := filepath.Join(heapDir, fmt.Sprintf("heap-%s-%d.pprof", strings.ReplaceAll(t.Name(), "/", "-"), n))
+		f, err := os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 	uas := startSIPp(t, "uas_echo", 2*footprintCalls)
 	cfg := testConfig(t, uas.addr())
 	cfg.Media.RTPPortMin, cfg.Media.RTPPortMax = freeRTPRange(t, 2*footprintCalls+2)
@@ -143,13 +166,17 @@ func measureFootprint(t *testing.T) footprint {
 	}
 	g1, h1 := measure(footprintCalls)
 	_, m1 := goroutinesBySide()
+	s1 := stackBytes()
+	writeHeap(footprintCalls)
 	io.WriteString(stdin, "more\n")
 	g2, h2 := measure(2 * footprintCalls)
 	_, m2 := goroutinesBySide()
+	s2 := stackBytes()
+	writeHeap(2 * footprintCalls)
 	stop()
 	uas.wait(t, 30*time.Second)
 	return footprint{goroutines: float64(g2-g1) / footprintCalls, media: float64(m2-m1) / footprintCalls,
-		heapKB: float64(h2-h1) / footprintCalls / 1024}
+		heapKB: float64(h2-h1) / footprintCalls / 1024, stackKB: float64(s2-s1) / footprintCalls / 1024}
 }
 
 // goroutinesBySide counts the goroutines of calls' signalling and the rest.
@@ -189,6 +216,14 @@ func settled() (int, int64) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return runtime.NumGoroutine(), int64(m.HeapAlloc)
+}
+
+// stackBytes is what the goroutines' stacks take (not in the live heap,
+// but in the RSS).
+func stackBytes() int64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.StackInuse)
 }
 
 // footprintBrowsers is the child process of TestCallFootprint: it places

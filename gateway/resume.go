@@ -127,27 +127,40 @@ func (s *Service) readSocket(c *call, l *clientLink, conn *websocket.Conn) error
 		if err != nil {
 			return err
 		}
-		m, err := decodeMessage(data)
-		if err != nil {
-			bad++
-			l.sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
-			if bad >= maxBadMessages {
-				l.malformed.Store(true)
-				return nil
-			}
-			continue
-		}
-		if m.Type == MsgPing {
-			// The client's heartbeat: a socket that stops answering is
-			// one the network took (the SDK then resumes on a new one).
-			l.sig.send(Message{Type: MsgPong})
-			continue
-		}
-		select {
-		case c.in <- m:
-		case <-c.done:
+		if !takeMessage(c, l, data, &bad) {
 			return nil
 		}
+	}
+}
+
+// takeMessage handles one message of the client; false ends the reading
+// (the call ended, or too many malformed messages). It is not inlined:
+// its Message values (a few hundred bytes each) stay out of the frame
+// the reader waits in, so an idle call's reader keeps a small stack.
+//
+//go:noinline
+func takeMessage(c *call, l *clientLink, data []byte, bad *int) bool {
+	m, err := decodeMessage(data)
+	if err != nil {
+		*bad++
+		l.sig.send(Message{Type: MsgError, Code: CodeBadMessage, Error: err.Error()})
+		if *bad >= maxBadMessages {
+			l.malformed.Store(true)
+			return false
+		}
+		return true
+	}
+	if m.Type == MsgPing {
+		// The client's heartbeat: a socket that stops answering is
+		// one the network took (the SDK then resumes on a new one).
+		l.sig.send(Message{Type: MsgPong})
+		return true
+	}
+	select {
+	case c.in <- m:
+		return true
+	case <-c.done:
+		return false
 	}
 }
 
