@@ -433,6 +433,7 @@ func (s *Service) stopUplinkLocked(u *uplink) {
 // setAddrLocked programs cfg on u's interface.
 func (s *Service) setAddrLocked(u *uplink, cfg *addrConfig) {
 	c := *cfg
+	c.Routes = s.uplinkRoutesLocked(u, cfg.Routes) // dhcproutes.go
 	if u.static == nil {
 		// Static DNS from the config come after the lease's.
 		c.DNS = slices.Clone(cfg.DNS)
