@@ -58,6 +58,14 @@ func (s *Server) handleConfigGet(w http.ResponseWriter, r *http.Request) {
 // applyConfig validates next, stores it unless dry, and asks the services
 // whose sections changed to reload.
 func (s *Server) applyConfig(ctx context.Context, old, next map[string]any, dry, confirmExpose bool) (ConfigResult, int) {
+	res, code := s.applyConfigEN(ctx, old, next, dry, confirmExpose)
+	for i := range res.Errors { // the config checks speak English
+		res.Errors[i].Message = trMessage(langIn(ctx), res.Errors[i].Message)
+	}
+	return res, code
+}
+
+func (s *Server) applyConfigEN(ctx context.Context, old, next map[string]any, dry, confirmExpose bool) (ConfigResult, int) {
 	c, err := fromDoc(next)
 	if err != nil {
 		return ConfigResult{Errors: fieldErrors(err)}, http.StatusBadRequest

@@ -103,8 +103,6 @@ func TestPlainWordsInGerman(t *testing.T) {
 	}
 }
 
-var verbRE = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)
-
 // Every text Go builds has its German, with the same values in it.
 func TestGoStringsHaveGerman(t *testing.T) {
 	for _, s := range goStrings(t) {

@@ -168,7 +168,7 @@ func TestBrowserPhoneRebootPageComesBack(t *testing.T) {
 	do(t, ctx, "reboot", chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#reboot")),
 		runJS(`window.confirm = () => true; window.beforeReboot = 1`),
 		chromedp.Click(chromedp.CSS("#reboot")),
-		waitText("#page-notice", "Die Box startet neu"), snap(dir, "63-rebooting-de"))
+		waitText("#page-notice", "Neustart… Diese Seite lädt sich von selbst neu"), snap(dir, "63-rebooting-de"))
 	do(t, ctx, "back", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		return testenvUntil(ctx, "the page reloaded after the reboot", `window.beforeReboot === undefined && document.readyState === "complete"`)
 	}), snap(dir, "64-back-after-reboot-de"))

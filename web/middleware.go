@@ -166,7 +166,7 @@ func sessionOf(r *http.Request) *session {
 // apiError answers a JSON error.
 func apiError(w http.ResponseWriter, status int, err error) {
 	w.Header().Set("Cache-Control", "no-store")
-	localapi.WriteError(w, status, errors.New(plainWords(err.Error())))
+	localapi.WriteError(w, status, errors.New(trMessage(langOfWriter(w), plainWords(err.Error()))))
 }
 
 func apiJSON(w http.ResponseWriter, status int, v any) {
@@ -182,7 +182,7 @@ func securityHeaders(h http.Handler) http.Handler {
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(&langWriter{ResponseWriter: w, lang: langOf(r)}, r)
 	})
 }
 

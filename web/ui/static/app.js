@@ -305,7 +305,7 @@
     if (!r.ok) { notice(n, "bad", (r.data && r.data.error) || t("That did not work: reload the page and try again.")); return; }
     notice(n, "ok", b.dataset.done || t("Done."));
     if (b.dataset.reload) setTimeout(() => location.reload(), 1200);
-    if (b.dataset.post === "/api/v1/system/reboot") watchReboot(n);
+    if (b.dataset.post === "/api/v1/system/reboot") watchReboot(n, b.dataset.done || "");
   });
 
   // watchReboot says what happens while the box restarts and reloads the
@@ -313,9 +313,9 @@
   // installer to guess when to reload. Back is an answer from a new boot
   // (its uptime shorter than the wait so far), not just any answer: the
   // box answers for a few seconds before it goes down.
-  async function watchReboot(n) {
+  async function watchReboot(n, done) {
     const start = Date.now();
-    const wait = t("The box is restarting: this page reloads by itself when it is back, usually within two minutes.");
+    const wait = (done ? done + " " : "") + t("This page reloads by itself when the box is back, usually within two minutes.");
     notice(n, "info", wait);
     while (Date.now() - start < 300000) {
       await new Promise(res => setTimeout(res, 2000));
