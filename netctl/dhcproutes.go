@@ -3,6 +3,7 @@ package netctl
 import (
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"edgebox/api/netapi"
@@ -87,4 +88,17 @@ func (s *Service) uplinkRoutesLocked(u *uplink, rs []netapi.Route) []netapi.Rout
 		}
 	}
 	return out
+}
+
+// lanConflictLocked says why address a may not go on an uplink: it lies
+// inside a LAN port's subnet, which the uplink would then claim (the box's
+// traffic for LAN hosts could leave over the uplink). "" when it may.
+func (s *Service) lanConflictLocked(a netip.Prefix) string {
+	for i, p := range s.cfg.LAN {
+		if pf, err := netip.ParsePrefix(p.Address); err == nil && pf.Masked().Contains(a.Addr()) {
+			return "the address " + a.String() + " the uplink was given is inside the LAN's subnet " + pf.Masked().String() +
+				" (network.lan[" + strconv.Itoa(i) + "]): not used; renumber the LAN or the network before the uplink"
+		}
+	}
+	return ""
 }

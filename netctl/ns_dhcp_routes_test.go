@@ -3,8 +3,11 @@ package netctl_test
 import (
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // TestNamespaceDHCPRoutesCannotStealLANOrVPN: the WAN's DHCP server (the
@@ -55,5 +58,39 @@ func TestNamespaceDHCPRoutesCannotStealLANOrVPN(t *testing.T) {
 	}
 	if st := uplink(r.status(), "wan"); len(st.Routes) != 1 {
 		t.Errorf("uplink status lists routes %v, want only 172.16.0.0/16", st.Routes)
+	}
+}
+
+// TestNamespaceDHCPAddressInTheLANRefused: a DHCP server on the WAN that
+// hands out an address inside the LAN's subnet (a rogue neighbour, or an
+// ISP router on the same private range) does not get it configured: the
+// WAN would then claim the LAN's subnet. Before the fix the address went
+// on wan0 as given; now the uplink says why it is not used and the LAN
+// keeps its route.
+func TestNamespaceDHCPAddressInTheLANRefused(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "da")
+	lanNet := lanBoxAddr[:strings.LastIndex(lanBoxAddr, ".")]
+	run(t, "ip", "-n", r.inet, "addr", "add", lanNet+".254/24", "dev", "wanp")
+	r.startDNSMasq("wanp", lanNet)
+	r.writeConfig(wanOnly())
+	r.startNetctl()
+	r.waitFor("the WAN's lease refused", 30*time.Second, func() (bool, string) {
+		u := uplink(r.status(), "wan")
+		return strings.Contains(u.LastError, "LAN"), fmt.Sprintf("%+v", u)
+	})
+	link, err := r.boxH.LinkByName("wan0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, _ := r.boxH.AddrList(link, netlink.FAMILY_V4)
+	for _, a := range addrs {
+		if strings.HasPrefix(a.IP.String(), lanNet+".") {
+			t.Errorf("wan0 got %s, an address in the LAN's subnet", a.IPNet)
+		}
+	}
+	rts, _ := r.boxH.RouteGet(net.ParseIP(lanHostAddr))
+	if len(rts) == 0 || rts[0].LinkIndex == link.Attrs().Index {
+		t.Errorf("route to the LAN host: %v, want lan0", rts)
 	}
 }

@@ -434,6 +434,11 @@ func (s *Service) stopUplinkLocked(u *uplink) {
 func (s *Service) setAddrLocked(u *uplink, cfg *addrConfig) {
 	c := *cfg
 	c.Routes = s.uplinkRoutesLocked(u, cfg.Routes) // dhcproutes.go
+	if why := s.lanConflictLocked(c.Address); why != "" {
+		u.lastErr = why
+		s.log.Error("uplink address refused", "uplink", u.Name, "err", why)
+		return
+	}
 	if u.static == nil {
 		// Static DNS from the config come after the lease's.
 		c.DNS = slices.Clone(cfg.DNS)
