@@ -20,8 +20,8 @@ import (
 type gsmAPI interface {
 	GSMStatus(ctx context.Context) (netapi.GSMStatus, error)
 	GSMEvents(ctx context.Context, after uint64, wait time.Duration) ([]netapi.GSMEvent, error)
-	ListSMS(ctx context.Context) ([]modemapi.SMS, error)
-	SendSMSReport(ctx context.Context, to, text string) (netapi.SendSMSResult, error)
+	ListSMSOn(ctx context.Context, slot string) ([]modemapi.SMS, error)
+	SendSMSReportOn(ctx context.Context, slot, to, text string) (netapi.SendSMSResult, error)
 }
 
 // smsBridge carries SMS between the SIM(s) and the PBX (issue 19): it
@@ -252,7 +252,7 @@ func (b *smsBridge) take(ev netapi.GSMEvent) error {
 		if done {
 			return nil // reconcile took it before its event came, or the reverse
 		}
-		sim := b.simForSlot()
+		sim := b.simForSlot(ev.Slot)
 		it := &smsItem{Key: storeKey("sms", ev.SMS.ID), Kind: "sms", SIM: sim, From: ev.SMS.From, Text: ev.SMS.Text,
 			Time: ev.SMS.Time, Parts: ev.SMS.Parts, ID: ev.SMS.ID}
 		if it.Time.IsZero() {
@@ -278,16 +278,27 @@ func (b *smsBridge) take(ev netapi.GSMEvent) error {
 	return nil
 }
 
-// simForSlot maps netctl's modem to a configured SIM: the one with the
-// card's slot, else the first.
-func (b *smsBridge) simForSlot() int {
+// simForSlot maps the modem of netctl's slot (an event's Slot) to a
+// configured SIM (gsm_sims.go); a modem no SIM names files under the
+// first, so its SMS are still delivered.
+func (b *smsBridge) simForSlot(slot string) int {
 	b.mu.Lock()
-	slot := b.ident.Slot
+	st := b.ident
 	b.mu.Unlock()
-	if _, i, ok := b.cfg.GSM.SIM(slot); ok && slot != "" {
+	if i := simOfSlot(b.cfg.GSM, st, slot); i >= 0 {
 		return i
 	}
+	b.log.Warn("SMS on a slot no gateway.gsm.sims entry names; filed under the first SIM", "slot", slot)
 	return 0
+}
+
+// modemOf is netctl's status of SIM sim's modem, as last read.
+func (b *smsBridge) modemOf(sim int) netapi.GSMSIMStatus {
+	b.mu.Lock()
+	st := b.ident
+	b.mu.Unlock()
+	m, _ := simModem(b.cfg.GSM, st, sim)
+	return m
 }
 
 // identity is the SIM's identity for To: the configured number, else
@@ -296,15 +307,13 @@ func (b *smsBridge) identity(sim int) string {
 	if n := b.cfg.GSM.SIMs[sim].Number; n != "" {
 		return n
 	}
-	b.mu.Lock()
-	st := b.ident
-	b.mu.Unlock()
+	st := b.modemOf(sim)
 	if st.Number == "" && st.IMSI == "" {
 		if s, err := b.api.GSMStatus(b.ctx); err == nil {
 			b.mu.Lock()
 			b.ident = s
 			b.mu.Unlock()
-			st = s
+			st = b.modemOf(sim)
 		}
 	}
 	if st.Number != "" {

@@ -49,7 +49,7 @@ func startNetctlGSM(t *testing.T) *netctlGSM {
 	m.HandleFunc("GET /v1/gsm/status", func(w http.ResponseWriter, r *http.Request) {
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		localapi.WriteJSON(w, 200, netapi.GSMStatus{Slot: "1", IMSI: "262019999999999", Registered: true, Seq: n.seq, Calls: []netapi.GSMCall{}})
+		localapi.WriteJSON(w, 200, netapi.GSMStatus{GSMSIMStatus: netapi.GSMSIMStatus{Slot: "1", IMSI: "262019999999999", Registered: true, Calls: []netapi.GSMCall{}}, Seq: n.seq})
 	})
 	m.HandleFunc("GET /v1/gsm/events", func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)

@@ -54,10 +54,26 @@ func (b *smsBridge) markTakenLocked(id string, t time.Time) {
 	}
 }
 
-// reconcile takes the received SMS in netctl's store that no event
-// brought.
+// reconcile takes the received SMS in the stores of netctl's modems
+// that no event brought.
 func (b *smsBridge) reconcile() {
-	list, err := b.api.ListSMS(b.ctx)
+	b.mu.Lock()
+	st := b.ident
+	b.mu.Unlock()
+	// the default modem ("" asks for it; its events name its slot),
+	// then every other
+	b.reconcileSlot("", st.Slot)
+	for _, m := range st.SIMs {
+		if m.Slot != "" && m.Slot != st.Slot {
+			b.reconcileSlot(m.Slot, m.Slot)
+		}
+	}
+}
+
+// reconcileSlot is reconcile for the modem that ask names in requests
+// and slot in events.
+func (b *smsBridge) reconcileSlot(ask, slot string) {
+	list, err := b.api.ListSMSOn(b.ctx, ask)
 	if err != nil {
 		return
 	}
@@ -70,7 +86,7 @@ func (b *smsBridge) reconcile() {
 			continue
 		}
 		msg := m
-		if err := b.take(netapi.GSMEvent{Kind: netapi.GSMSMSReceived, Time: m.Received, Number: m.From, SMS: &msg}); err != nil {
+		if err := b.take(netapi.GSMEvent{Kind: netapi.GSMSMSReceived, Slot: slot, Time: m.Received, Number: m.From, SMS: &msg}); err != nil {
 			b.noteFull(err)
 			return
 		}

@@ -22,17 +22,18 @@ func (b *smsBridge) report(ev netapi.GSMEvent) error {
 	if ev.Status == netapi.GSMSMSPending {
 		return nil
 	}
-	key, rec, found := b.sentFor(ev.Ref)
+	sim := b.simForSlot(ev.Slot) // references are per SIM
+	key, rec, found := b.sentFor(sim, ev.Ref)
 	if !found {
 		// the send that got this reference may still be recording it
 		b.sending.Lock()
-		key, rec, found = b.sentFor(ev.Ref)
+		key, rec, found = b.sentFor(sim, ev.Ref)
 		b.sending.Unlock()
 	}
 	b.mu.Lock()
 	if !found {
 		b.mu.Unlock()
-		it := &smsItem{Key: storeKey("report", strconv.Itoa(ev.Ref)+"-"+strconv.FormatUint(ev.Seq, 10)), Kind: "sms_status", SIM: b.simForSlot(),
+		it := &smsItem{Key: storeKey("report", strconv.Itoa(ev.Ref)+"-"+strconv.FormatUint(ev.Seq, 10)), Kind: "sms_status", SIM: b.simForSlot(ev.Slot),
 			From: ev.Number, Status: ev.Status, Reason: ev.Reason, Time: ev.Time, Refs: []int{ev.Ref}, SIPDone: true}
 		if b.cfg.GSM.SIMs[it.SIM].SMS.WebhookURL == "" {
 			return nil
@@ -61,13 +62,17 @@ func (b *smsBridge) report(ev netapi.GSMEvent) error {
 	return b.fileReport(rec, final, ev.Reason, ev.Time)
 }
 
-// sentFor finds the newest sent message with reference ref (references
-// wrap at 256, so an old one may share it).
-func (b *smsBridge) sentFor(ref int) (string, sentRecord, bool) {
+// sentFor finds the newest message sent through SIM sim with reference
+// ref (each modem numbers its own; they wrap at 256, so an old one may
+// share it).
+func (b *smsBridge) sentFor(sim, ref int) (string, sentRecord, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	key, rec, found := "", sentRecord{}, false
 	for k, r := range b.state.Sent {
+		if r.SIM != sim {
+			continue
+		}
 		for _, x := range r.Refs {
 			if x == ref && (!found || r.Sent.After(rec.Sent)) {
 				key, rec, found = k, r, true
@@ -102,6 +107,37 @@ func (b *smsBridge) fileReport(rec sentRecord, status, reason string, at time.Ti
 
 // errSMSQueueFull refuses an SMS while the modem has a queue to send.
 var errSMSQueueFull = errors.New("the modem has too many SMS waiting: try again in a minute")
+
+// queueAny sends through the first SIM whose allow-list lets the
+// destination and that is under its rate limit (an SMS from the PBX that
+// names no slot): the refusal of the first SIM that allows it, else of
+// the first SIM, when none takes it.
+func (b *smsBridge) queueAny(o outSMS) (retry time.Duration, err error) {
+	var refused, denied error
+	for i, s := range b.cfg.GSM.SIMs {
+		if _, err := s.CheckDestination(o.to, i); err != nil {
+			if denied == nil {
+				denied = err
+			}
+			continue
+		}
+		o.sim = i
+		r, err := b.queue(o)
+		if err == nil {
+			return 0, nil
+		}
+		if refused == nil {
+			refused, retry = err, r
+		}
+	}
+	switch {
+	case refused != nil:
+		return retry, refused
+	case denied != nil:
+		return 0, denied
+	}
+	return 0, errors.New("gateway.gsm.sims lists no SIM")
+}
 
 // queue checks to against the SIM's allow-list and rate limit and hands
 // the SMS to the sender. retry is how long to wait when refused for the
@@ -163,7 +199,7 @@ func (b *smsBridge) dropQueued() {
 // send hands one SMS to netctl and records its references.
 func (b *smsBridge) send(o outSMS) {
 	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
-	res, err := b.api.SendSMSReport(ctx, o.to, o.text)
+	res, err := b.api.SendSMSReportOn(ctx, b.modemOf(o.sim).Slot, o.to, o.text)
 	cancel()
 	rec := sentRecord{SIM: o.sim, To: o.to, Origin: o.origin, ReplyTo: o.replyTo, AMIID: o.amiID, Refs: res.Refs, Sent: time.Now()}
 	if err != nil {

@@ -73,15 +73,24 @@ func (b *smsBridge) fromPBX(req *sip.Request) (int, string, []sip.Header) {
 	if h := req.GetHeader("X-GSM-Slot"); h != nil {
 		slot = strings.TrimSpace(h.Value())
 	}
-	_, idx, ok := b.cfg.GSM.SIM(slot)
-	if !ok {
-		return 404, "No Such SIM Slot", []sip.Header{warn(fmt.Sprintf("slot %q is not in gateway.gsm.sims", slot))}
-	}
 	replyTo := ""
 	if f := req.From(); f != nil {
 		replyTo = f.Address.String()
 	}
-	retry, err := b.queue(outSMS{sim: idx, to: req.Recipient.User, text: text, origin: "sip", replyTo: replyTo})
+	o := outSMS{to: req.Recipient.User, text: text, origin: "sip", replyTo: replyTo}
+	var retry time.Duration
+	var err error
+	if slot == "" {
+		// no SIM named: the first whose allow-list and rate let it
+		retry, err = b.queueAny(o)
+	} else {
+		_, idx, ok := b.cfg.GSM.SIM(slot)
+		if !ok {
+			return 404, "No Such SIM Slot", []sip.Header{warn(fmt.Sprintf("slot %q is not in gateway.gsm.sims", slot))}
+		}
+		o.sim = idx
+		retry, err = b.queue(o)
+	}
 	if err != nil {
 		b.log.Info("SMS from the PBX refused", "to", req.Recipient.User, "err", err)
 		return refusal(err, retry, warn)

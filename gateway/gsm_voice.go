@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,20 +20,23 @@ import (
 // The voice half of the GSM bridge (issue 19). netctl owns the modem: the
 // box learns of calls from its GSM events and acts through its API
 // (answer, dial, hangup, dtmf); only the card's PCM port is opened here.
-// The SIM carries one call at a time, so the bridge has at most one call:
-// a GSM call ringing becomes an INVITE to the SIM's inbound destination
+// Each SIM (each modem slot, gateway.gsm.sims) carries one call at a
+// time, so the bridge has at most one call per SIM: a GSM call ringing on
+// a SIM becomes an INVITE to that SIM's inbound destination
 // (gsm_voice_in.go); an INVITE from the PBX to sip:+NUMBER@box dials out
-// (gsm_voice_out.go).
+// on the first SIM whose allow-list lets it, that is free and under its
+// daily bound (gsm_voice_out.go). gsm_sims.go maps SIMs to netctl's
+// modems.
 
 // gsmVoiceAPI is the part of netctl's API the voice bridge uses
 // (netapi.Client; the unit tests fill it with a fake).
 type gsmVoiceAPI interface {
 	GSMStatus(ctx context.Context) (netapi.GSMStatus, error)
 	GSMEvents(ctx context.Context, after uint64, wait time.Duration) ([]netapi.GSMEvent, error)
-	GSMAnswer(ctx context.Context, call int) error
-	GSMDial(ctx context.Context, number string) (netapi.GSMDialResult, error)
-	GSMHangup(ctx context.Context, call int) error
-	GSMDTMF(ctx context.Context, digits string) error
+	GSMAnswerOn(ctx context.Context, slot string, call int) error
+	GSMDialOn(ctx context.Context, slot, number string) (netapi.GSMDialResult, error)
+	GSMHangupOn(ctx context.Context, slot string, call int) error
+	GSMDTMFOn(ctx context.Context, slot, digits string) error
 }
 
 // newGSMVoiceAPI is how the voice bridge reaches netctl.
@@ -51,14 +56,14 @@ type gsmVoice struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	status  netapi.GSMStatus // last read: identity, audio port
-	call    *gsmVoiceCall    // the SIM's one call
-	bySIP   map[string]*gsmVoiceCall
-	recent  []gatewayapi.GSMCall
-	day     string // local date of dialsToday
-	dialled int
-	nextID  int
+	mu       sync.Mutex
+	status   netapi.GSMStatus      // last read: identity, audio port of each SIM
+	simCalls map[int]*gsmVoiceCall // each SIM's one call, by index in gsm.sims
+	bySIP    map[string]*gsmVoiceCall
+	recent   []gatewayapi.GSMCall
+	day      string      // local date of dialled
+	dialled  map[int]int // calls the PBX placed today, per SIM
+	nextID   int
 }
 
 // gsmVoices maps a Service to its voice bridge (kept apart from the
@@ -76,7 +81,8 @@ func (s *Service) startGSMVoice(cfg config.Gateway) {
 	if !cfg.Enabled || !cfg.GSM.Enabled {
 		return
 	}
-	v := &gsmVoice{log: s.log.With("part", "gsm-voice"), svc: s, api: newGSMVoiceAPI(), cfg: cfg, metrics: s.gsmMetrics(), bySIP: map[string]*gsmVoiceCall{}}
+	v := &gsmVoice{log: s.log.With("part", "gsm-voice"), svc: s, api: newGSMVoiceAPI(), cfg: cfg, metrics: s.gsmMetrics(),
+		bySIP: map[string]*gsmVoiceCall{}, simCalls: map[int]*gsmVoiceCall{}, dialled: map[int]int{}}
 	v.ctx, v.cancel = context.WithCancel(context.Background())
 	gsmVoices.Store(s, v)
 	v.wg.Add(1)
@@ -95,10 +101,7 @@ func (s *Service) gsmActiveCalls() int {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.call != nil {
-		return 1
-	}
-	return 0
+	return len(v.simCalls)
 }
 
 // stopGSMVoice ends the call in progress (both sides) and the bridge.
@@ -133,9 +136,15 @@ func (v *gsmVoice) followEvents() {
 			after = st.Seq
 			// a call ringing already (the gateway restarted while the
 			// SIM rang) is taken as if its event came now
-			for _, c := range st.Calls {
-				if c.Incoming && c.State == netapi.GSMCallIncoming {
-					v.dispatch(netapi.GSMEvent{Kind: netapi.GSMIncoming, Call: c.Call, Number: c.Number, Withheld: c.Withheld})
+			sims := st.SIMs
+			if len(sims) == 0 {
+				sims = []netapi.GSMSIMStatus{st.GSMSIMStatus}
+			}
+			for _, m := range sims {
+				for _, c := range m.Calls {
+					if c.Incoming && c.State == netapi.GSMCallIncoming {
+						v.dispatch(netapi.GSMEvent{Kind: netapi.GSMIncoming, Slot: m.Slot, Call: c.Call, Number: c.Number, Withheld: c.Withheld})
+					}
 				}
 			}
 			break
@@ -189,7 +198,7 @@ func (v *gsmVoice) dispatch(ev netapi.GSMEvent) {
 		v.incoming(ev)
 	case netapi.GSMAlerting, netapi.GSMConnected, netapi.GSMEnded, netapi.GSMDTMF:
 		v.mu.Lock()
-		c := v.call
+		c := v.simCalls[simOfSlot(v.cfg.GSM, v.status, ev.Slot)]
 		v.mu.Unlock()
 		if c != nil && c.owns(ev.Call) {
 			c.gsmEvent(ev)
@@ -197,40 +206,44 @@ func (v *gsmVoice) dispatch(ev netapi.GSMEvent) {
 	case netapi.GSMGap:
 		// events were lost: a call netctl no longer lists has ended
 		st, err := v.readStatus()
-		v.mu.Lock()
-		c := v.call
-		v.mu.Unlock()
-		if err != nil || c == nil {
+		if err != nil {
 			return
 		}
-		idx := c.index()
-		for _, k := range st.Calls {
-			if k.Call == idx {
-				return
+		v.mu.Lock()
+		calls := make(map[int]*gsmVoiceCall, len(v.simCalls))
+		maps.Copy(calls, v.simCalls)
+		v.mu.Unlock()
+		for i, c := range calls {
+			idx := c.index()
+			m, _ := simModem(v.cfg.GSM, st, i)
+			if idx == 0 || slices.ContainsFunc(m.Calls, func(k netapi.GSMCall) bool { return k.Call == idx }) {
+				continue
 			}
-		}
-		if idx != 0 {
-			c.gsmEvent(netapi.GSMEvent{Kind: netapi.GSMEnded, Call: idx, Reason: netapi.GSMEndError})
+			c.gsmEvent(netapi.GSMEvent{Kind: netapi.GSMEnded, Slot: m.Slot, Call: idx, Reason: netapi.GSMEndError})
 		}
 	}
 }
 
-// sim is the SIM the card holds: the configured one of its slot, else
-// the first.
-func (v *gsmVoice) sim() (config.GSMSIM, int, netapi.GSMStatus) {
+// sim is config SIM i and netctl's status of its modem (zero when netctl
+// has none for it).
+func (v *gsmVoice) sim(i int) (config.GSMSIM, netapi.GSMSIMStatus) {
 	v.mu.Lock()
 	st := v.status
 	v.mu.Unlock()
-	s, i, ok := v.cfg.GSM.SIM(st.Slot)
-	if !ok {
-		s, i, _ = v.cfg.GSM.SIM("")
-	}
-	return s, max(i, 0), st
+	m, _ := simModem(v.cfg.GSM, st, i)
+	return v.cfg.GSM.SIMs[i], m
+}
+
+// simOfSlot is the config SIM of netctl's slot, as last read.
+func (v *gsmVoice) simOfSlot(slot string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return simOfSlot(v.cfg.GSM, v.status, slot)
 }
 
 // identity is the SIM's number for To (in) and From (out): the
 // configured one, else what the SIM stores, else its IMSI.
-func simIdentity(s config.GSMSIM, st netapi.GSMStatus) string {
+func simIdentity(s config.GSMSIM, st netapi.GSMSIMStatus) string {
 	switch {
 	case s.Number != "":
 		return s.Number
@@ -250,16 +263,16 @@ func (v *gsmVoice) domain() string {
 	return localIPToward(v.cfg.PBX.HostPort())
 }
 
-// claim makes c the SIM's call; false when one is in progress.
+// claim makes c its SIM's call; false when the SIM carries one.
 func (v *gsmVoice) claim(c *gsmVoiceCall) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.call != nil || v.ctx.Err() != nil {
+	if v.simCalls[c.simIdx] != nil || v.ctx.Err() != nil {
 		return false
 	}
 	v.nextID++
 	c.id = fmt.Sprintf("gsm-%d", v.nextID)
-	v.call = c
+	v.simCalls[c.simIdx] = c
 	v.wg.Add(1) // done in released: stopping waits for the call
 	return true
 }
@@ -274,8 +287,8 @@ func (v *gsmVoice) bindSIP(callID string, c *gsmVoiceCall) {
 func (v *gsmVoice) released(c *gsmVoiceCall) {
 	info := c.snapshot()
 	v.mu.Lock()
-	if v.call == c {
-		v.call = nil
+	if v.simCalls[c.simIdx] == c {
+		delete(v.simCalls, c.simIdx)
 	}
 	for k, x := range v.bySIP {
 		if x == c {
@@ -293,37 +306,56 @@ func (v *gsmVoice) released(c *gsmVoiceCall) {
 		"sip_code", info.SIPCode, "reason", info.Reason, "talk_sec", fmt.Sprintf("%.1f", info.DurationSec))
 }
 
-// countDial counts a call the PBX places; false when today's bound is
-// reached.
-func (v *gsmVoice) countDial(limit int) bool {
+// countDial counts a call the PBX places on SIM sim; false when the
+// SIM's bound for today is reached.
+func (v *gsmVoice) countDial(sim, limit int) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	today := time.Now().Format("2006-01-02")
 	if v.day != today {
-		v.day, v.dialled = today, 0
+		v.day, v.dialled = today, map[int]int{}
 	}
-	if limit > 0 && v.dialled >= limit {
+	if limit > 0 && v.dialled[sim] >= limit {
 		return false
 	}
-	v.dialled++
+	v.dialled[sim]++
 	return true
 }
 
 func (v *gsmVoice) calls() gatewayapi.GSMCalls {
 	v.mu.Lock()
-	c := v.call
+	active := slices.Collect(maps.Keys(v.simCalls))
+	slices.Sort(active)
+	cs := make([]*gsmVoiceCall, 0, len(active))
+	for _, i := range active {
+		cs = append(cs, v.simCalls[i])
+	}
 	out := gatewayapi.GSMCalls{Voice: true, Active: []gatewayapi.GSMCall{}, Recent: make([]gatewayapi.GSMCall, 0, len(v.recent))}
 	for i := len(v.recent) - 1; i >= 0; i-- {
 		out.Recent = append(out.Recent, v.recent[i])
 	}
-	if v.day == time.Now().Format("2006-01-02") {
-		out.CallsToday = v.dialled
+	today := v.day == time.Now().Format("2006-01-02")
+	st := v.status
+	for i, s := range v.cfg.GSM.SIMs {
+		m, ok := simModem(v.cfg.GSM, st, i)
+		info := gatewayapi.GSMSIM{Slot: s.Slot, Identity: simIdentity(s, m), Voice: ok && m.Voice, Registered: m.Registered, Busy: v.simCalls[i] != nil}
+		switch {
+		case !ok:
+			info.Why = "netctl has no modem in this slot (network.modem.slot, voice_modems)"
+		case !m.Voice:
+			info.Why = m.VoiceWhy
+		}
+		if today {
+			info.CallsToday = v.dialled[i]
+			out.CallsToday += v.dialled[i]
+		}
+		out.SIMs = append(out.SIMs, info)
 	}
-	if !v.status.Voice && v.status.VoiceWhy != "" {
-		out.Why = "the card: " + v.status.VoiceWhy
+	if len(out.SIMs) > 0 && !out.SIMs[0].Voice && out.SIMs[0].Why != "" && len(out.SIMs) == 1 {
+		out.Why = "the card: " + out.SIMs[0].Why
 	}
 	v.mu.Unlock()
-	if c != nil {
+	for _, c := range cs {
 		out.Active = append(out.Active, c.snapshot())
 	}
 	return out

@@ -38,7 +38,7 @@ func (r gsmSIPRequest) respond(code int, reason string) {
 	r.tx.Respond(sip.NewResponseFromRequest(r.req, code, reason, nil))
 }
 
-// gsmVoiceCall is the SIM's one call and its SIP dialog; its run
+// gsmVoiceCall is a SIM's one call and its SIP dialog; its run
 // goroutine owns the dialog and the media.
 type gsmVoiceCall struct {
 	v      *gsmVoice
@@ -46,7 +46,9 @@ type gsmVoiceCall struct {
 	log    *slog.Logger
 	sim    config.GSMSIM
 	simIdx int
-	status netapi.GSMStatus
+	// modem is netctl's status of the SIM's modem: its slot (what the
+	// call's requests to netctl name), identity and audio port.
+	modem netapi.GSMSIMStatus
 
 	idx     atomic.Int32 // the card's call index, 0 until known
 	events  chan netapi.GSMEvent
@@ -70,16 +72,20 @@ type gsmVoiceCall struct {
 	info gatewayapi.GSMCall
 }
 
-func (v *gsmVoice) newCall(dir string) *gsmVoiceCall {
-	// netctl's status now, not as it was when the bridge started: the
-	// card's voice may have come up (or gone) since
+// refreshStatus reads netctl's status now, not as it was when the
+// bridge started: a card's voice may have come up (or gone) since.
+func (v *gsmVoice) refreshStatus() {
 	if _, err := v.readStatus(); err != nil {
 		v.log.Warn("GSM status not readable; using the last one read", "err", err)
 	}
-	sim, idx, st := v.sim()
-	c := &gsmVoiceCall{v: v, log: v.log, sim: sim, simIdx: idx, status: st,
+}
+
+// newCall makes a call on config SIM idx (refreshStatus first).
+func (v *gsmVoice) newCall(dir string, idx int) *gsmVoiceCall {
+	sim, m := v.sim(idx)
+	c := &gsmVoiceCall{v: v, log: v.log.With("sim", sim.Slot), sim: sim, simIdx: idx, modem: m,
 		events: make(chan netapi.GSMEvent, 32), sipIn: make(chan gsmSIPRequest, 8), digits: make(chan byte, 32), audioUp: make(chan error, 1)}
-	c.info = gatewayapi.GSMCall{Direction: dir, Slot: st.Slot, SIM: simIdentity(sim, st), State: gatewayapi.GSMStateRinging, StartedAt: time.Now()}
+	c.info = gatewayapi.GSMCall{Direction: dir, Slot: sim.Slot, SIM: simIdentity(sim, m), State: gatewayapi.GSMStateRinging, StartedAt: time.Now()}
 	return c
 }
 
@@ -185,7 +191,7 @@ func (c *gsmVoiceCall) hangupGSM(why string) {
 	idx := c.index()
 	ctx, cancel := context.WithTimeout(context.Background(), gsmAPITimeout)
 	defer cancel()
-	if err := c.v.api.GSMHangup(ctx, idx); err != nil {
+	if err := c.v.api.GSMHangupOn(ctx, c.modem.Slot, idx); err != nil {
 		c.log.Warn("GSM hangup failed", "call", idx, "why", why, "err", err)
 	}
 }
@@ -318,7 +324,7 @@ func (c *gsmVoiceCall) sdpFor(ch *mediaChoice) []byte {
 // the PBX in mode.
 func (c *gsmVoiceCall) startMedia(ch mediaChoice, mode audioMode) error {
 	ctx, cancel := context.WithCancel(context.Background())
-	port, err := openAudioPort(ctx, c.status.AudioPort)
+	port, err := openAudioPort(ctx, c.modem.AudioPort)
 	if err != nil {
 		cancel()
 		return err
@@ -427,7 +433,7 @@ func (c *gsmVoiceCall) talk() {
 			close(r.done)
 		case d := <-c.digits:
 			ctx, cancel := context.WithTimeout(c.v.ctx, gsmAPITimeout)
-			if err := c.v.api.GSMDTMF(ctx, string(d)); err != nil {
+			if err := c.v.api.GSMDTMFOn(ctx, c.modem.Slot, string(d)); err != nil {
 				c.log.Warn("DTMF to the GSM side failed", "digit", string(d), "err", err)
 			}
 			cancel()

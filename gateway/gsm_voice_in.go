@@ -22,27 +22,37 @@ import (
 // anonymousFrom is RFC 3323's anonymous URI.
 const anonymousFrom = "sip:anonymous@anonymous.invalid"
 
-// incoming takes a ringing GSM call.
+// incoming takes a GSM call ringing on the SIM of ev.Slot, with that
+// SIM's routing and identity.
 func (v *gsmVoice) incoming(ev netapi.GSMEvent) {
-	c := v.newCall(gatewayapi.GSMInbound)
+	v.refreshStatus()
+	idx := v.simOfSlot(ev.Slot)
+	if idx < 0 {
+		// a modem netctl drives that no gateway.gsm.sims entry names:
+		// not this bridge's to answer or refuse
+		v.log.Warn("GSM call on a slot no gateway.gsm.sims entry names; left ringing", "slot", ev.Slot, "number", ev.Number)
+		return
+	}
+	c := v.newCall(gatewayapi.GSMInbound, idx)
 	if v.svc.Draining() {
 		// the box restarts soon: a call taken now would be cut
 		v.log.Info("GSM call refused: the gateway is draining", "number", ev.Number)
-		v.hangupIndex(ev.Call)
+		v.hangupIndex(ev.Slot, ev.Call)
 		return
 	}
 	if c.sim.Voice.Inbound == "" {
-		v.log.Info("GSM call refused: no gateway.gsm.sims[].voice.inbound for the SIM", "number", ev.Number)
-		v.hangupIndex(ev.Call)
+		v.log.Info("GSM call refused: no voice.inbound for the SIM", "sim", idx, "slot", c.sim.Slot, "number", ev.Number)
+		v.hangupIndex(ev.Slot, ev.Call)
 		return
 	}
 	if !v.claim(c) {
 		// a second call while one is in progress (call waiting): the
 		// caller gets busy
-		v.log.Info("GSM call refused: the SIM carries a call already", "number", ev.Number)
-		v.hangupIndex(ev.Call)
+		v.log.Info("GSM call refused: the SIM carries a call already", "slot", c.sim.Slot, "number", ev.Number)
+		v.hangupIndex(ev.Slot, ev.Call)
 		return
 	}
+	c.modem.Slot = ev.Slot // the modem the call rings on, whatever status said
 	c.log = v.log.With("call", c.id)
 	c.setIndex(ev.Call)
 	c.mu.Lock()
@@ -60,11 +70,11 @@ func (v *gsmVoice) incoming(ev netapi.GSMEvent) {
 	}()
 }
 
-func (v *gsmVoice) hangupIndex(idx int) {
+func (v *gsmVoice) hangupIndex(slot string, idx int) {
 	ctx, cancel := context.WithTimeout(v.ctx, gsmAPITimeout)
 	defer cancel()
-	if err := v.api.GSMHangup(ctx, idx); err != nil {
-		v.log.Warn("GSM hangup failed", "call", idx, "err", err)
+	if err := v.api.GSMHangupOn(ctx, slot, idx); err != nil {
+		v.log.Warn("GSM hangup failed", "slot", slot, "call", idx, "err", err)
 	}
 }
 
@@ -84,15 +94,15 @@ func (c *gsmVoiceCall) inboundInvite(body []byte) (*sip.Request, *sipgo.DialogUA
 	}
 	// To: the SIM's identity (what the TG200 put there: the PBX routes
 	// by it when several SIMs share one destination)
-	to := sip.Uri{Scheme: "sip", User: simIdentity(c.sim, c.status), Host: domain}
+	to := sip.Uri{Scheme: "sip", User: simIdentity(c.sim, c.modem), Host: domain}
 	req.ReplaceHeader(&sip.ToHeader{Address: to, Params: sip.NewParams()})
 	if number == "" {
 		fh := req.From()
 		fh.DisplayName = "Anonymous"
 		req.AppendHeader(sip.NewHeader("Privacy", "id"))
 	}
-	if c.status.Slot != "" {
-		req.AppendHeader(sip.NewHeader("X-GSM-Slot", c.status.Slot))
+	if c.sim.Slot != "" {
+		req.AppendHeader(sip.NewHeader("X-GSM-Slot", c.sim.Slot))
 	}
 	return req, dua, nil
 }
@@ -183,7 +193,7 @@ func (c *gsmVoiceCall) runInbound() {
 		return
 	}
 	actx, acancel := context.WithTimeout(c.v.ctx, gsmAPITimeout)
-	err = c.v.api.GSMAnswer(actx, c.index())
+	err = c.v.api.GSMAnswerOn(actx, c.modem.Slot, c.index())
 	acancel()
 	if err != nil {
 		c.byeSIP()

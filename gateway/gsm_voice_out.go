@@ -65,47 +65,21 @@ func (v *gsmVoice) invite(req *sip.Request, tx sip.ServerTransaction) bool {
 	if !dialUser.MatchString(user) {
 		return false
 	}
-	c := v.newCall(gatewayapi.GSMOutbound)
 	if v.svc.Draining() {
 		tx.Respond(drainingSIPResponse(req))
 		return true
 	}
-	num, err := c.sim.CheckDial(user, c.simIdx)
-	if err != nil {
-		v.log.Info("GSM dial refused", "number", user, "err", err)
-		refuseInvite(tx, req, 403, "Forbidden", err.Error())
+	v.refreshStatus()
+	c, num, ch, refuse := v.pickOutbound(user, req)
+	if c == nil {
+		refuse(tx, req)
 		return true
 	}
-	if !c.status.Voice {
-		refuseInvite(tx, req, 503, "Service Unavailable", "the modem cannot carry voice: "+c.status.VoiceWhy)
-		return true
-	}
-	ch, err := offerChoice(req, c.sim)
-	if err != nil {
-		refuseInvite(tx, req, 488, "Not Acceptable Here", err.Error())
-		return true
-	}
-	if !v.claim(c) {
-		// No free channel is this gateway's state, not the callee's: 503
-		// with Q.850 cause 34 (RFC 3398), so a dispatcher in front of
-		// several boxes tries the next one; 486 would end the call there.
-		res := sip.NewResponseFromRequest(req, 503, "No Free SIM", nil)
-		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
-		res.AppendHeader(sip.NewHeader("Reason", `Q.850;cause=34;text="the SIM carries a call already (one call per SIM)"`))
-		tx.Respond(res)
-		return true
-	}
-	c.log = v.log.With("call", c.id)
+	c.log = c.log.With("call", c.id)
 	c.mu.Lock()
 	c.info.Number, c.info.SIPCallID = num, req.CallID().Value()
 	c.mu.Unlock()
 	defer c.finish()
-	if !v.countDial(c.sim.Voice.MaxCallsPerDay) {
-		why := fmt.Sprintf("gateway.gsm.sims[%d].voice.max_calls_per_day (%d) reached for today", c.simIdx, c.sim.Voice.MaxCallsPerDay)
-		refuseInvite(tx, req, 403, "Forbidden", why)
-		c.end(403, why)
-		return true
-	}
 	c.runOutbound(req, tx, num, ch)
 	return true
 }
@@ -151,7 +125,7 @@ func (c *gsmVoiceCall) runOutbound(req *sip.Request, tx sip.ServerTransaction, n
 	dlg.Respond(100, "Trying", nil)
 
 	dctx, dcancel := context.WithTimeout(c.v.ctx, gsmAPITimeout)
-	res, err := c.v.api.GSMDial(dctx, num)
+	res, err := c.v.api.GSMDialOn(dctx, c.modem.Slot, num)
 	dcancel()
 	switch {
 	case err != nil:

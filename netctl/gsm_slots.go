@@ -197,13 +197,20 @@ func (hs *gsmHubs) status(ctx context.Context) netapi.GSMStatus {
 	if hs.dataEnabled() || len(hubs) == 0 {
 		hubs = slices.Insert(hubs, 0, hs.data)
 	}
-	st.SIMs = []netapi.GSMSIMStatus{}
-	for _, h := range hubs {
-		s := h.statusOf(ctx)
-		s.Data = h == hs.data
-		st.SIMs = append(st.SIMs, s)
+	// each hub reads its card's +CLCC: at once, so a hung card (up to
+	// the 5 s bound) does not hold up the others' status
+	st.SIMs = make([]netapi.GSMSIMStatus, len(hubs))
+	var wg sync.WaitGroup
+	for i, h := range hubs {
+		wg.Go(func() {
+			st.SIMs[i] = h.statusOf(ctx)
+			st.SIMs[i].Data = h == hs.data
+		})
+	}
+	wg.Wait()
+	for i, h := range hubs {
 		if h == def {
-			st.GSMSIMStatus = s
+			st.GSMSIMStatus = st.SIMs[i]
 		}
 	}
 	st.Seq = hs.ring.last()

@@ -37,7 +37,9 @@ type GatewayGSM struct {
 // GSMSIM is one SIM (one modem slot): its identity, its SMS routing and
 // its limits.
 type GSMSIM struct {
-	// Slot names the modem slot as netctl reports it ("1", "2").
+	// Slot names the modem slot: as netctl's GSM API reports it
+	// ("mpcie1", "mpcie2": network.modem.slot and voice_modems[].slot),
+	// or by its number alone ("1", "2").
 	Slot string `json:"slot"`
 	// Number is the SIM's own number in E.164 (+4915...), the identity
 	// put in To; empty means the number netctl reads from the SIM, or its
@@ -143,11 +145,18 @@ func (s GSMSIM) Span(i int) int {
 // SIM returns the SIM for slot ("" = the first) and its index.
 func (g GatewayGSM) SIM(slot string) (GSMSIM, int, bool) {
 	for i, s := range g.SIMs {
-		if slot == "" || s.Slot == slot {
+		if slot == "" || s.InSlot(slot) {
 			return s, i, true
 		}
 	}
 	return GSMSIM{}, -1, false
+}
+
+// InSlot says whether the SIM is the one of slot, either spelt by name
+// ("mpcie2") or by number ("2").
+func (s GSMSIM) InSlot(slot string) bool {
+	num := func(x string) string { return strings.TrimPrefix(x, "mpcie") }
+	return slot != "" && num(s.Slot) == num(slot)
 }
 
 // SIMBySpan returns the SIM with AMI GsmSpan span.

@@ -1,0 +1,261 @@
+package gateway_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"edgebox/api/netapi"
+	"edgebox/internal/config"
+	"edgebox/internal/testenv"
+)
+
+// Per SIM, per slot (issue 19 item 5): the real netctl drives two
+// modemsim processes, the data modem in slot mpcie1 (Quectel EC25, SIM
+// +4915100000001) and a voice-only modem in mpcie2
+// (network.modem.voice_modems; Huawei ME909s, SIM +4915100000002), each
+// with its own PCM port. The gateway has a SIM for each slot with its own
+// inbound destination, identity and allow-lists.
+
+const (
+	gsmSIM1Num = "+4915100000001"
+	gsmSIM2Num = "+4915100000002"
+)
+
+// startModemsimProc starts modemsim with its control socket and PCM port
+// in dir, and returns its pty.
+func startModemsimProc(t *testing.T, bin, dir, name, profile, number string) (pty, ctl, audio string, log *testenv.LogBuffer) {
+	t.Helper()
+	ctl, audio = filepath.Join(dir, name+".ctl"), filepath.Join(dir, name+"-pcm.sock")
+	sim := testenv.Command(t, bin, "--pty", "--profile", profile, "--control", ctl, "--audio", audio, "--number", number)
+	out, err := sim.Cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Cmd.Stderr = sim.Log
+	sim.Start()
+	ptyc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			ptyc <- strings.TrimSpace(sc.Text())
+		}
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case pty = <-ptyc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("modemsim printed no pty path")
+	}
+	return pty, ctl, audio, sim.Log
+}
+
+// startRealVoicePair is startRealVoice with two modems: the SIMs in slot
+// mpcie1 (data modem) and mpcie2 (voice modem).
+func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice) {
+	t.Helper()
+	testenv.RequireRoot(t, "ip")
+	netctlBin, simBin := smsBinaries(t)
+	dir := t.TempDir()
+	pty1, ctl1, audio1, log1 := startModemsimProc(t, simBin, dir, "sim1", "quectel-ec25", gsmSIM1Num)
+	pty2, ctl2, audio2, log2 := startModemsimProc(t, simBin, dir, "sim2", "huawei-me909s", gsmSIM2Num)
+	cfg := map[string]any{"version": 1, "network": map[string]any{
+		"lan": []any{},
+		"wan": map[string]any{"enabled": false, "method": "dhcp"},
+		"modem": map[string]any{"enabled": true, "port": pty1, "profile": "quectel-ec25", "interface": "lte0", "method": "dhcp", "apn": "internet.test",
+			"reset_after_sec": 0, "audio_port": audio1, "slot": "mpcie1",
+			"voice_modems": []any{map[string]any{"slot": "mpcie2", "port": pty2, "profile": "huawei-me909s", "audio_port": audio2}}},
+		"uplinks": []any{"modem"},
+	}}
+	b, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns := testenv.NewNetns(t, testenv.UniqueName("gwslots"))
+	sock := filepath.Join(dir, "netctl.sock")
+	nc := ns.Command(netctlBin, "--config", cfgPath, "--socket", sock, "--sms-dir", filepath.Join(dir, "sms"), "--resolv-conf", filepath.Join(dir, "resolv.conf"))
+	nc.Cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+dir, "EDGEBOX_PERM_DIR="+dir)
+	nc.Start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("netctl log (tail):\n%s", testenv.Tail(nc.Log.String(), 6000))
+			t.Logf("modemsim 1 log (tail):\n%s", testenv.Tail(log1.String(), 2000))
+			t.Logf("modemsim 2 log (tail):\n%s", testenv.Tail(log2.String(), 2000))
+		}
+	})
+	t.Setenv("EDGEBOX_RUN_DIR", dir) // the gateway's netctl client
+	api := netapi.NewClientPath(sock)
+	err := testenv.Until(60*time.Second, "both SIMs with voice set up", func() (bool, error) {
+		st, err := api.GSMStatus(context.Background())
+		ok := err == nil && len(st.SIMs) == 2
+		for _, s := range st.SIMs {
+			ok = ok && s.Voice && s.Registered && s.Number != ""
+		}
+		return ok, nil
+	})
+	if err != nil {
+		st, e := api.GSMStatus(context.Background())
+		t.Fatalf("%v (last status %+v %v)", err, st, e)
+	}
+	return &realVoice{&realNetctl{t: t, ctl: ctl1, api: api}}, &realVoice{&realNetctl{t: t, ctl: ctl2, api: api}}
+}
+
+// TestGSMPerSIM: calls into each SIM reach the PBX at that SIM's
+// destination with its identity in To; the PBX's calls and SMS go out on
+// the SIM whose allow-list permits them; with SIM 1 busy the next call
+// goes out on SIM 2; SIM 2's card hung does not disturb a call on SIM 1.
+func TestGSMPerSIM(t *testing.T) {
+	rig := newNetnsRig(t, "gsm2")
+	box, pbx := rig.ns("box"), rig.ns("pbx")
+	rig.link(box, "eth0", gsmBoxIP+"/24", pbx, "eth0", gsmPBXIP+"/24")
+	rig.ip("-n", pbx, "addr", "add", gsmPBX2IP+"/24", "dev", "eth0")
+	sim1, sim2 := startRealVoicePair(t)
+	cfg := testConfig(t, gsmPBXIP+":5070")
+	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: gsmBoxIP + ":5060"}}
+	cfg.PBX.AllowedSources = []string{gsmPBXIP, gsmPBX2IP}
+	cfg.Media.RTPAddress = gsmBoxIP
+	cfg.GSM = config.GatewayGSM{Enabled: true, Domain: gsmDomain, StoreDir: t.TempDir(), RetrySec: 1, SIMs: []config.GSMSIM{{
+		Slot: "1", Number: gsmSIM1Num, CountryCode: "49",
+		Voice: config.GSMVoice{Inbound: "sip:gsm-in1@" + gsmPBXIP, Allow: []string{"+4930*"}, RingSec: 20},
+		SMS:   config.GSMSMS{MessageURI: "sip:sms1@" + gsmPBXIP, Allow: []string{"+4915*"}, RatePerMinute: 600, Burst: 20},
+	}, {
+		Slot: "mpcie2", Number: gsmSIM2Num, CountryCode: "49",
+		Voice: config.GSMVoice{Inbound: "sip:gsm-in2@" + gsmPBXIP, Allow: []string{"+4930*", "+4940*"}, RingSec: 20},
+		SMS:   config.GSMSMS{MessageURI: "sip:sms2@" + gsmPBXIP, Allow: []string{"+4917*"}, RatePerMinute: 600, Burst: 20},
+	}}}
+	api := startGatewayIn(t, box, cfg)
+	dial := func(t *testing.T, ip, number string) *sipp {
+		return startSIPpAt(t, pbx, ip, "uac_gsm_out", 1, "-trace_logs", "-s", number, gsmBoxIP+":5060")
+	}
+	idle := func(t *testing.T) {
+		t.Helper()
+		waitFor(t, 15*time.Second, "both cards and the box idle", func() bool {
+			calls, err := api.GSMCalls(context.Background())
+			return sim1.live() == 0 && sim2.live() == 0 && err == nil && len(calls.Active) == 0
+		})
+	}
+	lastDialed := func(r *realVoice) string {
+		d := r.dialed()
+		if len(d) == 0 {
+			return ""
+		}
+		return d[len(d)-1]
+	}
+
+	t.Run("inbound per SIM", func(t *testing.T) {
+		for _, tc := range []struct {
+			sim          *realVoice
+			ruri, to, sl string
+		}{
+			{sim2, "sip:gsm-in2@" + gsmPBXIP, gsmSIM2Num, "mpcie2"},
+			{sim1, "sip:gsm-in1@" + gsmPBXIP, gsmSIM1Num, "1"},
+		} {
+			s := startSIPpAt(t, pbx, gsmPBXIP, "uas_gsm_in_slot", 1, "-trace_logs")
+			tc.sim.call("+4930555123")
+			s.wait(t, 20*time.Second)
+			idle(t)
+			log := sippLog(s)
+			if got := logValue(log, "RURI"); got != tc.ruri {
+				t.Errorf("a call into SIM %s reached %q, want its destination %s", tc.sl, got, tc.ruri)
+			}
+			if got := logValue(log, "TO"); !strings.Contains(got, "<sip:"+tc.to+"@"+gsmDomain+">") {
+				t.Errorf("a call into SIM %s had To %q, want its identity %s", tc.sl, got, tc.to)
+			}
+			if got := logValue(log, "SLOT"); got != tc.sl {
+				t.Errorf("X-GSM-Slot %q, want %q", got, tc.sl)
+			}
+			if got := logValue(log, "FROM"); !strings.HasPrefix(got, "<sip:+4930555123@") {
+				t.Errorf("From %q, want the caller", got)
+			}
+		}
+	})
+
+	t.Run("outbound on the SIM that allows it", func(t *testing.T) {
+		n1 := len(sim1.dialed())
+		s := dial(t, gsmPBXIP, "+4940123456") // SIM 2's allow-list alone
+		s.wait(t, 20*time.Second)
+		if got := logValue(sippLog(s), "FINAL"); got != "200" {
+			t.Fatalf("+4940 call: %s (%s)", got, logValue(sippLog(s), "REASON"))
+		}
+		if lastDialed(sim2) != "+4940123456" || len(sim1.dialed()) != n1 {
+			t.Errorf("SIM 1 dialled %v, SIM 2 %v; want +4940123456 on SIM 2 only", sim1.dialed()[n1:], sim2.dialed())
+		}
+		idle(t)
+		s = dial(t, gsmPBXIP, "+33123456789") // neither SIM's
+		s.wait(t, 10*time.Second)
+		if got := logValue(sippLog(s), "FINAL"); got != "403" {
+			t.Errorf("a number no SIM allows: %s, want 403", got)
+		}
+	})
+
+	t.Run("SIM 1 busy: the next call on SIM 2", func(t *testing.T) {
+		first := dial(t, gsmPBXIP, "+49301111111")
+		waitFor(t, 10*time.Second, "the first call up on SIM 1", func() bool { return sim1.live() == 1 })
+		second := dial(t, gsmPBX2IP, "+49302222222")
+		second.wait(t, 20*time.Second)
+		first.wait(t, 20*time.Second)
+		for _, s := range []*sipp{first, second} {
+			if got := logValue(sippLog(s), "FINAL"); got != "200" {
+				t.Errorf("call got %s (%s), want 200", got, logValue(sippLog(s), "REASON"))
+			}
+		}
+		if lastDialed(sim1) != "+49301111111" || lastDialed(sim2) != "+49302222222" {
+			t.Errorf("SIM 1 last dialled %q, SIM 2 %q", lastDialed(sim1), lastDialed(sim2))
+		}
+		idle(t)
+		// SIM 1: this first call; SIM 2: +4940 (above) and the second
+		calls, err := api.GSMCalls(context.Background())
+		if err != nil || len(calls.SIMs) != 2 || calls.SIMs[0].CallsToday != 1 || calls.SIMs[1].CallsToday != 2 {
+			t.Errorf("calls today per SIM: %+v %v", calls.SIMs, err)
+		}
+	})
+
+	t.Run("SIM 2 hung, SIM 1 talks on", func(t *testing.T) {
+		sim2.control("hang on")
+		defer sim2.control("hang off")
+		s := dial(t, gsmPBXIP, "+49303333333")
+		waitFor(t, 15*time.Second, "the call up on SIM 1", func() bool { return sim1.live() == 1 })
+		s.wait(t, 20*time.Second)
+		if got, bye := logValue(sippLog(s), "FINAL"), logValue(sippLog(s), "BYE"); got != "200" || bye != "pbx" {
+			t.Errorf("the call on SIM 1 while SIM 2 hangs: final %s, BYE %s; want 200 and the PBX's hang-up", got, bye)
+		}
+		if rx, tones := sim1.audio(); tones < 25 {
+			t.Errorf("SIM 1 got %d frames of its 1000 Hz back (of %d), want 25 or more", tones, rx)
+		}
+		if lastDialed(sim1) != "+49303333333" {
+			t.Errorf("SIM 1 last dialled %q", lastDialed(sim1))
+		}
+	})
+
+	t.Run("SMS per SIM", func(t *testing.T) {
+		waitFor(t, 90*time.Second, "SIM 2 back after its hang", func() bool {
+			st, err := sim2.api.GSMStatus(context.Background())
+			return err == nil && len(st.SIMs) == 2 && st.SIMs[1].Registered && st.SIMs[1].Voice
+		})
+		uas := startSIPpAt(t, pbx, gsmPBXIP, "uas_sms_any_sim", 1)
+		sim2.control("sms +4915550001 hallo sim zwei")
+		uas.wait(t, 30*time.Second)
+		log := sippMessages(uas)
+		for _, want := range []string{"MESSAGE sip:sms2@", "To: <sip:" + gsmSIM2Num + "@", "hallo sim zwei"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the PBX's MESSAGE from SIM 2 has no %q", want)
+			}
+		}
+		uac := startSIPpAt(t, pbx, gsmPBXIP, "uac_sms_202", 1, "-inf", injection(t, "+4917012345678;nur sim zwei"), gsmBoxIP+":5060")
+		uac.wait(t, 20*time.Second)
+		waitFor(t, 20*time.Second, "the SMS sent by SIM 2", func() bool { return sim2.sentSMS()["+4917012345678"] != "" })
+		if s := sim1.sentSMS(); len(s) != 0 {
+			t.Errorf("SIM 1 sent %v; SIM 2's allow-list alone has +4917", s)
+		}
+		if s := sim2.sentSMS(); len(s) != 1 {
+			t.Errorf("SIM 2 sent %v, want the one SMS", s)
+		}
+	})
+}
