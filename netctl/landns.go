@@ -58,10 +58,24 @@ func boxNameSet(hostname string) map[string]bool {
 }
 
 func startLANDNS(addr netip.Addr, hostname string, upstream func() []netip.Addr, log *slog.Logger) (*lanDNS, error) {
-	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 53)))
+	return startLANDNSOn("", addr, hostname, upstream, log)
+}
+
+// startLANDNSOn serves DNS on addr for queries that arrive on the LAN
+// port dev only (SO_BINDTODEVICE): with the weak host model a neighbour on
+// an uplink can send to the LAN address too, and the forwarder must not
+// become an open resolver for it when no firewall stops the packet. An
+// empty dev binds to the address only (tests on loopback).
+func startLANDNSOn(dev string, addr netip.Addr, hostname string, upstream func() []netip.Addr, log *slog.Logger) (*lanDNS, error) {
+	lc := net.ListenConfig{}
+	if dev != "" {
+		lc.Control = bindControl(dev)
+	}
+	pc, err := lc.ListenPacket(context.Background(), "udp4", netip.AddrPortFrom(addr, 53).String())
 	if err != nil {
 		return nil, err
 	}
+	conn := pc.(*net.UDPConn)
 	d := &lanDNS{addr: addr, conn: conn, names: boxNameSet(hostname), upstream: upstream, log: log,
 		slots: make(chan struct{}, maxDNSInFlight), done: make(chan struct{})}
 	go d.serve()
