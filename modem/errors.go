@@ -236,7 +236,16 @@ type ConnectRefusedError struct {
 }
 
 func (e *ConnectRefusedError) Error() string {
-	return fmt.Sprintf("the network refused the data connection for APN %q (cause %s): check the APN, the user name and password, and the SIM's data plan", e.APN, e.Cause)
+	what := "check the APN, the user name and password, and the SIM's data plan"
+	switch code, _, _ := strings.Cut(e.Cause, " "); code {
+	case "27":
+		what = "the APN is wrong: check it against the operator's"
+	case "29":
+		what = "the APN's user name or password is missing or wrong: set the ones the operator gives"
+	case "33":
+		what = "the SIM's plan has no data on this APN, or the modem is not on the network yet"
+	}
+	return fmt.Sprintf("the network refused the data connection for APN %q (cause %s): %s", e.APN, e.Cause, what)
 }
 
 // NoLinkError is a data connection that never came up and was never refused.

@@ -33,6 +33,14 @@ func (s *modemSession) connected(ctx context.Context) step {
 		c, cancel := cmdCtx(ctx)
 		drv.Disconnect(c)
 		cancel()
+	case "noaddress":
+		// Connected without an address for noAddrRedial: a new data
+		// session gets a new bearer, and often a DHCP server that
+		// answers.
+		c, cancel := cmdCtx(ctx)
+		drv.Disconnect(c)
+		cancel()
+		return s.wait(ctx, s.redialWait)
 	case "unregistered":
 		// The card says its data link is up, but the network has let
 		// go of it: end the link so the next dial follows a new
@@ -70,6 +78,17 @@ const signalHistoryLen = 240
 // before the link is taken for dead: on LTE no data flows without a
 // registration, whatever the card's link status says.
 const regLostGrace = 20 * time.Second
+
+// noAddrSay and noAddrRedial: the link is up but the modem uplink has no
+// address (nothing answers DHCP on it) this long: the status says so; then
+// the session is ended and dialled again.
+const (
+	noAddrSay    = 20 * time.Second
+	noAddrRedial = 60 * time.Second
+)
+
+// sayNoAddress is what the status shows meanwhile.
+const sayNoAddress = "the modem is connected but the network gives it no address (nothing answers DHCP on its link); the box dials again"
 
 // watch returns why the connection ended: "disconnect", "reconfig",
 // "reset", "dropped" (the modem reported the link down, or pppExited
@@ -128,6 +147,15 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 			if !m.checkLink(ctx, drv) {
 				return "dropped"
 			}
+			if pppExited == nil && !m.uplinkAddressed() {
+				switch since := time.Since(upSince); {
+				case since >= noAddrRedial:
+					m.log.Warn("modem connected but no address on its link; dialling again", "for", since.Round(time.Second))
+					return "noaddress"
+				case since >= noAddrSay:
+					m.setState(ModemConnected, sayNoAddress)
+				}
+			}
 			if !regLost.IsZero() {
 				switch m.registrationBack(ctx, drv, regLost) {
 				case "back":
@@ -163,6 +191,20 @@ func (m *modemManager) watchEvent(ctx context.Context, drv ModemDriver, ev modem
 		cancel()
 	}
 	return false
+}
+
+// uplinkAddressed: the modem uplink has its address (a DHCP lease, or the
+// one the modem gave); true where netctl does not configure one (a voice
+// modem, no modem uplink).
+func (m *modemManager) uplinkAddressed() bool {
+	s := m.s
+	if s == nil || m.voiceSlot != "" {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.uplinkLocked("modem")
+	return u == nil || u.addr != nil
 }
 
 // registrationBack reads the registration again after a URC said the card

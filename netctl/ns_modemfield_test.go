@@ -139,3 +139,57 @@ func TestNamespaceModemUnknownErrorCode(t *testing.T) {
 		t.Errorf("the vendor error code 921 is not in netctl's log")
 	}
 }
+
+// TestNamespaceModemConnectedNoDHCP: the card says the data session is up
+// (and raises carrier) but nothing answers DHCP on it, as when the
+// carrier's gateway or the card's own DHCP server is stuck. The status
+// must say in words that the network gives no address, and the box must
+// come online by itself once DHCP answers.
+func TestNamespaceModemConnectedNoDHCP(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "nd")
+	r.setCarrier("ltep", false)
+	sim := r.startModemsimArgs("huawei-me909s", "")
+	r.writeConfig(modemConfig(sim.pty, "huawei-me909s"))
+	r.startNetctl()
+	r.waitFor("no address shown in words", 90*time.Second, func() (bool, string) {
+		st := r.status()
+		u := uplink(st, "modem")
+		shown := st.Modem.Error + " " + u.LastError
+		return st.Modem.Link != nil && st.Modem.Link.Connected && strings.Contains(strings.ToLower(shown), "address"),
+			fmt.Sprintf("%s; uplink %s %q dhcp %+v", r.modemWhy(), u.State, u.LastError, u.DHCP)
+	})
+	t.Logf("shown: %s / %s", r.modemWhy(), uplink(r.status(), "modem").LastError)
+	r.startDNSMasq("ltep", lteNet)
+	r.waitOnline("LTE up once DHCP answers", 120*time.Second)
+}
+
+// TestNamespaceModemAPNNeedsLogin: the operator's APN needs a user name and
+// password (cause 29 without them). The status says that it is the login
+// that is missing, on each vendor's refusal indication, and the box is
+// online once the login is set by a reload.
+func TestNamespaceModemAPNNeedsLogin(t *testing.T) {
+	t.Parallel()
+	for i, profile := range []string{"huawei-me909s", "quectel-ec25", "dell-dw5550"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, fmt.Sprintf("al%d", i))
+			r.setCarrier("ltep", false)
+			r.startDNSMasq("ltep", lteNet)
+			sim := r.startModemsimArgs(profile, "", "--apn-login", "web:web")
+			cfg := modemConfig(sim.pty, profile)
+			r.writeConfig(cfg)
+			r.startNetctl()
+			r.waitFor("the missing login shown", 90*time.Second, func() (bool, string) {
+				st := r.status()
+				e := st.Modem.Error
+				return strings.Contains(e, "29") && strings.Contains(e, "user name or password"), r.modemWhy()
+			})
+			m := cfg["network"].(map[string]any)["modem"].(map[string]any)
+			m["user"], m["password"] = "web", "web"
+			r.writeConfig(cfg)
+			r.proc.Process.Signal(sighup)
+			r.waitOnline("LTE up with the login", 90*time.Second)
+		})
+	}
+}

@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	pppDNS := flag.String("ppp-dns", "10.66.0.53", "DNS servers handed to the box over PPP (comma separated)")
 	bootCFUN := flag.Int("cfun", -1, "+CFUN state at power-on (default: the profile's; Ericsson 4, others 1)")
 	acceptAPN := flag.String("accept-apn", "", "the only APN the network takes (others are refused with cause 27)")
+	apnLogin := flag.String("apn-login", "", "user:password the network requires for the APN (others are refused with cause 29)")
 	bootFirst := flag.Bool("boot-urc-first", false, "send the power-on boot URCs (*EMRDY: 1, RDY...) just before the answer to the first command")
 	answerDelay := flag.Duration("answer-delay", 0, "time the modem takes to answer each command")
 	audio := flag.String("audio", "", "PCM voice port on this unix socket (8 kHz s16le mono, 20 ms frames while a call is up)")
@@ -67,6 +68,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	cfg := modemsim.Config{Profile: *profile, PIN: *pin, Number: *number, PeriodicURC: *urcEvery, Logger: log}
 	cfg.BootURCOnFirstCommand, cfg.AnswerDelay, cfg.AcceptAPN = *bootFirst, *answerDelay, *acceptAPN
+	cfg.APNLogin = *apnLogin
 	if *bootCFUN >= 0 {
 		cfg.BootCFUN = bootCFUN
 	}

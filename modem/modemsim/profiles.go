@@ -176,6 +176,8 @@ func (s *Sim) connectLocked(apn string) {
 		cause = 33
 	case s.cfg.AcceptAPN != "" && !strings.EqualFold(apn, s.cfg.AcceptAPN):
 		cause = 27
+	case s.cfg.APNLogin != "" && s.apnUser+":"+s.apnPass != s.cfg.APNLogin:
+		cause = 29
 	}
 	if cause != 0 {
 		// The modem accepts the command and reports failure in the URC.
@@ -226,6 +228,9 @@ func huawei(s *Sim, name, op string, args []string) (reply, bool) {
 			}
 			if len(args) >= 4 {
 				s.apnUser = args[3]
+			}
+			if len(args) >= 5 {
+				s.apnPass = args[4]
 			}
 			s.connectLocked(apn)
 			return ok(), true
@@ -353,7 +358,7 @@ func ericsson(s *Sim, name, op string, args []string) (reply, bool) {
 		return ok(b.String()), true
 	case "*EIAAUW":
 		if len(args) >= 4 {
-			s.apnUser = args[2]
+			s.apnUser, s.apnPass = args[2], args[3]
 		}
 		return ok(), true
 	case "*EPIN":
@@ -389,6 +394,9 @@ func quectel(s *Sim, name, op string, args []string) (reply, bool) {
 			s.pdp[1] = args[2]
 			if len(args) >= 4 {
 				s.apnUser = args[3]
+			}
+			if len(args) >= 5 {
+				s.apnPass = args[4]
 			}
 			return ok(), true
 		}

@@ -53,6 +53,10 @@ type Config struct {
 	// connection for another is refused with cause 27 (missing or unknown
 	// APN) in the vendor's indication.
 	AcceptAPN string
+	// APNLogin, when set ("user:password"), is the login the network
+	// requires for the APN: a data connection with another (or none) is
+	// refused with cause 29 (user authentication failed).
+	APNLogin string
 	// BootURCOnFirstCommand holds the power-on boot URCs (*EMRDY: 1,
 	// RDY ...) until the first command arrives and sends them just before
 	// its answer, as a card still booting when the box opens its port
@@ -118,6 +122,7 @@ type Sim struct {
 	pdp         map[int]string
 	apn         string
 	apnUser     string
+	apnPass     string
 	usbnet      int
 	hang        bool
 	dead        bool
@@ -265,7 +270,7 @@ func (s *Sim) powerOn(delay bool) {
 	s.cnmiMT = 0
 	s.setLink(0)
 	s.pdp = map[int]string{}
-	s.apn, s.apnUser = "", ""
+	s.apn, s.apnUser, s.apnPass = "", "", ""
 	s.hang = false
 	s.simUnlocked = false
 	s.interleave = nil
