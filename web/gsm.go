@@ -34,11 +34,16 @@ type gsmCallView struct {
 	Audio                                        string
 }
 
-// gsmSIMView is one SIM's routing, as configured.
+// gsmSIMView is one SIM's routing, as configured, and its state as the
+// gateway sees it (each slot's modem, issue 19 item 5).
 type gsmSIMView struct {
 	Slot, Number                      string
 	Inbound, DialAllow, DialLimit     string
 	SMSTo, SMSWebhook, SMSAllow, Rate string
+	// State is "ready", "busy" or "no voice" (Why says why); "" when the
+	// gateway did not answer.
+	State, Why, Identity string
+	Today                int
 }
 
 func gsmCallOf(lang string, c gatewayapi.GSMCall) gsmCallView {
@@ -87,6 +92,27 @@ func gsmSIMOf(lang string, s config.GSMSIM) gsmSIMView {
 	return v
 }
 
+// gsmSIMState fills in what the gateway says of the SIM of v's slot.
+func gsmSIMState(lang string, v *gsmSIMView, sims []gatewayapi.GSMSIM) {
+	for _, s := range sims {
+		if s.Slot != v.Slot {
+			continue
+		}
+		v.Identity, v.Today, v.Why = s.Identity, s.CallsToday, s.Why
+		switch {
+		case !s.Voice:
+			v.State = "no voice"
+		case s.Busy:
+			v.State = "busy"
+		case !s.Registered:
+			v.State = "not registered"
+		default:
+			v.State = "ready"
+		}
+		v.State = tr(lang, v.State)
+	}
+}
+
 // gsmCalls asks the gateway for its GSM calls.
 func gsmCalls(ctx context.Context) (gatewayapi.GSMCalls, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -109,6 +135,9 @@ func (s *Server) pageGSM(w http.ResponseWriter, r *http.Request, se *session) {
 		v.Error = trf(lang, "GSM calls are not available: %s", plainWords(err.Error()))
 	} else {
 		v.Voice, v.Why, v.Today = calls.Voice, calls.Why, calls.CallsToday
+		for i := range v.SIMs {
+			gsmSIMState(lang, &v.SIMs[i], calls.SIMs)
+		}
 		for _, c := range calls.Active {
 			v.Active = append(v.Active, gsmCallOf(lang, c))
 		}
@@ -135,5 +164,9 @@ func gsmDashboardLine(ctx context.Context, lang string) ([2]string, bool) {
 		return [2]string{tr(lang, "GSM calls"), tr(lang, "none now")}, true
 	}
 	c := gsmCallOf(lang, calls.Active[0])
-	return [2]string{tr(lang, "GSM calls"), fmt.Sprintf("%s %s · %s · %s", c.Direction, c.Number, tr(lang, c.State), humanDuration(time.Duration(c.Talk)*time.Second))}, true
+	line := fmt.Sprintf("%s %s · %s · %s", c.Direction, c.Number, tr(lang, c.State), humanDuration(time.Duration(c.Talk)*time.Second))
+	if n := len(calls.Active); n > 1 {
+		line += " " + trf(lang, "(+%d on other SIMs)", n-1)
+	}
+	return [2]string{tr(lang, "GSM calls"), line}, true
 }
