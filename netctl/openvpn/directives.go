@@ -109,9 +109,15 @@ func refusedWhy(name string) string {
 		return "it runs a program on the box"
 	case "log", "log-append", "status", "status-version", "writepid", "cd", "chroot",
 		"config", "daemon", "syslog", "tmp-dir", "replay-persist", "tls-export-cert",
-		"dev-node", "capath", "askpass", "engine", "cryptoapicert",
-		"secret", "auth-gen-token-secret", "machine-readable-output", "echo":
+		"dev-node", "capath", "askpass", "cryptoapicert",
+		"auth-gen-token-secret", "machine-readable-output", "echo":
 		return "it touches files or processes on the box, which the box manages itself"
+	case "secret":
+		// Old site-to-site set-ups (DD-WRT, MikroTik, OpenVPN 2.0
+		// "static key" how-tos): the line names no file to avoid.
+		return "static-key mode is not supported: one key for ever, no forward secrecy, and OpenVPN 2.7 removes it; ask the server's admin for a profile with certificates (TLS mode)"
+	case "engine":
+		return "it loads an OpenSSL engine (a program library) into OpenVPN; hardware keys are not supported"
 	case "mlock", "nice", "suppress-timestamps":
 		return "the box runs OpenVPN itself; this is not configurable from a profile"
 	case "server", "server-bridge", "mode", "tls-server", "push", "push-reset",
