@@ -60,9 +60,12 @@ func Matrix(quick bool) []Point {
 	for i := range pts {
 		pts[i].Janus = true
 	}
-	// one gateway core: its µs per packet at 1000 calls gives the calls
-	// a core carries (goals.go), then a direct run at issue 17's goal
+	// one gateway core: its µs per packet at the largest of these it
+	// carries gives the calls a core carries (goals.go), then a direct
+	// run at issue 17's goal
 	pts = append(pts,
+		Point{Name: "pinned g711 x200", Codec: "pcmu", Rate: 100, Concurrency: 200, Total: 200, Hold: 20 * time.Second, Pinned: true},
+		Point{Name: "pinned g711 x500", Codec: "pcmu", Rate: 100, Concurrency: 500, Total: 500, Hold: 25 * time.Second, Pinned: true},
 		Point{Name: "pinned g711 x1000", Codec: "pcmu", Rate: 100, Concurrency: 1000, Total: 1000, Hold: 25 * time.Second, Pinned: true},
 		Point{Name: "pinned g711 x1600", Codec: "pcmu", Rate: 100, Concurrency: 1600, Total: 1600, Hold: 25 * time.Second, Pinned: true})
 	for _, rate := range []float64{200, 400, 600, 800} {
@@ -73,13 +76,13 @@ func Matrix(quick bool) []Point {
 }
 
 // selected says whether point name is one of -only's comma-separated
-// parts ("": all).
+// parts ("": all): a part is contained in the name, or is "=name".
 func selected(name, only string) bool {
 	if only == "" {
 		return true
 	}
 	for _, part := range strings.Split(only, ",") {
-		if part != "" && strings.Contains(name, part) {
+		if exact, ok := strings.CutPrefix(part, "="); ok && exact == name || part != "" && !ok && strings.Contains(name, part) {
 			return true
 		}
 	}
@@ -119,7 +122,7 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 	noGo := fs.Bool("no-go", false, "only the load matrix")
 	benchtime := fs.String("benchtime", "1s", "go test -benchtime for the hot-path benchmarks")
 	verbose := fs.Bool("v", false, "progress line every second of each point")
-	only := fs.String("only", "", "run only the load points whose name contains one of these, comma-separated (\"x1500\", \"pinned,setup\")")
+	only := fs.String("only", "", "run only the load points whose name contains one of these, comma-separated (\"x1500\", \"pinned,setup\"; \"=g711 x500\": that name only)")
 	pionCaller := fs.Bool("pion-caller", false, "calldial places the gateway's calls with a PeerConnection each instead of its lean caller")
 	logs := fs.String("logs", "", "keep each point's gateway, Janus and SIPp config and logs under this directory")
 	withJanus := fs.Bool("janus", true, "run each point through Janus (Debian package janus) too, in network namespaces of the benchmark's own (needs root)")

@@ -545,6 +545,9 @@ func (c *call) fastState() (bool, string) {
 	if c.fastErr != "" {
 		return false, c.fastErr
 	}
+	if c.lean != nil {
+		return false, "lean: ICE/DTLS not done in time"
+	}
 	return false, "no echo read through pion"
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -23,6 +24,16 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// $CALLDIAL_CPUPROFILE: calldial's own CPU profile, to see what the
+	// load generator spends per packet
+	if path := os.Getenv("CALLDIAL_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() {
+				pprof.StopCPUProfile()
+				f.Close()
+			}()
+		}
+	}
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "bench" {
 		err = bench.Main(ctx, os.Args[2:], os.Stdout, os.Stderr)
@@ -31,6 +42,7 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "calldial:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
