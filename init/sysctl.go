@@ -11,18 +11,41 @@ import (
 // every call's media through one UDP port: at a few hundred calls the
 // kernel's default 208 KiB socket buffer overflows (measured by calldial),
 // so sockets may ask for up to 8 MiB.
+//
+// IPv6 router advertisements and ICMP redirects are refused on every
+// interface: any LAN host (or the VPN's tap) could otherwise make itself
+// the box's IPv6 default router, or reroute a destination, and see every
+// connection the box makes to a dual-stack name. The box takes its routes
+// from netctl only. "*" settings reach the interfaces that exist already
+// (the NICs are up when init applies them), "default" those that come
+// later (the modem, the tunnel).
 var boxSysctls = map[string]string{
 	"net/core/rmem_max": "8388608",
 	"net/core/wmem_max": "8388608",
+
+	"net/ipv6/conf/*/accept_ra":        "0",
+	"net/ipv6/conf/*/autoconf":         "0",
+	"net/ipv6/conf/*/accept_redirects": "0",
+	"net/ipv4/conf/*/accept_redirects": "0",
 }
 
-// applySysctls writes settings below procSys (normally /proc/sys).
+// applySysctls writes settings below procSys (normally /proc/sys). A key
+// with a "*" is written wherever it matches ("all" and "default"
+// included).
 func applySysctls(procSys string, settings map[string]string) []error {
 	var errs []error
 	for key, val := range settings {
-		p := filepath.Join(procSys, key)
-		if err := os.WriteFile(p, []byte(val+"\n"), 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(key, "/", "."), val, err))
+		ps := []string{filepath.Join(procSys, key)}
+		if strings.Contains(key, "*") {
+			ps, _ = filepath.Glob(ps[0])
+			if len(ps) == 0 {
+				errs = append(errs, fmt.Errorf("sysctl %s=%s: nothing matches", strings.ReplaceAll(key, "/", "."), val))
+			}
+		}
+		for _, p := range ps {
+			if err := os.WriteFile(p, []byte(val+"\n"), 0o644); err != nil {
+				errs = append(errs, fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(strings.TrimPrefix(p, procSys+"/"), "/", "."), val, err))
+			}
 		}
 	}
 	return errs
