@@ -2,15 +2,21 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"edgebox/internal/config"
+	"edgebox/internal/sysapi"
 	"edgebox/internal/testenv"
+	"edgebox/internal/update"
 	"edgebox/netctl/openvpn"
 )
 
@@ -193,4 +199,86 @@ func runJS(js string) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js+"; true"))
 		return err
 	})
+}
+
+// The wrong file in the right form says what the file is and what to
+// choose instead: a VPN profile or a half-downloaded bundle as firmware, a
+// WireGuard config as the VPN profile (German phone). The answer about the
+// last file goes when another is chosen, and a refusal shows once.
+func TestBrowserPhoneWrongFiles(t *testing.T) {
+	e := newTestEnv(t, false, Options{Hostname: "edgebox-4f2a1c"})
+	e.init = &fakeInit{version: "877f20f-dirty", services: []sysapi.Service{{Name: "web", State: sysapi.StateRunning}}, logs: map[string][]sysapi.LogLine{}}
+	serveUnix(t, sysapi.SocketName, e.init.handler())
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateNoProfile}).handler())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	files := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(files, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ovpn := write("office.ovpn", []byte("client\ndev tun\nremote vpn.example.net 1194\n"))
+	wg := write("wg0.conf", []byte("[Interface]\nPrivateKey = abc\nAddress = 10.0.0.2/32\n\n[Peer]\nPublicKey = def\n"))
+	whole, err := os.ReadFile(bundleFile(t, "1.5.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := write("edgebox-1.5.0.bundle", whole[:len(whole)*3/4])
+	same := bundleFile(t, "877f20f-dirty")
+
+	ctx := phone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	do(t, ctx, "ovpn as firmware", chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#fw-form")),
+		chromedp.SetUploadFiles(chromedp.CSS("#fw"), []string{ovpn}), waitText("#fw-info", "this is an OpenVPN profile, not firmware: upload it under Setup → VPN"),
+		chromedp.Click(chromedp.CSS("#fw-submit")), waitText(`.err[data-for="file"]`, "OpenVPN profile, not firmware"),
+		chromedp.ScrollIntoView(chromedp.CSS("#fw-form")), snap(dir, "65-firmware-ovpn"))
+	n := 0
+	for _, s := range append(visibleNotices(ctx), textOf(ctx, `.err[data-for="file"]`)) {
+		if strings.Contains(s, "OpenVPN profile, not firmware") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the refusal shows %d times: %q", n, visibleNotices(ctx))
+	}
+	do(t, ctx, "cut bundle", chromedp.SetUploadFiles(chromedp.CSS("#fw"), []string{cut}), waitText("#fw-info", "this file is incomplete"),
+		chromedp.ScrollIntoView(chromedp.CSS("#fw-form")), snap(dir, "66-firmware-cut"))
+	if s := textOf(ctx, `.err[data-for="file"]`); s != "" {
+		t.Errorf("the last file's refusal still shows: %q", s)
+	}
+	do(t, ctx, "same dev build", chromedp.SetUploadFiles(chromedp.CSS("#fw"), []string{same}), waitText("#fw-info", "already installed"))
+
+	de := germanPhone(t)
+	do(t, de, "login de", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	do(t, de, "wireguard as profile", chromedp.Navigate(httpsURL+"/wizard/vpn"), chromedp.WaitVisible(chromedp.CSS("#profile")),
+		chromedp.SetUploadFiles(chromedp.CSS("#profile"), []string{wg}), chromedp.Click(chromedp.CSS("#vpn-form #step-submit")),
+		waitText(`.err[data-for="profile"]`, "das ist eine WireGuard-Konfiguration, kein OpenVPN-Profil"), snap(dir, "67-vpn-wireguard-de"))
+}
+
+// What a file is, from its start; what init's refusals mean.
+func TestFileKindAndInstallWords(t *testing.T) {
+	for in, want := range map[string]string{
+		"client\ndev tun\nremote a 1194\n": "openvpn", "\ufeff# company\r\nremote vpn.example.net 1194\r\n": "openvpn",
+		"[Interface]\nPrivateKey = x\n": "wireguard", "%PDF-1.7": "pdf", "PK\x03\x04rest": "zip", "\x89PNG\r\n": "image",
+		`{"format":2}`: "json", update.Magic + "rest": "bundle", "hello": "",
+	} {
+		if got := fileKind([]byte(in)); got != want {
+			t.Errorf("fileKind(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"bundle truncated at chunk 3 of 470 (300000 bytes read): unexpected EOF; slot B was not armed": "the file is incomplete",
+		"bundle chunk 7 does not match its signed hash: the file is damaged; slot B was not armed":     "the file is damaged",
+		"bundle signature is invalid: the bundle was altered after signing":                            "the file is damaged",
+		"bundle is not signed by a key this box trusts":                                                "not signed with a key this box trusts",
+	} {
+		got := installWords(errors.New(in)).Error()
+		if !strings.Contains(got, want) || strings.Contains(got, "bytes") {
+			t.Errorf("installWords(%q) = %q", in, got)
+		}
+	}
 }

@@ -99,7 +99,7 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, errors.New("file: the upload is empty"))
 		return
 	case !strings.HasPrefix(string(head), update.Magic):
-		apiError(w, http.StatusBadRequest, errors.New("file: this is not an edgebox firmware update: choose the .bundle file of the release"))
+		apiError(w, http.StatusBadRequest, fmt.Errorf("file: %w", notFirmware(fileKind(head))))
 		return
 	}
 	body := &limitedBody{r: io.MultiReader(strings.NewReader(string(head)), src), left: MaxFirmware}
@@ -135,6 +135,8 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.log.Warn("firmware not installed", "err", err, "from", clientAddr(r))
+		cause := err
+		err = installWords(err) // filekind.go
 		// Read the rest of a refused upload so the client, still sending,
 		// gets the answer instead of a reset connection.
 		io.Copy(io.Discard, body)
@@ -150,6 +152,10 @@ func (s *Server) handleFirmware(w http.ResponseWriter, r *http.Request) {
 		status := http.StatusBadRequest
 		if errors.As(body.err, new(errTooLarge)) {
 			status, err = http.StatusRequestEntityTooLarge, body.err
+		}
+		if err.Error() != cause.Error() { // in words: placed at the file
+			apiError(w, status, fmt.Errorf("file: %w", err))
+			return
 		}
 		apiError(w, status, fmt.Errorf("firmware not installed: %w", err))
 		return

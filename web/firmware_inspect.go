@@ -3,8 +3,10 @@ package web
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"edgebox/internal/update"
@@ -40,7 +42,14 @@ func (s *Server) handleFirmwareInspect(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(f)
 	h, err := update.ReadHeader(bytes.NewReader(b))
 	if err != nil {
-		apiError(w, http.StatusBadRequest, errors.New("file: this is not an edgebox firmware update: choose the .bundle file of the release"))
+		apiError(w, http.StatusBadRequest, fmt.Errorf("file: %w", notFirmware(fileKind(b))))
+		return
+	}
+	lang := langOf(r)
+	// The page sends the whole file's size: a bundle cut short by its
+	// download is named before it is uploaded.
+	if size, err := strconv.ParseInt(r.FormValue("size"), 10, 64); err == nil && size > 0 && size < h.Size+h.Manifest.PayloadSize() {
+		apiError(w, http.StatusBadRequest, errors.New("file: "+trf(lang, "this file is incomplete (%s of %s): its download was cut off. Download it again, then choose it here.", sizeWords(size), sizeWords(h.Size+h.Manifest.PayloadSize()))))
 		return
 	}
 	info := FirmwareInfo{Current: s.opt.Version, Version: h.Manifest.Version, Created: h.Manifest.Created, Boards: h.Manifest.Boards, BoardOK: true}
@@ -51,8 +60,9 @@ func (s *Server) handleFirmwareInspect(w http.ResponseWriter, r *http.Request) {
 	info.Compare = "unknown"
 	if c, ok := update.CompareVersions(info.Version, info.Current); ok {
 		info.Compare = map[int]string{-1: "older", 0: "same", 1: "newer"}[c]
+	} else if info.Version == info.Current {
+		info.Compare = "same" // development builds ("877f20f-dirty") do not compare, but are equal
 	}
-	lang := langOf(r)
 	switch {
 	case !info.BoardOK:
 		info.Message = trf(lang, "This file is for %v, not for this box (%s): it would be refused. Get the release for %s.", info.Boards, info.Board, info.Board)

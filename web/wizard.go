@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -404,6 +405,16 @@ func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	if err := notProfile(fileKind(head[:n])); err != nil { // filekind.go
+		apiError(w, http.StatusBadRequest, fmt.Errorf("profile: %w", err))
+		return
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		apiError(w, http.StatusInternalServerError, fmt.Errorf("profile: %w", err))
+		return
+	}
 	if h.Size > vpnapi.MaxUploadSize {
 		apiError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("profile: %w", errTooLarge{vpnapi.MaxUploadSize}))
 		return

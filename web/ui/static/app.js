@@ -157,7 +157,7 @@
     const r = await api(form.dataset.method || "POST", form.dataset.action, body);
     if (!r.ok) {
       const msg = (r.data && r.data.error) || t("That did not work: reload the page and try again.");
-      const m = /^([a-z_]+): (.*)$/.exec(msg);
+      const m = /^([a-z_]+): ([\s\S]*)$/.exec(msg);
       const wait = r.status === 429 && /wait (\d+) s/.exec(msg);
       if (wait) countdown(form.querySelector(".notice"), msg, Number(wait[1]));
       else if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
@@ -199,7 +199,9 @@
       try { d = JSON.parse(xhr.responseText); } catch (e) { d = null; }
       if (xhr.status >= 300) {
         const msg = (d && d.error) || (xhr.status === 413 ? t("The file is too large for this form: check that it is the right file.") : t("The upload was refused: reload the page and try again."));
-        const m = /^([a-z_]+): (.*)$/.exec(msg);
+        const m = /^([a-z_]+): ([\s\S]*)$/.exec(msg);
+        const fwInfo = form.querySelector("#fw-info");
+        if (fwInfo && m && fwInfo.textContent === m[2]) notice(fwInfo, "", ""); // said once, at the file
         if (!(d && d.errors) && m && fieldError(form, m[1], m[2])) { if (bar) bar.style.width = "0"; return; }
         showErrors(form, d && d.errors, msg);
         if (bar) bar.style.width = "0";
@@ -248,7 +250,7 @@
       let d = null;
       try { d = await r.json(); } catch (e) { d = null; }
       const msg = (d && d.error) || t("That did not work: reload the page and try again.");
-      const m = /^([a-z_]+): (.*)$/.exec(msg);
+      const m = /^([a-z_]+): ([\s\S]*)$/.exec(msg);
       if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
       return;
     }
@@ -416,6 +418,12 @@
     notice(form.querySelector(".notice"), "ok", r.data.message + (tz ? " " + t("Time zone %s filled in: tap “Save and apply” to keep it.").replace("%s", tz) : ""));
   });
 
+  // A new file chosen: the answer about the last one goes.
+  document.addEventListener("change", ev => {
+    const f = ev.target;
+    if (f.type === "file" && f.form && f.form.dataset.form === "upload" && f.id !== "fw") clearErrors(f.form);
+  });
+
   // Firmware: the chosen bundle's version against the installed one,
   // from its header, before anything is installed.
   const fw = document.getElementById("fw");
@@ -425,10 +433,12 @@
     row.hidden = true;
     document.getElementById("fw-downgrade").checked = false;
     document.getElementById("fw-reboot").hidden = true;
+    clearErrors(fw.form); // the last file's answer is not this one's
     notice(info, "", "");
     if (!fw.files.length) return;
     const fd = new FormData();
     fd.append("file", fw.files[0].slice(0, 1 << 20), "head");
+    fd.append("size", String(fw.files[0].size));
     let r;
     try {
       r = await fetch("/api/v1/firmware/inspect", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }, body: fd });

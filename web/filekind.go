@@ -1,0 +1,100 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+
+	"edgebox/internal/update"
+)
+
+// The wrong file in the right form is the most common upload mistake: a
+// VPN profile chosen as firmware, the firmware as a VPN profile, a
+// WireGuard config or the PDF of the instructions as either, a half
+// downloaded bundle. "This is not a …" alone leaves the installer to guess
+// what they chose; these say what the file is, where it belongs, and what
+// to choose instead.
+
+// fileKind names what head (the start of an uploaded file) is: bundle,
+// openvpn, wireguard, zip, gzip, pdf, image, office, json or "".
+func fileKind(head []byte) string {
+	t := bytes.TrimLeft(head, "\xef\xbb\xbf \t\r\n")
+	switch {
+	case bytes.HasPrefix(t, []byte(update.Magic)):
+		return "bundle"
+	case bytes.HasPrefix(t, []byte("PK\x03\x04")):
+		if bytes.Contains(head, []byte("word/")) || bytes.Contains(head, []byte("xl/")) {
+			return "office"
+		}
+		return "zip"
+	case bytes.HasPrefix(t, []byte("\x1f\x8b")):
+		return "gzip"
+	case bytes.HasPrefix(t, []byte("%PDF")):
+		return "pdf"
+	case bytes.HasPrefix(t, []byte("\x89PNG")), bytes.HasPrefix(t, []byte("\xff\xd8\xff")), bytes.HasPrefix(t, []byte("GIF8")):
+		return "image"
+	case bytes.HasPrefix(t, []byte("{")):
+		return "json"
+	}
+	s := string(head)
+	if strings.Contains(s, "[Interface]") && (strings.Contains(s, "PrivateKey") || strings.Contains(s, "[Peer]")) {
+		return "wireguard"
+	}
+	for _, l := range strings.Split(s, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && (f[0] == "remote" || f[0] == "client" || f[0] == "<ca>" || f[0] == "dev" && len(f) > 1 && strings.HasPrefix(f[1], "tun")) {
+			return "openvpn"
+		}
+	}
+	return ""
+}
+
+// notFirmware says what a file chosen as firmware is instead.
+func notFirmware(kind string) error {
+	switch kind {
+	case "openvpn":
+		return errors.New("this is an OpenVPN profile, not firmware: upload it under Setup → VPN; here choose the .bundle file of the release")
+	case "wireguard":
+		return errors.New("this is a WireGuard configuration, not firmware: choose the .bundle file of the release")
+	case "zip", "gzip":
+		return errors.New("this is a compressed archive, not the firmware itself: unpack it on your computer and choose the .bundle file inside")
+	case "pdf", "office", "image":
+		return errors.New("this is a document or a picture, not firmware: choose the .bundle file of the release")
+	case "json":
+		return errors.New("this is a settings backup, not firmware: restore it under Admin → Backup; here choose the .bundle file of the release")
+	}
+	return errors.New("this is not an edgebox firmware update: choose the .bundle file of the release")
+}
+
+// notProfile says what a file chosen as a VPN profile is instead, or nil
+// when it may be one (netctl's import judges it fully).
+func notProfile(kind string) error {
+	switch kind {
+	case "bundle":
+		return errors.New("this is a firmware update, not a VPN profile: install it under Admin → Firmware update; here choose the .ovpn file from your company")
+	case "wireguard":
+		return errors.New("this is a WireGuard configuration, not an OpenVPN profile: the box connects with OpenVPN only; ask your company for the .ovpn file")
+	case "pdf", "office", "image":
+		return errors.New("this is a document or a picture, not a VPN profile: choose the .ovpn file from your company")
+	case "json":
+		return errors.New("this is a settings backup, not a VPN profile: restore it under Admin → Backup; here choose the .ovpn file from your company")
+	}
+	return nil
+}
+
+// installWords puts what init says about a refused bundle into what
+// happened and what to do: "bundle truncated at chunk 3 of 470 (300000
+// bytes read): unexpected EOF; slot B was not armed" is a download cut
+// short.
+func installWords(err error) error {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "truncated") || strings.Contains(s, "unexpected EOF"):
+		return errors.New("the file is incomplete (its download was cut off): download it again and upload the whole file; nothing was changed on the box")
+	case strings.Contains(s, "does not match its signed hash") || strings.Contains(s, "data after its last chunk") || strings.Contains(s, "altered"):
+		return errors.New("the file is damaged: download it again and upload it; nothing was changed on the box")
+	case strings.Contains(s, "not signed") || strings.Contains(s, "signature") || strings.Contains(s, "unknown key"):
+		return errors.New("the file is not signed with a key this box trusts: use only the release from the vendor; nothing was changed on the box")
+	}
+	return err
+}
