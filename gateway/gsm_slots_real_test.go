@@ -248,6 +248,18 @@ func TestGSMPerSIM(t *testing.T) {
 				t.Errorf("the PBX's MESSAGE from SIM 2 has no %q", want)
 			}
 		}
+		// one text from one sender to both SIMs at once: the cards' PDUs
+		// (and so their ids) are the same, the PBX still gets both
+		uas = startSIPpAt(t, pbx, gsmPBXIP, "uas_sms_any_sim", 2)
+		sim1.control("sms +4915550003 an alle")
+		sim2.control("sms +4915550003 an alle")
+		uas.wait(t, 30*time.Second)
+		log = sippMessages(uas)
+		for _, want := range []string{"MESSAGE sip:sms1@", "MESSAGE sip:sms2@", "To: <sip:" + gsmSIM1Num + "@", "To: <sip:" + gsmSIM2Num + "@"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the same SMS to both SIMs: no %q at the PBX", want)
+			}
+		}
 		uac := startSIPpAt(t, pbx, gsmPBXIP, "uac_sms_202", 1, "-inf", injection(t, "+4917012345678;nur sim zwei"), gsmBoxIP+":5060")
 		uac.wait(t, 20*time.Second)
 		waitFor(t, 20*time.Second, "the SMS sent by SIM 2", func() bool { return sim2.sentSMS()["+4917012345678"] != "" })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -246,14 +247,15 @@ func (b *smsBridge) take(ev netapi.GSMEvent) error {
 		if ev.SMS == nil {
 			return nil
 		}
+		sim := b.simForSlot(ev.Slot)
+		id := simSMSID(sim, ev.SMS.ID)
 		b.mu.Lock()
-		done := b.takenLocked(ev.SMS.ID)
+		done := b.takenLocked(id)
 		b.mu.Unlock()
 		if done {
 			return nil // reconcile took it before its event came, or the reverse
 		}
-		sim := b.simForSlot(ev.Slot)
-		it := &smsItem{Key: storeKey("sms", ev.SMS.ID), Kind: "sms", SIM: sim, From: ev.SMS.From, Text: ev.SMS.Text,
+		it := &smsItem{Key: storeKey("sms", id), Kind: "sms", SIM: sim, From: ev.SMS.From, Text: ev.SMS.Text,
 			Time: ev.SMS.Time, Parts: ev.SMS.Parts, ID: ev.SMS.ID}
 		if it.Time.IsZero() {
 			it.Time = ev.Time
@@ -262,7 +264,7 @@ func (b *smsBridge) take(ev netapi.GSMEvent) error {
 			return err
 		}
 		b.mu.Lock()
-		b.markTakenLocked(ev.SMS.ID, ev.SMS.Received)
+		b.markTakenLocked(id, ev.SMS.Received)
 		b.mu.Unlock()
 		b.log.Info("SMS received", "from", it.From, "parts", it.Parts, "sim", sim)
 		if b.ami != nil {
@@ -276,6 +278,17 @@ func (b *smsBridge) take(ev netapi.GSMEvent) error {
 		b.reconcile()
 	}
 	return nil
+}
+
+// simSMSID tells apart received SMS of different SIMs: a card names a
+// message by the hash of its PDU, and one text sent by one sender to both
+// SIMs in the same second has the same PDU. The first SIM's keep the
+// card's id (as with one SIM, so nothing stored is taken twice).
+func simSMSID(sim int, id string) string {
+	if sim == 0 {
+		return id
+	}
+	return "sim" + strconv.Itoa(sim) + "-" + id
 }
 
 // simForSlot maps the modem of netctl's slot (an event's Slot) to a

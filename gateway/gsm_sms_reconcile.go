@@ -77,10 +77,11 @@ func (b *smsBridge) reconcileSlot(ask, slot string) {
 	if err != nil {
 		return
 	}
+	sim := b.simForSlot(slot)
 	sort.Slice(list, func(i, j int) bool { return list[i].Received.Before(list[j].Received) })
 	for _, m := range list {
 		b.mu.Lock()
-		skip := m.Outgoing || !m.Received.After(b.state.Since) || b.takenLocked(m.ID)
+		skip := m.Outgoing || !m.Received.After(b.state.Since) || b.takenLocked(simSMSID(sim, m.ID))
 		b.mu.Unlock()
 		if skip {
 			continue
