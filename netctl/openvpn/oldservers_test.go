@@ -36,13 +36,16 @@ func startOldServer(t testing.TB, tn *testNet, pki *testPKI, o oldSrv) *testServ
 	if cn == "" {
 		cn = "server"
 	}
-	var cert, key string
-	if o.ns {
-		cert, key = pki.issueNS(t, cn)
-	} else {
-		cert, key = pki.valid(t, cn, true)
+	files := map[string]string{}
+	if pki != nil { // else o.files brings ca.crt, server.crt and server.key
+		var cert, key string
+		if o.ns {
+			cert, key = pki.issueNS(t, cn)
+		} else {
+			cert, key = pki.valid(t, cn, true)
+		}
+		files = map[string]string{"ca.crt": pki.CA, "server.crt": cert, "server.key": key}
 	}
-	files := map[string]string{"ca.crt": pki.CA, "server.crt": cert, "server.key": key}
 	for k, v := range o.files {
 		files[k] = v
 	}

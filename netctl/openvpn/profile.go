@@ -98,17 +98,21 @@ func ParseProfile(data []byte, name string, files map[string][]byte) (*Profile, 
 		p.prof.Info.DevType = "tun"
 	}
 	p.convertCiphers()
+	p.allowWeakPKI()
 	p.prof.Text = []byte(p.out.String())
 	return p.prof, nil
 }
 
 type parser struct {
-	name  string
-	dir   string
-	files map[string][]byte
-	prof  *Profile
-	out   strings.Builder
-	errs  []error
+	weak           string // why the PKI is too weak for OpenSSL 3 (weakpki.go)
+	weakLine       int
+	hasCertProfile bool // the profile sets tls-cert-profile itself
+	name           string
+	dir            string
+	files          map[string][]byte
+	prof           *Profile
+	out            strings.Builder
+	errs           []error
 
 	sawRemote, sawClient bool
 	// What the cipher conversion needs to know (top level only).
@@ -319,6 +323,8 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 			p.emit(n, conv)
 			return
 		}
+	case "tls-cert-profile":
+		p.hasCertProfile = true
 	case "dhcp-option", "dns":
 		p.note("%s line %d: %q kept, but the box does not take DNS settings from a VPN: it keeps its uplink's DNS servers, so name servers behind the VPN by their address",
 			path.Base(p.name), n, text)
@@ -483,6 +489,7 @@ func (p *parser) block(n int, tag string, body []string, inConnection bool) {
 			p.fail(n, "<"+tag+">", "<%s> holds no PEM certificate", tag)
 			return
 		}
+		p.weakCerts(n, tag, content)
 		if tag == "cert" {
 			p.certInfo(content)
 		}
