@@ -61,10 +61,10 @@ func main() {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	modDir := "/lib/modules/" + unix.ByteSliceToString(uts.Release[:])
-	modulesLoaded, waitModule := loadModules(context.Background(), modDir, board, log)
+	mods := loadModules(context.Background(), modDir, board, clock, log)
 	// The watchdog is armed as soon as its driver is in (see liveness).
 	if board.Watchdog != "" {
-		waitModule(board.Watchdog)
+		mods.waitModule(board.Watchdog)
 	}
 	wdCtx, stopPetting := context.WithCancel(context.Background())
 	defer stopPetting()
@@ -73,8 +73,10 @@ func main() {
 	debugHangBoot(cl, log)
 	// /perm needs only its disk (its driver comes by hotplug) and ext4; its
 	// check and mount overlap the rest of the modules.
-	waitModule("ext4")
-	perm := setupPerm("/sys", "/dev", boards.CmdlineValue(cl, "edgebox.perm"), paths.PermDir(), e2fsprogs())
+	mods.waitModule("ext4")
+	tools := e2fsprogs()
+	tools.stillLooking = mods.startLater // a perm disk behind USB
+	perm := setupPerm("/sys", "/dev", boards.CmdlineValue(cl, "edgebox.perm"), paths.PermDir(), tools)
 	switch perm.state {
 	case permMounted:
 		log.Info("/perm mounted", "device", perm.device, "note", perm.note)
@@ -86,7 +88,7 @@ func main() {
 	}
 
 	clock.phase("perm")
-	modulesLoaded() // the firewall needs nftables, the services their NICs
+	mods.wait() // the firewall needs nftables, the services their NICs
 	clock.phase("modules")
 	if perm.state == permMounted {
 		bootslot.FactoryResetAtBoot(cl, log)
@@ -108,7 +110,11 @@ func main() {
 	if err := remote.SetTarget(cfg.System.Syslog); err != nil {
 		log.Warn("remote syslog", "err", err)
 	}
-	sup, err := newSupervisor(board.Name, remote, func(name string) { clock.phase("service-up-" + name) }, log)
+	onUp := allUp(len(boxServices()), mods.startLater)
+	sup, err := newSupervisor(board.Name, remote, func(name string) {
+		clock.phase("service-up-" + name)
+		onUp(name)
+	}, log)
 	if err != nil {
 		log.Error("service table is broken; nothing will run", "err", err)
 		select {}
@@ -116,6 +122,8 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go sup.Run(ctx)
+	// A service that never comes up must not keep the modem's drivers out.
+	time.AfterFunc(5*time.Second, mods.startLater)
 
 	live.set(sup.Heartbeat)
 	power := make(chan string, 1)

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"edgebox/internal/kmod"
+)
+
+// The boot loads its modules in two batches. The first holds what the
+// boot's critical path needs: the disk for /perm (its controller, sd_mod,
+// ext4), nftables for the boot firewall, the network cards and the
+// watchdog. The second (USB and the modem's drivers, PPP, tun, FAT, the
+// power button, sensors, LEDs) starts once the services are up. Under QEMU
+// without KVM the box has one slow CPU, and every module loaded on the way
+// to /healthz is CPU time the services' start waits for; on an APU it only
+// saves a little, but the order is the same.
+
+// earlyDevice reports whether a device's modalias is one the boot waits
+// for: a PCI mass-storage controller (class 01), network controller (02)
+// or SD host (08 05), or a virtio network or block device.
+func earlyDevice(modalias string) bool {
+	if rest, ok := strings.CutPrefix(modalias, "pci:"); ok {
+		i := strings.LastIndex(rest, "bc")
+		if i < 0 || len(rest) < i+8 { // bcCCscSS
+			return false
+		}
+		class, sub := rest[i+2:i+4], rest[i+6:i+8]
+		return class == "01" || class == "02" || class == "08" && sub == "05"
+	}
+	if rest, ok := strings.CutPrefix(modalias, "virtio:d"); ok {
+		return strings.HasPrefix(rest, "00000001v") || strings.HasPrefix(rest, "00000002v")
+	}
+	return false
+}
+
+// earlyModule reports whether a board module binding no device belongs to
+// the first batch: the filesystem and disk drivers /perm needs and the
+// nftables modules of the boot firewall (which must be in before any
+// interface gets an address).
+func earlyModule(name string) bool {
+	name = kmod.Name(name)
+	switch name {
+	case "ext4", "crc32c_generic", "sd_mod", "mmc_block":
+		return true
+	}
+	return name == "nf_tables" || strings.HasPrefix(name, "nft_") || strings.HasPrefix(name, "nf_")
+}
+
+// splitBootModules divides the boot's modules into the first batch and the
+// later one. A device-bound module is early when any device asking for it
+// is; the board's watchdog driver is always early (it is armed at once).
+func splitBootModules(l *kmod.Loader, modaliases, board []string, watchdog string) (first, later []string) {
+	var earlyDevs, lateDevs []string
+	for _, m := range modaliases {
+		if earlyDevice(m) {
+			earlyDevs = append(earlyDevs, m)
+		} else {
+			lateDevs = append(lateDevs, m)
+		}
+	}
+	var earlyBoard, lateBoard []string
+	for _, m := range board {
+		if earlyModule(m) {
+			earlyBoard = append(earlyBoard, m)
+		} else {
+			lateBoard = append(lateBoard, m)
+		}
+	}
+	first = l.BootModules(earlyDevs, earlyBoard)
+	for _, m := range l.BootModules(lateDevs, lateBoard) {
+		switch {
+		case slices.Contains(first, m):
+		case watchdog != "" && m == kmod.Name(watchdog):
+			first = append(first, m)
+		default:
+			later = append(later, m)
+		}
+	}
+	slices.Sort(first)
+	return first, later
+}
+
+// allUp returns an OnUp hook that calls then once, when n different
+// services have come up.
+func allUp(n int, then func()) func(name string) {
+	var mu sync.Mutex
+	up := map[string]bool{}
+	return func(name string) {
+		mu.Lock()
+		up[name] = true
+		done := len(up) == n
+		mu.Unlock()
+		if done {
+			then()
+		}
+	}
+}
