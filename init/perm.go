@@ -154,11 +154,16 @@ func setupPerm(sysRoot, devRoot, override, target string, tools permTools) permR
 	res := permResult{}
 	dev := override
 	var err error
-	deadline := time.Now().Add(10 * time.Second) // disks probe asynchronously
+	searched := time.Now()
+	deadline := searched.Add(10 * time.Second) // disks probe asynchronously
 	for dev == "" {
 		dev, err = findPerm(sysRoot, devRoot)
 		if err == nil || time.Now().After(deadline) {
 			break
+		}
+		if tools.stillLooking != nil && time.Since(searched) > time.Second {
+			tools.stillLooking()
+			tools.stillLooking = nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -191,6 +196,9 @@ func setupPerm(sysRoot, devRoot, override, target string, tools permTools) permR
 		}
 		res.note = "created a new perm filesystem on " + dev + " (first boot)"
 	case contentExt4:
+		if ext4Clean(readHead(dev, 2048), time.Now()) {
+			break // what e2fsck -p would find clean (permclean.go)
+		}
 		if out, err := tools.fsck(dev); err != nil {
 			res.state, res.note = permDamaged, fmt.Sprintf("filesystem check of %s found errors it could not fix: %v: %s", dev, err, out)
 			return readOnlyPerm(target, res)
@@ -215,6 +223,10 @@ func readOnlyPerm(target string, res permResult) permResult {
 type permTools struct {
 	mkfs func(dev string) ([]byte, error)
 	fsck func(dev string) ([]byte, error)
+	// stillLooking, if set, is called once when the perm device has not
+	// shown up after a second: its driver may be in the boot's later
+	// module batch (a disk behind USB), which then starts at once.
+	stillLooking func()
 }
 
 func e2fsprogs() permTools {

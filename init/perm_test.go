@@ -176,12 +176,26 @@ func TestSetupPermFormatsBlankOnly(t *testing.T) {
 	if os.Getuid() == 0 && res.state != permDamaged && res.state != permMounted {
 		t.Fatalf("result %+v", res)
 	}
-	// Second boot: now ext4, checked and never formatted again.
+	// Second boot: now ext4 and clean, so neither checked nor formatted.
 	formatted = ""
 	checked := false
 	tools.fsck = func(string) ([]byte, error) { checked = true; return nil, nil }
 	setupPerm(sys, dev, "", permTarget(t), tools)
-	if formatted != "" || !checked {
+	if formatted != "" || checked {
 		t.Fatalf("second boot formatted=%q checked=%v", formatted, checked)
+	}
+	// After a power cut the journal needs replaying: checked, not formatted.
+	f, err := os.OpenFile(filepath.Join(dev, "sda3"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := make([]byte, 4)
+	f.ReadAt(sb, 1024+0x60)
+	sb[0] |= 0x4 // EXT4_FEATURE_INCOMPAT_RECOVER
+	f.WriteAt(sb, 1024+0x60)
+	f.Close()
+	setupPerm(sys, dev, "", permTarget(t), tools)
+	if formatted != "" || !checked {
+		t.Fatalf("boot after a power cut formatted=%q checked=%v", formatted, checked)
 	}
 }
