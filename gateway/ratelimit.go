@@ -21,6 +21,7 @@ type rateLimiter struct {
 	buckets map[netip.Addr]*bucket
 	now     func() time.Time
 	lastGC  time.Time
+	onSweep func() // tests count sweeps
 }
 
 type bucket struct {
@@ -64,23 +65,35 @@ func (r *rateLimiter) blocked(src netip.Addr) bool {
 }
 
 func (r *rateLimiter) take(src netip.Addr, consume bool) bool {
+	// An IPv6 subscriber holds a whole /64: counted as one source, it
+	// cannot refill its tokens or fill the table by rotating addresses.
+	src = sourceKey(src)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	if now.Sub(r.lastGC) > time.Minute || len(r.buckets) > maxBuckets {
+	// At most one sweep a minute, even with the table full: a sweep per
+	// call would let a flood of spoofed sources burn the CPU.
+	if now.Sub(r.lastGC) > time.Minute {
 		for a, b := range r.buckets {
 			if now.Sub(b.last) > 2*time.Minute {
 				delete(r.buckets, a)
 			}
 		}
 		r.lastGC = now
-		if len(r.buckets) > maxBuckets {
-			// Under a wide scan: refuse new sources rather than grow.
-			return false
+		if r.onSweep != nil {
+			r.onSweep()
 		}
 	}
 	b := r.buckets[src]
 	if b == nil {
+		if !consume {
+			return true // nothing counted against it: no bucket needed
+		}
+		if len(r.buckets) >= maxBuckets {
+			// Under a wide scan: refuse new sources rather than grow;
+			// the known ones keep their buckets.
+			return false
+		}
 		b = &bucket{lim: rate.NewLimiter(r.limit, r.burst)}
 		r.buckets[src] = b
 	}
