@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"time"
 
 	"edgebox/api/netapi"
@@ -79,6 +80,13 @@ func (r realModems) forSlot(slot string) ModemOpener {
 // in its slot; the data modem falls back to the first one found (a box
 // with one card and a slot set against a wrong USB map).
 func (r realModems) pick(devs []modem.Device, cfg config.Modem) (modem.Device, error) {
+	// the data modem never takes a card a voice modem names by port
+	devs = slices.DeleteFunc(slices.Clone(devs), func(d modem.Device) bool {
+		return slices.ContainsFunc(cfg.VoiceModems, func(v config.VoiceModem) bool { return v.Port != "" && devPath(v.Port) == d.Port })
+	})
+	if len(devs) == 0 {
+		return modem.Device{}, fmt.Errorf("%w besides the voice modems' (network.modem.voice_modems)", modem.ErrNoModem)
+	}
 	if cfg.Slot == "" || r.slotOf == nil {
 		return devs[0], nil
 	}
