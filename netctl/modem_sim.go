@@ -40,11 +40,31 @@ func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string)
 		m.setState(ModemSIM, "the SIM is locked (PUK required); unlock it in a phone")
 		return s.wait(ctx, time.Minute)
 	case modem.SIMAbsent:
+		s.radioOnForSIM(ctx)
 		m.setState(ModemSIM, "no SIM card; insert one")
 		return s.wait(ctx, 10*time.Second)
+	case modem.SIMError:
+		s.radioOnForSIM(ctx)
 	}
 	m.setState(ModemSIM, "SIM "+string(sim.State))
 	return s.wait(ctx, 3*time.Second)
+}
+
+// radioOnForSIM turns the radio on when the SIM reads as missing or
+// failed: cards that power the SIM down with the radio (CFUN 0) say
+// NOT READY until it is on again, and the register step, which turns the
+// radio on too, is never reached without a SIM. RadioOn reads +CFUN?
+// first, so a card whose radio is on is left alone.
+func (s *modemSession) radioOnForSIM(ctx context.Context) {
+	if time.Since(s.radioAt) < radioOnAfter {
+		return
+	}
+	s.radioAt = time.Now()
+	c, cancel := cmdCtx(ctx)
+	defer cancel()
+	if err := s.drv.RadioOn(c); err != nil {
+		s.m.log.Warn("modem radio on", "err", err)
+	}
 }
 
 // readIdentity reads the modem's and SIM's identity into the status.

@@ -31,15 +31,27 @@ func (r *rig) modemWhy() string {
 // netctl must notice, say so, and turn the radio on again.
 func TestNamespaceModemRadioOffByItself(t *testing.T) {
 	t.Parallel()
-	for i, tc := range []struct{ profile, cfun string }{
-		{"huawei-me909s", "4"},
-		{"quectel-ec25", "0"},
-		{"dell-dw5550", "4"},
+	for i, tc := range []struct {
+		profile, cfun string
+		simOff        bool // the card powers its SIM down in CFUN 0
+	}{
+		{"huawei-me909s", "4", false},
+		{"quectel-ec25", "0", false},
+		{"dell-dw5550", "4", false},
+		{"quectel-ec25", "0", true},
+		{"huawei-me909s", "0", true},
 	} {
-		t.Run(tc.profile+"-cfun"+tc.cfun, func(t *testing.T) {
+		name := tc.profile + "-cfun" + tc.cfun
+		if tc.simOff {
+			name += "-sim-off"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, fmt.Sprintf("rb%d", i))
 			sim := r.startOnline("LTE up", tc.profile)
+			if tc.simOff {
+				sim.control("simoff on")
+			}
 			sim.control("radio " + tc.cfun)
 			r.waitFor("the radio turned on again", 90*time.Second, func() (bool, string) {
 				return sim.cfun() == 1, r.modemWhy()

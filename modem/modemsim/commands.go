@@ -432,6 +432,8 @@ func (s *Sim) cpin(op string, args []string) reply {
 	}
 	if op == "?" {
 		switch {
+		case s.faults.simOff && s.cfun == 0:
+			return ok("+CPIN: NOT READY")
 		case s.pinLeft == 0 && s.pukLeft > 0:
 			return ok("+CPIN: SIM PUK")
 		case s.pukLeft == 0:

@@ -21,7 +21,8 @@ fail PREFIX FINAL... the next command starting with PREFIX ends with FINAL (e.g.
 radio CFUN           the card sets +CFUN by itself (0, 1, 4) as after a firmware crash
 detach STAT          registration becomes STAT (0, 2, 3, 4) while the data link keeps its carrier
 attach               registration back to normal (after detach)
-pintries N           the SIM has N PIN attempts left (someone tried wrong PINs in a phone)`
+pintries N           the SIM has N PIN attempts left (someone tried wrong PINs in a phone)
+simoff on|off        in CFUN 0 the card powers its SIM down: +CPIN? says NOT READY`
 
 // answerFault is the pending faults of answers (guarded by Sim.mu).
 type answerFault struct {
@@ -31,6 +32,17 @@ type answerFault struct {
 	twiceN   int
 	failWhen string // command prefix, upper case
 	failWith string
+	// simOff: in CFUN 0 the SIM is powered down, as on cards whose
+	// minimum functionality includes the SIM interface.
+	simOff bool
+}
+
+// SIMOffInCFUN0 makes the card power its SIM down in CFUN 0 (+CPIN? then
+// says NOT READY until the radio is on again).
+func (s *Sim) SIMOffInCFUN0(on bool) {
+	s.mu.Lock()
+	s.faults.simOff = on
+	s.mu.Unlock()
 }
 
 // LateAnswers makes the next n answers to commands starting with prefix
@@ -177,6 +189,13 @@ func (s *Sim) faultControl(f []string, rest func(int) string) (out string, handl
 		return "", true, s.Detach(n)
 	case "attach":
 		s.Attach()
+	case "simoff":
+		switch rest(1) {
+		case "on", "off":
+			s.SIMOffInCFUN0(rest(1) == "on")
+		default:
+			return "", true, errors.New("simoff: want on or off")
+		}
 	case "pintries":
 		n, err := num(1)
 		if err != nil {
