@@ -242,8 +242,7 @@ func GatewayConfig(pbx string, maxCalls int) (config.Gateway, error) {
 	c.Media.PublicAddress = "127.0.0.1"
 	c.Media.RTPAddress = "127.0.0.1"
 	// below the ephemeral range (32768..): ports the pool cannot bind are skipped
-	c.Media.RTPPortMin = 22000
-	c.Media.RTPPortMax = min(22000+4*maxCalls+64, 32767)
+	c.Media.RTPPortMin, c.Media.RTPPortMax = freeRTPRange(4*maxCalls + 64)
 	// the box's call limit above the point's calls, with room for calls
 	// still hanging up while the next start
 	c.MaxCalls = min(maxCalls+64, 10000)
@@ -295,6 +294,29 @@ func startGateway(bin, dir string, cfg config.Gateway, run gatewayRun) (*Gateway
 		time.Sleep(20 * time.Millisecond)
 	}
 	return g, nil
+}
+
+// freeRTPRange is a range of n ports below the ephemeral range (32768..)
+// whose first ports are free: another benchmark's gateway on this
+// machine may hold a range (ports the pool cannot bind are skipped, so a
+// range taken whole would fail every call with "no media port").
+func freeRTPRange(n int) (lo, hi int) {
+	n = min(n, 32767-20000)
+	for start := 20000; start+n <= 32767; start += 512 {
+		free := true
+		for p := start; p < start+16 && free; p++ {
+			c, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				free = false
+				break
+			}
+			c.Close()
+		}
+		if free {
+			return start, start + n
+		}
+	}
+	return 20000, 20000 + n
 }
 
 func freeTCPPort() (int, error) {

@@ -226,7 +226,7 @@ func startJanus(n *JanusNet, dir string) (*Proc, error) {
 
 // runJanusPoint measures Janus at point p: a fresh SIPp and Janus in the
 // namespace, calldial's calls through Janus's API, then both stopped.
-func runJanusPoint(ctx context.Context, n *JanusNet, dir string, p Point, progress io.Writer) *Result {
+func runJanusPoint(ctx context.Context, n *JanusNet, dir string, p Point, lean bool, progress io.Writer) *Result {
 	res := &Result{Point: p}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		res.Error = err.Error()
@@ -256,6 +256,10 @@ func runJanusPoint(ctx context.Context, n *JanusNet, dir string, p Point, progre
 		// a second, would never hold the point's calls at once; the set-up
 		// points time and measure the whole: register, then call
 		JanusRegisterFirst: !p.Ramp,
+		// the lean caller works with Janus too: one nominating check
+		// and answers to libnice's, calldial the DTLS server (Janus
+		// answers setup:active)
+		Lean: lean,
 	})
 	if err != nil {
 		res.Error = err.Error()

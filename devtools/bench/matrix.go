@@ -124,7 +124,7 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 	benchtime := fs.String("benchtime", "1s", "go test -benchtime for the hot-path benchmarks")
 	verbose := fs.Bool("v", false, "progress line every second of each point")
 	only := fs.String("only", "", "run only the load points whose name contains one of these, comma-separated (\"x1500\", \"pinned,setup\"; \"=g711 x500\": that name only)")
-	pionCaller := fs.Bool("pion-caller", false, "calldial places the gateway's calls with a PeerConnection each instead of its lean caller")
+	pionCaller := fs.Bool("pion-caller", false, "calldial places the calls (gateway's and Janus's) with a PeerConnection each instead of its lean caller")
 	logs := fs.String("logs", "", "keep each point's gateway, Janus and SIPp config and logs under this directory")
 	withJanus := fs.Bool("janus", true, "run each point through Janus (Debian package janus) too, in network namespaces of the benchmark's own (needs root)")
 	if err := fs.Parse(args); err != nil {
@@ -185,7 +185,7 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 				rampFailed[p.Pinned] = rampFailed[p.Pinned] || p.Ramp
 			}
 			if *withJanus && p.Janus && ctx.Err() == nil {
-				r.Janus = janusPoint(ctx, jn, fmt.Sprintf("%s/p%02d-janus", dir, i), p, pw, janusRampFailed)
+				r.Janus = janusPoint(ctx, jn, fmt.Sprintf("%s/p%02d-janus", dir, i), p, !*pionCaller, pw, janusRampFailed)
 				janusRampFailed = janusRampFailed || p.Ramp && (r.Janus.Report == nil || r.Janus.Report.Answered*2 < r.Janus.Report.Attempted)
 				if rep := r.Janus.Report; rep != nil {
 					fmt.Fprintf(progress, "bench:   janus: answered %d/%d, loss %.4f%%\n", rep.Answered, rep.Attempted, rep.Media.LossPct)
@@ -310,14 +310,14 @@ func startPointRig(bin, dir string, p Point) (*Rig, string, error) {
 }
 
 // janusPoint runs point p through Janus, or says why it did not.
-func janusPoint(ctx context.Context, jn *JanusNet, dir string, p Point, progress io.Writer, rampFailed bool) *Result {
+func janusPoint(ctx context.Context, jn *JanusNet, dir string, p Point, lean bool, progress io.Writer, rampFailed bool) *Result {
 	switch {
 	case jn == nil:
 		return &Result{Point: p, Error: "not run: Janus's network namespaces could not be made (see above)"}
 	case p.Ramp && rampFailed:
 		return &Result{Point: p, Error: "not run: Janus answered under half the calls of the previous rate"}
 	}
-	return runJanusPoint(ctx, jn, dir, p, progress)
+	return runJanusPoint(ctx, jn, dir, p, lean, progress)
 }
 
 func calldialProcZero() calldial.ProcFigures { return calldial.ProcFigures{} }

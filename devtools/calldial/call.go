@@ -333,7 +333,7 @@ func (c *call) signal(ctx context.Context, tok gateway.AuthorizeResponse) string
 // offer sets up the call's socket and peer connection with one audio
 // track and returns the complete offer (or the failure cause).
 func (c *call) offer(ctx context.Context) (sdp, failure string) {
-	if c.run.opt.Lean && c.run.opt.Janus == "" {
+	if c.run.opt.Lean {
 		return c.leanOffer()
 	}
 	cn, err := newCallNet(c.run.recv, c.run.opt.Netns, c.run.opt.LocalIP, true)

@@ -309,7 +309,12 @@ func (c *call) janusReadLoop() {
 			end(gateway.Message{Reason: "janus signaling closed: " + shortErr(err)})
 			return
 		}
-		if m.JSEP != nil && m.JSEP.Type == "answer" && c.pc.RemoteDescription() == nil {
+		if m.JSEP != nil && m.JSEP.Type == "answer" && c.lean != nil {
+			if err := c.lean.answer(m.JSEP.SDP); err != nil {
+				end(gateway.Message{Reason: "answer not usable: " + shortErr(err)})
+				return
+			}
+		} else if m.JSEP != nil && m.JSEP.Type == "answer" && c.pc.RemoteDescription() == nil {
 			if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.JSEP.SDP}); err != nil {
 				end(gateway.Message{Reason: "answer not usable: " + shortErr(err)})
 				return
@@ -317,7 +322,9 @@ func (c *call) janusReadLoop() {
 		}
 		switch m.Janus {
 		case "trickle":
-			if m.Candidate != nil && m.Candidate.Candidate != "" {
+			if m.Candidate != nil && m.Candidate.Candidate != "" && c.lean != nil {
+				c.lean.candidate(m.Candidate.Candidate)
+			} else if m.Candidate != nil && m.Candidate.Candidate != "" {
 				c.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
 			}
 		case "hangup", "detached", "timeout":

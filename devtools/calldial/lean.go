@@ -34,7 +34,9 @@ import (
 // first packet on. Per call that leaves the call's own goroutine, a
 // reader of the socket's leftovers (STUN and DTLS) and nothing of pion
 // once the handshake is done: the load generator stays cheaper than the
-// gateway it measures. Janus keeps the pion caller (Options.Lean).
+// gateway it measures. With Janus, which answers setup:active and runs
+// full ICE (libnice), the same works: the lean call answers libnice's
+// checks (dtlssrtp.Lite) and is the DTLS server (Conn.Accept).
 
 // leanCert is the run's DTLS certificate for lean calls, with the
 // fingerprint its offers carry.
@@ -74,7 +76,8 @@ type leanCall struct {
 	dtlsIn chan []byte
 	done   chan struct{}
 
-	peer netip.AddrPort // the checked candidate, once ICE is up
+	peer   netip.AddrPort // the checked candidate, once ICE is up
+	server bool           // calldial is the DTLS server (the answer said setup:active)
 }
 
 // leanOffer opens the call's socket and returns its offer: one audio
@@ -170,8 +173,12 @@ func (l *leanCall) answer(raw string) error {
 		v, _ := sd.Attribute(key)
 		return v
 	}
-	if s := attr(sdp.AttrKeyConnectionSetup); s != "passive" {
-		return fmt.Errorf("answer has setup:%s; the lean caller is the DTLS client (passive wanted)", s)
+	switch s := attr(sdp.AttrKeyConnectionSetup); s {
+	case "passive":
+	case "active": // Janus: the box is the DTLS client, calldial the server
+		l.server = true
+	default:
+		return fmt.Errorf("answer has setup:%q; active or passive wanted", s)
 	}
 	alg, hexFP, _ := strings.Cut(attr("fingerprint"), " ")
 	if !strings.EqualFold(alg, "sha-256") {
@@ -298,6 +305,10 @@ func (l *leanCall) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if l.server {
+		// the box's ClientHello may come as soon as it sees the check
+		l.c.net.conn.Expect(peer)
+	}
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -330,23 +341,16 @@ func (l *leanCall) check(ctx context.Context) error {
 // session with the keys the call's keyring learnt.
 func (l *leanCall) handshake(ctx context.Context) error {
 	c := l.c
+	if l.server {
+		return l.accept(ctx)
+	}
 	pc := &leanPacketConn{l: l, closed: make(chan struct{}), dl: deadline.New()}
 	d, err := dtls.ClientWithOptions(pc, net.UDPAddrFromAddrPort(l.peer),
 		dtls.WithCertificates(c.run.leanCert.cert),
 		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
 		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
 		dtls.WithInsecureSkipVerify(true), // self-signed: checked against the answer instead
-		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				return errors.New("the box sent no certificate")
-			}
-			sum := crypto.SHA256.New()
-			sum.Write(raw[0])
-			if string(sum.Sum(nil)) != string(l.remoteFP) {
-				return errors.New("the box's certificate does not match the answer's fingerprint")
-			}
-			return nil
-		}),
+		dtls.WithVerifyPeerCertificate(l.verifyBox),
 		dtls.WithKeyLogWriter(c.net.keys),
 		dtls.WithLoggerFactory(pionErrors))
 	if err != nil {
@@ -369,6 +373,46 @@ func (l *leanCall) handshake(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("session: %v", err)
 	}
+	return l.opened(s)
+}
+
+// verifyBox checks the box's DTLS certificate against its answer.
+func (l *leanCall) verifyBox(raw [][]byte, _ [][]*x509.Certificate) error {
+	if len(raw) == 0 {
+		return errors.New("the box sent no certificate")
+	}
+	sum := crypto.SHA256.New()
+	sum.Write(raw[0])
+	if string(sum.Sum(nil)) != string(l.remoteFP) {
+		return errors.New("the box's certificate does not match the answer's fingerprint")
+	}
+	return nil
+}
+
+// accept answers the box's DTLS handshake as the server (Janus answers
+// setup:active), as the gateway's lean side does.
+func (l *leanCall) accept(ctx context.Context) error {
+	c := l.c
+	s, d, err := c.net.conn.Accept(ctx, l.peer,
+		dtls.WithCertificates(c.run.leanCert.cert),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
+		dtls.WithClientAuth(dtls.RequireAnyClientCert),
+		dtls.WithInsecureSkipVerify(true),
+		dtls.WithVerifyPeerCertificate(l.verifyBox),
+		dtls.WithLoggerFactory(pionErrors))
+	if err != nil {
+		return fmt.Errorf("DTLS: %v", err)
+	}
+	// keys learnt: the handshake's state goes, unsent close_notify and all
+	c.net.conn.Forget(l.peer, d)
+	return l.opened(s)
+}
+
+// opened makes s the call's SRTP: the echoes decrypted into the call's
+// media, and the pacer's packets sent through it.
+func (l *leanCall) opened(s *dtlssrtp.Session) error {
+	c := l.c
 	s.ReceiveRTCP(nil)
 	s.ReceiveAny(c.media.onFastEcho)
 	c.fmu.Lock()

@@ -63,10 +63,10 @@ type Options struct {
 	Netns   string
 	LocalIP netip.Addr
 
-	// Lean places the gateway's calls without a PeerConnection each
-	// (lean.go): one check, pion/dtls and a dtlssrtp session per call,
-	// their sockets on the run's one poller. Calls through Janus always
-	// use pion.
+	// Lean places the calls without a PeerConnection each (lean.go): one
+	// check, pion/dtls and a dtlssrtp session per call, their sockets on
+	// the run's one poller. It works with Janus too (calldial is then
+	// the DTLS server, as Janus answers setup:active).
 	Lean bool
 
 	// Progress receives a line per second while the run goes (nil: none).
