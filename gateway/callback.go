@@ -164,7 +164,8 @@ func (s *Service) authorizeCallback(w http.ResponseWriter, r *http.Request, req 
 	grant := callGrant{From: req.From, Context: req.Context, Expires: exp, KeyName: key.Name, TURNTag: newTURNTag(), Receive: true}
 	tok, err := s.tokens.issue(grant)
 	if err != nil {
-		s.portalRefuse(w, r, http.StatusInternalServerError, "internal", err)
+		code, reason := issueRefusal(err)
+		s.portalRefuse(w, r, code, reason, err)
 		return
 	}
 	s.metrics.tokensIssued.Inc()

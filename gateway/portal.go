@@ -259,7 +259,8 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	grant := callGrant{From: req.From, Destination: req.Destination, Context: req.Context, Expires: exp, KeyName: key.Name, TURNTag: newTURNTag()}
 	tok, err := s.tokens.issue(grant)
 	if err != nil {
-		s.portalRefuse(w, r, http.StatusInternalServerError, "internal", err)
+		code, reason := issueRefusal(err)
+		s.portalRefuse(w, r, code, reason, err)
 		return
 	}
 	s.metrics.tokensIssued.Inc()

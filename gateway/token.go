@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -42,6 +43,24 @@ type tokenStore struct {
 	grants map[[32]byte]callGrant
 	bySIP  map[string][32]byte // SIPUser -> key of grants
 	now    func() time.Time
+	lastGC time.Time
+}
+
+// maxGrants bounds the tokens outstanding (issued, unused, unexpired). An
+// API key holder could otherwise mint tokens as fast as the portal
+// answers and fill the gateway's memory until the first ones expire;
+// and a sweep of the whole store on every issue made each request cost
+// more as the store grew. Far above what the box's calls need.
+const maxGrants = 10000
+
+var errTooManyTokens = errors.New("too many call tokens are outstanding (issued and neither used nor expired): retry when some have been used or have expired")
+
+// issueRefusal is the portal's status and metric reason for an issue error.
+func issueRefusal(err error) (int, string) {
+	if errors.Is(err, errTooManyTokens) {
+		return http.StatusServiceUnavailable, "too_many_tokens"
+	}
+	return http.StatusInternalServerError, "internal"
 }
 
 // newTokenStore returns an empty store.
@@ -61,7 +80,14 @@ func (s *tokenStore) issue(g callGrant) (string, error) {
 	g.sipHA1 = sipHA1(g.SIPUser, tok)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.gcLocked()
+	now := s.now()
+	if len(s.grants) >= maxGrants || now.Sub(s.lastGC) >= time.Second {
+		s.gcLocked()
+		s.lastGC = now
+	}
+	if len(s.grants) >= maxGrants {
+		return "", errTooManyTokens
+	}
 	s.grants[h] = g
 	s.bySIP[g.SIPUser] = h
 	return tok, nil
