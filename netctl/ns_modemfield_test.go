@@ -205,3 +205,26 @@ func TestNamespaceModemAPNNeedsLogin(t *testing.T) {
 		})
 	}
 }
+
+// TestNamespaceModemKilledWhileConnected: netctl is killed -9 while the
+// card is connected, so the card keeps its data session (and its radio)
+// with nobody owning it; the next netctl must take over or redial, not
+// fail on "already connected".
+func TestNamespaceModemKilledWhileConnected(t *testing.T) {
+	t.Parallel()
+	for i, profile := range []string{"huawei-me909s", "quectel-ec25", "dell-dw5550", "generic"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, fmt.Sprintf("kc%d", i))
+			sim := r.startOnline("LTE up", profile)
+			r.proc.Process.Signal(syscall.SIGKILL)
+			<-r.procDone
+			r.proc = nil
+			if c := sim.cfun(); c != 1 {
+				t.Fatalf("CFUN %d after kill -9: the rig did not leave the radio on", c)
+			}
+			r.startNetctl()
+			r.waitOnline("LTE up after netctl was killed while connected", 90*time.Second)
+		})
+	}
+}
