@@ -282,3 +282,67 @@ func TestFileKindAndInstallWords(t *testing.T) {
 		}
 	}
 }
+
+// Two tabs on one box, and a reload mid-step. The tab loaded first saves
+// only what was changed in it, so it does not put back the APN it showed
+// over the one the other tab saved meanwhile (before, it sent every field
+// and the APN saved in tab B was lost); and what was typed but not saved
+// comes back after a reload, with a notice that it is not saved.
+func TestBrowserPhoneTwoTabsAndReload(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateNoProfile}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	a := phone(t)
+	apn, pin := `[data-path="network.modem.apn"]`, `[data-path="network.modem.pin"]`
+	do(t, a, "login", append(login(httpsURL), waitURL("/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS(apn)))...)
+	b, cancel := chromedp.NewContext(a) // a second tab of the same browser
+	defer cancel()
+	do(t, b, "tab B saves the APN", chromedp.Navigate(httpsURL+"/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS(apn)),
+		chromedp.SendKeys(chromedp.CSS(apn), "b.example"), chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"))
+	do(t, a, "tab A saves the PIN", chromedp.SendKeys(chromedp.CSS(pin), "1234"), chromedp.Click(chromedp.CSS("#step-submit")),
+		waitText("#step-form .notice", "Saved"), snap(dir, "68-tab-a-saved-pin"))
+	// The SIM's APN suggestion is not a notice the answer may overwrite.
+	if s := textOf(b, "#apn-suggest"); !strings.Contains(s, "its usual APN is") {
+		t.Errorf("after a save the APN suggestion says %q", s)
+	}
+	c, _ := config.Load(e.srv.opt.ConfigPath)
+	if c.Network.Modem.APN != "b.example" || c.Network.Modem.PIN != "1234" {
+		t.Errorf("after both tabs saved: APN %q PIN %q, want b.example and 1234", c.Network.Modem.APN, c.Network.Modem.PIN)
+	}
+	do(t, a, "reload mid-step", chromedp.Navigate(httpsURL+"/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS(apn)),
+		runJS(`document.querySelector('[data-path="network.modem.apn"]').value = ""`), chromedp.SendKeys(chromedp.CSS(apn), "typed.not.saved"),
+		chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(apn)), waitText("#step-form .notice", "not saved yet"), snap(dir, "69-reload-draft-back"))
+	if v := valueOf(a, apn); v != "typed.not.saved" {
+		t.Errorf("after a reload the APN field shows %q", v)
+	}
+	do(t, a, "save the draft", chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"),
+		chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(apn)))
+	if n := visibleNotices(a); len(n) > 0 && strings.Contains(strings.Join(n, " "), "not saved yet") {
+		t.Errorf("a saved draft comes back: %q", n)
+	}
+}
+
+// The installer who lost the password, on a German phone: the reset page
+// (and a mistyped address) are German. Before, the reset page was English
+// whatever the language.
+func TestBrowserPhoneGermanResetPage(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	de := germanPhone(t)
+	do(t, de, "reset page", chromedp.Navigate(httpsURL+"/reset"), chromedp.WaitVisible(chromedp.CSS("#reset-submit")), snap(dir, "70-reset-de"))
+	m := textOf(de, "main")
+	for _, want := range []string{"Das Admin-Passwort zurücksetzen", "Ein Zurücksetzen braucht jemanden an der Box", "Code von der Box", "Das neue Passwort setzen"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("the reset page lacks %q: %q", want, m)
+		}
+	}
+	do(t, de, "mistyped address", chromedp.Navigate(httpsURL+"/dashbord"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	if m := textOf(de, "main"); !strings.Contains(m, "Nicht gefunden") || !strings.Contains(m, "Unter /dashbord gibt es keine Seite") {
+		t.Errorf("a mistyped address shows %q", m)
+	}
+}

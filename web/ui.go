@@ -219,7 +219,7 @@ func (s *Server) uiRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /signal", s.pageAuth(s.pageSignal))
 	m.HandleFunc("GET /admin", s.pageAuth(s.pageAdmin))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Data: "There is no page at " + r.URL.Path + "."})
+		s.render(w, r, http.StatusNotFound, "message", page{Title: "Not found", Data: trf(langOf(r), "There is no page at %s: check the address, or go to the start page.", r.URL.Path)})
 	})
 }
 

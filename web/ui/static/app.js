@@ -100,13 +100,27 @@
     notice(box, "warn", box.textContent + " " + t("Still waiting after 90 s: check the dashboard."));
   }
 
+  // A config form sends only what was changed on this page: a second tab,
+  // or a page left open since the morning, must not put back the values
+  // it showed when it was loaded over what was saved since.
+  const shown = el => JSON.stringify(valueOf(el));
+  document.querySelectorAll('form[data-form="config"] [data-path]').forEach(el => { el.dataset.orig = shown(el); });
+
   async function submitConfig(form) {
     clearErrors(form);
     const settings = {};
     form.querySelectorAll("[data-path]").forEach(el => {
       if (el.dataset.secret && el.value === "") return; // unchanged
+      if (!el.dataset.secret && shown(el) === el.dataset.orig) return;
       settings[el.dataset.path] = valueOf(el);
     });
+    const check = document.getElementById("check");
+    if (!Object.keys(settings).length) {
+      dropDraft(form);
+      notice(form.querySelector(".notice"), "ok", t("Nothing to save: the box already has these values."));
+      if (check && form.dataset.step) pollCheck(check, form.dataset.step);
+      return;
+    }
     const r = await api("POST", "/api/v1/config/set", { settings });
     if (!r.ok) {
       showErrors(form, r.data && r.data.errors, (r.data && r.data.error) || t("Not saved: the box refused the change. Reload the page and try again."));
@@ -118,12 +132,46 @@
       const el = form.querySelector('[data-path="' + CSS.escape(p) + '"]');
       if (el && !el.dataset.secret) el.value = Array.isArray(v) ? v.join(", ") : v;
     });
+    form.querySelectorAll("[data-path]").forEach(el => { el.dataset.orig = shown(el); });
+    dropDraft(form);
     let msg = t("Saved and applied.");
     if (r.data.reload_errors && r.data.reload_errors.length) msg = t("Saved. It takes effect when the box restarts: the running services could not be asked to apply it now.");
     notice(form.querySelector(".notice"), "ok", msg);
-    const check = document.getElementById("check");
     if (check && form.dataset.step) pollCheck(check, form.dataset.step);
   }
+
+  // Drafts: what was typed in a setup step and not saved survives a
+  // reload (or the phone's browser dropping the tab), in this tab only;
+  // secrets are never kept.
+  const draftKey = form => "draft:" + location.pathname + "#" + (form.id || "");
+  function dropDraft(form) { try { sessionStorage.removeItem(draftKey(form)); } catch (e) { /* private mode */ } }
+  document.querySelectorAll('form[data-form="config"][data-step]').forEach(form => {
+    const save = () => {
+      const d = {};
+      form.querySelectorAll("[data-path]").forEach(el => {
+        if (!el.dataset.secret && shown(el) !== el.dataset.orig) d[el.dataset.path] = el.type === "checkbox" ? el.checked : el.value;
+      });
+      try {
+        if (Object.keys(d).length) sessionStorage.setItem(draftKey(form), JSON.stringify(d));
+        else sessionStorage.removeItem(draftKey(form));
+      } catch (e) { /* private mode */ }
+    };
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+    let d = null;
+    try { d = JSON.parse(sessionStorage.getItem(draftKey(form)) || "null"); } catch (e) { d = null; }
+    if (!d) return;
+    let back = 0;
+    Object.entries(d).forEach(([p, v]) => {
+      const el = form.querySelector('[data-path="' + CSS.escape(p) + '"]');
+      if (!el) return;
+      if (el.type === "checkbox") el.checked = v; else el.value = v;
+      back++;
+    });
+    if (!back) return;
+    form.dataset.dirty = "1";
+    notice(form.querySelector(".notice"), "warn", t("What you typed here before the page was reloaded is back, but not saved yet: check it and tap “Save and apply”."));
+  });
 
   // countdown keeps a "wait N s" message current until the wait is over.
   function countdown(el, msg, sec) {
