@@ -85,7 +85,9 @@ var secretAT = func() *regexp.Regexp {
 		}
 		names = append(names, b.String())
 	}
-	return regexp.MustCompile(`(?i)((?:` + strings.Join(names, "|") + `)\s*=)[^;]*`)
+	// The arguments run to the next ';' outside quotes: a password may
+	// hold one (an unterminated quote runs to the end of the line).
+	return regexp.MustCompile(`(?i)((?:` + strings.Join(names, "|") + `)\s*=)(?:"[^"]*"?|[^;"])*`)
 }()
 
 // RedactAT hides PINs, PUKs and passwords in a command line, for logs and
