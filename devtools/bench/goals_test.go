@@ -1,6 +1,11 @@
 package bench
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +70,33 @@ func TestGoals(t *testing.T) {
 	}
 	if callsPerCore(6.25) != 1600 {
 		t.Errorf("6.25 µs/pkt: %d calls, want 1600", callsPerCore(6.25))
+	}
+}
+
+// TestReprint prints the table of a saved run (-from), and refuses a file
+// that is not one.
+func TestReprint(t *testing.T) {
+	res := Results{Host: "saved", Load: []Result{{Point: Point{Name: "pinned g711 x200", Codec: "pcmu", Concurrency: 200, Total: 200, Pinned: true},
+		Report: &calldial.Report{Attempted: 200, Answered: 200, PeakHeld: 200, Gateway: &calldial.ProcFigures{USPerPacket: 5}}}}}
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := Main(context.Background(), []string{"-from", path}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "edgebox bench on saved") || !strings.Contains(out.String(), "2000 derived") {
+		t.Errorf("table of the saved run:\n%s", out.String())
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte("{\"load\": ["), 0o644)
+	if err := Main(context.Background(), []string{"-from", bad}, &out, io.Discard); err == nil || !strings.Contains(err.Error(), "not a saved run") {
+		t.Errorf("a truncated file: %v", err)
 	}
 }

@@ -127,8 +127,12 @@ func Main(ctx context.Context, args []string, out, progress io.Writer) error {
 	pionCaller := fs.Bool("pion-caller", false, "calldial places the calls (gateway's and Janus's) with a PeerConnection each instead of its lean caller")
 	logs := fs.String("logs", "", "keep each point's gateway, Janus and SIPp config and logs under this directory")
 	withJanus := fs.Bool("janus", true, "run each point through Janus (Debian package janus) too, in network namespaces of the benchmark's own (needs root)")
+	from := fs.String("from", "", "print the table of a run saved with -json (this file) instead of running")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *from != "" {
+		return reprint(*from, out)
 	}
 	res := Results{Started: time.Now()}
 	res.Host, _ = os.Hostname()
@@ -321,3 +325,19 @@ func janusPoint(ctx context.Context, jn *JanusNet, dir string, p Point, lean boo
 }
 
 func calldialProcZero() calldial.ProcFigures { return calldial.ProcFigures{} }
+
+// reprint writes the table of a saved run (-json), its goal rows made
+// anew so a saved run shows the current table.
+func reprint(path string, out io.Writer) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var res Results
+	if err := json.Unmarshal(data, &res); err != nil {
+		return fmt.Errorf("%s is not a saved run of calldial bench -json: %w", path, err)
+	}
+	res.Targets, res.Goals = targets(res), goals(res)
+	PrintTable(out, res)
+	return nil
+}
