@@ -25,8 +25,12 @@ const (
 	ErrTLSKeyMismatch   = "TLS handshake failed: the tls-auth/tls-crypt key does not match the server's"
 	ErrCipher           = "TLS handshake failed: the box and the server share no data cipher; update the profile's data-ciphers"
 	ErrPingTimeout      = "connection lost: the VPN server stopped answering; reconnecting"
-	ErrKeyLoad          = "the profile's key or certificate cannot be loaded; import the profile again"
-	ErrProxySilent      = "HTTP proxy not answering"
+	// ErrNothingPasses replaces ErrPingTimeout when the tunnel drops
+	// within quickDrop of coming up: the server answers the handshake,
+	// but none of its packets can be read afterwards.
+	ErrNothingPasses = "connection lost right after it came up: nothing the VPN server sends through the tunnel can be read. Most often the server uses compression and the profile does not, or the other way round: copy the server's comp-lzo or compress line into the profile (or its fragment and tun-mtu lines)"
+	ErrKeyLoad       = "the profile's key or certificate cannot be loaded; import the profile again"
+	ErrProxySilent   = "HTTP proxy not answering"
 )
 
 var (

@@ -358,6 +358,9 @@ type session struct {
 	holdUntil time.Time
 	// proxyShown is the proxy wait already put in the status.
 	proxyShown time.Time
+	// connectedAt is when this openvpn last reached CONNECTED: a
+	// ping-restart soon after it means nothing passes (ErrNothingPasses).
+	connectedAt time.Time
 	// endedBy is why the manager stopped this openvpn: its error, or
 	// endedByReconnect. What openvpn flushes as it exits must not
 	// replace it.
@@ -761,6 +764,7 @@ func (m *Manager) onState(s *session, e StateEvent) {
 	}
 	if e.Name == StateConnected {
 		s.connected = true
+		s.connectedAt = time.Now()
 	}
 	m.update(func(st *Status) {
 		st.State, st.Detail = e.Name, e.Detail
@@ -809,12 +813,19 @@ func (m *Manager) onLog(s *session, e LogEvent) {
 	if msg == ErrTLSFailed && s.certExpired {
 		msg = ErrCertExpired
 	}
+	if msg == ErrPingTimeout && !s.connectedAt.IsZero() && time.Since(s.connectedAt) < quickDrop {
+		msg = ErrNothingPasses
+	}
 	if msg == "" || explainKeep(s.attemptErr, msg) {
 		return
 	}
 	s.attemptErr = msg
 	m.setError(msg)
 }
+
+// quickDrop: a tunnel lost this soon after it came up never carried
+// anything the box could read.
+const quickDrop = 45 * time.Second
 
 // releaseHold lets openvpn make its next attempt.
 func (m *Manager) releaseHold(s *session) {

@@ -314,3 +314,37 @@ func TestOldServerProfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCompressionMismatchSaysWhy: a 2.3 server with comp-lzo and a profile
+// without it (or the other way round) connect, but the server drops every
+// packet the box sends ("Bad LZO decompression header byte"): openvpn
+// shows CONNECTED while nothing passes. The status must say it is the
+// compression, and what to add.
+func TestCompressionMismatchSaysWhy(t *testing.T) {
+	tn := newTestNet(t)
+	pki := newTestPKI(t)
+	ta := staticKey(t)
+	startOldServer(t, tn, pki, oldSrv{files: map[string]string{"ta.key": ta}, lines: []string{
+		"proto udp", "tls-auth ta.key 0", "comp-lzo", "data-ciphers AES-256-GCM:AES-256-CBC",
+	}})
+	cert, key := pki.valid(t, "box-nolzo", false)
+	prof := strings.Join([]string{
+		"client", "dev tun", "proto udp", "remote " + tn.srvIP + " 1194", "nobind", "remote-cert-tls server",
+		inlineBlock("ca", pki.CA), inlineBlock("cert", cert), inlineBlock("key", key),
+		inlineBlock("tls-auth", ta), "key-direction 1",
+	}, "\n") + "\n"
+	m := newTestManager(t, tn, Options{})
+	if _, err := m.ImportWithCredentials(strings.NewReader(prof), "nolzo.ovpn", Credentials{}); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	runManager(t, m)
+	m.SetUplink(true, "wan")
+	waitStatus(t, m, 30*time.Second, "CONNECTED", connected)
+	// Traffic: the server cannot read it.
+	out, perr := exec.Command("ip", "netns", "exec", tn.cli, "ping", "-c", "3", "-i", "0.3", "-W", "1", tn.tunNet+".1").CombinedOutput()
+	t.Logf("ping: %v\n%s", perr, out)
+	st := waitStatus(t, m, 20*time.Second, "the compression mismatch in words", func(st Status) bool {
+		return strings.Contains(st.LastError, "compression") && strings.Contains(st.LastError, "comp-lzo")
+	})
+	t.Logf("shown: %s", st.LastError)
+}
