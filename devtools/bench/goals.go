@@ -145,7 +145,15 @@ func goals(res Results) []GoalRow {
 		} else {
 			row.Now += "; "
 		}
-		row.Now += fmt.Sprintf("direct at %d pinned: %s, %d held", largest.Point.Concurrency, loadLine(largest), largest.Report.PeakHeld)
+		// the direct runs: the largest the pinned gateway carried clean,
+		// and the largest tried
+		cleanest := 0
+		for i, r := range res.Load {
+			if r.Point.Pinned && !r.Point.Ramp && r.Report != nil && clean(&res.Load[i]) {
+				cleanest = max(cleanest, r.Point.Concurrency)
+			}
+		}
+		row.Now += fmt.Sprintf("direct: clean up to %d pinned; at %d pinned: %s, %d held", cleanest, largest.Point.Concurrency, loadLine(largest), largest.Report.PeakHeld)
 	}
 	rows = append(rows, row)
 
