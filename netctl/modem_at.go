@@ -140,7 +140,10 @@ func unsafeATPart(p atPart) string {
 	if p.rest == "?" || p.rest == "=?" {
 		return "" // a query changes nothing
 	}
-	return unsafeAT[p.name]
+	if why := unsafeAT[p.name]; why != "" {
+		return why
+	}
+	return harmlessAT(p) // modem_at_safe.go
 }
 
 // redactAT hides PINs, PUKs and passwords in a command line for logs.
