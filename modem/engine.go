@@ -75,7 +75,8 @@ type EngineConfig struct {
 // password, wherever they are in a command line and however spaced.
 var secretAT = func() *regexp.Regexp {
 	var names []string
-	for _, n := range []string{"+CPIN", "^CPIN", "+CPWD", "+CLCK", "*EIAAUW", "+CGAUTH", "+QICSGP", "^NDISDUP", "+CUSD"} {
+	for _, n := range []string{"+CPIN", "^CPIN", "+CPWD", "+CLCK", "*EIAAUW", "+CGAUTH", "+QICSGP", "^NDISDUP", "+CUSD",
+		"+CSIM", "+CGLA", "$QCPDPP", "^AUTHDATA"} { // raw SIM APDUs carry PINs; vendors' APN credentials
 		var b strings.Builder
 		for i, r := range n {
 			if i > 0 {

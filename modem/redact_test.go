@@ -26,3 +26,18 @@ func TestRedactATQuotedSemicolon(t *testing.T) {
 		t.Errorf("redaction ate or kept too much: %q", r)
 	}
 }
+
+// TestRedactATRawSIMAndVendorCredentials: a VERIFY APDU through +CSIM or
+// +CGLA carries the PIN in hex, and Sierra's $QCPDPP and Huawei's
+// ^AUTHDATA carry APN passwords: all passthrough-able with the unsafe
+// flag, all logged. Before, they were logged as typed.
+func TestRedactATRawSIMAndVendorCredentials(t *testing.T) {
+	for _, c := range []string{
+		`AT+CSIM=26,"002000010831323334FFFFFFFF"`, `AT+CGLA=1,26,"002000010831323334FFFFFFFF"`,
+		`AT$QCPDPP=1,1,"31323334","user"`, `AT^AUTHDATA=1,1,"","31323334","user"`,
+	} {
+		if r := RedactAT(c); strings.Contains(r, "31323334") {
+			t.Errorf("%q logged as %q", c, r)
+		}
+	}
+}
