@@ -346,3 +346,39 @@ func TestBrowserPhoneGermanResetPage(t *testing.T) {
 		t.Errorf("a mistyped address shows %q", m)
 	}
 }
+
+// Wrong passwords on a German phone: each refusal is German and says what
+// to do, and the lockout counts down in German. Before, both were
+// English, and the countdown only read English ("wait N s").
+func TestBrowserPhoneGermanLockout(t *testing.T) {
+	e := newTestEnv(t, false, Options{Lockout: time.Minute})
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	de := germanPhone(t)
+	do(t, de, "login page", chromedp.Navigate(httpsURL+"/login"), chromedp.WaitVisible(chromedp.CSS("#login-submit")))
+	for i := 1; i <= 5; i++ {
+		do(t, de, "wrong", chromedp.SetValue(chromedp.CSS("#pw"), fmt.Sprintf("wrong password %d", i)), chromedp.Click(chromedp.CSS("#login-submit")),
+			waitText("form .notice", "falscher Benutzername oder falsches Passwort: der Benutzername ist admin"),
+			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				return testenv.Until(20*time.Second, "the refusal counted", testenv.Cond(func() bool { return e.srv.limiter.attempts("127.0.0.1") >= i }))
+			}))
+		if i == 2 {
+			do(t, de, "shot", snap(dir, "71-login-wrong-twice-de"))
+		}
+	}
+	do(t, de, "right one, locked", chromedp.SetValue(chromedp.CSS("#pw"), testPassword), chromedp.Click(chromedp.CSS("#login-submit")),
+		waitText("form .notice", "zu viele Fehlversuche"))
+	first := textOf(de, "form .notice")
+	do(t, de, "count down", chromedp.Sleep(2500*time.Millisecond), snap(dir, "72-login-locked-de"))
+	later := textOf(de, "form .notice")
+	sec := func(s string) (n int) {
+		if i := strings.Index(s, "warten Sie "); i >= 0 {
+			fmt.Sscanf(s[i+len("warten Sie "):], "%d", &n)
+		}
+		return n
+	}
+	if sec(first) < 50 || sec(later) >= sec(first) {
+		t.Errorf("lockout notice %q then %q", first, later)
+	}
+}

@@ -45,7 +45,7 @@ func trMessage(lang, msg string) string {
 
 // fieldName is a config path or form field before ": " (network.modem.pin,
 // gateway.sip.listen[0].interface, file).
-var fieldName = regexp.MustCompile(`^[a-z_]+(?:\[\d+\])?(?:\.[a-z_0-9]+(?:\[\d+\])?)*$`)
+var fieldName = regexp.MustCompile(`^[a-z_][a-z_0-9]*(?:\[\d+\])?(?:\.[a-z_0-9]+(?:\[\d+\])?)*$`)
 
 // verbRE is a fmt verb in a catalog key.
 var verbRE = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)

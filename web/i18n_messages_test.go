@@ -2,8 +2,14 @@ package web
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A config check's English, with its values, reads as what to do in
@@ -51,5 +57,61 @@ func TestAPIErrorInPageLanguage(t *testing.T) {
 		body: `{"username":"admin","password":"wrong-wrong-wrong"}`, hdr: map[string]string{"Accept-Language": "de-DE,de;q=0.9"}})
 	if code != 401 || !strings.Contains(body, "falscher Benutzername oder falsches Passwort") {
 		t.Errorf("German login refusal: %d %s", code, body)
+	}
+}
+
+// apiOnly are errors only API clients get (a page never sends such a
+// request): they may stay English.
+var apiOnly = []string{
+	"only answered on the LAN or VPN interfaces", "give at least one path and value", "service name %q is not valid",
+	"not a sequence number", "use 0..10000", "empty or overlong config path", "config path %q: %q is not a field name (lower case, digits, _ and [N])",
+	"no IPv4 address", `send the first MiB of the bundle as the form's file \"file\"`, "", "send the body as application/json",
+	"cannot listen on ", "malformed basic credentials", "unsupported Authorization scheme: use Bearer TOKEN", "not a service name",
+	"bad path", "use %s for %s", "certificate expired on %s", "no such API endpoint: see docs/openapi.yaml", "no such setup step",
+	`send a multipart form with the file in field \"profile\"`,
+}
+
+// Every error text web writes for a person has its German, with the same
+// values: a German page showed "wrong reset code", "too many failed
+// attempts … wait 60 s" and the SMS refusals in English.
+func TestErrorTextsHaveGerman(t *testing.T) {
+	lit := regexp.MustCompile(`(?:errors\.New|fmt\.Errorf)\("((?:[^"\\]|\\.)*)"`)
+	field := regexp.MustCompile(`^[a-z_][a-z_0-9]*(?:\[\d+\])?(?:\.[a-z_0-9]+)*: `)
+	files, _ := filepath.Glob("*.go")
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") || strings.Contains(f, "gsm") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
+			msg := field.ReplaceAllString(m[1], "")
+			if strings.HasPrefix(msg, "%") || strings.Contains(msg, "%w") || slices.Contains(apiOnly, msg) {
+				continue
+			}
+			n++
+			s, err := strconv.Unquote(`"` + msg + `"`)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", f, msg, err)
+			}
+			de, ok := catalogs["de"][s]
+			if !ok {
+				t.Errorf("%s: no German for %q", f, s)
+				continue
+			}
+			if a, b := verbRE.FindAllString(s, -1), verbRE.FindAllString(de, -1); strings.Join(a, " ") != strings.Join(b, " ") {
+				t.Errorf("%q: German %q has values %v, English %v", s, de, b, a)
+			}
+		}
+	}
+	if n < 40 {
+		t.Fatalf("checked only %d texts: the pattern no longer matches the code", n)
+	}
+	// The lockout, with its seconds, reads in German.
+	if got := trMessage("de", lockedOut(42*time.Second).Error()); !strings.Contains(got, "warten Sie 42 s") {
+		t.Errorf("lockout in German: %q", got)
 	}
 }

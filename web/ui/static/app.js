@@ -206,7 +206,7 @@
     if (!r.ok) {
       const msg = (r.data && r.data.error) || t("That did not work: reload the page and try again.");
       const m = /^([a-z_]+): ([\s\S]*)$/.exec(msg);
-      const wait = r.status === 429 && /wait (\d+) s/.exec(msg);
+      const wait = r.status === 429 && /(\d+) s\b/.exec(msg);
       if (wait) countdown(form.querySelector(".notice"), msg, Number(wait[1]));
       else if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
       return;
