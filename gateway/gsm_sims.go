@@ -25,7 +25,11 @@ func simModem(g config.GatewayGSM, st netapi.GSMStatus, i int) (netapi.GSMSIMSta
 	if i < 0 || i >= len(g.SIMs) {
 		return netapi.GSMSIMStatus{}, false
 	}
-	for _, m := range st.SIMs {
+	sims := st.SIMs
+	if len(sims) == 0 {
+		sims = []netapi.GSMSIMStatus{st.GSMSIMStatus} // a netctl from before the SIM list
+	}
+	for _, m := range sims {
 		if g.SIMs[i].InSlot(m.Slot) {
 			return m, true
 		}
@@ -33,11 +37,8 @@ func simModem(g config.GatewayGSM, st netapi.GSMStatus, i int) (netapi.GSMSIMSta
 	if i != 0 {
 		return netapi.GSMSIMStatus{}, false
 	}
-	if len(st.SIMs) == 0 {
-		return st.GSMSIMStatus, true // a netctl from before the SIM list
-	}
 	// the default modem first (the data modem), then any other no SIM names
-	cand := append([]netapi.GSMSIMStatus{st.GSMSIMStatus}, st.SIMs...)
+	cand := append([]netapi.GSMSIMStatus{st.GSMSIMStatus}, sims...)
 	for _, m := range cand {
 		if _, named := simNaming(g, m.Slot); !named {
 			return m, true
@@ -60,6 +61,11 @@ func simNaming(g config.GatewayGSM, slot string) (int, bool) {
 // Slot): the SIM naming it, else the first SIM when it takes that modem;
 // -1 for a modem no SIM is configured for.
 func simOfSlot(g config.GatewayGSM, st netapi.GSMStatus, slot string) int {
+	if slot == "" {
+		// an event without a slot is the default modem's (a netctl from
+		// before slots, or a data modem whose slot is unknown)
+		slot = st.Slot
+	}
 	if i, ok := simNaming(g, slot); ok {
 		return i
 	}
