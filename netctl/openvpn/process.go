@@ -58,6 +58,13 @@ func openvpnArgs(o *Options, profile, sock, devType string) []string {
 		"--dev", o.Interface, "--dev-type", devType,
 		"--verb", "3",
 		"--suppress-timestamps",
+		// A redirect-gateway the server pushes without def1 would make
+		// openvpn delete the main default route, which netctl owns and
+		// moves with the uplink. The def1 of redirect-private joins a
+		// pushed redirect-gateway's flags (openvpn ORs them), so all
+		// traffic goes through two /1 routes instead; without a push
+		// it redirects nothing (TestPushedRedirectGatewayKeepsDefaultRoute).
+		"--redirect-private", "def1",
 	)
 	return a
 }

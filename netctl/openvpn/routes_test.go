@@ -61,3 +61,42 @@ func TestDNSOptionsNoted(t *testing.T) {
 		wantShown(t, p.Info, line, "uplink's DNS")
 	}
 }
+
+// TestPushedRedirectGatewayKeepsDefaultRoute: the server pushes
+// "redirect-gateway" without def1 (OpenVPN 2.0-2.3 how-tos, DD-WRT's
+// server page). The profile cannot be converted for that; openvpn is
+// started with "redirect-private def1", whose def1 joins a pushed
+// redirect-gateway, so the tunnel takes all traffic with two /1 routes and
+// the box's default route stays netctl's. Without a push nothing is
+// redirected.
+func TestPushedRedirectGatewayKeepsDefaultRoute(t *testing.T) {
+	for i, push := range []string{`push "redirect-gateway"`, `push "redirect-gateway bypass-dhcp"`, ""} {
+		t.Run([]string{"plain", "bypass-dhcp", "none"}[i], func(t *testing.T) {
+			tn := newTestNet(t)
+			pki := newTestPKI(t)
+			tc := staticKey(t)
+			var extra []string
+			if push != "" {
+				extra = append(extra, push)
+			}
+			startServer(t, tn, pki, tc, extra...)
+			mustRun(t, "ip", "netns", "exec", tn.cli, "ip", "route", "add", "default", "via", tn.srvIP)
+			cert, key := pki.valid(t, "box-prg", false)
+			m := newTestManager(t, tn, Options{})
+			if _, err := m.ImportWithCredentials(strings.NewReader(clientProfile(tn, pki, cert, key, tc)), "office.ovpn", Credentials{}); err != nil {
+				t.Fatalf("import: %v", err)
+			}
+			runManager(t, m)
+			m.SetUplink(true, "wan")
+			waitStatus(t, m, 30*time.Second, "CONNECTED", connected)
+			routes := mustRun(t, "ip", "netns", "exec", tn.cli, "ip", "-4", "route", "show")
+			if !strings.Contains(routes, "default via "+tn.srvIP) {
+				t.Errorf("the uplink's default route is gone:\n%s", routes)
+			}
+			redirected := strings.Contains(routes, "0.0.0.0/1 via "+tn.tunNet) && strings.Contains(routes, "128.0.0.0/1 via "+tn.tunNet)
+			if redirected != (push != "") {
+				t.Errorf("redirected %v with push %q:\n%s", redirected, push, routes)
+			}
+		})
+	}
+}
