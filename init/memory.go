@@ -11,7 +11,7 @@ import (
 )
 
 // memory is what /proc says a set of processes uses, in kB.
-type memory struct{ rss, pss int64 }
+type memory struct{ rss, pss, anon int64 }
 
 // groupMemory sums the memory of every process by process group: each
 // service runs in its own group (the supervisor starts it with Setpgid),
@@ -31,6 +31,7 @@ func groupMemory(procRoot string) map[int]memory {
 		sum := out[pgrp]
 		sum.rss += m.rss
 		sum.pss += m.pss
+		sum.anon += m.anon
 		out[pgrp] = sum
 	}
 	return out
@@ -56,7 +57,7 @@ func processGroup(statPath string) (int, bool) {
 	return pgrp, err == nil
 }
 
-// processMemory reads Rss and Pss from /proc/PID/smaps_rollup.
+// processMemory reads Rss, Pss and Anonymous from /proc/PID/smaps_rollup.
 func processMemory(procDir string) memory {
 	var m memory
 	f, err := os.Open(filepath.Join(procDir, "smaps_rollup"))
@@ -76,6 +77,8 @@ func processMemory(procDir string) memory {
 			m.rss = n
 		case "Pss":
 			m.pss = n
+		case "Anonymous":
+			m.anon = n
 		}
 	}
 	return m
@@ -89,6 +92,6 @@ func fillMemory(procRoot string, services []sysapi.Service) {
 			continue
 		}
 		m := groups[services[i].PID]
-		services[i].RSSKB, services[i].PSSKB = m.rss, m.pss
+		services[i].RSSKB, services[i].PSSKB, services[i].AnonKB = m.rss, m.pss, m.anon
 	}
 }

@@ -42,6 +42,9 @@ type Service struct {
 	// every process.
 	RSSKB int64 `json:"rss_kb,omitempty"`
 	PSSKB int64 `json:"pss_kb,omitempty"`
+	// AnonKB is the part of RSSKB that is the processes' own (heap,
+	// stacks), not pages of the binary mapped from the initramfs.
+	AnonKB int64 `json:"anon_kb,omitempty"`
 }
 
 // System is init's view of the box.
