@@ -3,6 +3,7 @@ package netctl
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -101,4 +102,19 @@ func (s *Service) lanConflictLocked(a netip.Prefix) string {
 		}
 	}
 	return ""
+}
+
+// spoofedSourcesLocked are the sources the firewall drops on uplinks: the
+// LAN ports' subnets and loopback. Not the VPN's: lan_to_vpn may name a
+// range as wide as 10.0.0.0/8, where carriers put their DHCP and DNS
+// servers (an uplink address inside the LAN's subnet is refused anyway:
+// lanConflictLocked).
+func (s *Service) spoofedSourcesLocked() []netip.Prefix {
+	out := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	for _, p := range s.cfg.LAN {
+		if pf, err := netip.ParsePrefix(p.Address); err == nil && !slices.Contains(out, pf.Masked()) {
+			out = append(out, pf.Masked())
+		}
+	}
+	return out
 }

@@ -30,6 +30,11 @@ type firewallPlan struct {
 	// VPN reaches the box itself only, and the LAN never the VPN.
 	VPNToLAN []netip.Prefix
 	LANToVPN []netip.Prefix
+	// Spoofed are source addresses no packet from an uplink may carry
+	// (the LAN's subnets, loopback): services trust such
+	// sources (the gateway its PBX), and conntrack would even take one
+	// for a reply to a flow the box has with that host.
+	Spoofed []netip.Prefix
 	// NoFilter (netctl --no-firewall, debugging): no filter chains at all,
 	// so nothing is dropped; router mode still masquerades so the LAN
 	// reaches the internet. It replaces init's fail-closed boot table,
@@ -68,7 +73,8 @@ func (p firewallPlan) Equal(q firewallPlan) bool {
 	return slices.Equal(p.Uplinks, q.Uplinks) && slices.Equal(p.LAN, q.LAN) && slices.Equal(p.VPN, q.VPN) &&
 		slices.Equal(p.OpenUDP, q.OpenUDP) && slices.Equal(p.OpenTCP, q.OpenTCP) &&
 		slices.Equal(p.Management, q.Management) && p.Router == q.Router &&
-		slices.Equal(p.VPNToLAN, q.VPNToLAN) && slices.Equal(p.LANToVPN, q.LANToVPN) && p.NoFilter == q.NoFilter
+		slices.Equal(p.VPNToLAN, q.VPNToLAN) && slices.Equal(p.LANToVPN, q.LANToVPN) && p.NoFilter == q.NoFilter &&
+		slices.Equal(p.Spoofed, q.Spoofed)
 }
 
 func ifnameData(name string) []byte { return firewall.IfnameData(name) }
@@ -110,6 +116,12 @@ func applyFirewall(p firewallPlan) error {
 	dropV := []expr.Any{verdict(expr.VerdictDrop)}
 
 	for _, ch := range []*nftables.Chain{input, forward} {
+		// Before the conntrack accept: a spoofed "reply" is dropped too.
+		for _, up := range p.Uplinks {
+			for _, src := range p.Spoofed {
+				add(ch, rule(matchIface(expr.MetaKeyIIFNAME, up), firewall.MatchSaddr4(src), dropV))
+			}
+		}
 		add(ch, rule(matchCtState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), accept))
 		add(ch, rule(matchCtState(expr.CtStateBitINVALID), dropV))
 	}

@@ -594,6 +594,7 @@ func (s *Service) applyFirewallLocked() {
 	plan.OpenTCP, _ = parseRanges(s.cfg.Firewall.OpenTCP)
 	plan.Management, _ = parseRanges(s.cfg.Firewall.ManagementTCP)
 	plan.VPNToLAN, plan.LANToVPN = parsePrefixes(s.cfg.Firewall.VPNToLAN), parsePrefixes(s.cfg.Firewall.LANToVPN)
+	plan.Spoofed = s.spoofedSourcesLocked() // dhcproutes.go
 	if s.fwPlan != nil && s.fwPlan.Equal(plan) && s.fw.Applied {
 		return
 	}

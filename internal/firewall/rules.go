@@ -113,7 +113,14 @@ func matchL4(proto byte) []expr.Any {
 }
 
 // MatchDaddr4 matches IPv4 packets whose destination is inside p.
-func MatchDaddr4(p netip.Prefix) []expr.Any {
+func MatchDaddr4(p netip.Prefix) []expr.Any { return matchAddr4(16, p) }
+
+// MatchSaddr4 matches IPv4 packets whose source is inside p.
+func MatchSaddr4(p netip.Prefix) []expr.Any { return matchAddr4(12, p) }
+
+// matchAddr4 matches the IPv4 address at offset (12 source, 16
+// destination) of the network header against p.
+func matchAddr4(offset uint32, p netip.Prefix) []expr.Any {
 	p = p.Masked()
 	var mask [4]byte
 	for i := range p.Bits() {
@@ -123,7 +130,7 @@ func MatchDaddr4(p netip.Prefix) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask[:], Xor: []byte{0, 0, 0, 0}},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: net[:]},
 	}
