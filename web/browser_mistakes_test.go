@@ -1,6 +1,8 @@
 package web
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -380,5 +382,47 @@ func TestBrowserPhoneGermanLockout(t *testing.T) {
 	}
 	if sec(first) < 50 || sec(later) >= sec(first) {
 		t.Errorf("lockout notice %q then %q", first, later)
+	}
+}
+
+// VPN profiles as installers get them wrong, through netctl's own parser,
+// on a German phone: a Windows folder export zipped without its
+// certificate files, and a profile full of lines the box does not take.
+// Each refusal says what to do, in German, and a long list stays short.
+func TestBrowserPhoneVPNProfileAdvice(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateNoProfile, realImport: true}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	files := t.TempDir()
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("OpenVPN/config/office/office.ovpn")
+	w.Write([]byte("client\ndev tun\nproto udp\nremote vpn.example.net 1194\nca ca.crt\ncert office.crt\nkey office.key\n"))
+	zw.Close()
+	export := filepath.Join(files, "office.zip")
+	os.WriteFile(export, zb.Bytes(), 0o644)
+	var odd strings.Builder
+	odd.WriteString("client\ndev tun\nremote vpn.example.net 1194\n")
+	for i := range 8 {
+		fmt.Fprintf(&odd, "x-vendor-option%d yes\n", i)
+	}
+	oddPath := filepath.Join(files, "vendor.ovpn")
+	os.WriteFile(oddPath, []byte(odd.String()), 0o644)
+
+	de := germanPhone(t)
+	do(t, de, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	upload := func(name, path, want string) {
+		t.Helper()
+		do(t, de, name, chromedp.Navigate(httpsURL+"/wizard/vpn"), chromedp.WaitVisible(chromedp.CSS("#profile")),
+			chromedp.SetUploadFiles(chromedp.CSS("#profile"), []string{path}), chromedp.Click(chromedp.CSS("#vpn-form #step-submit")),
+			waitText(`.err[data-for="profile"]`, want), snap(dir, "73-vpn-"+name+"-de"))
+	}
+	upload("folder-export", export, "packen Sie die .ovpn-Datei und alle ihre Dateien")
+	upload("vendor-lines", oddPath, "… und 5 weitere solche Zeilen")
+	if s := textOf(de, `.err[data-for="profile"]`); strings.Count(s, "\n") > 5 || !strings.Contains(s, "fragen Sie Ihre Firma") {
+		t.Errorf("the refusal of 8 lines reads %q", s)
 	}
 }

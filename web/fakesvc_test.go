@@ -16,14 +16,16 @@ import (
 // fakeNetctl plays netctl's API (status, SMS, AT, VPN profile) with a
 // modem that registers once an APN is configured.
 type fakeNetctl struct {
-	mu       sync.Mutex
-	sms      []smsMessage
-	at       []string
-	profile  string
-	vpnState string
-	rsrp     int    // LTE RSRP the modem reports (-95 when 0)
-	band     string // serving band the modem reports ("" none)
-	number   string // the SIM's own number ("" not stored)
+	mu      sync.Mutex
+	sms     []smsMessage
+	at      []string
+	profile string
+	// realImport checks uploads with netctl's profile parser.
+	realImport bool
+	vpnState   string
+	rsrp       int    // LTE RSRP the modem reports (-95 when 0)
+	band       string // serving band the modem reports ("" none)
+	number     string // the SIM's own number ("" not stored)
 	// slot is the modem's slot as netctl reports it (nil: not reported,
 	// an older netctl).
 	slot map[string]any
@@ -123,6 +125,12 @@ func (f *fakeNetctl) handler() http.Handler {
 		}
 		defer file.Close()
 		b, _ := io.ReadAll(file)
+		if f.realImport { // netctl's own checks, as on the box
+			if _, err := openvpn.ParseUpload(b, h.Filename); err != nil {
+				localapi.WriteError(w, 400, err)
+				return
+			}
+		}
 		if !strings.Contains(string(b), "remote ") {
 			localapi.WriteError(w, 400, errors.New("the profile has no remote line"))
 			return

@@ -98,3 +98,28 @@ func installWords(err error) error {
 	}
 	return err
 }
+
+// profileWords adds to the VPN manager's refusal of a profile what to do
+// about it, in lang, and keeps a long list of refused lines short enough
+// to read on a phone: a WireGuard file or a Windows folder export
+// produced a dozen "refused" lines and no advice.
+func profileWords(lang, msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	if len(lines) > 4 {
+		lines = append(lines[:3], trf(lang, "… and %d more lines like these.", len(lines)-3))
+	}
+	out := strings.Join(lines, "\n")
+	var advice string
+	switch {
+	case strings.Contains(msg, "is not in the uploaded archive") || strings.Contains(msg, "You must define CA file") ||
+		strings.Contains(msg, "You must define certificate file") || strings.Contains(msg, "holds no PEM"):
+		advice = "The profile names certificate or key files that did not come with it: put the .ovpn and all its files (ca.crt, client.crt, client.key …) in one .zip and upload that, or ask your company for a profile with the certificates inline."
+	case strings.Contains(msg, "not on the list of directives"):
+		advice = "Lines the box does not accept: ask your company for a standard OpenVPN client profile (.ovpn), or remove those lines."
+	case strings.Contains(msg, "not a text file"):
+		advice = "Choose the .ovpn file itself, or a .zip of the folder it came in."
+	default:
+		advice = "Check that it is the OpenVPN profile your company gave for this box; if it is, send them this message."
+	}
+	return out + "\n" + tr(lang, advice)
+}

@@ -434,7 +434,7 @@ func (s *Server) handleVPNProfile(w http.ResponseWriter, r *http.Request) {
 	}
 	info, err := vpnapi.NewClient().Import(r.Context(), f, filepath.Base(h.Filename), cr)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, fmt.Errorf("profile: %w", err))
+		apiError(w, http.StatusBadRequest, fmt.Errorf("profile: %s", profileWords(langOf(r), plainWords(err.Error()))))
 		return
 	}
 	s.log.Info("VPN profile uploaded", "name", info.Name, "from", clientAddr(r))
