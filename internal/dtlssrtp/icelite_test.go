@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/internal/udpbatch"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/stun/v3"
@@ -147,16 +149,40 @@ func FuzzDemux(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s.Receive(0x1234, func(pkt []byte) {
+	// SRTP the session authenticates (the sender's keys are the same
+	// zeros), so that the fuzzer starts from packets its handler gets
+	sender, err := srtp.CreateContext(keys.RemoteKey, keys.RemoteSalt, keys.Profile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for seq := uint16(1); seq <= 3; seq++ {
+		enc, err := sender.EncryptRTP(nil, rtpPacket(0x1234, seq, []byte("audio")), nil)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc)
+	}
+	// the handler relays what it gets as the gateway's does: queued in
+	// the reader's batch, sent from a socket of its own
+	relay, err := udpbatch.Listen(netip.MustParseAddrPort("127.0.0.1:0"), false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { relay.Close() })
+	out := udpbatch.NewMulti(4, 1500)
+	f.Cleanup(out.Close)
+	s.ReceiveBatched(0x1234, func(pkt []byte, out *udpbatch.Multi) {
 		if len(pkt) < 12 || pkt[0]>>6 != 2 {
 			panic("the session's handler got a packet that is not RTP")
 		}
+		out.Add(relay, pkt, peer)
 	})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) == 0 {
 			return
 		}
-		claimed := c.claim(append([]byte(nil), b...), peer, nil)
+		claimed := c.claim(append([]byte(nil), b...), peer, out)
+		out.Flush()
 		if claimed && !(b[0] <= 3 || (b[0] >= 128 && b[0] <= 191)) {
 			t.Fatalf("claimed a packet starting with %d (DTLS or other: pion's)", b[0])
 		}
