@@ -17,8 +17,9 @@ type bootModules struct {
 	wait func()
 	// waitModule waits only for one module (/perm for ext4, the watchdog).
 	waitModule func(name string)
-	// startLater starts the second batch (see modorder.go); it runs once,
-	// however often it is called, and prints the phase "modules-late".
+	// startLater starts the second batch (see modorder.go) at the lowest
+	// CPU priority; it runs once, however often it is called, and prints
+	// the phase "modules-late".
 	startLater func()
 }
 
@@ -70,7 +71,7 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, clock bo
 		startLater: func() {
 			once.Do(func() {
 				go func() {
-					loaded, errs := l.Start(later).Wait()
+					loaded, errs := l.StartIdle(later).Wait()
 					for _, err := range errs {
 						log.Warn("kernel module", "err", err)
 					}

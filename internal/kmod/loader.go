@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Levels groups resolved module files (from Resolve) by dependency depth:
@@ -150,7 +153,31 @@ func (b *Batch) Wait() (loaded int, errs []error) {
 
 // Start is Load in the background. The modules are claimed before it
 // returns, so WaitModule on any of them waits for this batch.
-func (l *Loader) Start(names []string) *Batch {
+func (l *Loader) Start(names []string) *Batch { return l.start(names, l.insert) }
+
+// StartIdle is Start at the lowest CPU priority: each module is inserted
+// from a thread of its own at nice 19, so its init and the driver's probe,
+// which the kernel runs in that thread, take the CPU only when the rest of
+// the boot leaves it. Work the kernel hands to its own workers (USB
+// enumeration, asynchronous probes) keeps its priority.
+func (l *Loader) StartIdle(names []string) *Batch { return l.start(names, idle(l.insert)) }
+
+// idle wraps insert to run at nice 19 in a thread that ends with it.
+func idle(insert func(string) error) func(string) error {
+	return func(path string) error {
+		done := make(chan error, 1)
+		go func() {
+			// Never unlocked: the thread exits with this goroutine, so no
+			// other goroutine ever runs at its priority.
+			runtime.LockOSThread()
+			unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
+			done <- insert(path)
+		}()
+		return <-done
+	}
+}
+
+func (l *Loader) start(names []string, insert func(string) error) *Batch {
 	b := &Batch{done: make(chan struct{})}
 	files, missing, err := l.deps.Resolve(names)
 	if err != nil {
@@ -177,7 +204,7 @@ func (l *Loader) Start(names []string) *Batch {
 			var wg sync.WaitGroup
 			for _, file := range level {
 				wg.Go(func() {
-					inserted, err := l.loadFile(file, mine[file])
+					inserted, err := l.loadFile(file, mine[file], insert)
 					mu.Lock()
 					defer mu.Unlock()
 					if err != nil {
@@ -232,13 +259,13 @@ func (l *Loader) Slowest(n int) []string {
 
 // loadFile inserts one module the caller claimed (ld), or, when another
 // batch claimed it (ld is nil), waits for that load and shares its error.
-func (l *Loader) loadFile(file string, ld *loading) (inserted bool, err error) {
+func (l *Loader) loadFile(file string, ld *loading, insert func(string) error) (inserted bool, err error) {
 	if ld == nil {
 		l.mu.Lock()
 		other := l.files[file]
 		l.mu.Unlock()
 		if other == nil { // it failed and was released: try again
-			return l.loadFile(file, l.claim(file))
+			return l.loadFile(file, l.claim(file), insert)
 		}
 		<-other.done
 		return false, other.err
@@ -248,7 +275,7 @@ func (l *Loader) loadFile(file string, ld *loading) (inserted bool, err error) {
 		return false, nil
 	}
 	start := time.Now()
-	ld.err = l.insert(filepath.Join(l.Dir, file))
+	ld.err = insert(filepath.Join(l.Dir, file))
 	l.mu.Lock()
 	l.took[Name(file)] = time.Since(start)
 	if ld.err != nil {
