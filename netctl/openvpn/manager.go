@@ -358,6 +358,10 @@ type session struct {
 	holdUntil time.Time
 	// proxyShown is the proxy wait already put in the status.
 	proxyShown time.Time
+	// noKeyDir: the profile's tls-auth has no key-direction, so the key
+	// is used both ways; a server with "tls-auth ta.key 0" then drops
+	// every packet unanswered (tlsauth.go).
+	noKeyDir bool
 	// connectedAt is when this openvpn last reached CONNECTED: a
 	// ping-restart soon after it means nothing passes (ErrNothingPasses).
 	connectedAt time.Time
@@ -684,7 +688,8 @@ func (m *Manager) startSession(want desired) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &session{p: p, events: p.mgmt.events, applied: want, sec: sec, needsLogin: prof.Info.NeedsUserPass}
+	s := &session{p: p, events: p.mgmt.events, applied: want, sec: sec, needsLogin: prof.Info.NeedsUserPass,
+		noKeyDir: tlsAuthWithoutDirection(prof.Text)}
 	for _, c := range []string{"log on", "state on", "bytecount " + strconv.Itoa(max(1, int(m.opt.ByteCountEvery/time.Second))), "hold release"} {
 		if err := p.mgmt.send(c); err != nil {
 			p.stop()
@@ -815,6 +820,9 @@ func (m *Manager) onLog(s *session, e LogEvent) {
 	}
 	if msg == ErrPingTimeout && !s.connectedAt.IsZero() && time.Since(s.connectedAt) < quickDrop {
 		msg = ErrNothingPasses
+	}
+	if (msg == ErrUnreachable || msg == ErrTLSKeyMismatch) && s.noKeyDir {
+		msg += hintKeyDirection
 	}
 	if msg == "" || explainKeep(s.attemptErr, msg) {
 		return

@@ -348,3 +348,30 @@ func TestCompressionMismatchSaysWhy(t *testing.T) {
 	})
 	t.Logf("shown: %s", st.LastError)
 }
+
+// TestMissingKeyDirectionSaysWhy: a hand-made profile with an inline
+// <tls-auth> but no key-direction, against a server with "tls-auth ta.key
+// 0" (pfSense, OPNsense, every 2.x how-to): the key is the right one, but
+// used in both directions. The status must name the missing key-direction
+// rather than only call the key wrong.
+func TestMissingKeyDirectionSaysWhy(t *testing.T) {
+	tn := newTestNet(t)
+	pki := newTestPKI(t)
+	ta := staticKey(t)
+	startOldServer(t, tn, pki, oldSrv{files: map[string]string{"ta.key": ta}, lines: []string{"proto udp", "tls-auth ta.key 0"}})
+	cert, key := pki.valid(t, "box-kd", false)
+	prof := strings.Join([]string{
+		"client", "dev tun", "proto udp", "remote " + tn.srvIP + " 1194", "nobind", "remote-cert-tls server",
+		inlineBlock("ca", pki.CA), inlineBlock("cert", cert), inlineBlock("key", key), inlineBlock("tls-auth", ta),
+	}, "\n") + "\n"
+	m := newTestManager(t, tn, Options{})
+	if _, err := m.ImportWithCredentials(strings.NewReader(prof), "handmade.ovpn", Credentials{}); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	runManager(t, m)
+	m.SetUplink(true, "wan")
+	st := waitStatus(t, m, 40*time.Second, "the missing key-direction named", func(st Status) bool {
+		return strings.Contains(st.LastError, "key-direction 1")
+	})
+	t.Logf("shown: %s", st.LastError)
+}

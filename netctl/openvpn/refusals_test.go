@@ -25,3 +25,20 @@ func TestRefusalReasonsSayWhy(t *testing.T) {
 		t.Errorf("inline <secret>: %v", err)
 	}
 }
+
+// TestTLSAuthWithoutDirection: the forms of key-direction a stored
+// profile can carry.
+func TestTLSAuthWithoutDirection(t *testing.T) {
+	for text, want := range map[string]bool{
+		"<tls-auth>\nk\n</tls-auth>\n":                      true,
+		"<tls-auth>\nk\n</tls-auth>\nkey-direction 1\n":     false,
+		"key-direction 1\n<tls-auth>\nk\n</tls-auth>\n":     false,
+		"tls-auth [inline] 1\n<tls-auth>\nk\n</tls-auth>\n": false,
+		"tls-auth [inline]\n<tls-auth>\nk\n</tls-auth>\n":   true,
+		"<tls-crypt>\nk\n</tls-crypt>\n":                    false,
+	} {
+		if got := tlsAuthWithoutDirection([]byte(text)); got != want {
+			t.Errorf("%q: %v, want %v", text, got, want)
+		}
+	}
+}
