@@ -29,7 +29,7 @@ const (
 
 // startModemsimProc starts modemsim with its control socket and PCM port
 // in dir, and returns its pty.
-func startModemsimProc(t *testing.T, bin, dir, name, profile, number string) (pty, ctl, audio string, log *testenv.LogBuffer) {
+func startModemsimProc(t *testing.T, bin, dir, name, profile, number string) (pty, ctl, audio string, proc *testenv.Proc) {
 	t.Helper()
 	ctl, audio = filepath.Join(dir, name+".ctl"), filepath.Join(dir, name+"-pcm.sock")
 	sim := testenv.Command(t, bin, "--pty", "--profile", profile, "--control", ctl, "--audio", audio, "--number", number)
@@ -53,18 +53,19 @@ func startModemsimProc(t *testing.T, bin, dir, name, profile, number string) (pt
 	case <-time.After(10 * time.Second):
 		t.Fatal("modemsim printed no pty path")
 	}
-	return pty, ctl, audio, sim.Log
+	return pty, ctl, audio, sim
 }
 
 // startRealVoicePair is startRealVoice with two modems: the SIMs in slot
-// mpcie1 (data modem) and mpcie2 (voice modem).
-func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice) {
+// mpcie1 (data modem) and mpcie2 (voice modem); unplug2 pulls the second
+// card (its modemsim exits, its pty goes away).
+func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice, unplug2 func()) {
 	t.Helper()
 	testenv.RequireRoot(t, "ip")
 	netctlBin, simBin := smsBinaries(t)
 	dir := t.TempDir()
-	pty1, ctl1, audio1, log1 := startModemsimProc(t, simBin, dir, "sim1", "quectel-ec25", gsmSIM1Num)
-	pty2, ctl2, audio2, log2 := startModemsimProc(t, simBin, dir, "sim2", "huawei-me909s", gsmSIM2Num)
+	pty1, ctl1, audio1, proc1 := startModemsimProc(t, simBin, dir, "sim1", "quectel-ec25", gsmSIM1Num)
+	pty2, ctl2, audio2, proc2 := startModemsimProc(t, simBin, dir, "sim2", "huawei-me909s", gsmSIM2Num)
 	cfg := map[string]any{"version": 1, "network": map[string]any{
 		"lan": []any{},
 		"wan": map[string]any{"enabled": false, "method": "dhcp"},
@@ -86,8 +87,8 @@ func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("netctl log (tail):\n%s", testenv.Tail(nc.Log.String(), 6000))
-			t.Logf("modemsim 1 log (tail):\n%s", testenv.Tail(log1.String(), 2000))
-			t.Logf("modemsim 2 log (tail):\n%s", testenv.Tail(log2.String(), 2000))
+			t.Logf("modemsim 1 log (tail):\n%s", testenv.Tail(proc1.Log.String(), 2000))
+			t.Logf("modemsim 2 log (tail):\n%s", testenv.Tail(proc2.Log.String(), 2000))
 		}
 	})
 	t.Setenv("EDGEBOX_RUN_DIR", dir) // the gateway's netctl client
@@ -104,19 +105,20 @@ func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice) {
 		st, e := api.GSMStatus(context.Background())
 		t.Fatalf("%v (last status %+v %v)", err, st, e)
 	}
-	return &realVoice{&realNetctl{t: t, ctl: ctl1, api: api}}, &realVoice{&realNetctl{t: t, ctl: ctl2, api: api}}
+	return &realVoice{&realNetctl{t: t, ctl: ctl1, api: api}}, &realVoice{&realNetctl{t: t, ctl: ctl2, api: api}}, func() { proc2.Stop(2 * time.Second) }
 }
 
 // TestGSMPerSIM: calls into each SIM reach the PBX at that SIM's
 // destination with its identity in To; the PBX's calls and SMS go out on
 // the SIM whose allow-list permits them; with SIM 1 busy the next call
-// goes out on SIM 2; SIM 2's card hung does not disturb a call on SIM 1.
+// goes out on SIM 2; SIM 2's card hung, or pulled out, does not disturb a
+// call on SIM 1.
 func TestGSMPerSIM(t *testing.T) {
 	rig := newNetnsRig(t, "gsm2")
 	box, pbx := rig.ns("box"), rig.ns("pbx")
 	rig.link(box, "eth0", gsmBoxIP+"/24", pbx, "eth0", gsmPBXIP+"/24")
 	rig.ip("-n", pbx, "addr", "add", gsmPBX2IP+"/24", "dev", "eth0")
-	sim1, sim2 := startRealVoicePair(t)
+	sim1, sim2, unplug2 := startRealVoicePair(t)
 	cfg := testConfig(t, gsmPBXIP+":5070")
 	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: gsmBoxIP + ":5060"}}
 	cfg.PBX.AllowedSources = []string{gsmPBXIP, gsmPBX2IP}
@@ -268,6 +270,33 @@ func TestGSMPerSIM(t *testing.T) {
 		}
 		if s := sim2.sentSMS(); len(s) != 1 {
 			t.Errorf("SIM 2 sent %v, want the one SMS", s)
+		}
+	})
+	t.Run("SIM 2 unplugged during a call on SIM 1", func(t *testing.T) {
+		s := dial(t, gsmPBXIP, "+49304444444")
+		waitFor(t, 15*time.Second, "the call up on SIM 1", func() bool { return sim1.live() == 1 })
+		unplug2()
+		s.wait(t, 20*time.Second)
+		if got, bye := logValue(sippLog(s), "FINAL"), logValue(sippLog(s), "BYE"); got != "200" || bye != "pbx" {
+			t.Errorf("the call on SIM 1 while SIM 2 was pulled: final %s, BYE %s; want 200 and the PBX's hang-up", got, bye)
+		}
+		if rx, tones := sim1.audio(); tones < 25 {
+			t.Errorf("SIM 1 got %d frames of its 1000 Hz back (of %d), want 25 or more", tones, rx)
+		}
+		idle1 := func() bool {
+			calls, err := api.GSMCalls(context.Background())
+			return sim1.live() == 0 && err == nil && len(calls.Active) == 0
+		}
+		waitFor(t, 15*time.Second, "SIM 1 idle", idle1)
+		// a number only SIM 2 may dial now finds no SIM that can
+		waitFor(t, 60*time.Second, "netctl seeing SIM 2 gone", func() bool {
+			st, err := sim1.api.GSMStatus(context.Background())
+			return err == nil && len(st.SIMs) == 2 && !st.SIMs[1].Voice
+		})
+		s = dial(t, gsmPBXIP, "+4940123457")
+		s.wait(t, 10*time.Second)
+		if got, why := logValue(sippLog(s), "FINAL"), logValue(sippLog(s), "REASON"); got != "503" || !strings.Contains(why, "SIM mpcie2") {
+			t.Errorf("a +4940 call with SIM 2 gone: %s (%s), want 503 naming SIM mpcie2", got, why)
 		}
 	})
 }
