@@ -28,7 +28,13 @@ func concurrencyPoints(res Results) []Result {
 
 func targets(res Results) []TargetRow {
 	var rows []TargetRow
-	pts := concurrencyPoints(res)
+	// the rig as a whole: the pinned points have goal rows of their own
+	var pts []Result
+	for _, r := range concurrencyPoints(res) {
+		if !r.Point.Pinned {
+			pts = append(pts, r)
+		}
+	}
 	// 1500 concurrent G.711 calls under 0.01 % loss
 	best, bestLoss, largest := 0, 0.0, (*Result)(nil)
 	for i, r := range pts {
@@ -71,7 +77,7 @@ func targets(res Results) []TargetRow {
 	bestRate, bestAch := 0.0, 0.0
 	ran := false
 	for _, r := range res.Load {
-		if !r.Point.Ramp || r.Report == nil {
+		if !r.Point.Ramp || r.Point.Pinned || r.Report == nil {
 			continue
 		}
 		ran = true
