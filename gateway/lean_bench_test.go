@@ -28,7 +28,9 @@ import (
 //	go test -run '^$' -bench '^BenchmarkStacks$' -benchtime 1x ./gateway/
 //
 // $EDGEBOX_STACK_POINTS picks points by name ("x1000,setup"; "smoke": one
-// small point instead, to try the harness); with
+// small point instead, to try the harness); $EDGEBOX_STACK_RUNS the runs of
+// each point ("pion,lean" unless set; "lean-sendto" is lean sending toward
+// the PBX with a sendto per packet instead of io_uring batches); with
 // $EDGEBOX_STACK_PROFILE set to a directory, the gateway's CPU profile of
 // 10 s in the steady window of the largest point, and of each set-up
 // point's ramp, is written there, per stack (EDGEBOX_PPROF, cmd/gateway).
@@ -67,9 +69,13 @@ func BenchmarkStacks(b *testing.B) {
 			largest, most = p.Name, p.Concurrency
 		}
 	}
+	runs := stacks
+	if r := os.Getenv("EDGEBOX_STACK_RUNS"); r != "" {
+		runs = strings.Split(r, ",")
+	}
 	got := map[string]*stackFigures{}
 	for i, p := range points {
-		for _, s := range stacks {
+		for _, s := range runs {
 			b.Run(strings.ReplaceAll(p.Name, " ", "_")+"/stack="+s, func(b *testing.B) {
 				profile := ""
 				if d := os.Getenv("EDGEBOX_STACK_PROFILE"); d != "" && (p.Name == largest || p.Ramp) {
@@ -90,18 +96,22 @@ func BenchmarkStacks(b *testing.B) {
 		}
 	}
 	var t strings.Builder
-	fmt.Fprintf(&t, "\n%-12s %-5s %9s %9s %9s %11s %10s %8s %s\n", "point", "stack", "answered", "loss %", "µs/pkt", "ms/set-up", "MB/call", "gor/call", "top failure")
+	fmt.Fprintf(&t, "\n%-12s %-11s %9s %9s %9s %11s %10s %8s %s\n", "point", "stack", "answered", "loss %", "µs/pkt", "ms/set-up", "MB/call", "gor/call", "top failure")
 	for _, p := range points {
-		for _, s := range stacks {
+		for _, s := range runs {
 			if f := got[p.Name+"/"+s]; f != nil {
-				fmt.Fprintf(&t, "%-12s %-5s %4d/%-4d %9.4f %9s %11s %10s %8s %s\n", p.Name, s, f.rep.Answered, f.rep.Attempted,
+				fmt.Fprintf(&t, "%-12s %-11s %4d/%-4d %9.4f %9s %11s %10s %8s %s\n", p.Name, s, f.rep.Answered, f.rep.Attempted,
 					f.rep.Media.LossPct, figure(f.usPerPacket, 1), figure(f.msPerSetup, 2), figure(f.mbPerCall, 3),
 					figure(f.goroutinesPerCall, 1), f.topFailure())
 			}
 		}
-		if l, pn := got[p.Name+"/lean"], got[p.Name+"/pion"]; l != nil && pn != nil {
-			fmt.Fprintf(&t, "%-12s %-5s %9s %9s %9s %11s %10s %8s\n", "", "ratio", "", "", ratio(l.usPerPacket, pn.usPerPacket),
-				ratio(l.msPerSetup, pn.msPerSetup), ratio(l.mbPerCall, pn.mbPerCall), ratio(l.goroutinesPerCall, pn.goroutinesPerCall))
+		for _, r := range [][2]string{{"lean", "pion"}, {"lean", "lean-sendto"}, {"pion", "pion-sendto"}} {
+			a, c := got[p.Name+"/"+r[0]], got[p.Name+"/"+r[1]]
+			if a == nil || c == nil {
+				continue
+			}
+			fmt.Fprintf(&t, "%-24s %9s %9s %9s %11s %10s %8s\n", "  ratio "+r[0]+"/"+r[1], "", "",
+				ratio(a.usPerPacket, c.usPerPacket), ratio(a.msPerSetup, c.msPerSetup), ratio(a.mbPerCall, c.mbPerCall), ratio(a.goroutinesPerCall, c.goroutinesPerCall))
 		}
 	}
 	fmt.Print(t.String()) // b.Log of a benchmark with sub-benchmarks goes unprinted
@@ -151,7 +161,15 @@ func runStackPoint(b *testing.B, bin, dir string, p bench.Point, stack, profile 
 	if err != nil {
 		return nil, err
 	}
+	// "lean-sendto": the lean stack sending toward the PBX with a sendto
+	// per packet, as before the io_uring batches (the before of a
+	// before/after within one run)
+	stack, sendto := strings.CutSuffix(stack, "-sendto")
 	cfg.Media.Stack = stack
+	if sendto {
+		os.Setenv("EDGEBOX_NO_IO_URING", "1")
+		defer os.Unsetenv("EDGEBOX_NO_IO_URING")
+	}
 	// the gateway's profiler, on loopback: its goroutine count, and the
 	// CPU profile when asked
 	pprofAddr := fmt.Sprintf("127.0.0.1:%d", freePort(b, "tcp"))
