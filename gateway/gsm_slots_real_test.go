@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"edgebox/api/netapi"
+	"edgebox/gateway"
 	"edgebox/internal/config"
 	"edgebox/internal/testenv"
 )
@@ -108,17 +109,25 @@ func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice, unplug2 func()) {
 	return &realVoice{&realNetctl{t: t, ctl: ctl1, api: api}}, &realVoice{&realNetctl{t: t, ctl: ctl2, api: api}}, func() { proc2.Stop(2 * time.Second) }
 }
 
-// TestGSMPerSIM: calls into each SIM reach the PBX at that SIM's
-// destination with its identity in To; the PBX's calls and SMS go out on
-// the SIM whose allow-list permits them; with SIM 1 busy the next call
-// goes out on SIM 2; SIM 2's card hung, or pulled out, does not disturb a
-// call on SIM 1.
-func TestGSMPerSIM(t *testing.T) {
+// perSIMRig is the box in its namespace with two SIMs behind the real
+// netctl, and the PBX's namespace: SIPp there, or Kamailio at the PBX's
+// address with SIPp behind it on port 5070 (kam set).
+type perSIMRig struct {
+	sim1, sim2 *realVoice
+	unplug2    func()
+	api        gateway.Client
+	pbx        string
+	kam        *testenv.KamailioServer
+}
+
+func newPerSIMRig(t *testing.T, kam *testenv.KamailioOptions) *perSIMRig {
+	t.Helper()
 	rig := newNetnsRig(t, "gsm2")
 	box, pbx := rig.ns("box"), rig.ns("pbx")
 	rig.link(box, "eth0", gsmBoxIP+"/24", pbx, "eth0", gsmPBXIP+"/24")
 	rig.ip("-n", pbx, "addr", "add", gsmPBX2IP+"/24", "dev", "eth0")
-	sim1, sim2, unplug2 := startRealVoicePair(t)
+	r := &perSIMRig{pbx: pbx}
+	r.sim1, r.sim2, r.unplug2 = startRealVoicePair(t)
 	cfg := testConfig(t, gsmPBXIP+":5070")
 	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: gsmBoxIP + ":5060"}}
 	cfg.PBX.AllowedSources = []string{gsmPBXIP, gsmPBX2IP}
@@ -132,7 +141,25 @@ func TestGSMPerSIM(t *testing.T) {
 		Voice: config.GSMVoice{Inbound: "sip:gsm-in2@" + gsmPBXIP, Allow: []string{"+4930*", "+4940*"}, RingSec: 20},
 		SMS:   config.GSMSMS{MessageURI: "sip:sms2@" + gsmPBXIP, Allow: []string{"+4917*"}, RatePerMinute: 600, Burst: 20},
 	}}}
-	api := startGatewayIn(t, box, cfg)
+	if kam != nil {
+		ko := *kam
+		ko.Host = gsmPBXIP
+		r.kam = testenv.Kamailio(t, rig.netns(pbx), ko)
+		cfg.PBX.Address = r.kam.Addr()
+		cfg.Trunk.Register, cfg.Trunk.Username, cfg.Trunk.Password = true, "trunkuser", pbxUsers["trunkuser"]
+	}
+	r.api = startGatewayIn(t, box, cfg)
+	return r
+}
+
+// TestGSMPerSIM: calls into each SIM reach the PBX at that SIM's
+// destination with its identity in To; the PBX's calls and SMS go out on
+// the SIM whose allow-list permits them; with SIM 1 busy the next call
+// goes out on SIM 2; SIM 2's card hung, or pulled out, does not disturb a
+// call on SIM 1.
+func TestGSMPerSIM(t *testing.T) {
+	r := newPerSIMRig(t, nil)
+	sim1, sim2, unplug2, api, pbx := r.sim1, r.sim2, r.unplug2, r.api, r.pbx
 	dial := func(t *testing.T, ip, number string) *sipp {
 		return startSIPpAt(t, pbx, ip, "uac_gsm_out", 1, "-trace_logs", "-s", number, gsmBoxIP+":5060")
 	}
@@ -299,4 +326,40 @@ func TestGSMPerSIM(t *testing.T) {
 			t.Errorf("a +4940 call with SIM 2 gone: %s (%s), want 503 naming SIM mpcie2", got, why)
 		}
 	})
+}
+
+// TestGSMPerSIMThroughKamailio: with Kamailio as the PBX (the box's trunk
+// registered, its INVITEs authenticated with the trunk's account), a call
+// into each SIM is routed by Kamailio on that SIM's inbound URI and
+// reaches SIPp with that SIM's identity in To.
+func TestGSMPerSIMThroughKamailio(t *testing.T) {
+	r := newPerSIMRig(t, &testenv.KamailioOptions{Users: pbxUsers,
+		Static: map[string]string{"gsm-in1": gsmPBXIP + ":5070", "gsm-in2": gsmPBXIP + ":5070"}})
+	waitFor(t, 15*time.Second, "the trunk registered at Kamailio", func() bool {
+		st, err := r.api.Status(context.Background())
+		return err == nil && st.Registration == "registered"
+	})
+	for _, tc := range []struct {
+		sim      *realVoice
+		user, to string
+	}{{r.sim2, "gsm-in2", gsmSIM2Num}, {r.sim1, "gsm-in1", gsmSIM1Num}} {
+		s := startSIPpAt(t, r.pbx, gsmPBXIP, "uas_gsm_in_rr", 1, "-trace_logs")
+		tc.sim.call("+4930555129")
+		waitFor(t, 15*time.Second, "1000 Hz from the card back through SIPp's echo", func() bool {
+			_, tones := tc.sim.audio()
+			return tones >= 25
+		})
+		tc.sim.hangup()
+		s.wait(t, 15*time.Second)
+		waitFor(t, 10*time.Second, "the box idle", func() bool {
+			calls, err := r.api.GSMCalls(context.Background())
+			return err == nil && len(calls.Active) == 0
+		})
+		if n := r.kam.Count("TEST-INVITE from=sip:+4930555129@" + gsmDomain + " user=trunkuser to=sip:" + tc.user + "@"); n != 1 {
+			t.Errorf("Kamailio saw %d INVITEs to %s authenticated as the trunk, want 1", n, tc.user)
+		}
+		if to := logValue(sippLog(s), "TO"); !strings.Contains(to, "<sip:"+tc.to+"@"+gsmDomain+">") {
+			t.Errorf("To behind Kamailio %q, want %s", to, tc.to)
+		}
+	}
 }
