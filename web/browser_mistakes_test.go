@@ -177,6 +177,10 @@ func TestBrowserPhoneRebootPageComesBack(t *testing.T) {
 		runJS(`window.confirm = () => true; window.beforeReboot = 1`),
 		chromedp.Click(chromedp.CSS("#reboot")),
 		waitText("#page-notice", "Neustart… Diese Seite lädt sich von selbst neu"), snap(dir, "63-rebooting-de"))
+	// The button is far down a phone's page; its answer must be on screen.
+	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const r = document.getElementById("page-notice").getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`)); !v {
+		t.Error("the reboot's notice is off the screen")
+	}
 	do(t, ctx, "back", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		return testenvUntil(ctx, "the page reloaded after the reboot", `window.beforeReboot === undefined && document.readyState === "complete"`)
 	}), snap(dir, "64-back-after-reboot-de"))

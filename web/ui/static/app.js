@@ -352,11 +352,21 @@
     const r = await api(b.dataset.method || "POST", b.dataset.post, b.dataset.method === "DELETE" ? undefined : {});
     b.disabled = false;
     const n = document.getElementById(b.dataset.notice || "page-notice");
-    if (!r.ok) { notice(n, "bad", (r.data && r.data.error) || t("That did not work: reload the page and try again.")); return; }
+    if (!r.ok) { notice(n, "bad", (r.data && r.data.error) || t("That did not work: reload the page and try again.")); reveal(n); return; }
     notice(n, "ok", b.dataset.done || t("Done."));
+    reveal(n);
     if (b.dataset.reload) setTimeout(() => location.reload(), 1200);
     if (b.dataset.post === "/api/v1/system/reboot") watchReboot(n, b.dataset.done || "");
   });
+
+  // reveal scrolls a notice into view when it is off the screen: on a
+  // phone the page's notice is at the top, far above the Reboot button,
+  // and a tap that answers there looked like a tap that did nothing.
+  function reveal(el) {
+    if (!el) return;
+    const r = el.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) el.scrollIntoView({ block: "center" });
+  }
 
   // watchReboot says what happens while the box restarts and reloads the
   // page once it is back: a page that only said "Rebooting…" left the
