@@ -430,3 +430,32 @@ func TestBrowserPhoneVPNProfileAdvice(t *testing.T) {
 		t.Errorf("the refusal of 8 lines reads %q", s)
 	}
 }
+
+// Starting over from a phone: the Admin page's factory reset takes the
+// confirmation as typed on a phone ("Erase all settings " with a capital
+// and a space), refuses anything else saying what to type, and tells
+// what comes next. Before, there was no factory reset in the web UI.
+func TestBrowserPhoneFactoryReset(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := phone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	do(t, ctx, "wrong phrase", chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#factory-form")),
+		chromedp.SetValue(chromedp.CSS("#factory-confirm"), "yes"), chromedp.Click(chromedp.CSS("#factory-submit")),
+		waitText(`.err[data-for="confirm"]`, `type "erase all settings" to confirm`))
+	e.init.mu.Lock()
+	n := len(e.init.power)
+	e.init.mu.Unlock()
+	if n != 0 {
+		t.Fatal("a wrong phrase reset the box")
+	}
+	do(t, ctx, "as typed on a phone", chromedp.SetValue(chromedp.CSS("#factory-confirm"), "Erase all settings "), chromedp.Click(chromedp.CSS("#factory-submit")),
+		waitText("#factory-form .notice", "set a new password"), chromedp.ScrollIntoView(chromedp.CSS("#factory-form")), snap(dir, "74-factory-reset"))
+	e.init.mu.Lock()
+	defer e.init.mu.Unlock()
+	if fmt.Sprint(e.init.power) != "[factory-reset]" {
+		t.Errorf("init was asked for %v", e.init.power)
+	}
+}

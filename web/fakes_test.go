@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -95,6 +96,17 @@ func (f *fakeInit) handler() http.Handler {
 		}
 		f.installs = append(f.installs, h.Manifest.Version)
 		enc.Encode(update.Progress{Phase: "done", Result: &update.Result{Slot: "B", Version: h.Manifest.Version, Message: "Installed into slot B; the next boot tries it."}})
+	})
+	m.HandleFunc("POST /v1/factory-reset", func(w http.ResponseWriter, r *http.Request) {
+		var req update.FactoryReset
+		if json.NewDecoder(r.Body).Decode(&req) != nil || req.Confirm != update.FactoryResetPhrase {
+			localapi.WriteError(w, 400, errors.New("confirm: wrong phrase"))
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.power = append(f.power, "factory-reset")
+		localapi.WriteJSON(w, 200, struct{}{})
 	})
 	for _, a := range []string{"reboot", "poweroff"} {
 		m.HandleFunc("POST /v1/"+a, func(w http.ResponseWriter, r *http.Request) {

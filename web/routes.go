@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/system/reboot", s.operate(s.handlePower("reboot")))
 	m.HandleFunc("POST /api/v1/system/poweroff", s.operate(s.handlePower("poweroff")))
 	m.HandleFunc("POST /api/v1/system/time", s.admin(s.handleSetClock))
+	m.HandleFunc("POST /api/v1/system/factory-reset", s.admin(s.handleFactoryReset))
 	m.HandleFunc("GET /api/v1/services", s.read(s.handleServices))
 	m.HandleFunc("POST /api/v1/services/{name}/restart", s.operate(s.handleRestart))
 	m.HandleFunc("GET /api/v1/services/{name}/logs", s.read(s.handleLogs))
