@@ -66,6 +66,13 @@ func TestNamespaceGSMTwoModems(t *testing.T) {
 	if ns := r.status(); len(ns.VoiceModems) != 1 || ns.VoiceModems[0].State != netapi.ModemRegistered || ns.VoiceModems[0].Link != nil {
 		t.Fatalf("voice modem status %+v", ns.VoiceModems)
 	}
+	// the AT passthrough reaches the card of the slot named
+	for slot, num := range map[string]string{"": "+491701111111", "mpcie2": "+491702222222"} {
+		res, err := r.client.ATRequest(ctx, netapi.ATRequest{Command: "AT+CNUM", Slot: slot})
+		if err != nil || !strings.Contains(strings.Join(res.Lines, " "), num) {
+			t.Errorf("AT+CNUM on slot %q: %+v %v, want %s", slot, res, err, num)
+		}
+	}
 	for _, c := range sim2.commands() {
 		if u := strings.ToUpper(c); strings.HasPrefix(u, "AT^NDISDUP") || strings.HasPrefix(u, "AT+CGACT=1") || strings.HasPrefix(u, "ATD*99") {
 			t.Fatalf("the voice modem was asked for data: %q", c)

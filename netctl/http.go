@@ -57,7 +57,7 @@ func (s *Service) routes() {
 			localapi.WriteError(w, http.StatusForbidden, err)
 			return
 		}
-		drv, err := s.modemDriver()
+		drv, err := s.driverForSlot(req.Slot)
 		if err != nil {
 			localapi.WriteError(w, http.StatusConflict, err)
 			return
@@ -72,7 +72,7 @@ func (s *Service) routes() {
 			timeout = time.Duration(req.TimeoutSec) * time.Second
 		}
 		// Admins only reach this socket (root); still, every command is logged.
-		s.log.Warn("AT passthrough", "command", redactAT(cmd), "unsafe", req.Unsafe)
+		s.log.Warn("AT passthrough", "slot", req.Slot, "command", redactAT(cmd), "unsafe", req.Unsafe)
 		ctx, cancel := context.WithTimeout(r.Context(), timeout+time.Second)
 		defer cancel()
 		lines, err := at.AT(ctx, cmd, timeout)
@@ -98,7 +98,7 @@ func (s *Service) routes() {
 	})
 	m.HandleFunc("POST /v1/sms", sendSMSHandler(s.driverForSlot, s.log)) // gsm_http.go: answers the message references too
 	m.HandleFunc("DELETE /v1/sms/{id}", func(w http.ResponseWriter, r *http.Request) {
-		drv, err := s.modemDriver()
+		drv, err := s.driverForSlot(r.URL.Query().Get("slot"))
 		if err != nil {
 			localapi.WriteError(w, http.StatusConflict, err)
 			return

@@ -191,6 +191,9 @@ type ATRequest struct {
 	// change the APN, the radio or SIM locks (web sets it only for admin
 	// scope); without it they are refused.
 	Unsafe bool `json:"unsafe,omitempty"`
+	// Slot sends it to the modem of that slot (a voice modem's,
+	// network.modem.voice_modems); "" is the data modem.
+	Slot string `json:"slot,omitempty"`
 }
 
 // ATResponse is the modem's answer.
