@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"edgebox/internal/localapi"
@@ -119,12 +120,19 @@ func runFactoryReset(ctx context.Context, g *globals, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *confirm != update.FactoryResetPhrase {
+	if !resetConfirmed(*confirm) {
 		return fmt.Errorf("this erases every setting and secret on the box; to do it, run: edgectl factory-reset -confirm '%s'", update.FactoryResetPhrase)
 	}
-	if err := update.NewClient().FactoryReset(ctx, *confirm); err != nil {
+	if err := update.NewClient().FactoryReset(ctx, update.FactoryResetPhrase); err != nil {
 		return err
 	}
 	fmt.Println("settings erased; the box reboots with its factory settings")
 	return nil
+}
+
+// resetConfirmed says whether typed is the factory-reset phrase: spaces
+// around it and case do not matter ("Erase all settings " is meant), any
+// other word does.
+func resetConfirmed(typed string) bool {
+	return strings.EqualFold(strings.TrimSpace(typed), update.FactoryResetPhrase)
 }
