@@ -10,9 +10,9 @@ import (
 
 // The boot loads its modules in two batches. The first holds what the
 // boot's critical path needs: the disk for /perm (its controller, sd_mod,
-// ext4), nftables for the boot firewall, the network cards and the
-// watchdog. The second (USB and the modem's drivers, PPP, tun, FAT, the
-// power button, sensors, LEDs) starts once the services are up. Under QEMU
+// ext4), nftables for the boot firewall, the network cards, the watchdog
+// and the power button. The second (USB and the modem's drivers, PPP,
+// tun, FAT, sensors, LEDs) starts once the services are up. Under QEMU
 // without KVM the box has one slow CPU, and every module loaded on the way
 // to /healthz is CPU time the services' start waits for; on an APU it only
 // saves a little, but the order is the same.
@@ -50,7 +50,10 @@ func earlyModule(name string) bool {
 
 // splitBootModules divides the boot's modules into the first batch and the
 // later one. A device-bound module is early when any device asking for it
-// is; the board's watchdog driver is always early (it is armed at once).
+// is; the board's watchdog driver is always early (it is armed at once),
+// and so are the power button's (button, evdev): init watches the button
+// from the end of its boot on, and an ACPI power-off request that comes
+// before the driver is in is lost.
 func splitBootModules(l *kmod.Loader, modaliases, board []string, watchdog string) (first, later []string) {
 	var earlyDevs, lateDevs []string
 	for _, m := range modaliases {
@@ -72,7 +75,7 @@ func splitBootModules(l *kmod.Loader, modaliases, board []string, watchdog strin
 	for _, m := range l.BootModules(lateDevs, lateBoard) {
 		switch {
 		case slices.Contains(first, m):
-		case watchdog != "" && m == kmod.Name(watchdog):
+		case watchdog != "" && m == kmod.Name(watchdog), m == "button", m == "evdev":
 			first = append(first, m)
 		default:
 			later = append(later, m)

@@ -49,7 +49,7 @@ func realModules(t *testing.T) *kmod.Loader {
 }
 
 // The QEMU test machine's devices: the boot's first batch holds the disk,
-// the NICs, the watchdog, ext4 and nftables; USB, the power button, PPP,
+// the NICs, the watchdog, the power button, ext4 and nftables; USB, PPP,
 // tun and FAT wait for the services.
 func TestSplitBootModulesQEMU(t *testing.T) {
 	l := realModules(t)
@@ -64,12 +64,12 @@ func TestSplitBootModulesQEMU(t *testing.T) {
 	}
 	qemu := boards.Profiles["qemu"]
 	first, later := splitBootModules(l, devices, qemu.Modules, qemu.Watchdog)
-	for _, m := range []string{"ahci", "e1000e", "virtio_pci", "i6300esb", "ext4", "crc32c_generic", "nf_tables", "nft_nat", "nft_fib_inet"} {
+	for _, m := range []string{"ahci", "e1000e", "virtio_pci", "i6300esb", "ext4", "crc32c_generic", "nf_tables", "nft_nat", "nft_fib_inet", "button"} {
 		if !slices.Contains(first, m) {
 			t.Errorf("%s is not in the first batch %v", m, first)
 		}
 	}
-	for _, m := range []string{"xhci_pci", "button", "tun", "vfat", "ppp_async", "usbserial", "qemu_fw_cfg"} {
+	for _, m := range []string{"xhci_pci", "tun", "vfat", "ppp_async", "usbserial", "qemu_fw_cfg"} {
 		if !slices.Contains(later, m) {
 			t.Errorf("%s is not in the later batch %v", m, later)
 		}
