@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 
 	"edgebox/api/webapi"
@@ -169,6 +170,7 @@ func reportResult(g *globals, res webapi.ConfigResult, err error, dry bool) erro
 	default:
 		fmt.Println("saved")
 	}
+	printTidied(os.Stdout, res.Tidied)
 	for _, e := range res.ReloadErrors {
 		fmt.Printf("not applied yet (at next restart): %s\n", e)
 	}
@@ -207,4 +209,22 @@ func configValidate(ctx context.Context, g *globals, args []string) error {
 	}
 	fmt.Printf("%s is valid\n", args[0])
 	return nil
+}
+
+// printTidied says which values the box stored otherwise than typed
+// (spaces trimmed, a SIP URI's host:port): a PIN is not printed.
+func printTidied(w io.Writer, tidied map[string]any) {
+	keys := make([]string, 0, len(tidied))
+	for k := range tidied {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.HasSuffix(k, ".pin") || strings.HasSuffix(k, ".puk") {
+			fmt.Fprintf(w, "%s: stored without spaces or dashes\n", k)
+			continue
+		}
+		b, _ := json.Marshal(tidied[k])
+		fmt.Fprintf(w, "%s: stored as %s\n", k, b)
+	}
 }

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // The phrase as typed in a terminal or pasted from a mail counts; other
 // words do not. Before, "erase all settings " was refused with the same
@@ -13,5 +16,16 @@ func TestResetConfirmed(t *testing.T) {
 		if got := resetConfirmed(typed); got != want {
 			t.Errorf("resetConfirmed(%q) = %v, want %v", typed, got, want)
 		}
+	}
+}
+
+// edgectl config set tells what the box kept when it differs from what
+// was typed, and never prints a PIN.
+func TestPrintTidied(t *testing.T) {
+	var b strings.Builder
+	printTidied(&b, map[string]any{"gateway.pbx.address": "pbx.example.com:5060", "network.modem.pin": "1234"})
+	want := "gateway.pbx.address: stored as \"pbx.example.com:5060\"\nnetwork.modem.pin: stored without spaces or dashes\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
