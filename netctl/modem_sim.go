@@ -84,7 +84,7 @@ func (s *modemSession) enterPIN(ctx context.Context, cfg config.Modem, failed st
 	m := s.m
 	switch {
 	case cfg.PIN == "":
-		m.setState(ModemSIM, "the SIM needs a PIN: set network.modem.pin")
+		m.setState(ModemSIM, "the SIM needs a PIN: set "+m.configField("pin"))
 	case cfg.PIN == failed:
 		m.setState(ModemSIM, "the configured PIN was rejected by the SIM; enter the right PIN"+attemptsLeft(sim))
 	default:

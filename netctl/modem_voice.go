@@ -45,6 +45,15 @@ func (s *modemSession) voiceFaulty(ctx context.Context) step {
 	return stepEnd
 }
 
+// configField names a setting of this manager's modem for messages:
+// network.modem.pin, or the voice modem's entry.
+func (m *modemManager) configField(name string) string {
+	if m.voiceSlot == "" {
+		return "network.modem." + name
+	}
+	return fmt.Sprintf("%s of network.modem.voice_modems (slot %s)", name, m.voiceSlot)
+}
+
 // slotOpener is an opener that can open the card of one slot with its own
 // state and SMS directories (realModems); test fakes need not be one.
 type slotOpener interface {

@@ -47,3 +47,14 @@ func TestRealModemsPickPerSlot(t *testing.T) {
 		t.Errorf("voice modem dirs %q %q", v.smsDir, v.stateDir)
 	}
 }
+
+// A voice modem's messages name its own config entry, not the data
+// modem's.
+func TestVoiceModemConfigField(t *testing.T) {
+	if got := (&modemManager{}).configField("pin"); got != "network.modem.pin" {
+		t.Errorf("data modem: %q", got)
+	}
+	if got := (&modemManager{voiceSlot: "mpcie2"}).configField("pin"); got != "pin of network.modem.voice_modems (slot mpcie2)" {
+		t.Errorf("voice modem: %q", got)
+	}
+}
