@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edgebox/api/modemapi"
+	"edgebox/api/netapi"
+	"edgebox/internal/config"
 )
 
 // A config check's English, with its values, reads as what to do in
@@ -113,5 +117,27 @@ func TestErrorTextsHaveGerman(t *testing.T) {
 	// The lockout, with its seconds, reads in German.
 	if got := trMessage("de", lockedOut(42*time.Second).Error()); !strings.Contains(got, "warten Sie 42 s") {
 		t.Errorf("lockout in German: %q", got)
+	}
+}
+
+// A wrong PIN is a failure the installer must act on, said in the page's
+// language, not a wait: before, the check polled for 90 s ("still
+// waiting") beside netctl's English.
+func TestCheckWrongPINFails(t *testing.T) {
+	st := Status{Network: &netapi.Status{Modem: &netapi.ModemStatus{State: "sim",
+		SIM:   &modemapi.SIMStatus{State: "pin-required", PINAttempts: 2},
+		Error: "the configured PIN was rejected by the SIM; enter the right PIN (2 attempts left)"}}}
+	cfg := &config.Config{}
+	cfg.Network.Modem.Enabled, cfg.Network.Modem.APN = true, "internet"
+	if c := checkIn("de", st, cfg, "modem"); c.State != "fail" || c.Message != "die SIM hat die eingestellte PIN abgelehnt; geben Sie die richtige PIN ein (noch 2 Versuche)" {
+		t.Errorf("wrong PIN: %+v", c)
+	}
+	st.Network.Modem = &netapi.ModemStatus{State: "faulty", Error: "the modem has no network interface; set network.modem.interface or method ppp"}
+	if c := checkIn("en", st, cfg, "modem"); c.State != "fail" {
+		t.Errorf("faulty modem: %+v", c)
+	}
+	st.Network.Modem = &netapi.ModemStatus{State: "connecting", Error: "no answer in time"}
+	if c := checkIn("en", st, cfg, "modem"); c.State != "wait" {
+		t.Errorf("connecting: %+v", c)
 	}
 }

@@ -260,6 +260,10 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 		}
 		mv := modemPanel(net.Modem)
 		switch {
+		case mv.Error != "" && needsInstaller(mv.State):
+			// A wrong PIN, a locked SIM, a modem without its network
+			// port: nothing changes by waiting, so no spinner.
+			return Check{"fail", trMessage(lang, mv.Error)}
 		case mv.SIM == "pin-required":
 			return Check{"fail", tr(lang, "The SIM needs its PIN: enter it above.")}
 		case mv.SIM == "absent":
@@ -271,7 +275,7 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 		case mv.Registration == "home" || mv.Registration == "roaming":
 			return Check{"wait", trf(lang, "Registered on %s, connecting…", orDash(mv.Operator))}
 		case mv.Error != "":
-			return Check{"wait", trf(lang, "Modem: %s — %s", tr(lang, mv.State), mv.Error)}
+			return Check{"wait", trf(lang, "Modem: %s — %s", tr(lang, mv.State), trMessage(lang, mv.Error))}
 		}
 		return Check{"wait", trf(lang, "Modem: %s…", tr(lang, orDash(mv.State)))}
 	case "wan", "lan":
@@ -335,6 +339,12 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 		return timeCheck(lang, status, cfg)
 	}
 	return Check{"na", tr(lang, "Saved.")}
+}
+
+// needsInstaller says whether a modem state with an error waits for the
+// installer (the SIM's PIN or PUK, a faulty modem) rather than for time.
+func needsInstaller(state string) bool {
+	return state == "sim" || state == "faulty"
 }
 
 // sipCheck reads the gateway's registration, "KIND: what happened and
