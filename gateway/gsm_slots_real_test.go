@@ -28,12 +28,11 @@ const (
 	gsmSIM2Num = "+4915100000002"
 )
 
-// startModemsimProc starts modemsim with its control socket and PCM port
-// in dir, and returns its pty.
-func startModemsimProc(t *testing.T, bin, dir, name, profile, number string) (pty, ctl, audio string, proc *testenv.Proc) {
+// startModemsimProc starts modemsim (a card) with its control socket
+// ctl and PCM port audio, and returns its pty.
+func startModemsimProc(t *testing.T, bin, ctl, audio, profile string, extra ...string) (pty string, proc *testenv.Proc) {
 	t.Helper()
-	ctl, audio = filepath.Join(dir, name+".ctl"), filepath.Join(dir, name+"-pcm.sock")
-	sim := testenv.Command(t, bin, "--pty", "--profile", profile, "--control", ctl, "--audio", audio, "--number", number)
+	sim := testenv.Command(t, bin, append([]string{"--pty", "--profile", profile, "--control", ctl, "--audio", audio}, extra...)...)
 	out, err := sim.Cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +53,48 @@ func startModemsimProc(t *testing.T, bin, dir, name, profile, number string) (pt
 	case <-time.After(10 * time.Second):
 		t.Fatal("modemsim printed no pty path")
 	}
-	return pty, ctl, audio, sim
+	return pty, sim
+}
+
+// startNetctlProc runs cmd/netctl in a namespace of its own with the
+// network section network, its socket and state in dir; the gateway's
+// netctl client finds it there (EDGEBOX_RUN_DIR). On failure the logs of
+// netctl and of the cards sims are printed.
+func startNetctlProc(t *testing.T, bin, dir, tag string, network map[string]any, sims ...*testenv.Proc) netapi.Client {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"version": 1, "network": network})
+	cfgPath := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns := testenv.NewNetns(t, testenv.UniqueName(tag))
+	sock := filepath.Join(dir, "netctl.sock")
+	nc := ns.Command(bin, "--config", cfgPath, "--socket", sock, "--sms-dir", filepath.Join(dir, "sms"), "--resolv-conf", filepath.Join(dir, "resolv.conf"))
+	nc.Cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+dir, "EDGEBOX_PERM_DIR="+dir)
+	nc.Start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("netctl log (tail):\n%s", testenv.Tail(nc.Log.String(), 6000))
+			for i, s := range sims {
+				t.Logf("modemsim %d log (tail):\n%s", i+1, testenv.Tail(s.Log.String(), 2000))
+			}
+		}
+	})
+	t.Setenv("EDGEBOX_RUN_DIR", dir) // the gateway's netctl client
+	return netapi.NewClientPath(sock)
+}
+
+// modemNetwork is a network section with the data modem on pty (profile,
+// PCM port audio) and LTE its only uplink; the interface never appears,
+// which the GSM side does not need.
+func modemNetwork(pty, profile, audio string) map[string]any {
+	return map[string]any{
+		"lan": []any{},
+		"wan": map[string]any{"enabled": false, "method": "dhcp"},
+		"modem": map[string]any{"enabled": true, "port": pty, "profile": profile, "interface": "lte0", "method": "dhcp", "apn": "internet.test",
+			"reset_after_sec": 0, "audio_port": audio},
+		"uplinks": []any{"modem"},
+	}
 }
 
 // startRealVoicePair is startRealVoice with two modems: the SIMs in slot
@@ -65,35 +105,14 @@ func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice, unplug2 func()) {
 	testenv.RequireRoot(t, "ip")
 	netctlBin, simBin := smsBinaries(t)
 	dir := t.TempDir()
-	pty1, ctl1, audio1, proc1 := startModemsimProc(t, simBin, dir, "sim1", "quectel-ec25", gsmSIM1Num)
-	pty2, ctl2, audio2, proc2 := startModemsimProc(t, simBin, dir, "sim2", "huawei-me909s", gsmSIM2Num)
-	cfg := map[string]any{"version": 1, "network": map[string]any{
-		"lan": []any{},
-		"wan": map[string]any{"enabled": false, "method": "dhcp"},
-		"modem": map[string]any{"enabled": true, "port": pty1, "profile": "quectel-ec25", "interface": "lte0", "method": "dhcp", "apn": "internet.test",
-			"reset_after_sec": 0, "audio_port": audio1, "slot": "mpcie1",
-			"voice_modems": []any{map[string]any{"slot": "mpcie2", "port": pty2, "profile": "huawei-me909s", "audio_port": audio2}}},
-		"uplinks": []any{"modem"},
-	}}
-	b, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ns := testenv.NewNetns(t, testenv.UniqueName("gwslots"))
-	sock := filepath.Join(dir, "netctl.sock")
-	nc := ns.Command(netctlBin, "--config", cfgPath, "--socket", sock, "--sms-dir", filepath.Join(dir, "sms"), "--resolv-conf", filepath.Join(dir, "resolv.conf"))
-	nc.Cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+dir, "EDGEBOX_PERM_DIR="+dir)
-	nc.Start()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("netctl log (tail):\n%s", testenv.Tail(nc.Log.String(), 6000))
-			t.Logf("modemsim 1 log (tail):\n%s", testenv.Tail(proc1.Log.String(), 2000))
-			t.Logf("modemsim 2 log (tail):\n%s", testenv.Tail(proc2.Log.String(), 2000))
-		}
-	})
-	t.Setenv("EDGEBOX_RUN_DIR", dir) // the gateway's netctl client
-	api := netapi.NewClientPath(sock)
+	ctl1, audio1, ctl2, audio2 := filepath.Join(dir, "sim1.ctl"), filepath.Join(dir, "sim1-pcm.sock"), filepath.Join(dir, "sim2.ctl"), filepath.Join(dir, "sim2-pcm.sock")
+	pty1, proc1 := startModemsimProc(t, simBin, ctl1, audio1, "quectel-ec25", "--number", gsmSIM1Num)
+	pty2, proc2 := startModemsimProc(t, simBin, ctl2, audio2, "huawei-me909s", "--number", gsmSIM2Num)
+	network := modemNetwork(pty1, "quectel-ec25", audio1)
+	m := network["modem"].(map[string]any)
+	m["slot"] = "mpcie1"
+	m["voice_modems"] = []any{map[string]any{"slot": "mpcie2", "port": pty2, "profile": "huawei-me909s", "audio_port": audio2}}
+	api := startNetctlProc(t, netctlBin, dir, "gwslots", network, proc1, proc2)
 	err := testenv.Until(60*time.Second, "both SIMs with voice set up", func() (bool, error) {
 		st, err := api.GSMStatus(context.Background())
 		ok := err == nil && len(st.SIMs) == 2

@@ -73,59 +73,12 @@ func startRealNetctl(t *testing.T) *realNetctl {
 	netctlBin, simBin := smsBinaries(t)
 	dir := t.TempDir()
 	r := &realNetctl{t: t, ctl: filepath.Join(dir, "modemsim.ctl")}
-
 	// with a PCM port: netctl's GSM hub reports itself ready (voice set
 	// up) only on a card with one, and the test waits for that
 	audio := filepath.Join(dir, "pcm.sock")
-	sim := testenv.Command(t, simBin, "--pty", "--profile", "huawei-me909s", "--control", r.ctl, "--audio", audio)
-	out, err := sim.Cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Cmd.Stderr = sim.Log
-	sim.Start()
-	ptyc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			ptyc <- strings.TrimSpace(sc.Text())
-		}
-		for sc.Scan() {
-		}
-	}()
-	var pty string
-	select {
-	case pty = <-ptyc:
-	case <-time.After(10 * time.Second):
-		t.Fatal("modemsim printed no pty path")
-	}
-
-	cfg := map[string]any{"version": 1, "network": map[string]any{
-		"lan":     []any{},
-		"wan":     map[string]any{"enabled": false, "method": "dhcp"},
-		"modem":   map[string]any{"enabled": true, "port": pty, "profile": "huawei-me909s", "interface": "lte0", "method": "dhcp", "apn": "internet.test", "reset_after_sec": 0, "audio_port": audio},
-		"uplinks": []any{"modem"},
-	}}
-	b, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ns := testenv.NewNetns(t, testenv.UniqueName("gwsms"))
-	sock := filepath.Join(dir, "netctl.sock")
-	nc := ns.Command(netctlBin, "--config", cfgPath, "--socket", sock, "--sms-dir", filepath.Join(dir, "sms"), "--resolv-conf", filepath.Join(dir, "resolv.conf"))
-	nc.Cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+dir, "EDGEBOX_PERM_DIR="+dir)
-	nc.Start()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("netctl log (tail):\n%s", testenv.Tail(nc.Log.String(), 4000))
-			t.Logf("modemsim log (tail):\n%s", testenv.Tail(sim.Log.String(), 2000))
-		}
-	})
-	// the gateway dials netctl's socket under EDGEBOX_RUN_DIR
-	t.Setenv("EDGEBOX_RUN_DIR", dir)
-	r.api = netapi.NewClientPath(sock)
-	err = testenv.Until(30*time.Second, "netctl's GSM API with the SIM read and voice set up", func() (bool, error) {
+	pty, sim := startModemsimProc(t, simBin, r.ctl, audio, "huawei-me909s")
+	r.api = startNetctlProc(t, netctlBin, dir, "gwsms", modemNetwork(pty, "huawei-me909s", audio), sim)
+	err := testenv.Until(30*time.Second, "netctl's GSM API with the SIM read and voice set up", func() (bool, error) {
 		st, err := r.api.GSMStatus(context.Background())
 		// voice set up: netctl's GSM hub follows the modem it opened (an
 		// SMS that came while the modem was still being opened was not

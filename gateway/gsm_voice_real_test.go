@@ -1,17 +1,13 @@
 package gateway_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"edgebox/api/netapi"
 	"edgebox/internal/testenv"
 )
 
@@ -29,53 +25,9 @@ func startRealVoice(t *testing.T) *realVoice {
 	dir := t.TempDir()
 	r := &realNetctl{t: t, ctl: filepath.Join(dir, "modemsim.ctl")}
 	audio := filepath.Join(dir, "pcm.sock")
-	sim := testenv.Command(t, simBin, "--pty", "--profile", "quectel-ec25", "--control", r.ctl, "--audio", audio, "--number", gsmSIMNum)
-	out, err := sim.Cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim.Cmd.Stderr = sim.Log
-	sim.Start()
-	ptyc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			ptyc <- strings.TrimSpace(sc.Text())
-		}
-		for sc.Scan() {
-		}
-	}()
-	var pty string
-	select {
-	case pty = <-ptyc:
-	case <-time.After(10 * time.Second):
-		t.Fatal("modemsim printed no pty path")
-	}
-	cfg := map[string]any{"version": 1, "network": map[string]any{
-		"lan":     []any{},
-		"wan":     map[string]any{"enabled": false, "method": "dhcp"},
-		"modem":   map[string]any{"enabled": true, "port": pty, "profile": "quectel-ec25", "interface": "lte0", "method": "dhcp", "apn": "internet.test", "reset_after_sec": 0, "audio_port": audio},
-		"uplinks": []any{"modem"},
-	}}
-	b, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ns := testenv.NewNetns(t, testenv.UniqueName("gwvoice"))
-	sock := filepath.Join(dir, "netctl.sock")
-	nc := ns.Command(netctlBin, "--config", cfgPath, "--socket", sock, "--sms-dir", filepath.Join(dir, "sms"), "--resolv-conf", filepath.Join(dir, "resolv.conf"))
-	nc.Cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+dir, "EDGEBOX_PERM_DIR="+dir)
-	nc.Start()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("netctl log (tail):\n%s", testenv.Tail(nc.Log.String(), 6000))
-			t.Logf("modemsim log (tail):\n%s", testenv.Tail(sim.Log.String(), 3000))
-		}
-	})
-	t.Setenv("EDGEBOX_RUN_DIR", dir) // the gateway's netctl client
-	r.api = netapi.NewClientPath(sock)
-	err = testenv.Until(30*time.Second, "netctl's GSM API with voice set up", func() (bool, error) {
+	pty, sim := startModemsimProc(t, simBin, r.ctl, audio, "quectel-ec25", "--number", gsmSIMNum)
+	r.api = startNetctlProc(t, netctlBin, dir, "gwvoice", modemNetwork(pty, "quectel-ec25", audio), sim)
+	err := testenv.Until(30*time.Second, "netctl's GSM API with voice set up", func() (bool, error) {
 		st, err := r.api.GSMStatus(context.Background())
 		return err == nil && st.Voice && st.AudioPort == audio, nil
 	})
