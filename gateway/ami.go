@@ -101,6 +101,9 @@ func (a *amiServer) serveConn(c net.Conn) {
 	}()
 }
 
+// amiLoginWindow is how long a connection may take to log in.
+var amiLoginWindow = 30 * time.Second
+
 // maxAMIMessage bounds one manager message (a smscommand with 1600
 // URL-encoded characters fits many times).
 const maxAMIMessage = 64 << 10
@@ -143,10 +146,12 @@ func (a *amiServer) session(c net.Conn) {
 	}()
 	r := bufio.NewReaderSize(c, 4096)
 	failures := 0
+	// A connection that has not logged in within amiLoginWindow of its
+	// start is dropped, whatever it sends meanwhile.
+	loginBy := time.Now().Add(amiLoginWindow)
 	for {
-		// a connection that does not log in soon is dropped
 		if s.user == "" {
-			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			c.SetReadDeadline(loginBy)
 		} else {
 			c.SetReadDeadline(time.Time{})
 		}
