@@ -2,16 +2,12 @@ package netctl_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"io"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"edgebox/api/netapi"
-	"edgebox/modem/modemsim"
 )
 
 // TestNamespaceGSMService runs the netctl binary with a modemsim process
@@ -42,28 +38,8 @@ func TestNamespaceGSMService(t *testing.T) {
 	if st.AudioPort != audio || st.AudioFormat != netapi.GSMAudioFormat || st.IMSI == "" {
 		t.Fatalf("status %+v", st)
 	}
-	after := st.Seq
-	next := func(kind string) netapi.GSMEvent {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			evs, err := r.client.GSMEvents(ctx, after, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, ev := range evs {
-				after = ev.Seq
-				if ev.Kind == kind {
-					return ev
-				}
-				if ev.Kind != netapi.GSMAlerting {
-					t.Fatalf("want %s, got %+v", kind, ev)
-				}
-			}
-		}
-		t.Fatalf("no %s event", kind)
-		return netapi.GSMEvent{}
-	}
+	evs := r.gsmEvents(st.Seq)
+	next := func(kind string) netapi.GSMEvent { t.Helper(); return evs.next(kind, "") }
 
 	sim.control("call +4915550100")
 	ev := next(netapi.GSMIncoming)
@@ -74,21 +50,7 @@ func TestNamespaceGSMService(t *testing.T) {
 		t.Fatal(err)
 	}
 	next(netapi.GSMConnected)
-	a, err := net.Dial("unix", st.AudioPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	a.SetDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 5*modemsim.AudioFrameBytes)
-	if _, err := io.ReadFull(a, buf); err != nil {
-		t.Fatalf("no audio from the card: %v", err)
-	}
-	x := make([]int16, len(buf)/2)
-	for i := range x {
-		x[i] = int16(binary.LittleEndian.Uint16(buf[2*i:]))
-	}
-	if share, _, _ := modemsim.ToneLevel(x, 1000); share < 0.9 {
+	if share := toneOn(t, st.AudioPort); share < 0.9 {
 		t.Fatalf("card audio is not the caller's tone (share %.2f)", share)
 	}
 	sim.control("hangup")

@@ -79,39 +79,19 @@ func TestNamespaceGSMTwoModems(t *testing.T) {
 		}
 	}
 
-	after := st.Seq
-	next := func(kind, slot string) netapi.GSMEvent {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			evs, err := r.client.GSMEvents(ctx, after, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, ev := range evs {
-				after = ev.Seq
-				if ev.Kind == kind && ev.Slot == slot {
-					return ev
-				}
-				if ev.Kind != netapi.GSMAlerting {
-					t.Fatalf("want %s on %s, got %+v", kind, slot, ev)
-				}
-			}
-		}
-		t.Fatalf("no %s event on %s", kind, slot)
-		return netapi.GSMEvent{}
-	}
+	ev := r.gsmEvents(st.Seq)
+	next := func(kind, slot string) netapi.GSMEvent { t.Helper(); return ev.next(kind, slot) }
 
 	// A call into SIM 2 rings on slot mpcie2 and is answered there.
 	sim2.control("call +4915550100")
-	ev := next(netapi.GSMIncoming, "mpcie2")
-	if ev.Number != "+4915550100" {
-		t.Fatalf("incoming %+v", ev)
+	in := next(netapi.GSMIncoming, "mpcie2")
+	if in.Number != "+4915550100" {
+		t.Fatalf("incoming %+v", in)
 	}
-	if err := r.client.GSMAnswer(ctx, ev.Call); err == nil {
+	if err := r.client.GSMAnswer(ctx, in.Call); err == nil {
 		t.Fatal("answer without a slot answered on the data modem, where nothing rings")
 	}
-	if err := r.client.GSMAnswerOn(ctx, "mpcie2", ev.Call); err != nil {
+	if err := r.client.GSMAnswerOn(ctx, "mpcie2", in.Call); err != nil {
 		t.Fatal(err)
 	}
 	next(netapi.GSMConnected, "mpcie2")
@@ -179,6 +159,39 @@ func TestNamespaceGSMTwoModems(t *testing.T) {
 	if ev := next(netapi.GSMEnded, "mpcie1"); ev.Reason != netapi.GSMEndLocalHangup {
 		t.Fatalf("ended %+v", ev)
 	}
+}
+
+// gsmEventReader follows netctl's GSM events for a test.
+type gsmEventReader struct {
+	r     *rig
+	after uint64
+}
+
+func (r *rig) gsmEvents(after uint64) *gsmEventReader { return &gsmEventReader{r: r, after: after} }
+
+// next waits up to 20 s for the next event of kind on slot; any other
+// event but a ringback (alerting) fails the test.
+func (e *gsmEventReader) next(kind, slot string) netapi.GSMEvent {
+	t := e.r.t
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		evs, err := e.r.client.GSMEvents(context.Background(), e.after, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			e.after = ev.Seq
+			if ev.Kind == kind && ev.Slot == slot {
+				return ev
+			}
+			if ev.Kind != netapi.GSMAlerting {
+				t.Fatalf("want %s on slot %q, got %+v", kind, slot, ev)
+			}
+		}
+	}
+	t.Fatalf("no %s event on slot %q", kind, slot)
+	return netapi.GSMEvent{}
 }
 
 // toneOn reads a few frames from a modemsim PCM port and says how much
