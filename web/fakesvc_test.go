@@ -22,10 +22,13 @@ type fakeNetctl struct {
 	profile string
 	// realImport checks uploads with netctl's profile parser.
 	realImport bool
-	vpnState   string
-	rsrp       int    // LTE RSRP the modem reports (-95 when 0)
-	band       string // serving band the modem reports ("" none)
-	number     string // the SIM's own number ("" not stored)
+	// pinUntil: until then the SIM asks for its PIN (netctl applies a
+	// saved PIN a moment after the save).
+	pinUntil time.Time
+	vpnState string
+	rsrp     int    // LTE RSRP the modem reports (-95 when 0)
+	band     string // serving band the modem reports ("" none)
+	number   string // the SIM's own number ("" not stored)
 	// slot is the modem's slot as netctl reports it (nil: not reported,
 	// an older netctl).
 	slot map[string]any
@@ -59,6 +62,11 @@ func (f *fakeNetctl) status() map[string]any {
 	}
 	if f.slot != nil {
 		modem["slot"] = f.slot
+	}
+	if now.Before(f.pinUntil) { // the SIM waits for the PIN netctl has not applied yet
+		modem["state"] = "sim"
+		modem["sim"] = map[string]any{"state": "pin-required", "pin_attempts": 3}
+		modem["error"] = "the SIM needs a PIN: set network.modem.pin"
 	}
 	return map[string]any{
 		"active": "modem",

@@ -80,7 +80,7 @@
 
   let checkRun = 0;
   async function pollCheck(box, step) {
-    const until = Date.now() + 90000;
+    const start = Date.now(), until = start + 90000;
     const run = ++checkRun;
     box.hidden = false;
     while (Date.now() < until) {
@@ -88,8 +88,12 @@
       if (run !== checkRun) return; // a newer save took over
       if (r.ok && r.data) {
         const d = r.data;
-        notice(box, d.state === "ok" ? "ok" : d.state === "fail" ? "bad" : "info", d.message);
-        if (d.state === "ok" || d.state === "fail" || d.state === "na") return;
+        // Right after a save the services may still report the state from
+        // before it (the SIM asks for the PIN that was just saved): a
+        // failure counts once it outlasts their reload, not before.
+        const early = d.state === "fail" && Date.now() - start < 10000;
+        notice(box, d.state === "ok" ? "ok" : d.state === "fail" && !early ? "bad" : "info", d.message);
+        if (d.state === "ok" || (d.state === "fail" && !early) || d.state === "na") return;
       } else {
         notice(box, "bad", (r.data && r.data.error) || t("Could not check the result."));
         return;
