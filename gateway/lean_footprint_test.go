@@ -172,6 +172,10 @@ func measureFootprint(t *testing.T) footprint {
 	g2, h2 := measure(2 * footprintCalls)
 	_, m2 := goroutinesBySide()
 	s2 := stackBytes()
+	if n := inSignalHandler(); n > 0 {
+		// the run loop on top of net/http's frames keeps a 16 KB stack
+		t.Errorf("%d goroutines of established calls still run in the HTTP handler, want none (runCall)", n)
+	}
 	writeHeap(2 * footprintCalls)
 	stop()
 	uas.wait(t, 30*time.Second)
@@ -194,6 +198,14 @@ func goroutinesBySide() (signalling, other int) {
 		}
 	}
 	return signalling, other
+}
+
+// inSignalHandler counts goroutines running in handleSignal (a frame of
+// it, not only "created by" it).
+func inSignalHandler() int {
+	var b bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	return strings.Count(b.String(), "edgebox/gateway.(*Service).handleSignal(")
 }
 
 // settled is the goroutine count and the live heap once the count held
