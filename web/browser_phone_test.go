@@ -339,7 +339,7 @@ func TestBrowserPhoneWords(t *testing.T) {
 	os.WriteFile(junk, []byte("\xff\xd8\xff\xe0 not firmware"), 0o600)
 	do(t, ctx, "wrong firmware file", chromedp.Navigate(httpsURL+"/admin"), chromedp.WaitVisible(chromedp.CSS("#fw-form")),
 		chromedp.SetUploadFiles(chromedp.CSS("#fw"), []string{junk}), chromedp.Click(chromedp.CSS("#fw-form button[type=submit]")),
-		waitText("#fw-form", "not an edgebox firmware update"), snap(dir, "23-firmware-wrong-file"))
+		waitText("#fw-form", "this is a document or a picture, not firmware: choose the .bundle file"), snap(dir, "23-firmware-wrong-file"))
 	if m := textOf(ctx, "#fw-form"); strings.Contains(m, "make image") || strings.Contains(m, "out/") {
 		t.Errorf("firmware refusal: %q", m)
 	}
