@@ -30,6 +30,11 @@ import (
 // scryptN is scrypt's cost: 2^15 takes about 0.1 s and 32 MiB on an APU.
 var scryptN = 1 << 15
 
+// maxKDFMemory bounds what a restore lets scrypt take (128*N*r bytes):
+// the parameters come from the file, and a doctored one could otherwise
+// ask for more memory than the box has. Twice what Seal uses.
+const maxKDFMemory = 64 << 20
+
 var (
 	errPassphrase    = errors.New("passphrase: wrong passphrase, or the file was changed after it was made")
 	errNoPassphrase  = errors.New("passphrase: this backup is encrypted: give its passphrase")
@@ -37,7 +42,8 @@ var (
 )
 
 func backupKeys(pass string, sc *webapi.SealedConfig) (encKey, macKey []byte, err error) {
-	if sc.KDF != "scrypt" || sc.N < 1<<10 || sc.N > 1<<20 || sc.R < 1 || sc.R > 32 || sc.P < 1 || sc.P > 4 || len(sc.Salt) < 16 {
+	if sc.KDF != "scrypt" || sc.N < 1<<10 || sc.N > 1<<20 || sc.R < 1 || sc.R > 32 || sc.P < 1 || sc.P > 2 || len(sc.Salt) < 16 ||
+		128*int64(sc.N)*int64(sc.R) > maxKDFMemory {
 		return nil, nil, errors.New("backup: unknown or unsafe key derivation parameters")
 	}
 	k, err := scrypt.Key([]byte(pass), sc.Salt, sc.N, sc.R, sc.P, 64)
