@@ -98,6 +98,7 @@ func newTURNServer(c config.GatewayTURN, callLive func(tag string) bool, icePort
 			pass := base64.StdEncoding.EncodeToString(m.Sum(nil))
 			return turn.GenerateAuthKey(username, realm, pass), true
 		},
+		QuotaHandler: func(username, _ string, _ net.Addr) bool { return guard.quota(username) },
 		EventHandler: turn.EventHandler{
 			OnAllocationCreated: func(_, _ net.Addr, _, username, _ string, relay net.Addr, _ int) {
 				guard.bind(relay, username)
