@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"edgebox/api/gatewayapi"
 	"edgebox/api/modemapi"
 	"edgebox/api/netapi"
 	"edgebox/internal/config"
@@ -139,5 +140,25 @@ func TestCheckWrongPINFails(t *testing.T) {
 	st.Network.Modem = &netapi.ModemStatus{State: "connecting", Error: "no answer in time"}
 	if c := checkIn("en", st, cfg, "modem"); c.State != "wait" {
 		t.Errorf("connecting: %+v", c)
+	}
+}
+
+// A PBX or an APN typed with its switch left off is not "ok": the step
+// says the value is not used and which box to tick. Before, both read as
+// a green "switched off" and the step got its tick (seen on the QEMU
+// image with a PBX address saved and the gateway off).
+func TestCheckValueWithSwitchOff(t *testing.T) {
+	cfg := &config.Config{}
+	cfg.Gateway.PBX.Address = "pbx.example.com"
+	off := Status{Gateway: &gatewayapi.Status{Enabled: false}}
+	if c := checkIn("de", off, cfg, "sip"); c.State != "fail" || !strings.Contains(c.Message, "Anruf-Gateway einschalten") {
+		t.Errorf("PBX with the gateway off: %+v", c)
+	}
+	cfg.Network.Modem.APN = "internet"
+	if c := checkIn("en", Status{}, cfg, "modem"); c.State != "fail" || !strings.Contains(c.Message, "tick “Use the mobile modem”") {
+		t.Errorf("APN with the modem off: %+v", c)
+	}
+	if c := checkIn("en", Status{}, &config.Config{}, "modem"); c.State != "ok" {
+		t.Errorf("modem off, no APN: %+v", c)
 	}
 }

@@ -246,6 +246,10 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 	}
 	switch what {
 	case "modem":
+		if cfg != nil && !cfg.Network.Modem.Enabled && strings.TrimSpace(cfg.Network.Modem.APN) != "" {
+			// An APN typed with the switch left off: the installer meant it on.
+			return Check{"fail", tr(lang, "The mobile modem is switched off, so this APN is not used: tick “Use the mobile modem” and save.")}
+		}
 		if cfg != nil && !cfg.Network.Modem.Enabled {
 			return Check{"ok", tr(lang, "The mobile modem is switched off.")}
 		}
@@ -329,6 +333,12 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 		}
 		return Check{"wait", trf(lang, "VPN: %s…", tr(lang, orDash(p.State)))}
 	case "sip":
+		// A PBX typed with the gateway left off: the installer meant it on.
+		// The gateway's own report says whether it is off.
+		gwOff := status.Gateway != nil && !status.Gateway.Enabled
+		if gwOff && cfg != nil && !cfg.Gateway.Enabled && cfg.Gateway.PBX.Address != "" {
+			return Check{"fail", tr(lang, "The call gateway is switched off, so this PBX is not used: tick “Enable the call gateway” and save.")}
+		}
 		return sipCheck(lang, status)
 	case "gateway":
 		if status.Gateway == nil {
