@@ -181,9 +181,10 @@ func TestBrowserPhoneRebootPageComesBack(t *testing.T) {
 	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const r = document.getElementById("page-notice").getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`)); !v {
 		t.Error("the reboot's notice is off the screen")
 	}
+	e.srv.sessions.dropAll() // a restart ends every session
 	do(t, ctx, "back", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		return testenvUntil(ctx, "the page reloaded after the reboot", `window.beforeReboot === undefined && document.readyState === "complete"`)
-	}), snap(dir, "64-back-after-reboot-de"))
+	}), waitText("form .notice", "Die Box wurde neu gestartet, dabei werden alle abgemeldet"), snap(dir, "64-back-after-reboot-de"))
 	e.init.mu.Lock()
 	defer e.init.mu.Unlock()
 	if fmt.Sprint(e.init.power) != "[reboot]" {

@@ -372,6 +372,17 @@
     if (r.top < 0 || r.bottom > window.innerHeight) el.scrollIntoView({ block: "center" });
   }
 
+  // After a reboot the page reloads; a restart logs everyone out, and a
+  // login page that says nothing leaves the installer wondering why.
+  (() => {
+    let was = null;
+    try { was = sessionStorage.getItem("rebooted"); sessionStorage.removeItem("rebooted"); } catch (e) { was = null; }
+    if (!was) return;
+    const login = document.querySelector('form[data-action="/api/v1/login"]');
+    if (login) notice(login.querySelector(".notice"), "info", t("The box restarted, which logs everyone out: log in again."));
+    else notice(document.getElementById("page-notice"), "ok", t("The box restarted and is back."));
+  })();
+
   // watchReboot says what happens while the box restarts and reloads the
   // page once it is back: a page that only said "Rebooting…" left the
   // installer to guess when to reload. Back is an answer from a new boot
@@ -390,6 +401,7 @@
         const h = await r.json();
         if (r.ok && h.uptime_sec < (Date.now() - start) / 1000 + 5) {
           notice(n, "ok", t("The box is back: reloading the page…"));
+          try { sessionStorage.setItem("rebooted", "1"); } catch (e) { /* private mode */ }
           setTimeout(() => location.reload(), 1000);
           return;
         }
