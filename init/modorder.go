@@ -10,16 +10,21 @@ import (
 
 // The boot loads its modules in two batches. The first holds what the
 // boot's critical path needs: the disk for /perm (its controller, sd_mod,
-// ext4), nftables for the boot firewall, the network cards, the watchdog
-// and the power button. The second (USB and the modem's drivers, PPP,
-// tun, FAT, sensors, LEDs) starts once the services are up. Under QEMU
+// ext4), nftables for the boot firewall, the network cards, the watchdog,
+// the power button and the USB host controllers. The second (PPP, tun,
+// FAT, the firmware config device, sensors, LEDs) starts once the
+// services are up; USB devices get their drivers by hotplug. Under QEMU
 // without KVM the box has one slow CPU, and every module loaded on the way
 // to /healthz is CPU time the services' start waits for; on an APU it only
 // saves a little, but the order is the same.
 
 // earlyDevice reports whether a device's modalias is one the boot waits
-// for: a PCI mass-storage controller (class 01), network controller (02)
-// or SD host (08 05), or a virtio network or block device.
+// for: a PCI mass-storage controller (class 01), network controller (02),
+// SD host (08 05) or USB host controller (0C 03), or a virtio network or
+// block device. USB is early because netctl names its uplinks when it
+// starts: QEMU's LTE data port (usb-net, "usb0" in the board's role map)
+// that enumerated after netctl's start was never used
+// (TestQEMUBootSuperviseAndPowerOff: "the modem has no network interface").
 func earlyDevice(modalias string) bool {
 	if rest, ok := strings.CutPrefix(modalias, "pci:"); ok {
 		i := strings.LastIndex(rest, "bc")
@@ -27,7 +32,7 @@ func earlyDevice(modalias string) bool {
 			return false
 		}
 		class, sub := rest[i+2:i+4], rest[i+6:i+8]
-		return class == "01" || class == "02" || class == "08" && sub == "05"
+		return class == "01" || class == "02" || class == "08" && sub == "05" || class == "0C" && sub == "03"
 	}
 	if rest, ok := strings.CutPrefix(modalias, "virtio:d"); ok {
 		return strings.HasPrefix(rest, "00000001v") || strings.HasPrefix(rest, "00000002v")
