@@ -2,7 +2,6 @@ package image
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"go/parser"
@@ -124,7 +123,7 @@ func mkuimageTool(ctx context.Context, repo, tools string, log io.Writer) (strin
 }
 
 // BuildInitramfs stages the source, runs mkuimage in bb mode with the host
-// files and the staged root overlay, and gzips the archive to dst.
+// files and the staged root overlay, and compresses the archive to dst.
 func BuildInitramfs(ctx context.Context, repo, work, overlay, dst string, log io.Writer) error {
 	tool, err := mkuimageTool(ctx, repo, filepath.Join(work, "tools"), log)
 	if err != nil {
@@ -175,27 +174,17 @@ func BuildInitramfs(ctx context.Context, repo, work, overlay, dst string, log io
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("mkuimage: %w\n%s", err, out)
 	}
-	return gzipFile(cpio, dst)
+	return compressInitramfs(ctx, cpio, dst, log)
 }
 
-func gzipFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	zw, _ := gzip.NewWriterLevel(out, gzip.BestCompression)
-	if _, err := io.Copy(zw, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+// compressInitramfs compresses the archive with zstd at level 19, as the
+// kernel's own build does for a zstd initramfs: 17.4 MB where gzip -9 made
+// 21.8 (the goal is kernel + initramfs <= 30 MB). Debian's kernel has
+// CONFIG_RD_ZSTD and tells the format by its magic number, so the file
+// keeps its historical name (initramfs.cpio.gz, initrd.gz in the slots:
+// update bundles and slots written by older firmware use those names).
+// AppendInitramfs still appends gzip: the kernel unpacks each part by its
+// own format.
+func compressInitramfs(ctx context.Context, src, dst string, log io.Writer) error {
+	return run(ctx, log, filepath.Dir(src), "zstd", "-q", "-f", "-19", "-T0", "-o", dst, src)
 }
