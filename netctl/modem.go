@@ -38,6 +38,9 @@ type modemManager struct {
 	pppIface  string
 	carrier   bool
 	deadSince time.Time
+	// noIfaceSince: the opened modem has had no network interface since
+	// (zero: it has one); the manager's goroutine alone uses it.
+	noIfaceSince time.Time
 	// resetLevel is the next step of doReset's escalation.
 	resetLevel int
 	cancel     context.CancelFunc

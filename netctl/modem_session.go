@@ -80,6 +80,10 @@ func (s *modemSession) round(ctx context.Context) step {
 	return s.connected(ctx)
 }
 
+// noIfaceGrace is how long an opened modem may lack its network interface
+// before it is shown as faulty.
+const noIfaceGrace = 45 * time.Second
+
 // cmdCtx bounds one driver call.
 func cmdCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 30*time.Second)
@@ -101,7 +105,7 @@ func (s *modemSession) setup(ctx context.Context) bool {
 	if iface == "" {
 		// Boards where the AT port and the data port are separate USB
 		// devices (QEMU's usb-serial + usb-net) name it in the role map.
-		iface = m.s.opts.Roles["modem"]
+		iface = m.s.roleIface("modem")
 	}
 	s.method = m.cfg.Method
 	m.iface = iface
@@ -109,10 +113,22 @@ func (s *modemSession) setup(ctx context.Context) bool {
 	s.ppp = s.method == config.MethodPPP || drv.PPPOnly()
 	if !s.ppp {
 		if iface == "" {
+			// The interface's driver may still be loading (init loads USB
+			// network drivers once the services run) or the card still
+			// enumerating: detect it again shortly before calling it a fault.
+			if m.noIfaceSince.IsZero() {
+				m.noIfaceSince = time.Now()
+			}
+			if time.Since(m.noIfaceSince) < noIfaceGrace {
+				m.setState(ModemOpening, "waiting for the modem's network interface to appear")
+				s.wait(ctx, 2*time.Second)
+				return false
+			}
 			m.setState(netapi.ModemFaulty, "the modem has no network interface; set network.modem.interface or method ppp")
 			s.wait(ctx, time.Minute)
 			return false
 		}
+		m.noIfaceSince = time.Time{}
 		m.setIface(iface)
 	}
 	return true

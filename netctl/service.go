@@ -50,6 +50,9 @@ type Options struct {
 	// Roles maps NIC roles to interface names (from the board profile);
 	// network.interfaces in the config overrides entries.
 	Roles map[string]string
+	// FindRole looks a role missing from Roles up again (nil: Roles is
+	// all there is).
+	FindRole func(role string) string
 	// NoFirewall (debugging only) replaces init's fail-closed boot table
 	// with one that filters nothing and only masquerades in router mode.
 	NoFirewall bool
@@ -170,7 +173,17 @@ func (s *Service) ifaceFor(cfg config.Network, explicit, role string) string {
 	if n := cfg.Interfaces[role]; n != "" {
 		return n
 	}
-	return s.opts.Roles[role]
+	return s.roleIface(role)
+}
+
+// roleIface is the interface of a board role. A port that was absent when
+// netctl started (a USB NIC whose driver loads after the services, as the
+// LTE card's network port does) is looked for again in sysfs.
+func (s *Service) roleIface(role string) string {
+	if n := s.opts.Roles[role]; n != "" || s.opts.FindRole == nil {
+		return n
+	}
+	return s.opts.FindRole(role)
 }
 
 // Run brings the network up and keeps it up until ctx ends; then it takes

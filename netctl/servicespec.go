@@ -82,7 +82,8 @@ func start(env service.Env, cfg *config.Config, f serviceFlags) (service.Service
 	// (slot.go: network.modem.slot, else the slots' USB map).
 	gpio := boards.CharDev{Dir: "/dev"}
 	svc, err := New(Options{ConfigPath: env.ConfigPath, Config: cfg, ResolvConf: f.resolv, Roles: all, NoFirewall: f.noFW,
-		SMSDir: f.smsDir, ModemStateDir: f.modemState, Log: env.Log, ModemSlots: board.ModemSlots,
+		FindRole: func(role string) string { return board.Interfaces(f.sysRoot)[role] },
+		SMSDir:   f.smsDir, ModemStateDir: f.modemState, Log: env.Log, ModemSlots: board.ModemSlots,
 		SlotReset: func(slot string) func() error { return board.SlotReset(gpio, slot) }})
 	if err != nil {
 		return nil, err
