@@ -28,7 +28,10 @@ func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string)
 	}
 	switch sim.State {
 	case modem.SIMReady:
-		if s.locked {
+		// Read again after an unlock (the IMSI needs the PIN), and when
+		// the read at open failed (a timeout, a late answer): otherwise
+		// the status would show no IMEI or IMSI for the whole session.
+		if s.locked || m.status().Identity == nil {
 			s.locked = false
 			s.readIdentity(ctx)
 		}

@@ -228,3 +228,24 @@ func TestNamespaceModemKilledWhileConnected(t *testing.T) {
 		})
 	}
 }
+
+// TestNamespaceModemLateAnswerAtStart: the card answers AT+CGMI after
+// netctl's timeout while netctl reads the identity at start; no later
+// answer may be taken one command late (the IMEI shown as the model, the
+// IMSI as the IMEI).
+func TestNamespaceModemLateAnswerAtStart(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "ls")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsimArgs("quectel-ec25", "")
+	sim.control("late AT+CGMI 1 7000")
+	r.writeConfig(modemConfig(sim.pty, "quectel-ec25"))
+	r.startNetctl()
+	r.waitOnline("LTE up after a late answer at start", 120*time.Second)
+	r.waitFor("the identity read right", 60*time.Second, func() (bool, string) {
+		id := r.status().Modem.Identity
+		return id != nil && id.IMEI == "867223020123456" && id.IMSI == "262011234567890" && !strings.Contains(id.Model, "8672230"),
+			fmt.Sprintf("%+v", id)
+	})
+}
