@@ -51,7 +51,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	if req.Username != "" && req.Username != AdminUser {
+	if u := tidyUser(req.Username); u != "" && u != AdminUser {
 		apiError(w, http.StatusBadRequest, errors.New("username: the account is called admin"))
 		return
 	}
@@ -102,7 +102,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
-	se, status, err := s.login(w, r, req.Username, req.Password)
+	se, status, err := s.login(w, r, tidyUser(req.Username), req.Password)
 	if err != nil {
 		apiError(w, status, err)
 		return

@@ -157,7 +157,7 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, fmt.Errorf("new_%w", err))
 		return
 	}
-	if err := s.resets.use(req.Code, s.opt.Now()); err != nil {
+	if err := s.resets.use(tidyResetCode(req.Code), s.opt.Now()); err != nil {
 		s.limiter.result(addr, false)
 		s.log.Warn("password reset refused", "from", addr, "err", err)
 		apiError(w, http.StatusForbidden, err)

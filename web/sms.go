@@ -76,6 +76,7 @@ func (s *Server) handleSMSSend(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, err)
 		return
 	}
+	req.To = tidyPhone(req.To) // tidy_input.go: "+49 151 1234 5678"
 	if !phoneNumber.MatchString(req.To) {
 		apiError(w, http.StatusBadRequest, errors.New("to: a phone number, digits with an optional leading +"))
 		return
