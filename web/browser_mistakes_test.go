@@ -110,6 +110,10 @@ func TestBrowserPhoneTypedWithSpaces(t *testing.T) {
 	if v := valueOf(ctx, apn); v != "internet.example" {
 		t.Errorf("the APN field shows %q after saving", v)
 	}
+	// The saved PIN leaves the page, as after a reload.
+	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(e => e.value + "|" + e.placeholder)(document.querySelector('[data-path="network.modem.pin"]'))`)); v != "|(unchanged — type to replace)" {
+		t.Errorf("after saving, the PIN field holds %q", v)
+	}
 	do(t, ctx, "sip", chromedp.Navigate(httpsURL+"/wizard/sip"), chromedp.WaitVisible(chromedp.CSS(pbx)),
 		chromedp.SetValue(chromedp.CSS(pbx), "sip:pbx.example.com:5060"),
 		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Saved"), snap(dir, "61-sip-uri-as-pbx"))

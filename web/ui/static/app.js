@@ -136,6 +136,11 @@
       const el = form.querySelector('[data-path="' + CSS.escape(p) + '"]');
       if (el && !el.dataset.secret) el.value = Array.isArray(v) ? v.join(", ") : v;
     });
+    // A saved secret is not kept in the page (it is never sent back):
+    // the field says it is stored, as it does after a reload.
+    form.querySelectorAll("[data-secret]").forEach(el => {
+      if (el.value !== "") { el.value = ""; el.placeholder = t("(unchanged — type to replace)"); }
+    });
     form.querySelectorAll("[data-path]").forEach(el => { el.dataset.orig = shown(el); });
     dropDraft(form);
     let msg = t("Saved and applied.");
