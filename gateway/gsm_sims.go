@@ -86,12 +86,23 @@ func simOfSlot(g config.GatewayGSM, st netapi.GSMStatus, slot string) int {
 // matters most: a SIM that allows the number but is busy (503 No Free
 // SIM, Q.850 cause 34: try again or another box) before one at its daily
 // bound (403) before one without voice (503) before a codec mismatch
-// (488); no SIM allowing it at all is 403 with each SIM's reason.
+// (488); no SIM allowing it at all is 403 with each SIM's reason. An
+// INVITE naming a slot (X-GSM-Slot or ;slot=, as a MESSAGE may) is tried
+// on that SIM alone; a slot not configured is 404.
 func (v *gsmVoice) pickOutbound(user string, req *sip.Request) (c *gsmVoiceCall, num string, ch mediaChoice, refuse func(sip.ServerTransaction, *sip.Request)) {
 	var denied, noVoice, atLimit, codec []string
 	busy := 0
+	want := requestedSlot(req)
+	if want != "" {
+		if _, _, ok := v.cfg.GSM.SIM(want); !ok {
+			return nil, "", mediaChoice{}, refuseWith(404, "No Such SIM Slot", []string{fmt.Sprintf("slot %q is not in gateway.gsm.sims", want)})
+		}
+	}
 	for i := range v.cfg.GSM.SIMs {
 		sim, m := v.sim(i)
+		if want != "" && !sim.InSlot(want) {
+			continue
+		}
 		n, err := sim.CheckDial(user, i)
 		if err != nil {
 			denied = append(denied, err.Error())

@@ -243,6 +243,41 @@ func TestGSMPerSIM(t *testing.T) {
 		}
 	})
 
+	t.Run("the PBX names the SIM", func(t *testing.T) {
+		// X-GSM-Slot on the INVITE, as on a MESSAGE: both SIMs allow
+		// +4930, the first would take it unnamed
+		b, err := os.ReadFile(filepath.Join("testdata", "sipp", "uac_gsm_out.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dialSlot := func(number, slot string) *sipp {
+			f := filepath.Join(t.TempDir(), "uac_gsm_out_slot.xml")
+			sc := strings.Replace(string(b), "User-Agent: pbx-test", "User-Agent: pbx-test\n      X-GSM-Slot: "+slot, 1)
+			if err := os.WriteFile(f, []byte(sc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return startSIPpAt(t, pbx, gsmPBXIP, f, 1, "-trace_logs", "-s", number, gsmBoxIP+":5060")
+		}
+		n1 := len(sim1.dialed())
+		s := dialSlot("+49305550001", "2")
+		s.wait(t, 20*time.Second)
+		if got := logValue(sippLog(s), "FINAL"); got != "200" {
+			t.Fatalf("a call naming slot 2: %s (%s)", got, logValue(sippLog(s), "REASON"))
+		}
+		if lastDialed(sim2) != "+49305550001" || len(sim1.dialed()) != n1 {
+			t.Errorf("SIM 1 dialled %v, SIM 2 last %q; want +49305550001 on SIM 2 only", sim1.dialed()[n1:], lastDialed(sim2))
+		}
+		idle(t)
+		s = dialSlot("+49305550002", "7")
+		s.wait(t, 10*time.Second)
+		if got := logValue(sippLog(s), "FINAL"); got != "404" || !strings.Contains(logValue(sippLog(s), "REASON"), "not in gateway.gsm.sims") {
+			t.Errorf("a call naming slot 7: %s (%s), want 404 saying the slot is not configured", got, logValue(sippLog(s), "REASON"))
+		}
+		if len(sim1.dialed()) != n1 {
+			t.Errorf("a call naming an unknown slot was dialled on SIM 1")
+		}
+	})
+
 	t.Run("SIM 1 busy: the next call on SIM 2", func(t *testing.T) {
 		first := dial(t, gsmPBXIP, "+49301111111")
 		waitFor(t, 10*time.Second, "the first call up on SIM 1", func() bool { return sim1.live() == 1 })
@@ -258,9 +293,10 @@ func TestGSMPerSIM(t *testing.T) {
 			t.Errorf("SIM 1 last dialled %q, SIM 2 %q", lastDialed(sim1), lastDialed(sim2))
 		}
 		idle(t)
-		// SIM 1: this first call; SIM 2: +4940 (above) and the second
+		// SIM 1: this first call; SIM 2: +4940 and the call naming slot 2
+		// (above), and the second
 		calls, err := api.GSMCalls(context.Background())
-		if err != nil || len(calls.SIMs) != 2 || calls.SIMs[0].CallsToday != 1 || calls.SIMs[1].CallsToday != 2 {
+		if err != nil || len(calls.SIMs) != 2 || calls.SIMs[0].CallsToday != 1 || calls.SIMs[1].CallsToday != 3 {
 			t.Errorf("calls today per SIM: %+v %v", calls.SIMs, err)
 		}
 	})

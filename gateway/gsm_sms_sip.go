@@ -69,10 +69,7 @@ func (b *smsBridge) fromPBX(req *sip.Request) (int, string, []sip.Header) {
 	if utf8.RuneCountInString(text) > maxSMSText {
 		return 513, "Message Too Large", []sip.Header{warn(fmt.Sprintf("at most %d characters", maxSMSText))}
 	}
-	slot := req.Recipient.UriParams.GetOr("slot", "")
-	if h := req.GetHeader("X-GSM-Slot"); h != nil {
-		slot = strings.TrimSpace(h.Value())
-	}
+	slot := requestedSlot(req)
 	replyTo := ""
 	if f := req.From(); f != nil {
 		replyTo = f.Address.String()
@@ -96,6 +93,16 @@ func (b *smsBridge) fromPBX(req *sip.Request) (int, string, []sip.Header) {
 		return refusal(err, retry, warn)
 	}
 	return 202, "Accepted", nil
+}
+
+// requestedSlot is the SIM slot a PBX's MESSAGE or INVITE names: its
+// X-GSM-Slot header, else the Request-URI's ;slot= parameter ("" none:
+// the first SIM that may).
+func requestedSlot(req *sip.Request) string {
+	if h := req.GetHeader("X-GSM-Slot"); h != nil {
+		return strings.TrimSpace(h.Value())
+	}
+	return req.Recipient.UriParams.GetOr("slot", "")
 }
 
 // refusal maps a refused SMS to its SIP answer: 403 with a Warning for
