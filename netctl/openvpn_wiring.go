@@ -15,6 +15,17 @@ import (
 func WireOpenVPN(s *Service, cfg config.VPN, opt openvpn.Options) (*openvpn.Manager, error) {
 	opt.Interface = cfg.Interface
 	opt.Logger = s.log.With("part", "vpn")
+	// pushed routes inside the LAN are refused after each connect
+	// (vpnroutes_linux.go)
+	prev := opt.OnChange
+	opt.OnChange = func(st openvpn.Status) {
+		if prev != nil {
+			prev(st)
+		}
+		if st.State == openvpn.StateConnected && st.Interface != "" {
+			go s.watchTunnelRoutes(st.Interface)
+		}
+	}
 	vpn, err := openvpn.New(opt)
 	if err != nil {
 		return nil, err
