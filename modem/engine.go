@@ -676,7 +676,21 @@ func (e *Engine) idleEvent(ev readEvent) {
 		e.log.Debug("modem noise dropped", "bytes", len(ev.line))
 		return
 	}
+	if strayAnswer(line) && e.pendingPD == nil {
+		// OK or an error with no command out is an answer out of step
+		// (sent twice, or late): the next command first settles. NO
+		// CARRIER, BUSY, CONNECT and the like are call progress: URCs.
+		e.log.Debug("stray final result while idle", "line", line)
+		e.unsynced = true
+		return
+	}
 	e.urcLine(line)
+}
+
+// strayAnswer says whether line is a final result only a command gets.
+func strayAnswer(line string) bool {
+	l := strings.ToUpper(strings.TrimSpace(line))
+	return l == "OK" || l == "ERROR" || strings.HasPrefix(l, "+CME ERROR:") || strings.HasPrefix(l, "+CMS ERROR:")
 }
 
 // urcLine publishes line as URC, pairing +CMT:/+CDS: with their PDU line.
