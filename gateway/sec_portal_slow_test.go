@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/testenv"
 
 	"github.com/coder/websocket"
 )
@@ -64,20 +65,7 @@ func TestPortalDropsIdleAndSlowConnections(t *testing.T) {
 	defer slow.Close()
 	// A refused request whose announced body never comes but in drips.
 	fmt.Fprintf(slow, "POST /v1/calls HTTP/1.1\r\nHost: %s\r\nX-API-Key: wrong\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", addr)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for i := 0; i < 100; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			if _, err := slow.Write([]byte(" ")); err != nil {
-				return
-			}
-		}
-	}()
+	testenv.Drip(t, slow, 200*time.Millisecond, 100)
 	// A signaling socket is past the timeouts' reach once upgraded: 2.5 s
 	// later (beyond both) it still answers a bad token with an error.
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // TestSlowBodyDoesNotHoldAConnection: a client on the LAN that sends a
@@ -37,20 +39,7 @@ func TestSlowBodyDoesNotHoldAConnection(t *testing.T) {
 
 	slow := dial()
 	fmt.Fprintf(slow, "POST /api/v1/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", host)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for i := 0; i < 100; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			if _, err := slow.Write([]byte(" ")); err != nil {
-				return
-			}
-		}
-	}()
+	testenv.Drip(t, slow, 200*time.Millisecond, 100)
 	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.Copy(io.Discard, slow); errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Error("a login whose body drips in still holds its connection after 10 s, want cut off")
