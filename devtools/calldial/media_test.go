@@ -168,7 +168,7 @@ func fastLoop(t testing.TB) *mediaStream {
 // counts the mallocs around it, and WaitFor's closure and timers allocate.
 func sendAndWait(t testing.TB, m *mediaStream) {
 	want := m.all.received.Load() + 1
-	m.sendOne(time.Now())
+	m.sendOne(time.Now(), nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for m.all.received.Load() < want {
 		if time.Now().After(deadline) {

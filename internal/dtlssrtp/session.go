@@ -195,6 +195,30 @@ func (s *Session) WriteRTP(pkt []byte) (int, error) {
 	return s.conn.out.WriteToUDPAddrPort(enc, to)
 }
 
+// WriteRTPVia is WriteRTP with the send queued in out (sent at its
+// Flush, with the other sessions' in one system call) where the Conn's
+// socket is a udpbatch.Socket; otherwise, or with out nil, it sends at
+// once. A load generator's pacer sends one packet for each of many
+// calls, each from its own socket, per tick: one sendto each before.
+func (s *Session) WriteRTPVia(pkt []byte, out *udpbatch.Multi) (int, error) {
+	u, ok := s.conn.out.(*udpbatch.Socket)
+	if out == nil || !ok {
+		return s.WriteRTP(pkt)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	buf := sealBufs.Get().(*[]byte)
+	defer sealBufs.Put(buf)
+	enc, to, err := s.sealLocked((*buf)[:0], pkt)
+	if err != nil {
+		return 0, err
+	}
+	if err := out.Add(u, enc, to); err != nil {
+		return 0, err
+	}
+	return len(enc), nil
+}
+
 // Seal encrypts one RTP packet into dst (which needs room for the
 // authentication tag) for sending with Conn.Send, and tells where to.
 func (s *Session) Seal(dst, pkt []byte) ([]byte, netip.AddrPort, error) {
