@@ -33,7 +33,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/config", s.read(s.handleConfigGet))
 	m.HandleFunc("PUT /api/v1/config", s.admin(s.handleConfigPut))
 	m.HandleFunc("POST /api/v1/config/set", s.admin(s.handleConfigSet))
-	m.HandleFunc("POST /api/v1/config/validate", s.read(s.handleConfigValidate))
+	// admin: its list of changes tells whether a secret sent equals the
+	// stored one, an oracle for a SIM PIN or a weak password (third review).
+	m.HandleFunc("POST /api/v1/config/validate", s.admin(s.handleConfigValidate))
 	m.HandleFunc("POST /api/v1/backup", s.admin(s.handleBackup))
 	m.HandleFunc("POST /api/v1/support-bundle", s.admin(s.handleSupportBundle))
 	m.HandleFunc("POST /api/v1/restore", s.admin(s.handleRestore))
