@@ -42,6 +42,9 @@ type VMOptions struct {
 	// in the guest (an e1000e's did not); LTETap
 	// puts the modem's usb-net data port on a tap instead of slirp.
 	LANTap, WANTap, LTETap string
+	// RTCBase starts the board's clock at this date ("2001-01-01"): a
+	// board whose RTC battery is flat.
+	RTCBase string
 }
 
 // wanNIC is the WAN port's QEMU device id: `set_link wannic off` on the
@@ -105,6 +108,9 @@ func (o VMOptions) Args(monitor string) []string {
 	}
 	if o.NoReboot {
 		args = append(args, "-no-reboot")
+	}
+	if o.RTCBase != "" {
+		args = append(args, "-rtc", "base="+o.RTCBase)
 	}
 	if o.Interactive {
 		args = append(args, "-nographic")
