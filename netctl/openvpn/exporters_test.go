@@ -120,14 +120,18 @@ func TestExporterProfiles(t *testing.T) {
 			wantNotes: []string{"converted for openvpn 2.6", "providers legacy default", `"user nobody" dropped`},
 		},
 		{
-			name: "tg200-tls-remote", // refused: obsolete
+			// tls-remote, removed in 2.4: its check of the server's
+			// name is kept as verify-x509-name.
+			name: "tg200-tls-remote",
 			server: func(t *testing.T, tn *testNet, pki *testPKI) string {
-				return staticKey(t)
+				ta := staticKey(t)
+				oldServer(t, tn, pki, ta, "AES-128-CBC")
+				return ta
 			},
 			upload: func(t *testing.T, e env) ([]byte, string) {
 				return tg200BundleWith(t, e.tn, e.pki, e.key, "tls-remote server"), "tg200-0043.tar"
 			},
-			wantImport: `"tls-remote server" refused: it is obsolete (removed in OpenVPN 2.4): write "verify-x509-name NAME name"`,
+			wantNotes: []string{`"tls-remote server" converted to "verify-x509-name server name"`},
 		},
 		{
 			name: "pfsense-old-key", // the server's tls-auth key was renewed since

@@ -287,7 +287,7 @@ func (m *Manager) ImportWithCredentials(r io.Reader, filename string, c Credenti
 	p.Info.ImportedAt = time.Now().UTC().Truncate(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), m.opt.CheckTimeout)
 	defer cancel()
-	if err := m.check(ctx, p, sec, c.Passphrase != nil); err != nil {
+	if err := m.check(ctx, p, sec, c.Passphrase != nil || (p.Credentials != nil && p.Credentials.Passphrase != nil)); err != nil {
 		return ProfileInfo{}, err
 	}
 	if err := m.store.saveSecrets(sec); err != nil {
@@ -362,6 +362,9 @@ type session struct {
 	// is used both ways; a server with "tls-auth ta.key 0" then drops
 	// every packet unanswered (tlsauth.go).
 	noKeyDir bool
+	// compLine is the profile's comp-lzo or compress line, named when the
+	// server's packets lack the header it makes openvpn expect.
+	compLine string
 	// connectedAt is when this openvpn last reached CONNECTED: a
 	// ping-restart soon after it means nothing passes (ErrNothingPasses).
 	connectedAt time.Time
@@ -689,7 +692,7 @@ func (m *Manager) startSession(want desired) (*session, error) {
 		return nil, err
 	}
 	s := &session{p: p, events: p.mgmt.events, applied: want, sec: sec, needsLogin: prof.Info.NeedsUserPass,
-		noKeyDir: tlsAuthWithoutDirection(prof.Text)}
+		noKeyDir: tlsAuthWithoutDirection(prof.Text), compLine: compressionLine(prof.Text)}
 	for _, c := range []string{"log on", "state on", "bytecount " + strconv.Itoa(max(1, int(m.opt.ByteCountEvery/time.Second))), "hold release"} {
 		if err := p.mgmt.send(c); err != nil {
 			p.stop()
@@ -812,6 +815,15 @@ func (m *Manager) onLog(s *session, e LogEvent) {
 		m.update(func(st *Status) { st.Interface = dev })
 	}
 	msg := explainLog(e.Msg, s.answered)
+	if why, ok := explainX509Name(e.Msg); ok {
+		msg = why
+	}
+	if isCompFraming(e.Msg) {
+		msg = explainCompFraming(s.compLine)
+	}
+	if msg == ErrNothingPasses && strings.HasPrefix(s.attemptErr, ErrCompFraming) {
+		return // the drop that follows says less than the cause
+	}
 	if msg == ErrCertExpired {
 		s.certExpired = true
 	}

@@ -87,6 +87,11 @@ func startOldServer(t testing.TB, tn *testNet, pki *testPKI, o oldSrv) *testServ
 // pkcs12Of bundles cert, key and the CA into an unencrypted PKCS#12 file,
 // as pfSense and Sophos export them for Windows.
 func pkcs12Of(t testing.TB, pki *testPKI, cert, key string) []byte {
+	return pkcs12With(t, pki, cert, key, "")
+}
+
+// pkcs12With is pkcs12Of with the file encrypted under pass.
+func pkcs12With(t testing.TB, pki *testPKI, cert, key, pass string) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range map[string]string{"c.pem": cert, "k.pem": key, "ca.pem": pki.CA} {
@@ -96,7 +101,7 @@ func pkcs12Of(t testing.TB, pki *testPKI, cert, key string) []byte {
 	}
 	out := filepath.Join(dir, "box.p12")
 	cmd := exec.Command("openssl", "pkcs12", "-export", "-in", filepath.Join(dir, "c.pem"), "-inkey", filepath.Join(dir, "k.pem"),
-		"-certfile", filepath.Join(dir, "ca.pem"), "-out", out, "-passout", "pass:")
+		"-certfile", filepath.Join(dir, "ca.pem"), "-out", out, "-passout", "pass:"+pass)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("openssl pkcs12: %v\n%s", err, b)
 	}

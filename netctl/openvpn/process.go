@@ -48,7 +48,11 @@ type procSpec struct {
 // no --management-client-user: it lives in RunDir, mode 0700, so only root
 // reaches it anyway.
 func openvpnArgs(o *Options, profile, sock, devType string) []string {
-	a := []string{"--connect-retry", "2", "60", "--config", profile}
+	// server-poll-timeout: openvpn waits 120 s by default for a server
+	// that does not answer (a TCP connect, a UDP handshake) before it
+	// tries the profile's next remote; 20 s still covers a slow mobile
+	// uplink, and a profile that sets its own wins.
+	a := []string{"--connect-retry", "2", "60", "--server-poll-timeout", "20", "--config", profile}
 	a = append(a, o.ExtraArgs...)
 	a = append(a,
 		"--management", sock, "unix",

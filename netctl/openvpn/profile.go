@@ -232,6 +232,9 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 		p.emit(n, text)
 		return
 	}
+	if p.convertField(n, text, toks, inConnection) {
+		return
+	}
 	if why, ok := droppedWhy(name); ok {
 		p.note("%s line %d: %q dropped: %s", path.Base(p.name), n, text, why)
 		return

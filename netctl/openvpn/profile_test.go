@@ -79,11 +79,11 @@ func TestForbiddenDirectives(t *testing.T) {
 		"log /tmp/x", "log-append /tmp/x", "status /tmp/s", "writepid /run/x.pid", "cd /etc",
 		"chroot /var/empty", "config /etc/other.conf", "daemon", "syslog", "tmp-dir /tmp",
 		"replay-persist /tmp/r", "tls-export-cert /tmp", "dev-node /dev/x", "capath /etc/ssl",
-		"askpass /etc/pass", "providers /tmp/evil", "engine dynamic", "tls-remote server",
+		"askpass /etc/pass /x", "providers /tmp/evil", "engine dynamic", "tls-remote /C=DE/O=Firm",
 		"server 10.0.0.0 255.255.255.0", "mode server", "push \"route 1.2.3.4\"", "secret static.key",
 		"pkcs11-providers /x.so", "echo hi", "setenv opt up /bin/sh", "setenv-safe opt plugin /x.so",
 		"--up /bin/sh", `"up" /bin/sh`, "crl-verify /etc/crl dir", "http-proxy p 3128 /etc/creds",
-		"socks-proxy p 1080 /etc/creds", "auth-user-pass /etc/creds", "ca /etc/ca.crt",
+		"socks-proxy p 1080 /etc/creds", "ca /etc/ca.crt",
 	}
 	for _, d := range forbidden {
 		_, err := ParseProfile([]byte(base(d)), "box.ovpn", nil)

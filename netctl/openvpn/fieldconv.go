@@ -1,0 +1,106 @@
+package openvpn
+
+import (
+	"path"
+	"strings"
+)
+
+// Lines of field profiles that openvpn on the box cannot take as written
+// but whose meaning the box can keep: each is converted with a note, so an
+// installer with only a phone never has to edit the file.
+
+// convertField handles such a line; it reports whether it did (the line
+// is then emitted or dropped, with a note, or refused with the reason).
+func (p *parser) convertField(n int, text string, toks []string, inConnection bool) bool {
+	if inConnection {
+		return false
+	}
+	switch toks[0] {
+	case "tls-remote":
+		return p.convertTLSRemote(n, text, toks)
+	case "askpass":
+		return p.convertAskpass(n, text, toks)
+	case "auth-user-pass":
+		return p.convertLoginFile(n, text, toks)
+	}
+	return false
+}
+
+// convertTLSRemote: "tls-remote NAME" (removed in OpenVPN 2.4) accepted a
+// server whose certificate's common name, or whole subject in the old
+// "/C=DE/O=Firm/CN=vpn" form, was NAME. verify-x509-name NAME name keeps
+// the check; for a subject, its common name is checked.
+func (p *parser) convertTLSRemote(n int, text string, toks []string) bool {
+	if len(toks) != 2 || toks[1] == "" {
+		return false // refused with refusedWhy's words
+	}
+	cn, how := toks[1], ""
+	if strings.HasPrefix(cn, "/") || strings.Contains(cn, "=") {
+		cn = ""
+		for _, part := range strings.Split(toks[1], "/") {
+			if v, ok := strings.CutPrefix(part, "CN="); ok {
+				cn = v
+			}
+		}
+		if cn == "" {
+			return false
+		}
+		how = " (the common name of the subject it named)"
+	}
+	conv := "verify-x509-name " + quoteArg(cn) + " name"
+	p.note("%s line %d: %q converted to %q%s: tls-remote was removed in OpenVPN 2.4, and this keeps its check of the server's name",
+		path.Base(p.name), n, text, conv, how)
+	p.emit(n, conv)
+	return true
+}
+
+// convertAskpass: on a PC, "askpass" made openvpn ask for the key's
+// passphrase on its terminal, and "askpass FILE" read it from FILE. The box
+// asks for it in its VPN settings (or takes it with the upload); a FILE that
+// came in the archive is that passphrase, kept with the secrets.
+func (p *parser) convertAskpass(n int, text string, toks []string) bool {
+	if len(toks) > 2 {
+		p.fail(n, text, "too many parameters")
+		return true
+	}
+	if len(toks) == 2 && p.files != nil {
+		if data, err := p.lookup(toks[1]); err == nil {
+			pass, _, _ := strings.Cut(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+			if pass != "" && len(pass) <= maxSecretLen {
+				if p.prof.Credentials == nil {
+					p.prof.Credentials = &Credentials{}
+				}
+				p.prof.Credentials.Passphrase = &pass
+				p.note("%s line %d: %q: the key's passphrase was taken from %s and stored with the box's secrets, not in the profile",
+					path.Base(p.name), n, text, toks[1])
+				return true
+			}
+		}
+	}
+	why := "openvpn asked for the key's passphrase on a terminal"
+	if len(toks) == 2 {
+		why = "the passphrase file " + toks[1] + " was not uploaded"
+	}
+	p.note("%s line %d: %q dropped: %s; the box asks for the passphrase in its VPN settings instead (or give it with the upload)",
+		path.Base(p.name), n, text, why)
+	return true
+}
+
+// convertLoginFile: "auth-user-pass FILE" whose file did not come with the
+// upload (a lone .ovpn, or an archive without it) is kept as a bare
+// "auth-user-pass": the box asks for the username and password itself.
+func (p *parser) convertLoginFile(n int, text string, toks []string) bool {
+	if len(toks) != 2 || toks[1] == "[inline]" {
+		return false
+	}
+	if p.files != nil {
+		if _, err := p.lookup(toks[1]); err == nil || !strings.Contains(err.Error(), "not in the uploaded archive") {
+			return false // found (inlined below), or an ambiguous name
+		}
+	}
+	p.prof.Info.NeedsUserPass = true
+	p.note("%s line %d: %q: the file %s was not uploaded, so the line became \"auth-user-pass\" and the box asks for the VPN username and password in its VPN settings (or give them with the upload)",
+		path.Base(p.name), n, text, toks[1])
+	p.emit(n, "auth-user-pass")
+	return true
+}
