@@ -115,6 +115,27 @@ func TestFieldProfileShapes(t *testing.T) {
 			},
 		},
 		{
+			// An IPv6 server written "udp6" on the remote line, after a
+			// dead IPv4 one.
+			name: "remote-udp6",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				for _, c := range [][]string{
+					{"-n", e.tn.srv, "addr", "add", fmt.Sprintf("fd00:199:%d::1/64", e.tn.n), "dev", "vs", "nodad"},
+					{"-n", e.tn.cli, "addr", "add", fmt.Sprintf("fd00:199:%d::2/64", e.tn.n), "dev", "vc", "nodad"},
+				} {
+					mustRun(t, "ip", c...)
+				}
+				return oldSrv{lines: []string{"proto udp6", fmt.Sprintf("local fd00:199:%d::1", e.tn.n)}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tun", "nobind", "remote-cert-tls server",
+					"remote " + e.dead(t) + " 1194 udp4", fmt.Sprintf("remote fd00:199:%d::1 1194 udp6", e.tn.n),
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\n") + "\n"), "udp6.ovpn"
+			},
+		},
+		{
 			// The login inline: taken out of the profile and stored.
 			name: "auth-user-pass-inline",
 			server: func(t testing.TB, e fieldEnv) oldSrv {
