@@ -541,15 +541,23 @@ func (b *box) pollHealthy(timeout, interval time.Duration) (answered, healthy ti
 	b.t.Helper()
 	c := &http.Client{Timeout: time.Second}
 	var at time.Time
+	// EDGEBOX_BENCH_TRACE=1 logs every try: when it started, how long it
+	// took and what came back (to tell the guest's side from the client's).
+	trace, polled := os.Getenv("EDGEBOX_BENCH_TRACE") != "", time.Now()
 	if err := testenv.UntilEvery(timeout, interval, "box healthy", func() (bool, error) {
 		if b.vm.Exited() {
 			return false, testenv.Final(errors.New("the VM exited"))
 		}
 		var h health
+		tried := time.Now()
 		resp, err := c.Get(b.http + "/healthz")
 		if err == nil {
 			err = json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
+		}
+		if trace {
+			b.t.Logf("healthz try at +%v took %v: %v ok=%v services=%d init_error=%q", tried.Sub(polled).Round(time.Millisecond),
+				time.Since(tried).Round(time.Millisecond), err, h.OK, len(h.Services), h.Init)
 		}
 		if err == nil && h.Init == "" && len(h.Services) > 0 && answered.IsZero() {
 			answered = time.Now()

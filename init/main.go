@@ -122,6 +122,9 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go sup.Run(ctx)
+	// The boot's goal, timed from inside: web's /healthz on loopback first
+	// answering with every service running.
+	go watchLocalHealth(ctx, localHealthURL, 20*time.Millisecond, func() { clock.phase("healthz") })
 	// A service that never comes up must not keep the modem's drivers out.
 	time.AfterFunc(5*time.Second, mods.startLater)
 
