@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // SetClockRequest sets the box's clock from the installer's phone, for a
@@ -20,11 +18,6 @@ type SetClockResult struct {
 	Message string `json:"message"`
 	// OffsetSec is how far the box's clock was off (positive: behind).
 	OffsetSec float64 `json:"offset_sec"`
-}
-
-func setSystemClock(t time.Time) error {
-	tv := unix.NsecToTimeval(t.UnixNano())
-	return unix.Settimeofday(&tv)
 }
 
 func (s *Server) handleSetClock(w http.ResponseWriter, r *http.Request) {
@@ -41,7 +34,7 @@ func (s *Server) handleSetClock(w http.ResponseWriter, r *http.Request) {
 	off := t.Sub(s.opt.Now())
 	set := s.opt.SetClock
 	if set == nil {
-		set = setSystemClock
+		set = s.setSystemClock
 	}
 	if err := set(t); err != nil {
 		apiError(w, http.StatusInternalServerError, fmt.Errorf("the box's clock could not be set (%v): the NTP servers set it once the box is online", err))
