@@ -42,6 +42,11 @@ var HostFiles = map[string]string{
 	"/usr/sbin/pppd":   "usr/sbin/pppd",
 	"/usr/sbin/chat":   "usr/sbin/chat",
 	"/usr/bin/dash":    "bin/sh",
+	// Go's TLS clients take the system roots from here: the gateway's
+	// SIP over TLS to a PBX with a public certificate and no
+	// gateway.sip.tls_ca. Without it every such PBX was "certificate
+	// signed by unknown authority" on the box and fine on the host.
+	"/etc/ssl/certs/ca-certificates.crt": "etc/ssl/certs/ca-certificates.crt",
 }
 
 // buildModule is the module path the source is staged under for mkuimage.
