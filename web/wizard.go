@@ -262,26 +262,7 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 		if net.Modem == nil {
 			return Check{"wait", tr(lang, "Looking for the modem…")}
 		}
-		mv := modemPanel(net.Modem)
-		switch {
-		case mv.Error != "" && needsInstaller(mv.State):
-			// A wrong PIN, a locked SIM, a modem without its network
-			// port: nothing changes by waiting, so no spinner.
-			return Check{"fail", trMessage(lang, mv.Error)}
-		case mv.SIM == "pin-required":
-			return Check{"fail", tr(lang, "The SIM needs its PIN: enter it above.")}
-		case mv.SIM == "absent":
-			return Check{"fail", tr(lang, "No SIM card found: insert one with the box powered off.")}
-		case mv.Registration == "denied":
-			return Check{"fail", tr(lang, "The network denied the SIM: check the contract with the operator.")}
-		case mv.State == "connected":
-			return Check{"ok", trf(lang, "Modem connected on %s (%s), signal %s.", orDash(mv.Operator), orDash(mv.Tech), orDash(mv.SignalDBm))}
-		case mv.Registration == "home" || mv.Registration == "roaming":
-			return Check{"wait", trf(lang, "Registered on %s, connecting…", orDash(mv.Operator))}
-		case mv.Error != "":
-			return Check{"wait", trf(lang, "Modem: %s — %s", tr(lang, mv.State), trMessage(lang, mv.Error))}
-		}
-		return Check{"wait", trf(lang, "Modem: %s…", tr(lang, orDash(mv.State)))}
+		return modemCheck(lang, net.Modem, cfg, time.Now())
 	case "wan", "lan":
 		if c, ok := needNet(); !ok {
 			return c
