@@ -19,8 +19,9 @@ import (
 )
 
 // ServiceSpec is netctl as a box service (cmd/netctl): the board's NIC
-// roles and modem slot, the OpenVPN tunnel on the same socket, and the
-// network and vpn sections applied again on every reload.
+// roles and modem slot, the OpenVPN tunnel on the same socket, the clock
+// kept on system.ntp, and the network, vpn and NTP settings applied again
+// on every reload.
 func ServiceSpec() service.Spec {
 	var f serviceFlags
 	f.roles = roleFlags{}
@@ -88,7 +89,9 @@ func start(env service.Env, cfg *config.Config, f serviceFlags) (service.Service
 	if err != nil {
 		return nil, err
 	}
-	n := &netService{svc: svc}
+	n := &netService{svc: svc, time: newTimeSync(cfg.System.NTP, env.Log)}
+	svc.OnUplinkChange = append(svc.OnUplinkChange, func(UplinkChange) { n.time.Kick() })
+	svc.Mux.HandleFunc("GET /v1/time", n.time.handleStatus)
 	if !f.noVPN {
 		if n.vpn, err = WireOpenVPN(svc, cfg.VPN, openvpn.Options{}); err != nil {
 			return nil, fmt.Errorf("vpn manager: %w", err)
@@ -99,8 +102,9 @@ func start(env service.Env, cfg *config.Config, f serviceFlags) (service.Service
 
 // netService is netctl and its tunnel as the skeleton runs them.
 type netService struct {
-	svc *Service
-	vpn *openvpn.Manager // nil with -no-vpn
+	svc  *Service
+	vpn  *openvpn.Manager // nil with -no-vpn
+	time *timeSync        // system.ntp (timesync.go)
 }
 
 func (n *netService) Handler() http.Handler { return n.svc.Mux }
@@ -121,6 +125,7 @@ func (n *netService) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	go n.time.Run(ctx)
 	err := n.svc.Run(ctx)
 	cancel()
 	<-vpnDone
@@ -130,6 +135,7 @@ func (n *netService) Run(ctx context.Context) error {
 // Apply is a reload: the network section, and vpn.enabled for the tunnel.
 func (n *netService) Apply(cfg *config.Config) error {
 	n.svc.Apply(cfg.Network)
+	n.time.SetServers(cfg.System.NTP)
 	if n.vpn != nil {
 		n.vpn.SetEnabled(cfg.VPN.Enabled)
 	}

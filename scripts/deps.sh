@@ -6,7 +6,7 @@ set -eu
 PKGS="qemu-system-x86 qemu-utils syslinux syslinux-common mtools dosfstools fdisk
 e2fsprogs openvpn cpio slirp gcc sip-tester kamailio dnsmasq-base chromium iproute2 nftables
 openssl easy-rsa zstd kmod ppp xz-utils iputils-ping ca-certificates git busybox janus
-prometheus rsyslog"
+prometheus rsyslog chrony"
 
 missing=""
 for p in $PKGS; do
@@ -16,12 +16,29 @@ if [ -n "$missing" ]; then
 	echo "deps: installing Debian packages:$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
+	# No daemon a package brings may start on this machine (chronyd would
+	# set the clock from the internet's NTP pool, janus and prometheus
+	# listen on every interface): tests run their own, in the foreground.
+	own_policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		own_policy=1
+	fi
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 	# Tests run prometheus and rsyslogd themselves on 127.0.0.1; the
 	# daemons the packages start would listen on every interface (:9090).
 	case " $missing " in *" prometheus "*)
 		command -v systemctl >/dev/null 2>&1 && systemctl disable --now prometheus >/dev/null 2>&1 || true ;;
+	esac
+	# netctl's NTP tests run chronyd themselves (-x, on 127.0.0.1 or in a
+	# namespace); the packaged daemon would set this machine's clock from
+	# the internet's NTP pool.
+	case " $missing " in *" chrony "*)
+		command -v systemctl >/dev/null 2>&1 && systemctl disable --now chrony >/dev/null 2>&1 || true
+		[ -x /etc/init.d/chrony ] && /etc/init.d/chrony stop >/dev/null 2>&1 || true ;;
 	esac
 	# make bench runs Janus itself in namespaces of its own; the packaged
 	# daemon would serve its API on every interface (:8088, :8188).

@@ -1,0 +1,172 @@
+package netctl
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"edgebox/internal/clock"
+	"edgebox/internal/localapi"
+)
+
+// timeSync keeps the box's clock on system.ntp: at start, whenever the
+// uplink moves, after a change of the servers, and every hour; after a
+// failure sooner, backing off to ntpRetryMax. A clock off by more than
+// ntpStep is stepped, and the board's RTC written, so the next boot starts
+// right even without a network. Before this nothing read system.ntp: the
+// wizard's "check the NTP servers" led nowhere, and a box with a flat RTC
+// stayed in the past (its VPN refusing the server's certificate).
+type timeSync struct {
+	log  *slog.Logger
+	now  func() time.Time
+	set  func(time.Time) error // steps the clock (clock.Set with the RTC)
+	kick chan struct{}
+
+	mu      sync.Mutex
+	servers []string
+	st      TimeSyncStatus
+}
+
+// TimeSyncStatus is GET /v1/time on netctl's socket.
+type TimeSyncStatus struct {
+	Servers  []string  `json:"servers"`
+	Synced   bool      `json:"synced"` // the last try reached a server
+	Server   string    `json:"server,omitempty"`
+	LastSync time.Time `json:"last_sync,omitzero"`
+	// OffsetMS is how far off the clock was at the last sync.
+	OffsetMS  int64  `json:"offset_ms"`
+	Stepped   bool   `json:"stepped,omitempty"` // the last sync set the clock
+	LastError string `json:"last_error,omitempty"`
+}
+
+const (
+	ntpStep     = 500 * time.Millisecond
+	ntpPoll     = time.Hour
+	ntpRetry    = 10 * time.Second
+	ntpRetryMax = 10 * time.Minute
+	ntpTimeout  = 3 * time.Second
+)
+
+func newTimeSync(servers []string, log *slog.Logger) *timeSync {
+	return &timeSync{log: log, now: time.Now, kick: make(chan struct{}, 1), servers: slices.Clone(servers),
+		set: func(t time.Time) error { return clock.Set(t, clock.RTC) }}
+}
+
+// SetServers applies system.ntp; a change is tried at once.
+func (ts *timeSync) SetServers(servers []string) {
+	ts.mu.Lock()
+	same := slices.Equal(ts.servers, servers)
+	ts.servers = slices.Clone(servers)
+	ts.mu.Unlock()
+	if !same {
+		ts.Kick()
+	}
+}
+
+// Kick asks for a sync now (the uplink moved: servers may be reachable).
+func (ts *timeSync) Kick() {
+	select {
+	case ts.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Status is the last sync's result.
+func (ts *timeSync) Status() TimeSyncStatus {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	st := ts.st
+	st.Servers = slices.Clone(ts.servers)
+	return st
+}
+
+func (ts *timeSync) Run(ctx context.Context) {
+	wait := time.Duration(0)
+	retry := ntpRetry
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-ts.kick:
+			retry = ntpRetry
+		case <-t.C:
+		}
+		t.Stop()
+		switch err := ts.syncOnce(ctx); {
+		case errors.Is(err, errNoNTPServers):
+			wait = ntpPoll
+		case err != nil:
+			wait, retry = retry, min(2*retry, ntpRetryMax)
+		default:
+			wait, retry = ntpPoll, ntpRetry
+		}
+	}
+}
+
+var errNoNTPServers = errors.New("no NTP servers set (system.ntp)")
+
+// syncOnce asks the servers in order and takes the first good answer.
+func (ts *timeSync) syncOnce(ctx context.Context) error {
+	ts.mu.Lock()
+	servers := slices.Clone(ts.servers)
+	ts.mu.Unlock()
+	if len(servers) == 0 {
+		return errNoNTPServers
+	}
+	var errs []error
+	for _, srv := range servers {
+		qctx, cancel := context.WithTimeout(ctx, ntpTimeout)
+		a, err := queryNTP(qctx, srv, ts.now)
+		cancel()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return ts.apply(a)
+	}
+	err := errors.Join(errs...)
+	ts.mu.Lock()
+	if ts.st.LastError != err.Error() {
+		ts.log.Warn("NTP: no server answered", "servers", servers, "err", err)
+	}
+	ts.st.Synced, ts.st.LastError = false, err.Error()
+	ts.mu.Unlock()
+	return err
+}
+
+// apply steps the clock when it is off by more than ntpStep.
+func (ts *timeSync) apply(a ntpAnswer) error {
+	stepped := false
+	var err error
+	if a.Offset > ntpStep || a.Offset < -ntpStep {
+		err = ts.set(ts.now().Add(a.Offset))
+		var rtcErr *clock.RTCError
+		if err == nil || errors.As(err, &rtcErr) {
+			stepped = true
+			ts.log.Info("clock set by NTP", "server", a.Server, "offset", a.Offset.Round(time.Millisecond), "stratum", a.Stratum)
+			if err != nil {
+				ts.log.Warn("NTP", "err", err)
+				err = nil
+			}
+		}
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if err != nil {
+		ts.st.Synced, ts.st.LastError = false, err.Error()
+		ts.log.Error("NTP: the clock could not be set", "err", err)
+		return err
+	}
+	ts.st = TimeSyncStatus{Synced: true, Server: a.Server, LastSync: ts.now(), OffsetMS: a.Offset.Milliseconds(), Stepped: stepped}
+	return nil
+}
+
+func (ts *timeSync) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	localapi.WriteJSON(w, http.StatusOK, ts.Status())
+}
