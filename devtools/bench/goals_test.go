@@ -26,7 +26,7 @@ func TestGoals(t *testing.T) {
 	setup := func(r float64, pinned bool, failed int) Result {
 		n := int(r * 3)
 		return Result{Point: Point{Name: "setup", Codec: "pcmu", Rate: r, Total: n, Ramp: true, Pinned: pinned},
-			Report: &calldial.Report{Attempted: n, Answered: n - failed, Failed: failed, AttemptRate: r,
+			Report: &calldial.Report{Attempted: n, Answered: n - failed, Failed: failed, AttemptRate: r, Media: calldial.MediaSummary{Sent: uint64(n), Received: uint64(n)},
 				Failures: map[string]int{"timeout waiting for answer": failed}, Gateway: &calldial.ProcFigures{CPUSec: r * 3 * 0.0008}}}
 	}
 	res := Results{Started: time.Unix(0, 0), Load: []Result{
@@ -48,7 +48,7 @@ func TestGoals(t *testing.T) {
 		met bool
 	}{
 		{"5.5 / 6.5", false},
-		{"0.80 / -", false},
+		{"0.80 / - (100/s: 0.24 s CPU for 300 calls, hung up at first media: 2.0 pkts relayed per call)", false},
 		{"0.050 MB", true},
 		{"2.10", false},
 		{"2000 derived: 1e6 µs/s ÷ (50 pkt/s × 2 directions × 5.00 µs/pkt at 1000 calls pinned", true},

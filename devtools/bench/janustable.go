@@ -60,17 +60,33 @@ func usPerPacket(rep *calldial.Report) float64 {
 	return rep.Gateway.USPerPacket
 }
 
-// setupCPUMS is the process's CPU per call at a set-up point: each call
-// there is set up, carries 1 s of media and is hung up, so this is the
-// set-up's cost with that little added. Load points with calls held
-// longer have none (their CPU is the media's), nor has a point that
-// answered under 95 % of its calls (the CPU of the calls that failed
-// would be counted on the few that did not).
+// setupCPUMS is the process's CPU per answered call at a set-up point.
+// The matrix's ramps hang each call up at its first echoed packet
+// (Hold 0), so this is token to first media plus the BYE, with the few
+// packets relayed until then (setupCounted says how many). Load points
+// with calls held have none (their CPU is the media's), nor has a point
+// that answered under 95 % of its calls (the CPU of the calls that
+// failed would be counted on the few that did not).
 func setupCPUMS(p Point, rep *calldial.Report) float64 {
 	if !p.Ramp || rep == nil || rep.Gateway == nil || rep.Answered == 0 || rep.Answered*100 < rep.Attempted*95 {
 		return 0
 	}
 	return rep.Gateway.CPUSec * 1000 / float64(rep.Answered)
+}
+
+// setupCounted says what setupCPUMS counted at a set-up point beside the
+// set-up: the media packets the gateway relayed per answered call (sent
+// by the callers plus echoes back), and the hold when a saved run had
+// one (its media then is in the figure).
+func setupCounted(p Point, rep *calldial.Report) string {
+	if rep == nil || rep.Answered == 0 {
+		return ""
+	}
+	pkts := float64(rep.Media.Sent+rep.Media.Received) / float64(rep.Answered)
+	if p.Hold > 0 {
+		return fmt.Sprintf("incl. %v of media per call, %.0f pkts relayed per call", p.Hold, pkts)
+	}
+	return fmt.Sprintf("hung up at first media: %.1f pkts relayed per call", pkts)
 }
 
 func mbPerCall(rep *calldial.Report) float64 {

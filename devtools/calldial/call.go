@@ -260,6 +260,9 @@ func (r *runner) hold(ctx, setupCtx context.Context, c *call) (res callResult) {
 	}
 	r.pace.add(c.media)
 	holdStart := time.Now()
+	if r.opt.Hold == 0 {
+		return r.untilFirstEcho(setupCtx, c, res)
+	}
 	hold := time.NewTimer(r.opt.Hold)
 	defer hold.Stop()
 	// a lean call keeps the box's consent itself (no ICE agent does)
@@ -294,6 +297,35 @@ waitHold:
 		res.FirstMedia = fm.Sub(c.start)
 	} else {
 		res.Failure = "no media echoed"
+	}
+	c.hangup()
+	return res
+}
+
+// untilFirstEcho is hold 0: the call hangs up as soon as its first
+// media came back (token to first media is then all the box did for it,
+// bar the BYE), so a set-up ramp measures set-ups and not media.
+func (r *runner) untilFirstEcho(setupCtx context.Context, c *call, res callResult) callResult {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for c.media.firstEcho().IsZero() {
+		select {
+		case <-t.C:
+			continue
+		case m := <-c.ended:
+			r.pace.remove(c.media)
+			res.Failure = "ended before media echoed: " + endCause(m)
+			return res
+		case <-setupCtx.Done():
+			res.Failure = "no media echoed"
+		}
+		break
+	}
+	r.pace.remove(c.media)
+	res.Media = c.media.result()
+	res.Fast, res.FastFailure = c.fastState()
+	if fm := c.media.firstEcho(); !fm.IsZero() {
+		res.FirstMedia = fm.Sub(c.start)
 	}
 	c.hangup()
 	return res

@@ -28,7 +28,8 @@ type Options struct {
 	Rate        float64
 	Concurrency int
 	Total       int
-	// Hold is how long each answered call stays up with media.
+	// Hold is how long each answered call stays up with media; 0 hangs
+	// up at the first echoed packet (a set-up measurement).
 	Hold time.Duration
 	// SetupTimeout bounds token to answer (and answer to media).
 	SetupTimeout time.Duration
