@@ -91,6 +91,9 @@ type Accounts struct {
 	path string
 	cost int
 	now  func() time.Time
+	// floor: a token made before it was made under a wrong clock
+	// (auth_clock.go); found on first use.
+	floor time.Time
 
 	mu   sync.Mutex
 	data adminFile
@@ -242,6 +245,7 @@ func (a *Accounts) NewToken(name string, scope Scope, life time.Duration) (secre
 	if !a.set {
 		return "", TokenInfo{}, errNoAdmin
 	}
+	a.rebaseWrongClockLocked(now)
 	if len(a.data.Tokens) >= 100 {
 		return "", TokenInfo{}, errors.New("100 tokens exist already: delete unused ones first")
 	}
@@ -300,6 +304,7 @@ func (a *Accounts) CheckToken(secret string) (Scope, bool) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.rebaseWrongClockLocked(now)
 	var scope Scope
 	ok := false
 	for i := range a.data.Tokens {
