@@ -27,12 +27,18 @@ type Poller struct {
 	buf []byte
 	// endRound runs after each round's packets, on the goroutine
 	endRound func()
+	// rx takes a round's datagrams with one io_uring_enter (nil: a
+	// recvfrom per ready socket); made with the goroutine
+	rx     *recvRing
+	noRing bool // never make rx (tests of the fallback)
+	size   int
 }
 
 // Polled is one registered socket and what to do with its packets.
 type Polled struct {
 	fd     int32
 	rc     syscall.RawConn
+	sock   *Socket // the socket when it is one of ours (rx reads it)
 	on     func(pkt []byte, from netip.AddrPort)
 	buf    []byte // the poller's
 	sa     unix.RawSockaddrInet6
@@ -50,7 +56,7 @@ const maxEvents = 256
 // send what they queued, say).
 func NewPoller(size int, endRound func()) *Poller {
 	p := &Poller{socks: map[int32]*Polled{}, events: make([]unix.EpollEvent, maxEvents),
-		buf: make([]byte, size), endRound: endRound}
+		buf: make([]byte, size), endRound: endRound, size: size}
 	p.wait = p.waitEvents
 	return p
 }
@@ -63,6 +69,7 @@ func (p *Poller) Add(conn syscall.Conn, on func(pkt []byte, from netip.AddrPort)
 		return nil, err
 	}
 	s := &Polled{rc: rc, on: on, buf: p.buf}
+	s.sock, _ = conn.(*Socket)
 	s.read = s.readOne
 	if err := rc.Control(func(fd uintptr) { s.fd = int32(fd) }); err != nil {
 		return nil, err
@@ -98,6 +105,10 @@ func (p *Poller) Remove(s *Polled) {
 	if len(p.socks) == 0 && p.ep != nil {
 		p.ep.Close() // ends the goroutine
 		p.ep = nil
+		if p.rx != nil {
+			p.rx.close() // no receive is left with it (MSG_DONTWAIT)
+			p.rx = nil
+		}
 	}
 }
 
@@ -107,6 +118,9 @@ func (p *Poller) startLocked() error {
 		return err
 	}
 	p.ep = ep
+	if !p.noRing {
+		p.rx = newRecvRing(maxEvents, p.size)
+	}
 	go p.run(ep, rc)
 	return nil
 }
@@ -121,13 +135,12 @@ func (p *Poller) run(ep *os.File, rc syscall.RawConn) {
 			p.mu.Unlock()
 			return
 		}
-		for _, ev := range p.events[:p.nready] {
-			if s := p.socks[ev.Fd]; s != nil {
-				// one packet per socket and round: the set is level
-				// triggered, so a socket with more is ready again
-				s.rc.Read(s.read)
-				if s.n > 0 {
-					s.on(s.buf[:s.n], s.from)
+		if p.rx != nil {
+			p.readRing()
+		} else {
+			for _, ev := range p.events[:p.nready] {
+				if s := p.socks[ev.Fd]; s != nil {
+					p.readOne(s)
 				}
 			}
 		}
@@ -136,6 +149,46 @@ func (p *Poller) run(ep *os.File, rc syscall.RawConn) {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// readOne hands one datagram of s to its callback, read with recvfrom:
+// one packet per socket and round, the set is level triggered, so a
+// socket with more is ready again.
+func (p *Poller) readOne(s *Polled) {
+	s.rc.Read(s.read)
+	if s.n > 0 {
+		s.on(s.buf[:s.n], s.from)
+	}
+}
+
+// readRing takes one datagram from each ready socket of ours with one
+// io_uring_enter (more when more than the ring's slots are ready), then
+// hands them to the callbacks, each its own socket's.
+func (p *Poller) readRing() {
+	for _, ev := range p.events[:p.nready] {
+		s := p.socks[ev.Fd]
+		switch {
+		case s == nil:
+		case s.sock == nil:
+			p.readOne(s) // not a Socket: its own RawConn reads it
+		default:
+			if p.rx.full() {
+				p.rx.submit()
+				p.rx.deliver()
+			}
+			p.rx.prepare(s)
+		}
+	}
+	p.rx.submit()
+	p.rx.deliver()
+}
+
+// Batched tells whether the poller reads with io_uring (known once a
+// socket was added).
+func (p *Poller) Batched() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rx != nil
 }
 
 // waitEvents collects the ready sockets without blocking the thread;
