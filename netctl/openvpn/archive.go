@@ -142,14 +142,14 @@ func addFile(files map[string][]byte, name string, r io.Reader, size int64) erro
 		return fmt.Errorf("the archive holds more than %d files", maxArchiveFiles)
 	}
 	if size > MaxProfileSize {
-		return fmt.Errorf("%s is larger than %d bytes", name, MaxProfileSize)
+		return errTooLarge(name)
 	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxProfileSize+1))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	if len(data) > MaxProfileSize {
-		return fmt.Errorf("%s is larger than %d bytes", name, MaxProfileSize)
+		return errTooLarge(name)
 	}
 	if _, dup := files[name]; dup {
 		return fmt.Errorf("the archive holds %s twice", name)

@@ -1,9 +1,19 @@
 package openvpn
 
 import (
+	"fmt"
 	"path"
 	"strings"
 )
+
+// errTooLarge is a file over MaxProfileSize, said in MiB with what a
+// profile should be: an installer who picked a log or a backup by mistake
+// learns which file to pick instead ("larger than 1048576 bytes" said
+// neither).
+func errTooLarge(name string) error {
+	return fmt.Errorf("%s: the profile is larger than %d MiB, and an OpenVPN profile with everything inline is about 10 KiB: choose the .ovpn file (or the .zip/.tar with its files) your company gave for this box",
+		path.Base(name), MaxProfileSize>>20)
+}
 
 // Lines of field profiles that openvpn on the box cannot take as written
 // but whose meaning the box can keep: each is converted with a note, so an

@@ -63,7 +63,7 @@ const headerPrefix = "# edgebox-"
 // be inlined. All refused lines are reported together.
 func ParseProfile(data []byte, name string, files map[string][]byte) (*Profile, error) {
 	if len(data) > MaxProfileSize {
-		return nil, fmt.Errorf("%s: profile is larger than %d bytes", name, MaxProfileSize)
+		return nil, errTooLarge(name)
 	}
 	if bytes.IndexByte(data, 0) >= 0 {
 		return nil, fmt.Errorf("%s: profile is not a text file", name)
