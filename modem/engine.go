@@ -68,7 +68,10 @@ type EngineConfig struct {
 	// pending when one arrives fails with ErrRebooted. Default: ^SYSSTART,
 	// RDY, *EMRDY: 1.
 	BootURCs []string
-	Logger   *slog.Logger
+	// AnswerGuard is how long after a command's final answer the next
+	// command waits before it is written (see answerGuard).
+	AnswerGuard time.Duration // default answerGuard
+	Logger      *slog.Logger
 }
 
 // secretAT matches the arguments of commands that carry a PIN, PUK or
@@ -153,7 +156,13 @@ type Engine struct {
 	// command late). The next command first resynchronises (syncPort).
 	timedOut bool
 	paused   bool // Suspend: port closed and not read until Resume
-	running  chan struct{}
+	// lastFinal is when the last command's final answer was read: the
+	// next command is not written before lastFinal+AnswerGuard.
+	lastFinal time.Time
+	// repeats: this card was seen sending an answer twice; the guard is
+	// then repeatGuard, as it will do so again.
+	repeats bool
+	running chan struct{}
 }
 
 // suspendReq asks the Run goroutine to release (suspend) or reopen the port.
@@ -202,6 +211,9 @@ func NewEngine(cfg EngineConfig) *Engine {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AnswerGuard <= 0 {
+		cfg.AnswerGuard = answerGuard
 	}
 	if cfg.BootURCs == nil {
 		cfg.BootURCs = []string{"^SYSSTART", "RDY", "*EMRDY: 1"}
@@ -660,7 +672,11 @@ func clean(line string) (string, bool) {
 	return line, true
 }
 
-func (e *Engine) idleEvent(ev readEvent) {
+func (e *Engine) idleEvent(ev readEvent) { e.lineWhileIdle(ev, e.inGuard()) }
+
+// lineWhileIdle handles a line read with no command out; afterAnswer says
+// it came right behind a command's final answer (within AnswerGuard).
+func (e *Engine) lineWhileIdle(ev readEvent, afterAnswer bool) {
 	if ev.gen != e.gen {
 		return
 	}
@@ -682,6 +698,15 @@ func (e *Engine) idleEvent(ev readEvent) {
 		// CARRIER, BUSY, CONNECT and the like are call progress: URCs.
 		e.log.Debug("stray final result while idle", "line", line)
 		e.unsynced = true
+		e.repeats = e.repeats || afterAnswer
+		return
+	}
+	if e.pendingPD == nil && afterAnswer && !isUnsolicited(line, nil) {
+		// A line right behind an answer that is no URC is that answer
+		// again (its info lines come before its copied final).
+		e.log.Debug("stray line right after an answer", "line", line)
+		e.unsynced = true
+		e.repeats = true
 		return
 	}
 	e.urcLine(line)
@@ -734,6 +759,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	// Lines already queued are unsolicited (or late answers to a command
 	// that timed out): never let them answer this command.
 	e.drain()
+	e.guard(req.ctx)
 	if e.unsynced {
 		e.unsynced = false
 		e.settle(req.ctx)
@@ -811,6 +837,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			}
 			if final, err := FinalResult(line); final {
 				e.timeouts = 0
+				e.lastFinal = time.Now()
 				resp.Final = line
 				if err == nil {
 					switch strings.ToUpper(strings.TrimSpace(req.cmd)) {
