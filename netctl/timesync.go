@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"edgebox/api/netapi"
 	"edgebox/internal/clock"
 	"edgebox/internal/localapi"
 )
@@ -32,16 +33,7 @@ type timeSync struct {
 }
 
 // TimeSyncStatus is GET /v1/time on netctl's socket.
-type TimeSyncStatus struct {
-	Servers  []string  `json:"servers"`
-	Synced   bool      `json:"synced"` // the last try reached a server
-	Server   string    `json:"server,omitempty"`
-	LastSync time.Time `json:"last_sync,omitzero"`
-	// OffsetMS is how far off the clock was at the last sync.
-	OffsetMS  int64  `json:"offset_ms"`
-	Stepped   bool   `json:"stepped,omitempty"` // the last sync set the clock
-	LastError string `json:"last_error,omitempty"`
-}
+type TimeSyncStatus = netapi.TimeSync
 
 const (
 	ntpStep     = 500 * time.Millisecond
