@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -317,8 +318,16 @@ func baseConfig() map[string]any {
 
 var sighup = syscall.SIGHUP
 
-// TestMain removes the binaries the namespace tests built.
+// TestMain runs more namespace tests at once than go test's default
+// (-parallel GOMAXPROCS) and removes the binaries they built.
+//
+// A namespace test spends its time waiting on the box's timers (DHCP
+// T1/T2 and lease expiry, health probes, modem reset and redial delays),
+// not on the CPU: two at a time left the cores idle most of the suite.
+// Each rig has its own namespaces, sockets and directory, so they do not
+// meet. A -parallel given on the command line wins.
 func TestMain(m *testing.M) {
+	testenv.DefaultParallel(4 * runtime.GOMAXPROCS(0))
 	code := m.Run()
 	builds.Range(func(_, f any) bool {
 		if p, err := f.(func() (string, error))(); err == nil {
