@@ -217,7 +217,7 @@ func (s *Service) callbackInvite(req *sip.Request, tx sip.ServerTransaction) boo
 			s.log.Debug("callback respond", "code", code, "err", err)
 		}
 	}
-	info, err := parseSDP(string(req.Body()))
+	info, err := parsePBXSDP(string(req.Body()), s.Config().PBX)
 	if err != nil || info.Audio == nil {
 		respond(488, "Not Acceptable Here", "a callback INVITE needs an SDP offer with audio")
 		return true

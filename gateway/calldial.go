@@ -281,7 +281,7 @@ func (c *call) onAnswer(ctx context.Context) error {
 		}
 	} else if len(res.Body()) > 0 {
 		// the 200's SDP is the one that counts when it differs from 183's
-		if info, err := parseSDP(string(res.Body())); err == nil {
+		if info, err := parsePBXSDP(string(res.Body()), c.cfg.PBX); err == nil {
 			if plan, err := planBridge(c.offer.Audio, info.Audio); err == nil && plan.Browser.PT == c.plan.Browser.PT {
 				c.plan = plan
 				c.pbx.apply(plan)

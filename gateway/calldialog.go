@@ -82,7 +82,7 @@ func (c *call) onReinvite(r pbxRequest) {
 		respond(200, "OK", c.pbxSDP("sendrecv"))
 		return
 	}
-	info, err := parseSDP(string(r.req.Body()))
+	info, err := parsePBXSDP(string(r.req.Body()), c.cfg.PBX)
 	if err != nil {
 		respond(400, "Bad SDP", nil)
 		return
@@ -198,7 +198,7 @@ func (c *call) onRefer(r pbxRequest) {
 		return
 	}
 	dlg.Ack(ctx)
-	if info, err := parseSDP(string(dlg.InviteResponse.Body())); err == nil {
+	if info, err := parsePBXSDP(string(dlg.InviteResponse.Body()), c.cfg.PBX); err == nil {
 		if plan, err := planBridge(c.offer.Audio, keepCodec(info.Audio, c.plan.Browser)); err == nil && plan.Browser.PT == c.plan.Browser.PT {
 			c.plan = plan
 			c.pbx.apply(plan)

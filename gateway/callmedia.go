@@ -51,7 +51,7 @@ func (c *call) pbxSDP(dir string) []byte {
 // startMedia builds both media legs from the PBX's SDP and answers the
 // browser.
 func (c *call) startMedia(pbxSDP []byte) error {
-	info, err := parseSDP(string(pbxSDP))
+	info, err := parsePBXSDP(string(pbxSDP), c.cfg.PBX)
 	if err != nil {
 		return err
 	}

@@ -116,7 +116,7 @@ func (v *gsmVoice) pickOutbound(user string, req *sip.Request) (c *gsmVoiceCall,
 			noVoice = append(noVoice, fmt.Sprintf("SIM %s: the modem cannot carry voice: %s", sim.Slot, why))
 			continue
 		}
-		choice, err := offerChoice(req, sim)
+		choice, err := offerChoice(req, sim, v.cfg.PBX)
 		if err != nil {
 			codec = append(codec, err.Error())
 			continue

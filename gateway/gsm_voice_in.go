@@ -181,7 +181,7 @@ func (c *gsmVoiceCall) runInbound() {
 		c.end(500, "ACK: "+err.Error())
 		return
 	}
-	info, err := parseSDP(string(dlg.InviteResponse.Body()))
+	info, err := parsePBXSDP(string(dlg.InviteResponse.Body()), c.v.cfg.PBX)
 	var ch mediaChoice
 	if err == nil {
 		ch, err = chooseMedia(info.Audio, c.sim.Voice.CodecsOrDefault(), false)

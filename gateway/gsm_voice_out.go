@@ -85,8 +85,8 @@ func (v *gsmVoice) invite(req *sip.Request, tx sip.ServerTransaction) bool {
 }
 
 // offerChoice picks the codec from the PBX's offer.
-func offerChoice(req *sip.Request, sim config.GSMSIM) (mediaChoice, error) {
-	info, err := parseSDP(string(req.Body()))
+func offerChoice(req *sip.Request, sim config.GSMSIM, pbx config.GatewayPBX) (mediaChoice, error) {
+	info, err := parsePBXSDP(string(req.Body()), pbx)
 	if err != nil {
 		return mediaChoice{}, fmt.Errorf("the offer: %w", err)
 	}

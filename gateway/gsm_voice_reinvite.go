@@ -13,7 +13,7 @@ import (
 // call.
 func (c *gsmVoiceCall) reinvite(r gsmSIPRequest) {
 	if body := r.req.Body(); len(body) > 0 {
-		info, err := parseSDP(string(body))
+		info, err := parsePBXSDP(string(body), c.v.cfg.PBX)
 		if err != nil {
 			r.respond(488, "Not Acceptable Here")
 			return
