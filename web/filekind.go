@@ -108,9 +108,14 @@ func profileWords(lang, msg string) string {
 	if len(lines) > 4 {
 		lines = append(lines[:3], trf(lang, "… and %d more lines like these.", len(lines)-3))
 	}
+	for i, l := range lines {
+		lines[i] = trMessage(lang, l) // netctl's words, in the page's language where the catalog has them
+	}
 	out := strings.Join(lines, "\n")
 	var advice string
 	switch {
+	case strings.Contains(msg, "is larger than") && strings.Contains(msg, "MiB"):
+		return out // it says what to choose instead
 	case strings.Contains(msg, "is not in the uploaded archive") || strings.Contains(msg, "You must define CA file") ||
 		strings.Contains(msg, "You must define certificate file") || strings.Contains(msg, "holds no PEM"):
 		advice = "The profile names certificate or key files that did not come with it: put the .ovpn and all its files (ca.crt, client.crt, client.key …) in one .zip and upload that, or ask your company for a profile with the certificates inline."

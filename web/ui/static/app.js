@@ -2,7 +2,8 @@
 // show each validation message next to its field. No framework, no CDN.
 "use strict";
 (function () {
-  const csrf = (document.querySelector('meta[name="csrf"]') || {}).content || "";
+  // let: a login made again on this page (relogin) brings a new token.
+  let csrf = (document.querySelector('meta[name="csrf"]') || {}).content || "";
   // Texts in the page's language (the layout's ui-strings; English is the key).
   let S = {};
   try { S = JSON.parse((document.getElementById("ui-strings") || {}).textContent || "{}"); } catch (e) { S = {}; }
@@ -10,7 +11,7 @@
 
   const offline = () => t("The box did not answer: it may be restarting, or this device lost its connection to it. Check the connection, wait a minute, then try again.");
 
-  async function api(method, path, body) {
+  async function api(method, path, body, again) {
     const opt = { method, headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" };
     if (body !== undefined) {
       opt.headers["Content-Type"] = "application/json";
@@ -23,7 +24,82 @@
     }
     let data = null;
     try { data = await r.json(); } catch (e) { data = null; }
+    if (!again && await loginLost(r.status)) return api(method, path, body, true);
     return { ok: r.ok, status: r.status, data };
+  }
+
+  // A page left open past the login's end (an hour without use), or one
+  // whose login another tab replaced: what was typed on it must not be
+  // lost to a trip through the login page, which keeps no secrets. The
+  // password is asked for here, and the request that failed is made again.
+  const authed = !!document.querySelector('form[action="/logout"]');
+  async function loginLost(status) {
+    if (!authed) return false;
+    if (status === 403) {
+      // Another tab logged in again: this page's token is the old one.
+      try {
+        const r = await fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" });
+        const d = r.ok ? await r.json() : null;
+        if (d && d.csrf_token && d.csrf_token !== csrf) { setCSRF(d.csrf_token); return true; }
+      } catch (e) { /* offline: the caller says so */ }
+      return false;
+    }
+    return status === 401 && relogin();
+  }
+  function setCSRF(tok) {
+    csrf = tok;
+    const m = document.querySelector('meta[name="csrf"]');
+    if (m) m.content = tok;
+    document.querySelectorAll('input[name="csrf"]').forEach(el => { el.value = tok; });
+  }
+  let reloginWait = null;
+  function relogin() {
+    if (reloginWait) return reloginWait;
+    reloginWait = new Promise(resolve => {
+      const box = document.createElement("div");
+      box.id = "relogin";
+      box.className = "card narrow";
+      const h = document.createElement("p");
+      h.textContent = t("Your login has ended (after an hour without use). Enter the password to go on: what you typed on this page stays, and is saved then.");
+      const f = document.createElement("form");
+      f.noValidate = true;
+      const l = document.createElement("label");
+      l.htmlFor = "relogin-pw";
+      l.textContent = t("Password");
+      const inp = document.createElement("input");
+      inp.type = "password"; inp.id = "relogin-pw"; inp.autocomplete = "current-password";
+      const n = document.createElement("div");
+      n.className = "notice";
+      const b = document.createElement("button");
+      b.type = "submit"; b.id = "relogin-submit"; b.textContent = t("Log in");
+      const fld = document.createElement("div");
+      fld.className = "field";
+      fld.append(l, inp);
+      f.append(fld, n, b);
+      box.append(h, f);
+      f.addEventListener("submit", async ev => {
+        ev.preventDefault();
+        ev.stopPropagation();
+        b.disabled = true;
+        const r = await api("POST", "/api/v1/login", { username: "admin", password: inp.value }, true);
+        b.disabled = false;
+        if (!r.ok) {
+          const msg = (r.data && r.data.error) || offline();
+          const wait = r.status === 429 && /(\d+) s\b/.exec(msg);
+          if (wait) countdown(n, msg, Number(wait[1])); else notice(n, "bad", msg);
+          return;
+        }
+        setCSRF(r.data.csrf_token);
+        box.remove();
+        reloginWait = null;
+        resolve(true);
+      });
+      const main = document.querySelector("main");
+      main.insertBefore(box, main.firstChild);
+      box.scrollIntoView({ block: "center" });
+      inp.focus();
+    });
+    return reloginWait;
   }
 
   function notice(el, kind, text) {
@@ -243,14 +319,20 @@
       if (el.type === "file") fd.append(el.name, el.files[0]);
       else fd.append(el.name, el.value);
     });
-    const xhr = new XMLHttpRequest();
     const bar = form.querySelector(".progress div");
     const btn = form.querySelector("button");
     const down = form.querySelector("#fw-downgrade");
+    let again = false;
+    const send = () => {
+    const xhr = new XMLHttpRequest();
     xhr.open("POST", form.dataset.action + (down && down.checked ? "?allow_downgrade=1" : ""));
     xhr.setRequestHeader("X-CSRF-Token", csrf);
     xhr.upload.onprogress = e => { if (bar && e.lengthComputable) bar.style.width = (100 * e.loaded / e.total).toFixed(0) + "%"; };
-    xhr.onload = () => {
+    xhr.onload = async () => {
+      if (!again && (xhr.status === 401 || xhr.status === 403)) {
+        again = true; // the file and the passphrase are still in this page
+        if (await loginLost(xhr.status)) { send(); return; }
+      }
       if (btn) btn.disabled = false;
       let d = null;
       try { d = JSON.parse(xhr.responseText); } catch (e) { d = null; }
@@ -276,8 +358,10 @@
       if (form.dataset.refresh) followPart(form.dataset.refresh);
     };
     xhr.onerror = () => { if (btn) btn.disabled = false; notice(form.querySelector(".notice"), "bad", t("The upload stopped: the connection to the box was lost. Check the connection, then upload again.")); };
-    if (btn) btn.disabled = true;
     xhr.send(fd);
+    };
+    if (btn) btn.disabled = true;
+    send();
   }
 
   // showRestorePlan lists what a checked restore would change; the next
@@ -454,6 +538,10 @@
   document.addEventListener("click", ev => {
     const a = ev.target.closest("a[href]");
     if (!a || warnedLeave || !document.querySelector("form[data-dirty]")) return;
+    // Another language is this page again: its draft brings back what was
+    // typed, unless that includes a secret, which no draft keeps.
+    const typedSecret = [...document.querySelectorAll("form[data-dirty] [data-secret], form[data-dirty] input[type=password]")].some(el => el.value !== "");
+    if (a.getAttribute("href").startsWith("/lang/") && !typedSecret) return;
     ev.preventDefault();
     warnedLeave = true;
     notice(document.getElementById("page-notice"), "warn", t("This page has changes that are not saved: tap “Save and apply” first, or tap the link again to leave them."));
