@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -278,11 +279,17 @@ func (b *smsBridge) deliverHook(it smsItem, s config.GSMSMS) error {
 	req.Header.Set(WebhookSignatureHeader, WebhookSignature(s.WebhookSecret, ts, body))
 	res, err := webhookClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		// Only the host: the URL's path or user part is often the hook's
+		// key, and this error reaches the logs (read scope, syslog).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("webhook at %s: %w", req.URL.Host, err)
 	}
 	res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return fmt.Errorf("webhook %s answered %s", s.WebhookURL, res.Status)
+		return fmt.Errorf("webhook at %s answered %s", req.URL.Host, res.Status)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func (s *Server) handleConfigGet(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, err)
 		return
 	}
-	redact(doc)
+	redactAll(doc)
 	if p := r.URL.Query().Get("path"); p != "" {
 		v, err := getPath(doc, p)
 		if err != nil {
@@ -389,7 +389,7 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, err)
 		return
 	}
-	b, err := sealBackup(full, redact(doc).(map[string]any), req.Passphrase, s.opt.Hostname, s.opt.Version, s.opt.Now())
+	b, err := sealBackup(full, redactAll(doc).(map[string]any), req.Passphrase, s.opt.Hostname, s.opt.Version, s.opt.Now())
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err)
 		return
