@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -201,4 +202,56 @@ func TestBrowserPhoneBackButtonAndTwoPhones(t *testing.T) {
 		t.Errorf("after Back the step says %q", s)
 	}
 	do(t, a, "next at the first tap", chromedp.Click(chromedp.CSS("#next-step")), waitURL("/wizard/wan"))
+}
+
+// setModem replaces the fake modem's report.
+func (f *fakeNetctl) setModem(over map[string]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.modemOver = over
+}
+
+// The mobile step on a German phone with the modems of the field: a wrong
+// APN that the network refuses, then the right one; a save whose answer is
+// lost with the cable; a modem without a SIM; a box without a modem.
+func TestBrowserPhoneMobileStepField(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	nc := &fakeNetctl{vpnState: openvpn.StateNoProfile}
+	serveUnix(t, "netctl", nc.handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := germanPhone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	registered := map[string]any{"state": "home", "tech": "lte", "operator": "Telekom.de"}
+	nc.setModem(map[string]any{"state": "connecting", "registration": registered,
+		"error": `the network refused the data connection for APN "internet.telekom.de" (cause 27): the APN is wrong: check it against the operator's`})
+	do(t, ctx, "wrong APN", chromedp.SetValue(chromedp.CSS(`[data-path="network.modem.apn"]`), "internet.telekom.de"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "der APN ist falsch"), snap(dir, "86-wrong-apn-de"))
+	// The right APN: netctl still reports the old refusal for a moment.
+	do(t, ctx, "right APN", chromedp.SetValue(chromedp.CSS(`[data-path="network.modem.apn"]`), "internet.telekom"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "Angemeldet bei Telekom.de, verbindet"))
+	nc.setModem(map[string]any{"state": "connected", "registration": registered})
+	do(t, ctx, "connected", waitText("#check", "Modem verbunden"), snap(dir, "87-right-apn-de"))
+
+	// The cable is pulled while Save is on its way: the box stores the
+	// value, its answer never arrives. The page says so; saving again
+	// works once the cable is back.
+	do(t, ctx, "answer lost", runJS(`window.realFetch = window.fetch; window.fetch = (u, o) => window.realFetch(u, o).then(() => { throw new TypeError("Failed to fetch"); })`),
+		chromedp.SetValue(chromedp.CSS(`[data-path="network.modem.apn"]`), "internet.t-mobile"),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Die Box hat nicht geantwortet"),
+		runJS(`window.fetch = window.realFetch`),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#step-form .notice", "Gespeichert"))
+	if v := storedAt(t, e, "network.modem.apn"); v != "internet.t-mobile" {
+		t.Errorf("APN stored as %v", v)
+	}
+
+	nc.setModem(map[string]any{"state": "sim", "sim": map[string]any{"state": "absent"}, "registration": nil, "error": "no SIM card; insert one"})
+	do(t, ctx, "no SIM", chromedp.Navigate(httpsURL+"/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS("#step-form")),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "SIM"), snap(dir, "88-no-sim-de"))
+	nc.setModem(map[string]any{"state": "absent", "sim": nil, "registration": nil, "identity": nil, "signal": nil,
+		"error": "no modem found; check that the card is seated", "error_time": time.Now().Add(-5 * time.Minute).Format(time.RFC3339)})
+	do(t, ctx, "no modem", chromedp.Navigate(httpsURL+"/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS("#step-form")),
+		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "Kein Modem gefunden"), snap(dir, "89-no-modem-de"))
 }

@@ -36,6 +36,9 @@ type fakeNetctl struct {
 	// import's notes.
 	vpnDetail string
 	vpnNotes  []string
+	// modemOver replaces fields of the modem's report (state, error,
+	// sim, registration ...); a nil value removes the field.
+	modemOver map[string]any
 }
 
 func (f *fakeNetctl) status() map[string]any {
@@ -62,6 +65,13 @@ func (f *fakeNetctl) status() map[string]any {
 	}
 	if f.slot != nil {
 		modem["slot"] = f.slot
+	}
+	for k, v := range f.modemOver {
+		if v == nil {
+			delete(modem, k)
+		} else {
+			modem[k] = v
+		}
 	}
 	if now.Before(f.pinUntil) { // the SIM waits for the PIN netctl has not applied yet
 		modem["state"] = "sim"
