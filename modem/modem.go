@@ -50,6 +50,9 @@ type Modem struct {
 	// pinAcceptedAt is when the card last accepted a PIN: until pinSettle
 	// has passed, no PIN is sent again (one PIN per unlock).
 	pinAcceptedAt time.Time
+	// pinAcceptedICCID is the SIM that accepted it: another SIM asking
+	// for a PIN (swapped in) is not lagging behind that acceptance.
+	pinAcceptedICCID string
 }
 
 // spawn runs f in a goroutine that Close waits for; after Close it does
@@ -463,7 +466,8 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 		return fmt.Errorf("%w (SIM %s)", ErrPINAlreadyRejected, key)
 	}
 	m.stMu.Lock()
-	recent := !m.pinAcceptedAt.IsZero() && time.Since(m.pinAcceptedAt) < pinSettle
+	recent := !m.pinAcceptedAt.IsZero() && time.Since(m.pinAcceptedAt) < pinSettle &&
+		(key == "" || m.pinAcceptedICCID == "" || key == m.pinAcceptedICCID)
 	m.stMu.Unlock()
 	if st.PINAttempts == 1 && !recent && !m.pins.knownGood(key, pin) {
 		// A wrong PIN now blocks the SIM for good (PUK, a phone, a
@@ -481,7 +485,7 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 	case err == nil:
 		m.pins.accepted(key, pin)
 		m.stMu.Lock()
-		m.pinAcceptedAt = time.Now()
+		m.pinAcceptedAt, m.pinAcceptedICCID = time.Now(), key
 		m.stMu.Unlock()
 		if err := m.waitSIMReady(ctx); err != nil {
 			return err

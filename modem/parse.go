@@ -245,7 +245,7 @@ func ParseCOPS(s string) (operator string, act int, err error) {
 	}
 	act = -1
 	if len(f) >= 3 {
-		operator = strings.TrimSpace(f[2])
+		operator = operatorName(f[2])
 	}
 	if len(f) >= 4 {
 		if a, err := atoi(f[3]); err == nil {

@@ -141,12 +141,15 @@ func (s *Sim) Control(line string) (string, error) {
 		b, err := json.Marshal(s.Commands())
 		return string(b), err
 	case "help":
-		return ControlHelp + "\n" + FaultHelp + "\n" + VoiceHelp, nil
+		return ControlHelp + "\n" + FaultHelp + "\n" + CardHelp + "\n" + VoiceHelp, nil
 	default:
 		if out, ok, err := s.voiceControl(f); ok {
 			return out, err
 		}
 		if out, ok, err := s.faultControl(f, rest); ok {
+			return out, err
+		}
+		if out, ok, err := s.cardControl(f); ok {
 			return out, err
 		}
 		return "", fmt.Errorf("unknown control command %q (try help)", f[0])

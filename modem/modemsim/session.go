@@ -14,6 +14,7 @@ import (
 
 // session is one AT conversation over a byte stream.
 type session struct {
+	s     *Sim
 	wmu   sync.Mutex
 	w     io.Writer
 	queue []string // URCs waiting to be written (guarded by Sim.mu)
@@ -37,6 +38,13 @@ func (ss *session) writeRaw(b string) {
 	if d, ok := ss.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
 		d.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	}
+	b, split := ss.s.shapeWrite(b)
+	if split > 0 && len(b) > 1 {
+		// The answer reaches the box in two pieces (cardfaults.go).
+		ss.w.Write([]byte(b[:len(b)/2]))
+		time.Sleep(split)
+		b = b[len(b)/2:]
+	}
 	ss.w.Write([]byte(b))
 }
 
@@ -56,7 +64,7 @@ func (ss *session) flushQueue(s *Sim) {
 // Serve runs an AT session on rw until ctx ends or rw fails (EOF when the
 // peer disconnects). The modem's state outlives the session.
 func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
-	ss := &session{w: rw}
+	ss := &session{s: s, w: rw}
 	s.mu.Lock()
 	s.sessions[ss] = true
 	s.mu.Unlock()
@@ -193,6 +201,7 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 		r = s.exec(cmd)
 	}
 	late, twice := s.answerFaultLocked(cmd, &r)
+	s.cardReplyLocked(&r)
 	inter := []string(nil)
 	if len(r.lines) > 0 && len(s.interleave) > 0 {
 		inter = s.interleave
@@ -241,7 +250,11 @@ type reply struct {
 func ok(lines ...string) reply { return reply{lines: lines, final: "OK"} }
 
 func (s *Sim) cme(code int) reply {
-	switch s.cmee {
+	cmee := s.cmee
+	if s.cards.verbose {
+		cmee = 2
+	}
+	switch cmee {
 	case 1:
 		return reply{final: "+CME ERROR: " + itoa(code)}
 	case 2:

@@ -148,6 +148,7 @@ type Sim struct {
 	dialed      bool        // a dial answered CONNECT: start the PPP call
 	voice       *voiceSim   // calls, voice port, status reports (voice.go)
 	faults      answerFault // late, doubled or failed answers (faults.go)
+	cards       cardFault   // wording, line ends, SIM swap (cardfaults.go)
 }
 
 type storedSMS struct {
@@ -619,6 +620,7 @@ func (s *Sim) urcLocked(line string) {
 	if line == "" || s.hang || s.dead {
 		return
 	}
+	line = s.cardURCLocked(line)
 	for ss := range s.sessions {
 		ss.queue = append(ss.queue, line)
 	}
