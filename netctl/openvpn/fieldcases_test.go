@@ -136,6 +136,25 @@ func TestFieldProfileShapes(t *testing.T) {
 			},
 		},
 		{
+			// A Linux how-to's client.conf: the DNS helper as up/down
+			// with script-security, a log, a status file, daemon, a pid
+			// file, cd, a management port. Before, each was refused.
+			name: "linux-howto",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				return oldSrv{lines: []string{"proto udp"}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind", "cd /etc/openvpn",
+					"script-security 2", "up /etc/openvpn/update-resolv-conf", "down /etc/openvpn/update-resolv-conf",
+					"status /var/log/openvpn-status.log", "log-append /var/log/openvpn.log", "daemon",
+					"writepid /run/openvpn/client.pid", "management 127.0.0.1 7505",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\n") + "\n"), "howto.conf"
+			},
+			wantNotes: []string{"update-resolv-conf", "keeps its log", "own management interface"},
+		},
+		{
 			// The login inline: taken out of the profile and stored.
 			name: "auth-user-pass-inline",
 			server: func(t testing.TB, e fieldEnv) oldSrv {
@@ -477,6 +496,16 @@ func TestFieldConversionsNameNoFile(t *testing.T) {
 		{"auth-user-pass /etc/shadow", "auth-user-pass\n", "/etc/shadow"},
 		{`auth-user-pass "C:\\Users\\me\\login.txt"`, "auth-user-pass\n", "login.txt"},
 		{"tls-remote vpn.example.com", "verify-x509-name vpn.example.com name\n", "tls-remote"},
+		{"status /var/log/openvpn-status.log", "", "/var/log"},
+		{"log-append /var/log/openvpn.log", "", "/var/log"},
+		{"writepid /run/openvpn.pid", "", "/run"},
+		{"daemon", "", "daemon"},
+		{"cd /etc/openvpn", "", "/etc/openvpn"},
+		{`dev-node "OpenVPN TAP-Windows6"`, "", "TAP"},
+		{"management 127.0.0.1 7505", "", "7505"},
+		{"script-security 2", "", "script-security"},
+		{"up /etc/openvpn/update-resolv-conf", "", "update-resolv-conf"},
+		{"down /etc/openvpn/update-systemd-resolved", "", "update-systemd-resolved"},
 		{`tls-remote "/C=DE/CN=vpn gw"`, "verify-x509-name \"vpn gw\" name\n", "tls-remote"},
 	} {
 		p, err := ParseProfile([]byte(base(c.line)), "box.ovpn", nil)

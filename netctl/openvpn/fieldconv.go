@@ -25,6 +25,10 @@ func (p *parser) convertField(n int, text string, toks []string, inConnection bo
 	if inConnection {
 		return false
 	}
+	if why, ok := managedByBox(toks); ok {
+		p.note("%s line %d: %q dropped: %s", path.Base(p.name), n, text, why)
+		return true
+	}
 	switch toks[0] {
 	case "tls-remote":
 		return p.convertTLSRemote(n, text, toks)
@@ -113,4 +117,38 @@ func (p *parser) convertLoginFile(n int, text string, toks []string) bool {
 		path.Base(p.name), n, text, toks[1])
 	p.emit(n, "auth-user-pass")
 	return true
+}
+
+// resolvScripts are the DNS helpers Linux how-tos put in up/down: the box
+// takes no DNS from a VPN (see dhcp-option), so they have nothing to do.
+var resolvScripts = map[string]bool{
+	"update-resolv-conf": true, "update-resolv-conf.sh": true, "update-systemd-resolved": true,
+	"client.up": true, "client.down": true, // Fedora/RHEL's examples of the same
+}
+
+// managedByBox names the lines of a PC's client config that are about
+// where openvpn logs, whether it daemonises, its own management socket, or
+// the PC's DNS: the box decides all of these itself, so the lines are left
+// out with a note rather than refusing a profile the installer cannot edit
+// on a phone. A script other than a known DNS helper is still refused: it
+// may do what the tunnel needs (routes), and the box runs no programs.
+func managedByBox(toks []string) (string, bool) {
+	switch name := toks[0]; name {
+	case "log", "log-append", "status", "status-version", "writepid", "daemon", "syslog",
+		"cd", "chroot", "tmp-dir", "replay-persist", "suppress-timestamps", "machine-readable-output":
+		return "the box runs OpenVPN itself and keeps its log", true
+	case "dev-node":
+		return "it names a Windows network adapter or a device file; the box uses its own tunnel device", true
+	case "management", "management-hold", "management-query-passwords", "management-log-cache",
+		"management-client-user", "management-client-group", "management-up-down",
+		"management-forget-disconnect", "management-signal", "management-query-proxy", "management-query-remote":
+		return "the box drives OpenVPN through its own management interface", true
+	case "script-security":
+		return "the box runs no scripts", true
+	case "up", "down":
+		if f := strings.Fields(strings.Join(toks[1:], " ")); len(f) > 0 && resolvScripts[path.Base(f[0])] {
+			return "the script only sets the PC's DNS servers, and the box keeps its uplink's", true
+		}
+	}
+	return "", false
 }
