@@ -122,6 +122,15 @@ func applyFirewall(p firewallPlan) error {
 				add(ch, rule(matchIface(expr.MetaKeyIIFNAME, up), firewall.MatchSaddr4(src), dropV))
 			}
 		}
+		// A VPN interface is trusted, so its sources must be its own:
+		// strict reverse path (fib saddr . iif oif 0), since the box sets
+		// no rp_filter. Else a taken-over VPN server could send with a LAN
+		// PBX's address, or an internet one's, and be taken for the PBX.
+		// Any real VPN source is routed back through the tunnel, or its
+		// replies would go astray. Third review.
+		for _, vpn := range p.VPN {
+			add(ch, rule(matchIface(expr.MetaKeyIIFNAME, vpn), notReversePath(), dropV))
+		}
 		add(ch, rule(matchCtState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), accept))
 		add(ch, rule(matchCtState(expr.CtStateBitINVALID), dropV))
 	}
@@ -205,4 +214,13 @@ func setForwarding(on bool) error {
 		return fmt.Errorf("ip_forward: %w", err)
 	}
 	return nil
+}
+
+// notReversePath matches a packet whose source the box does not route
+// back through the interface it came in on (nft: fib saddr . iif oif 0).
+func notReversePath() []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
+	}
 }
