@@ -107,6 +107,11 @@ func routeSource(addr string) (netip.Addr, error) {
 	if addr == "" {
 		return netip.Addr{}, fmt.Errorf("no PBX address")
 	}
+	// an address (the usual PBX setting) without net's descriptor; a
+	// name, or an IPv6 zone, through net.Dial, which resolves them
+	if ap, err := netip.ParseAddrPort(addr); err == nil && ap.Addr().Zone() == "" {
+		return routeSourceOf(ap)
+	}
 	c, err := net.Dial("udp", addr)
 	if err != nil {
 		return netip.Addr{}, err
