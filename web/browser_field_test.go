@@ -255,3 +255,34 @@ func TestBrowserPhoneMobileStepField(t *testing.T) {
 	do(t, ctx, "no modem", chromedp.Navigate(httpsURL+"/wizard/mobile"), chromedp.WaitVisible(chromedp.CSS("#step-form")),
 		chromedp.Click(chromedp.CSS("#step-submit")), waitText("#check", "Kein Modem gefunden"), snap(dir, "89-no-modem-de"))
 }
+
+// A profile whose login file stayed on the laptop (auth-user-pass
+// login.txt): the box takes it and asks for the login; the installer types
+// it into the VPN step and taps the button without choosing the file again.
+// Before, the upload was refused, and after a "login needed" the only way
+// was to pick the file once more.
+func TestBrowserPhoneVPNLoginWithoutFileAgain(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	nc := &fakeNetctl{vpnState: openvpn.StateNoProfile, realImport: true}
+	serveUnix(t, "netctl", nc.handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	prof := filepath.Join(t.TempDir(), "office.ovpn")
+	os.WriteFile(prof, []byte("client\r\ndev tun\r\nproto udp\r\nremote vpn.example.net 1194\r\nauth-user-pass login.txt\r\n<ca>\r\n-----BEGIN CERTIFICATE-----\r\nMIIB\r\n-----END CERTIFICATE-----\r\n</ca>\r\n"), 0o600)
+	ctx := germanPhone(t)
+	do(t, ctx, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	do(t, ctx, "upload", chromedp.Navigate(httpsURL+"/wizard/vpn"), chromedp.WaitVisible(chromedp.CSS("#profile")),
+		chromedp.SetUploadFiles(chromedp.CSS("#profile"), []string{prof}), chromedp.Click(chromedp.CSS("#vpn-form #step-submit")),
+		waitText("#vpn-form .notice", "office.ovpn"), waitText("#check", "Benutzername und Passwort"), snap(dir, "90-vpn-needs-login-de"))
+	do(t, ctx, "login typed, no file", chromedp.Navigate(httpsURL+"/wizard/vpn"), chromedp.WaitVisible(chromedp.CSS("#profile")),
+		chromedp.SendKeys(chromedp.CSS("#vpnuser"), "alice"), chromedp.SendKeys(chromedp.CSS("#vpnpw"), "geheim 123"),
+		chromedp.Click(chromedp.CSS("#vpn-form #step-submit")), waitText("#vpn-form .notice", "Gespeichert"),
+		waitText("#check", "VPN verbunden"), snap(dir, "91-vpn-login-sent-de"))
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if len(nc.vpnCreds) != 1 || nc.vpnCreds[0].Username == nil || *nc.vpnCreds[0].Username != "alice" || nc.vpnCreds[0].Password == nil || *nc.vpnCreds[0].Password != "geheim 123" {
+		t.Errorf("netctl was given %+v", nc.vpnCreds)
+	}
+}

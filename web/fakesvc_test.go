@@ -39,6 +39,8 @@ type fakeNetctl struct {
 	// modemOver replaces fields of the modem's report (state, error,
 	// sim, registration ...); a nil value removes the field.
 	modemOver map[string]any
+	// vpnCreds are the credentials posted without a profile.
+	vpnCreds []openvpn.Credentials
 }
 
 func (f *fakeNetctl) status() map[string]any {
@@ -143,11 +145,14 @@ func (f *fakeNetctl) handler() http.Handler {
 		}
 		defer file.Close()
 		b, _ := io.ReadAll(file)
+		needsLogin := false
 		if f.realImport { // netctl's own checks, as on the box
-			if _, err := openvpn.ParseUpload(b, h.Filename); err != nil {
+			p, err := openvpn.ParseUpload(b, h.Filename)
+			if err != nil {
 				localapi.WriteError(w, 400, err)
 				return
 			}
+			needsLogin = p.Info.NeedsUserPass && p.Credentials == nil && r.FormValue("username") == ""
 		}
 		if !strings.Contains(string(b), "remote ") {
 			localapi.WriteError(w, 400, errors.New("the profile has no remote line"))
@@ -156,8 +161,25 @@ func (f *fakeNetctl) handler() http.Handler {
 		f.mu.Lock()
 		f.profile = string(b)
 		f.vpnState = openvpn.StateConnected
+		if needsLogin {
+			f.vpnState = openvpn.StateNeedsLogin
+		}
 		f.mu.Unlock()
 		localapi.WriteJSON(w, 200, openvpn.ImportResult{Profile: openvpn.ProfileInfo{Name: h.Filename, Remotes: []string{"vpn.example.net:1194"}, Notes: f.vpnNotes}})
+	})
+	m.HandleFunc("POST /v1/vpn/credentials", func(w http.ResponseWriter, r *http.Request) {
+		var c openvpn.Credentials
+		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
+			localapi.WriteError(w, 400, err)
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.vpnCreds = append(f.vpnCreds, c)
+		if f.vpnState == openvpn.StateNeedsLogin && c.Username != nil && c.Password != nil {
+			f.vpnState = openvpn.StateConnected
+		}
+		localapi.WriteJSON(w, 200, openvpn.Status{State: f.vpnState})
 	})
 	m.HandleFunc("GET /v1/vpn/status", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()

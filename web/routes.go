@@ -48,6 +48,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/wizard/{step}/check", s.read(s.handleWizardCheck))
 	m.HandleFunc("PUT /api/v1/vpn/profile", s.admin(s.handleVPNProfile))
 	m.HandleFunc("POST /api/v1/vpn/profile", s.admin(s.handleVPNProfile))
+	m.HandleFunc("POST /api/v1/vpn/credentials", s.admin(s.handleVPNCredentials))
 	m.HandleFunc("POST /api/v1/gateway/api-keys", s.admin(s.handleNewAPIKey))
 
 	m.HandleFunc("POST /api/v1/sms", s.operate(s.handleSMSSend))

@@ -303,9 +303,9 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 		case vpnapi.StateConnected:
 			return Check{"ok", trf(lang, "VPN connected to %s with tunnel address %s.", orDash(v.Remote), orDash(v.TunnelAddress))}
 		case vpnapi.StateNeedsPassphrase:
-			return Check{"fail", tr(lang, "The profile's key needs its passphrase: enter it above and upload again.")}
+			return Check{"fail", tr(lang, "The profile's key needs its passphrase: type it above and tap “Upload and connect” (the file need not be chosen again).")}
 		case vpnapi.StateNeedsLogin:
-			return Check{"fail", tr(lang, "The VPN server asks for a user name and password: enter them above and upload again.")}
+			return Check{"fail", tr(lang, "The VPN server asks for a user name and password: type them above and tap “Upload and connect” (the file need not be chosen again).")}
 		case vpnapi.StateNoProfile:
 			return Check{"wait", tr(lang, "No VPN profile yet: upload the .ovpn file from your company.")}
 		}

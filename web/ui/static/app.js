@@ -310,6 +310,10 @@
   function submitUpload(form) {
     clearErrors(form);
     const file = form.querySelector("input[type=file]");
+    if ((!file || !file.files.length) && form.dataset.credentials) {
+      sendCredentials(form, file);
+      return;
+    }
     if (!file || !file.files.length) {
       fieldError(form, file ? file.name : "file", t("Choose a file first."));
       return;
@@ -362,6 +366,30 @@
     };
     if (btn) btn.disabled = true;
     send();
+  }
+
+  // sendCredentials: no file chosen, but the passphrase or login the
+  // tunnel asked for typed: they go to the stored profile, so a phone need
+  // not pick the file again.
+  async function sendCredentials(form, file) {
+    const body = {};
+    form.querySelectorAll("input[type=password][name], input[type=text][name]").forEach(el => { if (el.value !== "") body[el.name] = el.value; });
+    if (!Object.keys(body).length) {
+      fieldError(form, file ? file.name : "file", t("Choose a file first."));
+      return;
+    }
+    const r = await api("POST", form.dataset.credentials, body);
+    if (!r.ok) {
+      const msg = (r.data && r.data.error) || t("That did not work: reload the page and try again.");
+      const m = /^([a-z_]+): ([\s\S]*)$/.exec(msg);
+      if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
+      return;
+    }
+    form.querySelectorAll("input[type=password]").forEach(el => { el.value = ""; });
+    notice(form.querySelector(".notice"), "ok", r.data.message);
+    const check = document.getElementById("check");
+    if (check && form.dataset.step) pollCheck(check, form.dataset.step);
+    if (form.dataset.refresh) followPart(form.dataset.refresh);
   }
 
   // showRestorePlan lists what a checked restore would change; the next
