@@ -84,7 +84,10 @@ func callFromDemoPage(t *testing.T, page string) context.Context {
 	return ctx
 }
 
-func TestBrowserDemoPageCall(t *testing.T) { forEachStack(t, testBrowserDemoPageCall) }
+func TestBrowserDemoPageCall(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testBrowserDemoPageCall)
+}
 
 func testBrowserDemoPageCall(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
@@ -151,6 +154,7 @@ func testBrowserDemoPageCall(t *testing.T) {
 // with PCMA only; the box renegotiates the browser to PCMA (no
 // transcoding) and audio keeps flowing.
 func TestBrowserCodecChangeByReinvite(t *testing.T) {
+	t.Parallel()
 	forEachStack(t, testBrowserCodecChangeByReinvite)
 }
 

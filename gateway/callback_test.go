@@ -105,6 +105,7 @@ func pageEvents(t *testing.T, ctx context.Context) []string {
 // energy at the page), DTMF comes back, and the call ends from each side.
 // A declined call gets 603, and the spent token a 404 on the next INVITE.
 func TestBrowserCallback(t *testing.T) {
+	t.Parallel()
 	forEachStack(t, testBrowserCallbackAnswered)
 	t.Run("declined", testBrowserCallbackDeclined)
 }
@@ -200,6 +201,7 @@ func testBrowserCallbackDeclined(t *testing.T) {
 // page is not waiting gets 480 and stays valid, and an INVITE from an
 // address that is not the PBX rings nobody.
 func TestCallbackWaitBounds(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	svc, box := callbackBox(t, func(c *config.Gateway) { c.Portal.CallbackTTLSec = 5 })

@@ -205,6 +205,7 @@ func noCodecOffer(t *testing.T) string {
 // code and reason, or stays open). A documented code without a way to
 // provoke it here fails, and so does a documented close reason never seen.
 func TestEveryDocumentedErrorIsSent(t *testing.T) {
+	t.Parallel()
 	docErrs, docCloses := protocolDoc(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -12,7 +12,10 @@ import (
 	"edgebox/internal/testenv"
 )
 
-func TestEarlyMedia(t *testing.T) { forEachStack(t, testEarlyMedia) }
+func TestEarlyMedia(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testEarlyMedia)
+}
 
 func testEarlyMedia(t *testing.T) {
 	uas := startSIPp(t, "uas_early", 1)
@@ -60,6 +63,7 @@ func testClientLeavesAnsweredCall(t *testing.T) {
 // that answers with it; opus comes back from the PBX under another payload
 // type, so the relay must map it.
 func TestCodecsBridgedWithoutTranscoding(t *testing.T) {
+	t.Parallel()
 	forEachStack(t, testCodecsBridgedWithoutTranscoding)
 }
 
@@ -261,7 +265,10 @@ func testConcurrentCallsShareOnePort(t *testing.T) {
 // contexts follow the wrap). Echoes keep arriving well past the wrap,
 // none rejected. The client starts sending once its DTLS is up (packets
 // sent before that never leave it), so the margin is packets in flight.
-func TestFastPathAcrossSequenceWrap(t *testing.T) { forEachStack(t, testFastPathAcrossSequenceWrap) }
+func TestFastPathAcrossSequenceWrap(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testFastPathAcrossSequenceWrap)
+}
 
 func testFastPathAcrossSequenceWrap(t *testing.T) {
 	for _, tc := range []struct {

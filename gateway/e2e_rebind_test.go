@@ -29,6 +29,7 @@ import (
 // speaks ICE with the call's credentials and SRTP with the call's keys,
 // continuing the client's audio stream.
 func TestFastPathFollowsICEPairChange(t *testing.T) {
+	t.Parallel()
 	// full ICE needs pion: a lean call on a box without a public address
 	// falls back to it, so the lean stack is tested with ICE-lite only
 	for _, tc := range []struct {

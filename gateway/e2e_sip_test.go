@@ -12,7 +12,10 @@ import (
 	"edgebox/internal/testenv"
 )
 
-func TestPBXHangsUp(t *testing.T) { forEachStack(t, testPBXHangsUp) }
+func TestPBXHangsUp(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testPBXHangsUp)
+}
 
 func testPBXHangsUp(t *testing.T) {
 	uas := startSIPp(t, "uas_bye", 1)
@@ -100,7 +103,10 @@ func testPBXRejectsBusy(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestHoldResumeFromPBX(t *testing.T) { forEachStack(t, testHoldResumeFromPBX) }
+func TestHoldResumeFromPBX(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testHoldResumeFromPBX)
+}
 
 func testHoldResumeFromPBX(t *testing.T) {
 	uas := startSIPp(t, "uas_hold", 1)
@@ -127,7 +133,10 @@ func testHoldResumeFromPBX(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestDTMFReachesUASAsRFC4733(t *testing.T) { forEachStack(t, testDTMFReachesUASAsRFC4733) }
+func TestDTMFReachesUASAsRFC4733(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testDTMFReachesUASAsRFC4733)
+}
 
 func testDTMFReachesUASAsRFC4733(t *testing.T) {
 	// The UAS echoes RTP: the telephone-event packets the box sends come
@@ -185,6 +194,7 @@ func testDigestAuthAgainstSIPp(t *testing.T) {
 }
 
 func TestDigestAuthWrongPasswordFails(t *testing.T) {
+	t.Parallel()
 	uas := startSIPp(t, "uas_auth", 1)
 	cfg := testConfig(t, uas.addr())
 	cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "wrong"

@@ -266,6 +266,7 @@ func pbxRequests(t *testing.T, to string, n int) (ok int, failed []string) {
 // turns inactive in the dispatcher's view (its OPTIONS answer 503) and gets
 // nothing more; one box killed is skipped too; no request fails.
 func TestDispatcherAcrossBoxes(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("kamcmd"); err != nil {
 		if _, err := os.Stat("/usr/sbin/kamcmd"); err != nil {
 			t.Fatal("kamcmd not installed (Debian package kamailio)")

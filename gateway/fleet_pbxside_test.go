@@ -57,7 +57,8 @@ func startPBXSideFleet(t *testing.T, n int) (*netnsRig, string, []*fleetBox) {
 		rig.link(ns, "eth0", fleetBoxIP(i)+"/24", front, veth, "")
 		rig.ip("-n", front, "link", "set", veth, "master", "br0")
 		// the box's netctl and modemsim: the gateway started next finds
-		// netctl's socket through EDGEBOX_RUN_DIR, which this sets
+		// netctl's socket through EDGEBOX_RUN_DIR, which startGatewayIn
+		// sets for it to this netctl's directory
 		sim := startRealVoice(t)
 		cfg := testConfig(t, fleetFrontIP+":5070")
 		cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: fleetBoxIP(i) + ":5060"}}
@@ -209,6 +210,7 @@ func invitesDone(t *testing.T, s *sipp, n int) ([]string, int) {
 // run loses at most what was in flight to it, the rest fails over to C; a
 // callback's INVITE goes to the box in its URI, not round robin.
 func TestPBXSideAcrossBoxes(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("kamcmd"); err != nil {
 		t.Fatal("kamcmd not installed (Debian package kamailio)")
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,8 +58,9 @@ func startModemsimProc(t *testing.T, bin, ctl, audio, profile string, extra ...s
 }
 
 // startNetctlProc runs cmd/netctl in a namespace of its own with the
-// network section network, its socket and state in dir; the gateway's
-// netctl client finds it there (EDGEBOX_RUN_DIR). On failure the logs of
+// network section network, its socket and state in dir; the gateway
+// process startGatewayIn starts for t finds it there (EDGEBOX_RUN_DIR,
+// set for that process: setRunDir). On failure the logs of
 // netctl and of the cards sims are printed.
 func startNetctlProc(t *testing.T, bin, dir, tag string, network map[string]any, sims ...*testenv.Proc) netapi.Client {
 	t.Helper()
@@ -80,8 +82,38 @@ func startNetctlProc(t *testing.T, bin, dir, tag string, network map[string]any,
 			}
 		}
 	})
-	t.Setenv("EDGEBOX_RUN_DIR", dir) // the gateway's netctl client
+	setRunDir(t, dir) // the gateway's netctl client
 	return netapi.NewClientPath(sock)
+}
+
+// runDirs is the netctl run directory (EDGEBOX_RUN_DIR, where the
+// gateway's netctl client finds the socket) of each test that started a
+// netctl, by test name. startGatewayIn passes it to the gateway process
+// it starts, so tests with netctls of their own may run in parallel: the
+// variable is set for that process alone, never in this one.
+var runDirs sync.Map // test name -> dir
+
+// setRunDir makes dir the run directory of t's (and t's subtests')
+// gateway processes until t ends; a later call (the next box of a fleet)
+// replaces it for the gateways started after it.
+func setRunDir(t *testing.T, dir string) {
+	runDirs.Store(t.Name(), dir)
+	t.Cleanup(func() { runDirs.Delete(t.Name()) })
+}
+
+// runDirEnv is the EDGEBOX_RUN_DIR setting for a gateway process of t:
+// the run directory of t or of its nearest parent that set one, or none.
+func runDirEnv(t *testing.T) []string {
+	for name := t.Name(); ; {
+		if dir, ok := runDirs.Load(name); ok {
+			return []string{"EDGEBOX_RUN_DIR=" + dir.(string)}
+		}
+		i := strings.LastIndexByte(name, '/')
+		if i < 0 {
+			return nil
+		}
+		name = name[:i]
+	}
 }
 
 // modemNetwork is a network section with the data modem on pty (profile,
@@ -99,7 +131,7 @@ func modemNetwork(pty, profile, audio string) map[string]any {
 
 // startRealVoicePair is startRealVoice with two modems: the SIMs in slot
 // mpcie1 (data modem) and mpcie2 (voice modem); unplug2 pulls the second
-// card (its modemsim exits, its pty goes away).
+// card (its port's node goes away, its modemsim exits).
 func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice, unplug2 func()) {
 	t.Helper()
 	testenv.RequireRoot(t, "ip")
@@ -108,12 +140,27 @@ func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice, unplug2 func()) {
 	ctl1, audio1, ctl2, audio2 := filepath.Join(dir, "sim1.ctl"), filepath.Join(dir, "sim1-pcm.sock"), filepath.Join(dir, "sim2.ctl"), filepath.Join(dir, "sim2-pcm.sock")
 	pty1, proc1 := startModemsimProc(t, simBin, ctl1, audio1, "quectel-ec25", "--number", gsmSIM1Num)
 	pty2, proc2 := startModemsimProc(t, simBin, ctl2, audio2, "huawei-me909s", "--number", gsmSIM2Num)
+	// netctl reaches the second card through a link of the test's own, as
+	// through a USB serial device's node: unplugging removes the link
+	// first, so netctl's reopening finds nothing. The pty's own name
+	// (/dev/pts/N) is free again once modemsim exits, and the next pty
+	// any process opens (another test's modemsim) may get it. The link
+	// lives under /dev/shm: a modem port must be under /dev.
+	devDir, err := os.MkdirTemp("/dev/shm", "edgebox-test-modem-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(devDir) })
+	port2 := filepath.Join(devDir, "ttyUSB-sim2")
+	if err := os.Symlink(pty2, port2); err != nil {
+		t.Fatal(err)
+	}
 	network := modemNetwork(pty1, "quectel-ec25", audio1)
 	m := network["modem"].(map[string]any)
 	m["slot"] = "mpcie1"
-	m["voice_modems"] = []any{map[string]any{"slot": "mpcie2", "port": pty2, "profile": "huawei-me909s", "audio_port": audio2}}
+	m["voice_modems"] = []any{map[string]any{"slot": "mpcie2", "port": port2, "profile": "huawei-me909s", "audio_port": audio2}}
 	api := startNetctlProc(t, netctlBin, dir, "gwslots", network, proc1, proc2)
-	err := testenv.Until(60*time.Second, "both SIMs with voice set up", func() (bool, error) {
+	err = testenv.Until(60*time.Second, "both SIMs with voice set up", func() (bool, error) {
 		st, err := api.GSMStatus(context.Background())
 		ok := err == nil && len(st.SIMs) == 2
 		for _, s := range st.SIMs {
@@ -125,7 +172,10 @@ func startRealVoicePair(t *testing.T) (sim1, sim2 *realVoice, unplug2 func()) {
 		st, e := api.GSMStatus(context.Background())
 		t.Fatalf("%v (last status %+v %v)", err, st, e)
 	}
-	return &realVoice{&realNetctl{t: t, ctl: ctl1, api: api}}, &realVoice{&realNetctl{t: t, ctl: ctl2, api: api}}, func() { proc2.Stop(2 * time.Second) }
+	return &realVoice{&realNetctl{t: t, ctl: ctl1, api: api}}, &realVoice{&realNetctl{t: t, ctl: ctl2, api: api}}, func() {
+		os.Remove(port2)
+		proc2.Stop(2 * time.Second)
+	}
 }
 
 // perSIMRig is the box in its namespace with two SIMs behind the real
@@ -177,6 +227,7 @@ func newPerSIMRig(t *testing.T, kam *testenv.KamailioOptions) *perSIMRig {
 // goes out on SIM 2; SIM 2's card hung, or pulled out, does not disturb a
 // call on SIM 1.
 func TestGSMPerSIM(t *testing.T) {
+	t.Parallel()
 	r := newPerSIMRig(t, nil)
 	sim1, sim2, unplug2, api, pbx := r.sim1, r.sim2, r.unplug2, r.api, r.pbx
 	dial := func(t *testing.T, ip, number string) *sipp {
@@ -388,6 +439,7 @@ func TestGSMPerSIM(t *testing.T) {
 // into each SIM is routed by Kamailio on that SIM's inbound URI and
 // reaches SIPp with that SIM's identity in To.
 func TestGSMPerSIMThroughKamailio(t *testing.T) {
+	t.Parallel()
 	r := newPerSIMRig(t, &testenv.KamailioOptions{Users: pbxUsers,
 		Static: map[string]string{"gsm-in1": gsmPBXIP + ":5070", "gsm-in2": gsmPBXIP + ":5070"}})
 	waitFor(t, 15*time.Second, "the trunk registered at Kamailio", func() bool {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -37,9 +38,12 @@ var (
 	smsBinErr  error
 )
 
-// TestMain removes the binaries smsBinaries built (the package's tests
-// run as usual).
+// TestMain lets more parallel tests run at once than go test's default
+// (GOMAXPROCS): most of them wait on a peer's pause, a SIP timer or a
+// page's audio rather than compute. It then removes the binaries
+// smsBinaries built.
 func TestMain(m *testing.M) {
+	testenv.DefaultParallel(2 * runtime.GOMAXPROCS(0))
 	code := m.Run()
 	if smsBinDir != "" {
 		os.RemoveAll(smsBinDir)
@@ -78,6 +82,7 @@ func startRealNetctl(t *testing.T) *realNetctl {
 	audio := filepath.Join(dir, "pcm.sock")
 	pty, sim := startModemsimProc(t, simBin, r.ctl, audio, "huawei-me909s")
 	r.api = startNetctlProc(t, netctlBin, dir, "gwsms", modemNetwork(pty, "huawei-me909s", audio), sim)
+	t.Setenv("EDGEBOX_RUN_DIR", dir) // the gateway runs in this process here
 	err := testenv.Until(30*time.Second, "netctl's GSM API with the SIM read and voice set up", func() (bool, error) {
 		st, err := r.api.GSMStatus(context.Background())
 		// voice set up: netctl's GSM hub follows the modem it opened (an

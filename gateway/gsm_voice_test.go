@@ -128,6 +128,7 @@ func (r *gsmRig) waitIdle(t *testing.T) {
 // SIPp's echo; DTMF from the GSM side goes out as RFC 4733 and (echoed)
 // comes back as AT+VTS; hang-up from each side ends the other.
 func TestGSMVoiceInbound(t *testing.T) {
+	t.Parallel()
 	r := newGSMRig(t)
 	for _, tc := range []struct {
 		name, caller, wantFrom, wantPrivacy string
@@ -183,6 +184,7 @@ func TestGSMVoiceInbound(t *testing.T) {
 // TestGSMVoiceRingingAtStart: a call that rings when the gateway starts
 // (a restart while the SIM rang) still reaches the PBX.
 func TestGSMVoiceRingingAtStart(t *testing.T) {
+	t.Parallel()
 	var s *sipp
 	r := newGSMRigThen(t, func(r *gsmRig) {
 		s = startSIPpAt(t, r.pbx, gsmPBXIP, "uas_gsm_in_hangup", 1, "-trace_logs")
@@ -205,6 +207,7 @@ func TestGSMVoiceRingingAtStart(t *testing.T) {
 // the SIM reaches SIPp with the caller's number, audio echoes, and the
 // GSM caller's hang-up ends the call through the proxy.
 func TestGSMVoiceThroughKamailio(t *testing.T) {
+	t.Parallel()
 	r := newGSMRigWith(t, gsmRigOptions{kamailio: &testenv.KamailioOptions{Users: pbxUsers, Static: map[string]string{"gsm-in": gsmPBXIP + ":5070"}}})
 	waitFor(t, 15*time.Second, "the trunk registered at Kamailio", func() bool {
 		st, err := r.api.Status(context.Background())
@@ -230,6 +233,7 @@ func TestGSMVoiceThroughKamailio(t *testing.T) {
 // TestGSMVoiceCallerGivesUp: the GSM caller hangs up while the PBX
 // rings: the box CANCELs the INVITE.
 func TestGSMVoiceCallerGivesUp(t *testing.T) {
+	t.Parallel()
 	r := newGSMRig(t)
 	s := startSIPpAt(t, r.pbx, gsmPBXIP, "uas_gsm_in_cancel", 1)
 	r.far.call("+4930555130")
@@ -249,6 +253,7 @@ func TestGSMVoiceCallerGivesUp(t *testing.T) {
 // voice.max_calls_per_day refuses the PBX's next call with 403 and says
 // which setting.
 func TestGSMVoiceLimits(t *testing.T) {
+	t.Parallel()
 	r := newGSMRigWith(t, gsmRigOptions{voice: func(v *config.GSMVoice) { v.MaxCallSec, v.MaxCallsPerDay = 1, 2 }})
 	dial := func(number string) string {
 		s := startSIPpAt(t, r.pbx, gsmPBXIP, "uac_gsm_out", 1, "-trace_logs", "-s", number, gsmBoxIP+":5060")
@@ -281,6 +286,7 @@ func TestGSMVoiceLimits(t *testing.T) {
 // TestGSMVoiceInboundRefused: a PBX answering 486 makes the box hang up
 // the GSM call without answering it (the caller is never charged).
 func TestGSMVoiceInboundRefused(t *testing.T) {
+	t.Parallel()
 	r := newGSMRig(t)
 	s := startSIPpAt(t, r.pbx, gsmPBXIP, "uas_gsm_in_busy", 1)
 	r.far.call("+4930555127")
@@ -302,6 +308,7 @@ func TestGSMVoiceInboundRefused(t *testing.T) {
 // TestGSMVoicePBXTone: the other way round: the PBX plays 440 Hz (SIPp's
 // rtpstream, PCMA) and the card hears 440 Hz.
 func TestGSMVoicePBXTone(t *testing.T) {
+	t.Parallel()
 	r := newGSMRig(t)
 	dir := t.TempDir()
 	tone := make([]byte, 2*8000)
@@ -337,6 +344,7 @@ func TestGSMVoicePBXTone(t *testing.T) {
 // outcome maps to SIP codes; the allow-list, the one-call rule and the
 // PBX-only rule refuse what they must.
 func TestGSMVoiceOutbound(t *testing.T) {
+	t.Parallel()
 	r := newGSMRig(t)
 	dial := func(t *testing.T, ns, ip, number string, extra ...string) *sipp {
 		return startSIPpAt(t, ns, ip, "uac_gsm_out", 1, append([]string{"-trace_logs", "-s", number, gsmBoxIP + ":5060"}, extra...)...)

@@ -79,6 +79,7 @@ func registerContact(t *testing.T, registrar, user, password, contact string) {
 }
 
 func TestCallThroughKamailioWithRegistration(t *testing.T) {
+	t.Parallel()
 	kam := startKamailio(t)
 	uas := startSIPp(t, "uas_echo_rr", 1)
 	registerContact(t, kam.Addr(), "agent", "agent-secret", fmt.Sprintf("sip:agent@%s", uas.addr()))

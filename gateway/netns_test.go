@@ -22,8 +22,9 @@ import (
 // Namespace helpers for the tests where an interface matters: the box in
 // its own namespace with LAN, VPN and uplink veths, peers in theirs.
 
-// netnsRig names a test's namespaces after the test process, so parallel
-// runs never meet.
+// netnsRig names a test's namespaces after the test process and a
+// sequence number (testenv.UniqueName), so parallel runs, and parallel
+// tests of one run that share a tag, never meet.
 type netnsRig struct {
 	t    *testing.T
 	tag  string
@@ -33,7 +34,7 @@ type netnsRig struct {
 func newNetnsRig(t *testing.T, tag string) *netnsRig {
 	t.Helper()
 	testenv.RequireRoot(t, "ip")
-	return &netnsRig{t: t, tag: fmt.Sprintf("%s%d", tag, os.Getpid()), nets: map[string]*testenv.Netns{}}
+	return &netnsRig{t: t, tag: testenv.UniqueName(tag), nets: map[string]*testenv.Netns{}}
 }
 
 // ns makes namespace name (loopback up) and returns its full name.
@@ -73,6 +74,7 @@ func startGatewayIn(t *testing.T, ns string, cfg config.Gateway) gateway.Client 
 	api := filepath.Join(t.TempDir(), "gateway.sock")
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run", "^TestHelperGatewayInNetns$", "-test.v")
 	cmd.Env = append(os.Environ(), "EDGEBOX_GATEWAY_CONFIG="+string(b), "EDGEBOX_GATEWAY_API="+api)
+	cmd.Env = append(cmd.Env, runDirEnv(t)...) // its netctl, when the test started one
 	stdin, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout

@@ -47,6 +47,7 @@ func nsBrowserIn(t *testing.T, ns string) context.Context {
 // mobile address. On both stacks; the ICE restart must be taken (the
 // SDK reports no error).
 func TestBrowserNetworkChangeKeepsCall(t *testing.T) {
+	t.Parallel()
 	forEachStack(t, testBrowserNetworkChangeKeepsCall)
 }
 

@@ -72,6 +72,7 @@ func tsc(t *testing.T, ts string, files ...string) (string, bool) {
 // nothing else is, the versions agree, and the error codes are the ones
 // docs/gateway-protocol.md lists.
 func TestSDKTypes(t *testing.T) {
+	t.Parallel()
 	ts := typescriptDir(t)
 
 	if out, ok := tsc(t, ts, "testdata/sdk/example.ts"); !ok {

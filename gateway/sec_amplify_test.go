@@ -12,6 +12,7 @@ import (
 // transaction re-sent its 403 (Timer G) until an ACK that never comes: 11
 // answers over 32 s, an amplifier aimed at the spoofed address.
 func TestStrangerINVITEAnsweredOnce(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t, fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)))
 	svc := startGateway(t, cfg)
 	stranger := newSIPPeer(t, "127.0.0.2", sipListen(svc))

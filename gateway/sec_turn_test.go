@@ -107,6 +107,7 @@ func newTURNRig(t *testing.T) turnRig {
 // credentials that then lapse (no call holds them) relays nothing more,
 // without waiting for the client's next refresh.
 func TestTURNRelayStopsWhenCredentialsLapse(t *testing.T) {
+	t.Parallel()
 	r := newTURNRig(t)
 	public := newUDPSink(t, r.inet, "an internet host", "192.0.2.77:0")
 	user, pass := gateway.TURNCredentials(r.cfg.TURN.Secret, "no-call", 8*time.Second, time.Now())
@@ -216,6 +217,7 @@ func TestTURNIsNoOpenRelay(t *testing.T) {
 // allocate until the token expires and, once the call started, while the
 // call lasts; after it they are refused.
 func TestTURNCredentialsEndWithTheCall(t *testing.T) {
+	t.Parallel()
 	uas := startSIPp(t, "uas_echo", 1)
 	cfg := testConfig(t, uas.addr())
 	withLoopbackTURN(t, &cfg)

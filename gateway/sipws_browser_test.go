@@ -66,6 +66,7 @@ func appState(t *testing.T, ctx context.Context, want string, d time.Duration) {
 // -> browser), and the app hangs up. JsSIP also registers first and sends
 // a DTMF digit as INFO.
 func TestBrowserSIPWS(t *testing.T) {
+	t.Parallel()
 	apps := sipwsApps(t)
 	for _, app := range []string{"jssip", "sipjs"} {
 		t.Run(app, func(t *testing.T) {

@@ -127,6 +127,7 @@ const sipwsOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9
 // takes; garbage closes the socket as the JSON protocol does; a socket that
 // never sends an INVITE is closed with "auth timeout".
 func TestSIPWSRefusals(t *testing.T) {
+	t.Parallel()
 	uas := startSIPp(t, "uas_echo", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	res, err := clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "sip:agent@127.0.0.1"})

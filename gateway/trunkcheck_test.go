@@ -51,7 +51,9 @@ func localStatus(svc *gateway.Service) func() (gateway.Status, error) {
 // wrong password (at Kamailio). The issue: the box REGISTERed to its own
 // SIP port and then blamed the password.
 func TestTrunkCheckSaysWhy(t *testing.T) {
+	t.Parallel()
 	t.Run("the box itself", func(t *testing.T) {
+		t.Parallel()
 		cfg := testConfig(t, "")
 		cfg.PBX.Address = cfg.SIP.Listen[0].Address
 		cfg.Trunk.Register, cfg.Trunk.Username, cfg.Trunk.Password = true, "trunkuser", "trunk-secret"
@@ -59,6 +61,7 @@ func TestTrunkCheckSaysWhy(t *testing.T) {
 		wantTrunkCheck(t, got, gateway.TrunkSelf, cfg.PBX.Address, "is this box itself", "its own SIP port")
 	})
 	t.Run("closed port", func(t *testing.T) {
+		t.Parallel()
 		port := freePort(t, "udp")
 		cfg := testConfig(t, fmt.Sprintf("127.0.0.1:%d", port))
 		cfg.Trunk.Register, cfg.Trunk.Username, cfg.Trunk.Password = true, "trunkuser", "trunk-secret"
@@ -66,6 +69,7 @@ func TestTrunkCheckSaysWhy(t *testing.T) {
 		wantTrunkCheck(t, got, gateway.TrunkRefused, fmt.Sprintf("127.0.0.1:%d", port), "port is closed", "this box itself")
 	})
 	t.Run("silent address", func(t *testing.T) {
+		t.Parallel()
 		hole, err := net.ListenPacket("udp", "127.0.0.1:0") // reads, never answers
 		if err != nil {
 			t.Fatal(err)
@@ -85,6 +89,7 @@ func TestTrunkCheckSaysWhy(t *testing.T) {
 		wantTrunkCheck(t, got, gateway.TrunkTimeout, hole.LocalAddr().String(), "no answer", "firewall")
 	})
 	t.Run("wrong password", func(t *testing.T) {
+		t.Parallel()
 		kam := startKamailio(t)
 		cfg := testConfig(t, kam.Addr())
 		cfg.Trunk.Register, cfg.Trunk.Username, cfg.Trunk.Password = true, "trunkuser", "not-the-password"
@@ -92,6 +97,7 @@ func TestTrunkCheckSaysWhy(t *testing.T) {
 		wantTrunkCheck(t, got, gateway.TrunkRejected, "trunkuser", "password", kam.Addr())
 	})
 	t.Run("right password", func(t *testing.T) {
+		t.Parallel()
 		kam := startKamailio(t)
 		cfg := testConfig(t, kam.Addr())
 		cfg.Trunk.Register, cfg.Trunk.Username, cfg.Trunk.Password = true, "trunkuser", "trunk-secret"
@@ -105,6 +111,7 @@ func TestTrunkCheckSaysWhy(t *testing.T) {
 // PBX behind no route is "unreachable", and a PBX address without a port
 // is tried at 5060.
 func TestTrunkCheckUnreachableAndDefaultPort(t *testing.T) {
+	t.Parallel()
 	rig := newNetnsRig(t, "trunk")
 	box := rig.ns("box")
 	rig.ip("-n", box, "route", "add", "unreachable", "10.99.0.0/16")
