@@ -131,6 +131,14 @@ func applyFirewall(p firewallPlan) error {
 		for _, vpn := range p.VPN {
 			add(ch, rule(matchIface(expr.MetaKeyIIFNAME, vpn), notReversePath(), dropV))
 		}
+		// The same for the LAN ports (a LAN host posing as an internet
+		// PBX or an admin behind the VPN), but for the unspecified
+		// source: DHCP requests (0.0.0.0) and IPv6 duplicate address
+		// detection (::) have no route back and are fine.
+		for _, lan := range p.LAN {
+			add(ch, rule(matchIface(expr.MetaKeyIIFNAME, lan), sourceSpecified(unix.NFPROTO_IPV4), notReversePath(), dropV))
+			add(ch, rule(matchIface(expr.MetaKeyIIFNAME, lan), sourceSpecified(unix.NFPROTO_IPV6), notReversePath(), dropV))
+		}
 		add(ch, rule(matchCtState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), accept))
 		add(ch, rule(matchCtState(expr.CtStateBitINVALID), dropV))
 	}
@@ -222,5 +230,20 @@ func notReversePath() []expr.Any {
 	return []expr.Any{
 		&expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
+	}
+}
+
+// sourceSpecified matches packets of family proto (NFPROTO_IPV4 or _IPV6)
+// whose source address is not the unspecified one.
+func sourceSpecified(proto byte) []expr.Any {
+	off, n := uint32(12), uint32(4) // IPv4 source
+	if proto == unix.NFPROTO_IPV6 {
+		off, n = 8, 16
+	}
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, n)},
 	}
 }
