@@ -162,7 +162,10 @@ type Engine struct {
 	// repeats: this card was seen sending an answer twice; the guard is
 	// then repeatGuard, as it will do so again.
 	repeats bool
-	running chan struct{}
+	// lastAnswer is the last command's info lines and the command (its
+	// echo): what a copy of that answer consists of.
+	lastAnswer []string
+	running    chan struct{}
 }
 
 // suspendReq asks the Run goroutine to release (suspend) or reopen the port.
@@ -701,9 +704,12 @@ func (e *Engine) lineWhileIdle(ev readEvent, afterAnswer bool) {
 		e.repeats = e.repeats || afterAnswer
 		return
 	}
-	if e.pendingPD == nil && afterAnswer && !isUnsolicited(line, nil) {
-		// A line right behind an answer that is no URC is that answer
-		// again (its info lines come before its copied final).
+	if e.pendingPD == nil && afterAnswer && !isUnsolicited(line, nil) && e.copiedLine(line) {
+		// A line of the last answer (or its command's echo) right
+		// behind it is that answer again: its info lines come before
+		// its copied final. Other lines stay URCs, known or not; a
+		// known URC that reads like the answer (^HCSQ) is published
+		// (its copy's final still marks the port out of step).
 		e.log.Debug("stray line right after an answer", "line", line)
 		e.unsynced = true
 		e.repeats = true
@@ -838,6 +844,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			if final, err := FinalResult(line); final {
 				e.timeouts = 0
 				e.lastFinal = time.Now()
+				e.lastAnswer = append(resp.Lines[:len(resp.Lines):len(resp.Lines)], req.cmd)
 				resp.Final = line
 				if err == nil {
 					switch strings.ToUpper(strings.TrimSpace(req.cmd)) {

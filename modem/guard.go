@@ -3,6 +3,7 @@ package modem
 import (
 	"context"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -68,4 +69,15 @@ func (e *Engine) guard(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// copiedLine says whether line is one of the last answer's lines or the
+// echo of its command.
+func (e *Engine) copiedLine(line string) bool {
+	for _, l := range e.lastAnswer {
+		if strings.EqualFold(l, line) {
+			return true
+		}
+	}
+	return false
 }
