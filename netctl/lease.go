@@ -22,6 +22,9 @@ type addrConfig struct {
 	// Routes are classless static routes (DHCP option 121) other than the
 	// default route, which is Gateway.
 	Routes []netapi.Route `json:"routes,omitempty"`
+	// NTP are the time servers a DHCP server gave (option 42), used when
+	// system.ntp names none; not kernel state, so Equal leaves them out.
+	NTP []netip.Addr `json:"ntp,omitempty"`
 }
 
 // Equal reports whether two configurations would program the same kernel state.
@@ -133,6 +136,11 @@ func leaseFromACK(ack *dhcpv4.DHCPv4, now time.Time) (*dhcpLease, error) {
 			l.DNS = append(l.DNS, a)
 		}
 	}
+	for _, d := range ack.NTPServers() {
+		if a, ok := netip.AddrFromSlice(d.To4()); ok && !a.IsUnspecified() {
+			l.NTP = append(l.NTP, a)
+		}
+	}
 	if v := ack.GetOneOption(dhcpv4.OptionInterfaceMTU); len(v) == 2 {
 		mtu := int(v[0])<<8 | int(v[1])
 		if mtu >= 576 && mtu <= 9000 {
@@ -157,6 +165,6 @@ func leaseFromACK(ack *dhcpv4.DHCPv4, now time.Time) (*dhcpLease, error) {
 // dhcpParams are the options we ask every server for.
 var dhcpParams = []dhcpv4.OptionCode{
 	dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionDomainNameServer,
-	dhcpv4.OptionInterfaceMTU, dhcpv4.OptionClasslessStaticRoute,
+	dhcpv4.OptionInterfaceMTU, dhcpv4.OptionClasslessStaticRoute, dhcpv4.OptionNTPServers,
 	dhcpv4.OptionIPAddressLeaseTime, dhcpv4.OptionRenewTimeValue, dhcpv4.OptionRebindingTimeValue,
 }

@@ -36,6 +36,7 @@ type UplinkChange struct {
 	Address netip.Prefix
 	Gateway netip.Addr
 	DNS     []netip.Addr
+	NTP     []netip.Addr // time servers from the uplink's DHCP (option 42)
 }
 
 // Options configures a Service.
@@ -704,7 +705,7 @@ func (s *Service) evaluate() {
 			}
 			dns := next.dns()
 			s.lanUpstream.Store(&dns)
-			change = &UplinkChange{Name: next.Name, Iface: next.Iface, Address: next.addr.Address, Gateway: next.addr.Gateway, DNS: next.dns()}
+			change = &UplinkChange{Name: next.Name, Iface: next.Iface, Address: next.addr.Address, Gateway: next.addr.Gateway, DNS: next.dns(), NTP: next.addr.NTP}
 		}
 		s.active, s.activeKey = next, key
 	}

@@ -90,7 +90,7 @@ func start(env service.Env, cfg *config.Config, f serviceFlags) (service.Service
 		return nil, err
 	}
 	n := &netService{svc: svc, time: newTimeSync(cfg.System.NTP, env.Log)}
-	svc.OnUplinkChange = append(svc.OnUplinkChange, func(UplinkChange) { n.time.Kick() })
+	svc.OnUplinkChange = append(svc.OnUplinkChange, func(c UplinkChange) { n.time.UplinkMoved(c.NTP) })
 	svc.Mux.HandleFunc("GET /v1/time", n.time.handleStatus)
 	if !f.noVPN {
 		if n.vpn, err = WireOpenVPN(svc, cfg.VPN, openvpn.Options{}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -14,7 +15,8 @@ import (
 	"edgebox/internal/localapi"
 )
 
-// timeSync keeps the box's clock on system.ntp: at start, whenever the
+// timeSync keeps the box's clock on system.ntp (else on the NTP servers
+// the active uplink's DHCP server gave): at start, whenever the
 // uplink moves, after a change of the servers, and every hour; after a
 // failure sooner, backing off to ntpRetryMax. A clock off by more than
 // ntpStep is stepped, and the board's RTC written, so the next boot starts
@@ -29,6 +31,7 @@ type timeSync struct {
 
 	mu      sync.Mutex
 	servers []string
+	uplink  []string // the active uplink's DHCP NTP servers (option 42)
 	st      TimeSyncStatus
 }
 
@@ -59,7 +62,21 @@ func (ts *timeSync) SetServers(servers []string) {
 	}
 }
 
-// Kick asks for a sync now (the uplink moved: servers may be reachable).
+// UplinkMoved takes the new uplink's NTP servers from its DHCP lease
+// (used when system.ntp names none) and syncs now: servers may be
+// reachable that were not.
+func (ts *timeSync) UplinkMoved(ntp []netip.Addr) {
+	var list []string
+	for _, a := range ntp {
+		list = append(list, a.String())
+	}
+	ts.mu.Lock()
+	ts.uplink = list
+	ts.mu.Unlock()
+	ts.Kick()
+}
+
+// Kick asks for a sync now.
 func (ts *timeSync) Kick() {
 	select {
 	case ts.kick <- struct{}{}:
@@ -72,7 +89,7 @@ func (ts *timeSync) Status() TimeSyncStatus {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	st := ts.st
-	st.Servers = slices.Clone(ts.servers)
+	st.Servers = ts.serversLocked()
 	return st
 }
 
@@ -103,10 +120,18 @@ func (ts *timeSync) Run(ctx context.Context) {
 
 var errNoNTPServers = errors.New("no NTP servers set (system.ntp)")
 
+// serversLocked is system.ntp, else the uplink's from DHCP. ts.mu is held.
+func (ts *timeSync) serversLocked() []string {
+	if len(ts.servers) > 0 {
+		return slices.Clone(ts.servers)
+	}
+	return slices.Clone(ts.uplink)
+}
+
 // syncOnce asks the servers in order and takes the first good answer.
 func (ts *timeSync) syncOnce(ctx context.Context) error {
 	ts.mu.Lock()
-	servers := slices.Clone(ts.servers)
+	servers := ts.serversLocked()
 	ts.mu.Unlock()
 	if len(servers) == 0 {
 		return errNoNTPServers
