@@ -25,6 +25,7 @@ verbose on|off       +CME ERROR as text whatever AT+CMEE says (a card that ignor
 opucs2 on|off        +COPS? names the operator in UCS-2 hex whatever AT+CSCS says (Huawei firmware)
 cregraw on|off       +CREG/+CGREG/+CEREG with unquoted hex LAC/cell ids of digits only (1234,01234567)
 nosignal on|off      registered, but every signal query answers 'not known' (99 / 255 / NOSERVICE)
+reboot quiet         reboot without boot URCs (lost while the USB port re-enumerated): echo on, settings gone
 simswap ICCID PIN    a different SIM is in the slot, locked with PIN (hot swap: no 'not inserted' between)`
 
 // cardFault is the state of those faults (guarded by Sim.mu).
@@ -35,6 +36,8 @@ type cardFault struct {
 	opUCS2   bool
 	cregRaw  bool
 	noSignal bool
+	// quietBoot: the boot URCs of the next reboot are lost.
+	quietBoot bool
 }
 
 // SetLineEnd makes lines end with "\r\n", "\r" or "\n".
@@ -97,6 +100,17 @@ func (s *Sim) SwapSIM(iccid, pin string) error {
 	s.mu.Unlock()
 	s.flush()
 	return nil
+}
+
+// RebootQuietly reboots the card with its boot URCs lost, as when they
+// were sent while the USB port was still re-enumerating: the box sees
+// only that echo is on again and its settings are gone.
+func (s *Sim) RebootQuietly() {
+	s.mu.Lock()
+	s.cards.quietBoot = true
+	s.powerOn(true)
+	s.mu.Unlock()
+	s.flush()
 }
 
 // shapeWrite applies the line-end fault to one write.

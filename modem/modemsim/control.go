@@ -101,6 +101,10 @@ func (s *Sim) Control(line string) (string, error) {
 	case "drop":
 		s.DropData()
 	case "reboot":
+		if arg(1) == "quiet" {
+			s.RebootQuietly()
+			break
+		}
 		s.Reboot()
 	case "powercycle":
 		s.PowerCycle()

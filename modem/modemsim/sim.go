@@ -283,8 +283,12 @@ func (s *Sim) powerOn(delay bool) {
 		s.booting = false
 		s.ready = true
 		for _, u := range s.prof.bootURCs(s) {
+			if s.cards.quietBoot {
+				break // lost in the reboot (cardfaults.go)
+			}
 			s.urcLocked(u)
 		}
+		s.cards.quietBoot = false
 		s.lastReg = s.regStat()
 	}
 	if !delay {
