@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,12 @@ func TestTableAndTargets(t *testing.T) {
 	var out strings.Builder
 	PrintTable(&out, res)
 	s := out.String()
+	if ramp := regexp.MustCompile(`(?m)^ *setup 50/s +50 +50 .*$`).FindString(s); !strings.Contains(ramp, " 2.00 ") {
+		t.Errorf("the ramp row lacks its 2.00 ms of gateway CPU per call: %q", ramp)
+	}
 	for _, want := range []string{"g711 x500", "0.50x", "50 calls clean", "at 1000: 1000 held", "10.0 µs at 500 calls", "50/s asked", "RelayToPBX: 0 allocs/op", "not run", "499/500", "1 x sip 503",
+		// the ramp's own CPU per call: 0.3 s for 150 calls
+		"gw ms cpu/call",
 		// Janus beside the gateway: µs/pkt 25 vs 10, MB/call 1.2 vs 0.4, set-up 8 ms vs 2 ms
 		"janus beside the gateway", "499/498", "2.50x", "3.00x", "2.00", "8.00", "4.00x", "Janus answered under half"} {
 		if !strings.Contains(s, want) {

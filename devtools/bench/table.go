@@ -149,10 +149,10 @@ func PrintTable(w io.Writer, res Results) {
 		}
 	}
 	if len(ramp) > 0 {
-		line("setup ramp", "asked/s", "started/s", "answered", "failed", "setup p50/p95/p99 ms", "1st media p95", "peak held", "gw cpu %", "calldial cpu %", "top failure")
+		line("setup ramp", "asked/s", "started/s", "answered", "failed", "setup p50/p95/p99 ms", "1st media p95", "peak held", "gw cpu %", "gw ms cpu/call", "calldial cpu %", "top failure")
 		for _, r := range ramp {
 			if r.Report == nil {
-				line(r.Point.Name, fmt.Sprintf("%.0f", r.Point.Rate), "-", "-", "-", "-", "-", "-", "-", "-", firstLine(r.Error))
+				line(r.Point.Name, fmt.Sprintf("%.0f", r.Point.Rate), "-", "-", "-", "-", "-", "-", "-", "-", "-", firstLine(r.Error))
 				continue
 			}
 			rep := r.Report
@@ -164,7 +164,7 @@ func PrintTable(w io.Writer, res Results) {
 				fmt.Sprintf("%d/%d", rep.Answered, rep.Attempted), fmt.Sprint(rep.Failed),
 				fmt.Sprintf("%.0f/%.0f/%.0f", rep.SetupMS.P50, rep.SetupMS.P95, rep.SetupMS.P99),
 				fmt.Sprintf("%.0f ms", rep.FirstMediaMS.P95), fmt.Sprint(rep.PeakHeld),
-				fmt.Sprintf("%.0f", gcpu), fmt.Sprintf("%.0f", rep.Calldial.CPUPercent), topFailure(rep.Failures))
+				fmt.Sprintf("%.0f", gcpu), figure(setupCPUMS(r.Point, rep), "%.2f"), fmt.Sprintf("%.0f", rep.Calldial.CPUPercent), topFailure(rep.Failures))
 		}
 		line()
 	}
