@@ -217,8 +217,8 @@ func TestImportRejectedKeepsPrevious(t *testing.T) {
 		name, profile string
 		want          []string
 	}{
-		{"forbidden", clientProfile(tn, pki, cert, key, tc, "script-security 2", "up /bin/sh"),
-			[]string{"bad.ovpn line 9", `"script-security 2"`, "bad.ovpn line 10", "runs a program"}},
+		{"forbidden", clientProfile(tn, pki, cert, key, tc, "plugin /usr/lib/x.so", "up /bin/sh"),
+			[]string{"bad.ovpn line 9", `"plugin /usr/lib/x.so"`, "bad.ovpn line 10", "runs a program"}},
 		{"openvpn options error", clientProfile(tn, pki, cert, key, tc, "nobind extra-parameter"),
 			[]string{"openvpn rejected the profile", "bad.ovpn line 9"}},
 		{"openvpn bad protocol", strings.Replace(good, "proto udp4", "proto carrier-pigeon", 1),

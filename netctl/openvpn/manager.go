@@ -576,9 +576,13 @@ func (l *loop) sessionDue() bool {
 			st.Detail = fmt.Sprintf("waiting for the HTTP proxy to answer CONNECT %s (since %s)", target, since.UTC().Format("15:04:05 UTC"))
 		})
 	}
+	if t, after := s.p.out.takeProxyFailure(); t != "" {
+		// openvpn's own server-poll-timeout ended the wait first; it
+		// tries again by itself, but the installer must read why.
+		m.setError(proxySilentWords(t, after))
+	}
 	if !since.IsZero() && now.Sub(since) >= m.opt.ProxyTimeout {
-		msg := fmt.Sprintf("%s: the HTTP proxy took the connection but did not answer the request to reach %s within %s; check the proxy (address, whether it allows CONNECT to that port) or remove http-proxy from the profile",
-			ErrProxySilent, target, m.opt.ProxyTimeout)
+		msg := proxySilentWords(target, m.opt.ProxyTimeout)
 		m.log.Warn("http proxy does not answer CONNECT; restarting openvpn", "target", target)
 		s.endedBy = msg
 		m.setError(msg)
@@ -841,6 +845,12 @@ func (m *Manager) onLog(s *session, e LogEvent) {
 	}
 	s.attemptErr = msg
 	m.setError(msg)
+}
+
+// proxySilentWords says that the HTTP proxy never answered CONNECT.
+func proxySilentWords(target string, after time.Duration) string {
+	return fmt.Sprintf("%s: the HTTP proxy took the connection but did not answer the request to reach %s within %s; check the proxy (address, whether it allows CONNECT to that port) or remove http-proxy from the profile",
+		ErrProxySilent, target, after)
 }
 
 // quickDrop: a tunnel lost this soon after it came up never carried

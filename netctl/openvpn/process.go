@@ -2,13 +2,13 @@ package openvpn
 
 import (
 	"bufio"
+	"edgebox/internal/lazyregexp"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -164,15 +164,19 @@ type tail struct {
 	// proxySince is when openvpn sent CONNECT to an HTTP proxy that has
 	// not answered yet. Only its output tells: while it waits, openvpn
 	// does not serve the management interface at all.
-	proxySince  time.Time
-	proxyTarget string
-	onProxy     func()
+	proxySince time.Time
+	// proxyFailTarget and proxyFailAfter: openvpn itself gave up waiting
+	// for the proxy's answer (taken by takeProxyFailure).
+	proxyFailTarget string
+	proxyFailAfter  time.Duration
+	proxyTarget     string
+	onProxy         func()
 }
 
 // repeatWindow is how long a repeated openvpn line stays collapsed.
 const repeatWindow = 10 * time.Minute
 
-var reAuthToken = regexp.MustCompile(`(auth-token(?:-user)?)[ ,=]\S+`)
+var reAuthToken = lazyregexp.New(`(auth-token(?:-user)?)[ ,=]\S+`)
 
 func (t *tail) copy(r io.Reader, log *slog.Logger) {
 	sc := bufio.NewScanner(r)
@@ -191,6 +195,12 @@ func (t *tail) copy(r io.Reader, log *slog.Logger) {
 		}
 		t.mu.Lock()
 		proxyWait := false
+		if (strings.Contains(line, "TCP port read timeout expired") || strings.Contains(line, "[soft,HTTP proxy error]")) && !t.proxySince.IsZero() {
+			// openvpn gave up on the proxy itself (its server-poll-timeout,
+			// 20 s from the box) before the manager's ProxyTimeout.
+			t.proxyFailTarget, t.proxyFailAfter = t.proxyTarget, time.Since(t.proxySince).Round(time.Second)
+			proxyWait = true // poke the manager to say so
+		}
 		if target, ok := proxyConnect(line); ok {
 			t.proxySince, t.proxyTarget, proxyWait = time.Now(), target, true
 		} else if !strings.HasPrefix(line, "Send to HTTP proxy") {
@@ -221,6 +231,16 @@ func (t *tail) proxyWait() (time.Time, string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.proxySince, t.proxyTarget
+}
+
+// takeProxyFailure returns, once, the proxy target openvpn gave up on and
+// how long it had waited.
+func (t *tail) takeProxyFailure() (string, time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	target, after := t.proxyFailTarget, t.proxyFailAfter
+	t.proxyFailTarget, t.proxyFailAfter = "", 0
+	return target, after
 }
 
 // deprecated returns openvpn's DEPRECATED OPTION warnings seen so far.
@@ -266,7 +286,7 @@ func isAdvice(l string) bool {
 }
 
 // reFileLine finds openvpn's "path:line" references to the config file.
-var reFileLine = regexp.MustCompile(`(\S+\.ovpn):(\d+)`)
+var reFileLine = lazyregexp.New(`(\S+\.ovpn):(\d+)`)
 
 // rewriteLineRefs replaces "…/candidate.ovpn:14" in openvpn's messages with
 // the line of the upload the admin knows.
