@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/lazyregexp"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -369,7 +369,7 @@ func (s *sipStack) onOther(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(tx, req, 405, "Method Not Allowed")
 }
 
-var headerKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
+var headerKey = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$`)
 
 // contextHeaderName turns a context key into an X- header name:
 // customer_id -> X-Customer-Id.
@@ -421,7 +421,7 @@ func parseSIPURI(s string) (sip.Uri, error) {
 	return u, nil
 }
 
-var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$`)
+var queueName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$`)
 
 // destinationURI turns a destination (agent URI or queue name) into the
 // Request-URI at the PBX.

@@ -2,6 +2,7 @@ package modem
 
 import (
 	"context"
+	"edgebox/internal/lazyregexp"
 	"errors"
 	"fmt"
 	"io"
@@ -437,7 +438,7 @@ func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) {
 	return st, nil
 }
 
-var pinRE = regexp.MustCompile(`^[0-9]{4,8}$`)
+var pinRE = lazyregexp.New(`^[0-9]{4,8}$`)
 
 // EnterPIN sends pin if the SIM asks for one. A PIN the SIM already
 // rejected for this ICCID is refused with ErrPINAlreadyRejected; a wrong
@@ -642,7 +643,7 @@ func (m *Modem) Signal(ctx context.Context) (Signal, error) {
 	return s, nil
 }
 
-var apnRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.\-_]{0,99}$`)
+var apnRE = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9.\-_]{0,99}$`)
 
 // validateAPN checks apn for what can safely go into an AT command.
 func validateAPN(apn APN) error {

@@ -1,10 +1,10 @@
 package modem
 
 import (
+	"edgebox/internal/lazyregexp"
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -39,9 +39,9 @@ type SlotUSB struct {
 }
 
 var (
-	pciAddr  = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
-	rootHub  = regexp.MustCompile(`^usb[0-9]+$`)
-	usbDevRE = regexp.MustCompile(`^[0-9]+-[0-9]+(\.[0-9]+)*$`)
+	pciAddr  = lazyregexp.New(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
+	rootHub  = lazyregexp.New(`^usb[0-9]+$`)
+	usbDevRE = lazyregexp.New(`^[0-9]+-[0-9]+(\.[0-9]+)*$`)
 )
 
 // USBPlaceOf reads the place of the USB device usbPath (its sysfs name,

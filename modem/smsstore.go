@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"edgebox/internal/atomicfile"
+	"edgebox/internal/lazyregexp"
 
 	"github.com/warthog618/sms"
 	"github.com/warthog618/sms/encoding/tpdu"
@@ -54,7 +54,7 @@ func shortHash(parts ...string) string {
 	return hex.EncodeToString(h[:8])
 }
 
-var smsIDRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+var smsIDRE = lazyregexp.New(`^[0-9a-f]{16}$`)
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
+	"edgebox/internal/lazyregexp"
 	"edgebox/modem"
 )
 
@@ -23,7 +23,7 @@ func modemSilent(err error) bool {
 
 // modemPrefix is the "modem /dev/ttyUSB2: " that package modem puts before
 // its errors, and the "what: " parts that repeat it.
-var modemPrefix = regexp.MustCompile(`modem /dev/\S+: `)
+var modemPrefix = lazyregexp.New(`modem /dev/\S+: `)
 
 // sayModemError turns a driver error into one sentence for installers:
 // what happened and what to do, no tty paths, no Go jargon.

@@ -13,12 +13,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"edgebox/internal/lazyregexp"
 	"edgebox/modem"
 )
 
@@ -231,7 +231,7 @@ func pppdOptionsFile(words []string) string {
 
 // cpinRe finds a PIN or PUK in an AT command (AT+CPIN="1234", AT+CLCK=...,
 // AT+CPWD=...) embedded in any word, e.g. a chat script.
-var cpinRe = regexp.MustCompile(`(?i)(\+C(?:PIN|LCK|PWD)[=:]\s*)[^\s']*`)
+var cpinRe = lazyregexp.New(`(?i)(\+C(?:PIN|LCK|PWD)[=:]\s*)[^\s']*`)
 
 // redactArgv returns a copy of argv fit for logs: the word after
 // "password" or a PIN option becomes "***", and PINs in AT commands inside

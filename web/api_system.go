@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
+	"edgebox/internal/lazyregexp"
 	"edgebox/internal/sysapi"
 )
 
@@ -34,7 +34,7 @@ type HealthService struct {
 	PID      int    `json:"pid"`
 }
 
-var serviceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+var serviceName = lazyregexp.New(`^[a-z][a-z0-9-]{0,31}$`)
 
 func (s *Server) health(ctx context.Context) Health {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -106,7 +106,7 @@ func TestPlainWordsInGerman(t *testing.T) {
 // Every text Go builds has its German, with the same values in it.
 func TestGoStringsHaveGerman(t *testing.T) {
 	for _, s := range goStrings(t) {
-		de, ok := catalogs["de"][s]
+		de, ok := catalogs()["de"][s]
 		if !ok {
 			t.Errorf("no German for %q", s)
 			continue

@@ -654,7 +654,7 @@ func TestCatalogKeysAreUsed(t *testing.T) {
 	// a key with values (a verb, or a number the source writes with one)
 	// is shown when each of its literal pieces is in the source
 	pieces := regexp.MustCompile(`%(\[\d+\])?[-+# 0-9.]*[a-zA-Z]|\d+`)
-	for k := range catalogs["de"] {
+	for k := range catalogs()["de"] {
 		if strings.Contains(text, k) {
 			continue
 		}

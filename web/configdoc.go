@@ -11,6 +11,7 @@ import (
 
 	"edgebox/api/webapi"
 	"edgebox/internal/config"
+	"edgebox/internal/lazyregexp"
 )
 
 // The web edits the config as a JSON document addressed by dotted paths
@@ -22,9 +23,9 @@ import (
 // Redacted replaces secrets in API output; sending it back keeps the value.
 const Redacted = "********"
 
-var secretKey = regexp.MustCompile(`(?i)(password|secret|credential|private|^pin$|psk)`)
+var secretKey = lazyregexp.New(`(?i)(password|secret|credential|private|^pin$|psk)`)
 
-var pathPart = regexp.MustCompile(`^([a-z0-9_]+)((?:\[\d{1,3}\])*)$`)
+var pathPart = lazyregexp.New(`^([a-z0-9_]+)((?:\[\d{1,3}\])*)$`)
 
 type pathStep struct {
 	key   string

@@ -4,13 +4,13 @@ import (
 	"context"
 	"edgebox/api/gatewayapi"
 	"edgebox/api/netapi"
+	"edgebox/internal/lazyregexp"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -36,7 +36,7 @@ type DiagResult struct {
 	Lines []string `json:"lines"`
 }
 
-var hostName = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*\.?$`)
+var hostName = lazyregexp.New(`^(?i)[a-z0-9]([a-z0-9-]{0,62})(\.[a-z0-9]([a-z0-9-]{0,62}))*\.?$`)
 
 func validTarget(t string) error {
 	if t == "" {

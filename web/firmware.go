@@ -8,9 +8,9 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"regexp"
 	"strings"
 
+	"edgebox/internal/lazyregexp"
 	"edgebox/internal/localapi"
 	"edgebox/internal/sysapi"
 	"edgebox/internal/update"
@@ -31,7 +31,7 @@ type FirmwareUpload struct {
 	Rebooting bool   `json:"rebooting,omitempty"`
 }
 
-var hexSHA256 = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+var hexSHA256 = lazyregexp.New(`^[0-9a-fA-F]{64}$`)
 
 // handleFirmware installs an uploaded update bundle: the upload is streamed
 // to init (POST /v1/update on its socket), which checks the signature and

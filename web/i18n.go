@@ -2,12 +2,13 @@ package web
 
 import (
 	"context"
+	"edgebox/internal/lazyregexp"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
+	"sync"
 )
 
 // Languages: the English text in templates and Go is the key; each other
@@ -21,7 +22,9 @@ var langFS embed.FS
 // languages are the choices in the footer, by code.
 var languages = []struct{ Code, Name string }{{"en", "English"}, {"de", "Deutsch"}}
 
-var catalogs = loadCatalogs()
+// catalogs are the languages' tables by code, read at first use: every
+// service is the one binary and would otherwise parse them at its start.
+var catalogs = sync.OnceValue(loadCatalogs)
 
 func loadCatalogs() map[string]map[string]string {
 	out := map[string]map[string]string{}
@@ -40,12 +43,12 @@ func loadCatalogs() map[string]map[string]string {
 }
 
 // jsStrings are the texts app.js shows: every literal it passes to t(),
-// read from the embedded script itself, so a message added there is
-// handed over translated (ui-strings) without a second list to keep.
-var jsStrings = scriptStrings()
+// read from the embedded script itself (at first use), so a message added
+// there is handed over translated (ui-strings) without a second list to keep.
+var jsStrings = sync.OnceValue(scriptStrings)
 
 // jsLiteral is t("…") in app.js.
-var jsLiteral = regexp.MustCompile(`\bt\(("(?:[^"\\]|\\.)*")\)`)
+var jsLiteral = lazyregexp.New(`\bt\(("(?:[^"\\]|\\.)*")\)`)
 
 func scriptStrings() []string {
 	b, err := staticFS.ReadFile("ui/static/app.js")
@@ -65,7 +68,7 @@ func scriptStrings() []string {
 
 func jsCatalog(lang string) map[string]string {
 	m := map[string]string{}
-	for _, k := range jsStrings {
+	for _, k := range jsStrings() {
 		m[k] = tr(lang, k)
 	}
 	return m
@@ -73,7 +76,7 @@ func jsCatalog(lang string) map[string]string {
 
 // tr is s in lang, or s itself.
 func tr(lang, s string) string {
-	if t, ok := catalogs[lang][s]; ok && t != "" {
+	if t, ok := catalogs()[lang][s]; ok && t != "" {
 		return t
 	}
 	return s
@@ -127,14 +130,14 @@ func langIn(ctx context.Context) string {
 // langOf is the page language: the "lang" cookie (the footer's choice),
 // else the browser's first supported language, else English.
 func langOf(r *http.Request) string {
-	if c, err := r.Cookie("lang"); err == nil && catalogs[c.Value] != nil {
+	if c, err := r.Cookie("lang"); err == nil && catalogs()[c.Value] != nil {
 		return c.Value
 	}
 	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
 		code := strings.ToLower(strings.TrimSpace(part))
 		code, _, _ = strings.Cut(code, ";")
 		code, _, _ = strings.Cut(code, "-")
-		if code == "en" || catalogs[code] != nil {
+		if code == "en" || catalogs()[code] != nil {
 			return code
 		}
 	}
@@ -144,7 +147,7 @@ func langOf(r *http.Request) string {
 // pageLang sets the language cookie and goes back to the page.
 func (s *Server) pageLang(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
-	if code != "en" && catalogs[code] == nil {
+	if code != "en" && catalogs()[code] == nil {
 		http.Error(w, "no such language", http.StatusNotFound)
 		return
 	}

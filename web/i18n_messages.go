@@ -1,6 +1,7 @@
 package web
 
 import (
+	"edgebox/internal/lazyregexp"
 	"net/http"
 	"regexp"
 	"sort"
@@ -45,10 +46,10 @@ func trMessage(lang, msg string) string {
 
 // fieldName is a config path or form field before ": " (network.modem.pin,
 // gateway.sip.listen[0].interface, file).
-var fieldName = regexp.MustCompile(`^[a-z_][a-z_0-9]*(?:\[\d+\])?(?:\.[a-z_0-9]+(?:\[\d+\])?)*$`)
+var fieldName = lazyregexp.New(`^[a-z_][a-z_0-9]*(?:\[\d+\])?(?:\.[a-z_0-9]+(?:\[\d+\])?)*$`)
 
 // verbRE is a fmt verb in a catalog key.
-var verbRE = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z]`)
+var verbRE = lazyregexp.New(`%[-+# 0-9.]*[a-zA-Z]`)
 
 type msgTemplate struct {
 	re    *regexp.Regexp
@@ -69,7 +70,7 @@ func templatesOf(lang string) []msgTemplate {
 		return t
 	}
 	var out []msgTemplate
-	for en, tl := range catalogs[lang] {
+	for en, tl := range catalogs()[lang] {
 		if !verbRE.MatchString(en) || tl == "" || tl == en {
 			continue
 		}

@@ -102,7 +102,7 @@ func TestErrorTextsHaveGerman(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %s: %v", f, msg, err)
 			}
-			de, ok := catalogs["de"][s]
+			de, ok := catalogs()["de"][s]
 			if !ok {
 				t.Errorf("%s: no German for %q", f, s)
 				continue

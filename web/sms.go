@@ -4,9 +4,9 @@ import (
 	"context"
 	"edgebox/api/modemapi"
 	"edgebox/api/netapi"
+	"edgebox/internal/lazyregexp"
 	"errors"
 	"net/http"
-	"regexp"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -62,7 +62,7 @@ func (s *Server) pageSMS(w http.ResponseWriter, r *http.Request, se *session) {
 	s.render(w, r, http.StatusOK, "sms", s.authedPage(se, "SMS", "sms", v))
 }
 
-var phoneNumber = regexp.MustCompile(`^\+?[0-9]{3,20}$`)
+var phoneNumber = lazyregexp.New(`^\+?[0-9]{3,20}$`)
 
 // SMSSend is the body of POST /api/v1/sms.
 type SMSSend struct {

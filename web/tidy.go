@@ -1,7 +1,7 @@
 package web
 
 import (
-	"regexp"
+	"edgebox/internal/lazyregexp"
 	"strings"
 	"unicode"
 )
@@ -94,7 +94,7 @@ func tidyString(p, s string) string {
 	return s
 }
 
-var uriScheme = regexp.MustCompile(`^(?i)(?:sips?|https?|udp|tcp|tls|ntp):(?://)?`)
+var uriScheme = lazyregexp.New(`^(?i)(?:sips?|https?|udp|tcp|tls|ntp):(?://)?`)
 
 // hostFromURI is host[:port] of a SIP URI or URL: the scheme, a user
 // part, a path and URI parameters go ("sip:1001@pbx.example.com:5060;

@@ -8,11 +8,11 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"edgebox/internal/lazyregexp"
 	"edgebox/internal/sysapi"
 )
 
@@ -184,7 +184,7 @@ func urlQueryEscape(p string) string {
 // localPath is what a page of this box looks like. Browsers drop tabs
 // and newlines from URLs and read '\\' as '/', so "/\t/evil.example"
 // becomes "//evil.example", another site: only plain characters pass.
-var localPath = regexp.MustCompile(`^/[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$`)
+var localPath = lazyregexp.New(`^/[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$`)
 
 // safeNext is where a login may send the browser: a page of this box,
 // else the dashboard.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"edgebox/internal/lazyregexp"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"path"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -623,7 +623,7 @@ func (s Gateway) boxItself() string {
 	return ""
 }
 
-var gwInterfaceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,14}$`)
+var gwInterfaceName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,14}$`)
 
 func gwValidTransport(t string) bool { return t == "udp" || t == "tcp" || t == "tls" }
 

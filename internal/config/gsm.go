@@ -1,11 +1,11 @@
 package config
 
 import (
+	"edgebox/internal/lazyregexp"
 	"errors"
 	"fmt"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -170,11 +170,11 @@ func (g GatewayGSM) SIMBySpan(span int) (GSMSIM, int, bool) {
 }
 
 var (
-	gsmSlotName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$`)
-	gsmE164     = regexp.MustCompile(`^\+[1-9][0-9]{5,14}$`)
-	gsmCC       = regexp.MustCompile(`^[1-9][0-9]{0,2}$`)
-	gsmPattern  = regexp.MustCompile(`^\+?[0-9*?\[\]-]{1,20}$`)
-	amiUser     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,31}$`)
+	gsmSlotName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$`)
+	gsmE164     = lazyregexp.New(`^\+[1-9][0-9]{5,14}$`)
+	gsmCC       = lazyregexp.New(`^[1-9][0-9]{0,2}$`)
+	gsmPattern  = lazyregexp.New(`^\+?[0-9*?\[\]-]{1,20}$`)
+	amiUser     = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,31}$`)
 )
 
 // Validate reports what is wrong with the gsm part of the gateway

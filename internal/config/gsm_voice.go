@@ -1,15 +1,15 @@
 package config
 
 import (
+	"edgebox/internal/lazyregexp"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
 // gsmQueueName is the gateway's queue-name destination (a name the
 // PBX's domain is added to).
-var gsmQueueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$`)
+var gsmQueueName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$`)
 
 // GSMVoice is a SIM's voice routing and limits (issue 19): where its
 // incoming calls ring at the PBX, what the PBX may dial through it.

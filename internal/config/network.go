@@ -1,11 +1,11 @@
 package config
 
 import (
+	"edgebox/internal/lazyregexp"
 	"errors"
 	"fmt"
 	"net/netip"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -397,7 +397,7 @@ func (s Network) validateVPNForwarding(bad func(field, format string, a ...any))
 }
 
 // apnRE is what can safely go into an AT command (as package modem checks).
-var apnRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.\-_]{0,99}$`)
+var apnRE = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9.\-_]{0,99}$`)
 
 // ParsePortRange parses "5060" or "10000-20000".
 func ParsePortRange(s string) (lo, hi uint16, err error) {
@@ -471,4 +471,4 @@ func validTTY(p string) bool {
 	return strings.HasPrefix(p, "/dev/") && path.Clean(p) == p && len(p) > len("/dev/")
 }
 
-var ttyNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:+-]+$`)
+var ttyNameRE = lazyregexp.New(`^[A-Za-z0-9_.:+-]+$`)

@@ -1,8 +1,8 @@
 package openvpn
 
 import (
+	"edgebox/internal/lazyregexp"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -34,8 +34,8 @@ const (
 )
 
 var (
-	reVerifyExpired = regexp.MustCompile(`VERIFY ERROR: depth=\d+, error=certificate has expired`)
-	reVerifyFuture  = regexp.MustCompile(`VERIFY ERROR: depth=\d+, error=certificate is not yet valid`)
+	reVerifyExpired = lazyregexp.New(`VERIFY ERROR: depth=\d+, error=certificate has expired`)
+	reVerifyFuture  = lazyregexp.New(`VERIFY ERROR: depth=\d+, error=certificate is not yet valid`)
 )
 
 // explainLog maps one openvpn log line to an explanation, or "" when the
@@ -96,7 +96,7 @@ func explainKeep(current, next string) bool {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-var reTunOpened = regexp.MustCompile(`TUN/TAP device (\S+) opened`)
+var reTunOpened = lazyregexp.New(`TUN/TAP device (\S+) opened`)
 
 // tunOpened reads the device name from "TUN/TAP device vpn0 opened".
 func tunOpened(msg string) (string, bool) {
@@ -134,7 +134,7 @@ func explainAuthFailed(reason string, needsLogin bool, deprecated []string) stri
 	return msg + cipherHint
 }
 
-var reProxyConnect = regexp.MustCompile(`Send to HTTP proxy: 'CONNECT (\S+)`)
+var reProxyConnect = lazyregexp.New(`Send to HTTP proxy: 'CONNECT (\S+)`)
 
 // proxyConnect reads what openvpn asked an HTTP proxy to reach.
 func proxyConnect(msg string) (string, bool) {

@@ -3,8 +3,8 @@ package openvpn
 import (
 	"bufio"
 	"bytes"
+	"edgebox/internal/lazyregexp"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -13,7 +13,7 @@ import (
 
 // reX509Name is openvpn's verify-x509-name failure:
 // "VERIFY X509NAME ERROR: CN=Office VPN Server, must be Branch VPN Server".
-var reX509Name = regexp.MustCompile(`VERIFY X509NAME ERROR: (.*), must be (.*)$`)
+var reX509Name = lazyregexp.New(`VERIFY X509NAME ERROR: (.*), must be (.*)$`)
 
 // explainX509Name names both sides of a verify-x509-name mismatch.
 func explainX509Name(msg string) (string, bool) {
