@@ -33,7 +33,7 @@ func parsePBXSDP(raw string, pbx config.GatewayPBX) (*sdpInfo, error) {
 		if m == nil || m.Port == 0 || !m.Addr.IsValid() {
 			continue
 		}
-		if why := pbxMediaRefused(m.Addr, pbx, interfacePrefixes()); why != "" {
+		if why := pbxMediaRefused(m.Addr, pbx, recentOwnPrefixes()); why != "" {
 			return nil, fmt.Errorf("sdp: %s connection address %s refused: %s", m.Kind, m.Addr, why)
 		}
 	}
@@ -42,7 +42,7 @@ func parsePBXSDP(raw string, pbx config.GatewayPBX) (*sdpInfo, error) {
 
 // pbxMediaRefused says why the box must not send the PBX's media to a, or
 // "" when it may. own is the box's addresses and subnets
-// (interfacePrefixes).
+// (interfacePrefixes; parsePBXSDP passes recentOwnPrefixes).
 func pbxMediaRefused(a netip.Addr, pbx config.GatewayPBX, own []netip.Prefix) string {
 	a = a.Unmap()
 	switch {
