@@ -152,7 +152,11 @@ func Run(ctx context.Context, spec Spec) error {
 		}
 		return err
 	}
-	wg.Add(1)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		releaseStartMemory(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		for {
