@@ -100,7 +100,9 @@ const (
 func newRig(t testing.TB, tag string) *rig {
 	testenv.RequireRoot(t, "ip", "/usr/sbin/dnsmasq")
 	bin := netctlBinary(t)
-	id := fmt.Sprintf("%s%d", tag, os.Getpid()%100000)
+	// tag, this process and a sequence number: two parallel tests that
+	// chose one tag must not share (and delete) each other's namespaces
+	id := testenv.UniqueName(tag)
 	r := &rig{t: t, box: "nb" + id, inet: "ni" + id, lan: "nl" + id, dir: t.TempDir(),
 		dnsmasq: map[string]*testenv.Proc{}, dnsmasqLogs: map[string]*testenv.LogBuffer{}, log: &testenv.LogBuffer{}}
 	_ = bin
