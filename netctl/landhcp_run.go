@@ -144,13 +144,14 @@ func (l *lanDHCP) status() (netapi.LANDHCPServer, []netapi.LANLease) {
 	defer l.mu.Unlock()
 	p := l.pool
 	return netapi.LANDHCPServer{Interface: p.iface, First: p.first.String(), Last: p.last.String(),
-		LeaseSec: int(p.leaseTime / time.Second), Running: true, Error: l.err}, p.list(time.Now())
+		LeaseSec: int(p.leaseTime / time.Second), Running: !l.stopped(), Error: l.err}, p.list(time.Now())
 }
 
 // syncLANDHCPLocked runs a DHCP server on every LAN port that has its
 // address and does not have dhcp.off, restarting those whose settings
-// changed. A port whose server cannot start is retried on the next LAN
-// change (its interface appearing, a reload).
+// changed. A port whose server cannot start, or whose server stopped, is
+// tried again within lanDHCPRetryAfter (landhcp_state.go), and at the next
+// LAN change.
 func (s *Service) syncLANDHCPLocked() {
 	if s.lanDHCP == nil {
 		s.lanDHCP = map[string]*lanDHCP{}
@@ -171,7 +172,7 @@ func (s *Service) syncLANDHCPLocked() {
 		key := fmt.Sprint(port, first, last, leaseSec, s.cfg.Router)
 		want[iface] = true
 		if cur := s.lanDHCP[iface]; cur != nil {
-			if cur.key == key {
+			if cur.key == key && !cur.stopped() {
 				continue
 			}
 			cur.stop()
@@ -205,6 +206,7 @@ func (s *Service) syncLANDHCPLocked() {
 			s.log.Info("LAN DHCP server off", "iface", iface)
 		}
 	}
+	s.retryLANDHCPLocked()
 }
 
 func hostname() string {
@@ -225,6 +227,10 @@ func (s *Service) upstreamDNS() []netip.Addr {
 // stopLANDHCPLocked stops every LAN DHCP server (netctl stopping); the
 // leases are on disk already.
 func (s *Service) stopLANDHCPLocked() {
+	if s.lanDHCPRetry != nil {
+		s.lanDHCPRetry.Stop()
+		s.lanDHCPRetry = nil
+	}
 	for iface, l := range s.lanDHCP {
 		l.stop()
 		delete(s.lanDHCP, iface)

@@ -103,6 +103,8 @@ type Service struct {
 	// LAN DHCP servers by interface (landhcp_run.go), and why a port has none.
 	lanDHCP    map[string]*lanDHCP
 	lanDHCPErr map[string]string
+	// lanDHCPRetry tries the servers that could not start again.
+	lanDHCPRetry *time.Timer
 	// lanUpstream is the active uplink's DNS, where the LAN's queries go.
 	lanUpstream atomic.Pointer[[]netip.Addr]
 	fw          netapi.FirewallStatus
@@ -790,7 +792,7 @@ func (s *Service) shutdown() {
 func (s *Service) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{LAN: slices.Clone(s.lan), Firewall: s.fw, Switches: s.switches, LastCheck: s.lastCheck}
+	st := Status{LAN: s.lanStatusLocked(), Firewall: s.fw, Switches: s.switches, LastCheck: s.lastCheck}
 	if s.active != nil {
 		st.Active = s.active.Name
 	}

@@ -275,6 +275,10 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 			if l.Error != "" {
 				return Check{"fail", trf(lang, "LAN %s: %s", l.Role, l.Error)}
 			}
+			if l.DHCPError != "" {
+				// The address alone is no working LAN: its devices ask DHCP.
+				return Check{"fail", trf(lang, "LAN %s has %s, but its DHCP server is not running: %s. Devices on the LAN get no address until it runs; the box tries again every 10 s.", l.Interface, l.Address, l.DHCPError)}
+			}
 			return Check{"ok", trf(lang, "LAN %s has %s.", l.Interface, l.Address)}
 		}
 		for _, u := range net.Uplinks {

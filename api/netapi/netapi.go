@@ -94,6 +94,10 @@ type LANStatus struct {
 	Address   string `json:"address"`
 	Carrier   bool   `json:"carrier"`
 	Error     string `json:"error,omitempty"`
+	// DHCP is the port's DHCP server: "serving", "off" (dhcp.off), or
+	// "not running" with DHCPError saying why.
+	DHCP      string `json:"dhcp,omitempty"`
+	DHCPError string `json:"dhcp_error,omitempty"`
 }
 
 // FirewallStatus says whether the ruleset is in place.
