@@ -22,11 +22,14 @@ type GoBench struct {
 }
 
 // hotPaths are the benchmarks of the table: the gateway's own relay
-// benchmarks, the fast path's round trip (dtlssrtp) and this package's
+// benchmarks, the fast path's round trip (dtlssrtp), the PBX side's
+// batched system calls (udpbatch) and this package's
 // (SRTP, relay loops, SIP and AT parsing).
 var hotPaths = []struct{ pkg, pattern string }{
 	{"edgebox/gateway", "^BenchmarkRelay"},
 	{"edgebox/internal/dtlssrtp", "^BenchmarkFastPath"},
+	// the PBX side's batched receives and sends (io_uring vs a system call each)
+	{"edgebox/internal/udpbatch", "^Benchmark(PollManySockets|SendManySockets)$"},
 	{"edgebox/devtools/bench", "."},
 }
 
