@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -110,7 +111,18 @@ func main() {
 	if err := remote.SetTarget(cfg.System.Syslog); err != nil {
 		log.Warn("remote syslog", "err", err)
 	}
-	onUp := allUp(len(boxServices()), mods.startLater)
+	// The boot's goal, timed from inside: web's /healthz on loopback first
+	// answering with every service running. Asked from when all are up
+	// (it cannot be healthy before), not to take CPU from their start.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var probe sync.Once
+	onUp := allUp(len(boxServices()), func() {
+		mods.startLater()
+		probe.Do(func() {
+			go watchLocalHealth(ctx, localHealthURL, 20*time.Millisecond, func() { clock.phase("healthz") })
+		})
+	})
 	sup, err := newSupervisor(board.Name, remote, func(name string) {
 		clock.phase("service-up-" + name)
 		onUp(name)
@@ -119,12 +131,7 @@ func main() {
 		log.Error("service table is broken; nothing will run", "err", err)
 		select {}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	go sup.Run(ctx)
-	// The boot's goal, timed from inside: web's /healthz on loopback first
-	// answering with every service running.
-	go watchLocalHealth(ctx, localHealthURL, 20*time.Millisecond, func() { clock.phase("healthz") })
 	// A service that never comes up must not keep the modem's drivers out.
 	time.AfterFunc(5*time.Second, mods.startLater)
 
