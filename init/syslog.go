@@ -33,6 +33,9 @@ type remoteLog struct {
 	backlog  []string // lines not sent yet, oldest first
 	queue    chan string
 	dropped  int
+	// on is target != "", read by Line without the lock: send may hold
+	// it through a lookup, and Line runs for every line a service prints.
+	on atomic.Bool
 	// seq numbers the lines (meta sequenceId): a collector sees lost ones.
 	seq atomic.Uint32
 	// resolve looks the target up (tests replace it).
@@ -68,6 +71,7 @@ func (r *remoteLog) SetTarget(target string) error {
 		return nil
 	}
 	r.target, r.addr, r.nextTry, r.lastErr, r.backlog = target, nil, time.Time{}, "", nil
+	r.on.Store(target != "")
 	if target == "" && r.conn != nil {
 		r.conn.Close()
 		r.conn = nil
@@ -77,10 +81,7 @@ func (r *remoteLog) SetTarget(target string) error {
 
 // Line queues one output line of service.
 func (r *remoteLog) Line(service, text string) {
-	r.mu.Lock()
-	off := r.target == ""
-	r.mu.Unlock()
-	if off {
+	if !r.on.Load() {
 		return
 	}
 	select {
@@ -145,7 +146,15 @@ func (r *remoteLog) send(msg string) {
 		return
 	}
 	if r.addr == nil {
-		a, err := r.resolve(r.target)
+		// The lookup may wait on a DNS server: not under the lock,
+		// which SetTarget needs.
+		target := r.target
+		r.mu.Unlock()
+		a, err := r.resolve(target)
+		r.mu.Lock()
+		if r.target != target {
+			return // changed meanwhile: the next line tries the new one
+		}
 		if err != nil {
 			r.fail(err)
 			return
