@@ -44,30 +44,17 @@ func parsePBXSDP(raw string, pbx config.GatewayPBX) (*sdpInfo, error) {
 // "" when it may. own is the box's addresses and subnets
 // (interfacePrefixes; parsePBXSDP passes recentOwnPrefixes).
 func pbxMediaRefused(a netip.Addr, pbx config.GatewayPBX, own []netip.Prefix) string {
-	a = a.Unmap()
-	switch {
-	case a.IsUnspecified():
+	switch k := classifyPeer(a, own); k {
+	case peerNoAddress:
 		return "" // hold (RFC 2543): nothing is sent
-	case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast():
-		return "link-local"
-	case a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return "multicast or broadcast"
-	}
-	for _, p := range own {
-		if !p.IsSingleIP() && p.Addr().Is4() && a.Is4() && p.Bits() < 31 && a == lastAddr(p) {
-			return "the broadcast address of a network the box sits in"
+	case peerLinkLocal, peerBroadcast:
+		return k.why()
+	case peerSelf:
+		if !pbxOnTheBox(pbx, own) {
+			return "the box itself (loopback or its own address): the PBX is elsewhere"
 		}
 	}
-	self := a.IsLoopback()
-	for _, p := range own {
-		if p.IsSingleIP() && p.Addr() == a {
-			self = true
-		}
-	}
-	if self && !pbxOnTheBox(pbx, own) {
-		return "the box itself (loopback or its own address): the PBX is elsewhere"
-	}
-	return ""
+	return "" // LAN, VPN and the rest: desk phones and media servers
 }
 
 // pbxOnTheBox says whether the configured PBX address is loopback or one
@@ -98,12 +85,4 @@ func pbxOnTheBox(pbx config.GatewayPBX, own []netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-// lastAddr is the highest address of an IPv4 prefix (its broadcast).
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().As4()
-	host := uint32(1)<<(32-p.Bits()) - 1
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

@@ -88,45 +88,26 @@ func (g *relayGuard) boxPortRefused(ap netip.AddrPort) bool {
 	return false
 }
 
-// cgnat is RFC 6598's shared address space, carriers' side of CGNAT.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// relayPeerAllowed decides whether TURN may relay to ip. The box's own
-// addresses pass here (its WebRTC port is what relays are for; the relay
-// socket refuses its other ports), the rest of the networks it sits in
-// (its interfaces' subnets: LAN, VPN, uplinks) never, nor link-local or
-// multicast; private and CGNAT ranges only when gateway.turn.allowed_peers
-// names them.
+// relayPeerAllowed decides whether TURN may relay to ip (classifyPeer's
+// classes). The box's own addresses pass here (its WebRTC port is what
+// relays are for; the relay socket refuses its other ports), the rest of
+// the networks it sits in (its interfaces' subnets: LAN, VPN, uplinks)
+// never, nor link-local, multicast or broadcast; private and CGNAT ranges
+// only when gateway.turn.allowed_peers names them.
 func relayPeerAllowed(ip netip.Addr, allowed, own []netip.Prefix) (bool, string) {
-	switch {
-	case !ip.IsValid() || ip.IsUnspecified():
-		return false, "no address"
-	case ip.IsLoopback():
+	switch k := classifyPeer(ip, own); k {
+	case peerElsewhere, peerSelf:
 		return true, "" // the box itself: WebRTC port only
-	case ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast():
-		return false, "link-local"
-	case ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return false, "multicast or broadcast"
-	}
-	for _, p := range own {
-		if p.IsSingleIP() && p.Addr() == ip {
-			return true, "" // the box itself: WebRTC port only
-		}
-	}
-	for _, p := range own {
-		if p.Contains(ip) {
-			return false, "a network the box sits in (LAN, VPN or uplink)"
-		}
-	}
-	if ip.IsPrivate() || cgnat.Contains(ip) || (ip.Is4() && ip.As4()[0] == 0) {
+	case peerPrivate:
 		for _, p := range allowed {
-			if p.Contains(ip) {
+			if p.Contains(ip.Unmap()) {
 				return true, ""
 			}
 		}
 		return false, "private or CGNAT range not in gateway.turn.allowed_peers"
+	default:
+		return false, k.why()
 	}
-	return true, ""
 }
 
 // interfacePrefixes are the box's addresses, each as a single-IP prefix,
