@@ -215,6 +215,12 @@ type GatewayMedia struct {
 	// call, the fallback. Calls the lean stack cannot carry (bridged
 	// video, a box without a public address, pion_media_path) use pion.
 	Stack string `json:"stack,omitempty"`
+	// LANCandidates lets the box send ICE checks to a caller's candidates
+	// inside a network it sits in (LAN, VPN) or a private range when the
+	// caller's signaling connection comes from that same network. Off
+	// (the default), such candidates are dropped: LAN callers connect
+	// through the checks their browser sends (gateway/icefilter.go).
+	LANCandidates bool `json:"lan_candidates,omitempty"`
 }
 
 // Browser-leg stacks (GatewayMedia.Stack).
