@@ -72,6 +72,7 @@ type call struct {
 	videoOffer []codec                    // browser video codecs offered to the PBX
 	web        *webrtcHost                // the host the browser leg runs on
 	lean       *leanLeg                   // the browser leg on the lean stack, else nil
+	caller     callerAddr                 // where the call's signaling comes from (icefilter.go)
 	reports    callReports                // RTCP on both legs (leanreports.go)
 	// recvMu serialises the browser audio's receive statistics between
 	// pion's path and the fast path while the call moves over
@@ -255,6 +256,9 @@ func (c *call) takeOffer(raw string) error {
 func (c *call) addCandidate(cand *Candidate) {
 	if cand == nil || cand.Candidate == "" {
 		return // end of candidates: nothing to do for pion
+	}
+	if !c.iceCandidateOK(cand) {
+		return // one the box must not send checks to (icefilter.go)
 	}
 	init := webrtc.ICECandidateInit{Candidate: cand.Candidate, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex}
 	if c.pc == nil {

@@ -140,5 +140,6 @@ func (s *Service) ringCallback(g callGrant, rg *callbackRing, in chan Message, s
 		return
 	}
 	c.in = in
+	c.caller.set(remoteIP(r)) // whose candidates may be on its network (icefilter.go)
 	c.runCallback(s.ctx, rg, s.clientICEServers(s.Config(), g.TURNTag, r))
 }

@@ -172,7 +172,7 @@ func (c *call) watchBrowser(pc *webrtc.PeerConnection, cands *candidateGate) {
 // takeBrowserOffer applies the browser's offer and the candidates that
 // came with it, and puts plan's codec first on the audio transceiver.
 func (c *call) takeBrowserOffer(pc *webrtc.PeerConnection, plan *bridgePlan) error {
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: c.offerSDP}); err != nil {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: c.iceSafeSDP(c.offerSDP)}); err != nil {
 		return fmt.Errorf("browser offer: %w", err)
 	}
 	for _, cand := range c.cands {
@@ -293,7 +293,7 @@ func (c *call) switchCodec(plan *bridgePlan) error {
 			}
 			switch m.Type {
 			case MsgAnswer:
-				if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+				if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: c.iceSafeSDP(m.SDP)}); err != nil {
 					c.refuse(CodeBadSDP, err.Error())
 					rollback()
 					return fmt.Errorf("browser answer: %w", err)

@@ -17,7 +17,7 @@ func (c *call) clientReoffer(sdp string) {
 		c.refuse(CodeState, "a new offer from the client is taken only during the call, once the box answered")
 		return
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: c.iceSafeSDP(sdp)}); err != nil {
 		c.refuse(CodeBadSDP, "new offer: "+err.Error())
 		return
 	}

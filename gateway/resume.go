@@ -211,6 +211,7 @@ func (s *Service) resume(r *http.Request, conn *websocket.Conn, sig *wsSignaler,
 	if old != nil && old != conn {
 		old.CloseNow() // the reader's read there ends; it goes on with conn
 	}
+	c.caller.set(src) // the caller's network now (icefilter.go)
 	c.log.Info("the client resumed the call on a new socket", "src", src)
 	l.sig.send(Message{Type: MsgResumed, CallID: c.ID})
 	// The call's reader reads this socket now; this handler closes it when

@@ -249,6 +249,7 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		conn.Close(websocket.StatusTryAgainLater, reason)
 		return
 	}
+	call.caller.set(src) // whose candidates may be on its network (icefilter.go)
 	s.pending.release(src)
 	pending = false
 	s.log.Info("call authorised", "call", call.ID, "from", grant.From, "to", grant.Destination, "key", grant.KeyName, "src", remoteIP(r))

@@ -388,6 +388,7 @@ func (l *sipwsLeg) invite1(ctx context.Context, req *sip.Request) {
 		return
 	}
 	l.releasePending()
+	c.caller.set(l.src) // whose candidates may be on its network (icefilter.go)
 	l.mu.Lock()
 	l.call, l.invite = c, req
 	l.mu.Unlock()
