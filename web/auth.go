@@ -91,9 +91,6 @@ type Accounts struct {
 	path string
 	cost int
 	now  func() time.Time
-	// floor: a token made before it was made under a wrong clock
-	// (auth_clock.go); found on first use.
-	floor time.Time
 
 	mu   sync.Mutex
 	data adminFile

@@ -1,37 +1,24 @@
 package web
 
-import (
-	"time"
-
-	"edgebox/internal/version"
-)
+import "time"
 
 // A box may start with its clock years behind (a flat RTC) and be set
 // right later, by NTP or from the installer's phone. API tokens carry
 // absolute times, so one made before that jump (the installer's first
 // token, edgectl's) had ended long before the corrected clock, and was
 // refused at once: the admin locked out the moment the box got the time
-// right. A token made under a clock before the firmware was built was
-// made under a wrong clock: it gets its full life again from the first
-// look under a right one.
+// right. A token made under a clock before 2024 (as the wizard's time
+// check says: that clock is wrong) gets its full life again from the
+// first look under a right one. Not the firmware's build time as the
+// floor: every update would then renew the life of every older token.
 
-// clockFloor is the earliest time a right clock can show: the image's
-// build time, else the start of 2024 (as the wizard's time check says).
-func clockFloor() time.Time {
-	if b := version.Built(); !b.IsZero() {
-		return b
-	}
-	return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-}
+// clockFloor is the earliest time a right clock can show.
+var clockFloor = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // rebaseWrongClockLocked moves the times of tokens made under a wrong
 // clock to now, keeping their lifetime, and stores the change. a.mu is held.
 func (a *Accounts) rebaseWrongClockLocked(now time.Time) {
-	floor := a.floor
-	if floor.IsZero() {
-		floor = clockFloor()
-		a.floor = floor
-	}
+	floor := clockFloor
 	if now.Before(floor) {
 		return // the clock is still wrong: nothing to compare with
 	}
