@@ -34,10 +34,13 @@ type modemManager struct {
 	st        ModemStatus
 	adminDown bool
 	pinFailed string // the PIN that failed; not sent again
-	iface     string // data interface in use
-	pppIface  string
-	carrier   bool
-	deadSince time.Time
+	// pinFailedICCID is the SIM that refused it: another SIM (swapped
+	// in) is given the configured PIN once more.
+	pinFailedICCID string
+	iface          string // data interface in use
+	pppIface       string
+	carrier        bool
+	deadSince      time.Time
 	// noIfaceSince: the opened modem has had no network interface since
 	// (zero: it has one); the manager's goroutine alone uses it.
 	noIfaceSince time.Time

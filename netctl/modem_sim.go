@@ -88,7 +88,7 @@ func (s *modemSession) enterPIN(ctx context.Context, cfg config.Modem, failed st
 	switch {
 	case cfg.PIN == "":
 		m.setState(ModemSIM, "the SIM needs a PIN: set "+m.configField("pin"))
-	case cfg.PIN == failed:
+	case cfg.PIN == failed && m.pinFailedOn(sim.ICCID):
 		m.setState(ModemSIM, "the configured PIN was rejected by the SIM; enter the right PIN"+attemptsLeft(sim))
 	default:
 		c, cancel := cmdCtx(ctx)
@@ -101,7 +101,7 @@ func (s *modemSession) enterPIN(ctx context.Context, cfg config.Modem, failed st
 		}
 		if errors.Is(err, modem.ErrWrongPIN) || errors.Is(err, modem.ErrPINAlreadyRejected) {
 			m.mu.Lock()
-			m.pinFailed = cfg.PIN
+			m.pinFailed, m.pinFailedICCID = cfg.PIN, sim.ICCID
 			m.mu.Unlock()
 			m.setState(ModemSIM, "the SIM rejected the PIN; enter the right PIN"+attemptsLeft(m.status().SIM))
 		} else if errors.Is(err, modem.ErrLastPINAttempt) {
@@ -123,4 +123,13 @@ func (s *modemSession) refreshSIM(ctx context.Context) {
 		s.m.st.SIM = &sim
 		s.m.mu.Unlock()
 	}
+}
+
+// pinFailedOn says whether the failed PIN was refused by the SIM with
+// iccid (or either is not known): a SIM swapped in for the one that
+// refused it gets the configured PIN, which may be its own.
+func (m *modemManager) pinFailedOn(iccid string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pinFailedICCID == "" || iccid == "" || iccid == m.pinFailedICCID
 }

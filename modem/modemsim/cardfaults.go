@@ -94,7 +94,7 @@ func (s *Sim) SwapSIM(iccid, pin string) error {
 	s.pinEnabled, s.pin, s.simUnlocked = true, pin, false
 	s.pinLeft, s.pukLeft = 3, 10
 	s.pinLagUntil = time.Time{}
-	s.setLink(0)
+	s.dropLocked() // the SIM refresh ends the data call, with its URC
 	s.urcLocked("+CPIN: SIM PIN")
 	s.regChangedLocked()
 	s.mu.Unlock()
