@@ -90,8 +90,15 @@ func (r realModems) forSlot(slot string) ModemOpener {
 // with one card and a slot set against a wrong USB map).
 func (r realModems) pick(devs []modem.Device, cfg config.Modem) (modem.Device, error) {
 	// the data modem never takes a card a voice modem names by port
+	// nor the card in a voice modem's slot (two cards of one USB id look
+	// alike but for their place: only the slot tells them apart)
 	devs = slices.DeleteFunc(slices.Clone(devs), func(d modem.Device) bool {
-		return slices.ContainsFunc(cfg.VoiceModems, func(v config.VoiceModem) bool { return v.Port != "" && devPath(v.Port) == d.Port })
+		return slices.ContainsFunc(cfg.VoiceModems, func(v config.VoiceModem) bool {
+			if v.Port != "" {
+				return devPath(v.Port) == d.Port
+			}
+			return !r.voice && v.Slot != "" && r.slotOf != nil && r.slotOf(d) == v.Slot
+		})
 	})
 	if len(devs) == 0 {
 		return modem.Device{}, fmt.Errorf("%w besides the voice modems' (network.modem.voice_modems)", modem.ErrNoModem)
