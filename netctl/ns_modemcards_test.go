@@ -95,3 +95,31 @@ func TestNamespaceModemOperatorInUCS2Hex(t *testing.T) {
 		return st.Modem.Registration.Operator == "Telekom.de", fmt.Sprintf("operator %q", st.Modem.Registration.Operator)
 	})
 }
+
+// TestNamespaceModemATPortDeadDataFlows: the card stops answering on its
+// AT port only (firmware's AT task hung) while its data link keeps
+// carrying traffic. The status says the modem does not answer, and the
+// box keeps its working LTE uplink meanwhile: no teardown of a link that
+// passes its health checks.
+func TestNamespaceModemATPortDeadDataFlows(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "ad")
+	sim := r.startOnline("LTE up", "quectel-ec25")
+	sim.control("hang on")
+	r.waitFor("not responding shown", 60*time.Second, func() (bool, string) {
+		st := r.status()
+		return st.Modem != nil && st.Modem.State == netctl.ModemNotResponding, r.modemWhy()
+	})
+	// For the next 40 s the uplink must stay up: data still flows.
+	end := time.Now().Add(40 * time.Second)
+	for time.Now().Before(end) {
+		st := r.status()
+		u := uplink(st, "modem")
+		if !u.Active || u.State != "healthy" || r.defaultRoute() != "lte0" {
+			t.Fatalf("LTE uplink dropped while its data still flowed: uplink %s active %v route %s; modem %s", u.State, u.Active, r.defaultRoute(), r.modemWhy())
+		}
+		time.Sleep(2 * time.Second)
+	}
+	sim.control("hang off")
+	r.waitOnline("LTE up after the AT port answers again", 120*time.Second)
+}
