@@ -1,0 +1,139 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"edgebox/gateway"
+	"edgebox/gateway/client"
+	"edgebox/internal/config"
+
+	"github.com/pion/stun/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Third review, left then closed: on the pion stack with full ICE (a box
+// without a public address) the box sent STUN connectivity checks to
+// whatever candidates a caller gave. Here a crafted caller offers, and
+// trickles before and after its offer, candidates naming a UDP service
+// on the box's loopback: before the filter that service received the
+// box's Binding requests; now nothing arrives, while a normal call on the
+// same box still connects and carries audio (its own loopback candidates
+// are dropped too: it connects through the checks its client sends).
+// The stacks with a public address (lean, and pion in ICE-lite) send no
+// checks at all: checked the same way.
+func TestSecICECandidatesNotIntoTheBox(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, func(t *testing.T) { testICECandidatesNotIntoTheBox(t, true) })
+	t.Run("stack=pion/full-ice", func(t *testing.T) { testICECandidatesNotIntoTheBox(t, false) })
+}
+
+func testICECandidatesNotIntoTheBox(t *testing.T, public bool) {
+	victim, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close()
+	var stunIn atomic.Int64
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := victim.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if stun.IsMessage(buf[:n]) {
+				stunIn.Add(1)
+			}
+		}
+	}()
+	port := victim.LocalAddr().(*net.UDPAddr).Port
+
+	uas := startSIPp(t, "uas_echo", 2)
+	cfg := testConfig(t, uas.addr())
+	if !public {
+		cfg.Media.PublicAddress = "" // full ICE on pion
+		cfg.Media.Stack = config.StackPion
+	}
+	svc := startGateway(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// the crafted caller
+	tok, wsURL := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+	evil, err := client.Connect(ctx, wsURL, tok, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer evil.Close()
+	trickle := func(typ string) {
+		c := fmt.Sprintf("candidate:7 1 udp 2122260223 127.0.0.1 %d typ %s", port, typ)
+		if typ != "host" {
+			c += " raddr 0.0.0.0 rport 0"
+		}
+		if err := evil.Send(ctx, gateway.Message{Type: gateway.MsgCandidate, Candidate: &gateway.Candidate{Candidate: c, SDPMid: ptr("0")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trickle("host") // before the offer: kept until the browser leg exists
+	if err := evil.Send(ctx, gateway.Message{Type: gateway.MsgOffer, SDP: craftedOffer(t, port)}); err != nil {
+		t.Fatal(err)
+	}
+	trickle("srflx")
+	waitFor(t, 20*time.Second, "the crafted call answered by the PBX", func() bool {
+		for _, ci := range svc.Snapshot() {
+			if ci.ID == evil.ID && ci.State == gateway.StateAnswered {
+				return true
+			}
+		}
+		return false
+	})
+	trickle("relay") // after the answer
+
+	// a normal call on the same box
+	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 25)
+
+	// pion checks a new candidate within milliseconds and repeats every
+	// 200 ms: 3 s more without a packet is silence, not luck
+	time.Sleep(3 * time.Second)
+	if n := stunIn.Load(); n > 0 {
+		t.Fatalf("the box sent %d STUN messages to 127.0.0.1:%d, the loopback service the crafted caller's candidates named", n, port)
+	}
+}
+
+// craftedOffer is a valid audio offer (pion's) whose only candidates
+// name 127.0.0.1:port.
+func craftedOffer(t *testing.T, port int) string {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := fmt.Sprintf("a=candidate:1 1 udp 2122260223 127.0.0.1 %d typ host\r\n", port) +
+		fmt.Sprintf("a=candidate:3 1 udp 1686052607 ::ffff:127.0.0.1 %d typ srflx raddr 0.0.0.0 rport 0\r\n", port)
+	sdp := offer.SDP
+	if !strings.HasSuffix(sdp, "\r\n") {
+		sdp += "\r\n"
+	}
+	return sdp + lines
+}
+
+func ptr[T any](v T) *T { return &v }
