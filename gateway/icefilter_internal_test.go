@@ -59,7 +59,7 @@ func TestSecICECandidatePolicy(t *testing.T) {
 		{host("192.168.1.77", 161), vpnCaller, true, false},  // nor a VPN caller
 		{host("10.8.0.1", 53), lanCaller, true, false},
 		{host("10.8.0.9", 50000), vpnCaller, true, true},
-		{host("100.70.3.10", 50000), internet, true, false}, // the LTE link's network
+		{host("100.70.3.10", 50000), internet, true, false},  // the LTE link's network
 		{host("192.168.0.5", 50000), internet, false, false}, // a home network's host candidate
 		{host("192.168.0.5", 50000), internet, true, false},
 		{host("172.16.5.5", 50000), netip.MustParseAddr("172.16.5.5"), true, true}, // a routed LAN segment: the caller's own address
