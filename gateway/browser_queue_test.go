@@ -39,6 +39,7 @@ func postQueue(t *testing.T, svc *gateway.Service, key string, body any) (int, s
 // asked for the token may, bad fields are refused in words, and an ended
 // call takes no updates.
 func TestBrowserQueuePosition(t *testing.T) {
+	t.Parallel()
 	uas := startSIPp(t, "uas_echo", 1)
 	cfg := demoConfig(t, uas.addr())
 	const otherKey = "another-portal-key-9876543210"

@@ -206,6 +206,7 @@ func demoConfig(t *testing.T, pbx string) config.Gateway {
 // naming another host must not hand the token to that host: the page
 // calls through the box, and the other host sees no connection at all.
 func TestBrowserDemoIgnoresForeignWS(t *testing.T) {
+	t.Parallel()
 	uas := startSIPp(t, "uas_echo", 1)
 	svc := startGateway(t, demoConfig(t, uas.addr()))
 	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)

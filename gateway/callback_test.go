@@ -348,6 +348,7 @@ func TestCallbackRingEnds(t *testing.T) {
 // (?receive=1), shows the PBX's call with Answer and Decline, and talks
 // once answered.
 func TestBrowserCallbackDemo(t *testing.T) {
+	t.Parallel()
 	svc, box := callbackBox(t, func(c *config.Gateway) { c.Portal.Demo = true })
 	res := callbackToken(t, svc, box)
 	ctx, cancel := context.WithTimeout(newBrowser(t), 60*time.Second)

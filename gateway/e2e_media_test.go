@@ -127,7 +127,10 @@ func TestFullICEWithBuiltinSTUN(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestVideoPassedThrough(t *testing.T) { forEachStack(t, testVideoPassedThrough) }
+func TestVideoPassedThrough(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testVideoPassedThrough)
+}
 
 func testVideoPassedThrough(t *testing.T) {
 	uas := startSIPp(t, "uas_video", 1)
@@ -165,7 +168,10 @@ func testVideoPassedThrough(t *testing.T) {
 	uas.wait(t, 10*time.Second)
 }
 
-func TestVideoOfferedButPBXAudioOnly(t *testing.T) { forEachStack(t, testVideoOfferedButPBXAudioOnly) }
+func TestVideoOfferedButPBXAudioOnly(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testVideoOfferedButPBXAudioOnly)
+}
 
 func testVideoOfferedButPBXAudioOnly(t *testing.T) {
 	// uas_echo answers audio only (no m=video): the call goes on with audio.
@@ -204,7 +210,10 @@ func testVideoOfferedButPBXAudioOnly(t *testing.T) {
 
 // TestConcurrentCallsShareOnePort places several calls at once: all
 // browser legs share the one ICE port, each PBX leg has its own RTP pair.
-func TestConcurrentCallsShareOnePort(t *testing.T) { forEachStack(t, testConcurrentCallsShareOnePort) }
+func TestConcurrentCallsShareOnePort(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testConcurrentCallsShareOnePort)
+}
 
 func testConcurrentCallsShareOnePort(t *testing.T) {
 	const n = 6

@@ -282,6 +282,7 @@ func mustRead(t *testing.T, p string) string {
 // TestCallThroughBuiltinTURN sends the client's media only through the
 // box's TURN server, with the credentials the portal handed out.
 func TestCallThroughBuiltinTURN(t *testing.T) {
+	t.Parallel()
 	uas := startSIPp(t, "uas_echo", 1)
 	cfg := testConfig(t, uas.addr())
 	withLoopbackTURN(t, &cfg)

@@ -13,6 +13,7 @@ import (
 // one with 400 (SIPp fails otherwise) and hands the good one to the page
 // as a "queue" message.
 func TestPBXQueueInfo(t *testing.T) {
+	t.Parallel()
 	uas := startSIPp(t, "uas_queue_info", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

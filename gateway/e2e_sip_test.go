@@ -85,7 +85,10 @@ func testClientLeavesWhileRinging(t *testing.T) {
 	}
 }
 
-func TestPBXRejectsBusy(t *testing.T) { forEachStack(t, testPBXRejectsBusy) }
+func TestPBXRejectsBusy(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testPBXRejectsBusy)
+}
 
 func testPBXRejectsBusy(t *testing.T) {
 	uas := startSIPp(t, "uas_busy", 1)
@@ -173,7 +176,10 @@ func testDTMFReachesUASAsRFC4733(t *testing.T) {
 	}
 }
 
-func TestDigestAuthAgainstSIPp(t *testing.T) { forEachStack(t, testDigestAuthAgainstSIPp) }
+func TestDigestAuthAgainstSIPp(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testDigestAuthAgainstSIPp)
+}
 
 func testDigestAuthAgainstSIPp(t *testing.T) {
 	uas := startSIPp(t, "uas_auth", 1)
@@ -219,7 +225,10 @@ func TestDigestAuthWrongPasswordFails(t *testing.T) {
 // ends the call from the ringing loop, while the API reads the call's
 // state from other goroutines (run it with -race: the ringing loop used
 // to read the state without the call's lock).
-func TestPBXHangsUpWhileRinging(t *testing.T) { forEachStack(t, testPBXHangsUpWhileRinging) }
+func TestPBXHangsUpWhileRinging(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testPBXHangsUpWhileRinging)
+}
 
 func testPBXHangsUpWhileRinging(t *testing.T) {
 	uas := startSIPp(t, "uas_bye_ringing", 1)

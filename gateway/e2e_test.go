@@ -48,7 +48,10 @@ func waitConnected(t *testing.T, c *client.Call) {
 	})
 }
 
-func TestCallEchoThroughSIPp(t *testing.T) { forEachStack(t, testCallEchoThroughSIPp) }
+func TestCallEchoThroughSIPp(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testCallEchoThroughSIPp)
+}
 
 func testCallEchoThroughSIPp(t *testing.T) {
 	uas := startSIPp(t, "uas_echo", 1)
@@ -92,6 +95,7 @@ func testCallEchoThroughSIPp(t *testing.T) {
 // With gateway.media.pion_media_path set, calls stay on pion's own packet
 // path (the switch for diagnosing interop problems) and still work.
 func TestPionMediaPathSwitch(t *testing.T) {
+	t.Parallel()
 	e := startEchoCall(t, func(cfg *config.Gateway) { cfg.Media.PionMediaPath = true })
 	e.c.StartAudio(e.ctx, 0)
 	waitEchoed(t, e.c, 50)

@@ -124,6 +124,7 @@ func TestCallThroughKamailioWithRegistration(t *testing.T) {
 }
 
 func TestBlindTransferThroughKamailio(t *testing.T) {
+	t.Parallel()
 	kam := startKamailio(t)
 	agent := startSIPp(t, "uas_refer", 1)
 	agent2 := startSIPp(t, "uas_echo_rr", 1)

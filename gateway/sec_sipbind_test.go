@@ -119,6 +119,7 @@ func checkSIPAnswers(t *testing.T, answered, silent []*sipProbe) {
 // address routed over the uplink (Linux's weak host model delivers that),
 // and a LAN host asking at the uplink's address gets none either.
 func TestSIPAnswersOnlyOnItsInterface(t *testing.T) {
+	t.Parallel()
 	r := newSIPIfRig(t, "sipif")
 	cfg := testConfig(t, "10.78.1.2:5060") // the PBX on the LAN
 	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: ":5060", Interface: "lan0"}}
@@ -136,6 +137,7 @@ func TestSIPAnswersOnlyOnItsInterface(t *testing.T) {
 // answers each interface's neighbours at that interface's address, from
 // that address, and nobody at another interface's address.
 func TestSIPWildcardAnswersAsAStrongHost(t *testing.T) {
+	t.Parallel()
 	r := newSIPIfRig(t, "sipwc")
 	cfg := testConfig(t, "10.78.1.2:5060")
 	cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "udp", Address: "0.0.0.0:5060"}}

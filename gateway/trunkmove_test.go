@@ -98,6 +98,7 @@ func newUplinkRig(t *testing.T, tag string) (rig *netnsRig, box, pbx string) {
 // ends the call. The gateway and the browser run in a helper process
 // inside the box's namespace; Kamailio and the SIPp agent in the PBX's.
 func TestCallAfterUplinkMove(t *testing.T) {
+	t.Parallel()
 	rig, box, pbx := newUplinkRig(t, "cmove")
 	kam := startKamailioAt(t, rig.netns(pbx), "10.79.9.1", 600)
 	agent := startSIPpAt(t, pbx, "10.79.9.1", "uas_bye_rr", 1)
