@@ -31,6 +31,13 @@ func changeChecks(lang string, old map[string]any, c *config.Config) []FieldErro
 			errs = append(errs, FieldError{Field: "gateway.pbx.address", Message: strings.TrimPrefix(err.Error(), "gateway.pbx.address: ")})
 		}
 	}
+	if err := c.VPNLockout(); err != nil {
+		// Only a change that makes it so: an old config that already
+		// has it does not block unrelated saves.
+		if oc, oerr := fromDoc(old); oerr != nil || oc.VPNLockout() == nil {
+			errs = append(errs, FieldError{Field: "vpn.interface", Message: trMessage(lang, strings.TrimPrefix(err.Error(), "vpn.interface: "))})
+		}
+	}
 	return errs
 }
 

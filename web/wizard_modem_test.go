@@ -105,3 +105,21 @@ func TestModemCheckFieldCases(t *testing.T) {
 		}
 	}
 }
+
+// A save that renames the VPN device outside the firewall's and the web
+// UI's interface patterns is refused at vpn.interface, in German: the
+// tunnel would come up and every remote admin be locked out. A config
+// that already had it does not block other saves.
+func TestChangeChecksVPNLockout(t *testing.T) {
+	old, _ := toDoc(config.Default())
+	c := config.Default()
+	c.VPN.Interface = "vpn0"
+	errs := changeChecks("de", old, c)
+	if len(errs) != 1 || errs[0].Field != "vpn.interface" || !strings.Contains(errs[0].Message, "Fernadministratoren") {
+		t.Fatalf("vpn0: %+v", errs)
+	}
+	had, _ := toDoc(c)
+	if errs := changeChecks("en", had, c); len(errs) != 0 {
+		t.Errorf("an old lockout blocks other saves: %+v", errs)
+	}
+}
