@@ -13,6 +13,7 @@ import (
 	"edgebox/internal/config"
 
 	"github.com/emiago/sipgo"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -50,6 +51,7 @@ type call struct {
 	// owned by run
 	offerSDP   string
 	offer      *sdpInfo
+	offerDesc  *sdp.SessionDescription // offerSDP parsed, until startMedia: the lean answer reads it instead of parsing again
 	pbx        *pbxLeg
 	pc         *webrtc.PeerConnection
 	plan       *bridgePlan
@@ -233,7 +235,11 @@ func (c *call) takeOffer(raw string) error {
 	if raw == "" {
 		return errors.New("offer without sdp")
 	}
-	info, err := parseSDP(raw)
+	sd, err := unmarshalSDP(raw)
+	if err != nil {
+		return err
+	}
+	info, err := sdpInfoOf(sd)
 	if err != nil {
 		return err
 	}
@@ -249,7 +255,7 @@ func (c *call) takeOffer(raw string) error {
 	if c.cfg.Media.Video && info.Video != nil && info.Video.Port != 0 {
 		c.videoOffer = videoCodecs(info.Video)
 	}
-	c.offerSDP, c.offer = raw, info
+	c.offerSDP, c.offer, c.offerDesc = raw, info, sd
 	return nil
 }
 

@@ -70,8 +70,10 @@ func (c *call) startMedia(pbxSDP []byte) error {
 		}
 	}
 	c.web = c.svc.web
+	offer := c.offerDesc
+	c.offerDesc = nil // held only until here: pion parses the offer itself
 	if c.useLean(video) {
-		return c.startLean(plan)
+		return c.startLean(plan, offer)
 	}
 	pc, err := c.web.newPeer(c.pbxCodecs, video)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -95,8 +96,16 @@ func (c *call) useLean(video []codec) bool {
 }
 
 // startLean answers the browser on the lean stack and starts the media.
-func (c *call) startLean(plan *bridgePlan) error {
-	o, err := parseLeanOffer(c.offerSDP)
+// offer is c.offerSDP as takeOffer parsed it (nil: parsed here): one
+// pion parse of the offer per call instead of two.
+func (c *call) startLean(plan *bridgePlan, offer *sdp.SessionDescription) error {
+	var o *leanOffer
+	var err error
+	if offer != nil {
+		o, err = leanOfferOf(offer)
+	} else {
+		o, err = parseLeanOffer(c.offerSDP)
+	}
 	if err != nil {
 		return fmt.Errorf("browser leg: %w", err)
 	}

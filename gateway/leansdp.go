@@ -39,6 +39,12 @@ func parseLeanOffer(raw string) (*leanOffer, error) {
 	if err := sd.UnmarshalString(raw); err != nil {
 		return nil, fmt.Errorf("offer: %w", err)
 	}
+	return leanOfferOf(sd)
+}
+
+// leanOfferOf reads a parsed offer (parseLeanOffer's, or takeOffer's);
+// sd is kept in the leanOffer for the answer.
+func leanOfferOf(sd *sdp.SessionDescription) (*leanOffer, error) {
 	o := &leanOffer{sd: sd, audio: -1}
 	for i, md := range sd.MediaDescriptions {
 		if md.MediaName.Media == "audio" && md.MediaName.Port.Value != 0 {

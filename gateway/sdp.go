@@ -64,13 +64,28 @@ const maxSDP = 64 << 10
 // parseSDP reads an offer or answer. It refuses what it cannot bridge
 // safely (no audio, bad address) with an error that says what was wrong.
 func parseSDP(raw string) (*sdpInfo, error) {
+	sd, err := unmarshalSDP(raw)
+	if err != nil {
+		return nil, err
+	}
+	return sdpInfoOf(sd)
+}
+
+// unmarshalSDP parses an SDP of at most maxSDP bytes.
+func unmarshalSDP(raw string) (*sdp.SessionDescription, error) {
 	if len(raw) > maxSDP {
 		return nil, errors.New("sdp: larger than 64 KiB")
 	}
-	var sd sdp.SessionDescription
+	sd := &sdp.SessionDescription{}
 	if err := sd.UnmarshalString(raw); err != nil {
 		return nil, fmt.Errorf("sdp: %w", err)
 	}
+	return sd, nil
+}
+
+// sdpInfoOf reads what the bridge needs from a parsed SDP (sd is only
+// read: the lean stack reads the browser's offer from the same parse).
+func sdpInfoOf(sd *sdp.SessionDescription) (*sdpInfo, error) {
 	var sessAddr netip.Addr
 	if sd.ConnectionInformation != nil && sd.ConnectionInformation.Address != nil {
 		a, err := netip.ParseAddr(sd.ConnectionInformation.Address.Address)
