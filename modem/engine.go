@@ -942,7 +942,8 @@ func (e *Engine) recover(ctx context.Context) {
 }
 
 func (e *Engine) reopenAndProbe(ctx context.Context, reboot bool) error {
-	deadline := time.Now().Add(e.cfg.ProbeTimeout * 2)
+	start := time.Now()
+	deadline := start.Add(e.cfg.ProbeTimeout * 2)
 	if reboot {
 		deadline = time.Now().Add(e.cfg.RebootWait)
 	}
@@ -954,6 +955,12 @@ func (e *Engine) reopenAndProbe(ctx context.Context, reboot bool) error {
 		if e.port == nil {
 			if err := e.openPort(); err != nil {
 				last = err
+				// The port is gone: the card re-enumerates on USB, as
+				// in a reboot of its own. Give it the reboot's time
+				// before calling it faulty.
+				if d := start.Add(e.cfg.RebootWait); d.After(deadline) {
+					deadline = d
+				}
 				if time.Now().After(deadline) {
 					return last
 				}
