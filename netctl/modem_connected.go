@@ -271,7 +271,7 @@ func (m *modemManager) event(ev modem.Event) bool {
 	case modem.EventRegistration:
 		m.st.Registration = ev.Registration
 	case modem.EventSIM:
-		m.st.SIM = ev.SIM
+		m.st.SIM = mergeSIM(m.st.SIM, ev.SIM)
 		if ev.SIM != nil {
 			switch ev.SIM.State {
 			case modem.SIMAbsent, modem.SIMPIN, modem.SIMPUK, modem.SIMError:
@@ -318,4 +318,26 @@ func (m *modemManager) pollSignal(ctx context.Context, drv ModemDriver) {
 	m.mu.Lock()
 	m.addSignalLocked(sg, time.Now())
 	m.mu.Unlock()
+}
+
+// mergeSIM is the SIM status after a URC (+CPIN: READY, ^SIMST): the URC
+// gives the state alone, so the ICCID and attempts last read stay shown
+// until the next read replaces them; before, every such URC blanked them
+// (a connected box showed no ICCID after the card's +CPIN: READY). A SIM
+// taken out keeps nothing.
+func mergeSIM(old, ev *modem.SIMStatus) *modem.SIMStatus {
+	if ev == nil || old == nil || ev.State == modem.SIMAbsent {
+		return ev
+	}
+	st := *ev
+	if st.ICCID == "" {
+		st.ICCID = old.ICCID
+	}
+	if st.PINAttempts < 0 {
+		st.PINAttempts = old.PINAttempts
+	}
+	if st.PUKAttempts < 0 {
+		st.PUKAttempts = old.PUKAttempts
+	}
+	return &st
 }
