@@ -84,6 +84,11 @@ func (m *Manager) check(ctx context.Context, p *Profile, sec secrets, explicitPa
 			case HoldEvent:
 				proc.mgmt.send("hold release")
 			case PasswordEvent:
+				if e.Type == "Private Key" {
+					// A <pkcs12> says nothing readable about its
+					// encryption; openvpn asking for it does.
+					p.Info.KeyEncrypted = true
+				}
 				switch {
 				case e.Need && e.Type == "Private Key" && sec.Passphrase != "":
 					proc.mgmt.send("password " + mgmtQuote("Private Key") + " " + mgmtQuote(sec.Passphrase))

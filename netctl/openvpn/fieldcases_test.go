@@ -454,6 +454,9 @@ func TestFieldProfileShapes(t *testing.T) {
 				t.Fatalf("import: %v", err)
 			}
 			wantShown(t, info, c.wantNotes...)
+			if strings.HasPrefix(c.name, "pkcs12-") && !info.KeyEncrypted {
+				t.Error("the import does not say the PKCS#12 key is encrypted")
+			}
 			runManager(t, m)
 			m.SetUplink(true, "wan")
 			if len(c.wantStatus) > 0 {
