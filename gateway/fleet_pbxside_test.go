@@ -210,7 +210,9 @@ func invitesDone(t *testing.T, s *sipp, n int) ([]string, int) {
 // run loses at most what was in flight to it, the rest fails over to C; a
 // callback's INVITE goes to the box in its URI, not round robin.
 func TestPBXSideAcrossBoxes(t *testing.T) {
-	t.Parallel()
+	// Not parallel: Kamailio's 2 s fr_timer fails a box over when it
+	// has not answered an INVITE by then, and a box starved of CPU by
+	// parallel call tests did not once (408, then 500).
 	if _, err := exec.LookPath("kamcmd"); err != nil {
 		t.Fatal("kamcmd not installed (Debian package kamailio)")
 	}
