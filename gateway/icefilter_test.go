@@ -53,6 +53,26 @@ func testICECandidatesNotIntoTheBox(t *testing.T, public bool) {
 		}
 	}()
 	port := victim.LocalAddr().(*net.UDPAddr).Port
+	// a second service, named only by an ICE restart's offer
+	restartVictim, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restartVictim.Close()
+	var restartIn atomic.Int64
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := restartVictim.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if stun.IsMessage(buf[:n]) {
+				restartIn.Add(1)
+			}
+		}
+	}()
+	restartPort := restartVictim.LocalAddr().(*net.UDPAddr).Port
 
 	uas := startSIPp(t, "uas_echo", 2)
 	cfg := testConfig(t, uas.addr())
@@ -81,7 +101,8 @@ func testICECandidatesNotIntoTheBox(t *testing.T, public bool) {
 		}
 	}
 	trickle("host") // before the offer: kept until the browser leg exists
-	if err := evil.Send(ctx, gateway.Message{Type: gateway.MsgOffer, SDP: craftedOffer(t, port)}); err != nil {
+	offer := craftedOffer(t, port)
+	if err := evil.Send(ctx, gateway.Message{Type: gateway.MsgOffer, SDP: offer}); err != nil {
 		t.Fatal(err)
 	}
 	trickle("srflx")
@@ -94,6 +115,10 @@ func testICECandidatesNotIntoTheBox(t *testing.T, public bool) {
 		return false
 	})
 	trickle("relay") // after the answer
+	// an ICE restart (new credentials) naming the second service
+	if err := evil.Send(ctx, gateway.Message{Type: gateway.MsgOffer, SDP: iceRestartOf(offer, restartPort)}); err != nil {
+		t.Fatal(err)
+	}
 
 	// a normal call on the same box
 	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
@@ -107,7 +132,10 @@ func testICECandidatesNotIntoTheBox(t *testing.T, public bool) {
 	// 200 ms: 3 s more without a packet is silence, not luck
 	time.Sleep(3 * time.Second)
 	if n := stunIn.Load(); n > 0 {
-		t.Fatalf("the box sent %d STUN messages to 127.0.0.1:%d, the loopback service the crafted caller's candidates named", n, port)
+		t.Errorf("the box sent %d STUN messages to 127.0.0.1:%d, the loopback service the crafted caller's candidates named", n, port)
+	}
+	if n := restartIn.Load(); n > 0 {
+		t.Errorf("the box sent %d STUN messages to 127.0.0.1:%d, named by the crafted caller's ICE restart", n, restartPort)
 	}
 }
 
@@ -134,6 +162,27 @@ func craftedOffer(t *testing.T, port int) string {
 		sdp += "\r\n"
 	}
 	return sdp + lines
+}
+
+// iceRestartOf is offer with new ICE credentials (an ICE restart) and one
+// candidate, 127.0.0.1:port.
+func iceRestartOf(offer string, port int) string {
+	var out []string
+	for _, l := range strings.Split(offer, "\r\n") {
+		switch {
+		case strings.HasPrefix(l, "a=candidate:"):
+			continue
+		case strings.HasPrefix(l, "a=ice-ufrag:"):
+			l = "a=ice-ufrag:restart1"
+		case strings.HasPrefix(l, "a=ice-pwd:"):
+			l = "a=ice-pwd:restartrestartrestartrestart"
+		case l == "":
+			continue
+		}
+		out = append(out, l)
+	}
+	out = append(out, fmt.Sprintf("a=candidate:9 1 udp 2122260223 127.0.0.1 %d typ host", port))
+	return strings.Join(out, "\r\n") + "\r\n"
 }
 
 func ptr[T any](v T) *T { return &v }
