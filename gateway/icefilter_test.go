@@ -3,9 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 	"edgebox/gateway/client"
 	"edgebox/internal/config"
 
-	"github.com/pion/stun/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -21,7 +18,8 @@ import (
 // without a public address) the box sent STUN connectivity checks to
 // whatever candidates a caller gave. Here a crafted caller offers, and
 // trickles before and after its offer, candidates naming a UDP service
-// on the box's loopback: before the filter that service received the
+// on the box's loopback, then restarts ICE naming another; a SIP-WS app's
+// INVITE names a third: before the filter each service received the
 // box's Binding requests; now nothing arrives, while a normal call on the
 // same box still connects and carries audio (its own loopback candidates
 // are dropped too: it connects through the checks its client sends).
@@ -34,47 +32,15 @@ func TestSecICECandidatesNotIntoTheBox(t *testing.T) {
 }
 
 func testICECandidatesNotIntoTheBox(t *testing.T, public bool) {
-	victim, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer victim.Close()
-	var stunIn atomic.Int64
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, _, err := victim.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if stun.IsMessage(buf[:n]) {
-				stunIn.Add(1)
-			}
-		}
-	}()
-	port := victim.LocalAddr().(*net.UDPAddr).Port
-	// a second service, named only by an ICE restart's offer
-	restartVictim, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer restartVictim.Close()
-	var restartIn atomic.Int64
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, _, err := restartVictim.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if stun.IsMessage(buf[:n]) {
-				restartIn.Add(1)
-			}
-		}
-	}()
-	restartPort := restartVictim.LocalAddr().(*net.UDPAddr).Port
+	victim := countSTUN(t, "", "127.0.0.1:0")
+	port := victim.port()
+	// a second service, named only by an ICE restart's offer, and a third
+	// named by a SIP-over-WebSocket app's INVITE
+	restartVictim := countSTUN(t, "", "127.0.0.1:0")
+	restartPort := restartVictim.port()
+	sipwsVictim := countSTUN(t, "", "127.0.0.1:0")
 
-	uas := startSIPp(t, "uas_echo", 2)
+	uas := startSIPp(t, "uas_echo", 3)
 	cfg := testConfig(t, uas.addr())
 	if !public {
 		cfg.Media.PublicAddress = "" // full ICE on pion
@@ -120,6 +86,19 @@ func testICECandidatesNotIntoTheBox(t *testing.T, public bool) {
 		t.Fatal(err)
 	}
 
+	// a SIP-over-WebSocket app's INVITE: its candidates are in the SDP
+	res, err := clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "sip:agent@127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const target = "sip:agent@127.0.0.1"
+	ua := dialSIPWS(t, res.SIPURL, res.SIPUser)
+	sipwsSDP := craftedOfferWith(t, []string{fmt.Sprintf("candidate:1 1 udp 2122260223 127.0.0.1 %d typ host", sipwsVictim.port())})
+	chal := ua.invite(target, "", sipwsSDP)
+	if r := ua.invite(target, digestFor(t, chal, res.SIPUser, res.Token, target), sipwsSDP); r.StatusCode != 200 {
+		t.Fatalf("SIP-WS INVITE: %d %s", r.StatusCode, warning(r))
+	}
+
 	// a normal call on the same box
 	c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")
 	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
@@ -131,11 +110,14 @@ func testICECandidatesNotIntoTheBox(t *testing.T, public bool) {
 	// pion checks a new candidate within milliseconds and repeats every
 	// 200 ms: 3 s more without a packet is silence, not luck
 	time.Sleep(3 * time.Second)
-	if n := stunIn.Load(); n > 0 {
+	if n := victim.n.Load(); n > 0 {
 		t.Errorf("the box sent %d STUN messages to 127.0.0.1:%d, the loopback service the crafted caller's candidates named", n, port)
 	}
-	if n := restartIn.Load(); n > 0 {
+	if n := restartVictim.n.Load(); n > 0 {
 		t.Errorf("the box sent %d STUN messages to 127.0.0.1:%d, named by the crafted caller's ICE restart", n, restartPort)
+	}
+	if n := sipwsVictim.n.Load(); n > 0 {
+		t.Errorf("the box sent %d STUN messages to 127.0.0.1:%d, named by a SIP-WS app's INVITE", n, sipwsVictim.port())
 	}
 }
 
