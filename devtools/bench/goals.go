@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+
+	"edgebox/devtools/calldial"
 )
 
 // GoalRow is one row of issue 17's goal table: the figure as this run
@@ -161,6 +163,8 @@ func goals(res Results) []GoalRow {
 	// pinned set-ups with none failed
 	row = GoalRow{Figure: "set-ups/s with none failed, gateway pinned to one core (calls hung up at first media)", Goal: "≥ 800", Now: none}
 	best, bestStarted, ran := 0.0, 0.0, false
+	var bestRep *calldial.Report
+	var bestPoint Point
 	failedAt := ""
 	for _, r := range res.Load {
 		if !r.Point.Pinned || !r.Point.Ramp || r.Report == nil {
@@ -172,15 +176,24 @@ func goals(res Results) []GoalRow {
 		// the gateway, set the pace
 		if rep.Failed == 0 && rep.Answered == r.Point.Total && rep.AttemptRate >= 0.95*r.Point.Rate {
 			if r.Point.Rate > best {
-				best, bestStarted = r.Point.Rate, rep.AttemptRate
+				best, bestStarted, bestRep, bestPoint = r.Point.Rate, rep.AttemptRate, rep, r.Point
 			}
 		} else if failedAt == "" {
 			failedAt = fmt.Sprintf("; at %.0f/s: %d failed (%s), %.0f/s started", r.Point.Rate, rep.Failed, topFailure(rep.Failures), rep.AttemptRate)
 		}
 	}
 	if ran {
-		row.Now = fmt.Sprintf("%.0f/s (%.0f/s started)%s", best, bestStarted, failedAt)
-		row.Met = best >= 800
+		// None failed is not keeping pace: a core that cannot keep up
+		// queues the calls, and they still connect within calldial's
+		// timeout, seconds late. What the core sustains is its CPU per
+		// set-up there: 1000 ms / ms per set-up.
+		pace, sustained := "", 0.0
+		if ms := setupCPUMS(bestPoint, bestRep); ms > 0 {
+			sustained = 1000 / ms
+			pace = fmt.Sprintf("; the core's CPU there: %.2f ms per set-up, so %.0f/s sustained; first media p95 %.1f s", ms, sustained, bestRep.FirstMediaMS.P95/1000)
+		}
+		row.Now = fmt.Sprintf("%.0f/s (%.0f/s started%s)%s", best, bestStarted, pace, failedAt)
+		row.Met = best >= 800 && sustained >= 800
 	}
 	rows = append(rows, row)
 

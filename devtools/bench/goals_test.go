@@ -52,7 +52,7 @@ func TestGoals(t *testing.T) {
 		{"0.050 MB", true},
 		{"2.10", false},
 		{"2000 derived: 1e6 µs/s ÷ (50 pkt/s × 2 directions × 5.00 µs/pkt at 1000 calls pinned", true},
-		{"400/s (400/s started); at 800/s: 12 failed (12 x timeout waiting for answer)", false},
+		{"400/s (400/s started; the core's CPU there: 0.80 ms per set-up, so 1250/s sustained; first media p95 0.0 s); at 800/s: 12 failed (12 x timeout waiting for answer)", false},
 		{"not measured", false},
 	}
 	for i, w := range want {
@@ -62,6 +62,14 @@ func TestGoals(t *testing.T) {
 	}
 	if !strings.Contains(rows[4].Now, "direct: clean up to 1000 pinned; at 1600 pinned: 1600/1600 answered, 0 failed, loss 3.0000%") {
 		t.Errorf("pinned row lacks the direct run: %q", rows[4].Now)
+	}
+	// 800/s with none failed, but at 1.6 ms of the core's CPU each: the
+	// calls queued, the core sustains 625/s
+	queued := setup(800, true, 0)
+	queued.Report.Gateway.CPUSec = 2400 * 0.0016
+	res.Load[len(res.Load)-1] = queued
+	if r := goals(res)[5]; r.Met || !strings.Contains(r.Now, "800/s (800/s started; the core's CPU there: 1.60 ms per set-up, so 625/s sustained") {
+		t.Errorf("800/s none failed at 1.6 ms a set-up: now %q met %v, want 625/s sustained and not met", r.Now, r.Met)
 	}
 	var out strings.Builder
 	printGoals(&out, rows)
