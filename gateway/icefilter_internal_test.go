@@ -2,6 +2,10 @@ package gateway
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -136,5 +140,54 @@ func BenchmarkICESafeSDP(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c.iceSafeSDP(offer)
+	}
+}
+
+// Every way a caller's candidates reach pion goes through the filter:
+// a SetRemoteDescription elsewhere, or an AddICECandidate outside the
+// two functions that take filtered candidates, would open the hole again.
+func TestEveryRemoteCandidatePathFiltered(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addOK := map[string]bool{"addCandidate": true, "takeBrowserOffer": true} // c.cands were filtered by addCandidate
+	for _, f := range pkgs["gateway"].Files {
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				pos := fset.Position(call.Pos())
+				switch sel.Sel.Name {
+				case "SetRemoteDescription":
+					var b strings.Builder
+					ast.Inspect(call, func(m ast.Node) bool {
+						if id, ok := m.(*ast.Ident); ok {
+							b.WriteString(id.Name + " ")
+						}
+						return true
+					})
+					if !strings.Contains(b.String(), "iceSafeSDP") && !strings.Contains(b.String(), "SDPTypeRollback") {
+						t.Errorf("%s: SetRemoteDescription without iceSafeSDP (icefilter.go)", pos)
+					}
+				case "AddICECandidate":
+					if !addOK[fn.Name.Name] {
+						t.Errorf("%s: AddICECandidate in %s, not through addCandidate's filter (icefilter.go)", pos, fn.Name.Name)
+					}
+				}
+				return true
+			})
+		}
 	}
 }
