@@ -79,6 +79,12 @@ func isUnsolicited(line string, owned map[string]bool) bool {
 		if _, err := strconv.Atoi(f[1]); err != nil {
 			return true
 		}
+		// A <stat> has one or two digits; four or more are a LAC/TAC
+		// printed unquoted in hex that happens to be all digits
+		// (+CEREG: 1,1234,01234567,7 from Huawei or Sierra firmware).
+		if len(f[1]) > 2 {
+			return true
+		}
 		return strings.HasPrefix(strings.TrimSpace(splitRaw(afterColon(line))[1]), "\"")
 	}
 	return false

@@ -125,6 +125,11 @@ func TestParseCREGTable(t *testing.T) {
 		{"+CREG: 1,\"00C3\",\"0000A13F\",7", RegHome, "00C3", "0000A13F", 7, false},
 		{"+CEREG: 5,\"D20A\",\"0A3C8B01\",7", RegRoaming, "D20A", "0A3C8B01", 7, false},
 		{"+CGREG: 4", RegUnknown, "", "", -1, false},
+		// unquoted hex ids made of digits only: URCs, not answers with n
+		{"+CEREG: 1,1234,01234567,7", RegHome, "1234", "01234567", 7, false},
+		{"+CEREG: 5,0012,00000123,7", RegRoaming, "0012", "00000123", 7, false},
+		{"+CEREG: 2,1,1234,01234567,7", RegHome, "1234", "01234567", 7, true},
+		{"+CREG: 2,1, 3E9E, 82A2BA8,2", RegHome, "3E9E", "82A2BA8", 2, true},
 	}
 	for _, c := range cases {
 		ri, err := ParseCREGLine(c.line)
