@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"edgebox/internal/config"
+	"edgebox/internal/lazyregexp"
 	"edgebox/internal/localapi"
 
 	"github.com/emiago/sipgo"
@@ -41,7 +41,7 @@ var callbackRingTimeout = 60 * time.Second
 
 // tokenUser is the shape of a token's SIP user (sipUserOf): an INVITE to
 // anything else is not a callback and goes on to the GSM bridge.
-var tokenUser = regexp.MustCompile(`^t[0-9a-f]{20}$`)
+var tokenUser = lazyregexp.New(`^t[0-9a-f]{20}$`)
 
 // callbackWaiter is one page waiting with a spent receive token.
 type callbackWaiter struct {

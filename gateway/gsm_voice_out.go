@@ -3,13 +3,13 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"edgebox/api/gatewayapi"
 	"edgebox/api/netapi"
 	"edgebox/internal/config"
+	"edgebox/internal/lazyregexp"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -27,7 +27,7 @@ import (
 const dialTimeout = 3 * time.Minute
 
 // dialUser is the user part of a Request-URI that means "dial out".
-var dialUser = regexp.MustCompile(`^\+?[0-9]{2,20}$`)
+var dialUser = lazyregexp.New(`^\+?[0-9]{2,20}$`)
 
 // gsmEndCode maps netctl's end reason of a call that never connected
 // to the final SIP response.

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"crypto/x509"
 	"edgebox/api/vpnapi"
+	"edgebox/internal/lazyregexp"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -419,7 +419,7 @@ func (p *parser) inlineFile(n int, text string, toks []string) {
 }
 
 // reWindowsPath is a directive naming a file by a Windows absolute path.
-var reWindowsPath = regexp.MustCompile(`^\s*\S+\s+["']?[A-Za-z]:\\`)
+var reWindowsPath = lazyregexp.New(`^\s*\S+\s+["']?[A-Za-z]:\\`)
 
 // lookup finds a file an archive's config names: relative to the config's
 // folder, else by its base name when that is unique (older gateways used
