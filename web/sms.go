@@ -89,7 +89,7 @@ func (s *Server) handleSMSSend(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, errors.New("network service not available: SMS not sent"))
 		return
 	}
-	to, ok := s.smsPolicy(w, req.To) // the GSM bridge's allow-list and rate: sms_policy.go
+	to, ok := s.smsPolicy(w, r, req.To) // the GSM bridge's allow-list and rate: sms_policy.go
 	if !ok {
 		return
 	}

@@ -48,3 +48,37 @@ func TestSMSAPIFollowsGSMAllowList(t *testing.T) {
 		t.Errorf("netctl got %+v, want the first send and +4915550002", nc.sms)
 	}
 }
+
+// With the bridge off there is no allow-list, but a token below admin
+// scope (a portal's or a script's) sends neither to short codes nor to
+// premium ranges: the SMS twin of the AT passthrough's +CMGS refusal.
+func TestSMSAPIOperateTokenNoPremiumWithoutBridge(t *testing.T) {
+	e := newTestEnv(t, true, Options{})
+	nc := &fakeNetctl{}
+	serveUnix(t, "netctl", nc.handler())
+	admin := e.bootstrap()
+	var op NewTokenResponse
+	e.want(nil, call{method: "POST", path: "/api/v1/tokens", bearer: admin, body: TokenRequest{Name: "portal", Scope: ScopeOperate}}, 201, &op)
+	send := func(tok, to string) (int, string) {
+		code, b := e.do(nil, call{method: "POST", path: "/api/v1/sms", bearer: tok, body: SMSSend{To: to, Text: "hallo"}})
+		return code, string(b)
+	}
+	for _, to := range []string{"+4990012345678", "004990012345678", "+19005550100", "81188", "1234567"} {
+		if code, b := send(op.Token, to); code != http.StatusForbidden || !strings.Contains(b, "admin token") {
+			t.Errorf("operate token to %s: %d %s, want 403 naming the admin token", to, code, b)
+		}
+	}
+	for _, to := range []string{"+4915112345678", "015112345678", "00441632960000"} {
+		if code, b := send(op.Token, to); code != http.StatusOK {
+			t.Errorf("operate token to %s: %d %s, want sent", to, code, b)
+		}
+	}
+	if code, b := send(admin, "81188"); code != http.StatusOK {
+		t.Errorf("admin token to a short code: %d %s, want sent", code, b)
+	}
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if len(nc.sms) != 4 {
+		t.Errorf("netctl got %d SMS (%+v), want the 3 ordinary numbers and the admin's short code", len(nc.sms), nc.sms)
+	}
+}

@@ -90,3 +90,15 @@ func (s GSMSIM) CheckDestination(n string, index int) (string, error) {
 	}
 	return num, &GSMDestinationError{Number: num, Reason: GSMRefusedNotAllowed, Field: f + ".allow"}
 }
+
+// PremiumRange tells whether n (a +E.164 number) is in one of the premium
+// and special-rate ranges every SIM's allow-list refuses (defaultGSMDeny),
+// for senders that have no allow-list of their own.
+func PremiumRange(n string) bool {
+	for _, p := range defaultGSMDeny {
+		if ok, _ := path.Match(p, n); ok {
+			return true
+		}
+	}
+	return false
+}
