@@ -3,6 +3,7 @@ package netctl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"edgebox/api/netapi"
 	"edgebox/internal/clock"
 	"edgebox/internal/localapi"
+	"edgebox/internal/version"
 )
 
 // timeSync keeps the box's clock on system.ntp (else on the NTP servers
@@ -24,10 +26,13 @@ import (
 // wizard's "check the NTP servers" led nowhere, and a box with a flat RTC
 // stayed in the past (its VPN refusing the server's certificate).
 type timeSync struct {
-	log  *slog.Logger
-	now  func() time.Time
-	set  func(time.Time) error // steps the clock (clock.Set with the RTC)
-	kick chan struct{}
+	log *slog.Logger
+	now func() time.Time
+	set func(time.Time) error // steps the clock (clock.Set with the RTC)
+	// built is the running firmware's build time: no answer sets the
+	// clock before it (clock.Plausible).
+	built func() time.Time
+	kick  chan struct{}
 
 	mu      sync.Mutex
 	servers []string
@@ -47,7 +52,7 @@ const (
 )
 
 func newTimeSync(servers []string, log *slog.Logger) *timeSync {
-	return &timeSync{log: log, now: time.Now, kick: make(chan struct{}, 1), servers: slices.Clone(servers),
+	return &timeSync{log: log, now: time.Now, kick: make(chan struct{}, 1), servers: slices.Clone(servers), built: version.Built,
 		set: func(t time.Time) error { return clock.Set(t, clock.RTC) }}
 }
 
@@ -141,6 +146,15 @@ func (ts *timeSync) syncOnce(ctx context.Context) error {
 		qctx, cancel := context.WithTimeout(ctx, ntpTimeout)
 		a, err := queryNTP(qctx, srv, ts.now)
 		cancel()
+		if err == nil {
+			// A time no right clock shows (before the firmware's build,
+			// after 2100) is refused: a DHCP server's NTP or anyone on the
+			// path could otherwise set the box years back, making expired
+			// tokens and certificates valid, and the RTC would keep it.
+			if perr := clock.Plausible(ts.now().Add(a.Offset), ts.built()); perr != nil {
+				err = fmt.Errorf("NTP server %s: %w", srv, perr)
+			}
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
