@@ -50,6 +50,13 @@ type amiFails struct {
 // address is locked out for once it reached the limit.
 const amiLockout = 10 * time.Minute
 
+// amiFailsMax bounds the sources whose failures below the limit are
+// remembered; amiFailsHard the locked-out ones.
+const (
+	amiFailsMax  = 4096
+	amiFailsHard = 65536
+)
+
 func startAMI(b *smsBridge, cfg config.GSMAMI, log *slog.Logger) (*amiServer, error) {
 	a := &amiServer{b: b, cfg: cfg, log: log, sessions: map[*amiSession]struct{}{}, fails: map[netip.Addr]*amiFails{}}
 	a.ctx, a.cancel = context.WithCancel(b.ctx)
@@ -208,18 +215,22 @@ func (a *amiServer) login(src netip.Addr, user, secret string) bool {
 	if limit == 0 {
 		limit = 5
 	}
+	// An IPv6 /64 is one source (a subscriber takes a new address per
+	// guess otherwise). The lock is held from the check to the count, so
+	// parallel connections cannot all pass the check before one failure
+	// is counted; the comparisons are cheap.
+	key := sourceKey(src)
 	a.mu.Lock()
-	f := a.fails[src]
+	defer a.mu.Unlock()
+	f := a.fails[key]
 	if f != nil && now.After(f.until) && now.Sub(f.first) > amiLockout {
-		delete(a.fails, src)
+		delete(a.fails, key)
 		f = nil
 	}
 	if f != nil && now.Before(f.until) {
-		a.mu.Unlock()
 		a.log.Warn("AMI login refused: too many failures from this address", "src", src, "until", f.until.Format(time.RFC3339))
 		return false
 	}
-	a.mu.Unlock()
 	ok := false
 	for _, u := range a.cfg.Users {
 		// compare every user's secret, so timing tells nothing
@@ -231,15 +242,12 @@ func (a *amiServer) login(src netip.Addr, user, secret string) bool {
 	if ok {
 		return true
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.fails) > 4096 {
-		clear(a.fails)
+	if f == nil && len(a.fails) >= amiFailsMax {
+		a.sweepFailsLocked(now, limit)
 	}
-	f = a.fails[src]
 	if f == nil {
 		f = &amiFails{first: now}
-		a.fails[src] = f
+		a.fails[key] = f
 	}
 	f.n++
 	if f.n >= limit {
@@ -249,6 +257,30 @@ func (a *amiServer) login(src netip.Addr, user, secret string) bool {
 		a.log.Info("AMI login failed", "src", src, "user", user)
 	}
 	return false
+}
+
+// sweepFailsLocked makes room in a full failure table: expired entries
+// go, then those below the limit; sources locked out stay locked (before,
+// the table was cleared whole, and a locked-out guesser only had to fail
+// from 4096 other addresses to go on). Only a table of amiFailsHard
+// lock-outs, each bought with limit failures, is cleared. a.mu is held.
+func (a *amiServer) sweepFailsLocked(now time.Time, limit int) {
+	for k, f := range a.fails {
+		if now.After(f.until) && now.Sub(f.first) > amiLockout {
+			delete(a.fails, k)
+		}
+	}
+	if len(a.fails) < amiFailsMax {
+		return
+	}
+	for k, f := range a.fails {
+		if f.n < limit {
+			delete(a.fails, k)
+		}
+	}
+	if len(a.fails) >= amiFailsHard {
+		clear(a.fails)
+	}
 }
 
 // command runs one smscommand.
