@@ -11,9 +11,17 @@ import "time"
 // check says: that clock is wrong) gets its full life again from the
 // first look under a right one. Not the firmware's build time as the
 // floor: every update would then renew the life of every older token.
+// A token made under a clock ahead (stepped years forward, then set
+// right) is moved back the same way: it would otherwise live until the
+// wrong year.
 
 // clockFloor is the earliest time a right clock can show.
 var clockFloor = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// clockAheadSlack is how far ahead of now a token's making may lie before
+// it counts as made under a clock ahead (small steps back are no reason
+// to rewrite the file).
+const clockAheadSlack = time.Hour
 
 // rebaseWrongClockLocked moves the times of tokens made under a wrong
 // clock to now, keeping their lifetime, and stores the change. a.mu is held.
@@ -26,7 +34,7 @@ func (a *Accounts) rebaseWrongClockLocked(now time.Time) {
 	d.Tokens = nil
 	changed := false
 	for _, t := range a.data.Tokens {
-		if t.Created.Before(floor) {
+		if t.Created.Before(floor) || t.Created.After(now.Add(clockAheadSlack)) {
 			life := t.expires().Sub(t.Created)
 			t.Created = now.UTC().Truncate(time.Second)
 			t.Expires = t.Created.Add(life)
