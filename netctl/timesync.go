@@ -38,6 +38,10 @@ type timeSync struct {
 	servers []string
 	uplink  []string // the active uplink's DHCP NTP servers (option 42)
 	st      TimeSyncStatus
+
+	hadSync bool          // a sync succeeded since start or the last change of servers
+	pending time.Duration // a large step waiting for confirmation
+	agreed  int           // answers in a row that agreed on pending
 }
 
 // TimeSyncStatus is GET /v1/time on netctl's socket.
@@ -49,6 +53,14 @@ const (
 	ntpRetry    = 10 * time.Second
 	ntpRetryMax = 10 * time.Minute
 	ntpTimeout  = 3 * time.Second
+
+	// After a sync, a step of more than ntpMaxChange is taken only when
+	// ntpConfirm answers in a row agree on it within ntpAgree: plain NTP
+	// is not authenticated, and one answer from a moment on the path
+	// should not expire every token at once, nor bring expired ones back.
+	ntpMaxChange = 1000 * time.Second
+	ntpConfirm   = 3
+	ntpAgree     = 2 * time.Second
 )
 
 func newTimeSync(servers []string, log *slog.Logger) *timeSync {
@@ -61,6 +73,9 @@ func (ts *timeSync) SetServers(servers []string) {
 	ts.mu.Lock()
 	same := slices.Equal(ts.servers, servers)
 	ts.servers = slices.Clone(servers)
+	if !same {
+		ts.hadSync = false // the admin's new servers may step as far as they need
+	}
 	ts.mu.Unlock()
 	if !same {
 		ts.Kick()
@@ -173,6 +188,9 @@ func (ts *timeSync) syncOnce(ctx context.Context) error {
 
 // apply steps the clock when it is off by more than ntpStep.
 func (ts *timeSync) apply(a ntpAnswer) error {
+	if err := ts.confirmLargeStep(a); err != nil {
+		return err
+	}
 	stepped := false
 	var err error
 	if a.Offset > ntpStep || a.Offset < -ntpStep {
@@ -194,8 +212,36 @@ func (ts *timeSync) apply(a ntpAnswer) error {
 		ts.log.Error("NTP: the clock could not be set", "err", err)
 		return err
 	}
+	ts.hadSync = true
 	ts.st = TimeSyncStatus{Synced: true, Server: a.Server, LastSync: ts.now(), OffsetMS: a.Offset.Milliseconds(), Stepped: stepped}
 	return nil
+}
+
+// confirmLargeStep refuses a step of more than ntpMaxChange after a sync
+// until ntpConfirm answers in a row agree on it (within ntpAgree): a
+// moment on the path cannot move a clock that was right, while a real
+// correction (or a first sync that was wrong) is taken within a minute.
+func (ts *timeSync) confirmLargeStep(a ntpAnswer) error {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if !ts.hadSync || (a.Offset <= ntpMaxChange && a.Offset >= -ntpMaxChange) {
+		ts.agreed = 0
+		return nil
+	}
+	if d := a.Offset - ts.pending; ts.agreed > 0 && d <= ntpAgree && d >= -ntpAgree {
+		ts.agreed++
+	} else {
+		ts.pending, ts.agreed = a.Offset, 1
+	}
+	if ts.agreed >= ntpConfirm {
+		ts.agreed = 0
+		return nil
+	}
+	err := fmt.Errorf("NTP server %s: asks to step the clock by %v after it was set; taken when %d answers in a row agree (%d so far)",
+		a.Server, a.Offset.Round(time.Second), ntpConfirm, ts.agreed)
+	ts.st.Synced, ts.st.LastError = false, err.Error()
+	ts.log.Warn("NTP: large step not taken yet", "server", a.Server, "offset", a.Offset.Round(time.Second), "agreeing", ts.agreed)
+	return err
 }
 
 func (ts *timeSync) handleStatus(w http.ResponseWriter, _ *http.Request) {
