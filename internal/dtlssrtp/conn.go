@@ -27,7 +27,7 @@ type Conn struct {
 	// are queued
 	src packetSource
 	// sessions by peer address: read per packet without a lock
-	sessions sync.Map // netip.AddrPort -> *Session
+	sessions sessionTable
 
 	rc syscall.RawConn // of out
 
@@ -223,7 +223,7 @@ func (c *Conn) claim(pkt []byte, from netip.AddrPort, out *udpbatch.Multi) bool 
 	// RFC 7983 demultiplexing by the first byte
 	switch b0 := pkt[0]; {
 	case b0 >= 128 && b0 <= 191:
-		if s, ok := c.sessions.Load(unmap(from)); ok && s.(*Session).receive(pkt, out) {
+		if s, ok := c.sessions.load(unmap(from)); ok && s.receive(pkt, out) {
 			return true
 		}
 	case b0 >= 20 && b0 <= 63:

@@ -433,7 +433,7 @@ func TestSessionFollowsPeerMove(t *testing.T) {
 	if _, err := moved.Read(buf); err != nil {
 		t.Fatalf("nothing sent to the new address: %v", err)
 	}
-	if _, ok := p.server.sessions.Load(p.clientAddr); ok {
+	if _, ok := p.server.sessions.load(p.clientAddr); ok {
 		t.Fatal("the old address still leads to the session")
 	}
 }

@@ -59,7 +59,7 @@ func (c *Conn) NewSession(peer netip.AddrPort, keys Keys) (*Session, error) {
 	s := &Session{conn: c, remote: remote, local: local}
 	peer = unmap(peer)
 	s.peer.Store(&peer)
-	c.sessions.Store(peer, s)
+	c.sessions.store(peer, s)
 	return s, nil
 }
 
@@ -249,8 +249,8 @@ func (s *Session) SetPeer(peer netip.AddrPort) {
 	if *old == peer {
 		return
 	}
-	s.conn.sessions.Store(peer, s)
-	s.conn.sessions.CompareAndDelete(*old, s)
+	s.conn.sessions.store(peer, s)
+	s.conn.sessions.compareAndDelete(*old, s)
 }
 
 // Close gives the peer's packets back to pion and stops WriteRTP.
@@ -260,5 +260,5 @@ func (s *Session) Close() {
 	s.mu.Unlock()
 	s.ssrc.Store(0)
 	s.anyRTP.Store(false)
-	s.conn.sessions.CompareAndDelete(*s.peer.Load(), s)
+	s.conn.sessions.compareAndDelete(*s.peer.Load(), s)
 }
