@@ -60,13 +60,22 @@ func readLeases(file string, log *slog.Logger) []netapi.LANLease {
 	return ls
 }
 
+// listenLANDHCP opens a LAN port's DHCP socket (tests replace it).
+var listenLANDHCP = func(iface string, addr *net.UDPAddr) (net.PacketConn, error) {
+	c, err := server4.NewIPv4UDPConn(iface, addr)
+	if err != nil {
+		return nil, err // not a nil *UDPConn in an interface
+	}
+	return c, nil
+}
+
 func startLANDHCP(key, iface string, pool *leasePool, dir string, dns *lanDNS, log *slog.Logger) (*lanDHCP, error) {
 	l := &lanDHCP{key: key, file: leaseFile(dir, iface), pool: pool, dns: dns, log: log, done: make(chan struct{})}
 	pool.load(readLeases(l.file, log), time.Now())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("LAN DHCP on %s: %w", iface, err)
 	}
-	conn, err := server4.NewIPv4UDPConn(iface, &net.UDPAddr{Port: dhcpv4.ServerPort})
+	conn, err := listenLANDHCP(iface, &net.UDPAddr{Port: dhcpv4.ServerPort})
 	if err != nil {
 		return nil, fmt.Errorf("LAN DHCP on %s: %w", iface, err)
 	}
@@ -198,6 +207,7 @@ func (s *Service) syncLANDHCPLocked() {
 			continue
 		}
 		s.lanDHCP[iface] = l
+		go s.retryWhenStopped(iface, l)
 	}
 	for iface, l := range s.lanDHCP {
 		if !want[iface] {

@@ -48,6 +48,20 @@ func (s *Service) retryLANDHCPLocked() {
 	})
 }
 
+// retryWhenStopped schedules a retry when l's loop ends by itself (a read
+// error) while it is still the port's server: a server stopped by netctl
+// (a LAN change, netctl stopping) is no longer in s.lanDHCP by then.
+// Before, only a sync noticed a stopped server, and none came until the
+// next LAN change, though the status said it is started again.
+func (s *Service) retryWhenStopped(iface string, l *lanDHCP) {
+	<-l.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lanDHCP[iface] == l {
+		s.retryLANDHCPLocked()
+	}
+}
+
 // lanStatusLocked is the LAN ports with their DHCP servers. s.mu is held.
 func (s *Service) lanStatusLocked() []netapi.LANStatus {
 	st := slices.Clone(s.lan)
