@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -33,6 +34,7 @@ type amiServer struct {
 	mu       sync.Mutex
 	sessions map[*amiSession]struct{}
 	fails    map[netip.Addr]*amiFails
+	pending  pendingSockets // connections not logged in yet
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -122,6 +124,21 @@ func (a *amiServer) session(c net.Conn) {
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		src = ta.AddrPort().Addr().Unmap()
 	}
+	// Connections waiting for a login are capped per source and in all,
+	// as the portal's sockets without a token are: each holds a
+	// descriptor for the login window, and the gateway's descriptors
+	// serve the calls too.
+	if err := a.pending.acquire(src); err != nil {
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(c, "Response: Error\r\nMessage: "+err.Error()+"\r\n\r\n")
+		return
+	}
+	pending := true
+	defer func() {
+		if pending {
+			a.pending.release(src)
+		}
+	}()
 	done := make(chan struct{})
 	defer close(done)
 	w := bufio.NewWriter(c)
@@ -172,6 +189,10 @@ func (a *amiServer) session(c net.Conn) {
 		case action == "login":
 			if a.login(src, msg["username"], msg["secret"]) {
 				s.user = msg["username"]
+				if pending {
+					a.pending.release(src)
+					pending = false
+				}
 				a.mu.Lock()
 				a.sessions[s] = struct{}{}
 				a.mu.Unlock()
@@ -400,15 +421,25 @@ func readAMIMessage(r *bufio.Reader) (map[string]string, error) {
 	msg := map[string]string{}
 	size := 0
 	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return nil, err
+		// ReadSlice, not ReadString: a line is refused once it passes
+		// the bound, not after it ended (a line without end grew in
+		// memory for as long as the peer sent it).
+		var lb []byte
+		for {
+			part, err := r.ReadSlice('\n')
+			size += len(part)
+			if size > maxAMIMessage {
+				return nil, errors.New("AMI message too long")
+			}
+			lb = append(lb, part...)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				return nil, err
+			}
 		}
-		size += len(line)
-		if size > maxAMIMessage {
-			return nil, errors.New("AMI message too long")
-		}
-		line = strings.TrimRight(line, "\r\n")
+		line := strings.TrimRight(string(lb), "\r\n")
 		if line == "" {
 			if len(msg) == 0 {
 				continue

@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"bufio"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"edgebox/internal/config"
 )
@@ -55,5 +58,91 @@ func TestSec4AMILockoutSurvivesAFullTable(t *testing.T) {
 	}
 	if len(a.fails) > amiFailsMax+1 {
 		t.Fatalf("failure table holds %d sources, want at most about %d", len(a.fails), amiFailsMax)
+	}
+}
+
+// endless is a peer that sends one line without end, counting what was
+// read of it; it gives up at limit (the test's bound, not the server's).
+type endless struct{ n, limit int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	if e.n >= e.limit {
+		return 0, io.ErrUnexpectedEOF
+	}
+	for i := range p {
+		p[i] = 'A'
+	}
+	e.n += len(p)
+	return len(p), nil
+}
+
+// TestSec4AMILongLineBounded: the 64 KiB bound of a manager message was
+// checked after a whole line was read: a line without a newline (any host
+// that reaches the port, before logging in) grew in memory for as long as
+// it was sent, gigabytes within the login window. It must be refused
+// once it passes the bound.
+func TestSec4AMILongLineBounded(t *testing.T) {
+	e := &endless{limit: 64 << 20}
+	_, err := readAMIMessage(bufio.NewReaderSize(e, 4096))
+	if err == nil {
+		t.Fatal("an endless line was taken as a message")
+	}
+	if e.n > 2*maxAMIMessage {
+		t.Fatalf("read %d bytes of one line before refusing it (%v), want at most about %d", e.n, err, maxAMIMessage)
+	}
+}
+
+// TestSec4AMIConnectionsBeforeLoginCapped: each connection that had not
+// logged in was kept for the 30 s login window, as many as a host opened:
+// one LAN host could take every descriptor of the gateway (portal, SIP,
+// calls) by opening a few thousand. At most maxPendingPerSource may wait
+// for a login per source; the others are told and closed at once.
+func TestSec4AMIConnectionsBeforeLoginCapped(t *testing.T) {
+	a := newLoginOnlyAMI()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go a.session(c)
+		}
+	}()
+	const n = 3 * maxPendingPerSource
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	deadline := time.Now().Add(2 * time.Second) // well inside the 30 s login window
+	eof := make(chan bool, n)
+	for _, c := range conns {
+		c.SetReadDeadline(deadline)
+		go func() {
+			_, err := io.ReadAll(c)
+			eof <- err == nil // EOF: the box closed it
+		}()
+	}
+	closed := 0
+	for range n {
+		if <-eof {
+			closed++
+		}
+	}
+	if closed < n-maxPendingPerSource {
+		t.Fatalf("%d of %d connections without a login from one address were closed, want at least %d", closed, n, n-maxPendingPerSource)
 	}
 }
