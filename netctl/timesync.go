@@ -218,13 +218,16 @@ func (ts *timeSync) apply(a ntpAnswer) error {
 }
 
 // confirmLargeStep refuses a step of more than ntpMaxChange after a sync
-// until ntpConfirm answers in a row agree on it (within ntpAgree): a
+// (or back, before one) until ntpConfirm answers in a row agree on it (within ntpAgree): a
 // moment on the path cannot move a clock that was right, while a real
 // correction (or a first sync that was wrong) is taken within a minute.
 func (ts *timeSync) confirmLargeStep(a ntpAnswer) error {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	if !ts.hadSync || (a.Offset <= ntpMaxChange && a.Offset >= -ntpMaxChange) {
+	// A first sync may step forward as far as it needs (a flat RTC is
+	// behind); back only as a sync may later: a clock going back brings
+	// expired tokens back.
+	if (!ts.hadSync && a.Offset >= 0) || (a.Offset <= ntpMaxChange && a.Offset >= -ntpMaxChange) {
 		ts.agreed = 0
 		return nil
 	}

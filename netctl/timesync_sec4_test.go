@@ -81,3 +81,26 @@ func TestSec4NTPOneAnswerCannotJump(t *testing.T) {
 		t.Fatalf("%d agreeing answers did not set the clock: err %v", ntpConfirm, err)
 	}
 }
+
+// TestSec4NTPFirstAnswerCannotStepBack: at boot the board's clock is
+// mostly right (or behind, when the RTC is flat); one answer on the
+// path stepped it back half a year on the first sync, and every API token
+// that had expired since was valid again (web keeps expired tokens until
+// a new one is made). A first sync may step forward freely; a large step
+// back needs ntpConfirm agreeing answers, as after a sync.
+func TestSec4NTPFirstAnswerCannotStepBack(t *testing.T) {
+	addr := spoofNTP(t, func() time.Time { return time.Now().Add(-183 * 24 * time.Hour) })
+	ts := newTimeSync([]string{addr}, slog.New(slog.DiscardHandler))
+	var setTo time.Time
+	ts.set = func(t time.Time) error { setTo = t; return nil }
+	ts.syncOnce(context.Background())
+	if !setTo.IsZero() {
+		t.Fatalf("the first answer, half a year back, set the clock to %v", setTo)
+	}
+	for i := 2; i <= ntpConfirm; i++ {
+		ts.syncOnce(context.Background())
+	}
+	if setTo.IsZero() {
+		t.Fatalf("%d agreeing answers did not step the clock back", ntpConfirm)
+	}
+}
