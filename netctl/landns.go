@@ -1,7 +1,9 @@
 package netctl
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -174,7 +176,15 @@ func (d *lanDNS) forward(q []byte) []byte {
 	return servfail(q)
 }
 
+// exchangeUDP asks server q under an ID of the box's own and takes only a
+// reply with that ID to the same question, handing it back under q's ID:
+// the LAN client's ID is often predictable (small devices count up), and
+// with it someone flooding the uplink with answers had only the source
+// port to hit.
 func exchangeUDP(ctx context.Context, server netip.Addr, q []byte) ([]byte, error) {
+	if len(q) < 12 {
+		return nil, errors.New("DNS query too short")
+	}
 	var dl net.Dialer
 	c, err := dl.DialContext(ctx, "udp", netip.AddrPortFrom(server, 53).String())
 	if err != nil {
@@ -184,7 +194,9 @@ func exchangeUDP(ctx context.Context, server netip.Addr, q []byte) ([]byte, erro
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
-	if _, err := c.Write(q); err != nil {
+	out := bytes.Clone(q)
+	rand.Read(out[:2])
+	if _, err := c.Write(out); err != nil {
 		return nil, err
 	}
 	buf := make([]byte, 4096)
@@ -193,10 +205,29 @@ func exchangeUDP(ctx context.Context, server netip.Addr, q []byte) ([]byte, erro
 		if err != nil {
 			return nil, err
 		}
-		if n >= 2 && len(q) >= 2 && buf[0] == q[0] && buf[1] == q[1] { // same ID
-			return buf[:n], nil
+		if n >= 12 && buf[0] == out[0] && buf[1] == out[1] && sameQuestion(q, buf[:n]) {
+			reply := bytes.Clone(buf[:n])
+			reply[0], reply[1] = q[0], q[1]
+			return reply, nil
 		}
 	}
+}
+
+// sameQuestion reports whether reply answers query's first question.
+func sameQuestion(query, reply []byte) bool {
+	var pq, pr dnsmessage.Parser
+	if _, err := pq.Start(query); err != nil {
+		return false
+	}
+	qq, err := pq.Question()
+	if err != nil {
+		return false
+	}
+	if _, err := pr.Start(reply); err != nil {
+		return false
+	}
+	rq, err := pr.Question()
+	return err == nil && rq.Type == qq.Type && rq.Class == qq.Class && strings.EqualFold(rq.Name.String(), qq.Name.String())
 }
 
 // servfail is the answer when no upstream server answered.
