@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
-	"time"
 
 	"edgebox/internal/udpbatch"
 )
@@ -55,8 +54,6 @@ type pbxSender struct {
 	paused  bool
 	teClock uint32
 	stats   *streamStats
-	// RTCP sender report state
-	lastSent time.Time
 }
 
 // relay sends one browser RTP packet (pkt is modified) to the PBX.
@@ -87,7 +84,6 @@ func (s *pbxSender) relayVia(pkt []byte, batch *udpbatch.Multi) error {
 	binary.BigEndian.PutUint32(pkt[4:8], ts)
 	binary.BigEndian.PutUint32(pkt[8:12], s.ssrc)
 	remote := s.remote
-	s.lastSent = time.Now()
 	s.mu.Unlock()
 	if !remote.IsValid() {
 		return nil
