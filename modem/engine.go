@@ -386,7 +386,7 @@ func (e *Engine) settle(ctx context.Context) int {
 				e.urcLine(line)
 				continue
 			}
-			e.log.Debug("stray line dropped while synchronising", "line", line)
+			e.log.Debug("stray line dropped while synchronising", "line", RedactAT(line))
 			stray++
 			quiet.Reset(syncQuiet)
 		}
@@ -699,7 +699,7 @@ func (e *Engine) lineWhileIdle(ev readEvent, afterAnswer bool) {
 		// OK or an error with no command out is an answer out of step
 		// (sent twice, or late): the next command first settles. NO
 		// CARRIER, BUSY, CONNECT and the like are call progress: URCs.
-		e.log.Debug("stray final result while idle", "line", line)
+		e.log.Debug("stray final result while idle", "line", RedactAT(line))
 		e.unsynced = true
 		e.repeats = e.repeats || afterAnswer
 		return
@@ -710,7 +710,7 @@ func (e *Engine) lineWhileIdle(ev readEvent, afterAnswer bool) {
 		// its copied final. Other lines stay URCs, known or not; a
 		// known URC that reads like the answer (^HCSQ) is published
 		// (its copy's final still marks the port out of step).
-		e.log.Debug("stray line right after an answer", "line", line)
+		e.log.Debug("stray line right after an answer", "line", RedactAT(line))
 		e.unsynced = true
 		e.repeats = true
 		return
@@ -827,7 +827,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			if !ok {
 				continue
 			}
-			e.log.Debug("rx", "cmd", commandName(req.cmd), "line", line)
+			e.log.Debug("rx", "cmd", commandName(req.cmd), "line", RedactAT(line))
 			if !echoSeen && len(resp.Lines) == 0 && strings.EqualFold(line, req.cmd) {
 				echoSeen = true
 				if e.echoOff {
