@@ -1,6 +1,10 @@
 package web
 
-import "time"
+import (
+	"time"
+
+	"edgebox/internal/clock"
+)
 
 // A box may start with its clock years behind (a flat RTC) and be set
 // right later, by NTP or from the installer's phone. API tokens carry
@@ -15,8 +19,9 @@ import "time"
 // right) is moved back the same way: it would otherwise live until the
 // wrong year.
 
-// clockFloor is the earliest time a right clock can show.
-var clockFloor = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+// clockFloor is the earliest time a right clock can show (the NTP
+// client's floor too).
+var clockFloor = clock.Floor
 
 // clockAheadSlack is how far ahead of now a token's making may lie before
 // it counts as made under a clock ahead (small steps back are no reason
