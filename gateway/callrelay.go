@@ -144,7 +144,7 @@ func (r *fromPBX) packet(pkt []byte, from netip.AddrPort) {
 		return
 	}
 	seq, ts := rtpSeqTS(pkt)
-	now := time.Now()
+	now := leg.poller.arrival()
 	leg.recv.countReceived(n, seq, ts, now)
 	if r.audio && isTE && n >= rtpHeaderLen+4 && pkt[rtpHeaderLen+1]&0x80 != 0 && (!r.haveEvent || ts != r.lastEventTS) {
 		// end of a DTMF event from the agent's side: tell the client too

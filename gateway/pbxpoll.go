@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"edgebox/internal/dtlssrtp"
 	"edgebox/internal/udpbatch"
 )
@@ -15,12 +17,30 @@ type pbxPoller struct {
 	// socket they belong to (poller goroutine only)
 	out     *udpbatch.Batch
 	outConn *dtlssrtp.Conn
+	// now is the round's arrival time, read at its first packet (a
+	// clock read per packet cost more than the relay's bookkeeping:
+	// BenchmarkRelayBookkeeping)
+	now time.Time
 }
 
 func newPBXPoller() *pbxPoller {
 	p := &pbxPoller{out: udpbatch.New(64, 1500+srtpOverhead)}
-	p.Poller = udpbatch.NewPoller(1500, p.flush)
+	p.Poller = udpbatch.NewPoller(1500, p.endRound)
 	return p
+}
+
+// arrival is when the round's packets arrived (poller goroutine only).
+func (p *pbxPoller) arrival() time.Time {
+	if p.now.IsZero() {
+		p.now = time.Now()
+	}
+	return p.now
+}
+
+// endRound sends the round's packets for browsers.
+func (p *pbxPoller) endRound() {
+	p.flush()
+	p.now = time.Time{}
 }
 
 // srtpOverhead is room for SRTP's authentication tag (and MKI).
