@@ -287,6 +287,15 @@ func (l *sipwsLeg) request(ctx context.Context, req *sip.Request) bool {
 // answers the request itself (401 challenge or 403) and returns false when
 // it does not hold.
 func (l *sipwsLeg) checkDigest(req *sip.Request) (callGrant, string, bool) {
+	// The socket stays open after a refusal (SIP answers 403 and goes
+	// on), so the refusal limiter is asked here too, not only when the
+	// socket opened: a source blocked meanwhile must not go on guessing.
+	if l.svc.portalLimit.blocked(l.src) {
+		l.svc.metrics.tokenRefusals.WithLabelValues("rate_limited").Inc()
+		l.respond(req, 403, "Forbidden", nil, sip.NewHeader("Warning", `399 edgebox "too many refused attempts from this address: wait a minute, then ask the portal for a new token"`))
+		l.conn.Close(websocket.StatusPolicyViolation, CloseRateLimited)
+		return callGrant{}, "", false
+	}
 	h := req.GetHeader("Authorization")
 	if h == nil {
 		h = req.GetHeader("Proxy-Authorization")
