@@ -117,11 +117,15 @@ func (h *webrtcHost) onSharedPort(pair *webrtc.ICECandidatePair) (netip.AddrPort
 
 // fromBrowserFast relays one decrypted browser audio packet to the PBX; it
 // runs on the ICE socket's reader goroutine and must not block. The send
-// is queued in out, the reader's batch, where it has one.
-func (c *call) fromBrowserFast(pkt []byte, out *udpbatch.Multi) {
+// is queued in out, the reader's batch, where it has one; at is when the
+// reader's receive batch arrived (zero: read the clock).
+func (c *call) fromBrowserFast(pkt []byte, out *udpbatch.Multi, at time.Time) {
+	if at.IsZero() {
+		at = time.Now()
+	}
 	seq, ts := rtpSeqTS(pkt)
 	c.recvMu.Lock()
-	c.browserIn.countReceived(len(pkt), seq, ts, time.Now())
+	c.browserIn.countReceived(len(pkt), seq, ts, at)
 	c.recvMu.Unlock()
 	c.pbx.send.relayVia(pkt, out)
 }

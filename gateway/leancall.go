@@ -229,7 +229,7 @@ func (l *leanLeg) failed(err error) {
 
 // fromBrowser is one decrypted packet of the browser's audio, on the
 // socket's reader goroutine; out is the reader's send batch.
-func (l *leanLeg) fromBrowser(pkt []byte, out *udpbatch.Multi) {
+func (l *leanLeg) fromBrowser(pkt []byte, out *udpbatch.Multi, at time.Time) {
 	if l.ssrcIn.Load() == 0 {
 		ssrc := binary.BigEndian.Uint32(pkt[8:12])
 		if l.ssrcIn.CompareAndSwap(0, ssrc) {
@@ -239,7 +239,7 @@ func (l *leanLeg) fromBrowser(pkt []byte, out *udpbatch.Multi) {
 			time.AfterFunc(0, l.endHandshake)
 		}
 	}
-	l.c.fromBrowserFast(pkt, out)
+	l.c.fromBrowserFast(pkt, out, at)
 }
 
 // endHandshake ends the finished handshake's goroutines, quietly.

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"edgebox/internal/udpbatch"
 
@@ -43,7 +44,7 @@ func benchColdSessions(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 		ssrc := uint32(0x1000 + i)
-		ss.ReceiveBatched(ssrc, func([]byte, *udpbatch.Multi) { got++ })
+		ss.ReceiveBatched(ssrc, func([]byte, *udpbatch.Multi, time.Time) { got++ })
 		senders[i] = cs
 		pkts[i] = rtpPacket(ssrc, 0, make([]byte, 160))
 	}
@@ -90,4 +91,76 @@ func randomKeys(b *testing.B) (client, server Keys) {
 	p := srtp.ProtectionProfileAeadAes128Gcm
 	return Keys{Profile: p, LocalKey: ck, LocalSalt: cs, RemoteKey: sk, RemoteSalt: ss},
 		Keys{Profile: p, LocalKey: sk, LocalSalt: ss, RemoteKey: ck, RemoteSalt: cs}
+}
+
+// BenchmarkColdSessionsBothWays is the gateway's two directions at once
+// on one Conn, as its two kinds of readers run them on two cores: one
+// goroutine seals each session's packets toward its peer (the PBX legs'
+// poller), another opens the peers' packets (the ICE port's reader).
+// cpu-ns/op is the two threads' CPU per packet (two packets per op).
+func BenchmarkColdSessionsBothWays(b *testing.B) {
+	const n = 1000
+	client, server := listen(b, 1), listen(b, 1)
+	var toPeer, fromPeer []*Session
+	from := make([]netip.AddrPort, n)
+	inPkts, outPkts := make([][]byte, n), make([][]byte, n)
+	got := 0
+	for i := range n {
+		ck, sk := randomKeys(b)
+		from[i] = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, byte(i >> 8), byte(i)}), uint16(10000+i))
+		cs, err := client.NewSession(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 1, byte(i >> 8), byte(i)}), 5000), ck)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss, err := server.NewSession(from[i], sk)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ssrc := uint32(0x1000 + i)
+		ss.ReceiveBatched(ssrc, func([]byte, *udpbatch.Multi, time.Time) { got++ })
+		fromPeer, toPeer = append(fromPeer, cs), append(toPeer, ss)
+		inPkts[i], outPkts[i] = rtpPacket(ssrc, 0, make([]byte, 160)), rtpPacket(ssrc+0x10000, 0, make([]byte, 160))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	sent := make(chan int64)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		cpu0 := threadCPU()
+		buf := make([]byte, 1500)
+		for op := range b.N {
+			i := op % n
+			pkt := outPkts[i]
+			seq := uint16(op / n)
+			pkt[2], pkt[3] = byte(seq>>8), byte(seq)
+			if _, _, err := toPeer[i].Seal(buf[:0], pkt); err != nil {
+				panic(err)
+			}
+		}
+		sent <- threadCPU() - cpu0
+	}()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	buf := make([]byte, 1500)
+	for op := range b.N {
+		i := op % n
+		pkt := inPkts[i]
+		seq := uint16(op / n)
+		pkt[2], pkt[3] = byte(seq>>8), byte(seq)
+		enc, _, err := fromPeer[i].Seal(buf[:0], pkt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !server.claim(enc, from[i], nil) {
+			b.Fatal("packet not claimed")
+		}
+	}
+	cpu := threadCPU() - cpu0 + <-sent
+	b.ReportMetric(float64(cpu)/float64(2*b.N), "cpu-ns/pkt")
+	b.StopTimer()
+	if got != b.N {
+		b.Fatalf("%d of %d packets handled", got, b.N)
+	}
 }

@@ -180,9 +180,10 @@ func (c *Conn) readGroup(u *udpbatch.Socket) {
 		if err := u.Recv(b); err != nil {
 			return
 		}
+		at := time.Now() // the batch's arrival, for the handlers
 		for i := range b.N {
 			pkt, from := b.Packet(i)
-			c.deliverVia(pkt, from, out)
+			c.deliverVia(pkt, from, out, at)
 		}
 		out.Flush()
 	}
@@ -191,13 +192,13 @@ func (c *Conn) readGroup(u *udpbatch.Socket) {
 // deliver takes one received datagram: to its session, or queued for
 // pion (a copy: pkt is the reader's buffer).
 func (c *Conn) deliver(pkt []byte, from netip.AddrPort) {
-	c.deliverVia(pkt, from, nil)
+	c.deliverVia(pkt, from, nil, time.Time{})
 }
 
 // deliverVia is deliver where the sessions' handlers may queue their
-// sends in out (nil: they send at once).
-func (c *Conn) deliverVia(pkt []byte, from netip.AddrPort, out *udpbatch.Multi) {
-	if len(pkt) == 0 || c.claim(pkt, from, out) {
+// sends in out (nil: they send at once); at is when pkt arrived.
+func (c *Conn) deliverVia(pkt []byte, from netip.AddrPort, out *udpbatch.Multi, at time.Time) {
+	if len(pkt) == 0 || c.claimAt(pkt, from, out, at) {
 		return
 	}
 	select {
@@ -220,10 +221,16 @@ func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 // DTLS hellos; false leaves the packet to pion. out is the reader's send
 // batch for the session's handler (nil: none).
 func (c *Conn) claim(pkt []byte, from netip.AddrPort, out *udpbatch.Multi) bool {
+	return c.claimAt(pkt, from, out, time.Time{})
+}
+
+// claimAt is claim with the arrival time of pkt's receive batch for the
+// session's handler (zero: none).
+func (c *Conn) claimAt(pkt []byte, from netip.AddrPort, out *udpbatch.Multi, at time.Time) bool {
 	// RFC 7983 demultiplexing by the first byte
 	switch b0 := pkt[0]; {
 	case b0 >= 128 && b0 <= 191:
-		if s, ok := c.sessions.load(unmap(from)); ok && s.receive(pkt, out) {
+		if s, ok := c.sessions.load(unmap(from)); ok && s.receive(pkt, out, at) {
 			return true
 		}
 	case b0 >= 20 && b0 <= 63:

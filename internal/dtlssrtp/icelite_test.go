@@ -171,7 +171,7 @@ func FuzzDemux(f *testing.F) {
 	f.Cleanup(func() { relay.Close() })
 	out := udpbatch.NewMulti(4, 1500)
 	f.Cleanup(out.Close)
-	s.ReceiveBatched(0x1234, func(pkt []byte, out *udpbatch.Multi) {
+	s.ReceiveBatched(0x1234, func(pkt []byte, out *udpbatch.Multi, _ time.Time) {
 		if len(pkt) < 12 || pkt[0]>>6 != 2 {
 			panic("the session's handler got a packet that is not RTP")
 		}

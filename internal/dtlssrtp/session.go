@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"edgebox/internal/udpbatch"
 
@@ -68,14 +69,16 @@ func (c *Conn) NewSession(peer netip.AddrPort, keys Keys) (*Session, error) {
 // datagrams the handler sends on (udpbatch.Multi.Add), sent together at
 // the end of the reader's receive batch, so no latency is added; it is
 // nil where the reader has none (a Conn from NewConn or NewConnPolled):
-// send at once.
-type Handler func(pkt []byte, out *udpbatch.Multi)
+// send at once. at is when the receive batch arrived, read once per
+// batch (a clock read per packet cost as much as the relay's
+// bookkeeping); zero where the reader has no batches: read the clock.
+type Handler func(pkt []byte, out *udpbatch.Multi, at time.Time)
 
 // Receive takes the peer's RTP with ssrc off pion's path: every such
 // packet is decrypted in place and given to on, which runs on the
 // socket's reader goroutine, must not block and must not keep pkt.
 func (s *Session) Receive(ssrc uint32, on func(pkt []byte)) {
-	s.ReceiveBatched(ssrc, func(pkt []byte, _ *udpbatch.Multi) { on(pkt) })
+	s.ReceiveBatched(ssrc, func(pkt []byte, _ *udpbatch.Multi, _ time.Time) { on(pkt) })
 }
 
 // ReceiveBatched is Receive with a handler that may queue its sends.
@@ -88,7 +91,7 @@ func (s *Session) ReceiveBatched(ssrc uint32, on Handler) {
 // SSRC: for a lean call, where no pion stack exists and the peer sends
 // one stream (its audio), whose SSRC the box learns from its packets.
 func (s *Session) ReceiveAny(on func(pkt []byte)) {
-	s.ReceiveAnyBatched(func(pkt []byte, _ *udpbatch.Multi) { on(pkt) })
+	s.ReceiveAnyBatched(func(pkt []byte, _ *udpbatch.Multi, _ time.Time) { on(pkt) })
 }
 
 // ReceiveAnyBatched is ReceiveAny with a handler that may queue its sends.
@@ -123,8 +126,8 @@ func (s *Session) SetSendROC(ssrc, roc uint32) {
 }
 
 // receive handles pkt if it is the session's RTP; false leaves it to pion.
-// out is the reader's send batch, nil where it has none.
-func (s *Session) receive(pkt []byte, out *udpbatch.Multi) bool {
+// out is the reader's send batch, nil where it has none; at its arrival.
+func (s *Session) receive(pkt []byte, out *udpbatch.Multi, at time.Time) bool {
 	if len(pkt) >= 8 && pkt[1] >= 192 && pkt[1] <= 223 { // RTCP (RFC 5761 section 4)
 		return s.receiveRTCP(pkt)
 	}
@@ -140,7 +143,7 @@ func (s *Session) receive(pkt []byte, out *udpbatch.Multi) bool {
 		return true
 	}
 	s.conn.Fast.Add(1)
-	(*s.on.Load())(plain, out)
+	(*s.on.Load())(plain, out, at)
 	return true
 }
 
