@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 )
 
 // Timeouts of a call's setup.
@@ -41,6 +42,8 @@ type call struct {
 	sig   signaler
 	link  *clientLink    // the JSON protocol's client across its sockets (resume.go); set under svc.mu
 	cfg   config.Gateway // config when the call started: a reload does not touch it
+
+	reoffers *rate.Limiter // bounds the client's new offers (callrestart.go)
 
 	in     chan Message    // from the client; closed when the client is gone
 	pbxIn  chan pbxRequest // in-dialog requests from the PBX

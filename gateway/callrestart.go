@@ -1,6 +1,21 @@
 package gateway
 
-import "github.com/pion/webrtc/v4"
+import (
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
+)
+
+// A client restarts ICE when its network changes, a few times in a call;
+// each new offer costs a parse, an answer and an ICE restart. Past a
+// burst of reofferBurst, one every reofferEvery is taken (before, a
+// holder of one call token could send them as fast as the socket
+// carried them, for the call's whole life).
+const (
+	reofferBurst = 5
+	reofferEvery = 10 * time.Second
+)
 
 // clientReoffer takes a new offer from the client during the call: an ICE
 // restart after the client's network changed (Wi-Fi to mobile, usually on
@@ -9,6 +24,13 @@ import "github.com/pion/webrtc/v4"
 // trickle again, and the fast path follows the newly selected pair
 // (goFast's OnSelectedCandidatePairChange).
 func (c *call) clientReoffer(sdp string) {
+	if c.reoffers == nil {
+		c.reoffers = rate.NewLimiter(rate.Every(reofferEvery), reofferBurst)
+	}
+	if !c.reoffers.Allow() {
+		c.refuse(CodeState, "too many new offers in this call: the call goes on as it is; try again in a few seconds")
+		return
+	}
 	if c.leanReoffer(sdp) { // the lean stack answers it itself (leancall.go)
 		return
 	}
