@@ -93,15 +93,23 @@ func (s *streamStats) countReceived(n int, seq uint16, ts uint32, arrival time.T
 		}
 	}
 	expected := int64(s.maxSeq-s.baseSeq) + 1
-	s.lost.Store(max(0, expected-int64(s.received)))
+	// stored only when changed: a load is a plain read, a store a locked
+	// exchange, and loss and jitter mostly stay as they were
+	if l := max(0, expected-int64(s.received)); l != s.lost.Load() {
+		s.lost.Store(l)
+	}
 	s.extMax.Store(s.maxSeq)
 	arr := float64(arrival.UnixNano()) / 1e9 * s.clock
 	transit := arr - float64(ts)
 	if s.received > 1 {
 		d := math.Abs(transit - s.lastTransit)
 		s.jitter += (d - s.jitter) / 16
-		s.jitterMicros.Store(uint64(s.jitter / s.clock * 1e6))
-		s.jitterTS.Store(uint32(s.jitter))
+		if j := uint64(s.jitter / s.clock * 1e6); j != s.jitterMicros.Load() {
+			s.jitterMicros.Store(j)
+		}
+		if j := uint32(s.jitter); j != s.jitterTS.Load() {
+			s.jitterTS.Store(j)
+		}
 	}
 	s.lastTransit = transit
 }
