@@ -16,7 +16,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -68,17 +67,20 @@ func newWebRTCHost(m config.GatewayMedia, log *slog.Logger) (*webrtcHost, error)
 	h.leanICE = &dtlssrtp.Lite{}
 	h.fast.SetLite(h.leanICE)
 	h.reports = newReportClock()
-	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionlog.Factory(log).NewLogger("udpmux")})
-	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory(log)}
-	se.SetICEUDPMux(h.mux)
-	// One interface list for every call's ICE agent: without it pion
-	// dumps the kernel's interface table (netlink) for each call and
-	// keeps the copy. The shared port's candidates come from the mux.
-	ifs, err := stdnet.NewNet()
+	// One interface list for every call's ICE agent and the mux, read
+	// again at most once a second (icenet.go): without it pion dumps the
+	// kernel's interface table (netlink) for each call; with pion's own
+	// stdnet it keeps the list of the gateway's start for ever. The
+	// shared port's candidates come from the mux.
+	ifs, err := newLiveNet()
 	if err != nil {
-		h.close()
+		h.reports.close()
+		h.fast.Close()
 		return nil, fmt.Errorf("network interfaces: %w", err)
 	}
+	h.mux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: h.fast, Logger: pionlog.Factory(log).NewLogger("udpmux"), Net: ifs})
+	se := webrtc.SettingEngine{LoggerFactory: pionlog.Factory(log)}
+	se.SetICEUDPMux(h.mux)
 	se.SetNet(ifs)
 	// pion's DTLS tells the fast path each session's master secret; it
 	// stays in this process's memory, where pion keeps it anyway
