@@ -22,6 +22,9 @@ func (s *modemSession) connected(ctx context.Context) step {
 	}
 	up := s.upSince
 	r := m.watch(ctx, drv, s.events, pppExited, s.upSince)
+	// why the link ends, for a link that ends unexpectedly soon (a
+	// request queued while it dialled ends it at once)
+	m.log.Info("modem link ends", "why", r, "up", time.Since(up).Round(time.Millisecond))
 	if s.ppp {
 		m.pppDown()
 		if !s.endPPP() {
