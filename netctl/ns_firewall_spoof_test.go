@@ -3,7 +3,6 @@ package netctl_test
 import (
 	"net"
 	"testing"
-	"time"
 
 	"edgebox/internal/testenv"
 )
@@ -41,27 +40,9 @@ func TestNamespaceSpoofedLANSourceDropped(t *testing.T) {
 		if ns == "lan" {
 			h = r.lanNS
 		}
-		if err := testenv.DoInHandle(h, func() error {
-			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(lanHostAddr), Port: 5070}, &net.UDPAddr{IP: net.ParseIP(dst), Port: 5060})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_, err = c.Write([]byte("INVITE from " + ns))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		sendUDPFrom(t, h, lanHostAddr, dst, "INVITE from "+ns)
 	}
-	got := func() string {
-		buf := make([]byte, 100)
-		box.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, _, err := box.ReadFromUDP(buf)
-		if err != nil {
-			return ""
-		}
-		return string(buf[:n])
-	}
+	got := func() string { return readDatagram(box) }
 	send("wan", boxWANAddr)
 	if m := got(); m != "" {
 		t.Errorf("the box took %q from the WAN with the LAN host's address as source, want dropped", m)

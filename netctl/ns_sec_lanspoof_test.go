@@ -32,29 +32,8 @@ func TestNamespaceLANSpoofedSourceDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	send := func(src string) {
-		t.Helper()
-		if err := testenv.DoInHandle(r.lanNS, func() error {
-			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src), Port: 5070}, &net.UDPAddr{IP: net.ParseIP(lanBoxAddr), Port: 5060})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_, err = c.Write([]byte("MESSAGE from " + src))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := func() string {
-		buf := make([]byte, 100)
-		box.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, _, err := box.ReadFromUDP(buf)
-		if err != nil {
-			return ""
-		}
-		return string(buf[:n])
-	}
+	send := func(src string) { sendUDPFrom(t, r.lanNS, src, lanBoxAddr, "MESSAGE from "+src) }
+	got := func() string { return readDatagram(box) }
 	send(internetPBX)
 	if m := got(); m != "" {
 		t.Errorf("the box took %q from the LAN with %s as source, want dropped", m, internetPBX)

@@ -55,29 +55,8 @@ func TestNamespaceVPNSpoofedSourceDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer box.Close()
-	send := func(src string) {
-		t.Helper()
-		if err := testenv.DoInHandle(vpn, func() error {
-			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src), Port: 5070}, &net.UDPAddr{IP: net.ParseIP("10.8.0.1"), Port: 5060})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			_, err = c.Write([]byte("MESSAGE from " + src))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got := func() string {
-		buf := make([]byte, 100)
-		box.SetReadDeadline(time.Now().Add(2 * time.Second))
-		n, _, err := box.ReadFromUDP(buf)
-		if err != nil {
-			return ""
-		}
-		return string(buf[:n])
-	}
+	send := func(src string) { sendUDPFrom(t, vpn, src, "10.8.0.1", "MESSAGE from "+src) }
+	got := func() string { return readDatagram(box) }
 	for _, src := range []string{lanHostAddr, internetPBX} {
 		send(src)
 		if m := got(); m != "" {
