@@ -20,8 +20,9 @@ import (
 // stunServer answers STUN binding requests so clients behind NAT learn
 // their public address (RFC 5389). Nothing else is answered.
 type stunServer struct {
-	conn net.PacketConn
-	done chan struct{}
+	conn  net.PacketConn
+	limit *rateLimiter // answers per source: stunreflect.go
+	done  chan struct{}
 }
 
 func newSTUNServer(addr string) (*stunServer, error) {
@@ -29,7 +30,7 @@ func newSTUNServer(addr string) (*stunServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway.stun.listen: %w", err)
 	}
-	s := &stunServer{conn: conn, done: make(chan struct{})}
+	s := &stunServer{conn: conn, limit: newReflectionLimiter(), done: make(chan struct{})}
 	go s.serve()
 	return s, nil
 }
@@ -49,7 +50,7 @@ func (s *stunServer) serve() {
 			continue
 		}
 		req.Raw = append(req.Raw[:0], buf[:n]...)
-		if err := req.Decode(); err != nil || req.Type != stun.BindingRequest {
+		if err := req.Decode(); err != nil || req.Type != stun.BindingRequest || !s.limit.mayAnswer(from) {
 			continue
 		}
 		res.Reset()
@@ -105,7 +106,7 @@ func newTURNServer(c config.GatewayTURN, callLive func(tag string) bool, icePort
 			},
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn: conn,
+			PacketConn: &reflectionGuardConn{PacketConn: conn, limit: newReflectionLimiter()},
 			RelayAddressGenerator: &guardedRelayGenerator{
 				RelayAddressGeneratorStatic: turn.RelayAddressGeneratorStatic{RelayAddress: relayIP, Address: c.RelayAddress},
 				guard:                       guard,
