@@ -25,6 +25,7 @@ type registration struct {
 	mu     sync.Mutex
 	st     string
 	until  time.Time
+	lost   chan struct{} // the keepalive found the PBX forgot the box: register now (trunkalive.go)
 }
 
 func (r *registration) state() string {
@@ -53,7 +54,7 @@ func (s *Service) startRegistration(cfg config.Gateway) {
 		return
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	r := &registration{cancel: cancel, done: make(chan struct{}), st: "registering"}
+	r := &registration{cancel: cancel, done: make(chan struct{}), st: "registering", lost: make(chan struct{}, 1)}
 	s.mu.Lock()
 	s.reg = r
 	s.mu.Unlock()
@@ -84,6 +85,12 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 		r.set("off", time.Time{})
 		return
 	}
+	alive := make(chan struct{})
+	go func() {
+		defer close(alive)
+		s.trunkKeepalive(ctx, r, st, cfg, log)
+	}()
+	defer func() { <-alive }()
 	for {
 		got, err := st.registerAt(ctx, cfg, callID, &cseq, expires, &bound, log)
 		var wait time.Duration
@@ -112,6 +119,8 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 			continue
 		case <-st.moved:
 			continue // the uplink moved: bind the new address now
+		case <-r.lost:
+			continue // the PBX restarted or forgot the box: register now
 		}
 		break
 	}
