@@ -353,6 +353,12 @@ type session struct {
 	// needsLogin is the profile's auth-user-pass: only then can an
 	// AUTH_FAILED be about a password.
 	needsLogin bool
+	// hasToken: openvpn holds a session token the server pushed
+	// (auth-gen-token) and presents it instead of the password, so an
+	// AUTH_FAILED now refuses the token (the server restarted, or the
+	// token expired), not the stored login: openvpn drops it and logs in
+	// again with the password (asking for it again with auth-nocache).
+	hasToken bool
 	// holdUntil is when openvpn's hold is to be released: it asks for its
 	// connect-retry back-off in ">HOLD:Waiting for hold release:N".
 	holdUntil time.Time
@@ -726,7 +732,12 @@ func (m *Manager) handle(s *session, ev any, keyBad, authBad *bool) {
 		m.update(func(st *Status) { st.Detail = fmt.Sprintf("next attempt in %s", wait) })
 	case StateEvent:
 		s.reconnectBy = time.Time{} // openvpn is listening
+		if e.Name == "RECONNECTING" && strings.Contains(e.Detail, "auth-token") {
+			s.hasToken = false // openvpn dropped the refused token
+		}
 		m.onState(s, e)
+	case AuthTokenEvent:
+		s.hasToken = true
 	case ByteCountEvent:
 		m.update(func(st *Status) { st.BytesIn, st.BytesOut = e.In, e.Out })
 	case PasswordEvent:
@@ -870,6 +881,10 @@ func (m *Manager) releaseHold(s *session) {
 // login can have a wrong password; the server's reason, if it gave one,
 // is the cause, and openvpn's own DEPRECATED hint says what to change.
 func (m *Manager) authFailed(s *session, reason string, authBad *bool) {
+	if s.hasToken {
+		m.log.Info("the VPN server refused its session token (it restarted, or the token expired); logging in again with the stored login", "reason", reason)
+		return
+	}
 	msg := explainAuthFailed(reason, s.needsLogin, s.p.out.deprecated())
 	if s.needsLogin && !strings.Contains(strings.ToLower(reason), "cipher") {
 		m.log.Warn("the VPN server refused the login", "reason", reason)

@@ -27,6 +27,9 @@ type (
 	}
 	// ByteCountEvent is >BYTECOUNT: totals since the tunnel came up.
 	ByteCountEvent struct{ In, Out uint64 }
+	// AuthTokenEvent is >PASSWORD:Auth-Token: the server pushed a session
+	// token, which openvpn presents instead of the password from now on.
+	AuthTokenEvent struct{}
 	// PasswordEvent is >PASSWORD: a request or a verdict.
 	PasswordEvent struct {
 		// Need is true for a request, false for "Verification Failed".
@@ -140,7 +143,8 @@ func parseState(body string) (any, error) {
 
 // parsePassword reads "Need 'Private Key' password",
 // "Need 'Auth' username/password", "Verification Failed: 'Auth'" and
-// the like. Anything else (auth tokens) is dropped unread.
+// the like, and "Auth-Token:..." (a token the server pushed) without the
+// token. Anything else is dropped unread.
 func parsePassword(body string) (any, error) {
 	quoted := func(s string) (string, bool) {
 		a := strings.IndexByte(s, '\'')
@@ -160,6 +164,9 @@ func parsePassword(body string) (any, error) {
 			return nil, fmt.Errorf("management: bad PASSWORD request")
 		}
 		return PasswordEvent{Need: true, Type: t, UserPass: strings.Contains(body, "username/password")}, nil
+	case strings.HasPrefix(body, "Auth-Token:"):
+		// The token itself is a secret and is not kept.
+		return AuthTokenEvent{}, nil
 	case strings.HasPrefix(body, "Verification Failed"):
 		t, ok := quoted(body)
 		if !ok {

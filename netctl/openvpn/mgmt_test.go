@@ -24,7 +24,7 @@ func TestParseLine(t *testing.T) {
 		{">PASSWORD:Need 'Auth' username/password SC:1,Enter PIN", PasswordEvent{Need: true, Type: "Auth", UserPass: true}},
 		{">PASSWORD:Verification Failed: 'Private Key'", PasswordEvent{Type: "Private Key"}},
 		{">PASSWORD:Verification Failed: 'Auth'", PasswordEvent{Type: "Auth"}},
-		{">PASSWORD:Auth-Token:SECRETTOKEN", OtherEvent{Kind: "PASSWORD"}},
+		{">PASSWORD:Auth-Token:SECRETTOKEN", AuthTokenEvent{}}, // the token is not kept
 		{">FATAL:Cannot load inline certificate file", FatalEvent{Msg: "Cannot load inline certificate file"}},
 		{">HOLD:Waiting for hold release:0", HoldEvent{Msg: "Waiting for hold release:0"}},
 		{">LOG:1795635720,W,WARNING: Your certificate has expired!", LogEvent{Time: time.Unix(1795635720, 0), Flags: "W", Msg: "WARNING: Your certificate has expired!"}},
