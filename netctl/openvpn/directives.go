@@ -47,7 +47,7 @@ var allowed = map[string]argKind{
 	"auth": plain, "replay-window": plain, "mute-replay-warnings": plain,
 	// authentication (credentials are answered over the management interface)
 	"auth-user-pass": fileArg, "auth-nocache": plain, "auth-retry": plain,
-	"static-challenge": plain, "push-peer-info": plain,
+	"push-peer-info": plain,
 	// addresses and routes
 	"pull-filter": plain, "route-nopull": plain, "route": plain,
 	"route-ipv6": plain, "route-gateway": plain, "route-ipv6-gateway": plain,
@@ -116,6 +116,11 @@ func refusedWhy(name string) string {
 		// Old site-to-site set-ups (DD-WRT, MikroTik, OpenVPN 2.0
 		// "static key" how-tos): the line names no file to avoid.
 		return "static-key mode is not supported: one key for ever, no forward secrecy, and OpenVPN 2.7 removes it; ask the server's admin for a profile with certificates (TLS mode)"
+	case "static-challenge":
+		// Access Server, pfSense and OPNsense with TOTP export it: openvpn
+		// would send the server the stored password without a code, and
+		// the refusal would read as a wrong password for ever.
+		return "the VPN server asks for a one-time code (two-factor) at every connection, and the box connects on its own with no one to type it; ask the server's admin for an account or profile for this box without the one-time code (certificate, or username and password only)"
 	case "engine":
 		return "it loads an OpenSSL engine (a program library) into OpenVPN; hardware keys are not supported"
 	case "mlock", "nice", "suppress-timestamps":

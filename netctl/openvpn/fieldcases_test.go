@@ -33,6 +33,8 @@ type fieldEnv struct {
 	pki       *testPKI
 	ta        string
 	cert, key string
+	srv       *testServer // the running server, for after
+	m         *Manager    // the box's manager, for after
 }
 
 // dead is a server that is down, as the first of several remotes: routed
@@ -48,20 +50,25 @@ func (e fieldEnv) dead(t testing.TB) string {
 	return fmt.Sprintf("10.197.%d.77", e.tn.n)
 }
 
+// fieldCase is one profile shape: the server it meets and the upload.
+type fieldCase struct {
+	name   string
+	server func(t testing.TB, e fieldEnv) oldSrv
+	upload func(t *testing.T, e fieldEnv) ([]byte, string)
+	creds  Credentials
+	// wantImport: words of the refusal; else the tunnel must come up,
+	// or, with wantStatus, the status must say those words.
+	wantImport string
+	wantNotes  []string
+	wantStatus []string
+	after      func(t *testing.T, e fieldEnv)
+}
+
+// pass is the passphrase the shapes' encrypted keys use.
+const pass = "pässwort mit Leerzeichen"
+
 func TestFieldProfileShapes(t *testing.T) {
-	const pass = "pässwort mit Leerzeichen"
-	cases := []struct {
-		name   string
-		server func(t testing.TB, e fieldEnv) oldSrv
-		upload func(t *testing.T, e fieldEnv) ([]byte, string)
-		creds  Credentials
-		// wantImport: words of the refusal; else the tunnel must come up,
-		// or, with wantStatus, the status must say those words.
-		wantImport string
-		wantNotes  []string
-		wantStatus []string
-		after      func(t *testing.T, e fieldEnv)
-	}{
+	runFieldCases(t, []fieldCase{
 		{
 			// A Windows-edited profile: BOM, CRLF, comments with ; and
 			// #, a comment after a directive, trailing spaces and tabs,
@@ -425,7 +432,12 @@ func TestFieldProfileShapes(t *testing.T) {
 			},
 			wantNotes: []string{"tls-remote", "verify-x509-name vpn-gw name"},
 		},
-	}
+	})
+}
+
+// runFieldCases imports each shape and connects it to its real server
+// (or checks the refusal or the status words it wants).
+func runFieldCases(t *testing.T, cases []fieldCase) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -439,10 +451,11 @@ func TestFieldProfileShapes(t *testing.T) {
 			}
 			e := fieldEnv{tn: tn, pki: pki, ta: ta, cert: cert, key: key}
 			if c.wantImport == "" {
-				startOldServer(t, tn, pki, c.server(t, e))
+				e.srv = startOldServer(t, tn, pki, c.server(t, e))
 			}
 			data, name := c.upload(t, e)
 			m := newTestManager(t, tn, Options{})
+			e.m = m
 			info, err := m.ImportWithCredentials(bytes.NewReader(data), name, c.creds)
 			if c.wantImport != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantImport) {

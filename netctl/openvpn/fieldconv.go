@@ -15,6 +15,19 @@ func errTooLarge(name string) error {
 		path.Base(name), MaxProfileSize>>20)
 }
 
+// MaxRemotes bounds the servers (remote lines, in <connection> blocks
+// too) of one profile. openvpn 2.0-2.5 refused more than 64 connection
+// entries, so no profile an older server exported has more; and the box
+// gives a silent server 20 s (server-poll-timeout) before it tries the
+// next, so 64 already make a round of over 20 minutes.
+const MaxRemotes = 64
+
+// errTooManyRemotes says the bound and what to ask for instead.
+func errTooManyRemotes(name string, n int) error {
+	return fmt.Errorf("%s: the profile lists %d VPN servers (remote lines), and the box takes at most %d: it tries each silent server for 20 s, so a round through them all would take over %d minutes. Ask for a profile with the servers for this site (a provider's list of all its servers is not meant for one box)",
+		path.Base(name), n, MaxRemotes, n*20/60)
+}
+
 // Lines of field profiles that openvpn on the box cannot take as written
 // but whose meaning the box can keep: each is converted with a note, so an
 // installer with only a phone never has to edit the file.

@@ -83,6 +83,9 @@ func ParseProfile(data []byte, name string, files map[string][]byte) (*Profile, 
 	if !p.sawRemote {
 		return nil, fmt.Errorf("%s: no \"remote\" line: the profile does not say which server to connect to", name)
 	}
+	if n := len(p.prof.Info.Remotes); n > MaxRemotes {
+		return nil, errTooManyRemotes(name, n)
+	}
 	if !p.sawClient {
 		return nil, fmt.Errorf("%s: neither \"client\" nor \"tls-client\": this is not a client profile", name)
 	}
