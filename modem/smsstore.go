@@ -31,6 +31,9 @@ type smsStore struct {
 	// partsMaxAge is how long parts wait for the rest of their message;
 	// after that what arrived is stored with markers for what is missing.
 	partsMaxAge time.Duration
+	// received is each message file's arrival, for the bound
+	// (smsbound.go); nil until first needed
+	received map[string]time.Time
 }
 
 type storedPart struct {
@@ -69,12 +72,15 @@ func (st *smsStore) writeJSON(name string, v any) error {
 // storePDU stores a received PDU. It returns the message when one became
 // complete. A nil error means the PDU is safely on disk (even if it could
 // not be decoded: then it is kept raw as bad-*.pdu).
-func (st *smsStore) storePDU(pdu string) (*SMS, error) {
+func (st *smsStore) storePDU(pdu string) (_ *SMS, err error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	now := time.Now().UTC()
 	part, err := decodeDeliver(pdu)
 	if err != nil {
+		if st.badPDUsFullLocked() {
+			return nil, nil // enough kept for a human to look at
+		}
 		name := "bad-" + shortHash(pdu) + ".pdu"
 		if werr := atomicfile.WriteFile(filepath.Join(st.dir, name), []byte(pdu+"\n"), 0o600); werr != nil {
 			return nil, fmt.Errorf("SMS store: %w", werr)
@@ -92,7 +98,7 @@ func (st *smsStore) storePDU(pdu string) (*SMS, error) {
 			return nil, nil // stored before a crash; SIM copy not yet deleted
 		}
 		m := SMS{ID: id, From: part.From, Text: text, Time: part.Time, Received: now, Parts: 1}
-		if err := st.writeJSON(name, m); err != nil {
+		if err := st.writeMessageLocked(m); err != nil {
 			return nil, fmt.Errorf("SMS store: %w", err)
 		}
 		return &m, nil
@@ -104,6 +110,11 @@ func (st *smsStore) storePDU(pdu string) (*SMS, error) {
 		if err := st.writeJSON(pname, sp); err != nil {
 			return nil, fmt.Errorf("SMS store: %w", err)
 		}
+		defer func() {
+			if berr := st.boundPartsLocked(); berr != nil && err == nil {
+				err = fmt.Errorf("SMS store: %w", berr)
+			}
+		}()
 	}
 	// Complete?
 	parts := make([]inPart, part.Total)
@@ -129,7 +140,7 @@ func (st *smsStore) storePDU(pdu string) (*SMS, error) {
 	}
 	id := shortHash(pdus...)
 	m := SMS{ID: id, From: part.From, Text: text, Time: parts[0].Time, Received: now, Parts: part.Total}
-	if err := st.writeJSON("msg-"+id+".json", m); err != nil {
+	if err := st.writeMessageLocked(m); err != nil {
 		return nil, fmt.Errorf("SMS store: %w", err)
 	}
 	for i := 1; i <= part.Total; i++ {
@@ -142,15 +153,33 @@ func (st *smsStore) storePDU(pdu string) (*SMS, error) {
 func (st *smsStore) storeSent(m SMS) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.writeJSON("msg-"+m.ID+".json", m)
+	return st.writeMessageLocked(m)
 }
 
 // flushStaleLocked turns part groups older than partsMaxAge into
 // messages with "[part N missing]" markers, so nothing waits forever.
 func (st *smsStore) flushStaleLocked(now time.Time) error {
-	names, err := filepath.Glob(filepath.Join(st.dir, "part-*.json"))
+	groups, newest, err := st.partGroupsLocked()
 	if err != nil {
 		return err
+	}
+	for key, parts := range groups {
+		if now.Sub(newest[key]) < st.partsMaxAge {
+			continue
+		}
+		if err := st.flushGroupLocked(key, parts, newest[key]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// partGroupsLocked reads the waiting parts, grouped by message key, and
+// when each group's last part came.
+func (st *smsStore) partGroupsLocked() (map[string][]storedPart, map[string]time.Time, error) {
+	names, err := filepath.Glob(filepath.Join(st.dir, "part-*.json"))
+	if err != nil {
+		return nil, nil, err
 	}
 	groups := map[string][]storedPart{}
 	newest := map[string]time.Time{}
@@ -162,7 +191,7 @@ func (st *smsStore) flushStaleLocked(now time.Time) error {
 		}
 		b, err := os.ReadFile(n)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		var sp storedPart
 		if json.Unmarshal(b, &sp) != nil {
@@ -173,51 +202,52 @@ func (st *smsStore) flushStaleLocked(now time.Time) error {
 			newest[f[1]] = sp.Received
 		}
 	}
-	for key, parts := range groups {
-		if now.Sub(newest[key]) < st.partsMaxAge {
+	return groups, newest, nil
+}
+
+// flushGroupLocked stores what arrived of one group as a message, with
+// markers for what is missing, and removes its parts.
+func (st *smsStore) flushGroupLocked(key string, parts []storedPart, newest time.Time) error {
+	sort.Slice(parts, func(i, j int) bool { return parts[i].Seq < parts[j].Seq })
+	total := parts[0].Total
+	bySeq := map[int]storedPart{}
+	for _, p := range parts {
+		bySeq[p.Seq] = p
+	}
+	var text strings.Builder
+	var pdus []string
+	var first time.Time
+	for i := 1; i <= total; i++ {
+		p, ok := bySeq[i]
+		if !ok {
+			fmt.Fprintf(&text, "[part %d of %d missing]", i, total)
 			continue
 		}
-		sort.Slice(parts, func(i, j int) bool { return parts[i].Seq < parts[j].Seq })
-		total := parts[0].Total
-		bySeq := map[int]storedPart{}
-		for _, p := range parts {
-			bySeq[p.Seq] = p
+		pdus = append(pdus, p.PDU)
+		ip, err := decodeDeliver(p.PDU)
+		if err != nil {
+			fmt.Fprintf(&text, "[part %d undecodable]", i)
+			continue
 		}
-		var text strings.Builder
-		var pdus []string
-		var first time.Time
-		for i := 1; i <= total; i++ {
-			p, ok := bySeq[i]
-			if !ok {
-				fmt.Fprintf(&text, "[part %d of %d missing]", i, total)
-				continue
-			}
-			pdus = append(pdus, p.PDU)
-			ip, err := decodeDeliver(p.PDU)
-			if err != nil {
-				fmt.Fprintf(&text, "[part %d undecodable]", i)
-				continue
-			}
-			if first.IsZero() {
-				first = ip.Time
-			}
-			b, err := sms.Decode([]*tpdu.TPDU{ip.TPDU})
-			if err != nil {
-				fmt.Fprintf(&text, "[part %d undecodable]", i)
-				continue
-			}
-			text.Write(b)
+		if first.IsZero() {
+			first = ip.Time
 		}
-		id := shortHash(pdus...)
-		m := SMS{ID: id, From: parts[0].From, Text: text.String(), Time: first, Received: newest[key], Parts: total}
-		if err := st.writeJSON("msg-"+id+".json", m); err != nil {
-			return err
+		b, err := sms.Decode([]*tpdu.TPDU{ip.TPDU})
+		if err != nil {
+			fmt.Fprintf(&text, "[part %d undecodable]", i)
+			continue
 		}
-		for _, p := range parts {
-			os.Remove(filepath.Join(st.dir, fmt.Sprintf("part-%s-%03d.json", key, p.Seq)))
-		}
-		atomicfile.SyncDir(st.dir)
+		text.Write(b)
 	}
+	id := shortHash(pdus...)
+	m := SMS{ID: id, From: parts[0].From, Text: text.String(), Time: first, Received: newest, Parts: total}
+	if err := st.writeMessageLocked(m); err != nil {
+		return err
+	}
+	for _, p := range parts {
+		os.Remove(filepath.Join(st.dir, fmt.Sprintf("part-%s-%03d.json", key, p.Seq)))
+	}
+	atomicfile.SyncDir(st.dir)
 	return nil
 }
 
@@ -259,6 +289,7 @@ func (st *smsStore) delete(id string) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	err := os.Remove(filepath.Join(st.dir, "msg-"+id+".json"))
+	st.forgetMessageLocked(id)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no message %s", id)
 	}
