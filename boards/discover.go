@@ -24,22 +24,39 @@ func (p Profile) Interfaces(sysRoot string) map[string]string {
 	ents, _ := os.ReadDir(filepath.Join(sysRoot, "class/net"))
 	byPCI := map[string]string{}
 	names := map[string]bool{}
+	usb := map[string]bool{}
 	for _, e := range ents {
 		names[e.Name()] = true
 		dev, err := filepath.EvalSymlinks(filepath.Join(sysRoot, "class/net", e.Name(), "device"))
 		if err == nil {
 			byPCI[filepath.Base(dev)] = e.Name()
+			usb[e.Name()] = onUSB(dev)
 		}
 	}
 	for _, n := range p.NICs {
 		switch {
 		case n.PCI != "" && byPCI[n.PCI] != "":
 			out[n.Role] = byPCI[n.PCI]
-		case n.Name != "" && names[n.Name]:
+		case n.Name != "" && names[n.Name] && (n.Role == "modem" || !usb[n.Name]):
+			// A wired role found by name is never a USB device: the
+			// kernel names a USB network device (a modem's CDC
+			// Ethernet) ethN too, and it would take the LAN's name
+			// and its trust. Fifth review.
 			out[n.Role] = n.Name
 		}
 	}
 	return out
+}
+
+// onUSB says whether a resolved sysfs device path lies below a USB root
+// hub (a path element usbN).
+func onUSB(dev string) bool {
+	for _, el := range strings.Split(filepath.ToSlash(dev), "/") {
+		if n, ok := strings.CutPrefix(el, "usb"); ok && n != "" && strings.Trim(n, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // FirstEthernet returns the first wired interface, for the default hostname:
