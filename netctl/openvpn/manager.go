@@ -74,6 +74,12 @@ type Options struct {
 	// ReconnectTimeout is how long openvpn has to act on a reconnect
 	// before it is restarted instead (10s).
 	ReconnectTimeout time.Duration
+	// IdleProbeAfter is how long nothing may come through a tunnel whose
+	// server pushed no keepalive before the box pings the server's tunnel
+	// address (60s), and ProbeEvery how often it pings then (5s);
+	// Probe sends one ping (PingOnce). See deadpeer.go.
+	IdleProbeAfter, ProbeEvery time.Duration
+	Probe                      ProbeFunc
 	// Logger receives openvpn's output and the manager's decisions.
 	Logger *slog.Logger
 	// OnChange, if set, is called (from the manager's goroutine, so it
@@ -114,6 +120,15 @@ func (o *Options) defaults() {
 	}
 	if o.ReconnectTimeout <= 0 {
 		o.ReconnectTimeout = 10 * time.Second
+	}
+	if o.IdleProbeAfter <= 0 {
+		o.IdleProbeAfter = 60 * time.Second
+	}
+	if o.ProbeEvery <= 0 {
+		o.ProbeEvery = 5 * time.Second
+	}
+	if o.Probe == nil {
+		o.Probe = PingOnce
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -381,6 +396,8 @@ type session struct {
 	// reconnectBy is when a reconnect asked for must have shown; openvpn
 	// cannot hear the management interface while it waits on a proxy.
 	reconnectBy time.Time
+	// peer watches for a dead server that pushed no keepalive (deadpeer.go).
+	peer peerWatch
 }
 
 // Run supervises openvpn until ctx ends, then stops it. Call it once.
@@ -603,14 +620,14 @@ func (l *loop) sessionDue() bool {
 		s.p.stop()
 		return true
 	}
-	return false
+	return l.watchPeer(now)
 }
 
 // sessionTimer returns a timer for the running openvpn's next deadline.
 func (l *loop) sessionTimer() *time.Timer {
 	s := l.s
 	var next time.Time
-	for _, t := range []time.Time{s.holdUntil, s.reconnectBy} {
+	for _, t := range []time.Time{s.holdUntil, s.reconnectBy, s.peer.due(l.m.opt.IdleProbeAfter)} {
 		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
@@ -739,6 +756,7 @@ func (m *Manager) handle(s *session, ev any, keyBad, authBad *bool) {
 	case AuthTokenEvent:
 		s.hasToken = true
 	case ByteCountEvent:
+		s.peer.received(e.In, time.Now())
 		m.update(func(st *Status) { st.BytesIn, st.BytesOut = e.In, e.Out })
 	case PasswordEvent:
 		switch {
@@ -788,7 +806,9 @@ func (m *Manager) onState(s *session, e StateEvent) {
 	if e.Name == StateConnected {
 		s.connected = true
 		s.connectedAt = time.Now()
+		s.peer.lastInAt, s.peer.probes = s.connectedAt, 0
 	}
+	s.peer.live = e.Name == StateConnected
 	m.update(func(st *Status) {
 		st.State, st.Detail = e.Name, e.Detail
 		switch e.Name {
@@ -817,6 +837,7 @@ func (m *Manager) onState(s *session, e StateEvent) {
 }
 
 func (m *Manager) onLog(s *session, e LogEvent) {
+	s.peer.onPush(e.Msg)
 	if contains(e.Msg, "TLS: Initial packet from") || contains(e.Msg, "Peer Connection Initiated") {
 		s.answered = true
 	}

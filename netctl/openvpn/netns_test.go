@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,10 @@ func mustRun(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
+// serverNoKeepalive, among startServer's extra lines, leaves out its
+// "keepalive 1 4" (a comment line to openvpn).
+const serverNoKeepalive = "# no keepalive"
+
 // testServer is a real openvpn server in the srv namespace.
 type testServer struct {
 	t    testing.TB
@@ -83,6 +88,10 @@ func startServerTLS(t testing.TB, tn *testNet, pki *testPKI, tlsDirective, tlsKe
 			t.Fatal(err)
 		}
 	}
+	keepalive := "keepalive 1 4"
+	if slices.Contains(extra, serverNoKeepalive) {
+		keepalive = "" // a server that sends no pings and pushes none
+	}
 	conf := strings.Join(append([]string{
 		"dev tun",
 		"proto udp4",
@@ -95,7 +104,7 @@ func startServerTLS(t testing.TB, tn *testNet, pki *testPKI, tlsDirective, tlsKe
 		"key " + filepath.Join(dir, "server.key"),
 		"dh none",
 		tlsDirective + " " + filepath.Join(dir, "tc.key"),
-		"keepalive 1 4",
+		keepalive,
 		"data-ciphers AES-256-GCM:CHACHA20-POLY1305",
 		"hand-window 5",
 		"verb 3",
