@@ -800,7 +800,11 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 		case <-ctx.Done():
 			return result{r: resp, err: ErrClosed}
 		case <-req.ctx.Done():
-			// The answer may still come; drain() discards it later.
+			// The caller gave up, the card did not: its answer may come
+			// after the next command was written and be read as that
+			// one's. The next command resynchronises first, as after a
+			// timeout (which this is not: no count towards recovery).
+			e.timedOut = true
 			return result{r: resp, err: req.ctx.Err()}
 		case <-timer.C:
 			e.timeouts++
