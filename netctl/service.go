@@ -516,6 +516,14 @@ func (s *Service) linkEvent(upd netlink.LinkUpdate) {
 	f := upd.IfInfomsg.Flags
 	carrier := exists && f&unix.IFF_UP != 0 && f&unix.IFF_LOWER_UP != 0
 	s.mu.Lock()
+	if exists && s.lateRolePortLocked(name) {
+		// Its driver loaded after netctl started (init starts the services
+		// while the NIC drivers still load; a slow driver on a real box):
+		// the config is applied again, now with the port named, which
+		// also puts it in the firewall's LAN or uplink list.
+		s.log.Info("board port appeared; applying the config to it", "iface", name)
+		s.applyLocked(s.cfg)
+	}
 	for _, u := range s.uplinks {
 		if u.Iface != name {
 			continue
@@ -556,6 +564,29 @@ func (s *Service) linkEvent(upd netlink.LinkUpdate) {
 	}
 	s.mu.Unlock()
 	s.evaluate() // carrier loss moves the default route at once
+}
+
+// lateRolePortLocked reports whether name is the interface of a LAN port
+// or the WAN that had no interface when the config was last applied (the
+// board's port was not there yet) and now resolves to name.
+func (s *Service) lateRolePortLocked(name string) bool {
+	for _, l := range s.lan {
+		if l.Interface == "" && l.Role != "" && s.roleIface(l.Role) == name {
+			return true
+		}
+	}
+	for _, u := range s.uplinks {
+		if u.Name == "wan" && u.Iface == "" && s.cfg.WAN.Interface == "" {
+			role := s.cfg.WAN.Role
+			if role == "" {
+				role = "wan"
+			}
+			if s.ifaceFor(s.cfg, "", role) == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // applyLANLocked puts the static addresses on the LAN ports.
