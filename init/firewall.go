@@ -18,20 +18,38 @@ import (
 // ruleset. A failure is logged and the boot goes on: a box that cannot load
 // nftables still needs its LAN.
 func bootFirewall(n config.Network, board boards.Profile, log *slog.Logger) {
-	roles := board.Interfaces("/sys")
-	for _, nic := range board.NICs {
-		// A NIC whose driver has not registered it yet still gets its rules
-		// under the profile's kernel name.
-		if roles[nic.Role] == "" && nic.Name != "" {
-			roles[nic.Role] = nic.Name
-		}
-	}
-	plan, err := firewall.Boot(n, roles)
+	plan, err := firewall.Boot(n, bootRoles(board))
 	if err != nil {
 		log.Error("boot firewall NOT loaded: the uplinks are open until netctl loads its own", "err", err)
 		return
 	}
 	log.Info("boot firewall loaded: inbound on uplinks dropped until netctl takes over", "lan", plan.LAN)
+}
+
+// bootRoles names the board's NIC roles for the boot firewall: the
+// interfaces present, and a NIC whose driver has not registered it yet
+// under the profile's kernel name.
+func bootRoles(board boards.Profile) map[string]string {
+	roles := board.Interfaces("/sys")
+	for _, nic := range board.NICs {
+		if roles[nic.Role] == "" && nic.Name != "" {
+			roles[nic.Role] = nic.Name
+		}
+	}
+	return roles
+}
+
+// bootLANNamed reports whether the boot firewall can name every LAN port
+// now: explicitly, by network.interfaces, or by the board (present or by
+// kernel name). A LAN port it cannot name would be left out of the table.
+func bootLANNamed(n config.Network, board boards.Profile) bool {
+	roles := bootRoles(board)
+	for _, p := range n.LAN {
+		if p.Interface == "" && n.Interfaces[p.Role] == "" && roles[p.Role] == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // printLANAddress tells the installer on the serial console where the

@@ -62,7 +62,7 @@ func main() {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	modDir := "/lib/modules/" + unix.ByteSliceToString(uts.Release[:])
-	mods := loadModules(context.Background(), modDir, board, clock, log)
+	mods := loadModules(context.Background(), modDir, board, cl, clock, log)
 	// The watchdog is armed as soon as its driver is in (see liveness).
 	if board.Watchdog != "" {
 		mods.waitModule(board.Watchdog)
@@ -76,7 +76,9 @@ func main() {
 	// check and mount overlap the rest of the modules.
 	mods.waitModule("ext4")
 	tools := e2fsprogs()
-	tools.stillLooking = mods.startLater // a perm disk behind USB
+	// A perm disk behind USB: its driver is in the later batch, started
+	// once the first is in and the disk still not found.
+	tools.stillLooking = func() { mods.afterFirst(mods.startLater) }
 	perm := setupPerm("/sys", "/dev", boards.CmdlineValue(cl, "edgebox.perm"), paths.PermDir(), tools)
 	switch perm.state {
 	case permMounted:
@@ -89,8 +91,6 @@ func main() {
 	}
 
 	clock.phase("perm")
-	mods.wait() // the firewall needs nftables, the services their NICs
-	clock.phase("modules")
 	if perm.state == permMounted {
 		bootslot.FactoryResetAtBoot(cl, log)
 	}
@@ -98,12 +98,27 @@ func main() {
 	for _, err := range applySysctls("/proc/sys", boxSysctls) {
 		log.Warn("kernel setting", "err", err)
 	}
+	// The firewall needs only nftables: the NIC and USB drivers go on
+	// loading beside it and the services. The boot table matches ports by
+	// name and drops what it does not name, so a port whose driver comes
+	// later is covered from its first packet; netctl takes it when it
+	// appears (a link event). A LAN port the table cannot name yet (a
+	// board that knows its NICs by PCI address only) waits for the NIC
+	// drivers: the setup page must stay reachable if netctl never starts.
+	mods.waitFirewall()
+	if !bootLANNamed(cfg.Network, board) {
+		mods.waitNICs()
+	}
 	bootFirewall(cfg.Network, board, log)
 	clock.phase("firewall")
+	mods.afterFirst(func() {
+		mods.wait()
+		clock.phase("modules")
+	})
 	if err := netlink.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo"}}); err != nil {
 		log.Error("loopback up", "err", err)
 	}
-	raiseLAN(cfg.Network, board, log)
+	go raiseLAN(cfg.Network, board, mods.afterFirst, log)
 	hostname := setHostname(cfg.System.Hostname, board, log)
 	os.MkdirAll(paths.RunDir(), 0o755)
 

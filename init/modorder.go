@@ -26,18 +26,35 @@ import (
 // that enumerated after netctl's start was never used
 // (TestQEMUBootSuperviseAndPowerOff: "the modem has no network interface").
 func earlyDevice(modalias string) bool {
-	if rest, ok := strings.CutPrefix(modalias, "pci:"); ok {
-		i := strings.LastIndex(rest, "bc")
-		if i < 0 || len(rest) < i+8 { // bcCCscSS
-			return false
-		}
-		class, sub := rest[i+2:i+4], rest[i+6:i+8]
+	if class, sub, ok := pciClass(modalias); ok {
 		return class == "01" || class == "02" || class == "08" && sub == "05" || class == "0C" && sub == "03"
 	}
 	if rest, ok := strings.CutPrefix(modalias, "virtio:d"); ok {
 		return strings.HasPrefix(rest, "00000001v") || strings.HasPrefix(rest, "00000002v")
 	}
 	return false
+}
+
+// nicDevice reports whether a device's modalias is a network card: PCI
+// class 02 or a virtio network device.
+func nicDevice(modalias string) bool {
+	if class, _, ok := pciClass(modalias); ok {
+		return class == "02"
+	}
+	return strings.HasPrefix(modalias, "virtio:d00000001v")
+}
+
+// pciClass returns a PCI modalias's class and subclass ("bcCCscSS").
+func pciClass(modalias string) (class, sub string, ok bool) {
+	rest, ok := strings.CutPrefix(modalias, "pci:")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndex(rest, "bc")
+	if i < 0 || len(rest) < i+8 {
+		return "", "", false
+	}
+	return rest[i+2 : i+4], rest[i+6 : i+8], true
 }
 
 // earlyModule reports whether a board module binding no device belongs to
@@ -50,7 +67,43 @@ func earlyModule(name string) bool {
 	case "ext4", "crc32c_generic", "sd_mod", "mmc_block":
 		return true
 	}
+	return firewallModule(name)
+}
+
+// firewallModule reports whether a module is one of nftables'.
+func firewallModule(name string) bool {
+	name = kmod.Name(name)
 	return name == "nf_tables" || strings.HasPrefix(name, "nft_") || strings.HasPrefix(name, "nf_")
+}
+
+// firewallModules are the nftables modules among the boot's: the boot
+// firewall waits for these, not for the whole first batch.
+func firewallModules(first []string) []string {
+	var out []string
+	for _, m := range first {
+		if firewallModule(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// bootOrder puts the modules the services wait for (nftables, /perm's
+// filesystem) before the device drivers, so that they claim their shared
+// dependencies first; all of them start at once.
+func bootOrder(first []string) []string {
+	out := slices.Clone(first)
+	slices.SortStableFunc(out, func(a, b string) int {
+		pa, pb := earlyModule(a), earlyModule(b)
+		switch {
+		case pa == pb:
+			return 0
+		case pa:
+			return -1
+		}
+		return 1
+	})
+	return out
 }
 
 // splitBootModules divides the boot's modules into the first batch and the

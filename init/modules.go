@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,11 +13,20 @@ import (
 
 // bootModules is the boot's module loading, running in the background.
 type bootModules struct {
-	// wait waits for the first batch (what /perm, the firewall and the
-	// NICs need) and logs it; the boot phase "modules".
+	// wait waits for the first batch (the disk, nftables, the NICs, USB
+	// hosts, the watchdog) and logs it once; the boot phase "modules".
+	// Nothing on the way to the services waits for it any more.
 	wait func()
 	// waitModule waits only for one module (/perm for ext4, the watchdog).
 	waitModule func(name string)
+	// waitFirewall waits for the nftables modules: the boot firewall's and
+	// the ones netctl's ruleset uses (NAT, reject, fib), all on the
+	// board's list.
+	waitFirewall func()
+	// waitNICs waits for the drivers of the network cards present.
+	waitNICs func()
+	// afterFirst runs fn in the background once the first batch is in.
+	afterFirst func(fn func())
 	// startLater starts the second batch (see modorder.go) at the lowest
 	// CPU priority; it runs once, however often it is called, and prints
 	// the phase "modules-late".
@@ -31,12 +41,14 @@ type bootModules struct {
 // (the USB modem enumerates seconds after boot, a disk once its
 // controller's driver probed) get their drivers from the kernel's uevents
 // for as long as ctx lives.
-func loadModules(ctx context.Context, dir string, board boards.Profile, clock bootClock, log *slog.Logger) bootModules {
+func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline string, clock bootClock, log *slog.Logger) bootModules {
 	start := time.Now()
 	l, err := kmod.Open(dir)
 	if err != nil {
 		log.Error("kernel modules unreadable; drivers will be missing", "dir", dir, "err", err)
-		return bootModules{wait: func() {}, waitModule: func(string) {}, startLater: func() {}}
+		nothing := func() {}
+		return bootModules{wait: nothing, waitModule: func(string) {}, waitFirewall: nothing, waitNICs: nothing,
+			afterFirst: func(fn func()) { go fn() }, startLater: nothing}
 	}
 	// Subscribe before scanning sysfs: a device is then in one or the other.
 	hp, err := kmod.ListenHotplug()
@@ -49,24 +61,69 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, clock bo
 	devices := kmod.Modaliases("/sys")
 	scanned := time.Now()
 	first, later := splitBootModules(l, devices, board.Modules, board.Watchdog)
+	first, later, late := debugLateModule(cmdline, first, later, log)
+	firewallMods := firewallModules(first)
+	nics := l.ForDevices(slices.DeleteFunc(slices.Clone(devices), func(m string) bool { return !nicDevice(m) }))
 	clock.phase("modules-start")
 	log.Info("kernel modules chosen", "devices", len(devices), "first", len(first), "later", len(later),
 		"read_tables", opened.Sub(start).Round(time.Millisecond), "scan_sysfs", scanned.Sub(opened).Round(time.Millisecond),
 		"match", time.Since(scanned).Round(time.Millisecond))
-	batch := l.Start(first)
-	var once sync.Once
+	// One batch per module: each waits only for its own dependencies, not
+	// for the slowest module of a dependency level across the whole first
+	// batch (ext4, deepest, came last behind every NIC and USB probe). The
+	// nftables and /perm modules are claimed first; a dependency two
+	// modules share is loaded once, the other waiting for it.
+	batches := make([]*kmod.Batch, 0, len(first))
+	for _, m := range bootOrder(first) {
+		batches = append(batches, l.Start([]string{m}))
+	}
+	firstDone := make(chan struct{})
+	var loaded int
+	var errs []error
+	go func() {
+		for _, b := range batches {
+			n, e := b.Wait()
+			loaded += n
+			errs = append(errs, e...)
+		}
+		close(firstDone)
+	}()
+	if late != nil {
+		go late(l)
+	}
+	var once, logged sync.Once
 	return bootModules{
 		wait: func() {
-			loaded, errs := batch.Wait()
-			for _, err := range errs {
-				log.Warn("kernel module", "err", err)
-			}
-			log.Info("kernel modules loaded", "count", loaded, "modules", first, "slowest", l.Slowest(8))
+			<-firstDone
+			logged.Do(func() {
+				for _, err := range errs {
+					log.Warn("kernel module", "err", err)
+				}
+				log.Info("kernel modules loaded", "count", loaded, "modules", first, "slowest", l.Slowest(8))
+			})
 		},
 		waitModule: func(name string) {
 			if err := l.WaitModule(name); err != nil {
 				log.Warn("kernel module", "module", name, "err", err)
 			}
+		},
+		waitFirewall: func() {
+			for _, m := range firewallMods {
+				if err := l.WaitModule(m); err != nil {
+					log.Warn("kernel module for the firewall", "module", m, "err", err)
+				}
+			}
+		},
+		waitNICs: func() {
+			for _, m := range nics {
+				l.WaitModule(m) // an error is logged with the batch
+			}
+		},
+		afterFirst: func(fn func()) {
+			go func() {
+				<-firstDone
+				fn()
+			}()
 		},
 		startLater: func() {
 			once.Do(func() {

@@ -16,9 +16,9 @@ import (
 // interface: any LAN host (or the VPN's tap) could otherwise make itself
 // the box's IPv6 default router, or reroute a destination, and see every
 // connection the box makes to a dual-stack name. The box takes its routes
-// from netctl only. "*" settings reach the interfaces that exist already
-// (the NICs are up when init applies them), "default" those that come
-// later (the modem, the tunnel).
+// from netctl only. "*" settings reach the interfaces that exist already,
+// "default" those that come later (a NIC whose driver is still loading
+// when init applies them, the modem, the tunnel).
 var boxSysctls = map[string]string{
 	"net/core/rmem_max": "8388608",
 	"net/core/wmem_max": "8388608",
