@@ -71,6 +71,12 @@ type leanLeg struct {
 	dtls   *dtls.Conn
 	forget sync.Once
 	ssrcIn atomic.Uint32 // the browser's audio SSRC, from its first packet
+	// endHS cancels the handshake under way (stop calls it: no goroutine
+	// per handshake waits for the call's end); grace is the timer that
+	// ends a finished handshake no media confirmed, stopped when the
+	// handshake ends otherwise, so an ended call is not held by it
+	endHS context.CancelFunc
+	grace *time.Timer
 }
 
 // useLean says whether the call's browser leg runs on the lean stack,
@@ -173,13 +179,13 @@ func (l *leanLeg) handshake(peer netip.AddrPort) {
 	c := l.c
 	ctx, cancel := context.WithTimeout(context.Background(), leanHandshakeTimeout)
 	defer cancel()
-	go func() {
-		select {
-		case <-c.stopMedia:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	l.mu.Lock()
+	if l.closed { // the call ended before this goroutine ran: stop forgets peer
+		l.mu.Unlock()
+		return
+	}
+	l.endHS = cancel
+	l.mu.Unlock()
 	cert, _, err := l.host.leanCert()
 	if err != nil {
 		l.failed(fmt.Errorf("DTLS certificate: %w", err))
@@ -212,10 +218,10 @@ func (l *leanLeg) handshake(peer netip.AddrPort) {
 	s.ReceiveRTCP(nil) // terminated per leg: the box's reports come from the relay
 	s.ReceiveAnyBatched(l.fromBrowser)
 	c.fastAudio.Store(&fastAudio{s: s, ssrc: l.ssrc})
+	l.grace = time.AfterFunc(leanDTLSGrace, l.endHandshake)
 	l.mu.Unlock()
 	c.setMediaPath(PathFast)
 	c.log.Debug("browser leg up (lean)", "peer", peer)
-	time.AfterFunc(leanDTLSGrace, l.endHandshake)
 }
 
 // failed ends the call: the browser leg did not come up.
@@ -248,6 +254,9 @@ func (l *leanLeg) endHandshake() {
 		l.mu.Lock()
 		peer, d := l.peer, l.dtls
 		l.dtls = nil // its handshake state is garbage now
+		if l.grace != nil {
+			l.grace.Stop()
+		}
 		l.mu.Unlock()
 		l.host.fast.Forget(peer, d)
 	})
@@ -258,8 +267,11 @@ func (l *leanLeg) stop() {
 	l.host.leanICE.Remove(l.desc.ufrag)
 	l.mu.Lock()
 	l.closed = true
-	s, hs := l.sess, l.hs
+	s, hs, endHS := l.sess, l.hs, l.endHS
 	l.mu.Unlock()
+	if endHS != nil {
+		endHS()
+	}
 	if s != nil {
 		s.Close()
 	}
