@@ -79,6 +79,7 @@ type Server struct {
 
 	metrics      webMetrics
 	refusedCount atomic.Int64
+	smsQuota     smsQuota // SMS below admin scope without the GSM bridge: sms_policy.go
 
 	mux *http.ServeMux
 }
