@@ -13,9 +13,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"edgebox/internal/lazyregexp"
@@ -84,21 +86,32 @@ func startPPPD(p modem.PPPParams, secretDir string, log *slog.Logger) (*pppdProc
 	// netctl's log and tell the DNS servers the peer gave (usepeerdns).
 	out := &pppdOutput{w: os.Stderr}
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		if secretFile != "" {
-			os.Remove(secretFile)
-		}
-		return nil, err
-	}
-	log.Info("pppd started", "args", strings.Join(redactArgv(args), " "))
+	// pppd ends (and hangs up) with netctl: killed -9, netctl would leave
+	// it holding the card's port in data mode and ppp0 up, where the next
+	// netctl can neither talk AT nor dial (the box offline until the card
+	// is power-cycled). Pdeathsig follows the forking thread, not the
+	// process, so the fork happens on a thread kept locked until pppd is
+	// reaped, as openvpn's start does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	proc := &pppdProc{cmd: cmd, out: out, done: make(chan struct{})}
+	startErr := make(chan error, 1)
 	go func() {
-		proc.err = cmd.Wait()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		startErr <- err
+		if err == nil {
+			proc.err = cmd.Wait()
+		}
 		if secretFile != "" {
 			os.Remove(secretFile)
 		}
 		close(proc.done)
 	}()
+	if err := <-startErr; err != nil {
+		return nil, err
+	}
+	log.Info("pppd started", "args", strings.Join(redactArgv(args), " "))
 	return proc, nil
 }
 
