@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -106,5 +108,34 @@ func TestBootLANNamed(t *testing.T) {
 	n.Interfaces = map[string]string{"lan1": "enp2s0"}
 	if !bootLANNamed(n, apu) {
 		t.Error("apu2 with network.interfaces naming lan1")
+	}
+}
+
+// The NIC drivers load in the order of their cards' PCI addresses, so
+// that the kernel names the ports as a name-based profile expects (QEMU:
+// e1000e's LAN eth0 before virtio-net's WAN eth1), whatever sorts first.
+func TestNICModulesInBusOrder(t *testing.T) {
+	l := realModules(t)
+	sys := t.TempDir()
+	for addr, alias := range map[string]string{
+		"0000:00:02.0": "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00", // e1000e
+		"0000:00:03.0": "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00", // virtio-net
+		"0000:00:01.0": "pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01", // AHCI: no NIC
+		"0000:00:04.0": "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00", // a second e1000e
+	} {
+		dir := filepath.Join(sys, "bus/pci/devices", addr)
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "modalias"), []byte(alias+"\n"), 0o644)
+	}
+	first := []string{"ahci", "e1000e", "ext4", "virtio_pci"}
+	if got, want := nicModules(l, sys, first), []string{"e1000e", "virtio_pci"}; !slices.Equal(got, want) {
+		t.Errorf("NIC drivers %v, want %v", got, want)
+	}
+	os.Rename(filepath.Join(sys, "bus/pci/devices/0000:00:03.0"), filepath.Join(sys, "bus/pci/devices/0000:00:00.5"))
+	if got, want := nicModules(l, sys, first), []string{"virtio_pci", "e1000e"}; !slices.Equal(got, want) {
+		t.Errorf("virtio-net's card first: NIC drivers %v, want %v", got, want)
+	}
+	if got := nicModules(l, sys, []string{"ahci"}); len(got) != 0 {
+		t.Errorf("drivers not in the first batch: %v", got)
 	}
 }

@@ -135,7 +135,10 @@ func main() {
 	onUp := allUp(len(boxServices()), func() {
 		mods.startLater()
 		probe.Do(func() {
-			go watchLocalHealth(ctx, localHealthURL, 20*time.Millisecond, func() { clock.phase("healthz") })
+			go watchLocalHealth(ctx, localHealthURL, 20*time.Millisecond, func() {
+				clock.phase("healthz")
+				mods.healthy()
+			})
 		})
 	})
 	sup, err := newSupervisor(board.Name, remote, func(name string) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -157,4 +159,24 @@ func allUp(n int, then func()) func(name string) {
 			then()
 		}
 	}
+}
+
+// nicModules returns the drivers, among the first batch's, of the network
+// cards on the PCI bus, in the order of the cards' addresses (sysfs lists
+// bus/pci/devices by address), each once.
+func nicModules(l *kmod.Loader, sysRoot string, first []string) []string {
+	ents, _ := os.ReadDir(filepath.Join(sysRoot, "bus/pci/devices"))
+	var out []string
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(sysRoot, "bus/pci/devices", e.Name(), "modalias"))
+		if err != nil || !nicDevice(strings.TrimSpace(string(b))) {
+			continue
+		}
+		for _, m := range l.ForDevices([]string{strings.TrimSpace(string(b))}) {
+			if slices.Contains(first, m) && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
 }

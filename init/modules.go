@@ -27,6 +27,9 @@ type bootModules struct {
 	waitNICs func()
 	// afterFirst runs fn in the background once the first batch is in.
 	afterFirst func(fn func())
+	// healthy tells the loader that /healthz answered on the box (the
+	// edgebox.debug.late_module test setting waits for it).
+	healthy func()
 	// startLater starts the second batch (see modorder.go) at the lowest
 	// CPU priority; it runs once, however often it is called, and prints
 	// the phase "modules-late".
@@ -47,7 +50,7 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 	if err != nil {
 		log.Error("kernel modules unreadable; drivers will be missing", "dir", dir, "err", err)
 		nothing := func() {}
-		return bootModules{wait: nothing, waitModule: func(string) {}, waitFirewall: nothing, waitNICs: nothing,
+		return bootModules{wait: nothing, healthy: nothing, waitModule: func(string) {}, waitFirewall: nothing, waitNICs: nothing,
 			afterFirst: func(fn func()) { go fn() }, startLater: nothing}
 	}
 	// Subscribe before scanning sysfs: a device is then in one or the other.
@@ -63,7 +66,7 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 	first, later := splitBootModules(l, devices, board.Modules, board.Watchdog)
 	first, later, late := debugLateModule(cmdline, first, later, log)
 	firewallMods := firewallModules(first)
-	nics := l.ForDevices(slices.DeleteFunc(slices.Clone(devices), func(m string) bool { return !nicDevice(m) }))
+	nics := nicModules(l, "/sys", first)
 	clock.phase("modules-start")
 	log.Info("kernel modules chosen", "devices", len(devices), "first", len(first), "later", len(later),
 		"read_tables", opened.Sub(start).Round(time.Millisecond), "scan_sysfs", scanned.Sub(opened).Round(time.Millisecond),
@@ -73,10 +76,27 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 	// batch (ext4, deepest, came last behind every NIC and USB probe). The
 	// nftables and /perm modules are claimed first; a dependency two
 	// modules share is loaded once, the other waiting for it.
-	batches := make([]*kmod.Batch, 0, len(first))
+	// The NIC drivers load one after the other, in the order of their
+	// cards' PCI addresses: the kernel names network ports in the order
+	// they register, and a profile that knows its ports by name (QEMU's
+	// LAN eth0 on e1000e, WAN eth1 on virtio-net) needs that order.
+	var batches []*kmod.Batch
 	for _, m := range bootOrder(first) {
-		batches = append(batches, l.Start([]string{m}))
+		if !slices.Contains(nics, m) {
+			batches = append(batches, l.Start([]string{m}))
+		}
 	}
+	nicsDone := make(chan struct{})
+	var nicLoaded int
+	var nicErrs []error
+	go func() {
+		defer close(nicsDone)
+		for _, m := range nics {
+			n, e := l.Start([]string{m}).Wait()
+			nicLoaded += n
+			nicErrs = append(nicErrs, e...)
+		}
+	}()
 	firstDone := make(chan struct{})
 	var loaded int
 	var errs []error
@@ -86,13 +106,18 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 			loaded += n
 			errs = append(errs, e...)
 		}
+		<-nicsDone
+		loaded += nicLoaded
+		errs = append(errs, nicErrs...)
 		close(firstDone)
 	}()
+	healthy := make(chan struct{})
 	if late != nil {
-		go late(l)
+		go late(l, healthy)
 	}
-	var once, logged sync.Once
+	var once, logged, healthyOnce sync.Once
 	return bootModules{
+		healthy: func() { healthyOnce.Do(func() { close(healthy) }) },
 		wait: func() {
 			<-firstDone
 			logged.Do(func() {
@@ -114,11 +139,7 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 				}
 			}
 		},
-		waitNICs: func() {
-			for _, m := range nics {
-				l.WaitModule(m) // an error is logged with the batch
-			}
-		},
+		waitNICs: func() { <-nicsDone },
 		afterFirst: func(fn func()) {
 			go func() {
 				<-firstDone
