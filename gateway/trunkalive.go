@@ -19,7 +19,8 @@ import (
 // and until the next refresh every call to the box fails while the status
 // said "registered". As SIP phones do, the box sends an OPTIONS to its own
 // address of record through the PBX every trunkKeepaliveEvery:
-//   - no answer: the PBX is down; the status says so at once, and when it
+//   - no answer (from a PBX that answered keepalives before: some drop
+//     OPTIONS): the PBX is down; the status says so at once, and when it
 //     answers again the trunk registers again right away (a restarted PBX
 //     has lost its registrations);
 //   - 404/480/403, or 401/407 still after the digest: the registrar no longer
@@ -44,6 +45,9 @@ func (s *Service) trunkKeepalive(ctx context.Context, r *registration, st *sipSt
 	addr := cfg.PBX.HostPort()
 	var silentSince time.Time
 	trust404 := true
+	// answered: the PBX answered a keepalive once; one that never does
+	// (drops OPTIONS) must not be shown as down every 30 s
+	answered := false
 	var lostAt time.Time // when a "not known" answer last sent the trunk registering again
 	for {
 		select {
@@ -58,8 +62,10 @@ func (s *Service) trunkKeepalive(ctx context.Context, r *registration, st *sipSt
 		if ctx.Err() != nil {
 			return
 		}
-		switch {
-		case err != nil:
+		if err != nil {
+			if !answered {
+				continue
+			}
 			if silentSince.IsZero() {
 				silentSince = time.Now()
 				log.Warn("trunk: the PBX stopped answering keepalives", "pbx", addr, "err", err)
@@ -67,11 +73,16 @@ func (s *Service) trunkKeepalive(ctx context.Context, r *registration, st *sipSt
 			r.set(trunkErr(TrunkTimeout, "the PBX at %s stopped answering (no answer to keepalives since %s UTC): calls to and from the PBX fail until it is back; the trunk registers again as soon as it answers",
 				addr, silentSince.UTC().Format("15:04:05")).Error(), time.Time{})
 			s.metrics.registered.Set(0)
-		case !silentSince.IsZero():
+			continue
+		}
+		answered = true
+		if !silentSince.IsZero() {
 			log.Info("trunk: the PBX answers again, registering again (it may have restarted and lost the registration)", "pbx", addr, "silent", time.Since(silentSince).Round(time.Second), "answer", code)
 			silentSince = time.Time{}
 			r.reregister("the PBX at " + addr + " answers again after a silence")
-		case trust404 && notKnown(code):
+			continue
+		}
+		if trust404 && notKnown(code) {
 			if !lostAt.IsZero() && time.Since(lostAt) < 3*trunkKeepaliveEvery {
 				trust404 = false
 				log.Info("trunk: the PBX answers keepalives with this code even right after registering; only silence is taken as a restart from now on", "pbx", addr, "answer", code)

@@ -2,12 +2,17 @@ package gateway_test
 
 import (
 	"fmt"
+	"net"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"edgebox/gateway"
 	"edgebox/internal/testenv"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // A real Kamailio (registrations in memory only, as a PBX without a
@@ -62,4 +67,87 @@ func TestTrunkReregistersAfterPBXRestart(t *testing.T) {
 		})
 		waitRegistration("registered again")
 	})
+}
+
+// fakeRegistrar answers REGISTER with 200 and OPTIONS with optionsCode
+// (0: not at all) on a UDP port of its own, counting REGISTERs.
+func fakeRegistrar(t *testing.T, optionsCode int) (addr string, registers *atomic.Int32) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	registers = &atomic.Int32{}
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			msg, err := sip.ParseMessage(append([]byte(nil), buf[:n]...))
+			req, ok := msg.(*sip.Request)
+			if err != nil || !ok {
+				continue
+			}
+			code := 200
+			switch req.Method {
+			case sip.REGISTER:
+				registers.Add(1)
+			case sip.OPTIONS:
+				code = optionsCode
+			}
+			if code == 0 {
+				continue
+			}
+			res := sip.NewResponseFromRequest(req, code, "Test", nil)
+			if req.Method == sip.REGISTER {
+				res.AppendHeader(sip.NewHeader("Expires", "300"))
+			}
+			pc.WriteTo([]byte(res.String()), from)
+		}
+	}()
+	return pc.LocalAddr().String(), registers
+}
+
+// PBXs that answer the keepalive in their own way must not make the box
+// register over and over, nor show the trunk down: one that answers 404 to
+// OPTIONS for a user that is no dialplan extension, even while registered
+// (one re-registration, then only silence counts), and one that drops
+// OPTIONS altogether. Not parallel: it sets the keepalive interval.
+func TestTrunkKeepaliveOddPBXs(t *testing.T) {
+	defer gateway.SetTrunkKeepalive(300 * time.Millisecond)()
+	for _, c := range []struct {
+		name       string
+		optionsAns int
+	}{{"404 always", 404}, {"OPTIONS dropped", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			addr, registers := fakeRegistrar(t, c.optionsAns)
+			cfg := testConfig(t, addr)
+			cfg.Trunk.Username, cfg.Trunk.Password = "trunkuser", "trunk-secret"
+			cfg.Trunk.Register = true
+			cfg.Trunk.RegisterExpiresSec = 300
+			svc := startGateway(t, cfg)
+			testenv.WaitFor(t, 10*time.Second, "registered", func() (bool, error) {
+				st := svc.Status().Registration
+				return st == "registered", fmt.Errorf("registration %q", st)
+			})
+			// 20 keepalives' time: watch what the status says meanwhile
+			var shown []string
+			end := time.Now().Add(6 * time.Second)
+			for time.Now().Before(end) {
+				if st := svc.Status().Registration; st != "registered" && !slices.Contains(shown, st) {
+					shown = append(shown, st)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := registers.Load(); n > 2 {
+				t.Errorf("%d REGISTERs in 6 s with keepalives every 300 ms, want at most 2 (one re-registration to learn the PBX's way)", n)
+			}
+			if c.optionsAns == 0 && len(shown) > 0 {
+				t.Errorf("a PBX that never answers OPTIONS was shown as %q", shown)
+			}
+		})
+	}
 }
