@@ -26,6 +26,12 @@ import (
 // keep-alive connections, the test's own goroutines) cancels out.
 const footprintCalls = 20
 
+// leanHeapBudgetKB is the live heap an established lean call may hold
+// (issue 17: memory per call; every KB of it is about 2 KB of RSS at
+// GOGC 100). 34 KB before the signalling socket's buffers were cut to
+// 512 bytes each (smallWSBuffers), 28 after.
+const leanHeapBudgetKB = 32
+
 // TestCallFootprint measures what an established call costs the gateway,
 // on both stacks: goroutines and live heap per call. The browsers run in
 // a child process (this test binary again, in footprintBrowsers), so the
@@ -52,6 +58,9 @@ func TestCallFootprint(t *testing.T) {
 			}
 			if s == "lean" && f.goroutines > 2 {
 				t.Errorf("a lean call holds %.2f goroutines, want at most 2", f.goroutines)
+			}
+			if s == "lean" && f.heapKB > leanHeapBudgetKB {
+				t.Errorf("a lean call holds %.1f KB of live heap, want at most %d KB", f.heapKB, leanHeapBudgetKB)
 			}
 		})
 	}

@@ -161,8 +161,9 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	// Any origin: the one-time token, not the page's origin, is what
-	// authorises a call (apps have no origin at all).
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	// authorises a call (apps have no origin at all). Small buffers: the
+	// socket lives as long as the call (smallWSBuffers).
+	conn, err := websocket.Accept(smallWSBuffers(w), r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return
 	}
