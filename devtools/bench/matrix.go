@@ -261,7 +261,7 @@ func runPoint(ctx context.Context, bin, dir string, p Point, lean bool, progress
 		Portal: rig.Gateway.Portal, APIKey: APIKey, Codec: p.Codec, Lean: lean,
 		Rate: p.Rate, Concurrency: p.Concurrency, Total: p.Total, Hold: p.Hold,
 		GatewayPID: rig.Gateway.PID(), UASPID: rig.UAS.PID(), WatchUDP: rig.WatchUDP(),
-		Progress: progress,
+		Progress: progress, IdleWindow: rampIdleWindow(p),
 	})
 	cancel()
 	if err != nil {
@@ -275,6 +275,16 @@ func runPoint(ctx context.Context, bin, dir string, p Point, lean bool, progress
 		res.Error = "gateway exited during the run:\n" + rig.Gateway.LogTail()
 	}
 	return res
+}
+
+// rampIdleWindow is how long a set-up step measures the gateway with no
+// calls before and after its ramp: its ms per set-up is the run's whole
+// CPU over the calls, so a fixed cost per second would be in it.
+func rampIdleWindow(p Point) time.Duration {
+	if p.Ramp {
+		return 2 * time.Second
+	}
+	return 0
 }
 
 // startPointRig starts the UAS and the gateway (its profiler on a

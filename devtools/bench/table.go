@@ -149,22 +149,28 @@ func PrintTable(w io.Writer, res Results) {
 		}
 	}
 	if len(ramp) > 0 {
-		line("setup ramp", "asked/s", "started/s", "answered", "failed", "setup p50/p95/p99 ms", "1st media p95", "peak held", "gw cpu %", "gw ms cpu/call", "calldial cpu %", "top failure")
+		line("setup ramp", "asked/s", "started/s", "answered", "failed", "setup p50/p95/p99 ms", "1st media p95", "peak held", "gw cpu %", "gw ms cpu/call", "gw wake-ups/call", "gw idle ms/s before/after", "calldial cpu %", "top failure")
 		for _, r := range ramp {
 			if r.Report == nil {
-				line(r.Point.Name, fmt.Sprintf("%.0f", r.Point.Rate), "-", "-", "-", "-", "-", "-", "-", "-", "-", firstLine(r.Error))
+				line(r.Point.Name, fmt.Sprintf("%.0f", r.Point.Rate), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", firstLine(r.Error))
 				continue
 			}
 			rep := r.Report
-			gcpu := 0.0
-			if rep.Gateway != nil {
-				gcpu = rep.Gateway.CPUPercent
+			gcpu, wakes, idle := 0.0, "-", "-"
+			if g := rep.Gateway; g != nil {
+				gcpu = g.CPUPercent
+				if g.Timeslices > 0 && rep.Answered > 0 {
+					wakes = fmt.Sprintf("%.0f", float64(g.Timeslices)/float64(rep.Answered))
+				}
+				if g.IdleBefore > 0 || g.IdleAfter > 0 {
+					idle = fmt.Sprintf("%.1f/%.1f", g.IdleBefore, g.IdleAfter)
+				}
 			}
 			line(r.Point.Name, fmt.Sprintf("%.0f", r.Point.Rate), fmt.Sprintf("%.0f", rep.AttemptRate),
 				fmt.Sprintf("%d/%d", rep.Answered, rep.Attempted), fmt.Sprint(rep.Failed),
 				fmt.Sprintf("%.0f/%.0f/%.0f", rep.SetupMS.P50, rep.SetupMS.P95, rep.SetupMS.P99),
 				fmt.Sprintf("%.0f ms", rep.FirstMediaMS.P95), fmt.Sprint(rep.PeakHeld),
-				fmt.Sprintf("%.0f", gcpu), figure(setupCPUMS(r.Point, rep), "%.2f"), fmt.Sprintf("%.0f", rep.Calldial.CPUPercent), topFailure(rep.Failures))
+				fmt.Sprintf("%.0f", gcpu), figure(setupCPUMS(r.Point, rep), "%.2f"), wakes, idle, fmt.Sprintf("%.0f", rep.Calldial.CPUPercent), topFailure(rep.Failures))
 		}
 		line()
 	}

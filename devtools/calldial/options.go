@@ -70,6 +70,12 @@ type Options struct {
 	// the DTLS server, as Janus answers setup:active).
 	Lean bool
 
+	// IdleWindow, when set, measures the gateway's CPU with no calls for
+	// this long before the first call and again after the last ended
+	// (Report.Gateway.IdleBefore/IdleAfter): a fixed cost a set-up rate
+	// divides would show there, and state ended calls leave behind after.
+	IdleWindow time.Duration
+
 	// Progress receives a line per second while the run goes (nil: none).
 	Progress io.Writer
 	// Sample is the progress and sampling interval (default 1 s).

@@ -1,6 +1,7 @@
 package calldial
 
 import (
+	"os"
 	"testing"
 	"time"
 )
@@ -113,4 +114,21 @@ func FuzzParseUDPDrops(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, port int) {
 		parseUDPDrops(b, port)
 	})
+}
+
+func TestParseSchedstat(t *testing.T) {
+	run, n, err := parseSchedstat([]byte("1234567890 55 4321\n"))
+	if err != nil || run != 1234567890*time.Nanosecond || n != 4321 {
+		t.Errorf("got %v %d %v", run, n, err)
+	}
+	for _, bad := range []string{"", "1 2", "a 2 3", "1 2 x", "1 2 3 4"} {
+		if _, _, err := parseSchedstat([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	// this process's own threads: some ran, at least one slice each
+	run, n, err = ProcThreads(os.Getpid())
+	if err != nil || run <= 0 || n == 0 {
+		t.Errorf("own threads: %v %d %v", run, n, err)
+	}
 }

@@ -106,6 +106,13 @@ type ProcFigures struct {
 	RSSBaseMB      float64 `json:"rss_base_mb,omitempty"`
 	RSSPeakMB      float64 `json:"rss_peak_mb,omitempty"`
 	MBPerCall      float64 `json:"mb_per_call,omitempty"`
+	// Timeslices is how often the process's threads were put on a CPU
+	// over the run (ProcThreads; gateway only).
+	Timeslices uint64 `json:"timeslices,omitempty"`
+	// IdleBefore and IdleAfter are ms of CPU per s with no calls, before
+	// the run and after it (Options.IdleWindow; gateway only).
+	IdleBefore float64 `json:"idle_before_ms_per_s,omitempty"`
+	IdleAfter  float64 `json:"idle_after_ms_per_s,omitempty"`
 }
 
 func percentiles(v []float64) Percentiles {
@@ -228,6 +235,9 @@ func (r *runner) report(samples []sample, start, end time.Time) *Report {
 	if o.GatewayPID > 0 {
 		rep.Gateway = fig(o.GatewayPID, func(s sample) time.Duration { return s.gwCPU })
 		rep.Gateway.RSSBaseMB = float64(first.gwRSS) / (1 << 20)
+		if last.gwSlices >= first.gwSlices {
+			rep.Gateway.Timeslices = last.gwSlices - first.gwSlices
+		}
 		var peak int64
 		for _, s := range samples {
 			peak = max(peak, s.gwRSS)

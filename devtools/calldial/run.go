@@ -67,6 +67,7 @@ type sample struct {
 	at                  time.Time
 	gwCPU, uasCPU, self time.Duration
 	gwRSS               int64
+	gwSlices            uint64 // the gateway threads' timeslices (ProcThreads)
 	sent, received      uint64
 	attempted, finished int64
 	held                int64
@@ -81,6 +82,7 @@ func (r *runner) take() sample {
 	if r.opt.GatewayPID > 0 {
 		s.gwCPU, _ = ProcCPU(r.opt.GatewayPID)
 		s.gwRSS, _ = ProcRSS(r.opt.GatewayPID)
+		_, s.gwSlices, _ = ProcThreads(r.opt.GatewayPID)
 	}
 	if r.opt.UASPID > 0 {
 		s.uasCPU, _ = ProcCPU(r.opt.UASPID)
@@ -116,6 +118,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	drops0 := map[string]uint64{}
 	for name, port := range opt.WatchUDP {
 		drops0[name], _ = UDPDrops(port)
+	}
+	var idleBefore float64
+	if opt.IdleWindow > 0 && opt.GatewayPID > 0 {
+		idleBefore = idleCPU(opt.GatewayPID, opt.IdleWindow)
 	}
 	base := r.take()
 	samples := []sample{base}
@@ -194,6 +200,11 @@ schedule:
 	last := r.take()
 	samples = append(samples, last)
 	rep := r.report(samples, start, end)
+	if opt.IdleWindow > 0 && rep.Gateway != nil {
+		// after the run's window: not counted in its CPU
+		rep.Gateway.IdleBefore = idleBefore
+		rep.Gateway.IdleAfter = idleCPU(opt.GatewayPID, opt.IdleWindow)
+	}
 	if len(opt.WatchUDP) > 0 {
 		rep.Media.SocketDrops = map[string]uint64{}
 		for name, port := range opt.WatchUDP {
