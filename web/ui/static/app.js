@@ -46,6 +46,15 @@
     }
     return status === 401 && relogin();
   }
+  // sessionKept asks the box whether this browser sent the session
+  // cookie it was just given.
+  async function sessionKept() {
+    try {
+      const r = await fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" });
+      const d = r.ok ? await r.json() : null;
+      return !!(d && d.csrf_token);
+    } catch (e) { return true; } // offline: the next page says so
+  }
   function setCSRF(tok) {
     csrf = tok;
     const m = document.querySelector('meta[name="csrf"]');
@@ -296,7 +305,17 @@
       else if (!(m && fieldError(form, m[1], m[2]))) notice(form.querySelector(".notice"), "bad", msg);
       return;
     }
-    if (form.dataset.next) { location.href = form.dataset.next; return; }
+    if (form.dataset.next) {
+      // A login kept only in a cookie the browser refused (a privacy
+      // setting, some private modes) would bring the login page back
+      // empty after every right password: say so instead.
+      if (r.data && r.data.csrf_token && !(await sessionKept())) {
+        notice(form.querySelector(".notice"), "bad", t("The password is right, but this browser does not keep the login: it blocks cookies for this page (a privacy setting or private mode). Allow cookies for this address, or open it in a normal window, then log in again."));
+        return;
+      }
+      location.href = form.dataset.next;
+      return;
+    }
     const out = form.querySelector("[data-out]");
     if (out && r.data) {
       out.hidden = false;
@@ -452,16 +471,36 @@
     out.textContent = (r.data.lines || []).join("\n");
   }
 
+  // A form's request is out: on a slow link its answer can come a minute
+  // after the tap. The button waits and the form says so, and a second
+  // tap (or a double tap) sends nothing: before, each tap sent the
+  // settings or the login again, and nothing showed meanwhile.
+  function busy(form, run) {
+    if (form.dataset.busy) return;
+    form.dataset.busy = "1";
+    const btn = form.querySelector('button[type="submit"], button:not([type])');
+    if (btn) btn.disabled = true;
+    const n = form.querySelector(".notice");
+    // Shown only while nothing else is: a quick answer replaces it at once.
+    const wait = setTimeout(() => { if (n && !n.textContent) notice(n, "info", t("Please wait for the box's answer: on a slow connection it can take a minute.")); }, 400);
+    Promise.resolve().then(run).finally(() => {
+      clearTimeout(wait);
+      if (n && n.textContent === t("Please wait for the box's answer: on a slow connection it can take a minute.")) notice(n, "", "");
+      if (btn) btn.disabled = false;
+      delete form.dataset.busy;
+    });
+  }
+
   document.addEventListener("submit", ev => {
     const form = ev.target;
     const kind = form.dataset.form;
     if (!kind) return;
     ev.preventDefault();
-    if (kind === "config") submitConfig(form);
-    else if (kind === "json") submitJSON(form);
-    else if (kind === "upload") submitUpload(form);
+    if (kind === "config") busy(form, () => submitConfig(form));
+    else if (kind === "json") busy(form, () => submitJSON(form));
+    else if (kind === "upload") submitUpload(form); // its button waits for the upload itself
     else if (kind === "diag") submitDiag(form);
-    else if (kind === "download") submitDownload(form);
+    else if (kind === "download") busy(form, () => submitDownload(form));
   });
 
   document.addEventListener("click", async ev => {
