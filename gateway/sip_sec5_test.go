@@ -1,10 +1,19 @@
 package gateway_test
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"edgebox/internal/config"
 )
 
 // TestSec5StrangerAnswerNoLargerThanRequest: the box answers a stranger's
@@ -49,5 +58,68 @@ func TestSec5StrangerAnswerNoLargerThanRequest(t *testing.T) {
 	p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, _, err := p.conn.ReadFromUDP(buf); err != nil {
 		t.Errorf("a monitoring OPTIONS of normal size got no answer: %v", err)
+	}
+}
+
+// TestSec5SIPTCPStrangersCappedInAll: a stranger's SIP/TCP connection
+// ends after 30 s and one source opens about 40 in that time (its rate
+// limit), but nothing bounded how many sources did so: 41 addresses held
+// 410 connections, a botnet or an IPv6 /48 (65536 /64s) as many as the
+// gateway had descriptors, which the calls need. Now at most 256
+// strangers' connections are open at once; the PBX is not counted.
+// Fifth review.
+func TestSec5SIPTCPStrangersCappedInAll(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)))
+	tcpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+	cfg.SIP.Listen = append(cfg.SIP.Listen, config.GatewaySIPListen{Transport: "tcp", Address: tcpAddr})
+	startGateway(t, cfg)
+
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for src := 10; src < 51; src++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(src))}, Timeout: 5 * time.Second}
+		for range 10 { // within one source's burst
+			c, err := d.Dial("tcp", tcpAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+	}
+	var held atomic.Int32
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(2 * time.Second)
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetReadDeadline(deadline)
+			if _, err := io.Copy(io.Discard, c); errors.Is(err, os.ErrDeadlineExceeded) {
+				held.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d strangers' connections from 41 sources, %d held", len(conns), held.Load())
+	if held.Load() > 256 {
+		t.Errorf("the gateway holds %d strangers' SIP/TCP connections at once, want at most 256", held.Load())
+	}
+	// The PBX still connects and is answered.
+	pbx, err := net.DialTimeout("tcp", tcpAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pbx.Close()
+	la := pbx.LocalAddr().String()
+	fmt.Fprintf(pbx, "OPTIONS sip:%s SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-cap-1\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:pbx@127.0.0.1>;tag=p1\r\nTo: <sip:%s>\r\nCall-ID: cap-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", tcpAddr, la, tcpAddr)
+	pbx.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(pbx).ReadString('\n'); err != nil || !strings.HasPrefix(line, "SIP/2.0 ") {
+		t.Errorf("the PBX over TCP: %q, %v; want an answer", line, err)
 	}
 }

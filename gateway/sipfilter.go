@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,8 @@ type sipFilter struct {
 	onRefuse func()
 	// health is the box's OPTIONS answer (drain, max_calls, trunk)
 	health func() (int, string)
+	// strangerConns are the TCP/TLS connections of strangers open now
+	strangerConns atomic.Int32
 }
 
 // scannerAgents are User-Agent (or From) substrings of SIP scanners and
@@ -221,6 +224,18 @@ func (l *filteredListener) Accept() (net.Conn, error) {
 				continue
 			}
 			if !l.f.fromPBX(ip) {
+				// At most maxStrangerConns at once, whoever they come
+				// from: the rate limit bounds one source's (about 40
+				// within strangerTCPLife), not a botnet's or an IPv6
+				// /48's, and each holds a descriptor of the gateway,
+				// which the calls need. Fifth review.
+				if l.f.strangerConns.Add(1) > maxStrangerConns {
+					l.f.strangerConns.Add(-1)
+					l.f.drop("too_many_connections")
+					c.Close()
+					continue
+				}
+				c = &strangerConn{Conn: c, open: &l.f.strangerConns}
 				// The stack sets no deadlines of its own: without this a
 				// stranger's connection (or TLS handshake) lasts for ever.
 				c.SetDeadline(time.Now().Add(strangerTCPLife))
@@ -235,3 +250,19 @@ func (l *filteredListener) Accept() (net.Conn, error) {
 // its answer. Only the PBX keeps connections; the strangers' rate limit
 // bounds how fast new ones come, this how many are open.
 var strangerTCPLife = 30 * time.Second
+
+// maxStrangerConns bounds the SIP/TCP and TLS connections from sources
+// other than the PBX open at once.
+const maxStrangerConns = 256
+
+// strangerConn gives its place back when it closes.
+type strangerConn struct {
+	net.Conn
+	open *atomic.Int32
+	once sync.Once
+}
+
+func (c *strangerConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
+}
