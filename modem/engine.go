@@ -184,6 +184,9 @@ type request struct {
 	pdu      string // sent after the "> " prompt, followed by Ctrl-Z
 	timeout  time.Duration
 	resp     chan result
+	// answered: the caller of a slow command gave up and got its error;
+	// the engine still waits for the card's answer (slowcmds.go).
+	answered bool
 }
 
 type result struct {
@@ -435,6 +438,9 @@ func (e *Engine) do(ctx context.Context, cmd, pdu string, timeout time.Duration)
 	if timeout <= 0 {
 		timeout = e.cfg.Timeout
 	}
+	// A network scan or attach takes minutes: given up on sooner, its
+	// late answer and the busy port start recovery (slowcmds.go).
+	timeout = max(timeout, MinTimeout(cmd))
 	req := &request{ctx: ctx, cmd: cmd, pdu: pdu, timeout: timeout, resp: make(chan result, 1)}
 	select {
 	case e.reqs <- req:
@@ -489,7 +495,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			if req.sync {
 				req.resp <- e.syncPort(ctx, req)
 			} else {
-				req.resp <- e.exec(ctx, req)
+				if res := e.exec(ctx, req); !req.answered {
+					req.resp <- res
+				}
 			}
 			if e.timeouts >= e.cfg.MaxTimeouts {
 				e.recover(ctx)
@@ -795,11 +803,23 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	owned := ownedPrefixes(req.cmd)
 	var resp Response
 	echoSeen, pduSent := false, false
+	gaveUp := req.ctx.Done()
 	for {
 		select {
 		case <-ctx.Done():
 			return result{r: resp, err: ErrClosed}
-		case <-req.ctx.Done():
+		case <-gaveUp:
+			if req.resp != nil && MinTimeout(req.cmd) > 0 {
+				// A network scan or attach goes on in the card, the
+				// port busy: the caller gets its error now, and the
+				// engine waits out the answer (or the command's
+				// timeout), so nothing is sent into a busy card and
+				// no recovery resets it mid-scan.
+				req.answered = true
+				req.resp <- result{r: resp, err: req.ctx.Err()}
+				gaveUp = nil
+				continue
+			}
 			// The caller gave up, the card did not: its answer may come
 			// after the next command was written and be read as that
 			// one's. The next command resynchronises first, as after a

@@ -148,6 +148,9 @@ func splitCmd(c string) (name, op string, args []string) {
 func (s *Sim) extended(c string) reply {
 	name, op, args := splitCmd(c)
 	if op == "=?" {
+		if name == "+COPS" {
+			return s.copsScan() // the network scan (round4.go)
+		}
 		return ok() // test commands: accepted, no detail
 	}
 	if s.prof.vendor == "ericsson" && !s.ready {

@@ -145,7 +145,7 @@ func (s *Sim) Control(line string) (string, error) {
 		b, err := json.Marshal(s.Commands())
 		return string(b), err
 	case "help":
-		return ControlHelp + "\n" + FaultHelp + "\n" + CardHelp + "\n" + VoiceHelp, nil
+		return ControlHelp + "\n" + FaultHelp + "\n" + CardHelp + "\n" + Round4Help + "\n" + VoiceHelp, nil
 	default:
 		if out, ok, err := s.voiceControl(f); ok {
 			return out, err
@@ -154,6 +154,9 @@ func (s *Sim) Control(line string) (string, error) {
 			return out, err
 		}
 		if out, ok, err := s.cardControl(f); ok {
+			return out, err
+		}
+		if out, ok, err := s.round4Control(f); ok {
 			return out, err
 		}
 		return "", fmt.Errorf("unknown control command %q (try help)", f[0])

@@ -201,6 +201,10 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 		r = s.exec(cmd)
 	}
 	late, twice := s.answerFaultLocked(cmd, &r)
+	if !isPDU {
+		late += s.slowLocked(cmd)
+		s.simBusyLocked(cmd, &r)
+	}
 	s.cardReplyLocked(&r)
 	inter := []string(nil)
 	if len(r.lines) > 0 && len(s.interleave) > 0 {

@@ -148,6 +148,7 @@ type Sim struct {
 	dialed      bool        // a dial answered CONNECT: start the PPP call
 	voice       *voiceSim   // calls, voice port, status reports (voice.go)
 	faults      answerFault // late, doubled or failed answers (faults.go)
+	round4      round4Fault // slow commands (round4.go)
 	cards       cardFault   // wording, line ends, SIM swap (cardfaults.go)
 }
 

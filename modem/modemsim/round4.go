@@ -1,0 +1,100 @@
+package modemsim
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Faults of the fourth round of the outside emulator: commands a card
+// takes its time over (a network scan answers after up to 3 minutes on
+// real cards, holding the port meanwhile).
+
+// Round4Help lists the control commands of round4.go.
+const Round4Help = `scan MS              AT+COPS=? (network scan) answers after MS milliseconds, the port busy meanwhile (real cards: up to 180 s)
+simbusy MS           for MS milliseconds from now every command that reads the SIM answers +CME ERROR: 14 (SIM busy), as for seconds after boot`
+
+// round4Fault is the state of those faults (guarded by Sim.mu).
+type round4Fault struct {
+	scan time.Duration
+	// simBusyUntil: commands that read the SIM answer CME 14 until then.
+	simBusyUntil time.Time
+}
+
+// SIMBusyFor makes every command that reads the SIM answer +CME ERROR: 14
+// (SIM busy) for d, as cards do for seconds after boot while the SIM
+// initialises (its files are read, the phone book loaded).
+func (s *Sim) SIMBusyFor(d time.Duration) {
+	s.mu.Lock()
+	s.round4.simBusyUntil = time.Now().Add(d)
+	s.mu.Unlock()
+}
+
+// simCommands read the SIM: the PIN state and counters, IMSI, ICCID, own
+// number, SMS storage.
+var simCommands = []string{"AT+CPIN", "AT^CPIN", "AT+QPINC", "AT*EPIN", "AT+CIMI", "AT+CCID", "AT^ICCID",
+	"AT+QCCID", "AT+ICCID", "AT+CNUM", "AT+CPMS", "AT+CMGL", "AT+CMGR", "AT+CLCK", "AT+CRSM"}
+
+// simBusyLocked answers cmd with SIM busy while the SIM initialises.
+func (s *Sim) simBusyLocked(cmd string, r *reply) {
+	if time.Now().After(s.round4.simBusyUntil) {
+		return
+	}
+	c := strings.ToUpper(strings.TrimSpace(cmd))
+	for _, p := range simCommands {
+		if strings.HasPrefix(c, p) {
+			*r = s.cme(14)
+			return
+		}
+	}
+}
+
+// ScanTime makes AT+COPS=? take d, as a real network scan does.
+func (s *Sim) ScanTime(d time.Duration) {
+	s.mu.Lock()
+	s.round4.scan = d
+	s.mu.Unlock()
+}
+
+// slowLocked is how long the card works on cmd before it answers.
+func (s *Sim) slowLocked(cmd string) time.Duration {
+	if strings.EqualFold(strings.TrimSpace(cmd), "AT+COPS=?") {
+		return s.round4.scan
+	}
+	return 0
+}
+
+// copsScan is the answer to AT+COPS=?: the operator the card sees and
+// the usual ranges of modes and formats.
+func (s *Sim) copsScan() reply {
+	return ok(fmt.Sprintf(`+COPS: (2,"%s","%s","26201",%d),,(0-4),(0-2)`, s.cfg.Operator, s.cfg.Operator, s.prof.act))
+}
+
+// round4Control runs the control commands of Round4Help.
+func (s *Sim) round4Control(f []string) (out string, handled bool, err error) {
+	switch f[0] {
+	case "scan":
+		if len(f) < 2 {
+			return "", true, errors.New("scan: want 'scan MS'")
+		}
+		ms, err := strconv.Atoi(f[1])
+		if err != nil || ms < 0 {
+			return "", true, errors.New("scan: want 'scan MS'")
+		}
+		s.ScanTime(time.Duration(ms) * time.Millisecond)
+	case "simbusy":
+		if len(f) < 2 {
+			return "", true, errors.New("simbusy: want 'simbusy MS'")
+		}
+		ms, err := strconv.Atoi(f[1])
+		if err != nil || ms < 0 {
+			return "", true, errors.New("simbusy: want 'simbusy MS'")
+		}
+		s.SIMBusyFor(time.Duration(ms) * time.Millisecond)
+	default:
+		return "", false, nil
+	}
+	return "", true, nil
+}
