@@ -28,6 +28,10 @@ type modemSession struct {
 	// locked: the identity was read while the SIM wanted its PIN, so it
 	// lacks what only an unlocked SIM gives (IMSI, own number).
 	locked bool
+	// readyRead: the identity was read since the SIM last became ready.
+	// Read before (the session's start while the SIM was still busy
+	// after boot, +CME ERROR: 14) it lacks the IMSI and ICCID.
+	readyRead bool
 }
 
 // step is what a state decided.

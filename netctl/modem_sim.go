@@ -26,15 +26,22 @@ func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string)
 		}
 		return s.wait(ctx, 5*time.Second)
 	}
+	if sim.State != modem.SIMReady {
+		s.readyRead = false
+	}
 	switch sim.State {
 	case modem.SIMReady:
-		// Read again after an unlock (the IMSI needs the PIN), and when
-		// the read at open failed (a timeout, a late answer): otherwise
-		// the status would show no IMEI or IMSI for the whole session.
-		if s.locked || m.status().Identity == nil {
+		// Read again after an unlock (the IMSI needs the PIN), when
+		// the read at open failed (a timeout, a late answer), and once
+		// the SIM is ready when that read found no IMSI or ICCID (the
+		// SIM was busy after boot): otherwise the status would show no
+		// IMEI or IMSI for the whole session.
+		id := m.status().Identity
+		if s.locked || id == nil || (!s.readyRead && (id.IMSI == "" || id.ICCID == "")) {
 			s.locked = false
 			s.readIdentity(ctx)
 		}
+		s.readyRead = true
 		return stepNext
 	case modem.SIMPIN:
 		s.locked = true

@@ -1,0 +1,35 @@
+package netctl_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Cards as the outside emulator's fourth round brings them.
+
+// TestNamespaceModemSIMBusyAfterBoot: for seconds after boot the card
+// answers everything that reads the SIM with +CME ERROR: 14 (SIM busy)
+// while it initialises the SIM. netctl starts in that window: it must go
+// online once the SIM is ready, and the status must show the SIM's IMSI
+// and ICCID, which the identity read at start could not get.
+func TestNamespaceModemSIMBusyAfterBoot(t *testing.T) {
+	t.Parallel()
+	for i, profile := range []string{"quectel-ec25", "huawei-me909s"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, fmt.Sprintf("sb%d", i))
+			r.setCarrier("ltep", false)
+			r.startDNSMasq("ltep", lteNet)
+			sim := r.startModemsimArgs(profile, "")
+			sim.control("simbusy 8000")
+			r.writeConfig(modemConfig(sim.pty, profile))
+			r.startNetctl()
+			r.waitOnline("LTE up once the SIM was ready", 90*time.Second)
+			r.waitFor("the SIM's identity in the status", 30*time.Second, func() (bool, string) {
+				id := r.status().Modem.Identity
+				return id != nil && id.IMSI == "262011234567890" && id.ICCID != "", fmt.Sprintf("%+v", id)
+			})
+		})
+	}
+}
