@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"testing"
 	"time"
 	"weak"
@@ -133,4 +134,60 @@ func TestLeanHandshakeEndsWithCall(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the handshake went on 5 s after its call ended")
 	}
+}
+
+// goroutinesCreated is the process's count of goroutines started so far.
+func goroutinesCreated() uint64 {
+	s := []rtmetrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	rtmetrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// A lean leg's DTLS handshake starts a bounded number of goroutines, not
+// one per datagram: pion/dtls reads and writes the shared port through
+// pion/transport's netctx, which up to v5.1.4 started a goroutine for
+// every read and write (to watch the handshake's context) and waited for
+// it to end, so each flight woke two more threads; v5.1.5 registers a
+// context.AfterFunc instead. The browser's side here is pion/dtls too,
+// and counts the same way.
+func TestLeanHandshakeGoroutines(t *testing.T) {
+	r := newLeanEndRig(t)
+	l := r.leg(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	before := goroutinesCreated()
+	l.onCheck(dtlssrtp.LiteCheck{From: r.from(), Nominated: true})
+	dc, err := dtls.ClientWithOptions(dtlsnet.PacketConnFromConn(r.browser), r.browser.RemoteAddr(),
+		dtls.WithCertificates(r.cert),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+		dtls.WithInsecureSkipVerify(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	if err := dc.HandshakeContext(ctx); err != nil {
+		t.Fatalf("browser's handshake: %v", err)
+	}
+	for {
+		l.mu.Lock()
+		up := l.sess != nil
+		l.mu.Unlock()
+		if up {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the leg did not come up after the browser's handshake")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	n := goroutinesCreated() - before
+	// the leg's handshake goroutine, pion/dtls's two per side, a timer
+	// or two: at most 8 in all (5 with v5.1.5; 18 with v5.1.4)
+	if n > 8 {
+		t.Errorf("%d goroutines started for one handshake (both sides), want at most 8", n)
+	}
+	t.Logf("%d goroutines started for one handshake (both sides)", n)
+	close(l.c.stopMedia)
+	l.c.stopFast()
 }
