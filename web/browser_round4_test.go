@@ -111,7 +111,7 @@ func TestBrowserPhoneSlowSaveDoubleTap(t *testing.T) {
 		chromedp.DoubleClick(chromedp.CSS("#step-submit")), chromedp.Click(chromedp.CSS("#step-submit")),
 		waitText("#step-form .notice", "Bitte warten"), snap(dir, "91-saving-slow-link-de"))
 	if n := evalInt(t, ctx, "window.__sent"); n != 1 {
-		t.Errorf("three taps on Save sent %d requests", n)
+		t.Errorf("a double tap and a tap on Save sent %d requests", n)
 	}
 	if v := storedAt(t, e, "network.modem.apn"); v != "internet.telekom" {
 		t.Errorf("APN stored as %v", v)
@@ -126,9 +126,10 @@ func TestBrowserPhoneSlowSaveDoubleTap(t *testing.T) {
 	e.srv.sessions.dropAll()
 	do(t, ctx, "login page", chromedp.Navigate(httpsURL+"/login"), chromedp.WaitVisible(chromedp.CSS("#login-submit")),
 		holdAnswers("/api/v1/login"), chromedp.SetValue(chromedp.CSS("#pw"), testPassword),
-		chromedp.DoubleClick(chromedp.CSS("#login-submit")), waitText("form .notice", "Bitte warten"))
+		chromedp.DoubleClick(chromedp.CSS("#login-submit")), chromedp.Click(chromedp.CSS("#login-submit")),
+		waitText("form .notice", "Bitte warten"))
 	if n := evalInt(t, ctx, "window.__sent"); n != 1 {
-		t.Errorf("a double tap on Log in sent %d logins", n)
+		t.Errorf("a double tap and a tap on Log in sent %d logins", n)
 	}
 	do(t, ctx, "logged in", runJS("window.__release()"), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		return testenvUntil(ctx, "the page after the login", `location.pathname !== "/login"`)
