@@ -293,3 +293,15 @@ func TestFieldProfileShapesRound4(t *testing.T) {
 		},
 	})
 }
+
+// A refused line reads as written: no backslashes before its quotes (they
+// looked like part of the line on the phone), no \xfc for a Latin-1 byte.
+func TestRefusedLineReadsAsWritten(t *testing.T) {
+	_, err := ParseProfile([]byte(base(`static-challenge "Enter code" 1 # Schl`+"\xfc"+`ssel`)), "otp.ovpn", nil)
+	if err == nil {
+		t.Fatal("static-challenge imported")
+	}
+	if want := `"static-challenge "Enter code" 1 # Schl?ssel" refused`; !strings.Contains(err.Error(), want) {
+		t.Errorf("refusal reads %q, want %q in it", err, want)
+	}
+}

@@ -50,7 +50,11 @@ func (e *LineError) Error() string {
 	if e.Text == "" {
 		return fmt.Sprintf("%s line %d: %s", e.File, e.Line, e.Reason)
 	}
-	return fmt.Sprintf("%s line %d: %q refused: %s", e.File, e.Line, e.Text, e.Reason)
+	// The line as written, in plain quotes: %q's backslashes before every
+	// quote of a line like static-challenge "Enter code" 1 read as part of
+	// the line on a phone. Bytes that are not UTF-8 (a Latin-1 comment)
+	// become '?'.
+	return fmt.Sprintf("%s line %d: \"%s\" refused: %s", e.File, e.Line, strings.ToValidUTF8(e.Text, "?"), e.Reason)
 }
 
 // headerPrefix starts the comment lines the box adds on top of a stored
