@@ -219,6 +219,7 @@ type filterListener struct {
 	net.Listener
 	policy  *AccessPolicy
 	refused func()
+	caps    *connCap // per source and interface: conncap.go; nil: none
 
 	mu      sync.Mutex
 	logged  time.Time
@@ -236,7 +237,14 @@ func (l *filterListener) Accept() (net.Conn, error) {
 		}
 		iface := ingressOf(c)
 		if l.policy.AllowedInterface(iface) {
-			return ingressConn{c, iface}, nil
+			if l.caps == nil {
+				return ingressConn{c, iface}, nil
+			}
+			if cc, ok := l.caps.admit(c, iface); ok {
+				return ingressConn{cc, iface}, nil
+			}
+			c.Close() // over its source's or interface's share
+			continue
 		}
 		c.Close()
 		if l.refused != nil {

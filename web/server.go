@@ -80,6 +80,7 @@ type Server struct {
 	metrics      webMetrics
 	refusedCount atomic.Int64
 	smsQuota     smsQuota // SMS below admin scope without the GSM bridge: sms_policy.go
+	conns        connCap  // open connections per source and interface: conncap.go
 
 	mux *http.ServeMux
 }
@@ -240,7 +241,7 @@ func (s *Server) ServeAll(ctx context.Context, hl, sl, ul net.Listener) error {
 		go func() { errc <- srv.Serve(l) }()
 	}
 	filter := func(l net.Listener) net.Listener {
-		return &filterListener{Listener: l, policy: s.policy, refused: s.countRefused}
+		return &filterListener{Listener: l, policy: s.policy, refused: s.countRefused, caps: &s.conns}
 	}
 	n := 0
 	if hl != nil {
