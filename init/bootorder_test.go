@@ -35,21 +35,25 @@ func TestFirewallModulesQEMU(t *testing.T) {
 			t.Errorf("the firewall waits for %s", m)
 		}
 	}
-	// nftables and ext4 are claimed before the device drivers.
-	order := bootOrder(first)
-	last := 0
-	for i, m := range order {
-		if earlyModule(m) {
-			last = i
+	// The firewall's, /perm's and the watchdog's modules load first; the
+	// NICs, USB and the power button after them.
+	devices = append(devices, "pci:v00001B36d0000000Dsv00001AF4sd00001100bc0Csc03i30", // qemu-xhci
+		"pci:v00008086d000025ABsv00001AF4sd00001100bc08sc80i00", // i6300esb
+		"acpi:LNXPWRBN:")
+	first, _ = splitBootModules(l, devices, qemu.Modules, qemu.Watchdog)
+	critical, rest := criticalModules(l, devices, first, qemu.Watchdog)
+	for _, m := range []string{"nf_tables", "nft_nat", "ext4", "crc32c_generic", "ahci", "i6300esb"} {
+		if !slices.Contains(critical, m) {
+			t.Errorf("%s is not loaded first: %v", m, critical)
 		}
 	}
-	for _, m := range order[:last+1] {
-		if !earlyModule(m) {
-			t.Errorf("device driver %s before the firewall and /perm modules: %v", m, order)
+	for _, m := range []string{"e1000e", "virtio_pci", "xhci_pci", "button"} {
+		if !slices.Contains(rest, m) {
+			t.Errorf("%s is not loaded after the critical modules: %v", m, rest)
 		}
 	}
-	if len(order) != len(first) {
-		t.Errorf("bootOrder lost modules: %v of %v", order, first)
+	if len(critical)+len(rest) != len(first) {
+		t.Errorf("critical %v + rest %v is not the first batch %v", critical, rest, first)
 	}
 }
 

@@ -90,22 +90,35 @@ func firewallModules(first []string) []string {
 	return out
 }
 
-// bootOrder puts the modules the services wait for (nftables, /perm's
-// filesystem) before the device drivers, so that they claim their shared
-// dependencies first; all of them start at once.
-func bootOrder(first []string) []string {
-	out := slices.Clone(first)
-	slices.SortStableFunc(out, func(a, b string) int {
-		pa, pb := earlyModule(a), earlyModule(b)
-		switch {
-		case pa == pb:
-			return 0
-		case pa:
-			return -1
+// criticalModules splits the first batch into what the boot firewall,
+// /perm and the watchdog need (nftables, ext4, the disk controllers'
+// drivers, the watchdog's) and the rest (NICs, USB hosts, the power
+// button), which loads once the critical part is in.
+func criticalModules(l *kmod.Loader, modaliases, first []string, watchdog string) (critical, rest []string) {
+	var disks []string
+	for _, m := range modaliases {
+		if diskDevice(m) {
+			disks = append(disks, m)
 		}
-		return 1
-	})
-	return out
+	}
+	diskDrivers := l.ForDevices(disks)
+	for _, m := range first {
+		if earlyModule(m) || slices.Contains(diskDrivers, m) || watchdog != "" && m == kmod.Name(watchdog) {
+			critical = append(critical, m)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	return critical, rest
+}
+
+// diskDevice reports whether a device's modalias is a disk controller: PCI
+// mass storage (class 01) or SD host (08 05), or a virtio block device.
+func diskDevice(modalias string) bool {
+	if class, sub, ok := pciClass(modalias); ok {
+		return class == "01" || class == "08" && sub == "05"
+	}
+	return strings.HasPrefix(modalias, "virtio:d00000002v")
 }
 
 // splitBootModules divides the boot's modules into the first batch and the

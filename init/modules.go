@@ -71,44 +71,36 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 	log.Info("kernel modules chosen", "devices", len(devices), "first", len(first), "later", len(later),
 		"read_tables", opened.Sub(start).Round(time.Millisecond), "scan_sysfs", scanned.Sub(opened).Round(time.Millisecond),
 		"match", time.Since(scanned).Round(time.Millisecond))
-	// One batch per module: each waits only for its own dependencies, not
-	// for the slowest module of a dependency level across the whole first
-	// batch (ext4, deepest, came last behind every NIC and USB probe). The
-	// nftables and /perm modules are claimed first; a dependency two
-	// modules share is loaded once, the other waiting for it.
-	// The NIC drivers load one after the other, in the order of their
-	// cards' PCI addresses: the kernel names network ports in the order
-	// they register, and a profile that knows its ports by name (QEMU's
-	// LAN eth0 on e1000e, WAN eth1 on virtio-net) needs that order.
-	var batches []*kmod.Batch
-	for _, m := range bootOrder(first) {
-		if !slices.Contains(nics, m) {
-			batches = append(batches, l.Start([]string{m}))
-		}
+	// The first batch in two steps, each module a batch of its own (it
+	// waits for its own dependencies only, not for the slowest module of a
+	// dependency level). First what the firewall, /perm and the watchdog
+	// need, alone on the CPU: the box has one slow CPU under QEMU, and
+	// ext4 shared it with every NIC and USB probe. Then the rest, beside
+	// the services. The NIC drivers load one after the other, in the order
+	// of their cards' PCI addresses: the kernel names network ports in the
+	// order they register, and a profile that knows its ports by name
+	// (QEMU's LAN eth0 on e1000e, WAN eth1 on virtio-net) needs that order.
+	critical, rest := criticalModules(l, devices, first, board.Watchdog)
+	rest = slices.DeleteFunc(rest, func(m string) bool { return slices.Contains(nics, m) })
+	var t tally
+	var criticalWG sync.WaitGroup
+	for _, m := range critical {
+		b := l.Start([]string{m})
+		criticalWG.Go(func() { t.add(b.Wait()) })
 	}
-	nicsDone := make(chan struct{})
-	var nicLoaded int
-	var nicErrs []error
+	nicsDone, firstDone := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(nicsDone)
+		criticalWG.Wait()
+		var restWG sync.WaitGroup
+		for _, m := range rest {
+			b := l.Start([]string{m})
+			restWG.Go(func() { t.add(b.Wait()) })
+		}
 		for _, m := range nics {
-			n, e := l.Start([]string{m}).Wait()
-			nicLoaded += n
-			nicErrs = append(nicErrs, e...)
+			t.add(l.Start([]string{m}).Wait())
 		}
-	}()
-	firstDone := make(chan struct{})
-	var loaded int
-	var errs []error
-	go func() {
-		for _, b := range batches {
-			n, e := b.Wait()
-			loaded += n
-			errs = append(errs, e...)
-		}
-		<-nicsDone
-		loaded += nicLoaded
-		errs = append(errs, nicErrs...)
+		close(nicsDone)
+		restWG.Wait()
 		close(firstDone)
 	}()
 	healthy := make(chan struct{})
@@ -121,10 +113,10 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 		wait: func() {
 			<-firstDone
 			logged.Do(func() {
-				for _, err := range errs {
+				for _, err := range t.errs {
 					log.Warn("kernel module", "err", err)
 				}
-				log.Info("kernel modules loaded", "count", loaded, "modules", first, "slowest", l.Slowest(8))
+				log.Info("kernel modules loaded", "count", t.loaded, "modules", first, "slowest", l.Slowest(8))
 			})
 		},
 		waitModule: func(name string) {
@@ -159,6 +151,20 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 			})
 		},
 	}
+}
+
+// tally adds up the first batch's modules, loaded from several goroutines.
+type tally struct {
+	mu     sync.Mutex
+	loaded int
+	errs   []error
+}
+
+func (t *tally) add(n int, errs []error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.loaded += n
+	t.errs = append(t.errs, errs...)
 }
 
 // serveHotplug loads the drivers of devices that appear after the boot's
