@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -14,7 +15,10 @@ import (
 // costs a park and a wake-up per packet; here one epoll set holds the
 // sockets and is itself waited on through Go's netpoller, so a busy
 // process handles the packets of many sockets per wake-up. The goroutine
-// runs while at least one socket is registered.
+// runs while at least one socket is registered, and for linger after the
+// last left: a call's PBX leg is often its poller's only socket, and
+// making the epoll set, the io_uring ring (its 384 KB of buffers) and
+// the goroutine again for the next call cost every set-up at low rates.
 type Poller struct {
 	mu     sync.Mutex
 	ep     *os.File // the epoll set; nil while no socket is registered
@@ -32,7 +36,16 @@ type Poller struct {
 	rx     *recvRing
 	noRing bool // never make rx (tests of the fallback)
 	size   int
+	// linger keeps the set after its last socket left (0: closed at
+	// once); idle is the timer that then closes it
+	linger time.Duration
+	idle   *time.Timer
 }
+
+// pollerLinger is how long a poller keeps its epoll set, ring and
+// goroutine with no socket: longer than the gap between calls on a box
+// that carries a few, short enough that an idle box holds none.
+const pollerLinger = 10 * time.Second
 
 // Polled is one registered socket and what to do with its packets.
 type Polled struct {
@@ -56,7 +69,7 @@ const maxEvents = 256
 // send what they queued, say).
 func NewPoller(size int, endRound func()) *Poller {
 	p := &Poller{socks: map[int32]*Polled{}, events: make([]unix.EpollEvent, maxEvents),
-		buf: make([]byte, size), endRound: endRound, size: size}
+		buf: make([]byte, size), endRound: endRound, size: size, linger: pollerLinger}
 	p.wait = p.waitEvents
 	return p
 }
@@ -103,12 +116,32 @@ func (p *Poller) Remove(s *Polled) {
 		unix.EpollCtl(int(p.ep.Fd()), unix.EPOLL_CTL_DEL, int(s.fd), nil)
 	}
 	if len(p.socks) == 0 && p.ep != nil {
-		p.ep.Close() // ends the goroutine
-		p.ep = nil
-		if p.rx != nil {
-			p.rx.close() // no receive is left with it (MSG_DONTWAIT)
-			p.rx = nil
+		switch {
+		case p.linger <= 0:
+			p.closeLocked()
+		case p.idle == nil:
+			p.idle = time.AfterFunc(p.linger, p.closeIfIdle)
+		default:
+			p.idle.Reset(p.linger)
 		}
+	}
+}
+
+// closeIfIdle closes the set when no socket came back during linger.
+func (p *Poller) closeIfIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.socks) == 0 && p.ep != nil {
+		p.closeLocked()
+	}
+}
+
+func (p *Poller) closeLocked() {
+	p.ep.Close() // ends the goroutine
+	p.ep = nil
+	if p.rx != nil {
+		p.rx.close() // no receive is left with it (MSG_DONTWAIT)
+		p.rx = nil
 	}
 }
 

@@ -15,11 +15,13 @@ type polledPacket struct {
 
 // TestPollerReadsEverySocket: packets to many sockets all reach their
 // callbacks with the sender's address, a removed socket is not read
-// again, endRound runs, and the goroutine ends with the last socket.
+// again, endRound runs, and the goroutine ends once the last socket
+// left (after the poller's linger).
 func TestPollerReadsEverySocket(t *testing.T) {
 	const n = 40
 	rounds := 0
 	p := NewPoller(1500, func() { rounds++ })
+	p.linger = 20 * time.Millisecond
 	got := make(chan polledPacket, 4*n)
 	socks := make([]*Socket, n)
 	polled := make([]*Polled, n)
@@ -95,6 +97,7 @@ func TestPollerReadsEverySocket(t *testing.T) {
 	for i := 1; i < n; i += 2 {
 		p.Remove(polled[i])
 	}
+	time.Sleep(200 * time.Millisecond)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ep != nil || len(p.socks) != 0 {
