@@ -13,8 +13,10 @@ import (
 
 // Dead-server detection for servers that push no keepalive. openvpn
 // notices a dead server only through ping-restart; a server without
-// "keepalive" sets none, and a client-side ping-restart would restart an
-// idle tunnel whose server is fine (it sends nothing) over and over. So
+// "keepalive" pushes none. A UDP client that pulls keeps openvpn's initial
+// ping-restart of 120 s then, which restarts an idle tunnel whose server
+// is fine (it sends nothing) every two minutes; over TCP there is none,
+// and a server gone without a reset stays "connected" for ever. So
 // the box looks at what openvpn received (>BYTECOUNT): while something
 // comes in, all is well; after IdleProbeAfter with nothing, it sends an
 // ICMP echo through the tunnel to the server's tunnel address (the pushed

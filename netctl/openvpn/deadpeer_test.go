@@ -3,6 +3,7 @@ package openvpn
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -67,5 +68,38 @@ func TestPushReplyGateway(t *testing.T) {
 		if w.gateway.String() != c.gw || w.serverPings != c.pings {
 			t.Errorf("%q: gateway %s pings %v, want %s %v", c.msg, w.gateway, w.serverPings, c.gw, c.pings)
 		}
+	}
+}
+
+// A UDP client that pulls its options keeps openvpn's initial
+// ping-restart (120 s) when the server pushes none, so a tunnel to a live
+// server that sends nothing was restarted every two idle minutes. The
+// box's probes make the server answer before that. The 120 s are
+// shortened to 6 here with --ping-restart (what openvpn itself sets).
+func TestIdleTunnelToSilentServerNotRestarted(t *testing.T) {
+	tn := newTestNet(t)
+	pki := newTestPKI(t)
+	tc := staticKey(t)
+	startServer(t, tn, pki, tc, serverNoKeepalive)
+	probe := func(ctx context.Context, dev string, addr netip.Addr) error {
+		return testenv.DoIn(tn.cli, func() error { return PingOnce(ctx, dev, addr) })
+	}
+	m, states := newTestManagerLog(t, tn, Options{IdleProbeAfter: 2 * time.Second, ProbeEvery: time.Second, Probe: probe,
+		ExtraArgs: []string{"--ping-restart", "6"}})
+	cert, key := pki.valid(t, "box1", false)
+	if err := m.Import(strings.NewReader(clientProfile(tn, pki, cert, key, tc)), "box1.ovpn"); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	runManager(t, m)
+	m.SetUplink(true, "wan")
+	up := waitStatus(t, m, 20*time.Second, "CONNECTED", connected)
+	from := states.len()
+	// three of openvpn's idle timeouts
+	testenv.Until(18*time.Second, "an idle tunnel restarted", testenv.Cond(func() bool { return states.seen(from, StateReconnecting) }))
+	if st := m.Status(); states.seen(from, StateReconnecting) || !connected(st) || st.PID != up.PID {
+		states.mu.Lock()
+		seen := slices.Clone(states.states[from:])
+		states.mu.Unlock()
+		t.Errorf("an idle tunnel to a live server was restarted: states %v, now %+v", seen, st)
 	}
 }
