@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"edgebox/boards"
@@ -29,11 +31,19 @@ func bootFirewall(n config.Network, board boards.Profile, log *slog.Logger) {
 // bootRoles names the board's NIC roles for the boot firewall: the
 // interfaces present, and a NIC whose driver has not registered it yet
 // under the profile's kernel name.
-func bootRoles(board boards.Profile) map[string]string {
-	roles := board.Interfaces("/sys")
+func bootRoles(board boards.Profile) map[string]string { return bootRolesIn(board, "/sys") }
+
+// bootRolesIn is bootRoles with sysfs at sysRoot. The kernel name stands
+// in only while no interface has it: one that has it and that the board
+// refused for the role (a USB device, boards.Interfaces) is no LAN port
+// that is late, and must not get the LAN's accepts (fifth review).
+func bootRolesIn(board boards.Profile, sysRoot string) map[string]string {
+	roles := board.Interfaces(sysRoot)
 	for _, nic := range board.NICs {
 		if roles[nic.Role] == "" && nic.Name != "" {
-			roles[nic.Role] = nic.Name
+			if _, err := os.Lstat(filepath.Join(sysRoot, "class/net", nic.Name)); err != nil {
+				roles[nic.Role] = nic.Name
+			}
 		}
 	}
 	return roles
