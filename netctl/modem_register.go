@@ -25,6 +25,9 @@ func (s *modemSession) register(ctx context.Context, _ config.Modem, _ string) s
 		m.st.Registration = &reg
 		m.mu.Unlock()
 	}
+	if err != nil || reg.State != modem.RegDenied {
+		s.deniedWords = ""
+	}
 	if err == nil && reg.State.Registered() {
 		s.regSince = time.Time{}
 		return stepNext
@@ -38,7 +41,7 @@ func (s *modemSession) register(ctx context.Context, _ config.Modem, _ string) s
 			m.setState(ModemRegistering, "the registration could not be read: "+sayModemError(err))
 		}
 	case reg.State == modem.RegDenied:
-		m.setState(ModemRegistering, "registration denied by the network; check the SIM's contract")
+		m.setState(ModemRegistering, s.sayDenied(ctx))
 	default:
 		m.setState(ModemRegistering, sayUnregistered(reg.State))
 		// A radio switched off behind the box's back (or a card that

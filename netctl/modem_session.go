@@ -32,6 +32,9 @@ type modemSession struct {
 	// Read before (the session's start while the SIM was still busy
 	// after boot, +CME ERROR: 14) it lacks the IMSI and ICCID.
 	readyRead bool
+	// deniedWords: why the network denies the card, asked once per
+	// denial (modem_reject.go); "" while not denied.
+	deniedWords string
 }
 
 // step is what a state decided.

@@ -2,6 +2,7 @@ package netctl_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,4 +33,27 @@ func TestNamespaceModemSIMBusyAfterBoot(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestNamespaceModemDeniedWithCause: the network denies the card
+// (+CEREG: 3) and gives EMM cause 13 (roaming not allowed in this tracking
+// area). The status says so in words, with what to do, and the cause's
+// number, not only 'denied'; once the network lets the card in, it goes
+// online.
+func TestNamespaceModemDeniedWithCause(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "dc")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsimArgs("quectel-ec25", "")
+	sim.control("rejectcause 13")
+	sim.control("detach 3")
+	r.writeConfig(modemConfig(sim.pty, "quectel-ec25"))
+	r.startNetctl()
+	r.waitFor("the reject cause in words", 60*time.Second, func() (bool, string) {
+		e := r.status().Modem.Error
+		return strings.Contains(e, "roaming is not allowed here") && strings.Contains(e, "cause 13"), e
+	})
+	sim.control("attach")
+	r.waitOnline("LTE up once the network let the card in", 90*time.Second)
 }

@@ -498,13 +498,16 @@ func (s *Sim) cregCmd(name, op string, args []string) reply {
 	if op == "?" {
 		st := s.regStat()
 		n := s.cregN[i]
-		if n == 2 && regOK(st) {
+		if n >= 2 && regOK(st) {
 			return ok(fmt.Sprintf("%s: %d,%d,\"00C3\",\"0000A13F\",%d", name, n, st, s.prof.act))
+		}
+		if r, denied := s.deniedWithCause(name, n, st); denied {
+			return r
 		}
 		return ok(fmt.Sprintf("%s: %d,%d", name, n, st))
 	}
 	if len(args) == 1 {
-		if v, err := atoi(args[0]); err == nil && v >= 0 && v <= 2 {
+		if v, err := atoi(args[0]); err == nil && v >= 0 && v <= 3 {
 			s.cregN[i] = v
 			return ok()
 		}

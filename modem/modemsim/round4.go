@@ -14,6 +14,7 @@ import (
 
 // Round4Help lists the control commands of round4.go.
 const Round4Help = `scan MS              AT+COPS=? (network scan) answers after MS milliseconds, the port busy meanwhile (real cards: up to 180 s)
+rejectcause N        a denied registration (detach 3) comes with EMM cause N, shown by AT+CEREG? after AT+CEREG=3
 simbusy MS           for MS milliseconds from now every command that reads the SIM answers +CME ERROR: 14 (SIM busy), as for seconds after boot`
 
 // round4Fault is the state of those faults (guarded by Sim.mu).
@@ -21,6 +22,26 @@ type round4Fault struct {
 	scan time.Duration
 	// simBusyUntil: commands that read the SIM answer CME 14 until then.
 	simBusyUntil time.Time
+	// rejectCause: the EMM cause of a denied registration, given with
+	// AT+CEREG=3 (0: none).
+	rejectCause int
+}
+
+// RejectCause sets the EMM cause (24.301) the network gives with a denied
+// registration (detach 3), shown by +CEREG? once AT+CEREG=3 is set.
+func (s *Sim) RejectCause(cause int) {
+	s.mu.Lock()
+	s.round4.rejectCause = cause
+	s.mu.Unlock()
+}
+
+// deniedWithCause is the answer to AT+CEREG? with n=3 while denied:
+// "+CEREG: 3,3,,,,0,<cause>".
+func (s *Sim) deniedWithCause(name string, n, st int) (reply, bool) {
+	if name != "+CEREG" || n != 3 || st != 3 || s.round4.rejectCause == 0 {
+		return reply{}, false
+	}
+	return ok(fmt.Sprintf("+CEREG: 3,3,,,,0,%d", s.round4.rejectCause)), true
 }
 
 // SIMBusyFor makes every command that reads the SIM answer +CME ERROR: 14
@@ -84,6 +105,15 @@ func (s *Sim) round4Control(f []string) (out string, handled bool, err error) {
 			return "", true, errors.New("scan: want 'scan MS'")
 		}
 		s.ScanTime(time.Duration(ms) * time.Millisecond)
+	case "rejectcause":
+		n := -1
+		if len(f) >= 2 {
+			n, _ = strconv.Atoi(f[1])
+		}
+		if n < 0 || n > 255 {
+			return "", true, errors.New("rejectcause: want 'rejectcause N' (0-255)")
+		}
+		s.RejectCause(n)
 	case "simbusy":
 		if len(f) < 2 {
 			return "", true, errors.New("simbusy: want 'simbusy MS'")

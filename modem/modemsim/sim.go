@@ -598,7 +598,7 @@ func (s *Sim) regChangedLocked() {
 		switch s.cregN[i] {
 		case 1:
 			s.urcLocked(fmt.Sprintf("%s: %d", name, st))
-		case 2:
+		case 2, 3:
 			if regOK(st) {
 				s.urcLocked(fmt.Sprintf("%s: %d,\"00C3\",\"0000A13F\",%d", name, st, s.prof.act))
 			} else {
