@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -231,5 +232,46 @@ func TestBrowserPhoneNarrowErrorsFit(t *testing.T) {
 			}), snap(dir, "95-vpn-long-name-"+sfx))
 		t.Logf("%s: %s", sfx, textOf(ctx, `#vpn-form .err[data-for="profile"]`)+textOf(ctx, "#vpn-form .notice"))
 		noOverflow(t, ctx, "VPN refusal ("+sfx+")")
+	}
+}
+
+// The box's clock far off: a flat RTC's garbage said 2090 when the
+// installer logged in, then NTP set it right. The login works under the
+// wrong clock (the session cookie carries no date the phone could find
+// expired), and after the correction the next save asks for the password
+// in place and then saves what was typed. Before, the session made "in
+// 2090" lived until then: a cookie copied meanwhile would have worked for
+// 64 years.
+func TestBrowserPhoneBoxClockSetBack(t *testing.T) {
+	right := time.Now()
+	clk := &testClock{t: time.Date(2090, 1, 1, 12, 0, 0, 0, time.UTC)}
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c", Now: clk.now})
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateNoProfile}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	ctx := narrowPhone(t, "de-DE,de")
+	do(t, ctx, "login under a clock in 2090", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	clk.add(right.Sub(clk.now())) // NTP sets it right
+	do(t, ctx, "save after the correction", chromedp.SetValue(chromedp.CSS(`[data-path="network.modem.apn"]`), "internet.telekom"),
+		chromedp.Click(chromedp.CSS("#step-submit")), chromedp.WaitVisible(chromedp.CSS("#relogin-pw")), snap(dir, "96-clock-set-back-relogin-de"))
+	do(t, ctx, "log in again", chromedp.SendKeys(chromedp.CSS("#relogin-pw"), testPassword),
+		chromedp.Click(chromedp.CSS("#relogin-submit")), waitText("#step-form .notice", "Gespeichert"))
+	if v := storedAt(t, e, "network.modem.apn"); v != "internet.telekom" {
+		t.Errorf("APN stored as %v", v)
+	}
+	// The new session lives by the right clock: an hour and a bit on, idle, it is over.
+	clk.add(2 * time.Hour)
+	ss := e.srv.sessions
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.all) == 0 {
+		t.Fatal("no session after the new login")
+	}
+	for _, se := range ss.all {
+		if !ss.over(se, clk.now()) {
+			t.Errorf("a session idle for 2 h under the right clock is still live (ends %s)", se.ends)
+		}
 	}
 }

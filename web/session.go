@@ -45,7 +45,7 @@ func (s *sessions) create() *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, o := range s.all { // drop expired ones so the map stays small
-		if o.over(now) {
+		if s.over(o, now) {
 			delete(s.all, id)
 		}
 	}
@@ -59,8 +59,16 @@ func (s *sessions) create() *session {
 	return se
 }
 
-func (se *session) over(now time.Time) bool {
-	return now.After(se.expires) || now.After(se.ends)
+// over reports whether se has ended at now. A session whose ends lie
+// further ahead than its own life allows was made under a clock that was
+// wrong and has been set back (a flat RTC's garbage, a bad NTP answer, at
+// the login): it would have lived until that wrong year, a stolen cookie
+// with it, so it ends (the page asks for the password in place). The hour
+// of slack lets ordinary NTP steps pass.
+func (s *sessions) over(se *session, now time.Time) bool {
+	const slack = time.Hour
+	return now.After(se.expires) || now.After(se.ends) ||
+		se.expires.Sub(now) > s.idle+slack || se.ends.Sub(now) > s.maxAge+slack
 }
 
 // get returns the live session of r and extends its idle time, or nil.
@@ -76,7 +84,7 @@ func (s *sessions) get(r *http.Request) *session {
 		return nil
 	}
 	now := s.now()
-	if se.over(now) {
+	if s.over(se, now) {
 		delete(s.all, se.id)
 		return nil
 	}
