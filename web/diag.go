@@ -103,7 +103,7 @@ func (s *Server) handleDiag(w http.ResponseWriter, r *http.Request) {
 			apiError(w, http.StatusBadRequest, err)
 			return
 		}
-		lines = internetTest(ctx, u)
+		lines = internetTest(ctx, u, internetTransportFor(r)) // public addresses only below admin: diag_internet_guard.go
 	case "sip":
 		lines, err = sipTest(ctx)
 	case "at":

@@ -35,7 +35,7 @@ func validTestURL(s string) (*url.URL, error) {
 
 // internetTest looks the URL's host up and fetches the URL over HTTPS:
 // the two things "the internet works" means to the box's services.
-func internetTest(ctx context.Context, u *url.URL) []string {
+func internetTest(ctx context.Context, u *url.URL, rt http.RoundTripper) []string {
 	var lines []string
 	host := u.Hostname()
 	if _, err := netip.ParseAddr(host); err != nil {
@@ -50,7 +50,7 @@ func internetTest(ctx context.Context, u *url.URL) []string {
 	if err != nil {
 		return append(lines, "HTTPS: "+err.Error())
 	}
-	c := &http.Client{Transport: internetTransport, Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Transport: rt, Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
