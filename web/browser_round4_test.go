@@ -176,6 +176,17 @@ func TestBrowserPhoneCookiesBlocked(t *testing.T) {
 	if !strings.HasSuffix(loc, "/login") {
 		t.Errorf("the page moved on to %s", loc)
 	}
+
+	// First boot with such a browser: the password is set, and the page
+	// says why the wizard does not open.
+	e2 := newTestEnv(t, false, Options{Hostname: "edgebox-4f2a1c"})
+	_, httpsURL2 := liveServer(t, e2)
+	do(t, ctx, "first boot without cookies", chromedp.Navigate(httpsURL2+"/setup"), chromedp.WaitVisible(chromedp.CSS("#setup-submit")),
+		chromedp.SendKeys(chromedp.CSS("#pw"), testPassword), chromedp.SendKeys(chromedp.CSS("#pw2"), testPassword),
+		chromedp.Click(chromedp.CSS("#setup-submit")), waitText("form .notice", "Erlauben Sie Cookies"), snap(dir, "93-cookies-blocked-setup-de"))
+	if !e2.srv.accounts.Check(AdminUser, testPassword) {
+		t.Error("the password was not set")
+	}
 }
 
 // noOverflow fails when the page is wider than the screen or a notice or

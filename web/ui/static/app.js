@@ -310,7 +310,7 @@
       // setting, some private modes) would bring the login page back
       // empty after every right password: say so instead.
       if (r.data && r.data.csrf_token && !(await sessionKept())) {
-        notice(form.querySelector(".notice"), "bad", t("The password is right, but this browser does not keep the login: it blocks cookies for this page (a privacy setting or private mode). Allow cookies for this address, or open it in a normal window, then log in again."));
+        notice(form.querySelector(".notice"), "bad", t("The box took the password, but this browser does not keep the login: it blocks cookies for this page (a privacy setting or private mode). Allow cookies for this address, or open it in a normal window, then log in again."));
         return;
       }
       location.href = form.dataset.next;
