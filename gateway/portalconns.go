@@ -20,7 +20,7 @@ import (
 // busy portal server's parallel requests and for a carrier NAT's many
 // callers, whose sockets are upgraded soon after they open.
 const (
-	maxPortalConnsPerSource = 128
+	maxPortalConnsPerSource = 256
 	maxPortalConnsTotal     = 1024
 )
 
