@@ -40,8 +40,8 @@ type call struct {
 	log   *slog.Logger
 	grant callGrant
 	sig   signaler
-	link  *clientLink    // the JSON protocol's client across its sockets (resume.go); set under svc.mu
-	cfg   config.Gateway // config when the call started: a reload does not touch it
+	link  *clientLink     // the JSON protocol's client across its sockets (resume.go); set under svc.mu
+	cfg   *config.Gateway // config when the call started, shared with the calls started under it (never written): a reload does not touch it
 
 	reoffers *rate.Limiter // bounds the client's new offers (callrestart.go)
 
@@ -88,7 +88,7 @@ type call struct {
 	info CallInfo
 }
 
-func newCall(svc *Service, id string, g callGrant, sig signaler, cfg config.Gateway) *call {
+func newCall(svc *Service, id string, g callGrant, sig signaler, cfg *config.Gateway) *call {
 	c := &call{
 		ID: id, svc: svc, grant: g, sig: sig, cfg: cfg,
 		log:       svc.log.With("call", id),

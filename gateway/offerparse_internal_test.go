@@ -14,7 +14,7 @@ import (
 // was a few per cent of the set-up CPU, and ran twice on it).
 func TestOfferParsedOnce(t *testing.T) {
 	offer := leanTestOffer([]byte("the browser's certificate"))
-	c := &call{log: slog.New(slog.DiscardHandler), cfg: config.DefaultGateway()}
+	c := &call{log: slog.New(slog.DiscardHandler), cfg: new(config.DefaultGateway())}
 	if err := c.takeOffer(offer); err != nil {
 		t.Fatal(err)
 	}

