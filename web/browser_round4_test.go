@@ -246,8 +246,18 @@ func TestBrowserPhoneNarrowErrorsFit(t *testing.T) {
 			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 				return testenvUntil(ctx, "an answer to the upload", `document.querySelector('#vpn-form .err[data-for="profile"]').textContent + document.querySelector("#vpn-form .notice").textContent !== ""`)
 			}), snap(dir, "95-vpn-long-name-"+sfx))
-		t.Logf("%s: %s", sfx, textOf(ctx, `#vpn-form .err[data-for="profile"]`)+textOf(ctx, "#vpn-form .notice"))
+		shown := textOf(ctx, `#vpn-form .err[data-for="profile"]`) + textOf(ctx, "#vpn-form .notice")
+		t.Logf("%s: %s", sfx, shown)
 		noOverflow(t, ctx, "VPN refusal ("+sfx+")")
+		// The refusal in the page's language, saying what to ask for,
+		// without the generic "is it the right file?" advice after it.
+		want, generic := "one-time code", "Check that it is the OpenVPN profile"
+		if sfx == "de" {
+			want, generic = "Zeile 5: \"static-challenge \"Google Authenticator Code\" 1\" abgelehnt: der VPN-Server verlangt bei jeder Verbindung einen Einmalcode", "Prüfen Sie, ob es das OpenVPN-Profil"
+		}
+		if !strings.Contains(shown, want) || strings.Contains(shown, generic) {
+			t.Errorf("%s: the refusal reads %q; want %q in it and not %q", sfx, shown, want, generic)
+		}
 	}
 }
 
@@ -318,5 +328,17 @@ func TestBrowserPhoneNarrowPagesFit(t *testing.T) {
 		}
 		do(t, ctx, "logout", chromedp.Navigate(httpsURL+"/reset"), chromedp.WaitReady(chromedp.CSS("footer")))
 		noOverflow(t, ctx, lang[:2]+" /reset")
+	}
+}
+
+// netctl's refusal of a provider's list of 100 servers reads in German on
+// a German page, as a lone .ovpn's name or an archive's path starts it.
+func TestTooManyRemotesInGerman(t *testing.T) {
+	for _, name := range []string{"provider.ovpn", "NordVPN Alle Server.ovpn"} {
+		msg := name + ": the profile lists 100 VPN servers (remote lines), and the box takes at most 64: it tries each silent server for 20 s, so a round through them all would take over 33 minutes. Ask for a profile with the servers for this site (a provider's list of all its servers is not meant for one box)"
+		got := profileWords("de", msg)
+		if !strings.Contains(got, "das Profil nennt 100 VPN-Server") || strings.Contains(got, "Prüfen Sie") {
+			t.Errorf("%s: shown as %q", name, got)
+		}
 	}
 }

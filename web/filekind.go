@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"edgebox/internal/lazyregexp"
 	"edgebox/internal/update"
 )
 
@@ -99,6 +100,9 @@ func installWords(err error) error {
 	return err
 }
 
+// lineRefused is netctl's "FILE line N: "TEXT" refused: REASON".
+var lineRefused = lazyregexp.New(`^(.+) line (\d+): (".*") refused: (.+)$`)
+
 // profileWords adds to the VPN manager's refusal of a profile what to do
 // about it, in lang, and keeps a long list of refused lines short enough
 // to read on a phone: a WireGuard file or a Windows folder export
@@ -109,13 +113,20 @@ func profileWords(lang, msg string) string {
 		lines = append(lines[:3], trf(lang, "… and %d more lines like these.", len(lines)-3))
 	}
 	for i, l := range lines {
+		// A refused line: its reason is looked up on its own, so each of
+		// netctl's reasons needs one catalog entry, not one per line.
+		if m := lineRefused.FindStringSubmatch(l); m != nil {
+			lines[i] = trf(lang, "%s line %s: %s refused: %s", m[1], m[2], m[3], trMessage(lang, m[4]))
+			continue
+		}
 		lines[i] = trMessage(lang, l) // netctl's words, in the page's language where the catalog has them
 	}
 	out := strings.Join(lines, "\n")
 	var advice string
 	switch {
-	case strings.Contains(msg, "is larger than") && strings.Contains(msg, "MiB"):
-		return out // it says what to choose instead
+	case strings.Contains(msg, "is larger than") && strings.Contains(msg, "MiB"),
+		strings.Contains(msg, "one-time code"), strings.Contains(msg, "VPN servers (remote lines)"):
+		return out // it says what to choose or ask for instead
 	case strings.Contains(msg, "is not in the uploaded archive") || strings.Contains(msg, "You must define CA file") ||
 		strings.Contains(msg, "You must define certificate file") || strings.Contains(msg, "holds no PEM"):
 		advice = "The profile names certificate or key files that did not come with it: put the .ovpn and all its files (ca.crt, client.crt, client.key …) in one .zip and upload that, or ask your company for a profile with the certificates inline."
