@@ -109,6 +109,30 @@ func TestSec5SIPTCPStrangersCappedInAll(t *testing.T) {
 	if held.Load() > 256 {
 		t.Errorf("the gateway holds %d strangers' SIP/TCP connections at once, want at most 256", held.Load())
 	}
+	// Closed connections give their places back: once the strangers'
+	// connections are gone, a new stranger is held again, not refused.
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, 60)}, Timeout: 5 * time.Second}
+	var lastErr error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		c, err := d.Dial("tcp", tcpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, lastErr = io.Copy(io.Discard, c)
+		c.Close()
+		if errors.Is(lastErr, os.ErrDeadlineExceeded) {
+			break // held
+		}
+	}
+	if !errors.Is(lastErr, os.ErrDeadlineExceeded) {
+		t.Errorf("after the strangers closed their connections a new one is still refused (%v): places leak", lastErr)
+	}
+
 	// The PBX still connects and is answered.
 	pbx, err := net.DialTimeout("tcp", tcpAddr, 5*time.Second)
 	if err != nil {
