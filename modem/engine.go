@@ -835,8 +835,16 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 				continue
 			}
 			if ev.err != nil {
+				// The port went from under the command (the card
+				// crashed or reboots: it re-enumerates on USB). No
+				// answer can come on it: fail now rather than wait out
+				// the timeout (minutes for a network scan). It counts
+				// as a timeout, so recovery, whose reopen waits for
+				// the port, follows if it persists.
 				e.portFailed(ev.err)
-				continue
+				e.timeouts++
+				e.unsynced = true
+				return result{r: resp, err: fmt.Errorf("%s: the port failed (%v): %w", RedactAT(req.cmd), ev.err, ErrRebooted)}
 			}
 			if ev.prompt {
 				if req.pdu != "" && !pduSent {

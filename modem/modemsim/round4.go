@@ -14,6 +14,7 @@ import (
 
 // Round4Help lists the control commands of round4.go.
 const Round4Help = `scan MS              AT+COPS=? (network scan) answers after MS milliseconds, the port busy meanwhile (real cards: up to 180 s)
+rebootat PREFIX      the card reboots instead of answering the next command starting with PREFIX (AT+CMGS: after the prompt and the PDU; AT+CPIN=: after taking the PIN)
 rejectcause N        a denied registration (detach 3) comes with EMM cause N, shown by AT+CEREG? after AT+CEREG=3
 simbusy MS           for MS milliseconds from now every command that reads the SIM answers +CME ERROR: 14 (SIM busy), as for seconds after boot`
 
@@ -25,6 +26,32 @@ type round4Fault struct {
 	// rejectCause: the EMM cause of a denied registration, given with
 	// AT+CEREG=3 (0: none).
 	rejectCause int
+	// rebootAt: the card reboots instead of answering the next command
+	// starting with it (upper case; "" none).
+	rebootAt string
+}
+
+// RebootAt makes the card reboot instead of answering the next command
+// starting with prefix: a firmware crash, a brown-out on the USB power.
+// AT+CMGS gets its prompt and the PDU first, so the box is left waiting
+// for the send's result; a command's effect (a PIN taken) stays done.
+func (s *Sim) RebootAt(prefix string) {
+	s.mu.Lock()
+	s.round4.rebootAt = strings.ToUpper(strings.TrimSpace(prefix))
+	s.mu.Unlock()
+}
+
+// rebootInsteadLocked reboots the card (deaf for BootTime, then its boot
+// URCs) when r is the final answer to the command RebootAt names; the
+// answer is then never sent.
+func (s *Sim) rebootInsteadLocked(cmd string, r *reply) bool {
+	p := s.round4.rebootAt
+	if p == "" || r.prompt || !strings.HasPrefix(strings.ToUpper(strings.TrimSpace(cmd)), p) {
+		return false
+	}
+	s.round4.rebootAt = ""
+	s.powerOn(true)
+	return true
 }
 
 // RejectCause sets the EMM cause (24.301) the network gives with a denied
@@ -105,6 +132,11 @@ func (s *Sim) round4Control(f []string) (out string, handled bool, err error) {
 			return "", true, errors.New("scan: want 'scan MS'")
 		}
 		s.ScanTime(time.Duration(ms) * time.Millisecond)
+	case "rebootat":
+		if len(f) < 2 {
+			return "", true, errors.New("rebootat: want 'rebootat PREFIX'")
+		}
+		s.RebootAt(f[1])
 	case "rejectcause":
 		n := -1
 		if len(f) >= 2 {

@@ -187,7 +187,10 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 		s.lastReg = s.regStat()
 	}
 	var r reply
-	if isPDU {
+	if isPDU && strings.HasPrefix(s.round4.rebootAt, "AT+CMGS") {
+		// The card crashes with the PDU in hand: nothing is sent.
+		r = reply{final: "OK"}
+	} else if isPDU {
 		r = s.sendSMS(cmd, pdu)
 	} else {
 		s.cmds = append(s.cmds, cmd)
@@ -199,6 +202,12 @@ func (s *Sim) respond(ss *session, cmd, pdu string, isPDU bool) (prompt bool) {
 			return false
 		}
 		r = s.exec(cmd)
+	}
+	if s.rebootInsteadLocked(cmd, &r) {
+		// Crashed before answering (round4.go): boot URCs come later.
+		s.mu.Unlock()
+		s.flush()
+		return false
 	}
 	late, twice := s.answerFaultLocked(cmd, &r)
 	if !isPDU {
