@@ -60,6 +60,27 @@ func TestSec5ConnectionsPerSourceCapped(t *testing.T) {
 	if held.Load() > 64 {
 		t.Errorf("web holds %d connections of one source, want at most 64", held.Load())
 	}
+	// Closed connections give their places back.
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	var lastErr error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		c, err := d.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, lastErr = io.Copy(io.Discard, c)
+		c.Close()
+		if errors.Is(lastErr, os.ErrDeadlineExceeded) {
+			break // held
+		}
+	}
+	if !errors.Is(lastErr, os.ErrDeadlineExceeded) {
+		t.Errorf("after its connections closed, the source's new one is still refused (%v): places leak", lastErr)
+	}
 	other := &http.Client{Transport: &http.Transport{
 		DialContext:     (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.9")}}).DialContext,
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
