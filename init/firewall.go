@@ -28,6 +28,19 @@ func bootFirewall(n config.Network, board boards.Profile, log *slog.Logger) {
 	log.Info("boot firewall loaded: inbound on uplinks dropped until netctl takes over", "lan", plan.LAN)
 }
 
+// closedFirewall loads the table init holds before /perm, where the
+// config (which ports are LAN, the management ports) is: replies and
+// loopback only, nothing else in, nothing forwarded. It lets the LAN
+// ports' links come up (and their NICs negotiate) while /perm is checked
+// and mounted; bootFirewall replaces it. It reports whether it is in.
+func closedFirewall(log *slog.Logger) bool {
+	if _, err := firewall.Boot(config.Network{}, nil); err != nil {
+		log.Error("closed firewall NOT loaded: the LAN links wait for the boot firewall", "err", err)
+		return false
+	}
+	return true
+}
+
 // bootRoles names the board's NIC roles for the boot firewall: the
 // interfaces present, and a NIC whose driver has not registered it yet
 // under the profile's kernel name.

@@ -86,3 +86,45 @@ func TestBootFirewallCoversLateInterfaces(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedFirewallBeforePerm: the table init holds before /perm (the
+// config unknown) lets nothing in on any port, not even the setup page on
+// a LAN port: the LAN links come up under it.
+func TestClosedFirewallBeforePerm(t *testing.T) {
+	testenv.RequireRoot(t, "ip")
+	box := testenv.NewNetns(t, testenv.UniqueName("fcb"))
+	peer := testenv.NewNetns(t, testenv.UniqueName("fcp"))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var in bool
+	box.Do(func() error { in = closedFirewall(quiet); return nil })
+	if !in {
+		t.Fatal("closed firewall not loaded")
+	}
+	var l net.Listener
+	if err := box.Do(func() (err error) { l, err = net.Listen("tcp4", "0.0.0.0:80"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	box.Veth("eth0", "192.168.1.1/24", peer, "p0", "192.168.1.2/24")
+	err := peer.Do(func() error {
+		c, err := net.DialTimeout("tcp4", "192.168.1.1:80", 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	var ne net.Error
+	if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("the setup page through the closed table: %v, want dropped", err)
+	}
+	// Loopback stays open (init's own /healthz probe, the services' APIs).
+	if err := box.Do(func() error {
+		c, err := net.DialTimeout("tcp4", "127.0.0.1:80", 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}); err != nil {
+		t.Errorf("loopback under the closed table: %v", err)
+	}
+}

@@ -72,6 +72,21 @@ func main() {
 	live := bootLiveness(time.Now().Add(bootDeadline(cl)), time.Now)
 	wd := petWatchdog(wdCtx, live.alive, log)
 	debugHangBoot(cl, log)
+	for _, err := range applySysctls("/proc/sys", boxSysctls) {
+		log.Warn("kernel setting", "err", err)
+	}
+	// While /perm is found, checked and mounted: a closed firewall as soon
+	// as nftables is in, then the default LAN ports' links up as their
+	// drivers register them, so that a NIC's link negotiation (e1000e's
+	// ~2.5 s) overlaps /perm instead of starting after it.
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		mods.waitFirewall()
+		if closedFirewall(log) {
+			go raiseLAN(config.DefaultNetwork(), board, mods.afterFirst, log)
+		}
+	}()
 	// /perm needs only its disk (its driver comes by hotplug) and ext4; its
 	// check and mount overlap the rest of the modules.
 	mods.waitModule("ext4")
@@ -95,9 +110,6 @@ func main() {
 		bootslot.FactoryResetAtBoot(cl, log)
 	}
 	cfg, configNote := loadConfig(log)
-	for _, err := range applySysctls("/proc/sys", boxSysctls) {
-		log.Warn("kernel setting", "err", err)
-	}
 	// The firewall needs only nftables: the NIC and USB drivers go on
 	// loading beside it and the services. The boot table matches ports by
 	// name and drops what it does not name, so a port whose driver comes
@@ -105,7 +117,7 @@ func main() {
 	// appears (a link event). A LAN port the table cannot name yet (a
 	// board that knows its NICs by PCI address only) waits for the NIC
 	// drivers: the setup page must stay reachable if netctl never starts.
-	mods.waitFirewall()
+	<-closed // replaced, never loaded over the boot table
 	if !bootLANNamed(cfg.Network, board) {
 		mods.waitNICs()
 	}
