@@ -274,6 +274,26 @@ func fdStaticKey() string {
 // returns the .ovpn profile the installer uploads.
 func (r *fieldRig) startVPN() string {
 	r.t.Helper()
+	profile, _ := r.startVPNWith(fdVPNOptions{})
+	return profile
+}
+
+// fdVPNOptions vary the VPN server and profile from the field day's.
+type fdVPNOptions struct {
+	remote      string // the profile's remote host; default the internet address
+	noKeepalive bool   // a server that pushes no ping-restart (many old setups)
+}
+
+// startVPNWith is startVPN with options; it also returns the server.
+func (r *fieldRig) startVPNWith(o fdVPNOptions) (string, *testenv.Proc) {
+	r.t.Helper()
+	if o.remote == "" {
+		o.remote = fdInternet
+	}
+	keepalive := "keepalive 2 10"
+	if o.noKeepalive {
+		keepalive = "# no keepalive"
+	}
 	pki := newFDPKI(r.t)
 	scert, skey := pki.issue(r.t, "vpn.fieldday.test", true)
 	ccert, ckey := pki.issue(r.t, "edgebox-fieldday", false)
@@ -289,19 +309,19 @@ func (r *fieldRig) startVPN() string {
 		"ca " + dir + "/ca.crt", "cert " + dir + "/server.crt", "key " + dir + "/server.key",
 		"dh none", "tls-crypt " + dir + "/tc.key",
 		// Short keepalive so that the box notices a moved uplink soon.
-		"keepalive 2 10", "data-ciphers AES-256-GCM:CHACHA20-POLY1305", "verb 3",
+		keepalive, "data-ciphers AES-256-GCM:CHACHA20-POLY1305", "verb 3",
 	}, "\n") + "\n"
 	os.WriteFile(filepath.Join(dir, "server.conf"), []byte(conf), 0o600)
 	vpn := r.start("openvpn", r.inet, "/usr/sbin/openvpn", "--config", filepath.Join(dir, "server.conf"))
 	vpn.Log.WaitFor(r.t, 30*time.Second, "Initialization Sequence Completed")
 	return strings.Join([]string{
-		"client", "dev tun", "proto udp4", "remote " + fdInternet + " 1194", "nobind",
+		"client", "dev tun", "proto udp4", "remote " + o.remote + " 1194", "nobind",
 		"remote-cert-tls server", "data-ciphers AES-256-GCM:CHACHA20-POLY1305", "verb 3",
 		"<ca>", strings.TrimSpace(pki.CA), "</ca>",
 		"<cert>", strings.TrimSpace(ccert), "</cert>",
 		"<key>", strings.TrimSpace(ckey), "</key>",
 		"<tls-crypt>", strings.TrimSpace(tc), "</tls-crypt>",
-	}, "\n") + "\n"
+	}, "\n") + "\n", vpn
 }
 
 // lanDHCP is the installer's laptop asking for an address on the LAN: a
