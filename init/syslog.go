@@ -93,14 +93,23 @@ func (r *remoteLog) Line(service, text string) {
 	}
 }
 
-// severity maps slog's level=... to syslog severities.
+// severity maps slog's level=... to syslog severities. Only the line's
+// own level field counts (first, or after time=): values later in the
+// line may be text a stranger chose (a SIP User-Agent, an SMS sender),
+// which slog quotes but keeps, and "level=ERROR" there made an INFO line
+// an error at the log server (fifth review).
 func severity(text string) int {
-	switch {
-	case strings.Contains(text, "level=ERROR"):
+	f := strings.SplitN(text, " ", 3)
+	level := f[0]
+	if strings.HasPrefix(level, "time=") && len(f) > 1 {
+		level = f[1]
+	}
+	switch level {
+	case "level=ERROR":
 		return 3
-	case strings.Contains(text, "level=WARN"):
+	case "level=WARN":
 		return 4
-	case strings.Contains(text, "level=DEBUG"):
+	case "level=DEBUG":
 		return 7
 	}
 	return 6
