@@ -2,9 +2,12 @@ package netctl_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"edgebox/internal/testenv"
 )
 
 // Cards as the outside emulator's fourth round brings them.
@@ -56,4 +59,40 @@ func TestNamespaceModemDeniedWithCause(t *testing.T) {
 	})
 	sim.control("attach")
 	r.waitOnline("LTE up once the network let the card in", 90*time.Second)
+}
+
+// TestNamespaceModemLeaseGatewayOutsideSubnet: the card's DHCP server (the
+// module's own, on its CDC Ethernet) hands a /30 whose gateway lies
+// outside it (10.2.0.101/30, router 10.2.0.1), as some modules do. The
+// default route goes via that gateway on the link (onlink) and the uplink
+// becomes healthy, reaching the "internet" behind the carrier.
+func TestNamespaceModemLeaseGatewayOutsideSubnet(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "go")
+	r.setCarrier("ltep", false)
+	// The carrier side holds an address in the /30 (dnsmasq serves only
+	// subnets of its interface) besides the gateway's 10.2.0.1/24.
+	run(t, "ip", "-n", r.inet, "addr", "add", lteNet+".102/30", "dev", "ltep")
+	logb := &testenv.LogBuffer{}
+	p := testenv.Command(t, "ip", "netns", "exec", r.inet, "/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null",
+		"--port=0", "--no-resolv", "--no-hosts", "--bind-interfaces", "--interface=ltep", "--except-interface=lo",
+		"--dhcp-range="+lteNet+".101,"+lteNet+".101,255.255.255.252,2m",
+		"--dhcp-option=option:router,"+lteNet+".1",
+		"--dhcp-option=option:dns-server,"+lteNet+".53",
+		"--dhcp-leasefile="+filepath.Join(r.dir, "ltep.leases"),
+		"--log-dhcp", "--log-facility=-", "--dhcp-authoritative")
+	p.Cmd.Stdout, p.Cmd.Stderr = logb, logb
+	p.Start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("dnsmasq log (tail):\n%s", testenv.Tail(logb.String(), 3000))
+		}
+	})
+	sim := r.startModemsimArgs("huawei-me909s", "")
+	r.writeConfig(modemConfig(sim.pty, "huawei-me909s"))
+	r.startNetctl()
+	r.waitOnline("LTE up with a /30 whose gateway is outside it", 90*time.Second)
+	if a := uplink(r.status(), "modem").Address; !strings.HasPrefix(a, lteNet+".101/30") {
+		t.Errorf("modem uplink address %q, want %s.101/30", a, lteNet)
+	}
 }
