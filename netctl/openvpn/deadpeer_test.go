@@ -81,10 +81,7 @@ func TestIdleTunnelToSilentServerNotRestarted(t *testing.T) {
 	pki := newTestPKI(t)
 	tc := staticKey(t)
 	startServer(t, tn, pki, tc, serverNoKeepalive)
-	probe := func(ctx context.Context, dev string, addr netip.Addr) error {
-		return testenv.DoIn(tn.cli, func() error { return PingOnce(ctx, dev, addr) })
-	}
-	m, states := newTestManagerLog(t, tn, Options{IdleProbeAfter: 2 * time.Second, ProbeEvery: time.Second, Probe: probe,
+	m, states := newTestManagerLog(t, tn, Options{IdleProbeAfter: 2 * time.Second, ProbeEvery: time.Second,
 		ExtraArgs: []string{"--ping-restart", "6"}})
 	cert, key := pki.valid(t, "box1", false)
 	if err := m.Import(strings.NewReader(clientProfile(tn, pki, cert, key, tc)), "box1.ovpn"); err != nil {

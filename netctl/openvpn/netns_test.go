@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,6 +255,12 @@ func newTestManagerLog(t testing.TB, tn *testNet, opt Options) (*Manager, *state
 	}
 	opt.RunDir = filepath.Join(dir, "run")
 	opt.Command = []string{"ip", "netns", "exec", tn.cli}
+	if opt.Probe == nil {
+		// the dead-server probe from where openvpn runs, never the host
+		opt.Probe = func(ctx context.Context, dev string, addr netip.Addr) error {
+			return testenv.DoIn(tn.cli, func() error { return PingOnce(ctx, dev, addr) })
+		}
+	}
 	opt.MinBackoff = 200 * time.Millisecond
 	opt.MaxBackoff = time.Second
 	opt.ByteCountEvery = time.Second
