@@ -50,6 +50,9 @@ func TestOpenWhileCardBoots(t *testing.T) {
 			if n := slotResets.Load(); n > 0 {
 				t.Errorf("the booting card was power-cycled %d times", n)
 			}
+			// The simulator records only what it took: a reset written
+			// while it was deaf is not seen here (and a real booting
+			// card ignores it too); one after the boot would be.
 			prev := ""
 			for _, c := range sim.Commands() {
 				u := strings.ToUpper(c)
