@@ -47,7 +47,7 @@ func (s *modemSession) sim(ctx context.Context, cfg config.Modem, failed string)
 		s.locked = true
 		return s.enterPIN(ctx, cfg, failed, &sim)
 	case modem.SIMPUK:
-		m.setState(ModemSIM, "the SIM is locked (PUK required); unlock it in a phone")
+		m.setState(ModemSIM, sayPUK(&sim))
 		return s.wait(ctx, time.Minute)
 	case modem.SIMAbsent:
 		s.radioOnForSIM(ctx)

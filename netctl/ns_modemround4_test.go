@@ -1,6 +1,7 @@
 package netctl_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -94,5 +95,37 @@ func TestNamespaceModemLeaseGatewayOutsideSubnet(t *testing.T) {
 	r.waitOnline("LTE up with a /30 whose gateway is outside it", 90*time.Second)
 	if a := uplink(r.status(), "modem").Address; !strings.HasPrefix(a, lteNet+".101/30") {
 		t.Errorf("modem uplink address %q, want %s.101/30", a, lteNet)
+	}
+}
+
+// TestNamespaceModemPUKLockedNeverTried: the SIM comes to the box blocked
+// (three wrong PINs in a phone): +CPIN: SIM PUK. The status says so, with
+// the PUK attempts left and what to do, and the box sends neither the
+// configured PIN (which would be taken as a PUK attempt by some firmware)
+// nor any PUK.
+func TestNamespaceModemPUKLockedNeverTried(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "pk")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsimArgs("quectel-ec25", "1234")
+	sim.control("puklock")
+	cfg := modemConfig(sim.pty, "quectel-ec25")
+	cfg["network"].(map[string]any)["modem"].(map[string]any)["pin"] = "1234"
+	r.writeConfig(cfg)
+	r.startNetctl()
+	r.waitFor("the blocked SIM in words", 60*time.Second, func() (bool, string) {
+		e := r.status().Modem.Error
+		return strings.Contains(e, "PUK required, 10 PUK attempts left") && strings.Contains(e, "phone"), e
+	})
+	time.Sleep(5 * time.Second) // a few more rounds of the SIM step
+	var cmds []string
+	if err := json.Unmarshal([]byte(sim.control("commands")), &cmds); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cmds {
+		if strings.HasPrefix(strings.ToUpper(c), "AT+CPIN=") {
+			t.Errorf("the box sent %q to a PUK-locked SIM", c)
+		}
 	}
 }

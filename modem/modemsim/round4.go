@@ -14,6 +14,7 @@ import (
 
 // Round4Help lists the control commands of round4.go.
 const Round4Help = `scan MS              AT+COPS=? (network scan) answers after MS milliseconds, the port busy meanwhile (real cards: up to 180 s)
+puklock              the SIM is blocked (three wrong PINs before it came to the box): +CPIN: SIM PUK
 rebootat PREFIX      the card reboots instead of answering the next command starting with PREFIX (AT+CMGS: after the prompt and the PDU; AT+CPIN=: after taking the PIN)
 rejectcause N        a denied registration (detach 3) comes with EMM cause N, shown by AT+CEREG? after AT+CEREG=3
 simbusy MS           for MS milliseconds from now every command that reads the SIM answers +CME ERROR: 14 (SIM busy), as for seconds after boot`
@@ -132,6 +133,11 @@ func (s *Sim) round4Control(f []string) (out string, handled bool, err error) {
 			return "", true, errors.New("scan: want 'scan MS'")
 		}
 		s.ScanTime(time.Duration(ms) * time.Millisecond)
+	case "puklock":
+		s.mu.Lock()
+		s.pinLeft = 0
+		s.simUnlocked = false
+		s.mu.Unlock()
 	case "rebootat":
 		if len(f) < 2 {
 			return "", true, errors.New("rebootat: want 'rebootat PREFIX'")
