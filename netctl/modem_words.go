@@ -77,3 +77,14 @@ func attemptsLeft(sim *modem.SIMStatus) string {
 	}
 	return fmt.Sprintf(" (%d attempts left)", sim.PINAttempts)
 }
+
+// sayPUK is the status of a SIM blocked after three wrong PINs. The box
+// never enters a PUK by itself (ten wrong ones destroy the SIM), and has
+// no way to take one from the installer yet: a phone unblocks it.
+func sayPUK(sim *modem.SIMStatus) string {
+	left := ""
+	if sim != nil && sim.PUKAttempts >= 0 {
+		left = fmt.Sprintf(", %d PUK attempts left", sim.PUKAttempts)
+	}
+	return "the SIM is blocked after three wrong PINs (PUK required" + left + "): put it in a phone, enter the PUK from the SIM's card and set a PIN, then put it back and set that PIN here"
+}
