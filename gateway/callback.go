@@ -162,7 +162,7 @@ func (s *Service) authorizeCallback(w http.ResponseWriter, r *http.Request, req 
 	}
 	exp := time.Now().Add(cfg.Portal.CallbackTTL())
 	grant := callGrant{From: req.From, Context: req.Context, Expires: exp, KeyName: key.Name, TURNTag: newTURNTag(), Receive: true}
-	tok, err := s.tokens.issue(grant)
+	tok, err := s.tokens.issueShared(grant, len(cfg.Portal.APIKeys)) // a key holds its share
 	if err != nil {
 		code, reason := issueRefusal(err)
 		s.portalRefuse(w, r, code, reason, err)

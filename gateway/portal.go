@@ -258,7 +258,7 @@ func (s *Service) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	exp := time.Now().Add(time.Duration(cfg.Portal.TokenTTLSec) * time.Second)
 	grant := callGrant{From: req.From, Destination: req.Destination, Context: req.Context, Expires: exp, KeyName: key.Name, TURNTag: newTURNTag()}
-	tok, err := s.tokens.issue(grant)
+	tok, err := s.tokens.issueShared(grant, len(cfg.Portal.APIKeys)) // a key holds its share
 	if err != nil {
 		code, reason := issueRefusal(err)
 		s.portalRefuse(w, r, code, reason, err)

@@ -69,7 +69,13 @@ func newTokenStore() *tokenStore {
 }
 
 // issue stores g and returns the one-time token for it.
-func (s *tokenStore) issue(g callGrant) (string, error) {
+func (s *tokenStore) issue(g callGrant) (string, error) { return s.issueShared(g, 1) }
+
+// issueShared is issue where keys API keys share the store: g's key may
+// hold at most maxGrants/keys of it. One key could otherwise fill the
+// store (a leaked or buggy portal), and every other key's customers got
+// too_many_tokens for as long as it went on (fifth review).
+func (s *tokenStore) issueShared(g callGrant, keys int) (string, error) {
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", err
@@ -88,9 +94,24 @@ func (s *tokenStore) issue(g callGrant) (string, error) {
 	if len(s.grants) >= maxGrants {
 		return "", errTooManyTokens
 	}
+	if share := maxGrants / max(keys, 1); len(s.grants) >= share && s.heldByLocked(g.KeyName) >= share {
+		return "", errTooManyTokens
+	}
 	s.grants[h] = g
 	s.bySIP[g.SIPUser] = h
 	return tok, nil
+}
+
+// heldByLocked counts key's outstanding tokens (only asked once the store
+// holds a share's worth: a walk of at most maxGrants).
+func (s *tokenStore) heldByLocked(key string) int {
+	n := 0
+	for _, g := range s.grants {
+		if g.KeyName == key {
+			n++
+		}
+	}
+	return n
 }
 
 // sipGrant is the grant of SIP user name, not consumed: a REGISTER and the
