@@ -29,9 +29,9 @@ const footprintCalls = 20
 // leanHeapBudgetKB is the live heap an established lean call may hold
 // (issue 17: memory per call; every KB of it is about 2 KB of RSS at
 // GOGC 100). 34 KB before the signalling socket's buffers were cut to
-// 512 bytes each (smallWSBuffers), 28 after; 26-27.5 once the calls
+// 512 bytes each (smallWSBuffers), 28 after; 27-27.6 once the calls
 // shared one copy of the config (760 bytes each before).
-const leanHeapBudgetKB = 32
+const leanHeapBudgetKB = 30
 
 // TestCallFootprint measures what an established call costs the gateway,
 // on both stacks: goroutines and live heap per call. The browsers run in
