@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"edgebox/internal/clock"
 	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 )
@@ -48,7 +49,7 @@ func (s *Service) startPortal(p config.GatewayPortal) error {
 		} else {
 			// No certificate configured: a self-signed one keeps the
 			// traffic encrypted until the admin installs a real one.
-			cert, err = selfSignedCert()
+			cert, err = selfSignedCert(time.Now())
 			if err != nil {
 				ln.Close()
 				return err
@@ -81,16 +82,18 @@ var (
 	portalIdleTimeout = 2 * time.Minute  // between requests on a kept-alive connection
 )
 
-func selfSignedCert() (tls.Certificate, error) {
+func selfSignedCert(now time.Time) (tls.Certificate, error) {
+	// Made at each start under whatever the clock says (see clock.CertWindow).
+	notBefore, notAfter := clock.CertWindow(now)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		SerialNumber: big.NewInt(now.UnixNano()),
 		Subject:      pkix.Name{CommonName: "edgebox gateway"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

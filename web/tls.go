@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"edgebox/internal/atomicfile"
+	"edgebox/internal/clock"
 )
 
 // Certificate is the box's self-signed HTTPS certificate. Installers and
@@ -39,7 +40,7 @@ func LoadOrCreateCertificate(certPath, keyPath, hostname string) (*Certificate, 
 		// A damaged pair is replaced: the box must stay reachable.
 		fmt.Fprintf(os.Stderr, "web: certificate unusable (%v): making a new one\n", err)
 	}
-	certPEM, keyPEM, err := newSelfSigned(hostname)
+	certPEM, keyPEM, err := newSelfSigned(hostname, time.Now())
 	if err != nil {
 		return nil, false, err
 	}
@@ -106,7 +107,7 @@ func Fingerprint(der []byte) string {
 	return strings.Join(parts, ":")
 }
 
-func newSelfSigned(hostname string) (certPEM, keyPEM []byte, err error) {
+func newSelfSigned(hostname string, now time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -119,18 +120,14 @@ func newSelfSigned(hostname string) (certPEM, keyPEM []byte, err error) {
 		hostname = "edgebox"
 	}
 	// The box's clock may be unset on first boot (no RTC battery, no NTP
-	// yet): back-date generously so the certificate is valid once the
-	// clock is right, and make it last long.
-	now := time.Now()
-	notBefore := now.Add(-24 * time.Hour)
-	if now.Year() < 2024 {
-		notBefore = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
+	// yet) or years ahead: the window holds the right time either way,
+	// and lasts long.
+	notBefore, notAfter := clock.CertWindow(now)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: hostname, Organization: []string{"edgebox"}},
 		NotBefore:             notBefore,
-		NotAfter:              notBefore.AddDate(20, 0, 0),
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
