@@ -379,6 +379,12 @@ func (e *Engine) settle(ctx context.Context) int {
 				e.portFailed(ev.err)
 				continue
 			}
+			if ev.prompt {
+				e.escapePrompt()
+				stray++
+				quiet.Reset(syncQuiet)
+				continue
+			}
 			line, ok := clean(ev.line)
 			if !ok {
 				continue
@@ -696,6 +702,7 @@ func (e *Engine) lineWhileIdle(ev readEvent, afterAnswer bool) {
 		return
 	}
 	if ev.prompt {
+		e.escapePrompt()
 		return
 	}
 	line, ok := clean(ev.line)
@@ -852,6 +859,11 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 					if err := e.write(req.pdu + "\x1a"); err != nil {
 						return result{r: resp, err: fmt.Errorf("%s: write PDU: %w", RedactAT(req.cmd), err)}
 					}
+					continue
+				}
+				if req.pdu == "" {
+					// Not this command's: an abandoned SMS's.
+					e.escapePrompt()
 				}
 				continue
 			}
@@ -910,6 +922,19 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			resp.Lines = append(resp.Lines, line)
 		}
 	}
+}
+
+// escapePrompt answers a "> " prompt no command of this engine waits for
+// (its SMS's caller gave up before the card got to it) with ESC, which
+// cancels the message (27.005): else the card types what is sent next
+// (the resynchronising AT, the next command) into the message and answers
+// nothing. The card's OK to the ESC is a stray answer: resynchronise.
+func (e *Engine) escapePrompt() {
+	e.log.Debug("SMS prompt nobody waits for: cancelled with ESC")
+	if err := e.write("\x1b"); err != nil {
+		e.log.Warn("modem write ESC", "err", err)
+	}
+	e.unsynced = true
 }
 
 func (e *Engine) drain() {

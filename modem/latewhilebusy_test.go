@@ -125,3 +125,36 @@ func TestCancelledCommandsAnswerNotTakenForTheNext(t *testing.T) {
 		})
 	}
 }
+
+// TestAbandonedSMSPromptCancelled: the caller of AT+CMGS gives up before
+// the card's "> " prompt comes (the card was slow, the HTTP client went).
+// The card then waits for a PDU: whatever the box sends next would be
+// typed into the message. The engine cancels the input with ESC, so the
+// next commands get their answers and no message goes out.
+func TestAbandonedSMSPromptCancelled(t *testing.T) {
+	for _, p := range []string{"huawei-me909s", "quectel-ec25"} {
+		t.Run(p, func(t *testing.T) {
+			eng, sim := bareEngine(t, p)
+			sim.LateAnswers("AT+CMGS", 1, 500*time.Millisecond) // the prompt
+			if _, err := eng.Command(ctxT(t), "AT+CMGF=0", 0); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			_, err := eng.CommandPDU(ctx, "AT+CMGS=18", "0011000C919471101032540000AA04D4F29C0E", 5*time.Second)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("AT+CMGS with its caller gone: %v", err)
+			}
+			time.Sleep(700 * time.Millisecond) // the prompt is out
+			if got := answerOf(t, eng, "AT+CGSN", 0); got != "867223020123456" {
+				t.Errorf("AT+CGSN after the abandoned SMS answered %q", got)
+			}
+			if got := answerOf(t, eng, "AT+CIMI", 0); got != "262011234567890" {
+				t.Errorf("AT+CIMI answered %q", got)
+			}
+			if sent := sim.State().Sent; len(sent) != 0 {
+				t.Errorf("the abandoned SMS went out: %+v", sent)
+			}
+		})
+	}
+}

@@ -140,6 +140,9 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 				}
 				continue
 			}
+			if b == 0x1b {
+				continue // ESC outside SMS input: ignored, as V.250 cards do
+			}
 			if len(line) < 4096 {
 				line = append(line, b)
 			}
