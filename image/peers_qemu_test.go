@@ -26,13 +26,16 @@ import (
 //  1. The VPN profile names its server (remote vpn.fieldday.test): the box
 //     resolves it with the DNS server the uplink's DHCP gave (dnsmasq as
 //     the ISP's and the carrier's resolvers).
-//  2. Kamailio (registrations in memory, 600 s granted) is killed: the
-//     trunk's status says the PBX stopped answering within a keepalive,
-//     not "registered" for the ten minutes to the next refresh; started
+//  2. Kamailio (registrations in memory, 600 s granted) is restarted: the
+//     box registers again within a keepalive, not at the refresh ten
+//     minutes later. Then it is killed: the trunk's status says the PBX
+//     stopped answering within a keepalive, not "registered"; started
 //     again, the box registers at once.
-//  3. Remote syslog to a collector on the VPN server's tunnel address goes
+//  3. The ISP's DHCP server comes back with another pool: the WAN's new
+//     address carries the VPN, the admin's API and the trunk again.
+//  4. Remote syslog to a collector on the VPN server's tunnel address goes
 //     on when the WAN cable is pulled and everything moves to LTE.
-//  4. The VPN server, which pushes no keepalive, is killed (SIGKILL): the
+//  5. The VPN server, which pushes no keepalive, is killed (SIGKILL): the
 //     box stops saying "connected" and says the server does not answer.
 func TestQEMUPeersFailAndFailover(t *testing.T) {
 	img := builtImage(t)
@@ -95,6 +98,20 @@ func TestQEMUPeersFailAndFailover(t *testing.T) {
 			return fmt.Errorf("the collector at %s (over the VPN) hears nothing: %v", collector, err)
 		}
 		t.Logf("collector: %s", testenv.Tail(l, 200))
+		return nil
+	})
+
+	fd.phase("PBX restarted at once", func() error {
+		// It comes back before the box could miss it, without the
+		// box's registration (kept in memory): the keepalive's OPTIONS to
+		// the trunk's own address is answered 404.
+		kam.Proc.Kill()
+		kam = r.startPBXGranting(600)
+		back := time.Now()
+		if err := testenv.UntilEvery(2*time.Minute, time.Second, "the trunk registered at the restarted PBX (10 minutes before its refresh)", testenv.Why(func() (bool, string) { return fd.trunkUp(fdWANNet+".", 1) })); err != nil {
+			return err
+		}
+		fd.timing("PBX restarted to the trunk registered again", time.Since(back))
 		return nil
 	})
 
