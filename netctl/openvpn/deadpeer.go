@@ -38,9 +38,10 @@ type ProbeFunc func(ctx context.Context, dev string, addr netip.Addr) error
 
 // peerWatch is a session's dead-server detection state (run loop only).
 type peerWatch struct {
-	live         bool       // openvpn's state is CONNECTED (else it is reconnecting by itself)
-	gateway      netip.Addr // the server's tunnel address; invalid: not probed
-	serverPings  bool       // the server pushed ping-restart: openvpn watches itself
+	live         bool        // openvpn's state is CONNECTED (else it is reconnecting by itself)
+	gateway      netip.Addr  // the server's tunnel address; invalid: not probed
+	serverPings  bool        // the server pushed ping-restart: openvpn watches itself
+	push         pushedAddrs // what the server pushed that names its tunnel address (deadpeer_addr.go)
 	lastIn       uint64
 	lastInAt     time.Time
 	probes       int
@@ -48,14 +49,18 @@ type peerWatch struct {
 	lastProbeErr error
 }
 
-// onPush reads the server's PUSH_REPLY from openvpn's log.
+// onPush reads the server's PUSH_REPLY from openvpn's log (a long one
+// comes in parts, all but the last with "push-continuation 2").
 func (w *peerWatch) onPush(msg string) {
 	i := strings.Index(msg, "PUSH_REPLY,")
 	if i < 0 {
 		return
 	}
 	reply := strings.TrimRight(msg[i+len("PUSH_REPLY,"):], "' ")
-	var ifconfigPeer netip.Addr
+	if w.push.done {
+		w.push, w.serverPings = pushedAddrs{}, false // a new reply: a reconnect, maybe another server
+	}
+	w.push.done = true
 	for _, opt := range strings.Split(reply, ",") {
 		f := strings.Fields(opt)
 		if len(f) == 0 {
@@ -64,24 +69,13 @@ func (w *peerWatch) onPush(msg string) {
 		switch f[0] {
 		case "ping-restart", "ping-exit":
 			w.serverPings = true
-		case "route-gateway":
-			if len(f) > 1 {
-				if a, err := netip.ParseAddr(f[1]); err == nil {
-					w.gateway = a
-				}
-			}
-		case "ifconfig":
-			// net30 and p2p: "ifconfig <local> <peer>"; subnet: "<local> <netmask>"
-			if len(f) > 2 && !strings.HasPrefix(f[2], "255.") {
-				if a, err := netip.ParseAddr(f[2]); err == nil {
-					ifconfigPeer = a
-				}
-			}
+		case "push-continuation":
+			w.push.done = len(f) > 1 && f[1] == "1"
+		default:
+			w.push.read(f)
 		}
 	}
-	if !w.gateway.IsValid() {
-		w.gateway = ifconfigPeer
-	}
+	w.gateway = w.push.server()
 }
 
 // received notes a byte count: anything new resets the probes.

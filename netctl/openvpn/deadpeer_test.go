@@ -59,7 +59,14 @@ func TestPushReplyGateway(t *testing.T) {
 		pings bool
 	}{
 		{"PUSH: Received control message: 'PUSH_REPLY,route-gateway 10.8.0.1,topology subnet,ping 10,ping-restart 60,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM'", "10.8.0.1", true},
-		{"PUSH: Received control message: 'PUSH_REPLY,route 10.8.0.1,topology net30,ifconfig 10.8.0.6 10.8.0.5,peer-id 1'", "10.8.0.5", false},
+		// net30: the ifconfig peer is a virtual address nobody answers on;
+		// the server is the pushed host route, or the pool's first host
+		// under client-to-client
+		{"PUSH: Received control message: 'PUSH_REPLY,route 10.8.0.1,topology net30,ifconfig 10.8.0.6 10.8.0.5,peer-id 1'", "10.8.0.1", false},
+		{"PUSH: Received control message: 'PUSH_REPLY,route 192.168.7.9,route 10.8.0.1,topology net30,ifconfig 10.8.0.6 10.8.0.5'", "10.8.0.1", false},
+		{"PUSH: Received control message: 'PUSH_REPLY,route 192.168.7.0 255.255.255.0,route 10.8.0.0 255.255.255.0,topology net30,ifconfig 10.8.0.10 10.8.0.9'", "10.8.0.1", false},
+		// no route names the server: the peer (a p2p tunnel)
+		{"PUSH: Received control message: 'PUSH_REPLY,ifconfig 10.4.0.2 10.4.0.1'", "10.4.0.1", false},
 		{"PUSH: Received control message: 'PUSH_REPLY,route-gateway 10.9.0.1,topology subnet,ifconfig 10.9.0.2 255.255.255.0'", "10.9.0.1", false},
 		{"TLS: Initial packet from [AF_INET]10.199.1.1:1194", "invalid IP", false},
 	} {
