@@ -71,6 +71,7 @@ func (s *Service) routes() {
 		if req.TimeoutSec > 0 && req.TimeoutSec <= 180 {
 			timeout = time.Duration(req.TimeoutSec) * time.Second
 		}
+		timeout = max(timeout, atSlowest(cmd)) // a network scan: modem_at_slow.go
 		// Admins only reach this socket (root); still, every command is logged.
 		s.log.Warn("AT passthrough", "slot", req.Slot, "command", redactAT(cmd), "unsafe", req.Unsafe)
 		ctx, cancel := context.WithTimeout(r.Context(), timeout+time.Second)
