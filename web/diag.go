@@ -79,7 +79,11 @@ func (s *Server) handleDiag(w http.ResponseWriter, r *http.Request) {
 	}
 	req := body.DiagRequest
 	req.Target = strings.TrimSpace(req.Target)
-	ctx, cancel := context.WithTimeout(r.Context(), 40*time.Second)
+	wait := 40 * time.Second
+	if req.Tool == "at" {
+		wait = atWait // a network scan
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
 	defer cancel()
 	var lines []string
 	var err error
@@ -156,9 +160,17 @@ func atCommandVia(ctx context.Context, cmd string, unsafe bool) ([]string, error
 	if socketAbsent("netctl") {
 		return nil, errors.New("network service not available: the modem cannot be reached")
 	}
-	out, err := netapi.NewClient().ATRequest(ctx, netapi.ATRequest{Command: cmd, Unsafe: unsafe})
+	c := netapi.NewClient()
+	c.HTTP.Timeout = 0 // ctx (atWait) bounds it, not the local API's 30 s
+	out, err := c.ATRequest(ctx, netapi.ATRequest{Command: cmd, Unsafe: unsafe})
 	return out.Lines, err
 }
+
+// atWait bounds an AT command from the diagnostics page: netctl waits as
+// long as the card may take for the command (a network scan, AT+COPS=?,
+// up to 180 s), and the page waited 40 s, the local API 30 s: an
+// installer's scan came back as a timeout while the card went on.
+const atWait = 190 * time.Second
 
 func lookup(ctx context.Context, host string) ([]string, error) {
 	var res net.Resolver
