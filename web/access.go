@@ -224,6 +224,9 @@ type filterListener struct {
 	mu      sync.Mutex
 	logged  time.Time
 	dropped int
+	// cappedLogged, capped: the same for connections over a cap (conncap.go)
+	cappedLogged time.Time
+	capped       int
 }
 
 func (l *filterListener) Accept() (net.Conn, error) {
@@ -243,6 +246,7 @@ func (l *filterListener) Accept() (net.Conn, error) {
 			if cc, ok := l.caps.admit(c, iface); ok {
 				return ingressConn{cc, iface}, nil
 			}
+			l.logCapped(c, iface)
 			c.Close() // over its source's or interface's share
 			continue
 		}

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // Connections to the UI are capped per source (an IPv6 /64 counts as
@@ -72,4 +74,21 @@ type cappedConn struct {
 func (c *cappedConn) Close() error {
 	c.once.Do(c.release)
 	return c.Conn.Close()
+}
+
+// logCapped says, at most once a minute, that connections were closed for
+// a cap: a portal server or a script on the LAN that opens more than
+// maxConnsPerSource at once sees only connection resets, and the admin
+// must find the reason in the log.
+func (l *filterListener) logCapped(c net.Conn, iface string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.capped++
+	if time.Since(l.cappedLogged) < time.Minute {
+		return
+	}
+	slog.Warn("connection closed: too many open at once from this address or on this interface; a script or server using the API must keep fewer connections open",
+		"remote", c.RemoteAddr().String(), "interface", iface, "per_address", maxConnsPerSource, "per_interface", maxConnsPerIface,
+		"closed_since_last_log", l.capped)
+	l.cappedLogged, l.capped = time.Now(), 0
 }
