@@ -82,6 +82,10 @@ func attemptsLeft(sim *modem.SIMStatus) string {
 // never enters a PUK by itself (ten wrong ones destroy the SIM), and has
 // no way to take one from the installer yet: a phone unblocks it.
 func sayPUK(sim *modem.SIMStatus) string {
+	if sim != nil && sim.PUKAttempts == 0 {
+		// Ten wrong PUKs: no PUK opens it any more, a phone neither.
+		return "the SIM is blocked for good (no PUK attempts left): ask the operator for a new SIM, put it in and set its PIN here"
+	}
 	left := ""
 	if sim != nil && sim.PUKAttempts >= 0 {
 		left = fmt.Sprintf(", %d PUK attempts left", sim.PUKAttempts)
