@@ -86,9 +86,9 @@ func sayPUK(sim *modem.SIMStatus) string {
 		// Ten wrong PUKs: no PUK opens it any more, a phone neither.
 		return "the SIM is blocked for good (no PUK attempts left): ask the operator for a new SIM, put it in and set its PIN here"
 	}
-	left := ""
-	if sim != nil && sim.PUKAttempts >= 0 {
-		left = fmt.Sprintf(", %d PUK attempts left", sim.PUKAttempts)
+	// Whole sentences, so that the web's catalog (de.json) finds them.
+	if sim != nil && sim.PUKAttempts > 0 {
+		return fmt.Sprintf("the SIM is blocked after three wrong PINs (PUK required, %d PUK attempts left): put it in a phone, enter the PUK from the SIM's card and set a PIN, then put it back and set that PIN here", sim.PUKAttempts)
 	}
-	return "the SIM is blocked after three wrong PINs (PUK required" + left + "): put it in a phone, enter the PUK from the SIM's card and set a PIN, then put it back and set that PIN here"
+	return "the SIM is blocked after three wrong PINs (PUK required): put it in a phone, enter the PUK from the SIM's card and set a PIN, then put it back and set that PIN here"
 }
