@@ -22,8 +22,15 @@ func boxServices() []supervise.Service {
 			Name: "web", Path: "/bbin/web",
 			Restart: supervise.RestartAlways,
 		},
+		// The gateway starts beside netctl, not after it: it needs nothing
+		// of netctl to start (it reads the box's addresses again every
+		// second, and asks netctl for the modem only when a GSM call or SMS
+		// comes), and waiting put netctl's whole start on the boot's path
+		// a second time. It is last in the table so that it stops first
+		// (the supervisor stops in reverse order) while netctl still
+		// carries the calls it drains.
 		{
-			Name: "gateway", Path: "/bbin/gateway", ReadyPath: paths.Socket("gateway"), Deps: []string{"netctl"},
+			Name: "gateway", Path: "/bbin/gateway", ReadyPath: paths.Socket("gateway"),
 			Restart: supervise.RestartAlways,
 		},
 	}
