@@ -36,12 +36,28 @@ func trMessage(lang, msg string) string {
 		return verbRE.ReplaceAllStringFunc(tp.out, func(string) string {
 			i++
 			if i < len(m) {
-				return m[i]
+				return trValue(lang, m[i])
 			}
 			return ""
 		})
 	}
 	return plainIn(lang, msg)
+}
+
+// trValue is a template's value in lang where it is itself a message the
+// catalog knows, whole or by a template (netctl's "registration denied by
+// the network: %s" holds the reject cause's words), else as it is: names,
+// numbers and addresses stay.
+func trValue(lang, v string) string {
+	if t := tr(lang, v); t != v {
+		return t
+	}
+	for _, tp := range templatesOf(lang) {
+		if tp.re.MatchString(v) {
+			return trMessage(lang, v)
+		}
+	}
+	return v
 }
 
 // fieldName is a config path or form field before ": " (network.modem.pin,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"edgebox/modem"
 )
 
 // netctl's words for a SIM blocked by its PUK are what the installer must
@@ -21,5 +23,22 @@ func TestModemPUKWordsInGerman(t *testing.T) {
 		if de == en || strings.Contains(de, "put it") || strings.Contains(de, "ask the operator") {
 			t.Errorf("English on a German page: %q", de)
 		}
+	}
+}
+
+// The reject cause netctl shows for a denied registration
+// ("registration denied by the network: <cause's words> (reject cause N)")
+// reads in German, the cause's words and number included.
+func TestModemRejectCauseWordsInGerman(t *testing.T) {
+	for c := range 40 {
+		en := "registration denied by the network: " + modem.RejectCauseWords(c)
+		de := trMessage("de", en)
+		if de == en || strings.Contains(de, "ask the") || strings.Contains(de, "denied") || !strings.Contains(de, fmt.Sprint(c)) {
+			t.Errorf("cause %d on a German page: %q", c, de)
+		}
+	}
+	// a value the catalog does not know stays as it is
+	if got := trMessage("de", "registration denied by the network: Zelle 4711 meldet xyz"); got != "die Anmeldung wurde vom Netz abgelehnt: Zelle 4711 meldet xyz" {
+		t.Errorf("an unknown value: %q", got)
 	}
 }
