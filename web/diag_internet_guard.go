@@ -53,6 +53,9 @@ func internetOnly(rt http.RoundTripper) http.RoundTripper {
 	}
 	t = t.Clone()
 	t.Proxy = nil // the check must see the address the request goes to
+	// A transport per test: an idle kept-alive connection (HTTP/2 for up
+	// to 90 s) would only hold a descriptor no later request reuses.
+	t.DisableKeepAlives = true
 	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
 		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
