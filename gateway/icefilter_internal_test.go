@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"edgebox/internal/config"
 )
 
 // The ICE candidate rule case by case; TestSecICECandidatesNotIntoTheBox
@@ -81,7 +83,7 @@ func TestSecICECandidatePolicy(t *testing.T) {
 // iceSafeSDP drops the refused candidate lines, at session and media
 // level, and leaves an SDP without any unchanged.
 func TestICESafeSDP(t *testing.T) {
-	c := &call{log: slog.New(slog.DiscardHandler)}
+	c := &call{log: slog.New(slog.DiscardHandler), cfg: new(config.DefaultGateway())}
 	c.caller.set(netip.MustParseAddr("198.51.100.7"))
 	offer := strings.Join([]string{
 		"v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "t=0 0",
@@ -121,7 +123,7 @@ func TestICESafeSDP(t *testing.T) {
 // browser's offer with an mDNS host candidate, a private host candidate
 // and a public server-reflexive one (two of them dropped).
 func BenchmarkICESafeSDP(b *testing.B) {
-	c := &call{log: slog.New(slog.DiscardHandler)}
+	c := &call{log: slog.New(slog.DiscardHandler), cfg: new(config.DefaultGateway())}
 	c.caller.set(netip.MustParseAddr("198.51.100.7"))
 	offer := strings.Join([]string{
 		"v=0", "o=- 4611731400430051336 2 IN IP4 127.0.0.1", "s=-", "t=0 0",
