@@ -22,6 +22,14 @@ func (s *modemSession) connected(ctx context.Context) step {
 	}
 	up := s.upSince
 	r := m.watch(ctx, drv, s.events, pppExited, s.upSince)
+	for r == "reconfig" && m.configIs(s.dialCfg) {
+		// A change this link was dialled with (its request queued while
+		// the session dialled with the new settings): hanging up would
+		// only dial the same again, and a PPP card over a line without
+		// DTR stays in data mode.
+		m.log.Info("modem settings as dialled; the link stays")
+		r = m.watch(ctx, drv, s.events, pppExited, s.upSince)
+	}
 	// why the link ends, for a link that ends unexpectedly soon (a
 	// request queued while it dialled ends it at once)
 	m.log.Info("modem link ends", "why", r, "up", time.Since(up).Round(time.Millisecond))

@@ -2,6 +2,7 @@ package netctl
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"edgebox/api/netapi"
@@ -21,10 +22,11 @@ type modemSession struct {
 	redialWait time.Duration
 
 	pppd      *pppdProc
-	suspended bool      // the AT port is lent to pppd
-	regSince  time.Time // unregistered since
-	radioAt   time.Time // last radio check while unregistered
-	upSince   time.Time // when the data connection last came up
+	suspended bool         // the AT port is lent to pppd
+	regSince  time.Time    // unregistered since
+	radioAt   time.Time    // last radio check while unregistered
+	upSince   time.Time    // when the data connection last came up
+	dialCfg   config.Modem // the settings this round read (and dialled with)
 	// locked: the identity was read while the SIM wanted its PIN, so it
 	// lacks what only an unlocked SIM gives (IMSI, own number).
 	locked bool
@@ -66,6 +68,7 @@ func (s *modemSession) round(ctx context.Context) step {
 	m.mu.Lock()
 	cfg, down, failed := m.cfg, m.adminDown, m.pinFailed
 	m.mu.Unlock()
+	s.dialCfg = cfg
 	if down {
 		m.setState(ModemDisconnected, "")
 		return s.wait(ctx, 0)
@@ -202,6 +205,13 @@ func (s *modemSession) notResponding(err error) bool {
 	}
 	s.m.setState(ModemNotResponding, sayModemError(err))
 	return true
+}
+
+// configIs tells whether the modem's settings are still c.
+func (m *modemManager) configIs(c config.Modem) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return reflect.DeepEqual(m.cfg, c)
 }
 
 // ifaceChanged reports a configured data interface other than the one in use.
