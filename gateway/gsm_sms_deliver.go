@@ -205,17 +205,7 @@ func (s *sipStack) sendMessage(ctx context.Context, cli *sipgo.Client, cfg confi
 	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=UTF-8"))
 	req.SetBody(body)
-	res, err := cli.Do(ctx, req)
-	if err != nil {
-		return 0, err
-	}
-	if (res.StatusCode == 401 || res.StatusCode == 407) && cfg.Trunk.Password != "" {
-		res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: cfg.Trunk.Username, Password: cfg.Trunk.Password})
-		if err != nil {
-			return 0, err
-		}
-	}
-	return res.StatusCode, nil
+	return doAsTrunk(ctx, cli, req, cfg)
 }
 
 // smsWebhook is the JSON body the webhook receives (docs/gsm-gateway.md).

@@ -232,3 +232,19 @@ func (st *sipStack) register(ctx context.Context, cli *sipgo.Client, cfg config.
 	st.log.Debug("registered", "expires", got)
 	return got, nil
 }
+
+// doAsTrunk sends an out-of-dialog request toward the PBX and answers its
+// digest challenge with the trunk's credentials; it returns the final status.
+func doAsTrunk(ctx context.Context, cli *sipgo.Client, req *sip.Request, cfg config.Gateway) (int, error) {
+	res, err := cli.Do(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	if (res.StatusCode == 401 || res.StatusCode == 407) && cfg.Trunk.Password != "" {
+		res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: cfg.Trunk.Username, Password: cfg.Trunk.Password})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return res.StatusCode, nil
+}

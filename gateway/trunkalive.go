@@ -10,7 +10,6 @@ import (
 
 	"edgebox/internal/config"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -138,15 +137,5 @@ func (st *sipStack) qualify(ctx context.Context, cfg config.Gateway) (int, error
 	req.AppendHeader(sip.NewHeader("User-Agent", userAgentName))
 	ctx, cancel := context.WithTimeout(ctx, keepaliveWait)
 	defer cancel()
-	res, err := cli.Do(ctx, req)
-	if err != nil {
-		return 0, err
-	}
-	if (res.StatusCode == 401 || res.StatusCode == 407) && cfg.Trunk.Password != "" {
-		res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: cfg.Trunk.Username, Password: cfg.Trunk.Password})
-		if err != nil {
-			return 0, err
-		}
-	}
-	return res.StatusCode, nil
+	return doAsTrunk(ctx, cli, req, cfg)
 }
