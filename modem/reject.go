@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // Why the network denied the registration (+CEREG: 3). 27.007 gives the
@@ -17,18 +18,26 @@ import (
 var ErrNoRejectCause = errors.New("the card gives no reject cause")
 
 // RejectCause asks the card for the EMM cause of a denied registration
-// and sets the registration reports back as init left them (n=2).
-func (m *Modem) RejectCause(ctx context.Context) (int, error) {
-	if _, err := m.eng.Command(ctx, "AT+CEREG=3", 0); err != nil {
-		if isModemAnswer(err) {
-			return 0, ErrNoRejectCause
+// and sets the registration reports back as init left them (n=2) in every
+// path: once AT+CEREG=3 may have reached the card (even if its answer was
+// lost or the caller gave up), n=2 is sent again on a context of its own,
+// so a cancelled session does not leave the card reporting causes.
+func (m *Modem) RejectCause(ctx context.Context) (cause int, err error) {
+	_, err = m.eng.Command(ctx, "AT+CEREG=3", 0)
+	if err != nil && isModemAnswer(err) {
+		return 0, ErrNoRejectCause // refused: n is unchanged
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
+		defer cancel()
+		if _, rerr := m.eng.Command(rctx, "AT+CEREG=2", 0); rerr != nil && err == nil {
+			err = m.wrap("reject cause: report mode not restored", rerr)
 		}
+	}()
+	if err != nil {
 		return 0, m.wrap("reject cause", err)
 	}
 	r, err := m.eng.Command(ctx, "AT+CEREG?", 0)
-	if _, rerr := m.eng.Command(ctx, "AT+CEREG=2", 0); rerr != nil && err == nil {
-		err = rerr
-	}
 	if err != nil {
 		return 0, m.wrap("reject cause", err)
 	}
@@ -38,6 +47,9 @@ func (m *Modem) RejectCause(ctx context.Context) (int, error) {
 	}
 	return parseRejectCause(l)
 }
+
+// restoreTimeout bounds a setting put back after its caller gave up.
+const restoreTimeout = 5 * time.Second
 
 // parseRejectCause reads the EMM cause from the answer to AT+CEREG? with
 // n=3 ("3,3,,,,0,15").

@@ -1,9 +1,11 @@
 package modem_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"edgebox/modem"
 )
@@ -51,5 +53,34 @@ func TestRejectCauseWords(t *testing.T) {
 	}
 	if w := modem.RejectCauseWords(13); !strings.Contains(w, "roaming") {
 		t.Errorf("cause 13: %q", w)
+	}
+}
+
+// TestRejectCauseCancelledRestoresReportMode: the session gives up while
+// the card is slow to answer AT+CEREG? (n=3 already set): the report
+// mode is set back to n=2 anyway, not left at 3 for the rest of the run
+// (it was: both the read and the restore ran on the cancelled context).
+func TestRejectCauseCancelledRestoresReportMode(t *testing.T) {
+	r := newRig(t, "generic", nil)
+	if err := r.sim.Detach(3); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.RejectCause(15)
+	r.sim.LateAnswers("AT+CEREG?", 1, 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(ctxT(t), 400*time.Millisecond)
+	defer cancel()
+	if _, err := r.m.RejectCause(ctx); err == nil {
+		t.Fatal("reject cause read though the session gave up")
+	}
+	var last string
+	for range 3 { // the late answer may still be in flight: resync and read
+		res, err := r.m.Engine().Command(ctxT(t), "AT+CEREG?", 0)
+		if err == nil {
+			last = strings.Join(res.Lines, "|")
+			break
+		}
+	}
+	if !strings.HasPrefix(last, "+CEREG: 2,") {
+		t.Errorf("registration reports after a cancelled RejectCause: %q, want n=2", last)
 	}
 }
