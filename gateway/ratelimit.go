@@ -22,6 +22,11 @@ type rateLimiter struct {
 	now     func() time.Time
 	lastGC  time.Time
 	onSweep func() // tests count sweeps
+
+	// With the table full: when full buckets were last dropped, and the
+	// one bucket all sources without their own share then.
+	lastFullSweep time.Time
+	overflow      *rate.Limiter
 }
 
 type bucket struct {
@@ -47,6 +52,7 @@ func (r *rateLimiter) setRate(perMinute int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.limit, r.burst = limitsFor(perMinute)
+	r.overflow = nil
 	now := r.now()
 	for _, b := range r.buckets {
 		b.lim.SetLimitAt(now, r.limit)
@@ -90,9 +96,17 @@ func (r *rateLimiter) take(src netip.Addr, consume bool) bool {
 			return true // nothing counted against it: no bucket needed
 		}
 		if len(r.buckets) >= maxBuckets {
-			// Under a wide scan: refuse new sources rather than grow;
-			// the known ones keep their buckets.
-			return false
+			r.dropFullBuckets(now)
+		}
+		if len(r.buckets) >= maxBuckets {
+			// Under a wide scan that keeps every bucket spent: new
+			// sources share one bucket rather than grow the table or
+			// get nothing at all (fifth review left them without an
+			// answer for two minutes); the known ones keep theirs.
+			if r.overflow == nil {
+				r.overflow = rate.NewLimiter(r.limit, r.burst)
+			}
+			return r.overflow.AllowN(now, 1)
 		}
 		b = &bucket{lim: rate.NewLimiter(r.limit, r.burst)}
 		r.buckets[src] = b
@@ -102,4 +116,21 @@ func (r *rateLimiter) take(src netip.Addr, consume bool) bool {
 		return b.lim.TokensAt(now) >= 1
 	}
 	return b.lim.AllowN(now, 1)
+}
+
+// dropFullBuckets forgets, at most once a second, the buckets that have
+// refilled: such a bucket remembers nothing a new one would not, so a
+// spoofed flood of one datagram per source no longer holds the table for
+// the two idle minutes; to keep it full, every one of 65536 sources must
+// stay spent, some 10 datagrams a second each at the STUN bound.
+func (r *rateLimiter) dropFullBuckets(now time.Time) {
+	if now.Sub(r.lastFullSweep) < time.Second {
+		return
+	}
+	r.lastFullSweep = now
+	for a, b := range r.buckets {
+		if b.lim.TokensAt(now) >= float64(r.burst) {
+			delete(r.buckets, a)
+		}
+	}
 }
