@@ -16,6 +16,7 @@ import (
 // setup page answers through it, QEMU's host forward reaching the box on
 // that port only.
 func TestQEMUBootWithoutTheLANDriver(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "edgebox.debug.late_module=e1000e:2")
 	b := bootBox(t, disk, false)
 	vm := b.vm

@@ -18,6 +18,7 @@ import (
 // (password, API tokens, settings, the VPN profile) and the box must be a
 // blank box again: the first-boot password page, then everything works.
 func TestQEMUFactoryResetThenSetupAgain(t *testing.T) {
+	parallelQEMU(t)
 	img := builtImage(t)
 	r := newFieldRig(t)
 	fd := &fieldDay{t: t, r: r, disk: diskCopy(t, img, "")}

@@ -440,6 +440,7 @@ func uiCheck(sel string) chromedp.Action[chromedp.Void] {
 }
 
 func TestFieldDay(t *testing.T) {
+	parallelQEMU(t)
 	runFieldDay(t)
 }
 

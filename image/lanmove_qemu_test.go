@@ -17,6 +17,7 @@ import (
 // laptop, asking DHCP again, gets an address in the new network and finds
 // the box and its settings there, and the wizard's LAN step says so.
 func TestQEMULANAddressChangedFromLAN(t *testing.T) {
+	parallelQEMU(t)
 	img := builtImage(t)
 	r := newFieldRig(t)
 	fd := &fieldDay{t: t, r: r, disk: diskCopy(t, img, "")}

@@ -19,6 +19,7 @@ import (
 // servers" for ever, and the VPN refused its server's certificate as not
 // yet valid.
 func TestQEMUClockFromNTP(t *testing.T) {
+	parallelQEMU(t)
 	img := builtImage(t)
 	r := newFieldRig(t)
 	testenv.RequireRoot(t, "/usr/sbin/chronyd")

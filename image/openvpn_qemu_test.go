@@ -40,6 +40,7 @@ import (
 // On the image before the fix every profile was refused: "failed to find
 // UID for user root ... Exiting due to fatal error".
 func TestQEMUOpenVPN(t *testing.T) {
+	parallelQEMU(t)
 	img := builtImage(t)
 	testenv.RequireRoot(t, "ip") // a network namespace
 	ns := testenv.NewNetns(t, fmt.Sprintf("edgebox-qemuovpn-%d", os.Getpid())).Name
@@ -52,10 +53,10 @@ func TestQEMUOpenVPN(t *testing.T) {
 	// A "cmd:" guestfwd runs one nc per connection of the box; a "tcp:"
 	// one would splice every connection onto a single stream to the
 	// server, which then takes a new openvpn for the old one renegotiating.
-	ovqGuestFwd(t, "tcp:10.64.64.9:1194-cmd:ip netns exec "+ns+" busybox nc 127.0.0.1 1194")
+	fwd := "tcp:10.64.64.9:1194-cmd:ip netns exec " + ns + " busybox nc 127.0.0.1 1194"
 
 	disk := diskCopy(t, img, "")
-	api := ovqBoot(t, disk, startTestModemsim(t, "huawei-me909s"))
+	api := ovqBoot(t, disk, startTestModemsim(t, "huawei-me909s"), fwd)
 	api.waitHealthy(t, 4*time.Minute)
 	tok := ovqAdmin(t, api)
 
@@ -215,13 +216,13 @@ func (a *ovqAPI) waitHealthy(t *testing.T, timeout time.Duration) {
 
 // ovqBoot boots the disk with the simulated modem and the web UI's HTTPS
 // port forwarded.
-func ovqBoot(t *testing.T, disk, modemSock string) *ovqAPI {
+func ovqBoot(t *testing.T, disk, modemSock, lteGuestFwd string) *ovqAPI {
 	t.Helper()
 	sport, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := StartVM(VMOptions{Disk: disk, HTTPSPort: sport, ModemSocket: modemSock,
+	vm, err := StartVM(VMOptions{Disk: disk, HTTPSPort: sport, ModemSocket: modemSock, LTEGuestFwd: lteGuestFwd,
 		ConsoleLog: filepath.Join(t.TempDir(), "console.log")})
 	if err != nil {
 		t.Fatal(err)
@@ -280,29 +281,6 @@ func ovqUpload(t *testing.T, api *ovqAPI, tok, name, profile string) (int, strin
 		t.Fatalf("profile upload: %v", err)
 	}
 	return code, data
-}
-
-// ovqGuestFwd makes the QEMU the test starts forward one address of the
-// LTE user-mode network: a qemu-system-x86_64 first in PATH appends the
-// guestfwd rule to that network's -netdev and runs the real QEMU.
-func ovqGuestFwd(t *testing.T, rule string) {
-	t.Helper()
-	real, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	script := "#!/bin/sh\n" +
-		"for a in \"$@\"; do\n" +
-		"  shift\n" +
-		"  case \"$a\" in user,id=lte,*) a=\"$a,guestfwd=" + rule + "\";; esac\n" +
-		"  set -- \"$@\" \"$a\"\n" +
-		"done\n" +
-		"exec " + real + " \"$@\"\n"
-	if err := os.WriteFile(filepath.Join(dir, "qemu-system-x86_64"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
 }
 
 // ovqPKI is a throwaway CA, server and client certificate.

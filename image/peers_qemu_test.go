@@ -38,6 +38,7 @@ import (
 //  5. The VPN server, which pushes no keepalive, is killed (SIGKILL): the
 //     box stops saying "connected" and says the server does not answer.
 func TestQEMUPeersFailAndFailover(t *testing.T) {
+	parallelQEMU(t)
 	img := builtImage(t)
 	r := newFieldRig(t)
 	fd := &fieldDay{t: t, r: r, disk: diskCopy(t, img, "")}

@@ -45,6 +45,9 @@ type VMOptions struct {
 	// RTCBase starts the board's clock at this date ("2001-01-01"): a
 	// board whose RTC battery is flat.
 	RTCBase string
+	// LTEGuestFwd adds a guestfwd rule to the modem's user-mode network
+	// ("tcp:10.64.64.9:1194-cmd:..."): a server the box reaches over LTE.
+	LTEGuestFwd string
 }
 
 // wanNIC is the WAN port's QEMU device id: `set_link wannic off` on the
@@ -97,6 +100,9 @@ func (o VMOptions) Args(monitor string) []string {
 	args = append(args, "-device", "qemu-xhci,id=xhci")
 	if o.ModemSocket != "" {
 		lte := "user,id=lte,restrict=on,net=10.64.64.0/24"
+		if o.LTEGuestFwd != "" {
+			lte += ",guestfwd=" + o.LTEGuestFwd
+		}
 		if o.LTETap != "" {
 			lte = tapNetdev("lte", o.LTETap)
 		}

@@ -203,6 +203,7 @@ func (b *box) service(name string) (state string, pid, restarts int) {
 }
 
 func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "")
 	b := bootBoxWithModem(t, disk, false, startTestModemsim(t, "huawei-me909s"))
 	vm := b.vm
@@ -352,6 +353,7 @@ func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
 }
 
 func TestQEMUWatchdogResetsHungInit(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "edgebox.debug.hang=3")
 	b := bootBox(t, disk, true) // -no-reboot: the watchdog's reset ends QEMU
 	if _, err := b.vm.WaitConsole("hanging init's main loop on purpose", 0, 3*time.Minute); err != nil {
@@ -373,6 +375,7 @@ func TestQEMUWatchdogResetsHungInit(t *testing.T) {
 // A boot that hangs before the services start (a module, a disk, fsck)
 // is reset by the watchdog too: it is armed as soon as its driver loads.
 func TestQEMUWatchdogResetsHungBoot(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "edgebox.debug.hang=boot edgebox.boot_deadline=10")
 	b := bootBox(t, disk, true) // -no-reboot: the watchdog's reset ends QEMU
 	if _, err := b.vm.WaitConsole("hanging the boot on purpose", 0, 3*time.Minute); err != nil {
@@ -389,6 +392,7 @@ func TestQEMUWatchdogResetsHungBoot(t *testing.T) {
 }
 
 func TestQEMUBootsWithoutPerm(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "")
 	// Foreign data on the perm partition: init must not format it.
 	f, err := os.OpenFile(disk, os.O_WRONLY, 0)

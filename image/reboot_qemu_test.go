@@ -25,6 +25,7 @@ import (
 //     reboot brought 2001 back (and with it "certificate not yet valid"
 //     for the VPN).
 func TestQEMURebootKeepsLogsAndClock(t *testing.T) {
+	parallelQEMU(t)
 	img := builtImage(t)
 	r := newFieldRig(t)
 	fd := &fieldDay{t: t, r: r, disk: diskCopy(t, img, "")}

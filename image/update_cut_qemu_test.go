@@ -12,6 +12,7 @@ import (
 // confirmed version, and the admin must read that the update was rolled
 // back and why, not find the old version with nothing said.
 func TestQEMUUpdatePowerCutInTrialBoot(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "")
 	bundle := variantBundle(t, "test-v2-cut", "", nil)
 	b := bootBox(t, disk, false)

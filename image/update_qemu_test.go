@@ -146,6 +146,7 @@ func slotHash(t *testing.T, disk, slot string) [32]byte {
 }
 
 func TestQEMUUpdateConfirmedKeepsConfig(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "")
 	bundle := variantBundle(t, "test-v2-good", "", nil)
 	b := bootBox(t, disk, false)
@@ -197,6 +198,7 @@ func TestQEMUUpdateConfirmedKeepsConfig(t *testing.T) {
 }
 
 func TestQEMUUpdateFailedHealthCheckRollsBack(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "")
 	bundle := variantBundle(t, "test-v2-bad", "edgebox.debug.trialfail=1", nil)
 	b := bootBox(t, disk, false)
@@ -228,6 +230,7 @@ func TestQEMUUpdateFailedHealthCheckRollsBack(t *testing.T) {
 }
 
 func TestQEMUUpdateRefusedAndPowerCut(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "")
 	good := variantBundle(t, "test-v2-cut", "", nil)
 	apu := variantBundle(t, "test-v2-apu", "", []string{"apu2"})
@@ -290,6 +293,7 @@ func TestQEMUUpdateRefusedAndPowerCut(t *testing.T) {
 }
 
 func TestQEMUUpdateHungTrialResetByWatchdog(t *testing.T) {
+	parallelQEMU(t)
 	disk := diskCopy(t, builtImage(t), "")
 	bundle := variantBundle(t, "test-v2-hang", "edgebox.debug.hang=3", nil)
 	b := bootBox(t, disk, false)
