@@ -27,6 +27,7 @@ import (
 // inside that namespace, where the test listens: connections there crossed
 // the box's ppp0. Killing slirp drops the call; netctl must redial.
 func TestQEMUPPP(t *testing.T) {
+	parallelQEMU(t)
 	img := builtImage(t)
 	testenv.RequireRoot(t, "ip") // a network namespace
 	slirp, err := exec.LookPath("slirp")
@@ -109,12 +110,30 @@ func TestQEMUPPP(t *testing.T) {
 	// CARRIER, pppd exits, netctl takes the uplink down and dials again;
 	// modemsim starts a new slirp for the new call.
 	before := accepted.Load()
+	// The down spell can be short (pppd notices the dead peer by LCP echo
+	// after ~80 s, and redials within ~15 s), and a loaded machine may
+	// answer a poll slower than that spell lasts. So the uplink's last
+	// state change (Since) counts too: a change after the kill means it
+	// left the healthy state and came back. Every poll's outcome is kept
+	// for the failure message.
+	sinceBefore := up.Since
+	var polls, failed int
+	var lastErr error
+	var last pppUplink
 	carrier.KillProcs()
 	if err := testenv.UntilEvery(2*time.Minute, 300*time.Millisecond, "modem uplink down after the PPP peer was killed", testenv.Cond(func() bool {
-		u, ok := modemUplink(b, token)
-		return ok && !(u.Health.Healthy && u.Interface == "ppp0" && u.Address != "")
+		polls++
+		u, err := modemUplinkErr(b, token)
+		if err != nil {
+			failed, lastErr = failed+1, err
+			return false
+		}
+		last = u
+		healthyOnPPP := u.Health.Healthy && u.Interface == "ppp0" && u.Address != ""
+		return !healthyOnPPP || !u.Since.Equal(sinceBefore)
 	})); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v (%d status polls, %d failed, last error %v; last modem uplink %+v, since before the kill %s)",
+			err, polls, failed, lastErr, last, sinceBefore.Format(time.RFC3339Nano))
 	}
 	up = waitPPPUplink(t, b, token, &accepted, before, 3*time.Minute)
 	t.Logf("redialled: up on %s with %s, %d probe connections in all", up.Interface, up.Address, accepted.Load())
@@ -187,7 +206,8 @@ type pppUplink struct {
 		Healthy   bool   `json:"healthy"`
 		LastError string `json:"last_error"`
 	} `json:"health"`
-	LastError string `json:"last_error"`
+	LastError string    `json:"last_error"`
+	Since     time.Time `json:"since"`
 }
 
 type pppStatus struct {
@@ -200,16 +220,22 @@ type pppStatus struct {
 }
 
 func modemUplink(b *box, token string) (pppUplink, bool) {
+	u, err := modemUplinkErr(b, token)
+	return u, err == nil
+}
+
+// modemUplinkErr is modemUplink saying why it found none.
+func modemUplinkErr(b *box, token string) (pppUplink, error) {
 	var st pppStatus
 	if _, err := b.call("GET", "/api/v1/local/netctl/v1/status", token, nil, &st); err != nil {
-		return pppUplink{}, false
+		return pppUplink{}, err
 	}
 	for _, u := range st.Uplinks {
 		if u.Name == "modem" {
-			return u, true
+			return u, nil
 		}
 	}
-	return pppUplink{}, false
+	return pppUplink{}, fmt.Errorf("no modem uplink in the status (%d uplinks)", len(st.Uplinks))
 }
 
 // waitPPPUplink waits until the modem uplink is active and healthy on ppp0
