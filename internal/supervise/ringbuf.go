@@ -31,6 +31,13 @@ func (r *logRing) add(text string) {
 	}
 }
 
+// lastSeq is the sequence number of the newest line (0: none yet).
+func (r *logRing) lastSeq() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq
+}
+
 // since returns the kept lines with Seq > after, the newest limit of them
 // (limit 0: all).
 func (r *logRing) since(after uint64, limit int) []sysapi.LogLine {

@@ -90,6 +90,9 @@ type proc struct {
 	since            time.Time
 	lastExit         string
 	lastAt           time.Time
+	runSeq           uint64 // the log's last sequence number before this run's output
+	lastError        string // the error lines of the run that ended unexpectedly (kept over the next run)
+	failedRun        bool   // the run after runSeq ended unexpectedly; its lines not yet read
 	nextStart        time.Time
 	wantStop         bool // stopped on purpose: do not restart
 	restartAfterStop bool
@@ -353,6 +356,7 @@ func (s *Supervisor) handleExit(p *proc, ws syscall.WaitStatus) {
 	}
 	p.stopped = nil
 	log := s.opts.Logger.With("service", p.svc.Name)
+	p.failedRun = !p.wantStop && !(ws.Exited() && ws.ExitStatus() == 0)
 	if p.wantStop {
 		p.state = sysapi.StateStopped
 		log.Info("service stopped", "exit", p.lastExit)
@@ -446,6 +450,11 @@ func (s *Supervisor) start(p *proc) {
 		p.timer.Stop()
 		p.timer = nil
 	}
+	if p.failedRun { // its output has drained by now (the backoff's delay)
+		p.lastError = errorLines(p.logs.since(p.runSeq, 0))
+		p.failedRun = false
+	}
+	p.runSeq = p.logs.lastSeq()
 	r, w, err := os.Pipe()
 	if err != nil {
 		s.startFailed(p, err)
@@ -602,7 +611,10 @@ func (s *Supervisor) Status() []sysapi.Service {
 		for _, name := range s.order {
 			p := s.procs[name]
 			st := sysapi.Service{Name: name, State: p.state, PID: p.pid, Restarts: p.restarts,
-				LastExit: p.lastExit, LastExitAt: p.lastAt, NextStart: p.nextStart}
+				LastExit: p.lastExit, LastExitAt: p.lastAt, NextStart: p.nextStart, LastError: p.lastError}
+			if p.failedRun {
+				st.LastError = errorLines(p.logs.since(p.runSeq, 0))
+			}
 			if p.pid != 0 {
 				st.Since = p.since
 				st.UptimeSec = time.Since(p.since).Seconds()

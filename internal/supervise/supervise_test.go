@@ -43,6 +43,11 @@ func child(mode string) {
 	switch mode {
 	case "crash":
 		os.Exit(3)
+	case "crash-says-why":
+		fmt.Fprintln(os.Stderr, `time=2026-12-07T21:00:00.000Z level=INFO msg="reading the config"`)
+		fmt.Fprintln(os.Stderr, `time=2026-12-07T21:00:00.001Z level=ERROR msg="listen" err="listen tcp :443: bind: address already in use"`)
+		fmt.Fprintln(os.Stderr, "shutting down")
+		os.Exit(1)
 	case "run":
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGTERM, syscall.SIGHUP)
@@ -224,6 +229,47 @@ func TestRestartWithBackoffThenCrashLoopFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, 5*time.Second, "restart count", testenv.Cond(func() bool { return state(s, "flaky").Restarts >= 4 }))
+}
+
+// TestCrashLoopSaysWhy: a crash-looping service's status carries the
+// error line it printed, not only "exit status 1"; a service that runs
+// fine has none.
+func TestCrashLoopSaysWhy(t *testing.T) {
+	s := startSupervisor(t, []Service{svc("web", "crash-says-why", ""), svc("ok", "run", "")}, &testenv.LogBuffer{})
+	testenv.WaitFor(t, 10*time.Second, "failed state", testenv.Cond(func() bool { return state(s, "web").State == sysapi.StateFailed }))
+	st := state(s, "web")
+	want := `level=ERROR msg="listen" err="listen tcp :443: bind: address already in use"`
+	if st.LastExit != "exit status 1" || st.LastError != want {
+		t.Fatalf("status %+v\nwant last_error %q", st, want)
+	}
+	if ok := state(s, "ok"); ok.LastError != "" {
+		t.Errorf("a running service shows an error: %+v", ok)
+	}
+}
+
+func TestErrorLinesPicksTheReason(t *testing.T) {
+	lines := func(ss ...string) []sysapi.LogLine {
+		var out []sysapi.LogLine
+		for i, s := range ss {
+			out = append(out, sysapi.LogLine{Seq: uint64(i + 1), Text: s})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		run  []sysapi.LogLine
+		want string
+	}{
+		{lines("starting", "config: /perm/edgebox/config.json: unexpected end of JSON input", "bye"), "config: /perm/edgebox/config.json: unexpected end of JSON input"},
+		{lines("panic: runtime error: index out of range [3] with length 3", "", "goroutine 1 [running]:", "main.main()"), "panic: runtime error: index out of range [3] with length 3"},
+		{lines("a", "error one", "error two", "error three"), "error two\nerror three"},
+		{lines("up", "no words of trouble here"), "no words of trouble here"},
+		{nil, ""},
+		{lines(strings.Repeat("x", 400) + " error"), strings.Repeat("x", maxErrorLine) + "…"},
+	} {
+		if got := errorLines(c.run); got != c.want {
+			t.Errorf("errorLines(%v) = %q, want %q", c.run, got, c.want)
+		}
+	}
 }
 
 func TestKilledServiceRestarts(t *testing.T) {

@@ -35,7 +35,11 @@ type Service struct {
 	UptimeSec  float64   `json:"uptime_sec"`
 	LastExit   string    `json:"last_exit,omitempty"` // "exit status 1", "signal: killed"
 	LastExitAt time.Time `json:"last_exit_at,omitzero"`
-	NextStart  time.Time `json:"next_start,omitzero"` // in backoff or failed
+	// LastError is why, in the service's own words: the last error lines
+	// it printed before it last ended unexpectedly (a crash or an exit
+	// status other than 0), "" if it printed none or ended on request.
+	LastError string    `json:"last_error,omitempty"`
+	NextStart time.Time `json:"next_start,omitzero"` // in backoff or failed
 	// RSSKB and PSSKB are the memory of the service's processes (its
 	// process group, so openvpn and pppd count for netctl). PSS shares
 	// the pages of the one multi-call binary fairly; RSS counts them in
