@@ -100,6 +100,17 @@ func RedactAT(cmd string) string {
 	return secretAT.ReplaceAllString(cmd, "${1}<redacted>")
 }
 
+// logLine is a line the modem sent, fit for the debug log: secrets
+// redacted, and an SMS PDU (a line of hex digits: the message's text,
+// one-time codes included) only by its length, since read tokens and
+// remote syslog see the logs (sixth review).
+func logLine(line string) string {
+	if len(line) >= 16 && strings.Trim(line, "0123456789abcdefABCDEF") == "" {
+		return fmt.Sprintf("<PDU, %d hex digits>", len(line))
+	}
+	return RedactAT(line)
+}
+
 // commandName is "AT+CPIN" for `AT+CPIN="1234"`: safe to log.
 func commandName(cmd string) string {
 	if i := strings.IndexAny(cmd, "=?"); i > 0 {
@@ -295,7 +306,7 @@ func (e *Engine) publish(u URC) {
 		case ch <- u:
 		default:
 			e.lost++
-			e.log.Debug("URC dropped: subscriber full", "line", u.Line, "cap", cap(ch))
+			e.log.Debug("URC dropped: subscriber full", "line", logLine(u.Line), "cap", cap(ch))
 		}
 	}
 }
@@ -395,7 +406,7 @@ func (e *Engine) settle(ctx context.Context) int {
 				e.urcLine(line)
 				continue
 			}
-			e.log.Debug("stray line dropped while synchronising", "line", RedactAT(line))
+			e.log.Debug("stray line dropped while synchronising", "line", logLine(line))
 			stray++
 			quiet.Reset(syncQuiet)
 		}
@@ -714,7 +725,7 @@ func (e *Engine) lineWhileIdle(ev readEvent, afterAnswer bool) {
 		// OK or an error with no command out is an answer out of step
 		// (sent twice, or late): the next command first settles. NO
 		// CARRIER, BUSY, CONNECT and the like are call progress: URCs.
-		e.log.Debug("stray final result while idle", "line", RedactAT(line))
+		e.log.Debug("stray final result while idle", "line", logLine(line))
 		e.unsynced = true
 		e.repeats = e.repeats || afterAnswer
 		return
@@ -725,7 +736,7 @@ func (e *Engine) lineWhileIdle(ev readEvent, afterAnswer bool) {
 		// its copied final. Other lines stay URCs, known or not; a
 		// known URC that reads like the answer (^HCSQ) is published
 		// (its copy's final still marks the port out of step).
-		e.log.Debug("stray line right after an answer", "line", RedactAT(line))
+		e.log.Debug("stray line right after an answer", "line", logLine(line))
 		e.unsynced = true
 		e.repeats = true
 		return
@@ -871,7 +882,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 			if !ok {
 				continue
 			}
-			e.log.Debug("rx", "cmd", commandName(req.cmd), "line", RedactAT(line))
+			e.log.Debug("rx", "cmd", commandName(req.cmd), "line", logLine(line))
 			if !echoSeen && len(resp.Lines) == 0 && strings.EqualFold(line, req.cmd) {
 				echoSeen = true
 				if e.echoOff {

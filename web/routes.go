@@ -51,8 +51,11 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/vpn/credentials", s.admin(s.handleVPNCredentials))
 	m.HandleFunc("POST /api/v1/gateway/api-keys", s.admin(s.handleNewAPIKey))
 
+	m.HandleFunc("POST /api/v1/modem/puk", s.admin(s.handleModemPUK)) // modem_puk.go
 	m.HandleFunc("POST /api/v1/sms", s.operate(s.handleSMSSend))
-	m.HandleFunc("GET /api/v1/sms", s.read(s.handleSMSList))
+	// operate, like sending: SMS bring one-time login codes, and read
+	// tokens go to monitoring systems (sixth review).
+	m.HandleFunc("GET /api/v1/sms", s.operate(s.handleSMSList))
 	m.HandleFunc("POST /api/v1/diag", s.operate(s.handleDiag))
 	m.HandleFunc("POST /api/v1/firmware", s.admin(s.handleFirmware))
 	m.HandleFunc("POST /api/v1/firmware/inspect", s.admin(s.handleFirmwareInspect))
