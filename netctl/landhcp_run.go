@@ -190,7 +190,7 @@ func (s *Service) syncLANDHCPLocked() {
 		pool := newLeasePool(iface, port, first, last, time.Duration(leaseSec)*time.Second)
 		pool.router = s.cfg.Router
 		log := s.log.With("lan", iface)
-		dns, err := startLANDNSOn(iface, port.Addr(), hostname(), s.upstreamDNS, log)
+		dns, err := startLANDNSOn(iface, port.Addr(), hostname(), s.dnsServersFor, log)
 		if err == nil {
 			pool.dns = []netip.Addr{port.Addr()} // the box answers for its names and forwards the rest
 		} else {

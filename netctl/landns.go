@@ -36,8 +36,8 @@ const maxDNSInFlight = 64
 type lanDNS struct {
 	addr     netip.Addr
 	conn     *net.UDPConn
-	names    map[string]bool // lower case, with trailing dot
-	upstream func() []netip.Addr
+	names    map[string]bool                // lower case, with trailing dot
+	upstream func(name string) []netip.Addr // the servers to ask for name (landns_vpn.go)
 	log      *slog.Logger
 	slots    chan struct{}
 	wg       sync.WaitGroup
@@ -59,7 +59,7 @@ func boxNameSet(hostname string) map[string]bool {
 	return out
 }
 
-func startLANDNS(addr netip.Addr, hostname string, upstream func() []netip.Addr, log *slog.Logger) (*lanDNS, error) {
+func startLANDNS(addr netip.Addr, hostname string, upstream func(name string) []netip.Addr, log *slog.Logger) (*lanDNS, error) {
 	return startLANDNSOn("", addr, hostname, upstream, log)
 }
 
@@ -68,7 +68,7 @@ func startLANDNS(addr netip.Addr, hostname string, upstream func() []netip.Addr,
 // an uplink can send to the LAN address too, and the forwarder must not
 // become an open resolver for it when no firewall stops the packet. An
 // empty dev binds to the address only (tests on loopback).
-func startLANDNSOn(dev string, addr netip.Addr, hostname string, upstream func() []netip.Addr, log *slog.Logger) (*lanDNS, error) {
+func startLANDNSOn(dev string, addr netip.Addr, hostname string, upstream func(name string) []netip.Addr, log *slog.Logger) (*lanDNS, error) {
 	lc := net.ListenConfig{}
 	if dev != "" {
 		lc.Control = bindControl(dev)
@@ -158,10 +158,11 @@ func (d *lanDNS) answerLocal(q []byte) (reply []byte, ok bool) {
 	return out, true
 }
 
-// forward asks the uplink's DNS servers in turn and returns the first
-// answer, or SERVFAIL when none answers.
+// forward asks the DNS servers for q's name (the uplink's, or the VPN's
+// for its domains) in turn and returns the first answer, or SERVFAIL when
+// none answers.
 func (d *lanDNS) forward(q []byte) []byte {
-	for _, up := range d.upstream() {
+	for _, up := range d.upstream(questionName(q)) {
 		if up == d.addr {
 			continue // an uplink DNS set to the box itself would loop
 		}
@@ -228,6 +229,20 @@ func sameQuestion(query, reply []byte) bool {
 	}
 	rq, err := pr.Question()
 	return err == nil && rq.Type == qq.Type && rq.Class == qq.Class && strings.EqualFold(rq.Name.String(), qq.Name.String())
+}
+
+// questionName is q's first question's name, lower case with the
+// trailing dot, or "" when q has none.
+func questionName(q []byte) string {
+	var p dnsmessage.Parser
+	if _, err := p.Start(q); err != nil {
+		return ""
+	}
+	qq, err := p.Question()
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(qq.Name.String())
 }
 
 // servfail is the answer when no upstream server answered.

@@ -58,7 +58,7 @@ func TestSec4LANDNSForwardedAnswerNotForgeable(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		uc.WriteToUDPAddrPort(answer(h.ID, q, [4]byte{10, 9, 9, 9}), peer)
 	}()
-	d, err := startLANDNS(box, "edgebox-4f2a1c", func() []netip.Addr { return []netip.Addr{up} }, slog.New(slog.DiscardHandler))
+	d, err := startLANDNS(box, "edgebox-4f2a1c", func(string) []netip.Addr { return []netip.Addr{up} }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func TestLANDNS(t *testing.T) {
 	box, up := netip.MustParseAddr("127.0.91.1"), netip.MustParseAddr("127.0.91.2")
 	fakeUpstream(t, up)
 	var upstream atomic.Pointer[[]netip.Addr]
-	d, err := startLANDNS(box, "edgebox-4f2a1c", func() []netip.Addr {
+	d, err := startLANDNS(box, "edgebox-4f2a1c", func(string) []netip.Addr {
 		if p := upstream.Load(); p != nil {
 			return *p
 		}

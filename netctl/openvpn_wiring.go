@@ -22,6 +22,7 @@ func WireOpenVPN(s *Service, cfg config.VPN, opt openvpn.Options) (*openvpn.Mana
 		if prev != nil {
 			prev(st)
 		}
+		s.setVPNDNS(st) // split DNS for the VPN's domains (landns_vpn.go)
 		if st.State == openvpn.StateConnected && st.Interface != "" {
 			go s.watchTunnelRoutes(st.Interface)
 		}

@@ -107,10 +107,12 @@ type Service struct {
 	lanDHCPRetry *time.Timer
 	// lanUpstream is the active uplink's DNS, where the LAN's queries go.
 	lanUpstream atomic.Pointer[[]netip.Addr]
-	fw          netapi.FirewallStatus
-	fwPlan      *firewallPlan
-	lastCheck   time.Time
-	modem       *modemManager
+	// vpnDNS is the connected VPN's DNS for its domains (landns_vpn.go).
+	vpnDNS    atomic.Pointer[vpnDNS]
+	fw        netapi.FirewallStatus
+	fwPlan    *firewallPlan
+	lastCheck time.Time
+	modem     *modemManager
 	// voiceModems are the voice-only modems by slot (modem_voice.go).
 	voiceModems map[string]*modemManager
 	// Source routing (policyroute.go): the kernel, and the key and error

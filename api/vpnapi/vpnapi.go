@@ -77,6 +77,25 @@ type Status struct {
 	HasLogin      bool `json:"has_login"`
 	Restarts      int  `json:"restarts"`
 	PID           int  `json:"pid,omitempty"`
+	// DNS is what the server pushed about DNS and how the box uses it;
+	// nil when it pushed no DNS server (or the tunnel is down).
+	DNS *DNS `json:"dns,omitempty"`
+}
+
+// DNS uses: the pushed servers answer the pushed domains, or every
+// query, or none (Note says why).
+const (
+	DNSSplit  = "split"
+	DNSAll    = "all"
+	DNSUnused = "unused"
+)
+
+// DNS is the VPN's DNS in Status.
+type DNS struct {
+	Servers []string `json:"servers"`
+	Domains []string `json:"domains,omitempty"`
+	Use     string   `json:"use"`
+	Note    string   `json:"note,omitempty"`
 }
 
 // ProfileInfo is what the API shows about the stored profile. It carries

@@ -42,6 +42,8 @@ type peerWatch struct {
 	gateway      netip.Addr  // the server's tunnel address; invalid: not probed
 	serverPings  bool        // the server pushed ping-restart: openvpn watches itself
 	push         pushedAddrs // what the server pushed that names its tunnel address (deadpeer_addr.go)
+	dns          pushedDNS   // what it pushed about DNS (pushdns.go): read from the same reply
+	ownDNS       pushedDNS   // the profile's own DNS lines and pull filters
 	lastIn       uint64
 	lastInAt     time.Time
 	probes       int
@@ -59,6 +61,7 @@ func (w *peerWatch) onPush(msg string) {
 	reply := strings.TrimRight(msg[i+len("PUSH_REPLY,"):], "' ")
 	if w.push.done {
 		w.push, w.serverPings = pushedAddrs{}, false // a new reply: a reconnect, maybe another server
+		w.dns = w.ownDNS.filtersOnly()
 	}
 	w.push.done = true
 	for _, opt := range strings.Split(reply, ",") {
@@ -73,6 +76,7 @@ func (w *peerWatch) onPush(msg string) {
 			w.push.done = len(f) > 1 && f[1] == "1"
 		default:
 			w.push.read(f)
+			w.dns.readPushed(f)
 		}
 	}
 	w.gateway = w.push.server()

@@ -252,9 +252,12 @@ func (m *Manager) update(f func(*Status)) {
 	m.mu.Lock()
 	before := m.st
 	f(&m.st)
+	if m.st.State != StateConnected {
+		m.st.DNS = nil // the pushed servers answer only through a live tunnel
+	}
 	after := m.st
 	m.mu.Unlock()
-	if m.opt.OnChange != nil && (before.State != after.State || before.TunnelAddress != after.TunnelAddress || before.LastError != after.LastError) {
+	if m.opt.OnChange != nil && (before.State != after.State || before.TunnelAddress != after.TunnelAddress || before.LastError != after.LastError || !sameDNS(before.DNS, after.DNS)) {
 		m.opt.OnChange(after)
 	}
 }
@@ -720,6 +723,8 @@ func (m *Manager) startSession(want desired) (*session, error) {
 	}
 	s := &session{p: p, events: p.mgmt.events, applied: want, sec: sec, needsLogin: prof.Info.NeedsUserPass,
 		noKeyDir: tlsAuthWithoutDirection(prof.Text), compLine: compressionLine(prof.Text)}
+	s.peer.ownDNS = profileDNS(prof.Text)
+	s.peer.dns = s.peer.ownDNS.filtersOnly()
 	for _, c := range []string{"log on", "state on", "bytecount " + strconv.Itoa(max(1, int(m.opt.ByteCountEvery/time.Second))), "hold release"} {
 		if err := p.mgmt.send(c); err != nil {
 			p.stop()
@@ -819,6 +824,8 @@ func (m *Manager) onState(s *session, e StateEvent) {
 			}
 			st.ConnectedSince = &since
 			st.TunnelAddress, st.TunnelAddress6 = e.LocalIP, e.LocalIPv6
+			dns := s.peer.ownDNS.with(s.peer.dns)
+			st.DNS = dns.status()
 			if e.RemoteIP != "" {
 				st.Remote = net.JoinHostPort(e.RemoteIP, e.RemotePort)
 			}

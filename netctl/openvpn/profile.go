@@ -336,7 +336,7 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 	case "tls-cert-profile":
 		p.hasCertProfile = true
 	case "dhcp-option", "dns":
-		p.note("%s line %d: %q kept, but the box does not take DNS settings from a VPN: it keeps its uplink's DNS servers, so name servers behind the VPN by their address",
+		p.note("%s line %d: %q kept: while the tunnel is up, the box asks the VPN's DNS servers for names in the VPN's domains (dhcp-option DOMAIN), and its uplink's for the rest; the VPN page shows which",
 			path.Base(p.name), n, text)
 	}
 	if kind == fileArg && len(toks) >= 2 {

@@ -46,9 +46,9 @@ func TestRedirectGatewayKeepsDefaultRoute(t *testing.T) {
 }
 
 // TestDNSOptionsNoted: dhcp-option DNS (and 2.6's dns) in a profile is
-// kept, but openvpn on Linux applies it only through a script, which the
-// box does not run: the import says the box keeps its uplink's DNS, so an
-// admin does not count on names only the VPN's DNS knows.
+// kept; openvpn on Linux applies it only through a script, which the box
+// does not run, so netctl uses it (split DNS, pushdns.go): the import says
+// how.
 func TestDNSOptionsNoted(t *testing.T) {
 	for _, line := range []string{"dhcp-option DNS 10.200.0.53", "dhcp-option DOMAIN corp.example", "dns server 0 address 10.200.0.53"} {
 		p, err := ParseProfile([]byte(base(line)), "corp.ovpn", nil)
@@ -58,7 +58,7 @@ func TestDNSOptionsNoted(t *testing.T) {
 		if !bytes.Contains(p.Text, []byte(line)) {
 			t.Errorf("%q not kept", line)
 		}
-		wantShown(t, p.Info, line, "uplink's DNS")
+		wantShown(t, p.Info, line, "the VPN's DNS servers for names in the VPN's domains")
 	}
 }
 

@@ -1,0 +1,71 @@
+package netctl
+
+import (
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"edgebox/api/vpnapi"
+	"edgebox/internal/testenv"
+	"edgebox/netctl/openvpn"
+)
+
+// startDNSMasqAt runs a real dnsmasq on addr:53 answering each name of
+// answers with its address, and nothing else.
+func startDNSMasqAt(t *testing.T, addr string, answers map[string]string) *testenv.Proc {
+	args := []string{"--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
+		"--listen-address=" + addr, "--pid-file=" + filepath.Join(t.TempDir(), "pid"), "--log-facility=-", "--log-queries"}
+	for name, a := range answers {
+		args = append(args, "--address=/"+name+"/"+a)
+	}
+	p := testenv.Command(t, "/usr/sbin/dnsmasq", args...).Start()
+	testenv.WaitFor(t, 5*time.Second, "dnsmasq on "+addr, func() (bool, error) {
+		return p.Log.Contains("started"), nil
+	})
+	return p
+}
+
+// TestLANDNSSplitForVPN: names in the domains a connected VPN pushed are
+// asked of its DNS servers (a real dnsmasq standing for the company's),
+// every other name of the uplink's (another), and nothing goes to the
+// VPN's once the tunnel is down. A full tunnel without a domain takes
+// every query; DNS pushed with neither is not used. Before, the LAN's
+// queries for pbx.corp.example went to the uplink's server whatever the
+// VPN pushed (the public answer, or none).
+func TestLANDNSSplitForVPN(t *testing.T) {
+	testenv.RequireRoot(t, "/usr/sbin/dnsmasq") // binds port 53
+	box, up, corp := netip.MustParseAddr("127.0.93.1"), "127.0.93.2", "127.0.93.3"
+	startDNSMasqAt(t, up, map[string]string{"corp.example": "198.51.100.7", "www.example.org": "198.51.100.80"})
+	startDNSMasqAt(t, corp, map[string]string{"pbx.corp.example": "10.200.0.50", "www.example.org": "10.66.66.66"})
+	s := &Service{log: slog.New(slog.DiscardHandler)}
+	s.lanUpstream.Store(&[]netip.Addr{netip.MustParseAddr(up)})
+	d, err := startLANDNS(box, "edgebox-4f2a1c", s.dnsServersFor, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.stop)
+	want := func(step, name, addr string) {
+		t.Helper()
+		got, err := resolveAt(box, name)
+		if err != nil || len(got) != 1 || got[0].String() != addr {
+			t.Errorf("%s: %s is %v (%v), want %s", step, name, got, err, addr)
+		}
+	}
+	connected := func(use string, domains ...string) openvpn.Status {
+		return openvpn.Status{State: openvpn.StateConnected, DNS: &vpnapi.DNS{Servers: []string{corp}, Domains: domains, Use: use}}
+	}
+	want("no VPN", "pbx.corp.example", "198.51.100.7")
+	s.setVPNDNS(connected(openvpn.DNSSplit, "corp.example"))
+	want("split", "pbx.corp.example", "10.200.0.50")
+	want("split", "PBX.Corp.Example", "10.200.0.50")
+	want("split", "www.example.org", "198.51.100.80")
+	s.setVPNDNS(connected(openvpn.DNSAll))
+	want("full tunnel", "www.example.org", "10.66.66.66")
+	s.setVPNDNS(connected(openvpn.DNSUnused))
+	want("unused", "www.example.org", "198.51.100.80")
+	s.setVPNDNS(connected(openvpn.DNSSplit, "corp.example"))
+	s.setVPNDNS(openvpn.Status{State: openvpn.StateReconnecting})
+	want("tunnel down", "pbx.corp.example", "198.51.100.7")
+}
