@@ -129,6 +129,10 @@ func (s *Server) api(need Scope, h http.HandlerFunc) http.HandlerFunc {
 				apiError(w, http.StatusUnauthorized, errNoAdmin)
 				return
 			}
+			if why := s.sessions.whyEnded(r); why != "" {
+				apiError(w, http.StatusUnauthorized, errors.New(why)) // the page's password prompt says it
+				return
+			}
 			apiError(w, http.StatusUnauthorized, errors.New("log in or send Authorization: Bearer TOKEN"))
 			return
 		}

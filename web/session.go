@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -22,6 +23,9 @@ type session struct {
 	csrf    string
 	expires time.Time // idle end, moved on by each request
 	ends    time.Time // absolute end, fixed at login
+	// born and seen are the login and the last request on the monotonic
+	// clock, which a correction of the wall clock does not move.
+	born, seen time.Time
 }
 
 // sessions is the set of logged-in browsers. A session ends after idle
@@ -30,23 +34,28 @@ type session struct {
 type sessions struct {
 	idle, maxAge time.Duration
 	now          func() time.Time
+	since        func(time.Time) time.Duration // monotonic time passed (tests replace it)
 
 	mu  sync.Mutex
 	all map[string]*session
+	// ended says why recent sessions ended, by id, for the page that still
+	// sends the cookie: its password prompt tells the truth.
+	ended map[string]string
 }
 
 func newSessions(idle, maxAge time.Duration, now func() time.Time) *sessions {
-	return &sessions{idle: idle, maxAge: maxAge, now: now, all: map[string]*session{}}
+	return &sessions{idle: idle, maxAge: maxAge, now: now, since: time.Since, all: map[string]*session{}, ended: map[string]string{}}
 }
 
 func (s *sessions) create() *session {
 	now := s.now()
-	se := &session{id: randomString(32), csrf: randomString(32), expires: now.Add(s.idle), ends: now.Add(s.maxAge)}
+	mono := time.Now()
+	se := &session{id: randomString(32), csrf: randomString(32), expires: now.Add(s.idle), ends: now.Add(s.maxAge), born: mono, seen: mono}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, o := range s.all { // drop expired ones so the map stays small
-		if s.over(o, now) {
-			delete(s.all, id)
+	for _, o := range s.all { // drop expired ones so the map stays small
+		if why := s.whyOver(o, now); why != "" {
+			s.endLocked(o, why)
 		}
 	}
 	if len(s.all) >= 1000 {
@@ -59,16 +68,62 @@ func (s *sessions) create() *session {
 	return se
 }
 
-// over reports whether se has ended at now. A session whose ends lie
+// Why a session ended, as the password prompt says it.
+const (
+	endedIdle    = "Your login ended after %d minutes without use."
+	endedMaxAge  = "Your login ended %d hours after it began, the longest a login lasts."
+	endedClock   = "Your login ended because the box's clock was corrected."
+	endedUnknown = "Your login has ended (the box's web service restarted, or the login was ended elsewhere)."
+)
+
+// whyOver is why se has ended at now, or "". A session whose ends lie
 // further ahead than its own life allows was made under a clock that was
 // wrong and has been set back (a flat RTC's garbage, a bad NTP answer, at
 // the login): it would have lived until that wrong year, a stolen cookie
 // with it, so it ends (the page asks for the password in place). The hour
-// of slack lets ordinary NTP steps pass.
-func (s *sessions) over(se *session, now time.Time) bool {
+// of slack lets ordinary NTP steps pass. A wall clock set forward (by
+// NTP, or from the phone) passes the idle end too: that it was the clock,
+// not the admin's absence, shows on the monotonic clock.
+func (s *sessions) whyOver(se *session, now time.Time) string {
 	const slack = time.Hour
-	return now.After(se.expires) || now.After(se.ends) ||
-		se.expires.Sub(now) > s.idle+slack || se.ends.Sub(now) > s.maxAge+slack
+	switch {
+	case se.expires.Sub(now) > s.idle+slack || se.ends.Sub(now) > s.maxAge+slack:
+		return endedClock
+	case !now.After(se.expires) && !now.After(se.ends):
+		return ""
+	case s.since(se.seen) < s.idle && s.since(se.born) < s.maxAge:
+		return endedClock
+	case now.After(se.ends):
+		return fmt.Sprintf(endedMaxAge, int(s.maxAge.Round(time.Hour)/time.Hour))
+	}
+	return fmt.Sprintf(endedIdle, int(s.idle.Round(time.Minute)/time.Minute))
+}
+
+// over reports whether se has ended at now.
+func (s *sessions) over(se *session, now time.Time) bool { return s.whyOver(se, now) != "" }
+
+// whyEnded is why the session r's cookie names has ended, or "" when r
+// has no session cookie.
+func (s *sessions) whyEnded(r *http.Request) string {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if why := s.ended[c.Value]; why != "" {
+		return why
+	}
+	return endedUnknown
+}
+
+// endLocked drops se, keeping why it ended (a bounded record).
+func (s *sessions) endLocked(se *session, why string) {
+	delete(s.all, se.id)
+	if len(s.ended) >= 1000 {
+		clear(s.ended)
+	}
+	s.ended[se.id] = why
 }
 
 // get returns the live session of r and extends its idle time, or nil.
@@ -84,11 +139,11 @@ func (s *sessions) get(r *http.Request) *session {
 		return nil
 	}
 	now := s.now()
-	if s.over(se, now) {
-		delete(s.all, se.id)
+	if why := s.whyOver(se, now); why != "" {
+		s.endLocked(se, why)
 		return nil
 	}
-	se.expires = now.Add(s.idle)
+	se.expires, se.seen = now.Add(s.idle), time.Now()
 	cp := *se
 	return &cp
 }

@@ -24,16 +24,17 @@
     }
     let data = null;
     try { data = await r.json(); } catch (e) { data = null; }
-    if (!again && await loginLost(r.status)) return api(method, path, body, true);
+    if (!again && await loginLost(r.status, data)) return api(method, path, body, true);
     return { ok: r.ok, status: r.status, data };
   }
 
-  // A page left open past the login's end (an hour without use), or one
+  // A page left open past the login's end (idle too long, the longest a
+  // login lasts, a clock corrected: the box's 401 says which), or one
   // whose login another tab replaced: what was typed on it must not be
   // lost to a trip through the login page, which keeps no secrets. The
   // password is asked for here, and the request that failed is made again.
   const authed = !!document.querySelector('form[action="/logout"]');
-  async function loginLost(status) {
+  async function loginLost(status, data) {
     if (!authed) return false;
     if (status === 403) {
       // Another tab logged in again: this page's token is the old one.
@@ -44,7 +45,7 @@
       } catch (e) { /* offline: the caller says so */ }
       return false;
     }
-    return status === 401 && relogin();
+    return status === 401 && relogin(data && data.error);
   }
   // sessionKept asks the box whether this browser sent the session
   // cookie it was just given.
@@ -62,14 +63,15 @@
     document.querySelectorAll('input[name="csrf"]').forEach(el => { el.value = tok; });
   }
   let reloginWait = null;
-  function relogin() {
+  function relogin(why) {
     if (reloginWait) return reloginWait;
     reloginWait = new Promise(resolve => {
       const box = document.createElement("div");
       box.id = "relogin";
       box.className = "card narrow";
       const h = document.createElement("p");
-      h.textContent = t("Your login has ended (after an hour without use). Enter the password to go on: what you typed on this page stays, and is saved then.");
+      // why is the box's own sentence, in the page's language already
+      h.textContent = (why || t("Your login has ended.")) + " " + t("Enter the password to go on: what you typed on this page stays, and is saved then.");
       const f = document.createElement("form");
       f.noValidate = true;
       const l = document.createElement("label");
