@@ -191,6 +191,16 @@ func (p *leasePool) answer(m *dhcpv4.DHCPv4, now time.Time) (*dhcpv4.DHCPv4, boo
 		if !want.IsValid() || want.IsUnspecified() {
 			want = addrOf(m.ClientIPAddr) // renewing or rebinding
 		}
+		if want.IsValid() && !want.IsUnspecified() && !p.subnet.Contains(want) && m.ServerIdentifier() == nil &&
+			addrOf(m.ClientIPAddr).IsUnspecified() {
+			// INIT-REBOOT (a device plugged in again asks for the address
+			// it had) with an address of another network: after the LAN
+			// moved, an answer is what sends it to DISCOVER at once
+			// (RFC 2131 4.3.2: the server must NAK a wrong network).
+			// Silent, a laptop waits, and one whose old gateway still
+			// answers (LANMoveGrace) may keep its old lease.
+			return p.nak(m), false
+		}
 		if !want.IsValid() || !p.subnet.Contains(want) {
 			return nil, false // not about our subnet
 		}

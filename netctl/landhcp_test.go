@@ -159,6 +159,35 @@ func TestLANDHCPIgnoresForeignAndRelayed(t *testing.T) {
 	}
 }
 
+// TestLANDHCPNaksTheOldNetworkAfterAMove: a device plugged in again asks
+// for the address it had in the LAN's old network (INIT-REBOOT): it gets
+// a NAK, so it asks for a new address at once. A renewal of an address
+// outside the subnet (it may be another server's) stays unanswered.
+func TestLANDHCPNaksTheOldNetworkAfterAMove(t *testing.T) {
+	p := testPool() // 192.168.1.1/24: the LAN moved here from 192.168.7.0/24
+	now := time.Unix(1_800_000_000, 0)
+	m, err := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithHwAddr(mac(1)),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(192, 168, 7, 50))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, changed := p.answer(m, now); r == nil || r.MessageType() != dhcpv4.MessageTypeNak || changed {
+		t.Errorf("INIT-REBOOT for an address of the old network: %v, want a NAK", r)
+	}
+	renew, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithHwAddr(mac(1)),
+		dhcpv4.WithClientIP(net.IPv4(192, 168, 7, 50)))
+	if r, _ := p.answer(renew, now); r != nil {
+		t.Errorf("a renewal of another network's address was answered: %v", r)
+	}
+	// An INIT-REBOOT for an address of this network is still served.
+	a := lease(t, p, mac(2), now)
+	again, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithHwAddr(mac(2)),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(a.AsSlice())))
+	if r, _ := p.answer(again, now); r == nil || r.MessageType() != dhcpv4.MessageTypeAck {
+		t.Errorf("INIT-REBOOT for the device's own address: %v, want an ACK", r)
+	}
+}
+
 // FuzzLANDHCPPacket: any packet from the LAN is answered or ignored
 // without a panic, and the leases stay consistent: inside the pool, one
 // client per address.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -89,6 +90,60 @@ func setAddress(name string, p netip.Prefix) error {
 		}
 		if err := netlink.AddrDel(l, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 			return fmt.Errorf("link %s: remove %s: %w", name, a.IPNet, err)
+		}
+	}
+	if have {
+		return nil
+	}
+	if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: prefixToIPNet(p)}); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("link %s: add %s: %w", name, p, err)
+	}
+	return nil
+}
+
+// foreverLft is the kernel's lifetime of an address that never expires.
+const foreverLft = 0xFFFFFFFF
+
+// setLANAddress makes p the LAN port's address. Another address the port
+// had is not removed at once but left to expire after grace, deprecated
+// (never the source of new connections): a device that still holds a
+// lease in the old network reaches the box there until it asks DHCP
+// again. An address already expiring is left to do so; p, if it was
+// expiring (moved back), is made permanent again.
+func setLANAddress(name string, p netip.Prefix, grace time.Duration) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", name, err)
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("link %s: list addresses: %w", name, err)
+	}
+	have := false
+	for _, a := range addrs {
+		ap, _ := netip.AddrFromSlice(a.IP.To4())
+		ones, _ := a.Mask.Size()
+		permanent := uint32(a.ValidLft) == foreverLft
+		switch {
+		case netip.PrefixFrom(ap, ones) == p:
+			have = true
+			if !permanent {
+				a.ValidLft, a.PreferedLft = foreverLft, foreverLft
+				if err := netlink.AddrReplace(l, &a); err != nil {
+					return fmt.Errorf("link %s: keep %s: %w", name, p, err)
+				}
+			}
+		case !permanent:
+			// expiring already
+		case grace > 0:
+			a.ValidLft, a.PreferedLft = int(grace/time.Second), 0
+			if err := netlink.AddrReplace(l, &a); err != nil {
+				return fmt.Errorf("link %s: let %s expire: %w", name, a.IPNet, err)
+			}
+		default:
+			if err := netlink.AddrDel(l, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+				return fmt.Errorf("link %s: remove %s: %w", name, a.IPNet, err)
+			}
 		}
 	}
 	if have {

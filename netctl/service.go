@@ -609,7 +609,7 @@ func (s *Service) applyLANLocked() {
 			ls.Error = "interface " + iface + " not present"
 		} else if err := linkUp(iface); err != nil {
 			ls.Error = err.Error()
-		} else if err := setAddress(iface, pre); err != nil {
+		} else if err := setLANAddress(iface, pre, netapi.LANMoveGrace); err != nil {
 			ls.Error = err.Error()
 		} else {
 			ls.Address = pre.String()
