@@ -58,7 +58,7 @@ func (s *Service) startPortal(p config.GatewayPortal) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	srv := &http.Server{Handler: s.portalHandler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: portalReadTimeout, IdleTimeout: portalIdleTimeout,
+		ReadTimeout: portalReadTimeout, IdleTimeout: portalIdleTimeout, ErrorLog: newPortalErrorLog(s.log),
 		ConnState: newPortalConns(func() { s.metrics.portalRefusals.WithLabelValues("too_many_connections").Inc() }).state}
 	s.mu.Lock()
 	s.portal, s.portalLn = srv, ln

@@ -19,23 +19,28 @@ import (
 // token, max_calls) hold from there. The per-source cap leaves room for a
 // busy portal server's parallel requests and for a carrier NAT's many
 // callers, whose sockets are upgraded soon after they open.
+// Sources inside (LAN, VPN, loopback: ingressclass.go) have a total of
+// their own, so the internet's connections cannot lock them out.
 const (
 	maxPortalConnsPerSource = 256
 	maxPortalConnsTotal     = 1024
+	maxPortalConnsInside    = 256
 )
 
 // portalConns counts the portal's connections by source (http.Server's
 // ConnState hook).
 type portalConns struct {
 	mu    sync.Mutex
-	conns map[net.Conn]netip.Addr
+	conns map[net.Conn]portalConn
 	bySrc map[netip.Addr]int
+	// open counts the connections from outside [0] and inside [1]
+	open [2]int
 	// onRefuse counts a connection closed at once for the cap
 	onRefuse func()
 }
 
 func newPortalConns(onRefuse func()) *portalConns {
-	return &portalConns{conns: map[net.Conn]netip.Addr{}, bySrc: map[netip.Addr]int{}, onRefuse: onRefuse}
+	return &portalConns{conns: map[net.Conn]portalConn{}, bySrc: map[netip.Addr]int{}, onRefuse: onRefuse}
 }
 
 // state is the http.Server ConnState hook.
@@ -53,30 +58,46 @@ func (p *portalConns) state(c net.Conn, st http.ConnState) {
 	}
 }
 
+// portalConn is what the count knows of a connection.
+type portalConn struct {
+	src    netip.Addr // the source key (an IPv6 /64)
+	inside int        // 1 from inside, 0 from the internet
+}
+
 func (p *portalConns) admit(c net.Conn) bool {
-	src := netip.Addr{}
+	pc := portalConn{}
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		src = sourceKey(ta.AddrPort().Addr().Unmap())
+		ip := ta.AddrPort().Addr().Unmap()
+		pc.src = sourceKey(ip)
+		if insideSource(ip) {
+			pc.inside = 1
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.conns) >= maxPortalConnsTotal || p.bySrc[src] >= maxPortalConnsPerSource {
+	limit := maxPortalConnsTotal
+	if pc.inside == 1 {
+		limit = maxPortalConnsInside
+	}
+	if p.open[pc.inside] >= limit || p.bySrc[pc.src] >= maxPortalConnsPerSource {
 		return false
 	}
-	p.conns[c] = src
-	p.bySrc[src]++
+	p.conns[c] = pc
+	p.bySrc[pc.src]++
+	p.open[pc.inside]++
 	return true
 }
 
 func (p *portalConns) release(c net.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	src, ok := p.conns[c]
+	pc, ok := p.conns[c]
 	if !ok {
 		return // refused at StateNew, or released at its upgrade
 	}
 	delete(p.conns, c)
-	if p.bySrc[src]--; p.bySrc[src] <= 0 {
-		delete(p.bySrc, src)
+	p.open[pc.inside]--
+	if p.bySrc[pc.src]--; p.bySrc[pc.src] <= 0 {
+		delete(p.bySrc, pc.src)
 	}
 }

@@ -22,8 +22,9 @@ type sipFilter struct {
 	onRefuse func()
 	// health is the box's OPTIONS answer (drain, max_calls, trunk)
 	health func() (int, string)
-	// strangerConns are the TCP/TLS connections of strangers open now
-	strangerConns atomic.Int32
+	// strangerConns are the TCP/TLS connections of strangers open now,
+	// from the internet [0] and from inside (LAN, VPN: ingressclass.go) [1]
+	strangerConns [2]atomic.Int32
 }
 
 // scannerAgents are User-Agent (or From) substrings of SIP scanners and
@@ -229,13 +230,19 @@ func (l *filteredListener) Accept() (net.Conn, error) {
 				// within strangerTCPLife), not a botnet's or an IPv6
 				// /48's, and each holds a descriptor of the gateway,
 				// which the calls need. Fifth review.
-				if l.f.strangerConns.Add(1) > maxStrangerConns {
-					l.f.strangerConns.Add(-1)
+				// Inside has a total of its own: the internet cannot
+				// fill it (sixth review).
+				class, limit := 0, int32(maxStrangerConns)
+				if insideSource(ip.Unmap()) {
+					class, limit = 1, maxStrangerConnsInside
+				}
+				if l.f.strangerConns[class].Add(1) > limit {
+					l.f.strangerConns[class].Add(-1)
 					l.f.drop("too_many_connections")
 					c.Close()
 					continue
 				}
-				c = &strangerConn{Conn: c, open: &l.f.strangerConns}
+				c = &strangerConn{Conn: c, open: &l.f.strangerConns[class]}
 				// The stack sets no deadlines of its own: without this a
 				// stranger's connection (or TLS handshake) lasts for ever.
 				c.SetDeadline(time.Now().Add(strangerTCPLife))
@@ -252,8 +259,11 @@ func (l *filteredListener) Accept() (net.Conn, error) {
 var strangerTCPLife = 30 * time.Second
 
 // maxStrangerConns bounds the SIP/TCP and TLS connections from sources
-// other than the PBX open at once.
-const maxStrangerConns = 256
+// other than the PBX open at once, from the internet and from inside.
+const (
+	maxStrangerConns       = 256
+	maxStrangerConnsInside = 64
+)
 
 // strangerConn gives its place back when it closes.
 type strangerConn struct {
