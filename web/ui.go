@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgebox/internal/lazyregexp"
@@ -104,8 +106,16 @@ func humanBytes(n float64) string {
 	return fmt.Sprintf("%.1f %s", n, units[i])
 }
 
-// templates holds one parsed set per page (layout + page).
-type templates map[string]*template.Template
+// templates holds one set per page (layout + page), each parsed when its
+// page is first rendered: parsing them all took web's start about 10 ms of
+// CPU on a PC (far more under QEMU's TCG, on the boot's path to /healthz)
+// and kept every page's parse trees in the heap of a box whose pages
+// nobody may open for days. The set of pages is known at start.
+type templates map[string]func() (*template.Template, error)
+
+// templatesParsed counts the page sets parsed (a test checks that start
+// parses none).
+var templatesParsed atomic.Int64
 
 func parseTemplates() (templates, error) {
 	t := templates{}
@@ -118,19 +128,28 @@ func parseTemplates() (templates, error) {
 		if name == "layout" {
 			continue
 		}
-		tt, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "ui/templates/layout.html", p)
-		if err != nil {
-			return nil, fmt.Errorf("template %s: %w", name, err)
-		}
-		t[name] = tt
+		t[name] = sync.OnceValues(func() (*template.Template, error) {
+			templatesParsed.Add(1)
+			tt, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "ui/templates/layout.html", p)
+			if err != nil {
+				return nil, fmt.Errorf("template %s: %w", name, err)
+			}
+			return tt, nil
+		})
 	}
 	return t, nil
 }
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	t := s.tmpl[name]
-	if t == nil {
+	parse := s.tmpl[name]
+	if parse == nil {
 		http.Error(w, "no such page", http.StatusInternalServerError)
+		return
+	}
+	t, err := parse()
+	if err != nil { // the embedded templates are checked by TestEveryPageTemplateParses
+		s.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "page failed to render: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	p.TLS = r.TLS != nil
