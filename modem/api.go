@@ -147,6 +147,23 @@ var ErrLastPINAttempt = errors.New("the SIM has one PIN attempt left and the box
 // ErrWrongPIN is returned by EnterPIN when the SIM rejects the PIN.
 var ErrWrongPIN = errors.New("SIM rejected the PIN")
 
+// ErrWrongPUK is returned by EnterPUK when the SIM rejects the PUK; the
+// message carries the attempts left. It is never sent again by the box.
+var ErrWrongPUK = errors.New("the SIM rejected the PUK")
+
+// ErrPUKAlreadyRejected is returned by EnterPUK, without sending it, for a
+// PUK this SIM already refused (a second tap on the button): each wrong
+// PUK costs one of its ten attempts.
+var ErrPUKAlreadyRejected = errors.New("this PUK was already rejected by the SIM; check the PUK on the SIM's card holder")
+
+// ErrSIMBlockedForGood: no PUK attempts left; no PUK, no phone opens the
+// SIM any more.
+var ErrSIMBlockedForGood = errors.New("the SIM is blocked for good (no PUK attempts left): ask the operator for a new SIM")
+
+// ErrNotPUKLocked is returned by EnterPUK when the SIM does not ask for a
+// PUK (nothing is sent).
+var ErrNotPUKLocked = errors.New("the SIM is not blocked: it does not ask for a PUK")
+
 // AuthType is the PDP authentication protocol.
 type AuthType string
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -403,6 +402,7 @@ func (m *Modem) wrap(what string, err error) error {
 func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) {
 	st := SIMStatus{State: SIMUnknown, PINAttempts: -1, PUKAttempts: -1}
 	r, err := m.eng.Command(ctx, "AT+CPIN?", 0)
+	cpinErr := err
 	switch {
 	case IsCME(err, CMESIMNotInserted):
 		st.State = SIMAbsent
@@ -411,9 +411,12 @@ func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) {
 	case IsCME(err, CMESIMBusy):
 		st.State = SIMBusy
 		return st, nil
-	case IsCME(err, cmeSIMFailure), IsCME(err, cmeSIMWrong), IsCME(err, 262):
+	case IsCME(err, cmeSIMFailure), IsCME(err, cmeSIMWrong):
 		st.State = SIMError
 		return st, nil
+	case IsCME(err, 262):
+		// "SIM blocked": its PUK attempts are used up too.
+		st.State = SIMPUK
 	case IsCME(err, CMESIMPUKRequired):
 		st.State = SIMPUK
 	case err != nil:
@@ -429,6 +432,8 @@ func (m *Modem) SIM(ctx context.Context) (SIMStatus, error) {
 	}
 	if a, err := m.prof.PINAttempts(ctx, m.eng); err == nil {
 		st.PINAttempts, st.PUKAttempts = a.PIN, a.PUK
+	} else if IsCME(cpinErr, 262) {
+		st.PUKAttempts = 0
 	}
 	if id, err := m.prof.ICCID(ctx, m.eng); err == nil {
 		st.ICCID = id
@@ -540,20 +545,81 @@ func (m *Modem) waitSIMReady(ctx context.Context) error {
 	}
 }
 
-// EnterPUK unblocks a PUK-locked SIM and sets newPIN.
+var pukRE = lazyregexp.New(`^[0-9]{8}$`)
+
+// EnterPUK unblocks a PUK-locked SIM with puk and sets newPIN. It is only
+// ever called for an installer's entry, never retried: a PUK this SIM
+// refused is not sent again (ErrPUKAlreadyRejected), a wrong one returns
+// ErrWrongPUK with the attempts left, none left ErrSIMBlockedForGood.
+// On success newPIN is recorded as the PIN this SIM accepted.
 func (m *Modem) EnterPUK(ctx context.Context, puk, newPIN string) error {
-	if !regexp.MustCompile(`^[0-9]{8}$`).MatchString(puk) || !pinRE.MatchString(newPIN) {
-		return errors.New("a PUK is 8 digits and a PIN 4 to 8 digits")
+	if !pukRE.MatchString(puk) {
+		return errors.New("a PUK is 8 digits")
 	}
-	_, err := m.eng.Command(ctx, fmt.Sprintf(`AT+CPIN="%s","%s"`, puk, newPIN), 20*time.Second)
+	if !pinRE.MatchString(newPIN) {
+		return errors.New("a SIM PIN is 4 to 8 digits")
+	}
+	st, err := m.SIM(ctx)
 	if err != nil {
+		return err
+	}
+	switch {
+	case st.State == SIMAbsent:
+		return errors.New("no SIM card: insert one and power-cycle the box")
+	case st.State != SIMPUK:
+		return fmt.Errorf("%w (state %s)", ErrNotPUKLocked, st.State)
+	case st.PUKAttempts == 0:
+		return ErrSIMBlockedForGood
+	}
+	key := st.ICCID
+	if m.pins.rejected(key, pukKey(puk)) {
+		if st.PUKAttempts < 0 {
+			return ErrPUKAlreadyRejected
+		}
+		return fmt.Errorf("%w (%d PUK attempts left)", ErrPUKAlreadyRejected, st.PUKAttempts)
+	}
+	_, err = m.eng.Command(ctx, fmt.Sprintf(`AT+CPIN="%s","%s"`, puk, newPIN), 20*time.Second)
+	switch {
+	case err == nil:
+	case IsCME(err, CMEIncorrectPass), IsCME(err, CMESIMPUKRequired), IsCME(err, 262), IsCME(err, 316), IsCME(err, 3):
+		m.pins.reject(key, pukKey(puk))
+		left := -1
+		if a, err := m.prof.PINAttempts(ctx, m.eng); err == nil {
+			left = a.PUK
+		}
+		if left == 0 {
+			return ErrSIMBlockedForGood
+		}
+		if left < 0 {
+			return fmt.Errorf("%w; it will not be sent again", ErrWrongPUK)
+		}
+		return fmt.Errorf("%w (%d PUK attempts left); it will not be sent again", ErrWrongPUK, left)
+	case errors.Is(err, ErrTimeout) || ctx.Err() != nil:
+		// Unknown outcome (the PUK may not even have been written):
+		// read the SIM rather than guess; nothing is recorded.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if st2, err2 := m.SIM(rctx); err2 == nil && st2.State != SIMPUK && st2.State != SIMUnknown {
+			break
+		}
+		return m.wrap("enter PUK", err)
+	default:
 		return m.wrap("enter PUK", err)
 	}
-	if id, err := m.prof.ICCID(ctx, m.eng); err == nil {
-		m.pins.accepted(id, newPIN)
+	m.pins.accepted(key, newPIN)
+	m.stMu.Lock()
+	m.pinAcceptedAt, m.pinAcceptedICCID = time.Now(), key
+	m.stMu.Unlock()
+	if err := m.waitSIMReady(ctx); err != nil {
+		return err
 	}
+	m.smsSetup(ctx)
+	m.spawn(func() { m.FetchSMS(m.ctx) })
 	return nil
 }
+
+// pukKey keeps a refused PUK apart from PINs in the rejected record.
+func pukKey(puk string) string { return "puk:" + puk }
 
 // Registration reads the registration state, access technology and operator.
 func (m *Modem) Registration(ctx context.Context) (Registration, error) {

@@ -45,6 +45,7 @@ func (s *Service) routes() {
 		mm.disconnect()
 		localapi.WriteJSON(w, http.StatusOK, struct{}{})
 	})
+	m.HandleFunc("POST /v1/modem/puk", s.handlePUK) // modem_puk.go
 	m.HandleFunc("POST /v1/modem/at", func(w http.ResponseWriter, r *http.Request) {
 		var req ATRequest
 		if err := localapi.ReadJSON(r, &req); err != nil {

@@ -79,8 +79,8 @@ func attemptsLeft(sim *modem.SIMStatus) string {
 }
 
 // sayPUK is the status of a SIM blocked after three wrong PINs. The box
-// never enters a PUK by itself (ten wrong ones destroy the SIM), and has
-// no way to take one from the installer yet: a phone unblocks it.
+// never enters a PUK by itself (ten wrong ones destroy the SIM): the
+// installer enters it with a new PIN on the setup page (modem_puk.go).
 func sayPUK(sim *modem.SIMStatus) string {
 	if sim != nil && sim.PUKAttempts == 0 {
 		// Ten wrong PUKs: no PUK opens it any more, a phone neither.
@@ -88,7 +88,7 @@ func sayPUK(sim *modem.SIMStatus) string {
 	}
 	// Whole sentences, so that the web's catalog (de.json) finds them.
 	if sim != nil && sim.PUKAttempts > 0 {
-		return fmt.Sprintf("the SIM is blocked after three wrong PINs (PUK required, %d PUK attempts left): put it in a phone, enter the PUK from the SIM's card and set a PIN, then put it back and set that PIN here", sim.PUKAttempts)
+		return fmt.Sprintf("the SIM is blocked after three wrong PINs (PUK required, %d PUK attempts left): enter the PUK from the SIM's card holder and a new PIN on the setup page (Mobile)", sim.PUKAttempts)
 	}
-	return "the SIM is blocked after three wrong PINs (PUK required): put it in a phone, enter the PUK from the SIM's card and set a PIN, then put it back and set that PIN here"
+	return "the SIM is blocked after three wrong PINs (PUK required): enter the PUK from the SIM's card holder and a new PIN on the setup page (Mobile)"
 }

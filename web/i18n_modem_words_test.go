@@ -15,12 +15,12 @@ import (
 func TestModemPUKWordsInGerman(t *testing.T) {
 	for _, en := range []string{
 		// netctl's sayPUK, with and without the attempts the card tells
-		fmt.Sprintf("the SIM is blocked after three wrong PINs (PUK required, %d PUK attempts left): put it in a phone, enter the PUK from the SIM's card and set a PIN, then put it back and set that PIN here", 7),
-		"the SIM is blocked after three wrong PINs (PUK required): put it in a phone, enter the PUK from the SIM's card and set a PIN, then put it back and set that PIN here",
+		fmt.Sprintf("the SIM is blocked after three wrong PINs (PUK required, %d PUK attempts left): enter the PUK from the SIM's card holder and a new PIN on the setup page (Mobile)", 7),
+		"the SIM is blocked after three wrong PINs (PUK required): enter the PUK from the SIM's card holder and a new PIN on the setup page (Mobile)",
 		"the SIM is blocked for good (no PUK attempts left): ask the operator for a new SIM, put it in and set its PIN here",
 	} {
 		de := trMessage("de", en)
-		if de == en || strings.Contains(de, "put it") || strings.Contains(de, "ask the operator") {
+		if de == en || strings.Contains(de, "enter the") || strings.Contains(de, "ask the operator") {
 			t.Errorf("English on a German page: %q", de)
 		}
 	}

@@ -134,6 +134,8 @@ type wizardView struct {
 	Leases *leasesView
 	// VPN is the tunnel and its profile's import notes (VPN step).
 	VPN *vpnStepView
+	// PUK is the PUK form while the SIM asks for it (mobile step).
+	PUK *pukView
 }
 
 func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session) {
@@ -154,6 +156,9 @@ func (s *Server) pageWizard(w http.ResponseWriter, r *http.Request, se *session)
 	}
 	if st.ID == "vpn" {
 		v.VPN = vpnStep(langOf(r), status)
+	}
+	if st.ID == "mobile" {
+		v.PUK = pukViewOf(status) // modem_puk.go
 	}
 	if e, ok := apndb.Lookup(modemIMSI(status.Network)); ok && st.ID == "mobile" {
 		v.Suggest = &e

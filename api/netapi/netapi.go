@@ -200,6 +200,23 @@ type ATRequest struct {
 	Slot string `json:"slot,omitempty"`
 }
 
+// PUKRequest is the body of POST /v1/modem/puk: the installer's PUK for a
+// SIM blocked after three wrong PINs, and the PIN it gets. Sent once,
+// never retried by the box; a wrong PUK answers 422 with the attempts
+// left, none left 410.
+type PUKRequest struct {
+	PUK    string `json:"puk"`
+	NewPIN string `json:"new_pin"`
+	// Slot picks the modem as in ATRequest; "" is the data modem.
+	Slot string `json:"slot,omitempty"`
+}
+
+// PUKResponse is the SIM after an accepted PUK. After a refused one, GET
+// /v1/modem shows the attempts left.
+type PUKResponse struct {
+	SIM *modemapi.SIMStatus `json:"sim,omitempty"`
+}
+
 // ATResponse is the modem's answer.
 type ATResponse struct {
 	Lines []string `json:"lines"`
@@ -306,6 +323,14 @@ func (c Client) AT(ctx context.Context, cmd string) (ATResponse, error) {
 func (c Client) ATRequest(ctx context.Context, req ATRequest) (ATResponse, error) {
 	var r ATResponse
 	err := c.Post(ctx, "/v1/modem/at", req, &r)
+	return r, err
+}
+
+// EnterPUK unblocks a PUK-locked SIM with puk and sets newPIN (once; the
+// error says how many PUK attempts are left).
+func (c Client) EnterPUK(ctx context.Context, req PUKRequest) (PUKResponse, error) {
+	var r PUKResponse
+	err := c.Post(ctx, "/v1/modem/puk", req, &r)
 	return r, err
 }
 

@@ -453,6 +453,9 @@ func (s *Sim) cpin(op string, args []string) reply {
 		if len(args) != 2 {
 			return s.cme(modem.CMESIMPUKRequired)
 		}
+		if s.pukLeft == 0 {
+			return s.cme(262) // blocked for good
+		}
 		if args[0] != s.puk {
 			s.pukLeft--
 			return s.cme(modem.CMEIncorrectPass)
