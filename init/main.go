@@ -25,6 +25,7 @@ import (
 	"edgebox/boards"
 	"edgebox/internal/bootslot"
 	"edgebox/internal/config"
+	"edgebox/internal/firewall"
 	"edgebox/internal/localapi"
 	"edgebox/internal/paths"
 	"edgebox/internal/supervise"
@@ -122,6 +123,7 @@ func main() {
 		mods.waitNICs()
 	}
 	bootFirewall(cfg.Network, board, log)
+	go guardStandIns(cfg.Network, board, "/sys", log, netlink.LinkSubscribe, firewall.ReloadBoot) // lateusb.go
 	clock.phase("firewall")
 	mods.afterFirst(func() {
 		mods.wait()

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -54,6 +55,35 @@ func Boot(n config.Network, roles map[string]string) (BootPlan, error) {
 	return p, loadBoot(p)
 }
 
+// bootMarker is an empty chain only the boot table has: ReloadBoot's
+// transaction deletes it first, so it fails as a whole, leaving the table
+// alone, once netctl's table has replaced the boot one.
+const bootMarker = "boot-table"
+
+// ReloadBoot loads the boot plan for n and roles again, but only while
+// the boot table is still the one loaded: init drops a LAN name that a
+// USB device took after the table came in (sixth review). It reports
+// false, and changes nothing, once netctl's table is in.
+func ReloadBoot(n config.Network, roles map[string]string) (BootPlan, bool, error) {
+	p := bootPlanFor(n, roles)
+	c, err := nftables.New()
+	if err != nil {
+		return p, false, fmt.Errorf("firewall: %w", err)
+	}
+	t := &nftables.Table{Family: nftables.TableFamilyINet, Name: Table}
+	c.DelChain(&nftables.Chain{Name: bootMarker, Table: t})
+	c.AddTable(t)
+	c.DelTable(t)
+	c.AddTable(t)
+	if err := bootRules(c, t, p); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return p, false, nil // no boot table: netctl's is in
+		}
+		return p, false, err
+	}
+	return p, true, nil
+}
+
 // loadBoot replaces the table with the fail-closed boot ruleset in one
 // transaction.
 func loadBoot(p BootPlan) error {
@@ -61,6 +91,12 @@ func loadBoot(p BootPlan) error {
 	if err != nil {
 		return err
 	}
+	return bootRules(c, t, p)
+}
+
+// bootRules adds the boot ruleset to c's batch and applies it.
+func bootRules(c *nftables.Conn, t *nftables.Table, p BootPlan) error {
+	c.AddChain(&nftables.Chain{Name: bootMarker, Table: t})
 	input := BaseChain(c, t, "input", nftables.ChainHookInput)
 	BaseChain(c, t, "forward", nftables.ChainHookForward) // empty: drop all
 	add := func(e []expr.Any) { c.AddRule(&nftables.Rule{Table: t, Chain: input, Exprs: e}) }
