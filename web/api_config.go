@@ -26,6 +26,7 @@ type (
 	ConfigChange   = webapi.ConfigChange
 	RestoreRequest = webapi.RestoreRequest
 	ConfigValue    = webapi.ConfigValue
+	LANMove        = webapi.LANMove
 )
 
 // MaxBackupSize bounds restore uploads.
@@ -93,7 +94,7 @@ func (s *Server) applyConfigEN(ctx context.Context, old, next map[string]any, dr
 			changed[k] = true
 		}
 	}
-	res := ConfigResult{OK: true}
+	res := ConfigResult{OK: true, LANMoved: lanMoves(langIn(ctx), old, c)}
 	ic := s.initClient()
 	for _, svc := range servicesFor(changed) {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -96,6 +96,21 @@ type ConfigResult struct {
 	Confirm      string         `json:"confirm,omitempty"`
 	Changes      []ConfigChange `json:"changes,omitempty"`
 	Warnings     []string       `json:"warnings,omitempty"`
+	// LANMoved lists the LAN ports whose address the save changed: where
+	// the box is now and what a device on the LAN has to do.
+	LANMoved []LANMove `json:"lan_moved,omitempty"`
+}
+
+// LANMove is one LAN port's address change as the save's answer tells it.
+type LANMove struct {
+	Role string `json:"role"`
+	From string `json:"from"` // the old address, "192.168.1.1"
+	To   string `json:"to"`   // the new one, "192.168.7.1"
+	URL  string `json:"url"`  // where the web UI is now, "https://192.168.7.1/"
+	// OldAddressMinutes is how long the box still answers on From.
+	OldAddressMinutes int `json:"old_address_minutes"`
+	// Message says it in the person's language, with what to do.
+	Message string `json:"message"`
 }
 
 // FieldError is one validation problem tied to a config path.

@@ -232,7 +232,10 @@
     dropDraft(form);
     let msg = t("Saved and applied.");
     if (r.data.reload_errors && r.data.reload_errors.length) msg = t("Saved. It takes effect when the box restarts: the running services could not be asked to apply it now.");
-    notice(form.querySelector(".notice"), "ok", msg);
+    // The LAN moved: this page's address goes away; say where the box is.
+    const moved = (r.data.lan_moved || []).map(m => m.message);
+    if (moved.length) msg += "\n" + moved.join("\n");
+    notice(form.querySelector(".notice"), moved.length ? "warn" : "ok", msg);
     if (check && form.dataset.step) pollCheck(check, form.dataset.step);
   }
 
