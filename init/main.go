@@ -204,6 +204,7 @@ func main() {
 	action := shutdownRequested(signals, power, log)
 	drainGateway(gatewayapi.NewClient(), action, log)
 	sup.Shutdown()
+	remote.Close(2 * time.Second) // the services' last lines, over TCP
 	cancel()
 	stopPetting() // the watchdog stays armed: a hang in shutdown resets the box
 	finish(action, log)

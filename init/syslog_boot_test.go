@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net"
 	"strings"
@@ -23,7 +24,7 @@ func TestRemoteLogReachedAfterBoot(t *testing.T) {
 	defer pc.Close()
 	var up atomic.Bool
 	r := newRemoteLog("edgebox-boot")
-	r.resolve = func(target string) (*net.UDPAddr, error) {
+	r.resolve = func(_ context.Context, target string) (*net.UDPAddr, error) {
 		if !up.Load() {
 			return nil, errors.New("dial udp 10.8.0.1:514: connect: network is unreachable")
 		}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -38,7 +37,8 @@ type System struct {
 	Hostname string   `json:"hostname,omitempty"`
 	Timezone string   `json:"timezone,omitempty"`
 	NTP      []string `json:"ntp,omitempty"`
-	// Syslog is a remote syslog target host:port for service logs.
+	// Syslog is the remote syslog target for service logs: host:port
+	// (UDP) or tcp://host:port; see ParseSyslog.
 	Syslog string `json:"syslog,omitempty"`
 }
 
@@ -66,10 +66,8 @@ func (c *Config) Validate() error {
 	if h := c.System.Hostname; h != "" && !validHostname(h) {
 		errs = append(errs, fmt.Errorf("system.hostname: %q is not a valid host name (letters, digits, '-', at most 63)", h))
 	}
-	if t := c.System.Syslog; t != "" {
-		if host, port, err := net.SplitHostPort(t); err != nil || host == "" || !validPort(port) {
-			errs = append(errs, fmt.Errorf("system.syslog: %q is not host:port (for example 10.8.0.1:514)", t))
-		}
+	if _, err := ParseSyslog(c.System.Syslog); err != nil {
+		errs = append(errs, fmt.Errorf("system.syslog: %w", err))
 	}
 	for _, e := range []error{c.Network.Validate(), c.VPN.Validate(), c.Gateway.Validate(), c.Web.Validate()} {
 		if e != nil {

@@ -105,9 +105,9 @@ func (c *Config) Exposures() error {
 		}
 	}
 	errs = append(errs, c.serviceExposures(uplinks, hint)...)
-	if t := c.System.Syslog; t != "" {
-		if host, _, err := net.SplitHostPort(t); err == nil && !c.localLogTarget(host) {
-			errs = append(errs, fmt.Errorf("system.syslog: %q is not an address on the LAN, the VPN or a private network; logs travel unencrypted: %s", t, hint))
+	if t, err := ParseSyslog(c.System.Syslog); err == nil && t.Address != "" {
+		if host, _, err := net.SplitHostPort(t.Address); err == nil && !c.localLogTarget(host) {
+			errs = append(errs, fmt.Errorf("system.syslog: %q is not an address on the LAN, the VPN or a private network; logs travel unencrypted: %s", c.System.Syslog, hint))
 		}
 	}
 	return errors.Join(errs...)

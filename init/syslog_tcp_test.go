@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"edgebox/internal/testenv"
+)
+
+// tcpCollector is a syslog collector reading RFC 6587 octet-counted
+// frames on a TCP listener; it keeps every message it read.
+type tcpCollector struct {
+	t     *testing.T
+	ln    net.Listener
+	mu    sync.Mutex
+	msgs  []string
+	conns []net.Conn
+	bad   error // a frame that did not parse
+	// deaf: what it reads now is lost, as by a collector that took the
+	// bytes from its socket and died before storing them.
+	deaf bool
+	wg   sync.WaitGroup
+}
+
+func newTCPCollector(t *testing.T, ln net.Listener) *tcpCollector {
+	c := &tcpCollector{t: t, ln: ln}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.conns = append(c.conns, conn)
+			c.mu.Unlock()
+			c.wg.Add(1)
+			go func() { defer c.wg.Done(); c.read(conn) }()
+		}
+	}()
+	t.Cleanup(c.stop)
+	return c
+}
+
+// read parses "LEN SP MSG" frames until the connection ends.
+func (c *tcpCollector) read(conn net.Conn) {
+	br := bufio.NewReader(conn)
+	for {
+		n, err := br.ReadString(' ')
+		if err != nil {
+			return
+		}
+		size, err := strconv.Atoi(strings.TrimSuffix(n, " "))
+		if err != nil || size <= 0 || size > 1<<20 {
+			c.mu.Lock()
+			c.bad = fmt.Errorf("frame length %q", n)
+			c.mu.Unlock()
+			return
+		}
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return
+		}
+		c.mu.Lock()
+		if !c.deaf {
+			c.msgs = append(c.msgs, string(buf))
+		}
+		c.mu.Unlock()
+	}
+}
+
+// stop closes the listener and every connection, unread bytes and all.
+func (c *tcpCollector) stop() {
+	c.ln.Close()
+	c.mu.Lock()
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+func (c *tcpCollector) got() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bad != nil {
+		c.t.Errorf("collector: %v", c.bad)
+	}
+	return append([]string(nil), c.msgs...)
+}
+
+// seqsOf is the set of meta sequenceIds in msgs.
+func seqsOf(msgs ...[]string) map[int]bool {
+	seen := map[int]bool{}
+	for _, l := range msgs {
+		for _, m := range l {
+			if _, rest, ok := strings.Cut(m, `sequenceId="`); ok {
+				if n, err := strconv.Atoi(rest[:strings.IndexByte(rest, '"')]); err == nil {
+					seen[n] = true
+				}
+			}
+		}
+	}
+	return seen
+}
+
+// missing lists the sequenceIds 1..n not seen.
+func missing(seen map[int]bool, n int) []int {
+	var out []int
+	for i := 1; i <= n; i++ {
+		if !seen[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func listenLocal(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// Over TCP the lines arrive octet-counted, whole and in order, and the
+// boot's lines said before the collector listened arrive too.
+func TestRemoteLogTCPForwards(t *testing.T) {
+	addr := testenv.FreeAddr(t)
+	r := newRemoteLog("edgebox-abc123")
+	t.Cleanup(func() { r.Close(0) })
+	if err := r.SetTarget("tcp://" + addr); err != nil {
+		t.Fatal(err)
+	}
+	r.Line("netctl", `level=ERROR msg="said before the collector listens"`)
+	time.Sleep(100 * time.Millisecond) // a refused connect or two
+	col := newTCPCollector(t, listenLocal(t, addr))
+	r.Line("web", "with a space and\nа newline, ünicode")
+	var got []string
+	testenv.WaitFor(t, 30*time.Second, "both lines at the collector", testenv.Cond(func() bool { got = col.got(); return len(got) >= 2 }))
+	if len(got) != 2 || !strings.HasPrefix(got[0], "<27>1 ") || !strings.Contains(got[0], ` edgebox-abc123 netctl - - [meta sequenceId="1"] level=ERROR msg="said before`) ||
+		!strings.HasSuffix(got[1], "] with a space and\nа newline, ünicode") {
+		t.Fatalf("collector got %q", got)
+	}
+}
+
+// The collector goes away (it dies with lines its TCP acknowledged but it
+// did not store) and comes back on the same address while lines keep
+// coming: every line arrives, some twice (duplicates rather than gaps).
+func TestRemoteLogTCPCollectorRestarted(t *testing.T) {
+	addr := testenv.FreeAddr(t)
+	col1 := newTCPCollector(t, listenLocal(t, addr))
+	r := newRemoteLog("box")
+	t.Cleanup(func() { r.Close(0) })
+	if err := r.SetTarget("tcp://" + addr); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	say := func(k int) {
+		for range k {
+			n++
+			r.Line("netctl", fmt.Sprintf("level=INFO msg=line n=%d", n))
+		}
+	}
+	say(100)
+	testenv.WaitFor(t, 30*time.Second, "the first 100 lines", testenv.Cond(func() bool { return len(col1.got()) >= 100 }))
+	// The collector's TCP acknowledges what it is sent, but it dies
+	// before storing it: the box resends what it wrote in the last
+	// seconds before the connection broke.
+	col1.mu.Lock()
+	col1.deaf = true
+	col1.mu.Unlock()
+	say(50)
+	time.Sleep(300 * time.Millisecond)
+	col1.stop()
+	say(50)
+	time.Sleep(300 * time.Millisecond)
+	say(50)
+	col2 := newTCPCollector(t, listenLocal(t, addr))
+	say(50)
+	testenv.WaitFor(t, 60*time.Second, "every line at one of the two collectors", testenv.Cond(func() bool {
+		return len(missing(seqsOf(col1.got(), col2.got()), n)) == 0
+	}))
+	if lost := missing(seqsOf(col1.got(), col2.got()), n); len(lost) > 0 {
+		t.Fatalf("lines lost across the restart: %v", lost)
+	}
+}
+
+// A flood of lines while the collector is unreachable: the queue stays in
+// its bounds, and the first line through says how many were dropped.
+func TestRemoteLogQueueBoundUnderFlood(t *testing.T) {
+	addr := testenv.FreeAddr(t)
+	r := newRemoteLog("box")
+	t.Cleanup(func() { r.Close(0) })
+	if err := r.SetTarget("tcp://" + addr); err != nil {
+		t.Fatal(err)
+	}
+	q := r.queue.Load()
+	long := strings.Repeat("x", 1000)
+	const flood = 20000
+	for i := range flood {
+		r.Line("gateway", fmt.Sprintf("level=INFO n=%d %s", i, long))
+		if i%1000 == 0 {
+			q.mu.Lock()
+			lines, bytes := len(q.lines), q.bytes
+			q.mu.Unlock()
+			if lines > queueMaxLines || bytes > queueMaxBytes {
+				t.Fatalf("after %d lines the queue holds %d lines, %d bytes (bounds %d, %d)", i, lines, bytes, queueMaxLines, queueMaxBytes)
+			}
+		}
+	}
+	lines, _, dropped := q.state()
+	if dropped == 0 || lines+dropped != flood {
+		t.Fatalf("queue %d lines, %d dropped, of %d", lines, dropped, flood)
+	}
+	col := newTCPCollector(t, listenLocal(t, addr))
+	var got []string
+	last := fmt.Sprintf(`sequenceId="%d"`, flood)
+	testenv.WaitFor(t, 60*time.Second, "the queue at the collector", testenv.Cond(func() bool {
+		got = col.got()
+		return len(got) > 0 && strings.Contains(got[len(got)-1], last)
+	}))
+	// The notice took the room of one more line.
+	dropped++
+	want := fmt.Sprintf(`box init - - [meta sequenceId="%d"] level=WARN msg="remote syslog: queue full, oldest lines dropped" dropped=%d`, flood+1, dropped)
+	if !strings.Contains(got[0], want) || !strings.HasPrefix(got[0], "<28>1 ") {
+		t.Fatalf("first line %.200q, want the notice %q", got[0], want)
+	}
+	if !strings.Contains(got[1], fmt.Sprintf("sequenceId=\"%d\"", dropped+1)) || len(got) != 1+flood-dropped {
+		t.Fatalf("%d lines, the second %.100q: want the notice and lines %d to %d", len(got), got[1], dropped+1, flood)
+	}
+}
+
+// Turning forwarding off, or moving it, ends the sender's goroutines,
+// even one waiting on a connect that goes nowhere.
+func TestRemoteLogTCPStops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	addr := testenv.FreeAddr(t)
+	col := newTCPCollector(t, listenLocal(t, addr))
+	r := newRemoteLog("box")
+	r.SetTarget("tcp://" + addr)
+	r.Line("web", "one")
+	testenv.WaitFor(t, 30*time.Second, "the line", testenv.Cond(func() bool { return len(col.got()) == 1 }))
+	r.SetTarget("tcp://" + testenv.FreeAddr(t)) // refused: redialling
+	r.Line("web", "two")
+	r.SetTarget("")
+	r.Line("web", "not sent: off")
+	col.stop()
+	testenv.WaitFor(t, 10*time.Second, "the goroutines gone", testenv.Cond(func() bool { return runtime.NumGoroutine() <= before }))
+}
+
+// Close sends what is queued before it returns (the lines of a shutdown).
+func TestRemoteLogTCPCloseFlushes(t *testing.T) {
+	addr := testenv.FreeAddr(t)
+	r := newRemoteLog("box")
+	r.SetTarget("tcp://" + addr)
+	for i := range 50 {
+		r.Line("init", fmt.Sprintf("shutting down %d", i))
+	}
+	col := newTCPCollector(t, listenLocal(t, addr))
+	r.Close(10 * time.Second)
+	testenv.WaitFor(t, 10*time.Second, "the queued lines", testenv.Cond(func() bool { return len(col.got()) >= 50 }))
+}
