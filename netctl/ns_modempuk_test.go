@@ -17,7 +17,7 @@ import (
 // PIN. Before, netctl had no way to enter a PUK at all.
 func TestNamespaceModemPUKThroughAPI(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, "pk")
+	r := newRig(t, "pu")
 	r.setCarrier("ltep", false)
 	r.startDNSMasq("ltep", lteNet)
 	sim := r.startModemsimArgs("quectel-ec25", "")

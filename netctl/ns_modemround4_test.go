@@ -116,7 +116,7 @@ func TestNamespaceModemPUKLockedNeverTried(t *testing.T) {
 	r.startNetctl()
 	r.waitFor("the blocked SIM in words", 60*time.Second, func() (bool, string) {
 		e := r.status().Modem.Error
-		return strings.Contains(e, "PUK required, 10 PUK attempts left") && strings.Contains(e, "phone"), e
+		return strings.Contains(e, "PUK required, 10 PUK attempts left") && strings.Contains(e, "setup page"), e
 	})
 	time.Sleep(5 * time.Second) // a few more rounds of the SIM step
 	var cmds []string
