@@ -53,12 +53,15 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 		return bootModules{wait: nothing, healthy: nothing, waitModule: func(string) {}, waitFirewall: nothing, waitNICs: nothing,
 			afterFirst: func(fn func()) { go fn() }, startLater: nothing}
 	}
+	// Closed once the boot's NIC drivers are in (see below); a network
+	// device that shows up before waits for it (serveHotplug).
+	nicsDone := make(chan struct{})
 	// Subscribe before scanning sysfs: a device is then in one or the other.
 	hp, err := kmod.ListenHotplug()
 	if err != nil {
 		log.Error("no hotplug events: devices plugged in later get no driver", "err", err)
 	} else {
-		go serveHotplug(ctx, l, hp, log)
+		go serveHotplug(ctx, l, hp, nicsDone, log)
 	}
 	opened := time.Now()
 	devices := kmod.Modaliases("/sys")
@@ -88,7 +91,7 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 		b := l.Start([]string{m})
 		criticalWG.Go(func() { t.add(b.Wait()) })
 	}
-	nicsDone, firstDone := make(chan struct{}), make(chan struct{})
+	firstDone := make(chan struct{})
 	go func() {
 		criticalWG.Wait()
 		var restWG sync.WaitGroup
@@ -168,27 +171,62 @@ func (t *tally) add(n int, errs []error) {
 }
 
 // serveHotplug loads the drivers of devices that appear after the boot's
-// scan, until ctx ends.
-func serveHotplug(ctx context.Context, l *kmod.Loader, hp *kmod.Hotplug, log *slog.Logger) {
+// scan, until ctx ends. A network device waits until the boot's NIC
+// drivers are in (nicsLoaded): QEMU's virtio NIC appears only once
+// virtio_pci has probed, and its driver loaded at once could register
+// before the e1000e still probing and take the name eth0, which a board
+// that knows its ports by name (qemu, generic) gives the LAN's trust:
+// the LAN's web UI and DHCP server were then on the WAN cable, and the
+// installer's laptop on the LAN port reached nothing.
+func serveHotplug(ctx context.Context, l *kmod.Loader, hp *kmod.Hotplug, nicsLoaded <-chan struct{}, log *slog.Logger) {
 	err := hp.Serve(ctx, func(ev kmod.Uevent) {
 		mods := l.ForDevices([]string{ev.Modalias})
 		if len(mods) == 0 {
 			return
 		}
-		start := time.Now()
-		n, errs := l.Load(mods)
-		for _, err := range errs {
-			log.Warn("kernel module for a new device", "device", ev.DevPath, "err", err)
+		if waitForBootNICs(ev.Modalias, nicsLoaded) {
+			go func() {
+				select {
+				case <-nicsLoaded:
+					loadForDevice(l, ev, mods, log)
+				case <-ctx.Done():
+				}
+			}()
+			return
 		}
-		if n > 0 {
-			log.Info("kernel modules for a new device", "device", ev.DevPath, "modules", mods, "loaded", n,
-				"took", time.Since(start).Round(time.Millisecond))
-		}
+		loadForDevice(l, ev, mods, log)
 	}, func() {
 		log.Warn("hotplug events were lost; rescanning the devices")
 		l.Load(l.ForDevices(kmod.Modaliases("/sys")))
 	})
 	if err != nil {
 		log.Error("hotplug events stopped: devices plugged in from now on get no driver", "err", err)
+	}
+}
+
+// waitForBootNICs reports whether a new device's driver must wait for the
+// boot's NIC drivers: it is a network device and they are not all in yet.
+func waitForBootNICs(modalias string, nicsLoaded <-chan struct{}) bool {
+	if !nicDevice(modalias) {
+		return false
+	}
+	select {
+	case <-nicsLoaded:
+		return false
+	default:
+		return true
+	}
+}
+
+// loadForDevice loads a new device's modules and logs what it took.
+func loadForDevice(l *kmod.Loader, ev kmod.Uevent, mods []string, log *slog.Logger) {
+	start := time.Now()
+	n, errs := l.Load(mods)
+	for _, err := range errs {
+		log.Warn("kernel module for a new device", "device", ev.DevPath, "err", err)
+	}
+	if n > 0 {
+		log.Info("kernel modules for a new device", "device", ev.DevPath, "modules", mods, "loaded", n,
+			"took", time.Since(start).Round(time.Millisecond))
 	}
 }
