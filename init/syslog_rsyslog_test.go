@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,11 +18,12 @@ import (
 	"edgebox/internal/testenv"
 )
 
-// rsyslogConf has Debian's rsyslogd listen on 127.0.0.1:port (UDP) and
-// write what it parsed of every message as one JSON object a line: the
-// collector's view of host, app, severity and structured data.
+// rsyslogConf has Debian's rsyslogd listen on 127.0.0.1:port (UDP or
+// TCP: imudp or imtcp, %[3]s) and write what it parsed of every message
+// as one JSON object a line: the collector's view of host, app, severity
+// and structured data.
 const rsyslogConf = `global(workDirectory="%[1]s")
-module(load="imudp")
+module(load="im%[3]s")
 template(name="fields" type="list" option.jsonf="on") {
   property(outname="host" name="hostname" format="jsonf")
   property(outname="app" name="app-name" format="jsonf")
@@ -34,7 +36,7 @@ template(name="fields" type="list" option.jsonf="on") {
 ruleset(name="box") {
   action(type="omfile" file="%[1]s/box.log" template="fields")
 }
-input(type="imudp" address="127.0.0.1" port="%[2]d" ruleset="box")
+input(type="im%[3]s" address="127.0.0.1" port="%[2]d" ruleset="box")
 `
 
 // collected is one line as rsyslog parsed it.
@@ -43,9 +45,24 @@ type collected struct {
 }
 
 // startRsyslog runs rsyslogd in the foreground with its own config in a
-// temporary directory; the test stops it. It returns the UDP address and
-// the file the parsed messages go to.
+// temporary directory, listening on UDP; the test stops it. It returns
+// the address and the file the parsed messages go to.
 func startRsyslog(t *testing.T) (addr, out string) {
+	t.Helper()
+	r := runRsyslog(t, "udp", t.TempDir(), 0)
+	return r.addr, r.out
+}
+
+// rsyslog is one run of rsyslogd.
+type rsyslog struct {
+	addr, out string
+	stop      func()
+}
+
+// runRsyslog starts rsyslogd listening on transport ("udp" or "tcp") at
+// 127.0.0.1:port (0: a free one), writing to dir/box.log; the test stops
+// it if stop was not called before.
+func runRsyslog(t *testing.T, transport, dir string, port int) rsyslog {
 	t.Helper()
 	bin, err := exec.LookPath("rsyslogd")
 	if err != nil {
@@ -54,16 +71,12 @@ func startRsyslog(t *testing.T) (addr, out string) {
 		}
 		bin = "/usr/sbin/rsyslogd"
 	}
-	dir := t.TempDir()
-	// A free UDP port: taken and given back; rsyslogd binds it next.
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if port == 0 {
+		// Taken and given back; rsyslogd binds it next.
+		port = testenv.FreePort(t)
 	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	pc.Close()
 	conf := filepath.Join(dir, "rsyslog.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(rsyslogConf, dir, port)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(rsyslogConf, dir, port, transport)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := exec.Command(bin, "-N1", "-f", conf).CombinedOutput(); err != nil {
@@ -77,19 +90,23 @@ func startRsyslog(t *testing.T) (addr, out string) {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("rsyslogd output:\n%s", stderr.String())
-		}
-	})
-	return fmt.Sprintf("127.0.0.1:%d", port), filepath.Join(dir, "box.log")
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+			if t.Failed() {
+				t.Logf("rsyslogd output:\n%s", stderr.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return rsyslog{addr: fmt.Sprintf("127.0.0.1:%d", port), out: filepath.Join(dir, "box.log"), stop: stop}
 }
 
 // readCollected reads what rsyslog wrote so far.
@@ -230,4 +247,68 @@ func parseSD(t *testing.T, s string) map[string]map[string]string {
 		m[id] = params
 	}
 	return m
+}
+
+// TestRemoteLogTCPToRsyslogRestarted sends a box's lines over TCP to
+// Debian's rsyslog (imtcp, octet-counted frames), which is stopped while
+// lines keep coming and started again on the same address: it parses
+// every line as sent (host, app, severity, message), and no sequenceId
+// is missing; a line may come twice.
+func TestRemoteLogTCPToRsyslogRestarted(t *testing.T) {
+	dir := t.TempDir()
+	rs := runRsyslog(t, "tcp", dir, 0)
+	r := newRemoteLog("edgebox-abc123")
+	t.Cleanup(func() { r.Close(0) })
+	if err := r.SetTarget("tcp://" + rs.addr); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	say := func(k int) {
+		for range k {
+			n++
+			r.Line("netctl", fmt.Sprintf(`time=2026-12-07T03:00:00Z level=WARN msg="line %d" uplink=wan`, n))
+		}
+	}
+	seqs := func() (map[int]bool, []collected) {
+		got := readCollected(t, rs.out)
+		seen := map[int]bool{}
+		for _, c := range got {
+			if s, err := strconv.Atoi(parseSD(t, c.SD)["meta"]["sequenceId"]); err == nil {
+				seen[s] = true
+			}
+		}
+		return seen, got
+	}
+	say(20)
+	testenv.WaitFor(t, 30*time.Second, "rsyslogd parsing the first lines", testenv.Cond(func() bool { s, _ := seqs(); return len(s) >= 20 }))
+	rs.stop()
+	say(20)
+	time.Sleep(500 * time.Millisecond) // refused connects meanwhile
+	say(20)
+	rs = runRsyslog(t, "tcp", dir, mustPort(t, rs.addr))
+	say(20)
+	testenv.WaitFor(t, 60*time.Second, "every line at the restarted rsyslogd", testenv.Cond(func() bool {
+		s, _ := seqs()
+		return len(missing(s, n)) == 0
+	}))
+	_, got := seqs()
+	for _, c := range got {
+		if c.Host != "edgebox-abc123" || c.App != "netctl" || c.Severity != "4" || c.Facility != "3" || c.Protocol != "1" || !strings.HasPrefix(c.Msg, `time=2026-12-07T03:00:00Z level=WARN msg="line `) {
+			t.Errorf("rsyslog parsed %+v", c)
+		}
+	}
+	t.Logf("%d lines sent, %d parsed (duplicates: resent after the restart)", n, len(got))
+}
+
+func mustPort(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
