@@ -52,7 +52,7 @@ func (s *modemSession) connected(ctx context.Context) step {
 		drv.Disconnect(c)
 		cancel()
 		return s.wait(ctx, s.redialWait)
-	case "unregistered":
+	case "unregistered", "roaming":
 		// The card says its data link is up, but the network has let
 		// go of it: end the link so the next dial follows a new
 		// registration.
@@ -104,8 +104,8 @@ const sayNoAddress = "the modem is connected but the network gives it no address
 // watch returns why the connection ended: "disconnect", "reconfig",
 // "reset", "dropped" (the modem reported the link down, or pppExited
 // closed: pppd ended the call), "unregistered" (the network dropped the
-// card for regLostGrace while the link stayed up) or "closed" (events
-// channel closed).
+// card for regLostGrace while the link stayed up), "roaming" (the card
+// roams and roaming is denied) or "closed" (events channel closed).
 // While pppd holds a shared AT port the engine is suspended: the status
 // polls fail with modem.ErrSuspended, which is expected and ignored, as is
 // modem.ErrPPPOnly from Link (PPP-only modems: pppd's exit tells).
@@ -146,6 +146,10 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 				return "dropped"
 			}
 			if ev.Kind == modem.EventRegistration && ev.Registration != nil {
+				if ev.Registration.State == modem.RegRoaming && m.roamingDenied() {
+					m.log.Warn("modem now roaming and roaming is denied: hanging up")
+					return "roaming"
+				}
 				if ev.Registration.State.Registered() {
 					regLost = time.Time{}
 				} else if regLost.IsZero() {
@@ -177,6 +181,13 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 			}
 		}
 	}
+}
+
+// roamingDenied: the settings deny roaming (a data modem only).
+func (m *modemManager) roamingDenied() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.voiceSlot == "" && roamingDenied(m.cfg)
 }
 
 // watchEvent records ev for watch; true when it ends the link (a drop

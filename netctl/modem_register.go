@@ -15,7 +15,7 @@ import (
 const radioOnAfter = 6 * time.Second
 
 // register waits for the network, making sure the radio is on.
-func (s *modemSession) register(ctx context.Context, _ config.Modem, _ string) step {
+func (s *modemSession) register(ctx context.Context, cfg config.Modem, _ string) step {
 	m := s.m
 	c, cancel := cmdCtx(ctx)
 	reg, err := s.drv.Registration(c)
@@ -27,6 +27,13 @@ func (s *modemSession) register(ctx context.Context, _ config.Modem, _ string) s
 	}
 	if err != nil || reg.State != modem.RegDenied {
 		s.deniedWords = ""
+	}
+	if err == nil && reg.State == modem.RegRoaming && roamingDenied(cfg) && m.voiceSlot == "" {
+		// Registered, but abroad: no data session, no roaming bill.
+		s.regSince = time.Time{}
+		m.setState(ModemRegistering, sayRoamingDenied)
+		m.pollSignal(ctx, s.drv)
+		return s.wait(ctx, 10*time.Second)
 	}
 	if err == nil && reg.State.Registered() {
 		s.regSince = time.Time{}
@@ -69,3 +76,12 @@ func sayUnregistered(st modem.RegState) string {
 	}
 	return "the network does not say whether it takes the modem (registration unknown); waiting for it"
 }
+
+// roamingDenied: network.modem.roaming is deny. Roaming is allowed by
+// default: IoT SIMs work only roaming, and a box that will not dial
+// cannot be reached to change the setting.
+func roamingDenied(cfg config.Modem) bool { return cfg.Roaming == config.RoamingDeny }
+
+// sayRoamingDenied is the status while the card is registered roaming
+// and roaming is denied.
+const sayRoamingDenied = "the modem is roaming (registered on a foreign network) and roaming is denied (network.modem.roaming: deny): the box does not dial, to avoid roaming charges; set roaming to allow if this SIM may roam"

@@ -42,3 +42,11 @@ func TestModemRejectCauseWordsInGerman(t *testing.T) {
 		t.Errorf("an unknown value: %q", got)
 	}
 }
+
+// netctl's words for a roaming card with roaming denied read in German.
+func TestModemRoamingDeniedWordsInGerman(t *testing.T) {
+	en := "the modem is roaming (registered on a foreign network) and roaming is denied (network.modem.roaming: deny): the box does not dial, to avoid roaming charges; set roaming to allow if this SIM may roam"
+	if de := trMessage("de", en); de == en || strings.Contains(de, "the box") {
+		t.Errorf("English on a German page: %q", de)
+	}
+}

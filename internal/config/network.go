@@ -150,6 +150,12 @@ type Modem struct {
 	// "mpcie2", as printed on the board) when the board's USB map is
 	// wrong or unknown; "" = from the USB port the modem sits on.
 	Slot string `json:"slot,omitempty"`
+	// Roaming is "allow" (the default, also "") or "deny": with deny the
+	// box does not dial while the card is registered roaming (+CREG stat
+	// 5), so a SIM abroad runs up no roaming bill. Allowed by default:
+	// IoT/M2M SIMs are roaming SIMs everywhere (they work only roaming),
+	// and a box that will not dial cannot be reached to change it.
+	Roaming string `json:"roaming,omitempty"`
 	// AudioPort is the card's PCM voice port the SIP gateway opens (a tty
 	// name or /dev path; with modemsim its --audio unix socket); "" = the
 	// vendor's voice tty found by USB interface (issue 19).
@@ -158,6 +164,12 @@ type Modem struct {
 	// only, never data (gsm_modems.go).
 	VoiceModems []VoiceModem `json:"voice_modems,omitempty"`
 }
+
+// network.modem.roaming values.
+const (
+	RoamingAllow = "allow"
+	RoamingDeny  = "deny"
+)
 
 // ModemSlots are the values network.modem.slot takes: the APU boards have
 // at most two mini-PCIe slots that carry a modem.
@@ -301,6 +313,9 @@ func (s Network) Validate() error {
 		if strings.ContainsAny(f.v, "\"\r\n\x1a\x1b") || len(f.v) > 64 {
 			bad("modem."+f.name, "must be at most 64 characters without quotes or control characters")
 		}
+	}
+	if r := s.Modem.Roaming; r != "" && r != RoamingAllow && r != RoamingDeny {
+		bad("modem.roaming", "%q: use allow (dial when roaming, the default) or deny (never dial while roaming)", r)
 	}
 	if s.Modem.Slot != "" && !slices.Contains(ModemSlots, s.Modem.Slot) {
 		bad("modem.slot", "%q is not a slot: use mpcie1 or mpcie2 (as printed beside the slot on the board), or leave it empty to find the slot from the modem's USB port", s.Modem.Slot)
