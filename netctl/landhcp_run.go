@@ -36,6 +36,26 @@ type lanDHCP struct {
 	mu   sync.Mutex
 	pool *leasePool
 	err  string // last error storing the leases
+	// lastStore and storeTimer space the stores of the leases: see
+	// storeSoon.
+	lastStore  time.Time
+	storeTimer *time.Timer
+	stores     int // how many were made (tests)
+
+	logged map[string]string // MAC -> address last logged (serve's own)
+}
+
+// firstLog says whether the lease of mac to addr is news for the log: a
+// host that released and asked again in a loop logged a line each time.
+func (l *lanDHCP) firstLog(mac, addr string) bool {
+	if l.logged == nil || len(l.logged) >= 1024 {
+		l.logged = map[string]string{}
+	}
+	if l.logged[mac] == addr {
+		return false
+	}
+	l.logged[mac] = addr
+	return true
 }
 
 // leaseFile is where the leases of a LAN port are kept.
@@ -104,24 +124,53 @@ func (l *lanDHCP) serve() {
 		now := time.Now()
 		l.mu.Lock()
 		reply, changed := l.pool.answer(m, now)
-		var leases []netapi.LANLease
-		if changed {
-			leases = l.pool.list(now)
-		}
 		l.mu.Unlock()
 		if changed {
-			l.store(leases)
+			l.storeSoon(now)
 		}
 		if reply == nil {
 			continue
 		}
-		if reply.MessageType() == dhcpv4.MessageTypeAck {
+		if reply.MessageType() == dhcpv4.MessageTypeAck && changed && l.firstLog(m.ClientHWAddr.String(), reply.YourIPAddr.String()) {
 			l.log.Info("LAN DHCP lease", "mac", m.ClientHWAddr.String(), "address", reply.YourIPAddr, "host", m.HostName())
 		}
 		if _, err := l.conn.WriteTo(reply.ToBytes(), replyTo(m, reply)); err != nil {
 			l.log.Warn("LAN DHCP reply", "to", m.ClientHWAddr.String(), "err", err)
 		}
 	}
+}
+
+// storeSpacing is the least time between two stores of the leases. A
+// change is stored at once, but one within storeSpacing of the last store
+// waits for its end, with every other change meanwhile: a LAN host that
+// sent RELEASE and REQUEST in a loop (or REQUESTs from ever new MACs)
+// wrote /perm, each write synced, as fast as it sent them, and the
+// server answered no one else meanwhile (sixth review).
+var storeSpacing = time.Second
+
+// storeSoon stores the leases now, or at the end of storeSpacing after
+// the last store.
+func (l *lanDHCP) storeSoon(now time.Time) {
+	l.mu.Lock()
+	if l.storeTimer != nil {
+		l.mu.Unlock()
+		return // a store is due: it takes this change too
+	}
+	if wait := l.lastStore.Add(storeSpacing).Sub(now); wait > 0 {
+		l.storeTimer = time.AfterFunc(wait, func() {
+			l.mu.Lock()
+			l.storeTimer = nil
+			l.mu.Unlock()
+			l.storeSoon(time.Now())
+		})
+		l.mu.Unlock()
+		return
+	}
+	l.lastStore = now
+	leases := l.pool.list(now)
+	l.stores++
+	l.mu.Unlock()
+	l.store(leases)
 }
 
 func (l *lanDHCP) store(leases []netapi.LANLease) {
