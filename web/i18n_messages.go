@@ -41,7 +41,40 @@ func trMessage(lang, msg string) string {
 			return ""
 		})
 	}
+	if t, ok := trParts(lang, msg); ok {
+		return t
+	}
 	return plainIn(lang, msg)
+}
+
+// trParts reads a reason with a hint added ("server unreachable: no
+// answer ...; check ...; the profile's tls-auth key has no
+// key-direction: ...") as its longest known runs of "; "-parts.
+func trParts(lang, msg string) (string, bool) {
+	parts := strings.Split(msg, "; ")
+	if len(parts) < 2 {
+		return "", false
+	}
+	var out []string
+	changed := false
+	for i := 0; i < len(parts); {
+		j := len(parts)
+		for ; j > i; j-- {
+			run := strings.Join(parts[i:j], "; ")
+			if j-i == len(parts) {
+				continue // the whole was tried already
+			}
+			if t := trMessage(lang, run); t != run && t != plainIn(lang, run) {
+				out, changed = append(out, t), true
+				break
+			}
+		}
+		if j == i { // no known run starts here
+			out, j = append(out, parts[i]), i+1
+		}
+		i = j
+	}
+	return strings.Join(out, "; "), changed
 }
 
 // trValue is a template's value in lang where it is itself a message the

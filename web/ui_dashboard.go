@@ -67,13 +67,16 @@ type dashboard struct {
 	Board, Version, Hostname, Uptime, Perm string
 	InitError                              string
 	NetError                               string
-	Active, Why                            string
-	Uplinks                                []uplinkView
-	Modem                                  *modemView
-	VPN, Trunk                             panel
-	Calls                                  string
-	Services                               []sysapi.Service
-	Logs                                   logsView
+	// Notes are init's words on the box's storage and settings when
+	// something is wrong with them (a damaged config, /perm not mounted).
+	Notes       []string
+	Active, Why string
+	Uplinks     []uplinkView
+	Modem       *modemView
+	VPN, Trunk  panel
+	Calls       string
+	Services    []sysapi.Service
+	Logs        logsView
 }
 
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, se *session) {
@@ -85,17 +88,23 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, se *sessi
 		d.Uptime = humanDuration(time.Duration(st.System.UptimeSec) * time.Second)
 		d.Perm = st.System.Perm
 		d.Services = st.System.Services
+		if n := st.System.ConfigNote; n != "" {
+			d.Notes = append(d.Notes, n)
+		}
+		if n := st.System.PermNote; n != "" && st.System.Perm != "mounted" {
+			d.Notes = append(d.Notes, n)
+		}
 	} else {
 		d.InitError = trf(lang, "init is not reachable: %s", st.Unavailable["init"])
 	}
 	if n := st.Network; n != nil {
 		d.Active = n.Active
 		for _, u := range n.Uplinks {
-			uv := uplinkView{Name: u.Name, Interface: u.Interface, State: u.State, Address: u.Address, Error: u.LastError}
+			uv := uplinkView{Name: u.Name, Interface: u.Interface, State: u.State, Address: u.Address, Error: trMessage(lang, u.LastError)}
 			uv.Active = u.Active
 			uv.Healthy = u.Health.Healthy
 			if uv.Error == "" {
-				uv.Error = u.Health.LastError
+				uv.Error = trMessage(lang, u.Health.LastError)
 			}
 			uv.Rx, uv.Tx = float64(u.RxBytes), float64(u.TxBytes)
 			d.Uplinks = append(d.Uplinks, uv)
@@ -103,6 +112,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request, se *sessi
 		d.Why = uplinkWhy(lang, d.Active, d.Uplinks)
 		if n.Modem != nil {
 			d.Modem = modemPanel(n.Modem)
+			d.Modem.Error = trMessage(lang, d.Modem.Error)
 			d.Modem.SignalQuality = tr(lang, d.Modem.SignalQuality)
 		}
 	} else {
@@ -248,12 +258,15 @@ func vpnPanel(lang string, st Status) panel {
 		add("Connected", trf(lang, "%s ago", humanDuration(time.Since(*v.ConnectedSince))))
 	}
 	add("Via uplink", v.Uplink)
-	add("Detail", v.Detail)
+	add("Detail", trMessage(lang, v.Detail))
 	if v.LastError != "" {
-		add("Last problem", v.LastError)
+		add("Last problem", trMessage(lang, v.LastError))
+	}
+	if d := v.DNS; d != nil {
+		add("DNS through the VPN", vpnDNSWords(lang, d))
 	}
 	if v.Profile != nil {
-		add("Profile notes", strings.Join(v.Profile.Notes, "; "))
+		add("Profile notes", strings.Join(trMessages(lang, v.Profile.Notes), "; "))
 	}
 	if v.BytesIn+v.BytesOut > 0 {
 		add("Traffic", "↓ "+humanBytes(float64(v.BytesIn))+" · ↑ "+humanBytes(float64(v.BytesOut)))

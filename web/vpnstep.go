@@ -3,6 +3,8 @@ package web
 import (
 	"strings"
 	"time"
+
+	"edgebox/api/vpnapi"
 )
 
 // The wizard's VPN step shows the tunnel as netctl has it: its state and
@@ -27,13 +29,13 @@ func vpnStep(lang string, st Status) *vpnStepView {
 	if v == nil {
 		return &vpnStepView{Unavailable: tr(lang, "VPN service not available.")}
 	}
-	out := &vpnStepView{State: strings.ToLower(strings.ReplaceAll(v.State, "_", " ")), Detail: v.Detail, LastError: v.LastError}
+	out := &vpnStepView{State: strings.ToLower(strings.ReplaceAll(v.State, "_", " ")), Detail: trMessage(lang, v.Detail), LastError: trMessage(lang, v.LastError)}
 	if p := v.Profile; p != nil {
 		out.Profile = p.Name
 		if !p.ImportedAt.IsZero() {
 			out.Imported = p.ImportedAt.Local().Format(time.DateTime)
 		}
-		out.Notes = p.Notes
+		out.Notes = trMessages(lang, p.Notes)
 	}
 	return out
 }
@@ -44,5 +46,27 @@ func uploadNotes(lang string, notes []string) string {
 	if len(notes) == 0 {
 		return ""
 	}
-	return trf(lang, "The box changed or noted this in the profile: %s.", strings.Join(notes, "; "))
+	return trf(lang, "The box changed or noted this in the profile: %s.", strings.Join(trMessages(lang, notes), "; "))
+}
+
+// trMessages is each of msgs in lang (netctl's words, where the catalog
+// has them).
+func trMessages(lang string, msgs []string) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = trMessage(lang, m)
+	}
+	return out
+}
+
+// vpnDNSWords says how the box uses the DNS the VPN pushed.
+func vpnDNSWords(lang string, d *vpnapi.DNS) string {
+	servers := strings.Join(d.Servers, ", ")
+	switch d.Use {
+	case vpnapi.DNSSplit:
+		return trf(lang, "names in %s are asked of %s", strings.Join(d.Domains, ", "), servers)
+	case vpnapi.DNSAll:
+		return trf(lang, "every name is asked of %s", servers)
+	}
+	return trf(lang, "%s not used: %s", servers, trMessage(lang, d.Note))
 }

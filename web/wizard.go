@@ -278,11 +278,11 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 			}
 			l := net.LAN[0]
 			if l.Error != "" {
-				return Check{"fail", trf(lang, "LAN %s: %s", l.Role, l.Error)}
+				return Check{"fail", trf(lang, "LAN %s: %s", l.Role, trMessage(lang, l.Error))}
 			}
 			if l.DHCPError != "" {
 				// The address alone is no working LAN: its devices ask DHCP.
-				return Check{"fail", trf(lang, "LAN %s has %s, but its DHCP server is not running: %s. Devices on the LAN get no address until it runs; the box tries again every 10 s.", l.Interface, l.Address, l.DHCPError)}
+				return Check{"fail", trf(lang, "LAN %s has %s, but its DHCP server is not running: %s. Devices on the LAN get no address until it runs; the box tries again every 10 s.", l.Interface, l.Address, trMessage(lang, l.DHCPError))}
 			}
 			return Check{"ok", trf(lang, "LAN %s has %s.", l.Interface, l.Address)}
 		}
@@ -319,7 +319,7 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 			return Check{"wait", tr(lang, "No VPN profile yet: upload the .ovpn file from your company.")}
 		}
 		if v.LastError != "" {
-			return Check{"wait", trf(lang, "VPN: %s — %s", tr(lang, p.State), v.LastError)}
+			return Check{"wait", trf(lang, "VPN: %s — %s", tr(lang, p.State), trMessage(lang, v.LastError))}
 		}
 		return Check{"wait", trf(lang, "VPN: %s…", tr(lang, orDash(p.State)))}
 	case "sip":
