@@ -25,6 +25,16 @@ type apiServer struct {
 	// reloadSelf re-reads init's own settings (system section: remote
 	// syslog) when "init" is asked to reload; may be nil.
 	reloadSelf func() error
+	// mem reads the services' memory for the status; nil reads /proc
+	// on every request.
+	mem *memoryCache
+}
+
+func (a *apiServer) memory() *memoryCache {
+	if a.mem != nil {
+		return a.mem
+	}
+	return &memoryCache{procRoot: "/proc", now: time.Now}
 }
 
 func (a *apiServer) handler() http.Handler {
@@ -37,14 +47,13 @@ func (a *apiServer) handler() http.Handler {
 		s.BootedAt = a.booted
 		s.UptimeSec = time.Since(a.booted).Seconds()
 		s.Services = a.sup.Status()
-		fillMemory("/proc", s.Services)
-		self := processMemory("/proc/self")
+		self := a.memory().fill(s.Services)
 		s.InitRSSKB, s.InitPSSKB = self.rss, self.pss
 		localapi.WriteJSON(w, http.StatusOK, s)
 	})
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		st := a.sup.Status()
-		fillMemory("/proc", st)
+		a.memory().fill(st)
 		localapi.WriteJSON(w, http.StatusOK, st)
 	})
 	mux.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {

@@ -175,7 +175,7 @@ func main() {
 	slots.WatchFrontButton("/sys")
 	info := sysapi.System{Board: board.Name, Hostname: hostname, Version: ver,
 		Slot: boards.CmdlineValue(cl, "edgebox.slot"), Perm: perm.state, PermNote: perm.note, Watchdog: wd, ConfigNote: configNote}
-	api := &apiServer{sup: sup, booted: booted, power: power, slots: slots,
+	api := &apiServer{sup: sup, booted: booted, power: power, slots: slots, mem: newMemoryCache("/proc"),
 		info: func() sysapi.System { s := info; slots.Fill(&s); return s },
 		reloadSelf: func() error {
 			c, err := config.LoadDefault()

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"edgebox/internal/sysapi"
 )
@@ -13,10 +15,12 @@ import (
 // memory is what /proc says a set of processes uses, in kB.
 type memory struct{ rss, pss, anon int64 }
 
-// groupMemory sums the memory of every process by process group: each
-// service runs in its own group (the supervisor starts it with Setpgid),
-// so a service's helpers (openvpn, pppd) count for it.
-func groupMemory(procRoot string) map[int]memory {
+// groupMemory sums the memory of the processes in the process groups
+// wanted: each service runs in its own group (the supervisor starts it
+// with Setpgid), so a service's helpers (openvpn, pppd) count for it.
+// Only their smaps_rollup is read: the kernel walks a process's page
+// tables to write it, which under QEMU's TCG takes milliseconds a process.
+func groupMemory(procRoot string, wanted map[int]bool) map[int]memory {
 	out := map[int]memory{}
 	ents, _ := os.ReadDir(procRoot)
 	for _, e := range ents {
@@ -24,7 +28,7 @@ func groupMemory(procRoot string) map[int]memory {
 			continue
 		}
 		pgrp, ok := processGroup(filepath.Join(procRoot, e.Name(), "stat"))
-		if !ok {
+		if !ok || !wanted[pgrp] {
 			continue
 		}
 		m := processMemory(filepath.Join(procRoot, e.Name()))
@@ -86,7 +90,16 @@ func processMemory(procDir string) memory {
 
 // fillMemory adds each running service's memory to the status list.
 func fillMemory(procRoot string, services []sysapi.Service) {
-	groups := groupMemory(procRoot)
+	wanted := map[int]bool{}
+	for _, s := range services {
+		if s.PID != 0 {
+			wanted[s.PID] = true
+		}
+	}
+	setMemory(groupMemory(procRoot, wanted), services)
+}
+
+func setMemory(groups map[int]memory, services []sysapi.Service) {
 	for i := range services {
 		if services[i].PID == 0 {
 			continue
@@ -94,4 +107,53 @@ func fillMemory(procRoot string, services []sysapi.Service) {
 		m := groups[services[i].PID]
 		services[i].RSSKB, services[i].PSSKB, services[i].AnonKB = m.rss, m.pss, m.anon
 	}
+}
+
+// memoryCache keeps the services' and init's memory read from /proc for
+// maxAge. Every /healthz web answers asks init's system status, and
+// reading /proc for it cost each answer milliseconds of the box's one
+// CPU under TCG: while the boot waited for /healthz, init's own probe
+// (every 20 ms) and the host's polls kept that CPU busy scanning /proc
+// instead of letting web finish its start. Memory a second old is as good
+// for the status page; a service process not in the reading (restarted)
+// reads /proc again.
+type memoryCache struct {
+	procRoot string
+	maxAge   time.Duration
+	now      func() time.Time
+
+	mu     sync.Mutex
+	at     time.Time
+	groups map[int]memory
+	self   memory
+}
+
+func newMemoryCache(procRoot string) *memoryCache {
+	return &memoryCache{procRoot: procRoot, maxAge: time.Second, now: time.Now}
+}
+
+// fill sets the memory of each running service in services and returns
+// init's own.
+func (c *memoryCache) fill(services []sysapi.Service) (self memory) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	fresh := c.groups != nil && now.Sub(c.at) < c.maxAge && now.Sub(c.at) >= 0
+	wanted := map[int]bool{}
+	for _, s := range services {
+		if s.PID == 0 {
+			continue
+		}
+		wanted[s.PID] = true
+		if _, ok := c.groups[s.PID]; !ok {
+			fresh = false
+		}
+	}
+	if !fresh {
+		c.groups = groupMemory(c.procRoot, wanted)
+		c.self = processMemory(filepath.Join(c.procRoot, "self"))
+		c.at = now
+	}
+	setMemory(c.groups, services)
+	return c.self
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"edgebox/internal/sysapi"
 )
@@ -38,5 +39,51 @@ func TestServiceMemoryCountsItsProcessGroup(t *testing.T) {
 	}
 	if m := processMemory("/proc/self"); m.rss <= 0 || m.pss <= 0 {
 		t.Errorf("this test's own memory from the real /proc: %+v", m)
+	}
+}
+
+// fakeProcess writes a process's stat and smaps_rollup under proc.
+func fakeProcess(t *testing.T, proc, pid, pgrp, rssKB string) {
+	t.Helper()
+	dir := filepath.Join(proc, pid)
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "stat"), []byte(pid+" (svc) S 1 "+pgrp+" "+pgrp+" 0\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "smaps_rollup"), []byte("Rss: "+rssKB+" kB\nPss: 1 kB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServiceMemoryReadAtMostOncePerInterval: init's status (asked by
+// every /healthz web answers, every 20 ms by init's own boot probe) reads
+// /proc for memory at most once per maxAge, and again at once for a
+// service process it has not read (a restart).
+func TestServiceMemoryReadAtMostOncePerInterval(t *testing.T) {
+	proc := t.TempDir()
+	os.MkdirAll(filepath.Join(proc, "self"), 0o755)
+	fakeProcess(t, proc, "300", "300", "1000")
+	now := time.Unix(1700000000, 0)
+	c := newMemoryCache(proc)
+	c.now = func() time.Time { return now }
+	rss := func(svcs []sysapi.Service) int64 {
+		c.fill(svcs)
+		return svcs[0].RSSKB
+	}
+	one := func() []sysapi.Service { return []sysapi.Service{{Name: "netctl", PID: 300}} }
+	if got := rss(one()); got != 1000 {
+		t.Fatalf("first reading: rss %d, want 1000", got)
+	}
+	fakeProcess(t, proc, "300", "300", "2000")
+	now = now.Add(c.maxAge / 2)
+	if got := rss(one()); got != 1000 {
+		t.Errorf("within maxAge: rss %d, want the reading kept (1000)", got)
+	}
+	now = now.Add(c.maxAge)
+	if got := rss(one()); got != 2000 {
+		t.Errorf("after maxAge: rss %d, want /proc read again (2000)", got)
+	}
+	fakeProcess(t, proc, "301", "301", "3000")
+	two := []sysapi.Service{{Name: "netctl", PID: 301}}
+	if got := rss(two); got != 3000 {
+		t.Errorf("a restarted service's new process: rss %d, want it read at once (3000)", got)
 	}
 }
