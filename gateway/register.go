@@ -34,6 +34,13 @@ func (r *registration) state() string {
 	return r.st
 }
 
+// status is the state and, while registered, when the granted lifetime ends.
+func (r *registration) status() (string, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st, r.until
+}
+
 func (r *registration) set(st string, until time.Time) {
 	r.mu.Lock()
 	r.st, r.until = st, until
@@ -92,7 +99,7 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 	}()
 	defer func() { <-alive }()
 	for {
-		got, err := st.registerAt(ctx, cfg, callID, &cseq, expires, &bound, log)
+		got, err := st.registerAt(ctx, cfg, callID, &cseq, &expires, &bound, log)
 		var wait time.Duration
 		if err != nil {
 			if ctx.Err() != nil {
@@ -103,10 +110,16 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 			if !errors.As(err, &te) {
 				te = trunkErr(TrunkFailed, "%v", err)
 			}
+			wait = min(time.Duration(1<<min(failures-1, 6))*5*time.Second, 5*time.Minute)
+			if te.retryAfter > wait {
+				// the PBX said when to come back (503 Retry-After): asking
+				// sooner only adds to its load
+				wait = te.retryAfter
+				te = trunkErr(te.kind, "%s; the PBX asked the box to wait %d s: next attempt at %s UTC", te.msg, int(wait/time.Second), time.Now().Add(wait).UTC().Format("15:04:05"))
+			}
 			r.set(te.Error(), time.Time{})
 			s.metrics.registered.Set(0)
-			log.Warn("trunk registration failed", "err", err, "attempt", failures)
-			wait = min(time.Duration(1<<min(failures-1, 6))*5*time.Second, 5*time.Minute)
+			log.Warn("trunk registration failed", "err", err, "attempt", failures, "next_in", wait.Round(time.Second))
 		} else {
 			failures = 0
 			r.set("registered", time.Now().Add(time.Duration(got)*time.Second))
@@ -137,7 +150,7 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 
 // registerAt registers the box's current Contact, dropping *bound if the
 // box has moved off it, and on success points *bound at what it registered.
-func (st *sipStack) registerAt(ctx context.Context, cfg config.Gateway, callID sip.CallIDHeader, cseq *uint32, expires int, bound **sip.ContactHeader, log *slog.Logger) (int, error) {
+func (st *sipStack) registerAt(ctx context.Context, cfg config.Gateway, callID sip.CallIDHeader, cseq *uint32, expires *int, bound **sip.ContactHeader, log *slog.Logger) (int, error) {
 	cli, contact, err := st.endpoint(cfg.PBX.Transport)
 	if err != nil {
 		return 0, err
@@ -148,7 +161,18 @@ func (st *sipStack) registerAt(ctx context.Context, cfg config.Gateway, callID s
 		drop = b
 		log.Info("trunk: the box's address toward the PBX moved, registering the new one", "from", b.Address.Host, "to", contact.Address.Host)
 	}
-	got, err := st.register(ctx, cli, cfg, callID, cseq, contact, drop, expires)
+	got, err := st.register(ctx, cli, cfg, callID, cseq, contact, drop, *expires)
+	var short *intervalTooBrief
+	if errors.As(err, &short) {
+		// 423: the registrar wants longer registrations; ask for its
+		// minimum from now on (RFC 3261 10.2.8)
+		log.Info("trunk: the PBX wants registrations of at least its minimum (423 Interval Too Brief), asking for that", "asked", *expires, "min_expires", short.min)
+		*expires = short.min
+		got, err = st.register(ctx, cli, cfg, callID, cseq, contact, drop, *expires)
+		if errors.As(err, &short) {
+			err = trunkErr(TrunkFailed, "the PBX at %s answered 423 Interval Too Brief again when asked for its own Min-Expires %d s: check the registration settings of this trunk at the PBX", cfg.PBX.HostPort(), short.min)
+		}
+	}
 	if err == nil {
 		*bound = &contact
 	}
@@ -208,27 +232,15 @@ func (st *sipStack) register(ctx context.Context, cli *sipgo.Client, cfg config.
 		*cseq = req.CSeq().SeqNo
 		authed = true
 	}
+	if res.StatusCode == 423 && expires > 0 {
+		if m, ok := minExpires(res, expires); ok {
+			return 0, &intervalTooBrief{min: m}
+		}
+	}
 	if res.StatusCode != 200 {
 		return 0, answerError(cfg, res, authed)
 	}
-	got := expires
-	if h := res.GetHeader("Expires"); h != nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(h.Value())); err == nil {
-			got = n
-		}
-	}
-	for _, h := range res.GetHeaders("Contact") {
-		v := h.Value()
-		if i := strings.Index(strings.ToLower(v), "expires="); i >= 0 {
-			e := v[i+8:]
-			if j := strings.IndexAny(e, ";, "); j >= 0 {
-				e = e[:j]
-			}
-			if n, err := strconv.Atoi(e); err == nil && n > 0 && n < got {
-				got = n
-			}
-		}
-	}
+	got := grantedExpires(res, contact, expires)
 	st.log.Debug("registered", "expires", got)
 	return got, nil
 }

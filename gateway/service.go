@@ -407,7 +407,7 @@ func (s *Service) Status() Status {
 		st.FastPackets, st.RejectedPackets = s.web.fast.Fast.Load(), s.web.fast.Rejected.Load()
 	}
 	if s.reg != nil {
-		st.Registration = s.reg.state()
+		st.Registration, st.RegisteredUntil = s.reg.status()
 	}
 	ports := s.ports
 	s.mu.Unlock()

@@ -31,6 +31,8 @@ const (
 // trunkError is a failed registration, classified.
 type trunkError struct {
 	kind, msg string
+	// retryAfter: the PBX asked not to be asked again before this long
+	retryAfter time.Duration
 }
 
 func (e *trunkError) Error() string { return e.kind + ": " + e.msg }
@@ -56,8 +58,28 @@ func answerError(cfg config.Gateway, res *sip.Response, authed bool) *trunkError
 		return trunkErr(TrunkRejected, "the PBX at %s does not know the account %q (%s): check the trunk user name and the PBX domain", addr, cfg.Trunk.Username, who)
 	case res.StatusCode == 405 || res.StatusCode == 501:
 		return trunkErr(TrunkFailed, "the SIP server at %s does not take registrations (%s): turn \"Register at the PBX\" off if the PBX does not expect it", addr, who)
+	case res.StatusCode == 423:
+		return trunkErr(TrunkFailed, "the PBX at %s wants longer registrations (%s) and names no lifetime the box can ask for (Min-Expires %q, at most %d): set the trunk's registration lifetime to what the PBX expects", addr, who, headerValue(res, "Min-Expires"), maxExpires)
+	case res.StatusCode >= 300 && res.StatusCode < 400:
+		// not followed: the PBX address is also where the box takes calls
+		// from (allowedSources); a registration elsewhere would be useless
+		to := headerValue(res, "Contact")
+		if to == "" {
+			to = "no address given"
+		}
+		return trunkErr(TrunkFailed, "the PBX at %s sends the registration elsewhere (%s, to %s): the box does not follow; enter that server as the PBX address if it is the one to use", addr, who, to)
 	}
-	return trunkErr(TrunkFailed, "the PBX at %s answered %s to the registration", addr, who)
+	te := trunkErr(TrunkFailed, "the PBX at %s answered %s to the registration", addr, who)
+	te.retryAfter = retryAfter(res)
+	return te
+}
+
+// headerValue is the first header name's value, or "".
+func headerValue(res *sip.Response, name string) string {
+	if h := res.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	return ""
 }
 
 // isOwnUA says whether a response came from an edgebox gateway.

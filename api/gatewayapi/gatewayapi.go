@@ -76,7 +76,10 @@ type Status struct {
 	ICELite       bool   `json:"ice_lite"`
 	PBX           string `json:"pbx"`
 	Registration  string `json:"registration"` // "off", "registering", "registered", or "KIND: what happened and what to do" (KIND: Trunk* in trunkcheck.go)
-	RTPPairsInUse int    `json:"rtp_pairs_in_use"`
+	// RegisteredUntil: while registered, when the lifetime the PBX
+	// granted ends (the box refreshes at 80% of it)
+	RegisteredUntil time.Time `json:"registered_until,omitzero"`
+	RTPPairsInUse   int       `json:"rtp_pairs_in_use"`
 	// Draining: the box takes no new calls (before a restart, or edgectl
 	// drain); GET /v1/drain has the details
 	Draining bool `json:"draining,omitempty"`
