@@ -228,6 +228,11 @@ func consoleLogger() *slog.Logger {
 func loadConfig(log *slog.Logger) (cfg *config.Config, note string) {
 	cfg, err := config.LoadDefault()
 	if err == nil {
+		// A damaged file was passed over for the previous version: say so.
+		if _, note, _ := config.ReadFile(paths.ConfigFile()); note != "" {
+			log.Error("config damaged; the services run on the previous version", "note", note)
+			return cfg, note
+		}
 		return cfg, ""
 	}
 	log.Error("config unreadable; using defaults and not touching the file", "err", err)

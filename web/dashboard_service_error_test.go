@@ -35,3 +35,19 @@ func TestDashboardShowsWhyAServiceCrashLoops(t *testing.T) {
 		t.Errorf("/api/v1/services (%d) lacks gateway's last_error: %s", code, raw)
 	}
 }
+
+// TestDashboardSaysTheConfigWasDamaged: when init found the config file
+// damaged and the services run on the previous version (or /perm is not
+// mounted), the dashboard says so; before, only /api/v1/system had it.
+func TestDashboardSaysTheConfigWasDamaged(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-test"})
+	note := "/perm/edgebox/config.json is damaged (empty, 0 bytes): running on the previous settings (/perm/edgebox/config.json.prev); save the settings again to store them whole"
+	e.init.configNote = note
+	e.bootstrap()
+	c := newJarClient(t)
+	e.want(c, call{method: "POST", path: "/api/v1/login", body: LoginRequest{Username: "admin", Password: testPassword}}, 200, nil)
+	code, raw := e.do(c, call{method: "GET", path: "/dashboard"})
+	if page := html.UnescapeString(string(raw)); code != 200 || !strings.Contains(page, note) {
+		t.Errorf("the dashboard (%d) does not say the config was damaged", code)
+	}
+}

@@ -23,14 +23,15 @@ import (
 
 // fakeInit plays init's API on a unix socket in the test's run dir.
 type fakeInit struct {
-	mu       sync.Mutex
-	services []sysapi.Service
-	restarts []string
-	reloads  []string
-	power    []string
-	logs     map[string][]sysapi.LogLine
-	version  string   // the installed firmware ("test-1")
-	installs []string // versions installed through POST /v1/update
+	mu         sync.Mutex
+	services   []sysapi.Service
+	restarts   []string
+	reloads    []string
+	power      []string
+	logs       map[string][]sysapi.LogLine
+	version    string   // the installed firmware ("test-1")
+	installs   []string // versions installed through POST /v1/update
+	configNote string   // init's word on a damaged config
 }
 
 func (f *fakeInit) handler() http.Handler {
@@ -46,7 +47,7 @@ func (f *fakeInit) handler() http.Handler {
 		if slices.Contains(f.power, "reboot") {
 			up = 3 // a new boot
 		}
-		localapi.WriteJSON(w, 200, sysapi.System{Board: "qemu", Hostname: "edgebox-test", Version: v, UptimeSec: up, Perm: "mounted", Services: f.services})
+		localapi.WriteJSON(w, 200, sysapi.System{Board: "qemu", Hostname: "edgebox-test", Version: v, UptimeSec: up, Perm: "mounted", Services: f.services, ConfigNote: f.configNote})
 	})
 	m.HandleFunc("POST /v1/services/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()

@@ -133,13 +133,14 @@ func Decode(data []byte) (*Config, error) {
 }
 
 // Load reads the config file at path; a missing file gives the defaults.
+// A damaged file falls back to the previous version (ReadFile).
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return Default(), nil
-	}
+	data, _, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, err
+	}
+	if data == nil {
+		return Default(), nil
 	}
 	c, err := Parse(data)
 	if err != nil {
@@ -157,6 +158,7 @@ func Save(path string, c *Config) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("config not saved: %w", err)
 	}
+	keepPrevious := true
 	if old, err := os.ReadFile(path); err == nil {
 		var head struct {
 			Version int `json:"version"`
@@ -164,6 +166,9 @@ func Save(path string, c *Config) error {
 		if json.Unmarshal(old, &head) == nil && head.Version > SchemaVersion {
 			return fmt.Errorf("config not saved: %w", ErrNewerSchema)
 		}
+		// A damaged file is not kept as the previous version: that would
+		// replace the last good one (ReadFile's fallback) with it.
+		keepPrevious = !damaged(old)
 	}
 	data, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
@@ -171,6 +176,9 @@ func Save(path string, c *Config) error {
 	}
 	if err := os.MkdirAll(dirOf(path), 0o700); err != nil {
 		return fmt.Errorf("config not saved: %w", err)
+	}
+	if !keepPrevious {
+		return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 	}
 	return atomicfile.WriteFileKeepPrevious(path, append(data, '\n'), 0o600)
 }
@@ -180,4 +188,38 @@ func dirOf(path string) string {
 		return path[:i]
 	}
 	return "."
+}
+
+// ReadFile returns the config document stored at path. When that file is
+// damaged (empty or not JSON: a disk that lost the write, a file edited
+// by hand and cut short) and the previous version path.prev is whole, it
+// returns that one and a note saying so, so that the box comes up with
+// its last good settings instead of services that cannot start. A
+// missing file gives nil data (the defaults).
+func ReadFile(path string) (data []byte, note string, err error) {
+	data, err = os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read config: %w", err)
+	}
+	if !damaged(data) {
+		return data, "", nil
+	}
+	prev, perr := os.ReadFile(path + ".prev")
+	if perr != nil || damaged(prev) {
+		return data, "", nil // the caller reports the damage
+	}
+	why := "empty"
+	if len(bytes.TrimSpace(data)) > 0 {
+		why = "not JSON"
+	}
+	return prev, fmt.Sprintf("%s is damaged (%s, %d bytes): running on the previous settings (%s); save the settings again to store them whole", path, why, len(data), path+".prev"), nil
+}
+
+// damaged reports whether a stored config document is cut short or
+// garbled, as opposed to one that reads but breaks a rule.
+func damaged(data []byte) bool {
+	return len(bytes.TrimSpace(data)) == 0 || !json.Valid(data)
 }

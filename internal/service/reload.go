@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"edgebox/internal/config"
@@ -76,12 +75,12 @@ func refuse(service string, step Step, err error) *ConfigError {
 // loadConfig is the load and validate steps (a missing file gives the
 // defaults, as config.Load does).
 func loadConfig(service, path string) (*config.Config, *ConfigError) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return config.Default(), nil
-	}
+	data, _, err := config.ReadFile(path) // a damaged file: the previous version
 	if err != nil {
-		return nil, refuse(service, StepLoad, fmt.Errorf("read config: %w", err))
+		return nil, refuse(service, StepLoad, err)
+	}
+	if data == nil {
+		return config.Default(), nil
 	}
 	c, err := config.Decode(data)
 	if err != nil {
