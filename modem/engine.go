@@ -198,6 +198,9 @@ type request struct {
 	// answered: the caller of a slow command gave up and got its error;
 	// the engine still waits for the card's answer (slowcmds.go).
 	answered bool
+	// escape: write "+++" between guard times instead of cmd + CR
+	// (dataescape.go).
+	escape bool
 }
 
 type result struct {
@@ -811,7 +814,14 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	}
 	// Arguments may be a PIN or APN password: log the command name only.
 	e.log.Debug("tx", "cmd", commandName(req.cmd))
-	if err := e.write(req.cmd + "\r"); err != nil {
+	out := req.cmd + "\r"
+	if req.escape {
+		// Silence before; nothing after (not even CR) until the card
+		// answers once its guard time passed.
+		sleepCtx(req.ctx, escapeGuard)
+		out = "+++"
+	}
+	if err := e.write(out); err != nil {
 		e.closePort()
 		e.timeouts++
 		return result{err: fmt.Errorf("%s: write: %w", RedactAT(req.cmd), err)}

@@ -943,6 +943,8 @@ func (m *Modem) Resume(ctx context.Context) error {
 	if err := m.eng.Resume(ctx); err != nil {
 		// Not fatal yet: init's commands reopen the port or recover.
 		m.log.Warn("modem resume: reopen port", "err", err)
+	} else {
+		m.leaveDataMode(ctx) // dataescape.go
 	}
 	return m.wrap("resume: init", m.init(ctx))
 }
