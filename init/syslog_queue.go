@@ -189,6 +189,14 @@ func (q *logQueue) rewind() {
 	q.sent, q.head, q.tail = 0, 0, 0
 }
 
+// countDropped counts n lines lost on the way, told like those a full
+// queue dropped.
+func (q *logQueue) countDropped(n int) {
+	q.mu.Lock()
+	q.dropped += n
+	q.mu.Unlock()
+}
+
 // state reports the queue's lengths: all lines, those written and waiting
 // for an ack (or the window), and the drops not yet told.
 func (q *logQueue) state() (lines, sent, dropped int) {

@@ -63,3 +63,33 @@ func TestSupervisorForwardsToRemoteLog(t *testing.T) {
 		t.Fatalf("message %q", got)
 	}
 }
+
+// A line too long for a datagram is dropped and told, not retried for
+// ever ahead of every later line.
+func TestRemoteLogUDPLineTooLong(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	r := newRemoteLog("box")
+	defer r.Close(0)
+	if err := r.SetTarget(pc.LocalAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	r.Line("gateway", strings.Repeat("x", 70000))
+	r.Line("gateway", "after the long one")
+	var got []string
+	buf := make([]byte, 2048)
+	for len(got) < 2 {
+		pc.SetReadDeadline(time.Now().Add(3 * redial))
+		n, _, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("got %q: %v", got, err)
+		}
+		got = append(got, string(buf[:n]))
+	}
+	if !strings.Contains(got[0], "dropped=1") || !strings.HasSuffix(got[1], "after the long one") {
+		t.Fatalf("got %q: want the drop told, then the next line", got)
+	}
+}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 )
 
@@ -115,7 +117,15 @@ func (s *udpSender) sendQueued(conn net.PacketConn, addr *net.UDPAddr) error {
 			return nil
 		}
 		for i, m := range msgs {
-			if _, err := conn.WriteTo([]byte(m), addr); err != nil {
+			_, err := conn.WriteTo([]byte(m), addr)
+			if errors.Is(err, syscall.EMSGSIZE) {
+				// Too long for a datagram: it would never go and would
+				// hold up every line after it.
+				s.q.written(msgs[:i+1], true)
+				s.q.countDropped(1)
+				return nil
+			}
+			if err != nil {
 				s.q.written(msgs[:i], true)
 				return err
 			}
