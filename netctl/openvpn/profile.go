@@ -69,8 +69,12 @@ func ParseProfile(data []byte, name string, files map[string][]byte) (*Profile, 
 	if len(data) > MaxProfileSize {
 		return nil, errTooLarge(name)
 	}
+	wasUTF16 := false
+	if u, ok := fromUTF16(data); ok {
+		data, wasUTF16 = u, true
+	}
 	if bytes.IndexByte(data, 0) >= 0 {
-		return nil, fmt.Errorf("%s: profile is not a text file", name)
+		return nil, fmt.Errorf("%s: profile is not a text file (it holds NUL bytes): upload the .ovpn file itself, or the .zip/.tar it came in", name)
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
@@ -79,6 +83,9 @@ func ParseProfile(data []byte, name string, files map[string][]byte) (*Profile, 
 		dir:   path.Dir(name),
 		files: files,
 		prof:  &Profile{Info: ProfileInfo{Name: path.Base(name)}},
+	}
+	if wasUTF16 {
+		p.note("%s was saved as UTF-16 (Windows \"Unicode\"), which openvpn cannot read: converted to UTF-8", path.Base(name))
 	}
 	p.parse(strings.Split(text, "\n"), 0, false)
 	if len(p.errs) > 0 {
@@ -406,6 +413,9 @@ func (p *parser) inlineFile(n int, text string, toks []string) {
 			enc = enc[64:]
 		}
 		body = append(body, enc)
+	} else if u, ok := fromUTF16(data); ok {
+		data = u // a key or certificate saved from Notepad as "Unicode"
+		body = strings.Split(strings.TrimRight(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n"), "\n")
 	} else if bytes.IndexByte(data, 0) >= 0 {
 		p.fail(n, text, "%s is not a text file", arg)
 		return

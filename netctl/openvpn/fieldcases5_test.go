@@ -1,0 +1,75 @@
+package openvpn
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf16"
+)
+
+// utf16LE is s as Windows Notepad saves "Unicode": UTF-16 little-endian
+// with its byte-order mark.
+func utf16LE(s string) []byte {
+	out := []byte{0xFF, 0xFE}
+	for _, c := range utf16.Encode([]rune(s)) {
+		out = append(out, byte(c), byte(c>>8))
+	}
+	return out
+}
+
+// Windows exports, fifth round: profiles saved as UTF-16 ("Unicode" in
+// Notepad's Save As, some consoles' export) were refused as "not a text
+// file"; they are converted, and connect.
+func TestFieldProfileShapesRound5(t *testing.T) {
+	oldRouter := func(t testing.TB, e fieldEnv) oldSrv {
+		return oldSrv{ns: true, files: map[string]string{"ta.key": e.ta}, lines: []string{
+			"proto udp", "tls-auth ta.key 0", "comp-lzo", "cipher AES-128-CBC", "auth SHA256",
+			"data-ciphers AES-128-CBC", "data-ciphers-fallback AES-128-CBC",
+		}}
+	}
+	runFieldCases(t, []fieldCase{
+		{
+			// A whole profile saved as UTF-16LE with CRLF: inline keys,
+			// tls-auth with key-direction, ns-cert-type, a legacy
+			// tls-cipher list, comp-lzo.
+			name:   "utf16le-windows-export",
+			server: oldRouter,
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				conf := strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind",
+					"ns-cert-type server", "comp-lzo", "cipher AES-128-CBC", "auth SHA256",
+					"tls-cipher TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384:TLS-DHE-RSA-WITH-AES-256-CBC-SHA:TLS-DHE-RSA-WITH-AES-128-CBC-SHA",
+					"key-direction 1", "verb 3",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key), inlineBlock("tls-auth", e.ta),
+				}, "\r\n") + "\r\n"
+				return utf16LE(conf), "Büro.ovpn"
+			},
+			wantNotes: []string{"UTF-16", "converted to UTF-8"},
+		},
+		{
+			// The config and its key files saved as UTF-16 inside the
+			// zip a Windows admin made of the config folder.
+			name:   "utf16-files-in-archive",
+			server: oldRouter,
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				conf := strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind",
+					"ca ca.crt", "cert box.crt", "key box.key", "tls-auth ta.key 1",
+					"remote-cert-tls server", "comp-lzo", "cipher AES-128-CBC", "auth SHA256",
+				}, "\r\n") + "\r\n"
+				crlf := func(s string) string { return string(utf16LE(strings.ReplaceAll(s, "\n", "\r\n"))) }
+				return makeTar(t, map[string]string{"office/office.ovpn": string(utf16LE(conf)), "office/ca.crt": crlf(e.pki.CA),
+					"office/box.crt": crlf(e.cert), "office/box.key": crlf(e.key), "office/ta.key": crlf(e.ta)}), "office.tar"
+			},
+			wantNotes: []string{"UTF-16"},
+		},
+		{
+			// Binary (an old Word document renamed .ovpn): refused, saying
+			// what to upload.
+			name: "binary-not-a-profile",
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00\x00\x00\x00\x00\x00\x00>\x00\x03\x00\xfe\xff"), "office.ovpn"
+			},
+			wantImport: "upload the .ovpn file itself",
+		},
+	})
+}
