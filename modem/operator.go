@@ -28,6 +28,14 @@ func operatorName(s string) string {
 	for i := range units {
 		units[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
 	}
+	// Padding to a fixed field length (0x0000, or 0xFFFF as in the SIM's
+	// own name files) is not part of the name.
+	for len(units) > 0 && (units[len(units)-1] == 0 || units[len(units)-1] == 0xFFFF) {
+		units = units[:len(units)-1]
+	}
+	if len(units) == 0 {
+		return s
+	}
 	runes := utf16.Decode(units)
 	for _, r := range runes {
 		if r == unicode.ReplacementChar || !unicode.IsPrint(r) {

@@ -16,6 +16,10 @@ func TestOperatorNameUCS2(t *testing.T) {
 		`0,0,"3",2`:                                        "3",
 		`0,0,"ABBA",2`:                                     "ABBA",             // too short to be hex
 		`0,0,"0001000200030004",2`:                         "0001000200030004", // control characters: not text
+		`0,0,"00540065006C0065006B006F006D00000000",7`:     "Telekom",          // padded with NULs
+		`0,0,"004F0032FFFFFFFF",7`:                         "O2",               // padded as the SIM's name files are
+		`0,0,"D83DDCF6004E00650074",7`:                     "📶Net",             // a UTF-16 surrogate pair
+		`0,0,"00000000",7`:                                 "00000000",         // padding alone: not a name
 	} {
 		op, _, err := ParseCOPS(in)
 		if err != nil || op != want {
