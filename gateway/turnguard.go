@@ -29,6 +29,8 @@ type relayGuard struct {
 	icePort func() int
 	valid   func(username string) bool // credentials still hold
 	log     *slog.Logger
+	// refusedLog summarises the refused peers (portallog.go)
+	refusedLog *summaryLog
 	// own is the box's addresses as last read by permit (a permission
 	// always comes before any packet to its peer)
 	own atomic.Pointer[[]netip.Prefix]
@@ -38,7 +40,7 @@ type relayGuard struct {
 }
 
 func newRelayGuard(allowedPeers []string, icePort func() int, valid func(string) bool, log *slog.Logger) *relayGuard {
-	g := &relayGuard{icePort: icePort, valid: valid, log: log, relays: map[string]*guardedRelayConn{}}
+	g := &relayGuard{icePort: icePort, valid: valid, log: log, refusedLog: newSummaryLog(log, 20, 6*time.Second), relays: map[string]*guardedRelayConn{}}
 	for _, a := range allowedPeers {
 		if p, err := config.ParsePrefixOrIP(a); err == nil {
 			g.allowed = append(g.allowed, p)
@@ -64,11 +66,14 @@ func (g *relayGuard) bind(relay net.Addr, username string) {
 func (g *relayGuard) permit(client net.Addr, peer net.IP) bool {
 	ip, _ := netip.AddrFromSlice(peer)
 	ip = ip.Unmap()
-	own := interfacePrefixes()
+	// At most one netlink dump each 500 ms, and a burst of lines: a
+	// client with one call's credentials sends CreatePermission as fast
+	// as it likes (sixth review).
+	own := recentOwnPrefixes()
 	g.own.Store(&own)
 	ok, why := relayPeerAllowed(ip, g.allowed, own)
 	if !ok {
-		g.log.Info("TURN peer refused", "client", client.String(), "peer", ip.String(), "why", why)
+		g.refusedLog.info("TURN peer refused", "client", client.String(), "peer", ip.String(), "why", why)
 	}
 	return ok
 }
