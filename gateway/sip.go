@@ -359,6 +359,17 @@ func (s *sipStack) inDialogOK(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		c.sig.send(m)
 	}
+	if req.Method == sip.INFO && isDTMFInfo(req) {
+		// the agent's key press sent as INFO (Asterisk dtmf_mode=info,
+		// SBCs): the page is told as for an RFC 4733 event
+		d, err := dtmfFromINFO(req)
+		if err != nil {
+			s.log.Info("sip: DTMF INFO from the PBX refused", "call", c.ID, "err", err)
+			s.respond(tx, req, 400, "Bad DTMF")
+			return
+		}
+		c.sig.send(Message{Type: MsgDTMF, Digits: d})
+	}
 	s.respond(tx, req, 200, "OK")
 }
 

@@ -307,6 +307,19 @@ func (l *sipwsLeg) reoffer(sdp string) {
 	l.toCall(Message{Type: MsgAnswer, SDP: string(res.Body())})
 }
 
+// isDTMFInfo says whether an INFO carries a DTMF digit (dtmfFromINFO's types).
+func isDTMFInfo(req *sip.Request) bool {
+	ct := req.ContentType()
+	if ct == nil {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(strings.Split(ct.Value(), ";")[0])) {
+	case "application/dtmf-relay", "application/dtmf":
+		return true
+	}
+	return false
+}
+
 // dtmfFromINFO reads the digits of an INFO (application/dtmf-relay
 // "Signal=5", or application/dtmf "5").
 func dtmfFromINFO(req *sip.Request) (string, error) {
