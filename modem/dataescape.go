@@ -7,8 +7,10 @@ package modem
 // send a vendor reset into the data stream, then power-cycle the slot.
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -60,4 +62,76 @@ func (m *Modem) leaveDataMode(ctx context.Context) {
 		return
 	}
 	m.log.Info("modem left data mode: +++ and ATH")
+}
+
+// EscapeDataPort does for a PPP data port of its own (an MC8775's ttyUSB0
+// beside its AT port) what Resume does for a shared one, once pppd has
+// exited and the port is nobody's: if it does not answer AT, "+++"
+// between guard times, then ATH. Left in data mode, the next dial's chat
+// would talk into the old call and fail until the card is reset.
+// escaped says whether the card was found in data mode.
+func EscapeDataPort(ctx context.Context, path string) (escaped bool, err error) {
+	p, err := OpenSerial(path, 0)
+	if err != nil {
+		return false, err
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(p)
+		sc.Split(scanCRLF)
+		for sc.Scan() {
+			select {
+			case lines <- strings.TrimSpace(sc.Text()):
+			default: // nobody reads any more: drop
+			}
+		}
+	}()
+	defer p.Close()
+	ok := func(out string, wait time.Duration) bool {
+		if _, err := p.Write([]byte(out)); err != nil {
+			return false
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		for {
+			select {
+			case l, more := <-lines:
+				if !more {
+					return false
+				}
+				if l == "OK" {
+					return true
+				}
+			case <-t.C:
+				return false
+			case <-ctx.Done():
+				return false
+			}
+		}
+	}
+	if ok("AT\r", 1500*time.Millisecond) {
+		return false, nil
+	}
+	sleepCtx(ctx, escapeGuard)
+	if !ok("+++", escapeGuard+3*time.Second) {
+		return false, fmt.Errorf("%s: no answer to AT nor to the +++ escape", path)
+	}
+	if !ok("ATH\r", 5*time.Second) {
+		return true, fmt.Errorf("%s: ATH after +++ not answered", path)
+	}
+	return true, nil
+}
+
+// scanCRLF splits at CR or LF, as cards end lines either way.
+func scanCRLF(data []byte, atEOF bool) (int, []byte, error) {
+	for i, b := range data {
+		if b == '\r' || b == '\n' {
+			return i + 1, data[:i], nil
+		}
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
 }

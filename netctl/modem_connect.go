@@ -71,6 +71,10 @@ func (s *modemSession) startPPP(ctx context.Context, apn modem.APN) step {
 		}
 		s.suspended = true
 	}
+	s.dataPort = ""
+	if !params.SharedATPort {
+		s.dataPort = params.Port
+	}
 	var err error
 	s.pppd, err = startPPPD(params, filepath.Join(paths.RunDir(), "ppp"), m.log)
 	if err != nil {
@@ -105,9 +109,21 @@ func (s *modemSession) startPPP(ctx context.Context, apn modem.APN) step {
 // port back to the engine; false when the port could not be resumed (the
 // session must reopen the modem).
 func (s *modemSession) endPPP() bool {
+	ran := s.pppd != nil
 	stopPPPD(s.pppd, s.m.log)
 	s.pppd = nil
 	if !s.suspended {
+		if ran && s.dataPort != "" {
+			// A card that ignores DTR is still in the call on its data
+			// port: the next chat would talk into it.
+			c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			if esc, err := modem.EscapeDataPort(c, s.dataPort); err != nil {
+				s.m.log.Warn("modem data port after pppd", "port", s.dataPort, "err", err)
+			} else if esc {
+				s.m.log.Info("modem data port left in data mode after pppd: escaped with +++ and ATH", "port", s.dataPort)
+			}
+			cancel()
+		}
 		return true
 	}
 	s.suspended = false

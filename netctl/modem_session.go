@@ -23,6 +23,7 @@ type modemSession struct {
 
 	pppd      *pppdProc
 	suspended bool         // the AT port is lent to pppd
+	dataPort  string       // pppd's tty when it is not the AT port
 	regSince  time.Time    // unregistered since
 	radioAt   time.Time    // last radio check while unregistered
 	upSince   time.Time    // when the data connection last came up
