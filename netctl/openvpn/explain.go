@@ -31,6 +31,9 @@ const (
 	ErrNothingPasses = "connection lost right after it came up: nothing the VPN server sends through the tunnel can be read. Most often the server uses compression and the profile does not, or the other way round: copy the server's comp-lzo or compress line into the profile (or its fragment and tun-mtu lines)"
 	ErrKeyLoad       = "the profile's key or certificate cannot be loaded; import the profile again"
 	ErrProxySilent   = "HTTP proxy not answering"
+	// ErrPushedCompression: the server pushes compression and the
+	// profile's own allow-compression forbids it.
+	ErrPushedCompression = "the VPN server pushes compression (comp-lzo or compress), which the profile's allow-compression line forbids: remove that line and import the profile again (the box then reads the server's compressed packets and sends its own uncompressed), or ask the server's admin to stop pushing compression"
 )
 
 var (
@@ -82,6 +85,8 @@ func explainLog(msg string, serverAnswered bool) string {
 		return ErrTLSFailed
 	case strings.Contains(msg, "[soft,ping-restart]"):
 		return ErrPingTimeout
+	case strings.Contains(msg, "server pushed compression settings that are not allowed"):
+		return ErrPushedCompression
 	}
 	return ""
 }

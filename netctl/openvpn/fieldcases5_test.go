@@ -63,6 +63,59 @@ func TestFieldProfileShapesRound5(t *testing.T) {
 			wantNotes: []string{"UTF-16"},
 		},
 		{
+			// An old server that pushes its compression: the profile has
+			// no comp line (the admin left it to the push); openvpn 2.6
+			// refuses pushed compression unless allowed.
+			name: "server-pushes-comp-lzo",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				return oldSrv{files: map[string]string{"ta.key": e.ta}, lines: []string{
+					"proto udp", "tls-auth ta.key 0", "comp-lzo", `push "comp-lzo yes"`, "cipher AES-256-CBC",
+					"data-ciphers AES-256-GCM:AES-256-CBC",
+				}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind", "remote-cert-tls server",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+					inlineBlock("tls-auth", e.ta), "key-direction 1",
+				}, "\n") + "\n"), "pushed-lzo.ovpn"
+			},
+		},
+		{
+			name: "server-pushes-compress-lz4",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				return oldSrv{files: map[string]string{"ta.key": e.ta}, lines: []string{
+					"proto udp", "tls-auth ta.key 0", "compress lz4-v2", `push "compress lz4-v2"`,
+				}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind", "remote-cert-tls server",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+					inlineBlock("tls-auth", e.ta), "key-direction 1",
+				}, "\n") + "\n"), "pushed-lz4.ovpn"
+			},
+		},
+		{
+			// The same push, and the profile forbids it: the status says
+			// which line to remove.
+			name: "lzo-pushed-forbidden",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				return oldSrv{files: map[string]string{"ta.key": e.ta}, lines: []string{
+					"proto udp", "tls-auth ta.key 0", "comp-lzo", `push "comp-lzo yes"`,
+				}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind", "remote-cert-tls server",
+					"allow-compression no",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+					inlineBlock("tls-auth", e.ta), "key-direction 1",
+				}, "\n") + "\n"), "forbids.ovpn"
+			},
+			wantStatus: []string{"pushes compression", "allow-compression"},
+		},
+		{
 			// Binary (an old Word document renamed .ovpn): refused, saying
 			// what to upload.
 			name: "binary-not-a-profile",

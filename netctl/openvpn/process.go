@@ -52,7 +52,14 @@ func openvpnArgs(o *Options, profile, sock, devType string) []string {
 	// that does not answer (a TCP connect, a UDP handshake) before it
 	// tries the profile's next remote; 20 s still covers a slow mobile
 	// uplink, and a profile that sets its own wins.
-	a := []string{"--connect-retry", "2", "60", "--server-poll-timeout", "20", "--config", profile}
+	//
+	// allow-compression asym: old servers (2.3/2.4, routers) push
+	// comp-lzo or compress, and openvpn 2.6 refuses a pushed compression
+	// by default ("OPTIONS ERROR: server pushed compression settings"),
+	// reconnecting for ever. asym takes the server's compressed packets
+	// and sends its own uncompressed (so no VORACLE leak from the box);
+	// a profile's own allow-compression line wins.
+	a := []string{"--connect-retry", "2", "60", "--server-poll-timeout", "20", "--allow-compression", "asym", "--config", profile}
 	a = append(a, o.ExtraArgs...)
 	a = append(a,
 		"--management", sock, "unix",
