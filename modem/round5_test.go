@@ -1,9 +1,12 @@
 package modem_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"edgebox/modem"
 )
 
 // Cards as the outside emulator's fifth round brings them.
@@ -42,5 +45,33 @@ func TestSMSArrivesDuringNetworkScan(t *testing.T) {
 			t.Fatalf("the SMS that came mid-scan: %+v %v", l, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestEnterPUKLastAttempt: a SIM with one PUK attempt left takes a wrong
+// PUK as its last: EnterPUK says the SIM is blocked for good (not "enter
+// the PUK"), and from then on the SIM reads as PUK-blocked with no
+// attempts left, and EnterPUK sends nothing more.
+func TestEnterPUKLastAttempt(t *testing.T) {
+	r := newRig(t, "generic", nil)
+	ctx := ctxT(t)
+	r.sim.BlockSIM(1)
+	st, err := r.m.SIM(ctx)
+	if err != nil || st.State != modem.SIMPUK || st.PUKAttempts != 1 {
+		t.Fatalf("blocked SIM: %+v %v", st, err)
+	}
+	if err := r.m.EnterPUK(ctx, "87654321", "4321"); !errors.Is(err, modem.ErrSIMBlockedForGood) {
+		t.Fatalf("wrong PUK on the last attempt: %v, want blocked for good", err)
+	}
+	st, err = r.m.SIM(ctx)
+	if err != nil || st.State != modem.SIMPUK || st.PUKAttempts != 0 {
+		t.Errorf("after the last PUK: %+v %v, want PUK-blocked with 0 left", st, err)
+	}
+	sent := r.sim.CountCommand("AT+CPIN=")
+	if err := r.m.EnterPUK(ctx, "12345678", "4321"); !errors.Is(err, modem.ErrSIMBlockedForGood) {
+		t.Errorf("a PUK for a SIM blocked for good: %v", err)
+	}
+	if n := r.sim.CountCommand("AT+CPIN="); n != sent {
+		t.Errorf("%d PUKs sent to a SIM blocked for good", n-sent)
 	}
 }

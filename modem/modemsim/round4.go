@@ -14,7 +14,7 @@ import (
 
 // Round4Help lists the control commands of round4.go.
 const Round4Help = `scan MS              AT+COPS=? (network scan) answers after MS milliseconds, the port busy meanwhile (real cards: up to 180 s)
-puklock              the SIM is blocked (three wrong PINs before it came to the box): +CPIN: SIM PUK
+puklock [N]          the SIM is blocked (three wrong PINs before it came to the box): +CPIN: SIM PUK, N PUK attempts left (default 10; 0: blocked for good, +CME ERROR: 262)
 rebootat PREFIX      the card reboots instead of answering the next command starting with PREFIX (AT+CMGS: after the prompt and the PDU; AT+CPIN=: after taking the PIN)
 rejectcause N        a denied registration (detach 3) comes with EMM cause N, shown by AT+CEREG? after AT+CEREG=3
 simbusy MS           for MS milliseconds from now every command that reads the SIM answers +CME ERROR: 14 (SIM busy), as for seconds after boot`
@@ -134,10 +134,15 @@ func (s *Sim) round4Control(f []string) (out string, handled bool, err error) {
 		}
 		s.ScanTime(time.Duration(ms) * time.Millisecond)
 	case "puklock":
-		s.mu.Lock()
-		s.pinLeft = 0
-		s.simUnlocked = false
-		s.mu.Unlock()
+		left := 10
+		if len(f) >= 2 {
+			n, err := strconv.Atoi(f[1])
+			if err != nil || n < 0 || n > 10 {
+				return "", true, errors.New("puklock: want 'puklock [N]' (PUK attempts left, 0-10)")
+			}
+			left = n
+		}
+		s.BlockSIM(left)
 	case "rebootat":
 		if len(f) < 2 {
 			return "", true, errors.New("rebootat: want 'rebootat PREFIX'")
@@ -165,4 +170,14 @@ func (s *Sim) round4Control(f []string) (out string, handled bool, err error) {
 		return "", false, nil
 	}
 	return "", true, nil
+}
+
+// BlockSIM blocks the SIM as three wrong PINs do (+CPIN: SIM PUK), with
+// pukLeft PUK attempts left; 0 blocks it for good.
+func (s *Sim) BlockSIM(pukLeft int) {
+	s.mu.Lock()
+	s.pinLeft = 0
+	s.pukLeft = pukLeft
+	s.simUnlocked = false
+	s.mu.Unlock()
 }
