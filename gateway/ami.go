@@ -46,6 +46,7 @@ type amiFails struct {
 	n     int
 	first time.Time
 	until time.Time // locked out until
+	told  bool      // the lock-out's refusal was logged
 }
 
 // amiLockout is the window failed logins are counted in and the time an
@@ -249,7 +250,12 @@ func (a *amiServer) login(src netip.Addr, user, secret string) bool {
 		f = nil
 	}
 	if f != nil && now.Before(f.until) {
-		a.log.Warn("AMI login refused: too many failures from this address", "src", src, "until", f.until.Format(time.RFC3339))
+		// Once per lock-out: a locked-out host that reconnected and
+		// tried again in a loop wrote a line per try (sixth review).
+		if !f.told {
+			f.told = true
+			a.log.Warn("AMI login refused: too many failures from this address", "src", src, "until", f.until.Format(time.RFC3339))
+		}
 		return false
 	}
 	ok := false
@@ -272,7 +278,7 @@ func (a *amiServer) login(src netip.Addr, user, secret string) bool {
 	}
 	f.n++
 	if f.n >= limit {
-		f.until = now.Add(amiLockout)
+		f.until, f.told = now.Add(amiLockout), false
 		a.log.Warn("AMI: address locked out after failed logins", "src", src, "failures", f.n, "user", user)
 	} else {
 		a.log.Info("AMI login failed", "src", src, "user", user)
