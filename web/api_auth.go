@@ -80,7 +80,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, user, pass string
 	addr := clientAddr(r)
 	if ok, wait := s.limiter.allow(addr); !ok {
 		s.metrics.logins.WithLabelValues("locked").Inc()
-		s.log.Warn("login refused: source must wait", "from", addr)
+		s.lockedLog.warn(s.log, "login refused: source must wait", "from", addr)
 		return nil, http.StatusTooManyRequests, lockedOut(wait)
 	}
 	ok := s.accounts.Check(user, pass)

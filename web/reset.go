@@ -135,7 +135,7 @@ func (s *Server) handleResetCode(w http.ResponseWriter, r *http.Request) {
 	if show {
 		printResetCode(code, expires)
 	}
-	s.log.Warn("password reset code requested; printed on the console only", "from", clientAddr(r))
+	s.resetLog.warn(s.log, "password reset code requested; printed on the console only", "from", clientAddr(r))
 	apiJSON(w, http.StatusAccepted, ResetCodeAnswer{
 		Message: "A reset code is printed on the box's serial console (115200 8N1), or run 'edgectl password-reset' on the box. Type it here within 15 minutes.",
 		Expires: expires,

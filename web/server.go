@@ -79,8 +79,10 @@ type Server struct {
 
 	metrics      webMetrics
 	refusedCount atomic.Int64
-	smsQuota     smsQuota // SMS below admin scope without the GSM bridge: sms_policy.go
-	conns        connCap  // open connections per source and interface: conncap.go
+	smsQuota     smsQuota   // SMS below admin scope without the GSM bridge: sms_policy.go
+	conns        connCap    // open connections per source and interface: conncap.go
+	lockedLog    summaryLog // logins refused to a waiting source: logsummary.go
+	resetLog     summaryLog // reset codes asked for
 
 	mux *http.ServeMux
 }
