@@ -76,6 +76,9 @@ func main() {
 	for _, err := range applySysctls("/proc/sys", boxSysctls) {
 		log.Warn("kernel setting", "err", err)
 	}
+	for _, err := range applySysctls("/sys", boxKernelMM) {
+		log.Warn("kernel setting", "err", err)
+	}
 	// While /perm is found, checked and mounted: a closed firewall as soon
 	// as nftables is in, then the default LAN ports' links up as their
 	// drivers register them, so that a NIC's link negotiation (e1000e's
