@@ -29,7 +29,13 @@ func ServiceSpec() service.Spec {
 		Name: netapi.SocketName,
 		// The link goes down and the radio off; init's StopTimeout is 10 s.
 		StopTime: 10 * time.Second,
-		Flags:    f.declare,
+		// A config that does not load (both it and its previous version
+		// damaged, or one breaking a rule this firmware added) must not
+		// leave the LAN without its address: nobody could reach the box
+		// to repair it. The defaults give the LAN 192.168.1.1 and a safe
+		// firewall; the refusal shows on /healthz and in the log.
+		StartWithDefaults: true,
+		Flags:             f.declare,
 		Start: func(ctx context.Context, env service.Env, cfg *config.Config) (service.Service, error) {
 			return start(env, cfg, f)
 		},
