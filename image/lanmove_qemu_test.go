@@ -14,7 +14,9 @@ import (
 // TestQEMULANAddressChangedFromLAN: the installer, on the LAN, changes the
 // box's LAN address (the office uses 192.168.7.0/24). The save must be
 // answered (not cut off by the move) and say where the box now is; the
-// laptop, asking DHCP again, gets an address in the new network and finds
+// box still answers the laptop on the old address (its lease is in the
+// old network) for a while; the laptop, asking DHCP again, gets an
+// address in the new network and finds
 // the box and its settings there, and the wizard's LAN step says so.
 func TestQEMULANAddressChangedFromLAN(t *testing.T) {
 	parallelQEMU(t)
@@ -53,6 +55,19 @@ func TestQEMULANAddressChangedFromLAN(t *testing.T) {
 	t.Logf("the save from the LAN: %d %v %s", code, err, saved)
 	if err != nil {
 		t.Errorf("saving the new LAN address from the LAN was not answered: %v", err)
+	}
+	var res struct {
+		LANMoved []struct{ To, URL, Message string } `json:"lan_moved"`
+	}
+	json.Unmarshal(saved, &res)
+	if len(res.LANMoved) != 1 || res.LANMoved[0].To != newBox || !strings.Contains(res.LANMoved[0].Message, "https://"+newBox+"/") {
+		t.Errorf("the save's answer does not say where the box went: %s", saved)
+	}
+	// The laptop still holds its lease in the old network: the box keeps
+	// answering there for a while (netapi.LANMoveGrace).
+	var h health
+	if _, err := fd.api("GET", "/healthz", nil, &h); err != nil || !h.OK {
+		t.Errorf("the laptop with its old lease does not reach the box on its old address after the move: %v %+v", err, h)
 	}
 
 	// The installer unplugs and plugs the laptop (it asks DHCP again)
