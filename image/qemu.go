@@ -50,6 +50,14 @@ type VMOptions struct {
 	LTEGuestFwd string
 }
 
+// The modem's two USB devices (its AT port and its data port), with ids
+// so that a test can pull the modem out (device_del) and put it back
+// (device_add the same line).
+const (
+	modemATDevice  = "usb-serial,bus=xhci.0,chardev=modem,id=modemat"
+	modemNetDevice = "usb-net,bus=xhci.0,netdev=lte,id=modemnet"
+)
+
 // wanNIC is the WAN port's QEMU device id: `set_link wannic off` on the
 // monitor is its cable pulled (the guest sees no carrier).
 const wanNIC = "wannic"
@@ -66,6 +74,7 @@ const (
 	qemuLANNet  = "192.168.1.0/24"
 	qemuLANBox  = "192.168.1.1"
 	qemuLANHost = "192.168.1.2"
+	qemuLANMAC  = "52:54:00:ed:9e:01" // the LAN card's (e1000e)
 )
 
 // Args returns the qemu-system-x86_64 command line.
@@ -92,7 +101,7 @@ func (o VMOptions) Args(monitor string) []string {
 		"-M", "q35", "-accel", accel, "-m", fmt.Sprint(mem), "-smp", "1",
 		"-drive", "file=" + o.Disk + ",format=raw,if=ide,index=0",
 		"-device", "i6300esb", "-action", "watchdog=reset",
-		"-netdev", lan, "-device", "e1000e,netdev=lan,mac=52:54:00:ed:9e:01",
+		"-netdev", lan, "-device", "e1000e,netdev=lan,mac=" + qemuLANMAC,
 	}
 	if o.WANTap != "" {
 		args = append(args, "-netdev", tapNetdev("wan", o.WANTap), "-device", "virtio-net-pci,netdev=wan,id="+wanNIC+",mac=52:54:00:ed:9e:02")
@@ -108,9 +117,9 @@ func (o VMOptions) Args(monitor string) []string {
 		}
 		args = append(args,
 			"-chardev", "socket,id=modem,path="+o.ModemSocket+",reconnect=1",
-			"-device", "usb-serial,bus=xhci.0,chardev=modem",
+			"-device", modemATDevice,
 			"-netdev", lte,
-			"-device", "usb-net,bus=xhci.0,netdev=lte")
+			"-device", modemNetDevice)
 	}
 	if o.NoReboot {
 		args = append(args, "-no-reboot")
