@@ -62,6 +62,7 @@ type leanLeg struct {
 	restarts    int
 
 	lastCheck atomic.Int64 // unix ns of the last answered check
+	movedLog  *summaryLog  // the browser's moves (under mu)
 
 	mu     sync.Mutex
 	closed bool
@@ -162,7 +163,13 @@ func (l *leanLeg) onCheck(ch dtlssrtp.LiteCheck) {
 	case l.closed:
 	case l.sess != nil:
 		if l.sess.Peer() != ch.From {
-			l.c.log.Info("browser moved", "from", l.sess.Peer(), "to", ch.From)
+			// A burst, then a line a minute: the caller holds the ICE
+			// password and may nominate from a new port per packet
+			// (sixth review).
+			if l.movedLog == nil {
+				l.movedLog = newSummaryLog(l.c.log, 5, time.Minute)
+			}
+			l.movedLog.info("browser moved", "from", l.sess.Peer(), "to", ch.From)
 			l.sess.SetPeer(ch.From)
 		}
 	case !l.hs:
