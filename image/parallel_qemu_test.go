@@ -24,16 +24,21 @@ import (
 // gate wide and qemuQueue hands out the slots instead.
 var qemuSlots = newQEMUQueue(qemuParallel())
 
-// qemuTestSeconds is roughly how long each QEMU test takes on the loaded
-// 2-core CI machine (a test not listed counts as a minute): only the order
+// qemuTestSeconds is roughly how long each QEMU test took in one run of the
+// package on a heavily loaded 2-core machine (a test not listed counts as a minute): only the order
 // matters, longest first.
 var qemuTestSeconds = map[string]int{
-	"TestFieldDay":                           600,
-	"TestQEMUPeersFailAndFailover":           400,
-	"TestQEMUOpenVPN":                        200,
-	"TestQEMUUpdateHungTrialResetByWatchdog": 175,
-	"TestQEMUPPP":                            150,
-	"TestQEMUUpdateRefusedAndPowerCut":       135,
+	"TestQEMUPeersFailAndFailover":             360,
+	"TestFieldDay":                             300,
+	"TestQEMUUpdateConfirmedKeepsConfig":       260,
+	"TestQEMUUpdateFailedHealthCheckRollsBack": 235,
+	"TestQEMUUpdatePowerCutInTrialBoot":        230,
+	"TestQEMUPPP":                              185,
+	"TestQEMUUpdateHungTrialResetByWatchdog":   175,
+	"TestQEMUUpdateRefusedAndPowerCut":         135,
+	"TestQEMURebootKeepsLogsAndClock":          120,
+	"TestQEMUBootSuperviseAndPowerOff":         120,
+	"TestQEMUFactoryResetThenSetupAgain":       100,
 }
 
 func qemuParallel() int {
