@@ -51,7 +51,13 @@ func guardStandIns(n config.Network, board boards.Profile, sysRoot string, log *
 		}
 		now := bootRolesIn(board, sysRoot)
 		if now[role] == name {
-			continue // the port itself (or its name still free)
+			if board.Interfaces(sysRoot)[role] == name {
+				delete(standIn, name) // the port itself: nothing more to watch
+				if len(standIn) == 0 {
+					return
+				}
+			}
+			continue
 		}
 		delete(standIn, name)
 		plan, in, err := reload(n, now)
