@@ -37,6 +37,7 @@ func (c *call) openLegs() bool {
 		c.end(503, "no media port")
 		return false
 	}
+	leg.warn = c.log.Warn
 	c.mu.Lock()
 	c.pbx = leg
 	c.info.PBX.Local = leg.local.String()
@@ -47,6 +48,7 @@ func (c *call) openLegs() bool {
 			c.log.Warn("no port pair for video: audio only", "err", err)
 			c.videoOffer = nil
 		} else {
+			vleg.warn = c.log.Warn
 			c.mu.Lock()
 			c.video = &videoBridge{leg: vleg}
 			c.mu.Unlock()

@@ -109,6 +109,11 @@ type pbxLeg struct {
 	remoteSSRC uint32
 	// onPLI, set before readRTCP, passes the PBX's keyframe requests on
 	onPLI func()
+	// symmetric RTP (rtplatch.go): heard says a packet came from remote
+	// itself; strange says media from another address was reported
+	heard, strange bool
+	// warn, set before poll, tells the PBX admin about its media's source
+	warn func(msg string, args ...any)
 	// RTCP reports the PBX sent about our stream
 	mu           sync.Mutex
 	remoteLost   uint32
@@ -175,6 +180,7 @@ func (l *pbxLeg) apply(plan *bridgePlan) {
 	}
 	l.mu.Lock()
 	l.remote, l.rtcpTo = plan.Remote, plan.RemoteRTCP
+	l.heard = false
 	l.toBrowser, l.teBrowser = toBrowser, teBrowser
 	l.mu.Unlock()
 	l.send.mu.Lock()
@@ -211,7 +217,7 @@ func (l *pbxLeg) close() {
 func (l *pbxLeg) forBrowser(pkt []byte, src netip.AddrPort) (int, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if src.Addr().Unmap() != l.remote.Addr() {
+	if !l.fromRemote(src) {
 		return -1, false
 	}
 	out := browserRewrite(pkt, &l.toBrowser)

@@ -1,0 +1,96 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"edgebox/gateway"
+	"edgebox/gateway/client"
+)
+
+// A PBX behind NAT names in its SDP a port the box's packets cannot reach
+// (SIPp's SDP: port 9) and its media comes from another port, the NAT's
+// (a UDP relay of the test in front of SIPp's echo port, which also sends
+// the PBX's first audio, as an agent's phone does). Before, the box sent
+// the customer's voice to the SDP's port: the agent heard nothing
+// (nothing echoed). Now the box sends where the PBX's media comes from
+// (same address, other port).
+func TestPBXMediaFromAnotherPort(t *testing.T) {
+	t.Parallel()
+	forEachStack(t, testPBXMediaFromAnotherPort)
+}
+
+func testPBXMediaFromAnotherPort(t *testing.T) {
+	uas := startSIPp(t, "uas_nat_rtp", 1)
+	svc := startGateway(t, testConfig(t, uas.addr()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tok, wsURL := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
+	c, err := client.Dial(ctx, wsURL, tok, client.Options{LoopbackOnly: true, Codec: "pcma"})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
+		t.Fatal(err)
+	}
+	calls := svc.Snapshot()
+	if len(calls) != 1 {
+		t.Fatalf("%d calls, want 1", len(calls))
+	}
+	box, err := netip.ParseAddrPort(calls[0].PBX.Local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natRelay(t, box, netip.AddrPortFrom(netip.MustParseAddr(uas.ip), uint16(uas.mport)))
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 20)
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 15*time.Second)
+}
+
+// natRelay is the PBX's NAT: a UDP port of its own that sends the PBX's
+// first audio (10 PCMA packets) to box, then passes box's packets to pbx
+// and pbx's back to box, until the test ends.
+func natRelay(t *testing.T, box, pbx netip.AddrPort) {
+	t.Helper()
+	outside, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done atomic.Bool
+	t.Cleanup(func() { done.Store(true); outside.Close(); inside.Close() })
+	pkt := make([]byte, 12+160)
+	pkt[0], pkt[1] = 0x80, 8
+	binary.BigEndian.PutUint32(pkt[8:], 0x5eed)
+	for i := range 160 {
+		pkt[12+i] = 0xd5 // A-law silence
+	}
+	for i := range 10 {
+		binary.BigEndian.PutUint16(pkt[2:], uint16(i))
+		binary.BigEndian.PutUint32(pkt[4:], uint32(i*160))
+		outside.WriteToUDPAddrPort(pkt, box)
+	}
+	pass := func(from *net.UDPConn, to *net.UDPConn, dst netip.AddrPort) {
+		buf := make([]byte, 2048)
+		for !done.Load() {
+			n, _, err := from.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			to.WriteToUDPAddrPort(buf[:n], dst)
+		}
+	}
+	go pass(outside, inside, pbx) // box -> NAT -> PBX
+	go pass(inside, outside, box) // PBX -> NAT -> box
+}
