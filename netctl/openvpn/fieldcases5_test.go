@@ -126,3 +126,18 @@ func TestFieldProfileShapesRound5(t *testing.T) {
 		},
 	})
 }
+
+// A refused line with a Windows path ("up C:\...\connect.bat") is refused
+// for what it does, not for its backslashes ("bad backslash: only \\, \"
+// and \<space> are escapes" before, which told the admin nothing); a
+// single backslash elsewhere says how to write the path.
+func TestWindowsPathOnRefusedLine(t *testing.T) {
+	_, err := ParseProfile([]byte("client\ndev tun\nremote vpn.example.net 1194\nup C:\\Programme\\OpenVPN\\connect.bat\n"), "win.ovpn", nil)
+	if err == nil || !strings.Contains(err.Error(), "it runs a program on the box") || strings.Contains(err.Error(), "backslash") {
+		t.Errorf("up with a Windows path: %v", err)
+	}
+	_, err = ParseProfile([]byte("client\ndev tun\nremote vpn.example.net 1194\nverify-x509-name C:\\x name\n"), "win.ovpn", nil)
+	if err == nil || !strings.Contains(err.Error(), "write Windows paths with double backslashes or with /") {
+		t.Errorf("a single backslash: %v", err)
+	}
+}

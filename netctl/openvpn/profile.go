@@ -57,6 +57,14 @@ func (e *LineError) Error() string {
 	return fmt.Sprintf("%s line %d: \"%s\" refused: %s", e.File, e.Line, strings.ToValidUTF8(e.Text, "?"), e.Reason)
 }
 
+// firstWord is toks[0], or "".
+func firstWord(toks []string) string {
+	if len(toks) == 0 {
+		return ""
+	}
+	return toks[0]
+}
+
 // headerPrefix starts the comment lines the box adds on top of a stored
 // profile to remember where it came from.
 const headerPrefix = "# edgebox-"
@@ -177,8 +185,10 @@ func (p *parser) parse(lines []string, base int, inConnection bool) {
 			// openvpn those are bad escapes, but the file it names is
 			// clear. Only for directives whose file is inlined, so the
 			// line itself never reaches openvpn.
+			// A directive the box refuses anyway ("up C:\...\connect.bat")
+			// is refused for what it is, not for its backslashes.
 			t, err2 := tokenize(strings.ReplaceAll(raw, `\`, "/"))
-			if err2 == nil && len(t) >= 2 && allowed[strings.TrimPrefix(t[0], "--")] == fileArg {
+			if _, known := allowed[strings.TrimPrefix(firstWord(t), "--")]; err2 == nil && len(t) >= 2 && (allowed[strings.TrimPrefix(t[0], "--")] == fileArg || !known) {
 				toks, err = t, nil
 			}
 		}

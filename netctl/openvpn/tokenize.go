@@ -86,7 +86,7 @@ func tokenize(line string) ([]string, error) {
 			state = initial
 		}
 		if backslash && out != 0 && !(out == '\\' || out == '"' || space(out)) {
-			return nil, errors.New(`bad backslash: only \\, \" and \<space> are escapes`)
+			return nil, errors.New("a single backslash, which openvpn reads as an escape: write Windows paths with double backslashes or with /")
 		}
 		backslash = false
 		if out != 0 {

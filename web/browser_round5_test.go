@@ -1,0 +1,61 @@
+package web
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/chromedp/chromedp"
+
+	"edgebox/netctl/openvpn"
+)
+
+// Round five's VPN profiles refused at import, on a German phone at
+// 360 px, through netctl's own parser: a binary renamed .ovpn, a proxy
+// whose credentials are a file, and a long Windows file name saved as
+// UTF-16 with a refused line. Each refusal reads whole in German, with
+// no sideways scrolling, and says what to change.
+func TestBrowserPhoneVPNImportErrorsRound5(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateNoProfile, realImport: true}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	files := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(files, name)
+		os.WriteFile(p, data, 0o644)
+		return p
+	}
+	binary := write("office.ovpn", []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00\x00\x00>\x00\x03\x00\xfe\xff"))
+	proxy := write("proxy.ovpn", []byte("client\ndev tun\nproto tcp-client\nremote vpn.example.net 443\nhttp-proxy proxy.firma.example 3128 proxy-login.txt basic\n"))
+	var u16 []byte
+	u16 = append(u16, 0xFF, 0xFE)
+	for _, c := range utf16.Encode([]rune("client\r\ndev tun\r\nremote vpn.example.net 1194\r\nscript-security 2\r\nup C:\\Programme\\OpenVPN\\config\\verbindung-herstellen.bat\r\n")) {
+		u16 = append(u16, byte(c), byte(c>>8))
+	}
+	windows := write("Standort_Muenchen-Zentrale_Geschaeftsfuehrung_VPN-Zugang_Unicode.ovpn", u16)
+
+	de := germanPhone(t)
+	do(t, de, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	for _, c := range []struct{ name, path, want string }{
+		{"binary", binary, "laden Sie die .ovpn-Datei selbst hoch"},
+		{"proxy-login-file", proxy, "betten Sie sie als <http-proxy-user-pass> ein"},
+		{"utf16-script", windows, "Standort_Muenchen"},
+	} {
+		do(t, de, c.name, chromedp.Navigate(httpsURL+"/wizard/vpn"), chromedp.WaitVisible(chromedp.CSS("#profile")),
+			chromedp.SetUploadFiles(chromedp.CSS("#profile"), []string{c.path}), chromedp.Click(chromedp.CSS("#vpn-form #step-submit")),
+			waitText(`.err[data-for="profile"]`, c.want), snap(dir, "r5-vpn-"+c.name+"-de"))
+		s := textOf(de, `.err[data-for="profile"]`)
+		for _, en := range []string{"is not allowed", "not a text file", "refused:", "upload the", "it runs", "on the box"} {
+			if strings.Contains(s, en) {
+				t.Errorf("%s: English in the refusal: %q", c.name, s)
+			}
+		}
+		t.Logf("%s: %s", c.name, s)
+		noOverflow(t, de, c.name)
+	}
+}
