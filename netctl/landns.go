@@ -29,8 +29,15 @@ import (
 var boxNames = []string{"edgebox", "box"}
 
 // maxDNSInFlight bounds the queries being forwarded at once: a flood from
-// the LAN is dropped, not turned into unbounded goroutines.
-const maxDNSInFlight = 64
+// the LAN is dropped, not turned into unbounded goroutines. One client
+// holds at most maxDNSInFlightPerClient of them: a host asking for names
+// whose servers do not answer (each held up to 2 s per upstream) took
+// all 64, and every other LAN host, the desk phones looking up their PBX
+// included, got no answer (sixth review).
+const (
+	maxDNSInFlight          = 64
+	maxDNSInFlightPerClient = 16
+)
 
 // lanDNS serves DNS on one LAN address.
 type lanDNS struct {
@@ -40,6 +47,8 @@ type lanDNS struct {
 	upstream func(name string) []netip.Addr // the servers to ask for name (landns_vpn.go)
 	log      *slog.Logger
 	slots    chan struct{}
+	mu       sync.Mutex
+	byClient map[netip.Addr]int // queries in flight per client
 	wg       sync.WaitGroup
 	done     chan struct{}
 }
@@ -79,7 +88,7 @@ func startLANDNSOn(dev string, addr netip.Addr, hostname string, upstream func(n
 	}
 	conn := pc.(*net.UDPConn)
 	d := &lanDNS{addr: addr, conn: conn, names: boxNameSet(hostname), upstream: upstream, log: log,
-		slots: make(chan struct{}, maxDNSInFlight), done: make(chan struct{})}
+		slots: make(chan struct{}, maxDNSInFlight), byClient: map[netip.Addr]int{}, done: make(chan struct{})}
 	go d.serve()
 	return d, nil
 }
@@ -108,18 +117,42 @@ func (d *lanDNS) serve() {
 			}
 			continue
 		}
-		select {
-		case d.slots <- struct{}{}:
-		default:
-			continue // too many in flight: the client retries
+		client := peer.Addr()
+		if !d.take(client) {
+			continue // too many in flight (this client's or all): it retries
 		}
 		d.wg.Add(1)
 		go func() {
-			defer func() { <-d.slots; d.wg.Done() }()
+			defer func() { d.give(client); d.wg.Done() }()
 			if reply := d.forward(q); reply != nil {
 				d.conn.WriteToUDPAddrPort(reply, peer)
 			}
 		}()
+	}
+}
+
+// take gives client a forwarding slot, if it and the whole have one left.
+func (d *lanDNS) take(client netip.Addr) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.byClient[client] >= maxDNSInFlightPerClient {
+		return false
+	}
+	select {
+	case d.slots <- struct{}{}:
+	default:
+		return false
+	}
+	d.byClient[client]++
+	return true
+}
+
+func (d *lanDNS) give(client netip.Addr) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	<-d.slots
+	if d.byClient[client]--; d.byClient[client] <= 0 {
+		delete(d.byClient, client)
 	}
 }
 
