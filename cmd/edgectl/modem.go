@@ -12,8 +12,8 @@ import (
 )
 
 func init() {
-	register("modem", command{usage: "modem [status | signal | connect | disconnect | at CMD]",
-		help: "the LTE/3G modem: identity, SIM, network, signal; connect; AT passthrough (logged)", run: runModem})
+	register("modem", command{usage: "modem [status | signal | connect | disconnect | at CMD | puk PUK NEWPIN]",
+		help: "the LTE/3G modem: identity, SIM, network, signal; connect; AT passthrough (logged); unblock a PUK-locked SIM (the new PIN is stored as network.modem.pin)", run: runModem})
 }
 
 func runModem(ctx context.Context, g *globals, args []string) error {
@@ -59,8 +59,25 @@ func runModem(ctx context.Context, g *globals, args []string) error {
 			fmt.Println(l)
 		}
 		return nil
+	case "puk":
+		// Through web, as the setup page does: it stores the new PIN
+		// as network.modem.pin once the SIM took the PUK.
+		if len(args) != 2 {
+			return errors.New("usage: edgectl modem puk PUK NEWPIN  (the 8-digit PUK from the SIM's card holder; sent once)")
+		}
+		var res struct {
+			Warning string `json:"warning"`
+		}
+		if err := webClient().Post(ctx, "/api/v1/modem/puk", map[string]string{"puk": args[0], "new_pin": args[1]}, &res); err != nil {
+			return err
+		}
+		fmt.Println("SIM unblocked; its new PIN is stored as network.modem.pin")
+		if res.Warning != "" {
+			fmt.Println("warning:", res.Warning)
+		}
+		return nil
 	}
-	return fmt.Errorf("unknown modem command %q (status, signal, connect, disconnect, at)", sub)
+	return fmt.Errorf("unknown modem command %q (status, signal, connect, disconnect, at, puk)", sub)
 }
 
 func printModem(m netapi.ModemStatus) {
@@ -91,6 +108,12 @@ func printModem(m netapi.ModemStatus) {
 		v := string(s.State)
 		if s.PINAttempts >= 0 && s.State == modemapi.SIMPIN {
 			v += fmt.Sprintf(" (%d PIN attempts left)", s.PINAttempts)
+		}
+		switch {
+		case s.State == modemapi.SIMPUK && s.PUKAttempts == 0:
+			v += " (no PUK attempts left: blocked for good)"
+		case s.State == modemapi.SIMPUK && s.PUKAttempts > 0:
+			v += fmt.Sprintf(" (%d PUK attempts left: edgectl modem puk PUK NEWPIN)", s.PUKAttempts)
 		}
 		add("sim", v)
 	}

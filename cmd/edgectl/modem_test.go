@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -75,5 +76,61 @@ func TestModemStatusShowsSlot(t *testing.T) {
 				t.Errorf("%s: edgectl modem says %q:\n%s", tc.name, w, out)
 			}
 		}
+	}
+}
+
+// edgectl modem puk unblocks a PUK-locked SIM through web (which stores
+// the new PIN), and says what the SIM answered; the status shows the PUK
+// attempts left and how to enter the PUK.
+func TestModemPUK(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildCmd(t, dir, "edgectl")
+	run := filepath.Join(dir, "run")
+	var got []map[string]string
+	var mu sync.Mutex
+	web := http.NewServeMux()
+	web.HandleFunc("POST /api/v1/modem/puk", func(w http.ResponseWriter, r *http.Request) {
+		var req map[string]string
+		if err := localapi.ReadJSON(r, &req); err != nil {
+			localapi.WriteError(w, 400, err)
+			return
+		}
+		mu.Lock()
+		got = append(got, req)
+		mu.Unlock()
+		if req["puk"] != "12345678" {
+			localapi.WriteError(w, 422, errors.New("the SIM rejected the PUK (9 PUK attempts left); it will not be sent again"))
+			return
+		}
+		localapi.WriteJSON(w, 200, map[string]any{"ok": true})
+	})
+	serveFake(t, run, "web.sock", web)
+	netctl := http.NewServeMux()
+	netctl.HandleFunc("GET /v1/modem", func(w http.ResponseWriter, r *http.Request) {
+		localapi.WriteJSON(w, 200, netapi.ModemStatus{State: "sim", SIM: &modemapi.SIMStatus{State: modemapi.SIMPUK, PINAttempts: 0, PUKAttempts: 10}})
+	})
+	serveFake(t, run, "netctl.sock", netctl)
+	edgectl := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "EDGEBOX_RUN_DIR="+run)
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	if out, err := edgectl("modem"); err != nil || !strings.Contains(out, "10 PUK attempts left: edgectl modem puk") {
+		t.Errorf("status of a PUK-locked SIM: %v\n%s", err, out)
+	}
+	if out, err := edgectl("modem", "puk", "87654321", "4321"); err == nil || !strings.Contains(out, "9 PUK attempts left") {
+		t.Errorf("wrong PUK: %v\n%s", err, out)
+	}
+	if out, err := edgectl("modem", "puk", "12345678", "4321"); err != nil || !strings.Contains(out, "SIM unblocked") {
+		t.Errorf("right PUK: %v\n%s", err, out)
+	}
+	if out, err := edgectl("modem", "puk", "12345678"); err == nil || !strings.Contains(out, "usage") {
+		t.Errorf("no new PIN: %v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[1]["new_pin"] != "4321" {
+		t.Errorf("web got %v", got)
 	}
 }
