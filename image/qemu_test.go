@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,6 +60,9 @@ type box struct {
 	vm    *VM
 	http  string
 	https string // the API refuses plain HTTP beyond /healthz
+
+	clientOnce sync.Once
+	httpc      *http.Client
 }
 
 func bootBox(t testing.TB, disk string, noReboot bool) *box {
@@ -131,10 +135,19 @@ type health struct {
 }
 
 // client reaches the box's HTTPS API (plain HTTP serves only /healthz).
-// The certificate is the box's own self-signed one, on loopback.
+// The certificate is the box's own self-signed one, on loopback. One
+// client per box: a new transport per request left each connection open
+// (idle) for 90 s, and a test polling every second reached the web's cap
+// of 64 connections per address, which closed the next ones (EOF).
 func (b *box) client() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	b.clientOnce.Do(func() {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, IdleConnTimeout: 30 * time.Second}
+		b.httpc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
+		if b.t != nil {
+			b.t.Cleanup(tr.CloseIdleConnections)
+		}
+	})
+	return b.httpc
 }
 
 func (b *box) call(method, path, token string, body any, out any) (int, error) {
@@ -288,6 +301,37 @@ func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
 	if net.Modem.Identity == nil || net.Modem.Identity.Model == "" || net.Modem.Registration == nil {
 		t.Errorf("modem status incomplete: %+v", *net.Modem)
 	}
+
+	// The modem card is pulled out (its AT port and its data port leave
+	// the USB bus) and put back: the box says it is gone, then finds it
+	// again and is online over it without a reboot or a restart.
+	for _, id := range []string{"modemat", "modemnet"} {
+		if err := vm.Monitor("device_del " + id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := testenv.UntilEvery(time.Minute, time.Second, "the box sees the modem gone", func() (bool, error) {
+		net.Active, net.Modem = "", nil
+		b.call("GET", "/api/v1/local/netctl/v1/status", tok.Token, nil, &net)
+		return net.Active != "modem" && (net.Modem == nil || net.Modem.State != "connected"), fmt.Errorf("network status %+v %+v", net, net.Modem)
+	}); err != nil {
+		t.Error(err)
+	}
+	t.Logf("modem pulled out: the box says %q", fmt.Sprint(net.Modem))
+	back := time.Now()
+	for _, dev := range []string{modemATDevice, modemNetDevice} {
+		if err := vm.Monitor("device_add " + dev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := testenv.UntilEvery(3*time.Minute, time.Second, "LTE up again after the modem was put back", func() (bool, error) {
+		net.Active, net.Modem = "", nil
+		b.call("GET", "/api/v1/local/netctl/v1/status", tok.Token, nil, &net)
+		return net.Active == "modem" && net.Modem != nil && net.Modem.State == "connected", fmt.Errorf("network status %+v %+v", net, net.Modem)
+	}); err != nil {
+		t.Errorf("%v\nconsole (tail):\n%s", err, testenv.Tail(vm.Console(), 5000))
+	}
+	t.Logf("LTE up again %v after the modem was put back", time.Since(back).Round(time.Second))
 
 	// Kill a service through the system API: init starts a new process.
 	_, oldPID, oldRestarts := b.service("netctl")

@@ -90,7 +90,7 @@ func (b *box) upload(tok string, data []byte, reboot bool, onProgress func(updat
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Accept", "application/x-ndjson")
-	c := b.client()
+	c := *b.client() // the box's client is shared: a longer wait for this request only
 	c.Timeout = 5 * time.Minute
 	resp, err := c.Do(req)
 	if err != nil {
