@@ -123,7 +123,7 @@ func TestQEMUPPP(t *testing.T) {
 	carrier.KillProcs()
 	if err := testenv.UntilEvery(2*time.Minute, 300*time.Millisecond, "modem uplink down after the PPP peer was killed", testenv.Cond(func() bool {
 		polls++
-		u, err := modemUplinkErr(b, token)
+		u, err := modemUplink(b, token)
 		if err != nil {
 			failed, lastErr = failed+1, err
 			return false
@@ -219,13 +219,8 @@ type pppStatus struct {
 	} `json:"modem"`
 }
 
-func modemUplink(b *box, token string) (pppUplink, bool) {
-	u, err := modemUplinkErr(b, token)
-	return u, err == nil
-}
-
-// modemUplinkErr is modemUplink saying why it found none.
-func modemUplinkErr(b *box, token string) (pppUplink, error) {
+// modemUplink is the modem uplink in netctl's status, or why there is none.
+func modemUplink(b *box, token string) (pppUplink, error) {
 	var st pppStatus
 	if _, err := b.call("GET", "/api/v1/local/netctl/v1/status", token, nil, &st); err != nil {
 		return pppUplink{}, err
