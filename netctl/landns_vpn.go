@@ -76,6 +76,7 @@ func (s *Service) setVPNDNS(st openvpn.Status) {
 		s.log.Info("DNS through the VPN", "servers", st.DNS, "on", v != nil)
 	}
 	s.vpnDNS.Store(v)
+	s.syncOwnDNS(v != nil)
 }
 
 func sameVPNDNS(a, b *vpnDNS) bool {

@@ -3,7 +3,10 @@ package netctl
 import (
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,4 +71,52 @@ func TestLANDNSSplitForVPN(t *testing.T) {
 	s.setVPNDNS(connected(openvpn.DNSSplit, "corp.example"))
 	s.setVPNDNS(openvpn.Status{State: openvpn.StateReconnecting})
 	want("tunnel down", "pbx.corp.example", "198.51.100.7")
+}
+
+// TestOwnLookupsSplitForVPN: the box's own lookups (the gateway's PBX by
+// name, the syslog server) go through resolv.conf; while the VPN's split
+// DNS is in force it names netctl's loopback forwarder first, which asks
+// the VPN's server (a real dnsmasq) for the VPN's domains and the
+// uplink's for the rest; when the tunnel drops, resolv.conf is the
+// uplink's again. Before, the box itself never asked the VPN's server.
+func TestOwnLookupsSplitForVPN(t *testing.T) {
+	testenv.RequireRoot(t, "/usr/sbin/dnsmasq") // binds port 53
+	up, corp := "127.0.94.2", "127.0.94.3"
+	startDNSMasqAt(t, up, map[string]string{"corp.example": "198.51.100.7", "www.example.org": "198.51.100.80"})
+	startDNSMasqAt(t, corp, map[string]string{"pbx.corp.example": "10.200.0.50"})
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	s := &Service{log: slog.New(slog.DiscardHandler), opts: Options{ResolvConf: resolv}}
+	s.ownDNS.addr = netip.MustParseAddr("127.0.94.53")
+	t.Cleanup(s.stopOwnDNS)
+	s.lanUpstream.Store(&[]netip.Addr{netip.MustParseAddr(up)})
+	if err := s.writeResolv("wan", []netip.Addr{netip.MustParseAddr(up)}); err != nil {
+		t.Fatal(err)
+	}
+	nameservers := func() []string {
+		b, _ := os.ReadFile(resolv)
+		var out []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if a, ok := strings.CutPrefix(l, "nameserver "); ok {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	if got := nameservers(); !slices.Equal(got, []string{up}) {
+		t.Fatalf("without the VPN: %v", got)
+	}
+	s.setVPNDNS(openvpn.Status{State: openvpn.StateConnected, DNS: &vpnapi.DNS{Servers: []string{corp}, Domains: []string{"corp.example"}, Use: openvpn.DNSSplit}})
+	if got := nameservers(); !slices.Equal(got, []string{"127.0.94.53", up}) {
+		t.Fatalf("with the VPN's DNS: %v", got)
+	}
+	own := netip.MustParseAddr("127.0.94.53")
+	for name, want := range map[string]string{"pbx.corp.example": "10.200.0.50", "www.example.org": "198.51.100.80"} {
+		if got, err := resolveAt(own, name); err != nil || len(got) != 1 || got[0].String() != want {
+			t.Errorf("the box's own lookup of %s: %v %v, want %s", name, got, err, want)
+		}
+	}
+	s.setVPNDNS(openvpn.Status{State: openvpn.StateReconnecting})
+	if got := nameservers(); !slices.Equal(got, []string{up}) {
+		t.Fatalf("after the tunnel dropped: %v", got)
+	}
 }

@@ -107,8 +107,10 @@ type Service struct {
 	lanDHCPRetry *time.Timer
 	// lanUpstream is the active uplink's DNS, where the LAN's queries go.
 	lanUpstream atomic.Pointer[[]netip.Addr]
-	// vpnDNS is the connected VPN's DNS for its domains (landns_vpn.go).
+	// vpnDNS is the connected VPN's DNS for its domains (landns_vpn.go),
+	// ownDNS the box's own lookups' share of it (landns_own.go).
 	vpnDNS    atomic.Pointer[vpnDNS]
+	ownDNS    ownDNS
 	fw        netapi.FirewallStatus
 	fwPlan    *firewallPlan
 	lastCheck time.Time
@@ -722,7 +724,7 @@ func (s *Service) evaluate() {
 			if err := deleteActiveDefault(); err != nil {
 				s.log.Warn("remove default route", "err", err)
 			}
-			writeResolvConf(s.opts.ResolvConf, "none", nil)
+			s.writeResolv("none", nil)
 			s.lanUpstream.Store(nil)
 			change = &UplinkChange{}
 		} else {
@@ -735,7 +737,7 @@ func (s *Service) evaluate() {
 			} else {
 				s.routeErr = ""
 			}
-			if err := writeResolvConf(s.opts.ResolvConf, next.Name, next.dns()); err != nil {
+			if err := s.writeResolv(next.Name, next.dns()); err != nil {
 				s.log.Error("dns", "err", err)
 			}
 			dns := next.dns()
@@ -802,6 +804,7 @@ func (s *Service) shutdown() {
 	}
 	s.sourceKey = ""
 	s.stopLANDHCPLocked()
+	s.stopOwnDNS()
 	m := s.modem
 	voice := slices.Collect(maps.Values(s.voiceModems))
 	for _, u := range s.uplinks {
