@@ -114,7 +114,7 @@ func reasonTexts(t *testing.T, dirs ...string) map[string]string {
 						}
 					}
 				case *ast.FuncDecl:
-					if (strings.HasPrefix(x.Name.Name, "explain") || strings.HasSuffix(x.Name.Name, "Why")) && x.Body != nil {
+					if (strings.HasPrefix(x.Name.Name, "explain") || strings.HasSuffix(x.Name.Name, "Why") || x.Name.Name == "managedByBox") && x.Body != nil {
 						ast.Inspect(x.Body, func(n ast.Node) bool { // what an explanation returns
 							if r, ok := n.(*ast.ReturnStmt); ok {
 								for _, e := range r.Results {

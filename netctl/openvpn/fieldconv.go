@@ -132,8 +132,8 @@ func (p *parser) convertLoginFile(n int, text string, toks []string) bool {
 	return true
 }
 
-// resolvScripts are the DNS helpers Linux how-tos put in up/down: the box
-// takes no DNS from a VPN (see dhcp-option), so they have nothing to do.
+// resolvScripts are the DNS helpers Linux how-tos put in up/down: netctl
+// applies the VPN's DNS itself (pushdns.go), so they have nothing to do.
 var resolvScripts = map[string]bool{
 	"update-resolv-conf": true, "update-resolv-conf.sh": true, "update-systemd-resolved": true,
 	"client.up": true, "client.down": true, // Fedora/RHEL's examples of the same
@@ -160,7 +160,7 @@ func managedByBox(toks []string) (string, bool) {
 		return "the box runs no scripts", true
 	case "up", "down":
 		if f := strings.Fields(strings.Join(toks[1:], " ")); len(f) > 0 && resolvScripts[path.Base(f[0])] {
-			return "the script only sets the PC's DNS servers, and the box keeps its uplink's", true
+			return "the script only sets the PC's DNS servers, and the box applies the VPN's DNS itself", true
 		}
 	}
 	return "", false
