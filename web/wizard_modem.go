@@ -50,6 +50,10 @@ func modemCheck(lang string, m *netapi.ModemStatus, cfg *config.Config, now time
 		return Check{"fail", tr(lang, "The network denied the SIM: check the contract with the operator.")}
 	case mv.State == netapi.ModemConnected:
 		return Check{"ok", trf(lang, "Modem connected on %s (%s), signal %s.", orDash(mv.Operator), orDash(mv.Tech), orDash(mv.SignalDBm))}
+	case errText != "" && strings.Contains(errText, "roaming is denied"):
+		// network.modem.roaming: deny on a roaming card: a setting,
+		// not something waiting changes.
+		return Check{"fail", trMessage(lang, errText)}
 	case errText != "" && strings.Contains(errText, "refused the data connection"):
 		// Registered, but the network refuses data on this APN: the
 		// installer must change the APN or the plan; waiting does not.

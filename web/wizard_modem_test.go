@@ -83,6 +83,14 @@ func TestModemCheckFieldCases(t *testing.T) {
 			state: "wait", want: []string{"Registered on Vodafone.de, connecting"}, not: []string{"wrong.apn"},
 		},
 		{
+			// Roaming with network.modem.roaming: deny: a spinner and
+			// "Registered on …, but no data connection yet" before.
+			name: "roaming denied, German", lang: "de", apn: "internet",
+			m: &netapi.ModemStatus{State: "registering", SIM: ready, Registration: &modemapi.Registration{State: "roaming", Operator: "Swisscom"},
+				Error: "the modem is roaming (registered on a foreign network) and roaming is denied (network.modem.roaming: deny): the box does not dial, to avoid roaming charges; set roaming to allow if this SIM may roam"},
+			state: "fail", want: []string{"Roaming ist verboten"},
+		},
+		{
 			name: "connected", lang: "en", apn: "web.vodafone.de",
 			m:     &netapi.ModemStatus{State: "connected", SIM: ready, Registration: home},
 			state: "ok", want: []string{"Modem connected on Vodafone.de"},
