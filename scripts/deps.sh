@@ -6,7 +6,7 @@ set -eu
 PKGS="qemu-system-x86 qemu-utils syslinux syslinux-common mtools dosfstools fdisk
 e2fsprogs openvpn cpio slirp gcc sip-tester kamailio dnsmasq-base chromium iproute2 nftables
 openssl easy-rsa zstd kmod ppp xz-utils iputils-ping ca-certificates git busybox janus
-prometheus rsyslog chrony"
+prometheus rsyslog chrony tinyproxy"
 
 missing=""
 for p in $PKGS; do

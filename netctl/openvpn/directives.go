@@ -85,6 +85,10 @@ func droppedWhy(name string) (string, bool) {
 		return "it applies to Windows only", true
 	case "keysize", "key-method", "max-routes", "ncp-disable", "no-iv", "no-replay":
 		return "it is obsolete: OpenVPN 2.6 no longer has it and the default is right", true
+	case "http-proxy-retry", "http-proxy-timeout", "socks-proxy-retry":
+		// OpenVPN 2.3 how-tos for sites behind a proxy; 2.4 removed them
+		// (a proxy is retried anyway, its wait is connect-timeout)
+		return "it is obsolete: OpenVPN 2.4 removed it, and OpenVPN retries the proxy by itself", true
 	}
 	return "", false
 }

@@ -1,10 +1,37 @@
 package openvpn
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
+
+	"edgebox/internal/testenv"
 )
+
+// startTinyproxy runs a real HTTP proxy (Debian's tinyproxy) on the
+// server's address, port 3128, letting CONNECT through to port 1194 only;
+// with a user, it asks for Basic credentials.
+func startTinyproxy(t testing.TB, tn *testNet, user, pass string) {
+	t.Helper()
+	testenv.RequireRoot(t, "/usr/bin/tinyproxy")
+	conf := fmt.Sprintf("Port 3128\nListen %s\nTimeout 60\nAllow 10.199.0.0/16\nConnectPort 1194\nMaxClients 10\nLogLevel Info\n", tn.srvIP)
+	if user != "" {
+		conf += fmt.Sprintf("BasicAuth %s %s\n", user, pass)
+	}
+	path := filepath.Join(t.TempDir(), "tinyproxy.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testenv.Command(t, "ip", "netns", "exec", tn.srv, "/usr/bin/tinyproxy", "-d", "-c", path).Start()
+	testenv.WaitFor(t, 5*time.Second, "tinyproxy listening", func() (bool, error) {
+		out, _ := testenv.Command(t, "ip", "netns", "exec", tn.srv, "ss", "-ltn").Cmd.CombinedOutput()
+		return strings.Contains(string(out), tn.srvIP+":3128"), fmt.Errorf("its log:\n%s", p.Log.String())
+	})
+}
 
 // utf16LE is s as Windows Notepad saves "Unicode": UTF-16 little-endian
 // with its byte-order mark.
@@ -94,6 +121,41 @@ func TestFieldProfileShapesRound5(t *testing.T) {
 					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
 					inlineBlock("tls-auth", e.ta), "key-direction 1",
 				}, "\n") + "\n"), "pushed-lz4.ovpn"
+			},
+		},
+		{
+			// A site whose only way out is the company's HTTP proxy: TCP
+			// to the server through CONNECT (tinyproxy), proto tcp-client,
+			// and the 2.3 how-to's http-proxy-retry and -timeout, which
+			// openvpn 2.6 refuses (the import refused them before).
+			name: "tcp-client-through-http-proxy",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				startTinyproxy(t, e.tn, "", "")
+				return oldSrv{lines: []string{"proto tcp-server"}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tun", "proto tcp-client", "remote " + e.tn.srvIP + " 1194", "nobind", "remote-cert-tls server",
+					"http-proxy " + e.tn.srvIP + " 3128", "http-proxy-retry", "http-proxy-timeout 10",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\n") + "\n"), "proxy.ovpn"
+			},
+			wantNotes: []string{`"http-proxy-retry" dropped: it is obsolete`},
+		},
+		{
+			// The proxy wants a login, given inline in the profile.
+			name: "http-proxy-basic-inline-login",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				startTinyproxy(t, e.tn, "boxuser", "geheim42")
+				return oldSrv{lines: []string{"proto tcp-server"}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tun", "proto tcp", "remote " + e.tn.srvIP + " 1194", "nobind", "remote-cert-tls server",
+					"http-proxy " + e.tn.srvIP + " 3128 [inline] basic",
+					inlineBlock("http-proxy-user-pass", "boxuser\ngeheim42"),
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\n") + "\n"), "proxy-login.ovpn"
 			},
 		},
 		{
