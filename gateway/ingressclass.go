@@ -30,11 +30,45 @@ import (
 // VPN interface; a variable for tests.
 var insideSource = routedInside
 
+// insideCache keeps routedInside's answers for a few seconds: a flood of
+// connections from few sources would otherwise cost a netlink route
+// lookup each. Entries come from accepted connections only (a completed
+// handshake), so spoofed sources cannot fill it.
+var insideCache struct {
+	sync.Mutex
+	m map[netip.Addr]insideEntry
+}
+
+type insideEntry struct {
+	inside bool
+	at     time.Time
+}
+
 func routedInside(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	if ip.IsLoopback() {
 		return true
 	}
+	now := time.Now()
+	insideCache.Lock()
+	e, ok := insideCache.m[ip]
+	insideCache.Unlock()
+	if ok && now.Sub(e.at) < 2*time.Second {
+		return e.inside
+	}
+	in := lookupInside(ip)
+	insideCache.Lock()
+	if insideCache.m == nil || len(insideCache.m) >= 4096 {
+		insideCache.m = map[netip.Addr]insideEntry{}
+	}
+	insideCache.m[ip] = insideEntry{in, now}
+	insideCache.Unlock()
+	return in
+}
+
+// lookupInside asks the kernel's routing table which interface leads
+// back to ip.
+func lookupInside(ip netip.Addr) bool {
 	routes, err := netlink.RouteGet(net.IP(ip.AsSlice()))
 	if err != nil || len(routes) == 0 {
 		return false
