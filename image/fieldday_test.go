@@ -328,11 +328,7 @@ func (fd *fieldDay) checkContact(srcPrefix string) {
 // fdGated are checks whose fixes have not landed: their failures are
 // logged as OPEN, not failed, unless EDGEBOX_FIELDDAY_STRICT=1. An entry
 // goes when its fix lands.
-var fdGated = map[string]string{
-	// peers_qemu_test.go: UDP syslog lines said while the old uplink is
-	// dead and the VPN not yet moved are lost (the kernel took them)
-	"syslog-failover-gap": "lines of a failover lost by UDP syslog, not fixed",
-}
+var fdGated = map[string]string{}
 
 // check reports a failed check: an error, or for a gated one an OPEN line.
 func (fd *fieldDay) check(name string, err error) {
