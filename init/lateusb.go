@@ -44,6 +44,9 @@ func guardStandIns(n config.Network, board boards.Profile, sysRoot string, log *
 		return
 	}
 	for u := range updates {
+		if u.Link == nil {
+			continue
+		}
 		name := u.Attrs().Name
 		role, ok := standIn[name]
 		if !ok {
