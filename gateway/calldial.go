@@ -282,13 +282,7 @@ func (c *call) onAnswer(ctx context.Context) error {
 			return err
 		}
 	} else if len(res.Body()) > 0 {
-		// the 200's SDP is the one that counts when it differs from 183's
-		if info, err := parsePBXSDP(string(res.Body()), c.cfg.PBX); err == nil {
-			if plan, err := planBridge(c.offer.Audio, info.Audio); err == nil && plan.Browser.PT == c.plan.Browser.PT {
-				c.plan = plan
-				c.pbx.apply(plan)
-			}
-		}
+		c.answerAfterEarly(res.Body())
 	}
 	c.answered = true
 	c.setState(StateAnswered)
@@ -305,4 +299,26 @@ func (c *call) bye() {
 	if err := c.dialog.Bye(ctx); err != nil {
 		c.log.Debug("BYE", "err", err)
 	}
+}
+
+// answerAfterEarly applies the 200's SDP after early media: it counts
+// when it differs from the 183's (an announcement server, then the
+// agent's phone): another address, or another of the offered codecs, for
+// which the browser leg is renegotiated as for a re-INVITE. An unusable
+// one leaves the early media's in place, and the PBX admin is told.
+func (c *call) answerAfterEarly(body []byte) {
+	info, err := parsePBXSDP(string(body), c.cfg.PBX)
+	var plan *bridgePlan
+	if err == nil {
+		plan, err = planBridge(c.offer.Audio, info.Audio)
+	}
+	if err == nil && plan.Browser.PT != c.plan.Browser.PT {
+		err = c.switchCodec(plan)
+	}
+	if err != nil {
+		c.log.Warn("the PBX's 200 OK has an SDP other than its 183's that the box cannot use: media stays as the 183 set it up", "err", err)
+		return
+	}
+	c.plan = plan
+	c.pbx.apply(plan)
 }

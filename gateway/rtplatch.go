@@ -22,6 +22,12 @@ func (l *pbxLeg) fromRemote(src netip.AddrPort) bool {
 		l.heard = true
 		return true
 	case src.Addr() == l.remote.Addr():
+		if src == l.prev {
+			// the stream before the last change (the 183's announcement,
+			// a re-INVITE's old port): neither learnt nor, once the new
+			// one is heard, passed on
+			return !l.heard
+		}
 		if !l.heard && src.Port() != 0 {
 			if l.warn != nil {
 				l.warn("PBX media comes from another port than its SDP names: the box sends there (symmetric RTP); check the PBX's NAT or RTP settings", "sdp", l.remote.String(), "from", src.String())

@@ -112,6 +112,8 @@ type pbxLeg struct {
 	// symmetric RTP (rtplatch.go): heard says a packet came from remote
 	// itself; strange says media from another address was reported
 	heard, strange bool
+	prev           netip.AddrPort // remote before the last apply
+	sdp            netip.AddrPort // the address the PBX's SDP names
 	// warn, set before poll, tells the PBX admin about its media's source
 	warn func(msg string, args ...any)
 	// RTCP reports the PBX sent about our stream
@@ -179,14 +181,20 @@ func (l *pbxLeg) apply(plan *bridgePlan) {
 		teBrowser = int16(plan.TE.PT)
 	}
 	l.mu.Lock()
-	l.remote, l.rtcpTo = plan.Remote, plan.RemoteRTCP
-	l.heard = false
+	if plan.Remote != l.sdp {
+		// a new media address; the same one again (a session refresh)
+		// keeps what symmetric RTP learnt
+		l.prev, l.heard = l.remote, false
+		l.sdp, l.remote = plan.Remote, plan.Remote
+	}
+	remote := l.remote
+	l.rtcpTo = plan.RemoteRTCP
 	l.toBrowser, l.teBrowser = toBrowser, teBrowser
 	l.mu.Unlock()
 	l.send.mu.Lock()
 	l.send.tePT, l.send.teClock = te, plan.Browser.Clock
 	l.send.mu.Unlock()
-	l.send.setRemote(plan.Remote, toPBX)
+	l.send.setRemote(remote, toPBX)
 	if l.recv.clock == 0 {
 		// set once, before the receiving goroutine starts: the bridged
 		// codec never changes during a call
