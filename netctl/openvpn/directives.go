@@ -58,7 +58,7 @@ var allowed = map[string]argKind{
 	// MTU and sockets
 	"tun-mtu": plain, "tun-mtu-extra": plain, "link-mtu": plain,
 	"mssfix": plain, "fragment": plain, "mtu-disc": plain, "mtu-test": plain,
-	"txqueuelen": plain, "sndbuf": plain, "rcvbuf": plain, "fast-io": plain,
+	"txqueuelen": plain, "sndbuf": plain, "rcvbuf": plain, "fast-io": plain, "passtos": plain,
 	"tcp-nodelay": plain, "socket-flags": plain,
 	// compression
 	"comp-lzo": plain, "compress": plain, "allow-compression": plain,
@@ -81,8 +81,14 @@ func droppedWhy(name string) (string, bool) {
 	case "user", "group":
 		return "the box runs OpenVPN itself and decides its privileges", true
 	case "route-method", "ip-win32", "dhcp-release", "dhcp-renew", "block-outside-dns",
-		"register-dns", "tap-sleep", "win-sys", "show-net-up", "allow-nonadmin":
+		"register-dns", "tap-sleep", "win-sys", "show-net-up", "allow-nonadmin", "windows-driver":
 		return "it applies to Windows only", true
+	case "nice", "mlock":
+		return "the box runs OpenVPN itself and decides its priority and memory", true
+	case "opt-verify":
+		// in old Linux how-tos; with 2.6 against an older server it
+		// ends the connection over a harmless difference
+		return "it is deprecated: it compares the two sides' option strings, which differ between OpenVPN versions", true
 	case "keysize", "key-method", "max-routes", "ncp-disable", "no-iv", "no-replay":
 		return "it is obsolete: OpenVPN 2.6 no longer has it and the default is right", true
 	case "http-proxy-retry", "http-proxy-timeout", "socks-proxy-retry":
@@ -127,7 +133,7 @@ func refusedWhy(name string) string {
 		return "the VPN server asks for a one-time code (two-factor) at every connection, and the box connects on its own with no one to type it; ask the server's admin for an account or profile for this box without the one-time code (certificate, or username and password only)"
 	case "engine":
 		return "it loads an OpenSSL engine (a program library) into OpenVPN; hardware keys are not supported"
-	case "mlock", "nice", "suppress-timestamps":
+	case "suppress-timestamps":
 		return "the box runs OpenVPN itself; this is not configurable from a profile"
 	case "server", "server-bridge", "mode", "tls-server", "push", "push-reset",
 		"client-config-dir", "ccd-exclusive", "ifconfig-pool", "duplicate-cn",

@@ -73,6 +73,22 @@ func TestFieldProfileShapesRound5(t *testing.T) {
 			wantNotes: []string{"UTF-16", "converted to UTF-8"},
 		},
 		{
+			// OpenVPN GUI 2.5's Windows export, with an old Linux
+			// how-to's lines: windows-driver, nice, mlock and opt-verify
+			// are dropped with notes, passtos kept.
+			name:   "windows-25-export-old-lines",
+			server: oldRouter,
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tun", "windows-driver wintun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind",
+					"nice 5", "mlock", "opt-verify", "passtos", "ns-cert-type server", "comp-lzo", "cipher AES-128-CBC", "auth SHA256",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+					inlineBlock("tls-auth", e.ta), "key-direction 1",
+				}, "\r\n") + "\r\n"), "win25.ovpn"
+			},
+			wantNotes: []string{`"windows-driver wintun" dropped`, `"opt-verify" dropped`},
+		},
+		{
 			// The config and its key files saved as UTF-16 inside the
 			// zip a Windows admin made of the config folder.
 			name:   "utf16-files-in-archive",
@@ -201,5 +217,21 @@ func TestWindowsPathOnRefusedLine(t *testing.T) {
 	_, err = ParseProfile([]byte("client\ndev tun\nremote vpn.example.net 1194\nverify-x509-name C:\\x name\n"), "win.ovpn", nil)
 	if err == nil || !strings.Contains(err.Error(), "write Windows paths with double backslashes or with /") {
 		t.Errorf("a single backslash: %v", err)
+	}
+}
+
+// Lines of Windows exports and old Linux how-tos that openvpn 2.6 on the
+// box need not see are dropped with a note, not refused: windows-driver
+// (OpenVPN 2.5 GUI exports), nice and mlock, opt-verify; passtos is kept.
+// The import refused each before ("not on the list", "not configurable
+// from a profile", and opt-verify as "it runs a program").
+func TestOldClientLinesDropped(t *testing.T) {
+	p, err := ParseProfile([]byte("client\ndev tun\nremote vpn.example.net 1194\nwindows-driver wintun\nnice 5\nmlock\nopt-verify\npasstos\n"), "old.ovpn", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantShown(t, p.Info, `"windows-driver wintun" dropped: it applies to Windows only`, `"nice 5" dropped`, `"mlock" dropped`, `"opt-verify" dropped: it is deprecated`)
+	if !strings.Contains(string(p.Text), "\npasstos\n") {
+		t.Errorf("passtos not kept:\n%s", p.Text)
 	}
 }
