@@ -1,13 +1,9 @@
 package image
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"os"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"edgebox/internal/testenv"
@@ -43,58 +39,14 @@ func tcpCollector(t *testing.T, ns, addr string) (chan string, *testenv.LogBuffe
 	}
 	lines := make(chan string, 4096)
 	all := &testenv.LogBuffer{}
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
+	testenv.NewSyslogTCP(t, ln, func(msg string) {
+		// One line each in the buffer, as UDP's: a message's own
+		// newlines would look like lines without a sequenceId.
+		all.Write(append([]byte(strings.ReplaceAll(msg, "\n", `\n`)), '\n'))
+		select {
+		case lines <- msg:
+		default:
 		}
-		mu.Unlock()
-		wg.Wait()
 	})
-	read := func(c net.Conn) {
-		defer wg.Done()
-		br := bufio.NewReader(c)
-		for {
-			n, err := br.ReadString(' ')
-			if err != nil {
-				return
-			}
-			size, err := strconv.Atoi(strings.TrimSuffix(n, " "))
-			if err != nil || size <= 0 || size > 1<<20 {
-				all.Write([]byte("collector: bad frame length " + strconv.Quote(n) + "\n"))
-				return
-			}
-			msg := make([]byte, size)
-			if _, err := io.ReadFull(br, msg); err != nil {
-				return
-			}
-			// One line each in the buffer, as UDP's: a message's own
-			// newlines would look like lines without a sequenceId.
-			all.Write(append([]byte(strings.ReplaceAll(string(msg), "\n", `\n`)), '\n'))
-			select {
-			case lines <- string(msg):
-			default:
-			}
-		}
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go read(c)
-		}
-	}()
 	return lines, all
 }

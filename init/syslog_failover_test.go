@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -34,27 +33,21 @@ func TestRemoteLogTCPAcrossADeadPath(t *testing.T) {
 	if err := r.SetTarget("tcp://" + addr); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	say := func(k int) {
-		for range k {
-			n++
-			r.Line("netctl", fmt.Sprintf("level=INFO msg=line n=%d", n))
-		}
-	}
+	say, said := lineSayer(r)
 	say(50)
 	testenv.WaitFor(t, 30*time.Second, "the first lines", testenv.Cond(func() bool { return len(col1.got()) >= 50 }))
 
 	logs.IP("link", "set", "logs0", "down") // the path dies
 	say(30)
 	time.Sleep(500 * time.Millisecond)
-	col1.stop() // its FIN cannot reach the box; its socket answers RST later
+	col1.Stop() // its FIN cannot reach the box; its socket answers RST later
 	col2 := newTCPCollector(t, listen())
 	say(30)
 	time.Sleep(time.Second)
 	logs.IP("link", "set", "logs0", "up") // the new path
 	say(30)
 	testenv.WaitFor(t, 60*time.Second, "every line at one of the two collectors", testenv.Cond(func() bool {
-		return len(missing(seqsOf(col1.got(), col2.got()), n)) == 0
+		return len(missing(seqsOf(col1.got(), col2.got()), said())) == 0
 	}))
-	t.Logf("%d lines said, %d at the first collector, %d at the second", n, len(col1.got()), len(col2.got()))
+	t.Logf("%d lines said, %d at the first collector, %d at the second", said(), len(col1.got()), len(col2.got()))
 }

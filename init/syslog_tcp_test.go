@@ -1,101 +1,48 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"edgebox/internal/testenv"
 )
 
-// tcpCollector is a syslog collector reading RFC 6587 octet-counted
-// frames on a TCP listener; it keeps every message it read.
+// tcpCollector is testenv's TCP syslog collector, its messages read by
+// got (a frame that did not parse fails the test).
 type tcpCollector struct {
-	t     *testing.T
-	ln    net.Listener
-	mu    sync.Mutex
-	msgs  []string
-	conns []net.Conn
-	bad   error // a frame that did not parse
-	// deaf: what it reads now is lost, as by a collector that took the
-	// bytes from its socket and died before storing them.
-	deaf bool
-	wg   sync.WaitGroup
+	*testenv.SyslogTCP
+	t *testing.T
 }
 
 func newTCPCollector(t *testing.T, ln net.Listener) *tcpCollector {
-	c := &tcpCollector{t: t, ln: ln}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.mu.Lock()
-			c.conns = append(c.conns, conn)
-			c.mu.Unlock()
-			c.wg.Add(1)
-			go func() { defer c.wg.Done(); c.read(conn) }()
-		}
-	}()
-	t.Cleanup(c.stop)
-	return c
-}
-
-// read parses "LEN SP MSG" frames until the connection ends.
-func (c *tcpCollector) read(conn net.Conn) {
-	br := bufio.NewReader(conn)
-	for {
-		n, err := br.ReadString(' ')
-		if err != nil {
-			return
-		}
-		size, err := strconv.Atoi(strings.TrimSuffix(n, " "))
-		if err != nil || size <= 0 || size > 1<<20 {
-			c.mu.Lock()
-			c.bad = fmt.Errorf("frame length %q", n)
-			c.mu.Unlock()
-			return
-		}
-		buf := make([]byte, size)
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return
-		}
-		c.mu.Lock()
-		if !c.deaf {
-			c.msgs = append(c.msgs, string(buf))
-		}
-		c.mu.Unlock()
-	}
-}
-
-// stop closes the listener and every connection, unread bytes and all.
-func (c *tcpCollector) stop() {
-	c.ln.Close()
-	c.mu.Lock()
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-	c.mu.Unlock()
-	c.wg.Wait()
+	return &tcpCollector{SyslogTCP: testenv.NewSyslogTCP(t, ln, nil), t: t}
 }
 
 func (c *tcpCollector) got() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.bad != nil {
-		c.t.Errorf("collector: %v", c.bad)
+	msgs, err := c.Messages()
+	if err != nil {
+		c.t.Error(err)
 	}
-	return append([]string(nil), c.msgs...)
+	return msgs
+}
+
+// lineSayer returns say(k), which has r forward k more numbered lines of
+// netctl, and the count so far.
+func lineSayer(r *remoteLog) (say func(k int), said func() int) {
+	n := 0
+	return func(k int) {
+			for range k {
+				n++
+				r.Line("netctl", fmt.Sprintf("level=INFO msg=line n=%d", n))
+			}
+		}, func() int {
+			return n
+		}
 }
 
 // seqsOf is the set of meta sequenceIds in msgs.
@@ -165,33 +112,25 @@ func TestRemoteLogTCPCollectorRestarted(t *testing.T) {
 	if err := r.SetTarget("tcp://" + addr); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	say := func(k int) {
-		for range k {
-			n++
-			r.Line("netctl", fmt.Sprintf("level=INFO msg=line n=%d", n))
-		}
-	}
+	say, said := lineSayer(r)
 	say(100)
 	testenv.WaitFor(t, 30*time.Second, "the first 100 lines", testenv.Cond(func() bool { return len(col1.got()) >= 100 }))
 	// The collector's TCP acknowledges what it is sent, but it dies
 	// before storing it: the box resends what it wrote in the last
 	// seconds before the connection broke.
-	col1.mu.Lock()
-	col1.deaf = true
-	col1.mu.Unlock()
+	col1.Deafen()
 	say(50)
 	time.Sleep(300 * time.Millisecond)
-	col1.stop()
+	col1.Stop()
 	say(50)
 	time.Sleep(300 * time.Millisecond)
 	say(50)
 	col2 := newTCPCollector(t, listenLocal(t, addr))
 	say(50)
 	testenv.WaitFor(t, 60*time.Second, "every line at one of the two collectors", testenv.Cond(func() bool {
-		return len(missing(seqsOf(col1.got(), col2.got()), n)) == 0
+		return len(missing(seqsOf(col1.got(), col2.got()), said())) == 0
 	}))
-	if lost := missing(seqsOf(col1.got(), col2.got()), n); len(lost) > 0 {
+	if lost := missing(seqsOf(col1.got(), col2.got()), said()); len(lost) > 0 {
 		t.Fatalf("lines lost across the restart: %v", lost)
 	}
 }
@@ -255,7 +194,7 @@ func TestRemoteLogTCPStops(t *testing.T) {
 	r.Line("web", "two")
 	r.SetTarget("")
 	r.Line("web", "not sent: off")
-	col.stop()
+	col.Stop()
 	testenv.WaitFor(t, 10*time.Second, "the goroutines gone", testenv.Cond(func() bool { return runtime.NumGoroutine() <= before }))
 }
 
