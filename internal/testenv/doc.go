@@ -1,7 +1,7 @@
 // Package testenv holds the helpers the tests share: root and tool checks,
 // free loopback ports, polling with WaitFor, a locked log buffer, network
-// namespaces with veths, processes started inside them, and the Kamailio
-// registrar the SIP tests talk to.
+// namespaces with veths, processes started inside them, the Kamailio
+// registrar the SIP tests talk to, and a TCP syslog collector.
 //
 // Only _test.go files and test rigs import it; no product package may
 // (TestProductDoesNotLinkTestenv checks that with go list -deps).
