@@ -99,6 +99,14 @@ func TestRemoteLogTCPForwards(t *testing.T) {
 		!strings.HasSuffix(got[1], "] with a space and\nа newline, ünicode") {
 		t.Fatalf("collector got %q", got)
 	}
+	// A value that does not read is refused and leaves forwarding as it was.
+	for _, bad := range []string{"tcp://" + addr + "/x", "tls://" + addr, "tcp://user@" + addr, "tcp://" + addr + "\n"} {
+		if err := r.SetTarget(bad); err == nil || !strings.Contains(err.Error(), "remote syslog: ") {
+			t.Errorf("SetTarget(%q) = %v, want a remote syslog error", bad, err)
+		}
+	}
+	r.Line("web", "still forwarded")
+	testenv.WaitFor(t, 30*time.Second, "the line after the refused values", testenv.Cond(func() bool { return len(col.got()) >= 3 }))
 }
 
 // The collector goes away (it dies with lines its TCP acknowledged but it
