@@ -139,9 +139,8 @@ func (q *logQueue) written(msgs []string, done bool) {
 			}
 			continue
 		}
-		if done {
-			q.lines = append(q.lines[:q.sent], q.lines[q.sent+1:]...)
-			q.bytes -= len(m)
+		if done { // UDP: nothing is ever left written, sent is 0
+			q.pop()
 			continue
 		}
 		q.lines[q.sent].wrote = time.Now()
