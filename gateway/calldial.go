@@ -166,7 +166,10 @@ func (c *call) onFinal(ctx context.Context, inv *inviting, err error, canceled s
 	var de *sipgo.ErrDialogResponse
 	switch {
 	case errors.As(err, &de):
-		c.end(de.Res.StatusCode, de.Res.Reason)
+		if hint := refusedHint(de.Res.StatusCode); hint != "" {
+			c.log.Warn("the PBX refused the call", "code", de.Res.StatusCode, "reason", de.Res.Reason, "destination", c.grant.Destination, "fix", hint)
+		}
+		c.end(de.Res.StatusCode, refusedReason(de.Res))
 	case canceled != "":
 		// a 200 may have crossed our CANCEL
 		if r := inv.dlg.InviteResponse; r != nil && r.IsSuccess() {

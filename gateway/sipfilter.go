@@ -149,7 +149,7 @@ func (c *filteredPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 			}
 			continue
 		}
-		return n, addr, nil
+		return mendStatusLine(b, n), addr, nil
 	}
 }
 
