@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"edgebox/api/vpnapi"
 	"edgebox/netctl/openvpn"
 )
 
@@ -147,7 +148,8 @@ func TestBrowserPhoneGermanGoStrings(t *testing.T) {
 	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
 	nc := &fakeNetctl{vpnState: openvpn.StateConnected, vpnDetail: "SUCCESS", profile: "remote vpn.example.net 1194",
 		vpnNotes: []string{"converted for openvpn 2.6: cipher BF-CBC became data-ciphers AES-256-GCM:BF-CBC"},
-		slot:     map[string]any{"name": "mPCIe 1", "sim": "J13", "source": "usb-guessed"}}
+		slot:     map[string]any{"name": "mPCIe 1", "sim": "J13", "source": "usb-guessed"},
+		vpnDNS:   &vpnapi.DNS{Servers: []string{"10.8.0.1"}, Domains: []string{"corp.example"}, Use: vpnapi.DNSSplit}}
 	serveUnix(t, "netctl", nc.handler())
 	serveUnix(t, "gateway", fakeGateway())
 	setupAdmin(t, e)
@@ -161,7 +163,7 @@ func TestBrowserPhoneGermanGoStrings(t *testing.T) {
 	english := englishParts(t)
 	// Go-built texts that were English on German pages before, by name.
 	english = append(english, "SIP trunk", "Tunnel address", "Via uplink", "WebRTC port", "This SIM is from", "its usual APN", "Set it on the", "not reported", "guessed from", "Upload and connect", "What the import",
-		"Devices on the LAN", "Portal API keys", "Create key", "What it may call", "Installed:")
+		"Devices on the LAN", "Portal API keys", "Create key", "What it may call", "Installed:", "DNS through the VPN", "are asked of")
 	pages := []string{"/dashboard", "/signal", "/admin", "/logs", "/sms"}
 	for _, s := range wizardSteps {
 		pages = append(pages, "/wizard/"+s.ID)

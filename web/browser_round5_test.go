@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"edgebox/api/vpnapi"
 	"edgebox/netctl/openvpn"
 )
 
@@ -57,5 +58,35 @@ func TestBrowserPhoneVPNImportErrorsRound5(t *testing.T) {
 		}
 		t.Logf("%s: %s", c.name, s)
 		noOverflow(t, de, c.name)
+	}
+}
+
+// The dashboard's VPN card on a German phone at 360 px shows the DNS the
+// server pushed and how the box uses it (split, or not used and why),
+// whole and without sideways scrolling.
+func TestBrowserPhoneVPNCardDNS(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		dns  *vpnapi.DNS
+		want string
+	}{
+		{"split", &vpnapi.DNS{Servers: []string{"10.8.0.1", "10.8.0.2"}, Domains: []string{"intern.standorte.example-konzern.de", "corp.example"}, Use: vpnapi.DNSSplit},
+			"Namen in intern.standorte.example-konzern.de, corp.example werden bei 10.8.0.1, 10.8.0.2 erfragt"},
+		{"unused", &vpnapi.DNS{Servers: []string{"10.8.0.1"}, Use: vpnapi.DNSUnused, Note: openvpn.DNSNoDomain},
+			"übermitteln Sie \"dhcp-option DOMAIN\""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+			serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateConnected, vpnDNS: c.dns}).handler())
+			serveUnix(t, "gateway", fakeGateway())
+			setupAdmin(t, e)
+			_, httpsURL := liveServer(t, e)
+			dir := phoneScreens(t)
+			de := germanPhone(t)
+			do(t, de, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+			do(t, de, "dashboard", chromedp.Navigate(httpsURL+"/dashboard"), waitText("#card-vpn", c.want),
+				chromedp.ScrollIntoView(chromedp.CSS("#card-vpn")), snap(dir, "r5-vpn-card-dns-"+c.name+"-de"))
+			noOverflow(t, de, "VPN card")
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"edgebox/api/vpnapi"
 	"edgebox/internal/localapi"
 	"edgebox/netctl/openvpn"
 )
@@ -36,6 +37,7 @@ type fakeNetctl struct {
 	// import's notes.
 	vpnDetail string
 	vpnNotes  []string
+	vpnDNS    *vpnapi.DNS // what the server pushed about DNS, when connected
 	// modemOver replaces fields of the modem's report (state, error,
 	// sim, registration ...); a nil value removes the field.
 	modemOver map[string]any
@@ -196,6 +198,7 @@ func (f *fakeNetctl) handler() http.Handler {
 				st.Profile = &openvpn.ProfileInfo{Name: "office.ovpn"}
 			}
 			st.BytesIn, st.BytesOut = 1234567, 234567
+			st.DNS = f.vpnDNS
 		}
 		localapi.WriteJSON(w, 200, st)
 	})
