@@ -235,3 +235,33 @@ func TestOldClientLinesDropped(t *testing.T) {
 		t.Errorf("passtos not kept:\n%s", p.Text)
 	}
 }
+
+// fromUTF16 reads the UTF-16 forms Windows tools write (with a byte-order
+// mark either way round, or none) and leaves UTF-8 and binary alone.
+func TestFromUTF16(t *testing.T) {
+	text := "client\r\nremote vpn.example.net 1194 # Büro\r\n"
+	be := func(s string) []byte {
+		var out []byte
+		for _, c := range utf16.Encode([]rune(s)) {
+			out = append(out, byte(c>>8), byte(c))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		in   []byte
+		ok   bool
+	}{
+		{"LE with BOM", utf16LE(text), true},
+		{"LE without BOM", utf16LE(text)[2:], true},
+		{"BE with BOM", append([]byte{0xFE, 0xFF}, be(text)...), true},
+		{"BE without BOM", be(text), true},
+		{"UTF-8", []byte(text), false},
+		{"binary", []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"), false},
+	} {
+		got, ok := fromUTF16(c.in)
+		if ok != c.ok || ok && string(got) != text {
+			t.Errorf("%s: %q %v", c.name, got, ok)
+		}
+	}
+}
