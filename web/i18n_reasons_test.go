@@ -219,3 +219,14 @@ func TestVPNReasonsShownInGerman(t *testing.T) {
 		}
 	}
 }
+
+// A tunnel up without an address (a bridged server leaving addresses to
+// DHCP) is no tick in the wizard: it said "VPN connected ... with tunnel
+// address —" in green while nothing could pass.
+func TestVPNCheckConnectedWithoutAddress(t *testing.T) {
+	st := Status{VPN: &vpnapi.Status{State: vpnapi.StateConnected, Remote: "10.199.2.1:1194", LastError: openvpn.ErrBridgeDHCP}}
+	c := checkIn("de", st, nil, "vpn")
+	if c.State != "fail" || !strings.Contains(c.Message, "keine Tunneladresse") {
+		t.Errorf("connected without an address: %+v", c)
+	}
+}

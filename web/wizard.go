@@ -310,6 +310,11 @@ func checkIn(lang string, status Status, cfg *config.Config, what string) Check 
 		v := status.VPN
 		switch v.State {
 		case vpnapi.StateConnected:
+			if v.TunnelAddress == "" && v.TunnelAddress6 == "" && v.LastError != "" {
+				// up, but with no address nothing passes (a bridge
+				// leaving addresses to DHCP): not a tick
+				return Check{"fail", trf(lang, "VPN: %s — %s", tr(lang, p.State), trMessage(lang, v.LastError))}
+			}
 			return Check{"ok", trf(lang, "VPN connected to %s with tunnel address %s.", orDash(v.Remote), orDash(v.TunnelAddress))}
 		case vpnapi.StateNeedsPassphrase:
 			return Check{"fail", tr(lang, "The profile's key needs its passphrase: type it above and tap “Upload and connect” (the file need not be chosen again).")}

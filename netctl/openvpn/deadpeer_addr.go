@@ -22,12 +22,16 @@ type pushedAddrs struct {
 	hostRoutes   []netip.Addr
 	netRoutes    []netip.Prefix
 	done         bool // the reply's last part was read
+	// gatewayDHCP: "route-gateway dhcp", a bridged server that leaves
+	// the addresses to the office's DHCP server (ErrBridgeDHCP).
+	gatewayDHCP bool
 }
 
 // read takes one pushed option, split into fields.
 func (p *pushedAddrs) read(f []string) {
 	switch f[0] {
 	case "route-gateway":
+		p.gatewayDHCP = len(f) > 1 && f[1] == "dhcp"
 		if len(f) > 1 {
 			if a, err := netip.ParseAddr(f[1]); err == nil && a.Is4() {
 				p.routeGateway = a

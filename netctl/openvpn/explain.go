@@ -31,6 +31,10 @@ const (
 	ErrNothingPasses = "connection lost right after it came up: nothing the VPN server sends through the tunnel can be read. Most often the server uses compression and the profile does not, or the other way round: copy the server's comp-lzo or compress line into the profile (or its fragment and tun-mtu lines)"
 	ErrKeyLoad       = "the profile's key or certificate cannot be loaded; import the profile again"
 	ErrProxySilent   = "HTTP proxy not answering"
+	// ErrBridgeDHCP: a bridged server (server-bridge without a pool)
+	// pushes "route-gateway dhcp" and no address; openvpn on Linux asks
+	// no DHCP, so the tunnel is up with no address and nothing passes.
+	ErrBridgeDHCP = "no tunnel address: the VPN server is a bridge that leaves addresses to the office's DHCP server, and the box asks no DHCP over the VPN; ask the server's admin for an address pool (server-bridge with addresses) or a fixed address for this box (ifconfig-push in its client config)"
 	// ErrPushedCompression: the server pushes compression and the
 	// profile's own allow-compression forbids it.
 	ErrPushedCompression = "the VPN server pushes compression (comp-lzo or compress), which the profile's allow-compression line forbids: remove that line and import the profile again (the box then reads the server's compressed packets and sends its own uncompressed), or ask the server's admin to stop pushing compression"

@@ -89,6 +89,39 @@ func TestFieldProfileShapesRound5(t *testing.T) {
 			wantNotes: []string{`"windows-driver wintun" dropped`, `"opt-verify" dropped`},
 		},
 		{
+			// A bridged server (DD-WRT, an office router) with an
+			// address pool: dev tap, server-bridge gw mask start end.
+			name: "tap-server-bridge-pool",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				n := e.tn.tunNet
+				return oldSrv{lines: []string{"proto udp", "dev tap", "ifconfig " + n + ".1 255.255.255.0",
+					"server-bridge " + n + ".1 255.255.255.0 " + n + ".100 " + n + ".150"}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tap", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\n") + "\n"), "bridge.ovpn"
+			},
+		},
+		{
+			// A bridged server that leaves addresses to the office's DHCP
+			// server (server-bridge without a pool): openvpn on Linux
+			// asks no DHCP, so the box would sit "connected" with no
+			// address; the status says so and what to ask for.
+			name: "tap-server-bridge-dhcp",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				return oldSrv{lines: []string{"proto udp", "dev tap", "server-bridge"}}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return []byte(strings.Join([]string{
+					"client", "dev tap", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\n") + "\n"), "bridge-dhcp.ovpn"
+			},
+			wantStatus: []string{"DHCP"},
+		},
+		{
 			// The config and its key files saved as UTF-16 inside the
 			// zip a Windows admin made of the config folder.
 			name:   "utf16-files-in-archive",

@@ -841,6 +841,10 @@ func (m *Manager) onState(s *session, e StateEvent) {
 		}
 	})
 	m.log.Info("vpn state", "state", e.Name, "detail", e.Detail)
+	if e.Name == StateConnected && e.LocalIP == "" && e.LocalIPv6 == "" && s.peer.push.gatewayDHCP {
+		m.log.Warn("connected without a tunnel address: the server leaves addresses to DHCP")
+		m.setError(ErrBridgeDHCP)
+	}
 }
 
 func (m *Manager) onLog(s *session, e LogEvent) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,20 +55,20 @@ func startOldServer(t testing.TB, tn *testNet, pki *testPKI, o oldSrv) *testServ
 			t.Fatal(err)
 		}
 	}
-	conf := append([]string{
-		"dev tun",
-		"local " + tn.srvIP,
-		"port 1194",
-		fmt.Sprintf("server %s.0 255.255.255.0", tn.tunNet),
-		"topology subnet",
-		"ca " + filepath.Join(dir, "ca.crt"),
-		"cert " + filepath.Join(dir, "server.crt"),
-		"key " + filepath.Join(dir, "server.key"),
+	server := []string{fmt.Sprintf("server %s.0 255.255.255.0", tn.tunNet), "topology subnet"}
+	if slices.ContainsFunc(o.lines, func(l string) bool { return strings.HasPrefix(l, "server-bridge") }) {
+		server = nil // a bridged server: its own line says it all
+	}
+	conf := append([]string{"dev tun", "local " + tn.srvIP, "port 1194"}, server...)
+	conf = append(append(conf,
+		"ca "+filepath.Join(dir, "ca.crt"),
+		"cert "+filepath.Join(dir, "server.crt"),
+		"key "+filepath.Join(dir, "server.key"),
 		"dh none",
 		"keepalive 1 4",
 		"hand-window 5",
 		"verb 3",
-	}, o.lines...)
+	), o.lines...)
 	for i, l := range conf {
 		// Let lines name files of the folder by their base name.
 		for name := range o.files {
