@@ -157,6 +157,7 @@ func (c *call) ring(ctx context.Context, inv *inviting) bool {
 func (c *call) onFinal(ctx context.Context, inv *inviting, err error, canceled string) bool {
 	if err == nil {
 		if err := c.onAnswer(ctx); err != nil {
+			c.log.Warn("the PBX's answer is not usable: call ended", "err", err)
 			c.bye()
 			c.end(488, "answer not usable: "+err.Error())
 			return true

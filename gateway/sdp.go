@@ -349,7 +349,9 @@ func planBridge(browser *mediaSection, pbx *mediaSection) (*bridgePlan, error) {
 		}
 	}
 	if plan == nil {
-		return nil, errors.New("the PBX answered with no codec the browser offered")
+		// the box relays and does not transcode: say what each side has,
+		// for the PBX admin to allow one of the offered codecs
+		return nil, fmt.Errorf("the PBX answered with %s, none of the codecs offered (%s): the box relays audio and does not transcode; allow one of them for the trunk at the PBX", codecNames(pbx.Codecs), codecNames(browser.Codecs))
 	}
 	for _, pc := range pbx.Codecs {
 		if pc.Name != "telephone-event" || pc.Clock != plan.Browser.Clock {
@@ -372,4 +374,19 @@ func planBridge(browser *mediaSection, pbx *mediaSection) (*bridgePlan, error) {
 	plan.RemoteRTCP = netip.AddrPortFrom(pbx.Addr.Unmap(), uint16(rp))
 	plan.Hold = pbx.onHold()
 	return plan, nil
+}
+
+// codecNames lists codecs as "pcma/8000, g722/8000", without
+// telephone-event; "none" when empty.
+func codecNames(cs []codec) string {
+	var names []string
+	for _, c := range cs {
+		if c.Name != "telephone-event" {
+			names = append(names, fmt.Sprintf("%s/%d", c.Name, c.Clock))
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
