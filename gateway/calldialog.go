@@ -112,7 +112,13 @@ func (c *call) onReinvite(r pbxRequest) {
 	case "recvonly":
 		dir = "sendonly"
 	}
-	if !(plan.Remote.Addr().IsUnspecified()) {
+	if plan.Remote.Addr().IsUnspecified() {
+		// the old hold (RFC 2543 c=0.0.0.0, often with sendrecv): nothing
+		// goes to the PBX until it names an address again
+		if dir == "sendrecv" {
+			dir = "recvonly"
+		}
+	} else {
 		c.plan = plan
 		c.pbx.apply(plan)
 	}
