@@ -40,6 +40,11 @@ func (c *call) fromPBX(r pbxRequest) {
 func (c *call) onPBXRequest(r pbxRequest) bool {
 	switch r.req.Method {
 	case sip.BYE:
+		if why := byeTagMismatch(r.req, c.dialog); why != "" {
+			// ended all the same: the PBX has let the call go, and a 481
+			// would leave the customer on a line with nobody
+			c.log.Warn("the PBX's BYE does not carry this call's dialog tags: the call ends all the same; check the PBX or an SBC between that rewrites tags", "mismatch", why)
+		}
 		if c.dialog != nil {
 			c.dialog.ReadBye(r.req, r.tx)
 		} else {
@@ -243,4 +248,27 @@ func (c *call) notifyRefer(code int, reason string) {
 	if _, err := c.dialog.Do(ctx, req); err != nil {
 		c.log.Debug("NOTIFY refer", "err", err)
 	}
+}
+
+// byeTagMismatch says how a BYE's tags differ from the call's dialog
+// (the box's tag in To, the PBX's from its answer in From), or "".
+func byeTagMismatch(bye *sip.Request, dlg *sipgo.DialogClientSession) string {
+	if dlg == nil || dlg.InviteRequest == nil || dlg.InviteResponse == nil {
+		return ""
+	}
+	tag := func(p sip.HeaderParams) string {
+		if p == nil {
+			return ""
+		}
+		v, _ := p.Get("tag")
+		return v
+	}
+	var why []string
+	if to, ours := bye.To(), dlg.InviteRequest.From(); to != nil && ours != nil && tag(to.Params) != tag(ours.Params) {
+		why = append(why, fmt.Sprintf("To tag %q, the box's is %q", tag(to.Params), tag(ours.Params)))
+	}
+	if from, theirs := bye.From(), dlg.InviteResponse.To(); from != nil && theirs != nil && tag(from.Params) != tag(theirs.Params) {
+		why = append(why, fmt.Sprintf("From tag %q, the PBX answered with %q", tag(from.Params), tag(theirs.Params)))
+	}
+	return strings.Join(why, "; ")
 }
