@@ -122,6 +122,22 @@ func TestFieldProfileShapesRound5(t *testing.T) {
 			wantStatus: []string{"DHCP"},
 		},
 		{
+			// Key and certificate files saved by Notepad as UTF-8 with a
+			// BOM, beside the config in the zip.
+			name:   "utf8-bom-files-in-archive",
+			server: oldRouter,
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				conf := strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind",
+					"ca ca.crt", "cert box.crt", "key box.key", "tls-auth ta.key 1",
+					"remote-cert-tls server", "comp-lzo", "cipher AES-128-CBC", "auth SHA256",
+				}, "\r\n") + "\r\n"
+				bom := func(s string) string { return "\xef\xbb\xbf" + strings.ReplaceAll(s, "\n", "\r\n") }
+				return makeTar(t, map[string]string{"office/office.ovpn": bom(conf), "office/ca.crt": bom(e.pki.CA),
+					"office/box.crt": bom(e.cert), "office/box.key": bom(e.key), "office/ta.key": bom(e.ta)}), "office.tar"
+			},
+		},
+		{
 			// The config and its key files saved as UTF-16 inside the
 			// zip a Windows admin made of the config folder.
 			name:   "utf16-files-in-archive",
@@ -296,5 +312,20 @@ func TestFromUTF16(t *testing.T) {
 		if ok != c.ok || ok && string(got) != text {
 			t.Errorf("%s: %q %v", c.name, got, ok)
 		}
+	}
+}
+
+// A login or passphrase file saved by Notepad as "UTF-8 with BOM": the
+// mark is not part of the username or passphrase (the server refused the
+// login, or the key stayed locked, with a BOM in front).
+func TestBOMNotInSecrets(t *testing.T) {
+	files := map[string][]byte{"login.txt": []byte("\xef\xbb\xbfboxuser\r\ngeheim\r\n"), "pass.txt": []byte("\xef\xbb\xbfpässwort\r\n")}
+	p, err := ParseProfile([]byte("client\ndev tun\nremote vpn.example.net 1194\nauth-user-pass login.txt\naskpass pass.txt\n"), "office/office.ovpn", files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Credentials
+	if c == nil || c.Username == nil || *c.Username != "boxuser" || c.Passphrase == nil || *c.Passphrase != "pässwort" {
+		t.Errorf("credentials %+v", c)
 	}
 }

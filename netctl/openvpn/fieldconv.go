@@ -92,7 +92,7 @@ func (p *parser) convertAskpass(n int, text string, toks []string) bool {
 	}
 	if len(toks) == 2 && p.files != nil {
 		if data, err := p.lookup(toks[1]); err == nil {
-			pass, _, _ := strings.Cut(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+			pass, _, _ := strings.Cut(strings.ReplaceAll(strings.TrimPrefix(string(data), "\ufeff"), "\r\n", "\n"), "\n")
 			if pass != "" && len(pass) <= maxSecretLen {
 				if p.prof.Credentials == nil {
 					p.prof.Credentials = &Credentials{}

@@ -414,6 +414,12 @@ func (p *parser) inlineFile(n int, text string, toks []string) {
 	if tag == "tls-auth" && len(toks) == 3 {
 		p.emit(n, "key-direction "+quoteArg(toks[2]))
 	}
+	if tag != "pkcs12" {
+		// Notepad's "UTF-8 with BOM": openvpn reads the mark as text
+		// before the key ("Insufficient key material", or a PEM it
+		// cannot find)
+		data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	}
 	body := strings.Split(strings.TrimRight(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n"), "\n")
 	if tag == "pkcs12" {
 		enc := base64.StdEncoding.EncodeToString(data)
