@@ -47,6 +47,8 @@ var wizardSteps = []step{
 			{Path: "network.modem.user", Label: "APN user name", Kind: "text", Help: "Leave empty unless the operator gives one."},
 			{Path: "network.modem.password", Label: "APN password", Kind: "password", Secret: true},
 			{Path: "network.modem.pin", Label: "SIM PIN", Kind: "password", Secret: true, Help: "4 to 8 digits. A wrong PIN is never retried: the box waits for a new one."},
+			{Path: "network.modem.roaming", Label: "Roaming", Kind: "select", Options: []string{config.RoamingAllow, config.RoamingDeny},
+				Help: "Deny: the box does not go online while the SIM is on a foreign network, so roaming costs nothing. Keep allow for IoT SIMs, which work only roaming."},
 			{Path: "network.modem.slot", Label: "Modem slot", Kind: "select", Options: append([]string{""}, config.ModemSlots...),
 				Help: "Automatic: found from the modem's USB port (the Signal page shows it). Choose the slot as printed beside it on the board only if the Signal page names the wrong one."},
 		}, Check: "modem"},
