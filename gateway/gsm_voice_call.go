@@ -62,11 +62,15 @@ type gsmVoiceCall struct {
 	sdpVer uint64
 	media  mediaChoice
 	remote atomic.Pointer[netip.AddrPort] // where the PBX wants the RTP
-	leg    *pbxLeg
-	audio  *gsmAudio
-	port   io.ReadWriteCloser
-	stop   context.CancelFunc
-	done   sync.WaitGroup
+	// held: the PBX put the call on hold (sendonly, inactive, c=0.0.0.0):
+	// the box sends it nothing and answers with heldDir
+	held    atomic.Bool
+	heldDir string
+	leg     *pbxLeg
+	audio   *gsmAudio
+	port    io.ReadWriteCloser
+	stop    context.CancelFunc
+	done    sync.WaitGroup
 
 	mu   sync.Mutex
 	info gatewayapi.GSMCall
@@ -316,7 +320,7 @@ func (c *gsmVoiceCall) sdpFor(ch *mediaChoice) []byte {
 			codecs = append(codecs, codec{Name: "telephone-event", PT: uint8(ch.tePT), Clock: pcmRate, Channels: 1, Fmtp: "0-16"})
 		}
 	}
-	p := plainSDP{SessionID: sessID, Version: ver, Addr: c.leg.local.Addr(), Audio: plainMedia{Port: int(c.leg.local.Port()), Codecs: codecs}}
+	p := plainSDP{SessionID: sessID, Version: ver, Addr: c.leg.local.Addr(), Audio: plainMedia{Port: int(c.leg.local.Port()), Codecs: codecs, Direction: c.heldDir}}
 	return []byte(p.String())
 }
 
@@ -334,6 +338,9 @@ func (c *gsmVoiceCall) startMedia(ch mediaChoice, mode audioMode) error {
 	remote := ch.remote
 	c.remote.Store(&remote)
 	a := newGSMAudio(ch.law, ch.tePT, c.sim.Voice.JitterMS, func(pkt []byte) error {
+		if c.held.Load() {
+			return nil
+		}
 		_, err := leg.rtp.WriteToUDPAddrPort(pkt, *c.remote.Load())
 		return err
 	})

@@ -31,6 +31,16 @@ func (c *gsmVoiceCall) reinvite(r gsmSIPRequest) {
 			to := netip.AddrPortFrom(m.Addr, uint16(m.Port))
 			c.remote.Store(&to)
 		}
+		// hold (RFC 3264 8.4, or c=0.0.0.0): answered recvonly (inactive
+		// to inactive) and nothing sent until the PBX resumes
+		c.heldDir = ""
+		switch {
+		case m.Direction == "inactive":
+			c.heldDir = "inactive"
+		case m.onHold():
+			c.heldDir = "recvonly"
+		}
+		c.held.Store(c.heldDir != "")
 	}
 	_, contact, err := c.v.svc.sip.endpoint(c.v.cfg.PBX.Transport)
 	if err != nil {

@@ -138,6 +138,7 @@ func TestGSMVoiceInbound(t *testing.T) {
 		{"national number, PBX hangs up", "030555124", "<sip:+4930555124@" + gsmDomain + ">", "", "uas_gsm_in_hangup"},
 		{"withheld", "withheld", `"Anonymous" <sip:anonymous@anonymous.invalid>`, "id", "uas_gsm_in"},
 		{"PBX re-INVITEs, then hangs up", "+4930555126", "<sip:+4930555126@" + gsmDomain + ">", "", "uas_gsm_in_reinvite"},
+		{"PBX holds and resumes, then hangs up", "+4930555127", "<sip:+4930555127@" + gsmDomain + ">", "", "uas_gsm_in_hold"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pbxHangsUp := tc.scen != "uas_gsm_in"
