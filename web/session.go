@@ -103,10 +103,14 @@ func (s *sessions) whyOver(se *session, now time.Time) string {
 func (s *sessions) over(se *session, now time.Time) bool { return s.whyOver(se, now) != "" }
 
 // whyEnded is why the session r's cookie names has ended, or "" when r
-// has no session cookie.
+// comes from no login at all. A page of a login whose cookie the browser
+// no longer sends still carries the page's CSRF token.
 func (s *sessions) whyEnded(r *http.Request) string {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
+		if r.Header.Get(csrfHeader) != "" {
+			return endedUnknown
+		}
 		return ""
 	}
 	s.mu.Lock()

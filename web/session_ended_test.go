@@ -65,6 +65,13 @@ func TestLoginEndedSaysWhy(t *testing.T) {
 	if got := s.whyEnded(httptest.NewRequest("GET", "/", nil)); got != "" {
 		t.Errorf("no cookie: %q", got)
 	}
+	// a page of a login whose cookie the browser dropped: not "log in
+	// or send Authorization: Bearer TOKEN" above the password field
+	r := httptest.NewRequest("GET", "/api/v1/status", nil)
+	r.Header.Set(csrfHeader, "token-of-the-page")
+	if got := s.whyEnded(r); got != endedUnknown {
+		t.Errorf("page without its cookie: %q", got)
+	}
 }
 
 func cookieRequest(id string) *http.Request {
