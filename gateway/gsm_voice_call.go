@@ -432,9 +432,12 @@ func (c *gsmVoiceCall) talk() {
 				c.end(200, "PBX hung up")
 				return
 			}
-			if r.req.Method == sip.INVITE {
+			switch r.req.Method {
+			case sip.INVITE:
 				c.reinvite(r)
-			} else {
+			case sip.INFO:
+				c.infoFromPBX(r)
+			default:
 				r.respond(501, "Not Implemented")
 			}
 			close(r.done)
@@ -466,4 +469,27 @@ func (c *gsmVoiceCall) talk() {
 			return
 		}
 	}
+}
+
+// infoFromPBX answers an INFO of the PBX in the call's dialog: a digit (the
+// agent's key as application/dtmf-relay or application/dtmf, Asterisk's
+// dtmf_mode=info) goes to the GSM side as AT+VTS; anything else is
+// answered 200 and ignored. A 481 here ended the PBX's dialog (RFC 5057).
+func (c *gsmVoiceCall) infoFromPBX(r gsmSIPRequest) {
+	if !isDTMFInfo(r.req) {
+		r.respond(200, "OK")
+		return
+	}
+	d, err := dtmfFromINFO(r.req)
+	if err != nil {
+		c.log.Info("DTMF INFO from the PBX refused", "err", err)
+		r.respond(400, "Bad DTMF")
+		return
+	}
+	select {
+	case c.digits <- d[0]:
+	default:
+		c.log.Warn("DTMF from the PBX dropped: digits are queued faster than the card takes them", "digit", d)
+	}
+	r.respond(200, "OK")
 }

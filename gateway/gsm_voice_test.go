@@ -139,6 +139,7 @@ func TestGSMVoiceInbound(t *testing.T) {
 		{"withheld", "withheld", `"Anonymous" <sip:anonymous@anonymous.invalid>`, "id", "uas_gsm_in"},
 		{"PBX re-INVITEs, then hangs up", "+4930555126", "<sip:+4930555126@" + gsmDomain + ">", "", "uas_gsm_in_reinvite"},
 		{"PBX holds and resumes, then hangs up", "+4930555127", "<sip:+4930555127@" + gsmDomain + ">", "", "uas_gsm_in_hold"},
+		{"PBX sends a digit as INFO, then hangs up", "+4930555131", "<sip:+4930555131@" + gsmDomain + ">", "", "uas_gsm_in_info"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pbxHangsUp := tc.scen != "uas_gsm_in"
@@ -175,6 +176,9 @@ func TestGSMVoiceInbound(t *testing.T) {
 			}
 			if p := logValue(log, "PRIVACY"); p != tc.wantPrivacy {
 				t.Errorf("Privacy at the PBX %q, want %q", p, tc.wantPrivacy)
+			}
+			if tc.scen == "uas_gsm_in_info" && !slices.Contains(r.far.boxDTMF()[vts0:], "9") {
+				t.Errorf("the PBX's INFO digit 9 did not reach the card as AT+VTS (got %q)", r.far.boxDTMF()[vts0:])
 			}
 			rx, tones := r.far.audio()
 			t.Logf("card: %d frames from the box, %d of them 1000 Hz", rx, tones)

@@ -347,6 +347,9 @@ func (s *sipStack) inDialogOK(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c := s.svc.callBySIP(req.CallID().Value())
 	if c == nil {
+		if s.svc.gsmInDialog(req, tx) {
+			return // a GSM call's: gsm_voice_call.go answers it
+		}
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -368,7 +371,11 @@ func (s *sipStack) inDialogOK(req *sip.Request, tx sip.ServerTransaction) {
 			s.respond(tx, req, 400, "Bad DTMF")
 			return
 		}
+		// answered first: the page may hang up at once, and the BYE must
+		// not overtake the INFO's 200
+		s.respond(tx, req, 200, "OK")
 		c.sig.send(Message{Type: MsgDTMF, Digits: d})
+		return
 	}
 	s.respond(tx, req, 200, "OK")
 }
