@@ -159,7 +159,14 @@ func TestBrowserCodecChangeByReinvite(t *testing.T) {
 }
 
 func testBrowserCodecChangeByReinvite(t *testing.T) {
-	uas := startSIPp(t, "uas_recodec", 1)
+	browserCallEndsOnPCMA(t, "uas_recodec", "the PBX's re-INVITE")
+}
+
+// browserCallEndsOnPCMA calls a SIPp PBX (scenario) from the demo page in
+// Chromium and checks that the call, answered, is bridged as PCMA after
+// what the PBX did (after) and that audio flows both ways then.
+func browserCallEndsOnPCMA(t *testing.T, scenario, after string) {
+	uas := startSIPp(t, scenario, 1)
 	svc := startGateway(t, demoConfig(t, uas.addr()))
 	tok, _ := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
 	bctx := newBrowser(t)
@@ -174,7 +181,7 @@ func testBrowserCodecChangeByReinvite(t *testing.T) {
 	}
 	waitDemoState(t, ctx, gateway.EventAnswered, 20*time.Second)
 	var ci gateway.CallInfo
-	testenv.WaitFor(t, 15*time.Second, "codec pcma after the PBX's re-INVITE", func() (bool, error) {
+	testenv.WaitFor(t, 15*time.Second, "codec pcma after "+after, func() (bool, error) {
 		if calls := svc.Snapshot(); len(calls) == 1 {
 			ci = calls[0]
 		}
