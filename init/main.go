@@ -98,6 +98,9 @@ func main() {
 	// A perm disk behind USB: its driver is in the later batch, started
 	// once the first is in and the disk still not found.
 	tools.stillLooking = func() { mods.afterFirst(mods.startLater) }
+	driversIn := make(chan struct{})
+	mods.afterFirst(func() { close(driversIn) })
+	tools.driversIn = driversIn
 	perm := setupPerm("/sys", "/dev", boards.CmdlineValue(cl, "edgebox.perm"), paths.PermDir(), tools)
 	switch perm.state {
 	case permMounted:

@@ -155,10 +155,9 @@ func setupPerm(sysRoot, devRoot, override, target string, tools permTools) permR
 	dev := override
 	var err error
 	searched := time.Now()
-	deadline := searched.Add(10 * time.Second) // disks probe asynchronously
 	for dev == "" {
 		dev, err = findPerm(sysRoot, devRoot)
-		if err == nil || time.Now().After(deadline) {
+		if err == nil || tools.searchOver(searched) {
 			break
 		}
 		if tools.stillLooking != nil && time.Since(searched) > time.Second {
@@ -227,6 +226,50 @@ type permTools struct {
 	// shown up after a second: its driver may be in the boot's later
 	// module batch (a disk behind USB), which then starts at once.
 	stillLooking func()
+	// driversIn, if set, is closed once the boot's first module batch (the
+	// disk controllers among it) is in. The search for the perm device
+	// goes on for permSearchGrace after the later of the search's start
+	// and that moment, and never beyond permSearchMax: a fixed 10 s from
+	// the start gave up on a loaded machine whose disk driver was still
+	// probing (ext4 alone took 16 s to load), and the box ran on defaults
+	// without its settings.
+	driversIn <-chan struct{}
+	// grace and max replace permSearchGrace and permSearchMax in tests.
+	grace, max time.Duration
+	inAt       time.Time
+}
+
+const (
+	permSearchGrace = 10 * time.Second
+	permSearchMax   = 2 * time.Minute
+)
+
+// searchOver says whether setupPerm should stop looking for the perm
+// device, searching since start.
+func (t *permTools) searchOver(start time.Time) bool {
+	grace, most := permSearchGrace, permSearchMax
+	if t.grace > 0 {
+		grace, most = t.grace, t.max
+	}
+	now := time.Now()
+	if now.Sub(start) > most {
+		return true
+	}
+	from := start
+	if t.driversIn != nil {
+		select {
+		case <-t.driversIn:
+			if t.inAt.IsZero() {
+				t.inAt = now
+			}
+			if t.inAt.After(from) {
+				from = t.inAt
+			}
+		default:
+			return false // the disk's driver may still be probing
+		}
+	}
+	return now.Sub(from) > grace
 }
 
 func e2fsprogs() permTools {

@@ -2,13 +2,14 @@ package main
 
 import (
 	"bytes"
-
 	"crypto/rand"
-	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // permTarget is a mount point that is unmounted again after the test.
@@ -197,5 +198,46 @@ func TestSetupPermFormatsBlankOnly(t *testing.T) {
 	setupPerm(sys, dev, "", permTarget(t), tools)
 	if formatted != "" || !checked {
 		t.Fatalf("boot after a power cut formatted=%q checked=%v", formatted, checked)
+	}
+}
+
+// TestPermFoundWhileDiskDriverStillProbing: the perm partition that shows
+// up after the search's grace from its start, but while the boot's disk
+// drivers were still loading, is found and used (a loaded machine's boot
+// gave up after a fixed 10 s and ran without its settings); with no
+// drivers' end in sight the search still ends, at its bound.
+func TestPermFoundWhileDiskDriverStillProbing(t *testing.T) {
+	sys, dev := fakeBlock(t, nil)
+	part := filepath.Join(sys, "block/sda/sda3")
+	os.RemoveAll(part)
+	driversIn := make(chan struct{})
+	var mkfsOn string
+	tools := permTools{
+		mkfs:      func(d string) ([]byte, error) { mkfsOn = d; return nil, nil },
+		fsck:      func(string) ([]byte, error) { return nil, nil },
+		driversIn: driversIn,
+		grace:     300 * time.Millisecond,
+		max:       20 * time.Second,
+	}
+	time.AfterFunc(600*time.Millisecond, func() { close(driversIn) })
+	time.AfterFunc(800*time.Millisecond, func() {
+		os.MkdirAll(part, 0o755)
+		os.WriteFile(filepath.Join(part, "partition"), []byte("3\n"), 0o644)
+	})
+	res := setupPerm(sys, dev, "", permTarget(t), tools)
+	if res.device != filepath.Join(dev, "sda3") || mkfsOn != res.device {
+		t.Fatalf("perm partition that appeared as the drivers finished not used: %+v (formatted %q)", res, mkfsOn)
+	}
+
+	sys, dev = fakeBlock(t, nil)
+	os.RemoveAll(filepath.Join(sys, "block/sda/sda3"))
+	tools.driversIn = make(chan struct{}) // never in
+	tools.max = 500 * time.Millisecond
+	start := time.Now()
+	if res := setupPerm(sys, dev, "", permTarget(t), tools); res.state != permMissing {
+		t.Fatalf("no perm partition: %+v", res)
+	}
+	if waited := time.Since(start); waited > 15*time.Second {
+		t.Fatalf("the search did not end at its bound: %v", waited)
 	}
 }
