@@ -207,8 +207,6 @@ func noCodecOffer(t *testing.T) string {
 func TestEveryDocumentedErrorIsSent(t *testing.T) {
 	t.Parallel()
 	docErrs, docCloses := protocolDoc(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	noPBX := func() string { return fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t)) }
 
 	// The main box: its PBX-side RTP ports are all taken, so a call that
@@ -233,7 +231,7 @@ func TestEveryDocumentedErrorIsSent(t *testing.T) {
 	draining := startGateway(t, testConfig(t, noPBX()))
 
 	url := func(svc *gateway.Service) string { return "ws://" + svc.PortalAddr() + "/v1/signal" }
-	authed := func(t *testing.T, svc *gateway.Service) *wsProbe {
+	authed := func(t *testing.T, ctx context.Context, svc *gateway.Service) *wsProbe {
 		tok, wsURL := authorize(t, svc, testFrom, "support", nil)
 		p := openProbe(t, ctx, wsURL)
 		p.sendMsg(gateway.Message{Type: gateway.MsgAuth, Token: tok})
@@ -244,22 +242,22 @@ func TestEveryDocumentedErrorIsSent(t *testing.T) {
 	}
 
 	// Each provocation returns the probe right after the error came.
-	provoke := map[string]func(t *testing.T) (string, *wsProbe){
-		gateway.CodeBadMessage: func(t *testing.T) (string, *wsProbe) {
+	provoke := map[string]func(t *testing.T, ctx context.Context) (string, *wsProbe){
+		gateway.CodeBadMessage: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
 			p := openProbe(t, ctx, url(main))
 			p.send("{")
 			return p.errorCode(), p
 		},
-		gateway.CodeBadToken: func(t *testing.T) (string, *wsProbe) {
+		gateway.CodeBadToken: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
 			p := openProbe(t, ctx, url(main))
 			p.sendMsg(gateway.Message{Type: gateway.MsgAuth, Token: "not-a-token-the-box-issued"})
 			return p.errorCode(), p
 		},
-		gateway.CodeAuthTimeout: func(t *testing.T) (string, *wsProbe) {
+		gateway.CodeAuthTimeout: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
 			p := openProbe(t, ctx, url(main))
 			return p.errorCode(), p // nothing sent: the box must speak first
 		},
-		gateway.CodeRateLimited: func(t *testing.T) (string, *wsProbe) {
+		gateway.CodeRateLimited: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
 			for i := 0; i < 20; i++ {
 				p := openProbe(t, ctx, url(limited))
 				p.sendMsg(gateway.Message{Type: gateway.MsgAuth, Token: "guess-" + strconv.Itoa(i)})
@@ -270,41 +268,41 @@ func TestEveryDocumentedErrorIsSent(t *testing.T) {
 			t.Fatal("20 refused tokens from one address were never rate limited")
 			return "", nil
 		},
-		gateway.CodeBusy: func(t *testing.T) (string, *wsProbe) {
-			authed(t, one) // the one call the box may carry, waiting for its offer
+		gateway.CodeBusy: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
+			authed(t, ctx, one) // the one call the box may carry, waiting for its offer
 			tok, wsURL := authorize(t, one, testFrom, "support", nil)
 			p := openProbe(t, ctx, wsURL)
 			p.sendMsg(gateway.Message{Type: gateway.MsgAuth, Token: tok})
 			return p.errorCode(), p
 		},
-		gateway.CodeUnavailable: func(t *testing.T) (string, *wsProbe) {
+		gateway.CodeUnavailable: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
 			tok, wsURL := authorize(t, draining, testFrom, "support", nil)
 			p := openProbe(t, ctx, wsURL)
 			draining.Drain()
 			p.sendMsg(gateway.Message{Type: gateway.MsgAuth, Token: tok})
 			return p.errorCode(), p
 		},
-		gateway.CodeState: func(t *testing.T) (string, *wsProbe) {
-			p := authed(t, main)
+		gateway.CodeState: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
+			p := authed(t, ctx, main)
 			p.sendMsg(gateway.Message{Type: gateway.MsgDTMF, Digits: "1"})
 			return p.errorCode(), p
 		},
-		gateway.CodeBadSDP: func(t *testing.T) (string, *wsProbe) {
-			p := authed(t, main)
+		gateway.CodeBadSDP: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
+			p := authed(t, ctx, main)
 			p.sendMsg(gateway.Message{Type: gateway.MsgOffer, SDP: "v=0\r\nthis is not sdp"})
 			return p.errorCode(), p
 		},
-		gateway.CodeNoCodec: func(t *testing.T) (string, *wsProbe) {
-			p := authed(t, main)
+		gateway.CodeNoCodec: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
+			p := authed(t, ctx, main)
 			p.sendMsg(gateway.Message{Type: gateway.MsgOffer, SDP: noCodecOffer(t)})
 			return p.errorCode(), p
 		},
-		gateway.CodeOfferTimeout: func(t *testing.T) (string, *wsProbe) {
-			p := authed(t, main)
+		gateway.CodeOfferTimeout: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
+			p := authed(t, ctx, main)
 			return p.errorCode(), p
 		},
-		gateway.CodeInternal: func(t *testing.T) (string, *wsProbe) {
-			p := authed(t, main)
+		gateway.CodeInternal: func(t *testing.T, ctx context.Context) (string, *wsProbe) {
+			p := authed(t, ctx, main)
 			p.sendMsg(gateway.Message{Type: gateway.MsgOffer, SDP: pionOffer(t)})
 			return p.errorCode(), p
 		},
@@ -316,11 +314,12 @@ func TestEveryDocumentedErrorIsSent(t *testing.T) {
 		for code, want := range docErrs {
 			t.Run(code, func(t *testing.T) {
 				t.Parallel()
+				ctx := subtestContext(t)
 				f, ok := provoke[code]
 				if !ok {
 					t.Fatalf("docs/gateway-protocol.md documents error %q, but this test cannot provoke it: add a way", code)
 				}
-				got, p := f(t)
+				got, p := f(t, ctx)
 				if got != code {
 					t.Fatalf("provoking %s: the box sent %q", code, got)
 				}
@@ -337,7 +336,7 @@ func TestEveryDocumentedErrorIsSent(t *testing.T) {
 		// not as a normal end.
 		t.Run("malformed_limit", func(t *testing.T) {
 			t.Parallel()
-			p := authed(t, main)
+			p := authed(t, subtestContext(t), main)
 			for i := 0; i < 20; i++ {
 				p.send("{")
 				if code := p.errorCode(); code != gateway.CodeBadMessage {
@@ -363,4 +362,15 @@ func TestEveryDocumentedErrorIsSent(t *testing.T) {
 			t.Errorf("the box closed with %v, which the close table does not list", c)
 		}
 	}
+}
+
+// subtestContext bounds one parallel subtest from the moment it runs: a
+// deadline taken before its t.Parallel also counted the time it queued
+// for a slot behind the package's other parallel tests (over three
+// minutes in a make test running four packages at once), and every
+// provocation then failed at its first dial.
+func subtestContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }
