@@ -43,7 +43,7 @@ func (s *Server) handleConfigGet(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, err)
 		return
 	}
-	redactAll(doc)
+	redactView(doc, ScopeOf(r) == ScopeAdmin)
 	if p := r.URL.Query().Get("path"); p != "" {
 		v, err := getPath(doc, p)
 		if err != nil {
@@ -390,7 +390,7 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, err)
 		return
 	}
-	b, err := sealBackup(full, redactAll(doc).(map[string]any), req.Passphrase, s.opt.Hostname, s.opt.Version, s.opt.Now())
+	b, err := sealBackup(full, redactView(doc, false).(map[string]any), req.Passphrase, s.opt.Hostname, s.opt.Version, s.opt.Now())
 	if err != nil {
 		apiError(w, http.StatusBadRequest, err)
 		return

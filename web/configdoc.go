@@ -156,21 +156,25 @@ func setPath(doc map[string]any, p string, val any) error {
 }
 
 // redact replaces every secret value in doc (in place).
-func redact(v any) any {
+func redact(v any) any { return redactKeys(v, secretKey) }
+
+// redactKeys replaces, in place, every non-empty string whose field name
+// matches key with Redacted.
+func redactKeys(v any, key *lazyregexp.Regexp) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			if secretKey.MatchString(k) {
+			if key.MatchString(k) {
 				if s, ok := e.(string); ok && s != "" {
 					x[k] = Redacted
 					continue
 				}
 			}
-			x[k] = redact(e)
+			x[k] = redactKeys(e, key)
 		}
 	case []any:
 		for i := range x {
-			x[i] = redact(x[i])
+			x[i] = redactKeys(x[i], key)
 		}
 	}
 	return v

@@ -3,6 +3,8 @@ package web
 import (
 	"net/url"
 	"strings"
+
+	"edgebox/internal/lazyregexp"
 )
 
 // redact (configdoc.go) knows secrets by the name of their field. Some
@@ -45,6 +47,24 @@ func secretURL(key, s string) bool {
 	return hasPass
 }
 
-// redactAll is what API output, backups' readable part and support
-// bundles show of a config document.
+// redactAll is what the admin's API output shows of a config document.
 func redactAll(doc any) any { return redactURLs(redact(doc)) }
+
+// secretHashKey names the fields that hold a hash of a secret (a portal
+// key's unsalted sha256): not the secret, but an offline guess for a
+// short one. Whatever a field like it is called, it says so.
+var secretHashKey = lazyregexp.New(`(?i)(sha256|sha1|hash|digest)`)
+
+// redactView is the one rule for what a config document shows: secrets
+// (by name and by value) to no one; hashes of secrets to the admin only,
+// who manages them. Below admin (read and operate tokens: monitoring,
+// fleet dashboards) and in files that leave the box readable (a backup's
+// readable part, support bundles) they are Redacted too. Sixth review: a
+// read token read the portal keys' hashes in GET /api/v1/config.
+func redactView(doc any, admin bool) any {
+	redactAll(doc)
+	if !admin {
+		redactKeys(doc, secretHashKey)
+	}
+	return doc
+}

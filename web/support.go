@@ -39,7 +39,7 @@ func (s *Server) handleSupportBundle(w http.ResponseWriter, r *http.Request) {
 	if c, err := s.loadConfig(); err != nil {
 		notes = append(notes, "config: "+plainWords(err.Error()))
 	} else if doc, err := toDoc(c); err == nil {
-		add("config.json", asJSON(redactAll(doc)))
+		add("config.json", asJSON(redactView(doc, false)))
 	}
 	var names []string
 	if status.System != nil {
