@@ -32,6 +32,19 @@ type SessionInfo struct {
 type PasswordChange struct {
 	Old string `json:"old_password"`
 	New string `json:"new_password"`
+	// RevokeTokens also revokes every API token (after a break-in);
+	// without it the tokens stay and only the sessions end.
+	RevokeTokens bool `json:"revoke_tokens,omitempty"`
+}
+
+// PasswordChanged answers a password change: this browser's new session,
+// what happened to the tokens and the other sessions, and that in words.
+type PasswordChanged struct {
+	SessionInfo
+	TokensKept    int    `json:"tokens_kept"`
+	TokensRevoked int    `json:"tokens_revoked"`
+	SessionsEnded int    `json:"sessions_ended"`
+	Message       string `json:"message"`
 }
 
 // The token API's JSON types live in api/webapi, for edgectl.
@@ -137,7 +150,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusTooManyRequests, lockedOut(wait))
 		return
 	}
-	err := s.accounts.ChangePassword(req.Old, req.New)
+	n, err := s.accounts.ChangePassword(req.Old, req.New, req.RevokeTokens)
 	s.limiter.result(clientAddr(r), !errors.Is(err, errBadLogin))
 	switch {
 	case errors.Is(err, errBadLogin):
@@ -150,14 +163,30 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, err)
 		return
 	}
-	// Other browsers' sessions end, and every API token was revoked;
-	// this session continues.
-	s.sessions.dropAll()
+	// Every session came from the old password: the others end, this
+	// one goes on in a new session.
+	ended := s.sessions.endAll(endedPasswd)
+	if sessionOf(r) != nil && ended > 0 {
+		ended-- // this browser's, which goes on
+	}
 	se := s.sessions.create()
 	setSessionCookie(w, r, se)
-	s.log.Info("admin password changed, all API tokens revoked", "from", clientAddr(r))
-	apiJSON(w, http.StatusOK, SessionInfo{User: AdminUser, CSRFToken: se.csrf})
+	s.log.Info("admin password changed", "from", clientAddr(r), "tokens_kept", n.Kept, "tokens_revoked", n.Revoked, "sessions_ended", ended)
+	ans := PasswordChanged{SessionInfo: SessionInfo{User: AdminUser, CSRFToken: se.csrf}, TokensKept: n.Kept, TokensRevoked: n.Revoked, SessionsEnded: ended}
+	lang := langOf(r)
+	if req.RevokeTokens {
+		ans.Message = trf(lang, passwordTokensRevoked, n.Revoked, ended)
+	} else {
+		ans.Message = trf(lang, passwordTokensKept, n.Kept, ended)
+	}
+	apiJSON(w, http.StatusOK, ans)
 }
+
+// What a password change did, as the password page says it.
+const (
+	passwordTokensKept    = "Password changed. API tokens kept: %d (revoke on this page any that may be in wrong hands). Other browsers logged out: %d."
+	passwordTokensRevoked = "Password changed. API tokens revoked: %d. Other browsers logged out: %d."
+)
 
 func (s *Server) handleNewToken(w http.ResponseWriter, r *http.Request) {
 	var req TokenRequest

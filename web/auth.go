@@ -170,40 +170,66 @@ func (a *Accounts) SetInitial(password string) error {
 	return nil
 }
 
+// TokenCount is what a password change did to the API tokens: how many
+// live ones it kept and how many it revoked.
+type TokenCount struct {
+	Kept, Revoked int
+}
+
 // ChangePassword replaces the admin password after checking the old one.
-// Every API token is revoked: whoever learnt the old password may have
-// made one. Sessions are the caller's to drop.
-func (a *Accounts) ChangePassword(old, password string) error {
+// What the old password made by itself, the browser sessions, is the
+// caller's to end. API tokens are credentials of their own, each made on
+// purpose with a name and each revocable (a fleet's tokens among them): a
+// LAN installer changing the local password must not cut the fleet off
+// the box, so they stay, unless revokeTokens asks to end them all (after
+// a break-in: whoever knew the old password may have made one).
+func (a *Accounts) ChangePassword(old, password string, revokeTokens bool) (TokenCount, error) {
 	if err := checkPassword(password); err != nil {
-		return err
+		return TokenCount{}, err
 	}
 	if !a.Check(AdminUser, old) {
-		return errBadLogin
+		return TokenCount{}, errBadLogin
 	}
-	return a.replacePassword(password)
+	return a.replacePassword(password, revokeTokens)
 }
 
 // ResetPassword sets a new password without the old one: only after the
-// caller proved presence at the box (reset.go). Tokens are revoked.
+// caller proved presence at the box (reset.go), the way back from a lost
+// or stolen password. Every token is revoked.
 func (a *Accounts) ResetPassword(password string) error {
 	if err := checkPassword(password); err != nil {
 		return err
 	}
-	return a.replacePassword(password)
+	_, err := a.replacePassword(password, true)
+	return err
 }
 
-func (a *Accounts) replacePassword(password string) error {
+func (a *Accounts) replacePassword(password string, revokeTokens bool) (TokenCount, error) {
 	h, err := bcrypt.GenerateFromPassword([]byte(password), a.cost)
 	if err != nil {
-		return err
+		return TokenCount{}, err
 	}
+	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.saveLocked(adminFile{PasswordHash: string(h)}); err != nil {
-		return err
+	a.rebaseWrongClockLocked(now) // as CheckToken judges expiry
+	d := adminFile{PasswordHash: string(h)}
+	var n TokenCount
+	for _, t := range a.data.Tokens {
+		switch {
+		case !now.Before(t.expires()): // expired: gone either way
+		case revokeTokens:
+			n.Revoked++
+		default:
+			n.Kept++
+			d.Tokens = append(d.Tokens, t)
+		}
+	}
+	if err := a.saveLocked(d); err != nil {
+		return TokenCount{}, err
 	}
 	a.set, a.damaged = true, false
-	return nil
+	return n, nil
 }
 
 // Check reports whether user/password are the admin's.

@@ -167,7 +167,7 @@ func (s *Server) handlePasswordReset(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, err)
 		return
 	}
-	s.sessions.dropAll()
+	s.sessions.endAll(endedPasswd)
 	se := s.sessions.create()
 	setSessionCookie(w, r, se)
 	s.log.Warn("admin password reset with a code from the box; all tokens and sessions revoked", "from", addr)

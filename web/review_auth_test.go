@@ -105,13 +105,14 @@ func TestReviewTokenScopesExpiryRevocation(t *testing.T) {
 		t.Errorf("token after 91 days: %d", got)
 	}
 	fresh := mintToken(t, e, "admin")
-	// A password change revokes every token.
+	// A password change that asks for it revokes every token (by
+	// default tokens stay: TestSec6PasswordChangeKeepsTokensUnlessAsked).
 	if code, body := send(t, req{method: "POST", url: e.ts.URL + "/api/v1/password", ctype: "application/json", hdr: bearer(fresh),
-		body: `{"old_password":"` + testPassword + `","new_password":"a new admin password"}`}); code != 200 {
+		body: `{"old_password":"` + testPassword + `","new_password":"a new admin password","revoke_tokens":true}`}); code != 200 {
 		t.Fatalf("password change: %d %s", code, body)
 	}
 	if got := do(fresh, services); got != 401 {
-		t.Errorf("token after a password change: %d", got)
+		t.Errorf("token after a password change with revoke_tokens: %d", got)
 	}
 }
 

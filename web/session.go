@@ -74,6 +74,7 @@ const (
 	endedMaxAge  = "Your login ended %d hours after it began, the longest a login lasts."
 	endedClock   = "Your login ended because the box's clock was corrected."
 	endedUnknown = "Your login has ended (the box's web service restarted, or the login was ended elsewhere)."
+	endedPasswd  = "Your login ended because the admin password was changed."
 )
 
 // whyOver is why se has ended at now, or "". A session whose ends lie
@@ -162,6 +163,22 @@ func (s *sessions) dropAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.all = map[string]*session{}
+}
+
+// endAll ends every session, keeping why for their pages' password
+// prompts, and says how many were live.
+func (s *sessions) endAll(why string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, n := s.now(), 0
+	for _, se := range s.all {
+		over := s.whyOver(se, now) // one already over ended for its own reason
+		if over == "" {
+			n, over = n+1, why
+		}
+		s.endLocked(se, over)
+	}
+	return n
 }
 
 // csrfOK checks the CSRF token a state-changing request carries in the

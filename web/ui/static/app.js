@@ -326,8 +326,13 @@
       out.hidden = false;
       out.textContent = r.data[out.dataset.out] || "";
     }
+    // A password change answers this browser's new session: the page
+    // goes on with it, no reload that would hide what the answer says.
+    if (r.data && r.data.csrf_token) setCSRF(r.data.csrf_token);
+    if (r.data && r.data.tokens_revoked) document.querySelectorAll("#token-table tbody tr").forEach(tr => tr.remove());
     const warn = r.data && r.data.warning;
-    notice(form.querySelector(".notice"), warn ? "warn" : "ok", (form.dataset.done || t("Done.")) + (warn ? " " + warn : ""));
+    const said = form.dataset.say && r.data && r.data[form.dataset.say];
+    notice(form.querySelector(".notice"), warn ? "warn" : "ok", (said || form.dataset.done || t("Done.")) + (warn ? " " + warn : ""));
     if (form.dataset.reload) setTimeout(() => location.reload(), 800);
   }
 
