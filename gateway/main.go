@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -19,10 +20,19 @@ func ServiceSpec() service.Spec {
 		// 10 s for the rest. init drains the gateway before it stops it
 		// and its StopTimeout still ends a stop that takes longer.
 		StopTime: 20 * time.Second,
+		// A config that does not load (config.json and config.json.prev
+		// both damaged) must not make the gateway crash-loop: it runs on
+		// the defaults, off, and its status says why (as netctl).
+		StartWithDefaults: true,
 		Start: func(ctx context.Context, env service.Env, cfg *config.Config) (service.Service, error) {
 			svc, err := New(cfg.Gateway, env.Log)
 			if err != nil {
 				return nil, err
+			}
+			if env.ConfigRefused != nil {
+				svc.mu.Lock()
+				svc.disabled = fmt.Sprintf("the config was refused at start (%s; a damaged config.json is replaced by config.json.prev only when that one is whole): the gateway is off, on the defaults, until the settings are saved again: %v", env.ConfigRefused.Step, env.ConfigRefused.Err)
+				svc.mu.Unlock()
 			}
 			env.Log.Info("gateway running", "enabled", cfg.Gateway.Enabled, "portal", svc.PortalAddr())
 			return asService{svc}, nil

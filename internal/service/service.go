@@ -76,6 +76,10 @@ type Env struct {
 	Log        *slog.Logger // the one logger of the service
 	ConfigPath string       // -config
 	Socket     string       // -socket
+	// ConfigRefused: the config did not load at start and the service
+	// runs on the defaults (StartWithDefaults); nil otherwise. A service
+	// shows it in its own status.
+	ConfigRefused *ConfigError
 }
 
 // errStopTimeout is returned when the service did not stop in its StopTime.
@@ -132,6 +136,7 @@ func Run(ctx context.Context, spec Spec) error {
 		log.Error("config rejected at start, running with the defaults", cerr.attrs()...)
 		cfg = config.Default()
 		st.refused(cerr)
+		env.ConfigRefused = cerr
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
