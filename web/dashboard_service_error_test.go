@@ -3,9 +3,12 @@ package web
 import (
 	"encoding/json"
 	"html"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"edgebox/api/gatewayapi"
 	"edgebox/internal/sysapi"
 )
 
@@ -49,5 +52,28 @@ func TestDashboardSaysTheConfigWasDamaged(t *testing.T) {
 	code, raw := e.do(c, call{method: "GET", path: "/dashboard"})
 	if page := html.UnescapeString(string(raw)); code != 200 || !strings.Contains(page, note) {
 		t.Errorf("the dashboard (%d) does not say the config was damaged", code)
+	}
+}
+
+// TestDashboardShowsTrunkRegisteredUntil: the gateway reports until when
+// the PBX granted the trunk's registration (registered_until), and only
+// edgectl and the API showed it; the dashboard's trunk panel has it now,
+// in the page's language. Without a registration there is no line.
+func TestDashboardShowsTrunkRegisteredUntil(t *testing.T) {
+	until := time.Date(2026, 12, 7, 23, 14, 5, 0, time.UTC)
+	st := Status{Gateway: &gatewayapi.Status{Enabled: true, PBX: "pbx.example.com:5060", Registration: "registered", RegisteredUntil: until}}
+	for lang, label := range map[string]string{"en": "Registered until", "de": "Angemeldet bis"} {
+		p, _ := gatewayPanel(lang, st)
+		want := [2]string{label, until.Local().Format("2006-01-02 15:04:05")}
+		if !slices.Contains(p.Lines, want) {
+			t.Errorf("%s: the trunk panel %v lacks %v", lang, p.Lines, want)
+		}
+	}
+	st.Gateway.Registration, st.Gateway.RegisteredUntil = "registering", time.Time{}
+	p, _ := gatewayPanel("en", st)
+	for _, l := range p.Lines {
+		if l[0] == "Registered until" {
+			t.Errorf("a trunk not registered shows %v", l)
+		}
 	}
 }

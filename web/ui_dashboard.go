@@ -292,6 +292,12 @@ func gatewayPanel(lang string, st Status) (panel, string) {
 	if g.PBX != "" {
 		p.Lines = append(p.Lines, [2]string{tr(lang, "PBX"), g.PBX})
 	}
+	if !g.RegisteredUntil.IsZero() {
+		// What the PBX granted (the box renews at 80% of it): a short
+		// lifetime or one that is not moving on shows here, not only in
+		// edgectl or the API.
+		p.Lines = append(p.Lines, [2]string{tr(lang, "Registered until"), g.RegisteredUntil.Local().Format("2006-01-02 15:04:05")})
+	}
 	mode := tr(lang, "full ICE")
 	if g.ICELite {
 		mode = "ICE-lite"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"edgebox/internal/sysapi"
@@ -27,8 +28,17 @@ func runServices(ctx context.Context, g *globals, args []string) error {
 	if g.JSON {
 		return printJSON(st.Services)
 	}
+	fmt.Print(servicesText(st.Services))
+	return nil
+}
+
+// servicesText is the services as a table, then why each one that ended
+// unexpectedly did, in its own words (its last error lines, as the
+// dashboard shows them): "exit status 1" alone sent the admin to the logs.
+func servicesText(list []sysapi.Service) string {
 	rows := [][]string{{"NAME", "STATE", "PID", "RESTARTS", "UPTIME", "LAST EXIT"}}
-	for _, s := range st.Services {
+	var why strings.Builder
+	for _, s := range list {
 		pid := "-"
 		if s.PID > 0 {
 			pid = strconv.Itoa(s.PID)
@@ -38,9 +48,14 @@ func runServices(ctx context.Context, g *globals, args []string) error {
 			up = (time.Duration(s.UptimeSec) * time.Second).String()
 		}
 		rows = append(rows, []string{s.Name, s.State, pid, strconv.Itoa(s.Restarts), up, s.LastExit})
+		if e := strings.TrimSpace(s.LastError); e != "" {
+			fmt.Fprintf(&why, "\n%s last error:\n", s.Name)
+			for _, l := range strings.Split(e, "\n") {
+				why.WriteString("  " + strings.TrimRight(l, "\r") + "\n")
+			}
+		}
 	}
-	table(rows)
-	return nil
+	return tableString(rows) + why.String()
 }
 
 func runRestart(ctx context.Context, g *globals, args []string) error {
