@@ -192,7 +192,7 @@ func sipUser(s string) string {
 func (s *sipStack) sendMessage(ctx context.Context, cli *sipgo.Client, cfg config.Gateway, ruri, from, to sip.Uri, body []byte, hdrs map[string]string) (int, error) {
 	req := sip.NewRequest(sip.MESSAGE, ruri)
 	req.SetTransport(strings.ToUpper(cfg.PBX.Transport))
-	req.SetDestination(cfg.PBX.HostPort())
+	req.SetDestination(s.pbxDest(cfg.PBX))
 	fh := &sip.FromHeader{Address: from, Params: sip.NewParams()}
 	fh.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(fh)

@@ -67,7 +67,7 @@ func ownSIPPort(ctx context.Context, cfg config.Gateway, addr string) bool {
 	if err != nil {
 		return false
 	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	ips, err := pbxResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(ips) == 0 || !isOwnAddr(ips[0]) {
 		return false
 	}

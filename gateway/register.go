@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -26,6 +27,7 @@ type registration struct {
 	st     string
 	until  time.Time
 	lost   chan struct{} // the keepalive found the PBX forgot the box: register now (trunkalive.go)
+	addrs  pbxAddrState  // which of the PBX's addresses answers (pbxaddrs.go)
 }
 
 func (r *registration) state() string {
@@ -99,7 +101,7 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 	}()
 	defer func() { <-alive }()
 	for {
-		got, err := st.registerAt(ctx, cfg, callID, &cseq, &expires, &bound, log)
+		got, err := s.registerTargets(ctx, r, st, cfg, callID, &cseq, &expires, &bound, log)
 		var wait time.Duration
 		if err != nil {
 			if ctx.Err() != nil {
@@ -141,11 +143,83 @@ func (s *Service) registerLoop(ctx context.Context, r *registration, st *sipStac
 	if bound != nil {
 		uctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		if cli, _, err := st.endpoint(cfg.PBX.Transport); err == nil {
-			st.register(uctx, cli, cfg, callID, &cseq, *bound, nil, 0)
+			at, _ := r.addrs.get()
+			st.register(uctx, cli, cfgAt(cfg, at), callID, &cseq, *bound, nil, 0)
 		}
 		cancel()
 	}
 	r.set("off", time.Time{})
+}
+
+// registerTargets registers at the first of the PBX's addresses that
+// answers, the one that answered last first (pbxaddrs.go), and keeps in
+// r which one it was and which did not answer. An address that answers,
+// even with a refusal, ends the search: it is the PBX speaking.
+func (s *Service) registerTargets(ctx context.Context, r *registration, st *sipStack, cfg config.Gateway, callID sip.CallIDHeader, cseq *uint32, expires *int, bound **sip.ContactHeader, log *slog.Logger) (int, error) {
+	targets := pbxTargets(ctx, cfg.PBX)
+	if len(cfg.PBX.AllowedSources) == 0 {
+		// the name may point elsewhere now: calls from there are the PBX's
+		st.filter.allowMore(prefixesOf(targets))
+	}
+	last, _ := r.addrs.get()
+	targets = orderTargets(targets, last)
+	var failed []string
+	for i, dest := range targets {
+		tctx, cancel := ctx, context.CancelFunc(func() {})
+		if i < len(targets)-1 {
+			tctx, cancel = context.WithTimeout(ctx, pbxTryWait)
+		}
+		got, err := st.registerAt(tctx, cfgAt(cfg, dest), callID, cseq, expires, bound, log)
+		silent := tctx.Err() != nil
+		cancel()
+		if err == nil {
+			if len(failed) > 0 || (last != "" && last != dest) {
+				log.Info("trunk: registered at this address of the PBX", "pbx", cfg.PBX.HostPort(), "address", dest, "passed_over", failed)
+			}
+			r.addrs.set(dest, failed)
+			return got, nil
+		}
+		if ctx.Err() != nil {
+			return 0, err
+		}
+		var te *trunkError
+		switch {
+		case silent:
+			failed = append(failed, fmt.Sprintf("%s: no answer within %d s", dest, int(pbxTryWait/time.Second)))
+		case errors.As(err, &te) && te.noAnswer:
+			failed = append(failed, dest+": "+te.kind)
+		default:
+			r.addrs.set(dest, failed) // it answered: the PBX is there
+			return 0, err
+		}
+		if i < len(targets)-1 {
+			log.Warn("trunk: the PBX does not answer at this address, trying its next", "pbx", cfg.PBX.HostPort(), "address", dest, "next", targets[i+1], "err", err)
+			continue
+		}
+		r.addrs.set("", failed)
+		if te == nil {
+			te = trunkErr(TrunkTimeout, "the PBX at %s does not answer", dest)
+		}
+		if len(targets) > 1 {
+			return 0, trunkErr(te.kind, "%s (none of the %d addresses of %s answered: %s)", te.msg, len(targets), cfg.PBX.HostPort(), strings.Join(failed, "; "))
+		}
+		return 0, err
+	}
+	return 0, trunkErr(TrunkUnreachable, "no address for the PBX at %s", cfg.PBX.HostPort())
+}
+
+// cfgAt is cfg with its requests sent to dest, one address of the PBX's
+// name (the name stays in the request URIs); cfg itself for "" or the
+// configured address.
+func cfgAt(cfg config.Gateway, dest string) config.Gateway {
+	if dest == "" || dest == cfg.PBX.HostPort() {
+		return cfg
+	}
+	if cfg.PBX.Domain == "" {
+		cfg.PBX.Domain, _, _ = net.SplitHostPort(cfg.PBX.HostPort())
+	}
+	cfg.PBX.Address = dest
+	return cfg
 }
 
 // registerAt registers the box's current Contact, dropping *bound if the

@@ -50,6 +50,9 @@ type Service struct {
 	turn     *turnServer
 	reg      *registration
 	gsm      *smsBridge // the SMS side of the GSM bridge (gsm_sms.go)
+	// disabled: why the gateway runs on the defaults (off), shown in
+	// Status until a config is applied (main.go)
+	disabled string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -130,6 +133,7 @@ func (s *Service) Apply(cfg config.Gateway) error {
 	}
 	s.mu.Lock()
 	old := s.cfg
+	s.disabled = "" // a config that loads replaces the defaults
 	s.mu.Unlock()
 	if !cfg.Enabled {
 		s.stopGSM()
@@ -401,13 +405,14 @@ func (s *Service) historyCalls(limit int) []CallInfo {
 // Status summarises the gateway.
 func (s *Service) Status() Status {
 	s.mu.Lock()
-	st := Status{Enabled: s.cfg.Enabled, ActiveCalls: len(s.calls), ICEPort: s.cfg.Media.ICEPort, PBX: s.cfg.PBX.HostPort(), Registration: "off"}
+	st := Status{Enabled: s.cfg.Enabled, Disabled: s.disabled, ActiveCalls: len(s.calls), ICEPort: s.cfg.Media.ICEPort, PBX: s.cfg.PBX.HostPort(), Registration: "off"}
 	if s.web != nil {
 		st.ICELite = s.web.lite
 		st.FastPackets, st.RejectedPackets = s.web.fast.Fast.Load(), s.web.fast.Rejected.Load()
 	}
 	if s.reg != nil {
 		st.Registration, st.RegisteredUntil = s.reg.status()
+		st.PBXAddressInUse, st.PBXAddressesFailed = s.reg.addrs.get()
 	}
 	ports := s.ports
 	s.mu.Unlock()

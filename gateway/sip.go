@@ -63,7 +63,7 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 			tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}
 	}
-	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(userAgentName)}
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(userAgentName), sipgo.WithUserAgentDNSResolver(pbxResolver)}
 	if tlsConf != nil || cfg.PBX.Transport == "tls" {
 		// Client side toward the PBX: its certificate is verified against
 		// sip.tls_ca or the system roots, for the address dialled.
@@ -231,11 +231,17 @@ func allowedSources(p config.GatewayPBX) []netip.Prefix {
 		host, _, _ := net.SplitHostPort(p.HostPort())
 		if ip, err := netip.ParseAddr(host); err == nil {
 			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
-		} else if ips, err := net.LookupIP(host); err == nil {
-			for _, i := range ips {
-				a, _ := netip.AddrFromSlice(i)
-				a = a.Unmap()
-				out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		} else {
+			// every address of the name (pbxaddrs.go): the PBX may send
+			// from any of them
+			ctx, cancel := context.WithTimeout(context.Background(), resolveWait)
+			ips, err := pbxResolver.LookupNetIP(ctx, "ip", host)
+			cancel()
+			if err == nil {
+				for _, a := range ips {
+					a = a.Unmap()
+					out = append(out, netip.PrefixFrom(a, a.BitLen()))
+				}
 			}
 		}
 	}
@@ -475,10 +481,13 @@ func (s *sipStack) newInvite(g callGrant, pbx config.GatewayPBX, body []byte) (*
 	}
 	req := sip.NewRequest(sip.INVITE, to)
 	req.SetTransport(strings.ToUpper(pbx.Transport))
-	req.SetDestination(pbx.HostPort())
+	// the address the trunk registered at when the PBX's name has several
+	// (pbxaddrs.go)
+	dest := s.pbxDest(pbx)
+	req.SetDestination(dest)
 	// The PBX is the outbound proxy: a loose route to it keeps CANCEL (which
 	// sipgo builds from the INVITE's Request-URI and Route) going there too.
-	if host, portStr, err := net.SplitHostPort(pbx.HostPort()); err == nil {
+	if host, portStr, err := net.SplitHostPort(dest); err == nil {
 		port, _ := strconv.Atoi(portStr)
 		ru := sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}
 		ru.UriParams.Add("lr", "")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,23 @@ func fromWithoutParams(v []byte) []byte {
 }
 
 func (f *sipFilter) setAllowed(p []netip.Prefix) { f.allowed.Store(&p) }
+
+// allowMore adds the addresses a PBX's name resolves to now (resolved
+// again at each registration) to those allowed.
+func (f *sipFilter) allowMore(p []netip.Prefix) {
+	for {
+		old := f.allowed.Load()
+		next := append([]netip.Prefix(nil), *old...)
+		for _, n := range p {
+			if !slices.Contains(next, n) {
+				next = append(next, n)
+			}
+		}
+		if len(next) == len(*old) || f.allowed.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
 
 // fromPBX says whether ip may send new requests.
 func (f *sipFilter) fromPBX(ip netip.Addr) bool {

@@ -128,7 +128,7 @@ func (st *sipStack) qualify(ctx context.Context, cfg config.Gateway) (int, error
 	aor := sip.Uri{Scheme: "sip", User: cfg.Trunk.Username, Host: domain}
 	req := sip.NewRequest(sip.OPTIONS, aor)
 	req.SetTransport(strings.ToUpper(cfg.PBX.Transport))
-	req.SetDestination(cfg.PBX.HostPort())
+	req.SetDestination(st.pbxDest(cfg.PBX))
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)

@@ -33,6 +33,9 @@ type trunkError struct {
 	kind, msg string
 	// retryAfter: the PBX asked not to be asked again before this long
 	retryAfter time.Duration
+	// noAnswer: nothing came back (another of the PBX's addresses may
+	// answer: pbxaddrs.go)
+	noAnswer bool
 }
 
 func (e *trunkError) Error() string { return e.kind + ": " + e.msg }
@@ -97,13 +100,16 @@ func isOwnUA(res *sip.Response) bool {
 // unreachable, closed or silent.
 func noAnswerError(ctx context.Context, cfg config.Gateway, err error) *trunkError {
 	addr := cfg.PBX.HostPort()
-	if te := probePBX(ctx, cfg.PBX.Transport, addr); te != nil {
-		return te
+	te := probePBX(ctx, cfg.PBX.Transport, addr)
+	switch {
+	case te != nil:
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+		te = trunkErr(TrunkTimeout, "the PBX at %s answers other requests but not the registration: check its settings for this trunk", addr)
+	default:
+		te = trunkErr(TrunkFailed, "the registration at %s could not be sent (%v)", addr, err)
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
-		return trunkErr(TrunkTimeout, "the PBX at %s answers other requests but not the registration: check its settings for this trunk", addr)
-	}
-	return trunkErr(TrunkFailed, "the registration at %s could not be sent (%v)", addr, err)
+	te.noAnswer = true
+	return te
 }
 
 // probeWait bounds the probe's wait for an answer or an ICMP error.
@@ -123,7 +129,7 @@ func optionsExchange(ctx context.Context, transport, addr string) ([]byte, time.
 	host, port, _ := net.SplitHostPort(addr)
 	ctx, cancel := context.WithTimeout(ctx, probeWait)
 	defer cancel()
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	ips, err := pbxResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(ips) == 0 {
 		return nil, 0, trunkErr(TrunkUnreachable, "the PBX name %q does not resolve: check the PBX address and the box's DNS (uplink up?)", host)
 	}

@@ -69,7 +69,11 @@ type VideoInfo struct {
 
 // Status is the gateway's overall state.
 type Status struct {
-	Enabled       bool   `json:"enabled"`
+	Enabled bool `json:"enabled"`
+	// Disabled: why the gateway is off though the admin may have turned
+	// it on (config.json and its previous version both damaged: the box
+	// runs on the defaults); empty otherwise
+	Disabled      string `json:"disabled,omitempty"`
 	ActiveCalls   int    `json:"active_calls"`
 	PendingTokens int    `json:"pending_tokens"`
 	ICEPort       int    `json:"ice_port"`
@@ -79,7 +83,14 @@ type Status struct {
 	// RegisteredUntil: while registered, when the lifetime the PBX
 	// granted ends (the box refreshes at 80% of it)
 	RegisteredUntil time.Time `json:"registered_until,omitzero"`
-	RTPPairsInUse   int       `json:"rtp_pairs_in_use"`
+	// PBXAddressInUse: the address (host:port) of the PBX the trunk
+	// registered at, calls and keepalives go to; a PBX name with several
+	// addresses is tried in order (RFC 3263)
+	PBXAddressInUse string `json:"pbx_address_in_use,omitempty"`
+	// PBXAddressesFailed: the PBX's addresses that did not answer at the
+	// last registration, each "host:port: why"
+	PBXAddressesFailed []string `json:"pbx_addresses_failed,omitempty"`
+	RTPPairsInUse      int      `json:"rtp_pairs_in_use"`
 	// Draining: the box takes no new calls (before a restart, or edgectl
 	// drain); GET /v1/drain has the details
 	Draining bool `json:"draining,omitempty"`
