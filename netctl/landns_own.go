@@ -10,9 +10,12 @@ import (
 // servers, NTP names) go through resolv.conf, which cannot say "these
 // domains to those servers". While a VPN's split DNS is in force, netctl
 // answers them itself: a forwarder on a loopback address (the LAN's
-// forwarder, not bound to a port) goes first in resolv.conf, the uplink's
-// servers after it, so a dead forwarder costs a timeout and not the
-// names. Without the VPN's DNS, resolv.conf is the uplink's, as before.
+// forwarder, not bound to a port) is resolv.conf's only server; it asks
+// the uplink's servers for every other name. The uplink's servers are
+// not listed after it: a stub resolver (Go's, glibc's) asks the next
+// server after a SERVFAIL, so a company name the VPN's servers did not
+// answer went to the uplink's DNS, leaked and perhaps answered with a
+// public address. Without the VPN's DNS, resolv.conf is the uplink's.
 
 // ownDNSAddr is the loopback forwarder's address: 127.0.0.53, where
 // Linux systems keep their local stub resolver.
@@ -27,8 +30,8 @@ type ownDNS struct {
 	servers []netip.Addr
 }
 
-// writeResolv writes resolv.conf for uplink's servers, with the loopback
-// forwarder first while it runs. Every write of resolv.conf goes here.
+// writeResolv writes resolv.conf for uplink's servers, or for the
+// loopback forwarder while it runs. Every write of resolv.conf goes here.
 func (s *Service) writeResolv(uplink string, servers []netip.Addr) error {
 	o := &s.ownDNS
 	o.mu.Lock()
@@ -42,10 +45,32 @@ func (s *Service) writeResolvLocked() error {
 	servers := o.servers
 	label := o.uplink
 	if o.fwd != nil {
-		servers = append([]netip.Addr{o.fwd.addr}, servers...)
-		label += " and the VPN's DNS for its domains (netctl on " + o.fwd.addr.String() + ")"
+		servers = []netip.Addr{o.fwd.addr}
+		label += " and the VPN's DNS for its domains (netctl on " + o.fwd.addr.String() + " asks both)"
 	}
 	return writeResolvConf(s.opts.ResolvConf, label, servers)
+}
+
+// rewriteResolvLocked rewrites resolv.conf after the forwarder came or
+// went, once an uplink has written it.
+func (s *Service) rewriteResolvLocked() {
+	o := &s.ownDNS
+	if o.uplink == "" && o.servers == nil {
+		return // no uplink yet: resolv.conf is written with the first
+	}
+	if err := s.writeResolvLocked(); err != nil {
+		s.log.Error("dns", "err", err)
+	}
+}
+
+// dropOwnDNSLocked takes the forwarder out of resolv.conf, then stops
+// it: no lookup is sent to it while it is gone.
+func (s *Service) dropOwnDNSLocked() {
+	o := &s.ownDNS
+	fwd := o.fwd
+	o.fwd = nil
+	s.rewriteResolvLocked()
+	fwd.stop()
 }
 
 // syncOwnDNS starts or stops the loopback forwarder as the VPN's DNS
@@ -68,25 +93,20 @@ func (s *Service) syncOwnDNS(on bool) {
 			return
 		}
 		o.fwd = fwd
+		s.rewriteResolvLocked()
 	} else {
-		o.fwd.stop()
-		o.fwd = nil
-	}
-	if o.uplink == "" && o.servers == nil {
-		return // no uplink yet: resolv.conf is written with the first
-	}
-	if err := s.writeResolvLocked(); err != nil {
-		s.log.Error("dns", "err", err)
+		s.dropOwnDNSLocked()
 	}
 }
 
-// stopOwnDNS stops the loopback forwarder (netctl stopping).
+// stopOwnDNS stops the loopback forwarder (netctl stopping) and leaves
+// resolv.conf with the uplink's servers, not with a forwarder that no
+// longer answers.
 func (s *Service) stopOwnDNS() {
 	o := &s.ownDNS
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.fwd != nil {
-		o.fwd.stop()
-		o.fwd = nil
+		s.dropOwnDNSLocked()
 	}
 }

@@ -75,15 +75,19 @@ func TestLANDNSSplitForVPN(t *testing.T) {
 
 // TestOwnLookupsSplitForVPN: the box's own lookups (the gateway's PBX by
 // name, the syslog server) go through resolv.conf; while the VPN's split
-// DNS is in force it names netctl's loopback forwarder first, which asks
+// DNS is in force it names netctl's loopback forwarder alone, which asks
 // the VPN's server (a real dnsmasq) for the VPN's domains and the
 // uplink's for the rest; when the tunnel drops, resolv.conf is the
 // uplink's again. Before, the box itself never asked the VPN's server.
+// With the VPN's server dead, its names get SERVFAIL and resolv.conf
+// offers no way around the forwarder to the uplink's server (before,
+// the uplink's server came second, and a stub resolver asks the next
+// server after a SERVFAIL: the company's names leaked there).
 func TestOwnLookupsSplitForVPN(t *testing.T) {
 	testenv.RequireRoot(t, "/usr/sbin/dnsmasq") // binds port 53
 	up, corp := "127.0.94.2", "127.0.94.3"
-	startDNSMasqAt(t, up, map[string]string{"corp.example": "198.51.100.7", "www.example.org": "198.51.100.80"})
-	startDNSMasqAt(t, corp, map[string]string{"pbx.corp.example": "10.200.0.50"})
+	upDNS := startDNSMasqAt(t, up, map[string]string{"corp.example": "198.51.100.7", "www.example.org": "198.51.100.80"})
+	corpDNS := startDNSMasqAt(t, corp, map[string]string{"pbx.corp.example": "10.200.0.50"})
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
 	s := &Service{log: slog.New(slog.DiscardHandler), opts: Options{ResolvConf: resolv}}
 	s.ownDNS.addr = netip.MustParseAddr("127.0.94.53")
@@ -106,8 +110,8 @@ func TestOwnLookupsSplitForVPN(t *testing.T) {
 		t.Fatalf("without the VPN: %v", got)
 	}
 	s.setVPNDNS(openvpn.Status{State: openvpn.StateConnected, DNS: &vpnapi.DNS{Servers: []string{corp}, Domains: []string{"corp.example"}, Use: openvpn.DNSSplit}})
-	if got := nameservers(); !slices.Equal(got, []string{"127.0.94.53", up}) {
-		t.Fatalf("with the VPN's DNS: %v", got)
+	if got := nameservers(); !slices.Equal(got, []string{"127.0.94.53"}) {
+		t.Fatalf("with the VPN's DNS: %v, want the forwarder alone", got)
 	}
 	own := netip.MustParseAddr("127.0.94.53")
 	for name, want := range map[string]string{"pbx.corp.example": "10.200.0.50", "www.example.org": "198.51.100.80"} {
@@ -115,6 +119,18 @@ func TestOwnLookupsSplitForVPN(t *testing.T) {
 			t.Errorf("the box's own lookup of %s: %v %v, want %s", name, got, err, want)
 		}
 	}
+	corpDNS.Stop(time.Second)
+	if got, err := resolveAt(own, "pbx.corp.example"); err == nil {
+		t.Errorf("with the VPN's server dead, pbx.corp.example resolved to %v", got)
+	}
+	if upDNS.Log.Contains("pbx.corp.example") {
+		t.Errorf("the uplink's server was asked for the VPN's name:\n%s", upDNS.Log.String())
+	}
+	s.stopOwnDNS() // netctl stopping: no dead forwarder left in resolv.conf
+	if got := nameservers(); !slices.Equal(got, []string{up}) {
+		t.Fatalf("after netctl stopped the forwarder: %v", got)
+	}
+	s.setVPNDNS(openvpn.Status{State: openvpn.StateConnected, DNS: &vpnapi.DNS{Servers: []string{corp}, Domains: []string{"corp.example"}, Use: openvpn.DNSSplit}})
 	s.setVPNDNS(openvpn.Status{State: openvpn.StateReconnecting})
 	if got := nameservers(); !slices.Equal(got, []string{up}) {
 		t.Fatalf("after the tunnel dropped: %v", got)
