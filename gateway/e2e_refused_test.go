@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"edgebox/gateway"
+	"edgebox/internal/config"
 )
 
 // The PBX refuses the call in the ways real PBXs do; the customer's page
@@ -22,15 +24,22 @@ func TestPBXRefusalsSayWhy(t *testing.T) {
 		status string // the PBX's status line after "SIP/2.0 "
 		code   int
 		words  []string
+		tcp    bool // over TCP: sipgo's stream parser closed the connection on a bare status line
 	}{
-		{"486 Busy Here", 486, []string{"the line is busy", "(486 Busy Here)"}},
-		{"480 Temporarily Unavailable", 480, []string{"nobody can take the call now", "(480 Temporarily Unavailable)"}},
-		{"404 Not Found", 404, []string{"the PBX does not know this destination", "(404 Not Found)"}},
-		{"603 Decline", 603, []string{"the call was declined", "(603 Decline)"}},
-		{"480 ", 480, []string{"nobody can take the call now", "(480 Temporarily Unavailable)"}},
-		{"486 USER_BUSY", 486, []string{"the line is busy", "(486 USER_BUSY)"}},
+		{"486 Busy Here", 486, []string{"the line is busy", "(486 Busy Here)"}, false},
+		{"480 Temporarily Unavailable", 480, []string{"nobody can take the call now", "(480 Temporarily Unavailable)"}, false},
+		{"404 Not Found", 404, []string{"the PBX does not know this destination", "(404 Not Found)"}, false},
+		{"603 Decline", 603, []string{"the call was declined", "(603 Decline)"}, false},
+		{"480 ", 480, []string{"nobody can take the call now", "(480 Temporarily Unavailable)"}, false},
+		{"486 USER_BUSY", 486, []string{"the line is busy", "(486 USER_BUSY)"}, false},
+		{"480", 480, []string{"nobody can take the call now", "(480 Temporarily Unavailable)"}, true},
+		{"486 Busy Here", 486, []string{"the line is busy", "(486 Busy Here)"}, true},
 	} {
-		t.Run(strings.ReplaceAll(strings.TrimSpace(tc.status), " ", "_"), func(t *testing.T) {
+		name := strings.ReplaceAll(strings.TrimSpace(tc.status), " ", "_")
+		if tc.tcp {
+			name += "_over_TCP"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			raw, err := os.ReadFile(filepath.Join("testdata", "sipp", "uas_busy.xml"))
 			if err != nil {
@@ -41,8 +50,18 @@ func TestPBXRefusalsSayWhy(t *testing.T) {
 			if err := os.WriteFile(scenario, []byte(xml), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			uas := startSIPp(t, scenario, 1)
-			svc := startGateway(t, testConfig(t, uas.addr()))
+			var uas *sipp
+			var cfg config.Gateway
+			if tc.tcp {
+				uas = startSIPp(t, scenario, 1, "-t", "t1")
+				cfg = testConfig(t, uas.addr())
+				cfg.SIP.Listen = []config.GatewaySIPListen{{Transport: "tcp", Address: fmt.Sprintf("127.0.0.1:%d", freeUDPTCPPort(t))}}
+				cfg.PBX.Transport = "tcp"
+			} else {
+				uas = startSIPp(t, scenario, 1)
+				cfg = testConfig(t, uas.addr())
+			}
+			svc := startGateway(t, cfg)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			c := dialThrough(t, ctx, svc, "sip:agent@127.0.0.1")

@@ -63,7 +63,9 @@ func newSIPStack(svc *Service, cfg config.Gateway, log *slog.Logger) (*sipStack,
 			tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}
 	}
-	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(userAgentName), sipgo.WithUserAgentDNSResolver(pbxResolver)}
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(userAgentName), sipgo.WithUserAgentDNSResolver(pbxResolver),
+		// a status line without a reason phrase over TCP and TLS
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(newStreamMender().filter))}
 	if tlsConf != nil || cfg.PBX.Transport == "tls" {
 		// Client side toward the PBX: its certificate is verified against
 		// sip.tls_ca or the system roots, for the address dialled.
