@@ -45,3 +45,32 @@ func (l *pbxLeg) fromRemote(src netip.AddrPort) bool {
 	}
 	return false
 }
+
+// fromRemoteRTCP is fromRemote for the PBX's RTCP: a report from the
+// address the SDP names for RTCP but another port moves the box's reports
+// (and keyframe requests) there while none came from that port itself;
+// RTCP from another address is dropped and reported once (a keyframe
+// request or a report from anyone was taken before). l.mu held.
+func (l *pbxLeg) fromRemoteRTCP(src netip.AddrPort) bool {
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	switch {
+	case !l.rtcpTo.IsValid():
+		return false // no SDP yet: nobody to hear
+	case src == l.rtcpTo:
+		l.rtcpHeard = true
+		return true
+	case src.Addr() == l.rtcpTo.Addr():
+		if !l.rtcpHeard && src.Port() != 0 {
+			if l.warn != nil {
+				l.warn("PBX RTCP comes from another port than its SDP names: the box sends its reports there (symmetric RTCP); check the PBX's NAT or RTP settings", "sdp", l.rtcpTo.String(), "from", src.String())
+			}
+			l.rtcpTo, l.rtcpHeard = src, true
+		}
+		return true
+	}
+	if !l.rtcpStrange && l.warn != nil {
+		l.rtcpStrange = true
+		l.warn("PBX RTCP from an address its SDP does not name is dropped", "sdp", l.rtcpTo.String(), "from", src.String())
+	}
+	return false
+}

@@ -114,6 +114,11 @@ type pbxLeg struct {
 	heard, strange bool
 	prev           netip.AddrPort // remote before the last apply
 	sdp            netip.AddrPort // the address the PBX's SDP names
+	// the same for RTCP (fromRemoteRTCP): rtcpSDP is the address the SDP
+	// names for it, rtcpHeard that a report came from rtcpTo itself,
+	// rtcpStrange that RTCP from another address was reported
+	rtcpSDP                netip.AddrPort
+	rtcpHeard, rtcpStrange bool
 	// warn, set before poll, tells the PBX admin about its media's source
 	warn func(msg string, args ...any)
 	// RTCP reports the PBX sent about our stream
@@ -188,7 +193,9 @@ func (l *pbxLeg) apply(plan *bridgePlan) {
 		l.sdp, l.remote = plan.Remote, plan.Remote
 	}
 	remote := l.remote
-	l.rtcpTo = plan.RemoteRTCP
+	if plan.RemoteRTCP != l.rtcpSDP {
+		l.rtcpSDP, l.rtcpTo, l.rtcpHeard = plan.RemoteRTCP, plan.RemoteRTCP, false
+	}
 	l.toBrowser, l.teBrowser = toBrowser, teBrowser
 	l.mu.Unlock()
 	l.send.mu.Lock()
@@ -243,7 +250,13 @@ func (l *pbxLeg) readRTCP() error {
 }
 
 // onRTCP takes one RTCP packet from the PBX (on the poller goroutine).
-func (l *pbxLeg) onRTCP(b []byte, _ netip.AddrPort) {
+func (l *pbxLeg) onRTCP(b []byte, src netip.AddrPort) {
+	l.mu.Lock()
+	ok := l.fromRemoteRTCP(src)
+	l.mu.Unlock()
+	if !ok {
+		return
+	}
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
 		return
