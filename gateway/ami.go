@@ -77,6 +77,7 @@ func startAMI(b *smsBridge, cfg config.GSMAMI, log *slog.Logger) (*amiServer, er
 		return nil, err
 	}
 	a.ls = ls
+	a.warnNoReaders()
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -98,9 +99,10 @@ func (a *amiServer) close() {
 
 // amiSession is one manager connection.
 type amiSession struct {
-	conn   net.Conn
-	user   string
-	events chan string // written by the session's writer
+	conn    net.Conn
+	user    string
+	readSMS bool        // the user is granted ReceivedSMS (config.GSMAMIUser.Read)
+	events  chan string // written by the session's writer
 }
 
 func (a *amiServer) serveConn(c net.Conn) {
@@ -190,6 +192,7 @@ func (a *amiServer) session(c net.Conn) {
 		case action == "login":
 			if a.login(src, msg["username"], msg["secret"]) {
 				s.user = msg["username"]
+				s.readSMS = a.readsSMS(s.user)
 				if pending {
 					a.pending.release(src)
 					pending = false
@@ -359,8 +362,32 @@ func (a *amiServer) sendSMS(msg map[string]string, args []string) string {
 	return "Response: Follows\r\nPrivilege: Command\r\n" + amiActionID(msg) + "--END COMMAND--\r\n\r\n"
 }
 
-// receivedSMS tells every logged-in session of a received SMS. The
-// TG200 sent one event per part; netctl hands over whole messages, so
+// readsSMS says whether user is granted the received SMS. Every AMI user
+// got every received SMS (one-time codes too) before: a login for a
+// script that only sends read them all (sixth review). As Asterisk does
+// with "read =", an event goes to the users granted its class.
+func (a *amiServer) readsSMS(user string) bool {
+	for _, u := range a.cfg.Users {
+		if u.Username == user {
+			return u.ReadsSMS()
+		}
+	}
+	return false
+}
+
+// warnNoReaders says, once at start, which users get no received SMS:
+// the TG200 sent them to every user, and a script moved from one that
+// relied on it is then told why it hears nothing.
+func (a *amiServer) warnNoReaders() {
+	for i, u := range a.cfg.Users {
+		if !u.ReadsSMS() {
+			a.log.Warn("AMI user gets no received SMS (ReceivedSMS events): grant them with read [\"sms\"] if it should", "user", u.Username, "field", fmt.Sprintf("gateway.gsm.ami.users[%d].read", i))
+		}
+	}
+}
+
+// receivedSMS tells the logged-in sessions granted it of a received SMS.
+// The TG200 sent one event per part; netctl hands over whole messages, so
 // each comes as one event with Index 1 of Total 1.
 func (a *amiServer) receivedSMS(it smsItem, span int) {
 	ev := "Event: ReceivedSMS\r\nPrivilege: all,smscommand\r\n" +
@@ -371,10 +398,12 @@ func (a *amiServer) receivedSMS(it smsItem, span int) {
 		"Index: 1\r\nTotal: 1\r\nSmsc: \r\n" +
 		"Content: " + url.QueryEscape(it.Text) + "\r\n" +
 		"--END SMS EVENT--\r\n\r\n"
-	a.broadcast(ev)
+	a.broadcast(ev, func(s *amiSession) bool { return s.readSMS })
 }
 
-// sendStatus tells the sessions the outcome of an SMS sent with id.
+// sendStatus tells the sessions the outcome of an SMS sent with id. Every
+// session: a script that only sends waits for it, and it carries the
+// script's own id and a status, no text or number.
 func (a *amiServer) sendStatus(id string, delivered bool) {
 	st := "0"
 	if delivered {
@@ -383,13 +412,18 @@ func (a *amiServer) sendStatus(id string, delivered bool) {
 	if id == "" {
 		id = "(null)"
 	}
-	a.broadcast("Event: UpdateSMSSend\r\nPrivilege: all,smscommand\r\nID: " + oneLine(id) + "\r\nSmsc: \r\nStatus: " + st + "\r\n--END SMS EVENT--\r\n\r\n")
+	ev := "Event: UpdateSMSSend\r\nPrivilege: all,smscommand\r\nID: " + oneLine(id) + "\r\nSmsc: \r\nStatus: " + st + "\r\n--END SMS EVENT--\r\n\r\n"
+	a.broadcast(ev, func(*amiSession) bool { return true })
 }
 
-func (a *amiServer) broadcast(ev string) {
+// broadcast queues ev for the logged-in sessions that to accepts.
+func (a *amiServer) broadcast(ev string, to func(*amiSession) bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for s := range a.sessions {
+		if !to(s) {
+			continue
+		}
 		select {
 		case s.events <- ev:
 		default:

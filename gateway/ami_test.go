@@ -102,7 +102,7 @@ func amiField(msg []string, key string) string {
 func amiConfig(t *testing.T, cfg *config.Gateway) string {
 	port := freePort(t, "tcp")
 	cfg.GSM.AMI = config.GSMAMI{Enabled: true, Port: port, Interfaces: []string{"ebnone*"}, MaxLoginFailures: 3,
-		Users: []config.GSMAMIUser{{Username: "apiuser", Secret: "apipass-123"}}}
+		Users: []config.GSMAMIUser{{Username: "apiuser", Secret: "apipass-123", Read: []string{"sms"}}}}
 	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 

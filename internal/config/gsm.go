@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -105,6 +106,21 @@ type GSMAMI struct {
 type GSMAMIUser struct {
 	Username string `json:"username"`
 	Secret   string `json:"secret"`
+	// Read are the event classes the user receives, as Asterisk's
+	// manager.conf "read =": "sms" (or "smscommand", the class the
+	// events name) for ReceivedSMS, "all" for every class. A user whose
+	// Read lists neither gets no received SMS, as Asterisk sends no class
+	// a user was not granted: the SMS go to the accounts meant for them,
+	// not to every login.
+	Read []string `json:"read,omitempty"`
+}
+
+// AMIReadClasses are the classes GSMAMIUser.Read may list.
+var AMIReadClasses = []string{"sms", "smscommand", "all"}
+
+// ReadsSMS says whether the user is granted the received SMS.
+func (u GSMAMIUser) ReadsSMS() bool {
+	return slices.ContainsFunc(u.Read, func(c string) bool { return c == "sms" || c == "smscommand" || c == "all" })
 }
 
 // Defaults of the GSM bridge.
@@ -274,6 +290,11 @@ func (a GSMAMI) validate() error {
 		names[u.Username] = true
 		if len(u.Secret) < 8 || strings.ContainsAny(u.Secret, "\r\n") {
 			bad(fmt.Sprintf("users[%d].secret", i), "at least 8 characters, on one line")
+		}
+		for j, c := range u.Read {
+			if !slices.Contains(AMIReadClasses, c) {
+				bad(fmt.Sprintf("users[%d].read[%d]", i, j), "%q is not an event class: use sms (received SMS) or all", c)
+			}
 		}
 	}
 	for i, p := range a.Interfaces {

@@ -32,6 +32,9 @@ func TestGSMValidate(t *testing.T) {
 		{"rate", func(g *GatewayGSM) { g.SIMs[0].SMS.RatePerMinute = 10000 }, "gateway.gsm.sims[0].sms.rate_per_minute"},
 		{"ami without users", func(g *GatewayGSM) { g.AMI.Enabled = true }, "gateway.gsm.ami.users"},
 		{"ami short secret", func(g *GatewayGSM) { g.AMI.Users = []GSMAMIUser{{Username: "api", Secret: "short"}} }, "gateway.gsm.ami.users[0].secret"},
+		{"ami unknown read class", func(g *GatewayGSM) {
+			g.AMI.Users = []GSMAMIUser{{Username: "api", Secret: "long-enough", Read: []string{"sms", "call"}}}
+		}, `gateway.gsm.ami.users[0].read[1]: "call" is not an event class`},
 	} {
 		g := ok
 		g.SIMs = []GSMSIM{gsmSIM("1"), gsmSIM("2")}
