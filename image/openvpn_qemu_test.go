@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,16 +38,23 @@ import (
 // upload and connects with BF-CBC, which needs OpenSSL's legacy provider
 // module in the image.
 //
+// The server pushes the company's DNS (dhcp-option DNS and DOMAIN
+// corp.example), a dnsmasq on its tunnel address: the box's own lookups
+// (the admin's DNS diagnostic) resolve the company's names through the
+// tunnel and never ask it for other names (ovqSplitDNS).
+//
 // On the image before the fix every profile was refused: "failed to find
 // UID for user root ... Exiting due to fatal error".
 func TestQEMUOpenVPN(t *testing.T) {
 	parallelQEMU(t)
 	img := builtImage(t)
 	testenv.RequireRoot(t, "ip") // a network namespace
-	ns := testenv.NewNetns(t, fmt.Sprintf("edgebox-qemuovpn-%d", os.Getpid())).Name
+	netns := testenv.NewNetns(t, fmt.Sprintf("edgebox-qemuovpn-%d", os.Getpid()))
+	ns := netns.Name
 
 	pki := newOVQPKI(t)
 	server := startOVQServer(t, ns, pki)
+	corpDNS := startOVQCorpDNS(t, netns)
 	if _, err := exec.LookPath("busybox"); err != nil {
 		t.Fatalf("busybox (for nc; scripts/deps.sh installs it) is missing: %v", err)
 	}
@@ -81,6 +89,7 @@ func TestQEMUOpenVPN(t *testing.T) {
 	addr := ovqWaitConnected(t, api, tok, server, 1)
 	t.Logf("VPN connected, tunnel address %s", addr)
 	ovqHealthzThroughTunnel(t, ns, addr)
+	ovqSplitDNS(t, api, tok, corpDNS, addr)
 
 	// A 2.0-era profile: no user database for "user nobody", and BF-CBC,
 	// which needs OpenSSL's legacy provider module in the image. The
@@ -361,6 +370,8 @@ func startOVQServer(t *testing.T, ns string, p *ovqPKI) *ovqServer {
 		"server 10.8.77.0 255.255.255.0", "topology subnet",
 		"ca " + filepath.Join(p.dir, "ca.crt"), "cert " + p.srvCertFile, "key " + p.srvKeyF,
 		"dh none", "keepalive 5 30", "verb 3",
+		// The company's DNS: a dnsmasq on the server's tunnel address.
+		`push "dhcp-option DNS ` + ovqCorpDNSAddr + `"`, `push "dhcp-option DOMAIN corp.example"`,
 		// BF-CBC first: chosen whenever the client offers it.
 		"providers legacy default", "data-ciphers BF-CBC:AES-256-GCM",
 	}, "\n") + "\n"
@@ -386,4 +397,86 @@ func startOVQServer(t *testing.T, ns string, p *ovqPKI) *ovqServer {
 		return s.Contains("Initialization Sequence Completed"), fmt.Errorf("its output:\n%s", s.String())
 	})
 	return s
+}
+
+// The company's DNS server (on the openvpn server's own tunnel address)
+// and what it answers: the PBX, and a public name with an address only it
+// gives, so a query that went to it instead of the uplink's DNS shows.
+const (
+	ovqCorpDNSAddr = "10.8.77.1"
+	ovqPBXAddr     = "10.8.77.50"
+	ovqPublicName  = "www.example.org"
+	ovqCorpPublic  = "10.66.66.66"
+)
+
+// startOVQCorpDNS runs Debian's dnsmasq in the server's namespace on
+// its tunnel address (listening once openvpn has made tun0), logging
+// every query it gets.
+func startOVQCorpDNS(t *testing.T, ns *testenv.Netns) *testenv.Proc {
+	t.Helper()
+	p := ns.Command("/usr/sbin/dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+		"--bind-dynamic", "--listen-address="+ovqCorpDNSAddr, "--except-interface=lo",
+		"--address=/pbx.corp.example/"+ovqPBXAddr, "--address=/"+ovqPublicName+"/"+ovqCorpPublic,
+		"--pid-file="+filepath.Join(t.TempDir(), "dnsmasq.pid"), "--log-facility=-", "--log-queries").Start()
+	testenv.WaitFor(t, 10*time.Second, "dnsmasq in the server's namespace", func() (bool, error) {
+		return p.Log.Contains("started"), fmt.Errorf("its output:\n%s", p.Log.String())
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("company DNS (dnsmasq):\n%s", p.Log.String())
+		}
+	})
+	return p
+}
+
+// ovqSplitDNS checks the pushed DNS on the box: the VPN status shows it
+// as split DNS for corp.example; the admin's DNS diagnostic (the box's own
+// resolver, through resolv.conf) resolves pbx.corp.example with the
+// company's server, which got the query from the box's tunnel address;
+// a public name is never asked of the company's server.
+func ovqSplitDNS(t *testing.T, api *ovqAPI, tok string, corpDNS *testenv.Proc, tunnelAddr string) {
+	t.Helper()
+	var vpn struct {
+		DNS *struct {
+			Servers []string `json:"servers"`
+			Domains []string `json:"domains"`
+			Use     string   `json:"use"`
+			Note    string   `json:"note"`
+		} `json:"dns"`
+	}
+	if _, err := api.call("GET", "/api/v1/local/netctl/v1/vpn/status", tok, nil, &vpn); err != nil {
+		t.Fatal(err)
+	}
+	if d := vpn.DNS; d == nil || !slices.Equal(d.Servers, []string{ovqCorpDNSAddr}) || !slices.Equal(d.Domains, []string{"corp.example"}) || d.Use != "split" {
+		t.Fatalf("VPN status does not show the pushed DNS as split DNS for corp.example: %+v", d)
+	}
+	diagDNS := func(name string) ([]string, error) {
+		var res struct {
+			Lines []string `json:"lines"`
+		}
+		_, err := api.call("POST", "/api/v1/diag", tok, map[string]string{"tool": "dns", "target": name}, &res)
+		return res.Lines, err
+	}
+	// Go's resolver rereads resolv.conf at most every 5 s.
+	if err := testenv.UntilEvery(30*time.Second, 2*time.Second, "the box resolving pbx.corp.example through the VPN", func() (bool, error) {
+		lines, err := diagDNS("pbx.corp.example")
+		return err == nil && slices.Contains(lines, "  "+ovqPBXAddr), fmt.Errorf("diagnostic: %q %v", lines, err)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !corpDNS.Log.Contains("pbx.corp.example from " + tunnelAddr) {
+		t.Errorf("the company's DNS did not get the query from the box's tunnel address %s:\n%s", tunnelAddr, corpDNS.Log.String())
+	}
+
+	// QEMU's restricted LTE network gives the box no DNS server (its DHCP
+	// offers none), so the uplink's side answers nothing here: the
+	// forwarder asking it is TestOwnLookupsSplitForVPN's, on the host.
+	lines, err := diagDNS(ovqPublicName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(lines, "\n"), ovqCorpPublic) || corpDNS.Log.Contains(ovqPublicName) {
+		t.Errorf("%s went to the company's DNS: %q\ncompany DNS:\n%s", ovqPublicName, lines, corpDNS.Log.String())
+	}
+	t.Logf("%s on the box without an uplink DNS server: %q", ovqPublicName, lines)
 }
