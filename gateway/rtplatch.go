@@ -54,8 +54,8 @@ func (l *pbxLeg) fromRemote(src netip.AddrPort) bool {
 func (l *pbxLeg) fromRemoteRTCP(src netip.AddrPort) bool {
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	switch {
-	case !l.rtcpTo.IsValid():
-		return false // no SDP yet: nobody to hear
+	case !l.rtcpTo.IsValid() || l.rtcpTo.Addr().IsUnspecified():
+		return false // no SDP yet, or a hold with c=0.0.0.0: nobody to hear
 	case src == l.rtcpTo:
 		l.rtcpHeard = true
 		return true

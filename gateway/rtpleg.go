@@ -289,7 +289,7 @@ func (l *pbxLeg) sendReport() bool {
 	l.mu.Lock()
 	to := l.rtcpTo
 	l.mu.Unlock()
-	if !to.IsValid() {
+	if !sendableRTCP(to) {
 		return true
 	}
 	l.send.mu.Lock()
@@ -310,6 +310,13 @@ func (l *pbxLeg) sendReport() bool {
 	return !errors.Is(err, net.ErrClosed)
 }
 
+// sendableRTCP says whether the box may send RTCP to to: not before the
+// PBX's SDP, and not while it holds with c=0.0.0.0 (or names port 0),
+// where nothing is sent: Linux delivers 0.0.0.0 to the box itself.
+func sendableRTCP(to netip.AddrPort) bool {
+	return to.IsValid() && !to.Addr().IsUnspecified() && to.Port() != 0
+}
+
 func ntpTime(t time.Time) uint64 {
 	s := uint64(t.Unix()) + 2208988800
 	f := uint64(t.Nanosecond()) * (1 << 32) / 1e9
@@ -322,7 +329,7 @@ func (l *pbxLeg) sendPLI() {
 	to := l.rtcpTo
 	media := l.remoteSSRC
 	l.mu.Unlock()
-	if !to.IsValid() {
+	if !sendableRTCP(to) {
 		return
 	}
 	b, err := (&rtcp.PictureLossIndication{SenderSSRC: l.send.ssrc, MediaSSRC: media}).Marshal()
