@@ -211,7 +211,9 @@ func (s *Server) readWholeConfig(w http.ResponseWriter, r *http.Request) (old, n
 	if err != nil {
 		return nil, nil, up, nil, err
 	}
-	unredact(doc, old)
+	if unmatched := unredact(doc, old); len(unmatched) > 0 {
+		return nil, nil, up, nil, fmt.Errorf("%s: %s stands for a hidden secret, but this entry is new or renamed, so there is none to keep: enter the secret itself", strings.Join(unmatched, ", "), Redacted)
+	}
 	return old, doc, up, warn, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -181,33 +182,70 @@ func redactKeys(v any, key *lazyregexp.Regexp) any {
 }
 
 // unredact puts old secret values back where doc still holds Redacted, so
-// an edited copy of a redacted document does not erase secrets.
-func unredact(doc, old any) any {
+// an edited copy of a redacted document does not erase secrets. A list
+// entry takes its secrets from the old entry of the same name (username,
+// id, ...), not from the one at its position: an admin who deleted the
+// first of two AMI users and sent the document back gave the second user
+// the first one's password. It returns the paths where Redacted was left
+// with no old value to stand for (a new entry): the caller refuses those.
+func unredact(doc, old any) (unmatched []string) {
+	unredactAt("", doc, old, &unmatched)
+	return unmatched
+}
+
+func unredactAt(path string, doc, old any, unmatched *[]string) any {
 	switch x := doc.(type) {
 	case map[string]any:
 		o, _ := old.(map[string]any)
 		for k, e := range x {
-			if s, ok := e.(string); ok && s == Redacted && o != nil {
-				x[k] = o[k]
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if s, ok := e.(string); ok && s == Redacted {
+				if ov, ok := o[k]; ok {
+					x[k] = ov
+				} else {
+					*unmatched = append(*unmatched, p)
+				}
 				continue
 			}
-			var ov any
-			if o != nil {
-				ov = o[k]
-			}
-			x[k] = unredact(e, ov)
+			x[k] = unredactAt(p, e, o[k], unmatched)
 		}
 	case []any:
 		o, _ := old.([]any)
 		for i := range x {
-			var ov any
-			if i < len(o) {
-				ov = o[i]
-			}
-			x[i] = unredact(x[i], ov)
+			x[i] = unredactAt(fmt.Sprintf("%s[%d]", path, i), x[i], oldEntry(x[i], o, i), unmatched)
 		}
 	}
 	return doc
+}
+
+// entryKeys name a list entry, in the order they are tried.
+var entryKeys = []string{"name", "username", "user", "id", "slot", "number", "address"}
+
+// oldEntry is the entry of old that entry stands for: the one with the same
+// name under the first naming key entry has, else (no naming key) the one
+// at its position; nil when a named entry is new.
+func oldEntry(entry any, old []any, i int) any {
+	if m, ok := entry.(map[string]any); ok {
+		for _, k := range entryKeys {
+			v, ok := m[k]
+			if s, isStr := v.(string); !ok || v == nil || isStr && (s == "" || s == Redacted) {
+				continue
+			}
+			for _, oe := range old {
+				if om, ok := oe.(map[string]any); ok && reflect.DeepEqual(om[k], v) {
+					return oe
+				}
+			}
+			return nil
+		}
+	}
+	if i < len(old) {
+		return old[i]
+	}
+	return nil
 }
 
 // FieldError is one validation problem tied to a config path.
