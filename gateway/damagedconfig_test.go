@@ -1,16 +1,12 @@
 package gateway_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"edgebox/gateway"
 	"edgebox/internal/config"
-	"edgebox/internal/service"
 )
 
 // TestDamagedConfigStartsDisabled: config.json and config.json.prev both
@@ -27,35 +23,9 @@ func TestDamagedConfigStartsDisabled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	spec := gateway.ServiceSpec()
-	spec.Args = []string{"-config", cfgPath, "-socket", sock}
-	spec.LogOutput = &testLogWriter{t: t}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, spec) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(25 * time.Second):
-			t.Error("the gateway service did not stop")
-		}
-	})
-	api := gateway.NewClientPath(sock)
-	var st gateway.Status
-	var err error
-	for i := 0; i < 200; i++ {
-		select {
-		case err := <-done:
-			done <- err // for the cleanup
-			t.Fatalf("the gateway stopped on a damaged config (init restarts it for ever): %v", err)
-		default:
-		}
-		if st, err = api.Status(ctx); err == nil {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	// before, the service stopped here: runGatewayService fails the test
+	ctx, api := runGatewayService(t, cfgPath, sock)
+	st, err := api.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

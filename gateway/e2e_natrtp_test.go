@@ -26,10 +26,23 @@ func TestPBXMediaFromAnotherPort(t *testing.T) {
 }
 
 func testPBXMediaFromAnotherPort(t *testing.T) {
-	uas := startSIPp(t, "uas_nat_rtp", 1)
+	uas, c, ctx, box := answeredNATCall(t)
+	natRelay(t, box, netip.AddrPortFrom(netip.MustParseAddr(uas.ip), uint16(uas.mport)))
+	c.StartAudio(ctx, 0)
+	waitEchoed(t, c, 20)
+	c.Hangup(ctx)
+	c.WaitEvent(ctx, gateway.EventEnded)
+	uas.wait(t, 15*time.Second)
+}
+
+// answeredNATCall is a call answered by SIPp behind the PBX's NAT
+// (uas_nat_rtp: SDP port 9), and the box's RTP address for it.
+func answeredNATCall(t *testing.T) (uas *sipp, c *client.Call, ctx context.Context, box netip.AddrPort) {
+	t.Helper()
+	uas = startSIPp(t, "uas_nat_rtp", 1)
 	svc := startGateway(t, testConfig(t, uas.addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	tok, wsURL := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
 	c, err := client.Dial(ctx, wsURL, tok, client.Options{LoopbackOnly: true, Codec: "pcma"})
 	if err != nil {
@@ -43,16 +56,11 @@ func testPBXMediaFromAnotherPort(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("%d calls, want 1", len(calls))
 	}
-	box, err := netip.ParseAddrPort(calls[0].PBX.Local)
+	box, err = netip.ParseAddrPort(calls[0].PBX.Local)
 	if err != nil {
 		t.Fatal(err)
 	}
-	natRelay(t, box, netip.AddrPortFrom(netip.MustParseAddr(uas.ip), uint16(uas.mport)))
-	c.StartAudio(ctx, 0)
-	waitEchoed(t, c, 20)
-	c.Hangup(ctx)
-	c.WaitEvent(ctx, gateway.EventEnded)
-	uas.wait(t, 15*time.Second)
+	return uas, c, ctx, box
 }
 
 // natRelay is the PBX's NAT: a UDP port of its own that sends the PBX's
@@ -104,27 +112,7 @@ func natRelay(t *testing.T, box, pbx netip.AddrPort) {
 // The RTCP side of a leg is the same for both stacks: one run.
 func TestPBXRTCPFromAnotherPort(t *testing.T) {
 	t.Parallel()
-	uas := startSIPp(t, "uas_nat_rtp", 1)
-	svc := startGateway(t, testConfig(t, uas.addr()))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	tok, wsURL := authorize(t, svc, testFrom, "sip:agent@127.0.0.1", testContext)
-	c, err := client.Dial(ctx, wsURL, tok, client.Options{LoopbackOnly: true, Codec: "pcma"})
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if _, err := c.WaitEvent(ctx, gateway.EventAnswered); err != nil {
-		t.Fatal(err)
-	}
-	calls := svc.Snapshot()
-	if len(calls) != 1 {
-		t.Fatalf("%d calls, want 1", len(calls))
-	}
-	rtp, err := netip.ParseAddrPort(calls[0].PBX.Local)
-	if err != nil {
-		t.Fatal(err)
-	}
+	uas, c, ctx, rtp := answeredNATCall(t)
 	boxRTCP := netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
 	listen := func(ip string) *net.UDPConn {
 		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})

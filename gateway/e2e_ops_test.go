@@ -183,19 +183,11 @@ func clientAuthorizeFull(svc *gateway.Service) (gateway.AuthorizeResponse, error
 	return clientAuthorize(svc, gateway.AuthorizeRequest{From: testFrom, Destination: "support"})
 }
 
-// TestReloadKeepsCalls runs the service as init does (its skeleton spec,
-// reloaded by a real SIGHUP to this process) and changes the config under
-// a call in progress.
-func TestReloadKeepsCalls(t *testing.T) {
-	uas := startSIPp(t, "uas_echo", 1)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.json")
-	sock := filepath.Join(dir, "gateway.sock")
-	full := config.Default()
-	full.Gateway = testConfig(t, uas.addr())
-	if err := config.Save(cfgPath, full); err != nil {
-		t.Fatal(err)
-	}
+// runGatewayService runs the gateway as init does (its skeleton spec) on
+// cfgPath with its API at sock until the test ends, and waits for the API
+// to answer (failing the test if the service stops instead).
+func runGatewayService(t *testing.T, cfgPath, sock string) (context.Context, gateway.Client) {
+	t.Helper()
 	spec := gateway.ServiceSpec()
 	spec.Args = []string{"-config", cfgPath, "-socket", sock}
 	spec.LogOutput = &testLogWriter{t: t}
@@ -210,19 +202,46 @@ func TestReloadKeepsCalls(t *testing.T) {
 			t.Error("the gateway service did not stop")
 		}
 	})
+	api := gateway.NewClientPath(sock)
+	var err error
+	for i := 0; i < 200; i++ {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("the gateway service stopped: %v", err)
+		default:
+		}
+		if _, err = api.Status(ctx); err == nil {
+			return ctx, api
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("the gateway's API does not answer: %v", err)
+	return nil, api
+}
+
+// TestReloadKeepsCalls runs the service as init does (its skeleton spec,
+// reloaded by a real SIGHUP to this process) and changes the config under
+// a call in progress.
+func TestReloadKeepsCalls(t *testing.T) {
+	uas := startSIPp(t, "uas_echo", 1)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.json")
+	sock := filepath.Join(dir, "gateway.sock")
+	full := config.Default()
+	full.Gateway = testConfig(t, uas.addr())
+	if err := config.Save(cfgPath, full); err != nil {
+		t.Fatal(err)
+	}
+	ctx, api := runGatewayService(t, cfgPath, sock)
 	hup := func() {
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 	}
-	api := gateway.NewClientPath(sock)
-	var st gateway.Status
-	for i := 0; i < 200; i++ {
-		var err error
-		if st, err = api.Status(ctx); err == nil {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
+	st, err := api.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !st.Enabled {
 		t.Fatalf("status %+v", st)
