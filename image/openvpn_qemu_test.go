@@ -436,18 +436,21 @@ func startOVQCorpDNS(t *testing.T, ns *testenv.Netns) *testenv.Proc {
 // a public name is never asked of the company's server.
 func ovqSplitDNS(t *testing.T, api *ovqAPI, tok string, corpDNS *testenv.Proc, tunnelAddr string) {
 	t.Helper()
-	var vpn struct {
-		DNS *struct {
-			Servers []string `json:"servers"`
-			Domains []string `json:"domains"`
-			Use     string   `json:"use"`
-			Note    string   `json:"note"`
-		} `json:"dns"`
+	// The dashboard's status (GET /api/v1/status, its VPN card's DNS line).
+	var st struct {
+		VPN struct {
+			DNS *struct {
+				Servers []string `json:"servers"`
+				Domains []string `json:"domains"`
+				Use     string   `json:"use"`
+				Note    string   `json:"note"`
+			} `json:"dns"`
+		} `json:"vpn"`
 	}
-	if _, err := api.call("GET", "/api/v1/local/netctl/v1/vpn/status", tok, nil, &vpn); err != nil {
+	if _, err := api.call("GET", "/api/v1/status", tok, nil, &st); err != nil {
 		t.Fatal(err)
 	}
-	if d := vpn.DNS; d == nil || !slices.Equal(d.Servers, []string{ovqCorpDNSAddr}) || !slices.Equal(d.Domains, []string{"corp.example"}) || d.Use != "split" {
+	if d := st.VPN.DNS; d == nil || !slices.Equal(d.Servers, []string{ovqCorpDNSAddr}) || !slices.Equal(d.Domains, []string{"corp.example"}) || d.Use != "split" {
 		t.Fatalf("VPN status does not show the pushed DNS as split DNS for corp.example: %+v", d)
 	}
 	diagDNS := func(name string) ([]string, error) {
