@@ -132,6 +132,10 @@ type Options struct {
 	// OpenPort replaces opening Device.Port with go.bug.st/serial (tests,
 	// sockets).
 	OpenPort func() (io.ReadWriteCloser, error)
+	// PortGone reports the port's device gone (EngineConfig.Gone);
+	// default: Device.Port's node no longer exists, unless OpenPort is
+	// set.
+	PortGone func() bool
 	Logger   *slog.Logger
 }
 
@@ -225,6 +229,7 @@ const (
 	EventSMS          EventKind = "sms"          // SMS set: stored in SMSDir
 	EventReset        EventKind = "reset"        // modem rebooted or was reset
 	EventFaulty       EventKind = "faulty"       // recovery exhausted; Err set
+	EventRemoved      EventKind = "removed"      // the port's device is gone (pulled out); Err set
 	EventRing         EventKind = "ring"
 )
 
@@ -239,7 +244,8 @@ type Event struct {
 	SMS          *SMS          `json:"sms,omitempty"`
 	Err          string        `json:"error,omitempty"`
 	// Recovery says what brought the modem back for EventReset: the
-	// engine's "reopened", "reset" (vendor reset) or "slot-reset", or ""
-	// when the modem restarted by itself.
+	// engine's "reopened", "reset" (vendor reset) or "slot-reset",
+	// "replugged" when its port came back after EventRemoved, or "" when
+	// the modem restarted by itself.
 	Recovery string `json:"recovery,omitempty"`
 }

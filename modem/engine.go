@@ -39,8 +39,10 @@ type URC struct {
 	Line string
 	// PDU is the line following +CMT: / +CDS: (messages delivered directly).
 	PDU string
-	// Engine is "reopened", "reset", "slot-reset" (recovery worked) or
-	// "faulty" (recovery gave up); Err says why.
+	// Engine is "reopened", "reset", "slot-reset" (recovery worked),
+	// "faulty" (recovery gave up), "removed" (the port's device left the
+	// system: Err wraps ErrRemoved) or "replugged" (its port opened again
+	// after that); Err says why.
 	Engine string
 	Err    error
 	Time   time.Time
@@ -71,7 +73,13 @@ type EngineConfig struct {
 	// AnswerGuard is how long after a command's final answer the next
 	// command waits before it is written (see answerGuard).
 	AnswerGuard time.Duration // default answerGuard
-	Logger      *slog.Logger
+	// Gone reports that the port's device node is gone (the USB card was
+	// pulled out). Asked when a read fails: a gone port is reported as
+	// removed at once (URC "removed", commands fail with ErrRemoved)
+	// instead of being timed out and reset for half a minute. nil: a
+	// failed port is always taken for a card that reboots.
+	Gone   func() bool
+	Logger *slog.Logger
 }
 
 // secretAT matches the arguments of commands that carry a PIN, PUK or
@@ -150,6 +158,9 @@ type Engine struct {
 	// suspended mirrors paused for callers: commands fail fast with
 	// ErrSuspended instead of queueing behind a port nobody reads.
 	suspended bool
+	// rebootUntil: the owner reset the card (ExpectReboot); its port
+	// vanishing until then is that reboot, not a removal.
+	rebootUntil time.Time
 
 	// state owned by the Run goroutine
 	port      io.ReadWriteCloser
@@ -167,6 +178,9 @@ type Engine struct {
 	// command late). The next command first resynchronises (syncPort).
 	timedOut bool
 	paused   bool // Suspend: port closed and not read until Resume
+	// removed: the port's device is gone (Gone); commands fail with
+	// ErrRemoved, no recovery runs, until the port opens again.
+	removed bool
 	// lastFinal is when the last command's final answer was read: the
 	// next command is not written before lastFinal+AnswerGuard.
 	lastFinal time.Time
@@ -607,6 +621,10 @@ func (e *Engine) resume() error {
 	e.mu.Unlock()
 	if err := e.openPort(); err != nil {
 		e.log.Warn("modem port not reopened after suspend", "err", err)
+		// Pulled out while pppd had it: say so now, not after recovery.
+		if e.checkRemoved(err); e.removed {
+			return fmt.Errorf("%w (%v)", ErrRemoved, err)
+		}
 		return err
 	}
 	e.log.Info("modem port reopened (resumed)")
@@ -772,11 +790,17 @@ func (e *Engine) urcLine(line string) {
 	e.publish(URC{Line: line})
 }
 
-// portFailed handles a read error (USB modem gone). The port is reopened
-// by recovery when the next command times out; here we only note it.
+// portFailed handles a read error. A card that reboots comes back: its
+// port is reopened by recovery when the next command times out. A port
+// whose device node is gone (Gone) was pulled out: that is said at once,
+// and nothing is reset (removed.go).
 func (e *Engine) portFailed(err error) {
+	live := e.port != nil // else we closed it ourselves
 	e.log.Warn("modem port read failed", "err", err)
 	e.closePort()
+	if live {
+		e.checkRemoved(err)
+	}
 }
 
 func (e *Engine) write(s string) error {
@@ -794,6 +818,9 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	// Lines already queued are unsolicited (or late answers to a command
 	// that timed out): never let them answer this command.
 	e.drain()
+	if e.removed && !e.replugged() {
+		return result{err: fmt.Errorf("%s: %w", commandName(req.cmd), ErrRemoved)}
+	}
 	e.guard(req.ctx)
 	if e.unsynced {
 		e.unsynced = false
@@ -814,6 +841,10 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	}
 	// Arguments may be a PIN or APN password: log the command name only.
 	e.log.Debug("tx", "cmd", commandName(req.cmd))
+	if e.resetCommand(req.cmd) {
+		// The card restarts: its port vanishing is no removal.
+		e.ExpectReboot(e.cfg.RebootWait)
+	}
 	out := req.cmd + "\r"
 	if req.escape {
 		// Silence before; nothing after (not even CR) until the card
@@ -870,6 +901,9 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 				// as a timeout, so recovery, whose reopen waits for
 				// the port, follows if it persists.
 				e.portFailed(ev.err)
+				if e.removed {
+					return result{r: resp, err: fmt.Errorf("%s: %w", commandName(req.cmd), ErrRemoved)}
+				}
 				e.timeouts++
 				e.unsynced = true
 				return result{r: resp, err: fmt.Errorf("%s: the port failed (%v): %w", RedactAT(req.cmd), ev.err, ErrRebooted)}
@@ -999,10 +1033,18 @@ func (e *Engine) recover(ctx context.Context) {
 			return
 		}
 		e.log.Warn("modem not answering, recovering", "step", s.name)
+		if s.wait {
+			e.ExpectReboot(e.cfg.RebootWait)
+		}
 		err := s.do()
 		e.closePort()
 		if err == nil {
 			err = e.reopenAndProbe(ctx, s.wait)
+		}
+		if e.removed {
+			// Pulled out meanwhile: nothing to reset.
+			e.timeouts = 0
+			return
 		}
 		if err == nil {
 			e.log.Info("modem answers again", "step", s.name)
@@ -1030,9 +1072,19 @@ func (e *Engine) reopenAndProbe(ctx context.Context, reboot bool) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if e.removed {
+			return ErrRemoved
+		}
 		if e.port == nil {
 			if err := e.openPort(); err != nil {
 				last = err
+				if e.cfg.Gone != nil && e.cfg.Gone() {
+					// Pulled out while hung: no reset brings it back
+					// (a reset's reboot is expected, not removal).
+					if e.checkRemoved(err); e.removed {
+						return ErrRemoved
+					}
+				}
 				// The port is gone: the card re-enumerates on USB, as
 				// in a reboot of its own. Give it the reboot's time
 				// before calling it faulty.

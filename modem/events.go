@@ -28,6 +28,12 @@ func (m *Modem) engineEvent(u URC) {
 		m.emit(Event{Kind: EventFaulty, Err: msg, Time: u.Time})
 		return
 	}
+	if u.Engine == "removed" {
+		// Nothing to set up on a card that is not there; "replugged"
+		// (below) sets up the one that comes back.
+		m.emit(Event{Kind: EventRemoved, Err: ErrRemoved.Error(), Time: u.Time})
+		return
+	}
 	// The port was reopened or the modem reset: settings are gone.
 	m.reinitAfter(u.Engine)
 }

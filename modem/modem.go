@@ -115,6 +115,9 @@ func Open(ctx context.Context, opts Options) (*Modem, error) {
 	open := opts.OpenPort
 	if open == nil {
 		open = func() (io.ReadWriteCloser, error) { return OpenSerial(dev.Port, opts.Baud) }
+		if opts.PortGone == nil {
+			opts.PortGone = nodeGone(dev.Port)
+		}
 	}
 	return openWith(ctx, opts, dev, prof, open)
 }
@@ -151,6 +154,7 @@ func openWith(ctx context.Context, opts Options, dev Device, prof profile, open 
 		SlotReset:    opts.SlotReset,
 		ProbeTimeout: opts.ProbeTimeout,
 		RebootWait:   opts.RebootWait,
+		Gone:         opts.PortGone,
 		Logger:       log,
 	})
 	urcs, _ := m.eng.Subscribe(1024)
@@ -771,6 +775,9 @@ func (m *Modem) Connect(ctx context.Context, apn APN) error {
 			if err == nil && ls.Connected {
 				return nil
 			}
+			if errors.Is(err, ErrRemoved) {
+				return m.wrap("connect", err) // no link without a card
+			}
 		}
 	}
 }
@@ -872,6 +879,8 @@ func (m *Modem) SlotReset(ctx context.Context) error {
 	if m.opts.SlotReset == nil {
 		return m.wrap("slot reset", errors.New("no reset line is known for this modem's slot"))
 	}
+	// The card's port leaves USB while it powers up again: no removal.
+	m.eng.ExpectReboot(max(m.opts.RebootWait, 60*time.Second))
 	if err := m.opts.SlotReset(); err != nil {
 		return m.wrap("slot reset", err)
 	}

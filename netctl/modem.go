@@ -37,10 +37,13 @@ type modemManager struct {
 	// pinFailedICCID is the SIM that refused it: another SIM (swapped
 	// in) is given the configured PIN once more.
 	pinFailedICCID string
-	iface          string // data interface in use
-	pppIface       string
-	carrier        bool
-	deadSince      time.Time
+	// removed: the modem's USB device left the system; until a modem
+	// opens again the status says so (modem_removed.go).
+	removed   bool
+	iface     string // data interface in use
+	pppIface  string
+	carrier   bool
+	deadSince time.Time
 	// noIfaceSince: the opened modem has had no network interface since
 	// (zero: it has one); the manager's goroutine alone uses it.
 	noIfaceSince time.Time

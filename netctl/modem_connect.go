@@ -5,6 +5,7 @@ package netctl
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"time"
 
@@ -131,6 +132,10 @@ func (s *modemSession) endPPP() bool {
 	defer cancel()
 	if err := s.drv.Resume(c); err != nil {
 		s.m.log.Warn("modem resume after pppd", "err", err)
+		if errors.Is(err, modem.ErrRemoved) {
+			s.m.noteRemoved() // pulled out during the call
+			return false
+		}
 		s.m.setState(ModemOpening, "the AT port could not be taken back from pppd: "+sayModemError(err))
 		return false
 	}

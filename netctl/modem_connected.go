@@ -69,7 +69,7 @@ func (s *modemSession) connected(ctx context.Context) step {
 	case "reset":
 		m.doReset(ctx, drv)
 		return stepEnd
-	case "closed":
+	case "closed", "removed":
 		return stepEnd
 	case "dropped":
 		if s.ppp && time.Since(up) < time.Minute {
@@ -102,7 +102,7 @@ const (
 const sayNoAddress = "the modem is connected but the network gives it no address (nothing answers DHCP on its link); the box dials again"
 
 // watch returns why the connection ended: "disconnect", "reconfig",
-// "reset", "dropped" (the modem reported the link down, or pppExited
+// "reset", "removed" (the card was pulled out), "dropped" (the modem reported the link down, or pppExited
 // closed: pppd ended the call), "unregistered" (the network dropped the
 // card for regLostGrace while the link stayed up), "roaming" (the card
 // roams and roaming is denied) or "closed" (events channel closed).
@@ -141,6 +141,10 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 		case ev, ok := <-events:
 			if !ok {
 				return "closed"
+			}
+			if ev.Kind == modem.EventRemoved {
+				m.noteRemoved()
+				return "removed"
 			}
 			if m.watchEvent(ctx, drv, ev, upSince) {
 				return "dropped"

@@ -18,12 +18,28 @@ func (m *modemManager) run(ctx context.Context) {
 	wait := 2 * time.Second
 	for ctx.Err() == nil {
 		m.mu.Lock()
-		cfg := m.cfg
+		cfg, removed := m.cfg, m.removed
 		m.mu.Unlock()
-		m.setState(ModemOpening, "")
+		if !removed {
+			m.setState(ModemOpening, "")
+		}
 		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		drv, err := m.opener().Open(octx, cfg)
 		cancel()
+		if err != nil && removed {
+			if errors.Is(err, modem.ErrNoModem) {
+				// Still out: say so, and look again soon, so that
+				// the card is in use as soon as it is back.
+				m.log.Debug("removed modem not back yet", "err", err)
+				m.setState(netapi.ModemAbsent, sayRemoved)
+				sleepOrReq(ctx, m.req, removedLookEvery) // the loop ends when ctx did
+				continue
+			}
+			// Back, but not usable: say why, as for any modem.
+			m.mu.Lock()
+			m.removed = false
+			m.mu.Unlock()
+		}
 		if err != nil {
 			var faulty *modem.FaultyModemError
 			switch {
@@ -53,6 +69,7 @@ func (m *modemManager) run(ctx context.Context) {
 		wait = 2 * time.Second
 		dev := drv.Device()
 		m.mu.Lock()
+		m.removed = false
 		m.drv = drv
 		m.st.Device, m.st.Profile = &dev, drv.ProfileName()
 		m.mu.Unlock()

@@ -2,6 +2,7 @@ package netctl
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"time"
 
@@ -172,6 +173,9 @@ func (s *modemSession) wait(ctx context.Context, d time.Duration) step {
 			switch ev.Kind {
 			case modem.EventSIM, modem.EventRegistration, modem.EventReset:
 				return stepAgain
+			case modem.EventRemoved:
+				s.m.noteRemoved()
+				return stepEnd
 			case modem.EventFaulty:
 				if s.m.voiceSlot != "" {
 					// No uplink health asks a voice modem's reset
@@ -201,6 +205,11 @@ func (s *modemSession) request(ctx context.Context, r string) step {
 // notResponding tells whether err means the modem does not answer (it
 // hangs or is being recovered), and shows that state.
 func (s *modemSession) notResponding(err error) bool {
+	if errors.Is(err, modem.ErrRemoved) {
+		// Not a hang: its event ends the session (wait).
+		s.m.noteRemoved()
+		return true
+	}
 	if !modemSilent(err) {
 		return false
 	}

@@ -14,6 +14,12 @@ import (
 // being recovered); the box reopens, resets and power-cycles it.
 const ModemNotResponding = "not-responding"
 
+// sayRemoved is the status of a modem whose USB device left the system
+// (the card pulled out, a USB modem unplugged): not a hang, so no word of
+// restarting it, which would send the installer looking at the wrong
+// thing.
+const sayRemoved = "modem removed (USB device gone)"
+
 // modemSilent reports an error that means the modem did not answer, as
 // opposed to an answer that refused.
 func modemSilent(err error) bool {
@@ -38,6 +44,8 @@ func sayModemError(err error) string {
 		return refused.Error()
 	case errors.As(err, &nolink):
 		return nolink.Error()
+	case errors.Is(err, modem.ErrRemoved):
+		return sayRemoved
 	case errors.Is(err, modem.ErrFaulty):
 		return "the modem stopped answering and did not come back after a restart; power-cycle the box or reseat the modem card"
 	case modemSilent(err):
@@ -64,7 +72,7 @@ func sayModemError(err error) string {
 func sayConnectError(err error, apn string) string {
 	var refused *modem.ConnectRefusedError
 	var nolink *modem.NoLinkError
-	if errors.As(err, &refused) || errors.As(err, &nolink) || modemSilent(err) {
+	if errors.As(err, &refused) || errors.As(err, &nolink) || modemSilent(err) || errors.Is(err, modem.ErrRemoved) {
 		return sayModemError(err)
 	}
 	return fmt.Sprintf("the data connection for APN %q failed: %s", apn, sayModemError(err))
