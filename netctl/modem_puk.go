@@ -8,10 +8,13 @@ package netctl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"edgebox/api/netapi"
+	"edgebox/internal/config"
 	"edgebox/internal/localapi"
 	"edgebox/modem"
 )
@@ -40,7 +43,12 @@ func (s *Service) handlePUK(w http.ResponseWriter, r *http.Request) {
 		localapi.WriteError(w, pukStatus(err), err)
 		return
 	}
-	localapi.WriteJSON(w, http.StatusOK, netapi.PUKResponse{SIM: st})
+	res := netapi.PUKResponse{SIM: st}
+	if err := mm.storeNewPIN(req.NewPIN); err != nil {
+		mm.log.Warn("the SIM's new PIN not stored", "err", err)
+		res.Warning = fmt.Sprintf("the SIM has the new PIN, but it could not be stored (%v): set %s to it, or the box unlocks the SIM with the old PIN after a restart", err, mm.configField("pin"))
+	}
+	localapi.WriteJSON(w, http.StatusOK, res)
 }
 
 // pukStatus is the HTTP status of a PUK entry's error: the installer's
@@ -117,6 +125,58 @@ func (m *modemManager) enterPUK(ctx context.Context, puk, newPIN string) (*modem
 	m.mu.Unlock()
 	m.request("sim")
 	return m.status().SIM, nil
+}
+
+// pinStoreMu keeps two PUK entries (two slots) from storing over each
+// other's config.
+var pinStoreMu sync.Mutex
+
+// storeNewPIN keeps the PIN the installer's PUK gave the SIM where this
+// card's PIN is configured (network.modem.pin, or the pin of its entry in
+// network.modem.voice_modems), and in the running settings: else the next
+// start of the card sends the old PIN, which the SIM now refuses. The
+// web's setup page stores the data modem's too; a PUK sent to netctl's
+// API for a voice modem's slot had nobody to do it.
+func (m *modemManager) storeNewPIN(pin string) error {
+	s := m.s
+	if s.opts.ConfigPath == "" {
+		return errors.New("no config file")
+	}
+	set := func(c *config.Modem) error {
+		if m.voiceSlot == "" {
+			c.PIN = pin
+			return nil
+		}
+		return c.SetVoiceModemPIN(m.voiceSlot, pin)
+	}
+	pinStoreMu.Lock()
+	defer pinStoreMu.Unlock()
+	c, err := config.Load(s.opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if err := set(&c.Network.Modem); err != nil {
+		return err
+	}
+	if err := config.Save(s.opts.ConfigPath, c); err != nil {
+		return err
+	}
+	// The running settings follow, so that the file read again (a
+	// reload) is no change: no manager reconfigures, no link drops.
+	s.mu.Lock()
+	set(&s.cfg.Modem) // the entry is there: the file has it
+	data := s.modem
+	voiceModems := s.cfg.Modem.VoiceModems
+	s.mu.Unlock()
+	m.mu.Lock()
+	m.cfg.PIN = pin
+	m.mu.Unlock()
+	if data != nil && data != m {
+		data.mu.Lock()
+		data.cfg.VoiceModems = voiceModems
+		data.mu.Unlock()
+	}
+	return nil
 }
 
 func validPUK(s string) bool { return len(s) == 8 && digitsOnly(s) }

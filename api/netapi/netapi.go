@@ -215,6 +215,10 @@ type PUKRequest struct {
 // /v1/modem shows the attempts left.
 type PUKResponse struct {
 	SIM *modemapi.SIMStatus `json:"sim,omitempty"`
+	// Warning: the SIM took the new PIN but the config could not store
+	// it (what to set by hand, or the box unlocks the SIM with the old PIN
+	// after a restart).
+	Warning string `json:"warning,omitempty"`
 }
 
 // ATResponse is the modem's answer.

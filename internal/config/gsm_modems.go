@@ -95,3 +95,16 @@ func devName(p string) string {
 	}
 	return "/dev/" + p
 }
+
+// SetVoiceModemPIN sets the PIN of the voice modem in slot (its SIM got a
+// new one with the installer's PUK); the list is copied, so that other
+// holders of the old one keep it. An error when no voice modem sits there.
+func (m *Modem) SetVoiceModemPIN(slot, pin string) error {
+	i := slices.IndexFunc(m.VoiceModems, func(v VoiceModem) bool { return v.Slot == slot })
+	if i < 0 {
+		return fmt.Errorf("network.modem.voice_modems: no voice modem in slot %q", slot)
+	}
+	m.VoiceModems = slices.Clone(m.VoiceModems)
+	m.VoiceModems[i].PIN = pin
+	return nil
+}
