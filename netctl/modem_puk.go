@@ -151,6 +151,7 @@ func (m *modemManager) storeNewPIN(pin string) error {
 	}
 	pinStoreMu.Lock()
 	defer pinStoreMu.Unlock()
+	defer config.Lock(s.opts.ConfigPath)() // web writes it too
 	c, err := config.Load(s.opts.ConfigPath)
 	if err != nil {
 		return err

@@ -123,10 +123,21 @@ func (s *Server) currentDoc() (map[string]any, error) {
 	return toDoc(c)
 }
 
+// lockConfig serialises a config read-modify-write with web's other
+// requests and with netctl, the other process that writes config.json
+// (the PIN after a PUK), and returns the release.
+func (s *Server) lockConfig() (release func()) {
+	s.cfgMu.Lock()
+	unlockFile := config.Lock(s.opt.ConfigPath)
+	return func() {
+		unlockFile()
+		s.cfgMu.Unlock()
+	}
+}
+
 // setSettings applies path=value changes to the current config.
 func (s *Server) setSettings(ctx context.Context, req ConfigSet) (ConfigResult, int) {
-	s.cfgMu.Lock()
-	defer s.cfgMu.Unlock()
+	defer s.lockConfig()()
 	old, err := s.currentDoc()
 	if err != nil {
 		return ConfigResult{Errors: []FieldError{{Message: err.Error()}}}, http.StatusInternalServerError
@@ -348,8 +359,7 @@ func uploadStatus(err error) int {
 }
 
 func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
-	s.cfgMu.Lock()
-	defer s.cfgMu.Unlock()
+	defer s.lockConfig()()
 	old, next, up, _, err := s.readWholeConfig(w, r)
 	if err != nil {
 		apiError(w, uploadStatus(err), err)
@@ -360,8 +370,7 @@ func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleConfigValidate(w http.ResponseWriter, r *http.Request) {
-	s.cfgMu.Lock()
-	defer s.cfgMu.Unlock()
+	defer s.lockConfig()()
 	old, next, up, warn, err := s.readWholeConfig(w, r)
 	if err != nil {
 		apiError(w, uploadStatus(err), err)
@@ -406,8 +415,7 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 // handleRestore checks a backup and answers what it would change; only
 // a second request carrying the confirmation of that answer applies it.
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request) {
-	s.cfgMu.Lock()
-	defer s.cfgMu.Unlock()
+	defer s.lockConfig()()
 	old, next, up, warn, err := s.readWholeConfig(w, r)
 	if err != nil {
 		apiError(w, uploadStatus(err), err)

@@ -74,7 +74,7 @@ type Server struct {
 	resets   resetCodes
 	started  time.Time
 
-	cfgMu sync.Mutex // serialises config read-modify-write
+	cfgMu sync.Mutex // serialises config read-modify-write (lockConfig)
 	tmpl  templates
 
 	metrics      webMetrics

@@ -531,8 +531,7 @@ func (s *Server) handleNewAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Destinations, req.FromDomains = trimList(req.Destinations), trimList(req.FromDomains)
-	s.cfgMu.Lock()
-	defer s.cfgMu.Unlock()
+	defer s.lockConfig()()
 	old, err := s.currentDoc()
 	if err != nil {
 		apiError(w, http.StatusInternalServerError, err)
