@@ -148,6 +148,22 @@ func (c *call) setState(s string) {
 	c.mu.Unlock()
 }
 
+// progressRank orders the states a call passes before its answer.
+var progressRank = map[string]int{StateAuthorized: 1, StateTrying: 2, StateRinging: 3, StateEarly: 4}
+
+// advanceState sets a provisional state only if it is further on than the
+// call's: the PBX's 100 Trying and 183 with early media come a millisecond
+// apart and their handlers can run in either order, and the call showed
+// "trying" to the API and the portal while the customer heard the early
+// media. A call answered, held or ended is never moved back.
+func (c *call) advanceState(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := progressRank[c.info.State]; ok && progressRank[s] > cur || c.info.State == "" {
+		c.info.State = s
+	}
+}
+
 func (c *call) event(ev string, code int, reason string) {
 	c.sig.send(Message{Type: MsgEvent, Event: ev, SIPCode: code, Reason: reason})
 }

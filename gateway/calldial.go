@@ -249,10 +249,10 @@ func (c *call) hangUp(code int, reason string) {
 func (c *call) onProvisional(res *sip.Response) {
 	switch {
 	case res.StatusCode == 100:
-		c.setState(StateTrying)
+		c.advanceState(StateTrying)
 		c.event(EventTrying, 100, res.Reason)
 	case res.StatusCode == 180 || (res.StatusCode == 183 && len(res.Body()) == 0):
-		c.setState(StateRinging)
+		c.advanceState(StateRinging)
 		c.event(EventRinging, res.StatusCode, res.Reason)
 		if len(res.Body()) > 0 && c.plan == nil {
 			c.earlyMedia(res)
@@ -272,7 +272,7 @@ func (c *call) earlyMedia(res *sip.Response) {
 		c.log.Warn("early media not usable", "err", err)
 		return
 	}
-	c.setState(StateEarly)
+	c.advanceState(StateEarly)
 	c.event(EventEarlyMedia, res.StatusCode, res.Reason)
 }
 
