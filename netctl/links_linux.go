@@ -70,35 +70,9 @@ func setMTU(name string, mtu int) error {
 	return nil
 }
 
-// setAddress makes p the only IPv4 address of link name.
+// setAddress makes p the only IPv4 address of link name, at once.
 func setAddress(name string, p netip.Prefix) error {
-	l, err := netlink.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("link %s: %w", name, err)
-	}
-	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
-	if err != nil {
-		return fmt.Errorf("link %s: list addresses: %w", name, err)
-	}
-	have := false
-	for _, a := range addrs {
-		ap, _ := netip.AddrFromSlice(a.IP.To4())
-		ones, _ := a.Mask.Size()
-		if netip.PrefixFrom(ap, ones) == p {
-			have = true
-			continue
-		}
-		if err := netlink.AddrDel(l, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			return fmt.Errorf("link %s: remove %s: %w", name, a.IPNet, err)
-		}
-	}
-	if have {
-		return nil
-	}
-	if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: prefixToIPNet(p)}); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("link %s: add %s: %w", name, p, err)
-	}
-	return nil
+	return setLANAddress(name, p, 0)
 }
 
 // foreverLft is the kernel's lifetime of an address that never expires.
@@ -109,7 +83,8 @@ const foreverLft = 0xFFFFFFFF
 // (never the source of new connections): a device that still holds a
 // lease in the old network reaches the box there until it asks DHCP
 // again. An address already expiring is left to do so; p, if it was
-// expiring (moved back), is made permanent again.
+// expiring (moved back), is made permanent again. With no grace every
+// other address goes at once.
 func setLANAddress(name string, p netip.Prefix, grace time.Duration) error {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
@@ -133,7 +108,7 @@ func setLANAddress(name string, p netip.Prefix, grace time.Duration) error {
 					return fmt.Errorf("link %s: keep %s: %w", name, p, err)
 				}
 			}
-		case !permanent:
+		case !permanent && grace > 0:
 			// expiring already
 		case grace > 0:
 			a.ValidLft, a.PreferedLft = int(grace/time.Second), 0
