@@ -16,6 +16,12 @@ import (
 // server after a SERVFAIL, so a company name the VPN's servers did not
 // answer went to the uplink's DNS, leaked and perhaps answered with a
 // public address. Without the VPN's DNS, resolv.conf is the uplink's.
+//
+// The VPN's pushed DOMAIN (and search domains) are resolv.conf's search
+// domains meanwhile, as Windows and systemd-resolved make them: a remote
+// admin's config naming the PBX "pbx" (as the office's PCs do) resolves
+// as pbx.corp.example. Only while the forwarder runs: without it, the
+// short name tried in the company's domain would go to the uplink's DNS.
 
 // ownDNSAddr is the loopback forwarder's address: 127.0.0.53, where
 // Linux systems keep their local stub resolver.
@@ -26,6 +32,7 @@ type ownDNS struct {
 	mu      sync.Mutex
 	addr    netip.Addr // ownDNSAddr; tests use another
 	fwd     *lanDNS    // running while the VPN's DNS is in force
+	search  []string   // the VPN's search domains, while fwd runs
 	uplink  string     // the resolv.conf's last uplink and its servers
 	servers []netip.Addr
 }
@@ -44,11 +51,13 @@ func (s *Service) writeResolvLocked() error {
 	o := &s.ownDNS
 	servers := o.servers
 	label := o.uplink
+	var search []string
 	if o.fwd != nil {
 		servers = []netip.Addr{o.fwd.addr}
 		label += " and the VPN's DNS for its domains (netctl on " + o.fwd.addr.String() + " asks both)"
+		search = o.search
 	}
-	return writeResolvConf(s.opts.ResolvConf, label, servers)
+	return writeResolvConf(s.opts.ResolvConf, label, servers, search...)
 }
 
 // rewriteResolvLocked rewrites resolv.conf after the forwarder came or
@@ -74,12 +83,21 @@ func (s *Service) dropOwnDNSLocked() {
 }
 
 // syncOwnDNS starts or stops the loopback forwarder as the VPN's DNS
-// comes and goes, and rewrites resolv.conf.
-func (s *Service) syncOwnDNS(on bool) {
+// comes and goes, and rewrites resolv.conf, also when only its search
+// domains changed.
+func (s *Service) syncOwnDNS(on bool, search []string) {
 	o := &s.ownDNS
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if !on {
+		search = nil
+	}
+	newSearch := !slices.Equal(o.search, search)
+	o.search = slices.Clone(search)
 	if on == (o.fwd != nil) {
+		if newSearch && on {
+			s.rewriteResolvLocked()
+		}
 		return
 	}
 	if on {
@@ -107,6 +125,7 @@ func (s *Service) stopOwnDNS() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.fwd != nil {
+		o.search = nil
 		s.dropOwnDNSLocked()
 	}
 }

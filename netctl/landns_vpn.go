@@ -20,6 +20,7 @@ import (
 type vpnDNS struct {
 	servers []netip.Addr
 	domains []string // lower case, no trailing dot
+	search  []string // the box's own short names are tried in these
 	all     bool     // every query goes to servers
 }
 
@@ -36,6 +37,9 @@ func vpnDNSOf(st openvpn.Status) *vpnDNS {
 	}
 	for _, d := range st.DNS.Domains {
 		v.domains = append(v.domains, strings.ToLower(strings.TrimSuffix(d, ".")))
+	}
+	for _, d := range st.DNS.Search {
+		v.search = append(v.search, strings.ToLower(strings.TrimSuffix(d, ".")))
 	}
 	if len(v.servers) == 0 {
 		return nil
@@ -76,10 +80,15 @@ func (s *Service) setVPNDNS(st openvpn.Status) {
 		s.log.Info("DNS through the VPN", "servers", st.DNS, "on", v != nil)
 	}
 	s.vpnDNS.Store(v)
-	s.syncOwnDNS(v != nil)
+	var search []string
+	if v != nil {
+		search = v.search
+	}
+	s.syncOwnDNS(v != nil, search)
 }
 
 func sameVPNDNS(a, b *vpnDNS) bool {
 	return a.all == b.all && strings.Join(a.domains, " ") == strings.Join(b.domains, " ") &&
+		strings.Join(a.search, " ") == strings.Join(b.search, " ") &&
 		len(a.servers) == len(b.servers) && (len(a.servers) == 0 || a.servers[0] == b.servers[0])
 }

@@ -1,6 +1,7 @@
 package netctl
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -134,5 +135,82 @@ func TestOwnLookupsSplitForVPN(t *testing.T) {
 	s.setVPNDNS(openvpn.Status{State: openvpn.StateReconnecting})
 	if got := nameservers(); !slices.Equal(got, []string{up}) {
 		t.Fatalf("after the tunnel dropped: %v", got)
+	}
+}
+
+// TestOwnLookupsSearchVPNDomain: a pushed DOMAIN is a search domain of
+// the box's own lookups while the VPN's DNS is in force, as on the
+// office's PCs: glibc's getent, reading the resolv.conf netctl wrote,
+// resolves the short name "pbx" as pbx.corp.example through the VPN's
+// server. Before, "pbx" did not resolve on the box. 2.6's
+// resolve-domains is split DNS only, and the search line goes with the
+// tunnel.
+func TestOwnLookupsSearchVPNDomain(t *testing.T) {
+	testenv.RequireRoot(t, "/usr/sbin/dnsmasq", "/usr/bin/unshare", "/usr/bin/getent")
+	up, corp := "127.0.95.2", "127.0.95.3"
+	startDNSMasqAt(t, up, map[string]string{"www.example.org": "198.51.100.80"})
+	startDNSMasqAt(t, corp, map[string]string{"pbx.corp.example": "10.200.0.50"})
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	s := &Service{log: slog.New(slog.DiscardHandler), opts: Options{ResolvConf: resolv}}
+	s.ownDNS.addr = netip.MustParseAddr("127.0.95.53")
+	t.Cleanup(s.stopOwnDNS)
+	s.lanUpstream.Store(&[]netip.Addr{netip.MustParseAddr(up)})
+	if err := s.writeResolv("wan", []netip.Addr{netip.MustParseAddr(up)}); err != nil {
+		t.Fatal(err)
+	}
+	// glibc's resolver, reading resolv (bound over /etc/resolv.conf in a
+	// mount namespace of its own).
+	lookup := func(name string) string {
+		out, _ := testenv.Command(t, "unshare", "-m", "sh", "-c",
+			`mount --bind "$1" /etc/resolv.conf && getent ahostsv4 "$2"`, "sh", resolv, name).Cmd.CombinedOutput()
+		return string(out)
+	}
+	searchLine := func() string {
+		b, _ := os.ReadFile(resolv)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "search") {
+				return l
+			}
+		}
+		return ""
+	}
+	vpn := func(search ...string) openvpn.Status {
+		return openvpn.Status{State: openvpn.StateConnected, DNS: &vpnapi.DNS{Servers: []string{corp},
+			Domains: []string{"corp.example"}, Search: search, Use: openvpn.DNSSplit}}
+	}
+	s.setVPNDNS(vpn("corp.example"))
+	if got := searchLine(); got != "search corp.example" {
+		t.Errorf("resolv.conf's search line with the VPN's DOMAIN pushed: %q", got)
+	}
+	if got := lookup("pbx"); !strings.Contains(got, "10.200.0.50") {
+		t.Errorf("the box's own lookup of the short name pbx: %q, want pbx.corp.example's 10.200.0.50", got)
+	}
+	s.setVPNDNS(vpn()) // a reconnect with resolve-domains only
+	if got := searchLine(); got != "" {
+		t.Errorf("resolve-domains made a search line: %q", got)
+	}
+	s.setVPNDNS(vpn("corp.example"))
+	s.setVPNDNS(openvpn.Status{State: openvpn.StateReconnecting})
+	if got := searchLine(); got != "" {
+		t.Errorf("after the tunnel dropped, resolv.conf still says %q", got)
+	}
+}
+
+// TestSearchLineBounded: at most six domains in 256 characters, as old
+// glibc reads them.
+func TestSearchLineBounded(t *testing.T) {
+	var many []string
+	for i := range 8 {
+		many = append(many, fmt.Sprintf("d%d.example", i))
+	}
+	if got := searchLine(many); got != "search d0.example d1.example d2.example d3.example d4.example d5.example" {
+		t.Errorf("eight domains: %q", got)
+	}
+	long := strings.Repeat("a", 60) + ".example"
+	if got := searchLine([]string{long, long + "1", long + "2", long + "3"}); len(got) > 256 || !strings.HasPrefix(got, "search "+long) {
+		t.Errorf("long domains: %d characters: %q", len(got), got)
+	}
+	if got := searchLine(nil); got != "" {
+		t.Errorf("no domain: %q", got)
 	}
 }

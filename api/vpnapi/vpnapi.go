@@ -94,8 +94,12 @@ const (
 type DNS struct {
 	Servers []string `json:"servers"`
 	Domains []string `json:"domains,omitempty"`
-	Use     string   `json:"use"`
-	Note    string   `json:"note,omitempty"`
+	// Search are the domains the box's own lookups also try a short
+	// name in ("pbx" as pbx.corp.example): pushed DOMAIN, DOMAIN-SEARCH
+	// and 2.6's search-domains, not resolve-domains.
+	Search []string `json:"search,omitempty"`
+	Use    string   `json:"use"`
+	Note   string   `json:"note,omitempty"`
 }
 
 // ProfileInfo is what the API shows about the stored profile. It carries

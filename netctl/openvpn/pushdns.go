@@ -35,8 +35,9 @@ const DNSNoDomain = "the VPN server pushes DNS servers but no domain, and the tu
 // pushedDNS is what a PUSH_REPLY says about DNS.
 type pushedDNS struct {
 	servers  []netip.Addr
-	domains  []string
-	redirect bool // redirect-gateway: the tunnel takes all traffic
+	domains  []string // asked of servers (split DNS)
+	search   []string // of domains, those also tried after a short name
+	redirect bool     // redirect-gateway: the tunnel takes all traffic
 
 	// The profile's own filters on what is pushed, which openvpn applies
 	// after logging the whole reply: route-nopull drops routes and DHCP
@@ -82,13 +83,13 @@ func (p *pushedDNS) read(f []string) {
 		case "DNS", "DNS6":
 			p.addServer(f[2])
 		case "DOMAIN", "DOMAIN-SEARCH", "ADAPTER_DOMAIN_SUFFIX":
-			p.addDomain(f[2])
+			p.addDomain(f[2], true)
 		}
 	case f[0] == "dns" && len(f) > 1:
 		switch {
 		case f[1] == "search-domains":
 			for _, d := range f[2:] {
-				p.addDomain(d)
+				p.addDomain(d, true)
 			}
 		case f[1] == "server" && len(f) > 4 && f[3] == "address":
 			for _, a := range f[4:] {
@@ -96,7 +97,7 @@ func (p *pushedDNS) read(f []string) {
 			}
 		case f[1] == "server" && len(f) > 4 && f[3] == "resolve-domains":
 			for _, d := range f[4:] {
-				p.addDomain(d)
+				p.addDomain(d, false) // 2.6: split DNS only, not a search domain
 			}
 		}
 	}
@@ -117,12 +118,20 @@ func (p *pushedDNS) addServer(s string) {
 	p.servers = append(p.servers, a.Unmap())
 }
 
-func (p *pushedDNS) addDomain(d string) {
+// addDomain takes a domain whose names the VPN's servers answer; search:
+// a short name ("pbx") is also tried in it, as Windows and
+// systemd-resolved do with a pushed DOMAIN or search domain.
+func (p *pushedDNS) addDomain(d string, search bool) {
 	d = strings.ToLower(strings.Trim(d, ". "))
-	if d == "" || strings.ContainsAny(d, "/\\ \"'") || slices.Contains(p.domains, d) {
+	if d == "" || strings.ContainsAny(d, "/\\ \"'") {
 		return
 	}
-	p.domains = append(p.domains, d)
+	if !slices.Contains(p.domains, d) {
+		p.domains = append(p.domains, d)
+	}
+	if search && !slices.Contains(p.search, d) {
+		p.search = append(p.search, d)
+	}
 }
 
 // status is how the box uses what was pushed; nil when no DNS server was.
@@ -130,7 +139,7 @@ func (p *pushedDNS) status() *vpnapi.DNS {
 	if len(p.servers) == 0 {
 		return nil
 	}
-	st := &vpnapi.DNS{Domains: slices.Clone(p.domains)}
+	st := &vpnapi.DNS{Domains: slices.Clone(p.domains), Search: slices.Clone(p.search)}
 	for _, a := range p.servers {
 		st.Servers = append(st.Servers, a.String())
 	}
@@ -150,7 +159,7 @@ func sameDNS(a, b *vpnapi.DNS) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Use == b.Use && slices.Equal(a.Servers, b.Servers) && slices.Equal(a.Domains, b.Domains)
+	return a.Use == b.Use && slices.Equal(a.Servers, b.Servers) && slices.Equal(a.Domains, b.Domains) && slices.Equal(a.Search, b.Search)
 }
 
 // profileDNS is what the profile's own dhcp-option and dns lines say (a
@@ -175,7 +184,7 @@ func (p pushedDNS) with(q pushedDNS) pushedDNS {
 		out.addServer(a.String())
 	}
 	for _, d := range append(slices.Clone(p.domains), q.domains...) {
-		out.addDomain(d)
+		out.addDomain(d, slices.Contains(p.search, d) || slices.Contains(q.search, d))
 	}
 	return out
 }
