@@ -115,11 +115,27 @@ func applyFirewall(p firewallPlan) error {
 	accept := []expr.Any{verdict(expr.VerdictAccept)}
 	dropV := []expr.Any{verdict(expr.VerdictDrop)}
 
+	// the interfaces a source may be routed through only if it is inside;
+	// a pattern that also matches an uplink (a vpn_interfaces mistake such
+	// as "wan*") is left out, or that uplink would drop its own traffic
+	var inside []string
+	for _, in := range append(slices.Clone(p.LAN), p.VPN...) {
+		if !slices.ContainsFunc(p.Uplinks, func(up string) bool { return matchesAny([]string{in}, up) }) {
+			inside = append(inside, in)
+		}
+	}
 	for _, ch := range []*nftables.Chain{input, forward} {
 		// Before the conntrack accept: a spoofed "reply" is dropped too.
 		for _, up := range p.Uplinks {
 			for _, src := range p.Spoofed {
 				add(ch, rule(matchIface(expr.MetaKeyIIFNAME, up), firewall.MatchSaddr4(src), dropV))
+			}
+			// A source the box routes through the LAN or a VPN (a LAN
+			// router's subnets, the head office's networks a VPN server
+			// pushed, where a fleet's PBX lives) never comes from an
+			// uplink, whatever routes are in force now. Seventh review.
+			for _, in := range inside {
+				add(ch, rule(matchIface(expr.MetaKeyIIFNAME, up), routedVia(in), dropV))
 			}
 		}
 		// A VPN interface is trusted, so its sources must be its own:
@@ -230,6 +246,18 @@ func notReversePath() []expr.Any {
 	return []expr.Any{
 		&expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
+	}
+}
+
+// routedVia matches a packet whose source the box routes through the
+// interface name (or "prefix*"): nft fib saddr oifname. The lookup is made
+// from the packet's destination address, so netctl's source routing
+// (policyroute.go) sends an internet source back by the uplink it came
+// in on even under a VPN's redirect-gateway def1.
+func routedVia(name string) []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagSADDR: true, ResultOIFNAME: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifnameData(name)},
 	}
 }
 
