@@ -20,9 +20,8 @@ import (
 // the LAN address, so an installer types http://edgebox.lan/ instead of an
 // address; every other query is passed to the active uplink's DNS servers
 // and the answer passed back, so the LAN keeps working across a failover
-// from wired WAN to LTE without waiting for a lease renewal. UDP only: a
-// client whose answer is truncated falls back to TCP and gets no answer
-// from the box, a known limit.
+// from wired WAN to LTE without waiting for a lease renewal. Over UDP and
+// TCP (landns_tcp.go: a truncated answer is asked again over TCP).
 
 // boxNames are the names the box answers for on the LAN, besides its
 // hostname, each also in LANDomain (edgebox.lan).
@@ -51,6 +50,12 @@ type lanDNS struct {
 	byClient map[netip.Addr]int // queries in flight per client
 	wg       sync.WaitGroup
 	done     chan struct{}
+
+	// DNS over TCP (landns_tcp.go); the maps and tcpClosed under mu.
+	tcp         *net.TCPListener
+	tcpConns    map[net.Conn]netip.Addr
+	tcpByClient map[netip.Addr]int
+	tcpClosed   bool
 }
 
 // boxNameSet is every name the box answers for: NAME and NAME.lan for
@@ -89,12 +94,17 @@ func startLANDNSOn(dev string, addr netip.Addr, hostname string, upstream func(n
 	conn := pc.(*net.UDPConn)
 	d := &lanDNS{addr: addr, conn: conn, names: boxNameSet(hostname), upstream: upstream, log: log,
 		slots: make(chan struct{}, maxDNSInFlight), byClient: map[netip.Addr]int{}, done: make(chan struct{})}
+	if err := d.listenTCP(lc); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	go d.serve()
 	return d, nil
 }
 
 func (d *lanDNS) stop() {
 	d.conn.Close()
+	d.stopTCP()
 	<-d.done
 	d.wg.Wait()
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/net/dns/dnsmessage"
 
 	"edgebox/internal/testenv"
@@ -17,6 +18,7 @@ import (
 // the LAN's subnet over the WAN link (Linux's weak host model delivers
 // such packets): before the fix the box answered it, an open resolver
 // for whoever sits on the uplink. The LAN client is still answered.
+// The same over TCP (the forwarder's TCP side, for truncated answers).
 func TestNamespaceLANDNSAnswersOnlyTheLAN(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, "dn")
@@ -58,5 +60,30 @@ func TestNamespaceLANDNSAnswersOnlyTheLAN(t *testing.T) {
 	})
 	if err := query("wan"); err == nil {
 		t.Error("a WAN neighbour's query to the LAN address was answered, want no answer")
+	}
+	queryTCP := func(ns netns.NsHandle) error {
+		return testenv.DoInHandle(ns, func() error {
+			c, err := net.DialTimeout("tcp4", lanBoxAddr+":53", 2*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 8, RecursionDesired: true})
+			b.StartQuestions()
+			b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName("edgebox.lan."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+			q, _ := b.Finish()
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			if _, err := c.Write(append([]byte{byte(len(q) >> 8), byte(len(q))}, q...)); err != nil {
+				return err
+			}
+			_, err = c.Read(make([]byte, 2))
+			return err
+		})
+	}
+	if err := queryTCP(r.lanNS); err != nil {
+		t.Errorf("the LAN client over TCP: %v", err)
+	}
+	if err := queryTCP(r.inetNS); err == nil {
+		t.Error("a WAN neighbour's TCP query to the LAN address was answered, want no answer")
 	}
 }
