@@ -90,3 +90,25 @@ func TestBrowserPhoneVPNCardDNS(t *testing.T) {
 		})
 	}
 }
+
+// The wizard's VPN step on a German phone at 360 px shows the DNS the
+// server pushed, how the box uses it and the short names' domain: the
+// installer sees there, before leaving the site, whether the company's
+// names (the PBX) will resolve. Before, only the dashboard's card said
+// it.
+func TestBrowserPhoneVPNStepDNS(t *testing.T) {
+	e := newTestEnv(t, true, Options{Hostname: "edgebox-4f2a1c"})
+	dns := &vpnapi.DNS{Servers: []string{"10.8.0.1"}, Domains: []string{"intern.standorte.example-konzern.de"},
+		Search: []string{"intern.standorte.example-konzern.de"}, Use: vpnapi.DNSSplit}
+	serveUnix(t, "netctl", (&fakeNetctl{vpnState: openvpn.StateConnected, vpnDNS: dns}).handler())
+	serveUnix(t, "gateway", fakeGateway())
+	setupAdmin(t, e)
+	_, httpsURL := liveServer(t, e)
+	dir := phoneScreens(t)
+	de := germanPhone(t)
+	do(t, de, "login", append(login(httpsURL), waitURL("/wizard/mobile"))...)
+	want := "Namen in intern.standorte.example-konzern.de werden bei 10.8.0.1 erfragt; kurze Namen probiert die Box auch in intern.standorte.example-konzern.de"
+	do(t, de, "vpn step", chromedp.Navigate(httpsURL+"/wizard/vpn"), waitText("#vpn-dns", want),
+		chromedp.ScrollIntoView(chromedp.CSS("#vpn-dns")), snap(dir, "r6-vpn-step-dns-de"))
+	noOverflow(t, de, "VPN step")
+}

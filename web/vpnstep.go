@@ -21,6 +21,7 @@ type vpnStepView struct {
 	Profile     string
 	Imported    string
 	LastError   string
+	DNS         string // the DNS the server pushed and how the box uses it
 	Notes       []string
 }
 
@@ -30,6 +31,11 @@ func vpnStep(lang string, st Status) *vpnStepView {
 		return &vpnStepView{Unavailable: tr(lang, "VPN service not available.")}
 	}
 	out := &vpnStepView{State: strings.ToLower(strings.ReplaceAll(v.State, "_", " ")), Detail: trMessage(lang, v.Detail), LastError: trMessage(lang, v.LastError)}
+	if v.DNS != nil {
+		// The installer checks here that the company's names will
+		// resolve (the PBX by name) before leaving the site.
+		out.DNS = vpnDNSWords(lang, v.DNS)
+	}
 	if p := v.Profile; p != nil {
 		out.Profile = p.Name
 		if !p.ImportedAt.IsZero() {
@@ -64,7 +70,11 @@ func vpnDNSWords(lang string, d *vpnapi.DNS) string {
 	servers := strings.Join(d.Servers, ", ")
 	switch d.Use {
 	case vpnapi.DNSSplit:
-		return trf(lang, "names in %s are asked of %s", strings.Join(d.Domains, ", "), servers)
+		w := trf(lang, "names in %s are asked of %s", strings.Join(d.Domains, ", "), servers)
+		if len(d.Search) > 0 {
+			w += "; " + trf(lang, "the box also tries short names in %s", strings.Join(d.Search, ", "))
+		}
+		return w
 	case vpnapi.DNSAll:
 		return trf(lang, "every name is asked of %s", servers)
 	}
