@@ -18,8 +18,8 @@ import (
 // readClient reads the client's messages into the returned channel (closed
 // when the client is gone or sent maxBadMessages malformed ones, then
 // malformed is set) until stop is closed.
-func readClient(conn *websocket.Conn, sig *wsSignaler, stop <-chan struct{}) (chan Message, *atomic.Bool) {
-	in := make(chan Message, 8)
+func readClient(conn *websocket.Conn, sig *wsSignaler, stop <-chan struct{}) (chan *Message, *atomic.Bool) {
+	in := make(chan *Message, 8)
 	var malformed atomic.Bool
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -45,7 +45,7 @@ func readClient(conn *websocket.Conn, sig *wsSignaler, stop <-chan struct{}) (ch
 				continue
 			}
 			select {
-			case in <- m:
+			case in <- &m:
 			case <-stop:
 				return
 			}
@@ -75,7 +75,7 @@ func (s *Service) waitCallback(conn *websocket.Conn, sig *wsSignaler, g callGran
 }
 
 // callbackWait waits for the PBX's INVITE and runs the call it brings.
-func (s *Service) callbackWait(w *callbackWaiter, in chan Message, sig *wsSignaler, r *http.Request) {
+func (s *Service) callbackWait(w *callbackWaiter, in chan *Message, sig *wsSignaler, r *http.Request) {
 	ended := func(code int, reason string) {
 		sig.send(Message{Type: MsgEvent, Event: EventEnded, SIPCode: code, Reason: reason})
 	}
@@ -128,7 +128,7 @@ func refuseRing(rg *callbackRing, code int, reason, why string) {
 
 // ringCallback turns the PBX's INVITE into a call for the waiting page
 // and runs it.
-func (s *Service) ringCallback(g callGrant, rg *callbackRing, in chan Message, sig *wsSignaler, r *http.Request) {
+func (s *Service) ringCallback(g callGrant, rg *callbackRing, in chan *Message, sig *wsSignaler, r *http.Request) {
 	c, err := s.startCall(g, sig)
 	if err != nil {
 		code, reason := 503, "Service Unavailable"

@@ -21,8 +21,11 @@ func (c *call) dial(ctx context.Context) {
 	if !ok {
 		return
 	}
-	defer inv.cancel()
-	if c.ring(ctx, inv) {
+	answered := c.ring(ctx, inv)
+	// the INVITE's wait is over (WaitAnswer returned before the final
+	// event): its 3-minute timer and context are not kept for the call
+	inv.cancel()
+	if answered {
 		c.talk(ctx)
 	}
 }
@@ -220,7 +223,7 @@ func (c *call) talk(ctx context.Context) {
 // fromClient handles a message from the browser while ringing or
 // talking (when tells which, for the refusal); it returns why the call
 // should end ("client left", "client hung up"), or "".
-func (c *call) fromClient(m Message, ok bool, when string) string {
+func (c *call) fromClient(m *Message, ok bool, when string) string {
 	if !ok {
 		c.in = nil // closed: stop selecting it
 		return "client left"

@@ -181,21 +181,25 @@ func (c *call) queueDTMF(digits string) {
 		c.refuse(CodeState, "dtmf: no telephone-event agreed with the PBX (yet)")
 		return
 	}
+	if c.dtmfq == nil {
+		// the queue and its sender start with the first digits: most
+		// calls send none (run goroutine only)
+		c.dtmfq = make(chan string, 8)
+		go c.dtmfLoop(c.dtmfq)
+	}
 	select {
 	case c.dtmfq <- digits:
-		// the sender starts with the first digits: most calls send none
-		c.dtmfOnce.Do(func() { go c.dtmfLoop() })
 	default:
 		c.refuse(CodeState, "dtmf: too many digits queued")
 	}
 }
 
-func (c *call) dtmfLoop() {
+func (c *call) dtmfLoop(q <-chan string) {
 	for {
 		select {
 		case <-c.stopMedia:
 			return
-		case digits := <-c.dtmfq:
+		case digits := <-q:
 			for i := 0; i < len(digits); i++ {
 				if err := c.pbx.send.sendDTMF(digits[i], 100*time.Millisecond, c.stopMedia); err != nil {
 					c.log.Debug("dtmf", "err", err)

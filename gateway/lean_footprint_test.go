@@ -29,9 +29,13 @@ const footprintCalls = 20
 // leanHeapBudgetKB is the live heap an established lean call may hold
 // (issue 17: memory per call; every KB of it is about 2 KB of RSS at
 // GOGC 100). 34 KB before the signalling socket's buffers were cut to
-// 512 bytes each (smallWSBuffers), 28 after; 27-27.6 once the calls
-// shared one copy of the config (760 bytes each before).
-const leanHeapBudgetKB = 30
+// 512 bytes each (smallWSBuffers), 28 after; 26.7-27.6 once the calls
+// shared one copy of the config (760 bytes each before); 23.6-24.4 once
+// the client's message channel held pointers (its 4 Messages were 1.4
+// KB), the offer's strings were copied out of its parse (0.9 KB), the
+// INVITE's wait context ended at the answer (0.5 KB) and the DTMF queue
+// came with the first digits.
+const leanHeapBudgetKB = 25
 
 // TestCallFootprint measures what an established call costs the gateway,
 // on both stacks: goroutines and live heap per call. The browsers run in

@@ -66,6 +66,9 @@ func leanOfferOf(sd *sdp.SessionDescription) (*leanOffer, error) {
 		return v
 	}
 	o.ufrag, o.pwd = attr("ice-ufrag"), attr("ice-pwd")
+	// copies: pion's strings are slices of its copy of the whole offer,
+	// which the call would keep for three short strings
+	o.mid, o.ufrag, o.pwd = strings.Clone(o.mid), strings.Clone(o.ufrag), strings.Clone(o.pwd)
 	if o.ufrag == "" || o.pwd == "" {
 		return nil, errors.New("offer has no ICE credentials (ice-ufrag, ice-pwd)")
 	}

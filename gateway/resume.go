@@ -157,7 +157,7 @@ func takeMessage(c *call, l *clientLink, data []byte, bad *int) bool {
 		return true
 	}
 	select {
-	case c.in <- m:
+	case c.in <- &m:
 		return true
 	case <-c.done:
 		return false

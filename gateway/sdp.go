@@ -210,6 +210,21 @@ func direction(attrs []sdp.Attribute, def string) string {
 	return def
 }
 
+// ownStrings copies the strings info holds out of the parse it came
+// from: pion's strings are slices of its copy of the whole description,
+// which a call keeping its offer's codecs would hold for a few names.
+func (info *sdpInfo) ownStrings() {
+	for _, m := range []*mediaSection{info.Audio, info.Video} {
+		if m == nil {
+			continue
+		}
+		m.Kind, m.Direction = strings.Clone(m.Kind), strings.Clone(m.Direction)
+		for i := range m.Codecs {
+			m.Codecs[i].Name, m.Codecs[i].Fmtp = strings.Clone(m.Codecs[i].Name), strings.Clone(m.Codecs[i].Fmtp)
+		}
+	}
+}
+
 // onHold says whether a PBX offer puts us on hold (RFC 3264 section 8.4,
 // and the older c=0.0.0.0 form).
 func (m *mediaSection) onHold() bool {

@@ -225,7 +225,7 @@ func (l *sipwsLeg) toCall(m Message) {
 		return
 	}
 	select {
-	case c.in <- m:
+	case c.in <- &m:
 	case <-c.done:
 	}
 }
@@ -413,7 +413,7 @@ func (l *sipwsLeg) invite1(ctx context.Context, req *sip.Request) {
 		time.AfterFunc(sipwsLinger, func() { l.conn.Close(websocket.StatusNormalClosure, CloseCallEnded) })
 	}()
 	select {
-	case c.in <- Message{Type: MsgOffer, SDP: string(req.Body())}:
+	case c.in <- &Message{Type: MsgOffer, SDP: string(req.Body())}:
 	case <-c.done:
 	case <-ctx.Done():
 	}
