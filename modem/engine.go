@@ -806,6 +806,11 @@ func (e *Engine) portFailed(err error) {
 func (e *Engine) write(s string) error {
 	if e.port == nil {
 		if err := e.openPort(); err != nil {
+			// Its node gone since the read failed: removed, said
+			// now (not as the command's own failure).
+			if e.checkRemoved(err); e.removed {
+				return fmt.Errorf("%w (%v)", ErrRemoved, err)
+			}
 			return err
 		}
 	}
@@ -854,7 +859,9 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 	}
 	if err := e.write(out); err != nil {
 		e.closePort()
-		e.timeouts++
+		if !e.removed {
+			e.timeouts++
+		}
 		return result{err: fmt.Errorf("%s: write: %w", RedactAT(req.cmd), err)}
 	}
 	timer := time.NewTimer(req.timeout)
