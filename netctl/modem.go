@@ -39,11 +39,16 @@ type modemManager struct {
 	pinFailedICCID string
 	// removed: the modem's USB device left the system; until a modem
 	// opens again the status says so (modem_removed.go).
-	removed   bool
-	iface     string // data interface in use
-	pppIface  string
-	carrier   bool
-	deadSince time.Time
+	removed bool
+	// removedAt: when the USB device went; removedGrace: how long a
+	// card is awaited before it is called removed (0: 20 s; tests
+	// shorten it).
+	removedAt    time.Time
+	removedGrace time.Duration
+	iface        string // data interface in use
+	pppIface     string
+	carrier      bool
+	deadSince    time.Time
 	// noIfaceSince: the opened modem has had no network interface since
 	// (zero: it has one); the manager's goroutine alone uses it.
 	noIfaceSince time.Time

@@ -31,7 +31,7 @@ func (m *modemManager) run(ctx context.Context) {
 				// Still out: say so, and look again soon, so that
 				// the card is in use as soon as it is back.
 				m.log.Debug("removed modem not back yet", "err", err)
-				m.setState(netapi.ModemAbsent, sayRemoved)
+				m.sayGone()
 				sleepOrReq(ctx, m.req, removedLookEvery) // the loop ends when ctx did
 				continue
 			}
@@ -67,9 +67,9 @@ func (m *modemManager) run(ctx context.Context) {
 			continue
 		}
 		wait = 2 * time.Second
+		m.noteBack()
 		dev := drv.Device()
 		m.mu.Lock()
-		m.removed = false
 		m.drv = drv
 		m.st.Device, m.st.Profile = &dev, drv.ProfileName()
 		m.mu.Unlock()
