@@ -46,9 +46,26 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 // to measure a proposed change of the gateway's files without editing them.
 const OverlayEnv = "EDGEBOX_BENCH_GATEWAY_OVERLAY"
 
-// BuildGateway builds cmd/gateway into dir and returns the binary's path.
-// It must run inside the edgebox module.
+// BinEnv names a gateway binary built beforehand, run instead of one built
+// from this tree: the same calldial then drives two builds (an old commit's
+// gateway against HEAD's, in alternating runs). An old build must accept
+// this tree's config file.
+const BinEnv = "EDGEBOX_BENCH_GATEWAY_BIN"
+
+// StackEnv sets gateway.media.stack ("lean", "pion") of calldial bench's
+// gateways; unset, the default.
+const StackEnv = "EDGEBOX_BENCH_STACK"
+
+// BuildGateway builds cmd/gateway into dir and returns the binary's path
+// ($EDGEBOX_BENCH_GATEWAY_BIN instead, when set). It must run inside the
+// edgebox module.
 func BuildGateway(dir string) (string, error) {
+	if bin := os.Getenv(BinEnv); bin != "" {
+		if !fileExists(bin) {
+			return "", fmt.Errorf("$%s: %s does not exist", BinEnv, bin)
+		}
+		return bin, nil
+	}
 	bin := filepath.Join(dir, "gateway")
 	args := []string{"build", "-o", bin}
 	if ov := os.Getenv(OverlayEnv); ov != "" {
@@ -246,6 +263,9 @@ func GatewayConfig(pbx string, maxCalls int) (config.Gateway, error) {
 	// the box's call limit above the point's calls, with room for calls
 	// still hanging up while the next start
 	c.MaxCalls = min(maxCalls+64, 10000)
+	if st := os.Getenv(StackEnv); st != "" {
+		c.Media.Stack = st
+	}
 	return c, nil
 }
 
