@@ -20,6 +20,10 @@ type Result struct {
 	Modules                 int
 }
 
+// bootResolvConf is /etc/resolv.conf until netctl writes the active
+// uplink's DNS servers: none.
+const bootResolvConf = "# no DNS server until an uplink is up: netctl writes this file\n"
+
 // Build makes out/vmlinuz, out/initramfs.cpio.gz and out/edgebox.img from
 // the module at repo. The cache under out/cache keeps the kernel download.
 func Build(ctx context.Context, repo, out, version string, log io.Writer) (*Result, error) {
@@ -52,6 +56,14 @@ func Build(ctx context.Context, repo, out, version string, log io.Writer) (*Resu
 	// (internal/update's downgrade check); bundles are made after it.
 	built := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
 	if err := os.WriteFile(filepath.Join(overlay, "etc/edgebox/built"), []byte(built+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	// u-root's base archive has "nameserver 8.8.8.8": until netctl wrote
+	// the uplink's servers, the box's first lookups (NTP, syslog, the
+	// PBX) went to a public resolver nobody configured. The overlay's
+	// file wins over the base archive's; with no nameserver line the
+	// resolvers ask 127.0.0.1, where nothing answers.
+	if err := os.WriteFile(filepath.Join(overlay, "etc/resolv.conf"), []byte(bootResolvConf), 0o644); err != nil {
 		return nil, err
 	}
 	keys, err := SigningKeys(KeysDir(out), log)

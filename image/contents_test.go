@@ -43,3 +43,22 @@ func TestInitramfsHasWhatServicesUse(t *testing.T) {
 		}
 	}
 }
+
+// TestInitramfsResolvConfNamesNoServer: until netctl writes the uplink's
+// DNS servers, /etc/resolv.conf names none. u-root's base archive named
+// 8.8.8.8, so the box's first lookups went to a public resolver that no
+// one configured (and that a site's firewall may well block).
+func TestInitramfsResolvConfNamesNoServer(t *testing.T) {
+	img := builtImage(t)
+	archive := filepath.Join(filepath.Dir(img), "initramfs.cpio.gz")
+	out, err := exec.Command("sh", "-c", "zstd -dc "+archive+" | cpio -i --quiet --to-stdout etc/resolv.conf").Output()
+	if err != nil {
+		t.Fatalf("read etc/resolv.conf from %s: %v", archive, err)
+	}
+	if len(out) == 0 {
+		t.Fatal("the initramfs has no /etc/resolv.conf")
+	}
+	if strings.Contains(string(out), "nameserver") {
+		t.Errorf("the initramfs's /etc/resolv.conf names a server before any uplink gave one:\n%s", out)
+	}
+}
