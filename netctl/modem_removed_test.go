@@ -23,7 +23,7 @@ import (
 // takes it out (the pty and its node go), once.
 func plugCard(t *testing.T, port string, booting bool) (pull func()) {
 	t.Helper()
-	sim, err := modemsim.New(modemsim.Config{Profile: "huawei-me909s", BootTime: 12 * time.Second})
+	sim, err := modemsim.New(modemsim.Config{Profile: "huawei-me909s", BootTime: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
