@@ -175,13 +175,12 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 					m.setState(ModemConnected, sayNoAddress)
 				}
 			}
-			if !regLost.IsZero() {
-				switch m.registrationBack(ctx, drv, regLost) {
-				case "back":
-					regLost = time.Time{}
-				case "lost":
-					return "unregistered"
-				}
+			// Read the registration at every check, not only after a
+			// URC said it was lost: many cards send no registration URC
+			// while connected (or lose it when the port re-enumerates),
+			// and roaming deny must still hang up when they roam.
+			if r := m.registrationCheck(ctx, drv, &regLost); r != "" {
+				return r
 			}
 		}
 	}
@@ -233,12 +232,13 @@ func (m *modemManager) uplinkAddressed() bool {
 	return u == nil || u.addr != nil
 }
 
-// registrationBack reads the registration again after a URC said the card
-// is unregistered (a URC names one domain only: an LTE-only card may say
-// +CREG: 0 and be registered for data). It returns "back" when the card is
-// registered, "lost" when it has been unregistered since lost for longer
-// than regLostGrace, else "" (not read, or still within the grace).
-func (m *modemManager) registrationBack(ctx context.Context, drv ModemDriver, lost time.Time) string {
+// registrationCheck reads the registration while connected, for watch.
+// A URC names one domain only (an LTE-only card may say +CREG: 0 and be
+// registered for data), so this read decides. It returns "roaming" when
+// the card roams and roaming is denied, "unregistered" when it has been
+// unregistered since *lost for longer than regLostGrace, else "" (not
+// read, registered, or within the grace); *lost is kept up to date.
+func (m *modemManager) registrationCheck(ctx context.Context, drv ModemDriver, lost *time.Time) string {
 	c, cancel := context.WithTimeout(ctx, 10*time.Second)
 	reg, err := drv.Registration(c)
 	cancel()
@@ -246,16 +246,26 @@ func (m *modemManager) registrationBack(ctx context.Context, drv ModemDriver, lo
 		return ""
 	}
 	m.mu.Lock()
+	if old := m.st.Registration; reg.Operator == "" && old != nil && reg.State == old.State {
+		reg.Operator = old.Operator // a read that did not name it
+	}
 	m.st.Registration = &reg
 	m.mu.Unlock()
 	switch {
+	case reg.State == modem.RegRoaming && m.roamingDenied():
+		m.log.Warn("modem roaming (read while connected) and roaming is denied: hanging up")
+		return "roaming"
 	case reg.State.Registered():
-		return "back"
-	case time.Since(lost) < regLostGrace:
+		*lost = time.Time{}
+		return ""
+	case lost.IsZero():
+		*lost = time.Now()
+		return ""
+	case time.Since(*lost) < regLostGrace:
 		return ""
 	}
 	m.log.Warn("the network dropped the modem's registration while its link stayed up; reconnecting", "registration", reg.State)
-	return "lost"
+	return "unregistered"
 }
 
 // checkLink asks the modem for its data link, for watch; false when the

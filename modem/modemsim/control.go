@@ -145,7 +145,7 @@ func (s *Sim) Control(line string) (string, error) {
 		b, err := json.Marshal(s.Commands())
 		return string(b), err
 	case "help":
-		return ControlHelp + "\n" + FaultHelp + "\n" + CardHelp + "\n" + Round4Help + "\n" + VoiceHelp, nil
+		return ControlHelp + "\n" + FaultHelp + "\n" + CardHelp + "\n" + Round4Help + "\n" + Round6Help + "\n" + VoiceHelp, nil
 	default:
 		if out, ok, err := s.voiceControl(f); ok {
 			return out, err
@@ -157,6 +157,9 @@ func (s *Sim) Control(line string) (string, error) {
 			return out, err
 		}
 		if out, ok, err := s.round4Control(f); ok {
+			return out, err
+		}
+		if out, ok, err := s.round6Control(f); ok {
 			return out, err
 		}
 		return "", fmt.Errorf("unknown control command %q (try help)", f[0])

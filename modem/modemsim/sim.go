@@ -149,6 +149,7 @@ type Sim struct {
 	voice       *voiceSim   // calls, voice port, status reports (voice.go)
 	faults      answerFault // late, doubled or failed answers (faults.go)
 	round4      round4Fault // slow commands (round4.go)
+	round6      round6Fault // quiet cards (round6.go)
 	cards       cardFault   // wording, line ends, SIM swap (cardfaults.go)
 }
 
@@ -594,6 +595,9 @@ func (s *Sim) regChangedLocked() {
 		return
 	}
 	s.lastReg = st
+	if s.round6.noRegURC {
+		return
+	}
 	for i, name := range []string{"+CREG", "+CGREG", "+CEREG"} {
 		switch s.cregN[i] {
 		case 1:

@@ -1,0 +1,36 @@
+package netctl_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"edgebox/netctl"
+)
+
+// TestNamespaceModemRoamingDeniedWithoutURC: roaming is denied and the
+// card, connected at home, starts roaming without saying so (no
+// registration URC while connected, as many cards): the box reads the
+// registration while connected and hangs up. Before, only a URC ended
+// the link, so such a card roamed (and billed) until the next redial.
+func TestNamespaceModemRoamingDeniedWithoutURC(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "r6r")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsimArgs("quectel-ec25", "")
+	sim.control("regurc off")
+	cfg := modemConfig(sim.pty, "quectel-ec25")
+	cfg["network"].(map[string]any)["modem"].(map[string]any)["roaming"] = "deny"
+	r.writeConfig(cfg)
+	r.startNetctl()
+	r.waitOnline("LTE up at home", 90*time.Second)
+	sim.control("reg roaming")
+	r.waitFor("hung up on roaming without a URC", 60*time.Second, func() (bool, string) {
+		m := r.status().Modem
+		return m != nil && m.State == netctl.ModemRegistering && strings.Contains(m.Error, "roaming is denied"), m.State + ": " + m.Error
+	})
+	if n := countPrefix(sim.commands(), "AT+QNETDEVCTL=0"); n == 0 {
+		t.Errorf("the link was not ended on the card (no AT+QNETDEVCTL=0)")
+	}
+}
