@@ -20,8 +20,8 @@ import (
 var reasonFields = []string{"LastError", "Error", "DHCPError", "Reason", "VoiceWhy", "Detail", "Note", "Err", "attemptErr", "endedBy"}
 
 // reasonCalls are the functions whose argument becomes such a text (the
-// VPN's last error, an import's note or refusal).
-var reasonCalls = []string{"setError", "note", "fail", "setErr", "setModemError", "fail"}
+// VPN's last error, an import's note or refusal, the modem's state).
+var reasonCalls = []string{"setError", "note", "fail", "setErr", "setModemError", "fail", "setState"}
 
 // reasonTexts are the reason strings the packages in dirs can put in a
 // status: literals and Sprintf formats assigned to reasonFields or passed
@@ -72,7 +72,7 @@ func reasonTexts(t *testing.T, dirs ...string) map[string]string {
 			}
 		}
 		for name, s := range consts { // the explanations and the hints added to them
-			if strings.HasPrefix(name, "Err") || strings.HasPrefix(name, "hint") {
+			if strings.HasPrefix(name, "Err") || strings.HasPrefix(name, "hint") || strings.HasPrefix(name, "say") {
 				out[strings.TrimPrefix(s, "; ")] = dir + ": const " + name
 			}
 		}
@@ -114,7 +114,7 @@ func reasonTexts(t *testing.T, dirs ...string) map[string]string {
 						}
 					}
 				case *ast.FuncDecl:
-					if (strings.HasPrefix(x.Name.Name, "explain") || strings.HasSuffix(x.Name.Name, "Why") || x.Name.Name == "managedByBox") && x.Body != nil {
+					if (strings.HasPrefix(x.Name.Name, "explain") || strings.HasPrefix(x.Name.Name, "say") || strings.HasSuffix(x.Name.Name, "Why") || x.Name.Name == "managedByBox") && x.Body != nil {
 						ast.Inspect(x.Body, func(n ast.Node) bool { // what an explanation returns
 							if r, ok := n.(*ast.ReturnStmt); ok {
 								for _, e := range r.Results {
