@@ -5,8 +5,10 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgebox/boards"
@@ -98,7 +100,29 @@ func insideInterface(name string) bool {
 			return true
 		}
 	}
+	if names := configLAN.Load(); names != nil && slices.Contains(*names, name) {
+		return true
+	}
 	return false
+}
+
+// configLAN are the LAN ports the config names itself
+// (network.lan[].interface, which overrides the board's role map): such a
+// port named otherwise than lan*/br-lan* counted as the internet's
+// (sixth review, left; fixed in the seventh). Validation refuses one on
+// the WAN's or the modem's interface unless management is exposed.
+var configLAN atomic.Pointer[[]string]
+
+// noteConfigLAN takes the LAN ports cfg names; the service's Start and
+// Apply call it.
+func noteConfigLAN(cfg *config.Config) {
+	var names []string
+	for _, p := range cfg.Network.LAN {
+		if p.Interface != "" {
+			names = append(names, p.Interface)
+		}
+	}
+	configLAN.Store(&names)
 }
 
 var boardLAN struct {

@@ -29,6 +29,7 @@ func ServiceSpec() service.Spec {
 			if err != nil {
 				return nil, err
 			}
+			noteConfigLAN(cfg) // ingressclass.go
 			if env.ConfigRefused != nil {
 				svc.mu.Lock()
 				svc.disabled = fmt.Sprintf("the config was refused at start (%s; a damaged config.json is replaced by config.json.prev only when that one is whole): the gateway is off, on the defaults, until the settings are saved again: %v", env.ConfigRefused.Step, env.ConfigRefused.Err)
@@ -58,6 +59,7 @@ func (s asService) Apply(cfg *config.Config) error {
 	if err := s.Service.Apply(cfg.Gateway); err != nil {
 		return err
 	}
+	noteConfigLAN(cfg)
 	s.log.Info("gateway config in effect", "active_calls", s.Status().ActiveCalls)
 	return nil
 }
