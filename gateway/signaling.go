@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -76,18 +78,28 @@ func (p *pendingSockets) release(src netip.Addr) {
 type wsSignaler struct {
 	mu   sync.Mutex
 	conn *websocket.Conn
+	// raw is the connection under conn (smallWSBuffers), nil when not
+	// known: a write deadline on it bounds each send
+	raw net.Conn
 }
 
 // swap makes the signaler write to conn (a resumed call's new socket) and
-// returns the socket it wrote to before.
+// returns the socket it wrote to before. Its sends are bounded by a
+// context from then on (its raw connection is not known here).
 func (w *wsSignaler) swap(conn *websocket.Conn) *websocket.Conn {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	old := w.conn
-	w.conn = conn
+	w.conn, w.raw = conn, nil
 	return old
 }
 
+// send writes m within sendTimeout; a client that does not take it in
+// that time loses its socket. With the raw connection known, the bound is
+// a write deadline on it: a context with a deadline makes the WebSocket
+// library arm and disarm a context.AfterFunc per frame, besides the
+// context's own timer (about ten allocations per message, six messages
+// per call set-up).
 func (w *wsSignaler) send(m Message) error {
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -95,9 +107,20 @@ func (w *wsSignaler) send(m Message) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
-	defer cancel()
-	return w.conn.Write(ctx, websocket.MessageText, b)
+	if w.raw == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+		defer cancel()
+		return w.conn.Write(ctx, websocket.MessageText, b)
+	}
+	w.raw.SetWriteDeadline(time.Now().Add(sendTimeout))
+	err = w.conn.Write(context.Background(), websocket.MessageText, b)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// as the context's expiry would: a frame may be half written
+		w.conn.CloseNow()
+	}
+	// the library's own frames (pongs, the close) are not bound by it
+	w.raw.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // decodeMessage parses one client message strictly.
@@ -163,7 +186,8 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 	// Any origin: the one-time token, not the page's origin, is what
 	// authorises a call (apps have no origin at all). Small buffers: the
 	// socket lives as long as the call (smallWSBuffers).
-	conn, err := websocket.Accept(smallWSBuffers(w), r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	bw := smallWSBuffers(w)
+	conn, err := websocket.Accept(bw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return
 	}
@@ -174,9 +198,9 @@ func (s *Service) handleSignal(w http.ResponseWriter, r *http.Request) {
 			conn.CloseNow()
 		}
 	}()
-	sig := &wsSignaler{conn: conn}
+	sig := &wsSignaler{conn: conn, raw: bw.conn}
 
-	data, timedOut, err := readFirst(conn, r.Context(), authTimeout)
+	data, timedOut, err := readFirst(conn, bw.conn, r.Context(), authTimeout)
 	if timedOut {
 		s.metrics.tokenRefusals.WithLabelValues("auth_timeout").Inc()
 		s.portalLimit.allow(src)
@@ -292,24 +316,18 @@ func (s *Service) acquirePending(w http.ResponseWriter, src netip.Addr) bool {
 }
 
 // readFirst reads the first message within d. A read whose context
-// expires closes the socket at once, so the wait is a timer instead: the
-// box can still say auth_timeout before closing.
-func readFirst(conn *websocket.Conn, ctx context.Context, d time.Duration) (data []byte, timedOut bool, err error) {
-	type result struct {
-		data []byte
-		err  error
-	}
-	got := make(chan result, 1)
-	go func() {
-		_, b, err := conn.Read(ctx)
-		got <- result{b, err}
-	}()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case r := <-got:
-		return r.data, false, r.err
-	case <-t.C:
+// expires closes the socket at once, so the wait is a read deadline on
+// the connection under it (raw) instead: the box can still say
+// auth_timeout before closing. (It was a goroutine per socket reading
+// while this one waited for it or a timer: one more goroutine, timer and
+// hand-over per call set-up.)
+func readFirst(conn *websocket.Conn, raw net.Conn, ctx context.Context, d time.Duration) (data []byte, timedOut bool, err error) {
+	raw.SetReadDeadline(time.Now().Add(d))
+	_, data, err = conn.Read(ctx)
+	// cleared either way: the close handshake after a timeout reads too
+	raw.SetReadDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
 		return nil, true, nil
 	}
+	return data, false, err
 }

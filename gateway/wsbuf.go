@@ -18,24 +18,29 @@ import (
 const wsBufSize = 512
 
 // smallWSBuffers wraps w so that the WebSocket upgrade (websocket.Accept
-// hijacks through it) gets wsBufSize buffers instead of net/http's.
-func smallWSBuffers(w http.ResponseWriter) http.ResponseWriter {
-	return wsBufWriter{w}
+// hijacks through it) gets wsBufSize buffers instead of net/http's. Its
+// conn is then the upgraded connection, for deadlines (wsSignaler).
+func smallWSBuffers(w http.ResponseWriter) *wsBufWriter {
+	return &wsBufWriter{ResponseWriter: w}
 }
 
-type wsBufWriter struct{ http.ResponseWriter }
+type wsBufWriter struct {
+	http.ResponseWriter
+	conn net.Conn // once hijacked
+}
 
-func (w wsBufWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *wsBufWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Hijack hands over the connection with small buffers. Bytes the client
 // sent behind its upgrade request, already in net/http's reader, are
 // carried over into the new one's buffer; where they do not fit, the
 // connection keeps net/http's buffers.
-func (w wsBufWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *wsBufWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return conn, brw, err
 	}
+	w.conn = conn
 	n := brw.Reader.Buffered()
 	if n > wsBufSize || brw.Writer.Buffered() > 0 {
 		return conn, brw, nil

@@ -25,7 +25,7 @@ func TestSmallWSBuffersHijack(t *testing.T) {
 	}
 	res := make(chan got, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, brw, err := smallWSBuffers(w).(http.Hijacker).Hijack()
+		conn, brw, err := smallWSBuffers(w).Hijack()
 		if err != nil {
 			res <- got{err: err}
 			return
