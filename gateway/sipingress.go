@@ -37,16 +37,29 @@ func newIngressConn(u *net.UDPConn, onDrop func(string)) (*ingressConn, error) {
 	return &ingressConn{UDPConn: u, p: p, owner: &ifAddrs{}, onDrop: onDrop, src: map[netip.AddrPort]netip.Addr{}}, nil
 }
 
+// ReadFrom reads with the standard library's recvmsg and parses the
+// packet info itself: x/net/ipv4's ReadFrom (through x/sys/unix) asks the
+// socket its protocol with a getsockopt on every datagram, to tell an
+// L2TP socket's address from a UDP one, and allocates its message
+// buffers anew each time: a system call more for each SIP message.
 func (c *ingressConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	var oob [64]byte // IP_PKTINFO is 28 bytes with its header
 	for {
-		n, cm, from, err := c.p.ReadFrom(b)
-		if err != nil || cm == nil {
-			return n, from, err
+		n, oobn, _, from, err := c.UDPConn.ReadMsgUDPAddrPort(b, oob[:])
+		if err != nil {
+			return n, nil, err
+		}
+		addr := net.UDPAddrFromAddrPort(from)
+		if oobn == 0 {
+			return n, addr, nil
+		}
+		var cm ipv4.ControlMessage
+		if cm.Parse(oob[:oobn]) != nil {
+			continue // its interface cannot be checked (the kernel's own message: not seen)
 		}
 		dst, ok := netip.AddrFromSlice(cm.Dst)
-		ua, isUDP := from.(*net.UDPAddr)
-		if !ok || !isUDP {
-			return n, from, nil
+		if !ok {
+			return n, addr, nil
 		}
 		dst = dst.Unmap()
 		if !c.owner.owns(cm.IfIndex, dst) {
@@ -59,9 +72,9 @@ func (c *ingressConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if len(c.src) >= maxIngressPeers {
 			clear(c.src)
 		}
-		c.src[ua.AddrPort()] = dst
+		c.src[from] = dst
 		c.mu.Unlock()
-		return n, from, nil
+		return n, addr, nil
 	}
 }
 
