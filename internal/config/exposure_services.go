@@ -12,15 +12,20 @@ import (
 //   - the GSM bridge's AMI (TCP 5038) sends SMS with a password only: a
 //     pattern in gateway.gsm.ami.interfaces that matches an uplink, or an
 //     open_tcp range over its port;
-//   - the LAN's DNS forwarder (UDP 53) and DHCP server (UDP 67): an
-//     open_udp range over them turns the box into an open resolver and
-//     amplifier for the internet (the weak host model delivers packets for
-//     the LAN address that come in on an uplink);
+//   - the LAN's DNS forwarder (UDP and TCP 53) and DHCP server (UDP 67):
+//     an open_udp or open_tcp range over them turns the box into an open
+//     resolver and amplifier for the internet (the weak host model
+//     delivers packets for the LAN address that come in on an uplink);
 //   - a LAN port on the interface of the WAN or the modem: netctl trusts
 //     LAN ports and serves DHCP and DNS on them.
 
-// lanOnlyUDP are the UDP ports of the LAN's own services.
-var lanOnlyUDP = []uint16{53, 67}
+// lanOnlyUDP and lanOnlyTCP are the ports of the LAN's own services
+// (DNS answers over TCP too since c0275a3; the seventh review added it
+// here).
+var (
+	lanOnlyUDP = []uint16{53, 67}
+	lanOnlyTCP = []uint16{53}
+)
 
 // serviceExposures lists the service settings that expose a LAN-only
 // service on an uplink; hint says what to do.
@@ -46,15 +51,21 @@ func (c *Config) serviceExposures(uplinks []string, hint string) []error {
 			}
 		}
 	}
-	for i, r := range c.Network.Firewall.OpenUDP {
-		lo, hi, err := ParsePortRange(r)
-		if err != nil {
-			continue // reported by the network section
-		}
-		for _, p := range lanOnlyUDP {
-			if lo <= p && p <= hi {
-				errs = append(errs, fmt.Errorf("network.firewall.open_udp[%d]: %q opens UDP port %d (the LAN's DNS and DHCP) on the uplinks, which makes the box an open resolver for the internet: %s", i, r, p, hint))
-				break
+	for _, o := range []struct {
+		field, proto string
+		ranges       []string
+		ports        []uint16
+	}{{"open_udp", "UDP", c.Network.Firewall.OpenUDP, lanOnlyUDP}, {"open_tcp", "TCP", c.Network.Firewall.OpenTCP, lanOnlyTCP}} {
+		for i, r := range o.ranges {
+			lo, hi, err := ParsePortRange(r)
+			if err != nil {
+				continue // reported by the network section
+			}
+			for _, p := range o.ports {
+				if lo <= p && p <= hi {
+					errs = append(errs, fmt.Errorf("network.firewall.%s[%d]: %q opens %s port %d (the LAN's DNS and DHCP) on the uplinks, which makes the box an open resolver for the internet: %s", o.field, i, r, o.proto, p, hint))
+					break
+				}
 			}
 		}
 	}

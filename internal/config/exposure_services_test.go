@@ -30,6 +30,10 @@ func TestServiceExposureRules(t *testing.T) {
 		{"open_udp all", func(c *Config) { c.Network.Firewall.OpenUDP = []string{"1-65535"} }, "network.firewall.open_udp[0]"},
 		{"open_udp DHCP server", func(c *Config) { c.Network.Firewall.OpenUDP = []string{"60-70"} }, "network.firewall.open_udp[0]"},
 		{"open_udp SIP and media", func(c *Config) { c.Network.Firewall.OpenUDP = []string{"1194", "5060", "10000-20000"} }, ""},
+		// the forwarder answers over TCP too (c0275a3): seventh review
+		{"open_tcp DNS", func(c *Config) { c.Network.Firewall.OpenTCP = []string{"5061", "53"} }, "network.firewall.open_tcp[1]"},
+		{"open_tcp range over DNS", func(c *Config) { c.Network.Firewall.OpenTCP = []string{"20-60"} }, "network.firewall.open_tcp[0]"},
+		{"open_tcp SIP-TLS and portal", func(c *Config) { c.Network.Firewall.OpenTCP = []string{"5061", "8443"} }, ""},
 		{"LAN port on the WAN's interface", func(c *Config) {
 			c.Network.WAN.Interface = "eth0"
 			c.Network.LAN = append(c.Network.LAN, LANPort{Interface: "eth0", Address: "192.168.7.1/24"})
