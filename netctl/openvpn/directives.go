@@ -1,6 +1,10 @@
 package openvpn
 
-import "strings"
+import (
+	"fmt"
+	"path"
+	"strings"
+)
 
 // argKind says how a directive's parameters are checked.
 type argKind int
@@ -67,6 +71,8 @@ var allowed = map[string]argKind{
 	"verb": plain, "mute": plain,
 	// harmless without scripts; "setenv opt X" is checked as X below
 	"setenv": plain, "setenv-safe": plain, "ignore-unknown-option": plain,
+	// 2.6's settings for old servers and routing
+	"compat-mode": plain, "tun-mtu-max": plain, "allow-recursive-routing": plain,
 	// OpenSSL providers: only the built-in ones ("providers legacy default"
 	// for BF-CBC servers); checked in the parser
 	"providers": plain,
@@ -97,6 +103,49 @@ func droppedWhy(name string) (string, bool) {
 		return "it is obsolete: OpenVPN 2.4 removed it, and OpenVPN retries the proxy by itself", true
 	}
 	return "", false
+}
+
+// errCipherNone refuses a profile whose data channel may go unencrypted:
+// with an old server that cannot negotiate, openvpn then sends the
+// remote admins' sessions in the clear.
+const errCipherNone = "with cipher none the VPN's traffic is not encrypted, and anyone on the way reads the remote admins' sessions; ask the server's admin for a profile with a cipher (AES-256-GCM, or the server's AES-256-CBC)"
+
+// notOnList is refusedWhy's answer for a directive it knows nothing about.
+const notOnList = "it is not on the list of directives the box accepts"
+
+// optionalWhy is the note on a directive the profile marks as optional
+// (setenv opt, ignore-unknown-option) that the box does not know.
+const optionalWhy = "the profile marks it as optional and the box does not know it; OpenVPN skips such a line too"
+
+// dropOptional drops a directive the profile marks as optional ("setenv
+// opt X", or X named by ignore-unknown-option) when the box would refuse
+// it only for not knowing it: a newer OpenVPN's or another platform's
+// option, which openvpn 2.6 skips too; the profile still connects. One
+// the box refuses for what it does (runs a program, reads a file) stays
+// refused; one it drops anyway gets that note. Dropped lines never
+// reach openvpn.
+func (p *parser) dropOptional(n int, text, name string) bool {
+	if _, known := allowed[name]; known {
+		return false
+	}
+	why, dropped := droppedWhy(name)
+	if !dropped {
+		if refusedWhy(name) != notOnList {
+			return false
+		}
+		why = optionalWhy
+	}
+	p.note("%s line %d: %q dropped: %s", path.Base(p.name), n, text, why)
+	return true
+}
+
+// versionBefore reports whether v ("2.3.18") is before major.minor.
+func versionBefore(v string, major, minor int) bool {
+	var a, b int
+	if _, err := fmt.Sscanf(v, "%d.%d", &a, &b); err != nil {
+		return false
+	}
+	return a < major || a == major && b < minor
 }
 
 // legacyCiphers need OpenSSL 3's legacy provider.
@@ -150,7 +199,7 @@ func refusedWhy(name string) string {
 	case strings.HasPrefix(name, "pkcs11-"):
 		return "hardware tokens are not supported; use a profile with the key inline"
 	}
-	return "it is not on the list of directives the box accepts"
+	return notOnList
 }
 
 // fileInlineTags are the tags whose file may be inlined.

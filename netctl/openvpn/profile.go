@@ -143,6 +143,12 @@ type parser struct {
 	dataCiphers         string
 	hasFallback, legacy bool
 	hasProviders        bool
+	// compat-mode before 2.4 makes openvpn offer BF-CBC when no cipher
+	// is set (the line, for the note)
+	compatBF     string
+	compatBFLine int
+	// optional are the directives ignore-unknown-option named
+	optional map[string]bool
 	// inlineRef remembers "ca [inline]"-style lines so a missing block is
 	// caught here rather than by openvpn.
 	inlineRef map[string]int
@@ -252,7 +258,11 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 	// "setenv opt X ..." makes openvpn apply X (only its unknown-option error
 	// becomes a warning), so X must pass the allow-list itself.
 	if (name == "setenv" || name == "setenv-safe") && len(toks) >= 3 && toks[1] == "opt" {
+		if p.dropOptional(n, text, toks[2]) {
+			return
+		}
 		p.checkOnly(n, text, toks[2:], inConnection)
+		p.trackCompat(n, text, toks[2:], inConnection)
 		p.emit(n, text)
 		return
 	}
@@ -265,6 +275,9 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 	}
 	kind, ok := allowed[name]
 	if !ok {
+		if p.optional[name] && p.dropOptional(n, text, name) {
+			return
+		}
 		p.fail(n, text, "%s", refusedWhy(name))
 		return
 	}
@@ -325,6 +338,13 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 			}
 		}
 		p.hasProviders = true
+	case "cipher", "data-ciphers", "ncp-ciphers", "data-ciphers-fallback":
+		if len(toks) == 2 && slices.ContainsFunc(strings.Split(toks[1], ":"), func(c string) bool { return strings.EqualFold(c, "none") }) {
+			p.fail(n, text, "%s", errCipherNone)
+			return
+		}
+	}
+	switch name {
 	case "cipher":
 		if len(toks) == 2 && !inConnection {
 			p.cipher, p.cipherText, p.cipherLine = strings.ToUpper(toks[1]), text, n
@@ -352,6 +372,15 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 		}
 	case "tls-cert-profile":
 		p.hasCertProfile = true
+	case "ignore-unknown-option":
+		if p.optional == nil {
+			p.optional = map[string]bool{}
+		}
+		for _, o := range toks[1:] {
+			p.optional[o] = true
+		}
+	case "compat-mode":
+		p.trackCompat(n, text, toks, inConnection)
 	case "dhcp-option", "dns":
 		p.note("%s line %d: %q kept: while the tunnel is up, the box asks the VPN's DNS servers for names in the VPN's domains (dhcp-option DOMAIN), and its uplink's for the rest; the VPN page shows which",
 			path.Base(p.name), n, text)
@@ -361,6 +390,13 @@ func (p *parser) directive(n int, text string, toks []string, inConnection bool)
 		return
 	}
 	p.emit(n, text)
+}
+
+// trackCompat notes a compat-mode before 2.4 (convertCiphers).
+func (p *parser) trackCompat(n int, text string, toks []string, inConnection bool) {
+	if toks[0] == "compat-mode" && len(toks) == 2 && !inConnection && versionBefore(toks[1], 2, 4) {
+		p.compatBF, p.compatBFLine = text, n
+	}
 }
 
 // checkOnly applies the allow-list to a directive that setenv opt wraps.
@@ -388,10 +424,13 @@ func (p *parser) inlineFile(n int, text string, toks []string) {
 			p.inlineRef = map[string]int{}
 		}
 		p.inlineRef[tag] = n
-		if tag == "auth-user-pass" {
-			return // the block stands for the directive
+		// The block stands for the directive: openvpn 2.6 takes a
+		// literal "[inline]" for a file name, so "tls-auth [inline] 1"
+		// after its block (some exporters write it so) failed with
+		// "--tls-auth fails with '[inline]': No such file".
+		if tag == "tls-auth" && len(toks) == 3 {
+			p.emit(n, "key-direction "+quoteArg(toks[2]))
 		}
-		p.emit(n, text)
 		return
 	}
 	if len(toks) > 2 && !(tag == "tls-auth" && len(toks) == 3) {
@@ -661,6 +700,10 @@ func (p *parser) convertCiphers() {
 		why = fmt.Sprintf("%q (%s line %d)", p.cipherText, path.Base(p.name), p.cipherLine)
 	case p.dataCiphers == "" && !p.hasFallback && p.legacy:
 		cipher, why = "BF-CBC", "no cipher line, which meant BF-CBC before OpenVPN 2.5,"
+	case !p.hasFallback && p.compatBF != "":
+		// openvpn adds BF-CBC to data-ciphers itself, and without
+		// the legacy provider refuses to start
+		cipher, why = "BF-CBC", fmt.Sprintf("%q (%s line %d)", p.compatBF, path.Base(p.name), p.compatBFLine)
 	default:
 		return
 	}
