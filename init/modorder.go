@@ -121,6 +121,54 @@ func diskDevice(modalias string) bool {
 	return strings.HasPrefix(modalias, "virtio:d00000002v")
 }
 
+// diskFirst splits the critical modules into the disk's drivers (its
+// controller's and its class driver) and the others (ext4, nftables, the
+// watchdog). The disk's load first, alone on the CPU: once the
+// controller's driver is in, its probe mostly waits (a SATA link reset
+// takes a few hundred ms), and the others load during that wait instead
+// of slowing the probe's start down by sharing the one CPU with it.
+func diskFirst(l *kmod.Loader, modaliases, critical []string) (disk, others []string) {
+	var disks []string
+	for _, m := range modaliases {
+		if diskDevice(m) {
+			disks = append(disks, m)
+		}
+	}
+	drivers := l.ForDevices(disks)
+	class := diskClassDrivers(modaliases, critical)
+	for _, m := range critical {
+		if slices.Contains(drivers, m) || slices.Contains(class, m) {
+			disk = append(disk, m)
+		} else {
+			others = append(others, m)
+		}
+	}
+	return disk, others
+}
+
+// diskClassDrivers returns the board's disk drivers for the disks behind
+// the controllers present: sd_mod for an ATA or SCSI controller (PCI mass
+// storage other than NVMe), mmc_block for an SD host.
+func diskClassDrivers(modaliases, board []string) []string {
+	var out []string
+	add := func(m string) {
+		if slices.ContainsFunc(board, func(b string) bool { return kmod.Name(b) == m }) && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	for _, m := range modaliases {
+		class, sub, ok := pciClass(m)
+		switch {
+		case !ok:
+		case class == "01" && sub != "08":
+			add("sd_mod")
+		case class == "08" && sub == "05":
+			add("mmc_block")
+		}
+	}
+	return out
+}
+
 // splitBootModules divides the boot's modules into the first batch and the
 // later one. A device-bound module is early when any device asking for it
 // is; the board's watchdog driver is always early (it is armed at once),
@@ -145,6 +193,16 @@ func splitBootModules(l *kmod.Loader, modaliases, board []string, watchdog strin
 		}
 	}
 	first = l.BootModules(earlyDevs, earlyBoard)
+	// The disk's class driver binds the disk, not its controller: no
+	// device asks for it until the controller has probed and found the
+	// disk, and then the hotplug path loaded it (and its CRC modules) on
+	// /perm's path, after the probe. Loaded with the controller's driver,
+	// it is in when the disk appears.
+	for _, m := range diskClassDrivers(modaliases, earlyBoard) {
+		if !slices.Contains(first, m) {
+			first = append(first, m)
+		}
+	}
 	for _, m := range l.BootModules(lateDevs, lateBoard) {
 		switch {
 		case slices.Contains(first, m):

@@ -64,7 +64,7 @@ func TestSplitBootModulesQEMU(t *testing.T) {
 	}
 	qemu := boards.Profiles["qemu"]
 	first, later := splitBootModules(l, devices, qemu.Modules, qemu.Watchdog)
-	for _, m := range []string{"ahci", "e1000e", "virtio_pci", "i6300esb", "ext4", "crc32c_generic", "nf_tables", "nft_nat", "nft_fib_inet", "button", "xhci_pci"} {
+	for _, m := range []string{"ahci", "e1000e", "virtio_pci", "i6300esb", "ext4", "crc32c_generic", "nf_tables", "nft_nat", "nft_fib_inet", "button", "xhci_pci", "sd_mod"} {
 		if !slices.Contains(first, m) {
 			t.Errorf("%s is not in the first batch %v", m, first)
 		}
@@ -81,6 +81,65 @@ func TestSplitBootModulesQEMU(t *testing.T) {
 		if slices.Contains(first, m) {
 			t.Errorf("%s is in both batches", m)
 		}
+	}
+}
+
+// The disk's class driver is in the first batch, and among what /perm
+// waits for, with its controller's: it binds the disk, which appears only
+// once the controller has probed, and the hotplug path loaded it then, on
+// /perm's path. Only for a controller present: no mmc_block without an SD
+// host.
+func TestDiskClassDriverLoadsWithController(t *testing.T) {
+	l := realModules(t)
+	apu := boards.Profiles["apu2"]
+	for _, c := range []struct {
+		name     string
+		devices  []string
+		want     []string
+		unwanted []string
+	}{
+		{"AHCI", []string{"pci:v00001022d00007801sv00001022sd00007801bc01sc06i01"}, []string{"ahci", "sd_mod"}, []string{"mmc_block"}},
+		{"SD host", []string{"pci:v00001022d00007813sv00001022sd00007813bc08sc05i01"}, []string{"sdhci_pci", "mmc_block"}, []string{"sd_mod"}},
+		{"NVMe", []string{"pci:v0000144Dd0000A808sv0000144Dsd0000A801bc01sc08i02"}, nil, []string{"sd_mod", "mmc_block"}},
+	} {
+		first, _ := splitBootModules(l, c.devices, apu.Modules, apu.Watchdog)
+		critical, _ := criticalModules(l, c.devices, first, apu.Watchdog)
+		for _, m := range c.want {
+			if !slices.Contains(critical, m) {
+				t.Errorf("%s: %s is not among what /perm waits for %v (first batch %v)", c.name, m, critical, first)
+			}
+		}
+		for _, m := range c.unwanted {
+			if slices.Contains(first, m) {
+				t.Errorf("%s: %s is in the first batch %v", c.name, m, first)
+			}
+		}
+	}
+}
+
+// The disk's drivers load before ext4 and nftables, which load while the
+// disk probes.
+func TestDiskDriversLoadFirst(t *testing.T) {
+	l := realModules(t)
+	devices := []string{
+		"pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00", // e1000e LAN
+		"pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01", // ICH9 AHCI
+		"pci:v00008086d000025ABsv00001AF4sd00001100bc08sc80i00", // i6300esb watchdog
+	}
+	qemu := boards.Profiles["qemu"]
+	first, _ := splitBootModules(l, devices, qemu.Modules, qemu.Watchdog)
+	critical, _ := criticalModules(l, devices, first, qemu.Watchdog)
+	disk, others := diskFirst(l, devices, critical)
+	if !slices.Equal(disk, []string{"ahci", "sd_mod"}) {
+		t.Errorf("disk drivers %v, want ahci and sd_mod", disk)
+	}
+	for _, m := range []string{"ext4", "nf_tables", "i6300esb"} {
+		if !slices.Contains(others, m) {
+			t.Errorf("%s is not among the modules after the disk's %v", m, others)
+		}
+	}
+	if len(disk)+len(others) != len(critical) {
+		t.Errorf("disk %v + others %v is not critical %v", disk, others, critical)
 	}
 }
 
