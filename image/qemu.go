@@ -48,6 +48,11 @@ type VMOptions struct {
 	// LTEGuestFwd adds a guestfwd rule to the modem's user-mode network
 	// ("tcp:10.64.64.9:1194-cmd:..."): a server the box reaches over LTE.
 	LTEGuestFwd string
+	// ICount runs the guest on QEMU's instruction counter (-icount, e.g.
+	// "shift=0,sleep=off"; TCG only): the guest's clock then counts the
+	// instructions it ran and the timers it waited for, not the host's
+	// time, so boot phases read on it do not depend on the host's load.
+	ICount string
 }
 
 // The modem's two USB devices (its AT port and its data port), with ids
@@ -120,6 +125,9 @@ func (o VMOptions) Args(monitor string) []string {
 			"-device", modemATDevice,
 			"-netdev", lte,
 			"-device", modemNetDevice)
+	}
+	if o.ICount != "" && accel == "tcg" {
+		args = append(args, "-icount", o.ICount)
 	}
 	if o.NoReboot {
 		args = append(args, "-no-reboot")

@@ -105,7 +105,8 @@ func bootBoxWithModem(t testing.TB, disk string, noReboot bool, modemSock string
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm, err := StartVM(VMOptions{Disk: disk, HTTPPort: port, HTTPSPort: tlsPort, NoReboot: noReboot, ConsoleLog: logPath, ModemSocket: modemSock})
+	vm, err := StartVM(VMOptions{Disk: disk, HTTPPort: port, HTTPSPort: tlsPort, NoReboot: noReboot, ConsoleLog: logPath, ModemSocket: modemSock,
+		ICount: os.Getenv("EDGEBOX_BENCH_ICOUNT")})
 	if err != nil {
 		t.Fatal(err)
 	}
