@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Response is a command's answer without echo and final result.
@@ -708,7 +710,16 @@ func readLines(r io.Reader, gen int, out chan<- readEvent, stop <-chan struct{})
 
 // clean drops noise: lines with control or non-ASCII bytes are not AT.
 func clean(line string) (string, bool) {
-	line = strings.TrimSpace(line)
+	// NULs pad some cards' answers (after a reboot, around a final
+	// result): never part of AT text, so taken out rather than the
+	// line dropped with them (an "OK\x00" never ended its command).
+	line = strings.ReplaceAll(line, "\x00", "")
+	// Line noise at its ends (a 0xFF or a control byte the USB link or
+	// a reboot left before or after the text) is cut off; inside, it
+	// still makes the line noise.
+	line = strings.TrimFunc(line, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || r == utf8.RuneError || unicode.IsSpace(r)
+	})
 	if line == "" {
 		return "", false
 	}

@@ -183,7 +183,8 @@ func cmsCodeForText(text string) int {
 // response; err is nil for OK and CONNECT.
 func FinalResult(line string) (final bool, err error) {
 	l := strings.TrimSpace(line)
-	switch l {
+	// Some firmware answers in lower case ("ok", "error").
+	switch strings.ToUpper(l) {
 	case "OK", "CONNECT":
 		return true, nil
 	case "ERROR":
@@ -201,7 +202,7 @@ func FinalResult(line string) (final bool, err error) {
 	case "TOO MANY PARAMETERS":
 		return true, errTooManyParams
 	}
-	if strings.HasPrefix(l, "CONNECT ") {
+	if _, ok := cutPrefixFold(l, "CONNECT "); ok {
 		return true, nil
 	}
 	if rest, ok := cutPrefixFold(l, "+CME ERROR:"); ok {

@@ -82,3 +82,78 @@ func TestPortGoneLateSaidOnNextCommand(t *testing.T) {
 		}
 	}
 }
+
+// rawRepliesPort is a card on a pipe that writes replies[cmd] (raw bytes,
+// line ends included) to each command line it reads.
+func rawRepliesPort(replies map[string]string) func() (io.ReadWriteCloser, error) {
+	return func() (io.ReadWriteCloser, error) {
+		a, b := net.Pipe()
+		go func() {
+			r := bufio.NewReader(b)
+			for {
+				l, err := r.ReadString('\r')
+				if err != nil {
+					return
+				}
+				l = strings.TrimSpace(l)
+				if l == "" {
+					continue
+				}
+				out, ok := replies[l]
+				if !ok {
+					out = "\r\nOK\r\n"
+				}
+				io.WriteString(b, out)
+			}
+		}()
+		return a, nil
+	}
+}
+
+// TestOddlyWordedAnswers: cards that pad their answers with NULs or line
+// noise (0xFF, a control byte), answer in lower case, or send a data
+// line longer than the reader's buffer.
+// Each command gets its answer, none times out. Before, a line holding a
+// NUL (or any control byte) was dropped whole, so "OK\x00" never ended
+// its command (a timeout, then recovery's resets of a working card), and
+// "ok" was no final result.
+func TestOddlyWordedAnswers(t *testing.T) {
+	long := strings.Repeat("A", 9000)
+	e := NewEngine(EngineConfig{Open: rawRepliesPort(map[string]string{
+		"AT+CSQ":   "\r\n+CSQ: 20,99\x00\r\n\r\nOK\x00\x00\r\n",
+		"AT+CGMI":  "\x00\x00\r\nhuawei\r\n\r\nok\r\n",
+		"AT+CPIN?": "\r\n+cpin: READY\r\n\r\nok\r\n",
+		"AT+CREG?": "\r\n\x00+CREG: 0,1\r\n\r\n\x00OK\r\n",
+		"AT+CGSN":  "\r\n" + long + "\r\n\r\nOK\r\n",
+		"AT+CFUN?": "\r\n+CFUN: 1\r\n\r\nerror\r\n",
+		"AT+CGMM":  "\r\n\xffME909s-120\x1a\r\n\r\nOK\xff\r\n",
+	}), Timeout: 500 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond, RebootWait: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	want := map[string]string{"AT+CSQ": "+CSQ: 20,99", "AT+CGMI": "huawei", "AT+CPIN?": "+cpin: READY", "AT+CREG?": "+CREG: 0,1"}
+	for _, cmd := range []string{"AT+CSQ", "AT+CGMI", "AT+CPIN?", "AT+CREG?"} {
+		r, err := e.Command(ctx, cmd, 0)
+		if err != nil {
+			t.Errorf("%s: %v", cmd, err)
+			continue
+		}
+		if len(r.Lines) != 1 || r.Lines[0] != want[cmd] {
+			t.Errorf("%s: lines %q, want %q", cmd, r.Lines, want[cmd])
+		}
+	}
+	if r, err := e.Command(ctx, "AT+CGSN", 0); err != nil || strings.Join(r.Lines, "") != long {
+		t.Errorf("a 9000-byte line: %d lines, %v", len(r.Lines), err)
+	}
+	if r, err := e.Command(ctx, "AT+CGMM", 0); err != nil || len(r.Lines) != 1 || r.Lines[0] != "ME909s-120" {
+		t.Errorf("noise bytes at the ends of the lines: %q, %v", r.Lines, err)
+	}
+	if _, err := e.Command(ctx, "AT+CFUN?", 0); !errors.Is(err, errError) {
+		t.Errorf("lower-case error: %v, want ERROR", err)
+	}
+	if _, err := e.Command(ctx, "AT", 0); err != nil {
+		t.Errorf("AT after them: %v", err)
+	}
+}
