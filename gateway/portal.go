@@ -33,6 +33,12 @@ import (
 // The portal API: the company's web portal authorises calls with an API
 // key; the app then connects to the signaling WebSocket with the token.
 
+// portalMaxHeaderBytes bounds a request's headers (net/http's default is
+// 1 MiB): held until they end, 1024 connections of the internet's held a
+// gigabyte. A browser's cookies for the portal's domain fit. Seventh
+// review.
+const portalMaxHeaderBytes = 64 << 10
+
 func (s *Service) startPortal(p config.GatewayPortal) error {
 	ln, err := net.Listen("tcp", p.Listen)
 	if err != nil {
@@ -58,7 +64,7 @@ func (s *Service) startPortal(p config.GatewayPortal) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	srv := &http.Server{Handler: s.portalHandler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: portalReadTimeout, IdleTimeout: portalIdleTimeout, ErrorLog: newPortalErrorLog(s.log),
+		MaxHeaderBytes: portalMaxHeaderBytes, ReadTimeout: portalReadTimeout, IdleTimeout: portalIdleTimeout, ErrorLog: newPortalErrorLog(s.log),
 		ConnState: newPortalConns(func() { s.metrics.portalRefusals.WithLabelValues("too_many_connections").Inc() }).state}
 	s.mu.Lock()
 	s.portal, s.portalLn = srv, ln
