@@ -38,6 +38,8 @@ type fakeNetctl struct {
 	vpnDetail string
 	vpnNotes  []string
 	vpnDNS    *vpnapi.DNS // what the server pushed about DNS, when connected
+	// vpnLastError is the status's last_error (a connect-time reason).
+	vpnLastError string
 	// modemOver replaces fields of the modem's report (state, error,
 	// sim, registration ...); a nil value removes the field.
 	modemOver map[string]any
@@ -186,7 +188,7 @@ func (f *fakeNetctl) handler() http.Handler {
 	m.HandleFunc("GET /v1/vpn/status", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		st := openvpn.Status{State: f.vpnState, Interface: "tun0"}
+		st := openvpn.Status{State: f.vpnState, Interface: "tun0", LastError: f.vpnLastError}
 		if f.profile != "" { // openvpn runs, and says why it is in its state
 			st.Detail = f.vpnDetail
 			st.Profile = &openvpn.ProfileInfo{Name: "office.ovpn", ImportedAt: time.Now().Add(-time.Hour), Notes: f.vpnNotes}

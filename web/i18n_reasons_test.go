@@ -182,7 +182,7 @@ func TestNetctlReasonsHaveGerman(t *testing.T) {
 	for s, at := range texts {
 		// a template must be a key itself; a plain text may be read by
 		// a template or in parts, but not only by plainIn's phrases
-		if !hasGerman(s) && (verbRE.MatchString(s) || trMessage("de", s) == plainIn("de", s)) {
+		if !hasGerman(s) && (verbRE.MatchString(s) || trMessage("de", s) == plainIn("de", s) || halfEnglish(trMessage("de", s))) {
 			missing = append(missing, at+": "+s)
 		}
 	}
@@ -194,6 +194,18 @@ func TestNetctlReasonsHaveGerman(t *testing.T) {
 }
 
 func hasGerman(s string) bool { _, ok := catalogs()["de"][s]; return ok }
+
+// halfEnglish reports English words left in a German reason: one read in
+// parts, with one part known ("reconnecting") and the rest not ("connection
+// lost: the VPN server stopped answering"), passed as German.
+func halfEnglish(s string) bool {
+	for _, w := range []string{" the ", "The ", " is ", " and ", " not ", " your "} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
 
 // The VPN card and the wizard's VPN step put netctl's reasons through the
 // catalog: they showed LastError, Detail and the profile's notes as
