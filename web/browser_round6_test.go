@@ -19,7 +19,7 @@ var vpnConnectReasons = map[string]string{
 	"cert-expired": openvpn.ErrCertExpired, "cert-not-yet": openvpn.ErrCertNotYetValid,
 	"server-cert": openvpn.ErrServerCertBad, "server-cert-expired": openvpn.ErrServerCertExpire,
 	"unreachable": openvpn.ErrUnreachable + "; the profile's tls-auth key has no key-direction: most servers need \"key-direction 1\" in the profile (or \"tls-auth ta.key 1\")",
-	"refused": openvpn.ErrRefused, "no-route": openvpn.ErrNoRoute, "resolve": openvpn.ErrResolve,
+	"refused":     openvpn.ErrRefused, "no-route": openvpn.ErrNoRoute, "resolve": openvpn.ErrResolve,
 	"tls": openvpn.ErrTLSFailed, "tls-key": openvpn.ErrTLSKeyMismatch, "cipher": openvpn.ErrCipher,
 	"ping": openvpn.ErrPingTimeout, "nothing-passes": openvpn.ErrNothingPasses, "key-load": openvpn.ErrKeyLoad,
 	"bridge-dhcp": openvpn.ErrBridgeDHCP, "pushed-compression": openvpn.ErrPushedCompression,
