@@ -59,6 +59,9 @@ type call struct {
 	pc         *webrtc.PeerConnection
 	plan       *bridgePlan
 	dialog     *sipgo.DialogClientSession
+	dialogSlim bool            // dialog is slimDialog's (dialogslim.go)
+	dialogEnd  <-chan struct{} // the whole session's end (sipgo: ACK retransmission failed); nil once slim
+	slimAt     *time.Timer     // the end of the answer's accepted window: the dialog is slimmed then
 	cands      []webrtc.ICECandidateInit
 	sessID     uint64
 	sdpVer     uint64
@@ -310,6 +313,9 @@ func (c *call) cleanup() {
 		c.video.leg.close()
 	}
 	c.mediaWG.Wait()
+	if c.slimAt != nil {
+		c.slimAt.Stop()
+	}
 	if c.dialog != nil {
 		c.dialog.Close()
 	}

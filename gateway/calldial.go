@@ -208,11 +208,13 @@ func (c *call) talk(ctx context.Context) {
 		case why := <-c.pcDown:
 			c.hangUp(200, why)
 			return
-		case <-c.dialog.Context().Done():
-			// sipgo ended the dialog (ACK retransmission failed ...); the
-			// expression is evaluated per loop, so a transfer switches it
+		case <-c.dialogEnd:
+			// sipgo ended the dialog (ACK retransmission failed ...);
+			// keepDialog sets it, so a transfer switches it
 			c.end(200, "dialog ended")
 			return
+		case <-c.slimC():
+			c.slimDown() // the accepted window is over (dialogslim.go)
 		case <-ctx.Done():
 			c.hangUp(503, "gateway shutting down")
 			return
@@ -284,6 +286,7 @@ func (c *call) onAnswer(ctx context.Context) error {
 	if err := c.dialog.Ack(ctx); err != nil {
 		return fmt.Errorf("ACK: %w", err)
 	}
+	c.keepDialog(c.dialog)
 	if c.plan == nil {
 		if err := c.startMedia(res.Body()); err != nil {
 			return err
@@ -303,7 +306,7 @@ func (c *call) bye() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
-	if err := c.dialog.Bye(ctx); err != nil {
+	if err := byeDialog(ctx, c.dialog, c.dialogSlim); err != nil {
 		c.log.Debug("BYE", "err", err)
 	}
 }

@@ -45,11 +45,7 @@ func (c *call) onPBXRequest(r pbxRequest) bool {
 			// would leave the customer on a line with nobody
 			c.log.Warn("the PBX's BYE does not carry this call's dialog tags: the call ends all the same; check the PBX or an SBC between that rewrites tags", "mismatch", why)
 		}
-		if c.dialog != nil {
-			c.dialog.ReadBye(r.req, r.tx)
-		} else {
-			r.tx.Respond(sip.NewResponseFromRequest(r.req, 200, "OK", nil))
-		}
+		answerBye(c.dialog, c.dialogSlim, r)
 		c.end(200, "agent hung up")
 		return true
 	case sip.INVITE:
@@ -216,15 +212,15 @@ func (c *call) onRefer(r pbxRequest) {
 		}
 	}
 	c.notifyRefer(200, "OK")
-	old := c.dialog
+	old, oldSlim := c.dialog, c.dialogSlim
 	oldID := old.InviteRequest.CallID().Value()
-	c.dialog = dlg
+	c.keepDialog(dlg)
 	c.mu.Lock()
 	c.info.SIPCallID = id.Value()
 	c.info.Destination = g.Destination
 	c.mu.Unlock()
 	bctx, bcancel := context.WithTimeout(context.Background(), byeTimeout)
-	old.Bye(bctx)
+	byeDialog(bctx, old, oldSlim)
 	bcancel()
 	c.svc.unbindSIP(oldID)
 }

@@ -125,6 +125,14 @@ func TestCallThroughKamailioWithRegistration(t *testing.T) {
 
 func TestBlindTransferThroughKamailio(t *testing.T) {
 	t.Parallel()
+	blindTransferThroughKamailio(t)
+}
+
+// blindTransferThroughKamailio: the agent transfers the call (REFER)
+// 800 ms after its answer; the box reports it on the old dialog (two
+// NOTIFYs) and ends it (BYE), then hangs up the new one, record-routed
+// through Kamailio.
+func blindTransferThroughKamailio(t *testing.T) *gateway.Service {
 	kam := startKamailio(t)
 	agent := startSIPp(t, "uas_refer", 1)
 	agent2 := startSIPp(t, "uas_echo_rr", 1)
@@ -159,4 +167,5 @@ func TestBlindTransferThroughKamailio(t *testing.T) {
 		t.Errorf("end %+v %v", ev, err)
 	}
 	agent2.wait(t, 10*time.Second)
+	return svc
 }

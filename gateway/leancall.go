@@ -222,6 +222,8 @@ func (l *leanLeg) handshake(peer netip.AddrPort) {
 		return
 	}
 	l.sess, l.dtls = s, d
+	// nothing to cancel now: the call does not keep the handshake's context
+	l.endHS = nil
 	s.ReceiveRTCP(nil) // terminated per leg: the box's reports come from the relay
 	s.ReceiveAnyBatched(l.fromBrowser)
 	c.fastAudio.Store(&fastAudio{s: s, ssrc: l.ssrc})
@@ -263,6 +265,7 @@ func (l *leanLeg) endHandshake() {
 		l.dtls = nil // its handshake state is garbage now
 		if l.grace != nil {
 			l.grace.Stop()
+			l.grace = nil
 		}
 		l.mu.Unlock()
 		l.host.fast.Forget(peer, d)

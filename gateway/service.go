@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"edgebox/internal/config"
@@ -34,6 +35,9 @@ type Service struct {
 	pending     pendingSockets
 	drain       drainState
 	callbacks   callbacks // pages waiting for the PBX's call (callback.go)
+	// dialogsSlimmed counts calls whose SIP dialog was slimmed after the
+	// answer's accepted window (dialogslim.go; read by tests)
+	dialogsSlimmed atomic.Int64
 
 	mu       sync.Mutex
 	cfg      config.Gateway
