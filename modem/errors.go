@@ -158,25 +158,68 @@ func cmsMeaning(code int) string {
 	return "error " + strconv.Itoa(code)
 }
 
+// cmeTextAliases are verbose texts other than 27.007's table that name a
+// code: later 27.007 wording (149) and firmware's own (guessed forms, as
+// the words differ per vendor; normalised as by errorText).
+var cmeTextAliases = map[string]int{
+	"sim not present": 10, "no sim": 10, "no sim card": 10, "sim card not inserted": 10, "sim removed": 10,
+	"sim pin needed": 11, "pin required": 11, "sim puk needed": 12, "puk required": 12,
+	"sim is busy": 14, "sim not ready": 14,
+	"incorrect pin": 16, "wrong pin": 16, "wrong password": 16, "invalid password": 16, "incorrect passwd": 16,
+	"no network": 30, "no service": 30, "unknown error": 100,
+	"user authentication failed": 149, "unknown apn": 533, "missing or unknown apn": 533,
+}
+
+// errorText normalises a verbose error for the lookup: case, spacing,
+// dashes and underscores, a trailing full stop.
+func errorText(text string) string {
+	t := strings.ToLower(strings.TrimSpace(text))
+	t = strings.NewReplacer("_", " ", "\u2013", "-", "\u2014", "-").Replace(t)
+	t = strings.TrimRight(t, ". ")
+	return strings.Join(strings.Fields(t), " ")
+}
+
 // cmeCodeForText maps the verbose (AT+CMEE=2) text back to a code.
 func cmeCodeForText(text string) int {
-	t := strings.ToLower(strings.TrimSpace(text))
+	t := errorText(text)
 	for c, m := range cmeMeanings {
-		if strings.ToLower(m) == t {
+		if errorText(m) == t {
+			return c
+		}
+	}
+	if c, ok := cmeTextAliases[t]; ok {
+		return c
+	}
+	return -1
+}
+
+func cmsCodeForText(text string) int {
+	t := errorText(text)
+	for c, m := range cmsMeanings {
+		if errorText(m) == t {
 			return c
 		}
 	}
 	return -1
 }
 
-func cmsCodeForText(text string) int {
-	t := strings.ToLower(strings.TrimSpace(text))
-	for c, m := range cmsMeanings {
-		if strings.ToLower(m) == t {
-			return c
-		}
+// errorCode reads the rest of a +CME/+CMS ERROR line: a number, a number
+// and its words ("10 SIM not inserted", "10,\"SIM not inserted\""), or
+// words only (code -1 unless byText knows them).
+func errorCode(rest string, byText func(string) int, text func(int) string) (int, string) {
+	rest = strings.TrimSpace(rest)
+	if n, err := strconv.Atoi(rest); err == nil {
+		return n, text(n)
 	}
-	return -1
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	if i > 0 && i < len(rest) && strings.ContainsRune(" ,:(", rune(rest[i])) {
+		n, _ := strconv.Atoi(rest[:i])
+		return n, text(n)
+	}
+	return byText(rest), rest
 }
 
 // FinalResult classifies line: final is true when line ends a command's
@@ -205,21 +248,28 @@ func FinalResult(line string) (final bool, err error) {
 	if _, ok := cutPrefixFold(l, "CONNECT "); ok {
 		return true, nil
 	}
-	if rest, ok := cutPrefixFold(l, "+CME ERROR:"); ok {
-		rest = strings.TrimSpace(rest)
-		if n, err := strconv.Atoi(rest); err == nil {
-			return true, &CMEError{Code: n, Meaning: CMEMeaning(n)}
-		}
-		return true, &CMEError{Code: cmeCodeForText(rest), Meaning: rest}
+	if rest, ok := errorLine(l, "+CME ERROR"); ok {
+		n, meaning := errorCode(rest, cmeCodeForText, CMEMeaning)
+		return true, &CMEError{Code: n, Meaning: meaning}
 	}
-	if rest, ok := cutPrefixFold(l, "+CMS ERROR:"); ok {
-		rest = strings.TrimSpace(rest)
-		if n, err := strconv.Atoi(rest); err == nil {
-			return true, &cmsError{Code: n, Meaning: cmsMeaning(n)}
-		}
-		return true, &cmsError{Code: cmsCodeForText(rest), Meaning: rest}
+	if rest, ok := errorLine(l, "+CMS ERROR"); ok {
+		n, meaning := errorCode(rest, cmsCodeForText, cmsMeaning)
+		return true, &cmsError{Code: n, Meaning: meaning}
 	}
 	return false, nil
+}
+
+// errorLine cuts "+CME ERROR" and what follows it, ":" or not ("+CME
+// ERROR 10", "+CME ERROR:10").
+func errorLine(l, prefix string) (string, bool) {
+	rest, ok := cutPrefixFold(l, prefix)
+	if !ok {
+		return "", false
+	}
+	if rest == "" || rest[0] == ':' || rest[0] == ' ' {
+		return strings.TrimPrefix(strings.TrimSpace(rest), ":"), true
+	}
+	return "", false
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {

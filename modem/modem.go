@@ -519,8 +519,36 @@ func (m *Modem) EnterPIN(ctx context.Context, pin string) error {
 		}
 		m.pins.reject(key, pin)
 		return m.wrap("enter PIN", err)
+	case isModemAnswer(err) && !IsCME(err, CMESIMBusy):
+		// Refused in words the box does not know (plain ERROR from a
+		// card that ignores AT+CMEE, firmware's own text): the SIM
+		// tells what happened. Not knowing, the PIN is taken as
+		// rejected: sent again, a wrong one would block the SIM.
+		return m.pinRefused(ctx, key, pin, st, err)
 	}
 	return m.wrap("enter PIN", err)
+}
+
+// pinRefused decides an AT+CPIN refusal that named no known cause by the
+// SIM's state: ready, the PIN was taken; still asking with as many
+// attempts left as before, the PIN was not tried (the error is
+// returned, the PIN may be sent again); else it was wrong.
+func (m *Modem) pinRefused(ctx context.Context, key, pin string, before SIMStatus, err error) error {
+	st, err2 := m.SIM(ctx)
+	switch {
+	case err2 == nil && st.State == SIMReady:
+		m.pins.accepted(key, pin)
+		return nil
+	case err2 == nil && st.State == SIMPIN && before.PINAttempts > 0 && st.PINAttempts == before.PINAttempts:
+		return m.wrap("enter PIN", err)
+	}
+	m.pins.reject(key, pin)
+	left := -1
+	if err2 == nil {
+		left = st.PINAttempts
+	}
+	m.log.Warn("PIN refused without a known cause: taken as wrong, not sent again", "answer", err, "attempts_left", left)
+	return fmt.Errorf("%w (%d attempts left); it will not be sent again", ErrWrongPIN, left)
 }
 
 // pinSettle is how long after an accepted PIN the card may still say

@@ -157,3 +157,35 @@ func TestOddlyWordedAnswers(t *testing.T) {
 		t.Errorf("AT after them: %v", err)
 	}
 }
+
+// TestErrorTextForms: +CME ERROR worded as the 27.007 table does not
+// (case, a full stop, later 27.007 or firmware words), a code with its
+// words after it, and no colon, still give the code the box acts on (a
+// wrong PIN, a missing SIM). Before, each was code -1 (unknown), or no
+// final result at all (a timeout).
+func TestErrorTextForms(t *testing.T) {
+	for line, want := range map[string]int{
+		"+CME ERROR: SIM not inserted":                           10,
+		"+CME ERROR: SIM NOT INSERTED.":                          10,
+		"+CME ERROR: sim_not_inserted":                           10,
+		"+CME ERROR: SIM not present":                            10,
+		"+CME ERROR: 10 SIM not inserted":                        10,
+		"+CME ERROR: 16,\"incorrect password\"":                  16,
+		"+CME ERROR: Incorrect PIN":                              16,
+		"+CME ERROR 16":                                          16,
+		"+CME ERROR:14":                                          14,
+		"+cme error: sim busy":                                   14,
+		"+CME ERROR: network not allowed – emergency calls only": 32,
+		"+CME ERROR: user authentication failed":                 149,
+		"+CME ERROR: something new":                              -1,
+	} {
+		final, err := FinalResult(line)
+		var c *CMEError
+		if !final || !errors.As(err, &c) || c.Code != want {
+			t.Errorf("%q: final %v, %v; want code %d", line, final, err, want)
+		}
+	}
+	if final, _ := FinalResult("+CME ERRORS are words"); final {
+		t.Errorf("a line that only starts like +CME ERROR taken for one")
+	}
+}

@@ -2,18 +2,56 @@ package modemsim
 
 import (
 	"errors"
+	"fmt"
+
+	"edgebox/modem"
 )
 
 // Faults of the sixth round of the outside emulator: cards that keep
 // quiet about what the box must still notice.
 
 // Round6Help lists the control commands of round6.go.
-const Round6Help = `regurc on|off        off: no +CREG/+CGREG/+CEREG URC whatever AT+CREG=2 asked (the state is only read), as cards that say nothing while connected`
+const Round6Help = `regurc on|off        off: no +CREG/+CGREG/+CEREG URC whatever AT+CREG=2 asked (the state is only read), as cards that say nothing while connected
+cmeform plain|words|off  +CME errors whatever AT+CMEE says: plain ERROR, or the card's own words ("Incorrect PIN", "SIM not present"; not 27.007's)`
 
 // round6Fault is the state of those faults (guarded by Sim.mu).
 type round6Fault struct {
 	// noRegURC: registration changes are never announced.
 	noRegURC bool
+	// cmeForm: "plain" or "words" (CMEForm); "" as AT+CMEE says.
+	cmeForm string
+}
+
+// cardWords are a firmware's own words for +CME ERROR codes (guessed
+// forms, as firmware differs from the 27.007 table).
+var cardWords = map[int]string{10: "SIM not present", 11: "SIM PIN needed", 12: "SIM PUK needed", 14: "SIM is busy", 16: "Incorrect PIN", 30: "No network service."}
+
+// CMEForm makes +CME errors plain ERROR ("plain"), or the card's own
+// words ("words"), whatever AT+CMEE says; "" ends it.
+func (s *Sim) CMEForm(form string) error {
+	switch form {
+	case "", "plain", "words":
+	default:
+		return fmt.Errorf("cmeform %q: want plain, words or off", form)
+	}
+	s.mu.Lock()
+	s.round6.cmeForm = form
+	s.mu.Unlock()
+	return nil
+}
+
+// cmeRound6 is the +CME reply as the card words it; ok false: as CMEE says.
+func (s *Sim) cmeRound6(code int) (reply, bool) {
+	switch s.round6.cmeForm {
+	case "plain":
+		return reply{final: "ERROR"}, true
+	case "words":
+		if w, ok := cardWords[code]; ok {
+			return reply{final: "+CME ERROR: " + w}, true
+		}
+		return reply{final: "+CME ERROR: " + modem.CMEMeaning(code)}, true
+	}
+	return reply{}, false
 }
 
 // RegistrationURCs turns the card's registration URCs on or off.
@@ -40,6 +78,12 @@ func (s *Sim) round6Control(f []string) (out string, ok bool, err error) {
 		default:
 			return "", true, errors.New("regurc: want on or off")
 		}
+	case "cmeform":
+		form := arg(1)
+		if form == "off" {
+			form = ""
+		}
+		return "", true, s.CMEForm(form)
 	default:
 		return "", false, nil
 	}

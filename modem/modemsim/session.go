@@ -266,6 +266,9 @@ type reply struct {
 func ok(lines ...string) reply { return reply{lines: lines, final: "OK"} }
 
 func (s *Sim) cme(code int) reply {
+	if r, ok := s.cmeRound6(code); ok {
+		return r
+	}
 	cmee := s.cmee
 	if s.cards.verbose {
 		cmee = 2

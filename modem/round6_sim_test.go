@@ -1,0 +1,55 @@
+package modem_test
+
+import (
+	"errors"
+	"testing"
+
+	"edgebox/modem"
+	"edgebox/modem/modemsim"
+)
+
+// TestPINRefusedInUnknownWords: a card answers a wrong PIN with plain
+// ERROR (it ignores AT+CMEE) or in its own words ("+CME ERROR: Incorrect
+// PIN"). The PIN is taken as wrong and never sent again, so one attempt
+// is spent, not all three; the right PIN then unlocks the SIM. Before,
+// plain ERROR was an error of no known cause: the PIN stayed unrecorded
+// and was sent at every round until the SIM was blocked.
+func TestPINRefusedInUnknownWords(t *testing.T) {
+	for _, form := range []string{"plain", "words"} {
+		t.Run(form, func(t *testing.T) {
+			r := newRig(t, "quectel-ec25", func(c *modemsim.Config) { c.PIN = "4321" })
+			ctx := ctxT(t)
+			if err := r.sim.CMEForm(form); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.m.EnterPIN(ctx, "1111"); !errors.Is(err, modem.ErrWrongPIN) {
+				t.Fatalf("wrong PIN answered %s: %v, want ErrWrongPIN", form, err)
+			}
+			if err := r.m.EnterPIN(ctx, "1111"); !errors.Is(err, modem.ErrPINAlreadyRejected) {
+				t.Errorf("the wrong PIN again: %v, want ErrPINAlreadyRejected", err)
+			}
+			if left := r.sim.State().PINLeft; left != 2 {
+				t.Errorf("%d PIN attempts left, want 2 (one spent)", left)
+			}
+			if err := r.m.EnterPIN(ctx, "4321"); err != nil {
+				t.Fatalf("the right PIN: %v", err)
+			}
+			if st, err := r.m.SIM(ctx); err != nil || st.State != modem.SIMReady {
+				t.Errorf("SIM after the right PIN: %+v %v", st, err)
+			}
+		})
+	}
+}
+
+// TestSIMMissingInCardWords: "+CME ERROR: SIM not present" (a card's own
+// words for code 10) is a missing SIM, not an unreadable state.
+func TestSIMMissingInCardWords(t *testing.T) {
+	r := newRig(t, "quectel-ec25", nil)
+	if err := r.sim.CMEForm("words"); err != nil {
+		t.Fatal(err)
+	}
+	r.sim.RemoveSIM()
+	if st, err := r.m.SIM(ctxT(t)); err != nil || st.State != modem.SIMAbsent {
+		t.Errorf("SIM out, said in the card's words: %+v %v", st, err)
+	}
+}
