@@ -214,7 +214,7 @@ func (a *amiServer) session(c net.Conn) {
 		case action == "ping":
 			reply = amiResponse(msg, "Success", "Ping: Pong", "Timestamp: "+strconv.FormatInt(time.Now().Unix(), 10)+".000000")
 		case action == "smscommand" || action == "command":
-			reply = a.command(msg)
+			reply = a.command(s.user, msg)
 		default:
 			reply = amiResponse(msg, "Error", "Message: Invalid/unknown command")
 		}
@@ -313,8 +313,8 @@ func (a *amiServer) sweepFailsLocked(now time.Time, limit int) {
 	}
 }
 
-// command runs one smscommand.
-func (a *amiServer) command(msg map[string]string) string {
+// command runs one smscommand for user.
+func (a *amiServer) command(user string, msg map[string]string) string {
 	args, err := splitAMICommand(msg["command"])
 	if err != nil {
 		return amiResponse(msg, "Error", "Message: "+err.Error())
@@ -325,7 +325,7 @@ func (a *amiServer) command(msg map[string]string) string {
 	}
 	switch {
 	case len(args) >= 5 && lower[0] == "gsm" && lower[1] == "send" && lower[2] == "sms":
-		return a.sendSMS(msg, args[3:])
+		return a.sendSMS(user, msg, args[3:])
 	case len(args) == 3 && lower[0] == "gsm" && lower[1] == "show" && lower[2] == "spans":
 		var b strings.Builder
 		for i, s := range a.b.cfg.GSM.SIMs {
@@ -338,7 +338,7 @@ func (a *amiServer) command(msg map[string]string) string {
 
 // sendSMS runs "gsm send sms <span> <destination> "<message>" [id]"; the
 // message may be URL-encoded, as Yeastar's guide advises.
-func (a *amiServer) sendSMS(msg map[string]string, args []string) string {
+func (a *amiServer) sendSMS(user string, msg map[string]string, args []string) string {
 	span, err := strconv.Atoi(args[0])
 	if err != nil {
 		return amiResponse(msg, "Error", "Message: span must be a number (GSM span 2 is the first SIM)")
@@ -355,7 +355,7 @@ func (a *amiServer) sendSMS(msg map[string]string, args []string) string {
 	if len(args) > 3 {
 		id = args[3]
 	}
-	if _, err := a.b.queue(outSMS{sim: idx, to: args[1], text: text, origin: "ami", amiID: id}); err != nil {
+	if _, err := a.b.queue(outSMS{sim: idx, to: args[1], text: text, origin: "ami", amiID: id, amiUser: user}); err != nil {
 		a.log.Info("AMI: SMS refused", "to", args[1], "err", err)
 		return amiResponse(msg, "Error", "Message: "+oneLine(err.Error()))
 	}
@@ -401,10 +401,10 @@ func (a *amiServer) receivedSMS(it smsItem, span int) {
 	a.broadcast(ev, func(s *amiSession) bool { return s.readSMS })
 }
 
-// sendStatus tells the sessions the outcome of an SMS sent with id. Every
-// session: a script that only sends waits for it, and it carries the
+// sendStatus tells user's sessions the outcome of an SMS it sent with id:
+// a script that only sends waits for it (read or not); it carries the
 // script's own id and a status, no text or number.
-func (a *amiServer) sendStatus(id string, delivered bool) {
+func (a *amiServer) sendStatus(user, id string, delivered bool) {
 	st := "0"
 	if delivered {
 		st = "1"
@@ -413,7 +413,11 @@ func (a *amiServer) sendStatus(id string, delivered bool) {
 		id = "(null)"
 	}
 	ev := "Event: UpdateSMSSend\r\nPrivilege: all,smscommand\r\nID: " + oneLine(id) + "\r\nSmsc: \r\nStatus: " + st + "\r\n--END SMS EVENT--\r\n\r\n"
-	a.broadcast(ev, func(*amiSession) bool { return true })
+	// to the sender's sessions only: every session got every status, so
+	// scripts that number their sends alike took each other's reports
+	// (seventh review); a record stored before the user was kept goes to
+	// all, as then
+	a.broadcast(ev, func(s *amiSession) bool { return user == "" || s.user == user })
 }
 
 // broadcast queues ev for the logged-in sessions that to accepts.

@@ -63,6 +63,7 @@ type outSMS struct {
 	origin  string // "sip" or "ami"
 	replyTo string // sip: the From URI of the PBX's MESSAGE
 	amiID   string
+	amiUser string // ami: the user whose sessions get the status
 }
 
 // outQueueLen bounds the SMS waiting for the modem; one more is refused

@@ -86,7 +86,7 @@ func (b *smsBridge) sentFor(sim, ref int) (string, sentRecord, bool) {
 // sip) and the webhook, and tells AMI sessions (origin ami).
 func (b *smsBridge) fileReport(rec sentRecord, status, reason string, at time.Time) error {
 	if b.ami != nil && rec.Origin == "ami" {
-		b.ami.sendStatus(rec.AMIID, status == netapi.GSMSMSDelivered)
+		b.ami.sendStatus(rec.AMIUser, rec.AMIID, status == netapi.GSMSMSDelivered)
 	}
 	sms := b.cfg.GSM.SIMs[rec.SIM].SMS
 	// a message netctl refused has no reference
@@ -186,7 +186,7 @@ func (b *smsBridge) dropQueued() {
 	for {
 		select {
 		case o := <-b.out:
-			rec := sentRecord{SIM: o.sim, To: o.to, Origin: o.origin, ReplyTo: o.replyTo, AMIID: o.amiID, Sent: time.Now()}
+			rec := sentRecord{SIM: o.sim, To: o.to, Origin: o.origin, ReplyTo: o.replyTo, AMIID: o.amiID, AMIUser: o.amiUser, Sent: time.Now()}
 			if err := b.fileReport(rec, netapi.GSMSMSFailed, "the gateway stopped before sending it: send it again", time.Now()); err != nil {
 				b.log.Error("SMS bridge: report of an unsent SMS not stored", "to", o.to, "err", err)
 			}
@@ -201,7 +201,7 @@ func (b *smsBridge) send(o outSMS) {
 	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
 	res, err := b.api.SendSMSReportOn(ctx, b.modemOf(o.sim).Slot, o.to, o.text)
 	cancel()
-	rec := sentRecord{SIM: o.sim, To: o.to, Origin: o.origin, ReplyTo: o.replyTo, AMIID: o.amiID, Refs: res.Refs, Sent: time.Now()}
+	rec := sentRecord{SIM: o.sim, To: o.to, Origin: o.origin, ReplyTo: o.replyTo, AMIID: o.amiID, AMIUser: o.amiUser, Refs: res.Refs, Sent: time.Now()}
 	if err != nil {
 		b.log.Warn("SMS not sent", "to", o.to, "err", err)
 		if ferr := b.fileReport(rec, netapi.GSMSMSFailed, err.Error(), time.Now()); ferr != nil {

@@ -177,6 +177,7 @@ type sentRecord struct {
 	Origin  string         `json:"origin"` // sip, ami
 	ReplyTo string         `json:"reply_to,omitempty"`
 	AMIID   string         `json:"ami_id,omitempty"`
+	AMIUser string         `json:"ami_user,omitempty"` // whose sessions get the status
 	Refs    []int          `json:"refs"`
 	Status  map[int]string `json:"status,omitempty"`
 	Sent    time.Time      `json:"sent"`
