@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"edgebox/internal/lazyregexp"
 )
 
 // Response is a command's answer without echo and final result.
@@ -86,7 +88,11 @@ type EngineConfig struct {
 
 // secretAT matches the arguments of commands that carry a PIN, PUK or
 // password, wherever they are in a command line and however spaced.
-var secretAT = func() *regexp.Regexp {
+// Compiled at first use: every service runs the one multi-call binary and
+// so this package's initialiser, and only netctl redacts AT commands.
+var secretAT = lazyregexp.New(secretATPattern())
+
+func secretATPattern() string {
 	var names []string
 	for _, n := range []string{"+CPIN", "^CPIN", "+CPWD", "+CLCK", "*EIAAUW", "+CGAUTH", "+QICSGP", "^NDISDUP", "+CUSD",
 		"+CSIM", "+CGLA", "$QCPDPP", "^AUTHDATA"} { // raw SIM APDUs carry PINs; vendors' APN credentials
@@ -101,8 +107,8 @@ var secretAT = func() *regexp.Regexp {
 	}
 	// The arguments run to the next ';' outside quotes: a password may
 	// hold one (an unterminated quote runs to the end of the line).
-	return regexp.MustCompile(`(?i)((?:` + strings.Join(names, "|") + `)\s*=)(?:"[^"]*"?|[^;"])*`)
-}()
+	return `(?i)((?:` + strings.Join(names, "|") + `)\s*=)(?:"[^"]*"?|[^;"])*`
+}
 
 // RedactAT hides PINs, PUKs and passwords in a command line, for logs and
 // error messages.
@@ -779,7 +785,9 @@ func (e *Engine) lineWhileIdle(ev readEvent, afterAnswer bool) {
 // strayAnswer says whether line is a final result only a command gets.
 func strayAnswer(line string) bool {
 	l := strings.ToUpper(strings.TrimSpace(line))
-	return l == "OK" || l == "ERROR" || strings.HasPrefix(l, "+CME ERROR:") || strings.HasPrefix(l, "+CMS ERROR:")
+	_, cme := errorLine(l, "+CME ERROR")
+	_, cms := errorLine(l, "+CMS ERROR")
+	return l == "OK" || l == "ERROR" || cme || cms
 }
 
 // urcLine publishes line as URC, pairing +CMT:/+CDS: with their PDU line.

@@ -25,6 +25,11 @@ var urcNames = map[string]bool{
 	"+QIND": true, "RDY": true, "+QUSIM": true, "+QSTATE": true, "POWERED DOWN": true,
 	"+CGEV": true, "+QNETDEVSTATUS": true, "+QIURC": true, "^EONS": true, "+CTZV": true, "+CTZE": true,
 	"^NWTIME": true, "+CSSI": true, "+CSSU": true, "^CSNR": true, "+QTONEDET": true,
+	// time zone and boot reports of other firmware (SIMCom, older Huawei,
+	// Ericsson), signal reports, call waiting
+	"+CTZDST": true, "^TIME": true, "+NITZ": true, "*ETZV": true, "*ETZR": true,
+	"SMS DONE": true, "PB DONE": true, "CALL READY": true, "SMS READY": true,
+	"^CERSSI": true, "^HRSSILVL": true, "^LTERSRP": true, "+CCWA": true, "*ESIMSR": true,
 	"NO CARRIER": false, // a final result; unsolicited only when idle
 }
 
@@ -513,8 +518,32 @@ func parseInfoLine(lines []string, prefix string) string {
 			return strings.Trim(strings.TrimSpace(rest), "\"")
 		}
 	}
-	if len(lines) > 0 {
-		return strings.Trim(strings.TrimSpace(lines[0]), "\"")
+	// The bare answer: the first line that is not a URC (one the box
+	// knows, or any other command's "+XXX:"/"^XXX:" line: a time zone
+	// report of firmware the box does not know).
+	for _, l := range lines {
+		if !urcNames[urcName(l)] && !otherPrefixed(l) {
+			return strings.Trim(strings.TrimSpace(l), "\"")
+		}
 	}
 	return ""
+}
+
+// otherPrefixed: line reads "+NAME: ...", "^NAME:", "*NAME:" (as URCs
+// and prefixed answers do), which no bare answer does.
+func otherPrefixed(line string) bool {
+	l := strings.TrimSpace(line)
+	if l == "" || !strings.ContainsRune("+^*$%#", rune(l[0])) {
+		return false
+	}
+	i := strings.IndexByte(l, ':')
+	if i < 2 {
+		return false
+	}
+	for _, c := range l[1:i] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -189,3 +189,27 @@ func TestErrorTextForms(t *testing.T) {
 		t.Errorf("a line that only starts like +CME ERROR taken for one")
 	}
 }
+
+// TestIdentityPastUnknownURCs: a URC the box does not know (a time zone
+// report, a boot word) arrives before the answer of a command that
+// answers a bare line: the identity is still the card's. Before, the
+// first line was taken: the manufacturer read "SMS DONE" and the IMEI
+// "^TIME: ..." failed the identity (the card could not be set up).
+func TestIdentityPastUnknownURCs(t *testing.T) {
+	port := rawRepliesPort(map[string]string{
+		"AT+CGMI": "\r\nSMS DONE\r\n\r\nQuectel\r\n\r\nOK\r\n",
+		"AT+CGMM": "\r\n+CTZDST: 0\r\n\r\nEC25\r\n\r\nOK\r\n",
+		"AT+CGSN": "\r\n^TIME: 26/12/08,01:00:00+4\r\n\r\n867223020123456\r\n\r\nOK\r\n",
+		"AT+CIMI": "\r\n^ZTIME: 4\r\n\r\n262011234567890\r\n\r\nOK\r\n",
+	})
+	m, err := Open(context.Background(), Options{Device: Device{Port: "scripted", Profile: "generic"}, CommandTimeout: time.Second,
+		OpenPort: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	id, err := m.Identity(context.Background())
+	if err != nil || id.Manufacturer != "Quectel" || id.Model != "EC25" || id.IMEI != "867223020123456" || id.IMSI != "262011234567890" {
+		t.Errorf("identity %+v, %v", id, err)
+	}
+}
