@@ -20,8 +20,8 @@ import (
 // netctl pay too, three times per boot, seconds under QEMU's TCG. Compile
 // or load such things at first use (internal/lazyregexp, sync.OnceValue).
 const (
-	initBudgetPackage = 96 << 10
-	initBudgetAll     = 256 << 10
+	initBudgetPackage = 24 << 10
+	initBudgetAll     = 64 << 10
 )
 
 // TestOwnPackageInitsAreCheap builds a program that links what the

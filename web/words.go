@@ -1,21 +1,24 @@
 package web
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
+
+	"edgebox/internal/lazyregexp"
 )
 
 // Person-facing words for the errors Go's libraries produce: a page says
 // what happened and what to do, never "context deadline exceeded".
+// Compiled at first use: netctl and the gateway run this package's
+// initialiser too (one multi-call binary).
 var plainReplacements = []struct {
-	re   *regexp.Regexp
+	re   *lazyregexp.Regexp
 	with string
 }{
-	{regexp.MustCompile(`(?:Get|Post|Put|Delete) "[^"]*": `), ""},
-	{regexp.MustCompile(`(?:context deadline exceeded|i/o timeout|Client\.Timeout exceeded[^:;]*)(?: \(Client\.Timeout[^)]*\))?`), "no answer in time: try again in a minute, and restart the service on the dashboard if it stays so"},
-	{regexp.MustCompile(`dial unix \S+: connect: (?:no such file or directory|connection refused)`), "the service is not running: it is restarted by itself, see the dashboard"},
-	{regexp.MustCompile(`context canceled`), "the request was cancelled"},
+	{lazyregexp.New(`(?:Get|Post|Put|Delete) "[^"]*": `), ""},
+	{lazyregexp.New(`(?:context deadline exceeded|i/o timeout|Client\.Timeout exceeded[^:;]*)(?: \(Client\.Timeout[^)]*\))?`), "no answer in time: try again in a minute, and restart the service on the dashboard if it stays so"},
+	{lazyregexp.New(`dial unix \S+: connect: (?:no such file or directory|connection refused)`), "the service is not running: it is restarted by itself, see the dashboard"},
+	{lazyregexp.New(`context canceled`), "the request was cancelled"},
 }
 
 // plainWords rewrites technical error text into words.
