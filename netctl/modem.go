@@ -45,10 +45,13 @@ type modemManager struct {
 	// shorten it).
 	removedAt    time.Time
 	removedGrace time.Duration
-	iface        string // data interface in use
-	pppIface     string
-	carrier      bool
-	deadSince    time.Time
+	// atPortOnly: at the last look, only the AT port was gone (the
+	// network interface stayed).
+	atPortOnly bool
+	iface      string // data interface in use
+	pppIface   string
+	carrier    bool
+	deadSince  time.Time
 	// noIfaceSince: the opened modem has had no network interface since
 	// (zero: it has one); the manager's goroutine alone uses it.
 	noIfaceSince time.Time

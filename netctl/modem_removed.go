@@ -8,10 +8,13 @@ package netctl
 // again every few seconds. The only sign that tells the two apart is
 // whether the card comes back: for restartGrace the status says the
 // card went away and is awaited, then "modem removed"; a card back
-// within the grace restarted by itself, and the status says so.
+// within the grace restarted by itself, and the status says so. A card
+// whose network interface stays lost its AT port alone (a driver
+// hiccup): neither removed nor restarting, and data may still flow.
 
 import (
 	"fmt"
+	"net"
 	"time"
 
 	"edgebox/api/netapi"
@@ -56,11 +59,34 @@ func (m *modemManager) noteRemoved() {
 	m.sayGone()
 }
 
-// sayGone shows a gone modem: awaited within the grace, removed after.
+// sayATPortGone is the status while the AT port is gone but the modem's
+// network interface stays: not removed, and data may still flow.
+const sayATPortGone = "the modem's AT port went away but its network interface is still there (data may still flow); waiting for the AT port to come back"
+
+// netStays: the modem's network interface is still there.
+func (m *modemManager) netStays() bool {
+	m.mu.Lock()
+	iface := m.iface
+	m.mu.Unlock()
+	if iface == "" {
+		return false
+	}
+	_, err := net.InterfaceByName(iface)
+	return err == nil
+}
+
+// sayGone shows a gone modem: its AT port alone while its network
+// interface stays; else awaited within the grace, removed after.
 func (m *modemManager) sayGone() {
+	atOnly := m.netStays()
 	m.mu.Lock()
 	since := time.Since(m.removedAt)
+	m.atPortOnly = atOnly
 	m.mu.Unlock()
+	if atOnly {
+		m.setState(ModemOpening, sayATPortGone)
+		return
+	}
 	if since < m.restartGrace() {
 		m.setState(netapi.ModemAbsent, sayUSBGone)
 		return
@@ -74,11 +100,16 @@ func (m *modemManager) sayGone() {
 // noteBack says how a gone modem came back (the run loop opened it).
 func (m *modemManager) noteBack() {
 	m.mu.Lock()
-	was := m.removed
+	was, atOnly := m.removed, m.atPortOnly
 	gone := time.Since(m.removedAt).Round(time.Second)
-	m.removed = false
+	m.removed, m.atPortOnly = false, false
 	m.mu.Unlock()
 	if !was {
+		return
+	}
+	if atOnly {
+		m.log.Warn("modem AT port back; its network interface stayed", "gone", gone)
+		m.setState(ModemOpening, "")
 		return
 	}
 	if gone < m.restartGrace() {

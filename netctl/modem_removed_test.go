@@ -147,3 +147,36 @@ func TestModemRestartingByItselfSaidSo(t *testing.T) {
 		t.Errorf("never said that the modem restarted by itself:\n%s", log.String())
 	}
 }
+
+// TestModemATPortGoneNetStays: the card's AT port goes (a driver hiccup)
+// while its network interface stays ("lo" stands for it): the status
+// says the AT port went and data may still flow, never "modem removed",
+// even after the grace; when the port is back the card is used again
+// and nothing says it restarted. Before, such a card was shown removed
+// while its data link carried the box's traffic.
+func TestModemATPortGoneNetStays(t *testing.T) {
+	dir := t.TempDir()
+	port := filepath.Join(dir, "ttyUSB2")
+	pull := plugCard(t, port, false)
+	var log testenv.LogBuffer
+	m := removalRig(t, dir, port, time.Second, &log)
+	m.mu.Lock()
+	m.iface = "lo" // the card's network interface, still there
+	m.mu.Unlock()
+	registered := registeredCheck(m)
+	testenv.WaitFor(t, 30*time.Second, "the voice modem registered", registered)
+
+	pull()
+	testenv.WaitFor(t, 10*time.Second, "the status says the AT port went", func() (bool, error) {
+		st := m.status()
+		return st.Error == sayATPortGone, fmt.Errorf("%s %q", st.State, st.Error)
+	})
+	time.Sleep(3 * time.Second) // past the grace
+	plugCard(t, port, false)
+	testenv.WaitFor(t, 30*time.Second, "the modem in use again", registered)
+	for _, bad := range []string{sayRemoved, "restarted by itself", "restarts by itself"} {
+		if log.Contains(bad) {
+			t.Errorf("a card whose network interface stayed shown as %q:\n%s", bad, log.String())
+		}
+	}
+}
