@@ -987,6 +987,9 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 				if err != nil {
 					return result{r: resp, err: fmt.Errorf("%s: %w", RedactAT(req.cmd), err)}
 				}
+				if wantsData(req.cmd, owned, resp) {
+					e.lateData(ctx, owned, &resp)
+				}
 				return result{r: resp}
 			}
 			if e.pendingPD != nil || isUnsolicited(line, owned) {

@@ -213,3 +213,27 @@ func TestIdentityPastUnknownURCs(t *testing.T) {
 		t.Errorf("identity %+v, %v", id, err)
 	}
 }
+
+// TestDataAfterItsOK: a card that answers OK before the data line
+// ("OK", then "+CSQ: 20,99"): the command still gets its line, and the
+// next command its own answer. Before, the line came after the command
+// ended, was taken for a URC and dropped: every signal poll failed.
+func TestDataAfterItsOK(t *testing.T) {
+	e := NewEngine(EngineConfig{Open: rawRepliesPort(map[string]string{
+		"AT+CSQ":   "\r\nOK\r\n\r\n+CSQ: 20,99\r\n",
+		"AT+CREG?": "\r\nOK\r\n+CREG: 2,1,\"00C3\",\"0000A13F\",7\r\n",
+		"AT+CGMI":  "\r\nQuectel\r\n\r\nOK\r\n",
+	}), Timeout: 500 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond, RebootWait: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for cmd, want := range map[string]string{"AT+CSQ": "+CSQ: 20,99", "AT+CREG?": "+CREG: 2,1,\"00C3\",\"0000A13F\",7", "AT+CGMI": "Quectel"} {
+		for range 2 {
+			r, err := e.Command(ctx, cmd, 0)
+			if err != nil || len(r.Lines) != 1 || r.Lines[0] != want {
+				t.Errorf("%s: %q %v, want %q", cmd, r.Lines, err, want)
+			}
+		}
+	}
+}

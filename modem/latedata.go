@@ -1,0 +1,59 @@
+package modem
+
+// A card that answers OK before its data ("OK", then "+CSQ: 20,99"): the
+// data line came after the command ended, was taken for a URC and lost,
+// and the query failed for want of it at every poll.
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// lateDataWait is how long after an OK without its data line the engine
+// listens for that line.
+const lateDataWait = 100 * time.Millisecond
+
+// wantsData: cmd reads something its own prefix answers (a query "?" or
+// an action without parameters, AT+CSQ) and resp has no such line.
+func wantsData(cmd string, owned map[string]bool, resp Response) bool {
+	c := strings.TrimSpace(cmd)
+	if len(owned) == 0 || !strings.HasSuffix(c, "?") && strings.ContainsAny(c, "=;") {
+		return false
+	}
+	for _, l := range resp.Lines {
+		if owned[urcName(l)] {
+			return false
+		}
+	}
+	return true
+}
+
+// lateData adds to resp the lines of its command that arrive within
+// lateDataWait of its OK; other lines are handled as read while idle.
+func (e *Engine) lateData(ctx context.Context, owned map[string]bool, resp *Response) {
+	timer := time.NewTimer(lateDataWait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		case ev := <-e.lines:
+			if ev.gen != e.gen {
+				continue
+			}
+			line, ok := clean(ev.line)
+			if ev.err == nil && !ev.prompt && ok && owned[urcName(line)] && !isUnsolicited(line, owned) {
+				e.log.Debug("data line after its OK", "line", logLine(line))
+				resp.Lines = append(resp.Lines, line)
+				continue
+			}
+			e.lineWhileIdle(ev, true)
+			if ev.err != nil {
+				return
+			}
+		}
+	}
+}
