@@ -121,31 +121,6 @@ func diskDevice(modalias string) bool {
 	return strings.HasPrefix(modalias, "virtio:d00000002v")
 }
 
-// diskFirst splits the critical modules into the disk's drivers (its
-// controller's and its class driver) and the others (ext4, nftables, the
-// watchdog). The disk's load first, alone on the CPU: once the
-// controller's driver is in, its probe mostly waits (a SATA link reset
-// takes a few hundred ms), and the others load during that wait instead
-// of slowing the probe's start down by sharing the one CPU with it.
-func diskFirst(l *kmod.Loader, modaliases, critical []string) (disk, others []string) {
-	var disks []string
-	for _, m := range modaliases {
-		if diskDevice(m) {
-			disks = append(disks, m)
-		}
-	}
-	drivers := l.ForDevices(disks)
-	class := diskClassDrivers(modaliases, critical)
-	for _, m := range critical {
-		if slices.Contains(drivers, m) || slices.Contains(class, m) {
-			disk = append(disk, m)
-		} else {
-			others = append(others, m)
-		}
-	}
-	return disk, others
-}
-
 // diskClassDrivers returns the board's disk drivers for the disks behind
 // the controllers present: sd_mod for an ATA or SCSI controller (PCI mass
 // storage other than NVMe), mmc_block for an SD host.

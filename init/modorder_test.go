@@ -117,32 +117,6 @@ func TestDiskClassDriverLoadsWithController(t *testing.T) {
 	}
 }
 
-// The disk's drivers load before ext4 and nftables, which load while the
-// disk probes.
-func TestDiskDriversLoadFirst(t *testing.T) {
-	l := realModules(t)
-	devices := []string{
-		"pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00", // e1000e LAN
-		"pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01", // ICH9 AHCI
-		"pci:v00008086d000025ABsv00001AF4sd00001100bc08sc80i00", // i6300esb watchdog
-	}
-	qemu := boards.Profiles["qemu"]
-	first, _ := splitBootModules(l, devices, qemu.Modules, qemu.Watchdog)
-	critical, _ := criticalModules(l, devices, first, qemu.Watchdog)
-	disk, others := diskFirst(l, devices, critical)
-	if !slices.Equal(disk, []string{"ahci", "sd_mod"}) {
-		t.Errorf("disk drivers %v, want ahci and sd_mod", disk)
-	}
-	for _, m := range []string{"ext4", "nf_tables", "i6300esb"} {
-		if !slices.Contains(others, m) {
-			t.Errorf("%s is not among the modules after the disk's %v", m, others)
-		}
-	}
-	if len(disk)+len(others) != len(critical) {
-		t.Errorf("disk %v + others %v is not critical %v", disk, others, critical)
-	}
-}
-
 func TestEarlyDevice(t *testing.T) {
 	for m, want := range map[string]bool{
 		"pci:v00008086d00001539sv00008086sd00000000bc02sc00i00": true,  // igb

@@ -78,8 +78,7 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 	// waits for its own dependencies only, not for the slowest module of a
 	// dependency level). First what the firewall, /perm and the watchdog
 	// need, alone on the CPU: the box has one slow CPU under QEMU, and
-	// ext4 shared it with every NIC and USB probe (and of those, the disk's
-	// drivers first: diskFirst). Then the rest, beside
+	// ext4 shared it with every NIC and USB probe. Then the rest, beside
 	// the services. The NIC drivers load one after the other, in the order
 	// of their cards' PCI addresses: the kernel names network ports in the
 	// order they register, and a profile that knows its ports by name
@@ -87,21 +86,11 @@ func loadModules(ctx context.Context, dir string, board boards.Profile, cmdline 
 	critical, rest := criticalModules(l, devices, first, board.Watchdog)
 	rest = slices.DeleteFunc(rest, func(m string) bool { return slices.Contains(nics, m) })
 	var t tally
-	var criticalWG, diskWG sync.WaitGroup
-	disk, others := diskFirst(l, devices, critical)
-	for _, m := range disk {
+	var criticalWG sync.WaitGroup
+	for _, m := range critical {
 		b := l.Start([]string{m})
-		diskWG.Go(func() { t.add(b.Wait()) })
+		criticalWG.Go(func() { t.add(b.Wait()) })
 	}
-	criticalWG.Go(func() {
-		diskWG.Wait()
-		var wg sync.WaitGroup
-		for _, m := range others {
-			b := l.Start([]string{m})
-			wg.Go(func() { t.add(b.Wait()) })
-		}
-		wg.Wait()
-	})
 	firstDone := make(chan struct{})
 	go func() {
 		criticalWG.Wait()
