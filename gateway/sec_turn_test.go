@@ -74,7 +74,8 @@ func turnAllocation(t *testing.T, ns, server, user, pass string) net.PacketConn 
 }
 
 // turnRig is the box (gateway with TURN on its uplink 203.0.113.1) in a
-// namespace with a LAN, a VPN and the internet (a host at 192.0.2.77).
+// namespace with a LAN, a VPN and the internet (a host at 192.0.2.77 the
+// admin opened in gateway.turn.allowed_peers, one at 192.0.2.99 not).
 type turnRig struct {
 	box, inet, lan, vpn string
 	cfg                 config.Gateway
@@ -90,6 +91,7 @@ func newTURNRig(t *testing.T) turnRig {
 	rig.link(r.box, "vpn0", "198.51.100.1/24", r.vpn, "eth0", "198.51.100.2/24")
 	rig.ip("-n", r.box, "route", "add", "default", "via", "203.0.113.2")
 	rig.ip("-n", r.inet, "addr", "add", "192.0.2.77/32", "dev", "lo") // a host on the internet
+	rig.ip("-n", r.inet, "addr", "add", "192.0.2.99/32", "dev", "lo") // another
 	for _, ns := range []string{r.lan, r.vpn} {
 		rig.ip("-n", ns, "route", "add", "default", "dev", "eth0")
 	}
@@ -98,7 +100,7 @@ func newTURNRig(t *testing.T) turnRig {
 	r.cfg.TURN.RelayAddress = "203.0.113.1"
 	r.cfg.TURN.Secret = "a-long-shared-turn-secret"
 	// opening the private range does not open the LAN: it is the box's
-	r.cfg.TURN.AllowedPeers = []string{"10.0.0.0/8"}
+	r.cfg.TURN.AllowedPeers = []string{"10.0.0.0/8", "192.0.2.77/32"}
 	startGatewayIn(t, r.box, r.cfg)
 	return r
 }
@@ -162,8 +164,12 @@ func TestTURNRelayStopsWhenCredentialsLapse(t *testing.T) {
 
 // TestTURNIsNoOpenRelay: a holder of valid TURN credentials, on the
 // internet side, tries to relay UDP to the box's loopback, to a port of
-// the box itself, to a host on the LAN and to one on the VPN: none
-// receives anything. A host on the internet still gets relayed packets.
+// the box itself, to a host on the LAN, to one on the VPN and to one on
+// the internet: none receives anything. The relay is for the box's own
+// WebRTC port; until the seventh review any internet host got relayed
+// packets (any visitor of the portal's site had an anonymous UDP relay
+// with the box's address). A host the admin opened in allowed_peers
+// still gets them.
 func TestTURNIsNoOpenRelay(t *testing.T) {
 	r := newTURNRig(t)
 	box, inet, lan, vpn, cfg := r.box, r.inet, r.lan, r.vpn, r.cfg
@@ -173,8 +179,9 @@ func TestTURNIsNoOpenRelay(t *testing.T) {
 		newUDPSink(t, box, "a service on the box's WAN address", "203.0.113.1:0"),
 		newUDPSink(t, lan, "a LAN host", "10.77.1.2:0"),
 		newUDPSink(t, vpn, "a VPN host", "198.51.100.2:0"),
+		newUDPSink(t, inet, "an internet host", "192.0.2.99:0"),
 	}
-	public := newUDPSink(t, inet, "an internet host", "192.0.2.77:0")
+	public := newUDPSink(t, inet, "an internet host in allowed_peers", "192.0.2.77:0")
 
 	user, pass := gateway.TURNCredentials(cfg.TURN.Secret, "attacker", time.Hour, time.Now())
 	relay := turnAllocation(t, inet, cfg.TURN.Listen, user, pass)

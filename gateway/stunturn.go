@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -78,8 +79,9 @@ type turnServer struct {
 
 // newTURNServer starts the TURN server; callLive says whether the call a
 // credential's tag was issued for is still going, icePort is the box's
-// WebRTC port (the one port of the box itself a relay may reach).
-func newTURNServer(c config.GatewayTURN, callLive func(tag string) bool, icePort func() int, log *slog.Logger) (*turnServer, error) {
+// WebRTC port (the one port of the box itself a relay may reach), public
+// its media.public_address.
+func newTURNServer(c config.GatewayTURN, callLive func(tag string) bool, icePort func() int, public func() netip.Addr, log *slog.Logger) (*turnServer, error) {
 	conn, err := net.ListenPacket("udp4", c.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("gateway.turn.listen: %w", err)
@@ -87,7 +89,7 @@ func newTURNServer(c config.GatewayTURN, callLive func(tag string) bool, icePort
 	relayIP := net.ParseIP(c.RelayAddress)
 	secret := []byte(c.Secret)
 	valid := func(username string) bool { return turnUserValid(username, time.Now(), callLive) }
-	guard := newRelayGuard(c.AllowedPeers, icePort, valid, log)
+	guard := newRelayGuard(c.AllowedPeers, icePort, public, valid, log)
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm: c.Realm,
 		AuthHandler: func(username, realm string, src net.Addr) ([]byte, bool) {
@@ -146,7 +148,11 @@ func (s *Service) startSTUNTURN(cfg config.Gateway) error {
 		s.mu.Unlock()
 	}
 	if cfg.TURN.Listen != "" {
-		t, err := newTURNServer(cfg.TURN, s.turnTagLive, func() int { return s.Config().Media.ICEPort }, s.log.With("part", "turn"))
+		public := func() netip.Addr {
+			a, _ := netip.ParseAddr(s.Config().Media.PublicAddress)
+			return a.Unmap()
+		}
+		t, err := newTURNServer(cfg.TURN, s.turnTagLive, func() int { return s.Config().Media.ICEPort }, public, s.log.With("part", "turn"))
 		if err != nil {
 			return err
 		}

@@ -15,18 +15,22 @@ import (
 
 // The built-in TURN server relays a browser's media to the box's WebRTC
 // port. Without a guard it relays anywhere a credential holder asks:
-// 127.0.0.1's services, the LAN, the VPN. TURN permissions are per IP
-// (RFC 8656), so the guard works at two levels: permit refuses peer
-// addresses, and every relay socket refuses, per packet, the box's own
-// addresses on any port but the WebRTC port. A relay socket also stops
-// carrying anything once the credentials it was allocated with lapse (the
-// token expired and its call, if any, ended), without waiting for the
-// client's next refresh.
+// 127.0.0.1's services, the LAN, the VPN, and any host on the internet (an
+// anonymous UDP relay with the box's address for every visitor of the
+// portal's site, until the seventh review): the box itself (its addresses
+// and media.public_address) is the only peer a call needs. TURN
+// permissions are per IP (RFC 8656), so the guard works at two levels:
+// permit refuses peer addresses, and every relay socket refuses, per
+// packet, the box's own addresses on any port but the WebRTC port. A relay
+// socket also stops carrying anything once the credentials it was
+// allocated with lapse (the token expired and its call, if any, ended),
+// without waiting for the client's next refresh.
 
 // relayGuard is the relay policy of one TURN server.
 type relayGuard struct {
-	allowed []netip.Prefix // private/CGNAT ranges the admin opened
+	allowed []netip.Prefix // ranges the admin opened (gateway.turn.allowed_peers)
 	icePort func() int
+	public  func() netip.Addr          // media.public_address (invalid: none)
 	valid   func(username string) bool // credentials still hold
 	log     *slog.Logger
 	// refusedLog summarises the refused peers (portallog.go)
@@ -39,8 +43,8 @@ type relayGuard struct {
 	relays map[string]*guardedRelayConn // by relay address
 }
 
-func newRelayGuard(allowedPeers []string, icePort func() int, valid func(string) bool, log *slog.Logger) *relayGuard {
-	g := &relayGuard{icePort: icePort, valid: valid, log: log, refusedLog: newSummaryLog(log, 20, 6*time.Second), relays: map[string]*guardedRelayConn{}}
+func newRelayGuard(allowedPeers []string, icePort func() int, public func() netip.Addr, valid func(string) bool, log *slog.Logger) *relayGuard {
+	g := &relayGuard{icePort: icePort, public: public, valid: valid, log: log, refusedLog: newSummaryLog(log, 20, 6*time.Second), relays: map[string]*guardedRelayConn{}}
 	for _, a := range allowedPeers {
 		if p, err := config.ParsePrefixOrIP(a); err == nil {
 			g.allowed = append(g.allowed, p)
@@ -71,7 +75,7 @@ func (g *relayGuard) permit(client net.Addr, peer net.IP) bool {
 	// as it likes (sixth review).
 	own := recentOwnPrefixes()
 	g.own.Store(&own)
-	ok, why := relayPeerAllowed(ip, g.allowed, own)
+	ok, why := relayPeerAllowed(ip, g.allowed, own, g.public())
 	if !ok {
 		g.refusedLog.info("TURN peer refused", "client", client.String(), "peer", ip.String(), "why", why)
 	}
@@ -82,7 +86,7 @@ func (g *relayGuard) permit(client net.Addr, peer net.IP) bool {
 // itself on a port other than its WebRTC port.
 func (g *relayGuard) boxPortRefused(ap netip.AddrPort) bool {
 	ip := ap.Addr().Unmap()
-	if ip.IsLoopback() {
+	if ip.IsLoopback() || ip == g.public() {
 		return int(ap.Port()) != g.icePort()
 	}
 	for _, p := range *g.own.Load() {
@@ -94,15 +98,26 @@ func (g *relayGuard) boxPortRefused(ap netip.AddrPort) bool {
 }
 
 // relayPeerAllowed decides whether TURN may relay to ip (classifyPeer's
-// classes). The box's own addresses pass here (its WebRTC port is what
-// relays are for; the relay socket refuses its other ports), the rest of
-// the networks it sits in (its interfaces' subnets: LAN, VPN, uplinks)
-// never, nor link-local, multicast or broadcast; private and CGNAT ranges
-// only when gateway.turn.allowed_peers names them.
-func relayPeerAllowed(ip netip.Addr, allowed, own []netip.Prefix) (bool, string) {
+// classes). The box's own addresses and its public one pass here (its
+// WebRTC port is what relays are for; the relay socket refuses its other
+// ports), the rest of the networks it sits in (its interfaces' subnets:
+// LAN, VPN, uplinks) never, nor link-local, multicast or broadcast;
+// other hosts, private or on the internet, only when
+// gateway.turn.allowed_peers names them.
+func relayPeerAllowed(ip netip.Addr, allowed, own []netip.Prefix, public netip.Addr) (bool, string) {
 	switch k := classifyPeer(ip, own); k {
-	case peerElsewhere, peerSelf:
+	case peerSelf:
 		return true, "" // the box itself: WebRTC port only
+	case peerElsewhere:
+		if ip.Unmap() == public {
+			return true, "" // the box's public address: WebRTC port only
+		}
+		for _, p := range allowed {
+			if p.Contains(ip.Unmap()) {
+				return true, ""
+			}
+		}
+		return false, "not the box: the relay is for the box's WebRTC port (gateway.turn.allowed_peers opens others)"
 	case peerPrivate:
 		for _, p := range allowed {
 			if p.Contains(ip.Unmap()) {

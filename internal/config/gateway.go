@@ -253,10 +253,12 @@ type GatewayTURN struct {
 	// credential now lives as long as the portal's token, then as long as
 	// the call it was issued for.
 	CredentialTTLSec int `json:"credential_ttl_sec,omitempty"`
-	// AllowedPeers are private or CGNAT ranges (CIDR) the relay may send
-	// to; they are refused otherwise. Loopback, link-local, the box's own
-	// addresses and the subnets of its interfaces (LAN, VPN) are always
-	// refused.
+	// AllowedPeers are ranges (CIDR) besides the box itself the relay may
+	// send to, private, CGNAT or on the internet; they are refused
+	// otherwise (the relay is for the box's WebRTC port; internet hosts
+	// were allowed before the seventh review). Loopback, link-local, the
+	// box's other ports and the subnets of its interfaces (LAN, VPN) are
+	// always refused.
 	AllowedPeers []string `json:"allowed_peers,omitempty"`
 }
 
