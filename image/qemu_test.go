@@ -233,6 +233,19 @@ func TestQEMUBootSuperviseAndPowerOff(t *testing.T) {
 	}
 	h, took := b.waitHealthy(3 * time.Minute)
 	t.Logf("healthy %v after init's banner: board %s version %s", took.Round(time.Millisecond), h.Board, h.Version)
+	// However early the boot starts the services, the boot firewall and
+	// /perm come first: no service (nothing that listens on a network
+	// port) runs before the firewall, nor on settings not yet read.
+	con := vm.Console()[off:]
+	fw, perm, started := strings.Index(con, "boot firewall loaded"), strings.Index(con, "/perm mounted"), strings.Index(con, `msg="service started"`)
+	if fw < 0 || perm < 0 || started < 0 || fw > started || perm > started {
+		t.Errorf("boot order: firewall at %d, /perm at %d, first service started at %d (console offsets)", fw, perm, started)
+	}
+	// The closed table goes in as soon as nftables is, before the LAN
+	// links come up while /perm is checked.
+	if strings.Contains(con, "closed firewall NOT loaded") {
+		t.Error("the closed boot firewall was not loaded")
+	}
 	if h.Board != "qemu" {
 		t.Errorf("board %q", h.Board)
 	}
