@@ -277,8 +277,29 @@ func (m *Modem) RadioOn(ctx context.Context) error {
 	if _, err := m.eng.Command(ctx, "AT+CFUN=1", 30*time.Second); err != nil {
 		return m.wrap("radio on", err)
 	}
-	return nil
+	// A card stuck in flight mode (after a firmware crash) takes the
+	// command and stays off: only a restart ends that, so say it.
+	for i := 0; ; i++ {
+		r, err := m.eng.Command(ctx, "AT+CFUN?", 0)
+		if err != nil {
+			return nil // no answer to judge by: taken as on
+		}
+		l, ok := r.Line("+CFUN:")
+		if f := Fields(l); !ok || len(f) == 0 || f[0] == "1" {
+			return nil
+		}
+		if i == 3 {
+			return m.wrap("radio on", fmt.Errorf("%w (+CFUN: %s after AT+CFUN=1)", ErrRadioStuck, l))
+		}
+		sleepCtx(ctx, 500*time.Millisecond)
+		if err := ctx.Err(); err != nil {
+			return m.wrap("radio on", err)
+		}
+	}
 }
+
+// ErrRadioStuck: the card took AT+CFUN=1 and its radio stayed off.
+var ErrRadioStuck = errors.New("the modem's radio stays off (flight mode) after AT+CFUN=1")
 
 func (m *Modem) smsSetup(ctx context.Context) {
 	// CNMI ds=1: status reports of sent SMS come as +CDS (sms_report.go).

@@ -4,6 +4,7 @@ package netctl
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"edgebox/internal/config"
@@ -13,6 +14,14 @@ import (
 // radioOnAfter: unregistered this long, netctl checks that the radio is on
 // (someone may have switched it off behind the box's back).
 const radioOnAfter = 6 * time.Second
+
+// radioStuckReset: after this many radio-on attempts that left the radio
+// off, the card is restarted.
+const radioStuckReset = 2
+
+// sayRadioStuck is the status while a card stuck in flight mode is
+// restarted.
+const sayRadioStuck = "the modem's radio stays off (flight mode) whatever the box asks; the box restarts the modem"
 
 // register waits for the network, making sure the radio is on.
 func (s *modemSession) register(ctx context.Context, cfg config.Modem, _ string) step {
@@ -56,10 +65,25 @@ func (s *modemSession) register(ctx context.Context, cfg config.Modem, _ string)
 		if time.Since(s.regSince) >= radioOnAfter && time.Since(s.radioAt) >= radioOnAfter {
 			s.radioAt = time.Now()
 			c, cancel := cmdCtx(ctx)
-			if err := s.drv.RadioOn(c); err != nil {
+			err := s.drv.RadioOn(c)
+			cancel()
+			if err != nil {
 				m.log.Warn("modem radio on", "err", err)
 			}
-			cancel()
+			if errors.Is(err, modem.ErrRadioStuck) {
+				// Stuck in flight mode (after a firmware crash):
+				// only a restart of the card ends it. The resets
+				// escalate (reopen, vendor reset, slot) as for a
+				// hang, one per stuck session.
+				s.radioStuck++
+				if s.radioStuck >= radioStuckReset {
+					m.setState(ModemRegistering, sayRadioStuck)
+					m.doReset(ctx, s.drv)
+					return stepEnd
+				}
+			} else if err == nil {
+				s.radioStuck = 0
+			}
 		}
 		m.pollSignal(ctx, s.drv)
 	}

@@ -23,12 +23,15 @@ type modemSession struct {
 	redialWait time.Duration
 
 	pppd      *pppdProc
-	suspended bool         // the AT port is lent to pppd
-	dataPort  string       // pppd's tty when it is not the AT port
-	regSince  time.Time    // unregistered since
-	radioAt   time.Time    // last radio check while unregistered
-	upSince   time.Time    // when the data connection last came up
-	dialCfg   config.Modem // the settings this round read (and dialled with)
+	suspended bool      // the AT port is lent to pppd
+	dataPort  string    // pppd's tty when it is not the AT port
+	regSince  time.Time // unregistered since
+	radioAt   time.Time // last radio check while unregistered
+	// radioStuck counts radio-on attempts in a row that left the radio
+	// off (modem.ErrRadioStuck).
+	radioStuck int
+	upSince    time.Time    // when the data connection last came up
+	dialCfg    config.Modem // the settings this round read (and dialled with)
 	// locked: the identity was read while the SIM wanted its PIN, so it
 	// lacks what only an unlocked SIM gives (IMSI, own number).
 	locked bool

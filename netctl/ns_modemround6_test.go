@@ -34,3 +34,30 @@ func TestNamespaceModemRoamingDeniedWithoutURC(t *testing.T) {
 		t.Errorf("the link was not ended on the card (no AT+QNETDEVCTL=0)")
 	}
 }
+
+// TestNamespaceModemStuckInFlightMode: after a firmware crash the card's
+// radio is off (+CFUN: 4) and stays off whatever AT+CFUN=1 says (OK, and
+// nothing happens) until the card restarts. The box sees the radio stay
+// off, says so, restarts the card (reopen, then the vendor reset) and is
+// online again by itself. Before, it sent AT+CFUN=1 every 6 s for ever,
+// the status saying it turns the radio on again.
+func TestNamespaceModemStuckInFlightMode(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "r6f")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet)
+	sim := r.startModemsimArgs("quectel-ec25", "")
+	r.writeConfig(modemConfig(sim.pty, "quectel-ec25"))
+	r.startNetctl()
+	r.waitOnline("LTE up", 90*time.Second)
+	sim.control("cfunstuck on")
+	sim.control("radio 4")
+	r.waitFor("the stuck radio said", 60*time.Second, func() (bool, string) {
+		m := r.status().Modem
+		return m != nil && strings.Contains(m.Error, "radio stays off"), m.State + ": " + m.Error
+	})
+	r.waitOnline("LTE up again after the card's restart", 120*time.Second)
+	if n := countPrefix(sim.commands(), "AT+CFUN=1,1"); n == 0 {
+		t.Errorf("online again without the card's restart? commands: %q", sim.commands())
+	}
+}

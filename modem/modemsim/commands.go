@@ -417,6 +417,9 @@ func (s *Sim) cfunCmd(op string, args []string) reply {
 		s.later(s.cfg.ConnectDelay, func() { s.powerOn(true) })
 		return ok()
 	}
+	if v == 1 && s.round6.cfunStuck {
+		return ok() // taken, and nothing happens (round6.go)
+	}
 	switch v {
 	case 0, 1, 4, 7:
 		s.cfun = v

@@ -12,14 +12,27 @@ import (
 
 // Round6Help lists the control commands of round6.go.
 const Round6Help = `regurc on|off        off: no +CREG/+CGREG/+CEREG URC whatever AT+CREG=2 asked (the state is only read), as cards that say nothing while connected
+cfunstuck on|off     the radio stays off (flight mode, +CFUN: 4 or 0) whatever AT+CFUN=1 says (it answers OK) until the card restarts, as after a firmware crash
 cmeform plain|words|off  +CME errors whatever AT+CMEE says: plain ERROR, or the card's own words ("Incorrect PIN", "SIM not present"; not 27.007's)`
 
 // round6Fault is the state of those faults (guarded by Sim.mu).
 type round6Fault struct {
 	// noRegURC: registration changes are never announced.
 	noRegURC bool
+	// cfunStuck: AT+CFUN=1 is answered OK and changes nothing; a
+	// restart ends it.
+	cfunStuck bool
 	// cmeForm: "plain" or "words" (CMEForm); "" as AT+CMEE says.
 	cmeForm string
+}
+
+// RadioStuck makes the radio stay as it is whatever AT+CFUN=1 says,
+// until the card restarts (a vendor reset, AT+CFUN=1,1, the slot's
+// power).
+func (s *Sim) RadioStuck(on bool) {
+	s.mu.Lock()
+	s.round6.cfunStuck = on
+	s.mu.Unlock()
 }
 
 // cardWords are a firmware's own words for +CME ERROR codes (guessed
@@ -77,6 +90,13 @@ func (s *Sim) round6Control(f []string) (out string, ok bool, err error) {
 			s.RegistrationURCs(arg(1) == "on")
 		default:
 			return "", true, errors.New("regurc: want on or off")
+		}
+	case "cfunstuck":
+		switch arg(1) {
+		case "on", "off":
+			s.RadioStuck(arg(1) == "on")
+		default:
+			return "", true, errors.New("cfunstuck: want on or off")
 		}
 	case "cmeform":
 		form := arg(1)

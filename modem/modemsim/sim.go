@@ -262,6 +262,7 @@ func Profiles() []string {
 func (s *Sim) powerOn(delay bool) {
 	s.echo = true
 	s.cmee = 0
+	s.round6.cfunStuck = false // a restart ends it
 	s.cfun = s.prof.bootCFUN
 	if s.cfg.BootCFUN != nil {
 		s.cfun = *s.cfg.BootCFUN
