@@ -24,6 +24,9 @@ var vpnConnectReasons = map[string]string{
 	"ping": openvpn.ErrPingTimeout, "nothing-passes": openvpn.ErrNothingPasses, "key-load": openvpn.ErrKeyLoad,
 	"bridge-dhcp": openvpn.ErrBridgeDHCP, "pushed-compression": openvpn.ErrPushedCompression,
 	"comp-framing": openvpn.ErrCompFraming, "server-silent": openvpn.ErrServerSilent,
+	"one-time-code": openvpn.ErrOneTimeCode, "web-login": openvpn.ErrWebLogin,
+	"one-time-code-asked": `one-time code needed: the VPN server asks "Bitte geben Sie den Code aus der Authenticator-App ein" after the password, and the box connects on its own with no one to type it; ask the server's admin for an account for this box without the one-time code (certificate, or username and password only)`,
+	"server-temp":         `refused for now by the VPN server: "No free IP addresses"; the box tries again by itself`,
 }
 
 // Every reason an installer can get at connect time reads whole on a
@@ -69,7 +72,7 @@ func TestBrowserPhoneVPNReasonsAt360(t *testing.T) {
 			} else if !strings.Contains(shown, reason[:20]) {
 				t.Errorf("%s (en): %q not shown in %q", name, reason[:20], shown)
 			}
-			if name == "unreachable" || name == "pushed-compression" || name == "bridge-dhcp" {
+			if name == "unreachable" || name == "pushed-compression" || name == "bridge-dhcp" || name == "one-time-code-asked" {
 				do(t, ctx, "snap "+name, snap(dir, "r6-vpn-"+name+"-"+lang.code))
 			}
 			noOverflow(t, ctx, name+" ("+lang.code+")")

@@ -482,6 +482,9 @@ func runFieldCases(t *testing.T, cases []fieldCase) {
 					return true
 				})
 				t.Logf("shown: %s", st.LastError)
+				if c.after != nil {
+					c.after(t, e)
+				}
 				return
 			}
 			// openvpn's own default waits 120 s for a dead server before it tries

@@ -917,6 +917,15 @@ func (m *Manager) authFailed(s *session, reason string, authBad *bool) {
 		m.log.Info("the VPN server refused its session token (it restarted, or the token expired); logging in again with the stored login", "reason", reason)
 		return
 	}
+	if why, ok := loginNotWrong(reason); ok {
+		// the login stays good: openvpn is given it again
+		if s.attemptErr != why {
+			m.log.Warn("the VPN server did not take the login, not for a wrong password", "reason", reason)
+			s.attemptErr = why
+			m.setError(why)
+		}
+		return
+	}
 	msg := explainAuthFailed(reason, s.needsLogin, s.p.out.deprecated())
 	if s.needsLogin && !strings.Contains(strings.ToLower(reason), "cipher") {
 		m.log.Warn("the VPN server refused the login", "reason", reason)
