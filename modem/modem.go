@@ -656,6 +656,26 @@ func (m *Modem) EnterPUK(ctx context.Context, puk, newPIN string) error {
 			break
 		}
 		return m.wrap("enter PUK", err)
+	case isModemAnswer(err) && !IsCME(err, CMESIMBusy):
+		// Refused in words the box does not know (plain ERROR): the
+		// SIM tells. Unlocked, it was taken; still blocked with as
+		// many PUK attempts left, not tried; else wrong, and not sent
+		// again (ten wrong PUKs destroy the SIM).
+		st2, err2 := m.SIM(ctx)
+		switch {
+		case err2 == nil && st2.State != SIMPUK && st2.State != SIMUnknown:
+		case err2 == nil && st.PUKAttempts > 0 && st2.PUKAttempts == st.PUKAttempts:
+			return m.wrap("enter PUK", err)
+		default:
+			m.pins.reject(key, pukKey(puk))
+			if err2 == nil && st2.PUKAttempts == 0 {
+				return ErrSIMBlockedForGood
+			}
+			if err2 != nil || st2.PUKAttempts < 0 {
+				return fmt.Errorf("%w; it will not be sent again", ErrWrongPUK)
+			}
+			return fmt.Errorf("%w (%d PUK attempts left); it will not be sent again", ErrWrongPUK, st2.PUKAttempts)
+		}
 	default:
 		return m.wrap("enter PUK", err)
 	}

@@ -53,3 +53,26 @@ func TestSIMMissingInCardWords(t *testing.T) {
 		t.Errorf("SIM out, said in the card's words: %+v %v", st, err)
 	}
 }
+
+// TestPUKRefusedInPlainError: a card answers a wrong PUK with plain ERROR
+// (it ignores AT+CMEE): the PUK is taken as wrong, with the attempts the
+// SIM has left, and never sent again (ten wrong PUKs destroy the SIM).
+// Before, the refusal named no known cause and the same PUK could be
+// sent again, one attempt each time.
+func TestPUKRefusedInPlainError(t *testing.T) {
+	r := newRig(t, "generic", nil)
+	ctx := ctxT(t)
+	r.sim.BlockSIM(5)
+	if err := r.sim.CMEForm("plain"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.m.EnterPUK(ctx, "87654321", "4321"); !errors.Is(err, modem.ErrWrongPUK) {
+		t.Fatalf("wrong PUK answered ERROR: %v, want ErrWrongPUK", err)
+	}
+	if err := r.m.EnterPUK(ctx, "87654321", "4321"); !errors.Is(err, modem.ErrPUKAlreadyRejected) {
+		t.Errorf("the wrong PUK again: %v, want ErrPUKAlreadyRejected", err)
+	}
+	if st, err := r.m.SIM(ctx); err != nil || st.PUKAttempts != 4 {
+		t.Errorf("after one wrong PUK: %+v %v, want 4 PUK attempts left", st, err)
+	}
+}
