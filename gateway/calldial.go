@@ -110,13 +110,35 @@ func (c *call) invite(ctx context.Context) (*inviting, bool) {
 			Username: c.cfg.Trunk.Username,
 			Password: c.cfg.Trunk.Password,
 			OnResponse: func(res *sip.Response) error {
-				inv.events <- inviteEvent{res: res}
+				c.onInviteResponse(inv, res)
 				return nil
 			},
 		})
 		inv.events <- inviteEvent{final: true, err: err}
 	}()
 	return inv, true
+}
+
+// onInviteResponse takes a response to the INVITE on the goroutine that
+// waits for the answer. The PBX's 100 Trying is said to the client from
+// here (the call's state and its socket take it from any goroutine), so
+// the run loop is not woken for it; the other provisional responses go
+// to the run loop. A final one is not passed on: the wait's end follows
+// it at once with the outcome (a 2xx, or the refusal after any digest
+// challenge was answered).
+func (c *call) onInviteResponse(inv *inviting, res *sip.Response) {
+	switch {
+	case res.StatusCode == 100:
+		c.onTrying(res)
+	case res.IsProvisional():
+		inv.events <- inviteEvent{res: res}
+	}
+}
+
+// onTrying is the PBX's 100 Trying.
+func (c *call) onTrying(res *sip.Response) {
+	c.advanceState(StateTrying)
+	c.event(EventTrying, 100, res.Reason)
 }
 
 // ring runs the call until the INVITE's final response; it says whether
@@ -254,8 +276,7 @@ func (c *call) hangUp(code int, reason string) {
 func (c *call) onProvisional(res *sip.Response) {
 	switch {
 	case res.StatusCode == 100:
-		c.advanceState(StateTrying)
-		c.event(EventTrying, 100, res.Reason)
+		c.onTrying(res)
 	case res.StatusCode == 180 || (res.StatusCode == 183 && len(res.Body()) == 0):
 		c.advanceState(StateRinging)
 		c.event(EventRinging, res.StatusCode, res.Reason)
