@@ -814,6 +814,11 @@ func (m *Modem) Connect(ctx context.Context, apn APN) error {
 	watch := m.watchLink()
 	defer m.unwatchLink(watch)
 	if err := m.prof.Connect(ctx, m.eng, apn); err != nil {
+		if cause := refusalCause(err); cause != "" {
+			// The activation refused with a +CME code that is the
+			// network's session cause (27.007 §9.2.2): in words.
+			return m.wrap("connect", &ConnectRefusedError{APN: apn.Name, Cause: smCause(cause)})
+		}
 		return m.wrap("connect", err)
 	}
 	timeout := m.opts.ConnectTimeout
@@ -849,6 +854,19 @@ func (m *Modem) Connect(ctx context.Context, apn APN) error {
 			}
 		}
 	}
+}
+
+// cmeSMCauses are the +CME ERROR codes of a refused PDP activation that
+// stand for a 24.008 session management cause (27.007 §9.2.2).
+var cmeSMCauses = map[int]string{533: "27", 149: "29", 132: "32", 133: "33", 134: "34"}
+
+// refusalCause is the session management cause err carries, "" if none.
+func refusalCause(err error) string {
+	var c *CMEError
+	if errors.As(err, &c) {
+		return cmeSMCauses[c.Code]
+	}
+	return ""
 }
 
 func (m *Modem) watchLink() chan LinkStatus {

@@ -2,6 +2,7 @@ package modem_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"edgebox/modem"
@@ -74,5 +75,29 @@ func TestPUKRefusedInPlainError(t *testing.T) {
 	}
 	if st, err := r.m.SIM(ctx); err != nil || st.PUKAttempts != 4 {
 		t.Errorf("after one wrong PUK: %+v %v, want 4 PUK attempts left", st, err)
+	}
+}
+
+// TestActivationRefusedWithCMECause: a card that refuses the data
+// context's activation with "+CME ERROR: 533" (missing or unknown APN)
+// gives a ConnectRefusedError with the network's cause 27, whose words
+// tell the installer the APN is wrong, in plain or in verbose form.
+// Before, it was "the modem refused the command (missing or unknown
+// APN)" at best, and with verbose words no cause at all.
+func TestActivationRefusedWithCMECause(t *testing.T) {
+	for _, form := range []string{"off", "words"} {
+		t.Run(form, func(t *testing.T) {
+			r := newRig(t, "generic", func(c *modemsim.Config) { c.AcceptAPN = "right.apn" })
+			if form != "off" {
+				if err := r.sim.CMEForm(form); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := r.m.Connect(ctxT(t), modem.APN{Name: "wrong.apn"})
+			var refused *modem.ConnectRefusedError
+			if !errors.As(err, &refused) || !strings.HasPrefix(refused.Cause, "27 ") || !strings.Contains(err.Error(), "the APN is wrong") {
+				t.Errorf("wrong APN refused with +CME ERROR 533: %v", err)
+			}
+		})
 	}
 }
