@@ -103,7 +103,7 @@ func (c *call) startMedia(pbxSDP []byte) error {
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("browser answer: %w", err)
 	}
-	c.log.Debug("browser answer", "sdp", pc.LocalDescription().SDP)
+	c.log.Debug("browser answer", "sdp", sdpForLog(pc.LocalDescription().SDP))
 	cands.open(Message{Type: MsgAnswer, SDP: pc.LocalDescription().SDP})
 	return c.startPBXRelays(pc)
 }

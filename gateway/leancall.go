@@ -142,7 +142,7 @@ func (c *call) startLean(plan *bridgePlan, offer *sdp.SessionDescription) error 
 	c.mu.Unlock()
 	l.lastCheck.Store(time.Now().UnixNano())
 	c.web.leanICE.Add(l.desc.ufrag, l.desc.pwd, o.ufrag, l.onCheck)
-	c.log.Debug("browser answer (lean)", "sdp", answer)
+	c.log.Debug("browser answer (lean)", "sdp", sdpForLog(answer))
 	c.sig.send(Message{Type: MsgAnswer, SDP: answer})
 	c.sig.send(Message{Type: MsgCandidate, Candidate: &Candidate{}}) // end of candidates
 	return c.startPBXRelays(nil)
