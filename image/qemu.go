@@ -48,12 +48,14 @@ type VMOptions struct {
 	// LTEGuestFwd adds a guestfwd rule to the modem's user-mode network
 	// ("tcp:10.64.64.9:1194-cmd:..."): a server the box reaches over LTE.
 	LTEGuestFwd string
-	// ICount runs the guest on QEMU's instruction counter (-icount,
-	// "shift=0,sleep=on"; TCG only): while the guest runs, its clock counts
-	// the instructions it ran, not the host's time, so boot phases read on
-	// it depend far less on the host's load; while it idles, the host's
-	// time. (sleep=off warps the clock over an idle guest's wait for its
-	// disk, and the first boot's mke2fs met ATA command timeouts.)
+	// ICount runs the guest on QEMU's instruction counter (-icount, e.g.
+	// "shift=0,sleep=off"; TCG only): the guest's clock then counts the
+	// instructions it ran and jumps over its idle waits, not the host's
+	// time, so boot phases read on it do not move with the host's load.
+	// The clock also jumps over a wait for the disk: the first boot's
+	// mke2fs can meet ATA command timeouts (the later boot, which the
+	// bench's ms- figures are, did not). sleep=on did not reach init in
+	// 3 minutes at a load of 19.
 	ICount string
 }
 
