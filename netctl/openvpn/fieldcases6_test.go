@@ -162,3 +162,51 @@ func TestInlineLineAfterItsBlock(t *testing.T) {
 		}
 	}
 }
+
+// A login file holding the username only (openvpn 2.6 then asks for the
+// password): the import refused it ("expected two lines"); now the
+// username is kept and the password asked for, and with it given the box
+// connects to a server that checks both.
+func TestLoginFileUsernameOnly(t *testing.T) {
+	runFieldCases(t, []fieldCase{
+		{
+			name: "login-file-username-only",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				return oldSrv{lines: loginLines(t, "proto udp")}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				conf := strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind", "auth-user-pass login.txt", "auth-nocache",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\r\n") + "\r\n"
+				return makeTar(t, map[string]string{"vpn/client.ovpn": conf, "vpn/login.txt": "alice\r\n"}), "vpn.tar"
+			},
+			creds:     Credentials{Password: strp("right-pw")},
+			wantNotes: []string{"username alice only"},
+		},
+		{
+			// without the password: the box says it needs the login,
+			// and sends no empty password
+			name: "login-file-username-only-no-password",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				return oldSrv{lines: loginLines(t, "proto udp")}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				conf := strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind", "auth-user-pass login.txt",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\n") + "\n"
+				return makeTar(t, map[string]string{"client.ovpn": conf, "login.txt": "alice\n"}), "vpn.tar"
+			},
+			wantStatus: []string{ErrNeedUserPass},
+		},
+		{
+			name: "login-file-three-lines",
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				return makeTar(t, map[string]string{"client.ovpn": "client\ndev tun\nremote 192.0.2.1\nauth-user-pass login.txt\n",
+					"login.txt": "alice\nright-pw\n123456\n"}), "vpn.tar"
+			},
+			wantImport: "username on its first line and the password on its second",
+		},
+	})
+}

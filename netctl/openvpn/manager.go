@@ -962,7 +962,9 @@ func (m *Manager) answerKey(s *session, bad bool) {
 }
 
 func (m *Manager) answerAuth(s *session, bad bool) {
-	if s.sec.Username == "" || bad {
+	// A username without its password (a login file holding the
+	// username only) is asked for, not sent with an empty password.
+	if s.sec.Username == "" || s.sec.Password == "" || bad {
 		msg := ErrNeedUserPass
 		if bad {
 			msg = ErrBadUserPass

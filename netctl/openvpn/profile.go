@@ -551,12 +551,22 @@ func (p *parser) block(n int, tag string, body []string, inConnection bool) {
 	case "auth-user-pass":
 		// Credentials never stay in the stored profile.
 		lines := nonEmpty(body)
-		if len(lines) != 2 {
-			p.fail(n, "<auth-user-pass>", "expected two lines, a username and a password")
+		switch {
+		case len(lines) == 2:
+			p.prof.Credentials = &Credentials{Username: &lines[0], Password: &lines[1]}
+		case len(lines) == 1 && strings.TrimSpace(body[0]) == lines[0]:
+			// The username alone, as openvpn 2.6 allows: it asks for
+			// the password, and so does the box (a login file kept
+			// without the password on purpose).
+			p.prof.Credentials = &Credentials{Username: &lines[0]}
+			p.note("%s line %d: the login holds the username %s only; the box asks for the VPN password in its VPN settings (or give it with the upload)", path.Base(p.name), n, lines[0])
+		case len(lines) == 0:
+			p.note("%s line %d: the login is empty; the box asks for the VPN username and password in its VPN settings (or give them with the upload)", path.Base(p.name), n)
+		default:
+			p.fail(n, "<auth-user-pass>", "the login must hold the username on its first line and the password on its second, and has %d lines", len(lines))
 			return
 		}
 		p.prof.Info.NeedsUserPass = true
-		p.prof.Credentials = &Credentials{Username: &lines[0], Password: &lines[1]}
 		p.emit(n, "auth-user-pass")
 		return
 	case "ca", "cert", "extra-certs":
