@@ -282,8 +282,11 @@ func (p *leasePool) nak(m *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 // address when it has one, else broadcast, since the client cannot
 // receive unicast before it has its address and the socket cannot fill
 // the ARP cache.
-func replyTo(m, reply *dhcpv4.DHCPv4) *net.UDPAddr {
-	if reply.MessageType() != dhcpv4.MessageTypeNak && m.ClientIPAddr != nil && !m.ClientIPAddr.IsUnspecified() {
+func replyTo(m, reply *dhcpv4.DHCPv4, subnet netip.Prefix) *net.UDPAddr {
+	// only a ciaddr of the LAN's own: any other sent the box's answer to
+	// an internet or VPN host of the LAN host's choosing (seventh review)
+	if reply.MessageType() != dhcpv4.MessageTypeNak && m.ClientIPAddr != nil && !m.ClientIPAddr.IsUnspecified() &&
+		subnet.Contains(addrOf(m.ClientIPAddr)) {
 		return &net.UDPAddr{IP: m.ClientIPAddr, Port: dhcpv4.ClientPort}
 	}
 	return &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort}

@@ -124,6 +124,7 @@ func (l *lanDHCP) serve() {
 		now := time.Now()
 		l.mu.Lock()
 		reply, changed := l.pool.answer(m, now)
+		subnet := l.pool.subnet
 		l.mu.Unlock()
 		if changed {
 			l.storeSoon(now)
@@ -134,7 +135,7 @@ func (l *lanDHCP) serve() {
 		if reply.MessageType() == dhcpv4.MessageTypeAck && changed && l.firstLog(m.ClientHWAddr.String(), reply.YourIPAddr.String()) {
 			l.log.Info("LAN DHCP lease", "mac", m.ClientHWAddr.String(), "address", reply.YourIPAddr, "host", m.HostName())
 		}
-		if _, err := l.conn.WriteTo(reply.ToBytes(), replyTo(m, reply)); err != nil {
+		if _, err := l.conn.WriteTo(reply.ToBytes(), replyTo(m, reply, subnet)); err != nil {
 			l.log.Warn("LAN DHCP reply", "to", m.ClientHWAddr.String(), "err", err)
 		}
 	}
