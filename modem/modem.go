@@ -951,6 +951,16 @@ func (m *Modem) RadioOff(ctx context.Context) error {
 	return nil
 }
 
+// RadioCycle switches the radio off in flight mode (AT+CFUN=4: the SIM
+// stays powered, no PIN again) and on again, so that the card registers
+// afresh.
+func (m *Modem) RadioCycle(ctx context.Context) error {
+	if _, err := m.eng.Command(ctx, "AT+CFUN=4", 30*time.Second); err != nil {
+		return m.wrap("radio off", err)
+	}
+	return m.RadioOn(ctx)
+}
+
 // Reset restarts the modem with the vendor reset command and waits until
 // it answers again (bounded), then initialises it.
 func (m *Modem) Reset(ctx context.Context) error {

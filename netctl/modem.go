@@ -67,6 +67,9 @@ type modemManager struct {
 	// a call that failed or dropped soon after it came up (0: 10s). Tests
 	// shorten them.
 	checkEvery, signalEvery, redialWait time.Duration
+	// deniedRetry: how long a denied card waits before its radio is
+	// cycled to register afresh (0: 5 minutes; tests shorten it).
+	deniedRetry time.Duration
 	// pppAddress waits for pppd's interface address (nil:
 	// waitPPPAddress); tests without PPP in the kernel replace it.
 	pppAddress func(ctx context.Context, iface string, p *pppdProc, limit time.Duration) (*addrConfig, error)

@@ -58,6 +58,7 @@ func (s *modemSession) register(ctx context.Context, cfg config.Modem, _ string)
 		}
 	case reg.State == modem.RegDenied:
 		m.setState(ModemRegistering, s.sayDenied(ctx))
+		s.retryDenied(ctx)
 	default:
 		m.setState(ModemRegistering, sayUnregistered(reg.State))
 		// A radio switched off behind the box's back (or a card that
@@ -88,6 +89,44 @@ func (s *modemSession) register(ctx context.Context, cfg config.Modem, _ string)
 		m.pollSignal(ctx, s.drv)
 	}
 	return s.wait(ctx, 3*time.Second)
+}
+
+// deniedRetryDefault: denied this long, the card is made to register
+// afresh. After EMM causes 3, 6 and 8 a card takes its SIM as invalid and
+// never asks again on its own, and after others it backs off for up to
+// 12 minutes (T3402): the radio off and on makes it ask now, so a denial
+// the operator has lifted (a subscription put right) ends without a
+// reboot. Not more often: each attempt is a registration the network
+// refuses.
+const deniedRetryDefault = 5 * time.Minute
+
+// retryDenied turns the radio off and on once the card has been denied
+// for the retry interval, and again after each interval.
+func (s *modemSession) retryDenied(ctx context.Context) {
+	m := s.m
+	every := orDefault(m.deniedRetry, deniedRetryDefault)
+	if time.Since(s.regSince) < every || time.Since(s.deniedCycleAt) < every {
+		return
+	}
+	s.deniedCycleAt = time.Now()
+	m.log.Warn("registration denied; turning the radio off and on to register afresh", "denied_for", time.Since(s.regSince).Round(time.Second))
+	c, cancel := cmdCtx(ctx)
+	defer cancel()
+	var err error
+	if rc, ok := s.drv.(radioCycler); ok {
+		err = rc.RadioCycle(c)
+	} else if err = s.drv.RadioOff(c); err == nil {
+		err = s.drv.RadioOn(c)
+	}
+	if err != nil {
+		m.log.Warn("modem radio off and on", "err", err)
+	}
+	s.deniedWords = "" // ask the cause again: it may have changed
+}
+
+// radioCycler is the driver's radio off (flight mode) and on again.
+type radioCycler interface {
+	RadioCycle(ctx context.Context) error
 }
 
 // sayUnregistered is why the card is not on the network yet, for people.

@@ -23,6 +23,13 @@ import (
 // takes it out (the pty and its node go), once.
 func plugCard(t *testing.T, port string, booting bool) (pull func()) {
 	t.Helper()
+	_, pull = plugSim(t, port, booting)
+	return pull
+}
+
+// plugSim is plugCard that also gives the simulated card.
+func plugSim(t *testing.T, port string, booting bool) (*modemsim.Sim, func()) {
+	t.Helper()
 	sim, err := modemsim.New(modemsim.Config{Profile: "huawei-me909s", BootTime: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +46,7 @@ func plugCard(t *testing.T, port string, booting bool) (pull func()) {
 		t.Fatal(err)
 	}
 	var once bool
-	pull = func() {
+	pull := func() {
 		if once {
 			return
 		}
@@ -50,7 +57,7 @@ func plugCard(t *testing.T, port string, booting bool) (pull func()) {
 		os.Remove(port) // the dangling link, for the next card
 	}
 	t.Cleanup(pull)
-	return pull
+	return sim, pull
 }
 
 // removalRig runs a voice modem manager on port (no data uplink: the

@@ -30,8 +30,10 @@ type modemSession struct {
 	// radioStuck counts radio-on attempts in a row that left the radio
 	// off (modem.ErrRadioStuck).
 	radioStuck int
-	upSince    time.Time    // when the data connection last came up
-	dialCfg    config.Modem // the settings this round read (and dialled with)
+	// deniedCycleAt: when the radio was last cycled for a denial.
+	deniedCycleAt time.Time
+	upSince       time.Time    // when the data connection last came up
+	dialCfg       config.Modem // the settings this round read (and dialled with)
 	// locked: the identity was read while the SIM wanted its PIN, so it
 	// lacks what only an unlocked SIM gives (IMSI, own number).
 	locked bool

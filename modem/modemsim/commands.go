@@ -422,6 +422,9 @@ func (s *Sim) cfunCmd(op string, args []string) reply {
 	}
 	switch v {
 	case 0, 1, 4, 7:
+		if v == 1 && s.cfun != 1 {
+			s.radioCycledLocked() // round6.go
+		}
 		s.cfun = v
 		if v != 1 {
 			s.dropLocked()

@@ -111,7 +111,9 @@ func (s *Sim) Detach(stat int) error {
 // Attach ends Detach: the network registers the card again.
 func (s *Sim) Attach() {
 	s.mu.Lock()
-	s.regOverride = -1
+	if !s.keepDenialLocked(-1) {
+		s.regOverride = -1
+	}
 	s.regChangedLocked()
 	s.mu.Unlock()
 	s.flush()

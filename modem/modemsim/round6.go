@@ -12,6 +12,7 @@ import (
 
 // Round6Help lists the control commands of round6.go.
 const Round6Help = `regurc on|off        off: no +CREG/+CGREG/+CEREG URC whatever AT+CREG=2 asked (the state is only read), as cards that say nothing while connected
+rejectsticky on|off  a denied registration stays in the card (SIM taken as invalid, as after EMM cause 3/6/8) when the network takes it again ('reg home', 'attach'), until the radio is switched off and on or the card restarts
 cfunstuck on|off     the radio stays off (flight mode, +CFUN: 4 or 0) whatever AT+CFUN=1 says (it answers OK) until the card restarts, as after a firmware crash
 cmeform plain|words|off  +CME errors whatever AT+CMEE says: plain ERROR, or the card's own words ("Incorrect PIN", "SIM not present"; not 27.007's)`
 
@@ -19,11 +20,46 @@ cmeform plain|words|off  +CME errors whatever AT+CMEE says: plain ERROR, or the 
 type round6Fault struct {
 	// noRegURC: registration changes are never announced.
 	noRegURC bool
+	// rejectSticky: a denial outlives the network's change of mind;
+	// deniedHeld: one is held back, deniedPending the state the network
+	// now gives.
+	rejectSticky  bool
+	deniedHeld    bool
+	deniedPending int
 	// cfunStuck: AT+CFUN=1 is answered OK and changes nothing; a
 	// restart ends it.
 	cfunStuck bool
 	// cmeForm: "plain" or "words" (CMEForm); "" as AT+CMEE says.
 	cmeForm string
+}
+
+// RejectSticky makes a denied registration stay in the card when the
+// network takes it again, until the radio is cycled or the card restarts
+// (EMM causes 3, 6 and 8 mark the SIM invalid until then).
+func (s *Sim) RejectSticky(on bool) {
+	s.mu.Lock()
+	s.round6.rejectSticky = on
+	s.round6.deniedHeld = false
+	s.mu.Unlock()
+}
+
+// keepDenialLocked: with RejectSticky, a change from denied to v is held
+// back (true) until the radio cycles.
+func (s *Sim) keepDenialLocked(v int) bool {
+	if !s.round6.rejectSticky || s.regOverride != 3 || v == 3 {
+		return false
+	}
+	s.round6.deniedHeld, s.round6.deniedPending = true, v
+	return true
+}
+
+// radioCycledLocked applies a held-back registration once the radio went
+// off (CFUN 0 or 4) and on, or the card restarted.
+func (s *Sim) radioCycledLocked() {
+	if s.round6.deniedHeld {
+		s.regOverride = s.round6.deniedPending
+		s.round6.deniedHeld = false
+	}
 }
 
 // RadioStuck makes the radio stay as it is whatever AT+CFUN=1 says,
@@ -97,6 +133,13 @@ func (s *Sim) round6Control(f []string) (out string, ok bool, err error) {
 			s.RadioStuck(arg(1) == "on")
 		default:
 			return "", true, errors.New("cfunstuck: want on or off")
+		}
+	case "rejectsticky":
+		switch arg(1) {
+		case "on", "off":
+			s.RejectSticky(arg(1) == "on")
+		default:
+			return "", true, errors.New("rejectsticky: want on or off")
 		}
 	case "cmeform":
 		form := arg(1)

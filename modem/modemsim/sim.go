@@ -263,6 +263,7 @@ func (s *Sim) powerOn(delay bool) {
 	s.echo = true
 	s.cmee = 0
 	s.round6.cfunStuck = false // a restart ends it
+	s.radioCycledLocked()
 	s.cfun = s.prof.bootCFUN
 	if s.cfg.BootCFUN != nil {
 		s.cfun = *s.cfg.BootCFUN
@@ -409,7 +410,9 @@ func (s *Sim) SetRegistration(state string) error {
 		return fmt.Errorf("registration state %q: want home, roaming, searching, denied or none", state)
 	}
 	s.mu.Lock()
-	s.regOverride = v
+	if !s.keepDenialLocked(v) {
+		s.regOverride = v
+	}
 	if !regOK(s.regStat()) {
 		s.dropLocked()
 	}
