@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"slices"
 	"sync"
@@ -48,10 +49,13 @@ type modemManager struct {
 	// atPortOnly: at the last look, only the AT port was gone (the
 	// network interface stayed).
 	atPortOnly bool
-	iface      string // data interface in use
-	pppIface   string
-	carrier    bool
-	deadSince  time.Time
+	// modemDNS: the DNS servers the modem reported for its connection
+	// (modem_dns.go).
+	modemDNS  []netip.Addr
+	iface     string // data interface in use
+	pppIface  string
+	carrier   bool
+	deadSince time.Time
 	// noIfaceSince: the opened modem has had no network interface since
 	// (zero: it has one); the manager's goroutine alone uses it.
 	noIfaceSince time.Time
@@ -215,10 +219,16 @@ func (s *Service) configureModemLocked(old, cfg config.Network) {
 	if u := s.uplinkLocked("modem"); u != nil {
 		u.offline = modemOffline(m.status().State)
 	}
-	// A rebuilt modem uplink needs the interface the manager found.
+	// A rebuilt modem uplink needs the interface the manager found, and
+	// the DNS servers the modem reported.
 	if u := s.uplinkLocked("modem"); u != nil && u.Iface == "" && m.currentIface() != "" {
 		u.Iface = m.currentIface()
 		s.attachLocked(u)
+	}
+	if u := s.uplinkLocked("modem"); u != nil && u.modemDNS == nil {
+		m.mu.Lock()
+		u.modemDNS = slices.Clone(m.modemDNS)
+		m.mu.Unlock()
 	}
 }
 

@@ -50,6 +50,10 @@ func (s *modemSession) connect(ctx context.Context, cfg config.Modem, _ string) 
 		} else {
 			m.setStaticAddr(&addrConfig{Address: ip.Address, Gateway: ip.Gateway, DNS: ip.DNS})
 		}
+	} else if !s.ppp {
+		// DHCP on the modem's link: the DNS servers the modem reports,
+		// for a lease that names none (modem_dns.go).
+		m.noteModemDNS(ctx, drv)
 	}
 	m.setState(ModemConnected, "")
 	return stepNext

@@ -1,6 +1,7 @@
 package netctl_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,28 @@ func TestNamespaceModemStuckInFlightMode(t *testing.T) {
 	r.waitOnline("LTE up again after the card's restart", 120*time.Second)
 	if n := countPrefix(sim.commands(), "AT+CFUN=1,1"); n == 0 {
 		t.Errorf("online again without the card's restart? commands: %q", sim.commands())
+	}
+}
+
+// TestNamespaceModemLeaseWithoutDNS: the DHCP server on the modem's link
+// gives an address and a router but no DNS server. The box uses the DNS
+// servers the modem reports for its connection (Huawei ^DHCP). Before,
+// resolv.conf named no server: no name resolved while the status showed
+// the modem connected.
+func TestNamespaceModemLeaseWithoutDNS(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "r6d")
+	r.setCarrier("ltep", false)
+	r.startDNSMasq("ltep", lteNet, "--dhcp-option=option:dns-server")
+	sim := r.startModemsimArgs("huawei-me909s", "")
+	r.writeConfig(modemConfig(sim.pty, "huawei-me909s"))
+	r.startNetctl()
+	r.waitOnline("LTE up", 90*time.Second)
+	r.waitFor("the modem's DNS in resolv.conf", 30*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(r.resolv)
+		return strings.Contains(string(b), "nameserver 10.130.24.14"), string(b)
+	})
+	if b, _ := os.ReadFile(r.resolv); strings.Contains(string(b), lteNet+".53") {
+		t.Errorf("the lease named a DNS server after all (the test's dnsmasq):\n%s", b)
 	}
 }

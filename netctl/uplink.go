@@ -17,6 +17,9 @@ type uplink struct {
 	targets  []healthTarget
 	static   *addrConfig  // method static / from the modem
 	extraDNS []netip.Addr // configured DNS added to DHCP's
+	// modemDNS: the DNS servers the modem reported for its connection
+	// (^DHCP, *E2IPCFG), used when the lease names none.
+	modemDNS []netip.Addr
 
 	exists, carrier bool
 	addr            *addrConfig // what is programmed on the interface
@@ -103,6 +106,11 @@ func (u *uplink) dns() []netip.Addr {
 	var out []netip.Addr
 	if u.addr != nil {
 		out = append(out, u.addr.DNS...)
+	}
+	if len(out) == 0 && u.addr != nil {
+		// A lease without DNS (a modem's DHCP that leaves it out):
+		// the servers the modem reported for the connection.
+		out = append(out, u.modemDNS...)
 	}
 	for _, d := range u.extraDNS {
 		dup := false
