@@ -988,7 +988,7 @@ func (e *Engine) exec(ctx context.Context, req *request) result {
 					return result{r: resp, err: fmt.Errorf("%s: %w", RedactAT(req.cmd), err)}
 				}
 				if wantsData(req.cmd, owned, resp) {
-					e.lateData(ctx, owned, &resp)
+					e.lateData(ctx, strings.TrimSpace(req.cmd), owned, &resp)
 				}
 				return result{r: resp}
 			}

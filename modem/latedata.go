@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// bareAnswer are the commands whose answer is a bare line (no prefix).
+var bareAnswer = map[string]bool{"AT+CGMI": true, "AT+CGMM": true, "AT+CGMR": true, "AT+CGSN": true, "AT+CIMI": true, "AT+GSN": true}
+
 // lateDataWait is how long after an OK without its data line the engine
 // listens for that line.
 const lateDataWait = 100 * time.Millisecond
@@ -31,7 +34,7 @@ func wantsData(cmd string, owned map[string]bool, resp Response) bool {
 
 // lateData adds to resp the lines of its command that arrive within
 // lateDataWait of its OK; other lines are handled as read while idle.
-func (e *Engine) lateData(ctx context.Context, owned map[string]bool, resp *Response) {
+func (e *Engine) lateData(ctx context.Context, cmd string, owned map[string]bool, resp *Response) {
 	timer := time.NewTimer(lateDataWait)
 	defer timer.Stop()
 	for {
@@ -45,7 +48,11 @@ func (e *Engine) lateData(ctx context.Context, owned map[string]bool, resp *Resp
 				continue
 			}
 			line, ok := clean(ev.line)
-			if ev.err == nil && !ev.prompt && ok && owned[urcName(line)] && !isUnsolicited(line, owned) {
+			own := owned[urcName(line)] && !isUnsolicited(line, owned)
+			// A bare answer (an IMEI) is its command's when it is the
+			// only line and reads like no URC.
+			bare := bareAnswer[strings.ToUpper(cmd)] && len(resp.Lines) == 0 && !urcNames[urcName(line)] && !otherPrefixed(line) && !strayAnswer(line)
+			if ev.err == nil && !ev.prompt && ok && (own || bare) {
 				e.log.Debug("data line after its OK", "line", logLine(line))
 				resp.Lines = append(resp.Lines, line)
 				continue

@@ -215,20 +215,22 @@ func TestIdentityPastUnknownURCs(t *testing.T) {
 }
 
 // TestDataAfterItsOK: a card that answers OK before the data line
-// ("OK", then "+CSQ: 20,99"): the command still gets its line, and the
-// next command its own answer. Before, the line came after the command
-// ended, was taken for a URC and dropped: every signal poll failed.
+// ("OK", then "+CSQ: 20,99", or a bare IMEI): the command still gets its
+// line, and the next command its own answer. Before, the line came after
+// the command ended, was taken for a URC and dropped: every signal poll
+// failed, and an IMEI after its OK failed the identity.
 func TestDataAfterItsOK(t *testing.T) {
 	e := NewEngine(EngineConfig{Open: rawRepliesPort(map[string]string{
 		"AT+CSQ":   "\r\nOK\r\n\r\n+CSQ: 20,99\r\n",
 		"AT+CREG?": "\r\nOK\r\n+CREG: 2,1,\"00C3\",\"0000A13F\",7\r\n",
 		"AT+CGMI":  "\r\nQuectel\r\n\r\nOK\r\n",
+		"AT+CGSN":  "\r\nOK\r\n\r\n867223020123456\r\n",
 	}), Timeout: 500 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond, RebootWait: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	for cmd, want := range map[string]string{"AT+CSQ": "+CSQ: 20,99", "AT+CREG?": "+CREG: 2,1,\"00C3\",\"0000A13F\",7", "AT+CGMI": "Quectel"} {
+	for cmd, want := range map[string]string{"AT+CSQ": "+CSQ: 20,99", "AT+CREG?": "+CREG: 2,1,\"00C3\",\"0000A13F\",7", "AT+CGMI": "Quectel", "AT+CGSN": "867223020123456"} {
 		for range 2 {
 			r, err := e.Command(ctx, cmd, 0)
 			if err != nil || len(r.Lines) != 1 || r.Lines[0] != want {
