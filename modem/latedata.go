@@ -25,7 +25,7 @@ func wantsData(cmd string, owned map[string]bool, resp Response) bool {
 		return false
 	}
 	for _, l := range resp.Lines {
-		if owned[urcName(l)] {
+		if owned[urcName(l)] || bareAnswer[strings.ToUpper(c)] {
 			return false
 		}
 	}
