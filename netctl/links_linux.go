@@ -48,7 +48,13 @@ func linkUp(name string) error {
 	return nil
 }
 
+// linkDown takes a link down; never the loopback, which no uplink or
+// modem is (a test once named it as a modem's interface, and the shutdown
+// took the host's loopback down).
 func linkDown(name string) error {
+	if name == "lo" {
+		return fmt.Errorf("link lo: the loopback is never taken down")
+	}
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil // already gone

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,7 +157,7 @@ func TestModemRestartingByItselfSaidSo(t *testing.T) {
 }
 
 // TestModemATPortGoneNetStays: the card's AT port goes (a driver hiccup)
-// while its network interface stays ("lo" stands for it): the status
+// while its network interface stays (a veth of its own stands for it): the status
 // says the AT port went and data may still flow, never "modem removed",
 // even after the grace; when the port is back the card is used again
 // and nothing says it restarted. Before, such a card was shown removed
@@ -167,8 +168,17 @@ func TestModemATPortGoneNetStays(t *testing.T) {
 	pull := plugCard(t, port, false)
 	var log testenv.LogBuffer
 	m := removalRig(t, dir, port, time.Second, &log)
+	// The card's network interface, still there: a veth of the
+	// test's own. Not "lo": the manager's shutdown takes its interface
+	// down, and the root namespace's loopback went down with it (every
+	// loopback test on the machine then hung).
+	iface := fmt.Sprintf("ebmd%d", os.Getpid()%100000)
+	if out, err := exec.Command("ip", "link", "add", iface, "type", "veth", "peer", "name", iface+"p").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add %s type veth: %v: %s", iface, err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", iface).Run() })
 	m.mu.Lock()
-	m.iface = "lo" // the card's network interface, still there
+	m.iface = iface
 	m.mu.Unlock()
 	registered := registeredCheck(m)
 	testenv.WaitFor(t, 30*time.Second, "the voice modem registered", registered)
