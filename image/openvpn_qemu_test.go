@@ -470,6 +470,11 @@ func ovqSplitDNS(t *testing.T, api *ovqAPI, tok string, corpDNS *testenv.Proc, t
 	if !corpDNS.Log.Contains("pbx.corp.example from " + tunnelAddr) {
 		t.Errorf("the company's DNS did not get the query from the box's tunnel address %s:\n%s", tunnelAddr, corpDNS.Log.String())
 	}
+	// The pushed DOMAIN is a search domain of the box's own lookups: a
+	// config naming the PBX "pbx", as the office's PCs do, resolves.
+	if lines, err := diagDNS("pbx"); err != nil || !slices.Contains(lines, "  "+ovqPBXAddr) {
+		t.Errorf("the short name pbx on the box: %q %v, want pbx.corp.example's %s", lines, err, ovqPBXAddr)
+	}
 
 	// QEMU's restricted LTE network gives the box no DNS server (its DHCP
 	// offers none), so the uplink's side answers nothing here: the

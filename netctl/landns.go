@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -56,6 +57,10 @@ type lanDNS struct {
 	tcpConns    map[net.Conn]netip.Addr
 	tcpByClient map[netip.Addr]int
 	tcpClosed   bool
+
+	// search are the VPN's search domains a single-label name is asked
+	// in (landns_short.go); the box's own forwarder only.
+	search atomic.Pointer[[]string]
 }
 
 // boxNameSet is every name the box answers for: NAME and NAME.lan for
@@ -205,20 +210,29 @@ func (d *lanDNS) answerLocal(q []byte) (reply []byte, ok bool) {
 // for its domains) in turn and returns the first answer, or SERVFAIL when
 // none answers.
 func (d *lanDNS) forward(q []byte) []byte {
+	return d.forwardShort(q, exchangeUDP, 2*time.Second)
+}
+
+// forwardWith asks the servers for q's name in turn with exchange, each
+// within timeout; nil when none answered.
+func (d *lanDNS) forwardWith(q []byte, exchange exchangeFunc, timeout time.Duration) []byte {
 	for _, up := range d.upstream(questionName(q)) {
 		if up == d.addr {
 			continue // an uplink DNS set to the box itself would loop
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		reply, err := exchangeUDP(ctx, up, q)
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		reply, err := exchange(ctx, up, q)
 		cancel()
 		if err == nil {
 			return reply
 		}
 		d.log.Debug("LAN DNS: upstream did not answer", "server", up, "err", err)
 	}
-	return servfail(q)
+	return nil
 }
+
+// exchangeFunc asks one server one query (exchangeUDP, exchangeTCP).
+type exchangeFunc func(ctx context.Context, server netip.Addr, q []byte) ([]byte, error)
 
 // exchangeUDP asks server q under an ID of the box's own and takes only a
 // reply with that ID to the same question, handing it back under q's ID:

@@ -17,11 +17,11 @@ import (
 // answer went to the uplink's DNS, leaked and perhaps answered with a
 // public address. Without the VPN's DNS, resolv.conf is the uplink's.
 //
-// The VPN's pushed DOMAIN (and search domains) are resolv.conf's search
-// domains meanwhile, as Windows and systemd-resolved make them: a remote
-// admin's config naming the PBX "pbx" (as the office's PCs do) resolves
-// as pbx.corp.example. Only while the forwarder runs: without it, the
-// short name tried in the company's domain would go to the uplink's DNS.
+// The VPN's pushed DOMAIN (and search domains) are the forwarder's
+// search domains for single-label names (landns_short.go), as on the
+// office's PCs: a config naming the PBX "pbx" resolves as
+// pbx.corp.example. Not a search line in resolv.conf: a resolver then
+// also tries every name that failed in the company's domain.
 
 // ownDNSAddr is the loopback forwarder's address: 127.0.0.53, where
 // Linux systems keep their local stub resolver.
@@ -32,7 +32,6 @@ type ownDNS struct {
 	mu      sync.Mutex
 	addr    netip.Addr // ownDNSAddr; tests use another
 	fwd     *lanDNS    // running while the VPN's DNS is in force
-	search  []string   // the VPN's search domains, while fwd runs
 	uplink  string     // the resolv.conf's last uplink and its servers
 	servers []netip.Addr
 }
@@ -51,13 +50,11 @@ func (s *Service) writeResolvLocked() error {
 	o := &s.ownDNS
 	servers := o.servers
 	label := o.uplink
-	var search []string
 	if o.fwd != nil {
 		servers = []netip.Addr{o.fwd.addr}
 		label += " and the VPN's DNS for its domains (netctl on " + o.fwd.addr.String() + " asks both)"
-		search = o.search
 	}
-	return writeResolvConf(s.opts.ResolvConf, label, servers, search...)
+	return writeResolvConf(s.opts.ResolvConf, label, servers)
 }
 
 // rewriteResolvLocked rewrites resolv.conf after the forwarder came or
@@ -83,21 +80,16 @@ func (s *Service) dropOwnDNSLocked() {
 }
 
 // syncOwnDNS starts or stops the loopback forwarder as the VPN's DNS
-// comes and goes, and rewrites resolv.conf, also when only its search
-// domains changed.
+// comes and goes, and rewrites resolv.conf; search are the VPN's search
+// domains for single-label names.
 func (s *Service) syncOwnDNS(on bool, search []string) {
 	o := &s.ownDNS
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !on {
-		search = nil
+	if o.fwd != nil {
+		o.fwd.setSearch(search)
 	}
-	newSearch := !slices.Equal(o.search, search)
-	o.search = slices.Clone(search)
 	if on == (o.fwd != nil) {
-		if newSearch && on {
-			s.rewriteResolvLocked()
-		}
 		return
 	}
 	if on {
@@ -110,6 +102,7 @@ func (s *Service) syncOwnDNS(on bool, search []string) {
 			s.log.Error("the box's own lookups keep the uplink's DNS: names in the VPN's domains do not resolve for the box itself", "err", err)
 			return
 		}
+		fwd.setSearch(search)
 		o.fwd = fwd
 		s.rewriteResolvLocked()
 	} else {
@@ -125,7 +118,6 @@ func (s *Service) stopOwnDNS() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.fwd != nil {
-		o.search = nil
 		s.dropOwnDNSLocked()
 	}
 }

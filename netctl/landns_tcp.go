@@ -135,22 +135,9 @@ func (d *lanDNS) serveConn(c net.Conn, client netip.Addr) {
 	}
 }
 
-// forwardTCP is forward over TCP: the servers for q's name in turn, the
-// first answer, or SERVFAIL.
+// forwardTCP is forward over TCP.
 func (d *lanDNS) forwardTCP(q []byte) []byte {
-	for _, up := range d.upstream(questionName(q)) {
-		if up == d.addr {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), dnsTCPUpstream)
-		reply, err := exchangeTCP(ctx, up, q)
-		cancel()
-		if err == nil {
-			return reply
-		}
-		d.log.Debug("LAN DNS: upstream did not answer over TCP", "server", up, "err", err)
-	}
-	return servfail(q)
+	return d.forwardShort(q, exchangeTCP, dnsTCPUpstream)
 }
 
 // exchangeTCP asks server q over TCP under an ID of the box's own, as
