@@ -20,7 +20,7 @@ func TestFieldProfileShapesRound6(t *testing.T) {
 			// and #, optional lines for other platforms and newer
 			// versions, tls-auth given as "[inline] 1" after its block,
 			// the server's name checked by its whole subject.
-			name: "crlf-tabs-optional-lines",
+			name: "crlf-tabs-optional",
 			server: func(t testing.TB, e fieldEnv) oldSrv {
 				return oldSrv{cn: "vpn.firma.example", files: map[string]string{"ta.key": e.ta}, lines: []string{"proto udp", "tls-auth ta.key 0"}}
 			},
@@ -43,7 +43,7 @@ func TestFieldProfileShapesRound6(t *testing.T) {
 			// names a server that is down with a short
 			// server-poll-timeout of its own, the second its own port
 			// line, proto and MTU.
-			name: "connection-blocks-own-options",
+			name: "connection-own-options",
 			server: func(t testing.TB, e fieldEnv) oldSrv {
 				return oldSrv{lines: []string{"proto tcp-server", "port 1195"}}
 			},
@@ -59,7 +59,7 @@ func TestFieldProfileShapesRound6(t *testing.T) {
 		{
 			// A 2.6 profile for a 2.3 server: compat-mode 2.3.0 and no
 			// cipher line; the server speaks BF-CBC only.
-			name: "compat-mode-2.3-bf-cbc-server",
+			name: "compat-2.3-bf-server",
 			server: func(t testing.TB, e fieldEnv) oldSrv {
 				return oldSrv{lines: []string{"proto udp", "providers legacy default", "data-ciphers BF-CBC", "data-ciphers-fallback BF-CBC"}}
 			},
@@ -167,10 +167,10 @@ func TestInlineLineAfterItsBlock(t *testing.T) {
 // password): the import refused it ("expected two lines"); now the
 // username is kept and the password asked for, and with it given the box
 // connects to a server that checks both.
-func TestLoginFileUsernameOnly(t *testing.T) {
+func TestLoginFileUserOnly(t *testing.T) {
 	runFieldCases(t, []fieldCase{
 		{
-			name: "login-file-username-only",
+			name: "user-only",
 			server: func(t testing.TB, e fieldEnv) oldSrv {
 				return oldSrv{lines: loginLines(t, "proto udp")}
 			},
@@ -187,7 +187,7 @@ func TestLoginFileUsernameOnly(t *testing.T) {
 		{
 			// without the password: the box says it needs the login,
 			// and sends no empty password
-			name: "login-file-username-only-no-password",
+			name: "user-only-no-pw",
 			server: func(t testing.TB, e fieldEnv) oldSrv {
 				return oldSrv{lines: loginLines(t, "proto udp")}
 			},
@@ -201,7 +201,7 @@ func TestLoginFileUsernameOnly(t *testing.T) {
 			wantStatus: []string{ErrNeedUserPass},
 		},
 		{
-			name: "login-file-three-lines",
+			name: "three-lines",
 			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
 				return makeTar(t, map[string]string{"client.ovpn": "client\ndev tun\nremote 192.0.2.1\nauth-user-pass login.txt\n",
 					"login.txt": "alice\nright-pw\n123456\n"}), "vpn.tar"
