@@ -179,8 +179,13 @@ func (m *modemManager) watch(ctx context.Context, drv ModemDriver, events <-chan
 			// URC said it was lost: many cards send no registration URC
 			// while connected (or lose it when the port re-enumerates),
 			// and roaming deny must still hang up when they roam.
-			if r := m.registrationCheck(ctx, drv, &regLost); r != "" {
-				return r
+			// Not while the card is silent (the link check timed
+			// out): every unanswered command counts towards the
+			// engine's recovery of a card whose data still flows.
+			if m.status().State != ModemNotResponding {
+				if r := m.registrationCheck(ctx, drv, &regLost); r != "" {
+					return r
+				}
 			}
 		}
 	}
