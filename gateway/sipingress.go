@@ -72,7 +72,7 @@ func (c *ingressConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if len(c.src) >= maxIngressPeers {
 			clear(c.src)
 		}
-		c.src[from] = dst
+		c.src[netip.AddrPortFrom(from.Addr().Unmap(), from.Port())] = dst
 		c.mu.Unlock()
 		return n, addr, nil
 	}
@@ -80,8 +80,11 @@ func (c *ingressConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 func (c *ingressConn) WriteTo(b []byte, to net.Addr) (int, error) {
 	if ua, ok := to.(*net.UDPAddr); ok {
+		// sipgo's addresses hold IPv4 in 16 bytes (net.ParseIP, As16),
+		// the reads' in 4: unmapped, both are the same key
+		ap := ua.AddrPort()
 		c.mu.Lock()
-		src, known := c.src[ua.AddrPort()]
+		src, known := c.src[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]
 		c.mu.Unlock()
 		if known {
 			return c.p.WriteTo(b, &ipv4.ControlMessage{Src: src.AsSlice()}, to)

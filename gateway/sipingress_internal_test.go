@@ -3,6 +3,7 @@ package gateway
 import (
 	"net"
 	"testing"
+	"time"
 )
 
 // The SIP socket's reads check each datagram's destination against the
@@ -50,5 +51,49 @@ func TestIngressReadAllocations(t *testing.T) {
 	// the box answers from the address the peer wrote to
 	if _, err := ic.WriteTo([]byte("x"), peer.LocalAddr()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The box answers a peer from the address the peer wrote to, also when
+// sipgo names the peer as it does (net.ParseIP, sipgo's As16: IPv4 in 16
+// bytes) while the read recorded it in 4: the two were different keys,
+// so every answer left from the routed address (a SIP peer that wrote to
+// the standby uplink's or the LAN's address got its answer from another).
+func TestIngressAnswersFromTheAddressWrittenTo(t *testing.T) {
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{}) // wildcard: both 127.0.0.1 and 127.0.0.2 reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	ic, err := newIngressConn(u, func(why string) { t.Errorf("datagram dropped: %s", why) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	// written to 127.0.0.2: the routed source toward 127.0.0.1 is 127.0.0.1
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: u.LocalAddr().(*net.UDPAddr).Port}
+	if _, err := peer.WriteTo([]byte("OPTIONS"), to); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 64)
+	if _, _, err := ic.ReadFrom(b); err != nil {
+		t.Fatal(err)
+	}
+	pa := peer.LocalAddr().(*net.UDPAddr)
+	sipgoAddr := &net.UDPAddr{IP: net.ParseIP(pa.IP.String()), Port: pa.Port}
+	if _, err := ic.WriteTo([]byte("SIP/2.0 200 OK"), sipgoAddr); err != nil {
+		t.Fatal(err)
+	}
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, from, err := peer.ReadFrom(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := from.(*net.UDPAddr).IP.String(); got != "127.0.0.2" {
+		t.Errorf("the answer came from %s, want 127.0.0.2 (the address the peer wrote to)", got)
 	}
 }
