@@ -170,10 +170,6 @@ func main() {
 		select {}
 	}
 	go sup.Run(ctx)
-	// The services' processes first: init's own remaining steps (the boot
-	// slot, the buttons, its API) then share the CPU with their start
-	// instead of running before it.
-	<-sup.Started()
 	// A service that never comes up must not keep the modem's drivers out.
 	time.AfterFunc(5*time.Second, mods.startLater)
 

@@ -115,7 +115,6 @@ type Supervisor struct {
 	// (a child can die before StartProcess returns to us) and of orphans.
 	unknown map[int]syscall.WaitStatus
 	done    chan struct{}
-	started chan struct{}  // closed once Run has started what needs nothing
 	wg      sync.WaitGroup // output readers
 }
 
@@ -133,7 +132,7 @@ func NewSupervisor(services []Service, opts Options) (*Supervisor, error) {
 		opts.StopTimeout = def.StopTimeout
 	}
 	s := &Supervisor{opts: opts, procs: map[string]*proc{}, ops: make(chan func(), 64),
-		unknown: map[int]syscall.WaitStatus{}, done: make(chan struct{}), started: make(chan struct{})}
+		unknown: map[int]syscall.WaitStatus{}, done: make(chan struct{})}
 	for _, svc := range services {
 		if svc.Name == "" || strings.ContainsAny(svc.Name, "/ ") {
 			return nil, fmt.Errorf("service name %q is not valid", svc.Name)
@@ -204,7 +203,6 @@ func (s *Supervisor) Run(ctx context.Context) {
 		s.procs[name].depSince = now
 	}
 	s.startReady()
-	close(s.started)
 	poll := time.NewTicker(200 * time.Millisecond) // SIGCHLDs coalesce; never miss a reap
 	defer poll.Stop()
 	// While a service is starting, its ready path is looked for often: each
@@ -242,13 +240,6 @@ func (s *Supervisor) Run(ctx context.Context) {
 		}
 	}
 }
-
-// Started is closed once Run has started every service that waits for no
-// other (their processes exist). PID 1 waits for it before its own
-// remaining boot steps: with one CPU, a goroutine started with go Run
-// otherwise ran only when init's main goroutine blocked, and the services
-// were forked after the boot slot's confirmation and the button watches.
-func (s *Supervisor) Started() <-chan struct{} { return s.started }
 
 // readyPoll is how often a starting service's ready path is looked for.
 const readyPoll = 20 * time.Millisecond

@@ -352,35 +352,3 @@ func TestTableErrors(t *testing.T) {
 		}
 	}
 }
-
-// Started says when the services that wait for nothing have processes:
-// init's boot goes on only then.
-func TestStartedOnceIndependentServicesForked(t *testing.T) {
-	rec := filepath.Join(t.TempDir(), "record")
-	logs := &testenv.LogBuffer{}
-	netctl := svc("netctl", "run", rec)
-	netctl.ReadyPath = filepath.Join(t.TempDir(), "netctl.sock") // never appears
-	s, err := NewSupervisor([]Service{netctl, svc("web", "run", rec), svc("gateway", "run", rec, "netctl")}, testOptions(logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-s.Started():
-		t.Fatal("started before Run")
-	default:
-	}
-	startRun(t, s)
-	select {
-	case <-s.Started():
-	case <-time.After(10 * time.Second):
-		t.Fatal("Started never closed")
-	}
-	for _, name := range []string{"netctl", "web"} {
-		if st := state(s, name); st.PID == 0 {
-			t.Errorf("%s has no process once Started closed: %+v", name, st)
-		}
-	}
-	if st := state(s, "gateway"); st.PID != 0 || st.State != sysapi.StateWaiting {
-		t.Errorf("gateway waits for netctl, but: %+v", st)
-	}
-}
