@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 
@@ -134,6 +135,15 @@ func applyFirewall(p firewallPlan) error {
 			// router's subnets, the head office's networks a VPN server
 			// pushed, where a fleet's PBX lives) never comes from an
 			// uplink, whatever routes are in force now. Seventh review.
+			// But for the answers to what the box itself sent out of
+			// this uplink (its health probes, bound to the uplink's
+			// device, to a target the VPN routes too): an established
+			// packet to this uplink's own address. A forged one needs a
+			// connection the box made from that address to the forged
+			// source; the tunnel's are from the tunnel's address.
+			if ch == input && len(inside) > 0 {
+				add(ch, rule(matchIface(expr.MetaKeyIIFNAME, up), matchCtState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), toOwnAddress(), accept))
+			}
 			for _, in := range inside {
 				add(ch, rule(matchIface(expr.MetaKeyIIFNAME, up), routedVia(in), dropV))
 			}
@@ -246,6 +256,15 @@ func notReversePath() []expr.Any {
 	return []expr.Any{
 		&expr.Fib{Register: 1, FlagSADDR: true, FlagIIF: true, ResultOIF: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
+	}
+}
+
+// toOwnAddress matches a packet addressed to its arrival interface's own
+// address: nft fib daddr . iif type local.
+func toOwnAddress() []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagDADDR: true, FlagIIF: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 	}
 }
 
