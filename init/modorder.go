@@ -11,9 +11,11 @@ import (
 )
 
 // The boot loads its modules in two batches. The first holds what the
-// boot's critical path needs: the disk for /perm (its controller, sd_mod,
-// ext4), nftables for the boot firewall, the network cards, the watchdog,
-// the power button and the USB host controllers. The second (PPP, tun,
+// boot's critical path needs: the disk for /perm (its controller's driver
+// and ext4; the disk's class driver, sd_mod or mmc_block, binds the disk
+// and so comes by hotplug once the controller has found one), nftables
+// for the boot firewall, the network cards, the watchdog, the power
+// button and the USB host controllers. The second (PPP, tun,
 // FAT, the firmware config device, sensors, LEDs) starts once the
 // services are up; USB devices get their drivers by hotplug. Under QEMU
 // without KVM the box has one slow CPU, and every module loaded on the way
@@ -121,29 +123,6 @@ func diskDevice(modalias string) bool {
 	return strings.HasPrefix(modalias, "virtio:d00000002v")
 }
 
-// diskClassDrivers returns the board's disk drivers for the disks behind
-// the controllers present: sd_mod for an ATA or SCSI controller (PCI mass
-// storage other than NVMe), mmc_block for an SD host.
-func diskClassDrivers(modaliases, board []string) []string {
-	var out []string
-	add := func(m string) {
-		if slices.ContainsFunc(board, func(b string) bool { return kmod.Name(b) == m }) && !slices.Contains(out, m) {
-			out = append(out, m)
-		}
-	}
-	for _, m := range modaliases {
-		class, sub, ok := pciClass(m)
-		switch {
-		case !ok:
-		case class == "01" && sub != "08":
-			add("sd_mod")
-		case class == "08" && sub == "05":
-			add("mmc_block")
-		}
-	}
-	return out
-}
-
 // splitBootModules divides the boot's modules into the first batch and the
 // later one. A device-bound module is early when any device asking for it
 // is; the board's watchdog driver is always early (it is armed at once),
@@ -168,16 +147,6 @@ func splitBootModules(l *kmod.Loader, modaliases, board []string, watchdog strin
 		}
 	}
 	first = l.BootModules(earlyDevs, earlyBoard)
-	// The disk's class driver binds the disk, not its controller: no
-	// device asks for it until the controller has probed and found the
-	// disk, and then the hotplug path loaded it (and its CRC modules) on
-	// /perm's path, after the probe. Loaded with the controller's driver,
-	// it is in when the disk appears.
-	for _, m := range diskClassDrivers(modaliases, earlyBoard) {
-		if !slices.Contains(first, m) {
-			first = append(first, m)
-		}
-	}
 	for _, m := range l.BootModules(lateDevs, lateBoard) {
 		switch {
 		case slices.Contains(first, m):

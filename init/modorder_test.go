@@ -64,7 +64,7 @@ func TestSplitBootModulesQEMU(t *testing.T) {
 	}
 	qemu := boards.Profiles["qemu"]
 	first, later := splitBootModules(l, devices, qemu.Modules, qemu.Watchdog)
-	for _, m := range []string{"ahci", "e1000e", "virtio_pci", "i6300esb", "ext4", "crc32c_generic", "nf_tables", "nft_nat", "nft_fib_inet", "button", "xhci_pci", "sd_mod"} {
+	for _, m := range []string{"ahci", "e1000e", "virtio_pci", "i6300esb", "ext4", "crc32c_generic", "nf_tables", "nft_nat", "nft_fib_inet", "button", "xhci_pci"} {
 		if !slices.Contains(first, m) {
 			t.Errorf("%s is not in the first batch %v", m, first)
 		}
@@ -80,39 +80,6 @@ func TestSplitBootModulesQEMU(t *testing.T) {
 	for _, m := range later {
 		if slices.Contains(first, m) {
 			t.Errorf("%s is in both batches", m)
-		}
-	}
-}
-
-// The disk's class driver is in the first batch, and among what /perm
-// waits for, with its controller's: it binds the disk, which appears only
-// once the controller has probed, and the hotplug path loaded it then, on
-// /perm's path. Only for a controller present: no mmc_block without an SD
-// host.
-func TestDiskClassDriverLoadsWithController(t *testing.T) {
-	l := realModules(t)
-	apu := boards.Profiles["apu2"]
-	for _, c := range []struct {
-		name     string
-		devices  []string
-		want     []string
-		unwanted []string
-	}{
-		{"AHCI", []string{"pci:v00001022d00007801sv00001022sd00007801bc01sc06i01"}, []string{"ahci", "sd_mod"}, []string{"mmc_block"}},
-		{"SD host", []string{"pci:v00001022d00007813sv00001022sd00007813bc08sc05i01"}, []string{"sdhci_pci", "mmc_block"}, []string{"sd_mod"}},
-		{"NVMe", []string{"pci:v0000144Dd0000A808sv0000144Dsd0000A801bc01sc08i02"}, nil, []string{"sd_mod", "mmc_block"}},
-	} {
-		first, _ := splitBootModules(l, c.devices, apu.Modules, apu.Watchdog)
-		critical, _ := criticalModules(l, c.devices, first, apu.Watchdog)
-		for _, m := range c.want {
-			if !slices.Contains(critical, m) {
-				t.Errorf("%s: %s is not among what /perm waits for %v (first batch %v)", c.name, m, critical, first)
-			}
-		}
-		for _, m := range c.unwanted {
-			if slices.Contains(first, m) {
-				t.Errorf("%s: %s is in the first batch %v", c.name, m, first)
-			}
 		}
 	}
 }
