@@ -277,8 +277,17 @@ func (m *Modem) RadioOn(ctx context.Context) error {
 	if _, err := m.eng.Command(ctx, "AT+CFUN=1", 30*time.Second); err != nil {
 		return m.wrap("radio on", err)
 	}
-	// A card stuck in flight mode (after a firmware crash) takes the
-	// command and stays off: only a restart ends that, so say it.
+	return nil
+}
+
+// RadioOnVerified is RadioOn that reads +CFUN? again afterwards: a card
+// stuck in flight mode (after a firmware crash) takes AT+CFUN=1 and stays
+// off, which only a restart ends; that is ErrRadioStuck. (Not part of
+// init: its background re-init must stay short.)
+func (m *Modem) RadioOnVerified(ctx context.Context) error {
+	if err := m.RadioOn(ctx); err != nil {
+		return err
+	}
 	for i := 0; ; i++ {
 		r, err := m.eng.Command(ctx, "AT+CFUN?", 0)
 		if err != nil {

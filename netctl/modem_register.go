@@ -66,7 +66,12 @@ func (s *modemSession) register(ctx context.Context, cfg config.Modem, _ string)
 		if time.Since(s.regSince) >= radioOnAfter && time.Since(s.radioAt) >= radioOnAfter {
 			s.radioAt = time.Now()
 			c, cancel := cmdCtx(ctx)
-			err := s.drv.RadioOn(c)
+			var err error
+			if rv, ok := s.drv.(radioVerifier); ok {
+				err = rv.RadioOnVerified(c)
+			} else {
+				err = s.drv.RadioOn(c)
+			}
 			cancel()
 			if err != nil {
 				m.log.Warn("modem radio on", "err", err)
@@ -122,6 +127,12 @@ func (s *modemSession) retryDenied(ctx context.Context) {
 		m.log.Warn("modem radio off and on", "err", err)
 	}
 	s.deniedWords = "" // ask the cause again: it may have changed
+}
+
+// radioVerifier is the driver's radio on that tells a radio stuck off
+// (modem.ErrRadioStuck).
+type radioVerifier interface {
+	RadioOnVerified(ctx context.Context) error
 }
 
 // radioCycler is the driver's radio off (flight mode) and on again.
