@@ -47,10 +47,7 @@ func TestPortGoneLateSaidOnNextCommand(t *testing.T) {
 	}
 	e := NewEngine(EngineConfig{Open: open, Timeout: 300 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond,
 		RebootWait: time.Minute, Gone: func() bool { mu.Lock(); defer mu.Unlock(); return !nodeThere }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	ctx := runEngine(t, e)
 	urcs, unsub := e.Subscribe(64)
 	defer unsub()
 	if _, err := e.Command(ctx, "AT", 0); err != nil {
@@ -128,10 +125,7 @@ func TestOddlyWordedAnswers(t *testing.T) {
 		"AT+CFUN?": "\r\n+CFUN: 1\r\n\r\nerror\r\n",
 		"AT+CGMM":  "\r\n\xffME909s-120\x1a\r\n\r\nOK\xff\r\n",
 	}), Timeout: 500 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond, RebootWait: time.Minute})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	ctx := runEngine(t, e)
 
 	want := map[string]string{"AT+CSQ": "+CSQ: 20,99", "AT+CGMI": "huawei", "AT+CPIN?": "+cpin: READY", "AT+CREG?": "+CREG: 0,1"}
 	for _, cmd := range []string{"AT+CSQ", "AT+CGMI", "AT+CPIN?", "AT+CREG?"} {
@@ -226,10 +220,7 @@ func TestDataAfterItsOK(t *testing.T) {
 		"AT+CGMI":  "\r\nQuectel\r\n\r\nOK\r\n",
 		"AT+CGSN":  "\r\nOK\r\n\r\n867223020123456\r\n",
 	}), Timeout: 500 * time.Millisecond, ProbeTimeout: 200 * time.Millisecond, RebootWait: time.Minute})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	ctx := runEngine(t, e)
 	for cmd, want := range map[string]string{"AT+CSQ": "+CSQ: 20,99", "AT+CREG?": "+CREG: 2,1,\"00C3\",\"0000A13F\",7", "AT+CGMI": "Quectel", "AT+CGSN": "867223020123456"} {
 		for range 2 {
 			r, err := e.Command(ctx, cmd, 0)
@@ -238,4 +229,13 @@ func TestDataAfterItsOK(t *testing.T) {
 			}
 		}
 	}
+}
+
+// runEngine runs e until the test ends; its context is the test's.
+func runEngine(t *testing.T, e *Engine) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ctx
 }
