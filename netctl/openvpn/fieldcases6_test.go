@@ -201,6 +201,24 @@ func TestLoginFileUserOnly(t *testing.T) {
 			wantStatus: []string{ErrNeedUserPass},
 		},
 		{
+			// a password stored empty on purpose (before the user-only
+			// login files, the only way to have none) is still sent:
+			// the server, not the box, says whether it will do
+			name: "empty-pw-sent",
+			server: func(t testing.TB, e fieldEnv) oldSrv {
+				return oldSrv{lines: loginLines(t, "proto udp")}
+			},
+			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
+				conf := strings.Join([]string{
+					"client", "dev tun", "proto udp", "remote " + e.tn.srvIP + " 1194", "nobind", "auth-user-pass",
+					inlineBlock("ca", e.pki.CA), inlineBlock("cert", e.cert), inlineBlock("key", e.key),
+				}, "\n") + "\n"
+				return []byte(conf), "client.ovpn"
+			},
+			creds:      Credentials{Username: strp("alice"), Password: strp("")},
+			wantStatus: []string{ErrBadUserPass},
+		},
+		{
 			name: "three-lines",
 			upload: func(t *testing.T, e fieldEnv) ([]byte, string) {
 				return makeTar(t, map[string]string{"client.ovpn": "client\ndev tun\nremote 192.0.2.1\nauth-user-pass login.txt\n",

@@ -194,7 +194,7 @@ func New(opt Options) (*Manager, error) {
 	if err != nil {
 		m.log.Error("vpn credentials unusable", "err", err)
 	}
-	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", sec.Username != ""
+	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", !sec.loginMissing()
 	return m, nil
 }
 
@@ -300,6 +300,11 @@ func (m *Manager) ImportWithCredentials(r io.Reader, filename string, c Credenti
 	}
 	if p.Credentials != nil {
 		sec.apply(*p.Credentials)
+		if p.Credentials.Username != nil && p.Credentials.Password == nil {
+			// a login file with the username only: no older password
+			// goes with it, and the password is asked for
+			sec.Password, sec.AskPassword = "", true
+		}
 	}
 	sec.apply(c)
 	p.Info.ImportedAt = time.Now().UTC().Truncate(time.Second)
@@ -320,7 +325,7 @@ func (m *Manager) ImportWithCredentials(r io.Reader, filename string, c Credenti
 	m.want.profileGen++
 	m.want.secretsGen++
 	m.st.Profile = &info
-	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", sec.Username != ""
+	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", !sec.loginMissing()
 	m.mu.Unlock()
 	m.poke()
 	return info, nil
@@ -345,7 +350,7 @@ func (m *Manager) SetCredentials(c Credentials) error {
 	}
 	m.mu.Lock()
 	m.want.secretsGen++
-	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", sec.Username != ""
+	m.st.HasPassphrase, m.st.HasLogin = sec.Passphrase != "", !sec.loginMissing()
 	m.mu.Unlock()
 	m.poke()
 	return nil
@@ -964,7 +969,7 @@ func (m *Manager) answerKey(s *session, bad bool) {
 func (m *Manager) answerAuth(s *session, bad bool) {
 	// A username without its password (a login file holding the
 	// username only) is asked for, not sent with an empty password.
-	if s.sec.Username == "" || s.sec.Password == "" || bad {
+	if s.sec.loginMissing() || bad {
 		msg := ErrNeedUserPass
 		if bad {
 			msg = ErrBadUserPass

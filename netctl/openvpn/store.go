@@ -22,6 +22,16 @@ type secrets struct {
 	Passphrase string `json:"passphrase,omitempty"`
 	Username   string `json:"username,omitempty"`
 	Password   string `json:"password,omitempty"`
+	// AskPassword: the profile's login file held the username only, so
+	// the password is to be asked for, not sent empty. A password stored
+	// empty on purpose (a server that checks the username or the
+	// certificate only) is still sent.
+	AskPassword bool `json:"ask_password,omitempty"`
+}
+
+// loginMissing says whether openvpn's login cannot be answered yet.
+func (s secrets) loginMissing() bool {
+	return s.Username == "" || (s.AskPassword && s.Password == "")
 }
 
 func (s *secrets) apply(c Credentials) {
@@ -32,7 +42,7 @@ func (s *secrets) apply(c Credentials) {
 		s.Username = *c.Username
 	}
 	if c.Password != nil {
-		s.Password = *c.Password
+		s.Password, s.AskPassword = *c.Password, false
 	}
 }
 
