@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"bytes"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -78,8 +81,14 @@ func (c *ingressConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	}
 }
 
+// WriteTo sends an answer (a SIP response) from the address its peer
+// wrote to. A request the box makes (a REGISTER, an INVITE, a BYE) leaves
+// from the routed address: the one the peer last wrote to may be an
+// uplink's that is gone (a new DHCP lease, the WAN cable pulled), and the
+// trunk re-registers from the new one (trunkContactFollowsUplink). An
+// answer whose address can no longer send goes out routed too.
 func (c *ingressConn) WriteTo(b []byte, to net.Addr) (int, error) {
-	if ua, ok := to.(*net.UDPAddr); ok {
+	if ua, ok := to.(*net.UDPAddr); ok && bytes.HasPrefix(b, sipResponsePrefix) {
 		// sipgo's addresses hold IPv4 in 16 bytes (net.ParseIP, As16),
 		// the reads' in 4: unmapped, both are the same key
 		ap := ua.AddrPort()
@@ -87,10 +96,23 @@ func (c *ingressConn) WriteTo(b []byte, to net.Addr) (int, error) {
 		src, known := c.src[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]
 		c.mu.Unlock()
 		if known {
-			return c.p.WriteTo(b, &ipv4.ControlMessage{Src: src.AsSlice()}, to)
+			n, err := c.p.WriteTo(b, &ipv4.ControlMessage{Src: src.AsSlice()}, to)
+			if err == nil || !sourceGone(err) {
+				return n, err
+			}
 		}
 	}
 	return c.UDPConn.WriteTo(b, to)
+}
+
+// sipResponsePrefix starts every SIP response's status line.
+var sipResponsePrefix = []byte("SIP/2.0 ")
+
+// sourceGone says whether a send failed for its source address: no
+// longer the box's, or no route from it.
+func sourceGone(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EHOSTUNREACH)
 }
 
 // ifAddrs answers "is this address one of that interface's", from a copy

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -95,5 +96,63 @@ func TestIngressAnswersFromTheAddressWrittenTo(t *testing.T) {
 	}
 	if got := from.(*net.UDPAddr).IP.String(); got != "127.0.0.2" {
 		t.Errorf("the answer came from %s, want 127.0.0.2 (the address the peer wrote to)", got)
+	}
+}
+
+// A request the box makes to a peer (the trunk's REGISTER) leaves from the
+// routed address, not the one the peer last wrote to: that may be an
+// uplink's address that is gone, and the field day's trunk then never
+// registered over LTE ("sendmsg: network is unreachable" from the old WAN
+// address). An answer whose recorded address is no longer the box's goes
+// out routed as well.
+func TestIngressRequestsLeaveFromTheRoutedAddress(t *testing.T) {
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	ic, err := newIngressConn(u, func(why string) { t.Errorf("datagram dropped: %s", why) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: u.LocalAddr().(*net.UDPAddr).Port}
+	if _, err := peer.WriteTo([]byte("OPTIONS"), to); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 64)
+	if _, _, err := ic.ReadFrom(b); err != nil {
+		t.Fatal(err)
+	}
+	pa := peer.LocalAddr().(*net.UDPAddr)
+	sipgoAddr := &net.UDPAddr{IP: net.ParseIP(pa.IP.String()), Port: pa.Port}
+	from := func(what string) string {
+		t.Helper()
+		peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, a, err := peer.ReadFrom(b)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return a.(*net.UDPAddr).IP.String()
+	}
+	if _, err := ic.WriteTo([]byte("REGISTER sip:pbx SIP/2.0"), sipgoAddr); err != nil {
+		t.Fatal(err)
+	}
+	if got := from("the request"); got != "127.0.0.1" {
+		t.Errorf("the box's request came from %s, want the routed 127.0.0.1", got)
+	}
+	// the address the peer wrote to went away (a new lease)
+	ic.mu.Lock()
+	ic.src[netip.AddrPortFrom(pa.AddrPort().Addr().Unmap(), pa.AddrPort().Port())] = netip.MustParseAddr("192.0.2.200")
+	ic.mu.Unlock()
+	if _, err := ic.WriteTo([]byte("SIP/2.0 200 OK"), sipgoAddr); err != nil {
+		t.Fatalf("an answer whose address is gone: %v", err)
+	}
+	if got := from("the answer"); got != "127.0.0.1" {
+		t.Errorf("the answer came from %s, want the routed 127.0.0.1", got)
 	}
 }
