@@ -61,31 +61,8 @@ func TestIngressReadAllocations(t *testing.T) {
 // so every answer left from the routed address (a SIP peer that wrote to
 // the standby uplink's or the LAN's address got its answer from another).
 func TestIngressAnswersFromTheAddressWrittenTo(t *testing.T) {
-	u, err := net.ListenUDP("udp4", &net.UDPAddr{}) // wildcard: both 127.0.0.1 and 127.0.0.2 reach it
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	ic, err := newIngressConn(u, func(why string) { t.Errorf("datagram dropped: %s", why) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	// written to 127.0.0.2: the routed source toward 127.0.0.1 is 127.0.0.1
-	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: u.LocalAddr().(*net.UDPAddr).Port}
-	if _, err := peer.WriteTo([]byte("OPTIONS"), to); err != nil {
-		t.Fatal(err)
-	}
+	ic, peer, sipgoAddr := ingressPeerWroteTo2(t)
 	b := make([]byte, 64)
-	if _, _, err := ic.ReadFrom(b); err != nil {
-		t.Fatal(err)
-	}
-	pa := peer.LocalAddr().(*net.UDPAddr)
-	sipgoAddr := &net.UDPAddr{IP: net.ParseIP(pa.IP.String()), Port: pa.Port}
 	if _, err := ic.WriteTo([]byte("SIP/2.0 200 OK"), sipgoAddr); err != nil {
 		t.Fatal(err)
 	}
@@ -106,30 +83,9 @@ func TestIngressAnswersFromTheAddressWrittenTo(t *testing.T) {
 // address). An answer whose recorded address is no longer the box's goes
 // out routed as well.
 func TestIngressRequestsLeaveFromTheRoutedAddress(t *testing.T) {
-	u, err := net.ListenUDP("udp4", &net.UDPAddr{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	ic, err := newIngressConn(u, func(why string) { t.Errorf("datagram dropped: %s", why) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: u.LocalAddr().(*net.UDPAddr).Port}
-	if _, err := peer.WriteTo([]byte("OPTIONS"), to); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 64)
-	if _, _, err := ic.ReadFrom(b); err != nil {
-		t.Fatal(err)
-	}
+	ic, peer, sipgoAddr := ingressPeerWroteTo2(t)
 	pa := peer.LocalAddr().(*net.UDPAddr)
-	sipgoAddr := &net.UDPAddr{IP: net.ParseIP(pa.IP.String()), Port: pa.Port}
+	b := make([]byte, 64)
 	from := func(what string) string {
 		t.Helper()
 		peer.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -155,4 +111,35 @@ func TestIngressRequestsLeaveFromTheRoutedAddress(t *testing.T) {
 	if got := from("the answer"); got != "127.0.0.1" {
 		t.Errorf("the answer came from %s, want the routed 127.0.0.1", got)
 	}
+}
+
+// ingressPeerWroteTo2 gives a wildcard ingress socket that has read one
+// datagram from a peer on 127.0.0.1 written to 127.0.0.2 (the routed
+// source toward the peer is 127.0.0.1), and the peer's address as sipgo
+// names it (net.ParseIP: IPv4 in 16 bytes).
+func ingressPeerWroteTo2(t *testing.T) (*ingressConn, *net.UDPConn, *net.UDPAddr) {
+	t.Helper()
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{}) // wildcard: both 127.0.0.1 and 127.0.0.2 reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	ic, err := newIngressConn(u, func(why string) { t.Errorf("datagram dropped: %s", why) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: u.LocalAddr().(*net.UDPAddr).Port}
+	if _, err := peer.WriteTo([]byte("OPTIONS"), to); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ic.ReadFrom(make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	pa := peer.LocalAddr().(*net.UDPAddr)
+	return ic, peer, &net.UDPAddr{IP: net.ParseIP(pa.IP.String()), Port: pa.Port}
 }
